@@ -1,0 +1,130 @@
+"""Kubernetes names (G1, G2).
+
+Names are lowercase RFC 1123 labels and leave room for every name an operator derives from them:
+the HyperPod operator names an init container `prefetch-{name}-inf`, so an endpoint name that fits
+63 characters on its own can still break the deployment (seed: hyperpod-endpoint-incidents §3).
+Truncation keeps a readable prefix and appends a hash of the full normalised name, so names stay
+unique and stable across runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from .problems import Change, Problem
+
+MAX_NAME = 63
+HASH_LEN = 10  # 40 bits: thousands of near-identical names never collide in practice
+
+# Names the HyperPod operator derives from an InferenceEndpointConfig's metadata.name.
+HYPERPOD_DERIVED = (
+    "prefetch-{name}-inf",  # init container (incident §3: 13 extra characters)
+    "alb-{name}",  # operator-created Ingress (incident §15)
+)
+
+_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_SUBDOMAIN_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+def overhead(patterns: tuple[str, ...]) -> int:
+    return max((len(p.replace("{name}", "")) for p in patterns), default=0)
+
+
+def budget(patterns: tuple[str, ...] = ()) -> int:
+    """The longest name whose derived names all fit 63 characters."""
+    return MAX_NAME - overhead(patterns)
+
+
+HYPERPOD_NAME_BUDGET = budget(HYPERPOD_DERIVED)  # 50
+
+
+def is_label(name: str) -> bool:
+    return len(name) <= MAX_NAME and bool(_LABEL_RE.match(name))
+
+
+def is_subdomain(name: str) -> bool:
+    return len(name) <= 253 and bool(_SUBDOMAIN_RE.match(name))
+
+
+def normalise(raw: str, allow_dots: bool = False) -> str:
+    """Lowercase; `_`, spaces and any other invalid character become `-`; no leading/trailing `-`."""
+    allowed = "a-z0-9.-" if allow_dots else "a-z0-9-"
+    name = re.sub(f"[^{allowed}]", "-", raw.lower())
+    name = re.sub(r"-{2,}", "-", name)
+    if allow_dots:
+        name = re.sub(r"\.{2,}", ".", name)
+        name = re.sub(r"-?\.-?", ".", name)
+    return name.strip("-.")
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:HASH_LEN]
+
+
+def fit(name: str, limit: int) -> str:
+    """Shorten to `limit`: readable prefix + '-' + hash of the whole name. Short names pass as they are."""
+    if len(name) <= limit:
+        return name
+    prefix = name[: max(limit - HASH_LEN - 1, 0)].rstrip("-.")
+    return f"{prefix}-{_digest(name)}" if prefix else _digest(name)[:limit]
+
+
+def k8s_name(raw: str, derived: tuple[str, ...] = (), allow_dots: bool = False) -> str:
+    """A valid, stable Kubernetes name for `raw` that leaves room for the `derived` patterns."""
+    name = normalise(raw, allow_dots=allow_dots)
+    if not name:
+        # Nothing usable survived; still deterministic and distinct per input.
+        name = "n" + _digest(raw)
+    return fit(name, budget(derived))
+
+
+def endpoint_name(raw: str) -> str:
+    """metadata.name and spec.endpointName of a HyperPod endpoint (G1 + G2)."""
+    return k8s_name(raw, HYPERPOD_DERIVED)
+
+
+def derived_names(name: str, patterns: tuple[str, ...] = HYPERPOD_DERIVED) -> list[str]:
+    return [p.format(name=name) for p in patterns]
+
+
+def check_name(
+    name: object, path: str, derived: tuple[str, ...] = (), allow_dots: bool = False
+) -> list[Problem]:
+    if not isinstance(name, str):
+        return [Problem(path, name, "G2", "a Kubernetes name must be a string", "quote the value")]
+    suggestion = k8s_name(name, derived, allow_dots)
+    pattern = _SUBDOMAIN_RE if allow_dots else _LABEL_RE
+    if not pattern.match(name):
+        return [
+            Problem(
+                path,
+                name,
+                "G2",
+                "not a lowercase RFC 1123 name ([a-z0-9]([-a-z0-9]*[a-z0-9])?)",
+                f"use {suggestion!r}",
+            )
+        ]
+    limit = budget(derived)
+    if len(name) > limit:
+        too_long = max(derived_names(name, derived), key=len) if derived else name
+        return [
+            Problem(
+                path,
+                name,
+                "G1",
+                f"{too_long!r} has {len(too_long)} characters, over the Kubernetes limit of {MAX_NAME}",
+                f"use at most {limit} characters, e.g. {suggestion!r}",
+            )
+        ]
+    return []
+
+
+def fix_name(
+    name: object, path: str, derived: tuple[str, ...] = (), allow_dots: bool = False
+) -> tuple[object, list[Change]]:
+    problems = check_name(name, path, derived, allow_dots) if isinstance(name, str) else []
+    if not problems:
+        return name, []
+    fixed = k8s_name(name, derived, allow_dots)
+    return fixed, [Change(path, name, fixed, problems[0].rule, problems[0].message)]

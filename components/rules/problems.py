@@ -1,0 +1,47 @@
+"""One finding of a rule: where, what value, which rule, how to fix it.
+
+Used by config validation, the manifest checkers, the policy pack and grid pruning, so every
+surface prints the same one-line message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str  # config path (endpoints[0].engineArgs.maxNumSeqs) or manifest field (spec.worker.args)
+    value: Any
+    rule: str  # guardrail ID (G1..G20) or CONFIG for structural errors
+    message: str
+    fix: str
+    severity: Severity = "error"
+
+    def __str__(self) -> str:
+        return f"{self.path} = {self.value!r}: [{self.rule}] {self.message}. Fix: {self.fix}"
+
+
+@dataclass(frozen=True)
+class Change:
+    """A change a fixer made to a manifest, logged by transforms and the offline plan."""
+
+    path: str
+    old: Any
+    new: Any
+    rule: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"[{self.rule}] {self.path}: {self.old!r} -> {self.new!r} ({self.reason})"
+
+
+class ConfigError(Exception):
+    """Raised when stack config has problems; carries every problem, not just the first."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))

@@ -1,0 +1,252 @@
+"""Combination rules on typed endpoint specs (G1, G2, G7, G8, G10, G11, G12, G17).
+
+Called before any resource is declared (stack config), and by the tuning driver to prune grid points.
+Every problem names the config path, the value, the rule and the fix.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from . import engines, instances, naming
+from .problems import Problem
+from .spec import EndpointSpec
+
+# Flags the stack sets itself; passing them through extraArgs would fork the truth (G3, G5, G10).
+_MANAGED_FLAGS: dict[str, str | None] = {
+    "--port": "port",
+    "--host": None,
+    "--model": "model",
+    "--model-path": "model",
+    "--served-model-name": "model",
+    "--api-key": "apiKey",
+}
+for _param in engines.PARAMS:
+    for _flag in (_param.vllm, _param.sglang):
+        for _name in (_flag.on, _flag.off) if _flag else ():
+            if _name:
+                _MANAGED_FLAGS[_name] = f"engineArgs.{_param.config_key}"
+
+
+def validate_endpoint(spec: EndpointSpec, path: str) -> list[Problem]:
+    problems: list[Problem] = []
+    problems += _instance_rules(spec, path)
+    problems += _engine_arg_rules(spec, path)
+    problems += _kv_cache_rules(spec, path)
+    problems += _routing_rules(spec, path)
+    problems += _name_rules(spec, path)
+    problems += _scaling_rules(spec, path)
+    return problems
+
+
+def validate_endpoints(specs: Iterable[EndpointSpec], path: str = "endpoints") -> list[Problem]:
+    problems: list[Problem] = []
+    seen: dict[tuple[str, str], int] = {}
+    for i, spec in enumerate(specs):
+        item = f"{path}[{i}]"
+        problems += validate_endpoint(spec, item)
+        key = (spec.namespace, naming.endpoint_name(spec.name))
+        if key in seen:
+            problems.append(
+                Problem(
+                    f"{item}.name",
+                    spec.name,
+                    "G2",
+                    f"becomes {key[1]!r} in namespace {key[0]!r}, the same Kubernetes name as {path}[{seen[key]}]",
+                    "give each endpoint a name that differs after lowercasing and '_' -> '-'",
+                )
+            )
+        else:
+            seen[key] = i
+    return problems
+
+
+def _instance_rules(spec: EndpointSpec, path: str) -> list[Problem]:
+    inst = instances.lookup(spec.instance_type)
+    if inst is None:
+        return [
+            Problem(
+                f"{path}.instanceType",
+                spec.instance_type,
+                "G11",
+                "not a known GPU instance type",
+                f"use one of the families {', '.join(instances.FAMILIES)} (e.g. ml.g5.8xlarge or g5.8xlarge)",
+            )
+        ]
+    problems = []
+    tp = spec.engine_args.tensor_parallel_size
+    if tp is not None and tp > inst.gpus:
+        problems.append(
+            Problem(
+                f"{path}.engineArgs.tensorParallelSize",
+                tp,
+                "G11",
+                f"{inst.name} has {inst.gpus} GPU(s); tensor-parallel size cannot exceed it",
+                f"set tensorParallelSize <= {inst.gpus} or pick a larger instance type",
+            )
+        )
+    if "CUDA_VISIBLE_DEVICES" in spec.env:
+        problems.append(
+            Problem(
+                f"{path}.env.CUDA_VISIBLE_DEVICES",
+                spec.env["CUDA_VISIBLE_DEVICES"],
+                "G11",
+                "GPUs are assigned by the nvidia.com/gpu limit; CUDA_VISIBLE_DEVICES fights the device plugin",
+                "remove it; set engineArgs.tensorParallelSize instead",
+            )
+        )
+    if inst.gpu.compute_capability < 8.0 and spec.engine_args.dtype == "bfloat16":
+        problems.append(
+            Problem(
+                f"{path}.engineArgs.dtype",
+                "bfloat16",
+                "G12",
+                f"{inst.gpu.model} (compute capability {inst.gpu.compute_capability}) has no bfloat16",
+                "use dtype float16 or leave it unset",
+            )
+        )
+    return problems
+
+
+def _engine_arg_rules(spec: EndpointSpec, path: str) -> list[Problem]:
+    problems = []
+    for key, value in spec.engine_args.set_values().items():
+        param = engines.PARAMS_BY_KEY[key]
+        if param.flag(spec.engine) is None:
+            problems.append(
+                Problem(
+                    f"{path}.engineArgs.{param.config_key}",
+                    value,
+                    "G10",
+                    f"{spec.engine} has no equivalent of {param.config_key}; it would be silently dropped",
+                    f"remove it, or use engine {'vllm' if spec.engine == 'sglang' else 'sglang'}",
+                )
+            )
+    for i, arg in enumerate(spec.extra_args):
+        flag = arg.split("=", 1)[0]
+        if flag in _MANAGED_FLAGS:
+            where = _MANAGED_FLAGS[flag]
+            problems.append(
+                Problem(
+                    f"{path}.extraArgs[{i}]",
+                    arg,
+                    "G10",
+                    f"{flag} is set by the stack from the endpoint config",
+                    f"set {where} instead" if where else "remove it",
+                )
+            )
+    return problems
+
+
+def _kv_cache_rules(spec: EndpointSpec, path: str) -> list[Problem]:
+    kv = spec.kv_cache
+    if kv is None or not kv.enabled:
+        return []
+    if spec.engine != "vllm":
+        return [
+            Problem(
+                f"{path}.kvCache",
+                kv.model_dump(by_alias=True),
+                "G7",
+                "KV-cache offload (kvCacheSpec) works only with vLLM; the operator rejects it for SGLang",
+                "set kvCache: {l1: false, l2: false} or use engine vllm",
+            )
+        ]
+    problems = []
+    if kv.l2:
+        if spec.prefetch:
+            problems.append(
+                Problem(
+                    f"{path}.prefetch",
+                    True,
+                    "G7",
+                    "model prefetch with L2 cache makes the operator mount a missing lmcache-config volume",
+                    "remove prefetch (it is turned off with L2 cache) or disable kvCache.l2",
+                )
+            )
+        if spec.engine_args.enable_prefix_caching:
+            problems.append(
+                Problem(
+                    f"{path}.engineArgs.enablePrefixCaching",
+                    True,
+                    "G7",
+                    "with L2 cache the operator manages prefix caching; the flag breaks the deployment",
+                    "remove enablePrefixCaching",
+                )
+            )
+        if kv.l2_backend == "tieredstorage":
+            problems.append(
+                Problem(
+                    f"{path}.kvCache.l2Backend",
+                    "tieredstorage",
+                    "G7",
+                    "the tieredstorage L2 backend is known broken (LMCache cannot open /ai_toolkit_cache); L1 still works",
+                    "use l2Backend: redis, or accept that L2 falls back to no remote cache",
+                    severity="warning",
+                )
+            )
+    return problems
+
+
+def _routing_rules(spec: EndpointSpec, path: str) -> list[Problem]:
+    problems = []
+    if spec.public_alb and not spec.intelligent_routing:
+        problems.append(
+            Problem(
+                f"{path}.publicAlb",
+                True,
+                "G8",
+                "the operator creates the Ingress (and so the ALB) only with intelligent routing",
+                "set intelligentRouting: true, or publicAlb: false",
+            )
+        )
+    if spec.intelligent_routing and spec.routing_strategy == "kvaware" and spec.invocation_endpoint != "v1/completions":
+        problems.append(
+            Problem(
+                f"{path}.invocationEndpoint",
+                spec.invocation_endpoint,
+                "G17",
+                "kvaware routing needs the completions API",
+                "set invocationEndpoint: v1/completions or another routingStrategy",
+            )
+        )
+    return problems
+
+
+def _name_rules(spec: EndpointSpec, path: str) -> list[Problem]:
+    problems = []
+    if not naming.normalise(spec.name):
+        problems.append(
+            Problem(f"{path}.name", spec.name, "G2", "no letters or digits survive normalisation", "use a name with letters or digits")
+        )
+    namespace_problems = naming.check_name(spec.namespace, f"{path}.namespace")
+    problems += namespace_problems
+    return problems
+
+
+def _scaling_rules(spec: EndpointSpec, path: str) -> list[Problem]:
+    scaling = spec.autoscaling
+    if scaling is None:
+        return []
+    problems = []
+    if scaling.min_replicas > scaling.max_replicas:
+        problems.append(
+            Problem(
+                f"{path}.autoscaling.minReplicas",
+                scaling.min_replicas,
+                "CONFIG",
+                f"greater than maxReplicas ({scaling.max_replicas})",
+                "set minReplicas <= maxReplicas",
+            )
+        )
+    if scaling.prometheus is None and scaling.cloudwatch is None:
+        problems.append(
+            Problem(
+                f"{path}.autoscaling",
+                scaling.model_dump(by_alias=True),
+                "CONFIG",
+                "autoscaling needs a trigger",
+                "add autoscaling.prometheus {query, targetValue} or autoscaling.cloudwatch {metricName, targetValue}",
+            )
+        )
+    return problems

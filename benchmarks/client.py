@@ -1,0 +1,205 @@
+"""One streaming request against an OpenAI-compatible server, timed chunk by chunk.
+
+HTTP library: aiohttp, chosen by measurement (``python -m benchmarks.measure_http_libs``; see
+benchmarks/README.md): on this workload it sustains several times the chunk rate of httpx per
+CPU second.
+
+``send(session, target, record, body)`` never raises for server or network misbehaviour: it
+fills ``record`` (a ``RequestRecord``) with timings or with the error text.  Only cancellation
+propagates (after marking the record ``cancelled``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from time import perf_counter
+
+import aiohttp
+
+from .metrics import request_latencies
+from .sse import SSEParser
+
+ERROR_BODY_BYTES = 500  # enough of an error body to say what went wrong
+
+
+@dataclass(slots=True)
+class RequestRecord:
+    """Per-request measurements; times are ``perf_counter`` seconds until ``rebase``."""
+
+    index: int
+    input_tokens_requested: int
+    output_tokens_requested: int
+    scheduled: float = 0.0  # when the request was due (open loop: its Poisson arrival)
+    start: float = 0.0  # when it was sent (after any wait for a concurrency slot)
+    end: float | None = None
+    ok: bool = False
+    error: str | None = None
+    cancelled: bool = False
+    status: int | None = None
+    ttft: float | None = None
+    itl: list[float] = field(default_factory=list)
+    tpot: float | None = None
+    e2e: float | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    usage_from_server: bool = False
+    chunks: int = 0  # chunks that carried generated text
+    multi_token_chunks: bool = False
+    finish_reason: str | None = None
+
+    @property
+    def queue_time(self) -> float:
+        return max(0.0, self.start - self.scheduled)
+
+    def to_dict(self, t0: float) -> dict:
+        """JSON form; ``scheduled``/``start``/``end`` relative to ``t0`` (the level start)."""
+        return {
+            "index": self.index,
+            "ok": self.ok,
+            "error": self.error,
+            "cancelled": self.cancelled,
+            "status": self.status,
+            "scheduled_s": self.scheduled - t0,
+            "start_s": self.start - t0,
+            "end_s": None if self.end is None else self.end - t0,
+            "queue_time": self.queue_time,
+            "ttft": self.ttft,
+            "tpot": self.tpot,
+            "e2e": self.e2e,
+            "itl": self.itl,
+            "input_tokens_requested": self.input_tokens_requested,
+            "output_tokens_requested": self.output_tokens_requested,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "usage_from_server": self.usage_from_server,
+            "chunks": self.chunks,
+            "multi_token_chunks": self.multi_token_chunks,
+            "finish_reason": self.finish_reason,
+        }
+
+
+@dataclass(frozen=True)
+class Target:
+    url: str  # full URL of /v1/chat/completions or /v1/completions
+    headers: dict
+    timeout: float  # whole-request deadline, seconds
+
+
+def make_session() -> aiohttp.ClientSession:
+    """A session that does not throttle the benchmark: no pool limit (aiohttp's default of 100
+    connections would silently cap concurrency), 1 MiB read buffer (no flow-control pauses on
+    bursts), no aiohttp timeouts (``send`` enforces its own deadline)."""
+    connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=300, keepalive_timeout=60)
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=aiohttp.ClientTimeout(total=None, sock_connect=30),
+        read_bufsize=1 << 20,
+        auto_decompress=False,
+        skip_auto_headers=("User-Agent",),
+    )
+
+
+class _StreamError(Exception):
+    pass
+
+
+def _text_of(choice: dict) -> bool:
+    """True if a streamed choice carries generated text (answer or reasoning)."""
+    delta = choice.get("delta")
+    if delta is not None:  # chat
+        return bool(delta.get("content") or delta.get("reasoning_content") or delta.get("reasoning"))
+    return bool(choice.get("text"))  # completions
+
+
+def _parse_event(ev: bytes) -> tuple[bool, str | None, dict | None]:
+    """(carries generated text, finish_reason, usage) of one SSE data payload."""
+    try:
+        obj = json.loads(ev)
+        if obj.get("error") is not None:
+            raise _StreamError(f"error event in stream: {json.dumps(obj['error'])[:300]}")
+        choices = obj.get("choices")
+        c = choices[0] if choices else None
+        has_text = _text_of(c) if c else False
+        usage = obj.get("usage")
+        return has_text, (c.get("finish_reason") if c else None), usage if isinstance(usage, dict) else None
+    except (ValueError, AttributeError, TypeError, KeyError, IndexError):
+        raise _StreamError(f"malformed SSE data: {ev[:200].decode('utf-8', 'replace')!r}") from None
+
+
+async def send(session: aiohttp.ClientSession, target: Target, record: RequestRecord, body: bytes) -> None:
+    token_times: list[float] = []
+    usage: dict | None = None
+    done = False
+    last = 0.0
+    record.start = start = perf_counter()
+    try:
+        async with asyncio.timeout(target.timeout):
+            async with session.post(target.url, data=body, headers=target.headers) as resp:
+                record.status = resp.status
+                if resp.status != 200:
+                    text = (await resp.content.read(ERROR_BODY_BYTES)).decode("utf-8", "replace")
+                    raise _StreamError(f"HTTP {resp.status}: {text.strip()}")
+                ctype = resp.headers.get("Content-Type", "")
+                if "text/event-stream" not in ctype:
+                    text = (await resp.content.read(ERROR_BODY_BYTES)).decode("utf-8", "replace")
+                    raise _StreamError(
+                        f"non-streaming response (Content-Type {ctype!r}, expected text/event-stream): {text.strip()[:200]}"
+                    )
+                parser = SSEParser()
+                reader = resp.content
+                while not done:
+                    data = await reader.readany()
+                    now = perf_counter()  # one stamp per socket read, before any parsing
+                    events = parser.feed(data) if data else parser.close()
+                    for ev in events:
+                        if ev == b"[DONE]":
+                            done = True
+                            break
+                        has_text, finish, ev_usage = _parse_event(ev)
+                        if has_text:
+                            token_times.append(now)
+                        if finish:
+                            record.finish_reason = finish
+                        if ev_usage:
+                            usage = ev_usage
+                    last = now
+                    if not data:
+                        break
+        end = last  # arrival of [DONE] (or of the last bytes), not after the connection is released
+        if not done and record.finish_reason is None:
+            raise _StreamError(f"stream ended before [DONE] after {len(token_times)} text chunks")
+        if not token_times:
+            raise _StreamError("stream finished without any generated text")
+        record.ok = True
+    except _StreamError as e:
+        end, record.error = perf_counter(), str(e)
+    except TimeoutError:
+        end = perf_counter()
+        record.error = f"timeout: no complete response within {target.timeout:g} s ({len(token_times)} text chunks received)"
+    except asyncio.CancelledError:
+        record.end, record.cancelled, record.error = perf_counter(), True, "cancelled"
+        raise
+    except aiohttp.ClientConnectorError as e:
+        end, record.error = perf_counter(), f"connection error: {e}"
+    except (aiohttp.ClientError, OSError, ValueError) as e:
+        end, record.error = perf_counter(), f"{type(e).__name__}: {e}"
+    except Exception as e:  # a load generator must record, not crash, whatever the server does
+        end, record.error = perf_counter(), f"unexpected {type(e).__name__}: {e}"
+    record.end = end
+    _finish(record, start, end, token_times, usage)
+
+
+def _finish(record: RequestRecord, start: float, end: float, token_times: list[float], usage: dict | None) -> None:
+    record.chunks = len(token_times)
+    if usage:
+        record.usage_from_server = True
+        record.input_tokens = usage.get("prompt_tokens")
+        record.output_tokens = usage.get("completion_tokens")
+    if record.input_tokens is None:  # fallback: what we asked for
+        record.input_tokens = record.input_tokens_requested
+    if record.output_tokens is None:  # fallback: servers stream one token per chunk by default
+        record.output_tokens = len(token_times)
+    record.multi_token_chunks = bool(token_times) and record.output_tokens > len(token_times)
+    record.ttft, record.itl, record.tpot, record.e2e = request_latencies(start, end, token_times, record.output_tokens)

@@ -1,0 +1,202 @@
+"""Public API of the load generator, for in-process callers such as the tuning driver.
+
+    from benchmarks.loadgen import BenchmarkConfig, run_benchmark, run_benchmark_sync
+
+    cfg = BenchmarkConfig(url="http://127.0.0.1:8000", model="Qwen/Qwen3-4B-Instruct-2507",
+                          scenario="D(100,100)", concurrency=(1, 4, 16), slo={"ttft": 0.5})
+    result = run_benchmark_sync(cfg)          # or: await run_benchmark(cfg)
+    for lv in result.levels:
+        print(lv.value, lv.output_throughput, lv.ttft.p50, lv.goodput, lv.error_rate)
+    json.dump(result.to_dict(), f)
+
+``run_benchmark`` runs the warm-up requests once, then each level in order (all of
+``concurrency`` or all of ``request_rates``).  It never raises for server or network problems:
+they become per-request errors, ``LevelResult.error_rate`` and ``LevelResult.errors``; if every
+warm-up request fails, it returns early with ``result.aborted`` set and no levels.  Setting the
+``stop`` event stops at once (requests in flight are cancelled); the result then has
+``interrupted=True`` and keeps what was measured.  Cancelling the call raises CancelledError
+as usual and returns nothing.  Invalid config raises ``ConfigError`` before any request.
+
+``progress``, if given, is an object with ``start_level(label: str, total: int)``,
+``advance()`` and ``end_level()`` (``benchmarks.report.ProgressBar`` is the rich one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import random
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Literal, Mapping
+
+from .client import Target, make_session
+from .metrics import SLO_KEYS
+from .payload import check_url, endpoint_url, served_model_name
+from .prompts import PromptBuilder
+from .results import BenchmarkResult, LevelResult
+from .runner import LevelContext, ProgressSink, run_closed, run_open
+from .scenario import ScenarioError, parse_scenario
+
+__all__ = ["BenchmarkConfig", "BenchmarkResult", "LevelResult", "ConfigError", "run_benchmark", "run_benchmark_sync"]
+
+MAX_CONCURRENCY = 100_000  # sanity bound on any level
+
+
+class ConfigError(ValueError):
+    """A config value is unusable.  ``field`` names it, the message says how to fix it."""
+
+    def __init__(self, field: str, value: object, fix: str) -> None:
+        super().__init__(f"{field}={value!r}: {fix}")
+        self.field, self.value, self.fix = field, value, fix
+
+
+@dataclass(frozen=True)
+class BenchmarkConfig:
+    url: str  # http://host:port, .../v1, or the full endpoint URL
+    model: str  # model id; the served name (last path segment, G5) is sent unless raw_model_name
+    api_key: str | None = None
+    endpoint: Literal["chat", "completions"] = "chat"
+    scenario: str = "D(100,100)"
+    concurrency: tuple[int, ...] = ()  # closed-loop levels ...
+    request_rates: tuple[float, ...] = ()  # ... or open-loop Poisson rates (req/s); exactly one
+    max_requests: int = 200  # per level
+    max_seconds: float = 60.0  # per level: no request starts after this
+    timeout: float = 120.0  # per request, whole response
+    warmup: int = 2  # requests before the first level, excluded from all results
+    slo: Mapping[str, float] = field(default_factory=dict)  # seconds; keys ttft, tpot, e2e
+    ignore_eos: bool = True  # send ignore_eos + min_tokens=max_tokens (vLLM, SGLang)
+    max_concurrency: int | None = None  # open loop only: cap on requests in flight
+    raw_model_name: bool = False  # send ``model`` as given instead of its served name
+    seed: int | None = None  # reproducible lengths, prompts and arrivals
+
+    def validate(self) -> None:
+        """Raises ConfigError for the first unusable value."""
+        problem = check_url(self.url)
+        if problem:
+            raise ConfigError("url", self.url, problem)
+        if not self.model.strip():
+            raise ConfigError("model", self.model, "give the model id, e.g. Qwen/Qwen3-4B-Instruct-2507")
+        if self.endpoint not in ("chat", "completions"):
+            raise ConfigError("endpoint", self.endpoint, "use chat or completions")
+        try:
+            parse_scenario(self.scenario)
+        except ScenarioError as e:
+            raise ConfigError("scenario", self.scenario, str(e).split(": ", 1)[-1]) from None
+        if bool(self.concurrency) == bool(self.request_rates):
+            raise ConfigError("concurrency", self.concurrency, "give concurrency levels or request rates, not both or neither")
+        for c in self.concurrency:
+            if not isinstance(c, int) or not 1 <= c <= MAX_CONCURRENCY:
+                raise ConfigError("concurrency", c, f"each level must be an integer from 1 to {MAX_CONCURRENCY}")
+        for r in self.request_rates:
+            if not r > 0 or r == float("inf"):
+                raise ConfigError("request_rates", r, "each rate must be a positive number of requests per second")
+        if not isinstance(self.max_requests, int) or self.max_requests < 1:
+            raise ConfigError("max_requests", self.max_requests, "use a positive integer")
+        for name in ("max_seconds", "timeout"):
+            v = getattr(self, name)
+            if not v > 0 or v == float("inf"):
+                raise ConfigError(name, v, "use a positive number of seconds")
+        if not isinstance(self.warmup, int) or self.warmup < 0:
+            raise ConfigError("warmup", self.warmup, "use 0 or a positive integer")
+        for k, v in self.slo.items():
+            if k not in SLO_KEYS:
+                raise ConfigError("slo", k, f"SLO keys are {', '.join(SLO_KEYS)}")
+            if not v > 0:
+                raise ConfigError("slo", f"{k}={v}", "SLO limits are positive seconds")
+        if self.max_concurrency is not None and not (isinstance(self.max_concurrency, int) and self.max_concurrency >= 1):
+            raise ConfigError("max_concurrency", self.max_concurrency, "use a positive integer or leave it unset")
+
+    @property
+    def served_model(self) -> str:
+        return self.model if self.raw_model_name else served_model_name(self.model)
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["slo"] = dict(self.slo)
+        d["api_key"] = "***" if self.api_key else None  # never written to results files
+        d["served_model"] = self.served_model
+        d["endpoint_url"] = endpoint_url(self.url, self.endpoint)
+        return d
+
+
+class _Progress:
+    """Adapts an optional progress object with ``start_level(label, total)``, ``advance()``
+    and ``end_level()`` to the runner's per-request callback."""
+
+    def __init__(self, ui: object | None) -> None:
+        self.ui = ui
+
+    def request_done(self, record) -> None:
+        if self.ui is not None:
+            self.ui.advance()
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+async def run_benchmark(config: BenchmarkConfig, *, stop: asyncio.Event | None = None, progress: object | None = None) -> BenchmarkResult:
+    """Runs every level of ``config``; see the module docstring."""
+    config.validate()
+    stop = stop or asyncio.Event()
+    scenario = parse_scenario(config.scenario)
+    rng = random.Random(config.seed)
+    prompts = PromptBuilder(rng.random())
+    headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
+    if config.api_key:
+        headers["Authorization"] = f"Bearer {config.api_key}"
+    target = Target(endpoint_url(config.url, config.endpoint), headers, config.timeout)
+    mode, values = ("concurrency", config.concurrency) if config.concurrency else ("request_rate", config.request_rates)
+    result = BenchmarkResult(config=config.to_dict(), levels=[], started_at=_now(), finished_at="")
+    sink = _Progress(progress)
+    if config.concurrency and config.max_requests < max(config.concurrency):
+        result.warnings.append(
+            f"max_requests={config.max_requests} is below concurrency {max(config.concurrency)}: "
+            "that level never reaches full concurrency"
+        )
+
+    def context(records: list) -> LevelContext:
+        return LevelContext(session, target, scenario, prompts, rng, config.endpoint, config.served_model, config.ignore_eos, records, sink)
+
+    session = make_session()
+    try:
+        if config.warmup:
+            records: list = []
+            await run_closed(context(records), min(config.warmup, 8), config.warmup, config.timeout, stop)
+            failed = [r for r in records if not r.ok and not r.cancelled]
+            errors: dict[str, int] = {}
+            for r in failed:
+                errors[r.error] = errors.get(r.error, 0) + 1
+            result.warmup = {"requests": len(records), "failed": len(failed), "errors": errors}
+            if records and len(failed) == len(records):
+                result.aborted = f"all {len(records)} warm-up requests failed; first error: {failed[0].error}"
+        for value in values if not result.aborted else ():
+            if stop.is_set():
+                break
+            records = []
+            label = f"{mode.replace('_', ' ')} {value:g}"
+            if progress is not None:
+                progress.start_level(label, config.max_requests)
+            cpu0 = time.process_time()
+            try:
+                if mode == "concurrency":
+                    t0 = await run_closed(context(records), value, config.max_requests, config.max_seconds, stop)
+                else:
+                    t0 = await run_open(context(records), value, config.max_concurrency, config.max_requests, config.max_seconds, stop)
+            finally:
+                if progress is not None:
+                    progress.end_level()
+            level = LevelResult.from_records(mode, value, records, t0, config.slo, time.process_time() - cpu0)
+            result.levels.append(level)
+    finally:
+        await session.close()
+    result.interrupted = result.interrupted or stop.is_set()
+    result.finished_at = _now()
+    return result
+
+
+def run_benchmark_sync(config: BenchmarkConfig, **kwargs) -> BenchmarkResult:
+    """``run_benchmark`` in a fresh event loop (not from inside a running loop)."""
+    return asyncio.run(run_benchmark(config, **kwargs))

@@ -1,0 +1,54 @@
+"""Request URLs, the served model name (G5) and request bodies."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlsplit
+
+ENDPOINT_PATHS = {"chat": "/v1/chat/completions", "completions": "/v1/completions"}
+
+
+def served_model_name(model_id: str) -> str:
+    """G5: the engine serves a model under the last path segment of its id
+    (``Qwen/Qwen3-4B-Instruct-2507`` -> ``Qwen3-4B-Instruct-2507``); clients send that name."""
+    return model_id.rstrip("/").rsplit("/", 1)[-1]
+
+
+def endpoint_url(base: str, endpoint: str) -> str:
+    """Accepts ``http://host:port``, ``http://host:port/v1`` or the full endpoint URL."""
+    base = base.rstrip("/")
+    path = ENDPOINT_PATHS[endpoint]
+    if base.endswith(path):
+        return base
+    if base.endswith("/v1"):
+        base = base[:-3]
+    return base + path
+
+
+def check_url(url: str) -> str | None:
+    """None if usable, else what is wrong with it."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # raises on a bad port
+    except ValueError as e:
+        return str(e)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "expected http://HOST[:PORT][/v1]"
+    return None
+
+
+def build_body(endpoint: str, model: str, prompt: str, max_tokens: int, ignore_eos: bool) -> bytes:
+    """A streaming request that asks for usage in the final chunk.  With ``ignore_eos`` (vLLM,
+    SGLang) the server must generate exactly ``max_tokens`` tokens: ``min_tokens`` is set too."""
+    body: dict = {"model": model}
+    if endpoint == "chat":
+        body["messages"] = [{"role": "user", "content": prompt}]
+    else:
+        body["prompt"] = prompt
+    body["max_tokens"] = max_tokens
+    body["stream"] = True
+    body["stream_options"] = {"include_usage": True}
+    if ignore_eos:
+        body["ignore_eos"] = True
+        body["min_tokens"] = max_tokens
+    return json.dumps(body, ensure_ascii=False).encode()

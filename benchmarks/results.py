@@ -1,0 +1,147 @@
+"""Per-level aggregates and the whole-run result (the JSON schema is in benchmarks/README.md).
+
+Throughputs divide by the level's duration: from the level's start (after warm-up) to the end
+of its last request.  Only successful requests contribute tokens and latencies; cancelled
+requests (Ctrl-C, ``stop``) count neither as successes nor as errors.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from .client import RequestRecord
+from .metrics import LatencyStats, meets_slo
+
+SCHEMA_VERSION = 1
+MULTI_TOKEN_WARN_FRACTION = 0.05  # vLLM legitimately merges a few tokens (partial UTF-8 characters)
+
+
+@dataclass
+class LevelResult:
+    """Aggregates of one concurrency level or request rate.  Latencies in seconds."""
+
+    mode: str  # "concurrency" or "request_rate"
+    value: float  # the concurrency or the request rate (req/s)
+    duration_s: float
+    completed: int
+    failed: int
+    cancelled: int
+    error_rate: float
+    request_throughput: float  # successful requests / s
+    output_throughput: float  # output tokens / s (successful requests)
+    input_throughput: float  # input tokens / s (successful requests)
+    goodput: float  # requests / s that met every SLO
+    goodput_fraction: float  # share of finished requests that met every SLO
+    ttft: LatencyStats
+    tpot: LatencyStats
+    itl: LatencyStats
+    e2e: LatencyStats
+    queue_time: LatencyStats
+    ttft_with_queue: LatencyStats
+    e2e_with_queue: LatencyStats
+    mean_input_tokens: float | None
+    mean_output_tokens: float | None
+    client_cpu_s: float  # CPU seconds of this process during the level
+    errors: dict[str, int] = field(default_factory=dict)  # error text -> count
+    warnings: list[str] = field(default_factory=list)
+    records: list[RequestRecord] = field(default_factory=list, repr=False)
+    t0: float = field(default=0.0, repr=False)
+
+    @classmethod
+    def from_records(
+        cls, mode: str, value: float, records: list[RequestRecord], t0: float, slo: Mapping[str, float], cpu_s: float
+    ) -> "LevelResult":
+        ok = [r for r in records if r.ok]
+        failed = [r for r in records if not r.ok and not r.cancelled]
+        finished = len(ok) + len(failed)
+        ends = [r.end for r in records if r.end is not None]
+        duration = max(ends) - t0 if ends else 0.0
+        per_s = (lambda n: n / duration) if duration > 0 else (lambda n: 0.0)
+        good = sum(1 for r in ok if meets_slo(slo, r.ttft, r.tpot, r.e2e))
+        out_tokens = sum(r.output_tokens or 0 for r in ok)
+        in_tokens = sum(r.input_tokens or 0 for r in ok)
+        warnings = []
+        multi = sum(1 for r in ok if r.multi_token_chunks)
+        if ok and multi / len(ok) > MULTI_TOKEN_WARN_FRACTION:
+            warnings.append(
+                f"{multi} of {len(ok)} requests got chunks carrying several tokens: "
+                "ITL is per chunk (not per token); TPOT is per token"
+            )
+        no_usage = sum(1 for r in ok if not r.usage_from_server)
+        if no_usage:
+            warnings.append(
+                f"{no_usage} of {len(ok)} responses had no usage: token counts estimated "
+                "(output = text chunks, input = requested length)"
+            )
+        short = sum(1 for r in ok if r.output_tokens is not None and r.output_tokens < r.output_tokens_requested)
+        if short:
+            warnings.append(
+                f"{short} of {len(ok)} requests returned fewer tokens than max_tokens "
+                "(server ignores ignore_eos/min_tokens, or the model stopped early)"
+            )
+        return cls(
+            mode=mode,
+            value=value,
+            duration_s=duration,
+            completed=len(ok),
+            failed=len(failed),
+            cancelled=len(records) - finished,
+            error_rate=len(failed) / finished if finished else 0.0,
+            request_throughput=per_s(len(ok)),
+            output_throughput=per_s(out_tokens),
+            input_throughput=per_s(in_tokens),
+            goodput=per_s(good),
+            goodput_fraction=good / finished if finished else 0.0,
+            ttft=LatencyStats.of(r.ttft for r in ok),
+            tpot=LatencyStats.of(r.tpot for r in ok if r.tpot is not None),
+            itl=LatencyStats.of(x for r in ok for x in r.itl),
+            e2e=LatencyStats.of(r.e2e for r in ok),
+            queue_time=LatencyStats.of(r.queue_time for r in ok),
+            ttft_with_queue=LatencyStats.of(r.ttft + r.queue_time for r in ok),
+            e2e_with_queue=LatencyStats.of(r.e2e + r.queue_time for r in ok),
+            mean_input_tokens=in_tokens / len(ok) if ok else None,
+            mean_output_tokens=out_tokens / len(ok) if ok else None,
+            client_cpu_s=cpu_s,
+            errors=dict(Counter(r.error for r in failed).most_common()),
+            warnings=warnings,
+            records=records,
+            t0=t0,
+        )
+
+    def to_dict(self, with_records: bool = True) -> dict[str, Any]:
+        d: dict[str, Any] = {}
+        for name in self.__dataclass_fields__:
+            if name in ("records", "t0"):
+                continue
+            v = getattr(self, name)
+            d[name] = v.to_dict() if isinstance(v, LatencyStats) else v
+        if with_records:
+            d["requests"] = [r.to_dict(self.t0) for r in self.records]
+        return d
+
+
+@dataclass
+class BenchmarkResult:
+    config: dict[str, Any]
+    levels: list[LevelResult]
+    started_at: str
+    finished_at: str
+    interrupted: bool = False  # stopped by Ctrl-C / the stop event: the last level is partial
+    aborted: str | None = None  # why no level ran (e.g. every warm-up request failed)
+    warmup: dict[str, Any] = field(default_factory=dict)  # {"requests": n, "failed": k, "errors": {...}}
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self, with_records: bool = True) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "config": self.config,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "interrupted": self.interrupted,
+            "aborted": self.aborted,
+            "warmup": self.warmup,
+            "warnings": self.warnings,
+            "levels": [lv.to_dict(with_records) for lv in self.levels],
+        }

@@ -1,0 +1,121 @@
+"""A fast, minimal OpenAI-compatible streaming server for the client benchmarks (loopback only).
+
+Raw asyncio protocol, pre-encoded chunks: every request gets a role prelude, then
+``max_tokens`` text chunks (one token each, one socket write each) ``--itl`` seconds apart
+after a ``--ttft`` delay, then a finish chunk, a usage chunk and ``[DONE]``.  It is meant to be
+faster than any client under test, so the client is the bottleneck.
+
+    python -m benchmarks.stream_server --port 0 --ttft 0.02 --itl 0   # prints "PORT <n>"
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+
+HOST = "127.0.0.1"
+
+
+def _chunk(payload: dict | str) -> bytes:
+    data = payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"))
+    event = f"data: {data}\n\n".encode()
+    return b"%x\r\n%s\r\n" % (len(event), event)
+
+
+def _frames(chat: bool, model: str = "bench") -> dict[str, bytes]:
+    base = {"id": "cmpl-bench", "object": "chat.completion.chunk" if chat else "text_completion", "created": 0, "model": model}
+
+    def choice(text: str | None, finish: str | None = None, role: bool = False) -> dict:
+        if chat:
+            delta = {"role": "assistant", "content": ""} if role else {"content": text}
+            return {**base, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
+        return {**base, "choices": [{"index": 0, "text": text or "", "logprobs": None, "finish_reason": finish}]}
+
+    return {
+        "role": _chunk(choice(None, role=True)) if chat else b"",
+        "token": _chunk(choice(" tok")),
+        "finish": _chunk(choice("", finish="length")),
+        "done": _chunk("[DONE]") + b"0\r\n\r\n",
+    }
+
+
+FRAMES = {True: _frames(True), False: _frames(False)}
+HEAD = (
+    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\n"
+    b"transfer-encoding: chunked\r\nconnection: keep-alive\r\n\r\n"
+)
+
+
+class StreamProtocol(asyncio.Protocol):
+    def __init__(self, ttft: float, itl: float) -> None:
+        self.ttft, self.itl = ttft, itl
+        self.buf = b""
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        while True:
+            head_end = self.buf.find(b"\r\n\r\n")
+            if head_end < 0:
+                return
+            head = self.buf[:head_end].decode("latin-1")
+            length = 0
+            for line in head.split("\r\n")[1:]:
+                name, _, value = line.partition(":")
+                if name.strip().lower() == "content-length":
+                    length = int(value)
+            if len(self.buf) < head_end + 4 + length:
+                return
+            body = self.buf[head_end + 4 : head_end + 4 + length]
+            self.buf = self.buf[head_end + 4 + length :]
+            request = json.loads(body or b"{}")
+            chat = "/chat/" in head.split(" ", 2)[1]
+            asyncio.ensure_future(self.stream(chat, int(request.get("max_tokens", 16)), request))
+
+    async def stream(self, chat: bool, n: int, request: dict) -> None:
+        t, f = self.transport, FRAMES[chat]
+        t.write(HEAD + f["role"])
+        await asyncio.sleep(self.ttft)
+        token, itl = f["token"], self.itl
+        for i in range(n):
+            if t.is_closing():
+                return
+            if i:
+                await asyncio.sleep(itl)  # 0 still yields, so streams interleave
+            t.write(token)
+        prompt = len(json.dumps(request.get("messages") or request.get("prompt") or "").split())
+        usage = {"id": "cmpl-bench", "object": "chat.completion.chunk", "created": 0, "model": "bench", "choices": [],
+                 "usage": {"prompt_tokens": prompt, "completion_tokens": n, "total_tokens": prompt + n}}
+        t.write(f["finish"] + _chunk(usage) + f["done"])
+
+
+async def serve(port: int, ttft: float, itl: float, ready=None) -> None:
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: StreamProtocol(ttft, itl), HOST, port, backlog=4096)
+    print(f"PORT {server.sockets[0].getsockname()[1]}", flush=True)
+    async with server:
+        await server.serve_forever()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--ttft", type=float, default=0.0, help="seconds before the first text chunk")
+    ap.add_argument("--itl", type=float, default=0.0, help="seconds between text chunks")
+    ap.add_argument("--cpu", type=int, default=None, help="pin to this CPU")
+    a = ap.parse_args()
+    if a.cpu is not None:
+        os.sched_setaffinity(0, {a.cpu})
+    try:
+        asyncio.run(serve(a.port, a.ttft, a.itl))
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

@@ -157,14 +157,17 @@ async def run_benchmark(config: BenchmarkConfig, *, stop: asyncio.Event | None =
             "that level never reaches full concurrency"
         )
 
-    def context(records: list) -> LevelContext:
-        return LevelContext(session, target, scenario, prompts, rng, config.endpoint, config.served_model, config.ignore_eos, records, sink)
+    def context(records: list, with_progress: bool = True) -> LevelContext:
+        return LevelContext(
+            session, target, scenario, prompts, rng, config.endpoint, config.served_model, config.ignore_eos, records,
+            sink if with_progress else None,
+        )
 
     session = make_session()
     try:
         if config.warmup:
             records: list = []
-            await run_closed(context(records), min(config.warmup, 8), config.warmup, config.timeout, stop)
+            await run_closed(context(records, False), min(config.warmup, 8), config.warmup, config.timeout, stop)
             failed = [r for r in records if not r.ok and not r.cancelled]
             errors: dict[str, int] = {}
             for r in failed:

@@ -8,11 +8,12 @@ leaves it unchanged (tested).
 
 from __future__ import annotations
 
-import copy
+
 from typing import Any
 
 from . import engines, instances, naming, probes
 from .problems import Change, Problem
+from .tree import copy_tree
 from .spec import EndpointSpec, FsxSource, HuggingFaceSource, S3Source
 
 GROUP = "inference.sagemaker.aws.amazon.com"
@@ -499,7 +500,7 @@ def _check_routes(spec: dict, engine: str | None) -> list[Problem]:
 
 def fix(obj: dict[str, Any]) -> tuple[dict[str, Any], list[Change]]:
     """Repair what is unambiguous; leave the rest to `check`. Never mutates the input."""
-    obj = copy.deepcopy(obj)
+    obj = copy_tree(obj)
     changes: list[Change] = []
     meta = obj.setdefault("metadata", {})
     spec = obj.setdefault("spec", {})

@@ -1,0 +1,5 @@
+"""Entry point of the Pulumi program; the program itself is `stacks.program`."""
+
+from stacks.program import main
+
+main()

@@ -1,0 +1,160 @@
+"""Command line: ``python -m benchmarks run --url URL --model NAME ...`` (see ``--help``).
+
+Bad input ends with one line on stderr naming the option, the value and the fix (exit 2);
+never a traceback.  Exit status: 0 done, 1 aborted (every warm-up request failed),
+2 bad input, 130 interrupted (results measured so far are still printed and written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+
+from rich.console import Console
+
+from .loadgen import BenchmarkConfig, ConfigError, run_benchmark
+from .metrics import SLO_KEYS
+from .report import ProgressBar, print_report, write_json
+from .scenario import SCENARIO_HELP
+
+OPTION_OF_FIELD = {"request_rates": "--request-rate"}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line instead of usage + traceback-like noise
+        sys.stderr.write(f"benchmarks: error: {message} (see python -m benchmarks run --help)\n")
+        raise SystemExit(2)
+
+
+def _list_of(kind, example: str):
+    def parse(text: str):
+        try:
+            values = tuple(kind(x) for x in text.split(",") if x.strip())
+        except ValueError:
+            values = ()
+        if not values or any(v <= 0 for v in values):
+            noun = "integers" if kind is int else "numbers"
+            raise argparse.ArgumentTypeError(f"invalid value {text!r}: use comma-separated positive {noun}, e.g. {example}")
+        return values
+
+    return parse
+
+
+def _positive(kind, example: str):
+    def parse(text: str):
+        try:
+            v = kind(text)
+        except ValueError:
+            v = 0
+        if not v > 0 or v == float("inf"):
+            raise argparse.ArgumentTypeError(f"invalid value {text!r}: use a positive {kind.__name__.replace('float', 'number').replace('int', 'integer')}, e.g. {example}")
+        return v
+
+    return parse
+
+
+def _slo(text: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = part.partition("=")
+        try:
+            limit = float(value)
+        except ValueError:
+            limit = -1.0
+        if not sep or key.strip() not in SLO_KEYS or not limit > 0:
+            raise argparse.ArgumentTypeError(
+                f"invalid value {text!r}: use KEY=SECONDS pairs with keys {', '.join(SLO_KEYS)}, e.g. ttft=0.5,tpot=0.05"
+            )
+        out[key.strip()] = limit
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m benchmarks", description="Streaming load generator for OpenAI-compatible endpoints.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    r = sub.add_parser("run", help="benchmark an endpoint", description="Benchmark an OpenAI-compatible streaming endpoint.")
+    r.add_argument("--url", required=True, help="server base URL, e.g. http://127.0.0.1:8000 (or .../v1)")
+    r.add_argument("--model", required=True, help="model id; its last path segment is sent as the served name (G5)")
+    r.add_argument("--api-key", default=os.environ.get("OPENAI_API_KEY"), help="bearer token (default: $OPENAI_API_KEY)")
+    r.add_argument("--endpoint", choices=("chat", "completions"), default="chat")
+    r.add_argument("--scenario", default="D(100,100)", help=SCENARIO_HELP)
+    load = r.add_mutually_exclusive_group(required=True)
+    load.add_argument("--concurrency", type=_list_of(int, "1,4,16"), help="closed-loop levels, e.g. 1,4,16")
+    load.add_argument("--request-rate", type=_list_of(float, "2,8"), help="open-loop Poisson rates in req/s, e.g. 2,8")
+    r.add_argument("--max-concurrency", type=_positive(int, "64"), help="with --request-rate: cap on requests in flight")
+    r.add_argument("--max-requests", type=_positive(int, "200"), default=200, help="per level (default 200)")
+    r.add_argument("--max-seconds", type=_positive(float, "60"), default=60.0, help="per level; no request starts later (default 60)")
+    r.add_argument("--timeout", type=_positive(float, "120"), default=120.0, help="per-request deadline in seconds (default 120)")
+    r.add_argument("--warmup", type=int, default=2, help="warm-up requests before the first level, excluded from results (default 2)")
+    r.add_argument("--slo", type=_slo, default={}, help="goodput SLOs in seconds, e.g. ttft=0.5,tpot=0.05,e2e=10")
+    r.add_argument("--no-ignore-eos", dest="ignore_eos", action="store_false",
+                   help="do not send ignore_eos/min_tokens (for servers that reject them, e.g. OpenAI)")
+    r.add_argument("--raw-model-name", action="store_true", help="send --model as given, not its last path segment")
+    r.add_argument("--seed", type=int, default=None, help="reproducible lengths, prompts and arrivals")
+    r.add_argument("--out", help="write results JSON here")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def _config(a: argparse.Namespace) -> BenchmarkConfig:
+    return BenchmarkConfig(
+        url=a.url, model=a.model, api_key=a.api_key, endpoint=a.endpoint, scenario=a.scenario,
+        concurrency=a.concurrency or (), request_rates=a.request_rate or (), max_requests=a.max_requests,
+        max_seconds=a.max_seconds, timeout=a.timeout, warmup=a.warmup, slo=a.slo, ignore_eos=a.ignore_eos,
+        max_concurrency=a.max_concurrency, raw_model_name=a.raw_model_name, seed=a.seed,
+    )
+
+
+def _fail(option: str, value: object, fix: str) -> int:
+    sys.stderr.write(f"benchmarks: error: {option} {value!r}: {fix}\n")
+    return 2
+
+
+async def _run(config: BenchmarkConfig, quiet: bool, err: Console):
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def on_sigint() -> None:
+        err.print("[yellow]stopping: keeping what was measured (Ctrl-C again to quit at once)[/]")
+        stop.set()
+        loop.remove_signal_handler(signal.SIGINT)  # a second Ctrl-C raises KeyboardInterrupt
+
+    loop.add_signal_handler(signal.SIGINT, on_sigint)
+    bar = None if quiet else ProgressBar(err)
+    try:
+        return await run_benchmark(config, stop=stop, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    config = _config(args)
+    try:
+        config.validate()
+    except ConfigError as e:
+        return _fail(OPTION_OF_FIELD.get(e.field, "--" + e.field.replace("_", "-")), e.value, e.fix)
+    if args.out:
+        directory = os.path.dirname(os.path.abspath(args.out))
+        if not os.path.isdir(directory) or not os.access(directory, os.W_OK):
+            return _fail("--out", args.out, "its directory must exist and be writable")
+    out, err = Console(), Console(stderr=True)
+    try:
+        result = asyncio.run(_run(config, args.quiet, err))
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130
+    print_report(result, out)
+    if args.out:
+        try:
+            write_json(result, args.out)
+        except OSError as e:
+            return _fail("--out", args.out, f"cannot write results ({e.strerror or e})")
+        err.print(f"results written to {args.out}")
+    if result.aborted:
+        return 1
+    return 130 if result.interrupted else 0

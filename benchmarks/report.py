@@ -1,0 +1,111 @@
+"""Human-facing output: the rich results table, the progress bar, and the JSON file."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import tempfile
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .metrics import LatencyStats
+from .results import BenchmarkResult
+
+SHOW_AFTER_S = 2.0  # short runs finish before a bar would be useful
+
+
+class ProgressBar:
+    """Per-level progress (requests finished out of max_requests), shown only once a level
+    has run for ``SHOW_AFTER_S``.  Implements the ``progress`` protocol of ``run_benchmark``."""
+
+    def __init__(self, console: Console) -> None:
+        self._progress = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=console, transient=True, refresh_per_second=4,
+        )
+        self._task = None
+        self._shown = False
+        self._timer: asyncio.TimerHandle | None = None
+
+    def start_level(self, label: str, total: int) -> None:
+        self._task = self._progress.add_task(label, total=total)
+        if not self._shown:
+            self._timer = asyncio.get_running_loop().call_later(SHOW_AFTER_S, self._show)
+
+    def _show(self) -> None:
+        self._shown = True
+        self._progress.start()
+
+    def advance(self) -> None:
+        if self._task is not None:
+            self._progress.advance(self._task)
+
+    def end_level(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._progress.remove_task(self._task)
+        self._task = None
+
+    def close(self) -> None:
+        if self._shown:
+            self._progress.stop()
+
+
+def _ms(s: LatencyStats, attr: str) -> str:
+    v = getattr(s, attr)
+    return "-" if v is None else f"{v * 1000:.1f}"
+
+
+def results_table(result: BenchmarkResult) -> Table:
+    t = Table(title=f"{result.config['served_model']} @ {result.config['endpoint_url']}  {result.config['scenario']}")
+    for col in ("level", "ok/err", "req/s", "out tok/s", "TTFT p50/p99 ms", "TPOT p50/p99 ms", "ITL p50/p99 ms",
+                "E2E p50/p99 s", "queue p50 ms", "goodput req/s", "err %"):
+        t.add_column(col, justify="right")
+    for lv in result.levels:
+        e2e = "-" if lv.e2e.p50 is None else f"{lv.e2e.p50:.2f}/{lv.e2e.p99:.2f}"
+        t.add_row(
+            f"{'c' if lv.mode == 'concurrency' else 'rate '}{lv.value:g}",
+            f"{lv.completed}/{lv.failed}",
+            f"{lv.request_throughput:.2f}",
+            f"{lv.output_throughput:.1f}",
+            f"{_ms(lv.ttft, 'p50')}/{_ms(lv.ttft, 'p99')}",
+            f"{_ms(lv.tpot, 'p50')}/{_ms(lv.tpot, 'p99')}",
+            f"{_ms(lv.itl, 'p50')}/{_ms(lv.itl, 'p99')}",
+            e2e,
+            _ms(lv.queue_time, "p50"),
+            f"{lv.goodput:.2f}",
+            f"{100 * lv.error_rate:.1f}",
+        )
+    return t
+
+
+def print_report(result: BenchmarkResult, console: Console) -> None:
+    if result.aborted:
+        console.print(f"[red]aborted:[/] {result.aborted}")
+    if result.levels:
+        console.print(results_table(result))
+    for w in result.warnings:
+        console.print(f"[yellow]warning:[/] {w}")
+    for lv in result.levels:
+        for w in lv.warnings:
+            console.print(f"[yellow]warning ({lv.mode} {lv.value:g}):[/] {w}")
+        for text, n in list(lv.errors.items())[:3]:
+            console.print(f"[red]errors ({lv.mode} {lv.value:g}):[/] {n} x {text[:200]}")
+    if result.interrupted:
+        console.print("[yellow]interrupted: the last level is partial[/]")
+
+
+def write_json(result: BenchmarkResult, path: str) -> None:
+    """Atomic write, so an interrupted run never leaves half a file."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".results-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(result.to_dict(), f, indent=1)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise

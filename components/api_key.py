@@ -1,0 +1,48 @@
+"""`EndpointApiKey`: one generated key, stored as a Secret in the endpoint namespace and in the
+operator namespace where the router runs (G9, incident §1)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from .rules import hyperpod
+
+
+@dataclass
+class EndpointApiKeyArgs:
+    endpoint_name: str  # the endpoint's Kubernetes name
+    namespace: str
+    namespaces: list[str] = field(default_factory=lambda: [hyperpod.OPERATOR_NAMESPACE])  # besides `namespace`
+    length: int = 48
+
+
+class EndpointApiKey(pulumi.ComponentResource):
+    """Outputs: `value` (secret), `secret_name`."""
+
+    value: pulumi.Output[str]
+    secret_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: EndpointApiKeyArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("llm-serving:endpoints:EndpointApiKey", name, None, opts)
+        password = random.RandomPassword(
+            f"{name}-key", length=args.length, special=False, opts=pulumi.ResourceOptions(parent=self)
+        )
+        self.value = pulumi.Output.secret(password.result.apply(lambda r: f"sk-{r}"))
+        secret_name = f"{args.endpoint_name}-api-key"
+        self.secrets = [
+            k8s.core.v1.Secret(
+                f"{name}-{ns}",
+                metadata={"name": secret_name, "namespace": ns, "labels": {"app.kubernetes.io/managed-by": "pulumi"}},
+                type="Opaque",
+                string_data={hyperpod.API_KEY_SECRET_KEY: self.value},
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            for ns in dict.fromkeys([args.namespace, *args.namespaces])
+        ]
+        self.secret_name = pulumi.Output.from_input(secret_name)
+        self.register_outputs({"value": self.value, "secret_name": self.secret_name})

@@ -1,0 +1,103 @@
+"""Typed stack config: `Pulumi.<env>.yaml` -> `StackConfig`, validated before any resource exists.
+
+Every problem is reported at once, one line each, naming the config path, the value, the rule and
+the fix (`endpoints[0].engineArgs.maxNumSeqs = 0: [CONFIG] ... Fix: ...`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
+
+from components.rules import ConfigError, Problem
+from components.rules.spec import ClusterSpec, EndpointSpec
+from components.rules.validate import validate_endpoints
+
+PROJECT = "llm-serving"
+
+
+class StackSpec(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+
+    cluster: ClusterSpec
+    endpoints: list[EndpointSpec] = Field(default_factory=list)
+    guardrail_transforms: bool = True  # stack-wide fixers for hand-declared resources
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    region: str
+    cluster: ClusterSpec
+    endpoints: list[EndpointSpec]
+    guardrail_transforms: bool = True
+    warnings: list[Problem] = field(default_factory=list)
+
+
+def parse(values: Mapping[str, Any], region: Optional[str]) -> StackConfig:
+    """`values` are the project's config keys without the `<project>:` prefix."""
+    problems: list[Problem] = []
+    if not region:
+        problems.append(Problem("aws:region", region, "CONFIG", "no AWS region", "set config aws:region, e.g. us-east-1"))
+    try:
+        stack = StackSpec.model_validate(dict(values))
+    except ValidationError as exc:
+        raise ConfigError(problems + [_problem(err) for err in exc.errors()]) from None
+    found = validate_endpoints(stack.endpoints)
+    errors = problems + [p for p in found if p.severity == "error"]
+    if errors:
+        raise ConfigError(errors)
+    return StackConfig(
+        region=region or "",
+        cluster=stack.cluster,
+        endpoints=list(stack.endpoints),
+        guardrail_transforms=stack.guardrail_transforms,
+        warnings=[p for p in found if p.severity == "warning"],
+    )
+
+
+_SOURCE_TAGS = {"s3", "fsx", "huggingface"}
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for i, part in enumerate(loc):
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in _SOURCE_TAGS and i > 0 and loc[i - 1] == "modelSource":
+            continue  # pydantic names the union member; the user never writes it
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "config"
+
+
+def _problem(err: Mapping[str, Any]) -> Problem:
+    kind = err["type"]
+    value = err.get("input")
+    path = _path(tuple(err["loc"]))
+    if kind == "missing":
+        return Problem(path, None, "CONFIG", "required key is missing", f"add {path.rsplit('.', 1)[-1]}")
+    if kind == "extra_forbidden":
+        return Problem(path, value, "CONFIG", "unknown key", "remove it or fix its spelling (keys are camelCase, see README)")
+    if kind == "literal_error":
+        expected = err.get("ctx", {}).get("expected", "")
+        return Problem(path, value, "CONFIG", "not an allowed value", f"use one of {expected}")
+    if kind == "union_tag_invalid":
+        expected = err.get("ctx", {}).get("expected_tags", "")
+        return Problem(path + ".type", (value or {}).get("type") if isinstance(value, dict) else value, "CONFIG", "unknown model source type", f"use one of {expected}")
+    return Problem(path, value, "CONFIG", err["msg"].rstrip("."), "correct the value")
+
+
+def load_from_pulumi() -> StackConfig:
+    """Read the running stack's config; the one place the program touches raw config."""
+    import pulumi
+
+    cfg = pulumi.Config()
+    values: dict[str, Any] = {}
+    for key in ("cluster", "endpoints", "guardrailTransforms"):
+        value = cfg.get_object(key)
+        if value is not None:
+            values[key] = value
+    return parse(values, pulumi.Config("aws").get("region"))

@@ -1,0 +1,267 @@
+"""The offline plan: run the real program under Pulumi mocks for one `Pulumi.<env>.yaml`, write every
+Kubernetes object as YAML, validate each against its schema, run the guardrail checks, summarise.
+
+Needs no credentials and no Pulumi CLI. Exit status: 0 clean, 1 a check failed, 2 bad config.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import runpy
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+from components.rules import ConfigError, Problem, manifests
+
+from . import config as stack_config
+from .mocks import SECRET_MARK, PlanMocks, Registration
+from .schemas import DEFAULT_K8S_VERSION, SchemaResult, Validator, find_crd_dir
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+SECURE_PLACEHOLDER = "[secure config value]"
+
+
+class StackFileError(Exception):
+    pass
+
+
+@dataclass
+class PlannedObject:
+    index: int
+    registration: Registration
+    manifest: dict[str, Any]
+    schema: Optional[SchemaResult] = None
+    problems: list[Problem] = field(default_factory=list)
+    file: Optional[Path] = None
+
+    @property
+    def kind(self) -> str:
+        return self.manifest.get("kind", "")
+
+    @property
+    def name(self) -> str:
+        return (self.manifest.get("metadata") or {}).get("name", "")
+
+    @property
+    def namespace(self) -> str:
+        return (self.manifest.get("metadata") or {}).get("namespace", "")
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+
+@dataclass
+class Plan:
+    stack: str
+    resources: list[Registration]
+    objects: list[PlannedObject]
+    logs: list[tuple[str, str]]
+    config: stack_config.StackConfig
+    crd_source: str
+
+    @property
+    def failed(self) -> bool:
+        return any(o.errors or (o.schema and o.schema.status == "failed") for o in self.objects)
+
+
+# ---------------------------------------------------------------- stack files
+
+
+def project_name(project_dir: Path = PROJECT_DIR) -> str:
+    return yaml.safe_load((project_dir / "Pulumi.yaml").read_text())["name"]
+
+
+def read_stack_config(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
+    """The stack file's config map, with project keys namespaced and secure values as placeholders."""
+    path = project_dir / f"Pulumi.{stack}.yaml"
+    if not path.exists():
+        found = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
+        raise StackFileError(f"stack file {path.name} not found; stacks here: {', '.join(found) or 'none'}")
+    try:
+        doc = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise StackFileError(f"{path.name} is not valid YAML: {exc}") from None
+    raw = doc.get("config") or {}
+    if not isinstance(raw, dict):
+        raise StackFileError(f"{path.name}: `config` must be a map of keys to values")
+    project = project_name(project_dir)
+    out = {}
+    for key, value in raw.items():
+        full = key if ":" in key else f"{project}:{key}"
+        out[full] = SECURE_PLACEHOLDER if isinstance(value, dict) and set(value) == {"secure"} else value
+    return out
+
+
+def parse_stack_config(values: dict[str, Any], project: str) -> stack_config.StackConfig:
+    prefix = f"{project}:"
+    own = {k[len(prefix) :]: v for k, v in values.items() if k.startswith(prefix)}
+    own.pop("kubeconfig", None)
+    return stack_config.parse(own, values.get("aws:region"))
+
+
+# ---------------------------------------------------------------- running the program
+
+
+class _Capture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[tuple[str, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append((record.levelname.lower(), record.getMessage()))
+
+
+def run_program(stack: str, values: dict[str, Any], project: str, mocks: Optional[PlanMocks] = None, program: Optional[Path] = None) -> tuple[PlanMocks, list[tuple[str, str]]]:
+    import pulumi
+    from pulumi.runtime.stack import run_pulumi_func
+    from pulumi.runtime.sync_await import _sync_await
+
+    mocks = mocks or PlanMocks()
+    logger = logging.getLogger(f"llm-serving.plan.{stack}")
+    logger.propagate = False
+    capture = _Capture()
+    logger.handlers = [capture]
+    logger.setLevel(logging.DEBUG)
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=True, logger=logger)
+    pulumi.runtime.set_all_config({k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()})
+    if str(PROJECT_DIR) not in sys.path:
+        sys.path.insert(0, str(PROJECT_DIR))
+    main = program or PROJECT_DIR / "__main__.py"
+    _sync_await(run_pulumi_func(lambda: runpy.run_path(str(main), run_name="__main__")))
+    return mocks, capture.records
+
+
+def to_manifest(reg: Registration) -> Optional[dict[str, Any]]:
+    """A Kubernetes object from a registration, or None for anything else."""
+    parts = reg.type_.split(":")
+    if len(parts) != 3 or parts[0] != "kubernetes" or not reg.custom:
+        return None
+    api_version, kind = parts[1], parts[2]
+    if api_version.startswith(("helm.sh/", "yaml/", "kustomize/")) or kind.endswith("List") or "Patch" in kind:
+        return None
+    api_version = api_version.replace("core/v1", "v1") if api_version == "core/v1" else api_version
+    body = {k: v for k, v in reg.inputs.items() if k not in ("apiVersion", "kind")}
+    return {"apiVersion": api_version, "kind": kind, **body}
+
+
+def build_plan(stack: str, project_dir: Path = PROJECT_DIR, crd_dir: Optional[str] = None, kubernetes_version: str = DEFAULT_K8S_VERSION) -> Plan:
+    values = read_stack_config(stack, project_dir)
+    project = project_name(project_dir)
+    cfg = parse_stack_config(values, project)  # raises ConfigError before anything is declared
+    mocks, logs = run_program(stack, values, project)
+    directory, origin = find_crd_dir(crd_dir)
+    validator = Validator(directory, kubernetes_version)
+    objects = []
+    for reg in mocks.registrations:
+        manifest = to_manifest(reg)
+        if manifest is None:
+            continue
+        obj = PlannedObject(len(objects) + 1, reg, manifest)
+        obj.schema = validator.validate(manifest)
+        obj.problems = manifests.check(manifest)
+        objects.append(obj)
+    return Plan(stack, mocks.registrations, objects, logs, cfg, origin if directory else origin)
+
+
+# ---------------------------------------------------------------- output
+
+
+def redact(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: redact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    if isinstance(value, str) and SECRET_MARK in value:
+        return "[secret]"
+    return value
+
+
+def write_objects(plan: Plan, out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for old in out_dir.glob("*.yaml"):
+        old.unlink()
+    for obj in plan.objects:
+        stem = "-".join(part for part in (f"{obj.index:03d}", obj.kind.lower(), obj.namespace, obj.name) if part)
+        obj.file = out_dir / f"{stem}.yaml"
+        obj.file.write_text(yaml.safe_dump(redact(obj.manifest), sort_keys=False))
+
+
+def _cell(obj: PlannedObject) -> tuple[str, str]:
+    schema = obj.schema
+    if schema is None or schema.status == "unchecked":
+        schema_cell = "[yellow]unchecked[/]"
+    elif schema.status == "passed":
+        schema_cell = "[green]passed[/]"
+    else:
+        schema_cell = f"[red]failed ({len(schema.errors)})[/]"
+    errors = len(obj.errors)
+    warnings = len(obj.problems) - errors
+    if errors:
+        rules_cell = f"[red]{errors} error(s)[/]"
+    elif warnings:
+        rules_cell = f"[yellow]{warnings} warning(s)[/]"
+    else:
+        rules_cell = "[green]passed[/]" if manifests.has_rules(obj.manifest) else "names only"
+    return schema_cell, rules_cell
+
+
+def print_plan(plan: Plan, console: Any, show_all: bool = False) -> None:
+    from rich.table import Table
+
+    console.print(f"[bold]Offline plan of stack {plan.stack}[/] (cluster mode {plan.config.cluster.mode}, region {plan.config.region}); CRD schemas: {plan.crd_source}")
+    for level, message in plan.logs:
+        if level in ("warning", "error") or "] " in message and "->" in message:
+            console.print(f"  [{'red' if level == 'error' else 'yellow'}]{level}[/] {message}", highlight=False)
+    table = Table(title=f"{len(plan.objects)} Kubernetes objects", show_lines=False)
+    for column in ("#", "kind", "name", "namespace", "schema", "guardrails"):
+        table.add_column(column)
+    for obj in plan.objects:
+        table.add_row(str(obj.index), obj.kind, obj.name, obj.namespace or "-", *_cell(obj))
+    console.print(table)
+    others: dict[str, int] = {}
+    for reg in plan.resources:
+        if to_manifest(reg) is None:
+            others[reg.type_] = others.get(reg.type_, 0) + 1
+    if show_all:
+        res = Table(title=f"All {len(plan.resources)} resources, in declaration order")
+        for column in ("#", "type", "name", "provider"):
+            res.add_column(column)
+        for i, reg in enumerate(plan.resources, 1):
+            res.add_row(str(i), reg.type_, reg.name, reg.provider.split("::")[-1] or "-")
+        console.print(res)
+    else:
+        console.print("Other resources: " + ", ".join(f"{n} x {t}" for t, n in sorted(others.items())))
+    for obj in plan.objects:
+        for err in obj.schema.errors if obj.schema else ():
+            console.print(f"[red]schema[/] {obj.kind}/{obj.name}: {err}", highlight=False)
+        for problem in obj.problems:
+            color = "red" if problem.severity == "error" else "yellow"
+            console.print(f"[{color}]{problem.severity}[/] {obj.kind}/{obj.name}: {problem}", highlight=False)
+
+
+def run(stack: str, out: Optional[str], crd_dir: Optional[str], kubernetes_version: str, show_all: bool, console: Any) -> int:
+    try:
+        plan = build_plan(stack, PROJECT_DIR, crd_dir, kubernetes_version)
+    except StackFileError as exc:
+        console.print(f"[red]error[/] {exc}", highlight=False)
+        return 2
+    except ConfigError as exc:
+        console.print(f"[red]Pulumi.{stack}.yaml has {len(exc.problems)} problem(s); nothing was planned:[/]")
+        for problem in exc.problems:
+            console.print(f"  {problem}", highlight=False, soft_wrap=True)
+        return 2
+    out_dir = Path(out) if out else PROJECT_DIR / "plan-out" / stack
+    write_objects(plan, out_dir)
+    print_plan(plan, console, show_all)
+    console.print(f"Wrote {len(plan.objects)} manifests to {out_dir}")
+    if plan.failed:
+        console.print("[red bold]Plan failed[/]: fix the errors above.")
+        return 1
+    console.print("[green bold]Plan passed[/].")
+    return 0

@@ -1,0 +1,175 @@
+"""Schema validation of rendered objects: CRDs from the upstream files, core kinds from
+`kubernetes-validate`. Lookup is keyed by (group, version, kind), so OME and KServe plug in as files.
+
+CRD files are upstream data and are not copied into the project. They are found, in order, in:
+`--crd-dir`, `$LLM_SERVING_CRD_DIR`, `../shared/crds` beside the project (development and CI), or the
+user cache filled by `python -m stacks crds fetch` from the commit-pinned URLs in `crd_sources.json`
+(each file checked against its git blob id).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Optional
+
+import jsonschema
+import kubernetes_validate
+import yaml
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "llm-serving" / "crds"
+SOURCES_FILE = Path(__file__).with_name("crd_sources.json")
+ENV_VAR = "LLM_SERVING_CRD_DIR"
+DEFAULT_K8S_VERSION = "1.33"
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def find_crd_dir(explicit: Optional[str] = None) -> tuple[Optional[Path], str]:
+    """The CRD directory and where it came from; (None, reason) when there is none."""
+    candidates = [
+        (explicit, "--crd-dir"),
+        (os.environ.get(ENV_VAR), f"${ENV_VAR}"),
+        (str(PROJECT_DIR.parent / "shared" / "crds"), "../shared/crds"),
+        (str(CACHE_DIR), f"cache {CACHE_DIR}"),
+    ]
+    for path, origin in candidates:
+        if path and Path(path).is_dir() and any(Path(path).rglob("*.yaml")):
+            return Path(path), origin
+        if path and origin == "--crd-dir":
+            return None, f"--crd-dir {path} is not a directory with CRD files"
+    return None, f"no CRD directory: pass --crd-dir, set ${ENV_VAR}, or run `python -m stacks crds fetch`"
+
+
+@dataclass(frozen=True)
+class SchemaResult:
+    status: str  # "passed" | "failed" | "unchecked"
+    source: str  # which schema was used, or why none was
+    errors: tuple[str, ...] = ()
+
+
+def _strict(schema: Any) -> Any:
+    """The API server silently prunes unknown fields; report them instead (additionalProperties: false)."""
+    if isinstance(schema, dict):
+        schema = {k: _strict(v) for k, v in schema.items()}
+        if (
+            schema.get("type") == "object"
+            and "properties" in schema
+            and "additionalProperties" not in schema
+            and not schema.get("x-kubernetes-preserve-unknown-fields")
+        ):
+            schema["additionalProperties"] = False
+        return schema
+    if isinstance(schema, list):
+        return [_strict(v) for v in schema]
+    return schema
+
+
+class CrdRegistry:
+    """CRD schemas by (group, version, kind); files parsed only when a kind they define is asked for."""
+
+    def __init__(self, directory: Optional[Path]):
+        self.directory = directory
+        self._schemas: dict[tuple[str, str, str], tuple[dict, str]] = {}
+        self._parsed: set[Path] = set()
+
+    def _candidates(self, group: str, kind: str) -> Iterable[Path]:
+        if self.directory is None:
+            return []
+        needle_kind, needle_group = f"kind: {kind}".encode(), f"group: {group}".encode()
+        for path in sorted(self.directory.rglob("*.yaml")):
+            if path in self._parsed or "samples" in path.parts:
+                continue
+            head = path.read_bytes()[:20000]
+            if b"CustomResourceDefinition" in head and needle_kind in head and needle_group in head:
+                yield path
+
+    def _load(self, path: Path) -> None:
+        self._parsed.add(path)
+        for doc in yaml.load_all(path.read_text(), Loader=_Loader):
+            if not isinstance(doc, dict) or doc.get("kind") != "CustomResourceDefinition":
+                continue
+            spec = doc["spec"]
+            for version in spec.get("versions", []):
+                schema = (version.get("schema") or {}).get("openAPIV3Schema")
+                if schema:
+                    key = (spec["group"], version["name"], spec["names"]["kind"])
+                    rel = path.relative_to(self.directory) if self.directory else path
+                    self._schemas[key] = (_strict(schema), f"{rel} ({version['name']})")
+
+    def schema(self, group: str, version: str, kind: str) -> Optional[tuple[dict, str]]:
+        key = (group, version, kind)
+        if key not in self._schemas:
+            for path in self._candidates(group, kind):
+                self._load(path)
+                if key in self._schemas:
+                    break
+        return self._schemas.get(key)
+
+
+def _format_error(err: jsonschema.ValidationError) -> str:
+    where = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in err.absolute_path).replace(".[", "[")
+    return f"{where or '(root)'}: {err.message}"
+
+
+class Validator:
+    def __init__(self, crd_dir: Optional[Path], kubernetes_version: str = DEFAULT_K8S_VERSION):
+        self.crds = CrdRegistry(crd_dir)
+        self.kubernetes_version = kubernetes_version
+
+    def validate(self, obj: dict[str, Any]) -> SchemaResult:
+        api_version = str(obj.get("apiVersion", ""))
+        kind = str(obj.get("kind", ""))
+        group, _, version = api_version.rpartition("/")
+        if group and "." in group:
+            found = self.crds.schema(group, version, kind)
+            if found is None:
+                where = self.crds.directory or "no CRD directory"
+                return SchemaResult("unchecked", f"no CRD schema for {api_version} {kind} in {where}")
+            schema, source = found
+            errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(obj), key=lambda e: list(e.absolute_path))
+            return SchemaResult("failed" if errors else "passed", source, tuple(_format_error(e) for e in errors))
+        try:
+            kubernetes_validate.validate(obj, self.kubernetes_version, strict=True)
+        except kubernetes_validate.SchemaNotFoundError:
+            return SchemaResult("unchecked", f"kubernetes-validate has no schema for {api_version} {kind}")
+        except kubernetes_validate.ValidationError as err:
+            return SchemaResult("failed", f"kubernetes {self.kubernetes_version} (strict)", (_format_error(err),))
+        return SchemaResult("passed", f"kubernetes {self.kubernetes_version} (strict)")
+
+
+# ---------------------------------------------------------------- fetching pinned CRDs
+
+Fetcher = Callable[[str], bytes]
+
+
+def git_blob_id(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def _urlopen(url: str) -> bytes:
+    from urllib.request import urlopen
+
+    with urlopen(url, timeout=60) as response:  # noqa: S310 - fixed https URLs from crd_sources.json
+        return response.read()
+
+
+def fetch_crds(dest: Path = CACHE_DIR, fetch: Fetcher = _urlopen, sources: Path = SOURCES_FILE) -> list[str]:
+    """Download every pinned CRD file into `dest`, refusing any whose git blob id differs."""
+    written = []
+    for entry in json.loads(sources.read_text()):
+        target = dest / entry["local"]
+        if target.exists() and git_blob_id(target.read_bytes()) == entry["blob"]:
+            continue
+        url = f"https://raw.githubusercontent.com/{entry['repo']}/{entry['commit']}/{entry['path']}"
+        data = fetch(url)
+        if git_blob_id(data) != entry["blob"]:
+            raise ValueError(f"{url}: content does not match the pinned git blob {entry['blob']}; refusing it")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        written.append(entry["local"])
+    return written

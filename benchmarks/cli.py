@@ -143,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         if not os.path.isdir(directory) or not os.access(directory, os.W_OK):
             return _fail("--out", args.out, "its directory must exist and be writable")
     out, err = Console(), Console(stderr=True)
+    if not out.is_terminal:  # files and pipes: wide enough for the whole table
+        out = Console(width=160)
     try:
         result = asyncio.run(_run(config, args.quiet, err))
     except KeyboardInterrupt:

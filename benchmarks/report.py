@@ -60,9 +60,10 @@ def _ms(s: LatencyStats, attr: str) -> str:
 
 
 def results_table(result: BenchmarkResult) -> Table:
-    t = Table(title=f"{result.config['served_model']} @ {result.config['endpoint_url']}  {result.config['scenario']}")
-    for col in ("level", "ok/err", "req/s", "out tok/s", "TTFT p50/p99 ms", "TPOT p50/p99 ms", "ITL p50/p99 ms",
-                "E2E p50/p99 s", "queue p50 ms", "goodput req/s", "err %"):
+    c = result.config
+    t = Table(title=f"{c['served_model']} @ {c['endpoint_url']}  {c['scenario']}  (latencies p50/p99)")
+    for col in ("level", "ok/err", "req/s", "out tok/s", "TTFT ms", "TPOT ms", "ITL ms",
+                "E2E s", "queue ms", "goodput/s", "err %"):
         t.add_column(col, justify="right")
     for lv in result.levels:
         e2e = "-" if lv.e2e.p50 is None else f"{lv.e2e.p50:.2f}/{lv.e2e.p99:.2f}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from rich.console import Console
 
@@ -18,6 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     plan.add_argument("--crd-dir", help="directory of upstream CRD files (default: see README)")
     plan.add_argument("--kubernetes-version", default="1.33", help="schema version for core objects (default: 1.33)")
     plan.add_argument("--all", action="store_true", help="list every resource, not only Kubernetes objects")
+    plan.add_argument("--project-dir", default=None, help="directory of Pulumi.yaml (default: this project)")
 
     crds = sub.add_parser("crds", help="manage the local cache of upstream CRD schemas")
     crds.add_argument("action", choices=["fetch", "where"], help="fetch: download the pinned CRDs; where: show which directory is used")
@@ -27,7 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "plan":
         from . import plan as plan_cmd
 
-        return plan_cmd.run(args.stack, args.out, args.crd_dir, args.kubernetes_version, args.all, console)
+        project_dir = Path(args.project_dir).resolve() if args.project_dir else plan_cmd.PROJECT_DIR
+        return plan_cmd.run(args.stack, args.out, args.crd_dir, args.kubernetes_version, args.all, console, project_dir)
     if args.command == "crds":
         from . import schemas
 

@@ -154,7 +154,7 @@ def build_plan(stack: str, project_dir: Path = PROJECT_DIR, crd_dir: Optional[st
     values = read_stack_config(stack, project_dir)
     project = project_name(project_dir)
     cfg = parse_stack_config(values, project)  # raises ConfigError before anything is declared
-    mocks, logs = run_program(stack, values, project)
+    mocks, logs = run_program(stack, values, project, program=project_dir / "__main__.py")
     directory, origin = find_crd_dir(crd_dir)
     validator = Validator(directory, kubernetes_version)
     objects = []
@@ -166,7 +166,7 @@ def build_plan(stack: str, project_dir: Path = PROJECT_DIR, crd_dir: Optional[st
         obj.schema = validator.validate(manifest)
         obj.problems = manifests.check(manifest)
         objects.append(obj)
-    return Plan(stack, mocks.registrations, objects, logs, cfg, origin if directory else origin)
+    return Plan(stack, mocks.registrations, objects, logs, cfg, origin)
 
 
 # ---------------------------------------------------------------- output
@@ -245,9 +245,9 @@ def print_plan(plan: Plan, console: Any, show_all: bool = False) -> None:
             console.print(f"[{color}]{problem.severity}[/] {obj.kind}/{obj.name}: {problem}", highlight=False)
 
 
-def run(stack: str, out: Optional[str], crd_dir: Optional[str], kubernetes_version: str, show_all: bool, console: Any) -> int:
+def run(stack: str, out: Optional[str], crd_dir: Optional[str], kubernetes_version: str, show_all: bool, console: Any, project_dir: Path = PROJECT_DIR) -> int:
     try:
-        plan = build_plan(stack, PROJECT_DIR, crd_dir, kubernetes_version)
+        plan = build_plan(stack, project_dir, crd_dir, kubernetes_version)
     except StackFileError as exc:
         console.print(f"[red]error[/] {exc}", highlight=False)
         return 2
@@ -256,7 +256,7 @@ def run(stack: str, out: Optional[str], crd_dir: Optional[str], kubernetes_versi
         for problem in exc.problems:
             console.print(f"  {problem}", highlight=False, soft_wrap=True)
         return 2
-    out_dir = Path(out) if out else PROJECT_DIR / "plan-out" / stack
+    out_dir = Path(out) if out else project_dir / "plan-out" / stack
     write_objects(plan, out_dir)
     print_plan(plan, console, show_all)
     console.print(f"Wrote {len(plan.objects)} manifests to {out_dir}")

@@ -60,15 +60,17 @@ class LevelContext:
 async def _until_done_or_stop(tasks: list[asyncio.Task], stop: asyncio.Event) -> None:
     everything = asyncio.gather(*tasks)
     stopper = asyncio.ensure_future(stop.wait())
+    finished = False
     try:
         await asyncio.wait([everything, stopper], return_when=asyncio.FIRST_COMPLETED)
+        finished = everything.done()
     finally:
         stopper.cancel()
         if not everything.done():
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-    if everything.done() and not everything.cancelled():
+    if finished:
         everything.result()  # surface a bug in the loop itself
 
 

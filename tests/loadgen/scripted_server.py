@@ -1,0 +1,153 @@
+"""A loopback OpenAI-compatible streaming server with scripted behaviour and timing, for tests.
+
+Runs aiohttp.web in its own thread and event loop (so its timing does not depend on the client's
+loop).  The request's ``model`` picks the script; the URL path picks chat or completions.
+Every request body is kept in ``server.bodies``; ``server.peak`` is the most requests ever in
+flight at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+
+from aiohttp import web
+
+# The "timed" script: role prelude at once, keep-alive comment and an empty-content chunk before
+# the first token, first token at TTFT, then one token every ITL.
+TTFT = 0.15
+ITL = 0.03
+PRELUDE_NOISE_AT = (0.04, 0.08)  # keep-alive comment, then an empty delta: neither is a token
+PROMPT_TOKENS = 123
+
+
+def _event(obj) -> bytes:
+    return b"data: " + (obj if isinstance(obj, bytes) else json.dumps(obj).encode()) + b"\n\n"
+
+
+def _choice(chat: bool, text: str | None, finish: str | None = None, role: bool = False, reasoning: bool = False) -> dict:
+    if chat:
+        delta = {"role": "assistant", "content": ""} if role else ({"reasoning_content": text} if reasoning else {"content": text})
+        return {"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    return {"object": "text_completion", "choices": [{"index": 0, "text": text or "", "finish_reason": finish}]}
+
+
+def _usage(prompt: int, completion: int) -> dict:
+    return {"choices": [], "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}}
+
+
+class ScriptedServer:
+    def __init__(self) -> None:
+        self.bodies: list[dict] = []
+        self.inflight = 0
+        self.peak = 0
+        self.port = 0
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "ScriptedServer":
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
+        return self
+
+    async def _start(self) -> None:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_post("/v1/chat/completions", self._handle)
+        app.router.add_post("/v1/completions", self._handle)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, backlog=1024)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]
+
+    def stop(self) -> None:
+        fut = asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop)
+        try:
+            fut.result(5)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(5)
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        self.bodies.append(body)
+        self.inflight += 1
+        self.peak = max(self.peak, self.inflight)
+        try:
+            return await self._script(request, body)
+        finally:
+            self.inflight -= 1
+
+    async def _script(self, request: web.Request, body: dict) -> web.StreamResponse:
+        chat = request.path.endswith("/chat/completions")
+        name = body.get("model", "")
+        n = int(body.get("max_tokens", 4))
+        if name == "http500":
+            return web.Response(status=500, text="boom: engine overloaded")
+        if name == "nonstream":
+            return web.json_response({"object": "chat.completion", "choices": [{"message": {"content": "hi"}}]})
+        if name == "stall-headers":
+            await asyncio.sleep(30)
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        send = resp.write
+        prompt_words = len(json.dumps(body.get("messages") or body.get("prompt")).split())
+        if name == "timed":
+            await send(_event(_choice(chat, None, role=True)))
+            await asyncio.sleep(PRELUDE_NOISE_AT[0])
+            await send(b": keep-alive\n\n")
+            await asyncio.sleep(PRELUDE_NOISE_AT[1] - PRELUDE_NOISE_AT[0])
+            await send(_event(_choice(chat, "")))
+            await asyncio.sleep(TTFT - PRELUDE_NOISE_AT[1])
+            for i in range(n):
+                if i:
+                    await asyncio.sleep(ITL)
+                await send(_event(_choice(chat, f" t{i}")))
+            await send(_event(_choice(chat, "", finish="length")))
+            await send(_event(_usage(PROMPT_TOKENS, n)))
+            await send(_event(b"[DONE]"))
+        elif name in ("fast", "no-usage", "multi", "reasoning", "echo"):
+            # fast: immediate tokens; usage reports the prompt's word count
+            per_chunk = 3 if name == "multi" else 1
+            await send(_event(_choice(chat, None, role=True)))
+            for i in range(n):
+                await send(_event(_choice(chat, f" t{i}", reasoning=(name == "reasoning" and i < 2))))
+                await asyncio.sleep(0.001)
+            await send(_event(_choice(chat, "", finish="length")))
+            if name != "no-usage":
+                await send(_event(_usage(prompt_words, n * per_chunk)))
+            await send(_event(b"[DONE]"))
+        elif name == "slow":  # for concurrency/interrupt tests: long TTFT, then quick tokens
+            await asyncio.sleep(0.3)
+            for i in range(n):
+                await send(_event(_choice(chat, f" t{i}")))
+            await send(_event(_usage(prompt_words, n)))
+            await send(_event(b"[DONE]"))
+        elif name == "malformed":
+            await send(_event(_choice(chat, " ok")))
+            await send(b"data: {\"choices\": [ this is not json\n\n")
+            await send(_event(b"[DONE]"))
+        elif name == "error-event":
+            await send(_event(_choice(chat, " ok")))
+            await send(_event({"error": {"message": "KV cache exhausted", "code": 503}}))
+        elif name == "stall":  # headers and one token, then nothing
+            await send(_event(_choice(chat, " ok")))
+            await asyncio.sleep(30)
+        elif name == "drop":  # connection dies mid-stream
+            await send(_event(_choice(chat, " ok")))
+            await asyncio.sleep(0.02)
+            request.transport.abort()
+            return resp
+        elif name == "no-done":  # body ends cleanly but the stream never finished
+            await send(_event(_choice(chat, " ok")))
+        elif name == "empty":  # finished, but never any text
+            await send(_event(_choice(chat, None, role=True)))
+            await send(_event(_choice(chat, "", finish="stop")))
+            await send(_event(b"[DONE]"))
+        await resp.write_eof()
+        return resp

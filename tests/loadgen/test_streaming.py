@@ -1,0 +1,101 @@
+"""End-to-end against the scripted loopback server: timing accuracy, token counts, payloads."""
+
+import pytest
+
+from benchmarks.loadgen import BenchmarkConfig, run_benchmark_sync
+from scripted_server import ITL, PROMPT_TOKENS, TTFT
+
+# Loopback adds well under a millisecond; the tolerance absorbs scheduler jitter on a busy CI
+# machine (asyncio.sleep on the server overshoots by 0-2 ms, more under load).
+TOL = 0.025
+
+
+def run(server, model, **kw):
+    kw.setdefault("concurrency", (1,))
+    kw.setdefault("max_requests", 1)
+    kw.setdefault("warmup", 0)
+    kw.setdefault("timeout", 10.0)
+    return run_benchmark_sync(BenchmarkConfig(url=server.url, model=model, **kw))
+
+
+@pytest.mark.parametrize("endpoint", ["chat", "completions"])
+def test_timing_matches_script(server, endpoint):
+    n = 6
+    res = run(server, "scripts/timed", endpoint=endpoint, scenario=f"D(40,{n})", max_requests=3)
+    lv = res.levels[0]
+    assert lv.completed == 3 and lv.failed == 0
+    for r in lv.records:
+        # TTFT is stamped on the first text chunk, not the role prelude (t=0), the keep-alive
+        # comment or the empty delta before it; it cannot be earlier than the script.
+        assert TTFT - 0.001 <= r.ttft <= TTFT + TOL
+        assert len(r.itl) == n - 1
+        for gap in r.itl:
+            assert abs(gap - ITL) <= TOL
+        assert abs(r.e2e - (TTFT + (n - 1) * ITL)) <= 2 * TOL
+        assert abs(r.tpot - ITL) <= TOL
+        assert r.input_tokens == PROMPT_TOKENS and r.output_tokens == n and r.usage_from_server
+        assert r.chunks == n and not r.multi_token_chunks
+    assert abs(lv.ttft.p50 - TTFT) <= TOL
+    assert lv.output_throughput == pytest.approx(3 * n / lv.duration_s)
+
+
+def test_request_body_and_served_name(server):
+    server.bodies.clear()
+    run(server, "org/echo", scenario="D(30,7)", max_requests=3)
+    bodies = server.bodies
+    assert len(bodies) == 3
+    b = bodies[0]
+    assert b["model"] == "echo"  # G5: last path segment of the model id
+    assert b["stream"] is True and b["stream_options"] == {"include_usage": True}
+    assert b["max_tokens"] == 7 and b["min_tokens"] == 7 and b["ignore_eos"] is True
+    prompts = [x["messages"][0]["content"] for x in bodies]
+    assert all(len(p.split()) == 30 for p in prompts)
+    assert len({tuple(p.split()[:6]) for p in prompts}) == 3  # a fresh nonce per request
+
+
+def test_ignore_eos_off_and_raw_name(server):
+    server.bodies.clear()
+    run(server, "echo", scenario="D(10,3)", ignore_eos=False, raw_model_name=True, endpoint="completions")
+    b = server.bodies[0]
+    assert "ignore_eos" not in b and "min_tokens" not in b
+    assert b["model"] == "echo" and isinstance(b["prompt"], str)
+
+
+def test_reasoning_content_counts_as_first_token(server):
+    lv = run(server, "reasoning", scenario="D(10,5)").levels[0]
+    r = lv.records[0]
+    assert r.ok and r.chunks == 5 and r.output_tokens == 5
+
+
+def test_usage_fallback(server):
+    lv = run(server, "no-usage", scenario="D(25,5)", max_requests=2).levels[0]
+    r = lv.records[0]
+    assert r.ok and not r.usage_from_server
+    assert r.output_tokens == 5 and r.input_tokens == 25  # chunks; requested length
+    assert any("no usage" in w for w in lv.warnings)
+
+
+def test_multi_token_chunks_warn(server):
+    lv = run(server, "multi", scenario="D(10,4)", max_requests=2).levels[0]
+    r = lv.records[0]
+    assert r.ok and r.chunks == 4 and r.output_tokens == 12 and r.multi_token_chunks
+    assert any("several tokens" in w for w in lv.warnings)
+    # TPOT divides by tokens, not chunks
+    assert r.tpot == pytest.approx((r.e2e - r.ttft) / 11)
+
+
+def test_long_context_prompt(server):
+    lv = run(server, "fast", scenario="D(50000,2)", max_requests=2).levels[0]
+    assert lv.completed == 2
+    # the server counts whitespace-separated words of the JSON-encoded messages
+    assert all(abs(r.input_tokens - 50000) <= 5 for r in lv.records)
+
+
+def test_high_concurrency_not_throttled_by_pool(server):
+    # aiohttp's default pool would cap this at 100 connections
+    server.peak = 0
+    lv = run(server, "slow", scenario="D(5,2)", concurrency=(512,), max_requests=512, timeout=30).levels[0]
+    assert lv.completed == 512
+    assert server.peak == 512
+    # every request was sent at once, so none waited ~0.3 s behind another
+    assert lv.ttft.p99 < 0.3 + 0.6

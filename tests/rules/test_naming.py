@@ -1,0 +1,83 @@
+"""G1 and G2: Kubernetes names, including the names the HyperPod operator derives."""
+
+import re
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from components.rules import naming
+
+RFC1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+# hyperpod-endpoint-incidents §3: the init container name was 64 characters.
+INCIDENT_3_ENDPOINT = "qwen3-4b-instruct-2507-2026-01-06-04-30-58-238-sgla"
+INCIDENT_3_INIT_CONTAINER = "prefetch-qwen3-4b-instruct-2507-2026-01-06-04-30-58-238-sgla-inf"
+
+
+def test_g1_incident_3_prefetch_name_is_64_characters():
+    assert naming.derived_names(INCIDENT_3_ENDPOINT)[0] == INCIDENT_3_INIT_CONTAINER
+    assert len(INCIDENT_3_INIT_CONTAINER) == 64
+    problems = naming.check_name(INCIDENT_3_ENDPOINT, "metadata.name", naming.HYPERPOD_DERIVED)
+    assert [p.rule for p in problems] == ["G1"]
+    assert "64 characters" in problems[0].message
+
+
+def test_g1_budget_is_50_because_prefetch_adds_13():
+    assert naming.overhead(naming.HYPERPOD_DERIVED) == 13
+    assert naming.HYPERPOD_NAME_BUDGET == 50
+
+
+def test_g1_incident_3_name_is_fixed_to_fit():
+    fixed = naming.endpoint_name("Qwen3-4B-Instruct-2507-2026-01-06-04-30-58-238-sglang")
+    assert len(fixed) == 50
+    assert fixed.startswith("qwen3-4b-instruct-2507-2026-01-06")
+    assert all(len(d) <= 63 for d in naming.derived_names(fixed))
+    assert naming.check_name(fixed, "metadata.name", naming.HYPERPOD_DERIVED) == []
+
+
+def test_g1_short_names_are_kept_as_they_are():
+    assert naming.endpoint_name("llama-8b") == "llama-8b"
+
+
+def test_g2_incident_19_uppercase_endpoint_name_is_rejected_and_lowercased():
+    # hyperpod-endpoint-incidents §19: spec.endpointName was not lowercased.
+    value = "Qwen3-4B-Instruct-2507-2026-01-13-01-12"
+    problems = naming.check_name(value, "spec.endpointName")
+    assert [p.rule for p in problems] == ["G2"]
+    fixed, changes = naming.fix_name(value, "spec.endpointName")
+    assert fixed == "qwen3-4b-instruct-2507-2026-01-13-01-12"
+    assert changes[0].rule == "G2"
+
+
+def test_g2_underscores_and_spaces_become_dashes():
+    assert naming.k8s_name("My_Model v2") == "my-model-v2"
+
+
+def test_g2_subdomains_keep_dots():
+    assert naming.k8s_name("a.B_c", allow_dots=True) == "a.b-c"
+
+
+names = st.text(min_size=0, max_size=120)
+patterns = st.lists(st.text(alphabet="abcdefghijklmnopqrstuvwxyz-", min_size=0, max_size=20), min_size=0, max_size=3).map(
+    lambda parts: tuple(f"{p}-{{name}}" if i % 2 == 0 else f"{{name}}-{p}" for i, p in enumerate(parts))
+)
+
+
+@settings(max_examples=400)
+@given(raw=names, derived=patterns)
+def test_g1_g2_property_any_input_gives_a_valid_stable_name_within_budget(raw, derived):
+    name = naming.k8s_name(raw, derived)
+    assert RFC1123_LABEL.match(name), name
+    assert len(name) <= naming.budget(derived)
+    assert all(len(d) <= 63 for d in naming.derived_names(name, derived))
+    assert naming.k8s_name(raw, derived) == name  # deterministic
+    assert naming.k8s_name(name, derived) == name  # idempotent: fixing a fixed name changes nothing
+
+
+@settings(max_examples=30)
+@given(prefix=st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-", min_size=60, max_size=90))
+def test_g1_property_thousands_of_near_identical_long_names_never_collide(prefix):
+    raws = [f"{prefix}-{i}" for i in range(3000)]
+    fitted = {naming.endpoint_name(r) for r in raws}
+    normalised = {naming.normalise(r) for r in raws}
+    assert len(fitted) == len(normalised)

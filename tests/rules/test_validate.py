@@ -1,0 +1,96 @@
+"""Combination rules on typed endpoint specs: what config validation and grid pruning reject."""
+
+import pytest
+
+from components.rules.validate import validate_endpoint, validate_endpoints
+
+
+def rules_at(problems):
+    return [(p.rule, p.path) for p in problems if p.severity == "error"]
+
+
+def test_valid_endpoint_has_no_problem(make_endpoint):
+    assert validate_endpoint(make_endpoint(), "endpoints[0]") == []
+
+
+def test_g7_incident_2_kv_cache_with_sglang(make_endpoint):
+    problems = validate_endpoint(make_endpoint(engine="sglang", kvCache={"l1": True}), "endpoints[0]")
+    assert rules_at(problems) == [("G7", "endpoints[0].kvCache")]
+    assert "vLLM" in problems[0].message
+
+
+def test_g7_kv_cache_off_with_sglang_is_fine(make_endpoint):
+    assert validate_endpoint(make_endpoint(engine="sglang", kvCache={"l1": False, "l2": False}), "e") == []
+
+
+def test_g7_incident_17_l2_with_explicit_prefetch_and_prefix_caching(make_endpoint):
+    spec = make_endpoint(kvCache={"l2": True, "l2Backend": "redis"}, prefetch=True, engineArgs={"enablePrefixCaching": True})
+    assert rules_at(validate_endpoint(spec, "e")) == [("G7", "e.prefetch"), ("G7", "e.engineArgs.enablePrefixCaching")]
+
+
+def test_g7_incident_18_tieredstorage_is_a_warning(make_endpoint):
+    problems = validate_endpoint(make_endpoint(kvCache={"l2": True}), "e")
+    assert [(p.rule, p.severity) for p in problems] == [("G7", "warning")]
+
+
+def test_g8_incident_4_public_alb_without_routing(make_endpoint):
+    problems = validate_endpoint(make_endpoint(publicAlb=True), "endpoints[1]")
+    assert rules_at(problems) == [("G8", "endpoints[1].publicAlb")]
+    assert "intelligentRouting: true" in problems[0].fix
+
+
+def test_g10_parameter_the_engine_lacks(make_endpoint):
+    problems = validate_endpoint(make_endpoint(engine="sglang", engineArgs={"limitMmPerPrompt": '{"image":2}'}), "endpoints[0]")
+    assert rules_at(problems) == [("G10", "endpoints[0].engineArgs.limitMmPerPrompt")]
+
+
+@pytest.mark.parametrize("arg", ["--port", "--served-model-name=x", "--max-model-len", "--tp-size"])
+def test_g10_managed_flags_rejected_in_extra_args(make_endpoint, arg):
+    problems = validate_endpoint(make_endpoint(extraArgs=[arg]), "e")
+    assert rules_at(problems) == [("G10", "e.extraArgs[0]")]
+
+
+def test_g11_tensor_parallel_larger_than_instance(make_endpoint):
+    problems = validate_endpoint(make_endpoint(instanceType="ml.g5.8xlarge", engineArgs={"tensorParallelSize": 4}), "endpoints[0]")
+    assert rules_at(problems) == [("G11", "endpoints[0].engineArgs.tensorParallelSize")]
+    assert "1 GPU" in problems[0].message
+
+
+def test_g11_cuda_visible_devices_rejected(make_endpoint):
+    assert rules_at(validate_endpoint(make_endpoint(env={"CUDA_VISIBLE_DEVICES": "0"}), "e")) == [("G11", "e.env.CUDA_VISIBLE_DEVICES")]
+
+
+def test_g11_unknown_instance_type(make_endpoint):
+    problems = validate_endpoint(make_endpoint(instanceType="ml.m5.large"), "e")
+    assert rules_at(problems) == [("G11", "e.instanceType")]
+    assert "g5" in problems[0].fix
+
+
+def test_g12_bfloat16_on_t4_rejected(make_endpoint):
+    spec = make_endpoint(instanceType="g4dn.xlarge", engineArgs={"dtype": "bfloat16"})
+    assert rules_at(validate_endpoint(spec, "e")) == [("G12", "e.engineArgs.dtype")]
+
+
+def test_g17_kvaware_needs_completions(make_endpoint):
+    spec = make_endpoint(intelligentRouting=True, routingStrategy="kvaware")
+    assert rules_at(validate_endpoint(spec, "e")) == [("G17", "e.invocationEndpoint")]
+
+
+def test_g2_duplicate_names_after_normalisation(make_endpoint):
+    problems = validate_endpoints([make_endpoint(name="My_Model"), make_endpoint(name="my-model")])
+    assert rules_at(problems) == [("G2", "endpoints[1].name")]
+    assert "endpoints[0]" in problems[0].message
+
+
+def test_g1_duplicate_after_truncation_is_impossible(make_endpoint):
+    base = "x" * 60
+    assert validate_endpoints([make_endpoint(name=base + "a"), make_endpoint(name=base + "b")]) == []
+
+
+def test_same_name_in_two_namespaces_is_fine(make_endpoint):
+    assert validate_endpoints([make_endpoint(name="a"), make_endpoint(name="a", namespace="other")]) == []
+
+
+def test_autoscaling_needs_consistent_bounds_and_a_trigger(make_endpoint):
+    spec = make_endpoint(autoscaling={"minReplicas": 5, "maxReplicas": 2})
+    assert rules_at(validate_endpoint(spec, "e")) == [("CONFIG", "e.autoscaling.minReplicas"), ("CONFIG", "e.autoscaling")]

@@ -1,0 +1,69 @@
+"""Deployments that run a model: G3, G4 (rollout without a surge on one GPU), G11, G13."""
+
+from components.rules import manifests, workloads
+
+
+def deployment(**container_overrides):
+    container = {
+        "name": "engine",
+        "image": "vllm/vllm-openai:v0.11.0",
+        "args": ["--port", "8000"],
+        "ports": [{"containerPort": 8000}],
+        "resources": {"limits": {"nvidia.com/gpu": "1"}},
+        "readinessProbe": {"httpGet": {"path": "/health", "port": 8000}, "timeoutSeconds": 1},
+        **container_overrides,
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "qwen3-06b", "namespace": "default"},
+        "spec": {"template": {"spec": {"containers": [container]}}},
+    }
+
+
+def found(obj):
+    return {(p.rule, p.path) for p in manifests.check(obj)}
+
+
+def test_g4_incident_13_default_rolling_update_deadlocks_on_one_gpu():
+    assert ("G4", "spec.strategy.rollingUpdate.maxSurge") in found(deployment())
+
+
+def test_g4_incident_6_probe_timeout_one_second():
+    assert ("G4", "spec.template.spec.containers[0].readinessProbe.timeoutSeconds") in found(deployment())
+
+
+def test_g11_gpu_pod_pinned_and_tolerating_the_taint():
+    problems = found(deployment())
+    assert ("G11", "spec.template.spec.nodeSelector") in problems
+    assert ("G11", "spec.template.spec.tolerations") in problems
+
+
+def test_g13_ephemeral_storage_and_shm():
+    problems = found(deployment())
+    assert ("G13", "spec.template.spec.containers[0].resources.requests.ephemeral-storage") in problems
+    assert ("G13", "spec.template.spec.containers[0].volumeMounts") in problems
+
+
+def test_fix_repairs_rollout_probes_storage_and_shm_and_says_so():
+    fixed, changes = workloads.fix_deployment(deployment())
+    assert fixed["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 0, "maxUnavailable": 1}
+    container = fixed["spec"]["template"]["spec"]["containers"][0]
+    assert container["readinessProbe"]["timeoutSeconds"] == 5
+    assert container["startupProbe"]["httpGet"] == {"path": "/health", "port": 8000}
+    assert {"name": "dshm", "emptyDir": {"medium": "Memory"}} in fixed["spec"]["template"]["spec"]["volumes"]
+    assert {c.rule for c in changes} == {"G4", "G13"}
+    remaining = {p.rule for p in manifests.check(fixed)}
+    assert remaining == {"G11"}  # pinning and tolerations need the user's intent: reported, not guessed
+
+
+def test_recreate_strategy_is_accepted():
+    obj = deployment()
+    obj["spec"]["strategy"] = {"type": "Recreate"}
+    assert ("G4", "spec.strategy.rollingUpdate.maxSurge") not in found(obj)
+
+
+def test_cpu_only_deployment_is_not_a_model_pod():
+    obj = deployment(image="nginx", args=[], resources={})
+    assert workloads.model_containers(obj) == []
+    assert found(obj) == set()

@@ -1,0 +1,25 @@
+"""Run a function as a Pulumi program under the plan's mocks and return what it registered."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+import pulumi
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from stacks.mocks import PlanMocks
+
+
+def run(program: Callable[[], Any], config: dict[str, Any] | None = None, project: str = "llm-serving", stack: str = "test") -> PlanMocks:
+    mocks = PlanMocks()
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=True)
+    pulumi.runtime.set_all_config({k: v if isinstance(v, str) else json.dumps(v) for k, v in (config or {}).items()})
+    _sync_await(run_pulumi_func(program))
+    return mocks
+
+
+def resolve(output: pulumi.Output) -> Any:
+    """The value of an Output after the program ran (the mocks resolve everything)."""
+    return _sync_await(output.future())

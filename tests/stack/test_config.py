@@ -1,0 +1,102 @@
+"""Typed stack config: defaults, and one clear line per problem before anything is declared."""
+
+import copy
+
+import pytest
+
+from components.rules import ConfigError
+from stacks.config import parse
+
+GOOD = {
+    "cluster": {"mode": "hyperpod", "name": "ml-dev"},
+    "endpoints": [
+        {
+            "name": "Qwen3-4B-Instruct-2507-2026-01-06-04-30-58-238-sglang",
+            "model": "Qwen/Qwen3-4B-Instruct-2507",
+            "engine": "sglang",
+            "instanceType": "ml.g5.8xlarge",
+            "replicas": 1,
+            "modelSource": {"type": "s3", "bucket": "my-models", "region": "us-east-1", "path": "qwen3-4b/"},
+            "intelligentRouting": True,
+            "publicAlb": True,
+            "apiKey": True,
+            "kvCache": {"l1": False, "l2": False},
+            "engineArgs": {"maxModelLen": 12288, "tensorParallelSize": 1, "gpuMemoryUtilization": 0.9},
+        }
+    ],
+}
+
+
+def broken(path, value):
+    values = copy.deepcopy(GOOD)
+    target = values
+    *parents, last = path
+    for key in parents:
+        target = target[key]
+    if value is KeyError:
+        del target[last]
+    else:
+        target[last] = value
+    return values
+
+
+def problems_of(values, region="us-east-1"):
+    with pytest.raises(ConfigError) as info:
+        parse(values, region)
+    return info.value.problems
+
+
+def test_the_issue_example_parses_with_typed_defaults():
+    cfg = parse(GOOD, "us-east-1")
+    spec = cfg.endpoints[0]
+    assert spec.engine == "sglang" and spec.instance_type == "ml.g5.8xlarge"
+    assert spec.engine_args.max_model_len == 12288
+    assert spec.namespace == "default" and spec.routing_strategy == "prefixaware"
+    assert cfg.cluster.mode == "hyperpod" and cfg.guardrail_transforms is True
+
+
+@pytest.mark.parametrize(
+    "path,value,where,rule",
+    [
+        (("endpoints", 0, "engine"), "tgi", "endpoints[0].engine", "CONFIG"),
+        (("endpoints", 0, "engineArgs", "tensorParallelSize"), 8, "endpoints[0].engineArgs.tensorParallelSize", "G11"),
+        (("endpoints", 0, "kvCache"), {"l1": True}, "endpoints[0].kvCache", "G7"),
+        (("endpoints", 0, "intelligentRouting"), False, "endpoints[0].publicAlb", "G8"),
+        (("endpoints", 0, "engineArgs", "limitMmPerPrompt"), '{"image": 2}', "endpoints[0].engineArgs.limitMmPerPrompt", "G10"),
+        (("endpoints", 0, "engineArgs", "maxNumSeqs"), 0, "endpoints[0].engineArgs.maxNumSeqs", "CONFIG"),
+        (("endpoints", 0, "engineArgs", "maxNumSeq"), 8, "endpoints[0].engineArgs.maxNumSeq", "CONFIG"),
+        (("endpoints", 0, "modelSource", "bucket"), KeyError, "endpoints[0].modelSource.bucket", "CONFIG"),
+        (("endpoints", 0, "modelSource", "type"), "gcs", "endpoints[0].modelSource.type", "CONFIG"),
+        (("cluster", "mode"), "gke", "cluster.mode", "CONFIG"),
+    ],
+)
+def test_each_wrong_value_is_one_line_naming_path_value_rule_and_fix(path, value, where, rule):
+    problems = problems_of(broken(path, value))
+    assert [(p.path, p.rule) for p in problems] == [(where, rule)]
+    line = str(problems[0])
+    assert line.startswith(where) and f"[{rule}]" in line and "Fix: " in line
+    assert "\n" not in line
+
+
+def test_duplicate_names_after_normalisation():
+    values = copy.deepcopy(GOOD)
+    second = dict(values["endpoints"][0], name=values["endpoints"][0]["name"].upper().replace("-", "_"))
+    values["endpoints"].append(second)
+    assert [(p.path, p.rule) for p in problems_of(values)] == [("endpoints[1].name", "G2")]
+
+
+def test_all_problems_are_reported_at_once():
+    values = broken(("endpoints", 0, "kvCache"), {"l1": True})
+    values["endpoints"][0]["engineArgs"]["tensorParallelSize"] = 4
+    assert {p.rule for p in problems_of(values)} == {"G7", "G11"}
+
+
+def test_missing_region():
+    assert [(p.path, p.rule) for p in problems_of(GOOD, region=None)] == [("aws:region", "CONFIG")]
+
+
+def test_warnings_are_returned_not_raised():
+    values = copy.deepcopy(GOOD)
+    values["endpoints"][0].update(engine="vllm", kvCache={"l1": True, "l2": True})
+    cfg = parse(values, "us-east-1")
+    assert [(w.rule, w.severity) for w in cfg.warnings] == [("G7", "warning")]

@@ -1,0 +1,132 @@
+"""The offline plan: the real program under mocks, schema-validated, guardrail-checked."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import yaml
+from rich.console import Console
+
+from stacks import plan as plan_cmd
+from stacks.__main__ import main as cli
+
+PROJECT = Path(plan_cmd.__file__).resolve().parent.parent
+
+
+def console():
+    return Console(record=True, width=200)
+
+
+def test_dev_stack_plans_clean_and_declares_vllm_and_sglang(tmp_path):
+    plan = plan_cmd.build_plan("dev")
+    assert not plan.failed
+    endpoints = [o for o in plan.objects if o.kind == "InferenceEndpointConfig"]
+    engines = {o.manifest["spec"]["worker"]["command"][2] for o in endpoints}
+    assert engines == {"vllm.entrypoints.openai.api_server", "sglang.launch_server"}
+    for obj in plan.objects:
+        assert obj.schema.status in ("passed", "unchecked"), (obj.kind, obj.name, obj.schema)
+    assert all(o.schema.status == "passed" for o in endpoints)
+
+
+def test_dev_plan_cli_writes_one_redacted_file_per_object(tmp_path):
+    out = tmp_path / "out"
+    code = cli(["plan", "--stack", "dev", "--out", str(out)])
+    assert code == 0
+    files = sorted(out.glob("*.yaml"))
+    docs = [yaml.safe_load(f.read_text()) for f in files]
+    assert len(files) >= 3 and all(d["kind"] and d["metadata"]["name"] for d in docs)
+    text = "".join(f.read_text() for f in files)
+    assert "<<secret>>" not in text and "[secret]" in text
+
+
+def make_project(tmp_path: Path, stack_yaml: str) -> Path:
+    shutil.copy(PROJECT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    shutil.copy(PROJECT / "__main__.py", tmp_path / "__main__.py")
+    (tmp_path / "Pulumi.broken.yaml").write_text(stack_yaml)
+    return tmp_path
+
+
+BROKEN = """
+config:
+  aws:region: us-east-1
+  llm-serving:cluster: {mode: hyperpod, name: ml-dev}
+  llm-serving:endpoints:
+    - name: qwen-sglang
+      model: Qwen/Qwen3-4B-Instruct-2507
+      engine: sglang
+      instanceType: ml.g5.8xlarge
+      modelSource: {type: s3, bucket: my-models, path: q/}
+      publicAlb: true
+      kvCache: {l1: true}
+      engineArgs: {tensorParallelSize: 2, maxNumSeq: 8}
+"""
+
+
+def test_broken_stack_file_fails_with_one_line_per_problem_and_no_traceback(tmp_path):
+    project = make_project(tmp_path, BROKEN)
+    out = console()
+    code = plan_cmd.run("broken", str(tmp_path / "out"), None, "1.33", False, out, project)
+    text = out.export_text()
+    assert code == 2
+    assert "Traceback" not in text
+    for expected in (
+        "endpoints[0].engineArgs.maxNumSeq = 8: [CONFIG] unknown key",
+    ):
+        assert expected in text
+    assert not (tmp_path / "out").exists()  # nothing planned
+
+
+def test_semantic_problems_listed_together(tmp_path):
+    project = make_project(tmp_path, BROKEN.replace(", maxNumSeq: 8", ""))
+    out = console()
+    assert plan_cmd.run("broken", str(tmp_path / "out"), None, "1.33", False, out, project) == 2
+    text = out.export_text()
+    for line in ("endpoints[0].publicAlb = True: [G8]", "endpoints[0].kvCache = ", "[G7]", "endpoints[0].engineArgs.tensorParallelSize = 2: [G11]"):
+        assert line in text
+
+
+def test_unknown_stack_names_the_stacks_that_exist():
+    out = console()
+    assert plan_cmd.run("nope", None, None, "1.33", False, out) == 2
+    assert "Pulumi.nope.yaml not found; stacks here: " in out.export_text()
+
+
+HAND_DECLARED = '''
+import pulumi_kubernetes as k8s
+from stacks.program import main
+main()
+k8s.apiextensions.CustomResource(
+    "hand-made",
+    api_version="inference.sagemaker.aws.amazon.com/v1",
+    kind="InferenceEndpointConfig",
+    metadata={"name": "Hand_Made", "namespace": "default"},
+    spec={"modelName": "m", "instanceType": "ml.g5.xlarge",
+          "modelSourceConfig": {"modelSourceType": "s3", "s3Storage": {"bucketName": "b", "region": "us-east-1"}},
+          "worker": {"image": "vllm/vllm-openai:v0.11.0", "args": ["--served-model-name", "m"],
+                     "modelInvocationPort": {"containerPort": 8000}, "modelVolumeMount": {"name": "m"},
+                     "resources": {}}},
+)
+'''
+
+
+def test_plan_applies_the_registered_transform_to_hand_declared_resources(tmp_path):
+    project = make_project(tmp_path, (PROJECT / "Pulumi.dev.yaml").read_text())
+    (project / "Pulumi.broken.yaml").rename(project / "Pulumi.dev.yaml")
+    (project / "__main__.py").write_text(HAND_DECLARED)
+    plan = plan_cmd.build_plan("dev", project)
+    (obj,) = [o for o in plan.objects if o.registration.name == "hand-made"]
+    assert obj.name == "hand-made"
+    assert obj.manifest["spec"]["worker"]["command"][2] == "vllm.entrypoints.openai.api_server"
+    assert obj.schema.status == "passed"
+    assert not obj.errors
+    assert any("hand-made: [G" in message for _, message in plan.logs)
+
+
+def test_unknown_kind_is_unchecked_never_passed(tmp_path):
+    from stacks.schemas import Validator, find_crd_dir
+
+    validator = Validator(find_crd_dir()[0])
+    result = validator.validate({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}})
+    assert result.status == "unchecked"
+    assert Validator(None).validate({"apiVersion": "ome.io/v1beta1", "kind": "InferenceService"}).status == "unchecked"

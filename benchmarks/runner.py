@@ -59,6 +59,7 @@ class LevelContext:
 
 async def _until_done_or_stop(tasks: list[asyncio.Task], stop: asyncio.Event) -> None:
     everything = asyncio.gather(*tasks)
+    everything.add_done_callback(lambda f: f.cancelled() or f.exception())  # retrieved: no "never retrieved" log
     stopper = asyncio.ensure_future(stop.wait())
     finished = False
     try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 
 from aiohttp import web
@@ -20,6 +21,8 @@ TTFT = 0.15
 ITL = 0.03
 PRELUDE_NOISE_AT = (0.04, 0.08)  # keep-alive comment, then an empty delta: neither is a token
 PROMPT_TOKENS = 123
+# Clients that give up (timeouts, Ctrl-C tests) make handlers fail on write: expected, not news.
+logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
 
 
 def _event(obj) -> bytes:

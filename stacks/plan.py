@@ -6,6 +6,7 @@ Needs no credentials and no Pulumi CLI. Exit status: 0 clean, 1 a check failed, 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import runpy
@@ -123,6 +124,8 @@ def run_program(stack: str, values: dict[str, Any], project: str, mocks: Optiona
     from pulumi.runtime.sync_await import _sync_await
 
     mocks = mocks or PlanMocks()
+    # Pulumi's sync helpers need a current loop; asyncio.run() elsewhere in the process clears it.
+    asyncio.set_event_loop(asyncio.new_event_loop())
     logger = logging.getLogger(f"llm-serving.plan.{stack}")
     logger.propagate = False
     capture = _Capture()

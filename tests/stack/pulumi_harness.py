@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any, Callable
 
@@ -14,6 +15,7 @@ from stacks.mocks import PlanMocks
 
 def run(program: Callable[[], Any], config: dict[str, Any] | None = None, project: str = "llm-serving", stack: str = "test") -> PlanMocks:
     mocks = PlanMocks()
+    asyncio.set_event_loop(asyncio.new_event_loop())  # other tests' asyncio.run() leaves none
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=True)
     pulumi.runtime.set_all_config({k: v if isinstance(v, str) else json.dumps(v) for k, v in (config or {}).items()})
     _sync_await(run_pulumi_func(program))

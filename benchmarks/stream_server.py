@@ -6,6 +6,10 @@ after a ``--ttft`` delay, then a finish chunk, a usage chunk and ``[DONE]``.  It
 faster than any client under test, so the client is the bottleneck.
 
     python -m benchmarks.stream_server --port 0 --ttft 0.02 --itl 0   # prints "PORT <n>"
+
+``GET /stats`` returns (and resets) the server-side TTFT of every request so far: from the
+moment the whole request was read to the write of its first text chunk.  Comparing a client's
+mean TTFT with it gives the client's timestamping error.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import argparse
 import asyncio
 import json
 import os
+from time import perf_counter
 
 HOST = "127.0.0.1"
 
@@ -48,6 +53,10 @@ HEAD = (
 )
 
 
+SERVER_TTFTS: list[float] = []
+SERVER_TIMES: list[tuple[float, float]] = []  # (request read, first text chunk written), perf_counter
+
+
 class StreamProtocol(asyncio.Protocol):
     def __init__(self, ttft: float, itl: float) -> None:
         self.ttft, self.itl = ttft, itl
@@ -73,11 +82,17 @@ class StreamProtocol(asyncio.Protocol):
                 return
             body = self.buf[head_end + 4 : head_end + 4 + length]
             self.buf = self.buf[head_end + 4 + length :]
+            if head.startswith("GET /stats"):
+                stats = json.dumps({"ttft": SERVER_TTFTS, "times": SERVER_TIMES}).encode()
+                SERVER_TTFTS.clear()
+                SERVER_TIMES.clear()
+                self.transport.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s" % (len(stats), stats))
+                continue
             request = json.loads(body or b"{}")
             chat = "/chat/" in head.split(" ", 2)[1]
-            asyncio.ensure_future(self.stream(chat, int(request.get("max_tokens", 16)), request))
+            asyncio.ensure_future(self.stream(chat, int(request.get("max_tokens", 16)), request, perf_counter()))
 
-    async def stream(self, chat: bool, n: int, request: dict) -> None:
+    async def stream(self, chat: bool, n: int, request: dict, received: float) -> None:
         t, f = self.transport, FRAMES[chat]
         t.write(HEAD + f["role"])
         await asyncio.sleep(self.ttft)
@@ -87,6 +102,10 @@ class StreamProtocol(asyncio.Protocol):
                 return
             if i:
                 await asyncio.sleep(itl)  # 0 still yields, so streams interleave
+            else:
+                now = perf_counter()
+                SERVER_TTFTS.append(now - received)
+                SERVER_TIMES.append((received, now))
             t.write(token)
         prompt = len(json.dumps(request.get("messages") or request.get("prompt") or "").split())
         usage = {"id": "cmpl-bench", "object": "chat.completion.chunk", "created": 0, "model": "bench", "choices": [],

@@ -154,7 +154,17 @@ def to_manifest(reg: Registration) -> Optional[dict[str, Any]]:
 
 
 def build_plan(stack: str, project_dir: Path = PROJECT_DIR, crd_dir: Optional[str] = None, kubernetes_version: str = DEFAULT_K8S_VERSION) -> Plan:
-    values = read_stack_config(stack, project_dir)
+    return build_plan_from_values(stack, read_stack_config(stack, project_dir), project_dir, crd_dir, kubernetes_version)
+
+
+def build_plan_from_values(
+    stack: str,
+    values: dict[str, Any],
+    project_dir: Path = PROJECT_DIR,
+    crd_dir: Optional[str] = None,
+    kubernetes_version: str = DEFAULT_K8S_VERSION,
+) -> Plan:
+    """The plan of a stack given its config map (`<project>:key` -> value), e.g. a tuning grid point."""
     project = project_name(project_dir)
     cfg = parse_stack_config(values, project)  # raises ConfigError before anything is declared
     mocks, logs = run_program(stack, values, project, program=project_dir / "__main__.py")

@@ -18,6 +18,11 @@ from time import perf_counter
 
 import aiohttp
 
+try:  # parsing every chunk is the client's main CPU cost; orjson (pinned) parses ~4x faster
+    from orjson import loads as _loads
+except ImportError:  # pragma: no cover - stdlib fallback keeps the module usable
+    from json import loads as _loads
+
 from .metrics import request_latencies
 from .sse import SSEParser
 
@@ -116,7 +121,7 @@ def _text_of(choice: dict) -> bool:
 def _parse_event(ev: bytes) -> tuple[bool, str | None, dict | None]:
     """(carries generated text, finish_reason, usage) of one SSE data payload."""
     try:
-        obj = json.loads(ev)
+        obj = _loads(ev)
         if obj.get("error") is not None:
             raise _StreamError(f"error event in stream: {json.dumps(obj['error'])[:300]}")
         choices = obj.get("choices")

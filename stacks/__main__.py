@@ -21,6 +21,20 @@ def main(argv: list[str] | None = None) -> int:
     plan.add_argument("--all", action="store_true", help="list every resource, not only Kubernetes objects")
     plan.add_argument("--project-dir", default=None, help="directory of Pulumi.yaml (default: this project)")
 
+    tune = sub.add_parser("tune", help="deploy and benchmark each point of a parameter grid; report the best")
+    tune.add_argument("grid", help="grid spec YAML (see stacks/grids/)")
+    tune.add_argument("--target", choices=["pulumi", "local"], help="where trials run (default: the grid's target)")
+    tune.add_argument("--parallel", type=int, help="trials at once (default: the grid's parallel)")
+    tune.add_argument("--db", help="SQLite results file (default: tuning-runs/<grid name>.db)")
+    tune.add_argument("--strategy", choices=["grid", "random", "tpe"], help="search strategy (default: the grid's)")
+    tune.add_argument("--dry-run", action="store_true", help="expand, prune and plan each point offline; deploy nothing")
+    tune.add_argument("--out", help="report directory (default: next to the database)")
+
+    report = sub.add_parser("report", help="report a tuning run: table, Pareto front, best config, plot")
+    report.add_argument("--db", required=True, help="SQLite results file of `stacks tune`")
+    report.add_argument("--out", help="report directory (default: <db>-report)")
+    report.add_argument("--run", help="run name when the file holds several (default: the latest)")
+
     crds = sub.add_parser("crds", help="manage the local cache of upstream CRD schemas")
     crds.add_argument("action", choices=["fetch", "where"], help="fetch: download the pinned CRDs; where: show which directory is used")
 
@@ -31,6 +45,10 @@ def main(argv: list[str] | None = None) -> int:
 
         project_dir = Path(args.project_dir).resolve() if args.project_dir else plan_cmd.PROJECT_DIR
         return plan_cmd.run(args.stack, args.out, args.crd_dir, args.kubernetes_version, args.all, console, project_dir)
+    if args.command in ("tune", "report"):
+        from .tuning import cli as tuning_cli
+
+        return tuning_cli.tune(args, console) if args.command == "tune" else tuning_cli.report(args, console)
     if args.command == "crds":
         from . import schemas
 

@@ -1,0 +1,197 @@
+"""The tuning loop: propose points, deploy, wait (deadline, fail fast), benchmark, record, tear down.
+
+Teardown happens whatever happened: failed `up`, failed endpoint, benchmark error, Ctrl-C. Every
+trial is stored as it finishes; a re-run of the same command skips finished trials and first
+removes whatever a crashed run left behind.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional, Protocol
+
+from . import strategies
+from .deploy import Deployer, DeployError, EndpointFailed, Interrupted, ReadyTimeout
+from .grid import GridSpec, Point, expand
+from .measure import BenchmarkFailed, Measurer
+from .store import TrialRecord, TrialStore
+
+
+class Reporter(Protocol):
+    def planned(self, total: int, pruned: list[Point], done: int) -> None: ...
+
+    def phase(self, point: Point, phase: str) -> None: ...
+
+    def finished(self, point: Point, record: TrialRecord) -> None: ...
+
+
+class NullReporter:
+    def planned(self, total: int, pruned: list[Point], done: int) -> None:
+        pass
+
+    def phase(self, point: Point, phase: str) -> None:
+        pass
+
+    def finished(self, point: Point, record: TrialRecord) -> None:
+        pass
+
+
+@dataclass
+class RunSummary:
+    run: str
+    points: int
+    pruned: int
+    ran: int  # trials run by this invocation
+    skipped: int  # finished earlier, not repeated
+    interrupted: bool
+    records: list[TrialRecord] = field(default_factory=list)
+
+
+class Driver:
+    def __init__(
+        self,
+        grid: GridSpec,
+        store: TrialStore,
+        deployer: Deployer,
+        measurer: Optional[Measurer] = None,
+        run: Optional[str] = None,
+        strategy: Optional[str] = None,
+        parallel: Optional[int] = None,
+        reporter: Optional[Reporter] = None,
+        stop: Optional[threading.Event] = None,
+        clock: Callable[[], float] = time.time,
+        ready_timeout: Optional[float] = None,
+    ):
+        self.grid = grid
+        self.store = store
+        self.deployer = deployer
+        self.measurer = measurer or Measurer(grid, seed=grid.seed)
+        self.run_name = run or grid.name
+        self.strategy_name = strategy or grid.strategy
+        self.parallel = parallel or grid.parallel
+        self.reporter = reporter or NullReporter()
+        self.stop = stop or threading.Event()
+        self.clock = clock
+        target = grid.local if grid.target == "local" else grid.pulumi
+        self.ready_timeout = ready_timeout or target.ready_timeout
+
+    # ---------------------------------------------------------------- one trial
+
+    def run_trial(self, point: Point) -> TrialRecord:
+        assert point.spec is not None
+        record = TrialRecord(self.run_name, point.key, point.params, "running", phase="deploy", started=self.clock())
+        self.store.save(record)
+        handle = None
+        try:
+            self.reporter.phase(point, "deploy")
+            handle = self.deployer.start(point.key, point.spec)
+            record.stack = self.deployer.describe(handle)
+            record.log_path = self.deployer.log_path(handle)
+            self.store.save(record)  # a crash from here on leaves a name to clean up
+            self._phase(record, point, "wait")
+            endpoint = self.deployer.wait_ready(handle, self.ready_timeout, self.stop)
+            self._phase(record, point, "benchmark")
+            measurement = self.measurer.measure(endpoint, self.stop)
+            record.metrics = {**measurement.metrics, "load": measurement.load, "meets_slo": measurement.meets_slo}
+            record.levels = measurement.levels
+            record.status = "succeeded"
+        except Interrupted as exc:
+            record.status, record.error = "interrupted", str(exc)
+        except EndpointFailed as exc:
+            # Crashed or failed state (out of memory, bad args): a hidden constraint, never retried.
+            record.status, record.error = "infeasible", str(exc)
+        except (ReadyTimeout, DeployError, BenchmarkFailed) as exc:
+            record.status, record.error = "failed", f"{type(exc).__name__}: {exc}"
+            handle = handle or getattr(exc, "handle", None)  # a failed `up` can leave resources
+        except Exception as exc:  # noqa: BLE001 - a trial's bug must not take the run down
+            record.status, record.error = "failed", f"{type(exc).__name__}: {exc}"
+        finally:
+            self._phase(record, point, "teardown")
+            try:
+                self.deployer.stop(handle)
+                record.stack = None  # `stack` names what may still exist; nothing does now
+            except Exception as exc:  # noqa: BLE001 - keep the name: the next run tears it down
+                record.error = (record.error or "") + f" | teardown failed: {exc}"
+            if handle is not None:
+                record.log_path = self.deployer.log_path(handle)
+            record.phase = None
+            record.finished = self.clock()
+            self.store.save(record)
+        return record
+
+    def _phase(self, record: TrialRecord, point: Point, phase: str) -> None:
+        record.phase = phase
+        self.store.save(record)
+        self.reporter.phase(point, phase)
+
+    # ---------------------------------------------------------------- the run
+
+    def _recover(self) -> dict[str, TrialRecord]:
+        """Finished trials of earlier invocations; leftovers of a crashed one are torn down first."""
+        known = {}
+        for record in self.store.trials(self.run_name):
+            if record.stack:
+                self.deployer.cleanup(record.stack)
+                record.stack = None
+                self.store.save(record)
+            if record.done:
+                known[record.key] = record
+        return known
+
+    def _budget_left(self, known: dict[str, TrialRecord], started_at: float, ran: int) -> int:
+        left = 1 << 30
+        if self.grid.budget.trials is not None:
+            deployed = sum(1 for r in known.values() if r.status != "pruned")
+            left = min(left, self.grid.budget.trials - deployed)
+        if self.grid.budget.hours is not None and self.clock() - started_at > self.grid.budget.hours * 3600:
+            left = 0
+        return left
+
+    def run(self) -> RunSummary:
+        points = expand(self.grid)
+        pruned = [p for p in points if p.pruned]
+        self.store.start_run(self.run_name, self.grid.model_dump(mode="json", by_alias=True))
+        for point in pruned:
+            if self.store.get(self.run_name, point.key) is None:
+                reasons = "; ".join(str(p) for p in point.problems if p.severity == "error")
+                self.store.save(TrialRecord(self.run_name, point.key, point.params, "pruned", error=reasons, finished=self.clock()))
+        known = self._recover()
+        skipped = sum(1 for r in known.values() if r.status != "pruned")
+        study = strategies.make_study(self.grid, self.run_name, self.store.url)
+        strategy = strategies.make(self.strategy_name, self.grid, points, dict(known), study)
+        feasible = len(points) - len(pruned)
+        self.reporter.planned(feasible if self.grid.budget.trials is None else min(feasible, self.grid.budget.trials), pruned, skipped)
+
+        started_at = self.clock()
+        ran, interrupted = 0, False
+        running: dict[Future, Point] = {}
+        with ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix="trial") as pool:
+            try:
+                while True:
+                    room = min(self.parallel - len(running), self._budget_left(strategy.known, started_at, ran) - len(running))
+                    if room > 0 and not self.stop.is_set():
+                        for point in strategy.propose(room, {p.key for p in running.values()}):
+                            running[pool.submit(self.run_trial, point)] = point
+                    if not running:
+                        break
+                    done, _ = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        point = running.pop(future)
+                        record = future.result()
+                        ran += 1
+                        if record.status == "interrupted":
+                            interrupted = True
+                        else:
+                            strategy.tell(point, record)
+                        self.reporter.finished(point, record)
+            except KeyboardInterrupt:
+                # Workers see the stop event, abandon their phase, and tear down before we return.
+                self.stop.set()
+                interrupted = True
+                for future in list(running):
+                    record = future.result()
+                    self.reporter.finished(running.pop(future), record)
+        return RunSummary(self.run_name, len(points), len(pruned), ran, skipped, interrupted or self.stop.is_set(), self.store.trials(self.run_name))

@@ -1,0 +1,238 @@
+"""Grid spec files: what to tune, how to measure, what "best" means, and what it may cost.
+
+Parameters are paths into an endpoint entry (`engineArgs.maxNumSeqs`, `instanceType`, `replicas`),
+so a grid point *is* an endpoint config: the same rules that validate a stack prune the grid.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Optional, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic.alias_generators import to_camel
+
+from components.rules import ConfigError, Problem
+from components.rules.spec import EndpointSpec
+from components.rules.validate import validate_endpoint
+
+# Metrics a trial records (see measure.py); "lower is better" for latencies.
+METRICS = {
+    "output_throughput": "maximize",
+    "request_throughput": "maximize",
+    "goodput": "maximize",
+    "output_throughput_per_gpu": "maximize",
+    "ttft_p50": "minimize",
+    "ttft_p90": "minimize",
+    "ttft_p99": "minimize",
+    "tpot_p50": "minimize",
+    "tpot_p90": "minimize",
+    "itl_p90": "minimize",
+    "e2e_p90": "minimize",
+    "error_rate": "minimize",
+}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+
+
+class Range(_Model):
+    """`{from: 512, to: 4096, times: 2}` (geometric) or `{from: 0.8, to: 0.95, step: 0.05}` (linear)."""
+
+    from_: float = Field(alias="from")
+    to: float
+    step: Optional[float] = Field(default=None, gt=0)
+    times: Optional[float] = Field(default=None, gt=1)
+
+    def values(self) -> list[Union[int, float]]:
+        if (self.step is None) == (self.times is None):
+            raise ValueError("a range needs exactly one of step or times")
+        out: list[float] = []
+        value = self.from_
+        while value <= self.to * (1 + 1e-9) and len(out) < 1000:
+            out.append(round(value, 10))
+            value = value + self.step if self.step else value * (self.times or 2)
+        integral = all(float(v).is_integer() for v in (self.from_, self.to, self.step or 0, self.times or 0))
+        return [int(v) for v in out] if integral else out
+
+
+class Benchmark(_Model):
+    scenario: str = "D(512,128)"
+    endpoint: Literal["chat", "completions"] = "chat"
+    concurrency: list[int] = Field(default_factory=list)
+    request_rates: list[float] = Field(default_factory=list)
+    max_requests: int = Field(default=64, ge=1)
+    max_seconds: float = Field(default=60, gt=0)
+    timeout: float = Field(default=120, gt=0)
+    warmup: int = Field(default=2, ge=0)
+
+
+class Objective(_Model):
+    metric: str = "output_throughput"
+    direction: Optional[Literal["maximize", "minimize"]] = None
+
+    @field_validator("metric")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in METRICS:
+            raise ValueError(f"unknown metric {value!r}; use one of {', '.join(METRICS)}")
+        return value
+
+    @property
+    def sense(self) -> str:
+        return self.direction or METRICS[self.metric]
+
+
+class Budget(_Model):
+    trials: Optional[int] = Field(default=None, ge=1)
+    hours: Optional[float] = Field(default=None, gt=0)
+
+
+class CapacitySearch(_Model):
+    """Highest load (concurrency or request rate) that still meets every SLO: bracket, then bisect."""
+
+    enabled: bool = False
+    by: Literal["concurrency", "requestRate"] = "concurrency"
+    start: float = Field(default=1, gt=0)
+    max: float = Field(default=256, gt=0)
+    steps: int = Field(default=6, ge=1, le=20)  # bisection steps after bracketing
+
+
+class LocalTarget(_Model):
+    python: Optional[str] = None  # the engine's interpreter; default $ENGINE_VENV/bin/python
+    command: Optional[list[str]] = None  # replaces `python -m <engine module>`
+    model_dir: Optional[str] = None  # default $TINY_MODEL_DIR or the project's tiny model
+    env: dict[str, str] = Field(default_factory=dict)
+    extra_args: list[str] = Field(default_factory=list)  # e.g. --dtype bfloat16 for CPU
+    ready_timeout: float = Field(default=300, gt=0)
+    log_dir: Optional[str] = None
+
+
+class PulumiTarget(_Model):
+    project_dir: str = "."
+    base_stack: Optional[str] = None  # the platform stack trials reference (StackReference)
+    backend_url: Optional[str] = None  # default file://<db dir>/.pulumi-state
+    stack_prefix: str = "tune"
+    ready_timeout: float = Field(default=1800, gt=0)
+    config: dict[str, Any] = Field(default_factory=dict)  # extra stack config for every trial
+
+
+class GridSpec(_Model):
+    name: str = Field(min_length=1)
+    target: Literal["local", "pulumi"] = "local"
+    base: dict[str, Any]
+    parameters: dict[str, Union[list[Any], Range]]
+    benchmark: Benchmark = Field(default_factory=Benchmark)
+    objective: Objective = Field(default_factory=Objective)
+    slo: dict[str, float] = Field(default_factory=dict)
+    budget: Budget = Field(default_factory=Budget)
+    parallel: int = Field(default=1, ge=1, le=16)
+    repeats: int = Field(default=1, ge=1, le=10)
+    strategy: Literal["grid", "random", "tpe"] = "grid"
+    seed: int = 0
+    capacity_search: CapacitySearch = Field(default_factory=CapacitySearch)
+    local: LocalTarget = Field(default_factory=LocalTarget)
+    pulumi: PulumiTarget = Field(default_factory=PulumiTarget)
+
+    @field_validator("slo")
+    @classmethod
+    def _slo_metrics(cls, value: dict[str, float]) -> dict[str, float]:
+        for key in value:
+            if key not in METRICS or METRICS[key] != "minimize":
+                bounds = [k for k, v in METRICS.items() if v == "minimize"]
+                raise ValueError(f"SLO {key!r} is not a latency or error metric; use one of {', '.join(bounds)}")
+        return value
+
+
+@dataclass(frozen=True)
+class Point:
+    params: dict[str, Any]  # parameter path -> value
+    spec: Optional[EndpointSpec]
+    problems: tuple[Problem, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return point_key(self.params)
+
+    @property
+    def pruned(self) -> bool:
+        return any(p.severity == "error" for p in self.problems)
+
+
+def point_key(params: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def load(path: Union[str, Path]) -> GridSpec:
+    """Parse a grid file; every problem at once, as ConfigError lines."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError([Problem(str(path), None, "CONFIG", "grid file not found", "give the path of a grid YAML (see stacks/grids/)")]) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError([Problem(str(path), None, "CONFIG", f"not valid YAML ({exc})", "fix the YAML syntax")]) from None
+    try:
+        grid = GridSpec.model_validate(raw or {})
+    except ValidationError as exc:
+        raise ConfigError([_problem(err) for err in exc.errors()]) from None
+    problems = []
+    for key, values in grid.parameters.items():
+        try:
+            expanded = values.values() if isinstance(values, Range) else values
+        except ValueError as exc:
+            problems.append(Problem(f"parameters.{key}", values.model_dump(by_alias=True), "CONFIG", str(exc), "use {from, to, step} or {from, to, times}"))
+            continue
+        if not expanded:
+            problems.append(Problem(f"parameters.{key}", values, "CONFIG", "no values", "list at least one value"))
+    if problems:
+        raise ConfigError(problems)
+    return grid
+
+
+def _problem(err: Any) -> Problem:
+    where = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in err["loc"]).replace(".[", "[")
+    kind = err["type"]
+    fix = {
+        "missing": "add it",
+        "extra_forbidden": "remove it or fix its spelling (keys are camelCase; see stacks/grids/README.md)",
+    }.get(kind, "correct the value")
+    return Problem(where or "grid", err.get("input"), "CONFIG", err["msg"].rstrip("."), fix)
+
+
+def parameter_values(grid: GridSpec) -> dict[str, list[Any]]:
+    return {key: (v.values() if isinstance(v, Range) else list(v)) for key, v in grid.parameters.items()}
+
+
+def apply(base: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    """The base endpoint entry with each `a.b.c` parameter path set."""
+    entry = json.loads(json.dumps(base))
+    for path, value in params.items():
+        target = entry
+        *parents, last = path.split(".")
+        for part in parents:
+            target = target.setdefault(part, {})
+        target[last] = value
+    return entry
+
+
+def make_point(grid: GridSpec, params: dict[str, Any]) -> Point:
+    entry = apply(grid.base, params)
+    try:
+        spec = EndpointSpec.model_validate(entry)
+    except ValidationError as exc:
+        return Point(params, None, tuple(_problem(e) for e in exc.errors()))
+    return Point(params, spec, tuple(validate_endpoint(spec, "base")))
+
+
+def expand(grid: GridSpec) -> list[Point]:
+    """Every point of the grid, each validated by the rule library (pruned ones carry their problems)."""
+    values = parameter_values(grid)
+    keys = sorted(values)
+    return [make_point(grid, dict(zip(keys, combo))) for combo in itertools.product(*(values[k] for k in keys))]

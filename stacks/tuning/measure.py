@@ -1,0 +1,221 @@
+"""Benchmark one deployed trial: every load level, repeated, optionally a capacity search.
+
+Metrics of a level come from the load generator (benchmarks/); repeats are aggregated into
+mean/min/max/stdev so every comparison carries its noise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import statistics
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+from benchmarks.loadgen import BenchmarkConfig, LevelResult, run_benchmark
+
+from .deploy import Endpoint, Interrupted
+from .grid import METRICS, GridSpec
+
+
+class BenchmarkFailed(Exception):
+    pass
+
+
+def level_metrics(level: LevelResult, gpus: int) -> dict[str, Any]:
+    def stat(name: str, pct: str) -> Optional[float]:
+        return getattr(getattr(level, name), pct)
+
+    return {
+        "load": level.value,
+        "output_throughput": level.output_throughput,
+        "request_throughput": level.request_throughput,
+        "goodput": level.goodput,
+        "output_throughput_per_gpu": level.output_throughput / max(gpus, 1),
+        "ttft_p50": stat("ttft", "p50"),
+        "ttft_p90": stat("ttft", "p90"),
+        "ttft_p99": stat("ttft", "p99"),
+        "tpot_p50": stat("tpot", "p50"),
+        "tpot_p90": stat("tpot", "p90"),
+        "itl_p90": stat("itl", "p90"),
+        "e2e_p90": stat("e2e", "p90"),
+        "error_rate": level.error_rate,
+        "completed": level.completed,
+        "errors": dict(level.errors),
+    }
+
+
+def aggregate(samples: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per metric over repeats: mean, min, max, stdev and the values themselves."""
+    out: dict[str, Any] = {}
+    for metric in METRICS:
+        values = [s[metric] for s in samples if isinstance(s.get(metric), (int, float)) and not math.isnan(s[metric])]
+        if not values:
+            continue
+        out[metric] = {
+            "mean": statistics.fmean(values),
+            "min": min(values),
+            "max": max(values),
+            "stdev": statistics.stdev(values) if len(values) > 1 else 0.0,
+            "values": values,
+        }
+    return out
+
+
+def meets_slo(metrics: dict[str, Any], slo: dict[str, float]) -> bool:
+    return all(metric in metrics and metrics[metric]["mean"] <= bound for metric, bound in slo.items())
+
+
+def better(a: float, b: float, sense: str) -> bool:
+    return a > b if sense == "maximize" else a < b
+
+
+@dataclass
+class Measurement:
+    metrics: dict[str, Any]  # aggregate at the chosen load
+    levels: list[dict[str, Any]]  # every sample, for the record
+    meets_slo: bool
+    load: float
+
+
+BenchFn = Callable[[BenchmarkConfig, threading.Event], list[LevelResult]]
+
+
+def run_loadgen(config: BenchmarkConfig, stop: threading.Event) -> list[LevelResult]:
+    """The load generator in its own event loop, stoppable from another thread, with a wall-clock cap."""
+    levels = len(config.concurrency or config.request_rates)
+    cap = levels * (config.max_seconds + config.timeout) + config.warmup * config.timeout + 60
+
+    async def main() -> list[LevelResult]:
+        event = asyncio.Event()
+
+        async def watch() -> None:
+            while not stop.is_set():
+                await asyncio.sleep(0.2)
+            event.set()
+
+        watcher = asyncio.create_task(watch())
+        try:
+            result = await asyncio.wait_for(run_benchmark(config, stop=event), cap)
+        except asyncio.TimeoutError:
+            raise BenchmarkFailed(f"benchmark did not finish within {cap:.0f} s") from None
+        finally:
+            watcher.cancel()
+        if stop.is_set():
+            raise Interrupted("stopped during the benchmark")
+        if result.aborted:
+            raise BenchmarkFailed(f"benchmark aborted: {result.aborted}")
+        return result.levels
+
+    return asyncio.run(main())
+
+
+class Measurer:
+    def __init__(self, grid: GridSpec, bench: BenchFn = run_loadgen, seed: int = 0):
+        self.grid = grid
+        self.bench = bench
+        self.seed = seed
+
+    def config(self, endpoint: Endpoint, concurrency: tuple[int, ...] = (), rates: tuple[float, ...] = (), warmup: Optional[int] = None) -> BenchmarkConfig:
+        b = self.grid.benchmark
+        if not concurrency and not rates:
+            concurrency, rates = tuple(b.concurrency), tuple(b.request_rates)
+            if not concurrency and not rates:
+                concurrency = (8,)
+        return BenchmarkConfig(
+            url=endpoint.base_url,
+            model=endpoint.model,
+            api_key=endpoint.api_key,
+            endpoint=b.endpoint,
+            scenario=b.scenario,
+            concurrency=concurrency,
+            request_rates=rates,
+            max_requests=b.max_requests,
+            max_seconds=b.max_seconds,
+            timeout=b.timeout,
+            warmup=b.warmup if warmup is None else warmup,
+            seed=self.seed,
+        )
+
+    def _levels(self, config: BenchmarkConfig, endpoint: Endpoint, stop: threading.Event) -> list[dict[str, Any]]:
+        levels = self.bench(config, stop)
+        samples = [level_metrics(level, endpoint.gpus) for level in levels]
+        if samples and all(s["completed"] == 0 for s in samples):
+            errors = {k: v for s in samples for k, v in s["errors"].items()}
+            raise BenchmarkFailed(f"every request failed: {errors}")
+        return samples
+
+    def measure(self, endpoint: Endpoint, stop: threading.Event) -> Measurement:
+        if self.grid.capacity_search.enabled:
+            load = self.capacity(endpoint, stop)
+            config = self.config(endpoint, **self._load_kwargs(load))
+        else:
+            config = self.config(endpoint)
+        runs: list[list[dict[str, Any]]] = []
+        for repeat in range(self.grid.repeats):
+            # Warm-up once; later repeats measure a warm server like the first.
+            cfg = config if repeat == 0 else self.config(endpoint, config.concurrency, config.request_rates, warmup=0)
+            runs.append(self._levels(cfg, endpoint, stop))
+        return self._choose(runs)
+
+    def _choose(self, runs: list[list[dict[str, Any]]]) -> Measurement:
+        """The load whose mean meets every SLO with the best objective (else the best overall)."""
+        objective, sense, slo = self.grid.objective.metric, self.grid.objective.sense, self.grid.slo
+        by_load: dict[float, list[dict[str, Any]]] = {}
+        for samples in runs:
+            for sample in samples:
+                by_load.setdefault(sample["load"], []).append(sample)
+        best: Optional[tuple[bool, float, float, dict[str, Any]]] = None
+        for load, samples in by_load.items():
+            agg = aggregate(samples)
+            if objective not in agg:
+                continue
+            ok = meets_slo(agg, slo)
+            value = agg[objective]["mean"]
+            if best is None or (ok and not best[0]) or (ok == best[0] and better(value, best[1], sense)):
+                best = (ok, value, load, agg)
+        if best is None:
+            raise BenchmarkFailed(f"no level produced {objective}")
+        flat = [s for samples in runs for s in samples]
+        return Measurement(best[3], flat, best[0], best[2])
+
+    def _load_kwargs(self, load: float) -> dict[str, Any]:
+        if self.grid.capacity_search.by == "concurrency":
+            return {"concurrency": (int(load),)}
+        return {"rates": (load,)}
+
+    def capacity(self, endpoint: Endpoint, stop: threading.Event) -> float:
+        """Highest load meeting every SLO: double until it fails (bracket), then bisect."""
+        cap = self.grid.capacity_search
+        integral = cap.by == "concurrency"
+
+        def ok(load: float) -> bool:
+            samples = self._levels(self.config(endpoint, **self._load_kwargs(load), warmup=0), endpoint, stop)
+            return meets_slo(aggregate(samples), self.grid.slo)
+
+        return capacity_search(ok, cap.start, cap.max, cap.steps, integral)
+
+
+def capacity_search(ok: Callable[[float], bool], start: float, maximum: float, steps: int, integral: bool) -> float:
+    """Largest x in [start, maximum] with ok(x), for a monotone ok (true up to some load, then false).
+    0 when even `start` fails."""
+    good, load = 0.0, start
+    while True:
+        load = min(load, maximum)
+        if not ok(load):
+            bad = load
+            break
+        good = load
+        if load >= maximum:
+            return good
+        load *= 2
+    for _ in range(steps):
+        mid = math.floor((good + bad) / 2) if integral else (good + bad) / 2
+        if mid <= good or mid >= bad:
+            break
+        if ok(mid):
+            good = mid
+        else:
+            bad = mid
+    return good

@@ -1,0 +1,190 @@
+"""Trials as Pulumi stacks through the Automation API.
+
+Each trial is its own small stack of this project (the endpoint only), configured from the base
+stack's config with the trial's endpoint entry, on a local file backend by default. The Automation
+API drives the `pulumi` CLI in a subprocess per operation, so trials can run in parallel threads
+without sharing the Python SDK's global state.
+
+`StackRunner` is the one small interface over the Automation API; the driver is tested against a
+double of it, and `AutomationStackRunner` is exercised by an integration test where the CLI exists.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional, Protocol
+
+import yaml
+
+from components.rules import engines, hyperpod
+from components.rules.spec import EndpointSpec
+
+from .deploy import DeployError, Endpoint, Status, wait_until_ready
+from .grid import PulumiTarget
+
+
+class StackRunner(Protocol):
+    def up(self, stack: str, config: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
+        """Create or select `stack`, set its config, run `up`; return the stack outputs."""
+        ...
+
+    def destroy(self, stack: str, log: Callable[[str], None]) -> None:
+        """Destroy the stack's resources and remove the stack. Safe when the stack does not exist."""
+        ...
+
+    def endpoint_status(self, stack: str, outputs: dict[str, Any]) -> Status:
+        """The endpoint's real state (HyperPod: status.state of the InferenceEndpointConfig)."""
+        ...
+
+
+FAILED_STATES = {"DeploymentFailed", "DeletionFailed", "Failed"}
+
+
+def status_from_state(state: Optional[str], detail: str = "") -> Status:
+    """G15: map an endpoint's reported state to ready / pending / failed."""
+    if state in ("DeploymentComplete", "InService", "Ready", "True"):
+        return Status("ready", state or "")
+    if state in FAILED_STATES:
+        return Status("failed", f"{state}: {detail}".strip(": "))
+    return Status("pending", state or "no status yet")
+
+
+@dataclass
+class StackHandle:
+    key: str
+    spec: EndpointSpec
+    stack: str
+    log_path: Path
+    outputs: Optional[dict[str, Any]] = None
+
+
+def trial_config(base_config: dict[str, Any], spec: EndpointSpec, extra: dict[str, Any], project: str) -> dict[str, Any]:
+    """The base stack's config with the trial's endpoint as the only endpoint."""
+    config = {k: v for k, v in base_config.items() if not k.endswith(":endpoints")}
+    config[f"{project}:endpoints"] = [spec.model_dump(mode="json", by_alias=True, exclude_defaults=True)]
+    config.update(extra)
+    return config
+
+
+class PulumiDeployer:
+    def __init__(self, target: PulumiTarget, runner: StackRunner, log_dir: Path, run: str, poll_interval: float = 15.0):
+        self.target = target
+        self.runner = runner
+        self.log_dir = log_dir
+        self.run = run
+        self.poll_interval = poll_interval
+        project_dir = Path(target.project_dir)
+        self.project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())["name"] if (project_dir / "Pulumi.yaml").exists() else "llm-serving"
+        self.base_config: dict[str, Any] = {}
+        if target.base_stack:
+            path = project_dir / f"Pulumi.{target.base_stack}.yaml"
+            if not path.exists():
+                raise DeployError(f"base stack file {path} not found (pulumi.baseStack = {target.base_stack!r})")
+            self.base_config = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
+
+    def _log(self, handle: StackHandle) -> Callable[[str], None]:
+        lock = threading.Lock()
+
+        def write(line: str) -> None:
+            with lock, handle.log_path.open("a") as f:
+                f.write(line if line.endswith("\n") else line + "\n")
+
+        return write
+
+    def start(self, key: str, spec: EndpointSpec) -> StackHandle:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        stack = f"{self.target.stack_prefix}-{self.run}-{key}"[:100]
+        handle = StackHandle(key, spec, stack, self.log_dir / f"trial-{key}.log")
+        config = trial_config(self.base_config, spec, self.target.config, self.project)
+        try:
+            handle.outputs = self.runner.up(stack, config, self._log(handle))
+        except Exception as exc:  # the Automation API raises CommandError and friends
+            raise DeployError(f"pulumi up of {stack} failed: {exc}", handle) from exc
+        return handle
+
+    def wait_ready(self, handle: StackHandle, timeout: float, stop: threading.Event) -> Endpoint:
+        outputs = handle.outputs or {}
+        wait_until_ready(lambda: self.runner.endpoint_status(handle.stack, outputs), timeout, stop, self.poll_interval, f"endpoint in stack {handle.stack}")
+        endpoint = _endpoint_output(outputs, handle.spec)
+        url = str(endpoint.get("url", ""))
+        base = url.split("/v1/")[0] if "/v1/" in url else url
+        if not base:
+            raise DeployError(f"stack {handle.stack} has no endpoint url output (G16: read from the Ingress status)")
+        params = hyperpod.engine_params(handle.spec)
+        gpus = int(params.get("tensor_parallel_size", 1)) * max(handle.spec.replicas, 1)
+        return Endpoint(base, handle.spec.model, endpoint.get("apiKey"), gpus)
+
+    def stop(self, handle: Optional[StackHandle]) -> None:
+        if handle is not None:
+            self.runner.destroy(handle.stack, self._log(handle))
+
+    def log_path(self, handle: Optional[StackHandle]) -> Optional[str]:
+        return str(handle.log_path) if handle else None
+
+    def describe(self, handle: Optional[StackHandle]) -> Optional[str]:
+        return handle.stack if handle else None
+
+    def cleanup(self, described: str) -> None:
+        self.runner.destroy(described, lambda line: None)
+
+
+def _endpoint_output(outputs: dict[str, Any], spec: EndpointSpec) -> dict[str, Any]:
+    endpoints = outputs.get("endpoints") or {}
+    entry = endpoints.get(hyperpod.resource_name(spec)) if isinstance(endpoints, dict) else None
+    if entry is None and isinstance(endpoints, dict) and len(endpoints) == 1:
+        entry = next(iter(endpoints.values()))
+    return entry or {}
+
+
+class AutomationStackRunner:
+    """The real thing: `pulumi.automation` over this project's program, on a local file backend."""
+
+    def __init__(self, project_dir: Path, backend_url: str, passphrase: Optional[str] = None):
+        self.project_dir = Path(project_dir).resolve()
+        self.env = {
+            "PULUMI_BACKEND_URL": backend_url,
+            "PULUMI_CONFIG_PASSPHRASE": passphrase if passphrase is not None else os.environ.get("PULUMI_CONFIG_PASSPHRASE", ""),
+            "PULUMI_SKIP_UPDATE_CHECK": "true",
+        }
+        if backend_url.startswith("file://"):
+            Path(backend_url[len("file://") :]).mkdir(parents=True, exist_ok=True)
+
+    def _stack(self, name: str) -> Any:
+        from pulumi import automation as auto
+
+        return auto.create_or_select_stack(
+            stack_name=name, work_dir=str(self.project_dir), opts=auto.LocalWorkspaceOptions(env_vars=self.env)
+        )
+
+    def up(self, stack: str, config: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
+        from pulumi import automation as auto
+
+        s = self._stack(stack)
+        s.set_all_config({k: auto.ConfigValue(v if isinstance(v, str) else json.dumps(v)) for k, v in config.items()}, path=False)
+        result = s.up(on_output=log)
+        return {k: v.value for k, v in result.outputs.items()}
+
+    def destroy(self, stack: str, log: Callable[[str], None]) -> None:
+        from pulumi import automation as auto
+
+        try:
+            s = auto.select_stack(stack_name=stack, work_dir=str(self.project_dir), opts=auto.LocalWorkspaceOptions(env_vars=self.env))
+        except auto.StackNotFoundError:
+            return
+        s.destroy(on_output=log)
+        s.workspace.remove_stack(stack)
+
+    def endpoint_status(self, stack: str, outputs: dict[str, Any]) -> Status:
+        """Refresh the stack and read the state the program exports per endpoint (`endpoints.*.state`)."""
+        from pulumi import automation as auto
+
+        s = auto.select_stack(stack_name=stack, work_dir=str(self.project_dir), opts=auto.LocalWorkspaceOptions(env_vars=self.env))
+        s.refresh(on_output=lambda line: None)
+        current = {k: v.value for k, v in s.outputs().items()}
+        endpoints = current.get("endpoints") or {}
+        entry = next(iter(endpoints.values()), {}) if isinstance(endpoints, dict) else {}
+        return status_from_state(entry.get("state"), entry.get("stateDetail", ""))

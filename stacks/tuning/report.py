@@ -1,0 +1,176 @@
+"""Reports of a tuning run: trial table, Pareto front, the best trial under the SLOs (declared only
+when its margin beats the noise), a PNG plot, a markdown report, and the winner as a ready-to-paste
+`Pulumi.<env>.yaml` endpoint entry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+from .grid import GridSpec, apply
+from .store import TrialRecord, TrialStore
+
+PROJECT = "llm-serving"
+
+
+@dataclass
+class Verdict:
+    best: Optional[TrialRecord]
+    runner_up: Optional[TrialRecord]
+    decisive: bool  # margin over the runner-up exceeds both spreads
+    reason: str
+
+
+def latency_metric(grid: GridSpec) -> str:
+    return next(iter(grid.slo), "ttft_p90")
+
+
+def spread(record: TrialRecord, metric: str) -> float:
+    entry = record.metrics.get(metric) or {}
+    return float(entry.get("max", 0) - entry.get("min", 0)) / 2 if entry else 0.0
+
+
+def ranked(records: list[TrialRecord], grid: GridSpec) -> list[TrialRecord]:
+    """Succeeded trials meeting the SLOs, best first."""
+    metric, sense = grid.objective.metric, grid.objective.sense
+    ok = [r for r in records if r.status == "succeeded" and r.metrics.get("meets_slo") and r.value(metric) is not None]
+    return sorted(ok, key=lambda r: r.value(metric), reverse=sense == "maximize")
+
+
+def verdict(records: list[TrialRecord], grid: GridSpec) -> Verdict:
+    order = ranked(records, grid)
+    metric = grid.objective.metric
+    if not order:
+        return Verdict(None, None, False, "no trial met every SLO")
+    best = order[0]
+    if len(order) == 1:
+        return Verdict(best, None, True, "the only trial that met every SLO")
+    second = order[1]
+    margin = abs(best.value(metric) - second.value(metric))
+    noise = spread(best, metric) + spread(second, metric)
+    if margin > noise:
+        return Verdict(best, second, True, f"margin {margin:.4g} over the runner-up exceeds the combined spread {noise:.4g}")
+    return Verdict(best, second, False, f"margin {margin:.4g} is within the combined spread {noise:.4g}: a tie within noise (add repeats)")
+
+
+def pareto(records: list[TrialRecord], grid: GridSpec) -> list[TrialRecord]:
+    """Trials no other trial beats on both throughput (higher) and latency (lower)."""
+    lat = latency_metric(grid)
+    pts = [r for r in records if r.status == "succeeded" and r.value("output_throughput") is not None and r.value(lat) is not None]
+    front = [
+        r
+        for r in pts
+        if not any(
+            o.value("output_throughput") >= r.value("output_throughput")
+            and o.value(lat) <= r.value(lat)
+            and (o.value("output_throughput") > r.value("output_throughput") or o.value(lat) < r.value(lat))
+            for o in pts
+        )
+    ]
+    return sorted(front, key=lambda r: r.value(lat))
+
+
+def config_snippet(grid: GridSpec, record: TrialRecord) -> str:
+    entry = apply(grid.base, record.params)
+    return yaml.safe_dump({"config": {f"{PROJECT}:endpoints": [entry]}}, sort_keys=False)
+
+
+def _fmt(record: TrialRecord, metric: str) -> str:
+    entry = record.metrics.get(metric)
+    if not isinstance(entry, dict):
+        return "-"
+    text = f"{entry['mean']:.4g}"
+    if entry.get("stdev"):
+        text += f" ± {entry['stdev']:.2g}"
+    return text
+
+
+def rows(records: list[TrialRecord], grid: GridSpec) -> tuple[list[str], list[list[str]]]:
+    params = sorted({k for r in records for k in r.params})
+    lat = latency_metric(grid)
+    header = [*params, "status", grid.objective.metric, lat, "meets SLO", "note"]
+    order = {"succeeded": 0, "infeasible": 1, "failed": 2, "interrupted": 3, "pruned": 4, "running": 5}
+    out = []
+    for r in sorted(records, key=lambda r: (order.get(r.status, 9), -(r.value(grid.objective.metric) or 0))):
+        note = (r.error or "").splitlines()[0][:120] if r.error else ""
+        out.append([*(str(r.params.get(p, "")) for p in params), r.status, _fmt(r, grid.objective.metric), _fmt(r, lat), "yes" if r.metrics.get("meets_slo") else "no", note])
+    return header, out
+
+
+def plot(records: list[TrialRecord], grid: GridSpec, path: Path, best: Optional[TrialRecord]) -> Optional[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lat = latency_metric(grid)
+    pts = [r for r in records if r.status == "succeeded" and r.value(lat) is not None and r.value("output_throughput") is not None]
+    if not pts:
+        return None
+    fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
+    for r in pts:
+        x, y = r.value(lat), r.value("output_throughput")
+        xerr = spread(r, lat) or None
+        yerr = spread(r, "output_throughput") or None
+        ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt="o", color="tab:blue" if r.metrics.get("meets_slo") else "tab:gray", alpha=0.8, capsize=3)
+        ax.annotate(", ".join(f"{k.split('.')[-1]}={v}" for k, v in r.params.items()), (x, y), fontsize=7, xytext=(4, 4), textcoords="offset points")
+    front = pareto(records, grid)
+    ax.plot([r.value(lat) for r in front], [r.value("output_throughput") for r in front], "--", color="tab:orange", label="Pareto front")
+    if best is not None:
+        ax.plot([best.value(lat)], [best.value("output_throughput")], "*", markersize=16, color="tab:red", label="best under SLO")
+    for metric, bound in grid.slo.items():
+        if metric == lat:
+            ax.axvline(bound, color="tab:red", linestyle=":", label=f"SLO {metric} ≤ {bound}")
+    ax.set_xlabel(f"{lat} (s)")
+    ax.set_ylabel("output tokens/s")
+    ax.set_title(f"{grid.name}: throughput vs latency (gray: misses an SLO)")
+    ax.legend(loc="best", fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def write(store: TrialStore, out_dir: Path, run: Optional[str] = None) -> dict[str, Any]:
+    """Write report.md, pareto.png and best-config.yaml for a run; return what was written."""
+    runs = store.runs()
+    if not runs:
+        raise ValueError(f"{store.path} holds no tuning run")
+    names = [name for name, _ in runs]
+    if run is not None and run not in names:
+        raise ValueError(f"no run {run!r} in {store.path}; runs: {', '.join(names)}")
+    name, grid_doc = next((n, g) for n, g in runs if n == (run or names[-1]))
+    grid = GridSpec.model_validate(grid_doc)
+    records = store.trials(name)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    decision = verdict(records, grid)
+    png = plot(records, grid, out_dir / "pareto.png", decision.best)
+    header, table = rows(records, grid)
+    lines = [f"# Tuning report: {name}", ""]
+    counts: dict[str, int] = {}
+    for r in records:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    lines += [f"Objective: {grid.objective.sense} `{grid.objective.metric}`; SLOs: " + (", ".join(f"`{k}` ≤ {v}" for k, v in grid.slo.items()) or "none"), ""]
+    lines += ["Trials: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())), ""]
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(c.replace("|", "/") for c in row) + " |" for row in table]
+    lines += ["", "## Pareto front (throughput vs " + latency_metric(grid) + ")", ""]
+    lines += [f"- {r.params}: {_fmt(r, 'output_throughput')} tok/s, {latency_metric(grid)} {_fmt(r, latency_metric(grid))} s" for r in pareto(records, grid)]
+    lines += ["", "## Best configuration under the SLOs", ""]
+    snippet_path = None
+    if decision.best is not None:
+        status = "Winner" if decision.decisive else "Best, but not decisive"
+        lines += [f"{status}: {decision.best.params} ({decision.reason}).", "", "Paste into `Pulumi.<env>.yaml`:", "", "```yaml", config_snippet(grid, decision.best).rstrip(), "```"]
+        snippet_path = out_dir / "best-config.yaml"
+        snippet_path.write_text(config_snippet(grid, decision.best))
+    else:
+        lines.append(decision.reason + ".")
+    if png:
+        lines += ["", f"![throughput vs latency]({png.name})"]
+    report = out_dir / "report.md"
+    report.write_text("\n".join(lines) + "\n")
+    return {"run": name, "report": report, "plot": png, "snippet": snippet_path, "verdict": decision, "header": header, "rows": table}

@@ -1,0 +1,167 @@
+"""Search strategies: exhaustive grid, random order, and Optuna TPE (model-based).
+
+Every strategy proposes grid points; the driver deploys them and tells the result back. Pruned points
+and trials that crashed (out of memory, failed state) are infeasible: TPE learns to avoid their
+region through its constraint function, and nothing infeasible is proposed twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from typing import Any, Optional
+
+import optuna
+
+from .grid import GridSpec, Point, make_point, parameter_values, point_key
+from .store import TrialRecord
+
+optuna.logging.set_verbosity(logging.WARNING)
+
+
+def objective_value(record: TrialRecord, grid: GridSpec) -> Optional[float]:
+    return record.value(grid.objective.metric) if record.status == "succeeded" else None
+
+
+def constraint(record: TrialRecord, grid: GridSpec) -> float:
+    """<= 0 feasible. Infeasible trials and SLO misses are positive (misses by their relative excess)."""
+    if record.status != "succeeded":
+        return 1.0
+    worst = 0.0
+    for metric, bound in grid.slo.items():
+        value = record.value(metric)
+        if value is None:
+            return 1.0
+        worst = max(worst, (value - bound) / bound if bound else value)
+    return worst
+
+
+class Strategy:
+    """Base: a fixed order over the feasible points (grid)."""
+
+    name = "grid"
+
+    def __init__(self, grid: GridSpec, points: list[Point], known: dict[str, TrialRecord], study: optuna.Study):
+        self.grid = grid
+        self.points = points
+        self.known = known  # key -> finished record (this run, earlier invocations included)
+        self.study = study
+        self.order = [p for p in points if not p.pruned]
+
+    def propose(self, n: int, in_flight: set[str]) -> list[Point]:
+        out = []
+        for point in self.order:
+            if len(out) == n:
+                break
+            if point.key not in self.known and point.key not in in_flight:
+                out.append(point)
+        return out
+
+    def tell(self, point: Point, record: TrialRecord) -> None:
+        self.known[point.key] = record
+        log_trial(self.study, self.grid, point, record)
+
+
+class RandomStrategy(Strategy):
+    name = "random"
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        random.Random(self.grid.seed).shuffle(self.order)
+
+
+class TpeStrategy(Strategy):
+    name = "tpe"
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.by_key = {p.key: p for p in self.points}
+        self.pending: dict[str, optuna.trial.Trial] = {}
+        self.rng = random.Random(self.grid.seed)
+
+    def propose(self, n: int, in_flight: set[str]) -> list[Point]:
+        out: list[Point] = []
+        stale = 0  # proposals in a row that were pruned, known or taken
+        while len(out) < n:
+            unseen = self._unseen(in_flight, out)
+            if not unseen:
+                break
+            if stale >= 10:
+                # TPE keeps proposing what it knows (a small grid): hand it an unseen point.
+                self.study.enqueue_trial(self.rng.choice(unseen).params)
+                stale = 0
+            trial = self.study.ask(distributions(self.grid))
+            point = self.by_key.get(point_key(trial.params)) or make_point(self.grid, trial.params)
+            if point.pruned:
+                self._tell_known(trial, TrialRecord("", point.key, point.params, "pruned", error=_reasons(point)))
+            elif point.key in self.known:
+                self._tell_known(trial, self.known[point.key])  # teaches TPE again; costs no deployment
+            elif point.key in in_flight or any(p.key == point.key for p in out):
+                self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            else:
+                self.pending[point.key] = trial
+                out.append(point)
+                stale = 0
+                continue
+            stale += 1
+        return out
+
+    def _unseen(self, in_flight: set[str], chosen: list[Point]) -> list[Point]:
+        taken = {p.key for p in chosen} | in_flight | set(self.known)
+        return [p for p in self.order if p.key not in taken]
+
+    def _tell_known(self, trial: optuna.trial.Trial, record: TrialRecord) -> None:
+        trial.set_constraint("feasible", constraint(record, self.grid))
+        trial.set_user_attr("status", record.status)
+        self.study.tell(trial, objective_value(record, self.grid) if record.status == "succeeded" else worst(self.grid))
+
+    def tell(self, point: Point, record: TrialRecord) -> None:
+        self.known[point.key] = record
+        trial = self.pending.pop(point.key, None)
+        if trial is not None:
+            self._tell_known(trial, record)
+
+
+def _reasons(point: Point) -> str:
+    return "; ".join(str(p) for p in point.problems if p.severity == "error")
+
+
+def worst(grid: GridSpec) -> float:
+    return 0.0 if grid.objective.sense == "maximize" else 1e12
+
+
+def distributions(grid: GridSpec) -> dict[str, optuna.distributions.BaseDistribution]:
+    return {k: optuna.distributions.CategoricalDistribution(v) for k, v in sorted(parameter_values(grid).items())}
+
+
+def make_study(grid: GridSpec, run: str, storage: Optional[str]) -> optuna.Study:
+    n_points = 1
+    for values in parameter_values(grid).values():
+        n_points *= len(values)
+    sampler = optuna.samplers.TPESampler(
+        seed=grid.seed,
+        n_startup_trials=max(3, min(10, n_points // 12)),
+        multivariate=True,  # constraints come from Trial.set_constraint (Optuna 5)
+    )
+    return optuna.create_study(study_name=run, storage=storage, sampler=sampler, direction=grid.objective.sense, load_if_exists=True)
+
+
+def log_trial(study: optuna.Study, grid: GridSpec, point: Point, record: TrialRecord) -> None:
+    """Grid and random runs are logged into the study too, so optuna-dashboard shows every run."""
+    value = objective_value(record, grid)
+    study.add_trial(
+        optuna.trial.create_trial(
+            params=point.params,
+            distributions=distributions(grid),
+            value=value if value is not None else worst(grid),
+            user_attrs={"status": record.status},
+            constraints={"feasible": constraint(record, grid)},
+        )
+    )
+
+
+STRATEGIES = {"grid": Strategy, "random": RandomStrategy, "tpe": TpeStrategy}
+
+
+def make(name: str, grid: GridSpec, points: list[Point], known: dict[str, TrialRecord], study: optuna.Study) -> Strategy:
+    return STRATEGIES[name](grid, points, known, study)

@@ -56,6 +56,16 @@ def _positive(kind, example: str):
     return parse
 
 
+def _count(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        v = -1
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}: use 0 or a positive integer, e.g. 2")
+    return v
+
+
 def _slo(text: str) -> dict[str, float]:
     out: dict[str, float] = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
@@ -88,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--max-requests", type=_positive(int, "200"), default=200, help="per level (default 200)")
     r.add_argument("--max-seconds", type=_positive(float, "60"), default=60.0, help="per level; no request starts later (default 60)")
     r.add_argument("--timeout", type=_positive(float, "120"), default=120.0, help="per-request deadline in seconds (default 120)")
-    r.add_argument("--warmup", type=int, default=2, help="warm-up requests before the first level, excluded from results (default 2)")
+    r.add_argument("--warmup", type=_count, default=2, help="warm-up requests before the first level, excluded from results (default 2)")
     r.add_argument("--slo", type=_slo, default={}, help="goodput SLOs in seconds, e.g. ttft=0.5,tpot=0.05,e2e=10")
     r.add_argument("--no-ignore-eos", dest="ignore_eos", action="store_false",
                    help="do not send ignore_eos/min_tokens (for servers that reject them, e.g. OpenAI)")

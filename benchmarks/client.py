@@ -111,10 +111,11 @@ class _StreamError(Exception):
 
 
 def _text_of(choice: dict) -> bool:
-    """True if a streamed choice carries generated text (answer or reasoning)."""
+    """True if a streamed choice carries generated text (answer, reasoning or a tool call);
+    a role-only prelude or an empty delta does not."""
     delta = choice.get("delta")
     if delta is not None:  # chat
-        return bool(delta.get("content") or delta.get("reasoning_content") or delta.get("reasoning"))
+        return bool(delta.get("content") or delta.get("reasoning_content") or delta.get("reasoning") or delta.get("tool_calls"))
     return bool(choice.get("text"))  # completions
 
 

@@ -17,6 +17,11 @@ warm-up request fails, it returns early with ``result.aborted`` set and no level
 ``interrupted=True`` and keeps what was measured.  Cancelling the call raises CancelledError
 as usual and returns nothing.  Invalid config raises ``ConfigError`` before any request.
 
+Metric definitions (benchmarks/README.md has the full JSON schema): TTFT is stamped on the first
+chunk carrying generated text; TPOT = (e2e - ttft) / (output_tokens - 1); ITL is per chunk;
+``queue_time`` is the wait for a client-side slot (open loop with ``max_concurrency``) and the
+``*_with_queue`` stats add it; SLOs and goodput use the latencies without queue time.
+
 ``progress``, if given, is an object with ``start_level(label: str, total: int)``,
 ``advance()`` and ``end_level()`` (``benchmarks.report.ProgressBar`` is the rich one).
 """
@@ -36,7 +41,7 @@ from .metrics import SLO_KEYS
 from .payload import check_url, endpoint_url, served_model_name
 from .prompts import PromptBuilder
 from .results import BenchmarkResult, LevelResult
-from .runner import LevelContext, ProgressSink, run_closed, run_open
+from .runner import LevelContext, run_closed, run_open
 from .scenario import ScenarioError, parse_scenario
 
 __all__ = ["BenchmarkConfig", "BenchmarkResult", "LevelResult", "ConfigError", "run_benchmark", "run_benchmark_sync"]
@@ -200,6 +205,7 @@ async def run_benchmark(config: BenchmarkConfig, *, stop: asyncio.Event | None =
     return result
 
 
-def run_benchmark_sync(config: BenchmarkConfig, **kwargs) -> BenchmarkResult:
-    """``run_benchmark`` in a fresh event loop (not from inside a running loop)."""
-    return asyncio.run(run_benchmark(config, **kwargs))
+def run_benchmark_sync(config: BenchmarkConfig, *, progress: object | None = None) -> BenchmarkResult:
+    """``run_benchmark`` in a fresh event loop (call it from plain code, not from a running loop).
+    To stop early and keep partial results, use ``run_benchmark`` with a ``stop`` event."""
+    return asyncio.run(run_benchmark(config, progress=progress))

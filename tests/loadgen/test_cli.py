@@ -1,7 +1,6 @@
 """The command line: one-line errors for bad input, JSON output, Ctrl-C keeps results."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -27,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
         (["--concurrency", "1", "--max-seconds", "0"], "--max-seconds", "positive number"),
         (["--concurrency", "1", "--max-requests", "1.5"], "--max-requests", "positive integer"),
         (["--concurrency", "1", "--warmup", "-1"], "--warmup", "0 or a positive integer"),
+        (["--concurrency", "1", "--warmup", "two"], "--warmup", "0 or a positive integer"),
         (["--concurrency", "1", "--endpoint", "embeddings"], "--endpoint", "choose from"),
         (["--concurrency", "1", "--out", "/no/such/dir/r.json"], "--out", "must exist"),
         ([], "--concurrency", "required"),

@@ -1,0 +1,82 @@
+"""Grid specs: expansion, ranges, and pruning with the rule library before anything is deployed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from components.rules import ConfigError
+from stacks.tuning import grid as grid_mod
+
+GRIDS = Path(grid_mod.__file__).resolve().parents[1] / "grids"
+
+
+def test_every_shipped_grid_loads_and_has_feasible_points():
+    for path in sorted(GRIDS.glob("*.yaml")):
+        grid = grid_mod.load(path)
+        points = grid_mod.expand(grid)
+        assert any(not p.pruned for p in points), path.name
+
+
+def test_ranges_linear_and_geometric():
+    assert grid_mod.Range.model_validate({"from": 32, "to": 256, "times": 2}).values() == [32, 64, 128, 256]
+    assert grid_mod.Range.model_validate({"from": 0.85, "to": 0.95, "step": 0.05}).values() == [0.85, 0.9, 0.95]
+
+
+def test_seed_incident_grid_prunes_each_invalid_combination_with_its_rule():
+    grid = grid_mod.load(GRIDS / "seed-incidents.yaml")
+    points = grid_mod.expand(grid)
+    assert len(points) == 64
+    for point in points:
+        p = point.params
+        expected = set()
+        if p["engine"] == "sglang" and p["kvCache.l1"]:
+            expected.add("G7")  # incident §2
+        if p["publicAlb"] and not p["intelligentRouting"]:
+            expected.add("G8")  # incident §4
+        if p["engineArgs.tensorParallelSize"] == 4:
+            expected.add("G11")  # one GPU on ml.g5.8xlarge
+        if p["engine"] == "sglang" and p["engineArgs.limitMmPerPrompt"]:
+            expected.add("G10")  # the parameter SGLang lacks
+        found = {problem.rule for problem in point.problems if problem.severity == "error"}
+        assert found == expected, (p, found)
+    survivors = [p for p in points if not p.pruned]
+    assert survivors and all(p.spec is not None for p in survivors)
+
+
+def test_unknown_keys_and_bad_values_are_reported_together(tmp_path):
+    bad = tmp_path / "g.yaml"
+    bad.write_text("name: x\nbase: {}\nparameters: {a: []}\nobjective: {metric: speed}\nslo: {output_throughput: 5}\nrepeat: 3\n")
+    with pytest.raises(ConfigError) as info:
+        grid_mod.load(bad)
+    paths = {p.path for p in info.value.problems}
+    assert {"objective.metric", "slo", "repeat"} <= paths
+
+
+def test_empty_parameter_list_is_an_error(tmp_path):
+    bad = tmp_path / "g.yaml"
+    bad.write_text("name: x\nbase: {}\nparameters: {engineArgs.maxNumSeqs: []}\n")
+    with pytest.raises(ConfigError) as info:
+        grid_mod.load(bad)
+    assert [p.path for p in info.value.problems] == ["parameters.engineArgs.maxNumSeqs"]
+
+
+def test_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="grid file not found"):
+        grid_mod.load(tmp_path / "nope.yaml")
+
+
+def test_a_point_that_does_not_parse_as_an_endpoint_is_pruned_with_the_field():
+    grid = grid_mod.GridSpec.model_validate(
+        {"name": "g", "base": {"name": "a", "model": "m/x", "engine": "vllm", "instanceType": "g5.xlarge", "modelSource": {"type": "s3", "bucket": "bkt"}}, "parameters": {"engineArgs.maxNumSeqs": [0, 4]}}
+    )
+    zero, four = grid_mod.expand(grid)
+    assert zero.pruned
+    assert [(p.path, p.value) for p in zero.problems] == [("engineArgs.maxNumSeqs", 0)]
+    assert not four.pruned
+
+
+def test_point_keys_are_stable_and_distinct():
+    assert grid_mod.point_key({"a": 1, "b": 2}) == grid_mod.point_key({"b": 2, "a": 1})
+    assert grid_mod.point_key({"a": 1}) != grid_mod.point_key({"a": 2})

@@ -1,0 +1,63 @@
+"""Arithmetic of measurements: repeats, SLO choice among loads, capacity search."""
+
+from __future__ import annotations
+
+import pytest
+
+from stacks.tuning import grid as grid_mod
+from stacks.tuning.measure import Measurer, aggregate, capacity_search, meets_slo
+
+
+def test_aggregate_over_repeats():
+    agg = aggregate([{"output_throughput": 100.0, "ttft_p90": 0.5}, {"output_throughput": 120.0, "ttft_p90": 0.7}, {"output_throughput": 110.0, "ttft_p90": None}])
+    assert agg["output_throughput"]["mean"] == pytest.approx(110.0)
+    assert agg["output_throughput"]["stdev"] == pytest.approx(10.0)
+    assert (agg["output_throughput"]["min"], agg["output_throughput"]["max"]) == (100.0, 120.0)
+    assert agg["ttft_p90"]["values"] == [0.5, 0.7]
+
+
+def test_meets_slo_on_means():
+    agg = aggregate([{"ttft_p90": 0.9}, {"ttft_p90": 1.2}])
+    assert not meets_slo(agg, {"ttft_p90": 1.0})
+    assert meets_slo(agg, {"ttft_p90": 1.1})
+    assert not meets_slo(agg, {"tpot_p90": 1.0})  # a metric that was never measured cannot be met
+
+
+def make_grid(**extra):
+    return grid_mod.GridSpec.model_validate({"name": "g", "base": {}, "parameters": {"x": [1]}, "slo": {"ttft_p90": 1.0}, **extra})
+
+
+def test_the_best_load_meeting_the_slo_is_chosen():
+    measurer = Measurer(make_grid())
+    runs = [
+        [{"load": 4, "output_throughput": 100.0, "ttft_p90": 0.3}, {"load": 16, "output_throughput": 300.0, "ttft_p90": 0.9}, {"load": 64, "output_throughput": 500.0, "ttft_p90": 3.0}],
+        [{"load": 4, "output_throughput": 110.0, "ttft_p90": 0.3}, {"load": 16, "output_throughput": 320.0, "ttft_p90": 0.95}, {"load": 64, "output_throughput": 520.0, "ttft_p90": 3.2}],
+    ]
+    m = measurer._choose(runs)
+    assert (m.load, m.meets_slo) == (16, True)
+    assert m.metrics["output_throughput"]["mean"] == pytest.approx(310.0)
+
+
+def test_when_no_load_meets_the_slo_the_best_is_kept_and_flagged():
+    m = Measurer(make_grid())._choose([[{"load": 4, "output_throughput": 100.0, "ttft_p90": 2.0}, {"load": 8, "output_throughput": 150.0, "ttft_p90": 4.0}]])
+    assert (m.load, m.meets_slo) == (8, False)
+
+
+@pytest.mark.parametrize("limit", [1, 3, 7, 8, 20, 100, 255, 256])
+def test_capacity_search_finds_the_largest_concurrency_meeting_the_slo(limit):
+    calls = []
+
+    def ok(load):
+        calls.append(load)
+        return load <= limit
+
+    assert capacity_search(ok, 1, 256, 10, integral=True) == limit
+    assert len(calls) <= 20  # bracketing + bisection, not a sweep
+
+
+def test_capacity_search_when_even_the_first_load_fails():
+    assert capacity_search(lambda load: False, 2, 64, 6, integral=True) == 0
+
+
+def test_capacity_search_continuous_rates_converge():
+    assert capacity_search(lambda r: r <= 5.3, 0.5, 64, 12, integral=False) == pytest.approx(5.3, abs=0.01)

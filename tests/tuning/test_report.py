@@ -1,0 +1,64 @@
+"""Reports: ranking under SLOs, noise-aware verdicts, Pareto front, plot and config snippet."""
+
+from __future__ import annotations
+
+import yaml
+
+from stacks.tuning import grid as grid_mod
+from stacks.tuning import report
+from stacks.tuning.store import TrialRecord, TrialStore
+
+GRID = grid_mod.GridSpec.model_validate(
+    {
+        "name": "g",
+        "base": {"name": "ep", "model": "org/m", "engine": "vllm", "instanceType": "g5.xlarge", "modelSource": {"type": "s3", "bucket": "bkt"}},
+        "parameters": {"engineArgs.maxNumSeqs": [2, 8, 32, 64]},
+        "slo": {"ttft_p90": 1.0},
+    }
+)
+
+
+def trial(seqs, tput, ttft, spread=0.0, status="succeeded"):
+    metrics = {
+        "output_throughput": {"mean": tput, "min": tput - spread, "max": tput + spread, "stdev": spread, "values": [tput]},
+        "ttft_p90": {"mean": ttft, "min": ttft, "max": ttft, "stdev": 0.0, "values": [ttft]},
+        "meets_slo": ttft <= 1.0,
+    }
+    return TrialRecord("g", f"k{seqs}", {"engineArgs.maxNumSeqs": seqs}, status, metrics=metrics if status == "succeeded" else {})
+
+
+def test_winner_is_best_under_slo_and_decisive_when_margin_beats_spread():
+    records = [trial(2, 100, 0.2), trial(8, 300, 0.5, spread=10), trial(32, 250, 0.8, spread=10), trial(64, 900, 3.0)]
+    v = report.verdict(records, GRID)
+    assert v.best.params == {"engineArgs.maxNumSeqs": 8}  # 64 is faster but misses the SLO
+    assert v.decisive
+
+
+def test_a_margin_within_the_noise_is_not_declared_a_win():
+    v = report.verdict([trial(8, 300, 0.5, spread=30), trial(32, 290, 0.6, spread=30)], GRID)
+    assert v.best.params == {"engineArgs.maxNumSeqs": 8} and not v.decisive
+    assert "tie within noise" in v.reason
+
+
+def test_no_trial_meeting_the_slo():
+    v = report.verdict([trial(64, 900, 3.0), trial(2, 0, 0, status="infeasible")], GRID)
+    assert v.best is None and "no trial met" in v.reason
+
+
+def test_pareto_front_excludes_dominated_trials():
+    records = [trial(2, 100, 0.2), trial(8, 300, 0.5), trial(32, 250, 0.8), trial(64, 900, 3.0)]
+    assert [r.params["engineArgs.maxNumSeqs"] for r in report.pareto(records, GRID)] == [2, 8, 64]
+
+
+def test_written_report_plot_and_ready_to_paste_config(tmp_path):
+    store = TrialStore(tmp_path / "t.db")
+    store.start_run("g", GRID.model_dump(mode="json", by_alias=True))
+    for record in [trial(2, 100, 0.2), trial(8, 300, 0.5), trial(64, 900, 3.0), trial(32, 0, 0, status="pruned")]:
+        store.save(record)
+    written = report.write(store, tmp_path / "out")
+    snippet = yaml.safe_load(written["snippet"].read_text())
+    (entry,) = snippet["config"]["llm-serving:endpoints"]
+    assert entry["engineArgs"] == {"maxNumSeqs": 8} and entry["name"] == "ep"
+    text = written["report"].read_text()
+    assert "Winner" in text and "pareto.png" in text and "1 pruned" in text
+    assert written["plot"].read_bytes()[:4] == b"\x89PNG"

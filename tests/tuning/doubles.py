@@ -79,3 +79,48 @@ class BlockingMeasurer:
         while not stop.is_set() and time.monotonic() < deadline:
             time.sleep(0.01)
         raise Interrupted("stopped during the benchmark")
+
+
+class ReplayDeployer:
+    """Deploys nothing: each trial's endpoint URL carries its key, so a measurer can replay a surface.
+    Points recorded as crashed (metrics null) fail like an engine that exits at start."""
+
+    def __init__(self, surface: dict[str, Optional[dict[str, float]]]):
+        self.surface = surface  # point key -> metrics (None: crashed)
+        self.deployed: list[str] = []
+        self.live: set[str] = set()
+
+    def start(self, key: str, spec: Any) -> str:
+        self.deployed.append(key)
+        self.live.add(key)
+        return key
+
+    def wait_ready(self, handle: str, timeout: float, stop: threading.Event) -> Endpoint:
+        from stacks.tuning.deploy import EndpointFailed
+
+        if self.surface.get(handle) is None:
+            raise EndpointFailed("engine exited with code 1 (recorded crash)")
+        return Endpoint(f"replay://{handle}", "org/model")
+
+    def stop(self, handle: Optional[str]) -> None:
+        self.live.discard(handle)
+
+    def log_path(self, handle: Any) -> None:
+        return None
+
+    def describe(self, handle: Any) -> None:
+        return None
+
+    def cleanup(self, described: str) -> None:
+        pass
+
+
+class ReplayMeasurer:
+    def __init__(self, surface: dict[str, Optional[dict[str, float]]], slo: dict[str, float]):
+        self.surface = surface
+        self.slo = slo
+
+    def measure(self, endpoint: Endpoint, stop: threading.Event) -> Measurement:
+        metrics = self.surface[endpoint.base_url.split("://", 1)[1]]
+        agg = aggregate([metrics])
+        return Measurement(agg, [metrics], all(agg[m]["mean"] <= b for m, b in self.slo.items()), 1)

@@ -103,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-ignore-eos", dest="ignore_eos", action="store_false",
                    help="do not send ignore_eos/min_tokens (for servers that reject them, e.g. OpenAI)")
     r.add_argument("--raw-model-name", action="store_true", help="send --model as given, not its last path segment")
-    r.add_argument("--seed", type=int, default=None, help="reproducible lengths, prompts and arrivals")
+    r.add_argument("--seed", type=int, default=None, help="reproducible lengths and arrivals (prompt nonces stay random)")
     r.add_argument("--out", help="write results JSON here")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     return p

@@ -74,7 +74,7 @@ class BenchmarkConfig:
     ignore_eos: bool = True  # send ignore_eos + min_tokens=max_tokens (vLLM, SGLang)
     max_concurrency: int | None = None  # open loop only: cap on requests in flight
     raw_model_name: bool = False  # send ``model`` as given instead of its served name
-    seed: int | None = None  # reproducible lengths, prompts and arrivals
+    seed: int | None = None  # reproducible lengths and arrivals (prompt nonces stay random)
 
     def validate(self) -> None:
         """Raises ConfigError for the first unusable value."""

@@ -55,7 +55,8 @@ class PromptBuilder:
         self._filler = "".join(parts)
 
     def build(self, tokens: int, rng: random.Random) -> str:
-        """A prompt of about ``tokens`` tokens whose first words are a fresh random nonce."""
+        """A prompt of about ``tokens`` tokens whose first words are a random nonce drawn from
+        ``rng`` (the load generator passes an unseeded one)."""
         tokens = max(1, tokens)
         nonce = " ".join(rng.choices(WORDS, k=min(tokens, NONCE_WORDS)))
         rest = tokens - NONCE_WORDS

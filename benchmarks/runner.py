@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from time import perf_counter
 from typing import Protocol
 
@@ -43,11 +43,14 @@ class LevelContext:
     ignore_eos: bool
     records: list[RequestRecord]
     progress: ProgressSink | None = None
+    # Never seeded: a seeded run must still get fresh nonces, or repeating it would hit the
+    # server's prefix cache.
+    nonces: random.Random = field(default_factory=random.Random)
 
     async def issue(self, index: int, due: float | None) -> None:
         """Builds and sends request ``index``; ``due`` is its scheduled time (None: now)."""
         n_in, n_out = self.scenario.sample(self.rng)
-        prompt = self.prompts.build(n_in, self.rng)
+        prompt = self.prompts.build(n_in, self.nonces)
         body = build_body(self.endpoint, self.model, prompt, n_out, self.ignore_eos)
         record = RequestRecord(index, n_in, n_out)
         record.scheduled = perf_counter() if due is None else due

@@ -99,3 +99,15 @@ def test_high_concurrency_not_throttled_by_pool(server):
     assert server.peak == 512
     # every request was sent at once, so none waited ~0.3 s behind another
     assert lv.ttft.p99 < 0.3 + 0.6
+
+
+def test_seeded_runs_repeat_lengths_but_not_nonces(server):
+    prompts = []
+    for _ in range(2):
+        server.bodies.clear()
+        run(server, "echo", scenario="U(10,60)/(2,4)", max_requests=4, seed=5)
+        prompts.append([b["messages"][0]["content"] for b in server.bodies])
+    lengths = [sorted(len(p.split()) for p in run_) for run_ in prompts]
+    assert lengths[0] == lengths[1]  # same seed, same lengths
+    first = {tuple(p.split()[:6]) for p in prompts[0]}
+    assert not first & {tuple(p.split()[:6]) for p in prompts[1]}  # prefix cache cannot reuse them

@@ -20,14 +20,15 @@ HERE = Path(__file__).resolve().parent
 GRID = HERE.parents[1] / "stacks" / "grids" / "fake-engine-test.yaml"
 
 
-def fake_grid(**updates):
+def fake_grid(tmp_path: Path, **updates):
     grid = grid_mod.load(GRID)
-    local = grid.local.model_copy(update={"command": [sys.executable, str(HERE / "fake_engine.py")], "model_dir": "/tmp/unused"})
+    # The model dir is this test's tmp_path: it marks this test's engines among all processes.
+    local = grid.local.model_copy(update={"command": [sys.executable, str(HERE / "fake_engine.py")], "model_dir": str(tmp_path)})
     return grid.model_copy(update={"local": local, **updates})
 
 
-def processes_of(log_dir: Path) -> list[int]:
-    """PIDs of fake engines still alive (matched by the script path in their command line)."""
+def engines_alive(marker: Path) -> list[str]:
+    """This test's fake engines still running (script path and tmp_path in their command line)."""
     alive = []
     for pid in os.listdir("/proc"):
         if pid.isdigit():
@@ -35,13 +36,13 @@ def processes_of(log_dir: Path) -> list[int]:
                 cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
             except OSError:
                 continue
-            if b"fake_engine.py" in cmdline:
-                alive.append(int(pid))
+            if b"fake_engine.py" in cmdline and str(marker).encode() in cmdline:
+                alive.append(pid + ": " + cmdline.replace(bytes(1), b" ").decode(errors="replace"))
     return alive
 
 
 def test_local_target_ranks_the_known_best_point_first_and_leaves_no_process(tmp_path):
-    grid = fake_grid()
+    grid = fake_grid(tmp_path)
     store = TrialStore(tmp_path / "runs.db")
     summary = Driver(grid, store, LocalEngineDeployer(grid.local, tmp_path / "logs")).run()
     by_seqs = {r.params["engineArgs.maxNumSeqs"]: r for r in summary.records}
@@ -57,11 +58,11 @@ def test_local_target_ranks_the_known_best_point_first_and_leaves_no_process(tmp
     assert "maxNumSeqs: 8" in written["snippet"].read_text()
     assert written["plot"].exists() and written["report"].exists()
     assert Path(by_seqs[8].log_path).read_text().startswith("$ ")
-    assert processes_of(tmp_path) == []
+    assert engines_alive(tmp_path) == []
 
 
 def test_rerun_resumes_without_repeating_finished_trials(tmp_path):
-    grid = fake_grid(parameters={"engineArgs.maxNumSeqs": [1, 2]}, repeats=1)
+    grid = fake_grid(tmp_path, parameters={"engineArgs.maxNumSeqs": [1, 2]}, repeats=1)
     store = TrialStore(tmp_path / "runs.db")
     first = Driver(grid, store, LocalEngineDeployer(grid.local, tmp_path / "logs")).run()
     assert first.ran == 2
@@ -70,7 +71,7 @@ def test_rerun_resumes_without_repeating_finished_trials(tmp_path):
 
 
 def test_stop_during_a_trial_tears_the_engine_down(tmp_path):
-    grid = fake_grid(parameters={"engineArgs.maxNumSeqs": [1]}, repeats=1)
+    grid = fake_grid(tmp_path, parameters={"engineArgs.maxNumSeqs": [1]}, repeats=1)
     grid = grid.model_copy(update={"benchmark": grid.benchmark.model_copy(update={"maxRequests": 10_000, "max_requests": 10_000, "max_seconds": 60})})
     stop = threading.Event()
     deployer = LocalEngineDeployer(grid.local, tmp_path / "logs")
@@ -90,7 +91,7 @@ def test_stop_during_a_trial_tears_the_engine_down(tmp_path):
     assert summary.interrupted
     (record,) = summary.records
     assert record.status == "interrupted" and record.stack is None
-    assert processes_of(tmp_path) == []
+    assert engines_alive(tmp_path) == []
 
 
 @pytest.mark.parametrize("target", ["local"])
@@ -106,3 +107,33 @@ def test_cli_tune_and_report(tmp_path, target, monkeypatch):
     assert (tmp_path / "t-report" / "report.md").exists()
     assert main(["report", "--db", str(tmp_path / "t.db"), "--out", str(tmp_path / "r2")]) == 0
     assert main(["report", "--db", str(tmp_path / "missing.db")]) == 2
+
+
+def test_dry_run_lists_pruned_points_with_rule_ids_and_plans_the_rest(capsys):
+    from stacks.__main__ import main
+
+    seed_grid = GRID.parent / "seed-incidents.yaml"
+    assert main(["tune", str(seed_grid), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "grid: 64 point(s), 49 pruned by the rule library, 15 to try" in out
+    for rule in ("[G7]", "[G8]", "[G10]", "[G11]"):
+        assert rule in out
+    assert out.count(": passed (") == 15 and "dry run: nothing was deployed" in out
+
+
+def test_bad_grid_file_is_one_line_per_problem(tmp_path, capsys):
+    from stacks.__main__ import main
+
+    bad = tmp_path / "g.yaml"
+    bad.write_text("name: g\nbase: {}\nparameters: {x: [1]}\nobjective: {metric: speed}\n")
+    assert main(["tune", str(bad)]) == 2
+    out = capsys.readouterr().out
+    assert "objective.metric = " in out and "[CONFIG]" in out and "Traceback" not in out
+
+
+def test_pulumi_target_without_the_cli_says_so(tmp_path, capsys, monkeypatch):
+    from stacks.__main__ import main
+
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    assert main(["tune", str(GRID.parent / "qwen3-4b-g5.yaml"), "--db", str(tmp_path / "x.db")]) == 2
+    assert "needs the pulumi CLI" in capsys.readouterr().out

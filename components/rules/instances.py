@@ -63,19 +63,8 @@ _G_SIZES = {
 }
 
 INSTANCE_TYPES: dict[str, InstanceType] = {
-    **_family(
-        "g4dn",
-        T4,
-        {
-            "xlarge": (1, 4, 16),
-            "2xlarge": (1, 8, 32),
-            "4xlarge": (1, 16, 64),
-            "8xlarge": (1, 32, 128),
-            "16xlarge": (1, 64, 256),
-            "12xlarge": (4, 48, 192),
-            "metal": (8, 96, 384),
-        },
-    ),
+    # g4dn shares the g5 sizes up to 16xlarge and 12xlarge; it has no 24/48xlarge but a metal size.
+    **_family("g4dn", T4, {**{k: v for k, v in _G_SIZES.items() if k not in ("24xlarge", "48xlarge")}, "metal": (8, 96, 384)}),
     **_family("g5", A10G, _G_SIZES),
     **_family("g6", L4, _G_SIZES),
     **_family(

@@ -1,5 +1,6 @@
-"""`EndpointApiKey`: one generated key, stored as a Secret in the endpoint namespace and in the
-operator namespace where the router runs (G9, incident §1)."""
+"""`EndpointApiKey`: one API key, stored as a Secret in the endpoint namespace and in the operator
+namespace where the router runs (G9, incident §1). Generated with pulumi-random, or read from
+Secrets Manager when the user names a secret. The value is a Pulumi secret everywhere."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 import pulumi
+import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
@@ -19,6 +21,7 @@ class EndpointApiKeyArgs:
     namespace: str
     namespaces: list[str] = field(default_factory=lambda: [hyperpod.OPERATOR_NAMESPACE])  # besides `namespace`
     length: int = 48
+    secret_arn: Optional[str] = None  # Secrets Manager secret whose SecretString is the key
 
 
 class EndpointApiKey(pulumi.ComponentResource):
@@ -29,18 +32,24 @@ class EndpointApiKey(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: EndpointApiKeyArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("llm-serving:endpoints:EndpointApiKey", name, None, opts)
-        password = random.RandomPassword(
-            f"{name}-key", length=args.length, special=False, opts=pulumi.ResourceOptions(parent=self)
-        )
-        self.value = pulumi.Output.secret(password.result.apply(lambda r: f"sk-{r}"))
+        if args.secret_arn:
+            stored = aws.secretsmanager.get_secret_version_output(secret_id=args.secret_arn, opts=pulumi.InvokeOptions(parent=self))
+            self.value = pulumi.Output.secret(stored.secret_string)
+        else:
+            password = random.RandomPassword(
+                f"{name}-key", length=args.length, special=False, opts=pulumi.ResourceOptions(parent=self)
+            )
+            self.value = pulumi.Output.secret(password.result.apply(lambda r: f"sk-{r}"))
         secret_name = f"{args.endpoint_name}-api-key"
+        # One value, every namespace: the router in hyperpod-inference-system and the endpoint's
+        # own namespace must agree (G9).
         self.secrets = [
             k8s.core.v1.Secret(
                 f"{name}-{ns}",
                 metadata={"name": secret_name, "namespace": ns, "labels": {"app.kubernetes.io/managed-by": "pulumi"}},
                 type="Opaque",
                 string_data={hyperpod.API_KEY_SECRET_KEY: self.value},
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["data", "stringData"]),
             )
             for ns in dict.fromkeys([args.namespace, *args.namespaces])
         ]

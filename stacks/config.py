@@ -13,7 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from components.rules import ConfigError, Problem
-from components.rules.spec import ClusterSpec, EndpointSpec
+from components.rules.platform import validate_cluster
+from components.rules.spec import ClusterSpec, EndpointSpec, PlatformSpec
 from components.rules.validate import validate_endpoints
 
 PROJECT = "llm-serving"
@@ -24,7 +25,13 @@ class StackSpec(BaseModel):
 
     cluster: ClusterSpec
     endpoints: list[EndpointSpec] = Field(default_factory=list)
+    platform: PlatformSpec = Field(default_factory=PlatformSpec)
+    # An endpoints-only stack: take the cluster from this platform stack (StackReference,
+    # `org/project/stack` or a stack name of this project) and declare only namespaces, keys,
+    # endpoints and ingress. See README "One stack or two".
+    platform_stack: Optional[str] = Field(default=None, min_length=1)
     guardrail_transforms: bool = True  # stack-wide fixers for hand-declared resources
+    preflight: bool = False  # run the boto3 preflight (stacks/preflight.py) from the program on `pulumi up`
 
 
 @dataclass(frozen=True)
@@ -34,6 +41,9 @@ class StackConfig:
     endpoints: list[EndpointSpec]
     guardrail_transforms: bool = True
     warnings: list[Problem] = field(default_factory=list)
+    platform: PlatformSpec = field(default_factory=PlatformSpec)
+    platform_stack: Optional[str] = None
+    preflight: bool = False
 
 
 def parse(values: Mapping[str, Any], region: Optional[str]) -> StackConfig:
@@ -46,6 +56,8 @@ def parse(values: Mapping[str, Any], region: Optional[str]) -> StackConfig:
     except ValidationError as exc:
         raise ConfigError(problems + [_problem(err) for err in exc.errors()]) from None
     found = validate_endpoints(stack.endpoints)
+    if stack.platform_stack is None:
+        found += validate_cluster(stack.cluster, stack.platform, stack.endpoints)
     errors = problems + [p for p in found if p.severity == "error"]
     if errors:
         raise ConfigError(errors)
@@ -55,6 +67,9 @@ def parse(values: Mapping[str, Any], region: Optional[str]) -> StackConfig:
         endpoints=list(stack.endpoints),
         guardrail_transforms=stack.guardrail_transforms,
         warnings=[p for p in found if p.severity == "warning"],
+        platform=stack.platform,
+        platform_stack=stack.platform_stack,
+        preflight=stack.preflight,
     )
 
 
@@ -96,8 +111,10 @@ def load_from_pulumi() -> StackConfig:
 
     cfg = pulumi.Config()
     values: dict[str, Any] = {}
-    for key in ("cluster", "endpoints", "guardrailTransforms"):
+    for key in ("cluster", "endpoints", "platform", "guardrailTransforms", "preflight"):
         value = cfg.get_object(key)
         if value is not None:
             values[key] = value
+    if cfg.get("platformStack"):
+        values["platformStack"] = cfg.get("platformStack")
     return parse(values, pulumi.Config("aws").get("region"))

@@ -1,18 +1,46 @@
-"""The Pulumi program: typed config -> components -> outputs. `__main__.py` only calls `main()`."""
+"""The Pulumi program: typed config -> components -> outputs. `__main__.py` only calls `main()`.
+
+Order of declaration is the order of creation: network -> EKS control plane and node groups ->
+HyperPod cluster -> the one Kubernetes provider -> platform add-ons (operator last, G20) ->
+namespaces -> API keys -> endpoints (after the operator that installs their CRD) -> ingress.
+
+A stack with `platformStack` set declares only the endpoint half and takes the cluster from that
+stack (StackReference); see README "One stack or two".
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components import transforms
 from components.api_key import EndpointApiKey, EndpointApiKeyArgs
+from components.cluster import EksCluster, EksClusterArgs, ExistingCluster, ExistingClusterArgs
+from components.cluster_hyperpod import HyperPodCluster, HyperPodClusterArgs
 from components.inference_endpoint import InferenceEndpoint, InferenceEndpointArgs
-from components.rules import ConfigError, hyperpod
+from components.ingress import EndpointIngress, EndpointIngressArgs
+from components.network import Network, NetworkArgs
+from components.platform import Platform, PlatformArgs
+from components.rules import ConfigError, engines, hyperpod
+from components.rules import platform as platform_rules
+from components.rules.spec import S3Source
 
 from . import config as stack_config
 
 SYSTEM_NAMESPACES = {"default", "kube-system", "kube-public", hyperpod.OPERATOR_NAMESPACE}
+
+
+@dataclass
+class Base:
+    """What the endpoint half needs from the cluster half (built here or read from a platform stack)."""
+
+    provider: k8s.Provider
+    operator_ready: list[pulumi.Resource] = field(default_factory=list)
+    ingress_ready: list[pulumi.Resource] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
 
 
 def load_config() -> stack_config.StackConfig:
@@ -28,26 +56,118 @@ def main() -> None:
     cfg = load_config()
     for warning in cfg.warnings:
         pulumi.log.warn(str(warning))
+    if cfg.preflight and not pulumi.runtime.is_dry_run():
+        _preflight(cfg)
     if cfg.guardrail_transforms:
         transforms.register()
 
-    kubeconfig = pulumi.Config().get_secret("kubeconfig")
-    provider = k8s.Provider("k8s", kubeconfig=kubeconfig, enable_server_side_apply=True)
-    k8s_opts = pulumi.ResourceOptions(provider=provider)
+    base = from_platform_stack(cfg) if cfg.platform_stack else build_base(cfg)
+    endpoints = declare_endpoints(cfg, base)
+    for key, value in base.outputs.items():
+        pulumi.export(key, value)
+    pulumi.export("endpoints", endpoints)
 
+
+def _preflight(cfg: stack_config.StackConfig) -> None:
+    from . import preflight
+
+    problems = preflight.run(cfg)
+    for problem in problems:
+        pulumi.log.error(problem)
+    if problems:
+        raise pulumi.RunError(f"preflight: {len(problems)} problem(s); nothing was declared")
+
+
+def build_base(cfg: stack_config.StackConfig) -> Base:
+    spec = cfg.cluster
+    tags = {"llm-serving/stack": pulumi.get_stack(), "llm-serving/cluster": spec.name}
+    after: list[pulumi.Resource] = []
+    hyperpod_arn: Optional[pulumi.Output[str]] = None
+    outputs: dict[str, Any] = {"name": spec.name, "mode": spec.mode}
+    if spec.mode == "existing":
+        cluster: Any = ExistingCluster("cluster", ExistingClusterArgs(spec=spec, region=cfg.region))
+        vpc_id = cluster.vpc_id
+        if spec.hyperpod_cluster_arn:
+            hyperpod_arn = pulumi.Output.from_input(spec.hyperpod_cluster_arn)
+    else:
+        network = Network("network", NetworkArgs(spec=spec.network, cluster_name=spec.name, tags=tags))
+        cluster = EksCluster("cluster", EksClusterArgs(spec=spec, region=cfg.region, network=network, tags=tags))
+        after = list(cluster.node_groups)
+        vpc_id = network.vpc_id
+        outputs["vpcId"] = network.vpc_id
+        if spec.mode == "hyperpod":
+            hp = HyperPodCluster(
+                "hyperpod",
+                HyperPodClusterArgs(
+                    spec=platform_rules.with_default_groups(spec, cfg.endpoints),
+                    eks_cluster_arn=cluster.cluster_arn,
+                    subnet_ids=network.private_subnet_ids,
+                    security_group_ids=cluster.node_security_group_id.apply(lambda sg: [sg]),
+                    tags=tags,
+                ),
+                opts=pulumi.ResourceOptions(depends_on=[cluster.eks]),
+            )
+            hyperpod_arn = hp.cluster_arn
+            after.append(hp)
+            outputs["hyperpodClusterArn"] = hp.cluster_arn
+            outputs["instanceGroups"] = hp.instance_group_names
+    # The one Kubernetes provider: every Kubernetes resource below is declared with it.
+    provider = k8s.Provider("k8s", kubeconfig=cluster.kubeconfig, enable_server_side_apply=True)
+    model_buckets = sorted({ep.model_source.bucket for ep in cfg.endpoints if isinstance(ep.model_source, S3Source)})
+    platform = Platform(
+        "platform",
+        PlatformArgs(
+            spec=cfg.platform,
+            mode=spec.mode,
+            cluster_name=spec.name,
+            region=cfg.region,
+            provider=provider,
+            vpc_id=vpc_id,
+            hyperpod_cluster_arn=hyperpod_arn,
+            oidc_provider_arn=cluster.oidc_provider_arn,
+            oidc_provider_url=cluster.oidc_provider_url,
+            model_buckets=model_buckets,
+            after=after,
+        ),
+    )
+    outputs.update({"nodeGroups": cluster.node_group_names, "addons": platform.addons})
+    return Base(
+        provider=provider,
+        operator_ready=platform.operator_ready,
+        ingress_ready=platform.ingress_ready,
+        outputs={"cluster": outputs, "kubeconfig": cluster.kubeconfig},
+    )
+
+
+def from_platform_stack(cfg: stack_config.StackConfig) -> Base:
+    """An endpoints-only stack: the platform stack is up, so the operator's CRD already exists."""
+    ref = pulumi.StackReference("platform", stack_name=cfg.platform_stack)
+    kubeconfig = pulumi.Output.secret(ref.require_output("kubeconfig"))
+    provider = k8s.Provider("k8s", kubeconfig=kubeconfig, enable_server_side_apply=True)
+    return Base(provider=provider, outputs={"cluster": ref.get_output("cluster")})
+
+
+def declare_endpoints(cfg: stack_config.StackConfig, base: Base) -> dict[str, Any]:
+    k8s_opts = pulumi.ResourceOptions(provider=base.provider)
     namespaces = {
         ns: k8s.core.v1.Namespace(f"ns-{ns}", metadata={"name": ns}, opts=k8s_opts)
         for ns in sorted({ep.namespace for ep in cfg.endpoints} - SYSTEM_NAMESPACES)
     }
-
-    outputs = {}
+    ingress_spec = cfg.platform.ingress
+    outputs: dict[str, Any] = {}
     for spec in cfg.endpoints:
         name = hyperpod.resource_name(spec)
-        deps = [namespaces[spec.namespace]] if spec.namespace in namespaces else []
-        opts = pulumi.ResourceOptions(providers={"kubernetes": provider}, depends_on=deps)
+        # The operator must be up before its CRD's objects and its namespace's Secrets
+        # (pulumi-kubernetes #3176/#3247: no CR in the same update without an explicit dependency).
+        deps = ([namespaces[spec.namespace]] if spec.namespace in namespaces else []) + base.operator_ready
+        opts = pulumi.ResourceOptions(providers={"kubernetes": base.provider}, depends_on=deps)
         key = None
         if spec.api_key:
-            key = EndpointApiKey(f"{name}-api-key", EndpointApiKeyArgs(endpoint_name=name, namespace=spec.namespace), opts=opts)
+            key = EndpointApiKey(
+                f"{name}-api-key",
+                EndpointApiKeyArgs(endpoint_name=name, namespace=spec.namespace, secret_arn=spec.api_key_secret_arn),
+                opts=opts,
+            )
         endpoint = InferenceEndpoint(
             name,
             InferenceEndpointArgs(
@@ -58,11 +178,31 @@ def main() -> None:
             ),
             opts=opts,
         )
+        url: Any = None
+        if platform_rules.needs_ingress(spec):
+            ingress = EndpointIngress(
+                f"{name}-ingress",
+                EndpointIngressArgs(
+                    spec=spec,
+                    endpoint_name=name,
+                    ingress=ingress_spec,
+                    health_path=engines.engine(spec.engine).health_path,
+                    after=base.ingress_ready + [endpoint],
+                ),
+                opts=pulumi.ResourceOptions(providers={"kubernetes": base.provider}),
+            )
+            url = ingress.url
+        served = engines.served_model_name(spec.model)
         outputs[name] = {
-            "resourceName": endpoint.resource_name,
+            "url": url,  # G16: from the Ingress's final status
             "servedModelName": endpoint.served_model_name,
             "namespace": endpoint.namespace,
+            "resourceName": endpoint.resource_name,
             "port": endpoint.port,
             "apiKeySecret": key.secret_name if key else None,
+            "apiKey": key.value if key else None,  # a Pulumi secret (G9): --show-secrets to read it
+            "curl": pulumi.Output.from_input(url).apply(
+                lambda u, served=served, spec=spec: platform_rules.curl_example(u, served, spec.api_key, spec.invocation_endpoint)
+            ),
         }
-    pulumi.export("endpoints", outputs)
+    return outputs

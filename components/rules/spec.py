@@ -129,8 +129,132 @@ class EndpointSpec(_Model):
     max_deploy_seconds: int = Field(default=3600, ge=60)
     sagemaker_endpoint: bool = True  # register a SageMaker endpoint (spec.endpointName)
     tls_certificate_s3_uri: Optional[str] = Field(default=None, pattern=r"^s3://([^/]+)/?(.*)$")
+    # G9: use this Secrets Manager secret (its SecretString) as the API key instead of generating one.
+    api_key_secret_arn: Optional[str] = Field(default=None, pattern=r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$")
+
+
+# ---------------------------------------------------------------- clusters and platform
+
+_ARN = r"^arn:aws[a-z-]*:"
+
+
+class NetworkSpec(_Model):
+    """A new VPC (default) or the subnets of an existing one."""
+
+    vpc_id: Optional[str] = Field(default=None, pattern=r"^vpc-[0-9a-f]{8,17}$")
+    private_subnet_ids: list[str] = Field(default_factory=list)
+    public_subnet_ids: list[str] = Field(default_factory=list)
+    cidr: str = Field(default="10.0.0.0/16", pattern=r"^\d+\.\d+\.\d+\.\d+/(1[6-9]|2[0-4])$")
+    availability_zones: int = Field(default=2, ge=2, le=4)
+    single_nat_gateway: bool = True  # one NAT for the VPC: cheaper; false = one per AZ
+
+    @property
+    def existing(self) -> bool:
+        return self.vpc_id is not None
+
+
+class SystemNodes(_Model):
+    """The small CPU node group for the operator, controllers and add-ons (amd64, G20)."""
+
+    instance_type: str = "m6i.xlarge"
+    min_size: int = Field(default=2, ge=1)
+    max_size: int = Field(default=4, ge=1)
+    desired_size: int = Field(default=2, ge=1)
+    disk_size: int = Field(default=50, ge=20)
+
+
+class GpuNodeGroup(_Model):
+    """An EKS managed node group of GPU instances (mode eks)."""
+
+    name: str = Field(min_length=1, max_length=40, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    instance_type: str
+    min_size: int = Field(default=0, ge=0)
+    max_size: int = Field(default=2, ge=1)
+    desired_size: int = Field(default=1, ge=0)
+    disk_size: int = Field(default=200, ge=50)
+    ami_type: Literal["AL2023_x86_64_NVIDIA", "BOTTLEROCKET_x86_64_NVIDIA"] = "AL2023_x86_64_NVIDIA"
+    capacity_type: Literal["ON_DEMAND", "SPOT", "CAPACITY_BLOCK"] = "ON_DEMAND"
+    capacity_reservation_id: Optional[str] = Field(default=None, pattern=r"^cr-[0-9a-f]{8,17}$")
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class LifecycleScripts(_Model):
+    source_s3_uri: str = Field(pattern=r"^s3://[^/]+(/.*)?$")
+    on_create: str = "on_create.sh"
+
+
+class KubernetesTaint(_Model):
+    key: str
+    value: Optional[str] = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] = "NoSchedule"
+
+
+class InstanceGroup(_Model):
+    """A SageMaker HyperPod instance group (mode hyperpod)."""
+
+    name: str = Field(min_length=1, max_length=63, pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
+    instance_type: str  # ml.g5.12xlarge (the ml. prefix is added when missing)
+    instance_count: int = Field(default=1, ge=0)
+    volume_size_gb: int = Field(default=500, ge=1)
+    lifecycle: Optional[LifecycleScripts] = None  # omitted: HyperPod's own bootstrap
+    deep_health_checks: list[Literal["InstanceStress", "InstanceConnectivity"]] = Field(
+        default_factory=lambda: ["InstanceStress", "InstanceConnectivity"]
+    )
+    labels: dict[str, str] = Field(default_factory=dict)
+    taints: list[KubernetesTaint] = Field(default_factory=list)
+    threads_per_core: Literal[1, 2] = 1
+    training_plan_arn: Optional[str] = Field(default=None, pattern=_ARN + "sagemaker:")
 
 
 class ClusterSpec(_Model):
     mode: Literal["eks", "hyperpod", "existing"]
-    name: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[0-9A-Za-z][A-Za-z0-9\-_]*$")
+    kubernetes_version: str = Field(default="1.33", pattern=r"^1\.\d{2}$")
+    network: NetworkSpec = Field(default_factory=NetworkSpec)
+    admin_principal_arns: list[str] = Field(default_factory=list)  # access entries with cluster-admin
+    system_nodes: SystemNodes = Field(default_factory=SystemNodes)
+    gpu_node_groups: list[GpuNodeGroup] = Field(default_factory=list)  # mode eks
+    instance_groups: list[InstanceGroup] = Field(default_factory=list)  # mode hyperpod
+    hyperpod_name: Optional[str] = Field(default=None, max_length=63)  # default: <name>-hp
+    node_recovery: Literal["Automatic", "None"] = "Automatic"
+    kubeconfig_path: Optional[str] = None  # mode existing: a kubeconfig file instead of `aws eks` data
+    hyperpod_cluster_arn: Optional[str] = Field(default=None, pattern=_ARN + "sagemaker:")  # mode existing
+    endpoint_public_access: bool = True
+    public_access_cidrs: list[str] = Field(default_factory=lambda: ["0.0.0.0/0"])
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class IngressSpec(_Model):
+    """The ALB the stack declares per endpoint (G8, G16, G17)."""
+
+    certificate_arn: Optional[str] = Field(default=None, pattern=_ARN + "acm:")  # HTTPS on 443 when set
+    inbound_cidrs: list[str] = Field(default_factory=list)  # internet-facing only; default: anywhere
+    # The operator's router Service for an endpoint (intelligent routing). `{name}` is the endpoint's
+    # Kubernetes name. Check with `kubectl get svc -n hyperpod-inference-system` on your operator version.
+    router_service: str = "{name}-router"
+    router_port: int = Field(default=8080, ge=1, le=65535)
+    router_protocol: Literal["HTTP", "HTTPS"] = "HTTP"
+    idle_timeout_seconds: int = Field(default=600, ge=1, le=4000)  # long generations
+
+
+class PlatformSpec(_Model):
+    """Platform add-ons. Each is a switch; unset means the default of the cluster mode
+    (`components.rules.platform.DEFAULTS`)."""
+
+    load_balancer_controller: Optional[bool] = None
+    nvidia_device_plugin: Optional[bool] = None
+    cert_manager: Optional[bool] = None
+    s3_csi: Optional[bool] = None
+    fsx_csi: Optional[bool] = None
+    metrics_server: Optional[bool] = None
+    keda: Optional[bool] = None
+    hyperpod_operator: Optional[bool] = None
+    operator_install: Literal["addon", "helm"] = "addon"
+    operator_addon_version: Optional[str] = None  # default: the latest EKS offers
+    workload_identity: Literal["pod-identity", "irsa"] = "pod-identity"
+    tls_certificate_bucket: Optional[str] = None  # default: a bucket the stack creates
+    # The upstream controller policy (docs/install/iam_policy.json) created in your account; default:
+    # the stack's own, coarser policy.
+    load_balancer_controller_policy_arn: Optional[str] = Field(default=None, pattern=_ARN + "iam::")
+    operator_role_name: str = Field(default="SageMakerHyperPodInference-{cluster}", max_length=64)
+    ingress: IngressSpec = Field(default_factory=IngressSpec)

@@ -1,0 +1,98 @@
+"""`EndpointIngress`: one ALB per endpoint in front of the operator's router (G8, G16, G17).
+
+Why the stack declares its own Ingress instead of patching the operator's `alb-{name}` Ingress:
+- the scheme of an ALB is fixed when its Ingress is created; patching the operator's Ingress means
+  the ALB first comes up internal and is then rebuilt, the §15/§16 timeline that left a stale
+  internal URL behind;
+- the operator reconciles its own objects and puts its values back (it did so with the router's
+  env in §11 and re-created its Ingress as internal in §15), so a server-side-apply patch would be a
+  tug-of-war over field managers;
+- a patch resource needs the object to exist at apply time, but the operator creates it
+  asynchronously after the endpoint, so the first `pulumi up` would fail.
+Our Ingress is named `llm-{name}`, so the two never touch the same object. Its scheme never changes
+in place: switching `publicAlb` makes Pulumi replace the Ingress (its name is fixed, so the old one
+is deleted first and the ALB controller cleans up its ALB under its finalizer, no race).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from .rules import platform as rules
+from .rules.spec import EndpointSpec, IngressSpec
+
+SCHEME_ANNOTATION = "metadata.annotations.alb\\.ingress\\.kubernetes\\.io/scheme"
+
+
+@dataclass
+class EndpointIngressArgs:
+    spec: EndpointSpec
+    endpoint_name: str  # the endpoint's Kubernetes name
+    ingress: IngressSpec
+    health_path: str
+    after: list[pulumi.Resource] = field(default_factory=list)  # the load balancer controller, the endpoint
+
+
+def hostname_of(status: Any) -> Optional[str]:
+    """The ALB's DNS name from an Ingress status (typed or plain), or None while it has none."""
+    if status is None:
+        return None
+    lb = status.get("loadBalancer") or status.get("load_balancer") if isinstance(status, dict) else getattr(status, "load_balancer", None)
+    entries = (lb.get("ingress") if isinstance(lb, dict) else getattr(lb, "ingress", None)) or []
+    for entry in entries:
+        host = entry.get("hostname") if isinstance(entry, dict) else getattr(entry, "hostname", None)
+        if host:
+            return host
+    return None
+
+
+class EndpointIngress(pulumi.ComponentResource):
+    """Outputs: `hostname` and `url` (both from the Ingress's final status, G16)."""
+
+    hostname: pulumi.Output[Optional[str]]
+    url: pulumi.Output[Optional[str]]
+
+    def __init__(self, name: str, args: EndpointIngressArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("llm-serving:endpoints:EndpointIngress", name, None, opts)
+        spec = args.spec
+        self.ingress = k8s.networking.v1.Ingress(
+            name,
+            metadata={
+                "name": rules.ingress_name(args.endpoint_name),
+                "namespace": rules.OPERATOR_NAMESPACE,  # where the router and its Service run
+                "labels": {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/name": args.endpoint_name},
+                "annotations": rules.ingress_annotations(spec, args.ingress, args.health_path),
+            },
+            spec={
+                "ingressClassName": "alb",
+                "rules": [
+                    {
+                        "http": {
+                            "paths": [
+                                {
+                                    "path": "/",
+                                    "pathType": "Prefix",
+                                    "backend": {"service": {"name": rules.router_service(args.ingress, args.endpoint_name), "port": {"number": args.ingress.router_port}}},
+                                }
+                            ]
+                        }
+                    }
+                ],
+            },
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=args.after,
+                # G8: a scheme change is a new Ingress (and ALB), never an in-place flip or a
+                # delete-and-recreate outside Pulumi's control.
+                replace_on_changes=[SCHEME_ANNOTATION],
+                delete_before_replace=True,
+            ),
+        )
+        scheme = rules.url_scheme(args.ingress)
+        self.hostname = self.ingress.status.apply(hostname_of)
+        self.url = self.hostname.apply(lambda host: rules.endpoint_url(scheme, host, spec.invocation_endpoint))
+        self.register_outputs({"hostname": self.hostname, "url": self.url})

@@ -1,0 +1,236 @@
+"""`Platform`: the add-ons an endpoint needs, each behind a switch, declared in the order that lets
+one `pulumi up` converge (G20): controllers and CSI drivers first, the HyperPod inference operator
+after all of them. Every Kubernetes object goes through the one provider passed in.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Optional
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from . import platform_identity as identity_mod
+from .rules import platform as rules
+from .rules.spec import PlatformSpec
+
+OPERATOR_ACCESS_POLICY = "arn:aws:iam::aws:policy/AmazonSageMakerHyperPodInferenceAccess"
+FSX_POLICY = "arn:aws:iam::aws:policy/AmazonFSxFullAccess"
+
+
+@dataclass
+class PlatformArgs:
+    spec: PlatformSpec
+    mode: str  # cluster mode: eks | hyperpod | existing
+    cluster_name: str
+    region: str
+    provider: k8s.Provider
+    vpc_id: pulumi.Input[str]
+    hyperpod_cluster_arn: Optional[pulumi.Input[str]] = None
+    oidc_provider_arn: Optional[pulumi.Input[str]] = None
+    oidc_provider_url: Optional[pulumi.Input[str]] = None
+    model_buckets: list[str] = field(default_factory=list)  # S3 buckets the S3 CSI driver may read
+    after: list[pulumi.Resource] = field(default_factory=list)  # e.g. the node groups
+
+
+class Platform(pulumi.ComponentResource):
+    """Attributes for callers: `operator_ready` and `ingress_ready` (resources to depend on).
+    Outputs: `addons` (names of what was installed), `operator_role_arn`."""
+
+    addons: pulumi.Output[list[str]]
+
+    def __init__(self, name: str, args: PlatformArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("llm-serving:platform:Platform", name, None, opts)
+        self._name = name
+        self._args = args
+        self.plan = rules.resolve_addons(args.mode, args.spec)
+        self.identity = identity_mod.Identity(args.cluster_name, args.spec.workload_identity, args.oidc_provider_arn, args.oidc_provider_url)
+        self.installed: dict[str, pulumi.Resource] = {}
+        base: list[pulumi.Resource] = list(args.after)
+        if args.spec.workload_identity == "pod-identity" and args.mode != "existing":
+            base.append(self._eks_addon("pod_identity_agent", base))
+        self._base = base
+        for addon in rules.install_order(self.plan):
+            self.installed[addon] = getattr(self, f"_install_{addon}")()
+        self.operator_ready = [self.installed["hyperpod_operator"]] if "hyperpod_operator" in self.installed else []
+        self.ingress_ready = [self.installed["load_balancer_controller"]] if "load_balancer_controller" in self.installed else []
+        self.addons = pulumi.Output.from_input(list(self.installed))
+        self.operator_role_arn = getattr(self, "_operator_role_arn", pulumi.Output.from_input(""))
+        self.register_outputs({"addons": self.addons, "operator_role_arn": self.operator_role_arn})
+
+    # ------------------------------------------------------------ helpers
+
+    def _deps(self, addon: str) -> list[pulumi.Resource]:
+        return self._base + [self.installed[d] for d in rules.depends_on(addon, self.plan)]
+
+    def _k8s_opts(self, addon: str, extra: Optional[list[pulumi.Resource]] = None) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, provider=self._args.provider, depends_on=self._deps(addon) + (extra or []))
+
+    def _chart(self, addon: str, namespace: str, values: dict, after: Optional[list[pulumi.Resource]] = None) -> k8s.helm.v4.Chart:
+        repo, chart, version = rules.CHARTS[addon]
+        return k8s.helm.v4.Chart(
+            f"{self._name}-{addon.replace('_', '-')}",
+            chart=chart,
+            name=chart,
+            version=version or None,
+            namespace=namespace,
+            repository_opts=k8s.helm.v4.RepositoryOptsArgs(repo=repo) if repo else None,
+            values=values,
+            opts=self._k8s_opts(addon, after),
+        )
+
+    def _namespace(self, addon: str, namespace: str) -> k8s.core.v1.Namespace:
+        return k8s.core.v1.Namespace(f"{self._name}-ns-{namespace}", metadata={"name": namespace}, opts=self._k8s_opts(addon))
+
+    def _eks_addon(self, addon: str, deps: list[pulumi.Resource], role: Optional[aws.iam.Role] = None) -> aws.eks.Addon:
+        addon_name, service_account, _ = rules.EKS_ADDONS[addon]
+        extra: dict = {}
+        if role is not None and service_account:
+            if self.identity.mode == "pod-identity":
+                extra["pod_identity_associations"] = [{"role_arn": role.arn, "service_account": service_account}]
+            else:
+                extra["service_account_role_arn"] = role.arn
+        return aws.eks.Addon(
+            f"{self._name}-{addon.replace('_', '-')}",
+            cluster_name=self._args.cluster_name,
+            addon_name=addon_name,
+            resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="OVERWRITE",
+            opts=pulumi.ResourceOptions(parent=self, depends_on=deps),
+            **extra,
+        )
+
+    def _role(self, key: str, namespace: str, service_account: str, **kwargs) -> aws.iam.Role:
+        # Add-on roles are bound through the add-on's own podIdentityAssociations: no separate association.
+        return identity_mod.service_account_role(f"{self._name}-{key}", self.identity, namespace, service_account, self, after=self._base, **kwargs)
+
+    # ------------------------------------------------------------ add-ons
+
+    def _install_load_balancer_controller(self) -> pulumi.Resource:
+        a = self._args
+        sa = "aws-load-balancer-controller"
+        policy = a.spec.load_balancer_controller_policy_arn
+        role = self._role(
+            "lbc",
+            "kube-system",
+            sa,
+            managed_policies=[policy] if policy else (),
+            inline_policy=None if policy else json.dumps(identity_mod.LOAD_BALANCER_CONTROLLER_POLICY),
+        )
+        return self._chart(
+            "load_balancer_controller",
+            "kube-system",
+            {
+                "clusterName": a.cluster_name,
+                "region": a.region,
+                "vpcId": a.vpc_id,
+                "replicaCount": 2,
+                "serviceAccount": {"create": True, "name": sa, "annotations": identity_mod.irsa_annotations(self.identity, role)},
+                "nodeSelector": {rules.NODE_ROLE_LABEL: "system"} if a.mode != "existing" else {},
+            },
+        )
+
+    def _install_nvidia_device_plugin(self) -> pulumi.Resource:
+        return self._chart(
+            "nvidia_device_plugin",
+            "kube-system",
+            {"tolerations": [{"key": rules.GPU_TAINT["key"], "operator": "Exists", "effect": "NoSchedule"}, {"key": "CriticalAddonsOnly", "operator": "Exists"}]},
+        )
+
+    def _install_cert_manager(self) -> pulumi.Resource:
+        ns = self._namespace("cert_manager", "cert-manager")
+        return self._chart("cert_manager", "cert-manager", {"crds": {"enabled": True}}, after=[ns])
+
+    def _install_s3_csi(self) -> pulumi.Resource:
+        buckets = sorted(set(self._args.model_buckets))
+        resources = [r for b in buckets for r in (f"arn:aws:s3:::{b}", f"arn:aws:s3:::{b}/*")] or ["*"]
+        _, sa, ns = rules.EKS_ADDONS["s3_csi"]
+        role = self._role(
+            "s3-csi",
+            ns,
+            sa,
+            inline_policy=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetObject"], "Resource": resources}]}),
+            associate=False,
+        )
+        return self._eks_addon("s3_csi", self._deps("s3_csi"), role)
+
+    def _install_fsx_csi(self) -> pulumi.Resource:
+        _, sa, ns = rules.EKS_ADDONS["fsx_csi"]
+        role = self._role("fsx-csi", ns, sa, managed_policies=[FSX_POLICY], associate=False)
+        return self._eks_addon("fsx_csi", self._deps("fsx_csi"), role)
+
+    def _install_metrics_server(self) -> pulumi.Resource:
+        return self._chart("metrics_server", "kube-system", {"args": ["--kubelet-preferred-address-types=InternalIP"]})
+
+    def _install_keda(self) -> pulumi.Resource:
+        sa = "keda-operator"
+        ns = self._namespace("keda", "keda")
+        role = self._role(
+            "keda",
+            "keda",
+            sa,
+            inline_policy=json.dumps(
+                {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["cloudwatch:GetMetricData", "cloudwatch:ListMetrics", "aps:QueryMetrics", "sqs:GetQueueAttributes"], "Resource": "*"}]}
+            ),
+        )
+        values: dict = {}
+        if self.identity.mode == "irsa":
+            values["podIdentity"] = {"aws": {"irsa": {"enabled": True, "roleArn": role.arn}}}
+        return self._chart("keda", "keda", values, after=[ns])
+
+    def _install_hyperpod_operator(self) -> pulumi.Resource:
+        a = self._args
+        bucket_name: pulumi.Input[str]
+        if a.spec.tls_certificate_bucket:
+            bucket_name = a.spec.tls_certificate_bucket
+        else:
+            bucket = aws.s3.Bucket(f"{self._name}-tls", bucket_prefix="hyperpod-tls-", force_destroy=True, opts=pulumi.ResourceOptions(parent=self))
+            bucket_name = bucket.bucket
+        # The operator assumes its role through IRSA (the add-on annotates its service accounts).
+        operator_identity = identity_mod.Identity(a.cluster_name, "irsa", a.oidc_provider_arn, a.oidc_provider_url)
+        role = identity_mod.service_account_role(
+            f"{self._name}-operator",
+            operator_identity,
+            rules.OPERATOR_NAMESPACE,
+            "*",
+            self,
+            managed_policies=[OPERATOR_ACCESS_POLICY],
+            inline_policy=pulumi.Output.from_input(bucket_name).apply(
+                lambda b: json.dumps(
+                    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetObject", "s3:PutObject", "s3:DeleteObject"], "Resource": [f"arn:aws:s3:::{b}", f"arn:aws:s3:::{b}/*"]}]}
+                )
+            ),
+            role_name=rules.operator_role_name(a.spec, a.cluster_name),  # G20: SageMakerHyperPodInference prefix
+            associate=False,
+        )
+        self._operator_role_arn = role.arn
+        deps = self._deps("hyperpod_operator")
+        if a.spec.operator_install == "helm":
+            # Alternative path: the operator's own chart (a local checkout, see README); same order.
+            values = pulumi.Output.all(role.arn, bucket_name, a.hyperpod_cluster_arn, a.vpc_id).apply(
+                lambda v: rules.operator_helm_values(a.region, a.cluster_name, v[0], v[1], v[2], v[3], self.plan)
+            )
+            return k8s.helm.v4.Chart(
+                f"{self._name}-hyperpod-operator",
+                chart=rules.CHARTS["hyperpod_operator"][1],
+                name="hyperpod-inference-operator",
+                namespace=rules.OPERATOR_NAMESPACE,
+                values=values,
+                opts=pulumi.ResourceOptions(parent=self, provider=a.provider, depends_on=deps),
+            )
+        config = pulumi.Output.all(role.arn, bucket_name, a.hyperpod_cluster_arn).apply(
+            lambda v: json.dumps(rules.operator_addon_config(v[0], v[1], v[2], self.plan), sort_keys=True)
+        )
+        return aws.eks.Addon(
+            f"{self._name}-hyperpod-operator",
+            cluster_name=a.cluster_name,
+            addon_name=rules.OPERATOR_ADDON,
+            addon_version=a.spec.operator_addon_version,
+            configuration_values=config,
+            resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="OVERWRITE",
+            opts=pulumi.ResourceOptions(parent=self, depends_on=deps, custom_timeouts=pulumi.CustomTimeouts(create="40m", update="40m")),
+        )

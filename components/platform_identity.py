@@ -1,0 +1,155 @@
+"""AWS identities for in-cluster controllers: one IAM role per service account, bound by EKS Pod
+Identity (an association) or IRSA (an OIDC trust and a service-account annotation)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import pulumi
+import pulumi_aws as aws
+
+# Our own, coarser than the upstream iam_policy.json of the controller: ELB and security-group
+# management plus the reads it needs. Set platform.loadBalancerControllerPolicyArn to use the
+# upstream policy instead.
+LOAD_BALANCER_CONTROLLER_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": [
+                "ec2:Describe*",
+                "ec2:GetSecurityGroupsForVpc",
+                "elasticloadbalancing:Describe*",
+                "acm:ListCertificates",
+                "acm:DescribeCertificate",
+                "iam:ListServerCertificates",
+                "iam:GetServerCertificate",
+                "cognito-idp:DescribeUserPoolClient",
+                "wafv2:GetWebACL",
+                "wafv2:GetWebACLForResource",
+                "wafv2:AssociateWebACL",
+                "wafv2:DisassociateWebACL",
+                "shield:GetSubscriptionState",
+                "shield:DescribeProtection",
+            ],
+            "Resource": "*",
+        },
+        {
+            "Effect": "Allow",
+            "Action": "iam:CreateServiceLinkedRole",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"iam:AWSServiceName": "elasticloadbalancing.amazonaws.com"}},
+        },
+        {
+            "Effect": "Allow",
+            "Action": [
+                "ec2:CreateSecurityGroup",
+                "ec2:CreateTags",
+                "ec2:DeleteTags",
+                "ec2:AuthorizeSecurityGroupIngress",
+                "ec2:RevokeSecurityGroupIngress",
+                "ec2:DeleteSecurityGroup",
+            ],
+            "Resource": "*",
+        },
+        {
+            "Effect": "Allow",
+            "Action": [
+                "elasticloadbalancing:Create*",
+                "elasticloadbalancing:Delete*",
+                "elasticloadbalancing:Modify*",
+                "elasticloadbalancing:Set*",
+                "elasticloadbalancing:AddTags",
+                "elasticloadbalancing:RemoveTags",
+                "elasticloadbalancing:RegisterTargets",
+                "elasticloadbalancing:DeregisterTargets",
+                "elasticloadbalancing:AddListenerCertificates",
+                "elasticloadbalancing:RemoveListenerCertificates",
+            ],
+            "Resource": "*",
+        },
+    ],
+}
+
+
+@dataclass
+class Identity:
+    cluster_name: str
+    mode: str  # "pod-identity" | "irsa"
+    oidc_provider_arn: Optional[pulumi.Input[str]] = None
+    oidc_provider_url: Optional[pulumi.Input[str]] = None  # without https://
+
+
+def trust_policy(identity: Identity, namespace: str, service_account: str) -> pulumi.Output[str]:
+    if identity.mode == "pod-identity":
+        return pulumi.Output.from_input(
+            json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"}, "Action": ["sts:AssumeRole", "sts:TagSession"]}],
+                }
+            )
+        )
+    if identity.oidc_provider_arn is None or identity.oidc_provider_url is None:
+        raise pulumi.RunError("platform.workloadIdentity = 'irsa': [CONFIG] the cluster has no OIDC provider. Fix: use pod-identity")
+    return pulumi.Output.all(identity.oidc_provider_arn, identity.oidc_provider_url).apply(
+        lambda a: json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Federated": a[0]},
+                        "Action": "sts:AssumeRoleWithWebIdentity",
+                        "Condition": {
+                            "StringLike": {f"{a[1].removeprefix('https://')}:sub": f"system:serviceaccount:{namespace}:{service_account}"},
+                            "StringEquals": {f"{a[1].removeprefix('https://')}:aud": "sts.amazonaws.com"},
+                        },
+                    }
+                ],
+            }
+        )
+    )
+
+
+def service_account_role(
+    name: str,
+    identity: Identity,
+    namespace: str,
+    service_account: str,
+    parent: pulumi.Resource,
+    managed_policies: Sequence[str] = (),
+    inline_policy: Optional[pulumi.Input[str]] = None,
+    role_name: Optional[str] = None,
+    associate: bool = True,
+    after: Sequence[pulumi.Resource] = (),
+) -> aws.iam.Role:
+    """A role for `namespace/service_account`; with Pod Identity also its association."""
+    child = pulumi.ResourceOptions(parent=parent)
+    role = aws.iam.Role(
+        f"{name}-role",
+        name=role_name,
+        assume_role_policy=trust_policy(identity, namespace, service_account),
+        managed_policy_arns=list(managed_policies) or None,
+        opts=child,
+    )
+    if inline_policy is not None:
+        aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=inline_policy, opts=child)
+    if identity.mode == "pod-identity" and associate:
+        aws.eks.PodIdentityAssociation(
+            f"{name}-pod-identity",
+            cluster_name=identity.cluster_name,
+            namespace=namespace,
+            service_account=service_account,
+            role_arn=role.arn,
+            # The cluster name is a plain string: depend on the cluster explicitly, or the
+            # association is attempted before the cluster exists.
+            opts=pulumi.ResourceOptions(parent=parent, depends_on=list(after)),
+        )
+    return role
+
+
+def irsa_annotations(identity: Identity, role: aws.iam.Role) -> dict:
+    return {"eks.amazonaws.com/role-arn": role.arn} if identity.mode == "irsa" else {}

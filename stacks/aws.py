@@ -1,0 +1,109 @@
+"""The thin AWS client layer: every boto3 call the project makes, each turning AWS errors into one
+clear line (`AwsError`). Tested with moto; Service Quotas with botocore's Stubber (moto 5.2 has
+no EC2 or SageMaker quotas)."""
+
+from __future__ import annotations
+
+import fnmatch
+from typing import Any, Callable, Optional, TypeVar
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+T = TypeVar("T")
+_CONFIG = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=15)
+
+ACCESS_DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError", "403"}
+THROTTLED = {"Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded", "SlowDown"}
+
+
+class AwsError(Exception):
+    """One line: what was attempted, what AWS said, what to do."""
+
+
+class Aws:
+    """boto3 clients for one region; `factory` is injectable for tests (moto, Stubber)."""
+
+    def __init__(self, region: str, factory: Optional[Callable[..., Any]] = None):
+        self.region = region
+        self._factory = factory or (lambda service, region_name: boto3.client(service, region_name=region_name, config=_CONFIG))
+        self._clients: dict[tuple[str, str], Any] = {}
+
+    def client(self, service: str, region: Optional[str] = None) -> Any:
+        key = (service, region or self.region)
+        if key not in self._clients:
+            self._clients[key] = self._factory(service, region_name=key[1])
+        return self._clients[key]
+
+    # ------------------------------------------------------------ calls
+
+    def s3_keys(self, bucket: str, prefix: str, region: Optional[str] = None, limit: int = 10_000) -> list[str]:
+        what = f"list s3://{bucket}/{prefix}"
+
+        def run() -> list[str]:
+            keys: list[str] = []
+            pages = self.client("s3", region).get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+            for page in pages:
+                keys += [o["Key"] for o in page.get("Contents", [])]
+                if len(keys) >= limit:
+                    break
+            return keys
+
+        return guarded(what, run, f"s3:ListBucket on arn:aws:s3:::{bucket}")
+
+    def instance_type_offered(self, instance_type: str) -> bool:
+        def run() -> bool:
+            resp = self.client("ec2").describe_instance_type_offerings(
+                LocationType="region", Filters=[{"Name": "instance-type", "Values": [instance_type]}]
+            )
+            return bool(resp.get("InstanceTypeOfferings"))
+
+        return guarded(f"look up instance type {instance_type} in {self.region}", run, "ec2:DescribeInstanceTypeOfferings")
+
+    def quota(self, service_code: str, quota_code: str) -> float:
+        def run() -> float:
+            return float(self.client("service-quotas").get_service_quota(ServiceCode=service_code, QuotaCode=quota_code)["Quota"]["Value"])
+
+        return guarded(f"read quota {service_code}/{quota_code} in {self.region}", run, "servicequotas:GetServiceQuota")
+
+    def quotas_named(self, service_code: str, pattern: str) -> dict[str, float]:
+        """Quotas of a service whose name matches a glob (`ml.g5.12xlarge for cluster usage`)."""
+
+        def run() -> dict[str, float]:
+            out: dict[str, float] = {}
+            for page in self.client("service-quotas").get_paginator("list_service_quotas").paginate(ServiceCode=service_code):
+                for q in page.get("Quotas", []):
+                    if fnmatch.fnmatch(q.get("QuotaName", "").lower(), pattern.lower()):
+                        out[q["QuotaName"]] = float(q["Value"])
+            return out
+
+        return guarded(f"list {service_code} quotas in {self.region}", run, "servicequotas:ListServiceQuotas")
+
+    def hyperpod_status(self, cluster: str) -> str:
+        return guarded(
+            f"describe HyperPod cluster {cluster}",
+            lambda: str(self.client("sagemaker").describe_cluster(ClusterName=cluster)["ClusterStatus"]),
+            "sagemaker:DescribeCluster",
+        )
+
+
+def guarded(what: str, run: Callable[[], T], permission: str) -> T:
+    try:
+        return run()
+    except NoCredentialsError:
+        raise AwsError(f"{what}: no AWS credentials. Fix: set AWS_PROFILE or run `aws configure`") from None
+    except ClientError as exc:
+        err = exc.response.get("Error", {})
+        code = str(err.get("Code", ""))
+        message = str(err.get("Message", "")).splitlines()[0] if err.get("Message") else code
+        if code in ACCESS_DENIED:
+            raise AwsError(f"{what}: access denied. Fix: grant {permission} to the caller") from None
+        if code in THROTTLED:
+            raise AwsError(f"{what}: throttled by AWS ({code}). Fix: retry in a minute") from None
+        if code in ("NoSuchBucket",):
+            raise AwsError(f"{what}: the bucket does not exist. Fix: check modelSource.bucket and region") from None
+        raise AwsError(f"{what}: {code}: {message}") from None
+    except BotoCoreError as exc:
+        raise AwsError(f"{what}: {str(exc).splitlines()[0]}") from None
+

@@ -38,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     crds = sub.add_parser("crds", help="manage the local cache of upstream CRD schemas")
     crds.add_argument("action", choices=["fetch", "where"], help="fetch: download the pinned CRDs; where: show which directory is used")
 
+    preflight = sub.add_parser("preflight", help="check AWS before `pulumi up`: model files (G14), instance types, quotas, HyperPod status")
+    preflight.add_argument("--stack", "-s", default="dev", help="stack name: reads Pulumi.<stack>.yaml (default: dev)")
+
     args = parser.parse_args(argv)
     console = Console(width=None if sys.stdout.isatty() else 160)
     if args.command == "plan":
@@ -45,6 +48,10 @@ def main(argv: list[str] | None = None) -> int:
 
         project_dir = Path(args.project_dir).resolve() if args.project_dir else plan_cmd.PROJECT_DIR
         return plan_cmd.run(args.stack, args.out, args.crd_dir, args.kubernetes_version, args.all, console, project_dir)
+    if args.command == "preflight":
+        from . import preflight as preflight_cmd
+
+        return preflight_cmd.main(args.stack, console)
     if args.command in ("tune", "report"):
         from .tuning import cli as tuning_cli
 

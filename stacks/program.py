@@ -62,10 +62,13 @@ def main() -> None:
         transforms.register()
 
     base = from_platform_stack(cfg) if cfg.platform_stack else build_base(cfg)
-    endpoints = declare_endpoints(cfg, base)
+    endpoints, api_keys = declare_endpoints(cfg, base)
     for key, value in base.outputs.items():
         pulumi.export(key, value)
     pulumi.export("endpoints", endpoints)
+    # Keys apart from `endpoints`: a secret inside a map makes the whole map secret, and the URLs
+    # must stay readable. Each value is a Pulumi secret (G9); `--show-secrets` reveals it.
+    pulumi.export("apiKeys", api_keys)
 
 
 def _preflight(cfg: stack_config.StackConfig) -> None:
@@ -147,7 +150,16 @@ def from_platform_stack(cfg: stack_config.StackConfig) -> Base:
     return Base(provider=provider, outputs={"cluster": ref.get_output("cluster")})
 
 
-def declare_endpoints(cfg: stack_config.StackConfig, base: Base) -> dict[str, Any]:
+def children_depend_on(deps: list[pulumi.Resource]):
+    def transformation(args: pulumi.ResourceTransformationArgs) -> Optional[pulumi.ResourceTransformationResult]:
+        if not deps:
+            return None
+        return pulumi.ResourceTransformationResult(args.props, pulumi.ResourceOptions.merge(args.opts, pulumi.ResourceOptions(depends_on=deps)))
+
+    return transformation
+
+
+def declare_endpoints(cfg: stack_config.StackConfig, base: Base) -> tuple[dict[str, Any], dict[str, Any]]:
     k8s_opts = pulumi.ResourceOptions(provider=base.provider)
     namespaces = {
         ns: k8s.core.v1.Namespace(f"ns-{ns}", metadata={"name": ns}, opts=k8s_opts)
@@ -155,12 +167,15 @@ def declare_endpoints(cfg: stack_config.StackConfig, base: Base) -> dict[str, An
     }
     ingress_spec = cfg.platform.ingress
     outputs: dict[str, Any] = {}
+    api_keys: dict[str, Any] = {}
     for spec in cfg.endpoints:
         name = hyperpod.resource_name(spec)
         # The operator must be up before its CRD's objects and its namespace's Secrets
         # (pulumi-kubernetes #3176/#3247: no CR in the same update without an explicit dependency).
         deps = ([namespaces[spec.namespace]] if spec.namespace in namespaces else []) + base.operator_ready
-        opts = pulumi.ResourceOptions(providers={"kubernetes": base.provider}, depends_on=deps)
+        # depends_on of a component does not reach its children; this SDK-side transformation puts
+        # it on every child (the CR, the Secrets), so each waits for the operator itself.
+        opts = pulumi.ResourceOptions(providers={"kubernetes": base.provider}, depends_on=deps, transformations=[children_depend_on(deps)])
         key = None
         if spec.api_key:
             key = EndpointApiKey(
@@ -200,9 +215,10 @@ def declare_endpoints(cfg: stack_config.StackConfig, base: Base) -> dict[str, An
             "resourceName": endpoint.resource_name,
             "port": endpoint.port,
             "apiKeySecret": key.secret_name if key else None,
-            "apiKey": key.value if key else None,  # a Pulumi secret (G9): --show-secrets to read it
             "curl": pulumi.Output.from_input(url).apply(
                 lambda u, served=served, spec=spec: platform_rules.curl_example(u, served, spec.api_key, spec.invocation_endpoint)
             ),
         }
-    return outputs
+        if key:
+            api_keys[name] = key.value
+    return outputs, api_keys

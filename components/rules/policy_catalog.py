@@ -1,0 +1,112 @@
+"""The policies, defined once: name, rule, default enforcement, parameters, anchors and the check.
+
+The CrossGuard pack (`policies/`) wraps each entry in a ResourceValidationPolicy or a
+StackValidationPolicy; the offline plan and `stacks check` run the same entries through
+`policy_eval.evaluate`. Guardrail policies (G*) filter the rule library's own findings by rule ID,
+so every guardrail keeps one implementation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal, Mapping, Optional, Union
+
+from . import manifests, security, stack_checks
+from .problems import Problem
+from .resources import Resource
+
+Level = Literal["mandatory", "advisory", "disabled"]
+
+
+@dataclass(frozen=True)
+class Context:
+    params: Mapping[str, Any]
+    stack: Optional[str] = None  # the Pulumi stack name, when known
+
+
+ResourceCheck = Callable[[Resource, Context], list[Problem]]
+StackCheck = Callable[[list[Resource], Context], list[stack_checks.Finding]]
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    name: str
+    rule: str
+    description: str
+    kind: Literal["resource", "stack"]
+    enforcement: Level
+    check: Union[ResourceCheck, StackCheck]
+    params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # JSON schema properties with defaults
+    anchors: tuple[str, ...] = ()
+
+    def defaults(self) -> dict[str, Any]:
+        return {k: v["default"] for k, v in self.params.items() if "default" in v}
+
+
+def _guardrail(rule: str, severity: str = "error") -> ResourceCheck:
+    """The rule library's findings for one guardrail on one Kubernetes object."""
+
+    def check(resource: Resource, ctx: Context) -> list[Problem]:
+        manifest = resource.manifest
+        if manifest is None:
+            return []
+        return [p for p in manifests.check(manifest) if p.rule == rule and p.severity == severity]
+
+    return check
+
+
+def _on_manifest(fn: Callable[[dict[str, Any]], list[Problem]]) -> ResourceCheck:
+    return lambda resource, ctx: fn(resource.manifest) if resource.manifest is not None else []
+
+
+def _stack(fn: Callable[[list[Resource]], list[stack_checks.Finding]]) -> StackCheck:
+    return lambda resources, ctx: fn(resources)
+
+
+_STRINGS = {"type": "array", "items": {"type": "string"}}
+
+POLICIES: tuple[PolicySpec, ...] = (
+    PolicySpec("g01-name-length", "G1", "Kubernetes names, and the names the HyperPod operator derives from them (prefetch-{name}-inf), fit 63 characters", "resource", "mandatory", _guardrail("G1"), anchors=("incident §3",)),
+    PolicySpec("g02-name-format", "G2", "Names (metadata.name, spec.endpointName) are lowercase RFC 1123; label and annotation values are strings", "resource", "mandatory", _guardrail("G2"), anchors=("incident §19",)),
+    PolicySpec("g03-one-engine-port", "G3", "One engine port everywhere: --port, modelInvocationPort, probes, metrics", "resource", "mandatory", _guardrail("G3"), anchors=("incident §5",)),
+    PolicySpec("g04-probes-survive-model-load", "G4", "Model containers have readiness probes with timeoutSeconds >= 5, a startup budget for model load, and a rollout that cannot deadlock on one GPU", "resource", "mandatory", _guardrail("G4"), anchors=("incidents §6, §13", "Kyverno require-probes")),
+    PolicySpec("g05-served-model-name", "G5", "The engine runs a full command and serves the model under the last segment of its id", "resource", "mandatory", _guardrail("G5"), anchors=("incidents §7, §8",)),
+    PolicySpec("g06-sglang-metrics", "G6", "SGLang behind the router runs with --enable-metrics", "resource", "mandatory", _guardrail("G6"), anchors=("incident §12",)),
+    PolicySpec("g07-kv-cache", "G7", "KV-cache offload only with vLLM; with L2 cache no prefetch and no --enable-prefix-caching", "resource", "mandatory", _guardrail("G7"), anchors=("incidents §2, §17",)),
+    PolicySpec("g07-l2-tieredstorage", "G7", "L2 cache on the tieredstorage backend is known broken (warning)", "resource", "advisory", _guardrail("G7", "warning"), anchors=("incident §18",)),
+    PolicySpec("g08-public-alb-needs-routing", "G8", "A public ALB only in front of an endpoint with intelligent routing", "stack", "mandatory", _stack(stack_checks.check_public_alb_routing), anchors=("incidents §4, §15",)),
+    PolicySpec("g09-api-key-reaches-router", "G9", "With an API key and intelligent routing, the router gets the key: plain-value env and the key Secret in both namespaces", "stack", "mandatory", _stack(stack_checks.check_api_key_reaches_router), anchors=("incidents §1, §11",)),
+    PolicySpec("g10-engine-parameters", "G10", "Engine flags match the engine; --max-model-len (or --context-length) is always set", "resource", "mandatory", _guardrail("G10"), anchors=("incidents §10, §14",)),
+    PolicySpec("g11-gpu-scheduling", "G11", "GPUs by nvidia.com/gpu limit = tensor-parallel size, no CUDA_VISIBLE_DEVICES, pinned to the instance type, GPU taint tolerated", "resource", "mandatory", _guardrail("G11"), anchors=("perf-eval-eks-notes §3", "Kyverno require-pod-requests-limits")),
+    PolicySpec("g12-low-compute-capability-env", "G12", "T4-class GPUs (compute capability < 8.0) get the documented engine env workarounds", "resource", "mandatory", _guardrail("G12"), anchors=("perf-eval-eks-notes §1",)),
+    PolicySpec("g13-ephemeral-storage-and-shm", "G13", "Model pods request ephemeral storage and mount a memory-backed /dev/shm", "resource", "mandatory", _guardrail("G13"), anchors=("model-engine-notes", "Kyverno require-pod-requests-limits")),
+    PolicySpec("g16-endpoint-url-from-status", "G16", "Endpoint URLs in the stack outputs come from the Ingress's final status", "stack", "mandatory", _stack(stack_checks.check_endpoint_urls), anchors=("incident §16",)),
+    PolicySpec("s1-gpu-workload-limits-probes", "S1", "GPU containers of every workload kind declare a GPU limit and probes", "resource", "mandatory", _on_manifest(security.check_gpu_workload), anchors=("Kyverno require-requests-limits", "Kyverno require-probes")),
+    PolicySpec("s2-public-alb-tls-or-api-key", "S2", "No internet-facing ALB without TLS (ACM certificate) or an API key", "stack", "mandatory", _stack(stack_checks.check_public_alb_auth), anchors=("AWSGuard alb-http-to-https-redirection", "CIS EKS 5.4.5")),
+    PolicySpec("s3-no-plaintext-secrets", "S3", "No secret value in plain text in a ConfigMap or an env var", "resource", "mandatory", _on_manifest(security.check_plaintext_secrets), anchors=("CIS EKS 4.4.1",)),
+    PolicySpec("s3-router-key-workaround", "S3", "The documented exception: VLLM_API_KEY as a plain value for the router (incident §11)", "resource", "advisory", _on_manifest(security.check_router_key_workaround), anchors=("incident §11", "CIS EKS 4.4.1")),
+    PolicySpec(
+        "s4-eks-endpoint-not-public",
+        "S4",
+        "The EKS API endpoint is not open to 0.0.0.0/0 outside dev stacks",
+        "resource",
+        "advisory",
+        lambda r, ctx: security.check_eks_endpoint(r, ctx.stack, ctx.params.get("devStacks", security.DEFAULT_DEV_STACKS)),
+        params={"devStacks": {**_STRINGS, "default": list(security.DEFAULT_DEV_STACKS), "description": "stack name patterns (fnmatch) exempt from this policy"}},
+        anchors=("CIS EKS 5.4.2",),
+    ),
+    PolicySpec("s5-gpu-nodes-nvidia-ami", "S5", "Node groups of NVIDIA GPU instance types use an NVIDIA AMI type", "resource", "mandatory", lambda r, ctx: security.check_gpu_node_group(r), anchors=("EKS user guide: accelerated AMIs",)),
+    PolicySpec(
+        "s6-required-tags",
+        "S6",
+        "Taggable AWS resources carry the required tags",
+        "resource",
+        "advisory",
+        lambda r, ctx: security.check_required_tags(r, ctx.params.get("requiredTags", security.DEFAULT_REQUIRED_TAGS)),
+        params={"requiredTags": {**_STRINGS, "default": list(security.DEFAULT_REQUIRED_TAGS), "description": "tag keys every taggable AWS resource must have"}},
+        anchors=("AWS Config required-tags",),
+    ),
+)
+
+BY_NAME: dict[str, PolicySpec] = {p.name: p for p in POLICIES}
+assert len(BY_NAME) == len(POLICIES), "policy names must be unique"

@@ -20,6 +20,14 @@ def main(argv: list[str] | None = None) -> int:
     plan.add_argument("--kubernetes-version", default="1.33", help="schema version for core objects (default: 1.33)")
     plan.add_argument("--all", action="store_true", help="list every resource, not only Kubernetes objects")
     plan.add_argument("--project-dir", default=None, help="directory of Pulumi.yaml (default: this project)")
+    plan.add_argument("--policy-config", help="policy pack config JSON (as for `pulumi preview --policy-pack-config`)")
+
+    check = sub.add_parser("check", help="run the policies and schema validation on plain Kubernetes manifests")
+    check.add_argument("paths", nargs="+", metavar="FILE_OR_DIR", help="YAML files (multi-document) or directories of them")
+    check.add_argument("--policy-config", help="policy pack config JSON (as for `pulumi preview --policy-pack-config`)")
+    check.add_argument("--json", action="store_true", help="print a JSON report instead of one line per violation")
+    check.add_argument("--crd-dir", help="directory of upstream CRD files (default: see README)")
+    check.add_argument("--kubernetes-version", default="1.33", help="schema version for core objects (default: 1.33)")
 
     tune = sub.add_parser("tune", help="deploy and benchmark each point of a parameter grid; report the best")
     tune.add_argument("grid", help="grid spec YAML (see stacks/grids/)")
@@ -47,7 +55,11 @@ def main(argv: list[str] | None = None) -> int:
         from . import plan as plan_cmd
 
         project_dir = Path(args.project_dir).resolve() if args.project_dir else plan_cmd.PROJECT_DIR
-        return plan_cmd.run(args.stack, args.out, args.crd_dir, args.kubernetes_version, args.all, console, project_dir)
+        return plan_cmd.run(args.stack, args.out, args.crd_dir, args.kubernetes_version, args.all, console, project_dir, args.policy_config)
+    if args.command == "check":
+        from . import check as check_cmd
+
+        return check_cmd.main(args.paths, args.policy_config, args.json, args.crd_dir, args.kubernetes_version)
     if args.command == "preflight":
         from . import preflight as preflight_cmd
 

@@ -7,6 +7,7 @@ Needs no credentials and no Pulumi CLI. Exit status: 0 clean, 1 a check failed, 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import runpy
@@ -18,6 +19,10 @@ from typing import Any, Optional
 import yaml
 
 from components.rules import ConfigError, Problem, manifests
+from components.rules.policy_config import PolicyConfig, PolicyConfigError
+from components.rules.policy_config import load as load_policy_config
+from components.rules.policy_eval import Violation, evaluate
+from components.rules.resources import Resource
 
 from . import config as stack_config
 from .mocks import SECRET_MARK, PlanMocks, Registration
@@ -65,10 +70,13 @@ class Plan:
     logs: list[tuple[str, str]]
     config: stack_config.StackConfig
     crd_source: str
+    # Policy violations on resources that are not Kubernetes objects (AWS, EKS, the stack itself).
+    other_violations: list[Violation] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
-        return any(o.errors or (o.schema and o.schema.status == "failed") for o in self.objects)
+        objects = any(o.errors or (o.schema and o.schema.status == "failed") for o in self.objects)
+        return objects or any(v.mandatory for v in self.other_violations)
 
 
 # ---------------------------------------------------------------- stack files
@@ -153,8 +161,14 @@ def to_manifest(reg: Registration) -> Optional[dict[str, Any]]:
     return {"apiVersion": api_version, "kind": kind, **body}
 
 
-def build_plan(stack: str, project_dir: Path = PROJECT_DIR, crd_dir: Optional[str] = None, kubernetes_version: str = DEFAULT_K8S_VERSION) -> Plan:
-    return build_plan_from_values(stack, read_stack_config(stack, project_dir), project_dir, crd_dir, kubernetes_version)
+def build_plan(
+    stack: str,
+    project_dir: Path = PROJECT_DIR,
+    crd_dir: Optional[str] = None,
+    kubernetes_version: str = DEFAULT_K8S_VERSION,
+    policy_config: Optional[PolicyConfig] = None,
+) -> Plan:
+    return build_plan_from_values(stack, read_stack_config(stack, project_dir), project_dir, crd_dir, kubernetes_version, policy_config)
 
 
 def build_plan_from_values(
@@ -163,6 +177,7 @@ def build_plan_from_values(
     project_dir: Path = PROJECT_DIR,
     crd_dir: Optional[str] = None,
     kubernetes_version: str = DEFAULT_K8S_VERSION,
+    policy_config: Optional[PolicyConfig] = None,
 ) -> Plan:
     """The plan of a stack given its config map (`<project>:key` -> value), e.g. a tuning grid point."""
     project = project_name(project_dir)
@@ -170,16 +185,28 @@ def build_plan_from_values(
     mocks, logs = run_program(stack, values, project, program=project_dir / "__main__.py")
     directory, origin = find_crd_dir(crd_dir)
     validator = Validator(directory, kubernetes_version)
-    objects = []
-    for reg in mocks.registrations:
+    objects: dict[int, PlannedObject] = {}
+    for i, reg in enumerate(mocks.registrations):
         manifest = to_manifest(reg)
         if manifest is None:
             continue
         obj = PlannedObject(len(objects) + 1, reg, manifest)
         obj.schema = validator.validate(manifest)
-        obj.problems = manifests.check(manifest)
-        objects.append(obj)
-    return Plan(stack, mocks.registrations, objects, logs, cfg, origin)
+        objects[i] = obj
+    # The policy pack's policies, on every declared resource (the same ones CrossGuard sees).
+    resources = [Resource(reg.type_, reg.name, reg.inputs) for reg in mocks.registrations]
+    others = []
+    for violation in evaluate(resources, policy_config, stack):
+        if violation.index in objects:
+            objects[violation.index].problems.append(as_problem(violation))
+        else:
+            others.append(violation)
+    return Plan(stack, mocks.registrations, list(objects.values()), logs, cfg, origin, others)
+
+
+def as_problem(violation: Violation) -> Problem:
+    """Mandatory violations print and count as errors, advisory ones as warnings."""
+    return dataclasses.replace(violation.problem, severity="error" if violation.mandatory else "warning")
 
 
 # ---------------------------------------------------------------- output
@@ -256,11 +283,29 @@ def print_plan(plan: Plan, console: Any, show_all: bool = False) -> None:
         for problem in obj.problems:
             color = "red" if problem.severity == "error" else "yellow"
             console.print(f"[{color}]{problem.severity}[/] {obj.kind}/{obj.name}: {problem}", highlight=False)
+    for violation in plan.other_violations:
+        problem = as_problem(violation)
+        color = "red" if problem.severity == "error" else "yellow"
+        console.print(f"[{color}]{problem.severity}[/] {violation.resource.label}: {problem}", highlight=False)
 
 
-def run(stack: str, out: Optional[str], crd_dir: Optional[str], kubernetes_version: str, show_all: bool, console: Any, project_dir: Path = PROJECT_DIR) -> int:
+def run(
+    stack: str,
+    out: Optional[str],
+    crd_dir: Optional[str],
+    kubernetes_version: str,
+    show_all: bool,
+    console: Any,
+    project_dir: Path = PROJECT_DIR,
+    policy_config: Optional[str] = None,
+) -> int:
     try:
-        plan = build_plan(stack, project_dir, crd_dir, kubernetes_version)
+        policies = load_policy_config(policy_config) if policy_config else None
+        plan = build_plan(stack, project_dir, crd_dir, kubernetes_version, policies)
+    except PolicyConfigError as exc:
+        for problem in exc.problems:
+            console.print(f"[red]error[/] {problem}", highlight=False)
+        return 2
     except StackFileError as exc:
         console.print(f"[red]error[/] {exc}", highlight=False)
         return 2

@@ -300,8 +300,8 @@ def check_required_tags(resource: Resource, required: Iterable[str] = DEFAULT_RE
             "tags",
             sorted(present),
             "S6",
-            f"missing required tag(s) {', '.join(missing)}: cost allocation and ownership cannot be traced",
-            f"add {', '.join(missing)} to tags, or once for every resource with the AWS provider's defaultTags",
+            f"missing required tag(s) {', '.join(missing)}: cost and ownership cannot be traced",
+            "add them to tags (or once for every resource with the AWS provider's defaultTags)",
         )
     ]
 

@@ -78,7 +78,7 @@ def _context(spec: PolicySpec, config: Mapping[str, Any]) -> Context:
 
 
 def _resource(type_: str, props: Any, urn: str, name: str) -> Resource:
-    return Resource(type_, plain(props), urn, name)
+    return Resource(type_, name, plain(props), urn)
 
 
 def _validate_resource(spec: PolicySpec):

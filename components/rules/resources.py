@@ -58,7 +58,7 @@ def kubernetes_manifest(type_: str, props: Mapping[str, Any]) -> Optional[dict[s
     split = split_kubernetes_type(type_)
     if split is None:
         return None
-    body = {k: v for k, v in dict(props).items() if k not in ("apiVersion", "kind")}
+    body = {k: v for k, v in props.items() if k not in ("apiVersion", "kind")} if isinstance(props, Mapping) else {}
     return {"apiVersion": split[0], "kind": split[1], **body}
 
 

@@ -1,0 +1,225 @@
+"""Every policy of the pack, called as CrossGuard calls it (hand-built ResourceValidationArgs /
+StackValidationArgs): a failing case and a passing case each, named by rule ID. The incidents'
+exact values are in test_seed_mistakes.py."""
+
+from __future__ import annotations
+
+import copy
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from policy_builders import API_KEY, k8s, render, run_policy  # noqa: E402
+
+from components.rules.policy_catalog import POLICIES  # noqa: E402
+from components.rules.resources import Resource  # noqa: E402
+
+
+def mutate(obj: dict[str, Any], fn: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    obj = copy.deepcopy(obj)
+    fn(obj)
+    return obj
+
+
+def worker(obj: dict[str, Any]) -> dict[str, Any]:
+    return obj["spec"]["worker"]
+
+
+def drop_flag(obj: dict[str, Any], flag: str, value: bool = True) -> None:
+    args = worker(obj)["args"]
+    i = args.index(flag)
+    del args[i : i + (2 if value else 1)]
+
+
+def ingress(endpoint: str, scheme: str = "internet-facing", tls: bool = False) -> dict[str, Any]:
+    annotations = {"alb.ingress.kubernetes.io/scheme": scheme}
+    if tls:
+        annotations["alb.ingress.kubernetes.io/certificate-arn"] = "arn:aws:acm:us-east-1:123456789012:certificate/abc"
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": f"llm-{endpoint}", "namespace": "hyperpod-inference-system", "labels": {"app.kubernetes.io/name": endpoint}, "annotations": annotations},
+        "spec": {"ingressClassName": "alb", "rules": [{"http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": {"service": {"name": f"{endpoint}-router", "port": {"number": 8080}}}}]}}]},
+    }
+
+
+def secret(name: str, namespace: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": namespace}, "stringData": {"api-key": API_KEY}}
+
+
+def gpu_statefulset(**container: Any) -> dict[str, Any]:
+    base = {"name": "engine", "image": "vllm/vllm-openai:v0.11.0", "resources": {"limits": {"nvidia.com/gpu": "1"}}}
+    return {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "llm", "namespace": "default"}, "spec": {"template": {"spec": {"containers": [{**base, **container}]}}}}
+
+
+PROBES = {
+    "readinessProbe": {"httpGet": {"path": "/health", "port": 8000}, "timeoutSeconds": 5},
+    "startupProbe": {"httpGet": {"path": "/health", "port": 8000}, "failureThreshold": 180},
+}
+ROUTED = dict(intelligentRouting=True, apiKey=True)
+STATUS = {"loadBalancer": {"ingress": [{"hostname": "k8s-hyperpod-albqwen3-d8ad7ac4de-852231201.us-east-1.elb.amazonaws.com"}]}}
+
+
+def public_ingress_with_status() -> dict[str, Any]:
+    return {**ingress("qwen3-4b", tls=True), "status": STATUS}
+
+
+def stack_outputs(url: str) -> Resource:
+    return Resource("pulumi:pulumi:Stack", "llm-serving-prod", {"endpoints": {"qwen3-4b": {"url": url}}})
+
+
+def eks_cluster(cidrs: list[str] | None) -> Resource:
+    props: dict[str, Any] = {"name": "llm-prod", "endpointPublicAccess": True}
+    if cidrs is not None:
+        props["publicAccessCidrs"] = cidrs
+    return Resource("eks:index:Cluster", "cluster-eks", props)
+
+
+def node_group(ami: str) -> Resource:
+    return Resource("eks:index:ManagedNodeGroup", "cluster-g5", {"instanceTypes": ["g5.12xlarge"], "amiType": ami, "tags": {}})
+
+
+TAGS = {"llm-serving/stack": "prod", "llm-serving/cluster": "llm-prod"}
+
+# policy -> (rule, failing resources, passing resources, config, PULUMI_STACK)
+CASES: dict[str, tuple[str, Callable[[], list[Resource]], Callable[[], list[Resource]], dict | None, str | None]] = {
+    "g01-name-length": ("G1", lambda: [k8s(mutate(render(), lambda o: o["metadata"].update(name="a" * 51)))], lambda: [k8s(render("a" * 51))], None, None),
+    "g02-name-format": ("G2", lambda: [k8s(mutate(render(sagemakerEndpoint=True), lambda o: o["spec"].update(endpointName="Qwen3-4B")))], lambda: [k8s(render(sagemakerEndpoint=True))], None, None),
+    "g03-one-engine-port": ("G3", lambda: [k8s(mutate(render(), lambda o: o["spec"]["metrics"]["modelMetrics"].update(port=8080)))], lambda: [k8s(render())], None, None),
+    "g04-probes-survive-model-load": ("G4", lambda: [k8s(mutate(render(), lambda o: worker(o)["probes"].pop("readinessProbe")))], lambda: [k8s(render())], None, None),
+    "g05-served-model-name": ("G5", lambda: [k8s(mutate(render(), lambda o: worker(o).pop("command")))], lambda: [k8s(render())], None, None),
+    "g06-sglang-metrics": ("G6", lambda: [k8s(mutate(render(engine="sglang"), lambda o: worker(o)["args"].remove("--enable-metrics")))], lambda: [k8s(render(engine="sglang"))], None, None),
+    "g07-kv-cache": ("G7", lambda: [k8s(mutate(render(engine="sglang"), lambda o: o["spec"].update(kvCacheSpec={"enableL1Cache": True})))], lambda: [k8s(render(kvCache={"l1": True}))], None, None),
+    "g07-l2-tieredstorage": ("G7", lambda: [k8s(render(kvCache={"l1": True, "l2": True, "l2Backend": "tieredstorage"}))], lambda: [k8s(render(kvCache={"l1": True, "l2": True, "l2Backend": "redis"}))], None, None),
+    "g08-public-alb-needs-routing": ("G8", lambda: [k8s(render()), k8s(ingress("qwen3-4b", tls=True))], lambda: [k8s(render(intelligentRouting=True)), k8s(ingress("qwen3-4b", tls=True))], None, None),
+    "g09-api-key-reaches-router": (
+        "G9",
+        lambda: [k8s(render(**ROUTED)), k8s(secret("qwen3-4b-api-key", "default"))],
+        lambda: [k8s(render(**ROUTED)), k8s(secret("qwen3-4b-api-key", "default")), k8s(secret("qwen3-4b-api-key", "hyperpod-inference-system"))],
+        None,
+        None,
+    ),
+    "g10-engine-parameters": ("G10", lambda: [k8s(mutate(render(), lambda o: worker(o)["args"].extend(["--tp-size", "1"])))], lambda: [k8s(render())], None, None),
+    "g11-gpu-scheduling": ("G11", lambda: [k8s(mutate(render(), lambda o: worker(o)["environmentVariables"].append({"name": "CUDA_VISIBLE_DEVICES", "value": "0"})))], lambda: [k8s(render())], None, None),
+    "g12-low-compute-capability-env": (
+        "G12",
+        lambda: [k8s(mutate(render(instanceType="ml.g4dn.xlarge"), lambda o: worker(o).update(environmentVariables=[])))],
+        lambda: [k8s(render(instanceType="ml.g4dn.xlarge"))],
+        None,
+        None,
+    ),
+    "g13-ephemeral-storage-and-shm": ("G13", lambda: [k8s(mutate(render(), lambda o: worker(o)["resources"]["requests"].pop("ephemeral-storage")))], lambda: [k8s(render())], None, None),
+    "g16-endpoint-url-from-status": (
+        "G16",
+        lambda: [k8s(public_ingress_with_status()), stack_outputs("https://internal-k8s-hyperpod-albqwen3-d8ad7ac4de-852231201-1767773231.us-east-1.elb.amazonaws.com/v1/chat/completions")],
+        lambda: [k8s(public_ingress_with_status()), stack_outputs(f"https://{STATUS['loadBalancer']['ingress'][0]['hostname']}/v1/chat/completions")],
+        None,
+        None,
+    ),
+    "s1-gpu-workload-limits-probes": ("S1", lambda: [k8s(gpu_statefulset())], lambda: [k8s(gpu_statefulset(**PROBES))], None, None),
+    "s2-public-alb-tls-or-api-key": ("S2", lambda: [k8s(render(intelligentRouting=True)), k8s(ingress("qwen3-4b"))], lambda: [k8s(render(intelligentRouting=True)), k8s(ingress("qwen3-4b", tls=True))], None, None),
+    "s3-no-plaintext-secrets": (
+        "S3",
+        lambda: [k8s({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "engine-env"}, "data": {"HF_TOKEN": "hf_" + "a1B2c3D4e5" * 4}})],
+        lambda: [k8s({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "engine-env"}, "data": {"TOKENIZERS_PARALLELISM": "false", "HF_TOKEN_PATH": "/secrets/hf"}})],
+        None,
+        None,
+    ),
+    "s3-router-key-workaround": ("S3", lambda: [k8s(render(**ROUTED))], lambda: [k8s(render(apiKey=True))], None, None),
+    "s4-eks-endpoint-not-public": ("S4", lambda: [eks_cluster(None)], lambda: [eks_cluster(["203.0.113.0/24"])], None, "prod"),
+    "s5-gpu-nodes-nvidia-ami": ("S5", lambda: [node_group("AL2023_x86_64_STANDARD")], lambda: [node_group("AL2023_x86_64_NVIDIA")], None, None),
+    "s6-required-tags": ("S6", lambda: [Resource("aws:s3/bucket:Bucket", "tls", {"tags": {"llm-serving/stack": "prod"}})], lambda: [Resource("aws:s3/bucket:Bucket", "tls", {"tags": TAGS})], None, None),
+}
+
+
+def test_every_policy_has_a_failing_and_a_passing_case():
+    assert set(CASES) == {p.name for p in POLICIES}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_policy_fails_then_passes(name, monkeypatch):
+    rule, failing, passing, config, stack = CASES[name]
+    if stack:
+        monkeypatch.setenv("PULUMI_STACK", stack)
+    reported = run_policy(name, failing(), config)
+    assert reported, f"{name} ({rule}) reported nothing on its failing case"
+    for message, _ in reported:
+        # resource, field = value, rule ID and fix, on one line
+        assert f"[{rule}]" in message and " = " in message and "Fix: " in message, message
+    assert run_policy(name, passing(), config) == [], f"{name} ({rule}) reported on its passing case"
+
+
+def test_g09_stack_violation_points_at_the_endpoint_urn():
+    reported = run_policy("g09-api-key-reaches-router", [k8s(render(**ROUTED)), k8s(secret("qwen3-4b-api-key", "default"))])
+    (message, urn), = reported
+    assert urn and urn.endswith("InferenceEndpointConfig::qwen3-4b")
+    assert message.startswith("InferenceEndpointConfig default/qwen3-4b: Secret qwen3-4b-api-key = ['default']: [G9]")
+    assert "hyperpod-inference-system" in message
+
+
+def test_s4_dev_stacks_are_exempt_and_configurable(monkeypatch):
+    monkeypatch.setenv("PULUMI_STACK", "dev")
+    assert run_policy("s4-eks-endpoint-not-public", [eks_cluster(["0.0.0.0/0"])]) == []
+    assert run_policy("s4-eks-endpoint-not-public", [eks_cluster(["0.0.0.0/0"])], {"devStacks": ["sandbox"]})
+    monkeypatch.delenv("PULUMI_STACK")
+    assert run_policy("s4-eks-endpoint-not-public", [eks_cluster(["0.0.0.0/0"])]), "an unknown stack counts as non-dev"
+
+
+def test_s6_required_tags_come_from_config_and_provider_default_tags_count():
+    bucket = Resource("aws:s3/bucket:Bucket", "tls", {"tags": TAGS})
+    (message, _), = run_policy("s6-required-tags", [bucket], {"requiredTags": ["team"]})
+    assert "tags = ['llm-serving/cluster', 'llm-serving/stack']: [S6] missing required tag(s) team" in message
+    assert run_policy("s6-required-tags", [Resource("aws:s3/bucket:Bucket", "tls", {"tagsAll": {"team": "ml"}})], {"requiredTags": ["team"]}) == []
+    native = Resource("aws-native:sagemaker:Cluster", "hp", {"tags": [{"key": "llm-serving/stack", "value": "prod"}, {"key": "llm-serving/cluster", "value": "x"}]})
+    assert run_policy("s6-required-tags", [native]) == []
+
+
+def test_s3_secrets_are_never_printed_and_env_refs_are_fine():
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "router"},
+        "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "busybox", "env": [
+            {"name": "OPENAI_API_KEY", "value": API_KEY},
+            {"name": "API_KEY_FROM_SECRET", "valueFrom": {"secretKeyRef": {"name": "k", "key": "api-key"}}},
+            {"name": "ARGS_KEY", "value": "$(VLLM_API_KEY)"},
+        ]}]}}},
+    }
+    (message, _), = run_policy("s3-no-plaintext-secrets", [k8s(deployment)])
+    assert API_KEY not in message and "<redacted, 67 characters>" in message
+    assert "env[OPENAI_API_KEY]" in message
+    # The router exception is only for VLLM_API_KEY in an endpoint with intelligent routing.
+    unrouted_plain = mutate(render(apiKey=True), lambda o: worker(o).update(environmentVariables=[{"name": "VLLM_API_KEY", "value": API_KEY}]))
+    assert run_policy("s3-no-plaintext-secrets", [k8s(unrouted_plain)])
+    assert run_policy("s3-no-plaintext-secrets", [k8s(render(**ROUTED))]) == []
+
+
+def test_s1_deployment_model_containers_are_left_to_g4_g11_so_one_mistake_reports_once():
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "llm"}, "spec": {"template": {"spec": {"containers": gpu_statefulset()["spec"]["template"]["spec"]["containers"]}}}}
+    assert run_policy("s1-gpu-workload-limits-probes", [k8s(deployment)]) == []
+    assert run_policy("g04-probes-survive-model-load", [k8s(deployment)])
+
+
+def test_s5_custom_launch_template_ami_is_not_judged_and_cpu_groups_are_ignored():
+    assert run_policy("s5-gpu-nodes-nvidia-ami", [Resource("eks:index:ManagedNodeGroup", "g", {"instanceTypes": ["g6e.12xlarge"], "launchTemplate": {"id": "lt-1"}})]) == []
+    assert run_policy("s5-gpu-nodes-nvidia-ami", [Resource("aws:eks/nodeGroup:NodeGroup", "sys", {"instanceTypes": ["m6i.xlarge"], "amiType": "AL2023_x86_64_STANDARD"})]) == []
+    (message, _), = run_policy("s5-gpu-nodes-nvidia-ami", [Resource("aws:eks/nodeGroup:NodeGroup", "old", {"instanceTypes": ["p4d.24xlarge"], "amiType": "AL2_x86_64_GPU"})])
+    assert "end of life" in message
+
+
+def test_unknown_values_during_preview_do_not_turn_into_violations():
+    from pulumi_policy.proxy import UNKNOWN_NUMBER_VALUE, UNKNOWN_STRING_VALUE, unknown_checking_proxy
+
+    from policies import pack
+
+    obj = render(**ROUTED)
+    worker(obj)["environmentVariables"][-1]["value"] = UNKNOWN_STRING_VALUE  # the generated key
+    worker(obj)["modelInvocationPort"]["containerPort"] = UNKNOWN_NUMBER_VALUE
+    props = unknown_checking_proxy({k: v for k, v in obj.items() if k not in ("apiVersion", "kind")})
+    resource = pack._resource("kubernetes:inference.sagemaker.aws.amazon.com/v1:InferenceEndpointConfig", props, "urn", "qwen3-4b")
+    assert worker(resource.props)["modelInvocationPort"]["containerPort"] == pack.UNKNOWN
+    reported = run_policy("g03-one-engine-port", [resource])
+    assert all(pack.UNKNOWN not in m for m, _ in reported)

@@ -1,0 +1,168 @@
+"""Every HyperPod incident a policy covers, with the incident's own values
+(data/seed-mistakes.yaml), reported exactly once by every path: the CrossGuard pack, the pure
+`evaluate`, `python -m stacks check`, and the offline plan of a stack that declares them by hand
+with the guardrail transform switched off.
+
+Not covered by a policy (not visible in declared resources): §8 and §9 (the client and database of
+the original backend), §15 (delete-and-recreate of an Ingress is an action, prevented by declaring
+the scheme at creation, G8/G19), §16 (G16) is covered in test_policy_cases with the incident's URL.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+sys.path.insert(0, str(Path(__file__).parent))
+from policy_builders import SEEDS, k8s, run_policy, seed_documents  # noqa: E402
+
+from components.rules.policy_catalog import POLICIES  # noqa: E402
+from components.rules.policy_eval import evaluate  # noqa: E402
+from stacks import check as check_cmd  # noqa: E402
+from stacks import plan as plan_cmd  # noqa: E402
+
+# (incident, object name, policy, field): each exactly once, and nothing else.
+EXPECTED = Counter(
+    [
+        ("§1", "s01-api-key-router", "g09-api-key-reaches-router", "Secret s01-api-key-router-api-key"),
+        ("§1", "s01-api-key-router", "s3-router-key-workaround", "spec.worker.environmentVariables[VLLM_API_KEY]"),  # advisory, by design
+        ("§2", "s02-sglang-kv-cache", "g07-kv-cache", "spec.kvCacheSpec"),
+        ("§3", "qwen3-4b-instruct-2507-2026-01-06-04-30-58-238-sgla", "g01-name-length", "metadata.name"),
+        ("§4", "llm-s04-public-no-routing", "g08-public-alb-needs-routing", "metadata.annotations.alb.ingress.kubernetes.io/scheme"),
+        ("§5", "s05-sglang-port", "g03-one-engine-port", "spec.worker.args[--port]"),
+        ("§6", "s06-readiness-timeout", "g04-probes-survive-model-load", "spec.worker.probes.readinessProbe.timeoutSeconds"),
+        ("§7", "s07-served-model-name", "g05-served-model-name", "spec.worker.args"),
+        ("§10", "s10-params-not-passed", "g10-engine-parameters", "spec.worker.args"),
+        ("§11", "s11-secret-key-ref", "g09-api-key-reaches-router", "spec.worker.environmentVariables[VLLM_API_KEY]"),
+        ("§12", "s12-sglang-no-metrics", "g06-sglang-metrics", "spec.worker.args"),
+        ("§13", "s13-rollout-surge", "g04-probes-survive-model-load", "spec.strategy.rollingUpdate.maxSurge"),
+        ("§14", "s14-qwen3-vl-no-max-len", "g10-engine-parameters", "spec.worker.args"),
+        ("§17", "s17-l2-prefetch-prefix", "g07-kv-cache", "spec.modelSourceConfig.prefetchEnabled"),
+        ("§17", "s17-l2-prefetch-prefix", "g07-kv-cache", "spec.worker.args[--enable-prefix-caching]"),
+        ("§17", "s17-l2-prefetch-prefix", "g07-l2-tieredstorage", "spec.kvCacheSpec.l2CacheSpec.l2CacheBackend"),  # §18's warning, same object
+        ("§18", "s18-l2-tieredstorage", "g07-l2-tieredstorage", "spec.kvCacheSpec.l2CacheSpec.l2CacheBackend"),
+        ("§19", "s19-endpoint-name-case", "g02-name-format", "spec.endpointName"),
+    ]
+)
+ADVISORY = {"s3-router-key-workaround", "g07-l2-tieredstorage"}
+
+
+def expected_without_incident() -> Counter:
+    return Counter((name, policy, path) for _, name, policy, path in EXPECTED.elements())
+
+
+def test_seed_file_holds_the_incidents_exact_values():
+    docs = {d["metadata"]["name"]: d for d in seed_documents()}
+    assert len("prefetch-" + "qwen3-4b-instruct-2507-2026-01-06-04-30-58-238-sgla" + "-inf") == 64  # §3
+    assert docs["s05-sglang-port"]["spec"]["worker"]["modelInvocationPort"]["containerPort"] == 8000  # §5
+    assert "8080" in docs["s05-sglang-port"]["spec"]["worker"]["args"]
+    assert docs["s06-readiness-timeout"]["spec"]["worker"]["probes"]["readinessProbe"]["timeoutSeconds"] == 1  # §6
+    assert docs["s11-secret-key-ref"]["spec"]["worker"]["environmentVariables"][-1]["valueFrom"] == {"secretKeyRef": {"name": "endpoint-api-key", "key": "api-key"}}
+    assert docs["s17-l2-prefetch-prefix"]["spec"]["modelSourceConfig"]["prefetchEnabled"] is True  # §17
+    assert docs["s19-endpoint-name-case"]["spec"]["endpointName"] == "Qwen3-4B-Instruct-2507-2026-01-13-01-12"  # §19
+
+
+def test_pack_reports_each_seed_mistake_once():
+    resources = [k8s(d) for d in seed_documents()]
+    found: Counter = Counter()
+    for policy in POLICIES:
+        for message, _ in run_policy(policy.name, resources):
+            name = message.split(": ", 1)[0].split(" ", 1)[1].split("/")[-1]
+            path = message.split(": ", 1)[1].split(" = ", 1)[0]
+            found[(name, policy.name, path)] += 1
+    assert found == expected_without_incident()
+
+
+def test_evaluate_reports_each_seed_mistake_once_with_its_level():
+    violations = evaluate(k8s(d) for d in seed_documents())
+    found = Counter((v.resource.manifest["metadata"]["name"], v.policy, v.problem.path) for v in violations)
+    assert found == expected_without_incident()
+    assert {v.policy for v in violations if not v.mandatory} == ADVISORY
+
+
+def test_stacks_check_reports_each_seed_mistake_once_and_fails():
+    out = io.StringIO()
+    assert check_cmd.main([str(SEEDS)], out=out) == 1
+    lines = out.getvalue().splitlines()
+    mandatory = sum(n for (_, _, policy, _), n in EXPECTED.items() if policy not in ADVISORY)
+    assert sum(" mandatory g" in line for line in lines) == mandatory
+    assert lines[-1].startswith(f"{len(seed_documents())} document(s): {mandatory} mandatory and {sum(EXPECTED.values()) - mandatory} advisory")
+    assert f"{SEEDS}:4: InferenceEndpointConfig default/qwen3-4b-instruct-2507-2026-01-06-04-30-58-238-sgla: mandatory g01-name-length: metadata.name" in out.getvalue()
+    assert "Traceback" not in out.getvalue()
+
+
+def test_stacks_check_json_report():
+    out = io.StringIO()
+    assert check_cmd.main([str(SEEDS)], as_json=True, out=out) == 1
+    report = json.loads(out.getvalue())
+    found = Counter((d["name"], v["policy"], v["path"]) for d in report["documents"] for v in d["violations"])
+    assert found == expected_without_incident()
+    assert report["exitCode"] == 1 and report["summary"]["unchecked"] == 0
+    statuses = {d["name"]: d["status"] for d in report["documents"]}
+    assert statuses["s18-l2-tieredstorage"] == "passed"  # advisory only
+    assert statuses["s19-endpoint-name-case"] == "failed"
+
+
+# ---------------------------------------------------------------- the offline plan
+
+HAND_DECLARED = '''
+import pulumi_kubernetes as k8s
+import yaml
+from stacks.program import main
+
+main()
+for i, doc in enumerate(yaml.safe_load_all(open({seeds!r}))):
+    if not doc:
+        continue
+    name, kind, meta = f"seed-{{i}}", doc["kind"], doc["metadata"]
+    if kind == "Secret":
+        k8s.core.v1.Secret(name, metadata=meta, string_data=doc["stringData"])
+    elif kind == "Ingress":
+        k8s.networking.v1.Ingress(name, metadata=meta, spec=doc["spec"])
+    elif kind == "Deployment":
+        k8s.apps.v1.Deployment(name, metadata=meta, spec=doc["spec"])
+    else:
+        k8s.apiextensions.CustomResource(name, api_version=doc["apiVersion"], kind=kind, metadata=meta, spec=doc["spec"])
+'''
+
+
+@pytest.fixture(scope="module")
+def seed_project(tmp_path_factory) -> Path:
+    """The dev stack plus every seed object declared by hand, guardrail transform off."""
+    project = tmp_path_factory.mktemp("seed-stack")
+    root = Path(plan_cmd.__file__).resolve().parent.parent
+    shutil.copy(root / "Pulumi.yaml", project / "Pulumi.yaml")
+    stack = yaml.safe_load((root / "Pulumi.dev.yaml").read_text())
+    stack["config"]["llm-serving:guardrailTransforms"] = False
+    (project / "Pulumi.seeds.yaml").write_text(yaml.safe_dump(stack))
+    (project / "__main__.py").write_text(HAND_DECLARED.format(seeds=str(SEEDS)))
+    return project
+
+
+def test_plan_reports_each_seed_mistake_once_and_nothing_mandatory_of_the_dev_stack(seed_project):
+    plan = plan_cmd.build_plan("seeds", seed_project)
+    seeds = [o for o in plan.objects if o.registration.name.startswith("seed-")]
+    assert len(seeds) == len(seed_documents())
+    found = Counter((o.name, p.path) for o in seeds for p in o.problems)
+    assert found == Counter((name, path) for name, _, path in expected_without_incident().elements())
+    assert plan.failed
+    others = [p for o in plan.objects if not o.registration.name.startswith("seed-") for p in o.errors]
+    assert others == [] and not any(v.mandatory for v in plan.other_violations)
+
+
+def test_plan_cli_exits_1_on_mandatory_and_prints_advisory_as_warning(seed_project, tmp_path):
+    from rich.console import Console
+
+    console = Console(record=True, width=400)
+    assert plan_cmd.run("seeds", str(tmp_path / "out"), None, "1.33", False, console, seed_project) == 1
+    text = console.export_text()
+    assert "error InferenceEndpointConfig/s19-endpoint-name-case: spec.endpointName = 'Qwen3-4B-Instruct-2507-2026-01-13-01-12': [G2]" in text
+    assert "warning InferenceEndpointConfig/s18-l2-tieredstorage: spec.kvCacheSpec.l2CacheSpec.l2CacheBackend = 'tieredstorage': [G7]" in text
+    assert "Plan failed" in text

@@ -36,8 +36,8 @@ UNKNOWN = "<unknown during preview>"
 
 
 def plain(value: Any) -> Any:
-    """CrossGuard's props are read-only proxies that raise on unknown values; the rule library
-    wants plain dicts and lists."""
+    """CrossGuard's props are read-only proxies that raise on unknown values, with every number a
+    float; the rule library wants plain dicts, lists and integers."""
     if isinstance(value, Mapping):
         out = {}
         for key in value:
@@ -54,6 +54,8 @@ def plain(value: Any) -> Any:
             except UnknownValueError:
                 items.append(UNKNOWN)
         return items
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # the wire format has only doubles; ports and counts are integers
     return value
 
 

@@ -176,8 +176,9 @@ def main(
     as_json: bool = False,
     crd_dir: Optional[str] = None,
     kubernetes_version: str = DEFAULT_K8S_VERSION,
-    out: TextIO = sys.stdout,
+    out: Optional[TextIO] = None,
 ) -> int:
+    out = out or sys.stdout
     try:
         config = load_policy_config(policy_config) if policy_config else None
         docs = load_documents(collect(paths))

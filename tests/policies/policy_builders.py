@@ -3,7 +3,6 @@ CrossGuard arguments (as pulumi-policy's own tests build them), and a runner for
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +35,13 @@ def opts() -> PolicyResourceOptions:
 
 
 def resource_args(resource: Resource, config: dict | None = None) -> ResourceValidationArgs:
-    return ResourceValidationArgs(resource.type, copy.deepcopy(dict(resource.props)), resource.urn or f"urn:pulumi:test::p::{resource.type}::{resource.name}", resource.name, opts(), None, config)
+    return ResourceValidationArgs(resource.type, dict(resource.props), resource.urn or f"urn:pulumi:test::p::{resource.type}::{resource.name}", resource.name, opts(), None, config)
 
 
 def stack_args(resources: list[Resource], config: dict | None = None) -> StackValidationArgs:
     return StackValidationArgs(
         [
-            PolicyResource(r.type, copy.deepcopy(dict(r.props)), r.urn or f"urn:pulumi:test::p::{r.type}::{r.name}", r.name, opts(), None, None, [], {})
+            PolicyResource(r.type, dict(r.props), r.urn or f"urn:pulumi:test::p::{r.type}::{r.name}", r.name, opts(), None, None, [], {})
             for r in resources
         ],
         config,

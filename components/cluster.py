@@ -50,12 +50,13 @@ class EksCluster(pulumi.ComponentResource):
         super().__init__("llm-serving:cluster:EksCluster", name, None, opts)
         spec = args.spec
         net = args.network
-        tags = {**args.tags, **spec.tags}
+        tags = rules.stack_tags(pulumi.get_stack(), spec.name, {**args.tags, **spec.tags})
         child = pulumi.ResourceOptions(parent=self)
         access = {
             f"admin-{i}": eks.AccessEntryArgs(
                 principal_arn=arn,
                 access_policies={"admin": eks.AccessPolicyAssociationArgs(policy_arn=ADMIN_POLICY, access_scope={"type": "cluster"})},
+                tags=tags,
             )
             for i, arn in enumerate(spec.admin_principal_arns)
         }
@@ -141,6 +142,8 @@ class EksCluster(pulumi.ComponentResource):
                 f"{name}-{g.name}-lt",
                 capacity_reservation_specification={"capacity_reservation_target": {"capacity_reservation_id": g.capacity_reservation_id}},
                 block_device_mappings=[{"device_name": "/dev/xvda", "ebs": {"volume_size": g.disk_size, "volume_type": "gp3", "delete_on_termination": "true"}}],
+                # Node group tags stop at the node group; these reach the GPU instances and their disks (cost).
+                tag_specifications=[{"resource_type": kind, "tags": tags} for kind in ("instance", "volume")],
                 tags=tags,
                 opts=child,
             )

@@ -40,7 +40,7 @@ class HyperPodCluster(pulumi.ComponentResource):
     def __init__(self, name: str, args: HyperPodClusterArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("llm-serving:cluster:HyperPodCluster", name, None, opts)
         spec = args.spec
-        tags = {**args.tags, **spec.tags}
+        tags = rules.stack_tags(pulumi.get_stack(), spec.name, {**args.tags, **spec.tags})
         child = pulumi.ResourceOptions(parent=self)
         self.execution_role = aws.iam.Role(
             f"{name}-execution-role",

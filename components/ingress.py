@@ -35,6 +35,7 @@ class EndpointIngressArgs:
     ingress: IngressSpec
     health_path: str
     after: list[pulumi.Resource] = field(default_factory=list)  # the load balancer controller, the endpoint
+    tags: dict[str, str] = field(default_factory=dict)  # extra ALB tags; stack and endpoint tags are added
 
 
 def hostname_of(status: Any) -> Optional[str]:
@@ -59,13 +60,16 @@ class EndpointIngress(pulumi.ComponentResource):
     def __init__(self, name: str, args: EndpointIngressArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("llm-serving:endpoints:EndpointIngress", name, None, opts)
         spec = args.spec
+        # The ALB is AWS's, not Pulumi's: tag it through the controller. Its defaultTags (set by the
+        # platform) add the cluster tag; the endpoint tag tells one endpoint's ALB from another's.
+        tags = {**args.tags, rules.STACK_TAG: pulumi.get_stack(), rules.ENDPOINT_TAG: args.endpoint_name}
         self.ingress = k8s.networking.v1.Ingress(
             name,
             metadata={
                 "name": rules.ingress_name(args.endpoint_name),
                 "namespace": rules.OPERATOR_NAMESPACE,  # where the router and its Service run
                 "labels": {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/name": args.endpoint_name},
-                "annotations": rules.ingress_annotations(spec, args.ingress, args.health_path),
+                "annotations": rules.ingress_annotations(spec, args.ingress, args.health_path, tags),
             },
             spec={
                 "ingressClassName": "alb",

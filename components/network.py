@@ -13,6 +13,7 @@ from typing import Optional
 import pulumi
 import pulumi_aws as aws
 
+from .rules import platform as rules
 from .rules.spec import NetworkSpec
 
 
@@ -20,7 +21,7 @@ from .rules.spec import NetworkSpec
 class NetworkArgs:
     spec: NetworkSpec
     cluster_name: str
-    tags: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)  # the user's cluster.tags; the required ones are added
 
 
 def subnet_cidrs(cidr: str, zones: int) -> tuple[list[str], list[str]]:
@@ -52,12 +53,13 @@ class Network(pulumi.ComponentResource):
 
     def _create(self, name: str, args: NetworkArgs) -> None:
         spec = args.spec
+        tags = rules.stack_tags(pulumi.get_stack(), args.cluster_name, args.tags)
         child = pulumi.ResourceOptions(parent=self)
-        shared = {f"kubernetes.io/cluster/{args.cluster_name}": "shared", **args.tags}
+        shared = {f"kubernetes.io/cluster/{args.cluster_name}": "shared", **tags}
         zones = aws.get_availability_zones_output(state="available", opts=pulumi.InvokeOptions(parent=self)).names
-        vpc = aws.ec2.Vpc(f"{name}-vpc", cidr_block=spec.cidr, enable_dns_hostnames=True, enable_dns_support=True, tags={"Name": f"{args.cluster_name}-vpc", **args.tags}, opts=child)
-        igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, tags=args.tags, opts=child)
-        public_rt = aws.ec2.RouteTable(f"{name}-public", vpc_id=vpc.id, routes=[{"cidr_block": "0.0.0.0/0", "gateway_id": igw.id}], tags=args.tags, opts=child)
+        vpc = aws.ec2.Vpc(f"{name}-vpc", cidr_block=spec.cidr, enable_dns_hostnames=True, enable_dns_support=True, tags={"Name": f"{args.cluster_name}-vpc", **tags}, opts=child)
+        igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, tags=tags, opts=child)
+        public_rt = aws.ec2.RouteTable(f"{name}-public", vpc_id=vpc.id, routes=[{"cidr_block": "0.0.0.0/0", "gateway_id": igw.id}], tags=tags, opts=child)
         private_cidrs, public_cidrs = subnet_cidrs(spec.cidr, spec.availability_zones)
         public, private, nats = [], [], []
         for i in range(spec.availability_zones):
@@ -69,13 +71,13 @@ class Network(pulumi.ComponentResource):
             aws.ec2.RouteTableAssociation(f"{name}-public-{i}", subnet_id=pub.id, route_table_id=public_rt.id, opts=child)
             public.append(pub)
             if i == 0 or not spec.single_nat_gateway:
-                eip = aws.ec2.Eip(f"{name}-nat-{i}", domain="vpc", tags=args.tags, opts=child)
-                nats.append(aws.ec2.NatGateway(f"{name}-nat-{i}", subnet_id=pub.id, allocation_id=eip.id, tags=args.tags, opts=pulumi.ResourceOptions(parent=self, depends_on=[igw])))
+                eip = aws.ec2.Eip(f"{name}-nat-{i}", domain="vpc", tags=tags, opts=child)
+                nats.append(aws.ec2.NatGateway(f"{name}-nat-{i}", subnet_id=pub.id, allocation_id=eip.id, tags=tags, opts=pulumi.ResourceOptions(parent=self, depends_on=[igw])))
             priv = aws.ec2.Subnet(
                 f"{name}-private-{i}", vpc_id=vpc.id, cidr_block=private_cidrs[i], availability_zone=az,
                 tags={**shared, "Name": f"{args.cluster_name}-private-{i}", "kubernetes.io/role/internal-elb": "1"}, opts=child,
             )
-            rt = aws.ec2.RouteTable(f"{name}-private-{i}", vpc_id=vpc.id, routes=[{"cidr_block": "0.0.0.0/0", "nat_gateway_id": nats[-1].id}], tags=args.tags, opts=child)
+            rt = aws.ec2.RouteTable(f"{name}-private-{i}", vpc_id=vpc.id, routes=[{"cidr_block": "0.0.0.0/0", "nat_gateway_id": nats[-1].id}], tags=tags, opts=child)
             aws.ec2.RouteTableAssociation(f"{name}-private-{i}", subnet_id=priv.id, route_table_id=rt.id, opts=child)
             private.append(priv)
         self.vpc_id = vpc.id

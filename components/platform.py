@@ -34,6 +34,7 @@ class PlatformArgs:
     oidc_provider_url: Optional[pulumi.Input[str]] = None
     model_buckets: list[str] = field(default_factory=list)  # S3 buckets the S3 CSI driver may read
     after: list[pulumi.Resource] = field(default_factory=list)  # e.g. the node groups
+    tags: dict[str, str] = field(default_factory=dict)  # the user's cluster.tags; the required ones are added
 
 
 class Platform(pulumi.ComponentResource):
@@ -46,6 +47,8 @@ class Platform(pulumi.ComponentResource):
         super().__init__("llm-serving:platform:Platform", name, None, opts)
         self._name = name
         self._args = args
+        # Every AWS resource below, and (defaultTags) every ALB the load balancer controller creates.
+        self.tags = rules.stack_tags(pulumi.get_stack(), args.cluster_name, args.tags)
         self.plan = rules.resolve_addons(args.mode, args.spec)
         self.identity = identity_mod.Identity(args.cluster_name, args.spec.workload_identity, args.oidc_provider_arn, args.oidc_provider_url)
         self.installed: dict[str, pulumi.Resource] = {}
@@ -99,13 +102,14 @@ class Platform(pulumi.ComponentResource):
             addon_name=addon_name,
             resolve_conflicts_on_create="OVERWRITE",
             resolve_conflicts_on_update="OVERWRITE",
+            tags=self.tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=deps),
             **extra,
         )
 
     def _role(self, key: str, namespace: str, service_account: str, **kwargs) -> aws.iam.Role:
         # Add-on roles are bound through the add-on's own podIdentityAssociations: no separate association.
-        return identity_mod.service_account_role(f"{self._name}-{key}", self.identity, namespace, service_account, self, after=self._base, **kwargs)
+        return identity_mod.service_account_role(f"{self._name}-{key}", self.identity, namespace, service_account, self, after=self._base, tags=self.tags, **kwargs)
 
     # ------------------------------------------------------------ add-ons
 
@@ -130,6 +134,9 @@ class Platform(pulumi.ComponentResource):
                 "replicaCount": 2,
                 "serviceAccount": {"create": True, "name": sa, "annotations": identity_mod.irsa_annotations(self.identity, role)},
                 "nodeSelector": {rules.NODE_ROLE_LABEL: "system"} if a.mode != "existing" else {},
+                # On every ALB, target group and security group it creates; these win over an
+                # Ingress's tags annotation on a shared key.
+                "defaultTags": self.tags,
             },
         )
 
@@ -187,7 +194,7 @@ class Platform(pulumi.ComponentResource):
         if a.spec.tls_certificate_bucket:
             bucket_name = a.spec.tls_certificate_bucket
         else:
-            bucket = aws.s3.Bucket(f"{self._name}-tls", bucket_prefix="hyperpod-tls-", force_destroy=True, opts=pulumi.ResourceOptions(parent=self))
+            bucket = aws.s3.Bucket(f"{self._name}-tls", bucket_prefix="hyperpod-tls-", force_destroy=True, tags=self.tags, opts=pulumi.ResourceOptions(parent=self))
             bucket_name = bucket.bucket
         # The operator assumes its role through IRSA (the add-on annotates its service accounts).
         operator_identity = identity_mod.Identity(a.cluster_name, "irsa", a.oidc_provider_arn, a.oidc_provider_url)
@@ -205,6 +212,7 @@ class Platform(pulumi.ComponentResource):
             ),
             role_name=rules.operator_role_name(a.spec, a.cluster_name),  # G20: SageMakerHyperPodInference prefix
             associate=False,
+            tags=self.tags,
         )
         self._operator_role_arn = role.arn
         deps = self._deps("hyperpod_operator")
@@ -232,5 +240,6 @@ class Platform(pulumi.ComponentResource):
             configuration_values=config,
             resolve_conflicts_on_create="OVERWRITE",
             resolve_conflicts_on_update="OVERWRITE",
+            tags=self.tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=deps, custom_timeouts=pulumi.CustomTimeouts(create="40m", update="40m")),
         )

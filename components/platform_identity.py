@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_aws as aws
@@ -125,6 +125,7 @@ def service_account_role(
     role_name: Optional[str] = None,
     associate: bool = True,
     after: Sequence[pulumi.Resource] = (),
+    tags: Optional[Mapping[str, str]] = None,
 ) -> aws.iam.Role:
     """A role for `namespace/service_account`; with Pod Identity also its association."""
     child = pulumi.ResourceOptions(parent=parent)
@@ -133,6 +134,7 @@ def service_account_role(
         name=role_name,
         assume_role_policy=trust_policy(identity, namespace, service_account),
         managed_policy_arns=list(managed_policies) or None,
+        tags=dict(tags) if tags else None,
         opts=child,
     )
     if inline_policy is not None:
@@ -144,6 +146,7 @@ def service_account_role(
             namespace=namespace,
             service_account=service_account,
             role_arn=role.arn,
+            tags=dict(tags) if tags else None,
             # The cluster name is a plain string: depend on the cluster explicitly, or the
             # association is attempted before the cluster exists.
             opts=pulumi.ResourceOptions(parent=parent, depends_on=list(after)),

@@ -9,7 +9,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Mapping, Optional
 
 from . import instances, naming
 from .problems import Problem
@@ -54,6 +54,48 @@ ADDON_DEPENDS_ON: dict[str, tuple[str, ...]] = {
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}
 INSTANCE_TYPE_LABEL = "llm-serving/instance-type"
 NODE_ROLE_LABEL = "llm-serving/node-role"
+
+# Tags on every taggable AWS resource the stack declares. S6 requires REQUIRED_TAGS by default
+# (security.DEFAULT_REQUIRED_TAGS is this tuple), so what the program sets and what the policy checks
+# cannot drift apart.
+STACK_TAG = "llm-serving/stack"
+CLUSTER_TAG = "llm-serving/cluster"
+ENDPOINT_TAG = "llm-serving/endpoint"  # ALBs of one endpoint (the Ingress's tags annotation)
+REQUIRED_TAGS = (STACK_TAG, CLUSTER_TAG)
+RESERVED_TAG_PREFIX = "llm-serving/"
+MAX_USER_TAGS = 40  # AWS allows 50 per resource; the stack adds up to 5 (Name, subnet roles) and pulumi-eks its own
+_TAG_KEY = re.compile(r"[\w .:/+\-@]{1,128}")  # AWS tag charset without '=': the ALB controller's --default-tags is k=v,...
+_TAG_VALUE = re.compile(r"[\w .:/=+\-@]{0,256}")
+
+
+def stack_tags(stack: str, cluster_name: str, extra: Optional[Mapping[str, str]] = None) -> dict[str, str]:
+    """The user's `cluster.tags` plus the required tags, which always win.
+
+    Set explicitly on each resource rather than through the aws provider's `defaultTags`: the
+    offline plan and the tests run under mocks, which never apply provider default tags (so S6 could
+    not be checked before `pulumi up`), and defaultTags reach neither aws-native (the HyperPod
+    cluster) nor the ALBs the load balancer controller creates.
+    """
+    return {**(extra or {}), STACK_TAG: stack, CLUSTER_TAG: cluster_name}
+
+
+def validate_tags(tags: Mapping[str, str], path: str = "cluster.tags") -> list[Problem]:
+    """AWS tag rules, checked before anything is declared (AWS would reject them mid-`up`)."""
+    problems: list[Problem] = []
+    if len(tags) > MAX_USER_TAGS:
+        problems.append(Problem(path, f"{len(tags)} tags", "CONFIG", f"at most {MAX_USER_TAGS} user tags fit (AWS allows 50 per resource and the stack sets its own)", "drop some tags"))
+    for key, value in tags.items():
+        where = f"{path}.{key}"
+        if key.startswith(RESERVED_TAG_PREFIX):
+            problems.append(Problem(where, value, "CONFIG", f"tag keys under {RESERVED_TAG_PREFIX} are set by the stack ({', '.join(REQUIRED_TAGS)}, {ENDPOINT_TAG}) and S6 relies on them", "rename the key, e.g. without the llm-serving/ prefix"))
+        elif key.lower().startswith("aws:"):
+            problems.append(Problem(where, value, "CONFIG", "the aws: prefix is reserved for AWS", "rename the key"))
+        elif not _TAG_KEY.fullmatch(key):
+            problems.append(Problem(where, value, "CONFIG", "not a valid tag key: 1-128 characters of letters, digits, spaces and _ . : / + - @ (no '=', which the ALB controller's default tags use as separator)", "rename the key"))
+        if not isinstance(value, str) or not _TAG_VALUE.fullmatch(value):
+            problems.append(Problem(where, value, "CONFIG", "not a valid tag value: a string of at most 256 letters, digits, spaces and _ . : / = + - @", "quote it as a string and drop other characters (e.g. commas)"))
+    return problems
+
 
 # Pinned upstream charts (repository, chart, version). Bump deliberately, one at a time.
 CHARTS: dict[str, tuple[str, str, str]] = {
@@ -183,10 +225,11 @@ def needs_ingress(spec: EndpointSpec) -> bool:
     return spec.intelligent_routing
 
 
-def ingress_annotations(spec: EndpointSpec, ingress: IngressSpec, health_path: str) -> dict[str, str]:
+def ingress_annotations(spec: EndpointSpec, ingress: IngressSpec, health_path: str, tags: Optional[Mapping[str, str]] = None) -> dict[str, str]:
     """ALB annotations, fixed when the Ingress is created (G8: never delete-and-recreate to change
     the scheme: the ALB controller's finalizer deadlocks, incident §15). G17: health check on a route
-    the engine serves."""
+    the engine serves. `tags` go on the ALB, its target group and security group; the controller's
+    own defaultTags (the platform's stack tags) win on a shared key."""
     scheme = "internet-facing" if spec.public_alb else "internal"
     out = {
         "alb.ingress.kubernetes.io/scheme": scheme,
@@ -205,6 +248,8 @@ def ingress_annotations(spec: EndpointSpec, ingress: IngressSpec, health_path: s
         out["alb.ingress.kubernetes.io/listen-ports"] = json.dumps([{"HTTP": 80}], separators=(",", ":"))
     if spec.public_alb and ingress.inbound_cidrs:
         out["alb.ingress.kubernetes.io/inbound-cidrs"] = ",".join(ingress.inbound_cidrs)
+    if tags:
+        out["alb.ingress.kubernetes.io/tags"] = ",".join(f"{k}={v}" for k, v in sorted(tags.items()))
     return out
 
 
@@ -239,7 +284,7 @@ def curl_example(url: Optional[str], served_model: str, api_key: bool, invocatio
 
 
 def validate_cluster(cluster: ClusterSpec, platform: PlatformSpec, endpoints: Iterable[EndpointSpec], path: str = "cluster") -> list[Problem]:
-    problems: list[Problem] = []
+    problems: list[Problem] = validate_tags(cluster.tags, f"{path}.tags")
     endpoints = list(endpoints)
     plan = resolve_addons(cluster.mode, platform)
     net = cluster.network

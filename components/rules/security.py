@@ -14,6 +14,7 @@ import re
 from typing import Any, Iterable, Mapping, Optional
 
 from . import hyperpod, instances, workloads
+from .platform import REQUIRED_TAGS
 from .problems import Problem
 from .resources import Resource, get, split_kubernetes_type
 
@@ -262,7 +263,7 @@ def check_gpu_node_group(resource: Resource) -> list[Problem]:
 
 # ---------------------------------------------------------------- S6 required tags
 
-DEFAULT_REQUIRED_TAGS = ("llm-serving/stack", "llm-serving/cluster")
+DEFAULT_REQUIRED_TAGS = REQUIRED_TAGS  # exactly the tags the components set (platform.stack_tags)
 TAGGABLE_TYPES = frozenset(
     {
         "aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet", "aws:ec2/internetGateway:InternetGateway",

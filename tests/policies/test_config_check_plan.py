@@ -65,9 +65,12 @@ def test_plan_respects_enforcement_config(tmp_path, capsys):
     assert cli(["plan", "--stack", "dev", "--out", str(tmp_path / "a"), "--policy-config", str(EXAMPLE)]) == 0
     strict = tmp_path / "strict.json"
     strict.write_text(json.dumps({"s6-required-tags": "mandatory"}))
+    assert cli(["plan", "--stack", "dev", "--out", str(tmp_path / "b"), "--policy-config", str(strict)]) == 0  # every resource is tagged
+    assert "[S6]" not in capsys.readouterr().out
+    strict.write_text(json.dumps({"s6-required-tags": {"enforcementLevel": "mandatory", "requiredTags": ["team"]}}))
     assert cli(["plan", "--stack", "dev", "--out", str(tmp_path / "b"), "--policy-config", str(strict)]) == 1
     out = capsys.readouterr().out
-    assert "error aws:s3/bucket:Bucket platform-tls: tags = []: [S6] missing required tag(s)" in out
+    assert "error aws:s3/bucket:Bucket platform-tls: tags = ['llm-serving/cluster', 'llm-serving/stack']: [S6] missing required tag(s) team" in out
     quiet = tmp_path / "quiet.json"
     quiet.write_text(json.dumps({"s6-required-tags": "disabled", "s3-router-key-workaround": "disabled"}))
     assert cli(["plan", "--stack", "dev", "--out", str(tmp_path / "c"), "--policy-config", str(quiet)]) == 0

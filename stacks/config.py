@@ -12,7 +12,7 @@ from typing import Any, Mapping, Optional
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
-from components.rules import ConfigError, Problem
+from components.rules import ConfigError, Problem, backends
 from components.rules.platform import validate_cluster
 from components.rules.spec import ClusterSpec, EndpointSpec, PlatformSpec
 from components.rules.validate import validate_endpoints
@@ -55,22 +55,31 @@ def parse(values: Mapping[str, Any], region: Optional[str]) -> StackConfig:
         stack = StackSpec.model_validate(dict(values))
     except ValidationError as exc:
         raise ConfigError(problems + [_problem(err) for err in exc.errors()]) from None
-    found = validate_endpoints(stack.endpoints)
+    endpoints = backends.resolve(stack.endpoints, stack.cluster, stack.platform)
+    found = validate_endpoints(endpoints)
+    found += backends.validate_backends(endpoints, stack.cluster, stack.platform)
     if stack.platform_stack is None:
-        found += validate_cluster(stack.cluster, stack.platform, stack.endpoints)
+        found += _without_hyperpod_warning(validate_cluster(stack.cluster, stack.platform, endpoints), endpoints)
     errors = problems + [p for p in found if p.severity == "error"]
     if errors:
         raise ConfigError(errors)
     return StackConfig(
         region=region or "",
         cluster=stack.cluster,
-        endpoints=list(stack.endpoints),
+        endpoints=endpoints,
         guardrail_transforms=stack.guardrail_transforms,
         warnings=[p for p in found if p.severity == "warning"],
         platform=stack.platform,
         platform_stack=stack.platform_stack,
         preflight=stack.preflight,
     )
+
+
+def _without_hyperpod_warning(problems: list[Problem], endpoints: list[EndpointSpec]) -> list[Problem]:
+    """validate_cluster warns that plain EKS cannot run HyperPod endpoints (path `endpoints[i]`);
+    an endpoint on another backend does not need the operator, so its warning is dropped."""
+    other = {f"endpoints[{i}]" for i, ep in enumerate(endpoints) if backends.backend_of(ep) != "hyperpod"}
+    return [p for p in problems if not (p.path in other and p.rule == "CONFIG" and p.severity == "warning")]
 
 
 _SOURCE_TAGS = {"s3", "fsx", "huggingface"}

@@ -644,3 +644,8 @@ def _fix_routes(spec: dict, engine: str | None) -> list[Change]:
         spec["invocationEndpoint"] = "v1/completions" if kvaware else "v1/chat/completions"
         changes.append(Change("spec.invocationEndpoint", invocation, spec["invocationEndpoint"], "G17", "the OpenAI API the clients call"))
     return changes
+
+
+def resources_of(spec: EndpointSpec) -> dict[str, Any]:
+    """GPU limit = tensor-parallel size and the pod's share of the node (shared with other backends)."""
+    return _resources(spec, instances.lookup(spec.instance_type), engine_params(spec).get("tensor_parallel_size", 1))

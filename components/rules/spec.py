@@ -90,11 +90,20 @@ class CloudWatchTrigger(_Model):
     dimensions: dict[str, str] = Field(default_factory=dict)
 
 
+class PodsMetric(_Model):
+    """kubernetes backend: a per-pod metric the HorizontalPodAutoscaler reads (needs a custom-metrics
+    adapter such as prometheus-adapter exposing the engine's Prometheus metric)."""
+
+    name: str = Field(min_length=1)
+    target_average_value: float = Field(gt=0)
+
+
 class Autoscaling(_Model):
     min_replicas: int = Field(default=1, ge=0)
     max_replicas: int = Field(default=4, ge=1)
-    prometheus: Optional[PrometheusTrigger] = None
-    cloudwatch: Optional[CloudWatchTrigger] = None
+    prometheus: Optional[PrometheusTrigger] = None  # hyperpod backend (the operator's KEDA triggers)
+    cloudwatch: Optional[CloudWatchTrigger] = None  # hyperpod backend
+    pods_metric: Optional[PodsMetric] = None  # kubernetes backend (HPA); default: the engine's queue length
     cooldown_seconds: int = Field(default=300, ge=0)
 
 
@@ -102,6 +111,40 @@ class Resources(_Model):
     cpu: Optional[str] = None
     memory: Optional[str] = None
     ephemeral_storage: str = "50Gi"  # G13: explicit, within node capacity
+
+
+Backend = Literal["hyperpod", "kubernetes", "ome", "kserve"]
+BACKENDS: tuple[str, ...] = ("hyperpod", "kubernetes", "ome", "kserve")
+
+
+class KubernetesBackend(_Model):
+    """Options of the plain Deployment backend."""
+
+    weights: Literal["s3-csi", "init-container"] = "s3-csi"  # how S3 model files reach the pod
+    service_account_name: Optional[str] = None  # needs S3 read access for weights: init-container
+    init_image: str = "public.ecr.aws/aws-cli/aws-cli:2.27.50"  # runs `aws s3 sync` before the engine
+
+
+class OmeBenchmark(_Model):
+    """An OME BenchmarkJob against the endpoint (genai-bench); results go to a PVC or object storage."""
+
+    output_location: str = Field(min_length=1)  # pvc://<claim>/<subpath> or oci://... (autotuner bugs 4, 5)
+    image: Optional[str] = None  # default: the OME controller's genai-bench image
+    task: Literal["text-to-text", "image-to-text", "text-to-embeddings", "image-to-embeddings"] = "text-to-text"
+    traffic_scenarios: list[str] = Field(default_factory=lambda: ["D(100,100)"])
+    num_concurrency: list[int] = Field(default_factory=lambda: [1, 4])
+    max_time_per_iteration: int = Field(default=15, ge=1)  # minutes
+    max_requests_per_iteration: int = Field(default=100, ge=1)
+
+
+class OmeBackend(_Model):
+    """Options of the OME backend. The stack declares a ClusterBaseModel and a ClusterServingRuntime
+    per endpoint unless `baseModel` names an existing ClusterBaseModel."""
+
+    base_model: Optional[str] = None
+    model_format: str = "safetensors"
+    model_framework: str = "transformers"
+    benchmark: Optional[OmeBenchmark] = None
 
 
 class EndpointSpec(_Model):
@@ -131,6 +174,12 @@ class EndpointSpec(_Model):
     tls_certificate_s3_uri: Optional[str] = Field(default=None, pattern=r"^s3://([^/]+)/?(.*)$")
     # G9: use this Secrets Manager secret (its SecretString) as the API key instead of generating one.
     api_key_secret_arn: Optional[str] = Field(default=None, pattern=r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$")
+    # How the endpoint runs; unset: derived from the cluster (components.rules.backends.default_backend).
+    backend: Optional[Backend] = None
+    # kubernetes/kserve backends: an ALB Ingress (default), an NLB Service, or in-cluster only.
+    load_balancer: Literal["alb", "nlb", "none"] = "alb"
+    kubernetes: KubernetesBackend = Field(default_factory=KubernetesBackend)
+    ome: OmeBackend = Field(default_factory=OmeBackend)
 
 
 # ---------------------------------------------------------------- clusters and platform

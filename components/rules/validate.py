@@ -190,7 +190,8 @@ def _kv_cache_rules(spec: EndpointSpec, path: str) -> list[Problem]:
 
 def _routing_rules(spec: EndpointSpec, path: str) -> list[Problem]:
     problems = []
-    if spec.public_alb and not spec.intelligent_routing:
+    hyperpod_backend = (spec.backend or "hyperpod") == "hyperpod"
+    if spec.public_alb and not spec.intelligent_routing and hyperpod_backend:
         problems.append(
             Problem(
                 f"{path}.publicAlb",
@@ -239,7 +240,7 @@ def _scaling_rules(spec: EndpointSpec, path: str) -> list[Problem]:
                 "set minReplicas <= maxReplicas",
             )
         )
-    if scaling.prometheus is None and scaling.cloudwatch is None:
+    if scaling.prometheus is None and scaling.cloudwatch is None and (spec.backend or "hyperpod") == "hyperpod":
         problems.append(
             Problem(
                 f"{path}.autoscaling",

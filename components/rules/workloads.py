@@ -53,30 +53,21 @@ def _port(container: dict[str, Any]) -> int | None:
 
 
 def check_deployment(obj: dict[str, Any]) -> list[Problem]:
+    """A Deployment's model containers are checked like a HyperPod worker (backends.container)."""
+    from .backends import container as engine_container  # noqa: PLC0415 - it imports this module
+
     problems: list[Problem] = []
     pod = _pod_spec(obj)
+    instance = engine_container.instance_of(pod)
     gpu_pod = False
     for i, container in model_containers(obj):
         base = f"spec.template.spec.containers[{i}]"
         gpu_pod |= _gpus(container) > 0
-        if _gpus(container) == 0:
-            problems.append(Problem(f"{base}.resources.limits.{GPU}", None, "G11", "model container without a GPU limit", f"set limits.{GPU} to the tensor-parallel size"))
-        port = _port(container)
-        problems += probes.check_probes({k: container.get(k) for k in ("readinessProbe", "livenessProbe", "startupProbe") if k in container}, base, port)
-        for env in container.get("env") or []:
-            if isinstance(env, dict) and env.get("name") == "CUDA_VISIBLE_DEVICES":
-                problems.append(Problem(f"{base}.env[CUDA_VISIBLE_DEVICES]", env.get("value"), "G11", "GPU selection by env fights the device plugin", "remove it; the nvidia.com/gpu limit assigns GPUs"))
-        requests = (container.get("resources") or {}).get("requests") or {}
-        if "ephemeral-storage" not in requests:
-            problems.append(Problem(f"{base}.resources.requests.ephemeral-storage", None, "G13", "no ephemeral-storage request: the pod is evicted when downloads fill the node", "request ephemeral-storage within node capacity, e.g. 50Gi"))
-        if not any(m.get("mountPath") == "/dev/shm" for m in container.get("volumeMounts") or [] if isinstance(m, dict)):
-            problems.append(Problem(f"{base}.volumeMounts", None, "G13", "no memory-backed /dev/shm: tensor-parallel NCCL and engine workers run out of shared memory", "mount an emptyDir {medium: Memory} at /dev/shm"))
+        problems += engine_container.check_engine_container(container, base, instance, require_command=detect_engine(container) is not None)
+        problems += engine_container.check_shm(container, base)
     if gpu_pod:
         problems += _check_rollout(obj)
-        if not pod.get("nodeSelector") and not pod.get("affinity"):
-            problems.append(Problem("spec.template.spec.nodeSelector", None, "G11", "GPU pod not pinned to an instance type: the autoscaler may pick a cheaper GPU", "set nodeSelector node.kubernetes.io/instance-type"))
-        if not any(isinstance(t, dict) and t.get("key") == GPU for t in pod.get("tolerations") or []):
-            problems.append(Problem("spec.template.spec.tolerations", None, "G11", "GPU pod does not tolerate the GPU taint", f"add toleration key {GPU}, operator Exists, effect NoSchedule"))
+        problems += engine_container.check_placement(pod, "spec.template.spec")
     return problems
 
 

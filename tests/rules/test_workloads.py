@@ -54,7 +54,9 @@ def test_fix_repairs_rollout_probes_storage_and_shm_and_says_so():
     assert {"name": "dshm", "emptyDir": {"medium": "Memory"}} in fixed["spec"]["template"]["spec"]["volumes"]
     assert {c.rule for c in changes} == {"G4", "G13"}
     remaining = {p.rule for p in manifests.check(fixed)}
-    assert remaining == {"G11"}  # pinning and tolerations need the user's intent: reported, not guessed
+    # Pinning, tolerations, the served name, the command and --max-model-len need the user's intent:
+    # reported, not guessed.
+    assert remaining == {"G5", "G10", "G11"}
 
 
 def test_recreate_strategy_is_accepted():

@@ -1,0 +1,100 @@
+"""Endpoint backends: which one runs an endpoint, and what each needs (up-front validation).
+
+`hyperpod` renders the operator's InferenceEndpointConfig (rules.hyperpod); `kubernetes` a plain
+Deployment + Service (backends.kubernetes); `ome` an OME InferenceService (backends.ome); `kserve`
+a KServe InferenceService (backends.kserve). The default follows the cluster: the HyperPod operator
+where it runs, plain Kubernetes elsewhere.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from .. import platform
+from ..problems import Problem
+from ..spec import ClusterSpec, EndpointSpec, FsxSource, HuggingFaceSource, PlatformSpec, S3Source
+
+HYPERPOD_ONLY = "hyperpod"
+
+
+def has_hyperpod_operator(cluster: ClusterSpec, platform_spec: PlatformSpec) -> bool:
+    """HyperPod clusters run the operator; an adopted cluster does when it says it is a HyperPod
+    cluster (hyperpodClusterArn) or switches the operator on. Plain EKS has no HyperPod nodes."""
+    if cluster.mode == "hyperpod":
+        return True
+    if cluster.mode == "existing":
+        return cluster.hyperpod_cluster_arn is not None or bool(platform_spec.hyperpod_operator)
+    return False
+
+
+def default_backend(cluster: ClusterSpec, platform_spec: PlatformSpec) -> str:
+    return "hyperpod" if has_hyperpod_operator(cluster, platform_spec) else "kubernetes"
+
+
+def backend_of(spec: EndpointSpec) -> str:
+    """The resolved backend (config parsing sets it); an unresolved spec is a HyperPod endpoint."""
+    return spec.backend or "hyperpod"
+
+
+def resolve(endpoints: Iterable[EndpointSpec], cluster: ClusterSpec, platform_spec: PlatformSpec) -> list[EndpointSpec]:
+    default = default_backend(cluster, platform_spec)
+    return [ep if ep.backend else ep.model_copy(update={"backend": default}) for ep in endpoints]
+
+
+def validate_backends(endpoints: Iterable[EndpointSpec], cluster: ClusterSpec, platform_spec: PlatformSpec, path: str = "endpoints") -> list[Problem]:
+    """What each endpoint's backend needs from the cluster and the platform."""
+    problems: list[Problem] = []
+    plan = platform.resolve_addons(cluster.mode, platform_spec)
+    adopted = cluster.mode == "existing"  # add-ons of an adopted cluster are the user's: not checked
+    for i, ep in enumerate(endpoints):
+        where = f"{path}[{i}]"
+        backend = backend_of(ep)
+        if backend == "hyperpod" and not has_hyperpod_operator(cluster, platform_spec):
+            fix = "set backend: kubernetes (or ome/kserve)"
+            fix += ", or set cluster.hyperpodClusterArn if this cluster is a HyperPod cluster" if adopted else ", or deploy on a mode hyperpod cluster"
+            problems.append(Problem(f"{where}.backend", backend, "BACKEND", f"the HyperPod inference operator does not run on this {cluster.mode} cluster, so nothing would serve an InferenceEndpointConfig", fix))
+        if backend == "hyperpod":
+            continue
+        problems += _not_hyperpod(ep, where, backend)
+        if isinstance(ep.model_source, FsxSource):
+            problems.append(Problem(f"{where}.modelSource.type", "fsx", "BACKEND", f"the {backend} backend reads models from S3 or Hugging Face; FSx is mounted by the HyperPod operator only", "use modelSource type s3 or huggingface, or backend hyperpod"))
+        if backend == "kubernetes" and isinstance(ep.model_source, S3Source) and ep.kubernetes.weights == "s3-csi" and not plan["s3_csi"] and not adopted:
+            problems.append(Problem(f"{where}.kubernetes.weights", "s3-csi", "BACKEND", "the Mountpoint S3 CSI driver add-on is off, so the weights volume never mounts", "set platform.s3Csi: true, or kubernetes.weights: init-container"))
+        if backend == "kubernetes" and ep.kubernetes.weights == "init-container" and isinstance(ep.model_source, S3Source) and not ep.kubernetes.service_account_name:
+            problems.append(Problem(f"{where}.kubernetes.serviceAccountName", None, "BACKEND", "the init container needs AWS credentials to read s3://" + ep.model_source.bucket, "name a service account with S3 read access (Pod Identity or IRSA), or use kubernetes.weights: s3-csi", severity="warning"))
+        if backend in ("kubernetes", "kserve") and ep.load_balancer != "none" and not plan["load_balancer_controller"] and not adopted:
+            problems.append(Problem(f"{where}.loadBalancer", ep.load_balancer, "BACKEND", f"an {ep.load_balancer.upper()} needs the AWS Load Balancer Controller", "set platform.loadBalancerController: true, or loadBalancer: none"))
+        if backend in ("kubernetes", "kserve") and not plan["nvidia_device_plugin"] and not adopted:
+            problems.append(Problem(f"{where}.backend", backend, "BACKEND", "without the NVIDIA device plugin no node advertises nvidia.com/gpu and the pod stays Pending", "set platform.nvidiaDevicePlugin: true"))
+        if backend == "ome" and not plan["keda"] and not adopted:
+            # Autotuner log: the OME controller fails with "no kind is registered for ScaledObject" without KEDA.
+            problems.append(Problem(f"{where}.backend", "ome", "BACKEND", "OME needs KEDA (its controller fails on ScaledObject without it)", "set platform.keda: true"))
+        if backend == "ome" and ep.load_balancer != "none":
+            problems.append(Problem(f"{where}.loadBalancer", ep.load_balancer, "BACKEND", "OME creates the engine Service itself; the stack declares no load balancer for it", "set loadBalancer: none and use the InferenceService's status.url"))
+        if backend == "kserve" and not plan["cert_manager"] and not adopted:
+            problems.append(Problem(f"{where}.backend", "kserve", "BACKEND", "KServe's webhooks need cert-manager", "set platform.certManager: true"))
+        if backend == "kserve" and isinstance(ep.model_source, HuggingFaceSource) and ep.model_source.token_secret is None and ep.model.startswith("meta-llama/"):
+            problems.append(Problem(f"{where}.modelSource.tokenSecret", None, "BACKEND", "a gated Hugging Face model downloads only with a token", "set modelSource.tokenSecret {name, key}", severity="warning"))
+    return problems
+
+
+def _not_hyperpod(ep: EndpointSpec, where: str, backend: str) -> list[Problem]:
+    """Features that exist only in the HyperPod operator: rejected, never silently dropped."""
+    problems = []
+    fix = "remove it, or use backend: hyperpod"
+    if ep.intelligent_routing:
+        problems.append(Problem(f"{where}.intelligentRouting", True, "BACKEND", f"intelligent routing is the HyperPod operator's router; the {backend} backend has none", fix))
+    if ep.kv_cache is not None and ep.kv_cache.enabled:
+        problems.append(Problem(f"{where}.kvCache", ep.kv_cache.model_dump(by_alias=True), "BACKEND", f"KV-cache offload (kvCacheSpec) is managed by the HyperPod operator, not the {backend} backend", fix))
+    if ep.prefetch:
+        problems.append(Problem(f"{where}.prefetch", True, "BACKEND", "model prefetch is a HyperPod operator feature", fix))
+    if ep.tls_certificate_s3_uri:
+        problems.append(Problem(f"{where}.tlsCertificateS3Uri", ep.tls_certificate_s3_uri, "BACKEND", "the TLS certificate output is a HyperPod operator feature", fix))
+    if ep.public_alb and (backend == "ome" or ep.load_balancer != "alb"):
+        problems.append(Problem(f"{where}.publicAlb", True, "G8", f"publicAlb sets the scheme of the endpoint's ALB; loadBalancer is {ep.load_balancer!r}", "set loadBalancer: alb (kubernetes/kserve), or publicAlb: false"))
+    scaling = ep.autoscaling
+    if scaling is not None and (scaling.prometheus or scaling.cloudwatch):
+        problems.append(Problem(f"{where}.autoscaling", scaling.model_dump(by_alias=True, exclude_none=True), "BACKEND", "prometheus/cloudwatch triggers are the HyperPod operator's KEDA triggers", "remove them (kubernetes: autoscaling.podsMetric drives an HPA; ome/kserve: min/maxReplicas)"))
+    if scaling is not None and scaling.pods_metric and backend != "kubernetes":
+        problems.append(Problem(f"{where}.autoscaling.podsMetric", scaling.pods_metric.model_dump(by_alias=True), "BACKEND", f"podsMetric drives the kubernetes backend's HPA; {backend} scales by min/maxReplicas", "remove it"))
+    return problems

@@ -1,0 +1,190 @@
+"""The `kubernetes` backend: Deployment + Service (+ HPA, ALB Ingress or NLB Service, S3 weights).
+
+Weights from S3 come through the Mountpoint S3 CSI driver (a static PV/PVC, read-only; the platform's
+driver role can read the model buckets) or an init container running `aws s3 sync` into an emptyDir;
+Hugging Face models are downloaded by the engine itself with the token from a Secret. The rollout
+never surges (G4, incident §13: a surge pod waits forever for the GPU the old pod holds).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from .. import engines, hyperpod, naming, platform
+from ..spec import EndpointSpec, HuggingFaceSource, IngressSpec, S3Source
+from . import container as engine_container
+
+MODEL_VOLUME = "model-weights"
+HF_CACHE_VOLUME = "hf-cache"
+HF_HOME = "/models-cache"
+SERVICE_PORT = 80
+S3_CSI_DRIVER = "s3.csi.aws.com"
+# The queue-length metric each engine exports: the HPA default when autoscaling.podsMetric is unset.
+QUEUE_METRIC = {"vllm": "vllm:num_requests_waiting", "sglang": "sglang:num_queue_reqs"}
+DEFAULT_QUEUE_TARGET = 8
+
+
+def names(spec: EndpointSpec) -> dict[str, str]:
+    name = hyperpod.resource_name(spec)
+    return {"deployment": name, "service": name, "weights": naming.fit(f"{name}-weights", naming.MAX_NAME), "ingress": platform.ingress_name(name), "hpa": name}
+
+
+def selector(spec: EndpointSpec) -> dict[str, str]:
+    return {"app.kubernetes.io/name": hyperpod.resource_name(spec)}
+
+
+def _weights(spec: EndpointSpec, region: Optional[str]) -> tuple[str, list[dict], list[dict], list[dict], list[dict]]:
+    """(model argument, volumes, mounts, init containers, extra objects) for the model source."""
+    src = spec.model_source
+    mount = engines.DEFAULT_MODEL_DIR
+    if isinstance(src, HuggingFaceSource):
+        volume = {"name": HF_CACHE_VOLUME, "emptyDir": {"sizeLimit": spec.resources.ephemeral_storage}}
+        return src.model_id or spec.model, [volume], [{"name": HF_CACHE_VOLUME, "mountPath": HF_HOME}], [], []
+    assert isinstance(src, S3Source), "validated: FSx only with the hyperpod backend"
+    bucket_region = src.region or region or "us-east-1"
+    if spec.kubernetes.weights == "init-container":
+        volume = {"name": MODEL_VOLUME, "emptyDir": {"sizeLimit": spec.resources.ephemeral_storage}}
+        init = {
+            "name": "fetch-weights",
+            "image": spec.kubernetes.init_image,
+            "command": ["aws", "s3", "sync", f"s3://{src.bucket}/{src.path}", mount, "--only-show-errors"],
+            "env": [{"name": "AWS_REGION", "value": bucket_region}],
+            "resources": {"requests": {"cpu": "1", "memory": "2Gi"}},
+            "volumeMounts": [{"name": MODEL_VOLUME, "mountPath": mount}],
+        }
+        return mount, [volume], [{"name": MODEL_VOLUME, "mountPath": mount, "readOnly": True}], [init], []
+    n = names(spec)
+    options = ["allow-other", f"region {bucket_region}"]
+    if src.path.strip("/"):
+        options.append(f"prefix {src.path.strip('/')}/")
+    pv = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        "metadata": {"name": n["weights"], "labels": hyperpod.labels(spec)},
+        "spec": {
+            "capacity": {"storage": "1200Gi"},  # required by the API, ignored by Mountpoint
+            "accessModes": ["ReadOnlyMany"],
+            "storageClassName": "",
+            "persistentVolumeReclaimPolicy": "Retain",
+            "claimRef": {"namespace": spec.namespace, "name": n["weights"]},
+            "mountOptions": options,
+            "csi": {"driver": S3_CSI_DRIVER, "volumeHandle": f"{spec.namespace}-{n['weights']}", "volumeAttributes": {"bucketName": src.bucket}},
+        },
+    }
+    pvc = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": n["weights"], "namespace": spec.namespace, "labels": hyperpod.labels(spec)},
+        "spec": {"accessModes": ["ReadOnlyMany"], "storageClassName": "", "volumeName": n["weights"], "resources": {"requests": {"storage": "1200Gi"}}},
+    }
+    volume = {"name": MODEL_VOLUME, "persistentVolumeClaim": {"claimName": n["weights"], "readOnly": True}}
+    return mount, [volume], [{"name": MODEL_VOLUME, "mountPath": mount, "readOnly": True}], [], [pv, pvc]
+
+
+def deployment(spec: EndpointSpec, region: Optional[str] = None, api_key_secret: Optional[str] = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The Deployment and the objects it needs first (PV/PVC of the S3 CSI weights)."""
+    model_arg, volumes, mounts, inits, extra = _weights(spec, region)
+    main = engine_container.container(spec, model_arg, mounts, api_key_secret)
+    if isinstance(spec.model_source, HuggingFaceSource):
+        main["env"].append({"name": "HF_HOME", "value": HF_HOME})
+    pod: dict[str, Any] = {
+        **engine_container.placement(spec),
+        "containers": [main],
+        "volumes": [engine_container.shm_volume(), *volumes],
+        "terminationGracePeriodSeconds": 60,
+    }
+    if inits:
+        pod["initContainers"] = inits
+    if spec.kubernetes.service_account_name:
+        pod["serviceAccountName"] = spec.kubernetes.service_account_name
+    body: dict[str, Any] = {
+        "selector": {"matchLabels": selector(spec)},
+        # G4: no surge pod waiting for the GPU the old pod holds.
+        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}},
+        # A model that has not loaded within maxDeploySeconds turns Progressing=False: state Failed.
+        "progressDeadlineSeconds": spec.max_deploy_seconds,
+        "revisionHistoryLimit": 3,
+        "template": {"metadata": {"labels": {**hyperpod.labels(spec), **selector(spec)}}, "spec": pod},
+    }
+    if spec.autoscaling is None:
+        body["replicas"] = spec.replicas  # with an HPA the replica count is the HPA's, not Pulumi's
+    dep = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": names(spec)["deployment"], "namespace": spec.namespace, "labels": hyperpod.labels(spec)},
+        "spec": body,
+    }
+    return dep, extra
+
+
+def service(spec: EndpointSpec) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": names(spec)["service"], "namespace": spec.namespace, "labels": hyperpod.labels(spec)}
+    body: dict[str, Any] = {"type": "ClusterIP", "selector": selector(spec), "ports": [{"name": "http", "port": SERVICE_PORT, "targetPort": engine_container.PORT_NAME, "protocol": "TCP"}]}
+    if spec.load_balancer == "nlb":
+        meta["annotations"] = nlb_annotations(spec)
+        body["type"] = "LoadBalancer"
+        body["loadBalancerClass"] = "service.k8s.aws/nlb"  # the AWS Load Balancer Controller, not the in-tree one
+    return {"apiVersion": "v1", "kind": "Service", "metadata": meta, "spec": body}
+
+
+def nlb_annotations(spec: EndpointSpec) -> dict[str, str]:
+    prefix = "service.beta.kubernetes.io/aws-load-balancer-"
+    return {
+        prefix + "type": "external",
+        prefix + "nlb-target-type": "ip",  # perf-eval notes: instance targets never became healthy
+        prefix + "scheme": "internet-facing" if spec.public_alb else "internal",
+        prefix + "healthcheck-path": engines.engine(spec.engine).health_path,  # G17
+        prefix + "healthcheck-protocol": "HTTP",
+        prefix + "healthcheck-port": "traffic-port",
+    }
+
+
+def ingress(spec: EndpointSpec, ingress_spec: IngressSpec, service_name: Optional[str] = None) -> dict[str, Any]:
+    """An ALB Ingress in the endpoint's namespace, in front of the endpoint's own Service. Same
+    annotations as the HyperPod path (G8 scheme fixed at creation, G17 health check)."""
+    n = names(spec)
+    plain = ingress_spec.model_copy(update={"router_protocol": "HTTP"})
+    backend = {"service": {"name": service_name or n["service"], "port": {"number": SERVICE_PORT}}}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {
+            "name": n["ingress"],
+            "namespace": spec.namespace,
+            "labels": {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/name": hyperpod.resource_name(spec)},
+            "annotations": platform.ingress_annotations(spec, plain, engines.engine(spec.engine).health_path),
+        },
+        "spec": {"ingressClassName": "alb", "rules": [{"http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": backend}]}}]},
+    }
+
+
+def hpa(spec: EndpointSpec) -> Optional[dict[str, Any]]:
+    scaling = spec.autoscaling
+    if scaling is None:
+        return None
+    metric = scaling.pods_metric
+    name = metric.name if metric else QUEUE_METRIC[spec.engine]
+    target = metric.target_average_value if metric else DEFAULT_QUEUE_TARGET
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": names(spec)["hpa"], "namespace": spec.namespace, "labels": hyperpod.labels(spec)},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": names(spec)["deployment"]},
+            "minReplicas": max(1, scaling.min_replicas),
+            "maxReplicas": scaling.max_replicas,
+            "metrics": [{"type": "Pods", "pods": {"metric": {"name": name}, "target": {"type": "AverageValue", "averageValue": engines._fmt(target)}}}],
+            "behavior": {"scaleDown": {"stabilizationWindowSeconds": scaling.cooldown_seconds}},
+        },
+    }
+
+
+def render(spec: EndpointSpec, ingress_spec: Optional[IngressSpec] = None, region: Optional[str] = None, api_key_secret: Optional[str] = None) -> list[dict[str, Any]]:
+    """Every object of the endpoint, in creation order."""
+    dep, extra = deployment(spec, region, api_key_secret)
+    out = [*extra, dep, service(spec)]
+    if (scaler := hpa(spec)) is not None:
+        out.append(scaler)
+    if spec.load_balancer == "alb":
+        out.append(ingress(spec, ingress_spec or IngressSpec()))
+    return out

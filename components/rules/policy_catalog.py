@@ -90,7 +90,7 @@ POLICIES: tuple[PolicySpec, ...] = (
         "S4",
         "The EKS API endpoint is not open to 0.0.0.0/0 outside dev stacks",
         "resource",
-        "advisory",
+        "mandatory",
         lambda r, ctx: security.check_eks_endpoint(r, ctx.stack, ctx.params.get("devStacks", security.DEFAULT_DEV_STACKS)),
         params={"devStacks": {**_STRINGS, "default": list(security.DEFAULT_DEV_STACKS), "description": "stack name patterns (fnmatch) exempt from this policy"}},
         anchors=("CIS EKS 5.4.2",),

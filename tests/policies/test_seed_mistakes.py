@@ -141,13 +141,14 @@ def seed_project(tmp_path_factory) -> Path:
     shutil.copy(root / "Pulumi.yaml", project / "Pulumi.yaml")
     stack = yaml.safe_load((root / "Pulumi.dev.yaml").read_text())
     stack["config"]["llm-serving:guardrailTransforms"] = False
-    (project / "Pulumi.seeds.yaml").write_text(yaml.safe_dump(stack))
+    # A dev stack name (S4's devStacks): the dev config keeps its EKS API endpoint public.
+    (project / "Pulumi.dev-seeds.yaml").write_text(yaml.safe_dump(stack))
     (project / "__main__.py").write_text(HAND_DECLARED.format(seeds=str(SEEDS)))
     return project
 
 
 def test_plan_reports_each_seed_mistake_once_and_nothing_mandatory_of_the_dev_stack(seed_project):
-    plan = plan_cmd.build_plan("seeds", seed_project)
+    plan = plan_cmd.build_plan("dev-seeds", seed_project)
     seeds = [o for o in plan.objects if o.registration.name.startswith("seed-")]
     assert len(seeds) == len(seed_documents())
     found = Counter((o.name, p.path) for o in seeds for p in o.problems)
@@ -161,7 +162,7 @@ def test_plan_cli_exits_1_on_mandatory_and_prints_advisory_as_warning(seed_proje
     from rich.console import Console
 
     console = Console(record=True, width=400)
-    assert plan_cmd.run("seeds", str(tmp_path / "out"), None, "1.33", False, console, seed_project) == 1
+    assert plan_cmd.run("dev-seeds", str(tmp_path / "out"), None, "1.33", False, console, seed_project) == 1
     text = console.export_text()
     assert "error InferenceEndpointConfig/s19-endpoint-name-case: spec.endpointName = 'Qwen3-4B-Instruct-2507-2026-01-13-01-12': [G2]" in text
     assert "warning InferenceEndpointConfig/s18-l2-tieredstorage: spec.kvCacheSpec.l2CacheSpec.l2CacheBackend = 'tieredstorage': [G7]" in text

@@ -22,6 +22,7 @@ class EndpointApiKeyArgs:
     namespaces: list[str] = field(default_factory=lambda: [hyperpod.OPERATOR_NAMESPACE])  # besides `namespace`
     length: int = 48
     secret_arn: Optional[str] = None  # Secrets Manager secret whose SecretString is the key
+    depends_on: list[pulumi.Resource] = field(default_factory=list)  # put on every child (namespace, operator)
 
 
 class EndpointApiKey(pulumi.ComponentResource):
@@ -49,7 +50,7 @@ class EndpointApiKey(pulumi.ComponentResource):
                 metadata={"name": secret_name, "namespace": ns, "labels": {"app.kubernetes.io/managed-by": "pulumi"}},
                 type="Opaque",
                 string_data={hyperpod.API_KEY_SECRET_KEY: self.value},
-                opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["data", "stringData"]),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on), additional_secret_outputs=["data", "stringData"]),
             )
             for ns in dict.fromkeys([args.namespace, *args.namespaces])
         ]

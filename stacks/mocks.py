@@ -99,8 +99,19 @@ def _arn(service: str, kind: str) -> OutputFactory:
     return lambda a: {"arn": f"arn:aws:{service}::{MOCK_ACCOUNT}:{kind}/{a.inputs.get('name') or a.name}"}
 
 
+def _no_status_yet(args: MockResourceArgs) -> dict[str, Any]:
+    """Objects whose status feeds the `state` output: known but empty, as just after creation
+    (an unknown value would make the whole `endpoints` output unknown under the mocks)."""
+    return {"status": {}}
+
+
 # Outputs the program reads from resources that the mocks do not compute by themselves.
 DEFAULT_OUTPUTS: dict[str, OutputFactory] = {
+    "kubernetes:inference.sagemaker.aws.amazon.com/v1:InferenceEndpointConfig": _no_status_yet,
+    "kubernetes:apps/v1:Deployment": _no_status_yet,
+    "kubernetes:ome.io/v1beta1:InferenceService": _no_status_yet,
+    "kubernetes:serving.kserve.io/v1beta1:InferenceService": _no_status_yet,
+    "kubernetes:core/v1:Service": _no_status_yet,
     "random:index/randomPassword:RandomPassword": lambda a: {"result": _mock_secret(a.name)},
     "eks:index:Cluster": _eks_cluster,
     "aws:iam/role:Role": _arn("iam", "role"),

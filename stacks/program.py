@@ -20,11 +20,12 @@ from components import transforms
 from components.api_key import EndpointApiKey, EndpointApiKeyArgs
 from components.cluster import EksCluster, EksClusterArgs, ExistingCluster, ExistingClusterArgs
 from components.cluster_hyperpod import HyperPodCluster, HyperPodClusterArgs
-from components.inference_endpoint import InferenceEndpoint, InferenceEndpointArgs
+from components.backend_endpoints import endpoint as endpoint_component
+from components.endpoint_common import InferenceEndpointArgs
 from components.ingress import EndpointIngress, EndpointIngressArgs
 from components.network import Network, NetworkArgs
 from components.platform import Platform, PlatformArgs
-from components.rules import ConfigError, engines, hyperpod
+from components.rules import ConfigError, backends, engines, hyperpod
 from components.rules import platform as platform_rules
 from components.rules.spec import S3Source
 
@@ -150,15 +151,6 @@ def from_platform_stack(cfg: stack_config.StackConfig) -> Base:
     return Base(provider=provider, outputs={"cluster": ref.get_output("cluster")})
 
 
-def children_depend_on(deps: list[pulumi.Resource]):
-    def transformation(args: pulumi.ResourceTransformationArgs) -> Optional[pulumi.ResourceTransformationResult]:
-        if not deps:
-            return None
-        return pulumi.ResourceTransformationResult(args.props, pulumi.ResourceOptions.merge(args.opts, pulumi.ResourceOptions(depends_on=deps)))
-
-    return transformation
-
-
 def declare_endpoints(cfg: stack_config.StackConfig, base: Base) -> tuple[dict[str, Any], dict[str, Any]]:
     k8s_opts = pulumi.ResourceOptions(provider=base.provider)
     namespaces = {
@@ -170,31 +162,45 @@ def declare_endpoints(cfg: stack_config.StackConfig, base: Base) -> tuple[dict[s
     api_keys: dict[str, Any] = {}
     for spec in cfg.endpoints:
         name = hyperpod.resource_name(spec)
-        # The operator must be up before its CRD's objects and its namespace's Secrets
+        backend = backends.backend_of(spec)
+        hyperpod_backend = backend == "hyperpod"
+        # HyperPod: the operator must be up before its CRD's objects and its namespace's Secrets
         # (pulumi-kubernetes #3176/#3247: no CR in the same update without an explicit dependency).
-        deps = ([namespaces[spec.namespace]] if spec.namespace in namespaces else []) + base.operator_ready
-        # depends_on of a component does not reach its children; this SDK-side transformation puts
-        # it on every child (the CR, the Secrets), so each waits for the operator itself.
-        opts = pulumi.ResourceOptions(providers={"kubernetes": base.provider}, depends_on=deps, transformations=[children_depend_on(deps)])
+        # Other backends: the load balancer controller's webhook before their Services.
+        ready = base.operator_ready if hyperpod_backend else base.ingress_ready
+        deps = ([namespaces[spec.namespace]] if spec.namespace in namespaces else []) + ready
+        # depends_on of a component does not reach its children: each component passes `deps` to
+        # every child it declares.
+        opts = pulumi.ResourceOptions(providers={"kubernetes": base.provider}, depends_on=deps)
         key = None
         if spec.api_key:
             key = EndpointApiKey(
                 f"{name}-api-key",
-                EndpointApiKeyArgs(endpoint_name=name, namespace=spec.namespace, secret_arn=spec.api_key_secret_arn),
+                EndpointApiKeyArgs(
+                    endpoint_name=name,
+                    namespace=spec.namespace,
+                    secret_arn=spec.api_key_secret_arn,
+                    # Only the HyperPod router in the operator's namespace needs a second copy (G9).
+                    namespaces=[hyperpod.OPERATOR_NAMESPACE] if hyperpod_backend else [],
+                    depends_on=deps,
+                ),
                 opts=opts,
             )
-        endpoint = InferenceEndpoint(
+        endpoint = endpoint_component(
             name,
             InferenceEndpointArgs(
                 spec=spec,
                 region=cfg.region,
                 api_key=key.value if key else None,
                 api_key_secret_name=f"{name}-api-key" if key else None,
+                depends_on=deps if hyperpod_backend or key is None else [*deps, key],
+                ingress=ingress_spec,
+                ingress_after=base.ingress_ready,
             ),
             opts=opts,
         )
-        url: Any = None
-        if platform_rules.needs_ingress(spec):
+        url: Any = endpoint.url
+        if hyperpod_backend and platform_rules.needs_ingress(spec):
             ingress = EndpointIngress(
                 f"{name}-ingress",
                 EndpointIngressArgs(
@@ -215,6 +221,10 @@ def declare_endpoints(cfg: stack_config.StackConfig, base: Base) -> tuple[dict[s
             "resourceName": endpoint.resource_name,
             "port": endpoint.port,
             "apiKeySecret": key.secret_name if key else None,
+            "backend": backend,
+            # The tuning driver waits on this (stacks/tuning: DeploymentComplete/InService/Ready/True).
+            "state": endpoint.state,
+            "stateDetail": endpoint.state_detail,
             "curl": pulumi.Output.from_input(url).apply(
                 lambda u, served=served, spec=spec: platform_rules.curl_example(u, served, spec.api_key, spec.invocation_endpoint)
             ),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from . import hyperpod, naming, workloads
+from .backends import kserve, ome
 from .problems import Change, Problem
 
 Checker = Callable[[dict[str, Any]], list[Problem]]
@@ -26,9 +27,19 @@ def _deployment_check(obj: dict[str, Any]) -> list[Problem]:
     return _check_metadata(obj) + workloads.check_deployment(obj)
 
 
+def _with_metadata(fn: Checker) -> Checker:
+    return lambda obj: _check_metadata(obj) + fn(obj)
+
+
 CHECKERS: dict[tuple[str, str], Checker] = {
     ("inference.sagemaker.aws.amazon.com", "InferenceEndpointConfig"): hyperpod.check,
     ("apps", "Deployment"): _deployment_check,
+    # Label values of every backend object are strings (G2; autotuner bug 1).
+    ("ome.io", "InferenceService"): _with_metadata(ome.check_inference_service),
+    ("ome.io", "ClusterServingRuntime"): _with_metadata(ome.check_serving_runtime),
+    ("ome.io", "BenchmarkJob"): _with_metadata(ome.check_benchmark_job),
+    ("serving.kserve.io", "InferenceService"): _with_metadata(kserve.check_inference_service),
+    ("", "Service"): _with_metadata(kserve.check_service),
 }
 FIXERS: dict[tuple[str, str], Fixer] = {
     ("inference.sagemaker.aws.amazon.com", "InferenceEndpointConfig"): hyperpod.fix,

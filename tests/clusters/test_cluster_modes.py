@@ -15,7 +15,8 @@ from helpers import BASE_ENDPOINT, resolve, run_stack, stack_values  # noqa: E40
 
 HYPERPOD = {"mode": "hyperpod", "name": "ml-dev"}
 EKS = {"mode": "eks", "name": "llm-staging", "gpuNodeGroups": [{"name": "g5", "instanceType": "g5.12xlarge", "maxSize": 2, "diskSize": 300}]}
-EXISTING = {"mode": "existing", "name": "adopted"}
+# An adopted HyperPod cluster (the ARN says the operator runs there): its endpoints default to hyperpod.
+EXISTING = {"mode": "existing", "name": "adopted", "hyperpodClusterArn": "arn:aws:sagemaker:us-east-1:123456789012:cluster/abcd1234efgh"}
 
 
 @pytest.fixture(scope="module")

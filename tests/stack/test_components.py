@@ -48,14 +48,16 @@ def test_endpoint_outputs(make_endpoint):
 
 
 def test_g19_endpoint_config_is_replaced_not_updated_when_routing_flips(make_endpoint, monkeypatch):
+    import components.inference_endpoint as module
+
     captured = []
-    real = k8s.apiextensions.CustomResource
+    real = module.StatusCustomResource
 
     def spy(name, *args, **kwargs):
         captured.append(kwargs["opts"])
         return real(name, *args, **kwargs)
 
-    monkeypatch.setattr(k8s.apiextensions, "CustomResource", spy)
+    monkeypatch.setattr(module, "StatusCustomResource", spy)
     run(lambda: InferenceEndpoint("ep", InferenceEndpointArgs(spec=make_endpoint())))
     (opts,) = captured
     assert opts.replace_on_changes == ["spec.intelligentRoutingSpec.enabled"]

@@ -71,6 +71,9 @@ def validate_backends(endpoints: Iterable[EndpointSpec], cluster: ClusterSpec, p
             problems.append(Problem(f"{where}.backend", "ome", "BACKEND", "OME needs KEDA (its controller fails on ScaledObject without it)", "set platform.keda: true"))
         if backend == "ome" and ep.load_balancer != "none":
             problems.append(Problem(f"{where}.loadBalancer", ep.load_balancer, "BACKEND", "OME creates the engine Service itself; the stack declares no load balancer for it", "set loadBalancer: none and use the InferenceService's status.url"))
+        if backend == "ome" and ep.ome.benchmark is not None and ep.api_key:
+            # Autotuner bug 11: the BenchmarkJob has no API key field; every request would get 401.
+            problems.append(Problem(f"{where}.ome.benchmark", ep.ome.benchmark.model_dump(by_alias=True), "BACKEND", "an OME BenchmarkJob cannot send an API key, so every request to a keyed endpoint fails with 401", "set apiKey: false on this endpoint, or drop ome.benchmark"))
         if backend == "kserve" and not plan["cert_manager"] and not adopted:
             problems.append(Problem(f"{where}.backend", "kserve", "BACKEND", "KServe's webhooks need cert-manager", "set platform.certManager: true"))
         if backend == "kserve" and isinstance(ep.model_source, HuggingFaceSource) and ep.model_source.token_secret is None and ep.model.startswith("meta-llama/"):
@@ -90,8 +93,8 @@ def _not_hyperpod(ep: EndpointSpec, where: str, backend: str) -> list[Problem]:
         problems.append(Problem(f"{where}.prefetch", True, "BACKEND", "model prefetch is a HyperPod operator feature", fix))
     if ep.tls_certificate_s3_uri:
         problems.append(Problem(f"{where}.tlsCertificateS3Uri", ep.tls_certificate_s3_uri, "BACKEND", "the TLS certificate output is a HyperPod operator feature", fix))
-    if ep.public_alb and (backend == "ome" or ep.load_balancer != "alb"):
-        problems.append(Problem(f"{where}.publicAlb", True, "G8", f"publicAlb sets the scheme of the endpoint's ALB; loadBalancer is {ep.load_balancer!r}", "set loadBalancer: alb (kubernetes/kserve), or publicAlb: false"))
+    if ep.public_alb and (backend == "ome" or ep.load_balancer == "none"):
+        problems.append(Problem(f"{where}.publicAlb", True, "G8", f"publicAlb makes the endpoint's load balancer internet-facing; loadBalancer is {ep.load_balancer!r}", "set loadBalancer: alb or nlb (kubernetes/kserve), or publicAlb: false"))
     scaling = ep.autoscaling
     if scaling is not None and (scaling.prometheus or scaling.cloudwatch):
         problems.append(Problem(f"{where}.autoscaling", scaling.model_dump(by_alias=True, exclude_none=True), "BACKEND", "prometheus/cloudwatch triggers are the HyperPod operator's KEDA triggers", "remove them (kubernetes: autoscaling.podsMetric drives an HPA; ome/kserve: min/maxReplicas)"))

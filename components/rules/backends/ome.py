@@ -1,0 +1,211 @@
+"""The `ome` backend: an OME InferenceService (ome.io/v1beta1) on a ClusterBaseModel and a
+ClusterServingRuntime the stack declares, plus an optional BenchmarkJob.
+
+How the engine arguments travel (autotuner log, bug 10 and the later container fix): the runtime
+owns the runner's image, command, port, probes and /dev/shm; the InferenceService's `engine.runner`
+carries only its name, the engine arguments, env and GPU resources. OME merges the two; the runtime
+declares no args, so the result is the same whether OME appends or replaces the runner's args. The
+model path is `$(MODEL_PATH)`, which the kubelet expands from the env OME sets (bug 3).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from .. import engines, hyperpod, instances, naming, probes
+from ..problems import Problem
+from ..spec import EndpointSpec, HuggingFaceSource, S3Source
+from . import container as engine_container
+
+GROUP = "ome.io"
+API_VERSION = f"{GROUP}/v1beta1"
+RUNNER_NAME = "ome-container"
+MODEL_PATH = "$(MODEL_PATH)"
+MODEL_ROOT = "/mnt/data/models"
+# OME's storage.GetStorageType for benchmark results knows only these (autotuner bug 5).
+BENCHMARK_STORAGE = ("pvc://", "oci://")
+
+
+def cluster_name(spec: EndpointSpec) -> str:
+    """Cluster-scoped model and runtime: the namespace is part of the name so endpoints never share one."""
+    return naming.k8s_name(f"{spec.namespace}-{hyperpod.resource_name(spec)}")
+
+
+def base_model_name(spec: EndpointSpec) -> str:
+    return spec.ome.base_model or cluster_name(spec)
+
+
+def _storage_uri(spec: EndpointSpec) -> str:
+    src = spec.model_source
+    if isinstance(src, S3Source):
+        return f"s3://{src.bucket}/{src.path.strip('/')}".rstrip("/")
+    assert isinstance(src, HuggingFaceSource), "validated: FSx only with the hyperpod backend"
+    return f"hf://{src.model_id or spec.model}" + (f"@{src.revision}" if src.revision else "")
+
+
+def base_model(spec: EndpointSpec, region: Optional[str] = None) -> dict[str, Any]:
+    storage: dict[str, Any] = {"storageUri": _storage_uri(spec), "path": f"{MODEL_ROOT}/{cluster_name(spec)}"}
+    src = spec.model_source
+    if isinstance(src, HuggingFaceSource) and src.token_secret:
+        storage["key"] = src.token_secret.name
+    if isinstance(src, S3Source):
+        storage["parameters"] = {"region": src.region or region or "us-east-1"}
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "ClusterBaseModel",
+        "metadata": {"name": base_model_name(spec), "labels": hyperpod.labels(spec)},
+        "spec": {
+            "displayName": spec.model,
+            "vendor": spec.model.split("/")[0] if "/" in spec.model else "unknown",
+            "modelFormat": {"name": spec.ome.model_format},
+            "modelFramework": {"name": spec.ome.model_framework},
+            "storage": storage,
+        },
+    }
+
+
+def serving_runtime(spec: EndpointSpec) -> dict[str, Any]:
+    eng = engines.engine(spec.engine)
+    port = hyperpod.port_of(spec)
+    runner = {
+        "name": RUNNER_NAME,
+        "image": hyperpod.image_of(spec),
+        "command": eng.command,  # G5: the full command, from the runtime only (bug 10)
+        "ports": [{"name": engine_container.PORT_NAME, "containerPort": port, "protocol": "TCP"}],
+        **probes.probe_set(eng.health_path, port, spec.max_deploy_seconds),
+        "volumeMounts": [{"name": engine_container.SHM_VOLUME, "mountPath": "/dev/shm"}],
+    }
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "ClusterServingRuntime",
+        "metadata": {"name": cluster_name(spec), "labels": hyperpod.labels(spec)},
+        "spec": {
+            "disabled": False,
+            "protocolVersions": ["openAI"],
+            "supportedModelFormats": [
+                {
+                    "name": base_model_name(spec),
+                    "modelFormat": {"name": spec.ome.model_format},
+                    "modelFramework": {"name": spec.ome.model_framework},
+                    "autoSelect": False,  # only the InferenceService that names it uses it
+                    "priority": 1,
+                }
+            ],
+            "engineConfig": {"runner": runner, "volumes": [engine_container.shm_volume()], **engine_container.placement(spec)},
+        },
+    }
+
+
+def inference_service(spec: EndpointSpec, api_key_secret: Optional[str] = None) -> dict[str, Any]:
+    scaling = spec.autoscaling
+    runner = {
+        "name": RUNNER_NAME,  # bug 2: a runner without a name makes an unnamed container
+        "args": engine_container.engine_args(spec, MODEL_PATH),
+        "env": engine_container.env(spec, api_key_secret),
+        "resources": hyperpod.resources_of(spec),
+    }
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "InferenceService",
+        "metadata": {"name": hyperpod.resource_name(spec), "namespace": spec.namespace, "labels": hyperpod.labels(spec)},
+        "spec": {
+            "model": {"name": base_model_name(spec), "kind": "ClusterBaseModel", "apiGroup": GROUP},
+            "runtime": {"name": cluster_name(spec), "kind": "ClusterServingRuntime", "apiGroup": GROUP},
+            "engine": {
+                "minReplicas": scaling.min_replicas if scaling else spec.replicas,
+                "maxReplicas": scaling.max_replicas if scaling else spec.replicas,
+                **engine_container.placement(spec),
+                "runner": runner,
+            },
+        },
+    }
+
+
+def benchmark_job(spec: EndpointSpec) -> Optional[dict[str, Any]]:
+    bench = spec.ome.benchmark
+    if bench is None:
+        return None
+    body: dict[str, Any] = {
+        # In-cluster endpoint: no API key needed (bug 11: the CRD has no key field).
+        "endpoint": {"inferenceService": {"name": hyperpod.resource_name(spec), "namespace": spec.namespace}},
+        "task": bench.task,
+        "trafficScenarios": list(bench.traffic_scenarios),
+        "numConcurrency": list(bench.num_concurrency),
+        "maxTimePerIteration": bench.max_time_per_iteration,
+        "maxRequestsPerIteration": bench.max_requests_per_iteration,
+        "outputLocation": {"storageUri": bench.output_location},  # bug 4: required
+    }
+    if bench.image:
+        body["podOverride"] = {"image": bench.image}
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "BenchmarkJob",
+        "metadata": {"name": naming.fit(f"{hyperpod.resource_name(spec)}-bench", naming.MAX_NAME), "namespace": spec.namespace, "labels": hyperpod.labels(spec)},
+        "spec": body,
+    }
+
+
+def render(spec: EndpointSpec, region: Optional[str] = None, api_key_secret: Optional[str] = None) -> list[dict[str, Any]]:
+    out = [] if spec.ome.base_model else [base_model(spec, region)]
+    out += [serving_runtime(spec), inference_service(spec, api_key_secret)]
+    if (job := benchmark_job(spec)) is not None:
+        out.append(job)
+    return out
+
+
+# ---------------------------------------------------------------- checks
+
+
+def check_storage_uri(uri: Any, path: str) -> list[Problem]:
+    if not isinstance(uri, str) or not uri.startswith(BENCHMARK_STORAGE):
+        return [Problem(path, uri, "B1", "OME stores benchmark results only on a PVC or in object storage (`unknown storage type for URI`)", "use pvc://<claim>/<subpath> (create the PVC) or oci://...")]
+    if uri.startswith("pvc://") and len(uri[len("pvc://") :].strip("/").split("/", 1)) < 2:
+        return [Problem(path, uri, "B1", "a pvc:// location needs the claim and a subpath (`invalid PVC storage URI format: missing subpath`)", "use pvc://<claim>/<subpath>")]
+    return []
+
+
+def check_inference_service(obj: dict[str, Any]) -> list[Problem]:
+    engine_spec = (obj.get("spec") or {}).get("engine") or {}
+    runner = engine_spec.get("runner")
+    if not isinstance(runner, dict):
+        return []
+    base = "spec.engine.runner"
+    problems = []
+    for field in ("image", "command"):
+        if runner.get(field):
+            problems.append(Problem(f"{base}.{field}", runner[field], "B1", "the InferenceService replaces the runtime's runner: a mismatched image fails (`No module named 'vllm'`, bug 10)", f"remove {field}; the ClusterServingRuntime owns the image and command, the InferenceService passes args"))
+    instance = engine_container.instance_of(engine_spec)
+    problems += engine_container.check_engine_container(runner, base, instance, require_command=False, require_probes=False)
+    if _gpu_limit(runner):
+        problems += engine_container.check_placement(engine_spec, "spec.engine")
+    return problems
+
+
+def check_serving_runtime(obj: dict[str, Any]) -> list[Problem]:
+    config = (obj.get("spec") or {}).get("engineConfig") or {}
+    runner = config.get("runner")
+    if not isinstance(runner, dict):
+        return []
+    base = "spec.engineConfig.runner"
+    problems = engine_container.check_args_expansion(runner.get("args"), base)
+    if not runner.get("command"):
+        problems.append(Problem(f"{base}.command", None, "G5", "without a full command the image runs its own CMD", "set command, e.g. ['python3', '-m', 'sglang.launch_server']"))
+    ports = [p.get("containerPort") for p in runner.get("ports") or [] if isinstance(p, dict)]
+    problems += probes.check_probes(
+        {k: runner[k] for k in ("readinessProbe", "livenessProbe", "startupProbe") if k in runner}, base, ports[0] if ports and isinstance(ports[0], int) else None
+    )
+    problems += engine_container.check_shm(runner, base)
+    return problems
+
+
+def check_benchmark_job(obj: dict[str, Any]) -> list[Problem]:
+    spec = obj.get("spec") or {}
+    location = spec.get("outputLocation")
+    if not isinstance(location, dict):
+        return [Problem("spec.outputLocation", None, "B1", "OME rejects a BenchmarkJob without an output location (`spec.outputLocation: Required value`, bug 4)", "set outputLocation.storageUri: pvc://<claim>/<subpath>")]
+    return check_storage_uri(location.get("storageUri"), "spec.outputLocation.storageUri")
+
+
+def _gpu_limit(c: dict[str, Any]) -> bool:
+    return ((c.get("resources") or {}).get("limits") or {}).get(engine_container.GPU) is not None
+

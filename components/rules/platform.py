@@ -6,6 +6,7 @@ endpoint URLs and example requests, and the checks of a cluster spec. Pure Pytho
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import re
 from dataclasses import dataclass
@@ -283,8 +284,27 @@ def curl_example(url: Optional[str], served_model: str, api_key: bool, invocatio
 # ---------------------------------------------------------------- checks of the cluster spec
 
 
+def _check_public_access(cluster: ClusterSpec, path: str) -> list[Problem]:
+    """The EKS API's publicAccessCidrs, before EKS rejects them mid-`up`; S4 judges 0.0.0.0/0."""
+    problems: list[Problem] = []
+    for i, cidr in enumerate(cluster.public_access_cidrs):
+        try:
+            ipaddress.ip_network(cidr, strict=True)
+        except ValueError as exc:
+            try:
+                fix = f"use {ipaddress.ip_network(cidr, strict=False)}"  # host bits set
+            except ValueError:
+                fix = "use a network such as 203.0.113.0/24 (your CI or VPN egress range)"
+            problems.append(Problem(f"{path}.publicAccessCidrs[{i}]", cidr, "CONFIG", f"not a CIDR ({exc})", fix))
+    if cluster.mode in ("eks", "hyperpod") and cluster.endpoint_public_access and not cluster.public_access_cidrs:
+        problems.append(Problem(f"{path}.publicAccessCidrs", [], "CONFIG", "a public EKS API endpoint needs at least one allowed range", "list your CI and VPN egress CIDRs, or set endpointPublicAccess: false"))
+    if not cluster.endpoint_public_access and "public_access_cidrs" in cluster.model_fields_set:
+        problems.append(Problem(f"{path}.publicAccessCidrs", cluster.public_access_cidrs, "CONFIG", "ignored: endpointPublicAccess is false, so the API is reachable only from inside the VPC", "remove publicAccessCidrs, or set endpointPublicAccess: true", severity="warning"))
+    return problems
+
+
 def validate_cluster(cluster: ClusterSpec, platform: PlatformSpec, endpoints: Iterable[EndpointSpec], path: str = "cluster") -> list[Problem]:
-    problems: list[Problem] = validate_tags(cluster.tags, f"{path}.tags")
+    problems: list[Problem] = validate_tags(cluster.tags, f"{path}.tags") + _check_public_access(cluster, path)
     endpoints = list(endpoints)
     plan = resolve_addons(cluster.mode, platform)
     net = cluster.network

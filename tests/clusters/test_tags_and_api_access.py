@@ -1,0 +1,210 @@
+"""S6 and S4 on what the program really declares: every taggable AWS resource of the example stacks
+(and of the other cluster shapes) carries the required tags, the ALBs get them through the load
+balancer controller, `cluster.tags` is validated; S4 is mandatory and the staging example passes it."""
+
+from __future__ import annotations
+
+import copy
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from helpers import BASE_ENDPOINT, stack_values  # noqa: E402
+
+from components.rules import ConfigError  # noqa: E402
+from components.rules import platform as rules  # noqa: E402
+from components.rules import security  # noqa: E402
+from components.rules.policy_catalog import BY_NAME  # noqa: E402
+from components.rules.policy_config import PolicyConfig  # noqa: E402
+from stacks import config as stack_config  # noqa: E402
+from stacks import plan as plan_mod  # noqa: E402
+
+# AWS resources the program declares that AWS cannot tag. A new AWS type must be added either here
+# or to security.TAGGABLE_TYPES, so S6 never silently skips it.
+UNTAGGABLE = {
+    "aws:ec2/routeTableAssociation:RouteTableAssociation",
+    "aws:iam/rolePolicy:RolePolicy",
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+}
+AWS_PREFIXES = ("aws:", "aws-native:", "eks:")
+LBC = "platform-load-balancer-controller"
+
+
+def tags_of(inputs: dict[str, Any]) -> dict[str, str]:
+    tags = inputs.get("tags")
+    if isinstance(tags, list):  # aws-native: [{key, value}]
+        return {t["key"]: t["value"] for t in tags}
+    return dict(tags or {})
+
+
+def aws_resources(plan: plan_mod.Plan) -> list:
+    return [r for r in plan.resources if r.type_.startswith(AWS_PREFIXES) and (r.custom or r.type_ in security.TAGGABLE_TYPES)]
+
+
+def assert_tagged(plan: plan_mod.Plan, stack: str, cluster: str, extra: dict[str, str] | None = None) -> int:
+    wanted = {**(extra or {}), rules.STACK_TAG: stack, rules.CLUSTER_TAG: cluster}
+    checked = 0
+    for reg in aws_resources(plan):
+        assert reg.type_ in security.TAGGABLE_TYPES | UNTAGGABLE, f"{reg.type_} ({reg.name}): taggable or not? list it in security.TAGGABLE_TYPES or UNTAGGABLE"
+        if reg.type_ in UNTAGGABLE:
+            continue
+        tags = tags_of(reg.inputs)
+        assert {k: tags.get(k) for k in wanted} == wanted, (reg.type_, reg.name, tags)
+        checked += 1
+    assert not [v for v in plan.other_violations if v.rule == "S6"]
+    return checked
+
+
+@pytest.fixture(scope="module")
+def example_plans() -> dict[str, plan_mod.Plan]:
+    return {stack: plan_mod.build_plan(stack) for stack in ("dev", "staging")}
+
+
+@pytest.mark.parametrize("stack, cluster, at_least", [("dev", "ml-dev", 25), ("staging", "llm-staging", 20)])
+def test_S6_every_taggable_aws_resource_of_the_example_stacks_carries_the_required_tags(example_plans, stack, cluster, at_least):
+    assert assert_tagged(example_plans[stack], stack, cluster) >= at_least
+    # The policy checks exactly the keys the components set.
+    assert tuple(BY_NAME["s6-required-tags"].defaults()["requiredTags"]) == rules.REQUIRED_TAGS == security.DEFAULT_REQUIRED_TAGS
+
+
+def test_S6_holds_when_enforced_as_mandatory(example_plans):
+    strict = PolicyConfig(levels={"s6-required-tags": "mandatory"})
+    for stack in ("dev", "staging"):
+        assert not plan_mod.build_plan(stack, policy_config=strict).failed, stack
+
+
+@pytest.mark.parametrize(
+    "cluster, platform",
+    [
+        # A GPU node group on a capacity reservation: its launch template, and IRSA roles.
+        ({"mode": "eks", "name": "c-eks", "adminPrincipalArns": ["arn:aws:iam::123456789012:role/Admin"],
+          "gpuNodeGroups": [{"name": "g5", "instanceType": "g5.12xlarge", "capacityReservationId": "cr-0123456789abcdef0"}]}, {"workloadIdentity": "irsa"}),
+        ({"mode": "hyperpod", "name": "c-hp", "instanceGroups": [{"name": "g", "instanceType": "ml.g5.8xlarge",
+          "lifecycle": {"sourceS3Uri": "s3://lifecycle-bucket/scripts"}}]}, {"fsxCsi": True}),
+        ({"mode": "existing", "name": "c-adopted"}, {"loadBalancerController": True, "keda": True, "s3Csi": True}),
+    ],
+)
+def test_S6_other_cluster_shapes_are_tagged_too(cluster, platform):
+    endpoints = [BASE_ENDPOINT] if cluster["mode"] == "hyperpod" else []
+    plan = plan_mod.build_plan_from_values("test", stack_values(cluster, endpoints, platform=platform))
+    assert assert_tagged(plan, "test", cluster["name"]) >= 1
+
+
+def test_gpu_instances_launched_from_a_launch_template_are_tagged_for_cost():
+    cluster = {"mode": "eks", "name": "c-eks", "gpuNodeGroups": [{"name": "g5", "instanceType": "g5.12xlarge", "capacityReservationId": "cr-0123456789abcdef0"}]}
+    plan = plan_mod.build_plan_from_values("test", stack_values(cluster, []))
+    (lt,) = [r for r in plan.resources if r.type_ == "aws:ec2/launchTemplate:LaunchTemplate"]
+    specs = {s["resourceType"]: s["tags"] for s in lt.inputs["tagSpecifications"]}
+    assert set(specs) == {"instance", "volume"}
+    assert all(t[rules.CLUSTER_TAG] == "c-eks" and t[rules.STACK_TAG] == "test" for t in specs.values())
+
+
+def test_albs_get_the_tags_through_the_controller_and_the_ingress_annotation(example_plans):
+    plan = example_plans["dev"]
+    (chart,) = [r for r in plan.resources if r.name == LBC]
+    assert chart.inputs["values"]["defaultTags"] == {rules.STACK_TAG: "dev", rules.CLUSTER_TAG: "ml-dev"}
+    ingresses = [o for o in plan.objects if o.kind == "Ingress"]
+    assert ingresses
+    for obj in ingresses:
+        tags = dict(pair.split("=", 1) for pair in obj.manifest["metadata"]["annotations"]["alb.ingress.kubernetes.io/tags"].split(","))
+        assert tags == {rules.STACK_TAG: "dev", rules.ENDPOINT_TAG: obj.manifest["metadata"]["labels"]["app.kubernetes.io/name"]}
+
+
+def test_user_tags_from_cluster_tags_reach_the_cluster_resources():
+    user = {"team": "ml-platform", "cost-center": "4711"}
+    cluster = {"mode": "hyperpod", "name": "c-hp", "tags": user}
+    plan = plan_mod.build_plan_from_values("test", stack_values(cluster))
+    regs = {r.name: r for r in plan.resources}
+    for name in ("cluster-eks", "cluster-system", "cluster-node-role", "hyperpod-cluster", "hyperpod-execution-role"):
+        assert {k: tags_of(regs[name].inputs).get(k) for k in user} == user, name
+
+
+def test_components_carry_user_tags_to_every_resource_once_the_program_passes_them(monkeypatch):
+    """program.build_base passes only the required tags to Network and none to Platform; with
+    `tags={**tags, **spec.tags}` on both (the change the report asks of program.py) every resource
+    carries the user's tags. Simulated here by wrapping the two Args classes the program uses."""
+    import stacks.program as program
+
+    user = {"team": "ml-platform"}
+    for cls_name in ("NetworkArgs", "PlatformArgs"):
+        real = getattr(program, cls_name)
+        monkeypatch.setattr(program, cls_name, lambda real=real, **kw: real(**{**kw, "tags": {**kw.get("tags", {}), **user}}))
+    plan = plan_mod.build_plan_from_values("test", stack_values({"mode": "hyperpod", "name": "c-hp", "tags": user}))
+    assert assert_tagged(plan, "test", "c-hp", user) >= 25
+
+
+@pytest.mark.parametrize(
+    "tags, path, words",
+    [
+        ({"llm-serving/stack": "prod"}, "cluster.tags.llm-serving/stack", "set by the stack"),
+        ({"aws:createdBy": "me"}, "cluster.tags.aws:createdBy", "reserved for AWS"),
+        ({"team": "a,b"}, "cluster.tags.team", "not a valid tag value"),
+        ({"a=b": "x"}, "cluster.tags.a=b", "not a valid tag key"),
+        ({"k" * 129: "x"}, "cluster.tags." + "k" * 129, "not a valid tag key"),
+        ({f"t{i}": "x" for i in range(rules.MAX_USER_TAGS + 1)}, "cluster.tags", f"at most {rules.MAX_USER_TAGS}"),
+    ],
+)
+def test_bad_cluster_tags_are_config_errors_naming_key_value_rule_and_fix(tags, path, words):
+    values = stack_values({"mode": "hyperpod", "name": "c-hp", "tags": tags})
+    with pytest.raises(ConfigError) as err:
+        plan_mod.parse_stack_config(values, "llm-serving")
+    (problem,) = [p for p in err.value.problems if p.path == path]
+    assert words in problem.message and problem.rule == "CONFIG" and problem.fix
+    assert str(problem).startswith(f"{path} = ")
+
+
+def test_good_cluster_tags_parse():
+    cfg = stack_config.parse({"cluster": {"mode": "existing", "name": "x", "tags": {"team": "ml", "Cost Center": "a:b/c=d@e"}}}, "us-east-1")
+    assert cfg.cluster.tags == {"team": "ml", "Cost Center": "a:b/c=d@e"}
+
+
+# ---------------------------------------------------------------- S4
+
+
+def test_S4_is_mandatory_by_default_and_the_example_config_agrees():
+    assert BY_NAME["s4-eks-endpoint-not-public"].enforcement == "mandatory"
+    assert PolicyConfig().level(BY_NAME["s4-eks-endpoint-not-public"]) == "mandatory"
+
+
+def test_S4_staging_keeps_its_api_endpoint_off_the_internet_and_passes(example_plans):
+    plan = example_plans["staging"]
+    (eks,) = [r for r in plan.resources if r.type_ == "eks:index:Cluster"]
+    assert eks.inputs["endpointPrivateAccess"] is True
+    assert eks.inputs["publicAccessCidrs"] and not set(eks.inputs["publicAccessCidrs"]) & set(security.OPEN_CIDRS)
+    assert not [v for v in plan.other_violations if v.rule == "S4"]
+    assert not plan.failed
+    assert not example_plans["dev"].failed  # dev stays open to 0.0.0.0/0: a devStacks name
+
+
+def test_S4_fails_the_staging_plan_when_its_api_endpoint_is_opened_again():
+    values = plan_mod.read_stack_config("staging")
+    cluster = copy.deepcopy(values["llm-serving:cluster"])
+    cluster.pop("publicAccessCidrs")  # back to the default, 0.0.0.0/0
+    plan = plan_mod.build_plan_from_values("staging", {**values, "llm-serving:cluster": cluster})
+    (violation,) = [v for v in plan.other_violations if v.rule == "S4"]
+    assert violation.mandatory and plan.failed
+    assert "publicAccessCidrs = ['0.0.0.0/0']: [S4]" in violation.message and "Fix:" in violation.message
+
+
+@pytest.mark.parametrize(
+    "cluster, path, words",
+    [
+        ({"publicAccessCidrs": ["10.0.0.1/24"]}, "cluster.publicAccessCidrs[0]", "not a CIDR"),
+        ({"publicAccessCidrs": ["office"]}, "cluster.publicAccessCidrs[0]", "not a CIDR"),
+        ({"publicAccessCidrs": []}, "cluster.publicAccessCidrs", "at least one allowed range"),
+    ],
+)
+def test_bad_public_access_cidrs_are_config_errors(cluster, path, words):
+    values = stack_values({"mode": "hyperpod", "name": "c-hp", **cluster})
+    with pytest.raises(ConfigError) as err:
+        plan_mod.parse_stack_config(values, "llm-serving")
+    (problem,) = [p for p in err.value.problems if p.path == path]
+    assert words in problem.message and problem.fix
+
+
+def test_public_access_cidrs_without_public_access_is_a_warning():
+    cfg = stack_config.parse({"cluster": {"mode": "existing", "name": "x", "endpointPublicAccess": False, "publicAccessCidrs": ["203.0.113.0/24"]}}, "us-east-1")
+    assert [(w.path, w.severity) for w in cfg.warnings] == [("cluster.publicAccessCidrs", "warning")]

@@ -163,6 +163,34 @@ def check_api_key_reaches_router(resources: list[Resource]) -> list[Finding]:
 
 # ---------------------------------------------------------------- S2
 
+# Where each workload kind of the other backends keeps its engine containers.
+_ENGINE_CONTAINERS = {
+    "Deployment": ("spec", "template", "spec", "containers"),
+    "InferenceService": ("spec", "predictor", "containers"),  # KServe
+}
+
+
+def keyed_workloads(resources: Iterable[Resource]) -> set[str]:
+    """Names (app.kubernetes.io/name, else metadata.name) of Deployments and KServe/OME
+    InferenceServices whose engine reads an API key (VLLM_API_KEY env or --api-key)."""
+    names: set[str] = set()
+    for r in resources:
+        m = r.manifest
+        if m is None or m.get("kind") not in _ENGINE_CONTAINERS:
+            continue
+        containers = get(m, *_ENGINE_CONTAINERS[m["kind"]])
+        containers = list(containers) if isinstance(containers, list) else []
+        runner = get(m, "spec", "engine", "runner")  # OME
+        if isinstance(runner, dict):
+            containers.append(runner)
+        for c in containers:
+            env = c.get("env") if isinstance(c, dict) else None
+            has_env = any(isinstance(e, dict) and e.get("name") == hyperpod.API_KEY_ENV for e in env or [])
+            if has_env or "--api-key" in [str(a) for a in (c.get("args") or [])]:
+                names.add(str(get(m, "metadata", "labels", "app.kubernetes.io/name") or get(m, "metadata", "name")))
+    return names
+
+
 
 def check_public_alb_auth(resources: list[Resource]) -> list[Finding]:
     """S2: an internet-facing ALB terminates TLS (an ACM certificate) or fronts an endpoint with an API key."""
@@ -173,7 +201,7 @@ def check_public_alb_auth(resources: list[Resource]) -> list[Finding]:
             continue
         tls = bool(_annotations(ingress).get(CERTIFICATE)) or bool(get(ingress, "spec", "tls"))
         ep = endpoint_of(ingress, by_name)
-        keyed = ep is not None and _api_key_env(ep) is not None
+        keyed = (ep is not None and _api_key_env(ep) is not None) or get(ingress, "metadata", "labels", "app.kubernetes.io/name") in keyed_workloads(resources)
         if tls or keyed:
             continue
         findings.append(
@@ -220,7 +248,8 @@ def check_endpoint_urls(resources: list[Resource]) -> list[Finding]:
     Needs the outputs (the `pulumi:pulumi:Stack` resource) and the Ingress statuses, which exist
     after an update; with either unknown there is nothing to compare and nothing is reported.
     """
-    statuses = {h: m for _, m in _manifests(resources, "Ingress") if (h := _hostname(m))}
+    # Ingresses (ALBs) and LoadBalancer Services (NLBs of the kubernetes/kserve backends).
+    statuses = {h: m for _, m in _manifests(resources, "Ingress") + _manifests(resources, "Service") if (h := _hostname(m))}
     findings: list[Finding] = []
     if not statuses:
         return findings

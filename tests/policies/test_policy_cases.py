@@ -84,6 +84,15 @@ def node_group(ami: str) -> Resource:
 
 TAGS = {"llm-serving/stack": "prod", "llm-serving/cluster": "llm-prod"}
 
+
+def ome_benchmark() -> dict[str, Any]:
+    from components.rules.backends import ome
+    from components.rules.spec import EndpointSpec
+
+    spec = EndpointSpec.model_validate({"name": "simple-tune", "model": "meta-llama/Llama-3.2-1B-Instruct", "engine": "sglang", "instanceType": "g5.xlarge", "backend": "ome",
+                                        "modelSource": {"type": "huggingface"}, "ome": {"benchmark": {"outputLocation": "pvc://benchmark-results-pvc/simple-tune"}}})
+    return ome.benchmark_job(spec)
+
 # policy -> (rule, failing resources, passing resources, config, PULUMI_STACK)
 CASES: dict[str, tuple[str, Callable[[], list[Resource]], Callable[[], list[Resource]], dict | None, str | None]] = {
     "g01-name-length": ("G1", lambda: [k8s(mutate(render(), lambda o: o["metadata"].update(name="a" * 51)))], lambda: [k8s(render("a" * 51))], None, None),
@@ -116,6 +125,13 @@ CASES: dict[str, tuple[str, Callable[[], list[Resource]], Callable[[], list[Reso
         "G16",
         lambda: [k8s(public_ingress_with_status()), stack_outputs("https://internal-k8s-hyperpod-albqwen3-d8ad7ac4de-852231201-1767773231.us-east-1.elb.amazonaws.com/v1/chat/completions")],
         lambda: [k8s(public_ingress_with_status()), stack_outputs(f"https://{STATUS['loadBalancer']['ingress'][0]['hostname']}/v1/chat/completions")],
+        None,
+        None,
+    ),
+    "b1-backend-manifests": (
+        "B1",
+        lambda: [k8s(mutate(ome_benchmark(), lambda o: o["spec"]["outputLocation"].update(storageUri="local:///tmp/benchmark-results/simple-tune-bench1")))],
+        lambda: [k8s(ome_benchmark())],
         None,
         None,
     ),

@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo plan test
+.PHONY: setup demo plan engine test
 
 setup: $(VENV)/.installed
 
@@ -12,14 +12,26 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-# The main job on embedded defaults: the offline plan of the dev stack (no cloud, no credentials).
+ENGINE_SETUP := stacks/local_engine/setup_engine.sh
+
+# The main job on embedded defaults, no cloud: the offline plan of the dev stack, then a small
+# real tuning run (vLLM on this machine's CPU, the tiny model the project builds, 4 configurations).
 demo: setup
 	$(BIN)/python -m stacks plan --stack dev
+	bash $(ENGINE_SETUP)
+	$(BIN)/python -m stacks tune stacks/grids/tiny-cpu.yaml --target local --db tuning-runs/tiny-cpu.db
 
 plan: setup
 	$(BIN)/python -m stacks plan --stack $(or $(STACK),dev)
 
-# pytest exits 5 when it collected no test: that is a failure here, not a pass.
+engine:
+	bash $(ENGINE_SETUP)
+
+# Unit tests first, then the real engine end to end. pytest exits 5 when it collected no test:
+# that is a failure here, not a pass.
 test: setup
-	$(BIN)/python -m pytest; rc=$$?; \
-	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+	$(BIN)/python -m pytest -m "not engine"; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; [ $$rc -eq 0 ] || exit $$rc
+	bash $(ENGINE_SETUP)
+	LLM_SERVING_REQUIRE_ENGINE=1 $(BIN)/python -m pytest -m engine tests/engine; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no engine tests: failing"; exit 1; fi; exit $$rc

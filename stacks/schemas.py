@@ -116,6 +116,10 @@ def _format_error(err: jsonschema.ValidationError) -> str:
     return f"{where or '(root)'}: {err.message}"
 
 
+def is_builtin_group(group: str) -> bool:
+    return group.endswith(".k8s.io") or group == "k8s.io"
+
+
 class Validator:
     def __init__(self, crd_dir: Optional[Path], kubernetes_version: str = DEFAULT_K8S_VERSION):
         self.crds = CrdRegistry(crd_dir)
@@ -125,21 +129,28 @@ class Validator:
         api_version = str(obj.get("apiVersion", ""))
         kind = str(obj.get("kind", ""))
         group, _, version = api_version.rpartition("/")
-        if group and "." in group:
-            found = self.crds.schema(group, version, kind)
-            if found is None:
-                where = self.crds.directory or "no CRD directory"
-                return SchemaResult("unchecked", f"no CRD schema for {api_version} {kind} in {where}")
-            schema, source = found
-            errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(obj), key=lambda e: list(e.absolute_path))
-            return SchemaResult("failed" if errors else "passed", source, tuple(_format_error(e) for e in errors))
+        # Built-in API groups (apps, networking.k8s.io, autoscaling...) have Kubernetes schemas; any
+        # other dotted group is a CRD. A missing built-in schema is "unchecked", never "passed".
+        if group and "." in group and not is_builtin_group(group):
+            return self._validate_crd(obj, group, version, kind, api_version)
         try:
             kubernetes_validate.validate(obj, self.kubernetes_version, strict=True)
         except kubernetes_validate.SchemaNotFoundError:
+            if group and "." in group:  # a CRD in a k8s.io group (gateway.networking.k8s.io, ...)
+                return self._validate_crd(obj, group, version, kind, api_version)
             return SchemaResult("unchecked", f"kubernetes-validate has no schema for {api_version} {kind}")
         except kubernetes_validate.ValidationError as err:
             return SchemaResult("failed", f"kubernetes {self.kubernetes_version} (strict)", (_format_error(err),))
         return SchemaResult("passed", f"kubernetes {self.kubernetes_version} (strict)")
+
+    def _validate_crd(self, obj: dict[str, Any], group: str, version: str, kind: str, api_version: str) -> SchemaResult:
+        found = self.crds.schema(group, version, kind)
+        if found is None:
+            where = self.crds.directory or "no CRD directory"
+            return SchemaResult("unchecked", f"no CRD schema for {api_version} {kind} in {where}")
+        schema, source = found
+        errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(obj), key=lambda e: list(e.absolute_path))
+        return SchemaResult("failed" if errors else "passed", source, tuple(_format_error(e) for e in errors))
 
 
 # ---------------------------------------------------------------- fetching pinned CRDs

@@ -82,15 +82,14 @@ def make_deployer(grid: GridSpec, target: str, db: Path, run: str) -> Any:
 
 
 def tune(args: Any, console: Console) -> int:
+    overrides = {k: v for k, v in (("target", args.target), ("strategy", args.strategy), ("parallel", args.parallel)) if v}
     try:
-        grid = grid_mod.load(args.grid)
+        grid = grid_mod.with_overrides(grid_mod.load(args.grid), overrides)
     except ConfigError as exc:
         console.print(f"[red]{args.grid} has {len(exc.problems)} problem(s):[/]")
         for problem in exc.problems:
             console.print(f"  {problem}", highlight=False)
         return 2
-    overrides = {k: v for k, v in (("target", args.target), ("strategy", args.strategy), ("parallel", args.parallel)) if v}
-    grid = grid.model_copy(update=overrides)
     points = grid_mod.expand(grid)
     print_pruned(console, points)
     if args.dry_run:

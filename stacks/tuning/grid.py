@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from components.rules import ConfigError, Problem
@@ -127,7 +127,9 @@ class GridSpec(_Model):
     name: str = Field(min_length=1)
     target: Literal["local", "pulumi"] = "local"
     base: dict[str, Any]
-    parameters: dict[str, Union[list[Any], Range]]
+    parameters: dict[str, Union[list[Any], Range]] = Field(default_factory=dict)
+    # Instead of a cross product: exactly these points (each a map of parameter path -> value).
+    points: list[dict[str, Any]] = Field(default_factory=list)
     benchmark: Benchmark = Field(default_factory=Benchmark)
     objective: Objective = Field(default_factory=Objective)
     slo: dict[str, float] = Field(default_factory=dict)
@@ -139,6 +141,14 @@ class GridSpec(_Model):
     capacity_search: CapacitySearch = Field(default_factory=CapacitySearch)
     local: LocalTarget = Field(default_factory=LocalTarget)
     pulumi: PulumiTarget = Field(default_factory=PulumiTarget)
+
+    @model_validator(mode="after")
+    def _one_search_space(self) -> "GridSpec":
+        if bool(self.parameters) == bool(self.points):
+            raise ValueError("give either `parameters` (a cross product of value lists) or `points` (an explicit list), not both or neither")
+        if self.points and self.strategy == "tpe":
+            raise ValueError("strategy tpe needs `parameters` (value lists to model), not an explicit `points` list; use grid or random")
+        return self
 
     @field_validator("slo")
     @classmethod
@@ -196,6 +206,16 @@ def load(path: Union[str, Path]) -> GridSpec:
     return grid
 
 
+def with_overrides(grid: GridSpec, overrides: dict[str, Any]) -> GridSpec:
+    """Command-line overrides (target, strategy, parallel), validated like the file itself."""
+    if not overrides:
+        return grid
+    try:
+        return GridSpec.model_validate({**grid.model_dump(mode="json", by_alias=True), **overrides})
+    except ValidationError as exc:
+        raise ConfigError([_problem(err) for err in exc.errors()]) from None
+
+
 def _problem(err: Any) -> Problem:
     where = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in err["loc"]).replace(".[", "[")
     kind = err["type"]
@@ -203,10 +223,18 @@ def _problem(err: Any) -> Problem:
         "missing": "add it",
         "extra_forbidden": "remove it or fix its spelling (keys are camelCase; see stacks/grids/README.md)",
     }.get(kind, "correct the value")
-    return Problem(where or "grid", err.get("input"), "CONFIG", err["msg"].rstrip("."), fix)
+    value = err.get("input") if err["loc"] else None  # a whole-file rule: the message names the keys
+    return Problem(where or "grid", value, "CONFIG", err["msg"].rstrip(".").removeprefix("Value error, "), fix)
 
 
 def parameter_values(grid: GridSpec) -> dict[str, list[Any]]:
+    if grid.points:
+        values: dict[str, list[Any]] = {}
+        for point in grid.points:
+            for key, value in point.items():
+                if value not in values.setdefault(key, []):
+                    values[key].append(value)
+        return values
     return {key: (v.values() if isinstance(v, Range) else list(v)) for key, v in grid.parameters.items()}
 
 
@@ -233,6 +261,8 @@ def make_point(grid: GridSpec, params: dict[str, Any]) -> Point:
 
 def expand(grid: GridSpec) -> list[Point]:
     """Every point of the grid, each validated by the rule library (pruned ones carry their problems)."""
+    if grid.points:
+        return [make_point(grid, dict(sorted(point.items()))) for point in grid.points]
     values = parameter_values(grid)
     keys = sorted(values)
     return [make_point(grid, dict(zip(keys, combo))) for combo in itertools.product(*(values[k] for k in keys))]

@@ -62,10 +62,21 @@ class StackHandle:
     outputs: Optional[dict[str, Any]] = None
 
 
-def trial_config(base_config: dict[str, Any], spec: EndpointSpec, extra: dict[str, Any], project: str) -> dict[str, Any]:
-    """The base stack's config with the trial's endpoint as the only endpoint."""
-    config = {k: v for k, v in base_config.items() if not k.endswith(":endpoints")}
+def base_stack_config(base_config: dict[str, Any]) -> dict[str, Any]:
+    """The platform half only: the base stack declares cluster and add-ons, never a trial's endpoint."""
+    return {k: v for k, v in base_config.items() if not k.endswith(":endpoints")}
+
+
+def trial_config(
+    base_config: dict[str, Any], spec: EndpointSpec, extra: dict[str, Any], project: str, base_stack: Optional[str] = None
+) -> dict[str, Any]:
+    """The base stack's config with the trial's endpoint as the only endpoint. With a base stack the
+    trial is an endpoints-only stack (`platformStack`): it reuses that cluster and operator and
+    never declares its own, so a trial's `up` and `destroy` touch one endpoint and nothing else."""
+    config = base_stack_config(base_config)
     config[f"{project}:endpoints"] = [spec.model_dump(mode="json", by_alias=True, exclude_defaults=True)]
+    if base_stack:
+        config[f"{project}:platformStack"] = base_stack
     config.update(extra)
     return config
 
@@ -80,11 +91,33 @@ class PulumiDeployer:
         project_dir = Path(target.project_dir)
         self.project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())["name"] if (project_dir / "Pulumi.yaml").exists() else "llm-serving"
         self.base_config: dict[str, Any] = {}
+        self._base_lock = threading.Lock()
+        self._base_ready = False
         if target.base_stack:
             path = project_dir / f"Pulumi.{target.base_stack}.yaml"
             if not path.exists():
                 raise DeployError(f"base stack file {path} not found (pulumi.baseStack = {target.base_stack!r})")
             self.base_config = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
+
+    def _ensure_base_stack(self) -> None:
+        """Create or select the base (platform) stack once per run; `up` on an unchanged stack is a no-op."""
+        if not self.target.base_stack:
+            return
+        with self._base_lock:
+            if self._base_ready:
+                return
+            log_path = self.log_dir / f"base-{self.target.base_stack}.log"
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+
+            def write(line: str) -> None:
+                with log_path.open("a") as f:
+                    f.write(line if line.endswith("\n") else line + "\n")
+
+            try:
+                self.runner.up(self.target.base_stack, base_stack_config(self.base_config), write)
+            except Exception as exc:
+                raise DeployError(f"pulumi up of the base stack {self.target.base_stack} failed: {exc} (log: {log_path})") from exc
+            self._base_ready = True
 
     def _log(self, handle: StackHandle) -> Callable[[str], None]:
         lock = threading.Lock()
@@ -99,7 +132,8 @@ class PulumiDeployer:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         stack = f"{self.target.stack_prefix}-{self.run}-{key}"[:100]
         handle = StackHandle(key, spec, stack, self.log_dir / f"trial-{key}.log")
-        config = trial_config(self.base_config, spec, self.target.config, self.project)
+        self._ensure_base_stack()
+        config = trial_config(self.base_config, spec, self.target.config, self.project, self.target.base_stack)
         try:
             handle.outputs = self.runner.up(stack, config, self._log(handle))
         except Exception as exc:  # the Automation API raises CommandError and friends
@@ -116,7 +150,9 @@ class PulumiDeployer:
             raise DeployError(f"stack {handle.stack} has no endpoint url output (G16: read from the Ingress status)")
         params = hyperpod.engine_params(handle.spec)
         gpus = int(params.get("tensor_parallel_size", 1)) * max(handle.spec.replicas, 1)
-        return Endpoint(base, handle.spec.model, endpoint.get("apiKey"), gpus)
+        # Keys are exported apart from `endpoints` (a secret would make the whole map secret).
+        api_key = (outputs.get("apiKeys") or {}).get(hyperpod.resource_name(handle.spec)) if handle.spec.api_key else None
+        return Endpoint(base, handle.spec.model, api_key, gpus)
 
     def stop(self, handle: Optional[StackHandle]) -> None:
         if handle is not None:

@@ -22,6 +22,7 @@ class FakeStackRunner:
     ups: list[str] = field(default_factory=list)
     destroys: list[str] = field(default_factory=list)
     polls: dict[str, int] = field(default_factory=dict)
+    configs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def _match(self, names: set[str], stack: str) -> bool:
         return any(n in stack for n in names)
@@ -32,8 +33,14 @@ class FakeStackRunner:
         log(f"up {stack}")
         if self._match(self.fail_up, stack):
             raise RuntimeError("error: update failed: creating InferenceEndpointConfig: admission webhook denied")
+        self.configs[stack] = config
+        if not config.get("llm-serving:endpoints"):  # the base (platform) stack
+            return {"kubeconfig": "apiVersion: v1", "cluster": {"name": "base"}}
         (endpoint,) = config["llm-serving:endpoints"]
-        return {"endpoints": {"ep": {"url": f"https://alb-{stack}.example/v1/chat/completions", "servedModelName": endpoint["model"].split("/")[-1]}}}
+        outputs: dict[str, Any] = {"endpoints": {endpoint["name"]: {"url": f"https://alb-{stack}.example/v1/chat/completions", "servedModelName": endpoint["model"].split("/")[-1]}}}
+        if endpoint.get("apiKey"):
+            outputs["apiKeys"] = {endpoint["name"]: f"key-for-{stack}"}
+        return outputs
 
     def destroy(self, stack: str, log: Callable[[str], None]) -> None:
         self.destroys.append(stack)

@@ -218,3 +218,45 @@ def test_trial_config_replaces_endpoints_and_keeps_the_base(make_endpoint):
 )
 def test_g15_states_of_the_inference_endpoint_config(state, expected):
     assert status_from_state(state).state == expected
+
+
+def _project_with_base_stack(tmp_path: Path) -> Path:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "Pulumi.yaml").write_text("name: llm-serving\nruntime: python\n")
+    (project / "Pulumi.platform.yaml").write_text(
+        "config:\n  aws:region: us-east-1\n  llm-serving:cluster: {mode: eks, name: tune}\n"
+        "  llm-serving:endpoints: [{name: leftover, model: a/b, engine: vllm, instanceType: ml.g5.xlarge, modelSource: {type: s3, bucket: b}}]\n"
+    )
+    return project
+
+
+def test_base_stack_is_brought_up_once_and_every_trial_references_it(tmp_path):
+    runner = FakeStackRunner()
+    project = _project_with_base_stack(tmp_path)
+    grid = make_grid(parallel=2, pulumi={"readyTimeout": 5, "baseStack": "platform", "projectDir": str(project)})
+    summary = make_driver(tmp_path, grid, runner).run()
+    assert summary.ran == 4
+    assert runner.ups.count("platform") == 1 and runner.ups[0] == "platform"
+    assert "llm-serving:endpoints" not in runner.configs["platform"]  # the base declares no endpoint
+    trials = [s for s in runner.ups if s != "platform"]
+    assert len(trials) == 4
+    assert all(runner.configs[s]["llm-serving:platformStack"] == "platform" for s in trials)
+    assert "platform" not in runner.destroys  # trials come and go; the platform stays
+
+
+def test_trial_reads_its_api_key_from_the_apikeys_output(tmp_path):
+    runner = FakeStackRunner()
+    grid = make_grid(params={"engineArgs.maxNumSeqs": [8]}, base={**BASE, "apiKey": True, "intelligentRouting": True})
+    seen = []
+    driver = make_driver(tmp_path, grid, runner)
+    measurer = driver.measurer
+    original = measurer.measure
+
+    def measure(endpoint, stop):
+        seen.append(endpoint.api_key)
+        return original(endpoint, stop)
+
+    measurer.measure = measure
+    driver.run()
+    assert seen and seen[0].startswith("key-for-")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from components.rules import ConfigError
 from stacks.tuning import grid as grid_mod
@@ -80,3 +81,44 @@ def test_a_point_that_does_not_parse_as_an_endpoint_is_pruned_with_the_field():
 def test_point_keys_are_stable_and_distinct():
     assert grid_mod.point_key({"a": 1, "b": 2}) == grid_mod.point_key({"b": 2, "a": 1})
     assert grid_mod.point_key({"a": 1}) != grid_mod.point_key({"a": 2})
+
+
+def _grid_doc(**extra):
+    base = {"name": "ep", "model": "org/m", "engine": "vllm", "instanceType": "ml.g5.12xlarge", "modelSource": {"type": "s3", "bucket": "models"}}
+    return {"name": "g", "base": base, **extra}
+
+
+def test_explicit_points_are_expanded_as_listed_and_checked_by_the_rules():
+    grid = grid_mod.GridSpec.model_validate(
+        _grid_doc(points=[{"engineArgs.maxNumSeqs": 8}, {"engineArgs.maxNumSeqs": 64, "engineArgs.tensorParallelSize": 8}])
+    )
+    points = grid_mod.expand(grid)
+    assert [p.params for p in points] == [{"engineArgs.maxNumSeqs": 8}, {"engineArgs.maxNumSeqs": 64, "engineArgs.tensorParallelSize": 8}]
+    assert not points[0].pruned
+    assert {p.rule for p in points[1].problems if p.severity == "error"} == {"G11"}  # 8 > the 4 GPUs of a g5.12xlarge
+    assert grid_mod.parameter_values(grid) == {"engineArgs.maxNumSeqs": [8, 64], "engineArgs.tensorParallelSize": [8]}
+
+
+@pytest.mark.parametrize(
+    "extra,needle",
+    [
+        ({}, "either `parameters`"),
+        ({"parameters": {"engineArgs.maxNumSeqs": [8]}, "points": [{"engineArgs.maxNumSeqs": 8}]}, "not both"),
+        ({"points": [{"engineArgs.maxNumSeqs": 8}], "strategy": "tpe"}, "strategy tpe needs `parameters`"),
+    ],
+)
+def test_search_space_must_be_parameters_or_points(tmp_path, extra, needle):
+    path = tmp_path / "g.yaml"
+    path.write_text(yaml.safe_dump(_grid_doc(**extra)))
+    with pytest.raises(ConfigError) as info:
+        grid_mod.load(path)
+    (problem,) = info.value.problems
+    assert needle in str(problem) and problem.path == "grid"
+
+
+def test_command_line_overrides_are_validated_like_the_file():
+    grid = grid_mod.GridSpec.model_validate(_grid_doc(points=[{"engineArgs.maxNumSeqs": 8}]))
+    assert grid_mod.with_overrides(grid, {"parallel": 2}).parallel == 2
+    with pytest.raises(ConfigError) as info:
+        grid_mod.with_overrides(grid, {"strategy": "tpe"})
+    assert "strategy tpe" in str(info.value.problems[0])

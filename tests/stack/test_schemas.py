@@ -42,6 +42,26 @@ def test_core_objects_use_the_kubernetes_schemas(schema_validator):
     assert schema_validator.validate(bad).status == "failed"
 
 
+@pytest.mark.parametrize(
+    "api_version,kind,spec",
+    [
+        ("networking.k8s.io/v1", "Ingress", {"ingressClassName": "alb", "rules": [{"http": {"paths": []}}]}),
+        ("storage.k8s.io/v1", "StorageClass", None),
+    ],
+)
+def test_built_in_groups_with_dots_are_kubernetes_schemas_not_crds(schema_validator, api_version, kind, spec):
+    obj = {"apiVersion": api_version, "kind": kind, "metadata": {"name": "x"}}
+    obj.update({"spec": spec} if spec else {"provisioner": "s3.csi.aws.com"})
+    result = schema_validator.validate(obj)
+    assert result.status == "passed" and result.source.startswith("kubernetes"), result
+    assert schema_validator.validate({**obj, "bogus": 1}).status == "failed"
+
+
+def test_a_crd_in_a_k8s_io_group_without_a_schema_is_unchecked(schema_validator):
+    route = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute", "metadata": {"name": "r"}, "spec": {}}
+    assert schema_validator.validate(route).status == "unchecked"
+
+
 def _sources(tmp_path: Path, content: bytes) -> Path:
     path = tmp_path / "sources.json"
     path.write_text(json.dumps([{"local": "hp/x.yaml", "repo": "o/r", "path": "p/x.yaml", "commit": "c" * 40, "blob": schemas.git_blob_id(content), "bytes": len(content)}]))

@@ -201,7 +201,14 @@ def build_plan_from_values(
             objects[violation.index].problems.append(as_problem(violation))
         else:
             others.append(violation)
-    return Plan(stack, mocks.registrations, list(objects.values()), logs, cfg, origin, others)
+    return Plan(stack, mocks.registrations, stable_order(list(objects.values())), logs, cfg, origin, others)
+
+
+def stable_order(objects: list[PlannedObject]) -> list[PlannedObject]:
+    """Namespaces first, then by kind, namespace and name, numbered 1..n: the mocks see registrations
+    in whatever order the event loop resolves outputs, and a plan directory must diff cleanly in CI."""
+    ordered = sorted(objects, key=lambda o: (o.kind != "Namespace", o.kind, o.namespace, o.name))
+    return [dataclasses.replace(obj, index=i) for i, obj in enumerate(ordered, start=1)]
 
 
 def as_problem(violation: Violation) -> Problem:
@@ -269,7 +276,7 @@ def print_plan(plan: Plan, console: Any, show_all: bool = False) -> None:
         if to_manifest(reg) is None:
             others[reg.type_] = others.get(reg.type_, 0) + 1
     if show_all:
-        res = Table(title=f"All {len(plan.resources)} resources, in declaration order")
+        res = Table(title=f"All {len(plan.resources)} resources, in registration order")
         for column in ("#", "type", "name", "provider"):
             res.add_column(column)
         for i, reg in enumerate(plan.resources, 1):

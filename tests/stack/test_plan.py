@@ -130,3 +130,13 @@ def test_unknown_kind_is_unchecked_never_passed(tmp_path):
     result = validator.validate({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}})
     assert result.status == "unchecked"
     assert Validator(None).validate({"apiVersion": "ome.io/v1beta1", "kind": "InferenceService"}).status == "unchecked"
+
+
+def test_plan_objects_come_in_a_stable_order_whatever_the_registration_order():
+    plan = plan_cmd.build_plan("dev")
+    keys = [(o.kind, o.namespace, o.name) for o in plan.objects]
+    shuffled = list(reversed(plan.objects))
+    again = plan_cmd.stable_order(shuffled)
+    assert [(o.kind, o.namespace, o.name) for o in again] == keys
+    assert [o.index for o in again] == list(range(1, len(keys) + 1))
+    assert all(o.kind == "Namespace" for o in plan.objects[: sum(o.kind == "Namespace" for o in plan.objects)])

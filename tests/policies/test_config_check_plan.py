@@ -15,6 +15,7 @@ from policy_builders import render, run_policy  # noqa: E402
 
 from components.rules.policy_catalog import BY_NAME, POLICIES  # noqa: E402
 from components.rules.policy_config import PolicyConfigError, load, parse  # noqa: E402
+from components.rules import security  # noqa: E402
 from components.rules.resources import Resource  # noqa: E402
 from stacks import check as check_cmd  # noqa: E402
 from stacks import plan as plan_cmd  # noqa: E402
@@ -43,9 +44,23 @@ def test_config_errors_name_every_problem_at_once():
     assert "s4-eks-endpoint-not-public.devStacks = 'dev': expected" in text
 
 
+def test_readme_policy_table_matches_the_catalogue():
+    readme = (EXAMPLE.parents[1] / "README.md").read_text()
+    rows = {}
+    for line in readme.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 4 and cells[0].strip("`") in BY_NAME:
+            rows[cells[0].strip("`")] = (cells[1], cells[2], cells[3])
+    # Every row says what the catalogue says (a policy missing from the table is not checked here).
+    assert rows == {name: (p.rule, p.kind, p.enforcement) for name, p in BY_NAME.items() if name in rows}
+    assert {"s4-eks-endpoint-not-public", "s6-required-tags"} <= set(rows)
+
+
 def test_example_config_is_valid_and_covers_the_parameters(tmp_path):
     config = load(EXAMPLE)
     assert config.level(BY_NAME["s4-eks-endpoint-not-public"]) == "mandatory"
+    assert config.level(BY_NAME["s6-required-tags"]) == "mandatory"
+    assert tuple(config.params_of(BY_NAME["s6-required-tags"])["requiredTags"]) == security.DEFAULT_REQUIRED_TAGS  # what the program sets
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
     with pytest.raises(PolicyConfigError, match="not valid JSON"):
@@ -66,6 +81,7 @@ def test_pack_over_the_rendered_example_stacks_reports_no_mandatory_violation(st
 
 def test_plan_respects_enforcement_config(tmp_path, capsys):
     assert cli(["plan", "--stack", "dev", "--out", str(tmp_path / "a"), "--policy-config", str(EXAMPLE)]) == 0
+    assert cli(["plan", "--stack", "staging", "--out", str(tmp_path / "s"), "--policy-config", str(EXAMPLE)]) == 0
     strict = tmp_path / "strict.json"
     strict.write_text(json.dumps({"s6-required-tags": "mandatory"}))
     assert cli(["plan", "--stack", "dev", "--out", str(tmp_path / "b"), "--policy-config", str(strict)]) == 0  # every resource is tagged

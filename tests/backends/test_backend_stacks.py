@@ -1,0 +1,85 @@
+"""Backends through the real program under mocks: Pulumi.eks.yaml passes the offline plan, every
+child is parented to its component and waits for the dependencies it was given, outputs have one
+shape whatever the backend, and `state` comes from each object's status."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent.parent / "clusters"))
+from helpers import resolve, run_stack  # noqa: E402
+
+from stacks import plan as plan_cmd  # noqa: E402
+from stacks.__main__ import main as cli  # noqa: E402
+
+OUTPUT_KEYS = {"url", "servedModelName", "namespace", "resourceName", "port", "apiKeySecret", "backend", "state", "stateDetail", "curl"}
+
+
+@pytest.fixture(scope="module")
+def eks_run():
+    return run_stack(plan_cmd.read_stack_config("eks"), stack="eks")
+
+
+def test_eks_example_stack_passes_the_offline_plan(tmp_path):
+    assert cli(["plan", "--stack", "eks", "--out", str(tmp_path)]) == 0
+    plan = plan_cmd.build_plan("eks")
+    assert not plan.failed
+    assert all(o.schema.status == "passed" for o in plan.objects), [(o.kind, o.schema) for o in plan.objects if o.schema.status != "passed"]
+    kinds = {(o.manifest["apiVersion"], o.kind) for o in plan.objects}
+    assert {
+        ("apps/v1", "Deployment"),
+        ("autoscaling/v2", "HorizontalPodAutoscaler"),
+        ("ome.io/v1beta1", "InferenceService"),
+        ("ome.io/v1beta1", "ClusterServingRuntime"),
+        ("ome.io/v1beta1", "BenchmarkJob"),
+        ("serving.kserve.io/v1beta1", "InferenceService"),
+    } <= kinds
+    # Every backend's objects went through the policy checks (rules exist for them).
+    checked = {o.kind for o in plan.objects if plan_cmd.manifests.has_rules(o.manifest)}
+    assert {"Deployment", "InferenceService", "ClusterServingRuntime", "BenchmarkJob", "Service"} <= checked
+
+
+def test_outputs_have_the_same_shape_for_every_backend(eks_run):
+    _, _, outputs = eks_run
+    endpoints, _ = resolve(outputs["endpoints"])
+    assert {e["backend"] for e in endpoints.values()} == {"kubernetes", "ome", "kserve"}
+    for name, out in endpoints.items():
+        assert set(out) == OUTPUT_KEYS, name
+    kube = endpoints["qwen3-4b-vllm"]
+    assert kube["url"].startswith("http://k8s-") and kube["url"].endswith("/v1/chat/completions")  # G16: from the Ingress status
+    assert kube["apiKeySecret"] == "qwen3-4b-vllm-api-key" and "$API_KEY" in kube["curl"]
+    assert endpoints["qwen3-0-6b-vllm-kserve"]["url"] == "http://qwen3-0-6b-vllm-kserve-gateway.inference.svc.cluster.local/v1/chat/completions"
+    assert endpoints["qwen3-0-6b-sglang-ome"]["servedModelName"] == "Qwen3-0.6B"
+    assert all(out["state"] is None for out in endpoints.values())  # no status under the mocks yet
+
+
+def test_children_are_parented_and_wait_for_the_namespace_and_controllers(eks_run):
+    plan, seen, _ = eks_run
+    components = {
+        "qwen3-4b-vllm": "KubernetesEndpoint",
+        "qwen3-0-6b-sglang-ome": "OmeEndpoint",
+        "qwen3-0-6b-vllm-kserve": "KServeEndpoint",
+    }
+    for name, component in components.items():
+        parent = seen[name].parent
+        assert f"llm-serving:endpoints:{component}::{name}" in parent, (name, parent)
+        children = [r for r in seen.values() if r.parent == parent]
+        assert len(children) >= 2
+        for child in children:
+            assert any(d.endswith("::ns-inference") for d in child.dependencies), child.name
+            assert any(d.endswith("::platform-load-balancer-controller") for d in child.dependencies), child.name
+    # The Deployment waits for its weights claim and its API key Secret.
+    deps = seen["qwen3-4b-vllm"].dependencies
+    assert any(d.endswith("::qwen3-4b-vllm-persistentvolumeclaim") for d in deps)
+    assert any(d.endswith("::qwen3-4b-vllm-api-key-inference") for d in deps)  # the key Secret itself
+    # Only the endpoint namespace holds the key outside HyperPod (no router to copy it to).
+    secrets = [r for r in plan.resources if r.type_ == "kubernetes:core/v1:Secret"]
+    assert [s.inputs["metadata"]["namespace"] for s in secrets] == ["inference"]
+
+
+def test_program_has_no_transformations_hook():
+    source = (Path(plan_cmd.PROJECT_DIR) / "stacks" / "program.py").read_text()
+    assert "transformations" not in source and "children_depend_on" not in source

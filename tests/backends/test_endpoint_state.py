@@ -1,0 +1,72 @@
+"""`state`/`stateDetail` per backend: the pure readers, and the components reading a status the
+mocks report (what the operator or the Deployment controller writes)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pulumi
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parent.parent / "stack"))
+from backend_helpers import spec  # noqa: E402
+from pulumi_harness import resolve  # noqa: E402
+
+from components.backend_endpoints import endpoint  # noqa: E402
+from components.endpoint_common import InferenceEndpointArgs  # noqa: E402
+from components.rules.backends import state  # noqa: E402
+from stacks.mocks import PlanMocks  # noqa: E402
+
+
+def test_readers():
+    assert state.hyperpod({"state": "DeploymentComplete"}) == ("DeploymentComplete", None)
+    assert state.hyperpod({"state": "DeploymentFailed", "deploymentStatus": {"message": "ImagePullBackOff"}}) == ("DeploymentFailed", "ImagePullBackOff")
+    assert state.deployment({"conditions": [{"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"}]})[0] == "Ready"
+    assert state.deployment({"conditions": [{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded", "message": "timed out"}]}) == ("Failed", "ProgressDeadlineExceeded: timed out")
+    assert state.deployment({"conditions": [{"type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated"}]})[0] == "Deploying"
+    assert state.ready_condition({"conditions": [{"type": "Ready", "status": "False", "reason": "ComponentNotReady"}]}) == ("NotReady", "ComponentNotReady")
+    assert state.ready_condition({"conditions": [{"type": "Ready", "status": "True"}]})[0] == "Ready"
+    assert state.ready_condition({}) == (None, None) and state.deployment(None) == (None, None)
+
+
+READY = {"conditions": [{"type": "Ready", "status": "True"}], "url": "http://qwen.inference.svc.cluster.local"}
+STATUS = {
+    "kubernetes:inference.sagemaker.aws.amazon.com/v1:InferenceEndpointConfig": {"state": "DeploymentComplete"},
+    "kubernetes:apps/v1:Deployment": {"conditions": [{"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"}]},
+    "kubernetes:ome.io/v1beta1:InferenceService": READY,
+    "kubernetes:serving.kserve.io/v1beta1:InferenceService": READY,
+}
+
+
+@pytest.mark.parametrize(
+    "backend, overrides, expected",
+    [
+        ("hyperpod", {"instanceType": "ml.g5.12xlarge", "apiKey": False}, "DeploymentComplete"),
+        ("kubernetes", {"apiKey": False}, "Ready"),
+        ("ome", {"apiKey": False, "loadBalancer": "none"}, "Ready"),
+        ("kserve", {"apiKey": False, "loadBalancer": "none"}, "Ready"),
+    ],
+)
+def test_component_state_from_the_reported_status(backend, overrides, expected):
+    import asyncio
+
+    from pulumi.runtime.stack import run_pulumi_func
+    from pulumi.runtime.sync_await import _sync_await
+
+    mocks = PlanMocks(outputs={t: (lambda s: lambda a: {"status": s})(s) for t, s in STATUS.items()})
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    pulumi.runtime.set_mocks(mocks, project="llm-serving", stack="test", preview=False)
+    seen = {}
+
+    def program():
+        ep = endpoint("ep", InferenceEndpointArgs(spec=spec(backend, **overrides), region="us-east-1"))
+        seen["ep"] = ep
+
+    _sync_await(run_pulumi_func(program))
+    assert resolve(seen["ep"].state) == expected
+    component = {"hyperpod": "InferenceEndpoint", "kubernetes": "KubernetesEndpoint", "ome": "OmeEndpoint", "kserve": "KServeEndpoint"}[backend]
+    assert any(r.type_ == f"llm-serving:endpoints:{component}" for r in mocks.registrations)
+    if backend == "ome":
+        assert resolve(seen["ep"].url) == "http://qwen.inference.svc.cluster.local/v1/chat/completions"

@@ -90,6 +90,18 @@ def tune(args: Any, console: Console) -> int:
         for problem in exc.problems:
             console.print(f"  {problem}", highlight=False)
         return 2
+    if grid.target == "pulumi":
+        from .deploy import DeployError
+        from .pulumi_target import with_cluster_context
+
+        if not grid.pulumi.base_stack and not args.dry_run:
+            console.print(f"[red]{args.grid}: pulumi.baseStack = None[/]: --target pulumi needs the platform stack the trials run on; set pulumi.baseStack (e.g. staging), or use --dry-run or --target local")
+            return 2
+        try:
+            grid = with_cluster_context(grid)
+        except DeployError as exc:
+            console.print(f"[red]{exc}[/]")
+            return 2
     points = grid_mod.expand(grid)
     print_pruned(console, points)
     if args.dry_run:
@@ -126,16 +138,29 @@ def dry_run(grid: GridSpec, points: list[Point], console: Console) -> int:
     """The offline plan of each surviving point: the trial's endpoint rendered, validated, checked."""
     from stacks import plan as plan_mod
 
+    from components.rules import ConfigError
+
+    from .pulumi_target import STAND_IN_CLUSTER, load_base, trial_config
+
+    project, base_config = load_base(grid.pulumi) if grid.target == "pulumi" else ("llm-serving", {})
+    if not base_config:  # local target, or no base stack: an adopted cluster stands in
+        cluster = grid.cluster.model_dump(mode="json", by_alias=True, exclude_defaults=True) if grid.cluster else STAND_IN_CLUSTER
+        base_config = {"aws:region": "us-east-1", f"{project}:cluster": cluster}
+    extra = grid.pulumi.config if grid.target == "pulumi" else {}
     failed = 0
     for point in points:
         if point.pruned or point.spec is None:
             continue
-        values = {
-            "aws:region": "us-east-1",
-            "llm-serving:cluster": {"mode": "existing", "name": "tuning"},
-            "llm-serving:endpoints": [point.spec.model_dump(mode="json", by_alias=True, exclude_defaults=True)],
-        }
-        plan = plan_mod.build_plan_from_values(f"dry-run-{point.key}", values)
+        # Exactly what a trial stack declares: the endpoint half, on the base stack's cluster.
+        values = trial_config(base_config, point.spec, extra, project, grid.pulumi.base_stack or "dry-run-platform")
+        try:
+            plan = plan_mod.build_plan_from_values(f"dry-run-{point.key}", values)
+        except ConfigError as exc:
+            failed += 1
+            console.print(f"  plan {_params(point.params)}: [red]failed[/] (stack config)", highlight=False)
+            for problem in exc.problems:
+                console.print(f"    {problem}", highlight=False)
+            continue
         ok = not plan.failed
         failed += not ok
         console.print(f"  plan {_params(point.params)}: {'[green]passed[/]' if ok else '[red]failed[/]'} ({len(plan.objects)} objects)", highlight=False)

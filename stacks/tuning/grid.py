@@ -6,6 +6,7 @@ so a grid point *is* an endpoint config: the same rules that validate a stack pr
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -17,8 +18,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from components.rules import ConfigError, Problem
-from components.rules.spec import EndpointSpec
+from components.rules import ConfigError, Problem, backends
+from components.rules.spec import ClusterSpec, EndpointSpec, PlatformSpec
 from components.rules.validate import validate_endpoint
 
 # Metrics a trial records (see measure.py); "lower is better" for latencies.
@@ -141,6 +142,10 @@ class GridSpec(_Model):
     capacity_search: CapacitySearch = Field(default_factory=CapacitySearch)
     local: LocalTarget = Field(default_factory=LocalTarget)
     pulumi: PulumiTarget = Field(default_factory=PulumiTarget)
+    # The cluster trials run on, for the backend rules (which backend, what it needs). Filled from
+    # the base stack for --target pulumi when absent; unused by --target local (a local process).
+    cluster: Optional[ClusterSpec] = None
+    platform: Optional[PlatformSpec] = None
 
     @model_validator(mode="after")
     def _one_search_space(self) -> "GridSpec":
@@ -256,7 +261,13 @@ def make_point(grid: GridSpec, params: dict[str, Any]) -> Point:
         spec = EndpointSpec.model_validate(entry)
     except ValidationError as exc:
         return Point(params, None, tuple(_problem(e) for e in exc.errors()))
-    return Point(params, spec, tuple(validate_endpoint(spec, "base")))
+    problems = list(validate_endpoint(spec, "base"))
+    if grid.target == "pulumi" and grid.cluster is not None:
+        platform_spec = grid.platform or PlatformSpec()
+        (spec,) = backends.resolve([spec], grid.cluster, platform_spec)
+        for problem in backends.validate_backends([spec], grid.cluster, platform_spec, path="base"):
+            problems.append(dataclasses.replace(problem, path=problem.path.replace("base[0]", "base", 1)))
+    return Point(params, spec, tuple(problems))
 
 
 def expand(grid: GridSpec) -> list[Point]:

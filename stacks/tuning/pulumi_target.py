@@ -21,10 +21,12 @@ from typing import Any, Callable, Optional, Protocol
 import yaml
 
 from components.rules import engines, hyperpod
-from components.rules.spec import EndpointSpec
+from pydantic import ValidationError
+
+from components.rules.spec import ClusterSpec, EndpointSpec, PlatformSpec
 
 from .deploy import DeployError, Endpoint, Status, wait_until_ready
-from .grid import PulumiTarget
+from .grid import GridSpec, PulumiTarget
 
 
 class StackRunner(Protocol):
@@ -62,6 +64,36 @@ class StackHandle:
     outputs: Optional[dict[str, Any]] = None
 
 
+def load_base(target: PulumiTarget) -> tuple[str, dict[str, Any]]:
+    """The project name and the base stack's config (empty without a base stack)."""
+    project_dir = Path(target.project_dir)
+    project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())["name"] if (project_dir / "Pulumi.yaml").exists() else "llm-serving"
+    if not target.base_stack:
+        return project, {}
+    path = project_dir / f"Pulumi.{target.base_stack}.yaml"
+    if not path.exists():
+        raise DeployError(f"base stack file {path} not found (pulumi.baseStack = {target.base_stack!r}); create it or fix pulumi.baseStack")
+    return project, (yaml.safe_load(path.read_text()) or {}).get("config") or {}
+
+
+# Without a base stack (dry runs only): an adopted HyperPod cluster, the product's primary target.
+STAND_IN_CLUSTER = {"mode": "existing", "name": "tuning", "hyperpodClusterArn": "arn:aws:sagemaker:us-east-1:000000000000:cluster/stand-in"}
+
+
+def with_cluster_context(grid: GridSpec) -> GridSpec:
+    """The cluster trials run on (the base stack's), so pruning applies the backend rules too."""
+    if grid.target != "pulumi" or grid.cluster is not None:
+        return grid
+    project, base = load_base(grid.pulumi)
+    cluster = base.get(f"{project}:cluster") or STAND_IN_CLUSTER
+    platform = base.get(f"{project}:platform")
+    where = f"Pulumi.{grid.pulumi.base_stack}.yaml" if grid.pulumi.base_stack else "the stand-in cluster"
+    try:
+        return grid.model_copy(update={"cluster": ClusterSpec.model_validate(cluster), "platform": PlatformSpec.model_validate(platform) if platform else None})
+    except ValidationError as exc:
+        raise DeployError(f"{where}: the cluster or platform config does not parse ({exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}); run `python -m stacks plan --stack {grid.pulumi.base_stack}`") from None
+
+
 def base_stack_config(base_config: dict[str, Any]) -> dict[str, Any]:
     """The platform half only: the base stack declares cluster and add-ons, never a trial's endpoint."""
     return {k: v for k, v in base_config.items() if not k.endswith(":endpoints")}
@@ -88,16 +120,9 @@ class PulumiDeployer:
         self.log_dir = log_dir
         self.run = run
         self.poll_interval = poll_interval
-        project_dir = Path(target.project_dir)
-        self.project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())["name"] if (project_dir / "Pulumi.yaml").exists() else "llm-serving"
-        self.base_config: dict[str, Any] = {}
+        self.project, self.base_config = load_base(target)
         self._base_lock = threading.Lock()
         self._base_ready = False
-        if target.base_stack:
-            path = project_dir / f"Pulumi.{target.base_stack}.yaml"
-            if not path.exists():
-                raise DeployError(f"base stack file {path} not found (pulumi.baseStack = {target.base_stack!r})")
-            self.base_config = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
 
     def _ensure_base_stack(self) -> None:
         """Create or select the base (platform) stack once per run; `up` on an unchanged stack is a no-op."""

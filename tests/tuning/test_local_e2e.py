@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 import pytest
+import yaml
 
 from stacks.tuning import grid as grid_mod
 from stacks.tuning import report
@@ -137,3 +138,42 @@ def test_pulumi_target_without_the_cli_says_so(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr("shutil.which", lambda name: None)
     assert main(["tune", str(GRID.parent / "qwen3-4b-g5.yaml"), "--db", str(tmp_path / "x.db")]) == 2
     assert "needs the pulumi CLI" in capsys.readouterr().out
+
+
+def _pulumi_project(tmp_path: Path, cluster: str) -> Path:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "Pulumi.yaml").write_text("name: llm-serving\nruntime: python\n")
+    (project / "Pulumi.base.yaml").write_text(f"config:\n  aws:region: us-east-1\n  llm-serving:cluster: {cluster}\n")
+    return project
+
+
+def test_pruning_applies_the_backend_rules_of_the_base_stacks_cluster(tmp_path, capsys):
+    from stacks.__main__ import main
+
+    project = _pulumi_project(tmp_path, "{mode: eks, name: plain-eks}")
+    grid = {
+        "name": "b",
+        "target": "pulumi",
+        "base": {"name": "ep", "model": "org/m", "engine": "vllm", "instanceType": "ml.g5.xlarge", "modelSource": {"type": "s3", "bucket": "models"}},
+        "parameters": {"intelligentRouting": [True, False]},
+        "pulumi": {"projectDir": str(project), "baseStack": "base"},
+    }
+    path = tmp_path / "g.yaml"
+    path.write_text(yaml.safe_dump(grid))
+    assert main(["tune", str(path), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    # Plain EKS has no HyperPod router: that point is pruned before anything deploys.
+    assert "grid: 2 point(s), 1 pruned" in out
+    assert "pruned intelligentRouting=True: base.intelligentRouting = True: [BACKEND]" in out
+    assert out.count(": passed (") == 1 and "Traceback" not in out
+
+
+def test_pulumi_target_needs_a_base_stack_except_for_a_dry_run(tmp_path, capsys, monkeypatch):
+    from stacks.__main__ import main
+
+    monkeypatch.setattr("shutil.which", lambda name: "/usr/bin/pulumi")
+    seed_grid = GRID.parent / "seed-incidents.yaml"
+    assert main(["tune", str(seed_grid), "--db", str(tmp_path / "x.db")]) == 2
+    assert "pulumi.baseStack = None" in capsys.readouterr().out
+    assert not (tmp_path / "x.db").exists()

@@ -42,10 +42,11 @@ def hostname_of(status: Any) -> Optional[str]:
     """The ALB's DNS name from an Ingress status (typed or plain), or None while it has none."""
     if status is None:
         return None
-    lb = status.get("loadBalancer") or status.get("load_balancer") if isinstance(status, dict) else getattr(status, "load_balancer", None)
-    entries = (lb.get("ingress") if isinstance(lb, dict) else getattr(lb, "ingress", None)) or []
+    # Typed output classes are dicts too, but warn on camelCase keys: try their getters first.
+    lb = getattr(status, "load_balancer", None) or (status.get("loadBalancer") if isinstance(status, dict) else None)
+    entries = getattr(lb, "ingress", None) or (lb.get("ingress") if isinstance(lb, dict) else None) or []
     for entry in entries:
-        host = entry.get("hostname") if isinstance(entry, dict) else getattr(entry, "hostname", None)
+        host = getattr(entry, "hostname", None) or (entry.get("hostname") if isinstance(entry, dict) else None)
         if host:
             return host
     return None

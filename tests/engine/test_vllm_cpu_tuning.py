@@ -69,6 +69,7 @@ def _grid_file(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.timeout(900)  # three engine starts (~35 s each) and six benchmarks on 2 cores
 def test_real_vllm_on_cpu_is_tuned_and_ranked_as_measured(tmp_path, capsys):
     _engine_or_skip()
     grid_path = _grid_file(tmp_path)

@@ -84,7 +84,7 @@ def _preflight(cfg: stack_config.StackConfig) -> None:
 
 def build_base(cfg: stack_config.StackConfig) -> Base:
     spec = cfg.cluster
-    tags = {"llm-serving/stack": pulumi.get_stack(), "llm-serving/cluster": spec.name}
+    tags = platform_rules.stack_tags(pulumi.get_stack(), spec.name, spec.tags)
     after: list[pulumi.Resource] = []
     hyperpod_arn: Optional[pulumi.Output[str]] = None
     outputs: dict[str, Any] = {"name": spec.name, "mode": spec.mode}
@@ -122,6 +122,7 @@ def build_base(cfg: stack_config.StackConfig) -> Base:
         "platform",
         PlatformArgs(
             spec=cfg.platform,
+            tags=dict(spec.tags),
             mode=spec.mode,
             cluster_name=spec.name,
             region=cfg.region,

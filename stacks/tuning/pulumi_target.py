@@ -248,4 +248,4 @@ class AutomationStackRunner:
         current = {k: v.value for k, v in s.outputs().items()}
         endpoints = current.get("endpoints") or {}
         entry = next(iter(endpoints.values()), {}) if isinstance(endpoints, dict) else {}
-        return status_from_state(entry.get("state"), entry.get("stateDetail", ""))
+        return status_from_state(entry.get("state"), entry.get("stateDetail") or "")

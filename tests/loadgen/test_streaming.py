@@ -97,8 +97,9 @@ def test_high_concurrency_not_throttled_by_pool(server):
     lv = run(server, "slow", scenario="D(5,2)", concurrency=(512,), max_requests=512, timeout=30).levels[0]
     assert lv.completed == 512
     assert server.peak == 512
-    # every request was sent at once, so none waited ~0.3 s behind another
-    assert lv.ttft.p99 < 0.3 + 0.6
+    # every request was sent at once, so none waited a wave behind another: a pool of 100 would
+    # serve 512 in five waves of ~0.3 s (p99 >= 1.5 s); the margin absorbs a loaded 2-core box
+    assert lv.ttft.p99 < 0.3 + 0.9
 
 
 def test_seeded_runs_repeat_lengths_but_not_nonces(server):

@@ -107,6 +107,16 @@ SGLANG = Engine(
 BY_NAME = {"vllm": VLLM, "sglang": SGLANG}
 
 
+def _flags(engine_name: str) -> set[str]:
+    return {f for p in PARAMS if p.flag(engine_name) for f in (p.flag(engine_name).on, p.flag(engine_name).off) if f}
+
+
+def foreign_flags(engine_name: str) -> tuple[str, set[str]]:
+    """G10: the other engine and the flags only it knows (this engine fails to start on them)."""
+    other = "sglang" if engine_name == "vllm" else "vllm"
+    return other, _flags(other) - _flags(engine_name)
+
+
 def engine(name: str) -> Engine:
     return BY_NAME[name]
 

@@ -392,9 +392,7 @@ def _check_engine_args(parsed: dict, engine: str | None, spec: dict) -> list[Pro
     if engine is None:
         return []
     out = []
-    other = "sglang" if engine == "vllm" else "vllm"
-    own = {f for p in engines.PARAMS if p.flag(engine) for f in (p.flag(engine).on, p.flag(engine).off) if f}
-    foreign = {f for p in engines.PARAMS if p.flag(other) for f in (p.flag(other).on, p.flag(other).off) if f} - own
+    other, foreign = engines.foreign_flags(engine)
     for flag in sorted(set(parsed) & foreign):
         out.append(Problem(f"spec.worker.args[{flag}]", parsed[flag], "G10", f"{flag} is a {other} flag; {engine} fails to start on it", f"use the {engine} flag from the parameter map"))
     max_len_flag = engines.PARAMS_BY_KEY["max_model_len"].flag(engine).on

@@ -132,9 +132,7 @@ def check_engine_container(
     if engine == "sglang" and "--enable-metrics" not in parsed:
         problems.append(Problem(f"{base}.args", None, "G6", "SGLang without --enable-metrics 404s on /metrics", "add --enable-metrics"))
     if engine:
-        other = "sglang" if engine == "vllm" else "vllm"
-        own = {f for p in engines.PARAMS if p.flag(engine) for f in (p.flag(engine).on, p.flag(engine).off) if f}
-        foreign = {f for p in engines.PARAMS if p.flag(other) for f in (p.flag(other).on, p.flag(other).off) if f} - own
+        other, foreign = engines.foreign_flags(engine)
         for flag in sorted(set(parsed) & foreign):
             problems.append(Problem(f"{base}.args[{flag}]", parsed[flag], "G10", f"{flag} is a {other} flag; {engine} fails to start on it", f"use the {engine} flag from the parameter map"))
         max_len = engines.PARAMS_BY_KEY["max_model_len"].flag(engine).on

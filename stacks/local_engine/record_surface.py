@@ -3,8 +3,9 @@
     python -m stacks tune stacks/grids/tiny-cpu-surface.yaml --db tuning-runs/surface.db
     python -m stacks.local_engine.record_surface --db tuning-runs/surface.db --out tests/tuning/data/vllm-cpu-tiny.json
 
-Each point keeps its parameters and the mean of each metric; crashed or failed trials are kept
-with `metrics: null` (infeasible), so the replay sees the same hidden constraints as the run.
+Each point keeps its parameters and the mean of each metric over every measurement of it in the
+named runs (several runs of one grid pool their repeats); a point whose trial crashed or failed in
+any run is kept with `metrics: null` (infeasible), so the replay sees the same hidden constraints.
 """
 
 from __future__ import annotations
@@ -16,31 +17,48 @@ import sys
 from pathlib import Path
 from typing import Any, Optional
 
-from stacks.tuning.store import TrialStore
+from stacks.tuning.store import TrialRecord, TrialStore
 
 METRICS = ("output_throughput", "output_throughput_per_gpu", "ttft_p90", "tpot_p90")
 
 
-def surface(store: TrialStore, run: Optional[str] = None, source: str = "") -> dict[str, Any]:
-    runs = dict(store.runs())
-    if not runs:
+def _pooled(records: list[TrialRecord]) -> tuple[Optional[dict[str, float]], Optional[str]]:
+    """Every measurement of one point across runs; a point that ever crashed stays infeasible."""
+    failed = [r for r in records if r.status != "succeeded"]
+    if failed:
+        return None, (failed[0].error or failed[0].status).splitlines()[0][:200]
+    metrics = {}
+    for metric in METRICS:
+        values = [v for r in records for v in ((r.metrics.get(metric) or {}).get("values") or [])]
+        if values:
+            metrics[metric] = round(sum(values) / len(values), 4)
+    return metrics, None
+
+
+def surface(store: TrialStore, runs: Optional[list[str]] = None, source: str = "") -> dict[str, Any]:
+    """One point per parameter set, pooling the measurements of every named run (default: all)."""
+    stored = dict(store.runs())
+    if not stored:
         raise ValueError(f"{store.url} holds no tuning run")
-    name = run or next(iter(runs))
-    if name not in runs:
-        raise ValueError(f"no run {name!r} in {store.url}; runs: {', '.join(runs)}")
-    grid = runs[name]
+    names = runs or list(stored)
+    missing = [n for n in names if n not in stored]
+    if missing:
+        raise ValueError(f"no run {missing[0]!r} in {store.url}; runs: {', '.join(stored)}")
+    by_params: dict[str, list[TrialRecord]] = {}
+    for name in names:
+        for record in store.trials(name):
+            if record.done:
+                by_params.setdefault(json.dumps(record.params, sort_keys=True), []).append(record)
+    if not by_params:
+        raise ValueError(f"run(s) {', '.join(names)} have no finished trial")
     points = []
-    for record in sorted(store.trials(name), key=lambda r: r.key):
-        if not record.done:
-            continue
-        metrics = None
-        if record.status == "succeeded":
-            metrics = {m: round(v, 4) for m in METRICS if (v := record.value(m)) is not None}
-        points.append({"params": record.params, "metrics": metrics, **({"error": record.error.splitlines()[0][:200]} if record.error and metrics is None else {})})
-    if not points:
-        raise ValueError(f"run {name!r} has no finished trial")
+    for key in sorted(by_params):
+        metrics, error = _pooled(by_params[key])
+        measurements = sum(len((r.metrics.get("output_throughput") or {}).get("values") or []) for r in by_params[key])
+        points.append({"params": json.loads(key), "metrics": metrics, "measurements": measurements, **({"error": error} if error else {})})
+    grid = stored[names[0]]
     return {
-        "source": source or f"measured: `python -m stacks tune` run {name!r} on {platform.machine()} CPU ({platform.node() or 'unknown host'})",
+        "source": source or f"measured: `python -m stacks tune` run(s) {', '.join(names)} on {platform.machine()} CPU",
         "instanceType": grid.get("base", {}).get("instanceType", "local"),
         "objective": grid.get("objective", {}).get("metric", "output_throughput"),
         "slo": grid.get("slo", {}),
@@ -51,7 +69,7 @@ def surface(store: TrialStore, run: Optional[str] = None, source: str = "") -> d
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", required=True, type=Path)
-    parser.add_argument("--run", help="run name (default: the first run in the database)")
+    parser.add_argument("--run", action="append", help="run name, repeatable; their measurements are pooled (default: every run)")
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--source", default="", help="where the surface comes from (stored in the file)")
     args = parser.parse_args(argv)

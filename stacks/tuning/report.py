@@ -33,6 +33,11 @@ def spread(record: TrialRecord, metric: str) -> float:
     return float(entry.get("max", 0) - entry.get("min", 0)) / 2 if entry else 0.0
 
 
+def _measurements(record: TrialRecord, metric: str) -> int:
+    entry = record.metrics.get(metric) or {}
+    return len(entry.get("values") or []) if isinstance(entry, dict) else 0
+
+
 def ranked(records: list[TrialRecord], grid: GridSpec) -> list[TrialRecord]:
     """Succeeded trials meeting the SLOs, best first."""
     metric, sense = grid.objective.metric, grid.objective.sense
@@ -50,6 +55,9 @@ def verdict(records: list[TrialRecord], grid: GridSpec) -> Verdict:
         return Verdict(best, None, True, "the only trial that met every SLO")
     second = order[1]
     margin = abs(best.value(metric) - second.value(metric))
+    if min(_measurements(best, metric), _measurements(second, metric)) < 2:
+        # One measurement has no spread: a zero spread would make any margin look decisive.
+        return Verdict(best, second, False, f"margin {margin:.4g} over the runner-up, but one measurement per point has no spread to compare it with (set repeats: 2 or more)")
     noise = spread(best, metric) + spread(second, metric)
     if margin > noise:
         return Verdict(best, second, True, f"margin {margin:.4g} over the runner-up exceeds the combined spread {noise:.4g}")

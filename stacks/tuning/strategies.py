@@ -88,10 +88,11 @@ class TpeStrategy(Strategy):
                 break
             if stale >= 10:
                 # TPE keeps proposing what it knows (a small grid): hand it an unseen point.
-                self.study.enqueue_trial(self.rng.choice(unseen).params)
+                self.study.enqueue_trial(encode(self.grid, self.rng.choice(unseen).params))
                 stale = 0
             trial = self.study.ask(distributions(self.grid))
-            point = self.by_key.get(point_key(trial.params)) or make_point(self.grid, trial.params)
+            params = decode(self.grid, trial.params)
+            point = self.by_key.get(point_key(params)) or make_point(self.grid, params)
             if point.pruned:
                 self._tell_known(trial, TrialRecord("", point.key, point.params, "pruned", error=_reasons(point)))
             elif point.key in self.known:
@@ -130,8 +131,32 @@ def worst(grid: GridSpec) -> float:
     return 0.0 if grid.objective.sense == "maximize" else 1e12
 
 
+def _ordinal(values: list[Any]) -> bool:
+    """Numeric parameters with an order worth modelling (max_num_seqs 8..256): TPE sees their rank,
+    so "more of what worked" means something; as categories every value would be unrelated."""
+    return len(values) >= 3 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+
+
+def search_space(grid: GridSpec) -> dict[str, list[Any]]:
+    return {k: sorted(v) if _ordinal(v) else list(v) for k, v in sorted(parameter_values(grid).items())}
+
+
 def distributions(grid: GridSpec) -> dict[str, optuna.distributions.BaseDistribution]:
-    return {k: optuna.distributions.CategoricalDistribution(v) for k, v in sorted(parameter_values(grid).items())}
+    return {
+        k: optuna.distributions.IntDistribution(0, len(v) - 1) if _ordinal(v) else optuna.distributions.CategoricalDistribution(v)
+        for k, v in search_space(grid).items()
+    }
+
+
+def encode(grid: GridSpec, params: dict[str, Any]) -> dict[str, Any]:
+    """Grid values -> the study's parameters (ranks for ordinal parameters)."""
+    space = search_space(grid)
+    return {k: space[k].index(v) if _ordinal(space[k]) else v for k, v in params.items()}
+
+
+def decode(grid: GridSpec, params: dict[str, Any]) -> dict[str, Any]:
+    space = search_space(grid)
+    return {k: space[k][v] if _ordinal(space[k]) else v for k, v in params.items()}
 
 
 def make_study(grid: GridSpec, run: str, storage: Optional[str]) -> optuna.Study:
@@ -151,7 +176,7 @@ def log_trial(study: optuna.Study, grid: GridSpec, point: Point, record: TrialRe
     value = objective_value(record, grid)
     study.add_trial(
         optuna.trial.create_trial(
-            params=point.params,
+            params=encode(grid, point.params),
             distributions=distributions(grid),
             value=value if value is not None else worst(grid),
             user_attrs={"status": record.status},

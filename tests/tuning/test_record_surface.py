@@ -36,3 +36,22 @@ def test_missing_database_or_run_is_a_clear_error(tmp_path, capsys):
     TrialStore(tmp_path / "empty.db")
     assert record_surface.main(["--db", str(tmp_path / "empty.db"), "--out", str(tmp_path / "x.json")]) == 2
     assert "holds no tuning run" in capsys.readouterr().err
+
+
+def test_runs_of_one_grid_pool_their_measurements(tmp_path):
+    store = TrialStore(tmp_path / "runs.db")
+    grid = {"name": "s", "base": {"instanceType": "g5.xlarge"}, "objective": {"metric": "output_throughput"}, "slo": {}}
+    for run in ("s", "s-r2"):
+        store.start_run(run, {**grid, "name": run})
+    values = {"s": [600.0], "s-r2": [700.0, 800.0]}
+    for run, vals in values.items():
+        metric = {"mean": sum(vals) / len(vals), "min": min(vals), "max": max(vals), "stdev": 0.0, "values": vals}
+        store.save(TrialRecord(run, "k1", {"engineArgs.maxNumSeqs": 8}, "succeeded", metrics={"output_throughput": metric}))
+    store.save(TrialRecord("s", "k2", {"engineArgs.maxNumSeqs": 64}, "succeeded", metrics={"output_throughput": _metric(999.0)}))
+    store.save(TrialRecord("s-r2", "k2", {"engineArgs.maxNumSeqs": 64}, "infeasible", error="OOM"))
+    doc = record_surface.surface(store)
+    by_seqs = {p["params"]["engineArgs.maxNumSeqs"]: p for p in doc["points"]}
+    assert by_seqs[8]["metrics"] == {"output_throughput": 700.0} and by_seqs[8]["measurements"] == 3  # mean of all three
+    assert by_seqs[64]["metrics"] is None and by_seqs[64]["error"] == "OOM"  # crashed once: infeasible
+    first_run_only = {p["params"]["engineArgs.maxNumSeqs"]: p["metrics"] for p in record_surface.surface(store, ["s"])["points"]}
+    assert first_run_only == {8: {"output_throughput": 600.0}, 64: {"output_throughput": 999.0}}

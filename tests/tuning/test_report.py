@@ -18,9 +18,10 @@ GRID = grid_mod.GridSpec.model_validate(
 )
 
 
-def trial(seqs, tput, ttft, spread=0.0, status="succeeded"):
+def trial(seqs, tput, ttft, spread=0.0, status="succeeded", repeats=2):
+    values = [tput - spread, tput + spread] if repeats == 2 else [tput] * repeats
     metrics = {
-        "output_throughput": {"mean": tput, "min": tput - spread, "max": tput + spread, "stdev": spread, "values": [tput]},
+        "output_throughput": {"mean": tput, "min": tput - spread, "max": tput + spread, "stdev": spread, "values": values},
         "ttft_p90": {"mean": ttft, "min": ttft, "max": ttft, "stdev": 0.0, "values": [ttft]},
         "meets_slo": ttft <= 1.0,
     }
@@ -38,6 +39,12 @@ def test_a_margin_within_the_noise_is_not_declared_a_win():
     v = report.verdict([trial(8, 300, 0.5, spread=30), trial(32, 290, 0.6, spread=30)], GRID)
     assert v.best.params == {"engineArgs.maxNumSeqs": 8} and not v.decisive
     assert "tie within noise" in v.reason
+
+
+def test_one_measurement_per_point_is_never_decisive():
+    v = report.verdict([trial(8, 300, 0.5, repeats=1), trial(32, 100, 0.6, repeats=1)], GRID)
+    assert v.best.params == {"engineArgs.maxNumSeqs": 8} and not v.decisive
+    assert "repeats" in v.reason
 
 
 def test_no_trial_meeting_the_slo():

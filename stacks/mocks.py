@@ -153,6 +153,7 @@ DEFAULT_CALLS: dict[str, Callable[[MockCallArgs], dict]] = {
 class PlanMocks(pulumi.runtime.Mocks):
     def __init__(self, outputs: Optional[dict[str, OutputFactory]] = None, calls: Optional[dict[str, Callable[[MockCallArgs], dict]]] = None):
         self.registrations: list[Registration] = []
+        self.declared: list[tuple[str, str]] = []  # (type, name) in constructor order: see plan.declaration_order
         self.transforms: list[Any] = []
         self.outputs = {**DEFAULT_OUTPUTS, **(outputs or {})}
         self.calls = {**DEFAULT_CALLS, **(calls or {})}

@@ -7,6 +7,7 @@ Needs no credentials and no Pulumi CLI. Exit status: 0 clean, 1 a check failed, 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
@@ -144,8 +145,42 @@ def run_program(stack: str, values: dict[str, Any], project: str, mocks: Optiona
     if str(PROJECT_DIR) not in sys.path:
         sys.path.insert(0, str(PROJECT_DIR))
     main = program or PROJECT_DIR / "__main__.py"
-    _sync_await(run_pulumi_func(lambda: runpy.run_path(str(main), run_name="__main__")))
+    with _recording_declarations(mocks.declared):
+        _sync_await(run_pulumi_func(lambda: runpy.run_path(str(main), run_name="__main__")))
+    mocks.registrations[:] = declaration_order(mocks.registrations, mocks.declared)
     return mocks, capture.records
+
+
+@contextlib.contextmanager
+def _recording_declarations(declared: list[tuple[str, str]]):
+    """Note each resource as its constructor runs. The mocks see registrations when their inputs
+    resolve, which varies from run to run; constructor order is the program's own order, fixed,
+    and a valid dependency order (nothing can depend on a resource not yet declared)."""
+    import pulumi.resource as resource_module
+
+    original = resource_module.register_resource
+
+    def recording(res: Any, ty: str, name: str, *args: Any, **kwargs: Any) -> Any:
+        declared.append((ty, name))
+        return original(res, ty, name, *args, **kwargs)
+
+    resource_module.register_resource = recording
+    try:
+        yield
+    finally:
+        resource_module.register_resource = original
+
+
+def declaration_order(registrations: list[Registration], declared: list[tuple[str, str]]) -> list[Registration]:
+    """Registrations sorted by when their constructor ran; any not seen keep their place at the end."""
+    slots: dict[tuple[str, str], list[int]] = {}
+    for i, key in enumerate(declared):
+        slots.setdefault(key, []).append(i)
+    keyed = []
+    for j, reg in enumerate(registrations):
+        queue = slots.get((reg.type_, reg.name))
+        keyed.append((queue.pop(0) if queue else len(declared) + j, reg))
+    return [reg for _, reg in sorted(keyed, key=lambda pair: pair[0])]
 
 
 def to_manifest(reg: Registration) -> Optional[dict[str, Any]]:
@@ -201,14 +236,7 @@ def build_plan_from_values(
             objects[violation.index].problems.append(as_problem(violation))
         else:
             others.append(violation)
-    return Plan(stack, mocks.registrations, stable_order(list(objects.values())), logs, cfg, origin, others)
-
-
-def stable_order(objects: list[PlannedObject]) -> list[PlannedObject]:
-    """Namespaces first, then by kind, namespace and name, numbered 1..n: the mocks see registrations
-    in whatever order the event loop resolves outputs, and a plan directory must diff cleanly in CI."""
-    ordered = sorted(objects, key=lambda o: (o.kind != "Namespace", o.kind, o.namespace, o.name))
-    return [dataclasses.replace(obj, index=i) for i, obj in enumerate(ordered, start=1)]
+    return Plan(stack, mocks.registrations, list(objects.values()), logs, cfg, origin, others)
 
 
 def as_problem(violation: Violation) -> Problem:
@@ -276,7 +304,7 @@ def print_plan(plan: Plan, console: Any, show_all: bool = False) -> None:
         if to_manifest(reg) is None:
             others[reg.type_] = others.get(reg.type_, 0) + 1
     if show_all:
-        res = Table(title=f"All {len(plan.resources)} resources, in registration order")
+        res = Table(title=f"All {len(plan.resources)} resources, in declaration (dependency) order")
         for column in ("#", "type", "name", "provider"):
             res.add_column(column)
         for i, reg in enumerate(plan.resources, 1):

@@ -132,11 +132,24 @@ def test_unknown_kind_is_unchecked_never_passed(tmp_path):
     assert Validator(None).validate({"apiVersion": "ome.io/v1beta1", "kind": "InferenceService"}).status == "unchecked"
 
 
-def test_plan_objects_come_in_a_stable_order_whatever_the_registration_order():
-    plan = plan_cmd.build_plan("dev")
-    keys = [(o.kind, o.namespace, o.name) for o in plan.objects]
-    shuffled = list(reversed(plan.objects))
-    again = plan_cmd.stable_order(shuffled)
-    assert [(o.kind, o.namespace, o.name) for o in again] == keys
-    assert [o.index for o in again] == list(range(1, len(keys) + 1))
-    assert all(o.kind == "Namespace" for o in plan.objects[: sum(o.kind == "Namespace" for o in plan.objects)])
+def test_plan_lists_resources_in_declaration_order_the_same_every_run():
+    first, second = plan_cmd.build_plan("dev"), plan_cmd.build_plan("dev")
+    assert [(r.type_, r.name) for r in first.resources] == [(r.type_, r.name) for r in second.resources]
+    assert [(o.kind, o.name) for o in first.objects] == [(o.kind, o.name) for o in second.objects]
+    position = {(r.type_, r.name): i for i, r in enumerate(first.resources)}
+    types = [r.type_ for r in first.resources]
+    # Dependency order: cluster before the provider built from its kubeconfig, the provider before
+    # every Kubernetes object, a namespace before what lives in it.
+    provider = types.index("pulumi:providers:kubernetes")
+    assert types.index("eks:index:Cluster") < provider
+    assert all(i > provider for i, t in enumerate(types) if t.startswith("kubernetes:"))
+    namespace = position[("kubernetes:core/v1:Namespace", "ns-inference")]
+    assert all(position[(o.registration.type_, o.registration.name)] > namespace for o in first.objects if o.namespace == "inference")
+
+
+def test_declaration_order_sorts_registrations_by_constructor_order():
+    from stacks.mocks import Registration
+
+    regs = [Registration("t:b", "b", {}, "", True), Registration("t:a", "a", {}, "", True), Registration("t:x", "x", {}, "", True)]
+    ordered = plan_cmd.declaration_order(regs, [("t:a", "a"), ("t:b", "b")])
+    assert [r.name for r in ordered] == ["a", "b", "x"]  # x was never seen declared: last

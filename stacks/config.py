@@ -59,7 +59,8 @@ def parse(values: Mapping[str, Any], region: Optional[str]) -> StackConfig:
     found = validate_endpoints(endpoints)
     found += backends.validate_backends(endpoints, stack.cluster, stack.platform)
     if stack.platform_stack is None:
-        found += _without_hyperpod_warning(validate_cluster(stack.cluster, stack.platform, endpoints), endpoints)
+        # A HyperPod endpoint on a cluster without the operator is validate_backends' error.
+        found += validate_cluster(stack.cluster, stack.platform, endpoints)
     errors = problems + [p for p in found if p.severity == "error"]
     if errors:
         raise ConfigError(errors)
@@ -73,13 +74,6 @@ def parse(values: Mapping[str, Any], region: Optional[str]) -> StackConfig:
         platform_stack=stack.platform_stack,
         preflight=stack.preflight,
     )
-
-
-def _without_hyperpod_warning(problems: list[Problem], endpoints: list[EndpointSpec]) -> list[Problem]:
-    """validate_cluster warns that plain EKS cannot run HyperPod endpoints (path `endpoints[i]`);
-    an endpoint on another backend does not need the operator, so its warning is dropped."""
-    other = {f"endpoints[{i}]" for i, ep in enumerate(endpoints) if backends.backend_of(ep) != "hyperpod"}
-    return [p for p in problems if not (p.path in other and p.rule == "CONFIG" and p.severity == "warning")]
 
 
 _SOURCE_TAGS = {"s3", "fsx", "huggingface"}

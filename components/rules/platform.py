@@ -354,8 +354,6 @@ def validate_cluster(cluster: ClusterSpec, platform: PlatformSpec, endpoints: It
             problems.append(Problem(f"{where}.publicAlb", True, "G8", "an ALB needs the AWS Load Balancer Controller", "set platform.loadBalancerController: true"))
         if placed is not None and instances.ec2_name(ep.instance_type.lower()) not in placed:
             problems.append(Problem(f"{where}.instanceType", ep.instance_type, "G11", f"no node group of cluster {cluster.name} has this instance type (have: {', '.join(sorted(placed)) or 'none'})", "add a node/instance group of that type or change the endpoint's instanceType"))
-        if cluster.mode == "eks" and not plan["hyperpod_operator"]:
-            problems.append(Problem(where, ep.name, "CONFIG", "endpoints are HyperPod InferenceEndpointConfigs; mode eks without the HyperPod operator has nothing to run them", "deploy endpoints on a hyperpod (or existing HyperPod) cluster, or keep this stack platform-only", severity="warning"))
     return problems
 
 

@@ -11,7 +11,7 @@ import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Protocol
+from typing import Callable, Optional, Protocol
 
 from . import strategies
 from .deploy import Deployer, DeployError, EndpointFailed, Interrupted, ReadyTimeout

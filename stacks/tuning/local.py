@@ -21,7 +21,7 @@ import httpx
 from components.rules import engines, hyperpod, instances
 from components.rules.spec import EndpointSpec
 
-from .deploy import Endpoint, EndpointFailed, Status, wait_until_ready
+from .deploy import Endpoint, Status, wait_until_ready
 from .grid import LocalTarget
 
 ENGINE_VENV = Path(os.environ.get("ENGINE_VENV", Path.home() / ".cache" / "llm-serving-infra" / "engine-venv"))

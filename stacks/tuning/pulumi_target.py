@@ -19,10 +19,9 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Protocol
 
 import yaml
-
-from components.rules import engines, hyperpod
 from pydantic import ValidationError
 
+from components.rules import hyperpod
 from components.rules.spec import ClusterSpec, EndpointSpec, PlatformSpec
 
 from .deploy import DeployError, Endpoint, Status, wait_until_ready

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pulumi
-import pulumi_kubernetes as k8s
 import pytest
 
 from components.api_key import EndpointApiKey, EndpointApiKeyArgs

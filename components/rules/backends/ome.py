@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from .. import engines, hyperpod, instances, naming, probes
+from .. import engines, hyperpod, naming, probes
 from ..problems import Problem
 from ..spec import EndpointSpec, HuggingFaceSource, S3Source
 from . import container as engine_container

@@ -1,5 +1,8 @@
 """Search strategies: exhaustive grid, random order, and Optuna TPE (model-based).
 
+TPE sees numeric parameters by rank; after its random start, every other proposal is the best
+untried neighbour of the incumbent (one rank along one parameter), TPE choosing the rest.
+
 Every strategy proposes grid points; the driver deploys them and tells the result back. Pruned points
 and trials that crashed (out of memory, failed state) are infeasible: TPE learns to avoid their
 region through its constraint function, and nothing infeasible is proposed twice.
@@ -78,6 +81,7 @@ class TpeStrategy(Strategy):
         self.by_key = {p.key: p for p in self.points}
         self.pending: dict[str, optuna.trial.Trial] = {}
         self.rng = random.Random(self.grid.seed)
+        self.startup = startup_trials(self.grid)
 
     def propose(self, n: int, in_flight: set[str]) -> list[Point]:
         out: list[Point] = []
@@ -86,7 +90,10 @@ class TpeStrategy(Strategy):
             unseen = self._unseen(in_flight, out)
             if not unseen:
                 break
-            if stale >= 10:
+            refine = self._refinement(in_flight, out)
+            if refine is not None:
+                self.study.enqueue_trial(encode(self.grid, refine.params))
+            elif stale >= 10:
                 # TPE keeps proposing what it knows (a small grid): hand it an unseen point.
                 self.study.enqueue_trial(encode(self.grid, self.rng.choice(unseen).params))
                 stale = 0
@@ -106,6 +113,23 @@ class TpeStrategy(Strategy):
                 continue
             stale += 1
         return out
+
+    def _refinement(self, in_flight: set[str], chosen: list[Point]) -> Optional[Point]:
+        """Every other proposal after the random start: the best untried neighbour of the incumbent
+        (one step along one parameter). TPE finds the good region; on a small grid whose response is
+        smooth in each parameter, the optimum is usually next to the best point seen so far."""
+        measured = [r for r in self.known.values() if r.status == "succeeded"]
+        if len(measured) < self.startup or (len(self.known) + len(in_flight) + len(chosen)) % 2:
+            return None
+        feasible = [r for r in measured if constraint(r, self.grid) <= 0] or measured
+        sign = 1 if self.grid.objective.sense == "maximize" else -1
+        best = max(feasible, key=lambda r: sign * (objective_value(r, self.grid) or 0.0))
+        taken = {p.key for p in chosen} | in_flight | set(self.known)
+        for params in neighbours(self.grid, best.params):
+            point = self.by_key.get(point_key(params))
+            if point is not None and not point.pruned and point.key not in taken:
+                return point
+        return None
 
     def _unseen(self, in_flight: set[str], chosen: list[Point]) -> list[Point]:
         taken = {p.key for p in chosen} | in_flight | set(self.known)
@@ -159,13 +183,31 @@ def decode(grid: GridSpec, params: dict[str, Any]) -> dict[str, Any]:
     return {k: space[k][v] if _ordinal(space[k]) else v for k, v in params.items()}
 
 
-def make_study(grid: GridSpec, run: str, storage: Optional[str]) -> optuna.Study:
+def neighbours(grid: GridSpec, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """Points one step away along one parameter: the next rank up or down for ordinal parameters,
+    any other value for categorical ones."""
+    space = search_space(grid)
+    out = []
+    for key, values in space.items():
+        if key not in params:
+            continue
+        here = values.index(params[key])
+        steps = [here - 1, here + 1] if _ordinal(values) else [i for i in range(len(values)) if i != here]
+        out += [{**params, key: values[i]} for i in steps if 0 <= i < len(values)]
+    return out
+
+
+def startup_trials(grid: GridSpec) -> int:
     n_points = 1
     for values in parameter_values(grid).values():
         n_points *= len(values)
+    return max(3, min(10, n_points // 12))
+
+
+def make_study(grid: GridSpec, run: str, storage: Optional[str]) -> optuna.Study:
     sampler = optuna.samplers.TPESampler(
         seed=grid.seed,
-        n_startup_trials=max(3, min(10, n_points // 12)),
+        n_startup_trials=startup_trials(grid),
         multivariate=True,  # constraints come from Trial.set_constraint (Optuna 5)
     )
     return optuna.create_study(study_name=run, storage=storage, sampler=sampler, direction=grid.objective.sense, load_if_exists=True)

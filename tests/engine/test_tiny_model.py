@@ -47,3 +47,10 @@ def test_tiny_model_builds_offline_and_identically_twice(tmp_path):
     )
     result = subprocess.run([python, "-c", check, str(tmp_path / "a")], env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
+    # The load generator sizes prompts assuming each of its words is one token (benchmarks/prompts.py).
+    words = "import sys; from transformers import AutoTokenizer; from benchmarks.prompts import WORDS; t = AutoTokenizer.from_pretrained(sys.argv[1]); print([w for w in WORDS if len(t.encode(' ' + w, add_special_tokens=False)) != 1])"
+    result = subprocess.run([python, "-c", words, str(tmp_path / "a")], env=env, capture_output=True, text=True, timeout=120, cwd=BUILDER.parents[2])
+    assert result.returncode == 0 and result.stdout.strip() == "[]", (result.stdout, result.stderr[-2000:])
+    # A current model is left alone; the stamp is what setup_engine.sh relies on.
+    again = subprocess.run([python, str(BUILDER), "--if-stale", str(tmp_path / "a")], env=env, capture_output=True, text=True, timeout=120)
+    assert "is current" in again.stdout

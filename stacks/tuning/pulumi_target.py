@@ -93,6 +93,17 @@ def with_cluster_context(grid: GridSpec) -> GridSpec:
         raise DeployError(f"{where}: the cluster or platform config does not parse ({exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}); run `python -m stacks plan --stack {grid.pulumi.base_stack}`") from None
 
 
+def line_writer(path: Path) -> Callable[[str], None]:
+    """Append Pulumi's output lines to a log file (the Automation API may call from several threads)."""
+    lock = threading.Lock()
+
+    def write(line: str) -> None:
+        with lock, path.open("a") as f:
+            f.write(line if line.endswith("\n") else line + "\n")
+
+    return write
+
+
 def base_stack_config(base_config: dict[str, Any]) -> dict[str, Any]:
     """The platform half only: the base stack declares cluster and add-ons, never a trial's endpoint."""
     return {k: v for k, v in base_config.items() if not k.endswith(":endpoints")}
@@ -132,25 +143,14 @@ class PulumiDeployer:
                 return
             log_path = self.log_dir / f"base-{self.target.base_stack}.log"
             self.log_dir.mkdir(parents=True, exist_ok=True)
-
-            def write(line: str) -> None:
-                with log_path.open("a") as f:
-                    f.write(line if line.endswith("\n") else line + "\n")
-
             try:
-                self.runner.up(self.target.base_stack, base_stack_config(self.base_config), write)
+                self.runner.up(self.target.base_stack, base_stack_config(self.base_config), line_writer(log_path))
             except Exception as exc:
                 raise DeployError(f"pulumi up of the base stack {self.target.base_stack} failed: {exc} (log: {log_path})") from exc
             self._base_ready = True
 
     def _log(self, handle: StackHandle) -> Callable[[str], None]:
-        lock = threading.Lock()
-
-        def write(line: str) -> None:
-            with lock, handle.log_path.open("a") as f:
-                f.write(line if line.endswith("\n") else line + "\n")
-
-        return write
+        return line_writer(handle.log_path)
 
     def start(self, key: str, spec: EndpointSpec) -> StackHandle:
         self.log_dir.mkdir(parents=True, exist_ok=True)

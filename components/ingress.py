@@ -64,30 +64,18 @@ class EndpointIngress(pulumi.ComponentResource):
         # The ALB is AWS's, not Pulumi's: tag it through the controller. Its defaultTags (set by the
         # platform) add the cluster tag; the endpoint tag tells one endpoint's ALB from another's.
         tags = {**args.tags, rules.STACK_TAG: pulumi.get_stack(), rules.ENDPOINT_TAG: args.endpoint_name}
+        manifest = rules.alb_ingress(
+            rules.ingress_name(args.endpoint_name),
+            rules.OPERATOR_NAMESPACE,  # where the router and its Service run
+            {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/name": args.endpoint_name},
+            rules.ingress_annotations(spec, args.ingress, args.health_path, tags),
+            rules.router_service(args.ingress, args.endpoint_name),
+            args.ingress.router_port,
+        )
         self.ingress = k8s.networking.v1.Ingress(
             name,
-            metadata={
-                "name": rules.ingress_name(args.endpoint_name),
-                "namespace": rules.OPERATOR_NAMESPACE,  # where the router and its Service run
-                "labels": {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/name": args.endpoint_name},
-                "annotations": rules.ingress_annotations(spec, args.ingress, args.health_path, tags),
-            },
-            spec={
-                "ingressClassName": "alb",
-                "rules": [
-                    {
-                        "http": {
-                            "paths": [
-                                {
-                                    "path": "/",
-                                    "pathType": "Prefix",
-                                    "backend": {"service": {"name": rules.router_service(args.ingress, args.endpoint_name), "port": {"number": args.ingress.router_port}}},
-                                }
-                            ]
-                        }
-                    }
-                ],
-            },
+            metadata=manifest["metadata"],
+            spec=manifest["spec"],
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=args.after,

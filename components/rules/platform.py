@@ -226,6 +226,17 @@ def needs_ingress(spec: EndpointSpec) -> bool:
     return spec.intelligent_routing
 
 
+def alb_ingress(name: str, namespace: str, labels: Mapping[str, str], annotations: Mapping[str, str], service: str, port: int) -> dict[str, Any]:
+    """The ALB Ingress every endpoint path uses: one rule, everything to one Service port."""
+    backend = {"service": {"name": service, "port": {"number": port}}}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": name, "namespace": namespace, "labels": dict(labels), "annotations": dict(annotations)},
+        "spec": {"ingressClassName": "alb", "rules": [{"http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": backend}]}}]},
+    }
+
+
 def ingress_annotations(spec: EndpointSpec, ingress: IngressSpec, health_path: str, tags: Optional[Mapping[str, str]] = None) -> dict[str, str]:
     """ALB annotations, fixed when the Ingress is created (G8: never delete-and-recreate to change
     the scheme: the ALB controller's finalizer deadlocks, incident §15). G17: health check on a route

@@ -144,18 +144,14 @@ def ingress(spec: EndpointSpec, ingress_spec: IngressSpec, service_name: Optiona
     annotations as the HyperPod path (G8 scheme fixed at creation, G17 health check)."""
     n = names(spec)
     plain = ingress_spec.model_copy(update={"router_protocol": "HTTP"})
-    backend = {"service": {"name": service_name or n["service"], "port": {"number": SERVICE_PORT}}}
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "Ingress",
-        "metadata": {
-            "name": n["ingress"],
-            "namespace": spec.namespace,
-            "labels": {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/name": hyperpod.resource_name(spec)},
-            "annotations": platform.ingress_annotations(spec, plain, engines.engine(spec.engine).health_path),
-        },
-        "spec": {"ingressClassName": "alb", "rules": [{"http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": backend}]}}]},
-    }
+    return platform.alb_ingress(
+        n["ingress"],
+        spec.namespace,
+        {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/name": hyperpod.resource_name(spec)},
+        platform.ingress_annotations(spec, plain, engines.engine(spec.engine).health_path),
+        service_name or n["service"],
+        SERVICE_PORT,
+    )
 
 
 def hpa(spec: EndpointSpec) -> Optional[dict[str, Any]]:

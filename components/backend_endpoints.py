@@ -9,6 +9,7 @@ import pulumi
 
 from .endpoint_common import EndpointComponent, InferenceEndpointArgs, check_api_key, child_opts, declare, in_cluster_url, url_from_status
 from .inference_endpoint import InferenceEndpoint
+from .ingress import SCHEME_ANNOTATION
 from .rules import platform as platform_rules
 from .rules.backends import backend_of, kserve, kubernetes, ome
 from .rules.backends import state as endpoint_state
@@ -22,10 +23,13 @@ def _declare_all(component: pulumi.Resource, name: str, manifests: list[dict[str
         kind = manifest["kind"]
         main = kind in ("Deployment", "InferenceService")
         after = list(out.values()) if kind in ("PersistentVolumeClaim", "Deployment", "InferenceService", "BenchmarkJob") else []
+        extra: dict[str, Any] = {}
         if kind == "Ingress":
             after = [*args.ingress_after, *out.values()]
+            # G8, as for the HyperPod path (EndpointIngress): a scheme change replaces the Ingress.
+            extra = {"replace_on_changes": [SCHEME_ANNOTATION], "delete_before_replace": True}
         label = name if main else f"{name}-{kind.lower()}"
-        out[kind] = declare(label, manifest, child_opts(component, args, *after))
+        out[kind] = declare(label, manifest, child_opts(component, args, *after, **extra))
     return out
 
 

@@ -80,3 +80,24 @@ def test_g9_api_key_secret_in_both_namespaces_from_one_generated_value():
     assert len(values) == 1 and all(s.secret for s in secrets)
     (password,) = by_type(mocks, "random:index/randomPassword:RandomPassword")
     assert password.inputs["length"] == 48 and password.inputs["special"] is False
+
+
+@pytest.mark.parametrize("backend", ["kubernetes", "kserve"])
+def test_g8_backend_ingress_is_replaced_not_flipped_when_the_scheme_changes(make_endpoint, monkeypatch, backend):
+    import components.backend_endpoints as module
+    from components.backend_endpoints import endpoint
+    from components.endpoint_common import InferenceEndpointArgs as BackendArgs
+    from components.ingress import SCHEME_ANNOTATION
+
+    captured = {}
+    real = module.declare
+
+    def spy(name, manifest, opts):
+        captured[manifest["kind"]] = opts
+        return real(name, manifest, opts)
+
+    monkeypatch.setattr(module, "declare", spy)
+    spec = make_endpoint(backend=backend, instanceType="g5.2xlarge", loadBalancer="alb", publicAlb=True, modelSource={"type": "huggingface", "modelId": "Qwen/Qwen3-4B-Instruct-2507"})
+    run(lambda: endpoint("ep", BackendArgs(spec=spec)))
+    assert captured["Ingress"].replace_on_changes == [SCHEME_ANNOTATION]
+    assert captured["Ingress"].delete_before_replace is True

@@ -40,6 +40,8 @@ def _usage(prompt: int, completion: int) -> dict:
     return {"choices": [], "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}}
 
 
+HOLD_SECONDS = 1.5
+
 class ScriptedServer:
     def __init__(self) -> None:
         self.bodies: list[dict] = []
@@ -125,8 +127,10 @@ class ScriptedServer:
             if name != "no-usage":
                 await send(_event(_usage(prompt_words, n * per_chunk)))
             await send(_event(b"[DONE]"))
-        elif name == "slow":  # for concurrency/interrupt tests: long TTFT, then quick tokens
-            await asyncio.sleep(0.3)
+        elif name in ("slow", "hold"):  # concurrency/interrupt tests: long TTFT, then quick tokens
+            # "hold" keeps every request open long enough for hundreds of connections to arrive
+            # even on a loaded 2-core box, so in-flight counts measure the client, not the machine.
+            await asyncio.sleep(HOLD_SECONDS if name == "hold" else 0.3)
             for i in range(n):
                 await send(_event(_choice(chat, f" t{i}")))
             await send(_event(_usage(prompt_words, n)))

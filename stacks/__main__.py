@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     tune.add_argument("--target", choices=["pulumi", "local"], help="where trials run (default: the grid's target)")
     tune.add_argument("--parallel", type=int, help="trials at once (default: the grid's parallel)")
     tune.add_argument("--db", help="SQLite results file (default: tuning-runs/<grid name>.db)")
-    tune.add_argument("--strategy", choices=["grid", "random", "tpe"], help="search strategy (default: the grid's)")
+    tune.add_argument("--strategy", choices=["grid", "random", "tpe", "gp"], help="search strategy (default: the grid's)")
     tune.add_argument("--dry-run", action="store_true", help="expand, prune and plan each point offline; deploy nothing")
     tune.add_argument("--out", help="report directory (default: next to the database)")
 

@@ -137,7 +137,7 @@ class GridSpec(_Model):
     budget: Budget = Field(default_factory=Budget)
     parallel: int = Field(default=1, ge=1, le=16)
     repeats: int = Field(default=1, ge=1, le=10)
-    strategy: Literal["grid", "random", "tpe"] = "grid"
+    strategy: Literal["grid", "random", "tpe", "gp"] = "grid"
     seed: int = 0
     capacity_search: CapacitySearch = Field(default_factory=CapacitySearch)
     local: LocalTarget = Field(default_factory=LocalTarget)
@@ -152,7 +152,7 @@ class GridSpec(_Model):
         if bool(self.parameters) == bool(self.points):
             raise ValueError("give either `parameters` (a cross product of value lists) or `points` (an explicit list), not both or neither")
         if self.points and self.strategy == "tpe":
-            raise ValueError("strategy tpe needs `parameters` (value lists to model), not an explicit `points` list; use grid or random")
+            raise ValueError("strategy tpe needs `parameters` (value lists to model), not an explicit `points` list; use grid, random or gp")
         return self
 
     @field_validator("slo")

@@ -1,11 +1,13 @@
-"""Search strategies: exhaustive grid, random order, and Optuna TPE (model-based).
+"""Search strategies: exhaustive grid, random order, and two model-based ones.
 
-TPE sees numeric parameters by rank; after its random start, every other proposal is the best
+`gp`: Bayesian optimisation with a Gaussian process over the grid (see `surrogate`): a space-filling
+start, then the untried point of highest expected improvement times probability of meeting the SLOs.
+`tpe`: Optuna's TPE over parameter ranks; after its random start, every other proposal is the best
 untried neighbour of the incumbent (one rank along one parameter), TPE choosing the rest.
 
 Every strategy proposes grid points; the driver deploys them and tells the result back. Pruned points
-and trials that crashed (out of memory, failed state) are infeasible: TPE learns to avoid their
-region through its constraint function, and nothing infeasible is proposed twice.
+and trials that crashed (out of memory, failed state) are infeasible: the models learn to avoid their
+region through a constraint, and nothing infeasible is proposed twice.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ import logging
 import random
 from typing import Any, Optional
 
+import numpy as np
 import optuna
 
+from . import surrogate
 from .grid import GridSpec, Point, make_point, parameter_values, point_key
 from .store import TrialRecord
 
@@ -37,6 +41,17 @@ def constraint(record: TrialRecord, grid: GridSpec) -> float:
             return 1.0
         worst = max(worst, (value - bound) / bound if bound else value)
     return worst
+
+
+def slo_margin(record: TrialRecord, grid: GridSpec) -> float:
+    """For the `gp` model: how far inside (< 0) or outside (> 0) the SLOs a trial landed, relative
+    to each bound, in [-1, 1]; a trial that crashed or failed is as far outside as it gets, and with
+    no SLOs every measured trial is well inside."""
+    values = {metric: record.value(metric) for metric in grid.slo}
+    if record.status != "succeeded" or None in values.values():
+        return surrogate.INFEASIBLE
+    margins = [(values[m] - bound) / bound if bound else values[m] for m, bound in grid.slo.items()]
+    return max(-1.0, min(1.0, max(margins))) if margins else -1.0
 
 
 class Strategy:
@@ -147,6 +162,46 @@ class TpeStrategy(Strategy):
             self._tell_known(trial, record)
 
 
+class GpStrategy(Strategy):
+    name = "gp"
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.features = surrogate.Features([p.params for p in self.order])
+        self.vectors = {p.key: self.features.encode(p.params) for p in self.order}
+        self.rng = random.Random(self.grid.seed)
+        self.startup = gp_startup_trials(self.grid, self.features.dims)
+
+    def propose(self, n: int, in_flight: set[str]) -> list[Point]:
+        out: list[Point] = []
+        while len(out) < n:
+            taken = in_flight | {p.key for p in out}
+            unseen = [p for p in self.order if p.key not in self.known and p.key not in taken]
+            if not unseen:
+                break
+            if not self.features.dims:  # one point, or all points alike: nothing to model
+                out.append(unseen[0])
+                continue
+            tried = [r for r in self.known.values() if r.status != "pruned" and r.key in self.vectors]
+            candidates = np.array([self.vectors[p.key] for p in unseen])
+            pending = np.array([self.vectors[k] for k in taken if k in self.vectors]).reshape(-1, candidates.shape[1])
+            if len(tried) + len(taken) < self.startup:
+                earlier = np.array([self.vectors[r.key] for r in tried]).reshape(-1, candidates.shape[1])
+                pick = surrogate.space_filling(candidates, np.vstack([earlier, pending]), self.rng)
+            else:
+                observations = [surrogate.Observation(self.vectors[r.key], objective_value(r, self.grid), slo_margin(r, self.grid)) for r in tried]
+                pick = surrogate.suggest(observations, candidates, pending, self.grid.objective.sense == "maximize", self.grid.seed)
+            out.append(unseen[pick])
+        return out
+
+
+def gp_startup_trials(grid: GridSpec, dims: int) -> int:
+    """Space-filling trials before the model proposes: two per dimension, 4 to 10, and no more than
+    a third of a trial budget."""
+    count = min(10, max(4, 2 * dims))
+    return min(count, max(2, grid.budget.trials // 2)) if grid.budget.trials else count
+
+
 def _reasons(point: Point) -> str:
     return "; ".join(str(p) for p in point.problems if p.severity == "error")
 
@@ -227,7 +282,7 @@ def log_trial(study: optuna.Study, grid: GridSpec, point: Point, record: TrialRe
     )
 
 
-STRATEGIES = {"grid": Strategy, "random": RandomStrategy, "tpe": TpeStrategy}
+STRATEGIES = {"grid": Strategy, "random": RandomStrategy, "tpe": TpeStrategy, "gp": GpStrategy}
 
 
 def make(name: str, grid: GridSpec, points: list[Point], known: dict[str, TrialRecord], study: optuna.Study) -> Strategy:

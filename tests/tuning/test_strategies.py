@@ -1,91 +1,91 @@
-"""The model-based strategy (Optuna TPE) against exhaustive grid on recorded response surfaces:
-it must find the optimum within 2 % using at most 30 % of the grid's trials."""
+"""Search strategies replayed through the real driver on recorded response surfaces
+(`tests/tuning/data/`: a synthetic g5 model and a real vLLM-on-CPU measurement).
+
+The model-based claim: `gp` finds the optimum within 2 % using at most 30 % of the grid's trials."""
 
 from __future__ import annotations
 
-import json
+import functools
 from pathlib import Path
 
 import pytest
 
 from stacks.tuning import grid as grid_mod
-from stacks.tuning import report
-from stacks.tuning.driver import Driver
-from stacks.tuning.store import TrialStore
-
-from .doubles import ReplayDeployer, ReplayMeasurer
+from stacks.tuning.replay import ReplayResult, Surface, load_surface, replay
 
 DATA = Path(__file__).resolve().parent / "data"
 SURFACES = sorted(DATA.glob("*.json"))
+REAL = DATA / "vllm-cpu-tiny.json"
+SYNTHETIC = DATA / "synthetic-g5-12xlarge.json"
 
 
-def load_surface(path: Path):
-    doc = json.loads(path.read_text())
-    values: dict[str, list] = {}
-    for row in doc["points"]:
-        for key, value in row["params"].items():
-            values.setdefault(key, [])
-            if value not in values[key]:
-                values[key].append(value)
-    grid = grid_mod.GridSpec.model_validate(
-        {
-            "name": path.stem,
-            "base": {"name": "surface", "model": "org/model", "engine": "vllm", "instanceType": doc["instanceType"], "modelSource": {"type": "s3", "bucket": "bkt"}},
-            "parameters": values,
-            "objective": {"metric": doc["objective"]},
-            "slo": doc["slo"],
-        }
-    )
-    surface = {grid_mod.point_key(row["params"]): row["metrics"] for row in doc["points"]}
-    return grid, surface, doc
+def budget(surface: Surface) -> int:
+    return int(surface.size * 0.3)
 
 
-def optimum(grid, surface):
-    metric = grid.objective.metric
-    feasible = [m for m in surface.values() if m and all(m[k] <= b for k, b in grid.slo.items())]
-    return max(m[metric] for m in feasible)
+@functools.lru_cache(maxsize=None)
+def budget_run(path: Path, strategy: str, seed: int) -> ReplayResult:
+    """A run of 30 % of the grid's trials (shared by the tests that compare the same runs)."""
+    surface = load_surface(path)
+    result = replay(surface, strategy, trials=budget(surface), seed=seed)
+    assert len(result.deployed) <= budget(surface) and len(set(result.deployed)) == len(result.deployed)
+    assert result.live == set()
+    return result
 
 
-def run(tmp_path, grid, surface, strategy, trials=None, seed=0):
-    grid = grid.model_copy(update={"strategy": strategy, "seed": seed, "budget": grid_mod.Budget(trials=trials)})
-    deployer = ReplayDeployer(surface)
-    store = TrialStore(tmp_path / f"{strategy}-{seed}.db")
-    summary = Driver(grid, store, deployer, ReplayMeasurer(surface, grid.slo)).run()
-    best = report.verdict(summary.records, grid).best
-    return best.value(grid.objective.metric) if best else 0.0, len(deployer.deployed), deployer
+def reached(path: Path, strategy: str, seeds: range, within: float) -> list[bool]:
+    """Per seed: did 30 % of the grid's trials find a point within `within` of the optimum?"""
+    optimum = load_surface(path).optimum()
+    return [(best := budget_run(path, strategy, seed).best) is not None and best >= (1 - within) * optimum for seed in seeds]
 
 
 @pytest.mark.parametrize("path", SURFACES, ids=[p.stem for p in SURFACES])
-def test_exhaustive_grid_finds_the_recorded_optimum(tmp_path, path):
-    grid, surface, _ = load_surface(path)
-    found, deployed, deployer = run(tmp_path, grid, surface, "grid")
-    assert found == pytest.approx(optimum(grid, surface))
-    assert deployed == sum(1 for p in grid_mod.expand(grid) if not p.pruned)
-    assert deployer.live == set()
+def test_exhaustive_grid_finds_the_recorded_optimum(path):
+    surface = load_surface(path)
+    result = replay(surface, "grid")
+    assert result.best == pytest.approx(surface.optimum())
+    assert len(result.deployed) == sum(1 for p in grid_mod.expand(surface.grid) if not p.pruned)
+    assert result.live == set()
 
 
-# The real CPU surface has a single best point 4 % ahead of the next: 2 % means finding exactly that
-# point, which TPE does in 5 of 20 seeds and random order in 3 (see the README's tuning section).
-# It gets the comparative test below instead; the 2 % claim is made on the synthetic surface.
-TWO_PERCENT_SURFACES = [p for p in SURFACES if p.stem != "vllm-cpu-tiny"]
+# Seeds per surface: a replay of the 360-point synthetic grid fits ~200 models (about 9 s).
+GP_SEEDS = {REAL: range(20), SYNTHETIC: range(3)}
 
 
-@pytest.mark.parametrize("path", TWO_PERCENT_SURFACES, ids=[p.stem for p in TWO_PERCENT_SURFACES])
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_tpe_finds_the_optimum_within_2_percent_in_30_percent_of_the_trials(tmp_path, path, seed):
-    grid, surface, doc = load_surface(path)
-    points = len(doc["points"])
-    budget = max(1, int(points * 0.3))
-    found, deployed, _ = run(tmp_path, grid, surface, "tpe", trials=budget, seed=seed)
-    assert deployed <= budget
-    assert found >= 0.98 * optimum(grid, surface), f"{path.stem} seed {seed}: {found:.1f} vs optimum {optimum(grid, surface):.1f} in {deployed} trials"
+@pytest.mark.parametrize("path", SURFACES, ids=[p.stem for p in SURFACES])
+def test_gp_finds_the_optimum_within_2_percent_in_30_percent_of_the_trials(path):
+    """A search that starts from random points finds nothing with certainty: the claim is about most
+    runs (60 % of seeds; the README gives the measured rates)."""
+    surface = load_surface(path)
+    trials = [budget_run(path, "gp", seed).trials_to_reach(surface, 0.02) for seed in GP_SEEDS[path]]
+    within = [n for n in trials if n is not None]
+    assert len(within) >= 0.6 * len(trials), f"{path.stem}: within 2 % in {budget(surface)} trials for {len(within)} of {len(trials)} seeds: {trials}"
 
 
-def test_random_order_is_seeded_and_covers_the_grid(tmp_path):
-    grid, surface, _ = load_surface(DATA / "synthetic-g5-12xlarge.json")
-    _, first, d1 = run(tmp_path / "a", grid, surface, "random", trials=10, seed=7)
-    _, _, d2 = run(tmp_path / "b", grid, surface, "random", trials=10, seed=7)
-    assert d1.deployed == d2.deployed and first == 10
+def test_on_the_real_cpu_surface_gp_finds_the_optimum_at_least_twice_as_often_as_tpe_or_random_order():
+    """The real surface's best point is 4 % ahead of the next: within 2 % means finding that one point."""
+    hits = {strategy: sum(reached(REAL, strategy, range(20), within=0.02)) for strategy in ("gp", "tpe", "random")}
+    assert hits["gp"] >= 2 * max(hits["tpe"], hits["random"]), hits
+
+
+def test_on_the_real_cpu_surface_tpe_lands_within_5_percent_more_often_than_random_order():
+    hits = {strategy: sum(reached(REAL, strategy, range(20), within=0.05)) for strategy in ("tpe", "random")}
+    assert hits["tpe"] >= 14 and hits["tpe"] > hits["random"], hits
+
+
+def test_random_order_is_seeded_and_covers_the_grid():
+    surface = load_surface(SYNTHETIC)
+    first = replay(surface, "random", trials=10, seed=7)
+    second = replay(surface, "random", trials=10, seed=7)
+    other = replay(surface, "random", trials=10, seed=8)
+    assert first.deployed == second.deployed and len(first.deployed) == 10
+    assert other.deployed != first.deployed
+
+
+@pytest.mark.parametrize("strategy", ["gp", "tpe"])
+def test_model_based_runs_are_reproducible_from_their_seed(strategy):
+    surface = load_surface(REAL)
+    assert replay(surface, strategy, trials=8, seed=3).deployed == replay(surface, strategy, trials=8, seed=3).deployed
 
 
 def test_neighbours_step_one_rank_along_one_parameter():
@@ -102,14 +102,3 @@ def test_neighbours_step_one_rank_along_one_parameter():
     # Ordinal values by rank (8 < 16 < 32 < 64 whatever the file's order); categorical: every other value.
     assert found == [{"engineArgs.maxNumSeqs": 16, "engine": "sglang"}, {"engineArgs.maxNumSeqs": 8, "engine": "vllm"}, {"engineArgs.maxNumSeqs": 32, "engine": "vllm"}]
     assert {"engineArgs.maxNumSeqs": 64, "engine": "vllm"} not in found
-
-
-def test_on_the_real_cpu_surface_tpe_lands_near_the_optimum_more_often_than_random_order(tmp_path):
-    grid, surface, doc = load_surface(DATA / "vllm-cpu-tiny.json")
-    budget = int(len(doc["points"]) * 0.3)
-    target = 0.95 * optimum(grid, surface)
-    hits = {}
-    for strategy in ("tpe", "random"):
-        found = [run(tmp_path / f"{strategy}-{seed}", grid, surface, strategy, trials=budget, seed=seed)[0] for seed in range(10)]
-        hits[strategy] = sum(f >= target for f in found)
-    assert hits["tpe"] >= 7 and hits["tpe"] > hits["random"], hits

@@ -1,0 +1,136 @@
+"""Replay a recorded response surface through the real driver: every strategy proposes, is told
+and reports exactly as in a live run, but a trial's "deployment" looks its point up in the file.
+
+Surfaces are what `stacks.local_engine.record_surface` exports (or any file of that shape):
+`{instanceType, objective, slo, points: [{params, metrics | null}]}`; null metrics are a crash.
+Used by the strategy tests and `benchmarks/search_strategies.py` to compare strategies offline.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from . import grid as grid_mod
+from . import report
+from .deploy import Endpoint, EndpointFailed
+from .driver import Driver
+from .measure import Measurement, aggregate
+from .store import TrialStore
+
+
+@dataclass
+class Surface:
+    name: str
+    grid: grid_mod.GridSpec
+    metrics: dict[str, Optional[dict[str, float]]]  # point key -> metrics (None: crashed)
+    source: str
+
+    @property
+    def size(self) -> int:
+        return len(self.metrics)
+
+    def optimum(self) -> float:
+        """The best objective value among points that ran and meet every SLO."""
+        sign = 1 if self.grid.objective.sense == "maximize" else -1
+        feasible = [m[self.grid.objective.metric] for m in self.metrics.values() if m and all(m[k] <= b for k, b in self.grid.slo.items())]
+        return sign * max(sign * v for v in feasible)
+
+
+def load_surface(path: Path) -> Surface:
+    doc = json.loads(Path(path).read_text())
+    values: dict[str, list[Any]] = {}
+    for row in doc["points"]:
+        for key, value in row["params"].items():
+            if value not in values.setdefault(key, []):
+                values[key].append(value)
+    grid = grid_mod.GridSpec.model_validate(
+        {
+            "name": Path(path).stem,
+            "base": {"name": "surface", "model": "org/model", "engine": "vllm", "instanceType": doc["instanceType"], "modelSource": {"type": "s3", "bucket": "bkt"}},
+            "parameters": values,
+            "objective": {"metric": doc["objective"], **({"direction": doc["direction"]} if "direction" in doc else {})},
+            "slo": doc.get("slo", {}),
+        }
+    )
+    metrics = {grid_mod.point_key(row["params"]): row["metrics"] for row in doc["points"]}
+    return Surface(Path(path).stem, grid, metrics, doc.get("source", ""))
+
+
+class ReplayDeployer:
+    """Deploys nothing: each trial's endpoint URL carries its key, so the measurer can look it up.
+    Points recorded as crashed (metrics null) fail like an engine that exits at start."""
+
+    def __init__(self, metrics: dict[str, Optional[dict[str, float]]]):
+        self.metrics = metrics
+        self.deployed: list[str] = []  # keys, in the order the strategy chose them
+        self.live: set[str] = set()
+
+    def start(self, key: str, spec: Any) -> str:
+        self.deployed.append(key)
+        self.live.add(key)
+        return key
+
+    def wait_ready(self, handle: str, timeout: float, stop: threading.Event) -> Endpoint:
+        if self.metrics.get(handle) is None:
+            raise EndpointFailed("engine exited with code 1 (recorded crash)")
+        return Endpoint(f"replay://{handle}", "org/model")
+
+    def stop(self, handle: Optional[str]) -> None:
+        self.live.discard(handle)
+
+    def log_path(self, handle: Any) -> None:
+        return None
+
+    def describe(self, handle: Any) -> None:
+        return None
+
+    def cleanup(self, described: str) -> None:
+        pass
+
+
+class ReplayMeasurer:
+    def __init__(self, metrics: dict[str, Optional[dict[str, float]]], slo: dict[str, float]):
+        self.metrics = metrics
+        self.slo = slo
+
+    def measure(self, endpoint: Endpoint, stop: threading.Event) -> Measurement:
+        metrics = self.metrics[endpoint.base_url.split("://", 1)[1]]
+        agg = aggregate([metrics])
+        return Measurement(agg, [metrics], all(agg[m]["mean"] <= b for m, b in self.slo.items()), 1)
+
+
+@dataclass
+class ReplayResult:
+    best: Optional[float]  # the objective of the best trial under the SLOs the report picks
+    deployed: list[str]  # point keys in trial order
+    live: set[str]  # endpoints left running (must be empty)
+
+    def trials_to_reach(self, surface: Surface, within: float) -> Optional[int]:
+        """How many trials it took to first run a point within `within` (0.02 = 2 %) of the optimum."""
+        target = surface.optimum()
+        sign = 1 if surface.grid.objective.sense == "maximize" else -1
+        for n, key in enumerate(self.deployed, start=1):
+            m = surface.metrics.get(key)
+            if m and all(m[k] <= b for k, b in surface.grid.slo.items()) and sign * (m[surface.grid.objective.metric] - target) >= -within * abs(target):
+                return n
+        return None
+
+
+def replay(surface: Surface, strategy: str, trials: Optional[int] = None, seed: int = 0, db: Optional[Path] = None) -> ReplayResult:
+    """One tuning run of `strategy` over the surface, `trials` at most, in a throwaway database
+    unless `db` is given."""
+    grid = surface.grid.model_copy(update={"strategy": strategy, "seed": seed, "budget": grid_mod.Budget(trials=trials)})
+    deployer = ReplayDeployer(surface.metrics)
+    with tempfile.TemporaryDirectory(prefix="replay-") as scratch:
+        store = TrialStore(db or Path(scratch) / "replay.db")
+        try:
+            summary = Driver(grid, store, deployer, ReplayMeasurer(surface.metrics, grid.slo)).run()
+        finally:
+            store.close()
+        best = report.verdict(summary.records, grid).best
+    return ReplayResult(best.value(grid.objective.metric) if best else None, deployer.deployed, deployer.live)

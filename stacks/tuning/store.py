@@ -1,6 +1,7 @@
 """Trial records in SQLite, written as each trial finishes, so an interrupted run resumes.
 
-The same file holds Optuna's tables (the TPE strategy's study), so `optuna-dashboard sqlite:///FILE`
+The same file holds Optuna's tables (the TPE strategy searches with its study; every other
+strategy logs its trials into one), so `optuna-dashboard sqlite:///FILE`
 shows a running job live.
 """
 

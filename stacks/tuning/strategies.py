@@ -30,28 +30,26 @@ def objective_value(record: TrialRecord, grid: GridSpec) -> Optional[float]:
     return record.value(grid.objective.metric) if record.status == "succeeded" else None
 
 
+def slo_excess(record: TrialRecord, grid: GridSpec) -> Optional[float]:
+    """The worst relative excess over the SLO bounds (negative: inside them all; -1 with no SLOs);
+    None for a trial that measured nothing to compare (crashed, failed, a metric missing)."""
+    values = {metric: record.value(metric) for metric in grid.slo}
+    if record.status != "succeeded" or None in values.values():
+        return None
+    return max(((values[m] - bound) / bound if bound else values[m] for m, bound in grid.slo.items()), default=-1.0)
+
+
 def constraint(record: TrialRecord, grid: GridSpec) -> float:
-    """<= 0 feasible. Infeasible trials and SLO misses are positive (misses by their relative excess)."""
-    if record.status != "succeeded":
-        return 1.0
-    worst = 0.0
-    for metric, bound in grid.slo.items():
-        value = record.value(metric)
-        if value is None:
-            return 1.0
-        worst = max(worst, (value - bound) / bound if bound else value)
-    return worst
+    """Optuna's constraint, <= 0 feasible: SLO misses by their relative excess, anything that did not run 1."""
+    excess = slo_excess(record, grid)
+    return 1.0 if excess is None else max(0.0, excess)
 
 
 def slo_margin(record: TrialRecord, grid: GridSpec) -> float:
-    """For the `gp` model: how far inside (< 0) or outside (> 0) the SLOs a trial landed, relative
-    to each bound, in [-1, 1]; a trial that crashed or failed is as far outside as it gets, and with
-    no SLOs every measured trial is well inside."""
-    values = {metric: record.value(metric) for metric in grid.slo}
-    if record.status != "succeeded" or None in values.values():
-        return surrogate.INFEASIBLE
-    margins = [(values[m] - bound) / bound if bound else values[m] for m, bound in grid.slo.items()]
-    return max(-1.0, min(1.0, max(margins))) if margins else -1.0
+    """The `gp` model's constraint: how far inside (< 0) or outside (> 0) the SLOs a trial landed, in
+    [-1, 1]; a trial that did not run is as far outside as it gets."""
+    excess = slo_excess(record, grid)
+    return surrogate.INFEASIBLE if excess is None else max(-1.0, min(surrogate.INFEASIBLE, excess))
 
 
 class Strategy:
@@ -183,21 +181,24 @@ class GpStrategy(Strategy):
                 out.append(unseen[0])
                 continue
             tried = [r for r in self.known.values() if r.status != "pruned" and r.key in self.vectors]
+            observations = [surrogate.Observation(self.vectors[r.key], objective_value(r, self.grid), slo_margin(r, self.grid)) for r in tried]
+            width = self.vectors[unseen[0].key].shape[0]
             candidates = np.array([self.vectors[p.key] for p in unseen])
-            pending = np.array([self.vectors[k] for k in taken if k in self.vectors]).reshape(-1, candidates.shape[1])
-            if len(tried) + len(taken) < self.startup:
-                earlier = np.array([self.vectors[r.key] for r in tried]).reshape(-1, candidates.shape[1])
+            pending = np.array([self.vectors[k] for k in sorted(taken) if k in self.vectors]).reshape(-1, width)
+            measured = sum(o.objective is not None for o in observations)
+            if len(tried) + len(taken) < self.startup or measured < 2:
+                # The start, or nothing to model yet (every trial crashed): spread out, away from all tried.
+                earlier = np.array([o.x for o in observations]).reshape(-1, width)
                 pick = surrogate.space_filling(candidates, np.vstack([earlier, pending]), self.rng)
             else:
-                observations = [surrogate.Observation(self.vectors[r.key], objective_value(r, self.grid), slo_margin(r, self.grid)) for r in tried]
                 pick = surrogate.suggest(observations, candidates, pending, self.grid.objective.sense == "maximize", self.grid.seed)
             out.append(unseen[pick])
         return out
 
 
 def gp_startup_trials(grid: GridSpec, dims: int) -> int:
-    """Space-filling trials before the model proposes: two per dimension, 4 to 10, and no more than
-    a third of a trial budget."""
+    """Space-filling trials before the model proposes: two per parameter, 4 to 10, and no more than
+    half a trial budget."""
     count = min(10, max(4, 2 * dims))
     return min(count, max(2, grid.budget.trials // 2)) if grid.budget.trials else count
 

@@ -111,12 +111,12 @@ def suggest(
 ) -> int:
     """Index of the candidate to try next. Pending trials (running, or chosen earlier in this batch)
     are believed to score what the model predicts for them (the kriging believer), so a batch
-    spreads out instead of proposing the same spot N times."""
+    spreads out instead of proposing the same spot N times. Needs two measured observations."""
     sign = 1.0 if maximize else -1.0
     measured = [o for o in observations if o.objective is not None]
-    feasibility = _probability_feasible(observations, candidates, seed)
     if len(measured) < 2:
-        return int(np.argmax(feasibility))
+        raise ValueError(f"a model needs two measured trials, got {len(measured)}: propose by space_filling until then")
+    feasibility = _probability_feasible(observations, candidates, seed)
     # A crash measured nothing; the model sees it as the worst result so far, which keeps expected
     # improvement low next to it (the feasibility model alone is slow to learn a crash boundary).
     worst = min(sign * o.objective for o in measured)

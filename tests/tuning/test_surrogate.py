@@ -68,9 +68,18 @@ def test_a_pending_trial_pushes_the_next_proposal_elsewhere():
     assert beside != alone
 
 
-def test_crashes_alone_still_give_a_proposal():
-    crashed = [Observation(np.array([x]), None, 1.0) for x in (0.0, 1.0)]
-    assert 0 <= suggest(crashed, LINE, np.empty((0, 1)), maximize=True, seed=0) < len(LINE)
+def test_every_trial_crashing_sends_the_next_ones_far_from_the_crashes(tmp_path):
+    surface = oom_surface(tmp_path)
+    grid = surface.grid.model_copy(update={"strategy": "gp"})
+    points = grid_mod.expand(grid)
+    strategy = strategies.make("gp", grid, points, {}, strategies.make_study(grid, "c", None))
+    crashed = [p for p in points if surface.metrics[p.key] is None][:5]  # past the start, all crashed
+    for point in crashed:
+        strategy.tell(point, TrialRecord("c", point.key, point.params, "infeasible", error="engine exited with code 1"))
+    (after,) = strategy.propose(1, set())
+    assert after.params["engineArgs.maxNumSeqs"] <= 16  # the far side of the grid from the big-memory corner
+    with pytest.raises(ValueError, match="two measured trials"):
+        suggest([Observation(np.array([0.0]), None, 1.0)], LINE, np.empty((0, 1)), maximize=True, seed=0)
 
 
 def oom_surface(tmp_path):
@@ -118,3 +127,45 @@ def test_parallel_proposals_are_distinct_and_skip_what_is_running(tmp_path):
     keys = [p.key for p in batch]
     assert len(batch) == 4 and len(set(keys)) == 4
     assert not set(keys) & (running | set(strategy.known))
+
+
+def test_gp_models_an_explicit_points_list_too():
+    listed = [{"engineArgs.maxNumSeqs": s, "engineArgs.maxNumBatchedTokens": t} for s, t in ((8, 512), (16, 512), (16, 2048), (64, 1024), (128, 4096), (256, 8192))]
+    grid = grid_mod.GridSpec.model_validate(
+        {
+            "name": "listed",
+            "base": {"name": "ep", "model": "org/m", "engine": "vllm", "instanceType": "ml.g5.12xlarge", "modelSource": {"type": "s3", "bucket": "models"}},
+            "points": listed,
+            "strategy": "gp",
+        }
+    )
+    points = grid_mod.expand(grid)
+    strategy = strategies.make("gp", grid, points, {}, strategies.make_study(grid, "listed", None))
+    seen = []
+    while batch := strategy.propose(1, set()):
+        (point,) = batch
+        seen.append(point.params)
+        value = point.params["engineArgs.maxNumSeqs"] * 1.0
+        strategy.tell(point, TrialRecord("listed", point.key, point.params, "succeeded", metrics={"output_throughput": {"mean": value, "values": [value]}}))
+    order = lambda p: (p["engineArgs.maxNumSeqs"], p["engineArgs.maxNumBatchedTokens"])  # noqa: E731
+    assert sorted(seen, key=order) == sorted(listed, key=order)  # every listed point once, nothing else
+
+
+@pytest.mark.parametrize(
+    ("status", "ttft", "slo", "margin", "optuna_constraint"),
+    [
+        ("succeeded", 0.5, {"ttft_p90": 1.0}, -0.5, 0.0),  # half the bound: well inside
+        ("succeeded", 3.0, {"ttft_p90": 1.0}, 1.0, 2.0),  # 200 % over: the model's scale stops at 1
+        ("succeeded", 0.5, {}, -1.0, 0.0),  # no SLOs: every measured trial is inside
+        ("infeasible", None, {"ttft_p90": 1.0}, 1.0, 1.0),  # crashed: as far outside as it gets
+        ("succeeded", None, {"ttft_p90": 1.0}, 1.0, 1.0),  # the SLO's metric was never measured
+    ],
+)
+def test_slo_margin_and_optuna_constraint_read_the_same_excess(status, ttft, slo, margin, optuna_constraint):
+    grid = grid_mod.GridSpec.model_validate(
+        {"name": "m", "base": {"name": "ep", "model": "org/m", "engine": "vllm", "instanceType": "ml.g5.12xlarge", "modelSource": {"type": "s3", "bucket": "b"}}, "parameters": {"engineArgs.maxNumSeqs": [8, 16]}, "slo": slo}
+    )
+    metrics = {"output_throughput": {"mean": 100.0, "values": [100.0]}} | ({"ttft_p90": {"mean": ttft, "values": [ttft]}} if ttft is not None else {})
+    record = TrialRecord("m", "k", {"engineArgs.maxNumSeqs": 8}, status, metrics=metrics)
+    assert strategies.slo_margin(record, grid) == pytest.approx(margin)
+    assert strategies.constraint(record, grid) == pytest.approx(optuna_constraint)

@@ -95,15 +95,15 @@ def test_stop_during_a_trial_tears_the_engine_down(tmp_path):
     assert engines_alive(tmp_path) == []
 
 
-@pytest.mark.parametrize("target", ["local"])
-def test_cli_tune_and_report(tmp_path, target, monkeypatch):
+@pytest.mark.parametrize("strategy", ["grid", "gp"])
+def test_cli_tune_and_report(tmp_path, strategy):
     from stacks.__main__ import main
 
     grid_file = tmp_path / "grid.yaml"
     text = GRID.read_text().replace("  readyTimeout: 30\n", f"  readyTimeout: 30\n  command: [{sys.executable}, {HERE / 'fake_engine.py'}]\n")
     text = text.replace("[1, 2, 8, 128]", "[2, 128]").replace("repeats: 2", "repeats: 1")
     grid_file.write_text(text)
-    code = main(["tune", str(grid_file), "--target", target, "--db", str(tmp_path / "t.db")])
+    code = main(["tune", str(grid_file), "--target", "local", "--strategy", strategy, "--db", str(tmp_path / "t.db")])
     assert code == 0
     assert (tmp_path / "t-report" / "report.md").exists()
     assert main(["report", "--db", str(tmp_path / "t.db"), "--out", str(tmp_path / "r2")]) == 0

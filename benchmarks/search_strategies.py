@@ -64,7 +64,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = parser.parse_args(argv)
     console = Console(width=max(110, Console().width))
     for path in args.surfaces:
-        console.print(compare(load_surface(path), args.seeds, args.budget))
+        try:
+            console.print(compare(load_surface(path), args.seeds, args.budget))
+        except (OSError, ValueError) as error:  # json.JSONDecodeError is a ValueError
+            console.print(f"[red]{error}[/red]")
+            return 2
     return 0
 
 

@@ -38,11 +38,18 @@ class Surface:
         """The best objective value among points that ran and meet every SLO."""
         sign = 1 if self.grid.objective.sense == "maximize" else -1
         feasible = [m[self.grid.objective.metric] for m in self.metrics.values() if m and all(m[k] <= b for k, b in self.grid.slo.items())]
+        if not feasible:
+            raise ValueError(f"surface {self.name}: no point ran and met the SLOs {self.grid.slo}; there is no optimum to find")
         return sign * max(sign * v for v in feasible)
 
 
 def load_surface(path: Path) -> Surface:
+    """A surface file as a grid (its points' values) and each point's metrics. Raises ValueError
+    naming the file and what is missing."""
     doc = json.loads(Path(path).read_text())
+    missing = [key for key in ("instanceType", "objective", "points") if key not in doc]
+    if missing or not all(isinstance(row, dict) and "params" in row and "metrics" in row for row in doc.get("points", [])):
+        raise ValueError(f"{path}: not a response surface: needs instanceType, objective and points of {{params, metrics}} (missing: {', '.join(missing) or 'params/metrics in a point'}); export one with stacks.local_engine.record_surface")
     values: dict[str, list[Any]] = {}
     for row in doc["points"]:
         for key, value in row["params"].items():

@@ -6,6 +6,7 @@ The model-based claim: `gp` finds the optimum within 2 % using at most 30 % of t
 from __future__ import annotations
 
 import functools
+import json
 from pathlib import Path
 
 import pytest
@@ -102,3 +103,10 @@ def test_neighbours_step_one_rank_along_one_parameter():
     # Ordinal values by rank (8 < 16 < 32 < 64 whatever the file's order); categorical: every other value.
     assert found == [{"engineArgs.maxNumSeqs": 16, "engine": "sglang"}, {"engineArgs.maxNumSeqs": 8, "engine": "vllm"}, {"engineArgs.maxNumSeqs": 32, "engine": "vllm"}]
     assert {"engineArgs.maxNumSeqs": 64, "engine": "vllm"} not in found
+
+
+def test_a_file_that_is_not_a_surface_is_named_with_what_it_lacks(tmp_path):
+    path = tmp_path / "runs.json"
+    path.write_text(json.dumps({"objective": "output_throughput", "points": []}))
+    with pytest.raises(ValueError, match=r"runs.json: not a response surface.*missing: instanceType.*record_surface"):
+        load_surface(path)

@@ -169,3 +169,4 @@ def test_slo_margin_and_optuna_constraint_read_the_same_excess(status, ttft, slo
     record = TrialRecord("m", "k", {"engineArgs.maxNumSeqs": 8}, status, metrics=metrics)
     assert strategies.slo_margin(record, grid) == pytest.approx(margin)
     assert strategies.constraint(record, grid) == pytest.approx(optuna_constraint)
+

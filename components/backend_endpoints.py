@@ -49,7 +49,8 @@ class KubernetesEndpoint(EndpointComponent):
         super().__init__("llm-serving:endpoints:KubernetesEndpoint", name, None, opts)
         spec = args.spec
         check_api_key(spec, args)
-        self.children = _declare_all(self, name, kubernetes.render(spec, args.ingress, args.region, args.api_key_secret_name), args)
+        tags = platform_rules.alb_tags(pulumi.get_stack(), name)
+        self.children = _declare_all(self, name, kubernetes.render(spec, args.ingress, args.region, args.api_key_secret_name, tags), args)
         url = _load_balancer_url(spec, self.children, kubernetes.names(spec)["service"], platform_rules.url_scheme(args.ingress))
         self._finish(spec, url, self.children["Deployment"].status.apply(endpoint_state.deployment))
 
@@ -76,7 +77,8 @@ class KServeEndpoint(EndpointComponent):
         super().__init__("llm-serving:endpoints:KServeEndpoint", name, None, opts)
         spec = args.spec
         check_api_key(spec, args)
-        self.children = _declare_all(self, name, kserve.render(spec, args.ingress, args.api_key_secret_name), args)
+        tags = platform_rules.alb_tags(pulumi.get_stack(), name)
+        self.children = _declare_all(self, name, kserve.render(spec, args.ingress, args.api_key_secret_name, tags), args)
         url = _load_balancer_url(spec, self.children, kserve.gateway_service_name(spec), platform_rules.url_scheme(args.ingress))
         self._finish(spec, url, self.children["InferenceService"].status.apply(endpoint_state.ready_condition))
 

@@ -61,9 +61,7 @@ class EndpointIngress(pulumi.ComponentResource):
     def __init__(self, name: str, args: EndpointIngressArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("llm-serving:endpoints:EndpointIngress", name, None, opts)
         spec = args.spec
-        # The ALB is AWS's, not Pulumi's: tag it through the controller. Its defaultTags (set by the
-        # platform) add the cluster tag; the endpoint tag tells one endpoint's ALB from another's.
-        tags = {**args.tags, rules.STACK_TAG: pulumi.get_stack(), rules.ENDPOINT_TAG: args.endpoint_name}
+        tags = rules.alb_tags(pulumi.get_stack(), args.endpoint_name, args.tags)
         manifest = rules.alb_ingress(
             rules.ingress_name(args.endpoint_name),
             rules.OPERATOR_NAMESPACE,  # where the router and its Service run

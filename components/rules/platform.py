@@ -226,6 +226,13 @@ def needs_ingress(spec: EndpointSpec) -> bool:
     return spec.intelligent_routing
 
 
+def alb_tags(stack: str, endpoint: str, extra: Optional[Mapping[str, str]] = None) -> dict[str, str]:
+    """Tags for an endpoint's ALB (set through the Ingress annotation: the ALB is the controller's,
+    not Pulumi's). The controller's defaultTags add the cluster tag; the endpoint tag tells one
+    endpoint's ALB from another's."""
+    return {**(extra or {}), STACK_TAG: stack, ENDPOINT_TAG: endpoint}
+
+
 def alb_ingress(name: str, namespace: str, labels: Mapping[str, str], annotations: Mapping[str, str], service: str, port: int) -> dict[str, Any]:
     """The ALB Ingress every endpoint path uses: one rule, everything to one Service port."""
     backend = {"service": {"name": service, "port": {"number": port}}}

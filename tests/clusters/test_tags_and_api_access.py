@@ -111,15 +111,16 @@ def test_gpu_instances_launched_from_a_launch_template_are_tagged_for_cost():
     assert all(t[rules.CLUSTER_TAG] == "c-eks" and t[rules.STACK_TAG] == "test" for t in specs.values())
 
 
-def test_albs_get_the_tags_through_the_controller_and_the_ingress_annotation(example_plans):
-    plan = example_plans["dev"]
+@pytest.mark.parametrize("stack", ["dev", "eks"])  # the HyperPod router's Ingress; the kubernetes backend's
+def test_albs_get_the_tags_through_the_controller_and_the_ingress_annotation(example_plans, stack):
+    plan = example_plans[stack]
     (chart,) = [r for r in plan.resources if r.name == LBC]
-    assert chart.inputs["values"]["defaultTags"] == {rules.STACK_TAG: "dev", rules.CLUSTER_TAG: "ml-dev"}
+    assert chart.inputs["values"]["defaultTags"] == {rules.STACK_TAG: stack, rules.CLUSTER_TAG: plan.config.cluster.name}
     ingresses = [o for o in plan.objects if o.kind == "Ingress"]
     assert ingresses
     for obj in ingresses:
         tags = dict(pair.split("=", 1) for pair in obj.manifest["metadata"]["annotations"]["alb.ingress.kubernetes.io/tags"].split(","))
-        assert tags == {rules.STACK_TAG: "dev", rules.ENDPOINT_TAG: obj.manifest["metadata"]["labels"]["app.kubernetes.io/name"]}
+        assert tags == {rules.STACK_TAG: stack, rules.ENDPOINT_TAG: obj.manifest["metadata"]["labels"]["app.kubernetes.io/name"]}
 
 
 def test_user_tags_from_cluster_tags_reach_the_cluster_resources():

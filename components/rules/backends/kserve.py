@@ -10,7 +10,7 @@ through KServe's storage initializer (`STORAGE_URI`, mounted at /mnt/models).
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 from .. import hyperpod, naming
 from ..problems import Problem
@@ -75,10 +75,10 @@ def gateway_service(spec: EndpointSpec) -> dict[str, Any]:
     return svc
 
 
-def render(spec: EndpointSpec, ingress_spec: Optional[IngressSpec] = None, api_key_secret: Optional[str] = None) -> list[dict[str, Any]]:
+def render(spec: EndpointSpec, ingress_spec: Optional[IngressSpec] = None, api_key_secret: Optional[str] = None, alb_tags: Optional[Mapping[str, str]] = None) -> list[dict[str, Any]]:
     out = [inference_service(spec, api_key_secret), gateway_service(spec)]
     if spec.load_balancer == "alb":
-        out.append(k8s_backend.ingress(spec, ingress_spec or IngressSpec(), gateway_service_name(spec)))
+        out.append(k8s_backend.ingress(spec, ingress_spec or IngressSpec(), gateway_service_name(spec), alb_tags))
     return out
 
 

@@ -8,7 +8,7 @@ never surges (G4, incident §13: a surge pod waits forever for the GPU the old p
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 from .. import engines, hyperpod, naming, platform
 from ..spec import EndpointSpec, HuggingFaceSource, IngressSpec, S3Source
@@ -139,16 +139,16 @@ def nlb_annotations(spec: EndpointSpec) -> dict[str, str]:
     }
 
 
-def ingress(spec: EndpointSpec, ingress_spec: IngressSpec, service_name: Optional[str] = None) -> dict[str, Any]:
+def ingress(spec: EndpointSpec, ingress_spec: IngressSpec, service_name: Optional[str] = None, tags: Optional[Mapping[str, str]] = None) -> dict[str, Any]:
     """An ALB Ingress in the endpoint's namespace, in front of the endpoint's own Service. Same
-    annotations as the HyperPod path (G8 scheme fixed at creation, G17 health check)."""
+    annotations as the HyperPod path (G8 scheme fixed at creation, G17 health check, `tags` on the ALB)."""
     n = names(spec)
     plain = ingress_spec.model_copy(update={"router_protocol": "HTTP"})
     return platform.alb_ingress(
         n["ingress"],
         spec.namespace,
         {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/name": hyperpod.resource_name(spec)},
-        platform.ingress_annotations(spec, plain, engines.engine(spec.engine).health_path),
+        platform.ingress_annotations(spec, plain, engines.engine(spec.engine).health_path, tags),
         service_name or n["service"],
         SERVICE_PORT,
     )
@@ -175,12 +175,14 @@ def hpa(spec: EndpointSpec) -> Optional[dict[str, Any]]:
     }
 
 
-def render(spec: EndpointSpec, ingress_spec: Optional[IngressSpec] = None, region: Optional[str] = None, api_key_secret: Optional[str] = None) -> list[dict[str, Any]]:
+def render(
+    spec: EndpointSpec, ingress_spec: Optional[IngressSpec] = None, region: Optional[str] = None, api_key_secret: Optional[str] = None, alb_tags: Optional[Mapping[str, str]] = None
+) -> list[dict[str, Any]]:
     """Every object of the endpoint, in creation order."""
     dep, extra = deployment(spec, region, api_key_secret)
     out = [*extra, dep, service(spec)]
     if (scaler := hpa(spec)) is not None:
         out.append(scaler)
     if spec.load_balancer == "alb":
-        out.append(ingress(spec, ingress_spec or IngressSpec()))
+        out.append(ingress(spec, ingress_spec or IngressSpec(), tags=alb_tags))
     return out

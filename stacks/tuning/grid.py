@@ -12,7 +12,7 @@ import itertools
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Optional, Union
+from typing import Any, Iterable, Literal, Optional, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -232,14 +232,19 @@ def _problem(err: Any) -> Problem:
     return Problem(where or "grid", value, "CONFIG", err["msg"].rstrip(".").removeprefix("Value error, "), fix)
 
 
+def distinct_values(points: Iterable[dict[str, Any]]) -> dict[str, list[Any]]:
+    """Each parameter's values over a list of points, in first-seen order."""
+    values: dict[str, list[Any]] = {}
+    for point in points:
+        for key, value in point.items():
+            if value not in values.setdefault(key, []):
+                values[key].append(value)
+    return values
+
+
 def parameter_values(grid: GridSpec) -> dict[str, list[Any]]:
     if grid.points:
-        values: dict[str, list[Any]] = {}
-        for point in grid.points:
-            for key, value in point.items():
-                if value not in values.setdefault(key, []):
-                    values[key].append(value)
-        return values
+        return distinct_values(grid.points)
     return {key: (v.values() if isinstance(v, Range) else list(v)) for key, v in grid.parameters.items()}
 
 

@@ -34,10 +34,14 @@ class Surface:
     def size(self) -> int:
         return len(self.metrics)
 
+    def meets_slo(self, metrics: Optional[dict[str, float]]) -> bool:
+        """The point ran and is within every SLO bound."""
+        return bool(metrics) and all(metrics[k] <= bound for k, bound in self.grid.slo.items())
+
     def optimum(self) -> float:
         """The best objective value among points that ran and meet every SLO."""
         sign = 1 if self.grid.objective.sense == "maximize" else -1
-        feasible = [m[self.grid.objective.metric] for m in self.metrics.values() if m and all(m[k] <= b for k, b in self.grid.slo.items())]
+        feasible = [m[self.grid.objective.metric] for m in self.metrics.values() if self.meets_slo(m)]
         if not feasible:
             raise ValueError(f"surface {self.name}: no point ran and met the SLOs {self.grid.slo}; there is no optimum to find")
         return sign * max(sign * v for v in feasible)
@@ -50,11 +54,7 @@ def load_surface(path: Path) -> Surface:
     missing = [key for key in ("instanceType", "objective", "points") if key not in doc]
     if missing or not all(isinstance(row, dict) and "params" in row and "metrics" in row for row in doc.get("points", [])):
         raise ValueError(f"{path}: not a response surface: needs instanceType, objective and points of {{params, metrics}} (missing: {', '.join(missing) or 'params/metrics in a point'}); export one with stacks.local_engine.record_surface")
-    values: dict[str, list[Any]] = {}
-    for row in doc["points"]:
-        for key, value in row["params"].items():
-            if value not in values.setdefault(key, []):
-                values[key].append(value)
+    values = grid_mod.distinct_values(row["params"] for row in doc["points"])
     grid = grid_mod.GridSpec.model_validate(
         {
             "name": Path(path).stem,
@@ -123,7 +123,7 @@ class ReplayResult:
         sign = 1 if surface.grid.objective.sense == "maximize" else -1
         for n, key in enumerate(self.deployed, start=1):
             m = surface.metrics.get(key)
-            if m and all(m[k] <= b for k, b in surface.grid.slo.items()) and sign * (m[surface.grid.objective.metric] - target) >= -within * abs(target):
+            if surface.meets_slo(m) and sign * (m[surface.grid.objective.metric] - target) >= -within * abs(target):
                 return n
         return None
 

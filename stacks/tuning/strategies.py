@@ -169,26 +169,26 @@ class GpStrategy(Strategy):
         self.vectors = {p.key: self.features.encode(p.params) for p in self.order}
         self.rng = random.Random(self.grid.seed)
         self.startup = gp_startup_trials(self.grid, self.features.dims)
+        self.width = len(next(iter(self.vectors.values()), []))
 
     def propose(self, n: int, in_flight: set[str]) -> list[Point]:
+        if not self.features.dims:  # one point, or all points alike: nothing to model, grid order
+            return super().propose(n, in_flight)
+        # What is known does not change while a batch is proposed: only the pending points grow.
+        tried = [r for r in self.known.values() if r.status != "pruned" and r.key in self.vectors]
+        observations = [surrogate.Observation(self.vectors[r.key], objective_value(r, self.grid), slo_margin(r, self.grid)) for r in tried]
+        measured = sum(o.objective is not None for o in observations)
+        earlier = np.array([o.x for o in observations]).reshape(-1, self.width)
         out: list[Point] = []
         while len(out) < n:
             taken = in_flight | {p.key for p in out}
             unseen = [p for p in self.order if p.key not in self.known and p.key not in taken]
             if not unseen:
                 break
-            if not self.features.dims:  # one point, or all points alike: nothing to model
-                out.append(unseen[0])
-                continue
-            tried = [r for r in self.known.values() if r.status != "pruned" and r.key in self.vectors]
-            observations = [surrogate.Observation(self.vectors[r.key], objective_value(r, self.grid), slo_margin(r, self.grid)) for r in tried]
-            width = self.vectors[unseen[0].key].shape[0]
             candidates = np.array([self.vectors[p.key] for p in unseen])
-            pending = np.array([self.vectors[k] for k in sorted(taken) if k in self.vectors]).reshape(-1, width)
-            measured = sum(o.objective is not None for o in observations)
+            pending = np.array([self.vectors[k] for k in sorted(taken) if k in self.vectors]).reshape(-1, self.width)
             if len(tried) + len(taken) < self.startup or measured < 2:
                 # The start, or nothing to model yet (every trial crashed): spread out, away from all tried.
-                earlier = np.array([o.x for o in observations]).reshape(-1, width)
                 pick = surrogate.space_filling(candidates, np.vstack([earlier, pending]), self.rng)
             else:
                 pick = surrogate.suggest(observations, candidates, pending, self.grid.objective.sense == "maximize", self.grid.seed)

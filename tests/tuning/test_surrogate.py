@@ -170,3 +170,13 @@ def test_slo_margin_and_optuna_constraint_read_the_same_excess(status, ttft, slo
     assert strategies.slo_margin(record, grid) == pytest.approx(margin)
     assert strategies.constraint(record, grid) == pytest.approx(optuna_constraint)
 
+
+
+def test_a_grid_with_nothing_varying_is_proposed_as_is():
+    grid = grid_mod.GridSpec.model_validate(
+        {"name": "one", "base": {"name": "ep", "model": "org/m", "engine": "vllm", "instanceType": "g5.xlarge", "modelSource": {"type": "s3", "bucket": "models"}}, "parameters": {"engineArgs.maxNumSeqs": [8]}, "strategy": "gp"}
+    )
+    points = grid_mod.expand(grid)
+    strategy = strategies.make("gp", grid, points, {}, strategies.make_study(grid, "one", None))
+    assert [p.params for p in strategy.propose(2, set())] == [{"engineArgs.maxNumSeqs": 8}]
+    assert strategy.propose(2, {points[0].key}) == []

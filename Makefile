@@ -3,9 +3,14 @@ PYTHON ?= python3
 VENV ?= venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo plan engine test
+.PHONY: setup demo plan engine test crds
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed crds
+
+# Upstream CRD schemas for the offline plan's schema checks. Without network this prints one line
+# (which custom resources stay unchecked, and the fix) and the rest still works.
+crds: $(VENV)/.installed
+	-@$(BIN)/python -m stacks crds fetch
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)

@@ -49,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     preflight = sub.add_parser("preflight", help="check AWS before `pulumi up`: model files (G14), instance types, quotas, HyperPod status")
     preflight.add_argument("--stack", "-s", default="dev", help="stack name: reads Pulumi.<stack>.yaml (default: dev)")
 
+    docs = sub.add_parser("docs", help="regenerate docs/guardrails.md and docs/configuration.md from the code")
+    docs.add_argument("--check", action="store_true", help="write nothing; exit 1 when a generated file is out of date")
+
     args = parser.parse_args(argv)
     console = Console(width=None if sys.stdout.isatty() else 160)
     if args.command == "plan":
@@ -68,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
         from .tuning import cli as tuning_cli
 
         return tuning_cli.tune(args, console) if args.command == "tune" else tuning_cli.report(args, console)
+    if args.command == "docs":
+        from . import docs as docs_cmd
+
+        return docs_cmd.main(args.check)
     if args.command == "crds":
         from . import schemas
 
@@ -75,8 +82,16 @@ def main(argv: list[str] | None = None) -> int:
             directory, origin = schemas.find_crd_dir()
             console.print(f"{directory or '-'} ({origin})")
             return 0 if directory else 1
-        written = schemas.fetch_crds()
-        console.print(f"{len(written)} CRD file(s) written to {schemas.CACHE_DIR}")
+        directory, origin = schemas.find_crd_dir()
+        if directory is not None and origin == f"${schemas.ENV_VAR}":
+            console.print(f"CRD schemas come from {directory} ({origin}); nothing to fetch", highlight=False)
+            return 0
+        try:
+            written = schemas.fetch_crds()
+        except schemas.FetchError as exc:
+            console.print(str(exc), markup=False, highlight=False, soft_wrap=True)
+            return 1
+        console.print(f"{len(written)} CRD file(s) written to {schemas.CACHE_DIR}", highlight=False)
         return 0
     return 2
 

@@ -356,5 +356,13 @@ def run(
     if plan.failed:
         console.print("[red bold]Plan failed[/]: fix the errors above.")
         return 1
+    unchecked = sorted({f"{o.kind}" for o in plan.objects if o.schema is None or o.schema.status == "unchecked"})
+    if unchecked:
+        console.print(
+            f"[yellow bold]Plan passed, schemas unchecked[/] for {', '.join(unchecked)}: no schema was found "
+            f"({plan.crd_source}). Fix: run `python -m stacks crds fetch`, or pass --crd-dir.",
+            highlight=False,
+        )
+        return 0
     console.print("[green bold]Plan passed[/].")
     return 0

@@ -2,9 +2,9 @@
 `kubernetes-validate`. Lookup is keyed by (group, version, kind), so OME and KServe plug in as files.
 
 CRD files are upstream data and are not copied into the project. They are found, in order, in:
-`--crd-dir`, `$LLM_SERVING_CRD_DIR`, `../shared/crds` beside the project (development and CI), or the
-user cache filled by `python -m stacks crds fetch` from the commit-pinned URLs in `crd_sources.json`
-(each file checked against its git blob id).
+`--crd-dir`, `$LLM_SERVING_CRD_DIR` (CI hands its schema folder in this way), or the user cache filled
+by `python -m stacks crds fetch` from the commit-pinned URLs in `crd_sources.json` (each file checked
+against its git blob id).
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ def find_crd_dir(explicit: Optional[str] = None) -> tuple[Optional[Path], str]:
     candidates = [
         (explicit, "--crd-dir"),
         (os.environ.get(ENV_VAR), f"${ENV_VAR}"),
-        (str(PROJECT_DIR.parent / "shared" / "crds"), "../shared/crds"),
         (str(CACHE_DIR), f"cache {CACHE_DIR}"),
     ]
     for path, origin in candidates:
@@ -169,6 +168,15 @@ def _urlopen(url: str) -> bytes:
         return response.read()
 
 
+class FetchError(RuntimeError):
+    """The pinned CRDs could not be downloaded; the message says what stays unchecked and the fix."""
+
+
+def pinned_groups(sources: Path = SOURCES_FILE) -> list[str]:
+    """API groups of the pinned CRD files (upstream names them `<group>_<plural>.yaml`)."""
+    return sorted({Path(e["path"]).name.split("_")[0] for e in json.loads(sources.read_text())})
+
+
 def fetch_crds(dest: Path = CACHE_DIR, fetch: Fetcher = _urlopen, sources: Path = SOURCES_FILE) -> list[str]:
     """Download every pinned CRD file into `dest`, refusing any whose git blob id differs."""
     written = []
@@ -177,7 +185,15 @@ def fetch_crds(dest: Path = CACHE_DIR, fetch: Fetcher = _urlopen, sources: Path 
         if target.exists() and git_blob_id(target.read_bytes()) == entry["blob"]:
             continue
         url = f"https://raw.githubusercontent.com/{entry['repo']}/{entry['commit']}/{entry['path']}"
-        data = fetch(url)
+        try:
+            data = fetch(url)
+        except OSError as exc:  # URLError, timeouts and resets are all OSErrors
+            reason = getattr(exc, "reason", None) or exc
+            raise FetchError(
+                f"CRD schemas not fetched ({reason}); custom resources of {', '.join(pinned_groups(sources))} stay "
+                f"'unchecked' in plans. Fix: run `python -m stacks crds fetch` where GitHub is reachable, or set "
+                f"{ENV_VAR} to a folder of CRD files"
+            ) from None
         if git_blob_id(data) != entry["blob"]:
             raise ValueError(f"{url}: content does not match the pinned git blob {entry['blob']}; refusing it")
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -27,9 +27,25 @@ def make_endpoint():
     return endpoint
 
 
+SCHEMAS_MISSING = "no upstream CRD schemas here ({}); run `python -m stacks crds fetch` or set LLM_SERVING_CRD_DIR"
+
+
 @pytest.fixture(scope="session")
-def schema_validator() -> Validator:
+def crd_dir():
+    """The upstream CRD folder; tests that need it skip, naming the fix, where there is none."""
     directory, origin = find_crd_dir()
     if directory is None:
-        pytest.skip(f"no CRD schemas available: {origin}")
-    return Validator(directory)
+        pytest.skip(SCHEMAS_MISSING.format(origin))
+    return directory
+
+
+@pytest.fixture(scope="session")
+def schema_validator(crd_dir) -> Validator:
+    return Validator(crd_dir)
+
+
+def pytest_collection_modifyitems(items):
+    # CI runs the `schemas` tests a second time with no schemas, to prove they skip, never fail.
+    for item in items:
+        if "crd_dir" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.schemas)

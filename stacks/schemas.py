@@ -177,8 +177,9 @@ def pinned_groups(sources: Path = SOURCES_FILE) -> list[str]:
     return sorted({Path(e["path"]).name.split("_")[0] for e in json.loads(sources.read_text())})
 
 
-def fetch_crds(dest: Path = CACHE_DIR, fetch: Fetcher = _urlopen, sources: Path = SOURCES_FILE) -> list[str]:
-    """Download every pinned CRD file into `dest`, refusing any whose git blob id differs."""
+def fetch_crds(dest: Optional[Path] = None, fetch: Optional[Fetcher] = None, sources: Path = SOURCES_FILE) -> list[str]:
+    """Download every pinned CRD file into `dest` (default: the cache), refusing any whose git blob id differs."""
+    dest, fetch = dest or CACHE_DIR, fetch or _urlopen
     written = []
     for entry in json.loads(sources.read_text()):
         target = dest / entry["local"]

@@ -41,6 +41,9 @@ def _usage(prompt: int, completion: int) -> dict:
 
 
 HOLD_SECONDS = 1.5
+ENDLESS_LINE_BYTES = 64 * 1024  # each line well under the client's line limit ...
+ENDLESS_MAX_BYTES = 40 * 1024 * 1024  # ... but together well over its event limit
+ENDLESS_TOKENS = 5000
 
 class ScriptedServer:
     def __init__(self) -> None:
@@ -94,6 +97,8 @@ class ScriptedServer:
         n = int(body.get("max_tokens", 4))
         if name == "http500":
             return web.Response(status=500, text="boom: engine overloaded")
+        if name == "http500-markup":  # server text that is also Rich markup
+            return web.Response(status=500, text="[/x] engine [bold]overloaded[/bold] [/]")
         if name == "nonstream":
             return web.json_response({"object": "chat.completion", "choices": [{"message": {"content": "hi"}}]})
         if name == "stall-headers":
@@ -134,6 +139,20 @@ class ScriptedServer:
             for i in range(n):
                 await send(_event(_choice(chat, f" t{i}")))
             await send(_event(_usage(prompt_words, n)))
+            await send(_event(b"[DONE]"))
+        elif name.startswith("usage="):  # hostile usage: the text after "=" is sent verbatim
+            for i in range(n):
+                await send(_event(_choice(chat, f" t{i}")))
+            await send(_event(_choice(chat, "", finish="length")))
+            await send(_event(b'{"choices": [], "usage": ' + name[6:].encode() + b"}"))
+            await send(_event(b"[DONE]"))
+        elif name == "endless-data":  # data: lines and never a blank line to end the event
+            line = b"data: " + b"x" * (ENDLESS_LINE_BYTES - 7) + b"\n"
+            for _ in range(ENDLESS_MAX_BYTES // ENDLESS_LINE_BYTES):  # bounded: stops after 40 MiB
+                await send(line)
+        elif name == "endless-tokens":  # far more text chunks than max_tokens, no usage
+            for i in range(ENDLESS_TOKENS):
+                await send(_event(_choice(chat, f" t{i}")))
             await send(_event(b"[DONE]"))
         elif name == "malformed":
             await send(_event(_choice(chat, " ok")))

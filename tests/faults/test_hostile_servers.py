@@ -160,3 +160,16 @@ def test_item13_sigterm_writes_partial_json_like_sigint(server, tmp_path, sig, c
     d = json.loads(out.read_text())
     assert d["interrupted"] is True and len(d["levels"]) == 1
     assert d["levels"][0]["completed"] >= 2 and d["levels"][0]["cancelled"] == 2
+
+
+@pytest.mark.parametrize("piece", ["D(1", "1)", "N(10,2)/(5", "2)/(3"])
+def test_item19_flow_split_scenario_says_quote_it(piece, capsys):
+    # "[D(1,1), ...]" unquoted in YAML gives "D(1" and "1)"
+    assert main(["run", "--url", "http://127.0.0.1:9", "--model", "m", "--concurrency", "1", "--scenario", piece]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"--scenario {piece!r}" in err and 'quote the value, e.g. "D(1,1)"' in err
+
+
+def test_item19_ordinary_bad_scenario_keeps_the_syntax_help(capsys):
+    assert main(["run", "--url", "http://127.0.0.1:9", "--model", "m", "--concurrency", "1", "--scenario", "D(1)"]) == 2
+    assert "use D(in,out)" in capsys.readouterr().err

@@ -99,11 +99,12 @@ class Target:
     timeout: float  # whole-request deadline, seconds
 
 
-def make_session() -> aiohttp.ClientSession:
+def make_session(pool_limit: int = 0) -> aiohttp.ClientSession:
     """A session that does not throttle the benchmark: no pool limit (aiohttp's default of 100
     connections would silently cap concurrency), 1 MiB read buffer (no flow-control pauses on
-    bursts), no aiohttp timeouts (``send`` enforces its own deadline)."""
-    connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=300, keepalive_timeout=60)
+    bursts), no aiohttp timeouts (``send`` enforces its own deadline).  ``pool_limit`` exists
+    only for ``benchmarks/pool_latency.py``, which shows what a limit would cost."""
+    connector = aiohttp.TCPConnector(limit=pool_limit, limit_per_host=pool_limit, ttl_dns_cache=300, keepalive_timeout=60)
     return aiohttp.ClientSession(
         connector=connector,
         timeout=aiohttp.ClientTimeout(total=None, sock_connect=30),

@@ -8,7 +8,6 @@ exception, a success with absurd numbers, or a run without its JSON.
 
 import json
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -20,7 +19,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.cli import main  # noqa: E402
 from benchmarks.loadgen import BenchmarkConfig, run_benchmark_sync  # noqa: E402
-from scripted_server import ScriptedServer  # noqa: E402
+from scripted_server import ScriptedServer, signal_mid_run  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -133,20 +132,8 @@ def test_item7_out_in_missing_directory_is_rejected_before_the_run(server, tmp_p
 def test_item13_sigterm_writes_partial_json_like_sigint(server, tmp_path):
     # tests/loadgen/test_cli.py::test_ctrl_c_stops_cleanly_and_keeps_results is the SIGINT twin
     out = tmp_path / "r.json"
-    server.bodies.clear()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks", "run", "--url", server.url, "--model", "slow", "--concurrency", "2,4",
-         "--max-requests", "100000", "--max-seconds", "60", "--warmup", "0", "--out", str(out)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    try:
-        server.wait_for_requests(4)  # two finished at least: the run is under way, its handlers set
-        proc.send_signal(signal.SIGTERM)
-        stdout, stderr = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 143, stderr  # 128 + SIGTERM, as SIGINT gives 130
+    code, stderr = signal_mid_run(server, out, signal.SIGTERM)
+    assert code == 143, stderr  # 128 + SIGTERM, as SIGINT gives 130
     assert "Traceback" not in stderr
     d = json.loads(out.read_text())
     assert d["interrupted"] is True and len(d["levels"]) == 1

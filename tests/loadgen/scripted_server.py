@@ -13,8 +13,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 from aiohttp import web
 
@@ -204,3 +207,23 @@ class ScriptedServer:
             await send(_event(b"[DONE]"))
         await resp.write_eof()
         return resp
+
+
+def signal_mid_run(server: ScriptedServer, out: Path, sig: int) -> tuple[int, str]:
+    """Runs ``python -m benchmarks run`` (model "slow", levels 2,4) in a child process, sends it
+    ``sig`` once at least two requests have finished, and returns (exit status, stderr)."""
+    server.bodies.clear()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks", "run", "--url", server.url, "--model", "slow", "--concurrency", "2,4",
+         "--max-requests", "100000", "--max-seconds", "60", "--warmup", "0", "--out", str(out)],
+        cwd=Path(__file__).resolve().parents[2], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        server.wait_for_requests(4)  # two finished at least: the run is under way, its handlers set
+        proc.send_signal(sig)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, stderr

@@ -2,15 +2,11 @@
 
 import json
 import signal
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from benchmarks.cli import main
-
-ROOT = Path(__file__).resolve().parents[2]
+from scripted_server import signal_mid_run
 
 
 @pytest.mark.parametrize(
@@ -69,20 +65,8 @@ def test_api_key_is_sent_but_never_written(server, tmp_path):
 
 def test_ctrl_c_stops_cleanly_and_keeps_results(server, tmp_path):
     out = tmp_path / "r.json"
-    server.bodies.clear()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks", "run", "--url", server.url, "--model", "slow", "--concurrency", "2,4",
-         "--max-requests", "100000", "--max-seconds", "60", "--warmup", "0", "--out", str(out)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    try:
-        server.wait_for_requests(4)  # two finished at least: the run is under way, its handler set
-        proc.send_signal(signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130, stderr
+    code, stderr = signal_mid_run(server, out, signal.SIGINT)
+    assert code == 130, stderr
     assert "Traceback" not in stderr
     d = json.loads(out.read_text())
     assert d["interrupted"] and len(d["levels"]) == 1

@@ -1,8 +1,9 @@
 """Command line: ``python -m benchmarks run --url URL --model NAME ...`` (see ``--help``).
 
-Bad input ends with one line on stderr naming the option, the value and the fix (exit 2);
-never a traceback.  Exit status: 0 done, 1 aborted (every warm-up request failed),
-2 bad input, 130 interrupted (results measured so far are still printed and written).
+Bad input ends with one line on stderr naming the option, the value and the fix (exit 2),
+before any request is sent; never a traceback.  Exit status: 0 done, 1 nothing measured (every
+warm-up request failed, or every request of the run failed), 2 bad input, 130 interrupted by
+SIGINT / 143 by SIGTERM (results measured so far are still printed and written).
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ import os
 import signal
 import sys
 
+import tempfile
+
 from rich.console import Console
 
 from .loadgen import BenchmarkConfig, ConfigError, run_benchmark
 from .metrics import SLO_KEYS
-from .report import ProgressBar, print_report, write_json
+from .report import ProgressBar, literal_console, print_report, write_json
 from .scenario import SCENARIO_HELP
 
 OPTION_OF_FIELD = {"request_rates": "--request-rate"}
@@ -123,22 +126,52 @@ def _fail(option: str, value: object, fix: str) -> int:
     return 2
 
 
+def _check_out(path: str) -> str | None:
+    """None if results can be written to ``path``, else the fix.  Checked before the run, by
+    creating (and removing) a temporary file where the results will go."""
+    if os.path.isdir(path):
+        return f"is a directory: give a file path, e.g. {os.path.join(path, 'results.json')}"
+    if path.endswith(os.sep):
+        return "ends with a path separator: give a file path, e.g. results.json"
+    if os.path.lexists(path) and not os.path.isfile(path):
+        return "exists and is not a regular file: give a file path, e.g. results.json"
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        return f"its directory must exist and be writable: create {directory} or choose another path"
+    try:
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".results-probe-"):
+            pass
+    except OSError as e:
+        return f"its directory must exist and be writable ({e.strerror or e})"
+    return None
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 async def _run(config: BenchmarkConfig, quiet: bool, err: Console):
+    """Returns (result, the signal that stopped the run or None)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    stopped_by: list[int] = []
 
-    def on_sigint() -> None:
-        err.print("[yellow]stopping: keeping what was measured (Ctrl-C again to quit at once)[/]")
+    def on_signal(signum: int) -> None:
+        err.print(f"{signal.Signals(signum).name}: stopping, keeping what was measured (send it again to quit at once)",
+                  style="yellow")
+        stopped_by.append(signum)
         stop.set()
-        loop.remove_signal_handler(signal.SIGINT)  # a second Ctrl-C raises KeyboardInterrupt
+        for s in STOP_SIGNALS:  # a second signal has its default effect: quit at once
+            loop.remove_signal_handler(s)
 
-    loop.add_signal_handler(signal.SIGINT, on_sigint)
+    for s in STOP_SIGNALS:
+        loop.add_signal_handler(s, on_signal, s)
     bar = None if quiet else ProgressBar(err)
     try:
-        return await run_benchmark(config, stop=stop, progress=bar)
+        result = await run_benchmark(config, stop=stop, progress=bar)
     finally:
         if bar is not None:
             bar.close()
+    return result, (stopped_by[0] if stopped_by else None)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -148,15 +181,14 @@ def main(argv: list[str] | None = None) -> int:
         config.validate()
     except ConfigError as e:
         return _fail(OPTION_OF_FIELD.get(e.field, "--" + e.field.replace("_", "-")), e.value, e.fix)
-    if args.out:
-        directory = os.path.dirname(os.path.abspath(args.out))
-        if not os.path.isdir(directory) or not os.access(directory, os.W_OK):
-            return _fail("--out", args.out, "its directory must exist and be writable")
-    out, err = Console(), Console(stderr=True)
+    problem = _check_out(args.out) if args.out else None
+    if problem:
+        return _fail("--out", args.out, problem)
+    out, err = literal_console(), literal_console(stderr=True)
     if not out.is_terminal:  # files and pipes: wide enough for the whole table
-        out = Console(width=160)
+        out = literal_console(width=160)
     try:
-        result = asyncio.run(_run(config, args.quiet, err))
+        result, signum = asyncio.run(_run(config, args.quiet, err))
     except KeyboardInterrupt:
         err.print("interrupted")
         return 130
@@ -169,4 +201,9 @@ def main(argv: list[str] | None = None) -> int:
         err.print(f"results written to {args.out}")
     if result.aborted:
         return 1
-    return 130 if result.interrupted else 0
+    if result.all_failed:
+        sys.stderr.write(f"benchmarks: error: {result.all_failed} (see the errors above and the server's log)\n")
+        return 1
+    if result.interrupted:
+        return 128 + (signum or signal.SIGINT)
+    return 0

@@ -24,9 +24,16 @@ except ImportError:  # pragma: no cover - stdlib fallback keeps the module usabl
     from json import loads as _loads
 
 from .metrics import request_latencies
-from .sse import SSEParser
+from .sse import SSEError, SSEParser
 
 ERROR_BODY_BYTES = 500  # enough of an error body to say what went wrong
+# What a server may claim, per request.  Output beyond OUTPUT_SLACK x max_tokens is not the answer
+# that was asked for (the slack covers servers that count a few extra tokens, e.g. reasoning
+# markers); the absolute bounds catch absurd values whatever was asked.
+OUTPUT_SLACK = 2
+OUTPUT_EXTRA = 8
+MAX_COMPLETION_TOKENS = 10**7
+MAX_PROMPT_TOKENS = 10**8
 
 
 @dataclass(slots=True)
@@ -92,11 +99,12 @@ class Target:
     timeout: float  # whole-request deadline, seconds
 
 
-def make_session() -> aiohttp.ClientSession:
+def make_session(pool_limit: int = 0) -> aiohttp.ClientSession:
     """A session that does not throttle the benchmark: no pool limit (aiohttp's default of 100
     connections would silently cap concurrency), 1 MiB read buffer (no flow-control pauses on
-    bursts), no aiohttp timeouts (``send`` enforces its own deadline)."""
-    connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=300, keepalive_timeout=60)
+    bursts), no aiohttp timeouts (``send`` enforces its own deadline).  ``pool_limit`` exists
+    only for ``benchmarks/pool_latency.py``, which shows what a limit would cost."""
+    connector = aiohttp.TCPConnector(limit=pool_limit, limit_per_host=pool_limit, ttl_dns_cache=300, keepalive_timeout=60)
     return aiohttp.ClientSession(
         connector=connector,
         timeout=aiohttp.ClientTimeout(total=None, sock_connect=30),
@@ -128,10 +136,35 @@ def _parse_event(ev: bytes) -> tuple[bool, str | None, dict | None]:
         choices = obj.get("choices")
         c = choices[0] if choices else None
         has_text = _text_of(c) if c else False
+        finish = c.get("finish_reason") if c else None
+        if finish is not None and not isinstance(finish, str):
+            raise TypeError
         usage = obj.get("usage")
-        return has_text, (c.get("finish_reason") if c else None), usage if isinstance(usage, dict) else None
+        if usage is not None and not isinstance(usage, dict):
+            raise _StreamError(f"impossible usage from server: usage={usage!r:.100} (expected an object)")
+        return has_text, finish, usage
     except (ValueError, AttributeError, TypeError, KeyError, IndexError):
         raise _StreamError(f"malformed SSE data: {ev[:200].decode('utf-8', 'replace')!r}") from None
+
+
+def output_bound(max_tokens: int) -> int:
+    """Most output tokens (or text chunks) a request asking for ``max_tokens`` may get."""
+    return min(MAX_COMPLETION_TOKENS, OUTPUT_SLACK * max_tokens + OUTPUT_EXTRA)
+
+
+def check_usage(usage: dict, max_tokens: int) -> str | None:
+    """None if the server's token counts are possible for this request, else why not.
+    A missing count is allowed (the caller falls back to an estimate)."""
+    for key, limit in (("prompt_tokens", MAX_PROMPT_TOKENS), ("completion_tokens", output_bound(max_tokens))):
+        v = usage.get(key)
+        if v is None:
+            continue
+        if type(v) is not int:  # bool is an int subclass; 4.0 is not a token count either
+            return f"{key}={v!r:.100} is not an integer"
+        if not 0 <= v <= limit:
+            why = f"max_tokens={max_tokens} allows at most {limit}" if key == "completion_tokens" else f"the limit is {limit}"
+            return f"{key}={v} is out of range ({why})"
+    return None
 
 
 async def send(session: aiohttp.ClientSession, target: Target, record: RequestRecord, body: bytes) -> None:
@@ -139,7 +172,10 @@ async def send(session: aiohttp.ClientSession, target: Target, record: RequestRe
     usage: dict | None = None
     done = False
     last = 0.0
+    max_chunks = output_bound(record.output_tokens_requested)
     record.start = start = perf_counter()
+    if not record.scheduled:  # sent when due (closed loop): no queue time by construction
+        record.scheduled = start
     try:
         async with asyncio.timeout(target.timeout):
             async with session.post(target.url, data=body, headers=target.headers) as resp:
@@ -166,6 +202,10 @@ async def send(session: aiohttp.ClientSession, target: Target, record: RequestRe
                         has_text, finish, ev_usage = _parse_event(ev)
                         if has_text:
                             token_times.append(now)
+                            if len(token_times) > max_chunks:  # bounds memory and the fallback token count
+                                raise _StreamError(
+                                    f"more text chunks than max_tokens={record.output_tokens_requested} allows ({max_chunks})"
+                                )
                         if finish:
                             record.finish_reason = finish
                         if ev_usage:
@@ -178,8 +218,11 @@ async def send(session: aiohttp.ClientSession, target: Target, record: RequestRe
             raise _StreamError(f"stream ended before [DONE] after {len(token_times)} text chunks")
         if not token_times:
             raise _StreamError("stream finished without any generated text")
+        problem = check_usage(usage, record.output_tokens_requested) if usage else None
+        if problem:
+            raise _StreamError(f"impossible usage from server: {problem}")
         record.ok = True
-    except _StreamError as e:
+    except (_StreamError, SSEError) as e:
         end, record.error = perf_counter(), str(e)
     except TimeoutError:
         end = perf_counter()
@@ -199,7 +242,7 @@ async def send(session: aiohttp.ClientSession, target: Target, record: RequestRe
 
 def _finish(record: RequestRecord, start: float, end: float, token_times: list[float], usage: dict | None) -> None:
     record.chunks = len(token_times)
-    if usage:
+    if usage and record.ok:  # a failed request's usage is never checked, so never used
         record.usage_from_server = True
         record.input_tokens = usage.get("prompt_tokens")
         record.output_tokens = usage.get("completion_tokens")

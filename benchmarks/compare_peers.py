@@ -28,8 +28,11 @@ import os
 import statistics
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make the package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks import stream_server  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER_TTFT = 0.02  # scripted server TTFT, seconds
@@ -52,26 +55,11 @@ def run_ours(url: str, concurrency: int, requests: int, cpu: int | None) -> dict
             "stamps": [(r.start, r.start + r.ttft) for r in ok]}
 
 
-def start_server(cpu: int) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, "-m", "benchmarks.stream_server", "--port", "0", "--ttft", str(SERVER_TTFT),
-                             "--itl", "0", "--cpu", str(cpu)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    line = proc.stdout.readline().split()
-    if line[:1] != ["PORT"]:
-        proc.kill()
-        raise SystemExit("stream server did not start")
-    return proc, f"http://127.0.0.1:{line[1]}"
-
-
 def client(cmd: list[str]) -> dict:
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     if out.returncode != 0:
         raise RuntimeError(f"{cmd[1]} failed: {out.stderr.strip().splitlines()[-1:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def server_stats(url: str) -> dict:
-    with urllib.request.urlopen(url + "/stats", timeout=10) as resp:
-        return json.load(resp)
 
 
 def summarize(d: dict, server: dict, sequential: bool) -> dict:
@@ -113,18 +101,18 @@ def main() -> None:
         return
     if len(os.sched_getaffinity(0)) < 2:
         raise SystemExit("needs 2 CPUs: the server on one, the client under test on the other")
-    server, url = start_server(cpu=0)
+    server, url = stream_server.start(SERVER_TTFT, cpu=0)
     rows = []
     try:
         for c in (int(x) for x in a.concurrency.split(",")):
             n = max(a.requests, 4 * c) if c > 1 else min(a.requests, 100)
-            server_stats(url)  # reset
+            stream_server.stats(url)  # reset
             ours = client([sys.executable, __file__, "--_child", "1", "--_url", url, "--_c", str(c), "--requests", str(n)])
-            ours = summarize(ours, server_stats(url), c == 1)
+            ours = summarize(ours, stream_server.stats(url), c == 1)
             peer = client([a.peer_python, str(ROOT / "benchmarks" / "peer_genai_bench.py"), "--url", url,
                            "--concurrency", str(c), "--requests", str(n), "--in-tokens", str(IN_TOKENS),
                            "--out-tokens", str(OUT_TOKENS), "--cpu", "1"])
-            peer = summarize(peer, server_stats(url), c == 1)
+            peer = summarize(peer, stream_server.stats(url), c == 1)
             rows.append((c, ours, peer))
             print(f"c={c:<4} {'':8} {'chunks/s':>10} {'chunks/CPU-s':>13} {'CPU ms/req':>11} {'busy':>5} {'TTFT p50 ms':>12} {'TTFT err ms':>12}")
             for name, s in (("ours", ours), ("genai", peer)):

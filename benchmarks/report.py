@@ -1,4 +1,9 @@
-"""Human-facing output: the rich results table, the progress bar, and the JSON file."""
+"""Human-facing output: the rich results table, the progress bar, and the JSON file.
+
+Server text (error bodies) and user data (model names) are printed as given: every console here
+is made by ``literal_console``, with markup and emoji codes off, and colour comes from ``style=``.
+A ``[/x]`` in an HTTP 500 body therefore prints as ``[/x]`` instead of raising MarkupError.
+"""
 
 from __future__ import annotations
 
@@ -17,13 +22,19 @@ from .results import BenchmarkResult
 SHOW_AFTER_S = 2.0  # short runs finish before a bar would be useful
 
 
+def literal_console(**kw) -> Console:
+    """A console that never interprets what it prints (no markup, no :emoji: codes, no
+    highlighting)."""
+    return Console(markup=False, emoji=False, highlight=False, **kw)
+
+
 class ProgressBar:
     """Per-level progress (requests finished out of max_requests), shown only once a level
     has run for ``SHOW_AFTER_S``.  Implements the ``progress`` protocol of ``run_benchmark``."""
 
     def __init__(self, console: Console) -> None:
         self._progress = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
             console=console, transient=True, refresh_per_second=4,
         )
         self._task = None
@@ -84,19 +95,20 @@ def results_table(result: BenchmarkResult) -> Table:
 
 
 def print_report(result: BenchmarkResult, console: Console) -> None:
+    """``console`` should be a ``literal_console``: error texts come from the server."""
     if result.aborted:
-        console.print(f"[red]aborted:[/] {result.aborted}")
+        console.print(f"aborted: {result.aborted}", style="red")
     if result.levels:
         console.print(results_table(result))
     for w in result.warnings:
-        console.print(f"[yellow]warning:[/] {w}")
+        console.print(f"warning: {w}", style="yellow")
     for lv in result.levels:
         for w in lv.warnings:
-            console.print(f"[yellow]warning ({lv.mode} {lv.value:g}):[/] {w}")
+            console.print(f"warning ({lv.mode} {lv.value:g}): {w}", style="yellow")
         for text, n in list(lv.errors.items())[:3]:
-            console.print(f"[red]errors ({lv.mode} {lv.value:g}):[/] {n} x {text[:200]}")
+            console.print(f"errors ({lv.mode} {lv.value:g}): {n} x {text[:200]}", style="red")
     if result.interrupted:
-        console.print("[yellow]interrupted: the last level is partial[/]")
+        console.print("interrupted: the last level is partial", style="yellow")
 
 
 def write_json(result: BenchmarkResult, path: str) -> None:

@@ -133,6 +133,21 @@ class BenchmarkResult:
     warmup: dict[str, Any] = field(default_factory=dict)  # {"requests": n, "failed": k, "errors": {...}}
     warnings: list[str] = field(default_factory=list)
 
+    @property
+    def all_failed(self) -> str | None:
+        """One line saying that every finished request failed (None if any succeeded or none
+        finished), with the most frequent error."""
+        if any(lv.completed for lv in self.levels):
+            return None
+        errors: Counter[str] = Counter()
+        for lv in self.levels:
+            errors.update(lv.errors)
+        if not errors:
+            return None
+        n = sum(errors.values())
+        text = " ".join(errors.most_common(1)[0][0].split())[:200]  # one line, whatever the server sent
+        return f"every request failed ({n} of {n}): {text}"
+
     def to_dict(self, with_records: bool = True) -> dict[str, Any]:
         return {
             "schema_version": SCHEMA_VERSION,

@@ -53,7 +53,8 @@ class LevelContext:
         prompt = self.prompts.build(n_in, self.nonces)
         body = build_body(self.endpoint, self.model, prompt, n_out, self.ignore_eos)
         record = RequestRecord(index, n_in, n_out)
-        record.scheduled = perf_counter() if due is None else due
+        if due is not None:  # else ``send`` sets it to the send time: no queue time
+            record.scheduled = due
         self.records.append(record)
         await send(self.session, self.target, record, body)
         if self.progress is not None:

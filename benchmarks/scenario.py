@@ -29,6 +29,20 @@ SCENARIO_HELP = "use D(in,out), N(mean_in,sd_in)/(mean_out,sd_out) or U(min_in,m
 MAX_TOKENS = 1_000_000
 
 
+# Unquoted in a YAML flow collection, "[D(1,1), D(2,2)]" or "{scenario: D(1,1)}", a scenario is
+# cut at its comma into "D(1" and "1)"; such a piece gets this fix instead of the syntax help.
+FLOW_SPLIT_FIX = (
+    "it looks cut at a comma, as YAML flow syntax ([...] or {...}) cuts an unquoted D(1,1): "
+    'quote the value, e.g. "D(1,1)"'
+)
+
+
+def looks_flow_split(text: str) -> bool:
+    """True if ``text`` looks like a piece of a scenario cut at a comma (unbalanced brackets)."""
+    s = text.strip()
+    return bool(s) and (s.count("(") != s.count(")") or s[0].isdigit() or s.endswith(","))
+
+
 class ScenarioError(ValueError):
     """The scenario text does not follow the syntax; the message says how to fix it."""
 
@@ -60,7 +74,7 @@ def parse_scenario(text: str) -> Scenario:
     pattern = _PATTERNS.get(kind)
     match = pattern.match(kind + s[1:]) if pattern else None
     if not match:
-        raise ScenarioError(f"cannot parse scenario {text!r}: {SCENARIO_HELP}")
+        raise ScenarioError(f"cannot parse scenario {text!r}: {FLOW_SPLIT_FIX if looks_flow_split(text) else SCENARIO_HELP}")
     nums = [int(g) for g in match.groups() if g is not None]
     if kind == "U" and len(nums) == 2:  # shorthand U(max_in,max_out)
         nums = [1, nums[0], 1, nums[1]]

@@ -18,6 +18,10 @@ import argparse
 import asyncio
 import json
 import os
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
 from time import perf_counter
 
 HOST = "127.0.0.1"
@@ -119,6 +123,25 @@ async def serve(port: int, ttft: float, itl: float, ready=None) -> None:
     print(f"PORT {server.sockets[0].getsockname()[1]}", flush=True)
     async with server:
         await server.serve_forever()
+
+
+def start(ttft: float, itl: float = 0.0, cpu: int | None = None) -> tuple[subprocess.Popen, str]:
+    """This server in a child process; returns it and its base URL (stop it with ``kill()``)."""
+    cmd = [sys.executable, "-m", "benchmarks.stream_server", "--port", "0", "--ttft", str(ttft), "--itl", str(itl)]
+    if cpu is not None:
+        cmd += ["--cpu", str(cpu)]
+    proc = subprocess.Popen(cmd, cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline().split()
+    if line[:1] != ["PORT"]:
+        proc.kill()
+        raise SystemExit("stream server did not start")
+    return proc, f"http://127.0.0.1:{line[1]}"
+
+
+def stats(url: str) -> dict:
+    """``GET /stats`` of a running server (and reset them)."""
+    with urllib.request.urlopen(url + "/stats", timeout=10) as resp:
+        return json.load(resp)
 
 
 def main() -> None:

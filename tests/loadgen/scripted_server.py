@@ -3,7 +3,9 @@
 Runs aiohttp.web in its own thread and event loop (so its timing does not depend on the client's
 loop).  The request's ``model`` picks the script; the URL path picks chat or completions.
 Every request body is kept in ``server.bodies``; ``server.peak`` is the most requests ever in
-flight at once.
+flight at once; ``server.stamps`` holds ``(event, perf_counter())`` pairs taken just before the
+"timed" and "slow" scripts write their empty delta, first text chunk and [DONE].  The client runs in
+the same process on the same clock, so tests compare the order of events, never durations.
 """
 
 from __future__ import annotations
@@ -11,7 +13,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import subprocess
+import sys
 import threading
+import time
+from pathlib import Path
 
 from aiohttp import web
 
@@ -40,11 +46,16 @@ def _usage(prompt: int, completion: int) -> dict:
     return {"choices": [], "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}}
 
 
-HOLD_SECONDS = 1.5
+HOLD_LIMIT_S = 30.0
+SLOW_SECONDS = 0.3
+ENDLESS_LINE_BYTES = 64 * 1024  # each line well under the client's line limit ...
+ENDLESS_MAX_BYTES = 40 * 1024 * 1024  # ... but together well over its event limit
+ENDLESS_TOKENS = 5000
 
 class ScriptedServer:
     def __init__(self) -> None:
         self.bodies: list[dict] = []
+        self.stamps: list[tuple[str, float]] = []
         self.inflight = 0
         self.peak = 0
         self.port = 0
@@ -70,6 +81,17 @@ class ScriptedServer:
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]
 
+    def wait_for_requests(self, count: int, limit_s: float = 30.0) -> None:
+        """Returns once ``count`` requests have arrived (bounded wait)."""
+        for _ in range(int(limit_s / 0.05)):
+            if len(self.bodies) >= count:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"server saw {len(self.bodies)} requests in {limit_s} s, expected {count}")
+
+    def _stamp(self, event: str) -> None:
+        self.stamps.append((event, time.perf_counter()))
+
     def stop(self) -> None:
         fut = asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop)
         try:
@@ -94,6 +116,8 @@ class ScriptedServer:
         n = int(body.get("max_tokens", 4))
         if name == "http500":
             return web.Response(status=500, text="boom: engine overloaded")
+        if name == "http500-markup":  # server text that is also Rich markup
+            return web.Response(status=500, text="[/x] engine [bold]overloaded[/bold] [/]")
         if name == "nonstream":
             return web.json_response({"object": "chat.completion", "choices": [{"message": {"content": "hi"}}]})
         if name == "stall-headers":
@@ -107,14 +131,18 @@ class ScriptedServer:
             await asyncio.sleep(PRELUDE_NOISE_AT[0])
             await send(b": keep-alive\n\n")
             await asyncio.sleep(PRELUDE_NOISE_AT[1] - PRELUDE_NOISE_AT[0])
+            self._stamp("empty-delta")
             await send(_event(_choice(chat, "")))
             await asyncio.sleep(TTFT - PRELUDE_NOISE_AT[1])
             for i in range(n):
                 if i:
                     await asyncio.sleep(ITL)
+                else:
+                    self._stamp("first-text")
                 await send(_event(_choice(chat, f" t{i}")))
             await send(_event(_choice(chat, "", finish="length")))
             await send(_event(_usage(PROMPT_TOKENS, n)))
+            self._stamp("done")
             await send(_event(b"[DONE]"))
         elif name in ("fast", "no-usage", "multi", "reasoning", "echo"):
             # fast: immediate tokens; usage reports the prompt's word count
@@ -127,13 +155,34 @@ class ScriptedServer:
             if name != "no-usage":
                 await send(_event(_usage(prompt_words, n * per_chunk)))
             await send(_event(b"[DONE]"))
-        elif name in ("slow", "hold"):  # concurrency/interrupt tests: long TTFT, then quick tokens
-            # "hold" keeps every request open long enough for hundreds of connections to arrive
-            # even on a loaded 2-core box, so in-flight counts measure the client, not the machine.
-            await asyncio.sleep(HOLD_SECONDS if name == "hold" else 0.3)
+        elif name == "slow" or name.startswith("hold-"):  # long TTFT, then quick tokens
+            if name == "slow":
+                await asyncio.sleep(SLOW_SECONDS)
+            else:  # "hold-N": held until N requests are in flight at once (or HOLD_LIMIT_S passed)
+                want = int(name[5:])
+                for _ in range(int(HOLD_LIMIT_S / 0.01)):
+                    if self.peak >= want:
+                        break
+                    await asyncio.sleep(0.01)
             for i in range(n):
                 await send(_event(_choice(chat, f" t{i}")))
             await send(_event(_usage(prompt_words, n)))
+            if name == "slow":
+                self._stamp("done")
+            await send(_event(b"[DONE]"))
+        elif name.startswith("usage="):  # hostile usage: the text after "=" is sent verbatim
+            for i in range(n):
+                await send(_event(_choice(chat, f" t{i}")))
+            await send(_event(_choice(chat, "", finish="length")))
+            await send(_event(b'{"choices": [], "usage": ' + name[6:].encode() + b"}"))
+            await send(_event(b"[DONE]"))
+        elif name == "endless-data":  # data: lines and never a blank line to end the event
+            line = b"data: " + b"x" * (ENDLESS_LINE_BYTES - 7) + b"\n"
+            for _ in range(ENDLESS_MAX_BYTES // ENDLESS_LINE_BYTES):  # bounded: stops after 40 MiB
+                await send(line)
+        elif name == "endless-tokens":  # far more text chunks than max_tokens, no usage
+            for i in range(ENDLESS_TOKENS):
+                await send(_event(_choice(chat, f" t{i}")))
             await send(_event(b"[DONE]"))
         elif name == "malformed":
             await send(_event(_choice(chat, " ok")))
@@ -158,3 +207,23 @@ class ScriptedServer:
             await send(_event(b"[DONE]"))
         await resp.write_eof()
         return resp
+
+
+def signal_mid_run(server: ScriptedServer, out: Path, sig: int) -> tuple[int, str]:
+    """Runs ``python -m benchmarks run`` (model "slow", levels 2,4) in a child process, sends it
+    ``sig`` once at least two requests have finished, and returns (exit status, stderr)."""
+    server.bodies.clear()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks", "run", "--url", server.url, "--model", "slow", "--concurrency", "2,4",
+         "--max-requests", "100000", "--max-seconds", "60", "--warmup", "0", "--out", str(out)],
+        cwd=Path(__file__).resolve().parents[2], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        server.wait_for_requests(4)  # two finished at least: the run is under way, its handlers set
+        proc.send_signal(sig)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, stderr

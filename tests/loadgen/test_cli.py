@@ -2,16 +2,11 @@
 
 import json
 import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 
 from benchmarks.cli import main
-
-ROOT = Path(__file__).resolve().parents[2]
+from scripted_server import signal_mid_run
 
 
 @pytest.mark.parametrize(
@@ -70,15 +65,8 @@ def test_api_key_is_sent_but_never_written(server, tmp_path):
 
 def test_ctrl_c_stops_cleanly_and_keeps_results(server, tmp_path):
     out = tmp_path / "r.json"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks", "run", "--url", server.url, "--model", "slow", "--concurrency", "2,4",
-         "--max-requests", "100000", "--max-seconds", "60", "--warmup", "0", "--out", str(out)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    time.sleep(2.5)
-    proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=15)
-    assert proc.returncode == 130, stderr
+    code, stderr = signal_mid_run(server, out, signal.SIGINT)
+    assert code == 130, stderr
     assert "Traceback" not in stderr
     d = json.loads(out.read_text())
     assert d["interrupted"] and len(d["levels"]) == 1

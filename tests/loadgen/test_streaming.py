@@ -3,11 +3,11 @@
 import pytest
 
 from benchmarks.loadgen import BenchmarkConfig, run_benchmark_sync
-from scripted_server import HOLD_SECONDS, ITL, PROMPT_TOKENS, TTFT
+from scripted_server import PROMPT_TOKENS
 
-# Loopback adds well under a millisecond; the tolerance absorbs scheduler jitter on a busy CI
-# machine (asyncio.sleep on the server overshoots by 0-2 ms, more under load).
-TOL = 0.025
+# No durations are asserted here (a loaded machine stretches them): the server stamps its writes
+# on the client's clock, and tests check the order of events.  How close the measured latencies
+# are to the server's is measured side by side by benchmarks/pool_latency.py.
 
 
 def run(server, model, **kw):
@@ -19,23 +19,21 @@ def run(server, model, **kw):
 
 
 @pytest.mark.parametrize("endpoint", ["chat", "completions"])
-def test_timing_matches_script(server, endpoint):
+def test_ttft_is_stamped_on_the_first_text_chunk(server, endpoint):
     n = 6
+    server.stamps.clear()
     res = run(server, "scripts/timed", endpoint=endpoint, scenario=f"D(40,{n})", max_requests=3)
     lv = res.levels[0]
     assert lv.completed == 3 and lv.failed == 0
-    for r in lv.records:
-        # TTFT is stamped on the first text chunk, not the role prelude (t=0), the keep-alive
-        # comment or the empty delta before it; it cannot be earlier than the script.
-        assert TTFT - 0.001 <= r.ttft <= TTFT + TOL
-        assert len(r.itl) == n - 1
-        for gap in r.itl:
-            assert abs(gap - ITL) <= TOL
-        assert abs(r.e2e - (TTFT + (n - 1) * ITL)) <= 2 * TOL
-        assert abs(r.tpot - ITL) <= TOL
+    stamps = {event: [t for e, t in server.stamps if e == event] for event in ("empty-delta", "first-text", "done")}
+    for i, r in enumerate(sorted(lv.records, key=lambda r: r.start)):  # concurrency 1: one after another
+        # the role prelude, the keep-alive and the empty delta come first and are not text: the
+        # stamp is taken no earlier than the server's write of the first text chunk
+        first_text = r.start + r.ttft
+        assert stamps["empty-delta"][i] < stamps["first-text"][i] <= first_text
+        assert stamps["done"][i] <= r.start + r.e2e
+        assert len(r.itl) == n - 1 and r.chunks == n and not r.multi_token_chunks
         assert r.input_tokens == PROMPT_TOKENS and r.output_tokens == n and r.usage_from_server
-        assert r.chunks == n and not r.multi_token_chunks
-    assert abs(lv.ttft.p50 - TTFT) <= TOL
     assert lv.output_throughput == pytest.approx(3 * n / lv.duration_s)
 
 
@@ -92,14 +90,12 @@ def test_long_context_prompt(server):
 
 
 def test_high_concurrency_not_throttled_by_pool(server):
-    # aiohttp's default pool would cap this at 100 connections
+    # aiohttp's default pool would cap this at 100 connections.  "hold-512" holds every request
+    # until 512 are in flight at once, so the server's peak counts the client's parallelism.
     server.peak = 0
-    lv = run(server, "hold", scenario="D(5,2)", concurrency=(512,), max_requests=512, timeout=30).levels[0]
+    lv = run(server, "hold-512", scenario="D(5,2)", concurrency=(512,), max_requests=512, timeout=60).levels[0]
     assert lv.completed == 512
     assert server.peak == 512
-    # every request was sent at once, so none waited a wave behind another: a pool of 100 would
-    # serve 512 in five waves of HOLD_SECONDS (p99 >= 5 x 1.5 s); the margin absorbs a loaded 2-core box
-    assert lv.ttft.p99 < HOLD_SECONDS + 0.9
 
 
 def test_seeded_runs_repeat_lengths_but_not_nonces(server):

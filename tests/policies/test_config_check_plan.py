@@ -44,10 +44,10 @@ def test_config_errors_name_every_problem_at_once():
     assert "s4-eks-endpoint-not-public.devStacks = 'dev': expected" in text
 
 
-def test_readme_policy_table_matches_the_catalogue():
-    readme = (EXAMPLE.parents[1] / "README.md").read_text()
+def test_policies_doc_table_matches_the_catalogue():
+    page = (EXAMPLE.parents[1] / "docs" / "policies.md").read_text()
     rows = {}
-    for line in readme.splitlines():
+    for line in page.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) >= 4 and cells[0].strip("`") in BY_NAME:
             rows[cells[0].strip("`")] = (cells[1], cells[2], cells[3])

@@ -56,7 +56,7 @@ GP_SEEDS = {REAL: range(20), SYNTHETIC: range(3)}
 @pytest.mark.parametrize("path", SURFACES, ids=[p.stem for p in SURFACES])
 def test_gp_finds_the_optimum_within_2_percent_in_30_percent_of_the_trials(path):
     """A search that starts from random points finds nothing with certainty: the claim is about most
-    runs (60 % of seeds; the README gives the measured rates)."""
+    runs (60 % of seeds; docs/notes/tuning-surfaces.md gives the measured rates)."""
     surface = load_surface(path)
     trials = [budget_run(path, "gp", seed).trials_to_reach(surface, 0.02) for seed in GP_SEEDS[path]]
     within = [n for n in trials if n is not None]

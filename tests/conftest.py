@@ -27,7 +27,7 @@ def make_endpoint():
     return endpoint
 
 
-SCHEMAS_MISSING = "no upstream CRD schemas here ({}); run `python -m stacks crds fetch` or set LLM_SERVING_CRD_DIR"
+SCHEMAS_MISSING = "needs upstream CRD schemas; {}"
 
 
 @pytest.fixture(scope="session")

@@ -122,7 +122,7 @@ def test_check_clean_manifests_exit_0_and_unknown_kinds_are_unchecked(tmp_path):
     assert statuses == {"InferenceEndpointConfig": "passed", "Widget": "unchecked"}
 
 
-def test_check_schema_failure_is_mandatory(tmp_path):
+def test_check_schema_failure_is_mandatory(tmp_path, crd_dir):
     import yaml
 
     obj = render()

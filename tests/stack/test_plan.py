@@ -26,7 +26,12 @@ def test_dev_stack_plans_clean_and_declares_vllm_and_sglang(tmp_path):
     assert engines == {"vllm.entrypoints.openai.api_server", "sglang.launch_server"}
     for obj in plan.objects:
         assert obj.schema.status in ("passed", "unchecked"), (obj.kind, obj.name, obj.schema)
-    assert all(o.schema.status == "passed" for o in endpoints)
+
+
+def test_dev_stack_custom_resources_pass_their_crd_schemas(crd_dir):
+    plan = plan_cmd.build_plan("dev", crd_dir=str(crd_dir))
+    endpoints = [o for o in plan.objects if o.kind == "InferenceEndpointConfig"]
+    assert endpoints and all(o.schema.status == "passed" for o in endpoints), [(o.name, o.schema) for o in endpoints]
 
 
 def test_dev_plan_cli_writes_one_redacted_file_per_object(tmp_path):
@@ -118,9 +123,17 @@ def test_plan_applies_the_registered_transform_to_hand_declared_resources(tmp_pa
     (obj,) = [o for o in plan.objects if o.registration.name == "hand-made"]
     assert obj.name == "hand-made"
     assert obj.manifest["spec"]["worker"]["command"][2] == "vllm.entrypoints.openai.api_server"
-    assert obj.schema.status == "passed"
     assert not obj.errors
     assert any("hand-made: [G" in message for _, message in plan.logs)
+
+
+def test_hand_declared_resource_fixed_by_the_transform_passes_its_crd_schema(tmp_path, crd_dir):
+    project = make_project(tmp_path, (PROJECT / "Pulumi.dev.yaml").read_text())
+    (project / "Pulumi.broken.yaml").rename(project / "Pulumi.dev.yaml")
+    (project / "__main__.py").write_text(HAND_DECLARED)
+    plan = plan_cmd.build_plan("dev", project, crd_dir=str(crd_dir))
+    (obj,) = [o for o in plan.objects if o.registration.name == "hand-made"]
+    assert obj.schema.status == "passed", obj.schema
 
 
 def test_unknown_kind_is_unchecked_never_passed(tmp_path):

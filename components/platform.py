@@ -217,7 +217,7 @@ class Platform(pulumi.ComponentResource):
         self._operator_role_arn = role.arn
         deps = self._deps("hyperpod_operator")
         if a.spec.operator_install == "helm":
-            # Alternative path: the operator's own chart (a local checkout, see README); same order.
+            # Alternative path: the operator's own chart (a local checkout, see docs/deploying.md); same order.
             values = pulumi.Output.all(role.arn, bucket_name, a.hyperpod_cluster_arn, a.vpc_id).apply(
                 lambda v: rules.operator_helm_values(a.region, a.cluster_name, v[0], v[1], v[2], v[3], self.plan)
             )

@@ -16,7 +16,7 @@ def main(argv: list[str] | None = None) -> int:
     plan = sub.add_parser("plan", help="render, validate and check a stack offline (no credentials)")
     plan.add_argument("--stack", "-s", default="dev", help="stack name: reads Pulumi.<stack>.yaml (default: dev)")
     plan.add_argument("--out", help="directory for the rendered manifests (default: plan-out/<stack>)")
-    plan.add_argument("--crd-dir", help="directory of upstream CRD files (default: see README)")
+    plan.add_argument("--crd-dir", help="directory of upstream CRD files (default: $LLM_SERVING_CRD_DIR, then the cache of `crds fetch`)")
     plan.add_argument("--kubernetes-version", default="1.33", help="schema version for core objects (default: 1.33)")
     plan.add_argument("--all", action="store_true", help="list every resource, not only Kubernetes objects")
     plan.add_argument("--project-dir", default=None, help="directory of Pulumi.yaml (default: this project)")
@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("paths", nargs="+", metavar="FILE_OR_DIR", help="YAML files (multi-document) or directories of them")
     check.add_argument("--policy-config", help="policy pack config JSON (as for `pulumi preview --policy-pack-config`)")
     check.add_argument("--json", action="store_true", help="print a JSON report instead of one line per violation")
-    check.add_argument("--crd-dir", help="directory of upstream CRD files (default: see README)")
+    check.add_argument("--crd-dir", help="directory of upstream CRD files (default: $LLM_SERVING_CRD_DIR, then the cache of `crds fetch`)")
     check.add_argument("--kubernetes-version", default="1.33", help="schema version for core objects (default: 1.33)")
 
     tune = sub.add_parser("tune", help="deploy and benchmark each point of a parameter grid; report the best")

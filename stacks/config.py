@@ -28,7 +28,7 @@ class StackSpec(BaseModel):
     platform: PlatformSpec = Field(default_factory=PlatformSpec)
     # An endpoints-only stack: take the cluster from this platform stack (StackReference,
     # `org/project/stack` or a stack name of this project) and declare only namespaces, keys,
-    # endpoints and ingress. See README "One stack or two".
+    # endpoints and ingress. See docs/deploying.md "One stack or two".
     platform_stack: Optional[str] = Field(default=None, min_length=1)
     guardrail_transforms: bool = True  # stack-wide fixers for hand-declared resources
     preflight: bool = False  # run the boto3 preflight (stacks/preflight.py) from the program on `pulumi up`
@@ -98,7 +98,7 @@ def _problem(err: Mapping[str, Any]) -> Problem:
     if kind == "missing":
         return Problem(path, None, "CONFIG", "required key is missing", f"add {path.rsplit('.', 1)[-1]}")
     if kind == "extra_forbidden":
-        return Problem(path, value, "CONFIG", "unknown key", "remove it or fix its spelling (keys are camelCase, see README)")
+        return Problem(path, value, "CONFIG", "unknown key", "remove it or fix its spelling (keys are camelCase, see docs/configuration.md)")
     if kind == "literal_error":
         expected = err.get("ctx", {}).get("expected", "")
         return Problem(path, value, "CONFIG", "not an allowed value", f"use one of {expected}")

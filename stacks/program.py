@@ -5,7 +5,7 @@ HyperPod cluster -> the one Kubernetes provider -> platform add-ons (operator la
 namespaces -> API keys -> endpoints (after the operator that installs their CRD) -> ingress.
 
 A stack with `platformStack` set declares only the endpoint half and takes the cluster from that
-stack (StackReference); see README "One stack or two".
+stack (StackReference); see docs/deploying.md "One stack or two".
 """
 
 from __future__ import annotations

@@ -273,7 +273,7 @@ class ClusterSpec(_Model):
     hyperpod_cluster_arn: Optional[line(2048)] = Field(default=None, pattern=_ARN + "sagemaker:")  # mode existing
     endpoint_public_access: bool = True
     public_access_cidrs: list[line(43)] = Field(default_factory=lambda: ["0.0.0.0/0"])
-    tags: dict[line(128), line(256)] = Field(default_factory=dict)  # AWS tag limits
+    tags: dict[Line, Line] = Field(default_factory=dict)  # AWS tag rules: platform.validate_tags
 
 
 class IngressSpec(_Model):

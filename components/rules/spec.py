@@ -308,5 +308,5 @@ class PlatformSpec(_Model):
     # The upstream controller policy (docs/install/iam_policy.json) created in your account; default:
     # the stack's own, coarser policy.
     load_balancer_controller_policy_arn: Optional[line(2048)] = Field(default=None, pattern=_ARN + "iam::")
-    operator_role_name: line(64) = "SageMakerHyperPodInference-{cluster}"
+    operator_role_name: line(64) = Field(default="SageMakerHyperPodInference-{cluster}", pattern=r"^([A-Za-z0-9_+=,.@-]|\{cluster\})+$")
     ingress: IngressSpec = Field(default_factory=IngressSpec)

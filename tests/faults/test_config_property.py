@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 from rich.console import Console
@@ -97,6 +97,8 @@ VALUES = st.recursive(
 )
 MUTATIONS = st.lists(st.tuples(st.sampled_from(PATHS), VALUES), min_size=1, max_size=3)
 PROBLEM_LINE = re.compile(r"^  \S.* = .*: \[[A-Z0-9]+\] .*\. Fix: .+$")
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # a rendered string may hold \t, \n, \r
+MAX_OBJECT_BYTES = 1024 * 1024  # etcd refuses objects beyond ~1.5 MiB
 
 
 def mutated(mutations) -> dict:
@@ -138,8 +140,35 @@ def project(tmp_path_factory) -> Path:
 _runs = itertools.count()
 
 
+def leaves(value):
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield k
+            yield from leaves(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from leaves(v)
+    else:
+        yield value
+
+
+def assert_within_api_bounds(directory: Path) -> None:
+    """What a planned config renders is what the API server accepts: int32, no control characters, size."""
+    for path in directory.glob("*.yaml"):
+        text = path.read_text()
+        assert len(text.encode()) < MAX_OBJECT_BYTES, path.name
+        for leaf in leaves(list(yaml.safe_load_all(text))):
+            if isinstance(leaf, int) and not isinstance(leaf, bool):
+                assert -(2**31) <= leaf <= INT32_MAX, (path.name, leaf)
+            elif isinstance(leaf, str):
+                assert not CONTROL.search(leaf), (path.name, leaf[:80])
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large])
 @given(mutations=MUTATIONS)
+@example(mutations=[(("endpoints", 0, "replicas"), 10**12)])
+@example(mutations=[(("endpoints", 0, "env"), {"A": "\x1b[2J" * 200_000})])
+@example(mutations=[(("endpoints", 0, "image"), "repo/image:1\x00")])
 def test_any_config_plans_or_fails_with_exit_2_and_problem_lines(project, mutations):
     stack = f"fuzz{next(_runs)}"
     (project / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump({"config": mutated(mutations)}, allow_unicode=True))
@@ -156,3 +185,4 @@ def test_any_config_plans_or_fails_with_exit_2_and_problem_lines(project, mutati
         assert all(PROBLEM_LINE.match(line) for line in lines[1:]), text[:2000]
     else:
         assert "Plan passed" in text or "Plan failed" in text
+        assert_within_api_bounds(project / "out" / stack)

@@ -30,7 +30,7 @@ _EXPECTED = {
     "finite_number": ("a finite number", "0.5"),
     "bool_type": ("true or false", "true"),
     "bool_parsing": ("true or false", "true"),
-    "list_type": ("a list", "[a, b]"),
+    "list_type": ("a list", '["a", "b"]'),  # no [word]: Rich would read it as markup
     "dict_type": ("a mapping", "{key: value}"),
     "model_type": ("a mapping", "{key: value}"),
     "model_attributes_type": ("a mapping", "{key: value}"),

@@ -225,7 +225,7 @@ def test_item19_yaml_boolean_in_an_env_value_names_the_env_key():
         (("endpoints", 0, "replicas"), True, "endpoints[0].replicas", "an integer", "replicas: 1"),
         (("endpoints", 0, "engineArgs"), {"gpuMemoryUtilization": "lots"}, "endpoints[0].engineArgs.gpuMemoryUtilization", "a number", "gpuMemoryUtilization: 0.5"),
         (("endpoints", 0, "publicAlb"), "sure", "endpoints[0].publicAlb", "true or false", "publicAlb: "),
-        (("endpoints", 0, "extraArgs"), "--x", "endpoints[0].extraArgs", "a list", "extraArgs: ["),
+        (("endpoints", 0, "extraArgs"), "--x", "endpoints[0].extraArgs", "a list", 'extraArgs: ["a", "b"]'),
         (("endpoints", 0, "env"), ["A=1"], "endpoints[0].env", "a mapping", "env: {"),
         (("endpoints", 0, "modelSource"), {"type": "s3", "bucket": 7}, "endpoints[0].modelSource.bucket", "a string", 'bucket: "7"'),
         (("cluster",), "ml-dev", "cluster", "a mapping", "cluster: {mode: ..., name: ...}"),

@@ -20,6 +20,7 @@ INT32_MAX = 2**31 - 1
 # still fit in one Deployment or custom resource.
 MAX_TEXT = 256 * 1024
 MAX_LINE = 4096  # a single-line free string: a path, a URI, a query, an argument
+MAX_ENV_TOTAL = 2 * MAX_TEXT  # all env values of one container together
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # text may hold \t, \n, \r
@@ -34,6 +35,7 @@ FIXES = {
     "label_key": "use an optional DNS prefix and '/' then at most 63 letters, digits, '-', '_' and '.', e.g. example.com/team",
     "label_value": "use at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit",
     "image_reference": "use an OCI image reference, e.g. public.ecr.aws/org/image:1.0 or registry/image@sha256:<digest>",
+    "env_too_large": f"keep all env values together under {MAX_ENV_TOTAL} characters; mount large data from a ConfigMap or the model files instead",
     "name_template": "use lowercase letters, digits, '-' and the placeholder {name}, e.g. {name}-router",
 }
 
@@ -138,3 +140,13 @@ NameTemplate = Annotated[
     line(63),
     _checked("name_template", "not a DNS-1035 label once {name} is filled in", _name_template),
 ]
+
+
+def _env_total(env: dict[str, str]) -> dict[str, str]:
+    total = sum(len(k) + len(v) for k, v in env.items())
+    if total > MAX_ENV_TOTAL:
+        raise PydanticCustomError("env_too_large", "env values total {total} characters, more than {limit}", {"total": total, "limit": MAX_ENV_TOTAL})
+    return env
+
+
+Env = Annotated[dict[EnvName, Text], AfterValidator(_env_total)]

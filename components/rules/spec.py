@@ -11,7 +11,7 @@ from typing import Annotated, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from .bounds import MAX_TEXT, DnsSubdomain, EnvName, ImageReference, Int32, LabelKey, LabelValue, Line, NameTemplate, Number, SecretKey, Text, line
+from .bounds import MAX_TEXT, DnsSubdomain, Env, ImageReference, Int32, LabelKey, LabelValue, Line, NameTemplate, Number, SecretKey, Text, line
 
 
 class _Model(BaseModel):
@@ -168,7 +168,7 @@ class EndpointSpec(_Model):
     prefetch: Optional[bool] = None
     engine_args: EngineArgs = Field(default_factory=EngineArgs)
     extra_args: list[Line] = Field(default_factory=list)
-    env: dict[EnvName, Text] = Field(default_factory=dict)
+    env: Env = Field(default_factory=dict)
     invocation_endpoint: Literal["v1/chat/completions", "v1/completions"] = "v1/chat/completions"
     autoscaling: Optional[Autoscaling] = None
     resources: Resources = Field(default_factory=Resources)

@@ -173,6 +173,12 @@ def test_item16_a_5_mb_env_value_is_refused_and_shown_shortened():
     assert "262144" in problem.message and "5000000 characters" in str(problem)
 
 
+def test_item16_many_large_env_values_together_are_refused():
+    env = {f"V{i}": "x" * 200_000 for i in range(4)}  # each under the per-value bound
+    (problem,) = problems_at(with_(("endpoints", 0, "env"), env), "endpoints[0].env")
+    assert "800008 characters" in problem.message and "ConfigMap" in problem.fix
+
+
 def test_item16_env_names_follow_kubernetes_rules():
     problems_at(with_(("endpoints", 0, "env"), {"MY VAR": "1"}), "endpoints[0].env.MY VAR (key)")
 

@@ -13,9 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from components.rules import ConfigError, Problem, backends
-from components.rules.platform import validate_cluster
+from components.rules.bounds import Line
+from components.rules.platform import validate_cluster, validate_router_services
 from components.rules.spec import ClusterSpec, EndpointSpec, PlatformSpec
 from components.rules.validate import validate_endpoints
+
+from . import config_errors
 
 PROJECT = "llm-serving"
 
@@ -29,7 +32,7 @@ class StackSpec(BaseModel):
     # An endpoints-only stack: take the cluster from this platform stack (StackReference,
     # `org/project/stack` or a stack name of this project) and declare only namespaces, keys,
     # endpoints and ingress. See docs/deploying.md "One stack or two".
-    platform_stack: Optional[str] = Field(default=None, min_length=1)
+    platform_stack: Optional[Line] = Field(default=None, min_length=1)
     guardrail_transforms: bool = True  # stack-wide fixers for hand-declared resources
     preflight: bool = False  # run the boto3 preflight (stacks/preflight.py) from the program on `pulumi up`
 
@@ -54,10 +57,11 @@ def parse(values: Mapping[str, Any], region: Optional[str]) -> StackConfig:
     try:
         stack = StackSpec.model_validate(dict(values))
     except ValidationError as exc:
-        raise ConfigError(problems + [_problem(err) for err in exc.errors()]) from None
+        raise ConfigError(problems + [config_errors.problem(err, StackSpec) for err in exc.errors()]) from None
     endpoints = backends.resolve(stack.endpoints, stack.cluster, stack.platform)
     found = validate_endpoints(endpoints)
     found += backends.validate_backends(endpoints, stack.cluster, stack.platform)
+    found += validate_router_services(stack.platform.ingress, endpoints)
     if stack.platform_stack is None:
         # A HyperPod endpoint on a cluster without the operator is validate_backends' error.
         found += validate_cluster(stack.cluster, stack.platform, endpoints)
@@ -74,38 +78,6 @@ def parse(values: Mapping[str, Any], region: Optional[str]) -> StackConfig:
         platform_stack=stack.platform_stack,
         preflight=stack.preflight,
     )
-
-
-_SOURCE_TAGS = {"s3", "fsx", "huggingface"}
-
-
-def _path(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for i, part in enumerate(loc):
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif part in _SOURCE_TAGS and i > 0 and loc[i - 1] == "modelSource":
-            continue  # pydantic names the union member; the user never writes it
-        else:
-            out += ("." if out else "") + str(part)
-    return out or "config"
-
-
-def _problem(err: Mapping[str, Any]) -> Problem:
-    kind = err["type"]
-    value = err.get("input")
-    path = _path(tuple(err["loc"]))
-    if kind == "missing":
-        return Problem(path, None, "CONFIG", "required key is missing", f"add {path.rsplit('.', 1)[-1]}")
-    if kind == "extra_forbidden":
-        return Problem(path, value, "CONFIG", "unknown key", "remove it or fix its spelling (keys are camelCase, see docs/configuration.md)")
-    if kind == "literal_error":
-        expected = err.get("ctx", {}).get("expected", "")
-        return Problem(path, value, "CONFIG", "not an allowed value", f"use one of {expected}")
-    if kind == "union_tag_invalid":
-        expected = err.get("ctx", {}).get("expected_tags", "")
-        return Problem(path + ".type", (value or {}).get("type") if isinstance(value, dict) else value, "CONFIG", "unknown model source type", f"use one of {expected}")
-    return Problem(path, value, "CONFIG", err["msg"].rstrip("."), "correct the value")
 
 
 def load_from_pulumi() -> StackConfig:

@@ -28,6 +28,20 @@ DEFAULT_K8S_VERSION = "1.33"
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+# jsonschema ignores `format` without a checker; the API server enforces the integer widths.
+FORMAT_CHECKER = jsonschema.FormatChecker(formats=())
+
+
+def _fits(bits: int) -> Callable[[Any], bool]:
+    def check(value: Any) -> bool:  # a non-number is the `type` keyword's business
+        return isinstance(value, bool) or not isinstance(value, (int, float)) or -(2 ** (bits - 1)) <= value < 2 ** (bits - 1)
+
+    return check
+
+
+FORMAT_CHECKER.checks("int32")(_fits(32))
+FORMAT_CHECKER.checks("int64")(_fits(64))
+
 
 def find_crd_dir(explicit: Optional[str] = None) -> tuple[Optional[Path], str]:
     """The CRD directory and where it came from; (None, reason) when there is none."""
@@ -148,7 +162,7 @@ class Validator:
             where = self.crds.directory or "no CRD directory"
             return SchemaResult("unchecked", f"no CRD schema for {api_version} {kind} in {where}")
         schema, source = found
-        errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(obj), key=lambda e: list(e.absolute_path))
+        errors = sorted(jsonschema.Draft7Validator(schema, format_checker=FORMAT_CHECKER).iter_errors(obj), key=lambda e: list(e.absolute_path))
         return SchemaResult("failed" if errors else "passed", source, tuple(_format_error(e) for e in errors))
 
 

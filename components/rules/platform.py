@@ -273,7 +273,17 @@ def ingress_annotations(spec: EndpointSpec, ingress: IngressSpec, health_path: s
 
 
 def router_service(ingress: IngressSpec, endpoint_k8s_name: str) -> str:
-    return ingress.router_service.replace("{name}", endpoint_k8s_name)
+    return ingress.router_service.replace("{name}", endpoint_k8s_name)  # never str.format: no user templates
+
+
+def validate_router_services(ingress: IngressSpec, endpoints: Iterable[EndpointSpec]) -> list[Problem]:
+    """The filled-in router Service name is a Service name: a DNS-1035 label of at most 63 characters."""
+    problems = []
+    for i, ep in enumerate(endpoints):
+        name = router_service(ingress, naming.endpoint_name(ep.name))
+        if ep.intelligent_routing and len(name) > naming.MAX_NAME:
+            problems.append(Problem("platform.ingress.routerService", ingress.router_service, "CONFIG", f"becomes {name!r} for endpoints[{i}], longer than {naming.MAX_NAME} characters", "shorten the text around {name}"))
+    return problems
 
 
 def url_scheme(ingress: IngressSpec) -> str:

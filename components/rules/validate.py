@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from . import engines, instances, naming
+from . import engines, instances, naming, security
 from .problems import Problem
 from .spec import EndpointSpec
 
 # Flags the stack sets itself; passing them through extraArgs would fork the truth (G3, G5, G10).
-_MANAGED_FLAGS: dict[str, str | None] = {
+# Keyed by canonical spelling per engine (engines.canonical_flag), so `--api_key=x`, `-tp 8` and
+# `--served_model_name` are caught as well as the spelling the stack uses.
+_CORE_MANAGED: dict[str, str | None] = {
     "--port": "port",
     "--host": None,
     "--model": "model",
@@ -21,11 +23,17 @@ _MANAGED_FLAGS: dict[str, str | None] = {
     "--served-model-name": "model",
     "--api-key": "apiKey",
 }
-for _param in engines.PARAMS:
-    for _flag in (_param.vllm, _param.sglang):
-        for _name in (_flag.on, _flag.off) if _flag else ():
-            if _name:
-                _MANAGED_FLAGS[_name] = f"engineArgs.{_param.config_key}"
+
+
+def managed_flags(engine_name: str) -> dict[str, str | None]:
+    """Canonical flag -> the config key that sets it (None: nothing to set, the stack owns it)."""
+    out = {engines.canonical_flag(engine_name, f): where for f, where in _CORE_MANAGED.items()}
+    for param in engines.PARAMS:
+        for flag in (param.vllm, param.sglang):
+            for name in (flag.on, flag.off) if flag else ():
+                if name:
+                    out[engines.canonical_flag(engine_name, name)] = f"engineArgs.{param.config_key}"
+    return out
 
 
 def validate_endpoint(spec: EndpointSpec, path: str) -> list[Problem]:
@@ -122,16 +130,21 @@ def _engine_arg_rules(spec: EndpointSpec, path: str) -> list[Problem]:
                     f"remove it, or use engine {'vllm' if spec.engine == 'sglang' else 'sglang'}",
                 )
             )
+    managed = managed_flags(spec.engine)
     for i, arg in enumerate(spec.extra_args):
-        flag = arg.split("=", 1)[0]
-        if flag in _MANAGED_FLAGS:
-            where = _MANAGED_FLAGS[flag]
+        if not engines.is_flag(arg, spec.engine):
+            continue
+        flag = engines.canonical_flag(spec.engine, arg)
+        if flag in managed:
+            where = managed[flag]
+            spelled = arg.split("=", 1)[0]
+            alias = "" if spelled == flag else f" ({spelled} is {spec.engine}'s spelling of {flag})"
             problems.append(
                 Problem(
                     f"{path}.extraArgs[{i}]",
-                    arg,
+                    f"{spelled}={security.redacted(arg)}" if flag == "--api-key" else arg,
                     "G10",
-                    f"{flag} is set by the stack from the endpoint config",
+                    f"{flag} is set by the stack from the endpoint config{alias}; a later flag overrides it",
                     f"set {where} instead" if where else "remove it",
                 )
             )

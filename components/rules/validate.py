@@ -40,6 +40,7 @@ def validate_endpoint(spec: EndpointSpec, path: str) -> list[Problem]:
     problems: list[Problem] = []
     problems += _instance_rules(spec, path)
     problems += _engine_arg_rules(spec, path)
+    problems += security.check_endpoint_env(spec.env, f"{path}.env")
     problems += _kv_cache_rules(spec, path)
     problems += _routing_rules(spec, path)
     problems += _name_rules(spec, path)

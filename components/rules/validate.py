@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from . import engines, instances, naming, security
+from . import engines, hyperpod, instances, naming, security
 from .problems import Problem
 from .spec import EndpointSpec
 
@@ -49,6 +49,7 @@ def validate_endpoint(spec: EndpointSpec, path: str) -> list[Problem]:
 
 
 def validate_endpoints(specs: Iterable[EndpointSpec], path: str = "endpoints") -> list[Problem]:
+    specs = list(specs)
     problems: list[Problem] = []
     seen: dict[tuple[str, str], int] = {}
     for i, spec in enumerate(specs):
@@ -67,6 +68,36 @@ def validate_endpoints(specs: Iterable[EndpointSpec], path: str = "endpoints") -
             )
         else:
             seen[key] = i
+    problems += _cluster_wide_names(specs, path)
+    return problems
+
+
+def _cluster_wide_names(specs: list[EndpointSpec], path: str) -> list[Problem]:
+    """G2 across namespaces: the HyperPod operator names what it creates for an endpoint in its own
+    namespace after the endpoint alone (`{name}-router`, `alb-{name}`), and the stack's key Secret and
+    Ingress live there too. Two HyperPod endpoints with one name in two namespaces would share them."""
+    problems: list[Problem] = []
+    first: dict[str, int] = {}
+    for i, spec in enumerate(specs):
+        if (spec.backend or "hyperpod") != "hyperpod":
+            continue
+        name = naming.endpoint_name(spec.name)
+        if name not in first:
+            first[name] = i
+            continue
+        other = specs[first[name]]
+        if other.namespace == spec.namespace:
+            continue  # reported above as a same-namespace clash
+        problems.append(
+            Problem(
+                f"{path}[{i}].name",
+                spec.name,
+                "G2",
+                f"becomes {name!r}, like {path}[{first[name]}] in namespace {other.namespace!r}; the HyperPod operator names "
+                f"the router and its Ingress in {hyperpod.OPERATOR_NAMESPACE} after the endpoint name alone, so the two would share them",
+                f"give HyperPod endpoints names unique in the cluster, e.g. {naming.k8s_name(f'{name}-{spec.namespace}', naming.HYPERPOD_DERIVED)!r}",
+            )
+        )
     return problems
 
 

@@ -219,3 +219,16 @@ def test_item18_plan_files_redact_what_pulumi_marks_secret_and_secret_names(tmp_
     for secret in ("flagged-by-pulumi-only", "hf_plaintext_by_name_only_0123456789", "plain-secret-data"):
         assert secret not in written
     assert "info" in written and "PLAIN_SETTING" in written  # only the values go
+
+
+def test_item14_api_key_in_underscore_spelling_counts_as_a_keyed_workload():
+    from components.rules.resources import Resource
+    from components.rules.stack_checks import keyed_workloads
+
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "llama", "namespace": "x"},
+        "spec": {"template": {"spec": {"containers": [{"name": "engine", "args": ["--api_key=$(KEY)"]}]}}},
+    }
+    assert keyed_workloads([Resource("kubernetes:apps/v1:Deployment", "llama", deployment)]) == {"llama"}

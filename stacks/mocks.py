@@ -4,20 +4,24 @@ stack transforms as the engine would, and answer the outputs the program reads."
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 import pulumi
+from google.protobuf import struct_pb2
 from pulumi.runtime import MockCallArgs, MockResourceArgs
+from pulumi.runtime.mocks import MockMonitor
 
 SECRET_SIG = "4dabf18193072939515e22adb298388d"  # Pulumi's wire marker for secret values
+_SECRET_VALUE_SIG = "1b47061264138c4ac30d75fd1eb44270"  # the envelope's value for "this is a secret"
 SECRET_MARK = "<<secret>>"  # mock secret values carry this so writers can redact them
 
 
 def unwrap(value: Any) -> tuple[Any, bool]:
     """Strip Pulumi's secret envelopes (reporting whether any was found) and restore integers."""
     if isinstance(value, dict):
-        if value.get(SECRET_SIG) == "1b47061264138c4ac30d75fd1eb44270":
+        if value.get(SECRET_SIG) == _SECRET_VALUE_SIG:
             inner, _ = unwrap(value.get("value"))
             return inner, True
         found = False
@@ -43,6 +47,35 @@ class Registration:
     custom: bool
     secret: bool = False
     changes: list[str] = field(default_factory=list)  # what the stack transforms changed
+    # Where Pulumi marked an input secret, as key paths into `inputs` (`("spec", "worker", "env", 0, "value")`).
+    secret_paths: list[tuple[Any, ...]] = field(default_factory=list)
+    urn: str = ""
+
+
+KeyPath = tuple[Any, ...]
+
+
+def secret_paths(value: Any, path: "KeyPath" = ()) -> "list[KeyPath]":
+    """Key paths of the values Pulumi sent as secrets, read from the wire form of the inputs.
+
+    The SDK's mock monitor deserialises before the mocks see the inputs and pushes secretness up to
+    the top-level property (a secret env value makes the whole `spec` secret), so the exact places
+    are only in the wire form."""
+    if isinstance(value, struct_pb2.Value):
+        kind = value.WhichOneof("kind")
+        if kind == "struct_value":
+            return secret_paths(value.struct_value, path)
+        if kind == "list_value":
+            return secret_paths(value.list_value, path)
+        return []
+    if isinstance(value, struct_pb2.Struct):
+        fields = value.fields
+        if SECRET_SIG in fields and fields[SECRET_SIG].string_value == _SECRET_VALUE_SIG:
+            return [path]
+        return [p for key in fields for p in secret_paths(fields[key], (*path, key))]
+    if isinstance(value, struct_pb2.ListValue):
+        return [p for i, item in enumerate(value.values) for p in secret_paths(item, (*path, i))]
+    return []
 
 
 OutputFactory = Callable[[MockResourceArgs], dict[str, Any]]
@@ -150,9 +183,29 @@ DEFAULT_CALLS: dict[str, Callable[[MockCallArgs], dict]] = {
 }
 
 
+class PlanMonitor(MockMonitor):
+    """The SDK's mock monitor, plus what a plan needs from the wire: the URN of each registration
+    (a URN registered twice is an error in a real deployment, and silently overwritten here) and
+    which inputs were secret. Registrations run on executor threads: per-call state is thread-local."""
+
+    def __init__(self, mocks: "PlanMocks"):
+        super().__init__(mocks)
+        self.plan_mocks = mocks
+
+    def RegisterResource(self, request: Any) -> Any:
+        urn = self.make_urn(request.parent, request.type, request.name)
+        local = self.plan_mocks.pending
+        local.urn, local.secret_paths = urn, secret_paths(request.object)
+        try:
+            return super().RegisterResource(request)
+        finally:
+            local.urn, local.secret_paths = "", []
+
+
 class PlanMocks(pulumi.runtime.Mocks):
     def __init__(self, outputs: Optional[dict[str, OutputFactory]] = None, calls: Optional[dict[str, Callable[[MockCallArgs], dict]]] = None):
         self.registrations: list[Registration] = []
+        self.pending = threading.local()  # set by PlanMonitor around each new_resource call
         self.declared: list[tuple[str, str]] = []  # (type, name) in constructor order: see plan.declaration_order
         self.transforms: list[Any] = []
         self.outputs = {**DEFAULT_OUTPUTS, **(outputs or {})}
@@ -178,7 +231,9 @@ class PlanMocks(pulumi.runtime.Mocks):
     def new_resource(self, args: MockResourceArgs) -> tuple[Optional[str], dict]:
         inputs, secret = unwrap(dict(args.inputs))
         inputs, changes = self._apply_transforms(args, inputs)
-        self.registrations.append(Registration(args.typ, args.name, inputs, args.provider or "", bool(args.custom), secret, changes))
+        paths = list(getattr(self.pending, "secret_paths", None) or [])
+        urn = getattr(self.pending, "urn", "") or ""
+        self.registrations.append(Registration(args.typ, args.name, inputs, args.provider or "", bool(args.custom), secret, changes, paths, urn))
         outputs = dict(inputs)
         factory = self.outputs.get(args.typ)
         if factory:

@@ -19,14 +19,14 @@ from typing import Any, Optional
 
 import yaml
 
-from components.rules import ConfigError, Problem, manifests
+from components.rules import ConfigError, Problem, manifests, security
 from components.rules.policy_config import PolicyConfig, PolicyConfigError
 from components.rules.policy_config import load as load_policy_config
 from components.rules.policy_eval import Violation, evaluate
 from components.rules.resources import Resource
 
 from . import config as stack_config
-from .mocks import SECRET_MARK, PlanMocks, Registration
+from .mocks import SECRET_MARK, PlanMocks, PlanMonitor, Registration
 from .schemas import DEFAULT_K8S_VERSION, SchemaResult, Validator, find_crd_dir
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -73,11 +73,12 @@ class Plan:
     crd_source: str
     # Policy violations on resources that are not Kubernetes objects (AWS, EKS, the stack itself).
     other_violations: list[Violation] = field(default_factory=list)
+    duplicate_urns: list[str] = field(default_factory=list)  # one line each: Pulumi refuses the update
 
     @property
     def failed(self) -> bool:
         objects = any(o.errors or (o.schema and o.schema.status == "failed") for o in self.objects)
-        return objects or any(v.mandatory for v in self.other_violations)
+        return objects or any(v.mandatory for v in self.other_violations) or bool(self.duplicate_urns)
 
 
 # ---------------------------------------------------------------- stack files
@@ -140,7 +141,7 @@ def run_program(stack: str, values: dict[str, Any], project: str, mocks: Optiona
     capture = _Capture()
     logger.handlers = [capture]
     logger.setLevel(logging.DEBUG)
-    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=True, logger=logger)
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=True, logger=logger, monitor=PlanMonitor(mocks))
     pulumi.runtime.set_all_config({k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()})
     if str(PROJECT_DIR) not in sys.path:
         sys.path.insert(0, str(PROJECT_DIR))
@@ -236,7 +237,39 @@ def build_plan_from_values(
             objects[violation.index].problems.append(as_problem(violation))
         else:
             others.append(violation)
-    return Plan(stack, mocks.registrations, list(objects.values()), logs, cfg, origin, others)
+    check_duplicate_objects(list(objects.values()))
+    return Plan(stack, mocks.registrations, list(objects.values()), logs, cfg, origin, others, duplicate_urns(mocks.registrations))
+
+
+def duplicate_urns(registrations: list[Registration]) -> list[str]:
+    """A URN declared twice: the real engine stops the update (`Duplicate resource URN`), the mocks do not."""
+    counts: dict[str, int] = {}
+    for reg in registrations:
+        if reg.urn:
+            counts[reg.urn] = counts.get(reg.urn, 0) + 1
+    return [f"Pulumi URN {urn} is declared {n} times; every resource needs its own name (G2)" for urn, n in counts.items() if n > 1]
+
+
+def check_duplicate_objects(objects: list[PlannedObject]) -> None:
+    """Two objects with one (apiVersion, kind, namespace, name) are one object in the cluster: the second
+    overwrites the first (or the apply conflicts). Each later copy gets a G2 error naming the first."""
+    first: dict[tuple[str, str, str, str], PlannedObject] = {}
+    for obj in objects:
+        key = (str(obj.manifest.get("apiVersion", "")), obj.kind, str(obj.namespace or ""), str(obj.name))
+        if key not in first:
+            first[key] = obj
+            continue
+        where = f"namespace {key[2]}" if key[2] else "the cluster (cluster-scoped)"
+        obj.problems.append(
+            Problem(
+                "metadata.name",
+                key[3],
+                "G2",
+                f"{key[1]} {key[3]!r} in {where} is also declared as object #{first[key].index} ({first[key].registration.name}); "
+                "one would overwrite the other",
+                "give the endpoints names that differ, or namespaces whose generated names differ",
+            )
+        )
 
 
 def as_problem(violation: Violation) -> Problem:
@@ -247,13 +280,34 @@ def as_problem(violation: Violation) -> Problem:
 # ---------------------------------------------------------------- output
 
 
-def redact(value: Any) -> Any:
+REDACTED = "[secret]"
+
+
+def redact(value: Any, secret_paths: Any = ()) -> Any:
+    """A copy with every secret replaced: what Pulumi marked secret (`secret_paths`, from the wire), the
+    mocks' secret values, a Secret's data, and, as defence in depth, the value of any env var with a
+    secret-looking name (`HF_TOKEN`, `VLLM_API_KEY`, `*_PASSWORD`), whatever the plan's verdict."""
+    return _redact(value, (), {tuple(p) for p in secret_paths})
+
+
+def _redact(value: Any, path: tuple[Any, ...], paths: set[tuple[Any, ...]]) -> Any:
+    if path in paths:
+        return REDACTED
     if isinstance(value, dict):
-        return {k: redact(v) for k, v in value.items()}
+        secret_object = path == () and value.get("kind") == "Secret"
+        env_entry = security.is_secret_name(value.get("name")) and "value" in value
+        return {
+            k: {key: REDACTED for key in v}
+            if secret_object and k in ("data", "stringData") and isinstance(v, dict)
+            else REDACTED
+            if env_entry and k == "value"
+            else _redact(v, (*path, k), paths)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [redact(v) for v in value]
+        return [_redact(v, (*path, i), paths) for i, v in enumerate(value)]
     if isinstance(value, str) and SECRET_MARK in value:
-        return "[secret]"
+        return REDACTED
     return value
 
 
@@ -264,7 +318,7 @@ def write_objects(plan: Plan, out_dir: Path) -> None:
     for obj in plan.objects:
         stem = "-".join(part for part in (f"{obj.index:03d}", obj.kind.lower(), obj.namespace, obj.name) if part)
         obj.file = out_dir / f"{stem}.yaml"
-        obj.file.write_text(yaml.safe_dump(redact(obj.manifest), sort_keys=False))
+        obj.file.write_text(yaml.safe_dump(redact(obj.manifest, obj.registration.secret_paths), sort_keys=False))
 
 
 def _cell(obj: PlannedObject) -> tuple[str, str]:
@@ -287,6 +341,7 @@ def _cell(obj: PlannedObject) -> tuple[str, str]:
 
 
 def print_plan(plan: Plan, console: Any, show_all: bool = False) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     console.print(f"[bold]Offline plan of stack {plan.stack}[/] (cluster mode {plan.config.cluster.mode}, region {plan.config.region}); CRD schemas: {plan.crd_source}")
@@ -318,6 +373,8 @@ def print_plan(plan: Plan, console: Any, show_all: bool = False) -> None:
         for problem in obj.problems:
             color = "red" if problem.severity == "error" else "yellow"
             console.print(f"[{color}]{problem.severity}[/] {obj.kind}/{obj.name}: {problem}", highlight=False)
+    for line in plan.duplicate_urns:
+        console.print(f"[red]error[/] {escape(line)}", highlight=False)
     for violation in plan.other_violations:
         problem = as_problem(violation)
         color = "red" if problem.severity == "error" else "yellow"

@@ -25,7 +25,7 @@ from components.endpoint_common import InferenceEndpointArgs
 from components.ingress import EndpointIngress, EndpointIngressArgs
 from components.network import Network, NetworkArgs
 from components.platform import Platform, PlatformArgs
-from components.rules import ConfigError, backends, engines, hyperpod
+from components.rules import ConfigError, backends, engines, hyperpod, naming
 from components.rules import platform as platform_rules
 from components.rules.spec import S3Source
 
@@ -161,8 +161,18 @@ def declare_endpoints(cfg: stack_config.StackConfig, base: Base) -> tuple[dict[s
     ingress_spec = cfg.platform.ingress
     outputs: dict[str, Any] = {}
     api_keys: dict[str, Any] = {}
+    counts: dict[str, int] = {}
+    for spec in cfg.endpoints:
+        counts[hyperpod.resource_name(spec)] = counts.get(hyperpod.resource_name(spec), 0) + 1
     for spec in cfg.endpoints:
         name = hyperpod.resource_name(spec)
+        # Pulumi names per (namespace, name) (G2): one endpoint name may be used in two namespaces.
+        # A name used once keeps the key it had before (output key and resource alias), so existing
+        # stacks neither replace their endpoints nor change their outputs.
+        unique = counts[name] == 1
+        key_name = name if unique else naming.resource_key(spec.namespace, name)
+        urn_name = naming.resource_key(spec.namespace, name)
+        aliases = [pulumi.Alias(name=name)] if unique else []
         backend = backends.backend_of(spec)
         hyperpod_backend = backend == "hyperpod"
         # HyperPod: the operator must be up before its CRD's objects and its namespace's Secrets
@@ -176,7 +186,7 @@ def declare_endpoints(cfg: stack_config.StackConfig, base: Base) -> tuple[dict[s
         key = None
         if spec.api_key:
             key = EndpointApiKey(
-                f"{name}-api-key",
+                f"{urn_name}-api-key",
                 EndpointApiKeyArgs(
                     endpoint_name=name,
                     namespace=spec.namespace,
@@ -185,10 +195,10 @@ def declare_endpoints(cfg: stack_config.StackConfig, base: Base) -> tuple[dict[s
                     namespaces=[hyperpod.OPERATOR_NAMESPACE] if hyperpod_backend else [],
                     depends_on=deps,
                 ),
-                opts=opts,
+                opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=[pulumi.Alias(name=f"{name}-api-key")] if unique else [])),
             )
         endpoint = endpoint_component(
-            name,
+            urn_name,
             InferenceEndpointArgs(
                 spec=spec,
                 region=cfg.region,
@@ -198,12 +208,12 @@ def declare_endpoints(cfg: stack_config.StackConfig, base: Base) -> tuple[dict[s
                 ingress=ingress_spec,
                 ingress_after=base.ingress_ready,
             ),
-            opts=opts,
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=aliases)),
         )
         url: Any = endpoint.url
         if hyperpod_backend and platform_rules.needs_ingress(spec):
             ingress = EndpointIngress(
-                f"{name}-ingress",
+                f"{urn_name}-ingress",
                 EndpointIngressArgs(
                     spec=spec,
                     endpoint_name=name,
@@ -211,11 +221,11 @@ def declare_endpoints(cfg: stack_config.StackConfig, base: Base) -> tuple[dict[s
                     health_path=engines.engine(spec.engine).health_path,
                     after=base.ingress_ready + [endpoint],
                 ),
-                opts=pulumi.ResourceOptions(providers={"kubernetes": base.provider}),
+                opts=pulumi.ResourceOptions(providers={"kubernetes": base.provider}, aliases=[pulumi.Alias(name=f"{name}-ingress")] if unique else []),
             )
             url = ingress.url
         served = engines.served_model_name(spec.model)
-        outputs[name] = {
+        outputs[key_name] = {
             "url": url,  # G16: from the Ingress's final status
             "servedModelName": endpoint.served_model_name,
             "namespace": endpoint.namespace,
@@ -231,5 +241,5 @@ def declare_endpoints(cfg: stack_config.StackConfig, base: Base) -> tuple[dict[s
             ),
         }
         if key:
-            api_keys[name] = key.value
+            api_keys[key_name] = key.value
     return outputs, api_keys

@@ -111,10 +111,91 @@ def _flags(engine_name: str) -> set[str]:
     return {f for p in PARAMS if p.flag(engine_name) for f in (p.flag(engine_name).on, p.flag(engine_name).off) if f}
 
 
+# Other spellings each engine's argparse accepts for one flag, mapped to the spelling the stack uses.
+# vLLM: vllm/engine/arg_utils.py EngineArgs.add_cli_args, e.g. add_argument("--tensor-parallel-size", "-tp"),
+# ("--quantization", "-q"), ("--compilation-config", "-O"); its FlexibleArgumentParser
+# (vllm/utils/argparse_utils.py) also turns `_` into `-` in a `--name` (up to the first `.`) and accepts `-O3`.
+# SGLang: python/sglang/srt/server_args.py ServerArgs.add_cli_args, e.g. add_argument("--tensor-parallel-size",
+# "--tp-size"), ("--model-path", "--model"), ("--data-parallel-size", "--dp-size").
+FLAG_ALIASES: dict[str, dict[str, str]] = {
+    "vllm": {
+        "-tp": "--tensor-parallel-size",
+        "-pp": "--pipeline-parallel-size",
+        "-dcp": "--decode-context-parallel-size",
+        "-dp": "--data-parallel-size",
+        "-dpn": "--data-parallel-rank",
+        "-dpr": "--data-parallel-start-rank",
+        "-dpl": "--data-parallel-size-local",
+        "-dpa": "--data-parallel-address",
+        "-dpp": "--data-parallel-rpc-port",
+        "-dpb": "--data-parallel-backend",
+        "-q": "--quantization",
+        "-O": "--compilation-config",
+    },
+    "sglang": {
+        "--tensor-parallel-size": "--tp-size",
+        "--pipeline-parallel-size": "--pp-size",
+        "--data-parallel-size": "--dp-size",
+        "--dp": "--dp-size",
+        "--expert-parallel-size": "--ep-size",
+        "--model": "--model-path",
+    },
+}
+# Flags the stack always passes itself (build_args), besides the parameter map's.
+CORE_FLAGS: dict[str, tuple[str, ...]] = {
+    "vllm": ("--host", "--port", "--model", "--served-model-name", "--api-key"),
+    "sglang": ("--host", "--port", "--model-path", "--served-model-name", "--api-key", "--enable-metrics"),
+}
+
+
+def known_flags(engine_name: str) -> set[str]:
+    """The long flags of `engine_name` that the stack knows: core flags and the parameter map's."""
+    return _flags(engine_name) | set(CORE_FLAGS.get(engine_name, ()))
+
+
+def is_flag(arg: object, engine_name: str | None = None) -> bool:
+    """`--name...`, or one of the engine's short aliases (`-tp`, `-O3`); `-1` is a value, not a flag."""
+    if not isinstance(arg, str):
+        return False
+    name = arg.split("=", 1)[0]
+    if name.startswith("--"):
+        return len(name) > 2
+    engines_ = (engine_name,) if engine_name in FLAG_ALIASES else tuple(FLAG_ALIASES)
+    return any(name in FLAG_ALIASES[e] or (e == "vllm" and name.startswith("-O")) for e in engines_)
+
+
+def canonical_flag(engine_name: str | None, flag: str) -> str:
+    """The one spelling of an engine flag, so that every check compares like with like (G10).
+
+    `--max_num_seqs`, `-tp`, `--tensor-parallel-size` (SGLang) and an unambiguous abbreviation such as
+    `--served-model` (argparse accepts unique prefixes) all map to the flag the stack itself passes.
+    `engine_name` None (a checker that does not know the engine): only `_` and the single-dash aliases.
+    """
+    name = flag.split("=", 1)[0]
+    if name.startswith("--"):
+        head, dot, rest = name[2:].partition(".")
+        name = "--" + head.replace("_", "-") + dot + rest
+    elif name.startswith("-O") and name != "-O":
+        name = "-O"  # vLLM's `-O3`
+    if engine_name in FLAG_ALIASES:
+        aliases = FLAG_ALIASES[engine_name]
+    else:
+        aliases = {k: v for table in FLAG_ALIASES.values() for k, v in table.items() if not k.startswith("--")}
+    if name in aliases:
+        return aliases[name]
+    if engine_name in FLAG_ALIASES and name.startswith("--") and name not in known_flags(engine_name):
+        longer = [f for f in known_flags(engine_name) | set(FLAG_ALIASES[engine_name].values()) if f.startswith(name)]
+        if len(longer) == 1:
+            return longer[0]
+    return name
+
+
 def foreign_flags(engine_name: str) -> tuple[str, set[str]]:
-    """G10: the other engine and the flags only it knows (this engine fails to start on them)."""
+    """G10: the other engine and the flags only it knows (this engine fails to start on them).
+    Compare with canonical spellings: SGLang takes `--tensor-parallel-size` as `--tp-size`."""
     other = "sglang" if engine_name == "vllm" else "vllm"
-    return other, _flags(other) - _flags(engine_name)
+    own = _flags(engine_name) | set(FLAG_ALIASES[engine_name])
+    return other, {f for f in _flags(other) if f not in own}
 
 
 def engine(name: str) -> Engine:
@@ -232,20 +313,23 @@ def instance_env(engine_name: str, instance: InstanceType | None) -> dict[str, s
     return dict(LOW_CC_ENV[engine_name])
 
 
-def parse_args(args: list[str]) -> dict[str, str | bool]:
-    """`--flag value` / `--flag` pairs of an arg list, for checkers that read rendered manifests."""
+def parse_args(args: list[str], engine_name: str | None = None) -> dict[str, str | bool]:
+    """`--flag value` / `--flag=value` / `--flag` of an arg list, keyed by canonical_flag (so `--max_num_seqs=5`
+    and `-tp 8` are found as `--max-num-seqs` and `--tensor-parallel-size`); later flags win, as in argparse."""
     parsed: dict[str, str | bool] = {}
     i = 0
     while i < len(args):
         arg = args[i]
-        if isinstance(arg, str) and arg.startswith("--"):
+        if is_flag(arg, engine_name):
+            key = canonical_flag(engine_name, arg)
             if "=" in arg:
-                k, v = arg.split("=", 1)
-                parsed[k] = v
-            elif i + 1 < len(args) and not (isinstance(args[i + 1], str) and args[i + 1].startswith("--")):
-                parsed[arg] = args[i + 1]
+                parsed[key] = arg.split("=", 1)[1]
+            elif arg.startswith("-O") and not arg.startswith("--") and arg != "-O":
+                parsed[key] = arg[2:]
+            elif i + 1 < len(args) and not is_flag(args[i + 1], engine_name):
+                parsed[key] = args[i + 1]
                 i += 1
             else:
-                parsed[arg] = True
+                parsed[key] = True
         i += 1
     return parsed

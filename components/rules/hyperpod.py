@@ -251,7 +251,7 @@ def _env_names(worker: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def _tp(args: list[Any], engine: str | None) -> int:
-    parsed = engines.parse_args(args)
+    parsed = engines.parse_args(args, engine)
     for flag in ("--tensor-parallel-size", "--tp-size", "--tp"):
         value = parsed.get(flag)
         if isinstance(value, str) and value.isdigit():
@@ -292,7 +292,7 @@ def check(obj: dict[str, Any]) -> list[Problem]:
     worker = _worker(obj)
     engine = detect_engine(worker)
     args = _args(worker)
-    parsed = engines.parse_args(args)
+    parsed = engines.parse_args(args, engine)
     port = (worker.get("modelInvocationPort") or {}).get("containerPort")
     problems += _check_ports(spec, worker, parsed, port)
     problems += probes.check_probes(worker.get("probes"), "spec.worker.probes", port if isinstance(port, int) else None, spec.get("maxDeployTimeInSeconds", 3600))

@@ -5,6 +5,11 @@ the HyperPod operator names an init container `prefetch-{name}-inf`, so an endpo
 63 characters on its own can still break the deployment (seed: hyperpod-endpoint-incidents §3).
 Truncation keeps a readable prefix and appends a hash of the full normalised name, so names stay
 unique and stable across runs.
+
+An endpoint's name is unique only within its namespace. Names of what lands outside it (cluster-scoped
+objects such as a PersistentVolume or OME's ClusterBaseModel) come from `scoped_name`, and Pulumi
+resource names from `resource_key`: both are unique per (namespace, name), so `a-b`/`c` and `a`/`b-c`
+never meet.
 """
 
 from __future__ import annotations
@@ -82,6 +87,21 @@ def k8s_name(raw: str, derived: tuple[str, ...] = (), allow_dots: bool = False) 
 def endpoint_name(raw: str) -> str:
     """metadata.name and spec.endpointName of a HyperPod endpoint (G1 + G2)."""
     return k8s_name(raw, HYPERPOD_DERIVED)
+
+
+def scoped_name(namespace: str, name: str, suffix: str = "", limit: int = MAX_NAME) -> str:
+    """A label-valid name, unique per (namespace, name, suffix), for an object outside the endpoint's
+    namespace. Readable `<namespace>-<name><suffix>` prefix, then a hash of the three parts joined by a
+    character no part can hold: the dash-joined text alone is ambiguous (`a-b`+`c` = `a`+`b-c`)."""
+    digest = _digest(f"{namespace}/{name}/{suffix}")
+    prefix = fit(normalise(f"{namespace}-{name}{suffix}"), limit - HASH_LEN - 1).rstrip("-.")
+    return f"{prefix}-{digest}" if prefix else digest[:limit]
+
+
+def resource_key(namespace: str, name: str) -> str:
+    """The Pulumi resource name of an endpoint: `/` is in no Kubernetes name or namespace, so the pair
+    is unambiguous, and two teams may both call an endpoint `llama`."""
+    return f"{namespace}/{name}"
 
 
 def derived_names(name: str, patterns: tuple[str, ...] = HYPERPOD_DERIVED) -> list[str]:

@@ -120,6 +120,36 @@ def _secret_like(name: Any, value: Any) -> bool:
     return by_name or bool(_SECRET_VALUE.search(value))
 
 
+# Env var names that hold a secret whatever their value: VLLM_API_KEY, HF_TOKEN, *_TOKEN, *_KEY,
+# *PASSWORD*, *SECRET*, *CREDENTIAL*. Names of references to a secret (`*_SECRET_NAME`, `*_KEY_ID`,
+# `*_TOKEN_FILE`, ...) are not secrets themselves.
+_SECRET_ENV_NAME = re.compile(r"(?i)(^|_)(token|key|api_?key|apikey)$|passw(or)?d|secret|credential|private_?key")
+
+
+def is_secret_name(name: Any) -> bool:
+    """A key or env var name that holds a secret (S3); the plan redacts such values whatever they are."""
+    if not isinstance(name, str):
+        return False
+    return bool(_SECRET_ENV_NAME.search(name) or _SECRET_NAME.search(name)) and not _NOT_A_SECRET.search(name)
+
+
+def check_endpoint_env(env: Mapping[str, Any], path: str) -> list[Problem]:
+    """S3 at config time: a secret in an endpoint's `env` lands as a plain value in the object (and, for a
+    HyperPod endpoint, beside the stack's own VLLM_API_KEY). The value is never echoed."""
+    return [
+        Problem(
+            f"{path}.{name}",
+            redacted(value),
+            "S3",
+            f"env var {name} holds a secret as a plain value, readable by anyone who can read the object and written into plans",
+            "remove it: for the endpoint's API key set apiKey: true (a generated key, or apiKeySecretArn), for a Hugging Face "
+            "token set modelSource.tokenSecret {name, key}; otherwise reference a Secret (valueFrom.secretKeyRef)",
+        )
+        for name, value in env.items()
+        if is_secret_name(name)
+    ]
+
+
 def redacted(value: Any) -> str:
     """Never print a secret: messages reach CI logs."""
     return f"<redacted, {len(value) if isinstance(value, str) else '?'} characters>"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping, Optional
 from urllib.parse import urlparse
 
-from . import hyperpod
+from . import engines, hyperpod
 from .problems import Problem
 from .resources import STACK_TYPE, Resource, get
 
@@ -186,7 +186,8 @@ def keyed_workloads(resources: Iterable[Resource]) -> set[str]:
         for c in containers:
             env = c.get("env") if isinstance(c, dict) else None
             has_env = any(isinstance(e, dict) and e.get("name") == hyperpod.API_KEY_ENV for e in env or [])
-            if has_env or "--api-key" in [str(a) for a in (c.get("args") or [])]:
+            args = [str(a) for a in (c.get("args") or [])] if isinstance(c, dict) else []
+            if has_env or "--api-key" in engines.parse_args(args):  # any spelling: --api_key=..., --api-key ...
                 names.add(str(get(m, "metadata", "labels", "app.kubernetes.io/name") or get(m, "metadata", "name")))
     return names
 

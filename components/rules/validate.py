@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from . import engines, instances, naming
+from . import engines, hyperpod, instances, naming, security
 from .problems import Problem
 from .spec import EndpointSpec
 
 # Flags the stack sets itself; passing them through extraArgs would fork the truth (G3, G5, G10).
-_MANAGED_FLAGS: dict[str, str | None] = {
+# Keyed by canonical spelling per engine (engines.canonical_flag), so `--api_key=x`, `-tp 8` and
+# `--served_model_name` are caught as well as the spelling the stack uses.
+_CORE_MANAGED: dict[str, str | None] = {
     "--port": "port",
     "--host": None,
     "--model": "model",
@@ -21,17 +23,24 @@ _MANAGED_FLAGS: dict[str, str | None] = {
     "--served-model-name": "model",
     "--api-key": "apiKey",
 }
-for _param in engines.PARAMS:
-    for _flag in (_param.vllm, _param.sglang):
-        for _name in (_flag.on, _flag.off) if _flag else ():
-            if _name:
-                _MANAGED_FLAGS[_name] = f"engineArgs.{_param.config_key}"
+
+
+def managed_flags(engine_name: str) -> dict[str, str | None]:
+    """Canonical flag -> the config key that sets it (None: nothing to set, the stack owns it)."""
+    out = {engines.canonical_flag(engine_name, f): where for f, where in _CORE_MANAGED.items()}
+    for param in engines.PARAMS:
+        for flag in (param.vllm, param.sglang):
+            for name in (flag.on, flag.off) if flag else ():
+                if name:
+                    out[engines.canonical_flag(engine_name, name)] = f"engineArgs.{param.config_key}"
+    return out
 
 
 def validate_endpoint(spec: EndpointSpec, path: str) -> list[Problem]:
     problems: list[Problem] = []
     problems += _instance_rules(spec, path)
     problems += _engine_arg_rules(spec, path)
+    problems += security.check_endpoint_env(spec.env, f"{path}.env")
     problems += _kv_cache_rules(spec, path)
     problems += _routing_rules(spec, path)
     problems += _name_rules(spec, path)
@@ -40,6 +49,7 @@ def validate_endpoint(spec: EndpointSpec, path: str) -> list[Problem]:
 
 
 def validate_endpoints(specs: Iterable[EndpointSpec], path: str = "endpoints") -> list[Problem]:
+    specs = list(specs)
     problems: list[Problem] = []
     seen: dict[tuple[str, str], int] = {}
     for i, spec in enumerate(specs):
@@ -58,6 +68,36 @@ def validate_endpoints(specs: Iterable[EndpointSpec], path: str = "endpoints") -
             )
         else:
             seen[key] = i
+    problems += _cluster_wide_names(specs, path)
+    return problems
+
+
+def _cluster_wide_names(specs: list[EndpointSpec], path: str) -> list[Problem]:
+    """G2 across namespaces: the HyperPod operator names what it creates for an endpoint in its own
+    namespace after the endpoint alone (`{name}-router`, `alb-{name}`), and the stack's key Secret and
+    Ingress live there too. Two HyperPod endpoints with one name in two namespaces would share them."""
+    problems: list[Problem] = []
+    first: dict[str, int] = {}
+    for i, spec in enumerate(specs):
+        if (spec.backend or "hyperpod") != "hyperpod":
+            continue
+        name = naming.endpoint_name(spec.name)
+        if name not in first:
+            first[name] = i
+            continue
+        other = specs[first[name]]
+        if other.namespace == spec.namespace:
+            continue  # reported above as a same-namespace clash
+        problems.append(
+            Problem(
+                f"{path}[{i}].name",
+                spec.name,
+                "G2",
+                f"becomes {name!r}, like {path}[{first[name]}] in namespace {other.namespace!r}; the HyperPod operator names "
+                f"the router and its Ingress in {hyperpod.OPERATOR_NAMESPACE} after the endpoint name alone, so the two would share them",
+                f"give HyperPod endpoints names unique in the cluster, e.g. {naming.k8s_name(f'{name}-{spec.namespace}', naming.HYPERPOD_DERIVED)!r}",
+            )
+        )
     return problems
 
 
@@ -122,16 +162,21 @@ def _engine_arg_rules(spec: EndpointSpec, path: str) -> list[Problem]:
                     f"remove it, or use engine {'vllm' if spec.engine == 'sglang' else 'sglang'}",
                 )
             )
+    managed = managed_flags(spec.engine)
     for i, arg in enumerate(spec.extra_args):
-        flag = arg.split("=", 1)[0]
-        if flag in _MANAGED_FLAGS:
-            where = _MANAGED_FLAGS[flag]
+        if not engines.is_flag(arg, spec.engine):
+            continue
+        flag = engines.canonical_flag(spec.engine, arg)
+        if flag in managed:
+            where = managed[flag]
+            spelled = arg.split("=", 1)[0]
+            alias = "" if spelled == flag else f" ({spelled} is {spec.engine}'s spelling of {flag})"
             problems.append(
                 Problem(
                     f"{path}.extraArgs[{i}]",
-                    arg,
+                    f"{spelled}={security.redacted(arg)}" if flag == "--api-key" else arg,
                     "G10",
-                    f"{flag} is set by the stack from the endpoint config",
+                    f"{flag} is set by the stack from the endpoint config{alias}; a later flag overrides it",
                     f"set {where} instead" if where else "remove it",
                 )
             )

@@ -62,10 +62,11 @@ def test_outputs_have_the_same_shape_for_every_backend(eks_run):
 
 def test_children_are_parented_and_wait_for_the_namespace_and_controllers(eks_run):
     plan, seen, _ = eks_run
+    # Pulumi names are <namespace>/<name> (G2: one endpoint name may be used in two namespaces).
     components = {
-        "qwen3-4b-vllm": "KubernetesEndpoint",
-        "qwen3-0-6b-sglang-ome": "OmeEndpoint",
-        "qwen3-0-6b-vllm-kserve": "KServeEndpoint",
+        "inference/qwen3-4b-vllm": "KubernetesEndpoint",
+        "inference/qwen3-0-6b-sglang-ome": "OmeEndpoint",
+        "inference/qwen3-0-6b-vllm-kserve": "KServeEndpoint",
     }
     for name, component in components.items():
         parent = seen[name].parent
@@ -76,9 +77,9 @@ def test_children_are_parented_and_wait_for_the_namespace_and_controllers(eks_ru
             assert any(d.endswith("::ns-inference") for d in child.dependencies), child.name
             assert any(d.endswith("::platform-load-balancer-controller") for d in child.dependencies), child.name
     # The Deployment waits for its weights claim and its API key Secret.
-    deps = seen["qwen3-4b-vllm"].dependencies
-    assert any(d.endswith("::qwen3-4b-vllm-persistentvolumeclaim") for d in deps)
-    assert any(d.endswith("::qwen3-4b-vllm-api-key-inference") for d in deps)  # the key Secret itself
+    deps = seen["inference/qwen3-4b-vllm"].dependencies
+    assert any(d.endswith("::inference/qwen3-4b-vllm-persistentvolumeclaim") for d in deps)
+    assert any(d.endswith("::inference/qwen3-4b-vllm-api-key-inference") for d in deps)  # the key Secret itself
     # Only the endpoint namespace holds the key outside HyperPod (no router to copy it to).
     secrets = [r for r in plan.resources if r.type_ == "kubernetes:core/v1:Secret"]
     assert [s.inputs["metadata"]["namespace"] for s in secrets] == ["inference"]

@@ -76,8 +76,9 @@ def test_components_parent_their_children(hyperpod_run):
         "network-vpc": "Network::network",
         "platform-hyperpod-operator": "Platform::platform",
         "platform-cert-manager": "Platform::platform",
-        "qwen3-4b-api-key-default": "EndpointApiKey::qwen3-4b-api-key",
-        "qwen3-4b-ingress": "EndpointIngress::qwen3-4b-ingress",
+        # Endpoint resources are named <namespace>/<name> (G2: a name may repeat across namespaces).
+        "default/qwen3-4b-api-key-default": "EndpointApiKey::default/qwen3-4b-api-key",
+        "default/qwen3-4b-ingress": "EndpointIngress::default/qwen3-4b-ingress",
     }
     for name, parent in expectations.items():
         assert seen[name].parent.endswith(parent), (name, seen[name].parent)
@@ -100,7 +101,7 @@ def test_G20_operator_addon_waits_for_its_prerequisites_and_has_its_configuratio
 
 def test_G20_endpoint_custom_resources_and_key_secrets_depend_on_the_operator_that_installs_their_crd(hyperpod_run):
     _, seen, _ = hyperpod_run
-    for name in ("qwen3-4b", "public", "public-api-key-hyperpod-inference-system", "qwen3-4b-api-key-default"):
+    for name in ("default/qwen3-4b", "team-a/public", "team-a/public-api-key-hyperpod-inference-system", "default/qwen3-4b-api-key-default"):
         reg = seen[name]  # the CustomResource / Secret itself, not only its component
         assert reg.type_.startswith("kubernetes:")
         assert any(d.endswith("::platform-hyperpod-operator") for d in reg.dependencies), name
@@ -108,7 +109,7 @@ def test_G20_endpoint_custom_resources_and_key_secrets_depend_on_the_operator_th
 
 def test_G9_key_secret_in_both_namespaces_from_one_source_and_no_plaintext_output(hyperpod_run):
     plan, seen, outputs = hyperpod_run
-    secrets = [r for r in plan.resources if r.type_ == "kubernetes:core/v1:Secret" and r.name.startswith("public-api-key")]
+    secrets = [r for r in plan.resources if r.type_ == "kubernetes:core/v1:Secret" and r.name.startswith("team-a/public-api-key")]
     assert sorted(s.inputs["metadata"]["namespace"] for s in secrets) == ["hyperpod-inference-system", "team-a"]
     values = {s.inputs["stringData"]["api-key"] for s in secrets}
     assert len(values) == 1 and all(s.secret for s in secrets)
@@ -120,7 +121,7 @@ def test_G9_key_secret_in_both_namespaces_from_one_source_and_no_plaintext_outpu
     kubeconfig, kube_secret = resolve(outputs["kubeconfig"])
     assert kube_secret and kubeconfig
     # The endpoint CR carries the same key for the router (G9, incident §11).
-    (cr,) = [r for r in plan.resources if r.type_.endswith(":InferenceEndpointConfig") and r.name == "public"]
+    (cr,) = [r for r in plan.resources if r.type_.endswith(":InferenceEndpointConfig") and r.name == "team-a/public"]
     env = {e["name"]: e for e in cr.inputs["spec"]["worker"]["environmentVariables"]}
     assert env["VLLM_API_KEY"]["value"] in values
 
@@ -128,13 +129,13 @@ def test_G9_key_secret_in_both_namespaces_from_one_source_and_no_plaintext_outpu
 def test_G8_G16_G17_ingress_scheme_fixed_at_creation_url_from_final_status(hyperpod_run):
     plan, seen, outputs = hyperpod_run
     ingresses = {r.name: r for r in plan.resources if r.type_ == "kubernetes:networking.k8s.io/v1:Ingress"}
-    public = ingresses["public-ingress"].inputs
-    internal = ingresses["qwen3-4b-ingress"].inputs
+    public = ingresses["team-a/public-ingress"].inputs
+    internal = ingresses["default/qwen3-4b-ingress"].inputs
     assert public["metadata"]["annotations"]["alb.ingress.kubernetes.io/scheme"] == "internet-facing"
     assert internal["metadata"]["annotations"]["alb.ingress.kubernetes.io/scheme"] == "internal"
     assert public["metadata"]["namespace"] == "hyperpod-inference-system"
     assert public["metadata"]["annotations"]["alb.ingress.kubernetes.io/healthcheck-path"] == "/health"  # vLLM's route
-    assert any(d.endswith("::platform-load-balancer-controller") for d in seen["public-ingress"].dependencies)
+    assert any(d.endswith("::platform-load-balancer-controller") for d in seen["team-a/public-ingress"].dependencies)
     endpoints, _ = resolve(outputs["endpoints"])
     # The mock ALB controller writes an `internal-` host for internal ALBs: the URL follows the status.
     assert endpoints["qwen3-4b"]["url"].startswith("http://internal-k8s-") and endpoints["qwen3-4b"]["url"].endswith("/v1/chat/completions")

@@ -81,3 +81,24 @@ def test_g1_property_thousands_of_near_identical_long_names_never_collide(prefix
     fitted = {naming.endpoint_name(r) for r in raws}
     normalised = {naming.normalise(r) for r in raws}
     assert len(fitted) == len(normalised)
+
+
+def test_g2_scoped_names_of_a_b_c_and_a_bc_differ():
+    # OME's cluster-scoped model/runtime for namespace a-b, name c versus namespace a, name b-c (issue 13).
+    assert naming.scoped_name("a-b", "c") != naming.scoped_name("a", "b-c")
+    assert naming.scoped_name("a-b", "c").startswith("a-b-c-")
+    assert naming.resource_key("a-b", "c") != naming.resource_key("a", "b-c")
+
+
+labels = st.from_regex(r"[a-z0-9]([-a-z0-9]{0,40}[a-z0-9])?", fullmatch=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(first=st.tuples(labels, labels), second=st.tuples(labels, labels), suffix=st.sampled_from(["", "-weights"]))
+def test_g2_property_scoped_names_are_valid_and_unique_per_namespace_and_name(first, second, suffix):
+    name = naming.scoped_name(*first, suffix)
+    assert RFC1123_LABEL.match(name) and len(name) <= naming.MAX_NAME
+    assert naming.scoped_name(*first, suffix) == name  # stable
+    if first != second:
+        assert naming.scoped_name(*second, suffix) != name
+        assert naming.resource_key(*second) != naming.resource_key(*first)

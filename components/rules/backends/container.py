@@ -118,7 +118,7 @@ def check_engine_container(
     problems: list[Problem] = []
     engine = engine or detect_engine(c)
     args = [str(a) for a in c.get("args") or []]
-    parsed = engines.parse_args(args)
+    parsed = engines.parse_args(args, engine)
     if not c.get("name"):
         problems.append(Problem(f"{base}.name", None, "B1", "container without a name: the pod is rejected (spec.template.spec.containers[0].name: Required value)", f"name it, e.g. {CONTAINER_NAME!r}"))
     if require_command and not c.get("command"):

@@ -26,7 +26,15 @@ DEFAULT_QUEUE_TARGET = 8
 
 def names(spec: EndpointSpec) -> dict[str, str]:
     name = hyperpod.resource_name(spec)
-    return {"deployment": name, "service": name, "weights": naming.fit(f"{name}-weights", naming.MAX_NAME), "ingress": platform.ingress_name(name), "hpa": name}
+    return {
+        "deployment": name,
+        "service": name,
+        "weights": naming.fit(f"{name}-weights", naming.MAX_NAME),  # the claim, in the endpoint's namespace
+        # The PersistentVolume is cluster-scoped (and its CSI volumeHandle unique per driver): per namespace.
+        "volume": naming.scoped_name(spec.namespace, name, "-weights"),
+        "ingress": platform.ingress_name(name),
+        "hpa": name,
+    }
 
 
 def selector(spec: EndpointSpec) -> dict[str, str]:
@@ -60,7 +68,7 @@ def _weights(spec: EndpointSpec, region: Optional[str]) -> tuple[str, list[dict]
     pv = {
         "apiVersion": "v1",
         "kind": "PersistentVolume",
-        "metadata": {"name": n["weights"], "labels": hyperpod.labels(spec)},
+        "metadata": {"name": n["volume"], "labels": hyperpod.labels(spec)},
         "spec": {
             "capacity": {"storage": "1200Gi"},  # required by the API, ignored by Mountpoint
             "accessModes": ["ReadOnlyMany"],
@@ -68,14 +76,14 @@ def _weights(spec: EndpointSpec, region: Optional[str]) -> tuple[str, list[dict]
             "persistentVolumeReclaimPolicy": "Retain",
             "claimRef": {"namespace": spec.namespace, "name": n["weights"]},
             "mountOptions": options,
-            "csi": {"driver": S3_CSI_DRIVER, "volumeHandle": f"{spec.namespace}-{n['weights']}", "volumeAttributes": {"bucketName": src.bucket}},
+            "csi": {"driver": S3_CSI_DRIVER, "volumeHandle": n["volume"], "volumeAttributes": {"bucketName": src.bucket}},
         },
     }
     pvc = {
         "apiVersion": "v1",
         "kind": "PersistentVolumeClaim",
         "metadata": {"name": n["weights"], "namespace": spec.namespace, "labels": hyperpod.labels(spec)},
-        "spec": {"accessModes": ["ReadOnlyMany"], "storageClassName": "", "volumeName": n["weights"], "resources": {"requests": {"storage": "1200Gi"}}},
+        "spec": {"accessModes": ["ReadOnlyMany"], "storageClassName": "", "volumeName": n["volume"], "resources": {"requests": {"storage": "1200Gi"}}},
     }
     volume = {"name": MODEL_VOLUME, "persistentVolumeClaim": {"claimName": n["weights"], "readOnly": True}}
     return mount, [volume], [{"name": MODEL_VOLUME, "mountPath": mount, "readOnly": True}], [], [pv, pvc]

@@ -27,8 +27,9 @@ BENCHMARK_STORAGE = ("pvc://", "oci://")
 
 
 def cluster_name(spec: EndpointSpec) -> str:
-    """Cluster-scoped model and runtime: the namespace is part of the name so endpoints never share one."""
-    return naming.k8s_name(f"{spec.namespace}-{hyperpod.resource_name(spec)}")
+    """Cluster-scoped model and runtime: unique per (namespace, name), so endpoints never share one
+    (`a-b`/`c` and `a`/`b-c` included)."""
+    return naming.scoped_name(spec.namespace, hyperpod.resource_name(spec))
 
 
 def base_model_name(spec: EndpointSpec) -> str:

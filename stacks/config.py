@@ -24,17 +24,35 @@ PROJECT = "llm-serving"
 
 
 class StackSpec(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     cluster: ClusterSpec
+    """The Kubernetes cluster. Still required with `platformStack`, which builds none: the endpoints' checks and
+    default backend are based on it. Example: `{mode: eks, name: llm-dev, gpuNodeGroups: [{name: g5,
+    instanceType: g5.12xlarge}]}`
+    """
     endpoints: list[EndpointSpec] = Field(default_factory=list)
+    """The model endpoints. Example: `[{name: qwen3-8b, model: Qwen/Qwen3-8B, engine: vllm, instanceType:
+    ml.g5.12xlarge, modelSource: {type: huggingface}}]`
+    """
     platform: PlatformSpec = Field(default_factory=PlatformSpec)
-    # An endpoints-only stack: take the cluster from this platform stack (StackReference,
-    # `org/project/stack` or a stack name of this project) and declare only namespaces, keys,
-    # endpoints and ingress. See docs/deploying.md "One stack or two".
+    """Platform add-ons, the HyperPod operator and ALB settings. Example: `{keda: false, ingress:
+    {idleTimeoutSeconds: 900}}`
+    """
     platform_stack: Optional[Line] = Field(default=None, min_length=1)
-    guardrail_transforms: bool = True  # stack-wide fixers for hand-declared resources
-    preflight: bool = False  # run the boto3 preflight (stacks/preflight.py) from the program on `pulumi up`
+    """An endpoints-only stack: take the cluster from this platform stack (a StackReference, `org/project/stack` or
+    a stack name of this project) and declare only namespaces, keys, endpoints and ingress. See
+    docs/deploying.md "One stack or two". Unset: this stack builds the cluster and platform too. Example:
+    `acme/llm-serving/platform-prod`
+    """
+    guardrail_transforms: bool = True
+    """Register the stack-wide transform that applies the guardrail fixes to every Kubernetes resource the rules
+    cover, including ones declared by hand outside the components. Example: `false`
+    """
+    preflight: bool = False
+    """Run the boto3 preflight checks (stacks/preflight.py) from the program on `pulumi up`, before anything is
+    declared; never on preview. Example: `true`
+    """
 
 
 @dataclass(frozen=True)

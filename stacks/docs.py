@@ -7,17 +7,20 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import types
 import typing
 from collections import defaultdict
 from pathlib import Path
-from typing import Any, Iterable, Literal, Union
+from typing import Any, Iterable, Literal, Optional, Union
 
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from components.rules import catalog, policy_catalog
+from components.rules import bounds, catalog, policy_catalog
+from components.rules import platform as platform_rules
+from components.rules.spec import PlatformSpec
 
 from .config import PROJECT, StackSpec
 
@@ -101,90 +104,217 @@ def guardrails_md(tests_dir: Path = PROJECT_DIR / "tests") -> str:
 
 # ---------------------------------------------------------------- configuration
 
+# Named string types of the bound library, by the check their last validator makes.
+_FORMATS = {
+    "DnsSubdomain": "a Kubernetes object name (DNS-1123 subdomain)",
+    "SecretKey": "a Secret key (letters, digits, `-`, `_`, `.`)",
+    "EnvName": "an environment variable name",
+    "LabelKey": "a Kubernetes label key",
+    "LabelValue": "a Kubernetes label value",
+    "ImageReference": "an OCI image reference",
+    "NameTemplate": "a DNS-1035 label once `{name}` is filled in",
+}
+_FORMAT_OF = {
+    [m for m in typing.get_args(getattr(bounds, name))[1:] if isinstance(m, AfterValidator)][-1].func: text
+    for name, text in _FORMATS.items()
+}
+_BOUNDS = (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"), ("min_length", "min length"), ("max_length", "max length"), ("pattern", "pattern"))
+
 
 def _camel(model: type[BaseModel], name: str, info: FieldInfo) -> str:
     generator = model.model_config.get("alias_generator")
     return info.alias or (generator(name) if callable(generator) else name)
 
 
-def _nested_models(annotation: Any) -> list[type[BaseModel]]:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return [annotation]
-    found: list[type[BaseModel]] = []
-    for arg in typing.get_args(annotation):
-        found += _nested_models(arg)
+def _is_model(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _strip(annotation: Any) -> tuple[Any, list[Any]]:
+    """The bare type without Optional and Annotated, and the metadata Annotated carried."""
+    meta: list[Any] = []
+    while True:
+        origin = typing.get_origin(annotation)
+        args = typing.get_args(annotation)
+        if origin is typing.Annotated:
+            annotation, meta = args[0], meta + list(annotation.__metadata__)
+        elif origin in (Union, types.UnionType) and type(None) in args and len(args) == 2:
+            annotation = next(a for a in args if a is not type(None))
+        else:
+            return annotation, meta
+
+
+def _nested_models(annotation: Any) -> list[tuple[type[BaseModel], bool]]:
+    """Models inside a field's type, each with whether it is a list item."""
+    bare, _ = _strip(annotation)
+    if _is_model(bare):
+        return [(bare, False)]
+    origin = typing.get_origin(bare)
+    found: list[tuple[type[BaseModel], bool]] = []
+    for arg in typing.get_args(bare):
+        found += [(m, in_list or origin in (list, tuple)) for m, in_list in _nested_models(arg)]
     return found
 
 
+def _literal_kind(values: tuple[Any, ...]) -> str:
+    kinds = {type(v) for v in values}
+    return {str: "string", int: "integer", bool: "boolean"}.get(kinds.pop(), "value") if len(kinds) == 1 else "value"
+
+
 def _type_name(annotation: Any) -> str:
-    origin = typing.get_origin(annotation)
-    args = [a for a in typing.get_args(annotation) if a is not type(None)]
-    if origin is typing.Annotated:
-        return _type_name(args[0])
+    bare, _ = _strip(annotation)
+    origin = typing.get_origin(bare)
+    args = typing.get_args(bare)
     if origin is Literal:
-        return " \\| ".join(json.dumps(a) for a in typing.get_args(annotation))
+        return _literal_kind(args)
     if origin in (Union, types.UnionType):
-        return " \\| ".join(_type_name(a) for a in args)
+        if all(_is_model(_strip(a)[0]) for a in args):
+            return "object"
+        return " or ".join(_type_name(a) for a in args)
     if origin in (list, tuple):
         return f"list of {_type_name(args[0])}" if args else "list"
     if origin is dict:
         return f"map of {_type_name(args[1])}" if len(args) == 2 else "map"
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+    if _is_model(bare):
         return "object"
-    return {str: "string", int: "integer", float: "number", bool: "boolean"}.get(annotation, str(annotation))
+    return {str: "string", int: "integer", float: "number", bool: "boolean"}.get(bare, getattr(bare, "__name__", "value"))
 
 
-def _default(info: FieldInfo) -> str:
-    if info.is_required():
-        return "required"
-    if info.default_factory is not None:
-        value = info.default_factory()
-    else:
-        value = info.default
-    if value is PydanticUndefined or value is None:
-        return "unset"
-    if isinstance(value, BaseModel):
-        return "see below"
-    return f"`{json.dumps(value)}`"
+def _bounds(meta: Iterable[Any]) -> list[str]:
+    formats: list[str] = []
+    found: dict[str, Any] = {}
+    patterns: list[str] = []
+    for m in _flat(meta):
+        if isinstance(m, AfterValidator) and m.func in _FORMAT_OF:
+            formats.append(_FORMAT_OF[m.func])
+        for attr, symbol in _BOUNDS:
+            value = getattr(m, attr, None)
+            if value is None:
+                continue
+            if attr == "pattern":
+                patterns.append(value)
+            elif symbol in found:  # a bound given twice (a type's and a field's): the tighter one holds
+                found[symbol] = (min if attr in ("le", "lt", "max_length") else max)(found[symbol], value)
+            else:
+                found[symbol] = value
+    # Every integer is int32-bounded (the intro says so); only tighter bounds are worth a word.
+    parts = [f"{symbol} `{value}`" for symbol, value in found.items() if not (symbol == "<=" and value == bounds.INT32_MAX)]
+    return list(dict.fromkeys(formats + parts + [f"matches `{p}`" for p in patterns]))
+
+
+def _flat(meta: Iterable[Any]) -> Iterable[Any]:
+    for m in meta:
+        if isinstance(m, FieldInfo):  # a Field(...) inside Annotated keeps its bounds as metadata
+            yield from _flat(m.metadata)
+        else:
+            yield m
+
+
+def _one_of(annotation: Any) -> list[str]:
+    if typing.get_origin(annotation) is not Literal:
+        return []
+    values = typing.get_args(annotation)
+    return [f"exactly `{values[0]}`" if len(values) == 1 else "one of " + ", ".join(f"`{a}`" for a in values)]
 
 
 def _constraints(info: FieldInfo) -> str:
-    parts = []
-    for meta in info.metadata:
-        for attr, symbol in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"), ("min_length", "min length"), ("max_length", "max length"), ("pattern", "pattern")):
-            value = getattr(meta, attr, None)
-            if value is not None:
-                parts.append(f"{symbol} `{value}`")
-    return ", ".join(parts)
+    bare, meta = _strip(info.annotation)
+    parts = _one_of(bare) + _bounds([*info.metadata, *meta])
+    origin = typing.get_origin(bare)
+    args = typing.get_args(bare)
+    if origin in (list, tuple) and args:
+        item, item_meta = _strip(args[0])
+        inner = _one_of(item) + _bounds(item_meta)
+        if inner:
+            parts.append("each item: " + ", ".join(inner))
+    elif origin is dict and len(args) == 2:
+        for label, arg in (("each key", args[0]), ("each value", args[1])):
+            inner = _bounds(_strip(arg)[1])
+            if inner:
+                parts.append(f"{label}: " + ", ".join(inner))
+    return "; ".join(parts)
+
+
+def _derived_default(model: type[BaseModel], name: str) -> Optional[str]:
+    """Defaults that depend on other keys, spelled out where the code holds them as data."""
+    if model is PlatformSpec and name in platform_rules.ADDONS:
+        return "unset: " + ", ".join(f"{mode} `{str(on[name]).lower()}`" for mode, on in platform_rules.DEFAULTS.items())
+    return None
+
+
+def _default(model: type[BaseModel], name: str, info: FieldInfo, anchors: dict[type, str]) -> str:
+    if info.is_required():
+        return "required"
+    derived = _derived_default(model, name)
+    if derived:
+        return derived
+    value = info.default_factory() if info.default_factory is not None else info.default  # type: ignore[call-arg]
+    if value is PydanticUndefined or value is None:
+        return "unset"
+    if isinstance(value, BaseModel):
+        return f"[its defaults](#{anchors[type(value)]})"
+    return f"`{json.dumps(value)}`"
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def _variant(model: type[BaseModel]) -> Optional[str]:
+    """The `type` value that selects this model in a discriminated union (a model source)."""
+    field = model.model_fields.get("type")
+    if field is not None and typing.get_origin(field.annotation) is Literal:
+        return str(typing.get_args(field.annotation)[0])
+    return None
+
+
+def _anchor(path: str, model: type[BaseModel]) -> str:
+    tag = re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-") or "top-level"
+    variant = _variant(model)
+    return f"{tag}-{variant}" if variant else tag
+
+
+def _title(path: str, model: type[BaseModel]) -> str:
+    if not path:
+        return "Top-level keys"
+    variant = _variant(model)
+    return f"`{PROJECT}:{path}`" + (f" with `type: {variant}`" if variant else "")
+
+
+def _type_cell(annotation: Any, anchors: dict[type, str]) -> str:
+    """The type, with a link to the section of each nested model."""
+    nested = [m for m, _ in _nested_models(annotation)]
+    if not nested:
+        return _type_name(annotation)
+    links = [f"[`type: {_variant(m)}`](#{anchors[m]})" if len(nested) > 1 else f"[keys](#{anchors[m]})" for m in nested]
+    return f"{_type_name(annotation)} ({', '.join(links)})"
 
 
 def _sections(model: type[BaseModel], path: str, seen: set[type]) -> Iterable[tuple[str, type[BaseModel]]]:
     yield path, model
     for name, info in model.model_fields.items():
         key = _camel(model, name, info)
-        for nested in _nested_models(info.annotation):
+        for nested, in_list in _nested_models(info.annotation):
             if nested in seen:
                 continue
             seen.add(nested)
-            suffix = "[]" if typing.get_origin(info.annotation) is list or "list" in _type_name(info.annotation) else ""
-            yield from _sections(nested, f"{path}.{key}{suffix}" if path else f"{key}{suffix}", seen)
+            child = f"{path}.{key}" if path else key
+            yield from _sections(nested, child + ("[]" if in_list else ""), seen)
 
 
 def missing_descriptions() -> list[str]:
-    """Config keys without a description: each must say what it means."""
+    """Config keys without a description, or whose description has no `Example:`."""
     out = []
     for path, model in _sections(StackSpec, "", set()):
         for name, info in model.model_fields.items():
-            if not info.description:
+            if not info.description or "Example:" not in info.description:
                 out.append(f"{path + '.' if path else ''}{_camel(model, name, info)}")
     return out
 
 
 def configuration_md() -> str:
+    sections = list(_sections(StackSpec, "", set()))
+    anchors = {model: _anchor(path, model) for path, model in sections}
     lines = [
         "# Configuration",
         "",
@@ -193,19 +323,25 @@ def configuration_md() -> str:
         f"Every key lives under the project's namespace in `Pulumi.<stack>.yaml` (`{PROJECT}:cluster`,",
         f"`{PROJECT}:endpoints`, ...). Keys are camelCase; an unknown key is an error, so a typo never falls",
         "back to a default silently. `aws:region` is required.",
+        "",
+        f"Integers are at most `{bounds.INT32_MAX}` (the Kubernetes API's int32) unless a tighter bound is",
+        "shown. Strings are a single line without control characters unless a description says they may",
+        "span lines. \"unset\" means the key is left out; the description says what the stack does then.",
+        "",
+        "Sections:",
+        "",
     ]
-    for path, model in _sections(StackSpec, "", set()):
-        title = f"`{PROJECT}:{path}`" if path else "Top-level keys"
-        lines += ["", f"## {title}", ""]
+    lines += [f"- [{_title(path, model)}](#{anchors[model]})" for path, model in sections]
+    for path, model in sections:
+        lines += ["", f'<a id="{anchors[model]}"></a>', "", f"## {_title(path, model)}", ""]
         if model.__doc__ and model is not StackSpec:
             lines += [" ".join(model.__doc__.split()), ""]
         lines += ["| Name | Description | Type | Default | Constraints |", "|------|-------------|------|---------|-------------|"]
         for name, info in model.model_fields.items():
-            key = _camel(model, name, info)
             examples = f" Example: `{json.dumps(info.examples[0])}`." if info.examples else ""
             lines.append(
-                f"| `{key}` | {_cell((info.description or '') + examples)} | {_cell(_type_name(info.annotation))} | "
-                f"{_cell(_default(info))} | {_cell(_constraints(info))} |"
+                f"| `{_camel(model, name, info)}` | {_cell((info.description or '') + examples)} | {_cell(_type_cell(info.annotation, anchors))} | "
+                f"{_cell(_default(model, name, info, anchors))} | {_cell(_constraints(info))} |"
             )
     return "\n".join(lines) + "\n"
 

@@ -78,3 +78,40 @@ def test_guardrails_page_lists_each_rule_with_its_incident_policy_and_tests():
     g3 = page.split("\n## G3\n", 1)[1].split("\n## ", 1)[0]
     assert "`g03-one-engine-port`, mandatory by default" in g3
     assert "none yet" not in g3
+
+
+def test_every_config_key_has_a_description_with_an_example():
+    assert docs.missing_descriptions() == []
+    page = docs.configuration_md()
+    rows = [line for line in page.splitlines() if line.startswith("| `")]
+    assert len(rows) >= 170, "the page lists every config key"
+    assert all("Example:" in row.split(" | ")[1] for row in rows)
+
+
+def test_missing_descriptions_reports_keys_without_a_description_or_an_example(monkeypatch):
+    from pydantic import BaseModel, ConfigDict
+
+    class Probe(BaseModel):
+        model_config = ConfigDict(use_attribute_docstrings=True)
+        described: int = 1
+        """Has both. Example: `2`"""
+        no_example: int = 1
+        """Says what it means but shows no value."""
+        bare: int = 1
+
+    monkeypatch.setattr(docs, "StackSpec", Probe)
+    assert docs.missing_descriptions() == ["no_example", "bare"]
+
+
+def test_configuration_page_reads_as_plain_types_and_values():
+    page = docs.configuration_md()
+    for internal in ("<class", "typing.", "Annotated", "FieldInfo", "\\\\|"):
+        assert internal not in page, internal
+    endpoints = page.split("## `llm-serving:endpoints[]`", 1)[1].split("\n## ", 1)[0]
+    assert "| `engine` |" in endpoints and "| string | required | one of `vllm`, `sglang` |" in endpoints
+    assert "an OCI image reference" in endpoints  # the image key's bounded type, by name
+    # One section per model source, each titled by its `type`.
+    for variant in ("s3", "fsx", "huggingface"):
+        assert f"## `llm-serving:endpoints[].modelSource` with `type: {variant}`" in page
+    platform = page.split("## `llm-serving:platform`", 1)[1].split("\n## ", 1)[0]
+    assert "| `fsxCsi` |" in platform and "unset: hyperpod `true`, eks `false`, existing `false`" in platform

@@ -70,13 +70,14 @@ def main(argv: list[str] | None = None) -> int:
         return tuning_cli.tune(args, console) if args.command == "tune" else tuning_cli.report(args, console)
     if args.command == "crds":
         from . import schemas
+        from .literal import plain
 
         if args.action == "where":
             directory, origin = schemas.find_crd_dir()
-            console.print(f"{directory or '-'} ({origin})")
+            console.print(plain(f"{directory or '-'} ({origin})"))
             return 0 if directory else 1
         written = schemas.fetch_crds()
-        console.print(f"{len(written)} CRD file(s) written to {schemas.CACHE_DIR}")
+        console.print(plain(f"{len(written)} CRD file(s) written to {schemas.CACHE_DIR}"))
         return 0
     return 2
 

@@ -306,7 +306,7 @@ def print_plan(plan: Plan, console: Any, show_all: bool = False) -> None:
     console.print(labelled(f"Offline plan of stack {plan.stack}", "bold", f"(cluster mode {plan.config.cluster.mode}, region {plan.config.region}); CRD schemas: {plan.crd_source}"))
     for level, message in plan.logs:
         if level in ("warning", "error") or "] " in message and "->" in message:
-            console.print(labelled(level, "red" if level == "error" else "yellow", message, indent="  "))
+            console.print(labelled(level, "red" if level == "error" else "yellow", message, indent="  "), soft_wrap=True)
     table = Table(title=f"{len(plan.objects)} Kubernetes objects", show_lines=False)
     for column in ("#", "kind", "name", "namespace", "schema", "guardrails"):
         table.add_column(column)
@@ -328,14 +328,14 @@ def print_plan(plan: Plan, console: Any, show_all: bool = False) -> None:
         console.print(plain("Other resources: " + ", ".join(f"{n} x {t}" for t, n in sorted(others.items()))))
     for obj in plan.objects:
         for err in obj.schema.errors if obj.schema else ():
-            console.print(labelled("schema", "red", f"{obj.kind}/{obj.name}: {err}"))
+            console.print(labelled("schema", "red", f"{obj.kind}/{obj.name}: {err}"), soft_wrap=True)
         for problem in obj.problems:
             color = "red" if problem.severity == "error" else "yellow"
-            console.print(labelled(problem.severity, color, f"{obj.kind}/{obj.name}: {problem}"))
+            console.print(labelled(problem.severity, color, f"{obj.kind}/{obj.name}: {problem}"), soft_wrap=True)
     for violation in plan.other_violations:
         problem = as_problem(violation)
         color = "red" if problem.severity == "error" else "yellow"
-        console.print(labelled(problem.severity, color, f"{violation.resource.label}: {problem}"))
+        console.print(labelled(problem.severity, color, f"{violation.resource.label}: {problem}"), soft_wrap=True)
 
 
 def run(
@@ -354,14 +354,14 @@ def run(
         policies = load_policy_config(policy_config) if policy_config else None
         plan = build_plan(stack, project_dir, crd_dir, kubernetes_version, policies)
     except PlanOutError as exc:
-        console.print(labelled("error", "red", exc))
+        console.print(labelled("error", "red", exc), soft_wrap=True)
         return 2
     except PolicyConfigError as exc:
         for problem in exc.problems:
-            console.print(labelled("error", "red", problem))
+            console.print(labelled("error", "red", problem), soft_wrap=True)
         return 2
     except StackFileError as exc:
-        console.print(labelled("error", "red", exc))
+        console.print(labelled("error", "red", exc), soft_wrap=True)
         return 2
     except ConfigError as exc:
         console.print(plain(f"Pulumi.{stack}.yaml has {len(exc.problems)} problem(s); nothing was planned:", "red"))
@@ -371,7 +371,7 @@ def run(
     try:
         write_objects(plan, out_dir, project_dir)
     except PlanOutError as exc:
-        console.print(labelled("error", "red", exc))
+        console.print(labelled("error", "red", exc), soft_wrap=True)
         return 2
     print_plan(plan, console, show_all)
     console.print(plain(f"Wrote {len(plan.objects)} manifests to {out_dir}"))

@@ -46,7 +46,7 @@ def check_out_dir(out_dir: Path, project_dir: Path) -> None:
         return
     listed = _previous_plan_files(resolved)
     if listed is None:
-        raise PlanOutError(f"--out {out_dir}: not empty and not a directory an earlier plan wrote (no {MARKER} marker); nothing was deleted; {fix}")
+        raise PlanOutError(f"--out {out_dir}: not empty and not a directory an earlier plan wrote (no {MARKER} marker); nothing was deleted; {fix}, or empty this one yourself")
     others = sorted(entries - listed - {MARKER})
     if others:
         shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")

@@ -158,3 +158,37 @@ def test_item10_hostile_policy_config_fails_the_plan_with_exit_2(tmp_path, capsy
     captured = capsys.readouterr()
     line = one_error_line(captured.out, captured.err)
     assert code == 2 and "duplicate key 'all'" in line
+
+
+def test_item10_binary_crd_file_is_skipped_by_name_not_a_crash(tmp_path, capsys):
+    crds = tmp_path / "crds"
+    crds.mkdir()
+    (crds / "broken.yaml").write_bytes(b"kind: CustomResourceDefinition\ngroup: example.com\nkind: Widget\n\xff\xfe\x00")
+    manifest = tmp_path / "widget.yaml"
+    manifest.write_text("apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n  namespace: default\n")
+    code = cli(["check", str(manifest), "--crd-dir", str(crds)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "unchecked: no CRD schema for example.com/v1 Widget" in out and "skipped broken.yaml (UnicodeDecodeError)" in out
+
+
+def test_item10_a_directory_named_like_a_manifest_is_skipped_when_scanning(tmp_path, capsys):
+    (tmp_path / "sub.yaml").mkdir()
+    (tmp_path / "cm.yaml").write_text(CONFIGMAP)
+    assert cli(["check", str(tmp_path)]) == 0
+    assert "1 document(s)" in capsys.readouterr().out
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_item10_hostile_base_stack_file_for_tune_is_a_deploy_error(tmp_path, case):
+    from stacks.tuning.deploy import DeployError
+    from stacks.tuning.grid import PulumiTarget
+    from stacks.tuning.pulumi_target import load_base
+
+    project = stack_project(tmp_path)
+    write, expected = HOSTILE[case]
+    write(project / "Pulumi.dev.yaml")
+    with pytest.raises(DeployError) as err:
+        load_base(PulumiTarget(project_dir=str(project), base_stack="dev"))
+    assert "Pulumi.dev.yaml" in str(err.value) and expected in str(err.value)

@@ -77,21 +77,22 @@ def main(argv: list[str] | None = None) -> int:
         return docs_cmd.main(args.check)
     if args.command == "crds":
         from . import schemas
+        from .literal import plain
 
         if args.action == "where":
             directory, origin = schemas.find_crd_dir()
-            console.print(f"{directory or '-'} ({origin})")
+            console.print(plain(f"{directory or '-'} ({origin})"))
             return 0 if directory else 1
         directory, origin = schemas.find_crd_dir()
         if directory is not None and origin == f"${schemas.ENV_VAR}":
-            console.print(f"CRD schemas come from {directory} ({origin}); nothing to fetch", highlight=False)
+            console.print(plain(f"CRD schemas come from {directory} ({origin}); nothing to fetch"))
             return 0
         try:
             written = schemas.fetch_crds()
         except schemas.FetchError as exc:
-            console.print(str(exc), markup=False, highlight=False, soft_wrap=True)
+            console.print(plain(str(exc)), soft_wrap=True)
             return 1
-        console.print(f"{len(written)} CRD file(s) written to {schemas.CACHE_DIR}", highlight=False)
+        console.print(plain(f"{len(written)} CRD file(s) written to {schemas.CACHE_DIR}"))
         return 0
     return 2
 

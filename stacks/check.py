@@ -19,14 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Optional, TextIO
 
-import yaml
-
 from components.rules import manifests, security
 from components.rules.policy_config import PolicyConfig, PolicyConfigError
 from components.rules.policy_config import load as load_policy_config
 from components.rules.policy_eval import Violation, evaluate
 from components.rules.resources import from_manifest
 
+from . import yamlio
 from .schemas import DEFAULT_K8S_VERSION, SchemaResult, Validator, find_crd_dir
 
 SUFFIXES = (".yaml", ".yml")
@@ -82,13 +81,9 @@ def load_documents(files: Iterable[Path]) -> list[Document]:
     docs: list[Document] = []
     for path in files:
         try:
-            loaded = list(yaml.safe_load_all(path.read_text()))
-        except OSError as exc:
-            raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
-            raise InputError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', None) or exc}") from None
+            loaded = yamlio.load_all_file(path)
+        except yamlio.YamlInputError as exc:
+            raise InputError(str(exc)) from None
         for i, doc in enumerate(loaded, 1):
             if doc is None:
                 continue  # an empty document (a trailing ---)

@@ -26,7 +26,10 @@ from components.rules.policy_eval import Violation, evaluate
 from components.rules.resources import Resource
 
 from . import config as stack_config
+from . import yamlio
+from .literal import labelled, plain
 from .mocks import SECRET_MARK, PlanMocks, PlanMonitor, Registration
+from .plan_out import PlanOutError, check_out_dir, replace_plan_files
 from .schemas import DEFAULT_K8S_VERSION, SchemaResult, Validator, find_crd_dir
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -85,7 +88,14 @@ class Plan:
 
 
 def project_name(project_dir: Path = PROJECT_DIR) -> str:
-    return yaml.safe_load((project_dir / "Pulumi.yaml").read_text())["name"]
+    path = project_dir / "Pulumi.yaml"
+    try:
+        doc = yamlio.load_file(path)
+    except yamlio.YamlInputError as exc:
+        raise StackFileError(str(exc)) from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("name"), str) or not doc["name"]:
+        raise StackFileError(f"{path}: no project `name`; Fix: add `name: <project>` to Pulumi.yaml")
+    return doc["name"]
 
 
 def read_stack_config(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
@@ -95,15 +105,17 @@ def read_stack_config(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, 
         found = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
         raise StackFileError(f"stack file {path.name} not found; stacks here: {', '.join(found) or 'none'}")
     try:
-        doc = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise StackFileError(f"{path.name} is not valid YAML: {exc}") from None
-    raw = doc.get("config") or {}
-    if not isinstance(raw, dict):
-        raise StackFileError(f"{path.name}: `config` must be a map of keys to values")
+        doc = yamlio.load_file(path) or {}
+    except yamlio.YamlInputError as exc:
+        raise StackFileError(str(exc)) from None
+    raw = (doc.get("config") if isinstance(doc, dict) else None) or {}
+    if not isinstance(doc, dict) or not isinstance(raw, dict):
+        raise StackFileError(f"{path.name}: `config` must be a map of keys to values; Fix: write `config:` followed by `key: value` lines")
     project = project_name(project_dir)
     out = {}
     for key, value in raw.items():
+        if not isinstance(key, str):
+            raise StackFileError(f"{path.name}: config key {key!r} is not a string; Fix: quote it or use `{project}:<name>`")
         full = key if ":" in key else f"{project}:{key}"
         out[full] = SECURE_PLACEHOLDER if isinstance(value, dict) and set(value) == {"secure"} else value
     return out
@@ -311,13 +323,15 @@ def _redact(value: Any, path: tuple[Any, ...], paths: set[tuple[Any, ...]]) -> A
     return value
 
 
-def write_objects(plan: Plan, out_dir: Path) -> None:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for old in out_dir.glob("*.yaml"):
-        old.unlink()
+def write_objects(plan: Plan, out_dir: Path, project_dir: Path = PROJECT_DIR) -> None:
+    """One YAML file per object in the plan's own directory (see plan_out: nothing else is removed)."""
+    names = {}
     for obj in plan.objects:
-        stem = "-".join(part for part in (f"{obj.index:03d}", obj.kind.lower(), obj.namespace, obj.name) if part)
-        obj.file = out_dir / f"{stem}.yaml"
+        stem = "-".join(str(part) for part in (f"{obj.index:03d}", obj.kind.lower(), obj.namespace, obj.name) if part)
+        names[obj.index] = stem.replace("/", "_").replace("\\", "_") + ".yaml"
+    replace_plan_files(out_dir, project_dir, plan.stack, list(names.values()))
+    for obj in plan.objects:
+        obj.file = out_dir / names[obj.index]
         obj.file.write_text(yaml.safe_dump(redact(obj.manifest, obj.registration.secret_paths), sort_keys=False))
 
 
@@ -341,18 +355,17 @@ def _cell(obj: PlannedObject) -> tuple[str, str]:
 
 
 def print_plan(plan: Plan, console: Any, show_all: bool = False) -> None:
-    from rich.markup import escape
     from rich.table import Table
 
-    console.print(f"[bold]Offline plan of stack {plan.stack}[/] (cluster mode {plan.config.cluster.mode}, region {plan.config.region}); CRD schemas: {plan.crd_source}")
+    console.print(labelled(f"Offline plan of stack {plan.stack}", "bold", f"(cluster mode {plan.config.cluster.mode}, region {plan.config.region}); CRD schemas: {plan.crd_source}"))
     for level, message in plan.logs:
         if level in ("warning", "error") or "] " in message and "->" in message:
-            console.print(f"  [{'red' if level == 'error' else 'yellow'}]{level}[/] {message}", highlight=False)
+            console.print(labelled(level, "red" if level == "error" else "yellow", message, indent="  "), soft_wrap=True)
     table = Table(title=f"{len(plan.objects)} Kubernetes objects", show_lines=False)
     for column in ("#", "kind", "name", "namespace", "schema", "guardrails"):
         table.add_column(column)
     for obj in plan.objects:
-        table.add_row(str(obj.index), obj.kind, obj.name, obj.namespace or "-", *_cell(obj))
+        table.add_row(str(obj.index), plain(obj.kind), plain(obj.name), plain(obj.namespace or "-"), *_cell(obj))
     console.print(table)
     others: dict[str, int] = {}
     for reg in plan.resources:
@@ -363,22 +376,22 @@ def print_plan(plan: Plan, console: Any, show_all: bool = False) -> None:
         for column in ("#", "type", "name", "provider"):
             res.add_column(column)
         for i, reg in enumerate(plan.resources, 1):
-            res.add_row(str(i), reg.type_, reg.name, reg.provider.split("::")[-1] or "-")
+            res.add_row(str(i), plain(reg.type_), plain(reg.name), plain(reg.provider.split("::")[-1] or "-"))
         console.print(res)
     else:
-        console.print("Other resources: " + ", ".join(f"{n} x {t}" for t, n in sorted(others.items())))
+        console.print(plain("Other resources: " + ", ".join(f"{n} x {t}" for t, n in sorted(others.items()))))
     for obj in plan.objects:
         for err in obj.schema.errors if obj.schema else ():
-            console.print(f"[red]schema[/] {obj.kind}/{obj.name}: {err}", highlight=False)
+            console.print(labelled("schema", "red", f"{obj.kind}/{obj.name}: {err}"), soft_wrap=True)
         for problem in obj.problems:
             color = "red" if problem.severity == "error" else "yellow"
-            console.print(f"[{color}]{problem.severity}[/] {obj.kind}/{obj.name}: {problem}", highlight=False)
+            console.print(labelled(problem.severity, color, f"{obj.kind}/{obj.name}: {problem}"), soft_wrap=True)
     for line in plan.duplicate_urns:
-        console.print(f"[red]error[/] {escape(line)}", highlight=False)
+        console.print(labelled("error", "red", line), soft_wrap=True)
     for violation in plan.other_violations:
         problem = as_problem(violation)
         color = "red" if problem.severity == "error" else "yellow"
-        console.print(f"[{color}]{problem.severity}[/] {violation.resource.label}: {problem}", highlight=False)
+        console.print(labelled(problem.severity, color, f"{violation.resource.label}: {problem}"), soft_wrap=True)
 
 
 def run(
@@ -391,34 +404,45 @@ def run(
     project_dir: Path = PROJECT_DIR,
     policy_config: Optional[str] = None,
 ) -> int:
+    out_dir = Path(out) if out else project_dir / "plan-out" / stack
     try:
+        check_out_dir(out_dir, project_dir)  # before the plan runs: a refused --out costs nothing
         policies = load_policy_config(policy_config) if policy_config else None
         plan = build_plan(stack, project_dir, crd_dir, kubernetes_version, policies)
+    except PlanOutError as exc:
+        console.print(labelled("error", "red", exc), soft_wrap=True)
+        return 2
     except PolicyConfigError as exc:
         for problem in exc.problems:
-            console.print(f"[red]error[/] {problem}", highlight=False)
+            console.print(labelled("error", "red", problem), soft_wrap=True)
         return 2
     except StackFileError as exc:
-        console.print(f"[red]error[/] {exc}", highlight=False)
+        console.print(labelled("error", "red", exc), soft_wrap=True)
         return 2
     except ConfigError as exc:
-        console.print(f"[red]Pulumi.{stack}.yaml has {len(exc.problems)} problem(s); nothing was planned:[/]")
+        console.print(plain(f"Pulumi.{stack}.yaml has {len(exc.problems)} problem(s); nothing was planned:", "red"))
         for problem in exc.problems:
-            console.print(f"  {problem}", highlight=False, soft_wrap=True)
+            console.print(plain(f"  {problem}"), soft_wrap=True)
         return 2
-    out_dir = Path(out) if out else project_dir / "plan-out" / stack
-    write_objects(plan, out_dir)
+    try:
+        write_objects(plan, out_dir, project_dir)
+    except PlanOutError as exc:
+        console.print(labelled("error", "red", exc), soft_wrap=True)
+        return 2
     print_plan(plan, console, show_all)
-    console.print(f"Wrote {len(plan.objects)} manifests to {out_dir}")
+    console.print(plain(f"Wrote {len(plan.objects)} manifests to {out_dir}"))
     if plan.failed:
         console.print("[red bold]Plan failed[/]: fix the errors above.")
         return 1
     unchecked = sorted({f"{o.kind}" for o in plan.objects if o.schema is None or o.schema.status == "unchecked"})
     if unchecked:
         console.print(
-            f"[yellow bold]Plan passed, schemas unchecked[/] for {', '.join(unchecked)}: no schema was found "
-            f"({plan.crd_source}). Fix: run `python -m stacks crds fetch`, or pass --crd-dir.",
-            highlight=False,
+            labelled(
+                "Plan passed, schemas unchecked",
+                "yellow bold",
+                f"for {', '.join(unchecked)}: no schema was found ({plan.crd_source}). Fix: run `python -m stacks crds fetch`, or pass --crd-dir.",
+            ),
+            soft_wrap=True,
         )
         return 0
     console.print("[green bold]Plan passed[/].")

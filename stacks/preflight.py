@@ -17,6 +17,7 @@ from components.rules.spec import S3Source
 
 from .aws import Aws, AwsError
 from .config import StackConfig
+from .literal import labelled, plain
 
 # EC2 On-Demand vCPU quotas by instance family letter.
 EC2_QUOTAS = {"g": ("L-DB2E81BA", "Running On-Demand G and VT instances"), "p": ("L-417A185B", "Running On-Demand P instances")}
@@ -115,16 +116,16 @@ def main(stack: str, console, project_dir=None) -> int:
         values = plan_mod.read_stack_config(stack, project_dir or plan_mod.PROJECT_DIR)
         cfg = plan_mod.parse_stack_config(values, plan_mod.project_name(project_dir or plan_mod.PROJECT_DIR))
     except plan_mod.StackFileError as exc:
-        console.print(f"[red]error[/] {exc}", highlight=False)
+        console.print(labelled("error", "red", exc), soft_wrap=True)
         return 2
     except plan_mod.ConfigError as exc:
         for problem in exc.problems:
-            console.print(f"  {problem}", highlight=False, soft_wrap=True)
+            console.print(plain(f"  {problem}"), soft_wrap=True)
         return 2
     problems = run(cfg)
     for line in problems:
-        console.print(f"[red]preflight[/] {line}", highlight=False, soft_wrap=True)
+        console.print(labelled("preflight", "red", line), soft_wrap=True)
     if problems:
         return 1
-    console.print(f"[green bold]Preflight passed[/] for stack {stack} ({cfg.region}).")
+    console.print(labelled("Preflight passed", "green bold", f"for stack {stack} ({cfg.region})."))
     return 0

@@ -9,9 +9,11 @@ against its git blob id).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional
@@ -19,6 +21,8 @@ from typing import Any, Callable, Iterable, Optional
 import jsonschema
 import kubernetes_validate
 import yaml
+from kubernetes_validate import utils as kv_utils
+from referencing import Registry, Resource
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "llm-serving" / "crds"
@@ -87,8 +91,9 @@ class CrdRegistry:
 
     def __init__(self, directory: Optional[Path]):
         self.directory = directory
-        self._schemas: dict[tuple[str, str, str], tuple[dict, str]] = {}
+        self._schemas: dict[tuple[str, str, str], tuple[jsonschema.Validator, str]] = {}
         self._parsed: set[Path] = set()
+        self.unreadable: dict[Path, str] = {}  # CRD files skipped, with why: named when a kind stays unchecked
 
     def _candidates(self, group: str, kind: str) -> Iterable[Path]:
         if self.directory is None:
@@ -103,18 +108,30 @@ class CrdRegistry:
 
     def _load(self, path: Path) -> None:
         self._parsed.add(path)
-        for doc in yaml.load_all(path.read_text(), Loader=_Loader):
+        # CRD files are upstream data (trusted, large): the fast C loader, but a file that is not YAML
+        # text is skipped by name instead of crashing the check.
+        try:
+            docs = list(yaml.load_all(path.read_bytes().decode("utf-8"), Loader=_Loader))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            self.unreadable[path] = type(exc).__name__
+            return
+        for doc in docs:
             if not isinstance(doc, dict) or doc.get("kind") != "CustomResourceDefinition":
                 continue
-            spec = doc["spec"]
-            for version in spec.get("versions", []):
-                schema = (version.get("schema") or {}).get("openAPIV3Schema")
-                if schema:
-                    key = (spec["group"], version["name"], spec["names"]["kind"])
-                    rel = path.relative_to(self.directory) if self.directory else path
-                    self._schemas[key] = (_strict(schema), f"{rel} ({version['name']})")
+            try:
+                spec = doc["spec"]
+                for version in spec.get("versions", []):
+                    schema = (version.get("schema") or {}).get("openAPIV3Schema")
+                    if schema:
+                        key = (spec["group"], version["name"], spec["names"]["kind"])
+                        rel = path.relative_to(self.directory) if self.directory else path
+                        # Compiled once per kind: checking many documents of one kind reuses it.
+                        self._schemas[key] = (jsonschema.Draft7Validator(_strict(schema), format_checker=FORMAT_CHECKER), f"{rel} ({version['name']})")
+            except (KeyError, TypeError, AttributeError):
+                self.unreadable[path] = "not a CustomResourceDefinition with spec.group, names.kind and versions"
 
-    def schema(self, group: str, version: str, kind: str) -> Optional[tuple[dict, str]]:
+    def schema(self, group: str, version: str, kind: str) -> Optional[tuple[jsonschema.Validator, str]]:
+
         key = (group, version, kind)
         if key not in self._schemas:
             for path in self._candidates(group, kind):
@@ -133,6 +150,45 @@ def is_builtin_group(group: str) -> bool:
     return group.endswith(".k8s.io") or group == "k8s.io"
 
 
+# ---------------------------------------------------------------- core kinds (kubernetes-validate's schemas)
+#
+# kubernetes_validate.validate reads and parses two JSON files (one of them the 2 MB definitions) and
+# compiles a validator for every object: 12 ms each. The same lookup, with each file read once and
+# each validator compiled once per (version, apiVersion, kind), is what `stacks check` needs for
+# thousands of documents.
+
+
+@functools.lru_cache(maxsize=None)
+def _schema_version(desired: str) -> str:
+    """kubernetes-validate's schema version for a Kubernetes version (the newest not newer than it)."""
+    desired = desired[1:] if desired.startswith("v") else desired
+    if kv_utils.major_minor(desired) > kv_utils.latest_version():
+        raise kubernetes_validate.VersionNotSupportedError(version=kv_utils.major_minor(desired))
+    return [v for v in kv_utils.all_versions() if kv_utils.major_minor(v) <= kv_utils.major_minor(desired)][-1]
+
+
+@functools.lru_cache(maxsize=None)
+def _definitions(schema_dir: str, desired: str) -> Resource:
+    return Resource.from_contents(kv_utils.schema_contents(f"kubernetes-json-schema/{schema_dir}/_definitions.json", desired))
+
+
+@functools.lru_cache(maxsize=512)
+def core_validator(desired: str, api_version: str, kind: str) -> Optional[jsonschema.Validator]:
+    """The strict validator of a core kind, or None when kubernetes-validate has no schema for it."""
+    schema_dir = f"v{_schema_version(desired)}-local-strict"
+    # rbac.authorization.k8s.io/v1 -> rbac-v1, as kubernetes-validate names its files
+    group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+    name = f"{kind.lower()}-{group_version}.json"
+    if "/" in name or name.startswith("."):
+        return None  # not a file name kubernetes-validate could hold
+    try:
+        schema = kv_utils.schema_contents(f"kubernetes-json-schema/{schema_dir}/{name}", desired)
+    except FileNotFoundError:
+        return None
+    registry = _definitions(schema_dir, desired) @ (Resource.from_contents(schema) @ Registry())
+    return jsonschema.validators.Draft202012Validator(schema, registry=registry, format_checker=FORMAT_CHECKER)
+
+
 class Validator:
     def __init__(self, crd_dir: Optional[Path], kubernetes_version: str = DEFAULT_K8S_VERSION):
         self.crds = CrdRegistry(crd_dir)
@@ -146,13 +202,14 @@ class Validator:
         # other dotted group is a CRD. A missing built-in schema is "unchecked", never "passed".
         if group and "." in group and not is_builtin_group(group):
             return self._validate_crd(obj, group, version, kind, api_version)
-        try:
-            kubernetes_validate.validate(obj, self.kubernetes_version, strict=True)
-        except kubernetes_validate.SchemaNotFoundError:
+        validator = core_validator(self.kubernetes_version, api_version, kind)
+        if validator is None:
             if group and "." in group:  # a CRD in a k8s.io group (gateway.networking.k8s.io, ...)
                 return self._validate_crd(obj, group, version, kind, api_version)
             return SchemaResult("unchecked", f"kubernetes-validate has no schema for {api_version} {kind}")
-        except kubernetes_validate.ValidationError as err:
+        # The first error, as kubernetes_validate.validate reports it.
+        err = next(validator.iter_errors(obj), None)
+        if err is not None:
             return SchemaResult("failed", f"kubernetes {self.kubernetes_version} (strict)", (_format_error(err),))
         return SchemaResult("passed", f"kubernetes {self.kubernetes_version} (strict)")
 
@@ -160,9 +217,10 @@ class Validator:
         found = self.crds.schema(group, version, kind)
         if found is None:
             where = self.crds.directory or "no CRD directory"
-            return SchemaResult("unchecked", f"no CRD schema for {api_version} {kind} in {where}")
-        schema, source = found
-        errors = sorted(jsonschema.Draft7Validator(schema, format_checker=FORMAT_CHECKER).iter_errors(obj), key=lambda e: list(e.absolute_path))
+            skipped = "".join(f"; skipped {path.name} ({why})" for path, why in self.crds.unreadable.items())
+            return SchemaResult("unchecked", f"no CRD schema for {api_version} {kind} in {where}{skipped}")
+        validator, source = found
+        errors = sorted(validator.iter_errors(obj), key=lambda e: list(e.absolute_path))
         return SchemaResult("failed" if errors else "passed", source, tuple(_format_error(e) for e in errors))
 
 

@@ -100,16 +100,46 @@ def parse(raw: Any) -> PolicyConfig:
     return PolicyConfig(levels, params)
 
 
+MAX_BYTES = 1024 * 1024  # a policy config is a few hundred bytes; anything near this is the wrong file
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r}; JSON keeps only the last, so one setting would be dropped silently. Fix: keep one {key!r} entry")
+        out[key] = value
+    return out
+
+
+def _read_json(path: Path) -> Any:
+    """The JSON in `path`; every unreadable, binary, oversized or ambiguous file is one named problem."""
+    fix = "Fix: pass the policy config JSON file (as for `pulumi preview --policy-pack-config`)"
+    try:
+        if path.is_dir():
+            raise PolicyConfigError([f"{path}: is a directory, not a policy config; {fix}"])
+        if path.stat().st_size > MAX_BYTES:
+            raise PolicyConfigError([f"{path}: {path.stat().st_size} bytes is over the {MAX_BYTES}-byte limit for a policy config; {fix}"])
+        data = path.read_bytes()
+    except OSError as exc:
+        raise PolicyConfigError([f"{path}: cannot read the policy config ({exc.strerror or exc}); {fix}"]) from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise PolicyConfigError([f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); {fix}"]) from None
+    try:
+        return json.loads(text, object_pairs_hook=_unique_keys)
+    except json.JSONDecodeError as exc:
+        raise PolicyConfigError([f"{path}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}; {fix}"]) from None
+    except ValueError as exc:
+        raise PolicyConfigError([f"{path}: {exc}"]) from None
+    except RecursionError:
+        raise PolicyConfigError([f"{path}: nested too deeply to be a policy config; {fix}"]) from None
+
+
 def load(path: str | Path) -> PolicyConfig:
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise PolicyConfigError([f"{path}: cannot read the policy config ({exc.strerror or exc})"]) from None
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise PolicyConfigError([f"{path}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"]) from None
+    raw = _read_json(path)
     try:
         return parse(raw)
     except PolicyConfigError as exc:

@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional, Protocol
 
-import yaml
 from pydantic import ValidationError
 
 from components.rules import hyperpod
 from components.rules.spec import ClusterSpec, EndpointSpec, PlatformSpec
 
+from .. import yamlio
 from .deploy import DeployError, Endpoint, Status, wait_until_ready
 from .grid import GridSpec, PulumiTarget
 
@@ -66,13 +66,27 @@ class StackHandle:
 def load_base(target: PulumiTarget) -> tuple[str, dict[str, Any]]:
     """The project name and the base stack's config (empty without a base stack)."""
     project_dir = Path(target.project_dir)
-    project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())["name"] if (project_dir / "Pulumi.yaml").exists() else "llm-serving"
-    if not target.base_stack:
-        return project, {}
-    path = project_dir / f"Pulumi.{target.base_stack}.yaml"
-    if not path.exists():
-        raise DeployError(f"base stack file {path} not found (pulumi.baseStack = {target.base_stack!r}); create it or fix pulumi.baseStack")
-    return project, (yaml.safe_load(path.read_text()) or {}).get("config") or {}
+    try:
+        project = _project_name(project_dir / "Pulumi.yaml")
+        if not target.base_stack:
+            return project, {}
+        path = project_dir / f"Pulumi.{target.base_stack}.yaml"
+        if not path.exists():
+            raise DeployError(f"base stack file {path} not found (pulumi.baseStack = {target.base_stack!r}); create it or fix pulumi.baseStack")
+        doc = yamlio.load_file(path) or {}
+    except yamlio.YamlInputError as exc:
+        raise DeployError(str(exc)) from None
+    config = doc.get("config") if isinstance(doc, dict) else None
+    if not isinstance(config or {}, dict):
+        raise DeployError(f"{path}: `config` must be a map of keys to values; Fix: write `config:` followed by `key: value` lines")
+    return project, config or {}
+
+
+def _project_name(path: Path) -> str:
+    doc = yamlio.load_file(path) if path.exists() else {"name": "llm-serving"}
+    if not isinstance(doc, dict) or not isinstance(doc.get("name"), str):
+        raise DeployError(f"{path}: no project `name`; Fix: add `name: <project>` to Pulumi.yaml")
+    return doc["name"]
 
 
 # Without a base stack (dry runs only): an adopted HyperPod cluster, the product's primary target.

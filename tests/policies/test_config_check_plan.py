@@ -135,7 +135,7 @@ def test_check_schema_failure_is_mandatory(tmp_path, crd_dir):
 @pytest.mark.parametrize(
     "name, text, expected",
     [
-        ("broken.yaml", "apiVersion: v1\nkind: [", "not valid YAML at line"),
+        ("broken.yaml", "apiVersion: v1\nkind: [", "broken.yaml: line 3, column 1: not valid YAML"),
         ("list.yaml", "- a\n- b\n", "list.yaml:1: not a Kubernetes object"),
     ],
 )

@@ -25,10 +25,14 @@ def _prose(text: str) -> str:
     return CODE_SPAN.sub("", FENCE.sub("", text))
 
 
+EXPLICIT_ANCHOR = re.compile(r'<a id="([^"]+)"></a>')
+
+
 def _anchors(page: Path) -> set[str]:
-    """GitHub's heading ids: lowercase, punctuation dropped, spaces to hyphens."""
-    ids = set()
-    for title in HEADING.findall(FENCE.sub("", page.read_text(encoding="utf-8"))):
+    """GitHub's heading ids (lowercase, punctuation dropped, spaces to hyphens) and explicit `<a id>`s."""
+    text = FENCE.sub("", page.read_text(encoding="utf-8"))
+    ids = set(EXPLICIT_ANCHOR.findall(text))
+    for title in HEADING.findall(text):
         title = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", title).replace("`", "")
         ids.add(re.sub(r"[^\w\- ]", "", title.lower()).replace(" ", "-"))
     return ids

@@ -94,6 +94,8 @@ class Benchmark(_Model):
     max_seconds: float = Field(default=60, gt=0)
     timeout: float = Field(default=120, gt=0)
     warmup: int = Field(default=2, ge=0)
+    # A level with more failed requests than this is not a result: the trial fails (never a winner).
+    max_error_rate: float = Field(default=0.05, ge=0, le=1)
 
 
 class Objective(_Model):

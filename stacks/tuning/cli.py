@@ -119,22 +119,23 @@ def tune(args: Any, console: Console) -> int:
         except DeployError as exc:
             say(console, (str(exc), "red"))
             return 2
-    points = grid_mod.expand(grid)
-    print_pruned(console, points)
-    if args.dry_run:
-        return dry_run(grid, points, console)
     db = Path(args.db or f"tuning-runs/{grid.name}.db")
-    if grid.target == "pulumi":
+    if grid.target == "pulumi" and not args.dry_run:
         from shutil import which
 
         if which("pulumi") is None:
             say(console, ("--target pulumi needs the pulumi CLI on PATH", "red"), " (https://www.pulumi.com/docs/install/); use --target local or --dry-run here")
             return 2
-    try:
-        store = TrialStore(db)
-    except StoreError as exc:
-        say(console, (str(exc), "red"))
-        return 2
+    if not args.dry_run:
+        try:
+            store = TrialStore(db)  # a file that is not a results database: named before anything runs
+        except StoreError as exc:
+            say(console, (str(exc), "red"))
+            return 2
+    points = grid_mod.expand(grid)
+    print_pruned(console, points)
+    if args.dry_run:
+        return dry_run(grid, points, console)
     stop = threading.Event()
     driver = Driver(grid, store, make_deployer(grid, grid.target, db, grid.name), reporter=RichReporter(console), stop=stop)
     previous = signal.getsignal(signal.SIGTERM)

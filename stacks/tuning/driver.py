@@ -153,8 +153,10 @@ class Driver:
             try:
                 measurement = self.measurer.measure(endpoint, trial_stop)
             except (Interrupted, BenchmarkFailed):
-                if died:
-                    raise EngineDied(died[0]) from None
+                # Requests to a dead engine fail fast: the benchmark may end before the watcher looks.
+                reason = died[0] if died else (None if self.stop.is_set() else check(handle))
+                if reason:
+                    raise EngineDied(reason) from None
                 raise
             reason = died[0] if died else check(handle)  # it may die after the last request
             if reason:

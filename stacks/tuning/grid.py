@@ -64,10 +64,10 @@ class Range(_Model):
         if self.to < self.from_:
             return 0
         if self.step:
-            return math.floor((self.to - self.from_) / self.step * (1 + 1e-9)) + 1
+            return math.floor((self.to - self.from_) / self.step + 1e-9) + 1  # 1e-9: 0.95 reached by 0.05 steps
         if self.from_ <= 0:
             raise ValueError(f"a geometric range (times) from {self.from_:g} never advances: {self.from_:g} × {self.times:g} is not larger; use from > 0, or step")
-        return math.floor(math.log(self.to / self.from_) / math.log(self.times or 2) * (1 + 1e-9)) + 1
+        return math.floor(math.log(self.to / self.from_) / math.log(self.times or 2) + 1e-9) + 1
 
     def values(self) -> list[Union[int, float]]:
         n = self.count()

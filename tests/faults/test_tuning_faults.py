@@ -408,3 +408,42 @@ def test_item4_trials_record_the_engine_identity_and_recovery_checks_it(tmp_path
     finally:
         stranger.kill()
         stranger.wait()
+
+
+def test_item8_markup_in_an_engine_500_body_alone_prints_literally(tmp_path, capsys):
+    from stacks.__main__ import main
+
+    grid_file = tmp_path / "grid.yaml"
+    text = FAKE_GRID.read_text().replace("  readyTimeout: 30\n", f"  readyTimeout: 30\n  command: [{sys.executable}, {FAKE_ENGINE}]\n  extraArgs: [--fail-every, '1', --error-body, '[/x] boom']\n")
+    grid_file.write_text(text.replace("[1, 2, 8, 128]", "[8]").replace("repeats: 2", "repeats: 1"))
+    main(["tune", str(grid_file), "--db", str(tmp_path / "t.db")])
+    assert "[/x] boom" in capsys.readouterr().out
+    assert main(["report", "--db", str(tmp_path / "t.db")]) == 0
+    assert "[/x] boom" in capsys.readouterr().out
+
+
+def test_item19_an_interrupted_fake_engine_run_reports_its_finished_trial_and_no_winner(tmp_path):
+    from stacks.tuning import report
+    from stacks.tuning.driver import Driver
+    from stacks.tuning.local import LocalEngineDeployer
+    from stacks.tuning.store import TrialStore
+
+    grid = _fake_grid(tmp_path, [1, 2, 8], [])
+    stop = threading.Event()
+
+    class StopAfterFirst:  # Ctrl-C as the first trial finishes
+        def planned(self, *a):
+            pass
+
+        def phase(self, *a):
+            pass
+
+        def finished(self, point, record):
+            stop.set()
+
+    store = TrialStore(tmp_path / "runs.db")
+    summary = Driver(grid, store, LocalEngineDeployer(grid.local, tmp_path / "logs"), reporter=StopAfterFirst(), stop=stop).run()
+    assert summary.interrupted and [r.status for r in summary.records] == ["succeeded"]
+    written = report.write(store, tmp_path / "r")
+    assert not written["complete"] and written["counts"] == {"succeeded": 1}
+    assert written["verdict"].best is not None and not written["verdict"].decisive

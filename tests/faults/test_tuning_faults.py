@@ -41,7 +41,7 @@ base:
   model: org/m
   engine: vllm
   instanceType: g5.xlarge
-  modelSource: {type: s3, bucket: b}
+  modelSource: {type: s3, bucket: models}
   engineArgs: {maxModelLen: 2048}
 """
 
@@ -130,6 +130,17 @@ def _run(tmp_path: Path, grid):
     return store, Driver(grid, store, LocalEngineDeployer(grid.local, tmp_path / "logs")).run()
 
 
+def _grid_file(tmp_path: Path, seqs: str = "[8]", extra_args: str = "", edits: tuple[tuple[str, str], ...] = ()) -> Path:
+    """The fake grid as a file for the CLI: the fake engine as command, one repeat, these points."""
+    text = FAKE_GRID.read_text().replace("  readyTimeout: 30\n", f"  readyTimeout: 30\n  command: [{sys.executable}, {FAKE_ENGINE}]\n  extraArgs: [{extra_args}]\n")
+    text = text.replace("[1, 2, 8, 128]", seqs).replace("repeats: 2", "repeats: 1")
+    for old, new in edits:
+        text = text.replace(old, new)
+    path = tmp_path / "grid.yaml"
+    path.write_text(text)
+    return path
+
+
 def test_item2_an_engine_that_dies_during_the_benchmark_fails_its_trial_with_the_log_tail(tmp_path):
     from stacks.tuning import report
 
@@ -156,9 +167,7 @@ def test_item2_a_level_over_the_error_rate_limit_is_not_a_result(tmp_path):
 def test_item2_the_error_rate_limit_is_configurable_from_the_command_line(tmp_path, capsys):
     from stacks.__main__ import main
 
-    grid_file = tmp_path / "grid.yaml"
-    text = FAKE_GRID.read_text().replace("  readyTimeout: 30\n", f"  readyTimeout: 30\n  command: [{sys.executable}, {FAKE_ENGINE}]\n  extraArgs: [--fail-every, '2']\n")
-    grid_file.write_text(text.replace("[1, 2, 8, 128]", "[8]").replace("repeats: 2", "repeats: 1"))
+    grid_file = _grid_file(tmp_path, extra_args="--fail-every, '2'")
     assert main(["tune", str(grid_file), "--db", str(tmp_path / "t.db"), "--max-error-rate", "0.9"]) == 0
     assert "winner" in capsys.readouterr().out
 
@@ -181,9 +190,7 @@ def test_item2_a_stored_trial_with_most_requests_failed_is_never_the_winner(tmp_
 def test_item19_a_run_in_which_every_trial_failed_exits_non_zero(tmp_path, capsys):
     from stacks.__main__ import main
 
-    grid_file = tmp_path / "grid.yaml"
-    text = FAKE_GRID.read_text().replace("  readyTimeout: 30\n", f"  readyTimeout: 30\n  command: [{sys.executable}, {FAKE_ENGINE}]\n")
-    grid_file.write_text(text.replace("[1, 2, 8, 128]", "[128, 256]"))  # both run out of memory at start
+    grid_file = _grid_file(tmp_path, "[128, 256]")  # both run out of memory at start
     assert main(["tune", str(grid_file), "--db", str(tmp_path / "t.db")]) == 1
     assert "no trial succeeded (0 failed, 2 infeasible, 0 pruned)" in capsys.readouterr().out
 
@@ -192,12 +199,14 @@ def test_item8_markup_in_a_500_body_and_a_grid_value_prints_literally_during_a_r
     from stacks.__main__ import main
 
     body = "[/x] engine [bold]crashed[/bold] [/]"
-    grid_file = tmp_path / "grid.yaml"
-    text = FAKE_GRID.read_text().replace("  readyTimeout: 30\n", f"  readyTimeout: 30\n  command: [{sys.executable}, {FAKE_ENGINE}]\n  extraArgs: [--fail-every, '1', --error-body, '{body}']\n")
-    text = text.replace("[1, 2, 8, 128]", "[8]").replace("repeats: 2", "repeats: 1")
-    text = text.replace("engineArgs: {maxModelLen: 2048}", "engineArgs: {maxModelLen: 2048}\n  env: {NOTE: '[/y]'}")
-    text = text.replace("parameters:\n  engineArgs.maxNumSeqs: [8]", "parameters:\n  engineArgs.maxNumSeqs: [8]\n  env.TAG: ['[/z]', '[red]']")
-    grid_file.write_text(text)
+    grid_file = _grid_file(
+        tmp_path,
+        extra_args=f"--fail-every, '1', --error-body, '{body}'",
+        edits=(
+            ("engineArgs: {maxModelLen: 2048}", "engineArgs: {maxModelLen: 2048}\n  env: {NOTE: '[/y]'}"),
+            ("parameters:\n  engineArgs.maxNumSeqs: [8]", "parameters:\n  engineArgs.maxNumSeqs: [8]\n  env.TAG: ['[/z]', '[red]']"),
+        ),
+    )
     code = main(["tune", str(grid_file), "--db", str(tmp_path / "t.db")])
     out = capsys.readouterr().out
     assert code == 1, out
@@ -310,8 +319,7 @@ def test_item3_a_second_run_on_a_database_in_use_is_refused_naming_the_other(tmp
     db = tmp_path / "t.db"
     child = _hold_lock(db)
     try:
-        grid_file = tmp_path / "grid.yaml"
-        grid_file.write_text(FAKE_GRID.read_text().replace("  readyTimeout: 30\n", f"  readyTimeout: 30\n  command: [{sys.executable}, {FAKE_ENGINE}]\n"))
+        grid_file = _grid_file(tmp_path)
         assert main(["tune", str(grid_file), "--db", str(db)]) == 2
         out = capsys.readouterr().out
         assert f"{db} is in use by another `stacks tune` run (pid {child.pid} on host {socket.gethostname()}, started " in out
@@ -413,9 +421,7 @@ def test_item4_trials_record_the_engine_identity_and_recovery_checks_it(tmp_path
 def test_item8_markup_in_an_engine_500_body_alone_prints_literally(tmp_path, capsys):
     from stacks.__main__ import main
 
-    grid_file = tmp_path / "grid.yaml"
-    text = FAKE_GRID.read_text().replace("  readyTimeout: 30\n", f"  readyTimeout: 30\n  command: [{sys.executable}, {FAKE_ENGINE}]\n  extraArgs: [--fail-every, '1', --error-body, '[/x] boom']\n")
-    grid_file.write_text(text.replace("[1, 2, 8, 128]", "[8]").replace("repeats: 2", "repeats: 1"))
+    grid_file = _grid_file(tmp_path, extra_args="--fail-every, '1', --error-body, '[/x] boom'")
     main(["tune", str(grid_file), "--db", str(tmp_path / "t.db")])
     assert "[/x] boom" in capsys.readouterr().out
     assert main(["report", "--db", str(tmp_path / "t.db")]) == 0
@@ -447,3 +453,9 @@ def test_item19_an_interrupted_fake_engine_run_reports_its_finished_trial_and_no
     written = report.write(store, tmp_path / "r")
     assert not written["complete"] and written["counts"] == {"succeeded": 1}
     assert written["verdict"].best is not None and not written["verdict"].decisive
+
+
+def test_item8_markup_in_a_grid_value_prints_literally_in_a_dry_run(tmp_path, capsys):
+    code, out = _tune_grid(tmp_path, capsys, GRID_HEAD + "parameters:\n  env.TAG: ['[/z]']\n  engineArgs.maxNumSeqs: [8, -1]\n")
+    assert code == 0, out
+    assert "plan maxNumSeqs=8, TAG=[/z]: passed" in out and "pruned maxNumSeqs=-1, TAG=[/z]" in out

@@ -200,8 +200,7 @@ class Driver:
     def run(self) -> RunSummary:
         """One run at a time per database (RunLocked names the other one)."""
         with RunLock(self.store.path):
-            summary = self._run()
-        return summary
+            return self._run()
 
     def _run(self) -> RunSummary:
         points = expand(self.grid)

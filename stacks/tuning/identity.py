@@ -40,12 +40,12 @@ def mismatch(identity: dict[str, Any]) -> Optional[str]:
     if not isinstance(pid, int) or pid <= 1:
         return f"no usable pid recorded ({pid!r})"
     if identity.get("start") is None or identity.get("boot") is None:
-        return f"pid {pid} was recorded without a start time, so it cannot be told from a later process"
+        return "it was recorded without a start time, so it cannot be told from a later process at that pid"
     if identity["boot"] != boot_id():
-        return f"pid {pid} was recorded before the machine rebooted"
+        return "it was recorded before the machine rebooted"
     now = start_ticks(pid)
     if now is None:
-        return f"pid {pid} is no longer running"
+        return "it is no longer running"
     if now != identity["start"]:
-        return f"pid {pid} is now a different process (started at tick {now}, the engine at tick {identity['start']})"
+        return f"that pid is now a different process (started at tick {now}, the engine at tick {identity['start']})"
     return None

@@ -145,7 +145,7 @@ class LocalEngineDeployer:
             identity = {"pid": identity}
         reason = mismatch(identity)
         if reason:
-            return f"left {described[:200]} alone: {reason}"
+            return f"engine pid {identity.get('pid')!r} not stopped: {reason}"
         try:
             os.killpg(identity["pid"], signal.SIGKILL)
         except (ProcessLookupError, PermissionError) as exc:

@@ -374,7 +374,7 @@ def test_item4_cleanup_leaves_a_process_alone_whose_start_time_differs(tmp_path)
         identity["start"] -= 1  # the engine recorded at this pid started earlier: pid reused
         note = LocalEngineDeployer(grid_mod.LocalTarget(), tmp_path).cleanup(json.dumps(identity))
         assert stranger.poll() is None, "a stranger with a reused pid was killed"
-        assert f"pid {stranger.pid} is now a different process" in note
+        assert f"engine pid {stranger.pid} not stopped: that pid is now a different process" in note
         # A bare pid from an older record cannot be verified either.
         note = LocalEngineDeployer(grid_mod.LocalTarget(), tmp_path).cleanup(f"pid {stranger.pid}")
         assert stranger.poll() is None and "without a start time" in note

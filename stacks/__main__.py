@@ -32,7 +32,10 @@ def main(argv: list[str] | None = None) -> int:
     tune = sub.add_parser("tune", help="deploy and benchmark each point of a parameter grid; report the best")
     tune.add_argument("grid", help="grid spec YAML (see stacks/grids/)")
     tune.add_argument("--target", choices=["pulumi", "local"], help="where trials run (default: the grid's target)")
-    tune.add_argument("--parallel", type=int, help="trials at once (default: the grid's parallel)")
+    from .tuning.cliargs import error_rate, positive_int
+
+    tune.add_argument("--parallel", type=positive_int, help="trials at once, 1 or more (default: the grid's parallel)")
+    tune.add_argument("--max-error-rate", type=error_rate, help="fraction of failed requests above which a load level fails its trial (default: the grid's benchmark.maxErrorRate, 0.05)")
     tune.add_argument("--db", help="SQLite results file (default: tuning-runs/<grid name>.db)")
     tune.add_argument("--strategy", choices=["grid", "random", "tpe", "gp"], help="search strategy (default: the grid's)")
     tune.add_argument("--dry-run", action="store_true", help="expand, prune and plan each point offline; deploy nothing")

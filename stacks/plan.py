@@ -141,13 +141,36 @@ class _Capture(logging.Handler):
 
 
 def run_program(stack: str, values: dict[str, Any], project: str, mocks: Optional[PlanMocks] = None, program: Optional[Path] = None) -> tuple[PlanMocks, list[tuple[str, str]]]:
+    mocks = mocks or PlanMocks()
+    # Pulumi's sync helpers need a current loop; asyncio.run() elsewhere in the process clears it.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        return _run_in_loop(stack, values, project, mocks, program)
+    finally:
+        close_loop(loop)  # its executor threads would otherwise outlive every plan (issue 13 item 12)
+
+
+def close_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel what the program left pending, stop the loop's executor threads, and close it."""
+    try:
+        pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.run_until_complete(loop.shutdown_default_executor())
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+
+
+def _run_in_loop(stack: str, values: dict[str, Any], project: str, mocks: PlanMocks, program: Optional[Path]) -> tuple[PlanMocks, list[tuple[str, str]]]:
     import pulumi
     from pulumi.runtime.stack import run_pulumi_func
     from pulumi.runtime.sync_await import _sync_await
 
-    mocks = mocks or PlanMocks()
-    # Pulumi's sync helpers need a current loop; asyncio.run() elsewhere in the process clears it.
-    asyncio.set_event_loop(asyncio.new_event_loop())
     logger = logging.getLogger(f"llm-serving.plan.{stack}")
     logger.propagate = False
     capture = _Capture()

@@ -1,4 +1,8 @@
-"""`python -m stacks tune` and `python -m stacks report`."""
+"""`python -m stacks tune` and `python -m stacks report`.
+
+Everything printed here is a `Text` (never parsed as Rich markup): grid values, engine output and
+stored errors may hold `[/x]`, which markup would reject (MarkupError) or swallow.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from components.rules import ConfigError
 
@@ -17,7 +22,13 @@ from . import grid as grid_mod
 from . import report as report_mod
 from .driver import Driver
 from .grid import GridSpec, Point
-from .store import TrialRecord, TrialStore
+from .runlock import RunLocked
+from .store import StoreError, TrialRecord, TrialStore
+
+
+def say(console: Console, *parts: str | tuple[str, str]) -> None:
+    """One literal line: plain strings, or (text, style) pairs for colour; never markup."""
+    console.print(Text.assemble(*parts), highlight=False, soft_wrap=True)
 
 
 class RichReporter:
@@ -34,7 +45,10 @@ class RichReporter:
         self.total = total
         self.count = done
         if done:
-            self.console.print(f"resuming: {done} trial(s) finished earlier are not repeated")
+            say(self.console, f"resuming: {done} trial(s) finished earlier are not repeated")
+
+    def note(self, message: str) -> None:
+        say(self.console, ("note", "yellow"), f": {message}")
 
     def phase(self, point: Point, phase: str) -> None:
         with self.lock:
@@ -42,7 +56,7 @@ class RichReporter:
                 self.count += 1
                 self.started[point.key] = time.monotonic()
             elapsed = time.monotonic() - self.started.get(point.key, time.monotonic())
-            self.console.print(f"[bold]trial {self.count} of {self.total}[/] {_params(point.params)}: {phase} [dim]({elapsed:.0f} s)[/]", highlight=False)
+            say(self.console, (f"trial {self.count} of {self.total}", "bold"), f" {_params(point.params)}: {phase} ", (f"({elapsed:.0f} s)", "dim"))
 
     def finished(self, point: Point, record: TrialRecord) -> None:
         elapsed = (record.finished or 0) - (record.started or 0)
@@ -52,7 +66,7 @@ class RichReporter:
             detail = ", ".join(f"{m} {record.value(m):.4g}" for m in ("output_throughput", "ttft_p90", "tpot_p90") if record.value(m) is not None)
         elif record.error:
             detail = record.error.splitlines()[0][:160]
-        self.console.print(f"  [{color}]{record.status}[/] in {elapsed:.0f} s: {detail}", highlight=False)
+        say(self.console, "  ", (record.status, color), f" in {elapsed:.0f} s: {detail}")
 
 
 def _params(params: dict[str, Any]) -> str:
@@ -61,11 +75,11 @@ def _params(params: dict[str, Any]) -> str:
 
 def print_pruned(console: Console, points: list[Point]) -> None:
     pruned = [p for p in points if p.pruned]
-    console.print(f"grid: {len(points)} point(s), {len(pruned)} pruned by the rule library, {len(points) - len(pruned)} to try")
+    say(console, f"grid: {len(points)} point(s), {len(pruned)} pruned by the rule library, {len(points) - len(pruned)} to try")
     for point in pruned:
         for problem in point.problems:
             if problem.severity == "error":
-                console.print(f"  pruned {_params(point.params)}: {problem}", highlight=False)
+                say(console, f"  pruned {_params(point.params)}: {problem}")
 
 
 def make_deployer(grid: GridSpec, target: str, db: Path, run: str) -> Any:
@@ -82,50 +96,67 @@ def make_deployer(grid: GridSpec, target: str, db: Path, run: str) -> Any:
 
 
 def tune(args: Any, console: Console) -> int:
-    overrides = {k: v for k, v in (("target", args.target), ("strategy", args.strategy), ("parallel", args.parallel)) if v}
+    overrides: dict[str, Any] = {k: v for k, v in (("target", args.target), ("strategy", args.strategy), ("parallel", args.parallel)) if v is not None}
     try:
-        grid = grid_mod.with_overrides(grid_mod.load(args.grid), overrides)
+        grid = grid_mod.load(args.grid)
+        if getattr(args, "max_error_rate", None) is not None:
+            overrides["benchmark"] = {**grid.benchmark.model_dump(mode="json", by_alias=True), "maxErrorRate": args.max_error_rate}
+        grid = grid_mod.with_overrides(grid, overrides)
     except ConfigError as exc:
-        console.print(f"[red]{args.grid} has {len(exc.problems)} problem(s):[/]")
+        say(console, (f"{args.grid} has {len(exc.problems)} problem(s):", "red"))
         for problem in exc.problems:
-            console.print(f"  {problem}", highlight=False)
+            say(console, f"  {problem}")
         return 2
     if grid.target == "pulumi":
         from .deploy import DeployError
         from .pulumi_target import with_cluster_context
 
         if not grid.pulumi.base_stack and not args.dry_run:
-            console.print(f"[red]{args.grid}: pulumi.baseStack = None[/]: --target pulumi needs the platform stack the trials run on; set pulumi.baseStack (e.g. staging), or use --dry-run or --target local")
+            say(console, (f"{args.grid}: pulumi.baseStack = None", "red"), ": --target pulumi needs the platform stack the trials run on; set pulumi.baseStack (e.g. staging), or use --dry-run or --target local")
             return 2
         try:
             grid = with_cluster_context(grid)
         except DeployError as exc:
-            console.print(f"[red]{exc}[/]")
+            say(console, (str(exc), "red"))
+            return 2
+    db = Path(args.db or f"tuning-runs/{grid.name}.db")
+    if grid.target == "pulumi" and not args.dry_run:
+        from shutil import which
+
+        if which("pulumi") is None:
+            say(console, ("--target pulumi needs the pulumi CLI on PATH", "red"), " (https://www.pulumi.com/docs/install/); use --target local or --dry-run here")
+            return 2
+    if not args.dry_run:
+        try:
+            store = TrialStore(db)  # a file that is not a results database: named before anything runs
+        except StoreError as exc:
+            say(console, (str(exc), "red"))
             return 2
     points = grid_mod.expand(grid)
     print_pruned(console, points)
     if args.dry_run:
         return dry_run(grid, points, console)
-    db = Path(args.db or f"tuning-runs/{grid.name}.db")
-    if grid.target == "pulumi":
-        from shutil import which
-
-        if which("pulumi") is None:
-            console.print("[red]--target pulumi needs the pulumi CLI on PATH[/] (https://www.pulumi.com/docs/install/); use --target local or --dry-run here")
-            return 2
-    store = TrialStore(db)
     stop = threading.Event()
     driver = Driver(grid, store, make_deployer(grid, grid.target, db, grid.name), reporter=RichReporter(console), stop=stop)
     previous = signal.getsignal(signal.SIGTERM)
     signal.signal(signal.SIGTERM, lambda *_: stop.set())  # CI timeouts: tear down like Ctrl-C
     try:
         summary = driver.run()
+    except RunLocked as exc:
+        say(console, (str(exc), "red"))
+        return 2
     finally:
         signal.signal(signal.SIGTERM, previous)
-    console.print(f"ran {summary.ran} trial(s), {summary.skipped} finished earlier, {summary.pruned} pruned; results in {db}")
+    say(console, f"ran {summary.ran} trial(s), {summary.skipped} finished earlier, {summary.pruned} pruned; results in {db}")
+    code = 0
     if summary.interrupted:
-        console.print("[yellow]interrupted[/]: every started trial was torn down; run the same command again to resume")
-    return report(argparse_namespace(db=str(db), out=args.out, run=grid.name), console, 130 if summary.interrupted else 0)
+        say(console, ("interrupted", "yellow"), ": every started trial was torn down; run the same command again to resume")
+        code = 130
+    elif not any(r.status == "succeeded" for r in summary.records):
+        counts = ", ".join(f"{sum(r.status == s for r in summary.records)} {s}" for s in ("failed", "infeasible", "pruned"))
+        say(console, ("no trial succeeded", "red"), f" ({counts}); see the notes in the report and the trial logs")
+        code = 1
+    return report(argparse_namespace(db=str(db), out=args.out, run=grid.name), console, code)
 
 
 def argparse_namespace(**kwargs: Any) -> Any:
@@ -157,46 +188,56 @@ def dry_run(grid: GridSpec, points: list[Point], console: Console) -> int:
             plan = plan_mod.build_plan_from_values(f"dry-run-{point.key}", values)
         except ConfigError as exc:
             failed += 1
-            console.print(f"  plan {_params(point.params)}: [red]failed[/] (stack config)", highlight=False)
+            say(console, f"  plan {_params(point.params)}: ", ("failed", "red"), " (stack config)")
             for problem in exc.problems:
-                console.print(f"    {problem}", highlight=False)
+                say(console, f"    {problem}")
             continue
         ok = not plan.failed
         failed += not ok
-        console.print(f"  plan {_params(point.params)}: {'[green]passed[/]' if ok else '[red]failed[/]'} ({len(plan.objects)} objects)", highlight=False)
+        say(console, f"  plan {_params(point.params)}: ", ("passed", "green") if ok else ("failed", "red"), f" ({len(plan.objects)} objects)")
         for obj in plan.objects:
             for problem in obj.errors:
-                console.print(f"    {obj.kind}/{obj.name}: {problem}", highlight=False)
+                say(console, f"    {obj.kind}/{obj.name}: {problem}")
             for error in obj.schema.errors if obj.schema else ():
-                console.print(f"    {obj.kind}/{obj.name}: schema: {error}", highlight=False)
-    console.print("dry run: nothing was deployed")
+                say(console, f"    {obj.kind}/{obj.name}: schema: {error}")
+    say(console, "dry run: nothing was deployed")
     return 1 if failed else 0
 
 
 def report(args: Any, console: Console, code: int = 0) -> int:
     db = Path(args.db)
     if not db.exists():
-        console.print(f"[red]no results database at {db}[/] (run `python -m stacks tune GRID.yaml --db {db}` first)")
+        say(console, (f"no results database at {db}", "red"), f" (run `python -m stacks tune GRID.yaml --db {db}` first)")
         return 2
-    store = TrialStore(db)
+    try:
+        store = TrialStore(db)
+    except StoreError as exc:
+        say(console, (str(exc), "red"))
+        return 2
     out = Path(args.out) if args.out else db.parent / f"{db.stem}-report"
     try:
         written = report_mod.write(store, out, getattr(args, "run", None))
     except ValueError as exc:
-        console.print(f"[red]{exc}[/]")
+        say(console, (str(exc), "red"))
         return 2
-    table = Table(title=f"Trials of {written['run']}")
+    table = Table(title=Text(f"Trials of {written['run']}"))
     for column in written["header"]:
-        table.add_column(column)
+        table.add_column(Text(column))
     for row in written["rows"]:
-        table.add_row(*row)
+        table.add_row(*(Text(cell) for cell in row))
     console.print(table)
     decision = written["verdict"]
+    if not written["complete"]:
+        say(console, ("this run did not finish", "yellow"), f": {_finished(written['counts'])}; run the same `stacks tune` command again to resume")
     if decision.best is not None:
-        label = "[green]winner[/]" if decision.decisive else "[yellow]best, not decisive[/]"
-        console.print(f"{label}: {_params(decision.best.params)} — {decision.reason}", highlight=False)
-        console.print(f"ready-to-paste stack config: {written['snippet']}")
+        label = ("winner", "green") if decision.decisive else ("best, not decisive" if written["complete"] else "best so far, not decisive", "yellow")
+        say(console, label, f": {_params(decision.best.params)} — {decision.reason}")
+        say(console, f"ready-to-paste stack config: {written['snippet']}")
     else:
-        console.print(f"[yellow]{decision.reason}[/]")
-    console.print(f"report: {written['report']}" + (f"; plot: {written['plot']}" if written["plot"] else ""))
+        say(console, (decision.reason, "yellow"))
+    say(console, f"report: {written['report']}" + (f"; plot: {written['plot']}" if written["plot"] else ""))
     return code
+
+
+def _finished(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no trials"

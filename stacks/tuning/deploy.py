@@ -39,6 +39,10 @@ class ReadyTimeout(DeployError):
     """Not ready before the deadline."""
 
 
+class EngineDied(Exception):
+    """The endpoint's process exited while it was being benchmarked: the trial is not a result."""
+
+
 class Interrupted(Exception):
     """The run was stopped (Ctrl-C) while this trial was in progress."""
 
@@ -65,9 +69,13 @@ class Deployer(Protocol):
         """A name for what was deployed (a stack name), recorded so a crash can be cleaned up."""
         ...
 
-    def cleanup(self, described: str) -> None:
-        """Remove what a crashed earlier run left behind (a stack named by `describe`)."""
+    def cleanup(self, described: str) -> Optional[str]:
+        """Remove what a crashed earlier run left behind (a stack named by `describe`); may return
+        a note for the user (e.g. why a recorded process was left alone)."""
         ...
+
+    # Optional: `check(handle) -> Optional[str]`, why a running endpoint is gone (None while it
+    # serves), polled during the benchmark; `identity(handle) -> dict`, stored with the trial.
 
 
 def wait_until_ready(

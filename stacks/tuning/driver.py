@@ -14,10 +14,13 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional, Protocol
 
 from . import strategies
-from .deploy import Deployer, DeployError, EndpointFailed, Interrupted, ReadyTimeout
+from .deploy import Deployer, DeployError, Endpoint, EndpointFailed, EngineDied, Interrupted, ReadyTimeout
 from .grid import GridSpec, Point, expand
-from .measure import BenchmarkFailed, Measurer
+from .measure import BenchmarkFailed, Measurement, Measurer
+from .runlock import RunLock
 from .store import TrialRecord, TrialStore
+
+WATCH_SECONDS = 0.5  # how often the engine is checked during a benchmark
 
 
 class Reporter(Protocol):
@@ -26,6 +29,8 @@ class Reporter(Protocol):
     def phase(self, point: Point, phase: str) -> None: ...
 
     def finished(self, point: Point, record: TrialRecord) -> None: ...
+
+    # Optional: `note(message)`, for what recovery did (e.g. a recorded pid left alone).
 
 
 class NullReporter:
@@ -89,12 +94,13 @@ class Driver:
             self.reporter.phase(point, "deploy")
             handle = self.deployer.start(point.key, point.spec)
             record.stack = self.deployer.describe(handle)
+            record.engine = getattr(self.deployer, "identity", lambda h: {})(handle)
             record.log_path = self.deployer.log_path(handle)
             self.store.save(record)  # a crash from here on leaves a name to clean up
             self._phase(record, point, "wait")
             endpoint = self.deployer.wait_ready(handle, self.ready_timeout, self.stop)
             self._phase(record, point, "benchmark")
-            measurement = self.measurer.measure(endpoint, self.stop)
+            measurement = self._measure_watched(handle, endpoint)
             record.metrics = {**measurement.metrics, "load": measurement.load, "meets_slo": measurement.meets_slo}
             record.levels = measurement.levels
             record.status = "succeeded"
@@ -103,7 +109,7 @@ class Driver:
         except EndpointFailed as exc:
             # Crashed or failed state (out of memory, bad args): a hidden constraint, never retried.
             record.status, record.error = "infeasible", str(exc)
-        except (ReadyTimeout, DeployError, BenchmarkFailed) as exc:
+        except (ReadyTimeout, DeployError, BenchmarkFailed, EngineDied) as exc:
             record.status, record.error = "failed", f"{type(exc).__name__}: {exc}"
             handle = handle or getattr(exc, "handle", None)  # a failed `up` can leave resources
         except Exception as exc:  # noqa: BLE001 - a trial's bug must not take the run down
@@ -122,6 +128,44 @@ class Driver:
             self.store.save(record)
         return record
 
+    def _measure_watched(self, handle: object, endpoint: Endpoint) -> Measurement:
+        """The benchmark, with the engine checked throughout: a death ends it as EngineDied."""
+        check = getattr(self.deployer, "check", None)
+        if check is None:
+            return self.measurer.measure(endpoint, self.stop)
+        trial_stop = threading.Event()
+        died: list[str] = []
+
+        def watch() -> None:
+            while not trial_stop.wait(WATCH_SECONDS):
+                if self.stop.is_set():
+                    trial_stop.set()
+                    return
+                reason = check(handle)
+                if reason:
+                    died.append(reason)
+                    trial_stop.set()
+                    return
+
+        watcher = threading.Thread(target=watch, name="engine-watch", daemon=True)
+        watcher.start()
+        try:
+            try:
+                measurement = self.measurer.measure(endpoint, trial_stop)
+            except (Interrupted, BenchmarkFailed):
+                # Requests to a dead engine fail fast: the benchmark may end before the watcher looks.
+                reason = died[0] if died else (None if self.stop.is_set() else check(handle))
+                if reason:
+                    raise EngineDied(reason) from None
+                raise
+            reason = died[0] if died else check(handle)  # it may die after the last request
+            if reason:
+                raise EngineDied(reason)
+            return measurement
+        finally:
+            trial_stop.set()
+            watcher.join()
+
     def _phase(self, record: TrialRecord, point: Point, phase: str) -> None:
         record.phase = phase
         self.store.save(record)
@@ -134,7 +178,10 @@ class Driver:
         known = {}
         for record in self.store.trials(self.run_name):
             if record.stack:
-                self.deployer.cleanup(record.stack)
+                note = self.deployer.cleanup(record.stack)
+                if note:
+                    getattr(self.reporter, "note", lambda message: None)(note)
+                    record.error = (record.error or "") + f" | cleanup: {note}"
                 record.stack = None
                 self.store.save(record)
             if record.done:
@@ -151,6 +198,11 @@ class Driver:
         return left
 
     def run(self) -> RunSummary:
+        """One run at a time per database (RunLocked names the other one)."""
+        with RunLock(self.store.path):
+            return self._run()
+
+    def _run(self) -> RunSummary:
         points = expand(self.grid)
         pruned = [p for p in points if p.pruned]
         self.store.start_run(self.run_name, self.grid.model_dump(mode="json", by_alias=True))
@@ -194,4 +246,6 @@ class Driver:
                 for future in list(running):
                     record = future.result()
                     self.reporter.finished(running.pop(future), record)
-        return RunSummary(self.run_name, len(points), len(pruned), ran, skipped, interrupted or self.stop.is_set(), self.store.trials(self.run_name))
+        interrupted = interrupted or self.stop.is_set()
+        self.store.finish_run(self.run_name, "interrupted" if interrupted else "complete")
+        return RunSummary(self.run_name, len(points), len(pruned), ran, skipped, interrupted, self.store.trials(self.run_name))

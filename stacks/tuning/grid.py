@@ -10,17 +10,18 @@ import dataclasses
 import hashlib
 import itertools
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Literal, Optional, Union
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from components.rules import ConfigError, Problem, backends
 from components.rules.spec import ClusterSpec, EndpointSpec, PlatformSpec
 from components.rules.validate import validate_endpoint
+from stacks.yamlio import YamlInputError, load_file
 
 # Metrics a trial records (see measure.py); "lower is better" for latencies.
 METRICS = {
@@ -39,6 +40,11 @@ METRICS = {
 }
 
 
+# Points one grid may have, checked before expansion: far above any sensible sweep, far below what
+# exhausts memory (a 10^6-point grid hit MemoryError after 73 s).
+MAX_POINTS = 10_000
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
 
@@ -51,16 +57,32 @@ class Range(_Model):
     step: Optional[float] = Field(default=None, gt=0)
     times: Optional[float] = Field(default=None, gt=1)
 
-    def values(self) -> list[Union[int, float]]:
+    def count(self) -> int:
+        """Values the range yields, computed without expanding it (ValueError if it never advances)."""
         if (self.step is None) == (self.times is None):
             raise ValueError("a range needs exactly one of step or times")
+        if self.to < self.from_:
+            return 0
+        if self.step:
+            return math.floor((self.to - self.from_) / self.step + 1e-9) + 1  # 1e-9: 0.95 reached by 0.05 steps
+        if self.from_ <= 0:
+            raise ValueError(f"a geometric range (times) from {self.from_:g} never advances: {self.from_:g} × {self.times:g} is not larger; use from > 0, or step")
+        return math.floor(math.log(self.to / self.from_) / math.log(self.times or 2) + 1e-9) + 1
+
+    def values(self) -> list[Union[int, float]]:
+        n = self.count()
+        if n > MAX_POINTS:
+            raise ValueError(f"{n:,} values is over the limit of {MAX_POINTS:,} points per grid")
         out: list[float] = []
         value = self.from_
-        while value <= self.to * (1 + 1e-9) and len(out) < 1000:
+        while value <= self.to * (1 + 1e-9) and len(out) < n:
             out.append(round(value, 10))
             value = value + self.step if self.step else value * (self.times or 2)
         integral = all(float(v).is_integer() for v in (self.from_, self.to, self.step or 0, self.times or 0))
-        return [int(v) for v in out] if integral else out
+        values = [int(v) for v in out] if integral else out
+        if len(set(values)) < len(values):
+            raise ValueError(f"the range yields duplicate values {values[:6]}{'…' if len(values) > 6 else ''}; use a step or factor that moves each value by more than the rounding")
+        return values
 
 
 class Benchmark(_Model):
@@ -72,6 +94,8 @@ class Benchmark(_Model):
     max_seconds: float = Field(default=60, gt=0)
     timeout: float = Field(default=120, gt=0)
     warmup: int = Field(default=2, ge=0)
+    # A level with more failed requests than this is not a result: the trial fails (never a winner).
+    max_error_rate: float = Field(default=0.05, ge=0, le=1)
 
 
 class Objective(_Model):
@@ -187,28 +211,67 @@ def point_key(params: dict[str, Any]) -> str:
 def load(path: Union[str, Path]) -> GridSpec:
     """Parse a grid file; every problem at once, as ConfigError lines."""
     path = Path(path)
+    if not path.exists():
+        raise ConfigError([Problem(str(path), None, "CONFIG", "grid file not found", "give the path of a grid YAML (see stacks/grids/)")])
     try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError([Problem(str(path), None, "CONFIG", "grid file not found", "give the path of a grid YAML (see stacks/grids/)")]) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError([Problem(str(path), None, "CONFIG", f"not valid YAML ({exc})", "fix the YAML syntax")]) from None
+        raw = load_file(path)
+    except YamlInputError as exc:
+        message, _, fix = str(exc).partition("; Fix: ")
+        raise ConfigError([Problem(str(path), None, "CONFIG", message.removeprefix(f"{path}: "), fix or "fix the YAML syntax")]) from None
+    if raw is not None and not isinstance(raw, dict):
+        raise ConfigError([Problem(str(path), type(raw).__name__, "CONFIG", "a grid file is a YAML map", "start from a grid in stacks/grids/")])
     try:
         grid = GridSpec.model_validate(raw or {})
     except ValidationError as exc:
         raise ConfigError([_problem(err) for err in exc.errors()]) from None
+    check(grid)
+    return grid
+
+
+def check(grid: GridSpec) -> None:
+    """What the model alone cannot see: empty or degenerate ranges, paths through scalars, size."""
     problems = []
+    counts = []
     for key, values in grid.parameters.items():
         try:
-            expanded = values.values() if isinstance(values, Range) else values
+            count = values.count() if isinstance(values, Range) else len(values)
+            if isinstance(values, Range) and count <= MAX_POINTS:
+                values.values()  # duplicates show only once expanded; the count bounds that
         except ValueError as exc:
-            problems.append(Problem(f"parameters.{key}", values.model_dump(by_alias=True), "CONFIG", str(exc), "use {from, to, step} or {from, to, times}"))
+            problems.append(Problem(f"parameters.{key}", values.model_dump(by_alias=True), "CONFIG", str(exc), "use {from, to, step} or {from: >0, to, times: >1} with distinct values"))
             continue
-        if not expanded:
-            problems.append(Problem(f"parameters.{key}", values, "CONFIG", "no values", "list at least one value"))
+        if not count:
+            problems.append(Problem(f"parameters.{key}", values if isinstance(values, list) else values.model_dump(by_alias=True), "CONFIG", "no values", "list at least one value"))
+        counts.append(count)
+    size = len(grid.points) if grid.points else math.prod(counts)
+    if not problems and size > MAX_POINTS:
+        shape = " × ".join(f"{n:,}" for n in counts) if not grid.points else f"{size:,} listed"
+        problems.append(Problem("parameters" if not grid.points else "points", f"{size:,} points ({shape})", "CONFIG", f"the grid is over the limit of {MAX_POINTS:,} points", "use fewer values per parameter, or strategy random/tpe/gp over coarser value lists with budget.trials"))
+    problems += path_problems(grid)
     if problems:
         raise ConfigError(problems)
-    return grid
+
+
+def path_problems(grid: GridSpec) -> list[Problem]:
+    """A parameter path must end in a map key: not through a scalar of `base`, nor through another parameter."""
+    keys = list(grid.parameters) or sorted({k for point in grid.points for k in point})
+    problems = []
+    for key in keys:
+        parts = key.split(".")
+        if not all(parts):
+            problems.append(Problem(f"parameters.{key}", key, "CONFIG", "a parameter path has an empty part", "write dotted keys such as engineArgs.maxNumSeqs"))
+            continue
+        node: Any = grid.base
+        for i, part in enumerate(parts[:-1]):
+            prefix = ".".join(parts[: i + 1])
+            if prefix in keys:
+                problems.append(Problem(f"parameters.{key}", key, "CONFIG", f"goes through parameter {prefix}, which sets a value there", f"tune either {prefix} or {key}, not both"))
+                break
+            node = node.get(part) if isinstance(node, dict) else None
+            if node is not None and not isinstance(node, dict):
+                problems.append(Problem(f"parameters.{key}", key, "CONFIG", f"base.{prefix} is {node!r}, not a map, so {key} cannot be set", f"use a path to a map key, e.g. {prefix}"))
+                break
+    return problems
 
 
 def with_overrides(grid: GridSpec, overrides: dict[str, Any]) -> GridSpec:
@@ -256,12 +319,17 @@ def apply(base: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
         *parents, last = path.split(".")
         for part in parents:
             target = target.setdefault(part, {})
+            if not isinstance(target, dict):
+                raise ConfigError([Problem(f"parameters.{path}", path, "CONFIG", f"{part} is {target!r}, not a map, so {path} cannot be set", f"use a path to a map key, e.g. {path.rsplit('.', 1)[0]}")])
         target[last] = value
     return entry
 
 
 def make_point(grid: GridSpec, params: dict[str, Any]) -> Point:
-    entry = apply(grid.base, params)
+    try:
+        entry = apply(grid.base, params)
+    except ConfigError as exc:
+        return Point(params, None, tuple(exc.problems))
     try:
         spec = EndpointSpec.model_validate(entry)
     except ValidationError as exc:
@@ -277,6 +345,7 @@ def make_point(grid: GridSpec, params: dict[str, Any]) -> Point:
 
 def expand(grid: GridSpec) -> list[Point]:
     """Every point of the grid, each validated by the rule library (pruned ones carry their problems)."""
+    check(grid)  # the size bound before a single point is built, also for grids built in code
     if grid.points:
         return [make_point(grid, dict(sorted(point.items()))) for point in grid.points]
     values = parameter_values(grid)

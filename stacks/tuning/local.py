@@ -6,6 +6,7 @@ stacks/local_engine/). The process log is kept with the trial.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -23,6 +24,7 @@ from components.rules.spec import EndpointSpec
 
 from .deploy import Endpoint, Status, wait_until_ready
 from .grid import LocalTarget
+from .identity import identify, mismatch
 
 ENGINE_VENV = Path(os.environ.get("ENGINE_VENV", Path.home() / ".cache" / "llm-serving-infra" / "engine-venv"))
 TINY_MODEL_DIR = Path(os.environ.get("TINY_MODEL_DIR", Path.home() / ".cache" / "llm-serving-infra" / "tiny-llama"))
@@ -44,6 +46,7 @@ class LocalHandle:
     log_path: Path
     process: Optional[subprocess.Popen] = None
     log: Optional[IO[bytes]] = field(default=None, repr=False)
+    identity: dict = field(default_factory=dict)
 
 
 def engine_command(target: LocalTarget, spec: EndpointSpec, port: int, model_dir: str) -> list[str]:
@@ -82,7 +85,15 @@ class LocalEngineDeployer:
         handle.log.flush()
         # Own process group: stop() reaches the engine's worker processes too.
         handle.process = subprocess.Popen(command, stdout=handle.log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        handle.identity = identify(handle.process.pid, command)
         return handle
+
+    def check(self, handle: LocalHandle) -> Optional[str]:
+        """Why the engine is gone (exit code and log tail), or None while it runs."""
+        code = handle.process.poll() if handle.process else None
+        if code is None:
+            return None
+        return f"engine exited with code {code} during the benchmark; log tail:\n{tail(handle.log_path)}"
 
     def _probe(self, handle: LocalHandle) -> Status:
         assert handle.process is not None
@@ -118,16 +129,28 @@ class LocalEngineDeployer:
         return str(handle.log_path) if handle else None
 
     def describe(self, handle: Optional[LocalHandle]) -> Optional[str]:
-        return f"pid {handle.process.pid}" if handle and handle.process else None
+        return json.dumps(handle.identity) if handle and handle.identity else None
 
-    def cleanup(self, described: str) -> None:
-        """A crashed run's engine: kill its process group if it is still there."""
-        if described.startswith("pid "):
-            pid = int(described.split()[1])
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+    def identity(self, handle: Optional[LocalHandle]) -> dict:
+        return dict(handle.identity) if handle else {}
+
+    def cleanup(self, described: str) -> Optional[str]:
+        """A crashed run's engine: kill its process group only if the pid is still that engine."""
+        try:
+            identity = json.loads(described)
+        except ValueError:
+            bare = described.removeprefix("pid ")  # an older record: a bare pid, no start time
+            identity = {"pid": int(bare) if bare.isdigit() else bare}
+        if not isinstance(identity, dict):
+            identity = {"pid": identity}
+        reason = mismatch(identity)
+        if reason:
+            return f"engine pid {identity.get('pid')!r} not stopped: {reason}"
+        try:
+            os.killpg(identity["pid"], signal.SIGKILL)
+        except (ProcessLookupError, PermissionError) as exc:
+            return f"could not stop engine pid {identity['pid']}: {exc}"
+        return f"stopped engine pid {identity['pid']} left by an earlier run"
 
 
 def _signal_group(process: subprocess.Popen, sig: int) -> None:

@@ -138,12 +138,22 @@ class Measurer:
             seed=self.seed,
         )
 
-    def _levels(self, config: BenchmarkConfig, endpoint: Endpoint, stop: threading.Event) -> list[dict[str, Any]]:
+    def _levels(self, config: BenchmarkConfig, endpoint: Endpoint, stop: threading.Event, probe: bool = False) -> list[dict[str, Any]]:
+        """Each level's metrics. A level over the error-rate limit fails the trial; in a capacity
+        probe (`probe`) it is returned, and the probe counts it as over capacity."""
         levels = self.bench(config, stop)
         samples = [level_metrics(level, endpoint.gpus) for level in levels]
         if samples and all(s["completed"] == 0 for s in samples):
             errors = {k: v for s in samples for k, v in s["errors"].items()}
             raise BenchmarkFailed(f"every request failed: {errors}")
+        limit = self.grid.benchmark.max_error_rate
+        for sample in samples:
+            if sample["error_rate"] > limit and not probe:
+                raise BenchmarkFailed(
+                    f"load {sample['load']:g}: error rate {sample['error_rate']:.1%} is over the limit of {limit:.1%} "
+                    f"(errors: {sample['errors']}); a level with that many failed requests is not a result "
+                    f"(benchmark.maxErrorRate, --max-error-rate)"
+                )
         return samples
 
     def measure(self, endpoint: Endpoint, stop: threading.Event) -> Measurement:
@@ -191,8 +201,9 @@ class Measurer:
         integral = cap.by == "concurrency"
 
         def ok(load: float) -> bool:
-            samples = self._levels(self.config(endpoint, **self._load_kwargs(load), warmup=0), endpoint, stop)
-            return meets_slo(aggregate(samples), self.grid.slo)
+            samples = self._levels(self.config(endpoint, **self._load_kwargs(load), warmup=0), endpoint, stop, probe=True)
+            limit = self.grid.benchmark.max_error_rate
+            return all(s["error_rate"] <= limit for s in samples) and meets_slo(aggregate(samples), self.grid.slo)
 
         return capacity_search(ok, cap.start, cap.max, cap.steps, integral)
 

@@ -39,19 +39,30 @@ def _measurements(record: TrialRecord, metric: str) -> int:
 
 
 def ranked(records: list[TrialRecord], grid: GridSpec) -> list[TrialRecord]:
-    """Succeeded trials meeting the SLOs, best first."""
+    """Succeeded trials meeting the SLOs and the error-rate limit, best first (older files may hold
+    trials recorded as succeeded with most requests failed)."""
     metric, sense = grid.objective.metric, grid.objective.sense
-    ok = [r for r in records if r.status == "succeeded" and r.metrics.get("meets_slo") and r.value(metric) is not None]
+    limit = grid.benchmark.max_error_rate
+    ok = [
+        r
+        for r in records
+        if r.status == "succeeded" and r.metrics.get("meets_slo") and r.value(metric) is not None and (r.value("error_rate") or 0) <= limit
+    ]
     return sorted(ok, key=lambda r: r.value(metric), reverse=sense == "maximize")
 
 
-def verdict(records: list[TrialRecord], grid: GridSpec) -> Verdict:
+def verdict(records: list[TrialRecord], grid: GridSpec, complete: bool = True) -> Verdict:
+    """`complete` is False for a run that was interrupted or killed: being the only trial that met
+    the SLOs then proves nothing, so only the margin rule over finished trials can name a winner."""
     order = ranked(records, grid)
     metric = grid.objective.metric
     if not order:
         return Verdict(None, None, False, "no trial met every SLO")
     best = order[0]
     if len(order) == 1:
+        if not complete:
+            finished = sum(1 for r in records if r.done and r.status != "pruned")
+            return Verdict(best, None, False, f"the only one of {finished} finished trial(s) that met every SLO, in a run that did not finish (run it again to resume)")
         return Verdict(best, None, True, "the only trial that met every SLO")
     second = order[1]
     margin = abs(best.value(metric) - second.value(metric))
@@ -155,7 +166,8 @@ def write(store: TrialStore, out_dir: Path, run: Optional[str] = None) -> dict[s
     grid = GridSpec.model_validate(grid_doc)
     records = store.trials(name)
     out_dir.mkdir(parents=True, exist_ok=True)
-    decision = verdict(records, grid)
+    complete = store.run_state(name) == "complete" and not any(r.status in ("running", "interrupted") for r in records)
+    decision = verdict(records, grid, complete)
     png = plot(records, grid, out_dir / "pareto.png", decision.best)
     header, table = rows(records, grid)
     lines = [f"# Tuning report: {name}", ""]
@@ -181,4 +193,4 @@ def write(store: TrialStore, out_dir: Path, run: Optional[str] = None) -> dict[s
         lines += ["", f"![throughput vs latency]({png.name})"]
     report = out_dir / "report.md"
     report.write_text("\n".join(lines) + "\n")
-    return {"run": name, "report": report, "plot": png, "snippet": snippet_path, "verdict": decision, "header": header, "rows": table}
+    return {"run": name, "report": report, "plot": png, "snippet": snippet_path, "verdict": decision, "header": header, "rows": table, "counts": counts, "complete": complete}

@@ -4,6 +4,11 @@ It accepts the vLLM flags the rule library builds and behaves by construction: `
 requests decode at once (others queue), each token takes TOKEN_SECONDS, so at a client concurrency
 C the output rate is about min(C, N) / TOKEN_SECONDS. `--max-num-seqs` above CRASH_ABOVE exits at
 start-up like an engine that runs out of memory.
+
+Fault modes for tests/faults (flags the rule library never builds, passed as local.extraArgs):
+`--die-after N` exits after N generation requests (an engine crashing under load), `--fail-every K`
+answers every K-th request after the first with HTTP 500 (K=1: all but the first fail), and
+`--error-body TEXT` is that 500's body.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 
@@ -28,6 +34,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--served-model-name", required=True)
     parser.add_argument("--max-num-seqs", type=int, default=256)
     parser.add_argument("--startup-delay", type=float, default=0.2)
+    parser.add_argument("--die-after", type=int, default=0)
+    parser.add_argument("--fail-every", type=int, default=0)
+    parser.add_argument("--error-body", default="internal error")
     args, _unknown = parser.parse_known_args(argv)  # every other engine flag is accepted and ignored
     return args
 
@@ -35,6 +44,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
 def make_app(args: argparse.Namespace) -> web.Application:
     slots = asyncio.Semaphore(args.max_num_seqs)
     started = time.monotonic()
+    served = [0]
 
     async def health(_request: web.Request) -> web.Response:
         ready = time.monotonic() - started >= args.startup_delay
@@ -44,6 +54,12 @@ def make_app(args: argparse.Namespace) -> web.Application:
         body = await request.json()
         if body.get("model") != args.served_model_name:
             return web.json_response({"error": f"model {body.get('model')} not found"}, status=404)
+        served[0] += 1
+        if args.die_after and served[0] > args.die_after:
+            print(f"fake engine: fatal error after {args.die_after} requests (engine core died)", file=sys.stderr, flush=True)
+            os._exit(3)
+        if args.fail_every and served[0] > 1 and served[0] % args.fail_every == 0:
+            return web.Response(status=500, text=args.error_body)
         max_tokens = int(body.get("max_tokens") or 16)
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)

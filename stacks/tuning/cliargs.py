@@ -1,0 +1,26 @@
+"""Argument types of `stacks tune` (light: imported whenever the command line is parsed)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def positive_int(text: str) -> int:
+    """--parallel: 0 or a negative number would run nothing (or be ignored); refuse it by name."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; Fix: give the number of trials to run at once, e.g. --parallel 2") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} trials at once would run nothing; Fix: give 1 or more, e.g. --parallel 2")
+    return value
+
+
+def error_rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a fraction from 0 to 1; Fix: e.g. --max-error-rate 0.05 for 5 %")
+    return value

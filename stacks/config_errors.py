@@ -182,4 +182,4 @@ def problem(err: Mapping[str, Any], root: type[BaseModel]) -> Problem:
         return Problem(path, value, "CONFIG", "too short or empty", f"give at least {ctx.get('min_length', 1)} character(s)")
     if kind == "string_pattern_mismatch":
         return Problem(path, value, "CONFIG", "does not have the expected form", f"use a value matching the pattern {ctx.get('pattern', '')}")
-    return Problem(path, value, "CONFIG", err["msg"].rstrip("."), "correct the value (see README for this key)")
+    return Problem(path, value, "CONFIG", err["msg"].rstrip("."), "correct the value (see docs/configuration.md for this key)")

@@ -18,9 +18,11 @@ from typing import Any, Iterable, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from benchmarks.scenario import FLOW_SPLIT_FIX, looks_flow_split
 from components.rules import ConfigError, Problem, backends
 from components.rules.spec import ClusterSpec, EndpointSpec, PlatformSpec
 from components.rules.validate import validate_endpoint
+from stacks import config_errors
 from stacks.yamlio import YamlInputError, load_file
 
 # Metrics a trial records (see measure.py); "lower is better" for latencies.
@@ -284,15 +286,21 @@ def with_overrides(grid: GridSpec, overrides: dict[str, Any]) -> GridSpec:
         raise ConfigError([_problem(err) for err in exc.errors()]) from None
 
 
-def _problem(err: Any) -> Problem:
-    where = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in err["loc"]).replace(".[", "[")
-    kind = err["type"]
-    fix = {
-        "missing": "add it",
-        "extra_forbidden": "remove it or fix its spelling (keys are camelCase; see stacks/grids/README.md)",
-    }.get(kind, "correct the value")
-    value = err.get("input") if err["loc"] else None  # a whole-file rule: the message names the keys
-    return Problem(where or "grid", value, "CONFIG", err["msg"].rstrip(".").removeprefix("Value error, "), fix)
+def _problem(err: Any, root: type[BaseModel] = None) -> Problem:  # type: ignore[assignment]
+    """The stack config's wording (expected type, example, YAML-boolean hint), pointed at grid docs."""
+    root = root or GridSpec
+    if err["type"] == "value_error" or not err["loc"]:  # a grid-wide rule: the message names the keys
+        where = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in err["loc"]).replace(".[", "[")
+        return Problem(where or "grid", err.get("input") if err["loc"] else None, "CONFIG", err["msg"].rstrip(".").removeprefix("Value error, "), "correct the value")
+    problem = config_errors.problem(err, root)
+    key = str(err["loc"][-1])
+    pieces = [key] + ([err["input"]] if isinstance(err.get("input"), str) else [])
+    if root is GridSpec and err["type"] == "extra_forbidden":
+        fix = "remove it or fix its spelling (keys are camelCase; see stacks/grids/README.md)"
+        if any(looks_flow_split(p) for p in pieces if "(" in p or ")" in p):
+            fix = FLOW_SPLIT_FIX  # `{scenario: D(1,1)}` in flow style: YAML cut the value at the comma
+        problem = Problem(problem.path, problem.value, problem.rule, problem.message, fix)
+    return problem
 
 
 def distinct_values(points: Iterable[dict[str, Any]]) -> dict[str, list[Any]]:
@@ -333,7 +341,7 @@ def make_point(grid: GridSpec, params: dict[str, Any]) -> Point:
     try:
         spec = EndpointSpec.model_validate(entry)
     except ValidationError as exc:
-        return Point(params, None, tuple(_problem(e) for e in exc.errors()))
+        return Point(params, None, tuple(_problem(e, EndpointSpec) for e in exc.errors()))
     problems = list(validate_endpoint(spec, "base"))
     if grid.target == "pulumi" and grid.cluster is not None:
         platform_spec = grid.platform or PlatformSpec()

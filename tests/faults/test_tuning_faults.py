@@ -459,3 +459,16 @@ def test_item8_markup_in_a_grid_value_prints_literally_in_a_dry_run(tmp_path, ca
     code, out = _tune_grid(tmp_path, capsys, GRID_HEAD + "parameters:\n  env.TAG: ['[/z]']\n  engineArgs.maxNumSeqs: [8, -1]\n")
     assert code == 0, out
     assert "plan maxNumSeqs=8, TAG=[/z]: passed" in out and "pruned maxNumSeqs=-1, TAG=[/z]" in out
+
+
+def test_item19_an_unquoted_scenario_in_a_flow_mapping_says_quote_it(tmp_path, capsys):
+    # `{scenario: D(256,64)}` is cut by YAML at the comma into `scenario: "D(256"` and a key `64)`.
+    code, out = _tune_grid(tmp_path, capsys, GRID_HEAD + "parameters:\n  engineArgs.maxNumSeqs: [1]\nbenchmark: {scenario: D(256,64), concurrency: [8]}\n")
+    assert code == 2
+    assert "benchmark.64)" in out and 'quote the value, e.g. "D(1,1)"' in out and "Traceback" not in out
+
+
+def test_item19_grid_type_errors_name_the_expected_type_and_an_example(tmp_path, capsys):
+    code, out = _tune_grid(tmp_path, capsys, GRID_HEAD + "parameters:\n  engineArgs.maxNumSeqs: [1]\nrepeats: two\n")
+    assert code == 2
+    assert "repeats = 'two': [CONFIG] expected an integer, got str. Fix: write an integer, e.g. repeats: 1" in out

@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import copy
 import sys
-from pathlib import Path
 from typing import Any, Callable
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from policy_builders import API_KEY, k8s, render, run_policy  # noqa: E402
+from components.rules.policy_catalog import POLICIES
+from components.rules.resources import Resource
 
-from components.rules.policy_catalog import POLICIES  # noqa: E402
-from components.rules.resources import Resource  # noqa: E402
+from tests.policies.policy_builders import API_KEY, k8s, render, run_policy
 
 
 def mutate(obj: dict[str, Any], fn: Callable[[dict[str, Any]], None]) -> dict[str, Any]:

@@ -9,7 +9,8 @@ from components.api_key import EndpointApiKey, EndpointApiKeyArgs
 from components.inference_endpoint import InferenceEndpoint, InferenceEndpointArgs
 from components.rules import hyperpod
 
-from .pulumi_harness import run
+from tests.stack.pulumi_harness import run
+
 
 IEC = "kubernetes:inference.sagemaker.aws.amazon.com/v1:InferenceEndpointConfig"
 

@@ -14,7 +14,8 @@ from stacks.tuning.driver import Driver
 from stacks.tuning.pulumi_target import PulumiDeployer, status_from_state, trial_config
 from stacks.tuning.store import TrialStore
 
-from .doubles import BlockingMeasurer, FakeStackRunner, SurfaceMeasurer
+from tests.tuning.doubles import BlockingMeasurer, FakeStackRunner, SurfaceMeasurer
+
 
 BASE = {
     "name": "tune-qwen",

@@ -235,5 +235,13 @@ def test_unknown_values_during_preview_do_not_turn_into_violations():
     props = unknown_checking_proxy({k: v for k, v in obj.items() if k not in ("apiVersion", "kind")})
     resource = pack._resource("kubernetes:inference.sagemaker.aws.amazon.com/v1:InferenceEndpointConfig", props, "urn", "qwen3-4b")
     assert worker(resource.props)["modelInvocationPort"]["containerPort"] == pack.UNKNOWN
+    assert run_policy("g03-one-engine-port", [resource]) == []  # the unknown port is not a mismatch
+    # A real mismatch beside an unknown value (the key) is reported, naming no unknown value.
+    worker(obj)["modelInvocationPort"]["containerPort"] = 8000
+    args = worker(obj)["args"]
+    args[args.index("--port") + 1] = "8080"
+    props = unknown_checking_proxy({k: v for k, v in obj.items() if k not in ("apiVersion", "kind")})
+    resource = pack._resource("kubernetes:inference.sagemaker.aws.amazon.com/v1:InferenceEndpointConfig", props, "urn", "qwen3-4b")
     reported = run_policy("g03-one-engine-port", [resource])
+    assert len(reported) == 1 and "spec.worker.args[--port] = '8080': [G3]" in reported[0][0]
     assert all(pack.UNKNOWN not in m for m, _ in reported)

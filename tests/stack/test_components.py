@@ -7,7 +7,6 @@ import pytest
 
 from components.api_key import EndpointApiKey, EndpointApiKeyArgs
 from components.inference_endpoint import InferenceEndpoint, InferenceEndpointArgs
-from components.rules import hyperpod
 
 from tests.stack.pulumi_harness import run
 
@@ -19,20 +18,27 @@ def by_type(mocks, type_):
     return [r for r in mocks.registrations if r.type_ == type_]
 
 
-def test_endpoint_declares_one_v1_endpoint_config_equal_to_the_rendered_object(make_endpoint):
+def test_endpoint_declares_one_v1_endpoint_config_with_the_incident_name_shortened(make_endpoint):
+    """The §3 incident name (G1): shortened with a hash so `prefetch-{name}-inf` fits 63 characters;
+    sglang's one port (G3) everywhere the object names a port."""
     spec = make_endpoint(name="Qwen3-4B-Instruct-2507-2026-01-06-04-30-58-238-sglang", engine="sglang")
-    captured = {}
-
-    def program():
-        ep = InferenceEndpoint("ep", InferenceEndpointArgs(spec=spec, region="us-east-1"))
-        captured["ep"] = ep
-
-    mocks = run(program)
+    mocks = run(lambda: InferenceEndpoint("ep", InferenceEndpointArgs(spec=spec, region="us-east-1")))
     (reg,) = by_type(mocks, IEC)
-    expected = hyperpod.render(spec, "us-east-1")
-    assert reg.inputs["spec"] == expected["spec"]
-    assert reg.inputs["metadata"]["name"] == expected["metadata"]["name"]
-    assert by_type(mocks, "llm-serving:endpoints:InferenceEndpoint")
+    assert reg.inputs["apiVersion"] == "inference.sagemaker.aws.amazon.com/v1"
+    name = "qwen3-4b-instruct-2507-2026-01-06-04-30-7703e9c3ae"
+    assert reg.inputs["metadata"]["name"] == name and reg.inputs["spec"]["endpointName"] == name
+    assert len(f"prefetch-{name}-inf") == 63
+    body = reg.inputs["spec"]
+    assert (body["modelName"], body["instanceType"], body["replicas"]) == ("Qwen3-4B-Instruct-2507", "ml.g5.8xlarge", 1)
+    assert body["modelSourceConfig"]["s3Storage"] == {"bucketName": "my-models", "region": "us-east-1"}
+    assert body["metrics"]["modelMetrics"] == {"port": 30000, "path": "/metrics"}
+    assert body["loadBalancer"]["healthCheckPath"] == "/health"
+    worker = body["worker"]
+    assert worker["image"] == "lmsysorg/sglang:v0.5.19-cu129"
+    assert worker["modelInvocationPort"] == {"containerPort": 30000, "name": "http"}
+    assert worker["args"][worker["args"].index("--port") + 1] == "30000"
+    assert worker["args"][worker["args"].index("--served-model-name") + 1] == "Qwen3-4B-Instruct-2507"
+    assert len(by_type(mocks, "llm-serving:endpoints:InferenceEndpoint")) == 1
 
 
 def test_endpoint_outputs(make_endpoint):
@@ -66,8 +72,9 @@ def test_g19_endpoint_config_is_replaced_not_updated_when_routing_flips(make_end
 
 
 def test_api_key_required_when_the_spec_asks_for_one(make_endpoint):
-    with pytest.raises(Exception, match="apiKey is true"):
+    with pytest.raises(ValueError) as error:
         run(lambda: InferenceEndpoint("ep", InferenceEndpointArgs(spec=make_endpoint(apiKey=True))))
+    assert str(error.value) == "endpoint 'qwen3-4b': apiKey is true but no key was passed to InferenceEndpointArgs.api_key"
 
 
 def test_g9_api_key_secret_in_both_namespaces_from_one_generated_value():

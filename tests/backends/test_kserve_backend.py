@@ -3,14 +3,10 @@ issue 7), no hf:// storage (issue 10), and the T4 workarounds (issue 12)."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+from components.rules import engines
+from components.rules.backends import kserve
 
-sys.path.insert(0, str(Path(__file__).parent))
-from backend_helpers import assert_clean, rules_of, spec  # noqa: E402
-
-from components.rules import engines  # noqa: E402
-from components.rules.backends import kserve  # noqa: E402
+from tests.backends.backend_helpers import assert_clean, rules_of, spec
 
 HF = {"type": "huggingface", "modelId": "Qwen/Qwen2.5-0.5B-Instruct"}
 

@@ -5,24 +5,21 @@ balancer controller, `cluster.tags` is validated; S4 is mandatory and the stagin
 from __future__ import annotations
 
 import copy
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from helpers import BASE_ENDPOINT, stack_values  # noqa: E402
+from components.rules import ConfigError
+from components.rules import platform as rules
+from components.rules import security
+from components.rules.policy_catalog import BY_NAME
+from components.rules.policy_config import PolicyConfig
+from components.rules.policy_eval import evaluate
+from components.rules.resources import Resource
+from stacks import config as stack_config
+from stacks import plan as plan_mod
 
-from components.rules import ConfigError  # noqa: E402
-from components.rules import platform as rules  # noqa: E402
-from components.rules import security  # noqa: E402
-from components.rules.policy_catalog import BY_NAME  # noqa: E402
-from components.rules.policy_config import PolicyConfig  # noqa: E402
-from components.rules.policy_eval import evaluate  # noqa: E402
-from components.rules.resources import Resource  # noqa: E402
-from stacks import config as stack_config  # noqa: E402
-from stacks import plan as plan_mod  # noqa: E402
+from tests.clusters.helpers import BASE_ENDPOINT, stack_values
 
 # AWS resources the program declares that AWS cannot tag. A new AWS type must be added either here
 # or to security.TAGGABLE_TYPES, so S6 never silently skips it.

@@ -69,3 +69,12 @@ def test_cpu_only_deployment_is_not_a_model_pod():
     obj = deployment(image="nginx", args=[], resources={})
     assert workloads.model_containers(obj) == []
     assert found(obj) == set()
+
+
+def test_g3_deployment_port_flag_disagrees_with_its_container_port():
+    """Incident §5 on a plain Deployment: the engine listens on --port 8080, the container port
+    (and so the Service and the probes) says 8000."""
+    g3 = [p for p in manifests.check(deployment(args=["--port", "8080"])) if p.rule == "G3"]
+    assert [(p.path, p.value, p.fix) for p in g3] == [("spec.template.spec.containers[0].args[--port]", "8080", "use one port: --port 8000")]
+    assert "listens on 8080 but the container port is 8000" in g3[0].message
+    assert [p for p in manifests.check(deployment()) if p.rule == "G3"] == []

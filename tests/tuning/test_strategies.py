@@ -1,5 +1,5 @@
 """Search strategies replayed through the real driver on recorded response surfaces
-(`tests/tuning/data/`: a synthetic g5 model and a real vLLM-on-CPU measurement).
+(`stacks/tuning/surfaces/`: a synthetic g5 model and a real vLLM-on-CPU measurement).
 
 The model-based claim: `gp` finds the optimum within 2 % using at most 30 % of the grid's trials."""
 
@@ -14,7 +14,7 @@ import pytest
 from stacks.tuning import grid as grid_mod
 from stacks.tuning.replay import ReplayResult, Surface, load_surface, replay
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parents[2] / "stacks" / "tuning" / "surfaces"
 SURFACES = sorted(DATA.glob("*.json"))
 REAL = DATA / "vllm-cpu-tiny.json"
 SYNTHETIC = DATA / "synthetic-g5-12xlarge.json"

@@ -54,6 +54,7 @@ GP_SEEDS = {REAL: range(20), SYNTHETIC: range(3)}
 
 
 @pytest.mark.parametrize("path", SURFACES, ids=[p.stem for p in SURFACES])
+@pytest.mark.timeout(900)  # ten seeded GP replays: a few minutes on a busy 2-core machine
 def test_gp_finds_the_optimum_within_2_percent_in_30_percent_of_the_trials(path):
     """A search that starts from random points finds nothing with certainty: the claim is about most
     runs (60 % of seeds; docs/notes/tuning-surfaces.md gives the measured rates)."""

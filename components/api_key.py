@@ -12,7 +12,8 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from .rules import hyperpod
+from .rules.backends import hyperpod
+from .rules.endpoint import API_KEY_SECRET_KEY
 
 
 @dataclass
@@ -49,7 +50,7 @@ class EndpointApiKey(pulumi.ComponentResource):
                 f"{name}-{ns}",
                 metadata={"name": secret_name, "namespace": ns, "labels": {"app.kubernetes.io/managed-by": "pulumi"}},
                 type="Opaque",
-                string_data={hyperpod.API_KEY_SECRET_KEY: self.value},
+                string_data={API_KEY_SECRET_KEY: self.value},
                 opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on), additional_secret_outputs=["data", "stringData"]),
             )
             for ns in dict.fromkeys([args.namespace, *args.namespaces])

@@ -11,7 +11,8 @@ import pulumi_kubernetes as k8s
 
 from .custom_resource import StatusCustomResource
 from .ingress import hostname_of
-from .rules import engines, hyperpod
+from .rules import engines
+from .rules.endpoint import resolve
 from .rules import platform as platform_rules
 from .rules.spec import EndpointSpec, IngressSpec
 
@@ -78,10 +79,10 @@ class EndpointComponent(pulumi.ComponentResource):
 
     def _finish(self, spec: EndpointSpec, url: Any, state: pulumi.Output[Any]) -> None:
         """`state` resolves to (state, detail)."""
-        self.resource_name = pulumi.Output.from_input(hyperpod.resource_name(spec))
+        self.resource_name = pulumi.Output.from_input(resolve(spec).name)
         self.served_model_name = pulumi.Output.from_input(engines.served_model_name(spec.model))
         self.namespace = pulumi.Output.from_input(spec.namespace)
-        self.port = pulumi.Output.from_input(hyperpod.port_of(spec))
+        self.port = pulumi.Output.from_input(resolve(spec).port)
         self.invocation_path = pulumi.Output.from_input("/" + spec.invocation_endpoint)
         self.url = pulumi.Output.from_input(url)
         self.state = state.apply(lambda s: s[0])

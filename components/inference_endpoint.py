@@ -8,7 +8,8 @@ import pulumi
 
 from .custom_resource import StatusCustomResource
 from .endpoint_common import EndpointComponent, InferenceEndpointArgs, child_opts
-from .rules import hyperpod, naming
+from .rules import naming
+from .rules.backends import hyperpod
 from .rules.backends import state as endpoint_state
 
 __all__ = ["InferenceEndpoint", "InferenceEndpointArgs"]

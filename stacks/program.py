@@ -25,7 +25,9 @@ from components.endpoint_common import InferenceEndpointArgs
 from components.ingress import EndpointIngress, EndpointIngressArgs
 from components.network import Network, NetworkArgs
 from components.platform import Platform, PlatformArgs
-from components.rules import ConfigError, backends, engines, hyperpod, naming
+from components.rules import ConfigError, backends, engines, naming
+from components.rules.backends import hyperpod
+from components.rules.endpoint import resolve
 from components.rules import platform as platform_rules
 from components.rules.spec import S3Source
 
@@ -163,9 +165,9 @@ def declare_endpoints(cfg: stack_config.StackConfig, base: Base) -> tuple[dict[s
     api_keys: dict[str, Any] = {}
     counts: dict[str, int] = {}
     for spec in cfg.endpoints:
-        counts[hyperpod.resource_name(spec)] = counts.get(hyperpod.resource_name(spec), 0) + 1
+        counts[resolve(spec).name] = counts.get(resolve(spec).name, 0) + 1
     for spec in cfg.endpoints:
-        name = hyperpod.resource_name(spec)
+        name = resolve(spec).name
         # Pulumi names per (namespace, name) (G2): one endpoint name may be used in two namespaces.
         # A name used once keeps the key it had before (output key and resource alias), so existing
         # stacks neither replace their endpoints nor change their outputs.

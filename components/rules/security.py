@@ -13,12 +13,12 @@ import fnmatch
 import re
 from typing import Any, Iterable, Mapping, Optional
 
-from . import hyperpod, instances, workloads
+from . import instances
+from .backends import hyperpod, kubernetes, reader
+from .endpoint import API_KEY_ENV, GPU
 from .platform import REQUIRED_TAGS
 from .problems import Problem
 from .resources import Resource, get, split_kubernetes_type
-
-GPU = "nvidia.com/gpu"
 
 # Where each workload kind keeps its pod spec.
 POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
@@ -50,17 +50,10 @@ def _containers(spec: dict[str, Any]) -> Iterable[tuple[str, int, dict[str, Any]
 # ---------------------------------------------------------------- S1 GPU workloads
 
 
-def _gpu_count(value: Any) -> int:
-    try:
-        return int(str(value))
-    except ValueError:
-        return 0
-
-
 def check_gpu_workload(manifest: Mapping[str, Any]) -> list[Problem]:
     """S1: every container that asks for a GPU (or runs an engine) has a GPU limit and probes.
 
-    Model containers of Deployments are already checked by G4/G11 (workloads.check_deployment);
+    Model containers of Deployments are already checked by G4/G11 (backends.kubernetes.check_deployment);
     they are skipped here so one mistake is reported once.
     """
     found = pod_spec(manifest)
@@ -68,7 +61,7 @@ def check_gpu_workload(manifest: Mapping[str, Any]) -> list[Problem]:
         return []
     base, spec = found
     kind = str(manifest.get("kind"))
-    covered = {i for i, _ in workloads.model_containers(dict(manifest))} if kind == "Deployment" else set()
+    covered = {i for i, _ in kubernetes.model_containers(dict(manifest))} if kind == "Deployment" else set()
     problems: list[Problem] = []
     for field, i, c in _containers(spec):
         if field == "containers" and i in covered:
@@ -76,10 +69,10 @@ def check_gpu_workload(manifest: Mapping[str, Any]) -> list[Problem]:
         resources = c.get("resources") if isinstance(c.get("resources"), dict) else {}
         limit = get(resources, "limits", GPU)
         request = get(resources, "requests", GPU)
-        if not (_gpu_count(limit) or _gpu_count(request) or workloads.detect_engine(c)):
+        if not (reader.gpu_count(limit) or reader.gpu_count(request) or reader.detect_engine(c)):
             continue
         where = f"{base}.{field}[{i}]"
-        if _gpu_count(limit) == 0:
+        if reader.gpu_count(limit) == 0:
             problems.append(
                 Problem(
                     f"{where}.resources.limits.{GPU}",
@@ -160,7 +153,7 @@ def _router_workaround(manifest: Mapping[str, Any], env_name: Any) -> bool:
     intelligent routing, because the operator copies only plain values to the router."""
     return (
         hyperpod.is_endpoint_config(dict(manifest))
-        and env_name == hyperpod.API_KEY_ENV
+        and env_name == API_KEY_ENV
         and bool(get(manifest, "spec", "intelligentRoutingSpec", "enabled"))
     )
 

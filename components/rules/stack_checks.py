@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping, Optional
 from urllib.parse import urlparse
 
-from . import engines, hyperpod
+from . import engines
+from .backends import hyperpod
+from .endpoint import API_KEY_ENV, API_KEY_SECRET_KEY
 from .problems import Problem
 from .resources import STACK_TYPE, Resource, get
 
@@ -83,7 +85,7 @@ def _by_name(resources: Iterable[Resource]) -> dict[str, dict[str, Any]]:
 def _api_key_env(endpoint: Mapping[str, Any]) -> Optional[dict[str, Any]]:
     env = get(endpoint, "spec", "worker", "environmentVariables")
     for e in env if isinstance(env, list) else []:
-        if isinstance(e, dict) and e.get("name") == hyperpod.API_KEY_ENV:
+        if isinstance(e, dict) and e.get("name") == API_KEY_ENV:
             return e
     return None
 
@@ -154,7 +156,7 @@ def check_api_key_reaches_router(resources: list[Resource]) -> list[Finding]:
                         "G9",
                         f"the key Secret is missing from namespace(s) {', '.join(missing)}; Secrets are namespace-scoped and the "
                         f"router runs in {hyperpod.OPERATOR_NAMESPACE}, so its VLLM_API_KEY stays empty and it gets 401 from every backend",
-                        f"declare Secret {secret} (key {hyperpod.API_KEY_SECRET_KEY}) in {', '.join(wanted)} with the same value",
+                        f"declare Secret {secret} (key {API_KEY_SECRET_KEY}) in {', '.join(wanted)} with the same value",
                     ),
                 )
             )
@@ -185,7 +187,7 @@ def keyed_workloads(resources: Iterable[Resource]) -> set[str]:
             containers.append(runner)
         for c in containers:
             env = c.get("env") if isinstance(c, dict) else None
-            has_env = any(isinstance(e, dict) and e.get("name") == hyperpod.API_KEY_ENV for e in env or [])
+            has_env = any(isinstance(e, dict) and e.get("name") == API_KEY_ENV for e in env or [])
             args = [str(a) for a in (c.get("args") or [])] if isinstance(c, dict) else []
             if has_env or "--api-key" in engines.parse_args(args):  # any spelling: --api_key=..., --api-key ...
                 names.add(str(get(m, "metadata", "labels", "app.kubernetes.io/name") or get(m, "metadata", "name")))

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from . import engines, hyperpod, instances, naming, security
+from . import engines, instances, naming, security
+from .backends import hyperpod
 from .problems import Problem
 from .spec import EndpointSpec
 

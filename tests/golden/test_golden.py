@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.rules import hyperpod
+from components.rules.backends import hyperpod
 from components.rules.backends import kserve, kubernetes, ome
 from components.rules.policy_eval import evaluate
 from components.rules.resources import from_manifest

@@ -1,6 +1,7 @@
 """Deployments that run a model: G3, G4 (rollout without a surge on one GPU), G11, G13."""
 
-from components.rules import manifests, workloads
+from components.rules import manifests
+from components.rules.backends import kubernetes as workloads
 
 
 def deployment(**container_overrides):

@@ -7,7 +7,7 @@ import pytest
 
 from components.api_key import EndpointApiKey, EndpointApiKeyArgs
 from components.inference_endpoint import InferenceEndpoint, InferenceEndpointArgs
-from components.rules import hyperpod
+from components.rules.backends import hyperpod
 
 from .pulumi_harness import run
 

@@ -10,14 +10,16 @@ through KServe's storage initializer (`STORAGE_URI`, mounted at /mnt/models).
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
-from .. import hyperpod, naming
-from ..problems import Problem
+from .. import naming
+from ..catalog import B1, G4
+from ..endpoint import resolve
+from ..problems import Change, Problem
 from ..spec import EndpointSpec, HuggingFaceSource, IngressSpec, S3Source
 from . import container as engine_container
 from . import kubernetes as k8s_backend
-from ..workloads import detect_engine
+from . import reader
 
 GROUP = "serving.kserve.io"
 API_VERSION = f"{GROUP}/v1beta1"
@@ -30,23 +32,24 @@ STORAGE_SCHEMES = ("gs://", "s3://", "pvc://", "file://", "https://", "http://")
 
 
 def gateway_service_name(spec: EndpointSpec) -> str:
-    return naming.fit(f"{hyperpod.resource_name(spec)}-gateway", naming.MAX_NAME)
+    return naming.fit(f"{resolve(spec).name}-gateway", naming.MAX_NAME)
 
 
 def inference_service(spec: EndpointSpec, api_key_secret: Optional[str] = None) -> dict[str, Any]:
+    r = resolve(spec)
     src = spec.model_source
     if isinstance(src, HuggingFaceSource):
         model_arg = src.model_id or spec.model
     else:
         model_arg = MODEL_DIR
-    main = engine_container.container(spec, model_arg, [], api_key_secret, name=CONTAINER_NAME)
+    main = engine_container.container(r, model_arg, [], api_key_secret, name=CONTAINER_NAME)
     if isinstance(src, S3Source):
         main["env"].append({"name": "STORAGE_URI", "value": f"s3://{src.bucket}/{src.path.strip('/')}".rstrip("/")})
     scaling = spec.autoscaling
     predictor: dict[str, Any] = {
         "minReplicas": scaling.min_replicas if scaling else spec.replicas,
         "maxReplicas": scaling.max_replicas if scaling else max(spec.replicas, 1),
-        **engine_container.placement(spec),
+        **engine_container.placement(r),
         # G4: no surge pod waiting for the GPU the old pod holds.
         "deploymentStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}},
         "containers": [main],
@@ -58,9 +61,9 @@ def inference_service(spec: EndpointSpec, api_key_secret: Optional[str] = None) 
         "apiVersion": API_VERSION,
         "kind": "InferenceService",
         "metadata": {
-            "name": hyperpod.resource_name(spec),
+            "name": r.name,
             "namespace": spec.namespace,
-            "labels": hyperpod.labels(spec),
+            "labels": r.labels,
             # No Knative on these clusters: plain Deployments (and the headless Service, hence ours).
             "annotations": {DEPLOYMENT_MODE: "RawDeployment"},
         },
@@ -71,7 +74,7 @@ def inference_service(spec: EndpointSpec, api_key_secret: Optional[str] = None) 
 def gateway_service(spec: EndpointSpec) -> dict[str, Any]:
     svc = k8s_backend.service(spec)
     svc["metadata"]["name"] = gateway_service_name(spec)
-    svc["spec"]["selector"] = {ISVC_LABEL: hyperpod.resource_name(spec)}
+    svc["spec"]["selector"] = {ISVC_LABEL: resolve(spec).name}
     return svc
 
 
@@ -90,7 +93,7 @@ def check_inference_service(obj: dict[str, Any]) -> list[Problem]:
     problems: list[Problem] = []
     uri = (predictor.get("model") or {}).get("storageUri")
     if isinstance(uri, str) and not uri.startswith(STORAGE_SCHEMES):
-        problems.append(Problem("spec.predictor.model.storageUri", uri, "B1", f"KServe cannot download {uri.split('://')[0]}:// (`StorageURI not supported`, models-as-a-service issue 10)", "drop storageUri and let the engine download the model (--model org/name, HF_TOKEN from a Secret)"))
+        problems.append(Problem("spec.predictor.model.storageUri", uri, B1, f"KServe cannot download {uri.split('://')[0]}:// (`StorageURI not supported`, models-as-a-service issue 10)", "drop storageUri and let the engine download the model (--model org/name, HF_TOKEN from a Secret)"))
     gpu_pod = False
     for i, c in enumerate(predictor.get("containers") or []):
         if not isinstance(c, dict):
@@ -98,19 +101,18 @@ def check_inference_service(obj: dict[str, Any]) -> list[Problem]:
         base = f"spec.predictor.containers[{i}]"
         for e in c.get("env") or []:
             if isinstance(e, dict) and e.get("name") == "STORAGE_URI" and isinstance(e.get("value"), str) and not e["value"].startswith(STORAGE_SCHEMES):
-                problems.append(Problem(f"{base}.env[STORAGE_URI]", e["value"], "B1", "KServe's storage initializer cannot download this scheme (models-as-a-service issue 10)", "drop it and let the engine download the model"))
-        limits = (c.get("resources") or {}).get("limits") or {}
-        if limits.get(engine_container.GPU) is None and not detect_engine(c):
+                problems.append(Problem(f"{base}.env[STORAGE_URI]", e["value"], B1, "KServe's storage initializer cannot download this scheme (models-as-a-service issue 10)", "drop it and let the engine download the model"))
+        limit = reader.gpu_limit(c.get("resources"))
+        if limit is None and not reader.detect_engine(c):
             continue  # a sidecar, not the engine
-        gpu_pod |= limits.get(engine_container.GPU) is not None
-        problems += engine_container.check_engine_container(c, base, engine_container.instance_of(predictor))
-        problems += engine_container.check_shm(c, base)
+        gpu_pod |= limit is not None
+        problems += engine_container.check_engine_container(c, base, reader.instance_of(predictor))
     if gpu_pod:
         problems += engine_container.check_placement(predictor, "spec.predictor")
         strategy = predictor.get("deploymentStrategy") or {}
         surge = (strategy.get("rollingUpdate") or {}).get("maxSurge", "25%")
         if strategy.get("type") != "Recreate" and str(surge) not in ("0", "0%"):
-            problems.append(Problem("spec.predictor.deploymentStrategy.rollingUpdate.maxSurge", surge, "G4", "a surge pod waits for the GPU the old pod holds: the rollout deadlocks on a full node", "set deploymentStrategy {type: RollingUpdate, rollingUpdate: {maxSurge: 0, maxUnavailable: 1}}"))
+            problems.append(Problem("spec.predictor.deploymentStrategy.rollingUpdate.maxSurge", surge, G4, "a surge pod waits for the GPU the old pod holds: the rollout deadlocks on a full node", "set deploymentStrategy {type: RollingUpdate, rollingUpdate: {maxSurge: 0, maxUnavailable: 1}}"))
     return problems
 
 
@@ -118,5 +120,22 @@ def check_service(obj: dict[str, Any]) -> list[Problem]:
     """A Service in front of a KServe InferenceService must not be headless (maas issue 7)."""
     spec = obj.get("spec") or {}
     if ISVC_LABEL in (spec.get("selector") or {}) and spec.get("clusterIP") == "None":
-        return [Problem("spec.clusterIP", "None", "B1", "a headless Service has no virtual IP; gateway routes and load balancers in front of it return 503", "drop clusterIP: None (a normal ClusterIP Service on port 80 targeting the container port by name)")]
+        return [Problem("spec.clusterIP", "None", B1, "a headless Service has no virtual IP; gateway routes and load balancers in front of it return 503", "drop clusterIP: None (a normal ClusterIP Service on port 80 targeting the container port by name)")]
     return []
+
+
+# ---------------------------------------------------------------- by kind (manifests.py composes these)
+
+CHECKERS: dict[tuple[str, str], Callable[[dict[str, Any]], list[Problem]]] = {(GROUP, "InferenceService"): check_inference_service, ("", "Service"): check_service}
+FIXERS: dict[tuple[str, str], Callable[[dict[str, Any]], tuple[dict[str, Any], list[Change]]]] = {}
+
+
+def check(obj: dict[str, Any]) -> list[Problem]:
+    """This backend's rules on one of its objects ([] for a kind it has no rule for)."""
+    checker = reader.dispatch(CHECKERS, obj)
+    return checker(obj) if checker else []
+
+
+def fix(obj: dict[str, Any]) -> tuple[dict[str, Any], list[Change]]:
+    fixer = reader.dispatch(FIXERS, obj)
+    return fixer(obj) if fixer else (obj, [])

@@ -11,7 +11,7 @@ from .endpoint_common import EndpointComponent, InferenceEndpointArgs, check_api
 from .inference_endpoint import InferenceEndpoint
 from .ingress import SCHEME_ANNOTATION
 from .rules.endpoint import resolve
-from .rules import platform as platform_rules
+from .rules import ingress as ingress_rules, tags as tag_rules
 from .rules.backends import backend_of, kserve, kubernetes, ome
 from .rules.backends import state as endpoint_state
 
@@ -50,9 +50,9 @@ class KubernetesEndpoint(EndpointComponent):
         super().__init__("llm-serving:endpoints:KubernetesEndpoint", name, None, opts)
         spec = args.spec
         check_api_key(spec, args)
-        tags = platform_rules.alb_tags(pulumi.get_stack(), resolve(spec).name)
+        tags = tag_rules.alb_tags(pulumi.get_stack(), resolve(spec).name)
         self.children = _declare_all(self, name, kubernetes.render(spec, args.ingress, args.region, args.api_key_secret_name, tags), args)
-        url = _load_balancer_url(spec, self.children, kubernetes.names(spec)["service"], platform_rules.url_scheme(args.ingress))
+        url = _load_balancer_url(spec, self.children, kubernetes.names(spec)["service"], ingress_rules.url_scheme(args.ingress))
         self._finish(spec, url, self.children["Deployment"].status.apply(endpoint_state.deployment))
 
 
@@ -78,9 +78,9 @@ class KServeEndpoint(EndpointComponent):
         super().__init__("llm-serving:endpoints:KServeEndpoint", name, None, opts)
         spec = args.spec
         check_api_key(spec, args)
-        tags = platform_rules.alb_tags(pulumi.get_stack(), resolve(spec).name)
+        tags = tag_rules.alb_tags(pulumi.get_stack(), resolve(spec).name)
         self.children = _declare_all(self, name, kserve.render(spec, args.ingress, args.api_key_secret_name, tags), args)
-        url = _load_balancer_url(spec, self.children, kserve.gateway_service_name(spec), platform_rules.url_scheme(args.ingress))
+        url = _load_balancer_url(spec, self.children, kserve.gateway_service_name(spec), ingress_rules.url_scheme(args.ingress))
         self._finish(spec, url, self.children["InferenceService"].status.apply(endpoint_state.ready_condition))
 
 

@@ -13,7 +13,7 @@ from .custom_resource import StatusCustomResource
 from .ingress import hostname_of
 from .rules import engines
 from .rules.endpoint import resolve
-from .rules import platform as platform_rules
+from .rules import ingress as ingress_rules
 from .rules.spec import EndpointSpec, IngressSpec
 
 
@@ -57,7 +57,7 @@ def child_opts(component: pulumi.Resource, args: InferenceEndpointArgs, *extra: 
 
 def url_from_status(status: pulumi.Output[Any], spec: EndpointSpec, scheme: str = "http") -> pulumi.Output[Optional[str]]:
     """G16: the URL of an Ingress or a LoadBalancer Service, from its final status."""
-    return status.apply(lambda s: platform_rules.endpoint_url(scheme, hostname_of(s), spec.invocation_endpoint))
+    return status.apply(lambda s: ingress_rules.endpoint_url(scheme, hostname_of(s), spec.invocation_endpoint))
 
 
 def in_cluster_url(service: str, spec: EndpointSpec) -> str:

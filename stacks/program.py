@@ -28,7 +28,7 @@ from components.platform import Platform, PlatformArgs
 from components.rules import ConfigError, backends, engines, naming
 from components.rules.backends import hyperpod
 from components.rules.endpoint import resolve
-from components.rules import platform as platform_rules
+from components.rules import clusters as cluster_rules, ingress as ingress_rules, tags as tag_rules
 from components.rules.spec import S3Source
 
 from . import config as stack_config
@@ -86,7 +86,7 @@ def _preflight(cfg: stack_config.StackConfig) -> None:
 
 def build_base(cfg: stack_config.StackConfig) -> Base:
     spec = cfg.cluster
-    tags = platform_rules.stack_tags(pulumi.get_stack(), spec.name, spec.tags)
+    tags = tag_rules.stack_tags(pulumi.get_stack(), spec.name, spec.tags)
     after: list[pulumi.Resource] = []
     hyperpod_arn: Optional[pulumi.Output[str]] = None
     outputs: dict[str, Any] = {"name": spec.name, "mode": spec.mode}
@@ -105,7 +105,7 @@ def build_base(cfg: stack_config.StackConfig) -> Base:
             hp = HyperPodCluster(
                 "hyperpod",
                 HyperPodClusterArgs(
-                    spec=platform_rules.with_default_groups(spec, cfg.endpoints),
+                    spec=cluster_rules.with_default_groups(spec, cfg.endpoints),
                     eks_cluster_arn=cluster.cluster_arn,
                     subnet_ids=network.private_subnet_ids,
                     security_group_ids=cluster.node_security_group_id.apply(lambda sg: [sg]),
@@ -213,7 +213,7 @@ def declare_endpoints(cfg: stack_config.StackConfig, base: Base) -> tuple[dict[s
             opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=aliases)),
         )
         url: Any = endpoint.url
-        if hyperpod_backend and platform_rules.needs_ingress(spec):
+        if hyperpod_backend and ingress_rules.needs_ingress(spec):
             ingress = EndpointIngress(
                 f"{urn_name}-ingress",
                 EndpointIngressArgs(
@@ -239,7 +239,7 @@ def declare_endpoints(cfg: stack_config.StackConfig, base: Base) -> tuple[dict[s
             "state": endpoint.state,
             "stateDetail": endpoint.state_detail,
             "curl": pulumi.Output.from_input(url).apply(
-                lambda u, served=served, spec=spec: platform_rules.curl_example(u, served, spec.api_key, spec.invocation_endpoint)
+                lambda u, served=served, spec=spec: ingress_rules.curl_example(u, served, spec.api_key, spec.invocation_endpoint)
             ),
         }
         if key:

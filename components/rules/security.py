@@ -15,8 +15,9 @@ from typing import Any, Iterable, Mapping, Optional
 
 from . import instances
 from .backends import hyperpod, kubernetes, reader
+from .catalog import S1, S3, S4, S5, S6
 from .endpoint import API_KEY_ENV, GPU
-from .platform import REQUIRED_TAGS
+from .tags import REQUIRED_TAGS
 from .problems import Problem
 from .resources import Resource, get, split_kubernetes_type
 
@@ -77,7 +78,7 @@ def check_gpu_workload(manifest: Mapping[str, Any]) -> list[Problem]:
                 Problem(
                     f"{where}.resources.limits.{GPU}",
                     limit,
-                    "S1",
+                    S1,
                     "GPU container without a GPU limit: GPUs are scheduled by limit, so it lands where no GPU is free or shares one",
                     f"set resources.limits.{GPU} to the GPUs it uses (requests may be omitted; they default to the limit)",
                 )
@@ -86,11 +87,11 @@ def check_gpu_workload(manifest: Mapping[str, Any]) -> list[Problem]:
             continue
         if not isinstance(c.get("readinessProbe"), dict):
             problems.append(
-                Problem(f"{where}.readinessProbe", None, "S1", "GPU container without a readiness probe: traffic reaches it while the model is still loading", "add an httpGet readinessProbe on the engine's health route with timeoutSeconds >= 5")
+                Problem(f"{where}.readinessProbe", None, S1, "GPU container without a readiness probe: traffic reaches it while the model is still loading", "add an httpGet readinessProbe on the engine's health route with timeoutSeconds >= 5")
             )
         if not isinstance(c.get("livenessProbe"), dict) and not isinstance(c.get("startupProbe"), dict):
             problems.append(
-                Problem(f"{where}.livenessProbe", None, "S1", "GPU container without a liveness or startup probe: a hung engine holds its GPU forever", "add a startupProbe sized for the model load and a livenessProbe on the health route")
+                Problem(f"{where}.livenessProbe", None, S1, "GPU container without a liveness or startup probe: a hung engine holds its GPU forever", "add a startupProbe sized for the model load and a livenessProbe on the health route")
             )
     return problems
 
@@ -133,7 +134,7 @@ def check_endpoint_env(env: Mapping[str, Any], path: str) -> list[Problem]:
         Problem(
             f"{path}.{name}",
             redacted(value),
-            "S3",
+            S3,
             f"env var {name} holds a secret as a plain value, readable by anyone who can read the object and written into plans",
             "remove it: for the endpoint's API key set apiKey: true (a generated key, or apiKeySecretArn), for a Hugging Face "
             "token set modelSource.tokenSecret {name, key}; otherwise reference a Secret (valueFrom.secretKeyRef)",
@@ -186,13 +187,13 @@ def check_plaintext_secrets(manifest: Mapping[str, Any]) -> list[Problem]:
             for key, value in (data.items() if isinstance(data, dict) else []):
                 if _secret_like(key, value):
                     problems.append(
-                        Problem(f"{field}.{key}", redacted(value), "S3", "a secret in a ConfigMap is readable by anyone who can read ConfigMaps and is stored unencrypted", "move it to a Secret and mount or reference that instead")
+                        Problem(f"{field}.{key}", redacted(value), S3, "a secret in a ConfigMap is readable by anyone who can read ConfigMaps and is stored unencrypted", "move it to a Secret and mount or reference that instead")
                     )
         return problems
     for path, name, value in _plain_env(manifest):
         if _secret_like(name, value) and not _router_workaround(manifest, name):
             problems.append(
-                Problem(path, redacted(value), "S3", f"env var {name} holds a secret as a plain value, visible to anyone who can read the object", "use valueFrom.secretKeyRef to a Secret")
+                Problem(path, redacted(value), S3, f"env var {name} holds a secret as a plain value, visible to anyone who can read the object", "use valueFrom.secretKeyRef to a Secret")
             )
     return problems
 
@@ -203,7 +204,7 @@ def check_router_key_workaround(manifest: Mapping[str, Any]) -> list[Problem]:
         Problem(
             path,
             redacted(value),
-            "S3",
+            S3,
             "the API key is a plain value in the InferenceEndpointConfig (readable with `kubectl get`) because the HyperPod "
             "operator copies only plain `value` env vars to the router; with a secretKeyRef the router's VLLM_API_KEY stays "
             "empty and every backend answers 401 (incident §11)",
@@ -244,7 +245,7 @@ def check_eks_endpoint(resource: Resource, stack: Optional[str], dev_stacks: Ite
         Problem(
             f"{base}publicAccessCidrs",
             cidrs,
-            "S4",
+            S4,
             f"the EKS API endpoint of stack {stack or '(unknown)'!r} accepts connections from the whole internet",
             f"set {base}endpointPublicAccess: false (private endpoint only), or {base}publicAccessCidrs to your CI and VPN ranges",
         )
@@ -281,12 +282,12 @@ def check_gpu_node_group(resource: Resource) -> list[Problem]:
         if ami == "AL2_x86_64_GPU"
         else "without an NVIDIA AMI the nodes have no GPU driver and the device plugin advertises no GPU"
     )
-    return [Problem("amiType", ami, "S5", f"GPU instance type(s) {', '.join(map(str, gpu_types))}: {why}", "set amiType: AL2023_x86_64_NVIDIA (or BOTTLEROCKET_x86_64_NVIDIA)")]
+    return [Problem("amiType", ami, S5, f"GPU instance type(s) {', '.join(map(str, gpu_types))}: {why}", "set amiType: AL2023_x86_64_NVIDIA (or BOTTLEROCKET_x86_64_NVIDIA)")]
 
 
 # ---------------------------------------------------------------- S6 required tags
 
-DEFAULT_REQUIRED_TAGS = REQUIRED_TAGS  # exactly the tags the components set (platform.stack_tags)
+DEFAULT_REQUIRED_TAGS = REQUIRED_TAGS  # exactly the tags the components set (tags.stack_tags)
 TAGGABLE_TYPES = frozenset(
     {
         "aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet", "aws:ec2/internetGateway:InternetGateway",
@@ -323,7 +324,7 @@ def check_required_tags(resource: Resource, required: Iterable[str] = DEFAULT_RE
         Problem(
             "tags",
             sorted(present),
-            "S6",
+            S6,
             f"missing required tag(s) {', '.join(missing)}: cost and ownership cannot be traced",
             "add them to tags (or once for every resource with the AWS provider's defaultTags)",
         )

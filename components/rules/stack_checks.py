@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 
 from . import engines
 from .backends import hyperpod
+from .catalog import G8, G9, G16, S2
 from .endpoint import API_KEY_ENV, API_KEY_SECRET_KEY
 from .problems import Problem
 from .resources import STACK_TYPE, Resource, get
@@ -110,7 +111,7 @@ def check_public_alb_routing(resources: list[Resource]) -> list[Finding]:
                 Problem(
                     SCHEME_PATH,
                     "internet-facing",
-                    "G8",
+                    G8,
                     f"public ALB for endpoint {name!r}, whose intelligent routing is off: the operator creates the router "
                     "(and its Ingress) only with intelligent routing, so this ALB never gets a backend",
                     f"set spec.intelligentRoutingSpec.enabled: true on {name!r}, or drop the public Ingress",
@@ -140,7 +141,7 @@ def check_api_key_reaches_router(resources: list[Resource]) -> list[Finding]:
     secrets = {(get(m, "metadata", "namespace") or "default", get(m, "metadata", "name")) for _, m in _manifests(resources, "Secret")}
     findings: list[Finding] = []
     for r, ep in endpoints(resources):
-        findings += [(r, p) for p in hyperpod.check(ep) if p.rule == "G9"]
+        findings += [(r, p) for p in hyperpod.check(ep) if p.rule == G9]
         secret = key_secret_name(ep)
         if secret is None or not routing_on(ep):
             continue
@@ -153,7 +154,7 @@ def check_api_key_reaches_router(resources: list[Resource]) -> list[Finding]:
                     Problem(
                         f"Secret {secret}",
                         [ns for ns in wanted if ns not in missing],
-                        "G9",
+                        G9,
                         f"the key Secret is missing from namespace(s) {', '.join(missing)}; Secrets are namespace-scoped and the "
                         f"router runs in {hyperpod.OPERATOR_NAMESPACE}, so its VLLM_API_KEY stays empty and it gets 401 from every backend",
                         f"declare Secret {secret} (key {API_KEY_SECRET_KEY}) in {', '.join(wanted)} with the same value",
@@ -213,7 +214,7 @@ def check_public_alb_auth(resources: list[Resource]) -> list[Finding]:
                 Problem(
                     SCHEME_PATH,
                     "internet-facing",
-                    "S2",
+                    S2,
                     "an internet-facing ALB with neither TLS nor an API key: anyone can run (and read) inference in clear text",
                     f"set {CERTIFICATE} (an ACM certificate; platform.ingress.certificateArn) and/or apiKey: true on the endpoint, or make it internal",
                 ),
@@ -271,7 +272,7 @@ def check_endpoint_urls(resources: list[Resource]) -> list[Finding]:
                     Problem(
                         path,
                         url,
-                        "G16",
+                        G16,
                         f"the URL names ALB {host}{hint}, which no Ingress reports in its status ({', '.join(sorted(statuses))})",
                         "build the URL from the Ingress's status.loadBalancer.ingress[0].hostname (an Output), never from a value read before the ALB exists",
                     ),

@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from .. import engines, instances, naming, probes
-from ..catalog import G1, G2, G3, G4, G5, G6, G7, G9, G10, G11, G12, G13, G17, G18
+from ..addons import OPERATOR_NAMESPACE  # noqa: F401 - where the operator runs the router: part of this backend's interface
+from ..catalog import G2, G3, G5, G6, G7, G9, G10, G11, G12, G13, G17, G18
 from ..endpoint import API_KEY_ENV, API_KEY_SECRET_KEY, GPU, ResolvedEndpoint, resolve
 from ..problems import Change, Problem
 from ..spec import EndpointSpec, FsxSource, HuggingFaceSource, S3Source
@@ -22,7 +23,6 @@ from . import engine_checks, reader
 GROUP = "inference.sagemaker.aws.amazon.com"
 API_VERSION = f"{GROUP}/v1"  # G18: the stored version; v1alpha1 lacks routing, KV cache, probes
 KIND = "InferenceEndpointConfig"
-OPERATOR_NAMESPACE = "hyperpod-inference-system"
 MODEL_VOLUME = "model-weights"
 CRD_METRICS_PORT_DEFAULT = 8080  # spec.metrics.modelMetrics.port default: wrong for vLLM (G3)
 CRD_HEALTH_CHECK_DEFAULT = "/ping"

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping, Optional
 
-from .. import engines, naming, platform, probes
+from .. import engines, naming, probes
+from .. import ingress as ingress_rules
 from ..catalog import G4, G13
 from ..endpoint import ResolvedEndpoint, resolve
 from ..problems import Change, Problem
@@ -37,7 +38,7 @@ def names(spec: EndpointSpec) -> dict[str, str]:
         "weights": naming.fit(f"{name}-weights", naming.MAX_NAME),  # the claim, in the endpoint's namespace
         # The PersistentVolume is cluster-scoped (and its CSI volumeHandle unique per driver): per namespace.
         "volume": naming.scoped_name(spec.namespace, name, "-weights"),
-        "ingress": platform.ingress_name(name),
+        "ingress": ingress_rules.ingress_name(name),
         "hpa": name,
     }
 
@@ -156,11 +157,11 @@ def ingress(spec: EndpointSpec, ingress_spec: IngressSpec, service_name: Optiona
     annotations as the HyperPod path (G8 scheme fixed at creation, G17 health check, `tags` on the ALB)."""
     n, r = names(spec), resolve(spec)
     plain = ingress_spec.model_copy(update={"router_protocol": "HTTP"})
-    return platform.alb_ingress(
+    return ingress_rules.alb_ingress(
         n["ingress"],
         spec.namespace,
         {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/name": r.name},
-        platform.ingress_annotations(spec, plain, r.health_path, tags),
+        ingress_rules.ingress_annotations(spec, plain, r.health_path, tags),
         service_name or n["service"],
         SERVICE_PORT,
     )

@@ -73,13 +73,13 @@ def check_args_expansion(args: Any, base: str) -> list[Problem]:
     return problems
 
 
-def check_engine_container(c: dict[str, Any], base: str, instance_type: Optional[str] = None, require_command: bool = True, own_probes: bool = True) -> list[Problem]:
+def check_engine_container(c: dict[str, Any], view: engine_checks.EngineContainerView) -> list[Problem]:
     """B1 (a named container, `$(VAR)` args) and G3-G13 (engine_checks) on one Kubernetes engine container."""
     problems: list[Problem] = []
     if not c.get("name"):
-        problems.append(Problem(f"{base}.name", None, B1, "container without a name: the pod is rejected (spec.template.spec.containers[0].name: Required value)", f"name it, e.g. {CONTAINER_NAME!r}"))
-    problems += check_args_expansion(c.get("args"), base)
-    return problems + engine_checks.check(engine_checks.container_view(c, base, instance_type, require_command, own_probes))
+        problems.append(Problem(f"{view.path}.name", None, B1, "container without a name: the pod is rejected (spec.template.spec.containers[0].name: Required value)", f"name it, e.g. {CONTAINER_NAME!r}"))
+    problems += check_args_expansion(c.get("args"), view.path)
+    return problems + engine_checks.check(view)
 
 
 def check_placement(pod: dict[str, Any], base: str) -> list[Problem]:

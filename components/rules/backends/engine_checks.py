@@ -86,11 +86,11 @@ def worker_view(spec: Mapping[str, Any]) -> EngineContainerView:
 
 
 def container_view(
-    c: Mapping[str, Any], path: str, instance_type: Optional[str], require_command: bool = True, own_probes: bool = True
+    c: Mapping[str, Any], path: str, instance_type: Optional[str], require_command: bool = True, own_probes: bool = True, labels: Optional[Mapping[str, Any]] = None
 ) -> EngineContainerView:
     """A Kubernetes container: a Deployment's, an OME runner (`own_probes=False`: the runtime has
-    them) or a KServe predictor's."""
-    engine = reader.detect_engine(c)
+    them; `labels`: its object's, which name the engine) or a KServe predictor's."""
+    engine = reader.detect_engine(c, labels)
     args = reader.str_args(c.get("args"))
     flags = reader.parse(args, engine)
     ports = [p.get("containerPort") for p in c.get("ports") or [] if isinstance(p, dict)]
@@ -149,11 +149,16 @@ def check_probes(view: EngineContainerView) -> list[Problem]:
     return probes.check_probes(view.probes, view.probes_path, view.port, view.load_seconds)
 
 
+def check_full_command(view: EngineContainerView) -> list[Problem]:
+    """G5: the image's own CMD ignores the args."""
+    if not view.require_command or view.command:
+        return []
+    return [Problem(f"{view.path}.command", None, G5, "without a full command the DLC images run their fixed CMD and ignore args (served name, port, engine args)", "set command, e.g. ['python3', '-m', 'vllm.entrypoints.openai.api_server']")]
+
+
 def check_command(view: EngineContainerView) -> list[Problem]:
     """G5: a full command and the served name clients send; G6: SGLang exports metrics."""
-    out = []
-    if view.require_command and not view.command:
-        out.append(Problem(f"{view.path}.command", None, G5, "without a full command the DLC images run their fixed CMD and ignore args (served name, port, engine args)", "set command, e.g. ['python3', '-m', 'vllm.entrypoints.openai.api_server']"))
+    out = check_full_command(view)
     served = view.flags.get("--served-model-name")
     if not isinstance(served, str):
         if view.is_engine:

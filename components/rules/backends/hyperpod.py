@@ -191,6 +191,11 @@ def _l2(spec: dict[str, Any]) -> bool:
 # ---------------------------------------------------------------- check
 
 
+def engine_views(obj: dict[str, Any]) -> list[engine_checks.EngineContainerView]:
+    """The worker, as the one engine-container checker sees it."""
+    return [engine_checks.worker_view(obj.get("spec") or {})] if is_endpoint_config(obj) else []
+
+
 def check(obj: dict[str, Any]) -> list[Problem]:
     """Every guardrail problem of one InferenceEndpointConfig, as manifest field paths."""
     problems: list[Problem] = []

@@ -19,7 +19,7 @@ from ..problems import Change, Problem
 from ..spec import EndpointSpec, HuggingFaceSource, IngressSpec, S3Source
 from . import container as engine_container
 from . import kubernetes as k8s_backend
-from . import reader
+from . import engine_checks, reader
 
 GROUP = "serving.kserve.io"
 API_VERSION = f"{GROUP}/v1beta1"
@@ -88,25 +88,35 @@ def render(spec: EndpointSpec, ingress_spec: Optional[IngressSpec] = None, api_k
 # ---------------------------------------------------------------- checks
 
 
+def engine_views(obj: dict[str, Any]) -> list[engine_checks.EngineContainerView]:
+    """The predictor's engine containers (a GPU limit or a known engine; sidecars are neither)."""
+    if reader.group_kind(obj) != (GROUP, "InferenceService"):
+        return []
+    predictor = (obj.get("spec") or {}).get("predictor") or {}
+    instance = reader.instance_of(predictor)
+    return [
+        engine_checks.container_view(c, f"spec.predictor.containers[{i}]", instance)
+        for i, c in enumerate(predictor.get("containers") or [])
+        if isinstance(c, dict) and (reader.gpu_limit(c.get("resources")) is not None or reader.detect_engine(c))
+    ]
+
+
 def check_inference_service(obj: dict[str, Any]) -> list[Problem]:
     predictor = (obj.get("spec") or {}).get("predictor") or {}
     problems: list[Problem] = []
     uri = (predictor.get("model") or {}).get("storageUri")
     if isinstance(uri, str) and not uri.startswith(STORAGE_SCHEMES):
         problems.append(Problem("spec.predictor.model.storageUri", uri, B1, f"KServe cannot download {uri.split('://')[0]}:// (`StorageURI not supported`, models-as-a-service issue 10)", "drop storageUri and let the engine download the model (--model org/name, HF_TOKEN from a Secret)"))
-    gpu_pod = False
     for i, c in enumerate(predictor.get("containers") or []):
         if not isinstance(c, dict):
             continue
-        base = f"spec.predictor.containers[{i}]"
         for e in c.get("env") or []:
             if isinstance(e, dict) and e.get("name") == "STORAGE_URI" and isinstance(e.get("value"), str) and not e["value"].startswith(STORAGE_SCHEMES):
-                problems.append(Problem(f"{base}.env[STORAGE_URI]", e["value"], B1, "KServe's storage initializer cannot download this scheme (models-as-a-service issue 10)", "drop it and let the engine download the model"))
-        limit = reader.gpu_limit(c.get("resources"))
-        if limit is None and not reader.detect_engine(c):
-            continue  # a sidecar, not the engine
-        gpu_pod |= limit is not None
-        problems += engine_container.check_engine_container(c, base, reader.instance_of(predictor))
+                problems.append(Problem(f"spec.predictor.containers[{i}].env[STORAGE_URI]", e["value"], B1, "KServe's storage initializer cannot download this scheme (models-as-a-service issue 10)", "drop it and let the engine download the model"))
+    views = engine_views(obj)
+    for view in views:
+        problems += engine_container.check_engine_container(reader.at(obj, view.path), view)
+    gpu_pod = any(v.gpu_limit is not None for v in views)
     if gpu_pod:
         problems += engine_container.check_placement(predictor, "spec.predictor")
         strategy = predictor.get("deploymentStrategy") or {}

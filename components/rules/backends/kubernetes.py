@@ -18,7 +18,7 @@ from ..problems import Change, Problem
 from ..spec import EndpointSpec, HuggingFaceSource, IngressSpec, S3Source
 from ..tree import copy_tree
 from . import container as engine_container
-from . import reader
+from . import engine_checks, reader
 
 MODEL_VOLUME = "model-weights"
 HF_CACHE_VOLUME = "hf-cache"
@@ -219,17 +219,25 @@ def _port(container: dict[str, Any]) -> int | None:
     return int(value) if isinstance(value, str) and value.isdigit() else None
 
 
+def engine_views(obj: dict[str, Any]) -> list[engine_checks.EngineContainerView]:
+    """A Deployment's model containers, as the one engine-container checker sees them."""
+    if reader.group_kind(obj) != ("apps", "Deployment"):
+        return []
+    instance = reader.instance_of(reader.pod_spec(obj))
+    return [
+        engine_checks.container_view(c, f"spec.template.spec.containers[{i}]", instance, require_command=reader.detect_engine(c) is not None)
+        for i, c in model_containers(obj)
+    ]
+
+
 def check_deployment(obj: dict[str, Any]) -> list[Problem]:
     """A Deployment's model containers are held to G3-G13 like any engine container (engine_checks),
     plus the rollout (G4, incident §13) and placement (G11) of its GPU pod."""
     problems: list[Problem] = []
     pod = reader.pod_spec(obj)
-    instance = reader.instance_of(pod)
-    gpu_pod = False
-    for i, container in model_containers(obj):
-        base = f"spec.template.spec.containers[{i}]"
-        gpu_pod |= reader.gpu_count(reader.gpu_limit(container.get("resources"))) > 0
-        problems += engine_container.check_engine_container(container, base, instance, require_command=reader.detect_engine(container) is not None)
+    for view in engine_views(obj):
+        problems += engine_container.check_engine_container(reader.at(obj, view.path), view)
+    gpu_pod = any(reader.gpu_count(v.gpu_limit) > 0 for v in engine_views(obj))
     if gpu_pod:
         problems += _check_rollout(obj)
         problems += engine_container.check_placement(pod, "spec.template.spec")

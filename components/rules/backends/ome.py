@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any, Callable, Optional
 
 from .. import naming
-from ..catalog import B1, G5
+from ..catalog import B1
 from ..endpoint import resolve
 from ..problems import Change, Problem
 from ..spec import EndpointSpec, HuggingFaceSource, S3Source
@@ -169,6 +169,25 @@ def check_storage_uri(uri: Any, path: str) -> list[Problem]:
     return []
 
 
+def engine_views(obj: dict[str, Any]) -> list[engine_checks.EngineContainerView]:
+    """The runner, as the one engine-container checker sees it: the InferenceService's (args, env,
+    resources; the engine from the object's label) or the ClusterServingRuntime's (command, port,
+    probes, /dev/shm)."""
+    kind = reader.group_kind(obj)
+    spec = obj.get("spec") or {}
+    if kind == (GROUP, "InferenceService"):
+        engine_spec = spec.get("engine") or {}
+        runner = engine_spec.get("runner")
+        if isinstance(runner, dict):
+            return [engine_checks.container_view(runner, "spec.engine.runner", reader.instance_of(engine_spec), require_command=False, own_probes=False, labels=reader.labels_of(obj))]
+    if kind == (GROUP, "ClusterServingRuntime"):
+        config = spec.get("engineConfig") or {}
+        runner = config.get("runner")
+        if isinstance(runner, dict):
+            return [engine_checks.container_view(runner, "spec.engineConfig.runner", reader.instance_of(config))]
+    return []
+
+
 def check_inference_service(obj: dict[str, Any]) -> list[Problem]:
     engine_spec = (obj.get("spec") or {}).get("engine") or {}
     runner = engine_spec.get("runner")
@@ -179,9 +198,9 @@ def check_inference_service(obj: dict[str, Any]) -> list[Problem]:
     for field in ("image", "command"):
         if runner.get(field):
             problems.append(Problem(f"{base}.{field}", runner[field], B1, "the InferenceService replaces the runtime's runner: a mismatched image fails (`No module named 'vllm'`, bug 10)", f"remove {field}; the ClusterServingRuntime owns the image and command, the InferenceService passes args"))
-    instance = reader.instance_of(engine_spec)
-    problems += engine_container.check_engine_container(runner, base, instance, require_command=False, own_probes=False)
-    if reader.gpu_limit(runner.get("resources")) is not None:
+    (view,) = engine_views(obj)
+    problems += engine_container.check_engine_container(runner, view)
+    if view.gpu_limit is not None:
         problems += engine_container.check_placement(engine_spec, "spec.engine")
     return problems
 
@@ -191,13 +210,11 @@ def check_serving_runtime(obj: dict[str, Any]) -> list[Problem]:
     runner = config.get("runner")
     if not isinstance(runner, dict):
         return []
-    base = "spec.engineConfig.runner"
-    problems = engine_container.check_args_expansion(runner.get("args"), base)
-    if not runner.get("command"):
-        problems.append(Problem(f"{base}.command", None, G5, "without a full command the image runs its own CMD", "set command, e.g. ['python3', '-m', 'sglang.launch_server']"))
-    # The runtime owns the runner's probes and mounts; its args (and so G5 served name, G10) are the InferenceService's.
-    view = engine_checks.container_view(runner, base, reader.instance_of(config))
-    return problems + engine_checks.check_probes(view) + engine_checks.check_shm(view)
+    # The runtime owns the runner's command, probes and mounts; its args (G3 --port, G5 served name,
+    # G10) and resources (G11, G13 storage) are the InferenceService's.
+    (view,) = engine_views(obj)
+    problems = engine_container.check_args_expansion(runner.get("args"), view.path)
+    return problems + engine_checks.check_full_command(view) + engine_checks.check_probes(view) + engine_checks.check_shm(view)
 
 
 def check_benchmark_job(obj: dict[str, Any]) -> list[Problem]:

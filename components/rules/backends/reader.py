@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Optional
 
 from .. import engines, instances
-from ..endpoint import GPU
+from ..endpoint import ENGINE_LABEL, GPU
 
 INSTANCE_LABEL = "node.kubernetes.io/instance-type"
 TP_FLAGS = ("--tensor-parallel-size", "--tp-size", "--tp")
@@ -30,12 +30,34 @@ def gpu_limit(resources: Any) -> Optional[str]:
     return None if limit is None else str(limit)
 
 
-def detect_engine(container: Mapping[str, Any]) -> Optional[str]:
-    """The engine a container runs, from its command, first argument and image; None when unknown."""
+def detect_engine(container: Mapping[str, Any], labels: Optional[Mapping[str, Any]] = None) -> Optional[str]:
+    """The engine a container runs, from its command, first argument and image; then, for a
+    container that names none of them (an OME runner: the runtime holds image and command), from
+    its object's `llm-serving/engine` label. None when unknown."""
     args = container.get("args") if isinstance(container.get("args"), list) else []
     command = container.get("command") if isinstance(container.get("command"), list) else []
     text = " ".join(str(x) for x in [*command, *args[:1], container.get("image", "")]).lower()
-    return next((name for name in ("sglang", "vllm") if name in text), None)
+    found = next((name for name in ("sglang", "vllm") if name in text), None)
+    label = (labels or {}).get(ENGINE_LABEL)
+    return found or (label if label in ("sglang", "vllm") else None)
+
+
+def labels_of(obj: Mapping[str, Any]) -> dict[str, Any]:
+    labels = (obj.get("metadata") or {}).get("labels")
+    return labels if isinstance(labels, dict) else {}
+
+
+def at(obj: Any, path: str) -> Any:
+    """The value at a message path such as `spec.template.spec.containers[0]` (None when absent)."""
+    for part in path.replace("[", ".[").split("."):
+        if not part:
+            continue
+        if part.startswith("["):
+            index = int(part[1:-1])
+            obj = obj[index] if isinstance(obj, list) and index < len(obj) else None
+        else:
+            obj = obj.get(part) if isinstance(obj, dict) else None
+    return obj
 
 
 def str_args(args: Any) -> list[str]:

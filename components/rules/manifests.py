@@ -4,28 +4,20 @@ FIXERS); this module adds the metadata rules every object shares (G1, G2)."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 from . import naming
 from .backends import hyperpod, kserve, kubernetes, ome
-from .backends.reader import group_kind
-from .catalog import G2
+from .backends.kinds import Checker, Fixer, group_kind
 from .problems import Change, Problem
 
-Checker = Callable[[dict[str, Any]], list[Problem]]
-Fixer = Callable[[dict[str, Any]], tuple[dict[str, Any], list[Change]]]
-
-__all__ = ["CHECKERS", "FIXERS", "check", "fix", "group_kind", "has_rules"]
+__all__ = ["CHECKERS", "FIXERS", "Checker", "Fixer", "check", "fix", "group_kind", "has_rules"]
 
 
 def _check_metadata(obj: dict[str, Any]) -> list[Problem]:
     meta = obj.get("metadata") or {}
     problems = naming.check_name(meta.get("name"), "metadata.name", allow_dots=True) if "name" in meta else []
-    for field in ("labels", "annotations"):
-        for key, value in (meta.get(field) or {}).items():
-            if not isinstance(value, str):
-                problems.append(Problem(f"metadata.{field}.{key}", value, G2, f"{field[:-1]} values must be strings", f"quote it: {str(value)!r}"))
-    return problems
+    return problems + naming.check_label_values(meta)
 
 
 def _with_metadata(fn: Checker) -> Checker:

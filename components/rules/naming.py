@@ -149,3 +149,14 @@ def fix_name(
         return name, []
     fixed = k8s_name(name, derived, allow_dots)
     return fixed, [Change(path, name, fixed, problems[0].rule, problems[0].message)]
+
+
+def check_label_values(meta: object) -> list[Problem]:
+    """G2: label and annotation values are strings (a YAML `true` or `8000` is refused by the API)."""
+    meta = meta if isinstance(meta, dict) else {}
+    out = []
+    for field in ("labels", "annotations"):
+        for key, value in (meta.get(field) or {}).items():
+            if not isinstance(value, str):
+                out.append(Problem(f"metadata.{field}.{key}", value, G2, f"{field[:-1]} values must be strings", f"quote it: {str(value)!r}"))
+    return out

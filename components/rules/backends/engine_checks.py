@@ -15,10 +15,11 @@ from typing import Any, Mapping, Optional
 from .. import engines, instances, probes
 from ..catalog import G3, G5, G6, G10, G11, G12, G13
 from ..endpoint import GPU
-from ..problems import Problem
+from ..problems import Change, Problem
 from . import reader
 
 PROBE_KINDS = ("readinessProbe", "livenessProbe", "startupProbe")
+DEFAULT_EPHEMERAL_STORAGE = "50Gi"
 
 
 @dataclass(frozen=True)
@@ -223,3 +224,24 @@ def check_shm(view: EngineContainerView) -> list[Problem]:
     if view.mounts is None or any(isinstance(m, dict) and m.get("mountPath") == "/dev/shm" for m in view.mounts):
         return []
     return [Problem(f"{view.path}.volumeMounts", None, G13, "no memory-backed /dev/shm: tensor-parallel NCCL and engine workers run out of shared memory", "mount an emptyDir {medium: Memory} at /dev/shm")]
+
+
+# ---------------------------------------------------------------- the fixes every container kind shares
+
+
+def fix_probes(holder: dict[str, Any], path: str, engine: Optional[str], port: int, load_seconds: int = probes.DEFAULT_LOAD_SECONDS) -> list[Change]:
+    """G4/G3: the probes in `holder` (a container, or HyperPod's `worker.probes`) on the engine's
+    health route and port, with timeouts that survive a busy engine. Mutates `holder`."""
+    health = engines.engine(engine).health_path if engine else "/health"
+    fixed, changes = probes.fix_probes({k: holder[k] for k in PROBE_KINDS if k in holder}, path, health, port, load_seconds)
+    holder.update(fixed)
+    return changes
+
+
+def fix_ephemeral_storage(container: dict[str, Any], path: str) -> list[Change]:
+    """G13: an explicit ephemeral-storage request. Mutates `container`."""
+    requests = container.setdefault("resources", {}).setdefault("requests", {})
+    if "ephemeral-storage" in requests:
+        return []
+    requests["ephemeral-storage"] = DEFAULT_EPHEMERAL_STORAGE
+    return [Change(f"{path}.resources.requests.ephemeral-storage", None, DEFAULT_EPHEMERAL_STORAGE, G13, "explicit, within node capacity")]

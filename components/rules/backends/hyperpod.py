@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import engines, instances, naming, probes
+from .. import engines, instances, naming
 from ..addons import OPERATOR_NAMESPACE  # noqa: F401 - where the operator runs the router: part of this backend's interface
-from ..catalog import G2, G3, G5, G6, G7, G9, G10, G11, G12, G13, G17, G18
+from ..catalog import G2, G3, G5, G6, G7, G9, G10, G11, G12, G17, G18
 from ..endpoint import API_KEY_ENV, API_KEY_SECRET_KEY, GPU, ResolvedEndpoint, resolve
 from ..problems import Change, Problem
 from ..spec import EndpointSpec, FsxSource, HuggingFaceSource, S3Source
@@ -209,7 +209,7 @@ def check(obj: dict[str, Any]) -> list[Problem]:
     problems += naming.check_name(meta.get("name"), "metadata.name", naming.HYPERPOD_DERIVED)
     if spec.get("endpointName"):
         problems += naming.check_name(spec["endpointName"], "spec.endpointName")
-    problems += _check_labels(meta)
+    problems += naming.check_label_values(meta)
     view = engine_checks.worker_view(spec)
     problems += engine_checks.check_port(view)
     problems += _check_metrics_port(spec, view.port)
@@ -222,15 +222,6 @@ def check(obj: dict[str, Any]) -> list[Problem]:
     problems += engine_checks.check_storage(view)
     problems += _check_routes(spec, view.engine)
     return problems
-
-
-def _check_labels(meta: dict[str, Any]) -> list[Problem]:
-    out = []
-    for field in ("labels", "annotations"):
-        for key, value in (meta.get(field) or {}).items():
-            if not isinstance(value, str):
-                out.append(Problem(f"metadata.{field}.{key}", value, G2, f"{field[:-1]} values must be strings", f"quote it: {str(value)!r}"))
-    return out
 
 
 def _check_metrics_port(spec: dict, port: int | None) -> list[Problem]:
@@ -346,9 +337,9 @@ def fix(obj: dict[str, Any]) -> tuple[dict[str, Any], list[Change]]:
         worker["args"] = args
     if isinstance(port, int):
         changes += _fix_ports(spec, port, engine)
-        path = engines.engine(engine).health_path if engine else "/health"
-        worker["probes"], c = probes.fix_probes(worker.get("probes"), "spec.worker.probes", path, port, spec.get("maxDeployTimeInSeconds", 3600))
-        changes += c
+        if not isinstance(worker.get("probes"), dict):
+            worker["probes"] = {}
+        changes += engine_checks.fix_probes(worker["probes"], "spec.worker.probes", engine, port, spec.get("maxDeployTimeInSeconds", 3600))
     changes += _fix_kv_cache(spec)
     changes += _fix_resources(spec, worker, engine)
     changes += _fix_routes(spec, engine)
@@ -433,10 +424,7 @@ def _fix_resources(spec: dict, worker: dict, engine: str | None) -> list[Change]
     if limits.get(GPU) is None:
         limits[GPU] = str(tp)
         changes.append(Change(f"spec.worker.resources.limits.{GPU}", None, str(tp), G11, "GPUs are scheduled by limit = tensor-parallel size"))
-    requests = resources.setdefault("requests", {})
-    if "ephemeral-storage" not in requests:
-        requests["ephemeral-storage"] = "50Gi"
-        changes.append(Change("spec.worker.resources.requests.ephemeral-storage", None, "50Gi", G13, "explicit, within node capacity"))
+    changes += engine_checks.fix_ephemeral_storage(worker, "spec.worker")
     inst = reader.instance(spec.get("instanceType"))
     if engine is not None and inst is not None:
         present = reader.env_map(worker.get("environmentVariables"))

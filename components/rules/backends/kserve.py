@@ -10,16 +10,16 @@ through KServe's storage initializer (`STORAGE_URI`, mounted at /mnt/models).
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Mapping, Optional
 
 from .. import naming
 from ..catalog import B1, G4
 from ..endpoint import resolve
-from ..problems import Change, Problem
+from ..problems import Problem
 from ..spec import EndpointSpec, HuggingFaceSource, IngressSpec, S3Source
 from . import container as engine_container
 from . import kubernetes as k8s_backend
-from . import engine_checks, reader
+from . import engine_checks, kinds, reader
 
 GROUP = "serving.kserve.io"
 API_VERSION = f"{GROUP}/v1beta1"
@@ -90,7 +90,7 @@ def render(spec: EndpointSpec, ingress_spec: Optional[IngressSpec] = None, api_k
 
 def engine_views(obj: dict[str, Any]) -> list[engine_checks.EngineContainerView]:
     """The predictor's engine containers (a GPU limit or a known engine; sidecars are neither)."""
-    if reader.group_kind(obj) != (GROUP, "InferenceService"):
+    if kinds.group_kind(obj) != (GROUP, "InferenceService"):
         return []
     predictor = (obj.get("spec") or {}).get("predictor") or {}
     instance = reader.instance_of(predictor)
@@ -136,16 +136,7 @@ def check_service(obj: dict[str, Any]) -> list[Problem]:
 
 # ---------------------------------------------------------------- by kind (manifests.py composes these)
 
-CHECKERS: dict[tuple[str, str], Callable[[dict[str, Any]], list[Problem]]] = {(GROUP, "InferenceService"): check_inference_service, ("", "Service"): check_service}
-FIXERS: dict[tuple[str, str], Callable[[dict[str, Any]], tuple[dict[str, Any], list[Change]]]] = {}
-
-
-def check(obj: dict[str, Any]) -> list[Problem]:
-    """This backend's rules on one of its objects ([] for a kind it has no rule for)."""
-    checker = reader.dispatch(CHECKERS, obj)
-    return checker(obj) if checker else []
-
-
-def fix(obj: dict[str, Any]) -> tuple[dict[str, Any], list[Change]]:
-    fixer = reader.dispatch(FIXERS, obj)
-    return fixer(obj) if fixer else (obj, [])
+CHECKERS: dict[kinds.Kind, kinds.Checker] = {(GROUP, "InferenceService"): check_inference_service, ("", "Service"): check_service}
+FIXERS: dict[kinds.Kind, kinds.Fixer] = {}
+check = kinds.check_by_kind(CHECKERS)
+fix = kinds.fix_by_kind(FIXERS)

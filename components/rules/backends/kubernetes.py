@@ -8,9 +8,9 @@ never surges (G4, incident §13: a surge pod waits forever for the GPU the old p
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Mapping, Optional
 
-from .. import engines, naming, probes
+from .. import engines, naming
 from .. import ingress as ingress_rules
 from ..catalog import G4, G13
 from ..endpoint import ResolvedEndpoint, resolve
@@ -18,7 +18,7 @@ from ..problems import Change, Problem
 from ..spec import EndpointSpec, HuggingFaceSource, IngressSpec, S3Source
 from ..tree import copy_tree
 from . import container as engine_container
-from . import engine_checks, reader
+from . import engine_checks, kinds, reader
 
 MODEL_VOLUME = "model-weights"
 HF_CACHE_VOLUME = "hf-cache"
@@ -221,7 +221,7 @@ def _port(container: dict[str, Any]) -> int | None:
 
 def engine_views(obj: dict[str, Any]) -> list[engine_checks.EngineContainerView]:
     """A Deployment's model containers, as the one engine-container checker sees them."""
-    if reader.group_kind(obj) != ("apps", "Deployment"):
+    if kinds.group_kind(obj) != ("apps", "Deployment"):
         return []
     instance = reader.instance_of(reader.pod_spec(obj))
     return [
@@ -271,16 +271,8 @@ def fix_deployment(obj: dict[str, Any]) -> tuple[dict[str, Any], list[Change]]:
         gpu_pod |= reader.gpu_count(reader.gpu_limit(container.get("resources"))) > 0
         port = _port(container)
         if port is not None:
-            engine = reader.detect_engine(container)
-            path = engines.engine(engine).health_path if engine else "/health"
-            present = {k: container[k] for k in ("readinessProbe", "livenessProbe", "startupProbe") if k in container}
-            fixed, c = probes.fix_probes(present, base, path, port)
-            container.update(fixed)
-            changes += c
-        requests = container.setdefault("resources", {}).setdefault("requests", {})
-        if "ephemeral-storage" not in requests:
-            requests["ephemeral-storage"] = "50Gi"
-            changes.append(Change(f"{base}.resources.requests.ephemeral-storage", None, "50Gi", G13, "explicit, within node capacity"))
+            changes += engine_checks.fix_probes(container, base, reader.detect_engine(container), port)
+        changes += engine_checks.fix_ephemeral_storage(container, base)
         mounts = container.setdefault("volumeMounts", [])
         if not any(isinstance(m, dict) and m.get("mountPath") == "/dev/shm" for m in mounts):
             mounts.append({"name": engine_container.SHM_VOLUME, "mountPath": "/dev/shm"})
@@ -298,16 +290,7 @@ def fix_deployment(obj: dict[str, Any]) -> tuple[dict[str, Any], list[Change]]:
 
 # ---------------------------------------------------------------- by kind (manifests.py composes these)
 
-CHECKERS: dict[tuple[str, str], Callable[[dict[str, Any]], list[Problem]]] = {("apps", "Deployment"): check_deployment}
-FIXERS: dict[tuple[str, str], Callable[[dict[str, Any]], tuple[dict[str, Any], list[Change]]]] = {("apps", "Deployment"): fix_deployment}
-
-
-def check(obj: dict[str, Any]) -> list[Problem]:
-    """This backend's rules on one of its objects ([] for a kind it has no rule for)."""
-    checker = reader.dispatch(CHECKERS, obj)
-    return checker(obj) if checker else []
-
-
-def fix(obj: dict[str, Any]) -> tuple[dict[str, Any], list[Change]]:
-    fixer = reader.dispatch(FIXERS, obj)
-    return fixer(obj) if fixer else (obj, [])
+CHECKERS: dict[kinds.Kind, kinds.Checker] = {("apps", "Deployment"): check_deployment}
+FIXERS: dict[kinds.Kind, kinds.Fixer] = {("apps", "Deployment"): fix_deployment}
+check = kinds.check_by_kind(CHECKERS)
+fix = kinds.fix_by_kind(FIXERS)

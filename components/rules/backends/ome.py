@@ -10,15 +10,15 @@ model path is `$(MODEL_PATH)`, which the kubelet expands from the env OME sets (
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from .. import naming
 from ..catalog import B1
 from ..endpoint import resolve
-from ..problems import Change, Problem
+from ..problems import Problem
 from ..spec import EndpointSpec, HuggingFaceSource, S3Source
 from . import container as engine_container
-from . import engine_checks, reader
+from . import engine_checks, kinds, reader
 
 GROUP = "ome.io"
 API_VERSION = f"{GROUP}/v1beta1"
@@ -173,7 +173,7 @@ def engine_views(obj: dict[str, Any]) -> list[engine_checks.EngineContainerView]
     """The runner, as the one engine-container checker sees it: the InferenceService's (args, env,
     resources; the engine from the object's label) or the ClusterServingRuntime's (command, port,
     probes, /dev/shm)."""
-    kind = reader.group_kind(obj)
+    kind = kinds.group_kind(obj)
     spec = obj.get("spec") or {}
     if kind == (GROUP, "InferenceService"):
         engine_spec = spec.get("engine") or {}
@@ -227,16 +227,7 @@ def check_benchmark_job(obj: dict[str, Any]) -> list[Problem]:
 
 # ---------------------------------------------------------------- by kind (manifests.py composes these)
 
-CHECKERS: dict[tuple[str, str], Callable[[dict[str, Any]], list[Problem]]] = {(GROUP, "InferenceService"): check_inference_service, (GROUP, "ClusterServingRuntime"): check_serving_runtime, (GROUP, "BenchmarkJob"): check_benchmark_job}
-FIXERS: dict[tuple[str, str], Callable[[dict[str, Any]], tuple[dict[str, Any], list[Change]]]] = {}
-
-
-def check(obj: dict[str, Any]) -> list[Problem]:
-    """This backend's rules on one of its objects ([] for a kind it has no rule for)."""
-    checker = reader.dispatch(CHECKERS, obj)
-    return checker(obj) if checker else []
-
-
-def fix(obj: dict[str, Any]) -> tuple[dict[str, Any], list[Change]]:
-    fixer = reader.dispatch(FIXERS, obj)
-    return fixer(obj) if fixer else (obj, [])
+CHECKERS: dict[kinds.Kind, kinds.Checker] = {(GROUP, "InferenceService"): check_inference_service, (GROUP, "ClusterServingRuntime"): check_serving_runtime, (GROUP, "BenchmarkJob"): check_benchmark_job}
+FIXERS: dict[kinds.Kind, kinds.Fixer] = {}
+check = kinds.check_by_kind(CHECKERS)
+fix = kinds.fix_by_kind(FIXERS)

@@ -102,14 +102,3 @@ def runs_model(container: Mapping[str, Any]) -> bool:
 
 def parse(args: list[str], engine: Optional[str]) -> dict[str, Any]:
     return engines.parse_args(args, engine)
-
-
-def group_kind(obj: Mapping[str, Any]) -> tuple[str, str]:
-    api_version = str(obj.get("apiVersion", ""))
-    group = api_version.split("/")[0] if "/" in api_version else ""
-    return group, str(obj.get("kind", ""))
-
-
-def dispatch(table: Mapping[tuple[str, str], Any], obj: Mapping[str, Any]) -> Any:
-    """The entry of a backend's CHECKERS/FIXERS table for this object's kind, or None."""
-    return table.get(group_kind(obj))

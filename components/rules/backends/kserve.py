@@ -18,7 +18,7 @@ from ..endpoint import resolve
 from ..problems import Problem
 from ..spec import EndpointSpec, HuggingFaceSource, IngressSpec, S3Source
 from . import container as engine_container
-from . import kubernetes as k8s_backend
+from . import front
 from . import engine_checks, kinds, reader
 
 GROUP = "serving.kserve.io"
@@ -72,7 +72,7 @@ def inference_service(spec: EndpointSpec, api_key_secret: Optional[str] = None) 
 
 
 def gateway_service(spec: EndpointSpec) -> dict[str, Any]:
-    svc = k8s_backend.service(spec)
+    svc = front.service(spec)
     svc["metadata"]["name"] = gateway_service_name(spec)
     svc["spec"]["selector"] = {ISVC_LABEL: resolve(spec).name}
     return svc
@@ -81,7 +81,7 @@ def gateway_service(spec: EndpointSpec) -> dict[str, Any]:
 def render(spec: EndpointSpec, ingress_spec: Optional[IngressSpec] = None, api_key_secret: Optional[str] = None, alb_tags: Optional[Mapping[str, str]] = None) -> list[dict[str, Any]]:
     out = [inference_service(spec, api_key_secret), gateway_service(spec)]
     if spec.load_balancer == "alb":
-        out.append(k8s_backend.ingress(spec, ingress_spec or IngressSpec(), gateway_service_name(spec), alb_tags))
+        out.append(front.ingress(spec, ingress_spec or IngressSpec(), gateway_service_name(spec), alb_tags))
     return out
 
 

@@ -19,11 +19,11 @@ from ..spec import EndpointSpec, HuggingFaceSource, IngressSpec, S3Source
 from ..tree import copy_tree
 from . import container as engine_container
 from . import engine_checks, kinds, reader
+from .front import ingress, service
 
 MODEL_VOLUME = "model-weights"
 HF_CACHE_VOLUME = "hf-cache"
 HF_HOME = "/models-cache"
-SERVICE_PORT = 80
 S3_CSI_DRIVER = "s3.csi.aws.com"
 # The queue-length metric each engine exports: the HPA default when autoscaling.podsMetric is unset.
 QUEUE_METRIC = {"vllm": "vllm:num_requests_waiting", "sglang": "sglang:num_queue_reqs"}
@@ -127,44 +127,6 @@ def deployment(spec: EndpointSpec, region: Optional[str] = None, api_key_secret:
         "spec": body,
     }
     return dep, extra
-
-
-def service(spec: EndpointSpec) -> dict[str, Any]:
-    r = resolve(spec)
-    meta: dict[str, Any] = {"name": names(spec)["service"], "namespace": spec.namespace, "labels": r.labels}
-    body: dict[str, Any] = {"type": "ClusterIP", "selector": r.selector, "ports": [{"name": "http", "port": SERVICE_PORT, "targetPort": engine_container.PORT_NAME, "protocol": "TCP"}]}
-    if spec.load_balancer == "nlb":
-        meta["annotations"] = nlb_annotations(spec)
-        body["type"] = "LoadBalancer"
-        body["loadBalancerClass"] = "service.k8s.aws/nlb"  # the AWS Load Balancer Controller, not the in-tree one
-    return {"apiVersion": "v1", "kind": "Service", "metadata": meta, "spec": body}
-
-
-def nlb_annotations(spec: EndpointSpec) -> dict[str, str]:
-    prefix = "service.beta.kubernetes.io/aws-load-balancer-"
-    return {
-        prefix + "type": "external",
-        prefix + "nlb-target-type": "ip",  # perf-eval notes: instance targets never became healthy
-        prefix + "scheme": "internet-facing" if spec.public_alb else "internal",
-        prefix + "healthcheck-path": resolve(spec).health_path,  # G17
-        prefix + "healthcheck-protocol": "HTTP",
-        prefix + "healthcheck-port": "traffic-port",
-    }
-
-
-def ingress(spec: EndpointSpec, ingress_spec: IngressSpec, service_name: Optional[str] = None, tags: Optional[Mapping[str, str]] = None) -> dict[str, Any]:
-    """An ALB Ingress in the endpoint's namespace, in front of the endpoint's own Service. Same
-    annotations as the HyperPod path (G8 scheme fixed at creation, G17 health check, `tags` on the ALB)."""
-    n, r = names(spec), resolve(spec)
-    plain = ingress_spec.model_copy(update={"router_protocol": "HTTP"})
-    return ingress_rules.alb_ingress(
-        n["ingress"],
-        spec.namespace,
-        {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/name": r.name},
-        ingress_rules.ingress_annotations(spec, plain, r.health_path, tags),
-        service_name or n["service"],
-        SERVICE_PORT,
-    )
 
 
 def hpa(spec: EndpointSpec) -> Optional[dict[str, Any]]:

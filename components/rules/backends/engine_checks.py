@@ -232,7 +232,7 @@ def check_shm(view: EngineContainerView) -> list[Problem]:
 def fix_probes(holder: dict[str, Any], path: str, engine: Optional[str], port: int, load_seconds: int = probes.DEFAULT_LOAD_SECONDS) -> list[Change]:
     """G4/G3: the probes in `holder` (a container, or HyperPod's `worker.probes`) on the engine's
     health route and port, with timeouts that survive a busy engine. Mutates `holder`."""
-    health = engines.engine(engine).health_path if engine else "/health"
+    health = reader.health_path(engine)
     fixed, changes = probes.fix_probes({k: holder[k] for k in PROBE_KINDS if k in holder}, path, health, port, load_seconds)
     holder.update(fixed)
     return changes

@@ -291,7 +291,7 @@ def _check_api_key(spec: dict, view: engine_checks.EngineContainerView) -> list[
 def _check_routes(spec: dict, engine: str | None) -> list[Problem]:
     out = []
     health = (spec.get("loadBalancer") or {}).get("healthCheckPath", CRD_HEALTH_CHECK_DEFAULT)
-    wanted = engines.engine(engine).health_path if engine else "/health"
+    wanted = reader.health_path(engine)
     if health != wanted:
         out.append(Problem("spec.loadBalancer.healthCheckPath", health, G17, f"the ALB health check must hit a route the engine serves ({wanted})", f"set healthCheckPath: {wanted}"))
     invocation = spec.get("invocationEndpoint", CRD_INVOCATION_DEFAULT)
@@ -437,7 +437,7 @@ def _fix_resources(spec: dict, worker: dict, engine: str | None) -> list[Change]
 
 def _fix_routes(spec: dict, engine: str | None) -> list[Change]:
     changes = []
-    wanted = engines.engine(engine).health_path if engine else "/health"
+    wanted = reader.health_path(engine)
     lb = spec.setdefault("loadBalancer", {})
     old = lb.get("healthCheckPath", CRD_HEALTH_CHECK_DEFAULT)
     if old != wanted:

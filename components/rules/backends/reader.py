@@ -102,3 +102,8 @@ def runs_model(container: Mapping[str, Any]) -> bool:
 
 def parse(args: list[str], engine: Optional[str]) -> dict[str, Any]:
     return engines.parse_args(args, engine)
+
+
+def health_path(engine: Optional[str]) -> str:
+    """The engine's health route; /health (both engines serve it) when the engine is unknown."""
+    return engines.engine(engine).health_path if engine else "/health"

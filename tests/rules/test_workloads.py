@@ -1,6 +1,8 @@
-"""Deployments that run a model: G3, G4 (rollout without a surge on one GPU), G11, G13."""
+"""Deployments that run a model: G4 (rollout without a surge on one GPU), G11 placement, G13, and the
+Deployment fixer. The engine-container rules every backend shares (G3-G13) are in test_guardrail_contract.py."""
 
-from components.rules import manifests, workloads
+from components.rules import manifests
+from components.rules.backends import kubernetes as workloads
 
 
 def deployment(**container_overrides):

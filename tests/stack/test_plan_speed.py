@@ -1,0 +1,60 @@
+"""Issue 14 item 9: the plan's speed as a property of its structure (the timings are in
+benchmarks/plan_speed.py; these tests pin the structure that gives them)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from stacks import plan as plan_cmd
+from stacks.mocks import PlanMonitor, Registration
+
+PROGRAM = '''
+import pulumi_kubernetes as k8s
+
+k8s.core.v1.ConfigMap("settings", metadata={"name": "settings", "namespace": "x"}, data={"a": "1"})
+'''
+
+
+def test_item9_plan_registers_resources_without_walking_the_python_stack(tmp_path: Path, monkeypatch):
+    frames: list[int] = []
+    register = PlanMonitor.RegisterResource
+
+    def recording(self, request):
+        frames.append(len(request.stackTrace.frames))
+        return register(self, request)
+
+    monkeypatch.setattr(PlanMonitor, "RegisterResource", recording)
+    program = tmp_path / "__main__.py"
+    program.write_text(PROGRAM)
+    mocks, _ = plan_cmd.run_program("speed", {}, "llm-serving", program=program)
+    assert [r.name for r in mocks.registrations if r.type_ == "kubernetes:core/v1:ConfigMap"] == ["settings"]
+    assert frames and set(frames) == {0}
+
+
+def test_item9_plan_writes_block_yaml_in_the_objects_own_key_order(tmp_path: Path):
+    manifest = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "settings", "namespace": "team-a", "labels": {"app": "x"}},
+        "data": {"zeta": "1", "alpha": "a long value: with a colon", "ports": "[8080]", "empty": "", "yes": "yes"},
+    }
+    obj = plan_cmd.PlannedObject(1, Registration("kubernetes:core/v1:ConfigMap", "settings", {}, "", True), manifest)
+    plan = plan_cmd.Plan("speed", [], [obj], [], None, "none")
+    project = tmp_path / "project"
+    project.mkdir()
+    plan_cmd.write_objects(plan, tmp_path / "out", project)
+    assert (tmp_path / "out" / "001-configmap-team-a-settings.yaml").read_text() == (
+        "apiVersion: v1\n"
+        "kind: ConfigMap\n"
+        "metadata:\n"
+        "  name: settings\n"
+        "  namespace: team-a\n"
+        "  labels:\n"
+        "    app: x\n"
+        "data:\n"
+        "  zeta: '1'\n"
+        "  alpha: 'a long value: with a colon'\n"
+        "  ports: '[8080]'\n"
+        "  empty: ''\n"
+        "  'yes': 'yes'\n"
+    )

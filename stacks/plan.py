@@ -177,7 +177,9 @@ def _run_in_loop(stack: str, values: dict[str, Any], project: str, mocks: PlanMo
     logger.propagate = False
     capture = _Capture()
     logger.handlers = [capture]
-    logger.setLevel(logging.DEBUG)
+    # INFO: the SDK's debug channel (four lines per registration, each with a stack walk in logging) is
+    # never shown, and the program's own messages are info and up.
+    logger.setLevel(logging.INFO)
     main = program or PROJECT_DIR / "__main__.py"
     with _without_stack_traces():  # from the first registration on: set_mocks registers the stack
         pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=True, logger=logger, monitor=PlanMonitor(mocks))

@@ -58,3 +58,11 @@ def test_item9_plan_writes_block_yaml_in_the_objects_own_key_order(tmp_path: Pat
         "  empty: ''\n"
         "  'yes': 'yes'\n"
     )
+
+
+def test_item9_plan_keeps_the_programs_info_messages_and_not_the_sdks_debug_channel(tmp_path: Path):
+    program = tmp_path / "__main__.py"
+    program.write_text("import pulumi\n" + PROGRAM + 'pulumi.log.info("G19 -> kept")\npulumi.log.debug("registration noise")\n')
+    _, logs = plan_cmd.run_program("speed", {}, "llm-serving", program=program)
+    assert ("info", "G19 -> kept") in logs
+    assert [message for level, message in logs if level == "debug"] == []

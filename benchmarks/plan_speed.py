@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import resource
 import statistics
 import subprocess
 import sys
@@ -57,16 +58,22 @@ def make_project(tree: Path, dest: Path, count: int) -> Path:
     return project_dir
 
 
-def timed_plan(tree: Path, project_dir: Path, out: Path, python: str) -> float:
-    start = time.perf_counter()
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed_plan(tree: Path, project_dir: Path, out: Path, python: str) -> tuple[float, float]:
+    """Wall and CPU seconds of one plan; CPU time is what other processes on the machine do not inflate."""
+    cpu, start = _children_cpu(), time.perf_counter()
     done = subprocess.run(
         [python, "-m", "stacks", "plan", "--stack", STACK, "--project-dir", str(project_dir), "--out", str(out)],
         cwd=tree, capture_output=True, text=True,
     )
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, _children_cpu() - cpu
     if done.returncode not in (0, 1):  # 1: a guardrail failed; the plan still ran in full
         raise SystemExit(f"plan_speed: error: plan of {project_dir.name} exited {done.returncode}: {(done.stdout + done.stderr).strip()[-400:]}")
-    return elapsed
+    return elapsed, cpu
 
 
 def sizes(text: str) -> list[int]:
@@ -91,18 +98,20 @@ def main(argv: list[str] | None = None) -> int:
     tree = args.tree.resolve()
     if not (tree / "stacks" / "plan.py").is_file() or not (tree / TEMPLATE).is_file():
         parser.error(f"--tree {args.tree}: not a checkout of this project (no stacks/plan.py or {TEMPLATE})")
-    runs: dict[int, list[float]] = {n: [] for n in args.endpoints}
+    runs: dict[int, list[tuple[float, float]]] = {n: [] for n in args.endpoints}
     with tempfile.TemporaryDirectory(prefix="plan-speed-") as tmp:
         projects = {n: make_project(tree, Path(tmp), n) for n in args.endpoints}
         for round_ in range(args.repeat):
             for n in args.endpoints:
                 runs[n].append(timed_plan(tree, projects[n], Path(tmp) / f"out-{n}-{round_}", args.python))
-    medians = {n: statistics.median(times) for n, times in runs.items()}
+    wall = {n: statistics.median(w for w, _ in times) for n, times in runs.items()}
+    cpu = {n: statistics.median(c for _, c in times) for n, times in runs.items()}
     base = args.endpoints[0]
     print(f"python -m stacks plan, HyperPod stack ({TEMPLATE}'s cluster), median of {args.repeat}, tree {tree}:")
     for n in args.endpoints:
-        ratio = "" if n == base else f"  {medians[n] / medians[base]:5.2f}x the {base}-endpoint plan"
-        print(f"  {n:4d} endpoint(s): {medians[n]:6.2f} s{ratio}  (runs: {', '.join(f'{t:.2f}' for t in runs[n])})")
+        ratio = "" if n == base else f"  {wall[n] / wall[base]:5.2f}x the {base}-endpoint plan"
+        runs_text = ", ".join(f"{w:.2f}" for w, _ in runs[n])
+        print(f"  {n:4d} endpoint(s): {wall[n]:6.2f} s{ratio}  (cpu {cpu[n]:.2f} s; wall runs: {runs_text})")
     return 0
 
 

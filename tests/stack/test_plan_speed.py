@@ -66,3 +66,36 @@ def test_item9_plan_keeps_the_programs_info_messages_and_not_the_sdks_debug_chan
     _, logs = plan_cmd.run_program("speed", {}, "llm-serving", program=program)
     assert ("info", "G19 -> kept") in logs
     assert [message for level, message in logs if level == "debug"] == []
+
+
+CRD = """apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  names: {kind: Widget, plural: widgets}
+  scope: Namespaced
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema: {type: object, properties: {spec: {type: object}}}
+"""
+
+
+def test_item9_crd_registry_reads_each_file_once_and_remembers_a_missing_kind(tmp_path: Path, monkeypatch):
+    from stacks.schemas import CrdRegistry
+
+    (tmp_path / "example.com_widgets.yaml").write_text(CRD)
+    (tmp_path / "notes.yaml").write_text("kind: ConfigMap\n" + "# padding\n" * 5000)
+    reads: list[str] = []
+    open_ = Path.open  # read_bytes and read_text open through it
+    monkeypatch.setattr(Path, "open", lambda self, *a, **k: reads.append(self.name) or open_(self, *a, **k))
+    registry = CrdRegistry(tmp_path)
+    for _ in range(3):
+        assert registry.schema("example.com", "v1", "Gadget") is None
+    assert registry.schema("example.com", "v1", "Widget") is not None
+    assert registry.schema("example.com", "v1", "Widget") is not None
+    # One look at each file for the missing Gadget, then the Widget file's head and body once each.
+    assert sorted(reads) == ["example.com_widgets.yaml", "example.com_widgets.yaml", "example.com_widgets.yaml", "notes.yaml"]

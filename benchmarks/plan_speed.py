@@ -1,12 +1,13 @@
 """The offline plan of a HyperPod stack with 1, 50 and 100 endpoints: seconds, and each as a ratio to 1.
 
-    venv/bin/python -m benchmarks.plan_speed [--endpoints 1,50,100] [--repeat 3] [--tree DIR]
+    venv/bin/python -m benchmarks.plan_speed [--endpoints 1,50,100] [--repeat 3] [--tree DIR ...]
 
 Writes one temporary project per size (this project's Pulumi.yaml and __main__.py, and a
-`Pulumi.dev.yaml` with this project's dev cluster and N copies of its endpoints under new names), then runs `python -m stacks plan` in each as a subprocess (benchmarks
-does not import the project). Runs are interleaved (1, 50, 100, 1, 50, 100, ...) so machine noise
+`Pulumi.dev.yaml` with this project's dev cluster and N copies of its endpoints under new names),
+then runs `python -m stacks plan` in each as a subprocess (benchmarks does not import the project). Runs are interleaved (1, 50, 100, 1, 50, 100, ...) so machine noise
 falls on every size alike; the median counts. `--tree` plans with another checkout of the project
-(e.g. a baseline revision), for before/after numbers. The issue's goal: 50 endpoints under 5 s.
+(e.g. `git archive <rev> | tar -x -C /tmp/base`); given twice or more, the checkouts run interleaved too,
+for before/after numbers measured side by side. The issue's goal: 50 endpoints under 5 s.
 Not run in CI.
 """
 
@@ -90,30 +91,32 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.plan_speed", description=__doc__.splitlines()[0])
     parser.add_argument("--endpoints", type=sizes, default=[1, 50, 100], help="stack sizes; the first is the ratios' base (1,50,100)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per size; the median counts (3)")
-    parser.add_argument("--tree", type=Path, default=ROOT, help="checkout of the project to plan with (this one)")
+    parser.add_argument("--tree", type=Path, action="append", help="checkout of the project to plan with; repeat it to compare checkouts, run interleaved (this one)")
     parser.add_argument("--python", default=sys.executable, help="interpreter with the project's dependencies (this one)")
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
-    tree = args.tree.resolve()
-    if not (tree / "stacks" / "plan.py").is_file() or not (tree / TEMPLATE).is_file():
-        parser.error(f"--tree {args.tree}: not a checkout of this project (no stacks/plan.py or {TEMPLATE})")
-    runs: dict[int, list[tuple[float, float]]] = {n: [] for n in args.endpoints}
+    trees = [tree.resolve() for tree in args.tree or [ROOT]]
+    for tree in trees:
+        if not (tree / "stacks" / "plan.py").is_file() or not (tree / TEMPLATE).is_file():
+            parser.error(f"--tree {tree}: not a checkout of this project (no stacks/plan.py or {TEMPLATE})")
+    runs: dict[tuple[int, int], list[tuple[float, float]]] = {(t, n): [] for t in range(len(trees)) for n in args.endpoints}
     with tempfile.TemporaryDirectory(prefix="plan-speed-") as tmp:
-        projects = {n: make_project(tree, Path(tmp), n) for n in args.endpoints}
+        projects = {(t, n): make_project(tree, Path(tmp) / f"tree-{t}", n) for t, tree in enumerate(trees) for n in args.endpoints}
         for round_ in range(args.repeat):
-            for n in args.endpoints:
-                runs[n].append(timed_plan(tree, projects[n], Path(tmp) / f"out-{n}-{round_}", args.python))
-    wall = {n: statistics.median(w for w, _ in times) for n, times in runs.items()}
-    cpu = {n: statistics.median(c for _, c in times) for n, times in runs.items()}
+            for t, tree in enumerate(trees):
+                for n in args.endpoints:
+                    runs[t, n].append(timed_plan(tree, projects[t, n], Path(tmp) / f"out-{t}-{n}-{round_}", args.python))
     base = args.endpoints[0]
-    print(f"python -m stacks plan, HyperPod stack ({TEMPLATE}'s cluster), median of {args.repeat}, tree {tree}:")
-    for n in args.endpoints:
-        ratio = "" if n == base else f"  {wall[n] / wall[base]:5.2f}x the {base}-endpoint plan"
-        runs_text = ", ".join(f"{w:.2f}" for w, _ in runs[n])
-        print(f"  {n:4d} endpoint(s): {wall[n]:6.2f} s{ratio}  (cpu {cpu[n]:.2f} s; wall runs: {runs_text})")
+    for t, tree in enumerate(trees):
+        wall = {n: statistics.median(w for w, _ in runs[t, n]) for n in args.endpoints}
+        cpu = {n: statistics.median(c for _, c in runs[t, n]) for n in args.endpoints}
+        print(f"python -m stacks plan, HyperPod stack ({TEMPLATE}'s cluster), median of {args.repeat}, tree {tree}:")
+        for n in args.endpoints:
+            ratio = "" if n == base else f"  {wall[n] / wall[base]:5.2f}x the {base}-endpoint plan"
+            runs_text = ", ".join(f"{w:.2f}" for w, _ in runs[t, n])
+            print(f"  {n:4d} endpoint(s): {wall[n]:6.2f} s{ratio}  (cpu {cpu[n]:.2f} s; wall runs: {runs_text})")
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

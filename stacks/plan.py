@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import json
 import logging
 import runpy
@@ -148,9 +149,24 @@ def run_program(stack: str, values: dict[str, Any], project: str, mocks: Optiona
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
-        return _run_in_loop(stack, values, project, mocks, program)
+        with collector_paused():
+            return _run_in_loop(stack, values, project, mocks, program)
     finally:
         close_loop(loop)  # its executor threads would otherwise outlive every plan (issue 13 item 12)
+
+
+@contextlib.contextmanager
+def collector_paused():
+    """The cyclic garbage collector off for one plan. The SDK modules the program imports are millions of
+    long-lived objects that every full collection walks again (2 of 5.7 s of a 50-endpoint plan); a plan
+    is bounded and keeps its objects to the end (peak memory +3 %). Reference counting still frees the rest."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def close_loop(loop: asyncio.AbstractEventLoop) -> None:
@@ -271,6 +287,11 @@ def build_plan_from_values(
     policy_config: Optional[PolicyConfig] = None,
 ) -> Plan:
     """The plan of a stack given its config map (`<project>:key` -> value), e.g. a tuning grid point."""
+    with collector_paused():
+        return _build_plan(stack, values, project_dir, crd_dir, kubernetes_version, policy_config)
+
+
+def _build_plan(stack: str, values: dict[str, Any], project_dir: Path, crd_dir: Optional[str], kubernetes_version: str, policy_config: Optional[PolicyConfig]) -> Plan:
     project = project_name(project_dir)
     cfg = parse_stack_config(values, project)  # raises ConfigError before anything is declared
     mocks, logs = run_program(stack, values, project, program=project_dir / "__main__.py")

@@ -99,3 +99,14 @@ def test_item9_crd_registry_reads_each_file_once_and_remembers_a_missing_kind(tm
     assert registry.schema("example.com", "v1", "Widget") is not None
     # One look at each file for the missing Gadget, then the Widget file's head and body once each.
     assert sorted(reads) == ["example.com_widgets.yaml", "example.com_widgets.yaml", "example.com_widgets.yaml", "notes.yaml"]
+
+
+def test_item9_program_runs_with_the_cyclic_collector_paused_and_gets_it_back(tmp_path: Path):
+    import gc
+
+    program = tmp_path / "__main__.py"
+    program.write_text("import gc\nimport pulumi\n" + PROGRAM + 'pulumi.log.info(f"collector enabled: {gc.isenabled()}")\n')
+    assert gc.isenabled()
+    _, logs = plan_cmd.run_program("speed", {}, "llm-serving", program=program)
+    assert ("info", "collector enabled: False") in logs
+    assert gc.isenabled()

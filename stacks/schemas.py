@@ -93,6 +93,7 @@ class CrdRegistry:
         self.directory = directory
         self._schemas: dict[tuple[str, str, str], tuple[jsonschema.Validator, str]] = {}
         self._parsed: set[Path] = set()
+        self._searched: set[tuple[str, str, str]] = set()  # keys looked for in every file: a miss is final
         self.unreadable: dict[Path, str] = {}  # CRD files skipped, with why: named when a kind stays unchecked
 
     def _candidates(self, group: str, kind: str) -> Iterable[Path]:
@@ -102,7 +103,8 @@ class CrdRegistry:
         for path in sorted(self.directory.rglob("*.yaml")):
             if path in self._parsed or "samples" in path.parts:
                 continue
-            head = path.read_bytes()[:20000]
+            with path.open("rb") as file:  # the head only: upstream CRD files run to megabytes
+                head = file.read(20000)
             if b"CustomResourceDefinition" in head and needle_kind in head and needle_group in head:
                 yield path
 
@@ -131,13 +133,14 @@ class CrdRegistry:
                 self.unreadable[path] = "not a CustomResourceDefinition with spec.group, names.kind and versions"
 
     def schema(self, group: str, version: str, kind: str) -> Optional[tuple[jsonschema.Validator, str]]:
-
         key = (group, version, kind)
-        if key not in self._schemas:
+        if key not in self._schemas and key not in self._searched:
             for path in self._candidates(group, kind):
                 self._load(path)
                 if key in self._schemas:
                     break
+            else:
+                self._searched.add(key)  # each later object of this kind is unchecked without a rescan
         return self._schemas.get(key)
 
 

@@ -14,6 +14,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from . import platform_identity as identity_mod
+from .rules import iam
 from .rules import platform as rules
 from .rules.spec import PlatformSpec
 
@@ -122,7 +123,7 @@ class Platform(pulumi.ComponentResource):
             "kube-system",
             sa,
             managed_policies=[policy] if policy else (),
-            inline_policy=None if policy else json.dumps(identity_mod.LOAD_BALANCER_CONTROLLER_POLICY),
+            inline_policy=None if policy else json.dumps(iam.load_balancer_controller_policy(), separators=(",", ":")),
         )
         return self._chart(
             "load_balancer_controller",

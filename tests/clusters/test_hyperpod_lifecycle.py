@@ -79,3 +79,20 @@ def test_the_script_runs_the_kubelet_move_on_a_fake_root(tmp_path):
     link = root / "var/lib/kubelet"
     assert link.is_symlink() and link.resolve() == (disk / "kubelet").resolve()
     assert (disk / "kubelet/pods").is_dir() and (disk / "kubelet/.hidden").read_text() == "x"
+
+
+def test_hyperpod_nodes_share_the_eks_cluster_security_group_with_the_system_nodes(plan):
+    # Issue 15 finding 3. Upstream (awsome-distributed-training, cfn-templates/nested-stacks:
+    # security-group-stack.yaml, eks-cluster-stack.yaml, hyperpod-cluster-stack.yaml) gives the EKS
+    # cluster and HyperPod one security group. Managed node groups use the EKS-created cluster group;
+    # with pulumi-eks's default groups skipped, that is the group pulumi-eks reports.
+    (eks_cluster,) = regs(plan, "eks:index:Cluster")
+    assert eks_cluster.inputs["skipDefaultSecurityGroups"] is True
+    (cluster,) = regs(plan, "aws-native:sagemaker:Cluster")
+    from stacks.mocks import _eks_cluster  # the EKS-created group id the mock reports for this cluster
+
+    class Args:
+        inputs = {"name": "ml-dev"}
+        name = "cluster-eks"
+
+    assert cluster.inputs["vpcConfig"]["securityGroupIds"] == [_eks_cluster(Args)["clusterSecurityGroupId"]]

@@ -89,7 +89,7 @@ class Platform(pulumi.ComponentResource):
     def _namespace(self, addon: str, namespace: str) -> k8s.core.v1.Namespace:
         return k8s.core.v1.Namespace(f"{self._name}-ns-{namespace}", metadata={"name": namespace}, opts=self._k8s_opts(addon))
 
-    def _eks_addon(self, addon: str, deps: list[pulumi.Resource], role: Optional[aws.iam.Role] = None) -> aws.eks.Addon:
+    def _eks_addon(self, addon: str, deps: list[pulumi.Resource], role: Optional[identity_mod.ServiceAccountRole] = None) -> aws.eks.Addon:
         addon_name, service_account, _ = rules.EKS_ADDONS[addon]
         extra: dict = {}
         if role is not None and service_account:
@@ -104,11 +104,11 @@ class Platform(pulumi.ComponentResource):
             resolve_conflicts_on_create="OVERWRITE",
             resolve_conflicts_on_update="OVERWRITE",
             tags=self.tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=deps),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=deps + (role.ready if role is not None else [])),
             **extra,
         )
 
-    def _role(self, key: str, namespace: str, service_account: str, **kwargs) -> aws.iam.Role:
+    def _role(self, key: str, namespace: str, service_account: str, **kwargs) -> identity_mod.ServiceAccountRole:
         # Add-on roles are bound through the add-on's own podIdentityAssociations: no separate association.
         return identity_mod.service_account_role(f"{self._name}-{key}", self.identity, namespace, service_account, self, after=self._base, tags=self.tags, **kwargs)
 
@@ -139,6 +139,7 @@ class Platform(pulumi.ComponentResource):
                 # Ingress's tags annotation on a shared key.
                 "defaultTags": self.tags,
             },
+            after=role.ready,
         )
 
     def _install_nvidia_device_plugin(self) -> pulumi.Resource:
@@ -187,7 +188,7 @@ class Platform(pulumi.ComponentResource):
         values: dict = {}
         if self.identity.mode == "irsa":
             values["podIdentity"] = {"aws": {"irsa": {"enabled": True, "roleArn": role.arn}}}
-        return self._chart("keda", "keda", values, after=[ns])
+        return self._chart("keda", "keda", values, after=[ns, *role.ready])
 
     def _install_hyperpod_operator(self) -> pulumi.Resource:
         a = self._args
@@ -216,7 +217,7 @@ class Platform(pulumi.ComponentResource):
             tags=self.tags,
         )
         self._operator_role_arn = role.arn
-        deps = self._deps("hyperpod_operator")
+        deps = self._deps("hyperpod_operator") + role.ready
         if a.spec.operator_install == "helm":
             # Alternative path: the operator's own chart (a local checkout, see docs/deploying.md); same order.
             values = pulumi.Output.all(role.arn, bucket_name, a.hyperpod_cluster_arn, a.vpc_id).apply(

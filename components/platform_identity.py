@@ -50,6 +50,19 @@ def trust_policy(identity: Identity, namespace: str, service_account: str) -> pu
     )
 
 
+@dataclass
+class ServiceAccountRole:
+    role: aws.iam.Role
+    # What must exist before a pod of the service account starts: its permissions and, with Pod
+    # Identity, its association. EKS injects credentials only when a pod is created, so a controller
+    # started before its association runs with none until it restarts (issue 15 finding 5).
+    ready: list[pulumi.Resource]
+
+    @property
+    def arn(self) -> pulumi.Output[str]:
+        return self.role.arn
+
+
 def service_account_role(
     name: str,
     identity: Identity,
@@ -62,7 +75,7 @@ def service_account_role(
     associate: bool = True,
     after: Sequence[pulumi.Resource] = (),
     tags: Optional[Mapping[str, str]] = None,
-) -> aws.iam.Role:
+) -> ServiceAccountRole:
     """A role for `namespace/service_account`; with Pod Identity also its association."""
     child = pulumi.ResourceOptions(parent=parent)
     role = aws.iam.Role(
@@ -73,21 +86,24 @@ def service_account_role(
         tags=dict(tags) if tags else None,
         opts=child,
     )
+    ready: list[pulumi.Resource] = [role]
     if inline_policy is not None:
-        aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=inline_policy, opts=child)
+        ready.append(aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=inline_policy, opts=child))
     if identity.mode == "pod-identity" and associate:
-        aws.eks.PodIdentityAssociation(
-            f"{name}-pod-identity",
-            cluster_name=identity.cluster_name,
-            namespace=namespace,
-            service_account=service_account,
-            role_arn=role.arn,
-            tags=dict(tags) if tags else None,
-            # The cluster name is a plain string: depend on the cluster explicitly, or the
-            # association is attempted before the cluster exists.
-            opts=pulumi.ResourceOptions(parent=parent, depends_on=list(after)),
+        ready.append(
+            aws.eks.PodIdentityAssociation(
+                f"{name}-pod-identity",
+                cluster_name=identity.cluster_name,
+                namespace=namespace,
+                service_account=service_account,
+                role_arn=role.arn,
+                tags=dict(tags) if tags else None,
+                # The cluster name is a plain string: depend on the cluster explicitly, or the
+                # association is attempted before the cluster exists.
+                opts=pulumi.ResourceOptions(parent=parent, depends_on=list(after)),
+            )
         )
-    return role
+    return ServiceAccountRole(role, ready)
 
 
 def irsa_annotations(identity: Identity, role: aws.iam.Role) -> dict:

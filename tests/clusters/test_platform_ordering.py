@@ -1,0 +1,42 @@
+"""Issue 15 findings 4 and 5: controllers start only after what they need from AWS and from each other."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.clusters.helpers import run_stack, stack_values
+
+HYPERPOD = {"mode": "hyperpod", "name": "ml-dev"}
+
+
+@pytest.fixture(scope="module", params=["pod-identity", "irsa"])
+def run(request):
+    _, seen, _ = run_stack(stack_values(HYPERPOD, [], platform={"workloadIdentity": request.param}))
+    return request.param, seen
+
+
+def urn_of(seen, suffix: str) -> str:
+    (reg,) = [r for r in seen.values() if r.name.endswith(suffix)]
+    return reg.urn
+
+
+def deps_of(seen, suffix: str) -> set[str]:
+    (reg,) = [r for r in seen.values() if r.name.endswith(suffix)]
+    return set(reg.dependencies)
+
+
+@pytest.mark.parametrize("chart, role", [("platform-load-balancer-controller", "platform-lbc"), ("platform-keda", "platform-keda")])
+def test_finding5_a_controller_chart_waits_for_its_role_policy_and_pod_identity_association(run, chart, role):
+    mode, seen = run
+    deps = deps_of(seen, chart)
+    assert urn_of(seen, f"{role}-role") in deps
+    if mode == "pod-identity":
+        # EKS injects Pod Identity credentials when a pod is created: an earlier pod never gets any.
+        assert urn_of(seen, f"{role}-pod-identity") in deps
+    if role == "platform-lbc":
+        assert urn_of(seen, f"{role}-policy") in deps
+
+
+def test_finding5_the_operator_add_on_waits_for_its_role_policy(run):
+    _, seen = run
+    assert urn_of(seen, "platform-operator-policy") in deps_of(seen, "platform-hyperpod-operator")

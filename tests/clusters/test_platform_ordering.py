@@ -40,3 +40,20 @@ def test_finding5_a_controller_chart_waits_for_its_role_policy_and_pod_identity_
 def test_finding5_the_operator_add_on_waits_for_its_role_policy(run):
     _, seen = run
     assert urn_of(seen, "platform-operator-policy") in deps_of(seen, "platform-hyperpod-operator")
+
+
+@pytest.mark.parametrize("chart", ["platform-cert-manager", "platform-metrics-server", "platform-keda"])
+def test_finding4_charts_that_create_services_wait_for_the_load_balancer_controllers_webhook(run, chart):
+    # The controller's Service webhook fails closed (chart 1.13.2: serviceMutatorWebhookConfig.failurePolicy
+    # Fail): a Service created before its pods are ready is refused.
+    _, seen = run
+    assert urn_of(seen, "platform-load-balancer-controller") in deps_of(seen, chart)
+
+
+def test_finding4_install_order_puts_the_controller_before_every_service_creator():
+    from components.rules import platform as rules
+    from components.rules.spec import PlatformSpec
+
+    order = rules.install_order(rules.resolve_addons("hyperpod", PlatformSpec()))
+    for addon in rules.CREATES_SERVICES:
+        assert order.index("load_balancer_controller") < order.index(addon)

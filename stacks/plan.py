@@ -142,28 +142,35 @@ class _Capture(logging.Handler):
 
 def run_program(stack: str, values: dict[str, Any], project: str, mocks: Optional[PlanMocks] = None, program: Optional[Path] = None) -> tuple[PlanMocks, list[tuple[str, str]]]:
     mocks = mocks or PlanMocks()
-    # Pulumi's sync helpers need a current loop; asyncio.run() elsewhere in the process clears it.
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
+    loop = _plan_loop()
     try:
         return _run_in_loop(stack, values, project, mocks, program)
     finally:
-        close_loop(loop)  # its executor threads would otherwise outlive every plan (issue 13 item 12)
+        cancel_pending(loop)
 
 
-def close_loop(loop: asyncio.AbstractEventLoop) -> None:
-    """Cancel what the program left pending, stop the loop's executor threads, and close it."""
-    try:
-        pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
-        for task in pending:
-            task.cancel()
-        if pending:
-            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-        loop.run_until_complete(loop.shutdown_asyncgens())
-        loop.run_until_complete(loop.shutdown_default_executor())
-    finally:
-        asyncio.set_event_loop(None)
-        loop.close()
+_LOOP: Optional[asyncio.AbstractEventLoop] = None
+
+
+def _plan_loop() -> asyncio.AbstractEventLoop:
+    """One event loop for every plan in the process, made current. A new loop per plan leaked its
+    executor threads (issue 13 item 12: a dry run died after ~114 plans); closing it after each plan
+    would break callers that still resolve the program's outputs. Pulumi's sync helpers need a current
+    loop, and asyncio.run() elsewhere in the process clears it, so it is set again on every plan."""
+    global _LOOP
+    if _LOOP is None or _LOOP.is_closed():
+        _LOOP = asyncio.new_event_loop()
+    asyncio.set_event_loop(_LOOP)
+    return _LOOP
+
+
+def cancel_pending(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel what the program left pending, so nothing of one plan runs into the next."""
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
 
 
 def _run_in_loop(stack: str, values: dict[str, Any], project: str, mocks: PlanMocks, program: Optional[Path]) -> tuple[PlanMocks, list[tuple[str, str]]]:

@@ -2,7 +2,8 @@
 
 Order of declaration is the order of creation: network -> EKS control plane and node groups ->
 HyperPod cluster -> the one Kubernetes provider -> platform add-ons (operator last, G20) ->
-namespaces -> API keys -> endpoints (after the operator that installs their CRD) -> ingress.
+namespaces -> endpoints (each with its API key, its objects after the operator that installs
+their CRD or the load balancer controller, and its Ingress).
 
 A stack with `platformStack` set declares only the endpoint half and takes the cluster from that
 stack (StackReference); see docs/deploying.md "One stack or two".
@@ -10,23 +11,21 @@ stack (StackReference); see docs/deploying.md "One stack or two".
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import transforms
-from components.api_key import EndpointApiKey, EndpointApiKeyArgs
+from components import endpoints, transforms
 from components.cluster import EksCluster, EksClusterArgs, ExistingCluster, ExistingClusterArgs
 from components.cluster_hyperpod import HyperPodCluster, HyperPodClusterArgs
-from components.backend_endpoints import endpoint as endpoint_component
-from components.endpoint_common import InferenceEndpointArgs
-from components.ingress import EndpointIngress, EndpointIngressArgs
 from components.network import Network, NetworkArgs
 from components.platform import Platform, PlatformArgs
-from components.rules import ConfigError, backends, engines, hyperpod, naming
+from components.rules import ConfigError, hyperpod
 from components.rules import platform as platform_rules
+from components.rules.endpoint import resolve
 from components.rules.spec import S3Source
 
 from . import config as stack_config
@@ -158,88 +157,32 @@ def declare_endpoints(cfg: stack_config.StackConfig, base: Base) -> tuple[dict[s
         ns: k8s.core.v1.Namespace(f"ns-{ns}", metadata={"name": ns}, opts=k8s_opts)
         for ns in sorted({ep.namespace for ep in cfg.endpoints} - SYSTEM_NAMESPACES)
     }
-    ingress_spec = cfg.platform.ingress
+    resolved = [resolve(spec) for spec in cfg.endpoints]
+    counts = Counter(ep.name for ep in resolved)
     outputs: dict[str, Any] = {}
     api_keys: dict[str, Any] = {}
-    counts: dict[str, int] = {}
-    for spec in cfg.endpoints:
-        counts[hyperpod.resource_name(spec)] = counts.get(hyperpod.resource_name(spec), 0) + 1
-    for spec in cfg.endpoints:
-        name = hyperpod.resource_name(spec)
+    for ep in resolved:
         # Pulumi names per (namespace, name) (G2): one endpoint name may be used in two namespaces.
         # A name used once keeps the key it had before (output key and resource alias), so existing
         # stacks neither replace their endpoints nor change their outputs.
-        unique = counts[name] == 1
-        key_name = name if unique else naming.resource_key(spec.namespace, name)
-        urn_name = naming.resource_key(spec.namespace, name)
-        aliases = [pulumi.Alias(name=name)] if unique else []
-        backend = backends.backend_of(spec)
-        hyperpod_backend = backend == "hyperpod"
-        # HyperPod: the operator must be up before its CRD's objects and its namespace's Secrets
-        # (pulumi-kubernetes #3176/#3247: no CR in the same update without an explicit dependency).
-        # Other backends: the load balancer controller's webhook before their Services.
-        ready = base.operator_ready if hyperpod_backend else base.ingress_ready
-        deps = ([namespaces[spec.namespace]] if spec.namespace in namespaces else []) + ready
-        # depends_on of a component does not reach its children: each component passes `deps` to
-        # every child it declares.
-        opts = pulumi.ResourceOptions(providers={"kubernetes": base.provider}, depends_on=deps)
-        key = None
-        if spec.api_key:
-            key = EndpointApiKey(
-                f"{urn_name}-api-key",
-                EndpointApiKeyArgs(
-                    endpoint_name=name,
-                    namespace=spec.namespace,
-                    secret_arn=spec.api_key_secret_arn,
-                    # Only the HyperPod router in the operator's namespace needs a second copy (G9).
-                    namespaces=[hyperpod.OPERATOR_NAMESPACE] if hyperpod_backend else [],
-                    depends_on=deps,
-                ),
-                opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=[pulumi.Alias(name=f"{name}-api-key")] if unique else [])),
-            )
-        endpoint = endpoint_component(
-            urn_name,
-            InferenceEndpointArgs(
-                spec=spec,
+        unique = counts[ep.name] == 1
+        # Each backend's component declares its children (key, objects, Ingress) and says what
+        # they wait for besides the namespace (the operator, the load balancer controller).
+        component = endpoints.component_for(ep.spec)(
+            ep.key,
+            endpoints.EndpointArgs(
+                spec=ep.spec,
                 region=cfg.region,
-                api_key=key.value if key else None,
-                api_key_secret_name=f"{name}-api-key" if key else None,
-                depends_on=deps if hyperpod_backend or key is None else [*deps, key],
-                ingress=ingress_spec,
-                ingress_after=base.ingress_ready,
+                provider=base.provider,
+                depends_on=[namespaces[ep.namespace]] if ep.namespace in namespaces else [],
+                operator_ready=base.operator_ready,
+                ingress_ready=base.ingress_ready,
+                ingress=cfg.platform.ingress,
+                previous_name=ep.name if unique else None,
             ),
-            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=aliases)),
         )
-        url: Any = endpoint.url
-        if hyperpod_backend and platform_rules.needs_ingress(spec):
-            ingress = EndpointIngress(
-                f"{urn_name}-ingress",
-                EndpointIngressArgs(
-                    spec=spec,
-                    endpoint_name=name,
-                    ingress=ingress_spec,
-                    health_path=engines.engine(spec.engine).health_path,
-                    after=base.ingress_ready + [endpoint],
-                ),
-                opts=pulumi.ResourceOptions(providers={"kubernetes": base.provider}, aliases=[pulumi.Alias(name=f"{name}-ingress")] if unique else []),
-            )
-            url = ingress.url
-        served = engines.served_model_name(spec.model)
-        outputs[key_name] = {
-            "url": url,  # G16: from the Ingress's final status
-            "servedModelName": endpoint.served_model_name,
-            "namespace": endpoint.namespace,
-            "resourceName": endpoint.resource_name,
-            "port": endpoint.port,
-            "apiKeySecret": key.secret_name if key else None,
-            "backend": backend,
-            # The tuning driver waits on this (stacks/tuning: DeploymentComplete/InService/Ready/True).
-            "state": endpoint.state,
-            "stateDetail": endpoint.state_detail,
-            "curl": pulumi.Output.from_input(url).apply(
-                lambda u, served=served, spec=spec: platform_rules.curl_example(u, served, spec.api_key, spec.invocation_endpoint)
-            ),
-        }
-        if key:
-            api_keys[key_name] = key.value
+        key_name = ep.name if unique else ep.key
+        outputs[key_name] = component.outputs
+        if component.api_key is not None:
+            api_keys[key_name] = component.api_key
     return outputs, api_keys

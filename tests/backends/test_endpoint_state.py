@@ -14,8 +14,7 @@ sys.path.insert(0, str(Path(__file__).parent.parent / "stack"))
 from backend_helpers import spec  # noqa: E402
 from pulumi_harness import resolve  # noqa: E402
 
-from components.backend_endpoints import endpoint  # noqa: E402
-from components.endpoint_common import InferenceEndpointArgs  # noqa: E402
+from components.endpoints import EndpointArgs, component_for  # noqa: E402
 from components.rules.backends import state  # noqa: E402
 from stacks.mocks import PlanMocks  # noqa: E402
 
@@ -61,7 +60,8 @@ def test_component_state_from_the_reported_status(backend, overrides, expected):
     seen = {}
 
     def program():
-        ep = endpoint("ep", InferenceEndpointArgs(spec=spec(backend, **overrides), region="us-east-1"))
+        s = spec(backend, **overrides)
+        ep = component_for(s)("ep", EndpointArgs(spec=s, region="us-east-1"))
         seen["ep"] = ep
 
     _sync_await(run_pulumi_func(program))

@@ -7,6 +7,7 @@ import json
 from typing import Any, Callable
 
 import pulumi
+from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
@@ -20,6 +21,22 @@ def run(program: Callable[[], Any], config: dict[str, Any] | None = None, projec
     pulumi.runtime.set_all_config({k: v if isinstance(v, str) else json.dumps(v) for k, v in (config or {}).items()})
     _sync_await(run_pulumi_func(program))
     return mocks
+
+
+def run_recording(program: Callable[[], Any]) -> tuple[PlanMocks, dict[str, Any]]:
+    """`run`, plus every register request (parent URN, dependencies, aliases) by type and name."""
+    requests: dict[str, Any] = {}
+    original = MockMonitor.RegisterResource
+
+    def register(self: Any, request: Any) -> Any:
+        requests[(request.type, request.name)] = request
+        return original(self, request)
+
+    MockMonitor.RegisterResource = register
+    try:
+        return run(program), requests
+    finally:
+        MockMonitor.RegisterResource = original
 
 
 def resolve(output: pulumi.Output) -> Any:

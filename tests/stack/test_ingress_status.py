@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pulumi_kubernetes as k8s
 
-from components.ingress import hostname_of
+from components.endpoints.urls import hostname_of
 
 OUT = k8s.networking.v1.outputs
 HOST = "k8s-inference-llm-0123456789.us-east-1.elb.amazonaws.com"

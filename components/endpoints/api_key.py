@@ -1,6 +1,7 @@
-"""`EndpointApiKey`: one API key, stored as a Secret in the endpoint namespace and in the operator
-namespace where the router runs (G9, incident §1). Generated with pulumi-random, or read from
-Secrets Manager when the user names a secret. The value is a Pulumi secret everywhere."""
+"""`EndpointApiKey`: one API key, stored as a Secret in the endpoint namespace and in every other
+namespace that reads it (the HyperPod router's, G9, incident §1). Generated with pulumi-random, or
+read from Secrets Manager when the user names a secret. The value is a Pulumi secret everywhere.
+Each endpoint component declares its own key as a child (components/endpoints/base.py)."""
 
 from __future__ import annotations
 
@@ -12,14 +13,14 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from .rules import hyperpod
+from ..rules.endpoint import API_KEY_SECRET_KEY
 
 
 @dataclass
 class EndpointApiKeyArgs:
-    endpoint_name: str  # the endpoint's Kubernetes name
-    namespace: str
-    namespaces: list[str] = field(default_factory=lambda: [hyperpod.OPERATOR_NAMESPACE])  # besides `namespace`
+    secret_name: str  # the Secret's name in every namespace (ResolvedEndpoint.api_key_secret)
+    namespace: str  # the endpoint's namespace
+    namespaces: list[str] = field(default_factory=list)  # besides `namespace`: where else the key is read
     length: int = 48
     secret_arn: Optional[str] = None  # Secrets Manager secret whose SecretString is the key
     depends_on: list[pulumi.Resource] = field(default_factory=list)  # put on every child (namespace, operator)
@@ -41,15 +42,15 @@ class EndpointApiKey(pulumi.ComponentResource):
                 f"{name}-key", length=args.length, special=False, opts=pulumi.ResourceOptions(parent=self)
             )
             self.value = pulumi.Output.secret(password.result.apply(lambda r: f"sk-{r}"))
-        secret_name = f"{args.endpoint_name}-api-key"
-        # One value, every namespace: the router in hyperpod-inference-system and the endpoint's
-        # own namespace must agree (G9).
+        secret_name = args.secret_name
+        # One value, every namespace: the HyperPod router in hyperpod-inference-system and the
+        # endpoint's own namespace must agree (G9).
         self.secrets = [
             k8s.core.v1.Secret(
                 f"{name}-{ns}",
                 metadata={"name": secret_name, "namespace": ns, "labels": {"app.kubernetes.io/managed-by": "pulumi"}},
                 type="Opaque",
-                string_data={hyperpod.API_KEY_SECRET_KEY: self.value},
+                string_data={API_KEY_SECRET_KEY: self.value},
                 opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on), additional_secret_outputs=["data", "stringData"]),
             )
             for ns in dict.fromkeys([args.namespace, *args.namespaces])

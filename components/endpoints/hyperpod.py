@@ -1,0 +1,138 @@
+"""The `hyperpod` backend: the operator's `InferenceEndpointConfig`, its API key in the endpoint's
+and the operator's namespaces (G9), and the ALB Ingress in front of the operator's router.
+
+Why the component declares its own Ingress instead of patching the operator's `alb-{name}` Ingress:
+- the scheme of an ALB is fixed when its Ingress is created; patching the operator's Ingress means
+  the ALB first comes up internal and is then rebuilt, the §15/§16 timeline that left a stale
+  internal URL behind;
+- the operator reconciles its own objects and puts its values back (it did so with the router's
+  env in §11 and re-created its Ingress as internal in §15), so a server-side-apply patch would be a
+  tug-of-war over field managers;
+- a patch resource needs the object to exist at apply time, but the operator creates it
+  asynchronously after the endpoint, so the first `pulumi up` would fail.
+Our Ingress is named `llm-{name}`, so the two never touch the same object. Its scheme never changes
+in place: switching `publicAlb` makes Pulumi replace the Ingress (its name is fixed, so the old one
+is deleted first and the ALB controller cleans up its ALB under its finalizer, no race).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from ..rules import hyperpod, naming
+from ..rules import platform as rules
+from ..rules.backends import state as endpoint_state
+from ..rules.spec import EndpointSpec, IngressSpec
+from .base import EndpointArgs, EndpointComponent
+from .objects import SCHEME_ANNOTATION, StatusCustomResource
+from .urls import hostname_of
+
+
+@dataclass
+class EndpointIngressArgs:
+    spec: EndpointSpec
+    endpoint_name: str  # the endpoint's Kubernetes name
+    ingress: IngressSpec
+    health_path: str
+    after: list[pulumi.Resource] = field(default_factory=list)  # the load balancer controller, the endpoint
+    tags: dict[str, str] = field(default_factory=dict)  # extra ALB tags; stack and endpoint tags are added
+
+
+class EndpointIngress(pulumi.ComponentResource):
+    """One ALB per endpoint in front of the operator's router (G8, G16, G17). Outputs: `hostname`
+    and `url` (both from the Ingress's final status, G16)."""
+
+    hostname: pulumi.Output[Optional[str]]
+    url: pulumi.Output[Optional[str]]
+
+    def __init__(self, name: str, args: EndpointIngressArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("llm-serving:endpoints:EndpointIngress", name, None, opts)
+        spec = args.spec
+        tags = rules.alb_tags(pulumi.get_stack(), args.endpoint_name, args.tags)
+        manifest = rules.alb_ingress(
+            rules.ingress_name(args.endpoint_name),
+            hyperpod.OPERATOR_NAMESPACE,  # where the router and its Service run
+            {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/name": args.endpoint_name},
+            rules.ingress_annotations(spec, args.ingress, args.health_path, tags),
+            rules.router_service(args.ingress, args.endpoint_name),
+            args.ingress.router_port,
+        )
+        self.ingress = k8s.networking.v1.Ingress(
+            name,
+            metadata=manifest["metadata"],
+            spec=manifest["spec"],
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=args.after,
+                # G8: a scheme change is a new Ingress (and ALB), never an in-place flip or a
+                # delete-and-recreate outside Pulumi's control.
+                replace_on_changes=[SCHEME_ANNOTATION],
+                delete_before_replace=True,
+            ),
+        )
+        scheme = rules.url_scheme(args.ingress)
+        self.hostname = self.ingress.status.apply(hostname_of)
+        self.url = self.hostname.apply(lambda host: rules.endpoint_url(scheme, host, spec.invocation_endpoint))
+        self.register_outputs({"hostname": self.hostname, "url": self.url})
+
+
+class HyperPodEndpoint(EndpointComponent):
+    """The `hyperpod` backend. Children: the API key (`<name>-api-key`, with Secrets in the endpoint's
+    namespace and in the operator's, G9), the `InferenceEndpointConfig` (`<name>`) and, with
+    intelligent routing, the router's ALB Ingress (`<name>-ingress`, G8). `state` is the operator's
+    `status.state` (DeploymentComplete, DeploymentFailed, ...); `url` the Ingress's (G16)."""
+
+    TYPE: ClassVar[str] = "llm-serving:endpoints:InferenceEndpoint"
+    BACKEND: ClassVar[str] = "hyperpod"
+    KEY_NAMESPACES: ClassVar[tuple[str, ...]] = (hyperpod.OPERATOR_NAMESPACE,)  # the router reads it (G9)
+
+    @classmethod
+    def ready(cls, args: EndpointArgs) -> list[pulumi.Resource]:
+        # The operator must be up before its CRD's objects and its namespace's Secrets
+        # (pulumi-kubernetes #3176/#3247: no CR in the same update without an explicit dependency).
+        return list(args.operator_ready)
+
+    def _declare(self, name: str, args: EndpointArgs) -> tuple[Any, pulumi.Output[Any]]:
+        ep = self.endpoint
+        key = self.key
+        # The router needs the key as a plain value (G9): the config carries it, not only its Secret's name.
+        manifest = hyperpod.render(ep.spec, args.region, key.value if key else None, ep.api_key_secret if key else None)
+        if ep.name != ep.spec.name:
+            pulumi.log.info(
+                f"endpoint {ep.spec.name!r} is named {ep.name!r} in Kubernetes "
+                f"(G1/G2: lowercase RFC 1123, at most {naming.HYPERPOD_NAME_BUDGET} characters)",
+                resource=self,
+            )
+        self.endpoint_config = StatusCustomResource(
+            name,
+            api_version=manifest["apiVersion"],
+            kind=manifest["kind"],
+            metadata=manifest["metadata"],
+            spec=manifest["spec"],
+            # G19: the operator cannot flip intelligent routing in place; replace instead of a
+            # failed update. The name is fixed, so the old object must go first.
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=self.deps, replace_on_changes=list(hyperpod.IMMUTABLE_FIELDS), delete_before_replace=True
+            ),
+        )
+        state = self.endpoint_config.status.apply(endpoint_state.hyperpod)
+        self.ingress: Optional[EndpointIngress] = None
+        if not rules.needs_ingress(ep.spec):
+            return None, state
+        self.ingress = EndpointIngress(
+            f"{name}-ingress",
+            EndpointIngressArgs(
+                spec=ep.spec,
+                endpoint_name=ep.name,
+                ingress=args.ingress,
+                health_path=ep.health_path,
+                after=[*args.ingress_ready, self.endpoint_config],
+                tags=args.tags,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, aliases=self._moved_aliases("-ingress", args)),
+        )
+        return self.ingress.url, state

@@ -1,0 +1,30 @@
+"""The `kserve` backend: a KServe InferenceService (RawDeployment) behind a gateway Service."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import pulumi
+
+from ..rules import platform as platform_rules
+from ..rules.backends import kserve
+from ..rules.backends import state as endpoint_state
+from .base import EndpointArgs, EndpointComponent
+from .objects import declare_all
+from .urls import load_balancer_url
+
+
+class KServeEndpoint(EndpointComponent):
+    """Children: the API key (`<name>-api-key`), the InferenceService (`<name>`), a ClusterIP
+    gateway Service, and the ALB Ingress or NLB in front of it. `state` from the Ready condition."""
+
+    TYPE: ClassVar[str] = "llm-serving:endpoints:KServeEndpoint"
+    BACKEND: ClassVar[str] = "kserve"
+
+    def _declare(self, name: str, args: EndpointArgs) -> tuple[Any, pulumi.Output[Any]]:
+        ep = self.endpoint
+        tags = platform_rules.alb_tags(pulumi.get_stack(), ep.name, args.tags)
+        manifests = kserve.render(ep.spec, args.ingress, ep.api_key_secret if self.key else None, tags)
+        self.children = declare_all(self, name, manifests, [*self.deps, *([self.key] if self.key else [])], args.ingress_ready)
+        url = load_balancer_url(ep.spec, self.children, kserve.gateway_service_name(ep.spec), platform_rules.url_scheme(args.ingress))
+        return url, self.children["InferenceService"].status.apply(endpoint_state.ready_condition)

@@ -1,0 +1,32 @@
+"""The `kubernetes` backend: a plain Deployment and Service with the engine, no operator."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import pulumi
+
+from ..rules import platform as platform_rules
+from ..rules.backends import kubernetes
+from ..rules.backends import state as endpoint_state
+from .base import EndpointArgs, EndpointComponent
+from .objects import declare_all
+from .urls import load_balancer_url
+
+
+class KubernetesEndpoint(EndpointComponent):
+    """Children: the API key (`<name>-api-key`), the S3 weights volume and claim, the Deployment
+    (`<name>`), its Service, optional HPA, and the ALB Ingress or NLB Service. Every object waits
+    for the load balancer controller's webhook. `state` from the Deployment's conditions (Ready,
+    Deploying, Failed)."""
+
+    TYPE: ClassVar[str] = "llm-serving:endpoints:KubernetesEndpoint"
+    BACKEND: ClassVar[str] = "kubernetes"
+
+    def _declare(self, name: str, args: EndpointArgs) -> tuple[Any, pulumi.Output[Any]]:
+        ep = self.endpoint
+        tags = platform_rules.alb_tags(pulumi.get_stack(), ep.name, args.tags)
+        manifests = kubernetes.render(ep.spec, args.ingress, args.region, ep.api_key_secret if self.key else None, tags)
+        self.children = declare_all(self, name, manifests, [*self.deps, *([self.key] if self.key else [])], args.ingress_ready)
+        url = load_balancer_url(ep.spec, self.children, kubernetes.names(ep.spec)["service"], platform_rules.url_scheme(args.ingress))
+        return url, self.children["Deployment"].status.apply(endpoint_state.deployment)

@@ -1,0 +1,30 @@
+"""The `ome` backend: an OME InferenceService and what it serves from."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import pulumi
+
+from ..rules.backends import ome
+from ..rules.backends import state as endpoint_state
+from .base import EndpointArgs, EndpointComponent
+from .objects import declare_all
+
+
+class OmeEndpoint(EndpointComponent):
+    """Children: the API key (`<name>-api-key`), ClusterBaseModel, ClusterServingRuntime,
+    InferenceService (`<name>`), optional BenchmarkJob. `url` is the InferenceService's
+    status.url; `state` its Ready condition."""
+
+    TYPE: ClassVar[str] = "llm-serving:endpoints:OmeEndpoint"
+    BACKEND: ClassVar[str] = "ome"
+
+    def _declare(self, name: str, args: EndpointArgs) -> tuple[Any, pulumi.Output[Any]]:
+        ep = self.endpoint
+        spec = ep.spec
+        manifests = ome.render(spec, args.region, ep.api_key_secret if self.key else None)
+        self.children = declare_all(self, name, manifests, [*self.deps, *([self.key] if self.key else [])], args.ingress_ready)
+        isvc = self.children["InferenceService"]
+        url = isvc.status.apply(lambda s: f"{str(s['url']).rstrip('/')}/{spec.invocation_endpoint}" if isinstance(s, dict) and s.get("url") else None)
+        return url, isvc.status.apply(endpoint_state.ready_condition)

@@ -57,3 +57,14 @@ def test_finding4_install_order_puts_the_controller_before_every_service_creator
     order = rules.install_order(rules.resolve_addons("hyperpod", PlatformSpec()))
     for addon in rules.CREATES_SERVICES:
         assert order.index("load_balancer_controller") < order.index(addon)
+
+
+def test_finding7_a_deployment_waits_as_long_as_its_model_may_load():
+    # pulumi-kubernetes gives up on a Deployment after 10 minutes by default; the endpoint's own
+    # budget is maxDeploySeconds (also the Deployment's progressDeadlineSeconds).
+    eks = {"mode": "eks", "name": "llm", "gpuNodeGroups": [{"name": "g5", "instanceType": "g5.12xlarge"}]}
+    endpoint = {"name": "big", "model": "org/big-model", "engine": "vllm", "instanceType": "g5.12xlarge", "maxDeploySeconds": 5400,
+                "modelSource": {"type": "s3", "bucket": "models", "path": "big/"}}
+    _, seen, _ = run_stack(stack_values(eks, [endpoint]))
+    (deployment,) = [r for r in seen.values() if r.type_ == "kubernetes:apps/v1:Deployment"]
+    assert deployment.timeouts == {"create": "6000s", "update": "6000s"}

@@ -93,7 +93,7 @@ class Platform(pulumi.ComponentResource):
         addon_name, service_account, _ = rules.EKS_ADDONS[addon]
         extra: dict = {}
         if role is not None and service_account:
-            if self.identity.mode == "pod-identity":
+            if role.mode == "pod-identity":
                 extra["pod_identity_associations"] = [{"role_arn": role.arn, "service_account": service_account}]
             else:
                 extra["service_account_role_arn"] = role.arn
@@ -108,9 +108,14 @@ class Platform(pulumi.ComponentResource):
             **extra,
         )
 
-    def _role(self, key: str, namespace: str, service_account: str, **kwargs) -> identity_mod.ServiceAccountRole:
+    def _role(self, key: str, namespace: str, service_account: str, identity: Optional[identity_mod.Identity] = None, **kwargs) -> identity_mod.ServiceAccountRole:
         # Add-on roles are bound through the add-on's own podIdentityAssociations: no separate association.
-        return identity_mod.service_account_role(f"{self._name}-{key}", self.identity, namespace, service_account, self, after=self._base, tags=self.tags, **kwargs)
+        return identity_mod.service_account_role(f"{self._name}-{key}", identity or self.identity, namespace, service_account, self, after=self._base, tags=self.tags, **kwargs)
+
+    @property
+    def _irsa(self) -> identity_mod.Identity:
+        a = self._args
+        return identity_mod.Identity(a.cluster_name, "irsa", a.oidc_provider_arn, a.oidc_provider_url)
 
     # ------------------------------------------------------------ add-ons
 
@@ -157,10 +162,13 @@ class Platform(pulumi.ComponentResource):
         buckets = sorted(set(self._args.model_buckets))
         resources = [r for b in buckets for r in (f"arn:aws:s3:::{b}", f"arn:aws:s3:::{b}/*")] or ["*"]
         _, sa, ns = rules.EKS_ADDONS["s3_csi"]
+        # IRSA, as AWS's setup for the inference operator installs it (--service-account-role-arn);
+        # whether this add-on version takes a Pod Identity association is not verified here.
         role = self._role(
             "s3-csi",
             ns,
             sa,
+            identity=self._irsa,
             inline_policy=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetObject"], "Resource": resources}]}),
             associate=False,
         )
@@ -168,7 +176,7 @@ class Platform(pulumi.ComponentResource):
 
     def _install_fsx_csi(self) -> pulumi.Resource:
         _, sa, ns = rules.EKS_ADDONS["fsx_csi"]
-        role = self._role("fsx-csi", ns, sa, managed_policies=[FSX_POLICY], associate=False)
+        role = self._role("fsx-csi", ns, sa, identity=self._irsa, managed_policies=[FSX_POLICY], associate=False)  # IRSA, as for S3 CSI
         return self._eks_addon("fsx_csi", self._deps("fsx_csi"), role)
 
     def _install_metrics_server(self) -> pulumi.Resource:
@@ -199,10 +207,9 @@ class Platform(pulumi.ComponentResource):
             bucket = aws.s3.Bucket(f"{self._name}-tls", bucket_prefix="hyperpod-tls-", force_destroy=True, tags=self.tags, opts=pulumi.ResourceOptions(parent=self))
             bucket_name = bucket.bucket
         # The operator assumes its role through IRSA (the add-on annotates its service accounts).
-        operator_identity = identity_mod.Identity(a.cluster_name, "irsa", a.oidc_provider_arn, a.oidc_provider_url)
         role = identity_mod.service_account_role(
             f"{self._name}-operator",
-            operator_identity,
+            self._irsa,
             rules.OPERATOR_NAMESPACE,
             "*",
             self,

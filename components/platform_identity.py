@@ -57,6 +57,7 @@ class ServiceAccountRole:
     # Identity, its association. EKS injects credentials only when a pod is created, so a controller
     # started before its association runs with none until it restarts (issue 15 finding 5).
     ready: list[pulumi.Resource]
+    mode: str  # how pods get it: "pod-identity" | "irsa"
 
     @property
     def arn(self) -> pulumi.Output[str]:
@@ -103,7 +104,7 @@ def service_account_role(
                 opts=pulumi.ResourceOptions(parent=parent, depends_on=list(after)),
             )
         )
-    return ServiceAccountRole(role, ready)
+    return ServiceAccountRole(role, ready, identity.mode)
 
 
 def irsa_annotations(identity: Identity, role: aws.iam.Role) -> dict:

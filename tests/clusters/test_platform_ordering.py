@@ -68,3 +68,15 @@ def test_finding7_a_deployment_waits_as_long_as_its_model_may_load():
     _, seen, _ = run_stack(stack_values(eks, [endpoint]))
     (deployment,) = [r for r in seen.values() if r.type_ == "kubernetes:apps/v1:Deployment"]
     assert deployment.timeouts == {"create": "6000s", "update": "6000s"}
+
+
+@pytest.mark.parametrize("addon, role", [("platform-s3-csi", "platform-s3-csi-role"), ("platform-fsx-csi", "platform-fsx-csi-role")])
+def test_finding9_csi_add_ons_get_their_role_through_irsa_as_upstream_installs_them(addon, role):
+    # AWS's setup for the inference operator installs both with --service-account-role-arn (IRSA);
+    # whether each add-on takes a Pod Identity association is not verified, so upstream's way is kept
+    # even when the stack's workloadIdentity is pod-identity.
+    plan, seen, _ = run_stack(stack_values(HYPERPOD, [], platform={"workloadIdentity": "pod-identity"}))
+    (reg,) = [r for r in plan.resources if r.type_ == "aws:eks/addon:Addon" and r.name.endswith(addon)]
+    assert "serviceAccountRoleArn" in reg.inputs and not reg.inputs.get("podIdentityAssociations")
+    (trust,) = [r for r in plan.resources if r.type_ == "aws:iam/role:Role" and r.name.endswith(role)]
+    assert "sts:AssumeRoleWithWebIdentity" in trust.inputs["assumeRolePolicy"]

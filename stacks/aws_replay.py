@@ -147,7 +147,8 @@ def nodegroup_request(inputs: dict[str, Any], cluster_name: str, type_: str = NO
     role = raw.pop("nodeRoleArn", None) or raw.pop("nodeRole", None)
     raw["nodeRole"] = role
     request = to_shape(raw, _model("eks", "CreateNodegroup"), type_)
-    request["subnets"] = _shaped("subnet", request.get("subnets") or [])
+    if "subnets" in request:  # absent stays absent: botocore reports the missing required field
+        request["subnets"] = _shaped("subnet", request["subnets"])
     if request.get("nodeRole") is not None:
         request["nodeRole"] = _shaped("role", request["nodeRole"])
     return request

@@ -7,6 +7,9 @@ moto 5.2.5 implements every call used here, so no Stubber is needed. moto keeps 
 
 from __future__ import annotations
 
+import copy
+import functools
+
 import boto3
 import pytest
 from botocore.exceptions import ClientError, ParamValidationError
@@ -23,14 +26,19 @@ def credentials(monkeypatch):
         monkeypatch.setenv(key, value)
 
 
-@pytest.fixture(scope="module")
+@functools.lru_cache(maxsize=None)
+def planned(stack):
+    return aws_replay.cluster_requests(plan_mod.build_plan(stack).resources)
+
+
+@pytest.fixture
 def dev():
-    return aws_replay.cluster_requests(plan_mod.build_plan("dev").resources)
+    return copy.deepcopy(planned("dev"))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def eks_example():
-    return aws_replay.cluster_requests(plan_mod.build_plan("eks").resources)
+    return copy.deepcopy(planned("eks"))
 
 
 def replay(requests):
@@ -109,6 +117,15 @@ def test_eks_example_gpu_node_groups_replay_with_taints_labels_and_scaling(eks_e
     assert g5["nodeRole"].startswith("arn:aws:iam::123456789012:role/")
     g4 = eks.describe_nodegroup(clusterName="llm-eks", nodegroupName="llm-eks-g4dn")["nodegroup"]
     assert (g4["scalingConfig"], g4["instanceTypes"]) == ({"minSize": 0, "maxSize": 2, "desiredSize": 1}, ["g4dn.xlarge"])
+
+
+@pytest.mark.parametrize("stack", ["dev", "eks", "staging"])
+@mock_aws
+def test_every_example_stacks_clusters_and_node_groups_are_accepted_by_botocore_and_moto(stack):
+    requests = copy.deepcopy(planned(stack))
+    eks, sagemaker, _ = replay(requests)
+    assert len(eks.list_nodegroups(clusterName=requests["eks_cluster"]["name"])["nodegroups"]) == len(requests["node_groups"]) >= 1
+    assert len(sagemaker.list_clusters()["ClusterSummaries"]) == len(requests["hyperpod"])
 
 
 # ---------------------------------------------------------------- the check has teeth

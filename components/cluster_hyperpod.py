@@ -22,6 +22,7 @@ from .rules.spec import ClusterSpec, InstanceGroup
 
 ON_CREATE = "on_create.sh"
 ON_CREATE_SCRIPT = Path(__file__).with_name("lifecycle") / ON_CREATE
+LIFECYCLE_BUCKET_PREFIX = "sagemaker-hyperpod-lifecycle-"  # 29 of pulumi-aws's 37 characters
 
 
 @dataclass
@@ -89,7 +90,10 @@ class HyperPodCluster(pulumi.ComponentResource):
         """A private bucket holding the project's on_create script (containerd and kubelet on the
         instance group's /opt/sagemaker volume), for every group that names no lifecycle of its own."""
         child = pulumi.ResourceOptions(parent=self)
-        bucket = aws.s3.Bucket(f"{name}-lifecycle", force_destroy=True, tags=tags, opts=child)
+        # "Make sure that the S3 bucket path starts with s3://sagemaker-" (API reference,
+        # ClusterLifeCycleConfig.SourceS3Uri): the managed instance-role policy reads only those
+        # buckets. AWS's sample (awsome-distributed-training s3-bucket-stack.yaml) names its bucket so.
+        bucket = aws.s3.Bucket(f"{name}-lifecycle", bucket_prefix=LIFECYCLE_BUCKET_PREFIX, force_destroy=True, tags=tags, opts=child)
         aws.s3.BucketPublicAccessBlock(
             f"{name}-lifecycle",
             bucket=bucket.id,

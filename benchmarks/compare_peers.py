@@ -1,6 +1,6 @@
 """Client-side benchmark: this load generator versus genai-bench's client, side by side.
 
-    venv/bin/python benchmarks/compare_peers.py [--peer-python /tmp/peer-venv/bin/python]
+    venv/bin/python -m benchmarks.compare_peers [--peer-python /tmp/peer-venv/bin/python]
 
 Starts one fast local streaming server (``benchmarks.stream_server``, loopback only) pinned to
 CPU 0, then runs each client in its own process pinned to CPU 1 against it, at each concurrency,
@@ -30,9 +30,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-if __package__ in (None, ""):  # run as a script: make the package importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks import stream_server  # noqa: E402
+from benchmarks import stream_server
+from benchmarks.loadgen import BenchmarkConfig, run_benchmark
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER_TTFT = 0.02  # scripted server TTFT, seconds
@@ -43,9 +42,6 @@ def run_ours(url: str, concurrency: int, requests: int, cpu: int | None) -> dict
     """Child-process side: one level with this package's public API, result as a dict."""
     if cpu is not None:
         os.sched_setaffinity(0, {cpu})
-    sys.path.insert(0, str(ROOT))
-    from benchmarks.loadgen import BenchmarkConfig, run_benchmark
-
     cfg = BenchmarkConfig(url=url, model="bench", scenario=f"D({IN_TOKENS},{OUT_TOKENS})", concurrency=(concurrency,),
                           max_requests=requests, max_seconds=120, warmup=0, timeout=60)
     lv = asyncio.run(run_benchmark(cfg)).levels[0]
@@ -107,7 +103,7 @@ def main() -> None:
         for c in (int(x) for x in a.concurrency.split(",")):
             n = max(a.requests, 4 * c) if c > 1 else min(a.requests, 100)
             stream_server.stats(url)  # reset
-            ours = client([sys.executable, __file__, "--_child", "1", "--_url", url, "--_c", str(c), "--requests", str(n)])
+            ours = client([sys.executable, "-m", "benchmarks.compare_peers", "--_child", "1", "--_url", url, "--_c", str(c), "--requests", str(n)])
             ours = summarize(ours, stream_server.stats(url), c == 1)
             peer = client([a.peer_python, str(ROOT / "benchmarks" / "peer_genai_bench.py"), "--url", url,
                            "--concurrency", str(c), "--requests", str(n), "--in-tokens", str(IN_TOKENS),

@@ -17,7 +17,7 @@ import pulumi_aws as aws
 import pulumi_eks as eks
 
 from .network import Network
-from .rules import platform as rules
+from .rules import clusters as cluster_rules, tags as tag_rules
 from .rules.spec import ClusterSpec, GpuNodeGroup
 
 ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
@@ -50,7 +50,7 @@ class EksCluster(pulumi.ComponentResource):
         super().__init__("llm-serving:cluster:EksCluster", name, None, opts)
         spec = args.spec
         net = args.network
-        tags = rules.stack_tags(pulumi.get_stack(), spec.name, {**args.tags, **spec.tags})
+        tags = tag_rules.stack_tags(pulumi.get_stack(), spec.name, {**args.tags, **spec.tags})
         child = pulumi.ResourceOptions(parent=self)
         access = {
             f"admin-{i}": eks.AccessEntryArgs(
@@ -111,7 +111,7 @@ class EksCluster(pulumi.ComponentResource):
         ident = aws.get_caller_identity_output(opts=pulumi.InvokeOptions(parent=self))
         part = aws.get_partition_output(opts=pulumi.InvokeOptions(parent=self))
         self.cluster_arn = pulumi.Output.all(part.partition, ident.account_id).apply(
-            lambda a: rules.eks_cluster_arn(a[0], args.region, a[1], spec.name)
+            lambda a: cluster_rules.eks_cluster_arn(a[0], args.region, a[1], spec.name)
         )
         self.node_group_names = pulumi.Output.from_input(names)
         self.oidc_provider_arn = self.eks.oidc_provider_arn
@@ -134,7 +134,7 @@ class EksCluster(pulumi.ComponentResource):
             instance_types=[s.instance_type],
             scaling_config={"min_size": s.min_size, "max_size": s.max_size, "desired_size": s.desired_size},
             disk_size=s.disk_size,
-            labels={rules.NODE_ROLE_LABEL: "system"},
+            labels={cluster_rules.NODE_ROLE_LABEL: "system"},
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=deps),
         )
@@ -168,8 +168,8 @@ class EksCluster(pulumi.ComponentResource):
             capacity_type=g.capacity_type,
             instance_types=[g.instance_type],
             scaling_config={"min_size": g.min_size, "max_size": g.max_size, "desired_size": g.desired_size},
-            labels=rules.gpu_node_labels(g.labels, g.instance_type),
-            taints=[{"key": rules.GPU_TAINT["key"], "value": rules.GPU_TAINT["value"], "effect": "NO_SCHEDULE"}],
+            labels=cluster_rules.gpu_node_labels(g.labels, g.instance_type),
+            taints=[{"key": cluster_rules.GPU_TAINT["key"], "value": cluster_rules.GPU_TAINT["value"], "effect": "NO_SCHEDULE"}],
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=deps),
             **extra,
@@ -207,7 +207,7 @@ class ExistingCluster(pulumi.ComponentResource):
             data = aws.eks.get_cluster_output(name=spec.name, opts=pulumi.InvokeOptions(parent=self))
             self.kubeconfig = pulumi.Output.secret(
                 pulumi.Output.all(data.endpoint, data.certificate_authorities).apply(
-                    lambda a: json.dumps(rules.kubeconfig(spec.name, a[0], a[1][0]["data"] if isinstance(a[1][0], dict) else a[1][0].data, args.region))
+                    lambda a: json.dumps(cluster_rules.kubeconfig(spec.name, a[0], a[1][0]["data"] if isinstance(a[1][0], dict) else a[1][0].data, args.region))
                 )
             )
             self.cluster_arn = data.arn

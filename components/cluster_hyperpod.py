@@ -16,8 +16,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_aws_native as aws_native
 
-from .rules import iam
-from .rules import platform as rules
+from .rules import clusters as cluster_rules, iam, tags as tag_rules
 from .rules.spec import ClusterSpec, InstanceGroup
 
 ON_CREATE = "on_create.sh"
@@ -44,10 +43,10 @@ class HyperPodCluster(pulumi.ComponentResource):
     def __init__(self, name: str, args: HyperPodClusterArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("llm-serving:cluster:HyperPodCluster", name, None, opts)
         spec = args.spec
-        tags = rules.stack_tags(pulumi.get_stack(), spec.name, {**args.tags, **spec.tags})
+        tags = tag_rules.stack_tags(pulumi.get_stack(), spec.name, {**args.tags, **spec.tags})
         child = pulumi.ResourceOptions(parent=self)
         # HyperPod uses this role as the nodes' instance role: networking, image pulls, Pod Identity
-        # (rules.iam, from the developer guide and AWS's CloudFormation sample).
+        # (rules/iam.py, from the developer guide and AWS's CloudFormation sample).
         self.execution_role = aws.iam.Role(
             f"{name}-execution-role",
             assume_role_policy=json.dumps(iam.HYPERPOD_TRUST),
@@ -72,7 +71,7 @@ class HyperPodCluster(pulumi.ComponentResource):
         )
         self.cluster = aws_native.sagemaker.Cluster(
             f"{name}-cluster",
-            cluster_name=rules.hyperpod_name(spec),
+            cluster_name=cluster_rules.hyperpod_name(spec),
             orchestrator={"eks": {"cluster_arn": args.eks_cluster_arn}},
             vpc_config={"security_group_ids": args.security_group_ids, "subnets": args.subnet_ids},
             node_recovery=spec.node_recovery,
@@ -82,7 +81,7 @@ class HyperPodCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.execution_policy, *scripts]),
         )
         self.cluster_arn = self.cluster.cluster_arn
-        self.cluster_name = pulumi.Output.from_input(rules.hyperpod_name(spec))
+        self.cluster_name = pulumi.Output.from_input(cluster_rules.hyperpod_name(spec))
         self.instance_group_names = pulumi.Output.from_input([g.name for g in spec.instance_groups])
         self.register_outputs({"cluster_arn": self.cluster_arn, "cluster_name": self.cluster_name, "instance_group_names": self.instance_group_names})
 
@@ -117,13 +116,13 @@ class HyperPodCluster(pulumi.ComponentResource):
     def _group(self, g: InstanceGroup) -> dict:
         group: dict = {
             "instance_group_name": g.name,
-            "instance_type": rules.hyperpod_instance_type(g.instance_type),
+            "instance_type": cluster_rules.hyperpod_instance_type(g.instance_type),
             "instance_count": g.instance_count,
             "execution_role": self.execution_role.arn,
             "threads_per_core": g.threads_per_core,
             "instance_storage_configs": [{"ebs_volume_config": {"volume_size_in_gb": g.volume_size_gb}}],
             "kubernetes_config": {
-                "labels": rules.gpu_node_labels(g.labels, g.instance_type),
+                "labels": cluster_rules.gpu_node_labels(g.labels, g.instance_type),
                 "taints": [{"key": t.key, "value": t.value, "effect": t.effect} for t in g.taints] or None,
             },
         }

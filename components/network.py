@@ -13,7 +13,7 @@ from typing import Optional
 import pulumi
 import pulumi_aws as aws
 
-from .rules import platform as rules
+from .rules import tags as tag_rules
 from .rules.spec import NetworkSpec
 
 
@@ -53,7 +53,7 @@ class Network(pulumi.ComponentResource):
 
     def _create(self, name: str, args: NetworkArgs) -> None:
         spec = args.spec
-        tags = rules.stack_tags(pulumi.get_stack(), args.cluster_name, args.tags)
+        tags = tag_rules.stack_tags(pulumi.get_stack(), args.cluster_name, args.tags)
         child = pulumi.ResourceOptions(parent=self)
         shared = {f"kubernetes.io/cluster/{args.cluster_name}": "shared", **tags}
         zones = aws.get_availability_zones_output(state="available", opts=pulumi.InvokeOptions(parent=self)).names

@@ -14,8 +14,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from . import platform_identity as identity_mod
-from .rules import iam
-from .rules import platform as rules
+from .rules import addons as addon_rules, clusters as cluster_rules, iam, tags as tag_rules
 from .rules.spec import PlatformSpec
 
 OPERATOR_ACCESS_POLICY = "arn:aws:iam::aws:policy/AmazonSageMakerHyperPodInferenceAccess"
@@ -49,15 +48,15 @@ class Platform(pulumi.ComponentResource):
         self._name = name
         self._args = args
         # Every AWS resource below, and (defaultTags) every ALB the load balancer controller creates.
-        self.tags = rules.stack_tags(pulumi.get_stack(), args.cluster_name, args.tags)
-        self.plan = rules.resolve_addons(args.mode, args.spec)
+        self.tags = tag_rules.stack_tags(pulumi.get_stack(), args.cluster_name, args.tags)
+        self.plan = addon_rules.resolve_addons(args.mode, args.spec)
         self.identity = identity_mod.Identity(args.cluster_name, args.spec.workload_identity, args.oidc_provider_arn, args.oidc_provider_url)
         self.installed: dict[str, pulumi.Resource] = {}
         base: list[pulumi.Resource] = list(args.after)
         if args.spec.workload_identity == "pod-identity" and args.mode != "existing":
             base.append(self._eks_addon("pod_identity_agent", base))
         self._base = base
-        for addon in rules.install_order(self.plan):
+        for addon in addon_rules.install_order(self.plan):
             self.installed[addon] = getattr(self, f"_install_{addon}")()
         self.operator_ready = [self.installed["hyperpod_operator"]] if "hyperpod_operator" in self.installed else []
         self.ingress_ready = [self.installed["load_balancer_controller"]] if "load_balancer_controller" in self.installed else []
@@ -68,13 +67,13 @@ class Platform(pulumi.ComponentResource):
     # ------------------------------------------------------------ helpers
 
     def _deps(self, addon: str) -> list[pulumi.Resource]:
-        return self._base + [self.installed[d] for d in rules.depends_on(addon, self.plan)]
+        return self._base + [self.installed[d] for d in addon_rules.depends_on(addon, self.plan)]
 
     def _k8s_opts(self, addon: str, extra: Optional[list[pulumi.Resource]] = None) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self, provider=self._args.provider, depends_on=self._deps(addon) + (extra or []))
 
     def _chart(self, addon: str, namespace: str, values: dict, after: Optional[list[pulumi.Resource]] = None) -> k8s.helm.v4.Chart:
-        repo, chart, version = rules.CHARTS[addon]
+        repo, chart, version = addon_rules.CHARTS[addon]
         return k8s.helm.v4.Chart(
             f"{self._name}-{addon.replace('_', '-')}",
             chart=chart,
@@ -90,7 +89,7 @@ class Platform(pulumi.ComponentResource):
         return k8s.core.v1.Namespace(f"{self._name}-ns-{namespace}", metadata={"name": namespace}, opts=self._k8s_opts(addon))
 
     def _eks_addon(self, addon: str, deps: list[pulumi.Resource], role: Optional[identity_mod.ServiceAccountRole] = None) -> aws.eks.Addon:
-        addon_name, service_account, _ = rules.EKS_ADDONS[addon]
+        addon_name, service_account, _ = addon_rules.EKS_ADDONS[addon]
         extra: dict = {}
         if role is not None and service_account:
             if role.mode == "pod-identity":
@@ -139,7 +138,7 @@ class Platform(pulumi.ComponentResource):
                 "vpcId": a.vpc_id,
                 "replicaCount": 2,
                 "serviceAccount": {"create": True, "name": sa, "annotations": identity_mod.irsa_annotations(self.identity, role)},
-                "nodeSelector": {rules.NODE_ROLE_LABEL: "system"} if a.mode != "existing" else {},
+                "nodeSelector": {cluster_rules.NODE_ROLE_LABEL: "system"} if a.mode != "existing" else {},
                 # On every ALB, target group and security group it creates; these win over an
                 # Ingress's tags annotation on a shared key.
                 "defaultTags": self.tags,
@@ -151,7 +150,7 @@ class Platform(pulumi.ComponentResource):
         return self._chart(
             "nvidia_device_plugin",
             "kube-system",
-            {"tolerations": [{"key": rules.GPU_TAINT["key"], "operator": "Exists", "effect": "NoSchedule"}, {"key": "CriticalAddonsOnly", "operator": "Exists"}]},
+            {"tolerations": [{"key": cluster_rules.GPU_TAINT["key"], "operator": "Exists", "effect": "NoSchedule"}, {"key": "CriticalAddonsOnly", "operator": "Exists"}]},
         )
 
     def _install_cert_manager(self) -> pulumi.Resource:
@@ -161,7 +160,7 @@ class Platform(pulumi.ComponentResource):
     def _install_s3_csi(self) -> pulumi.Resource:
         buckets = sorted(set(self._args.model_buckets))
         resources = [r for b in buckets for r in (f"arn:aws:s3:::{b}", f"arn:aws:s3:::{b}/*")] or ["*"]
-        _, sa, ns = rules.EKS_ADDONS["s3_csi"]
+        _, sa, ns = addon_rules.EKS_ADDONS["s3_csi"]
         # IRSA, as AWS's setup for the inference operator installs it (--service-account-role-arn);
         # whether this add-on version takes a Pod Identity association is not verified here.
         role = self._role(
@@ -175,7 +174,7 @@ class Platform(pulumi.ComponentResource):
         return self._eks_addon("s3_csi", self._deps("s3_csi"), role)
 
     def _install_fsx_csi(self) -> pulumi.Resource:
-        _, sa, ns = rules.EKS_ADDONS["fsx_csi"]
+        _, sa, ns = addon_rules.EKS_ADDONS["fsx_csi"]
         role = self._role("fsx-csi", ns, sa, identity=self._irsa, managed_policies=[FSX_POLICY], associate=False)  # IRSA, as for S3 CSI
         return self._eks_addon("fsx_csi", self._deps("fsx_csi"), role)
 
@@ -210,7 +209,7 @@ class Platform(pulumi.ComponentResource):
         role = identity_mod.service_account_role(
             f"{self._name}-operator",
             self._irsa,
-            rules.OPERATOR_NAMESPACE,
+            addon_rules.OPERATOR_NAMESPACE,
             "*",
             self,
             managed_policies=[OPERATOR_ACCESS_POLICY],
@@ -219,7 +218,7 @@ class Platform(pulumi.ComponentResource):
                     {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetObject", "s3:PutObject", "s3:DeleteObject"], "Resource": [f"arn:aws:s3:::{b}", f"arn:aws:s3:::{b}/*"]}]}
                 )
             ),
-            role_name=rules.operator_role_name(a.spec, a.cluster_name),  # G20: SageMakerHyperPodInference prefix
+            role_name=addon_rules.operator_role_name(a.spec, a.cluster_name),  # G20: SageMakerHyperPodInference prefix
             associate=False,
             tags=self.tags,
         )
@@ -228,23 +227,23 @@ class Platform(pulumi.ComponentResource):
         if a.spec.operator_install == "helm":
             # Alternative path: the operator's own chart (a local checkout, see docs/deploying.md); same order.
             values = pulumi.Output.all(role.arn, bucket_name, a.hyperpod_cluster_arn, a.vpc_id).apply(
-                lambda v: rules.operator_helm_values(a.region, a.cluster_name, v[0], v[1], v[2], v[3], self.plan)
+                lambda v: addon_rules.operator_helm_values(a.region, a.cluster_name, v[0], v[1], v[2], v[3], self.plan)
             )
             return k8s.helm.v4.Chart(
                 f"{self._name}-hyperpod-operator",
-                chart=rules.CHARTS["hyperpod_operator"][1],
+                chart=addon_rules.CHARTS["hyperpod_operator"][1],
                 name="hyperpod-inference-operator",
-                namespace=rules.OPERATOR_NAMESPACE,
+                namespace=addon_rules.OPERATOR_NAMESPACE,
                 values=values,
                 opts=pulumi.ResourceOptions(parent=self, provider=a.provider, depends_on=deps),
             )
         config = pulumi.Output.all(role.arn, bucket_name, a.hyperpod_cluster_arn).apply(
-            lambda v: json.dumps(rules.operator_addon_config(v[0], v[1], v[2], self.plan), sort_keys=True)
+            lambda v: json.dumps(addon_rules.operator_addon_config(v[0], v[1], v[2], self.plan), sort_keys=True)
         )
         return aws.eks.Addon(
             f"{self._name}-hyperpod-operator",
             cluster_name=a.cluster_name,
-            addon_name=rules.OPERATOR_ADDON,
+            addon_name=addon_rules.OPERATOR_ADDON,
             addon_version=a.spec.operator_addon_version,
             configuration_values=config,
             resolve_conflicts_on_create="OVERWRITE",

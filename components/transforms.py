@@ -7,7 +7,8 @@ from typing import Callable, Optional
 
 import pulumi
 
-from .rules import hyperpod, manifests
+from .rules import manifests
+from .rules.backends import hyperpod
 
 Log = Callable[[str], None]
 

@@ -2,16 +2,20 @@
 directory and the pack's own virtualenv (`policies/requirements.txt`).
 
 The policies are thin over the project's rule library (`components/rules`), which lives one level
-up, so the repository root goes on `sys.path` first. The pack is therefore run from a checkout of
-this repository (as CI does); it is not published to Pulumi Cloud on its own.
+up. Run as a script, this file re-runs itself as the module `policies` from the repository root
+(same process, same interpreter options and arguments), so every import resolves the ordinary way.
+The pack is therefore run from a checkout of this repository (as CI does); it is not published to
+Pulumi Cloud on its own.
 """
 
+import os
 import sys
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+if not __package__:  # run as a script by the Pulumi CLI
+    options = sys.orig_argv[1 : len(sys.orig_argv) - len(sys.argv)]
+    os.chdir(Path(__file__).resolve().parent.parent)
+    os.execv(sys.executable, [sys.executable, *options, "-m", "policies", *sys.argv[1:]])
 
 from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402
 

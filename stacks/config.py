@@ -14,7 +14,8 @@ from pydantic.alias_generators import to_camel
 
 from components.rules import ConfigError, Problem, backends
 from components.rules.bounds import Line
-from components.rules.platform import validate_cluster, validate_router_services
+from components.rules.clusters import validate_cluster
+from components.rules.ingress import validate_router_services
 from components.rules.spec import ClusterSpec, EndpointSpec, PlatformSpec
 from components.rules.validate import validate_endpoints
 

@@ -19,7 +19,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from components.rules import bounds, catalog, policy_catalog
-from components.rules import platform as platform_rules
+from components.rules import addons as addon_rules
 from components.rules.spec import PlatformSpec
 
 from .config import PROJECT, StackSpec
@@ -237,8 +237,8 @@ def _constraints(info: FieldInfo) -> str:
 
 def _derived_default(model: type[BaseModel], name: str) -> Optional[str]:
     """Defaults that depend on other keys, spelled out where the code holds them as data."""
-    if model is PlatformSpec and name in platform_rules.ADDONS:
-        return "unset: " + ", ".join(f"{mode} `{str(on[name]).lower()}`" for mode, on in platform_rules.DEFAULTS.items())
+    if model is PlatformSpec and name in addon_rules.ADDONS:
+        return "unset: " + ", ".join(f"{mode} `{str(on[name]).lower()}`" for mode, on in addon_rules.DEFAULTS.items())
     return None
 
 

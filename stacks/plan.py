@@ -12,7 +12,6 @@ import dataclasses
 import json
 import logging
 import runpy
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -185,8 +184,6 @@ def _run_in_loop(stack: str, values: dict[str, Any], project: str, mocks: PlanMo
     logger.setLevel(logging.DEBUG)
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=True, logger=logger, monitor=PlanMonitor(mocks))
     pulumi.runtime.set_all_config({k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()})
-    if str(PROJECT_DIR) not in sys.path:
-        sys.path.insert(0, str(PROJECT_DIR))
     main = program or PROJECT_DIR / "__main__.py"
     with _recording_declarations(mocks.declared):
         _sync_await(run_pulumi_func(lambda: runpy.run_path(str(main), run_name="__main__")))

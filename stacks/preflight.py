@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Optional
 
 from components.rules import instances
-from components.rules.platform import hyperpod_instance_type, with_default_groups
+from components.rules.clusters import hyperpod_instance_type, with_default_groups
 from components.rules.spec import S3Source
 
 from .aws import Aws, AwsError

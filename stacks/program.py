@@ -23,14 +23,16 @@ from components.cluster import EksCluster, EksClusterArgs, ExistingCluster, Exis
 from components.cluster_hyperpod import HyperPodCluster, HyperPodClusterArgs
 from components.network import Network, NetworkArgs
 from components.platform import Platform, PlatformArgs
-from components.rules import ConfigError, hyperpod
-from components.rules import platform as platform_rules
+from components.rules import ConfigError
+from components.rules import clusters as cluster_rules
+from components.rules import tags as tag_rules
+from components.rules.addons import OPERATOR_NAMESPACE
 from components.rules.endpoint import resolve
 from components.rules.spec import S3Source
 
 from . import config as stack_config
 
-SYSTEM_NAMESPACES = {"default", "kube-system", "kube-public", hyperpod.OPERATOR_NAMESPACE}
+SYSTEM_NAMESPACES = {"default", "kube-system", "kube-public", OPERATOR_NAMESPACE}
 
 
 @dataclass
@@ -83,7 +85,7 @@ def _preflight(cfg: stack_config.StackConfig) -> None:
 
 def build_base(cfg: stack_config.StackConfig) -> Base:
     spec = cfg.cluster
-    tags = platform_rules.stack_tags(pulumi.get_stack(), spec.name, spec.tags)
+    tags = tag_rules.stack_tags(pulumi.get_stack(), spec.name, spec.tags)
     after: list[pulumi.Resource] = []
     hyperpod_arn: Optional[pulumi.Output[str]] = None
     outputs: dict[str, Any] = {"name": spec.name, "mode": spec.mode}
@@ -102,7 +104,7 @@ def build_base(cfg: stack_config.StackConfig) -> Base:
             hp = HyperPodCluster(
                 "hyperpod",
                 HyperPodClusterArgs(
-                    spec=platform_rules.with_default_groups(spec, cfg.endpoints),
+                    spec=cluster_rules.with_default_groups(spec, cfg.endpoints),
                     eks_cluster_arn=cluster.cluster_arn,
                     subnet_ids=network.private_subnet_ids,
                     security_group_ids=cluster.cluster_security_group_id.apply(lambda sg: [sg]),  # the system nodes' group too

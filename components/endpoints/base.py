@@ -9,7 +9,8 @@ from typing import Any, ClassVar, Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
-from ..rules import platform as platform_rules
+from ..rules import ingress as ingress_rules
+from ..rules import tags as tag_rules
 from ..rules.backends import backend_of
 from ..rules.endpoint import ResolvedEndpoint, resolve
 from ..rules.spec import EndpointSpec, IngressSpec
@@ -166,7 +167,7 @@ class EndpointComponent(pulumi.ComponentResource):
         self.state = state.apply(lambda s: s[0])
         self.state_detail = state.apply(lambda s: s[1])
         served = ep.served_model_name
-        self.curl = self.url.apply(lambda u: platform_rules.curl_example(u, served, spec.api_key, spec.invocation_endpoint))
+        self.curl = self.url.apply(lambda u: ingress_rules.curl_example(u, served, spec.api_key, spec.invocation_endpoint))
         self.api_key = self.key.value if self.key else None
         self.api_key_secret = self.key.secret_name if self.key else None
         self.register_outputs({k: getattr(self, k) for k in OUTPUTS if getattr(self, k) is not None})

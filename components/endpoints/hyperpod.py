@@ -23,8 +23,10 @@ from typing import Any, ClassVar, Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
-from ..rules import hyperpod, naming
-from ..rules import platform as rules
+from ..rules import ingress as ingress_rules
+from ..rules import naming
+from ..rules import tags as tag_rules
+from ..rules.backends import hyperpod
 from ..rules.backends import state as endpoint_state
 from ..rules.spec import EndpointSpec, IngressSpec
 from .base import EndpointArgs, EndpointComponent
@@ -52,13 +54,13 @@ class EndpointIngress(pulumi.ComponentResource):
     def __init__(self, name: str, args: EndpointIngressArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("llm-serving:endpoints:EndpointIngress", name, None, opts)
         spec = args.spec
-        tags = rules.alb_tags(pulumi.get_stack(), args.endpoint_name, args.tags)
-        manifest = rules.alb_ingress(
-            rules.ingress_name(args.endpoint_name),
+        tags = tag_rules.alb_tags(pulumi.get_stack(), args.endpoint_name, args.tags)
+        manifest = ingress_rules.alb_ingress(
+            ingress_rules.ingress_name(args.endpoint_name),
             hyperpod.OPERATOR_NAMESPACE,  # where the router and its Service run
             {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/name": args.endpoint_name},
-            rules.ingress_annotations(spec, args.ingress, args.health_path, tags),
-            rules.router_service(args.ingress, args.endpoint_name),
+            ingress_rules.ingress_annotations(spec, args.ingress, args.health_path, tags),
+            ingress_rules.router_service(args.ingress, args.endpoint_name),
             args.ingress.router_port,
         )
         self.ingress = k8s.networking.v1.Ingress(
@@ -74,9 +76,9 @@ class EndpointIngress(pulumi.ComponentResource):
                 delete_before_replace=True,
             ),
         )
-        scheme = rules.url_scheme(args.ingress)
+        scheme = ingress_rules.url_scheme(args.ingress)
         self.hostname = self.ingress.status.apply(hostname_of)
-        self.url = self.hostname.apply(lambda host: rules.endpoint_url(scheme, host, spec.invocation_endpoint))
+        self.url = self.hostname.apply(lambda host: ingress_rules.endpoint_url(scheme, host, spec.invocation_endpoint))
         self.register_outputs({"hostname": self.hostname, "url": self.url})
 
 
@@ -121,7 +123,7 @@ class HyperPodEndpoint(EndpointComponent):
         )
         state = self.endpoint_config.status.apply(endpoint_state.hyperpod)
         self.ingress: Optional[EndpointIngress] = None
-        if not rules.needs_ingress(ep.spec):
+        if not ingress_rules.needs_ingress(ep.spec):
             return None, state
         self.ingress = EndpointIngress(
             f"{name}-ingress",

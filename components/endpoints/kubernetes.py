@@ -6,7 +6,8 @@ from typing import Any, ClassVar
 
 import pulumi
 
-from ..rules import platform as platform_rules
+from ..rules import ingress as ingress_rules
+from ..rules import tags as tag_rules
 from ..rules.backends import kubernetes
 from ..rules.backends import state as endpoint_state
 from .base import EndpointArgs, EndpointComponent
@@ -25,8 +26,8 @@ class KubernetesEndpoint(EndpointComponent):
 
     def _declare(self, name: str, args: EndpointArgs) -> tuple[Any, pulumi.Output[Any]]:
         ep = self.endpoint
-        tags = platform_rules.alb_tags(pulumi.get_stack(), ep.name, args.tags)
+        tags = tag_rules.alb_tags(pulumi.get_stack(), ep.name, args.tags)
         manifests = kubernetes.render(ep.spec, args.ingress, args.region, ep.api_key_secret if self.key else None, tags)
         self.children = declare_all(self, name, manifests, [*self.deps, *([self.key] if self.key else [])], args.ingress_ready, args.spec.max_deploy_seconds)
-        url = load_balancer_url(ep.spec, self.children, kubernetes.names(ep.spec)["service"], platform_rules.url_scheme(args.ingress))
+        url = load_balancer_url(ep.spec, self.children, kubernetes.names(ep.spec)["service"], ingress_rules.url_scheme(args.ingress))
         return url, self.children["Deployment"].status.apply(endpoint_state.deployment)

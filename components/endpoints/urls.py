@@ -6,7 +6,8 @@ from typing import Any, Optional
 
 import pulumi
 
-from ..rules import platform as platform_rules
+from ..rules import ingress as ingress_rules
+from ..rules import tags as tag_rules
 from ..rules.spec import EndpointSpec
 
 
@@ -27,7 +28,7 @@ def hostname_of(status: Any) -> Optional[str]:
 
 def url_from_status(status: pulumi.Output[Any], spec: EndpointSpec, scheme: str = "http") -> pulumi.Output[Optional[str]]:
     """G16: the URL of an Ingress or a LoadBalancer Service, from its final status."""
-    return status.apply(lambda s: platform_rules.endpoint_url(scheme, hostname_of(s), spec.invocation_endpoint))
+    return status.apply(lambda s: ingress_rules.endpoint_url(scheme, hostname_of(s), spec.invocation_endpoint))
 
 
 def in_cluster_url(service: str, spec: EndpointSpec) -> str:

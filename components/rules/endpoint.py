@@ -16,6 +16,7 @@ from .spec import EndpointSpec, HuggingFaceSource
 API_KEY_ENV = "VLLM_API_KEY"  # vLLM reads it itself; SGLang gets `--api-key $(VLLM_API_KEY)` (G9)
 API_KEY_SECRET_KEY = "api-key"
 GPU = "nvidia.com/gpu"
+ENGINE_LABEL = "llm-serving/engine"  # on every rendered object: the engine, for objects that do not name it
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ def resolve(spec: EndpointSpec) -> ResolvedEndpoint:
     labels = {
         "app.kubernetes.io/name": name,
         "app.kubernetes.io/managed-by": "pulumi",
-        "llm-serving/engine": spec.engine,
+        ENGINE_LABEL: spec.engine,
         # G2: label values are strings within the 63-character limit.
         "llm-serving/served-model": naming.fit(naming.normalise(served), naming.MAX_NAME),
     }

@@ -1,30 +1,23 @@
 """Check and fix any rendered object by kind: the single entry point for transforms, policies,
-the offline plan and `stacks check`."""
+the offline plan and `stacks check`. Each backend owns the rules of its kinds (its CHECKERS and
+FIXERS); this module adds the metadata rules every object shares (G1, G2)."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
-from . import hyperpod, naming, workloads
-from .backends import kserve, ome
+from . import naming
+from .backends import hyperpod, kserve, kubernetes, ome
+from .backends.kinds import Checker, Fixer, group_kind
 from .problems import Change, Problem
 
-Checker = Callable[[dict[str, Any]], list[Problem]]
-Fixer = Callable[[dict[str, Any]], tuple[dict[str, Any], list[Change]]]
+__all__ = ["CHECKERS", "FIXERS", "Checker", "Fixer", "check", "fix", "group_kind", "has_rules"]
 
 
 def _check_metadata(obj: dict[str, Any]) -> list[Problem]:
     meta = obj.get("metadata") or {}
     problems = naming.check_name(meta.get("name"), "metadata.name", allow_dots=True) if "name" in meta else []
-    for field in ("labels", "annotations"):
-        for key, value in (meta.get(field) or {}).items():
-            if not isinstance(value, str):
-                problems.append(Problem(f"metadata.{field}.{key}", value, "G2", f"{field[:-1]} values must be strings", f"quote it: {str(value)!r}"))
-    return problems
-
-
-def _deployment_check(obj: dict[str, Any]) -> list[Problem]:
-    return _check_metadata(obj) + workloads.check_deployment(obj)
+    return problems + naming.check_label_values(meta)
 
 
 def _with_metadata(fn: Checker) -> Checker:
@@ -32,25 +25,11 @@ def _with_metadata(fn: Checker) -> Checker:
 
 
 CHECKERS: dict[tuple[str, str], Checker] = {
-    ("inference.sagemaker.aws.amazon.com", "InferenceEndpointConfig"): hyperpod.check,
-    ("apps", "Deployment"): _deployment_check,
-    # Label values of every backend object are strings (G2; autotuner bug 1).
-    ("ome.io", "InferenceService"): _with_metadata(ome.check_inference_service),
-    ("ome.io", "ClusterServingRuntime"): _with_metadata(ome.check_serving_runtime),
-    ("ome.io", "BenchmarkJob"): _with_metadata(ome.check_benchmark_job),
-    ("serving.kserve.io", "InferenceService"): _with_metadata(kserve.check_inference_service),
-    ("", "Service"): _with_metadata(kserve.check_service),
+    **hyperpod.CHECKERS,  # checks its own metadata (G1 with the operator's derived names)
+    # Label values of every other backend object are strings (G2; autotuner bug 1).
+    **{key: _with_metadata(fn) for backend in (kubernetes, ome, kserve) for key, fn in backend.CHECKERS.items()},
 }
-FIXERS: dict[tuple[str, str], Fixer] = {
-    ("inference.sagemaker.aws.amazon.com", "InferenceEndpointConfig"): hyperpod.fix,
-    ("apps", "Deployment"): workloads.fix_deployment,
-}
-
-
-def group_kind(obj: dict[str, Any]) -> tuple[str, str]:
-    api_version = str(obj.get("apiVersion", ""))
-    group = api_version.split("/")[0] if "/" in api_version else ""
-    return group, str(obj.get("kind", ""))
+FIXERS: dict[tuple[str, str], Fixer] = {**hyperpod.FIXERS, **kubernetes.FIXERS, **ome.FIXERS, **kserve.FIXERS}
 
 
 def has_rules(obj: dict[str, Any]) -> bool:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import re
 
+from .catalog import G1, G2
 from .problems import Change, Problem
 
 MAX_NAME = 63
@@ -112,7 +113,7 @@ def check_name(
     name: object, path: str, derived: tuple[str, ...] = (), allow_dots: bool = False
 ) -> list[Problem]:
     if not isinstance(name, str):
-        return [Problem(path, name, "G2", "a Kubernetes name must be a string", "quote the value")]
+        return [Problem(path, name, G2, "a Kubernetes name must be a string", "quote the value")]
     suggestion = k8s_name(name, derived, allow_dots)
     pattern = _SUBDOMAIN_RE if allow_dots else _LABEL_RE
     if not pattern.match(name):
@@ -120,7 +121,7 @@ def check_name(
             Problem(
                 path,
                 name,
-                "G2",
+                G2,
                 "not a lowercase RFC 1123 name ([a-z0-9]([-a-z0-9]*[a-z0-9])?)",
                 f"use {suggestion!r}",
             )
@@ -132,7 +133,7 @@ def check_name(
             Problem(
                 path,
                 name,
-                "G1",
+                G1,
                 f"{too_long!r} has {len(too_long)} characters, over the Kubernetes limit of {MAX_NAME}",
                 f"use at most {limit} characters, e.g. {suggestion!r}",
             )
@@ -148,3 +149,14 @@ def fix_name(
         return name, []
     fixed = k8s_name(name, derived, allow_dots)
     return fixed, [Change(path, name, fixed, problems[0].rule, problems[0].message)]
+
+
+def check_label_values(meta: object) -> list[Problem]:
+    """G2: label and annotation values are strings (a YAML `true` or `8000` is refused by the API)."""
+    meta = meta if isinstance(meta, dict) else {}
+    out = []
+    for field in ("labels", "annotations"):
+        for key, value in (meta.get(field) or {}).items():
+            if not isinstance(value, str):
+                out.append(Problem(f"metadata.{field}.{key}", value, G2, f"{field[:-1]} values must be strings", f"quote it: {str(value)!r}"))
+    return out

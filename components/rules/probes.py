@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from .catalog import G3, G4
 from .problems import Change, Problem
 
 MIN_TIMEOUT_SECONDS = 5
@@ -65,7 +66,7 @@ def check_probes(probes: Any, base: str, port: int | None, load_seconds: int = D
             Problem(
                 f"{base}.readinessProbe",
                 None,
-                "G4",
+                G4,
                 "model container has no readiness probe; the operator's default times out after 1 s",
                 f"declare readinessProbe with httpGet on the engine health route and timeoutSeconds >= {MIN_TIMEOUT_SECONDS}",
             )
@@ -80,7 +81,7 @@ def check_probes(probes: Any, base: str, port: int | None, load_seconds: int = D
                 Problem(
                     f"{base}.{kind}.timeoutSeconds",
                     timeout,
-                    "G4",
+                    G4,
                     f"probe timeout under {MIN_TIMEOUT_SECONDS} s fails on a busy engine (SGLang /health takes ~1.007 s)",
                     f"set timeoutSeconds: {MIN_TIMEOUT_SECONDS}",
                 )
@@ -91,7 +92,7 @@ def check_probes(probes: Any, base: str, port: int | None, load_seconds: int = D
                 Problem(
                     f"{base}.{kind}.httpGet.port",
                     probe_port,
-                    "G3",
+                    G3,
                     f"probe port differs from the engine port {port}",
                     f"set httpGet.port: {port}",
                 )
@@ -104,7 +105,7 @@ def check_probes(probes: Any, base: str, port: int | None, load_seconds: int = D
                 Problem(
                     f"{base}.startupProbe",
                     None,
-                    "G4",
+                    G4,
                     f"liveness would kill the pod after {budget} s, before a {load_seconds} s model load ends",
                     "add a startupProbe with failureThreshold * periodSeconds >= the model load time",
                 )
@@ -124,16 +125,16 @@ def fix_probes(
             if kind == "livenessProbe":
                 continue  # optional; a missing liveness probe is not an incident
             fixed[kind] = default
-            changes.append(Change(f"{base}.{kind}", None, default, "G4", "declared so model load and slow health checks survive"))
+            changes.append(Change(f"{base}.{kind}", None, default, G4, "declared so model load and slow health checks survive"))
             continue
         probe = dict(probe)
         timeout = probe.get("timeoutSeconds", 1)
         if isinstance(timeout, int) and timeout < MIN_TIMEOUT_SECONDS:
             probe["timeoutSeconds"] = MIN_TIMEOUT_SECONDS
-            changes.append(Change(f"{base}.{kind}.timeoutSeconds", timeout, MIN_TIMEOUT_SECONDS, "G4", "SGLang /health takes ~1.007 s"))
+            changes.append(Change(f"{base}.{kind}.timeoutSeconds", timeout, MIN_TIMEOUT_SECONDS, G4, "SGLang /health takes ~1.007 s"))
         http = probe.get("httpGet")
         if isinstance(http, dict) and isinstance(http.get("port"), int) and http["port"] != port:
             probe["httpGet"] = {**http, "port": port}
-            changes.append(Change(f"{base}.{kind}.httpGet.port", http["port"], port, "G3", "one port for the engine everywhere"))
+            changes.append(Change(f"{base}.{kind}.httpGet.port", http["port"], port, G3, "one port for the engine everywhere"))
         fixed[kind] = probe
     return fixed, changes

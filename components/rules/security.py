@@ -13,12 +13,13 @@ import fnmatch
 import re
 from typing import Any, Iterable, Mapping, Optional
 
-from . import hyperpod, instances, workloads
-from .platform import REQUIRED_TAGS
+from . import instances
+from .backends import hyperpod, kubernetes, reader
+from .catalog import S1, S3, S4, S5, S6
+from .endpoint import API_KEY_ENV, GPU
+from .tags import REQUIRED_TAGS
 from .problems import Problem
 from .resources import Resource, get, split_kubernetes_type
-
-GPU = "nvidia.com/gpu"
 
 # Where each workload kind keeps its pod spec.
 POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
@@ -50,17 +51,10 @@ def _containers(spec: dict[str, Any]) -> Iterable[tuple[str, int, dict[str, Any]
 # ---------------------------------------------------------------- S1 GPU workloads
 
 
-def _gpu_count(value: Any) -> int:
-    try:
-        return int(str(value))
-    except ValueError:
-        return 0
-
-
 def check_gpu_workload(manifest: Mapping[str, Any]) -> list[Problem]:
     """S1: every container that asks for a GPU (or runs an engine) has a GPU limit and probes.
 
-    Model containers of Deployments are already checked by G4/G11 (workloads.check_deployment);
+    Model containers of Deployments are already checked by G4/G11 (backends.kubernetes.check_deployment);
     they are skipped here so one mistake is reported once.
     """
     found = pod_spec(manifest)
@@ -68,7 +62,7 @@ def check_gpu_workload(manifest: Mapping[str, Any]) -> list[Problem]:
         return []
     base, spec = found
     kind = str(manifest.get("kind"))
-    covered = {i for i, _ in workloads.model_containers(dict(manifest))} if kind == "Deployment" else set()
+    covered = {i for i, _ in kubernetes.model_containers(dict(manifest))} if kind == "Deployment" else set()
     problems: list[Problem] = []
     for field, i, c in _containers(spec):
         if field == "containers" and i in covered:
@@ -76,15 +70,15 @@ def check_gpu_workload(manifest: Mapping[str, Any]) -> list[Problem]:
         resources = c.get("resources") if isinstance(c.get("resources"), dict) else {}
         limit = get(resources, "limits", GPU)
         request = get(resources, "requests", GPU)
-        if not (_gpu_count(limit) or _gpu_count(request) or workloads.detect_engine(c)):
+        if not (reader.gpu_count(limit) or reader.gpu_count(request) or reader.detect_engine(c)):
             continue
         where = f"{base}.{field}[{i}]"
-        if _gpu_count(limit) == 0:
+        if reader.gpu_count(limit) == 0:
             problems.append(
                 Problem(
                     f"{where}.resources.limits.{GPU}",
                     limit,
-                    "S1",
+                    S1,
                     "GPU container without a GPU limit: GPUs are scheduled by limit, so it lands where no GPU is free or shares one",
                     f"set resources.limits.{GPU} to the GPUs it uses (requests may be omitted; they default to the limit)",
                 )
@@ -93,11 +87,11 @@ def check_gpu_workload(manifest: Mapping[str, Any]) -> list[Problem]:
             continue
         if not isinstance(c.get("readinessProbe"), dict):
             problems.append(
-                Problem(f"{where}.readinessProbe", None, "S1", "GPU container without a readiness probe: traffic reaches it while the model is still loading", "add an httpGet readinessProbe on the engine's health route with timeoutSeconds >= 5")
+                Problem(f"{where}.readinessProbe", None, S1, "GPU container without a readiness probe: traffic reaches it while the model is still loading", "add an httpGet readinessProbe on the engine's health route with timeoutSeconds >= 5")
             )
         if not isinstance(c.get("livenessProbe"), dict) and not isinstance(c.get("startupProbe"), dict):
             problems.append(
-                Problem(f"{where}.livenessProbe", None, "S1", "GPU container without a liveness or startup probe: a hung engine holds its GPU forever", "add a startupProbe sized for the model load and a livenessProbe on the health route")
+                Problem(f"{where}.livenessProbe", None, S1, "GPU container without a liveness or startup probe: a hung engine holds its GPU forever", "add a startupProbe sized for the model load and a livenessProbe on the health route")
             )
     return problems
 
@@ -140,7 +134,7 @@ def check_endpoint_env(env: Mapping[str, Any], path: str) -> list[Problem]:
         Problem(
             f"{path}.{name}",
             redacted(value),
-            "S3",
+            S3,
             f"env var {name} holds a secret as a plain value, readable by anyone who can read the object and written into plans",
             "remove it: for the endpoint's API key set apiKey: true (a generated key, or apiKeySecretArn), for a Hugging Face "
             "token set modelSource.tokenSecret {name, key}; otherwise reference a Secret (valueFrom.secretKeyRef)",
@@ -160,7 +154,7 @@ def _router_workaround(manifest: Mapping[str, Any], env_name: Any) -> bool:
     intelligent routing, because the operator copies only plain values to the router."""
     return (
         hyperpod.is_endpoint_config(dict(manifest))
-        and env_name == hyperpod.API_KEY_ENV
+        and env_name == API_KEY_ENV
         and bool(get(manifest, "spec", "intelligentRoutingSpec", "enabled"))
     )
 
@@ -193,13 +187,13 @@ def check_plaintext_secrets(manifest: Mapping[str, Any]) -> list[Problem]:
             for key, value in (data.items() if isinstance(data, dict) else []):
                 if _secret_like(key, value):
                     problems.append(
-                        Problem(f"{field}.{key}", redacted(value), "S3", "a secret in a ConfigMap is readable by anyone who can read ConfigMaps and is stored unencrypted", "move it to a Secret and mount or reference that instead")
+                        Problem(f"{field}.{key}", redacted(value), S3, "a secret in a ConfigMap is readable by anyone who can read ConfigMaps and is stored unencrypted", "move it to a Secret and mount or reference that instead")
                     )
         return problems
     for path, name, value in _plain_env(manifest):
         if _secret_like(name, value) and not _router_workaround(manifest, name):
             problems.append(
-                Problem(path, redacted(value), "S3", f"env var {name} holds a secret as a plain value, visible to anyone who can read the object", "use valueFrom.secretKeyRef to a Secret")
+                Problem(path, redacted(value), S3, f"env var {name} holds a secret as a plain value, visible to anyone who can read the object", "use valueFrom.secretKeyRef to a Secret")
             )
     return problems
 
@@ -210,7 +204,7 @@ def check_router_key_workaround(manifest: Mapping[str, Any]) -> list[Problem]:
         Problem(
             path,
             redacted(value),
-            "S3",
+            S3,
             "the API key is a plain value in the InferenceEndpointConfig (readable with `kubectl get`) because the HyperPod "
             "operator copies only plain `value` env vars to the router; with a secretKeyRef the router's VLLM_API_KEY stays "
             "empty and every backend answers 401 (incident §11)",
@@ -251,7 +245,7 @@ def check_eks_endpoint(resource: Resource, stack: Optional[str], dev_stacks: Ite
         Problem(
             f"{base}publicAccessCidrs",
             cidrs,
-            "S4",
+            S4,
             f"the EKS API endpoint of stack {stack or '(unknown)'!r} accepts connections from the whole internet",
             f"set {base}endpointPublicAccess: false (private endpoint only), or {base}publicAccessCidrs to your CI and VPN ranges",
         )
@@ -288,12 +282,12 @@ def check_gpu_node_group(resource: Resource) -> list[Problem]:
         if ami == "AL2_x86_64_GPU"
         else "without an NVIDIA AMI the nodes have no GPU driver and the device plugin advertises no GPU"
     )
-    return [Problem("amiType", ami, "S5", f"GPU instance type(s) {', '.join(map(str, gpu_types))}: {why}", "set amiType: AL2023_x86_64_NVIDIA (or BOTTLEROCKET_x86_64_NVIDIA)")]
+    return [Problem("amiType", ami, S5, f"GPU instance type(s) {', '.join(map(str, gpu_types))}: {why}", "set amiType: AL2023_x86_64_NVIDIA (or BOTTLEROCKET_x86_64_NVIDIA)")]
 
 
 # ---------------------------------------------------------------- S6 required tags
 
-DEFAULT_REQUIRED_TAGS = REQUIRED_TAGS  # exactly the tags the components set (platform.stack_tags)
+DEFAULT_REQUIRED_TAGS = REQUIRED_TAGS  # exactly the tags the components set (tags.stack_tags)
 TAGGABLE_TYPES = frozenset(
     {
         "aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet", "aws:ec2/internetGateway:InternetGateway",
@@ -330,7 +324,7 @@ def check_required_tags(resource: Resource, required: Iterable[str] = DEFAULT_RE
         Problem(
             "tags",
             sorted(present),
-            "S6",
+            S6,
             f"missing required tag(s) {', '.join(missing)}: cost and ownership cannot be traced",
             "add them to tags (or once for every resource with the AWS provider's defaultTags)",
         )

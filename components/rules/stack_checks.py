@@ -10,7 +10,10 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping, Optional
 from urllib.parse import urlparse
 
-from . import engines, hyperpod
+from . import engines
+from .backends import hyperpod
+from .catalog import G8, G9, G16, S2
+from .endpoint import API_KEY_ENV, API_KEY_SECRET_KEY
 from .problems import Problem
 from .resources import STACK_TYPE, Resource, get
 
@@ -83,7 +86,7 @@ def _by_name(resources: Iterable[Resource]) -> dict[str, dict[str, Any]]:
 def _api_key_env(endpoint: Mapping[str, Any]) -> Optional[dict[str, Any]]:
     env = get(endpoint, "spec", "worker", "environmentVariables")
     for e in env if isinstance(env, list) else []:
-        if isinstance(e, dict) and e.get("name") == hyperpod.API_KEY_ENV:
+        if isinstance(e, dict) and e.get("name") == API_KEY_ENV:
             return e
     return None
 
@@ -108,7 +111,7 @@ def check_public_alb_routing(resources: list[Resource]) -> list[Finding]:
                 Problem(
                     SCHEME_PATH,
                     "internet-facing",
-                    "G8",
+                    G8,
                     f"public ALB for endpoint {name!r}, whose intelligent routing is off: the operator creates the router "
                     "(and its Ingress) only with intelligent routing, so this ALB never gets a backend",
                     f"set spec.intelligentRoutingSpec.enabled: true on {name!r}, or drop the public Ingress",
@@ -138,7 +141,7 @@ def check_api_key_reaches_router(resources: list[Resource]) -> list[Finding]:
     secrets = {(get(m, "metadata", "namespace") or "default", get(m, "metadata", "name")) for _, m in _manifests(resources, "Secret")}
     findings: list[Finding] = []
     for r, ep in endpoints(resources):
-        findings += [(r, p) for p in hyperpod.check(ep) if p.rule == "G9"]
+        findings += [(r, p) for p in hyperpod.check(ep) if p.rule == G9]
         secret = key_secret_name(ep)
         if secret is None or not routing_on(ep):
             continue
@@ -151,10 +154,10 @@ def check_api_key_reaches_router(resources: list[Resource]) -> list[Finding]:
                     Problem(
                         f"Secret {secret}",
                         [ns for ns in wanted if ns not in missing],
-                        "G9",
+                        G9,
                         f"the key Secret is missing from namespace(s) {', '.join(missing)}; Secrets are namespace-scoped and the "
                         f"router runs in {hyperpod.OPERATOR_NAMESPACE}, so its VLLM_API_KEY stays empty and it gets 401 from every backend",
-                        f"declare Secret {secret} (key {hyperpod.API_KEY_SECRET_KEY}) in {', '.join(wanted)} with the same value",
+                        f"declare Secret {secret} (key {API_KEY_SECRET_KEY}) in {', '.join(wanted)} with the same value",
                     ),
                 )
             )
@@ -185,7 +188,7 @@ def keyed_workloads(resources: Iterable[Resource]) -> set[str]:
             containers.append(runner)
         for c in containers:
             env = c.get("env") if isinstance(c, dict) else None
-            has_env = any(isinstance(e, dict) and e.get("name") == hyperpod.API_KEY_ENV for e in env or [])
+            has_env = any(isinstance(e, dict) and e.get("name") == API_KEY_ENV for e in env or [])
             args = [str(a) for a in (c.get("args") or [])] if isinstance(c, dict) else []
             if has_env or "--api-key" in engines.parse_args(args):  # any spelling: --api_key=..., --api-key ...
                 names.add(str(get(m, "metadata", "labels", "app.kubernetes.io/name") or get(m, "metadata", "name")))
@@ -211,7 +214,7 @@ def check_public_alb_auth(resources: list[Resource]) -> list[Finding]:
                 Problem(
                     SCHEME_PATH,
                     "internet-facing",
-                    "S2",
+                    S2,
                     "an internet-facing ALB with neither TLS nor an API key: anyone can run (and read) inference in clear text",
                     f"set {CERTIFICATE} (an ACM certificate; platform.ingress.certificateArn) and/or apiKey: true on the endpoint, or make it internal",
                 ),
@@ -269,7 +272,7 @@ def check_endpoint_urls(resources: list[Resource]) -> list[Finding]:
                     Problem(
                         path,
                         url,
-                        "G16",
+                        G16,
                         f"the URL names ALB {host}{hint}, which no Ingress reports in its status ({', '.join(sorted(statuses))})",
                         "build the URL from the Ingress's status.loadBalancer.ingress[0].hostname (an Output), never from a value read before the ALB exists",
                     ),

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from . import engines, hyperpod, instances, naming, security
+from . import engines, instances, naming, security
+from .backends import hyperpod
+from .catalog import G2, G7, G8, G10, G11, G12, G17
 from .problems import Problem
 from .spec import EndpointSpec
 
@@ -61,7 +63,7 @@ def validate_endpoints(specs: Iterable[EndpointSpec], path: str = "endpoints") -
                 Problem(
                     f"{item}.name",
                     spec.name,
-                    "G2",
+                    G2,
                     f"becomes {key[1]!r} in namespace {key[0]!r}, the same Kubernetes name as {path}[{seen[key]}]",
                     "give each endpoint a name that differs after lowercasing and '_' -> '-'",
                 )
@@ -92,7 +94,7 @@ def _cluster_wide_names(specs: list[EndpointSpec], path: str) -> list[Problem]:
             Problem(
                 f"{path}[{i}].name",
                 spec.name,
-                "G2",
+                G2,
                 f"becomes {name!r}, like {path}[{first[name]}] in namespace {other.namespace!r}; the HyperPod operator names "
                 f"the router and its Ingress in {hyperpod.OPERATOR_NAMESPACE} after the endpoint name alone, so the two would share them",
                 f"give HyperPod endpoints names unique in the cluster, e.g. {naming.k8s_name(f'{name}-{spec.namespace}', naming.HYPERPOD_DERIVED)!r}",
@@ -108,7 +110,7 @@ def _instance_rules(spec: EndpointSpec, path: str) -> list[Problem]:
             Problem(
                 f"{path}.instanceType",
                 spec.instance_type,
-                "G11",
+                G11,
                 "not a known GPU instance type",
                 f"use one of the families {', '.join(instances.FAMILIES)} (e.g. ml.g5.8xlarge or g5.8xlarge)",
             )
@@ -120,7 +122,7 @@ def _instance_rules(spec: EndpointSpec, path: str) -> list[Problem]:
             Problem(
                 f"{path}.engineArgs.tensorParallelSize",
                 tp,
-                "G11",
+                G11,
                 f"{inst.name} has {inst.gpus} GPU(s); tensor-parallel size cannot exceed it",
                 f"set tensorParallelSize <= {inst.gpus} or pick a larger instance type",
             )
@@ -130,7 +132,7 @@ def _instance_rules(spec: EndpointSpec, path: str) -> list[Problem]:
             Problem(
                 f"{path}.env.CUDA_VISIBLE_DEVICES",
                 spec.env["CUDA_VISIBLE_DEVICES"],
-                "G11",
+                G11,
                 "GPUs are assigned by the nvidia.com/gpu limit; CUDA_VISIBLE_DEVICES fights the device plugin",
                 "remove it; set engineArgs.tensorParallelSize instead",
             )
@@ -140,7 +142,7 @@ def _instance_rules(spec: EndpointSpec, path: str) -> list[Problem]:
             Problem(
                 f"{path}.engineArgs.dtype",
                 "bfloat16",
-                "G12",
+                G12,
                 f"{inst.gpu.model} (compute capability {inst.gpu.compute_capability}) has no bfloat16",
                 "use dtype float16 or leave it unset",
             )
@@ -157,7 +159,7 @@ def _engine_arg_rules(spec: EndpointSpec, path: str) -> list[Problem]:
                 Problem(
                     f"{path}.engineArgs.{param.config_key}",
                     value,
-                    "G10",
+                    G10,
                     f"{spec.engine} has no equivalent of {param.config_key}; it would be silently dropped",
                     f"remove it, or use engine {'vllm' if spec.engine == 'sglang' else 'sglang'}",
                 )
@@ -175,7 +177,7 @@ def _engine_arg_rules(spec: EndpointSpec, path: str) -> list[Problem]:
                 Problem(
                     f"{path}.extraArgs[{i}]",
                     f"{spelled}={security.redacted(arg)}" if flag == "--api-key" else arg,
-                    "G10",
+                    G10,
                     f"{flag} is set by the stack from the endpoint config{alias}; a later flag overrides it",
                     f"set {where} instead" if where else "remove it",
                 )
@@ -192,7 +194,7 @@ def _kv_cache_rules(spec: EndpointSpec, path: str) -> list[Problem]:
             Problem(
                 f"{path}.kvCache",
                 kv.model_dump(by_alias=True),
-                "G7",
+                G7,
                 "KV-cache offload (kvCacheSpec) works only with vLLM; the operator rejects it for SGLang",
                 "set kvCache: {l1: false, l2: false} or use engine vllm",
             )
@@ -204,7 +206,7 @@ def _kv_cache_rules(spec: EndpointSpec, path: str) -> list[Problem]:
                 Problem(
                     f"{path}.prefetch",
                     True,
-                    "G7",
+                    G7,
                     "model prefetch with L2 cache makes the operator mount a missing lmcache-config volume",
                     "remove prefetch (it is turned off with L2 cache) or disable kvCache.l2",
                 )
@@ -214,7 +216,7 @@ def _kv_cache_rules(spec: EndpointSpec, path: str) -> list[Problem]:
                 Problem(
                     f"{path}.engineArgs.enablePrefixCaching",
                     True,
-                    "G7",
+                    G7,
                     "with L2 cache the operator manages prefix caching; the flag breaks the deployment",
                     "remove enablePrefixCaching",
                 )
@@ -224,7 +226,7 @@ def _kv_cache_rules(spec: EndpointSpec, path: str) -> list[Problem]:
                 Problem(
                     f"{path}.kvCache.l2Backend",
                     "tieredstorage",
-                    "G7",
+                    G7,
                     "the tieredstorage L2 backend is known broken (LMCache cannot open /ai_toolkit_cache); L1 still works",
                     "use l2Backend: redis, or accept that L2 falls back to no remote cache",
                     severity="warning",
@@ -241,7 +243,7 @@ def _routing_rules(spec: EndpointSpec, path: str) -> list[Problem]:
             Problem(
                 f"{path}.publicAlb",
                 True,
-                "G8",
+                G8,
                 "the operator creates the Ingress (and so the ALB) only with intelligent routing",
                 "set intelligentRouting: true, or publicAlb: false",
             )
@@ -251,7 +253,7 @@ def _routing_rules(spec: EndpointSpec, path: str) -> list[Problem]:
             Problem(
                 f"{path}.invocationEndpoint",
                 spec.invocation_endpoint,
-                "G17",
+                G17,
                 "kvaware routing needs the completions API",
                 "set invocationEndpoint: v1/completions or another routingStrategy",
             )
@@ -263,7 +265,7 @@ def _name_rules(spec: EndpointSpec, path: str) -> list[Problem]:
     problems = []
     if not naming.normalise(spec.name):
         problems.append(
-            Problem(f"{path}.name", spec.name, "G2", "no letters or digits survive normalisation", "use a name with letters or digits")
+            Problem(f"{path}.name", spec.name, G2, "no letters or digits survive normalisation", "use a name with letters or digits")
         )
     namespace_problems = naming.check_name(spec.namespace, f"{path}.namespace")
     problems += namespace_problems

@@ -1,7 +1,7 @@
 """Export a finished tuning run as a response surface file the strategy tests replay.
 
     python -m stacks tune stacks/grids/tiny-cpu-surface.yaml --db tuning-runs/surface.db
-    python -m stacks.local_engine.record_surface --db tuning-runs/surface.db --out tests/tuning/data/vllm-cpu-tiny.json
+    python -m stacks.local_engine.record_surface --db tuning-runs/surface.db --out stacks/tuning/surfaces/vllm-cpu-tiny.json
 
 Each point keeps its parameters and the mean of each metric over every measurement of it in the
 named runs (several runs of one grid pool their repeats); a point whose trial crashed or failed in

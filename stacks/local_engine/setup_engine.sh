@@ -24,6 +24,8 @@ if [ ! -f "$venv/.installed" ]; then
   touch "$venv/.installed"
 fi
 
-# Rebuilt when missing or built by an older recipe (BUILT_BY).
-HF_HUB_OFFLINE=1 "$venv/bin/python" "$here/tiny_model.py" --if-stale "$model"
+# Rebuilt when missing or built by an older recipe (BUILT_BY). Run as a module from the repository
+# root, so it imports the load generator's prompt words like any other project module.
+case "$model" in /*) ;; *) model="$PWD/$model" ;; esac
+(cd "$here/../.." && HF_HUB_OFFLINE=1 "$venv/bin/python" -m stacks.local_engine.tiny_model --if-stale "$model")
 echo "engine ready: $venv/bin/python, model $model"

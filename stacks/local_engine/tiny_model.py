@@ -2,7 +2,8 @@
 
 Runs inside the engine virtualenv (it needs torch, transformers, tokenizers). The model is
 random, so it only exercises the serving path: scheduling, batching, KV cache, streaming.
-Usage: python -m stacks.local_engine.tiny_model OUT_DIR  (or python tiny_model.py OUT_DIR)
+Usage, from the repository root (the prompt words come from `benchmarks.prompts`):
+    python -m stacks.local_engine.tiny_model OUT_DIR
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import json
 import random
 import sys
 from pathlib import Path
+
+from benchmarks.prompts import WORDS
 
 VOCAB_SIZE = 4096
 HIDDEN_SIZE = 256
@@ -32,9 +35,6 @@ def training_text() -> list[str]:
     """Seeded text to train the BPE merges on, the same whatever the checkout holds: sentences of
     the load generator's prompt words (so each " word" is one token, as its length approximation
     assumes: benchmarks/prompts.py), then syllable filler that fills the rest of the vocabulary."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from benchmarks.prompts import WORDS
-
     rng = random.Random(SEED)
     lines = [" ".join(rng.choices(WORDS, k=12)) for _ in range(5000)]
     syllables = [c + v for c in "bcdfghjklmnprstvwz" for v in "aeiou"] + ["th", "ch", "sh", "qu", "ng", "st"]

@@ -19,7 +19,8 @@ from typing import IO, Optional
 
 import httpx
 
-from components.rules import engines, hyperpod, instances
+from components.rules import engines, instances
+from components.rules.endpoint import resolve
 from components.rules.spec import EndpointSpec
 
 from .deploy import Endpoint, Status, wait_until_ready
@@ -51,7 +52,7 @@ class LocalHandle:
 
 def engine_command(target: LocalTarget, spec: EndpointSpec, port: int, model_dir: str) -> list[str]:
     """The same arguments the cluster endpoint gets (rule library), bound to loopback."""
-    params = hyperpod.engine_params(spec)
+    params = resolve(spec).params
     args = engines.build_args(spec.engine, model_dir, engines.served_model_name(spec.model), port, params, host="127.0.0.1")
     if target.command:
         base = list(target.command)

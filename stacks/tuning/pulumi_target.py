@@ -20,7 +20,7 @@ from typing import Any, Callable, Optional, Protocol
 
 from pydantic import ValidationError
 
-from components.rules import hyperpod
+from components.rules.endpoint import resolve
 from components.rules.spec import ClusterSpec, EndpointSpec, PlatformSpec
 
 from .. import yamlio
@@ -186,10 +186,10 @@ class PulumiDeployer:
         base = url.split("/v1/")[0] if "/v1/" in url else url
         if not base:
             raise DeployError(f"stack {handle.stack} has no endpoint url output (G16: read from the Ingress status)")
-        params = hyperpod.engine_params(handle.spec)
+        params = resolve(handle.spec).params
         gpus = int(params.get("tensor_parallel_size", 1)) * max(handle.spec.replicas, 1)
         # Keys are exported apart from `endpoints` (a secret would make the whole map secret).
-        api_key = (outputs.get("apiKeys") or {}).get(hyperpod.resource_name(handle.spec)) if handle.spec.api_key else None
+        api_key = (outputs.get("apiKeys") or {}).get(resolve(handle.spec).name) if handle.spec.api_key else None
         return Endpoint(base, handle.spec.model, api_key, gpus)
 
     def stop(self, handle: Optional[StackHandle]) -> None:
@@ -208,7 +208,7 @@ class PulumiDeployer:
 
 def _endpoint_output(outputs: dict[str, Any], spec: EndpointSpec) -> dict[str, Any]:
     endpoints = outputs.get("endpoints") or {}
-    entry = endpoints.get(hyperpod.resource_name(spec)) if isinstance(endpoints, dict) else None
+    entry = endpoints.get(resolve(spec).name) if isinstance(endpoints, dict) else None
     if entry is None and isinstance(endpoints, dict) and len(endpoints) == 1:
         entry = next(iter(endpoints.values()))
     return entry or {}

@@ -3,7 +3,7 @@ and reports exactly as in a live run, but a trial's "deployment" looks its point
 
 Surfaces are what `stacks.local_engine.record_surface` exports (or any file of that shape):
 `{instanceType, objective, slo, points: [{params, metrics | null}]}`; null metrics are a crash.
-Used by the strategy tests and `benchmarks/search_strategies.py` to compare strategies offline.
+Used by the strategy tests and `stacks/tuning/compare_strategies.py` to compare strategies offline.
 """
 
 from __future__ import annotations

@@ -4,16 +4,14 @@ shape whatever the backend, and `state` comes from each object's status."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent.parent / "clusters"))
-from helpers import resolve, run_stack  # noqa: E402
+from stacks import plan as plan_cmd
+from stacks.__main__ import main as cli
 
-from stacks import plan as plan_cmd  # noqa: E402
-from stacks.__main__ import main as cli  # noqa: E402
+from tests.clusters.helpers import resolve, run_stack
 
 OUTPUT_KEYS = {"url", "servedModelName", "namespace", "resourceName", "port", "apiKeySecret", "backend", "state", "stateDetail", "curl"}
 

@@ -3,20 +3,14 @@ mocks report (what the operator or the Deployment controller writes)."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pulumi
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).parent.parent / "stack"))
-from backend_helpers import spec  # noqa: E402
-from pulumi_harness import resolve  # noqa: E402
-
-from components.endpoints import EndpointArgs, component_for  # noqa: E402
-from components.rules.backends import state  # noqa: E402
-from stacks.mocks import PlanMocks  # noqa: E402
+from components.endpoints import EndpointArgs, component_for
+from components.rules.backends import state
+from stacks.mocks import PlanMocks
+from tests.backends.backend_helpers import spec
+from tests.stack.pulumi_harness import resolve
 
 
 def test_readers():

@@ -3,14 +3,10 @@ issue 7), no hf:// storage (issue 10), and the T4 workarounds (issue 12)."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+from components.rules import engines
+from components.rules.backends import kserve
 
-sys.path.insert(0, str(Path(__file__).parent))
-from backend_helpers import assert_clean, rules_of, spec  # noqa: E402
-
-from components.rules import engines  # noqa: E402
-from components.rules.backends import kserve  # noqa: E402
+from tests.backends.backend_helpers import assert_clean, rules_of, spec
 
 HF = {"type": "huggingface", "modelId": "Qwen/Qwen2.5-0.5B-Instruct"}
 
@@ -95,9 +91,9 @@ def test_nlb_makes_the_gateway_service_a_load_balancer(validator):
 
 
 def test_the_alb_ingress_carries_the_tags_it_is_given():
-    from components.rules import platform
+    from components.rules import tags
 
-    rendered = kserve.render(spec("kserve", loadBalancer="alb"), alb_tags=platform.alb_tags("prod", "chat", {"team": "ml"}))
+    rendered = kserve.render(spec("kserve", loadBalancer="alb"), alb_tags=tags.alb_tags("prod", "chat", {"team": "ml"}))
     (ingress,) = [o for o in rendered if o["kind"] == "Ingress"]
     annotation = ingress["metadata"]["annotations"]["alb.ingress.kubernetes.io/tags"]
-    assert dict(pair.split("=", 1) for pair in annotation.split(",")) == {"team": "ml", platform.STACK_TAG: "prod", platform.ENDPOINT_TAG: "chat"}
+    assert dict(pair.split("=", 1) for pair in annotation.split(",")) == {"team": "ml", tags.STACK_TAG: "prod", tags.ENDPOINT_TAG: "chat"}

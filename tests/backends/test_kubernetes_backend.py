@@ -4,14 +4,11 @@ that applies reproduced with the incident values of the EKS/vLLM performance-eva
 from __future__ import annotations
 
 import copy
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).parent))
-from backend_helpers import assert_clean, rules_of, spec  # noqa: E402
 
 from components.rules import engines, manifests, probes, security
 from components.rules.backends import kubernetes
+
+from tests.backends.backend_helpers import assert_clean, rules_of, spec
 
 
 def objects(**overrides):

@@ -4,14 +4,11 @@ template bug of the autotuner log caught by the CRD schema or a rule."""
 from __future__ import annotations
 
 import copy
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-from backend_helpers import assert_clean, rules_of, spec  # noqa: E402
+from components.rules import engines, manifests
+from components.rules.backends import ome
 
-from components.rules import engines, manifests  # noqa: E402
-from components.rules.backends import ome  # noqa: E402
+from tests.backends.backend_helpers import assert_clean, rules_of, spec
 
 BENCH = {"benchmark": {"outputLocation": "pvc://benchmark-results-pvc/simple-tune"}}
 

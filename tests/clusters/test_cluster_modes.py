@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import copy
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from helpers import BASE_ENDPOINT, resolve, run_stack, stack_values  # noqa: E402
+from tests.clusters.helpers import BASE_ENDPOINT, resolve, run_stack, stack_values
+
 
 HYPERPOD = {"mode": "hyperpod", "name": "ml-dev"}
 EKS = {"mode": "eks", "name": "llm-staging", "gpuNodeGroups": [{"name": "g5", "instanceType": "g5.12xlarge", "maxSize": 2, "diskSize": 300}]}

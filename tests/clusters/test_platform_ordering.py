@@ -51,11 +51,11 @@ def test_finding4_charts_that_create_services_wait_for_the_load_balancer_control
 
 
 def test_finding4_install_order_puts_the_controller_before_every_service_creator():
-    from components.rules import platform as rules
+    from components.rules import addons
     from components.rules.spec import PlatformSpec
 
-    order = rules.install_order(rules.resolve_addons("hyperpod", PlatformSpec()))
-    for addon in rules.CREATES_SERVICES:
+    order = addons.install_order(addons.resolve_addons("hyperpod", PlatformSpec()))
+    for addon in addons.CREATES_SERVICES:
         assert order.index("load_balancer_controller") < order.index(addon)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.rules import platform as rules
+from components.rules import addons as addon_rules, clusters as cluster_rules, ingress as ingress_rules
 from components.rules.spec import ClusterSpec, EndpointSpec, IngressSpec, PlatformSpec
 from stacks import plan as plan_mod
 
@@ -13,54 +13,54 @@ EP = {"name": "q", "model": "Qwen/Qwen3-4B-Instruct-2507", "engine": "vllm", "in
 
 
 def test_G20_operator_comes_after_every_prerequisite():
-    order = rules.install_order(rules.resolve_addons("hyperpod", PlatformSpec()))
-    for prereq in rules.OPERATOR_PREREQUISITES:
+    order = addon_rules.install_order(addon_rules.resolve_addons("hyperpod", PlatformSpec()))
+    for prereq in addon_rules.OPERATOR_PREREQUISITES:
         assert order.index(prereq) < order.index("hyperpod_operator")
     assert order.index("cert_manager") < order.index("keda")
 
 
 def test_mode_defaults_and_explicit_switches_win():
-    assert rules.resolve_addons("existing", PlatformSpec()).on() == []
-    assert "hyperpod_operator" not in rules.resolve_addons("eks", PlatformSpec()).on()
-    assert rules.resolve_addons("existing", PlatformSpec(keda=True)).on() == ["keda"]
-    assert "keda" not in rules.resolve_addons("hyperpod", PlatformSpec(keda=False)).on()
+    assert addon_rules.resolve_addons("existing", PlatformSpec()).on() == []
+    assert "hyperpod_operator" not in addon_rules.resolve_addons("eks", PlatformSpec()).on()
+    assert addon_rules.resolve_addons("existing", PlatformSpec(keda=True)).on() == ["keda"]
+    assert "keda" not in addon_rules.resolve_addons("hyperpod", PlatformSpec(keda=False)).on()
 
 
 def test_G20_operator_role_name_prefix_and_length():
-    name = rules.operator_role_name(PlatformSpec(), "c" * 80)
+    name = addon_rules.operator_role_name(PlatformSpec(), "c" * 80)
     assert name.startswith("SageMakerHyperPodInference") and len(name) <= 64
-    problems = rules.validate_cluster(ClusterSpec(mode="hyperpod", name="x"), PlatformSpec(operatorRoleName="MyRole"), [EndpointSpec.model_validate(EP)])
+    problems = cluster_rules.validate_cluster(ClusterSpec(mode="hyperpod", name="x"), PlatformSpec(operatorRoleName="MyRole"), [EndpointSpec.model_validate(EP)])
     assert [(p.path, p.rule) for p in problems] == [("platform.operatorRoleName", "G20")]
 
 
 def test_G20_operator_without_its_prerequisites_is_rejected():
-    problems = rules.validate_cluster(ClusterSpec(mode="hyperpod", name="x"), PlatformSpec(certManager=False), [EndpointSpec.model_validate(EP)])
+    problems = cluster_rules.validate_cluster(ClusterSpec(mode="hyperpod", name="x"), PlatformSpec(certManager=False), [EndpointSpec.model_validate(EP)])
     assert [(p.path, p.rule) for p in problems] == [("platform", "G20")] and "cert_manager" in problems[0].message
 
 
 def test_G8_scheme_and_G17_health_check_annotations():
     public = EndpointSpec.model_validate({**EP, "publicAlb": True})
     internal = EndpointSpec.model_validate(EP)
-    a = rules.ingress_annotations(public, IngressSpec(certificateArn="arn:aws:acm:us-east-1:123456789012:certificate/x", inboundCidrs=["1.2.3.0/24"]), "/health")
+    a = ingress_rules.ingress_annotations(public, IngressSpec(certificateArn="arn:aws:acm:us-east-1:123456789012:certificate/x", inboundCidrs=["1.2.3.0/24"]), "/health")
     assert a["alb.ingress.kubernetes.io/scheme"] == "internet-facing"
     assert a["alb.ingress.kubernetes.io/healthcheck-path"] == "/health"
     assert a["alb.ingress.kubernetes.io/certificate-arn"].startswith("arn:aws:acm:")
     assert a["alb.ingress.kubernetes.io/inbound-cidrs"] == "1.2.3.0/24"
-    assert rules.ingress_annotations(internal, IngressSpec(), "/health")["alb.ingress.kubernetes.io/scheme"] == "internal"
-    assert rules.url_scheme(IngressSpec(certificateArn="arn:aws:acm:us-east-1:1:certificate/x")) == "https"
+    assert ingress_rules.ingress_annotations(internal, IngressSpec(), "/health")["alb.ingress.kubernetes.io/scheme"] == "internal"
+    assert ingress_rules.url_scheme(IngressSpec(certificateArn="arn:aws:acm:us-east-1:1:certificate/x")) == "https"
 
 
 def test_G16_url_only_from_a_hostname_and_G9_curl_without_the_key():
-    assert rules.endpoint_url("https", None, "v1/chat/completions") is None
-    url = rules.endpoint_url("https", "k8s-alb.elb.amazonaws.com", "v1/chat/completions")
+    assert ingress_rules.endpoint_url("https", None, "v1/chat/completions") is None
+    url = ingress_rules.endpoint_url("https", "k8s-alb.elb.amazonaws.com", "v1/chat/completions")
     assert url == "https://k8s-alb.elb.amazonaws.com/v1/chat/completions"
-    curl = rules.curl_example(url, "Qwen3-4B-Instruct-2507", True, "v1/chat/completions")
+    curl = ingress_rules.curl_example(url, "Qwen3-4B-Instruct-2507", True, "v1/chat/completions")
     assert '"model":"Qwen3-4B-Instruct-2507"' in curl and "Bearer $API_KEY" in curl and "sk-" not in curl
 
 
 def test_instance_groups_derived_from_endpoints_in_hyperpod_mode():
     eps = [EndpointSpec.model_validate(EP), EndpointSpec.model_validate({**EP, "name": "b", "autoscaling": {"maxReplicas": 3, "cloudwatch": {"metricName": "m", "targetValue": 1}}})]
-    cluster = rules.with_default_groups(ClusterSpec(mode="hyperpod", name="x"), eps)
+    cluster = cluster_rules.with_default_groups(ClusterSpec(mode="hyperpod", name="x"), eps)
     assert [(g.instance_type, g.instance_count) for g in cluster.instance_groups] == [("ml.g5.8xlarge", 4)]
 
 
@@ -76,7 +76,7 @@ def test_instance_groups_derived_from_endpoints_in_hyperpod_mode():
 )
 def test_cluster_spec_problems_name_path_rule_and_fix(cluster, where, rule):
     endpoints = [EndpointSpec.model_validate(EP)] if cluster["mode"] == "hyperpod" else []
-    problems = [p for p in rules.validate_cluster(ClusterSpec.model_validate(cluster), PlatformSpec(), endpoints) if p.severity == "error"]
+    problems = [p for p in cluster_rules.validate_cluster(ClusterSpec.model_validate(cluster), PlatformSpec(), endpoints) if p.severity == "error"]
     assert [(p.path, p.rule) for p in problems] == [(where, rule)]
     assert "Fix: " in str(problems[0])
 

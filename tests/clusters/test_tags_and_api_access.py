@@ -5,24 +5,21 @@ balancer controller, `cluster.tags` is validated; S4 is mandatory and the stagin
 from __future__ import annotations
 
 import copy
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from helpers import BASE_ENDPOINT, stack_values  # noqa: E402
+from components.rules import ConfigError
+from components.rules import tags as tag_rules
+from components.rules import security
+from components.rules.policy_catalog import BY_NAME
+from components.rules.policy_config import PolicyConfig
+from components.rules.policy_eval import evaluate
+from components.rules.resources import Resource
+from stacks import config as stack_config
+from stacks import plan as plan_mod
 
-from components.rules import ConfigError  # noqa: E402
-from components.rules import platform as rules  # noqa: E402
-from components.rules import security  # noqa: E402
-from components.rules.policy_catalog import BY_NAME  # noqa: E402
-from components.rules.policy_config import PolicyConfig  # noqa: E402
-from components.rules.policy_eval import evaluate  # noqa: E402
-from components.rules.resources import Resource  # noqa: E402
-from stacks import config as stack_config  # noqa: E402
-from stacks import plan as plan_mod  # noqa: E402
+from tests.clusters.helpers import BASE_ENDPOINT, stack_values
 
 # AWS resources the program declares that AWS cannot tag. A new AWS type must be added either here
 # or to security.TAGGABLE_TYPES, so S6 never silently skips it.
@@ -48,7 +45,7 @@ def aws_resources(plan: plan_mod.Plan) -> list:
 
 
 def assert_tagged(plan: plan_mod.Plan, stack: str, cluster: str, extra: dict[str, str] | None = None) -> int:
-    wanted = {**(extra or {}), rules.STACK_TAG: stack, rules.CLUSTER_TAG: cluster}
+    wanted = {**(extra or {}), tag_rules.STACK_TAG: stack, tag_rules.CLUSTER_TAG: cluster}
     checked = 0
     for reg in aws_resources(plan):
         assert reg.type_ in security.TAGGABLE_TYPES | UNTAGGABLE, f"{reg.type_} ({reg.name}): taggable or not? list it in security.TAGGABLE_TYPES or UNTAGGABLE"
@@ -76,7 +73,7 @@ def test_S6_every_taggable_aws_resource_of_the_example_stacks_carries_the_requir
     if stack in ("dev", "staging"):
         assert checked >= 20  # a VPC, a cluster, node groups, roles, add-ons: the check is not vacuous
     # The policy checks exactly the keys the components set.
-    assert tuple(BY_NAME["s6-required-tags"].defaults()["requiredTags"]) == rules.REQUIRED_TAGS == security.DEFAULT_REQUIRED_TAGS
+    assert tuple(BY_NAME["s6-required-tags"].defaults()["requiredTags"]) == tag_rules.REQUIRED_TAGS == security.DEFAULT_REQUIRED_TAGS
 
 
 def test_S6_holds_when_enforced_as_mandatory(example_plans):
@@ -109,19 +106,19 @@ def test_gpu_instances_launched_from_a_launch_template_are_tagged_for_cost():
     (lt,) = [r for r in plan.resources if r.type_ == "aws:ec2/launchTemplate:LaunchTemplate"]
     specs = {s["resourceType"]: s["tags"] for s in lt.inputs["tagSpecifications"]}
     assert set(specs) == {"instance", "volume"}
-    assert all(t[rules.CLUSTER_TAG] == "c-eks" and t[rules.STACK_TAG] == "test" for t in specs.values())
+    assert all(t[tag_rules.CLUSTER_TAG] == "c-eks" and t[tag_rules.STACK_TAG] == "test" for t in specs.values())
 
 
 @pytest.mark.parametrize("stack", ["dev", "eks"])  # the HyperPod router's Ingress; the kubernetes backend's
 def test_albs_get_the_tags_through_the_controller_and_the_ingress_annotation(example_plans, stack):
     plan = example_plans[stack]
     (chart,) = [r for r in plan.resources if r.name == LBC]
-    assert chart.inputs["values"]["defaultTags"] == {rules.STACK_TAG: stack, rules.CLUSTER_TAG: plan.config.cluster.name}
+    assert chart.inputs["values"]["defaultTags"] == {tag_rules.STACK_TAG: stack, tag_rules.CLUSTER_TAG: plan.config.cluster.name}
     ingresses = [o for o in plan.objects if o.kind == "Ingress"]
     assert ingresses
     for obj in ingresses:
         tags = dict(pair.split("=", 1) for pair in obj.manifest["metadata"]["annotations"]["alb.ingress.kubernetes.io/tags"].split(","))
-        assert tags == {rules.STACK_TAG: stack, rules.ENDPOINT_TAG: obj.manifest["metadata"]["labels"]["app.kubernetes.io/name"]}
+        assert tags == {tag_rules.STACK_TAG: stack, tag_rules.ENDPOINT_TAG: obj.manifest["metadata"]["labels"]["app.kubernetes.io/name"]}
 
 
 def test_user_tags_from_cluster_tags_reach_the_cluster_resources():
@@ -147,7 +144,7 @@ def test_user_tags_reach_every_taggable_resource():
         ({"team": "a,b"}, "cluster.tags.team", "not a valid tag value"),
         ({"a=b": "x"}, "cluster.tags.a=b", "not a valid tag key"),
         ({"k" * 129: "x"}, "cluster.tags." + "k" * 129, "not a valid tag key"),
-        ({f"t{i}": "x" for i in range(rules.MAX_USER_TAGS + 1)}, "cluster.tags", f"at most {rules.MAX_USER_TAGS}"),
+        ({f"t{i}": "x" for i in range(tag_rules.MAX_USER_TAGS + 1)}, "cluster.tags", f"at most {tag_rules.MAX_USER_TAGS}"),
     ],
 )
 def test_bad_cluster_tags_are_config_errors_naming_key_value_rule_and_fix(tags, path, words):

@@ -10,7 +10,8 @@ import jsonschema
 import pytest
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from components.rules import ConfigError, hyperpod
+from components.rules import ConfigError
+from components.rules.backends import hyperpod
 from components.rules.bounds import INT32_MAX, MAX_TEXT
 from stacks import schemas
 from stacks.config import StackSpec, parse

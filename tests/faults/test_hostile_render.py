@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from components.rules import hyperpod, manifests
+from components.rules import manifests
+from components.rules.backends import hyperpod
 from components.rules.spec import EndpointSpec
 from components.rules.validate import validate_endpoint, validate_endpoints
 from stacks import plan as plan_cmd

@@ -8,18 +8,16 @@ exception, a success with absurd numbers, or a run without its JSON.
 
 import json
 import signal
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests" / "loadgen"))  # the scripted loopback server
-sys.path.insert(0, str(ROOT))
 
-from benchmarks.cli import main  # noqa: E402
-from benchmarks.loadgen import BenchmarkConfig, run_benchmark_sync  # noqa: E402
-from scripted_server import ScriptedServer, signal_mid_run  # noqa: E402
+from benchmarks.cli import main
+from benchmarks.loadgen import BenchmarkConfig, run_benchmark_sync
+
+from tests.loadgen.scripted_server import ScriptedServer, signal_mid_run
 
 
 @pytest.fixture(scope="module")

@@ -305,8 +305,8 @@ def _hold_lock(db: Path):
     """Another process holding the run lock of `db` (as a running `stacks tune` does)."""
     import subprocess
 
-    code = f"import sys, time; sys.path.insert(0, {str(ROOT)!r}); from stacks.tuning.runlock import RunLock; lock = RunLock({str(db)!r}); lock.acquire(); print('held', flush=True); time.sleep(60)"
-    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    code = f"import time; from stacks.tuning.runlock import RunLock; lock = RunLock({str(db)!r}); lock.acquire(); print('held', flush=True); time.sleep(60)"
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=ROOT)  # `-c` imports from its cwd
     assert child.stdout.readline().strip() == "held"
     return child
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.rules import hyperpod
+from components.rules.backends import hyperpod
 from components.rules.backends import kserve, kubernetes, ome
 from components.rules.policy_eval import evaluate
 from components.rules.resources import from_manifest
@@ -57,7 +57,8 @@ def plan_view(stack: str) -> str:
     objects = [plan_cmd.redact(o.manifest) for o in plan.objects]
     findings = [f"{o.kind}/{o.name}: {p}" for o in plan.objects for p in o.problems]
     findings += [f"{v.resource.label}: {plan_cmd.as_problem(v)}" for v in plan.other_violations]
-    logs = [f"{level} {message}" for level, message in plan.logs if level != "debug"]  # debug order varies
+    # Sorted: the order of the program's log lines varies between runs (registrations resolve concurrently).
+    logs = sorted(f"{level} {message}" for level, message in plan.logs if level != "debug")
     return dump([{"resources": resources, "findings": findings, "logs": logs}, *objects])
 
 

@@ -1,12 +1,6 @@
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # repo root, for `benchmarks`
-
-from scripted_server import ScriptedServer  # noqa: E402
+from tests.loadgen.scripted_server import ScriptedServer
 
 
 @pytest.fixture(scope="module")

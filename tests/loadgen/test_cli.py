@@ -6,7 +6,8 @@ import signal
 import pytest
 
 from benchmarks.cli import main
-from scripted_server import signal_mid_run
+
+from tests.loadgen.scripted_server import signal_mid_run
 
 
 @pytest.mark.parametrize(

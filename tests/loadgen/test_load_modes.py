@@ -9,7 +9,8 @@ import asyncio
 import pytest
 
 from benchmarks.loadgen import BenchmarkConfig, run_benchmark, run_benchmark_sync
-from scripted_server import SLOW_SECONDS
+
+from tests.loadgen.scripted_server import SLOW_SECONDS
 
 
 def cfg(server, model="fast", **kw):

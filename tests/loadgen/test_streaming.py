@@ -3,7 +3,8 @@
 import pytest
 
 from benchmarks.loadgen import BenchmarkConfig, run_benchmark_sync
-from scripted_server import PROMPT_TOKENS
+
+from tests.loadgen.scripted_server import PROMPT_TOKENS
 
 # No durations are asserted here (a loaded machine stretches them): the server stamps its writes
 # on the client's clock, and tests check the order of events.  How close the measured latencies

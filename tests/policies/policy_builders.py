@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 from pulumi_policy import PolicyResource, PolicyResourceOptions, ResourceValidationArgs, StackValidationArgs, StackValidationPolicy
 
-from components.rules import hyperpod
+from components.rules.backends import hyperpod
 from components.rules.resources import Resource, from_manifest
 from components.rules.spec import EndpointSpec
 from policies import pack

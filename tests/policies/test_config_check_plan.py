@@ -5,21 +5,19 @@ from __future__ import annotations
 
 import io
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from policy_builders import render, run_policy  # noqa: E402
+from components.rules.policy_catalog import BY_NAME, POLICIES
+from components.rules.policy_config import PolicyConfigError, load, parse
+from components.rules import security
+from components.rules.resources import Resource
+from stacks import check as check_cmd
+from stacks import plan as plan_cmd
+from stacks.__main__ import main as cli
 
-from components.rules.policy_catalog import BY_NAME, POLICIES  # noqa: E402
-from components.rules.policy_config import PolicyConfigError, load, parse  # noqa: E402
-from components.rules import security  # noqa: E402
-from components.rules.resources import Resource  # noqa: E402
-from stacks import check as check_cmd  # noqa: E402
-from stacks import plan as plan_cmd  # noqa: E402
-from stacks.__main__ import main as cli  # noqa: E402
+from tests.policies.policy_builders import render, run_policy
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "policies" / "policy-config.example.json"
 

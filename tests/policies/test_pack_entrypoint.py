@@ -18,6 +18,8 @@ from pulumi.runtime.proto import analyzer_pb2_grpc
 
 from components.rules.policy_catalog import POLICIES
 
+from tests.policies.policy_builders import render
+
 ROOT = Path(__file__).resolve().parents[2]
 POLICIES_DIR = ROOT / "policies"
 
@@ -62,9 +64,6 @@ def test_entry_point_serves_every_policy_with_its_level_and_config_schema(analyz
 
 def test_entry_point_analyzes_a_resource_as_the_engine_sends_it(analyzer):
     """G3 incident §5 over the wire: port 8080 in args, 8000 everywhere else."""
-    sys.path.insert(0, str(Path(__file__).parent))
-    from policy_builders import render
-
     obj = render()
     args = obj["spec"]["worker"]["args"]
     args[args.index("--port") + 1] = "8080"

@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import copy
 import sys
-from pathlib import Path
 from typing import Any, Callable
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from policy_builders import API_KEY, k8s, render, run_policy  # noqa: E402
+from components.rules.policy_catalog import POLICIES
+from components.rules.resources import Resource
 
-from components.rules.policy_catalog import POLICIES  # noqa: E402
-from components.rules.resources import Resource  # noqa: E402
+from tests.policies.policy_builders import API_KEY, k8s, render, run_policy
 
 
 def mutate(obj: dict[str, Any], fn: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
@@ -237,5 +235,13 @@ def test_unknown_values_during_preview_do_not_turn_into_violations():
     props = unknown_checking_proxy({k: v for k, v in obj.items() if k not in ("apiVersion", "kind")})
     resource = pack._resource("kubernetes:inference.sagemaker.aws.amazon.com/v1:InferenceEndpointConfig", props, "urn", "qwen3-4b")
     assert worker(resource.props)["modelInvocationPort"]["containerPort"] == pack.UNKNOWN
+    assert run_policy("g03-one-engine-port", [resource]) == []  # the unknown port is not a mismatch
+    # A real mismatch beside an unknown value (the key) is reported, naming no unknown value.
+    worker(obj)["modelInvocationPort"]["containerPort"] = 8000
+    args = worker(obj)["args"]
+    args[args.index("--port") + 1] = "8080"
+    props = unknown_checking_proxy({k: v for k, v in obj.items() if k not in ("apiVersion", "kind")})
+    resource = pack._resource("kubernetes:inference.sagemaker.aws.amazon.com/v1:InferenceEndpointConfig", props, "urn", "qwen3-4b")
     reported = run_policy("g03-one-engine-port", [resource])
+    assert len(reported) == 1 and "spec.worker.args[--port] = '8080': [G3]" in reported[0][0]
     assert all(pack.UNKNOWN not in m for m, _ in reported)

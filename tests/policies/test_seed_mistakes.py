@@ -13,20 +13,18 @@ from __future__ import annotations
 import io
 import json
 import shutil
-import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
 import yaml
 
-sys.path.insert(0, str(Path(__file__).parent))
-from policy_builders import SEEDS, k8s, run_policy, seed_documents  # noqa: E402
+from components.rules.policy_catalog import POLICIES
+from components.rules.policy_eval import evaluate
+from stacks import check as check_cmd
+from stacks import plan as plan_cmd
 
-from components.rules.policy_catalog import POLICIES  # noqa: E402
-from components.rules.policy_eval import evaluate  # noqa: E402
-from stacks import check as check_cmd  # noqa: E402
-from stacks import plan as plan_cmd  # noqa: E402
+from tests.policies.policy_builders import SEEDS, k8s, run_policy, seed_documents
 
 # (incident, object name, policy, field): each exactly once, and nothing else.
 EXPECTED = Counter(

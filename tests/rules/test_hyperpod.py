@@ -7,7 +7,8 @@ import copy
 
 import pytest
 
-from components.rules import engines, hyperpod
+from components.rules import engines
+from components.rules.backends import hyperpod
 
 SGLANG_INCIDENT = {
     "name": "Qwen3-4B-Instruct-2507-2026-01-06-04-30-58-238-sglang",

@@ -1,6 +1,8 @@
-"""Deployments that run a model: G3, G4 (rollout without a surge on one GPU), G11, G13."""
+"""Deployments that run a model: G4 (rollout without a surge on one GPU), G11 placement, G13, and the
+Deployment fixer. The engine-container rules every backend shares (G3-G13) are in test_guardrail_contract.py."""
 
-from components.rules import manifests, workloads
+from components.rules import manifests
+from components.rules.backends import kubernetes as workloads
 
 
 def deployment(**container_overrides):
@@ -69,3 +71,12 @@ def test_cpu_only_deployment_is_not_a_model_pod():
     obj = deployment(image="nginx", args=[], resources={})
     assert workloads.model_containers(obj) == []
     assert found(obj) == set()
+
+
+def test_g3_deployment_port_flag_disagrees_with_its_container_port():
+    """Incident §5 on a plain Deployment: the engine listens on --port 8080, the container port
+    (and so the Service and the probes) says 8000."""
+    g3 = [p for p in manifests.check(deployment(args=["--port", "8080"])) if p.rule == "G3"]
+    assert [(p.path, p.value, p.fix) for p in g3] == [("spec.template.spec.containers[0].args[--port]", "8080", "use one port: --port 8000")]
+    assert "listens on 8080 but the container port is 8000" in g3[0].message
+    assert [p for p in manifests.check(deployment()) if p.rule == "G3"] == []

@@ -23,7 +23,7 @@ from components.endpoints import (
 )
 from components.endpoints.objects import SCHEME_ANNOTATION
 
-from .pulumi_harness import resolve, run, run_recording
+from tests.stack.pulumi_harness import resolve, run, run_recording
 
 IEC = "kubernetes:inference.sagemaker.aws.amazon.com/v1:InferenceEndpointConfig"
 HYPERPOD_TYPE = "llm-serving:endpoints:InferenceEndpoint"
@@ -35,18 +35,27 @@ def by_type(mocks, type_):
     return [r for r in mocks.registrations if r.type_ == type_]
 
 
-def test_endpoint_declares_one_v1_endpoint_config_with_the_fitted_name(make_endpoint):
+def test_endpoint_declares_one_v1_endpoint_config_with_the_incident_name_shortened(make_endpoint):
+    """The §3 incident name (G1): shortened with a hash so `prefetch-{name}-inf` fits 63 characters;
+    sglang's one port (G3) everywhere the object names a port."""
     spec = make_endpoint(name="Qwen3-4B-Instruct-2507-2026-01-06-04-30-58-238-sglang", engine="sglang")
     mocks = run(lambda: HyperPodEndpoint("ep", EndpointArgs(spec=spec, region="us-east-1")))
     (reg,) = by_type(mocks, IEC)
-    # G1/G2: the name fits the operator's budget, with a hash of what was cut.
-    assert reg.inputs["metadata"]["name"] == "qwen3-4b-instruct-2507-2026-01-06-04-30-7703e9c3ae"
-    assert reg.inputs["metadata"]["namespace"] == "default"
-    assert reg.inputs["spec"]["instanceType"] == "ml.g5.8xlarge"
-    assert reg.inputs["spec"]["modelName"] == "Qwen3-4B-Instruct-2507"
-    assert reg.inputs["spec"]["worker"]["modelInvocationPort"] == {"containerPort": 30000, "name": "http"}  # G3: SGLang's port
-    assert reg.inputs["spec"]["worker"]["command"] == ["python3", "-m", "sglang.launch_server"]  # G5
-    assert by_type(mocks, HYPERPOD_TYPE)
+    assert reg.inputs["apiVersion"] == "inference.sagemaker.aws.amazon.com/v1"
+    name = "qwen3-4b-instruct-2507-2026-01-06-04-30-7703e9c3ae"
+    assert reg.inputs["metadata"]["name"] == name and reg.inputs["spec"]["endpointName"] == name
+    assert len(f"prefetch-{name}-inf") == 63
+    body = reg.inputs["spec"]
+    assert (body["modelName"], body["instanceType"], body["replicas"]) == ("Qwen3-4B-Instruct-2507", "ml.g5.8xlarge", 1)
+    assert body["modelSourceConfig"]["s3Storage"] == {"bucketName": "my-models", "region": "us-east-1"}
+    assert body["metrics"]["modelMetrics"] == {"port": 30000, "path": "/metrics"}
+    assert body["loadBalancer"]["healthCheckPath"] == "/health"
+    worker = body["worker"]
+    assert worker["image"] == "lmsysorg/sglang:v0.5.19-cu129"
+    assert worker["modelInvocationPort"] == {"containerPort": 30000, "name": "http"}
+    assert worker["args"][worker["args"].index("--port") + 1] == "30000"
+    assert worker["args"][worker["args"].index("--served-model-name") + 1] == "Qwen3-4B-Instruct-2507"
+    assert len(by_type(mocks, HYPERPOD_TYPE)) == 1
 
 
 def test_endpoint_outputs(make_endpoint):

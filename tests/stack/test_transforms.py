@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pulumi
 
-from components.rules import hyperpod
+from components.rules.backends import hyperpod
 from components.transforms import make_guardrail_transform
 
 IEC = "kubernetes:inference.sagemaker.aws.amazon.com/v1:InferenceEndpointConfig"

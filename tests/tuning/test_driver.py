@@ -10,11 +10,13 @@ from pathlib import Path
 import pytest
 
 from stacks.tuning import grid as grid_mod
+from stacks.tuning import report
 from stacks.tuning.driver import Driver
 from stacks.tuning.pulumi_target import PulumiDeployer, status_from_state, trial_config
 from stacks.tuning.store import TrialStore
 
-from .doubles import BlockingMeasurer, FakeStackRunner, SurfaceMeasurer
+from tests.tuning.doubles import BlockingMeasurer, FakeStackRunner, SurfaceMeasurer
+
 
 BASE = {
     "name": "tune-qwen",
@@ -70,11 +72,14 @@ def statuses(summary):
 
 def test_every_trial_deployed_measured_and_destroyed(tmp_path):
     runner = FakeStackRunner()
-    summary = make_driver(tmp_path, make_grid(), runner).run()
+    grid = make_grid(slo={"ttft_p90": 0.5})  # 64 sequences: TTFT p90 0.8 s, over the SLO
+    summary = make_driver(tmp_path, grid, runner).run()
     assert statuses(summary) == {8: "succeeded", 16: "succeeded", 32: "succeeded", 64: "succeeded"}
     assert sorted(runner.destroys) == sorted(runner.ups) and runner.live == set()
-    best = max(summary.records, key=lambda r: r.value("output_throughput") if r.metrics["meets_slo"] else 0)
-    assert best.params == {"engineArgs.maxNumSeqs": 64}
+    recorded = {r.params["engineArgs.maxNumSeqs"]: (r.value("output_throughput"), r.value("ttft_p90"), r.metrics["meets_slo"]) for r in summary.records}
+    assert recorded == {8: (800.0, 0.1, True), 16: (1600.0, 0.2, True), 32: (3200.0, 0.4, True), 64: (6400.0, 0.8, False)}
+    # The highest throughput misses the SLO: the best trial is 32 sequences, not 64.
+    assert [r.params for r in report.ranked(summary.records, grid)] == [{"engineArgs.maxNumSeqs": n} for n in (32, 16, 8)]
 
 
 def test_a_failed_up_is_recorded_and_its_stack_destroyed(tmp_path):

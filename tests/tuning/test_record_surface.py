@@ -1,4 +1,4 @@
-"""Exporting a tuning run as a replayable response surface (how tests/tuning/data/vllm-cpu-tiny.json is made)."""
+"""Exporting a tuning run as a replayable response surface (how stacks/tuning/surfaces/vllm-cpu-tiny.json is made)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Endpoint backends: which one runs an endpoint, and what each needs (up-front validation).
 
-`hyperpod` renders the operator's InferenceEndpointConfig (rules.hyperpod); `kubernetes` a plain
+`hyperpod` renders the operator's InferenceEndpointConfig (backends.hyperpod); `kubernetes` a plain
 Deployment + Service (backends.kubernetes); `ome` an OME InferenceService (backends.ome); `kserve`
 a KServe InferenceService (backends.kserve). The default follows the cluster: the HyperPod operator
 where it runs, plain Kubernetes elsewhere.
@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from .. import platform
+from .. import addons
+from ..catalog import G8
 from ..problems import Problem
 from ..spec import ClusterSpec, EndpointSpec, FsxSource, HuggingFaceSource, PlatformSpec, S3Source
 
@@ -44,7 +45,7 @@ def resolve(endpoints: Iterable[EndpointSpec], cluster: ClusterSpec, platform_sp
 def validate_backends(endpoints: Iterable[EndpointSpec], cluster: ClusterSpec, platform_spec: PlatformSpec, path: str = "endpoints") -> list[Problem]:
     """What each endpoint's backend needs from the cluster and the platform."""
     problems: list[Problem] = []
-    plan = platform.resolve_addons(cluster.mode, platform_spec)
+    plan = addons.resolve_addons(cluster.mode, platform_spec)
     adopted = cluster.mode == "existing"  # add-ons of an adopted cluster are the user's: not checked
     for i, ep in enumerate(endpoints):
         where = f"{path}[{i}]"
@@ -94,7 +95,7 @@ def _not_hyperpod(ep: EndpointSpec, where: str, backend: str) -> list[Problem]:
     if ep.tls_certificate_s3_uri:
         problems.append(Problem(f"{where}.tlsCertificateS3Uri", ep.tls_certificate_s3_uri, "BACKEND", "the TLS certificate output is a HyperPod operator feature", fix))
     if ep.public_alb and (backend == "ome" or ep.load_balancer == "none"):
-        problems.append(Problem(f"{where}.publicAlb", True, "G8", f"publicAlb makes the endpoint's load balancer internet-facing; loadBalancer is {ep.load_balancer!r}", "set loadBalancer: alb or nlb (kubernetes/kserve), or publicAlb: false"))
+        problems.append(Problem(f"{where}.publicAlb", True, G8, f"publicAlb makes the endpoint's load balancer internet-facing; loadBalancer is {ep.load_balancer!r}", "set loadBalancer: alb or nlb (kubernetes/kserve), or publicAlb: false"))
     scaling = ep.autoscaling
     if scaling is not None and (scaling.prometheus or scaling.cloudwatch):
         problems.append(Problem(f"{where}.autoscaling", scaling.model_dump(by_alias=True, exclude_none=True), "BACKEND", "prometheus/cloudwatch triggers are the HyperPod operator's KEDA triggers", "remove them (kubernetes: autoscaling.podsMetric drives an HPA; ome/kserve: min/maxReplicas)"))

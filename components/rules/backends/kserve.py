@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Optional
 
-from .. import hyperpod, naming
+from .. import naming
+from ..catalog import B1, G4
+from ..endpoint import resolve
 from ..problems import Problem
 from ..spec import EndpointSpec, HuggingFaceSource, IngressSpec, S3Source
 from . import container as engine_container
-from . import kubernetes as k8s_backend
-from ..workloads import detect_engine
+from . import front
+from . import engine_checks, kinds, reader
 
 GROUP = "serving.kserve.io"
 API_VERSION = f"{GROUP}/v1beta1"
@@ -30,23 +32,24 @@ STORAGE_SCHEMES = ("gs://", "s3://", "pvc://", "file://", "https://", "http://")
 
 
 def gateway_service_name(spec: EndpointSpec) -> str:
-    return naming.fit(f"{hyperpod.resource_name(spec)}-gateway", naming.MAX_NAME)
+    return naming.fit(f"{resolve(spec).name}-gateway", naming.MAX_NAME)
 
 
 def inference_service(spec: EndpointSpec, api_key_secret: Optional[str] = None) -> dict[str, Any]:
+    r = resolve(spec)
     src = spec.model_source
     if isinstance(src, HuggingFaceSource):
         model_arg = src.model_id or spec.model
     else:
         model_arg = MODEL_DIR
-    main = engine_container.container(spec, model_arg, [], api_key_secret, name=CONTAINER_NAME)
+    main = engine_container.container(r, model_arg, [], api_key_secret, name=CONTAINER_NAME)
     if isinstance(src, S3Source):
         main["env"].append({"name": "STORAGE_URI", "value": f"s3://{src.bucket}/{src.path.strip('/')}".rstrip("/")})
     scaling = spec.autoscaling
     predictor: dict[str, Any] = {
         "minReplicas": scaling.min_replicas if scaling else spec.replicas,
         "maxReplicas": scaling.max_replicas if scaling else max(spec.replicas, 1),
-        **engine_container.placement(spec),
+        **engine_container.placement(r),
         # G4: no surge pod waiting for the GPU the old pod holds.
         "deploymentStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}},
         "containers": [main],
@@ -58,9 +61,9 @@ def inference_service(spec: EndpointSpec, api_key_secret: Optional[str] = None) 
         "apiVersion": API_VERSION,
         "kind": "InferenceService",
         "metadata": {
-            "name": hyperpod.resource_name(spec),
+            "name": r.name,
             "namespace": spec.namespace,
-            "labels": hyperpod.labels(spec),
+            "labels": r.labels,
             # No Knative on these clusters: plain Deployments (and the headless Service, hence ours).
             "annotations": {DEPLOYMENT_MODE: "RawDeployment"},
         },
@@ -69,20 +72,33 @@ def inference_service(spec: EndpointSpec, api_key_secret: Optional[str] = None) 
 
 
 def gateway_service(spec: EndpointSpec) -> dict[str, Any]:
-    svc = k8s_backend.service(spec)
+    svc = front.service(spec)
     svc["metadata"]["name"] = gateway_service_name(spec)
-    svc["spec"]["selector"] = {ISVC_LABEL: hyperpod.resource_name(spec)}
+    svc["spec"]["selector"] = {ISVC_LABEL: resolve(spec).name}
     return svc
 
 
 def render(spec: EndpointSpec, ingress_spec: Optional[IngressSpec] = None, api_key_secret: Optional[str] = None, alb_tags: Optional[Mapping[str, str]] = None) -> list[dict[str, Any]]:
     out = [inference_service(spec, api_key_secret), gateway_service(spec)]
     if spec.load_balancer == "alb":
-        out.append(k8s_backend.ingress(spec, ingress_spec or IngressSpec(), gateway_service_name(spec), alb_tags))
+        out.append(front.ingress(spec, ingress_spec or IngressSpec(), gateway_service_name(spec), alb_tags))
     return out
 
 
 # ---------------------------------------------------------------- checks
+
+
+def engine_views(obj: dict[str, Any]) -> list[engine_checks.EngineContainerView]:
+    """The predictor's engine containers (a GPU limit or a known engine; sidecars are neither)."""
+    if kinds.group_kind(obj) != (GROUP, "InferenceService"):
+        return []
+    predictor = (obj.get("spec") or {}).get("predictor") or {}
+    instance = reader.instance_of(predictor)
+    return [
+        engine_checks.container_view(c, f"spec.predictor.containers[{i}]", instance)
+        for i, c in enumerate(predictor.get("containers") or [])
+        if isinstance(c, dict) and (reader.gpu_limit(c.get("resources")) is not None or reader.detect_engine(c))
+    ]
 
 
 def check_inference_service(obj: dict[str, Any]) -> list[Problem]:
@@ -90,27 +106,23 @@ def check_inference_service(obj: dict[str, Any]) -> list[Problem]:
     problems: list[Problem] = []
     uri = (predictor.get("model") or {}).get("storageUri")
     if isinstance(uri, str) and not uri.startswith(STORAGE_SCHEMES):
-        problems.append(Problem("spec.predictor.model.storageUri", uri, "B1", f"KServe cannot download {uri.split('://')[0]}:// (`StorageURI not supported`, models-as-a-service issue 10)", "drop storageUri and let the engine download the model (--model org/name, HF_TOKEN from a Secret)"))
-    gpu_pod = False
+        problems.append(Problem("spec.predictor.model.storageUri", uri, B1, f"KServe cannot download {uri.split('://')[0]}:// (`StorageURI not supported`, models-as-a-service issue 10)", "drop storageUri and let the engine download the model (--model org/name, HF_TOKEN from a Secret)"))
     for i, c in enumerate(predictor.get("containers") or []):
         if not isinstance(c, dict):
             continue
-        base = f"spec.predictor.containers[{i}]"
         for e in c.get("env") or []:
             if isinstance(e, dict) and e.get("name") == "STORAGE_URI" and isinstance(e.get("value"), str) and not e["value"].startswith(STORAGE_SCHEMES):
-                problems.append(Problem(f"{base}.env[STORAGE_URI]", e["value"], "B1", "KServe's storage initializer cannot download this scheme (models-as-a-service issue 10)", "drop it and let the engine download the model"))
-        limits = (c.get("resources") or {}).get("limits") or {}
-        if limits.get(engine_container.GPU) is None and not detect_engine(c):
-            continue  # a sidecar, not the engine
-        gpu_pod |= limits.get(engine_container.GPU) is not None
-        problems += engine_container.check_engine_container(c, base, engine_container.instance_of(predictor))
-        problems += engine_container.check_shm(c, base)
+                problems.append(Problem(f"spec.predictor.containers[{i}].env[STORAGE_URI]", e["value"], B1, "KServe's storage initializer cannot download this scheme (models-as-a-service issue 10)", "drop it and let the engine download the model"))
+    views = engine_views(obj)
+    for view in views:
+        problems += engine_container.check_engine_container(reader.at(obj, view.path), view)
+    gpu_pod = any(v.gpu_limit is not None for v in views)
     if gpu_pod:
         problems += engine_container.check_placement(predictor, "spec.predictor")
         strategy = predictor.get("deploymentStrategy") or {}
         surge = (strategy.get("rollingUpdate") or {}).get("maxSurge", "25%")
         if strategy.get("type") != "Recreate" and str(surge) not in ("0", "0%"):
-            problems.append(Problem("spec.predictor.deploymentStrategy.rollingUpdate.maxSurge", surge, "G4", "a surge pod waits for the GPU the old pod holds: the rollout deadlocks on a full node", "set deploymentStrategy {type: RollingUpdate, rollingUpdate: {maxSurge: 0, maxUnavailable: 1}}"))
+            problems.append(Problem("spec.predictor.deploymentStrategy.rollingUpdate.maxSurge", surge, G4, "a surge pod waits for the GPU the old pod holds: the rollout deadlocks on a full node", "set deploymentStrategy {type: RollingUpdate, rollingUpdate: {maxSurge: 0, maxUnavailable: 1}}"))
     return problems
 
 
@@ -118,5 +130,13 @@ def check_service(obj: dict[str, Any]) -> list[Problem]:
     """A Service in front of a KServe InferenceService must not be headless (maas issue 7)."""
     spec = obj.get("spec") or {}
     if ISVC_LABEL in (spec.get("selector") or {}) and spec.get("clusterIP") == "None":
-        return [Problem("spec.clusterIP", "None", "B1", "a headless Service has no virtual IP; gateway routes and load balancers in front of it return 503", "drop clusterIP: None (a normal ClusterIP Service on port 80 targeting the container port by name)")]
+        return [Problem("spec.clusterIP", "None", B1, "a headless Service has no virtual IP; gateway routes and load balancers in front of it return 503", "drop clusterIP: None (a normal ClusterIP Service on port 80 targeting the container port by name)")]
     return []
+
+
+# ---------------------------------------------------------------- by kind (manifests.py composes these)
+
+CHECKERS: dict[kinds.Kind, kinds.Checker] = {(GROUP, "InferenceService"): check_inference_service, ("", "Service"): check_service}
+FIXERS: dict[kinds.Kind, kinds.Fixer] = {}
+check = kinds.check_by_kind(CHECKERS)
+fix = kinds.fix_by_kind(FIXERS)

@@ -10,14 +10,20 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Optional
 
-from .. import engines, hyperpod, naming, platform
+from .. import engines, naming
+from .. import ingress as ingress_rules
+from ..catalog import G4, G13
+from ..endpoint import ResolvedEndpoint, resolve
+from ..problems import Change, Problem
 from ..spec import EndpointSpec, HuggingFaceSource, IngressSpec, S3Source
+from ..tree import copy_tree
 from . import container as engine_container
+from . import engine_checks, kinds, reader
+from .front import ingress, service
 
 MODEL_VOLUME = "model-weights"
 HF_CACHE_VOLUME = "hf-cache"
 HF_HOME = "/models-cache"
-SERVICE_PORT = 80
 S3_CSI_DRIVER = "s3.csi.aws.com"
 # The queue-length metric each engine exports: the HPA default when autoscaling.podsMetric is unset.
 QUEUE_METRIC = {"vllm": "vllm:num_requests_waiting", "sglang": "sglang:num_queue_reqs"}
@@ -25,24 +31,21 @@ DEFAULT_QUEUE_TARGET = 8
 
 
 def names(spec: EndpointSpec) -> dict[str, str]:
-    name = hyperpod.resource_name(spec)
+    name = resolve(spec).name
     return {
         "deployment": name,
         "service": name,
         "weights": naming.fit(f"{name}-weights", naming.MAX_NAME),  # the claim, in the endpoint's namespace
         # The PersistentVolume is cluster-scoped (and its CSI volumeHandle unique per driver): per namespace.
         "volume": naming.scoped_name(spec.namespace, name, "-weights"),
-        "ingress": platform.ingress_name(name),
+        "ingress": ingress_rules.ingress_name(name),
         "hpa": name,
     }
 
 
-def selector(spec: EndpointSpec) -> dict[str, str]:
-    return {"app.kubernetes.io/name": hyperpod.resource_name(spec)}
-
-
-def _weights(spec: EndpointSpec, region: Optional[str]) -> tuple[str, list[dict], list[dict], list[dict], list[dict]]:
+def _weights(r: ResolvedEndpoint, region: Optional[str]) -> tuple[str, list[dict], list[dict], list[dict], list[dict]]:
     """(model argument, volumes, mounts, init containers, extra objects) for the model source."""
+    spec = r.spec
     src = spec.model_source
     mount = engines.DEFAULT_MODEL_DIR
     if isinstance(src, HuggingFaceSource):
@@ -68,7 +71,7 @@ def _weights(spec: EndpointSpec, region: Optional[str]) -> tuple[str, list[dict]
     pv = {
         "apiVersion": "v1",
         "kind": "PersistentVolume",
-        "metadata": {"name": n["volume"], "labels": hyperpod.labels(spec)},
+        "metadata": {"name": n["volume"], "labels": r.labels},
         "spec": {
             "capacity": {"storage": "1200Gi"},  # required by the API, ignored by Mountpoint
             "accessModes": ["ReadOnlyMany"],
@@ -82,7 +85,7 @@ def _weights(spec: EndpointSpec, region: Optional[str]) -> tuple[str, list[dict]
     pvc = {
         "apiVersion": "v1",
         "kind": "PersistentVolumeClaim",
-        "metadata": {"name": n["weights"], "namespace": spec.namespace, "labels": hyperpod.labels(spec)},
+        "metadata": {"name": n["weights"], "namespace": spec.namespace, "labels": r.labels},
         "spec": {"accessModes": ["ReadOnlyMany"], "storageClassName": "", "volumeName": n["volume"], "resources": {"requests": {"storage": "1200Gi"}}},
     }
     volume = {"name": MODEL_VOLUME, "persistentVolumeClaim": {"claimName": n["weights"], "readOnly": True}}
@@ -91,12 +94,13 @@ def _weights(spec: EndpointSpec, region: Optional[str]) -> tuple[str, list[dict]
 
 def deployment(spec: EndpointSpec, region: Optional[str] = None, api_key_secret: Optional[str] = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The Deployment and the objects it needs first (PV/PVC of the S3 CSI weights)."""
-    model_arg, volumes, mounts, inits, extra = _weights(spec, region)
-    main = engine_container.container(spec, model_arg, mounts, api_key_secret)
+    r = resolve(spec)
+    model_arg, volumes, mounts, inits, extra = _weights(r, region)
+    main = engine_container.container(r, model_arg, mounts, api_key_secret)
     if isinstance(spec.model_source, HuggingFaceSource):
         main["env"].append({"name": "HF_HOME", "value": HF_HOME})
     pod: dict[str, Any] = {
-        **engine_container.placement(spec),
+        **engine_container.placement(r),
         "containers": [main],
         "volumes": [engine_container.shm_volume(), *volumes],
         "terminationGracePeriodSeconds": 60,
@@ -106,60 +110,23 @@ def deployment(spec: EndpointSpec, region: Optional[str] = None, api_key_secret:
     if spec.kubernetes.service_account_name:
         pod["serviceAccountName"] = spec.kubernetes.service_account_name
     body: dict[str, Any] = {
-        "selector": {"matchLabels": selector(spec)},
+        "selector": {"matchLabels": r.selector},
         # G4: no surge pod waiting for the GPU the old pod holds.
         "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}},
         # A model that has not loaded within maxDeploySeconds turns Progressing=False: state Failed.
         "progressDeadlineSeconds": spec.max_deploy_seconds,
         "revisionHistoryLimit": 3,
-        "template": {"metadata": {"labels": {**hyperpod.labels(spec), **selector(spec)}}, "spec": pod},
+        "template": {"metadata": {"labels": {**r.labels, **r.selector}}, "spec": pod},
     }
     if spec.autoscaling is None:
         body["replicas"] = spec.replicas  # with an HPA the replica count is the HPA's, not Pulumi's
     dep = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": names(spec)["deployment"], "namespace": spec.namespace, "labels": hyperpod.labels(spec)},
+        "metadata": {"name": names(spec)["deployment"], "namespace": spec.namespace, "labels": r.labels},
         "spec": body,
     }
     return dep, extra
-
-
-def service(spec: EndpointSpec) -> dict[str, Any]:
-    meta: dict[str, Any] = {"name": names(spec)["service"], "namespace": spec.namespace, "labels": hyperpod.labels(spec)}
-    body: dict[str, Any] = {"type": "ClusterIP", "selector": selector(spec), "ports": [{"name": "http", "port": SERVICE_PORT, "targetPort": engine_container.PORT_NAME, "protocol": "TCP"}]}
-    if spec.load_balancer == "nlb":
-        meta["annotations"] = nlb_annotations(spec)
-        body["type"] = "LoadBalancer"
-        body["loadBalancerClass"] = "service.k8s.aws/nlb"  # the AWS Load Balancer Controller, not the in-tree one
-    return {"apiVersion": "v1", "kind": "Service", "metadata": meta, "spec": body}
-
-
-def nlb_annotations(spec: EndpointSpec) -> dict[str, str]:
-    prefix = "service.beta.kubernetes.io/aws-load-balancer-"
-    return {
-        prefix + "type": "external",
-        prefix + "nlb-target-type": "ip",  # perf-eval notes: instance targets never became healthy
-        prefix + "scheme": "internet-facing" if spec.public_alb else "internal",
-        prefix + "healthcheck-path": engines.engine(spec.engine).health_path,  # G17
-        prefix + "healthcheck-protocol": "HTTP",
-        prefix + "healthcheck-port": "traffic-port",
-    }
-
-
-def ingress(spec: EndpointSpec, ingress_spec: IngressSpec, service_name: Optional[str] = None, tags: Optional[Mapping[str, str]] = None) -> dict[str, Any]:
-    """An ALB Ingress in the endpoint's namespace, in front of the endpoint's own Service. Same
-    annotations as the HyperPod path (G8 scheme fixed at creation, G17 health check, `tags` on the ALB)."""
-    n = names(spec)
-    plain = ingress_spec.model_copy(update={"router_protocol": "HTTP"})
-    return platform.alb_ingress(
-        n["ingress"],
-        spec.namespace,
-        {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/name": hyperpod.resource_name(spec)},
-        platform.ingress_annotations(spec, plain, engines.engine(spec.engine).health_path, tags),
-        service_name or n["service"],
-        SERVICE_PORT,
-    )
 
 
 def hpa(spec: EndpointSpec) -> Optional[dict[str, Any]]:
@@ -169,10 +136,11 @@ def hpa(spec: EndpointSpec) -> Optional[dict[str, Any]]:
     metric = scaling.pods_metric
     name = metric.name if metric else QUEUE_METRIC[spec.engine]
     target = metric.target_average_value if metric else DEFAULT_QUEUE_TARGET
+    r = resolve(spec)
     return {
         "apiVersion": "autoscaling/v2",
         "kind": "HorizontalPodAutoscaler",
-        "metadata": {"name": names(spec)["hpa"], "namespace": spec.namespace, "labels": hyperpod.labels(spec)},
+        "metadata": {"name": names(spec)["hpa"], "namespace": spec.namespace, "labels": r.labels},
         "spec": {
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": names(spec)["deployment"]},
             "minReplicas": max(1, scaling.min_replicas),
@@ -194,3 +162,97 @@ def render(
     if spec.load_balancer == "alb":
         out.append(ingress(spec, ingress_spec or IngressSpec(), tags=alb_tags))
     return out
+
+
+# ---------------------------------------------------------------- check and fix a Deployment
+
+
+def model_containers(obj: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
+    """Containers that run an engine or hold a GPU."""
+    containers = reader.pod_spec(obj).get("containers") or []
+    return [(i, c) for i, c in enumerate(containers) if isinstance(c, dict) and reader.runs_model(c)]
+
+
+def _port(container: dict[str, Any]) -> int | None:
+    ports = container.get("ports") or []
+    if ports and isinstance(ports[0], dict) and isinstance(ports[0].get("containerPort"), int):
+        return ports[0]["containerPort"]
+    value = engines.parse_args([str(a) for a in container.get("args") or []]).get("--port")
+    return int(value) if isinstance(value, str) and value.isdigit() else None
+
+
+def engine_views(obj: dict[str, Any]) -> list[engine_checks.EngineContainerView]:
+    """A Deployment's model containers, as the one engine-container checker sees them."""
+    if kinds.group_kind(obj) != ("apps", "Deployment"):
+        return []
+    instance = reader.instance_of(reader.pod_spec(obj))
+    return [
+        engine_checks.container_view(c, f"spec.template.spec.containers[{i}]", instance, require_command=reader.detect_engine(c) is not None)
+        for i, c in model_containers(obj)
+    ]
+
+
+def check_deployment(obj: dict[str, Any]) -> list[Problem]:
+    """A Deployment's model containers are held to G3-G13 like any engine container (engine_checks),
+    plus the rollout (G4, incident §13) and placement (G11) of its GPU pod."""
+    problems: list[Problem] = []
+    pod = reader.pod_spec(obj)
+    for view in engine_views(obj):
+        problems += engine_container.check_engine_container(reader.at(obj, view.path), view)
+    gpu_pod = any(reader.gpu_count(v.gpu_limit) > 0 for v in engine_views(obj))
+    if gpu_pod:
+        problems += _check_rollout(obj)
+        problems += engine_container.check_placement(pod, "spec.template.spec")
+    return problems
+
+
+def _check_rollout(obj: dict[str, Any]) -> list[Problem]:
+    strategy = (obj.get("spec") or {}).get("strategy") or {}
+    if strategy.get("type") == "Recreate":
+        return []
+    surge = (strategy.get("rollingUpdate") or {}).get("maxSurge", "25%")
+    if str(surge) in ("0", "0%"):
+        return []
+    return [
+        Problem(
+            "spec.strategy.rollingUpdate.maxSurge",
+            surge,
+            G4,
+            "a surge pod waits for the GPU the old pod holds: the rollout deadlocks on a full node",
+            "set strategy.rollingUpdate {maxSurge: 0, maxUnavailable: 1} (or type Recreate)",
+        )
+    ]
+
+
+def fix_deployment(obj: dict[str, Any]) -> tuple[dict[str, Any], list[Change]]:
+    obj = copy_tree(obj)
+    changes: list[Change] = []
+    gpu_pod = False
+    for i, container in model_containers(obj):
+        base = f"spec.template.spec.containers[{i}]"
+        gpu_pod |= reader.gpu_count(reader.gpu_limit(container.get("resources"))) > 0
+        port = _port(container)
+        if port is not None:
+            changes += engine_checks.fix_probes(container, base, reader.detect_engine(container), port)
+        changes += engine_checks.fix_ephemeral_storage(container, base)
+        mounts = container.setdefault("volumeMounts", [])
+        if not any(isinstance(m, dict) and m.get("mountPath") == "/dev/shm" for m in mounts):
+            mounts.append({"name": engine_container.SHM_VOLUME, "mountPath": "/dev/shm"})
+            pod = obj["spec"]["template"]["spec"]
+            if not any(isinstance(v, dict) and v.get("name") == engine_container.SHM_VOLUME for v in pod.get("volumes") or []):
+                pod.setdefault("volumes", []).append({"name": engine_container.SHM_VOLUME, "emptyDir": {"medium": "Memory"}})
+            changes.append(Change(f"{base}.volumeMounts[/dev/shm]", None, engine_container.SHM_VOLUME, G13, "memory-backed shared memory for the engine"))
+    if gpu_pod and _check_rollout(obj):
+        spec = obj.setdefault("spec", {})
+        old = spec.get("strategy")
+        spec["strategy"] = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}}
+        changes.append(Change("spec.strategy", old, spec["strategy"], G4, "no surge pod waiting for a GPU the old pod holds"))
+    return obj, changes
+
+
+# ---------------------------------------------------------------- by kind (manifests.py composes these)
+
+CHECKERS: dict[kinds.Kind, kinds.Checker] = {("apps", "Deployment"): check_deployment}
+FIXERS: dict[kinds.Kind, kinds.Fixer] = {("apps", "Deployment"): fix_deployment}
+check = kinds.check_by_kind(CHECKERS)
+fix = kinds.fix_by_kind(FIXERS)

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from .. import engines, hyperpod, naming, probes
+from .. import naming
+from ..catalog import B1
+from ..endpoint import resolve
 from ..problems import Problem
 from ..spec import EndpointSpec, HuggingFaceSource, S3Source
 from . import container as engine_container
+from . import engine_checks, kinds, reader
 
 GROUP = "ome.io"
 API_VERSION = f"{GROUP}/v1beta1"
@@ -29,7 +32,7 @@ BENCHMARK_STORAGE = ("pvc://", "oci://")
 def cluster_name(spec: EndpointSpec) -> str:
     """Cluster-scoped model and runtime: unique per (namespace, name), so endpoints never share one
     (`a-b`/`c` and `a`/`b-c` included)."""
-    return naming.scoped_name(spec.namespace, hyperpod.resource_name(spec))
+    return naming.scoped_name(spec.namespace, resolve(spec).name)
 
 
 def base_model_name(spec: EndpointSpec) -> str:
@@ -54,7 +57,7 @@ def base_model(spec: EndpointSpec, region: Optional[str] = None) -> dict[str, An
     return {
         "apiVersion": API_VERSION,
         "kind": "ClusterBaseModel",
-        "metadata": {"name": base_model_name(spec), "labels": hyperpod.labels(spec)},
+        "metadata": {"name": base_model_name(spec), "labels": resolve(spec).labels},
         "spec": {
             "displayName": spec.model,
             "vendor": spec.model.split("/")[0] if "/" in spec.model else "unknown",
@@ -66,20 +69,19 @@ def base_model(spec: EndpointSpec, region: Optional[str] = None) -> dict[str, An
 
 
 def serving_runtime(spec: EndpointSpec) -> dict[str, Any]:
-    eng = engines.engine(spec.engine)
-    port = hyperpod.port_of(spec)
+    r = resolve(spec)
     runner = {
         "name": RUNNER_NAME,
-        "image": hyperpod.image_of(spec),
-        "command": eng.command,  # G5: the full command, from the runtime only (bug 10)
-        "ports": [{"name": engine_container.PORT_NAME, "containerPort": port, "protocol": "TCP"}],
-        **probes.probe_set(eng.health_path, port, spec.max_deploy_seconds),
+        "image": r.image,
+        "command": r.command,  # G5: the full command, from the runtime only (bug 10)
+        "ports": [{"name": engine_container.PORT_NAME, "containerPort": r.port, "protocol": "TCP"}],
+        **r.probes,
         "volumeMounts": [{"name": engine_container.SHM_VOLUME, "mountPath": "/dev/shm"}],
     }
     return {
         "apiVersion": API_VERSION,
         "kind": "ClusterServingRuntime",
-        "metadata": {"name": cluster_name(spec), "labels": hyperpod.labels(spec)},
+        "metadata": {"name": cluster_name(spec), "labels": r.labels},
         "spec": {
             "disabled": False,
             "protocolVersions": ["openAI"],
@@ -92,30 +94,31 @@ def serving_runtime(spec: EndpointSpec) -> dict[str, Any]:
                     "priority": 1,
                 }
             ],
-            "engineConfig": {"runner": runner, "volumes": [engine_container.shm_volume()], **engine_container.placement(spec)},
+            "engineConfig": {"runner": runner, "volumes": [engine_container.shm_volume()], **engine_container.placement(r)},
         },
     }
 
 
 def inference_service(spec: EndpointSpec, api_key_secret: Optional[str] = None) -> dict[str, Any]:
+    r = resolve(spec)
     scaling = spec.autoscaling
     runner = {
         "name": RUNNER_NAME,  # bug 2: a runner without a name makes an unnamed container
-        "args": engine_container.engine_args(spec, MODEL_PATH),
-        "env": engine_container.env(spec, api_key_secret),
-        "resources": hyperpod.resources_of(spec),
+        "args": r.args(MODEL_PATH),
+        "env": engine_container.env(r, api_key_secret),
+        "resources": r.resources,
     }
     return {
         "apiVersion": API_VERSION,
         "kind": "InferenceService",
-        "metadata": {"name": hyperpod.resource_name(spec), "namespace": spec.namespace, "labels": hyperpod.labels(spec)},
+        "metadata": {"name": r.name, "namespace": spec.namespace, "labels": r.labels},
         "spec": {
             "model": {"name": base_model_name(spec), "kind": "ClusterBaseModel", "apiGroup": GROUP},
             "runtime": {"name": cluster_name(spec), "kind": "ClusterServingRuntime", "apiGroup": GROUP},
             "engine": {
                 "minReplicas": scaling.min_replicas if scaling else spec.replicas,
                 "maxReplicas": scaling.max_replicas if scaling else spec.replicas,
-                **engine_container.placement(spec),
+                **engine_container.placement(r),
                 "runner": runner,
             },
         },
@@ -126,9 +129,10 @@ def benchmark_job(spec: EndpointSpec) -> Optional[dict[str, Any]]:
     bench = spec.ome.benchmark
     if bench is None:
         return None
+    r = resolve(spec)
     body: dict[str, Any] = {
         # In-cluster endpoint: no API key needed (bug 11: the CRD has no key field).
-        "endpoint": {"inferenceService": {"name": hyperpod.resource_name(spec), "namespace": spec.namespace}},
+        "endpoint": {"inferenceService": {"name": r.name, "namespace": spec.namespace}},
         "task": bench.task,
         "trafficScenarios": list(bench.traffic_scenarios),
         "numConcurrency": list(bench.num_concurrency),
@@ -141,7 +145,7 @@ def benchmark_job(spec: EndpointSpec) -> Optional[dict[str, Any]]:
     return {
         "apiVersion": API_VERSION,
         "kind": "BenchmarkJob",
-        "metadata": {"name": naming.fit(f"{hyperpod.resource_name(spec)}-bench", naming.MAX_NAME), "namespace": spec.namespace, "labels": hyperpod.labels(spec)},
+        "metadata": {"name": naming.fit(f"{r.name}-bench", naming.MAX_NAME), "namespace": spec.namespace, "labels": r.labels},
         "spec": body,
     }
 
@@ -159,9 +163,28 @@ def render(spec: EndpointSpec, region: Optional[str] = None, api_key_secret: Opt
 
 def check_storage_uri(uri: Any, path: str) -> list[Problem]:
     if not isinstance(uri, str) or not uri.startswith(BENCHMARK_STORAGE):
-        return [Problem(path, uri, "B1", "OME stores benchmark results only on a PVC or in object storage (`unknown storage type for URI`)", "use pvc://<claim>/<subpath> (create the PVC) or oci://...")]
+        return [Problem(path, uri, B1, "OME stores benchmark results only on a PVC or in object storage (`unknown storage type for URI`)", "use pvc://<claim>/<subpath> (create the PVC) or oci://...")]
     if uri.startswith("pvc://") and len(uri[len("pvc://") :].strip("/").split("/", 1)) < 2:
-        return [Problem(path, uri, "B1", "a pvc:// location needs the claim and a subpath (`invalid PVC storage URI format: missing subpath`)", "use pvc://<claim>/<subpath>")]
+        return [Problem(path, uri, B1, "a pvc:// location needs the claim and a subpath (`invalid PVC storage URI format: missing subpath`)", "use pvc://<claim>/<subpath>")]
+    return []
+
+
+def engine_views(obj: dict[str, Any]) -> list[engine_checks.EngineContainerView]:
+    """The runner, as the one engine-container checker sees it: the InferenceService's (args, env,
+    resources; the engine from the object's label) or the ClusterServingRuntime's (command, port,
+    probes, /dev/shm)."""
+    kind = kinds.group_kind(obj)
+    spec = obj.get("spec") or {}
+    if kind == (GROUP, "InferenceService"):
+        engine_spec = spec.get("engine") or {}
+        runner = engine_spec.get("runner")
+        if isinstance(runner, dict):
+            return [engine_checks.container_view(runner, "spec.engine.runner", reader.instance_of(engine_spec), require_command=False, own_probes=False, labels=reader.labels_of(obj))]
+    if kind == (GROUP, "ClusterServingRuntime"):
+        config = spec.get("engineConfig") or {}
+        runner = config.get("runner")
+        if isinstance(runner, dict):
+            return [engine_checks.container_view(runner, "spec.engineConfig.runner", reader.instance_of(config))]
     return []
 
 
@@ -174,10 +197,10 @@ def check_inference_service(obj: dict[str, Any]) -> list[Problem]:
     problems = []
     for field in ("image", "command"):
         if runner.get(field):
-            problems.append(Problem(f"{base}.{field}", runner[field], "B1", "the InferenceService replaces the runtime's runner: a mismatched image fails (`No module named 'vllm'`, bug 10)", f"remove {field}; the ClusterServingRuntime owns the image and command, the InferenceService passes args"))
-    instance = engine_container.instance_of(engine_spec)
-    problems += engine_container.check_engine_container(runner, base, instance, require_command=False, require_probes=False)
-    if _gpu_limit(runner):
+            problems.append(Problem(f"{base}.{field}", runner[field], B1, "the InferenceService replaces the runtime's runner: a mismatched image fails (`No module named 'vllm'`, bug 10)", f"remove {field}; the ClusterServingRuntime owns the image and command, the InferenceService passes args"))
+    (view,) = engine_views(obj)
+    problems += engine_container.check_engine_container(runner, view)
+    if view.gpu_limit is not None:
         problems += engine_container.check_placement(engine_spec, "spec.engine")
     return problems
 
@@ -187,26 +210,24 @@ def check_serving_runtime(obj: dict[str, Any]) -> list[Problem]:
     runner = config.get("runner")
     if not isinstance(runner, dict):
         return []
-    base = "spec.engineConfig.runner"
-    problems = engine_container.check_args_expansion(runner.get("args"), base)
-    if not runner.get("command"):
-        problems.append(Problem(f"{base}.command", None, "G5", "without a full command the image runs its own CMD", "set command, e.g. ['python3', '-m', 'sglang.launch_server']"))
-    ports = [p.get("containerPort") for p in runner.get("ports") or [] if isinstance(p, dict)]
-    problems += probes.check_probes(
-        {k: runner[k] for k in ("readinessProbe", "livenessProbe", "startupProbe") if k in runner}, base, ports[0] if ports and isinstance(ports[0], int) else None
-    )
-    problems += engine_container.check_shm(runner, base)
-    return problems
+    # The runtime owns the runner's command, probes and mounts; its args (G3 --port, G5 served name,
+    # G10) and resources (G11, G13 storage) are the InferenceService's.
+    (view,) = engine_views(obj)
+    problems = engine_container.check_args_expansion(runner.get("args"), view.path)
+    return problems + engine_checks.check_full_command(view) + engine_checks.check_probes(view) + engine_checks.check_shm(view)
 
 
 def check_benchmark_job(obj: dict[str, Any]) -> list[Problem]:
     spec = obj.get("spec") or {}
     location = spec.get("outputLocation")
     if not isinstance(location, dict):
-        return [Problem("spec.outputLocation", None, "B1", "OME rejects a BenchmarkJob without an output location (`spec.outputLocation: Required value`, bug 4)", "set outputLocation.storageUri: pvc://<claim>/<subpath>")]
+        return [Problem("spec.outputLocation", None, B1, "OME rejects a BenchmarkJob without an output location (`spec.outputLocation: Required value`, bug 4)", "set outputLocation.storageUri: pvc://<claim>/<subpath>")]
     return check_storage_uri(location.get("storageUri"), "spec.outputLocation.storageUri")
 
 
-def _gpu_limit(c: dict[str, Any]) -> bool:
-    return ((c.get("resources") or {}).get("limits") or {}).get(engine_container.GPU) is not None
+# ---------------------------------------------------------------- by kind (manifests.py composes these)
 
+CHECKERS: dict[kinds.Kind, kinds.Checker] = {(GROUP, "InferenceService"): check_inference_service, (GROUP, "ClusterServingRuntime"): check_serving_runtime, (GROUP, "BenchmarkJob"): check_benchmark_job}
+FIXERS: dict[kinds.Kind, kinds.Fixer] = {}
+check = kinds.check_by_kind(CHECKERS)
+fix = kinds.fix_by_kind(FIXERS)

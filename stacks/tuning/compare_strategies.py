@@ -1,12 +1,13 @@
 """How the tuning strategies compare: each one replayed through the real driver on recorded
 response surfaces, side by side, same seeds, same budget.
 
-    venv/bin/python -m benchmarks.search_strategies [SURFACE.json ...] [--seeds 20] [--budget 0.3]
+    venv/bin/python -m stacks.tuning.compare_strategies [SURFACE.json ...] [--seeds 20] [--budget 0.3]
 
 Per surface and strategy: in how many seeds a run of `budget` x the grid's trials found a point
 within 2 % (and 5 %) of the optimum, the median number of trials it took to get within 2 %, and
-how many times fewer that is than random order's median. Surfaces default to the ones the tests ship
-(`tests/tuning/data/`); record your own with `stacks.local_engine.record_surface`. Not run in CI.
+how many times fewer that is than random order's median. Surfaces default to the ones shipped in
+`stacks/tuning/surfaces/` (the strategy tests replay them too); record your own with
+`stacks.local_engine.record_surface`. Not run in CI.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from rich.table import Table
 
 from stacks.tuning.replay import Surface, load_surface, replay
 
-ROOT = Path(__file__).resolve().parents[1]
+SURFACES = Path(__file__).resolve().parent / "surfaces"
 STRATEGIES = ("gp", "tpe", "random", "grid")
 
 
@@ -57,8 +58,8 @@ def compare(surface: Surface, seeds: int, fraction: float) -> Table:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.search_strategies", description=__doc__.split("\n\n")[0])
-    parser.add_argument("surfaces", nargs="*", type=Path, default=sorted((ROOT / "tests" / "tuning" / "data").glob("*.json")))
+    parser = argparse.ArgumentParser(prog="python -m stacks.tuning.compare_strategies", description=__doc__.split("\n\n")[0])
+    parser.add_argument("surfaces", nargs="*", type=Path, default=sorted(SURFACES.glob("*.json")))
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--budget", type=float, default=0.3, help="trials per run, as a fraction of the grid (default 0.3)")
     args = parser.parse_args(argv)

@@ -10,7 +10,7 @@ model-based strategy finds the optimum of a realistic-looking, partly infeasible
   - TTFT p90 grows with queueing (small batched-token budgets chunk prefill) and with batch size;
   - gpu_memory_utilization 0.95 with tensor-parallel size 1 crashes at start (CUDA graphs): infeasible.
 A deterministic hash gives +-3 % "noise" so the surface is not perfectly smooth.
-Run: python tests/tuning/data/make_synthetic_surface.py
+Run: python stacks/tuning/surfaces/make_synthetic_surface.py
 """
 
 from __future__ import annotations

@@ -1,0 +1,167 @@
+"""Platform add-ons (G20): the defaults per cluster mode, the order they converge in, the pinned
+charts and EKS add-ons, and the HyperPod inference operator's add-on and Helm configuration."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from .spec import PlatformSpec
+
+OPERATOR_ADDON = "amazon-sagemaker-hyperpod-inference"
+OPERATOR_ROLE_PREFIX = "SageMakerHyperPodInference"  # G20: the add-on path requires this prefix
+OPERATOR_NAMESPACE = "hyperpod-inference-system"
+MAX_ROLE_NAME = 64
+
+ADDONS = (
+    "load_balancer_controller",
+    "nvidia_device_plugin",
+    "cert_manager",
+    "s3_csi",
+    "fsx_csi",
+    "metrics_server",
+    "keda",
+    "hyperpod_operator",
+)
+
+# Sensible defaults per cluster mode. `existing` adopts a cluster that usually has its platform
+# already (a second load balancer controller or KEDA would fight the first): nothing by default.
+# On plain EKS the HyperPod operator has no HyperPod nodes to schedule on: off by default.
+DEFAULTS: dict[str, dict[str, bool]] = {
+    "hyperpod": {a: True for a in ADDONS},
+    "eks": {**{a: True for a in ADDONS}, "hyperpod_operator": False, "fsx_csi": False},
+    "existing": {a: False for a in ADDONS},
+}
+
+# G20: what the HyperPod inference operator needs before it starts.
+OPERATOR_PREREQUISITES = ("cert_manager", "load_balancer_controller", "s3_csi", "fsx_csi", "metrics_server", "keda")
+
+# The load balancer controller chart registers a mutating webhook on every Service with failurePolicy
+# Fail (aws-load-balancer-controller chart 1.13.2 values.yaml: enableServiceMutatorWebhook: true,
+# serviceMutatorWebhookConfig.failurePolicy: Fail): a chart that creates a Service while the controller's
+# pods are not ready fails. These add-ons' charts create Services.
+CREATES_SERVICES = ("cert_manager", "metrics_server", "keda")
+
+# Add-ons that need another add-on first: the LB controller before anything that creates a Service;
+# cert-manager's webhook before charts that create Certificates (KEDA); G20 for the operator.
+ADDON_DEPENDS_ON: dict[str, tuple[str, ...]] = {
+    "cert_manager": ("load_balancer_controller",),
+    "metrics_server": ("load_balancer_controller",),
+    "keda": ("load_balancer_controller", "cert_manager"),
+    "hyperpod_operator": OPERATOR_PREREQUISITES,
+}
+
+# Pinned upstream charts (repository, chart, version). Bump deliberately, one at a time.
+CHARTS: dict[str, tuple[str, str, str]] = {
+    "load_balancer_controller": ("https://aws.github.io/eks-charts", "aws-load-balancer-controller", "1.13.4"),
+    "nvidia_device_plugin": ("https://nvidia.github.io/k8s-device-plugin", "nvidia-device-plugin", "0.17.4"),
+    "cert_manager": ("https://charts.jetstack.io", "cert-manager", "v1.18.2"),
+    "keda": ("https://kedacore.github.io/charts", "keda", "2.17.2"),
+    "metrics_server": ("https://kubernetes-sigs.github.io/metrics-server/", "metrics-server", "3.13.0"),
+    # The Helm path of the operator (alternative to the EKS add-on); a local checkout of
+    # aws/sagemaker-hyperpod-cli `helm_chart/HyperPodHelmChart/charts/inference-operator`.
+    "hyperpod_operator": ("", "./helm_chart/HyperPodHelmChart/charts/inference-operator", ""),
+}
+
+# EKS add-ons (name, service account that needs AWS access or None, namespace).
+EKS_ADDONS: dict[str, tuple[str, Optional[str], str]] = {
+    "s3_csi": ("aws-mountpoint-s3-csi-driver", "s3-csi-driver-sa", "kube-system"),
+    "fsx_csi": ("aws-fsx-csi-driver", "fsx-csi-controller-sa", "kube-system"),
+    "pod_identity_agent": ("eks-pod-identity-agent", None, "kube-system"),
+}
+
+
+@dataclass(frozen=True)
+class AddonPlan:
+    enabled: dict[str, bool]
+
+    def __getitem__(self, addon: str) -> bool:
+        return self.enabled.get(addon, False)
+
+    def on(self) -> list[str]:
+        return [a for a in ADDONS if self.enabled.get(a)]
+
+
+def resolve_addons(mode: str, platform: PlatformSpec) -> AddonPlan:
+    """The switches after mode defaults: an explicit true/false always wins."""
+    defaults = DEFAULTS[mode]
+    return AddonPlan({a: (getattr(platform, a) if getattr(platform, a) is not None else defaults[a]) for a in ADDONS})
+
+
+def install_order(plan: AddonPlan) -> list[str]:
+    """Enabled add-ons, each after what it depends on (G20), stable otherwise."""
+    done: list[str] = []
+
+    def visit(addon: str) -> None:
+        if addon in done or not plan[addon]:
+            return
+        for dep in ADDON_DEPENDS_ON.get(addon, ()):
+            visit(dep)
+        done.append(addon)
+
+    for addon in ADDONS:
+        visit(addon)
+    return done
+
+
+def depends_on(addon: str, plan: AddonPlan) -> list[str]:
+    return [d for d in ADDON_DEPENDS_ON.get(addon, ()) if plan[d]]
+
+
+def operator_role_name(platform: PlatformSpec, cluster_name: str) -> str:
+    """G20: the execution role of the EKS add-on path starts with `SageMakerHyperPodInference`."""
+    raw = platform.operator_role_name.replace("{cluster}", cluster_name)
+    if len(raw) <= MAX_ROLE_NAME:
+        return raw
+    digest = hashlib.sha256(raw.encode()).hexdigest()[:8]
+    return f"{raw[: MAX_ROLE_NAME - 9].rstrip('-_')}-{digest}"
+
+
+def operator_addon_config(
+    execution_role_arn: str,
+    tls_bucket: str,
+    hyperpod_cluster_arn: Optional[str],
+    plan: AddonPlan,
+    keda_role_arn: Optional[str] = None,
+) -> dict[str, Any]:
+    """`configurationValues` of the `amazon-sagemaker-hyperpod-inference` add-on.
+
+    The stack installs the load balancer controller and KEDA itself (one owner per controller), so
+    the add-on is told not to install its own copies. The HyperPod cluster ARN is passed explicitly:
+    the operator otherwise reads it from node labels, which the system node group lacks.
+    """
+    config: dict[str, Any] = {
+        "executionRoleArn": execution_role_arn,
+        "tlsCertificateS3Bucket": tls_bucket,
+        "alb": {"enabled": False},
+        "keda": {"enabled": False},
+    }
+    if hyperpod_cluster_arn:
+        config["hyperpodClusterArn"] = hyperpod_cluster_arn
+    if not plan["load_balancer_controller"]:
+        config["alb"] = {"enabled": True, "serviceAccount": {"create": True}}
+    if not plan["keda"] and keda_role_arn:
+        config["keda"] = {"enabled": True, "auth": {"aws": {"irsa": {"enabled": True, "roleArn": keda_role_arn}}}}
+    return config
+
+
+def operator_helm_values(
+    region: str, cluster_name: str, execution_role_arn: str, tls_bucket: str, hyperpod_cluster_arn: Optional[str], vpc_id: str, plan: AddonPlan
+) -> dict[str, Any]:
+    """Values of the operator's Helm chart (the alternative to the add-on). Its dependencies are
+    installed by the stack, so the chart's bundled copies are switched off."""
+    values: dict[str, Any] = {
+        "region": region,
+        "eksClusterName": cluster_name,
+        "executionRoleArn": execution_role_arn,
+        "tlsCertificateS3Bucket": tls_bucket if tls_bucket.startswith("s3://") else f"s3://{tls_bucket}",
+        "alb": {"enabled": False, "region": region, "clusterName": cluster_name, "vpcId": vpc_id},
+        "cert-manager": {"enabled": False},
+        "keda": {"enabled": False},
+        "s3": {"enabled": False},
+        "fsx": {"enabled": False},
+    }
+    if hyperpod_cluster_arn:
+        values["hyperpodClusterArn"] = hyperpod_cluster_arn
+    return values

@@ -1,0 +1,251 @@
+"""G3-G13 on an engine container, written once over a view every backend maps its objects to.
+
+A HyperPod worker (`spec.worker`), a Deployment container, an OME runner and a KServe predictor
+container differ in where their fields sit (`environmentVariables` or `env`, `worker.probes` or the
+container itself, `modelInvocationPort` or `ports`). `EngineContainerView` names those places once
+per kind (the paths are the messages' paths); `check` holds the rules. A backend keeps only its
+kind-specific rules (HyperPod's metrics port, G7 and G9; a rollout's surge, G4; placement, G11).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional
+
+from .. import engines, instances, probes
+from ..catalog import G3, G5, G6, G10, G11, G12, G13
+from ..endpoint import GPU
+from ..problems import Change, Problem
+from . import reader
+
+PROBE_KINDS = ("readinessProbe", "livenessProbe", "startupProbe")
+DEFAULT_EPHEMERAL_STORAGE = "50Gi"
+
+
+@dataclass(frozen=True)
+class EngineContainerView:
+    path: str  # the container's path in its object, e.g. spec.worker or spec.template.spec.containers[0]
+    command: list[Any]
+    args: list[str]
+    flags: dict[str, Any]  # parsed, canonical flags
+    env: dict[str, dict[str, Any]]  # entries by name
+    env_path: str  # where the env list sits
+    port: Optional[int]  # the declared engine port (container port / modelInvocationPort)
+    port_label: str  # how the messages name that port
+    gpu_limit: Optional[str]
+    requests: dict[str, Any]
+    probes: Optional[dict[str, Any]]  # None: another object owns the probes (OME's runtime)
+    probes_path: str
+    mounts: Optional[list[Any]]  # None: /dev/shm is not this object's (the HyperPod operator's)
+    instance_type: Optional[str]
+    engine: Optional[str]
+    tp: int
+    server: bool = False  # known to be the model server (a HyperPod worker) even when the engine is unknown
+    require_command: bool = True
+    model_id: Optional[str] = None  # the model id the served name must end with, when the object says
+    load_seconds: int = probes.DEFAULT_LOAD_SECONDS
+    # The port as written when it is no integer: shown in the message, so the policy pack can tell a value
+    # unknown during preview (which it never reports) from a missing one.
+    port_value: Any = None
+
+    @property
+    def instance(self) -> Optional[instances.InstanceType]:
+        return reader.instance(self.instance_type)
+
+    @property
+    def is_engine(self) -> bool:
+        return self.server or self.engine is not None
+
+
+def worker_view(spec: Mapping[str, Any]) -> EngineContainerView:
+    """A HyperPod InferenceEndpointConfig's `spec.worker`."""
+    worker = spec.get("worker") if isinstance(spec.get("worker"), dict) else {}
+    engine = reader.detect_engine(worker)
+    args = reader.str_args(worker.get("args"))
+    flags = reader.parse(args, engine)
+    port = (worker.get("modelInvocationPort") or {}).get("containerPort")
+    resources = worker.get("resources") if isinstance(worker.get("resources"), dict) else {}
+    hf_id = ((spec.get("modelSourceConfig") or {}).get("huggingFaceModel") or {}).get("modelId")
+    return EngineContainerView(
+        path="spec.worker",
+        command=worker.get("command") if isinstance(worker.get("command"), list) else [],
+        args=args,
+        flags=flags,
+        env=reader.env_map(worker.get("environmentVariables")),
+        env_path="spec.worker.environmentVariables",
+        port=port if isinstance(port, int) else None,
+        port_value=port,
+        port_label="modelInvocationPort",
+        gpu_limit=reader.gpu_limit(resources),
+        requests=resources.get("requests") or {},
+        probes=worker.get("probes") if isinstance(worker.get("probes"), dict) else {},
+        probes_path="spec.worker.probes",
+        mounts=None,
+        instance_type=spec.get("instanceType") if isinstance(spec.get("instanceType"), str) else None,
+        engine=engine,
+        tp=reader.tensor_parallel(flags),
+        server=True,
+        model_id=hf_id if isinstance(hf_id, str) and hf_id else None,
+        load_seconds=spec.get("maxDeployTimeInSeconds", 3600),
+    )
+
+
+def container_view(
+    c: Mapping[str, Any], path: str, instance_type: Optional[str], require_command: bool = True, own_probes: bool = True, labels: Optional[Mapping[str, Any]] = None
+) -> EngineContainerView:
+    """A Kubernetes container: a Deployment's, an OME runner (`own_probes=False`: the runtime has
+    them; `labels`: its object's, which name the engine) or a KServe predictor's."""
+    engine = reader.detect_engine(c, labels)
+    args = reader.str_args(c.get("args"))
+    flags = reader.parse(args, engine)
+    ports = [p.get("containerPort") for p in c.get("ports") or [] if isinstance(p, dict)]
+    resources = c.get("resources") if isinstance(c.get("resources"), dict) else {}
+    return EngineContainerView(
+        path=path,
+        command=c.get("command") if isinstance(c.get("command"), list) else [],
+        args=args,
+        flags=flags,
+        env=reader.env_map(c.get("env")),
+        env_path=f"{path}.env",
+        port=ports[0] if ports and isinstance(ports[0], int) else None,
+        port_label="the container port",
+        gpu_limit=reader.gpu_limit(resources),
+        requests=resources.get("requests") or {},
+        probes={k: c[k] for k in PROBE_KINDS if k in c} if own_probes else None,
+        probes_path=path,
+        mounts=(c.get("volumeMounts") or []) if own_probes else None,
+        instance_type=instance_type,
+        engine=engine,
+        tp=reader.tensor_parallel(flags),
+        require_command=require_command,
+    )
+
+
+def check(view: EngineContainerView) -> list[Problem]:
+    """Every G3-G13 problem of one engine container (G4 here is its probes; rollouts are the backend's)."""
+    return [
+        *check_port(view),
+        *check_probes(view),
+        *check_command(view),
+        *check_engine_args(view),
+        *check_gpus(view),
+        *check_storage(view),
+    ]
+
+
+def check_port(view: EngineContainerView) -> list[Problem]:
+    """G3: the engine listens on the declared port."""
+    if view.port is None:
+        return [Problem(f"{view.path}.modelInvocationPort.containerPort", view.port_value, G3, "the engine port is not set", "set the engine's port")] if view.server else []
+    if not view.is_engine:
+        return []
+    arg_port = view.flags.get("--port")
+    if arg_port is None:
+        return [Problem(f"{view.path}.args", None, G3, f"no --port: the engine listens on its image default, not {view.port}", f"add --port {view.port}")]
+    if str(arg_port) != str(view.port):
+        return [Problem(f"{view.path}.args[--port]", arg_port, G3, f"engine listens on {arg_port} but {view.port_label} is {view.port}", f"use one port: --port {view.port}")]
+    return []
+
+
+def check_probes(view: EngineContainerView) -> list[Problem]:
+    """G4 (probes that survive model load) and G3 (probes on the engine port)."""
+    if view.probes is None:
+        return []
+    return probes.check_probes(view.probes, view.probes_path, view.port, view.load_seconds)
+
+
+def check_full_command(view: EngineContainerView) -> list[Problem]:
+    """G5: the image's own CMD ignores the args."""
+    if not view.require_command or view.command:
+        return []
+    return [Problem(f"{view.path}.command", None, G5, "without a full command the DLC images run their fixed CMD and ignore args (served name, port, engine args)", "set command, e.g. ['python3', '-m', 'vllm.entrypoints.openai.api_server']")]
+
+
+def check_command(view: EngineContainerView) -> list[Problem]:
+    """G5: a full command and the served name clients send; G6: SGLang exports metrics."""
+    out = check_full_command(view)
+    served = view.flags.get("--served-model-name")
+    if not isinstance(served, str):
+        if view.is_engine:
+            out.append(Problem(f"{view.path}.args", None, G5, "no --served-model-name: the engine serves the model as /opt/ml/model and the router answers 'Model not found'", "add --served-model-name <last segment of the model id>"))
+    else:
+        expected = engines.served_model_name(view.model_id) if view.model_id else None
+        if "/" in served or (expected and served != expected):
+            out.append(Problem(f"{view.path}.args[--served-model-name]", served, G5, "the served name must be the last path segment of the model id, the name every client sends", f"use {expected or engines.served_model_name(served)!r}"))
+    if view.engine == "sglang" and "--enable-metrics" not in view.flags:
+        out.append(Problem(f"{view.path}.args", None, G6, "SGLang without --enable-metrics 404s on /metrics; the router drops the backend after ~1 minute", "add --enable-metrics"))
+    return out
+
+
+def check_engine_args(view: EngineContainerView) -> list[Problem]:
+    """G10: the engine's own flags, and a context length that bounds the KV cache."""
+    engine = view.engine
+    if engine is None:
+        return []
+    out = []
+    other, foreign = engines.foreign_flags(engine)
+    for flag in sorted(set(view.flags) & foreign):
+        out.append(Problem(f"{view.path}.args[{flag}]", view.flags[flag], G10, f"{flag} is a {other} flag; {engine} fails to start on it", f"use the {engine} flag from the parameter map"))
+    max_len_flag = engines.PARAMS_BY_KEY["max_model_len"].flag(engine).on
+    if max_len_flag not in view.flags:
+        out.append(Problem(f"{view.path}.args", None, G10, f"no {max_len_flag}: the engine sizes the KV cache for the model's full context and can OOM", f"add {max_len_flag} {engines.DEFAULTS[engine]['max_model_len']}"))
+    return out
+
+
+def check_gpus(view: EngineContainerView) -> list[Problem]:
+    """G11: GPUs by limit = tensor-parallel size, within the instance, never by env; G12: the GPU's env."""
+    out = []
+    tp, limit = view.tp, view.gpu_limit
+    where = f"{view.path}.resources.limits.{GPU}"
+    if limit is None:
+        out.append(Problem(where, None, G11, "no GPU limit: the pod is scheduled without a GPU", f"set limits.{GPU}: '{tp}'"))
+    elif view.is_engine and limit != str(tp):
+        out.append(Problem(where, limit, G11, f"GPU limit differs from the tensor-parallel size {tp}", f"set limits.{GPU}: '{tp}'"))
+    if cuda := view.env.get("CUDA_VISIBLE_DEVICES"):
+        out.append(Problem(f"{view.env_path}[CUDA_VISIBLE_DEVICES]", cuda.get("value"), G11, "GPU selection by env fights the device plugin", "remove it; the nvidia.com/gpu limit assigns GPUs"))
+    inst = view.instance
+    if inst is not None and tp > inst.gpus:
+        out.append(Problem(f"{view.path}.args[--tensor-parallel-size]", tp, G11, f"{view.instance_type} has {inst.gpus} GPU(s)", f"use tensor-parallel size <= {inst.gpus}"))
+    if inst is not None and view.engine is not None:
+        for key, value in engines.instance_env(view.engine, inst).items():
+            present = (view.env.get(key) or {}).get("value")
+            if present != value:
+                out.append(Problem(f"{view.env_path}[{key}]", present, G12, f"{inst.gpu.model} (compute capability {inst.gpu.compute_capability}) needs {key}={value}", f"set {key}={value}"))
+    return out
+
+
+def check_storage(view: EngineContainerView) -> list[Problem]:
+    """G13: explicit ephemeral storage, and a memory-backed /dev/shm where the object owns its mounts."""
+    if "ephemeral-storage" in view.requests:
+        return check_shm(view)
+    return [
+        Problem(f"{view.path}.resources.requests.ephemeral-storage", None, G13, "no ephemeral-storage request: the kubelet evicts the pod when downloads fill the node", "request ephemeral-storage within node capacity, e.g. 50Gi"),
+        *check_shm(view),
+    ]
+
+
+def check_shm(view: EngineContainerView) -> list[Problem]:
+    if view.mounts is None or any(isinstance(m, dict) and m.get("mountPath") == "/dev/shm" for m in view.mounts):
+        return []
+    return [Problem(f"{view.path}.volumeMounts", None, G13, "no memory-backed /dev/shm: tensor-parallel NCCL and engine workers run out of shared memory", "mount an emptyDir {medium: Memory} at /dev/shm")]
+
+
+# ---------------------------------------------------------------- the fixes every container kind shares
+
+
+def fix_probes(holder: dict[str, Any], path: str, engine: Optional[str], port: int, load_seconds: int = probes.DEFAULT_LOAD_SECONDS) -> list[Change]:
+    """G4/G3: the probes in `holder` (a container, or HyperPod's `worker.probes`) on the engine's
+    health route and port, with timeouts that survive a busy engine. Mutates `holder`."""
+    health = reader.health_path(engine)
+    fixed, changes = probes.fix_probes({k: holder[k] for k in PROBE_KINDS if k in holder}, path, health, port, load_seconds)
+    holder.update(fixed)
+    return changes
+
+
+def fix_ephemeral_storage(container: dict[str, Any], path: str) -> list[Change]:
+    """G13: an explicit ephemeral-storage request. Mutates `container`."""
+    requests = container.setdefault("resources", {}).setdefault("requests", {})
+    if "ephemeral-storage" in requests:
+        return []
+    requests["ephemeral-storage"] = DEFAULT_EPHEMERAL_STORAGE
+    return [Change(f"{path}.resources.requests.ephemeral-storage", None, DEFAULT_EPHEMERAL_STORAGE, G13, "explicit, within node capacity")]

@@ -1,0 +1,52 @@
+"""What stands in front of an engine's pods on plain Kubernetes: the ClusterIP (or NLB) Service and
+the ALB Ingress. The kubernetes backend puts them in front of its Deployment; the kserve backend
+in front of its predictor (its own Service is headless)."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional
+
+from .. import ingress as ingress_rules
+from ..endpoint import resolve
+from ..spec import EndpointSpec, IngressSpec
+from .container import PORT_NAME
+
+SERVICE_PORT = 80
+
+
+def service(spec: EndpointSpec) -> dict[str, Any]:
+    r = resolve(spec)
+    meta: dict[str, Any] = {"name": r.name, "namespace": spec.namespace, "labels": r.labels}
+    body: dict[str, Any] = {"type": "ClusterIP", "selector": r.selector, "ports": [{"name": "http", "port": SERVICE_PORT, "targetPort": PORT_NAME, "protocol": "TCP"}]}
+    if spec.load_balancer == "nlb":
+        meta["annotations"] = nlb_annotations(spec)
+        body["type"] = "LoadBalancer"
+        body["loadBalancerClass"] = "service.k8s.aws/nlb"  # the AWS Load Balancer Controller, not the in-tree one
+    return {"apiVersion": "v1", "kind": "Service", "metadata": meta, "spec": body}
+
+
+def nlb_annotations(spec: EndpointSpec) -> dict[str, str]:
+    prefix = "service.beta.kubernetes.io/aws-load-balancer-"
+    return {
+        prefix + "type": "external",
+        prefix + "nlb-target-type": "ip",  # perf-eval notes: instance targets never became healthy
+        prefix + "scheme": "internet-facing" if spec.public_alb else "internal",
+        prefix + "healthcheck-path": resolve(spec).health_path,  # G17
+        prefix + "healthcheck-protocol": "HTTP",
+        prefix + "healthcheck-port": "traffic-port",
+    }
+
+
+def ingress(spec: EndpointSpec, ingress_spec: IngressSpec, service_name: Optional[str] = None, tags: Optional[Mapping[str, str]] = None) -> dict[str, Any]:
+    """An ALB Ingress in the endpoint's namespace, in front of the endpoint's own Service. Same
+    annotations as the HyperPod path (G8 scheme fixed at creation, G17 health check, `tags` on the ALB)."""
+    r = resolve(spec)
+    plain = ingress_spec.model_copy(update={"router_protocol": "HTTP"})
+    return ingress_rules.alb_ingress(
+        ingress_rules.ingress_name(r.name),
+        spec.namespace,
+        {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/name": r.name},
+        ingress_rules.ingress_annotations(spec, plain, r.health_path, tags),
+        service_name or r.name,
+        SERVICE_PORT,
+    )

@@ -1,0 +1,457 @@
+"""The HyperPod `InferenceEndpointConfig` (G1-G13, G17, G18): render from a spec, check, fix.
+
+`render` builds a correct object; `check` reports what is wrong with any object (hand-written ones
+too); `fix` repairs what can be repaired without guessing intent. Transforms call `fix`, the policy
+pack and the offline plan call `check`. A rendered object passes `check` with no problem and `fix`
+leaves it unchanged (tested).
+"""
+
+from __future__ import annotations
+
+
+from typing import Any
+
+from .. import engines, instances, naming
+from ..addons import OPERATOR_NAMESPACE  # noqa: F401 - where the operator runs the router: part of this backend's interface
+from ..catalog import G2, G3, G5, G6, G7, G9, G10, G11, G12, G17, G18
+from ..endpoint import API_KEY_ENV, API_KEY_SECRET_KEY, GPU, ResolvedEndpoint, resolve
+from ..problems import Change, Problem
+from ..spec import EndpointSpec, FsxSource, HuggingFaceSource, S3Source
+from ..tree import copy_tree
+from . import engine_checks, reader
+
+GROUP = "inference.sagemaker.aws.amazon.com"
+API_VERSION = f"{GROUP}/v1"  # G18: the stored version; v1alpha1 lacks routing, KV cache, probes
+KIND = "InferenceEndpointConfig"
+MODEL_VOLUME = "model-weights"
+CRD_METRICS_PORT_DEFAULT = 8080  # spec.metrics.modelMetrics.port default: wrong for vLLM (G3)
+CRD_HEALTH_CHECK_DEFAULT = "/ping"
+CRD_INVOCATION_DEFAULT = "invocations"
+
+# G19: fields the operator cannot change in place (CRD: "Once set, the enabled field cannot be modified").
+IMMUTABLE_FIELDS = ("spec.intelligentRoutingSpec.enabled",)
+
+
+def type_token(api_version: str = API_VERSION) -> str:
+    return f"kubernetes:{api_version}:{KIND}"
+
+
+def is_endpoint_config(obj: Any) -> bool:
+    return isinstance(obj, dict) and obj.get("kind") == KIND and str(obj.get("apiVersion", "")).startswith(GROUP + "/")
+
+
+# ---------------------------------------------------------------- render
+
+
+def sagemaker_model_name(model_id: str) -> str:
+    """spec.modelName: SageMaker model names allow [a-zA-Z0-9-] only, 63 at most."""
+    name = "".join(c if c.isalnum() and c.isascii() else "-" for c in engines.served_model_name(model_id))
+    name = "-".join(part for part in name.split("-") if part)
+    return naming.fit(name, naming.MAX_NAME) or "model"
+
+
+def render(
+    spec: EndpointSpec,
+    region: str | None = None,
+    api_key: Any = None,
+    api_key_secret: str | None = None,
+) -> dict[str, Any]:
+    """The full object. `api_key` may be a Pulumi Output: it is placed, never inspected."""
+    r = resolve(spec)
+    mount = engines.DEFAULT_MODEL_DIR
+    env_list: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in sorted(r.env.items())]
+    if spec.api_key:
+        env_list.append(_api_key_env(spec, api_key, api_key_secret or r.api_key_secret))
+    worker = {
+        "image": r.image,
+        "command": r.command,
+        "args": r.args(mount, pin_revision=False),  # the operator downloads the model (commitSHA pins it)
+        "environmentVariables": env_list,
+        "modelInvocationPort": {"containerPort": r.port, "name": "http"},
+        "modelVolumeMount": {"name": MODEL_VOLUME, "mountPath": mount},
+        "resources": r.resources,
+        "probes": r.probes,
+    }
+    body: dict[str, Any] = {
+        "modelName": sagemaker_model_name(spec.model),
+        "instanceType": instances.sagemaker_name(instances.ec2_name(spec.instance_type.lower())),
+        "replicas": spec.replicas,
+        "invocationEndpoint": spec.invocation_endpoint,
+        "maxDeployTimeInSeconds": spec.max_deploy_seconds,
+        "modelSourceConfig": _model_source(spec, region),
+        "worker": worker,
+        "metrics": {"enabled": True, "modelMetrics": {"port": r.metrics_port, "path": r.metrics_path}},
+        "loadBalancer": {"healthCheckPath": r.health_path},
+    }
+    if spec.sagemaker_endpoint:
+        body["endpointName"] = r.name  # G2: lowercase, the operator derives resource names from it
+    if spec.intelligent_routing:
+        body["intelligentRoutingSpec"] = {"enabled": True, "routingStrategy": spec.routing_strategy}
+    if spec.kv_cache is not None and spec.kv_cache.enabled:
+        body["kvCacheSpec"] = _kv_cache(spec)
+    if spec.autoscaling is not None:
+        body["autoScalingSpec"] = _autoscaling(r)
+    if spec.tls_certificate_s3_uri:
+        body["tlsConfig"] = {"tlsCertificateOutputS3Uri": spec.tls_certificate_s3_uri}
+    return {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "metadata": {"name": r.name, "namespace": r.namespace, "labels": r.labels},
+        "spec": body,
+    }
+
+
+def _api_key_env(spec: EndpointSpec, api_key: Any, secret_name: str) -> dict[str, Any]:
+    if spec.intelligent_routing:
+        # G9: the operator copies only plain `value` env vars to the router (incident §11); a
+        # secretKeyRef leaves the router's VLLM_API_KEY empty and every backend call gets 401.
+        return {"name": API_KEY_ENV, "value": api_key}
+    return {"name": API_KEY_ENV, "valueFrom": {"secretKeyRef": {"name": secret_name, "key": API_KEY_SECRET_KEY}}}
+
+
+def _model_source(spec: EndpointSpec, region: str | None) -> dict[str, Any]:
+    src = spec.model_source
+    l2 = spec.kv_cache is not None and spec.kv_cache.l2
+    if isinstance(src, S3Source):
+        return {
+            "modelSourceType": "s3",
+            "s3Storage": {"bucketName": src.bucket, "region": src.region or region or "us-east-1"},
+            "modelLocation": src.path,
+            "prefetchEnabled": bool(spec.prefetch) and not l2,  # G7
+        }
+    if isinstance(src, FsxSource):
+        fsx = {"fileSystemId": src.file_system_id}
+        fsx.update({k: v for k, v in (("dnsName", src.dns_name), ("mountName", src.mount_name)) if v})
+        return {"modelSourceType": "fsx", "fsxStorage": fsx, "modelLocation": src.path}
+    assert isinstance(src, HuggingFaceSource)
+    hf: dict[str, Any] = {"modelId": src.model_id or spec.model}
+    if src.revision:
+        hf["commitSHA"] = src.revision
+    if src.token_secret:
+        hf["tokenSecretRef"] = {"name": src.token_secret.name, "key": src.token_secret.key}
+    return {"modelSourceType": "huggingface", "huggingFaceModel": hf, "prefetchEnabled": bool(spec.prefetch) and not l2}
+
+
+def _kv_cache(spec: EndpointSpec) -> dict[str, Any]:
+    kv = spec.kv_cache
+    assert kv is not None
+    out: dict[str, Any] = {"enableL1Cache": kv.l1, "enableL2Cache": kv.l2}
+    if kv.l2:
+        l2: dict[str, Any] = {"l2CacheBackend": kv.l2_backend}
+        if kv.l2_local_url:
+            l2["l2CacheLocalUrl"] = kv.l2_local_url
+        out["l2CacheSpec"] = l2
+    return out
+
+
+def _autoscaling(r: ResolvedEndpoint) -> dict[str, Any]:
+    scaling = r.spec.autoscaling
+    assert scaling is not None
+    out: dict[str, Any] = {
+        "minReplicaCount": scaling.min_replicas,
+        "maxReplicaCount": scaling.max_replicas,
+        "cooldownPeriod": scaling.cooldown_seconds,
+    }
+    if scaling.prometheus:
+        out["prometheusTrigger"] = {
+            "name": f"{r.name}-prometheus",
+            "query": scaling.prometheus.query,
+            "targetValue": scaling.prometheus.target_value,
+            "serverAddress": scaling.prometheus.server_address,
+        }
+    if scaling.cloudwatch:
+        cw = scaling.cloudwatch
+        out["cloudWatchTrigger"] = {
+            "name": f"{r.name}-cloudwatch",
+            "metricName": cw.metric_name,
+            "namespace": cw.namespace,
+            "targetValue": cw.target_value,
+            "metricStat": cw.statistic,
+            "dimensions": [{"name": k, "value": v} for k, v in sorted(cw.dimensions.items())],
+        }
+    return out
+
+
+# ---------------------------------------------------------------- reading manifests
+
+
+def _worker(obj: dict[str, Any]) -> dict[str, Any]:
+    worker = (obj.get("spec") or {}).get("worker")
+    return worker if isinstance(worker, dict) else {}
+
+
+def _routing(spec: dict[str, Any]) -> bool:
+    return bool((spec.get("intelligentRoutingSpec") or {}).get("enabled"))
+
+
+def _l2(spec: dict[str, Any]) -> bool:
+    return bool((spec.get("kvCacheSpec") or {}).get("enableL2Cache"))
+
+
+# ---------------------------------------------------------------- check
+
+
+def engine_views(obj: dict[str, Any]) -> list[engine_checks.EngineContainerView]:
+    """The worker, as the one engine-container checker sees it."""
+    return [engine_checks.worker_view(obj.get("spec") or {})] if is_endpoint_config(obj) else []
+
+
+def check(obj: dict[str, Any]) -> list[Problem]:
+    """Every guardrail problem of one InferenceEndpointConfig, as manifest field paths."""
+    problems: list[Problem] = []
+    api_version = obj.get("apiVersion")
+    if api_version != API_VERSION:
+        problems.append(
+            Problem("apiVersion", api_version, G18, "v1alpha1 lacks intelligent routing, KV cache and probes", f"use apiVersion {API_VERSION}")
+        )
+    meta = obj.get("metadata") or {}
+    spec = obj.get("spec") or {}
+    problems += naming.check_name(meta.get("name"), "metadata.name", naming.HYPERPOD_DERIVED)
+    if spec.get("endpointName"):
+        problems += naming.check_name(spec["endpointName"], "spec.endpointName")
+    problems += naming.check_label_values(meta)
+    view = engine_checks.worker_view(spec)
+    problems += engine_checks.check_port(view)
+    problems += _check_metrics_port(spec, view.port)
+    problems += engine_checks.check_probes(view)
+    problems += engine_checks.check_command(view)
+    problems += engine_checks.check_engine_args(view)
+    problems += _check_kv_cache(spec, view.flags, view.engine)
+    problems += _check_api_key(spec, view)
+    problems += engine_checks.check_gpus(view)
+    problems += engine_checks.check_storage(view)
+    problems += _check_routes(spec, view.engine)
+    return problems
+
+
+def _check_metrics_port(spec: dict, port: int | None) -> list[Problem]:
+    """G3, HyperPod's own field: the operator scrapes `spec.metrics.modelMetrics.port` (CRD default 8080)."""
+    metrics = spec.get("metrics") or {}
+    if port is None or not metrics.get("enabled", True):
+        return []
+    metrics_port = (metrics.get("modelMetrics") or {}).get("port", CRD_METRICS_PORT_DEFAULT)
+    if metrics_port == port:
+        return []
+    return [
+        Problem(
+            "spec.metrics.modelMetrics.port",
+            metrics_port,
+            G3,
+            f"metrics are scraped on {metrics_port} but the engine serves /metrics on {port} (the CRD default 8080 is wrong for vLLM)",
+            f"set spec.metrics.modelMetrics.port: {port}",
+        )
+    ]
+
+
+def _check_kv_cache(spec: dict, parsed: dict, engine: str | None) -> list[Problem]:
+    kv = spec.get("kvCacheSpec")
+    if not isinstance(kv, dict):
+        return []
+    out = []
+    if engine is not None and engine != "vllm":
+        out.append(Problem("spec.kvCacheSpec", kv, G7, "KVCacheSpec can only be configured for vLLM model server", "remove kvCacheSpec or use vLLM"))
+    if _l2(spec):
+        if (spec.get("modelSourceConfig") or {}).get("prefetchEnabled"):
+            out.append(Problem("spec.modelSourceConfig.prefetchEnabled", True, G7, "prefetch with L2 cache breaks the pod (lmcache-config volume not found)", "set prefetchEnabled: false"))
+        if "--enable-prefix-caching" in parsed:
+            out.append(Problem("spec.worker.args[--enable-prefix-caching]", True, G7, "with L2 cache the operator manages prefix caching; the flag breaks the pod", "remove --enable-prefix-caching"))
+        backend = str((kv.get("l2CacheSpec") or {}).get("l2CacheBackend", "")).lower()
+        if backend == "tieredstorage":
+            out.append(
+                Problem(
+                    "spec.kvCacheSpec.l2CacheSpec.l2CacheBackend",
+                    backend,
+                    G7,
+                    "tieredstorage L2 is known broken (LMCache: Invalid argument '/ai_toolkit_cache'); L1 still works",
+                    "use redis, or expect no remote cache",
+                    severity="warning",
+                )
+            )
+    return out
+
+
+def _check_api_key(spec: dict, view: engine_checks.EngineContainerView) -> list[Problem]:
+    """G9, HyperPod's router: it receives only plain `value` env vars."""
+    entry = view.env.get(API_KEY_ENV)
+    if not _routing(spec) or entry is None:
+        return []
+    if "valueFrom" in entry or not entry.get("value"):
+        return [
+            Problem(
+                f"{view.env_path}[{API_KEY_ENV}]",
+                entry.get("valueFrom") or entry.get("value"),
+                G9,
+                "the operator copies only plain `value` env vars to the router; its VLLM_API_KEY stays empty and every backend answers 401",
+                "give VLLM_API_KEY a plain value (a Pulumi secret), with the key Secret in both namespaces",
+            )
+        ]
+    return []
+
+
+def _check_routes(spec: dict, engine: str | None) -> list[Problem]:
+    out = []
+    health = (spec.get("loadBalancer") or {}).get("healthCheckPath", CRD_HEALTH_CHECK_DEFAULT)
+    wanted = reader.health_path(engine)
+    if health != wanted:
+        out.append(Problem("spec.loadBalancer.healthCheckPath", health, G17, f"the ALB health check must hit a route the engine serves ({wanted})", f"set healthCheckPath: {wanted}"))
+    invocation = spec.get("invocationEndpoint", CRD_INVOCATION_DEFAULT)
+    if invocation not in ("v1/chat/completions", "v1/completions"):
+        out.append(Problem("spec.invocationEndpoint", invocation, G17, "clients call the OpenAI API, not SageMaker's /invocations", "set invocationEndpoint: v1/chat/completions"))
+    strategy = (spec.get("intelligentRoutingSpec") or {}).get("routingStrategy")
+    if _routing(spec) and strategy == "kvaware" and invocation != "v1/completions":
+        out.append(Problem("spec.invocationEndpoint", invocation, G17, "kvaware routing needs the completions API", "set invocationEndpoint: v1/completions"))
+    return out
+
+
+# ---------------------------------------------------------------- fix
+
+
+def fix(obj: dict[str, Any]) -> tuple[dict[str, Any], list[Change]]:
+    """Repair what is unambiguous; leave the rest to `check`. Never mutates the input."""
+    obj = copy_tree(obj)
+    changes: list[Change] = []
+    meta = obj.setdefault("metadata", {})
+    spec = obj.setdefault("spec", {})
+    meta["name"], c = naming.fix_name(meta.get("name"), "metadata.name", naming.HYPERPOD_DERIVED)
+    changes += c
+    if spec.get("endpointName"):
+        spec["endpointName"], c = naming.fix_name(spec["endpointName"], "spec.endpointName")
+        changes += c
+    for field in ("labels", "annotations"):
+        for key, value in list((meta.get(field) or {}).items()):
+            if not isinstance(value, str):
+                meta[field][key] = _label_str(value)
+                changes.append(Change(f"metadata.{field}.{key}", value, meta[field][key], G2, "values must be strings"))
+    worker = spec.get("worker")
+    if not isinstance(worker, dict):
+        return obj, changes
+    engine = reader.detect_engine(worker)
+    port = (worker.get("modelInvocationPort") or {}).get("containerPort")
+    args = list(worker.get("args")) if isinstance(worker.get("args"), list) else []
+    if engine is not None:
+        args, c = _fix_args(args, engine, port, spec)
+        changes += c
+        if not worker.get("command"):
+            worker["command"] = engines.engine(engine).command
+            changes.append(Change("spec.worker.command", None, worker["command"], G5, "DLC images ignore args without a full command"))
+        worker["args"] = args
+    if isinstance(port, int):
+        changes += _fix_ports(spec, port, engine)
+        if not isinstance(worker.get("probes"), dict):
+            worker["probes"] = {}
+        changes += engine_checks.fix_probes(worker["probes"], "spec.worker.probes", engine, port, spec.get("maxDeployTimeInSeconds", 3600))
+    changes += _fix_kv_cache(spec)
+    changes += _fix_resources(spec, worker, engine)
+    changes += _fix_routes(spec, engine)
+    return obj, changes
+
+
+def _label_str(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _fix_args(args: list, engine: str, port: Any, spec: dict) -> tuple[list, list[Change]]:
+    changes: list[Change] = []
+    parsed = engines.parse_args(args)
+    if isinstance(port, int) and str(parsed.get("--port")) != str(port):
+        args = _set_flag(args, "--port", str(port))
+        changes.append(Change("spec.worker.args[--port]", parsed.get("--port"), str(port), G3, "one port for the engine everywhere"))
+    if "--served-model-name" not in parsed:
+        hf_id = ((spec.get("modelSourceConfig") or {}).get("huggingFaceModel") or {}).get("modelId")
+        source = hf_id or spec.get("modelName")
+        if isinstance(source, str) and source:
+            served = engines.served_model_name(source)
+            args = _set_flag(args, "--served-model-name", served)
+            changes.append(Change("spec.worker.args[--served-model-name]", None, served, G5, "clients call the model by its friendly name"))
+    if engine == "sglang" and "--enable-metrics" not in parsed:
+        args = [*args, "--enable-metrics"]
+        changes.append(Change("spec.worker.args[--enable-metrics]", None, True, G6, "the router drops SGLang backends whose /metrics 404s"))
+    for key in ("max_model_len", "gpu_memory_utilization"):
+        flag = engines.PARAMS_BY_KEY[key].flag(engine).on
+        if flag not in parsed:
+            value = engines._fmt(engines.DEFAULTS[engine][key])
+            args = [*args, flag, value]
+            changes.append(Change(f"spec.worker.args[{flag}]", None, value, G10, "default when unset"))
+    if _l2(spec) and "--enable-prefix-caching" in parsed:
+        args = [a for a in args if a != "--enable-prefix-caching"]
+        changes.append(Change("spec.worker.args[--enable-prefix-caching]", True, None, G7, "the operator manages prefix caching with L2 cache"))
+    return args, changes
+
+
+def _set_flag(args: list, flag: str, value: str) -> list:
+    out, i, done = [], 0, False
+    while i < len(args):
+        arg = args[i]
+        if arg == flag:
+            out += [flag, value]
+            i += 2 if i + 1 < len(args) and not str(args[i + 1]).startswith("--") else 1
+            done = True
+            continue
+        if isinstance(arg, str) and arg.startswith(flag + "="):
+            out += [flag, value]
+            done = True
+        else:
+            out.append(arg)
+        i += 1
+    return out if done else [*out, flag, value]
+
+
+def _fix_ports(spec: dict, port: int, engine: str | None) -> list[Change]:
+    metrics = spec.setdefault("metrics", {})
+    if not metrics.get("enabled", True):
+        return []
+    model_metrics = metrics.setdefault("modelMetrics", {})
+    old = model_metrics.get("port", CRD_METRICS_PORT_DEFAULT)
+    if old == port:
+        return []
+    model_metrics["port"] = port
+    return [Change("spec.metrics.modelMetrics.port", old, port, G3, "the engine serves /metrics on its own port")]
+
+
+def _fix_kv_cache(spec: dict) -> list[Change]:
+    source = spec.get("modelSourceConfig")
+    if _l2(spec) and isinstance(source, dict) and source.get("prefetchEnabled"):
+        source["prefetchEnabled"] = False
+        return [Change("spec.modelSourceConfig.prefetchEnabled", True, False, G7, "prefetch with L2 cache breaks the pod")]
+    return []
+
+
+def _fix_resources(spec: dict, worker: dict, engine: str | None) -> list[Change]:
+    changes = []
+    tp = reader.tensor_parallel(reader.parse(reader.str_args(worker.get("args")), engine))
+    resources = worker.setdefault("resources", {})
+    limits = resources.setdefault("limits", {})
+    if limits.get(GPU) is None:
+        limits[GPU] = str(tp)
+        changes.append(Change(f"spec.worker.resources.limits.{GPU}", None, str(tp), G11, "GPUs are scheduled by limit = tensor-parallel size"))
+    changes += engine_checks.fix_ephemeral_storage(worker, "spec.worker")
+    inst = reader.instance(spec.get("instanceType"))
+    if engine is not None and inst is not None:
+        present = reader.env_map(worker.get("environmentVariables"))
+        for key, value in engines.instance_env(engine, inst).items():
+            if key not in present:
+                worker.setdefault("environmentVariables", []).append({"name": key, "value": value})
+                changes.append(Change(f"spec.worker.environmentVariables[{key}]", None, value, G12, f"{inst.gpu.model} workaround"))
+    return changes
+
+
+def _fix_routes(spec: dict, engine: str | None) -> list[Change]:
+    changes = []
+    wanted = reader.health_path(engine)
+    lb = spec.setdefault("loadBalancer", {})
+    old = lb.get("healthCheckPath", CRD_HEALTH_CHECK_DEFAULT)
+    if old != wanted:
+        lb["healthCheckPath"] = wanted
+        changes.append(Change("spec.loadBalancer.healthCheckPath", old, wanted, G17, "a route the engine serves"))
+    invocation = spec.get("invocationEndpoint", CRD_INVOCATION_DEFAULT)
+    if invocation not in ("v1/chat/completions", "v1/completions"):
+        kvaware = (spec.get("intelligentRoutingSpec") or {}).get("routingStrategy") == "kvaware"
+        spec["invocationEndpoint"] = "v1/completions" if kvaware else "v1/chat/completions"
+        changes.append(Change("spec.invocationEndpoint", invocation, spec["invocationEndpoint"], G17, "the OpenAI API the clients call"))
+    return changes
+
+
+# ---------------------------------------------------------------- by kind (manifests.py composes these)
+
+CHECKERS = {(GROUP, KIND): check}
+FIXERS = {(GROUP, KIND): fix}

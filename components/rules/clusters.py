@@ -1,0 +1,162 @@
+"""Cluster validation and shapes (G8, G11, G20): the checks of a cluster spec, the default HyperPod
+instance groups, GPU node labels and taint, kubeconfig, cluster names and ARNs."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Any, Iterable, Optional
+
+from . import instances, naming
+from .addons import OPERATOR_PREREQUISITES, OPERATOR_ROLE_PREFIX, operator_role_name, resolve_addons
+from .catalog import G8, G11, G20
+from .endpoint import GPU
+from .problems import Problem
+from .spec import ClusterSpec, EndpointSpec, InstanceGroup, PlatformSpec
+from .tags import validate_tags
+
+_GRAVITON = re.compile(r"^[a-z]+\d+g[a-z]*$")  # m7g, c7gn, r8gd: arm64
+GPU_TAINT = {"key": GPU, "value": "true", "effect": "NoSchedule"}
+INSTANCE_TYPE_LABEL = "llm-serving/instance-type"
+NODE_ROLE_LABEL = "llm-serving/node-role"
+
+
+def _check_public_access(cluster: ClusterSpec, path: str) -> list[Problem]:
+    """The EKS API's publicAccessCidrs, before EKS rejects them mid-`up`; S4 judges 0.0.0.0/0."""
+    problems: list[Problem] = []
+    for i, cidr in enumerate(cluster.public_access_cidrs):
+        try:
+            ipaddress.ip_network(cidr, strict=True)
+        except ValueError as exc:
+            try:
+                fix = f"use {ipaddress.ip_network(cidr, strict=False)}"  # host bits set
+            except ValueError:
+                fix = "use a network such as 203.0.113.0/24 (your CI or VPN egress range)"
+            problems.append(Problem(f"{path}.publicAccessCidrs[{i}]", cidr, "CONFIG", f"not a CIDR ({exc})", fix))
+    if cluster.mode in ("eks", "hyperpod") and cluster.endpoint_public_access and not cluster.public_access_cidrs:
+        problems.append(Problem(f"{path}.publicAccessCidrs", [], "CONFIG", "a public EKS API endpoint needs at least one allowed range", "list your CI and VPN egress CIDRs, or set endpointPublicAccess: false"))
+    if not cluster.endpoint_public_access and "public_access_cidrs" in cluster.model_fields_set:
+        problems.append(Problem(f"{path}.publicAccessCidrs", cluster.public_access_cidrs, "CONFIG", "ignored: endpointPublicAccess is false, so the API is reachable only from inside the VPC", "remove publicAccessCidrs, or set endpointPublicAccess: true", severity="warning"))
+    return problems
+
+
+def validate_cluster(cluster: ClusterSpec, platform: PlatformSpec, endpoints: Iterable[EndpointSpec], path: str = "cluster") -> list[Problem]:
+    problems: list[Problem] = validate_tags(cluster.tags, f"{path}.tags") + _check_public_access(cluster, path)
+    endpoints = list(endpoints)
+    plan = resolve_addons(cluster.mode, platform)
+    net = cluster.network
+    if cluster.mode in ("eks", "hyperpod"):
+        if net.existing and len(net.private_subnet_ids) < 2:
+            problems.append(Problem(f"{path}.network.privateSubnetIds", net.private_subnet_ids, "CONFIG", "an existing VPC needs at least two private subnets in different AZs", "list two or more private subnet IDs, or drop vpcId to create a VPC"))
+        if not net.existing and (net.private_subnet_ids or net.public_subnet_ids):
+            problems.append(Problem(f"{path}.network.vpcId", None, "CONFIG", "subnet IDs given without the VPC they belong to", "set network.vpcId"))
+        sys = cluster.system_nodes
+        if not sys.min_size <= sys.desired_size <= sys.max_size:
+            problems.append(Problem(f"{path}.systemNodes", sys.model_dump(by_alias=True), "CONFIG", "needs minSize <= desiredSize <= maxSize", "fix the sizes"))
+        if instances.is_gpu_instance(sys.instance_type):
+            problems.append(Problem(f"{path}.systemNodes.instanceType", sys.instance_type, G20, "the system node group runs the operator and controllers; a GPU instance there is waste", "use a CPU instance type such as m6i.xlarge"))
+        if _GRAVITON.match(sys.instance_type.split(".")[0]):
+            problems.append(Problem(f"{path}.systemNodes.instanceType", sys.instance_type, G20, "the operator runs on amd64 nodes; this looks like a Graviton (arm64) type", "use an x86 type such as m6i.xlarge"))
+    for i, group in enumerate(cluster.gpu_node_groups):
+        where = f"{path}.gpuNodeGroups[{i}]"
+        if cluster.mode != "eks":
+            problems.append(Problem(where, group.name, "CONFIG", f"GPU managed node groups are for mode eks, not {cluster.mode}", "remove it, or use instanceGroups for hyperpod"))
+        if not instances.is_gpu_instance(group.instance_type) or group.instance_type.startswith("ml."):
+            problems.append(Problem(f"{where}.instanceType", group.instance_type, G11, "not a known EC2 GPU instance type", f"use one of {', '.join(instances.known_sizes(group.instance_type)) or 'g5.xlarge, g6e.xlarge, p5.48xlarge'}"))
+        if not group.min_size <= group.desired_size <= group.max_size:
+            problems.append(Problem(where, {"minSize": group.min_size, "desiredSize": group.desired_size, "maxSize": group.max_size}, "CONFIG", "needs minSize <= desiredSize <= maxSize", "fix the sizes"))
+        if group.capacity_type == "CAPACITY_BLOCK" and not group.capacity_reservation_id:
+            problems.append(Problem(f"{where}.capacityReservationId", None, "CONFIG", "a capacity block needs its reservation", "set capacityReservationId: cr-..."))
+    for i, group in enumerate(cluster.instance_groups):
+        where = f"{path}.instanceGroups[{i}]"
+        if cluster.mode != "hyperpod":
+            problems.append(Problem(where, group.name, "CONFIG", f"HyperPod instance groups are for mode hyperpod, not {cluster.mode}", "remove it, or use gpuNodeGroups for eks"))
+        if not instances.is_gpu_instance(group.instance_type):
+            problems.append(Problem(f"{where}.instanceType", group.instance_type, G11, "not a known GPU instance type", f"use one of {', '.join(instances.known_sizes(group.instance_type)) or 'ml.g5.8xlarge'}"))
+    if cluster.mode == "eks" and not cluster.gpu_node_groups:
+        problems.append(Problem(f"{path}.gpuNodeGroups", [], "CONFIG", "mode eks without a GPU node group has nowhere to run a model", "add one, e.g. [{name: g5, instanceType: g5.12xlarge}]", severity="warning"))
+    if cluster.mode == "hyperpod" and not cluster.instance_groups and not endpoints:
+        problems.append(Problem(f"{path}.instanceGroups", [], "CONFIG", "mode hyperpod with no instance group and no endpoint to derive one from has nowhere to run a model", "add one, e.g. [{name: gpu, instanceType: ml.g5.12xlarge, instanceCount: 1}]", severity="warning"))
+    role = operator_role_name(platform, cluster.name)
+    if plan["hyperpod_operator"] and platform.operator_install == "addon" and not role.startswith(OPERATOR_ROLE_PREFIX):
+        problems.append(Problem("platform.operatorRoleName", platform.operator_role_name, G20, f"the add-on's execution role name must start with {OPERATOR_ROLE_PREFIX}", f"use {OPERATOR_ROLE_PREFIX}-{{cluster}}"))
+    if plan["hyperpod_operator"]:
+        missing = [a for a in OPERATOR_PREREQUISITES if not plan[a]]
+        if missing and cluster.mode != "existing":
+            problems.append(Problem("platform", {a: False for a in missing}, G20, f"the HyperPod operator needs {', '.join(missing)} first", "switch them on (or switch hyperpodOperator off)"))
+    placed = _placements(with_default_groups(cluster, endpoints))
+    for i, ep in enumerate(endpoints):
+        where = f"endpoints[{i}]"
+        if ep.public_alb and not plan["load_balancer_controller"] and cluster.mode != "existing":
+            problems.append(Problem(f"{where}.publicAlb", True, G8, "an ALB needs the AWS Load Balancer Controller", "set platform.loadBalancerController: true"))
+        if placed is not None and instances.ec2_name(ep.instance_type.lower()) not in placed:
+            problems.append(Problem(f"{where}.instanceType", ep.instance_type, G11, f"no node group of cluster {cluster.name} has this instance type (have: {', '.join(sorted(placed)) or 'none'})", "add a node/instance group of that type or change the endpoint's instanceType"))
+    return problems
+
+
+def with_default_groups(cluster: ClusterSpec, endpoints: Iterable[EndpointSpec]) -> ClusterSpec:
+    """Mode hyperpod without instanceGroups: one group per endpoint instance type, sized for the
+    endpoints' replicas (their autoscaling maximum when set). Explicit groups are kept as they are."""
+    if cluster.mode != "hyperpod" or cluster.instance_groups:
+        return cluster
+    counts: dict[str, int] = {}
+    for ep in endpoints:
+        itype = hyperpod_instance_type(ep.instance_type)
+        counts[itype] = counts.get(itype, 0) + max(ep.replicas, ep.autoscaling.max_replicas if ep.autoscaling else 0, 1)
+    groups = [
+        InstanceGroup(name=re.sub(r"[^a-zA-Z0-9]+", "-", itype.removeprefix("ml.")), instance_type=itype, instance_count=n)
+        for itype, n in sorted(counts.items())
+    ]
+    return cluster.model_copy(update={"instance_groups": groups})
+
+
+def _placements(cluster: ClusterSpec) -> Optional[set[str]]:
+    """EC2 spellings of the GPU types the cluster has, or None when unknown (existing clusters)."""
+    if cluster.mode == "eks":
+        return {instances.ec2_name(g.instance_type.lower()) for g in cluster.gpu_node_groups}
+    if cluster.mode == "hyperpod":
+        return {instances.ec2_name(g.instance_type.lower()) for g in cluster.instance_groups}
+    return None
+
+
+def gpu_node_labels(group_labels: dict[str, str], instance_type: str) -> dict[str, str]:
+    # nvidia.com/gpu.present: the NVIDIA device plugin chart's node affinity selects on it.
+    return {NODE_ROLE_LABEL: "gpu", INSTANCE_TYPE_LABEL: instances.ec2_name(instance_type.lower()), "nvidia.com/gpu.present": "true", **group_labels}
+
+
+def hyperpod_instance_type(instance_type: str) -> str:
+    return instances.sagemaker_name(instance_type.strip().lower())
+
+
+def kubeconfig(cluster_name: str, endpoint: str, ca_data: str, region: str) -> dict[str, Any]:
+    """A kubeconfig for an EKS cluster that authenticates with `aws eks get-token` (no static token
+    in state, nothing read from the ambient ~/.kube/config)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": cluster_name, "cluster": {"server": endpoint, "certificate-authority-data": ca_data}}],
+        "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": cluster_name}}],
+        "current-context": cluster_name,
+        "users": [
+            {
+                "name": cluster_name,
+                "user": {
+                    "exec": {
+                        "apiVersion": "client.authentication.k8s.io/v1beta1",
+                        "command": "aws",
+                        "args": ["eks", "get-token", "--cluster-name", cluster_name, "--region", region, "--output", "json"],
+                    }
+                },
+            }
+        ],
+    }
+
+
+def eks_cluster_arn(partition: str, region: str, account: str, name: str) -> str:
+    return f"arn:{partition}:eks:{region}:{account}:cluster/{name}"
+
+
+def hyperpod_name(cluster: ClusterSpec) -> str:
+    """HyperPod cluster names: [a-zA-Z0-9-], at most 63."""
+    raw = cluster.hyperpod_name or f"{cluster.name}-hp"
+    return naming.fit(re.sub(r"[^a-zA-Z0-9-]", "-", raw), 63)

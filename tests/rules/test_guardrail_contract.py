@@ -1,0 +1,241 @@
+"""The contract every backend passes, like optuna's tests that every sampler must pass.
+
+For each backend: the objects it renders for a standard set of endpoints pass its own `check`, and
+its `fix` changes nothing. Then, for each engine-container guardrail (G3-G6, G10-G13), one breaking
+change at a time is made to the engine container (found through the backend's `engine_views` and
+the view's paths), and the backend's `check` must report exactly that rule, once. A new backend
+joins BACKENDS and passes the same tests; a new guardrail gets its test here.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Callable
+
+import pytest
+
+from components.rules import engines, manifests
+from components.rules.backends import hyperpod, kserve, kubernetes, ome, reader
+from components.rules.backends.engine_checks import EngineContainerView
+from components.rules.catalog import G3, G4, G5, G6, G10, G11, G12, G13
+from components.rules.endpoint import GPU
+from components.rules.spec import EndpointSpec, IngressSpec
+
+ENDPOINTS: dict[str, dict[str, Any]] = {
+    "vllm-a10g-s3-keyed": {"name": "qwen", "model": "Qwen/Qwen3-4B-Instruct-2507", "engine": "vllm", "instanceType": "ml.g5.12xlarge",
+                           "namespace": "team-a", "modelSource": {"type": "s3", "bucket": "my-models", "path": "qwen3-4b/"}, "apiKey": True},
+    "sglang-l40s-hf": {"name": "llama", "model": "meta-llama/Llama-3.1-8B-Instruct", "engine": "sglang", "instanceType": "g6e.2xlarge",
+                       "modelSource": {"type": "huggingface", "tokenSecret": {"name": "hf-token", "key": "token"}}},
+    "vllm-t4-s3": {"name": "small", "model": "Qwen/Qwen3-0.6B", "engine": "vllm", "instanceType": "g4dn.xlarge",
+                   "modelSource": {"type": "s3", "bucket": "my-models", "path": "q/"}},
+}
+
+
+def _render_hyperpod(s: EndpointSpec) -> list[dict[str, Any]]:
+    return [hyperpod.render(s, "us-east-1", api_key="<api-key>" if s.api_key else None)]
+
+
+def _render_kubernetes(s: EndpointSpec) -> list[dict[str, Any]]:
+    return kubernetes.render(s, IngressSpec(), "us-east-1")
+
+
+def _render_ome(s: EndpointSpec) -> list[dict[str, Any]]:
+    return ome.render(s, "us-east-1")
+
+
+def _render_kserve(s: EndpointSpec) -> list[dict[str, Any]]:
+    return kserve.render(s, IngressSpec())
+
+
+BACKENDS: dict[str, tuple[Any, Callable[[EndpointSpec], list[dict[str, Any]]]]] = {
+    "hyperpod": (hyperpod, _render_hyperpod),
+    "kubernetes": (kubernetes, _render_kubernetes),
+    "ome": (ome, _render_ome),
+    "kserve": (kserve, _render_kserve),
+}
+
+
+def rendered(backend: str) -> list[dict[str, Any]]:
+    _, render = BACKENDS[backend]
+    out = []
+    for raw in ENDPOINTS.values():
+        extra = {"loadBalancer": "none"} if backend == "ome" else {}
+        out += render(EndpointSpec.model_validate({**raw, **extra, "backend": backend}))
+    return out
+
+
+# ---------------------------------------------------------------- breaking changes, through the view's paths
+# Each returns True when it applied (the view has the field), False when the object has no such field.
+
+Mutation = Callable[[dict[str, Any], EngineContainerView], bool]
+
+
+def _drop_flag(obj: dict[str, Any], view: EngineContainerView, flag: str) -> bool:
+    args = reader.at(obj, f"{view.path}.args")
+    if not isinstance(args, list) or flag not in args:
+        return False
+    i = args.index(flag)
+    takes_value = i + 1 < len(args) and not str(args[i + 1]).startswith("--")
+    del args[i : i + (2 if takes_value else 1)]
+    return True
+
+
+def engine_port_differs(obj, view):
+    args = reader.at(obj, f"{view.path}.args")
+    if view.port is None or not isinstance(args, list) or "--port" not in args:
+        return False
+    args[args.index("--port") + 1] = str(view.port + 1)
+    return True
+
+
+def readiness_probe_on_another_port(obj, view):
+    probes = reader.at(obj, view.probes_path) if view.probes is not None else None
+    if view.port is None or not isinstance(probes, dict) or "readinessProbe" not in probes:
+        return False
+    probes["readinessProbe"]["httpGet"]["port"] = view.port + 1
+    return True
+
+
+def readiness_timeout_one_second(obj, view):
+    probes = reader.at(obj, view.probes_path) if view.probes is not None else None
+    if not isinstance(probes, dict) or "readinessProbe" not in probes:
+        return False
+    probes["readinessProbe"]["timeoutSeconds"] = 1
+    return True
+
+
+def no_full_command(obj, view):
+    container = reader.at(obj, view.path)
+    if not view.require_command or not container.get("command"):
+        return False
+    del container["command"]
+    return True
+
+
+def no_served_model_name(obj, view):
+    return view.is_engine and _drop_flag(obj, view, "--served-model-name")
+
+
+def sglang_without_metrics(obj, view):
+    return view.engine == "sglang" and _drop_flag(obj, view, "--enable-metrics")
+
+
+def no_context_length(obj, view):
+    return view.engine is not None and _drop_flag(obj, view, engines.PARAMS_BY_KEY["max_model_len"].flag(view.engine).on)
+
+
+def gpu_limit_differs_from_tp(obj, view):
+    limits = reader.at(obj, f"{view.path}.resources.limits")
+    if not view.is_engine or not isinstance(limits, dict) or GPU not in limits:
+        return False
+    limits[GPU] = str(view.tp + 1)
+    return True
+
+
+def gpus_by_env(obj, view):
+    env = reader.at(obj, view.env_path)
+    if not isinstance(env, list):
+        return False
+    env.append({"name": "CUDA_VISIBLE_DEVICES", "value": "0"})
+    return True
+
+
+def t4_workaround_env_missing(obj, view):
+    env = reader.at(obj, view.env_path)
+    wanted = engines.instance_env(view.engine, view.instance) if view.engine else {}
+    if not wanted or not isinstance(env, list):
+        return False
+    key = sorted(wanted)[0]
+    env[:] = [e for e in env if e.get("name") != key]
+    return True
+
+
+def no_ephemeral_storage(obj, view):
+    requests = reader.at(obj, f"{view.path}.resources.requests")
+    if not isinstance(requests, dict) or "ephemeral-storage" not in requests:
+        return False
+    del requests["ephemeral-storage"]
+    return True
+
+
+def no_dev_shm(obj, view):
+    mounts = reader.at(obj, f"{view.path}.volumeMounts") if view.mounts is not None else None
+    if not isinstance(mounts, list) or not any(m.get("mountPath") == "/dev/shm" for m in mounts):
+        return False
+    mounts[:] = [m for m in mounts if m.get("mountPath") != "/dev/shm"]
+    return True
+
+
+def assert_each_break_reports_only(rule: str, backend: str, mutations: list[Mutation]) -> None:
+    module, _ = BACKENDS[backend]
+    applied = {m.__name__: 0 for m in mutations}
+    for obj in rendered(backend):
+        for i in range(len(module.engine_views(obj))):
+            for mutation in mutations:
+                broken = copy.deepcopy(obj)
+                view = module.engine_views(broken)[i]
+                if not mutation(broken, view):
+                    continue
+                applied[mutation.__name__] += 1
+                problems = module.check(broken)
+                assert [p.rule for p in problems] == [rule], f"{backend} {obj['kind']} {view.path} {mutation.__name__}: {problems}"
+                assert problems[0].path.startswith(view.path), problems[0]
+    assert any(applied.values()), f"no {rule} break applies to any {backend} object: the backend would not be held to {rule}"
+
+
+# ---------------------------------------------------------------- the contract
+
+ALL = list(BACKENDS)
+
+
+@pytest.mark.parametrize("backend", ALL)
+def test_rendered_objects_pass_their_backend_check_and_fix_changes_nothing(backend):
+    module, _ = BACKENDS[backend]
+    objects = rendered(backend)
+    assert any(module.engine_views(o) for o in objects), f"{backend} renders no engine container"
+    for obj in objects:
+        assert module.check(obj) == [], obj["kind"]
+        assert manifests.check(obj) == [], obj["kind"]
+        fixed, changes = module.fix(obj)
+        assert (fixed, changes) == (obj, []), obj["kind"]
+
+
+@pytest.mark.parametrize("backend", ALL)
+def test_g3_engine_port_and_probe_port_break_reported_once(backend):
+    mutations = [engine_port_differs, readiness_probe_on_another_port]
+    assert_each_break_reports_only(G3, backend, mutations)
+
+
+@pytest.mark.parametrize("backend", ALL)
+def test_g4_one_second_readiness_timeout_reported_once(backend):
+    assert_each_break_reports_only(G4, backend, [readiness_timeout_one_second])
+
+
+@pytest.mark.parametrize("backend", ALL)
+def test_g5_missing_command_or_served_name_reported_once(backend):
+    assert_each_break_reports_only(G5, backend, [no_full_command, no_served_model_name])
+
+
+@pytest.mark.parametrize("backend", ALL)
+def test_g6_sglang_without_metrics_reported_once(backend):
+    assert_each_break_reports_only(G6, backend, [sglang_without_metrics])
+
+
+@pytest.mark.parametrize("backend", ALL)
+def test_g10_missing_context_length_reported_once(backend):
+    assert_each_break_reports_only(G10, backend, [no_context_length])
+
+
+@pytest.mark.parametrize("backend", ALL)
+def test_g11_gpu_limit_off_tp_or_gpus_by_env_reported_once(backend):
+    assert_each_break_reports_only(G11, backend, [gpu_limit_differs_from_tp, gpus_by_env])
+
+
+@pytest.mark.parametrize("backend", ALL)
+def test_g12_t4_without_its_env_workaround_reported_once(backend):
+    assert_each_break_reports_only(G12, backend, [t4_workaround_env_missing])
+
+
+@pytest.mark.parametrize("backend", ALL)
+def test_g13_no_ephemeral_storage_or_dev_shm_reported_once(backend):
+    assert_each_break_reports_only(G13, backend, [no_ephemeral_storage, no_dev_shm])

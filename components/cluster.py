@@ -39,7 +39,7 @@ class EksClusterArgs:
 
 class EksCluster(pulumi.ComponentResource):
     """Outputs: `kubeconfig` (secret), `cluster_name`, `cluster_arn`, `node_group_names`,
-    `oidc_provider_arn`, `oidc_provider_url`, `node_security_group_id`."""
+    `oidc_provider_arn`, `oidc_provider_url`, `cluster_security_group_id`."""
 
     kubeconfig: pulumi.Output[str]
     cluster_name: pulumi.Output[str]
@@ -73,6 +73,11 @@ class EksCluster(pulumi.ComponentResource):
             access_entries=access or None,
             create_oidc_provider=True,  # IRSA for the operator's execution role and KEDA
             skip_default_node_group=True,
+            # One security group for every node, as AWS's HyperPod-on-EKS stacks do: the EKS-created
+            # cluster security group, which managed node groups use and which allows all traffic within
+            # itself. pulumi-eks's own node group would leave HyperPod nodes and the system nodes
+            # (CoreDNS, webhooks, the operator) in two groups with no rule between them.
+            skip_default_security_groups=True,
             node_associate_public_ip_address=False,
             endpoint_private_access=True,
             endpoint_public_access=spec.endpoint_public_access,
@@ -111,7 +116,8 @@ class EksCluster(pulumi.ComponentResource):
         self.node_group_names = pulumi.Output.from_input(names)
         self.oidc_provider_arn = self.eks.oidc_provider_arn
         self.oidc_provider_url = self.eks.oidc_provider_url
-        self.node_security_group_id = self.eks.node_security_group_id
+        # With skip_default_security_groups this is the EKS-created cluster security group.
+        self.cluster_security_group_id = self.eks.cluster_security_group_id
         self.register_outputs(
             {"kubeconfig": self.kubeconfig, "cluster_name": self.cluster_name, "cluster_arn": self.cluster_arn, "node_group_names": self.node_group_names}
         )

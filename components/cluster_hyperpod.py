@@ -8,6 +8,7 @@ AWS::SageMaker::Cluster) has one. Its instances join the EKS cluster as nodes la
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -15,10 +16,12 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_aws_native as aws_native
 
-from .rules import clusters as cluster_rules, tags as tag_rules
+from .rules import clusters as cluster_rules, iam, tags as tag_rules
 from .rules.spec import ClusterSpec, InstanceGroup
 
-INSTANCE_ROLE_POLICY = "arn:aws:iam::aws:policy/AmazonSageMakerClusterInstanceRolePolicy"
+ON_CREATE = "on_create.sh"
+ON_CREATE_SCRIPT = Path(__file__).with_name("lifecycle") / ON_CREATE
+LIFECYCLE_BUCKET_PREFIX = "sagemaker-hyperpod-lifecycle-"  # 29 of pulumi-aws's 37 characters
 
 
 @dataclass
@@ -42,34 +45,30 @@ class HyperPodCluster(pulumi.ComponentResource):
         spec = args.spec
         tags = tag_rules.stack_tags(pulumi.get_stack(), spec.name, {**args.tags, **spec.tags})
         child = pulumi.ResourceOptions(parent=self)
+        # HyperPod uses this role as the nodes' instance role: networking, image pulls, Pod Identity
+        # (rules/iam.py, from the developer guide and AWS's CloudFormation sample).
         self.execution_role = aws.iam.Role(
             f"{name}-execution-role",
-            assume_role_policy=json.dumps(
-                {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
-            ),
-            managed_policy_arns=[INSTANCE_ROLE_POLICY],
+            assume_role_policy=json.dumps(iam.HYPERPOD_TRUST),
+            managed_policy_arns=list(iam.HYPERPOD_MANAGED_POLICIES),
             tags=tags,
             opts=child,
         )
-        lifecycle_buckets = sorted({g.lifecycle.source_s3_uri.split("/")[2] for g in spec.instance_groups if g.lifecycle})
-        if lifecycle_buckets:
-            aws.iam.RolePolicy(
-                f"{name}-lifecycle-read",
-                role=self.execution_role.id,
-                policy=json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Effect": "Allow",
-                                "Action": ["s3:GetObject", "s3:ListBucket"],
-                                "Resource": [r for b in lifecycle_buckets for r in (f"arn:aws:s3:::{b}", f"arn:aws:s3:::{b}/*")],
-                            }
-                        ],
-                    }
-                ),
-                opts=child,
-            )
+        own_buckets = sorted({g.lifecycle.source_s3_uri.split("/")[2] for g in spec.instance_groups if g.lifecycle})
+        self.lifecycle_uri: Optional[pulumi.Output[str]] = None
+        bucket_names: list[pulumi.Input[str]] = list(own_buckets)
+        scripts: list[pulumi.Resource] = []
+        if any(g.lifecycle is None for g in spec.instance_groups):
+            bucket, script = self._lifecycle_bucket(name, tags)
+            self.lifecycle_uri = pulumi.Output.concat("s3://", bucket.bucket, "/")
+            bucket_names.append(bucket.bucket)
+            scripts.append(script)
+        self.execution_policy = aws.iam.RolePolicy(
+            f"{name}-execution-policy",
+            role=self.execution_role.id,
+            policy=pulumi.Output.all(*bucket_names).apply(lambda names: json.dumps(iam.hyperpod_execution_policy(list(names)))),
+            opts=child,
+        )
         self.cluster = aws_native.sagemaker.Cluster(
             f"{name}-cluster",
             cluster_name=cluster_rules.hyperpod_name(spec),
@@ -78,12 +77,41 @@ class HyperPodCluster(pulumi.ComponentResource):
             node_recovery=spec.node_recovery,
             instance_groups=[self._group(g) for g in spec.instance_groups],
             tags=[{"key": k, "value": v} for k, v in sorted(tags.items())] or None,
-            opts=child,
+            # Nodes boot with the role's permissions and run the script on create: both exist first.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.execution_policy, *scripts]),
         )
         self.cluster_arn = self.cluster.cluster_arn
         self.cluster_name = pulumi.Output.from_input(cluster_rules.hyperpod_name(spec))
         self.instance_group_names = pulumi.Output.from_input([g.name for g in spec.instance_groups])
         self.register_outputs({"cluster_arn": self.cluster_arn, "cluster_name": self.cluster_name, "instance_group_names": self.instance_group_names})
+
+    def _lifecycle_bucket(self, name: str, tags: dict[str, str]) -> tuple[aws.s3.Bucket, aws.s3.BucketObjectv2]:
+        """A private bucket holding the project's on_create script (containerd and kubelet on the
+        instance group's /opt/sagemaker volume), for every group that names no lifecycle of its own."""
+        child = pulumi.ResourceOptions(parent=self)
+        # "Make sure that the S3 bucket path starts with s3://sagemaker-" (API reference,
+        # ClusterLifeCycleConfig.SourceS3Uri): the managed instance-role policy reads only those
+        # buckets. AWS's sample (awsome-distributed-training s3-bucket-stack.yaml) names its bucket so.
+        bucket = aws.s3.Bucket(f"{name}-lifecycle", bucket_prefix=LIFECYCLE_BUCKET_PREFIX, force_destroy=True, tags=tags, opts=child)
+        aws.s3.BucketPublicAccessBlock(
+            f"{name}-lifecycle",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
+        script = aws.s3.BucketObjectv2(
+            f"{name}-lifecycle-on-create",
+            bucket=bucket.id,
+            key=ON_CREATE,
+            source=pulumi.FileAsset(str(ON_CREATE_SCRIPT)),
+            content_type="text/x-shellscript",
+            tags=tags,
+            opts=child,
+        )
+        return bucket, script
 
     def _group(self, g: InstanceGroup) -> dict:
         group: dict = {
@@ -102,6 +130,8 @@ class HyperPodCluster(pulumi.ComponentResource):
             group["on_start_deep_health_checks"] = list(g.deep_health_checks)
         if g.lifecycle:
             group["life_cycle_config"] = {"source_s3_uri": g.lifecycle.source_s3_uri, "on_create": g.lifecycle.on_create}
+        elif self.lifecycle_uri is not None:
+            group["life_cycle_config"] = {"source_s3_uri": self.lifecycle_uri, "on_create": ON_CREATE}
         if g.training_plan_arn:
             group["training_plan_arn"] = g.training_plan_arn
         return group

@@ -14,7 +14,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from . import platform_identity as identity_mod
-from .rules import addons as addon_rules, clusters as cluster_rules, tags as tag_rules
+from .rules import addons as addon_rules, clusters as cluster_rules, iam, tags as tag_rules
 from .rules.spec import PlatformSpec
 
 OPERATOR_ACCESS_POLICY = "arn:aws:iam::aws:policy/AmazonSageMakerHyperPodInferenceAccess"
@@ -88,11 +88,11 @@ class Platform(pulumi.ComponentResource):
     def _namespace(self, addon: str, namespace: str) -> k8s.core.v1.Namespace:
         return k8s.core.v1.Namespace(f"{self._name}-ns-{namespace}", metadata={"name": namespace}, opts=self._k8s_opts(addon))
 
-    def _eks_addon(self, addon: str, deps: list[pulumi.Resource], role: Optional[aws.iam.Role] = None) -> aws.eks.Addon:
+    def _eks_addon(self, addon: str, deps: list[pulumi.Resource], role: Optional[identity_mod.ServiceAccountRole] = None) -> aws.eks.Addon:
         addon_name, service_account, _ = addon_rules.EKS_ADDONS[addon]
         extra: dict = {}
         if role is not None and service_account:
-            if self.identity.mode == "pod-identity":
+            if role.mode == "pod-identity":
                 extra["pod_identity_associations"] = [{"role_arn": role.arn, "service_account": service_account}]
             else:
                 extra["service_account_role_arn"] = role.arn
@@ -103,13 +103,18 @@ class Platform(pulumi.ComponentResource):
             resolve_conflicts_on_create="OVERWRITE",
             resolve_conflicts_on_update="OVERWRITE",
             tags=self.tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=deps),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=deps + (role.ready if role is not None else [])),
             **extra,
         )
 
-    def _role(self, key: str, namespace: str, service_account: str, **kwargs) -> aws.iam.Role:
+    def _role(self, key: str, namespace: str, service_account: str, identity: Optional[identity_mod.Identity] = None, **kwargs) -> identity_mod.ServiceAccountRole:
         # Add-on roles are bound through the add-on's own podIdentityAssociations: no separate association.
-        return identity_mod.service_account_role(f"{self._name}-{key}", self.identity, namespace, service_account, self, after=self._base, tags=self.tags, **kwargs)
+        return identity_mod.service_account_role(f"{self._name}-{key}", identity or self.identity, namespace, service_account, self, after=self._base, tags=self.tags, **kwargs)
+
+    @property
+    def _irsa(self) -> identity_mod.Identity:
+        a = self._args
+        return identity_mod.Identity(a.cluster_name, "irsa", a.oidc_provider_arn, a.oidc_provider_url)
 
     # ------------------------------------------------------------ add-ons
 
@@ -122,7 +127,7 @@ class Platform(pulumi.ComponentResource):
             "kube-system",
             sa,
             managed_policies=[policy] if policy else (),
-            inline_policy=None if policy else json.dumps(identity_mod.LOAD_BALANCER_CONTROLLER_POLICY),
+            inline_policy=None if policy else json.dumps(iam.load_balancer_controller_policy(), separators=(",", ":")),
         )
         return self._chart(
             "load_balancer_controller",
@@ -138,6 +143,7 @@ class Platform(pulumi.ComponentResource):
                 # Ingress's tags annotation on a shared key.
                 "defaultTags": self.tags,
             },
+            after=role.ready,
         )
 
     def _install_nvidia_device_plugin(self) -> pulumi.Resource:
@@ -155,10 +161,13 @@ class Platform(pulumi.ComponentResource):
         buckets = sorted(set(self._args.model_buckets))
         resources = [r for b in buckets for r in (f"arn:aws:s3:::{b}", f"arn:aws:s3:::{b}/*")] or ["*"]
         _, sa, ns = addon_rules.EKS_ADDONS["s3_csi"]
+        # IRSA, as AWS's setup for the inference operator installs it (--service-account-role-arn);
+        # whether this add-on version takes a Pod Identity association is not verified here.
         role = self._role(
             "s3-csi",
             ns,
             sa,
+            identity=self._irsa,
             inline_policy=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetObject"], "Resource": resources}]}),
             associate=False,
         )
@@ -166,7 +175,7 @@ class Platform(pulumi.ComponentResource):
 
     def _install_fsx_csi(self) -> pulumi.Resource:
         _, sa, ns = addon_rules.EKS_ADDONS["fsx_csi"]
-        role = self._role("fsx-csi", ns, sa, managed_policies=[FSX_POLICY], associate=False)
+        role = self._role("fsx-csi", ns, sa, identity=self._irsa, managed_policies=[FSX_POLICY], associate=False)  # IRSA, as for S3 CSI
         return self._eks_addon("fsx_csi", self._deps("fsx_csi"), role)
 
     def _install_metrics_server(self) -> pulumi.Resource:
@@ -186,7 +195,7 @@ class Platform(pulumi.ComponentResource):
         values: dict = {}
         if self.identity.mode == "irsa":
             values["podIdentity"] = {"aws": {"irsa": {"enabled": True, "roleArn": role.arn}}}
-        return self._chart("keda", "keda", values, after=[ns])
+        return self._chart("keda", "keda", values, after=[ns, *role.ready])
 
     def _install_hyperpod_operator(self) -> pulumi.Resource:
         a = self._args
@@ -197,10 +206,9 @@ class Platform(pulumi.ComponentResource):
             bucket = aws.s3.Bucket(f"{self._name}-tls", bucket_prefix="hyperpod-tls-", force_destroy=True, tags=self.tags, opts=pulumi.ResourceOptions(parent=self))
             bucket_name = bucket.bucket
         # The operator assumes its role through IRSA (the add-on annotates its service accounts).
-        operator_identity = identity_mod.Identity(a.cluster_name, "irsa", a.oidc_provider_arn, a.oidc_provider_url)
         role = identity_mod.service_account_role(
             f"{self._name}-operator",
-            operator_identity,
+            self._irsa,
             addon_rules.OPERATOR_NAMESPACE,
             "*",
             self,
@@ -215,7 +223,7 @@ class Platform(pulumi.ComponentResource):
             tags=self.tags,
         )
         self._operator_role_arn = role.arn
-        deps = self._deps("hyperpod_operator")
+        deps = self._deps("hyperpod_operator") + role.ready
         if a.spec.operator_install == "helm":
             # Alternative path: the operator's own chart (a local checkout, see docs/deploying.md); same order.
             values = pulumi.Output.all(role.arn, bucket_name, a.hyperpod_cluster_arn, a.vpc_id).apply(

@@ -10,70 +10,6 @@ from typing import Mapping, Optional, Sequence
 import pulumi
 import pulumi_aws as aws
 
-# Our own, coarser than the upstream iam_policy.json of the controller: ELB and security-group
-# management plus the reads it needs. Set platform.loadBalancerControllerPolicyArn to use the
-# upstream policy instead.
-LOAD_BALANCER_CONTROLLER_POLICY = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Action": [
-                "ec2:Describe*",
-                "ec2:GetSecurityGroupsForVpc",
-                "elasticloadbalancing:Describe*",
-                "acm:ListCertificates",
-                "acm:DescribeCertificate",
-                "iam:ListServerCertificates",
-                "iam:GetServerCertificate",
-                "cognito-idp:DescribeUserPoolClient",
-                "wafv2:GetWebACL",
-                "wafv2:GetWebACLForResource",
-                "wafv2:AssociateWebACL",
-                "wafv2:DisassociateWebACL",
-                "shield:GetSubscriptionState",
-                "shield:DescribeProtection",
-            ],
-            "Resource": "*",
-        },
-        {
-            "Effect": "Allow",
-            "Action": "iam:CreateServiceLinkedRole",
-            "Resource": "*",
-            "Condition": {"StringEquals": {"iam:AWSServiceName": "elasticloadbalancing.amazonaws.com"}},
-        },
-        {
-            "Effect": "Allow",
-            "Action": [
-                "ec2:CreateSecurityGroup",
-                "ec2:CreateTags",
-                "ec2:DeleteTags",
-                "ec2:AuthorizeSecurityGroupIngress",
-                "ec2:RevokeSecurityGroupIngress",
-                "ec2:DeleteSecurityGroup",
-            ],
-            "Resource": "*",
-        },
-        {
-            "Effect": "Allow",
-            "Action": [
-                "elasticloadbalancing:Create*",
-                "elasticloadbalancing:Delete*",
-                "elasticloadbalancing:Modify*",
-                "elasticloadbalancing:Set*",
-                "elasticloadbalancing:AddTags",
-                "elasticloadbalancing:RemoveTags",
-                "elasticloadbalancing:RegisterTargets",
-                "elasticloadbalancing:DeregisterTargets",
-                "elasticloadbalancing:AddListenerCertificates",
-                "elasticloadbalancing:RemoveListenerCertificates",
-            ],
-            "Resource": "*",
-        },
-    ],
-}
-
-
 @dataclass
 class Identity:
     cluster_name: str
@@ -114,6 +50,20 @@ def trust_policy(identity: Identity, namespace: str, service_account: str) -> pu
     )
 
 
+@dataclass
+class ServiceAccountRole:
+    role: aws.iam.Role
+    # What must exist before a pod of the service account starts: its permissions and, with Pod
+    # Identity, its association. EKS injects credentials only when a pod is created, so a controller
+    # started before its association runs with none until it restarts (issue 15 finding 5).
+    ready: list[pulumi.Resource]
+    mode: str  # how pods get it: "pod-identity" | "irsa"
+
+    @property
+    def arn(self) -> pulumi.Output[str]:
+        return self.role.arn
+
+
 def service_account_role(
     name: str,
     identity: Identity,
@@ -126,7 +76,7 @@ def service_account_role(
     associate: bool = True,
     after: Sequence[pulumi.Resource] = (),
     tags: Optional[Mapping[str, str]] = None,
-) -> aws.iam.Role:
+) -> ServiceAccountRole:
     """A role for `namespace/service_account`; with Pod Identity also its association."""
     child = pulumi.ResourceOptions(parent=parent)
     role = aws.iam.Role(
@@ -137,21 +87,24 @@ def service_account_role(
         tags=dict(tags) if tags else None,
         opts=child,
     )
+    ready: list[pulumi.Resource] = [role]
     if inline_policy is not None:
-        aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=inline_policy, opts=child)
+        ready.append(aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=inline_policy, opts=child))
     if identity.mode == "pod-identity" and associate:
-        aws.eks.PodIdentityAssociation(
-            f"{name}-pod-identity",
-            cluster_name=identity.cluster_name,
-            namespace=namespace,
-            service_account=service_account,
-            role_arn=role.arn,
-            tags=dict(tags) if tags else None,
-            # The cluster name is a plain string: depend on the cluster explicitly, or the
-            # association is attempted before the cluster exists.
-            opts=pulumi.ResourceOptions(parent=parent, depends_on=list(after)),
+        ready.append(
+            aws.eks.PodIdentityAssociation(
+                f"{name}-pod-identity",
+                cluster_name=identity.cluster_name,
+                namespace=namespace,
+                service_account=service_account,
+                role_arn=role.arn,
+                tags=dict(tags) if tags else None,
+                # The cluster name is a plain string: depend on the cluster explicitly, or the
+                # association is attempted before the cluster exists.
+                opts=pulumi.ResourceOptions(parent=parent, depends_on=list(after)),
+            )
         )
-    return role
+    return ServiceAccountRole(role, ready, identity.mode)
 
 
 def irsa_annotations(identity: Identity, role: aws.iam.Role) -> dict:

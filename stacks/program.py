@@ -107,7 +107,7 @@ def build_base(cfg: stack_config.StackConfig) -> Base:
                     spec=cluster_rules.with_default_groups(spec, cfg.endpoints),
                     eks_cluster_arn=cluster.cluster_arn,
                     subnet_ids=network.private_subnet_ids,
-                    security_group_ids=cluster.node_security_group_id.apply(lambda sg: [sg]),
+                    security_group_ids=cluster.cluster_security_group_id.apply(lambda sg: [sg]),  # the system nodes' group too
                     tags=tags,
                 ),
                 opts=pulumi.ResourceOptions(depends_on=[cluster.eks]),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -44,8 +46,21 @@ def schema_validator(crd_dir) -> Validator:
     return Validator(crd_dir)
 
 
+UPSTREAM_ENV = "LLM_SERVING_UPSTREAM_DIR"
+
+
+@pytest.fixture(scope="session")
+def upstream_dir():
+    """Upstream reference files (charts, CloudFormation, IAM policies, AWS docs pages) that CI hands in;
+    tests that compare the stack with them skip, naming the variable, where there are none."""
+    directory = os.environ.get(UPSTREAM_ENV)
+    if not directory or not Path(directory).is_dir():
+        pytest.skip(f"needs the upstream reference files: set {UPSTREAM_ENV} to their folder")
+    return Path(directory)
+
+
 def pytest_collection_modifyitems(items):
-    # CI runs the `schemas` tests a second time with no schemas, to prove they skip, never fail.
+    # CI runs the `schemas` tests a second time with no schemas or upstream files, to prove they skip.
     for item in items:
-        if "crd_dir" in getattr(item, "fixturenames", ()):
+        if {"crd_dir", "upstream_dir"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.schemas)

@@ -28,6 +28,6 @@ class KubernetesEndpoint(EndpointComponent):
         ep = self.endpoint
         tags = tag_rules.alb_tags(pulumi.get_stack(), ep.name, args.tags)
         manifests = kubernetes.render(ep.spec, args.ingress, args.region, ep.api_key_secret if self.key else None, tags)
-        self.children = declare_all(self, name, manifests, [*self.deps, *([self.key] if self.key else [])], args.ingress_ready)
+        self.children = declare_all(self, name, manifests, [*self.deps, *([self.key] if self.key else [])], args.ingress_ready, args.spec.max_deploy_seconds)
         url = load_balancer_url(ep.spec, self.children, kubernetes.names(ep.spec)["service"], ingress_rules.url_scheme(args.ingress))
         return url, self.children["Deployment"].status.apply(endpoint_state.deployment)

@@ -49,11 +49,29 @@ def declare(name: str, manifest: dict[str, Any], opts: pulumi.ResourceOptions) -
     return cls(name, metadata=manifest["metadata"], spec=manifest.get("spec"), opts=opts)
 
 
+# pulumi-kubernetes waits up to 10 minutes for a Deployment to become ready, then fails the update
+# (its await logic's default; https://www.pulumi.com/registry/packages/kubernetes/api-docs/apps/v1/deployment/).
+# A large model loads for longer, so the Deployment gets the endpoint's own budget (maxDeploySeconds,
+# also its progressDeadlineSeconds) plus time to pull the image and schedule the pod.
+AWAIT_MARGIN_SECONDS = 600
+
+
+def await_timeouts(max_deploy_seconds: int) -> pulumi.CustomTimeouts:
+    budget = f"{max_deploy_seconds + AWAIT_MARGIN_SECONDS}s"
+    return pulumi.CustomTimeouts(create=budget, update=budget)
+
+
 def declare_all(
-    parent: pulumi.Resource, name: str, manifests: list[dict[str, Any]], depends_on: list[pulumi.Resource], ingress_ready: list[pulumi.Resource]
+    parent: pulumi.Resource,
+    name: str,
+    manifests: list[dict[str, Any]],
+    depends_on: list[pulumi.Resource],
+    ingress_ready: list[pulumi.Resource],
+    max_deploy_seconds: Optional[int] = None,
 ) -> dict[str, pulumi.CustomResource]:
     """Every manifest as a child of `parent`, in order, each waiting for `depends_on` and for the
     earlier objects it needs; the Ingress also for the load balancer controller (`ingress_ready`).
+    A Deployment's await lasts `max_deploy_seconds` plus a margin.
     Pulumi names: `<name>-<kind>` (the Deployment/InferenceService keeps the component's name)."""
     out: dict[str, pulumi.CustomResource] = {}
     for manifest in manifests:
@@ -64,6 +82,8 @@ def declare_all(
             after = [*ingress_ready, *out.values()]
             # G8, as for the HyperPod router's Ingress: a scheme change replaces the Ingress.
             extra = {"replace_on_changes": [SCHEME_ANNOTATION], "delete_before_replace": True}
+        if kind == "Deployment" and max_deploy_seconds is not None:
+            extra = {"custom_timeouts": await_timeouts(max_deploy_seconds)}
         label = name if kind in _MAIN else f"{name}-{kind.lower()}"
         out[kind] = declare(label, manifest, pulumi.ResourceOptions(parent=parent, depends_on=[*depends_on, *after], **extra))
     return out

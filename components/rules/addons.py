@@ -37,10 +37,18 @@ DEFAULTS: dict[str, dict[str, bool]] = {
 # G20: what the HyperPod inference operator needs before it starts.
 OPERATOR_PREREQUISITES = ("cert_manager", "load_balancer_controller", "s3_csi", "fsx_csi", "metrics_server", "keda")
 
-# Add-ons that need another add-on first (cert-manager's webhook before charts that create
-# Certificates; the LB controller's webhook before anything creates a Service of type LoadBalancer).
+# The load balancer controller chart registers a mutating webhook on every Service with failurePolicy
+# Fail (aws-load-balancer-controller chart 1.13.2 values.yaml: enableServiceMutatorWebhook: true,
+# serviceMutatorWebhookConfig.failurePolicy: Fail): a chart that creates a Service while the controller's
+# pods are not ready fails. These add-ons' charts create Services.
+CREATES_SERVICES = ("cert_manager", "metrics_server", "keda")
+
+# Add-ons that need another add-on first: the LB controller before anything that creates a Service;
+# cert-manager's webhook before charts that create Certificates (KEDA); G20 for the operator.
 ADDON_DEPENDS_ON: dict[str, tuple[str, ...]] = {
-    "keda": ("cert_manager",),
+    "cert_manager": ("load_balancer_controller",),
+    "metrics_server": ("load_balancer_controller",),
+    "keda": ("load_balancer_controller", "cert_manager"),
     "hyperpod_operator": OPERATOR_PREREQUISITES,
 }
 

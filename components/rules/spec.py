@@ -615,10 +615,12 @@ class InstanceGroup(_Model):
     instance_count: Int32 = Field(default=1, ge=0)
     """Number of instances. Example: `2`"""
     volume_size_gb: Int32 = Field(default=500, ge=1)
-    """EBS volume attached to each instance, in GB. Example: `1000`"""
+    """EBS volume attached to each instance, in GB, mounted at `/opt/sagemaker`; the stack's default lifecycle
+    script puts containerd's images and the kubelet's pod storage on it. Example: `1000`"""
     lifecycle: Optional[LifecycleScripts] = None
-    """Lifecycle scripts run on instance creation. Unset: none are passed to HyperPod. Example: `{sourceS3Uri:
-    s3://my-hyperpod-scripts/lifecycle/}`
+    """Your own lifecycle scripts, run on instance creation. Unset: the stack uploads its own `on_create.sh` to a
+    private bucket it creates; the script moves containerd and the kubelet onto the `/opt/sagemaker` volume, as
+    AWS's base configuration does. Example: `{sourceS3Uri: s3://my-hyperpod-scripts/lifecycle/}`
     """
     deep_health_checks: list[Literal["InstanceStress", "InstanceConnectivity"]] = Field(
         default_factory=lambda: ["InstanceStress", "InstanceConnectivity"]
@@ -783,8 +785,9 @@ class PlatformSpec(_Model):
     (`hyperpod-tls-...`). Example: `my-hyperpod-tls`
     """
     load_balancer_controller_policy_arn: Optional[line(2048)] = Field(default=None, pattern=_ARN + "iam::")
-    """IAM policy for the load balancer controller's role, e.g. the upstream policy (docs/install/iam_policy.json
-    of aws-load-balancer-controller) created in your account. Unset: the stack's own, coarser policy. Example:
+    """IAM policy for the load balancer controller's role, when your account manages it itself. Unset: the
+    stack attaches upstream's policy (docs/install/iam_policy.json of aws-load-balancer-controller v2.13.2) as an
+    inline policy. Example:
     `arn:aws:iam::123456789012:policy/AWSLoadBalancerControllerIAMPolicy`
     """
     operator_role_name: line(64) = Field(default="SageMakerHyperPodInference-{cluster}", pattern=r"^([A-Za-z0-9_+=,.@-]|\{cluster\})+$")

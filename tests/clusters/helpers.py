@@ -4,7 +4,7 @@ provider and explicit dependencies (read from the register requests the SDK send
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -31,6 +31,7 @@ class Reg:
     provider: str
     dependencies: list[str]
     urn: str
+    timeouts: dict[str, str] = field(default_factory=dict)  # customTimeouts as the SDK sends them
 
 
 def stack_values(cluster: dict[str, Any], endpoints: list[dict[str, Any]] | None = None, **extra: Any) -> dict[str, Any]:
@@ -47,7 +48,8 @@ def run_stack(values: dict[str, Any], stack: str = "test"):
 
     def register(self, request):
         response = original(self, request)
-        seen[request.name] = Reg(request.type, request.name, request.parent, request.provider, list(request.dependencies), response.urn)
+        timeouts = {k: getattr(request.customTimeouts, k) for k in ("create", "update", "delete") if getattr(request.customTimeouts, k)}
+        seen[request.name] = Reg(request.type, request.name, request.parent, request.provider, list(request.dependencies), response.urn, timeouts)
         return response
 
     original_export = pulumi.export

@@ -27,6 +27,7 @@ UNTAGGABLE = {
     "aws:ec2/routeTableAssociation:RouteTableAssociation",
     "aws:iam/rolePolicy:RolePolicy",
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
 }
 AWS_PREFIXES = ("aws:", "aws-native:", "eks:")
 LBC = "platform-load-balancer-controller"

@@ -8,6 +8,7 @@ import json
 from typing import Any, Iterable, Mapping, Optional
 
 from . import naming
+from .endpoint import resolve
 from .problems import Problem
 from .spec import EndpointSpec, IngressSpec
 
@@ -68,7 +69,7 @@ def validate_router_services(ingress: IngressSpec, endpoints: Iterable[EndpointS
     """The filled-in router Service name is a Service name: a DNS-1035 label of at most 63 characters."""
     problems = []
     for i, ep in enumerate(endpoints):
-        name = router_service(ingress, naming.endpoint_name(ep.name))
+        name = router_service(ingress, resolve(ep).name)
         if ep.intelligent_routing and len(name) > naming.MAX_NAME:
             problems.append(Problem("platform.ingress.routerService", ingress.router_service, "CONFIG", f"becomes {name!r} for endpoints[{i}], longer than {naming.MAX_NAME} characters", "shorten the text around {name}"))
     return problems

@@ -11,6 +11,7 @@ from typing import Iterable
 from . import engines, instances, naming, security
 from .backends import hyperpod
 from .catalog import G2, G7, G8, G10, G11, G12, G17
+from .endpoint import resolve
 from .problems import Problem
 from .spec import EndpointSpec
 
@@ -57,7 +58,7 @@ def validate_endpoints(specs: Iterable[EndpointSpec], path: str = "endpoints") -
     for i, spec in enumerate(specs):
         item = f"{path}[{i}]"
         problems += validate_endpoint(spec, item)
-        key = (spec.namespace, naming.endpoint_name(spec.name))
+        key = (spec.namespace, resolve(spec).name)
         if key in seen:
             problems.append(
                 Problem(
@@ -83,7 +84,7 @@ def _cluster_wide_names(specs: list[EndpointSpec], path: str) -> list[Problem]:
     for i, spec in enumerate(specs):
         if (spec.backend or "hyperpod") != "hyperpod":
             continue
-        name = naming.endpoint_name(spec.name)
+        name = resolve(spec).name
         if name not in first:
             first[name] = i
             continue

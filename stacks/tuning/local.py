@@ -19,7 +19,7 @@ from typing import IO, Optional
 
 import httpx
 
-from components.rules import engines, instances
+from components.rules import engines
 from components.rules.endpoint import resolve
 from components.rules.spec import EndpointSpec
 
@@ -52,8 +52,9 @@ class LocalHandle:
 
 def engine_command(target: LocalTarget, spec: EndpointSpec, port: int, model_dir: str) -> list[str]:
     """The same arguments the cluster endpoint gets (rule library), bound to loopback."""
-    params = resolve(spec).params
-    args = engines.build_args(spec.engine, model_dir, engines.served_model_name(spec.model), port, params, host="127.0.0.1")
+    endpoint = resolve(spec)
+    # The cluster endpoint's arguments (served name, parameters), bound to a loopback port instead of its own.
+    args = engines.build_args(spec.engine, model_dir, endpoint.served_model_name, port, endpoint.params, host="127.0.0.1")
     if target.command:
         base = list(target.command)
     else:
@@ -77,7 +78,7 @@ class LocalEngineDeployer:
         env = {
             **os.environ,
             "HF_HUB_OFFLINE": "1",
-            **engines.instance_env(spec.engine, instances.lookup(spec.instance_type)),
+            **resolve(spec).env,  # the instance's engine env (G12), then the endpoint's own
             **self.target.env,
             **spec.env,
         }
@@ -102,7 +103,7 @@ class LocalEngineDeployer:
         if code is not None:
             return Status("failed", f"engine exited with code {code}; log tail:\n{tail(handle.log_path)}")
         try:
-            response = httpx.get(f"http://127.0.0.1:{handle.port}{engines.engine(handle.spec.engine).health_path}", timeout=5)
+            response = httpx.get(f"http://127.0.0.1:{handle.port}{resolve(handle.spec).health_path}", timeout=5)
         except httpx.HTTPError as exc:
             return Status("pending", f"health check: {type(exc).__name__}")
         return Status("ready") if response.status_code == 200 else Status("pending", f"health check: HTTP {response.status_code}")

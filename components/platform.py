@@ -38,7 +38,7 @@ class PlatformArgs:
 
 
 class Platform(pulumi.ComponentResource):
-    """Attributes for callers: `operator_ready` and `ingress_ready` (resources to depend on).
+    """Attributes for callers: `operator_ready`, `ingress_ready` and `gpu_ready` (resources to depend on).
     Outputs: `addons` (names of what was installed), `operator_role_arn`."""
 
     addons: pulumi.Output[list[str]]
@@ -60,6 +60,8 @@ class Platform(pulumi.ComponentResource):
             self.installed[addon] = getattr(self, f"_install_{addon}")()
         self.operator_ready = [self.installed["hyperpod_operator"]] if "hyperpod_operator" in self.installed else []
         self.ingress_ready = [self.installed["load_balancer_controller"]] if "load_balancer_controller" in self.installed else []
+        # GPU pods schedule only once the device plugin advertises nvidia.com/gpu (rule O4).
+        self.gpu_ready = [self.installed["nvidia_device_plugin"]] if "nvidia_device_plugin" in self.installed else []
         self.addons = pulumi.Output.from_input(list(self.installed))
         self.operator_role_arn = getattr(self, "_operator_role_arn", pulumi.Output.from_input(""))
         self.register_outputs({"addons": self.addons, "operator_role_arn": self.operator_role_arn})

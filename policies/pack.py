@@ -83,6 +83,13 @@ def _resource(type_: str, props: Any, urn: str, name: str) -> Resource:
     return Resource(type_, name, plain(props), urn)
 
 
+def _graph_resource(r: Any) -> Resource:
+    """A stack policy's resource with its place in the graph (the ordering rules read it)."""
+    resource = _resource(r.resource_type, r.props, r.urn, r.name)
+    dependencies = tuple(d.urn for d in (r.dependencies or ()))
+    return Resource(resource.type, resource.name, resource.props, resource.urn, dependencies, r.parent.urn if r.parent else "")
+
+
 def _validate_resource(spec: PolicySpec):
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
         resource = _resource(args.resource_type, args.props, args.urn, args.name)
@@ -95,7 +102,7 @@ def _validate_resource(spec: PolicySpec):
 
 def _validate_stack(spec: PolicySpec):
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-        resources = [_resource(r.resource_type, r.props, r.urn, r.name) for r in args.resources]
+        resources = [_graph_resource(r) for r in args.resources]
         for resource, problem in spec.check(resources, _context(spec, args.get_config())):  # type: ignore[call-arg]
             if not _mentions_unknown(problem.value):
                 report_violation(message(resource, problem), resource.urn or None)

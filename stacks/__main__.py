@@ -22,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     plan.add_argument("--all", action="store_true", help="list every resource, not only Kubernetes objects")
     plan.add_argument("--project-dir", default=None, help="directory of Pulumi.yaml (default: this project)")
     plan.add_argument("--policy-config", help="policy pack config JSON (as for `pulumi preview --policy-pack-config`)")
+    plan.add_argument("--json", metavar="FILE", help="also write the declared graph as `pulumi preview --json` shapes it (see docs/architecture.md)")
 
     check = sub.add_parser("check", help="run the policies and schema validation on plain Kubernetes manifests")
     check.add_argument("paths", nargs="+", metavar="FILE_OR_DIR", help="YAML files (multi-document) or directories of them")
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         from . import plan as plan_cmd
 
         project_dir = Path(args.project_dir).resolve() if args.project_dir else plan_cmd.PROJECT_DIR
-        return plan_cmd.run(args.stack, args.out, args.crd_dir, args.kubernetes_version, args.all, console, project_dir, args.policy_config)
+        return plan_cmd.run(args.stack, args.out, args.crd_dir, args.kubernetes_version, args.all, console, project_dir, args.policy_config, args.json)
     if args.command == "check":
         from . import check as check_cmd
 

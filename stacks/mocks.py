@@ -50,6 +50,36 @@ class Registration:
     # Where Pulumi marked an input secret, as key paths into `inputs` (`("spec", "worker", "env", 0, "value")`).
     secret_paths: list[tuple[Any, ...]] = field(default_factory=list)
     urn: str = ""
+    graph: "Graph" = field(default_factory=lambda: Graph())
+
+
+@dataclass
+class Graph:
+    """What the engine would store beside the inputs: the resource's place in the dependency graph."""
+
+    parent: str = ""
+    dependencies: list[str] = field(default_factory=list)  # every URN this waits for (explicit and through inputs)
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)  # per input: the URNs it came from
+    custom_timeouts: dict[str, str] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)  # replaceOnChanges, deleteBeforeReplace, protect
+
+    @classmethod
+    def of(cls, request: Any) -> "Graph":
+        timeouts = {k: getattr(request.customTimeouts, k) for k in ("create", "update", "delete") if getattr(request.customTimeouts, k, "")}
+        options: dict[str, Any] = {}
+        if list(request.replaceOnChanges):
+            options["replaceOnChanges"] = list(request.replaceOnChanges)
+        if request.deleteBeforeReplace:
+            options["deleteBeforeReplace"] = True
+        if request.protect:
+            options["protect"] = True
+        return cls(
+            parent=request.parent,
+            dependencies=list(request.dependencies),
+            property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items() if list(v.urns)},
+            custom_timeouts=timeouts,
+            options=options,
+        )
 
 
 KeyPath = tuple[Any, ...]
@@ -195,11 +225,11 @@ class PlanMonitor(MockMonitor):
     def RegisterResource(self, request: Any) -> Any:
         urn = self.make_urn(request.parent, request.type, request.name)
         local = self.plan_mocks.pending
-        local.urn, local.secret_paths = urn, secret_paths(request.object)
+        local.urn, local.secret_paths, local.graph = urn, secret_paths(request.object), Graph.of(request)
         try:
             return super().RegisterResource(request)
         finally:
-            local.urn, local.secret_paths = "", []
+            local.urn, local.secret_paths, local.graph = "", [], None
 
 
 class PlanMocks(pulumi.runtime.Mocks):
@@ -233,7 +263,8 @@ class PlanMocks(pulumi.runtime.Mocks):
         inputs, changes = self._apply_transforms(args, inputs)
         paths = list(getattr(self.pending, "secret_paths", None) or [])
         urn = getattr(self.pending, "urn", "") or ""
-        self.registrations.append(Registration(args.typ, args.name, inputs, args.provider or "", bool(args.custom), secret, changes, paths, urn))
+        graph = getattr(self.pending, "graph", None) or Graph()
+        self.registrations.append(Registration(args.typ, args.name, inputs, args.provider or "", bool(args.custom), secret, changes, paths, urn, graph))
         outputs = dict(inputs)
         factory = self.outputs.get(args.typ)
         if factory:

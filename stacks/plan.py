@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import gc
 import json
 import logging
@@ -19,17 +18,18 @@ from typing import Any, Optional
 
 import yaml
 
-from components.rules import ConfigError, Problem, manifests, security
+from components.rules import ConfigError, Problem, manifests
 from components.rules.policy_config import PolicyConfig, PolicyConfigError
 from components.rules.policy_config import load as load_policy_config
 from components.rules.policy_eval import Violation, evaluate
 from components.rules.resources import Resource
 
 from . import config as stack_config
-from . import yamlio
+from . import plan_json, yamlio
 from .literal import labelled, plain
-from .mocks import SECRET_MARK, PlanMocks, PlanMonitor, Registration
+from .mocks import PlanMocks, PlanMonitor, Registration
 from .plan_out import PlanOutError, check_out_dir, replace_plan_files
+from .redaction import redact
 from .schemas import DEFAULT_K8S_VERSION, SchemaResult, Validator, find_crd_dir
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -310,11 +310,11 @@ def _build_plan(stack: str, values: dict[str, Any], project_dir: Path, crd_dir: 
         obj.schema = validator.validate(manifest)
         objects[i] = obj
     # The policy pack's policies, on every declared resource (the same ones CrossGuard sees).
-    resources = [Resource(reg.type_, reg.name, reg.inputs) for reg in mocks.registrations]
+    resources = [Resource(reg.type_, reg.name, reg.inputs, reg.urn, tuple(reg.graph.dependencies), reg.graph.parent) for reg in mocks.registrations]
     others = []
     for violation in evaluate(resources, policy_config, stack):
         if violation.index in objects:
-            objects[violation.index].problems.append(as_problem(violation))
+            objects[violation.index].problems.append(violation.reported)
         else:
             others.append(violation)
     check_duplicate_objects(list(objects.values()))
@@ -352,43 +352,7 @@ def check_duplicate_objects(objects: list[PlannedObject]) -> None:
         )
 
 
-def as_problem(violation: Violation) -> Problem:
-    """Mandatory violations print and count as errors, advisory ones as warnings."""
-    return dataclasses.replace(violation.problem, severity="error" if violation.mandatory else "warning")
-
-
 # ---------------------------------------------------------------- output
-
-
-REDACTED = "[secret]"
-
-
-def redact(value: Any, secret_paths: Any = ()) -> Any:
-    """A copy with every secret replaced: what Pulumi marked secret (`secret_paths`, from the wire), the
-    mocks' secret values, a Secret's data, and, as defence in depth, the value of any env var with a
-    secret-looking name (`HF_TOKEN`, `VLLM_API_KEY`, `*_PASSWORD`), whatever the plan's verdict."""
-    return _redact(value, (), {tuple(p) for p in secret_paths})
-
-
-def _redact(value: Any, path: tuple[Any, ...], paths: set[tuple[Any, ...]]) -> Any:
-    if path in paths:
-        return REDACTED
-    if isinstance(value, dict):
-        secret_object = path == () and value.get("kind") == "Secret"
-        env_entry = security.is_secret_name(value.get("name")) and "value" in value
-        return {
-            k: {key: REDACTED for key in v}
-            if secret_object and k in ("data", "stringData") and isinstance(v, dict)
-            else REDACTED
-            if env_entry and k == "value"
-            else _redact(v, (*path, k), paths)
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [_redact(v, (*path, i), paths) for i, v in enumerate(value)]
-    if isinstance(value, str) and SECRET_MARK in value:
-        return REDACTED
-    return value
 
 
 def write_objects(plan: Plan, out_dir: Path, project_dir: Path = PROJECT_DIR) -> None:
@@ -457,7 +421,7 @@ def print_plan(plan: Plan, console: Any, show_all: bool = False) -> None:
     for line in plan.duplicate_urns:
         console.print(labelled("error", "red", line), soft_wrap=True)
     for violation in plan.other_violations:
-        problem = as_problem(violation)
+        problem = violation.reported
         color = "red" if problem.severity == "error" else "yellow"
         console.print(labelled(problem.severity, color, f"{violation.resource.label}: {problem}"), soft_wrap=True)
 
@@ -471,13 +435,16 @@ def run(
     console: Any,
     project_dir: Path = PROJECT_DIR,
     policy_config: Optional[str] = None,
+    json_path: Optional[str] = None,
 ) -> int:
     out_dir = Path(out) if out else project_dir / "plan-out" / stack
     try:
         check_out_dir(out_dir, project_dir)  # before the plan runs: a refused --out costs nothing
+        if json_path:
+            plan_json.check_target(Path(json_path))
         policies = load_policy_config(policy_config) if policy_config else None
         plan = build_plan(stack, project_dir, crd_dir, kubernetes_version, policies)
-    except PlanOutError as exc:
+    except (PlanOutError, plan_json.PlanJsonError) as exc:
         console.print(labelled("error", "red", exc), soft_wrap=True)
         return 2
     except PolicyConfigError as exc:
@@ -499,6 +466,9 @@ def run(
         return 2
     print_plan(plan, console, show_all)
     console.print(plain(f"Wrote {len(plan.objects)} manifests to {out_dir}"))
+    if json_path:
+        plan_json.write(plan, Path(json_path))
+        console.print(plain(f"Wrote the graph of {len(plan.resources)} resources to {json_path}"))
     if plan.failed:
         console.print("[red bold]Plan failed[/]: fix the errors above.")
         return 1

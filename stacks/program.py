@@ -42,6 +42,7 @@ class Base:
     provider: k8s.Provider
     operator_ready: list[pulumi.Resource] = field(default_factory=list)
     ingress_ready: list[pulumi.Resource] = field(default_factory=list)
+    gpu_ready: list[pulumi.Resource] = field(default_factory=list)  # GPU nodes and the device plugin (O4)
     outputs: dict[str, Any] = field(default_factory=dict)
 
 
@@ -141,6 +142,7 @@ def build_base(cfg: stack_config.StackConfig) -> Base:
         provider=provider,
         operator_ready=platform.operator_ready,
         ingress_ready=platform.ingress_ready,
+        gpu_ready=[*after, *platform.gpu_ready],
         outputs={"cluster": outputs, "kubeconfig": cluster.kubeconfig},
     )
 
@@ -176,7 +178,7 @@ def declare_endpoints(cfg: stack_config.StackConfig, base: Base) -> tuple[dict[s
                 spec=ep.spec,
                 region=cfg.region,
                 provider=base.provider,
-                depends_on=[namespaces[ep.namespace]] if ep.namespace in namespaces else [],
+                depends_on=([namespaces[ep.namespace]] if ep.namespace in namespaces else []) + base.gpu_ready,
                 operator_ready=base.operator_ready,
                 ingress_ready=base.ingress_ready,
                 ingress=cfg.platform.ingress,

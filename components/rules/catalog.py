@@ -12,6 +12,7 @@ G1, G2, G3, G4, G5, G6, G7, G8, G9, G10 = "G1", "G2", "G3", "G4", "G5", "G6", "G
 G11, G12, G13, G14, G15, G16, G17, G18, G19, G20 = "G11", "G12", "G13", "G14", "G15", "G16", "G17", "G18", "G19", "G20"
 S1, S2, S3, S4, S5, S6 = "S1", "S2", "S3", "S4", "S5", "S6"
 B1 = "B1"
+O1, O2, O3, O4 = "O1", "O2", "O3", "O4"
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,29 @@ RULES: tuple[Rule, ...] = (
          "The backend renderers produce objects that avoid each of these.",
          "An OME or KServe object with one of these mistakes.",
          ("fix", "policy")),
+)
+
+RULES += (
+    Rule(O1, "Services, Ingresses and charts that create Services are declared after the load balancer controller, so they are also deleted before it.",
+         "The controller's Service webhook fails closed: charts installed beside it failed to create their Services; on destroy, an Ingress whose controller was gone kept its finalizer and its ALB, and the VPC delete failed.",
+         "The platform orders cert-manager, metrics-server and KEDA after the controller; endpoint objects wait for it.",
+         "A stack whose graph breaks the order (in the offline plan and as a stack policy).",
+         ("fix", "plan", "policy")),
+    Rule(O2, "A chart whose pods use a Pod Identity association is declared after the association.",
+         "EKS injects Pod Identity credentials only into pods created after the association: a controller that started first ran without AWS credentials and its Ingresses never got ALBs.",
+         "Controller charts and add-ons wait for their role's policy and association.",
+         "A stack whose graph breaks the order.",
+         ("fix", "plan", "policy")),
+    Rule(O3, "A custom resource is declared after what installs its CRD (the HyperPod operator), so it is deleted before it.",
+         "Custom resources created in the same update as the operator that installs their CRD failed (pulumi-kubernetes #3176, #3247).",
+         "Endpoints wait for the operator.",
+         "A stack whose graph breaks the order.",
+         ("fix", "plan", "policy")),
+    Rule(O4, "GPU workloads are declared after the GPU nodes and the NVIDIA device plugin.",
+         "A GPU pod created before any node advertises nvidia.com/gpu stays Pending, and a Deployment's await runs out.",
+         "Endpoints wait for the GPU node groups, the HyperPod cluster and the device plugin.",
+         "A stack whose graph breaks the order.",
+         ("fix", "plan", "policy")),
 )
 
 BY_ID: dict[str, Rule] = {r.id: r for r in RULES}

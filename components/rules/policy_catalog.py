@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Mapping, Optional, Union
 
-from . import manifests, security, stack_checks
-from .catalog import B1, G1, G2, G3, G4, G5, G6, G7, G8, G9, G10, G11, G12, G13, G16, S1, S2, S3, S4, S5, S6
+from . import manifests, ordering, security, stack_checks
+from .catalog import B1, G1, G2, G3, G4, G5, G6, G7, G8, G9, G10, G11, G12, G13, G16, O1, O2, O3, O4, S1, S2, S3, S4, S5, S6
 from .problems import Problem
 from .resources import Resource
 
@@ -108,6 +108,10 @@ POLICIES: tuple[PolicySpec, ...] = (
         params={"requiredTags": {**_STRINGS, "default": list(security.DEFAULT_REQUIRED_TAGS), "description": "tag keys every taggable AWS resource must have"}},
         anchors=("AWS Config required-tags",),
     ),
+    PolicySpec("o1-after-the-load-balancer-controller", O1, "Services, Ingresses and charts that create Services wait for the load balancer controller (its webhook fails closed; its finalizer must outlive them)", "stack", "mandatory", _stack(ordering.check_webhook_order), anchors=("aws-load-balancer-controller chart values: serviceMutatorWebhookConfig.failurePolicy",)),
+    PolicySpec("o2-after-pod-identity", O2, "Charts whose pods use a Pod Identity association wait for it", "stack", "mandatory", _stack(ordering.check_identity_order), anchors=("EKS Pod Identity: credentials are injected at pod creation",)),
+    PolicySpec("o3-after-the-crd-installer", O3, "Custom resources wait for the operator that installs their CRD", "stack", "mandatory", _stack(ordering.check_crd_order), anchors=("pulumi-kubernetes #3176, #3247",)),
+    PolicySpec("o4-gpu-after-nodes-and-device-plugin", O4, "GPU workloads wait for the GPU nodes and the NVIDIA device plugin", "stack", "mandatory", _stack(ordering.check_gpu_order)),
 )
 
 BY_NAME: dict[str, PolicySpec] = {p.name: p for p in POLICIES}

@@ -8,6 +8,7 @@ are warnings, disabled policies do not run at all.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Iterable, Optional
 
@@ -36,6 +37,11 @@ class Violation:
 
     def __str__(self) -> str:
         return f"{self.level} {self.policy}: {self.message}"
+
+    @property
+    def reported(self) -> Problem:
+        """As every surface prints it: mandatory violations are errors, advisory ones warnings."""
+        return dataclasses.replace(self.problem, severity="error" if self.mandatory else "warning")
 
 
 def message(resource: Resource, problem: Problem) -> str:

@@ -20,6 +20,10 @@ class Resource:
     name: str  # Pulumi resource name (or file:document for plain manifests)
     props: Mapping[str, Any] = field(default_factory=dict)
     urn: str = ""
+    # The dependency graph, where the caller knows it (the plan, a CrossGuard stack policy): every URN
+    # this resource waits for, and its parent's URN.
+    dependencies: tuple[str, ...] = ()
+    parent: str = ""
 
     @property
     def manifest(self) -> Optional[dict[str, Any]]:

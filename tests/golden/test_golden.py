@@ -56,7 +56,7 @@ def plan_view(stack: str) -> str:
     resources = [f"{r.type_} {r.name}" for r in plan.resources]
     objects = [plan_cmd.redact(o.manifest) for o in plan.objects]
     findings = [f"{o.kind}/{o.name}: {p}" for o in plan.objects for p in o.problems]
-    findings += [f"{v.resource.label}: {plan_cmd.as_problem(v)}" for v in plan.other_violations]
+    findings += [f"{v.resource.label}: {v.reported}" for v in plan.other_violations]
     # Sorted: the order of the program's log lines varies between runs (registrations resolve concurrently).
     logs = sorted(f"{level} {message}" for level, message in plan.logs if level != "debug")
     return dump([{"resources": resources, "findings": findings, "logs": logs}, *objects])

@@ -39,13 +39,15 @@ def resource_args(resource: Resource, config: dict | None = None) -> ResourceVal
 
 
 def stack_args(resources: list[Resource], config: dict | None = None) -> StackValidationArgs:
-    return StackValidationArgs(
-        [
-            PolicyResource(r.type, dict(r.props), r.urn or f"urn:pulumi:test::p::{r.type}::{r.name}", r.name, opts(), None, None, [], {})
-            for r in resources
-        ],
-        config,
-    )
+    """As the engine hands them over: each resource's `dependencies` are the PolicyResources it waits for."""
+    policy_resources = [
+        PolicyResource(r.type, dict(r.props), r.urn or f"urn:pulumi:test::p::{r.type}::{r.name}", r.name, opts(), None, None, [], {})
+        for r in resources
+    ]
+    by_urn = {p.urn: p for p in policy_resources}
+    for resource, policy_resource in zip(resources, policy_resources):
+        policy_resource.dependencies = [by_urn[u] for u in resource.dependencies if u in by_urn]
+    return StackValidationArgs(policy_resources, config)
 
 
 def run_policy(name: str, resources: list[Resource], config: dict | None = None) -> list[tuple[str, str | None]]:

@@ -69,7 +69,7 @@ def test_example_config_is_valid_and_covers_the_parameters(tmp_path):
 def test_pack_over_the_rendered_example_stacks_reports_no_mandatory_violation(stack, monkeypatch):
     monkeypatch.setenv("PULUMI_STACK", stack)  # what the pack reads for S4's devStacks
     plan = plan_cmd.build_plan(stack)
-    resources = [Resource(r.type_, r.name, r.inputs) for r in plan.resources]
+    resources = [Resource(r.type_, r.name, r.inputs, r.urn, tuple(r.graph.dependencies), r.graph.parent) for r in plan.resources]
     for policy in POLICIES:
         if policy.enforcement == "mandatory":
             assert run_policy(policy.name, resources) == [], policy.name

@@ -92,6 +92,21 @@ def ome_benchmark() -> dict[str, Any]:
     return ome.benchmark_job(spec)
 
 # policy -> (rule, failing resources, passing resources, config, PULUMI_STACK)
+
+# The ordering rules (O*) read each resource's place in the graph: URNs and what each waits for.
+LBC = Resource("kubernetes:helm.sh/v4:Chart", "platform-load-balancer-controller", {"chart": "aws-load-balancer-controller", "namespace": "kube-system", "values": {"serviceAccount": {"name": "aws-load-balancer-controller"}}}, "urn:lbc")
+ASSOCIATION = Resource("aws:eks/podIdentityAssociation:PodIdentityAssociation", "platform-lbc-pod-identity", {"namespace": "kube-system", "serviceAccount": "aws-load-balancer-controller"}, "urn:association")
+OPERATOR_ADDON = Resource("aws:eks/addon:Addon", "platform-hyperpod-operator", {"addonName": "amazon-sagemaker-hyperpod-inference"}, "urn:operator")
+DEVICE_PLUGIN = Resource("kubernetes:helm.sh/v4:Chart", "platform-nvidia-device-plugin", {"chart": "nvidia-device-plugin"}, "urn:plugin")
+
+
+def k8s_service() -> Resource:
+    return k8s({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "engine", "namespace": "team-a"}, "spec": {"ports": [{"port": 80}]}})
+
+
+def graph_node(resource: Resource, urn: str, *dependencies: str) -> Resource:
+    return Resource(resource.type, resource.name, resource.props, urn, dependencies)
+
 CASES: dict[str, tuple[str, Callable[[], list[Resource]], Callable[[], list[Resource]], dict | None, str | None]] = {
     "g01-name-length": ("G1", lambda: [k8s(mutate(render(), lambda o: o["metadata"].update(name="a" * 51)))], lambda: [k8s(render("a" * 51))], None, None),
     "g02-name-format": ("G2", lambda: [k8s(mutate(render(sagemakerEndpoint=True), lambda o: o["spec"].update(endpointName="Qwen3-4B")))], lambda: [k8s(render(sagemakerEndpoint=True))], None, None),
@@ -145,6 +160,10 @@ CASES: dict[str, tuple[str, Callable[[], list[Resource]], Callable[[], list[Reso
     "s3-router-key-workaround": ("S3", lambda: [k8s(render(**ROUTED))], lambda: [k8s(render(apiKey=True))], None, None),
     "s4-eks-endpoint-not-public": ("S4", lambda: [eks_cluster(None)], lambda: [eks_cluster(["203.0.113.0/24"])], None, "prod"),
     "s5-gpu-nodes-nvidia-ami": ("S5", lambda: [node_group("AL2023_x86_64_STANDARD")], lambda: [node_group("AL2023_x86_64_NVIDIA")], None, None),
+    "o1-after-the-load-balancer-controller": ("O1", lambda: [LBC, graph_node(k8s_service(), "urn:svc")], lambda: [LBC, graph_node(k8s_service(), "urn:svc", "urn:lbc")], None, None),
+    "o2-after-pod-identity": ("O2", lambda: [ASSOCIATION, LBC], lambda: [ASSOCIATION, graph_node(LBC, "urn:lbc", "urn:association")], None, None),
+    "o3-after-the-crd-installer": ("O3", lambda: [OPERATOR_ADDON, graph_node(k8s(render()), "urn:iec")], lambda: [OPERATOR_ADDON, graph_node(k8s(render()), "urn:iec", "urn:operator")], None, None),
+    "o4-gpu-after-nodes-and-device-plugin": ("O4", lambda: [DEVICE_PLUGIN, graph_node(k8s(render()), "urn:iec")], lambda: [DEVICE_PLUGIN, graph_node(k8s(render()), "urn:iec", "urn:plugin")], None, None),
     "s6-required-tags": ("S6", lambda: [Resource("aws:s3/bucket:Bucket", "tls", {"tags": {"llm-serving/stack": "prod"}})], lambda: [Resource("aws:s3/bucket:Bucket", "tls", {"tags": TAGS})], None, None),
 }
 

@@ -123,8 +123,11 @@ def test_plan_applies_the_registered_transform_to_hand_declared_resources(tmp_pa
     (obj,) = [o for o in plan.objects if o.registration.name == "hand-made"]
     assert obj.name == "hand-made"
     assert obj.manifest["spec"]["worker"]["command"][2] == "vllm.entrypoints.openai.api_server"
-    assert not obj.errors
     assert any("hand-made: [G" in message for _, message in plan.logs)
+    # The transform fixes the object itself; its place in the graph it cannot fix: declared without
+    # depends_on, it would be created before the operator that installs its CRD (O3) and, now that
+    # the transform gave it a GPU limit, before the device plugin (O4).
+    assert sorted(p.rule for p in obj.errors) == ["O3", "O4"] and plan.failed
 
 
 def test_hand_declared_resource_fixed_by_the_transform_passes_its_crd_schema(tmp_path, crd_dir):
@@ -166,3 +169,38 @@ def test_declaration_order_sorts_registrations_by_constructor_order():
     regs = [Registration("t:b", "b", {}, "", True), Registration("t:a", "a", {}, "", True), Registration("t:x", "x", {}, "", True)]
     ordered = plan_cmd.declaration_order(regs, [("t:a", "a"), ("t:b", "b")])
     assert [r.name for r in ordered] == ["a", "b", "x"]  # x was never seen declared: last
+
+
+def test_plan_json_is_the_declared_graph_in_preview_json_shape(tmp_path):
+    """Issue 15 deliverable 2: every resource with its URN, type, parent, dependencies, custom
+    timeouts and inputs; secrets redacted; unknowns marked."""
+    import json
+
+    assert cli(["plan", "--stack", "eks", "--out", str(tmp_path / "out"), "--json", str(tmp_path / "plan.json")]) == 0
+    doc = json.loads((tmp_path / "plan.json").read_text())
+    steps = {s["urn"].rsplit("::", 1)[-1]: s for s in doc["steps"]}
+    assert doc["changeSummary"] == {"create": len(doc["steps"])} and all(s["op"] == "create" for s in doc["steps"])
+    deployment = next(s["newState"] for s in doc["steps"] if s["newState"]["type"] == "kubernetes:apps/v1:Deployment")
+    assert deployment["customTimeouts"] == {"create": "4200s", "update": "4200s"}  # maxDeploySeconds 3600 + 600
+    assert deployment["parent"].endswith("llm-serving:endpoints:KubernetesEndpoint::inference/qwen3-4b-vllm")
+    assert deployment["dependencies"], "waits for its namespace, the controller, the GPU nodes"
+    secrets = [s["newState"]["inputs"] for s in doc["steps"] if s["newState"]["type"] == "kubernetes:core/v1:Secret"]
+    assert secrets and all(v == "[secret]" for s in secrets for v in s["stringData"].values())
+    assert "<<secret>>" not in (tmp_path / "plan.json").read_text()
+    assert steps["platform-load-balancer-controller"]["newState"]["type"] == "kubernetes:helm.sh/v4:Chart"
+
+
+def test_plan_json_to_a_directory_is_refused_before_the_plan(tmp_path, capsys):
+    assert cli(["plan", "--stack", "dev", "--out", str(tmp_path / "out"), "--json", str(tmp_path)]) == 2
+    assert "is a directory; Fix: name a file" in capsys.readouterr().out and not (tmp_path / "out").exists()
+
+
+def test_plan_json_marks_values_pulumi_does_not_know_yet():
+    from types import SimpleNamespace
+
+    from stacks import plan_json
+    from stacks.mocks import Registration
+
+    reg = Registration("aws:iam/rolePolicy:RolePolicy", "p", {"role": "04da6b54-80e4-46f7-96ec-b56ff0331ba9", "policy": "{}"}, "", True, urn="urn:p")
+    doc = plan_json.document(SimpleNamespace(resources=[reg], objects=[], other_violations=[], duplicate_urns=[]))
+    assert doc["steps"][0]["newState"]["inputs"] == {"role": "<unknown>", "policy": "{}"}

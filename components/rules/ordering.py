@@ -1,0 +1,144 @@
+"""Ordering rules over the declared dependency graph (O1-O4): what must exist before a resource is
+created, which is also what must outlive it on destroy (Pulumi deletes dependents first).
+
+Each rule reads `Resource.dependencies` (every URN a resource waits for, as the engine records them)
+and follows them transitively. A rule applies only when the stack itself declares the thing to wait
+for: a cluster whose load balancer controller or operator is installed elsewhere is not judged.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable, Optional
+
+from .addons import CHARTS, CREATES_SERVICES, OPERATOR_ADDON
+from .catalog import O1, O2, O3, O4
+from .problems import Problem
+from .resources import Resource, get, split_kubernetes_type
+
+Finding = tuple[Resource, Problem]
+
+HELM_CHART = "kubernetes:helm.sh/v4:Chart"
+EKS_ADDON = "aws:eks/addon:Addon"
+POD_IDENTITY = "aws:eks/podIdentityAssociation:PodIdentityAssociation"
+GPU = "nvidia.com/gpu"
+OPERATOR_GROUP = "inference.sagemaker.aws.amazon.com"
+
+
+class Graph:
+    """The resources by URN and the transitive closure of `dependencies`, computed on demand."""
+
+    def __init__(self, resources: Iterable[Resource]):
+        self.resources = [r for r in resources if r.urn]
+        self.by_urn = {r.urn: r for r in self.resources}
+        self._closure: dict[str, set[str]] = {}
+
+    def waits_for(self, resource: Resource) -> set[str]:
+        if resource.urn in self._closure:
+            return self._closure[resource.urn]
+        seen: set[str] = set()
+        stack = list(resource.dependencies)
+        while stack:
+            urn = stack.pop()
+            if urn in seen:
+                continue
+            seen.add(urn)
+            dep = self.by_urn.get(urn)
+            if dep is not None:
+                stack.extend(dep.dependencies)
+        self._closure[resource.urn] = seen
+        return seen
+
+    def find(self, match: Callable[[Resource], bool]) -> list[Resource]:
+        return [r for r in self.resources if match(r)]
+
+
+def _chart_name(resource: Resource) -> str:
+    return str(resource.props.get("chart") or "")
+
+
+def _chart(addon: str) -> Callable[[Resource], bool]:
+    chart = CHARTS[addon][1]
+    return lambda r: r.type == HELM_CHART and _chart_name(r) == chart
+
+
+def _kind(resource: Resource) -> Optional[tuple[str, str]]:
+    return split_kubernetes_type(resource.type)
+
+
+def _missing(graph: Graph, resource: Resource, needed: list[Resource], rule: str, why: str, fix: str) -> list[Finding]:
+    waits = graph.waits_for(resource)
+    absent = [n for n in needed if n.urn not in waits and n.urn != resource.urn]
+    return [(resource, Problem("dependsOn", sorted(n.name for n in absent), rule, why, fix))] if absent else []
+
+
+def check_webhook_order(resources: list[Resource]) -> list[Finding]:
+    """O1: Services, Ingresses and charts that create Services come after the load balancer controller.
+    Its Service webhook fails closed (chart 1.13.2 values: serviceMutatorWebhookConfig.failurePolicy
+    Fail), and an Ingress holds the controller's finalizer: created before it, refused; deleted after
+    it, stuck with its ALB (the VPC delete then fails on the ALB's security groups)."""
+    graph = Graph(resources)
+    controllers = graph.find(_chart("load_balancer_controller"))
+    if not controllers:
+        return []
+    service_charts = [CHARTS[a][1] for a in CREATES_SERVICES]
+    findings: list[Finding] = []
+    for r in graph.resources:
+        kind = _kind(r)
+        creates_services = (kind is not None and kind[1] in ("Service", "Ingress")) or (r.type == HELM_CHART and _chart_name(r) in service_charts)
+        if creates_services:
+            findings += _missing(graph, r, controllers, O1, "created before the load balancer controller: its Service webhook refuses it, and on destroy its finalizer outlives the controller", "add the controller's chart to dependsOn (Platform.ingress_ready)")
+    return findings
+
+
+def check_identity_order(resources: list[Resource]) -> list[Finding]:
+    """O2: a chart whose pods use a service account with a Pod Identity association waits for it: EKS
+    injects the credentials only into pods created after the association exists."""
+    graph = Graph(resources)
+    findings: list[Finding] = []
+    for association in graph.find(lambda r: r.type == POD_IDENTITY):
+        namespace, account = association.props.get("namespace"), association.props.get("serviceAccount")
+        for chart in graph.find(lambda r: r.type == HELM_CHART and r.props.get("namespace") == namespace):
+            if account and account in str(chart.props.get("values") or {}):
+                findings += _missing(graph, chart, [association], O2, f"pods of {namespace}/{account} would start without AWS credentials", "add the Pod Identity association to the chart's dependsOn")
+    return findings
+
+
+def _installs_operator(r: Resource) -> bool:
+    return (r.type == EKS_ADDON and r.props.get("addonName") == OPERATOR_ADDON) or (r.type == HELM_CHART and "inference-operator" in _chart_name(r))
+
+
+def check_crd_order(resources: list[Resource]) -> list[Finding]:
+    """O3: a custom resource comes after what installs its CRD, and is deleted before it (the operator's
+    finalizer). Judged for the HyperPod operator's kinds when the stack installs the operator."""
+    graph = Graph(resources)
+    installers = graph.find(_installs_operator)
+    if not installers:
+        return []
+    findings: list[Finding] = []
+    for r in graph.resources:
+        kind = _kind(r)
+        if kind and kind[0].startswith(OPERATOR_GROUP + "/"):
+            findings += _missing(graph, r, installers, O3, "created before the operator that installs its CRD (pulumi-kubernetes #3176, #3247)", "add the operator add-on to dependsOn (Platform.operator_ready)")
+    return findings
+
+
+def _uses_gpus(r: Resource) -> bool:
+    kind = _kind(r)
+    if kind is None or kind[1] not in ("Deployment", "StatefulSet", "InferenceEndpointConfig", "InferenceService"):
+        return False
+    return GPU in str(r.props.get("spec") or {})
+
+
+def check_gpu_order(resources: list[Resource]) -> list[Finding]:
+    """O4: GPU workloads come after the GPU nodes (node groups, the HyperPod cluster) and the NVIDIA
+    device plugin that advertises nvidia.com/gpu, where the stack declares them."""
+    graph = Graph(resources)
+    needed = graph.find(_chart("nvidia_device_plugin"))
+    needed += graph.find(lambda r: r.type == "aws-native:sagemaker:Cluster")
+    needed += graph.find(lambda r: r.type in ("eks:index:ManagedNodeGroup", "aws:eks/nodeGroup:NodeGroup") and "NVIDIA" in str(get(r.props, "amiType") or ""))
+    if not needed:
+        return []
+    findings: list[Finding] = []
+    for r in graph.find(_uses_gpus):
+        findings += _missing(graph, r, needed, O4, "a GPU workload declared before the GPU nodes and the device plugin stays Pending", "add the GPU node groups and the device plugin to dependsOn (Base.gpu_ready)")
+    return findings

@@ -1,0 +1,103 @@
+"""Ordering rules over the declared graph (issue 15 deliverable 3): each property of the dependency
+graph is tested with a graph that breaks it, and the example stacks satisfy all of them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from components.rules import ordering
+from components.rules.catalog import O1, O2, O3, O4
+from components.rules.resources import Resource
+from stacks import plan as plan_cmd
+from stacks.__main__ import main as cli
+
+LBC = Resource("kubernetes:helm.sh/v4:Chart", "platform-load-balancer-controller", {"chart": "aws-load-balancer-controller", "namespace": "kube-system", "values": {"serviceAccount": {"name": "aws-load-balancer-controller"}}}, "urn:lbc")
+PLUGIN = Resource("kubernetes:helm.sh/v4:Chart", "platform-nvidia-device-plugin", {"chart": "nvidia-device-plugin"}, "urn:plugin")
+OPERATOR = Resource("aws:eks/addon:Addon", "platform-hyperpod-operator", {"addonName": "amazon-sagemaker-hyperpod-inference"}, "urn:operator")
+ASSOCIATION = Resource("aws:eks/podIdentityAssociation:PodIdentityAssociation", "platform-lbc-pod-identity", {"namespace": "kube-system", "serviceAccount": "aws-load-balancer-controller"}, "urn:association")
+
+
+def service(*deps: str) -> Resource:
+    return Resource("kubernetes:core/v1:Service", "engine", {"metadata": {"name": "engine", "namespace": "team-a"}, "spec": {}}, "urn:service", deps)
+
+
+def gpu_deployment(*deps: str) -> Resource:
+    spec = {"template": {"spec": {"containers": [{"name": "engine", "resources": {"limits": {"nvidia.com/gpu": "1"}}}]}}}
+    return Resource("kubernetes:apps/v1:Deployment", "engine", {"metadata": {"name": "engine"}, "spec": spec}, "urn:deployment", deps)
+
+
+def rules_of(findings) -> list[str]:
+    return [problem.rule for _, problem in findings]
+
+
+def test_o1_a_service_declared_before_the_load_balancer_controller_is_reported():
+    (finding,) = ordering.check_webhook_order([LBC, service()])
+    assert finding[1].rule == O1 and finding[1].value == ["platform-load-balancer-controller"]
+    assert "Platform.ingress_ready" in finding[1].fix
+
+
+def test_o1_waiting_through_another_resource_counts():
+    between = Resource("kubernetes:core/v1:Namespace", "ns", {"metadata": {"name": "team-a"}}, "urn:ns", ("urn:lbc",))
+    assert ordering.check_webhook_order([LBC, between, service("urn:ns")]) == []
+
+
+def test_o1_a_chart_that_creates_services_waits_too_and_a_stack_without_the_controller_is_not_judged():
+    keda = Resource("kubernetes:helm.sh/v4:Chart", "platform-keda", {"chart": "keda", "namespace": "keda"}, "urn:keda")
+    assert rules_of(ordering.check_webhook_order([LBC, keda])) == [O1]
+    assert ordering.check_webhook_order([service(), keda]) == []
+
+
+def test_o2_a_chart_using_a_pod_identity_service_account_waits_for_the_association():
+    assert rules_of(ordering.check_identity_order([ASSOCIATION, LBC])) == [O2]
+    waiting = Resource(LBC.type, LBC.name, LBC.props, LBC.urn, ("urn:association",))
+    assert ordering.check_identity_order([ASSOCIATION, waiting]) == []
+
+
+def test_o3_an_inference_endpoint_config_waits_for_the_operator_add_on():
+    iec = Resource("kubernetes:inference.sagemaker.aws.amazon.com/v1:InferenceEndpointConfig", "ep", {"metadata": {"name": "ep"}, "spec": {}}, "urn:iec")
+    assert rules_of(ordering.check_crd_order([OPERATOR, iec])) == [O3]
+    after = Resource(iec.type, iec.name, iec.props, iec.urn, ("urn:operator",))
+    assert ordering.check_crd_order([OPERATOR, after]) == []
+
+
+def test_o4_a_gpu_deployment_waits_for_the_device_plugin():
+    assert rules_of(ordering.check_gpu_order([PLUGIN, gpu_deployment()])) == [O4]
+    assert ordering.check_gpu_order([PLUGIN, gpu_deployment("urn:plugin")]) == []
+
+
+def resources_from_plan_json(path) -> list[Resource]:
+    """The graph as `python -m stacks plan --json` writes it (the shape of `pulumi preview --json`)."""
+    steps = json.loads(path.read_text())["steps"]
+    return [
+        Resource(s["newState"]["type"], s["urn"].rsplit("::", 1)[-1], s["newState"]["inputs"], s["urn"], tuple(s["newState"]["dependencies"]), s["newState"]["parent"])
+        for s in steps
+    ]
+
+
+@pytest.mark.parametrize("stack", ["dev", "eks", "staging"])
+def test_every_example_stack_satisfies_every_ordering_rule(stack, tmp_path):
+    assert cli(["plan", "--stack", stack, "--out", str(tmp_path / "out"), "--json", str(tmp_path / "plan.json")]) == 0
+    resources = resources_from_plan_json(tmp_path / "plan.json")
+    graph = ordering.Graph(resources)
+    assert graph.find(lambda r: r.type == ordering.HELM_CHART and r.props.get("chart") == "aws-load-balancer-controller"), "the rules had something to judge"
+    for check in (ordering.check_webhook_order, ordering.check_identity_order, ordering.check_crd_order, ordering.check_gpu_order):
+        assert check(resources) == [], check.__name__
+
+
+def test_a_stack_that_breaks_an_ordering_rule_fails_the_plan_with_its_id(tmp_path):
+    # The real program, plus a Service declared by hand with no depends_on: created beside the load
+    # balancer controller, the controller's webhook would refuse it.
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copy(plan_cmd.PROJECT_DIR / "Pulumi.yaml", project / "Pulumi.yaml")
+    shutil.copy(plan_cmd.PROJECT_DIR / "Pulumi.dev.yaml", project / "Pulumi.dev.yaml")
+    (project / "__main__.py").write_text(
+        "import pulumi_kubernetes as k8s\nfrom stacks.program import main\nmain()\n"
+        "k8s.core.v1.Service('hand-made', metadata={'name': 'hand-made', 'namespace': 'default'}, spec={'ports': [{'port': 80}]})\n"
+    )
+    plan = plan_cmd.build_plan("dev", project)
+    (service,) = [o for o in plan.objects if o.registration.name == "hand-made"]
+    assert [p.rule for p in service.errors] == [O1] and plan.failed

@@ -21,9 +21,27 @@ INSTANCE_TYPE_LABEL = "llm-serving/instance-type"
 NODE_ROLE_LABEL = "llm-serving/node-role"
 
 
+# Documentation ranges (RFC 5737, RFC 3849): no host's traffic comes from them, so an API open only
+# to them is closed to the `pulumi up` that goes on to install charts and endpoints through it.
+DOCUMENTATION_NETWORKS = tuple(ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32"))
+UNREACHABLE_API = "`pulumi up` could not reach the cluster it creates"
+SET_API_ACCESS = "set publicAccessCidrs to your CI and VPN egress ranges, or endpointPublicAccess: false and run Pulumi from inside the VPC"
+
+
+def documentation_network(cidr: str) -> Optional[str]:
+    """The documentation range a CIDR lies in, or None (also for text that is no CIDR)."""
+    try:
+        net = ipaddress.ip_network(cidr, strict=False)
+    except ValueError:
+        return None
+    return next((str(doc) for doc in DOCUMENTATION_NETWORKS if net.version == doc.version and net.subnet_of(doc)), None)  # type: ignore[arg-type]
+
+
 def _check_public_access(cluster: ClusterSpec, path: str) -> list[Problem]:
-    """The EKS API's publicAccessCidrs, before EKS rejects them mid-`up`; S4 judges 0.0.0.0/0."""
+    """The EKS API's publicAccessCidrs, before EKS rejects them mid-`up` or `up` cannot reach the API it
+    made (an empty list, a documentation range); S4 judges 0.0.0.0/0."""
     problems: list[Problem] = []
+    public = cluster.mode in ("eks", "hyperpod") and cluster.endpoint_public_access
     for i, cidr in enumerate(cluster.public_access_cidrs):
         try:
             ipaddress.ip_network(cidr, strict=True)
@@ -31,10 +49,14 @@ def _check_public_access(cluster: ClusterSpec, path: str) -> list[Problem]:
             try:
                 fix = f"use {ipaddress.ip_network(cidr, strict=False)}"  # host bits set
             except ValueError:
-                fix = "use a network such as 203.0.113.0/24 (your CI or VPN egress range)"
+                fix = "write your CI or VPN egress range as a CIDR (one address: a.b.c.d/32)"
             problems.append(Problem(f"{path}.publicAccessCidrs[{i}]", cidr, "CONFIG", f"not a CIDR ({exc})", fix))
-    if cluster.mode in ("eks", "hyperpod") and cluster.endpoint_public_access and not cluster.public_access_cidrs:
-        problems.append(Problem(f"{path}.publicAccessCidrs", [], "CONFIG", "a public EKS API endpoint needs at least one allowed range", "list your CI and VPN egress CIDRs, or set endpointPublicAccess: false"))
+            continue
+        doc = documentation_network(cidr)
+        if public and doc:
+            problems.append(Problem(f"{path}.publicAccessCidrs[{i}]", cidr, "CONFIG", f"inside {doc}, a documentation range: {UNREACHABLE_API}", SET_API_ACCESS))
+    if public and not cluster.public_access_cidrs:
+        problems.append(Problem(f"{path}.publicAccessCidrs", [], "CONFIG", f"a public EKS API endpoint needs at least one allowed range: {UNREACHABLE_API}", SET_API_ACCESS))
     if not cluster.endpoint_public_access and "public_access_cidrs" in cluster.model_fields_set:
         problems.append(Problem(f"{path}.publicAccessCidrs", cluster.public_access_cidrs, "CONFIG", "ignored: endpointPublicAccess is false, so the API is reachable only from inside the VPC", "remove publicAccessCidrs, or set endpointPublicAccess: true", severity="warning"))
     return problems

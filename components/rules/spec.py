@@ -698,8 +698,9 @@ class ClusterSpec(_Model):
     """
     public_access_cidrs: list[line(43)] = Field(default_factory=lambda: ["0.0.0.0/0"])
     """Networks allowed to reach the public EKS API of a new cluster; ignored (with a warning) when
-    `endpointPublicAccess` is false. Security rule S4 rejects `0.0.0.0/0` outside dev stacks. Example:
-    `[203.0.113.0/24]`
+    `endpointPublicAccess` is false. `pulumi up` must be inside one of them, so an empty list or a documentation
+    range (RFC 5737, RFC 3849) is an error; security rule S4 rejects `0.0.0.0/0` outside dev stacks. Example:
+    `[34.201.17.8/32]`
     """
     tags: dict[Line, Line] = Field(default_factory=dict)
     """AWS tags on every taggable AWS resource the stack creates, and on the ALBs of the load balancer controller

@@ -12,18 +12,21 @@ from stacks import plan as plan_cmd
 from stacks.__main__ import main as cli
 
 from tests.clusters.helpers import resolve, run_stack
+from tests.example_stacks import user_plan, user_project, user_values
 
 OUTPUT_KEYS = {"url", "servedModelName", "namespace", "resourceName", "port", "apiKeySecret", "backend", "state", "stateDetail", "curl"}
 
 
 @pytest.fixture(scope="module")
 def eks_run():
-    return run_stack(plan_cmd.read_stack_config("eks"), stack="eks")
+    return run_stack(user_values("eks"), stack="eks")
 
 
 def test_eks_example_stack_passes_the_offline_plan(tmp_path):
-    assert cli(["plan", "--stack", "eks", "--out", str(tmp_path)]) == 0
-    plan = plan_cmd.build_plan("eks")
+    (tmp_path / "project").mkdir()
+    project = user_project(tmp_path / "project", "eks")
+    assert cli(["plan", "--stack", "eks", "--project-dir", str(project), "--out", str(tmp_path / "out")]) == 0
+    plan = user_plan("eks")
     assert not plan.failed
     kinds = {(o.manifest["apiVersion"], o.kind) for o in plan.objects}
     assert {
@@ -40,7 +43,7 @@ def test_eks_example_stack_passes_the_offline_plan(tmp_path):
 
 
 def test_eks_example_stack_objects_pass_their_schemas(crd_dir):
-    plan = plan_cmd.build_plan("eks", crd_dir=str(crd_dir))
+    plan = user_plan("eks", crd_dir=str(crd_dir))
     assert all(o.schema.status == "passed" for o in plan.objects), [(o.kind, o.schema) for o in plan.objects if o.schema.status != "passed"]
 
 

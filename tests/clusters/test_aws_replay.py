@@ -16,7 +16,8 @@ from botocore.exceptions import ClientError, ParamValidationError
 from moto import mock_aws
 
 from stacks import aws_replay
-from stacks import plan as plan_mod
+
+from tests.example_stacks import user_plan
 
 
 @pytest.fixture(autouse=True)
@@ -28,7 +29,7 @@ def credentials(monkeypatch):
 
 @functools.lru_cache(maxsize=None)
 def planned(stack):
-    return aws_replay.cluster_requests(plan_mod.build_plan(stack).resources)
+    return aws_replay.cluster_requests(user_plan(stack).resources)
 
 
 @pytest.fixture
@@ -107,7 +108,7 @@ def test_eks_example_gpu_node_groups_replay_with_taints_labels_and_scaling(eks_e
     eks, _, _ = replay(eks_example)
     assert eks_example["hyperpod"] == []
     cluster = eks.describe_cluster(name="llm-eks")["cluster"]
-    assert cluster["resourcesVpcConfig"]["publicAccessCidrs"] == ["198.51.100.0/24"]
+    assert cluster["resourcesVpcConfig"]["publicAccessCidrs"] == ["34.201.17.8/32"]  # the value set in place of SET THIS
     assert sorted(eks.list_nodegroups(clusterName="llm-eks")["nodegroups"]) == ["llm-eks-g4dn", "llm-eks-g5-2x", "llm-eks-system"]
     g5 = eks.describe_nodegroup(clusterName="llm-eks", nodegroupName="llm-eks-g5-2x")["nodegroup"]
     assert g5["scalingConfig"] == {"minSize": 0, "maxSize": 4, "desiredSize": 2}

@@ -7,7 +7,7 @@ import pytest
 
 from components.rules import addons as addon_rules, clusters as cluster_rules, ingress as ingress_rules
 from components.rules.spec import ClusterSpec, EndpointSpec, IngressSpec, PlatformSpec
-from stacks import plan as plan_mod
+from tests.example_stacks import user_plan
 
 EP = {"name": "q", "model": "Qwen/Qwen3-4B-Instruct-2507", "engine": "vllm", "instanceType": "ml.g5.8xlarge", "modelSource": {"type": "s3", "bucket": "my-models"}, "intelligentRouting": True}
 
@@ -83,7 +83,7 @@ def test_cluster_spec_problems_name_path_rule_and_fix(cluster, where, rule):
 
 @pytest.mark.parametrize("stack", ["dev", "staging"])
 def test_example_stacks_plan_passes_schema_validation(stack):
-    plan = plan_mod.build_plan(stack)
+    plan = user_plan(stack)
     assert not plan.failed
     assert all(o.schema and o.schema.status in ("passed", "unchecked") for o in plan.objects)
     types = {r.type_ for r in plan.resources}

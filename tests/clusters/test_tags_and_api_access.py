@@ -19,7 +19,10 @@ from components.rules.resources import Resource
 from stacks import config as stack_config
 from stacks import plan as plan_mod
 
+from stacks.__main__ import main as cli
+
 from tests.clusters.helpers import BASE_ENDPOINT, stack_values
+from tests.example_stacks import user_plan, user_project
 
 # AWS resources the program declares that AWS cannot tag. A new AWS type must be added either here
 # or to security.TAGGABLE_TYPES, so S6 never silently skips it.
@@ -63,7 +66,7 @@ EXAMPLE_STACKS = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in plan_mod
 
 @pytest.fixture(scope="module")
 def example_plans() -> dict[str, plan_mod.Plan]:
-    return {stack: plan_mod.build_plan(stack) for stack in EXAMPLE_STACKS}
+    return {stack: user_plan(stack) for stack in EXAMPLE_STACKS}
 
 
 @pytest.mark.parametrize("stack", EXAMPLE_STACKS)
@@ -197,6 +200,9 @@ def test_S4_fails_the_staging_plan_when_its_api_endpoint_is_opened_again():
         ({"publicAccessCidrs": ["10.0.0.1/24"]}, "cluster.publicAccessCidrs[0]", "not a CIDR"),
         ({"publicAccessCidrs": ["office"]}, "cluster.publicAccessCidrs[0]", "not a CIDR"),
         ({"publicAccessCidrs": []}, "cluster.publicAccessCidrs", "at least one allowed range"),
+        ({"publicAccessCidrs": ["34.201.17.8/32", "198.51.100.0/24"]}, "cluster.publicAccessCidrs[1]", "inside 198.51.100.0/24, a documentation range"),
+        ({"publicAccessCidrs": ["192.0.2.7/32"]}, "cluster.publicAccessCidrs[0]", "inside 192.0.2.0/24, a documentation range"),
+        ({"publicAccessCidrs": ["203.0.113.128/25"]}, "cluster.publicAccessCidrs[0]", "inside 203.0.113.0/24, a documentation range"),
     ],
 )
 def test_bad_public_access_cidrs_are_config_errors(cluster, path, words):
@@ -210,3 +216,37 @@ def test_bad_public_access_cidrs_are_config_errors(cluster, path, words):
 def test_public_access_cidrs_without_public_access_is_a_warning():
     cfg = stack_config.parse({"cluster": {"mode": "existing", "name": "x", "endpointPublicAccess": False, "publicAccessCidrs": ["203.0.113.0/24"]}}, "us-east-1")
     assert [(w.path, w.severity) for w in cfg.warnings] == [("cluster.publicAccessCidrs", "warning")]
+
+
+# Issue 15 finding 13: the shipped eks and staging stacks leave the API range for the user to set.
+API_UNSET = (
+    "  cluster.publicAccessCidrs = []: [CONFIG] a public EKS API endpoint needs at least one allowed range: `pulumi up` could not reach"
+    " the cluster it creates. Fix: set publicAccessCidrs to your CI and VPN egress ranges, or endpointPublicAccess: false and run Pulumi"
+    " from inside the VPC"
+)
+
+
+@pytest.mark.parametrize("stack", ["eks", "staging"])
+def test_finding13_shipped_example_fails_the_plan_until_the_api_range_is_set(stack, tmp_path, capsys):
+    assert cli(["plan", "--stack", stack, "--out", str(tmp_path / "unset")]) == 2
+    out = capsys.readouterr().out
+    assert "Traceback" not in out
+    assert out.splitlines() == [f"Pulumi.{stack}.yaml has 1 problem(s); nothing was planned:", API_UNSET]
+    (tmp_path / "project").mkdir()
+    project = user_project(tmp_path / "project", stack)
+    assert 'publicAccessCidrs: ["34.201.17.8/32"]   # SET THIS' in (project / f"Pulumi.{stack}.yaml").read_text()
+    assert cli(["plan", "--stack", stack, "--project-dir", str(project), "--out", str(tmp_path / "set")]) == 0
+
+
+def test_finding13_a_documentation_range_is_refused_as_the_api_range():
+    values = stack_values({"mode": "eks", "name": "c", "publicAccessCidrs": ["203.0.113.0/24"], "gpuNodeGroups": [{"name": "g5", "instanceType": "g5.2xlarge"}]}, [])
+    with pytest.raises(ConfigError) as err:
+        plan_mod.parse_stack_config(values, "llm-serving")
+    assert [str(p) for p in err.value.problems] == [
+        "cluster.publicAccessCidrs[0] = '203.0.113.0/24': [CONFIG] inside 203.0.113.0/24, a documentation range: `pulumi up` could not reach"
+        " the cluster it creates. Fix: set publicAccessCidrs to your CI and VPN egress ranges, or endpointPublicAccess: false and run Pulumi"
+        " from inside the VPC"
+    ]
+    private = stack_values({"mode": "eks", "name": "c", "endpointPublicAccess": False, "gpuNodeGroups": [{"name": "g5", "instanceType": "g5.2xlarge"}]}, [])
+    assert plan_mod.parse_stack_config(private, "llm-serving").cluster.endpoint_public_access is False
+

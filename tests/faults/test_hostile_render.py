@@ -15,6 +15,8 @@ from components.rules.spec import EndpointSpec
 from components.rules.validate import validate_endpoint, validate_endpoints
 from stacks import plan as plan_cmd
 
+from tests.example_stacks import user_values
+
 ENDPOINT = {
     "name": "llama",
     "model": "meta-llama/Llama-3.1-8B-Instruct",
@@ -32,7 +34,7 @@ def spec(**overrides) -> EndpointSpec:
 
 
 def _eks_values(endpoints: list[dict]) -> dict:
-    values = plan_cmd.read_stack_config("eks")
+    values = user_values("eks")
     values["llm-serving:endpoints"] = endpoints
     return values
 

@@ -24,6 +24,8 @@ from components.rules.spec import EndpointSpec, IngressSpec
 from stacks import plan as plan_cmd
 from stacks.yamlio import load_all_file
 
+from tests.example_stacks import user_plan
+
 DATA = Path(__file__).parent / "data"
 ROOT = Path(plan_cmd.__file__).resolve().parent.parent
 UPDATE = os.environ.get("LLM_SERVING_UPDATE_GOLDEN") == "1"
@@ -52,7 +54,7 @@ def compare(name: str, text: str) -> None:
 
 
 def plan_view(stack: str) -> str:
-    plan = plan_cmd.build_plan(stack)  # schema results are not part of the view: they depend on the machine
+    plan = user_plan(stack)  # the values a user sets (SET THIS) filled in; schema results are not part of the view: they depend on the machine
     resources = [f"{r.type_} {r.name}" for r in plan.resources]
     objects = [plan_cmd.redact(o.manifest) for o in plan.objects]
     findings = [f"{o.kind}/{o.name}: {p}" for o in plan.objects for p in o.problems]

@@ -17,6 +17,7 @@ from stacks import check as check_cmd
 from stacks import plan as plan_cmd
 from stacks.__main__ import main as cli
 
+from tests.example_stacks import user_plan, user_project
 from tests.policies.policy_builders import render, run_policy
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "policies" / "policy-config.example.json"
@@ -68,7 +69,7 @@ def test_example_config_is_valid_and_covers_the_parameters(tmp_path):
 @pytest.mark.parametrize("stack", ["dev", "staging"])
 def test_pack_over_the_rendered_example_stacks_reports_no_mandatory_violation(stack, monkeypatch):
     monkeypatch.setenv("PULUMI_STACK", stack)  # what the pack reads for S4's devStacks
-    plan = plan_cmd.build_plan(stack)
+    plan = user_plan(stack)
     resources = [Resource(r.type_, r.name, r.inputs, r.urn, tuple(r.graph.dependencies), r.graph.parent) for r in plan.resources]
     for policy in POLICIES:
         if policy.enforcement == "mandatory":
@@ -79,7 +80,9 @@ def test_pack_over_the_rendered_example_stacks_reports_no_mandatory_violation(st
 
 def test_plan_respects_enforcement_config(tmp_path, capsys):
     assert cli(["plan", "--stack", "dev", "--out", str(tmp_path / "a"), "--policy-config", str(EXAMPLE)]) == 0
-    assert cli(["plan", "--stack", "staging", "--out", str(tmp_path / "s"), "--policy-config", str(EXAMPLE)]) == 0
+    (tmp_path / "project").mkdir()
+    staging = user_project(tmp_path / "project", "staging")
+    assert cli(["plan", "--stack", "staging", "--project-dir", str(staging), "--out", str(tmp_path / "s"), "--policy-config", str(EXAMPLE)]) == 0
     strict = tmp_path / "strict.json"
     strict.write_text(json.dumps({"s6-required-tags": "mandatory"}))
     assert cli(["plan", "--stack", "dev", "--out", str(tmp_path / "b"), "--policy-config", str(strict)]) == 0  # every resource is tagged

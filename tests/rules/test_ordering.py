@@ -13,6 +13,7 @@ from components.rules.catalog import O1, O2, O3, O4
 from components.rules.resources import Resource
 from stacks import plan as plan_cmd
 from stacks.__main__ import main as cli
+from tests.example_stacks import user_project
 
 LBC = Resource("kubernetes:helm.sh/v4:Chart", "platform-load-balancer-controller", {"chart": "aws-load-balancer-controller", "namespace": "kube-system", "values": {"serviceAccount": {"name": "aws-load-balancer-controller"}}}, "urn:lbc")
 PLUGIN = Resource("kubernetes:helm.sh/v4:Chart", "platform-nvidia-device-plugin", {"chart": "nvidia-device-plugin"}, "urn:plugin")
@@ -79,7 +80,8 @@ def resources_from_plan_json(path) -> list[Resource]:
 
 @pytest.mark.parametrize("stack", ["dev", "eks", "staging"])
 def test_every_example_stack_satisfies_every_ordering_rule(stack, tmp_path):
-    assert cli(["plan", "--stack", stack, "--out", str(tmp_path / "out"), "--json", str(tmp_path / "plan.json")]) == 0
+    project = user_project(tmp_path, stack)  # with the values a user sets (`# SET THIS`)
+    assert cli(["plan", "--stack", stack, "--project-dir", str(project), "--out", str(tmp_path / "out"), "--json", str(tmp_path / "plan.json")]) == 0
     resources = resources_from_plan_json(tmp_path / "plan.json")
     graph = ordering.Graph(resources)
     assert graph.find(lambda r: r.type == ordering.HELM_CHART and r.props.get("chart") == "aws-load-balancer-controller"), "the rules had something to judge"

@@ -176,7 +176,10 @@ def test_plan_json_is_the_declared_graph_in_preview_json_shape(tmp_path):
     timeouts and inputs; secrets redacted; unknowns marked."""
     import json
 
-    assert cli(["plan", "--stack", "eks", "--out", str(tmp_path / "out"), "--json", str(tmp_path / "plan.json")]) == 0
+    from tests.example_stacks import user_project
+
+    project = user_project(tmp_path, "eks")
+    assert cli(["plan", "--stack", "eks", "--project-dir", str(project), "--out", str(tmp_path / "out"), "--json", str(tmp_path / "plan.json")]) == 0
     doc = json.loads((tmp_path / "plan.json").read_text())
     steps = {s["urn"].rsplit("::", 1)[-1]: s for s in doc["steps"]}
     assert doc["changeSummary"] == {"create": len(doc["steps"])} and all(s["op"] == "create" for s in doc["steps"])

@@ -3,8 +3,9 @@
 For each backend: the objects it renders for a standard set of endpoints pass its own `check`, and
 its `fix` changes nothing. Then, for each engine-container guardrail (G3-G6, G10-G13), one breaking
 change at a time is made to the engine container (found through the backend's `engine_views` and
-the view's paths), and the backend's `check` must report exactly that rule, once. A new backend
-joins BACKENDS and passes the same tests; a new guardrail gets its test here.
+the view's paths), and the backend's `check` must report exactly that rule, once. The operator
+features (G7-G9) are rendered where they work and refused, with the rule, everywhere else. A new
+backend joins BACKENDS and passes the same tests; a new guardrail gets its test here.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ import pytest
 from components.rules import engines, manifests
 from components.rules.backends import hyperpod, kserve, kubernetes, ome, reader
 from components.rules.backends.engine_checks import EngineContainerView
-from components.rules.catalog import G3, G4, G5, G6, G10, G11, G12, G13
+from components.rules.backends import validate_backends
+from components.rules.catalog import G3, G4, G5, G6, G7, G8, G9, G10, G11, G12, G13
 from components.rules.endpoint import GPU
-from components.rules.spec import EndpointSpec, IngressSpec
+from components.rules.spec import ClusterSpec, EndpointSpec, IngressSpec, PlatformSpec
+from components.rules.validate import validate_endpoint
 
 ENDPOINTS: dict[str, dict[str, Any]] = {
     "vllm-a10g-s3-keyed": {"name": "qwen", "model": "Qwen/Qwen3-4B-Instruct-2507", "engine": "vllm", "instanceType": "ml.g5.12xlarge",
@@ -239,3 +242,59 @@ def test_g12_t4_without_its_env_workaround_reported_once(backend):
 @pytest.mark.parametrize("backend", ALL)
 def test_g13_no_ephemeral_storage_or_dev_shm_reported_once(backend):
     assert_each_break_reports_only(G13, backend, [no_ephemeral_storage, no_dev_shm])
+
+
+# ---------------------------------------------------------------- G7-G9: operator features, over every backend
+# KV-cache offload (G7), a public ALB that needs the router (G8) and the router's copy of the key (G9) are
+# HyperPod operator features. Over every backend the contract is the same: the option is either rendered
+# so that the backend's own check passes, or refused before anything is declared, naming a rule.
+
+CLUSTERS = {"hyperpod": ClusterSpec(mode="hyperpod", name="c"), "kubernetes": ClusterSpec(mode="eks", name="c"), "ome": ClusterSpec(mode="eks", name="c"), "kserve": ClusterSpec(mode="eks", name="c")}
+
+
+def config_problems(backend: str, **overrides: Any) -> list[Any]:
+    raw = {**ENDPOINTS["vllm-a10g-s3-keyed"], "backend": backend, "apiKey": False, **({"loadBalancer": "none"} if backend == "ome" else {}), **overrides}
+    spec = EndpointSpec.model_validate(raw)
+    return [p for p in validate_endpoint(spec, "endpoints[0]") + validate_backends([spec], CLUSTERS[backend], PlatformSpec()) if p.severity == "error"]
+
+
+@pytest.mark.parametrize("backend", list(BACKENDS))
+def test_g7_kv_cache_is_rendered_where_it_works_and_refused_elsewhere(backend):
+    sglang = config_problems(backend, engine="sglang", kvCache={"l1": True})
+    assert sglang, "KV cache on SGLang never reaches a backend"
+    if backend == "hyperpod":
+        assert [p.rule for p in sglang] == [G7]
+        assert config_problems(backend, kvCache={"l1": True}) == []
+        module, render = BACKENDS[backend]
+        (obj,) = render(EndpointSpec.model_validate({**ENDPOINTS["vllm-a10g-s3-keyed"], "backend": backend, "kvCache": {"l1": True}}))
+        assert obj["spec"]["kvCacheSpec"] == {"enableL1Cache": True, "enableL2Cache": False}
+        assert not [p for p in module.check(obj) if p.rule == G7]
+    else:
+        assert {p.path for p in config_problems(backend, kvCache={"l1": True})} == {"endpoints[0].kvCache"}
+
+
+@pytest.mark.parametrize("backend", list(BACKENDS))
+def test_g8_a_public_load_balancer_is_refused_where_nothing_would_make_it_public(backend):
+    # HyperPod: the operator makes the Ingress only with routing. Elsewhere: only a load balancer the
+    # stack declares can be public, so loadBalancer none (OME's only choice) cannot be.
+    refused = config_problems(backend, publicAlb=True, **({} if backend == "hyperpod" else {"loadBalancer": "none"}))
+    assert [p.rule for p in refused] == [G8]
+    accepted = {"intelligentRouting": True} if backend == "hyperpod" else {"loadBalancer": "alb"}
+    if backend != "ome":
+        assert config_problems(backend, publicAlb=True, **accepted) == []
+
+
+@pytest.mark.parametrize("backend", list(BACKENDS))
+def test_g9_the_key_reaches_whoever_checks_it(backend):
+    """HyperPod with routing: a plain value the operator copies to the router. Elsewhere no router
+    exists: the engine reads the key from its Secret."""
+    module, render = BACKENDS[backend]
+    spec = {**ENDPOINTS["vllm-a10g-s3-keyed"], "backend": backend, **({"intelligentRouting": True} if backend == "hyperpod" else {})}
+    objs = render(EndpointSpec.model_validate({**spec, **({"loadBalancer": "none"} if backend == "ome" else {})}))
+    assert not [p for o in objs for p in module.check(o) if p.rule == G9]
+    env = [e for o in objs for view in module.engine_views(o) for e in view.env.values() if e.get("name") == "VLLM_API_KEY"]
+    assert env, "the engine gets the key"
+    if backend == "hyperpod":
+        assert env[0]["value"] == "<api-key>"
+    else:
+        assert env[0]["valueFrom"]["secretKeyRef"]["key"] == "api-key"

@@ -3,14 +3,19 @@ PYTHON ?= python3
 VENV ?= venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo plan engine test crds
+.PHONY: setup demo plan engine test crds charts
 
-setup: $(VENV)/.installed crds
+setup: $(VENV)/.installed crds charts
 
 # Upstream CRD schemas for the offline plan's schema checks. Without network this prints one line
 # (which custom resources stay unchecked, and the fix) and the rest still works.
 crds: $(VENV)/.installed
 	-@$(BIN)/python -m stacks crds fetch
+
+# The HyperPod Helm chart (published in no Helm repository) for `pulumi up` of a hyperpod stack.
+# Without network this prints one line with the fix; the offline plan does not need it.
+charts: $(VENV)/.installed
+	-@$(BIN)/python -m stacks charts fetch
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)

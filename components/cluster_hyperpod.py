@@ -15,8 +15,10 @@ from typing import Optional
 import pulumi
 import pulumi_aws as aws
 import pulumi_aws_native as aws_native
+import pulumi_kubernetes as k8s
 
-from .rules import clusters as cluster_rules, iam, tags as tag_rules
+from .rules import addons as addon_rules, clusters as cluster_rules, iam, tags as tag_rules
+from .rules.addons import AddonPlan
 from .rules.spec import ClusterSpec, InstanceGroup
 
 ON_CREATE = "on_create.sh"
@@ -31,6 +33,7 @@ class HyperPodClusterArgs:
     subnet_ids: pulumi.Input[list[str]]  # private subnets
     security_group_ids: pulumi.Input[list[str]]  # must let nodes reach the EKS control plane and each other
     tags: dict[str, str] = field(default_factory=dict)
+    after: list[pulumi.Resource] = field(default_factory=list)  # the HyperPod Helm chart (O5): the cluster itself waits for it
 
 
 class HyperPodCluster(pulumi.ComponentResource):
@@ -78,7 +81,7 @@ class HyperPodCluster(pulumi.ComponentResource):
             instance_groups=[self._group(g) for g in spec.instance_groups],
             tags=[{"key": k, "value": v} for k, v in sorted(tags.items())] or None,
             # Nodes boot with the role's permissions and run the script on create: both exist first.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.execution_policy, *scripts]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.execution_policy, *scripts, *args.after]),
         )
         self.cluster_arn = self.cluster.cluster_arn
         self.cluster_name = pulumi.Output.from_input(cluster_rules.hyperpod_name(spec))
@@ -135,3 +138,20 @@ class HyperPodCluster(pulumi.ComponentResource):
         if g.training_plan_arn:
             group["training_plan_arn"] = g.training_plan_arn
         return group
+
+
+def hyperpod_dependencies(chart_dir: str, provider: k8s.Provider, plan: AddonPlan, after: list[pulumi.Resource]) -> k8s.helm.v4.Chart:
+    """The HyperPod Helm chart (health-monitoring agent, deep-health-check RBAC, device plugins), which
+    must be installed before the HyperPod cluster is created (rule O5; AWS docs
+    sagemaker-hyperpod-eks-prerequisites.md). Release name and namespace as AWS's CloudFormation
+    (awsome-distributed-training helm-chart-stack.yaml) installs it."""
+    return k8s.helm.v4.Chart(
+        addon_rules.HYPERPOD_CHART_RELEASE,
+        chart=chart_dir,
+        name=addon_rules.HYPERPOD_CHART_RELEASE,
+        namespace=addon_rules.HYPERPOD_CHART_NAMESPACE,
+        values=addon_rules.hyperpod_chart_values(plan),
+        # `helm dependencies update` first (helm_chart/readme.md): subcharts are file:// and Helm repositories.
+        dependency_update=True,
+        opts=pulumi.ResourceOptions(provider=provider, depends_on=after),
+    )

@@ -35,6 +35,7 @@ class PlatformArgs:
     model_buckets: list[str] = field(default_factory=list)  # S3 buckets the S3 CSI driver may read
     after: list[pulumi.Resource] = field(default_factory=list)  # e.g. the node groups
     tags: dict[str, str] = field(default_factory=dict)  # the user's cluster.tags; the required ones are added
+    hyperpod_chart_dir: str = ""  # the fetched HyperPod chart (`operatorInstall: helm` uses its inference-operator subchart)
 
 
 class Platform(pulumi.ComponentResource):
@@ -227,16 +228,18 @@ class Platform(pulumi.ComponentResource):
         self._operator_role_arn = role.arn
         deps = self._deps("hyperpod_operator") + role.ready
         if a.spec.operator_install == "helm":
-            # Alternative path: the operator's own chart (a local checkout, see docs/deploying.md); same order.
+            # Alternative path: the inference-operator subchart of the fetched HyperPod chart; same order.
             values = pulumi.Output.all(role.arn, bucket_name, a.hyperpod_cluster_arn, a.vpc_id).apply(
                 lambda v: addon_rules.operator_helm_values(a.region, a.cluster_name, v[0], v[1], v[2], v[3], self.plan)
             )
             return k8s.helm.v4.Chart(
                 f"{self._name}-hyperpod-operator",
-                chart=addon_rules.CHARTS["hyperpod_operator"][1],
+                chart=f"{a.hyperpod_chart_dir}/{addon_rules.CHARTS['hyperpod_operator'][1]}",
                 name="hyperpod-inference-operator",
                 namespace=addon_rules.OPERATOR_NAMESPACE,
                 values=values,
+                # Its six dependencies live in Helm repositories (Chart.yaml), not in the git tree.
+                dependency_update=True,
                 opts=pulumi.ResourceOptions(parent=self, provider=a.provider, depends_on=deps),
             )
         config = pulumi.Output.all(role.arn, bucket_name, a.hyperpod_cluster_arn).apply(

@@ -51,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     crds = sub.add_parser("crds", help="manage the local cache of upstream CRD schemas")
     crds.add_argument("action", choices=["fetch", "where"], help="fetch: download the pinned CRDs; where: show which directory is used")
 
+    charts = sub.add_parser("charts", help="manage the local copy of the HyperPod Helm chart (not published to a Helm repository)")
+    charts.add_argument("action", choices=["fetch", "where"], help="fetch: download the pinned chart; where: show which directory is used")
+
     preflight = sub.add_parser("preflight", help="check AWS before `pulumi up`: model files (G14), instance types, quotas, HyperPod status")
     preflight.add_argument("--stack", "-s", default="dev", help="stack name: reads Pulumi.<stack>.yaml (default: dev)")
 
@@ -80,6 +83,24 @@ def main(argv: list[str] | None = None) -> int:
         from . import docs as docs_cmd
 
         return docs_cmd.main(args.check)
+    if args.command == "charts":
+        from . import charts as charts_mod
+        from .literal import plain
+
+        directory, origin = charts_mod.find_chart_dir()
+        if args.action == "where":
+            console.print(plain(f"{directory or '-'} ({origin})"), soft_wrap=True)
+            return 0 if directory else 1
+        if directory is not None and origin == f"${charts_mod.ENV_VAR}":
+            console.print(plain(f"the HyperPod chart comes from {directory} ({origin}); nothing to fetch"))
+            return 0
+        try:
+            written = charts_mod.fetch_chart()
+        except charts_mod.FetchError as exc:
+            console.print(plain(str(exc)), soft_wrap=True)
+            return 1
+        console.print(plain(f"{len(written)} chart file(s) written to {charts_mod.CACHE_ROOT / charts_mod.HYPERPOD_CHART}"))
+        return 0
     if args.command == "crds":
         from . import schemas
         from .literal import plain

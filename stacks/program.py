@@ -1,7 +1,7 @@
 """The Pulumi program: typed config -> components -> outputs. `__main__.py` only calls `main()`.
 
 Order of declaration is the order of creation: network -> EKS control plane and node groups ->
-HyperPod cluster -> the one Kubernetes provider -> platform add-ons (operator last, G20) ->
+the one Kubernetes provider -> (hyperpod) the HyperPod Helm chart -> HyperPod cluster -> platform add-ons (operator last, G20) ->
 namespaces -> endpoints (each with its API key, its objects after the operator that installs
 their CRD or the load balancer controller, and its Ingress).
 
@@ -20,16 +20,18 @@ import pulumi_kubernetes as k8s
 
 from components import endpoints, transforms
 from components.cluster import EksCluster, EksClusterArgs, ExistingCluster, ExistingClusterArgs
-from components.cluster_hyperpod import HyperPodCluster, HyperPodClusterArgs
+from components.cluster_hyperpod import HyperPodCluster, HyperPodClusterArgs, hyperpod_dependencies
 from components.network import Network, NetworkArgs
 from components.platform import Platform, PlatformArgs
 from components.rules import ConfigError
+from components.rules import addons as addon_rules
 from components.rules import clusters as cluster_rules
 from components.rules import tags as tag_rules
 from components.rules.addons import OPERATOR_NAMESPACE
 from components.rules.endpoint import resolve
 from components.rules.spec import S3Source
 
+from . import charts
 from . import config as stack_config
 
 SYSTEM_NAMESPACES = {"default", "kube-system", "kube-public", OPERATOR_NAMESPACE}
@@ -90,6 +92,7 @@ def build_base(cfg: stack_config.StackConfig) -> Base:
     after: list[pulumi.Resource] = []
     hyperpod_arn: Optional[pulumi.Output[str]] = None
     outputs: dict[str, Any] = {"name": spec.name, "mode": spec.mode}
+    chart_dir = ""
     if spec.mode == "existing":
         cluster: Any = ExistingCluster("cluster", ExistingClusterArgs(spec=spec, region=cfg.region))
         vpc_id = cluster.vpc_id
@@ -101,24 +104,30 @@ def build_base(cfg: stack_config.StackConfig) -> Base:
         after = list(cluster.node_groups)
         vpc_id = network.vpc_id
         outputs["vpcId"] = network.vpc_id
-        if spec.mode == "hyperpod":
-            hp = HyperPodCluster(
-                "hyperpod",
-                HyperPodClusterArgs(
-                    spec=cluster_rules.with_default_groups(spec, cfg.endpoints),
-                    eks_cluster_arn=cluster.cluster_arn,
-                    subnet_ids=network.private_subnet_ids,
-                    security_group_ids=cluster.cluster_security_group_id.apply(lambda sg: [sg]),  # the system nodes' group too
-                    tags=tags,
-                ),
-                opts=pulumi.ResourceOptions(depends_on=[cluster.eks]),
-            )
-            hyperpod_arn = hp.cluster_arn
-            after.append(hp)
-            outputs["hyperpodClusterArn"] = hp.cluster_arn
-            outputs["instanceGroups"] = hp.instance_group_names
     # The one Kubernetes provider: every Kubernetes resource below is declared with it.
     provider = k8s.Provider("k8s", kubeconfig=cluster.kubeconfig, enable_server_side_apply=True)
+    plan = addon_rules.resolve_addons(spec.mode, cfg.platform)
+    if spec.mode == "hyperpod" or (plan["hyperpod_operator"] and cfg.platform.operator_install == "helm"):
+        chart_dir = hyperpod_chart_dir()
+    if spec.mode == "hyperpod":
+        # O5: the HyperPod chart is installed on the EKS cluster (system nodes up) before HyperPod nodes join.
+        dependencies = hyperpod_dependencies(chart_dir, provider, plan, after=[cluster.eks, *after])
+        hp = HyperPodCluster(
+            "hyperpod",
+            HyperPodClusterArgs(
+                spec=cluster_rules.with_default_groups(spec, cfg.endpoints),
+                eks_cluster_arn=cluster.cluster_arn,
+                subnet_ids=network.private_subnet_ids,
+                security_group_ids=cluster.cluster_security_group_id.apply(lambda sg: [sg]),  # the system nodes' group too
+                tags=tags,
+                after=[dependencies],
+            ),
+            opts=pulumi.ResourceOptions(depends_on=[cluster.eks]),
+        )
+        hyperpod_arn = hp.cluster_arn
+        after.append(hp)
+        outputs["hyperpodClusterArn"] = hp.cluster_arn
+        outputs["instanceGroups"] = hp.instance_group_names
     model_buckets = sorted({ep.model_source.bucket for ep in cfg.endpoints if isinstance(ep.model_source, S3Source)})
     platform = Platform(
         "platform",
@@ -135,6 +144,7 @@ def build_base(cfg: stack_config.StackConfig) -> Base:
             oidc_provider_url=cluster.oidc_provider_url,
             model_buckets=model_buckets,
             after=after,
+            hyperpod_chart_dir=chart_dir,
         ),
     )
     outputs.update({"nodeGroups": cluster.node_group_names, "addons": platform.addons})
@@ -145,6 +155,19 @@ def build_base(cfg: stack_config.StackConfig) -> Base:
         gpu_ready=[*after, *platform.gpu_ready],
         outputs={"cluster": outputs, "kubeconfig": cluster.kubeconfig},
     )
+
+
+def hyperpod_chart_dir() -> str:
+    """The fetched HyperPod chart. Missing: a warning in a preview (the offline plan works on a fresh
+    clone), an error in `pulumi up`, where Helm would fail on the path; each names the fix."""
+    directory, reason = charts.find_chart_dir()
+    if directory is not None:
+        return str(directory)
+    if pulumi.runtime.is_dry_run():
+        pulumi.log.warn(f"{reason}; `pulumi up` stops here until it is (rule O5: the chart comes before the HyperPod cluster)")
+        return str(charts.CACHE_ROOT / charts.HYPERPOD_CHART)
+    pulumi.log.error(reason)
+    raise pulumi.RunError("the HyperPod Helm chart is missing; nothing was declared")
 
 
 def from_platform_stack(cfg: stack_config.StackConfig) -> Base:

@@ -64,3 +64,21 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if {"crd_dir", "upstream_dir"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.schemas)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def fake_hyperpod_chart(tmp_path_factory):
+    """A stand-in for the fetched HyperPod chart (`python -m stacks charts fetch`): plans under mocks
+    never render it, so tests do not depend on this machine's cache. A test of the missing chart unsets it."""
+    from stacks.charts import ENV_VAR
+
+    directory = tmp_path_factory.mktemp("charts") / "HyperPodHelmChart"
+    directory.mkdir()
+    (directory / "Chart.yaml").write_text("apiVersion: v2\nname: hyperpod-helm-chart\nversion: 0.1.0\n")
+    previous = os.environ.get(ENV_VAR)
+    os.environ[ENV_VAR] = str(directory)
+    yield directory
+    if previous is None:
+        os.environ.pop(ENV_VAR, None)
+    else:
+        os.environ[ENV_VAR] = previous

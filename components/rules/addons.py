@@ -59,10 +59,32 @@ CHARTS: dict[str, tuple[str, str, str]] = {
     "cert_manager": ("https://charts.jetstack.io", "cert-manager", "v1.18.2"),
     "keda": ("https://kedacore.github.io/charts", "keda", "2.17.2"),
     "metrics_server": ("https://kubernetes-sigs.github.io/metrics-server/", "metrics-server", "3.13.0"),
-    # The Helm path of the operator (alternative to the EKS add-on); a local checkout of
-    # aws/sagemaker-hyperpod-cli `helm_chart/HyperPodHelmChart/charts/inference-operator`.
-    "hyperpod_operator": ("", "./helm_chart/HyperPodHelmChart/charts/inference-operator", ""),
+    # The Helm path of the operator (alternative to the EKS add-on): the subchart of the fetched
+    # HyperPod chart (`python -m stacks charts fetch`); the program passes the directory.
+    "hyperpod_operator": ("", "charts/inference-operator", ""),
 }
+
+# The HyperPod Helm chart (aws/sagemaker-hyperpod-cli helm_chart/HyperPodHelmChart): required before
+# the HyperPod cluster is created (AWS docs sagemaker-hyperpod-eks-prerequisites.md; AWS's
+# CloudFormation helm-chart-stack.yaml installs it as release hyperpod-dependencies in kube-system).
+HYPERPOD_CHART_RELEASE = "hyperpod-dependencies"
+HYPERPOD_CHART_NAMESPACE = "kube-system"
+
+
+def hyperpod_chart_values(plan: AddonPlan) -> dict[str, Any]:
+    """Values of the HyperPod chart: upstream defaults (values.yaml at the pinned commit) except
+    - `nvidia-device-plugin.devicePlugin.enabled`: off when the platform installs its own device
+      plugin (two plugins on a node would both register nvidia.com/gpu);
+    - `trainingOperators`, `mpi-operator`: off; this stack serves models and runs no training or MPI
+      jobs, and each is a controller Deployment (with ~3 MB of Kubeflow CRDs) the first up would wait for.
+    Kept on: health-monitoring-agent, deep-health-check, job-auto-restart, hyperpod-patching (the
+    resiliency parts), the EFA and Neuron device plugins. cert-manager and the inference operator stay
+    off as upstream ships them: the platform installs both."""
+    return {
+        "trainingOperators": {"enabled": False},
+        "mpi-operator": {"enabled": False},
+        "nvidia-device-plugin": {"devicePlugin": {"enabled": not plan["nvidia_device_plugin"]}},
+    }
 
 # EKS add-ons (name, service account that needs AWS access or None, namespace).
 EKS_ADDONS: dict[str, tuple[str, Optional[str], str]] = {
@@ -161,6 +183,10 @@ def operator_helm_values(
         "keda": {"enabled": False},
         "s3": {"enabled": False},
         "fsx": {"enabled": False},
+        # The `metrics` (metrics-server 3.12.2) dependency has no condition in the chart's Chart.yaml: it
+        # is always rendered. Without its APIService it cannot take v1beta1.metrics.k8s.io from the
+        # platform's metrics-server (one APIService of that name per cluster).
+        "metrics": {"apiService": {"create": not plan["metrics_server"]}},
     }
     if hyperpod_cluster_arn:
         values["hyperpodClusterArn"] = hyperpod_cluster_arn

@@ -12,7 +12,7 @@ G1, G2, G3, G4, G5, G6, G7, G8, G9, G10 = "G1", "G2", "G3", "G4", "G5", "G6", "G
 G11, G12, G13, G14, G15, G16, G17, G18, G19, G20 = "G11", "G12", "G13", "G14", "G15", "G16", "G17", "G18", "G19", "G20"
 S1, S2, S3, S4, S5, S6 = "S1", "S2", "S3", "S4", "S5", "S6"
 B1 = "B1"
-O1, O2, O3, O4 = "O1", "O2", "O3", "O4"
+O1, O2, O3, O4, O5 = "O1", "O2", "O3", "O4", "O5"
 
 
 @dataclass(frozen=True)
@@ -183,6 +183,11 @@ RULES += (
          "A GPU pod created before any node advertises nvidia.com/gpu stays Pending, and a Deployment's await runs out.",
          "Endpoints wait for the GPU node groups, the HyperPod cluster and the device plugin.",
          "A stack whose graph breaks the order.",
+         ("fix", "plan", "policy")),
+    Rule(O5, "The HyperPod cluster is declared after the HyperPod Helm chart (aws/sagemaker-hyperpod-cli helm_chart/HyperPodHelmChart).",
+         "AWS requires the chart (health-monitoring agent, deep-health-check RBAC, device plugins) before a HyperPod cluster is created through the API; it was never installed, so nodes joined without them.",
+         "The program installs the chart as release hyperpod-dependencies in kube-system, after the EKS cluster and its system nodes, and the HyperPod cluster waits for it.",
+         "A stack whose graph declares the HyperPod cluster without the chart, or beside it.",
          ("fix", "plan", "policy")),
 )
 

@@ -1,4 +1,4 @@
-"""Ordering rules over the declared dependency graph (O1-O4): what must exist before a resource is
+"""Ordering rules over the declared dependency graph (O1-O5): what must exist before a resource is
 created, which is also what must outlive it on destroy (Pulumi deletes dependents first).
 
 Each rule reads `Resource.dependencies` (every URN a resource waits for, as the engine records them)
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Callable, Iterable, Optional
 
-from .addons import CHARTS, CREATES_SERVICES, OPERATOR_ADDON
-from .catalog import O1, O2, O3, O4
+from .addons import CHARTS, CREATES_SERVICES, HYPERPOD_CHART_RELEASE, OPERATOR_ADDON
+from .catalog import O1, O2, O3, O4, O5
 from .problems import Problem
 from .resources import Resource, get, split_kubernetes_type
 
@@ -21,6 +21,7 @@ HELM_CHART = "kubernetes:helm.sh/v4:Chart"
 EKS_ADDON = "aws:eks/addon:Addon"
 POD_IDENTITY = "aws:eks/podIdentityAssociation:PodIdentityAssociation"
 GPU = "nvidia.com/gpu"
+HYPERPOD_CLUSTER = "aws-native:sagemaker:Cluster"
 OPERATOR_GROUP = "inference.sagemaker.aws.amazon.com"
 
 
@@ -134,11 +135,31 @@ def check_gpu_order(resources: list[Resource]) -> list[Finding]:
     device plugin that advertises nvidia.com/gpu, where the stack declares them."""
     graph = Graph(resources)
     needed = graph.find(_chart("nvidia_device_plugin"))
-    needed += graph.find(lambda r: r.type == "aws-native:sagemaker:Cluster")
+    needed += graph.find(lambda r: r.type == HYPERPOD_CLUSTER)
     needed += graph.find(lambda r: r.type in ("eks:index:ManagedNodeGroup", "aws:eks/nodeGroup:NodeGroup") and "NVIDIA" in str(get(r.props, "amiType") or ""))
     if not needed:
         return []
     findings: list[Finding] = []
     for r in graph.find(_uses_gpus):
         findings += _missing(graph, r, needed, O4, "a GPU workload declared before the GPU nodes and the device plugin stays Pending", "add the GPU node groups and the device plugin to dependsOn (Base.gpu_ready)")
+    return findings
+
+
+def _is_hyperpod_chart(r: Resource) -> bool:
+    return r.type == HELM_CHART and (r.props.get("name") == HYPERPOD_CHART_RELEASE or r.name == HYPERPOD_CHART_RELEASE)
+
+
+def check_hyperpod_chart_order(resources: list[Resource]) -> list[Finding]:
+    """O5: a HyperPod cluster the stack creates comes after the HyperPod Helm chart. AWS docs
+    (sagemaker-hyperpod-eks-prerequisites.md): the chart must be installed before the cluster is
+    created through the API; AWS's CloudFormation (helm-chart-stack.yaml) orders it so. Unlike O1-O4
+    the chart's absence is a finding too: nothing else installs it in a stack that creates the cluster."""
+    graph = Graph(resources)
+    charts = graph.find(_is_hyperpod_chart)
+    findings: list[Finding] = []
+    for cluster in graph.find(lambda r: r.type == HYPERPOD_CLUSTER):
+        if not charts:
+            findings.append((cluster, Problem("dependsOn", [], O5, "no HyperPod Helm chart is declared: HyperPod nodes would join without the health-monitoring agent, deep-health-check RBAC and device plugins", "declare the chart before the cluster (components/cluster_hyperpod.py hyperpod_dependencies)")))
+            continue
+        findings += _missing(graph, cluster, charts, O5, "the HyperPod cluster would be created before the HyperPod Helm chart is installed", "add the hyperpod-dependencies chart to the cluster's dependsOn")
     return findings

@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from components.rules import ordering
-from components.rules.catalog import O1, O2, O3, O4
+from components.rules.catalog import O1, O2, O3, O4, O5
 from components.rules.resources import Resource
 from stacks import plan as plan_cmd
 from stacks.__main__ import main as cli
@@ -69,6 +69,24 @@ def test_o4_a_gpu_deployment_waits_for_the_device_plugin():
     assert ordering.check_gpu_order([PLUGIN, gpu_deployment("urn:plugin")]) == []
 
 
+HYPERPOD_CHART = Resource("kubernetes:helm.sh/v4:Chart", "hyperpod-dependencies", {"chart": "/cache/HyperPodHelmChart", "name": "hyperpod-dependencies", "namespace": "kube-system"}, "urn:hyperpod-chart")
+
+
+def hyperpod_cluster(*deps: str) -> Resource:
+    return Resource("aws-native:sagemaker:Cluster", "hyperpod-cluster", {"clusterName": "llm-dev"}, "urn:hyperpod", deps)
+
+
+def test_o5_the_hyperpod_cluster_waits_for_the_hyperpod_chart():
+    (finding,) = ordering.check_hyperpod_chart_order([HYPERPOD_CHART, hyperpod_cluster()])
+    assert finding[1].rule == O5 and finding[1].value == ["hyperpod-dependencies"]
+    assert ordering.check_hyperpod_chart_order([HYPERPOD_CHART, hyperpod_cluster("urn:hyperpod-chart")]) == []
+
+
+def test_o5_a_hyperpod_cluster_without_any_chart_is_reported_and_a_stack_without_a_cluster_is_not_judged():
+    assert rules_of(ordering.check_hyperpod_chart_order([hyperpod_cluster()])) == [O5]
+    assert ordering.check_hyperpod_chart_order([HYPERPOD_CHART, service()]) == []
+
+
 def resources_from_plan_json(path) -> list[Resource]:
     """The graph as `python -m stacks plan --json` writes it (the shape of `pulumi preview --json`)."""
     steps = json.loads(path.read_text())["steps"]
@@ -85,7 +103,7 @@ def test_every_example_stack_satisfies_every_ordering_rule(stack, tmp_path):
     resources = resources_from_plan_json(tmp_path / "plan.json")
     graph = ordering.Graph(resources)
     assert graph.find(lambda r: r.type == ordering.HELM_CHART and r.props.get("chart") == "aws-load-balancer-controller"), "the rules had something to judge"
-    for check in (ordering.check_webhook_order, ordering.check_identity_order, ordering.check_crd_order, ordering.check_gpu_order):
+    for check in (ordering.check_webhook_order, ordering.check_identity_order, ordering.check_crd_order, ordering.check_gpu_order, ordering.check_hyperpod_chart_order):
         assert check(resources) == [], check.__name__
 
 

@@ -1,0 +1,67 @@
+"""Issue 15 findings 2 and 8: the HyperPod Helm chart is installed before the HyperPod cluster, and
+`operatorInstall: helm` uses its inference-operator subchart, dependencies resolved, without a second
+metrics APIService. Sources: AWS docs sagemaker-hyperpod-eks-prerequisites.md (chart before the
+cluster), awsome-distributed-training helm-chart-stack.yaml (release hyperpod-dependencies in
+kube-system), sagemaker-hyperpod-cli helm_chart/HyperPodHelmChart Chart.yaml and values.yaml."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from stacks import charts
+from tests.clusters.helpers import run_stack, stack_values
+
+HYPERPOD = {"mode": "hyperpod", "name": "ml-dev"}
+
+
+def chart_of(plan, name: str):
+    (reg,) = [r for r in plan.resources if r.type_ == "kubernetes:helm.sh/v4:Chart" and r.name == name]
+    return reg
+
+
+def test_finding2_the_hyperpod_chart_is_installed_in_kube_system_before_the_hyperpod_cluster(fake_hyperpod_chart):
+    plan, seen, _ = run_stack(stack_values(HYPERPOD))
+    chart = chart_of(plan, "hyperpod-dependencies")
+    assert chart.inputs["chart"] == str(fake_hyperpod_chart)
+    assert chart.inputs["name"] == "hyperpod-dependencies" and chart.inputs["namespace"] == "kube-system"
+    assert chart.inputs["dependencyUpdate"] is True
+    assert seen["hyperpod-dependencies"].urn in seen["hyperpod-cluster"].dependencies
+    # after the EKS cluster and its system nodes
+    system = [r for r in seen.values() if r.type_ == "eks:index:ManagedNodeGroup"]
+    assert system and all(r.urn in seen["hyperpod-dependencies"].dependencies for r in system)
+
+
+def test_finding2_chart_values_keep_upstream_defaults_but_the_stacks_own_device_plugin_and_training_operators():
+    plan, _, _ = run_stack(stack_values(HYPERPOD))
+    values = chart_of(plan, "hyperpod-dependencies").inputs["values"]
+    assert values == {"trainingOperators": {"enabled": False}, "mpi-operator": {"enabled": False}, "nvidia-device-plugin": {"devicePlugin": {"enabled": False}}}
+    # without the platform's plugin, the chart's own one (with HyperPod's tolerations) stays on
+    plan, _, _ = run_stack(stack_values(HYPERPOD, platform={"nvidiaDevicePlugin": False}))
+    assert chart_of(plan, "hyperpod-dependencies").inputs["values"]["nvidia-device-plugin"] == {"devicePlugin": {"enabled": True}}
+
+
+def test_finding2_an_eks_stack_declares_no_hyperpod_chart():
+    plan, _, _ = run_stack(stack_values({"mode": "eks", "name": "ml-dev"}, []))
+    assert not [r for r in plan.resources if r.name == "hyperpod-dependencies"]
+
+
+def test_finding2_a_missing_chart_is_a_warning_in_the_plan_naming_the_fetch_command(monkeypatch, tmp_path):
+    monkeypatch.delenv(charts.ENV_VAR)
+    monkeypatch.setattr(charts, "CACHE_ROOT", tmp_path / "empty-cache")
+    plan, _, _ = run_stack(stack_values(HYPERPOD))
+    warnings = [m for level, m in plan.logs if level == "warning" and "HyperPod Helm chart" in m]
+    assert len(warnings) == 1 and "python -m stacks charts fetch" in warnings[0] and "O5" in warnings[0]
+    assert chart_of(plan, "hyperpod-dependencies").inputs["chart"] == str(tmp_path / "empty-cache" / "HyperPodHelmChart")
+
+
+def test_finding8_operator_helm_install_uses_the_fetched_subchart_with_its_dependencies_and_no_second_metrics_api(fake_hyperpod_chart):
+    plan, _, _ = run_stack(stack_values(HYPERPOD, platform={"operatorInstall": "helm"}))
+    chart = chart_of(plan, "platform-hyperpod-operator")
+    assert chart.inputs["chart"] == f"{fake_hyperpod_chart}/charts/inference-operator"
+    assert chart.inputs["dependencyUpdate"] is True
+    values = chart.inputs["values"]
+    # the platform installs metrics-server: the subchart (no condition in Chart.yaml) must not create v1beta1.metrics.k8s.io
+    assert values["metrics"] == {"apiService": {"create": False}}
+    assert {k: values[k]["enabled"] for k in ("alb", "cert-manager", "keda", "s3", "fsx")} == dict.fromkeys(("alb", "cert-manager", "keda", "s3", "fsx"), False)

@@ -770,8 +770,8 @@ class PlatformSpec(_Model):
     installs it on the adopted cluster and makes endpoints default to the hyperpod backend. Example: `true`
     """
     operator_install: Literal["addon", "helm"] = "addon"
-    """How the operator is installed: the EKS add-on, or its Helm chart from a local checkout of
-    aws/sagemaker-hyperpod-cli (see docs/deploying.md). Example: `helm`
+    """How the operator is installed: the EKS add-on, or its Helm chart (the inference-operator subchart
+    of the HyperPod chart that `python -m stacks charts fetch` caches; see docs/deploying.md). Example: `helm`
     """
     operator_addon_version: Optional[line(64)] = None
     """Version of the operator's EKS add-on (`operatorInstall: addon` only). Unset: the latest EKS offers. Example:

@@ -17,8 +17,6 @@ from . import platform_identity as identity_mod
 from .rules import addons as addon_rules, clusters as cluster_rules, iam, tags as tag_rules
 from .rules.spec import PlatformSpec
 
-OPERATOR_ACCESS_POLICY = "arn:aws:iam::aws:policy/AmazonSageMakerHyperPodInferenceAccess"
-FSX_POLICY = "arn:aws:iam::aws:policy/AmazonFSxFullAccess"
 
 
 @dataclass
@@ -161,8 +159,6 @@ class Platform(pulumi.ComponentResource):
         return self._chart("cert_manager", "cert-manager", {"crds": {"enabled": True}}, after=[ns])
 
     def _install_s3_csi(self) -> pulumi.Resource:
-        buckets = sorted(set(self._args.model_buckets))
-        resources = [r for b in buckets for r in (f"arn:aws:s3:::{b}", f"arn:aws:s3:::{b}/*")] or ["*"]
         _, sa, ns = addon_rules.EKS_ADDONS["s3_csi"]
         # IRSA, as AWS's setup for the inference operator installs it (--service-account-role-arn);
         # whether this add-on version takes a Pod Identity association is not verified here.
@@ -171,14 +167,14 @@ class Platform(pulumi.ComponentResource):
             ns,
             sa,
             identity=self._irsa,
-            inline_policy=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetObject"], "Resource": resources}]}),
+            inline_policy=json.dumps(iam.s3_csi_policy(list(self._args.model_buckets))),
             associate=False,
         )
         return self._eks_addon("s3_csi", self._deps("s3_csi"), role)
 
     def _install_fsx_csi(self) -> pulumi.Resource:
         _, sa, ns = addon_rules.EKS_ADDONS["fsx_csi"]
-        role = self._role("fsx-csi", ns, sa, identity=self._irsa, managed_policies=[FSX_POLICY], associate=False)  # IRSA, as for S3 CSI
+        role = self._role("fsx-csi", ns, sa, identity=self._irsa, managed_policies=iam.FSX_CSI_MANAGED_POLICIES, associate=False)  # IRSA, as for S3 CSI
         return self._eks_addon("fsx_csi", self._deps("fsx_csi"), role)
 
     def _install_metrics_server(self) -> pulumi.Resource:
@@ -191,9 +187,7 @@ class Platform(pulumi.ComponentResource):
             "keda",
             "keda",
             sa,
-            inline_policy=json.dumps(
-                {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["cloudwatch:GetMetricData", "cloudwatch:ListMetrics", "aps:QueryMetrics", "sqs:GetQueueAttributes"], "Resource": "*"}]}
-            ),
+            inline_policy=json.dumps(iam.keda_policy()),
         )
         values: dict = {}
         if self.identity.mode == "irsa":
@@ -203,24 +197,24 @@ class Platform(pulumi.ComponentResource):
     def _install_hyperpod_operator(self) -> pulumi.Resource:
         a = self._args
         bucket_name: pulumi.Input[str]
+        tls_policy = None  # a bucket the stack creates is named hyperpod-tls-*, which the managed policy covers
         if a.spec.tls_certificate_bucket:
             bucket_name = a.spec.tls_certificate_bucket
+            tls_policy = iam.operator_tls_bucket_policy(bucket_name)
         else:
             bucket = aws.s3.Bucket(f"{self._name}-tls", bucket_prefix="hyperpod-tls-", force_destroy=True, tags=self.tags, opts=pulumi.ResourceOptions(parent=self))
             bucket_name = bucket.bucket
-        # The operator assumes its role through IRSA (the add-on annotates its service accounts).
+        # The operator's controller assumes its role through IRSA (the add-on annotates its service
+        # account), SageMaker directly (setup page's trust policy).
         role = identity_mod.service_account_role(
             f"{self._name}-operator",
             self._irsa,
             addon_rules.OPERATOR_NAMESPACE,
-            "*",
+            iam.OPERATOR_SERVICE_ACCOUNT,
             self,
-            managed_policies=[OPERATOR_ACCESS_POLICY],
-            inline_policy=pulumi.Output.from_input(bucket_name).apply(
-                lambda b: json.dumps(
-                    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetObject", "s3:PutObject", "s3:DeleteObject"], "Resource": [f"arn:aws:s3:::{b}", f"arn:aws:s3:::{b}/*"]}]}
-                )
-            ),
+            managed_policies=[iam.OPERATOR_ACCESS_POLICY],
+            inline_policy=json.dumps(tls_policy) if tls_policy else None,
+            trust_services=iam.OPERATOR_TRUST_SERVICES,
             role_name=addon_rules.operator_role_name(a.spec, a.cluster_name),  # G20: SageMakerHyperPodInference prefix
             associate=False,
             tags=self.tags,

@@ -18,13 +18,15 @@ class Identity:
     oidc_provider_url: Optional[pulumi.Input[str]] = None  # without https://
 
 
-def trust_policy(identity: Identity, namespace: str, service_account: str) -> pulumi.Output[str]:
+def trust_policy(identity: Identity, namespace: str, service_account: str, services: Sequence[str] = ()) -> pulumi.Output[str]:
+    """Trust for the service account, and for the AWS `services` that assume the role themselves."""
+    extra = [{"Effect": "Allow", "Principal": {"Service": list(services)}, "Action": "sts:AssumeRole"}] if services else []
     if identity.mode == "pod-identity":
         return pulumi.Output.from_input(
             json.dumps(
                 {
                     "Version": "2012-10-17",
-                    "Statement": [{"Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"}, "Action": ["sts:AssumeRole", "sts:TagSession"]}],
+                    "Statement": [*extra, {"Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"}, "Action": ["sts:AssumeRole", "sts:TagSession"]}],
                 }
             )
         )
@@ -35,6 +37,7 @@ def trust_policy(identity: Identity, namespace: str, service_account: str) -> pu
             {
                 "Version": "2012-10-17",
                 "Statement": [
+                    *extra,
                     {
                         "Effect": "Allow",
                         "Principal": {"Federated": a[0]},
@@ -76,13 +79,14 @@ def service_account_role(
     associate: bool = True,
     after: Sequence[pulumi.Resource] = (),
     tags: Optional[Mapping[str, str]] = None,
+    trust_services: Sequence[str] = (),
 ) -> ServiceAccountRole:
     """A role for `namespace/service_account`; with Pod Identity also its association."""
     child = pulumi.ResourceOptions(parent=parent)
     role = aws.iam.Role(
         f"{name}-role",
         name=role_name,
-        assume_role_policy=trust_policy(identity, namespace, service_account),
+        assume_role_policy=trust_policy(identity, namespace, service_account, trust_services),
         managed_policy_arns=list(managed_policies) or None,
         tags=dict(tags) if tags else None,
         opts=child,

@@ -122,3 +122,159 @@ def test_the_platform_attaches_the_upstream_controller_policy():
 
 def test_load_balancer_controller_policy_is_the_upstream_file(upstream_dir):
     assert (upstream_dir / LBC_POLICY).read_bytes() == iam.LOAD_BALANCER_CONTROLLER_FILE.read_bytes()
+
+
+# ---------------------------------------------------------------- inference operator, CSI drivers, KEDA
+
+SETUP = "aws-docs-history/docs/sagemaker/latest/dg/sagemaker-hyperpod-model-deployment-setup.md"
+MANAGED_OPERATOR = "aws-docs-history/docs/aws-managed-policy/latest/reference/AmazonSageMakerHyperPodInferenceAccess.md"
+TF_OPERATOR = f"{ADT}/terraform-modules/hyperpod-eks-tf/modules/hyperpod_inference_operator/iam_roles.tf"
+TF_FSX = f"{ADT}/terraform-modules/hyperpod-eks-tf/modules/fsx_lustre/main.tf"
+HELM_TO_ADDON = "sagemaker-hyperpod-cli/helm_chart/HyperPodHelmChart/charts/inference-operator/migration/helm_to_addon.sh"
+WITH_MODELS = {
+    **HYPERPOD_STACK,
+    "llm-serving:endpoints": [{"name": "qwen3-4b", "model": "Qwen/Qwen3-4B-Instruct-2507", "engine": "vllm", "instanceType": "ml.g5.12xlarge",
+                               "modelSource": {"type": "s3", "bucket": "my-models", "region": "us-east-1", "path": "qwen3-4b/"}}],
+}
+_PLANS: dict = {}
+
+
+def _inputs(suffix: str, tls_bucket: str | None = None) -> dict:
+    """Inputs of the planned resource named `*suffix` (a custom TLS bucket in the platform when given)."""
+    values = dict(WITH_MODELS)
+    if tls_bucket:
+        values["llm-serving:platform"] = {"tlsCertificateBucket": tls_bucket}
+    if tls_bucket not in _PLANS:
+        _PLANS[tls_bucket] = plan_mod.build_plan_from_values("iam", values)
+    found = [r.inputs for r in _PLANS[tls_bucket].resources if r.name.endswith(suffix)]
+    return found[0] if found else {}
+
+
+def _doc(inputs: dict, key: str = "policy") -> dict:
+    return json.loads(inputs[key])
+
+
+def test_operator_role_trusts_sagemaker_and_only_the_controller_service_account():
+    # Before: web identity only, for every service account of hyperpod-inference-system.
+    trust = _doc(_inputs("-operator-role"), "assumeRolePolicy")["Statement"]
+    assert trust[0] == {"Effect": "Allow", "Principal": {"Service": ["sagemaker.amazonaws.com"]}, "Action": "sts:AssumeRole"}
+    (sub,) = [v for k, v in trust[1]["Condition"]["StringLike"].items() if k.endswith(":sub")]
+    assert sub == "system:serviceaccount:hyperpod-inference-system:hyperpod-inference-controller-manager"
+
+
+def test_operator_tls_bucket_of_another_name_gets_the_setup_pages_policy_with_put_object_tagging():
+    policy = _doc(_inputs("-operator-policy", tls_bucket="my-tls-certs"))
+    by_sid = {s["Sid"]: s for s in policy["Statement"]}
+    same_account = {"StringEquals": {"aws:ResourceAccount": "${aws:PrincipalAccount}"}}
+    assert by_sid["TLSBucketPutObjectAccess"]["Action"] == ["s3:PutObject", "s3:PutObjectTagging"]
+    assert by_sid["TLSBucketPutObjectAccess"]["Condition"] == same_account
+    assert by_sid["TLSBucketDeleteObjectsPermission"]["Condition"] == same_account
+    assert by_sid["TLSBucketGetObjectAccess"]["Resource"] == ["arn:aws:s3:::my-tls-certs/*"]
+    assert iam.actions(policy) == {"s3:DeleteObject", "s3:GetObject", "s3:PutObject", "s3:PutObjectTagging"}
+
+
+def test_operator_tls_bucket_the_stack_creates_is_covered_by_the_managed_policy_alone():
+    # The stack's bucket is named hyperpod-tls-*, which AmazonSageMakerHyperPodInferenceAccess covers with its
+    # CreatedBy tag conditions; an extra untagged grant would widen it.
+    assert _inputs("-operator-policy") == {}
+    assert _inputs("-operator-role")["managedPolicyArns"] == ["arn:aws:iam::aws:policy/AmazonSageMakerHyperPodInferenceAccess"]
+    assert _inputs("-operator-role")["name"].startswith("SageMakerHyperPodInference")  # the managed policy's PassRole resource
+
+
+def test_s3_csi_role_reads_the_model_buckets_only():
+    policy = _doc(_inputs("-s3-csi-policy"))
+    assert policy["Statement"] == [{"Sid": "MountpointAccess", "Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetObject"], "Resource": ["arn:aws:s3:::my-models", "arn:aws:s3:::my-models/*"]}]
+
+
+def test_fsx_csi_role_attaches_amazon_fsx_full_access():
+    assert _inputs("-fsx-csi-role")["managedPolicyArns"] == ["arn:aws:iam::aws:policy/AmazonFSxFullAccess"]
+
+
+def test_keda_role_grants_the_setup_pages_cloudwatch_and_prometheus_reads():
+    # Before: no GetMetricStatistics or aps:GetLabels/GetSeries/GetMetricMetadata, and an sqs action no trigger uses.
+    assert iam.actions(_doc(_inputs("-keda-policy"))) == {
+        "cloudwatch:GetMetricData", "cloudwatch:GetMetricStatistics", "cloudwatch:ListMetrics",
+        "aps:QueryMetrics", "aps:GetLabels", "aps:GetSeries", "aps:GetMetricMetadata",
+    }
+
+
+# Upstream files: the setup page's shell heredocs, the managed policy's JSON, AWS's Terraform modules.
+
+
+def _heredoc(text: str, target: str, occurrence: int = 0) -> str:
+    """The body of the `occurrence`-th `cat ... <target>` heredoc."""
+    starts = [m.end() for m in re.finditer(r"cat\s*<<\s*EOF\s*>\s*" + re.escape(target) + r"\n", text)]
+    body = text[starts[occurrence]:]
+    return body[: re.search(r"\n\s*EOF\n", body).start()]
+
+
+def _json_after(text: str, marker: str) -> dict:
+    tail = text[text.index(marker):]
+    return json.loads(re.search(r"```\n(\{.*?\})\n```", tail, re.S).group(1))
+
+
+def _tf_block(text: str, header: str) -> str:
+    tail = text[text.index(header):]
+    end = tail.find('\nresource "', 1)
+    return tail if end < 0 else tail[:end]
+
+
+def _tf_actions(block: str) -> set[str]:
+    return set(re.findall(r'"([a-z0-9-]+:[A-Za-z*]+)"', block))
+
+
+def _diff_is_listed(role: str, ours: set[str], upstream: set[str]) -> None:
+    assert (ours - upstream) | (upstream - ours) == iam.listed(role), (
+        f"{role}: ours only {sorted(ours - upstream)}, upstream only {sorted(upstream - ours)}; DEVIATIONS lists {sorted(iam.listed(role))}"
+    )
+
+
+def test_operator_role_matches_the_setup_page_the_managed_policy_and_terraform(upstream_dir):
+    setup = (upstream_dir / SETUP).read_text()
+    trust = json.loads(_heredoc(setup, "trust-policy.json"))["Statement"]
+    assert set(trust[0]["Principal"]["Service"]) == set(iam.OPERATOR_TRUST_SERVICES)
+    subs = [v for s in trust for k, v in s.get("Condition", {}).get("StringLike", {}).items() if k.endswith(":sub")]
+    assert subs == [f"system:serviceaccount:hyperpod-inference-system:{iam.OPERATOR_SERVICE_ACCOUNT}"]
+    terraform = _tf_block((upstream_dir / TF_OPERATOR).read_text(), 'resource "aws_iam_role" "inference_operator"')
+    assert f":{iam.OPERATOR_SERVICE_ACCOUNT}\"" in terraform and '"sagemaker.amazonaws.com"' in terraform
+    assert re.findall(r"--role-name \$HYPERPOD_INFERENCE_ROLE_NAME --policy-arn (\S+)", setup) == [iam.OPERATOR_ACCESS_POLICY] * 2
+
+    # The managed policy covers hyperpod-tls* buckets and passes SageMakerHyperPodInference* roles only.
+    managed = _json_after((upstream_dir / MANAGED_OPERATOR).read_text(), "JSON policy document")
+    s3_resources = {r for s in managed["Statement"] if any(a.startswith("s3:") for a in iam.actions({"Statement": [s]})) for r in s["Resource"]}
+    assert all(r.startswith(f"arn:aws:s3:::{iam.OPERATOR_MANAGED_TLS_PREFIX}*") for r in s3_resources), s3_resources
+    (pass_role,) = [s for s in managed["Statement"] if s["Action"] == ["iam:PassRole"]]
+    assert pass_role["Resource"] == "arn:aws:iam::*:role/SageMakerHyperPodInference*"
+
+    # The extra policy for other bucket names, statement by statement (actions, resources, conditions).
+    extra = _json_after(setup, "If using a custom bucket name")
+    upstream = json.loads(json.dumps(extra).replace("${BUCKET_NAME}", "my-tls-certs"))
+    ours = iam.operator_tls_bucket_policy("my-tls-certs")
+    assert ours["Statement"] == upstream["Statement"]
+    _diff_is_listed("inference-operator", iam.actions(ours), iam.actions(upstream))
+    assert iam.operator_tls_bucket_policy("hyperpod-tls-abc123") is None
+
+
+def test_s3_csi_policy_matches_s3_mountpoint_access_policy_less_the_writes(upstream_dir):
+    guide = json.loads(_heredoc((upstream_dir / SETUP).read_text(), "s3accesspolicy.json"))
+    terraform = _tf_actions(_tf_block((upstream_dir / TF_OPERATOR).read_text(), 'resource "aws_iam_policy" "s3_csi"'))
+    ours = iam.actions(iam.s3_csi_policy(["my-models"]))
+    _diff_is_listed("s3-csi", ours, iam.actions(guide))
+    assert ours == terraform, "the Terraform module's read-only grant"
+
+
+def test_fsx_csi_managed_policy_matches_the_setup_page_helm_to_addon_and_terraform(upstream_dir):
+    setup = (upstream_dir / SETUP).read_text()
+    (guide,) = re.findall(r"--name fsx-csi-controller-sa.*?--attach-policy-arn (\S+)", setup, re.S)
+    script = set(re.findall(r'--role-name "\$FSX_ROLE_NAME" --policy-arn "([^"]+)"', (upstream_dir / HELM_TO_ADDON).read_text()))
+    terraform = re.findall(r'policy_arn\s*=\s*"([^"]+)"', _tf_block((upstream_dir / TF_FSX).read_text(), 'resource "aws_iam_role_policy_attachment" "fsx_csi_driver_policy"'))
+    assert {guide} == script == set(terraform) == set(iam.FSX_CSI_MANAGED_POLICIES)
+    _diff_is_listed("fsx-csi", set(iam.FSX_CSI_MANAGED_POLICIES), {guide})
+
+
+def test_keda_policy_matches_the_setup_page_and_terraform(upstream_dir):
+    setup = (upstream_dir / SETUP).read_text()
+    guides = [iam.actions(json.loads(_heredoc(setup, "/tmp/keda-policy.json", i))) for i in (0, 1)]
+    terraform = _tf_actions(_tf_block((upstream_dir / TF_OPERATOR).read_text(), 'resource "aws_iam_role_policy" "keda"'))
+    assert guides[0] == guides[1] == terraform
+    _diff_is_listed("keda", iam.actions(iam.keda_policy()), terraform)

@@ -11,7 +11,8 @@ HYPERPOD = {"mode": "hyperpod", "name": "ml-dev"}
 
 @pytest.fixture(scope="module", params=["pod-identity", "irsa"])
 def run(request):
-    _, seen, _ = run_stack(stack_values(HYPERPOD, [], platform={"workloadIdentity": request.param}))
+    # A TLS bucket the managed policy does not cover (not hyperpod-tls*): the operator gets an inline policy too.
+    _, seen, _ = run_stack(stack_values(HYPERPOD, [], platform={"workloadIdentity": request.param, "tlsCertificateBucket": "my-tls-certs"}))
     return request.param, seen
 
 
@@ -39,7 +40,7 @@ def test_finding5_a_controller_chart_waits_for_its_role_policy_and_pod_identity_
 
 def test_finding5_the_operator_add_on_waits_for_its_role_policy(run):
     _, seen = run
-    assert urn_of(seen, "platform-operator-policy") in deps_of(seen, "platform-hyperpod-operator")
+    assert {urn_of(seen, "platform-operator-role"), urn_of(seen, "platform-operator-policy")} <= deps_of(seen, "platform-hyperpod-operator")
 
 
 @pytest.mark.parametrize("chart", ["platform-cert-manager", "platform-metrics-server", "platform-keda"])

@@ -23,7 +23,8 @@ EKS_CLUSTER = "aws:eks/cluster:Cluster"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 
 # A resource passed as an input (`cluster=self.eks`, `node_role=role`) reaches the mocks as its repr.
-_RESOURCE_REF = re.compile(r"^<(pulumi_[\w.]+) object at 0x[0-9a-f]+>$")
+# A resource reference as the plan records it: the referenced resource's URN (group 1: its type).
+_RESOURCE_REF = re.compile(r"^urn:pulumi:[^:]*::[^:]*::(?:[^$]*\$)*(.+)::[^:]*$")
 
 # pulumi-eks `Cluster` args it consumes itself (other resources, the kubeconfig), not sent to
 # EKS CreateCluster. A new arg must be added here or mapped: otherwise the replay fails on it.

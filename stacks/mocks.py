@@ -16,6 +16,7 @@ from pulumi.runtime.mocks import MockMonitor
 SECRET_SIG = "4dabf18193072939515e22adb298388d"  # Pulumi's wire marker for secret values
 _SECRET_VALUE_SIG = "1b47061264138c4ac30d75fd1eb44270"  # the envelope's value for "this is a secret"
 SECRET_MARK = "<<secret>>"  # mock secret values carry this so writers can redact them
+_RESOURCE_REF_SIG = "5cf8f73096256a8f31e491e813e4eb8e"  # the envelope's value for "a resource reference"
 
 
 def unwrap(value: Any) -> tuple[Any, bool]:
@@ -106,6 +107,29 @@ def secret_paths(value: Any, path: "KeyPath" = ()) -> "list[KeyPath]":
     if isinstance(value, struct_pb2.ListValue):
         return [p for i, item in enumerate(value.values) for p in secret_paths(item, (*path, i))]
     return []
+
+
+def references_as_urns(value: Any) -> None:
+    """Replace every resource reference in a wire struct by its URN, in place.
+
+    The SDK's mock monitor deserialises the inputs it is sent, and a reference (a node group's
+    `cluster`) becomes a resource read back from the engine: a `get` RPC whose task lands on the
+    event loop of whichever executor thread did the reading, which a later wait of the program may
+    then meet on another loop. A plan needs only to know what is referenced: its URN."""
+    if isinstance(value, struct_pb2.Value):
+        kind = value.WhichOneof("kind")
+        if kind == "struct_value":
+            fields = value.struct_value.fields
+            if SECRET_SIG in fields and fields[SECRET_SIG].string_value == _RESOURCE_REF_SIG:
+                value.string_value = fields["urn"].string_value
+                return
+            references_as_urns(value.struct_value)
+        elif kind == "list_value":
+            for item in value.list_value.values:
+                references_as_urns(item)
+    elif isinstance(value, struct_pb2.Struct):
+        for key in value.fields:
+            references_as_urns(value.fields[key])
 
 
 OutputFactory = Callable[[MockResourceArgs], dict[str, Any]]
@@ -226,6 +250,7 @@ class PlanMonitor(MockMonitor):
         urn = self.make_urn(request.parent, request.type, request.name)
         local = self.plan_mocks.pending
         local.urn, local.secret_paths, local.graph = urn, secret_paths(request.object), Graph.of(request)
+        references_as_urns(request.object)
         try:
             return super().RegisterResource(request)
         finally:

@@ -144,12 +144,12 @@ class _Capture(logging.Handler):
 
 def run_program(stack: str, values: dict[str, Any], project: str, mocks: Optional[PlanMocks] = None, program: Optional[Path] = None) -> tuple[PlanMocks, list[tuple[str, str]]]:
     mocks = mocks or PlanMocks()
-    loop = _plan_loop()
+    loop = _fresh_loop()
     try:
         with collector_paused():
             return _run_in_loop(stack, values, project, mocks, program)
     finally:
-        cancel_pending(loop)
+        _stop_leftovers(loop)
 
 
 @contextlib.contextmanager
@@ -169,25 +169,27 @@ def collector_paused():
 _LOOP: Optional[asyncio.AbstractEventLoop] = None
 
 
-def _plan_loop() -> asyncio.AbstractEventLoop:
-    """One event loop for every plan in the process, made current. A new loop per plan leaked its
-    executor threads (issue 13 item 12: a dry run died after ~114 plans); closing it after each plan
-    would break callers that still resolve the program's outputs. Pulumi's sync helpers need a current
-    loop, and asyncio.run() elsewhere in the process clears it, so it is set again on every plan."""
+def _fresh_loop() -> asyncio.AbstractEventLoop:
+    """A new event loop per plan, made current (Pulumi's sync helpers need one, and asyncio.run()
+    elsewhere clears it). The previous plan's loop is closed only now: its caller may still resolve
+    that program's outputs after the plan returns. At most one plan loop is open, and its executor
+    threads are stopped when its plan ends (issue 13 item 12: a dry run died after ~114 plans)."""
     global _LOOP
-    if _LOOP is None or _LOOP.is_closed():
-        _LOOP = asyncio.new_event_loop()
+    if _LOOP is not None and not _LOOP.is_closed():
+        _LOOP.close()
+    _LOOP = asyncio.new_event_loop()
     asyncio.set_event_loop(_LOOP)
     return _LOOP
 
 
-def cancel_pending(loop: asyncio.AbstractEventLoop) -> None:
-    """Cancel what the program left pending, so nothing of one plan runs into the next."""
+def _stop_leftovers(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel what the program left pending and stop the loop's executor threads; the loop stays open."""
     pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
     for task in pending:
         task.cancel()
     if pending:
         loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    loop.run_until_complete(loop.shutdown_default_executor())
 
 
 def _run_in_loop(stack: str, values: dict[str, Any], project: str, mocks: PlanMocks, program: Optional[Path]) -> tuple[PlanMocks, list[tuple[str, str]]]:

@@ -6,6 +6,7 @@ import argparse
 import gc
 import sys
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -85,42 +86,36 @@ def main(argv: list[str] | None = None) -> int:
         return docs_cmd.main(args.check)
     if args.command == "charts":
         from . import charts as charts_mod
-        from .literal import plain
 
-        directory, origin = charts_mod.find_chart_dir()
-        if args.action == "where":
-            console.print(plain(f"{directory or '-'} ({origin})"), soft_wrap=True)
-            return 0 if directory else 1
-        if directory is not None and origin == f"${charts_mod.ENV_VAR}":
-            console.print(plain(f"the HyperPod chart comes from {directory} ({origin}); nothing to fetch"))
-            return 0
-        try:
-            written = charts_mod.fetch_chart()
-        except charts_mod.FetchError as exc:
-            console.print(plain(str(exc)), soft_wrap=True)
-            return 1
-        console.print(plain(f"{len(written)} chart file(s) written to {charts_mod.CACHE_ROOT / charts_mod.HYPERPOD_CHART}"))
-        return 0
+        cache = charts_mod.CACHE_ROOT / charts_mod.HYPERPOD_CHART
+        return _pinned_command(console, args.action, charts_mod.find_chart_dir, charts_mod.ENV_VAR, charts_mod.fetch_chart, "the HyperPod chart comes", "chart", cache)
     if args.command == "crds":
         from . import schemas
-        from .literal import plain
 
-        if args.action == "where":
-            directory, origin = schemas.find_crd_dir()
-            console.print(plain(f"{directory or '-'} ({origin})"))
-            return 0 if directory else 1
-        directory, origin = schemas.find_crd_dir()
-        if directory is not None and origin == f"${schemas.ENV_VAR}":
-            console.print(plain(f"CRD schemas come from {directory} ({origin}); nothing to fetch"))
-            return 0
-        try:
-            written = schemas.fetch_crds()
-        except schemas.FetchError as exc:
-            console.print(plain(str(exc)), soft_wrap=True)
-            return 1
-        console.print(plain(f"{len(written)} CRD file(s) written to {schemas.CACHE_DIR}"))
-        return 0
+        return _pinned_command(console, args.action, schemas.find_crd_dir, schemas.ENV_VAR, schemas.fetch_crds, "CRD schemas come", "CRD", schemas.CACHE_DIR)
     return 2
+
+
+def _pinned_command(console: Console, action: str, find: Any, env_var: str, fetch: Any, what: str, noun: str, cache: Path) -> int:
+    """`crds` and `charts`: `where` shows the folder in use; `fetch` fills the cache unless CI hands one in.
+    `what` is the subject with its verb, e.g. "CRD schemas come"."""
+    from .literal import plain
+    from .pinned import FetchError
+
+    directory, origin = find()
+    if action == "where":
+        console.print(plain(f"{directory or '-'} ({origin})"), soft_wrap=True)
+        return 0 if directory else 1
+    if directory is not None and origin == f"${env_var}":
+        console.print(plain(f"{what} from {directory} ({origin}); nothing to fetch"))
+        return 0
+    try:
+        written = fetch()
+    except FetchError as exc:
+        console.print(plain(str(exc)), soft_wrap=True)
+        return 1
+    console.print(plain(f"{len(written)} {noun} file(s) written to {cache}"))
+    return 0
 
 
 if __name__ == "__main__":

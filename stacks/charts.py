@@ -14,17 +14,14 @@ import os
 from pathlib import Path
 from typing import Optional
 
-from .schemas import Fetcher, _urlopen, git_blob_id
+from .pinned import Fetcher, PinnedFile, fetch_pinned, raw_url
+from .pinned import urlopen as _urlopen
 
 SOURCES_FILE = Path(__file__).with_name("chart_sources.json")
 CACHE_ROOT = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "llm-serving" / "charts"
 ENV_VAR = "LLM_SERVING_CHART_DIR"
 HYPERPOD_CHART = "HyperPodHelmChart"
 FIX = "run `python -m stacks charts fetch` where GitHub is reachable, or set " f"{ENV_VAR} to a checkout of aws/sagemaker-hyperpod-cli helm_chart/{HYPERPOD_CHART}"
-
-
-class FetchError(RuntimeError):
-    """The pinned chart could not be downloaded; the message says what `pulumi up` lacks and the fix."""
 
 
 def _source(name: str = HYPERPOD_CHART, sources: Path = SOURCES_FILE) -> dict:
@@ -42,21 +39,6 @@ def find_chart_dir(name: str = HYPERPOD_CHART, cache: Optional[Path] = None) -> 
 def fetch_chart(dest: Optional[Path] = None, fetch: Optional[Fetcher] = None, sources: Path = SOURCES_FILE, name: str = HYPERPOD_CHART) -> list[str]:
     """Download every pinned file of the chart into `dest` (default: the cache); returns the files written."""
     entry = _source(name, sources)
-    dest, fetch = dest or CACHE_ROOT / name, fetch or _urlopen
-    written = []
-    for file in entry["files"]:
-        target = dest / file["path"]
-        if target.exists() and git_blob_id(target.read_bytes()) == file["blob"]:
-            continue
-        url = f"https://raw.githubusercontent.com/{entry['repo']}/{entry['commit']}/{entry['path']}/{file['path']}"
-        try:
-            data = fetch(url)
-        except OSError as exc:  # URLError, timeouts and resets are all OSErrors
-            reason = getattr(exc, "reason", None) or exc
-            raise FetchError(f"HyperPod Helm chart not fetched ({reason}); `pulumi up` of a hyperpod stack needs it. Fix: {FIX}") from None
-        if git_blob_id(data) != file["blob"]:
-            raise ValueError(f"{url}: content does not match the pinned git blob {file['blob']}; refusing it")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-        written.append(file["path"])
-    return written
+    dest = dest or CACHE_ROOT / name
+    files = [PinnedFile(raw_url(entry["repo"], entry["commit"], f"{entry['path']}/{f['path']}"), f["blob"], dest / f["path"], f["path"]) for f in entry["files"]]
+    return fetch_pinned(files, fetch or _urlopen, lambda reason: f"HyperPod Helm chart not fetched ({reason}); `pulumi up` of a hyperpod stack needs it. Fix: {FIX}")

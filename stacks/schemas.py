@@ -10,7 +10,6 @@ against its git blob id).
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import os
 import re
@@ -21,8 +20,12 @@ from typing import Any, Callable, Iterable, Optional
 import jsonschema
 import kubernetes_validate
 import yaml
+
 from kubernetes_validate import utils as kv_utils
 from referencing import Registry, Resource
+
+from .pinned import Fetcher, PinnedFile, fetch_pinned, raw_url
+from .pinned import urlopen as _urlopen
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "llm-serving" / "crds"
@@ -229,24 +232,6 @@ class Validator:
 
 # ---------------------------------------------------------------- fetching pinned CRDs
 
-Fetcher = Callable[[str], bytes]
-
-
-def git_blob_id(data: bytes) -> str:
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
-
-
-def _urlopen(url: str) -> bytes:
-    from urllib.request import urlopen
-
-    with urlopen(url, timeout=60) as response:  # noqa: S310 - fixed https URLs from crd_sources.json
-        return response.read()
-
-
-class FetchError(RuntimeError):
-    """The pinned CRDs could not be downloaded; the message says what stays unchecked and the fix."""
-
-
 def pinned_groups(sources: Path = SOURCES_FILE) -> list[str]:
     """API groups of the pinned CRD files (upstream names them `<group>_<plural>.yaml`)."""
     return sorted({Path(e["path"]).name.split("_")[0] for e in json.loads(sources.read_text())})
@@ -254,25 +239,15 @@ def pinned_groups(sources: Path = SOURCES_FILE) -> list[str]:
 
 def fetch_crds(dest: Optional[Path] = None, fetch: Optional[Fetcher] = None, sources: Path = SOURCES_FILE) -> list[str]:
     """Download every pinned CRD file into `dest` (default: the cache), refusing any whose git blob id differs."""
-    dest, fetch = dest or CACHE_DIR, fetch or _urlopen
-    written = []
-    for entry in json.loads(sources.read_text()):
-        target = dest / entry["local"]
-        if target.exists() and git_blob_id(target.read_bytes()) == entry["blob"]:
-            continue
-        url = f"https://raw.githubusercontent.com/{entry['repo']}/{entry['commit']}/{entry['path']}"
-        try:
-            data = fetch(url)
-        except OSError as exc:  # URLError, timeouts and resets are all OSErrors
-            reason = getattr(exc, "reason", None) or exc
-            raise FetchError(
-                f"CRD schemas not fetched ({reason}); custom resources of {', '.join(pinned_groups(sources))} stay "
-                f"'unchecked' in plans. Fix: run `python -m stacks crds fetch` where GitHub is reachable, or set "
-                f"{ENV_VAR} to a folder of CRD files"
-            ) from None
-        if git_blob_id(data) != entry["blob"]:
-            raise ValueError(f"{url}: content does not match the pinned git blob {entry['blob']}; refusing it")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-        written.append(entry["local"])
-    return written
+    dest = dest or CACHE_DIR
+    entries = json.loads(sources.read_text())
+    files = [PinnedFile(raw_url(e["repo"], e["commit"], e["path"]), e["blob"], dest / e["local"], e["local"]) for e in entries]
+
+    def offline(reason: object) -> str:
+        return (
+            f"CRD schemas not fetched ({reason}); custom resources of {', '.join(pinned_groups(sources))} stay "
+            f"'unchecked' in plans. Fix: run `python -m stacks crds fetch` where GitHub is reachable, or set "
+            f"{ENV_VAR} to a folder of CRD files"
+        )
+
+    return fetch_pinned(files, fetch or _urlopen, offline)

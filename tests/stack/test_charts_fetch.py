@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from stacks import charts
-from stacks.schemas import git_blob_id
+from stacks import pinned
+from stacks.pinned import git_blob_id
 
 
 def _sources(tmp_path: Path, content: bytes) -> Path:
@@ -35,7 +36,7 @@ def test_charts_fetch_without_network_says_what_is_missing_and_the_fix(tmp_path)
     def offline(url: str) -> bytes:
         raise OSError("Network is unreachable")
 
-    with pytest.raises(charts.FetchError) as err:
+    with pytest.raises(pinned.FetchError) as err:
         charts.fetch_chart(tmp_path / "c", offline, _sources(tmp_path, b"x"))
     assert "python -m stacks charts fetch" in str(err.value) and "\n" not in str(err.value)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from stacks import pinned
 from stacks import plan as plan_cmd
 from stacks import schemas
 from stacks.__main__ import main as cli
@@ -33,7 +34,7 @@ def test_fetch_without_network_names_what_stays_unchecked_and_the_fix(tmp_path):
 
     try:
         schemas.fetch_crds(dest=tmp_path, fetch=offline)
-    except schemas.FetchError as exc:
+    except pinned.FetchError as exc:
         message = str(exc)
     else:
         raise AssertionError("fetch_crds succeeded without a network")

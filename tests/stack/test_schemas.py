@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from stacks import pinned
 from stacks import schemas
 
 
@@ -64,7 +65,7 @@ def test_a_crd_in_a_k8s_io_group_without_a_schema_is_unchecked(schema_validator)
 
 def _sources(tmp_path: Path, content: bytes) -> Path:
     path = tmp_path / "sources.json"
-    path.write_text(json.dumps([{"local": "hp/x.yaml", "repo": "o/r", "path": "p/x.yaml", "commit": "c" * 40, "blob": schemas.git_blob_id(content), "bytes": len(content)}]))
+    path.write_text(json.dumps([{"local": "hp/x.yaml", "repo": "o/r", "path": "p/x.yaml", "commit": "c" * 40, "blob": pinned.git_blob_id(content), "bytes": len(content)}]))
     return path
 
 
@@ -90,4 +91,4 @@ def test_pinned_sources_match_the_schema_folder_in_use(crd_dir):
     present = [e for e in entries if (crd_dir / e["local"]).is_file()]
     assert present, f"none of the {len(entries)} pinned files is in {crd_dir}"
     for entry in present:
-        assert schemas.git_blob_id((crd_dir / entry["local"]).read_bytes()) == entry["blob"], entry["local"]
+        assert pinned.git_blob_id((crd_dir / entry["local"]).read_bytes()) == entry["blob"], entry["local"]

@@ -68,6 +68,20 @@ def live_status(outputs: dict[str, Any], timeout: float = DEFAULT_TIMEOUT) -> St
     return Status(live.readiness, live.detail)
 
 
+def live_url(outputs: dict[str, Any], entry: dict[str, Any], timeout: float = DEFAULT_TIMEOUT) -> Optional[str]:
+    """The endpoint's URL from the live status of the Ingress or Service its `urlSource` names (G16)."""
+    from ..live.kube import Kube, LiveError, Unreachable
+    from ..live.reader import live_url as read_url
+
+    if not outputs.get("kubeconfig") or not entry.get("urlSource", entry.get("url_source")):
+        return None
+    try:
+        with Kube(outputs["kubeconfig"], "the `kubeconfig` stack output", timeout) as kube:
+            return read_url(kube, entry)[0]
+    except (Unreachable, LiveError) as exc:
+        raise DeployError(f"the endpoint is ready but its URL could not be read: {exc}") from None
+
+
 @dataclass
 class StackHandle:
     key: str
@@ -203,7 +217,8 @@ class PulumiDeployer:
         what = f"endpoint in stack {handle.stack}"
         wait_until_ready(lambda: self.runner.endpoint_status(handle.stack, live), timeout, stop, self.poll_interval, what, self.clock)
         endpoint = _endpoint_output(outputs, handle.spec)
-        url = str(endpoint.get("url", ""))
+        # Null at `up` when the address came later (the operator's ALB): read it from its Ingress now.
+        url = str(endpoint.get("url") or live_url(live, endpoint) or "")
         base = url.split("/v1/")[0] if "/v1/" in url else url
         if not base:
             raise DeployError(f"stack {handle.stack} has no endpoint url output (G16: read from the Ingress status)")

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from components.rules.backends.state import classify
 from stacks.tuning import grid as grid_mod
 from stacks.tuning import report
 from stacks.tuning.driver import Driver
-from components.rules.backends.state import classify
 from stacks.tuning.pulumi_target import PulumiDeployer, trial_config
 from stacks.tuning.store import TrialStore
 

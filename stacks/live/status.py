@@ -34,6 +34,8 @@ def main(args: StatusArgs, console: Console) -> int:
         console.print(plain(str(exc)), soft_wrap=True)
         return 2
     console.print(table(rows))
+    for line in messages(rows):
+        console.print(line, soft_wrap=True)
     return 0 if rows and all(r.live is not None and r.live.readiness == "ready" for r in rows) else 1
 
 
@@ -60,17 +62,29 @@ def collect(outputs: dict[str, Any], timeout: float, where: str) -> list[Row]:
 
 
 def table(rows: list[Row]) -> Table:
-    """Every cell is literal `Text`: server messages may hold `[...]`, which must not be read as markup."""
-    t = Table("Endpoint", "Backend", "State", "Ready", "URL", "Last message")
+    """Every cell is literal `Text`: server messages may hold `[...]`, which must not be read as markup.
+    URLs are never wrapped (they are copied); the messages follow the table, one line each."""
+    t = Table("Endpoint", "Backend", "State", "Ready", "URL (kind)")
+    t.columns[4].no_wrap = True
     for row in rows:
         live = row.live
         if live is None:
-            t.add_row(Text(row.name), Text("-"), Text("unreachable", style="yellow"), Text("-"), Text("-"), Text(row.error))
+            t.add_row(Text(row.name), Text("-"), Text("unreachable", style="yellow"), Text("-"), Text("-"))
             continue
         style = {"ready": "green", "failed": "red"}.get(live.readiness, "yellow")
         ready = "-" if live.ready_replicas is None else f"{live.ready_replicas}/{live.replicas if live.replicas is not None else '?'}"
         url = f"{live.url} ({live.url_kind})" if live.url and live.url_kind else (live.url or "-")
-        # A failed object's own message first (G15), else the newest condition's.
-        message = live.detail if live.readiness == "failed" else (live.message or live.detail)
-        t.add_row(Text(live.name), Text(live.backend), Text(f"{live.readiness}: {live.state}", style=style), Text(ready), Text(url), Text(message))
+        t.add_row(Text(live.name), Text(live.backend), Text(f"{live.readiness}: {live.state}", style=style), Text(ready), Text(url))
     return t
+
+
+def messages(rows: list[Row]) -> list[Text]:
+    """Per endpoint, what `kubectl describe` shows last: a failed object's own message first (G15),
+    else the newest condition's message, else why it is pending."""
+    lines = []
+    for row in rows:
+        live = row.live
+        message = row.error if live is None else (live.detail if live.readiness == "failed" else (live.message or live.detail))
+        if message:
+            lines.append(plain(f"{row.name}: {message}"))
+    return lines

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from stacks.tuning.deploy import EndpointFailed, ReadyTimeout
+from stacks.tuning.deploy import DeployError, EndpointFailed, ReadyTimeout
 from stacks.tuning.grid import PulumiTarget
 from stacks.tuning.pulumi_target import AutomationStackRunner, PulumiDeployer
 from tests.conftest import endpoint
@@ -115,3 +115,9 @@ def test_g16_null_url_at_up_is_read_from_the_operators_ingress(tmp_path, server)
     outputs = _outputs(server, url=None, urlKind="operator-alb", urlSource="Ingress hyperpod-inference-system/alb-qwen3-4b", invocationPath="/v1/chat/completions")
     ready = _wait(_deployer(tmp_path, LoopbackRunner(tmp_path, outputs)))
     assert ready.base_url == "http://k8s-alb-qwen.us-east-1.elb.amazonaws.com"
+
+
+def test_finding7_no_kubeconfig_output_is_a_clear_error_not_a_stale_state(tmp_path):
+    runner = LoopbackRunner(tmp_path, {"endpoints": {"qwen3-4b": {"backend": "hyperpod", "state": "DeploymentComplete"}}})
+    with pytest.raises(DeployError, match=r"neither the trial stack nor the base stack exports `kubeconfig`; Fix: set pulumi.baseStack"):
+        _wait(_deployer(tmp_path, runner))

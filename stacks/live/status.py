@@ -73,7 +73,7 @@ def table(rows: list[Row]) -> Table:
             continue
         style = {"ready": "green", "failed": "red"}.get(live.readiness, "yellow")
         ready = "-" if live.ready_replicas is None else f"{live.ready_replicas}/{live.replicas if live.replicas is not None else '?'}"
-        url = f"{live.url} ({live.url_kind})" if live.url and live.url_kind else (live.url or "-")
+        url = f"{live.url or '-'} ({live.url_kind})" if live.url_kind else (live.url or "-")
         t.add_row(Text(live.name), Text(live.backend), Text(f"{live.readiness}: {live.state}", style=style), Text(ready), Text(url))
     return t
 

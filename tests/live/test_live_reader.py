@@ -4,8 +4,6 @@ own message). Status documents are shaped like the CRD status schemas and checke
 
 from __future__ import annotations
 
-import time
-
 import jsonschema
 import pytest
 
@@ -94,10 +92,9 @@ def test_g15_refused_credentials_name_the_kubeconfig(server, code):
 
 def test_g15_hanging_api_server_is_bounded_by_the_request_timeout(server):
     server.answer(k.IEC.format(ns="inference", name="llama"), k.HANG)
-    started = time.monotonic()
     with pytest.raises(Unreachable, match=r"did not answer within 0.3 s"):
         _read(server, HYPERPOD, timeout=0.3)
-    assert time.monotonic() - started < k.HANG_SECONDS  # one attempt, not urllib3's retries
+    assert server.hits == {k.IEC.format(ns="inference", name="llama"): 1}  # one attempt, not urllib3's 3 retries more
 
 
 def test_g16_null_url_is_read_from_the_operators_ingress_status(server):

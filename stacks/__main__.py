@@ -58,6 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     preflight = sub.add_parser("preflight", help="check AWS before `pulumi up`: model files (G14), instance types, quotas, HyperPod status")
     preflight.add_argument("--stack", "-s", default="dev", help="stack name: reads Pulumi.<stack>.yaml (default: dev)")
 
+    status = sub.add_parser("status", help="each endpoint's live state, ready replicas, URL and last condition message, read from the cluster")
+    from .live.args import StatusArgs
+
+    StatusArgs.add_cli_args(status)
+
     docs = sub.add_parser("docs", help="regenerate docs/guardrails.md and docs/configuration.md from the code")
     docs.add_argument("--check", action="store_true", help="write nothing; exit 1 when a generated file is out of date")
 
@@ -80,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
         from .tuning import cli as tuning_cli
 
         return tuning_cli.tune(args, console) if args.command == "tune" else tuning_cli.report(args, console)
+    if args.command == "status":
+        from .live import status as status_cmd
+
+        return status_cmd.main(StatusArgs.from_cli_args(args), console)
     if args.command == "docs":
         from . import docs as docs_cmd
 

@@ -24,3 +24,14 @@ def error_rate(text: str) -> float:
     if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a fraction from 0 to 1; Fix: e.g. --max-error-rate 0.05 for 5 %")
     return value
+
+
+def positive_seconds(text: str) -> float:
+    """--timeout: a request timeout of 0 or less would never wait at all."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0; Fix: e.g. --timeout 10")
+    return value

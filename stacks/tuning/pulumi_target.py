@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional, Protocol
@@ -24,6 +25,7 @@ from components.rules.endpoint import resolve
 from components.rules.spec import ClusterSpec, EndpointSpec, PlatformSpec
 
 from .. import yamlio
+from ..live import DEFAULT_TIMEOUT
 from .deploy import DeployError, Endpoint, Status, wait_until_ready
 from .grid import GridSpec, PulumiTarget
 
@@ -38,20 +40,46 @@ class StackRunner(Protocol):
         ...
 
     def endpoint_status(self, stack: str, outputs: dict[str, Any]) -> Status:
-        """The endpoint's real state (HyperPod: status.state of the InferenceEndpointConfig)."""
+        """The endpoint's real state, read live from the cluster (HyperPod: the InferenceEndpointConfig's
+        `status.state`), never from stack outputs (see `live_status`)."""
         ...
 
 
-FAILED_STATES = {"DeploymentFailed", "DeletionFailed", "Failed"}
+def live_status(outputs: dict[str, Any], timeout: float = DEFAULT_TIMEOUT) -> Status:
+    """G15 / finding 7: the trial endpoint's state read from the cluster with the stack's kubeconfig.
+    Not `refresh()` then `outputs()`: a refresh does not re-run the program, so the exported `state`
+    keeps its value from `up` (https://github.com/pulumi/pulumi/issues/2710)."""
+    endpoints = outputs.get("endpoints") or {}
+    if not isinstance(endpoints, dict) or not endpoints:
+        raise DeployError("the trial stack exports no `endpoints`; the program declared no endpoint")
+    if not outputs.get("kubeconfig"):
+        raise DeployError("neither the trial stack nor the base stack exports `kubeconfig`; Fix: set pulumi.baseStack to the platform stack")
+    from ..live.kube import Kube, LiveError, Unreachable  # the kubernetes client: only when a trial waits
+    from ..live.reader import read_endpoint
+
+    name, entry = next(iter(endpoints.items()))
+    try:
+        with Kube(outputs["kubeconfig"], "the `kubeconfig` stack output", timeout) as kube:
+            live = read_endpoint(kube, name, entry if isinstance(entry, dict) else {})
+    except Unreachable as exc:  # a slow API server is not the endpoint's failure: the deadline decides
+        return Status("pending", str(exc))
+    except (LiveError, ValueError) as exc:
+        raise DeployError(str(exc)) from None
+    return Status(live.readiness, live.detail)
 
 
-def status_from_state(state: Optional[str], detail: str = "") -> Status:
-    """G15: map an endpoint's reported state to ready / pending / failed."""
-    if state in ("DeploymentComplete", "InService", "Ready", "True"):
-        return Status("ready", state or "")
-    if state in FAILED_STATES:
-        return Status("failed", f"{state}: {detail}".strip(": "))
-    return Status("pending", state or "no status yet")
+def live_url(outputs: dict[str, Any], entry: dict[str, Any], timeout: float = DEFAULT_TIMEOUT) -> Optional[str]:
+    """The endpoint's URL from the live status of the Ingress or Service its `urlSource` names (G16)."""
+    from ..live.kube import Kube, LiveError, Unreachable
+    from ..live.reader import live_url as read_url
+
+    if not outputs.get("kubeconfig") or not entry.get("urlSource", entry.get("url_source")):
+        return None
+    try:
+        with Kube(outputs["kubeconfig"], "the `kubeconfig` stack output", timeout) as kube:
+            return read_url(kube, entry)[0]
+    except (Unreachable, LiveError) as exc:
+        raise DeployError(f"the endpoint is ready but its URL could not be read: {exc}") from None
 
 
 @dataclass
@@ -138,8 +166,11 @@ def trial_config(
 
 
 class PulumiDeployer:
-    def __init__(self, target: PulumiTarget, runner: StackRunner, log_dir: Path, run: str, poll_interval: float = 15.0):
+    def __init__(
+        self, target: PulumiTarget, runner: StackRunner, log_dir: Path, run: str, poll_interval: float = 15.0, clock: Callable[[], float] = time.monotonic
+    ):
         self.target = target
+        self.clock = clock
         self.runner = runner
         self.log_dir = log_dir
         self.run = run
@@ -147,6 +178,7 @@ class PulumiDeployer:
         self.project, self.base_config = load_base(target)
         self._base_lock = threading.Lock()
         self._base_ready = False
+        self._base_outputs: dict[str, Any] = {}
 
     def _ensure_base_stack(self) -> None:
         """Create or select the base (platform) stack once per run; `up` on an unchanged stack is a no-op."""
@@ -158,7 +190,7 @@ class PulumiDeployer:
             log_path = self.log_dir / f"base-{self.target.base_stack}.log"
             self.log_dir.mkdir(parents=True, exist_ok=True)
             try:
-                self.runner.up(self.target.base_stack, base_stack_config(self.base_config), line_writer(log_path))
+                self._base_outputs = self.runner.up(self.target.base_stack, base_stack_config(self.base_config), line_writer(log_path)) or {}
             except Exception as exc:
                 raise DeployError(f"pulumi up of the base stack {self.target.base_stack} failed: {exc} (log: {log_path})") from exc
             self._base_ready = True
@@ -180,9 +212,13 @@ class PulumiDeployer:
 
     def wait_ready(self, handle: StackHandle, timeout: float, stop: threading.Event) -> Endpoint:
         outputs = handle.outputs or {}
-        wait_until_ready(lambda: self.runner.endpoint_status(handle.stack, outputs), timeout, stop, self.poll_interval, f"endpoint in stack {handle.stack}")
+        # An endpoints-only trial (platformStack) exports no kubeconfig: the base stack's reaches the cluster.
+        live = {"kubeconfig": self._base_outputs.get("kubeconfig"), **outputs} if not outputs.get("kubeconfig") else outputs
+        what = f"endpoint in stack {handle.stack}"
+        wait_until_ready(lambda: self.runner.endpoint_status(handle.stack, live), timeout, stop, self.poll_interval, what, self.clock)
         endpoint = _endpoint_output(outputs, handle.spec)
-        url = str(endpoint.get("url", ""))
+        # Null at `up` when the address came later (the operator's ALB): read it from its Ingress now.
+        url = str(endpoint.get("url") or live_url(live, endpoint) or "")
         base = url.split("/v1/")[0] if "/v1/" in url else url
         if not base:
             raise DeployError(f"stack {handle.stack} has no endpoint url output (G16: read from the Ingress status)")
@@ -217,7 +253,8 @@ def _endpoint_output(outputs: dict[str, Any], spec: EndpointSpec) -> dict[str, A
 class AutomationStackRunner:
     """The real thing: `pulumi.automation` over this project's program, on a local file backend."""
 
-    def __init__(self, project_dir: Path, backend_url: str, passphrase: Optional[str] = None):
+    def __init__(self, project_dir: Path, backend_url: str, passphrase: Optional[str] = None, request_timeout: float = DEFAULT_TIMEOUT):
+        self.request_timeout = request_timeout
         self.project_dir = Path(project_dir).resolve()
         self.env = {
             "PULUMI_BACKEND_URL": backend_url,
@@ -253,12 +290,5 @@ class AutomationStackRunner:
         s.workspace.remove_stack(stack)
 
     def endpoint_status(self, stack: str, outputs: dict[str, Any]) -> Status:
-        """Refresh the stack and read the state the program exports per endpoint (`endpoints.*.state`)."""
-        from pulumi import automation as auto
-
-        s = auto.select_stack(stack_name=stack, work_dir=str(self.project_dir), opts=auto.LocalWorkspaceOptions(env_vars=self.env))
-        s.refresh(on_output=lambda line: None)
-        current = {k: v.value for k, v in s.outputs().items()}
-        endpoints = current.get("endpoints") or {}
-        entry = next(iter(endpoints.values()), {}) if isinstance(endpoints, dict) else {}
-        return status_from_state(entry.get("state"), entry.get("stateDetail") or "")
+        """Live from the cluster (G15); `outputs` are the ones `up` returned, for the kubeconfig and object names."""
+        return live_status(outputs, self.request_timeout)

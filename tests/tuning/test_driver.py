@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from components.rules.backends.state import classify
 from stacks.tuning import grid as grid_mod
 from stacks.tuning import report
 from stacks.tuning.driver import Driver
-from stacks.tuning.pulumi_target import PulumiDeployer, status_from_state, trial_config
+from stacks.tuning.pulumi_target import PulumiDeployer, trial_config
 from stacks.tuning.store import TrialStore
 
 from tests.tuning.doubles import BlockingMeasurer, FakeStackRunner, SurfaceMeasurer
@@ -222,7 +223,7 @@ def test_trial_config_replaces_endpoints_and_keeps_the_base(make_endpoint):
     [("DeploymentComplete", "ready"), ("DeploymentFailed", "failed"), ("DeploymentInProgress", "pending"), (None, "pending")],
 )
 def test_g15_states_of_the_inference_endpoint_config(state, expected):
-    assert status_from_state(state).state == expected
+    assert classify(state)[0] == expected
 
 
 def _project_with_base_stack(tmp_path: Path) -> Path:

@@ -31,7 +31,7 @@ def test_automation_runner_up_outputs_and_destroy_on_a_file_backend(tmp_path):
     lines: list[str] = []
     outputs = runner.up("tune-it-1", {"it-trial:state": "DeploymentComplete"}, lines.append)
     assert outputs["endpoints"]["ep"]["url"].startswith("https://")
-    assert runner.endpoint_status("tune-it-1", outputs).state == "ready"
+    # The endpoint's state is read live from the cluster, not from these outputs (test_pulumi_live_wait.py).
     runner.destroy("tune-it-1", lines.append)
     runner.destroy("tune-it-1", lines.append)  # safe when the stack is gone
     assert lines

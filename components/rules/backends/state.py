@@ -1,15 +1,36 @@
-"""One readiness value per endpoint from its object's status, whatever the backend (stack output
-`endpoints.<name>.state`, read by the tuning driver: DeploymentComplete/InService/Ready/True are
-ready). None while the status is unknown (preview, mocks)."""
+"""One readiness value per endpoint from its object's status, whatever the backend, and the one
+mapping of that value to ready / pending / failed (G15). The stack output `endpoints.<name>.state`
+and the live reader (`stacks/live`, what the tuning driver and `stacks status` use) both go through
+here. None while the status is unknown (preview, mocks, object not created yet)."""
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 READY = "Ready"
 FAILED = "Failed"
 DEPLOYING = "Deploying"
 NOT_READY = "NotReady"
+
+
+Readiness = Literal["ready", "pending", "failed"]
+
+# HyperPod: the InferenceEndpointConfig CRD's `status.state` enum is DeploymentPending,
+# DeploymentInProgress, DeploymentFailed, DeploymentComplete, DeletionPending, DeletionInProgress,
+# DeletionFailed, DeletionComplete (sagemaker-hyperpod-cli helm_chart/HyperPodHelmChart/charts/
+# inference-operator/config/crd/inference.sagemaker.aws.amazon.com_inferenceendpointconfigs.yaml).
+# InService is a SageMaker endpoint's state; READY is what the other backends' readers report.
+READY_STATES = frozenset({"DeploymentComplete", "InService", READY, "True"})
+FAILED_STATES = frozenset({"DeploymentFailed", "DeletionFailed", FAILED})
+
+
+def classify(state: Optional[str], detail: Optional[str] = None) -> tuple[Readiness, str]:
+    """G15: (ready / pending / failed, a line for the user). A failed state keeps the object's own message."""
+    if state in READY_STATES:
+        return "ready", state or ""
+    if state in FAILED_STATES:
+        return "failed", f"{state}: {detail}" if detail else str(state)
+    return "pending", f"{state}: {detail}" if state and detail else (state or "no status yet")
 
 
 def _get(obj: Any, key: str) -> Any:
@@ -57,10 +78,21 @@ def deployment(status: Any) -> tuple[Optional[str], Optional[str]]:
     return DEPLOYING, _detail(progressing or available)
 
 
+# KServe and OME InferenceService CRDs: `status.modelStatus.transitionStatus` is one of UpToDate,
+# InProgress, BlockedByFailedLoad, InvalidSpec, with `lastFailureInfo` (serving.kserve.io_
+# inferenceservices.yaml, ome.io_inferenceservices.yaml). The last two never heal by waiting.
+FAILED_TRANSITIONS = frozenset({"BlockedByFailedLoad", "InvalidSpec"})
+
+
 def ready_condition(status: Any) -> tuple[Optional[str], Optional[str]]:
-    """OME and KServe InferenceServices: the Ready condition."""
+    """OME and KServe InferenceServices: the Ready condition; a failed model load or invalid spec is Failed."""
     if not status:
         return None, None
+    model = _get(status, "modelStatus")
+    transition = _get(model, "transitionStatus") if model else None
+    if transition in FAILED_TRANSITIONS:
+        failure = _get(model, "lastFailureInfo")
+        return FAILED, (_detail(failure) if failure else None) or str(transition)
     ready = _conditions(status).get("Ready")
     if ready is None:
         return DEPLOYING, None

@@ -1,0 +1,115 @@
+"""Each endpoint's real object, read live: its state (G15), ready replicas, last condition message and URL.
+
+Per backend (the object the stack declares, named `resourceName` in `namespace`):
+- hyperpod: InferenceEndpointConfig `status.state`, `status.conditions`, `status.deploymentStatus`;
+- kubernetes: the Deployment's conditions (Progressing=False, ProgressDeadlineExceeded, is failed);
+- kserve / ome: the InferenceService's `Ready` condition and `modelStatus`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from components.rules import ingress as ingress_rules
+from components.rules.backends import hyperpod as hyperpod_rules
+from components.rules.backends import kserve as kserve_rules
+from components.rules.backends import ome as ome_rules
+from components.rules.backends import state as state_rules
+
+from .kube import Kube
+
+# (group, version, plural) of each backend's custom resource.
+CUSTOM = {
+    "hyperpod": (hyperpod_rules.GROUP, "v1", "inferenceendpointconfigs"),
+    "kserve": (kserve_rules.GROUP, "v1beta1", "inferenceservices"),
+    "ome": (ome_rules.GROUP, "v1beta1", "inferenceservices"),
+}
+EXTRACT = {"hyperpod": state_rules.hyperpod, "kubernetes": state_rules.deployment, "kserve": state_rules.ready_condition, "ome": state_rules.ready_condition}
+
+
+@dataclass(frozen=True)
+class LiveEndpoint:
+    name: str
+    backend: str
+    readiness: state_rules.Readiness
+    state: str  # the object's own state word (DeploymentInProgress, Ready, ...) or "not created"
+    detail: str  # the line for the user: G15 keeps a failed object's own message
+    ready_replicas: Optional[int]
+    replicas: Optional[int]
+    message: str  # the newest condition's message, what `kubectl describe` shows last
+    url: Optional[str]
+    url_kind: Optional[str]
+
+
+def _field(entry: dict[str, Any], camel: str, snake: str) -> Any:
+    """The stack outputs name keys in camelCase; accept the snake_case spelling too."""
+    return entry.get(camel, entry.get(snake))
+
+
+def read_endpoint(kube: Kube, name: str, entry: dict[str, Any]) -> LiveEndpoint:
+    """`entry` is the stack output `endpoints.<name>` (backend, namespace, resourceName, url, ...)."""
+    backend = str(entry.get("backend") or "")
+    if backend not in EXTRACT:
+        raise ValueError(f"endpoints.{name}.backend is {backend!r}; expected one of {', '.join(sorted(EXTRACT))}")
+    namespace = str(entry.get("namespace") or "default")
+    resource = str(_field(entry, "resourceName", "resource_name") or name)
+    if backend == "kubernetes":
+        obj = kube.deployment(namespace, resource)
+    else:
+        group, version, plural = CUSTOM[backend]
+        obj = kube.custom_object(group, version, plural, namespace, resource)
+    url, url_kind = live_url(kube, entry)
+    if obj is None:  # not created yet (the operator or controller has not got to it): pending
+        return LiveEndpoint(name, backend, "pending", "not created", f"{resource} not found in namespace {namespace} yet", None, None, "", url, url_kind)
+    status = obj.get("status") or {}
+    state, detail = EXTRACT[backend](status)
+    readiness, line = state_rules.classify(state, detail)
+    ready, replicas = _replicas(backend, obj)
+    return LiveEndpoint(name, backend, readiness, state or "no status yet", line, ready, replicas, _last_message(backend, status), url, url_kind)
+
+
+def _replicas(backend: str, obj: dict[str, Any]) -> tuple[Optional[int], Optional[int]]:
+    status = obj.get("status") or {}
+    if backend == "hyperpod":
+        deployment = ((status.get("deploymentStatus") or {}).get("status")) or {}
+        return deployment.get("readyReplicas", 0 if deployment else None), status.get("replicas", deployment.get("replicas"))
+    if backend == "kubernetes":
+        return status.get("readyReplicas", 0), (obj.get("spec") or {}).get("replicas", status.get("replicas"))
+    return None, None  # InferenceService status counts no replicas
+
+
+def _last_message(backend: str, status: dict[str, Any]) -> str:
+    conditions = list(status.get("conditions") or [])
+    if backend == "hyperpod":
+        conditions += ((status.get("deploymentStatus") or {}).get("status") or {}).get("conditions") or []
+    dated = [c for c in conditions if isinstance(c, dict) and c.get("message")]
+    if not dated:
+        return ""
+    newest = max(dated, key=lambda c: str(c.get("lastTransitionTime") or c.get("lastUpdateTime") or ""))
+    return f"{newest.get('type')}: {newest['message']}"
+
+
+def live_url(kube: Kube, entry: dict[str, Any]) -> tuple[Optional[str], Optional[str]]:
+    """The output URL; when it is null and `urlSource` names an Ingress or Service, its live hostname."""
+    url, kind = entry.get("url"), _field(entry, "urlKind", "url_kind")
+    source = _field(entry, "urlSource", "url_source")
+    if url or not isinstance(source, str):
+        return url, kind
+    what, _, ref = source.partition(" ")
+    namespace, _, obj_name = ref.partition("/")
+    if what not in ("Ingress", "Service") or not namespace or not obj_name:
+        return None, kind
+    obj = kube.ingress(namespace, obj_name) if what == "Ingress" else kube.service(namespace, obj_name)
+    ingress = (((obj or {}).get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    host = (ingress[0].get("hostname") or ingress[0].get("ip")) if ingress and isinstance(ingress[0], dict) else None
+    if not host:
+        return None, kind
+    scheme = "https" if what == "Ingress" and _has_tls(obj or {}) else "http"
+    return ingress_rules.endpoint_url(scheme, host, str(_field(entry, "invocationPath", "invocation_path") or "")), kind
+
+
+def _has_tls(ingress: dict[str, Any]) -> bool:
+    spec = ingress.get("spec") or {}
+    annotations = (ingress.get("metadata") or {}).get("annotations") or {}
+    return bool(spec.get("tls")) or "alb.ingress.kubernetes.io/certificate-arn" in annotations

@@ -1,0 +1,142 @@
+"""A loopback stand-in for the Kubernetes API server: answers exactly the GET paths the live reader
+uses, each with a scripted sequence of (HTTP status, JSON body); the last answer repeats. Bounded:
+127.0.0.1 only, a handler that hangs waits at most `HANG_SECONDS`, and `close()` releases it."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Optional
+
+HANG_SECONDS = 3.0
+HANG = "hang"  # an answer that never comes (until HANG_SECONDS)
+
+IEC = "/apis/inference.sagemaker.aws.amazon.com/v1/namespaces/{ns}/inferenceendpointconfigs/{name}"
+DEPLOYMENT = "/apis/apps/v1/namespaces/{ns}/deployments/{name}"
+KSERVE_ISVC = "/apis/serving.kserve.io/v1beta1/namespaces/{ns}/inferenceservices/{name}"
+OME_ISVC = "/apis/ome.io/v1beta1/namespaces/{ns}/inferenceservices/{name}"
+INGRESS = "/apis/networking.k8s.io/v1/namespaces/{ns}/ingresses/{name}"
+TOKEN = "loopback-token"
+
+
+class K8sServer:
+    def __init__(self) -> None:
+        self.routes: dict[str, list[Any]] = {}
+        self.hits: dict[str, int] = {}
+        self.authorizations: list[Optional[str]] = []
+        self.auth_status: Optional[int] = None  # 401 / 403 for every request when set
+        self.released = threading.Event()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:  # quiet test output
+                pass
+
+            def do_GET(self) -> None:
+                path = self.path.split("?")[0]
+                server.hits[path] = server.hits.get(path, 0) + 1
+                server.authorizations.append(self.headers.get("Authorization"))
+                if server.auth_status or self.headers.get("Authorization") != f"Bearer {TOKEN}":
+                    code = server.auth_status or 401
+                    return self._send(code, {"kind": "Status", "code": code, "reason": "Forbidden" if code == 403 else "Unauthorized"})
+                answers = server.routes.get(path)
+                if not answers:
+                    return self._send(404, {"kind": "Status", "code": 404, "reason": "NotFound"})
+                answer = answers.pop(0) if len(answers) > 1 else answers[0]
+                if answer == HANG:
+                    server.released.wait(HANG_SECONDS)
+                    return None
+                code, body = answer
+                self._send(code, body)
+
+            def _send(self, code: int, body: Any) -> None:
+                data = json.dumps(body).encode()
+                try:
+                    self.send_response(code)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except OSError:  # the client gave up (timeout test)
+                    pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def kubeconfig(self, token: str = TOKEN) -> dict[str, Any]:
+        return {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "loopback", "cluster": {"server": self.url}}],
+            "users": [{"name": "tester", "user": {"token": token}}],
+            "contexts": [{"name": "loopback", "context": {"cluster": "loopback", "user": "tester"}}],
+            "current-context": "loopback",
+        }
+
+    def answer(self, path: str, *answers: Any) -> None:
+        """Each answer: (status, body), a body (200), or HANG."""
+        self.routes[path] = [a if a == HANG or isinstance(a, tuple) else (200, a) for a in answers]
+
+    def close(self) -> None:
+        self.released.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+# Status documents shaped like the CRD status schemas (checked against them in test_live_reader).
+T0, T1 = "2026-01-01T00:00:00Z", "2026-01-01T00:05:00Z"
+
+
+def iec(state: Optional[str], ready: int = 0, message: str = "", conditions: Optional[list[dict[str, Any]]] = None) -> dict[str, Any]:
+    status: dict[str, Any] = {
+        "deploymentStatus": {
+            "name": "llama",
+            "lastUpdated": T1,
+            "message": message,
+            "status": {"replicas": 1, "readyReplicas": ready, "availableReplicas": ready},
+        },
+        "replicas": 1,
+        "conditions": conditions or [],
+    }
+    if state:
+        status["state"] = state
+    return {"apiVersion": "inference.sagemaker.aws.amazon.com/v1", "kind": "InferenceEndpointConfig", "metadata": {"name": "llama", "namespace": "inference"}, "status": status}
+
+
+def condition(type_: str, status: str, reason: str, message: str, when: str = T1) -> dict[str, Any]:
+    return {"type": type_, "status": status, "reason": reason, "message": message, "lastTransitionTime": when}
+
+
+def isvc(api_version: str, ready: str, message: str = "", transition: Optional[str] = None, failure: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+    status: dict[str, Any] = {"conditions": [{"type": "Ready", "status": ready, "reason": "ComponentNotReady" if ready != "True" else "Ready", "message": message, "lastTransitionTime": T1}]}
+    if transition:
+        status["modelStatus"] = {"transitionStatus": transition, **({"lastFailureInfo": failure} if failure else {})}
+    return {"apiVersion": api_version, "kind": "InferenceService", "metadata": {"name": "qwen"}, "status": status}
+
+
+def deployment(available: str, progressing: str, reason: str, message: str, ready: int, replicas: int = 2) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "qwen"},
+        "spec": {"replicas": replicas},
+        "status": {
+            "replicas": replicas,
+            "readyReplicas": ready,
+            "conditions": [
+                {"type": "Available", "status": available, "reason": "MinimumReplicasAvailable", "message": "Deployment has minimum availability.", "lastTransitionTime": T0},
+                {"type": "Progressing", "status": progressing, "reason": reason, "message": message, "lastTransitionTime": T1},
+            ],
+        },
+    }
+
+
+def ingress(hostname: Optional[str]) -> dict[str, Any]:
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "alb-llama"}, "status": {"loadBalancer": {"ingress": [{"hostname": hostname}] if hostname else []}}}

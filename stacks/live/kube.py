@@ -36,26 +36,13 @@ def parse_kubeconfig(value: Any, source: str) -> dict[str, Any]:
     return value
 
 
-class _Configuration(client.Configuration):
-    """kubernetes 36.0.0 looks the bearer token up as api_key['BearerToken'] while its kubeconfig
-    loader (token or `aws eks get-token` exec) stores it as api_key['authorization'], so every request
-    went out anonymous (https://github.com/kubernetes-client/python/issues/2582). Send it as 35.x did."""
-
-    def auth_settings(self) -> dict[str, Any]:
-        auth = super().auth_settings()
-        if "BearerToken" not in auth and "authorization" in self.api_key:
-            value = self.get_api_key_with_prefix("authorization")  # runs the loader's refresh hook (exec tokens expire)
-            auth["BearerToken"] = {"type": "api_key", "in": "header", "key": "authorization", "value": value}
-        return auth
-
-
 class Kube:
     """The few reads the live reader needs, each as a plain dict of the object as the API serves it."""
 
     def __init__(self, kubeconfig: Any, source: str = "the `kubeconfig` stack output", timeout: float = DEFAULT_TIMEOUT):
         self.source = source
         self.timeout = timeout
-        configuration = _Configuration()
+        configuration = client.Configuration()
         configuration.retries = False  # one attempt per poll: urllib3's 3 retries would quadruple a hang
         try:
             self.api = config.new_client_from_config_dict(parse_kubeconfig(kubeconfig, source), client_configuration=configuration, persist_config=False)

@@ -34,8 +34,8 @@ def test_finding7_hyperpod_state_is_read_from_the_inference_endpoint_config(serv
     assert server.hits == {"/apis/inference.sagemaker.aws.amazon.com/v1/namespaces/inference/inferenceendpointconfigs/llama": 1}
 
 
-def test_finding7_kubeconfig_bearer_token_is_sent_despite_kubernetes_client_2582(server):
-    """kubernetes 36.0.0 dropped the kubeconfig's token from requests (kubernetes-client/python#2582)."""
+def test_finding7_kubeconfig_bearer_token_is_sent(server):
+    """kubernetes 36.0.0 dropped the kubeconfig's token from requests (kubernetes-client/python#2582): pinned 36.0.3."""
     _read(server, HYPERPOD)
     assert server.authorizations == ["Bearer loopback-token"]
 

@@ -1,7 +1,16 @@
 """The `hyperpod` backend: the operator's `InferenceEndpointConfig`, its API key in the endpoint's
-and the operator's namespaces (G9), and the ALB Ingress in front of the operator's router.
+and the operator's namespaces (G9), and, for an internet-facing endpoint only, an ALB Ingress in
+front of the operator's router.
 
-Why the component declares its own Ingress instead of patching the operator's `alb-{name}` Ingress:
+An internal endpoint is served by the operator's own ALB (Ingress
+`hyperpod-inference-system/alb-{name}-{namespace}`, internal, HTTPS with the tlsConfig certificate):
+one ALB, nothing guessed. Its URL is read live (`python -m stacks status`): the operator creates the
+Ingress after the endpoint, so no `Ingress.get` can run at `up`.
+
+An internet-facing endpoint gets a second ALB, deliberately: the CRD has no scheme field, so the
+operator's ALB stays internal (it also serves the SageMaker endpoint registration) and the public
+one is the stack's. Cost: one more ALB per public endpoint (hourly charge plus LCUs; docs/backends.md).
+Why the component declares its own Ingress instead of patching the operator's Ingress:
 - the scheme of an ALB is fixed when its Ingress is created; patching the operator's Ingress means
   the ALB first comes up internal and is then rebuilt, the §15/§16 timeline that left a stale
   internal URL behind;
@@ -85,8 +94,9 @@ class EndpointIngress(pulumi.ComponentResource):
 class HyperPodEndpoint(EndpointComponent):
     """The `hyperpod` backend. Children: the API key (`<name>-api-key`, with Secrets in the endpoint's
     namespace and in the operator's, G9), the `InferenceEndpointConfig` (`<name>`) and, with
-    intelligent routing, the router's ALB Ingress (`<name>-ingress`, G8). `state` is the operator's
-    `status.state` (DeploymentComplete, DeploymentFailed, ...); `url` the Ingress's (G16)."""
+    `publicAlb` (G8: with intelligent routing), the router's ALB Ingress (`<name>-ingress`). `state` is
+    the operator's `status.state` (DeploymentComplete, DeploymentFailed, ...); `url` the public
+    Ingress's (G16), else None with `url_kind` operator-alb (read live)."""
 
     TYPE: ClassVar[str] = "llm-serving:endpoints:InferenceEndpoint"
     BACKEND: ClassVar[str] = "hyperpod"
@@ -97,6 +107,9 @@ class HyperPodEndpoint(EndpointComponent):
         # The operator must be up before its CRD's objects and its namespace's Secrets
         # (pulumi-kubernetes #3176/#3247: no CR in the same update without an explicit dependency).
         return list(args.operator_ready)
+
+    def _url_label(self) -> tuple[str, str]:
+        return ingress_rules.hyperpod_url_label(self.endpoint.spec)
 
     def _declare(self, name: str, args: EndpointArgs) -> tuple[Any, pulumi.Output[Any]]:
         ep = self.endpoint

@@ -20,6 +20,7 @@ import pulumi_kubernetes as k8s
 
 from components import endpoints, transforms
 from components.cluster import EksCluster, EksClusterArgs, ExistingCluster, ExistingClusterArgs
+from components.ingress_drain import IngressDrainGuard
 from components.cluster_hyperpod import HyperPodCluster, HyperPodClusterArgs, hyperpod_dependencies
 from components.network import Network, NetworkArgs
 from components.platform import Platform, PlatformArgs
@@ -148,10 +149,22 @@ def build_base(cfg: stack_config.StackConfig) -> Base:
         ),
     )
     outputs.update({"nodeGroups": cluster.node_group_names, "addons": platform.addons})
+    ingress_ready = list(platform.ingress_ready)
+    if ingress_ready:
+        # O6: on destroy, the endpoints go first, then this guard waits until no ALB Ingress is left
+        # (the operator's own one included, which Pulumi does not declare), then the controller goes.
+        guard = IngressDrainGuard(
+            "ingress-drain",
+            kubeconfig=cluster.kubeconfig,
+            cluster_name=spec.name,
+            namespaces=sorted({ep.namespace for ep in cfg.endpoints} | {OPERATOR_NAMESPACE}),
+            opts=pulumi.ResourceOptions(depends_on=[*platform.ingress_ready, *platform.operator_ready]),
+        )
+        ingress_ready.append(guard)
     return Base(
         provider=provider,
         operator_ready=platform.operator_ready,
-        ingress_ready=platform.ingress_ready,
+        ingress_ready=ingress_ready,
         gpu_ready=[*after, *platform.gpu_ready],
         outputs={"cluster": outputs, "kubeconfig": cluster.kubeconfig},
     )

@@ -106,7 +106,9 @@ class HyperPodEndpoint(EndpointComponent):
     def ready(cls, args: EndpointArgs) -> list[pulumi.Resource]:
         # The operator must be up before its CRD's objects and its namespace's Secrets
         # (pulumi-kubernetes #3176/#3247: no CR in the same update without an explicit dependency).
-        return list(args.operator_ready)
+        # The load balancer controller and the ingress drain guard too (O6): the operator makes an ALB
+        # Ingress for the endpoint, so on destroy the endpoint goes before the guard and the controller.
+        return [*args.operator_ready, *args.ingress_ready]
 
     def _url_label(self) -> tuple[str, str]:
         return ingress_rules.hyperpod_url_label(self.endpoint.spec)

@@ -7,32 +7,14 @@ Pulumi) has then lost its ALB before the controller that removes it goes.
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any, Mapping, Optional
 
 import pulumi
 import pulumi.dynamic as dynamic
 
+from .kube_reader import KubeReader
 from .rules import drain as drain_rules
-
-
-class KubeIngressLister:
-    """The live-cluster side: lists Ingresses with the official `kubernetes` client from the stack's
-    kubeconfig (a dict or its JSON/YAML text)."""
-
-    def __init__(self, kubeconfig: Any):
-        from kubernetes import client, config  # imported here: only the delete of a real stack needs it
-
-        if isinstance(kubeconfig, str):
-            import yaml
-
-            kubeconfig = yaml.safe_load(kubeconfig)  # JSON is YAML too
-        self._api = client.NetworkingV1Api(config.new_client_from_config_dict(kubeconfig, persist_config=False))
-
-    def ingresses(self, namespace: str) -> list[Mapping[str, Any]]:
-        response = self._api.list_namespaced_ingress(namespace, _preload_content=False, _request_timeout=30)
-        return list(json.loads(response.data).get("items") or [])
 
 
 def wait_for_drain(props: Mapping[str, Any], lister: Optional[drain_rules.IngressLister] = None, clock=time.monotonic, sleep=time.sleep) -> None:
@@ -40,7 +22,7 @@ def wait_for_drain(props: Mapping[str, Any], lister: Optional[drain_rules.Ingres
     cluster = str(props.get("clusterName") or "")
     timeout = float(props.get("timeoutSeconds") or drain_rules.DEFAULT_TIMEOUT_SECONDS)
     try:
-        lister = lister or KubeIngressLister(props["kubeconfig"])
+        lister = lister or KubeReader(props["kubeconfig"])
         left = drain_rules.wait_drained(lister, props.get("namespaces") or [], timeout, clock, sleep)
     except Exception as exc:  # noqa: BLE001 - any client or API error becomes one actionable message
         raise RuntimeError(drain_rules.unreachable_message(f"{type(exc).__name__}: {exc}", cluster)) from None

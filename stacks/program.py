@@ -46,6 +46,7 @@ class Base:
     operator_ready: list[pulumi.Resource] = field(default_factory=list)
     ingress_ready: list[pulumi.Resource] = field(default_factory=list)
     gpu_ready: list[pulumi.Resource] = field(default_factory=list)  # GPU nodes and the device plugin (O4)
+    kubeconfig: Optional[Any] = None  # for checks that read the cluster during `up`
     outputs: dict[str, Any] = field(default_factory=dict)
 
 
@@ -166,6 +167,7 @@ def build_base(cfg: stack_config.StackConfig) -> Base:
         operator_ready=platform.operator_ready,
         ingress_ready=ingress_ready,
         gpu_ready=[*after, *platform.gpu_ready],
+        kubeconfig=cluster.kubeconfig,
         outputs={"cluster": outputs, "kubeconfig": cluster.kubeconfig},
     )
 
@@ -188,7 +190,7 @@ def from_platform_stack(cfg: stack_config.StackConfig) -> Base:
     ref = pulumi.StackReference("platform", stack_name=cfg.platform_stack)
     kubeconfig = pulumi.Output.secret(ref.require_output("kubeconfig"))
     provider = k8s.Provider("k8s", kubeconfig=kubeconfig, enable_server_side_apply=True)
-    return Base(provider=provider, outputs={"cluster": ref.get_output("cluster")})
+    return Base(provider=provider, kubeconfig=kubeconfig, outputs={"cluster": ref.get_output("cluster")})
 
 
 def declare_endpoints(cfg: stack_config.StackConfig, base: Base) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -218,6 +220,7 @@ def declare_endpoints(cfg: stack_config.StackConfig, base: Base) -> tuple[dict[s
                 operator_ready=base.operator_ready,
                 ingress_ready=base.ingress_ready,
                 ingress=cfg.platform.ingress,
+                kubeconfig=base.kubeconfig,
                 previous_name=ep.name if unique else None,
             ),
         )

@@ -45,6 +45,10 @@ class EndpointArgs:
     ingress: IngressSpec = field(default_factory=IngressSpec)
     """ALB settings (certificate, inbound CIDRs, router Service, ...) for the endpoint's Ingress."""
 
+    kubeconfig: Optional[pulumi.Input[Any]] = None
+    """The cluster's kubeconfig, for checks that read the cluster during `up` (the router Service
+    behind a public HyperPod ALB). None: those checks are skipped."""
+
     tags: dict[str, str] = field(default_factory=dict)
     """Extra tags for the endpoint's ALB; the stack and endpoint tags are always added (S6)."""
 

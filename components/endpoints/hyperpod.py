@@ -40,6 +40,7 @@ from ..rules.backends import state as endpoint_state
 from ..rules.spec import EndpointSpec, IngressSpec
 from .base import EndpointArgs, EndpointComponent
 from .objects import SCHEME_ANNOTATION, StatusCustomResource
+from .router_check import RouterServiceCheck
 from .urls import hostname_of
 
 
@@ -51,6 +52,7 @@ class EndpointIngressArgs:
     health_path: str
     after: list[pulumi.Resource] = field(default_factory=list)  # the load balancer controller, the endpoint
     tags: dict[str, str] = field(default_factory=dict)  # extra ALB tags; stack and endpoint tags are added
+    kubeconfig: Optional[Any] = None  # for the router Service check; None: no check
 
 
 class EndpointIngress(pulumi.ComponentResource):
@@ -72,13 +74,20 @@ class EndpointIngress(pulumi.ComponentResource):
             ingress_rules.router_service(args.ingress, args.endpoint_name),
             args.ingress.router_port,
         )
+        router = ingress_rules.router_service(args.ingress, args.endpoint_name)
+        after = list(args.after)
+        if args.kubeconfig is not None:
+            # The router Service's name and port are a guess (no upstream source): a wrong one fails
+            # here, naming the config keys, instead of as the Ingress await's timeout.
+            after.append(RouterServiceCheck(f"{name}-router-check", args.kubeconfig, router, args.ingress.router_port, args.endpoint_name,
+                                            args.ingress.router_service, opts=pulumi.ResourceOptions(parent=self, depends_on=args.after)))
         self.ingress = k8s.networking.v1.Ingress(
             name,
             metadata=manifest["metadata"],
             spec=manifest["spec"],
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=args.after,
+                depends_on=after,
                 # G8: a scheme change is a new Ingress (and ALB), never an in-place flip or a
                 # delete-and-recreate outside Pulumi's control.
                 replace_on_changes=[SCHEME_ANNOTATION],
@@ -149,6 +158,7 @@ class HyperPodEndpoint(EndpointComponent):
                 health_path=ep.health_path,
                 after=[*args.ingress_ready, self.endpoint_config],
                 tags=args.tags,
+                kubeconfig=args.kubeconfig,
             ),
             opts=pulumi.ResourceOptions(parent=self, aliases=self._moved_aliases("-ingress", args)),
         )

@@ -103,6 +103,29 @@ def router_service(ingress: IngressSpec, endpoint_k8s_name: str) -> str:
     return ingress.router_service.replace("{name}", endpoint_k8s_name)  # never str.format: no user templates
 
 
+ROUTER_CHECK_SECONDS = 600  # the operator creates the router soon after the endpoint, long before the model loads
+
+
+def router_service_problem(services: Iterable[Mapping[str, Any]], service: str, port: int, endpoint_k8s_name: str, template: str) -> Optional[str]:
+    """Why the stack's public ALB cannot reach the router (None: the Service exists with that port).
+    `platform.ingress.routerService`/`routerPort` are not confirmed by any upstream source (AWS names
+    neither), so a wrong value must fail `up` with the keys to set, not as an Ingress await timeout."""
+    items = list(services)
+    found = next((s for s in items if (s.get("metadata") or {}).get("name") == service), None)
+    ports = sorted(p.get("port") for p in ((found or {}).get("spec") or {}).get("ports") or [] if p.get("port"))
+    if found is not None and port in ports:
+        return None
+    near = sorted(n for s in items if endpoint_k8s_name in (n := str((s.get("metadata") or {}).get("name") or "")))
+    seen = f"it has ports {ports}, not {port}" if found is not None else "it does not exist"
+    hint = f"; Services there named after the endpoint: {', '.join(near)}" if near else ""
+    return (
+        f"router Service {OPERATOR_NAMESPACE}/{service}: {seen}{hint}. platform.ingress.routerService ({template!r}) and "
+        f"platform.ingress.routerPort ({port}) are the stack's guess of the operator's router Service, which AWS does not document. "
+        f"Fix: find the router's Service with `kubectl get svc -n {OPERATOR_NAMESPACE}`, set platform.ingress.routerService "
+        "(`{name}` is the endpoint's Kubernetes name) and routerPort to its name and port, and run `pulumi up` again"
+    )
+
+
 def validate_router_services(ingress: IngressSpec, endpoints: Iterable[EndpointSpec]) -> list[Problem]:
     """The filled-in router Service name is a Service name: a DNS-1035 label of at most 63 characters."""
     problems = []

@@ -80,6 +80,9 @@ def test_issue15_finding6_internal_hyperpod_endpoint_uses_the_operators_alb_and_
     assert len(public) == 1 and public[0]["url_source"].startswith("Ingress hyperpod-inference-system/llm-")
     ingresses = [name for name, reg in seen.items() if reg.type_ == "kubernetes:networking.k8s.io/v1:Ingress"]
     assert len(ingresses) == 1 and "llama" not in ingresses[0]
+    # The public ALB's router Service (a guess) is checked against the cluster before its Ingress.
+    (check,) = [reg for name, reg in seen.items() if name.endswith("-ingress-router-check")]
+    assert check.type_ == "pulumi-python:dynamic:Resource" and check.urn in seen[ingresses[0]].dependencies
 
 
 def test_children_are_parented_and_wait_for_the_namespace_and_controllers(eks_run):

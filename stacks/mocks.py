@@ -285,6 +285,8 @@ class PlanMocks(pulumi.runtime.Mocks):
 
     def new_resource(self, args: MockResourceArgs) -> tuple[Optional[str], dict]:
         inputs, secret = unwrap(dict(args.inputs))
+        if "__provider" in inputs:  # a dynamic resource's pickled provider: bytes of this run, not a declared input
+            inputs["__provider"] = "<pulumi.dynamic provider>"
         inputs, changes = self._apply_transforms(args, inputs)
         paths = list(getattr(self.pending, "secret_paths", None) or [])
         urn = getattr(self.pending, "urn", "") or ""

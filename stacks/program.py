@@ -20,6 +20,7 @@ import pulumi_kubernetes as k8s
 
 from components import endpoints, transforms
 from components.cluster import EksCluster, EksClusterArgs, ExistingCluster, ExistingClusterArgs
+from components.ingress_drain import IngressDrainGuard
 from components.cluster_hyperpod import HyperPodCluster, HyperPodClusterArgs, hyperpod_dependencies
 from components.network import Network, NetworkArgs
 from components.platform import Platform, PlatformArgs
@@ -45,6 +46,7 @@ class Base:
     operator_ready: list[pulumi.Resource] = field(default_factory=list)
     ingress_ready: list[pulumi.Resource] = field(default_factory=list)
     gpu_ready: list[pulumi.Resource] = field(default_factory=list)  # GPU nodes and the device plugin (O4)
+    kubeconfig: Optional[Any] = None  # for checks that read the cluster during `up`
     outputs: dict[str, Any] = field(default_factory=dict)
 
 
@@ -148,11 +150,24 @@ def build_base(cfg: stack_config.StackConfig) -> Base:
         ),
     )
     outputs.update({"nodeGroups": cluster.node_group_names, "addons": platform.addons})
+    ingress_ready = list(platform.ingress_ready)
+    if ingress_ready:
+        # O6: on destroy, the endpoints go first, then this guard waits until no ALB Ingress is left
+        # (the operator's own one included, which Pulumi does not declare), then the controller goes.
+        guard = IngressDrainGuard(
+            "ingress-drain",
+            kubeconfig=cluster.kubeconfig,
+            cluster_name=spec.name,
+            namespaces=sorted({ep.namespace for ep in cfg.endpoints} | {OPERATOR_NAMESPACE}),
+            opts=pulumi.ResourceOptions(depends_on=[*platform.ingress_ready, *platform.operator_ready]),
+        )
+        ingress_ready.append(guard)
     return Base(
         provider=provider,
         operator_ready=platform.operator_ready,
-        ingress_ready=platform.ingress_ready,
+        ingress_ready=ingress_ready,
         gpu_ready=[*after, *platform.gpu_ready],
+        kubeconfig=cluster.kubeconfig,
         outputs={"cluster": outputs, "kubeconfig": cluster.kubeconfig},
     )
 
@@ -175,7 +190,7 @@ def from_platform_stack(cfg: stack_config.StackConfig) -> Base:
     ref = pulumi.StackReference("platform", stack_name=cfg.platform_stack)
     kubeconfig = pulumi.Output.secret(ref.require_output("kubeconfig"))
     provider = k8s.Provider("k8s", kubeconfig=kubeconfig, enable_server_side_apply=True)
-    return Base(provider=provider, outputs={"cluster": ref.get_output("cluster")})
+    return Base(provider=provider, kubeconfig=kubeconfig, outputs={"cluster": ref.get_output("cluster")})
 
 
 def declare_endpoints(cfg: stack_config.StackConfig, base: Base) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -205,6 +220,7 @@ def declare_endpoints(cfg: stack_config.StackConfig, base: Base) -> tuple[dict[s
                 operator_ready=base.operator_ready,
                 ingress_ready=base.ingress_ready,
                 ingress=cfg.platform.ingress,
+                kubeconfig=base.kubeconfig,
                 previous_name=ep.name if unique else None,
             ),
         )

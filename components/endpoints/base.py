@@ -45,6 +45,10 @@ class EndpointArgs:
     ingress: IngressSpec = field(default_factory=IngressSpec)
     """ALB settings (certificate, inbound CIDRs, router Service, ...) for the endpoint's Ingress."""
 
+    kubeconfig: Optional[pulumi.Input[Any]] = None
+    """The cluster's kubeconfig, for checks that read the cluster during `up` (the router Service
+    behind a public HyperPod ALB). None: those checks are skipped."""
+
     tags: dict[str, str] = field(default_factory=dict)
     """Extra tags for the endpoint's ALB; the stack and endpoint tags are always added (S6)."""
 
@@ -57,7 +61,7 @@ class EndpointArgs:
 # Outputs every component registers, whatever the backend.
 OUTPUTS = (
     "backend", "resource_name", "served_model_name", "namespace", "port", "invocation_path",
-    "url", "state", "state_detail", "curl", "api_key_secret",
+    "url", "url_kind", "url_source", "state", "state_detail", "curl", "api_key_secret",
 )  # fmt: skip
 
 
@@ -85,7 +89,7 @@ def _check(cls: type["EndpointComponent"], args: Any) -> None:
 class EndpointComponent(pulumi.ComponentResource):
     """One endpoint, whatever its backend. Outputs: `backend`, `resource_name` (the Kubernetes
     name), `served_model_name`, `namespace`, `port`, `invocation_path`, `url` (None until a load
-    balancer has an address, G16), `state` and `state_detail` (None while unknown), `curl` (an
+    balancer has an address, G16), `url_kind` and `url_source` (what the url comes from), `state` and `state_detail` (None while unknown), `curl` (an
     example request without the key, G9), `api_key` (the key, a Pulumi secret) and
     `api_key_secret` (the key Secret's name); both None without `apiKey`."""
 
@@ -100,6 +104,8 @@ class EndpointComponent(pulumi.ComponentResource):
     port: pulumi.Output[int]
     invocation_path: pulumi.Output[str]
     url: pulumi.Output[Optional[str]]
+    url_kind: pulumi.Output[str]
+    url_source: pulumi.Output[str]
     state: pulumi.Output[Optional[str]]
     state_detail: pulumi.Output[Optional[str]]
     curl: pulumi.Output[Optional[str]]
@@ -129,6 +135,10 @@ class EndpointComponent(pulumi.ComponentResource):
     def _declare(self, name: str, args: EndpointArgs) -> tuple[Any, pulumi.Output[Any]]:
         """Declare the backend's objects; return the URL (an Output, a string or None) and an
         Output of (state, detail)."""
+        raise NotImplementedError
+
+    def _url_label(self) -> tuple[str, str]:
+        """(url_kind, url_source): which object the `url` comes from (rules/ingress.py URL_KINDS)."""
         raise NotImplementedError
 
     def _moved_aliases(self, suffix: str, args: EndpointArgs) -> list[pulumi.Alias]:
@@ -164,6 +174,9 @@ class EndpointComponent(pulumi.ComponentResource):
         self.port = pulumi.Output.from_input(ep.port)
         self.invocation_path = pulumi.Output.from_input("/" + spec.invocation_endpoint)
         self.url = pulumi.Output.from_input(url)
+        kind, source = self._url_label()
+        self.url_kind = pulumi.Output.from_input(kind)
+        self.url_source = pulumi.Output.from_input(source)
         self.state = state.apply(lambda s: s[0])
         self.state_detail = state.apply(lambda s: s[1])
         served = ep.served_model_name
@@ -177,6 +190,10 @@ class EndpointComponent(pulumi.ComponentResource):
         """The stack output of this endpoint (`endpoints.<name>`); the key value is not in it (G9)."""
         return {
             "url": self.url,  # G16: from the final status of the Ingress or Service
+            # Which object `url` comes from; with `operator-alb` the url is None at `up` (the
+            # operator creates its Ingress later) and `python -m stacks status` reads it live.
+            "url_kind": self.url_kind,
+            "url_source": self.url_source,
             "servedModelName": self.served_model_name,
             "namespace": self.namespace,
             "resourceName": self.resource_name,

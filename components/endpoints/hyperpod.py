@@ -1,7 +1,16 @@
 """The `hyperpod` backend: the operator's `InferenceEndpointConfig`, its API key in the endpoint's
-and the operator's namespaces (G9), and the ALB Ingress in front of the operator's router.
+and the operator's namespaces (G9), and, for an internet-facing endpoint only, an ALB Ingress in
+front of the operator's router.
 
-Why the component declares its own Ingress instead of patching the operator's `alb-{name}` Ingress:
+An internal endpoint is served by the operator's own ALB (Ingress
+`hyperpod-inference-system/alb-{name}-{namespace}`, internal, HTTPS with the tlsConfig certificate):
+one ALB, nothing guessed. Its URL is read live (`python -m stacks status`): the operator creates the
+Ingress after the endpoint, so no `Ingress.get` can run at `up`.
+
+An internet-facing endpoint gets a second ALB, deliberately: the CRD has no scheme field, so the
+operator's ALB stays internal (it also serves the SageMaker endpoint registration) and the public
+one is the stack's. Cost: one more ALB per public endpoint (hourly charge plus LCUs; docs/backends.md).
+Why the component declares its own Ingress instead of patching the operator's Ingress:
 - the scheme of an ALB is fixed when its Ingress is created; patching the operator's Ingress means
   the ALB first comes up internal and is then rebuilt, the §15/§16 timeline that left a stale
   internal URL behind;
@@ -31,6 +40,7 @@ from ..rules.backends import state as endpoint_state
 from ..rules.spec import EndpointSpec, IngressSpec
 from .base import EndpointArgs, EndpointComponent
 from .objects import SCHEME_ANNOTATION, StatusCustomResource
+from .router_check import RouterServiceCheck
 from .urls import hostname_of
 
 
@@ -42,6 +52,7 @@ class EndpointIngressArgs:
     health_path: str
     after: list[pulumi.Resource] = field(default_factory=list)  # the load balancer controller, the endpoint
     tags: dict[str, str] = field(default_factory=dict)  # extra ALB tags; stack and endpoint tags are added
+    kubeconfig: Optional[Any] = None  # for the router Service check; None: no check
 
 
 class EndpointIngress(pulumi.ComponentResource):
@@ -63,13 +74,20 @@ class EndpointIngress(pulumi.ComponentResource):
             ingress_rules.router_service(args.ingress, args.endpoint_name),
             args.ingress.router_port,
         )
+        router = ingress_rules.router_service(args.ingress, args.endpoint_name)
+        after = list(args.after)
+        if args.kubeconfig is not None:
+            # The router Service's name and port are a guess (no upstream source): a wrong one fails
+            # here, naming the config keys, instead of as the Ingress await's timeout.
+            after.append(RouterServiceCheck(f"{name}-router-check", args.kubeconfig, router, args.ingress.router_port, args.endpoint_name,
+                                            args.ingress.router_service, opts=pulumi.ResourceOptions(parent=self, depends_on=args.after)))
         self.ingress = k8s.networking.v1.Ingress(
             name,
             metadata=manifest["metadata"],
             spec=manifest["spec"],
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=args.after,
+                depends_on=after,
                 # G8: a scheme change is a new Ingress (and ALB), never an in-place flip or a
                 # delete-and-recreate outside Pulumi's control.
                 replace_on_changes=[SCHEME_ANNOTATION],
@@ -85,8 +103,9 @@ class EndpointIngress(pulumi.ComponentResource):
 class HyperPodEndpoint(EndpointComponent):
     """The `hyperpod` backend. Children: the API key (`<name>-api-key`, with Secrets in the endpoint's
     namespace and in the operator's, G9), the `InferenceEndpointConfig` (`<name>`) and, with
-    intelligent routing, the router's ALB Ingress (`<name>-ingress`, G8). `state` is the operator's
-    `status.state` (DeploymentComplete, DeploymentFailed, ...); `url` the Ingress's (G16)."""
+    `publicAlb` (G8: with intelligent routing), the router's ALB Ingress (`<name>-ingress`). `state` is
+    the operator's `status.state` (DeploymentComplete, DeploymentFailed, ...); `url` the public
+    Ingress's (G16), else None with `url_kind` operator-alb (read live)."""
 
     TYPE: ClassVar[str] = "llm-serving:endpoints:InferenceEndpoint"
     BACKEND: ClassVar[str] = "hyperpod"
@@ -96,7 +115,12 @@ class HyperPodEndpoint(EndpointComponent):
     def ready(cls, args: EndpointArgs) -> list[pulumi.Resource]:
         # The operator must be up before its CRD's objects and its namespace's Secrets
         # (pulumi-kubernetes #3176/#3247: no CR in the same update without an explicit dependency).
-        return list(args.operator_ready)
+        # The load balancer controller and the ingress drain guard too (O6): the operator makes an ALB
+        # Ingress for the endpoint, so on destroy the endpoint goes before the guard and the controller.
+        return [*args.operator_ready, *args.ingress_ready]
+
+    def _url_label(self) -> tuple[str, str]:
+        return ingress_rules.hyperpod_url_label(self.endpoint.spec)
 
     def _declare(self, name: str, args: EndpointArgs) -> tuple[Any, pulumi.Output[Any]]:
         ep = self.endpoint
@@ -134,6 +158,7 @@ class HyperPodEndpoint(EndpointComponent):
                 health_path=ep.health_path,
                 after=[*args.ingress_ready, self.endpoint_config],
                 tags=args.tags,
+                kubeconfig=args.kubeconfig,
             ),
             opts=pulumi.ResourceOptions(parent=self, aliases=self._moved_aliases("-ingress", args)),
         )

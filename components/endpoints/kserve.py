@@ -22,6 +22,9 @@ class KServeEndpoint(EndpointComponent):
     TYPE: ClassVar[str] = "llm-serving:endpoints:KServeEndpoint"
     BACKEND: ClassVar[str] = "kserve"
 
+    def _url_label(self) -> tuple[str, str]:
+        return ingress_rules.front_url_label(self.endpoint.spec, kserve.gateway_service_name(self.endpoint.spec))
+
     def _declare(self, name: str, args: EndpointArgs) -> tuple[Any, pulumi.Output[Any]]:
         ep = self.endpoint
         tags = tag_rules.alb_tags(pulumi.get_stack(), ep.name, args.tags)

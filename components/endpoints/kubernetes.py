@@ -24,6 +24,9 @@ class KubernetesEndpoint(EndpointComponent):
     TYPE: ClassVar[str] = "llm-serving:endpoints:KubernetesEndpoint"
     BACKEND: ClassVar[str] = "kubernetes"
 
+    def _url_label(self) -> tuple[str, str]:
+        return ingress_rules.front_url_label(self.endpoint.spec, kubernetes.names(self.endpoint.spec)["service"])
+
     def _declare(self, name: str, args: EndpointArgs) -> tuple[Any, pulumi.Output[Any]]:
         ep = self.endpoint
         tags = tag_rules.alb_tags(pulumi.get_stack(), ep.name, args.tags)

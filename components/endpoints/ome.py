@@ -20,6 +20,9 @@ class OmeEndpoint(EndpointComponent):
     TYPE: ClassVar[str] = "llm-serving:endpoints:OmeEndpoint"
     BACKEND: ClassVar[str] = "ome"
 
+    def _url_label(self) -> tuple[str, str]:
+        return ("service", f"InferenceService {self.endpoint.namespace}/{self.endpoint.name}")  # its status.url
+
     def _declare(self, name: str, args: EndpointArgs) -> tuple[Any, pulumi.Output[Any]]:
         ep = self.endpoint
         spec = ep.spec

@@ -12,7 +12,7 @@ G1, G2, G3, G4, G5, G6, G7, G8, G9, G10 = "G1", "G2", "G3", "G4", "G5", "G6", "G
 G11, G12, G13, G14, G15, G16, G17, G18, G19, G20 = "G11", "G12", "G13", "G14", "G15", "G16", "G17", "G18", "G19", "G20"
 S1, S2, S3, S4, S5, S6 = "S1", "S2", "S3", "S4", "S5", "S6"
 B1 = "B1"
-O1, O2, O3, O4, O5 = "O1", "O2", "O3", "O4", "O5"
+O1, O2, O3, O4, O5, O6 = "O1", "O2", "O3", "O4", "O5", "O6"
 
 
 @dataclass(frozen=True)
@@ -188,6 +188,11 @@ RULES += (
          "AWS requires the chart (health-monitoring agent, deep-health-check RBAC, device plugins) before a HyperPod cluster is created through the API; it was never installed, so nodes joined without them.",
          "The program installs the chart as release hyperpod-dependencies in kube-system, after the EKS cluster and its system nodes, and the HyperPod cluster waits for it.",
          "A stack whose graph declares the HyperPod cluster without the chart, or beside it.",
+         ("fix", "plan", "policy")),
+    Rule(O6, "On destroy, everything that holds a finalizer served by a controller is deleted before that controller, the HyperPod operator's own ALB Ingress included.",
+         "The operator's Ingress (not declared by Pulumi) kept the load balancer controller's finalizer ingress.k8s.aws/resources while the controller and the add-on were deleted: its ALB and security groups were orphaned and the VPC delete failed with DependencyViolation.",
+         "An ingress drain guard (a dynamic resource) waits for the controller and the operator; every endpoint waits for it; its delete waits, bounded, until no Ingress of class alb is left in the stack's namespaces, else fails naming them and the cleanup command (tag elbv2.k8s.aws/cluster).",
+         "A stack whose graph has operator endpoints without the guard, or a guard that does not wait for the controller.",
          ("fix", "plan", "policy")),
 )
 

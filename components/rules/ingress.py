@@ -8,18 +8,56 @@ import json
 from typing import Any, Iterable, Mapping, Optional
 
 from . import naming
+from .addons import OPERATOR_NAMESPACE
 from .endpoint import resolve
 from .problems import Problem
 from .spec import EndpointSpec, IngressSpec
 
+# What `url_kind` says about an endpoint's `url` (one of these, every backend): the stack's Ingress,
+# the HyperPod operator's own Ingress, an NLB Service, or the in-cluster Service.
+URL_KINDS = ("alb", "operator-alb", "nlb", "service")
+
+
 def ingress_name(endpoint_k8s_name: str) -> str:
-    """Our Ingress; distinct from the operator's `alb-{name}` so the two never fight over one object."""
+    """Our Ingress; distinct from the operator's `alb-{name}-{namespace}` so the two never fight over one object."""
     return naming.fit(f"llm-{endpoint_k8s_name}", naming.MAX_NAME)
 
 
+def operator_ingress_name(endpoint_k8s_name: str, namespace: str) -> str:
+    """The Ingress the HyperPod operator creates for an InferenceEndpointConfig, in its own namespace.
+    No AWS document names it; seen on clusters as `alb-{name}-{namespace}` (incident notes §15/§16:
+    ALB `k8s-hyperpod-albqwen3-...`; the console backend the notes come from reads
+    `hyperpod-inference-system/alb-{name}-{namespace}`). A doubt listed in docs/deploying.md."""
+    return f"alb-{endpoint_k8s_name}-{namespace}"
+
+
 def needs_ingress(spec: EndpointSpec) -> bool:
-    """G8: the operator's router exists (and so an ALB can front it) only with intelligent routing."""
-    return spec.intelligent_routing
+    """The stack declares its own ALB only where the operator offers no way to get what the user
+    asked for: an internet-facing one. The InferenceEndpointConfig has no scheme field (CRD v1:
+    `loadBalancer` has only healthCheckPath and routingAlgorithm) and the operator's ALB is internal
+    (incident §16), so an internal endpoint uses the operator's ALB and gets no second one. G8 keeps
+    `publicAlb` to endpoints with intelligent routing, whose router Service the stack's ALB fronts."""
+    return spec.intelligent_routing and spec.public_alb
+
+
+def hyperpod_url_label(spec: EndpointSpec) -> tuple[str, str]:
+    """(url_kind, url_source) of a hyperpod endpoint: the stack's public Ingress, or else the
+    operator's own Ingress (created asynchronously after the endpoint: its address is read live,
+    by `python -m stacks status`, never at `pulumi up`)."""
+    r = resolve(spec)
+    if needs_ingress(spec):
+        return "alb", f"Ingress {OPERATOR_NAMESPACE}/{ingress_name(r.name)}"
+    return "operator-alb", f"Ingress {OPERATOR_NAMESPACE}/{operator_ingress_name(r.name, r.namespace)}"
+
+
+def front_url_label(spec: EndpointSpec, service_name: str) -> tuple[str, str]:
+    """(url_kind, url_source) of an endpoint fronted by its own Service (kubernetes, kserve)."""
+    r = resolve(spec)
+    if spec.load_balancer == "alb":
+        return "alb", f"Ingress {r.namespace}/{ingress_name(r.name)}"
+    if spec.load_balancer == "nlb":
+        return "nlb", f"Service {r.namespace}/{service_name}"
+    return "service", f"Service {r.namespace}/{service_name}"
 
 
 def alb_ingress(name: str, namespace: str, labels: Mapping[str, str], annotations: Mapping[str, str], service: str, port: int) -> dict[str, Any]:
@@ -63,6 +101,29 @@ def ingress_annotations(spec: EndpointSpec, ingress: IngressSpec, health_path: s
 
 def router_service(ingress: IngressSpec, endpoint_k8s_name: str) -> str:
     return ingress.router_service.replace("{name}", endpoint_k8s_name)  # never str.format: no user templates
+
+
+ROUTER_CHECK_SECONDS = 600  # the operator creates the router soon after the endpoint, long before the model loads
+
+
+def router_service_problem(services: Iterable[Mapping[str, Any]], service: str, port: int, endpoint_k8s_name: str, template: str) -> Optional[str]:
+    """Why the stack's public ALB cannot reach the router (None: the Service exists with that port).
+    `platform.ingress.routerService`/`routerPort` are not confirmed by any upstream source (AWS names
+    neither), so a wrong value must fail `up` with the keys to set, not as an Ingress await timeout."""
+    items = list(services)
+    found = next((s for s in items if (s.get("metadata") or {}).get("name") == service), None)
+    ports = sorted(p.get("port") for p in ((found or {}).get("spec") or {}).get("ports") or [] if p.get("port"))
+    if found is not None and port in ports:
+        return None
+    near = sorted(n for s in items if endpoint_k8s_name in (n := str((s.get("metadata") or {}).get("name") or "")))
+    seen = f"it has ports {ports}, not {port}" if found is not None else "it does not exist"
+    hint = f"; Services there named after the endpoint: {', '.join(near)}" if near else ""
+    return (
+        f"router Service {OPERATOR_NAMESPACE}/{service}: {seen}{hint}. platform.ingress.routerService ({template!r}) and "
+        f"platform.ingress.routerPort ({port}) are the stack's guess of the operator's router Service, which AWS does not document. "
+        f"Fix: find the router's Service with `kubectl get svc -n {OPERATOR_NAMESPACE}`, set platform.ingress.routerService "
+        "(`{name}` is the endpoint's Kubernetes name) and routerPort to its name and port, and run `pulumi up` again"
+    )
 
 
 def validate_router_services(ingress: IngressSpec, endpoints: Iterable[EndpointSpec]) -> list[Problem]:

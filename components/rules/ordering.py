@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Callable, Iterable, Optional
 
 from .addons import CHARTS, CREATES_SERVICES, HYPERPOD_CHART_RELEASE, OPERATOR_ADDON
-from .catalog import O1, O2, O3, O4, O5
+from .catalog import O1, O2, O3, O4, O5, O6
+from .drain import GUARD_MARKER
 from .problems import Problem
 from .resources import Resource, get, split_kubernetes_type
 
@@ -23,6 +24,9 @@ POD_IDENTITY = "aws:eks/podIdentityAssociation:PodIdentityAssociation"
 GPU = "nvidia.com/gpu"
 HYPERPOD_CLUSTER = "aws-native:sagemaker:Cluster"
 OPERATOR_GROUP = "inference.sagemaker.aws.amazon.com"
+DYNAMIC = "pulumi-python:dynamic:Resource"
+# Operator kinds for which the operator itself creates an ALB Ingress (`alb-{name}-{namespace}`).
+MAKES_OPERATOR_INGRESS = ("InferenceEndpointConfig", "JumpStartModel")
 
 
 class Graph:
@@ -162,4 +166,32 @@ def check_hyperpod_chart_order(resources: list[Resource]) -> list[Finding]:
             findings.append((cluster, Problem("dependsOn", [], O5, "no HyperPod Helm chart is declared: HyperPod nodes would join without the health-monitoring agent, deep-health-check RBAC and device plugins", "declare the chart before the cluster (components/cluster_hyperpod.py hyperpod_dependencies)")))
             continue
         findings += _missing(graph, cluster, charts, O5, "the HyperPod cluster would be created before the HyperPod Helm chart is installed", "add the hyperpod-dependencies chart to the cluster's dependsOn")
+    return findings
+
+
+def _is_drain_guard(r: Resource) -> bool:
+    return r.type == DYNAMIC and r.props.get("guard") == GUARD_MARKER
+
+
+def check_finalizer_order(resources: list[Resource]) -> list[Finding]:
+    """O6: on destroy, everything that holds a finalizer served by a controller is deleted before that
+    controller (Pulumi deletes dependents first, so "after" on create is "before" on destroy). What the
+    stack declares is covered by O1 (Ingresses, Services) and O3 (custom resources). The HyperPod
+    operator's own ALB Ingress is not declared, so the ingress drain guard stands for it: the guard
+    waits for the load balancer controller and the operator, and every endpoint kind whose operator
+    makes an Ingress waits for the guard. Incident §15 (finalizer `ingress.k8s.aws/resources`)."""
+    graph = Graph(resources)
+    controllers = graph.find(_chart("load_balancer_controller"))
+    if not controllers:
+        return []
+    endpoints = [r for r in graph.resources if (k := _kind(r)) and k[0].startswith(OPERATOR_GROUP + "/") and k[1] in MAKES_OPERATOR_INGRESS]
+    guards = graph.find(_is_drain_guard)
+    findings: list[Finding] = []
+    if not guards:
+        why = "the operator creates an ALB Ingress for it that Pulumi does not declare; nothing keeps the load balancer controller until that Ingress's ALB is gone, so destroy orphans the ALB and the VPC delete fails (DependencyViolation)"
+        return [(r, Problem("dependsOn", [], O6, why, "declare the ingress drain guard (components/ingress_drain.py) after the controller and add it to the endpoint's dependsOn (Base.ingress_ready)")) for r in endpoints]
+    for guard in guards:
+        findings += _missing(graph, guard, [*controllers, *graph.find(_installs_operator)], O6, "the drain guard would be deleted after the load balancer controller or the operator, and wait for nothing", "add the controller's chart and the operator to the guard's dependsOn")
+    for r in endpoints:
+        findings += _missing(graph, r, guards, O6, "the endpoint would be deleted after the drain guard: destroy would not wait for its operator-made ALB Ingress", "add the ingress drain guard to the endpoint's dependsOn (Base.ingress_ready)")
     return findings

@@ -711,7 +711,7 @@ class ClusterSpec(_Model):
 
 class IngressSpec(_Model):
     """The ALB the stack declares per endpoint: in front of the HyperPod operator's router (hyperpod backend with
-    `intelligentRouting`) or of the endpoint's Service (kubernetes and kserve backends with `loadBalancer:
+    `publicAlb`; an internal HyperPod endpoint uses the operator's own ALB) or of the endpoint's Service (kubernetes and kserve backends with `loadBalancer:
     alb`). Rules G8, G16, G17.
     """
 
@@ -726,11 +726,13 @@ class IngressSpec(_Model):
     """
     router_service: NameTemplate = "{name}-router"
     """Name of the operator's router Service of an endpoint (hyperpod backend with intelligent routing); `{name}`
-    is the endpoint's Kubernetes name. Check it with `kubectl get svc -n hyperpod-inference-system` on your
-    operator version. Example: `{name}-router`
+    is the endpoint's Kubernetes name. AWS documents neither this name nor the port: `pulumi up` checks both against
+    the cluster before the public Ingress and fails naming them; check with `kubectl get svc -n
+    hyperpod-inference-system` on your operator version. Example: `{name}-router`
     """
     router_port: Int32 = Field(default=8080, ge=1, le=65535)
-    """Port of the router Service the ALB forwards to (hyperpod backend with intelligent routing). Example: `8080`"""
+    """Port of the router Service the public ALB forwards to (hyperpod backend with `publicAlb`; checked during
+    `pulumi up` like `routerService`). Example: `8080`"""
     router_protocol: Literal["HTTP", "HTTPS"] = "HTTP"
     """Protocol the ALB speaks to the router, for traffic and health checks (hyperpod backend with intelligent
     routing; the kubernetes and kserve ALBs always use HTTP). Example: `HTTPS`

@@ -14,7 +14,7 @@ from stacks.__main__ import main as cli
 from tests.clusters.helpers import resolve, run_stack
 from tests.example_stacks import user_plan, user_project, user_values
 
-OUTPUT_KEYS = {"url", "servedModelName", "namespace", "resourceName", "port", "apiKeySecret", "backend", "state", "stateDetail", "curl"}
+OUTPUT_KEYS = {"url", "url_kind", "url_source", "servedModelName", "namespace", "resourceName", "port", "apiKeySecret", "backend", "state", "stateDetail", "curl"}
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +59,30 @@ def test_outputs_have_the_same_shape_for_every_backend(eks_run):
     assert endpoints["qwen3-0-6b-vllm-kserve"]["url"] == "http://qwen3-0-6b-vllm-kserve-gateway.inference.svc.cluster.local/v1/chat/completions"
     assert endpoints["qwen3-0-6b-sglang-ome"]["servedModelName"] == "Qwen3-0.6B"
     assert all(out["state"] is None for out in endpoints.values())  # no status under the mocks yet
+
+
+def test_issue16_finding8_every_endpoint_output_says_where_its_url_comes_from(eks_run):
+    _, _, outputs = eks_run
+    endpoints, _ = resolve(outputs["endpoints"])
+    labels = {name: (out["url_kind"], out["url_source"]) for name, out in endpoints.items()}
+    assert labels["qwen3-4b-vllm"] == ("alb", "Ingress inference/llm-qwen3-4b-vllm")
+    assert labels["qwen3-0-6b-vllm-kserve"] == ("service", "Service inference/qwen3-0-6b-vllm-kserve-gateway")
+    assert labels["qwen3-0-6b-sglang-ome"] == ("service", "InferenceService inference/qwen3-0-6b-sglang-ome")
+
+
+def test_issue15_finding6_internal_hyperpod_endpoint_uses_the_operators_alb_and_no_second_one():
+    # dev: llama-3-1-8b-vllm is internal (intelligent routing, no publicAlb); the public one keeps the stack's ALB.
+    _, seen, outputs = run_stack(user_values("dev"), stack="dev")
+    endpoints, _ = resolve(outputs["endpoints"])
+    llama = endpoints["llama-3-1-8b-vllm"]
+    assert (llama["url"], llama["url_kind"], llama["url_source"]) == (None, "operator-alb", "Ingress hyperpod-inference-system/alb-llama-3-1-8b-vllm-inference")
+    public = [out for out in endpoints.values() if out["url_kind"] == "alb"]
+    assert len(public) == 1 and public[0]["url_source"].startswith("Ingress hyperpod-inference-system/llm-")
+    ingresses = [name for name, reg in seen.items() if reg.type_ == "kubernetes:networking.k8s.io/v1:Ingress"]
+    assert len(ingresses) == 1 and "llama" not in ingresses[0]
+    # The public ALB's router Service (a guess) is checked against the cluster before its Ingress.
+    (check,) = [reg for name, reg in seen.items() if name.endswith("-ingress-router-check")]
+    assert check.type_ == "pulumi-python:dynamic:Resource" and check.urn in seen[ingresses[0]].dependencies
 
 
 def test_children_are_parented_and_wait_for_the_namespace_and_controllers(eks_run):

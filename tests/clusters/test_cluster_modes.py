@@ -76,7 +76,8 @@ def test_components_parent_their_children(hyperpod_run):
         "platform-cert-manager": "Platform::platform",
         # Endpoint resources are named <namespace>/<name> (G2: a name may repeat across namespaces).
         "default/qwen3-4b-api-key-default": "EndpointApiKey::default/qwen3-4b-api-key",
-        "default/qwen3-4b-ingress": "EndpointIngress::default/qwen3-4b-ingress",
+        # Only the public endpoint has the stack's Ingress (the internal one uses the operator's ALB).
+        "team-a/public-ingress": "EndpointIngress::team-a/public-ingress",
     }
     for name, parent in expectations.items():
         assert seen[name].parent.endswith(parent), (name, seen[name].parent)
@@ -128,16 +129,15 @@ def test_G8_G16_G17_ingress_scheme_fixed_at_creation_url_from_final_status(hyper
     plan, seen, outputs = hyperpod_run
     ingresses = {r.name: r for r in plan.resources if r.type_ == "kubernetes:networking.k8s.io/v1:Ingress"}
     public = ingresses["team-a/public-ingress"].inputs
-    internal = ingresses["default/qwen3-4b-ingress"].inputs
+    assert "default/qwen3-4b-ingress" not in ingresses  # internal: the operator's own ALB, no second one
     assert public["metadata"]["annotations"]["alb.ingress.kubernetes.io/scheme"] == "internet-facing"
-    assert internal["metadata"]["annotations"]["alb.ingress.kubernetes.io/scheme"] == "internal"
     assert public["metadata"]["namespace"] == "hyperpod-inference-system"
     assert public["metadata"]["annotations"]["alb.ingress.kubernetes.io/healthcheck-path"] == "/health"  # vLLM's route
     assert any(d.endswith("::platform-load-balancer-controller") for d in seen["team-a/public-ingress"].dependencies)
     endpoints, _ = resolve(outputs["endpoints"])
-    # The mock ALB controller writes an `internal-` host for internal ALBs: the URL follows the status.
-    assert endpoints["qwen3-4b"]["url"].startswith("http://internal-k8s-") and endpoints["qwen3-4b"]["url"].endswith("/v1/chat/completions")
-    assert not endpoints["public"]["url"].startswith("http://internal-")
+    # The internal endpoint's URL is the operator's Ingress's, read live; the public one's follows its status.
+    assert endpoints["qwen3-4b"]["url"] is None and endpoints["qwen3-4b"]["url_kind"] == "operator-alb"
+    assert endpoints["public"]["url"].startswith("http://k8s-") and endpoints["public"]["url"].endswith("/v1/chat/completions")
     assert endpoints["public"]["servedModelName"] == "Qwen3-4B-Instruct-2507"
     assert endpoints["public"]["namespace"] == "team-a" and endpoints["public"]["apiKeySecret"] == "public-api-key"
 

@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from components.rules import ordering
-from components.rules.catalog import O1, O2, O3, O4, O5
+from components.rules.catalog import O1, O2, O3, O4, O5, O6
 from components.rules.resources import Resource
 from stacks import plan as plan_cmd
 from stacks.__main__ import main as cli
@@ -103,7 +103,7 @@ def test_every_example_stack_satisfies_every_ordering_rule(stack, tmp_path):
     resources = resources_from_plan_json(tmp_path / "plan.json")
     graph = ordering.Graph(resources)
     assert graph.find(lambda r: r.type == ordering.HELM_CHART and r.props.get("chart") == "aws-load-balancer-controller"), "the rules had something to judge"
-    for check in (ordering.check_webhook_order, ordering.check_identity_order, ordering.check_crd_order, ordering.check_gpu_order, ordering.check_hyperpod_chart_order):
+    for check in (ordering.check_webhook_order, ordering.check_identity_order, ordering.check_crd_order, ordering.check_gpu_order, ordering.check_hyperpod_chart_order, ordering.check_finalizer_order):
         assert check(resources) == [], check.__name__
 
 
@@ -121,3 +121,34 @@ def test_a_stack_that_breaks_an_ordering_rule_fails_the_plan_with_its_id(tmp_pat
     plan = plan_cmd.build_plan("dev", project)
     (service,) = [o for o in plan.objects if o.registration.name == "hand-made"]
     assert [p.rule for p in service.errors] == [O1] and plan.failed
+
+
+GUARD_TYPE = "pulumi-python:dynamic:Resource"
+
+
+def endpoint_config(*deps: str) -> Resource:
+    return Resource("kubernetes:inference.sagemaker.aws.amazon.com/v1:InferenceEndpointConfig", "llama", {"metadata": {"name": "llama", "namespace": "inference"}}, "urn:iec", ("urn:operator", *deps))
+
+
+def drain_guard(*deps: str) -> Resource:
+    return Resource(GUARD_TYPE, "ingress-drain", {"guard": "ingress-drain", "namespaces": ["hyperpod-inference-system", "inference"]}, "urn:guard", deps)
+
+
+def test_o6_an_operator_endpoint_without_an_ingress_drain_guard_is_reported():
+    (finding,) = ordering.check_finalizer_order([LBC, OPERATOR, endpoint_config("urn:lbc")])
+    assert finding[1].rule == O6 and "components/ingress_drain.py" in finding[1].fix
+
+
+def test_o6_a_drain_guard_that_does_not_wait_for_the_controller_is_reported():
+    (finding,) = ordering.check_finalizer_order([LBC, OPERATOR, drain_guard("urn:operator"), endpoint_config("urn:guard")])
+    assert finding[0].name == "ingress-drain" and finding[1].rule == O6 and finding[1].value == ["platform-load-balancer-controller"]
+
+
+def test_o6_an_endpoint_that_does_not_wait_for_the_drain_guard_is_reported():
+    (finding,) = ordering.check_finalizer_order([LBC, OPERATOR, drain_guard("urn:lbc", "urn:operator"), endpoint_config("urn:lbc")])
+    assert finding[0].name == "llama" and finding[1].rule == O6 and finding[1].value == ["ingress-drain"]
+
+
+def test_o6_guard_after_controller_and_operator_and_endpoint_after_guard_passes():
+    assert ordering.check_finalizer_order([LBC, OPERATOR, drain_guard("urn:lbc", "urn:operator"), endpoint_config("urn:guard")]) == []
+    assert ordering.check_finalizer_order([OPERATOR, endpoint_config()]) == []  # no controller declared here: not judged

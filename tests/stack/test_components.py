@@ -70,7 +70,7 @@ def test_endpoint_outputs(make_endpoint):
 
     run(program)
     assert seen["values"] == ["qwen3-4b", "Qwen3-4B-Instruct-2507", "inference", 30000, "hyperpod"]
-    assert set(seen["outputs"]) == {"url", "servedModelName", "namespace", "resourceName", "port", "apiKeySecret", "backend", "state", "stateDetail", "curl"}
+    assert set(seen["outputs"]) == {"url", "url_kind", "url_source", "servedModelName", "namespace", "resourceName", "port", "apiKeySecret", "backend", "state", "stateDetail", "curl"}
     assert seen["outputs"]["backend"] == "hyperpod" and seen["outputs"]["apiKeySecret"] is None and seen["key"] is None
 
 
@@ -130,7 +130,7 @@ def test_g8_hyperpod_endpoint_owns_its_router_ingress_after_the_controller_and_t
 def test_children_moved_under_the_component_alias_their_top_level_urns(make_endpoint):
     # The key and the router Ingress were declared at the stack's top level before the component
     # owned them: without these aliases every existing stack would replace them.
-    spec = make_endpoint(apiKey=True, intelligentRouting=True)
+    spec = make_endpoint(apiKey=True, intelligentRouting=True, publicAlb=True)  # only a public endpoint has the stack's Ingress
     _, requests = run_recording(lambda: HyperPodEndpoint("default/ep", EndpointArgs(spec=spec, previous_name="ep")))
 
     def specs(type_, name):
@@ -184,7 +184,7 @@ def test_endpoint_args_are_documented_field_by_field():
         if isinstance(stmt, ast.AnnAssign) and not (isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant) and isinstance(nxt.value.value, str))
     ]
     fields = [s.target.id for s in body if isinstance(s, ast.AnnAssign)]
-    assert undocumented == [] and len(fields) == 9
+    assert undocumented == [] and len(fields) == 10  # with kubeconfig (router Service check)
 
 
 def test_program_declares_endpoints_without_backend_branches():

@@ -107,6 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="do not send ignore_eos/min_tokens (for servers that reject them, e.g. OpenAI)")
     r.add_argument("--raw-model-name", action="store_true", help="send --model as given, not its last path segment")
     r.add_argument("--seed", type=int, default=None, help="reproducible lengths and arrivals (prompt nonces stay random)")
+    r.add_argument("--no-engine-metrics", dest="engine_metrics", action="store_false",
+                   help="do not scrape the server's Prometheus /metrics around each level")
+    r.add_argument("--metrics-url", help="the server's metrics page (default: http://HOST:PORT/metrics of --url)")
+    r.add_argument("--metrics-interval", type=_positive(float, "5"), help="also scrape /metrics every this many seconds during a level")
     r.add_argument("--out", help="write results JSON here")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
@@ -118,6 +122,7 @@ def _config(a: argparse.Namespace) -> BenchmarkConfig:
         concurrency=a.concurrency or (), request_rates=a.request_rate or (), max_requests=a.max_requests,
         max_seconds=a.max_seconds, timeout=a.timeout, warmup=a.warmup, slo=a.slo, ignore_eos=a.ignore_eos,
         max_concurrency=a.max_concurrency, raw_model_name=a.raw_model_name, seed=a.seed,
+        engine_metrics=a.engine_metrics, metrics_url=a.metrics_url, metrics_interval=a.metrics_interval,
     )
 
 

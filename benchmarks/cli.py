@@ -19,6 +19,7 @@ import tempfile
 from rich.console import Console
 
 from .loadgen import BenchmarkConfig, ConfigError, run_benchmark
+from .export import export, parse_spec
 from .metrics import SLO_KEYS
 from .report import ProgressBar, literal_console, print_report, write_json
 from .scenario import SCENARIO_HELP
@@ -112,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--metrics-url", help="the server's metrics page (default: http://HOST:PORT/metrics of --url)")
     r.add_argument("--metrics-interval", type=_positive(float, "5"), help="also scrape /metrics every this many seconds during a level")
     r.add_argument("--out", help="write results JSON here")
+    r.add_argument("--export", action="append", default=[], metavar="FORMAT:FILE",
+                   help="also write a genai-bench or inference-perf summary (one file per level), e.g. genai-bench:gb.json")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
@@ -189,6 +192,16 @@ def main(argv: list[str] | None = None) -> int:
     problem = _check_out(args.out) if args.out else None
     if problem:
         return _fail("--out", args.out, problem)
+    exports = []
+    for spec in args.export:
+        try:
+            fmt, path = parse_spec(spec)
+        except ValueError as e:
+            return _fail("--export", spec, str(e))
+        problem = _check_out(path)
+        if problem:
+            return _fail("--export", spec, problem)
+        exports.append((fmt, path))
     out, err = literal_console(), literal_console(stderr=True)
     if not out.is_terminal:  # files and pipes: wide enough for the whole table
         out = literal_console(width=160)
@@ -204,6 +217,12 @@ def main(argv: list[str] | None = None) -> int:
         except OSError as e:
             return _fail("--out", args.out, f"cannot write results ({e.strerror or e})")
         err.print(f"results written to {args.out}")
+    for fmt, path in exports if result.levels else ():
+        try:
+            written = export(result, fmt, path)
+        except OSError as e:
+            return _fail("--export", f"{fmt}:{path}", f"cannot write it ({e.strerror or e})")
+        err.print(f"{fmt} summary written to {', '.join(written)}")
     if result.aborted:
         return 1
     if result.all_failed:

@@ -19,6 +19,7 @@ import tempfile
 from rich.console import Console
 
 from .loadgen import BenchmarkConfig, ConfigError, run_benchmark
+from . import eventloop
 from .export import export, parse_spec
 from .metrics import SLO_KEYS
 from .report import ProgressBar, literal_console, print_report, write_json
@@ -206,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     if not out.is_terminal:  # files and pipes: wide enough for the whole table
         out = literal_console(width=160)
     try:
-        result, signum = asyncio.run(_run(config, args.quiet, err))
+        result, signum = eventloop.run(_run(config, args.quiet, err))
     except KeyboardInterrupt:
         err.print("interrupted")
         return 130

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Literal, Mapping
 
+from . import eventloop
 from .client import Target, make_session
 from .engine_metrics import Scraper, metrics_url
 from .metrics import SLO_KEYS
@@ -226,4 +227,4 @@ async def run_benchmark(config: BenchmarkConfig, *, stop: asyncio.Event | None =
 def run_benchmark_sync(config: BenchmarkConfig, *, progress: object | None = None) -> BenchmarkResult:
     """``run_benchmark`` in a fresh event loop (call it from plain code, not from a running loop).
     To stop early and keep partial results, use ``run_benchmark`` with a ``stop`` event."""
-    return asyncio.run(run_benchmark(config, progress=progress))
+    return eventloop.run(run_benchmark(config, progress=progress))

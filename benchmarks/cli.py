@@ -19,6 +19,8 @@ import tempfile
 from rich.console import Console
 
 from .loadgen import BenchmarkConfig, ConfigError, run_benchmark
+from . import eventloop
+from .export import export, parse_spec
 from .metrics import SLO_KEYS
 from .report import ProgressBar, literal_console, print_report, write_json
 from .scenario import SCENARIO_HELP
@@ -107,7 +109,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="do not send ignore_eos/min_tokens (for servers that reject them, e.g. OpenAI)")
     r.add_argument("--raw-model-name", action="store_true", help="send --model as given, not its last path segment")
     r.add_argument("--seed", type=int, default=None, help="reproducible lengths and arrivals (prompt nonces stay random)")
+    r.add_argument("--no-engine-metrics", dest="engine_metrics", action="store_false",
+                   help="do not scrape the server's Prometheus /metrics around each level")
+    r.add_argument("--metrics-url", help="the server's metrics page (default: http://HOST:PORT/metrics of --url)")
+    r.add_argument("--metrics-interval", type=_positive(float, "5"), help="also scrape /metrics every this many seconds during a level")
     r.add_argument("--out", help="write results JSON here")
+    r.add_argument("--export", action="append", default=[], metavar="FORMAT:FILE",
+                   help="also write a genai-bench or inference-perf summary (one file per level), e.g. genai-bench:gb.json")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
@@ -118,6 +126,7 @@ def _config(a: argparse.Namespace) -> BenchmarkConfig:
         concurrency=a.concurrency or (), request_rates=a.request_rate or (), max_requests=a.max_requests,
         max_seconds=a.max_seconds, timeout=a.timeout, warmup=a.warmup, slo=a.slo, ignore_eos=a.ignore_eos,
         max_concurrency=a.max_concurrency, raw_model_name=a.raw_model_name, seed=a.seed,
+        engine_metrics=a.engine_metrics, metrics_url=a.metrics_url, metrics_interval=a.metrics_interval,
     )
 
 
@@ -184,11 +193,21 @@ def main(argv: list[str] | None = None) -> int:
     problem = _check_out(args.out) if args.out else None
     if problem:
         return _fail("--out", args.out, problem)
+    exports = []
+    for spec in args.export:
+        try:
+            fmt, path = parse_spec(spec)
+        except ValueError as e:
+            return _fail("--export", spec, str(e))
+        problem = _check_out(path)
+        if problem:
+            return _fail("--export", spec, problem)
+        exports.append((fmt, path))
     out, err = literal_console(), literal_console(stderr=True)
     if not out.is_terminal:  # files and pipes: wide enough for the whole table
         out = literal_console(width=160)
     try:
-        result, signum = asyncio.run(_run(config, args.quiet, err))
+        result, signum = eventloop.run(_run(config, args.quiet, err))
     except KeyboardInterrupt:
         err.print("interrupted")
         return 130
@@ -199,6 +218,12 @@ def main(argv: list[str] | None = None) -> int:
         except OSError as e:
             return _fail("--out", args.out, f"cannot write results ({e.strerror or e})")
         err.print(f"results written to {args.out}")
+    for fmt, path in exports if result.levels else ():
+        try:
+            written = export(result, fmt, path)
+        except OSError as e:
+            return _fail("--export", f"{fmt}:{path}", f"cannot write it ({e.strerror or e})")
+        err.print(f"{fmt} summary written to {', '.join(written)}")
     if result.aborted:
         return 1
     if result.all_failed:

@@ -12,11 +12,14 @@ propagates (after marking the record ``cancelled``).
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
+import os
 from dataclasses import dataclass, field
 from time import perf_counter
 
 import aiohttp
+from aiohttp.client_proto import ResponseHandler
 
 try:  # parsing every chunk is the client's main CPU cost; orjson (pinned) parses ~4x faster
     from orjson import loads as _loads
@@ -44,7 +47,7 @@ class RequestRecord:
     input_tokens_requested: int
     output_tokens_requested: int
     scheduled: float = 0.0  # when the request was due (open loop: its Poisson arrival)
-    start: float = 0.0  # when it was sent (after any wait for a concurrency slot)
+    start: float = 0.0  # when it was sent (after any wait for a slot): its first bytes' write to the socket
     end: float | None = None
     ok: bool = False
     error: str | None = None
@@ -99,12 +102,57 @@ class Target:
     timeout: float  # whole-request deadline, seconds
 
 
+class _StampingTransport:
+    """Forwards to the real transport; stamps the first write of each request on the protocol."""
+
+    __slots__ = ("_transport", "_proto")
+
+    def __init__(self, transport: asyncio.Transport, proto: "StampingHandler") -> None:
+        self._transport, self._proto = transport, proto
+
+    def write(self, data: bytes) -> None:
+        if self._proto.sent_at is None:
+            self._proto.sent_at = perf_counter()
+        self._transport.write(data)
+
+    def writelines(self, lines) -> None:
+        if self._proto.sent_at is None:
+            self._proto.sent_at = perf_counter()
+        self._transport.writelines(lines)
+
+    def __getattr__(self, name: str):
+        return getattr(self._transport, name)
+
+
+class StampingHandler(ResponseHandler):
+    """aiohttp's connection protocol, stamping at the socket: ``sent_at`` is when the request's
+    first bytes were handed to the socket (not when the coroutine began building it), and
+    ``last_read`` when the latest read was delivered (not the later moment the reading coroutine
+    resumes).  Both exclude the client's own Python work from the latencies it measures."""
+
+    last_read = 0.0
+    sent_at: float | None = None
+
+    def connection_made(self, transport) -> None:
+        super().connection_made(_StampingTransport(transport, self))
+
+    def data_received(self, data: bytes) -> None:
+        self.last_read = perf_counter()
+        super().data_received(data)
+
+
+# "resume" stamps when the coroutine resumes (the behaviour before; for benchmarks/timing_accuracy.py).
+STAMP_AT_READ = os.environ.get("BENCHMARKS_STAMP", "read") != "resume"
+
+
 def make_session(pool_limit: int = 0) -> aiohttp.ClientSession:
     """A session that does not throttle the benchmark: no pool limit (aiohttp's default of 100
     connections would silently cap concurrency), 1 MiB read buffer (no flow-control pauses on
     bursts), no aiohttp timeouts (``send`` enforces its own deadline).  ``pool_limit`` exists
     only for ``benchmarks/pool_latency.py``, which shows what a limit would cost."""
     connector = aiohttp.TCPConnector(limit=pool_limit, limit_per_host=pool_limit, ttl_dns_cache=300, keepalive_timeout=60)
+    if STAMP_AT_READ:  # aiohttp (pinned) builds each connection's protocol with this factory
+        connector._factory = functools.partial(StampingHandler, loop=asyncio.get_running_loop())
     return aiohttp.ClientSession(
         connector=connector,
         timeout=aiohttp.ClientTimeout(total=None, sock_connect=30),
@@ -179,6 +227,14 @@ async def send(session: aiohttp.ClientSession, target: Target, record: RequestRe
     try:
         async with asyncio.timeout(target.timeout):
             async with session.post(target.url, data=body, headers=target.headers) as resp:
+                proto = resp.connection.protocol if STAMP_AT_READ and resp.connection else None
+                stamped = proto if isinstance(proto, StampingHandler) else None
+                if stamped is not None:
+                    sent_at, stamped.sent_at = stamped.sent_at, None  # the next request's write stamps anew
+                    if sent_at is not None and start <= sent_at:
+                        if record.scheduled == start:  # closed loop: still no queue time
+                            record.scheduled = sent_at
+                        record.start = start = sent_at
                 record.status = resp.status
                 if resp.status != 200:
                     text = (await resp.content.read(ERROR_BODY_BYTES)).decode("utf-8", "replace")
@@ -194,6 +250,8 @@ async def send(session: aiohttp.ClientSession, target: Target, record: RequestRe
                 while not done:
                     data = await reader.readany()
                     now = perf_counter()  # one stamp per socket read, before any parsing
+                    if stamped is not None and last < stamped.last_read <= now and stamped.last_read > start:
+                        now = stamped.last_read  # the latest read that delivered this data
                     events = parser.feed(data) if data else parser.close()
                     for ev in events:
                         if ev == b"[DONE]":

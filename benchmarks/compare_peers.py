@@ -30,7 +30,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from benchmarks import stream_server
+from benchmarks import eventloop, stream_server
 from benchmarks.loadgen import BenchmarkConfig, run_benchmark
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,7 +44,7 @@ def run_ours(url: str, concurrency: int, requests: int, cpu: int | None) -> dict
         os.sched_setaffinity(0, {cpu})
     cfg = BenchmarkConfig(url=url, model="bench", scenario=f"D({IN_TOKENS},{OUT_TOKENS})", concurrency=(concurrency,),
                           max_requests=requests, max_seconds=120, warmup=0, timeout=60)
-    lv = asyncio.run(run_benchmark(cfg)).levels[0]
+    lv = eventloop.run(run_benchmark(cfg)).levels[0]
     ok = [r for r in lv.records if r.ok]
     return {"client": "ours", "requests": len(ok), "errors": lv.failed, "chunks": sum(r.chunks for r in ok),
             "wall_s": lv.duration_s, "cpu_s": lv.client_cpu_s, "ttft": [r.ttft for r in ok],

@@ -36,7 +36,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Literal, Mapping
 
+from . import eventloop
 from .client import Target, make_session
+from .engine_metrics import Scraper, metrics_url
 from .metrics import SLO_KEYS
 from .payload import check_url, endpoint_url, served_model_name
 from .prompts import PromptBuilder
@@ -75,6 +77,9 @@ class BenchmarkConfig:
     max_concurrency: int | None = None  # open loop only: cap on requests in flight
     raw_model_name: bool = False  # send ``model`` as given instead of its served name
     seed: int | None = None  # reproducible lengths and arrivals (prompt nonces stay random)
+    engine_metrics: bool = True  # scrape the server's /metrics around each level (engine_metrics.py)
+    metrics_url: str | None = None  # default: http://host:port/metrics of ``url``
+    metrics_interval: float | None = None  # also scrape every this many seconds during a level
 
     def validate(self) -> None:
         """Raises ConfigError for the first unusable value."""
@@ -110,6 +115,10 @@ class BenchmarkConfig:
                 raise ConfigError("slo", k, f"SLO keys are {', '.join(SLO_KEYS)}")
             if not v > 0:
                 raise ConfigError("slo", f"{k}={v}", "SLO limits are positive seconds")
+        if self.metrics_url is not None and check_url(self.metrics_url):
+            raise ConfigError("metrics_url", self.metrics_url, check_url(self.metrics_url))
+        if self.metrics_interval is not None and not (0 < self.metrics_interval < float("inf")):
+            raise ConfigError("metrics_interval", self.metrics_interval, "use a positive number of seconds or leave it unset")
         if self.max_concurrency is not None and not (isinstance(self.max_concurrency, int) and self.max_concurrency >= 1):
             raise ConfigError("max_concurrency", self.max_concurrency, "use a positive integer or leave it unset")
 
@@ -169,6 +178,10 @@ async def run_benchmark(config: BenchmarkConfig, *, stop: asyncio.Event | None =
         )
 
     session = make_session()
+    scraper = None
+    if config.engine_metrics:
+        auth = {k: v for k, v in headers.items() if k == "Authorization"}
+        scraper = Scraper(session, config.metrics_url or metrics_url(config.url), auth, config.metrics_interval)
     try:
         if config.warmup:
             records: list = []
@@ -187,6 +200,8 @@ async def run_benchmark(config: BenchmarkConfig, *, stop: asyncio.Event | None =
             label = f"{mode.replace('_', ' ')} {value:g}"
             if progress is not None:
                 progress.start_level(label, config.max_requests)
+            if scraper is not None:
+                await scraper.start_level()
             cpu0 = time.process_time()
             try:
                 if mode == "concurrency":
@@ -197,9 +212,13 @@ async def run_benchmark(config: BenchmarkConfig, *, stop: asyncio.Event | None =
                 if progress is not None:
                     progress.end_level()
             level = LevelResult.from_records(mode, value, records, t0, config.slo, time.process_time() - cpu0)
+            if scraper is not None:
+                level.engine_metrics = await scraper.end_level()
             result.levels.append(level)
     finally:
         await session.close()
+    if scraper is not None and scraper.warning:
+        result.warnings.append(scraper.warning)
     result.interrupted = result.interrupted or stop.is_set()
     result.finished_at = _now()
     return result
@@ -208,4 +227,4 @@ async def run_benchmark(config: BenchmarkConfig, *, stop: asyncio.Event | None =
 def run_benchmark_sync(config: BenchmarkConfig, *, progress: object | None = None) -> BenchmarkResult:
     """``run_benchmark`` in a fresh event loop (call it from plain code, not from a running loop).
     To stop early and keep partial results, use ``run_benchmark`` with a ``stop`` event."""
-    return asyncio.run(run_benchmark(config, progress=progress))
+    return eventloop.run(run_benchmark(config, progress=progress))

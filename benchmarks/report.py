@@ -70,11 +70,17 @@ def _ms(s: LatencyStats, attr: str) -> str:
     return "-" if v is None else f"{v * 1000:.1f}"
 
 
+def _hit_percent(engine: dict | None) -> str:
+    """The server's prefix-cache hit rate over the level ("-": no /metrics or no lookups)."""
+    rate = (engine or {}).get("prefix_hit_rate")
+    return "-" if rate is None else f"{100 * rate:.1f}"
+
+
 def results_table(result: BenchmarkResult) -> Table:
     c = result.config
     t = Table(title=f"{c['served_model']} @ {c['endpoint_url']}  {c['scenario']}  (latencies p50/p99)")
     for col in ("level", "ok/err", "req/s", "out tok/s", "TTFT ms", "TPOT ms", "ITL ms",
-                "E2E s", "queue ms", "goodput/s", "err %"):
+                "E2E s", "queue ms", "goodput/s", "err %", "prefix hit %"):
         t.add_column(col, justify="right")
     for lv in result.levels:
         e2e = "-" if lv.e2e.p50 is None else f"{lv.e2e.p50:.2f}/{lv.e2e.p99:.2f}"
@@ -90,6 +96,7 @@ def results_table(result: BenchmarkResult) -> Table:
             _ms(lv.queue_time, "p50"),
             f"{lv.goodput:.2f}",
             f"{100 * lv.error_rate:.1f}",
+            _hit_percent(lv.engine_metrics),
         )
     return t
 

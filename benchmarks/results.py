@@ -46,6 +46,7 @@ class LevelResult:
     client_cpu_s: float  # CPU seconds of this process during the level
     errors: dict[str, int] = field(default_factory=dict)  # error text -> count
     warnings: list[str] = field(default_factory=list)
+    engine_metrics: dict[str, Any] | None = None  # server /metrics over the level (engine_metrics.py)
     records: list[RequestRecord] = field(default_factory=list, repr=False)
     t0: float = field(default=0.0, repr=False)
 

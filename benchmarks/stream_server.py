@@ -7,7 +7,8 @@ faster than any client under test, so the client is the bottleneck.
 
     python -m benchmarks.stream_server --port 0 --ttft 0.02 --itl 0   # prints "PORT <n>"
 
-``GET /stats`` returns (and resets) the server-side TTFT of every request so far: from the
+``GET /metrics`` is a vLLM- or SGLang-shaped Prometheus page (``--metrics``) whose counters move
+with the requests served (``EngineCounters``).  ``GET /stats`` returns (and resets) the server-side TTFT of every request so far: from the
 moment the whole request was read to the write of its first text chunk.  Comparing a client's
 mean TTFT with it gives the client's timestamping error.
 """
@@ -57,6 +58,54 @@ HEAD = (
 )
 
 
+class EngineCounters:
+    """What a vLLM or SGLang server would report on ``GET /metrics``, moved by the requests this
+    server streams: prompt tokens are prefix-cache queries, tokens shared with the previous
+    prompt (whitespace words) are hits, and every 4th request counts as a preemption."""
+
+    def __init__(self, flavor: str) -> None:
+        self.flavor = flavor  # "vllm", "sglang" or "none" (404)
+        self.running = self.queries = self.hits = self.preemptions = self.served = 0
+        self.previous: list[str] = []
+
+    def request(self, prompt: list[str]) -> None:
+        shared = 0
+        for a, b in zip(prompt, self.previous):
+            if a != b:
+                break
+            shared += 1
+        self.previous = prompt
+        self.served += 1
+        self.queries += len(prompt)
+        self.hits += shared
+        self.preemptions += self.served % 4 == 0
+
+    def page(self) -> bytes | None:
+        if self.flavor == "vllm":  # names and labels as vLLM v0.11 (vllm/v1/metrics/loggers.py)
+            lab = '{engine="0",model_name="bench"}'
+            lines = [
+                "# TYPE vllm:num_requests_running gauge", f"vllm:num_requests_running{lab} {self.running}.0",
+                "# TYPE vllm:num_requests_waiting gauge", f"vllm:num_requests_waiting{lab} 0.0",
+                "# TYPE vllm:kv_cache_usage_perc gauge", f"vllm:kv_cache_usage_perc{lab} {min(1.0, self.running / 100)}",
+                "# TYPE vllm:prefix_cache_queries_total counter", f"vllm:prefix_cache_queries_total{lab} {self.queries}.0",
+                "# TYPE vllm:prefix_cache_hits_total counter", f"vllm:prefix_cache_hits_total{lab} {self.hits}.0",
+                "# TYPE vllm:num_preemptions_total counter", f"vllm:num_preemptions_total{lab} {self.preemptions}.0",
+            ]
+        elif self.flavor == "sglang":  # as python/sglang/srt/metrics/collector.py
+            lab = '{model_name="bench"}'
+            rate = self.hits / self.queries if self.queries else 0.0
+            lines = [
+                "# TYPE sglang:num_running_reqs gauge", f"sglang:num_running_reqs{lab} {self.running}.0",
+                "# TYPE sglang:num_queue_reqs gauge", f"sglang:num_queue_reqs{lab} 0.0",
+                "# TYPE sglang:token_usage gauge", f"sglang:token_usage{lab} {min(1.0, self.running / 100)}",
+                "# TYPE sglang:cache_hit_rate gauge", f"sglang:cache_hit_rate{lab} {rate}",
+            ]
+        else:
+            return None
+        return ("\n".join(lines) + "\n").encode()
+
+
+COUNTERS = EngineCounters("vllm")
 SERVER_TTFTS: list[float] = []
 SERVER_TIMES: list[tuple[float, float]] = []  # (request read, first text chunk written), perf_counter
 
@@ -92,11 +141,27 @@ class StreamProtocol(asyncio.Protocol):
                 SERVER_TIMES.clear()
                 self.transport.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s" % (len(stats), stats))
                 continue
+            if head.startswith("GET /metrics"):
+                page = COUNTERS.page()
+                if page is None:
+                    self.transport.write(b"HTTP/1.1 404 Not Found\r\ncontent-length: 9\r\n\r\nnot found")
+                else:
+                    self.transport.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: %d\r\n\r\n%s" % (len(page), page))
+                continue
             request = json.loads(body or b"{}")
             chat = "/chat/" in head.split(" ", 2)[1]
             asyncio.ensure_future(self.stream(chat, int(request.get("max_tokens", 16)), request, perf_counter()))
 
     async def stream(self, chat: bool, n: int, request: dict, received: float) -> None:
+        words = json.dumps(request.get("messages") or request.get("prompt") or "").split()
+        COUNTERS.request(words)
+        COUNTERS.running += 1
+        try:
+            await self._stream(chat, n, request, received, len(words))
+        finally:
+            COUNTERS.running -= 1
+
+    async def _stream(self, chat: bool, n: int, request: dict, received: float, prompt: int) -> None:
         t, f = self.transport, FRAMES[chat]
         t.write(HEAD + f["role"])
         await asyncio.sleep(self.ttft)
@@ -111,7 +176,6 @@ class StreamProtocol(asyncio.Protocol):
                 SERVER_TTFTS.append(now - received)
                 SERVER_TIMES.append((received, now))
             t.write(token)
-        prompt = len(json.dumps(request.get("messages") or request.get("prompt") or "").split())
         usage = {"id": "cmpl-bench", "object": "chat.completion.chunk", "created": 0, "model": "bench", "choices": [],
                  "usage": {"prompt_tokens": prompt, "completion_tokens": n, "total_tokens": prompt + n}}
         t.write(f["finish"] + _chunk(usage) + f["done"])
@@ -125,9 +189,9 @@ async def serve(port: int, ttft: float, itl: float, ready=None) -> None:
         await server.serve_forever()
 
 
-def start(ttft: float, itl: float = 0.0, cpu: int | None = None) -> tuple[subprocess.Popen, str]:
+def start(ttft: float, itl: float = 0.0, cpu: int | None = None, metrics: str = "vllm") -> tuple[subprocess.Popen, str]:
     """This server in a child process; returns it and its base URL (stop it with ``kill()``)."""
-    cmd = [sys.executable, "-m", "benchmarks.stream_server", "--port", "0", "--ttft", str(ttft), "--itl", str(itl)]
+    cmd = [sys.executable, "-m", "benchmarks.stream_server", "--port", "0", "--ttft", str(ttft), "--itl", str(itl), "--metrics", metrics]
     if cpu is not None:
         cmd += ["--cpu", str(cpu)]
     proc = subprocess.Popen(cmd, cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE, text=True)
@@ -150,7 +214,9 @@ def main() -> None:
     ap.add_argument("--ttft", type=float, default=0.0, help="seconds before the first text chunk")
     ap.add_argument("--itl", type=float, default=0.0, help="seconds between text chunks")
     ap.add_argument("--cpu", type=int, default=None, help="pin to this CPU")
+    ap.add_argument("--metrics", choices=("vllm", "sglang", "none"), default="vllm", help="shape of GET /metrics (none: 404)")
     a = ap.parse_args()
+    COUNTERS.flavor = a.metrics
     if a.cpu is not None:
         os.sched_setaffinity(0, {a.cpu})
     try:

@@ -23,11 +23,31 @@ class BenchmarkFailed(Exception):
     pass
 
 
+# Server-side figures from the engine's /metrics (benchmarks/engine_metrics.py), recorded and
+# reported beside the client's; not objectives.
+ENGINE_METRICS = ("prefix_hit_rate", "kv_cache_usage_max", "waiting_max", "preemptions")
+
+
+def engine_figures(level: LevelResult) -> dict[str, Optional[float]]:
+    em = getattr(level, "engine_metrics", None) or {}
+
+    def peak(key: str) -> Optional[float]:
+        return (em.get(key) or {}).get("max")
+
+    return {
+        "prefix_hit_rate": em.get("prefix_hit_rate"),
+        "kv_cache_usage_max": peak("kv_cache_usage"),
+        "waiting_max": peak("waiting"),
+        "preemptions": em.get("preemptions"),
+    }
+
+
 def level_metrics(level: LevelResult, gpus: int) -> dict[str, Any]:
     def stat(name: str, pct: str) -> Optional[float]:
         return getattr(getattr(level, name), pct)
 
     return {
+        **engine_figures(level),
         "load": level.value,
         "output_throughput": level.output_throughput,
         "request_throughput": level.request_throughput,
@@ -49,7 +69,7 @@ def level_metrics(level: LevelResult, gpus: int) -> dict[str, Any]:
 def aggregate(samples: list[dict[str, Any]]) -> dict[str, Any]:
     """Per metric over repeats: mean, min, max, stdev and the values themselves."""
     out: dict[str, Any] = {}
-    for metric in METRICS:
+    for metric in (*METRICS, *ENGINE_METRICS):
         values = [s[metric] for s in samples if isinstance(s.get(metric), (int, float)) and not math.isnan(s[metric])]
         if not values:
             continue

@@ -107,15 +107,24 @@ def _fmt(record: TrialRecord, metric: str) -> str:
     return text
 
 
+def _percent(record: TrialRecord, metric: str) -> str:
+    entry = record.metrics.get(metric)
+    return f"{100 * entry['mean']:.1f}" if isinstance(entry, dict) else "-"
+
+
+# Engine-side columns (the server's /metrics, benchmarks/engine_metrics.py): "-" without /metrics.
+ENGINE_COLUMNS = (("prefix hit %", "prefix_hit_rate", _percent), ("KV use max %", "kv_cache_usage_max", _percent), ("preemptions", "preemptions", _fmt))
+
+
 def rows(records: list[TrialRecord], grid: GridSpec) -> tuple[list[str], list[list[str]]]:
     params = sorted({k for r in records for k in r.params})
     lat = latency_metric(grid)
-    header = [*params, "status", grid.objective.metric, lat, "meets SLO", "note"]
+    header = [*params, "status", grid.objective.metric, lat, *(c[0] for c in ENGINE_COLUMNS), "meets SLO", "note"]
     order = {"succeeded": 0, "infeasible": 1, "failed": 2, "interrupted": 3, "pruned": 4, "running": 5}
     out = []
     for r in sorted(records, key=lambda r: (order.get(r.status, 9), -(r.value(grid.objective.metric) or 0))):
         note = (r.error or "").splitlines()[0][:120] if r.error else ""
-        out.append([*(str(r.params.get(p, "")) for p in params), r.status, _fmt(r, grid.objective.metric), _fmt(r, lat), "yes" if r.metrics.get("meets_slo") else "no", note])
+        out.append([*(str(r.params.get(p, "")) for p in params), r.status, _fmt(r, grid.objective.metric), _fmt(r, lat), *(show(r, key) for _, key, show in ENGINE_COLUMNS), "yes" if r.metrics.get("meets_slo") else "no", note])
     return header, out
 
 

@@ -61,3 +61,17 @@ def test_capacity_search_when_even_the_first_load_fails():
 
 def test_capacity_search_continuous_rates_converge():
     assert capacity_search(lambda r: r <= 5.3, 0.5, 64, 12, integral=False) == pytest.approx(5.3, abs=0.01)
+
+
+def test_engine_metrics_of_a_level_are_recorded_and_aggregated():
+    from benchmarks.results import LevelResult
+    from stacks.tuning.measure import level_metrics
+
+    level = LevelResult.from_records("concurrency", 4, [], 0.0, {}, 0.0)
+    level.engine_metrics = {"prefix_hit_rate": 0.25, "kv_cache_usage": {"max": 0.6, "mean": 0.3}, "waiting": {"max": 2.0, "mean": 0.5}, "preemptions": 1.0}
+    m = level_metrics(level, 1)
+    assert (m["prefix_hit_rate"], m["kv_cache_usage_max"], m["waiting_max"], m["preemptions"]) == (0.25, 0.6, 2.0, 1.0)
+    other = dict(m, prefix_hit_rate=0.75)
+    assert aggregate([m, other])["prefix_hit_rate"]["mean"] == 0.5
+    level.engine_metrics = None  # no /metrics: nothing recorded, nothing aggregated
+    assert "prefix_hit_rate" not in aggregate([level_metrics(level, 1)])

@@ -69,3 +69,14 @@ def test_written_report_plot_and_ready_to_paste_config(tmp_path):
     text = written["report"].read_text()
     assert "Winner" in text and "pareto.png" in text and "1 pruned" in text
     assert written["plot"].read_bytes()[:4] == b"\x89PNG"
+
+
+def test_report_shows_engine_metrics_from_the_servers_metrics_page(tmp_path):
+    with_engine = trial(8, 300, 0.5)
+    with_engine.metrics["prefix_hit_rate"] = {"mean": 0.375, "min": 0.35, "max": 0.4, "stdev": 0.035, "values": [0.35, 0.4]}
+    with_engine.metrics["kv_cache_usage_max"] = {"mean": 0.5, "min": 0.5, "max": 0.5, "stdev": 0.0, "values": [0.5, 0.5]}
+    with_engine.metrics["preemptions"] = {"mean": 3.0, "min": 2.0, "max": 4.0, "stdev": 1.4, "values": [2.0, 4.0]}
+    header, table = report.rows([with_engine, trial(2, 100, 0.2)], GRID)
+    cols = [header.index(c) for c in ("prefix hit %", "KV use max %", "preemptions")]
+    assert [table[0][i] for i in cols] == ["37.5", "50.0", "3 ± 1.4"]
+    assert [table[1][i] for i in cols] == ["-", "-", "-"]  # a server without /metrics

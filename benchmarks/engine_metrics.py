@@ -1,0 +1,161 @@
+"""Engine-side metrics per level: the server's Prometheus ``/metrics`` scraped before and after a
+level (and every ``interval`` seconds during it), parsed with ``prometheus_client``'s parser.
+
+What vLLM and SGLang expose (sample names as scraped):
+
+- vLLM v1 (``vllm/v1/metrics/loggers.py``, docs ``docs/design/metrics.md``, v0.11):
+  ``vllm:num_requests_running``, ``vllm:num_requests_waiting`` (gauges), ``vllm:kv_cache_usage_perc``
+  (gauge, 0-1; before v0.10 ``vllm:gpu_cache_usage_perc``), ``vllm:prefix_cache_queries_total`` and
+  ``vllm:prefix_cache_hits_total`` (counters, in tokens), ``vllm:num_preemptions_total`` (counter).
+  Labels ``model_name`` and ``engine`` (one series per data-parallel engine).
+- SGLang (``python/sglang/srt/metrics/collector.py``, docs ``docs/references/production_metrics.md``):
+  ``sglang:num_running_reqs``, ``sglang:num_queue_reqs`` (gauges), ``sglang:token_usage`` (gauge,
+  0-1, KV pool in use), ``sglang:cache_hit_rate`` (gauge, 0-1: SGLang has no hit/query counters,
+  so its hit rate is the gauge's mean over the level). No preemption counter.
+
+Counters are reported as deltas over the level, gauges as max and mean over the scrapes.  Series
+that differ only by labels are summed (requests, tokens) or averaged (fractions).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
+
+import aiohttp
+from prometheus_client.parser import text_string_to_metric_families
+
+# key -> (kind, sample names in order of preference: the first one present is used)
+COUNTERS = {
+    "prefix_cache_queries": ("vllm:prefix_cache_queries_total",),
+    "prefix_cache_hits": ("vllm:prefix_cache_hits_total",),
+    "preemptions": ("vllm:num_preemptions_total",),
+}
+GAUGES = {
+    "running": ("vllm:num_requests_running", "sglang:num_running_reqs"),
+    "waiting": ("vllm:num_requests_waiting", "sglang:num_queue_reqs"),
+    "kv_cache_usage": ("vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc", "sglang:token_usage"),
+    "cache_hit_rate": ("sglang:cache_hit_rate",),
+}
+FRACTIONS = {"kv_cache_usage", "cache_hit_rate"}  # averaged across label sets, not summed
+SCRAPE_TIMEOUT_S = 5.0
+MAX_BODY_BYTES = 16 * 1024 * 1024  # a metrics page this large is not one
+
+
+class MetricsUnavailable(Exception):
+    """One line saying why the server's metrics cannot be used."""
+
+
+def metrics_url(url: str) -> str:
+    """``http://host:port/metrics`` of a server given as ``http://host:port[/v1[/...]]``."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/metrics", "", ""))
+
+
+def parse(text: str) -> dict[str, float]:
+    """The known metrics of one scrape, by key (absent keys: the server does not expose them).
+    Raises MetricsUnavailable for text that is not the Prometheus exposition format."""
+    by_name: dict[str, list[float]] = {}
+    try:
+        for family in text_string_to_metric_families(text):
+            for s in family.samples:
+                by_name.setdefault(s.name, []).append(float(s.value))
+    except (ValueError, TypeError, IndexError) as e:
+        raise MetricsUnavailable(f"not Prometheus text ({str(e)[:80]})") from None
+    out: dict[str, float] = {}
+    for key, names in (*COUNTERS.items(), *GAUGES.items()):
+        values = next((by_name[n] for n in names if n in by_name), None)
+        if values:
+            out[key] = statistics.fmean(values) if key in FRACTIONS else sum(values)
+    return out
+
+
+def summarize(samples: list[dict[str, float]], engine: str) -> dict:
+    """Level figures from the scrapes in time order (first: before the level, last: after)."""
+    first, last = samples[0], samples[-1]
+    out: dict = {"engine": engine, "scrapes": len(samples)}
+    for key in GAUGES:
+        values = [s[key] for s in samples if key in s]
+        out[key] = {"max": max(values), "mean": statistics.fmean(values)} if values else None
+    for key in COUNTERS:
+        # A negative delta means the server restarted during the level: no honest figure.
+        delta = last[key] - first[key] if key in first and key in last else None
+        out[key] = delta if delta is not None and delta >= 0 else None
+    queries, hits = out["prefix_cache_queries"], out["prefix_cache_hits"]
+    if queries:
+        out["prefix_hit_rate"] = hits / queries if hits is not None else None
+    elif out["cache_hit_rate"] is not None:  # SGLang: the gauge is the server's own hit rate
+        out["prefix_hit_rate"] = out["cache_hit_rate"]["mean"]
+    else:
+        out["prefix_hit_rate"] = None
+    return out
+
+
+@dataclass
+class Scraper:
+    """Scrapes one server; after the first failure it stops trying and says why once
+    (``warning``): a server without ``/metrics`` is not an error."""
+
+    session: aiohttp.ClientSession
+    url: str
+    headers: dict = field(default_factory=dict)
+    interval: float | None = None
+    warning: str | None = None
+    _samples: list[dict[str, float]] = field(default_factory=list)
+    _engine: str = "unknown"
+    _task: asyncio.Task | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.warning is None
+
+    async def scrape(self) -> dict[str, float] | None:
+        if not self.enabled:
+            return None
+        try:
+            async with asyncio.timeout(SCRAPE_TIMEOUT_S):
+                async with self.session.get(self.url, headers=self.headers) as resp:
+                    if resp.status != 200:
+                        raise MetricsUnavailable(f"HTTP {resp.status}")
+                    body = await resp.content.read(MAX_BODY_BYTES)
+            text = body.decode("utf-8", "replace")
+            snapshot = parse(text)
+            if not snapshot:
+                raise MetricsUnavailable("no vLLM or SGLang metrics in it")
+            self._engine = "vllm" if "vllm:" in text else "sglang"
+            return snapshot
+        except MetricsUnavailable as e:
+            self.warning = f"engine metrics off: {self.url}: {e}"
+        except (aiohttp.ClientError, OSError, TimeoutError) as e:
+            self.warning = f"engine metrics off: {self.url}: {type(e).__name__}: {str(e)[:120]}"
+        return None
+
+    async def start_level(self) -> None:
+        self._samples = []
+        snapshot = await self.scrape()
+        if snapshot is not None:
+            self._samples.append(snapshot)
+            if self.interval:
+                self._task = asyncio.ensure_future(self._every(self.interval))
+
+    async def _every(self, interval: float) -> None:
+        while self.enabled:
+            await asyncio.sleep(interval)
+            snapshot = await self.scrape()
+            if snapshot is not None:
+                self._samples.append(snapshot)
+
+    async def end_level(self) -> dict | None:
+        """The level's figures, or None if the server's metrics were not available."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        if not self._samples:
+            return None
+        snapshot = await self.scrape()
+        if snapshot is None:
+            return None
+        return summarize([*self._samples, snapshot], self._engine)

@@ -11,13 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from components.kube_reader import KubeReader
 from components.rules import ingress as ingress_rules
 from components.rules.backends import hyperpod as hyperpod_rules
 from components.rules.backends import kserve as kserve_rules
 from components.rules.backends import ome as ome_rules
 from components.rules.backends import state as state_rules
-
-from .kube import Kube
 
 # (group, version, plural) of each backend's custom resource.
 CUSTOM = {
@@ -47,7 +46,7 @@ def _field(entry: dict[str, Any], camel: str, snake: str) -> Any:
     return entry.get(camel, entry.get(snake))
 
 
-def read_endpoint(kube: Kube, name: str, entry: dict[str, Any]) -> LiveEndpoint:
+def read_endpoint(kube: KubeReader, name: str, entry: dict[str, Any]) -> LiveEndpoint:
     """`entry` is the stack output `endpoints.<name>` (backend, namespace, resourceName, url, ...)."""
     backend = str(entry.get("backend") or "")
     if backend not in EXTRACT:
@@ -90,7 +89,7 @@ def _last_message(backend: str, status: dict[str, Any]) -> str:
     return f"{newest.get('type')}: {newest['message']}"
 
 
-def live_url(kube: Kube, entry: dict[str, Any]) -> tuple[Optional[str], Optional[str]]:
+def live_url(kube: KubeReader, entry: dict[str, Any]) -> tuple[Optional[str], Optional[str]]:
     """The output URL; when it is null and `urlSource` names an Ingress or Service, its live hostname."""
     url, kind = entry.get("url"), _field(entry, "urlKind", "url_kind")
     source = _field(entry, "urlSource", "url_source")

@@ -73,6 +73,8 @@ def test_g15_stacks_status_refused_kubeconfig_exits_2_naming_it(tmp_path, kube_a
         ("[1, 2]", "is a JSON list, not a map of outputs"),
         ('{"endpoints": {}}', "exports no `endpoints` map"),
         ('{"endpoints": {"llama": {"backend": "hyperpod"}}, "kubeconfig": "[secret]"}', "exports no readable `kubeconfig`"),
+        ('{"endpoints": {"llama": {"backend": "hyperpod"}}, "kubeconfig": "clusters: [a"}', "the `kubeconfig` output of stack dev is not a kubeconfig document (while parsing a flow sequence)"),
+        ('{"endpoints": {"llama": {"backend": "hyperpod"}}, "kubeconfig": "users: []"}', "the `kubeconfig` output of stack dev has no `clusters`"),
         ('{"endpoints": {"llama": {"backend": "sagemaker"}}, "kubeconfig": {"clusters": [{"name": "c", "cluster": {"server": "http://127.0.0.1:9"}}], "users": [{"name": "u", "user": {}}], "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}], "current-context": "c"}}', "endpoints.llama.backend is 'sagemaker'"),
     ],
 )

@@ -73,7 +73,7 @@ def live_url(outputs: dict[str, Any], entry: dict[str, Any], timeout: float = DE
     from components.kube_reader import KubeReader, LiveError, Unreachable
     from ..live.reader import live_url as read_url
 
-    if not outputs.get("kubeconfig") or not entry.get("urlSource", entry.get("url_source")):
+    if not outputs.get("kubeconfig") or not entry.get("urlSource"):
         return None
     try:
         with KubeReader(outputs["kubeconfig"], "the `kubeconfig` stack output", timeout) as kube:

@@ -101,8 +101,17 @@ def test_g16_null_url_is_read_from_the_operators_ingress_status(kube_api):
 def test_g16_ingress_without_address_yet_leaves_url_empty(kube_api):
     kube_api.answer(k.IEC.format(ns="inference", name="llama"), k.iec("DeploymentInProgress"))
     kube_api.answer(k.INGRESS.format(ns="inference", name="llm-llama"), k.ingress(None))
-    live = _read(kube_api, {**HYPERPOD, "url_kind": "alb", "url_source": "Ingress inference/llm-llama"})
+    live = _read(kube_api, {**HYPERPOD, "urlKind": "alb", "urlSource": "Ingress inference/llm-llama"})
     assert (live.url, live.url_kind) == (None, "alb")
+
+
+def test_g16_only_the_camel_case_url_keys_of_the_stack_output_are_read(kube_api):
+    """The stack output names them urlKind / urlSource (like servedModelName); snake_case is no output key."""
+    kube_api.answer(k.IEC.format(ns="inference", name="llama"), k.iec("DeploymentComplete", ready=1))
+    kube_api.answer(k.INGRESS.format(ns="inference", name="llm-llama"), k.ingress("k8s-llm-llama.us-east-1.elb.amazonaws.com"))
+    live = _read(kube_api, {**HYPERPOD, "url_kind": "alb", "url_source": "Ingress inference/llm-llama"})
+    assert (live.url, live.url_kind) == (None, None)
+    assert k.INGRESS.format(ns="inference", name="llm-llama") not in kube_api.hits
 
 
 FIXTURES = [

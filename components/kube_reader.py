@@ -1,31 +1,115 @@
-"""The one live-cluster reader of the Pulumi program's dynamic resources (the ingress drain guard,
-the router Service check): the official `kubernetes` client built from the stack's kubeconfig. It
-only lists; everything it returns is a plain dict shaped like the API's `items`."""
+"""The one live-cluster reader: the official `kubernetes` client built from a stack's `kubeconfig`
+(the EKS component exports it as JSON text or a map). Used by the dynamic resources (ingress drain
+guard, router Service check) and by stacks/live (status, tuning waits).
+
+Every read returns the object (or a list's `items`) as plain dicts shaped like the API's JSON, is
+bounded by `timeout`, is tried once (no urllib3 retries), and names its errors: 404 is "not created
+yet" (None, or no items), 401/403 is LiveError naming the kubeconfig, a hang or dropped connection
+is Unreachable. The client is imported on first use: only reads against a cluster need it."""
 
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, Optional
+
+import yaml
+
+DEFAULT_TIMEOUT = 10.0  # seconds per request: the API server answers a GET in well under a second
+DEFAULT_SOURCE = "the `kubeconfig` stack output"
+
+
+class LiveError(Exception):
+    """The cluster cannot be read at all (bad kubeconfig, no permission): waiting will not help."""
+
+
+class Unreachable(Exception):
+    """The API server did not answer in time or dropped the connection: worth another poll."""
+
+
+def parse_kubeconfig(value: Any, source: str = DEFAULT_SOURCE) -> dict[str, Any]:
+    """The `kubeconfig` output as a dict: JSON text, YAML text or a map."""
+    if isinstance(value, str):
+        try:
+            value = yaml.safe_load(value)  # YAML is a superset of JSON
+        except yaml.YAMLError as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise LiveError(f"{source} is not a kubeconfig document ({reason}); Fix: pass the stack's `kubeconfig` output") from None
+    if not isinstance(value, dict) or not value.get("clusters"):
+        raise LiveError(f"{source} has no `clusters`; Fix: pass the stack's `kubeconfig` output (a kubeconfig map)")
+    return value
 
 
 class KubeReader:
-    def __init__(self, kubeconfig: Any):
-        from kubernetes import client, config  # imported here: only an `up`/`destroy` against a cluster needs it
+    """Single-object reads (the live reader) and namespace lists (the dynamic resources)."""
 
-        if isinstance(kubeconfig, str):
-            import yaml
+    def __init__(self, kubeconfig: Any, source: str = DEFAULT_SOURCE, timeout: float = DEFAULT_TIMEOUT):
+        from kubernetes import client, config  # imported here: only reads against a cluster need it
+        from kubernetes.config.config_exception import ConfigException
 
-            kubeconfig = yaml.safe_load(kubeconfig)  # JSON is YAML too
-        api_client = config.new_client_from_config_dict(kubeconfig, persist_config=False)
-        self._networking = client.NetworkingV1Api(api_client)
-        self._core = client.CoreV1Api(api_client)
+        self.source = source
+        self.timeout = timeout
+        configuration = client.Configuration()
+        configuration.retries = False  # one attempt per poll: urllib3's 3 retries would quadruple a hang
+        try:
+            self.api = config.new_client_from_config_dict(parse_kubeconfig(kubeconfig, source), client_configuration=configuration, persist_config=False)
+        except ConfigException as exc:
+            raise LiveError(f"{source}: {exc}; Fix: pass the stack's `kubeconfig` output") from None
+        self.custom = client.CustomObjectsApi(self.api)
+        self.apps = client.AppsV1Api(self.api)
+        self.networking = client.NetworkingV1Api(self.api)
+        self.core = client.CoreV1Api(self.api)
 
+    def __enter__(self) -> "KubeReader":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.api.close()
+
+    # Single objects: None while not created (404).
+    def custom_object(self, group: str, version: str, plural: str, namespace: str, name: str) -> Optional[dict[str, Any]]:
+        return self._read(f"{plural}.{group} {namespace}/{name}", self.custom.get_namespaced_custom_object, group, version, namespace, plural, name)
+
+    def deployment(self, namespace: str, name: str) -> Optional[dict[str, Any]]:
+        return self._read(f"Deployment {namespace}/{name}", self.apps.read_namespaced_deployment, name, namespace)
+
+    def ingress(self, namespace: str, name: str) -> Optional[dict[str, Any]]:
+        return self._read(f"Ingress {namespace}/{name}", self.networking.read_namespaced_ingress, name, namespace)
+
+    def service(self, namespace: str, name: str) -> Optional[dict[str, Any]]:
+        return self._read(f"Service {namespace}/{name}", self.core.read_namespaced_service, name, namespace)
+
+    # Lists: the `items` (none on 404).
     def ingresses(self, namespace: str) -> list[Mapping[str, Any]]:
-        return _items(self._networking.list_namespaced_ingress(namespace, _preload_content=False, _request_timeout=30))
+        return _items(self._read(f"Ingresses in {namespace}", self.networking.list_namespaced_ingress, namespace))
 
     def services(self, namespace: str) -> list[Mapping[str, Any]]:
-        return _items(self._core.list_namespaced_service(namespace, _preload_content=False, _request_timeout=30))
+        return _items(self._read(f"Services in {namespace}", self.core.list_namespaced_service, namespace))
+
+    def _read(self, what: str, call: Callable[..., Any], *args: Any) -> Optional[dict[str, Any]]:
+        import urllib3
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            # The raw JSON, as `kubectl get -o json` shows it (typed models would rename every field).
+            response = call(*args, _preload_content=False, _request_timeout=self.timeout)
+            return json.loads(response.data)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            if exc.status in (401, 403):
+                raise LiveError(
+                    f"the API server refused to read {what} (HTTP {exc.status} {exc.reason}) with {self.source}; "
+                    "Fix: use a kubeconfig whose identity may read it (EKS access entry or RBAC)"
+                ) from None
+            raise Unreachable(f"reading {what}: HTTP {exc.status} {exc.reason}") from None
+        except ValueError:
+            raise Unreachable(f"reading {what}: the API server's answer is not JSON") from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise Unreachable(f"reading {what}: the API server did not answer within {self.timeout:g} s ({type(exc).__name__})") from None
 
 
-def _items(response: Any) -> list[Mapping[str, Any]]:
-    return list(json.loads(response.data).get("items") or [])
+def _items(listing: Optional[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    return list((listing or {}).get("items") or [])

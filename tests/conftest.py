@@ -32,6 +32,16 @@ def make_endpoint():
 SCHEMAS_MISSING = "needs upstream CRD schemas; {}"
 
 
+@pytest.fixture
+def kube_api():
+    """The loopback Kubernetes API server (tests/k8s_server.py), closed after the test."""
+    from tests.k8s_server import K8sServer
+
+    server = K8sServer()
+    yield server
+    server.close()
+
+
 @pytest.fixture(scope="session")
 def crd_dir():
     """The upstream CRD folder; tests that need it skip, naming the fix, where there is none."""

@@ -192,8 +192,8 @@ class EndpointComponent(pulumi.ComponentResource):
             "url": self.url,  # G16: from the final status of the Ingress or Service
             # Which object `url` comes from; with `operator-alb` the url is None at `up` (the
             # operator creates its Ingress later) and `python -m stacks status` reads it live.
-            "url_kind": self.url_kind,
-            "url_source": self.url_source,
+            "urlKind": self.url_kind,
+            "urlSource": self.url_source,
             "servedModelName": self.served_model_name,
             "namespace": self.namespace,
             "resourceName": self.resource_name,

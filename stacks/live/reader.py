@@ -11,13 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from components.kube_reader import KubeReader
 from components.rules import ingress as ingress_rules
 from components.rules.backends import hyperpod as hyperpod_rules
 from components.rules.backends import kserve as kserve_rules
 from components.rules.backends import ome as ome_rules
 from components.rules.backends import state as state_rules
-
-from .kube import Kube
 
 # (group, version, plural) of each backend's custom resource.
 CUSTOM = {
@@ -42,18 +41,13 @@ class LiveEndpoint:
     url_kind: Optional[str]
 
 
-def _field(entry: dict[str, Any], camel: str, snake: str) -> Any:
-    """The stack outputs name keys in camelCase; accept the snake_case spelling too."""
-    return entry.get(camel, entry.get(snake))
-
-
-def read_endpoint(kube: Kube, name: str, entry: dict[str, Any]) -> LiveEndpoint:
+def read_endpoint(kube: KubeReader, name: str, entry: dict[str, Any]) -> LiveEndpoint:
     """`entry` is the stack output `endpoints.<name>` (backend, namespace, resourceName, url, ...)."""
     backend = str(entry.get("backend") or "")
     if backend not in EXTRACT:
         raise ValueError(f"endpoints.{name}.backend is {backend!r}; expected one of {', '.join(sorted(EXTRACT))}")
     namespace = str(entry.get("namespace") or "default")
-    resource = str(_field(entry, "resourceName", "resource_name") or name)
+    resource = str(entry.get("resourceName") or name)
     if backend == "kubernetes":
         obj = kube.deployment(namespace, resource)
     else:
@@ -90,10 +84,10 @@ def _last_message(backend: str, status: dict[str, Any]) -> str:
     return f"{newest.get('type')}: {newest['message']}"
 
 
-def live_url(kube: Kube, entry: dict[str, Any]) -> tuple[Optional[str], Optional[str]]:
+def live_url(kube: KubeReader, entry: dict[str, Any]) -> tuple[Optional[str], Optional[str]]:
     """The output URL; when it is null and `urlSource` names an Ingress or Service, its live hostname."""
-    url, kind = entry.get("url"), _field(entry, "urlKind", "url_kind")
-    source = _field(entry, "urlSource", "url_source")
+    url, kind = entry.get("url"), entry.get("urlKind")  # the stack output's keys are camelCase, only
+    source = entry.get("urlSource")
     if url or not isinstance(source, str):
         return url, kind
     what, _, ref = source.partition(" ")
@@ -106,7 +100,7 @@ def live_url(kube: Kube, entry: dict[str, Any]) -> tuple[Optional[str], Optional
     if not host:
         return None, kind
     scheme = "https" if what == "Ingress" and _has_tls(obj or {}) else "http"
-    return ingress_rules.endpoint_url(scheme, host, str(_field(entry, "invocationPath", "invocation_path") or "")), kind
+    return ingress_rules.endpoint_url(scheme, host, str(entry.get("invocationPath") or "")), kind
 
 
 def _has_tls(ingress: dict[str, Any]) -> bool:

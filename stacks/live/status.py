@@ -13,9 +13,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from components.kube_reader import KubeReader, LiveError, Unreachable
+
 from ..literal import plain
 from .args import StatusArgs
-from .kube import Kube, LiveError, Unreachable
 from .outputs import OutputsError, read_outputs
 from .reader import LiveEndpoint, read_endpoint
 
@@ -50,7 +51,7 @@ def collect(outputs: dict[str, Any], timeout: float, where: str) -> list[Row]:
             "Fix: pass --outputs FILE with the platform stack's `kubeconfig` added"
         )
     rows = []
-    with Kube(kubeconfig, f"the `kubeconfig` output of {where}", timeout) as kube:
+    with KubeReader(kubeconfig, f"the `kubeconfig` output of {where}", timeout) as kube:
         for name, entry in endpoints.items():
             if not isinstance(entry, dict):
                 raise ValueError(f"endpoints.{name} is not a map; Fix: pass the stack's own outputs")

@@ -54,12 +54,12 @@ def live_status(outputs: dict[str, Any], timeout: float = DEFAULT_TIMEOUT) -> St
         raise DeployError("the trial stack exports no `endpoints`; the program declared no endpoint")
     if not outputs.get("kubeconfig"):
         raise DeployError("neither the trial stack nor the base stack exports `kubeconfig`; Fix: set pulumi.baseStack to the platform stack")
-    from ..live.kube import Kube, LiveError, Unreachable  # the kubernetes client: only when a trial waits
+    from components.kube_reader import KubeReader, LiveError, Unreachable  # the live reads: only when a trial waits
     from ..live.reader import read_endpoint
 
     name, entry = next(iter(endpoints.items()))
     try:
-        with Kube(outputs["kubeconfig"], "the `kubeconfig` stack output", timeout) as kube:
+        with KubeReader(outputs["kubeconfig"], "the `kubeconfig` stack output", timeout) as kube:
             live = read_endpoint(kube, name, entry if isinstance(entry, dict) else {})
     except Unreachable as exc:  # a slow API server is not the endpoint's failure: the deadline decides
         return Status("pending", str(exc))
@@ -70,13 +70,13 @@ def live_status(outputs: dict[str, Any], timeout: float = DEFAULT_TIMEOUT) -> St
 
 def live_url(outputs: dict[str, Any], entry: dict[str, Any], timeout: float = DEFAULT_TIMEOUT) -> Optional[str]:
     """The endpoint's URL from the live status of the Ingress or Service its `urlSource` names (G16)."""
-    from ..live.kube import Kube, LiveError, Unreachable
+    from components.kube_reader import KubeReader, LiveError, Unreachable
     from ..live.reader import live_url as read_url
 
-    if not outputs.get("kubeconfig") or not entry.get("urlSource", entry.get("url_source")):
+    if not outputs.get("kubeconfig") or not entry.get("urlSource"):
         return None
     try:
-        with Kube(outputs["kubeconfig"], "the `kubeconfig` stack output", timeout) as kube:
+        with KubeReader(outputs["kubeconfig"], "the `kubeconfig` stack output", timeout) as kube:
             return read_url(kube, entry)[0]
     except (Unreachable, LiveError) as exc:
         raise DeployError(f"the endpoint is ready but its URL could not be read: {exc}") from None

@@ -14,7 +14,7 @@ from stacks.__main__ import main as cli
 from tests.clusters.helpers import resolve, run_stack
 from tests.example_stacks import user_plan, user_project, user_values
 
-OUTPUT_KEYS = {"url", "url_kind", "url_source", "servedModelName", "namespace", "resourceName", "port", "apiKeySecret", "backend", "state", "stateDetail", "curl"}
+OUTPUT_KEYS = {"url", "urlKind", "urlSource", "servedModelName", "namespace", "resourceName", "port", "apiKeySecret", "backend", "state", "stateDetail", "curl"}
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +64,7 @@ def test_outputs_have_the_same_shape_for_every_backend(eks_run):
 def test_issue16_finding8_every_endpoint_output_says_where_its_url_comes_from(eks_run):
     _, _, outputs = eks_run
     endpoints, _ = resolve(outputs["endpoints"])
-    labels = {name: (out["url_kind"], out["url_source"]) for name, out in endpoints.items()}
+    labels = {name: (out["urlKind"], out["urlSource"]) for name, out in endpoints.items()}
     assert labels["qwen3-4b-vllm"] == ("alb", "Ingress inference/llm-qwen3-4b-vllm")
     assert labels["qwen3-0-6b-vllm-kserve"] == ("service", "Service inference/qwen3-0-6b-vllm-kserve-gateway")
     assert labels["qwen3-0-6b-sglang-ome"] == ("service", "InferenceService inference/qwen3-0-6b-sglang-ome")
@@ -75,9 +75,9 @@ def test_issue15_finding6_internal_hyperpod_endpoint_uses_the_operators_alb_and_
     _, seen, outputs = run_stack(user_values("dev"), stack="dev")
     endpoints, _ = resolve(outputs["endpoints"])
     llama = endpoints["llama-3-1-8b-vllm"]
-    assert (llama["url"], llama["url_kind"], llama["url_source"]) == (None, "operator-alb", "Ingress hyperpod-inference-system/alb-llama-3-1-8b-vllm-inference")
-    public = [out for out in endpoints.values() if out["url_kind"] == "alb"]
-    assert len(public) == 1 and public[0]["url_source"].startswith("Ingress hyperpod-inference-system/llm-")
+    assert (llama["url"], llama["urlKind"], llama["urlSource"]) == (None, "operator-alb", "Ingress hyperpod-inference-system/alb-llama-3-1-8b-vllm-inference")
+    public = [out for out in endpoints.values() if out["urlKind"] == "alb"]
+    assert len(public) == 1 and public[0]["urlSource"].startswith("Ingress hyperpod-inference-system/llm-")
     ingresses = [name for name, reg in seen.items() if reg.type_ == "kubernetes:networking.k8s.io/v1:Ingress"]
     assert len(ingresses) == 1 and "llama" not in ingresses[0]
     # The public ALB's router Service (a guess) is checked against the cluster before its Ingress.

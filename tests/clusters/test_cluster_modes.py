@@ -136,7 +136,7 @@ def test_G8_G16_G17_ingress_scheme_fixed_at_creation_url_from_final_status(hyper
     assert any(d.endswith("::platform-load-balancer-controller") for d in seen["team-a/public-ingress"].dependencies)
     endpoints, _ = resolve(outputs["endpoints"])
     # The internal endpoint's URL is the operator's Ingress's, read live; the public one's follows its status.
-    assert endpoints["qwen3-4b"]["url"] is None and endpoints["qwen3-4b"]["url_kind"] == "operator-alb"
+    assert endpoints["qwen3-4b"]["url"] is None and endpoints["qwen3-4b"]["urlKind"] == "operator-alb"
     assert endpoints["public"]["url"].startswith("http://k8s-") and endpoints["public"]["url"].endswith("/v1/chat/completions")
     assert endpoints["public"]["servedModelName"] == "Qwen3-4B-Instruct-2507"
     assert endpoints["public"]["namespace"] == "team-a" and endpoints["public"]["apiKeySecret"] == "public-api-key"

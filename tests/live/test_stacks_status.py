@@ -9,19 +9,12 @@ import json
 import pytest
 
 from stacks.__main__ import main
-from tests.live import k8s_server as k
+from tests import k8s_server as k
 
 
-@pytest.fixture
-def server():
-    s = k.K8sServer()
-    yield s
-    s.close()
-
-
-def _write(tmp_path, server, endpoints, **extra):
+def _write(tmp_path, kube_api, endpoints, **extra):
     path = tmp_path / "outputs.json"
-    path.write_text(json.dumps({"kubeconfig": server.kubeconfig(), "endpoints": endpoints, **extra}))
+    path.write_text(json.dumps({"kubeconfig": kube_api.kubeconfig(), "endpoints": endpoints, **extra}))
     return str(path)
 
 
@@ -29,11 +22,11 @@ LLAMA = {"backend": "hyperpod", "namespace": "inference", "resourceName": "llama
 QWEN = {"backend": "kubernetes", "namespace": "inference", "resourceName": "qwen", "url": None, "urlKind": "operator-alb", "urlSource": "Ingress inference/llm-qwen"}
 
 
-def test_g15_stacks_status_all_ready_exits_0_with_state_replicas_url_and_message(tmp_path, server, capsys):
-    server.answer(k.IEC.format(ns="inference", name="llama"), k.iec("DeploymentComplete", ready=1, conditions=[k.condition("DeploymentReady", "True", "Available", "Deployment is ready")]))
-    server.answer(k.DEPLOYMENT.format(ns="inference", name="qwen"), k.deployment("True", "True", "NewReplicaSetAvailable", 'ReplicaSet "qwen-5d9" has successfully progressed.', ready=2))
-    server.answer(k.INGRESS.format(ns="inference", name="llm-qwen"), k.ingress("k8s-qwen.us-east-1.elb.amazonaws.com"))
-    code = main(["status", "--outputs", _write(tmp_path, server, {"llama": LLAMA, "qwen": QWEN})])
+def test_g15_stacks_status_all_ready_exits_0_with_state_replicas_url_and_message(tmp_path, kube_api, capsys):
+    kube_api.answer(k.IEC.format(ns="inference", name="llama"), k.iec("DeploymentComplete", ready=1, conditions=[k.condition("DeploymentReady", "True", "Available", "Deployment is ready")]))
+    kube_api.answer(k.DEPLOYMENT.format(ns="inference", name="qwen"), k.deployment("True", "True", "NewReplicaSetAvailable", 'ReplicaSet "qwen-5d9" has successfully progressed.', ready=2))
+    kube_api.answer(k.INGRESS.format(ns="inference", name="llm-qwen"), k.ingress("k8s-qwen.us-east-1.elb.amazonaws.com"))
+    code = main(["status", "--outputs", _write(tmp_path, kube_api, {"llama": LLAMA, "qwen": QWEN})])
     out = capsys.readouterr().out
     assert code == 0
     assert "ready: DeploymentComplete" in out and "1/1" in out and "https://llm.example.com/v1/chat/completions (alb)" in out
@@ -41,33 +34,33 @@ def test_g15_stacks_status_all_ready_exits_0_with_state_replicas_url_and_message
     assert "ready: Ready" in out and "2/2" in out and "http://k8s-qwen.us-east-1.elb.amazonaws.com/ (operator-alb)" in out
 
 
-def test_g15_stacks_status_failed_exits_1_with_the_objects_message_printed_literally(tmp_path, server, capsys):
-    server.answer(k.IEC.format(ns="inference", name="llama"), k.iec("DeploymentFailed", message="[/bold] image lmcache/vllm-openai:[v9] not found"))
-    code = main(["status", "--outputs", _write(tmp_path, server, {"llama": LLAMA})])
+def test_g15_stacks_status_failed_exits_1_with_the_objects_message_printed_literally(tmp_path, kube_api, capsys):
+    kube_api.answer(k.IEC.format(ns="inference", name="llama"), k.iec("DeploymentFailed", message="[/bold] image lmcache/vllm-openai:[v9] not found"))
+    code = main(["status", "--outputs", _write(tmp_path, kube_api, {"llama": LLAMA})])
     out = capsys.readouterr().out
     assert code == 1
     assert "failed: DeploymentFailed" in out
     assert "llama: DeploymentFailed: [/bold] image lmcache/vllm-openai:[v9] not found\n" in out
 
 
-def test_g15_stacks_status_not_created_yet_is_pending_exit_1(tmp_path, server, capsys):
-    code = main(["status", "--outputs", _write(tmp_path, server, {"llama": LLAMA})])
+def test_g15_stacks_status_not_created_yet_is_pending_exit_1(tmp_path, kube_api, capsys):
+    code = main(["status", "--outputs", _write(tmp_path, kube_api, {"llama": LLAMA})])
     out = capsys.readouterr().out
     assert code == 1
     assert "pending: not created" in out and "llama: llama not found in namespace inference yet" in out
 
 
-def test_g15_stacks_status_hanging_api_server_is_bounded_and_reported(tmp_path, server, capsys):
-    server.answer(k.IEC.format(ns="inference", name="llama"), k.HANG)
-    code = main(["status", "--timeout", "0.2", "--outputs", _write(tmp_path, server, {"llama": LLAMA})])
+def test_g15_stacks_status_hanging_api_server_is_bounded_and_reported(tmp_path, kube_api, capsys):
+    kube_api.answer(k.IEC.format(ns="inference", name="llama"), k.HANG)
+    code = main(["status", "--timeout", "0.2", "--outputs", _write(tmp_path, kube_api, {"llama": LLAMA})])
     out = capsys.readouterr().out
     assert code == 1
     assert "unreachable" in out and "llama: reading inferenceendpointconfigs.inference.sagemaker.aws.amazon.com inference/llama: the API server did not answer within 0.2 s" in out
 
 
-def test_g15_stacks_status_refused_kubeconfig_exits_2_naming_it(tmp_path, server, capsys):
-    server.auth_status = 401
-    code = main(["status", "--stack", "dev", "--outputs", _write(tmp_path, server, {"llama": LLAMA})])
+def test_g15_stacks_status_refused_kubeconfig_exits_2_naming_it(tmp_path, kube_api, capsys):
+    kube_api.auth_status = 401
+    code = main(["status", "--stack", "dev", "--outputs", _write(tmp_path, kube_api, {"llama": LLAMA})])
     out = capsys.readouterr().out
     assert code == 2
     assert "HTTP 401 Unauthorized) with the `kubeconfig` output of stack dev" in " ".join(out.split())
@@ -80,6 +73,8 @@ def test_g15_stacks_status_refused_kubeconfig_exits_2_naming_it(tmp_path, server
         ("[1, 2]", "is a JSON list, not a map of outputs"),
         ('{"endpoints": {}}', "exports no `endpoints` map"),
         ('{"endpoints": {"llama": {"backend": "hyperpod"}}, "kubeconfig": "[secret]"}', "exports no readable `kubeconfig`"),
+        ('{"endpoints": {"llama": {"backend": "hyperpod"}}, "kubeconfig": "clusters: [a"}', "the `kubeconfig` output of stack dev is not a kubeconfig document (while parsing a flow sequence)"),
+        ('{"endpoints": {"llama": {"backend": "hyperpod"}}, "kubeconfig": "users: []"}', "the `kubeconfig` output of stack dev has no `clusters`"),
         ('{"endpoints": {"llama": {"backend": "sagemaker"}}, "kubeconfig": {"clusters": [{"name": "c", "cluster": {"server": "http://127.0.0.1:9"}}], "users": [{"name": "u", "user": {}}], "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}], "current-context": "c"}}', "endpoints.llama.backend is 'sagemaker'"),
     ],
 )

@@ -9,12 +9,12 @@ import json
 import pytest
 
 from components.ingress_drain import wait_for_drain
-from components.kube_reader import KubeReader
+from components.kube_reader import KubeReader, LiveError, Unreachable
 from components.rules import drain
-from tests.kube_api import FakeClock, kube_api
+from tests.k8s_server import HANG, INGRESSES, FakeClock
 
-OPERATOR_NS = "/apis/networking.k8s.io/v1/namespaces/hyperpod-inference-system/ingresses"
-INFERENCE_NS = "/apis/networking.k8s.io/v1/namespaces/inference/ingresses"
+OPERATOR_NS = INGRESSES.format(ns="hyperpod-inference-system")
+INFERENCE_NS = INGRESSES.format(ns="inference")
 OPERATOR_INGRESS = {
     "metadata": {"name": "alb-llama-3-1-8b-vllm-inference", "namespace": "hyperpod-inference-system", "finalizers": ["ingress.k8s.aws/resources"]},
     "spec": {"ingressClassName": "alb"},
@@ -26,19 +26,20 @@ def props(kubeconfig, timeout=60):
     return {"guard": "ingress-drain", "kubeconfig": json.dumps(kubeconfig), "clusterName": "llm-dev", "namespaces": ["hyperpod-inference-system", "inference"], "timeoutSeconds": timeout}
 
 
-def test_o6_drain_guard_delete_returns_once_the_operators_alb_ingress_is_gone():
+def test_o6_drain_guard_delete_returns_once_the_operators_alb_ingress_is_gone(kube_api):
     clock = FakeClock()
-    with kube_api({OPERATOR_NS: [[OPERATOR_INGRESS], [OPERATOR_INGRESS], []], INFERENCE_NS: [[NGINX_INGRESS]]}) as (kubeconfig, seen):
-        wait_for_drain(props(kubeconfig), clock=clock, sleep=clock.sleep)
+    kube_api.answer_lists(OPERATOR_NS, [OPERATOR_INGRESS], [OPERATOR_INGRESS], [])
+    kube_api.answer_lists(INFERENCE_NS, [NGINX_INGRESS])
+    wait_for_drain(props(kube_api.kubeconfig()), clock=clock, sleep=clock.sleep)
     assert clock.now == 20.0  # two polls of 10 s while the Ingress held its ALB
-    assert INFERENCE_NS in seen
+    assert kube_api.hits[OPERATOR_NS] == 3 and INFERENCE_NS in kube_api.hits
 
 
-def test_o6_drain_guard_delete_fails_at_its_deadline_naming_the_ingress_and_the_cleanup_command():
+def test_o6_drain_guard_delete_fails_at_its_deadline_naming_the_ingress_and_the_cleanup_command(kube_api):
     clock = FakeClock()
-    with kube_api({OPERATOR_NS: [[OPERATOR_INGRESS]]}) as (kubeconfig, _):
-        with pytest.raises(RuntimeError) as err:
-            wait_for_drain(props(kubeconfig, timeout=60), clock=clock, sleep=clock.sleep)
+    kube_api.answer_lists(OPERATOR_NS, [OPERATOR_INGRESS])
+    with pytest.raises(RuntimeError) as err:
+        wait_for_drain(props(kube_api.kubeconfig(), timeout=60), clock=clock, sleep=clock.sleep)
     message = str(err.value)
     assert clock.now == 60.0
     assert "hyperpod-inference-system/alb-llama-3-1-8b-vllm-inference" in message and "after 60 s" in message
@@ -66,6 +67,23 @@ def test_o6_which_ingresses_hold_an_alb(ingress, held):
     assert drain.holds_alb(ingress) is held
 
 
-def test_o6_kube_reader_reads_items_through_the_official_client():
-    with kube_api({INFERENCE_NS: [[NGINX_INGRESS]]}) as (kubeconfig, _):
-        assert [i["metadata"]["name"] for i in KubeReader(kubeconfig).ingresses("inference")] == ["docs"]
+def test_o6_kube_reader_reads_items_through_the_official_client(kube_api):
+    kube_api.answer_lists(INFERENCE_NS, [NGINX_INGRESS])
+    with KubeReader(kube_api.kubeconfig()) as kube:
+        assert [i["metadata"]["name"] for i in kube.ingresses("inference")] == ["docs"]
+    assert kube_api.authorizations == ["Bearer loopback-token"]
+
+
+def test_o6_kube_reader_list_that_hangs_is_one_attempt_bounded_by_the_timeout(kube_api):
+    kube_api.answer(INFERENCE_NS, HANG)
+    with KubeReader(kube_api.kubeconfig(), timeout=0.3) as kube, pytest.raises(Unreachable, match=r"reading Ingresses in inference: the API server did not answer within 0.3 s"):
+        kube.ingresses("inference")
+    assert kube_api.hits == {INFERENCE_NS: 1}  # retries off, as for single-object reads
+
+
+def test_o6_kube_reader_list_refused_names_the_kubeconfig_and_a_missing_list_is_empty(kube_api):
+    with KubeReader(kube_api.kubeconfig()) as kube:
+        assert kube.services("inference") == []  # 404: nothing there yet
+        kube_api.auth_status = 403
+        with pytest.raises(LiveError, match=r"refused to read Ingresses in inference \(HTTP 403 Forbidden\) with the `kubeconfig` stack output"):
+            kube.ingresses("inference")

@@ -13,7 +13,7 @@ from stacks.tuning.deploy import DeployError, EndpointFailed, ReadyTimeout
 from stacks.tuning.grid import PulumiTarget
 from stacks.tuning.pulumi_target import AutomationStackRunner, PulumiDeployer
 from tests.conftest import endpoint
-from tests.live import k8s_server as k
+from tests import k8s_server as k
 
 IEC_PATH = k.IEC.format(ns="inference", name="qwen3-4b")
 
@@ -43,16 +43,9 @@ class StepClock:
         return self.now
 
 
-@pytest.fixture
-def server():
-    s = k.K8sServer()
-    yield s
-    s.close()
-
-
-def _outputs(server, **entry):
+def _outputs(kube_api, **entry):
     base = {"backend": "hyperpod", "namespace": "inference", "resourceName": "qwen3-4b", "url": "http://alb.example/v1/chat/completions", "state": None}
-    return {"kubeconfig": server.kubeconfig(), "endpoints": {"qwen3-4b": {**base, **entry}}}
+    return {"kubeconfig": kube_api.kubeconfig(), "endpoints": {"qwen3-4b": {**base, **entry}}}
 
 
 def _deployer(tmp_path, runner, clock=None):
@@ -68,51 +61,51 @@ def _wait(deployer, timeout=600.0):
     return deployer.wait_ready(handle, timeout, threading.Event())
 
 
-def test_finding7_pending_in_progress_complete_succeeds(tmp_path, server):
-    server.answer(IEC_PATH, k.iec("DeploymentPending"), k.iec("DeploymentInProgress"), k.iec("DeploymentComplete", ready=1))
-    ready = _wait(_deployer(tmp_path, LoopbackRunner(tmp_path, _outputs(server))))
+def test_finding7_pending_in_progress_complete_succeeds(tmp_path, kube_api):
+    kube_api.answer(IEC_PATH, k.iec("DeploymentPending"), k.iec("DeploymentInProgress"), k.iec("DeploymentComplete", ready=1))
+    ready = _wait(_deployer(tmp_path, LoopbackRunner(tmp_path, _outputs(kube_api))))
     assert ready.base_url == "http://alb.example"
-    assert server.hits[IEC_PATH] == 3
+    assert kube_api.hits[IEC_PATH] == 3
 
 
-def test_g15_failed_state_stops_at_once_with_the_objects_message(tmp_path, server):
-    server.answer(IEC_PATH, k.iec("DeploymentInProgress"), k.iec("DeploymentFailed", message="Insufficient nvidia.com/gpu on ml.g5.8xlarge"))
+def test_g15_failed_state_stops_at_once_with_the_objects_message(tmp_path, kube_api):
+    kube_api.answer(IEC_PATH, k.iec("DeploymentInProgress"), k.iec("DeploymentFailed", message="Insufficient nvidia.com/gpu on ml.g5.8xlarge"))
     with pytest.raises(EndpointFailed, match=r"DeploymentFailed: Insufficient nvidia.com/gpu on ml.g5.8xlarge"):
-        _wait(_deployer(tmp_path, LoopbackRunner(tmp_path, _outputs(server)), StepClock(1.0)))
-    assert server.hits[IEC_PATH] == 2
+        _wait(_deployer(tmp_path, LoopbackRunner(tmp_path, _outputs(kube_api)), StepClock(1.0)))
+    assert kube_api.hits[IEC_PATH] == 2
 
 
-def test_finding7_live_state_wins_over_the_stale_state_output(tmp_path, server):
+def test_finding7_live_state_wins_over_the_stale_state_output(tmp_path, kube_api):
     """The output says complete (a value from `up`); the object says failed: the object decides."""
-    server.answer(IEC_PATH, k.iec("DeploymentFailed", message="model container OOMKilled"))
+    kube_api.answer(IEC_PATH, k.iec("DeploymentFailed", message="model container OOMKilled"))
     with pytest.raises(EndpointFailed, match="OOMKilled"):
-        _wait(_deployer(tmp_path, LoopbackRunner(tmp_path, _outputs(server, state="DeploymentComplete"))))
+        _wait(_deployer(tmp_path, LoopbackRunner(tmp_path, _outputs(kube_api, state="DeploymentComplete"))))
 
 
 @pytest.mark.parametrize("answer", [k.iec("DeploymentInProgress"), k.HANG], ids=["state-never-completes", "api-server-hangs"])
-def test_g15_a_hang_hits_the_deadline(tmp_path, server, answer):
-    server.answer(IEC_PATH, answer)
-    runner = LoopbackRunner(tmp_path, _outputs(server), request_timeout=0.2)
+def test_g15_a_hang_hits_the_deadline(tmp_path, kube_api, answer):
+    kube_api.answer(IEC_PATH, answer)
+    runner = LoopbackRunner(tmp_path, _outputs(kube_api), request_timeout=0.2)
     with pytest.raises(ReadyTimeout, match=r"not ready after 600 s \(last state: .*(DeploymentInProgress|did not answer within 0.2 s)"):
         _wait(_deployer(tmp_path, runner, StepClock(150.0)))
-    assert server.hits[IEC_PATH] == 4  # 150 s a reading: the clock, not real sleeping, ran out the 600 s
+    assert kube_api.hits[IEC_PATH] == 4  # 150 s a reading: the clock, not real sleeping, ran out the 600 s
 
 
-def test_g15_object_not_created_yet_is_waited_for(tmp_path, server):
-    server.answer(IEC_PATH, (404, {"kind": "Status", "code": 404}), k.iec("DeploymentComplete", ready=1))
-    assert _wait(_deployer(tmp_path, LoopbackRunner(tmp_path, _outputs(server)))).base_url == "http://alb.example"
+def test_g15_object_not_created_yet_is_waited_for(tmp_path, kube_api):
+    kube_api.answer(IEC_PATH, (404, {"kind": "Status", "code": 404}), k.iec("DeploymentComplete", ready=1))
+    assert _wait(_deployer(tmp_path, LoopbackRunner(tmp_path, _outputs(kube_api)))).base_url == "http://alb.example"
 
 
-def test_g15_refused_kubeconfig_stops_the_wait_naming_it(tmp_path, server):
-    server.auth_status = 403
+def test_g15_refused_kubeconfig_stops_the_wait_naming_it(tmp_path, kube_api):
+    kube_api.auth_status = 403
     with pytest.raises(Exception, match=r"HTTP 403 .* with the `kubeconfig` stack output"):
-        _wait(_deployer(tmp_path, LoopbackRunner(tmp_path, _outputs(server))))
+        _wait(_deployer(tmp_path, LoopbackRunner(tmp_path, _outputs(kube_api))))
 
 
-def test_g16_null_url_at_up_is_read_from_the_operators_ingress(tmp_path, server):
-    server.answer(IEC_PATH, k.iec("DeploymentComplete", ready=1))
-    server.answer(k.INGRESS.format(ns="hyperpod-inference-system", name="alb-qwen3-4b"), k.ingress("k8s-alb-qwen.us-east-1.elb.amazonaws.com"))
-    outputs = _outputs(server, url=None, urlKind="operator-alb", urlSource="Ingress hyperpod-inference-system/alb-qwen3-4b", invocationPath="/v1/chat/completions")
+def test_g16_null_url_at_up_is_read_from_the_operators_ingress(tmp_path, kube_api):
+    kube_api.answer(IEC_PATH, k.iec("DeploymentComplete", ready=1))
+    kube_api.answer(k.INGRESS.format(ns="hyperpod-inference-system", name="alb-qwen3-4b"), k.ingress("k8s-alb-qwen.us-east-1.elb.amazonaws.com"))
+    outputs = _outputs(kube_api, url=None, urlKind="operator-alb", urlSource="Ingress hyperpod-inference-system/alb-qwen3-4b", invocationPath="/v1/chat/completions")
     ready = _wait(_deployer(tmp_path, LoopbackRunner(tmp_path, outputs)))
     assert ready.base_url == "http://k8s-alb-qwen.us-east-1.elb.amazonaws.com"
 

@@ -1,6 +1,8 @@
-"""A loopback stand-in for the Kubernetes API server: answers exactly the GET paths the live reader
-uses, each with a scripted sequence of (HTTP status, JSON body); the last answer repeats. Bounded:
-127.0.0.1 only, a handler that hangs waits at most `HANG_SECONDS`, and `close()` releases it."""
+"""The one loopback stand-in for the Kubernetes API server (components/kube_reader.py's tests):
+answers exactly the GET paths a test scripts, object paths and list paths alike, each with a
+sequence of (HTTP status, JSON body); the last answer repeats, an unscripted path is 404. Requests
+without the kubeconfig's bearer token get 401. Tests take it as the `kube_api` fixture (conftest). Bounded: 127.0.0.1 only, a handler that hangs waits
+at most `HANG_SECONDS`, and `close()` releases it."""
 
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ DEPLOYMENT = "/apis/apps/v1/namespaces/{ns}/deployments/{name}"
 KSERVE_ISVC = "/apis/serving.kserve.io/v1beta1/namespaces/{ns}/inferenceservices/{name}"
 OME_ISVC = "/apis/ome.io/v1beta1/namespaces/{ns}/inferenceservices/{name}"
 INGRESS = "/apis/networking.k8s.io/v1/namespaces/{ns}/ingresses/{name}"
+INGRESSES = "/apis/networking.k8s.io/v1/namespaces/{ns}/ingresses"
+SERVICES = "/api/v1/namespaces/{ns}/services"
 TOKEN = "loopback-token"
 
 
@@ -84,10 +88,27 @@ class K8sServer:
         """Each answer: (status, body), a body (200), or HANG."""
         self.routes[path] = [a if a == HANG or isinstance(a, tuple) else (200, a) for a in answers]
 
+    def answer_lists(self, path: str, *item_lists: list[dict[str, Any]]) -> None:
+        """A list path: each answer is the `items` of one List document."""
+        self.answer(path, *({"kind": "List", "apiVersion": "v1", "items": items} for items in item_lists))
+
     def close(self) -> None:
         self.released.set()
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+class FakeClock:
+    """time.monotonic and time.sleep for bounded waits, without sleeping."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
 
 
 # Status documents shaped like the CRD status schemas (checked against them in test_live_reader).

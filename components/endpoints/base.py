@@ -198,6 +198,7 @@ class EndpointComponent(pulumi.ComponentResource):
             "namespace": self.namespace,
             "resourceName": self.resource_name,
             "port": self.port,
+            "invocationPath": self.invocation_path,  # a url read live (urlKind operator-alb) ends with it
             "apiKeySecret": self.api_key_secret,
             "backend": self.BACKEND,
             # The tuning driver waits on this (stacks/tuning: DeploymentComplete/InService/Ready/True).

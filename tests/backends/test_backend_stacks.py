@@ -14,7 +14,7 @@ from stacks.__main__ import main as cli
 from tests.clusters.helpers import resolve, run_stack
 from tests.example_stacks import user_plan, user_project, user_values
 
-OUTPUT_KEYS = {"url", "urlKind", "urlSource", "servedModelName", "namespace", "resourceName", "port", "apiKeySecret", "backend", "state", "stateDetail", "curl"}
+OUTPUT_KEYS = {"url", "urlKind", "urlSource", "servedModelName", "namespace", "resourceName", "port", "invocationPath", "apiKeySecret", "backend", "state", "stateDetail", "curl"}
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +76,7 @@ def test_issue15_finding6_internal_hyperpod_endpoint_uses_the_operators_alb_and_
     endpoints, _ = resolve(outputs["endpoints"])
     llama = endpoints["llama-3-1-8b-vllm"]
     assert (llama["url"], llama["urlKind"], llama["urlSource"]) == (None, "operator-alb", "Ingress hyperpod-inference-system/alb-llama-3-1-8b-vllm-inference")
+    assert llama["invocationPath"] == "/v1/chat/completions"  # what `stacks status` appends to the live hostname
     public = [out for out in endpoints.values() if out["urlKind"] == "alb"]
     assert len(public) == 1 and public[0]["urlSource"].startswith("Ingress hyperpod-inference-system/llm-")
     ingresses = [name for name, reg in seen.items() if reg.type_ == "kubernetes:networking.k8s.io/v1:Ingress"]

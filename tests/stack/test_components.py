@@ -70,7 +70,7 @@ def test_endpoint_outputs(make_endpoint):
 
     run(program)
     assert seen["values"] == ["qwen3-4b", "Qwen3-4B-Instruct-2507", "inference", 30000, "hyperpod"]
-    assert set(seen["outputs"]) == {"url", "urlKind", "urlSource", "servedModelName", "namespace", "resourceName", "port", "apiKeySecret", "backend", "state", "stateDetail", "curl"}
+    assert set(seen["outputs"]) == {"url", "urlKind", "urlSource", "servedModelName", "namespace", "resourceName", "port", "invocationPath", "apiKeySecret", "backend", "state", "stateDetail", "curl"}
     assert seen["outputs"]["backend"] == "hyperpod" and seen["outputs"]["apiKeySecret"] is None and seen["key"] is None
 
 

@@ -126,8 +126,9 @@ def test_plan_applies_the_registered_transform_to_hand_declared_resources(tmp_pa
     assert any("hand-made: [G" in message for _, message in plan.logs)
     # The transform fixes the object itself; its place in the graph it cannot fix: declared without
     # depends_on, it would be created before the operator that installs its CRD (O3) and, now that
-    # the transform gave it a GPU limit, before the device plugin (O4).
-    assert sorted(p.rule for p in obj.errors) == ["O3", "O4"] and plan.failed
+    # the transform gave it a GPU limit, before the device plugin (O4); and on destroy it would outlive
+    # the ingress drain guard, so its operator-made ALB Ingress would outlive the controller (O6).
+    assert sorted(p.rule for p in obj.errors) == ["O3", "O4", "O6"] and plan.failed
 
 
 def test_hand_declared_resource_fixed_by_the_transform_passes_its_crd_schema(tmp_path, crd_dir):

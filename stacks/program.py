@@ -87,7 +87,10 @@ def _preflight(cfg: stack_config.StackConfig) -> None:
 
 
 def build_base(cfg: stack_config.StackConfig) -> Base:
-    spec = cfg.cluster
+    # Without explicit node/instance groups, the endpoints' instance types give them (announced, G11).
+    for change in cluster_rules.derived_groups(cfg.cluster, cfg.endpoints):
+        pulumi.log.info(str(change))
+    spec = cluster_rules.with_default_groups(cfg.cluster, cfg.endpoints)
     tags = tag_rules.stack_tags(pulumi.get_stack(), spec.name, spec.tags)
     after: list[pulumi.Resource] = []
     hyperpod_arn: Optional[pulumi.Output[str]] = None
@@ -115,7 +118,7 @@ def build_base(cfg: stack_config.StackConfig) -> Base:
         hp = HyperPodCluster(
             "hyperpod",
             HyperPodClusterArgs(
-                spec=cluster_rules.with_default_groups(spec, cfg.endpoints),
+                spec=spec,
                 eks_cluster_arn=cluster.cluster_arn,
                 subnet_ids=network.private_subnet_ids,
                 security_group_ids=cluster.cluster_security_group_id.apply(lambda sg: [sg]),  # the system nodes' group too

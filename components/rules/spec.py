@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from .bounds import MAX_TEXT, DnsSubdomain, Env, ImageReference, Int32, LabelKey, LabelValue, Line, NameTemplate, Number, SecretKey, Text, line
@@ -289,6 +289,10 @@ class Resources(_Model):
 
 
 Backend = Literal["hyperpod", "kubernetes", "ome", "kserve"]
+LoadBalancer = Literal["alb", "nlb", "none"]
+# The load balancer that works with each backend, the default of `loadBalancer`: OME creates the engine's
+# Service itself, so the stack declares none for it (the hyperpod backend ignores the key).
+DEFAULT_LOAD_BALANCER: dict[str, LoadBalancer] = {"hyperpod": "alb", "kubernetes": "alb", "kserve": "alb", "ome": "none"}
 BACKENDS: tuple[str, ...] = ("hyperpod", "kubernetes", "ome", "kserve")
 
 
@@ -479,14 +483,27 @@ class EndpointSpec(_Model):
     `hyperpod` where the HyperPod operator runs (mode hyperpod, or mode existing with `hyperpodClusterArn` or
     `platform.hyperpodOperator: true`), `kubernetes` elsewhere. Example: `kubernetes`
     """
-    load_balancer: Literal["alb", "nlb", "none"] = "alb"
+    load_balancer: Optional[LoadBalancer] = None
     """Load balancer in front of the endpoint (kubernetes and kserve backends; the hyperpod backend ignores it): an
-    ALB Ingress, an NLB Service, or none (in-cluster only). The ome backend requires `none`. Example: `nlb`
+    ALB Ingress, an NLB Service, or none (in-cluster only). The ome backend requires `none`. Unset: the one that
+    works with the backend, `none` for ome (OME creates the engine Service itself) and `alb` for the others.
+    Example: `nlb`
     """
     kubernetes: KubernetesBackend = Field(default_factory=KubernetesBackend)
     """Options of the kubernetes backend. Example: `{weights: init-container, serviceAccountName: model-reader}`"""
     ome: OmeBackend = Field(default_factory=OmeBackend)
     """Options of the ome backend. Example: `{baseModel: qwen3-8b}`"""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _backend_load_balancer(cls, data: object) -> object:
+        # With the backend given, an unset loadBalancer is the backend's own; `backends.resolve` does the same
+        # for endpoints whose backend follows the cluster.
+        if isinstance(data, dict) and data.get("loadBalancer", data.get("load_balancer")) is None:
+            backend = data.get("backend")
+            if isinstance(backend, str) and backend in DEFAULT_LOAD_BALANCER:
+                data = {**{k: v for k, v in data.items() if k not in ("loadBalancer", "load_balancer")}, "loadBalancer": DEFAULT_LOAD_BALANCER[backend]}
+        return data
 
 
 # ---------------------------------------------------------------- clusters and platform
@@ -668,7 +685,9 @@ class ClusterSpec(_Model):
     desiredSize: 3}`
     """
     gpu_node_groups: list[GpuNodeGroup] = Field(default_factory=list)
-    """GPU managed node groups (mode eks only; rejected in other modes). Example: `[{name: g5, instanceType:
+    """GPU managed node groups (mode eks only; rejected in other modes). Unset or empty: one group per endpoint
+    instance type (NVIDIA AMI, the stack's GPU labels and taint), `desiredSize` and `maxSize` the endpoints'
+    replicas (their autoscaling maximum when set), announced in the plan. Example: `[{name: g5, instanceType:
     g5.12xlarge}]`
     """
     instance_groups: list[InstanceGroup] = Field(default_factory=list)

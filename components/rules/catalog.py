@@ -12,6 +12,7 @@ G1, G2, G3, G4, G5, G6, G7, G8, G9, G10 = "G1", "G2", "G3", "G4", "G5", "G6", "G
 G11, G12, G13, G14, G15, G16, G17, G18, G19, G20 = "G11", "G12", "G13", "G14", "G15", "G16", "G17", "G18", "G19", "G20"
 S1, S2, S3, S4, S5, S6 = "S1", "S2", "S3", "S4", "S5", "S6"
 B1 = "B1"
+A1 = "A1"
 O1, O2, O3, O4, O5 = "O1", "O2", "O3", "O4", "O5"
 
 
@@ -189,6 +190,14 @@ RULES += (
          "The program installs the chart as release hyperpod-dependencies in kube-system, after the EKS cluster and its system nodes, and the HyperPod cluster waits for it.",
          "A stack whose graph declares the HyperPod cluster without the chart, or beside it.",
          ("fix", "plan", "policy")),
+)
+
+RULES += (
+    Rule(A1, "A HyperPod autoscaling trigger reads a metric that exists for the endpoint: in `AWS/SageMaker` a real-time metric of the endpoint the operator registers, with `EndpointName` and `VariantName`; a Prometheus query on the endpoint's own engine metrics.",
+         "The dev stack scaled on `ApproximateBacklogSizePerInstance` with no dimensions: an asynchronous-inference metric, queried without the endpoint's dimensions, so KEDA got no datapoints and the endpoint never scaled (issue 16 finding 4).",
+         "An unset trigger metric, statistic or dimensions are upstream's: `Invocations`, `Sum`, `EndpointName` of the registered endpoint and `VariantName: AllTraffic`.",
+         "An asynchronous-inference metric; `AWS/SageMaker` without a registered endpoint, without dimensions, or with another `EndpointName` or no `VariantName`; a Prometheus query on the other engine's metrics. Another `VariantName` warns.",
+         ("fix", "validate", "policy")),
 )
 
 BY_ID: dict[str, Rule] = {r.id: r for r in RULES}

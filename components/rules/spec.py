@@ -205,22 +205,32 @@ class PrometheusTrigger(_Model):
 
 class CloudWatchTrigger(_Model):
     """A KEDA CloudWatch trigger of the HyperPod operator: scale on an Amazon CloudWatch metric (hyperpod backend
-    only).
+    only). Unset keys give upstream's trigger: `Invocations` of the endpoint the operator registers, `Sum`, with
+    dimensions `EndpointName` and `VariantName: AllTraffic` (rule A1).
     """
 
-    metric_name: line(255)
-    """Name of the CloudWatch metric. Example: `ConcurrentRequestsPerModel`"""
+    metric_name: line(255) = "Invocations"
+    """Name of the CloudWatch metric; in `AWS/SageMaker` a metric of real-time endpoints (rule A1 refuses the
+    asynchronous-inference ones, such as `ApproximateBacklogSizePerInstance`). Example: `InvocationsPerInstance`
+    """
     namespace: line(255) = "AWS/SageMaker"
-    """CloudWatch namespace of the metric. Example: `AWS/SageMaker`"""
+    """CloudWatch namespace of the metric; `AWS/SageMaker` needs `sagemakerEndpoint: true` (rule A1). Example:
+    `AWS/SageMaker`
+    """
     target_value: Number = Field(gt=0)
     """Target value of the metric per replica: KEDA adds replicas while the value per replica is above it. Example:
     `10`
     """
-    statistic: Literal["Average", "Sum", "Maximum", "Minimum", "SampleCount"] = "Average"
-    """Statistic of the metric KEDA reads (`metricStat`). Example: `Sum`"""
-    dimensions: dict[line(255), line(1024)] = Field(default_factory=dict)
+    statistic: Optional[Literal["Average", "Sum", "Maximum", "Minimum", "SampleCount"]] = None
+    """Statistic of the metric KEDA reads (`metricStat`). Unset: `Sum` for the count metrics (`Invocations`,
+    `InvocationsPerInstance`, `Invocation4XXErrors`, `Invocation5XXErrors`), `Average` for the others. Example:
+    `Maximum`
+    """
+    dimensions: Optional[dict[line(255), line(1024)]] = None
     """Dimensions that select the metric, name to value (CloudWatch's limits: 255-character names, 1024-character
-    values). Example: `{EndpointName: qwen3-8b}`
+    values); CloudWatch matches the whole set, so `AWS/SageMaker` needs `EndpointName` (the endpoint's resource
+    name) and `VariantName` (rule A1). Unset: in `AWS/SageMaker`, `{EndpointName: <the registered endpoint>,
+    VariantName: AllTraffic}`; elsewhere none. Example: `{EndpointName: qwen3-8b, VariantName: AllTraffic}`
     """
 
 
@@ -254,7 +264,7 @@ class Autoscaling(_Model):
     """
     cloudwatch: Optional[CloudWatchTrigger] = None
     """Scale on a CloudWatch metric (hyperpod backend only; rejected elsewhere). Unset: no CloudWatch trigger.
-    Example: `{metricName: ConcurrentRequestsPerModel, targetValue: 10}`
+    Example: `{metricName: Invocations, targetValue: 10}`
     """
     pods_metric: Optional[PodsMetric] = None
     """The HPA's per-pod metric (kubernetes backend only; rejected elsewhere). Unset: the engine's queue length

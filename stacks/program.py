@@ -61,6 +61,8 @@ def main() -> None:
     cfg = load_config()
     for warning in cfg.warnings:
         pulumi.log.warn(str(warning))
+    for change in cfg.changes:  # defaults filled in (derived node groups, backend load balancers, A1 triggers)
+        pulumi.log.info(str(change))
     if cfg.preflight and not pulumi.runtime.is_dry_run():
         _preflight(cfg)
     if cfg.guardrail_transforms:
@@ -87,9 +89,7 @@ def _preflight(cfg: stack_config.StackConfig) -> None:
 
 
 def build_base(cfg: stack_config.StackConfig) -> Base:
-    # Without explicit node/instance groups, the endpoints' instance types give them (announced, G11).
-    for change in cluster_rules.derived_groups(cfg.cluster, cfg.endpoints):
-        pulumi.log.info(str(change))
+    # Without explicit node/instance groups, the endpoints' instance types give them (announced in cfg.changes, G11).
     spec = cluster_rules.with_default_groups(cfg.cluster, cfg.endpoints)
     tags = tag_rules.stack_tags(pulumi.get_stack(), spec.name, spec.tags)
     after: list[pulumi.Resource] = []

@@ -25,7 +25,7 @@ import re
 from typing import Any, Optional
 
 from .catalog import A1
-from .problems import Problem
+from .problems import Change, Problem
 from .spec import CloudWatchTrigger, EndpointSpec
 
 SAGEMAKER_NAMESPACE = "AWS/SageMaker"
@@ -50,6 +50,21 @@ def dimensions(cw: CloudWatchTrigger, endpoint_name: Optional[str]) -> dict[str,
     if cw.namespace == SAGEMAKER_NAMESPACE and endpoint_name:
         return {"EndpointName": endpoint_name, "VariantName": DEFAULT_VARIANT}
     return {}
+
+
+def default_changes(spec: EndpointSpec, endpoint_name: str, path: str) -> list[Change]:
+    """The CloudWatch trigger keys a hyperpod endpoint leaves unset and the stack fills in, for the plan's change log."""
+    cw = spec.autoscaling.cloudwatch if spec.autoscaling else None
+    if cw is None:
+        return []
+    where = f"{path}.autoscaling.cloudwatch"
+    changes = []
+    if cw.statistic is None:
+        changes.append(Change(f"{where}.statistic", None, statistic(cw), A1, "unset: Sum for count metrics (upstream's trigger), Average otherwise"))
+    dims = dimensions(cw, endpoint_name if spec.sagemaker_endpoint else None)
+    if cw.dimensions is None and dims:
+        changes.append(Change(f"{where}.dimensions", None, dims, A1, "unset: the SageMaker endpoint the operator registers, variant AllTraffic (upstream's trigger)"))
+    return changes
 
 
 def check_spec(spec: EndpointSpec, endpoint_name: str, path: str) -> list[Problem]:

@@ -68,6 +68,15 @@ def test_g11_a_minimal_eks_mode_stack_with_one_endpoint_of_each_backend_plans_cl
     assert g5["taints"] == [{"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}]
     announced = [m for _, m in plan.logs if m.startswith("[G11] cluster.gpuNodeGroups: [] ->")]
     assert len(announced) == 1 and "'g5.2xlarge'" in announced[0] and "derived from the endpoints" in announced[0]
+    assert "[BACKEND] endpoints[1].loadBalancer: None -> 'none' (unset: the ome backend's default (OME creates the engine Service itself))" in [m for _, m in plan.logs]
+
+
+def test_g11_hyperpod_mode_derived_instance_groups_are_announced_too():
+    cluster = ClusterSpec(mode="hyperpod", name="c")
+    (change,) = clusters.derived_groups(cluster, [_ep(instance_type="ml.g5.12xlarge", replicas=2)])
+    assert (change.path, change.old, change.new) == ("cluster.instanceGroups", [], [{"name": "g5-12xlarge", "instanceType": "ml.g5.12xlarge", "instanceCount": 2}])
+    explicit = cluster.model_copy(update={"instance_groups": clusters.with_default_groups(cluster, [_ep()]).instance_groups})
+    assert clusters.derived_groups(explicit, [_ep()]) == []
 
 
 def test_backend_default_load_balancer_is_none_for_ome_and_alb_for_kubernetes_and_kserve():

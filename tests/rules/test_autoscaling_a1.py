@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.rules import manifests, policy_catalog
+from components.rules import autoscaling, manifests, policy_catalog
 from components.rules.backends import hyperpod
 from components.rules.spec import EndpointSpec
 from components.rules.validate import validate_endpoint
@@ -98,3 +98,13 @@ def test_a1_policy_refuses_a_hand_written_trigger_without_datapoints():
     assert [p for p in manifests.check(_iec(upstream)) if p.rule == "A1"] == []
     assert [p.path for p in manifests.check(_iec(upstream, endpoint_name=None)) if p.rule == "A1"] == ["spec.autoScalingSpec.cloudWatchTrigger.namespace"]
     assert policy.rule == "A1" and policy.enforcement == "mandatory"
+
+
+def test_a1_filled_in_trigger_keys_are_announced_in_the_change_log():
+    changes = autoscaling.default_changes(_ep({"cloudwatch": {"targetValue": 300}}), "llama-3-1-8b-vllm", "endpoints[1]")
+    assert [(c.path, c.old, c.new, c.rule) for c in changes] == [
+        ("endpoints[1].autoscaling.cloudwatch.statistic", None, "Sum", "A1"),
+        ("endpoints[1].autoscaling.cloudwatch.dimensions", None, {"EndpointName": "llama-3-1-8b-vllm", "VariantName": "AllTraffic"}, "A1"),
+    ]
+    explicit = _ep({"cloudwatch": {"targetValue": 300, "statistic": "Average", "dimensions": {"EndpointName": "llama-3-1-8b-vllm", "VariantName": "AllTraffic"}}})
+    assert autoscaling.default_changes(explicit, "llama-3-1-8b-vllm", "endpoints[1]") == []

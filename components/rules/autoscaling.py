@@ -84,6 +84,12 @@ def check_spec(spec: EndpointSpec, endpoint_name: str, path: str) -> list[Proble
     return problems
 
 
+def check_pods_metric(spec: EndpointSpec, path: str) -> list[Problem]:
+    """A1 on the kubernetes backend's HPA metric: a per-pod metric of the other engine matches no series."""
+    metric = spec.autoscaling.pods_metric if spec.autoscaling else None
+    return _check_prometheus(metric.name, spec.engine, f"{path}.autoscaling.podsMetric.name") if metric else []
+
+
 def check_manifest(spec: dict[str, Any], engine: Optional[str]) -> list[Problem]:
     """A1 on an InferenceEndpointConfig's `spec.autoScalingSpec`, as manifest field paths."""
     scaling = spec.get("autoScalingSpec") or {}

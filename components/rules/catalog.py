@@ -193,10 +193,10 @@ RULES += (
 )
 
 RULES += (
-    Rule(A1, "A HyperPod autoscaling trigger reads a metric that exists for the endpoint: in `AWS/SageMaker` a real-time metric of the endpoint the operator registers, with `EndpointName` and `VariantName`; a Prometheus query on the endpoint's own engine metrics.",
+    Rule(A1, "A HyperPod autoscaling trigger reads a metric that exists for the endpoint: in `AWS/SageMaker` a real-time metric of the endpoint the operator registers, with `EndpointName` and `VariantName`; a Prometheus query, or the kubernetes backend's HPA `podsMetric`, on the endpoint's own engine metrics.",
          "The dev stack scaled on `ApproximateBacklogSizePerInstance` with no dimensions: an asynchronous-inference metric, queried without the endpoint's dimensions, so KEDA got no datapoints and the endpoint never scaled (issue 16 finding 4).",
          "An unset trigger metric, statistic or dimensions are upstream's: `Invocations`, `Sum`, `EndpointName` of the registered endpoint and `VariantName: AllTraffic`.",
-         "An asynchronous-inference metric; `AWS/SageMaker` without a registered endpoint, without dimensions, or with another `EndpointName` or no `VariantName`; a Prometheus query on the other engine's metrics. Another `VariantName` warns.",
+         "An asynchronous-inference metric; `AWS/SageMaker` without a registered endpoint, without dimensions, or with another `EndpointName` or no `VariantName`; a Prometheus query or HPA `podsMetric` on the other engine's metrics. Another `VariantName` warns.",
          ("fix", "validate", "policy")),
 )
 

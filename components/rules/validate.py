@@ -300,4 +300,6 @@ def _scaling_rules(spec: EndpointSpec, path: str) -> list[Problem]:
         )
     if (spec.backend or "hyperpod") == "hyperpod":
         problems += autoscaling.check_spec(spec, naming.endpoint_name(spec.name), path)
+    if spec.backend == "kubernetes":
+        problems += autoscaling.check_pods_metric(spec, path)
     return problems

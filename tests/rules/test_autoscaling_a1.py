@@ -108,3 +108,11 @@ def test_a1_filled_in_trigger_keys_are_announced_in_the_change_log():
     ]
     explicit = _ep({"cloudwatch": {"targetValue": 300, "statistic": "Average", "dimensions": {"EndpointName": "llama-3-1-8b-vllm", "VariantName": "AllTraffic"}}})
     assert autoscaling.default_changes(explicit, "llama-3-1-8b-vllm", "endpoints[1]") == []
+
+
+def test_a1_kubernetes_hpa_pods_metric_of_the_other_engine():
+    # The kubernetes backend's HPA default is the engine's own queue metric; a named one must be too.
+    wrong = _ep({"podsMetric": {"name": "vllm:num_requests_waiting", "targetAverageValue": 8}}, engine="sglang", backend="kubernetes")
+    assert _a1(wrong) == [("endpoints[1].autoscaling.podsMetric.name", "error")]
+    right = _ep({"podsMetric": {"name": "sglang:num_queue_reqs", "targetAverageValue": 8}}, engine="sglang", backend="kubernetes")
+    assert _a1(right) == []

@@ -12,9 +12,10 @@ from typing import Any, Mapping, Optional
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
-from components.rules import ConfigError, Problem, backends
+from components.rules import ConfigError, Problem, autoscaling, backends, naming
+from components.rules.problems import Change
 from components.rules.bounds import Line
-from components.rules.clusters import validate_cluster
+from components.rules.clusters import derived_groups, validate_cluster
 from components.rules.ingress import validate_router_services
 from components.rules.spec import ClusterSpec, EndpointSpec, PlatformSpec
 from components.rules.validate import validate_endpoints
@@ -63,6 +64,7 @@ class StackConfig:
     endpoints: list[EndpointSpec]
     guardrail_transforms: bool = True
     warnings: list[Problem] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)  # defaults the stack filled in, for the plan's change log
     platform: PlatformSpec = field(default_factory=PlatformSpec)
     platform_stack: Optional[str] = None
     preflight: bool = False
@@ -87,12 +89,17 @@ def parse(values: Mapping[str, Any], region: Optional[str]) -> StackConfig:
     errors = problems + [p for p in found if p.severity == "error"]
     if errors:
         raise ConfigError(errors)
+    changes = backends.default_changes(values.get("endpoints") or [], endpoints)
+    changes += [c for i, ep in enumerate(endpoints) if ep.backend == "hyperpod" for c in autoscaling.default_changes(ep, naming.endpoint_name(ep.name), f"endpoints[{i}]")]
+    if stack.platform_stack is None:
+        changes += derived_groups(stack.cluster, endpoints)
     return StackConfig(
         region=region or "",
         cluster=stack.cluster,
         endpoints=endpoints,
         guardrail_transforms=stack.guardrail_transforms,
         warnings=[p for p in found if p.severity == "warning"],
+        changes=changes,
         platform=stack.platform,
         platform_stack=stack.platform_stack,
         preflight=stack.preflight,

@@ -20,7 +20,7 @@ from pydantic_core import PydanticUndefined
 
 from components.rules import bounds, catalog, policy_catalog
 from components.rules import addons as addon_rules
-from components.rules.spec import PlatformSpec
+from components.rules.spec import DEFAULT_LOAD_BALANCER, EndpointSpec, PlatformSpec
 
 from .config import PROJECT, StackSpec
 
@@ -239,6 +239,8 @@ def _derived_default(model: type[BaseModel], name: str) -> Optional[str]:
     """Defaults that depend on other keys, spelled out where the code holds them as data."""
     if model is PlatformSpec and name in addon_rules.ADDONS:
         return "unset: " + ", ".join(f"{mode} `{str(on[name]).lower()}`" for mode, on in addon_rules.DEFAULTS.items())
+    if model is EndpointSpec and name == "load_balancer":
+        return "unset: " + ", ".join(f"{backend} `{lb}`" for backend, lb in DEFAULT_LOAD_BALANCER.items())
     return None
 
 

@@ -63,6 +63,8 @@ def main() -> None:
     cfg = load_config()
     for warning in cfg.warnings:
         pulumi.log.warn(str(warning))
+    for change in cfg.changes:  # defaults filled in (derived node groups, backend load balancers, A1 triggers)
+        pulumi.log.info(str(change))
     if cfg.preflight and not pulumi.runtime.is_dry_run():
         _preflight(cfg)
     if cfg.guardrail_transforms:
@@ -89,7 +91,8 @@ def _preflight(cfg: stack_config.StackConfig) -> None:
 
 
 def build_base(cfg: stack_config.StackConfig) -> Base:
-    spec = cfg.cluster
+    # Without explicit node/instance groups, the endpoints' instance types give them (announced in cfg.changes, G11).
+    spec = cluster_rules.with_default_groups(cfg.cluster, cfg.endpoints)
     tags = tag_rules.stack_tags(pulumi.get_stack(), spec.name, spec.tags)
     after: list[pulumi.Resource] = []
     hyperpod_arn: Optional[pulumi.Output[str]] = None
@@ -117,7 +120,7 @@ def build_base(cfg: stack_config.StackConfig) -> Base:
         hp = HyperPodCluster(
             "hyperpod",
             HyperPodClusterArgs(
-                spec=cluster_rules.with_default_groups(spec, cfg.endpoints),
+                spec=spec,
                 eks_cluster_arn=cluster.cluster_arn,
                 subnet_ids=network.private_subnet_ids,
                 security_group_ids=cluster.cluster_security_group_id.apply(lambda sg: [sg]),  # the system nodes' group too

@@ -12,6 +12,7 @@ G1, G2, G3, G4, G5, G6, G7, G8, G9, G10 = "G1", "G2", "G3", "G4", "G5", "G6", "G
 G11, G12, G13, G14, G15, G16, G17, G18, G19, G20 = "G11", "G12", "G13", "G14", "G15", "G16", "G17", "G18", "G19", "G20"
 S1, S2, S3, S4, S5, S6 = "S1", "S2", "S3", "S4", "S5", "S6"
 B1 = "B1"
+A1 = "A1"
 O1, O2, O3, O4, O5, O6 = "O1", "O2", "O3", "O4", "O5", "O6"
 
 
@@ -194,6 +195,14 @@ RULES += (
          "An ingress drain guard (a dynamic resource) waits for the controller and the operator; every endpoint waits for it; its delete waits, bounded, until no Ingress of class alb is left in the stack's namespaces, else fails naming them and the cleanup command (tag elbv2.k8s.aws/cluster).",
          "A stack whose graph has operator endpoints without the guard, or a guard that does not wait for the controller.",
          ("fix", "plan", "policy")),
+)
+
+RULES += (
+    Rule(A1, "A HyperPod autoscaling trigger reads a metric that exists for the endpoint: in `AWS/SageMaker` a real-time metric of the endpoint the operator registers, with `EndpointName` and `VariantName`; a Prometheus query, or the kubernetes backend's HPA `podsMetric`, on the endpoint's own engine metrics.",
+         "The dev stack scaled on `ApproximateBacklogSizePerInstance` with no dimensions: an asynchronous-inference metric, queried without the endpoint's dimensions, so KEDA got no datapoints and the endpoint never scaled (issue 16 finding 4).",
+         "An unset trigger metric, statistic or dimensions are upstream's: `Invocations`, `Sum`, `EndpointName` of the registered endpoint and `VariantName: AllTraffic`.",
+         "An asynchronous-inference metric; `AWS/SageMaker` without a registered endpoint, without dimensions, or with another `EndpointName` or no `VariantName`; a Prometheus query or HPA `podsMetric` on the other engine's metrics. Another `VariantName` warns.",
+         ("fix", "validate", "policy")),
 )
 
 BY_ID: dict[str, Rule] = {r.id: r for r in RULES}

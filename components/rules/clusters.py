@@ -11,8 +11,8 @@ from . import instances, naming
 from .addons import OPERATOR_PREREQUISITES, OPERATOR_ROLE_PREFIX, operator_role_name, resolve_addons
 from .catalog import G8, G11, G20
 from .endpoint import GPU
-from .problems import Problem
-from .spec import ClusterSpec, EndpointSpec, InstanceGroup, PlatformSpec
+from .problems import Change, Problem
+from .spec import ClusterSpec, EndpointSpec, GpuNodeGroup, InstanceGroup, PlatformSpec
 from .tags import validate_tags
 
 _GRAVITON = re.compile(r"^[a-z]+\d+g[a-z]*$")  # m7g, c7gn, r8gd: arm64
@@ -95,8 +95,8 @@ def validate_cluster(cluster: ClusterSpec, platform: PlatformSpec, endpoints: It
             problems.append(Problem(where, group.name, "CONFIG", f"HyperPod instance groups are for mode hyperpod, not {cluster.mode}", "remove it, or use gpuNodeGroups for eks"))
         if not instances.is_gpu_instance(group.instance_type):
             problems.append(Problem(f"{where}.instanceType", group.instance_type, G11, "not a known GPU instance type", f"use one of {', '.join(instances.known_sizes(group.instance_type)) or 'ml.g5.8xlarge'}"))
-    if cluster.mode == "eks" and not cluster.gpu_node_groups:
-        problems.append(Problem(f"{path}.gpuNodeGroups", [], "CONFIG", "mode eks without a GPU node group has nowhere to run a model", "add one, e.g. [{name: g5, instanceType: g5.12xlarge}]", severity="warning"))
+    if cluster.mode == "eks" and not cluster.gpu_node_groups and not endpoints:
+        problems.append(Problem(f"{path}.gpuNodeGroups", [], "CONFIG", "mode eks without a GPU node group has nowhere to run a model", "add one, e.g. [{name: g5, instanceType: g5.12xlarge}], or an endpoint to derive one from", severity="warning"))
     if cluster.mode == "hyperpod" and not cluster.instance_groups and not endpoints:
         problems.append(Problem(f"{path}.instanceGroups", [], "CONFIG", "mode hyperpod with no instance group and no endpoint to derive one from has nowhere to run a model", "add one, e.g. [{name: gpu, instanceType: ml.g5.12xlarge, instanceCount: 1}]", severity="warning"))
     role = operator_role_name(platform, cluster.name)
@@ -112,24 +112,64 @@ def validate_cluster(cluster: ClusterSpec, platform: PlatformSpec, endpoints: It
         if ep.public_alb and not plan["load_balancer_controller"] and cluster.mode != "existing":
             problems.append(Problem(f"{where}.publicAlb", True, G8, "an ALB needs the AWS Load Balancer Controller", "set platform.loadBalancerController: true"))
         if placed is not None and instances.ec2_name(ep.instance_type.lower()) not in placed:
-            problems.append(Problem(f"{where}.instanceType", ep.instance_type, G11, f"no node group of cluster {cluster.name} has this instance type (have: {', '.join(sorted(placed)) or 'none'})", "add a node/instance group of that type or change the endpoint's instanceType"))
+            problems.append(Problem(f"{where}.instanceType", ep.instance_type, G11, f"no node group of cluster {cluster.name} has this instance type (have: {', '.join(sorted(placed)) or 'none'})", missing_group_fix(cluster, ep, endpoints)))
     return problems
 
 
-def with_default_groups(cluster: ClusterSpec, endpoints: Iterable[EndpointSpec]) -> ClusterSpec:
-    """Mode hyperpod without instanceGroups: one group per endpoint instance type, sized for the
-    endpoints' replicas (their autoscaling maximum when set). Explicit groups are kept as they are."""
-    if cluster.mode != "hyperpod" or cluster.instance_groups:
-        return cluster
+def _nodes_per_type(endpoints: Iterable[EndpointSpec]) -> dict[str, int]:
+    """EC2 instance type -> nodes the endpoints need: their replicas, or their autoscaling maximum when set."""
     counts: dict[str, int] = {}
     for ep in endpoints:
-        itype = hyperpod_instance_type(ep.instance_type)
+        itype = instances.ec2_name(ep.instance_type.strip().lower())
         counts[itype] = counts.get(itype, 0) + max(ep.replicas, ep.autoscaling.max_replicas if ep.autoscaling else 0, 1)
-    groups = [
-        InstanceGroup(name=re.sub(r"[^a-zA-Z0-9]+", "-", itype.removeprefix("ml.")), instance_type=itype, instance_count=n)
-        for itype, n in sorted(counts.items())
-    ]
-    return cluster.model_copy(update={"instance_groups": groups})
+    return dict(sorted(counts.items()))
+
+
+def _group_name(itype: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", instances.ec2_name(itype.lower())).strip("-")
+
+
+def derived_gpu_node_group(itype: str, nodes: int) -> GpuNodeGroup:
+    """Mode eks: the managed node group one instance type needs (NVIDIA AMI, the stack's GPU labels and taint,
+    which every backend's pods select and tolerate)."""
+    return GpuNodeGroup(name=_group_name(itype), instance_type=instances.ec2_name(itype), min_size=0, desired_size=nodes, max_size=nodes)
+
+
+def with_default_groups(cluster: ClusterSpec, endpoints: Iterable[EndpointSpec]) -> ClusterSpec:
+    """Without explicit groups, one group per endpoint instance type, sized for the endpoints' replicas (their
+    autoscaling maximum when set): HyperPod instance groups in mode hyperpod, GPU managed node groups in mode
+    eks. Explicit groups are kept as they are (derivation off)."""
+    counts = _nodes_per_type(endpoints)
+    if cluster.mode == "hyperpod" and not cluster.instance_groups:
+        groups: list = [InstanceGroup(name=_group_name(t), instance_type=hyperpod_instance_type(t), instance_count=n) for t, n in counts.items()]
+        return cluster.model_copy(update={"instance_groups": groups})
+    if cluster.mode == "eks" and not cluster.gpu_node_groups:
+        return cluster.model_copy(update={"gpu_node_groups": [derived_gpu_node_group(t, n) for t, n in counts.items()]})
+    return cluster
+
+
+def derived_groups(cluster: ClusterSpec, endpoints: Iterable[EndpointSpec]) -> list[Change]:
+    """The groups `with_default_groups` adds, as change-log lines the plan prints (a default, announced)."""
+    derived = with_default_groups(cluster, endpoints)
+    if derived is cluster:
+        return []
+    key, groups = ("instanceGroups", derived.instance_groups) if cluster.mode == "hyperpod" else ("gpuNodeGroups", derived.gpu_node_groups)
+    if not groups:
+        return []
+    fields = ("name", "instance_type", "instance_count") if cluster.mode == "hyperpod" else ("name", "instance_type", "desired_size", "max_size")
+    new = [g.model_dump(by_alias=True, include=set(fields)) for g in groups]
+    return [Change(f"cluster.{key}", [], new, G11, f"derived from the endpoints: one group per instance type, sized for their replicas (autoscaling maximum); set cluster.{key} to choose your own")]
+
+
+def missing_group_fix(cluster: ClusterSpec, ep: EndpointSpec, endpoints: Iterable[EndpointSpec]) -> str:
+    """One line naming the group to add for an endpoint whose instance type no explicit group has."""
+    itype = instances.ec2_name(ep.instance_type.strip().lower())
+    nodes = _nodes_per_type(e for e in endpoints if instances.ec2_name(e.instance_type.strip().lower()) == itype).get(itype, 1)
+    if cluster.mode == "hyperpod":
+        entry = f"{{name: {_group_name(itype)}, instanceType: {hyperpod_instance_type(itype)}, instanceCount: {nodes}}}"
+        return f"add {entry} to cluster.instanceGroups (or remove instanceGroups to derive them), or change the endpoint's instanceType"
+    entry = f"{{name: {_group_name(itype)}, instanceType: {itype}, minSize: 0, desiredSize: {nodes}, maxSize: {nodes}}}"
+    return f"add {entry} to cluster.gpuNodeGroups (or remove gpuNodeGroups to derive them), or change the endpoint's instanceType"
 
 
 def _placements(cluster: ClusterSpec) -> Optional[set[str]]:

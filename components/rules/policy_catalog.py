@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Mapping, Optional, Union
 
 from . import manifests, ordering, security, stack_checks
-from .catalog import B1, G1, G2, G3, G4, G5, G6, G7, G8, G9, G10, G11, G12, G13, G16, O1, O2, O3, O4, O5, O6, S1, S2, S3, S4, S5, S6
+from .catalog import A1, B1, G1, G2, G3, G4, G5, G6, G7, G8, G9, G10, G11, G12, G13, G16, O1, O2, O3, O4, O5, O6, S1, S2, S3, S4, S5, S6
 from .problems import Problem
 from .resources import Resource
 
@@ -82,6 +82,8 @@ POLICIES: tuple[PolicySpec, ...] = (
     PolicySpec("g12-low-compute-capability-env", G12, "T4-class GPUs (compute capability < 8.0) get the documented engine env workarounds", "resource", "mandatory", _guardrail(G12), anchors=("perf-eval-eks-notes §1",)),
     PolicySpec("g13-ephemeral-storage-and-shm", G13, "Model pods request ephemeral storage and mount a memory-backed /dev/shm", "resource", "mandatory", _guardrail(G13), anchors=("model-engine-notes", "Kyverno require-pod-requests-limits")),
     PolicySpec("b1-backend-manifests", B1, "OME/KServe objects and engine containers deploy as written: named containers, $(VAR) not $VAR in args, the runtime owns the runner image, supported storage URIs, a BenchmarkJob output location, no headless Service in front of KServe", "resource", "mandatory", _guardrail(B1), anchors=("autotuner-ome-devlog bugs 2-5, 10", "maas-kserve-devlog issues 7, 10")),
+    PolicySpec("a1-autoscaling-trigger-gets-datapoints", A1, "HyperPod autoscaling triggers read a metric that exists for the endpoint: AWS/SageMaker real-time metrics with the registered EndpointName and a VariantName, Prometheus queries on the endpoint's own engine", "resource", "mandatory", _guardrail(A1), anchors=("AWS docs: sagemaker-hyperpod-model-deployment-autoscaling", "AWS docs: async-inference-monitor")),
+    PolicySpec("a1-autoscaling-variant-name", A1, "A CloudWatch trigger's VariantName other than upstream's AllTraffic (warning)", "resource", "advisory", _guardrail(A1, "warning"), anchors=("aws-samples/sagemaker-genai-hosting-examples deploy_jumpstart_inference_operator.yaml",)),
     PolicySpec("g16-endpoint-url-from-status", G16, "Endpoint URLs in the stack outputs come from the Ingress's final status", "stack", "mandatory", _stack(stack_checks.check_endpoint_urls), anchors=("incident §16",)),
     PolicySpec("s1-gpu-workload-limits-probes", S1, "GPU containers of every workload kind declare a GPU limit and probes", "resource", "mandatory", _on_manifest(security.check_gpu_workload), anchors=("Kyverno require-requests-limits", "Kyverno require-probes")),
     PolicySpec("s2-public-alb-tls-or-api-key", S2, "No internet-facing ALB without TLS (ACM certificate) or an API key", "stack", "mandatory", _stack(stack_checks.check_public_alb_auth), anchors=("AWSGuard alb-http-to-https-redirection", "CIS EKS 5.4.5")),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from .bounds import MAX_TEXT, DnsSubdomain, Env, ImageReference, Int32, LabelKey, LabelValue, Line, NameTemplate, Number, SecretKey, Text, line
@@ -205,22 +205,32 @@ class PrometheusTrigger(_Model):
 
 class CloudWatchTrigger(_Model):
     """A KEDA CloudWatch trigger of the HyperPod operator: scale on an Amazon CloudWatch metric (hyperpod backend
-    only).
+    only). Unset keys give upstream's trigger: `Invocations` of the endpoint the operator registers, `Sum`, with
+    dimensions `EndpointName` and `VariantName: AllTraffic` (rule A1).
     """
 
-    metric_name: line(255)
-    """Name of the CloudWatch metric. Example: `ConcurrentRequestsPerModel`"""
+    metric_name: line(255) = "Invocations"
+    """Name of the CloudWatch metric; in `AWS/SageMaker` a metric of real-time endpoints (rule A1 refuses the
+    asynchronous-inference ones, such as `ApproximateBacklogSizePerInstance`). Example: `InvocationsPerInstance`
+    """
     namespace: line(255) = "AWS/SageMaker"
-    """CloudWatch namespace of the metric. Example: `AWS/SageMaker`"""
+    """CloudWatch namespace of the metric; `AWS/SageMaker` needs `sagemakerEndpoint: true` (rule A1). Example:
+    `AWS/SageMaker`
+    """
     target_value: Number = Field(gt=0)
     """Target value of the metric per replica: KEDA adds replicas while the value per replica is above it. Example:
     `10`
     """
-    statistic: Literal["Average", "Sum", "Maximum", "Minimum", "SampleCount"] = "Average"
-    """Statistic of the metric KEDA reads (`metricStat`). Example: `Sum`"""
-    dimensions: dict[line(255), line(1024)] = Field(default_factory=dict)
+    statistic: Optional[Literal["Average", "Sum", "Maximum", "Minimum", "SampleCount"]] = None
+    """Statistic of the metric KEDA reads (`metricStat`). Unset: `Sum` for the count metrics (`Invocations`,
+    `InvocationsPerInstance`, `Invocation4XXErrors`, `Invocation5XXErrors`), `Average` for the others. Example:
+    `Maximum`
+    """
+    dimensions: Optional[dict[line(255), line(1024)]] = None
     """Dimensions that select the metric, name to value (CloudWatch's limits: 255-character names, 1024-character
-    values). Example: `{EndpointName: qwen3-8b}`
+    values); CloudWatch matches the whole set, so `AWS/SageMaker` needs `EndpointName` (the endpoint's resource
+    name) and `VariantName` (rule A1). Unset: in `AWS/SageMaker`, `{EndpointName: <the registered endpoint>,
+    VariantName: AllTraffic}`; elsewhere none. Example: `{EndpointName: qwen3-8b, VariantName: AllTraffic}`
     """
 
 
@@ -254,7 +264,7 @@ class Autoscaling(_Model):
     """
     cloudwatch: Optional[CloudWatchTrigger] = None
     """Scale on a CloudWatch metric (hyperpod backend only; rejected elsewhere). Unset: no CloudWatch trigger.
-    Example: `{metricName: ConcurrentRequestsPerModel, targetValue: 10}`
+    Example: `{metricName: Invocations, targetValue: 10}`
     """
     pods_metric: Optional[PodsMetric] = None
     """The HPA's per-pod metric (kubernetes backend only; rejected elsewhere). Unset: the engine's queue length
@@ -289,6 +299,10 @@ class Resources(_Model):
 
 
 Backend = Literal["hyperpod", "kubernetes", "ome", "kserve"]
+LoadBalancer = Literal["alb", "nlb", "none"]
+# The load balancer that works with each backend, the default of `loadBalancer`: OME creates the engine's
+# Service itself, so the stack declares none for it (the hyperpod backend ignores the key).
+DEFAULT_LOAD_BALANCER: dict[str, LoadBalancer] = {"hyperpod": "alb", "kubernetes": "alb", "kserve": "alb", "ome": "none"}
 BACKENDS: tuple[str, ...] = ("hyperpod", "kubernetes", "ome", "kserve")
 
 
@@ -479,14 +493,27 @@ class EndpointSpec(_Model):
     `hyperpod` where the HyperPod operator runs (mode hyperpod, or mode existing with `hyperpodClusterArn` or
     `platform.hyperpodOperator: true`), `kubernetes` elsewhere. Example: `kubernetes`
     """
-    load_balancer: Literal["alb", "nlb", "none"] = "alb"
+    load_balancer: Optional[LoadBalancer] = None
     """Load balancer in front of the endpoint (kubernetes and kserve backends; the hyperpod backend ignores it): an
-    ALB Ingress, an NLB Service, or none (in-cluster only). The ome backend requires `none`. Example: `nlb`
+    ALB Ingress, an NLB Service, or none (in-cluster only). The ome backend requires `none`. Unset: the one that
+    works with the backend, `none` for ome (OME creates the engine Service itself) and `alb` for the others.
+    Example: `nlb`
     """
     kubernetes: KubernetesBackend = Field(default_factory=KubernetesBackend)
     """Options of the kubernetes backend. Example: `{weights: init-container, serviceAccountName: model-reader}`"""
     ome: OmeBackend = Field(default_factory=OmeBackend)
     """Options of the ome backend. Example: `{baseModel: qwen3-8b}`"""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _backend_load_balancer(cls, data: object) -> object:
+        # With the backend given, an unset loadBalancer is the backend's own; `backends.resolve` does the same
+        # for endpoints whose backend follows the cluster.
+        if isinstance(data, dict) and data.get("loadBalancer", data.get("load_balancer")) is None:
+            backend = data.get("backend")
+            if isinstance(backend, str) and backend in DEFAULT_LOAD_BALANCER:
+                data = {**{k: v for k, v in data.items() if k not in ("loadBalancer", "load_balancer")}, "loadBalancer": DEFAULT_LOAD_BALANCER[backend]}
+        return data
 
 
 # ---------------------------------------------------------------- clusters and platform
@@ -668,7 +695,9 @@ class ClusterSpec(_Model):
     desiredSize: 3}`
     """
     gpu_node_groups: list[GpuNodeGroup] = Field(default_factory=list)
-    """GPU managed node groups (mode eks only; rejected in other modes). Example: `[{name: g5, instanceType:
+    """GPU managed node groups (mode eks only; rejected in other modes). Unset or empty: one group per endpoint
+    instance type (NVIDIA AMI, the stack's GPU labels and taint), `desiredSize` and `maxSize` the endpoints'
+    replicas (their autoscaling maximum when set), announced in the plan. Example: `[{name: g5, instanceType:
     g5.12xlarge}]`
     """
     instance_groups: list[InstanceGroup] = Field(default_factory=list)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from . import engines, instances, naming, security
+from . import autoscaling, engines, instances, naming, security
 from .backends import hyperpod
 from .catalog import G2, G7, G8, G10, G11, G12, G17
 from .endpoint import resolve
@@ -298,4 +298,8 @@ def _scaling_rules(spec: EndpointSpec, path: str) -> list[Problem]:
                 "add autoscaling.prometheus {query, targetValue} or autoscaling.cloudwatch {metricName, targetValue}",
             )
         )
+    if (spec.backend or "hyperpod") == "hyperpod":
+        problems += autoscaling.check_spec(spec, naming.endpoint_name(spec.name), path)
+    if spec.backend == "kubernetes":
+        problems += autoscaling.check_pods_metric(spec, path)
     return problems

@@ -80,7 +80,7 @@ def test_unknown_backend_is_a_config_error():
         ({"publicAlb": True, "loadBalancer": "none"}, "endpoints[0].publicAlb", "G8"),
         # Autotuner bug 11: a BenchmarkJob cannot carry an API key.
         ({"backend": "ome", "loadBalancer": "none", "apiKey": True, "ome": {"benchmark": {"outputLocation": "pvc://bench/r"}}}, "endpoints[0].ome.benchmark", "BACKEND"),
-        ({"backend": "ome"}, "endpoints[0].loadBalancer", "BACKEND"),
+        ({"backend": "ome", "loadBalancer": "alb"}, "endpoints[0].loadBalancer", "BACKEND"),  # explicit; the default is none
     ],
 )
 def test_hyperpod_only_features_are_rejected_on_other_backends(endpoint, path, rule):

@@ -278,3 +278,17 @@ def test_keda_policy_matches_the_setup_page_and_terraform(upstream_dir):
     terraform = _tf_actions(_tf_block((upstream_dir / TF_OPERATOR).read_text(), 'resource "aws_iam_role_policy" "keda"'))
     assert guides[0] == guides[1] == terraform
     _diff_is_listed("keda", iam.actions(iam.keda_policy()), terraform)
+
+
+def test_operator_role_issue_16_finding_5_put_object_tagging_on_the_stacks_bucket_comes_from_the_managed_policy(upstream_dir):
+    # Issue 16 finding 5 (the v3.0 operator tags the certificates it writes: s3:PutObjectTagging,
+    # acm:AddTagsToCertificate). The stack's own TLS bucket is named hyperpod-tls-*, so the managed policy's
+    # S3PutObjectAccess statement grants both actions there; other bucket names get the setup page's policy.
+    managed = _json_after((upstream_dir / MANAGED_OPERATOR).read_text(), "JSON policy document")
+    puts = [s for s in managed["Statement"] if "s3:PutObjectTagging" in iam.actions({"Statement": [s]})]
+    assert [s["Resource"] for s in puts] == [["arn:aws:s3:::hyperpod-tls*/*"]]
+    assert "acm:AddTagsToCertificate" in iam.actions(managed)
+    assert _inputs("-tls")["bucketPrefix"] == "hyperpod-tls-"
+    assert "s3:PutObjectTagging" in iam.actions(iam.operator_tls_bucket_policy("my-tls-certs"))
+    trust = _doc(_inputs("-operator-role"), "assumeRolePolicy")["Statement"]
+    assert trust[0]["Principal"] == {"Service": ["sagemaker.amazonaws.com"]}

@@ -119,6 +119,20 @@ CASES: dict[str, tuple[str, Callable[[], list[Resource]], Callable[[], list[Reso
     "g06-sglang-metrics": ("G6", lambda: [k8s(mutate(render(engine="sglang"), lambda o: worker(o)["args"].remove("--enable-metrics")))], lambda: [k8s(render(engine="sglang"))], None, None),
     "g07-kv-cache": ("G7", lambda: [k8s(mutate(render(engine="sglang"), lambda o: o["spec"].update(kvCacheSpec={"enableL1Cache": True})))], lambda: [k8s(render(kvCache={"l1": True}))], None, None),
     "g07-l2-tieredstorage": ("G7", lambda: [k8s(render(kvCache={"l1": True, "l2": True, "l2Backend": "tieredstorage"}))], lambda: [k8s(render(kvCache={"l1": True, "l2": True, "l2Backend": "redis"}))], None, None),
+    "a1-autoscaling-trigger-gets-datapoints": (
+        "A1",
+        lambda: [k8s(render(autoscaling={"cloudwatch": {"metricName": "ApproximateBacklogSizePerInstance", "targetValue": 8, "dimensions": {}}}))],
+        lambda: [k8s(render(autoscaling={"cloudwatch": {"metricName": "Invocations", "targetValue": 300}}))],
+        None,
+        None,
+    ),
+    "a1-autoscaling-variant-name": (
+        "A1",
+        lambda: [k8s(render(autoscaling={"cloudwatch": {"targetValue": 300, "dimensions": {"EndpointName": "qwen3-4b", "VariantName": "blue"}}}))],
+        lambda: [k8s(render(autoscaling={"cloudwatch": {"targetValue": 300, "dimensions": {"EndpointName": "qwen3-4b", "VariantName": "AllTraffic"}}}))],
+        None,
+        None,
+    ),
     "g08-public-alb-needs-routing": ("G8", lambda: [k8s(render()), k8s(ingress("qwen3-4b", tls=True))], lambda: [k8s(render(intelligentRouting=True)), k8s(ingress("qwen3-4b", tls=True))], None, None),
     "g09-api-key-reaches-router": (
         "G9",

@@ -29,7 +29,7 @@ VARIANTS = [
     {"modelSource": {"type": "fsx", "fileSystemId": "fs-0123456789abcdef0", "mountName": "abcd", "path": "m/"}},
     {"instanceType": "g4dn.12xlarge", "engineArgs": {"tensorParallelSize": 4}, "apiKey": True},
     {"autoscaling": {"minReplicas": 1, "maxReplicas": 3, "prometheus": {"query": "sum(rate(x[1m]))", "targetValue": 4}}},
-    {"autoscaling": {"cloudwatch": {"metricName": "Backlog", "targetValue": 8, "dimensions": {"EndpointName": "x"}}}},
+    {"autoscaling": {"cloudwatch": {"metricName": "InvocationsPerInstance", "targetValue": 8}}},  # A1: dimensions filled in
     {"tlsCertificateS3Uri": "s3://certs/x", "sagemakerEndpoint": False, "replicas": 0},
 ]
 

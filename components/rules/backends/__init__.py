@@ -8,12 +8,12 @@ where it runs, plain Kubernetes elsewhere.
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Any, Iterable
 
 from .. import addons
 from ..catalog import G8
-from ..problems import Problem
-from ..spec import ClusterSpec, EndpointSpec, FsxSource, HuggingFaceSource, PlatformSpec, S3Source
+from ..problems import Change, Problem
+from ..spec import DEFAULT_LOAD_BALANCER, ClusterSpec, EndpointSpec, FsxSource, HuggingFaceSource, PlatformSpec, S3Source
 
 HYPERPOD_ONLY = "hyperpod"
 
@@ -38,8 +38,27 @@ def backend_of(spec: EndpointSpec) -> str:
 
 
 def resolve(endpoints: Iterable[EndpointSpec], cluster: ClusterSpec, platform_spec: PlatformSpec) -> list[EndpointSpec]:
+    """Each endpoint with its backend (the cluster's default when unset) and that backend's default load
+    balancer when `loadBalancer` is unset (spec.DEFAULT_LOAD_BALANCER: ome `none`, the others `alb`)."""
     default = default_backend(cluster, platform_spec)
-    return [ep if ep.backend else ep.model_copy(update={"backend": default}) for ep in endpoints]
+    out = []
+    for ep in endpoints:
+        backend = ep.backend or default
+        update: dict = {} if ep.backend else {"backend": backend}
+        if ep.load_balancer is None:
+            update["load_balancer"] = DEFAULT_LOAD_BALANCER[backend]
+        out.append(ep.model_copy(update=update) if update else ep)
+    return out
+
+
+def default_changes(entries: Iterable[Any], resolved: Iterable[EndpointSpec], path: str = "endpoints") -> list[Change]:
+    """Load balancers the backend chose for config `entries` (raw mappings) without `loadBalancer`, where the
+    default is not the former `alb` for every backend: for the plan's change log."""
+    return [
+        Change(f"{path}[{i}].loadBalancer", None, ep.load_balancer, "BACKEND", f"unset: the {ep.backend} backend's default (OME creates the engine Service itself)")
+        for i, (raw, ep) in enumerate(zip(entries, resolved))
+        if isinstance(raw, dict) and "loadBalancer" not in raw and "load_balancer" not in raw and ep.backend != "hyperpod" and ep.load_balancer != "alb"
+    ]
 
 
 def validate_backends(endpoints: Iterable[EndpointSpec], cluster: ClusterSpec, platform_spec: PlatformSpec, path: str = "endpoints") -> list[Problem]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import engines, instances, naming
+from .. import autoscaling, engines, instances, naming
 from ..addons import OPERATOR_NAMESPACE  # noqa: F401 - where the operator runs the router: part of this backend's interface
 from ..catalog import G2, G3, G5, G6, G7, G9, G10, G11, G12, G17, G18
 from ..endpoint import API_KEY_ENV, API_KEY_SECRET_KEY, GPU, ResolvedEndpoint, resolve
@@ -161,13 +161,15 @@ def _autoscaling(r: ResolvedEndpoint) -> dict[str, Any]:
         }
     if scaling.cloudwatch:
         cw = scaling.cloudwatch
+        # A1: unset statistic and dimensions are upstream's (Sum; the registered endpoint, variant AllTraffic).
+        dims = autoscaling.dimensions(cw, r.name if r.spec.sagemaker_endpoint else None)
         out["cloudWatchTrigger"] = {
             "name": f"{r.name}-cloudwatch",
             "metricName": cw.metric_name,
             "namespace": cw.namespace,
             "targetValue": cw.target_value,
-            "metricStat": cw.statistic,
-            "dimensions": [{"name": k, "value": v} for k, v in sorted(cw.dimensions.items())],
+            "metricStat": autoscaling.statistic(cw),
+            "dimensions": [{"name": k, "value": v} for k, v in sorted(dims.items())],
         }
     return out
 
@@ -221,6 +223,7 @@ def check(obj: dict[str, Any]) -> list[Problem]:
     problems += engine_checks.check_gpus(view)
     problems += engine_checks.check_storage(view)
     problems += _check_routes(spec, view.engine)
+    problems += autoscaling.check_manifest(spec, view.engine)
     return problems
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Optional
 
-from .. import engines, naming
+from .. import autoscaling, engines, naming
 from .. import ingress as ingress_rules
 from ..catalog import G4, G13
 from ..endpoint import ResolvedEndpoint, resolve
@@ -25,8 +25,9 @@ MODEL_VOLUME = "model-weights"
 HF_CACHE_VOLUME = "hf-cache"
 HF_HOME = "/models-cache"
 S3_CSI_DRIVER = "s3.csi.aws.com"
-# The queue-length metric each engine exports: the HPA default when autoscaling.podsMetric is unset.
-QUEUE_METRIC = {"vllm": "vllm:num_requests_waiting", "sglang": "sglang:num_queue_reqs"}
+# The queue-length metric each engine exports (rules/autoscaling.py cites the engines' docs): the HPA default
+# when autoscaling.podsMetric is unset.
+QUEUE_METRIC = autoscaling.QUEUE_METRIC
 DEFAULT_QUEUE_TARGET = 8
 
 

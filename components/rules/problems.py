@@ -22,7 +22,15 @@ class Problem:
     severity: Severity = "error"
 
     def __str__(self) -> str:
-        return f"{self.path} = {self.value!r}: [{self.rule}] {self.message}. Fix: {self.fix}"
+        return f"{printable(self.path)} = {self.value!r}: [{self.rule}] {printable(self.message)}. Fix: {printable(self.fix)}"
+
+
+def printable(text: str) -> str:
+    """`text` with every non-printable character escaped: a config key or server text holding a line
+    separator (\\n, \\x1e, U+2028, ...) must not split a problem into two lines."""
+    if str(text).isprintable():
+        return str(text)
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in str(text))
 
 
 @dataclass(frozen=True)

@@ -243,3 +243,15 @@ def test_item19_type_errors_name_the_expected_type_and_an_example(path, value, w
     assert expected in problem.message and example in problem.fix
     assert "correct the value" not in problem.fix
 
+
+
+# ---------------------------------------------------------------- line separators in user keys
+@pytest.mark.parametrize("key", ["team\x1ea", "team\u2028a", "team\x85a", "team\na"])
+def test_a_config_key_holding_a_line_separator_stays_one_problem_line(key):
+    """Found by the config property (tests/faults/test_config_property.py): str.splitlines breaks at
+    \\x1c-\\x1e, \\x85 and U+2028 as well as \\n, so a tag key holding one split its Problem in two."""
+    with pytest.raises(ConfigError) as info:
+        parse(with_(("endpoints", 0, "bogus" + key), 1), "us-east-1")
+    for problem in info.value.problems:
+        assert len(str(problem).splitlines()) == 1, str(problem)
+    assert any("bogus" in str(p) and "\\" in str(p) for p in info.value.problems)

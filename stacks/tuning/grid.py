@@ -126,8 +126,11 @@ WORKLOAD_FIELDS = ("prefix_tokens", "prefix_groups", "turns", "think_time", "ses
                    "trace", "trace_format", "trace_speed", "max_file_mb")
 # A parameter path under this prefix varies the benchmark block per point, not the endpoint.
 BENCHMARK_PREFIX = "benchmark."
-# What a single local engine process cannot do: these need the HyperPod operator (its router, its KV-cache
-# tiers), so a local trial would measure a configuration that was never applied.
+# What a single local engine process cannot do: these need the HyperPod operator, so a local trial would measure
+# a configuration that was never applied. The operator owns them as InferenceEndpointConfig fields
+# `spec.intelligentRoutingSpec.{enabled,routingStrategy}` and `spec.kvCacheSpec.{enableL1Cache,enableL2Cache}`
+# (sagemaker-hyperpod-cli helm_chart/HyperPodHelmChart/charts/inference-operator/config/crd/
+# inference.sagemaker.aws.amazon.com_inferenceendpointconfigs.yaml @011ca927).
 ROUTER_KEYS = {
     "intelligentRouting": "the HyperPod operator's router",
     "routingStrategy": "the HyperPod operator's router (intelligentRouting)",

@@ -125,6 +125,8 @@ class BenchmarkConfig:
                 raise ConfigError("slo", f"{k}={v}", "SLO limits are positive seconds")
         if self.max_concurrency is not None and not (isinstance(self.max_concurrency, int) and self.max_concurrency >= 1):
             raise ConfigError("max_concurrency", self.max_concurrency, "use a positive integer or leave it unset")
+        if self.max_concurrency is not None and self.trace:
+            raise ConfigError("max_concurrency", self.max_concurrency, "a trace is replayed on its own arrivals: drop it")
         self.workload()  # options and files: one line per problem, before any request
 
     def workload(self) -> Workload:

@@ -172,7 +172,7 @@ class Trace:
         return " ".join(shared)
 
     def unit(self, number: int, rng: random.Random, nonces: random.Random) -> Unit:
-        e = self.entries[number]
+        e = self.entries[number % len(self.entries)]  # warm-up requests reuse the first lines
         words = self._prefix(e).split()[: e.input_tokens - 1]  # room for at least one own token
         shared = len(words)
         own = user(self.prompts.build(e.input_tokens - shared, nonces))

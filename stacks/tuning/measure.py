@@ -43,6 +43,7 @@ def level_metrics(level: LevelResult, gpus: int) -> dict[str, Any]:
         "error_rate": level.error_rate,
         "completed": level.completed,
         "errors": dict(level.errors),
+        "workload": dict(level.workload),  # shape, shared-prefix share, TTFT by turn, arrival lag
     }
 
 

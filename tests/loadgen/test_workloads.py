@@ -139,3 +139,16 @@ def test_trace_speed_divides_the_timestamps(server, tmp_path):
     records = sorted(lv.records, key=lambda r: r.index)
     assert [r.scheduled - lv.t0 for r in records] == pytest.approx([0, 0.02, 0.04, 0.06, 0.08, 0.1], abs=1e-6)
     assert lv.value == 2.0
+
+
+def test_trace_warmup_reuses_the_first_lines_when_the_trace_is_shorter(server, tmp_path):
+    path = samples.write_native_trace(tmp_path / "t.jsonl", count=2, gap_s=0.01)
+    result = run_benchmark_sync(cfg(server, model="fast", trace=str(path), warmup=3))
+    assert result.warmup["requests"] == 3 and result.warmup["failed"] == 0
+    assert result.levels[0].completed == 2
+
+
+def test_trace_with_max_concurrency_is_refused():
+    with pytest.raises(ConfigError) as e:
+        BenchmarkConfig(url="http://127.0.0.1:9", model="m", trace="t.jsonl", max_concurrency=4).validate()
+    assert e.value.field == "max_concurrency"

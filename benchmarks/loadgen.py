@@ -10,7 +10,9 @@
     json.dump(result.to_dict(), f)
 
 ``run_benchmark`` runs the warm-up requests once, then each level in order (all of
-``concurrency`` or all of ``request_rates``).  It never raises for server or network problems:
+``concurrency`` or all of ``request_rates``, or one level replaying ``trace``).  What each request
+contains comes from the workload shape (``prefix_tokens``, ``turns``, ``dataset``, ``trace``; see
+benchmarks/workloads/), reported per level in ``LevelResult.workload``.  It never raises for server or network problems:
 they become per-request errors, ``LevelResult.error_rate`` and ``LevelResult.errors``; if every
 warm-up request fails, it returns early with ``result.aborted`` set and no levels.  Setting the
 ``stop`` event stops at once (requests in flight are cancelled); the result then has

@@ -71,6 +71,16 @@ def _count(text: str) -> int:
     return v
 
 
+def _non_negative(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        v = -1.0
+    if not 0 <= v < float("inf"):
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}: use 0 or a positive number of seconds, e.g. 1.5")
+    return v
+
+
 def _slo(text: str) -> dict[str, float]:
     out: dict[str, float] = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
@@ -99,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     load = r.add_mutually_exclusive_group(required=True)
     load.add_argument("--concurrency", type=_list_of(int, "1,4,16"), help="closed-loop levels, e.g. 1,4,16")
     load.add_argument("--request-rate", type=_list_of(float, "2,8"), help="open-loop Poisson rates in req/s, e.g. 2,8")
+    load.add_argument("--trace", metavar="FILE", help="replay a trace: one request per line, sent at its timestamp (one level)")
     r.add_argument("--max-concurrency", type=_positive(int, "64"), help="with --request-rate: cap on requests in flight")
     r.add_argument("--max-requests", type=_positive(int, "200"), default=200, help="per level (default 200)")
     r.add_argument("--max-seconds", type=_positive(float, "60"), default=60.0, help="per level; no request starts later (default 60)")
@@ -113,6 +124,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="do not scrape the server's Prometheus /metrics around each level")
     r.add_argument("--metrics-url", help="the server's metrics page (default: http://HOST:PORT/metrics of --url)")
     r.add_argument("--metrics-interval", type=_positive(float, "5"), help="also scrape /metrics every this many seconds during a level")
+    w = r.add_argument_group("workload shapes (docs/load-generator.md)")
+    w.add_argument("--prefix-tokens", metavar="N", type=_positive(int, "512"), help="shared system prompt of N tokens before each request's own part")
+    w.add_argument("--prefix-groups", metavar="G", type=_positive(int, "4"), help="with --prefix-tokens: G distinct shared prompts (default 1)")
+    w.add_argument("--turns", metavar="T", type=_positive(int, "4"), default=1, help="multi-turn sessions of T turns, each resending its history")
+    w.add_argument("--think-time", metavar="S", type=_non_negative, default=0.0, help="seconds between a reply and the next turn (default 0)")
+    w.add_argument("--session-header", metavar="NAME", default="X-Session-Id", help="header carrying the session id (default X-Session-Id)")
+    w.add_argument("--dataset", metavar="FILE", help="ShareGPT JSON or OpenAI-chat JSONL conversations, replayed as given")
+    w.add_argument("--dataset-order", choices=("sequential", "random"), default="sequential", help="in file order or sampled (seeded)")
+    w.add_argument("--trace-format", choices=("native", "mooncake", "azure"), default="native", help="format of --trace (default native)")
+    w.add_argument("--trace-speed", metavar="X", type=_positive(float, "2"), default=1.0, help="replay speed-up factor (default 1)")
+    w.add_argument("--max-file-mb", metavar="MB", type=_positive(float, "256"), default=256.0, help="cap on --dataset/--trace file size (default 256)")
     r.add_argument("--out", help="write results JSON here")
     r.add_argument("--export", action="append", default=[], metavar="FORMAT:FILE",
                    help="also write a genai-bench or inference-perf summary (one file per level), e.g. genai-bench:gb.json")
@@ -127,6 +149,9 @@ def _config(a: argparse.Namespace) -> BenchmarkConfig:
         max_seconds=a.max_seconds, timeout=a.timeout, warmup=a.warmup, slo=a.slo, ignore_eos=a.ignore_eos,
         max_concurrency=a.max_concurrency, raw_model_name=a.raw_model_name, seed=a.seed,
         engine_metrics=a.engine_metrics, metrics_url=a.metrics_url, metrics_interval=a.metrics_interval,
+        prefix_tokens=a.prefix_tokens, prefix_groups=a.prefix_groups, turns=a.turns, think_time=a.think_time,
+        session_header=a.session_header, dataset=a.dataset, dataset_order=a.dataset_order, trace=a.trace,
+        trace_format=a.trace_format, trace_speed=a.trace_speed, max_file_mb=a.max_file_mb,
     )
 
 

@@ -63,6 +63,9 @@ class RequestRecord:
     chunks: int = 0  # chunks that carried generated text
     multi_token_chunks: bool = False
     finish_reason: str | None = None
+    turn: int | None = None  # multi-turn sessions: 1-based turn index
+    shared_tokens: int = 0  # requested tokens of shared prefix at the start of the prompt
+    reply: list[str] | None = None  # set to [] to keep the streamed answer text (sessions)
 
     @property
     def queue_time(self) -> float:
@@ -92,6 +95,8 @@ class RequestRecord:
             "chunks": self.chunks,
             "multi_token_chunks": self.multi_token_chunks,
             "finish_reason": self.finish_reason,
+            "turn": self.turn,
+            "shared_prefix_tokens": self.shared_tokens,
         }
 
 
@@ -166,31 +171,34 @@ class _StreamError(Exception):
     pass
 
 
-def _text_of(choice: dict) -> bool:
-    """True if a streamed choice carries generated text (answer, reasoning or a tool call);
-    a role-only prelude or an empty delta does not."""
+def _text_of(choice: dict) -> str | None:
+    """The answer text a streamed choice carries; "" if it carries other generated text (reasoning
+    or a tool call); None for a role-only prelude or an empty delta (no generated text)."""
     delta = choice.get("delta")
     if delta is not None:  # chat
-        return bool(delta.get("content") or delta.get("reasoning_content") or delta.get("reasoning") or delta.get("tool_calls"))
-    return bool(choice.get("text"))  # completions
+        content = delta.get("content")
+        if content:
+            return content
+        return "" if delta.get("reasoning_content") or delta.get("reasoning") or delta.get("tool_calls") else None
+    return choice.get("text") or None  # completions
 
 
-def _parse_event(ev: bytes) -> tuple[bool, str | None, dict | None]:
-    """(carries generated text, finish_reason, usage) of one SSE data payload."""
+def _parse_event(ev: bytes) -> tuple[str | None, str | None, dict | None]:
+    """(generated text as ``_text_of``, finish_reason, usage) of one SSE data payload."""
     try:
         obj = _loads(ev)
         if obj.get("error") is not None:
             raise _StreamError(f"error event in stream: {json.dumps(obj['error'])[:300]}")
         choices = obj.get("choices")
         c = choices[0] if choices else None
-        has_text = _text_of(c) if c else False
+        text = _text_of(c) if c else None
         finish = c.get("finish_reason") if c else None
         if finish is not None and not isinstance(finish, str):
             raise TypeError
         usage = obj.get("usage")
         if usage is not None and not isinstance(usage, dict):
             raise _StreamError(f"impossible usage from server: usage={usage!r:.100} (expected an object)")
-        return has_text, finish, usage
+        return text, finish, usage
     except (ValueError, AttributeError, TypeError, KeyError, IndexError):
         raise _StreamError(f"malformed SSE data: {ev[:200].decode('utf-8', 'replace')!r}") from None
 
@@ -257,9 +265,11 @@ async def send(session: aiohttp.ClientSession, target: Target, record: RequestRe
                         if ev == b"[DONE]":
                             done = True
                             break
-                        has_text, finish, ev_usage = _parse_event(ev)
-                        if has_text:
+                        text, finish, ev_usage = _parse_event(ev)
+                        if text is not None:
                             token_times.append(now)
+                            if record.reply is not None:
+                                record.reply.append(text)
                             if len(token_times) > max_chunks:  # bounds memory and the fallback token count
                                 raise _StreamError(
                                     f"more text chunks than max_tokens={record.output_tokens_requested} allows ({max_chunks})"

@@ -10,7 +10,9 @@
     json.dump(result.to_dict(), f)
 
 ``run_benchmark`` runs the warm-up requests once, then each level in order (all of
-``concurrency`` or all of ``request_rates``).  It never raises for server or network problems:
+``concurrency`` or all of ``request_rates``, or one level replaying ``trace``).  What each request
+contains comes from the workload shape (``prefix_tokens``, ``turns``, ``dataset``, ``trace``; see
+benchmarks/workloads/), reported per level in ``LevelResult.workload``.  It never raises for server or network problems:
 they become per-request errors, ``LevelResult.error_rate`` and ``LevelResult.errors``; if every
 warm-up request fails, it returns early with ``result.aborted`` set and no levels.  Setting the
 ``stop`` event stops at once (requests in flight are cancelled); the result then has
@@ -41,10 +43,11 @@ from .client import Target, make_session
 from .engine_metrics import Scraper, metrics_url
 from .metrics import SLO_KEYS
 from .payload import check_url, endpoint_url, served_model_name
-from .prompts import PromptBuilder
 from .results import BenchmarkResult, LevelResult
-from .runner import LevelContext, run_closed, run_open
+from .runner import LevelContext, run_closed, run_open, run_trace
 from .scenario import ScenarioError, parse_scenario
+from .workloads import Workload, WorkloadError, make_workload, summarize
+from .workloads.files import DEFAULT_MAX_FILE_MB
 
 __all__ = ["BenchmarkConfig", "BenchmarkResult", "LevelResult", "ConfigError", "run_benchmark", "run_benchmark_sync"]
 
@@ -80,6 +83,18 @@ class BenchmarkConfig:
     engine_metrics: bool = True  # scrape the server's /metrics around each level (engine_metrics.py)
     metrics_url: str | None = None  # default: http://host:port/metrics of ``url``
     metrics_interval: float | None = None  # also scrape every this many seconds during a level
+    # Workload shapes (benchmarks/workloads/; benchmarks/README.md and docs/load-generator.md)
+    prefix_tokens: int | None = None  # shared system prompt of this many tokens before each request's own part
+    prefix_groups: int | None = None  # distinct shared prompts (default 1 with prefix_tokens)
+    turns: int = 1  # > 1: multi-turn sessions resending their history
+    think_time: float = 0.0  # seconds between a reply and the session's next turn
+    session_header: str = "X-Session-Id"  # carries the session id (sessions, trace session_id)
+    dataset: str | None = None  # ShareGPT JSON or OpenAI-chat JSONL file, replayed as given
+    dataset_order: Literal["sequential", "random"] = "sequential"
+    trace: str | None = None  # trace file: replaces concurrency/request_rates (one level)
+    trace_format: Literal["native", "mooncake", "azure"] = "native"
+    trace_speed: float = 1.0  # 2: replay twice as fast
+    max_file_mb: float = DEFAULT_MAX_FILE_MB  # cap on dataset and trace files
 
     def validate(self) -> None:
         """Raises ConfigError for the first unusable value."""
@@ -94,8 +109,8 @@ class BenchmarkConfig:
             parse_scenario(self.scenario)
         except ScenarioError as e:
             raise ConfigError("scenario", self.scenario, str(e).split(": ", 1)[-1]) from None
-        if bool(self.concurrency) == bool(self.request_rates):
-            raise ConfigError("concurrency", self.concurrency, "give concurrency levels or request rates, not both or neither")
+        if bool(self.concurrency) + bool(self.request_rates) + bool(self.trace) != 1:
+            raise ConfigError("concurrency", self.concurrency, "give concurrency levels, request rates or a trace: exactly one")
         for c in self.concurrency:
             if not isinstance(c, int) or not 1 <= c <= MAX_CONCURRENCY:
                 raise ConfigError("concurrency", c, f"each level must be an integer from 1 to {MAX_CONCURRENCY}")
@@ -121,6 +136,16 @@ class BenchmarkConfig:
             raise ConfigError("metrics_interval", self.metrics_interval, "use a positive number of seconds or leave it unset")
         if self.max_concurrency is not None and not (isinstance(self.max_concurrency, int) and self.max_concurrency >= 1):
             raise ConfigError("max_concurrency", self.max_concurrency, "use a positive integer or leave it unset")
+        if self.max_concurrency is not None and self.trace:
+            raise ConfigError("max_concurrency", self.max_concurrency, "a trace is replayed on its own arrivals: drop it")
+        self.workload()  # options and files: one line per problem, before any request
+
+    def workload(self) -> Workload:
+        """The workload these options describe (reads any dataset or trace file); ConfigError if unusable."""
+        try:
+            return make_workload(self)
+        except WorkloadError as e:
+            raise ConfigError(e.field, e.value, e.fix) from None
 
     @property
     def served_model(self) -> str:
@@ -155,14 +180,16 @@ async def run_benchmark(config: BenchmarkConfig, *, stop: asyncio.Event | None =
     """Runs every level of ``config``; see the module docstring."""
     config.validate()
     stop = stop or asyncio.Event()
-    scenario = parse_scenario(config.scenario)
+    workload = config.workload()
     rng = random.Random(config.seed)
-    prompts = PromptBuilder(rng.random())
     headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
     if config.api_key:
         headers["Authorization"] = f"Bearer {config.api_key}"
     target = Target(endpoint_url(config.url, config.endpoint), headers, config.timeout)
-    mode, values = ("concurrency", config.concurrency) if config.concurrency else ("request_rate", config.request_rates)
+    if config.trace:
+        mode, values = "trace", (config.trace_speed,)
+    else:
+        mode, values = ("concurrency", config.concurrency) if config.concurrency else ("request_rate", config.request_rates)
     result = BenchmarkResult(config=config.to_dict(), levels=[], started_at=_now(), finished_at="")
     sink = _Progress(progress)
     if config.concurrency and config.max_requests < max(config.concurrency):
@@ -173,7 +200,7 @@ async def run_benchmark(config: BenchmarkConfig, *, stop: asyncio.Event | None =
 
     def context(records: list, with_progress: bool = True) -> LevelContext:
         return LevelContext(
-            session, target, scenario, prompts, rng, config.endpoint, config.served_model, config.ignore_eos, records,
+            session, target, workload, rng, config.endpoint, config.served_model, config.ignore_eos, records,
             sink if with_progress else None,
         )
 
@@ -197,7 +224,7 @@ async def run_benchmark(config: BenchmarkConfig, *, stop: asyncio.Event | None =
             if stop.is_set():
                 break
             records = []
-            label = f"{mode.replace('_', ' ')} {value:g}"
+            label = f"{mode.replace('_', ' ')} {value:g}" + ("x" if mode == "trace" else "")
             if progress is not None:
                 progress.start_level(label, config.max_requests)
             if scraper is not None:
@@ -206,6 +233,8 @@ async def run_benchmark(config: BenchmarkConfig, *, stop: asyncio.Event | None =
             try:
                 if mode == "concurrency":
                     t0 = await run_closed(context(records), value, config.max_requests, config.max_seconds, stop)
+                elif mode == "trace":
+                    t0 = await run_trace(context(records), config.max_requests, config.max_seconds, stop)
                 else:
                     t0 = await run_open(context(records), value, config.max_concurrency, config.max_requests, config.max_seconds, stop)
             finally:
@@ -214,6 +243,7 @@ async def run_benchmark(config: BenchmarkConfig, *, stop: asyncio.Event | None =
             level = LevelResult.from_records(mode, value, records, t0, config.slo, time.process_time() - cpu0)
             if scraper is not None:
                 level.engine_metrics = await scraper.end_level()
+            level.workload = {"shape": workload.name, **summarize(records, timed=mode == "trace")}
             result.levels.append(level)
     finally:
         await session.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Sequence
 from urllib.parse import urlsplit
 
 ENDPOINT_PATHS = {"chat": "/v1/chat/completions", "completions": "/v1/completions"}
@@ -37,14 +38,17 @@ def check_url(url: str) -> str | None:
     return None
 
 
-def build_body(endpoint: str, model: str, prompt: str, max_tokens: int, ignore_eos: bool) -> bytes:
-    """A streaming request that asks for usage in the final chunk.  With ``ignore_eos`` (vLLM,
-    SGLang) the server must generate exactly ``max_tokens`` tokens: ``min_tokens`` is set too."""
+def build_body(endpoint: str, model: str, prompt: str | Sequence[dict], max_tokens: int, ignore_eos: bool) -> bytes:
+    """A streaming request that asks for usage in the final chunk.  ``prompt`` is a user message's
+    text or a list of chat messages (the completions endpoint gets their contents joined by blank
+    lines).  With ``ignore_eos`` (vLLM, SGLang) the server must generate exactly ``max_tokens``
+    tokens: ``min_tokens`` is set too."""
     body: dict = {"model": model}
+    messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)
     if endpoint == "chat":
-        body["messages"] = [{"role": "user", "content": prompt}]
+        body["messages"] = messages
     else:
-        body["prompt"] = prompt
+        body["prompt"] = "\n\n".join(m["content"] for m in messages)
     body["max_tokens"] = max_tokens
     body["stream"] = True
     body["stream_options"] = {"include_usage": True}

@@ -85,7 +85,7 @@ def results_table(result: BenchmarkResult) -> Table:
     for lv in result.levels:
         e2e = "-" if lv.e2e.p50 is None else f"{lv.e2e.p50:.2f}/{lv.e2e.p99:.2f}"
         t.add_row(
-            f"{'c' if lv.mode == 'concurrency' else 'rate '}{lv.value:g}",
+            level_label(lv),
             f"{lv.completed}/{lv.failed}",
             f"{lv.request_throughput:.2f}",
             f"{lv.output_throughput:.1f}",
@@ -101,12 +101,37 @@ def results_table(result: BenchmarkResult) -> Table:
     return t
 
 
+def level_label(lv) -> str:
+    return {"concurrency": "c", "request_rate": "rate ", "trace": "trace x"}.get(lv.mode, "") + f"{lv.value:g}"
+
+
+def print_workload(lv, console: Console) -> None:
+    """What the level's workload shape reports: shared-prefix share, TTFT by turn, arrival lag."""
+    w, label = lv.workload, level_label(lv)
+    if "shared_prefix_fraction" in w:
+        console.print(f"shared prefix ({label}): {100 * w['shared_prefix_fraction']:.1f}% of input tokens")
+    if w.get("turns"):
+        t = Table(title=f"sessions ({label}): TTFT and context length by turn")
+        for col in ("turn", "ok", "TTFT ms p50/p99", "context tokens mean/max"):
+            t.add_column(col, justify="right")
+        for row in w["turns"]:
+            p50, p99 = row["ttft"]["p50"], row["ttft"]["p99"]
+            t.add_row(str(row["turn"]), str(row["completed"]), "-" if p50 is None else f"{p50 * 1000:.1f}/{p99 * 1000:.1f}",
+                      f"{row['context_tokens_mean']:.0f}/{row['context_tokens_max']}")
+        console.print(t)
+    lag = w.get("arrival_lag")
+    if lag and lag.get("p50") is not None:
+        console.print(f"arrival lag ({label}): p50 {lag['p50'] * 1000:.2f} ms, p99 {lag['p99'] * 1000:.2f} ms, max {lag['max'] * 1000:.2f} ms")
+
+
 def print_report(result: BenchmarkResult, console: Console) -> None:
     """``console`` should be a ``literal_console``: error texts come from the server."""
     if result.aborted:
         console.print(f"aborted: {result.aborted}", style="red")
     if result.levels:
         console.print(results_table(result))
+    for lv in result.levels:
+        print_workload(lv, console)
     for w in result.warnings:
         console.print(f"warning: {w}", style="yellow")
     for lv in result.levels:

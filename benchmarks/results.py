@@ -22,8 +22,8 @@ MULTI_TOKEN_WARN_FRACTION = 0.05  # vLLM legitimately merges a few tokens (parti
 class LevelResult:
     """Aggregates of one concurrency level or request rate.  Latencies in seconds."""
 
-    mode: str  # "concurrency" or "request_rate"
-    value: float  # the concurrency or the request rate (req/s)
+    mode: str  # "concurrency", "request_rate" or "trace"
+    value: float  # the concurrency, the request rate (req/s) or the trace speed-up
     duration_s: float
     completed: int
     failed: int
@@ -47,6 +47,8 @@ class LevelResult:
     errors: dict[str, int] = field(default_factory=dict)  # error text -> count
     warnings: list[str] = field(default_factory=list)
     engine_metrics: dict[str, Any] | None = None  # server /metrics over the level (engine_metrics.py)
+    # The workload's shape and what it reports (shared-prefix share, per-turn TTFT, arrival lag)
+    workload: dict[str, Any] = field(default_factory=dict)
     records: list[RequestRecord] = field(default_factory=list, repr=False)
     t0: float = field(default=0.0, repr=False)
 

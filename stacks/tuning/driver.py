@@ -100,7 +100,7 @@ class Driver:
             self._phase(record, point, "wait")
             endpoint = self.deployer.wait_ready(handle, self.ready_timeout, self.stop)
             self._phase(record, point, "benchmark")
-            measurement = self._measure_watched(handle, endpoint)
+            measurement = self._measure_watched(handle, endpoint, point)
             record.metrics = {**measurement.metrics, "load": measurement.load, "meets_slo": measurement.meets_slo}
             record.levels = measurement.levels
             record.status = "succeeded"
@@ -128,11 +128,13 @@ class Driver:
             self.store.save(record)
         return record
 
-    def _measure_watched(self, handle: object, endpoint: Endpoint) -> Measurement:
+    def _measure_watched(self, handle: object, endpoint: Endpoint, point: Point) -> Measurement:
         """The benchmark, with the engine checked throughout: a death ends it as EngineDied."""
+        # The point's own benchmark block when it varies the workload (`benchmark.*` parameters).
+        extra = {"benchmark": point.benchmark} if point.benchmark is not None else {}
         check = getattr(self.deployer, "check", None)
         if check is None:
-            return self.measurer.measure(endpoint, self.stop)
+            return self.measurer.measure(endpoint, self.stop, **extra)
         trial_stop = threading.Event()
         died: list[str] = []
 
@@ -151,7 +153,7 @@ class Driver:
         watcher.start()
         try:
             try:
-                measurement = self.measurer.measure(endpoint, trial_stop)
+                measurement = self.measurer.measure(endpoint, trial_stop, **extra)
             except (Interrupted, BenchmarkFailed):
                 # Requests to a dead engine fail fast: the benchmark may end before the watcher looks.
                 reason = died[0] if died else (None if self.stop.is_set() else check(handle))

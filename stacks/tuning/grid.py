@@ -18,6 +18,8 @@ from typing import Any, Iterable, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from benchmarks.loadgen import BenchmarkConfig
+from benchmarks.loadgen import ConfigError as LoadgenConfigError
 from benchmarks.scenario import FLOW_SPLIT_FIX, looks_flow_split
 from components.rules import ConfigError, Problem, backends
 from components.rules.spec import ClusterSpec, EndpointSpec, PlatformSpec
@@ -88,6 +90,9 @@ class Range(_Model):
 
 
 class Benchmark(_Model):
+    """The load generator's options (benchmarks/loadgen.py BenchmarkConfig), camelCase; the workload
+    shapes are documented in docs/load-generator.md."""
+
     scenario: str = "D(512,128)"
     endpoint: Literal["chat", "completions"] = "chat"
     concurrency: list[int] = Field(default_factory=list)
@@ -98,6 +103,43 @@ class Benchmark(_Model):
     warmup: int = Field(default=2, ge=0)
     # A level with more failed requests than this is not a result: the trial fails (never a winner).
     max_error_rate: float = Field(default=0.05, ge=0, le=1)
+    # Workload shapes: shared prefix, multi-turn sessions, dataset or trace replay.
+    prefix_tokens: Optional[int] = Field(default=None, ge=1)
+    prefix_groups: Optional[int] = Field(default=None, ge=1)
+    turns: int = Field(default=1, ge=1)
+    think_time: float = Field(default=0.0, ge=0)
+    session_header: str = "X-Session-Id"
+    dataset: Optional[str] = None  # path as given (relative to where `tune` runs)
+    dataset_order: Literal["sequential", "random"] = "sequential"
+    trace: Optional[str] = None  # replaces concurrency/requestRates: one level at the trace's own arrivals
+    trace_format: Literal["native", "mooncake", "azure"] = "native"
+    trace_speed: float = Field(default=1.0, gt=0)
+    max_file_mb: float = Field(default=256.0, gt=0)
+
+    def loadgen_options(self) -> dict[str, Any]:
+        """The workload options as BenchmarkConfig keyword arguments."""
+        return {name: getattr(self, name) for name in WORKLOAD_FIELDS}
+
+
+# Benchmark fields that shape the workload (passed to the load generator as they are).
+WORKLOAD_FIELDS = ("prefix_tokens", "prefix_groups", "turns", "think_time", "session_header", "dataset", "dataset_order",
+                   "trace", "trace_format", "trace_speed", "max_file_mb")
+# A parameter path under this prefix varies the benchmark block per point, not the endpoint.
+BENCHMARK_PREFIX = "benchmark."
+# What a single local engine process cannot do: these need the HyperPod operator, so a local trial would measure
+# a configuration that was never applied. The operator owns them as InferenceEndpointConfig fields
+# `spec.intelligentRoutingSpec.{enabled,routingStrategy}` and `spec.kvCacheSpec.{enableL1Cache,enableL2Cache}`
+# (sagemaker-hyperpod-cli helm_chart/HyperPodHelmChart/charts/inference-operator/config/crd/
+# inference.sagemaker.aws.amazon.com_inferenceendpointconfigs.yaml @011ca927).
+ROUTER_KEYS = {
+    "intelligentRouting": "the HyperPod operator's router",
+    "routingStrategy": "the HyperPod operator's router (intelligentRouting)",
+    "kvCache": "the HyperPod operator's KV-cache offload (kvCacheSpec)",
+}
+TARGET_RULE = "TARGET"
+
+
+BENCHMARK_KEYS = tuple(to_camel(name) for name in Benchmark.model_fields)
 
 
 class Objective(_Model):
@@ -196,6 +238,7 @@ class Point:
     params: dict[str, Any]  # parameter path -> value
     spec: Optional[EndpointSpec]
     problems: tuple[Problem, ...] = ()
+    benchmark: Optional[Benchmark] = None  # the grid's benchmark block with this point's `benchmark.*` values
 
     @property
     def key(self) -> str:
@@ -250,8 +293,26 @@ def check(grid: GridSpec) -> None:
         shape = " × ".join(f"{n:,}" for n in counts) if not grid.points else f"{size:,} listed"
         problems.append(Problem("parameters" if not grid.points else "points", f"{size:,} points ({shape})", "CONFIG", f"the grid is over the limit of {MAX_POINTS:,} points", "use fewer values per parameter, or strategy random/tpe/gp over coarser value lists with budget.trials"))
     problems += path_problems(grid)
+    problems += workload_problems(grid.benchmark)
+    if grid.benchmark.trace and grid.capacity_search.enabled:
+        problems.append(Problem("capacitySearch.enabled", True, "CONFIG", "a trace sets its own arrivals, so there is no load to search",
+                                "turn capacitySearch off, or use concurrency/requestRates instead of benchmark.trace"))
     if problems:
         raise ConfigError(problems)
+
+
+def workload_problems(bench: Benchmark) -> list[Problem]:
+    """The load generator's own checks of the workload options (files included), as grid problems."""
+    try:
+        BenchmarkConfig(url="http://127.0.0.1:1", model="m", scenario=bench.scenario, concurrency=() if bench.trace else (1,),
+                        **bench.loadgen_options()).validate()
+    except LoadgenConfigError as exc:
+        if exc.field in WORKLOAD_FIELDS:  # the rest (scenario, levels) is checked where the grid is read
+            return [Problem(f"benchmark.{to_camel(exc.field)}", exc.value, "CONFIG", exc.fix, "see docs/load-generator.md for the workload options")]
+    if bench.trace and (bench.concurrency or bench.request_rates):
+        return [Problem("benchmark.trace", bench.trace, "CONFIG", "a trace sets its own arrivals, so concurrency/requestRates do not apply",
+                        "drop concurrency and requestRates, or drop trace")]
+    return []
 
 
 def path_problems(grid: GridSpec) -> list[Problem]:
@@ -262,6 +323,10 @@ def path_problems(grid: GridSpec) -> list[Problem]:
         parts = key.split(".")
         if not all(parts):
             problems.append(Problem(f"parameters.{key}", key, "CONFIG", "a parameter path has an empty part", "write dotted keys such as engineArgs.maxNumSeqs"))
+            continue
+        if key.startswith(BENCHMARK_PREFIX):
+            if len(parts) != 2 or parts[1] not in BENCHMARK_KEYS:
+                problems.append(Problem(f"parameters.{key}", key, "CONFIG", "not a key of the benchmark block", f"use one of {', '.join(f'benchmark.{k}' for k in BENCHMARK_KEYS)}"))
             continue
         node: Any = grid.base
         for i, part in enumerate(parts[:-1]):
@@ -333,9 +398,43 @@ def apply(base: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
     return entry
 
 
-def make_point(grid: GridSpec, params: dict[str, Any]) -> Point:
+def point_benchmark(grid: GridSpec, params: dict[str, Any]) -> tuple[Optional[Benchmark], list[Problem]]:
+    """The benchmark block with the point's `benchmark.*` values (None if it sets none), and its problems."""
+    values = {k.removeprefix(BENCHMARK_PREFIX): v for k, v in params.items() if k.startswith(BENCHMARK_PREFIX)}
+    if not values:
+        return None, []
     try:
-        entry = apply(grid.base, params)
+        bench = Benchmark.model_validate({**grid.benchmark.model_dump(by_alias=True), **values})
+    except ValidationError as exc:
+        return None, [_problem(e, Benchmark) for e in exc.errors()]
+    return bench, workload_problems(bench)
+
+
+def local_problems(grid: GridSpec, params: dict[str, Any], spec: EndpointSpec) -> list[Problem]:
+    """Router and KV-cache options pruned on the local target: one engine process has neither."""
+    if grid.target != "local":
+        return []
+    problems = []
+    for key, value in params.items():
+        top = key.split(".", 1)[0]
+        if top in ROUTER_KEYS:
+            problems.append(Problem(f"parameters.{key}", value, TARGET_RULE, f"needs {ROUTER_KEYS[top]}, which a local engine does not have",
+                                    "tune it with target: pulumi on a hyperpod cluster, or drop it from this local grid"))
+    set_in_base = {"intelligentRouting": spec.intelligent_routing, "kvCache": spec.kv_cache is not None and spec.kv_cache.enabled}
+    for key, on in set_in_base.items():
+        if on and not any(k.split(".", 1)[0] == key for k in params):
+            problems.append(Problem(f"base.{key}", True, TARGET_RULE, f"needs {ROUTER_KEYS[key]}, which a local engine does not have",
+                                    f"remove {key} from base for target: local, or use target: pulumi"))
+    return problems
+
+
+def make_point(grid: GridSpec, params: dict[str, Any]) -> Point:
+    bench, bench_problems = point_benchmark(grid, params)
+    if bench_problems:
+        return Point(params, None, tuple(bench_problems))
+    endpoint_params = {k: v for k, v in params.items() if not k.startswith(BENCHMARK_PREFIX)}
+    try:
+        entry = apply(grid.base, endpoint_params)
     except ConfigError as exc:
         return Point(params, None, tuple(exc.problems))
     try:
@@ -348,7 +447,8 @@ def make_point(grid: GridSpec, params: dict[str, Any]) -> Point:
         (spec,) = backends.resolve([spec], grid.cluster, platform_spec)
         for problem in backends.validate_backends([spec], grid.cluster, platform_spec, path="base"):
             problems.append(dataclasses.replace(problem, path=problem.path.replace("base[0]", "base", 1)))
-    return Point(params, spec, tuple(problems))
+    problems += local_problems(grid, endpoint_params, spec)
+    return Point(params, spec, tuple(problems), bench)
 
 
 def expand(grid: GridSpec) -> list[Point]:

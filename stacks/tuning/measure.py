@@ -16,7 +16,7 @@ from typing import Any, Callable, Optional
 from benchmarks.loadgen import BenchmarkConfig, LevelResult, run_benchmark
 
 from .deploy import Endpoint, Interrupted
-from .grid import METRICS, GridSpec
+from .grid import METRICS, Benchmark, GridSpec
 
 
 class BenchmarkFailed(Exception):
@@ -63,6 +63,7 @@ def level_metrics(level: LevelResult, gpus: int) -> dict[str, Any]:
         "error_rate": level.error_rate,
         "completed": level.completed,
         "errors": dict(level.errors),
+        "workload": dict(level.workload),  # shape, shared-prefix share, TTFT by turn, arrival lag
     }
 
 
@@ -137,9 +138,13 @@ class Measurer:
         self.bench = bench
         self.seed = seed
 
-    def config(self, endpoint: Endpoint, concurrency: tuple[int, ...] = (), rates: tuple[float, ...] = (), warmup: Optional[int] = None) -> BenchmarkConfig:
-        b = self.grid.benchmark
-        if not concurrency and not rates:
+    def config(self, endpoint: Endpoint, concurrency: tuple[int, ...] = (), rates: tuple[float, ...] = (), warmup: Optional[int] = None,
+               benchmark: Optional[Benchmark] = None) -> BenchmarkConfig:
+        """The load generator's config: the grid's benchmark block, or the point's (`benchmark.*` parameters)."""
+        b = benchmark or self.grid.benchmark
+        if b.trace:  # the trace's own arrivals: one level
+            concurrency, rates = (), ()
+        elif not concurrency and not rates:
             concurrency, rates = tuple(b.concurrency), tuple(b.request_rates)
             if not concurrency and not rates:
                 concurrency = (8,)
@@ -156,6 +161,7 @@ class Measurer:
             timeout=b.timeout,
             warmup=b.warmup if warmup is None else warmup,
             seed=self.seed,
+            **b.loadgen_options(),
         )
 
     def _levels(self, config: BenchmarkConfig, endpoint: Endpoint, stop: threading.Event, probe: bool = False) -> list[dict[str, Any]]:
@@ -176,16 +182,17 @@ class Measurer:
                 )
         return samples
 
-    def measure(self, endpoint: Endpoint, stop: threading.Event) -> Measurement:
+    def measure(self, endpoint: Endpoint, stop: threading.Event, benchmark: Optional[Benchmark] = None) -> Measurement:
+        """``benchmark``: the point's own benchmark block (its `benchmark.*` parameters), else the grid's."""
         if self.grid.capacity_search.enabled:
-            load = self.capacity(endpoint, stop)
-            config = self.config(endpoint, **self._load_kwargs(load))
+            load = self.capacity(endpoint, stop, benchmark)
+            config = self.config(endpoint, **self._load_kwargs(load), benchmark=benchmark)
         else:
-            config = self.config(endpoint)
+            config = self.config(endpoint, benchmark=benchmark)
         runs: list[list[dict[str, Any]]] = []
         for repeat in range(self.grid.repeats):
             # Warm-up once; later repeats measure a warm server like the first.
-            cfg = config if repeat == 0 else self.config(endpoint, config.concurrency, config.request_rates, warmup=0)
+            cfg = config if repeat == 0 else self.config(endpoint, config.concurrency, config.request_rates, warmup=0, benchmark=benchmark)
             runs.append(self._levels(cfg, endpoint, stop))
         return self._choose(runs)
 
@@ -215,13 +222,13 @@ class Measurer:
             return {"concurrency": (int(load),)}
         return {"rates": (load,)}
 
-    def capacity(self, endpoint: Endpoint, stop: threading.Event) -> float:
+    def capacity(self, endpoint: Endpoint, stop: threading.Event, benchmark: Optional[Benchmark] = None) -> float:
         """Highest load meeting every SLO: double until it fails (bracket), then bisect."""
         cap = self.grid.capacity_search
         integral = cap.by == "concurrency"
 
         def ok(load: float) -> bool:
-            samples = self._levels(self.config(endpoint, **self._load_kwargs(load), warmup=0), endpoint, stop, probe=True)
+            samples = self._levels(self.config(endpoint, **self._load_kwargs(load), warmup=0, benchmark=benchmark), endpoint, stop, probe=True)
             limit = self.grid.benchmark.max_error_rate
             return all(s["error_rate"] <= limit for s in samples) and meets_slo(aggregate(samples), self.grid.slo)
 

@@ -2,7 +2,10 @@
 
 Runs aiohttp.web in its own thread and event loop (so its timing does not depend on the client's
 loop).  The request's ``model`` picks the script; the URL path picks chat or completions.
-Every request body is kept in ``server.bodies``; ``server.peak`` is the most requests ever in
+Every request body is kept in ``server.bodies``, its headers in ``server.headers``, its arrival
+(``perf_counter()`` when the handler starts) in ``server.arrivals``; the "reply" script answers
+with deterministic text naming the request's number (`` r<k>w<i>`` words), kept in
+``server.replies``; ``server.peak`` is the most requests ever in
 flight at once; ``server.stamps`` holds ``(event, perf_counter())`` pairs taken just before the
 "timed" and "slow" scripts write their empty delta, first text chunk and [DONE].  The client runs in
 the same process on the same clock, so tests compare the order of events, never durations.
@@ -55,6 +58,9 @@ ENDLESS_TOKENS = 5000
 class ScriptedServer:
     def __init__(self) -> None:
         self.bodies: list[dict] = []
+        self.headers: list[dict[str, str]] = []
+        self.arrivals: list[float] = []
+        self.replies: dict[int, str] = {}  # request number -> the text the "reply" script streamed
         self.stamps: list[tuple[str, float]] = []
         self.inflight = 0
         self.peak = 0
@@ -100,17 +106,25 @@ class ScriptedServer:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(5)
 
+    def clear(self) -> None:
+        for log in (self.bodies, self.headers, self.arrivals, self.replies):
+            log.clear()
+
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        arrived = time.perf_counter()
         body = await request.json()
+        self.arrivals.append(arrived)
+        self.headers.append(dict(request.headers))
         self.bodies.append(body)
+        number = len(self.bodies) - 1
         self.inflight += 1
         self.peak = max(self.peak, self.inflight)
         try:
-            return await self._script(request, body)
+            return await self._script(request, body, number)
         finally:
             self.inflight -= 1
 
-    async def _script(self, request: web.Request, body: dict) -> web.StreamResponse:
+    async def _script(self, request: web.Request, body: dict, number: int) -> web.StreamResponse:
         chat = request.path.endswith("/chat/completions")
         name = body.get("model", "")
         n = int(body.get("max_tokens", 4))
@@ -143,6 +157,17 @@ class ScriptedServer:
             await send(_event(_choice(chat, "", finish="length")))
             await send(_event(_usage(PROMPT_TOKENS, n)))
             self._stamp("done")
+            await send(_event(b"[DONE]"))
+        elif name == "reply":  # deterministic text; usage counts the words of every message
+            words = [f" r{number}w{i}" for i in range(n)]
+            self.replies[number] = "".join(words)
+            messages = body.get("messages") or [{"content": body.get("prompt", "")}]
+            prompt = sum(len(m["content"].split()) for m in messages)
+            await send(_event(_choice(chat, None, role=True)))
+            for w in words:
+                await send(_event(_choice(chat, w)))
+            await send(_event(_choice(chat, "", finish="length")))
+            await send(_event(_usage(prompt, n)))
             await send(_event(b"[DONE]"))
         elif name in ("fast", "no-usage", "multi", "reasoning", "echo"):
             # fast: immediate tokens; usage reports the prompt's word count

@@ -1,0 +1,107 @@
+"""Workload shapes the runner sends: what each request contains and, for traces, when.
+
+- synthetic: the scenario's lengths, a fresh nonce first (the default, raw engine speed);
+- shared prefix (``prefix_tokens``/``prefix_groups``): a group's system prompt, then the nonce;
+- sessions (``turns``): each turn resends the history with the server's actual replies;
+- dataset (``dataset``): ShareGPT / OpenAI-chat conversations as given;
+- trace (``trace``): lengths, groups and arrival times from a trace file.
+
+``make_workload(config, seed)`` builds one (``WorkloadError`` for bad options or files);
+``summarize(records)`` gives what a level reports about its shape.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any, Iterable, Optional
+
+from ..metrics import LatencyStats
+from ..prompts import PromptBuilder
+from ..scenario import parse_scenario
+from .base import Request, Workload, WorkloadError
+from .dataset import Dataset, load_dataset
+from .prefix import MAX_GROUPS, PrefixTexts, group_width
+from .sessions import DEFAULT_HEADER, Sessions
+from .synthetic import Synthetic
+from .trace import DEFAULT_PREFIX_TOKENS, FORMATS, Trace, load_trace
+
+__all__ = ["Request", "Workload", "WorkloadError", "make_workload", "summarize", "FORMATS", "DEFAULT_HEADER"]
+
+MAX_TURNS = 1000
+
+
+def _check(config: Any) -> None:
+    c = config
+    if c.prefix_groups is not None and not (isinstance(c.prefix_groups, int) and 1 <= c.prefix_groups <= MAX_GROUPS):
+        raise WorkloadError("prefix_groups", c.prefix_groups, f"use an integer from 1 to {MAX_GROUPS}")
+    if c.prefix_tokens is not None and not (isinstance(c.prefix_tokens, int) and c.prefix_tokens >= 1):
+        raise WorkloadError("prefix_tokens", c.prefix_tokens, "use a positive number of tokens, e.g. 512")
+    if c.prefix_groups is not None and c.prefix_tokens is None and not c.trace:
+        raise WorkloadError("prefix_groups", c.prefix_groups, "give --prefix-tokens too (the length of each shared prefix)")
+    if c.prefix_tokens is not None and c.prefix_tokens < group_width(c.prefix_groups or 1):
+        raise WorkloadError("prefix_tokens", c.prefix_tokens, f"{c.prefix_groups} groups need prefixes of at least {group_width(c.prefix_groups or 1)} tokens to differ")
+    if not (isinstance(c.turns, int) and 1 <= c.turns <= MAX_TURNS):
+        raise WorkloadError("turns", c.turns, f"use an integer from 1 to {MAX_TURNS}")
+    if not c.think_time >= 0 or c.think_time == float("inf"):
+        raise WorkloadError("think_time", c.think_time, "use 0 or a positive number of seconds")
+    header = c.session_header
+    if not header or any(ch in header for ch in " :\r\n\t") or not header.isascii():
+        raise WorkloadError("session_header", header, "use an HTTP header name such as X-Session-Id")
+    if c.dataset and c.trace:
+        raise WorkloadError("dataset", c.dataset, "replay a dataset or a trace, not both")
+    if (c.dataset or c.trace) and c.turns > 1:
+        raise WorkloadError("turns", c.turns, "multi-turn sessions are generated: drop --turns with --dataset/--trace")
+    if c.dataset and c.prefix_tokens is not None:
+        raise WorkloadError("prefix_tokens", c.prefix_tokens, "a dataset is replayed as given: drop --prefix-tokens")
+    if c.dataset_order not in ("sequential", "random"):
+        raise WorkloadError("dataset_order", c.dataset_order, "use sequential or random")
+    if not c.trace_speed > 0 or c.trace_speed == float("inf"):
+        raise WorkloadError("trace_speed", c.trace_speed, "use a positive factor, e.g. 2 to replay twice as fast")
+    if not c.max_file_mb > 0:
+        raise WorkloadError("max_file_mb", c.max_file_mb, "use a positive number of megabytes")
+
+
+def make_workload(config: Any, prompts: Optional[PromptBuilder] = None) -> Workload:
+    """The workload ``config`` (a ``BenchmarkConfig``) asks for; its texts depend on ``config.seed`` only."""
+    _check(config)
+    seed = config.seed
+    prompts = prompts or PromptBuilder(random.Random(seed).random())
+    scenario = parse_scenario(config.scenario)
+    if config.trace:
+        entries = load_trace(config.trace, config.trace_format, config.max_file_mb)
+        return Trace(entries, config.trace_speed, prompts, config.prefix_tokens or DEFAULT_PREFIX_TOKENS, config.session_header, seed)
+    if config.dataset:
+        return Dataset(load_dataset(config.dataset, config.max_file_mb), scenario, config.dataset_order)
+    prefix = PrefixTexts(config.prefix_tokens, config.prefix_groups or 1, seed) if config.prefix_tokens else None
+    base = Synthetic(scenario, prompts, prefix)
+    if config.turns > 1:
+        return Sessions(base, config.turns, config.think_time, config.session_header, seed)
+    return base
+
+
+def summarize(records: list, timed: bool = False) -> dict[str, Any]:
+    """What a level reports about its workload: the shared-prefix share of input tokens, per-turn
+    TTFT and context length, and the arrival lag of trace replay (only what applies)."""
+    ok = [r for r in records if r.ok]
+    out: dict[str, Any] = {}
+    shared = sum(r.shared_tokens for r in ok)
+    total = sum(r.input_tokens or 0 for r in ok)
+    if shared and total:
+        # Requested prefix length over the server's count (which adds the chat template's tokens).
+        out["shared_prefix_fraction"] = min(1.0, shared / total)
+    turns = sorted({r.turn for r in ok if r.turn is not None})
+    if turns:
+        out["turns"] = [
+            {
+                "turn": t,
+                "completed": len(rs),
+                "ttft": LatencyStats.of(r.ttft for r in rs).to_dict(),
+                "context_tokens_mean": sum(r.input_tokens or 0 for r in rs) / len(rs),
+                "context_tokens_max": max(r.input_tokens or 0 for r in rs),
+            }
+            for t in turns
+            for rs in [[r for r in ok if r.turn == t]]
+        ]
+    if timed:  # trace replay: how late each request left against its timestamp
+        out["arrival_lag"] = LatencyStats.of(r.start - r.scheduled for r in records if r.start).to_dict()
+    return out

@@ -1,0 +1,181 @@
+"""Trace replay: one request per line, sent at its timestamp (divided by ``--trace-speed``).
+
+Formats (``--trace-format``):
+
+- ``native`` (JSONL): ``timestamp`` (seconds from the first request), ``input_tokens``,
+  ``output_tokens``, optional ``prefix_group`` (requests of one group share a system prompt of
+  ``--prefix-tokens`` tokens) and ``session_id`` (sent in the session header).
+- ``mooncake`` (JSONL), the trace Mooncake published (kvcache-ai/Mooncake, README "open sourced
+  the trace", mooncake_trace.jsonl; FAST25-release/traces): ``timestamp`` in ms from the first
+  request, ``input_length``, ``output_length``, ``hash_ids``: one id per block of
+  ``MOONCAKE_BLOCK_TOKENS`` tokens, and requests sharing leading ids share that prefix.
+- ``azure`` (CSV), the Azure LLM inference trace (Azure/AzurePublicDataset,
+  AzureLLMInferenceDataset2023.md): ``TIMESTAMP`` (a date-time, e.g. 2023-11-16 18:15:46.6805900),
+  ``ContextTokens``, ``GeneratedTokens``.
+
+Each request's own part starts with a fresh nonce after any shared prefix, as in the synthetic
+shapes.  Every malformed line is one error naming file:line, the field and the fix.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Optional
+
+from ..prompts import PromptBuilder
+from ..scenario import MAX_TOKENS
+from .base import Request, Unit, WorkloadError, system, user
+from .files import read_text
+from .prefix import BlockTexts, PrefixTexts
+
+FORMATS = ("native", "mooncake", "azure")
+# Tokens per hash id in the Mooncake trace (its generator hashes 512-token blocks; the same default
+# is used by NVIDIA dynamo's benchmarks/data_generator and AIPerf's mooncake_trace loader).
+MOONCAKE_BLOCK_TOKENS = 512
+DEFAULT_PREFIX_TOKENS = 256  # native traces: shared system prompt of a prefix_group, if --prefix-tokens is unset
+FIELD = "trace"
+
+
+@dataclass(frozen=True)
+class TraceEntry:
+    at: float  # seconds from the first request
+    input_tokens: int
+    output_tokens: int
+    prefix_group: Optional[str] = None
+    session_id: Optional[str] = None
+    hash_ids: tuple[int, ...] = ()
+
+
+def _count(where: str, path: str, row: dict, key: str) -> int:
+    v = row.get(key)
+    if isinstance(v, str) and v.strip().isdigit():
+        v = int(v)
+    if type(v) is not int or not 1 <= v <= MAX_TOKENS:
+        raise WorkloadError(FIELD, path, f"{where}: {key}={v!r} must be an integer from 1 to {MAX_TOKENS}; fix or drop the line")
+    return v
+
+
+def _time(where: str, path: str, value: object, key: str, scale: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0 or value == float("inf"):
+        raise WorkloadError(FIELD, path, f"{where}: {key}={value!r} must be a number >= 0 ({'ms' if scale != 1 else 's'} from the first request)")
+    return value * scale
+
+
+def _json_rows(path: str, text: str) -> list[tuple[str, dict]]:
+    rows = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{n}"
+        try:
+            row = json.loads(line)
+        except ValueError as e:
+            raise WorkloadError(FIELD, path, f"{where}: not valid JSON ({e}); give one JSON object per line") from None
+        if not isinstance(row, dict):
+            raise WorkloadError(FIELD, path, f"{where}: expected a JSON object, got {type(row).__name__}")
+        rows.append((where, row))
+    return rows
+
+
+def _native(path: str, text: str) -> list[TraceEntry]:
+    out = []
+    for where, row in _json_rows(path, text):
+        group, session = row.get("prefix_group"), row.get("session_id")
+        for key, v in (("prefix_group", group), ("session_id", session)):
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (str, int))):
+                raise WorkloadError(FIELD, path, f"{where}: {key}={v!r} must be a string or an integer")
+        out.append(TraceEntry(_time(where, path, row.get("timestamp"), "timestamp", 1.0), _count(where, path, row, "input_tokens"),
+                              _count(where, path, row, "output_tokens"), None if group is None else str(group),
+                              None if session is None else str(session)))
+    return out
+
+
+def _mooncake(path: str, text: str) -> list[TraceEntry]:
+    out = []
+    for where, row in _json_rows(path, text):
+        ids = row.get("hash_ids", [])
+        if not isinstance(ids, list) or not all(type(i) is int for i in ids):
+            raise WorkloadError(FIELD, path, f"{where}: hash_ids={ids!r:.80} must be a list of integers")
+        out.append(TraceEntry(_time(where, path, row.get("timestamp"), "timestamp", 0.001), _count(where, path, row, "input_length"),
+                              _count(where, path, row, "output_length"), hash_ids=tuple(ids)))
+    return out
+
+
+def _azure_time(where: str, path: str, text: str) -> float:
+    s = (text or "").strip()
+    head, dot, frac = s.partition(".")
+    try:  # the trace writes 7 fractional digits; datetime takes at most 6
+        return datetime.fromisoformat(head + (dot + frac[:6] if dot else "")).timestamp()
+    except ValueError:
+        raise WorkloadError(FIELD, path, f"{where}: TIMESTAMP={s!r:.60} is not a date-time like 2023-11-16 18:15:46.6805900") from None
+
+
+def _azure(path: str, text: str) -> list[TraceEntry]:
+    reader = csv.DictReader(io.StringIO(text))
+    missing = [k for k in ("TIMESTAMP", "ContextTokens", "GeneratedTokens") if k not in (reader.fieldnames or ())]
+    if missing:
+        raise WorkloadError(FIELD, path, f"{path}:1: header lacks {', '.join(missing)}; the Azure trace's header is TIMESTAMP,ContextTokens,GeneratedTokens")
+    rows = [(f"{path}:{reader.line_num}", row) for row in reader]
+    out, first = [], None
+    for where, row in rows:
+        t = _azure_time(where, path, row["TIMESTAMP"])
+        first = t if first is None else first
+        out.append(TraceEntry(t - first, _count(where, path, row, "ContextTokens"), _count(where, path, row, "GeneratedTokens")))
+    return out
+
+
+def load_trace(path: str, fmt: str, max_mb: float) -> list[TraceEntry]:
+    if fmt not in FORMATS:
+        raise WorkloadError("trace_format", fmt, f"use one of {', '.join(FORMATS)}")
+    text = read_text(path, FIELD, max_mb)
+    entries = {"native": _native, "mooncake": _mooncake, "azure": _azure}[fmt](path, text)
+    if not entries:
+        raise WorkloadError(FIELD, path, f"{path}: no requests; give at least one line")
+    for prev, (i, e) in zip(entries, enumerate(entries[1:], 2)):
+        if e.at < prev.at:
+            raise WorkloadError(FIELD, path, f"{path}: request {i} is earlier than request {i - 1} ({e.at:g} s < {prev.at:g} s); sort the file by timestamp")
+    start = entries[0].at  # replay from the first request, whatever the file's origin
+    return [TraceEntry(e.at - start, *(getattr(e, k) for k in ("input_tokens", "output_tokens", "prefix_group", "session_id", "hash_ids")))
+            for e in entries]
+
+
+class Trace:
+    name = "trace"
+
+    def __init__(self, entries: list[TraceEntry], speed: float, prompts: PromptBuilder, prefix_tokens: int,
+                 session_header: str, seed: object) -> None:
+        self.entries, self.prompts, self.header = entries, prompts, session_header
+        self.arrivals = [e.at / speed for e in entries]
+        groups = list(dict.fromkeys(e.prefix_group for e in entries if e.prefix_group is not None))
+        self.group_index = {g: i for i, g in enumerate(groups)}
+        self.prefixes = PrefixTexts(prefix_tokens, len(groups), seed) if groups else None
+        self.blocks = BlockTexts(MOONCAKE_BLOCK_TOKENS, seed)
+        self.block_uses = Counter(h for e in entries for h in dict.fromkeys(e.hash_ids))
+
+    def _prefix(self, e: TraceEntry) -> str:
+        """The shared part of the entry's prompt: its group's system prompt, or its leading hash
+        blocks that other requests use too (Mooncake ids chain: a shared block implies shared
+        predecessors)."""
+        if e.prefix_group is not None and self.prefixes is not None:
+            return self.prefixes.texts[self.group_index[e.prefix_group]]
+        shared = []
+        for h in e.hash_ids:
+            if self.block_uses[h] < 2:
+                break
+            shared.append(self.blocks.text(h))
+        return " ".join(shared)
+
+    def unit(self, number: int, rng: random.Random, nonces: random.Random) -> Unit:
+        e = self.entries[number % len(self.entries)]  # warm-up requests reuse the first lines
+        words = self._prefix(e).split()[: e.input_tokens - 1]  # room for at least one own token
+        shared = len(words)
+        own = user(self.prompts.build(e.input_tokens - shared, nonces))
+        messages = ((system(" ".join(words)),) if shared else ()) + (own,)
+        headers = {self.header: e.session_id} if e.session_id is not None else {}
+        yield Request(messages, e.input_tokens, e.output_tokens, shared, headers)

@@ -3,7 +3,7 @@
 S1 GPU workloads declare GPU limits and probes; S3 no plaintext secret in a ConfigMap or env var
 (with the documented router exception); S4 EKS API endpoint not open to the internet outside dev;
 S5 GPU node groups on an NVIDIA AMI type; S6 required tags on taggable AWS resources. S2 (a public
-ALB needs TLS or an API key) is cross-resource and lives in `stack_checks`. Anchors (AWSGuard,
+ALB needs TLS) is cross-resource and lives in `stack_checks` and, for config, in `tls`. Anchors (AWSGuard,
 Kyverno best practices, CIS EKS) are listed in `policy_catalog` and docs/policies.md.
 """
 

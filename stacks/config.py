@@ -18,6 +18,7 @@ from components.rules.bounds import Line
 from components.rules.clusters import derived_groups, validate_cluster
 from components.rules.ingress import validate_router_services
 from components.rules.spec import ClusterSpec, EndpointSpec, PlatformSpec
+from components.rules.tls import check_public_tls
 from components.rules.validate import validate_endpoints
 
 from . import config_errors
@@ -70,8 +71,9 @@ class StackConfig:
     preflight: bool = False
 
 
-def parse(values: Mapping[str, Any], region: Optional[str]) -> StackConfig:
-    """`values` are the project's config keys without the `<project>:` prefix."""
+def parse(values: Mapping[str, Any], region: Optional[str], stack_name: Optional[str] = None) -> StackConfig:
+    """`values` are the project's config keys without the `<project>:` prefix; `stack_name` is the Pulumi stack
+    name (dev stacks may opt out of TLS, S2; unknown counts as not dev)."""
     problems: list[Problem] = []
     if not region:
         problems.append(Problem("aws:region", region, "CONFIG", "no AWS region", "set config aws:region, e.g. us-east-1"))
@@ -83,6 +85,7 @@ def parse(values: Mapping[str, Any], region: Optional[str]) -> StackConfig:
     found = validate_endpoints(endpoints)
     found += backends.validate_backends(endpoints, stack.cluster, stack.platform)
     found += validate_router_services(stack.platform.ingress, endpoints)
+    found += check_public_tls(endpoints, stack.platform.ingress, stack_name)
     if stack.platform_stack is None:
         # A HyperPod endpoint on a cluster without the operator is validate_backends' error.
         found += validate_cluster(stack.cluster, stack.platform, endpoints)
@@ -118,4 +121,4 @@ def load_from_pulumi() -> StackConfig:
             values[key] = value
     if cfg.get("platformStack"):
         values["platformStack"] = cfg.get("platformStack")
-    return parse(values, pulumi.Config("aws").get("region"))
+    return parse(values, pulumi.Config("aws").get("region"), pulumi.get_stack())

@@ -192,6 +192,18 @@ def _no_status_yet(args: MockResourceArgs) -> dict[str, Any]:
     return {"status": {}}
 
 
+def _acm_certificate(args: MockResourceArgs) -> dict[str, Any]:
+    """ACM answers a DNS-validated certificate with one CNAME per domain name to create."""
+    domain = str(args.inputs.get("domainName") or "")
+    token = hashlib.sha256(domain.encode()).hexdigest()
+    return {
+        "arn": f"arn:aws:acm:{MOCK_REGION}:{MOCK_ACCOUNT}:certificate/{token[:8]}-{token[8:12]}-{token[12:16]}-{token[16:20]}-{token[20:32]}",
+        "domainValidationOptions": [
+            {"domainName": domain, "resourceRecordName": f"_{token[:32]}.{domain.removeprefix('*.')}.", "resourceRecordType": "CNAME", "resourceRecordValue": f"_{token[32:]}.acm-validations.aws."}
+        ],
+    }
+
+
 # Outputs the program reads from resources that the mocks do not compute by themselves.
 DEFAULT_OUTPUTS: dict[str, OutputFactory] = {
     "kubernetes:inference.sagemaker.aws.amazon.com/v1:InferenceEndpointConfig": _no_status_yet,
@@ -208,6 +220,9 @@ DEFAULT_OUTPUTS: dict[str, OutputFactory] = {
         "clusterStatus": "InService",
     },
     "kubernetes:networking.k8s.io/v1:Ingress": _ingress_status,
+    "aws:acm/certificate:Certificate": _acm_certificate,
+    "aws:acm/certificateValidation:CertificateValidation": lambda a: {"certificateArn": a.inputs.get("certificateArn")},
+    "aws:route53/record:Record": lambda a: {"fqdn": str(a.inputs.get("name") or "").rstrip(".")},
     "pulumi:pulumi:StackReference": lambda a: {
         "outputs": {"kubeconfig": _kubeconfig(str(a.inputs.get("name") or a.name)), "cluster": {"name": str(a.inputs.get("name") or a.name)}},
         "secretOutputNames": ["kubeconfig"],

@@ -114,7 +114,7 @@ def main(stack: str, console, project_dir=None) -> int:
 
     try:
         values = plan_mod.read_stack_config(stack, project_dir or plan_mod.PROJECT_DIR)
-        cfg = plan_mod.parse_stack_config(values, plan_mod.project_name(project_dir or plan_mod.PROJECT_DIR))
+        cfg = plan_mod.parse_stack_config(values, plan_mod.project_name(project_dir or plan_mod.PROJECT_DIR), stack)
     except plan_mod.StackFileError as exc:
         console.print(labelled("error", "red", exc), soft_wrap=True)
         return 2

@@ -22,6 +22,7 @@ from components import endpoints, transforms
 from components.cluster import EksCluster, EksClusterArgs, ExistingCluster, ExistingClusterArgs
 from components.ingress_drain import IngressDrainGuard
 from components.cluster_hyperpod import HyperPodCluster, HyperPodClusterArgs, hyperpod_dependencies
+from components.endpoints.tls import with_issued_certificate
 from components.network import Network, NetworkArgs
 from components.platform import Platform, PlatformArgs
 from components.rules import ConfigError
@@ -203,6 +204,8 @@ def declare_endpoints(cfg: stack_config.StackConfig, base: Base) -> tuple[dict[s
         for ns in sorted({ep.namespace for ep in cfg.endpoints} - SYSTEM_NAMESPACES)
     }
     resolved = [resolve(spec) for spec in cfg.endpoints]
+    # S2: the certificate the stack issues for platform.ingress.domain, declared once for every ALB.
+    ingress = with_issued_certificate(cfg.platform.ingress, tag_rules.stack_tags(pulumi.get_stack(), cfg.cluster.name, cfg.cluster.tags))
     counts = Counter(ep.name for ep in resolved)
     outputs: dict[str, Any] = {}
     api_keys: dict[str, Any] = {}
@@ -222,7 +225,7 @@ def declare_endpoints(cfg: stack_config.StackConfig, base: Base) -> tuple[dict[s
                 depends_on=([namespaces[ep.namespace]] if ep.namespace in namespaces else []) + base.gpu_ready,
                 operator_ready=base.operator_ready,
                 ingress_ready=base.ingress_ready,
-                ingress=cfg.platform.ingress,
+                ingress=ingress,
                 kubeconfig=base.kubeconfig,
                 previous_name=ep.name if unique else None,
             ),

@@ -15,6 +15,7 @@ from ..rules.backends import backend_of
 from ..rules.endpoint import ResolvedEndpoint, resolve
 from ..rules.spec import EndpointSpec, IngressSpec
 from .api_key import EndpointApiKey, EndpointApiKeyArgs
+from .tls import named_url
 
 
 @dataclass
@@ -130,6 +131,7 @@ class EndpointComponent(pulumi.ComponentResource):
         self.deps = deps
         self.key = self._declare_key(name, args)
         url, state = self._declare(name, args)
+        url = named_url(self, name, args.spec, args.ingress, url)  # S2: the DNS name under platform.ingress.domain
         self._finish(url, state)
 
     def _declare(self, name: str, args: EndpointArgs) -> tuple[Any, pulumi.Output[Any]]:

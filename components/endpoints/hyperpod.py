@@ -38,6 +38,7 @@ from ..rules import tags as tag_rules
 from ..rules.backends import hyperpod
 from ..rules.backends import state as endpoint_state
 from ..rules.spec import EndpointSpec, IngressSpec
+from ..rules.tls import tls_for
 from .base import EndpointArgs, EndpointComponent
 from .objects import SCHEME_ANNOTATION, StatusCustomResource
 from .router_check import RouterServiceCheck
@@ -126,7 +127,7 @@ class HyperPodEndpoint(EndpointComponent):
         ep = self.endpoint
         key = self.key
         # The router needs the key as a plain value (G9): the config carries it, not only its Secret's name.
-        manifest = hyperpod.render(ep.spec, args.region, key.value if key else None, ep.api_key_secret if key else None)
+        manifest = hyperpod.render(ep.spec, args.region, key.value if key else None, ep.api_key_secret if key else None, tls_for(ep.spec, args.ingress))
         if ep.name != ep.spec.name:
             pulumi.log.info(
                 f"endpoint {ep.spec.name!r} is named {ep.name!r} in Kubernetes "

@@ -12,6 +12,7 @@ from .addons import OPERATOR_NAMESPACE
 from .endpoint import resolve
 from .problems import Problem
 from .spec import EndpointSpec, IngressSpec
+from .tls import OPT_OUT_ANNOTATION, tls_for
 
 # What `url_kind` says about an endpoint's `url` (one of these, every backend): the stack's Ingress,
 # the HyperPod operator's own Ingress, an NLB Service, or the in-cluster Service.
@@ -86,12 +87,15 @@ def ingress_annotations(spec: EndpointSpec, ingress: IngressSpec, health_path: s
         "alb.ingress.kubernetes.io/success-codes": "200",
         "alb.ingress.kubernetes.io/load-balancer-attributes": f"idle_timeout.timeout_seconds={ingress.idle_timeout_seconds}",
     }
-    if ingress.certificate_arn:
+    tls = tls_for(spec, ingress)
+    if tls.certificate_arn:  # S2; with `domain` and no ARN the program passes the issued one in
         out["alb.ingress.kubernetes.io/listen-ports"] = json.dumps([{"HTTP": 80}, {"HTTPS": 443}], separators=(",", ":"))
-        out["alb.ingress.kubernetes.io/certificate-arn"] = ingress.certificate_arn
+        out["alb.ingress.kubernetes.io/certificate-arn"] = tls.certificate_arn
         out["alb.ingress.kubernetes.io/ssl-redirect"] = "443"
     else:
         out["alb.ingress.kubernetes.io/listen-ports"] = json.dumps([{"HTTP": 80}], separators=(",", ":"))
+        if spec.public_alb and spec.api_key and ingress.allow_plaintext_api_key:
+            out[OPT_OUT_ANNOTATION] = "true"  # S2: the stack policy accepts it in dev stacks only
     if spec.public_alb and ingress.inbound_cidrs:
         out["alb.ingress.kubernetes.io/inbound-cidrs"] = ",".join(ingress.inbound_cidrs)
     if tags:
@@ -137,7 +141,17 @@ def validate_router_services(ingress: IngressSpec, endpoints: Iterable[EndpointS
 
 
 def url_scheme(ingress: IngressSpec) -> str:
-    return "https" if ingress.certificate_arn else "http"
+    """https when the stack's ALBs have a certificate (given, or issued for `domain`)."""
+    return "https" if ingress.certificate_arn or ingress.domain else "http"
+
+
+def alb_url(spec: EndpointSpec, ingress: IngressSpec, alb_host: Optional[str]) -> Optional[str]:
+    """G16 with S2: once the Ingress reports its ALB, the URL, named by the endpoint's DNS name under
+    `domain` (the name its certificate covers) when there is one."""
+    if not alb_host:
+        return None
+    tls = tls_for(spec, ingress)
+    return endpoint_url(tls.scheme, tls.host or alb_host, spec.invocation_endpoint)
 
 
 def endpoint_url(scheme: str, host: Optional[str], invocation_endpoint: str) -> Optional[str]:

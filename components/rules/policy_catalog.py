@@ -65,6 +65,17 @@ def _stack(fn: Callable[[list[Resource]], list[stack_checks.Finding]]) -> StackC
 
 
 _STRINGS = {"type": "array", "items": {"type": "string"}}
+_DEV_STACKS_PARAM = {"devStacks": {**_STRINGS, "default": list(security.DEFAULT_DEV_STACKS), "description": "stack name patterns (fnmatch) that count as dev stacks"}}
+
+
+def _public_alb_tls(severity: str) -> StackCheck:
+    """S2 findings of one severity: the errors are mandatory, a dev stack's opt-out a warning."""
+
+    def check(resources: list[Resource], ctx: Context) -> list[stack_checks.Finding]:
+        found = stack_checks.check_public_alb_tls(resources, ctx.stack, ctx.params.get("devStacks", security.DEFAULT_DEV_STACKS))
+        return [(r, p) for r, p in found if p.severity == severity]
+
+    return check
 
 POLICIES: tuple[PolicySpec, ...] = (
     PolicySpec("g01-name-length", G1, "Kubernetes names, and the names the HyperPod operator derives from them (prefetch-{name}-inf), fit 63 characters", "resource", "mandatory", _guardrail(G1), anchors=("incident §3",)),
@@ -86,7 +97,8 @@ POLICIES: tuple[PolicySpec, ...] = (
     PolicySpec("a1-autoscaling-variant-name", A1, "A CloudWatch trigger's VariantName other than upstream's AllTraffic (warning)", "resource", "advisory", _guardrail(A1, "warning"), anchors=("aws-samples/sagemaker-genai-hosting-examples deploy_jumpstart_inference_operator.yaml",)),
     PolicySpec("g16-endpoint-url-from-status", G16, "Endpoint URLs in the stack outputs come from the Ingress's final status", "stack", "mandatory", _stack(stack_checks.check_endpoint_urls), anchors=("incident §16",)),
     PolicySpec("s1-gpu-workload-limits-probes", S1, "GPU containers of every workload kind declare a GPU limit and probes", "resource", "mandatory", _on_manifest(security.check_gpu_workload), anchors=("Kyverno require-requests-limits", "Kyverno require-probes")),
-    PolicySpec("s2-public-alb-tls-or-api-key", S2, "No internet-facing ALB without TLS (ACM certificate) or an API key", "stack", "mandatory", _stack(stack_checks.check_public_alb_auth), anchors=("AWSGuard alb-http-to-https-redirection", "CIS EKS 5.4.5")),
+    PolicySpec("s2-public-alb-tls", S2, "No internet-facing ALB without TLS (ACM certificate), keyed or not", "stack", "mandatory", _public_alb_tls("error"), params=_DEV_STACKS_PARAM, anchors=("AWSGuard alb-http-to-https-redirection", "CIS EKS 5.4.5")),
+    PolicySpec("s2-dev-plaintext-api-key", S2, "A dev stack's explicit opt-out (allowPlaintextApiKey): its API key crosses the internet in clear text (warning)", "stack", "advisory", _public_alb_tls("warning"), params=_DEV_STACKS_PARAM, anchors=("AWSGuard alb-http-to-https-redirection",)),
     PolicySpec("s3-no-plaintext-secrets", S3, "No secret value in plain text in a ConfigMap or an env var", "resource", "mandatory", _on_manifest(security.check_plaintext_secrets), anchors=("CIS EKS 4.4.1",)),
     PolicySpec("s3-router-key-workaround", S3, "The documented exception: VLLM_API_KEY as a plain value for the router (incident §11)", "resource", "advisory", _on_manifest(security.check_router_key_workaround), anchors=("incident §11", "CIS EKS 4.4.1")),
     PolicySpec(
@@ -96,7 +108,7 @@ POLICIES: tuple[PolicySpec, ...] = (
         "resource",
         "mandatory",
         lambda r, ctx: security.check_eks_endpoint(r, ctx.stack, ctx.params.get("devStacks", security.DEFAULT_DEV_STACKS)),
-        params={"devStacks": {**_STRINGS, "default": list(security.DEFAULT_DEV_STACKS), "description": "stack name patterns (fnmatch) exempt from this policy"}},
+        params=_DEV_STACKS_PARAM,
         anchors=("CIS EKS 5.4.2",),
     ),
     PolicySpec("s5-gpu-nodes-nvidia-ami", S5, "Node groups of NVIDIA GPU instance types use an NVIDIA AMI type", "resource", "mandatory", lambda r, ctx: security.check_gpu_node_group(r), anchors=("EKS user guide: accelerated AMIs",)),

@@ -3,19 +3,19 @@
 S1 GPU workloads declare GPU limits and probes; S3 no plaintext secret in a ConfigMap or env var
 (with the documented router exception); S4 EKS API endpoint not open to the internet outside dev;
 S5 GPU node groups on an NVIDIA AMI type; S6 required tags on taggable AWS resources. S2 (a public
-ALB needs TLS or an API key) is cross-resource and lives in `stack_checks`. Anchors (AWSGuard,
+ALB needs TLS) is cross-resource and lives in `stack_checks` and, for config, in `tls`. Anchors (AWSGuard,
 Kyverno best practices, CIS EKS) are listed in `policy_catalog` and docs/policies.md.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from typing import Any, Iterable, Mapping, Optional
 
 from . import instances
 from .backends import hyperpod, kubernetes, reader
 from .catalog import S1, S3, S4, S5, S6
+from .dev_stacks import DEFAULT_DEV_STACKS, is_dev_stack
 from .endpoint import API_KEY_ENV, GPU
 from .tags import REQUIRED_TAGS
 from .problems import Problem
@@ -219,12 +219,6 @@ def check_router_key_workaround(manifest: Mapping[str, Any]) -> list[Problem]:
 # ---------------------------------------------------------------- S4 EKS API endpoint
 
 OPEN_CIDRS = ("0.0.0.0/0", "::/0")
-DEFAULT_DEV_STACKS = ("dev", "dev-*", "*-dev")
-
-
-def is_dev_stack(stack: Optional[str], patterns: Iterable[str]) -> bool:
-    """An unknown stack is treated as non-dev: the safe side."""
-    return stack is not None and any(fnmatch.fnmatchcase(stack, p) for p in patterns)
 
 
 def check_eks_endpoint(resource: Resource, stack: Optional[str], dev_stacks: Iterable[str] = DEFAULT_DEV_STACKS) -> list[Problem]:

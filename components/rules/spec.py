@@ -738,6 +738,20 @@ class ClusterSpec(_Model):
     """
 
 
+class DomainSpec(_Model):
+    """A DNS domain of a Route53 hosted zone under which the stack names each ALB endpoint
+    `<Kubernetes name>.<name>` and for which it issues a wildcard ACM certificate `*.<name>`, validated by
+    DNS records in that zone (rule S2).
+    """
+
+    name: DnsSubdomain
+    """Domain under which the endpoints get their names; lowercase. Example: `api.example.com`"""
+    hosted_zone_id: line(32) = Field(pattern=r"^Z[A-Z0-9]+$")
+    """Route53 hosted zone that serves `name` (the validation and endpoint records go there). Example:
+    `Z0123456789ABCDEFGHIJ`
+    """
+
+
 class IngressSpec(_Model):
     """The ALB the stack declares per endpoint: in front of the HyperPod operator's router (hyperpod backend with
     `publicAlb`; an internal HyperPod endpoint uses the operator's own ALB) or of the endpoint's Service (kubernetes and kserve backends with `loadBalancer:
@@ -746,8 +760,20 @@ class IngressSpec(_Model):
 
     certificate_arn: Optional[line(2048)] = Field(default=None, pattern=_ARN + "acm:")
     """ACM certificate for HTTPS: the ALB then listens on 443 too, redirects HTTP to HTTPS and the endpoint URLs
-    use `https`. Unset: HTTP on port 80 only. Example:
+    use `https`. With `domain`, it must cover `*.<domain.name>`. Unset: the certificate the stack issues for
+    `domain`, else HTTP on port 80 only, which rule S2 refuses for an internet-facing ALB. Example:
     `arn:aws:acm:us-east-1:123456789012:certificate/0123abcd-4567-89ef-0123-456789abcdef`
+    """
+    domain: Optional[DomainSpec] = None
+    """Name every ALB endpoint `<Kubernetes name>.<domain.name>` in the Route53 zone `hostedZoneId` and serve it
+    over HTTPS; without `certificateArn` the stack issues an ACM certificate for `*.<domain.name>` with DNS
+    validation. The endpoint URLs then use these names. Example: `{name: api.example.com, hostedZoneId:
+    Z0123456789ABCDEFGHIJ}`
+    """
+    allow_plaintext_api_key: bool = False
+    """Dev stacks only (the stack names S4 treats as dev: `dev`, `dev-*`, `*-dev`): let an internet-facing ALB
+    without a certificate carry an API key, which then crosses the internet in clear text. Refused in every other
+    stack; the plan warns on every run while it is set (rule S2). Example: `true`
     """
     inbound_cidrs: list[line(43)] = Field(default_factory=list)
     """Networks allowed to reach an internet-facing ALB (`publicAlb: true` only). Empty: anywhere. Example:

@@ -13,15 +13,18 @@ from urllib.parse import urlparse
 from . import engines
 from .backends import hyperpod
 from .catalog import G8, G9, G16, S2
+from .dev_stacks import DEFAULT_DEV_STACKS, is_dev_stack
 from .endpoint import API_KEY_ENV, API_KEY_SECRET_KEY
 from .problems import Problem
 from .resources import STACK_TYPE, Resource, get
+from .tls import OPT_OUT_ANNOTATION, SET_TLS
 
 Finding = tuple[Resource, Problem]
 
 SCHEME = "alb.ingress.kubernetes.io/scheme"
 CERTIFICATE = "alb.ingress.kubernetes.io/certificate-arn"
 SCHEME_PATH = f"metadata.annotations.{SCHEME}"
+OPT_OUT_PATH = f"metadata.annotations.{OPT_OUT_ANNOTATION}"
 
 
 def _manifests(resources: Iterable[Resource], kind: str) -> list[tuple[Resource, dict[str, Any]]]:
@@ -196,30 +199,29 @@ def keyed_workloads(resources: Iterable[Resource]) -> set[str]:
 
 
 
-def check_public_alb_auth(resources: list[Resource]) -> list[Finding]:
-    """S2: an internet-facing ALB terminates TLS (an ACM certificate) or fronts an endpoint with an API key."""
+def check_public_alb_tls(resources: list[Resource], stack: Optional[str] = None, dev_stacks: Iterable[str] = DEFAULT_DEV_STACKS) -> list[Finding]:
+    """S2: an internet-facing ALB terminates TLS (an ACM certificate), so neither prompts nor an API key
+    cross the internet in clear text. The one exception, as a warning: a keyed ALB of a dev stack whose
+    Ingress carries the opt-out annotation (platform.ingress.allowPlaintextApiKey)."""
     by_name = _by_name(resources)
     findings: list[Finding] = []
     for r, ingress in _manifests(resources, "Ingress"):
         if not is_public(ingress):
             continue
-        tls = bool(_annotations(ingress).get(CERTIFICATE)) or bool(get(ingress, "spec", "tls"))
+        annotations = _annotations(ingress)
+        if annotations.get(CERTIFICATE) or get(ingress, "spec", "tls"):
+            continue
         ep = endpoint_of(ingress, by_name)
         keyed = (ep is not None and _api_key_env(ep) is not None) or get(ingress, "metadata", "labels", "app.kubernetes.io/name") in keyed_workloads(resources)
-        if tls or keyed:
-            continue
-        findings.append(
-            (
-                r,
-                Problem(
-                    SCHEME_PATH,
-                    "internet-facing",
-                    S2,
-                    "an internet-facing ALB with neither TLS nor an API key: anyone can run (and read) inference in clear text",
-                    f"set {CERTIFICATE} (an ACM certificate; platform.ingress.certificateArn) and/or apiKey: true on the endpoint, or make it internal",
-                ),
-            )
-        )
+        opted_out = annotations.get(OPT_OUT_ANNOTATION) == "true"
+        if not keyed:
+            problem = Problem(SCHEME_PATH, "internet-facing", S2, "an internet-facing ALB with neither TLS nor an API key: anyone can run (and read) inference in clear text", f"set {CERTIFICATE} ({SET_TLS}), or make it internal")
+        elif opted_out and is_dev_stack(stack, dev_stacks):
+            problem = Problem(OPT_OUT_PATH, "true", S2, f"dev stack {stack!r} opted out of TLS: the API key of this internet-facing ALB crosses the internet in clear text", f"{SET_TLS}, and remove allowPlaintextApiKey", severity="warning")
+        else:
+            why = f" (the opt-out {OPT_OUT_ANNOTATION} is for dev stacks only; stack {stack or '(unknown)'!r} is not one)" if opted_out else ""
+            problem = Problem(SCHEME_PATH, "internet-facing", S2, f"an internet-facing ALB without TLS in front of an endpoint with an API key: the key (Authorization: Bearer) and every prompt cross the internet in clear text{why}", f"set {CERTIFICATE} ({SET_TLS}), or make it internal")
+        findings.append((r, problem))
     return findings
 
 

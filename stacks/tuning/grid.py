@@ -23,6 +23,7 @@ from benchmarks.loadgen import ConfigError as LoadgenConfigError
 from benchmarks.scenario import FLOW_SPLIT_FIX, looks_flow_split
 from components.rules import ConfigError, Problem, backends
 from components.rules.spec import ClusterSpec, EndpointSpec, PlatformSpec
+from components.rules.tls import check_public_tls
 from components.rules.validate import validate_endpoint
 from stacks import config_errors
 from stacks.yamlio import YamlInputError, load_file
@@ -447,6 +448,9 @@ def make_point(grid: GridSpec, params: dict[str, Any]) -> Point:
         (spec,) = backends.resolve([spec], grid.cluster, platform_spec)
         for problem in backends.validate_backends([spec], grid.cluster, platform_spec, path="base"):
             problems.append(dataclasses.replace(problem, path=problem.path.replace("base[0]", "base", 1)))
+        # S2: trial stacks ({stackPrefix}-{run}-{point}) are dev stacks only if the prefix makes them so.
+        for problem in check_public_tls([spec], platform_spec.ingress, f"{grid.pulumi.stack_prefix}-trial"):
+            problems.append(dataclasses.replace(problem, path=problem.path.replace("endpoints[0]", "base", 1)))
     problems += local_problems(grid, endpoint_params, spec)
     return Point(params, spec, tuple(problems), bench)
 

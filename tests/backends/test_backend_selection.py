@@ -109,5 +109,6 @@ def test_kubernetes_endpoint_on_eks_has_no_hyperpod_operator_warning():
 
 
 def test_public_load_balancer_without_intelligent_routing_is_fine_outside_hyperpod():
-    cfg = parse(values(EKS, publicAlb=True, apiKey=True), "us-east-1")
+    tls = {"ingress": {"certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/0123abcd-4567-89ef-0123-456789abcdef"}}  # S2
+    cfg = parse(values(EKS, tls, publicAlb=True, apiKey=True), "us-east-1")
     assert cfg.endpoints[0].public_alb and cfg.endpoints[0].backend == "kubernetes"

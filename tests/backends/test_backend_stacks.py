@@ -54,7 +54,8 @@ def test_outputs_have_the_same_shape_for_every_backend(eks_run):
     for name, out in endpoints.items():
         assert set(out) == OUTPUT_KEYS, name
     kube = endpoints["qwen3-4b-vllm"]
-    assert kube["url"].startswith("http://k8s-") and kube["url"].endswith("/v1/chat/completions")  # G16: from the Ingress status
+    # G16: from the Ingress status; https: the eks stack's public keyed ALB has a certificate (S2).
+    assert kube["url"].startswith("https://k8s-") and kube["url"].endswith("/v1/chat/completions")
     assert kube["apiKeySecret"] == "qwen3-4b-vllm-api-key" and "$API_KEY" in kube["curl"]
     assert endpoints["qwen3-0-6b-vllm-kserve"]["url"] == "http://qwen3-0-6b-vllm-kserve-gateway.inference.svc.cluster.local/v1/chat/completions"
     assert endpoints["qwen3-0-6b-sglang-ome"]["servedModelName"] == "Qwen3-0.6B"

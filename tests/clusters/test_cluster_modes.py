@@ -17,9 +17,13 @@ EKS = {"mode": "eks", "name": "llm-staging", "gpuNodeGroups": [{"name": "g5", "i
 EXISTING = {"mode": "existing", "name": "adopted", "hyperpodClusterArn": "arn:aws:sagemaker:us-east-1:123456789012:cluster/abcd1234efgh"}
 
 
+CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/0123abcd-4567-89ef-0123-456789abcdef"
+
+
 @pytest.fixture(scope="module")
 def hyperpod_run():
-    return run_stack(stack_values(HYPERPOD, [BASE_ENDPOINT, {**BASE_ENDPOINT, "name": "public", "publicAlb": True, "namespace": "team-a"}]))
+    public = {**BASE_ENDPOINT, "name": "public", "publicAlb": True, "namespace": "team-a"}
+    return run_stack(stack_values(HYPERPOD, [BASE_ENDPOINT, public], platform={"ingress": {"certificateArn": CERTIFICATE}}))  # S2
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +141,8 @@ def test_G8_G16_G17_ingress_scheme_fixed_at_creation_url_from_final_status(hyper
     endpoints, _ = resolve(outputs["endpoints"])
     # The internal endpoint's URL is the operator's Ingress's, read live; the public one's follows its status.
     assert endpoints["qwen3-4b"]["url"] is None and endpoints["qwen3-4b"]["urlKind"] == "operator-alb"
-    assert endpoints["public"]["url"].startswith("http://k8s-") and endpoints["public"]["url"].endswith("/v1/chat/completions")
+    assert endpoints["public"]["url"].startswith("https://k8s-") and endpoints["public"]["url"].endswith("/v1/chat/completions")  # S2: the stack's ALBs have a certificate
+    assert public["metadata"]["annotations"]["alb.ingress.kubernetes.io/certificate-arn"] == CERTIFICATE
     assert endpoints["public"]["servedModelName"] == "Qwen3-4B-Instruct-2507"
     assert endpoints["public"]["namespace"] == "team-a" and endpoints["public"]["apiKeySecret"] == "public-api-key"
 

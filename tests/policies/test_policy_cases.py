@@ -32,10 +32,12 @@ def drop_flag(obj: dict[str, Any], flag: str, value: bool = True) -> None:
     del args[i : i + (2 if value else 1)]
 
 
-def ingress(endpoint: str, scheme: str = "internet-facing", tls: bool = False) -> dict[str, Any]:
+def ingress(endpoint: str, scheme: str = "internet-facing", tls: bool = False, opt_out: bool = False) -> dict[str, Any]:
     annotations = {"alb.ingress.kubernetes.io/scheme": scheme}
     if tls:
         annotations["alb.ingress.kubernetes.io/certificate-arn"] = "arn:aws:acm:us-east-1:123456789012:certificate/abc"
+    if opt_out:
+        annotations["llm-serving/allow-plaintext-api-key"] = "true"
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "Ingress",
@@ -166,7 +168,8 @@ CASES: dict[str, tuple[str, Callable[[], list[Resource]], Callable[[], list[Reso
         None,
     ),
     "s1-gpu-workload-limits-probes": ("S1", lambda: [k8s(gpu_statefulset())], lambda: [k8s(gpu_statefulset(**PROBES))], None, None),
-    "s2-public-alb-tls-or-api-key": ("S2", lambda: [k8s(render(intelligentRouting=True)), k8s(ingress("qwen3-4b"))], lambda: [k8s(render(intelligentRouting=True)), k8s(ingress("qwen3-4b", tls=True))], None, None),
+    "s2-public-alb-tls": ("S2", lambda: [k8s(render(**ROUTED)), k8s(ingress("qwen3-4b"))], lambda: [k8s(render(**ROUTED)), k8s(ingress("qwen3-4b", tls=True))], None, None),
+    "s2-dev-plaintext-api-key": ("S2", lambda: [k8s(render(**ROUTED)), k8s(ingress("qwen3-4b", opt_out=True))], lambda: [k8s(render(**ROUTED)), k8s(ingress("qwen3-4b", tls=True))], None, "dev"),
     "s3-no-plaintext-secrets": (
         "S3",
         lambda: [k8s({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "engine-env"}, "data": {"HF_TOKEN": "hf_" + "a1B2c3D4e5" * 4}})],
@@ -218,6 +221,33 @@ def test_s4_dev_stacks_are_exempt_and_configurable(monkeypatch):
     assert run_policy("s4-eks-endpoint-not-public", [eks_cluster(["0.0.0.0/0"])], {"devStacks": ["sandbox"]})
     monkeypatch.delenv("PULUMI_STACK")
     assert run_policy("s4-eks-endpoint-not-public", [eks_cluster(["0.0.0.0/0"])]), "an unknown stack counts as non-dev"
+
+
+def test_s2_public_alb_with_an_api_key_needs_tls(monkeypatch):
+    """Issue 16: a key used to be enough; the bearer key then crossed the internet unencrypted."""
+    monkeypatch.setenv("PULUMI_STACK", "prod")
+    (message, urn), = run_policy("s2-public-alb-tls", [k8s(render(**ROUTED)), k8s(ingress("qwen3-4b"))])
+    assert message.startswith("Ingress hyperpod-inference-system/llm-qwen3-4b: metadata.annotations.alb.ingress.kubernetes.io/scheme = 'internet-facing': [S2]")
+    assert "the key (Authorization: Bearer) and every prompt cross the internet in clear text" in message
+    assert "Fix: set alb.ingress.kubernetes.io/certificate-arn (set platform.ingress.certificateArn" in message
+    # Without a key as well: still refused.
+    (message, _), = run_policy("s2-public-alb-tls", [k8s(render(intelligentRouting=True)), k8s(ingress("qwen3-4b"))])
+    assert "neither TLS nor an API key" in message
+    assert run_policy("s2-public-alb-tls", [k8s(render(**ROUTED)), k8s(ingress("qwen3-4b", scheme="internal"))]) == []
+
+
+def test_s2_plaintext_opt_out_is_a_warning_in_dev_and_an_error_elsewhere(monkeypatch):
+    keyed = [k8s(render(**ROUTED)), k8s(ingress("qwen3-4b", opt_out=True))]
+    monkeypatch.setenv("PULUMI_STACK", "dev")
+    assert run_policy("s2-public-alb-tls", keyed) == []
+    (message, _), = run_policy("s2-dev-plaintext-api-key", keyed)
+    assert "metadata.annotations.llm-serving/allow-plaintext-api-key = 'true': [S2] dev stack 'dev' opted out of TLS" in message
+    monkeypatch.setenv("PULUMI_STACK", "staging")
+    assert run_policy("s2-dev-plaintext-api-key", keyed) == []
+    (message, _), = run_policy("s2-public-alb-tls", keyed)
+    assert "the opt-out llm-serving/allow-plaintext-api-key is for dev stacks only; stack 'staging' is not one" in message
+    monkeypatch.setenv("PULUMI_STACK", "sandbox")
+    assert run_policy("s2-public-alb-tls", keyed, {"devStacks": ["sandbox"]}) == []
 
 
 def test_s6_required_tags_come_from_config_and_provider_default_tags_count():

@@ -24,6 +24,8 @@ GOOD = {
             "engineArgs": {"maxModelLen": 12288, "tensorParallelSize": 1, "gpuMemoryUtilization": 0.9},
         }
     ],
+    # S2: a public ALB with a key has TLS.
+    "platform": {"ingress": {"certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/0123abcd-4567-89ef-0123-456789abcdef"}},
 }
 
 

@@ -8,7 +8,7 @@ leaves it unchanged (tested).
 
 from __future__ import annotations
 
-
+import re
 from typing import Any
 
 from .. import autoscaling, engines, instances, naming
@@ -42,6 +42,25 @@ def is_endpoint_config(obj: Any) -> bool:
 
 # ---------------------------------------------------------------- render
 
+_ACM_ARN = re.compile(r"^arn:aws:acm:[a-z0-9-]+:[0-9]{12}:certificate/[a-fA-F0-9-]+$")  # the CRD's acmArn pattern
+
+
+def _tls_config(spec: EndpointSpec, tls: Any) -> dict[str, Any]:
+    """spec.tlsConfig. With a configured ACM ARN and `platform.ingress.domain`, the operator's own ALB serves
+    that certificate under the endpoint's name (`customCertificateConfig {acmArn, domainName}`; CRD: "if not
+    provided, operator auto-generates self-signed certificate"; sagemaker-hyperpod-cli
+    hyperpod-jumpstart-inference-template v1_2 template.py renders the same pair). `dnsConfig` is not set:
+    the stack's own Route53 record owns the endpoint's name, and two writers of one record would fight."""
+    out: dict[str, Any] = {}
+    if spec.tls_certificate_s3_uri:
+        out["tlsCertificateOutputS3Uri"] = spec.tls_certificate_s3_uri
+    arn = getattr(tls, "certificate_arn", None)
+    host = getattr(tls, "host", None)
+    if isinstance(arn, str) and _ACM_ARN.match(arn) and host:
+        out["customCertificateConfig"] = {"acmArn": arn, "domainName": host}
+    return out
+
+
 
 def sagemaker_model_name(model_id: str) -> str:
     """spec.modelName: SageMaker model names allow [a-zA-Z0-9-] only, 63 at most."""
@@ -55,8 +74,10 @@ def render(
     region: str | None = None,
     api_key: Any = None,
     api_key_secret: str | None = None,
+    tls: Any = None,
 ) -> dict[str, Any]:
-    """The full object. `api_key` may be a Pulumi Output: it is placed, never inspected."""
+    """The full object. `api_key` may be a Pulumi Output: it is placed, never inspected. `tls` is the
+    endpoint's `rules.tls.ResolvedTls` (S2)."""
     r = resolve(spec)
     mount = engines.DEFAULT_MODEL_DIR
     env_list: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in sorted(r.env.items())]
@@ -91,8 +112,9 @@ def render(
         body["kvCacheSpec"] = _kv_cache(spec)
     if spec.autoscaling is not None:
         body["autoScalingSpec"] = _autoscaling(r)
-    if spec.tls_certificate_s3_uri:
-        body["tlsConfig"] = {"tlsCertificateOutputS3Uri": spec.tls_certificate_s3_uri}
+    tls_config = _tls_config(spec, tls)
+    if tls_config:
+        body["tlsConfig"] = tls_config
     return {
         "apiVersion": API_VERSION,
         "kind": KIND,

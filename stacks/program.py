@@ -28,7 +28,7 @@ from components.rules import addons as addon_rules
 from components.rules import clusters as cluster_rules
 from components.rules import tags as tag_rules
 from components.rules.addons import OPERATOR_NAMESPACE
-from components.rules.endpoint import resolve
+from components.rules.endpoint import default_changes, resolve
 from components.rules.spec import S3Source
 
 from . import charts
@@ -61,6 +61,9 @@ def main() -> None:
     cfg = load_config()
     for warning in cfg.warnings:
         pulumi.log.warn(str(warning))
+    for i, spec in enumerate(cfg.endpoints):
+        for change in default_changes(spec, f"endpoints[{i}]"):
+            pulumi.log.info(f"default: {change}")  # the plan's change log (a default that is not the obvious one)
     if cfg.preflight and not pulumi.runtime.is_dry_run():
         _preflight(cfg)
     if cfg.guardrail_transforms:

@@ -252,7 +252,7 @@ def check(obj: dict[str, Any]) -> list[Problem]:
     problems += engine_checks.check_engine_args(view)
     problems += _check_kv_cache(spec, view.flags, view.engine)
     problems += _check_vllm_only(spec, view.engine)
-    problems += _check_lmcache_image(spec)
+    problems += _check_lmcache_image(spec, view.engine)
     problems += _check_model_flag(spec, view)
     problems += _check_api_key(spec, view)
     problems += engine_checks.check_gpus(view)
@@ -327,10 +327,11 @@ def _kv_on(spec: dict) -> bool:
     return isinstance(kv, dict) and bool(kv.get("enableL1Cache") or kv.get("enableL2Cache"))
 
 
-def _check_lmcache_image(spec: dict) -> list[Problem]:
-    """G22: KV-cache offload runs LMCache in the worker; upstream's kvCacheSpec samples all use lmcache/vllm-openai."""
+def _check_lmcache_image(spec: dict, engine: str | None) -> list[Problem]:
+    """G22: KV-cache offload runs LMCache in the worker; upstream's kvCacheSpec samples all use lmcache/vllm-openai.
+    (KV cache on another engine is G21's.)"""
     image = _worker({"spec": spec}).get("image")
-    if not _kv_on(spec) or not isinstance(image, str) or engines.has_lmcache(image):
+    if engine not in (None, "vllm") or not _kv_on(spec) or not isinstance(image, str) or engines.has_lmcache(image):
         return []
     return [Problem("spec.worker.image", image, G22, "KV-cache offload needs LMCache in the image; this image has no lmcache module", f"use {engines.LMCACHE_IMAGE} (upstream's kvCacheSpec samples) or another LMCache build of vLLM")]
 

@@ -67,7 +67,7 @@ def _prefetch(spec: EndpointSpec) -> bool:
 
 def model_arg(spec: EndpointSpec) -> str | None:
     """The engine's model flag value, per model source, as upstream's samples write it. S3 and FSx: the
-    mounted directory. Hugging Face with prefetch: the directory the init container filled
+    mounted directory (v1_llama31_8b_kv_cache_l1_l2.yaml passes /opt/ml/model). Hugging Face with prefetch: the directory the init container filled
     (v1_huggingface_mistral7b_vllm_prefetch.yaml, ..._sglang_prefetch.yaml: "needs --model[-path] pointing to
     the local model path"). Hugging Face without prefetch: none, because "the operator auto-injects --model arg for
     vLLM" / "--model-path arg for SGLang" (v1_huggingface_mistral7b_vllm.yaml, ..._sglang.yaml, aws/sagemaker-

@@ -361,6 +361,7 @@ def test_model_name_keeps_upstreams_spelling_and_matches_the_crd_pattern(make_en
 
 
 def test_model_name_is_rewritten_only_where_the_crd_pattern_refuses_it():
-    assert hyperpod.sagemaker_model_name("org/_private.model") == "private-model"
-    assert hyperpod.sagemaker_model_name("org/" + "a" * 70) == hyperpod.sagemaker_model_name("org/" + "a" * 70)[:63]
-    assert len(hyperpod.sagemaker_model_name("org/" + "a" * 70)) <= 63
+    assert hyperpod.sagemaker_model_name("Qwen/Qwen3-0.6B") == "Qwen3-0.6B"
+    assert hyperpod.sagemaker_model_name("org/_private.model") == "private-model"  # must start alphanumeric
+    long = hyperpod.sagemaker_model_name("org/" + "a" * 70)
+    assert len(long) <= 63 and long.startswith("a" * 40)

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from components.rules import ConfigError, Problem, autoscaling, backends, naming
+from components.rules import endpoint as endpoint_rules
 from components.rules.problems import Change
 from components.rules.bounds import Line
 from components.rules.clusters import derived_groups, validate_cluster
@@ -94,6 +95,7 @@ def parse(values: Mapping[str, Any], region: Optional[str], stack_name: Optional
         raise ConfigError(errors)
     changes = backends.default_changes(values.get("endpoints") or [], endpoints)
     changes += [c for i, ep in enumerate(endpoints) if ep.backend == "hyperpod" for c in autoscaling.default_changes(ep, naming.endpoint_name(ep.name), f"endpoints[{i}]")]
+    changes += [c for i, ep in enumerate(endpoints) for c in endpoint_rules.default_changes(ep, f"endpoints[{i}]")]
     if stack.platform_stack is None:
         changes += derived_groups(stack.cluster, endpoints)
     return StackConfig(

@@ -64,7 +64,7 @@ def main() -> None:
     cfg = load_config()
     for warning in cfg.warnings:
         pulumi.log.warn(str(warning))
-    for change in cfg.changes:  # defaults filled in (derived node groups, backend load balancers, A1 triggers)
+    for change in cfg.changes:  # defaults filled in (derived node groups, backend load balancers, A1 triggers, G22 image)
         pulumi.log.info(str(change))
     if cfg.preflight and not pulumi.runtime.is_dry_run():
         _preflight(cfg)

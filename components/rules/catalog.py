@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 G1, G2, G3, G4, G5, G6, G7, G8, G9, G10 = "G1", "G2", "G3", "G4", "G5", "G6", "G7", "G8", "G9", "G10"
 G11, G12, G13, G14, G15, G16, G17, G18, G19, G20 = "G11", "G12", "G13", "G14", "G15", "G16", "G17", "G18", "G19", "G20"
+G21, G22 = "G21", "G22"
 S1, S2, S3, S4, S5, S6 = "S1", "S2", "S3", "S4", "S5", "S6"
 B1 = "B1"
 A1 = "A1"
@@ -57,10 +58,10 @@ RULES: tuple[Rule, ...] = (
          "`--enable-metrics` is added to SGLang's command when routing is on.",
          "An SGLang container behind the router without metrics.",
          ("fix", "policy")),
-    Rule(G7, "KV-cache offload only with vLLM; with L2 cache, no model prefetch and no `--enable-prefix-caching`; L2 on `tieredstorage` is a warning.",
-         "KV cache on SGLang was refused by the operator; with L2 the `lmcache-config` volume mount failed; the tieredstorage backend failed to initialise shared memory.",
+    Rule(G7, "With L2 KV cache, no model prefetch and no `--enable-prefix-caching`; L2 on `tieredstorage` is a warning.",
+         "With L2 the `lmcache-config` volume mount failed; the tieredstorage backend failed to initialise shared memory.",
          "Prefix caching is left to the operator when L2 is on.",
-         "KV cache with SGLang; L2 with prefetch or with prefix caching; tieredstorage warns.",
+         "L2 with prefetch or with prefix caching; tieredstorage warns.",
          ("validate", "fix", "policy")),
     Rule(G8, "A public ALB only in front of an endpoint with intelligent routing; a scheme change replaces the Ingress (delete first), never an in-place flip.",
          "A public ALB asked for without routing stayed private; recreating an Ingress to change its scheme hung on its finalizer with 409 Conflict.",
@@ -202,6 +203,21 @@ RULES += (
          "The dev stack scaled on `ApproximateBacklogSizePerInstance` with no dimensions: an asynchronous-inference metric, queried without the endpoint's dimensions, so KEDA got no datapoints and the endpoint never scaled (issue 16 finding 4).",
          "An unset trigger metric, statistic or dimensions are upstream's: `Invocations`, `Sum`, `EndpointName` of the registered endpoint and `VariantName: AllTraffic`.",
          "An asynchronous-inference metric; `AWS/SageMaker` without a registered endpoint, without dimensions, or with another `EndpointName` or no `VariantName`; a Prometheus query or HPA `podsMetric` on the other engine's metrics. Another `VariantName` warns.",
+         ("fix", "validate", "policy")),
+)
+
+# Operator features that only a vLLM worker supports. AWS: "KV caching and intelligent routing currently support
+# only vLLM-based inference containers" (https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-hyperpod-model-deployment-caching-routing.html).
+RULES += (
+    Rule(G21, "Intelligent routing and KV-cache offload (HyperPod operator) only with engine vLLM.",
+         "KV cache on SGLang was refused by the operator (\"KVCacheSpec can only be configured for vLLM model server\"); AWS documents the router for vLLM-based containers only, so a public SGLang endpoint behind it (G8) had no supported URL.",
+         "",
+         "Intelligent routing or KV cache with SGLang; fix: engine vllm, or for a public SGLang endpoint the kubernetes backend with `loadBalancer: alb`.",
+         ("validate", "policy")),
+    Rule(G22, "KV-cache offload runs on an image with LMCache; with the engine's default image the stack uses the LMCache image of upstream's kvCacheSpec samples.",
+         "L1 cache was turned on with the stock `vllm/vllm-openai` image, which has no `lmcache` module; every upstream kvCacheSpec sample runs `lmcache/vllm-openai`.",
+         "With KV cache on and no `image` set, the image is `lmcache/vllm-openai` at the tag upstream's sample pins (logged as a default change).",
+         "A user-set image without LMCache and KV cache on.",
          ("fix", "validate", "policy")),
 )
 

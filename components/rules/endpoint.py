@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from . import engines, instances, naming, probes
+from .catalog import G22
+from .problems import Change
 from .spec import EndpointSpec, HuggingFaceSource
 
 API_KEY_ENV = "VLLM_API_KEY"  # vLLM reads it itself; SGLang gets `--api-key $(VLLM_API_KEY)` (G9)
@@ -58,10 +60,13 @@ class ResolvedEndpoint:
     def command(self) -> list[str]:
         return self.engine.command  # G5: the full command; DLC images ignore bare args
 
-    def args(self, model_arg: str, pin_revision: bool = True) -> list[str]:
-        """The engine's full argument list for a model at `model_arg` (a directory or a hub id).
-        `pin_revision`: the engine downloads a Hugging Face model itself, so pass its revision."""
+    def args(self, model_arg: Optional[str], pin_revision: bool = True, download_dir: Optional[str] = None) -> list[str]:
+        """The engine's full argument list for a model at `model_arg` (a directory or a hub id; None: whoever
+        runs the engine passes the model flag itself). `pin_revision`: the engine downloads a Hugging Face model
+        itself, so pass its revision. `download_dir`: vLLM's `--download-dir` for a model it downloads."""
         args = engines.build_args(self.engine.name, model_arg, self.served_model_name, self.port, self.params, api_key_env=self.api_key_env)
+        if download_dir and self.engine.name == "vllm":
+            args += ["--download-dir", download_dir]
         src = self.spec.model_source
         if pin_revision and isinstance(src, HuggingFaceSource) and src.revision:
             args += ["--revision", src.revision]
@@ -78,11 +83,22 @@ def _resources(spec: EndpointSpec, inst: Optional[instances.InstanceType], tp: i
     return {"limits": {GPU: str(tp)}, "requests": requests}
 
 
+def kv_cache_on(spec: EndpointSpec) -> bool:
+    return spec.kv_cache is not None and spec.kv_cache.enabled
+
+
+def default_changes(spec: EndpointSpec, path: str) -> list[Change]:
+    """Defaults that differ from what a reader of the config would expect, for the plan's change log."""
+    if spec.image is None and kv_cache_on(spec) and spec.engine == "vllm":
+        return [Change(f"{path}.image", engines.VLLM.default_image, engines.LMCACHE_IMAGE, G22, "KV-cache offload needs LMCache; the image upstream's kvCacheSpec samples use")]
+    return []
+
+
 def resolve(spec: EndpointSpec) -> ResolvedEndpoint:
     eng = engines.engine(spec.engine)
     inst = instances.lookup(spec.instance_type)
     name = naming.endpoint_name(spec.name)
-    image = spec.image or eng.default_image
+    image = spec.image or engines.default_image(spec.engine, kv_cache_on(spec))
     port = spec.port or engines.default_port(spec.engine, image)
     params = engines.resolve_params(spec.engine, spec.engine_args.set_values(), inst)
     if spec.kv_cache is not None and spec.kv_cache.l2:

@@ -106,6 +106,24 @@ SGLANG = Engine(
 )
 BY_NAME = {"vllm": VLLM, "sglang": SGLANG}
 
+# G22: the HyperPod operator's KV-cache offload runs LMCache inside the vLLM worker; the stock vLLM image has no
+# `lmcache` module. Every upstream kvCacheSpec sample uses this image, at this tag (aws/sagemaker-hyperpod-cli
+# helm_chart/HyperPodHelmChart/charts/inference-operator/config/samples/v1_llama31_8b_kv_cache_l1_l2.yaml and
+# v1_s3_llama8b_IR_L1Cache.yaml).
+LMCACHE_IMAGE = "lmcache/vllm-openai:v0.3.7"
+
+
+def has_lmcache(image: str) -> bool:
+    """G22: an image built with LMCache, recognised by its repository name (lmcache/vllm-openai and rebuilds)."""
+    ref = image.lower().split("@", 1)[0]
+    name, _, tag = ref.rpartition(":")
+    return "lmcache" in (name if name and "/" not in tag else ref)  # the repository, not the tag
+
+
+def default_image(engine_name: str, kv_cache: bool = False) -> str:
+    """The image when the user names none: the LMCache build when KV-cache offload is on (G22)."""
+    return LMCACHE_IMAGE if kv_cache and engine_name == "vllm" else engine(engine_name).default_image
+
 
 def _flags(engine_name: str) -> set[str]:
     return {f for p in PARAMS if p.flag(engine_name) for f in (p.flag(engine_name).on, p.flag(engine_name).off) if f}
@@ -267,22 +285,22 @@ def _fmt(value: Any) -> str:
 
 def build_args(
     engine_name: str,
-    model_dir: str,
+    model_dir: str | None,
     served_name: str,
     port: int,
     params: Mapping[str, Any],
     host: str = "0.0.0.0",
     api_key_env: str | None = None,
 ) -> list[str]:
-    """The full engine argument list (after `command`), in a stable order."""
+    """The full engine argument list (after `command`), in a stable order. `model_dir` None: no model flag
+    (the HyperPod operator injects it for a model it has the engine download, see hyperpod.model_arg)."""
     eng = engine(engine_name)
     args = [
         "--host",
         host,
         "--port",
         str(port),
-        eng.model_flag,
-        model_dir,
+        *((eng.model_flag, model_dir) if model_dir is not None else ()),
         "--served-model-name",
         served_name,
         *eng.always_args,

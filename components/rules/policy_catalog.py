@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Mapping, Optional, Union
 
 from . import manifests, ordering, security, stack_checks
-from .catalog import A1, B1, G1, G2, G3, G4, G5, G6, G7, G8, G9, G10, G11, G12, G13, G16, O1, O2, O3, O4, O5, O6, S1, S2, S3, S4, S5, S6
+from .catalog import A1, B1, G1, G2, G3, G4, G5, G6, G7, G8, G9, G10, G11, G12, G13, G16, G21, G22, O1, O2, O3, O4, O5, O6, S1, S2, S3, S4, S5, S6
 from .problems import Problem
 from .resources import Resource
 
@@ -84,7 +84,7 @@ POLICIES: tuple[PolicySpec, ...] = (
     PolicySpec("g04-probes-survive-model-load", G4, "Model containers have readiness probes with timeoutSeconds >= 5, a startup budget for model load, and a rollout that cannot deadlock on one GPU", "resource", "mandatory", _guardrail(G4), anchors=("incidents §6, §13", "Kyverno require-probes")),
     PolicySpec("g05-served-model-name", G5, "The engine runs a full command and serves the model under the last segment of its id", "resource", "mandatory", _guardrail(G5), anchors=("incidents §7, §8",)),
     PolicySpec("g06-sglang-metrics", G6, "SGLang behind the router runs with --enable-metrics", "resource", "mandatory", _guardrail(G6), anchors=("incident §12",)),
-    PolicySpec("g07-kv-cache", G7, "KV-cache offload only with vLLM; with L2 cache no prefetch and no --enable-prefix-caching", "resource", "mandatory", _guardrail(G7), anchors=("incidents §2, §17",)),
+    PolicySpec("g07-kv-cache", G7, "With L2 KV cache no prefetch and no --enable-prefix-caching", "resource", "mandatory", _guardrail(G7), anchors=("incident §17",)),
     PolicySpec("g07-l2-tieredstorage", G7, "L2 cache on the tieredstorage backend is known broken (warning)", "resource", "advisory", _guardrail(G7, "warning"), anchors=("incident §18",)),
     PolicySpec("g08-public-alb-needs-routing", G8, "A public ALB only in front of an endpoint with intelligent routing", "stack", "mandatory", _stack(stack_checks.check_public_alb_routing), anchors=("incidents §4, §15",)),
     PolicySpec("g09-api-key-reaches-router", G9, "With an API key and intelligent routing, the router gets the key: plain-value env and the key Secret in both namespaces", "stack", "mandatory", _stack(stack_checks.check_api_key_reaches_router), anchors=("incidents §1, §11",)),
@@ -92,6 +92,8 @@ POLICIES: tuple[PolicySpec, ...] = (
     PolicySpec("g11-gpu-scheduling", G11, "GPUs by nvidia.com/gpu limit = tensor-parallel size, no CUDA_VISIBLE_DEVICES, pinned to the instance type, GPU taint tolerated", "resource", "mandatory", _guardrail(G11), anchors=("perf-eval-eks-notes §3", "Kyverno require-pod-requests-limits")),
     PolicySpec("g12-low-compute-capability-env", G12, "T4-class GPUs (compute capability < 8.0) get the documented engine env workarounds", "resource", "mandatory", _guardrail(G12), anchors=("perf-eval-eks-notes §1",)),
     PolicySpec("g13-ephemeral-storage-and-shm", G13, "Model pods request ephemeral storage and mount a memory-backed /dev/shm", "resource", "mandatory", _guardrail(G13), anchors=("model-engine-notes", "Kyverno require-pod-requests-limits")),
+    PolicySpec("g21-routing-and-kv-cache-need-vllm", G21, "Intelligent routing and KV-cache offload only on a vLLM worker", "resource", "mandatory", _guardrail(G21), anchors=("incident §2", "AWS docs: sagemaker-hyperpod-model-deployment-caching-routing (vLLM-based containers only)")),
+    PolicySpec("g22-kv-cache-needs-lmcache-image", G22, "KV-cache offload only on an image with LMCache", "resource", "mandatory", _guardrail(G22), anchors=("sagemaker-hyperpod-cli samples v1_llama31_8b_kv_cache_l1_l2.yaml (lmcache/vllm-openai)",)),
     PolicySpec("b1-backend-manifests", B1, "OME/KServe objects and engine containers deploy as written: named containers, $(VAR) not $VAR in args, the runtime owns the runner image, supported storage URIs, a BenchmarkJob output location, no headless Service in front of KServe", "resource", "mandatory", _guardrail(B1), anchors=("autotuner-ome-devlog bugs 2-5, 10", "maas-kserve-devlog issues 7, 10")),
     PolicySpec("a1-autoscaling-trigger-gets-datapoints", A1, "HyperPod autoscaling triggers read a metric that exists for the endpoint: AWS/SageMaker real-time metrics with the registered EndpointName and a VariantName, Prometheus queries on the endpoint's own engine", "resource", "mandatory", _guardrail(A1), anchors=("AWS docs: sagemaker-hyperpod-model-deployment-autoscaling", "AWS docs: async-inference-monitor")),
     PolicySpec("a1-autoscaling-variant-name", A1, "A CloudWatch trigger's VariantName other than upstream's AllTraffic (warning)", "resource", "advisory", _guardrail(A1, "warning"), anchors=("aws-samples/sagemaker-genai-hosting-examples deploy_jumpstart_inference_operator.yaml",)),

@@ -78,7 +78,8 @@ class SecretKeyRef(_Model):
 
 class HuggingFaceSource(_Model):
     """A model downloaded from the Hugging Face Hub (`type: huggingface`): by the operator (hyperpod), by the
-    engine itself (kubernetes, kserve) or by OME (ome).
+    engine itself (kubernetes, kserve) or by OME (ome). hyperpod without `prefetch`: the operator passes the engine's
+    model flag itself, so the stack renders none (vLLM gets `--download-dir /opt/ml/model`).
     """
 
     type: Literal["huggingface"]
@@ -100,8 +101,8 @@ ModelSource = Annotated[Union[S3Source, FsxSource, HuggingFaceSource], Field(dis
 
 
 class KvCache(_Model):
-    """KV-cache offload of the HyperPod operator (its `kvCacheSpec`): hyperpod backend and engine vllm only; any
-    other combination is rejected.
+    """KV-cache offload of the HyperPod operator (its `kvCacheSpec`): hyperpod backend and engine vllm only (rule
+    G21), on an image with LMCache (rule G22); any other combination is rejected.
     """
 
     l1: bool = False
@@ -401,8 +402,10 @@ class EndpointSpec(_Model):
     my-models, path: Qwen3-8B/}`
     """
     image: Optional[ImageReference] = None
-    """Engine container image. The default port follows the image family (see `port`). Unset: the engine's default
-    image pinned in the stack. Example: `vllm/vllm-openai:v0.11.0`
+    """Engine container image. The default port follows the image family (see `port`). With `kvCache` on it must
+    be a vLLM build with LMCache (rule G22). Unset: the engine's default image pinned in the stack, or with `kvCache`
+    on `lmcache/vllm-openai:v0.3.7`, the image of upstream's kvCacheSpec samples (the plan logs this default).
+    Example: `vllm/vllm-openai:v0.11.0`
     """
     replicas: Int32 = Field(default=1, ge=0)
     """Number of engine replicas. With `autoscaling`: the hyperpod backend still passes it to the operator, the
@@ -419,8 +422,8 @@ class EndpointSpec(_Model):
     images). Example: `8000`
     """
     intelligent_routing: bool = False
-    """Put the HyperPod operator's router in front of the replicas (hyperpod backend only). The operator cannot
-    change this once set: switching it needs a new endpoint (rule G19). Example: `true`
+    """Put the HyperPod operator's router in front of the replicas (hyperpod backend with engine vllm only, rule
+    G21). The operator cannot change this once set: switching it needs a new endpoint (rule G19). Example: `true`
     """
     routing_strategy: Literal["prefixaware", "kvaware", "session", "roundrobin"] = "prefixaware"
     """How the operator's router picks a replica (used only with `intelligentRouting`). `kvaware` needs
@@ -439,7 +442,10 @@ class EndpointSpec(_Model):
     G9). Example: `true`
     """
     kv_cache: Optional[KvCache] = None
-    """KV-cache offload (hyperpod backend with engine vllm only). Unset: no offload. Example: `{l1: true}`"""
+    """KV-cache offload (hyperpod backend with engine vllm only, rule G21). It runs LMCache in the worker, so the
+    image defaults to `lmcache/vllm-openai:v0.3.7` and an `image` without LMCache is rejected (rule G22). Unset: no
+    offload. Example: `{l1: true}`
+    """
     prefetch: Optional[bool] = None
     """Prefetch the model files into instance memory before loading them (the operator's `prefetchEnabled`;
     hyperpod backend, S3 and Hugging Face sources). Rejected with `kvCache.l2` (rule G7). Unset: off. Example:

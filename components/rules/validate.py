@@ -1,4 +1,4 @@
-"""Combination rules on typed endpoint specs (G1, G2, G7, G8, G10, G11, G12, G17).
+"""Combination rules on typed endpoint specs (G1, G2, G7, G8, G10, G11, G12, G17, G21, G22).
 
 Called before any resource is declared (stack config), and by the tuning driver to prune grid points.
 Every problem names the config path, the value, the rule and the fix.
@@ -10,7 +10,7 @@ from typing import Iterable
 
 from . import autoscaling, engines, instances, naming, security
 from .backends import hyperpod
-from .catalog import G2, G7, G8, G10, G11, G12, G17
+from .catalog import G2, G7, G8, G10, G11, G12, G17, G21, G22
 from .endpoint import resolve
 from .problems import Problem
 from .spec import EndpointSpec
@@ -44,6 +44,7 @@ def validate_endpoint(spec: EndpointSpec, path: str) -> list[Problem]:
     problems += _instance_rules(spec, path)
     problems += _engine_arg_rules(spec, path)
     problems += security.check_endpoint_env(spec.env, f"{path}.env")
+    problems += _vllm_only_rules(spec, path)
     problems += _kv_cache_rules(spec, path)
     problems += _routing_rules(spec, path)
     problems += _name_rules(spec, path)
@@ -186,21 +187,37 @@ def _engine_arg_rules(spec: EndpointSpec, path: str) -> list[Problem]:
     return problems
 
 
+def _vllm_only_rules(spec: EndpointSpec, path: str) -> list[Problem]:
+    """G21: the HyperPod operator's router and KV cache serve vLLM workers only. AWS: "KV caching and intelligent
+    routing currently support only vLLM-based inference containers"
+    (https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-hyperpod-model-deployment-caching-routing.html).
+    Other backends refuse both features themselves (backends.validate_backends)."""
+    if spec.engine == "vllm" or (spec.backend or "hyperpod") != "hyperpod":
+        return []
+    instead = "or use engine vllm; for a public SGLang endpoint, use backend: kubernetes with loadBalancer: alb"
+    problems = []
+    if spec.intelligent_routing:
+        problems.append(Problem(f"{path}.intelligentRouting", True, G21, f"the operator's router supports only vLLM-based containers, not {spec.engine}", f"set intelligentRouting: false (and publicAlb: false), {instead}"))
+    if spec.kv_cache is not None and spec.kv_cache.enabled:
+        problems.append(Problem(f"{path}.kvCache", spec.kv_cache.model_dump(by_alias=True), G21, f"KV-cache offload (kvCacheSpec) works only with vLLM; the operator rejects it for {spec.engine}", f"set kvCache: {{l1: false, l2: false}}, {instead}"))
+    return problems
+
+
 def _kv_cache_rules(spec: EndpointSpec, path: str) -> list[Problem]:
     kv = spec.kv_cache
-    if kv is None or not kv.enabled:
+    if kv is None or not kv.enabled or spec.engine != "vllm":
         return []
-    if spec.engine != "vllm":
-        return [
-            Problem(
-                f"{path}.kvCache",
-                kv.model_dump(by_alias=True),
-                G7,
-                "KV-cache offload (kvCacheSpec) works only with vLLM; the operator rejects it for SGLang",
-                "set kvCache: {l1: false, l2: false} or use engine vllm",
-            )
-        ]
     problems = []
+    if spec.image is not None and not engines.has_lmcache(spec.image):
+        problems.append(
+            Problem(
+                f"{path}.image",
+                spec.image,
+                G22,
+                "KV-cache offload runs LMCache in the vLLM worker, and this image has no lmcache module (every upstream kvCacheSpec sample uses lmcache/vllm-openai)",
+                f"remove image (the default with kvCache is {engines.LMCACHE_IMAGE}), set an LMCache build of vLLM, or set kvCache: {{l1: false, l2: false}}",
+            )
+        )
     if kv.l2:
         if spec.prefetch:
             problems.append(

@@ -119,7 +119,9 @@ CASES: dict[str, tuple[str, Callable[[], list[Resource]], Callable[[], list[Reso
     "g04-probes-survive-model-load": ("G4", lambda: [k8s(mutate(render(), lambda o: worker(o)["probes"].pop("readinessProbe")))], lambda: [k8s(render())], None, None),
     "g05-served-model-name": ("G5", lambda: [k8s(mutate(render(), lambda o: worker(o).pop("command")))], lambda: [k8s(render())], None, None),
     "g06-sglang-metrics": ("G6", lambda: [k8s(mutate(render(engine="sglang"), lambda o: worker(o)["args"].remove("--enable-metrics")))], lambda: [k8s(render(engine="sglang"))], None, None),
-    "g07-kv-cache": ("G7", lambda: [k8s(mutate(render(engine="sglang"), lambda o: o["spec"].update(kvCacheSpec={"enableL1Cache": True})))], lambda: [k8s(render(kvCache={"l1": True}))], None, None),
+    "g07-kv-cache": ("G7", lambda: [k8s(mutate(render(kvCache={"l1": True, "l2": True, "l2Backend": "redis"}), lambda o: o["spec"]["modelSourceConfig"].update(prefetchEnabled=True)))], lambda: [k8s(render(kvCache={"l1": True, "l2": True, "l2Backend": "redis"}))], None, None),
+    "g21-routing-and-kv-cache-need-vllm": ("G21", lambda: [k8s(mutate(render(engine="sglang"), lambda o: o["spec"].update(intelligentRoutingSpec={"enabled": True, "routingStrategy": "prefixaware"})))], lambda: [k8s(render(intelligentRouting=True))], None, None),
+    "g22-kv-cache-needs-lmcache-image": ("G22", lambda: [k8s(mutate(render(kvCache={"l1": True}), lambda o: worker(o).update(image="vllm/vllm-openai:v0.11.0")))], lambda: [k8s(render(kvCache={"l1": True}))], None, None),
     "g07-l2-tieredstorage": ("G7", lambda: [k8s(render(kvCache={"l1": True, "l2": True, "l2Backend": "tieredstorage"}))], lambda: [k8s(render(kvCache={"l1": True, "l2": True, "l2Backend": "redis"}))], None, None),
     "a1-autoscaling-trigger-gets-datapoints": (
         "A1",

@@ -31,7 +31,7 @@ EXPECTED = Counter(
     [
         ("§1", "s01-api-key-router", "g09-api-key-reaches-router", "Secret s01-api-key-router-api-key"),
         ("§1", "s01-api-key-router", "s3-router-key-workaround", "spec.worker.environmentVariables[VLLM_API_KEY]"),  # advisory, by design
-        ("§2", "s02-sglang-kv-cache", "g07-kv-cache", "spec.kvCacheSpec"),
+        ("§2", "s02-sglang-kv-cache", "g21-routing-and-kv-cache-need-vllm", "spec.kvCacheSpec"),
         ("§3", "qwen3-4b-instruct-2507-2026-01-06-04-30-58-238-sgla", "g01-name-length", "metadata.name"),
         ("§4", "llm-s04-public-no-routing", "g08-public-alb-needs-routing", "metadata.annotations.alb.ingress.kubernetes.io/scheme"),
         ("§5", "s05-sglang-port", "g03-one-engine-port", "spec.worker.args[--port]"),

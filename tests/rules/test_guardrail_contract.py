@@ -19,7 +19,7 @@ from components.rules import engines, manifests
 from components.rules.backends import hyperpod, kserve, kubernetes, ome, reader
 from components.rules.backends.engine_checks import EngineContainerView
 from components.rules.backends import validate_backends
-from components.rules.catalog import G3, G4, G5, G6, G7, G8, G9, G10, G11, G12, G13
+from components.rules.catalog import G3, G4, G5, G6, G7, G8, G9, G10, G11, G12, G13, G21, G22
 from components.rules.endpoint import GPU
 from components.rules.spec import ClusterSpec, EndpointSpec, IngressSpec, PlatformSpec
 from components.rules.validate import validate_endpoint
@@ -244,8 +244,8 @@ def test_g13_no_ephemeral_storage_or_dev_shm_reported_once(backend):
     assert_each_break_reports_only(G13, backend, [no_ephemeral_storage, no_dev_shm])
 
 
-# ---------------------------------------------------------------- G7-G9: operator features, over every backend
-# KV-cache offload (G7), a public ALB that needs the router (G8) and the router's copy of the key (G9) are
+# ---------------------------------------------------------------- G7-G9, G21, G22: operator features, over every backend
+# KV-cache offload (G7, G21, G22), a public ALB that needs the router (G8) and the router's copy of the key (G9) are
 # HyperPod operator features. Over every backend the contract is the same: the option is either rendered
 # so that the backend's own check passes, or refused before anything is declared, naming a rule.
 
@@ -259,18 +259,28 @@ def config_problems(backend: str, **overrides: Any) -> list[Any]:
 
 
 @pytest.mark.parametrize("backend", list(BACKENDS))
-def test_g7_kv_cache_is_rendered_where_it_works_and_refused_elsewhere(backend):
+def test_g21_g22_kv_cache_is_rendered_where_it_works_and_refused_elsewhere(backend):
     sglang = config_problems(backend, engine="sglang", kvCache={"l1": True})
     assert sglang, "KV cache on SGLang never reaches a backend"
     if backend == "hyperpod":
-        assert [p.rule for p in sglang] == [G7]
+        assert [p.rule for p in sglang] == [G21]
         assert config_problems(backend, kvCache={"l1": True}) == []
+        assert [p.rule for p in config_problems(backend, kvCache={"l1": True}, image="vllm/vllm-openai:v0.11.0")] == [G22]
         module, render = BACKENDS[backend]
         (obj,) = render(EndpointSpec.model_validate({**ENDPOINTS["vllm-a10g-s3-keyed"], "backend": backend, "kvCache": {"l1": True}}))
         assert obj["spec"]["kvCacheSpec"] == {"enableL1Cache": True, "enableL2Cache": False}
-        assert not [p for p in module.check(obj) if p.rule == G7]
+        assert not [p for p in module.check(obj) if p.rule in (G7, G21, G22)]
     else:
         assert {p.path for p in config_problems(backend, kvCache={"l1": True})} == {"endpoints[0].kvCache"}
+
+
+@pytest.mark.parametrize("backend", list(BACKENDS))
+def test_g21_routing_with_sglang_is_refused_on_every_backend(backend):
+    refused = config_problems(backend, engine="sglang", intelligentRouting=True)
+    assert refused and all(p.path == "endpoints[0].intelligentRouting" for p in refused)
+    if backend == "hyperpod":
+        assert [p.rule for p in refused] == [G21]
+        assert config_problems(backend, intelligentRouting=True) == []
 
 
 @pytest.mark.parametrize("backend", list(BACKENDS))

@@ -22,7 +22,7 @@ SGLANG_INCIDENT = {
 
 VARIANTS = [
     {},
-    SGLANG_INCIDENT,
+    {**SGLANG_INCIDENT, "intelligentRouting": False, "publicAlb": False},  # G21: no router in front of SGLang
     {"engine": "vllm", "intelligentRouting": True, "routingStrategy": "kvaware", "invocationEndpoint": "v1/completions", "apiKey": True},
     {"kvCache": {"l1": True, "l2": True, "l2Backend": "redis"}, "engineArgs": {"enablePrefixCaching": False}},
     {"modelSource": {"type": "huggingface", "revision": "a" * 40, "tokenSecret": {"name": "hf-token"}}},
@@ -96,7 +96,7 @@ def test_g9_with_routing_the_key_is_a_plain_value_and_without_a_secret_ref(make_
 
 
 def test_g9_sglang_reads_the_key_through_env_expansion(make_endpoint):
-    args = hyperpod.render(make_endpoint(engine="sglang", apiKey=True, intelligentRouting=True), api_key="sk-1")["spec"]["worker"]["args"]
+    args = hyperpod.render(make_endpoint(engine="sglang", apiKey=True), api_key="sk-1")["spec"]["worker"]["args"]
     assert engines.parse_args(args)["--api-key"] == "$(VLLM_API_KEY)"
     assert "sk-1" not in args
 
@@ -177,6 +177,7 @@ def test_incidents_reported_by_check():
     assert ("G5", "spec.worker.command") in found  # §7: DLC CMD ignores args
     assert ("G5", "spec.worker.args") in found  # §7: no --served-model-name
     assert ("G6", "spec.worker.args") in found  # §12: SGLang without --enable-metrics
+    assert ("G21", "spec.intelligentRoutingSpec.enabled") in found  # the router serves vLLM workers only
     assert ("G9", "spec.worker.environmentVariables[VLLM_API_KEY]") in found  # §11
     assert ("G10", "spec.worker.args") in found  # §10/§14: no --context-length
     assert ("G13", "spec.worker.resources.requests.ephemeral-storage") in found
@@ -196,7 +197,8 @@ def test_g3_crd_metrics_port_default_8080_is_wrong_for_vllm(make_endpoint):
 def test_incidents_fixed_except_the_ambiguous_api_key():
     fixed, changes = hyperpod.fix(incident_manifest())
     remaining = _rules(hyperpod.check(fixed))
-    assert remaining == {("G9", "spec.worker.environmentVariables[VLLM_API_KEY]")}  # the key value is unknown: report, never guess
+    # The key value is unknown, and SGLang cannot sit behind the router (G21): report, never guess.
+    assert remaining == {("G9", "spec.worker.environmentVariables[VLLM_API_KEY]"), ("G21", "spec.intelligentRoutingSpec.enabled")}
     worker = fixed["spec"]["worker"]
     parsed = engines.parse_args(worker["args"])
     assert parsed["--port"] == "8080"
@@ -215,12 +217,12 @@ def test_fix_never_mutates_its_input():
     assert original == snapshot
 
 
-def test_g7_incident_2_kv_cache_with_sglang_is_reported_not_fixed():
+def test_g21_incident_2_kv_cache_with_sglang_is_reported_not_fixed():
     obj = incident_manifest()
     obj["spec"]["kvCacheSpec"] = {"enableL1Cache": True}
-    assert ("G7", "spec.kvCacheSpec") in _rules(hyperpod.check(obj))
+    assert ("G21", "spec.kvCacheSpec") in _rules(hyperpod.check(obj))
     fixed, _ = hyperpod.fix(obj)
-    assert ("G7", "spec.kvCacheSpec") in _rules(hyperpod.check(fixed))
+    assert ("G21", "spec.kvCacheSpec") in _rules(hyperpod.check(fixed))
 
 
 def test_g7_incident_17_l2_with_prefetch_and_prefix_caching_is_fixed(make_endpoint):
@@ -267,3 +269,99 @@ def test_g2_label_values_must_be_strings():
     assert ("G2", "metadata.labels.replicas") in _rules(hyperpod.check(obj))
     fixed, _ = hyperpod.fix(obj)
     assert fixed["metadata"]["labels"]["replicas"] == "1"
+
+
+# ---------------------------------------------------------------- issue 16: options against the operator
+
+
+def test_g21_sglang_behind_the_router_is_reported_not_fixed(make_endpoint):
+    obj = hyperpod.render(make_endpoint(engine="sglang"))
+    obj["spec"]["intelligentRoutingSpec"] = {"enabled": True, "routingStrategy": "prefixaware"}
+    assert ("G21", "spec.intelligentRoutingSpec.enabled") in _rules(hyperpod.check(obj))
+    fixed, _ = hyperpod.fix(obj)
+    assert ("G21", "spec.intelligentRoutingSpec.enabled") in _rules(hyperpod.check(fixed))
+    routed_vllm = hyperpod.render(make_endpoint(engine="vllm", intelligentRouting=True))
+    assert not [p for p in hyperpod.check(routed_vllm) if p.rule == "G21"]
+
+
+def test_g22_kv_cache_defaults_to_the_lmcache_image_of_upstreams_samples(make_endpoint):
+    # aws/sagemaker-hyperpod-cli samples v1_llama31_8b_kv_cache_l1_l2.yaml: image lmcache/vllm-openai:v0.3.7
+    obj = hyperpod.render(make_endpoint(kvCache={"l1": True}))
+    assert obj["spec"]["worker"]["image"] == "lmcache/vllm-openai:v0.3.7"
+    assert obj["spec"]["worker"]["modelInvocationPort"]["containerPort"] == 8000
+    assert hyperpod.render(make_endpoint(kvCache={"l1": False}))["spec"]["worker"]["image"] == "vllm/vllm-openai:v0.11.0"
+
+
+def test_g22_kv_cache_on_the_stock_vllm_image_is_reported_not_fixed(make_endpoint):
+    obj = hyperpod.render(make_endpoint(kvCache={"l1": True}))
+    obj["spec"]["worker"]["image"] = "vllm/vllm-openai:v0.11.0"
+    problems = [p for p in hyperpod.check(obj) if p.rule == "G22"]
+    assert [(p.path, p.value) for p in problems] == [("spec.worker.image", "vllm/vllm-openai:v0.11.0")]
+    assert "lmcache/vllm-openai:v0.3.7" in problems[0].fix
+    fixed, _ = hyperpod.fix(obj)
+    assert fixed["spec"]["worker"]["image"] == "vllm/vllm-openai:v0.11.0"  # an image is the user's choice
+
+
+def _model_flags(args: list, engine: str) -> list[str]:
+    """Every spelling of the engine's model flag (`--model`, `--model_path=`, SGLang's `--model` alias)."""
+    model_flag = engines.canonical_flag(engine, engines.engine(engine).model_flag)
+    return [a for a in args if engines.is_flag(a, engine) and engines.canonical_flag(engine, a) == model_flag]
+
+
+@pytest.mark.parametrize("engine", ["vllm", "sglang"])
+@pytest.mark.parametrize("prefetch", [False, True])
+def test_g10_hugging_face_endpoint_runs_with_one_model_flag(make_endpoint, engine, prefetch):
+    """aws/sagemaker-hyperpod-cli inference-operator samples: without prefetch "the operator auto-injects --model arg
+    for vLLM" (v1_huggingface_mistral7b_vllm.yaml, which passes --download-dir /opt/ml/model) and "--model-path arg for
+    SGLang" (v1_huggingface_mistral7b_sglang.yaml); with prefetch the args point at /opt/ml/model themselves
+    (v1_huggingface_mistral7b_vllm_prefetch.yaml, v1_huggingface_mistral7b_sglang_prefetch.yaml)."""
+    spec = make_endpoint(engine=engine, prefetch=prefetch, model="mistralai/Mistral-7B-Instruct-v0.3", modelSource={"type": "huggingface"})
+    obj = hyperpod.render(spec)
+    args = obj["spec"]["worker"]["args"]
+    operator_adds = [] if prefetch else [engines.engine(engine).model_flag, "/opt/ml/model"]
+    assert len(_model_flags(args + operator_adds, engine)) == 1
+    parsed = engines.parse_args(args, engine)
+    if engine == "vllm" and not prefetch:
+        assert parsed["--download-dir"] == "/opt/ml/model"
+    else:
+        assert "--download-dir" not in parsed
+    assert [p for p in hyperpod.check(obj) if p.severity == "error"] == []
+
+
+@pytest.mark.parametrize("source", [{"type": "s3", "bucket": "my-models", "path": "m/"}, {"type": "fsx", "fileSystemId": "fs-0123456789abcdef0", "path": "m/"}])
+def test_g10_mounted_sources_pass_the_model_directory(make_endpoint, source):
+    args = hyperpod.render(make_endpoint(modelSource=source))["spec"]["worker"]["args"]
+    assert engines.parse_args(args, "vllm")["--model"] == "/opt/ml/model"
+
+
+@pytest.mark.parametrize("spelling", [["--model", "/opt/ml/model"], ["--model=/opt/ml/model"]])
+def test_g10_a_second_model_flag_on_a_hugging_face_endpoint_is_reported_and_removed(make_endpoint, spelling):
+    obj = hyperpod.render(make_endpoint(modelSource={"type": "huggingface"}))
+    obj["spec"]["worker"]["args"] += spelling
+    assert ("G10", "spec.worker.args[--model]") in _rules(hyperpod.check(obj))
+    fixed, changes = hyperpod.fix(obj)
+    assert [c.path for c in changes] == ["spec.worker.args[--model]"]
+    assert _model_flags(fixed["spec"]["worker"]["args"], "vllm") == []
+    assert "--served-model-name" in fixed["spec"]["worker"]["args"]
+
+
+@pytest.mark.parametrize("model, expected", [("meta-llama/Llama-3.1-8B-Instruct", "Llama-3.1-8B-Instruct"), ("meta-llama/Llama-3-1-8B-Instruct", "Llama-3-1-8B-Instruct")])
+def test_model_name_keeps_upstreams_spelling_and_matches_the_crd_pattern(make_endpoint, crd_dir, model, expected):
+    import re
+
+    import yaml
+
+    crd = yaml.safe_load((crd_dir / "hyperpod" / "InferenceEndpointConfig.v1+v1alpha1.crd.yaml").read_text())
+    v1 = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")
+    rule = v1["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["modelName"]
+    obj = hyperpod.render(make_endpoint(name="Llama-3.1-8B", model=model))
+    assert obj["spec"]["modelName"] == expected
+    assert re.search(rule["pattern"], expected) and len(expected) <= rule["maxLength"]
+    assert obj["spec"]["endpointName"] == "llama-3-1-8b"  # G2 (incident §19): lowercase RFC 1123 for the registration
+
+
+def test_model_name_is_rewritten_only_where_the_crd_pattern_refuses_it():
+    assert hyperpod.sagemaker_model_name("Qwen/Qwen3-0.6B") == "Qwen3-0.6B"
+    assert hyperpod.sagemaker_model_name("org/_private.model") == "private-model"  # must start alphanumeric
+    long = hyperpod.sagemaker_model_name("org/" + "a" * 70)
+    assert len(long) <= 63 and long.startswith("a" * 40)

@@ -13,14 +13,46 @@ def test_valid_endpoint_has_no_problem(make_endpoint):
     assert validate_endpoint(make_endpoint(), "endpoints[0]") == []
 
 
-def test_g7_incident_2_kv_cache_with_sglang(make_endpoint):
+def test_g21_incident_2_kv_cache_with_sglang(make_endpoint):
     problems = validate_endpoint(make_endpoint(engine="sglang", kvCache={"l1": True}), "endpoints[0]")
-    assert rules_at(problems) == [("G7", "endpoints[0].kvCache")]
+    assert rules_at(problems) == [("G21", "endpoints[0].kvCache")]
     assert "vLLM" in problems[0].message
 
 
-def test_g7_kv_cache_off_with_sglang_is_fine(make_endpoint):
+def test_g21_kv_cache_off_with_sglang_is_fine(make_endpoint):
     assert validate_endpoint(make_endpoint(engine="sglang", kvCache={"l1": False, "l2": False}), "e") == []
+
+
+def test_g21_sglang_with_intelligent_routing_names_what_works_instead(make_endpoint):
+    # AWS: "KV caching and intelligent routing currently support only vLLM-based inference containers"
+    # (https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-hyperpod-model-deployment-caching-routing.html)
+    problems = validate_endpoint(make_endpoint(engine="sglang", intelligentRouting=True, publicAlb=True), "endpoints[0]")
+    assert rules_at(problems) == [("G21", "endpoints[0].intelligentRouting")]
+    assert "engine vllm" in problems[0].fix and "backend: kubernetes with loadBalancer: alb" in problems[0].fix
+    assert validate_endpoint(make_endpoint(engine="vllm", intelligentRouting=True, publicAlb=True), "e") == []
+    assert validate_endpoint(make_endpoint(engine="sglang", intelligentRouting=False), "e") == []
+
+
+def test_g21_a_public_sglang_endpoint_on_the_kubernetes_backend_is_fine(make_endpoint):
+    assert validate_endpoint(make_endpoint(engine="sglang", backend="kubernetes", loadBalancer="alb", publicAlb=True), "e") == []
+
+
+def test_g22_kv_cache_on_a_user_image_without_lmcache(make_endpoint):
+    problems = validate_endpoint(make_endpoint(kvCache={"l1": True}, image="vllm/vllm-openai:v0.11.0"), "endpoints[1]")
+    assert [(p.rule, p.path, p.value) for p in problems] == [("G22", "endpoints[1].image", "vllm/vllm-openai:v0.11.0")]
+    assert "lmcache/vllm-openai:v0.3.7" in problems[0].fix
+    assert validate_endpoint(make_endpoint(kvCache={"l1": True}, image="lmcache/vllm-openai:v0.3.7"), "e") == []
+    assert validate_endpoint(make_endpoint(kvCache={"l1": True}), "e") == []  # the default image is the LMCache one
+    assert validate_endpoint(make_endpoint(kvCache={"l1": False}, image="vllm/vllm-openai:v0.11.0"), "e") == []
+
+
+def test_g22_the_lmcache_default_is_announced_as_a_change(make_endpoint):
+    from components.rules.endpoint import default_changes
+
+    (change,) = default_changes(make_endpoint(kvCache={"l1": True}), "endpoints[1]")
+    assert str(change) == "[G22] endpoints[1].image: 'vllm/vllm-openai:v0.11.0' -> 'lmcache/vllm-openai:v0.3.7' (KV-cache offload needs LMCache; the image upstream's kvCacheSpec samples use)"
+    assert default_changes(make_endpoint(kvCache={"l1": True}, image="lmcache/vllm-openai:v0.3.7"), "e") == []
+    assert default_changes(make_endpoint(), "e") == []
 
 
 def test_g7_incident_17_l2_with_explicit_prefetch_and_prefix_caching(make_endpoint):

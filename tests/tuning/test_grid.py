@@ -32,8 +32,8 @@ def test_seed_incident_grid_prunes_each_invalid_combination_with_its_rule():
     for point in points:
         p = point.params
         expected = set()
-        if p["engine"] == "sglang" and p["kvCache.l1"]:
-            expected.add("G7")  # incident §2
+        if p["engine"] == "sglang" and (p["kvCache.l1"] or p["intelligentRouting"]):
+            expected.add("G21")  # incident §2; the router serves vLLM only
         if p["publicAlb"] and not p["intelligentRouting"]:
             expected.add("G8")  # incident §4
         if p["engineArgs.tensorParallelSize"] == 4:
@@ -122,3 +122,21 @@ def test_command_line_overrides_are_validated_like_the_file():
     with pytest.raises(ConfigError) as info:
         grid_mod.with_overrides(grid, {"strategy": "tpe"})
     assert "strategy tpe" in str(info.value.problems[0])
+
+
+def test_g21_g22_grid_prunes_sglang_behind_the_router_and_kv_cache_on_the_stock_image(tmp_path):
+    path = tmp_path / "g.yaml"
+    path.write_text(
+        "name: g21\ntarget: pulumi\n"
+        "base: {name: q, model: Qwen/Qwen3-4B-Instruct-2507, engine: vllm, instanceType: ml.g5.8xlarge,"
+        " modelSource: {type: s3, bucket: my-models, path: q/}, intelligentRouting: true, kvCache: {l1: true}}\n"
+        "parameters: {engine: [vllm, sglang], image: [null, vllm/vllm-openai:v0.11.0]}\n"
+    )
+    points = grid_mod.expand(grid_mod.load(path))
+    found = {(p.params["engine"], p.params["image"]): sorted({x.rule for x in p.problems if x.severity == "error"}) for p in points}
+    assert found == {
+        ("vllm", None): [],
+        ("vllm", "vllm/vllm-openai:v0.11.0"): ["G22"],
+        ("sglang", None): ["G21"],
+        ("sglang", "vllm/vllm-openai:v0.11.0"): ["G21"],
+    }

@@ -13,7 +13,7 @@ from typing import Any
 
 from .. import autoscaling, engines, instances, naming
 from ..addons import OPERATOR_NAMESPACE  # noqa: F401 - where the operator runs the router: part of this backend's interface
-from ..catalog import G2, G3, G5, G6, G7, G9, G10, G11, G12, G17, G18
+from ..catalog import G2, G3, G5, G6, G7, G9, G10, G11, G12, G17, G18, G21, G22
 from ..endpoint import API_KEY_ENV, API_KEY_SECRET_KEY, GPU, ResolvedEndpoint, resolve
 from ..problems import Change, Problem
 from ..spec import EndpointSpec, FsxSource, HuggingFaceSource, S3Source
@@ -62,11 +62,45 @@ def _tls_config(spec: EndpointSpec, tls: Any) -> dict[str, Any]:
 
 
 
+# spec.modelName in the CRD: `^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}`, maxLength 63. The API server matches an OpenAPI
+# pattern anywhere in the value (Go regexp MatchString), so only the start is anchored: upstream's own samples use
+# `modelName: Llama-3.1-8B-Instruct` (v1_llama31_8b_kv_cache_l1_l2.yaml, v1_s3_llama8b_IR_L1Cache.yaml).
+MODEL_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+MODEL_NAME_MAX = 63
+
+
 def sagemaker_model_name(model_id: str) -> str:
-    """spec.modelName: SageMaker model names allow [a-zA-Z0-9-] only, 63 at most."""
-    name = "".join(c if c.isalnum() and c.isascii() else "-" for c in engines.served_model_name(model_id))
+    """spec.modelName: the served name as it is, unless the CRD's pattern or length refuses it."""
+    served = engines.served_model_name(model_id)
+    if len(served) <= MODEL_NAME_MAX and MODEL_NAME_PATTERN.search(served):
+        return served
+    name = "".join(c if c.isalnum() and c.isascii() else "-" for c in served)
     name = "-".join(part for part in name.split("-") if part)
     return naming.fit(name, naming.MAX_NAME) or "model"
+
+
+def _prefetch(spec: EndpointSpec) -> bool:
+    """The operator's prefetchEnabled: never with L2 cache (G7)."""
+    return bool(spec.prefetch) and not (spec.kv_cache is not None and spec.kv_cache.l2)
+
+
+def model_arg(spec: EndpointSpec) -> str | None:
+    """The engine's model flag value, per model source, as upstream's samples write it. S3 and FSx: the
+    mounted directory (v1_llama31_8b_kv_cache_l1_l2.yaml passes /opt/ml/model). Hugging Face with prefetch: the directory the init container filled
+    (v1_huggingface_mistral7b_vllm_prefetch.yaml, ..._sglang_prefetch.yaml: "needs --model[-path] pointing to
+    the local model path"). Hugging Face without prefetch: none, because "the operator auto-injects --model arg for
+    vLLM" / "--model-path arg for SGLang" (v1_huggingface_mistral7b_vllm.yaml, ..._sglang.yaml, aws/sagemaker-
+    hyperpod-cli helm_chart/HyperPodHelmChart/charts/inference-operator/config/samples); a second flag would win
+    over the operator's and point the engine at an empty directory."""
+    if isinstance(spec.model_source, HuggingFaceSource) and not _prefetch(spec):
+        return None
+    return engines.DEFAULT_MODEL_DIR
+
+
+def _hf_download_dir(spec: EndpointSpec) -> str | None:
+    """vLLM downloads a Hugging Face model into the model volume (`--download-dir /opt/ml/model` in
+    v1_huggingface_mistral7b_vllm.yaml); upstream's SGLang sample passes no such flag."""
+    return engines.DEFAULT_MODEL_DIR if model_arg(spec) is None else None
 
 
 def render(
@@ -86,7 +120,8 @@ def render(
     worker = {
         "image": r.image,
         "command": r.command,
-        "args": r.args(mount, pin_revision=False),  # the operator downloads the model (commitSHA pins it)
+        # The operator downloads the model (commitSHA pins it); for Hugging Face it passes the model flag itself.
+        "args": r.args(model_arg(spec), pin_revision=False, download_dir=_hf_download_dir(spec)),
         "environmentVariables": env_list,
         "modelInvocationPort": {"containerPort": r.port, "name": "http"},
         "modelVolumeMount": {"name": MODEL_VOLUME, "mountPath": mount},
@@ -133,13 +168,12 @@ def _api_key_env(spec: EndpointSpec, api_key: Any, secret_name: str) -> dict[str
 
 def _model_source(spec: EndpointSpec, region: str | None) -> dict[str, Any]:
     src = spec.model_source
-    l2 = spec.kv_cache is not None and spec.kv_cache.l2
     if isinstance(src, S3Source):
         return {
             "modelSourceType": "s3",
             "s3Storage": {"bucketName": src.bucket, "region": src.region or region or "us-east-1"},
             "modelLocation": src.path,
-            "prefetchEnabled": bool(spec.prefetch) and not l2,  # G7
+            "prefetchEnabled": _prefetch(spec),  # G7
         }
     if isinstance(src, FsxSource):
         fsx = {"fileSystemId": src.file_system_id}
@@ -151,7 +185,7 @@ def _model_source(spec: EndpointSpec, region: str | None) -> dict[str, Any]:
         hf["commitSHA"] = src.revision
     if src.token_secret:
         hf["tokenSecretRef"] = {"name": src.token_secret.name, "key": src.token_secret.key}
-    return {"modelSourceType": "huggingface", "huggingFaceModel": hf, "prefetchEnabled": bool(spec.prefetch) and not l2}
+    return {"modelSourceType": "huggingface", "huggingFaceModel": hf, "prefetchEnabled": _prefetch(spec)}
 
 
 def _kv_cache(spec: EndpointSpec) -> dict[str, Any]:
@@ -241,6 +275,9 @@ def check(obj: dict[str, Any]) -> list[Problem]:
     problems += engine_checks.check_command(view)
     problems += engine_checks.check_engine_args(view)
     problems += _check_kv_cache(spec, view.flags, view.engine)
+    problems += _check_vllm_only(spec, view.engine)
+    problems += _check_lmcache_image(spec, view.engine)
+    problems += _check_model_flag(spec, view)
     problems += _check_api_key(spec, view)
     problems += engine_checks.check_gpus(view)
     problems += engine_checks.check_storage(view)
@@ -273,8 +310,6 @@ def _check_kv_cache(spec: dict, parsed: dict, engine: str | None) -> list[Proble
     if not isinstance(kv, dict):
         return []
     out = []
-    if engine is not None and engine != "vllm":
-        out.append(Problem("spec.kvCacheSpec", kv, G7, "KVCacheSpec can only be configured for vLLM model server", "remove kvCacheSpec or use vLLM"))
     if _l2(spec):
         if (spec.get("modelSourceConfig") or {}).get("prefetchEnabled"):
             out.append(Problem("spec.modelSourceConfig.prefetchEnabled", True, G7, "prefetch with L2 cache breaks the pod (lmcache-config volume not found)", "set prefetchEnabled: false"))
@@ -293,6 +328,54 @@ def _check_kv_cache(spec: dict, parsed: dict, engine: str | None) -> list[Proble
                 )
             )
     return out
+
+
+_VLLM_ONLY_FIX = "use engine vllm; for a public SGLang endpoint, use backend: kubernetes with loadBalancer: alb"
+
+
+def _check_vllm_only(spec: dict, engine: str | None) -> list[Problem]:
+    """G21: the operator's KV cache and router serve vLLM workers only (AWS docs, KV caching and intelligent routing:
+    "currently support only vLLM-based inference containers"; operator: "KVCacheSpec can only be configured for
+    vLLM model server")."""
+    if engine is None or engine == "vllm":
+        return []
+    out = []
+    if isinstance(spec.get("kvCacheSpec"), dict):
+        out.append(Problem("spec.kvCacheSpec", spec["kvCacheSpec"], G21, "KVCacheSpec can only be configured for vLLM model server", f"remove kvCacheSpec, or {_VLLM_ONLY_FIX}"))
+    if _routing(spec):
+        out.append(Problem("spec.intelligentRoutingSpec.enabled", True, G21, f"intelligent routing supports only vLLM-based containers, not {engine}", f"remove intelligentRoutingSpec, or {_VLLM_ONLY_FIX}"))
+    return out
+
+
+def _kv_on(spec: dict) -> bool:
+    kv = spec.get("kvCacheSpec")
+    return isinstance(kv, dict) and bool(kv.get("enableL1Cache") or kv.get("enableL2Cache"))
+
+
+def _check_lmcache_image(spec: dict, engine: str | None) -> list[Problem]:
+    """G22: KV-cache offload runs LMCache in the worker; upstream's kvCacheSpec samples all use lmcache/vllm-openai.
+    (KV cache on another engine is G21's.)"""
+    image = _worker({"spec": spec}).get("image")
+    if engine not in (None, "vllm") or not _kv_on(spec) or not isinstance(image, str) or engines.has_lmcache(image):
+        return []
+    return [Problem("spec.worker.image", image, G22, "KV-cache offload needs LMCache in the image; this image has no lmcache module", f"use {engines.LMCACHE_IMAGE} (upstream's kvCacheSpec samples) or another LMCache build of vLLM")]
+
+
+def _model_flags(view: engine_checks.EngineContainerView) -> set[str]:
+    own = {engines.canonical_flag(view.engine, engines.engine(e).model_flag) for e in engines.ENGINES if view.engine in (None, e)}
+    return own & set(view.flags)
+
+
+def _check_model_flag(spec: dict, view: engine_checks.EngineContainerView) -> list[Problem]:
+    """G10: for a Hugging Face model without prefetch the operator injects the model flag itself (upstream's
+    v1_huggingface_mistral7b_vllm.yaml / ..._sglang.yaml); a second one points the engine elsewhere."""
+    source = spec.get("modelSourceConfig") or {}
+    if source.get("modelSourceType") != "huggingface" or source.get("prefetchEnabled"):
+        return []
+    return [
+        Problem(f"spec.worker.args[{flag}]", view.flags[flag], G10, "the operator injects the model flag for a Hugging Face model without prefetch; a second one overrides it", f"remove {flag} (vLLM: pass --download-dir {engines.DEFAULT_MODEL_DIR})")
+        for flag in sorted(_model_flags(view))
+    ]
 
 
 def _check_api_key(spec: dict, view: engine_checks.EngineContainerView) -> list[Problem]:
@@ -397,10 +480,31 @@ def _fix_args(args: list, engine: str, port: Any, spec: dict) -> tuple[list, lis
             value = engines._fmt(engines.DEFAULTS[engine][key])
             args = [*args, flag, value]
             changes.append(Change(f"spec.worker.args[{flag}]", None, value, G10, "default when unset"))
+    source = spec.get("modelSourceConfig") or {}
+    if source.get("modelSourceType") == "huggingface" and not source.get("prefetchEnabled"):
+        flag = engines.canonical_flag(engine, engines.engine(engine).model_flag)
+        own = engines.parse_args(args, engine)
+        if flag in own:
+            args = _drop_flag(args, flag, engine)
+            changes.append(Change(f"spec.worker.args[{flag}]", own[flag], None, G10, "the operator injects the model flag for a Hugging Face model"))
     if _l2(spec) and "--enable-prefix-caching" in parsed:
         args = [a for a in args if a != "--enable-prefix-caching"]
         changes.append(Change("spec.worker.args[--enable-prefix-caching]", True, None, G7, "the operator manages prefix caching with L2 cache"))
     return args, changes
+
+
+def _drop_flag(args: list, flag: str, engine: str) -> list:
+    """`args` without every spelling of `flag` (canonical) and its value."""
+    out, i = [], 0
+    while i < len(args):
+        arg = args[i]
+        if engines.is_flag(arg, engine) and engines.canonical_flag(engine, arg) == flag:
+            has_value = "=" not in str(arg) and i + 1 < len(args) and not engines.is_flag(args[i + 1], engine)
+            i += 2 if has_value else 1
+            continue
+        out.append(arg)
+        i += 1
+    return out
 
 
 def _set_flag(args: list, flag: str, value: str) -> list:

@@ -72,16 +72,18 @@ def test_issue16_finding8_every_endpoint_output_says_where_its_url_comes_from(ek
 
 
 def test_issue15_finding6_internal_hyperpod_endpoint_uses_the_operators_alb_and_no_second_one():
-    # dev: llama-3-1-8b-vllm is internal (intelligent routing, no publicAlb); the public one keeps the stack's ALB.
+    # dev: the SGLang endpoint is internal (no publicAlb); the public llama-3-1-8b-vllm keeps the stack's ALB.
     _, seen, outputs = run_stack(user_values("dev"), stack="dev")
     endpoints, _ = resolve(outputs["endpoints"])
-    llama = endpoints["llama-3-1-8b-vllm"]
-    assert (llama["url"], llama["urlKind"], llama["urlSource"]) == (None, "operator-alb", "Ingress hyperpod-inference-system/alb-llama-3-1-8b-vllm-inference")
-    assert llama["invocationPath"] == "/v1/chat/completions"  # what `stacks status` appends to the live hostname
+    internal = endpoints["qwen3-4b-instruct-2507-2026-01-06-04-30-7703e9c3ae"]
+    assert (internal["url"], internal["urlKind"], internal["urlSource"]) == (
+        None, "operator-alb", "Ingress hyperpod-inference-system/alb-qwen3-4b-instruct-2507-2026-01-06-04-30-7703e9c3ae-default"
+    )
+    assert internal["invocationPath"] == "/v1/chat/completions"  # what `stacks status` appends to the live hostname
     public = [out for out in endpoints.values() if out["urlKind"] == "alb"]
-    assert len(public) == 1 and public[0]["urlSource"].startswith("Ingress hyperpod-inference-system/llm-")
+    assert len(public) == 1 and public[0]["urlSource"] == "Ingress hyperpod-inference-system/llm-llama-3-1-8b-vllm"
     ingresses = [name for name, reg in seen.items() if reg.type_ == "kubernetes:networking.k8s.io/v1:Ingress"]
-    assert len(ingresses) == 1 and "llama" not in ingresses[0]
+    assert ingresses == ["inference/llama-3-1-8b-vllm-ingress"]
     # The public ALB's router Service (a guess) is checked against the cluster before its Ingress.
     (check,) = [reg for name, reg in seen.items() if name.endswith("-ingress-router-check")]
     assert check.type_ == "pulumi-python:dynamic:Resource" and check.urn in seen[ingresses[0]].dependencies

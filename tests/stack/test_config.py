@@ -11,9 +11,9 @@ GOOD = {
     "cluster": {"mode": "hyperpod", "name": "ml-dev"},
     "endpoints": [
         {
-            "name": "Qwen3-4B-Instruct-2507-2026-01-06-04-30-58-238-sglang",
+            "name": "Qwen3-4B-Instruct-2507-2026-01-06-04-30-58-238-vllm",
             "model": "Qwen/Qwen3-4B-Instruct-2507",
-            "engine": "sglang",
+            "engine": "vllm",  # G21: routing works only with vLLM
             "instanceType": "ml.g5.8xlarge",
             "replicas": 1,
             "modelSource": {"type": "s3", "bucket": "my-models", "region": "us-east-1", "path": "qwen3-4b/"},
@@ -21,7 +21,7 @@ GOOD = {
             "publicAlb": True,
             "apiKey": True,
             "kvCache": {"l1": False, "l2": False},
-            "engineArgs": {"maxModelLen": 12288, "tensorParallelSize": 1, "gpuMemoryUtilization": 0.9},
+            "engineArgs": {"maxModelLen": 12288, "tensorParallelSize": 1, "gpuMemoryUtilization": 0.9, "enablePrefixCaching": True},
         }
     ],
     # S2: a public ALB with a key has TLS.
@@ -51,7 +51,7 @@ def problems_of(values, region="us-east-1"):
 def test_the_issue_example_parses_with_typed_defaults():
     cfg = parse(GOOD, "us-east-1")
     spec = cfg.endpoints[0]
-    assert spec.engine == "sglang" and spec.instance_type == "ml.g5.8xlarge"
+    assert spec.engine == "vllm" and spec.instance_type == "ml.g5.8xlarge"
     assert spec.engine_args.max_model_len == 12288
     assert spec.namespace == "default" and spec.routing_strategy == "prefixaware"
     assert cfg.cluster.mode == "hyperpod" and cfg.guardrail_transforms is True
@@ -62,9 +62,9 @@ def test_the_issue_example_parses_with_typed_defaults():
     [
         (("endpoints", 0, "engine"), "tgi", "endpoints[0].engine", "CONFIG"),
         (("endpoints", 0, "engineArgs", "tensorParallelSize"), 8, "endpoints[0].engineArgs.tensorParallelSize", "G11"),
-        (("endpoints", 0, "kvCache"), {"l1": True}, "endpoints[0].kvCache", "G7"),
+        (("endpoints", 0, "kvCache"), {"l2": True, "l2Backend": "redis"}, "endpoints[0].engineArgs.enablePrefixCaching", "G7"),
+        (("endpoints", 0, "engine"), "sglang", "endpoints[0].intelligentRouting", "G21"),
         (("endpoints", 0, "intelligentRouting"), False, "endpoints[0].publicAlb", "G8"),
-        (("endpoints", 0, "engineArgs", "limitMmPerPrompt"), '{"image": 2}', "endpoints[0].engineArgs.limitMmPerPrompt", "G10"),
         (("endpoints", 0, "engineArgs", "maxNumSeqs"), 0, "endpoints[0].engineArgs.maxNumSeqs", "CONFIG"),
         (("endpoints", 0, "engineArgs", "maxNumSeq"), 8, "endpoints[0].engineArgs.maxNumSeq", "CONFIG"),
         (("endpoints", 0, "modelSource", "bucket"), KeyError, "endpoints[0].modelSource.bucket", "CONFIG"),
@@ -88,7 +88,7 @@ def test_duplicate_names_after_normalisation():
 
 
 def test_all_problems_are_reported_at_once():
-    values = broken(("endpoints", 0, "kvCache"), {"l1": True})
+    values = broken(("endpoints", 0, "kvCache"), {"l2": True, "l2Backend": "redis"})
     values["endpoints"][0]["engineArgs"]["tensorParallelSize"] = 4
     assert {p.rule for p in problems_of(values)} == {"G7", "G11"}
 
@@ -100,5 +100,6 @@ def test_missing_region():
 def test_warnings_are_returned_not_raised():
     values = copy.deepcopy(GOOD)
     values["endpoints"][0].update(engine="vllm", kvCache={"l1": True, "l2": True})
+    del values["endpoints"][0]["engineArgs"]["enablePrefixCaching"]  # G7: the operator manages it with L2
     cfg = parse(values, "us-east-1")
     assert [(w.rule, w.severity) for w in cfg.warnings] == [("G7", "warning")]

@@ -58,6 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     preflight = sub.add_parser("preflight", help="check AWS before `pulumi up`: model files (G14), instance types, quotas, HyperPod status")
     preflight.add_argument("--stack", "-s", default="dev", help="stack name: reads Pulumi.<stack>.yaml (default: dev)")
 
+    prices = sub.add_parser("prices", help="on-demand instance prices: refresh the dated snapshot from the AWS Price List API")
+    prices.add_argument("action", choices=["refresh"], help="refresh: read the prices of every instance type in the instance table")
+    prices.add_argument("--region", required=True, help="AWS region whose prices to read, e.g. us-east-1")
+    prices.add_argument("--out", help="directory for <region>.json (default: stacks/prices/)")
+
     docs = sub.add_parser("docs", help="regenerate docs/guardrails.md and docs/configuration.md from the code")
     docs.add_argument("--check", action="store_true", help="write nothing; exit 1 when a generated file is out of date")
 
@@ -80,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
         from .tuning import cli as tuning_cli
 
         return tuning_cli.tune(args, console) if args.command == "tune" else tuning_cli.report(args, console)
+    if args.command == "prices":
+        from .prices import refresh
+
+        return refresh.main(args.region, console, Path(args.out) if args.out else None)
     if args.command == "docs":
         from . import docs as docs_cmd
 

@@ -10,6 +10,7 @@ from typing import Any, Optional
 
 import yaml
 
+from . import cost_report
 from .grid import GridSpec, apply
 from .store import TrialRecord, TrialStore
 
@@ -113,9 +114,12 @@ def rows(records: list[TrialRecord], grid: GridSpec) -> tuple[list[str], list[li
     header = [*params, "status", grid.objective.metric, lat, "meets SLO", "note"]
     order = {"succeeded": 0, "infeasible": 1, "failed": 2, "interrupted": 3, "pruned": 4, "running": 5}
     out = []
-    for r in sorted(records, key=lambda r: (order.get(r.status, 9), -(r.value(grid.objective.metric) or 0))):
+    sign = -1 if grid.objective.sense == "maximize" else 1  # best first, also for a minimised objective (cost)
+    in_order = sorted(records, key=lambda r: (order.get(r.status, 9), sign * (r.value(grid.objective.metric) or 0)))
+    for r in in_order:
         note = (r.error or "").splitlines()[0][:120] if r.error else ""
         out.append([*(str(r.params.get(p, "")) for p in params), r.status, _fmt(r, grid.objective.metric), _fmt(r, lat), "yes" if r.metrics.get("meets_slo") else "no", note])
+    cost_report.extend_rows(records, grid, header, out, in_order)
     return header, out
 
 
@@ -189,8 +193,12 @@ def write(store: TrialStore, out_dir: Path, run: Optional[str] = None) -> dict[s
         snippet_path.write_text(config_snippet(grid, decision.best))
     else:
         lines.append(decision.reason + ".")
+    lines += cost_report.section(records, grid)
+    cost_png = cost_report.plot(records, grid, out_dir / "cost.png", latency_metric(grid))
     if png:
         lines += ["", f"![throughput vs latency]({png.name})"]
+    if cost_png:
+        lines += ["", f"![cost vs latency]({cost_png.name})"]
     report = out_dir / "report.md"
     report.write_text("\n".join(lines) + "\n")
-    return {"run": name, "report": report, "plot": png, "snippet": snippet_path, "verdict": decision, "header": header, "rows": table, "counts": counts, "complete": complete}
+    return {"run": name, "report": report, "plot": png, "cost_plot": cost_png, "snippet": snippet_path, "verdict": decision, "header": header, "rows": table, "counts": counts, "complete": complete}

@@ -53,7 +53,7 @@ def test_local_trial_price_is_the_grid_setting_local_price_per_hour():
     assert tuning_cost.trial_price(make_grid(), None) is None  # no setting: no cost columns
 
 
-def test_pulumi_trial_price_is_two_replicas_of_ml_g5_12xlarge_at_7_09(hyperpod_prices):
+def test_pulumi_trial_price_is_two_replicas_at_7_09_per_hour(hyperpod_prices):
     grid = make_grid(target="pulumi", base={**BASE, "replicas": 2}, cost={"service": "sagemaker-hyperpod"})
     (point,) = expand(grid)
     assert tuning_cost.trial_price(grid, point.spec) == pytest.approx(14.18)

@@ -8,6 +8,7 @@ from typing import Any, Optional
 
 from components.rules.cost import cost_per_month_at_peak
 
+from . import plotting
 from .grid import GridSpec, apply
 from .store import TrialRecord
 
@@ -84,20 +85,8 @@ def plot(records: list[TrialRecord], grid: GridSpec, path: Path, latency: str) -
     for r in pts:
         x, y = r.value(latency), r.value("cost_per_mtok")
         ax.plot([x], [y], "o", color="tab:green" if r.metrics.get("meets_slo") else "tab:gray", alpha=0.8)
-        ax.annotate(", ".join(f"{k.split('.')[-1]}={v}" for k, v in r.params.items()), (x, y), fontsize=7, xytext=(4, 4), textcoords="offset points")
-    for metric, bound in grid.slo.items():
-        if metric == latency:
-            ax.axvline(bound, color="tab:red", linestyle=":", label=f"SLO {metric} ≤ {bound}")
-    ax.set_xlabel(f"{latency} (s)")
-    ax.set_ylabel("$ per million output tokens")
-    ax.set_title(f"{grid.name}: cost vs latency (gray: misses an SLO)")
-    if grid.slo:
-        ax.legend(loc="best", fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+        plotting.label(ax, r, x, y)
+    return plotting.finish(fig, ax, grid, latency, "$ per million output tokens", "cost vs latency", path)
 
 
 def extend_rows(records: list[TrialRecord], grid: GridSpec, head: list[str], table: list[list[str]], order: list[Any]) -> None:

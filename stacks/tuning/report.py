@@ -10,7 +10,7 @@ from typing import Any, Optional
 
 import yaml
 
-from . import cost_report
+from . import cost_report, plotting
 from .grid import GridSpec, apply
 from .store import TrialRecord, TrialStore
 
@@ -139,23 +139,12 @@ def plot(records: list[TrialRecord], grid: GridSpec, path: Path, best: Optional[
         xerr = spread(r, lat) or None
         yerr = spread(r, "output_throughput") or None
         ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt="o", color="tab:blue" if r.metrics.get("meets_slo") else "tab:gray", alpha=0.8, capsize=3)
-        ax.annotate(", ".join(f"{k.split('.')[-1]}={v}" for k, v in r.params.items()), (x, y), fontsize=7, xytext=(4, 4), textcoords="offset points")
+        plotting.label(ax, r, x, y)
     front = pareto(records, grid)
     ax.plot([r.value(lat) for r in front], [r.value("output_throughput") for r in front], "--", color="tab:orange", label="Pareto front")
     if best is not None:
         ax.plot([best.value(lat)], [best.value("output_throughput")], "*", markersize=16, color="tab:red", label="best under SLO")
-    for metric, bound in grid.slo.items():
-        if metric == lat:
-            ax.axvline(bound, color="tab:red", linestyle=":", label=f"SLO {metric} ≤ {bound}")
-    ax.set_xlabel(f"{lat} (s)")
-    ax.set_ylabel("output tokens/s")
-    ax.set_title(f"{grid.name}: throughput vs latency (gray: misses an SLO)")
-    ax.legend(loc="best", fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return plotting.finish(fig, ax, grid, lat, "output tokens/s", "throughput vs latency", path)
 
 
 def write(store: TrialStore, out_dir: Path, run: Optional[str] = None) -> dict[str, Any]:

@@ -84,6 +84,17 @@ def load(region: str, directory: Optional[Path] = None, today: Optional[dt.date]
     return snap
 
 
+def hourly_price(region: str, service: str, instance_type: str, directory: Optional[Path] = None, today: Optional[dt.date] = None) -> float:
+    """On-demand $/h of one instance from the region's snapshot (either spelling, g5.xlarge or ml.g5.xlarge);
+    SnapshotError naming the file, the type and the fix when the snapshot or the price is missing."""
+    name = instance_type.strip().lower()
+    name = name.removeprefix("ml.") if service == "ec2" else (name if name.startswith("ml.") else f"ml.{name}")
+    price = load(region, directory, today).price(service, name)
+    if price is None:
+        raise SnapshotError(f"{path_for(region, directory)}: no {service} price for {name}. Fix: run `python -m stacks prices refresh --region {region}`, or use another instance type")
+    return price.usd_per_hour
+
+
 def save(snap: Snapshot, directory: Optional[Path] = None) -> Path:
     path = path_for(snap.region, directory)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -9,10 +9,9 @@ The arithmetic itself is `components/rules/cost.py`.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any, Optional
 
-from components.rules import Problem, instances
+from components.rules import Problem
 from components.rules.cost import cost_per_hour
 from components.rules.spec import EndpointSpec
 
@@ -33,20 +32,9 @@ def service(grid: Any) -> str:
     return "sagemaker-hyperpod" if hyperpod else "ec2"
 
 
-@lru_cache(maxsize=8)
-def _snapshot(region: str) -> snapshot.Snapshot:
-    return snapshot.load(region)
-
-
 def instance_price(grid: Any, instance_type: str) -> float:
     """On-demand $/h of one instance; SnapshotError (one line) when the snapshot or the price is missing."""
-    svc = service(grid)
-    name = instances.ec2_name(instance_type.lower()) if svc == "ec2" else instances.sagemaker_name(instance_type.lower())
-    price = _snapshot(grid.cost.region).price(svc, name)
-    if price is None:
-        path = snapshot.path_for(grid.cost.region)
-        raise snapshot.SnapshotError(f"{path}: no {svc} price for {name}. Fix: run `python -m stacks prices refresh --region {grid.cost.region}`, or tune other instance types")
-    return price.usd_per_hour
+    return snapshot.hourly_price(grid.cost.region, service(grid), instance_type)
 
 
 def trial_price(grid: Any, spec: Optional[EndpointSpec]) -> Optional[float]:

@@ -56,7 +56,10 @@ def ranked(records: list[TrialRecord], grid: GridSpec) -> list[TrialRecord]:
 
 def section(records: list[TrialRecord], grid: GridSpec) -> list[str]:
     if not has_cost(records):
-        return []
+        if not any(r.status == "succeeded" for r in records):
+            return []
+        why = "set local.pricePerHour ($/h of this machine)" if grid.target == "local" else f"no price for the trials' instance types in stacks/prices/{grid.cost.region}.json; run `python -m stacks prices refresh --region {grid.cost.region}`"
+        return ["", f"No cost columns: {why}."]
     lines = ["", "## Ranked by $ per million output tokens at the SLO", ""]
     order = ranked(records, grid)
     if not order:

@@ -72,3 +72,12 @@ def test_shipped_snapshot_is_dated_and_every_price_names_its_source():
         assert price.source.url and price.source.url.startswith("https://"), price
         assert price.taken <= snap.date
     assert snap.gaps  # what it lacks is listed, not invented
+
+
+def test_hourly_price_takes_either_spelling_and_names_a_missing_type(tmp_path):
+    write(tmp_path, {**GOOD, "prices": [*GOOD["prices"], {**GOOD["prices"][0], "service": "sagemaker-hyperpod", "instance_type": "ml.g5.12xlarge", "usd_per_hour": 7.09}]})
+    day = dt.date(2026, 11, 28)
+    assert snapshot.hourly_price("us-east-1", "ec2", "ml.g5.xlarge", tmp_path, day) == 1.006
+    assert snapshot.hourly_price("us-east-1", "sagemaker-hyperpod", "g5.12xlarge", tmp_path, day) == 7.09
+    with pytest.raises(SnapshotError, match=r"no sagemaker-hyperpod price for ml.p5.48xlarge. Fix: run `python -m stacks prices refresh --region us-east-1`"):
+        snapshot.hourly_price("us-east-1", "sagemaker-hyperpod", "p5.48xlarge", tmp_path, day)

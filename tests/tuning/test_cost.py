@@ -7,6 +7,7 @@ import datetime as dt
 
 import pytest
 
+from stacks.prices import snapshot
 from stacks.prices.snapshot import Price, Snapshot, Source
 from stacks.tuning import cost as tuning_cost
 from stacks.tuning import grid as grid_mod
@@ -32,7 +33,7 @@ def snap(*prices):
 @pytest.fixture
 def hyperpod_prices(monkeypatch):
     table = snap(("sagemaker-hyperpod", "ml.g5.12xlarge", 7.09), ("ec2", "g5.12xlarge", 5.672))
-    monkeypatch.setattr(tuning_cost, "_snapshot", lambda region: table)
+    monkeypatch.setattr(snapshot, "load", lambda region, directory=None, today=None: table)
     return table
 
 
@@ -80,7 +81,7 @@ def test_pulumi_grid_varying_instance_type_prunes_the_one_without_a_price(hyperp
     assert not by_type["g5.12xlarge"].pruned
     assert by_type["g6.12xlarge"].pruned
     problem = by_type["g6.12xlarge"].problems[-1]
-    assert problem.path == "parameters.instanceType" and "no sagemaker-hyperpod price for ml.g6.12xlarge" in problem.message
+    assert problem.path == "parameters.instanceType" and "no sagemaker-hyperpod price for ml.g6.12xlarge" in problem.message and problem.value == "g6.12xlarge"
     assert "prices refresh --region us-east-1" in problem.fix
 
 
@@ -115,3 +116,15 @@ def test_report_ranks_by_cost_per_mtok_at_the_slo_with_cost_columns_and_month_at
     first = written["rows"][0]  # best first for a minimised objective
     assert first[0] == "g6e.12xlarge" and first[2:5] == ["10.00", "1.3889", "14,600"]
     assert written["cost_plot"].read_bytes()[:4] == b"\x89PNG" and "cost.png" in text
+
+
+def test_report_without_a_price_says_why_it_has_no_cost_columns(tmp_path):
+    grid = make_grid()
+    store = TrialStore(tmp_path / "t.db")
+    store.start_run("g", grid.model_dump(mode="json", by_alias=True))
+    record = trial("a", "g5.12xlarge", 1000, 4, 7.09, 0.5)
+    record.metrics = {k: v for k, v in record.metrics.items() if not k.startswith("cost_")}
+    store.save(record)
+    written = report.write(store, tmp_path / "out")
+    assert "No cost columns: set local.pricePerHour ($/h of this machine)." in written["report"].read_text()
+    assert "$/h" not in written["header"] and written["cost_plot"] is None

@@ -108,3 +108,10 @@ def test_refresh_rejects_a_region_that_is_not_a_region_name_with_exit_2(tmp_path
     code = refresh.main("US East", Console(file=out, width=400), tmp_path, client_factory=lambda: pytest.fail("no API call for bad input"))
     assert code == 2
     assert "--region 'US East' is not an AWS region name" in out.getvalue()
+
+
+def test_prices_command_line_refuses_a_bad_region_with_exit_2(capsys):
+    from stacks.__main__ import main
+
+    assert main(["prices", "refresh", "--region", "nowhere"]) == 2
+    assert "--region 'nowhere' is not an AWS region name. Fix: give one such as us-east-1" in capsys.readouterr().out

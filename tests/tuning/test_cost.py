@@ -128,3 +128,66 @@ def test_report_without_a_price_says_why_it_has_no_cost_columns(tmp_path):
     written = report.write(store, tmp_path / "out")
     assert "No cost columns: set local.pricePerHour ($/h of this machine)." in written["report"].read_text()
     assert "$/h" not in written["header"] and written["cost_plot"] is None
+
+
+class _OneProcess:
+    """A deployer double: one endpoint, nothing to clean up."""
+
+    def start(self, key, spec):
+        return key
+
+    def wait_ready(self, handle, timeout, stop):
+        from stacks.tuning.deploy import Endpoint
+
+        return Endpoint("http://127.0.0.1:1", "m")
+
+    def stop(self, handle):
+        return None
+
+    def log_path(self, handle):
+        return None
+
+    def describe(self, handle):
+        return None
+
+    def cleanup(self, described):
+        return None
+
+
+class _PricedMeasurer:
+    """Measures 1,000 output tok/s at every load and keeps the price the driver handed the endpoint."""
+
+    def __init__(self):
+        self.prices = []
+
+    def measure(self, endpoint, stop):
+        from stacks.tuning.measure import Measurement, aggregate
+
+        self.prices.append(endpoint.price_per_hour)
+        sample = {"load": 8, "output_throughput": 1000.0, "ttft_p90": 0.2, **cost_metrics(1000.0, endpoint.price_per_hour)}
+        return Measurement(aggregate([sample]), [sample], True, 8)
+
+
+def test_driver_hands_the_local_machine_price_to_the_measurement(tmp_path):
+    from stacks.tuning.driver import Driver
+
+    grid = make_grid(local={"pricePerHour": 0.10}, objective={"metric": "cost_per_mtok"})
+    measurer = _PricedMeasurer()
+    summary = Driver(grid, TrialStore(tmp_path / "t.db"), _OneProcess(), measurer=measurer).run()
+    (record,) = summary.records
+    assert measurer.prices == [0.10]
+    assert record.value("cost_per_mtok") == pytest.approx(0.0277778, abs=1e-7)  # 0.10 / 3.6
+
+
+def test_cost_objective_takes_the_cheapest_load_that_meets_the_slo():
+    from stacks.tuning.measure import Measurer
+
+    measurer = Measurer(make_grid(local={"pricePerHour": 3.6}, objective={"metric": "cost_per_mtok"}))
+    runs = [[
+        {"load": 4, "output_throughput": 100.0, "ttft_p90": 0.3, **cost_metrics(100.0, 3.6)},  # $10/Mtok
+        {"load": 16, "output_throughput": 400.0, "ttft_p90": 0.9, **cost_metrics(400.0, 3.6)},  # $2.50/Mtok
+        {"load": 64, "output_throughput": 1000.0, "ttft_p90": 3.0, **cost_metrics(1000.0, 3.6)},  # $1/Mtok, misses the SLO
+    ]]
+    m = measurer._choose(runs)
+    assert (m.load, m.meets_slo) == (16, True)
+    assert m.metrics["cost_per_mtok"]["mean"] == pytest.approx(2.5)

@@ -107,6 +107,9 @@ def main(region: str, console: Any, out_dir: Any = None, client_factory: Optiona
         return 1
     for line in warnings:
         console.print(labelled("warning", "yellow", line), soft_wrap=True)
+    if not snap.prices:  # a region name AWS does not know: keep whatever snapshot exists
+        console.print(labelled("error", "red", f"the Price List API has no price for any instance type in {region}; nothing written. Fix: check the region name"), soft_wrap=True)
+        return 1
     path = save(snap, out_dir)
     console.print(plain(f"{len(snap.prices)} price(s) for {region} written to {path}"), soft_wrap=True)
     return 0

@@ -115,3 +115,14 @@ def test_prices_command_line_refuses_a_bad_region_with_exit_2(capsys):
 
     assert main(["prices", "refresh", "--region", "nowhere"]) == 2
     assert "--region 'nowhere' is not an AWS region name. Fix: give one such as us-east-1" in capsys.readouterr().out
+
+
+def test_refresh_with_no_price_at_all_keeps_the_existing_snapshot_and_exits_1(pricing, tmp_path):
+    client, stub = pricing
+    for _ in range(3):
+        stub.add_response("get_products", {"PriceList": []})
+    (tmp_path / "us-east-1.json").write_text("kept")
+    code, text = run(client, tmp_path)
+    assert code == 1
+    assert "error the Price List API has no price for any instance type in us-east-1; nothing written. Fix: check the region name" in text
+    assert (tmp_path / "us-east-1.json").read_text() == "kept"

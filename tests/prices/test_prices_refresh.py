@@ -35,7 +35,7 @@ def pricing():
         yield client, stub
 
 
-def run(client, tmp_path, services=None):
+def run(client, tmp_path):
     out = io.StringIO()
     console = Console(file=out, width=400)
     code = refresh.main("us-east-1", console, tmp_path, client_factory=lambda: client, today=TODAY)

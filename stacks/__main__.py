@@ -63,6 +63,11 @@ def main(argv: list[str] | None = None) -> int:
 
     StatusArgs.add_cli_args(status)
 
+    prices = sub.add_parser("prices", help="on-demand instance prices: refresh the dated snapshot from the AWS Price List API")
+    prices.add_argument("action", choices=["refresh"], help="refresh: read the prices of every instance type in the instance table")
+    prices.add_argument("--region", required=True, help="AWS region whose prices to read, e.g. us-east-1")
+    prices.add_argument("--out", help="directory for <region>.json (default: stacks/prices/)")
+
     docs = sub.add_parser("docs", help="regenerate docs/guardrails.md and docs/configuration.md from the code")
     docs.add_argument("--check", action="store_true", help="write nothing; exit 1 when a generated file is out of date")
 
@@ -89,6 +94,11 @@ def main(argv: list[str] | None = None) -> int:
         from .live import status as status_cmd
 
         return status_cmd.main(StatusArgs.from_cli_args(args), console)
+
+    if args.command == "prices":
+        from .prices import refresh
+
+        return refresh.main(args.region, console, Path(args.out) if args.out else None)
     if args.command == "docs":
         from . import docs as docs_cmd
 

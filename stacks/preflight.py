@@ -99,6 +99,29 @@ def check_quotas(cfg: StackConfig, aws: Aws) -> list[str]:
     return out
 
 
+def unobtainable(wanted: dict[str, int], hyperpod: bool, region: str, aws: Aws) -> dict[str, str]:
+    """Instance type -> why the account cannot get that many in `region`: not offered there, or over the
+    quota checked above (HyperPod "<type> for cluster usage", else the EC2 On-Demand vCPU quota of the
+    family). `stacks tune` drops these types from a grid before deploying anything."""
+    out: dict[str, str] = {}
+    named: Optional[dict[str, float]] = None
+    for t, n in sorted(wanted.items()):
+        ec2 = instances.ec2_name(t.strip().lower())
+        if not aws.instance_type_offered(ec2):
+            out[t] = f"not offered in {region}"
+        elif hyperpod:
+            named = named if named is not None else {k.lower(): v for k, v in aws.quotas_named("sagemaker", "ml.* for cluster usage").items()}
+            quota = f"{hyperpod_instance_type(ec2)} for cluster usage"
+            if named.get(quota.lower(), 0.0) < n:
+                out[t] = f"quota '{quota}' in {region} = {named.get(quota.lower(), 0.0):g}, a trial needs {n}"
+        elif (info := instances.lookup(ec2)) and ec2[0] in EC2_QUOTAS:
+            code, label = EC2_QUOTAS[ec2[0]]
+            have = aws.quota("ec2", code)
+            if have < info.vcpus * n:
+                out[t] = f"quota '{label}' ({code}) in {region} = {have:g} vCPUs, a trial needs {info.vcpus * n}"
+    return out
+
+
 def check_hyperpod(cfg: StackConfig, aws: Aws) -> list[str]:
     arn = cfg.cluster.hyperpod_cluster_arn
     if cfg.cluster.mode != "existing" or not arn:

@@ -10,7 +10,7 @@ import signal
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from rich.console import Console
 from rich.table import Table
@@ -126,6 +126,10 @@ def tune(args: Any, console: Console) -> int:
         if which("pulumi") is None:
             say(console, ("--target pulumi needs the pulumi CLI on PATH", "red"), " (https://www.pulumi.com/docs/install/); use --target local or --dry-run here")
             return 2
+        kept = drop_unobtainable(grid, console)
+        if kept is None:
+            return 1
+        grid = kept
     if not args.dry_run:
         try:
             store = TrialStore(db)  # a file that is not a results database: named before anything runs
@@ -157,6 +161,28 @@ def tune(args: Any, console: Console) -> int:
         say(console, ("no trial succeeded", "red"), f" ({counts}); see the notes in the report and the trial logs")
         code = 1
     return report(argparse_namespace(db=str(db), out=args.out, run=grid.name), console, code)
+
+
+def drop_unobtainable(grid: GridSpec, console: Console, aws: Any = None) -> Optional[GridSpec]:
+    """The preflight quota check on a grid that varies instanceType: the types the account cannot get
+    are dropped, each named; None (after printing why) when none is left."""
+    from stacks import preflight
+    from stacks.aws import Aws, AwsError
+
+    from .availability import check
+    from .pulumi_target import load_base
+
+    region = str(load_base(grid.pulumi)[1].get("aws:region") or grid.cost.region)
+    aws = aws or Aws(region)
+    try:
+        return check(grid, region, lambda wanted, hyperpod, r: preflight.unobtainable(wanted, hyperpod, r, aws), lambda line: say(console, (line, "yellow")))
+    except AwsError as exc:
+        say(console, ("preflight skipped", "yellow"), f": {exc}; every instance type of the grid is kept")
+        return grid
+    except ConfigError as exc:
+        for problem in exc.problems:
+            say(console, (str(problem), "red"))
+        return None
 
 
 def argparse_namespace(**kwargs: Any) -> Any:
@@ -235,7 +261,7 @@ def report(args: Any, console: Console, code: int = 0) -> int:
         say(console, f"ready-to-paste stack config: {written['snippet']}")
     else:
         say(console, (decision.reason, "yellow"))
-    say(console, f"report: {written['report']}" + (f"; plot: {written['plot']}" if written["plot"] else ""))
+    say(console, f"report: {written['report']}" + (f"; plot: {written['plot']}" if written["plot"] else "") + (f"; cost plot: {written['cost_plot']}" if written.get("cost_plot") else ""))
     return code
 
 

@@ -20,6 +20,7 @@ class Endpoint:
     model: str  # the model id; clients send its served name (G5)
     api_key: Optional[str] = None
     gpus: int = 1  # GPUs the endpoint holds, for tokens/s per GPU
+    price_per_hour: Optional[float] = None  # $/h of what the trial deployed, for the cost metrics
 
 
 class DeployError(Exception):

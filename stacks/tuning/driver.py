@@ -7,6 +7,7 @@ removes whatever a crashed run left behind.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional, Protocol
 
 from . import strategies
+from .cost import trial_price
 from .deploy import Deployer, DeployError, Endpoint, EndpointFailed, EngineDied, Interrupted, ReadyTimeout
 from .grid import GridSpec, Point, expand
 from .measure import BenchmarkFailed, Measurement, Measurer
@@ -99,6 +101,7 @@ class Driver:
             self.store.save(record)  # a crash from here on leaves a name to clean up
             self._phase(record, point, "wait")
             endpoint = self.deployer.wait_ready(handle, self.ready_timeout, self.stop)
+            endpoint = dataclasses.replace(endpoint, price_per_hour=trial_price(self.grid, point.spec))
             self._phase(record, point, "benchmark")
             measurement = self._measure_watched(handle, endpoint, point)
             record.metrics = {**measurement.metrics, "load": measurement.load, "meets_slo": measurement.meets_slo}

@@ -28,6 +28,8 @@ from components.rules.validate import validate_endpoint
 from stacks import config_errors
 from stacks.yamlio import YamlInputError, load_file
 
+from .cost import point_problems
+
 # Metrics a trial records (see measure.py); "lower is better" for latencies.
 METRICS = {
     "output_throughput": "maximize",
@@ -42,6 +44,9 @@ METRICS = {
     "itl_p90": "minimize",
     "e2e_p90": "minimize",
     "error_rate": "minimize",
+    # Cost (stacks/tuning/cost.py): $ per hour of the trial's deployment, $ per million output tokens.
+    "cost_per_hour": "minimize",
+    "cost_per_mtok": "minimize",
 }
 
 
@@ -182,6 +187,7 @@ class LocalTarget(_Model):
     extra_args: list[str] = Field(default_factory=list)  # e.g. --dtype bfloat16 for CPU
     ready_timeout: float = Field(default=300, gt=0)
     log_dir: Optional[str] = None
+    price_per_hour: Optional[float] = Field(default=None, ge=0)  # $/h of "this machine", for the cost columns
 
 
 class PulumiTarget(_Model):
@@ -191,6 +197,15 @@ class PulumiTarget(_Model):
     stack_prefix: str = "tune"
     ready_timeout: float = Field(default=1800, gt=0)
     config: dict[str, Any] = Field(default_factory=dict)  # extra stack config for every trial
+
+
+class CostSpec(_Model):
+    """Where trial prices come from (target pulumi) and the declared load `$ per month at peak` is for."""
+
+    region: str = "us-east-1"  # snapshot stacks/prices/<region>.json
+    service: Optional[Literal["ec2", "sagemaker-hyperpod", "sagemaker-hosting"]] = None  # default: by cluster mode
+    peak_requests_per_second: Optional[float] = Field(default=None, gt=0)
+    headroom: float = Field(default=0.0, ge=0)
 
 
 class GridSpec(_Model):
@@ -211,6 +226,7 @@ class GridSpec(_Model):
     capacity_search: CapacitySearch = Field(default_factory=CapacitySearch)
     local: LocalTarget = Field(default_factory=LocalTarget)
     pulumi: PulumiTarget = Field(default_factory=PulumiTarget)
+    cost: CostSpec = Field(default_factory=CostSpec)
     # The cluster trials run on, for the backend rules (which backend, what it needs). Filled from
     # the base stack for --target pulumi when absent; unused by --target local (a local process).
     cluster: Optional[ClusterSpec] = None
@@ -443,6 +459,7 @@ def make_point(grid: GridSpec, params: dict[str, Any]) -> Point:
     except ValidationError as exc:
         return Point(params, None, tuple(_problem(e, EndpointSpec) for e in exc.errors()))
     problems = list(validate_endpoint(spec, "base"))
+    problems += point_problems(grid, params, spec)
     if grid.target == "pulumi" and grid.cluster is not None:
         platform_spec = grid.platform or PlatformSpec()
         (spec,) = backends.resolve([spec], grid.cluster, platform_spec)

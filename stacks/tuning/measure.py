@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from benchmarks.loadgen import BenchmarkConfig, LevelResult, run_benchmark
+from components.rules.cost import cost_per_mtok
 
 from .deploy import Endpoint, Interrupted
 from .grid import METRICS, Benchmark, GridSpec
@@ -42,7 +43,7 @@ def engine_figures(level: LevelResult) -> dict[str, Optional[float]]:
     }
 
 
-def level_metrics(level: LevelResult, gpus: int) -> dict[str, Any]:
+def level_metrics(level: LevelResult, gpus: int, price_per_hour: Optional[float] = None) -> dict[str, Any]:
     def stat(name: str, pct: str) -> Optional[float]:
         return getattr(getattr(level, name), pct)
 
@@ -64,7 +65,16 @@ def level_metrics(level: LevelResult, gpus: int) -> dict[str, Any]:
         "completed": level.completed,
         "errors": dict(level.errors),
         "workload": dict(level.workload),  # shape, shared-prefix share, TTFT by turn, arrival lag
+        **cost_metrics(level.output_throughput, price_per_hour),
     }
+
+
+def cost_metrics(output_throughput: float, price_per_hour: Optional[float]) -> dict[str, float]:
+    """$ per hour and $ per million output tokens of one level (none without a price)."""
+    if price_per_hour is None:
+        return {}
+    per_mtok = cost_per_mtok(price_per_hour, output_throughput)
+    return {"cost_per_hour": price_per_hour, **({"cost_per_mtok": per_mtok} if per_mtok is not None else {})}
 
 
 def aggregate(samples: list[dict[str, Any]]) -> dict[str, Any]:
@@ -168,7 +178,7 @@ class Measurer:
         """Each level's metrics. A level over the error-rate limit fails the trial; in a capacity
         probe (`probe`) it is returned, and the probe counts it as over capacity."""
         levels = self.bench(config, stop)
-        samples = [level_metrics(level, endpoint.gpus) for level in levels]
+        samples = [level_metrics(level, endpoint.gpus, endpoint.price_per_hour) for level in levels]
         if samples and all(s["completed"] == 0 for s in samples):
             errors = {k: v for s in samples for k, v in s["errors"].items()}
             raise BenchmarkFailed(f"every request failed: {errors}")

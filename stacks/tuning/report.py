@@ -10,6 +10,7 @@ from typing import Any, Optional
 
 import yaml
 
+from . import cost_report, plotting
 from .grid import GridSpec, apply
 from .store import TrialRecord, TrialStore
 
@@ -122,9 +123,12 @@ def rows(records: list[TrialRecord], grid: GridSpec) -> tuple[list[str], list[li
     header = [*params, "status", grid.objective.metric, lat, *(c[0] for c in ENGINE_COLUMNS), "meets SLO", "note"]
     order = {"succeeded": 0, "infeasible": 1, "failed": 2, "interrupted": 3, "pruned": 4, "running": 5}
     out = []
-    for r in sorted(records, key=lambda r: (order.get(r.status, 9), -(r.value(grid.objective.metric) or 0))):
+    sign = -1 if grid.objective.sense == "maximize" else 1  # best first, also for a minimised objective (cost)
+    in_order = sorted(records, key=lambda r: (order.get(r.status, 9), sign * (r.value(grid.objective.metric) or 0)))
+    for r in in_order:
         note = (r.error or "").splitlines()[0][:120] if r.error else ""
         out.append([*(str(r.params.get(p, "")) for p in params), r.status, _fmt(r, grid.objective.metric), _fmt(r, lat), *(show(r, key) for _, key, show in ENGINE_COLUMNS), "yes" if r.metrics.get("meets_slo") else "no", note])
+    cost_report.extend_rows(records, grid, header, out, in_order)
     return header, out
 
 
@@ -144,23 +148,12 @@ def plot(records: list[TrialRecord], grid: GridSpec, path: Path, best: Optional[
         xerr = spread(r, lat) or None
         yerr = spread(r, "output_throughput") or None
         ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt="o", color="tab:blue" if r.metrics.get("meets_slo") else "tab:gray", alpha=0.8, capsize=3)
-        ax.annotate(", ".join(f"{k.split('.')[-1]}={v}" for k, v in r.params.items()), (x, y), fontsize=7, xytext=(4, 4), textcoords="offset points")
+        plotting.label(ax, r, x, y)
     front = pareto(records, grid)
     ax.plot([r.value(lat) for r in front], [r.value("output_throughput") for r in front], "--", color="tab:orange", label="Pareto front")
     if best is not None:
         ax.plot([best.value(lat)], [best.value("output_throughput")], "*", markersize=16, color="tab:red", label="best under SLO")
-    for metric, bound in grid.slo.items():
-        if metric == lat:
-            ax.axvline(bound, color="tab:red", linestyle=":", label=f"SLO {metric} ≤ {bound}")
-    ax.set_xlabel(f"{lat} (s)")
-    ax.set_ylabel("output tokens/s")
-    ax.set_title(f"{grid.name}: throughput vs latency (gray: misses an SLO)")
-    ax.legend(loc="best", fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return plotting.finish(fig, ax, grid, lat, "output tokens/s", "throughput vs latency", path)
 
 
 def write(store: TrialStore, out_dir: Path, run: Optional[str] = None) -> dict[str, Any]:
@@ -198,8 +191,12 @@ def write(store: TrialStore, out_dir: Path, run: Optional[str] = None) -> dict[s
         snippet_path.write_text(config_snippet(grid, decision.best))
     else:
         lines.append(decision.reason + ".")
+    lines += cost_report.section(records, grid)
+    cost_png = cost_report.plot(records, grid, out_dir / "cost.png", latency_metric(grid))
     if png:
         lines += ["", f"![throughput vs latency]({png.name})"]
+    if cost_png:
+        lines += ["", f"![cost vs latency]({cost_png.name})"]
     report = out_dir / "report.md"
     report.write_text("\n".join(lines) + "\n")
-    return {"run": name, "report": report, "plot": png, "snippet": snippet_path, "verdict": decision, "header": header, "rows": table, "counts": counts, "complete": complete}
+    return {"run": name, "report": report, "plot": png, "cost_plot": cost_png, "snippet": snippet_path, "verdict": decision, "header": header, "rows": table, "counts": counts, "complete": complete}

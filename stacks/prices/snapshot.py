@@ -1,0 +1,102 @@
+"""Price snapshot files: `stacks/prices/<region>.json`, one dated, sourced price per (service, instance type).
+
+Readers refuse a file that is malformed or older than `MAX_AGE_DAYS`, with one line naming the file and the
+fix (`python -m stacks prices refresh --region R`): a cost computed from a year-old price is a wrong number
+that looks right.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+PRICES_DIR = Path(__file__).resolve().parent
+MAX_AGE_DAYS = 180
+# ec2: EKS node groups; sagemaker-hyperpod: HyperPod cluster instances (usage type <REGION>-Cluster:ml.*);
+# sagemaker-hosting: SageMaker real-time endpoints (<REGION>-Host:ml.*).
+Service = Literal["ec2", "sagemaker-hyperpod", "sagemaker-hosting"]
+
+
+class SnapshotError(Exception):
+    """A snapshot cannot be used: one line with the file, what is wrong and the fix."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Source(_Model):
+    """Where a price came from: the Price List API (sku, offer term, effective date) or a public page (url)."""
+
+    kind: Literal["price-list-api", "page"]
+    url: Optional[str] = None
+    sku: Optional[str] = None
+    offer_term: Optional[str] = None
+    effective_date: Optional[str] = None
+    note: Optional[str] = None
+
+
+class Price(_Model):
+    service: Service
+    instance_type: str = Field(min_length=1)  # as the service names it: g5.xlarge, ml.g5.xlarge
+    usd_per_hour: float = Field(gt=0)
+    source: Source
+    taken: dt.date  # when the number was read
+
+
+class Snapshot(_Model):
+    schema_version: Literal[1] = 1
+    region: str = Field(min_length=1)
+    date: dt.date  # when the snapshot was written
+    currency: Literal["USD"] = "USD"
+    prices: list[Price] = Field(default_factory=list)
+    gaps: list[str] = Field(default_factory=list)  # instance types with no price, and why
+
+    def price(self, service: str, instance_type: str) -> Optional[Price]:
+        name = instance_type.strip().lower()
+        return next((p for p in self.prices if p.service == service and p.instance_type.lower() == name), None)
+
+
+def path_for(region: str, directory: Optional[Path] = None) -> Path:
+    return (directory or PRICES_DIR) / f"{region}.json"
+
+
+def load(region: str, directory: Optional[Path] = None, today: Optional[dt.date] = None, max_age_days: int = MAX_AGE_DAYS) -> Snapshot:
+    path = path_for(region, directory)
+    fix = f"run `python -m stacks prices refresh --region {region}`"
+    if not path.exists():
+        raise SnapshotError(f"{path}: no price snapshot for region {region}. Fix: {fix}")
+    try:
+        snap = Snapshot.model_validate(json.loads(path.read_text()))
+    except (ValueError, ValidationError) as exc:
+        first = exc.errors()[0] if isinstance(exc, ValidationError) else None
+        where = ".".join(str(p) for p in first["loc"]) + ": " + first["msg"] if first else str(exc).splitlines()[0]
+        raise SnapshotError(f"{path}: not a price snapshot ({where}). Fix: {fix}") from None
+    if snap.region != region:
+        raise SnapshotError(f"{path}: holds region {snap.region}, not {region}. Fix: {fix}")
+    age = ((today or dt.date.today()) - snap.date).days
+    if age > max_age_days:
+        raise SnapshotError(f"{path}: dated {snap.date}, {age} days old (limit {max_age_days}): prices change. Fix: {fix}")
+    return snap
+
+
+def hourly_price(region: str, service: str, instance_type: str, directory: Optional[Path] = None, today: Optional[dt.date] = None) -> float:
+    """On-demand $/h of one instance from the region's snapshot (either spelling, g5.xlarge or ml.g5.xlarge);
+    SnapshotError naming the file, the type and the fix when the snapshot or the price is missing."""
+    name = instance_type.strip().lower()
+    name = name.removeprefix("ml.") if service == "ec2" else (name if name.startswith("ml.") else f"ml.{name}")
+    price = load(region, directory, today).price(service, name)
+    if price is None:
+        raise SnapshotError(f"{path_for(region, directory)}: no {service} price for {name}. Fix: run `python -m stacks prices refresh --region {region}`, or use another instance type")
+    return price.usd_per_hour
+
+
+def save(snap: Snapshot, directory: Optional[Path] = None) -> Path:
+    path = path_for(snap.region, directory)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(snap.model_dump(mode="json", exclude_none=True), indent=2, sort_keys=False) + "\n")
+    return path

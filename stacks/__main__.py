@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     charts = sub.add_parser("charts", help="manage the local copy of the HyperPod Helm chart (not published to a Helm repository)")
     charts.add_argument("action", choices=["fetch", "where"], help="fetch: download the pinned chart; where: show which directory is used")
 
-    preflight = sub.add_parser("preflight", help="check AWS before `pulumi up`: model files (G14), instance types, quotas, HyperPod status")
+    preflight = sub.add_parser("preflight", help="check AWS before `pulumi up`: model files (G14), instance types, quotas, HyperPod status, the ALB certificate (S2)")
     preflight.add_argument("--stack", "-s", default="dev", help="stack name: reads Pulumi.<stack>.yaml (default: dev)")
 
     status = sub.add_parser("status", help="each endpoint's live state, ready replicas, URL and last condition message, read from the cluster")

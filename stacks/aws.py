@@ -80,6 +80,20 @@ class Aws:
 
         return guarded(f"list {service_code} quotas in {self.region}", run, "servicequotas:ListServiceQuotas")
 
+    def acm_certificate(self, arn: str, region: str) -> Optional[dict[str, Any]]:
+        """`describe_certificate`'s Certificate (Status, DomainName, SubjectAlternativeNames), or None when the
+        account has no such certificate in `region` (ResourceNotFoundException)."""
+
+        def run() -> Optional[dict[str, Any]]:
+            try:
+                return dict(self.client("acm", region).describe_certificate(CertificateArn=arn)["Certificate"])
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                    return None
+                raise
+
+        return guarded(f"describe ACM certificate {arn} in {region}", run, "acm:DescribeCertificate")
+
     def hyperpod_status(self, cluster: str) -> str:
         return guarded(
             f"describe HyperPod cluster {cluster}",

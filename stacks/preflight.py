@@ -3,8 +3,10 @@
 - G14: each S3 model location holds `config.json` and at least one `*.safetensors`;
 - the GPU instance types exist in the region, and the region's quota covers what the stack asks for
   (EC2 On-Demand vCPU quotas for EKS node groups, SageMaker "<type> for cluster usage" for HyperPod);
-- an adopted HyperPod cluster (mode existing, `hyperpodClusterArn`) is InService.
-Each problem is one line. Also callable from the program (`llm-serving:preflight: true`).
+- an adopted HyperPod cluster (mode existing, `hyperpodClusterArn`) is InService;
+- S2: `platform.ingress.certificateArn` is an ISSUED ACM certificate of the stack's region covering the
+  endpoints' names.
+Each problem is one line; a `PreflightWarning` line does not fail the preflight. Also callable from the program (`llm-serving:preflight: true`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Optional
 from components.rules import instances
 from components.rules.clusters import hyperpod_instance_type, with_default_groups
 from components.rules.spec import S3Source
+from components.rules.tls import has_alb, tls_for
 
 from .aws import Aws, AwsError
 from .config import StackConfig
@@ -23,10 +26,14 @@ from .literal import labelled, plain
 EC2_QUOTAS = {"g": ("L-DB2E81BA", "Running On-Demand G and VT instances"), "p": ("L-417A185B", "Running On-Demand P instances")}
 
 
+class PreflightWarning(str):
+    """A preflight line that does not stop `up`: the stack cannot see whether it holds."""
+
+
 def run(cfg: StackConfig, aws: Optional[Aws] = None) -> list[str]:
     aws = aws or Aws(cfg.region)
     problems: list[str] = []
-    for check in (check_models, check_instance_types, check_quotas, check_hyperpod):
+    for check in (check_models, check_instance_types, check_quotas, check_hyperpod, check_certificate):
         try:
             problems += check(cfg, aws)
         except AwsError as exc:
@@ -132,6 +139,66 @@ def check_hyperpod(cfg: StackConfig, aws: Aws) -> list[str]:
     return []
 
 
+CERT_KEY = "platform.ingress.certificateArn"
+
+
+def covers(names: list[str], host: str) -> bool:
+    """A certificate name matches `host` exactly or as a wildcard of one leftmost label (`*.example.com`
+    covers `a.example.com`, not `example.com` nor `a.b.example.com`; RFC 6125 6.4.3, as ACM issues them)."""
+    host = host.lower().rstrip(".")
+    for name in (n.lower().rstrip(".") for n in names):
+        if name == host or (name.startswith("*.") and host.partition(".")[2] == name[2:] and host.partition(".")[0]):
+            return True
+    return False
+
+
+def check_certificate(cfg: StackConfig, aws: Aws) -> list[str]:
+    """S2: the certificate the ALBs will serve. An ALB takes ACM certificates of its own region only
+    ("Certificates in ACM are regional resources", docs.aws.amazon.com/acm/latest/userguide/acm-regions.html),
+    and only ISSUED ones: a listener with a PENDING_VALIDATION certificate fails with UnsupportedCertificate
+    (github.com/cloudposse/terraform-aws-acm-request-certificate/issues/58), so the ALB controller never
+    attaches it and `up` times out waiting for the Ingress.
+    Names: with `domain` the stack serves `<endpoint>.<domain>` and points those names at the ALBs, so an
+    uncovered one is an error. Without it clients reach the ALB by its `*.elb.amazonaws.com` name, which no
+    ACM certificate can hold (ACM refuses Amazon-owned names, FailureReason DOMAIN_NOT_ALLOWED,
+    docs.aws.amazon.com/acm/latest/APIReference/API_CertificateDetail.html): a warning, since a CNAME the
+    user points at the ALB after `up` (outside the stack) makes it work."""
+    ingress = cfg.platform.ingress
+    arn = ingress.certificate_arn
+    albs = [ep for ep in cfg.endpoints if has_alb(ep)]
+    if not arn or not albs:
+        return []
+    where = f"{CERT_KEY} = {arn}: [S2]"
+    region, account = arn.split(":")[3:5]
+    if region != cfg.region:
+        return [f"{where} the certificate is in {region}, the stack's ALBs in {cfg.region}; an ALB can use ACM certificates of its own region only. Fix: request or import the certificate in {cfg.region} and set its ARN"]
+    cert = aws.acm_certificate(arn, region)
+    if cert is None:
+        placeholder = " (123456789012 is AWS's documentation account: the example's placeholder)" if account == "123456789012" else ""
+        return [f"{where} no such certificate in {region} for the account of these credentials{placeholder}. Fix: set the ARN of an ACM certificate of that account and region (`aws acm list-certificates --region {region}`)"]
+    status = cert.get("Status")
+    if status != "ISSUED":
+        fix = (
+            "create the DNS validation record (`aws acm describe-certificate` lists it) and wait for ISSUED"
+            if status == "PENDING_VALIDATION"
+            else "request or import a new certificate and set its ARN"
+        )
+        return [f"{where} the certificate is {status}, not ISSUED: the ALB cannot serve it and `pulumi up` times out waiting for the Ingress. Fix: {fix}"]
+    names = sorted({cert.get("DomainName", ""), *cert.get("SubjectAlternativeNames", [])} - {""})
+    if ingress.domain is not None:
+        hosts = [h for h in (tls_for(ep, ingress).host for ep in albs) if h]
+        missing = [h for h in hosts if not covers(names, h)]
+        if missing:
+            return [f"{where} the certificate covers {', '.join(names)}, not {', '.join(missing)}: clients see a name mismatch. Fix: use a certificate for *.{ingress.domain.name}, or remove certificateArn so the stack issues one"]
+        return []
+    return [
+        PreflightWarning(
+            f"{where} without platform.ingress.domain clients reach each ALB by its *.elb.amazonaws.com name, which no ACM certificate covers (this one: {', '.join(names)}): browsers and curl see a name mismatch. "
+            f"Fix: point a DNS name of the certificate at the ALB (CNAME) after `up`, or set platform.ingress.domain {{name, hostedZoneId}} so the stack names and points each endpoint"
+        )
+    ]
+
+
 def main(stack: str, console, project_dir=None) -> int:
     from . import plan as plan_mod
 
@@ -145,9 +212,10 @@ def main(stack: str, console, project_dir=None) -> int:
         for problem in exc.problems:
             console.print(plain(f"  {problem}"), soft_wrap=True)
         return 2
-    problems = run(cfg)
-    for line in problems:
-        console.print(labelled("preflight", "red", line), soft_wrap=True)
+    lines = run(cfg)
+    problems = [line for line in lines if not isinstance(line, PreflightWarning)]
+    for line in lines:
+        console.print(labelled("preflight warning", "yellow", line) if isinstance(line, PreflightWarning) else labelled("preflight", "red", line), soft_wrap=True)
     if problems:
         return 1
     console.print(labelled("Preflight passed", "green bold", f"for stack {stack} ({cfg.region})."))

@@ -84,9 +84,13 @@ def main() -> None:
 def _preflight(cfg: stack_config.StackConfig) -> None:
     from . import preflight
 
-    problems = preflight.run(cfg)
-    for problem in problems:
-        pulumi.log.error(problem)
+    problems = []
+    for line in preflight.run(cfg):
+        if isinstance(line, preflight.PreflightWarning):
+            pulumi.log.warn(line)
+        else:
+            pulumi.log.error(line)
+            problems.append(line)
     if problems:
         raise pulumi.RunError(f"preflight: {len(problems)} problem(s); nothing was declared")
 

@@ -3,6 +3,8 @@ checks filled in, the way a user edits the file."""
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -11,18 +13,29 @@ from stacks import plan as plan_cmd
 
 # A user's CI egress address (a NAT gateway's Elastic IP); not a documentation range.
 USER_API_CIDRS = ["34.201.17.8/32"]
-# What a user sets per stack, as cluster keys.
-USER_SET: dict[str, dict[str, Any]] = {
-    "eks": {"publicAccessCidrs": USER_API_CIDRS},
-    "staging": {"publicAccessCidrs": USER_API_CIDRS},
+# A user's ACM certificate (S2). The plan cannot tell accounts apart (preflight looks the ARN up in ACM),
+# so the documentation account's ARN the goldens were made with serves.
+USER_CERTIFICATE_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/0123abcd-4567-89ef-0123-456789abcdef"
+# What a user sets per stack: config key (dotted below the project's) -> key -> value.
+USER_SET: dict[str, dict[str, dict[str, Any]]] = {
+    "eks": {"cluster": {"publicAccessCidrs": USER_API_CIDRS}, "platform.ingress": {"certificateArn": USER_CERTIFICATE_ARN}},
+    "staging": {"cluster": {"publicAccessCidrs": USER_API_CIDRS}},
 }
+
+
+def _merged(values: dict[str, Any], path: list[str], keys: dict[str, Any]) -> dict[str, Any]:
+    if not path:
+        return {**values, **keys}
+    return {**values, path[0]: _merged(values.get(path[0]) or {}, path[1:], keys)}
 
 
 def user_values(stack: str) -> dict[str, Any]:
     """The stack file's config map with the user's values set."""
     values = plan_cmd.read_stack_config(stack)
-    key = f"{plan_cmd.project_name()}:cluster"
-    return {**values, key: {**values[key], **USER_SET.get(stack, {})}}
+    for dotted, keys in USER_SET.get(stack, {}).items():
+        config_key, *below = dotted.split(".")
+        values = _merged(values, [f"{plan_cmd.project_name()}:{config_key}", *below], keys)
+    return values
 
 
 def user_plan(stack: str, **kwargs: Any) -> plan_cmd.Plan:
@@ -30,13 +43,14 @@ def user_plan(stack: str, **kwargs: Any) -> plan_cmd.Plan:
 
 
 def user_project(directory: Path, stack: str) -> Path:
-    """A project folder whose Pulumi.<stack>.yaml has the user's values in place of `[]`."""
+    """A project folder whose Pulumi.<stack>.yaml has the user's values in place of `[]` / `null`."""
     for name in ("Pulumi.yaml", "__main__.py"):
         shutil.copy(plan_cmd.PROJECT_DIR / name, directory / name)
     text = (plan_cmd.PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text()
-    for key, value in USER_SET.get(stack, {}).items():
-        unset = f"    {key}: []   # SET THIS"
-        assert text.count(unset) == 1, f"Pulumi.{stack}.yaml: no `{unset}` line"
-        text = text.replace(unset, f"    {key}: {value!r}   # SET THIS".replace("'", '"'))
+    for keys in USER_SET.get(stack, {}).values():
+        for key, value in keys.items():
+            unset = re.compile(rf"^( +{key}): (\[\]|null)   # SET THIS", re.MULTILINE)
+            assert len(unset.findall(text)) == 1, f"Pulumi.{stack}.yaml: no `{key}: [] / null   # SET THIS` line"
+            text = unset.sub(lambda m: f"{m.group(1)}: {json.dumps(value)}   # SET THIS", text)
     (directory / f"Pulumi.{stack}.yaml").write_text(text)
     return directory

@@ -136,8 +136,9 @@ RULES: tuple[Rule, ...] = (
     Rule(S2, "No internet-facing ALB without TLS; an API key never crosses the internet in clear text (a dev stack may opt out explicitly).",
          "A public ALB without a certificate served HTTP only, so the bearer key of every request crossed the internet unencrypted (issue 16).",
          "`platform.ingress.certificateArn`, or `platform.ingress.domain` for a certificate the stack issues; the Ingress listens on 443 and redirects HTTP; URLs use https.",
-         "A public ALB without a certificate, keyed or not; `allowPlaintextApiKey` outside dev stacks.",
-         ("validate", "fix", "policy")),
+         "A public ALB without a certificate, keyed or not; `allowPlaintextApiKey` outside dev stacks. "
+         "`python -m stacks preflight` fails on a `certificateArn` not ISSUED in the stack's region or not covering `<endpoint>.<domain>`.",
+         ("validate", "fix", "policy", "preflight")),
     Rule(S3, "No secret value in plain text in a ConfigMap or an env var, except the documented router key workaround.",
          "Tokens pasted into env values end up in state, plan files and `kubectl describe`.",
          "",

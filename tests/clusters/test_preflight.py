@@ -168,3 +168,133 @@ def test_preflight_cli_without_credentials_prints_lines_not_tracebacks(monkeypat
     assert preflight.main("dev", console) == 1
     text = console.export_text()
     assert "[G14]" in text and "Traceback" not in text
+
+
+# S2: the configured certificate, checked in ACM (moto: import_certificate gives an ISSUED certificate with
+# the names of the PEM; a requested DNS-validated one stays PENDING_VALIDATION for ACM_VALIDATION_WAIT seconds).
+ALB_ENDPOINT = {
+    "name": "qwen3-4b",
+    "model": "Qwen/Qwen3-4B-Instruct-2507",
+    "engine": "vllm",
+    "instanceType": "g5.2xlarge",
+    "modelSource": {"type": "huggingface", "modelId": "Qwen/Qwen3-4B-Instruct-2507"},
+    "loadBalancer": "alb",
+    "publicAlb": True,
+    "apiKey": True,
+}
+EKS = {"mode": "eks", "name": "s", "publicAccessCidrs": ["34.201.17.8/32"]}
+
+
+def tls_cfg(ingress, region="us-east-1"):
+    return parse({"cluster": EKS, "platform": {"ingress": ingress}, "endpoints": [ALB_ENDPOINT]}, region)
+
+
+def self_signed(common_name, *sans):
+    """A PEM certificate and key for `common_name` with DNS SANs, valid for a day."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in (common_name, *sans)]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    pem_key = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption())
+    return cert.public_bytes(serialization.Encoding.PEM), pem_key
+
+
+def import_cert(common_name, *sans, region="us-east-1"):
+    cert, key = self_signed(common_name, *sans)
+    return boto3.client("acm", region_name=region).import_certificate(Certificate=cert, PrivateKey=key)["CertificateArn"]
+
+
+DOMAIN = {"name": "api.example.com", "hostedZoneId": "Z0123456789ABCDEFGHIJ"}
+
+
+@mock_aws
+def test_S2_certificate_missing_in_the_account_is_an_error():
+    arn = "arn:aws:acm:us-east-1:123456789012:certificate/0123abcd-4567-89ef-0123-456789abcdef"
+    (line,) = preflight.check_certificate(tls_cfg({"certificateArn": arn}), Aws("us-east-1"))
+    assert line.startswith(f"platform.ingress.certificateArn = {arn}: [S2] no such certificate in us-east-1")
+    assert "documentation account" in line and "Fix: " in line and "\n" not in line
+    assert not isinstance(line, preflight.PreflightWarning)
+
+
+@mock_aws
+def test_S2_certificate_of_another_region_is_an_error():
+    arn = import_cert("qwen3-4b.api.example.com", region="us-west-2")
+    (line,) = preflight.check_certificate(tls_cfg({"certificateArn": arn}), Aws("us-east-1"))
+    assert line == (
+        f"platform.ingress.certificateArn = {arn}: [S2] the certificate is in us-west-2, the stack's ALBs in us-east-1; "
+        "an ALB can use ACM certificates of its own region only. Fix: request or import the certificate in us-east-1 and set its ARN"
+    )
+
+
+@mock_aws
+def test_S2_certificate_pending_validation_is_an_error():
+    acm = boto3.client("acm", region_name="us-east-1")
+    arn = acm.request_certificate(DomainName="*.api.example.com", ValidationMethod="DNS")["CertificateArn"]
+    (line,) = preflight.check_certificate(tls_cfg({"certificateArn": arn, "domain": DOMAIN}), Aws("us-east-1"))
+    assert "the certificate is PENDING_VALIDATION, not ISSUED" in line and "Fix: create the DNS validation record" in line
+
+
+@mock_aws
+def test_S2_certificate_not_covering_the_endpoint_name_is_an_error():
+    arn = import_cert("www.example.com", "api.example.com")
+    (line,) = preflight.check_certificate(tls_cfg({"certificateArn": arn, "domain": DOMAIN}), Aws("us-east-1"))
+    assert "covers api.example.com, www.example.com, not qwen3-4b.api.example.com" in line
+    assert "Fix: use a certificate for *.api.example.com" in line and not isinstance(line, preflight.PreflightWarning)
+
+
+@mock_aws
+def test_S2_issued_wildcard_certificate_of_the_domain_passes():
+    arn = import_cert("*.api.example.com")
+    assert preflight.check_certificate(tls_cfg({"certificateArn": arn, "domain": DOMAIN}), Aws("us-east-1")) == []
+
+
+@mock_aws
+def test_S2_issued_certificate_without_domain_warns_about_the_alb_name():
+    arn = import_cert("llm.example.org")
+    (line,) = preflight.check_certificate(tls_cfg({"certificateArn": arn}), Aws("us-east-1"))
+    assert isinstance(line, preflight.PreflightWarning)
+    assert "*.elb.amazonaws.com name, which no ACM certificate covers (this one: llm.example.org)" in line
+    assert "Fix: point a DNS name of the certificate at the ALB (CNAME)" in line
+
+
+@pytest.mark.parametrize(
+    "names,host,covered",
+    [
+        (["*.api.example.com"], "qwen3-4b.api.example.com", True),
+        (["*.api.example.com"], "api.example.com", False),
+        (["*.api.example.com"], "a.qwen3-4b.api.example.com", False),
+        (["QWEN3-4B.api.example.com"], "qwen3-4b.api.example.com", True),
+        (["*.example.com"], "qwen3-4b.api.example.com", False),
+    ],
+)
+def test_S2_certificate_name_matching(names, host, covered):
+    assert preflight.covers(names, host) is covered
+
+
+@mock_aws
+def test_S2_preflight_warning_does_not_fail_the_command(monkeypatch, capsys):
+    from rich.console import Console
+
+    arn = import_cert("llm.example.org")
+    monkeypatch.setattr(preflight, "run", lambda cfg: [preflight.PreflightWarning(f"platform.ingress.certificateArn = {arn}: [S2] x")])
+    monkeypatch.setattr("stacks.plan.read_stack_config", lambda stack, project_dir: {})
+    monkeypatch.setattr("stacks.plan.parse_stack_config", lambda values, project, stack: tls_cfg({"certificateArn": arn}))
+    assert preflight.main("eks", Console(width=300)) == 0
+    assert "preflight warning" in capsys.readouterr().out

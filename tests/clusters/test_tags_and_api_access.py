@@ -226,15 +226,27 @@ API_UNSET = (
 )
 
 
-@pytest.mark.parametrize("stack", ["eks", "staging"])
-def test_finding13_shipped_example_fails_the_plan_until_the_api_range_is_set(stack, tmp_path, capsys):
+# S2: Pulumi.eks.yaml leaves its certificate unset too (`certificateArn: null   # SET THIS`), not a placeholder
+# ARN in AWS's documentation account that the plan accepts and only `pulumi up` finds missing.
+CERTIFICATE_UNSET = (
+    "  endpoints[0].apiKey = True: [S2] an internet-facing ALB without TLS: the API key (Authorization: Bearer) and every prompt cross"
+    " the internet in clear text. Fix: set platform.ingress.certificateArn to an ACM certificate of the ALB's region, or"
+    " platform.ingress.domain {name: api.example.com, hostedZoneId: Z...} so the stack issues one with DNS validation; or publicAlb: false;"
+    " in a dev stack platform.ingress.allowPlaintextApiKey: true accepts the risk"
+)
+
+
+@pytest.mark.parametrize("stack,unset", [("eks", [CERTIFICATE_UNSET, API_UNSET]), ("staging", [API_UNSET])])
+def test_finding13_S2_shipped_example_fails_the_plan_until_the_api_range_and_certificate_are_set(stack, unset, tmp_path, capsys):
     assert cli(["plan", "--stack", stack, "--out", str(tmp_path / "unset")]) == 2
     out = capsys.readouterr().out
     assert "Traceback" not in out
-    assert out.splitlines() == [f"Pulumi.{stack}.yaml has 1 problem(s); nothing was planned:", API_UNSET]
+    assert out.splitlines() == [f"Pulumi.{stack}.yaml has {len(unset)} problem(s); nothing was planned:", *unset]
     (tmp_path / "project").mkdir()
     project = user_project(tmp_path / "project", stack)
-    assert 'publicAccessCidrs: ["34.201.17.8/32"]   # SET THIS' in (project / f"Pulumi.{stack}.yaml").read_text()
+    text = (project / f"Pulumi.{stack}.yaml").read_text()
+    assert 'publicAccessCidrs: ["34.201.17.8/32"]   # SET THIS' in text
+    assert ("certificateArn: null" in text) is False
     assert cli(["plan", "--stack", stack, "--project-dir", str(project), "--out", str(tmp_path / "set")]) == 0
 
 

@@ -37,6 +37,17 @@ _EXPECTED = {
 }
 
 
+# InferenceEndpointConfig fields the operator has and this stack does not offer: an endpoint key of that name is
+# not a typo, so the error says what is missing and what to do instead (docs/backends.md, option table).
+NOT_OFFERED = {
+    "pdSpec": (
+        "prefill/decode disaggregation (the operator's pdSpec) is not offered by this stack: it renders one worker Deployment per endpoint",
+        "remove pdSpec; for disaggregated prefill and decode write the InferenceEndpointConfig yourself "
+        "(https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-hyperpod-model-deployment-dpd.html)",
+    ),
+}
+
+
 class _Shown:
     """A long value, shortened so the problem stays one readable line."""
 
@@ -143,6 +154,9 @@ def problem(err: Mapping[str, Any], root: type[BaseModel]) -> Problem:
     if kind == "missing":
         return Problem(path, None, "CONFIG", "required key is missing", f"add {_key(loc)}")
     if kind == "extra_forbidden":
+        offered_elsewhere = NOT_OFFERED.get(_key(loc))
+        if offered_elsewhere and len(loc) == 3 and loc[0] == "endpoints":
+            return Problem(path, value, "CONFIG", offered_elsewhere[0], offered_elsewhere[1])
         return Problem(path, value, "CONFIG", "unknown key", "remove it or fix its spelling (keys are camelCase, see docs/configuration.md)")
     if isinstance(raw, bool) and kind in ("string_type", "literal_error"):  # a word YAML 1.1 turned into a boolean
         word = "yes" if raw else "no"

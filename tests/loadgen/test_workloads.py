@@ -53,7 +53,9 @@ def test_shared_prefix_texts_follow_the_seed(server):
 
 def test_sessions_grow_by_the_servers_actual_replies(server):
     server.clear()
-    lv = run_benchmark_sync(cfg(server, concurrency=(2,), max_requests=12, turns=3, session_header="X-Conversation", seed=3)).levels[0]
+    # One worker: with two, a worker that ends its session first starts the next one, and which sessions
+    # max_requests cuts short depends on scheduling (seen as [1, 2, 3, 3, 3] on a loaded machine).
+    lv = run_benchmark_sync(cfg(server, concurrency=(1,), max_requests=12, turns=3, session_header="X-Conversation", seed=3)).levels[0]
     assert lv.completed == 12
     by_session = defaultdict(list)
     for number, headers in enumerate(server.headers):

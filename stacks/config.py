@@ -16,7 +16,8 @@ from components.rules import ConfigError, Problem, backends
 from components.rules.bounds import Line
 from components.rules.clusters import validate_cluster
 from components.rules.ingress import validate_router_services
-from components.rules.spec import ClusterSpec, EndpointSpec, PlatformSpec
+from components.rules.gateway.config import validate_gateway
+from components.rules.spec import ClusterSpec, EndpointSpec, GatewaySpec, PlatformSpec
 from components.rules.validate import validate_endpoints
 
 from . import config_errors
@@ -39,6 +40,11 @@ class StackSpec(BaseModel):
     platform: PlatformSpec = Field(default_factory=PlatformSpec)
     """Platform add-ons, the HyperPod operator and ALB settings. Example: `{keda: false, ingress:
     {idleTimeoutSeconds: 900}}`
+    """
+    gateway: GatewaySpec = Field(default_factory=GatewaySpec)
+    """The tenant gateway: per-tenant API keys in tiers with token limits, in front of every endpoint
+    (docs/gateway.md). Example: `{enabled: true, tiers: [{name: free, tokensPerMinute: 200}], tenants: [{name:
+    team-a, tier: free}]}`
     """
     platform_stack: Optional[Line] = Field(default=None, min_length=1)
     """An endpoints-only stack: take the cluster from this platform stack (a StackReference, `org/project/stack` or
@@ -66,6 +72,7 @@ class StackConfig:
     platform: PlatformSpec = field(default_factory=PlatformSpec)
     platform_stack: Optional[str] = None
     preflight: bool = False
+    gateway: GatewaySpec = field(default_factory=GatewaySpec)
 
 
 def parse(values: Mapping[str, Any], region: Optional[str]) -> StackConfig:
@@ -81,6 +88,7 @@ def parse(values: Mapping[str, Any], region: Optional[str]) -> StackConfig:
     found = validate_endpoints(endpoints)
     found += backends.validate_backends(endpoints, stack.cluster, stack.platform)
     found += validate_router_services(stack.platform.ingress, endpoints)
+    found += validate_gateway(stack.gateway, endpoints, stack.platform)
     if stack.platform_stack is None:
         # A HyperPod endpoint on a cluster without the operator is validate_backends' error.
         found += validate_cluster(stack.cluster, stack.platform, endpoints)
@@ -96,6 +104,7 @@ def parse(values: Mapping[str, Any], region: Optional[str]) -> StackConfig:
         platform=stack.platform,
         platform_stack=stack.platform_stack,
         preflight=stack.preflight,
+        gateway=stack.gateway,
     )
 
 
@@ -105,7 +114,7 @@ def load_from_pulumi() -> StackConfig:
 
     cfg = pulumi.Config()
     values: dict[str, Any] = {}
-    for key in ("cluster", "endpoints", "platform", "guardrailTransforms", "preflight"):
+    for key in ("cluster", "endpoints", "platform", "gateway", "guardrailTransforms", "preflight"):
         value = cfg.get_object(key)
         if value is not None:
             values[key] = value

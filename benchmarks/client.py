@@ -28,6 +28,7 @@ except ImportError:  # pragma: no cover - stdlib fallback keeps the module usabl
 
 from .metrics import request_latencies
 from .sse import SSEError, SSEParser
+from .tenants import limit_headers
 
 ERROR_BODY_BYTES = 500  # enough of an error body to say what went wrong
 # What a server may claim, per request.  Output beyond OUTPUT_SLACK x max_tokens is not the answer
@@ -63,6 +64,9 @@ class RequestRecord:
     chunks: int = 0  # chunks that carried generated text
     multi_token_chunks: bool = False
     finish_reason: str | None = None
+    rate_limited: bool = False  # HTTP 429: the gateway refused it for the key's budget, not an error
+    tenant: str | None = None  # whose key it carried (--api-keys)
+    limits: dict | None = None  # the response's rate-limit headers (tenants.LIMIT_HEADERS)
 
     @property
     def queue_time(self) -> float:
@@ -92,6 +96,9 @@ class RequestRecord:
             "chunks": self.chunks,
             "multi_token_chunks": self.multi_token_chunks,
             "finish_reason": self.finish_reason,
+            "rate_limited": self.rate_limited,
+            "tenant": self.tenant,
+            "limits": self.limits,
         }
 
 
@@ -166,6 +173,10 @@ class _StreamError(Exception):
     pass
 
 
+class _RateLimited(Exception):
+    pass
+
+
 def _text_of(choice: dict) -> bool:
     """True if a streamed choice carries generated text (answer, reasoning or a tool call);
     a role-only prelude or an empty delta does not."""
@@ -236,6 +247,10 @@ async def send(session: aiohttp.ClientSession, target: Target, record: RequestRe
                             record.scheduled = sent_at
                         record.start = start = sent_at
                 record.status = resp.status
+                record.limits = limit_headers(resp.headers)
+                if resp.status == 429:
+                    await resp.content.read(ERROR_BODY_BYTES)
+                    raise _RateLimited
                 if resp.status != 200:
                     text = (await resp.content.read(ERROR_BODY_BYTES)).decode("utf-8", "replace")
                     raise _StreamError(f"HTTP {resp.status}: {text.strip()}")
@@ -280,6 +295,8 @@ async def send(session: aiohttp.ClientSession, target: Target, record: RequestRe
         if problem:
             raise _StreamError(f"impossible usage from server: {problem}")
         record.ok = True
+    except _RateLimited:
+        end, record.rate_limited = perf_counter(), True
     except (_StreamError, SSEError) as e:
         end, record.error = perf_counter(), str(e)
     except TimeoutError:

@@ -17,7 +17,7 @@ import asyncio
 import random
 from dataclasses import dataclass, field
 from time import perf_counter
-from typing import Protocol
+from typing import Any, Protocol
 
 import aiohttp
 
@@ -43,6 +43,7 @@ class LevelContext:
     ignore_eos: bool
     records: list[RequestRecord]
     progress: ProgressSink | None = None
+    keys: Any = None  # tenants.KeyRing (--api-keys): each request carries one tenant's key
     # Never seeded: a seeded run must still get fresh nonces, or repeating it would hit the
     # server's prefix cache.
     nonces: random.Random = field(default_factory=random.Random)
@@ -53,10 +54,13 @@ class LevelContext:
         prompt = self.prompts.build(n_in, self.nonces)
         body = build_body(self.endpoint, self.model, prompt, n_out, self.ignore_eos)
         record = RequestRecord(index, n_in, n_out)
+        target = self.target
+        if self.keys is not None:
+            record.tenant, target = self.keys.target(index, target)
         if due is not None:  # else ``send`` sets it to the send time: no queue time
             record.scheduled = due
         self.records.append(record)
-        await send(self.session, self.target, record, body)
+        await send(self.session, target, record, body)
         if self.progress is not None:
             self.progress.request_done(record)
 

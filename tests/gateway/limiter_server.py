@@ -13,15 +13,14 @@ request path) and the MaaS `x-tokens-*` headers. The clock is injectable; tests 
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 import time
 from typing import Any, Callable
 
 from aiohttp import web
 
 from components.rules.gateway import render
+from tests.loadgen.scripted_server import ScriptedServer
 
 PROMPT_TOKENS = 20  # what the stand-in engine reports as prompt_tokens for every request
 
@@ -46,40 +45,14 @@ def tier_table(objects: list[dict[str, Any]]) -> tuple[dict[str, str], dict[str,
     return keys, limits
 
 
-class LimiterServer:
+class LimiterServer(ScriptedServer):
+    """The loopback server of tests/loadgen (thread, loop, start/stop), answering as the gateway would."""
+
     def __init__(self, objects: list[dict[str, Any]], clock: Callable[[], float] = time.time) -> None:
+        super().__init__()
         self.keys, self.limits = tier_table(objects)
         self.clock = clock
         self.used: dict[tuple[str, str, int], int] = {}  # (tenant, tokens|requests, minute) -> count
-        self.port = 0
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> "LimiterServer":
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
-        return self
-
-    async def _start(self) -> None:
-        app = web.Application()
-        app.router.add_post("/v1/chat/completions", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]
-
-    def stop(self) -> None:
-        fut = asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop)
-        try:
-            fut.result(5)
-        finally:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(5)
 
     def _headers(self, tenant: str, minute: int) -> dict[str, str]:
         limit = self.limits.get(tenant, {}).get("tokens")
@@ -89,7 +62,7 @@ class LimiterServer:
         left = str(max(0, limit - used))
         return {"x-ratelimit-limit": str(limit), "x-ratelimit-remaining": left, "x-tokens-limit": str(limit), "x-tokens-used": str(used), "x-tokens-remaining": left}
 
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
+    async def _script(self, request: web.Request, body: dict) -> web.StreamResponse:
         tenant = self.keys.get(request.headers.get(render.KEY_HEADER, ""))
         if tenant is None:
             return web.Response(status=401, text="Unauthorized")
@@ -101,7 +74,6 @@ class LimiterServer:
         headers = self._headers(tenant, minute)
         if ("tokens" in limits and spent >= limits["tokens"]) or ("requests" in limits and self.used[requests_key] > limits["requests"]):
             return web.Response(status=429, text="Too Many Requests", headers={**headers, "x-envoy-ratelimited": "true"})
-        body = await request.json()
         n = int(body.get("max_tokens", 4))
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", **headers})
         await resp.prepare(request)

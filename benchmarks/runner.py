@@ -22,7 +22,7 @@ import itertools
 import random
 from dataclasses import dataclass, field
 from time import perf_counter
-from typing import Iterator, Protocol
+from typing import Any, Iterator, Protocol
 
 import aiohttp
 
@@ -46,6 +46,7 @@ class LevelContext:
     ignore_eos: bool
     records: list[RequestRecord]
     progress: ProgressSink | None = None
+    keys: Any = None  # tenants.KeyRing (--api-keys): each request carries one tenant's key
     # Never seeded: a seeded run must still get fresh nonces, or repeating it would hit the
     # server's prefix cache.
     nonces: random.Random = field(default_factory=random.Random)
@@ -89,7 +90,9 @@ class LevelContext:
         if request.turn is not None:
             record.reply = []  # the next turn resends it
         target = self.target
-        if request.headers:
+        if self.keys is not None:
+            record.tenant, target = self.keys.target(index, target)
+        if request.headers:  # the workload's own (session id) on top of the tenant's key
             target = Target(target.url, {**target.headers, **request.headers}, target.timeout)
         if due is not None:  # else ``send`` sets it to the send time: no queue time
             record.scheduled = due

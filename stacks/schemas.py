@@ -108,7 +108,10 @@ class CrdRegistry:
                 continue
             with path.open("rb") as file:  # the head only: upstream CRD files run to megabytes
                 head = file.read(20000)
-            if b"CustomResourceDefinition" in head and needle_kind in head and needle_group in head:
+            if b"CustomResourceDefinition" not in head or needle_group not in head:
+                continue
+            # A bundle of many CRDs (Gateway API's gatewayapi-crds.yaml) names later kinds past the head.
+            if needle_kind in head or needle_kind in path.read_bytes():
                 yield path
 
     def _load(self, path: Path) -> None:

@@ -19,6 +19,7 @@ import pulumi_random as random
 
 from .endpoints.objects import SCHEME_ANNOTATION, declare
 from .endpoints.urls import hostname_of
+from .rules import tags as tag_rules
 from .rules.gateway import charts, config as gw_config, render
 from .rules.spec import EndpointSpec, GatewaySpec, PlatformSpec
 
@@ -91,7 +92,10 @@ class TenantGateway(pulumi.ComponentResource):
                 declared.append(k8s.core.v1.Secret(label, metadata=manifest["metadata"], type=manifest["type"], string_data=manifest["stringData"], opts=res_opts))
             else:
                 declared.append(declare(label, manifest, res_opts))
-        ingress = render.ingress(spec, args.tags, args.platform.ingress.idle_timeout_seconds)
+        # The gateway's ALB is tagged like an endpoint's, by its name; the controller's defaultTags add the cluster.
+        user_tags = {k: v for k, v in args.tags.items() if k not in tag_rules.REQUIRED_TAGS}
+        alb_tags = tag_rules.alb_tags(pulumi.get_stack(), render.NAME, user_tags)
+        ingress = render.ingress(spec, alb_tags, args.platform.ingress.idle_timeout_seconds)
         alb = declare(
             f"{name}-ingress",
             ingress,

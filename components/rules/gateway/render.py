@@ -211,7 +211,7 @@ def ingress(spec: GatewaySpec, tags: Optional[Mapping[str, str]] = None, idle_ti
         annotations[a + "inbound-cidrs"] = ",".join(spec.inbound_cidrs)
     if tags:
         annotations[a + "tags"] = ",".join(f"{k}={v}" for k, v in sorted(tags.items()))
-    return ingress_rules.alb_ingress(NAME, EG_NAMESPACE, PART_OF, annotations, NAME, LISTENER_PORT)
+    return ingress_rules.alb_ingress(NAME, EG_NAMESPACE, {**PART_OF, "app.kubernetes.io/name": NAME}, annotations, NAME, LISTENER_PORT)
 
 
 def redis_auth_object(value: Any) -> dict[str, Any]:

@@ -77,14 +77,15 @@ def load_keys(path: str) -> list[TenantKey]:
 
 
 class KeyRing:
-    """Round-robin over the tenants' keys: request ``i`` uses key ``i mod n``, so every tenant gets an
-    equal share of the load whatever the concurrency."""
+    """Round-robin over the tenants' keys: unit ``i`` of the workload (a request, or a whole multi-turn
+    session: a conversation is one tenant's) uses key ``i mod n``, so every tenant gets an equal share
+    of the load whatever the concurrency."""
 
     def __init__(self, keys: list[TenantKey]):
         self.keys = keys
 
     def target(self, index: int, base: Any) -> tuple[str, Any]:
-        """(tenant, the target with that tenant's key) for request ``index``; ``base`` is a client.Target."""
+        """(tenant, the target with that tenant's key) for unit ``index``; ``base`` is a client.Target."""
         k = self.keys[index % len(self.keys)]
         headers = {**base.headers, KEY_HEADER: k.key, "Authorization": f"Bearer {k.key}"}
         return k.tenant, replace(base, headers=headers)

@@ -94,3 +94,29 @@ def test_cli_bad_keys_file_exits_2_naming_the_option(tmp_path, capsys, content, 
     code = cli.main(["run", "--url", "http://127.0.0.1:9", "--model", "m", "--concurrency", "1", "--api-keys", str(path)])
     err = capsys.readouterr().err
     assert code == 2 and "--api-keys" in err and why in err and "Traceback" not in err
+
+
+def test_sessions_carry_one_tenants_key_with_the_session_id_and_a_429_ends_the_session(limiter, keys_file):
+    # Three-turn sessions, alternating tenants by session. team-a (free, 200 tokens at 50 a turn) is
+    # cut off on its 5th request: the 2nd turn of its 3rd session, which then sends no 3rd turn.
+    cfg = BenchmarkConfig(url=limiter.url, model="Qwen3-4B-Instruct-2507", scenario="D(20,30)", concurrency=(1,), max_requests=12, max_seconds=30, timeout=10, warmup=0, engine_metrics=False, api_keys=keys_file, turns=3)
+    (level,) = run_benchmark_sync(cfg).levels
+    sent = [(h["x-api-key"], h["Authorization"], h["X-Session-Id"]) for h in limiter.headers]
+    sessions: dict[str, set[str]] = {}
+    for key, bearer, session in sent:
+        assert bearer == f"Bearer {key}"
+        sessions.setdefault(session, set()).add(key)
+    assert all(len(keys) == 1 for keys in sessions.values())  # every turn of a session: one tenant's key
+    team_a = sorted((r for r in level.records if r.tenant == "team-a"), key=lambda r: r.index)
+    assert [(r.turn, r.ok, r.rate_limited) for r in team_a] == [(1, True, False), (2, True, False), (3, True, False), (1, True, False), (2, False, True), (1, False, True)]
+    assert (level.tenants["team-a"]["rate_limited"], level.tenants["team-b"]["ok"], level.failed, level.rate_limited) == (2, 6, 0, 2)
+
+
+def test_rate_limited_levels_keep_the_scrapers_verdict(limiter, keys_file):
+    # A gateway serves no engine /metrics: the scraper says so once; the 429s stay rate_limited.
+    cfg = BenchmarkConfig(url=limiter.url, model="Qwen3-4B-Instruct-2507", scenario="D(20,30)", concurrency=(1,), max_requests=20, max_seconds=30, timeout=10, warmup=2, engine_metrics=True, api_keys=keys_file)
+    result = run_benchmark_sync(cfg)
+    (level,) = result.levels
+    assert result.aborted is None and result.warmup["failed"] == 0
+    assert level.engine_metrics is None and any(w.startswith("engine metrics off: ") and "HTTP 404" in w for w in result.warnings)
+    assert (level.failed, level.errors) == (0, {}) and level.rate_limited > 0

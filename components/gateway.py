@@ -95,7 +95,7 @@ class TenantGateway(pulumi.ComponentResource):
         # The gateway's ALB is tagged like an endpoint's, by its name; the controller's defaultTags add the cluster.
         user_tags = {k: v for k, v in args.tags.items() if k not in tag_rules.REQUIRED_TAGS}
         alb_tags = tag_rules.alb_tags(pulumi.get_stack(), render.NAME, user_tags)
-        ingress = render.ingress(spec, alb_tags, args.platform.ingress.idle_timeout_seconds)
+        ingress = render.ingress(spec, alb_tags, args.platform.ingress.idle_timeout_seconds, args.platform.ingress.allow_plaintext_api_key)
         alb = declare(
             f"{name}-ingress",
             ingress,

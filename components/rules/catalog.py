@@ -235,10 +235,11 @@ RULES += (
          "",
          "A tenant on an unknown tier, or listing a model that is not an endpoint of the stack; a route policy naming a key Secret that is not declared.",
          ("validate", "policy")),
-    Rule(T3, "A public gateway has TLS: it carries tenant keys, which must not cross the internet in clear text.",
-         "S2 accepts an internet-facing ALB with an API key and no certificate; tenant keys sent over plain HTTP can be read on the way.",
+    # S2's decision for the gateway's ALB (tls.plaintext_severity); its own ID because its fix is `gateway.certificateArn`.
+    Rule(T3, "A public gateway has TLS: it carries tenant keys, which must not cross the internet in clear text (S2 for the gateway's ALB).",
+         "Tenant keys sent over plain HTTP can be read on the way, as an endpoint's key could before S2.",
          "The gateway's ALB listens on HTTPS with the ACM certificate and redirects HTTP.",
-         "`gateway.public` without `gateway.certificateArn`; a public gateway Ingress without a certificate.",
+         "`gateway.public` without `gateway.certificateArn`; a public gateway Ingress without a certificate. As with S2, a dev stack's `platform.ingress.allowPlaintextApiKey` makes it a warning; elsewhere it is an error.",
          ("validate", "policy")),
 )
 

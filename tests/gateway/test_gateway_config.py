@@ -40,6 +40,19 @@ def test_T3_public_gateway_without_certificate():
     assert _problems(certificateArn=None, public=False) == []
 
 
+def test_T3_takes_S2s_verdict_a_dev_stacks_opt_out_is_a_warning_elsewhere_an_error():
+    opted_out = PlatformSpec.model_validate({"ingress": {"allowPlaintextApiKey": True}})
+    spec = gateway(certificateArn=None)
+    (dev,) = validate_gateway(spec, endpoints(), opted_out, "dev")
+    assert (dev.rule, dev.severity, dev.path) == ("T3", "warning", "gateway.certificateArn")
+    (prod,) = validate_gateway(spec, endpoints(), opted_out, "prod")
+    assert (prod.rule, prod.severity) == ("T3", "error")
+    (unknown,) = validate_gateway(spec, endpoints(), opted_out)
+    assert unknown.severity == "error"  # an unknown stack is not dev
+    (no_opt_out,) = validate_gateway(spec, endpoints(), PlatformSpec(), "dev")
+    assert no_opt_out.severity == "error"
+
+
 def test_disabled_gateway_is_not_judged():
     assert _problems(enabled=False, certificateArn=None, tiers=[]) == []
 

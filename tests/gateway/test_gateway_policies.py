@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.rules import policy_catalog
+from components.rules import policy_catalog, stack_checks
 from components.rules.gateway import checks, config, render
 from components.rules.ordering import check_crd_order
 from components.rules.resources import Resource, kubernetes_type
@@ -57,8 +57,27 @@ def test_T3_public_gateway_ingress_without_certificate_is_found():
 
 
 def test_T1_T2_T3_are_mandatory_stack_policies():
-    by_rule = {p.rule: p for p in policy_catalog.POLICIES if p.rule in ("T1", "T2", "T3")}
+    by_rule = {p.rule: p for p in policy_catalog.POLICIES if p.rule in ("T1", "T2", "T3") and p.enforcement == "mandatory"}
     assert {r: (p.kind, p.enforcement) for r, p in by_rule.items()} == {r: ("stack", "mandatory") for r in ("T1", "T2", "T3")}
+    # Like S2, a dev stack's opt-out is the one advisory finding.
+    assert [p.name for p in policy_catalog.POLICIES if p.rule == "T3" and p.enforcement == "advisory"] == ["t3-dev-plaintext-gateway-keys"]
+
+
+def test_T3_takes_S2s_verdict_dev_opt_out_warns_elsewhere_an_error():
+    plain = _resources([render.ingress(gateway(certificateArn=None), allow_plaintext=True)])
+    ((_, warning),) = checks.check_public_gateway_tls(plain, "dev")
+    assert (warning.rule, warning.severity, warning.path) == ("T3", "warning", "metadata.annotations.llm-serving/allow-plaintext-api-key")
+    ((_, error),) = checks.check_public_gateway_tls(plain, "staging")
+    assert (error.rule, error.severity) == ("T3", "error") and "is for dev stacks only; stack 'staging' is not one" in error.message
+    ((_, error),) = checks.check_public_gateway_tls(_resources([render.ingress(gateway(certificateArn=None))]), "dev")
+    assert error.severity == "error"  # no opt-out: an error in dev too
+
+
+def test_T3_public_gateway_ingress_is_not_also_an_S2_finding():
+    # One mistake, one finding: S2's stack check leaves the gateway's ALB to T3 (and would call it unkeyed).
+    plain = _resources([render.ingress(gateway(certificateArn=None))])
+    assert stack_checks.check_public_alb_tls(plain, "prod") == []
+    assert _rules(checks.check_public_gateway_tls(plain, "prod")) == [("T3", "Ingress envoy-gateway-system/llm-gateway")]
 
 
 def test_O3_gateway_objects_wait_for_the_chart_that_installs_their_crd():

@@ -193,13 +193,13 @@ CASES: dict[str, tuple[str, Callable[[], list[Resource]], Callable[[], list[Reso
 }
 
 
-def gateway_objects(drop_kind: str = "", drop_name: str = "", **overrides: Any) -> list[Resource]:
+def gateway_objects(drop_kind: str = "", drop_name: str = "", allow_plaintext: bool = False, **overrides: Any) -> list[Resource]:
     """The rendered tenant gateway (issue 19 config), less the objects named."""
     from components.rules.gateway import config as gw_config, render as gw_render
     from components.rules.spec import PlatformSpec
 
     spec = gateway_spec(**overrides)
-    objects = gw_render.render(spec, gw_config.upstreams(gateway_endpoints(), PlatformSpec()), ["key-a", "key-b"]) + [gw_render.ingress(spec)]
+    objects = gw_render.render(spec, gw_config.upstreams(gateway_endpoints(), PlatformSpec()), ["key-a", "key-b"]) + [gw_render.ingress(spec, allow_plaintext=allow_plaintext)]
     return [k8s(o) for o in objects if o["kind"] != drop_kind and o["metadata"]["name"] != drop_name]
 
 
@@ -207,6 +207,7 @@ CASES.update({
     "t1-tenant-keys-token-limited": ("T1", lambda: gateway_objects(drop_kind="BackendTrafficPolicy"), lambda: gateway_objects(), None, None),
     "t2-tenant-routes-declared": ("T2", lambda: gateway_objects(drop_name="tenant-team-b"), lambda: gateway_objects(), None, None),
     "t3-public-gateway-tls": ("T3", lambda: gateway_objects(certificateArn=None), lambda: gateway_objects(), None, None),
+    "t3-dev-plaintext-gateway-keys": ("T3", lambda: gateway_objects(certificateArn=None, allow_plaintext=True), lambda: gateway_objects(), None, "dev"),
 })
 
 

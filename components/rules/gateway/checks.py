@@ -3,11 +3,13 @@ the same rules as config validation, judged on what is declared, hand-written ob
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Iterable, Optional
 
 from ..catalog import T1, T2, T3
 from ..problems import Problem
+from ..dev_stacks import DEFAULT_DEV_STACKS
 from ..resources import Resource, get
+from ..tls import OPT_OUT_ANNOTATION, plaintext_severity
 from .render import CLIENT_ID_HEADER, COST_NAMESPACE, PART_OF, TENANT_LABEL, TIER_LABEL
 
 Finding = tuple[Resource, Problem]
@@ -70,14 +72,22 @@ def check_tenant_routes(resources: list[Resource]) -> list[Finding]:
     return findings
 
 
-def check_public_gateway_tls(resources: list[Resource]) -> list[Finding]:
-    """T3: the gateway's internet-facing ALB listens with a certificate (it carries tenant keys)."""
+def check_public_gateway_tls(resources: list[Resource], stack: Optional[str] = None, dev_stacks: Iterable[str] = DEFAULT_DEV_STACKS) -> list[Finding]:
+    """T3: the gateway's internet-facing ALB listens with a certificate (it carries tenant keys). S2's
+    verdict (tls.plaintext_severity): a dev stack's opt-out annotation makes it a warning."""
     findings: list[Finding] = []
     for r, m in _of_kind(resources, "Ingress"):
         labels = _labels(m)
         annotations = get(m, "metadata", "annotations") or {}
         if labels.get("app.kubernetes.io/part-of") != PART_OF["app.kubernetes.io/part-of"] or annotations.get(SCHEME) != "internet-facing":
             continue
-        if not annotations.get(CERTIFICATE):
-            findings.append((r, Problem(f"metadata.annotations.{CERTIFICATE}", None, T3, "the public gateway would take tenant API keys over plain HTTP", "set gateway.certificateArn")))
+        if annotations.get(CERTIFICATE) or get(m, "spec", "tls"):
+            continue
+        opted_out = annotations.get(OPT_OUT_ANNOTATION) == "true"
+        if plaintext_severity(opted_out, stack, dev_stacks) == "warning":
+            problem = Problem(f"metadata.annotations.{OPT_OUT_ANNOTATION}", "true", T3, f"dev stack {stack!r} opted out of TLS: tenant API keys cross the internet in clear text", "set gateway.certificateArn, and remove allowPlaintextApiKey", severity="warning")
+        else:
+            why = f" (the opt-out {OPT_OUT_ANNOTATION} is for dev stacks only; stack {stack or '(unknown)'!r} is not one)" if opted_out else ""
+            problem = Problem(f"metadata.annotations.{CERTIFICATE}", None, T3, f"the public gateway would take tenant API keys over plain HTTP{why}", "set gateway.certificateArn")
+        findings.append((r, problem))
     return findings

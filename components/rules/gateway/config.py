@@ -14,6 +14,7 @@ from ..endpoint import resolve
 from ..naming import fit, MAX_NAME
 from ..problems import Problem
 from ..spec import EndpointSpec, GatewaySpec, GatewayTier, PlatformSpec
+from ..tls import OPT_OUT_KEY, plaintext_severity
 
 PATH = "gateway"
 
@@ -77,14 +78,18 @@ def tenant_secret_name(tenant: str) -> str:
     return fit(f"tenant-{tenant}", MAX_NAME)
 
 
-def validate_gateway(spec: GatewaySpec, endpoints: Sequence[EndpointSpec], platform: PlatformSpec) -> list[Problem]:
+def validate_gateway(spec: GatewaySpec, endpoints: Sequence[EndpointSpec], platform: PlatformSpec, stack: Optional[str] = None) -> list[Problem]:
     """T1 (tier without a token limit), T2 (unknown tier or model), T3 (public without TLS), and the
-    structural errors (duplicate names, no tier, no tenant). Nothing is judged while `enabled` is false."""
+    structural errors (duplicate names, no tier, no tenant). Nothing is judged while `enabled` is false.
+    `stack` is the Pulumi stack name: T3 takes S2's verdict (tls.plaintext_severity), so a dev stack's
+    allowPlaintextApiKey makes it a warning."""
     if not spec.enabled:
         return []
     problems: list[Problem] = []
     if spec.public and not spec.certificate_arn:
-        problems.append(Problem(f"{PATH}.certificateArn", None, T3, "a public gateway carries tenant API keys and would take them over plain HTTP", "set gateway.certificateArn to an ACM certificate, or gateway.public: false"))
+        severity = plaintext_severity(platform.ingress.allow_plaintext_api_key, stack)
+        why = f" ({OPT_OUT_KEY} is set: dev stack {stack!r} only)" if severity == "warning" else ""
+        problems.append(Problem(f"{PATH}.certificateArn", None, T3, f"a public gateway carries tenant API keys and would take them over plain HTTP{why}", "set gateway.certificateArn to an ACM certificate, or gateway.public: false", severity=severity))
     if not spec.tiers:
         problems.append(Problem(f"{PATH}.tiers", [], T1, "the gateway has no tier, so no key has a limit", "add tiers, e.g. [{name: free, tokensPerMinute: 200}]"))
     if not spec.tenants:

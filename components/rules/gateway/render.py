@@ -14,6 +14,7 @@ import json
 from typing import Any, Mapping, Optional, Sequence
 
 from .. import ingress as ingress_rules
+from ..tls import OPT_OUT_ANNOTATION
 from ..spec import GatewaySpec, GatewayTier
 from .charts import EG_NAMESPACE, REDIS_AUTH_KEY, REDIS_AUTH_SECRET
 from .config import Upstream, tenant_models, tenant_secret_name, tier_of
@@ -187,9 +188,10 @@ def limit_policy(spec: GatewaySpec) -> dict[str, Any]:
     }
 
 
-def ingress(spec: GatewaySpec, tags: Optional[Mapping[str, str]] = None, idle_timeout_seconds: int = 600) -> dict[str, Any]:
+def ingress(spec: GatewaySpec, tags: Optional[Mapping[str, str]] = None, idle_timeout_seconds: int = 600, allow_plaintext: bool = False) -> dict[str, Any]:
     """The ALB in front of Envoy's Service; health-checked on Envoy's readiness port, since every route
-    of the listener answers 401 without a key."""
+    of the listener answers 401 without a key. `allow_plaintext` (platform.ingress.allowPlaintextApiKey)
+    marks a public ALB without a certificate for the stack policy, as endpoint Ingresses are (T3/S2)."""
     a = "alb.ingress.kubernetes.io/"
     annotations = {
         a + "scheme": "internet-facing" if spec.public else "internal",
@@ -207,6 +209,8 @@ def ingress(spec: GatewaySpec, tags: Optional[Mapping[str, str]] = None, idle_ti
         annotations[a + "ssl-redirect"] = "443"
     else:
         annotations[a + "listen-ports"] = json.dumps([{"HTTP": 80}], separators=(",", ":"))
+        if spec.public and allow_plaintext:
+            annotations[OPT_OUT_ANNOTATION] = "true"
     if spec.public and spec.inbound_cidrs:
         annotations[a + "inbound-cidrs"] = ",".join(spec.inbound_cidrs)
     if tags:

@@ -104,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--url", required=True, help="server base URL, e.g. http://127.0.0.1:8000 (or .../v1)")
     r.add_argument("--model", required=True, help="model id; its last path segment is sent as the served name (G5)")
     r.add_argument("--api-key", default=os.environ.get("OPENAI_API_KEY"), help="bearer token (default: $OPENAI_API_KEY)")
+    r.add_argument("--api-keys", metavar="FILE", help='spread requests over tenants\' keys: JSON [{"tenant": ..., "key": ...}]; reports per tenant (docs/gateway.md)')
     r.add_argument("--endpoint", choices=("chat", "completions"), default="chat")
     r.add_argument("--scenario", default="D(100,100)", help=SCENARIO_HELP)
     load = r.add_mutually_exclusive_group(required=True)
@@ -144,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _config(a: argparse.Namespace) -> BenchmarkConfig:
     return BenchmarkConfig(
-        url=a.url, model=a.model, api_key=a.api_key, endpoint=a.endpoint, scenario=a.scenario,
+        url=a.url, model=a.model, api_key=a.api_key, api_keys=a.api_keys, endpoint=a.endpoint, scenario=a.scenario,
         concurrency=a.concurrency or (), request_rates=a.request_rate or (), max_requests=a.max_requests,
         max_seconds=a.max_seconds, timeout=a.timeout, warmup=a.warmup, slo=a.slo, ignore_eos=a.ignore_eos,
         max_concurrency=a.max_concurrency, raw_model_name=a.raw_model_name, seed=a.seed,

@@ -28,6 +28,7 @@ except ImportError:  # pragma: no cover - stdlib fallback keeps the module usabl
 
 from .metrics import request_latencies
 from .sse import SSEError, SSEParser
+from .tenants import limit_headers
 
 ERROR_BODY_BYTES = 500  # enough of an error body to say what went wrong
 # What a server may claim, per request.  Output beyond OUTPUT_SLACK x max_tokens is not the answer
@@ -66,6 +67,9 @@ class RequestRecord:
     turn: int | None = None  # multi-turn sessions: 1-based turn index
     shared_tokens: int = 0  # requested tokens of shared prefix at the start of the prompt
     reply: list[str] | None = None  # set to [] to keep the streamed answer text (sessions)
+    rate_limited: bool = False  # HTTP 429: the gateway refused it for the key's budget, not an error
+    tenant: str | None = None  # whose key it carried (--api-keys)
+    limits: dict | None = None  # the response's rate-limit headers (tenants.LIMIT_HEADERS)
 
     @property
     def queue_time(self) -> float:
@@ -97,6 +101,9 @@ class RequestRecord:
             "finish_reason": self.finish_reason,
             "turn": self.turn,
             "shared_prefix_tokens": self.shared_tokens,
+            "rate_limited": self.rate_limited,
+            "tenant": self.tenant,
+            "limits": self.limits,
         }
 
 
@@ -168,6 +175,10 @@ def make_session(pool_limit: int = 0) -> aiohttp.ClientSession:
 
 
 class _StreamError(Exception):
+    pass
+
+
+class _RateLimited(Exception):
     pass
 
 
@@ -244,6 +255,10 @@ async def send(session: aiohttp.ClientSession, target: Target, record: RequestRe
                             record.scheduled = sent_at
                         record.start = start = sent_at
                 record.status = resp.status
+                record.limits = limit_headers(resp.headers)
+                if resp.status == 429:
+                    await resp.content.read(ERROR_BODY_BYTES)
+                    raise _RateLimited
                 if resp.status != 200:
                     text = (await resp.content.read(ERROR_BODY_BYTES)).decode("utf-8", "replace")
                     raise _StreamError(f"HTTP {resp.status}: {text.strip()}")
@@ -290,6 +305,8 @@ async def send(session: aiohttp.ClientSession, target: Target, record: RequestRe
         if problem:
             raise _StreamError(f"impossible usage from server: {problem}")
         record.ok = True
+    except _RateLimited:
+        end, record.rate_limited = perf_counter(), True
     except (_StreamError, SSEError) as e:
         end, record.error = perf_counter(), str(e)
     except TimeoutError:

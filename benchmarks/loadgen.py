@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Literal, Mapping
 
-from . import eventloop
+from . import eventloop, tenants
 from .client import Target, make_session
 from .engine_metrics import Scraper, metrics_url
 from .metrics import SLO_KEYS
@@ -95,6 +95,7 @@ class BenchmarkConfig:
     trace_format: Literal["native", "mooncake", "azure"] = "native"
     trace_speed: float = 1.0  # 2: replay twice as fast
     max_file_mb: float = DEFAULT_MAX_FILE_MB  # cap on dataset and trace files
+    api_keys: str | None = None  # tenants' keys file (benchmarks/tenants.py): requests spread over them
 
     def validate(self) -> None:
         """Raises ConfigError for the first unusable value."""
@@ -134,6 +135,11 @@ class BenchmarkConfig:
             raise ConfigError("metrics_url", self.metrics_url, check_url(self.metrics_url))
         if self.metrics_interval is not None and not (0 < self.metrics_interval < float("inf")):
             raise ConfigError("metrics_interval", self.metrics_interval, "use a positive number of seconds or leave it unset")
+        if self.api_keys is not None:
+            try:
+                tenants.load_keys(self.api_keys)
+            except tenants.KeysFileError as e:
+                raise ConfigError("api_keys", self.api_keys, str(e)) from None
         if self.max_concurrency is not None and not (isinstance(self.max_concurrency, int) and self.max_concurrency >= 1):
             raise ConfigError("max_concurrency", self.max_concurrency, "use a positive integer or leave it unset")
         if self.max_concurrency is not None and self.trace:
@@ -198,10 +204,12 @@ async def run_benchmark(config: BenchmarkConfig, *, stop: asyncio.Event | None =
             "that level never reaches full concurrency"
         )
 
+    keys = tenants.KeyRing(tenants.load_keys(config.api_keys)) if config.api_keys else None
+
     def context(records: list, with_progress: bool = True) -> LevelContext:
         return LevelContext(
             session, target, workload, rng, config.endpoint, config.served_model, config.ignore_eos, records,
-            sink if with_progress else None,
+            sink if with_progress else None, keys=keys,
         )
 
     session = make_session()
@@ -213,12 +221,12 @@ async def run_benchmark(config: BenchmarkConfig, *, stop: asyncio.Event | None =
         if config.warmup:
             records: list = []
             await run_closed(context(records, False), min(config.warmup, 8), config.warmup, config.timeout, stop)
-            failed = [r for r in records if not r.ok and not r.cancelled]
+            failed = [r for r in records if not r.ok and not r.cancelled and not r.rate_limited]  # a 429 is the limit working
             errors: dict[str, int] = {}
             for r in failed:
                 errors[r.error] = errors.get(r.error, 0) + 1
             result.warmup = {"requests": len(records), "failed": len(failed), "errors": errors}
-            if records and len(failed) == len(records):
+            if records and failed and len(failed) == len(records):
                 result.aborted = f"all {len(records)} warm-up requests failed; first error: {failed[0].error}"
         for value in values if not result.aborted else ():
             if stop.is_set():

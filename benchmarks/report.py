@@ -124,6 +124,19 @@ def print_workload(lv, console: Console) -> None:
         console.print(f"arrival lag ({label}): p50 {lag['p50'] * 1000:.2f} ms, p99 {lag['p99'] * 1000:.2f} ms, max {lag['max'] * 1000:.2f} ms")
 
 
+def tenants_table(level) -> Table:
+    """Per tenant (--api-keys): sent, ok, rate_limited (HTTP 429, not errors), tokens, the request at
+    which the first 429 came, and the last limit headers the gateway sent."""
+    t = Table(title=f"per tenant ({level_label(level)})")
+    for col in ("tenant", "sent", "ok", "rate_limited", "errors", "tokens", "first 429 after", "last limit headers"):
+        t.add_column(col)
+    for tenant, s in level.tenants.items():
+        first = "" if s["first_rate_limited"] is None else str(s["first_rate_limited"])
+        headers = " ".join(f"{k}={v}" for k, v in s["last_limits"].items())
+        t.add_row(tenant, str(s["sent"]), str(s["ok"]), str(s["rate_limited"]), str(s["errors"]), str(s["tokens"]), first, headers[:120])
+    return t
+
+
 def print_report(result: BenchmarkResult, console: Console) -> None:
     """``console`` should be a ``literal_console``: error texts come from the server."""
     if result.aborted:
@@ -132,6 +145,8 @@ def print_report(result: BenchmarkResult, console: Console) -> None:
         console.print(results_table(result))
     for lv in result.levels:
         print_workload(lv, console)
+        if lv.tenants:
+            console.print(tenants_table(lv))
     for w in result.warnings:
         console.print(f"warning: {w}", style="yellow")
     for lv in result.levels:

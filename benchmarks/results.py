@@ -13,6 +13,7 @@ from typing import Any, Mapping
 
 from .client import RequestRecord
 from .metrics import LatencyStats, meets_slo
+from .tenants import tenant_report
 
 SCHEMA_VERSION = 1
 MULTI_TOKEN_WARN_FRACTION = 0.05  # vLLM legitimately merges a few tokens (partial UTF-8 characters)
@@ -49,6 +50,8 @@ class LevelResult:
     engine_metrics: dict[str, Any] | None = None  # server /metrics over the level (engine_metrics.py)
     # The workload's shape and what it reports (shared-prefix share, per-turn TTFT, arrival lag)
     workload: dict[str, Any] = field(default_factory=dict)
+    rate_limited: int = 0  # HTTP 429 from a gateway: neither completed nor failed
+    tenants: dict[str, Any] = field(default_factory=dict)  # --api-keys: tenant -> tenants.TenantStats.to_dict()
     records: list[RequestRecord] = field(default_factory=list, repr=False)
     t0: float = field(default=0.0, repr=False)
 
@@ -57,7 +60,7 @@ class LevelResult:
         cls, mode: str, value: float, records: list[RequestRecord], t0: float, slo: Mapping[str, float], cpu_s: float
     ) -> "LevelResult":
         ok = [r for r in records if r.ok]
-        failed = [r for r in records if not r.ok and not r.cancelled]
+        failed = [r for r in records if not r.ok and not r.cancelled and not r.rate_limited]
         finished = len(ok) + len(failed)
         ends = [r.end for r in records if r.end is not None]
         duration = max(ends) - t0 if ends else 0.0
@@ -111,6 +114,8 @@ class LevelResult:
             warnings=warnings,
             records=records,
             t0=t0,
+            rate_limited=sum(1 for r in records if r.rate_limited and not r.cancelled),
+            tenants={t: s.to_dict() for t, s in tenant_report(records).items()},
         )
 
     def to_dict(self, with_records: bool = True) -> dict[str, Any]:

@@ -22,7 +22,7 @@ import itertools
 import random
 from dataclasses import dataclass, field
 from time import perf_counter
-from typing import Iterator, Protocol
+from typing import Any, Iterator, Protocol
 
 import aiohttp
 
@@ -46,6 +46,7 @@ class LevelContext:
     ignore_eos: bool
     records: list[RequestRecord]
     progress: ProgressSink | None = None
+    keys: Any = None  # tenants.KeyRing (--api-keys): each request carries one tenant's key
     # Never seeded: a seeded run must still get fresh nonces, or repeating it would hit the
     # server's prefix cache.
     nonces: random.Random = field(default_factory=random.Random)
@@ -73,7 +74,7 @@ class LevelContext:
             index = next(indices, None)
             if index is None:
                 return False
-            record = await self.issue(index, due, request)
+            record = await self.issue(index, due, request, unit=number)
             due, first = None, False
             try:
                 request = unit.send("".join(record.reply or ()) if record.ok else None)
@@ -81,15 +82,18 @@ class LevelContext:
                 break
         return True
 
-    async def issue(self, index: int, due: float | None, request: Request) -> RequestRecord:
-        """Sends one request; ``due`` is its scheduled time (None: now)."""
+    async def issue(self, index: int, due: float | None, request: Request, unit: int | None = None) -> RequestRecord:
+        """Sends one request; ``due`` is its scheduled time (None: now).  With tenants' keys, unit
+        ``unit`` (default: the request ``index``) picks the key, so a session's turns are one tenant's."""
         body = build_body(self.endpoint, self.model, request.messages, request.output_tokens, self.ignore_eos)
         record = RequestRecord(index, request.input_tokens, request.output_tokens)
         record.turn, record.shared_tokens = request.turn, request.shared_tokens
         if request.turn is not None:
             record.reply = []  # the next turn resends it
         target = self.target
-        if request.headers:
+        if self.keys is not None:
+            record.tenant, target = self.keys.target(index if unit is None else unit, target)
+        if request.headers:  # the workload's own (session id) on top of the tenant's key
             target = Target(target.url, {**target.headers, **request.headers}, target.timeout)
         if due is not None:  # else ``send`` sets it to the send time: no queue time
             record.scheduled = due

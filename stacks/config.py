@@ -18,7 +18,8 @@ from components.rules.problems import Change
 from components.rules.bounds import Line
 from components.rules.clusters import derived_groups, validate_cluster
 from components.rules.ingress import validate_router_services
-from components.rules.spec import ClusterSpec, EndpointSpec, PlatformSpec
+from components.rules.gateway.config import validate_gateway
+from components.rules.spec import ClusterSpec, EndpointSpec, GatewaySpec, PlatformSpec
 from components.rules.tls import check_public_tls
 from components.rules.validate import validate_endpoints
 
@@ -42,6 +43,11 @@ class StackSpec(BaseModel):
     platform: PlatformSpec = Field(default_factory=PlatformSpec)
     """Platform add-ons, the HyperPod operator and ALB settings. Example: `{keda: false, ingress:
     {idleTimeoutSeconds: 900}}`
+    """
+    gateway: GatewaySpec = Field(default_factory=GatewaySpec)
+    """The tenant gateway: per-tenant API keys in tiers with token limits, in front of every endpoint
+    (docs/gateway.md). Example: `{enabled: true, tiers: [{name: free, tokensPerMinute: 200}], tenants: [{name:
+    team-a, tier: free}]}`
     """
     platform_stack: Optional[Line] = Field(default=None, min_length=1)
     """An endpoints-only stack: take the cluster from this platform stack (a StackReference, `org/project/stack` or
@@ -70,6 +76,7 @@ class StackConfig:
     platform: PlatformSpec = field(default_factory=PlatformSpec)
     platform_stack: Optional[str] = None
     preflight: bool = False
+    gateway: GatewaySpec = field(default_factory=GatewaySpec)
 
 
 def parse(values: Mapping[str, Any], region: Optional[str], stack_name: Optional[str] = None) -> StackConfig:
@@ -87,6 +94,7 @@ def parse(values: Mapping[str, Any], region: Optional[str], stack_name: Optional
     found += backends.validate_backends(endpoints, stack.cluster, stack.platform)
     found += validate_router_services(stack.platform.ingress, endpoints)
     found += check_public_tls(endpoints, stack.platform.ingress, stack_name)
+    found += validate_gateway(stack.gateway, endpoints, stack.platform, stack_name)
     if stack.platform_stack is None:
         # A HyperPod endpoint on a cluster without the operator is validate_backends' error.
         found += validate_cluster(stack.cluster, stack.platform, endpoints)
@@ -108,6 +116,7 @@ def parse(values: Mapping[str, Any], region: Optional[str], stack_name: Optional
         platform=stack.platform,
         platform_stack=stack.platform_stack,
         preflight=stack.preflight,
+        gateway=stack.gateway,
     )
 
 
@@ -117,7 +126,7 @@ def load_from_pulumi() -> StackConfig:
 
     cfg = pulumi.Config()
     values: dict[str, Any] = {}
-    for key in ("cluster", "endpoints", "platform", "guardrailTransforms", "preflight"):
+    for key in ("cluster", "endpoints", "platform", "gateway", "guardrailTransforms", "preflight"):
         value = cfg.get_object(key)
         if value is not None:
             values[key] = value

@@ -21,6 +21,7 @@ import pulumi_kubernetes as k8s
 from components import endpoints, transforms
 from components.cluster import EksCluster, EksClusterArgs, ExistingCluster, ExistingClusterArgs
 from components.ingress_drain import IngressDrainGuard
+from components.gateway import CacheNetwork, TenantGateway, TenantGatewayArgs
 from components.cluster_hyperpod import HyperPodCluster, HyperPodClusterArgs, hyperpod_dependencies
 from components.endpoints.tls import with_issued_certificate
 from components.network import Network, NetworkArgs
@@ -49,6 +50,8 @@ class Base:
     gpu_ready: list[pulumi.Resource] = field(default_factory=list)  # GPU nodes and the device plugin (O4)
     kubeconfig: Optional[Any] = None  # for checks that read the cluster during `up`
     outputs: dict[str, Any] = field(default_factory=dict)
+    network: Optional[CacheNetwork] = None  # where the gateway's ElastiCache goes (a stack that builds the VPC)
+    endpoint_components: list[pulumi.Resource] = field(default_factory=list)  # filled by declare_endpoints
 
 
 def load_config() -> stack_config.StackConfig:
@@ -79,6 +82,32 @@ def main() -> None:
     # Keys apart from `endpoints`: a secret inside a map makes the whole map secret, and the URLs
     # must stay readable. Each value is a Pulumi secret (G9); `--show-secrets` reveals it.
     pulumi.export("apiKeys", api_keys)
+    if cfg.gateway.enabled:
+        gateway = declare_gateway(cfg, base, api_keys)
+        pulumi.export("gateway", {"url": gateway.url, "tenants": gateway.tenants})
+        pulumi.export("gatewayKeys", gateway.keys)  # apart, as apiKeys: each value a Pulumi secret
+
+
+def declare_gateway(cfg: stack_config.StackConfig, base: Base, api_keys: dict[str, Any]) -> TenantGateway:
+    """The tenant gateway after the endpoints; each endpoint's own key goes to the gateway, not to tenants."""
+    resolved = {ep.spec.name: ep for ep in (resolve(spec) for spec in cfg.endpoints)}
+    counts = Counter(ep.name for ep in resolved.values())
+    keys = {name: api_keys[ep.name if counts[ep.name] == 1 else ep.key] for name, ep in resolved.items() if (ep.name if counts[ep.name] == 1 else ep.key) in api_keys}
+    return TenantGateway(
+        "gateway",
+        TenantGatewayArgs(
+            spec=cfg.gateway,
+            platform=cfg.platform,
+            endpoints=cfg.endpoints,
+            provider=base.provider,
+            stack=pulumi.get_stack(),
+            endpoint_keys=keys,
+            after=list(base.endpoint_components),
+            ingress_ready=base.ingress_ready,
+            network=base.network,
+            tags=tag_rules.stack_tags(pulumi.get_stack(), cfg.cluster.name, cfg.cluster.tags),
+        ),
+    )
 
 
 def _preflight(cfg: stack_config.StackConfig) -> None:
@@ -103,6 +132,7 @@ def build_base(cfg: stack_config.StackConfig) -> Base:
     hyperpod_arn: Optional[pulumi.Output[str]] = None
     outputs: dict[str, Any] = {"name": spec.name, "mode": spec.mode}
     chart_dir = ""
+    cache_network: Optional[CacheNetwork] = None
     if spec.mode == "existing":
         cluster: Any = ExistingCluster("cluster", ExistingClusterArgs(spec=spec, region=cfg.region))
         vpc_id = cluster.vpc_id
@@ -113,6 +143,7 @@ def build_base(cfg: stack_config.StackConfig) -> Base:
         cluster = EksCluster("cluster", EksClusterArgs(spec=spec, region=cfg.region, network=network, tags=tags))
         after = list(cluster.node_groups)
         vpc_id = network.vpc_id
+        cache_network = CacheNetwork(network.vpc_id, network.private_subnet_ids, cluster.cluster_security_group_id)
         outputs["vpcId"] = network.vpc_id
     # The one Kubernetes provider: every Kubernetes resource below is declared with it.
     provider = k8s.Provider("k8s", kubeconfig=cluster.kubeconfig, enable_server_side_apply=True)
@@ -177,6 +208,7 @@ def build_base(cfg: stack_config.StackConfig) -> Base:
         gpu_ready=[*after, *platform.gpu_ready],
         kubeconfig=cluster.kubeconfig,
         outputs={"cluster": outputs, "kubeconfig": cluster.kubeconfig},
+        network=cache_network,
     )
 
 
@@ -238,4 +270,5 @@ def declare_endpoints(cfg: stack_config.StackConfig, base: Base) -> tuple[dict[s
         outputs[key_name] = component.outputs
         if component.api_key is not None:
             api_keys[key_name] = component.api_key
+        base.endpoint_components.append(component)
     return outputs, api_keys

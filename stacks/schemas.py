@@ -31,6 +31,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "llm-serving" / "crds"
 SOURCES_FILE = Path(__file__).with_name("crd_sources.json")
 ENV_VAR = "LLM_SERVING_CRD_DIR"
+HEAD_BYTES = 20000  # how much of a CRD file is read to see whether it can define a kind
 DEFAULT_K8S_VERSION = "1.33"
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -107,8 +108,13 @@ class CrdRegistry:
             if path in self._parsed or "samples" in path.parts:
                 continue
             with path.open("rb") as file:  # the head only: upstream CRD files run to megabytes
-                head = file.read(20000)
-            if b"CustomResourceDefinition" in head and needle_kind in head and needle_group in head:
+                head = file.read(HEAD_BYTES)
+                if b"CustomResourceDefinition" not in head or needle_group not in head:
+                    continue
+                # A bundle of many CRDs (Gateway API's gatewayapi-crds.yaml) names later kinds past the
+                # head: read on, in the same open, only when there is more than the head.
+                found = needle_kind in head or (len(head) == HEAD_BYTES and needle_kind in head[-len(needle_kind):] + file.read())
+            if found:
                 yield path
 
     def _load(self, path: Path) -> None:

@@ -15,6 +15,7 @@ S1, S2, S3, S4, S5, S6 = "S1", "S2", "S3", "S4", "S5", "S6"
 B1 = "B1"
 A1 = "A1"
 O1, O2, O3, O4, O5, O6 = "O1", "O2", "O3", "O4", "O5", "O6"
+T1, T2, T3 = "T1", "T2", "T3"
 
 
 @dataclass(frozen=True)
@@ -220,6 +221,26 @@ RULES += (
          "With KV cache on and no `image` set, the image is `lmcache/vllm-openai` at the tag upstream's sample pins (logged as a default change).",
          "A user-set image without LMCache and KV cache on.",
          ("fix", "validate", "policy")),
+)
+
+# The tenant gateway (docs/gateway.md).
+RULES += (
+    Rule(T1, "Every gateway tier has a token budget per minute, and every tenant key is covered by its tier's rule.",
+         "The MaaS platform's tiers were only as good as their counters: a tier without a limit, or a key no rule selects, is unlimited while looking tiered (maas-kserve-devlog).",
+         "One rate-limit rule per tenant with its tier's numbers is rendered from the tier table.",
+         "A tier without `tokensPerMinute`; a tenant key Secret whose tenant no token rule selects.",
+         ("validate", "policy")),
+    Rule(T2, "A tenant names a declared tier and only endpoints the stack declares and the gateway routes.",
+         "A key for a misspelt tier or model would be issued and then answered 401 or 404 on every call, or routed nowhere.",
+         "",
+         "A tenant on an unknown tier, or listing a model that is not an endpoint of the stack; a route policy naming a key Secret that is not declared.",
+         ("validate", "policy")),
+    # S2's decision for the gateway's ALB (tls.plaintext_severity); its own ID because its fix is `gateway.certificateArn`.
+    Rule(T3, "A public gateway has TLS: it carries tenant keys, which must not cross the internet in clear text (S2 for the gateway's ALB).",
+         "Tenant keys sent over plain HTTP can be read on the way, as an endpoint's key could before S2.",
+         "The gateway's ALB listens on HTTPS with the ACM certificate and redirects HTTP.",
+         "`gateway.public` without `gateway.certificateArn`; a public gateway Ingress without a certificate. As with S2, a dev stack's `platform.ingress.allowPlaintextApiKey` makes it a warning; elsewhere it is an error.",
+         ("validate", "policy")),
 )
 
 BY_ID: dict[str, Rule] = {r.id: r for r in RULES}

@@ -13,6 +13,7 @@ from typing import Callable, Iterable, Optional
 from .addons import CHARTS, CREATES_SERVICES, HYPERPOD_CHART_RELEASE, OPERATOR_ADDON
 from .catalog import O1, O2, O3, O4, O5, O6
 from .drain import GUARD_MARKER
+from .gateway.charts import CHARTS as GATEWAY_CHARTS, CRD_INSTALLERS as GATEWAY_CRD_INSTALLERS
 from .problems import Problem
 from .resources import Resource, get, split_kubernetes_type
 
@@ -112,18 +113,32 @@ def _installs_operator(r: Resource) -> bool:
     return (r.type == EKS_ADDON and r.props.get("addonName") == OPERATOR_ADDON) or (r.type == HELM_CHART and "inference-operator" in _chart_name(r))
 
 
+def _gateway_installer(group: str) -> Optional[Callable[[Resource], bool]]:
+    addon = GATEWAY_CRD_INSTALLERS.get(group)
+    if addon is None:
+        return None
+    ref = GATEWAY_CHARTS[addon][0]
+    return lambda r: r.type == HELM_CHART and _chart_name(r) == ref
+
+
 def check_crd_order(resources: list[Resource]) -> list[Finding]:
     """O3: a custom resource comes after what installs its CRD, and is deleted before it (the operator's
-    finalizer). Judged for the HyperPod operator's kinds when the stack installs the operator."""
+    finalizer). Judged for the HyperPod operator's kinds when the stack installs the operator, and for
+    the tenant gateway's kinds (Gateway API, Envoy Gateway, AI Gateway) when it installs their charts."""
     graph = Graph(resources)
     installers = graph.find(_installs_operator)
-    if not installers:
-        return []
     findings: list[Finding] = []
     for r in graph.resources:
         kind = _kind(r)
-        if kind and kind[0].startswith(OPERATOR_GROUP + "/"):
+        if not kind:
+            continue
+        group = kind[0].rpartition("/")[0]
+        if installers and group == OPERATOR_GROUP:
             findings += _missing(graph, r, installers, O3, "created before the operator that installs its CRD (pulumi-kubernetes #3176, #3247)", "add the operator add-on to dependsOn (Platform.operator_ready)")
+        match = _gateway_installer(group)
+        charts = graph.find(match) if match else []
+        if charts:
+            findings += _missing(graph, r, charts, O3, "created before the Helm chart that installs its CRD (pulumi-kubernetes #3176, #3247)", "add the gateway chart to dependsOn (components/gateway.py)")
     return findings
 
 

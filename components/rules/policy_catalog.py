@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Mapping, Optional, Union
 
 from . import manifests, ordering, security, stack_checks
-from .catalog import A1, B1, G1, G2, G3, G4, G5, G6, G7, G8, G9, G10, G11, G12, G13, G16, G21, G22, O1, O2, O3, O4, O5, O6, S1, S2, S3, S4, S5, S6
+from .gateway import checks as gateway_checks
+from .catalog import A1, B1, G1, G2, G3, G4, G5, G6, G7, G8, G9, G10, G11, G12, G13, G16, G21, G22, O1, O2, O3, O4, O5, O6, S1, S2, S3, S4, S5, S6, T1, T2, T3
 from .problems import Problem
 from .resources import Resource
 
@@ -68,11 +69,11 @@ _STRINGS = {"type": "array", "items": {"type": "string"}}
 _DEV_STACKS_PARAM = {"devStacks": {**_STRINGS, "default": list(security.DEFAULT_DEV_STACKS), "description": "stack name patterns (fnmatch) that count as dev stacks"}}
 
 
-def _public_alb_tls(severity: str) -> StackCheck:
-    """S2 findings of one severity: the errors are mandatory, a dev stack's opt-out a warning."""
+def _public_alb_tls(severity: str, fn: Callable[..., list[stack_checks.Finding]] = stack_checks.check_public_alb_tls) -> StackCheck:
+    """S2 (or T3) findings of one severity: the errors are mandatory, a dev stack's opt-out a warning."""
 
     def check(resources: list[Resource], ctx: Context) -> list[stack_checks.Finding]:
-        found = stack_checks.check_public_alb_tls(resources, ctx.stack, ctx.params.get("devStacks", security.DEFAULT_DEV_STACKS))
+        found = fn(resources, ctx.stack, ctx.params.get("devStacks", security.DEFAULT_DEV_STACKS))
         return [(r, p) for r, p in found if p.severity == severity]
 
     return check
@@ -129,6 +130,10 @@ POLICIES: tuple[PolicySpec, ...] = (
     PolicySpec("o3-after-the-crd-installer", O3, "Custom resources wait for the operator that installs their CRD", "stack", "mandatory", _stack(ordering.check_crd_order), anchors=("pulumi-kubernetes #3176, #3247",)),
     PolicySpec("o4-gpu-after-nodes-and-device-plugin", O4, "GPU workloads wait for the GPU nodes and the NVIDIA device plugin", "stack", "mandatory", _stack(ordering.check_gpu_order)),
     PolicySpec("o5-hyperpod-cluster-after-its-chart", O5, "The HyperPod cluster waits for the HyperPod Helm chart", "stack", "mandatory", _stack(ordering.check_hyperpod_chart_order), anchors=("AWS docs: sagemaker-hyperpod-eks-prerequisites (chart before the cluster)",)),
+    PolicySpec("t1-tenant-keys-token-limited", T1, "Every tenant key of the gateway is selected by a token rate-limit rule of its tier", "stack", "mandatory", _stack(gateway_checks.check_tenant_limits), anchors=("maas-kserve-devlog: tiers",)),
+    PolicySpec("t2-tenant-routes-declared", T2, "Gateway route policies name declared tenant keys and declared routes", "stack", "mandatory", _stack(gateway_checks.check_tenant_routes)),
+    PolicySpec("t3-public-gateway-tls", T3, "The gateway's internet-facing ALB has a certificate: it carries tenant keys", "stack", "mandatory", _public_alb_tls("error", gateway_checks.check_public_gateway_tls), params=_DEV_STACKS_PARAM, anchors=("AWSGuard alb-http-to-https-redirection",)),
+    PolicySpec("t3-dev-plaintext-gateway-keys", T3, "A dev stack's explicit opt-out (allowPlaintextApiKey): tenant keys cross the internet in clear text (warning)", "stack", "advisory", _public_alb_tls("warning", gateway_checks.check_public_gateway_tls), params=_DEV_STACKS_PARAM, anchors=("AWSGuard alb-http-to-https-redirection",)),
     PolicySpec("o6-finalizers-before-their-controller", O6, "On destroy, what holds the load balancer controller's finalizer (the operator's ALB Ingress included, through the ingress drain guard) goes before the controller", "stack", "mandatory", _stack(ordering.check_finalizer_order), anchors=("aws-load-balancer-controller #2894: an Ingress is deleted only after its AWS resources",)),
 )
 

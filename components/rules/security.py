@@ -293,6 +293,8 @@ TAGGABLE_TYPES = frozenset(
         "aws:lb/loadBalancer:LoadBalancer", "aws:lb/targetGroup:TargetGroup", "aws:alb/loadBalancer:LoadBalancer",
         "aws:secretsmanager/secret:Secret", "aws:kms/key:Key", "aws:cloudwatch/logGroup:LogGroup",
         "aws:ecr/repository:Repository", "aws:acm/certificate:Certificate", "aws:fsx/lustreFileSystem:LustreFileSystem",
+        # ElastiCache tags replication groups and subnet groups (ElastiCache user guide, "Tagging your ElastiCache resources").
+        "aws:elasticache/replicationGroup:ReplicationGroup", "aws:elasticache/subnetGroup:SubnetGroup",
         "eks:index:Cluster", "eks:index:ManagedNodeGroup", "aws-native:sagemaker:Cluster",
     }
 )

@@ -13,11 +13,12 @@ from urllib.parse import urlparse
 from . import engines
 from .backends import hyperpod
 from .catalog import G8, G9, G16, S2
-from .dev_stacks import DEFAULT_DEV_STACKS, is_dev_stack
+from .dev_stacks import DEFAULT_DEV_STACKS
 from .endpoint import API_KEY_ENV, API_KEY_SECRET_KEY
 from .problems import Problem
+from .gateway.render import NAME as GATEWAY_PART_OF  # the tenant gateway's objects are part-of it
 from .resources import STACK_TYPE, Resource, get
-from .tls import OPT_OUT_ANNOTATION, SET_TLS
+from .tls import OPT_OUT_ANNOTATION, SET_TLS, plaintext_severity
 
 Finding = tuple[Resource, Problem]
 
@@ -206,8 +207,8 @@ def check_public_alb_tls(resources: list[Resource], stack: Optional[str] = None,
     by_name = _by_name(resources)
     findings: list[Finding] = []
     for r, ingress in _manifests(resources, "Ingress"):
-        if not is_public(ingress):
-            continue
+        if not is_public(ingress) or get(ingress, "metadata", "labels", "app.kubernetes.io/part-of") == GATEWAY_PART_OF:
+            continue  # the tenant gateway's ALB is T3's (gateway/checks.py), judged by the same verdict
         annotations = _annotations(ingress)
         if annotations.get(CERTIFICATE) or get(ingress, "spec", "tls"):
             continue
@@ -216,7 +217,7 @@ def check_public_alb_tls(resources: list[Resource], stack: Optional[str] = None,
         opted_out = annotations.get(OPT_OUT_ANNOTATION) == "true"
         if not keyed:
             problem = Problem(SCHEME_PATH, "internet-facing", S2, "an internet-facing ALB with neither TLS nor an API key: anyone can run (and read) inference in clear text", f"set {CERTIFICATE} ({SET_TLS}), or make it internal")
-        elif opted_out and is_dev_stack(stack, dev_stacks):
+        elif plaintext_severity(opted_out, stack, dev_stacks) == "warning":
             problem = Problem(OPT_OUT_PATH, "true", S2, f"dev stack {stack!r} opted out of TLS: the API key of this internet-facing ALB crosses the internet in clear text", f"{SET_TLS}, and remove allowPlaintextApiKey", severity="warning")
         else:
             why = f" (the opt-out {OPT_OUT_ANNOTATION} is for dev stacks only; stack {stack or '(unknown)'!r} is not one)" if opted_out else ""

@@ -70,6 +70,13 @@ def tls_for(spec: EndpointSpec, ingress: IngressSpec) -> ResolvedTls:
     )
 
 
+def plaintext_severity(opted_out: bool, stack: Optional[str], dev_stacks: Iterable[str] = DEFAULT_DEV_STACKS) -> str:
+    """The verdict on an internet-facing ALB without TLS that carries API keys (S2 for an endpoint's key,
+    T3 for the tenant gateway's keys): a warning only for a dev stack's explicit opt-out
+    (`platform.ingress.allowPlaintextApiKey`), an error everywhere else (an unknown stack is not dev)."""
+    return "warning" if opted_out and is_dev_stack(stack, tuple(dev_stacks)) else "error"
+
+
 def _public_lb(spec: EndpointSpec) -> Optional[str]:
     if not spec.public_alb:
         return None
@@ -110,7 +117,7 @@ def check_public_tls(
         fix = SET_TLS if kind == "ALB" else "use loadBalancer: alb (the stack terminates TLS on the ALB) and " + SET_TLS.removeprefix("set ")
         if not spec.api_key:
             problems.append(Problem(f"{where}.publicAlb", True, S2, f"an internet-facing {kind} with neither TLS nor an API key: anyone can run (and read) inference in clear text", f"{fix}, set apiKey: true, or publicAlb: false"))
-        elif ingress.allow_plaintext_api_key and dev:
+        elif plaintext_severity(ingress.allow_plaintext_api_key, stack, dev_stacks) == "warning":
             problems.append(
                 Problem(
                     f"{where}.apiKey",

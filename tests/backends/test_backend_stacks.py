@@ -110,7 +110,9 @@ def test_children_are_parented_and_wait_for_the_namespace_and_controllers(eks_ru
     assert any(d.endswith("::inference/qwen3-4b-vllm-persistentvolumeclaim") for d in deps)
     assert any(d.endswith("::inference/qwen3-4b-vllm-api-key-inference") for d in deps)  # the key Secret itself
     # Only the endpoint namespace holds the key outside HyperPod (no router to copy it to).
-    secrets = [r for r in plan.resources if r.type_ == "kubernetes:core/v1:Secret"]
+    # The tenant gateway's Secrets (tenant keys, Redis auth, its copies of endpoint keys) are its own.
+    secrets = [r for r in plan.resources if r.type_ == "kubernetes:core/v1:Secret"
+               and r.inputs["metadata"].get("labels", {}).get("app.kubernetes.io/part-of") != "llm-gateway"]
     assert [s.inputs["metadata"]["namespace"] for s in secrets] == ["inference"]
 
 

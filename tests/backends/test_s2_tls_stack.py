@@ -41,7 +41,7 @@ def test_s2_domain_declares_certificate_dns_validation_and_the_endpoint_name():
     (name,) = records.values()
     assert (name["name"], name["type"], name["zoneId"]) == ("qwen3-4b-vllm.api.example.com", "CNAME", "Z0123456789ABCDEFGHIJ")
     assert name["records"][0].endswith(".elb.amazonaws.com")
-    (ingress,) = [o for o in plan.objects if o.kind == "Ingress"]
+    (ingress,) = [o for o in plan.objects if o.kind == "Ingress" and o.manifest["metadata"]["namespace"] == "inference"]  # not the gateway's
     annotations = ingress.manifest["metadata"]["annotations"]
     assert annotations["alb.ingress.kubernetes.io/certificate-arn"] == check.inputs["certificateArn"]
     assert annotations["alb.ingress.kubernetes.io/ssl-redirect"] == "443"

@@ -36,6 +36,7 @@ def spec(**overrides) -> EndpointSpec:
 def _eks_values(endpoints: list[dict]) -> dict:
     values = user_values("eks")
     values["llm-serving:endpoints"] = endpoints
+    values.pop("llm-serving:gateway", None)  # its tenants name the example's endpoints, replaced here (T2)
     return values
 
 

@@ -14,6 +14,7 @@ from components.rules.policy_catalog import POLICIES
 from components.rules.resources import Resource
 
 from tests.policies.policy_builders import API_KEY, k8s, render, run_policy
+from tests.gateway.helpers import endpoints as gateway_endpoints, gateway as gateway_spec
 
 
 def mutate(obj: dict[str, Any], fn: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
@@ -190,6 +191,24 @@ CASES: dict[str, tuple[str, Callable[[], list[Resource]], Callable[[], list[Reso
     "o6-finalizers-before-their-controller": ("O6", lambda: [LBC, OPERATOR_ADDON, DRAIN_GUARD, graph_node(k8s(render()), "urn:iec", "urn:operator")], lambda: [LBC, OPERATOR_ADDON, DRAIN_GUARD, graph_node(k8s(render()), "urn:iec", "urn:operator", "urn:guard")], None, None),
     "s6-required-tags": ("S6", lambda: [Resource("aws:s3/bucket:Bucket", "tls", {"tags": {"llm-serving/stack": "prod"}})], lambda: [Resource("aws:s3/bucket:Bucket", "tls", {"tags": TAGS})], None, None),
 }
+
+
+def gateway_objects(drop_kind: str = "", drop_name: str = "", allow_plaintext: bool = False, **overrides: Any) -> list[Resource]:
+    """The rendered tenant gateway (issue 19 config), less the objects named."""
+    from components.rules.gateway import config as gw_config, render as gw_render
+    from components.rules.spec import PlatformSpec
+
+    spec = gateway_spec(**overrides)
+    objects = gw_render.render(spec, gw_config.upstreams(gateway_endpoints(), PlatformSpec()), ["key-a", "key-b"]) + [gw_render.ingress(spec, allow_plaintext=allow_plaintext)]
+    return [k8s(o) for o in objects if o["kind"] != drop_kind and o["metadata"]["name"] != drop_name]
+
+
+CASES.update({
+    "t1-tenant-keys-token-limited": ("T1", lambda: gateway_objects(drop_kind="BackendTrafficPolicy"), lambda: gateway_objects(), None, None),
+    "t2-tenant-routes-declared": ("T2", lambda: gateway_objects(drop_name="tenant-team-b"), lambda: gateway_objects(), None, None),
+    "t3-public-gateway-tls": ("T3", lambda: gateway_objects(certificateArn=None), lambda: gateway_objects(), None, None),
+    "t3-dev-plaintext-gateway-keys": ("T3", lambda: gateway_objects(certificateArn=None, allow_plaintext=True), lambda: gateway_objects(), None, "dev"),
+})
 
 
 def test_every_policy_has_a_failing_and_a_passing_case():

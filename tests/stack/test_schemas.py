@@ -59,7 +59,8 @@ def test_built_in_groups_with_dots_are_kubernetes_schemas_not_crds(schema_valida
 
 
 def test_a_crd_in_a_k8s_io_group_without_a_schema_is_unchecked(schema_validator):
-    route = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute", "metadata": {"name": "r"}, "spec": {}}
+    # No CRD file defines this kind (HTTPRoute no longer serves: the Gateway API bundle defines it).
+    route = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "NoSuchRoute", "metadata": {"name": "r"}, "spec": {}}
     assert schema_validator.validate(route).status == "unchecked"
 
 

@@ -1,0 +1,176 @@
+"""`TenantGateway`: Envoy AI Gateway on Envoy Gateway in front of every endpoint (docs/gateway.md).
+
+Children, in order: the controllers' namespaces and charts (Envoy Gateway, then AI Gateway's CRDs and
+controller), the counter store (in-cluster Redis, or ElastiCache with TLS and an auth token), the
+tenant keys (pulumi-random, one per tenant, `rotation` as keeper), then the rendered objects of
+components/rules/gateway/render.py, each after the chart that installs its CRD (rule O3), and the ALB
+Ingress after the load balancer controller (O1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from .endpoints.objects import SCHEME_ANNOTATION, declare
+from .endpoints.urls import hostname_of
+from .rules import tags as tag_rules
+from .rules.gateway import charts, config as gw_config, render
+from .rules.spec import EndpointSpec, GatewaySpec, PlatformSpec
+
+SECRET_OUTPUTS = ["data", "stringData"]
+
+
+@dataclass
+class CacheNetwork:
+    """Where ElastiCache goes: the cluster's VPC, private subnets and the security group its nodes carry
+    (EKS attaches the cluster security group to managed node groups: AWS docs sec-group-reqs.html)."""
+
+    vpc_id: pulumi.Input[str]
+    subnet_ids: pulumi.Input[list[str]]
+    cluster_security_group_id: pulumi.Input[str]
+
+
+@dataclass
+class TenantGatewayArgs:
+    spec: GatewaySpec
+    platform: PlatformSpec
+    endpoints: list[EndpointSpec]
+    provider: k8s.Provider
+    stack: str
+    endpoint_keys: dict[str, Any] = field(default_factory=dict)  # endpoints[].name -> its key (a secret)
+    after: list[pulumi.Resource] = field(default_factory=list)  # the endpoints
+    ingress_ready: list[pulumi.Resource] = field(default_factory=list)  # the load balancer controller (O1)
+    network: Optional[CacheNetwork] = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+class TenantGateway(pulumi.ComponentResource):
+    """Outputs: `url`, `tenants` (name -> tier and curl example), `keys` (name -> key, each a secret)."""
+
+    url: pulumi.Output[Optional[str]]
+
+    def __init__(self, name: str, args: TenantGatewayArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("llm-serving:gateway:TenantGateway", name, None, opts)
+        self._name = name
+        self._args = args
+        spec = args.spec
+        k8s_opts = dict(parent=self, provider=args.provider)
+        base = [*args.ingress_ready]  # every chart here creates Services (O1)
+        namespaces = {
+            ns: k8s.core.v1.Namespace(f"{name}-ns-{ns}", metadata={"name": ns}, opts=pulumi.ResourceOptions(**k8s_opts, depends_on=base))
+            for ns in dict.fromkeys([charts.EG_NAMESPACE, charts.AIGW_NAMESPACE, spec.namespace])
+        }
+        store = gw_config.counter_store(spec, args.stack)
+        redis_host, redis_ready = self._counter_store(store, base, namespaces[charts.EG_NAMESPACE])
+        eg_values = pulumi.Output.from_input(redis_host).apply(lambda host: charts.envoy_gateway_values(host, store == "elasticache"))
+        eg = self._chart("envoy_gateway", eg_values, [namespaces[charts.EG_NAMESPACE], *base, *redis_ready])
+        crds = self._chart("ai_gateway_crds", {}, [namespaces[charts.AIGW_NAMESPACE], *base])
+        aigw = self._chart("ai_gateway", {}, [namespaces[charts.AIGW_NAMESPACE], eg, crds, *base])
+        installers = {"envoy_gateway": [eg, aigw], "ai_gateway_crds": [crds, eg, aigw]}
+
+        passwords = [
+            random.RandomPassword(f"{name}-key-{t.name}", length=48, special=False, keepers={"rotation": t.rotation}, opts=pulumi.ResourceOptions(parent=self))
+            for t in spec.tenants
+        ]
+        keys = [pulumi.Output.secret(p.result.apply(lambda r: f"sk-{r}")) for p in passwords]
+        routes = gw_config.upstreams(args.endpoints, args.platform)
+        after = [namespaces[spec.namespace], *args.after]
+        declared: list[pulumi.Resource] = []
+        for manifest in render.render(spec, routes, keys, args.endpoint_keys):
+            group = manifest["apiVersion"].rpartition("/")[0]
+            waits = installers.get(charts.CRD_INSTALLERS.get(group, ""), [])
+            label = f"{name}-{manifest['kind'].lower()}-{manifest['metadata']['name']}"
+            res_opts = pulumi.ResourceOptions(**k8s_opts, depends_on=[*after, *waits, *declared])
+            if manifest["kind"] == "Secret":
+                res_opts = pulumi.ResourceOptions.merge(res_opts, pulumi.ResourceOptions(additional_secret_outputs=SECRET_OUTPUTS))
+                declared.append(k8s.core.v1.Secret(label, metadata=manifest["metadata"], type=manifest["type"], string_data=manifest["stringData"], opts=res_opts))
+            else:
+                declared.append(declare(label, manifest, res_opts))
+        # The gateway's ALB is tagged like an endpoint's, by its name; the controller's defaultTags add the cluster.
+        user_tags = {k: v for k, v in args.tags.items() if k not in tag_rules.REQUIRED_TAGS}
+        alb_tags = tag_rules.alb_tags(pulumi.get_stack(), render.NAME, user_tags)
+        ingress = render.ingress(spec, alb_tags, args.platform.ingress.idle_timeout_seconds, args.platform.ingress.allow_plaintext_api_key)
+        alb = declare(
+            f"{name}-ingress",
+            ingress,
+            pulumi.ResourceOptions(**k8s_opts, depends_on=[*base, *declared, eg], replace_on_changes=[SCHEME_ANNOTATION], delete_before_replace=True),
+        )
+        scheme = "https" if spec.certificate_arn else "http"
+        # G16: the URL from the Ingress's final status.
+        self.url = alb.status.apply(lambda s: f"{scheme}://{h}" if (h := hostname_of(s)) else None)
+        self.tenants = {
+            t.name: {"tier": t.tier, "curl": self.url.apply(lambda u, t=t, i=i: curl_example(u, t.name, gw_config.tenant_models(spec, i, routes)))}
+            for i, t in enumerate(spec.tenants)
+        }
+        self.keys = {t.name: key for t, key in zip(spec.tenants, keys)}
+        self.register_outputs({"url": self.url, "tenants": self.tenants, "keys": self.keys})
+
+    def _chart(self, addon: str, values: Any, after: list[pulumi.Resource]) -> k8s.helm.v4.Chart:
+        ref, version = charts.CHARTS[addon]
+        return k8s.helm.v4.Chart(
+            f"{self._name}-{addon.replace('_', '-')}",
+            chart=ref,
+            name=charts.RELEASES[addon],
+            version=version,
+            namespace=charts.NAMESPACES[addon],
+            values=values,
+            opts=pulumi.ResourceOptions(parent=self, provider=self._args.provider, depends_on=after),
+        )
+
+    def _counter_store(self, store: str, base: list[pulumi.Resource], eg_namespace: pulumi.Resource) -> tuple[pulumi.Input[str], list[pulumi.Resource]]:
+        a = self._args
+        k8s_opts = dict(parent=self, provider=a.provider)
+        if store == "in-cluster":
+            ns = k8s.core.v1.Namespace(f"{self._name}-ns-{charts.REDIS_NAMESPACE}", metadata={"name": charts.REDIS_NAMESPACE}, opts=pulumi.ResourceOptions(**k8s_opts, depends_on=base))
+            made = [declare(f"{self._name}-redis-{m['kind'].lower()}", m, pulumi.ResourceOptions(**k8s_opts, depends_on=[ns, *base])) for m in charts.redis_objects()]
+            return charts.in_cluster_redis_host(), made
+        if a.network is None:
+            raise pulumi.RunError(
+                "gateway.counterStore = 'elasticache': [CONFIG] this stack builds no VPC or node security group to put the cache in "
+                "(platformStack, or cluster mode existing). Fix: set gateway.counterStore: in-cluster"
+            )
+        net = a.network
+        sg = aws.ec2.SecurityGroup(
+            f"{self._name}-redis",
+            vpc_id=net.vpc_id,
+            description="llm-serving gateway counters: Redis from the cluster only",
+            ingress=[{"protocol": "tcp", "from_port": charts.REDIS_PORT, "to_port": charts.REDIS_PORT, "security_groups": [net.cluster_security_group_id]}],
+            egress=[],
+            tags=a.tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        subnets = aws.elasticache.SubnetGroup(f"{self._name}-redis", subnet_ids=net.subnet_ids, tags=a.tags, opts=pulumi.ResourceOptions(parent=self))
+        token = random.RandomPassword(f"{self._name}-redis-token", length=64, special=False, opts=pulumi.ResourceOptions(parent=self))
+        cache = aws.elasticache.ReplicationGroup(
+            f"{self._name}-redis",
+            auth_token=pulumi.Output.secret(token.result),
+            subnet_group_name=subnets.name,
+            security_group_ids=[sg.id],
+            tags=a.tags,
+            opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["auth_token"]),
+            **charts.elasticache_settings(a.spec.cache_node_type),
+        )
+        auth = render.redis_auth_object(pulumi.Output.secret(token.result))
+        secret = k8s.core.v1.Secret(
+            f"{self._name}-redis-auth",
+            metadata=auth["metadata"],
+            type="Opaque",
+            string_data=auth["stringData"],
+            opts=pulumi.ResourceOptions(**k8s_opts, depends_on=[eg_namespace, *base], additional_secret_outputs=SECRET_OUTPUTS),
+        )
+        return cache.primary_endpoint_address, [cache, secret]
+
+
+def curl_example(url: Optional[str], tenant: str, routes: list[gw_config.Upstream]) -> Optional[str]:
+    """A curl per tenant; the key comes from the environment (`LLM_KEY_TEAM_A`), never from the output."""
+    if not url or not routes:
+        return None
+    var = "LLM_KEY_" + tenant.upper().replace("-", "_")
+    body = '{"model": "%s", "messages": [{"role": "user", "content": "Hello"}]}' % routes[0].served_model_name
+    return f"curl -s {url}/v1/chat/completions -H \"x-api-key: ${var}\" -H 'Content-Type: application/json' -d '{body}'"

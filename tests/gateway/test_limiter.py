@@ -1,0 +1,122 @@
+"""Issue 19 item 6: the load generator against a loopback limiter that applies the rendered tier
+table (per key, per minute, counted from `usage`): 429 is `rate_limited`, not an error, and the
+per-tenant report shows the free tier cut off at its limit."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmarks import cli
+from benchmarks.loadgen import BenchmarkConfig, run_benchmark_sync
+from components.rules.gateway import config, render
+from components.rules.spec import PlatformSpec
+
+from .helpers import endpoints, gateway
+from .limiter_server import LimiterServer, tier_table
+
+KEYS = {"team-a": "sk-team-a-0123456789", "team-b": "sk-team-b-0123456789"}
+MINUTE_START = 1_800_000_000.0  # a fixed clock: the test never crosses a minute
+
+
+def _objects(**overrides):
+    spec = gateway(**overrides)
+    return render.render(spec, config.upstreams(endpoints(), PlatformSpec()), [KEYS["team-a"], KEYS["team-b"]])
+
+
+@pytest.fixture
+def limiter():
+    server = LimiterServer(_objects(), clock=lambda: MINUTE_START).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def keys_file(tmp_path):
+    path = tmp_path / "keys.json"
+    path.write_text(json.dumps([{"tenant": t, "key": k} for t, k in KEYS.items()]))
+    return str(path)
+
+
+def _run(url: str, keys_file: str, requests: int = 20):
+    # D(20,30): every response's usage is 20 + 30 = 50 tokens.
+    cfg = BenchmarkConfig(url=url, model="Qwen3-4B-Instruct-2507", scenario="D(20,30)", concurrency=(1,), max_requests=requests, max_seconds=30, timeout=10, warmup=0, engine_metrics=False, api_keys=keys_file)
+    return run_benchmark_sync(cfg)
+
+
+def test_limiter_reads_exactly_the_configured_numbers_from_the_rendered_objects():
+    keys, limits = tier_table(_objects())
+    assert keys == {KEYS["team-a"]: "team-a", KEYS["team-b"]: "team-b"}
+    assert limits == {"team-a": {"tokens": 200, "requests": 20}, "team-b": {"tokens": 5000}}
+
+
+def test_free_tier_cut_off_at_200_tokens_per_minute_and_429_is_rate_limited_not_error(limiter, keys_file):
+    result = _run(limiter.url, keys_file)
+    (level,) = result.levels
+    # team-a (free, 200): admitted at 0, 50, 100, 150 tokens used; refused from 200 on.
+    assert level.tenants["team-a"] == {"sent": 10, "ok": 4, "rate_limited": 6, "errors": 0, "tokens": 200, "first_rate_limited": 4, "last_limits": {"x-ratelimit-limit": "200", "x-ratelimit-remaining": "0", "x-tokens-limit": "200", "x-tokens-used": "200", "x-tokens-remaining": "0"}}
+    # team-b (enterprise, 5000) is not limited at the same load.
+    assert {k: level.tenants["team-b"][k] for k in ("sent", "ok", "rate_limited", "errors", "tokens")} == {"sent": 10, "ok": 10, "rate_limited": 0, "errors": 0, "tokens": 500}
+    assert (level.completed, level.failed, level.rate_limited, level.errors, level.error_rate) == (14, 0, 6, {}, 0.0)
+    assert result.all_failed is None
+
+
+def test_requests_per_minute_limit_applies_besides_tokens(keys_file):
+    tiers = [{"name": "free", "tokensPerMinute": 10_000, "requestsPerMinute": 3}, {"name": "enterprise", "tokensPerMinute": 5000}]
+    server = LimiterServer(_objects(tiers=tiers), clock=lambda: MINUTE_START).start()
+    try:
+        level = _run(server.url, keys_file, requests=10).levels[0]
+    finally:
+        server.stop()
+    assert (level.tenants["team-a"]["ok"], level.tenants["team-a"]["rate_limited"]) == (3, 2)
+
+
+def test_remaining_headers_recorded_on_each_request(limiter, keys_file):
+    level = _run(limiter.url, keys_file, requests=4).levels[0]
+    remaining = [(r.tenant, r.limits["x-ratelimit-remaining"]) for r in sorted(level.records, key=lambda r: r.index)]
+    assert remaining == [("team-a", "200"), ("team-b", "5000"), ("team-a", "150"), ("team-b", "4950")]
+
+
+def test_cli_api_keys_prints_the_per_tenant_report(limiter, keys_file, capsys):
+    code = cli.main(["run", "--url", limiter.url, "--model", "Qwen3-4B-Instruct-2507", "--scenario", "D(20,30)", "--concurrency", "1", "--max-requests", "20", "--warmup", "0", "--no-engine-metrics", "--quiet", "--api-keys", keys_file])
+    out = capsys.readouterr().out
+    assert code == 0
+    team_a = next(line for line in out.splitlines() if "team-a" in line)
+    assert [cell.strip() for cell in team_a.strip("│ ").split("│")][:7] == ["team-a", "10", "4", "6", "0", "200", "4"]
+    assert KEYS["team-a"] not in out
+
+
+@pytest.mark.parametrize("content, why", [("not json", "is not JSON"), ("[]", "holds no keys"), ('[{"tenant": "a"}]', "entry 0")])
+def test_cli_bad_keys_file_exits_2_naming_the_option(tmp_path, capsys, content, why):
+    path = tmp_path / "keys.json"
+    path.write_text(content)
+    code = cli.main(["run", "--url", "http://127.0.0.1:9", "--model", "m", "--concurrency", "1", "--api-keys", str(path)])
+    err = capsys.readouterr().err
+    assert code == 2 and "--api-keys" in err and why in err and "Traceback" not in err
+
+
+def test_sessions_carry_one_tenants_key_with_the_session_id_and_a_429_ends_the_session(limiter, keys_file):
+    # Three-turn sessions, alternating tenants by session. team-a (free, 200 tokens at 50 a turn) is
+    # cut off on its 5th request: the 2nd turn of its 3rd session, which then sends no 3rd turn.
+    cfg = BenchmarkConfig(url=limiter.url, model="Qwen3-4B-Instruct-2507", scenario="D(20,30)", concurrency=(1,), max_requests=12, max_seconds=30, timeout=10, warmup=0, engine_metrics=False, api_keys=keys_file, turns=3)
+    (level,) = run_benchmark_sync(cfg).levels
+    sent = [(h["x-api-key"], h["Authorization"], h["X-Session-Id"]) for h in limiter.headers]
+    sessions: dict[str, set[str]] = {}
+    for key, bearer, session in sent:
+        assert bearer == f"Bearer {key}"
+        sessions.setdefault(session, set()).add(key)
+    assert all(len(keys) == 1 for keys in sessions.values())  # every turn of a session: one tenant's key
+    team_a = sorted((r for r in level.records if r.tenant == "team-a"), key=lambda r: r.index)
+    assert [(r.turn, r.ok, r.rate_limited) for r in team_a] == [(1, True, False), (2, True, False), (3, True, False), (1, True, False), (2, False, True), (1, False, True)]
+    assert (level.tenants["team-a"]["rate_limited"], level.tenants["team-b"]["ok"], level.failed, level.rate_limited) == (2, 6, 0, 2)
+
+
+def test_rate_limited_levels_keep_the_scrapers_verdict(limiter, keys_file):
+    # A gateway serves no engine /metrics: the scraper says so once; the 429s stay rate_limited.
+    cfg = BenchmarkConfig(url=limiter.url, model="Qwen3-4B-Instruct-2507", scenario="D(20,30)", concurrency=(1,), max_requests=20, max_seconds=30, timeout=10, warmup=2, engine_metrics=True, api_keys=keys_file)
+    result = run_benchmark_sync(cfg)
+    (level,) = result.levels
+    assert result.aborted is None and result.warmup["failed"] == 0
+    assert level.engine_metrics is None and any(w.startswith("engine metrics off: ") and "HTTP 404" in w for w in result.warnings)
+    assert (level.failed, level.errors) == (0, {}) and level.rate_limited > 0

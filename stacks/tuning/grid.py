@@ -428,13 +428,18 @@ def local_problems(grid: GridSpec, params: dict[str, Any], spec: EndpointSpec) -
     return problems
 
 
+def endpoint_params(params: dict[str, Any]) -> dict[str, Any]:
+    """The point's endpoint settings: without its `benchmark.*` values, which shape the load, not the stack."""
+    return {k: v for k, v in params.items() if not k.startswith(BENCHMARK_PREFIX)}
+
+
 def make_point(grid: GridSpec, params: dict[str, Any]) -> Point:
     bench, bench_problems = point_benchmark(grid, params)
     if bench_problems:
         return Point(params, None, tuple(bench_problems))
-    endpoint_params = {k: v for k, v in params.items() if not k.startswith(BENCHMARK_PREFIX)}
+    settings = endpoint_params(params)
     try:
-        entry = apply(grid.base, endpoint_params)
+        entry = apply(grid.base, settings)
     except ConfigError as exc:
         return Point(params, None, tuple(exc.problems))
     try:
@@ -447,7 +452,7 @@ def make_point(grid: GridSpec, params: dict[str, Any]) -> Point:
         (spec,) = backends.resolve([spec], grid.cluster, platform_spec)
         for problem in backends.validate_backends([spec], grid.cluster, platform_spec, path="base"):
             problems.append(dataclasses.replace(problem, path=problem.path.replace("base[0]", "base", 1)))
-    problems += local_problems(grid, endpoint_params, spec)
+    problems += local_problems(grid, settings, spec)
     return Point(params, spec, tuple(problems), bench)
 
 

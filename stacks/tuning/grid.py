@@ -103,6 +103,9 @@ class Benchmark(_Model):
     warmup: int = Field(default=2, ge=0)
     # A level with more failed requests than this is not a result: the trial fails (never a winner).
     max_error_rate: float = Field(default=0.05, ge=0, le=1)
+    # Seconds between /metrics scrapes during a level: gauges (KV use, waiting) are reported as their max over
+    # the scrapes, and the before/after scrapes alone only ever see an idle server.
+    metrics_interval: float = Field(default=1.0, gt=0)
     # Workload shapes: shared prefix, multi-turn sessions, dataset or trace replay.
     prefix_tokens: Optional[int] = Field(default=None, ge=1)
     prefix_groups: Optional[int] = Field(default=None, ge=1)

@@ -109,6 +109,9 @@ class Benchmark(_Model):
     warmup: int = Field(default=2, ge=0)
     # A level with more failed requests than this is not a result: the trial fails (never a winner).
     max_error_rate: float = Field(default=0.05, ge=0, le=1)
+    # Seconds between /metrics scrapes during a level: gauges (KV use, waiting) are reported as their max over
+    # the scrapes, and the before/after scrapes alone only ever see an idle server.
+    metrics_interval: float = Field(default=1.0, gt=0)
     # Workload shapes: shared prefix, multi-turn sessions, dataset or trace replay.
     prefix_tokens: Optional[int] = Field(default=None, ge=1)
     prefix_groups: Optional[int] = Field(default=None, ge=1)
@@ -445,13 +448,18 @@ def local_problems(grid: GridSpec, params: dict[str, Any], spec: EndpointSpec) -
     return problems
 
 
+def endpoint_params(params: dict[str, Any]) -> dict[str, Any]:
+    """The point's endpoint settings: without its `benchmark.*` values, which shape the load, not the stack."""
+    return {k: v for k, v in params.items() if not k.startswith(BENCHMARK_PREFIX)}
+
+
 def make_point(grid: GridSpec, params: dict[str, Any]) -> Point:
     bench, bench_problems = point_benchmark(grid, params)
     if bench_problems:
         return Point(params, None, tuple(bench_problems))
-    endpoint_params = {k: v for k, v in params.items() if not k.startswith(BENCHMARK_PREFIX)}
+    settings = endpoint_params(params)
     try:
-        entry = apply(grid.base, endpoint_params)
+        entry = apply(grid.base, settings)
     except ConfigError as exc:
         return Point(params, None, tuple(exc.problems))
     try:
@@ -468,7 +476,7 @@ def make_point(grid: GridSpec, params: dict[str, Any]) -> Point:
         # S2: trial stacks ({stackPrefix}-{run}-{point}) are dev stacks only if the prefix makes them so.
         for problem in check_public_tls([spec], platform_spec.ingress, f"{grid.pulumi.stack_prefix}-trial"):
             problems.append(dataclasses.replace(problem, path=problem.path.replace("endpoints[0]", "base", 1)))
-    problems += local_problems(grid, endpoint_params, spec)
+    problems += local_problems(grid, settings, spec)
     return Point(params, spec, tuple(problems), bench)
 
 

@@ -171,6 +171,7 @@ class Measurer:
             timeout=b.timeout,
             warmup=b.warmup if warmup is None else warmup,
             seed=self.seed,
+            metrics_interval=b.metrics_interval,
             **b.loadgen_options(),
         )
 

@@ -11,7 +11,7 @@ from typing import Any, Optional
 import yaml
 
 from . import cost_report, plotting
-from .grid import GridSpec, apply
+from .grid import GridSpec, apply, endpoint_params
 from .store import TrialRecord, TrialStore
 
 PROJECT = "llm-serving"
@@ -94,7 +94,8 @@ def pareto(records: list[TrialRecord], grid: GridSpec) -> list[TrialRecord]:
 
 
 def config_snippet(grid: GridSpec, record: TrialRecord) -> str:
-    entry = apply(grid.base, record.params)
+    """The winner as a stack endpoint entry; `benchmark.*` values were the load it was measured under, not config."""
+    entry = apply(grid.base, endpoint_params(record.params))
     return yaml.safe_dump({"config": {f"{PROJECT}:endpoints": [entry]}}, sort_keys=False)
 
 

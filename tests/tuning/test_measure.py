@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from stacks.tuning import grid as grid_mod
@@ -75,3 +77,23 @@ def test_engine_metrics_of_a_level_are_recorded_and_aggregated():
     assert aggregate([m, other])["prefix_hit_rate"]["mean"] == 0.5
     level.engine_metrics = None  # no /metrics: nothing recorded, nothing aggregated
     assert "prefix_hit_rate" not in aggregate([level_metrics(level, 1)])
+
+
+def test_kv_use_max_of_a_trial_is_read_during_the_level_not_only_around_it():
+    # The tiny-cpu-prefix-caching grid on vLLM-CPU reported "KV use max % 0.0" for every trial: the scrapes
+    # before and after a level see an idle engine. The fake engine's KV use is running/100, so only a scrape
+    # while requests stream sees it above 0.
+    from benchmarks import stream_server
+    from stacks.tuning.deploy import Endpoint
+
+    proc, url = stream_server.start(0.8, metrics="vllm")
+    try:
+        grid = grid_mod.GridSpec.model_validate({"name": "g", "base": {}, "points": [{}], "benchmark": {
+            "scenario": "D(8,4)", "concurrency": [4], "maxRequests": 8, "maxSeconds": 10, "timeout": 10, "warmup": 0, "metricsInterval": 0.2}})
+        measured = Measurer(grid).measure(Endpoint(url, "m", None, gpus=1), threading.Event())
+    finally:
+        proc.kill()
+        proc.wait()
+    assert measured.metrics["kv_cache_usage_max"]["max"] == 0.04  # 4 requests in flight
+    assert Measurer(grid_mod.GridSpec.model_validate({"name": "g", "base": {}, "points": [{}]})).config(
+        Endpoint(url, "m", None, gpus=1)).metrics_interval == 1.0  # the default: on

@@ -80,3 +80,19 @@ def test_report_shows_engine_metrics_from_the_servers_metrics_page(tmp_path):
     cols = [header.index(c) for c in ("prefix hit %", "KV use max %", "preemptions")]
     assert [table[0][i] for i in cols] == ["37.5", "50.0", "3 ± 1.4"]
     assert [table[1][i] for i in cols] == ["-", "-", "-"]  # a server without /metrics
+
+
+def test_ready_to_paste_config_leaves_out_the_benchmark_values_a_point_was_measured_under(tmp_path):
+    # tiny-cpu-prefix-caching.yaml varies benchmark.prefixGroups beside the engine option: the winner's
+    # workload is no endpoint key, and EndpointSpec would reject a `benchmark` block in the stack config.
+    grid = grid_mod.GridSpec.model_validate({**GRID.model_dump(by_alias=True, exclude_none=True), "benchmark": {"prefixTokens": 1024},
+                                             "parameters": {"engineArgs.enablePrefixCaching": [True, False], "benchmark.prefixGroups": [1, 4]}})
+    store = TrialStore(tmp_path / "t.db")
+    store.start_run("g", grid.model_dump(mode="json", by_alias=True))
+    best = trial(8, 300, 0.5)
+    best.params = {"benchmark.prefixGroups": 4, "engineArgs.enablePrefixCaching": True}
+    store.save(best)
+    written = report.write(store, tmp_path / "out")
+    (entry,) = yaml.safe_load(written["snippet"].read_text())["config"]["llm-serving:endpoints"]
+    assert entry["engineArgs"] == {"enablePrefixCaching": True} and "benchmark" not in entry
+    assert "prefixGroups" not in written["report"].read_text().split("Paste into")[1]

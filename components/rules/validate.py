@@ -305,7 +305,7 @@ def _scaling_rules(spec: EndpointSpec, path: str) -> list[Problem]:
                 "set minReplicas <= maxReplicas",
             )
         )
-    if scaling.prometheus is None and scaling.cloudwatch is None and (spec.backend or "hyperpod") == "hyperpod":
+    if scaling.prometheus is None and scaling.cloudwatch is None and scaling.target is None and (spec.backend or "hyperpod") == "hyperpod":
         problems.append(
             Problem(
                 f"{path}.autoscaling",

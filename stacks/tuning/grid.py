@@ -172,6 +172,8 @@ class CapacitySearch(_Model):
     start: float = Field(default=1, gt=0)
     max: float = Field(default=256, gt=0)
     steps: int = Field(default=6, ge=1, le=20)  # bisection steps after bracketing
+    # Searches per trial: their minimum is the capacity's lower bound (capacity files, rule C1).
+    repeats: int = Field(default=1, ge=1, le=10)
 
 
 class LocalTarget(_Model):

@@ -1,0 +1,182 @@
+"""The capacity contract (rule C1): a measured capacity file against an endpoint's declared peak load.
+
+`stacks report --export-capacity` writes the files (stacks/tuning/capacity.py); the stacks layer reads them
+and passes the parsed `CapacityFile` in, so this module stays pure. A file measured under another SLO,
+workload, model, engine, instance type or engine args does not match: each differing field is one problem.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from .catalog import C1
+from .problems import Change, Problem
+from .spec import Autoscaling, CloudWatchTrigger, EndpointSpec, PodsMetric, PrometheusTrigger
+
+SCHEMA_VERSION = 1
+Unit = Literal["concurrency", "requests_per_second"]
+
+
+class _File(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class Measured(_File):
+    unit: Unit
+    value: float = Field(ge=0)
+    lower_bound: float = Field(ge=0)
+    lower_bound_rule: str
+    values: list[float]
+    source: str  # "capacity search" or "best SLO-meeting level"
+
+
+class RequestRate(_File):
+    """Requests per second completed at the lower bound's load: a concurrency capacity in requests per second."""
+
+    value: Optional[float] = None
+    lower_bound: Optional[float] = None
+    values: list[float] = Field(default_factory=list)
+
+
+class CapacityFile(_File):
+    schema_version: Literal[1]
+    model: str
+    engine: str
+    instance_type: str
+    engine_args: dict[str, Any]
+    workload: str
+    slo: dict[str, float]
+    capacity: Measured
+    request_rate: Optional[RequestRate] = None
+    measured: str  # date, YYYY-MM-DD
+    run: str
+    trial: str
+    source: dict[str, Any]
+    cost: Optional[dict[str, Any]] = None  # filled by the price tooling; not read here
+
+    def rate_lower_bound(self) -> Optional[float]:
+        """Requests per second one replica sustained at the SLO in every repeat."""
+        if self.capacity.unit == "requests_per_second":
+            return self.capacity.lower_bound
+        return self.request_rate.lower_bound if self.request_rate else None
+
+
+def _instance(name: str) -> str:
+    return name.removeprefix("ml.")
+
+
+def _workload(text: str) -> str:
+    return "".join(text.split())
+
+
+def mismatches(spec: EndpointSpec, cap: CapacityFile, path: str, file: str) -> list[Problem]:
+    """One problem per field on which the file was measured under something else than the endpoint declares."""
+    declared: list[tuple[str, str, Any, Any]] = [
+        ("model", "model", spec.model, cap.model),
+        ("engine", "engine", spec.engine, cap.engine),
+        ("instanceType", "instanceType", _instance(spec.instance_type), _instance(cap.instance_type)),
+        ("engineArgs", "engineArgs", spec.engine_args.model_dump(by_alias=True, exclude_none=True), cap.engine_args),
+        ("slo", "slo", spec.slo.bounds() if spec.slo else {}, cap.slo),
+    ]
+    if spec.load is not None:
+        declared.append(("load.workload", "workload", _workload(spec.load.workload), _workload(cap.workload)))
+    return [
+        Problem(f"{path}.{key}", mine, C1, f"the capacity file {file} was measured with {field} {theirs!r}, not {mine!r}, so it does not describe this endpoint",
+                f"export a capacity file measured with {field} {mine!r} (stacks tune, then stacks report --export-capacity), or set {key} to {theirs!r}")
+        for key, field, mine, theirs in declared
+        if mine != theirs
+    ]
+
+
+def replicas_needed(peak: float, headroom: float, per_replica: float) -> int:
+    return max(1, math.ceil(peak * (1 + headroom) / per_replica - 1e-9))
+
+
+def max_replicas(spec: EndpointSpec) -> tuple[int, str]:
+    if spec.autoscaling is not None:
+        return spec.autoscaling.max_replicas, "autoscaling.maxReplicas"
+    return spec.replicas, "replicas"
+
+
+def check_contract(spec: EndpointSpec, cap: Optional[CapacityFile], path: str, file: Optional[str]) -> list[Problem]:
+    """C1: maxReplicas × capacity lower bound ≥ peak × (1 + headroom). Mandatory with a matching capacity file,
+    a warning without one (no measurement to hold the endpoint to)."""
+    if spec.load is None:
+        return []
+    peak, headroom = spec.load.peak_requests_per_second, spec.load.headroom
+    if cap is None:
+        why = f"the capacity file {file} does not match this endpoint" if file else "no capacity file is set"
+        return [Problem(f"{path}.load.peakRequestsPerSecond", peak, C1, f"{why}, so nothing shows {max_replicas(spec)[0]} replicas carry {peak:g} requests/s",
+                        "measure the configuration (stacks tune with a capacity search), export it (stacks report --export-capacity DIR) and set capacity: to the file", severity="warning")]
+    per_replica = cap.rate_lower_bound()
+    if not per_replica:
+        return [Problem(f"{path}.capacity", file, C1, "the capacity file has no requests-per-second lower bound (no load met the SLO)", "re-measure with a load the configuration can meet the SLO at")]
+    have, key = max_replicas(spec)
+    need = replicas_needed(peak, headroom, per_replica)
+    if have * per_replica >= peak * (1 + headroom) - 1e-9:
+        return []
+    return [Problem(f"{path}.{key}", have, C1,
+                    f"{have} × {per_replica:.4g} requests/s per replica (lower bound, {file}) = {have * per_replica:.4g} < peak {peak:g} × (1 + headroom {headroom:g}) = {peak * (1 + headroom):.4g}: needs {need} replicas, has {have}",
+                    f"set {key}: {need}")]
+
+
+# KEDA's CloudWatch trigger in the HyperPod operator reads the Sum of `Invocations` over `metricCollectionPeriod`
+# seconds, per replica (`metricType` Average): CRD InferenceEndpointConfig (sagemaker-hyperpod-inference operator)
+# `cloudWatchTrigger.metricCollectionPeriod` default 300, `metricType` default Average.
+CLOUDWATCH_PERIOD_SECONDS = 300
+# Engine-side per-replica figures a Prometheus trigger reads. Requests in flight (running + waiting) is the server's
+# count of what the load generator's concurrency counts; the waiting queue alone stays 0 until the batch is full
+# (maxNumSeqs), so a concurrency capacity cannot be turned into a waiting-requests target. vLLM
+# `vllm:num_requests_running`, `vllm:num_requests_waiting`, `vllm:request_success_total`
+# (https://docs.vllm.ai/en/stable/usage/metrics/); SGLang `sglang:num_running_reqs`, `sglang:num_queue_reqs`,
+# `sglang:num_requests_total` (https://docs.sglang.io/references/production_metrics.html).
+IN_FLIGHT_QUERY = {"vllm": "sum(vllm:num_requests_running) + sum(vllm:num_requests_waiting)", "sglang": "sum(sglang:num_running_reqs) + sum(sglang:num_queue_reqs)"}
+RATE_QUERY = {"vllm": "sum(rate(vllm:request_success_total[1m]))", "sglang": "sum(rate(sglang:num_requests_total[1m]))"}
+# prometheus-adapter's default rules expose a counter `X_total` to the HPA as `X`, a per-second rate over 5m
+# (kubernetes-sigs/prometheus-adapter docs/config.md, default rules `^(.*)_total$`).
+HPA_RATE_METRIC = {"vllm": "vllm:request_success", "sglang": "sglang:num_requests"}
+NO_AUTOSCALER = {"ome": "OME", "kserve": "KServe"}
+
+
+def derive_autoscaling(spec: EndpointSpec, cap: Optional[CapacityFile], path: str, file: Optional[str]) -> tuple[Optional[Autoscaling], list[Change], list[Problem]]:
+    """`autoscaling.target: fromCapacity`: the trigger and its per-replica target from the capacity's lower bound ×
+    utilization, in the unit the backend's autoscaler reads. Returns (new autoscaling, changes, problems)."""
+    scaling = spec.autoscaling
+    if scaling is None or scaling.target != "fromCapacity":
+        return None, [], []
+    where = f"{path}.autoscaling.target"
+    backend = spec.backend or "hyperpod"
+    if backend in NO_AUTOSCALER:
+        return None, [], [Problem(where, "fromCapacity", C1, f"the {backend} backend has no per-replica target in this stack ({NO_AUTOSCALER[backend]} scales by minReplicas/maxReplicas only)", "remove autoscaling.target, or use the hyperpod or kubernetes backend")]
+    set_by_hand = [k for k, v in (("prometheus", scaling.prometheus), ("cloudwatch", scaling.cloudwatch), ("podsMetric", scaling.pods_metric)) if v is not None]
+    if set_by_hand:
+        return None, [], [Problem(f"{path}.autoscaling.{set_by_hand[0]}", "set", C1, "target fromCapacity sets the trigger and its target itself", f"remove autoscaling.{set_by_hand[0]}, or autoscaling.target")]
+    if cap is None:
+        return None, [], [Problem(where, "fromCapacity", C1, f"needs a matching capacity file ({'capacity is unset' if not file else file + ' does not match'})", "set capacity: to a file of stacks report --export-capacity measured for this endpoint")]
+    util = scaling.utilization
+    rate = cap.rate_lower_bound()
+    origin = f"{file}: {cap.capacity.source}, run {cap.run}, {cap.measured}"
+    if backend == "kubernetes":
+        if not rate:
+            return None, [], [Problem(where, "fromCapacity", C1, f"{file} has no requests-per-second lower bound", "re-measure the configuration")]
+        target = round(rate * util, 4)
+        new = scaling.model_copy(update={"pods_metric": PodsMetric(name=HPA_RATE_METRIC[spec.engine], target_average_value=target)})
+        return new, [Change(f"{path}.autoscaling.podsMetric", None, {"name": HPA_RATE_METRIC[spec.engine], "targetAverageValue": target}, C1,
+                            f"requests/s per pod = {rate:.4g} (lower bound, {origin}) × utilization {util:g}")], []
+    if spec.sagemaker_endpoint:
+        if not rate:
+            return None, [], [Problem(where, "fromCapacity", C1, f"{file} has no requests-per-second lower bound", "re-measure the configuration")]
+        target = round(rate * CLOUDWATCH_PERIOD_SECONDS * util, 2)
+        new = scaling.model_copy(update={"cloudwatch": CloudWatchTrigger(metric_name="Invocations", target_value=target)})
+        return new, [Change(f"{path}.autoscaling.cloudwatch", None, {"metricName": "Invocations", "targetValue": target}, C1,
+                            f"Invocations per {CLOUDWATCH_PERIOD_SECONDS} s per replica = {rate:.4g} requests/s (lower bound, {origin}) × {CLOUDWATCH_PERIOD_SECONDS} s × utilization {util:g}")], []
+    if cap.capacity.unit == "concurrency":
+        query, target, how = IN_FLIGHT_QUERY[spec.engine], round(cap.capacity.lower_bound * util, 2), f"requests in flight per replica = concurrency {cap.capacity.lower_bound:g}"
+    else:
+        query, target, how = RATE_QUERY[spec.engine], round(cap.capacity.lower_bound * util, 4), f"requests/s per replica = {cap.capacity.lower_bound:.4g}"
+    new = scaling.model_copy(update={"prometheus": PrometheusTrigger(query=query, target_value=target)})
+    return new, [Change(f"{path}.autoscaling.prometheus", None, {"query": query, "targetValue": target}, C1, f"{how} (lower bound, {origin}) × utilization {util:g}")], []

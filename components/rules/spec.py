@@ -283,8 +283,8 @@ class Slo(_Model):
     """Bound on the 90th-percentile end-to-end request latency. Unset: no bound. Example: `20`"""
 
     def bounds(self) -> dict[str, float]:
-        """The set bounds, keyed as the tuning metrics and capacity files name them (`ttft_p90`)."""
-        return {k: float(v) for k, v in self.model_dump().items() if v is not None}
+        """The set bounds, keyed as config and capacity files name them (`ttftP90`)."""
+        return {k: float(v) for k, v in self.model_dump(by_alias=True).items() if v is not None}
 
 
 class Autoscaling(_Model):

@@ -4,7 +4,7 @@ the capacity contract (rule C1) with the pure checks of components/rules/capacit
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, NamedTuple, Optional
 
 from pydantic import ValidationError
 
@@ -34,10 +34,15 @@ def read(path_text: str, project_dir: Path, where: str) -> tuple[Optional[rules.
         return None, [Problem(where, path_text, C1, f"not a capacity file of schema version {rules.SCHEMA_VERSION}: {field}: {err['msg']}", "export it again with stacks report --export-capacity")]
 
 
-def apply(endpoints: list[EndpointSpec], project_dir: Path, prefix: str = "endpoints") -> tuple[list[EndpointSpec], list[Problem], list[Change]]:
-    """Each endpoint with its derived autoscaling target (`fromCapacity`), the C1 problems (mismatches are warnings:
-    a file that does not match leaves the contract advisory) and the changes the derivation made."""
-    out, problems, changes = [], [], []
+class Applied(NamedTuple):
+    endpoints: list[EndpointSpec]  # with the autoscaling `fromCapacity` derived
+    problems: list[Problem]  # C1; a file that does not match warns, per field, and leaves the contract advisory
+    changes: list[Change]  # the derived targets, for the plan's change log
+    contracts: list[Optional[dict[str, Any]]]  # per endpoint, the C1 numbers its scaled object records
+
+
+def apply(endpoints: list[EndpointSpec], project_dir: Path, prefix: str = "endpoints") -> Applied:
+    out, problems, changes, contracts = [], [], [], []
     for i, spec in enumerate(endpoints):
         path = f"{prefix}[{i}]"
         cap, found = (None, [])
@@ -49,8 +54,9 @@ def apply(endpoints: list[EndpointSpec], project_dir: Path, prefix: str = "endpo
                 cap = None if differ else cap
         problems += found
         problems += rules.check_contract(spec, cap, path, spec.capacity)
+        contracts.append(rules.contract(spec, cap, spec.capacity))
         scaling, made, refused = rules.derive_autoscaling(spec, cap, path, spec.capacity)
         problems += refused
         changes += made
         out.append(spec.model_copy(update={"autoscaling": scaling}) if scaling is not None else spec)
-    return out, problems, changes
+    return Applied(out, problems, changes, contracts)

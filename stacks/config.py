@@ -72,6 +72,7 @@ class StackConfig:
     platform: PlatformSpec = field(default_factory=PlatformSpec)
     platform_stack: Optional[str] = None
     preflight: bool = False
+    contracts: list[Optional[dict[str, Any]]] = field(default_factory=list)  # C1 numbers per endpoint (None: no load)
 
 
 def parse(values: Mapping[str, Any], region: Optional[str], stack_name: Optional[str] = None, project_dir: Optional[Path] = None) -> StackConfig:
@@ -87,7 +88,8 @@ def parse(values: Mapping[str, Any], region: Optional[str], stack_name: Optional
         raise ConfigError(problems + [config_errors.problem(err, StackSpec) for err in exc.errors()]) from None
     endpoints = backends.resolve(stack.endpoints, stack.cluster, stack.platform)
     # C1 first: `autoscaling.target: fromCapacity` fills in the triggers the checks below then judge (A1).
-    endpoints, found, capacity_changes = capacity_files.apply(endpoints, project_dir or program_dir())
+    capacity = capacity_files.apply(endpoints, project_dir or program_dir())
+    endpoints, found = capacity.endpoints, list(capacity.problems)
     found += validate_endpoints(endpoints)
     found += backends.validate_backends(endpoints, stack.cluster, stack.platform)
     found += validate_router_services(stack.platform.ingress, endpoints)
@@ -98,7 +100,7 @@ def parse(values: Mapping[str, Any], region: Optional[str], stack_name: Optional
     errors = problems + [p for p in found if p.severity == "error"]
     if errors:
         raise ConfigError(errors)
-    changes = backends.default_changes(values.get("endpoints") or [], endpoints) + capacity_changes
+    changes = backends.default_changes(values.get("endpoints") or [], endpoints) + capacity.changes
     changes += [c for i, ep in enumerate(endpoints) if ep.backend == "hyperpod" for c in autoscaling.default_changes(ep, naming.endpoint_name(ep.name), f"endpoints[{i}]")]
     changes += [c for i, ep in enumerate(endpoints) for c in endpoint_rules.default_changes(ep, f"endpoints[{i}]")]
     if stack.platform_stack is None:
@@ -113,6 +115,7 @@ def parse(values: Mapping[str, Any], region: Optional[str], stack_name: Optional
         platform=stack.platform,
         platform_stack=stack.platform_stack,
         preflight=stack.preflight,
+        contracts=capacity.contracts,
     )
 
 

@@ -7,6 +7,8 @@ workload, model, engine, instance type or engine args does not match: each diffe
 
 from __future__ import annotations
 
+import copy
+import json
 import math
 from typing import Any, Literal, Optional
 
@@ -102,26 +104,91 @@ def max_replicas(spec: EndpointSpec) -> tuple[int, str]:
     return spec.replicas, "replicas"
 
 
+def contract(spec: EndpointSpec, cap: Optional[CapacityFile], file: Optional[str]) -> Optional[dict[str, Any]]:
+    """The C1 numbers of an endpoint that declares a load: recorded on its scaled object (CONTRACT_ANNOTATION) so
+    the policy pack checks them against the replica maximum the manifest really has."""
+    if spec.load is None:
+        return None
+    return {"peakRequestsPerSecond": spec.load.peak_requests_per_second, "headroom": spec.load.headroom,
+            "perReplicaRequestsPerSecond": cap.rate_lower_bound() if cap else None, "capacityFile": file}
+
+
 def check_contract(spec: EndpointSpec, cap: Optional[CapacityFile], path: str, file: Optional[str]) -> list[Problem]:
     """C1: maxReplicas × capacity lower bound ≥ peak × (1 + headroom). Mandatory with a matching capacity file,
     a warning without one (no measurement to hold the endpoint to)."""
-    if spec.load is None:
+    terms = contract(spec, cap, file)
+    if terms is None:
         return []
-    peak, headroom = spec.load.peak_requests_per_second, spec.load.headroom
-    if cap is None:
-        why = f"the capacity file {file} does not match this endpoint" if file else "no capacity file is set"
-        return [Problem(f"{path}.load.peakRequestsPerSecond", peak, C1, f"{why}, so nothing shows {max_replicas(spec)[0]} replicas carry {peak:g} requests/s",
-                        "measure the configuration (stacks tune with a capacity search), export it (stacks report --export-capacity DIR) and set capacity: to the file", severity="warning")]
-    per_replica = cap.rate_lower_bound()
-    if not per_replica:
-        return [Problem(f"{path}.capacity", file, C1, "the capacity file has no requests-per-second lower bound (no load met the SLO)", "re-measure with a load the configuration can meet the SLO at")]
     have, key = max_replicas(spec)
-    need = replicas_needed(peak, headroom, per_replica)
+    if cap is not None and not terms["perReplicaRequestsPerSecond"]:
+        return [Problem(f"{path}.capacity", file, C1, "the capacity file has no requests-per-second lower bound (no load met the SLO)", "re-measure with a load the configuration can meet the SLO at")]
+    return _judge(terms, have, f"{path}.{key}", key, f"{path}.load.peakRequestsPerSecond", matched=cap is not None)
+
+
+def _judge(terms: dict[str, Any], have: int, where: str, key: str, load_where: str, matched: bool) -> list[Problem]:
+    peak, headroom, per_replica, file = terms["peakRequestsPerSecond"], terms["headroom"], terms["perReplicaRequestsPerSecond"], terms["capacityFile"]
+    if not matched or not per_replica:
+        why = f"the capacity file {file} does not match this endpoint" if file else "no capacity file is set"
+        return [Problem(load_where, peak, C1, f"{why}, so nothing shows {have} replicas carry {peak:g} requests/s",
+                        "measure the configuration (stacks tune with a capacity search), export it (stacks report --export-capacity DIR) and set capacity: to the file", severity="warning")]
     if have * per_replica >= peak * (1 + headroom) - 1e-9:
         return []
-    return [Problem(f"{path}.{key}", have, C1,
+    need = replicas_needed(peak, headroom, per_replica)
+    return [Problem(where, have, C1,
                     f"{have} × {per_replica:.4g} requests/s per replica (lower bound, {file}) = {have * per_replica:.4g} < peak {peak:g} × (1 + headroom {headroom:g}) = {peak * (1 + headroom):.4g}: needs {need} replicas, has {have}",
                     f"set {key}: {need}")]
+
+
+CONTRACT_ANNOTATION = "llm-serving.io/capacity-contract"
+# Where each scaled object keeps its replica maximum, in the order the annotation is placed: the HPA over the
+# Deployment it scales; an InferenceEndpointConfig without autoscaling has only `replicas`.
+_MAXIMUM = {
+    "HorizontalPodAutoscaler": (("spec", "maxReplicas"),),
+    "InferenceEndpointConfig": (("spec", "autoScalingSpec", "maxReplicaCount"), ("spec", "replicas")),
+    "InferenceService": (("spec", "predictor", "maxReplicas"), ("spec", "engine", "maxReplicas")),
+    "Deployment": (("spec", "replicas"),),
+}
+
+
+def _dig(obj: Any, keys: tuple[str, ...]) -> Any:
+    for key in keys:
+        obj = obj.get(key) if isinstance(obj, dict) else None
+    return obj
+
+
+def annotate(manifests: list[dict[str, Any]], terms: Optional[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The manifests with the C1 numbers on the object that holds the replica maximum (a copy; unchanged without)."""
+    if terms is None:
+        return manifests
+    kinds = [m.get("kind") for m in manifests]
+    target = next((kinds.index(k) for k in _MAXIMUM if k in kinds), None)
+    if target is None:
+        return manifests
+    out = list(manifests)
+    obj = copy.deepcopy(out[target])
+    obj.setdefault("metadata", {}).setdefault("annotations", {})[CONTRACT_ANNOTATION] = json.dumps(terms, sort_keys=True)
+    out[target] = obj
+    return out
+
+
+def check_manifest(manifest: dict[str, Any]) -> list[Problem]:
+    """C1 on a rendered object carrying CONTRACT_ANNOTATION: its own replica maximum against the recorded peak,
+    headroom and measured per-replica capacity (a hand-edited maximum is caught too)."""
+    text = ((manifest.get("metadata") or {}).get("annotations") or {}).get(CONTRACT_ANNOTATION)
+    where = f"metadata.annotations.{CONTRACT_ANNOTATION}"
+    if text is None:
+        return []
+    try:
+        terms = json.loads(text)
+        float(terms["peakRequestsPerSecond"]), float(terms["headroom"])
+    except (ValueError, TypeError, KeyError):
+        return [Problem(where, text, C1, "not the JSON the stack records (peakRequestsPerSecond, headroom, perReplicaRequestsPerSecond, capacityFile)", "let the stack write it: set load/capacity on the endpoint")]
+    paths = _MAXIMUM.get(str(manifest.get("kind")), ())
+    found = next(((".".join(p), _dig(manifest, p)) for p in paths if isinstance(_dig(manifest, p), int)), None)
+    if found is None:
+        return [Problem(where, text, C1, f"a {manifest.get('kind')} has no replica maximum to hold to the contract", "keep the annotation on the object that scales the endpoint")]
+    path, have = found
+    return _judge(terms, have, path, path, where, matched=terms.get("perReplicaRequestsPerSecond") is not None)
 
 
 # KEDA's CloudWatch trigger in the HyperPod operator reads the Sum of `Invocations` over `metricCollectionPeriod`

@@ -456,7 +456,7 @@ def make_point(grid: GridSpec, params: dict[str, Any]) -> Point:
     if spec.load is not None or spec.capacity:
         # C1: a point that declares a peak load it cannot carry with its measured capacity is pruned (capacity
         # files are relative to the project directory, pulumi.projectDir).
-        _, found, _ = capacity_files.apply([spec], Path(grid.pulumi.project_dir))
+        found = capacity_files.apply([spec], Path(grid.pulumi.project_dir)).problems
         problems += [dataclasses.replace(p, path=p.path.replace("endpoints[0]", "base", 1)) for p in found]
     problems += local_problems(grid, endpoint_params, spec)
     return Point(params, spec, tuple(problems), bench)

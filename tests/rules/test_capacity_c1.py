@@ -206,3 +206,19 @@ def test_c1_offline_plan_passes_with_enough_replicas_and_shows_the_derived_targe
     assert "[C1] endpoints[0].autoscaling.cloudwatch: None -> {'metricName': 'Invocations', 'targetValue': 840.0}" in text
     iec = next(p for p in (tmp_path / "out").rglob("*.yaml") if "InferenceEndpointConfig" in p.read_text())
     assert "targetValue: 840\n" in iec.read_text()
+    import yaml
+
+    annotation = yaml.safe_load(iec.read_text())["metadata"]["annotations"]["llm-serving.io/capacity-contract"]
+    assert json.loads(annotation) == {"capacityFile": "capacity/qwen3-4b-g5.json", "headroom": 0.2, "peakRequestsPerSecond": 20.0, "perReplicaRequestsPerSecond": 4.0}
+
+
+def test_c1_contract_is_recorded_on_the_object_holding_the_replica_maximum():
+    from components.rules import capacity
+
+    objs = [{"kind": "Deployment", "metadata": {"name": "d"}, "spec": {"replicas": 1}}, {"kind": "HorizontalPodAutoscaler", "metadata": {"name": "h"}, "spec": {"maxReplicas": 2}}]
+    terms = {"peakRequestsPerSecond": 20.0, "headroom": 0.2, "perReplicaRequestsPerSecond": 4.0, "capacityFile": "c.json"}
+    dep, hpa = capacity.annotate(objs, terms)
+    assert "annotations" not in dep["metadata"] and "annotations" not in objs[1]["metadata"]  # the input is not changed
+    assert json.loads(hpa["metadata"]["annotations"][capacity.CONTRACT_ANNOTATION]) == terms
+    (problem,) = capacity.check_manifest(hpa)
+    assert (problem.path, problem.value, problem.fix) == ("spec.maxReplicas", 2, "set spec.maxReplicas: 6")

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import threading
 
-import pytest
-
 from stacks.__main__ import main as stacks_main
 from stacks.tuning import grid as grid_mod
 from stacks.tuning.deploy import Endpoint
@@ -104,3 +102,11 @@ def test_export_capacity_into_an_unwritable_place_exits_2(tmp_path, capsys):
     blocker.write_text("x")
     assert stacks_main(["report", "--db", str(tmp_path / "runs.db"), "--out", str(tmp_path / "rep"), "--export-capacity", str(blocker / "sub")]) == 2
     assert "cannot write" in capsys.readouterr().out
+
+
+def test_every_slo_a_grid_can_set_is_an_endpoint_slo_key_so_its_capacity_file_can_match():
+    from components.rules.spec import Slo
+    from stacks.tuning.capacity import _camel
+
+    grid_slos = {k for k, sense in grid_mod.METRICS.items() if sense == "minimize"}
+    assert {_camel(k) for k in grid_slos} <= set(Slo.model_json_schema(by_alias=True)["properties"])

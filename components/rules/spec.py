@@ -279,7 +279,7 @@ class Slo(_Model):
     """Bound on the 90th-percentile time per output token. Unset: no bound. Example: `0.05`"""
     itl_p90: Optional[Number] = Field(default=None, gt=0)
     """Bound on the 90th-percentile inter-token latency. Unset: no bound. Example: `0.05`"""
-    e2e_p90: Optional[Number] = Field(default=None, gt=0)
+    e2e_p90: Optional[Number] = Field(default=None, gt=0, alias="e2eP90")  # to_camel would make it e2EP90
     """Bound on the 90th-percentile end-to-end request latency. Unset: no bound. Example: `20`"""
     error_rate: Optional[Number] = Field(default=None, ge=0, le=1)
     """Bound on the share of failed requests. Unset: no bound. Example: `0.01`"""

@@ -91,6 +91,8 @@ def test_report_export_capacity_writes_one_reviewable_file_per_configuration(tmp
     assert doc["requestRate"]["lowerBound"] == 2.25 and doc["cost"] is None
     assert doc["source"]["database"] == "runs.db" and doc["source"]["params"] == {"engineArgs.maxNumSeqs": 8}
     assert "capacity file:" in capsys.readouterr().out
+    report_md = (tmp_path / "rep" / "report.md").read_text()
+    assert "- {'engineArgs.maxNumSeqs': 8}: 10 concurrency (lower bound 9, min over repeats of [12, 9, 10]; capacity search), 2.25 requests/s at the lower bound" in report_md
 
 
 def test_export_capacity_into_an_unwritable_place_exits_2(tmp_path, capsys):

@@ -209,7 +209,9 @@ class Measurer:
         searched: list[float] = []
         if self.grid.capacity_search.enabled:
             # One search per capacity repeat; the repeated benchmark runs at the lowest (the lower bound).
+            whole = self.grid.capacity_search.by == "concurrency"
             searched = [self.capacity(endpoint, stop, benchmark) for _ in range(self.grid.capacity_search.repeats)]
+            searched = [int(v) if whole else v for v in searched]  # a concurrency is a count
             config = self.config(endpoint, **self._load_kwargs(min(searched)), benchmark=benchmark)
         else:
             config = self.config(endpoint, benchmark=benchmark)

@@ -219,9 +219,10 @@ def derive_autoscaling(spec: EndpointSpec, cap: Optional[CapacityFile], path: st
     backend = spec.backend or "hyperpod"
     if backend in NO_AUTOSCALER:
         return None, [], [Problem(where, "fromCapacity", C1, f"the {backend} backend has no per-replica target in this stack ({NO_AUTOSCALER[backend]} scales by minReplicas/maxReplicas only)", "remove autoscaling.target, or use the hyperpod or kubernetes backend")]
-    set_by_hand = [k for k, v in (("prometheus", scaling.prometheus), ("cloudwatch", scaling.cloudwatch), ("podsMetric", scaling.pods_metric)) if v is not None]
-    if set_by_hand:
-        return None, [], [Problem(f"{path}.autoscaling.{set_by_hand[0]}", "set", C1, "target fromCapacity sets the trigger and its target itself", f"remove autoscaling.{set_by_hand[0]}, or autoscaling.target")]
+    by_hand = [(k, v) for k, v in (("prometheus", scaling.prometheus), ("cloudwatch", scaling.cloudwatch), ("podsMetric", scaling.pods_metric)) if v is not None]
+    if by_hand:
+        key, trigger = by_hand[0]
+        return None, [], [Problem(f"{path}.autoscaling.{key}", trigger.model_dump(by_alias=True, exclude_none=True), C1, "target fromCapacity sets the trigger and its target itself", f"remove autoscaling.{key}, or autoscaling.target")]
     if cap is None:
         return None, [], [Problem(where, "fromCapacity", C1, f"needs a matching capacity file ({'capacity is unset' if not file else file + ' does not match'})", "set capacity: to a file of stacks report --export-capacity measured for this endpoint")]
     util = scaling.utilization

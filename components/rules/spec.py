@@ -291,7 +291,7 @@ class Slo(_Model):
 
 class Autoscaling(_Model):
     """Replica autoscaling. hyperpod: the operator's KEDA autoscaler, which needs a `prometheus` or `cloudwatch`
-    trigger; kubernetes: a HorizontalPodAutoscaler on `podsMetric`; ome and kserve: only `minReplicas` and
+    trigger (or `target: fromCapacity`, which sets one); kubernetes: a HorizontalPodAutoscaler on `podsMetric`; ome and kserve: only `minReplicas` and
     `maxReplicas` are used. Unset: a fixed `replicas` count.
     """
 

@@ -312,7 +312,7 @@ def _scaling_rules(spec: EndpointSpec, path: str) -> list[Problem]:
                 scaling.model_dump(by_alias=True),
                 "CONFIG",
                 "autoscaling needs a trigger",
-                "add autoscaling.prometheus {query, targetValue} or autoscaling.cloudwatch {metricName, targetValue}",
+                "add autoscaling.prometheus {query, targetValue} or autoscaling.cloudwatch {metricName, targetValue}, or target: fromCapacity with a capacity file (C1)",
             )
         )
     if (spec.backend or "hyperpod") == "hyperpod":

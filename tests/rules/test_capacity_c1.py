@@ -222,3 +222,17 @@ def test_c1_contract_is_recorded_on_the_object_holding_the_replica_maximum():
     assert json.loads(hpa["metadata"]["annotations"][capacity.CONTRACT_ANNOTATION]) == terms
     (problem,) = capacity.check_manifest(hpa)
     assert (problem.path, problem.value, problem.fix) == ("spec.maxReplicas", 2, "set spec.maxReplicas: 6")
+
+
+def test_c1_from_capacity_prometheus_targets_requests_per_second_for_a_request_rate_capacity(tmp_path):
+    doc = capacity_doc(capacity={"unit": "requests_per_second", "value": 5.0, "lowerBound": 4.5, "lowerBoundRule": "min over repeats", "values": [5.0, 4.5], "source": "capacity search"}, requestRate=None)
+    cfg = parse(tmp_path, endpoint(autoscaling=FROM_CAPACITY, sagemakerEndpoint=False), doc)
+    prom = cfg.endpoints[0].autoscaling.prometheus
+    assert (prom.query, prom.target_value) == ("sum(rate(vllm:request_success_total[1m]))", 3.15)  # 4.5 × 0.7
+
+
+def test_c1_from_capacity_refuses_a_trigger_written_by_hand(tmp_path):
+    scaling = {**FROM_CAPACITY, "cloudwatch": {"metricName": "Invocations", "targetValue": 300}}
+    found, level = problems(tmp_path, endpoint(autoscaling=scaling))
+    assert level == "error"
+    assert found == ["endpoints[0].autoscaling.cloudwatch = {'metricName': 'Invocations', 'namespace': 'AWS/SageMaker', 'targetValue': 300.0}: [C1] target fromCapacity sets the trigger and its target itself. Fix: remove autoscaling.cloudwatch, or autoscaling.target"]

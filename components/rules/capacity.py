@@ -192,8 +192,10 @@ def check_manifest(manifest: dict[str, Any]) -> list[Problem]:
 
 
 # KEDA's CloudWatch trigger in the HyperPod operator reads the Sum of `Invocations` over `metricCollectionPeriod`
-# seconds, per replica (`metricType` Average): CRD InferenceEndpointConfig (sagemaker-hyperpod-inference operator)
-# `cloudWatchTrigger.metricCollectionPeriod` default 300, `metricType` default Average.
+# seconds, per replica (`metricType` Average): aws/sagemaker-hyperpod-cli helm_chart/HyperPodHelmChart/charts/
+# inference-operator/config/crd/inference.sagemaker.aws.amazon.com_inferenceendpointconfigs.yaml @011ca927,
+# `cloudWatchTrigger.metricCollectionPeriod` default 300, `metricType` default Average. The stack leaves the period
+# at that default, so the derived target assumes it.
 CLOUDWATCH_PERIOD_SECONDS = 300
 # Engine-side per-replica figures a Prometheus trigger reads. Requests in flight (running + waiting) is the server's
 # count of what the load generator's concurrency counts; the waiting queue alone stays 0 until the batch is full
@@ -203,8 +205,9 @@ CLOUDWATCH_PERIOD_SECONDS = 300
 # `sglang:num_requests_total` (https://docs.sglang.io/references/production_metrics.html).
 IN_FLIGHT_QUERY = {"vllm": "sum(vllm:num_requests_running) + sum(vllm:num_requests_waiting)", "sglang": "sum(sglang:num_running_reqs) + sum(sglang:num_queue_reqs)"}
 RATE_QUERY = {"vllm": "sum(rate(vllm:request_success_total[1m]))", "sglang": "sum(rate(sglang:num_requests_total[1m]))"}
-# prometheus-adapter's default rules expose a counter `X_total` to the HPA as `X`, a per-second rate over 5m
-# (kubernetes-sigs/prometheus-adapter docs/config.md, default rules `^(.*)_total$`).
+# prometheus-adapter's default rules expose a counter `X_total` to the HPA as `X`, `sum(rate(X_total[5m]))`: a
+# per-second rate (prometheus-community/helm-charts charts/prometheus-adapter/templates/configmap.yaml @4232be43,
+# `rules.default`: `matches: ^(.*)_total$`, `as: ""`).
 HPA_RATE_METRIC = {"vllm": "vllm:request_success", "sglang": "sglang:num_requests"}
 NO_AUTOSCALER = {"ome": "OME", "kserve": "KServe"}
 

@@ -48,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--db", required=True, help="SQLite results file of `stacks tune`")
     report.add_argument("--out", help="report directory (default: <db>-report)")
     report.add_argument("--run", help="run name when the file holds several (default: the latest)")
+    report.add_argument("--export-capacity", metavar="DIR", help="also write one capacity file per configuration into DIR (rule C1: set an endpoint's capacity: to one)")
 
     crds = sub.add_parser("crds", help="manage the local cache of upstream CRD schemas")
     crds.add_argument("action", choices=["fetch", "where"], help="fetch: download the pinned CRDs; where: show which directory is used")

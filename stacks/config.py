@@ -6,7 +6,9 @@ the fix (`endpoints[0].engineArgs.maxNumSeqs = 0: [CONFIG] ... Fix: ...`).
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Mapping, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -23,7 +25,7 @@ from components.rules.spec import ClusterSpec, EndpointSpec, GatewaySpec, Platfo
 from components.rules.tls import check_public_tls
 from components.rules.validate import validate_endpoints
 
-from . import config_errors
+from . import capacity_files, config_errors
 
 PROJECT = "llm-serving"
 
@@ -77,11 +79,13 @@ class StackConfig:
     platform_stack: Optional[str] = None
     preflight: bool = False
     gateway: GatewaySpec = field(default_factory=GatewaySpec)
+    contracts: list[Optional[dict[str, Any]]] = field(default_factory=list)  # C1 numbers per endpoint (None: no load)
 
 
-def parse(values: Mapping[str, Any], region: Optional[str], stack_name: Optional[str] = None) -> StackConfig:
+def parse(values: Mapping[str, Any], region: Optional[str], stack_name: Optional[str] = None, project_dir: Optional[Path] = None) -> StackConfig:
     """`values` are the project's config keys without the `<project>:` prefix; `stack_name` is the Pulumi stack
-    name (dev stacks may opt out of TLS, S2; unknown counts as not dev)."""
+    name (dev stacks may opt out of TLS, S2; unknown counts as not dev); `project_dir` is where endpoints'
+    `capacity` files are (default: the directory of the running program)."""
     problems: list[Problem] = []
     if not region:
         problems.append(Problem("aws:region", region, "CONFIG", "no AWS region", "set config aws:region, e.g. us-east-1"))
@@ -90,7 +94,10 @@ def parse(values: Mapping[str, Any], region: Optional[str], stack_name: Optional
     except ValidationError as exc:
         raise ConfigError(problems + [config_errors.problem(err, StackSpec) for err in exc.errors()]) from None
     endpoints = backends.resolve(stack.endpoints, stack.cluster, stack.platform)
-    found = validate_endpoints(endpoints)
+    # C1 first: `autoscaling.target: fromCapacity` fills in the triggers the checks below then judge (A1).
+    capacity = capacity_files.apply(endpoints, project_dir or program_dir())
+    endpoints, found = capacity.endpoints, list(capacity.problems)
+    found += validate_endpoints(endpoints)
     found += backends.validate_backends(endpoints, stack.cluster, stack.platform)
     found += validate_router_services(stack.platform.ingress, endpoints)
     found += check_public_tls(endpoints, stack.platform.ingress, stack_name)
@@ -101,7 +108,7 @@ def parse(values: Mapping[str, Any], region: Optional[str], stack_name: Optional
     errors = problems + [p for p in found if p.severity == "error"]
     if errors:
         raise ConfigError(errors)
-    changes = backends.default_changes(values.get("endpoints") or [], endpoints)
+    changes = backends.default_changes(values.get("endpoints") or [], endpoints) + capacity.changes
     changes += [c for i, ep in enumerate(endpoints) if ep.backend == "hyperpod" for c in autoscaling.default_changes(ep, naming.endpoint_name(ep.name), f"endpoints[{i}]")]
     changes += [c for i, ep in enumerate(endpoints) for c in endpoint_rules.default_changes(ep, f"endpoints[{i}]")]
     if stack.platform_stack is None:
@@ -117,7 +124,15 @@ def parse(values: Mapping[str, Any], region: Optional[str], stack_name: Optional
         platform_stack=stack.platform_stack,
         preflight=stack.preflight,
         gateway=stack.gateway,
+        contracts=capacity.contracts,
     )
+
+
+def program_dir() -> Path:
+    """The project directory: where the running program (`__main__.py`, run by Pulumi or the offline plan through
+    runpy) lives, else the working directory (Pulumi runs programs there)."""
+    main = getattr(sys.modules.get("__main__"), "__file__", None)
+    return Path(main).resolve().parent if main and Path(main).name == "__main__.py" else Path.cwd()
 
 
 def load_from_pulumi() -> StackConfig:

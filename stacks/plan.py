@@ -123,11 +123,11 @@ def read_stack_config(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, 
     return out
 
 
-def parse_stack_config(values: dict[str, Any], project: str, stack: Optional[str] = None) -> stack_config.StackConfig:
+def parse_stack_config(values: dict[str, Any], project: str, stack: Optional[str] = None, project_dir: Path = PROJECT_DIR) -> stack_config.StackConfig:
     prefix = f"{project}:"
     own = {k[len(prefix) :]: v for k, v in values.items() if k.startswith(prefix)}
     own.pop("kubeconfig", None)
-    return stack_config.parse(own, values.get("aws:region"), stack)
+    return stack_config.parse(own, values.get("aws:region"), stack, project_dir)
 
 
 # ---------------------------------------------------------------- running the program
@@ -299,7 +299,7 @@ def build_plan_from_values(
 
 def _build_plan(stack: str, values: dict[str, Any], project_dir: Path, crd_dir: Optional[str], kubernetes_version: str, policy_config: Optional[PolicyConfig]) -> Plan:
     project = project_name(project_dir)
-    cfg = parse_stack_config(values, project, stack)  # raises ConfigError before anything is declared
+    cfg = parse_stack_config(values, project, stack, project_dir)  # raises ConfigError before anything is declared
     mocks, logs = run_program(stack, values, project, program=project_dir / "__main__.py")
     directory, origin = find_crd_dir(crd_dir)
     validator = Validator(directory, kubernetes_version)

@@ -245,7 +245,7 @@ def declare_endpoints(cfg: stack_config.StackConfig, base: Base) -> tuple[dict[s
     counts = Counter(ep.name for ep in resolved)
     outputs: dict[str, Any] = {}
     api_keys: dict[str, Any] = {}
-    for ep in resolved:
+    for ep, contract in zip(resolved, cfg.contracts or [None] * len(resolved)):
         # Pulumi names per (namespace, name) (G2): one endpoint name may be used in two namespaces.
         # A name used once keeps the key it had before (output key and resource alias), so existing
         # stacks neither replace their endpoints nor change their outputs.
@@ -264,6 +264,7 @@ def declare_endpoints(cfg: stack_config.StackConfig, base: Base) -> tuple[dict[s
                 ingress=ingress,
                 kubeconfig=base.kubeconfig,
                 previous_name=ep.name if unique else None,
+                capacity_contract=contract,
             ),
         )
         key_name = ep.name if unique else ep.key

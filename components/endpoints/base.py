@@ -53,6 +53,10 @@ class EndpointArgs:
     tags: dict[str, str] = field(default_factory=dict)
     """Extra tags for the endpoint's ALB; the stack and endpoint tags are always added (S6)."""
 
+    capacity_contract: Optional[dict[str, Any]] = None
+    """The capacity contract's numbers (rule C1: peak, headroom, measured requests/s per replica), recorded as an
+    annotation on the object that holds the replica maximum so the policy pack checks them. None: no load."""
+
     previous_name: Optional[str] = None
     """The Pulumi name the endpoint had before names were per namespace (`<name>` instead of
     `<namespace>/<name>`). Set when the name is used once in the stack: the component and its key

@@ -14,6 +14,7 @@ G21, G22 = "G21", "G22"
 S1, S2, S3, S4, S5, S6 = "S1", "S2", "S3", "S4", "S5", "S6"
 B1 = "B1"
 A1 = "A1"
+C1 = "C1"
 O1, O2, O3, O4, O5, O6 = "O1", "O2", "O3", "O4", "O5", "O6"
 T1, T2, T3 = "T1", "T2", "T3"
 
@@ -241,6 +242,15 @@ RULES += (
          "The gateway's ALB listens on HTTPS with the ACM certificate and redirects HTTP.",
          "`gateway.public` without `gateway.certificateArn`; a public gateway Ingress without a certificate. As with S2, a dev stack's `platform.ingress.allowPlaintextApiKey` makes it a warning; elsewhere it is an error.",
          ("validate", "policy")),
+)
+
+# The capacity contract: a measured capacity (stacks report --export-capacity) against the declared peak load.
+RULES += (
+    Rule(C1, "An endpoint that declares a peak load has the replicas to carry it at its SLO: maxReplicas × the measured capacity's lower bound ≥ peak × (1 + headroom), with a capacity file measured for the same model, engine, instance type, engine args, workload and SLO.",
+         "Replica counts and autoscaling targets were set by hand after a tuning run, or by guesswork: targets that never scaled out, or a maximum that could not carry the peak.",
+         "`autoscaling.target: fromCapacity` sets the trigger's per-replica target from the capacity's lower bound × utilization, in the unit of the backend's autoscaler (logged as a change).",
+         "Too few replicas for the declared peak with a matching capacity file (error; a warning without one); a capacity file measured under another SLO, workload, model, engine, instance type or engine args (one problem per field); `fromCapacity` without a matching file or on ome/kserve.",
+         ("validate", "policy", "driver")),
 )
 
 BY_ID: dict[str, Rule] = {r.id: r for r in RULES}

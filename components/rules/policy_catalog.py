@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Mapping, Optional, Union
 
-from . import manifests, ordering, security, stack_checks
+from . import capacity, manifests, ordering, security, stack_checks
 from .gateway import checks as gateway_checks
-from .catalog import A1, B1, G1, G2, G3, G4, G5, G6, G7, G8, G9, G10, G11, G12, G13, G16, G21, G22, O1, O2, O3, O4, O5, O6, S1, S2, S3, S4, S5, S6, T1, T2, T3
+from .catalog import A1, B1, C1, G1, G2, G3, G4, G5, G6, G7, G8, G9, G10, G11, G12, G13, G16, G21, G22, O1, O2, O3, O4, O5, O6, S1, S2, S3, S4, S5, S6, T1, T2, T3
 from .problems import Problem
 from .resources import Resource
 
@@ -78,6 +78,11 @@ def _public_alb_tls(severity: str, fn: Callable[..., list[stack_checks.Finding]]
 
     return check
 
+def _capacity_contract(severity: str) -> ResourceCheck:
+    """C1 findings of one severity: too few replicas for a measured capacity (error); no matching file (warning)."""
+    return lambda resource, ctx: [p for p in capacity.check_manifest(resource.manifest) if p.severity == severity] if resource.manifest is not None else []
+
+
 POLICIES: tuple[PolicySpec, ...] = (
     PolicySpec("g01-name-length", G1, "Kubernetes names, and the names the HyperPod operator derives from them (prefetch-{name}-inf), fit 63 characters", "resource", "mandatory", _guardrail(G1), anchors=("incident §3",)),
     PolicySpec("g02-name-format", G2, "Names (metadata.name, spec.endpointName) are lowercase RFC 1123; label and annotation values are strings", "resource", "mandatory", _guardrail(G2), anchors=("incident §19",)),
@@ -98,6 +103,8 @@ POLICIES: tuple[PolicySpec, ...] = (
     PolicySpec("b1-backend-manifests", B1, "OME/KServe objects and engine containers deploy as written: named containers, $(VAR) not $VAR in args, the runtime owns the runner image, supported storage URIs, a BenchmarkJob output location, no headless Service in front of KServe", "resource", "mandatory", _guardrail(B1), anchors=("autotuner-ome-devlog bugs 2-5, 10", "maas-kserve-devlog issues 7, 10")),
     PolicySpec("a1-autoscaling-trigger-gets-datapoints", A1, "HyperPod autoscaling triggers read a metric that exists for the endpoint: AWS/SageMaker real-time metrics with the registered EndpointName and a VariantName, Prometheus queries on the endpoint's own engine", "resource", "mandatory", _guardrail(A1), anchors=("AWS docs: sagemaker-hyperpod-model-deployment-autoscaling", "AWS docs: async-inference-monitor")),
     PolicySpec("a1-autoscaling-variant-name", A1, "A CloudWatch trigger's VariantName other than upstream's AllTraffic (warning)", "resource", "advisory", _guardrail(A1, "warning"), anchors=("aws-samples/sagemaker-genai-hosting-examples deploy_jumpstart_inference_operator.yaml",)),
+    PolicySpec("c1-capacity-contract", C1, "An endpoint's replica maximum carries its declared peak load at the SLO: maxReplicas × measured capacity (lower bound) ≥ peak × (1 + headroom)", "resource", "mandatory", _capacity_contract("error"), anchors=("issue 18: a measured capacity, checked before deployment",)),
+    PolicySpec("c1-capacity-unmeasured", C1, "An endpoint declares a peak load without a matching capacity file (warning)", "resource", "advisory", _capacity_contract("warning")),
     PolicySpec("g16-endpoint-url-from-status", G16, "Endpoint URLs in the stack outputs come from the Ingress's final status", "stack", "mandatory", _stack(stack_checks.check_endpoint_urls), anchors=("incident §16",)),
     PolicySpec("s1-gpu-workload-limits-probes", S1, "GPU containers of every workload kind declare a GPU limit and probes", "resource", "mandatory", _on_manifest(security.check_gpu_workload), anchors=("Kyverno require-requests-limits", "Kyverno require-probes")),
     PolicySpec("s2-public-alb-tls", S2, "No internet-facing ALB without TLS (ACM certificate), keyed or not", "stack", "mandatory", _public_alb_tls("error"), params=_DEV_STACKS_PARAM, anchors=("AWSGuard alb-http-to-https-redirection", "CIS EKS 5.4.5")),

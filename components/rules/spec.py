@@ -247,9 +247,51 @@ class PodsMetric(_Model):
     """Average value per pod the HPA keeps the metric at. Example: `8`"""
 
 
+class Load(_Model):
+    """The load an endpoint must carry at peak, checked against a measured capacity (rule C1)."""
+
+    peak_requests_per_second: Number = Field(gt=0)
+    """Requests per second the endpoint must serve at peak, across all replicas. Example: `20`"""
+    workload: line(256) = Field(min_length=1)
+    """The request shape of that load, in the load generator's scenario syntax (docs/load-generator.md); a
+    capacity file measured under another workload does not match. Example: `"N(1024,256)/(256,64)"`
+    """
+    headroom: Number = Field(default=0.2, ge=0, le=10)
+    """Spare capacity on top of the peak, as a fraction: the replicas must carry peak × (1 + headroom).
+    Example: `0.3`
+    """
+
+
+class Slo(_Model):
+    """Latency objectives the endpoint is sized for, in seconds, as the tuning run measured them (rule C1). A
+    capacity file measured under other objectives does not match.
+    """
+
+    ttft_p50: Optional[Number] = Field(default=None, gt=0)
+    """Bound on the median time to first token. Unset: no bound. Example: `0.5`"""
+    ttft_p90: Optional[Number] = Field(default=None, gt=0)
+    """Bound on the 90th-percentile time to first token. Unset: no bound. Example: `1.0`"""
+    ttft_p99: Optional[Number] = Field(default=None, gt=0)
+    """Bound on the 99th-percentile time to first token. Unset: no bound. Example: `2.0`"""
+    tpot_p50: Optional[Number] = Field(default=None, gt=0)
+    """Bound on the median time per output token. Unset: no bound. Example: `0.03`"""
+    tpot_p90: Optional[Number] = Field(default=None, gt=0)
+    """Bound on the 90th-percentile time per output token. Unset: no bound. Example: `0.05`"""
+    itl_p90: Optional[Number] = Field(default=None, gt=0)
+    """Bound on the 90th-percentile inter-token latency. Unset: no bound. Example: `0.05`"""
+    e2e_p90: Optional[Number] = Field(default=None, gt=0, alias="e2eP90")  # to_camel would make it e2EP90
+    """Bound on the 90th-percentile end-to-end request latency. Unset: no bound. Example: `20`"""
+    error_rate: Optional[Number] = Field(default=None, ge=0, le=1)
+    """Bound on the share of failed requests. Unset: no bound. Example: `0.01`"""
+
+    def bounds(self) -> dict[str, float]:
+        """The set bounds, keyed as config and capacity files name them (`ttftP90`)."""
+        return {k: float(v) for k, v in self.model_dump(by_alias=True).items() if v is not None}
+
+
 class Autoscaling(_Model):
     """Replica autoscaling. hyperpod: the operator's KEDA autoscaler, which needs a `prometheus` or `cloudwatch`
-    trigger; kubernetes: a HorizontalPodAutoscaler on `podsMetric`; ome and kserve: only `minReplicas` and
+    trigger (or `target: fromCapacity`, which sets one); kubernetes: a HorizontalPodAutoscaler on `podsMetric`; ome and kserve: only `minReplicas` and
     `maxReplicas` are used. Unset: a fixed `replicas` count.
     """
 
@@ -275,6 +317,17 @@ class Autoscaling(_Model):
     cooldown_seconds: Int32 = Field(default=300, ge=0)
     """Seconds to wait before scaling in. hyperpod: KEDA's `cooldownPeriod`; kubernetes: the HPA's scale-down
     stabilization window; ignored by ome and kserve. Example: `600`
+    """
+    target: Optional[Literal["fromCapacity"]] = None
+    """`fromCapacity`: derive the per-replica scaling target from the endpoint's `capacity` file (its lower bound ×
+    `utilization`), in the unit the backend's autoscaler reads, and set the trigger itself (hyperpod: the
+    CloudWatch `Invocations` trigger, or with `sagemakerEndpoint: false` a Prometheus trigger; kubernetes: the
+    HPA's requests-per-second metric). Leave `prometheus`, `cloudwatch` and `podsMetric` unset; ome and kserve
+    have no per-replica target here and refuse it. Unset: the targets as written. Example: `fromCapacity`
+    """
+    utilization: Number = Field(default=0.7, gt=0, le=1)
+    """Share of the measured capacity a replica is driven to before scaling out (with `target: fromCapacity`).
+    Example: `0.6`
     """
 
 
@@ -468,6 +521,19 @@ class EndpointSpec(_Model):
     invocation_endpoint: Literal["v1/chat/completions", "v1/completions"] = "v1/chat/completions"
     """OpenAI API path clients call; it is the path of the endpoint's `url` output and of its `curl` example.
     Example: `v1/completions`
+    """
+    load: Optional[Load] = None
+    """Peak load the endpoint must carry (rule C1). Unset: no capacity contract. Example: `{peakRequestsPerSecond:
+    20, workload: "N(1024,256)/(256,64)"}`
+    """
+    slo: Optional[Slo] = None
+    """Latency objectives the endpoint is sized for; the capacity file must be measured under the same ones (rule
+    C1). Example: `{ttftP90: 1.0, tpotP90: 0.05}`
+    """
+    capacity: Optional[line(1024)] = Field(default=None, min_length=1)
+    """Capacity file that `python -m stacks report --export-capacity DIR` wrote, relative to the project
+    directory: the measured load per replica that met the SLO (rule C1). Unset: the contract is only advisory.
+    Example: `capacity/qwen3-4b-g5.json`
     """
     autoscaling: Optional[Autoscaling] = None
     """Scale replicas with load. Unset: a fixed `replicas` count. Example: `{minReplicas: 1, maxReplicas: 4,

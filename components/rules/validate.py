@@ -305,14 +305,14 @@ def _scaling_rules(spec: EndpointSpec, path: str) -> list[Problem]:
                 "set minReplicas <= maxReplicas",
             )
         )
-    if scaling.prometheus is None and scaling.cloudwatch is None and (spec.backend or "hyperpod") == "hyperpod":
+    if scaling.prometheus is None and scaling.cloudwatch is None and scaling.target is None and (spec.backend or "hyperpod") == "hyperpod":
         problems.append(
             Problem(
                 f"{path}.autoscaling",
                 scaling.model_dump(by_alias=True),
                 "CONFIG",
                 "autoscaling needs a trigger",
-                "add autoscaling.prometheus {query, targetValue} or autoscaling.cloudwatch {metricName, targetValue}",
+                "add autoscaling.prometheus {query, targetValue} or autoscaling.cloudwatch {metricName, targetValue}, or target: fromCapacity with a capacity file (C1)",
             )
         )
     if (spec.backend or "hyperpod") == "hyperpod":

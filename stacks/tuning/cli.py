@@ -18,6 +18,7 @@ from rich.text import Text
 
 from components.rules import ConfigError
 
+from . import capacity as capacity_mod
 from . import grid as grid_mod
 from . import report as report_mod
 from .driver import Driver
@@ -262,6 +263,17 @@ def report(args: Any, console: Console, code: int = 0) -> int:
     else:
         say(console, (decision.reason, "yellow"))
     say(console, f"report: {written['report']}" + (f"; plot: {written['plot']}" if written["plot"] else "") + (f"; cost plot: {written['cost_plot']}" if written.get("cost_plot") else ""))
+    if getattr(args, "export_capacity", None):
+        grid = GridSpec.model_validate(dict(store.runs())[written["run"]])
+        try:
+            files = capacity_mod.export(grid, store.trials(written["run"]), db, Path(args.export_capacity))
+        except OSError as exc:
+            say(console, (f"--export-capacity {args.export_capacity}: cannot write ({exc.strerror or exc})", "red"), "; Fix: pass a writable directory")
+            return 2
+        if not files:
+            say(console, ("no capacity to export", "yellow"), ": no succeeded trial recorded the highest load that met the SLO")
+        for path in files:
+            say(console, f"capacity file: {path}")
     return code
 
 

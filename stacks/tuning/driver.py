@@ -105,6 +105,8 @@ class Driver:
             self._phase(record, point, "benchmark")
             measurement = self._measure_watched(handle, endpoint, point)
             record.metrics = {**measurement.metrics, "load": measurement.load, "meets_slo": measurement.meets_slo}
+            if measurement.capacity is not None:
+                record.metrics["capacity"] = measurement.capacity
             record.levels = measurement.levels
             record.status = "succeeded"
         except Interrupted as exc:

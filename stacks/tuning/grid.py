@@ -25,7 +25,7 @@ from components.rules import ConfigError, Problem, backends
 from components.rules.spec import ClusterSpec, EndpointSpec, PlatformSpec
 from components.rules.tls import check_public_tls
 from components.rules.validate import validate_endpoint
-from stacks import config_errors
+from stacks import capacity_files, config_errors
 from stacks.yamlio import YamlInputError, load_file
 
 from .cost import point_problems
@@ -180,6 +180,8 @@ class CapacitySearch(_Model):
     start: float = Field(default=1, gt=0)
     max: float = Field(default=256, gt=0)
     steps: int = Field(default=6, ge=1, le=20)  # bisection steps after bracketing
+    # Searches per trial: their minimum is the capacity's lower bound (capacity files, rule C1).
+    repeats: int = Field(default=1, ge=1, le=10)
 
 
 class LocalTarget(_Model):
@@ -476,6 +478,11 @@ def make_point(grid: GridSpec, params: dict[str, Any]) -> Point:
         # S2: trial stacks ({stackPrefix}-{run}-{point}) are dev stacks only if the prefix makes them so.
         for problem in check_public_tls([spec], platform_spec.ingress, f"{grid.pulumi.stack_prefix}-trial"):
             problems.append(dataclasses.replace(problem, path=problem.path.replace("endpoints[0]", "base", 1)))
+    if spec.load is not None or spec.capacity:
+        # C1: a point that declares a peak load it cannot carry with its measured capacity is pruned (capacity
+        # files are relative to the project directory, pulumi.projectDir).
+        found = capacity_files.apply([spec], Path(grid.pulumi.project_dir)).problems
+        problems += [dataclasses.replace(p, path=p.path.replace("endpoints[0]", "base", 1)) for p in found]
     problems += local_problems(grid, settings, spec)
     return Point(params, spec, tuple(problems), bench)
 

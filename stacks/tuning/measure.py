@@ -108,6 +108,28 @@ class Measurement:
     levels: list[dict[str, Any]]  # every sample, for the record
     meets_slo: bool
     load: float
+    capacity: Optional[dict[str, Any]] = None  # highest load meeting every SLO, with its spread (see capacity_entry)
+
+
+# The capacity's lower bound is the minimum over repeats: with the 1 to 5 repeats a tuning run
+# affords, a percentile cannot be estimated, and the capacity contract (rule C1) wants the
+# load every repeat sustained, not the typical one.
+LOWER_BOUND_RULE = "min over repeats"
+
+
+def capacity_entry(unit: str, source: str, values: list[float], at_load: Optional[dict[str, Any]]) -> dict[str, Any]:
+    """The capacity record of a trial: `values` one per repeat; `at_load` the aggregate measured at the lower
+    bound's load (its request throughput converts a concurrency capacity into requests per second)."""
+    rate = (at_load or {}).get("request_throughput") or {}
+    return {
+        "unit": unit,
+        "source": source,
+        "value": statistics.median(values),
+        "lower_bound": min(values),
+        "lower_bound_rule": LOWER_BOUND_RULE,
+        "values": values,
+        "request_rate": {"value": rate.get("mean"), "lower_bound": rate.get("min"), "values": rate.get("values", [])} if rate else None,
+    }
 
 
 BenchFn = Callable[[BenchmarkConfig, threading.Event], list[LevelResult]]
@@ -195,9 +217,13 @@ class Measurer:
 
     def measure(self, endpoint: Endpoint, stop: threading.Event, benchmark: Optional[Benchmark] = None) -> Measurement:
         """``benchmark``: the point's own benchmark block (its `benchmark.*` parameters), else the grid's."""
+        searched: list[float] = []
         if self.grid.capacity_search.enabled:
-            load = self.capacity(endpoint, stop, benchmark)
-            config = self.config(endpoint, **self._load_kwargs(load), benchmark=benchmark)
+            # One search per capacity repeat; the repeated benchmark runs at the lowest (the lower bound).
+            whole = self.grid.capacity_search.by == "concurrency"
+            searched = [self.capacity(endpoint, stop, benchmark) for _ in range(self.grid.capacity_search.repeats)]
+            searched = [int(v) if whole else v for v in searched]  # a concurrency is a count
+            config = self.config(endpoint, **self._load_kwargs(min(searched)), benchmark=benchmark)
         else:
             config = self.config(endpoint, benchmark=benchmark)
         runs: list[list[dict[str, Any]]] = []
@@ -205,9 +231,29 @@ class Measurer:
             # Warm-up once; later repeats measure a warm server like the first.
             cfg = config if repeat == 0 else self.config(endpoint, config.concurrency, config.request_rates, warmup=0, benchmark=benchmark)
             runs.append(self._levels(cfg, endpoint, stop))
-        return self._choose(runs)
+        measurement = self._choose(runs, "concurrency" if config.concurrency else "requests_per_second")
+        if searched:
+            unit = "concurrency" if self.grid.capacity_search.by == "concurrency" else "requests_per_second"
+            at = aggregate([s for samples in runs for s in samples if s["load"] == min(searched)])
+            measurement.capacity = capacity_entry(unit, "capacity search", searched, at)
+        return measurement
 
-    def _choose(self, runs: list[list[dict[str, Any]]]) -> Measurement:
+    def _slo_ok(self, samples: list[dict[str, Any]]) -> bool:
+        limit = self.grid.benchmark.max_error_rate
+        return all((s.get("error_rate") or 0) <= limit for s in samples) and meets_slo(aggregate(samples), self.grid.slo)
+
+    def _level_capacity(self, runs: list[list[dict[str, Any]]], unit: str) -> Optional[dict[str, Any]]:
+        """Without a capacity search: per repeat, the highest level that met every SLO (a trace has no load)."""
+        if self.grid.benchmark.trace:
+            return None
+        per_repeat = [max((s["load"] for s in samples if self._slo_ok([s])), default=0.0) for samples in runs]
+        if not per_repeat or max(per_repeat) <= 0:
+            return None
+        lowest = min(per_repeat)
+        at = aggregate([s for samples in runs for s in samples if s["load"] == lowest]) if lowest > 0 else None
+        return capacity_entry(unit, "best SLO-meeting level", per_repeat, at)
+
+    def _choose(self, runs: list[list[dict[str, Any]]], unit: str = "concurrency") -> Measurement:
         """The load whose mean meets every SLO with the best objective (else the best overall)."""
         objective, sense, slo = self.grid.objective.metric, self.grid.objective.sense, self.grid.slo
         by_load: dict[float, list[dict[str, Any]]] = {}
@@ -226,7 +272,7 @@ class Measurer:
         if best is None:
             raise BenchmarkFailed(f"no level produced {objective}")
         flat = [s for samples in runs for s in samples]
-        return Measurement(best[3], flat, best[0], best[2])
+        return Measurement(best[3], flat, best[0], best[2], self._level_capacity(runs, unit))
 
     def _load_kwargs(self, load: float) -> dict[str, Any]:
         if self.grid.capacity_search.by == "concurrency":
@@ -239,9 +285,7 @@ class Measurer:
         integral = cap.by == "concurrency"
 
         def ok(load: float) -> bool:
-            samples = self._levels(self.config(endpoint, **self._load_kwargs(load), warmup=0, benchmark=benchmark), endpoint, stop, probe=True)
-            limit = self.grid.benchmark.max_error_rate
-            return all(s["error_rate"] <= limit for s in samples) and meets_slo(aggregate(samples), self.grid.slo)
+            return self._slo_ok(self._levels(self.config(endpoint, **self._load_kwargs(load), warmup=0, benchmark=benchmark), endpoint, stop, probe=True))
 
         return capacity_search(ok, cap.start, cap.max, cap.steps, integral)
 

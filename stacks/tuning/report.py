@@ -133,6 +133,18 @@ def rows(records: list[TrialRecord], grid: GridSpec) -> tuple[list[str], list[li
     return header, out
 
 
+def capacity_lines(records: list[TrialRecord]) -> list[str]:
+    """Each succeeded trial's capacity at the SLO (`stacks report --export-capacity` writes them as files)."""
+    out = []
+    for r in records:
+        cap = r.metrics.get("capacity") if r.status == "succeeded" else None
+        if isinstance(cap, dict) and cap.get("values"):
+            rate = (cap.get("request_rate") or {}).get("lower_bound")
+            per_second = f", {rate:.4g} requests/s at the lower bound" if rate else ""
+            out.append(f"- {r.params}: {cap['value']:g} {cap['unit']} (lower bound {cap['lower_bound']:g}, {cap['lower_bound_rule']} of {cap['values']}; {cap['source']}){per_second}")
+    return ["", "## Capacity at the SLO", "", *out] if out else []
+
+
 def plot(records: list[TrialRecord], grid: GridSpec, path: Path, best: Optional[TrialRecord]) -> Optional[Path]:
     import matplotlib
 
@@ -183,6 +195,7 @@ def write(store: TrialStore, out_dir: Path, run: Optional[str] = None) -> dict[s
     lines += ["| " + " | ".join(c.replace("|", "/") for c in row) + " |" for row in table]
     lines += ["", "## Pareto front (throughput vs " + latency_metric(grid) + ")", ""]
     lines += [f"- {r.params}: {_fmt(r, 'output_throughput')} tok/s, {latency_metric(grid)} {_fmt(r, latency_metric(grid))} s" for r in pareto(records, grid)]
+    lines += capacity_lines(records)
     lines += ["", "## Best configuration under the SLOs", ""]
     snippet_path = None
     if decision.best is not None:

@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 import pytest
 
+from components.rules import capacity
 from components.rules.policy_catalog import POLICIES
 from components.rules.resources import Resource
 
@@ -113,6 +114,14 @@ def k8s_service() -> Resource:
 def graph_node(resource: Resource, urn: str, *dependencies: str) -> Resource:
     return Resource(resource.type, resource.name, resource.props, urn, dependencies)
 
+def contracted(max_replicas: int, per_replica: float | None = 4.0) -> dict[str, Any]:
+    """An InferenceEndpointConfig with the C1 numbers the stack records: peak 20 requests/s, headroom 0.2."""
+    terms = {"peakRequestsPerSecond": 20.0, "headroom": 0.2, "perReplicaRequestsPerSecond": per_replica, "capacityFile": "capacity/qwen3-4b-g5.json" if per_replica else None}
+    scaling = {"minReplicas": 1, "maxReplicas": max_replicas, "cloudwatch": {"metricName": "Invocations", "targetValue": 840}}
+    (manifest,) = capacity.annotate([render(autoscaling=scaling)], terms)
+    return manifest
+
+
 CASES: dict[str, tuple[str, Callable[[], list[Resource]], Callable[[], list[Resource]], dict | None, str | None]] = {
     "g01-name-length": ("G1", lambda: [k8s(mutate(render(), lambda o: o["metadata"].update(name="a" * 51)))], lambda: [k8s(render("a" * 51))], None, None),
     "g02-name-format": ("G2", lambda: [k8s(mutate(render(sagemakerEndpoint=True), lambda o: o["spec"].update(endpointName="Qwen3-4B")))], lambda: [k8s(render(sagemakerEndpoint=True))], None, None),
@@ -138,6 +147,8 @@ CASES: dict[str, tuple[str, Callable[[], list[Resource]], Callable[[], list[Reso
         None,
         None,
     ),
+    "c1-capacity-contract": ("C1", lambda: [k8s(contracted(3))], lambda: [k8s(contracted(6))], None, None),
+    "c1-capacity-unmeasured": ("C1", lambda: [k8s(contracted(6, per_replica=None))], lambda: [k8s(contracted(6))], None, None),
     "g08-public-alb-needs-routing": ("G8", lambda: [k8s(render()), k8s(ingress("qwen3-4b", tls=True))], lambda: [k8s(render(intelligentRouting=True)), k8s(ingress("qwen3-4b", tls=True))], None, None),
     "g09-api-key-reaches-router": (
         "G9",
@@ -334,3 +345,11 @@ def test_unknown_values_during_preview_do_not_turn_into_violations():
     reported = run_policy("g03-one-engine-port", [resource])
     assert len(reported) == 1 and "spec.worker.args[--port] = '8080': [G3]" in reported[0][0]
     assert all(pack.UNKNOWN not in m for m, _ in reported)
+
+
+def test_c1_policy_reads_the_replica_maximum_from_the_manifest_and_names_the_replicas_needed():
+    (message,) = [m for m, _ in run_policy("c1-capacity-contract", [k8s(contracted(3))])]
+    assert "spec.autoScalingSpec.maxReplicaCount = 3: [C1] 3 × 4 requests/s per replica (lower bound, capacity/qwen3-4b-g5.json) = 12 < peak 20 × (1 + headroom 0.2) = 24: needs 6 replicas, has 3" in message
+    # A maximum edited by hand after the stack rendered it is judged as it is.
+    edited = mutate(contracted(6), lambda o: o["spec"]["autoScalingSpec"].update(maxReplicaCount=5))
+    assert [m for m, _ in run_policy("c1-capacity-contract", [k8s(edited)])][0].count("needs 6 replicas, has 5") == 1

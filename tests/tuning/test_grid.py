@@ -140,3 +140,19 @@ def test_g21_g22_grid_prunes_sglang_behind_the_router_and_kv_cache_on_the_stock_
         ("sglang", None): ["G21"],
         ("sglang", "vllm/vllm-openai:v0.11.0"): ["G21"],
     }
+
+
+def test_c1_a_point_whose_max_replicas_cannot_carry_the_declared_peak_is_pruned(tmp_path):
+    import json as json_mod
+
+    (tmp_path / "cap.json").write_text(json_mod.dumps({
+        "schemaVersion": 1, "model": "org/m", "engine": "vllm", "instanceType": "g5.xlarge", "engineArgs": {"maxModelLen": 2048}, "workload": "D(256,64)",
+        "slo": {"ttftP90": 1.0}, "capacity": {"unit": "requests_per_second", "value": 3.0, "lowerBound": 2.5, "lowerBoundRule": "min over repeats", "values": [3.0, 2.5], "source": "capacity search"},
+        "measured": "2026-11-28", "run": "r", "trial": "t", "source": {}}))
+    base = {"name": "ep", "model": "org/m", "engine": "vllm", "instanceType": "g5.xlarge", "modelSource": {"type": "s3", "bucket": "bkt"}, "engineArgs": {"maxModelLen": 2048},
+            "load": {"peakRequestsPerSecond": 10, "workload": "D(256,64)", "headroom": 0.2}, "slo": {"ttftP90": 1.0}, "capacity": "cap.json"}
+    grid = grid_mod.GridSpec.model_validate({"name": "g", "base": base, "parameters": {"replicas": [4, 5]}, "pulumi": {"projectDir": str(tmp_path)}})
+    four, five = grid_mod.expand(grid)
+    assert four.pruned and [str(p) for p in four.problems] == [
+        "base.replicas = 4: [C1] 4 × 2.5 requests/s per replica (lower bound, cap.json) = 10 < peak 10 × (1 + headroom 0.2) = 12: needs 5 replicas, has 4. Fix: set replicas: 5"]
+    assert not five.pruned and five.problems == ()

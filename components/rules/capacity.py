@@ -1,0 +1,253 @@
+"""The capacity contract (rule C1): a measured capacity file against an endpoint's declared peak load.
+
+`stacks report --export-capacity` writes the files (stacks/tuning/capacity.py); the stacks layer reads them
+and passes the parsed `CapacityFile` in, so this module stays pure. A file measured under another SLO,
+workload, model, engine, instance type or engine args does not match: each differing field is one problem.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from .catalog import C1
+from .problems import Change, Problem
+from .spec import Autoscaling, CloudWatchTrigger, EndpointSpec, PodsMetric, PrometheusTrigger
+
+SCHEMA_VERSION = 1
+Unit = Literal["concurrency", "requests_per_second"]
+
+
+class _File(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class Measured(_File):
+    unit: Unit
+    value: float = Field(ge=0)
+    lower_bound: float = Field(ge=0)
+    lower_bound_rule: str
+    values: list[float]
+    source: str  # "capacity search" or "best SLO-meeting level"
+
+
+class RequestRate(_File):
+    """Requests per second completed at the lower bound's load: a concurrency capacity in requests per second."""
+
+    value: Optional[float] = None
+    lower_bound: Optional[float] = None
+    values: list[float] = Field(default_factory=list)
+
+
+class CapacityFile(_File):
+    schema_version: Literal[1]
+    model: str
+    engine: str
+    instance_type: str
+    engine_args: dict[str, Any]
+    workload: str
+    slo: dict[str, float]
+    capacity: Measured
+    request_rate: Optional[RequestRate] = None
+    measured: str  # date, YYYY-MM-DD
+    run: str
+    trial: str
+    source: dict[str, Any]
+    cost: Optional[dict[str, Any]] = None  # filled by the price tooling; not read here
+
+    def rate_lower_bound(self) -> Optional[float]:
+        """Requests per second one replica sustained at the SLO in every repeat."""
+        if self.capacity.unit == "requests_per_second":
+            return self.capacity.lower_bound
+        return self.request_rate.lower_bound if self.request_rate else None
+
+
+def _instance(name: str) -> str:
+    return name.removeprefix("ml.")
+
+
+def _workload(text: str) -> str:
+    return "".join(text.split())
+
+
+def mismatches(spec: EndpointSpec, cap: CapacityFile, path: str, file: str) -> list[Problem]:
+    """One problem per field on which the file was measured under something else than the endpoint declares."""
+    declared: list[tuple[str, str, Any, Any]] = [
+        ("model", "model", spec.model, cap.model),
+        ("engine", "engine", spec.engine, cap.engine),
+        ("instanceType", "instanceType", _instance(spec.instance_type), _instance(cap.instance_type)),
+        ("engineArgs", "engineArgs", spec.engine_args.model_dump(by_alias=True, exclude_none=True), cap.engine_args),
+        ("slo", "slo", spec.slo.bounds() if spec.slo else {}, cap.slo),
+    ]
+    if spec.load is not None:
+        declared.append(("load.workload", "workload", _workload(spec.load.workload), _workload(cap.workload)))
+    return [
+        Problem(f"{path}.{key}", mine, C1, f"the capacity file {file} was measured with {field} {theirs!r}, not {mine!r}, so it does not describe this endpoint",
+                f"export a capacity file measured with {field} {mine!r} (stacks tune, then stacks report --export-capacity), or set {key} to {theirs!r}")
+        for key, field, mine, theirs in declared
+        if mine != theirs
+    ]
+
+
+def replicas_needed(peak: float, headroom: float, per_replica: float) -> int:
+    return max(1, math.ceil(peak * (1 + headroom) / per_replica - 1e-9))
+
+
+def max_replicas(spec: EndpointSpec) -> tuple[int, str]:
+    if spec.autoscaling is not None:
+        return spec.autoscaling.max_replicas, "autoscaling.maxReplicas"
+    return spec.replicas, "replicas"
+
+
+def contract(spec: EndpointSpec, cap: Optional[CapacityFile], file: Optional[str]) -> Optional[dict[str, Any]]:
+    """The C1 numbers of an endpoint that declares a load: recorded on its scaled object (CONTRACT_ANNOTATION) so
+    the policy pack checks them against the replica maximum the manifest really has."""
+    if spec.load is None:
+        return None
+    return {"peakRequestsPerSecond": spec.load.peak_requests_per_second, "headroom": spec.load.headroom,
+            "perReplicaRequestsPerSecond": cap.rate_lower_bound() if cap else None, "capacityFile": file}
+
+
+def check_contract(spec: EndpointSpec, cap: Optional[CapacityFile], path: str, file: Optional[str]) -> list[Problem]:
+    """C1: maxReplicas × capacity lower bound ≥ peak × (1 + headroom). Mandatory with a matching capacity file,
+    a warning without one (no measurement to hold the endpoint to)."""
+    terms = contract(spec, cap, file)
+    if terms is None:
+        return []
+    have, key = max_replicas(spec)
+    if cap is not None and not terms["perReplicaRequestsPerSecond"]:
+        return [Problem(f"{path}.capacity", file, C1, "the capacity file has no requests-per-second lower bound (no load met the SLO)", "re-measure with a load the configuration can meet the SLO at")]
+    return _judge(terms, have, f"{path}.{key}", key, f"{path}.load.peakRequestsPerSecond", matched=cap is not None)
+
+
+def _judge(terms: dict[str, Any], have: int, where: str, key: str, load_where: str, matched: bool) -> list[Problem]:
+    peak, headroom, per_replica, file = terms["peakRequestsPerSecond"], terms["headroom"], terms["perReplicaRequestsPerSecond"], terms["capacityFile"]
+    if not matched or not per_replica:
+        why = f"the capacity file {file} does not match this endpoint" if file else "no capacity file is set"
+        return [Problem(load_where, peak, C1, f"{why}, so nothing shows {have} replicas carry {peak:g} requests/s",
+                        "measure the configuration (stacks tune with a capacity search), export it (stacks report --export-capacity DIR) and set capacity: to the file", severity="warning")]
+    if have * per_replica >= peak * (1 + headroom) - 1e-9:
+        return []
+    need = replicas_needed(peak, headroom, per_replica)
+    return [Problem(where, have, C1,
+                    f"{have} × {per_replica:.4g} requests/s per replica (lower bound, {file}) = {have * per_replica:.4g} < peak {peak:g} × (1 + headroom {headroom:g}) = {peak * (1 + headroom):.4g}: needs {need} replicas, has {have}",
+                    f"set {key}: {need}")]
+
+
+CONTRACT_ANNOTATION = "llm-serving.io/capacity-contract"
+# Where each scaled object keeps its replica maximum, in the order the annotation is placed: the HPA over the
+# Deployment it scales; an InferenceEndpointConfig without autoscaling has only `replicas`.
+_MAXIMUM = {
+    "HorizontalPodAutoscaler": (("spec", "maxReplicas"),),
+    "InferenceEndpointConfig": (("spec", "autoScalingSpec", "maxReplicaCount"), ("spec", "replicas")),
+    "InferenceService": (("spec", "predictor", "maxReplicas"), ("spec", "engine", "maxReplicas")),
+    "Deployment": (("spec", "replicas"),),
+}
+
+
+def _dig(obj: Any, keys: tuple[str, ...]) -> Any:
+    for key in keys:
+        obj = obj.get(key) if isinstance(obj, dict) else None
+    return obj
+
+
+def annotate(manifests: list[dict[str, Any]], terms: Optional[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The manifests with the C1 numbers on the object that holds the replica maximum (a copy; unchanged without)."""
+    if terms is None:
+        return manifests
+    kinds = [m.get("kind") for m in manifests]
+    target = next((kinds.index(k) for k in _MAXIMUM if k in kinds), None)
+    if target is None:
+        return manifests
+    out = list(manifests)
+    obj = copy.deepcopy(out[target])
+    obj.setdefault("metadata", {}).setdefault("annotations", {})[CONTRACT_ANNOTATION] = json.dumps(terms, sort_keys=True)
+    out[target] = obj
+    return out
+
+
+def check_manifest(manifest: dict[str, Any]) -> list[Problem]:
+    """C1 on a rendered object carrying CONTRACT_ANNOTATION: its own replica maximum against the recorded peak,
+    headroom and measured per-replica capacity (a hand-edited maximum is caught too)."""
+    text = ((manifest.get("metadata") or {}).get("annotations") or {}).get(CONTRACT_ANNOTATION)
+    where = f"metadata.annotations.{CONTRACT_ANNOTATION}"
+    if text is None:
+        return []
+    try:
+        terms = json.loads(text)
+        float(terms["peakRequestsPerSecond"]), float(terms["headroom"])
+    except (ValueError, TypeError, KeyError):
+        return [Problem(where, text, C1, "not the JSON the stack records (peakRequestsPerSecond, headroom, perReplicaRequestsPerSecond, capacityFile)", "let the stack write it: set load/capacity on the endpoint")]
+    paths = _MAXIMUM.get(str(manifest.get("kind")), ())
+    found = next(((".".join(p), _dig(manifest, p)) for p in paths if isinstance(_dig(manifest, p), int)), None)
+    if found is None:
+        return [Problem(where, text, C1, f"a {manifest.get('kind')} has no replica maximum to hold to the contract", "keep the annotation on the object that scales the endpoint")]
+    path, have = found
+    return _judge(terms, have, path, path, where, matched=terms.get("perReplicaRequestsPerSecond") is not None)
+
+
+# KEDA's CloudWatch trigger in the HyperPod operator reads the Sum of `Invocations` over `metricCollectionPeriod`
+# seconds, per replica (`metricType` Average): aws/sagemaker-hyperpod-cli helm_chart/HyperPodHelmChart/charts/
+# inference-operator/config/crd/inference.sagemaker.aws.amazon.com_inferenceendpointconfigs.yaml @011ca927,
+# `cloudWatchTrigger.metricCollectionPeriod` default 300, `metricType` default Average. The stack leaves the period
+# at that default, so the derived target assumes it.
+CLOUDWATCH_PERIOD_SECONDS = 300
+# Engine-side per-replica figures a Prometheus trigger reads. Requests in flight (running + waiting) is the server's
+# count of what the load generator's concurrency counts; the waiting queue alone stays 0 until the batch is full
+# (maxNumSeqs), so a concurrency capacity cannot be turned into a waiting-requests target. vLLM
+# `vllm:num_requests_running`, `vllm:num_requests_waiting`, `vllm:request_success_total`
+# (https://docs.vllm.ai/en/stable/usage/metrics/); SGLang `sglang:num_running_reqs`, `sglang:num_queue_reqs`,
+# `sglang:num_requests_total` (https://docs.sglang.io/references/production_metrics.html).
+IN_FLIGHT_QUERY = {"vllm": "sum(vllm:num_requests_running) + sum(vllm:num_requests_waiting)", "sglang": "sum(sglang:num_running_reqs) + sum(sglang:num_queue_reqs)"}
+RATE_QUERY = {"vllm": "sum(rate(vllm:request_success_total[1m]))", "sglang": "sum(rate(sglang:num_requests_total[1m]))"}
+# prometheus-adapter's default rules expose a counter `X_total` to the HPA as `X`, `sum(rate(X_total[5m]))`: a
+# per-second rate (prometheus-community/helm-charts charts/prometheus-adapter/templates/configmap.yaml @4232be43,
+# `rules.default`: `matches: ^(.*)_total$`, `as: ""`).
+HPA_RATE_METRIC = {"vllm": "vllm:request_success", "sglang": "sglang:num_requests"}
+NO_AUTOSCALER = {"ome": "OME", "kserve": "KServe"}
+
+
+def derive_autoscaling(spec: EndpointSpec, cap: Optional[CapacityFile], path: str, file: Optional[str]) -> tuple[Optional[Autoscaling], list[Change], list[Problem]]:
+    """`autoscaling.target: fromCapacity`: the trigger and its per-replica target from the capacity's lower bound ×
+    utilization, in the unit the backend's autoscaler reads. Returns (new autoscaling, changes, problems)."""
+    scaling = spec.autoscaling
+    if scaling is None or scaling.target != "fromCapacity":
+        return None, [], []
+    where = f"{path}.autoscaling.target"
+    backend = spec.backend or "hyperpod"
+    if backend in NO_AUTOSCALER:
+        return None, [], [Problem(where, "fromCapacity", C1, f"the {backend} backend has no per-replica target in this stack ({NO_AUTOSCALER[backend]} scales by minReplicas/maxReplicas only)", "remove autoscaling.target, or use the hyperpod or kubernetes backend")]
+    by_hand = [(k, v) for k, v in (("prometheus", scaling.prometheus), ("cloudwatch", scaling.cloudwatch), ("podsMetric", scaling.pods_metric)) if v is not None]
+    if by_hand:
+        key, trigger = by_hand[0]
+        return None, [], [Problem(f"{path}.autoscaling.{key}", trigger.model_dump(by_alias=True, exclude_none=True), C1, "target fromCapacity sets the trigger and its target itself", f"remove autoscaling.{key}, or autoscaling.target")]
+    if cap is None:
+        return None, [], [Problem(where, "fromCapacity", C1, f"needs a matching capacity file ({'capacity is unset' if not file else file + ' does not match'})", "set capacity: to a file of stacks report --export-capacity measured for this endpoint")]
+    util = scaling.utilization
+    rate = cap.rate_lower_bound()
+    origin = f"{file}: {cap.capacity.source}, run {cap.run}, {cap.measured}"
+    if backend == "kubernetes":
+        if not rate:
+            return None, [], [Problem(where, "fromCapacity", C1, f"{file} has no requests-per-second lower bound", "re-measure the configuration")]
+        target = round(rate * util, 4)
+        new = scaling.model_copy(update={"pods_metric": PodsMetric(name=HPA_RATE_METRIC[spec.engine], target_average_value=target)})
+        return new, [Change(f"{path}.autoscaling.podsMetric", None, {"name": HPA_RATE_METRIC[spec.engine], "targetAverageValue": target}, C1,
+                            f"requests/s per pod = {rate:.4g} (lower bound, {origin}) × utilization {util:g}")], []
+    if spec.sagemaker_endpoint:
+        if not rate:
+            return None, [], [Problem(where, "fromCapacity", C1, f"{file} has no requests-per-second lower bound", "re-measure the configuration")]
+        target = round(rate * CLOUDWATCH_PERIOD_SECONDS * util, 2)
+        new = scaling.model_copy(update={"cloudwatch": CloudWatchTrigger(metric_name="Invocations", target_value=target)})
+        return new, [Change(f"{path}.autoscaling.cloudwatch", None, {"metricName": "Invocations", "targetValue": target}, C1,
+                            f"Invocations per {CLOUDWATCH_PERIOD_SECONDS} s per replica = {rate:.4g} requests/s (lower bound, {origin}) × {CLOUDWATCH_PERIOD_SECONDS} s × utilization {util:g}")], []
+    if cap.capacity.unit == "concurrency":
+        query, target, how = IN_FLIGHT_QUERY[spec.engine], round(cap.capacity.lower_bound * util, 2), f"requests in flight per replica = concurrency {cap.capacity.lower_bound:g}"
+    else:
+        query, target, how = RATE_QUERY[spec.engine], round(cap.capacity.lower_bound * util, 4), f"requests/s per replica = {cap.capacity.lower_bound:.4g}"
+    new = scaling.model_copy(update={"prometheus": PrometheusTrigger(query=query, target_value=target)})
+    return new, [Change(f"{path}.autoscaling.prometheus", None, {"query": query, "targetValue": target}, C1, f"{how} (lower bound, {origin}) × utilization {util:g}")], []

@@ -1,0 +1,100 @@
+"""Capacity files: per configuration of a tuning run, the highest load that met every SLO, for review beside
+the stacks that rely on it (rule C1, `capacity:` of an endpoint).
+
+One JSON file per (model, engine, instance type, engine args, workload), keys in a fixed order, so a
+re-export shows as a small diff. Written by `python -m stacks report --db FILE --export-capacity DIR`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any, Optional
+
+from pydantic import ValidationError
+
+from components.rules import ConfigError
+from components.rules.capacity import SCHEMA_VERSION
+from components.rules.spec import EndpointSpec
+
+from .grid import GridSpec, apply, point_benchmark
+from .store import TrialRecord
+
+
+def _spec(grid: GridSpec, record: TrialRecord) -> Optional[EndpointSpec]:
+    try:
+        return EndpointSpec.model_validate(apply(grid.base, {k: v for k, v in record.params.items() if not k.startswith("benchmark.")}))
+    except (ValidationError, ConfigError):  # a point the grid pruned or a base that no longer validates: no file
+        return None
+
+
+def document(grid: GridSpec, record: TrialRecord, db: Path) -> Optional[dict[str, Any]]:
+    """The capacity file of one succeeded trial, or None when it recorded no capacity."""
+    cap = record.metrics.get("capacity")
+    spec = _spec(grid, record)
+    if record.status != "succeeded" or not isinstance(cap, dict) or spec is None or not cap.get("values"):
+        return None
+    bench = point_benchmark(grid, record.params)[0] or grid.benchmark
+    rate = cap.get("request_rate") or None
+    return {
+        "schemaVersion": SCHEMA_VERSION,
+        "model": spec.model,
+        "engine": spec.engine,
+        "instanceType": spec.instance_type,
+        "engineArgs": dict(sorted(spec.engine_args.model_dump(by_alias=True, exclude_none=True).items())),
+        "workload": bench.scenario,
+        "slo": {_camel(k): v for k, v in sorted(grid.slo.items())},
+        "capacity": {
+            "unit": cap["unit"],
+            "value": cap["value"],
+            "lowerBound": cap["lower_bound"],
+            "lowerBoundRule": cap["lower_bound_rule"],
+            "values": cap["values"],
+            "source": cap["source"],
+        },
+        "requestRate": {"value": _round(rate.get("value")), "lowerBound": _round(rate.get("lower_bound")), "values": [_round(v) for v in rate.get("values") or []]} if rate else None,
+        "measured": datetime.datetime.fromtimestamp(record.finished or record.started or 0, datetime.timezone.utc).date().isoformat(),
+        "run": record.run,
+        "trial": record.key,
+        "source": {"database": db.name, "grid": grid.name, "target": grid.target, "params": dict(sorted(record.params.items())), "repeats": grid.repeats},
+        "cost": None,  # $ per hour and per million tokens: the price tooling fills it in
+    }
+
+
+def _camel(metric: str) -> str:
+    head, *rest = metric.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+def _round(value: Optional[float]) -> Optional[float]:
+    return None if value is None else round(float(value), 4)
+
+
+def file_name(doc: dict[str, Any]) -> str:
+    """`<model>-<engine>-<instance type>-<hash of engine args and workload>.json`: stable across re-exports."""
+    model = doc["model"].rsplit("/", 1)[-1]
+    key = json.dumps([doc["model"], doc["engine"], doc["instanceType"], doc["engineArgs"], doc["workload"]], sort_keys=True)
+    slug = re.sub(r"[^a-z0-9.]+", "-", f"{model}-{doc['engine']}-{doc['instanceType']}".lower()).strip("-")
+    return f"{slug}-{hashlib.sha256(key.encode()).hexdigest()[:8]}.json"
+
+
+def export(grid: GridSpec, records: list[TrialRecord], db: Path, out_dir: Path) -> list[Path]:
+    """One file per configuration; where two trials share one, the higher lower bound is kept."""
+    chosen: dict[str, dict[str, Any]] = {}
+    for record in records:
+        doc = document(grid, record, db)
+        if doc is None:
+            continue
+        name = file_name(doc)
+        if name not in chosen or doc["capacity"]["lowerBound"] > chosen[name]["capacity"]["lowerBound"]:
+            chosen[name] = doc
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, doc in sorted(chosen.items()):
+        path = out_dir / name
+        path.write_text(json.dumps(doc, indent=2) + "\n")
+        written.append(path)
+    return written

@@ -1,0 +1,114 @@
+"""Capacity at the SLO (issue 18 item 1): recorded per trial with its spread, exported per configuration."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+from stacks.__main__ import main as stacks_main
+from stacks.tuning import grid as grid_mod
+from stacks.tuning.deploy import Endpoint
+from stacks.tuning.measure import Measurer
+from stacks.tuning.store import TrialRecord, TrialStore
+
+BASE = {"name": "ep", "model": "org/m", "engine": "vllm", "instanceType": "g5.xlarge", "modelSource": {"type": "s3", "bucket": "bkt"}, "engineArgs": {"maxModelLen": 2048}}
+
+
+def make_grid(**extra):
+    doc = {"name": "g", "base": BASE, "parameters": {"engineArgs.maxNumSeqs": [4, 8]}, "slo": {"ttft_p90": 1.0}, "benchmark": {"scenario": "D(256,64)"}}
+    return grid_mod.GridSpec.model_validate({**doc, **extra})
+
+
+def sample(load, ttft, rps):
+    return {"load": load, "output_throughput": 10.0 * load, "ttft_p90": ttft, "request_throughput": rps, "error_rate": 0.0}
+
+
+def test_capacity_of_levels_is_the_highest_slo_meeting_level_with_its_lower_bound_over_repeats():
+    runs = [
+        [sample(4, 0.3, 1.0), sample(8, 0.8, 1.9), sample(16, 2.0, 2.5)],
+        [sample(4, 0.3, 1.1), sample(8, 1.2, 1.8), sample(16, 2.2, 2.4)],  # this repeat missed the SLO at 8
+    ]
+    cap = Measurer(make_grid())._choose(runs).capacity
+    assert (cap["unit"], cap["values"], cap["value"], cap["lower_bound"]) == ("concurrency", [8, 4], 6.0, 4)
+    assert cap["lower_bound_rule"] == "min over repeats" and cap["source"] == "best SLO-meeting level"
+    assert cap["request_rate"]["lower_bound"] == 1.0  # requests/s measured at the lower bound's load (4)
+
+
+def test_capacity_search_repeats_give_the_spread_and_the_lower_bound(monkeypatch):
+    grid = make_grid(capacitySearch={"enabled": True, "start": 1, "max": 64, "steps": 6, "repeats": 3})
+    limits = iter([12, 9, 10])
+    state = {"limit": next(limits)}
+    measurer = Measurer(grid)
+    searches = []
+
+    def capacity(endpoint, stop, benchmark=None):
+        from stacks.tuning.measure import capacity_search
+
+        value = capacity_search(lambda load: load <= state["limit"], 1, 64, 6, True)
+        searches.append(value)
+        state["limit"] = next(limits, state["limit"])
+        return value
+
+    monkeypatch.setattr(measurer, "capacity", capacity)
+    monkeypatch.setattr(measurer, "_levels", lambda config, endpoint, stop, probe=False: [sample(config.concurrency[0], 0.5, 3.0)])
+    m = measurer.measure(Endpoint("http://127.0.0.1:1", "m", gpus=1), threading.Event())
+    assert searches == [12, 9, 10]
+    assert m.capacity["values"] == [12, 9, 10] and m.capacity["value"] == 10 and m.capacity["lower_bound"] == 9
+    assert m.load == 9  # the repeated benchmark runs at the lower bound
+    assert m.capacity["source"] == "capacity search" and m.capacity["request_rate"]["lower_bound"] == 3.0
+
+
+def _trial(seqs, values, rates):
+    metrics = {
+        "output_throughput": {"mean": 100.0, "min": 100.0, "max": 100.0, "stdev": 0.0, "values": [100.0]},
+        "ttft_p90": {"mean": 0.5, "min": 0.5, "max": 0.5, "stdev": 0.0, "values": [0.5]},
+        "meets_slo": True,
+        "capacity": {"unit": "concurrency", "source": "capacity search", "value": sorted(values)[len(values) // 2], "lower_bound": min(values),
+                     "lower_bound_rule": "min over repeats", "values": values, "request_rate": {"value": sum(rates) / len(rates), "lower_bound": min(rates), "values": rates}},
+    }
+    return TrialRecord("g", f"k{seqs}", {"engineArgs.maxNumSeqs": seqs}, "succeeded", started=1795000000.0, finished=1795000100.0, metrics=metrics)
+
+
+def test_report_export_capacity_writes_one_reviewable_file_per_configuration(tmp_path, capsys):
+    store = TrialStore(tmp_path / "runs.db")
+    grid = make_grid()
+    store.start_run("g", grid.model_dump(mode="json", by_alias=True))
+    store.save(_trial(4, [6, 5], [1.5, 1.25]))
+    store.save(_trial(8, [12, 9, 10], [2.5, 2.25, 2.4]))
+    store.save(TrialRecord("g", "k16", {"engineArgs.maxNumSeqs": 16}, "failed", error="oom"))
+    store.close()
+    out = tmp_path / "capacity"
+    code = stacks_main(["report", "--db", str(tmp_path / "runs.db"), "--out", str(tmp_path / "rep"), "--export-capacity", str(out)])
+    assert code == 0, capsys.readouterr().out
+    files = sorted(out.iterdir())
+    assert len(files) == 2 and all(f.name.startswith("m-vllm-g5.xlarge-") for f in files)
+    docs = {json.loads(f.read_text())["engineArgs"]["maxNumSeqs"]: json.loads(f.read_text()) for f in files}
+    doc = docs[8]
+    assert list(doc) == ["schemaVersion", "model", "engine", "instanceType", "engineArgs", "workload", "slo", "capacity", "requestRate", "measured", "run", "trial", "source", "cost"]
+    assert doc["schemaVersion"] == 1 and doc["model"] == "org/m" and doc["engineArgs"] == {"maxModelLen": 2048, "maxNumSeqs": 8}
+    assert (doc["workload"], doc["slo"], doc["measured"], doc["run"], doc["trial"]) == ("D(256,64)", {"ttftP90": 1.0}, "2026-11-18", "g", "k8")
+    assert doc["capacity"] == {"unit": "concurrency", "value": 10, "lowerBound": 9, "lowerBoundRule": "min over repeats", "values": [12, 9, 10], "source": "capacity search"}
+    assert doc["requestRate"]["lowerBound"] == 2.25 and doc["cost"] is None
+    assert doc["source"]["database"] == "runs.db" and doc["source"]["params"] == {"engineArgs.maxNumSeqs": 8}
+    assert "capacity file:" in capsys.readouterr().out
+    report_md = (tmp_path / "rep" / "report.md").read_text()
+    assert "- {'engineArgs.maxNumSeqs': 8}: 10 concurrency (lower bound 9, min over repeats of [12, 9, 10]; capacity search), 2.25 requests/s at the lower bound" in report_md
+
+
+def test_export_capacity_into_an_unwritable_place_exits_2(tmp_path, capsys):
+    store = TrialStore(tmp_path / "runs.db")
+    store.start_run("g", make_grid().model_dump(mode="json", by_alias=True))
+    store.save(_trial(4, [6, 5], [1.5, 1.25]))
+    store.close()
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert stacks_main(["report", "--db", str(tmp_path / "runs.db"), "--out", str(tmp_path / "rep"), "--export-capacity", str(blocker / "sub")]) == 2
+    assert "cannot write" in capsys.readouterr().out
+
+
+def test_every_slo_a_grid_can_set_is_an_endpoint_slo_key_so_its_capacity_file_can_match():
+    from components.rules.spec import Slo
+    from stacks.tuning.capacity import _camel
+
+    grid_slos = {k for k, sense in grid_mod.METRICS.items() if sense == "minimize"}
+    assert {_camel(k) for k in grid_slos} <= set(Slo.model_json_schema(by_alias=True)["properties"])

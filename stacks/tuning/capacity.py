@@ -75,7 +75,7 @@ def cost(grid: GridSpec, record: TrialRecord, spec: EndpointSpec, cap: dict[str,
         return {"perHour": None, "perMtokOutputAtSlo": None, "priceSource": None, "reason": f"the trial had no price: {no_price(grid)}"}
     tokens = (cap.get("output_throughput") or {}).get("value")
     per_mtok = cost_per_mtok(price, tokens) if tokens else None
-    out = {"perHour": price, "perMtokOutputAtSlo": _round(per_mtok), "priceSource": price_source(grid, spec)}
+    out = {"perHour": _round(price), "perMtokOutputAtSlo": _round(per_mtok), "priceSource": price_source(grid, spec)}
     if per_mtok is None:
         out["reason"] = "no output throughput recorded at the capacity's load: re-measure with this version of stacks tune"
     return out

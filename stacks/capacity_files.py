@@ -37,7 +37,7 @@ def read(path_text: str, project_dir: Path, where: str) -> tuple[Optional[rules.
 class Applied(NamedTuple):
     endpoints: list[EndpointSpec]  # with the autoscaling `fromCapacity` derived
     problems: list[Problem]  # C1; a file that does not match warns, per field, and leaves the contract advisory
-    changes: list[Change]  # the derived targets, for the plan's change log
+    changes: list[Change]  # the derived targets and $ a month at peak, for the plan's change log
     contracts: list[Optional[dict[str, Any]]]  # per endpoint, the C1 numbers its scaled object records
 
 
@@ -55,6 +55,7 @@ def apply(endpoints: list[EndpointSpec], project_dir: Path, prefix: str = "endpo
         problems += found
         problems += rules.check_contract(spec, cap, path, spec.capacity)
         contracts.append(rules.contract(spec, cap, spec.capacity))
+        changes += rules.peak_cost(spec, cap, path, spec.capacity)
         scaling, made, refused = rules.derive_autoscaling(spec, cap, path, spec.capacity)
         problems += refused
         changes += made

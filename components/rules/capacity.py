@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from .catalog import C1
+from .cost import HOURS_PER_MONTH, cost_per_month_at_peak, replicas_for_peak
 from .problems import Change, Problem
 from .spec import Autoscaling, CloudWatchTrigger, EndpointSpec, PodsMetric, PrometheusTrigger
 
@@ -44,6 +44,16 @@ class RequestRate(_File):
     values: list[float] = Field(default_factory=list)
 
 
+class Cost(_File):
+    """What one replica of the measured configuration costs (stacks/tuning/capacity.py fills it from the trial's
+    recorded price); a null figure comes with `reason`."""
+
+    per_hour: Optional[float] = Field(default=None, ge=0)
+    per_mtok_output_at_slo: Optional[float] = Field(default=None, ge=0)  # at the capacity's lower-bound load
+    price_source: Optional[str] = None
+    reason: Optional[str] = None
+
+
 class CapacityFile(_File):
     schema_version: Literal[1]
     model: str
@@ -58,7 +68,7 @@ class CapacityFile(_File):
     run: str
     trial: str
     source: dict[str, Any]
-    cost: Optional[dict[str, Any]] = None  # filled by the price tooling; not read here
+    cost: Optional[Cost] = None  # null in files exported before the cost block
 
     def rate_lower_bound(self) -> Optional[float]:
         """Requests per second one replica sustained at the SLO in every repeat."""
@@ -92,10 +102,6 @@ def mismatches(spec: EndpointSpec, cap: CapacityFile, path: str, file: str) -> l
         for key, field, mine, theirs in declared
         if mine != theirs
     ]
-
-
-def replicas_needed(peak: float, headroom: float, per_replica: float) -> int:
-    return max(1, math.ceil(peak * (1 + headroom) / per_replica - 1e-9))
 
 
 def max_replicas(spec: EndpointSpec) -> tuple[int, str]:
@@ -133,10 +139,24 @@ def _judge(terms: dict[str, Any], have: int, where: str, key: str, load_where: s
                         "measure the configuration (stacks tune with a capacity search), export it (stacks report --export-capacity DIR) and set capacity: to the file", severity="warning")]
     if have * per_replica >= peak * (1 + headroom) - 1e-9:
         return []
-    need = replicas_needed(peak, headroom, per_replica)
+    need = replicas_for_peak(peak, per_replica, headroom)
     return [Problem(where, have, C1,
                     f"{have} × {per_replica:.4g} requests/s per replica (lower bound, {file}) = {have * per_replica:.4g} < peak {peak:g} × (1 + headroom {headroom:g}) = {peak * (1 + headroom):.4g}: needs {need} replicas, has {have}",
                     f"set {key}: {need}")]
+
+
+def peak_cost(spec: EndpointSpec, cap: Optional[CapacityFile], path: str, file: Optional[str]) -> list[Change]:
+    """What the declared peak costs: replicas the peak needs at the capacity's lower bound × the file's $/h per
+    replica × 730 h. Nothing without a load, a matching file, its price or its requests-per-second lower bound."""
+    rate = cap.rate_lower_bound() if cap is not None else None
+    if spec.load is None or cap is None or cap.cost is None or cap.cost.per_hour is None or not rate:
+        return []
+    peak, headroom, per_hour = spec.load.peak_requests_per_second, spec.load.headroom, cap.cost.per_hour
+    need = replicas_for_peak(peak, rate, headroom)
+    month = cost_per_month_at_peak(per_hour, rate, peak, headroom)
+    return [Change(f"{path}.load", None, f"${month:,.2f} a month at peak", C1,
+                   f"{need} replicas for peak {peak:g} × (1 + headroom {headroom:g}) requests/s at {rate:.4g} requests/s each (lower bound, {file}) "
+                   f"× ${per_hour:g}/h ({cap.cost.price_source}) × {HOURS_PER_MONTH:g} h")]
 
 
 CONTRACT_ANNOTATION = "llm-serving.io/capacity-contract"

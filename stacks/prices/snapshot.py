@@ -84,15 +84,27 @@ def load(region: str, directory: Optional[Path] = None, today: Optional[dt.date]
     return snap
 
 
-def hourly_price(region: str, service: str, instance_type: str, directory: Optional[Path] = None, today: Optional[dt.date] = None) -> float:
-    """On-demand $/h of one instance from the region's snapshot (either spelling, g5.xlarge or ml.g5.xlarge);
-    SnapshotError naming the file, the type and the fix when the snapshot or the price is missing."""
+def lookup(region: str, service: str, instance_type: str, directory: Optional[Path] = None, today: Optional[dt.date] = None) -> Price:
+    """The on-demand price of one instance, with its source, from the region's snapshot (either spelling,
+    g5.xlarge or ml.g5.xlarge); SnapshotError naming the file, the type and the fix when it is missing."""
     name = instance_type.strip().lower()
     name = name.removeprefix("ml.") if service == "ec2" else (name if name.startswith("ml.") else f"ml.{name}")
     price = load(region, directory, today).price(service, name)
     if price is None:
         raise SnapshotError(f"{path_for(region, directory)}: no {service} price for {name}. Fix: run `python -m stacks prices refresh --region {region}`, or use another instance type")
-    return price.usd_per_hour
+    return price
+
+
+def hourly_price(region: str, service: str, instance_type: str, directory: Optional[Path] = None, today: Optional[dt.date] = None) -> float:
+    """On-demand $/h of one instance (see `lookup`)."""
+    return lookup(region, service, instance_type, directory, today).usd_per_hour
+
+
+def describe(price: Price, region: str) -> str:
+    """Where a price came from, in one line: `ec2 g5.xlarge us-east-1 on-demand, <url>, taken 2026-11-28`."""
+    src = price.source
+    where = src.url or f"AWS Price List API sku {src.sku} {src.offer_term or ''}".strip()
+    return f"{price.service} {price.instance_type} {region} on-demand, {where}, taken {price.taken.isoformat()}"
 
 
 def save(snap: Snapshot, directory: Optional[Path] = None) -> Path:

@@ -18,8 +18,10 @@ from pydantic import ValidationError
 
 from components.rules import ConfigError
 from components.rules.capacity import SCHEMA_VERSION
+from components.rules.cost import cost_per_mtok
 from components.rules.spec import EndpointSpec
 
+from .cost import COST_METRICS, no_price, price_source
 from .grid import GridSpec, apply, point_benchmark
 from .store import TrialRecord
 
@@ -46,7 +48,8 @@ def document(grid: GridSpec, record: TrialRecord, db: Path) -> Optional[dict[str
         "instanceType": spec.instance_type,
         "engineArgs": dict(sorted(spec.engine_args.model_dump(by_alias=True, exclude_none=True).items())),
         "workload": bench.scenario,
-        "slo": {_camel(k): v for k, v in sorted(grid.slo.items())},
+        # A cost bound filters trials; it is no serving SLO an endpoint declares (`slo:`), so matching ignores it.
+        "slo": {_camel(k): v for k, v in sorted(grid.slo.items()) if k not in COST_METRICS},
         "capacity": {
             "unit": cap["unit"],
             "value": cap["value"],
@@ -60,8 +63,22 @@ def document(grid: GridSpec, record: TrialRecord, db: Path) -> Optional[dict[str
         "run": record.run,
         "trial": record.key,
         "source": {"database": db.name, "grid": grid.name, "target": grid.target, "params": dict(sorted(record.params.items())), "repeats": grid.repeats},
-        "cost": None,  # $ per hour and per million tokens: the price tooling fills it in
+        "cost": cost(grid, record, spec, cap),
     }
+
+
+def cost(grid: GridSpec, record: TrialRecord, spec: EndpointSpec, cap: dict[str, Any]) -> dict[str, Any]:
+    """$/h the trial recorded and $ per million output tokens at the capacity's lower-bound load (the output
+    throughput measured there); null figures with the reason."""
+    price = record.value("cost_per_hour")
+    if price is None:
+        return {"perHour": None, "perMtokOutputAtSlo": None, "priceSource": None, "reason": f"the trial had no price: {no_price(grid)}"}
+    tokens = (cap.get("output_throughput") or {}).get("value")
+    per_mtok = cost_per_mtok(price, tokens) if tokens else None
+    out = {"perHour": _round(price), "perMtokOutputAtSlo": _round(per_mtok), "priceSource": price_source(grid, spec)}
+    if per_mtok is None:
+        out["reason"] = "no output throughput recorded at the capacity's load: re-measure with this version of stacks tune"
+    return out
 
 
 def _camel(metric: str) -> str:

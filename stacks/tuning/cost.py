@@ -49,6 +49,24 @@ def trial_price(grid: Any, spec: Optional[EndpointSpec]) -> Optional[float]:
         return None
 
 
+def price_source(grid: Any, spec: Optional[EndpointSpec]) -> str:
+    """Where `trial_price` took the price from, for capacity files."""
+    if grid.target == "local":
+        return f"local.pricePerHour of grid {grid.name} (this machine)"
+    instance = spec.instance_type if spec is not None else "?"
+    try:
+        return snapshot.describe(snapshot.lookup(grid.cost.region, service(grid), instance), grid.cost.region)
+    except snapshot.SnapshotError:  # gone since the trial ran: name the file it was read from
+        return f"{service(grid)} {instance} on-demand from {snapshot.path_for(grid.cost.region).name} when the trial ran"
+
+
+def no_price(grid: Any) -> str:
+    """Why trials have no price, and the fix."""
+    if grid.target == "local":
+        return "set local.pricePerHour ($/h of this machine)"
+    return f"no price for the trials' instance types in stacks/prices/{grid.cost.region}.json; run `python -m stacks prices refresh --region {grid.cost.region}`"
+
+
 def point_problems(grid: Any, params: dict[str, Any], spec: Optional[EndpointSpec]) -> list[Problem]:
     """Grid pruning for cost: instanceType on the local target; a cost objective without a price."""
     key = "instanceType"

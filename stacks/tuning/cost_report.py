@@ -9,6 +9,7 @@ from typing import Any, Optional
 from components.rules.cost import cost_per_month_at_peak
 
 from . import plotting
+from .cost import no_price
 from .grid import GridSpec, apply
 from .store import TrialRecord
 
@@ -58,8 +59,7 @@ def section(records: list[TrialRecord], grid: GridSpec) -> list[str]:
     if not has_cost(records):
         if not any(r.status == "succeeded" for r in records):
             return []
-        why = "set local.pricePerHour ($/h of this machine)" if grid.target == "local" else f"no price for the trials' instance types in stacks/prices/{grid.cost.region}.json; run `python -m stacks prices refresh --region {grid.cost.region}`"
-        return ["", f"No cost columns: {why}."]
+        return ["", f"No cost columns: {no_price(grid)}."]
     lines = ["", "## Ranked by $ per million output tokens at the SLO", ""]
     order = ranked(records, grid)
     if not order:

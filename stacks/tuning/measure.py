@@ -119,8 +119,10 @@ LOWER_BOUND_RULE = "min over repeats"
 
 def capacity_entry(unit: str, source: str, values: list[float], at_load: Optional[dict[str, Any]]) -> dict[str, Any]:
     """The capacity record of a trial: `values` one per repeat; `at_load` the aggregate measured at the lower
-    bound's load (its request throughput converts a concurrency capacity into requests per second)."""
+    bound's load (its request throughput converts a concurrency capacity into requests per second; its output
+    throughput gives the capacity file's $ per million output tokens at the SLO)."""
     rate = (at_load or {}).get("request_throughput") or {}
+    tokens = (at_load or {}).get("output_throughput") or {}
     return {
         "unit": unit,
         "source": source,
@@ -129,6 +131,7 @@ def capacity_entry(unit: str, source: str, values: list[float], at_load: Optiona
         "lower_bound_rule": LOWER_BOUND_RULE,
         "values": values,
         "request_rate": {"value": rate.get("mean"), "lower_bound": rate.get("min"), "values": rate.get("values", [])} if rate else None,
+        "output_throughput": {"value": tokens.get("mean"), "lower_bound": tokens.get("min"), "values": tokens.get("values", [])} if tokens else None,
     }
 
 

@@ -74,6 +74,9 @@ def test_c1_capacity_measured_on_vllm_cpu_sizes_and_scales_a_stack(tmp_path, cap
     assert (doc["model"], doc["workload"], doc["slo"], doc["capacity"]["unit"], doc["capacity"]["source"]) == ("local/tiny-llama", SCENARIO, {"ttftP90": SLO_TTFT}, "concurrency", "capacity search")
     assert doc["capacity"]["lowerBound"] in (2, 3, 4) and doc["requestRate"]["lowerBound"] > 0
     per_replica = doc["requestRate"]["lowerBound"]
+    # tiny-cpu.yaml prices this machine at local.pricePerHour 0.10
+    assert (doc["cost"]["perHour"], doc["cost"]["priceSource"]) == (0.1, "local.pricePerHour of grid capacity-e2e (this machine)")
+    assert doc["cost"]["perMtokOutputAtSlo"] > 0
 
     for name in ("Pulumi.yaml", "__main__.py"):
         shutil.copy(ROOT / name, project / name)
@@ -86,4 +89,5 @@ def test_c1_capacity_measured_on_vllm_cpu_sizes_and_scales_a_stack(tmp_path, cap
     assert code == 0, text
     target = round(per_replica * 300 * 0.7, 2)
     assert f"[C1] endpoints[0].autoscaling.cloudwatch: None -> {{'metricName': 'Invocations', 'targetValue': {target}}}" in text
+    assert f"[C1] endpoints[0].load: None -> '${needed * 0.10 * 730:,.2f} a month at peak' ({needed} replicas for peak {peak:g}" in text
     assert _engine_processes(str(tmp_path)) == []

@@ -184,11 +184,11 @@ config:
 """
 
 
-def plan_project(tmp_path: Path, max_replicas: int) -> Path:
+def plan_project(tmp_path: Path, max_replicas: int, doc=None) -> Path:
     for name in ("Pulumi.yaml", "__main__.py"):
         shutil.copy(PROJECT / name, tmp_path / name)
     (tmp_path / "Pulumi.cap.yaml").write_text(STACK.format(max=max_replicas, workload=WORKLOAD))
-    return project(tmp_path)
+    return project(tmp_path, doc)
 
 
 def test_c1_offline_plan_fails_with_the_rule_and_the_replicas_needed(tmp_path):
@@ -236,3 +236,39 @@ def test_c1_from_capacity_refuses_a_trigger_written_by_hand(tmp_path):
     found, level = problems(tmp_path, endpoint(autoscaling=scaling))
     assert level == "error"
     assert found == ["endpoints[0].autoscaling.cloudwatch = {'metricName': 'Invocations', 'namespace': 'AWS/SageMaker', 'targetValue': 300.0}: [C1] target fromCapacity sets the trigger and its target itself. Fix: remove autoscaling.cloudwatch, or autoscaling.target"]
+
+
+# ---------------------------------------------------------------- $ a month at peak (issue 18 item 5)
+
+PRICED = {"perHour": 1.006, "perMtokOutputAtSlo": 2.3287, "priceSource": "ec2 g5.xlarge us-east-1 on-demand, https://example.com/prices, taken 2026-11-28"}
+
+
+def test_c1_plan_shows_the_monthly_cost_of_the_declared_peak(tmp_path):
+    doc = capacity_doc(requestRate={"value": 5.0, "lowerBound": 4.5, "values": [4.5, 5.5]}, cost=PRICED)
+    cfg = parse(tmp_path, endpoint(autoscaling={"minReplicas": 1, "maxReplicas": 6, "cloudwatch": {"metricName": "Invocations", "targetValue": 300}}), doc)
+    # peak 20 × 1.2 = 24 requests/s at 4.5 each: 5.33 -> 6 replicas × $1.006 × 730 h = $4,406.28
+    assert [str(c) for c in cfg.changes if c.path == "endpoints[0].load"] == [
+        "[C1] endpoints[0].load: None -> '$4,406.28 a month at peak' (6 replicas for peak 20 × (1 + headroom 0.2) requests/s at 4.5 requests/s each "
+        "(lower bound, capacity/qwen3-4b-g5.json) × $1.006/h (ec2 g5.xlarge us-east-1 on-demand, https://example.com/prices, taken 2026-11-28) × 730 h)"]
+
+
+def test_c1_no_monthly_cost_without_a_price_or_a_matching_file(tmp_path):
+    enough = endpoint(autoscaling={"minReplicas": 1, "maxReplicas": 6, "cloudwatch": {"metricName": "Invocations", "targetValue": 300}})
+    unpriced = {"perHour": None, "perMtokOutputAtSlo": None, "priceSource": None, "reason": "the trial had no price: set local.pricePerHour ($/h of this machine)"}
+    assert [c for c in parse(tmp_path, enough, capacity_doc(cost=unpriced)).changes if c.path == "endpoints[0].load"] == []
+    other = capacity_doc(cost=PRICED, engine="sglang")  # does not match: no figure from another configuration's price
+    assert [c for c in parse(tmp_path, enough, other).changes if c.path == "endpoints[0].load"] == []
+
+
+def test_c1_a_cost_block_with_an_unknown_key_is_not_a_capacity_file(tmp_path):
+    found, level = problems(tmp_path, endpoint(), capacity_doc(cost={**PRICED, "perDay": 24.1}))
+    assert level == "error" and any("not a capacity file of schema version 1: cost.perDay: Extra inputs are not permitted" in f for f in found)
+
+
+def test_c1_offline_plan_shows_what_the_declared_peak_costs_a_month(tmp_path):
+    out = Console(record=True, width=400)
+    code = plan_cmd.run("cap", str(tmp_path / "out"), None, "1.33", False, out, plan_project(tmp_path, 6, capacity_doc(cost=PRICED)))
+    text = out.export_text()
+    assert code == 0, text
+    # peak 20 × 1.2 = 24 requests/s at 4 each: 6 replicas × $1.006 × 730 h = $4,406.28
+    assert "[C1] endpoints[0].load: None -> '$4,406.28 a month at peak' (6 replicas for peak 20 × (1 + headroom 0.2) requests/s at 4 requests/s each" in text

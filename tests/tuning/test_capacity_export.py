@@ -88,7 +88,8 @@ def test_report_export_capacity_writes_one_reviewable_file_per_configuration(tmp
     assert doc["schemaVersion"] == 1 and doc["model"] == "org/m" and doc["engineArgs"] == {"maxModelLen": 2048, "maxNumSeqs": 8}
     assert (doc["workload"], doc["slo"], doc["measured"], doc["run"], doc["trial"]) == ("D(256,64)", {"ttftP90": 1.0}, "2026-11-18", "g", "k8")
     assert doc["capacity"] == {"unit": "concurrency", "value": 10, "lowerBound": 9, "lowerBoundRule": "min over repeats", "values": [12, 9, 10], "source": "capacity search"}
-    assert doc["requestRate"]["lowerBound"] == 2.25 and doc["cost"] is None
+    assert doc["requestRate"]["lowerBound"] == 2.25
+    assert doc["cost"] == {"perHour": None, "perMtokOutputAtSlo": None, "priceSource": None, "reason": "the trial had no price: set local.pricePerHour ($/h of this machine)"}
     assert doc["source"]["database"] == "runs.db" and doc["source"]["params"] == {"engineArgs.maxNumSeqs": 8}
     assert "capacity file:" in capsys.readouterr().out
     report_md = (tmp_path / "rep" / "report.md").read_text()
@@ -110,5 +111,74 @@ def test_every_slo_a_grid_can_set_is_an_endpoint_slo_key_so_its_capacity_file_ca
     from components.rules.spec import Slo
     from stacks.tuning.capacity import _camel
 
-    grid_slos = {k for k, sense in grid_mod.METRICS.items() if sense == "minimize"}
+    from stacks.tuning.cost import COST_METRICS
+
+    grid_slos = {k for k, sense in grid_mod.METRICS.items() if sense == "minimize" and k not in COST_METRICS}
     assert {_camel(k) for k in grid_slos} <= set(Slo.model_json_schema(by_alias=True)["properties"])
+
+
+# ---------------------------------------------------------------- cost block (issue 18 item 5)
+
+
+def _priced_trial(price, tokens_at_load):
+    record = _trial(8, [12, 9, 10], [2.5, 2.25, 2.4])
+    if price is not None:
+        record.metrics["cost_per_hour"] = {"mean": price, "min": price, "max": price, "stdev": 0.0, "values": [price]}
+    if tokens_at_load is not None:
+        record.metrics["capacity"]["output_throughput"] = {"value": tokens_at_load, "lower_bound": tokens_at_load - 5, "values": [tokens_at_load]}
+    return record
+
+
+def test_capacity_entry_records_the_output_throughput_at_the_lower_bound_load():
+    runs = [
+        [sample(4, 0.3, 1.0), sample(8, 0.8, 1.9)],
+        [sample(4, 0.3, 1.1), sample(8, 1.2, 1.8)],  # lower bound 4: output 10 × 4 = 40 tok/s in both repeats
+    ]
+    cap = Measurer(make_grid())._choose(runs).capacity
+    assert cap["output_throughput"] == {"value": 40.0, "lower_bound": 40.0, "values": [40.0, 40.0]}
+
+
+def test_capacity_file_cost_is_the_trial_price_and_dollars_per_mtok_at_the_slo_load():
+    from pathlib import Path
+
+    from stacks.tuning.capacity import document
+
+    grid = make_grid(local={"pricePerHour": 1.006})
+    doc = document(grid, _priced_trial(1.006, 120.0), Path("runs.db"))
+    # 120 tok/s = 0.432 M tok/h; $1.006 / 0.432 = $2.3287 per million output tokens
+    assert doc["cost"] == {"perHour": 1.006, "perMtokOutputAtSlo": 2.3287, "priceSource": "local.pricePerHour of grid g (this machine)"}
+
+
+def test_capacity_file_cost_names_the_snapshot_price_it_came_from(monkeypatch):
+    import datetime as dt
+    from pathlib import Path
+
+    from stacks.prices import snapshot
+    from stacks.prices.snapshot import Price, Snapshot, Source
+    from stacks.tuning.capacity import document
+
+    day = dt.date(2026, 11, 28)
+    table = Snapshot(region="us-east-1", date=day, prices=[Price(service="ec2", instance_type="g5.xlarge", usd_per_hour=1.006, source=Source(kind="page", url="https://example.com/prices"), taken=day)])
+    monkeypatch.setattr(snapshot, "load", lambda region, directory=None, today=None: table)
+    doc = document(make_grid(target="pulumi"), _priced_trial(1.006, 120.0), Path("runs.db"))
+    assert doc["cost"]["priceSource"] == "ec2 g5.xlarge us-east-1 on-demand, https://example.com/prices, taken 2026-11-28"
+    assert doc["cost"]["perMtokOutputAtSlo"] == 2.3287
+
+
+def test_capacity_file_cost_without_output_throughput_at_the_load_says_why():
+    from pathlib import Path
+
+    from stacks.tuning.capacity import document
+
+    doc = document(make_grid(local={"pricePerHour": 1.006}), _priced_trial(1.006, None), Path("runs.db"))
+    assert doc["cost"]["perHour"] == 1.006 and doc["cost"]["perMtokOutputAtSlo"] is None
+    assert doc["cost"]["reason"] == "no output throughput recorded at the capacity's load: re-measure with this version of stacks tune"
+
+
+def test_capacity_file_slo_leaves_out_a_cost_bound_so_an_endpoint_can_match_it():
+    from pathlib import Path
+
+    from stacks.tuning.capacity import document
+
+    grid = make_grid(slo={"ttft_p90": 1.0, "cost_per_mtok": 3.0}, local={"pricePerHour": 1.006})
+    assert document(grid, _priced_trial(1.006, 120.0), Path("runs.db"))["slo"] == {"ttftP90": 1.0}

@@ -184,7 +184,9 @@ def test_endpoint_args_are_documented_field_by_field():
         if isinstance(stmt, ast.AnnAssign) and not (isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant) and isinstance(nxt.value.value, str))
     ]
     fields = [s.target.id for s in body if isinstance(s, ast.AnnAssign)]
-    assert undocumented == [] and len(fields) == 10  # with kubeconfig (router Service check)
+    assert undocumented == [] and fields == [
+        "spec", "region", "provider", "depends_on", "operator_ready", "ingress_ready", "ingress", "kubeconfig", "tags", "capacity_contract", "previous_name",
+    ]
 
 
 def test_program_declares_endpoints_without_backend_branches():

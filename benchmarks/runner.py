@@ -145,56 +145,47 @@ async def run_open(
     max_seconds: float,
     stop: asyncio.Event,
 ) -> float:
-    """Returns the level's start time."""
-    t0 = perf_counter()
-    slots = asyncio.Semaphore(max_concurrency) if max_concurrency else None
+    """Poisson arrivals at ``rate``; returns the level's start time."""
     arrivals = random.Random(ctx.rng.random())
 
-    indices = iter(range(max_requests))  # a session's turns count too
-    deadline = t0 + max_seconds
+    def offsets() -> Iterator[float]:
+        at = 0.0
+        for i in range(max_requests):
+            if i:
+                at += arrivals.expovariate(rate)
+            yield at
 
-    async def one(i: int, due: float) -> None:
-        if slots is None:
-            await ctx.run_unit(i, indices, due, deadline)
-        else:
-            async with slots:
-                await ctx.run_unit(i, indices, due, deadline)
-
-    async def dispatcher() -> None:
-        tasks: list[asyncio.Task] = []
-        due = t0
-        try:
-            for i in range(max_requests):
-                if i:
-                    due += arrivals.expovariate(rate)
-                if due - t0 >= max_seconds:
-                    break
-                delay = due - perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                tasks.append(asyncio.ensure_future(one(i, due)))
-            await asyncio.gather(*tasks)
-        finally:
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-
-    await _until_done_or_stop([asyncio.ensure_future(dispatcher())], stop)
-    return t0
+    slots = asyncio.Semaphore(max_concurrency) if max_concurrency else None
+    return await _dispatch(ctx, offsets(), slots, max_requests, max_seconds, stop)
 
 
 async def run_trace(ctx: LevelContext, max_requests: int, max_seconds: float, stop: asyncio.Event) -> float:
     """Sends unit k of a trace workload at its arrival time (``ctx.workload.arrivals[k]`` seconds
     after the level's start) whatever is in flight.  Returns the level's start time."""
     arrivals = ctx.workload.arrivals or ()
-    indices = iter(range(max_requests))
+    return await _dispatch(ctx, iter(arrivals[:max_requests]), None, max_requests, max_seconds, stop)
+
+
+async def _dispatch(
+    ctx: LevelContext, offsets: Iterator[float], slots: asyncio.Semaphore | None, max_requests: int, max_seconds: float, stop: asyncio.Event
+) -> float:
+    """Starts unit k at ``offsets[k]`` seconds after the level's start, whatever is in flight (at most
+    ``slots`` at once when given); no unit starts at or after ``max_seconds``.  Returns the start time."""
     t0 = perf_counter()
+    indices = iter(range(max_requests))  # a session's turns count too
     deadline = t0 + max_seconds
+
+    async def one(k: int, due: float) -> None:
+        if slots is None:
+            await ctx.run_unit(k, indices, due, deadline)
+        else:
+            async with slots:
+                await ctx.run_unit(k, indices, due, deadline)
 
     async def dispatcher() -> None:
         tasks: list[asyncio.Task] = []
         try:
-            for k, at in enumerate(arrivals[:max_requests]):
+            for k, at in enumerate(offsets):
                 if at >= max_seconds:
                     break
                 due = t0 + at
@@ -203,7 +194,7 @@ async def run_trace(ctx: LevelContext, max_requests: int, max_seconds: float, st
                     await asyncio.sleep(delay)
                 while perf_counter() < due:  # the loop may wake a timer up to its clock resolution early
                     await asyncio.sleep(0)
-                tasks.append(asyncio.ensure_future(ctx.run_unit(k, indices, due, deadline)))
+                tasks.append(asyncio.ensure_future(one(k, due)))
             await asyncio.gather(*tasks)
         finally:
             for t in tasks:

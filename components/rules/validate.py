@@ -13,7 +13,7 @@ from .backends import hyperpod
 from .catalog import G2, G7, G8, G10, G11, G12, G17, G21, G22
 from .endpoint import resolve
 from .problems import Problem
-from .spec import EndpointSpec
+from .spec import EndpointSpec, FsxSource
 
 # Flags the stack sets itself; passing them through extraArgs would fork the truth (G3, G5, G10).
 # Keyed by canonical spelling per engine (engines.canonical_flag), so `--api_key=x`, `-tp 8` and
@@ -49,7 +49,16 @@ def validate_endpoint(spec: EndpointSpec, path: str) -> list[Problem]:
     problems += _routing_rules(spec, path)
     problems += _name_rules(spec, path)
     problems += _scaling_rules(spec, path)
+    problems += _source_rules(spec, path)
     return problems
+
+
+def _source_rules(spec: EndpointSpec, path: str) -> list[Problem]:
+    """`prefetch` is rendered for S3 and Hugging Face sources only: no upstream sample or doc shows the
+    operator prefetching from FSx, so it is refused there rather than dropped without a word."""
+    if spec.prefetch and isinstance(spec.model_source, FsxSource):
+        return [Problem(f"{path}.prefetch", True, "CONFIG", "the stack renders prefetch (the operator's prefetchEnabled) for s3 and huggingface sources only; no upstream source shows it for fsx", "remove prefetch: an FSx for Lustre volume is read in place")]
+    return []
 
 
 def validate_endpoints(specs: Iterable[EndpointSpec], path: str = "endpoints") -> list[Problem]:

@@ -2,6 +2,7 @@
 
 import pytest
 
+from components.rules.spec import EndpointSpec
 from components.rules.validate import validate_endpoint, validate_endpoints
 
 
@@ -128,3 +129,12 @@ def test_same_name_in_two_namespaces_is_fine_outside_hyperpod(make_endpoint):
 def test_autoscaling_needs_consistent_bounds_and_a_trigger(make_endpoint):
     spec = make_endpoint(autoscaling={"minReplicas": 5, "maxReplicas": 2})
     assert rules_at(validate_endpoint(spec, "e")) == [("CONFIG", "e.autoscaling.minReplicas"), ("CONFIG", "e.autoscaling")]
+
+
+def test_prefetch_with_an_fsx_source_is_refused_not_dropped():
+    spec = EndpointSpec.model_validate(
+        {"name": "qwen3-4b", "model": "Qwen/Qwen3-4B", "engine": "vllm", "instanceType": "ml.g5.8xlarge", "prefetch": True,
+         "modelSource": {"type": "fsx", "fileSystemId": "fs-0123456789abcdef0", "path": "qwen3-4b/"}}
+    )
+    (problem,) = [p for p in validate_endpoint(spec, "endpoints[0]") if p.path == "endpoints[0].prefetch"]
+    assert (problem.rule, problem.value) == ("CONFIG", True) and "Fix: remove prefetch" in str(problem)

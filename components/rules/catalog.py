@@ -196,7 +196,7 @@ RULES += (
          ("fix", "plan", "policy")),
     Rule(O6, "On destroy, everything that holds a finalizer served by a controller is deleted before that controller, the HyperPod operator's own ALB Ingress included.",
          "The operator's Ingress (not declared by Pulumi) kept the load balancer controller's finalizer ingress.k8s.aws/resources while the controller and the add-on were deleted: its ALB and security groups were orphaned and the VPC delete failed with DependencyViolation.",
-         "An ingress drain guard (a dynamic resource) waits for the controller and the operator; every endpoint waits for it; its delete waits, bounded, until no Ingress of class alb is left in the stack's namespaces, else fails naming them and the cleanup command (tag elbv2.k8s.aws/cluster).",
+         "An ingress drain guard (a dynamic resource) waits for the controller and the operator; every endpoint waits for it; its delete waits, bounded, until no ALB Ingress the stack accounts for is left (any in the operator's namespace; elsewhere those owned by an endpoint's custom resource or declared by the stack, never a user's own), else fails naming them and the cleanup command (tag elbv2.k8s.aws/cluster).",
          "A stack whose graph has operator endpoints without the guard, or a guard that does not wait for the controller.",
          ("fix", "plan", "policy")),
 )

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable, Mapping, Protocol
 
+from .addons import OPERATOR_NAMESPACE
+
 # The Ingress is deleted only after the controller removed its AWS resources:
 # https://github.com/kubernetes-sigs/aws-load-balancer-controller/issues/2894 (maintainer reply), incident §15.
 FINALIZER = "ingress.k8s.aws/resources"
@@ -37,12 +39,30 @@ def holds_alb(ingress: Mapping[str, Any]) -> bool:
     return spec.get("ingressClassName") == "alb" or annotations.get("kubernetes.io/ingress.class") == "alb" or FINALIZER in (meta.get("finalizers") or [])
 
 
-def alb_ingresses(lister: IngressLister, namespaces: Iterable[str]) -> list[str]:
-    """`namespace/name` of every Ingress that still holds an ALB, in the given namespaces."""
+# Kinds whose controllers create Ingresses Pulumi does not declare (ownerReferences point back at them).
+OWNER_KINDS = ("InferenceEndpointConfig", "JumpStartModel", "InferenceService")
+
+
+def accounted_for(ingress: Mapping[str, Any], operator_namespace: str) -> bool:
+    """An Ingress the stack's endpoints account for: any in the operator's own namespace, and elsewhere
+    one a controller made for an endpoint's custom resource (ownerReferences) or one the stack declared
+    (managed-by pulumi). A user's own ALB Ingress in a shared namespace such as `default` is not
+    waited for: it is not the stack's to delete, and waiting on it would only fail the destroy."""
+    meta = ingress.get("metadata") or {}
+    if meta.get("namespace") == operator_namespace:
+        return True
+    owners = meta.get("ownerReferences") or []
+    labels = meta.get("labels") or {}
+    return any(o.get("kind") in OWNER_KINDS for o in owners) or labels.get("app.kubernetes.io/managed-by") == "pulumi"
+
+
+def alb_ingresses(lister: IngressLister, namespaces: Iterable[str], operator_namespace: str = OPERATOR_NAMESPACE) -> list[str]:
+    """`namespace/name` of every Ingress the stack accounts for that still holds an ALB."""
     left = []
     for ns in sorted(set(namespaces)):
         for ing in lister.ingresses(ns):
-            if holds_alb(ing):
+            ing = {**ing, "metadata": {"namespace": ns, **(ing.get("metadata") or {})}}
+            if holds_alb(ing) and accounted_for(ing, operator_namespace):
                 left.append(f"{ns}/{(ing.get('metadata') or {}).get('name')}")
     return left
 

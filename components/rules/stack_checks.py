@@ -18,12 +18,12 @@ from .endpoint import API_KEY_ENV, API_KEY_SECRET_KEY
 from .problems import Problem
 from .gateway.render import NAME as GATEWAY_PART_OF  # the tenant gateway's objects are part-of it
 from .resources import STACK_TYPE, Resource, get
-from .tls import OPT_OUT_ANNOTATION, SET_TLS, plaintext_severity
+from .tls import CERTIFICATE_ANNOTATION as CERTIFICATE
+from .tls import OPT_OUT_ANNOTATION, SET_TLS, plaintext_severity, terminates_tls
 
 Finding = tuple[Resource, Problem]
 
 SCHEME = "alb.ingress.kubernetes.io/scheme"
-CERTIFICATE = "alb.ingress.kubernetes.io/certificate-arn"
 SCHEME_PATH = f"metadata.annotations.{SCHEME}"
 OPT_OUT_PATH = f"metadata.annotations.{OPT_OUT_ANNOTATION}"
 
@@ -209,9 +209,9 @@ def check_public_alb_tls(resources: list[Resource], stack: Optional[str] = None,
     for r, ingress in _manifests(resources, "Ingress"):
         if not is_public(ingress) or get(ingress, "metadata", "labels", "app.kubernetes.io/part-of") == GATEWAY_PART_OF:
             continue  # the tenant gateway's ALB is T3's (gateway/checks.py), judged by the same verdict
-        annotations = _annotations(ingress)
-        if annotations.get(CERTIFICATE) or get(ingress, "spec", "tls"):
+        if terminates_tls(ingress):
             continue
+        annotations = _annotations(ingress)
         ep = endpoint_of(ingress, by_name)
         keyed = (ep is not None and _api_key_env(ep) is not None) or get(ingress, "metadata", "labels", "app.kubernetes.io/name") in keyed_workloads(resources)
         opted_out = annotations.get(OPT_OUT_ANNOTATION) == "true"

@@ -7,8 +7,9 @@ One decision, `tls_for`, read by the Ingress annotations, the endpoint URLs, the
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Mapping, Optional
 
 from .catalog import S2
 from .endpoint import resolve
@@ -19,10 +20,29 @@ from .spec import EndpointSpec, IngressSpec
 OPT_OUT_KEY = "platform.ingress.allowPlaintextApiKey"
 # Marks the Ingress of a dev stack that opted out, for the stack policy, which sees objects, not config.
 OPT_OUT_ANNOTATION = "llm-serving/allow-plaintext-api-key"
+CERTIFICATE_ANNOTATION = "alb.ingress.kubernetes.io/certificate-arn"
 SET_TLS = (
     "set platform.ingress.certificateArn to an ACM certificate of the ALB's region, or platform.ingress.domain "
     "{name: api.example.com, hostedZoneId: Z...} so the stack issues one with DNS validation"
 )
+
+
+def listener_annotations(certificate_arn: Any) -> dict[str, Any]:
+    """The ALB's listeners (load balancer controller annotations): HTTP and HTTPS with the certificate
+    and a redirect to HTTPS, or HTTP alone without one."""
+    if not certificate_arn:
+        return {"alb.ingress.kubernetes.io/listen-ports": json.dumps([{"HTTP": 80}], separators=(",", ":"))}
+    return {
+        "alb.ingress.kubernetes.io/listen-ports": json.dumps([{"HTTP": 80}, {"HTTPS": 443}], separators=(",", ":")),
+        CERTIFICATE_ANNOTATION: certificate_arn,
+        "alb.ingress.kubernetes.io/ssl-redirect": "443",
+    }
+
+
+def terminates_tls(ingress: Mapping[str, Any]) -> bool:
+    """An Ingress whose ALB serves HTTPS: a certificate annotation or `spec.tls`."""
+    annotations = (ingress.get("metadata") or {}).get("annotations") or {}
+    return bool(annotations.get(CERTIFICATE_ANNOTATION) or (ingress.get("spec") or {}).get("tls"))
 
 
 @dataclass(frozen=True)

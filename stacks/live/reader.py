@@ -17,6 +17,7 @@ from components.rules.backends import hyperpod as hyperpod_rules
 from components.rules.backends import kserve as kserve_rules
 from components.rules.backends import ome as ome_rules
 from components.rules.backends import state as state_rules
+from components.rules.tls import terminates_tls
 
 # (group, version, plural) of each backend's custom resource.
 CUSTOM = {
@@ -99,11 +100,6 @@ def live_url(kube: KubeReader, entry: dict[str, Any]) -> tuple[Optional[str], Op
     host = (ingress[0].get("hostname") or ingress[0].get("ip")) if ingress and isinstance(ingress[0], dict) else None
     if not host:
         return None, kind
-    scheme = "https" if what == "Ingress" and _has_tls(obj or {}) else "http"
+    scheme = "https" if what == "Ingress" and terminates_tls(obj or {}) else "http"
     return ingress_rules.endpoint_url(scheme, host, str(entry.get("invocationPath") or "")), kind
 
-
-def _has_tls(ingress: dict[str, Any]) -> bool:
-    spec = ingress.get("spec") or {}
-    annotations = (ingress.get("metadata") or {}).get("annotations") or {}
-    return bool(spec.get("tls")) or "alb.ingress.kubernetes.io/certificate-arn" in annotations

@@ -9,11 +9,11 @@ from ..catalog import T1, T2, T3
 from ..problems import Problem
 from ..dev_stacks import DEFAULT_DEV_STACKS
 from ..resources import Resource, get
-from ..tls import OPT_OUT_ANNOTATION, plaintext_severity
+from ..tls import CERTIFICATE_ANNOTATION as CERTIFICATE
+from ..tls import OPT_OUT_ANNOTATION, plaintext_severity, terminates_tls
 from .render import CLIENT_ID_HEADER, COST_NAMESPACE, PART_OF, TENANT_LABEL, TIER_LABEL
 
 Finding = tuple[Resource, Problem]
-CERTIFICATE = "alb.ingress.kubernetes.io/certificate-arn"
 SCHEME = "alb.ingress.kubernetes.io/scheme"
 
 
@@ -81,7 +81,7 @@ def check_public_gateway_tls(resources: list[Resource], stack: Optional[str] = N
         annotations = get(m, "metadata", "annotations") or {}
         if labels.get("app.kubernetes.io/part-of") != PART_OF["app.kubernetes.io/part-of"] or annotations.get(SCHEME) != "internet-facing":
             continue
-        if annotations.get(CERTIFICATE) or get(m, "spec", "tls"):
+        if terminates_tls(m):
             continue
         opted_out = annotations.get(OPT_OUT_ANNOTATION) == "true"
         if plaintext_severity(opted_out, stack, dev_stacks) == "warning":

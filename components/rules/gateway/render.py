@@ -10,11 +10,10 @@ apikey-auth.md` (SecurityPolicy `apiKeyAuth`: Opaque Secret, data key = client I
 
 from __future__ import annotations
 
-import json
 from typing import Any, Mapping, Optional, Sequence
 
 from .. import ingress as ingress_rules
-from ..tls import OPT_OUT_ANNOTATION
+from ..tls import OPT_OUT_ANNOTATION, listener_annotations
 from ..spec import GatewaySpec, GatewayTier
 from .charts import EG_NAMESPACE, REDIS_AUTH_KEY, REDIS_AUTH_SECRET
 from .config import Upstream, tenant_models, tenant_secret_name, tier_of
@@ -203,14 +202,9 @@ def ingress(spec: GatewaySpec, tags: Optional[Mapping[str, str]] = None, idle_ti
         a + "success-codes": "200",
         a + "load-balancer-attributes": f"idle_timeout.timeout_seconds={idle_timeout_seconds}",
     }
-    if spec.certificate_arn:
-        annotations[a + "listen-ports"] = json.dumps([{"HTTP": 80}, {"HTTPS": 443}], separators=(",", ":"))
-        annotations[a + "certificate-arn"] = spec.certificate_arn
-        annotations[a + "ssl-redirect"] = "443"
-    else:
-        annotations[a + "listen-ports"] = json.dumps([{"HTTP": 80}], separators=(",", ":"))
-        if spec.public and allow_plaintext:
-            annotations[OPT_OUT_ANNOTATION] = "true"
+    annotations.update(listener_annotations(spec.certificate_arn))
+    if not spec.certificate_arn and spec.public and allow_plaintext:
+        annotations[OPT_OUT_ANNOTATION] = "true"
     if spec.public and spec.inbound_cidrs:
         annotations[a + "inbound-cidrs"] = ",".join(spec.inbound_cidrs)
     if tags:

@@ -30,6 +30,7 @@ def wait_for_drain(props: Mapping[str, Any], lister: Optional[drain_rules.Ingres
         raise RuntimeError(drain_rules.not_drained_message(left, timeout, cluster))
 
 
+# Stack states name this class (module and name): see components/dynamic_providers.py before moving it.
 class _Provider(dynamic.ResourceProvider):
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
         return dynamic.CreateResult(id_=f"ingress-drain-{props.get('clusterName')}", outs=props)

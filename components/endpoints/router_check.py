@@ -36,6 +36,7 @@ def check_router(props: Mapping[str, Any], lister: Optional[ServiceLister] = Non
         sleep(min(POLL_SECONDS, deadline - now))
 
 
+# Stack states name this class (module and name): see components/dynamic_providers.py before moving it.
 class _Provider(dynamic.ResourceProvider):
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
         check_router(props)

@@ -16,3 +16,19 @@ STORED_PROVIDERS: dict[tuple[str, str], str] = {
     ("components.endpoints.router_check", "_Provider"): "components.endpoints.router_check:RouterServiceCheck",
     ("components.ingress_drain", "_Provider"): "components.ingress_drain:IngressDrainGuard",
 }
+
+
+def provider_host_problem(environ: dict[str, str]) -> str | None:
+    """Why Pulumi's provider host could not import the stored names here, or None.
+
+    The host runs `python -m pulumi.dynamic` in the project directory and finds `components` only
+    because `-m` puts that directory on the module path; `PYTHONSAFEPATH` (Python 3.11+, `-P`) turns
+    that off, and every preview, up and destroy of a stack with a dynamic resource would then fail
+    with `No module named 'components'` after the program ran."""
+    if environ.get("PYTHONSAFEPATH"):
+        return (
+            f"PYTHONSAFEPATH={environ['PYTHONSAFEPATH']!r} is set: Pulumi's provider host would not find this project's "
+            "dynamic providers (router check, ingress drain guard) and preview, up and destroy would fail. "
+            "Fix: unset PYTHONSAFEPATH for pulumi commands"
+        )
+    return None

@@ -11,6 +11,7 @@ stack (StackReference); see docs/deploying.md "One stack or two".
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -23,6 +24,7 @@ from components.cluster import EksCluster, EksClusterArgs, ExistingCluster, Exis
 from components.ingress_drain import IngressDrainGuard
 from components.gateway import CacheNetwork, TenantGateway, TenantGatewayArgs
 from components.cluster_hyperpod import HyperPodCluster, HyperPodClusterArgs, hyperpod_dependencies
+from components.dynamic_providers import provider_host_problem
 from components.endpoints.tls import with_issued_certificate
 from components.network import Network, NetworkArgs
 from components.platform import Platform, PlatformArgs
@@ -64,6 +66,9 @@ def load_config() -> stack_config.StackConfig:
 
 
 def main() -> None:
+    host_problem = provider_host_problem(dict(os.environ))
+    if host_problem:
+        raise pulumi.RunError(host_problem)
     cfg = load_config()
     for warning in cfg.warnings:
         pulumi.log.warn(str(warning))

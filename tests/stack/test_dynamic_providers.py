@@ -188,3 +188,13 @@ def test_a_provider_renamed_without_an_alias_is_named_with_its_resource(monkeypa
         f"components.ingress_drain._Provider ({DRAIN}): {IngressDrainGuard!r} is not a dynamic ResourceProvider",
         f"components.moved_away._Provider ({DRAIN}): ModuleNotFoundError: No module named 'components.moved_away'",
     ]
+
+
+def test_pythonsafepath_is_refused_before_anything_is_declared():
+    # With -P semantics the host's `-m pulumi.dynamic` no longer puts the project on the path.
+    from components.dynamic_providers import provider_host_problem
+
+    assert provider_host_problem({"PATH": "/usr/bin"}) is None
+    assert provider_host_problem({"PYTHONSAFEPATH": ""}) is None
+    message = provider_host_problem({"PYTHONSAFEPATH": "1"})
+    assert message.startswith("PYTHONSAFEPATH='1' is set") and "Fix: unset PYTHONSAFEPATH" in message

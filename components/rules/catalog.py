@@ -240,8 +240,9 @@ RULES += (
     Rule(T3, "A public gateway has TLS: it carries tenant keys, which must not cross the internet in clear text (S2 for the gateway's ALB).",
          "Tenant keys sent over plain HTTP can be read on the way, as an endpoint's key could before S2.",
          "The gateway's ALB listens on HTTPS with the ACM certificate and redirects HTTP.",
-         "`gateway.public` without `gateway.certificateArn`; a public gateway Ingress without a certificate. As with S2, a dev stack's `platform.ingress.allowPlaintextApiKey` makes it a warning; elsewhere it is an error.",
-         ("validate", "policy")),
+         "`gateway.public` without `gateway.certificateArn`; a public gateway Ingress without a certificate. As with S2, a dev stack's `platform.ingress.allowPlaintextApiKey` makes it a warning; elsewhere it is an error. "
+         "`python -m stacks preflight` fails on a `gateway.certificateArn` not ISSUED in the stack's region.",
+         ("validate", "policy", "preflight")),
 )
 
 # The capacity contract: a measured capacity (stacks report --export-capacity) against the declared peak load.

@@ -5,7 +5,7 @@
   (EC2 On-Demand vCPU quotas for EKS node groups, SageMaker "<type> for cluster usage" for HyperPod);
 - an adopted HyperPod cluster (mode existing, `hyperpodClusterArn`) is InService;
 - S2: `platform.ingress.certificateArn` is an ISSUED ACM certificate of the stack's region covering the
-  endpoints' names.
+  endpoints' names; T3: so is `gateway.certificateArn`, the tenant gateway's.
 Each problem is one line; a `PreflightWarning` line does not fail the preflight. Also callable from the program (`llm-serving:preflight: true`).
 """
 
@@ -33,7 +33,7 @@ class PreflightWarning(str):
 def run(cfg: StackConfig, aws: Optional[Aws] = None) -> list[str]:
     aws = aws or Aws(cfg.region)
     problems: list[str] = []
-    for check in (check_models, check_instance_types, check_quotas, check_hyperpod, check_certificate):
+    for check in (check_models, check_instance_types, check_quotas, check_hyperpod, check_certificate, check_gateway_certificate):
         try:
             problems += check(cfg, aws)
         except AwsError as exc:
@@ -152,30 +152,20 @@ def covers(names: list[str], host: str) -> bool:
     return False
 
 
-def check_certificate(cfg: StackConfig, aws: Aws) -> list[str]:
-    """S2: the certificate the ALBs will serve. An ALB takes ACM certificates of its own region only
-    ("Certificates in ACM are regional resources", docs.aws.amazon.com/acm/latest/userguide/acm-regions.html),
-    and only ISSUED ones: a listener with a PENDING_VALIDATION certificate fails with UnsupportedCertificate
+def _issued(where: str, arn: str, stack_region: str, aws: Aws) -> tuple[Optional[dict], list[str]]:
+    """(the certificate, []) when `arn` is an ISSUED ACM certificate of the stack's region, else (None, the
+    problem). An ALB takes ACM certificates of its own region only ("Certificates in ACM are regional
+    resources", docs.aws.amazon.com/acm/latest/userguide/acm-regions.html), and only ISSUED ones: a listener
+    with a PENDING_VALIDATION certificate fails with UnsupportedCertificate
     (github.com/cloudposse/terraform-aws-acm-request-certificate/issues/58), so the ALB controller never
-    attaches it and `up` times out waiting for the Ingress.
-    Names: with `domain` the stack serves `<endpoint>.<domain>` and points those names at the ALBs, so an
-    uncovered one is an error. Without it clients reach the ALB by its `*.elb.amazonaws.com` name, which no
-    ACM certificate can hold (ACM refuses Amazon-owned names, FailureReason DOMAIN_NOT_ALLOWED,
-    docs.aws.amazon.com/acm/latest/APIReference/API_CertificateDetail.html): a warning, since a CNAME the
-    user points at the ALB after `up` (outside the stack) makes it work."""
-    ingress = cfg.platform.ingress
-    arn = ingress.certificate_arn
-    albs = [ep for ep in cfg.endpoints if has_alb(ep)]
-    if not arn or not albs:
-        return []
-    where = f"{CERT_KEY} = {arn}: [S2]"
+    attaches it and `up` times out waiting for the Ingress."""
     region, account = arn.split(":")[3:5]
-    if region != cfg.region:
-        return [f"{where} the certificate is in {region}, the stack's ALBs in {cfg.region}; an ALB can use ACM certificates of its own region only. Fix: request or import the certificate in {cfg.region} and set its ARN"]
+    if region != stack_region:
+        return None, [f"{where} the certificate is in {region}, the stack's ALBs in {stack_region}; an ALB can use ACM certificates of its own region only. Fix: request or import the certificate in {stack_region} and set its ARN"]
     cert = aws.acm_certificate(arn, region)
     if cert is None:
         placeholder = " (123456789012 is AWS's documentation account: the example's placeholder)" if account == "123456789012" else ""
-        return [f"{where} no such certificate in {region} for the account of these credentials{placeholder}. Fix: set the ARN of an ACM certificate of that account and region (`aws acm list-certificates --region {region}`)"]
+        return None, [f"{where} no such certificate in {region} for the account of these credentials{placeholder}. Fix: set the ARN of an ACM certificate of that account and region (`aws acm list-certificates --region {region}`)"]
     status = cert.get("Status")
     if status != "ISSUED":
         fix = (
@@ -183,20 +173,59 @@ def check_certificate(cfg: StackConfig, aws: Aws) -> list[str]:
             if status == "PENDING_VALIDATION"
             else "request or import a new certificate and set its ARN"
         )
-        return [f"{where} the certificate is {status}, not ISSUED: the ALB cannot serve it and `pulumi up` times out waiting for the Ingress. Fix: {fix}"]
-    names = sorted({cert.get("DomainName", ""), *cert.get("SubjectAlternativeNames", [])} - {""})
+        return None, [f"{where} the certificate is {status}, not ISSUED: the ALB cannot serve it and `pulumi up` times out waiting for the Ingress. Fix: {fix}"]
+    return cert, []
+
+
+def _names(cert: dict) -> list[str]:
+    return sorted({cert.get("DomainName", ""), *cert.get("SubjectAlternativeNames", [])} - {""})
+
+
+def _alb_name_warning(where: str, names: list[str], fix: str) -> PreflightWarning:
+    """Clients reach an ALB the stack does not name by its `*.elb.amazonaws.com` name, which no ACM
+    certificate can hold (ACM refuses Amazon-owned names, FailureReason DOMAIN_NOT_ALLOWED,
+    docs.aws.amazon.com/acm/latest/APIReference/API_CertificateDetail.html): a warning, since a CNAME the
+    user points at the ALB after `up` (outside the stack) makes it work."""
+    return PreflightWarning(f"{where} clients reach the ALB by its *.elb.amazonaws.com name, which no ACM certificate covers (this one: {', '.join(names)}): browsers and curl see a name mismatch. Fix: {fix}")
+
+
+def check_certificate(cfg: StackConfig, aws: Aws) -> list[str]:
+    """S2: the certificate the endpoints' ALBs will serve. With `domain` the stack serves
+    `<endpoint>.<domain>` and points those names at the ALBs, so an uncovered one is an error; without it,
+    the ALB-name warning."""
+    ingress = cfg.platform.ingress
+    arn = ingress.certificate_arn
+    albs = [ep for ep in cfg.endpoints if has_alb(ep)]
+    if not arn or not albs:
+        return []
+    where = f"{CERT_KEY} = {arn}: [S2]"
+    cert, problems = _issued(where, arn, cfg.region, aws)
+    if cert is None:
+        return problems
+    names = _names(cert)
     if ingress.domain is not None:
         hosts = [h for h in (tls_for(ep, ingress).host for ep in albs) if h]
         missing = [h for h in hosts if not covers(names, h)]
         if missing:
             return [f"{where} the certificate covers {', '.join(names)}, not {', '.join(missing)}: clients see a name mismatch. Fix: use a certificate for *.{ingress.domain.name}, or remove certificateArn so the stack issues one"]
         return []
-    return [
-        PreflightWarning(
-            f"{where} without platform.ingress.domain clients reach each ALB by its *.elb.amazonaws.com name, which no ACM certificate covers (this one: {', '.join(names)}): browsers and curl see a name mismatch. "
-            f"Fix: point a DNS name of the certificate at the ALB (CNAME) after `up`, or set platform.ingress.domain {{name, hostedZoneId}} so the stack names and points each endpoint"
-        )
-    ]
+    return [_alb_name_warning(f"{where} without platform.ingress.domain", names, "point a DNS name of the certificate at the ALB (CNAME) after `up`, or set platform.ingress.domain {name, hostedZoneId} so the stack names and points each endpoint")]
+
+
+GATEWAY_CERT_KEY = "gateway.certificateArn"
+
+
+def check_gateway_certificate(cfg: StackConfig, aws: Aws) -> list[str]:
+    """T3: the certificate of the tenant gateway's ALB, checked as S2's. The stack names no host for the
+    gateway, so its name is the ALB-name warning."""
+    arn = cfg.gateway.certificate_arn
+    if not cfg.gateway.enabled or not arn:
+        return []
+    where = f"{GATEWAY_CERT_KEY} = {arn}: [T3]"
+    cert, problems = _issued(where, arn, cfg.region, aws)
+    if cert is None:
+        return problems
+    return [_alb_name_warning(where, _names(cert), "point a DNS name of the certificate at the gateway's ALB (CNAME) after `up` and give tenants that name")]
 
 
 def main(stack: str, console, project_dir=None) -> int:

@@ -18,7 +18,7 @@ USER_API_CIDRS = ["34.201.17.8/32"]
 USER_CERTIFICATE_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/0123abcd-4567-89ef-0123-456789abcdef"
 # What a user sets per stack: config key (dotted below the project's) -> key -> value.
 USER_SET: dict[str, dict[str, dict[str, Any]]] = {
-    "eks": {"cluster": {"publicAccessCidrs": USER_API_CIDRS}, "platform.ingress": {"certificateArn": USER_CERTIFICATE_ARN}},
+    "eks": {"cluster": {"publicAccessCidrs": USER_API_CIDRS}, "platform.ingress": {"certificateArn": USER_CERTIFICATE_ARN}, "gateway": {"certificateArn": USER_CERTIFICATE_ARN}},
     "staging": {"cluster": {"publicAccessCidrs": USER_API_CIDRS}},
 }
 
@@ -47,10 +47,15 @@ def user_project(directory: Path, stack: str) -> Path:
     for name in ("Pulumi.yaml", "__main__.py"):
         shutil.copy(plan_cmd.PROJECT_DIR / name, directory / name)
     text = (plan_cmd.PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text()
-    for keys in USER_SET.get(stack, {}).values():
+    for dotted, keys in USER_SET.get(stack, {}).items():
+        # The key's line inside its config block (`  llm-serving:<key>:` up to the next block).
+        block = re.search(rf"^  {plan_cmd.project_name()}:{dotted.split('.')[0]}:\n(?:(?:    .*)?\n)*", text, re.MULTILINE)
+        assert block, f"Pulumi.{stack}.yaml: no {dotted.split('.')[0]} block"
+        body = block.group(0)
         for key, value in keys.items():
             unset = re.compile(rf"^( +{key}): (\[\]|null)   # SET THIS", re.MULTILINE)
-            assert len(unset.findall(text)) == 1, f"Pulumi.{stack}.yaml: no `{key}: [] / null   # SET THIS` line"
-            text = unset.sub(lambda m: f"{m.group(1)}: {json.dumps(value)}   # SET THIS", text)
+            assert len(unset.findall(body)) == 1, f"Pulumi.{stack}.yaml: no `{key}: [] / null   # SET THIS` line under {dotted}"
+            body = unset.sub(lambda m: f"{m.group(1)}: {json.dumps(value)}   # SET THIS", body)
+        text = text[: block.start()] + body + text[block.end() :]
     (directory / f"Pulumi.{stack}.yaml").write_text(text)
     return directory

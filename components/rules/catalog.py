@@ -231,17 +231,18 @@ RULES += (
          "One rate-limit rule per tenant with its tier's numbers is rendered from the tier table.",
          "A tier without `tokensPerMinute`; a tenant key Secret whose tenant no token rule selects.",
          ("validate", "policy")),
-    Rule(T2, "A tenant names a declared tier and only endpoints the stack declares and the gateway routes.",
-         "A key for a misspelt tier or model would be issued and then answered 401 or 404 on every call, or routed nowhere.",
-         "",
-         "A tenant on an unknown tier, or listing a model that is not an endpoint of the stack; a route policy naming a key Secret that is not declared.",
-         ("validate", "policy")),
+    Rule(T2, "A tenant names a declared tier and only endpoints the stack declares and the gateway routes; its key is checked once, by the Gateway's SecurityPolicy, and its model allow-list on the model AI Gateway routes by; the client-ID header that keys limits and allow-lists comes from the gateway alone.",
+         "A key for a misspelt tier or model would be issued and then answered 401 or 404 on every call, or routed nowhere. Keys were checked by one SecurityPolicy per generated route, but AI Gateway picks the route from the request body only after the key check: a key was judged by whichever route's catch-all Envoy matched first, so a tenant allowed on one model got 401 on it once another route was older.",
+         "One SecurityPolicy on the Gateway: apiKeyAuth with every tenant's Secret and one Allow rule per tenant on x-tenant-id and x-ai-eg-model; a ClientTrafficPolicy removes a client's own x-tenant-id before any filter runs.",
+         "A tenant on an unknown tier, or listing a model that is not an endpoint of the stack; a policy naming a key Secret that is not declared or allowing a model no declared route serves; a SecurityPolicy with apiKeyAuth that targets a route; a Gateway SecurityPolicy forwarding a client ID that no ClientTrafficPolicy of that Gateway removes from client requests.",
+         ("fix", "validate", "policy")),
     # S2's decision for the gateway's ALB (tls.plaintext_severity); its own ID because its fix is `gateway.certificateArn`.
     Rule(T3, "A public gateway has TLS: it carries tenant keys, which must not cross the internet in clear text (S2 for the gateway's ALB).",
          "Tenant keys sent over plain HTTP can be read on the way, as an endpoint's key could before S2.",
          "The gateway's ALB listens on HTTPS with the ACM certificate and redirects HTTP.",
-         "`gateway.public` without `gateway.certificateArn`; a public gateway Ingress without a certificate. As with S2, a dev stack's `platform.ingress.allowPlaintextApiKey` makes it a warning; elsewhere it is an error.",
-         ("validate", "policy")),
+         "`gateway.public` without `gateway.certificateArn`; a public gateway Ingress without a certificate. As with S2, a dev stack's `platform.ingress.allowPlaintextApiKey` makes it a warning; elsewhere it is an error. "
+         "`python -m stacks preflight` fails on a `gateway.certificateArn` not ISSUED in the stack's region.",
+         ("validate", "policy", "preflight")),
 )
 
 # The capacity contract: a measured capacity (stacks report --export-capacity) against the declared peak load.

@@ -298,3 +298,51 @@ def test_S2_preflight_warning_does_not_fail_the_command(monkeypatch, capsys):
     monkeypatch.setattr("stacks.plan.parse_stack_config", lambda values, project, stack: tls_cfg({"certificateArn": arn}))
     assert preflight.main("eks", Console(width=300)) == 0
     assert "preflight warning" in capsys.readouterr().out
+
+
+# T3: the gateway's certificate, checked like S2's. The gateway of tests/gateway/helpers.py (public, two
+# tenants) in front of the ALB endpoint.
+def gateway_cfg(certificate_arn, platform_arn=None):
+    from tests.gateway.helpers import GATEWAY
+
+    platform = {"ingress": {"certificateArn": platform_arn}} if platform_arn else {}
+    gateway = {**GATEWAY, "certificateArn": certificate_arn, "tenants": [{"name": "team-a", "tier": "free"}]}
+    return parse({"cluster": EKS, "platform": platform, "endpoints": [{**ALB_ENDPOINT, "apiKey": False, "publicAlb": False}], "gateway": gateway}, "us-east-1")
+
+
+@mock_aws
+def test_T3_gateway_certificate_missing_in_the_account_is_an_error():
+    arn = "arn:aws:acm:us-east-1:123456789012:certificate/0123abcd-4567-89ef-0123-456789abcdef"
+    (line,) = preflight.check_gateway_certificate(gateway_cfg(arn), Aws("us-east-1"))
+    assert line.startswith(f"gateway.certificateArn = {arn}: [T3] no such certificate in us-east-1")
+    assert "documentation account" in line and "Fix: " in line and not isinstance(line, preflight.PreflightWarning)
+
+
+@mock_aws
+def test_T3_gateway_certificate_of_another_region_or_pending_is_an_error():
+    elsewhere = import_cert("llm.example.org", region="us-west-2")
+    (line,) = preflight.check_gateway_certificate(gateway_cfg(elsewhere), Aws("us-east-1"))
+    assert line.startswith(f"gateway.certificateArn = {elsewhere}: [T3] the certificate is in us-west-2, the stack's ALBs in us-east-1")
+    pending = boto3.client("acm", region_name="us-east-1").request_certificate(DomainName="llm.example.org", ValidationMethod="DNS")["CertificateArn"]
+    (line,) = preflight.check_gateway_certificate(gateway_cfg(pending), Aws("us-east-1"))
+    assert "[T3] the certificate is PENDING_VALIDATION, not ISSUED" in line
+
+
+@mock_aws
+def test_T3_issued_gateway_certificate_warns_only_about_the_alb_name():
+    arn = import_cert("llm.example.org")
+    (line,) = preflight.check_gateway_certificate(gateway_cfg(arn), Aws("us-east-1"))
+    assert isinstance(line, preflight.PreflightWarning) and line.startswith(f"gateway.certificateArn = {arn}: [T3] clients reach the ALB")
+
+
+@mock_aws
+def test_S2_T3_preflight_checks_every_certificate_the_stack_uses():
+    put_model(["config.json", "a.safetensors"])
+    issued = import_cert("llm.example.org")
+    missing = "arn:aws:acm:us-east-1:123456789012:certificate/0123abcd-4567-89ef-0123-456789abcdef"
+    stub = QuotaStub([("get_service_quota", {"Quota": {"Value": 1000.0, "QuotaCode": "L-DB2E81BA", "ServiceCode": "ec2"}}, {"ServiceCode": "ec2", "QuotaCode": "L-DB2E81BA"})])
+    found = [line.split(": [", 1)[0] for line in preflight.run(gateway_cfg(missing, platform_arn=issued), stub.aws()) if not isinstance(line, preflight.PreflightWarning)]
+    assert found == [f"gateway.certificateArn = {missing}"]
+    stub = QuotaStub([("get_service_quota", {"Quota": {"Value": 1000.0, "QuotaCode": "L-DB2E81BA", "ServiceCode": "ec2"}}, {"ServiceCode": "ec2", "QuotaCode": "L-DB2E81BA"})])
+    found = [line.split(": [", 1)[0] for line in preflight.run(gateway_cfg(issued, platform_arn=missing), stub.aws()) if not isinstance(line, preflight.PreflightWarning)]
+    assert found == [f"platform.ingress.certificateArn = {missing}"]

@@ -236,8 +236,15 @@ CERTIFICATE_UNSET = (
 )
 
 
-@pytest.mark.parametrize("stack,unset", [("eks", [CERTIFICATE_UNSET, API_UNSET]), ("staging", [API_UNSET])])
-def test_finding13_S2_shipped_example_fails_the_plan_until_the_api_range_and_certificate_are_set(stack, unset, tmp_path, capsys):
+# T3: and the gateway's (a public gateway carries tenant keys).
+GATEWAY_CERTIFICATE_UNSET = (
+    "  gateway.certificateArn = None: [T3] a public gateway carries tenant API keys and would take them over plain HTTP."
+    " Fix: set gateway.certificateArn to an ACM certificate, or gateway.public: false"
+)
+
+
+@pytest.mark.parametrize("stack,unset", [("eks", [CERTIFICATE_UNSET, GATEWAY_CERTIFICATE_UNSET, API_UNSET]), ("staging", [API_UNSET])])
+def test_finding13_S2_T3_shipped_example_fails_the_plan_until_the_api_range_and_certificates_are_set(stack, unset, tmp_path, capsys):
     assert cli(["plan", "--stack", stack, "--out", str(tmp_path / "unset")]) == 2
     out = capsys.readouterr().out
     assert "Traceback" not in out

@@ -18,7 +18,7 @@ def _objects():
 def test_every_gateway_object_validates_against_upstream_schemas(schema_validator):
     objects = _objects()
     kinds = {o["kind"] for o in objects}
-    assert {"GatewayClass", "Gateway", "EnvoyProxy", "Backend", "AIServiceBackend", "AIGatewayRoute", "BackendSecurityPolicy", "SecurityPolicy", "BackendTrafficPolicy", "Secret", "Ingress"} <= kinds
+    assert {"GatewayClass", "Gateway", "EnvoyProxy", "ClientTrafficPolicy", "Backend", "AIServiceBackend", "AIGatewayRoute", "BackendSecurityPolicy", "SecurityPolicy", "BackendTrafficPolicy", "Secret", "Ingress"} <= kinds
     for obj in objects:
         result = schema_validator.validate(obj)
         assert result.status == "passed", (obj["kind"], obj["metadata"]["name"], result)
@@ -54,13 +54,45 @@ def test_one_route_per_endpoint_by_served_model_name():
     assert matches == {"qwen3-4b-vllm": "Qwen3-4B-Instruct-2507", "qwen3-0-6b-vllm-kserve": "Qwen3-0.6B"}
 
 
-def test_tenants_only_on_their_models_and_key_secret_labelled_with_tier():
+def test_tenants_authenticated_once_on_the_gateway_and_allowed_by_model():
+    """Keys are checked by one SecurityPolicy on the Gateway: envoyproxy/gateway@v1.8.1
+    internal/xds/translator/httpfilters.go runs api_key_auth (order 6) before any ext_proc (100+), and AI
+    Gateway's ext_proc is what picks the route (envoyproxy/ai-gateway@v1.1.0
+    internal/extensionserver/post_translate_modify.go, internal/extproc/processor_impl.go: sets
+    x-ai-eg-model from the body, ClearRouteCache). The allow-list is RBAC (order 301, after that ext_proc),
+    on the forwarded client ID and the model header; anything else is denied."""
     objects = _objects()
-    policies = {o["metadata"]["name"]: [c["name"] for c in o["spec"]["apiKeyAuth"]["credentialRefs"]] for o in objects if o["kind"] == "SecurityPolicy"}
-    assert policies == {"qwen3-4b-vllm-tenants": ["tenant-team-a", "tenant-team-b"], "qwen3-0-6b-vllm-kserve-tenants": ["tenant-team-b"]}
+    (policy,) = [o for o in objects if o["kind"] == "SecurityPolicy"]
+    spec = policy["spec"]
+    assert spec["targetRefs"] == [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "llm-gateway"}]
+    assert [c["name"] for c in spec["apiKeyAuth"]["credentialRefs"]] == ["tenant-team-a", "tenant-team-b"]
+    assert (spec["apiKeyAuth"]["extractFrom"], spec["apiKeyAuth"]["forwardClientIDHeader"], spec["apiKeyAuth"]["sanitize"]) == ([{"headers": ["x-api-key"]}], "x-tenant-id", True)
+    assert spec["authorization"] == {
+        "defaultAction": "Deny",
+        "rules": [
+            {"name": "team-a", "action": "Allow", "principal": {"headers": [{"name": "x-tenant-id", "values": ["team-a"]}, {"name": "x-ai-eg-model", "values": ["Qwen3-4B-Instruct-2507"]}]}},
+            {"name": "team-b", "action": "Allow", "principal": {"headers": [{"name": "x-tenant-id", "values": ["team-b"]}]}},
+        ],
+    }
     secret = next(o for o in objects if o["kind"] == "Secret" and o["metadata"]["name"] == "tenant-team-a")
     assert secret["metadata"]["labels"]["llm-serving/tier"] == "free"
     assert secret["stringData"] == {"team-a": "key-a"}
+
+
+def test_a_tenant_whose_models_are_not_routed_gets_no_allow_rule():
+    # OME has no Service the gateway can name: team-a's only model is not routed, so only team-b is allowed.
+    spec = gateway(tenants=[{"name": "team-a", "tier": "free", "models": ["qwen3-4b-vllm"]}, {"name": "team-b", "tier": "enterprise"}])
+    routes = [u for u in config.upstreams(endpoints(), PlatformSpec()) if u.endpoint != "qwen3-4b-vllm"]
+    (policy,) = [o for o in render.render(spec, routes) if o["kind"] == "SecurityPolicy"]
+    assert [r["name"] for r in policy["spec"]["authorization"]["rules"]] == ["team-b"]
+
+
+def test_a_clients_own_tenant_header_is_removed_before_authentication():
+    """ClientTrafficPolicy headers.earlyRequestHeaders runs as the HCM's early header mutation, before
+    routing and every HTTP filter (envoyproxy/gateway@v1.8.1 api/v1alpha1/clienttrafficpolicy_types.go
+    EarlyRequestHeaders, internal/xds/translator/listener.go buildEarlyHeaderMutation)."""
+    (policy,) = [o for o in _objects() if o["kind"] == "ClientTrafficPolicy"]
+    assert policy["spec"] == {"targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "llm-gateway"}], "headers": {"earlyRequestHeaders": {"remove": ["x-tenant-id"]}}}
 
 
 def test_upstream_call_reuses_the_endpoints_own_key():
@@ -75,3 +107,15 @@ def test_public_gateway_ingress_has_the_certificate():
     annotations = render.ingress(gateway())["metadata"]["annotations"]
     assert annotations["alb.ingress.kubernetes.io/scheme"] == "internet-facing"
     assert annotations["alb.ingress.kubernetes.io/certificate-arn"] == CERT
+
+
+def test_alb_health_checks_envoys_readiness_listener_on_the_pod():
+    """Envoy Gateway v1.8.1 serves readiness on 19003 /ready (envoyproxy/gateway@v1.8.1
+    internal/xds/bootstrap/bootstrap.go EnvoyReadinessPort, EnvoyReadinessPath; the proxy's probes in
+    internal/infrastructure/kubernetes/proxy/resource.go); 19001 is its stats port. With target-type ip the
+    ALB checks each pod IP on that port (kubernetes-sigs/aws-load-balancer-controller@v2.13.4
+    pkg/ingress/model_build_target_group.go buildTargetGroupHealthCheckPort), so the ClusterIP Service
+    need not carry it."""
+    annotations = render.ingress(gateway())["metadata"]["annotations"]
+    a = "alb.ingress.kubernetes.io/"
+    assert (annotations[a + "target-type"], annotations[a + "healthcheck-port"], annotations[a + "healthcheck-path"], annotations[a + "healthcheck-protocol"]) == ("ip", "19003", "/ready", "HTTP")

@@ -3,6 +3,7 @@ gateway's custom resources: each with a failing and a passing case."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from components.rules import policy_catalog, stack_checks
@@ -39,13 +40,37 @@ def test_T1_tier_without_tokens_per_minute_renders_no_token_rule_and_is_found():
     assert _rules(checks.check_tenant_limits(_resources(_objects(tiers=tiers)))) == [("T1", "Secret llm-gateway/tenant-team-a")]
 
 
-def test_T2_route_policy_naming_an_undeclared_key_or_route_is_found():
+def test_T2_policy_naming_an_undeclared_key_or_an_unrouted_model_is_found():
     objects = _objects()
     assert checks.check_tenant_routes(_resources(objects)) == []
     no_team_b = [o for o in objects if o["metadata"]["name"] != "tenant-team-b"]
-    no_route = [o for o in objects if not (o["kind"] == "AIGatewayRoute" and o["metadata"]["name"] == "qwen3-0-6b-vllm-kserve")]
-    assert _rules(checks.check_tenant_routes(_resources(no_team_b))) == [("T2", "SecurityPolicy llm-gateway/qwen3-4b-vllm-tenants"), ("T2", "SecurityPolicy llm-gateway/qwen3-0-6b-vllm-kserve-tenants")]
-    assert _rules(checks.check_tenant_routes(_resources(no_route))) == [("T2", "SecurityPolicy llm-gateway/qwen3-0-6b-vllm-kserve-tenants")]
+    no_route = [o for o in objects if not (o["kind"] == "AIGatewayRoute" and o["metadata"]["name"] == "qwen3-4b-vllm")]
+    ((_, missing),) = checks.check_tenant_routes(_resources(no_team_b))
+    assert (missing.rule, missing.path, missing.value) == ("T2", "spec.apiKeyAuth.credentialRefs", ["tenant-team-b"])
+    ((_, unrouted),) = checks.check_tenant_routes(_resources(no_route))
+    assert (unrouted.rule, unrouted.path, unrouted.value) == ("T2", "spec.authorization.rules[0].principal.headers", ["Qwen3-4B-Instruct-2507"])
+
+
+def _per_route_key_policy(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The design the Gateway policy replaced: the same apiKeyAuth on one generated HTTPRoute."""
+    policy = copy.deepcopy(next(o for o in objects if o["kind"] == "SecurityPolicy"))
+    policy["spec"]["targetRefs"] = [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "name": "qwen3-4b-vllm"}]
+    return [o for o in objects if o["kind"] != "SecurityPolicy"] + [policy]
+
+
+def test_T2_tenant_keys_checked_on_a_route_are_found():
+    objects = _objects()
+    assert checks.check_tenant_auth(_resources(objects)) == []
+    ((_, problem),) = checks.check_tenant_auth(_resources(_per_route_key_policy(objects)))
+    assert (problem.rule, problem.path, problem.value) == ("T2", "spec.targetRefs", ["qwen3-4b-vllm"])
+    assert "judged by whichever route Envoy matched first" in problem.message and "target the Gateway" in problem.fix
+
+
+def test_T2_forwarded_tenant_header_not_removed_from_client_requests_is_found():
+    no_client_policy = [o for o in _objects() if o["kind"] != "ClientTrafficPolicy"]
+    ((_, problem),) = checks.check_tenant_auth(_resources(no_client_policy))
+    assert (problem.rule, problem.path, problem.value) == ("T2", "spec.apiKeyAuth.forwardClientIDHeader", "x-tenant-id")
+    assert "headers.earlyRequestHeaders.remove: [x-tenant-id]" in problem.fix
 
 
 def test_T3_public_gateway_ingress_without_certificate_is_found():

@@ -10,11 +10,12 @@ import json
 import pytest
 
 from components.rules import ConfigError
+from components.rules.gateway import charts
 from stacks import plan as plan_cmd
 from tests.clusters.helpers import resolve, run_stack
 from tests.example_stacks import user_values
 
-GATEWAY_KINDS = {"GatewayClass", "Gateway", "EnvoyProxy", "Backend", "AIServiceBackend", "AIGatewayRoute", "BackendSecurityPolicy", "SecurityPolicy", "BackendTrafficPolicy"}
+GATEWAY_KINDS = {"GatewayClass", "Gateway", "EnvoyProxy", "ClientTrafficPolicy", "Backend", "AIServiceBackend", "AIGatewayRoute", "BackendSecurityPolicy", "SecurityPolicy", "BackendTrafficPolicy"}
 
 
 @pytest.fixture(scope="module")
@@ -41,12 +42,29 @@ def test_eks_example_gateway_charts_pinned_and_counters_in_elasticache_with_tls(
     assert (rule["fromPort"], rule["toPort"], "cidrBlocks" in rule, len(rule["securityGroups"])) == (6379, 6379, False, 1)
 
 
+def test_elasticache_counters_reached_by_envoy_gateways_own_tls_setting():
+    """envoyproxy/gateway@v1.8.1 internal/infrastructure/kubernetes/ratelimit/resource.go: `redis.url` becomes
+    REDIS_URL (host:port, REDIS_SOCKET_TYPE tcp), `redis.tls` REDIS_TLS=true; Envoy Gateway has no password
+    field, so REDIS_AUTH comes from the Secret through `rateLimitDeployment.container.env`, as in its own test
+    (ratelimit/testdata/deployments/redis-tls-settings.yaml). No hand-written Deployment patch."""
+    # The plan's values wait for the cache's address (unknown under mocks): the values for one.
+    config = charts.envoy_gateway_values("master.llm-gateway.abc123.use1.cache.amazonaws.com", tls=True)["config"]["envoyGateway"]
+    assert config["rateLimit"]["backend"]["redis"] == {"url": "master.llm-gateway.abc123.use1.cache.amazonaws.com:6379", "tls": {}}
+    assert config["provider"]["kubernetes"]["rateLimitDeployment"] == {
+        "container": {"image": "docker.io/envoyproxy/ratelimit:60d8e81b", "env": [{"name": "REDIS_AUTH", "valueFrom": {"secretKeyRef": {"name": "redis-auth", "key": "token"}}}]}
+    }
+
+
 def test_dev_stack_counters_in_cluster(crd_dir):
     values = user_values("eks")
     plan, _, _ = run_stack(values, stack="dev-gw")
     assert not [r for r in plan.resources if r.type_.startswith("aws:elasticache")]
     redis = [o for o in plan.objects if o.namespace == "redis-system"]
     assert {o.kind for o in redis} == {"Service", "Deployment"}
+    (eg,) = [r for r in plan.resources if r.type_ == "kubernetes:helm.sh/v4:Chart" and r.inputs.get("chart") == "oci://docker.io/envoyproxy/gateway-helm"]
+    config = eg.inputs["values"]["config"]["envoyGateway"]
+    assert config["rateLimit"]["backend"]["redis"] == {"url": "redis.redis-system.svc.cluster.local:6379"}
+    assert config["provider"]["kubernetes"]["rateLimitDeployment"] == {"container": {"image": "docker.io/envoyproxy/ratelimit:60d8e81b"}}
 
 
 def test_tenant_keys_are_secret_outputs_with_tier_and_curl_reading_the_key_from_env(eks_gateway):

@@ -1,10 +1,14 @@
-"""Issue 19 item 6: the load generator against a loopback limiter that applies the rendered tier
-table (per key, per minute, counted from `usage`): 429 is `rate_limited`, not an error, and the
-per-tenant report shows the free tier cut off at its limit."""
+"""Issue 19 item 6: the load generator against a loopback gateway that applies the rendered objects
+(keys once on the Gateway, the route by model, the tenant's allow-list, then the tier's limits per key
+and minute counted from `usage`): 429 is `rate_limited`, not an error, the per-tenant report shows the
+free tier cut off at its limit, and a tenant reaches only its models whichever route is older."""
 
 from __future__ import annotations
 
+import copy
 import json
+import urllib.error
+import urllib.request
 
 import pytest
 
@@ -20,9 +24,33 @@ KEYS = {"team-a": "sk-team-a-0123456789", "team-b": "sk-team-b-0123456789"}
 MINUTE_START = 1_800_000_000.0  # a fixed clock: the test never crosses a minute
 
 
-def _objects(**overrides):
+def _objects(reverse_routes: bool = False, **overrides):
     spec = gateway(**overrides)
-    return render.render(spec, config.upstreams(endpoints(), PlatformSpec()), [KEYS["team-a"], KEYS["team-b"]])
+    routes = config.upstreams(endpoints(), PlatformSpec())
+    return render.render(spec, list(reversed(routes)) if reverse_routes else routes, [KEYS["team-a"], KEYS["team-b"]])
+
+
+MODEL_A = "Qwen3-4B-Instruct-2507"  # qwen3-4b-vllm: team-a's one model
+MODEL_B = "Qwen3-0.6B"  # qwen3-0-6b-vllm-kserve: team-b only
+
+
+def _call(url: str, model: str, key: str = "", extra: dict | None = None) -> int:
+    body = json.dumps({"model": model, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2, "stream": True}).encode()
+    headers = {"Content-Type": "application/json", **({"x-api-key": key} if key else {}), **(extra or {})}
+    try:
+        with urllib.request.urlopen(urllib.request.Request(f"{url}/v1/chat/completions", data=body, headers=headers), timeout=10) as resp:
+            resp.read()
+            return resp.status
+    except urllib.error.HTTPError as err:
+        return err.code
+
+
+def _statuses(objects, extra: dict | None = None) -> dict[tuple[str, str], int]:
+    server = LimiterServer(objects, clock=lambda: MINUTE_START).start()
+    try:
+        return {(tenant, model): _call(server.url, model, KEYS[tenant], extra) for tenant in ("team-a", "team-b") for model in (MODEL_A, MODEL_B)}
+    finally:
+        server.stop()
 
 
 @pytest.fixture
@@ -120,3 +148,57 @@ def test_rate_limited_levels_keep_the_scrapers_verdict(limiter, keys_file):
     assert result.aborted is None and result.warmup["failed"] == 0
     assert level.engine_metrics is None and any(w.startswith("engine metrics off: ") and "HTTP 404" in w for w in result.warnings)
     assert (level.failed, level.errors) == (0, {}) and level.rate_limited > 0
+
+
+@pytest.mark.parametrize("reverse_routes", [False, True], ids=["route-a-older", "route-b-older"])
+def test_T2_tenant_reaches_only_its_models_whichever_route_is_older(reverse_routes):
+    """One SecurityPolicy on the Gateway checks the key before AI Gateway picks the route (envoyproxy/
+    gateway@v1.8.1 internal/xds/translator/httpfilters.go: api_key_auth 6, ext_proc 100+, rbac 301);
+    the allow-list is judged on the model AI Gateway set (envoyproxy/ai-gateway@v1.1.0
+    internal/extproc/processor_impl.go). The order in which the routes were created does not matter."""
+    objects = _objects(reverse_routes=reverse_routes)
+    assert [o["metadata"]["name"] for o in objects if o["kind"] == "AIGatewayRoute"][0] == ("qwen3-0-6b-vllm-kserve" if reverse_routes else "qwen3-4b-vllm")
+    assert _statuses(objects) == {("team-a", MODEL_A): 200, ("team-a", MODEL_B): 403, ("team-b", MODEL_A): 200, ("team-b", MODEL_B): 200}
+
+
+def test_T2_no_key_unknown_key_and_unknown_model():
+    server = LimiterServer(_objects(), clock=lambda: MINUTE_START).start()
+    try:
+        assert (_call(server.url, MODEL_A), _call(server.url, MODEL_A, "sk-nobody"), _call(server.url, "llama-70b", KEYS["team-b"])) == (401, 401, 404)
+    finally:
+        server.stop()
+
+
+def test_T2_a_clients_own_tenant_header_neither_keys_the_limits_nor_the_allow_list():
+    server = LimiterServer(_objects(), clock=lambda: MINUTE_START).start()
+    try:
+        assert _call(server.url, MODEL_B, KEYS["team-a"], {"x-tenant-id": "team-b"}) == 403
+        assert _call(server.url, MODEL_A, KEYS["team-a"], {"x-tenant-id": "team-b"}) == 200
+    finally:
+        server.stop()
+    # The upstream sees the tenant of the key, never the key.
+    (upstream,) = server.upstream_headers
+    assert upstream["x-tenant-id"] == "team-a" and "x-api-key" not in upstream
+
+
+def _keys_per_route(objects):
+    """The design the Gateway policy replaced, derived from the rendered objects: one SecurityPolicy per
+    generated HTTPRoute listing the keys of the tenants its model allows."""
+    gateway_policy = next(o for o in objects if o["kind"] == "SecurityPolicy")
+    rules = gateway_policy["spec"]["authorization"]["rules"]
+    out = [o for o in objects if o["kind"] != "SecurityPolicy"]
+    for route in [o for o in objects if o["kind"] == "AIGatewayRoute"]:
+        model = route["spec"]["rules"][0]["matches"][0]["headers"][0]["value"]
+        allowed = [r["name"] for r in rules if all(model in h["values"] for h in r["principal"]["headers"] if h["name"] == "x-ai-eg-model")]
+        policy = copy.deepcopy(gateway_policy)
+        policy["metadata"]["name"] = f"{route['metadata']['name']}-tenants"
+        policy["spec"] = {"targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "name": route["metadata"]["name"]}], "apiKeyAuth": {**policy["spec"]["apiKeyAuth"], "credentialRefs": [c for c in policy["spec"]["apiKeyAuth"]["credentialRefs"] if c["name"] in {f"tenant-{t}" for t in allowed}]}}
+        out.append(policy)
+    return out
+
+
+def test_T2_keys_checked_per_route_fail_when_another_route_is_older():
+    # What the stand-in catches: with per-route key policies the key is judged by the oldest route's
+    # catch-all, so team-a gets 401 on its own model once team-b's route is older.
+    assert _statuses(_keys_per_route(_objects(reverse_routes=False)))[("team-a", MODEL_A)] == 200
+    assert _statuses(_keys_per_route(_objects(reverse_routes=True)))[("team-a", MODEL_A)] == 401

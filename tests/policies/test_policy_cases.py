@@ -217,6 +217,7 @@ def gateway_objects(drop_kind: str = "", drop_name: str = "", allow_plaintext: b
 CASES.update({
     "t1-tenant-keys-token-limited": ("T1", lambda: gateway_objects(drop_kind="BackendTrafficPolicy"), lambda: gateway_objects(), None, None),
     "t2-tenant-routes-declared": ("T2", lambda: gateway_objects(drop_name="tenant-team-b"), lambda: gateway_objects(), None, None),
+    "t2-tenant-keys-on-the-gateway": ("T2", lambda: gateway_objects(drop_kind="ClientTrafficPolicy"), lambda: gateway_objects(), None, None),
     "t3-public-gateway-tls": ("T3", lambda: gateway_objects(certificateArn=None), lambda: gateway_objects(), None, None),
     "t3-dev-plaintext-gateway-keys": ("T3", lambda: gateway_objects(certificateArn=None, allow_plaintext=True), lambda: gateway_objects(), None, "dev"),
 })

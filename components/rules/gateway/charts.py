@@ -16,7 +16,7 @@ AIGW_NAMESPACE = "envoy-ai-gateway-system"
 REDIS_NAMESPACE = "redis-system"
 REDIS_PORT = 6379
 REDIS_IMAGE = "redis:8.2.4-alpine3.22"  # examples/token_ratelimit/redis.yaml @v1.1.0
-RATELIMIT_IMAGE = "docker.io/envoyproxy/ratelimit:60d8e81b"  # envoy-gateway-values-addon.yaml @v1.1.0
+RATELIMIT_IMAGE = "docker.io/envoyproxy/ratelimit:60d8e81b"  # envoy-gateway-values-addon.yaml @v1.1.0 (the chart default is ff287602)
 REDIS_AUTH_SECRET = "redis-auth"  # in EG_NAMESPACE: the ElastiCache auth token for the rate-limit service
 REDIS_AUTH_KEY = "token"
 
@@ -41,24 +41,31 @@ def chart_name(addon: str) -> str:
 
 
 def envoy_gateway_values(redis_host: str, tls: bool) -> dict[str, Any]:
-    """manifests/envoy-gateway-values.yaml @v1.1.0 plus the Redis rate-limit backend. With TLS
-    (ElastiCache), envoyproxy/ratelimit reads `REDIS_TLS` and `REDIS_AUTH` from its environment; the token
-    comes from a Secret, never as a value in the chart's ConfigMap (S3)."""
-    container: dict[str, Any] = {"imagePullPolicy": "IfNotPresent", "name": "envoy-ratelimit", "image": RATELIMIT_IMAGE}
+    """manifests/envoy-gateway-values.yaml @v1.1.0 plus the Redis rate-limit backend, in Envoy Gateway's own
+    fields (envoyproxy/gateway@v1.8.1 api/v1alpha1/envoygateway_types.go RateLimitRedisSettings;
+    internal/infrastructure/kubernetes/ratelimit/resource.go turns them into the rate-limit container's
+    environment):
+    - `redis.url` is `host:port`, passed as REDIS_URL with REDIS_SOCKET_TYPE=tcp (envoyproxy/ratelimit
+      dials it as a TCP address, so no scheme and no password in it);
+    - `redis.tls: {}` (ElastiCache, in-transit encryption) sets REDIS_TLS=true; `certificateRef` would add a
+      client certificate, which ElastiCache does not ask for;
+    - Envoy Gateway has no field for the Redis password. The token reaches envoyproxy/ratelimit as REDIS_AUTH
+      through `rateLimitDeployment.container.env` (a Kubernetes EnvVar list, so `valueFrom.secretKeyRef`),
+      as Envoy Gateway's own test passes it (ratelimit/resource_provider_test.go, testdata
+      deployments/redis-tls-settings.yaml); the chart's ConfigMap holds only the reference (S3).
+    The chart merges these values over its defaults (charts/gateway-helm/templates/envoy-gateway-config.yaml
+    `merge`), so its image pull policy patch stays."""
+    container: dict[str, Any] = {"image": RATELIMIT_IMAGE}
+    redis: dict[str, Any] = {"url": f"{redis_host}:{REDIS_PORT}"}
     if tls:
-        container["env"] = [
-            {"name": "REDIS_TLS", "value": "true"},
-            {"name": "REDIS_AUTH", "valueFrom": {"secretKeyRef": {"name": REDIS_AUTH_SECRET, "key": REDIS_AUTH_KEY}}},
-        ]
+        redis["tls"] = {}
+        container["env"] = [{"name": "REDIS_AUTH", "valueFrom": {"secretKeyRef": {"name": REDIS_AUTH_SECRET, "key": REDIS_AUTH_KEY}}}]
     return {
         "config": {
             "envoyGateway": {
                 "gateway": {"controllerName": "gateway.envoyproxy.io/gatewayclass-controller"},
                 "logging": {"level": {"default": "info"}},
-                "provider": {
-                    "type": "Kubernetes",
-                    "kubernetes": {"rateLimitDeployment": {"patch": {"type": "StrategicMerge", "value": {"spec": {"template": {"spec": {"containers": [container]}}}}}}},
-                },
+                "provider": {"type": "Kubernetes", "kubernetes": {"rateLimitDeployment": {"container": container}}},
                 "extensionApis": {"enableEnvoyPatchPolicy": True, "enableBackend": True},
                 "extensionManager": {
                     "hooks": {
@@ -69,7 +76,7 @@ def envoy_gateway_values(redis_host: str, tls: bool) -> dict[str, Any]:
                     },
                     "service": {"fqdn": {"hostname": f"ai-gateway-controller.{AIGW_NAMESPACE}.svc.cluster.local", "port": 1063}},
                 },
-                "rateLimit": {"backend": {"type": "Redis", "redis": {"url": f"{redis_host}:{REDIS_PORT}"}}},
+                "rateLimit": {"backend": {"type": "Redis", "redis": redis}},
             }
         }
     }

@@ -11,7 +11,7 @@ from ..dev_stacks import DEFAULT_DEV_STACKS
 from ..resources import Resource, get
 from ..tls import CERTIFICATE_ANNOTATION as CERTIFICATE
 from ..tls import OPT_OUT_ANNOTATION, plaintext_severity, terminates_tls
-from .render import CLIENT_ID_HEADER, COST_NAMESPACE, PART_OF, TENANT_LABEL, TIER_LABEL
+from .render import CLIENT_ID_HEADER, COST_NAMESPACE, MODEL_HEADER, PART_OF, TENANT_LABEL, TIER_LABEL
 
 Finding = tuple[Resource, Problem]
 SCHEME = "alb.ingress.kubernetes.io/scheme"
@@ -54,11 +54,25 @@ def check_tenant_limits(resources: list[Resource]) -> list[Finding]:
     return findings
 
 
+def _route_models(resources: Iterable[Resource]) -> set[str]:
+    """The model names declared AIGatewayRoutes match (`x-ai-eg-model`, Exact)."""
+    out: set[str] = set()
+    for _, m in _of_kind(resources, "AIGatewayRoute"):
+        for rule in get(m, "spec", "rules") or []:
+            for match in rule.get("matches") or []:
+                for header in match.get("headers") or []:
+                    if header.get("name") == MODEL_HEADER and header.get("type", "Exact") == "Exact" and header.get("value"):
+                        out.add(header["value"])
+    return out
+
+
 def check_tenant_routes(resources: list[Resource]) -> list[Finding]:
-    """T2: a route policy names declared tenant key Secrets and a declared route."""
+    """T2: a SecurityPolicy names declared tenant key Secrets, declared routes, and, in its allow-list,
+    only models a declared route serves."""
     secrets = {(get(m, "metadata", "namespace"), get(m, "metadata", "name")) for _, m in _of_kind(resources, "Secret") if TIER_LABEL in _labels(m)}
     routes = {(get(m, "metadata", "namespace"), get(m, "metadata", "name")) for _, m in _of_kind(resources, "AIGatewayRoute")}
     routes |= {(get(m, "metadata", "namespace"), get(m, "metadata", "name")) for _, m in _of_kind(resources, "HTTPRoute")}
+    models = _route_models(resources)
     findings: list[Finding] = []
     for r, m in _of_kind(resources, "SecurityPolicy"):
         ns = get(m, "metadata", "namespace")
@@ -69,6 +83,40 @@ def check_tenant_routes(resources: list[Resource]) -> list[Finding]:
         for ref in get(m, "spec", "targetRefs") or []:
             if ref.get("kind") == "HTTPRoute" and (ns, ref.get("name")) not in routes:
                 findings.append((r, Problem("spec.targetRefs", ref.get("name"), T2, "protects a route that is not declared: the tenant's model has no route", "list only endpoints of the stack in tenants[].models")))
+        for i, rule in enumerate(get(m, "spec", "authorization", "rules") or []):
+            for header in get(rule, "principal", "headers") or []:
+                unknown = [v for v in header.get("values") or [] if header.get("name", "").lower() == MODEL_HEADER and v not in models]
+                if unknown:
+                    findings.append((r, Problem(f"spec.authorization.rules[{i}].principal.headers", unknown, T2, "allows a model that no declared AIGatewayRoute serves: the tenant's calls to it answer 404", "list only endpoints of the stack in tenants[].models")))
+    return findings
+
+
+def check_tenant_auth(resources: list[Resource]) -> list[Finding]:
+    """T2: tenant keys are checked on the Gateway, not on a route, and the client-ID header a Gateway policy
+    forwards is removed from client requests by a ClientTrafficPolicy of that Gateway (before any filter)."""
+    removed: dict[tuple[Any, Any], set[str]] = {}
+    for _, m in _of_kind(resources, "ClientTrafficPolicy"):
+        ns = get(m, "metadata", "namespace")
+        names = {h.lower() for h in get(m, "spec", "headers", "earlyRequestHeaders", "remove") or []}
+        for ref in get(m, "spec", "targetRefs") or []:
+            if ref.get("kind") == "Gateway":
+                removed.setdefault((ns, ref.get("name")), set()).update(names)
+    findings: list[Finding] = []
+    for r, m in _of_kind(resources, "SecurityPolicy"):
+        auth = get(m, "spec", "apiKeyAuth")
+        if not isinstance(auth, dict):
+            continue
+        ns = get(m, "metadata", "namespace")
+        targets = get(m, "spec", "targetRefs") or []
+        on_routes = [ref.get("name") for ref in targets if ref.get("kind") != "Gateway"]
+        if on_routes:
+            findings.append((r, Problem("spec.targetRefs", on_routes, T2, "checks tenant keys on a route: AI Gateway picks the route from the body only after the key check, so the key is judged by whichever route Envoy matched first and a tenant can get 401 on its own model", "target the Gateway with one apiKeyAuth listing every tenant's Secret, and give each tenant an authorization Allow rule on x-tenant-id and x-ai-eg-model")))
+        header = auth.get("forwardClientIDHeader")
+        if not header:
+            continue
+        for ref in targets:
+            if ref.get("kind") == "Gateway" and header.lower() not in removed.get((ns, ref.get("name")), set()):
+                findings.append((r, Problem("spec.apiKeyAuth.forwardClientIDHeader", header, T2, f"no ClientTrafficPolicy of Gateway {ref.get('name')!r} removes a client's own {header} before authentication: the rate-limit and allow-list key would not come from the gateway alone", f"declare a ClientTrafficPolicy on the Gateway with headers.earlyRequestHeaders.remove: [{header}]")))
     return findings
 
 

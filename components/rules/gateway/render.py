@@ -6,6 +6,15 @@ AIGatewayRoute with `llmRequestCosts`, AIServiceBackend, Backend, BackendTraffic
 traffic/usage-based-ratelimiting.md`; envoyproxy/gateway v1.8.1 `site/content/en/latest/tasks/security/
 apikey-auth.md` (SecurityPolicy `apiKeyAuth`: Opaque Secret, data key = client ID, value = key without
 `Bearer`). Secret values are opaque inputs (Pulumi secrets in the component), never read here.
+
+Who may call what (docs/gateway.md "Who may call what"): one SecurityPolicy on the Gateway authenticates
+every tenant and holds each tenant's model allow-list as `authorization` rules on the forwarded client ID
+and `x-ai-eg-model`. Envoy Gateway v1.8.1 orders api_key_auth (6) before ext_proc (100+) and RBAC (301)
+(envoyproxy/gateway@v1.8.1 `internal/xds/translator/httpfilters.go`); AI Gateway v1.1.0 inserts its
+ext_proc before RBAC, sets `x-ai-eg-model` from the body and clears the route cache
+(envoyproxy/ai-gateway@v1.1.0 `internal/extensionserver/post_translate_modify.go`,
+`internal/extproc/processor_impl.go`). So the key is checked once, whatever route Envoy first matched,
+and the allow-list is judged on the model that picks the route.
 """
 
 from __future__ import annotations
@@ -27,7 +36,12 @@ CLIENT_ID_HEADER = "x-tenant-id"
 MODEL_HEADER = "x-ai-eg-model"  # AI Gateway sets it from the request body's `model`
 COST_NAMESPACE = "io.envoy.ai_gateway"
 TOTAL_TOKENS = "llm_total_token"
-ENVOY_READY_PORT = 19001  # Envoy Gateway's proxy readiness listener (/ready)
+# Envoy's readiness listener, on every address of the pod, and the path of the proxy's probes:
+# envoyproxy/gateway@v1.8.1 internal/xds/bootstrap/bootstrap.go (EnvoyReadinessPort, EnvoyReadinessPath),
+# internal/infrastructure/kubernetes/proxy/resource.go (container port "readiness", the three probes).
+# 19001 is the Prometheus stats port (EnvoyStatsPort).
+ENVOY_READY_PORT = 19003
+ENVOY_READY_PATH = "/ready"
 LISTENER_PORT = 80
 
 EG = "gateway.envoyproxy.io/v1alpha1"
@@ -128,21 +142,55 @@ def allowed_tenants(spec: GatewaySpec, up: Upstream, routes: Sequence[Upstream])
     return [t.name for i, t in enumerate(spec.tenants) if up in tenant_models(spec, i, routes)]
 
 
-def security_policy(spec: GatewaySpec, up: Upstream, tenants: Sequence[str]) -> dict[str, Any]:
-    """Who may call one route: the keys of `tenants`; the client ID goes upstream as `x-tenant-id` (the
-    rate-limit key) and the key itself is stripped."""
+def allow_rules(spec: GatewaySpec, routes: Sequence[Upstream]) -> list[dict[str, Any]]:
+    """One Allow rule per tenant: its client ID and, when it lists `models`, the served model names of
+    those routes (what AI Gateway writes into `x-ai-eg-model` and the routes match on). A tenant none of
+    whose models is routed gets no rule: the default action refuses it."""
+    rules: list[dict[str, Any]] = []
+    for i, tenant in enumerate(spec.tenants):
+        headers = [{"name": CLIENT_ID_HEADER, "values": [tenant.name]}]
+        if tenant.models is not None:
+            models = list(dict.fromkeys(u.served_model_name for u in tenant_models(spec, i, routes)))
+            if not models:
+                continue
+            headers.append({"name": MODEL_HEADER, "values": models})
+        rules.append({"name": tenant.name, "action": "Allow", "principal": {"headers": headers}})
+    return rules
+
+
+def security_policy(spec: GatewaySpec, routes: Sequence[Upstream]) -> dict[str, Any]:
+    """The Gateway's one SecurityPolicy: every tenant's key (read from `x-api-key`, stripped before the
+    upstream; the client ID forwarded as `x-tenant-id`, the rate-limit key), and the tenants' model
+    allow-lists, anything else refused (403)."""
     return {
         "apiVersion": EG,
         "kind": "SecurityPolicy",
-        "metadata": _meta(f"{up.name}-tenants", spec.namespace, {"app.kubernetes.io/name": up.name}),
+        "metadata": _meta(f"{NAME}-tenants", spec.namespace),
         "spec": {
-            "targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "name": up.name}],
+            "targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": NAME}],
             "apiKeyAuth": {
-                "credentialRefs": [{"group": "", "kind": "Secret", "name": tenant_secret_name(t)} for t in tenants],
+                "credentialRefs": [{"group": "", "kind": "Secret", "name": tenant_secret_name(t.name)} for t in spec.tenants],
                 "extractFrom": [{"headers": [KEY_HEADER]}],
                 "forwardClientIDHeader": CLIENT_ID_HEADER,
                 "sanitize": True,
             },
+            "authorization": {"defaultAction": "Deny", "rules": allow_rules(spec, routes)},
+        },
+    }
+
+
+def client_policy(spec: GatewaySpec) -> dict[str, Any]:
+    """The Gateway's ClientTrafficPolicy: a client's own `x-tenant-id` is removed as the request arrives
+    (HCM early header mutation, before routing and every HTTP filter: envoyproxy/gateway@v1.8.1
+    api/v1alpha1/clienttrafficpolicy_types.go EarlyRequestHeaders, internal/xds/translator/listener.go
+    buildEarlyHeaderMutation), so only api_key_auth sets it and nobody picks another tenant's bucket."""
+    return {
+        "apiVersion": EG,
+        "kind": "ClientTrafficPolicy",
+        "metadata": _meta(f"{NAME}-clients", spec.namespace),
+        "spec": {
+            "targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": NAME}],
+            "headers": {"earlyRequestHeaders": {"remove": [CLIENT_ID_HEADER]}},
         },
     }
 
@@ -188,16 +236,21 @@ def limit_policy(spec: GatewaySpec) -> dict[str, Any]:
 
 
 def ingress(spec: GatewaySpec, tags: Optional[Mapping[str, str]] = None, idle_timeout_seconds: int = 600, allow_plaintext: bool = False) -> dict[str, Any]:
-    """The ALB in front of Envoy's Service; health-checked on Envoy's readiness port, since every route
-    of the listener answers 401 without a key. `allow_plaintext` (platform.ingress.allowPlaintextApiKey)
-    marks a public ALB without a certificate for the stack policy, as endpoint Ingresses are (T3/S2)."""
+    """The ALB in front of Envoy's Service; health-checked on Envoy's readiness listener, since every
+    route of the listener answers 401 without a key. With target-type ip the targets are the Envoy pods'
+    IPs and a numeric healthcheck-port is used as given, so the ClusterIP Service need not expose 19003;
+    the controller opens its backend security group to the pods on the traffic and the health-check port
+    (kubernetes-sigs/aws-load-balancer-controller@v2.13.4 pkg/ingress/model_build_target_group.go
+    buildTargetGroupHealthCheckPort, buildTargetGroupBindingNetworking). `allow_plaintext`
+    (platform.ingress.allowPlaintextApiKey) marks a public ALB without a certificate for the stack policy,
+    as endpoint Ingresses are (T3/S2)."""
     a = "alb.ingress.kubernetes.io/"
     annotations = {
         a + "scheme": "internet-facing" if spec.public else "internal",
         a + "target-type": "ip",
         a + "backend-protocol": "HTTP",
         a + "healthcheck-port": str(ENVOY_READY_PORT),
-        a + "healthcheck-path": "/ready",
+        a + "healthcheck-path": ENVOY_READY_PATH,
         a + "healthcheck-protocol": "HTTP",
         a + "success-codes": "200",
         a + "load-balancer-attributes": f"idle_timeout.timeout_seconds={idle_timeout_seconds}",
@@ -218,8 +271,8 @@ def redis_auth_object(value: Any) -> dict[str, Any]:
 
 def render(spec: GatewaySpec, routes: Sequence[Upstream], tenant_keys: Sequence[Any] = (), upstream_keys: Optional[Mapping[str, Any]] = None) -> list[dict[str, Any]]:
     """Every object in the gateway's namespace (plus the GatewayClass), in declaration order: Secrets
-    first (policies name them), then the Gateway, routes, route policies and the limit policy. Routes no
-    tenant may call are not rendered (an unkeyed route would be open)."""
+    first (policies name them), then the Gateway and its client policy, the routes, the Gateway's
+    SecurityPolicy and the limit policy. Routes no tenant may call are not rendered."""
     keys = list(tenant_keys) or ["" for _ in spec.tenants]
     out = [tenant_key_object(spec, i, keys[i]) for i in range(len(spec.tenants))]
     served = [u for u in routes if allowed_tenants(spec, u, routes)]
@@ -227,9 +280,10 @@ def render(spec: GatewaySpec, routes: Sequence[Upstream], tenant_keys: Sequence[
         if up.api_key_secret:
             out.append(upstream_key_object(spec, up, (upstream_keys or {}).get(up.endpoint, "")))
     out += gateway_objects(spec)
+    out.append(client_policy(spec))
     for up in served:
         out += route_objects(spec, up)
-        out.append(security_policy(spec, up, allowed_tenants(spec, up, routes)))
+    out.append(security_policy(spec, served))
     out.append(limit_policy(spec))
     return out
 

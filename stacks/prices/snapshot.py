@@ -104,6 +104,14 @@ def path_for(region: str, directory: Optional[Path] = None) -> Path:
     return (directory or PRICES_DIR) / f"{region}.json"
 
 
+def shown(path: Path) -> str:
+    """A snapshot path as messages show it: relative to the project (stacks/prices/us-east-1.json) when inside it."""
+    try:
+        return str(path.resolve().relative_to(PRICES_DIR.parent.parent))
+    except ValueError:
+        return str(path)
+
+
 def load(region: str, directory: Optional[Path] = None, today: Optional[dt.date] = None, max_age_days: int = MAX_AGE_DAYS) -> Snapshot:
     path = path_for(region, directory)
     fix = f"run `python -m stacks prices refresh --region {region}`"

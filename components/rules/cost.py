@@ -9,6 +9,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Optional, Sequence
 
+from . import instances
+from .clusters import with_default_groups
+
 # AWS pricing pages quote monthly figures at 730 hours (365 × 24 / 12).
 HOURS_PER_MONTH = 730.0
 SECONDS_PER_HOUR = 3600.0
@@ -69,28 +72,28 @@ def running_instances(cluster: Any, endpoints: Sequence[Any], platform_stack: Op
     - existing: no node is the stack's; each endpoint replica takes one instance of its type on the
       adopted cluster (HyperPod when `hyperpodClusterArn` is set), the tuning cost's assumption;
     - an endpoints-only stack (`platformStack`): nothing; its replicas run on the platform stack's nodes."""
-    from .clusters import with_default_groups  # clusters -> endpoint -> ... -> capacity imports this module
 
     if platform_stack:
         return []
     if cluster.mode == "existing":
         service = "sagemaker-hyperpod" if cluster.hyperpod_cluster_arn else "ec2"
-        return [Running(service, _named(service, ep.instance_type), ep.replicas, f"endpoints[{i}]") for i, ep in enumerate(endpoints) if ep.replicas]
+        return [Running(service, priced_name(service, ep.instance_type), ep.replicas, f"endpoints[{i}]") for i, ep in enumerate(endpoints) if ep.replicas]
     system = cluster.system_nodes
-    out = [Running("ec2", _named("ec2", system.instance_type), system.desired_size, "cluster.systemNodes")]
+    out = [Running("ec2", priced_name("ec2", system.instance_type), system.desired_size, "cluster.systemNodes")]
     groups = with_default_groups(cluster, endpoints)
     if cluster.mode == "hyperpod":
-        out += [Running("sagemaker-hyperpod", _named("sagemaker-hyperpod", g.instance_type), g.instance_count, f"cluster.instanceGroups[{g.name}]",
+        out += [Running("sagemaker-hyperpod", priced_name("sagemaker-hyperpod", g.instance_type), g.instance_count, f"cluster.instanceGroups[{g.name}]",
                         "training plan" if g.training_plan_arn else "on-demand") for g in groups.instance_groups]
     else:
-        out += [Running("ec2", _named("ec2", g.instance_type), g.desired_size, f"cluster.gpuNodeGroups[{g.name}]", g.capacity_type.lower().replace("_", "-"))
+        out += [Running("ec2", priced_name("ec2", g.instance_type), g.desired_size, f"cluster.gpuNodeGroups[{g.name}]", g.capacity_type.lower().replace("_", "-"))
                 for g in groups.gpu_node_groups]
     return [r for r in out if r.count]
 
 
-def _named(service: str, instance_type: str) -> str:
+def priced_name(service: str, instance_type: str) -> str:
+    """The type as a price snapshot's service names it: g5.xlarge for ec2, ml.g5.xlarge for SageMaker."""
     name = instance_type.strip().lower()
-    return name.removeprefix("ml.") if service == "ec2" else (name if name.startswith("ml.") else f"ml.{name}")
+    return instances.ec2_name(name) if service == "ec2" else instances.sagemaker_name(name)
 
 
 @dataclass(frozen=True)

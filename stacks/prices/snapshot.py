@@ -14,6 +14,8 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from components.rules.cost import priced_name
+
 PRICES_DIR = Path(__file__).resolve().parent
 MAX_AGE_DAYS = 180
 # ec2: EKS node groups; sagemaker-hyperpod: HyperPod cluster instances (usage type <REGION>-Cluster:ml.*);
@@ -131,16 +133,10 @@ def load(region: str, directory: Optional[Path] = None, today: Optional[dt.date]
     return snap
 
 
-def service_name(service: str, instance_type: str) -> str:
-    """The type as the service names it: g5.xlarge for ec2, ml.g5.xlarge for SageMaker."""
-    name = instance_type.strip().lower()
-    return name.removeprefix("ml.") if service == "ec2" else (name if name.startswith("ml.") else f"ml.{name}")
-
-
 def lookup(region: str, service: str, instance_type: str, directory: Optional[Path] = None, today: Optional[dt.date] = None) -> Price:
     """The on-demand price of one instance, with its source, from the region's snapshot (either spelling,
     g5.xlarge or ml.g5.xlarge); SnapshotError naming the file, the type and the fix when it is missing."""
-    name = service_name(service, instance_type)
+    name = priced_name(service, instance_type)
     price = load(region, directory, today).price(service, name)
     if price is None:
         raise SnapshotError(f"{path_for(region, directory)}: no {service} price for {name}. Fix: run `python -m stacks prices refresh --region {region}`, or use another instance type")

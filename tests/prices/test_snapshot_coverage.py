@@ -45,7 +45,7 @@ def test_every_shipped_instance_type_has_a_price_or_its_own_gap_in_us_east_1(ity
     # system nodes, EC2 only.
     services = ["ec2", "sagemaker-hyperpod", "sagemaker-hosting"] if instances.is_gpu_instance(itype) else ["ec2"]
     for service in services:
-        name = snapshot.service_name(service, itype)
+        name = cost.priced_name(service, itype)
         assert snap.price(service, name) or snap.gap(service, name), f"{service} {name}: neither a price nor a gap entry in stacks/prices/us-east-1.json"
 
 

@@ -1,4 +1,5 @@
-"""Cost arithmetic: pure functions shared by tuning reports, capacity files and the capacity rule.
+"""Cost arithmetic: pure functions shared by tuning reports, capacity files, the capacity rule and the offline
+plan's cost lines (what a stack runs, × its prices).
 
 Prices are on-demand dollars per instance-hour (see `stacks/prices/` for where they come from).
 """

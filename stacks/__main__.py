@@ -64,10 +64,10 @@ def main(argv: list[str] | None = None) -> int:
 
     StatusArgs.add_cli_args(status)
 
-    prices = sub.add_parser("prices", help="on-demand instance prices: refresh the dated snapshot from the AWS Price List API")
-    prices.add_argument("action", choices=["refresh"], help="refresh: read the prices of every instance type in the instance table")
-    prices.add_argument("--region", required=True, help="AWS region whose prices to read, e.g. us-east-1")
-    prices.add_argument("--out", help="directory for <region>.json (default: stacks/prices/)")
+    prices = sub.add_parser("prices", help="on-demand instance prices: show the dated snapshot, or refresh it from the AWS Price List API")
+    prices.add_argument("action", choices=["show", "refresh"], help="show: each price with its source and date, and the gaps; refresh: read the prices of every instance type in the instance table")
+    prices.add_argument("--region", help="AWS region, e.g. us-east-1 (required by refresh; show without it: every snapshot)")
+    prices.add_argument("--out", help="refresh: directory for <region>.json (default: stacks/prices/)")
 
     docs = sub.add_parser("docs", help="regenerate docs/guardrails.md and docs/configuration.md from the code")
     docs.add_argument("--check", action="store_true", help="write nothing; exit 1 when a generated file is out of date")
@@ -97,6 +97,12 @@ def main(argv: list[str] | None = None) -> int:
         return status_cmd.main(StatusArgs.from_cli_args(args), console)
 
     if args.command == "prices":
+        if args.action == "show":
+            from .prices import show
+
+            return show.main(args.region, console)
+        if not args.region:
+            parser.error("prices refresh needs --region, e.g. --region us-east-1")
         from .prices import refresh
 
         return refresh.main(args.region, console, Path(args.out) if args.out else None)

@@ -25,7 +25,7 @@ from components.rules.policy_eval import Violation, evaluate
 from components.rules.resources import Resource
 
 from . import config as stack_config
-from . import plan_json, yamlio
+from . import cost_summary, plan_json, yamlio
 from .literal import labelled, plain
 from .mocks import PlanMocks, PlanMonitor, Registration
 from .plan_out import PlanOutError, check_out_dir, replace_plan_files
@@ -467,6 +467,8 @@ def run(
         console.print(labelled("error", "red", exc), soft_wrap=True)
         return 2
     print_plan(plan, console, show_all)
+    for line in cost_summary.lines(plan.config):  # $/h and $/month of the stack's instances
+        console.print(plain(line), soft_wrap=True)
     console.print(plain(f"Wrote {len(plan.objects)} manifests to {out_dir}"))
     if json_path:
         plan_json.write(plan, Path(json_path))

@@ -24,7 +24,7 @@ import boto3
 from components.rules import instances
 
 from ..aws import _CONFIG, AwsError, guarded
-from .snapshot import Price, Snapshot, Source, save
+from .snapshot import Gap, Price, Snapshot, Source, save
 
 PRICING_ENDPOINT_REGION = "us-east-1"
 REGION_PATTERN = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
@@ -72,6 +72,7 @@ def fetch(client: Any, region: str, today: dt.date, services: Iterable[str] = ("
     wanted = {"ec2": ec2_types, "sagemaker-hyperpod": [instances.sagemaker_name(t) for t in ec2_types], "sagemaker-hosting": [instances.sagemaker_name(t) for t in ec2_types]}
     prices: list[Price] = []
     warnings: list[str] = []
+    gaps: list[Gap] = []
     for service in services:
         code, filters = queries(region, ec2_types)[service]
 
@@ -89,8 +90,9 @@ def fetch(client: Any, region: str, today: dt.date, services: Iterable[str] = ("
         missing = [t for t in wanted[service] if t not in found]
         if missing:
             warnings.append(f"{service} in {region}: no on-demand price for {', '.join(missing)} (not offered there, or not in the Price List); left out of the snapshot")
+            gaps += [Gap(service=service, instance_type=t, reason=f"the Price List API had no on-demand price for it in {region} on {today.isoformat()} (not offered there, or not in the Price List)") for t in missing]
         prices += [found[t] for t in wanted[service] if t in found]
-    return Snapshot(region=region, date=today, prices=prices, gaps=list(warnings)), warnings
+    return Snapshot(region=region, date=today, prices=prices, gaps=gaps), warnings
 
 
 def main(region: str, console: Any, out_dir: Any = None, client_factory: Optional[Callable[[], Any]] = None, today: Optional[dt.date] = None) -> int:

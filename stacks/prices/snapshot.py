@@ -12,7 +12,9 @@ import json
 from pathlib import Path
 from typing import Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from components.rules.cost import priced_name
 
 PRICES_DIR = Path(__file__).resolve().parent
 MAX_AGE_DAYS = 180
@@ -29,15 +31,40 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Source(_Model):
-    """Where a price came from: the Price List API (sku, offer term, effective date) or a public page (url)."""
+# price-list-api: read by `prices refresh` (sku, offer term, effective date); price-list-file: a table generated
+# from the AWS Price List and kept in a public repository; repository-table: a price table kept by hand in a
+# public repository; page: a public web page. The file kinds name repo, commit and path.
+SourceKind = Literal["price-list-api", "price-list-file", "repository-table", "page"]
+FILE_KINDS = ("price-list-file", "repository-table")
 
-    kind: Literal["price-list-api", "page"]
+
+class Source(_Model):
+    """Where a price came from: the Price List API, a file in a public repository, or a public page."""
+
+    kind: SourceKind
     url: Optional[str] = None
     sku: Optional[str] = None
     offer_term: Optional[str] = None
     effective_date: Optional[str] = None
+    repo: Optional[str] = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")  # owner/name
+    commit: Optional[str] = Field(default=None, pattern=r"^[0-9a-f]{40}$")
+    path: Optional[str] = None
+    published: Optional[str] = None  # when the source's numbers were produced (generated, last changed)
     note: Optional[str] = None
+
+    @model_validator(mode="after")
+    def _where(self) -> "Source":
+        if self.kind in FILE_KINDS and not (self.repo and self.commit and self.path):
+            raise ValueError(f"a {self.kind} source names repo, commit and path")
+        if self.kind == "page" and not self.url:
+            raise ValueError("a page source names its url")
+        return self
+
+    def where(self) -> str:
+        """`owner/name@commit7 path`, the url, or the Price List sku."""
+        if self.kind in FILE_KINDS:
+            return f"{self.repo}@{(self.commit or '')[:8]} {self.path}"
+        return self.url or f"AWS Price List API sku {self.sku} {self.offer_term or ''}".strip()
 
 
 class Price(_Model):
@@ -48,21 +75,43 @@ class Price(_Model):
     taken: dt.date  # when the number was read
 
 
+class Gap(_Model):
+    """An instance type the snapshot has no price for, and why. `*`: every other type of
+    components/rules/instances.py for that service."""
+
+    service: Service
+    instance_type: str = Field(min_length=1)
+    reason: str = Field(min_length=1)
+
+
 class Snapshot(_Model):
     schema_version: Literal[1] = 1
     region: str = Field(min_length=1)
     date: dt.date  # when the snapshot was written
     currency: Literal["USD"] = "USD"
     prices: list[Price] = Field(default_factory=list)
-    gaps: list[str] = Field(default_factory=list)  # instance types with no price, and why
+    gaps: list[Gap] = Field(default_factory=list)  # instance types with no price, and why
 
     def price(self, service: str, instance_type: str) -> Optional[Price]:
         name = instance_type.strip().lower()
         return next((p for p in self.prices if p.service == service and p.instance_type.lower() == name), None)
 
+    def gap(self, service: str, instance_type: str) -> Optional[Gap]:
+        """The gap entry naming this type (not the `*` catch-all)."""
+        name = instance_type.strip().lower()
+        return next((g for g in self.gaps if g.service == service and g.instance_type.lower() == name), None)
+
 
 def path_for(region: str, directory: Optional[Path] = None) -> Path:
     return (directory or PRICES_DIR) / f"{region}.json"
+
+
+def shown(path: Path) -> str:
+    """A snapshot path as messages show it: relative to the project (stacks/prices/us-east-1.json) when inside it."""
+    try:
+        return str(path.resolve().relative_to(PRICES_DIR.parent.parent))
+    except ValueError:
+        return str(path)
 
 
 def load(region: str, directory: Optional[Path] = None, today: Optional[dt.date] = None, max_age_days: int = MAX_AGE_DAYS) -> Snapshot:
@@ -87,8 +136,7 @@ def load(region: str, directory: Optional[Path] = None, today: Optional[dt.date]
 def lookup(region: str, service: str, instance_type: str, directory: Optional[Path] = None, today: Optional[dt.date] = None) -> Price:
     """The on-demand price of one instance, with its source, from the region's snapshot (either spelling,
     g5.xlarge or ml.g5.xlarge); SnapshotError naming the file, the type and the fix when it is missing."""
-    name = instance_type.strip().lower()
-    name = name.removeprefix("ml.") if service == "ec2" else (name if name.startswith("ml.") else f"ml.{name}")
+    name = priced_name(service, instance_type)
     price = load(region, directory, today).price(service, name)
     if price is None:
         raise SnapshotError(f"{path_for(region, directory)}: no {service} price for {name}. Fix: run `python -m stacks prices refresh --region {region}`, or use another instance type")
@@ -101,10 +149,8 @@ def hourly_price(region: str, service: str, instance_type: str, directory: Optio
 
 
 def describe(price: Price, region: str) -> str:
-    """Where a price came from, in one line: `ec2 g5.xlarge us-east-1 on-demand, <url>, taken 2026-11-28`."""
-    src = price.source
-    where = src.url or f"AWS Price List API sku {src.sku} {src.offer_term or ''}".strip()
-    return f"{price.service} {price.instance_type} {region} on-demand, {where}, taken {price.taken.isoformat()}"
+    """Where a price came from, in one line: `ec2 g5.xlarge us-east-1 on-demand, <where>, taken 2026-11-28`."""
+    return f"{price.service} {price.instance_type} {region} on-demand, {price.source.where()}, taken {price.taken.isoformat()}"
 
 
 def save(snap: Snapshot, directory: Optional[Path] = None) -> Path:

@@ -69,9 +69,25 @@ def test_shipped_snapshot_is_dated_and_every_price_names_its_source():
     snap = snapshot.load("us-east-1", today=dt.date.fromisoformat(raw["date"]))
     assert snap.prices, "the shipped snapshot holds no price"
     for price in snap.prices:
-        assert price.source.url and price.source.url.startswith("https://"), price
+        assert price.source.repo and price.source.commit and price.source.path, price  # repo@commit path
         assert price.taken <= snap.date
     assert snap.gaps  # what it lacks is listed, not invented
+
+
+@pytest.mark.parametrize(
+    "source, where",
+    [
+        ({"kind": "price-list-file", "repo": "aws/karpenter-provider-aws", "path": "pkg/providers/pricing/zz_generated.pricing_aws.go"}, "a price-list-file source names repo, commit and path"),
+        ({"kind": "repository-table", "repo": "aws-samples/foundation-model-benchmarking-tool", "commit": "d8814208"}, "prices.0.source.commit"),
+        ({"kind": "page"}, "a page source names its url"),
+        ({"kind": "blog", "url": "https://example.com/p"}, "prices.0.source.kind"),
+    ],
+)
+def test_a_price_whose_source_cannot_be_found_again_is_refused(tmp_path, source, where):
+    write(tmp_path, {**GOOD, "prices": [{**GOOD["prices"][0], "source": source}]})
+    with pytest.raises(SnapshotError) as err:
+        snapshot.load("us-east-1", tmp_path, today=dt.date(2026, 11, 28))
+    assert where in str(err.value)
 
 
 def test_hourly_price_takes_either_spelling_and_names_a_missing_type(tmp_path):

@@ -91,7 +91,9 @@ def test_refresh_names_a_missing_instance_type_in_a_warning_and_in_the_gaps(pric
     assert "p5en.48xlarge" in text and "ml.g5.12xlarge" in text
     snap = snapshot.load("us-east-1", tmp_path, today=TODAY)
     assert [p.instance_type for p in snap.prices] == ["g5.xlarge"]
-    assert any("p5e.48xlarge" in gap for gap in snap.gaps)
+    gap = snap.gap("ec2", "p5e.48xlarge")
+    assert gap is not None and gap.reason.startswith("the Price List API had no on-demand price for it in us-east-1 on 2026-11-28")
+    assert snap.gap("sagemaker-hyperpod", "ml.g5.12xlarge") is not None
 
 
 def test_refresh_reports_an_api_error_in_one_line_and_exits_1(pricing, tmp_path):

@@ -208,3 +208,56 @@ def test_plan_json_marks_values_pulumi_does_not_know_yet():
     reg = Registration("aws:iam/rolePolicy:RolePolicy", "p", {"role": "04da6b54-80e4-46f7-96ec-b56ff0331ba9", "policy": "{}"}, "", True, urn="urn:p")
     doc = plan_json.document(SimpleNamespace(resources=[reg], objects=[], other_violations=[], duplicate_urns=[]))
     assert doc["steps"][0]["newState"]["inputs"] == {"role": "<unknown>", "policy": "{}"}
+
+
+# ---------------------------------------------------------------- the cost lines
+
+
+def test_dev_plan_prints_its_cost_and_names_the_hyperpod_instances_it_has_no_price_for(tmp_path, monkeypatch):
+    import datetime as dt
+    import functools
+
+    from stacks import cost_summary
+
+    # The snapshots' own date: a later run would (rightly) call them stale after 180 days.
+    monkeypatch.setattr(cost_summary, "lines", functools.partial(cost_summary.lines, today=dt.date(2026, 12, 6)))
+    out = console()
+    assert plan_cmd.run("dev", str(tmp_path / "out"), None, "1.33", False, out) == 0
+    text = out.export_text()
+    lines = text.splitlines()
+    start = lines.index("Cost at on-demand prices (stacks/prices/us-east-1.json, 2026-12-06): 2 x m6i.xlarge (ec2) at $0.192/h [price-list-file]")
+    # 2 system nodes x $0.192 = $0.384/h (shown $0.38); x 730 h = $280.32
+    assert lines[start + 1] == "  = $0.38 per hour, $280.32 per month (730 h) for the priced instances; not counted: the EKS control plane, NAT gateways, load balancers, volumes, ElastiCache"
+    assert lines[start + 2].startswith("  no price in stacks/prices/us-east-1.json for 1 x ml.g5.8xlarge (sagemaker-hyperpod), 3 x ml.g5.12xlarge (sagemaker-hyperpod): left out of the total")
+    assert lines[start + 3].startswith("Wrote ")  # the cost block is 3 lines, before the files line
+
+
+def test_eks_example_cost_lines_sum_its_node_groups_at_desired_size():
+    import datetime as dt
+
+    from stacks import cost_summary
+    from tests.example_stacks import user_values
+
+    cfg = plan_cmd.parse_stack_config(user_values("eks"), plan_cmd.project_name(), "eks")
+    assert cost_summary.lines(cfg, today=dt.date(2026, 12, 6)) == [
+        "Cost at on-demand prices (stacks/prices/us-east-1.json, 2026-12-06): 2 x m6i.xlarge (ec2) at $0.192/h [price-list-file] "
+        "+ 2 x g5.2xlarge (ec2) at $1.212/h [price-list-file] + 1 x g4dn.xlarge (ec2) at $0.526/h [price-list-file]",
+        # 0.384 + 2.424 + 0.526 = $3.334/h; x 730 = $2,433.82
+        "  = $3.33 per hour, $2,433.82 per month (730 h); not counted: the EKS control plane, NAT gateways, load balancers, volumes, ElastiCache",
+    ]
+
+
+def test_cost_lines_name_a_missing_or_stale_snapshot_and_an_endpoints_only_stack(tmp_path):
+    import datetime as dt
+
+    from stacks import cost_summary
+    from tests.example_stacks import user_values
+
+    cfg = plan_cmd.parse_stack_config(user_values("eks"), plan_cmd.project_name(), "eks")
+    assert cost_summary.lines(cfg, directory=tmp_path) == [f"Cost: not computed: {tmp_path}/us-east-1.json: no price snapshot for region us-east-1. Fix: run `python -m stacks prices refresh --region us-east-1`"]
+    assert len(cost_summary.lines(cfg, today=dt.date(2027, 6, 4))) == 2  # 180 days after 2026-12-06: still used
+    stale = cost_summary.lines(cfg, today=dt.date(2027, 6, 5))
+    assert len(stale) == 1 and stale[0].startswith("Cost: not computed: ")
+    assert stale[0].endswith("stacks/prices/us-east-1.json: dated 2026-12-06, 181 days old (limit 180): prices change. Fix: run `python -m stacks prices refresh --region us-east-1`")
+    assert cost_summary.lines(cfg.__class__(**{**cfg.__dict__, "platform_stack": "staging"})) == [
+        "Cost: this stack creates no instances; its endpoints run on the nodes of platform stack staging (its plan shows their cost)"]

@@ -1,0 +1,65 @@
+"""The offline plan's cost lines: what the stack's instances cost per hour and per month at the on-demand
+prices of `stacks/prices/<region>.json`, each price's source kind, and the instance types it has no price
+for. Counting and arithmetic are `components/rules/cost.py`; this module only reads the snapshot and words it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any, Optional
+
+from components.rules import cost
+
+from .prices import snapshot
+
+# What the total leaves out, so nobody reads it as the whole bill.
+NOT_COUNTED = "not counted: the EKS control plane, NAT gateways, load balancers, volumes, ElastiCache"
+
+
+def bill(cfg: Any, directory: Optional[Path] = None, today: Optional[dt.date] = None) -> tuple[cost.StackBill, snapshot.Snapshot]:
+    """The stack's bill at the snapshot's prices; SnapshotError when the region has no usable snapshot."""
+    snap = snapshot.load(cfg.region, directory, today)
+    running = cost.running_instances(cfg.cluster, cfg.endpoints, cfg.platform_stack)
+
+    def price_of(service: str, instance_type: str) -> Optional[float]:
+        price = snap.price(service, instance_type)
+        return price.usd_per_hour if price else None
+
+    return cost.bill(running, price_of), snap
+
+
+def money(value: float) -> str:
+    return f"${value:,.2f}"
+
+
+def unit_price(value: float) -> str:
+    """An instance's price as the source gives it: $10.49264, $0.192 (no rounding to cents)."""
+    return "$" + f"{value:.6f}".rstrip("0").rstrip(".")
+
+
+def lines(cfg: Any, directory: Optional[Path] = None, today: Optional[dt.date] = None) -> list[str]:
+    """Two to four lines for the plan (one when there is nothing to price or no snapshot)."""
+    if cfg.platform_stack:
+        return [f"Cost: this stack creates no instances; its endpoints run on the nodes of platform stack {cfg.platform_stack} (its plan shows their cost)"]
+    try:
+        stack_bill, snap = bill(cfg, directory, today)
+    except snapshot.SnapshotError as exc:
+        return [f"Cost: not computed: {exc}"]
+    if not stack_bill.lines:
+        return ["Cost: this stack runs no instances"]
+    where = snapshot.shown(snapshot.path_for(cfg.region, directory))
+    items = []
+    for line in stack_bill.priced:
+        price = snap.price(line.service, line.instance_type)
+        items.append(f"{line.count} x {line.instance_type} ({line.service}) at {unit_price(line.usd_per_hour)}/h [{price.source.kind}]")
+    out = [f"Cost at on-demand prices ({where}, {snap.date.isoformat()}): " + (" + ".join(items) if items else "no instance type of this stack has a price")]
+    scope = " for the priced instances" if stack_bill.unpriced else ""
+    discounted = sorted({b for line in stack_bill.lines for b in line.billing if b != "on-demand"})
+    extra = f"; {', '.join(discounted)} capacity shown at the on-demand price" if discounted else ""
+    out.append(f"  = {money(stack_bill.per_hour)} per hour, {money(stack_bill.per_month)} per month ({cost.HOURS_PER_MONTH:g} h){scope}; {NOT_COUNTED}{extra}")
+    if stack_bill.unpriced:
+        missing = ", ".join(f"{line.count} x {line.instance_type} ({line.service})" for line in stack_bill.unpriced)
+        out.append(f"  no price in {where} for {missing}: left out of the total (`python -m stacks prices show --region {cfg.region}` says why). Fix: `python -m stacks prices refresh --region {cfg.region}`")
+    return out
+

@@ -852,14 +852,17 @@ class IngressSpec(_Model):
     `[203.0.113.0/24]`
     """
     router_service: NameTemplate = "{name}-router"
-    """Name of the operator's router Service of an endpoint (hyperpod backend with intelligent routing); `{name}`
-    is the endpoint's Kubernetes name. AWS documents neither this name nor the port: `pulumi up` checks both against
-    the cluster before the public Ingress and fails naming them; check with `kubectl get svc -n
-    hyperpod-inference-system` on your operator version. Example: `{name}-router`
+    """Name of the operator's router Service of an endpoint (hyperpod backend with `publicAlb`), the last fallback of
+    its lookup; `{name}` is the endpoint's Kubernetes name. AWS documents neither the router Service's name nor its
+    port, so `pulumi up` finds it in `hyperpod-inference-system` once the endpoint reports DeploymentComplete: the
+    Service owned by the endpoint or by its router Deployment, selecting the router's pods or carrying its name; only
+    when none is tied to the router, or to choose among several, the one of this name. Example: `{name}-router`
     """
-    router_port: Int32 = Field(default=8080, ge=1, le=65535)
-    """Port of the router Service the public ALB forwards to (hyperpod backend with `publicAlb`; checked during
-    `pulumi up` like `routerService`). Example: `8080`"""
+    router_port: Optional[Int32] = Field(default=None, ge=1, le=65535)
+    """Port of the router Service the public ALB forwards to (hyperpod backend with `publicAlb`). Unset: the found
+    Service's only port, or the one whose targetPort is a port of the router container; 8080 where the cluster is
+    not read (offline plan). Example: `443`
+    """
     router_protocol: Literal["HTTP", "HTTPS"] = "HTTP"
     """Protocol the ALB speaks to the router, for traffic and health checks (hyperpod backend with intelligent
     routing; the kubernetes and kserve ALBs always use HTTP). Example: `HTTPS`

@@ -144,8 +144,8 @@ class HyperPodEndpoint(EndpointComponent):
             name,
             api_version=manifest["apiVersion"],
             kind=manifest["kind"],
-            metadata=metadata,
-            spec=backend,
+            metadata=manifest["metadata"],
+            spec=manifest["spec"],
             # G19: the operator cannot flip intelligent routing in place; replace instead of a
             # failed update. The name is fixed, so the old object must go first.
             opts=pulumi.ResourceOptions(

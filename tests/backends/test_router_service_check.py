@@ -185,3 +185,18 @@ def test_the_lookup_inputs_decide_replacement_and_the_found_outputs_do_not():
     # State written before the lookup existed (no endpointNamespace): replaced once, so the Service is found.
     before = {"endpointName": "llama", "service": "llama-router", "port": 8080, "template": "{name}-router"}
     assert provider.diff("id", before, news).replaces == ["endpointNamespace", "routerService"]
+
+
+def test_the_public_ingress_forwards_to_the_service_and_port_the_lookup_found(monkeypatch, make_endpoint):
+    from components.endpoints.hyperpod import EndpointIngress, EndpointIngressArgs
+    from components.rules.spec import IngressSpec
+    from stacks.mocks import PlanMocks
+    from tests.stack import pulumi_harness
+
+    found = {"service": "llama-inference-routing-service", "port": 443}
+    mocks = PlanMocks(outputs={"pulumi-python:dynamic:Resource": lambda args: found})
+    monkeypatch.setattr(pulumi_harness, "PlanMocks", lambda: mocks)
+    spec = make_endpoint(name="llama", intelligentRouting=True, publicAlb=True)
+    pulumi_harness.run(lambda: EndpointIngress("llama-ingress", EndpointIngressArgs(spec, "llama", "inference", IngressSpec(), "/health", kubeconfig={"clusters": [{}]})))
+    (ingress,) = [r for r in mocks.registrations if r.type_ == "kubernetes:networking.k8s.io/v1:Ingress"]
+    assert ingress.inputs["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"] == {"name": "llama-inference-routing-service", "port": {"number": 443}}

@@ -942,9 +942,11 @@ class PlatformSpec(_Model):
     """
     prometheus_server_address: Optional[line(2048)] = Field(default=None, pattern=AMP_WORKSPACE_PATTERN)
     """Amazon Managed Service for Prometheus workspace that holds the engines' metrics, for the HyperPod operator's
-    Prometheus triggers (KEDA queries it with its role's `aps:QueryMetrics`). The stack creates no workspace and
-    scrapes nothing into one: the engines' `/metrics` must reach it by other means. Unset: no Prometheus, so HyperPod
-    autoscaling needs a `cloudwatch` trigger or a `prometheus` trigger with its own `serverAddress` (rule A1). Example:
+    Prometheus triggers (KEDA queries it with its role's `aps:QueryMetrics`), without a trailing slash (the CRD's
+    pattern). The stack creates no workspace and scrapes nothing into one: the engines' `/metrics` must reach it by
+    other means (the HyperPod observability add-on names its workspace in its configuration,
+    `ampWorkspace.prometheusEndpoint`). Unset: no Prometheus, so HyperPod autoscaling needs a `cloudwatch` trigger or
+    a `prometheus` trigger with its own `serverAddress` (rule A1). Example:
     `https://aps-workspaces.us-east-1.amazonaws.com/workspaces/ws-1234abcd-5678-90ef-1234-567890abcdef`
     """
     ingress: IngressSpec = Field(default_factory=IngressSpec)

@@ -1,6 +1,6 @@
 """The one live-cluster reader: the official `kubernetes` client built from a stack's `kubeconfig`
 (the EKS component exports it as JSON text or a map). Used by the dynamic resources (ingress drain
-guard, router Service check) and by stacks/live (status, tuning waits).
+guard, router Service lookup) and by stacks/live (status, tuning waits).
 
 Every read returns the object (or a list's `items`) as plain dicts shaped like the API's JSON, is
 bounded by `timeout`, is tried once (no urllib3 retries), and names its errors: 404 is "not created
@@ -87,6 +87,9 @@ class KubeReader:
 
     def services(self, namespace: str) -> list[Mapping[str, Any]]:
         return _items(self._read(f"Services in {namespace}", self.core.list_namespaced_service, namespace))
+
+    def deployments(self, namespace: str) -> list[Mapping[str, Any]]:
+        return _items(self._read(f"Deployments in {namespace}", self.apps.list_namespaced_deployment, namespace))
 
     def _read(self, what: str, call: Callable[..., Any], *args: Any) -> Optional[dict[str, Any]]:
         import urllib3

@@ -41,7 +41,8 @@ class Applied(NamedTuple):
     contracts: list[Optional[dict[str, Any]]]  # per endpoint, the C1 numbers its scaled object records
 
 
-def apply(endpoints: list[EndpointSpec], project_dir: Path, prefix: str = "endpoints") -> Applied:
+def apply(endpoints: list[EndpointSpec], project_dir: Path, prefix: str = "endpoints", prometheus_server: Optional[str] = None) -> Applied:
+    """C1 for every endpoint; `prometheus_server` is platform.prometheusServerAddress (fromCapacity's trigger reads it)."""
     out, problems, changes, contracts = [], [], [], []
     for i, spec in enumerate(endpoints):
         path = f"{prefix}[{i}]"
@@ -56,7 +57,7 @@ def apply(endpoints: list[EndpointSpec], project_dir: Path, prefix: str = "endpo
         problems += rules.check_contract(spec, cap, path, spec.capacity)
         contracts.append(rules.contract(spec, cap, spec.capacity))
         changes += rules.peak_cost(spec, cap, path, spec.capacity)
-        scaling, made, refused = rules.derive_autoscaling(spec, cap, path, spec.capacity)
+        scaling, made, refused = rules.derive_autoscaling(spec, cap, path, spec.capacity, prometheus_server)
         problems += refused
         changes += made
         out.append(spec.model_copy(update={"autoscaling": scaling}) if scaling is not None else spec)

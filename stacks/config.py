@@ -95,8 +95,12 @@ def parse(values: Mapping[str, Any], region: Optional[str], stack_name: Optional
         raise ConfigError(problems + [config_errors.problem(err, StackSpec) for err in exc.errors()]) from None
     endpoints = backends.resolve(stack.endpoints, stack.cluster, stack.platform)
     # C1 first: `autoscaling.target: fromCapacity` fills in the triggers the checks below then judge (A1).
-    capacity = capacity_files.apply(endpoints, project_dir or program_dir())
+    server = stack.platform.prometheus_server_address
+    capacity = capacity_files.apply(endpoints, project_dir or program_dir(), prometheus_server=server)
     endpoints, found = capacity.endpoints, list(capacity.problems)
+    # A1: a hyperpod endpoint is served through an ALB, so with a Prometheus server its default trigger is the engine's queue.
+    defaulted = [autoscaling.apply_defaults(ep, server, f"endpoints[{i}]") for i, ep in enumerate(endpoints)]
+    endpoints = [ep for ep, _ in defaulted]
     found += validate_endpoints(endpoints)
     found += backends.validate_backends(endpoints, stack.cluster, stack.platform)
     found += validate_router_services(stack.platform.ingress, endpoints)
@@ -108,7 +112,7 @@ def parse(values: Mapping[str, Any], region: Optional[str], stack_name: Optional
     errors = problems + [p for p in found if p.severity == "error"]
     if errors:
         raise ConfigError(errors)
-    changes = backends.default_changes(values.get("endpoints") or [], endpoints) + capacity.changes
+    changes = backends.default_changes(values.get("endpoints") or [], endpoints) + capacity.changes + [c for _, made in defaulted for c in made]
     changes += [c for i, ep in enumerate(endpoints) if ep.backend == "hyperpod" for c in autoscaling.default_changes(ep, naming.endpoint_name(ep.name), f"endpoints[{i}]")]
     changes += [c for i, ep in enumerate(endpoints) for c in endpoint_rules.default_changes(ep, f"endpoints[{i}]")]
     if stack.platform_stack is None:

@@ -16,6 +16,7 @@ HANG = "hang"  # an answer that never comes (until HANG_SECONDS)
 
 IEC = "/apis/inference.sagemaker.aws.amazon.com/v1/namespaces/{ns}/inferenceendpointconfigs/{name}"
 DEPLOYMENT = "/apis/apps/v1/namespaces/{ns}/deployments/{name}"
+DEPLOYMENTS = "/apis/apps/v1/namespaces/{ns}/deployments"
 KSERVE_ISVC = "/apis/serving.kserve.io/v1beta1/namespaces/{ns}/inferenceservices/{name}"
 OME_ISVC = "/apis/ome.io/v1beta1/namespaces/{ns}/inferenceservices/{name}"
 INGRESS = "/apis/networking.k8s.io/v1/namespaces/{ns}/ingresses/{name}"

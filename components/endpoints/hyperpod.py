@@ -50,11 +50,12 @@ from .urls import hostname_of
 class EndpointIngressArgs:
     spec: EndpointSpec
     endpoint_name: str  # the endpoint's Kubernetes name
+    endpoint_namespace: str  # where its InferenceEndpointConfig is
     ingress: IngressSpec
     health_path: str
     after: list[pulumi.Resource] = field(default_factory=list)  # the load balancer controller, the endpoint
     tags: dict[str, str] = field(default_factory=dict)  # extra ALB tags; stack and endpoint tags are added
-    kubeconfig: Optional[Any] = None  # for the router Service check; None: no check
+    kubeconfig: Optional[Any] = None  # for the router Service lookup; None: the configured name and port
 
 
 class EndpointIngress(pulumi.ComponentResource):
@@ -68,25 +69,29 @@ class EndpointIngress(pulumi.ComponentResource):
         super().__init__("llm-serving:endpoints:EndpointIngress", name, None, opts)
         spec = args.spec
         tags = tag_rules.alb_tags(pulumi.get_stack(), args.endpoint_name, args.tags)
-        manifest = ingress_rules.alb_ingress(
-            ingress_rules.ingress_name(args.endpoint_name),
-            hyperpod.OPERATOR_NAMESPACE,  # where the router and its Service run
-            {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/name": args.endpoint_name},
-            ingress_rules.ingress_annotations(spec, args.ingress, args.health_path, tags),
-            ingress_rules.router_service(args.ingress, args.endpoint_name),
-            args.ingress.router_port,
-        )
-        router = ingress_rules.router_service(args.ingress, args.endpoint_name)
+        metadata = {
+            "name": ingress_rules.ingress_name(args.endpoint_name),
+            "namespace": hyperpod.OPERATOR_NAMESPACE,  # where the router and its Service run
+            "labels": {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/name": args.endpoint_name},
+            "annotations": ingress_rules.ingress_annotations(spec, args.ingress, args.health_path, tags),
+        }
         after = list(args.after)
+        service: pulumi.Input[str] = ingress_rules.router_service(args.ingress, args.endpoint_name)
+        port: pulumi.Input[int] = ingress_rules.router_port(args.ingress)
         if args.kubeconfig is not None:
-            # The router Service's name and port are a guess (no upstream source): a wrong one fails
-            # here, naming the config keys, instead of as the Ingress await's timeout.
-            after.append(RouterServiceCheck(f"{name}-router-check", args.kubeconfig, router, args.ingress.router_port, args.endpoint_name,
-                                            args.ingress.router_service, opts=pulumi.ResourceOptions(parent=self, depends_on=args.after)))
+            # AWS documents neither the router Service's name nor its port: once the endpoint reports its deployment
+            # complete, the check finds the Service tied to the router and the Ingress forwards to what it found.
+            self.router_check = RouterServiceCheck(f"{name}-router-check", args.kubeconfig, args.endpoint_name, args.endpoint_namespace, args.ingress,
+                                                   spec.max_deploy_seconds, opts=pulumi.ResourceOptions(parent=self, depends_on=args.after))
+            after.append(self.router_check)
+            service, port = self.router_check.service, self.router_check.port
+        backend = pulumi.Output.all(service, port).apply(
+            lambda found: ingress_rules.alb_ingress(metadata["name"], metadata["namespace"], {}, {}, found[0], int(found[1]))["spec"]
+        )
         self.ingress = k8s.networking.v1.Ingress(
             name,
-            metadata=manifest["metadata"],
-            spec=manifest["spec"],
+            metadata=metadata,
+            spec=backend,
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=after,
@@ -156,6 +161,7 @@ class HyperPodEndpoint(EndpointComponent):
             EndpointIngressArgs(
                 spec=ep.spec,
                 endpoint_name=ep.name,
+                endpoint_namespace=ep.namespace,
                 ingress=args.ingress,
                 health_path=ep.health_path,
                 after=[*args.ingress_ready, self.endpoint_config],

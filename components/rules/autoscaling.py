@@ -14,9 +14,15 @@ default 0), so the endpoint never scales out. Sources:
   the operator registers a real-time endpoint;
 - the `AWS/SageMaker` metrics of an endpoint exist only when the operator registers one (`spec.endpointName`,
   CRD: "Defaults to empty string which represents that Sagemaker endpoint will not be created");
-- engine queue metrics: vLLM `vllm:num_requests_waiting` (https://docs.vllm.ai/en/stable/usage/metrics/), SGLang
-  `sglang:num_queue_reqs` (https://docs.sglang.io/references/production_metrics.html); a query on the other
-  engine's metric matches no series.
+- `AWS/SageMaker` endpoint metrics count requests sent through the SageMaker endpoint (InvokeEndpoint); a request to
+  the endpoint's ALB (the stack's `url` output, or the operator's own ALB) is never one of them, so such a trigger
+  does not see the traffic it should scale on (a warning, and the reason the default trigger is the engine's queue);
+- engine queue metrics, at the tags of the default images (engines.py): vLLM `vllm:num_requests_waiting` and SGLang
+  `sglang:num_queue_reqs`, both labelled `model_name` with the served model name (sources beside QUEUE_METRIC); a
+  query on the other engine's metric matches no series;
+- a Prometheus trigger's `serverAddress` is an Amazon Managed Service for Prometheus workspace or empty (CRD pattern);
+  AWS's autoscaling page calls it required, and what the closed-source operator queries when it is empty is not
+  written anywhere. The stack installs no Prometheus, so an empty one warns.
 """
 
 from __future__ import annotations
@@ -25,8 +31,9 @@ import re
 from typing import Any, Optional
 
 from .catalog import A1
+from .endpoint import resolve
 from .problems import Change, Problem
-from .spec import CloudWatchTrigger, EndpointSpec
+from .spec import CloudWatchTrigger, EndpointSpec, PrometheusTrigger
 
 SAGEMAKER_NAMESPACE = "AWS/SageMaker"
 DEFAULT_METRIC = "Invocations"
@@ -34,7 +41,13 @@ DEFAULT_VARIANT = "AllTraffic"  # the upstream samples' variant name
 ASYNC_ONLY_METRICS = frozenset({"ApproximateBacklogSize", "ApproximateBacklogSizePerInstance", "ApproximateAgeOfOldestRequest", "HasBacklogWithoutCapacity"})
 # Count metrics whose valid statistic is Sum (SageMaker's CloudWatch metrics table); the sample uses Sum.
 SUM_METRICS = frozenset({"Invocations", "InvocationsPerInstance", "Invocation4XXErrors", "Invocation5XXErrors"})
+# Requests waiting for a batch slot, per engine, labelled `model_name` = the served model name:
+# vllm-project/vllm@v0.11.0 vllm/v1/metrics/loggers.py (PrometheusStatLogger: gauge `vllm:num_requests_waiting`,
+# labelnames ["model_name", "engine"], model_name = served_model_name);
+# sgl-project/sglang@v0.5.19 python/sglang/srt/observability/metrics_collector.py (SchedulerMetricsCollector: gauge
+# `sglang:num_queue_reqs`, labels {"model_name": served_model_name, "engine_type", "tp_rank", ...}).
 QUEUE_METRIC = {"vllm": "vllm:num_requests_waiting", "sglang": "sglang:num_queue_reqs"}
+DEFAULT_QUEUE_TARGET = 8  # waiting requests per replica before KEDA adds one (the kubernetes backend's HPA uses the same)
 _ENGINE_METRIC = re.compile(r"\b(vllm|sglang):[a-zA-Z_]")
 
 
@@ -50,6 +63,36 @@ def dimensions(cw: CloudWatchTrigger, endpoint_name: Optional[str]) -> dict[str,
     if cw.namespace == SAGEMAKER_NAMESPACE and endpoint_name:
         return {"EndpointName": endpoint_name, "VariantName": DEFAULT_VARIANT}
     return {}
+
+
+def engine_series(metric: str, served_model_name: str) -> str:
+    """One engine metric of one endpoint: its series carry the served model name as `model_name`."""
+    return f'{metric}{{model_name="{served_model_name}"}}'
+
+
+def queue_query(spec: EndpointSpec) -> str:
+    """The default Prometheus query: requests waiting in the endpoint's engines, summed over its replicas."""
+    return f"sum({engine_series(QUEUE_METRIC[spec.engine], resolve(spec).served_model_name)})"
+
+
+def apply_defaults(spec: EndpointSpec, server: Optional[str], path: str) -> tuple[EndpointSpec, list[Change]]:
+    """A hyperpod endpoint's triggers with `platform.prometheusServerAddress` (`server`): no trigger at all becomes
+    the engine's queue (the endpoint is served through an ALB, whose traffic AWS/SageMaker never counts), and a
+    Prometheus trigger without a serverAddress gets the platform's. Without a server nothing changes: validation
+    then asks for a trigger, and A1 warns about an empty serverAddress."""
+    scaling = spec.autoscaling
+    if scaling is None or (spec.backend or "hyperpod") != "hyperpod" or not server:
+        return spec, []
+    if scaling.prometheus is None and scaling.cloudwatch is None and scaling.target is None:
+        trigger = PrometheusTrigger(query=queue_query(spec), target_value=DEFAULT_QUEUE_TARGET, server_address=server)
+        change = Change(f"{path}.autoscaling.prometheus", None, trigger.model_dump(by_alias=True), A1,
+                        "unset: the engine's queue of the endpoint's model through platform.prometheusServerAddress; AWS/SageMaker Invocations never counts the ALB traffic the endpoint is served by")
+    elif scaling.prometheus is not None and not scaling.prometheus.server_address:
+        trigger = scaling.prometheus.model_copy(update={"server_address": server})
+        change = Change(f"{path}.autoscaling.prometheus.serverAddress", "", server, A1, "empty: platform.prometheusServerAddress")
+    else:
+        return spec, []
+    return spec.model_copy(update={"autoscaling": scaling.model_copy(update={"prometheus": trigger})}), [change]
 
 
 def default_changes(spec: EndpointSpec, endpoint_name: str, path: str) -> list[Change]:
@@ -81,6 +124,7 @@ def check_spec(spec: EndpointSpec, endpoint_name: str, path: str) -> list[Proble
         problems += _check_cloudwatch(cw.namespace, cw.metric_name, dims, registered, where, "dimensions" if cw.dimensions is not None else None, "sagemakerEndpoint")
     if scaling.prometheus is not None:
         problems += _check_prometheus(scaling.prometheus.query, spec.engine, f"{path}.autoscaling.prometheus.query")
+        problems += _check_server(scaling.prometheus.server_address, f"{path}.autoscaling.prometheus.serverAddress", "platform.prometheusServerAddress (or this serverAddress)")
     return problems
 
 
@@ -107,6 +151,8 @@ def check_manifest(spec: dict[str, Any], engine: Optional[str]) -> list[Problem]
     for where, trigger in proms:
         if isinstance(trigger, dict) and isinstance(trigger.get("query"), str) and engine:
             problems += _check_prometheus(trigger["query"], engine, f"{where}.query")
+        if isinstance(trigger, dict):
+            problems += _check_server(trigger.get("serverAddress"), f"{where}.serverAddress", "serverAddress")
     return problems
 
 
@@ -117,7 +163,7 @@ def _check_cloudwatch(namespace: Any, metric: Any, dims: dict, registered: Optio
     if metric in ASYNC_ONLY_METRICS:
         return [Problem(f"{where}.metricName", metric, A1, "an asynchronous-inference metric: the operator registers a real-time endpoint, which never publishes it, so KEDA gets no datapoints", use_default)]
     if not registered:
-        return [Problem(f"{where}.namespace", namespace, A1, f"no SageMaker endpoint is registered ({endpoint_key} is off), so AWS/SageMaker has no metric for this endpoint and KEDA gets no datapoints", f"set {endpoint_key} on, or scale with a prometheus trigger on the engine's queue metric")]
+        return [Problem(f"{where}.namespace", namespace, A1, f"no SageMaker endpoint is registered ({endpoint_key} is off), so AWS/SageMaker has no metric for this endpoint and KEDA gets no datapoints (and with one it would count InvokeEndpoint calls only, never the ALB's traffic)", "scale with a prometheus trigger on the engine's queue metric (with platform.prometheusServerAddress set and no trigger, the default)")]
     dims_path = f"{where}.{dims_key}" if dims_key else where
     if not dims:
         return [Problem(dims_path, dims, A1, "AWS/SageMaker endpoint metrics carry EndpointName and VariantName; a query without them matches no datapoint", f"set dimensions {{EndpointName: {registered}, VariantName: {DEFAULT_VARIANT}}}, or leave them unset")]
@@ -128,7 +174,25 @@ def _check_cloudwatch(namespace: Any, metric: Any, dims: dict, registered: Optio
         problems.append(Problem(f"{dims_path}.VariantName", None, A1, "AWS/SageMaker endpoint metrics carry VariantName; a query without it matches no datapoint", f"add VariantName: {DEFAULT_VARIANT}"))
     elif dims["VariantName"] != DEFAULT_VARIANT:
         problems.append(Problem(f"{dims_path}.VariantName", dims["VariantName"], A1, f"the upstream samples' variant is {DEFAULT_VARIANT}; another name matches no datapoint unless the operator uses it", f"use VariantName: {DEFAULT_VARIANT}", severity="warning"))
+    if not problems:
+        problems.append(Problem(
+            f"{where}.metricName", metric, A1,
+            "AWS/SageMaker counts only requests sent through the SageMaker endpoint (InvokeEndpoint); requests to the endpoint's ALB URL never move it, so KEDA does not scale on that traffic",
+            "scale on the engine's queue: a prometheus trigger (with platform.prometheusServerAddress set and no trigger, the default), or send every request through InvokeEndpoint",
+            severity="warning",
+        ))
     return problems
+
+
+def _check_server(address: Any, where: str, key: str) -> list[Problem]:
+    if address:
+        return []
+    return [Problem(
+        where, address or "", A1,
+        "no Prometheus server: the stack installs none, and what the HyperPod operator queries with an empty serverAddress is not documented (AWS's autoscaling page calls it required), so KEDA may get no datapoints",
+        f"set {key} to the Amazon Managed Service for Prometheus workspace that holds the engine's metrics",
+        severity="warning",
+    )]
 
 
 def _check_prometheus(query: str, engine: str, where: str) -> list[Problem]:

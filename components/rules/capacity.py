@@ -14,6 +14,8 @@ from typing import Any, Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from . import engines
+from .autoscaling import engine_series
 from .catalog import C1
 from .cost import HOURS_PER_MONTH, cost_per_month_at_peak, replicas_for_peak
 from .problems import Change, Problem
@@ -219,12 +221,24 @@ def check_manifest(manifest: dict[str, Any]) -> list[Problem]:
 CLOUDWATCH_PERIOD_SECONDS = 300
 # Engine-side per-replica figures a Prometheus trigger reads. Requests in flight (running + waiting) is the server's
 # count of what the load generator's concurrency counts; the waiting queue alone stays 0 until the batch is full
-# (maxNumSeqs), so a concurrency capacity cannot be turned into a waiting-requests target. vLLM
-# `vllm:num_requests_running`, `vllm:num_requests_waiting`, `vllm:request_success_total`
-# (https://docs.vllm.ai/en/stable/usage/metrics/); SGLang `sglang:num_running_reqs`, `sglang:num_queue_reqs`,
-# `sglang:num_requests_total` (https://docs.sglang.io/references/production_metrics.html).
-IN_FLIGHT_QUERY = {"vllm": "sum(vllm:num_requests_running) + sum(vllm:num_requests_waiting)", "sglang": "sum(sglang:num_running_reqs) + sum(sglang:num_queue_reqs)"}
-RATE_QUERY = {"vllm": "sum(rate(vllm:request_success_total[1m]))", "sglang": "sum(rate(sglang:num_requests_total[1m]))"}
+# (maxNumSeqs), so a concurrency capacity cannot be turned into a waiting-requests target. Every series carries the
+# served model name as `model_name`, which keeps one endpoint's query off another's series in a shared workspace:
+# vllm-project/vllm@v0.11.0 vllm/v1/metrics/loggers.py (gauges `vllm:num_requests_running`, `vllm:num_requests_waiting`,
+# counter `vllm:request_success`, exposed as `..._total`); sgl-project/sglang@v0.5.19
+# python/sglang/srt/observability/metrics_collector.py (gauges `sglang:num_running_reqs`, `sglang:num_queue_reqs`,
+# counter `sglang:num_requests_total`; labels built in python/sglang/srt/managers/tokenizer_manager.py).
+IN_FLIGHT_METRICS = {"vllm": ("vllm:num_requests_running", "vllm:num_requests_waiting"), "sglang": ("sglang:num_running_reqs", "sglang:num_queue_reqs")}
+COMPLETED_METRIC = {"vllm": "vllm:request_success_total", "sglang": "sglang:num_requests_total"}
+
+
+def in_flight_query(engine: str, served_model_name: str) -> str:
+    return " + ".join(f"sum({engine_series(m, served_model_name)})" for m in IN_FLIGHT_METRICS[engine])
+
+
+def rate_query(engine: str, served_model_name: str) -> str:
+    return f"sum(rate({engine_series(COMPLETED_METRIC[engine], served_model_name)}[1m]))"
+
+
 # prometheus-adapter's default rules expose a counter `X_total` to the HPA as `X`, `sum(rate(X_total[5m]))`: a
 # per-second rate (prometheus-community/helm-charts charts/prometheus-adapter/templates/configmap.yaml @4232be43,
 # `rules.default`: `matches: ^(.*)_total$`, `as: ""`).
@@ -232,9 +246,12 @@ HPA_RATE_METRIC = {"vllm": "vllm:request_success", "sglang": "sglang:num_request
 NO_AUTOSCALER = {"ome": "OME", "kserve": "KServe"}
 
 
-def derive_autoscaling(spec: EndpointSpec, cap: Optional[CapacityFile], path: str, file: Optional[str]) -> tuple[Optional[Autoscaling], list[Change], list[Problem]]:
+def derive_autoscaling(spec: EndpointSpec, cap: Optional[CapacityFile], path: str, file: Optional[str], prometheus_server: Optional[str] = None) -> tuple[Optional[Autoscaling], list[Change], list[Problem]]:
     """`autoscaling.target: fromCapacity`: the trigger and its per-replica target from the capacity's lower bound ×
-    utilization, in the unit the backend's autoscaler reads. Returns (new autoscaling, changes, problems)."""
+    utilization, in the unit the backend's autoscaler reads. On hyperpod the engine's own metrics through
+    `prometheus_server` (platform.prometheusServerAddress), which see the ALB's traffic; without one, the
+    registered endpoint's Invocations (rule A1 warns), else a Prometheus trigger with no server (A1 warns).
+    Returns (new autoscaling, changes, problems)."""
     scaling = spec.autoscaling
     if scaling is None or scaling.target != "fromCapacity":
         return None, [], []
@@ -258,16 +275,17 @@ def derive_autoscaling(spec: EndpointSpec, cap: Optional[CapacityFile], path: st
         new = scaling.model_copy(update={"pods_metric": PodsMetric(name=HPA_RATE_METRIC[spec.engine], target_average_value=target)})
         return new, [Change(f"{path}.autoscaling.podsMetric", None, {"name": HPA_RATE_METRIC[spec.engine], "targetAverageValue": target}, C1,
                             f"requests/s per pod = {rate:.4g} (lower bound, {origin}) × utilization {util:g}")], []
-    if spec.sagemaker_endpoint:
+    if spec.sagemaker_endpoint and not prometheus_server:
         if not rate:
             return None, [], [Problem(where, "fromCapacity", C1, f"{file} has no requests-per-second lower bound", "re-measure the configuration")]
         target = round(rate * CLOUDWATCH_PERIOD_SECONDS * util, 2)
         new = scaling.model_copy(update={"cloudwatch": CloudWatchTrigger(metric_name="Invocations", target_value=target)})
         return new, [Change(f"{path}.autoscaling.cloudwatch", None, {"metricName": "Invocations", "targetValue": target}, C1,
                             f"Invocations per {CLOUDWATCH_PERIOD_SECONDS} s per replica = {rate:.4g} requests/s (lower bound, {origin}) × {CLOUDWATCH_PERIOD_SECONDS} s × utilization {util:g}")], []
+    served = engines.served_model_name(spec.model)
     if cap.capacity.unit == "concurrency":
-        query, target, how = IN_FLIGHT_QUERY[spec.engine], round(cap.capacity.lower_bound * util, 2), f"requests in flight per replica = concurrency {cap.capacity.lower_bound:g}"
+        query, target, how = in_flight_query(spec.engine, served), round(cap.capacity.lower_bound * util, 2), f"requests in flight per replica = concurrency {cap.capacity.lower_bound:g}"
     else:
-        query, target, how = RATE_QUERY[spec.engine], round(cap.capacity.lower_bound * util, 4), f"requests/s per replica = {cap.capacity.lower_bound:.4g}"
-    new = scaling.model_copy(update={"prometheus": PrometheusTrigger(query=query, target_value=target)})
+        query, target, how = rate_query(spec.engine, served), round(cap.capacity.lower_bound * util, 4), f"requests/s per replica = {cap.capacity.lower_bound:.4g}"
+    new = scaling.model_copy(update={"prometheus": PrometheusTrigger(query=query, target_value=target, server_address=prometheus_server or "")})
     return new, [Change(f"{path}.autoscaling.prometheus", None, {"query": query, "targetValue": target}, C1, f"{how} (lower bound, {origin}) × utilization {util:g}")], []

@@ -202,10 +202,10 @@ RULES += (
 )
 
 RULES += (
-    Rule(A1, "A HyperPod autoscaling trigger reads a metric that exists for the endpoint: in `AWS/SageMaker` a real-time metric of the endpoint the operator registers, with `EndpointName` and `VariantName`; a Prometheus query, or the kubernetes backend's HPA `podsMetric`, on the endpoint's own engine metrics.",
+    Rule(A1, "A HyperPod autoscaling trigger reads a metric that exists for the endpoint and sees the traffic the endpoint is served by: in `AWS/SageMaker` a real-time metric of the endpoint the operator registers, with `EndpointName` and `VariantName`; a Prometheus query, or the kubernetes backend's HPA `podsMetric`, on the endpoint's own engine metrics, against a Prometheus server.",
          "The dev stack scaled on `ApproximateBacklogSizePerInstance` with no dimensions: an asynchronous-inference metric, queried without the endpoint's dimensions, so KEDA got no datapoints and the endpoint never scaled (issue 16 finding 4).",
-         "An unset trigger metric, statistic or dimensions are upstream's: `Invocations`, `Sum`, `EndpointName` of the registered endpoint and `VariantName: AllTraffic`.",
-         "An asynchronous-inference metric; `AWS/SageMaker` without a registered endpoint, without dimensions, or with another `EndpointName` or no `VariantName`; a Prometheus query or HPA `podsMetric` on the other engine's metrics. Another `VariantName` warns.",
+         "Every HyperPod endpoint is served through an ALB (the operator's, and with `publicAlb` the stack's), whose requests `AWS/SageMaker` never counts (it counts InvokeEndpoint calls). With `platform.prometheusServerAddress` an endpoint without a trigger scales on its engine's queue (`vllm:num_requests_waiting` or `sglang:num_queue_reqs` of its served model, 8 per replica) and a Prometheus trigger without a `serverAddress` gets the platform's; without a server there is no default trigger, since the stack installs no Prometheus. An unset CloudWatch metric, statistic or dimensions are upstream's: `Invocations`, `Sum`, `EndpointName` of the registered endpoint and `VariantName: AllTraffic`.",
+         "An asynchronous-inference metric; `AWS/SageMaker` without a registered endpoint, without dimensions, or with another `EndpointName` or no `VariantName`; a Prometheus query or HPA `podsMetric` on the other engine's metrics; a `serverAddress` that is not an Amazon Managed Service for Prometheus workspace URL (the CRD's pattern). Warnings: another `VariantName`; any `AWS/SageMaker` trigger (InvokeEndpoint traffic only); a Prometheus trigger with no server.",
          ("fix", "validate", "policy")),
 )
 

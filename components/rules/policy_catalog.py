@@ -45,16 +45,20 @@ class PolicySpec:
         return {k: v["default"] for k, v in self.params.items() if "default" in v}
 
 
-def _guardrail(rule: str, severity: str = "error") -> ResourceCheck:
-    """The rule library's findings for one guardrail on one Kubernetes object."""
+def _guardrail(rule: str, severity: str = "error", where: Callable[[Problem], bool] = lambda p: True) -> ResourceCheck:
+    """The rule library's findings for one guardrail on one Kubernetes object (`where` picks some of them)."""
 
     def check(resource: Resource, ctx: Context) -> list[Problem]:
         manifest = resource.manifest
         if manifest is None:
             return []
-        return [p for p in manifests.check(manifest) if p.rule == rule and p.severity == severity]
+        return [p for p in manifests.check(manifest) if p.rule == rule and p.severity == severity and where(p)]
 
     return check
+
+
+def _variant_name(problem: Problem) -> bool:
+    return problem.path.endswith(".VariantName")
 
 
 def _on_manifest(fn: Callable[[dict[str, Any]], list[Problem]]) -> ResourceCheck:
@@ -102,7 +106,8 @@ POLICIES: tuple[PolicySpec, ...] = (
     PolicySpec("g22-kv-cache-needs-lmcache-image", G22, "KV-cache offload only on an image with LMCache", "resource", "mandatory", _guardrail(G22), anchors=("sagemaker-hyperpod-cli samples v1_llama31_8b_kv_cache_l1_l2.yaml (lmcache/vllm-openai)",)),
     PolicySpec("b1-backend-manifests", B1, "OME/KServe objects and engine containers deploy as written: named containers, $(VAR) not $VAR in args, the runtime owns the runner image, supported storage URIs, a BenchmarkJob output location, no headless Service in front of KServe", "resource", "mandatory", _guardrail(B1), anchors=("autotuner-ome-devlog bugs 2-5, 10", "maas-kserve-devlog issues 7, 10")),
     PolicySpec("a1-autoscaling-trigger-gets-datapoints", A1, "HyperPod autoscaling triggers read a metric that exists for the endpoint: AWS/SageMaker real-time metrics with the registered EndpointName and a VariantName, Prometheus queries on the endpoint's own engine", "resource", "mandatory", _guardrail(A1), anchors=("AWS docs: sagemaker-hyperpod-model-deployment-autoscaling", "AWS docs: async-inference-monitor")),
-    PolicySpec("a1-autoscaling-variant-name", A1, "A CloudWatch trigger's VariantName other than upstream's AllTraffic (warning)", "resource", "advisory", _guardrail(A1, "warning"), anchors=("aws-samples/sagemaker-genai-hosting-examples deploy_jumpstart_inference_operator.yaml",)),
+    PolicySpec("a1-autoscaling-variant-name", A1, "A CloudWatch trigger's VariantName other than upstream's AllTraffic (warning)", "resource", "advisory", _guardrail(A1, "warning", _variant_name), anchors=("aws-samples/sagemaker-genai-hosting-examples deploy_jumpstart_inference_operator.yaml",)),
+    PolicySpec("a1-autoscaling-sees-alb-traffic", A1, "A trigger that does not see the ALB traffic the endpoint is served by: AWS/SageMaker metrics (InvokeEndpoint only), or a Prometheus trigger with no server (warning)", "resource", "advisory", _guardrail(A1, "warning", lambda p: not _variant_name(p)), anchors=("AWS docs: sagemaker-hyperpod-model-deployment-autoscaling", "CRD prometheusTrigger.serverAddress")),
     PolicySpec("c1-capacity-contract", C1, "An endpoint's replica maximum carries its declared peak load at the SLO: maxReplicas × measured capacity (lower bound) ≥ peak × (1 + headroom)", "resource", "mandatory", _capacity_contract("error"), anchors=("issue 18: a measured capacity, checked before deployment",)),
     PolicySpec("c1-capacity-unmeasured", C1, "An endpoint declares a peak load without a matching capacity file (warning)", "resource", "advisory", _capacity_contract("warning")),
     PolicySpec("g16-endpoint-url-from-status", G16, "Endpoint URLs in the stack outputs come from the Ingress's final status", "stack", "mandatory", _stack(stack_checks.check_endpoint_urls), anchors=("incident §16",)),

@@ -185,6 +185,12 @@ class EngineArgs(_Model):
         return {k: v for k, v in self.model_dump().items() if v is not None}
 
 
+# The CRD's `prometheusTrigger.serverAddress` pattern: an Amazon Managed Service for Prometheus workspace URL, or empty
+# (aws/sagemaker-hyperpod-cli helm_chart/HyperPodHelmChart/charts/inference-operator/config/crd/
+# inference.sagemaker.aws.amazon.com_inferenceendpointconfigs.yaml @011ca927). The API server refuses anything else.
+AMP_WORKSPACE_PATTERN = r"^https://aps-workspaces\.[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)*\.amazonaws\.com/workspaces/ws-[a-zA-Z0-9-]+$"
+
+
 class PrometheusTrigger(_Model):
     """A KEDA Prometheus trigger of the HyperPod operator: scale on the result of a PromQL query (hyperpod backend
     only).
@@ -192,15 +198,16 @@ class PrometheusTrigger(_Model):
 
     query: Annotated[Text, Field(max_length=MAX_TEXT // 16)]
     """PromQL query whose value drives scaling; may span lines. Example:
-    `sum(vllm:num_requests_waiting{namespace="llm"})`
+    `sum(vllm:num_requests_waiting{model_name="Llama-3.1-8B-Instruct"})`
     """
     target_value: Number = Field(gt=0)
     """Target value of the query per replica: KEDA adds replicas while the value per replica is above it. Example:
     `8`
     """
-    server_address: line(2048) = ""
-    """Prometheus server to query, e.g. an Amazon Managed Prometheus workspace URL. Empty: the operator's default.
-    Example: `https://aps-workspaces.us-east-1.amazonaws.com/workspaces/ws-1234/`
+    server_address: line(2048) = Field(default="", pattern=AMP_WORKSPACE_PATTERN + "|^$")
+    """Amazon Managed Service for Prometheus workspace to query (the CRD accepts no other address). Empty:
+    `platform.prometheusServerAddress`; with that unset too, none (rule A1 warns). Example:
+    `https://aps-workspaces.us-east-1.amazonaws.com/workspaces/ws-1234abcd-5678-90ef-1234-567890abcdef`
     """
 
 
@@ -290,9 +297,10 @@ class Slo(_Model):
 
 
 class Autoscaling(_Model):
-    """Replica autoscaling. hyperpod: the operator's KEDA autoscaler, which needs a `prometheus` or `cloudwatch`
-    trigger (or `target: fromCapacity`, which sets one); kubernetes: a HorizontalPodAutoscaler on `podsMetric`; ome and kserve: only `minReplicas` and
-    `maxReplicas` are used. Unset: a fixed `replicas` count.
+    """Replica autoscaling. hyperpod: the operator's KEDA autoscaler on a `prometheus` or `cloudwatch` trigger; with
+    neither (and no `target`), the engine's queue length through `platform.prometheusServerAddress` (rule A1);
+    kubernetes: a HorizontalPodAutoscaler on `podsMetric`; ome and kserve: only `minReplicas` and `maxReplicas` are
+    used. Unset: a fixed `replicas` count.
     """
 
     min_replicas: Int32 = Field(default=1, ge=0)
@@ -302,12 +310,15 @@ class Autoscaling(_Model):
     instance group. Example: `4`
     """
     prometheus: Optional[PrometheusTrigger] = None
-    """Scale on a Prometheus query (hyperpod backend only; rejected elsewhere). Unset: no Prometheus trigger.
-    Example: `{query: 'sum(vllm:num_requests_waiting)', targetValue: 8}`
+    """Scale on a Prometheus query (hyperpod backend only; rejected elsewhere). Unset, with `cloudwatch` and `target`
+    unset too and `platform.prometheusServerAddress` set: the engine's queue length (`vllm:num_requests_waiting` or
+    `sglang:num_queue_reqs` of the endpoint's served model) with a target of 8 per replica (rule A1). Example:
+    `{query: 'sum(vllm:num_requests_waiting{model_name="Llama-3.1-8B-Instruct"})', targetValue: 8}`
     """
     cloudwatch: Optional[CloudWatchTrigger] = None
-    """Scale on a CloudWatch metric (hyperpod backend only; rejected elsewhere). Unset: no CloudWatch trigger.
-    Example: `{metricName: Invocations, targetValue: 10}`
+    """Scale on a CloudWatch metric (hyperpod backend only; rejected elsewhere). `AWS/SageMaker` metrics count only
+    requests sent through the SageMaker endpoint (InvokeEndpoint), never those to the endpoint's ALB URL (rule A1
+    warns). Unset: no CloudWatch trigger. Example: `{metricName: Invocations, targetValue: 10}`
     """
     pods_metric: Optional[PodsMetric] = None
     """The HPA's per-pod metric (kubernetes backend only; rejected elsewhere). Unset: the engine's queue length
@@ -320,9 +331,10 @@ class Autoscaling(_Model):
     """
     target: Optional[Literal["fromCapacity"]] = None
     """`fromCapacity`: derive the per-replica scaling target from the endpoint's `capacity` file (its lower bound ×
-    `utilization`), in the unit the backend's autoscaler reads, and set the trigger itself (hyperpod: the
-    CloudWatch `Invocations` trigger, or with `sagemakerEndpoint: false` a Prometheus trigger; kubernetes: the
-    HPA's requests-per-second metric). Leave `prometheus`, `cloudwatch` and `podsMetric` unset; ome and kserve
+    `utilization`), in the unit the backend's autoscaler reads, and set the trigger itself (hyperpod: a Prometheus
+    trigger on the engine's metrics through `platform.prometheusServerAddress`; with that unset, the CloudWatch
+    `Invocations` trigger when `sagemakerEndpoint` is on, which rule A1 warns about; kubernetes: the HPA's
+    requests-per-second metric). Leave `prometheus`, `cloudwatch` and `podsMetric` unset; ome and kserve
     have no per-replica target here and refuse it. Unset: the targets as written. Example: `fromCapacity`
     """
     utilization: Number = Field(default=0.7, gt=0, le=1)
@@ -852,14 +864,17 @@ class IngressSpec(_Model):
     `[203.0.113.0/24]`
     """
     router_service: NameTemplate = "{name}-router"
-    """Name of the operator's router Service of an endpoint (hyperpod backend with intelligent routing); `{name}`
-    is the endpoint's Kubernetes name. AWS documents neither this name nor the port: `pulumi up` checks both against
-    the cluster before the public Ingress and fails naming them; check with `kubectl get svc -n
-    hyperpod-inference-system` on your operator version. Example: `{name}-router`
+    """Name of the operator's router Service of an endpoint (hyperpod backend with `publicAlb`), the last fallback of
+    its lookup; `{name}` is the endpoint's Kubernetes name. AWS documents neither the router Service's name nor its
+    port, so `pulumi up` finds it in `hyperpod-inference-system` once the endpoint reports DeploymentComplete: the
+    Service owned by the endpoint or by its router Deployment, selecting the router's pods or carrying its name; only
+    when none is tied to the router, or to choose among several, the one of this name. Example: `{name}-router`
     """
-    router_port: Int32 = Field(default=8080, ge=1, le=65535)
-    """Port of the router Service the public ALB forwards to (hyperpod backend with `publicAlb`; checked during
-    `pulumi up` like `routerService`). Example: `8080`"""
+    router_port: Optional[Int32] = Field(default=None, ge=1, le=65535)
+    """Port of the router Service the public ALB forwards to (hyperpod backend with `publicAlb`). Unset: the found
+    Service's only port, or the one whose targetPort is a port of the router container; 8080 where the cluster is
+    not read (offline plan). Example: `443`
+    """
     router_protocol: Literal["HTTP", "HTTPS"] = "HTTP"
     """Protocol the ALB speaks to the router, for traffic and health checks (hyperpod backend with intelligent
     routing; the kubernetes and kserve ALBs always use HTTP). Example: `HTTPS`
@@ -924,6 +939,15 @@ class PlatformSpec(_Model):
     """Name of the operator's IAM execution role; `{cluster}` is replaced by the cluster name, and a name over 64
     characters is shortened with a hash. The add-on requires the prefix `SageMakerHyperPodInference` (rule G20).
     Example: `SageMakerHyperPodInference-{cluster}`
+    """
+    prometheus_server_address: Optional[line(2048)] = Field(default=None, pattern=AMP_WORKSPACE_PATTERN)
+    """Amazon Managed Service for Prometheus workspace that holds the engines' metrics, for the HyperPod operator's
+    Prometheus triggers (KEDA queries it with its role's `aps:QueryMetrics`), without a trailing slash (the CRD's
+    pattern). The stack creates no workspace and scrapes nothing into one: the engines' `/metrics` must reach it by
+    other means (the HyperPod observability add-on names its workspace in its configuration,
+    `ampWorkspace.prometheusEndpoint`). Unset: no Prometheus, so HyperPod autoscaling needs a `cloudwatch` trigger or
+    a `prometheus` trigger with its own `serverAddress` (rule A1). Example:
+    `https://aps-workspaces.us-east-1.amazonaws.com/workspaces/ws-1234abcd-5678-90ef-1234-567890abcdef`
     """
     ingress: IngressSpec = Field(default_factory=IngressSpec)
     """ALB settings shared by all endpoints. Example: `{certificateArn:

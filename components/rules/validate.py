@@ -320,8 +320,9 @@ def _scaling_rules(spec: EndpointSpec, path: str) -> list[Problem]:
                 f"{path}.autoscaling",
                 scaling.model_dump(by_alias=True),
                 "CONFIG",
-                "autoscaling needs a trigger",
-                "add autoscaling.prometheus {query, targetValue} or autoscaling.cloudwatch {metricName, targetValue}, or target: fromCapacity with a capacity file (C1)",
+                "autoscaling needs a trigger, and with no Prometheus server (platform.prometheusServerAddress) there is no default one",
+                "set platform.prometheusServerAddress to the Prometheus workspace holding the engine's metrics (the engine's queue is then the default trigger), "
+                "or add autoscaling.prometheus {query, targetValue, serverAddress} or autoscaling.cloudwatch {metricName, targetValue}, or target: fromCapacity with a capacity file (C1)",
             )
         )
     if (spec.backend or "hyperpod") == "hyperpod":

@@ -73,7 +73,7 @@ def test_issue16_finding8_every_endpoint_output_says_where_its_url_comes_from(ek
 
 def test_issue15_finding6_internal_hyperpod_endpoint_uses_the_operators_alb_and_no_second_one():
     # dev: the SGLang endpoint is internal (no publicAlb); the public llama-3-1-8b-vllm keeps the stack's ALB.
-    _, seen, outputs = run_stack(user_values("dev"), stack="dev")
+    plan, seen, outputs = run_stack(user_values("dev"), stack="dev")
     endpoints, _ = resolve(outputs["endpoints"])
     internal = endpoints["qwen3-4b-instruct-2507-2026-01-06-04-30-7703e9c3ae"]
     assert (internal["url"], internal["urlKind"], internal["urlSource"]) == (
@@ -84,9 +84,15 @@ def test_issue15_finding6_internal_hyperpod_endpoint_uses_the_operators_alb_and_
     assert len(public) == 1 and public[0]["urlSource"] == "Ingress hyperpod-inference-system/llm-llama-3-1-8b-vllm"
     ingresses = [name for name, reg in seen.items() if reg.type_ == "kubernetes:networking.k8s.io/v1:Ingress"]
     assert ingresses == ["inference/llama-3-1-8b-vllm-ingress"]
-    # The public ALB's router Service (a guess) is checked against the cluster before its Ingress.
+    # The public ALB's router Service is found in the cluster before its Ingress, which forwards to what was found
+    # (under mocks: the configured name, and 8080 for the unset routerPort).
     (check,) = [reg for name, reg in seen.items() if name.endswith("-ingress-router-check")]
     assert check.type_ == "pulumi-python:dynamic:Resource" and check.urn in seen[ingresses[0]].dependencies
+    (lookup,) = [r for r in plan.resources if r.name == check.name]
+    assert {k: lookup.inputs.get(k) for k in ("endpointName", "endpointNamespace", "routerService", "routerPort", "maxDeploySeconds")} == {
+        "endpointName": "llama-3-1-8b-vllm", "endpointNamespace": "inference", "routerService": "llama-3-1-8b-vllm-router", "routerPort": None, "maxDeploySeconds": 3600}
+    (ingress,) = [o.manifest for o in plan.objects if o.kind == "Ingress"]
+    assert ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"] == {"name": "llama-3-1-8b-vllm-router", "port": {"number": 8080}}
 
 
 def test_children_are_parented_and_wait_for_the_namespace_and_controllers(eks_run):

@@ -176,7 +176,7 @@ def render_row(config: dict[str, Any]) -> tuple[EndpointSpec, IngressSpec, dict[
             {"app.kubernetes.io/name": r.name},
             ingress_rules.ingress_annotations(spec, ingress, r.health_path),
             ingress_rules.router_service(ingress, r.name),
-            ingress.router_port,
+            ingress_rules.router_port(ingress),
         )
     return spec, ingress, obj, ing
 

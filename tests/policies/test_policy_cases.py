@@ -147,6 +147,13 @@ CASES: dict[str, tuple[str, Callable[[], list[Resource]], Callable[[], list[Reso
         None,
         None,
     ),
+    "a1-autoscaling-sees-alb-traffic": (
+        "A1",
+        lambda: [k8s(render(autoscaling={"cloudwatch": {"metricName": "Invocations", "targetValue": 300}}))],
+        lambda: [k8s(render(autoscaling={"prometheus": {"query": 'sum(vllm:num_requests_waiting{model_name="Qwen3-4B-Instruct-2507"})', "targetValue": 8, "serverAddress": "https://aps-workspaces.us-east-1.amazonaws.com/workspaces/ws-1234"}}))],
+        None,
+        None,
+    ),
     "c1-capacity-contract": ("C1", lambda: [k8s(contracted(3))], lambda: [k8s(contracted(6))], None, None),
     "c1-capacity-unmeasured": ("C1", lambda: [k8s(contracted(6, per_replica=None))], lambda: [k8s(contracted(6))], None, None),
     "g08-public-alb-needs-routing": ("G8", lambda: [k8s(render()), k8s(ingress("qwen3-4b", tls=True))], lambda: [k8s(render(intelligentRouting=True)), k8s(ingress("qwen3-4b", tls=True))], None, None),

@@ -50,8 +50,11 @@ def project(tmp_path: Path, doc=None) -> Path:
     return tmp_path
 
 
-def parse(tmp_path, ep, doc=None, cluster=None):
-    values = {"cluster": cluster or {"mode": "hyperpod", "name": "ml-dev"}, "endpoints": [ep]}
+AMP = "https://aps-workspaces.us-east-1.amazonaws.com/workspaces/ws-1234abcd-5678"
+
+
+def parse(tmp_path, ep, doc=None, cluster=None, platform=None):
+    values = {"cluster": cluster or {"mode": "hyperpod", "name": "ml-dev"}, "endpoints": [ep], **({"platform": platform} if platform else {})}
     return stack_config.parse(values, "us-east-1", "prod", project(tmp_path, doc))
 
 
@@ -130,19 +133,32 @@ def test_c1_load_and_slo_keys_are_validated(tmp_path):
 FROM_CAPACITY = {"minReplicas": 1, "maxReplicas": 6, "target": "fromCapacity", "utilization": 0.7}
 
 
-def test_c1_from_capacity_hyperpod_sets_the_invocations_trigger_per_period_per_replica(tmp_path):
+def test_c1_from_capacity_hyperpod_without_prometheus_sets_the_invocations_trigger_and_a1_warns(tmp_path):
     cfg = parse(tmp_path, endpoint(autoscaling=FROM_CAPACITY))
     cw = cfg.endpoints[0].autoscaling.cloudwatch
     assert (cw.metric_name, cw.target_value) == ("Invocations", 840.0)  # 4 req/s × 300 s × 0.7
     (change,) = [c for c in cfg.changes if c.rule == "C1"]
     assert change.path == "endpoints[0].autoscaling.cloudwatch"
     assert "4 requests/s (lower bound, capacity/qwen3-4b-g5.json: capacity search, run qwen3-4b-g5, 2026-11-28) × 300 s × utilization 0.7" in change.reason
+    # Invocations counts InvokeEndpoint calls only, never the ALB's traffic.
+    assert [(w.path, w.rule) for w in cfg.warnings] == [("endpoints[0].autoscaling.cloudwatch.metricName", "A1")]
+
+
+def test_c1_from_capacity_hyperpod_with_prometheus_targets_the_engines_requests_in_flight(tmp_path):
+    # With a Prometheus server the registered SageMaker endpoint does not matter: the ALB's traffic is on the engine.
+    cfg = parse(tmp_path, endpoint(autoscaling=FROM_CAPACITY), platform={"prometheusServerAddress": AMP})
+    prom = cfg.endpoints[0].autoscaling.prometheus
+    assert (prom.query, prom.target_value, prom.server_address) == (
+        'sum(vllm:num_requests_running{model_name="Qwen3-4B"}) + sum(vllm:num_requests_waiting{model_name="Qwen3-4B"})', 7.0, AMP)  # 10 × 0.7
+    assert cfg.endpoints[0].autoscaling.cloudwatch is None and [w for w in cfg.warnings if w.rule == "A1"] == []
 
 
 def test_c1_from_capacity_prometheus_targets_requests_in_flight_for_a_concurrency_capacity(tmp_path):
     cfg = parse(tmp_path, endpoint(autoscaling=FROM_CAPACITY, sagemakerEndpoint=False))
     prom = cfg.endpoints[0].autoscaling.prometheus
-    assert (prom.query, prom.target_value) == ("sum(vllm:num_requests_running) + sum(vllm:num_requests_waiting)", 7.0)  # 10 × 0.7
+    assert (prom.query, prom.target_value) == ('sum(vllm:num_requests_running{model_name="Qwen3-4B"}) + sum(vllm:num_requests_waiting{model_name="Qwen3-4B"})', 7.0)  # 10 × 0.7
+    # No Prometheus server anywhere: the trigger points at nothing the stack knows, and A1 says so.
+    assert [(w.path, w.rule) for w in cfg.warnings] == [("endpoints[0].autoscaling.prometheus.serverAddress", "A1")]
 
 
 def test_c1_from_capacity_kubernetes_hpa_reads_requests_per_second(tmp_path):
@@ -228,7 +244,7 @@ def test_c1_from_capacity_prometheus_targets_requests_per_second_for_a_request_r
     doc = capacity_doc(capacity={"unit": "requests_per_second", "value": 5.0, "lowerBound": 4.5, "lowerBoundRule": "min over repeats", "values": [5.0, 4.5], "source": "capacity search"}, requestRate=None)
     cfg = parse(tmp_path, endpoint(autoscaling=FROM_CAPACITY, sagemakerEndpoint=False), doc)
     prom = cfg.endpoints[0].autoscaling.prometheus
-    assert (prom.query, prom.target_value) == ("sum(rate(vllm:request_success_total[1m]))", 3.15)  # 4.5 × 0.7
+    assert (prom.query, prom.target_value) == ('sum(rate(vllm:request_success_total{model_name="Qwen3-4B"}[1m]))', 3.15)  # 4.5 × 0.7
 
 
 def test_c1_from_capacity_refuses_a_trigger_written_by_hand(tmp_path):

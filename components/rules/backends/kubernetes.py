@@ -25,10 +25,10 @@ MODEL_VOLUME = "model-weights"
 HF_CACHE_VOLUME = "hf-cache"
 HF_HOME = "/models-cache"
 S3_CSI_DRIVER = "s3.csi.aws.com"
-# The queue-length metric each engine exports (rules/autoscaling.py cites the engines' docs): the HPA default
+# The queue-length metric each engine exports (rules/autoscaling.py cites the engines' source): the HPA default
 # when autoscaling.podsMetric is unset.
 QUEUE_METRIC = autoscaling.QUEUE_METRIC
-DEFAULT_QUEUE_TARGET = 8
+DEFAULT_QUEUE_TARGET = autoscaling.DEFAULT_QUEUE_TARGET
 
 
 def names(spec: EndpointSpec) -> dict[str, str]:

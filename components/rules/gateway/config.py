@@ -9,6 +9,7 @@ from .. import security
 from ..addons import OPERATOR_NAMESPACE
 from ..backends import kserve
 from ..backends.front import SERVICE_PORT
+from ..ingress import router_port, router_service
 from ..catalog import T1, T2, T3
 from ..endpoint import resolve
 from ..naming import fit, MAX_NAME
@@ -45,9 +46,9 @@ def upstream(spec: EndpointSpec, platform: PlatformSpec) -> Optional[Upstream]:
         host = f"{kserve.gateway_service_name(spec)}.{r.namespace}.svc.cluster.local"
         port = SERVICE_PORT
     elif backend == "hyperpod" and spec.intelligent_routing:
-        service = platform.ingress.router_service.replace("{name}", r.name)
-        host = f"{service}.{OPERATOR_NAMESPACE}.svc.cluster.local"
-        port = platform.ingress.router_port
+        # The configured name and port: the Service `up` finds for the public Ingress is not known here.
+        host = f"{router_service(platform.ingress, r.name)}.{OPERATOR_NAMESPACE}.svc.cluster.local"
+        port = router_port(platform.ingress)
     else:
         return None
     return Upstream(spec.name, r.name, r.served_model_name, host, port, r.api_key_secret if spec.api_key else None, r.namespace)

@@ -33,13 +33,39 @@ def test_finding2_the_hyperpod_chart_is_installed_in_kube_system_before_the_hype
     assert system and all(r.urn in seen["hyperpod-dependencies"].dependencies for r in system)
 
 
-def test_finding2_chart_values_keep_upstream_defaults_but_the_stacks_own_device_plugin_and_training_operators():
+def test_finding2_chart_values_keep_upstream_defaults_but_the_training_operators():
     plan, _, _ = run_stack(stack_values(HYPERPOD))
     values = chart_of(plan, "hyperpod-dependencies").inputs["values"]
-    assert values == {"trainingOperators": {"enabled": False}, "mpi-operator": {"enabled": False}, "nvidia-device-plugin": {"devicePlugin": {"enabled": False}}}
-    # without the platform's plugin, the chart's own one (with HyperPod's tolerations) stays on
-    plan, _, _ = run_stack(stack_values(HYPERPOD, platform={"nvidiaDevicePlugin": False}))
+    assert values == {"trainingOperators": {"enabled": False}, "mpi-operator": {"enabled": False}, "nvidia-device-plugin": {"devicePlugin": {"enabled": True}}}
+
+
+def test_o7_mode_hyperpod_uses_the_charts_device_plugin_before_the_cluster_and_declares_none_of_its_own():
+    """Upstream's values.yaml turns the chart's plugin on, with the toleration
+    sagemaker.amazonaws.com/node-health-status=Unschedulable:NoSchedule and the instance-type affinity
+    that aws/sagemaker-hyperpod-cli@011ca927 helm_chart/readme.md asks of a self-installed plugin. Before,
+    the stack switched it off for the platform's plugin, declared after the HyperPod cluster without either."""
+    plan, seen, outputs = run_stack(stack_values(HYPERPOD))
     assert chart_of(plan, "hyperpod-dependencies").inputs["values"]["nvidia-device-plugin"] == {"devicePlugin": {"enabled": True}}
+    assert seen["hyperpod-dependencies"].urn in seen["hyperpod-cluster"].dependencies
+    assert not [r for r in plan.resources if r.type_ == "kubernetes:helm.sh/v4:Chart" and r.inputs.get("chart") == "nvidia-device-plugin"]
+    # GPU endpoints still wait for the plugin: through the HyperPod cluster, which waits for the chart
+    (endpoint,) = [r for r in seen.values() if r.type_.endswith(":InferenceEndpointConfig")]
+    assert seen["hyperpod-cluster"].urn in endpoint.dependencies
+
+
+def test_o7_nvidia_device_plugin_false_in_mode_hyperpod_switches_the_charts_plugin_off_and_fails_the_plan():
+    plan, _, _ = run_stack(stack_values(HYPERPOD, platform={"nvidiaDevicePlugin": False}))
+    assert chart_of(plan, "hyperpod-dependencies").inputs["values"]["nvidia-device-plugin"] == {"devicePlugin": {"enabled": False}}
+    (o7,) = [v for v in plan.other_violations if v.reported.rule == "O7"]
+    assert o7.mandatory and o7.resource.name == "hyperpod-cluster" and "ml.g5.8xlarge" in o7.reported.message and plan.failed
+    plan, _, _ = run_stack(stack_values(HYPERPOD))
+    assert not [v for v in plan.other_violations if v.reported.rule == "O7"]
+
+
+def test_o7_an_eks_stack_keeps_the_platforms_own_device_plugin():
+    plan, _, _ = run_stack(stack_values({"mode": "eks", "name": "ml-dev"}, []))
+    (plugin,) = [r for r in plan.resources if r.type_ == "kubernetes:helm.sh/v4:Chart" and r.inputs.get("chart") == "nvidia-device-plugin"]
+    assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in plugin.inputs["values"]["tolerations"]
 
 
 def test_finding2_an_eks_stack_declares_no_hyperpod_chart():

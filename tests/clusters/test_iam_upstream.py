@@ -162,6 +162,63 @@ def test_operator_role_trusts_sagemaker_and_only_the_controller_service_account(
     assert sub == "system:serviceaccount:hyperpod-inference-system:hyperpod-inference-controller-manager"
 
 
+def _operator_trust_subject(platform: dict) -> str:
+    plan = plan_mod.build_plan_from_values("iam", {**WITH_MODELS, "llm-serving:platform": platform})
+    (role,) = [r for r in plan.resources if r.type_ == "aws:iam/role:Role" and r.name.endswith("-operator-role")]
+    trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    (sub,) = [v for s in trust for k, v in s.get("Condition", {}).get("StringLike", {}).items() if k.endswith(":sub")]
+    return sub
+
+
+def test_operator_helm_install_trusts_the_service_account_the_chart_creates():
+    """`operatorInstall: helm` trusted the add-on's service account, which the chart never creates: the chart's
+    is `{namePrefix}-controller-manager`, namePrefix hyperpod-inference-operator (aws/sagemaker-hyperpod-cli@011ca927
+    helm_chart/HyperPodHelmChart/charts/inference-operator config/rbac/service_account.yaml, values.yaml). The
+    test session's stand-in chart has no subchart, so the pinned name applies."""
+    assert _operator_trust_subject({"operatorInstall": "helm"}) == "system:serviceaccount:hyperpod-inference-system:hyperpod-inference-operator-controller-manager"
+    assert _operator_trust_subject({}) == "system:serviceaccount:hyperpod-inference-system:hyperpod-inference-controller-manager"  # the add-on's
+
+
+SERVICE_ACCOUNT_TEMPLATE = """apiVersion: v1
+kind: ServiceAccount
+metadata:
+  labels:
+    app.kubernetes.io/name: {{ .Values.namePrefix }}
+  name: {{ .Values.namePrefix }}-controller-manager
+  namespace: {{ .Values.shortPrefix }}-system
+  annotations:
+    eks.amazonaws.com/role-arn: {{ .Values.executionRoleArn }}
+"""
+
+
+def test_operator_helm_install_reads_the_service_account_from_the_fetched_chart(tmp_path, monkeypatch):
+    from stacks import charts
+
+    chart = tmp_path / "HyperPodHelmChart"
+    (chart / "charts/inference-operator/config/rbac").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: hyperpod-helm-chart\nversion: 0.1.0\n")
+    (chart / "charts/inference-operator/values.yaml").write_text('namePrefix: "next-operator"\nshortPrefix: "hyperpod-inference"\nexecutionRoleArn:\n')
+    (chart / "charts/inference-operator/config/rbac/service_account.yaml").write_text(SERVICE_ACCOUNT_TEMPLATE)
+    monkeypatch.setenv(charts.ENV_VAR, str(chart))
+    assert _operator_trust_subject({"operatorInstall": "helm"}) == "system:serviceaccount:hyperpod-inference-system:next-operator-controller-manager"
+    assert _operator_trust_subject({}) == "system:serviceaccount:hyperpod-inference-system:hyperpod-inference-controller-manager"
+
+
+def test_operator_service_accounts_per_install_method_are_upstreams(upstream_dir):
+    from components.rules import addons
+
+    chart = upstream_dir / "sagemaker-hyperpod-cli/helm_chart/HyperPodHelmChart"
+    assert addons.operator_service_account("helm", str(chart)) == ("hyperpod-inference-system", iam.OPERATOR_HELM_SERVICE_ACCOUNT)
+    assert (chart / "charts/inference-operator/config/rbac/service_account.yaml").read_text() == SERVICE_ACCOUNT_TEMPLATE
+    setup = (upstream_dir / SETUP).read_text()
+    # Method 3 (Helm) annotates the chart's service account; Method 2 (add-on) trusts the add-on's.
+    assert f"kubectl annotate serviceaccount {iam.OPERATOR_HELM_SERVICE_ACCOUNT} \\\n-n hyperpod-inference-system" in setup
+    assert f"system:serviceaccount:hyperpod-inference-system:{iam.OPERATOR_SERVICE_ACCOUNT}" in setup[setup.index("## Method 2"):setup.index("## Method 3")]
+    # AWS's Helm-to-add-on migration rewrites the one to the other in the execution role's trust.
+    migration = (upstream_dir / HELM_TO_ADDON).read_text()
+    assert f"s/system:serviceaccount:hyperpod-inference-system:{iam.OPERATOR_HELM_SERVICE_ACCOUNT}/system:serviceaccount:hyperpod-inference-system:{iam.OPERATOR_SERVICE_ACCOUNT}/g" in migration
+
+
 def test_operator_tls_bucket_of_another_name_gets_the_setup_pages_policy_with_put_object_tagging():
     policy = _doc(_inputs("-operator-policy", tls_bucket="my-tls-certs"))
     by_sid = {s["Sid"]: s for s in policy["Statement"]}

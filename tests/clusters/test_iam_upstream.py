@@ -96,6 +96,15 @@ def test_hyperpod_execution_role_matches_the_guide_and_the_cloudformation_sample
     assert iam.HYPERPOD_TRUST["Statement"][0]["Principal"]["Service"] in cfn["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"]
 
 
+def test_hyperpod_execution_role_inline_policy_grants_terraforms_cni_actions_without_the_managed_cni_policy(upstream_dir):
+    """AWS's Terraform (sagemaker_iam_role/main.tf) attaches no AmazonEKS_CNI_Policy: its custom "EKS CNI" and
+    execution policies grant the VPC CNI's EC2 actions, exactly the EC2 actions of the stack's inline policy."""
+    terraform = (upstream_dir / f"{ADT}/terraform-modules/hyperpod-eks-tf/modules/sagemaker_iam_role/main.tf").read_text()
+    assert re.findall(r'policy_arn\s*=\s*"(arn:aws:iam::aws:policy/[^"]+)"', terraform) == ["arn:aws:iam::aws:policy/AmazonSageMakerClusterInstanceRolePolicy"]
+    ours = {a for a in iam.actions(iam.hyperpod_execution_policy([])) if a.startswith("ec2:")}
+    assert set(re.findall(r'"(ec2:[A-Za-z]+)"', terraform)) == ours
+
+
 # ---------------------------------------------------------------- load balancer controller (finding 12)
 
 
@@ -327,6 +336,19 @@ def test_fsx_csi_managed_policy_matches_the_setup_page_helm_to_addon_and_terrafo
     terraform = re.findall(r'policy_arn\s*=\s*"([^"]+)"', _tf_block((upstream_dir / TF_FSX).read_text(), 'resource "aws_iam_role_policy_attachment" "fsx_csi_driver_policy"'))
     assert {guide} == script == set(terraform) == set(iam.FSX_CSI_MANAGED_POLICIES)
     _diff_is_listed("fsx-csi", set(iam.FSX_CSI_MANAGED_POLICIES), {guide})
+
+
+def test_csi_add_on_bindings_upstream_uses_fsx_pod_identity_in_terraform_and_irsa_elsewhere(upstream_dir):
+    """Settles half of a named doubt: the FSx CSI add-on takes a Pod Identity association (AWS's Terraform
+    fsx_lustre/main.tf binds fsx-csi-controller-sa so); every source binds the S3 CSI add-on with IRSA."""
+    fsx = _tf_block((upstream_dir / TF_FSX).read_text(), 'resource "aws_eks_addon" "fsx_lustre_csi_driver"')
+    assert "pod_identity_association {" in fsx and 'service_account = "fsx-csi-controller-sa"' in fsx
+    main = (upstream_dir / f"{ADT}/terraform-modules/hyperpod-eks-tf/modules/hyperpod_inference_operator/main.tf").read_text()
+    s3 = _tf_block(main, 'resource "aws_eks_addon" "s3_csi_driver"')
+    assert "service_account_role_arn" in s3 and "pod_identity_association" not in s3
+    setup = (upstream_dir / SETUP).read_text()
+    for addon in ("aws-mountpoint-s3-csi-driver", "aws-fsx-csi-driver"):
+        assert re.search(rf"--addon-name {addon} \\\n.*\n\s+--service-account-role-arn", setup), addon
 
 
 def test_keda_policy_matches_the_setup_page_and_terraform(upstream_dir):

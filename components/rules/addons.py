@@ -115,6 +115,7 @@ def eks_addon_version(addon: str, mode: str) -> Optional[str]:
     """The EKS add-on version to install `addon` at, or None where it is a Helm chart."""
     return HYPERPOD_EKS_ADDON_VERSIONS.get(addon) if mode == "hyperpod" else None
 
+
 # EKS add-ons (name, service account that needs AWS access or None, namespace).
 EKS_ADDONS: dict[str, tuple[str, Optional[str], str]] = {
     "s3_csi": ("aws-mountpoint-s3-csi-driver", "s3-csi-driver-sa", "kube-system"),

@@ -7,9 +7,9 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 
-from . import iam
+from . import iam, instances
 from .spec import PlatformSpec
 
 OPERATOR_ADDON = "amazon-sagemaker-hyperpod-inference"
@@ -74,28 +74,62 @@ HYPERPOD_CHART_RELEASE = "hyperpod-dependencies"
 HYPERPOD_CHART_NAMESPACE = "kube-system"
 
 
-def hyperpod_chart_values(plan: AddonPlan) -> dict[str, Any]:
+def hyperpod_chart_values(plan: AddonPlan, instance_types: Iterable[str] = ()) -> dict[str, Any]:
     """Values of the HyperPod chart: upstream defaults (values.yaml at the pinned commit) except
     - `nvidia-device-plugin.devicePlugin.enabled`: the platform's `nvidiaDevicePlugin` switch. In mode
       hyperpod the chart's plugin is the stack's (HYPERPOD_CHART_ADDONS): upstream's default, with the
-      deep-health-check toleration and the HyperPod instance-type affinity, on the nodes from their start;
+      deep-health-check toleration, on the nodes from their start;
+    - `nvidia-device-plugin.affinity`: on the cluster's NVIDIA GPU instance types (`instance_types`), as
+      helm_chart/readme.md asks of a plugin ("<your HyperPod instance types>"). Upstream's list leaves out
+      types HyperPod offers (ml.g4dn.*, ml.g7.*), whose nodes would get no plugin; O7 checks the cover.
+      Without GPU groups upstream's affinity stays (an `In` with no values is invalid);
     - `trainingOperators`, `mpi-operator`: off; this stack serves models and runs no training or MPI
       jobs, and each is a controller Deployment (with ~3 MB of Kubeflow CRDs) the first up would wait for.
     Kept on: health-monitoring-agent, deep-health-check, job-auto-restart, hyperpod-patching (the
     resiliency parts), the EFA and Neuron device plugins. cert-manager and the inference operator stay
     off as upstream ships them: the platform installs both."""
+    plugin: dict[str, Any] = {"devicePlugin": {"enabled": plan["nvidia_device_plugin"]}}
+    gpu_types = sorted({instances.sagemaker_name(t.strip().lower()) for t in instance_types if instances.is_gpu_instance(t)})
+    if plan["nvidia_device_plugin"] and gpu_types:
+        term = {"matchExpressions": [{"key": INSTANCE_TYPE_NODE_LABEL, "operator": "In", "values": gpu_types}]}
+        plugin["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [term]}}}
     return {
         "trainingOperators": {"enabled": False},
         "mpi-operator": {"enabled": False},
-        "nvidia-device-plugin": {"devicePlugin": {"enabled": plan["nvidia_device_plugin"]}},
+        "nvidia-device-plugin": plugin,
     }
+
+
+# The well-known label HyperPod sets to a node's ml.* instance type; upstream's plugin affinity selects on it.
+INSTANCE_TYPE_NODE_LABEL = "node.kubernetes.io/instance-type"
+
+
+def plugin_instance_types(values: Any) -> Optional[set[str]]:
+    """The instance types the HyperPod chart's NVIDIA plugin affinity selects, as hyperpod_chart_values
+    renders it; None when the values leave upstream's affinity."""
+    affinity = _at(values, "nvidia-device-plugin", "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms")
+    if not isinstance(affinity, list):
+        return None
+    found: set[str] = set()
+    for term in affinity:
+        for expr in _at(term, "matchExpressions") or []:
+            if _at(expr, "key") == INSTANCE_TYPE_NODE_LABEL and _at(expr, "operator") == "In":
+                found |= {str(v) for v in _at(expr, "values") or []}
+    return found
+
+
+def _at(value: Any, *path: str) -> Any:
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
 
 
 # Mode hyperpod: the HyperPod chart installs these, before the HyperPod cluster (O5, O7); the platform
 # declares none of its own. The chart's NVIDIA plugin is on in upstream's values.yaml and carries what
 # helm_chart/readme.md asks of a self-installed one: the toleration
 # sagemaker.amazonaws.com/node-health-status=Unschedulable:NoSchedule (the deep-health-check taint of
-# nodes being created) and a node.kubernetes.io/instance-type affinity on HyperPod GPU types.
+# nodes being created) and a node.kubernetes.io/instance-type affinity, which hyperpod_chart_values
+# renders on the cluster's GPU types.
 HYPERPOD_CHART_ADDONS = ("nvidia_device_plugin",)
 
 # Mode hyperpod: EKS add-ons instead of Helm charts, at these versions. AWS's setup page ("Install the

@@ -201,8 +201,8 @@ RULES += (
          ("fix", "plan", "policy")),
     Rule(O7, "A HyperPod cluster with NVIDIA GPU instance groups is declared after an NVIDIA device plugin that tolerates HyperPod's deep-health-check taint: the HyperPod chart's (upstream's default).",
          "The HyperPod chart's plugin was switched off for the platform's own, which was declared after the HyperPod cluster and lacked the `sagemaker.amazonaws.com/node-health-status=Unschedulable:NoSchedule` toleration and the instance-type affinity that helm_chart/readme.md asks of a self-installed plugin: HyperPod nodes were created with no plugin, and one under deep health checks could not run the platform's.",
-         "In mode hyperpod `nvidiaDevicePlugin` switches the HyperPod chart's plugin (installed before the cluster, rule O5); the platform declares no plugin of its own there.",
-         "A HyperPod cluster with GPU groups and no device plugin declared, or one declared beside or after it (`nvidiaDevicePlugin: false` in mode hyperpod).",
+         "In mode hyperpod `nvidiaDevicePlugin` switches the HyperPod chart's plugin (installed before the cluster, rule O5), its node affinity rendered on the instance groups' GPU types (upstream's list lacks ml.g4dn.*); the platform declares no plugin of its own there.",
+         "A HyperPod cluster with GPU groups and no device plugin declared, one declared beside or after it (`nvidiaDevicePlugin: false` in mode hyperpod), or a chart plugin whose affinity leaves out a GPU group's type.",
          ("fix", "plan", "policy")),
 )
 

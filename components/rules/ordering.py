@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Callable, Iterable, Optional
 
 from . import instances
-from .addons import CHARTS, CREATES_SERVICES, EKS_ADDONS, HYPERPOD_CHART_RELEASE, OPERATOR_ADDON
+from .addons import CHARTS, CREATES_SERVICES, EKS_ADDONS, HYPERPOD_CHART_RELEASE, OPERATOR_ADDON, plugin_instance_types
 from .catalog import O1, O2, O3, O4, O5, O6, O7
 from .drain import GUARD_MARKER
 from .gateway.charts import CHARTS as GATEWAY_CHARTS, CRD_INSTALLERS as GATEWAY_CRD_INSTALLERS
@@ -214,7 +214,8 @@ def check_device_plugin_order(resources: list[Resource]) -> list[Finding]:
     AWS docs sagemaker-hyperpod-eks-prerequisites.md); the chart's plugin tolerates it and
     helm_chart/readme.md lists the plugin as required for HyperPod resiliency on NVIDIA GPUs. A plugin
     declared after the cluster starts only once its nodes have joined. As for O5, the absence of any
-    plugin is a finding: nothing else installs one in a stack that creates the cluster."""
+    plugin is a finding: nothing else installs one in a stack that creates the cluster. Where the chart's
+    values name the plugin's instance types (its node affinity), every GPU group's type must be among them."""
     graph = Graph(resources)
     plugins = graph.find(_installs_device_plugin)
     findings: list[Finding] = []
@@ -223,13 +224,24 @@ def check_device_plugin_order(resources: list[Resource]) -> list[Finding]:
         if not gpu_types:
             continue
         if not plugins:
-            why = f"no NVIDIA device plugin is declared: HyperPod nodes ({', '.join(sorted(set(gpu_types)))}) would join, and run their deep health checks, without nvidia.com/gpu"
+            why = f"no NVIDIA device plugin is declared: HyperPod nodes ({', '.join(sorted(set(gpu_types)))}) would join without nvidia.com/gpu"
             findings.append((cluster, Problem("dependsOn", [], O7, why, "keep platform.nvidiaDevicePlugin on (in mode hyperpod it switches the HyperPod chart's plugin, components/rules/addons.py hyperpod_chart_values)")))
             continue
         waits = graph.waits_for(cluster)
-        if not any(p.urn in waits for p in plugins):
+        before = [p for p in plugins if p.urn in waits]
+        if not before:
             why = "the HyperPod cluster would be created before any NVIDIA device plugin: its nodes join without nvidia.com/gpu and without a plugin that tolerates the deep-health-check taint"
             findings.append((cluster, Problem("dependsOn", sorted(p.name for p in plugins), O7, why, "add the chart with the device plugin (the hyperpod-dependencies chart) to the cluster's dependsOn")))
+            continue
+        # The HyperPod chart's plugin runs where its rendered affinity says; any other plugin (or the
+        # chart with upstream's affinity) is not judged on it.
+        covers = [plugin_instance_types(p.props.get("values")) if _is_hyperpod_chart(p) else None for p in before]
+        if all(c is not None for c in covers):
+            covered = set().union(*covers)
+            missing = sorted({instances.sagemaker_name(t.strip().lower()) for t in gpu_types if instances.is_gpu_instance(t)} - covered)
+            if missing:
+                why = f"the HyperPod chart's NVIDIA device plugin runs only on {', '.join(sorted(covered))} (its node affinity): nodes of {', '.join(missing)} get no plugin"
+                findings.append((cluster, Problem("values.nvidia-device-plugin.affinity", missing, O7, why, "render the affinity from the instance groups (components/rules/addons.py hyperpod_chart_values)")))
     return findings
 
 

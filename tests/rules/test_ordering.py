@@ -128,6 +128,15 @@ def test_o7_no_device_plugin_at_all_is_reported_naming_the_switch():
     assert "platform.nvidiaDevicePlugin" in finding[1].fix
 
 
+def test_o7_a_gpu_group_type_outside_the_charts_plugin_affinity_is_reported():
+    term = {"matchExpressions": [{"key": "node.kubernetes.io/instance-type", "operator": "In", "values": ["ml.g5.8xlarge"]}]}
+    values = {"nvidia-device-plugin": {"devicePlugin": {"enabled": True}, "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [term]}}}}}
+    chart = Resource(HYPERPOD_CHART.type, HYPERPOD_CHART.name, {**HYPERPOD_CHART.props, "values": values}, HYPERPOD_CHART.urn)
+    (finding,) = ordering.check_device_plugin_order([chart, hyperpod_cluster("urn:hyperpod-chart", groups=("ml.g5.8xlarge", "ml.g4dn.12xlarge"))])
+    assert finding[1].rule == O7 and finding[1].path == "values.nvidia-device-plugin.affinity" and finding[1].value == ["ml.g4dn.12xlarge"]
+    assert ordering.check_device_plugin_order([chart, hyperpod_cluster("urn:hyperpod-chart", groups=("ml.g5.8xlarge", "ml.m5.2xlarge"))]) == []
+
+
 def test_o7_a_hyperpod_cluster_without_nvidia_gpu_groups_is_not_judged():
     assert ordering.check_device_plugin_order([HYPERPOD_CHART_NO_PLUGIN, hyperpod_cluster("urn:hyperpod-chart", groups=("ml.m5.2xlarge", "ml.trn1.32xlarge"))]) == []
     assert ordering.check_device_plugin_order([PLUGIN, gpu_deployment()]) == []  # no HyperPod cluster

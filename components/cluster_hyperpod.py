@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Optional, Sequence
 
 import pulumi
 import pulumi_aws as aws
@@ -140,17 +140,18 @@ class HyperPodCluster(pulumi.ComponentResource):
         return group
 
 
-def hyperpod_dependencies(chart_dir: str, provider: k8s.Provider, plan: AddonPlan, after: list[pulumi.Resource]) -> k8s.helm.v4.Chart:
+def hyperpod_dependencies(chart_dir: str, provider: k8s.Provider, plan: AddonPlan, after: list[pulumi.Resource], instance_types: Sequence[str] = ()) -> k8s.helm.v4.Chart:
     """The HyperPod Helm chart (health-monitoring agent, deep-health-check RBAC, device plugins), which
     must be installed before the HyperPod cluster is created (rule O5; AWS docs
     sagemaker-hyperpod-eks-prerequisites.md). Release name and namespace as AWS's CloudFormation
-    (awsome-distributed-training helm-chart-stack.yaml) installs it."""
+    (awsome-distributed-training helm-chart-stack.yaml) installs it. `instance_types`: the instance
+    groups' types, which the chart's NVIDIA device plugin is scheduled on (rule O7)."""
     return k8s.helm.v4.Chart(
         addon_rules.HYPERPOD_CHART_RELEASE,
         chart=chart_dir,
         name=addon_rules.HYPERPOD_CHART_RELEASE,
         namespace=addon_rules.HYPERPOD_CHART_NAMESPACE,
-        values=addon_rules.hyperpod_chart_values(plan),
+        values=addon_rules.hyperpod_chart_values(plan, instance_types),
         # `helm dependencies update` first (helm_chart/readme.md): subcharts are file:// and Helm repositories.
         dependency_update=True,
         opts=pulumi.ResourceOptions(provider=provider, depends_on=after),

@@ -1,6 +1,8 @@
 """`Platform`: the add-ons an endpoint needs, each behind a switch, declared in the order that lets
 one `pulumi up` converge (G20): controllers and CSI drivers first, the HyperPod inference operator
-after all of them. Every Kubernetes object goes through the one provider passed in.
+after all of them. Every Kubernetes object goes through the one provider passed in. In mode hyperpod
+the NVIDIA device plugin is the HyperPod chart's (before the nodes, O7), and cert-manager and
+metrics-server are EKS add-ons, as AWS's setup for the operator installs them.
 """
 
 from __future__ import annotations
@@ -55,11 +57,12 @@ class Platform(pulumi.ComponentResource):
         if args.spec.workload_identity == "pod-identity" and args.mode != "existing":
             base.append(self._eks_addon("pod_identity_agent", base))
         self._base = base
-        for addon in addon_rules.install_order(self.plan):
+        for addon in addon_rules.install_order(self.plan, args.mode):
             self.installed[addon] = getattr(self, f"_install_{addon}")()
         self.operator_ready = [self.installed["hyperpod_operator"]] if "hyperpod_operator" in self.installed else []
         self.ingress_ready = [self.installed["load_balancer_controller"]] if "load_balancer_controller" in self.installed else []
-        # GPU pods schedule only once the device plugin advertises nvidia.com/gpu (rule O4).
+        # GPU pods schedule only once the device plugin advertises nvidia.com/gpu (rule O4); in mode
+        # hyperpod the HyperPod chart's plugin, which the HyperPod cluster (in `after`) waits for.
         self.gpu_ready = [self.installed["nvidia_device_plugin"]] if "nvidia_device_plugin" in self.installed else []
         self.addons = pulumi.Output.from_input(list(self.installed))
         self.operator_role_arn = getattr(self, "_operator_role_arn", pulumi.Output.from_input(""))
@@ -89,7 +92,7 @@ class Platform(pulumi.ComponentResource):
     def _namespace(self, addon: str, namespace: str) -> k8s.core.v1.Namespace:
         return k8s.core.v1.Namespace(f"{self._name}-ns-{namespace}", metadata={"name": namespace}, opts=self._k8s_opts(addon))
 
-    def _eks_addon(self, addon: str, deps: list[pulumi.Resource], role: Optional[identity_mod.ServiceAccountRole] = None) -> aws.eks.Addon:
+    def _eks_addon(self, addon: str, deps: list[pulumi.Resource], role: Optional[identity_mod.ServiceAccountRole] = None, version: Optional[str] = None) -> aws.eks.Addon:
         addon_name, service_account, _ = addon_rules.EKS_ADDONS[addon]
         extra: dict = {}
         if role is not None and service_account:
@@ -101,6 +104,7 @@ class Platform(pulumi.ComponentResource):
             f"{self._name}-{addon.replace('_', '-')}",
             cluster_name=self._args.cluster_name,
             addon_name=addon_name,
+            addon_version=version,
             resolve_conflicts_on_create="OVERWRITE",
             resolve_conflicts_on_update="OVERWRITE",
             tags=self.tags,
@@ -155,6 +159,9 @@ class Platform(pulumi.ComponentResource):
         )
 
     def _install_cert_manager(self) -> pulumi.Resource:
+        version = addon_rules.eks_addon_version("cert_manager", self._args.mode)
+        if version:  # the add-on creates its namespace and CRDs
+            return self._eks_addon("cert_manager", self._deps("cert_manager"), version=version)
         ns = self._namespace("cert_manager", "cert-manager")
         return self._chart("cert_manager", "cert-manager", {"crds": {"enabled": True}}, after=[ns])
 
@@ -178,6 +185,9 @@ class Platform(pulumi.ComponentResource):
         return self._eks_addon("fsx_csi", self._deps("fsx_csi"), role)
 
     def _install_metrics_server(self) -> pulumi.Resource:
+        version = addon_rules.eks_addon_version("metrics_server", self._args.mode)
+        if version:
+            return self._eks_addon("metrics_server", self._deps("metrics_server"), version=version)
         return self._chart("metrics_server", "kube-system", {"args": ["--kubelet-preferred-address-types=InternalIP"]})
 
     def _install_keda(self) -> pulumi.Resource:
@@ -204,13 +214,15 @@ class Platform(pulumi.ComponentResource):
         else:
             bucket = aws.s3.Bucket(f"{self._name}-tls", bucket_prefix="hyperpod-tls-", force_destroy=True, tags=self.tags, opts=pulumi.ResourceOptions(parent=self))
             bucket_name = bucket.bucket
-        # The operator's controller assumes its role through IRSA (the add-on annotates its service
-        # account), SageMaker directly (setup page's trust policy).
+        # The operator's controller assumes its role through IRSA (the add-on, or the Helm chart from
+        # executionRoleArn, annotates its service account, whose name depends on the install method),
+        # SageMaker directly (setup page's trust policy).
+        namespace, service_account = addon_rules.operator_service_account(a.spec.operator_install, a.hyperpod_chart_dir)
         role = identity_mod.service_account_role(
             f"{self._name}-operator",
             self._irsa,
-            addon_rules.OPERATOR_NAMESPACE,
-            iam.OPERATOR_SERVICE_ACCOUNT,
+            namespace,
+            service_account,
             self,
             managed_policies=[iam.OPERATOR_ACCESS_POLICY],
             inline_policy=json.dumps(tls_policy) if tls_policy else None,

@@ -157,7 +157,7 @@ def build_base(cfg: stack_config.StackConfig) -> Base:
         chart_dir = hyperpod_chart_dir()
     if spec.mode == "hyperpod":
         # O5: the HyperPod chart is installed on the EKS cluster (system nodes up) before HyperPod nodes join.
-        dependencies = hyperpod_dependencies(chart_dir, provider, plan, after=[cluster.eks, *after])
+        dependencies = hyperpod_dependencies(chart_dir, provider, plan, after=[cluster.eks, *after], instance_types=[g.instance_type for g in spec.instance_groups])
         hp = HyperPodCluster(
             "hyperpod",
             HyperPodClusterArgs(

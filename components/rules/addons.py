@@ -4,9 +4,12 @@ charts and EKS add-ons, and the HyperPod inference operator's add-on and Helm co
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
-from typing import Any, Optional
+from pathlib import Path
+from typing import Any, Iterable, Optional
 
+from . import iam, instances
 from .spec import PlatformSpec
 
 OPERATOR_ADDON = "amazon-sagemaker-hyperpod-inference"
@@ -71,26 +74,90 @@ HYPERPOD_CHART_RELEASE = "hyperpod-dependencies"
 HYPERPOD_CHART_NAMESPACE = "kube-system"
 
 
-def hyperpod_chart_values(plan: AddonPlan) -> dict[str, Any]:
+def hyperpod_chart_values(plan: AddonPlan, instance_types: Iterable[str] = ()) -> dict[str, Any]:
     """Values of the HyperPod chart: upstream defaults (values.yaml at the pinned commit) except
-    - `nvidia-device-plugin.devicePlugin.enabled`: off when the platform installs its own device
-      plugin (two plugins on a node would both register nvidia.com/gpu);
+    - `nvidia-device-plugin.devicePlugin.enabled`: the platform's `nvidiaDevicePlugin` switch. In mode
+      hyperpod the chart's plugin is the stack's (HYPERPOD_CHART_ADDONS): upstream's default, with the
+      deep-health-check toleration, on the nodes from their start;
+    - `nvidia-device-plugin.affinity`: on the cluster's NVIDIA GPU instance types (`instance_types`), as
+      helm_chart/readme.md asks of a plugin ("<your HyperPod instance types>"). Upstream's list leaves out
+      types HyperPod offers (ml.g4dn.*, ml.g7.*), whose nodes would get no plugin; O7 checks the cover.
+      Without GPU groups upstream's affinity stays (an `In` with no values is invalid);
     - `trainingOperators`, `mpi-operator`: off; this stack serves models and runs no training or MPI
       jobs, and each is a controller Deployment (with ~3 MB of Kubeflow CRDs) the first up would wait for.
     Kept on: health-monitoring-agent, deep-health-check, job-auto-restart, hyperpod-patching (the
     resiliency parts), the EFA and Neuron device plugins. cert-manager and the inference operator stay
     off as upstream ships them: the platform installs both."""
+    plugin: dict[str, Any] = {"devicePlugin": {"enabled": plan["nvidia_device_plugin"]}}
+    gpu_types = sorted({instances.sagemaker_name(t.strip().lower()) for t in instance_types if instances.is_gpu_instance(t)})
+    if plan["nvidia_device_plugin"] and gpu_types:
+        term = {"matchExpressions": [{"key": INSTANCE_TYPE_NODE_LABEL, "operator": "In", "values": gpu_types}]}
+        plugin["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [term]}}}
     return {
         "trainingOperators": {"enabled": False},
         "mpi-operator": {"enabled": False},
-        "nvidia-device-plugin": {"devicePlugin": {"enabled": not plan["nvidia_device_plugin"]}},
+        "nvidia-device-plugin": plugin,
     }
+
+
+# The well-known label HyperPod sets to a node's ml.* instance type; upstream's plugin affinity selects on it.
+INSTANCE_TYPE_NODE_LABEL = "node.kubernetes.io/instance-type"
+
+
+def plugin_instance_types(values: Any) -> Optional[set[str]]:
+    """The instance types the HyperPod chart's NVIDIA plugin affinity selects, as hyperpod_chart_values
+    renders it; None when the values leave upstream's affinity."""
+    affinity = _at(values, "nvidia-device-plugin", "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms")
+    if not isinstance(affinity, list):
+        return None
+    found: set[str] = set()
+    for term in affinity:
+        for expr in _at(term, "matchExpressions") or []:
+            if _at(expr, "key") == INSTANCE_TYPE_NODE_LABEL and _at(expr, "operator") == "In":
+                found |= {str(v) for v in _at(expr, "values") or []}
+    return found
+
+
+def _at(value: Any, *path: str) -> Any:
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+# Mode hyperpod: the HyperPod chart installs these, before the HyperPod cluster (O5, O7); the platform
+# declares none of its own. The chart's NVIDIA plugin is on in upstream's values.yaml and carries what
+# helm_chart/readme.md asks of a self-installed one: the toleration
+# sagemaker.amazonaws.com/node-health-status=Unschedulable:NoSchedule (the deep-health-check taint of
+# nodes being created) and a node.kubernetes.io/instance-type affinity, which hyperpod_chart_values
+# renders on the cluster's GPU types.
+HYPERPOD_CHART_ADDONS = ("nvidia_device_plugin",)
+
+# Mode hyperpod: EKS add-ons instead of Helm charts, at these versions. AWS's setup page ("Install the
+# dependency EKS Add-Ons" in sagemaker-hyperpod-model-deployment-setup) says the inference operator fails
+# to install when they are missing and names these minimum versions; AWS's Terraform installs both with
+# aws_eks_addon (hyperpod_cluster/cert_manager.tf, whose default version is v1.18.2-eksbuild.2, and
+# hyperpod_inference_operator/main.tf), and helm_to_addon.sh pins the same two versions.
+HYPERPOD_EKS_ADDON_VERSIONS: dict[str, str] = {"cert_manager": "v1.18.2-eksbuild.2", "metrics_server": "v0.7.2-eksbuild.4"}
+
+
+def platform_installs(addon: str, mode: str) -> bool:
+    """Whether the platform declares the add-on itself (mode hyperpod leaves HYPERPOD_CHART_ADDONS to the chart)."""
+    return not (mode == "hyperpod" and addon in HYPERPOD_CHART_ADDONS)
+
+
+def eks_addon_version(addon: str, mode: str) -> Optional[str]:
+    """The EKS add-on version to install `addon` at, or None where it is a Helm chart."""
+    return HYPERPOD_EKS_ADDON_VERSIONS.get(addon) if mode == "hyperpod" else None
+
 
 # EKS add-ons (name, service account that needs AWS access or None, namespace).
 EKS_ADDONS: dict[str, tuple[str, Optional[str], str]] = {
     "s3_csi": ("aws-mountpoint-s3-csi-driver", "s3-csi-driver-sa", "kube-system"),
     "fsx_csi": ("aws-fsx-csi-driver", "fsx-csi-controller-sa", "kube-system"),
     "pod_identity_agent": ("eks-pod-identity-agent", None, "kube-system"),
+    # mode hyperpod only (HYPERPOD_EKS_ADDON_VERSIONS); the setup page checks their pods in these namespaces
+    "cert_manager": ("cert-manager", None, "cert-manager"),
+    "metrics_server": ("metrics-server", None, "kube-system"),
 }
 
 
@@ -111,12 +178,12 @@ def resolve_addons(mode: str, platform: PlatformSpec) -> AddonPlan:
     return AddonPlan({a: (getattr(platform, a) if getattr(platform, a) is not None else defaults[a]) for a in ADDONS})
 
 
-def install_order(plan: AddonPlan) -> list[str]:
-    """Enabled add-ons, each after what it depends on (G20), stable otherwise."""
+def install_order(plan: AddonPlan, mode: str = "") -> list[str]:
+    """Enabled add-ons the platform installs in `mode`, each after what it depends on (G20), stable otherwise."""
     done: list[str] = []
 
     def visit(addon: str) -> None:
-        if addon in done or not plan[addon]:
+        if addon in done or not plan[addon] or not platform_installs(addon, mode):
             return
         for dep in ADDON_DEPENDS_ON.get(addon, ()):
             visit(dep)
@@ -138,6 +205,40 @@ def operator_role_name(platform: PlatformSpec, cluster_name: str) -> str:
         return raw
     digest = hashlib.sha256(raw.encode()).hexdigest()[:8]
     return f"{raw[: MAX_ROLE_NAME - 9].rstrip('-_')}-{digest}"
+
+
+# The operator chart's ServiceAccount template, relative to the subchart (CHARTS["hyperpod_operator"]).
+OPERATOR_CHART_SERVICE_ACCOUNT = "config/rbac/service_account.yaml"
+_VALUE = re.compile(r"\{\{-?\s*\.Values\.(\w+)\s*-?\}\}")
+
+
+def operator_service_account(install: str, chart_dir: str = "") -> tuple[str, str]:
+    """(namespace, name) of the operator controller's service account, the one its role trusts through
+    IRSA. The add-on's is fixed (iam.OPERATOR_SERVICE_ACCOUNT); the Helm chart's is rendered from the
+    fetched chart's ServiceAccount template and values.yaml, and is iam.OPERATOR_HELM_SERVICE_ACCOUNT
+    (pinned commit) where the chart is not at hand or names none."""
+    if install != "helm":
+        return OPERATOR_NAMESPACE, iam.OPERATOR_SERVICE_ACCOUNT
+    rendered = _chart_service_account(Path(chart_dir) / CHARTS["hyperpod_operator"][1]) if chart_dir else None
+    return rendered or (OPERATOR_NAMESPACE, iam.OPERATOR_HELM_SERVICE_ACCOUNT)
+
+
+def _chart_service_account(chart: Path) -> Optional[tuple[str, str]]:
+    """metadata.namespace and .name of the chart's ServiceAccount with the chart's default values filled in."""
+    import yaml  # only the program reads charts; the policy pack's virtualenv has no PyYAML
+
+    try:
+        values = yaml.safe_load((chart / "values.yaml").read_text(encoding="utf-8"))
+        template = (chart / OPERATOR_CHART_SERVICE_ACCOUNT).read_text(encoding="utf-8")
+        if not isinstance(values, dict):
+            return None
+        text = _VALUE.sub(lambda m: "" if values.get(m.group(1)) is None else str(values[m.group(1)]), template)
+        account = yaml.safe_load(text)
+    except (OSError, yaml.YAMLError):
+        return None
+    metadata = account.get("metadata") if isinstance(account, dict) else None
+    namespace, name = (metadata.get("namespace"), metadata.get("name")) if isinstance(metadata, dict) else (None, None)
+    return (str(namespace), str(name)) if namespace and name else None
 
 
 def operator_addon_config(

@@ -15,7 +15,7 @@ S1, S2, S3, S4, S5, S6 = "S1", "S2", "S3", "S4", "S5", "S6"
 B1 = "B1"
 A1 = "A1"
 C1 = "C1"
-O1, O2, O3, O4, O5, O6 = "O1", "O2", "O3", "O4", "O5", "O6"
+O1, O2, O3, O4, O5, O6, O7 = "O1", "O2", "O3", "O4", "O5", "O6", "O7"
 T1, T2, T3 = "T1", "T2", "T3"
 
 
@@ -198,6 +198,11 @@ RULES += (
          "The operator's Ingress (not declared by Pulumi) kept the load balancer controller's finalizer ingress.k8s.aws/resources while the controller and the add-on were deleted: its ALB and security groups were orphaned and the VPC delete failed with DependencyViolation.",
          "An ingress drain guard (a dynamic resource) waits for the controller and the operator; every endpoint waits for it; its delete waits, bounded, until no ALB Ingress the stack accounts for is left (any in the operator's namespace; elsewhere those owned by an endpoint's custom resource or declared by the stack, never a user's own), else fails naming them and the cleanup command (tag elbv2.k8s.aws/cluster).",
          "A stack whose graph has operator endpoints without the guard, or a guard that does not wait for the controller.",
+         ("fix", "plan", "policy")),
+    Rule(O7, "A HyperPod cluster with NVIDIA GPU instance groups is declared after an NVIDIA device plugin that tolerates HyperPod's deep-health-check taint: the HyperPod chart's (upstream's default).",
+         "The HyperPod chart's plugin was switched off for the platform's own, which was declared after the HyperPod cluster and lacked the `sagemaker.amazonaws.com/node-health-status=Unschedulable:NoSchedule` toleration and the instance-type affinity that helm_chart/readme.md asks of a self-installed plugin: HyperPod nodes were created with no plugin, and one under deep health checks could not run the platform's.",
+         "In mode hyperpod `nvidiaDevicePlugin` switches the HyperPod chart's plugin (installed before the cluster, rule O5), its node affinity rendered on the instance groups' GPU types (upstream's list lacks ml.g4dn.*); the platform declares no plugin of its own there.",
+         "A HyperPod cluster with GPU groups and no device plugin declared, one declared beside or after it (`nvidiaDevicePlugin: false` in mode hyperpod), or a chart plugin whose affinity leaves out a GPU group's type.",
          ("fix", "plan", "policy")),
 )
 

@@ -93,7 +93,15 @@ def load_balancer_controller_policy() -> dict[str, Any]:
 # policy's iam:PassRole to sagemaker.amazonaws.com hands it on), and so may the controller's service account
 # through IRSA. The Terraform module trusts the same two.
 OPERATOR_TRUST_SERVICES = ("sagemaker.amazonaws.com",)
+# The controller's service account differs by install method, both in hyperpod-inference-system:
+# - the EKS add-on's: the setup page's trust policy (Method 2), AWS's Terraform iam_roles.tf, and
+#   helm_to_addon.sh, which rewrites a Helm install's trust from the Helm name to this one;
 OPERATOR_SERVICE_ACCOUNT = "hyperpod-inference-controller-manager"
+# - the Helm chart's: `{namePrefix}-controller-manager`, namePrefix `hyperpod-inference-operator`
+#   (aws/sagemaker-hyperpod-cli@011ca927 helm_chart/HyperPodHelmChart/charts/inference-operator
+#   config/rbac/service_account.yaml and values.yaml); the setup page's Method 3 annotates this name.
+#   Read from the fetched chart where it is at hand (addons.operator_service_account), else this.
+OPERATOR_HELM_SERVICE_ACCOUNT = "hyperpod-inference-operator-controller-manager"
 OPERATOR_ACCESS_POLICY = "arn:aws:iam::aws:policy/AmazonSageMakerHyperPodInferenceAccess"
 # The managed policy's S3 statements cover `arn:aws:s3:::hyperpod-tls*` only.
 OPERATOR_MANAGED_TLS_PREFIX = "hyperpod-tls"

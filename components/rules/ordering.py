@@ -1,4 +1,4 @@
-"""Ordering rules over the declared dependency graph (O1-O5): what must exist before a resource is
+"""Ordering rules over the declared dependency graph (O1-O7): what must exist before a resource is
 created, which is also what must outlive it on destroy (Pulumi deletes dependents first).
 
 Each rule reads `Resource.dependencies` (every URN a resource waits for, as the engine records them)
@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Callable, Iterable, Optional
 
-from .addons import CHARTS, CREATES_SERVICES, HYPERPOD_CHART_RELEASE, OPERATOR_ADDON
-from .catalog import O1, O2, O3, O4, O5, O6
+from . import instances
+from .addons import CHARTS, CREATES_SERVICES, EKS_ADDONS, HYPERPOD_CHART_RELEASE, OPERATOR_ADDON, plugin_instance_types
+from .catalog import O1, O2, O3, O4, O5, O6, O7
 from .drain import GUARD_MARKER
 from .gateway.charts import CHARTS as GATEWAY_CHARTS, CRD_INSTALLERS as GATEWAY_CRD_INSTALLERS
 from .problems import Problem
@@ -87,10 +88,15 @@ def check_webhook_order(resources: list[Resource]) -> list[Finding]:
     if not controllers:
         return []
     service_charts = [CHARTS[a][1] for a in CREATES_SERVICES]
+    service_addons = [EKS_ADDONS[a][0] for a in CREATES_SERVICES if a in EKS_ADDONS]  # mode hyperpod's cert-manager, metrics-server
     findings: list[Finding] = []
     for r in graph.resources:
         kind = _kind(r)
-        creates_services = (kind is not None and kind[1] in ("Service", "Ingress")) or (r.type == HELM_CHART and _chart_name(r) in service_charts)
+        creates_services = (
+            (kind is not None and kind[1] in ("Service", "Ingress"))
+            or (r.type == HELM_CHART and _chart_name(r) in service_charts)
+            or (r.type == EKS_ADDON and r.props.get("addonName") in service_addons)
+        )
         if creates_services:
             findings += _missing(graph, r, controllers, O1, "created before the load balancer controller: its Service webhook refuses it, and on destroy its finalizer outlives the controller", "add the controller's chart to dependsOn (Platform.ingress_ready)")
     return findings
@@ -149,11 +155,23 @@ def _uses_gpus(r: Resource) -> bool:
     return GPU in str(r.props.get("spec") or {})
 
 
+def _is_hyperpod_chart(r: Resource) -> bool:
+    return r.type == HELM_CHART and (r.props.get("name") == HYPERPOD_CHART_RELEASE or r.name == HYPERPOD_CHART_RELEASE)
+
+
+def _installs_device_plugin(r: Resource) -> bool:
+    """The platform's NVIDIA device plugin chart, or the HyperPod chart with its own plugin on (upstream's
+    values.yaml default: `nvidia-device-plugin.devicePlugin.enabled: true`)."""
+    if _chart("nvidia_device_plugin")(r):
+        return True
+    return _is_hyperpod_chart(r) and get(r.props, "values", "nvidia-device-plugin", "devicePlugin", "enabled") is not False
+
+
 def check_gpu_order(resources: list[Resource]) -> list[Finding]:
     """O4: GPU workloads come after the GPU nodes (node groups, the HyperPod cluster) and the NVIDIA
     device plugin that advertises nvidia.com/gpu, where the stack declares them."""
     graph = Graph(resources)
-    needed = graph.find(_chart("nvidia_device_plugin"))
+    needed = graph.find(_installs_device_plugin)
     needed += graph.find(lambda r: r.type == HYPERPOD_CLUSTER)
     needed += graph.find(lambda r: r.type in ("eks:index:ManagedNodeGroup", "aws:eks/nodeGroup:NodeGroup") and "NVIDIA" in str(get(r.props, "amiType") or ""))
     if not needed:
@@ -162,10 +180,6 @@ def check_gpu_order(resources: list[Resource]) -> list[Finding]:
     for r in graph.find(_uses_gpus):
         findings += _missing(graph, r, needed, O4, "a GPU workload declared before the GPU nodes and the device plugin stays Pending", "add the GPU node groups and the device plugin to dependsOn (Base.gpu_ready)")
     return findings
-
-
-def _is_hyperpod_chart(r: Resource) -> bool:
-    return r.type == HELM_CHART and (r.props.get("name") == HYPERPOD_CHART_RELEASE or r.name == HYPERPOD_CHART_RELEASE)
 
 
 def check_hyperpod_chart_order(resources: list[Resource]) -> list[Finding]:
@@ -181,6 +195,53 @@ def check_hyperpod_chart_order(resources: list[Resource]) -> list[Finding]:
             findings.append((cluster, Problem("dependsOn", [], O5, "no HyperPod Helm chart is declared: HyperPod nodes would join without the health-monitoring agent, deep-health-check RBAC and device plugins", "declare the chart before the cluster (components/cluster_hyperpod.py hyperpod_dependencies)")))
             continue
         findings += _missing(graph, cluster, charts, O5, "the HyperPod cluster would be created before the HyperPod Helm chart is installed", "add the hyperpod-dependencies chart to the cluster's dependsOn")
+    return findings
+
+
+def _gpu_instance_groups(cluster: Resource) -> list[str]:
+    """Instance types of the cluster's NVIDIA GPU groups; every group counts when the types are unknown."""
+    groups = get(cluster.props, "instanceGroups")
+    if not isinstance(groups, list):
+        return ["(unknown)"]
+    types = [str(get(g, "instanceType") or "") for g in groups]
+    return [t for t in types if not t or instances.is_gpu_instance(t)]
+
+
+def check_device_plugin_order(resources: list[Resource]) -> list[Finding]:
+    """O7: a HyperPod cluster with NVIDIA GPU instance groups comes after an NVIDIA device plugin: the
+    HyperPod chart's (upstream's default) or the platform's chart. HyperPod taints a node being created
+    for its deep health checks (`sagemaker.amazonaws.com/node-health-status=Unschedulable:NoSchedule`,
+    AWS docs sagemaker-hyperpod-eks-prerequisites.md); the chart's plugin tolerates it and
+    helm_chart/readme.md lists the plugin as required for HyperPod resiliency on NVIDIA GPUs. A plugin
+    declared after the cluster starts only once its nodes have joined. As for O5, the absence of any
+    plugin is a finding: nothing else installs one in a stack that creates the cluster. Where the chart's
+    values name the plugin's instance types (its node affinity), every GPU group's type must be among them."""
+    graph = Graph(resources)
+    plugins = graph.find(_installs_device_plugin)
+    findings: list[Finding] = []
+    for cluster in graph.find(lambda r: r.type == HYPERPOD_CLUSTER):
+        gpu_types = _gpu_instance_groups(cluster)
+        if not gpu_types:
+            continue
+        if not plugins:
+            why = f"no NVIDIA device plugin is declared: HyperPod nodes ({', '.join(sorted(set(gpu_types)))}) would join without nvidia.com/gpu"
+            findings.append((cluster, Problem("dependsOn", [], O7, why, "keep platform.nvidiaDevicePlugin on (in mode hyperpod it switches the HyperPod chart's plugin, components/rules/addons.py hyperpod_chart_values)")))
+            continue
+        waits = graph.waits_for(cluster)
+        before = [p for p in plugins if p.urn in waits]
+        if not before:
+            why = "the HyperPod cluster would be created before any NVIDIA device plugin: its nodes join without nvidia.com/gpu and without a plugin that tolerates the deep-health-check taint"
+            findings.append((cluster, Problem("dependsOn", sorted(p.name for p in plugins), O7, why, "add the chart with the device plugin (the hyperpod-dependencies chart) to the cluster's dependsOn")))
+            continue
+        # The HyperPod chart's plugin runs where its rendered affinity says; any other plugin (or the
+        # chart with upstream's affinity) is not judged on it.
+        covers = [plugin_instance_types(p.props.get("values")) if _is_hyperpod_chart(p) else None for p in before]
+        if all(c is not None for c in covers):
+            covered = set().union(*covers)
+            missing = sorted({instances.sagemaker_name(t.strip().lower()) for t in gpu_types if instances.is_gpu_instance(t)} - covered)
+            if missing:
+                why = f"the HyperPod chart's NVIDIA device plugin runs only on {', '.join(sorted(covered))} (its node affinity): nodes of {', '.join(missing)} get no plugin"
+                findings.append((cluster, Problem("values.nvidia-device-plugin.affinity", missing, O7, why, "render the affinity from the instance groups (components/rules/addons.py hyperpod_chart_values)")))
     return findings
 
 

@@ -895,10 +895,13 @@ class PlatformSpec(_Model):
     """
     nvidia_device_plugin: Optional[bool] = None
     """Install the NVIDIA device plugin (Helm), which makes nodes advertise `nvidia.com/gpu`; without it GPU pods
-    stay Pending. Example: `true`
+    stay Pending. In mode hyperpod this switches the HyperPod chart's own plugin, installed before the HyperPod
+    cluster (rule O7). Example: `true`
     """
     cert_manager: Optional[bool] = None
-    """Install cert-manager (Helm), needed by KEDA, KServe and the HyperPod operator. Example: `true`"""
+    """Install cert-manager (Helm; in mode hyperpod the EKS add-on, as the HyperPod operator's setup requires), needed
+    by KEDA, KServe and the HyperPod operator. Example: `true`
+    """
     s3_csi: Optional[bool] = None
     """Install the Mountpoint for S3 CSI driver (EKS add-on) with a role that may read the endpoints' S3 model
     buckets (every bucket when no endpoint uses S3). Example: `true`
@@ -906,7 +909,9 @@ class PlatformSpec(_Model):
     fsx_csi: Optional[bool] = None
     """Install the FSx for Lustre CSI driver (EKS add-on). Example: `true`"""
     metrics_server: Optional[bool] = None
-    """Install metrics-server (Helm). Example: `true`"""
+    """Install metrics-server (Helm; in mode hyperpod the EKS add-on, as the HyperPod operator's setup requires).
+    Example: `true`
+    """
     keda: Optional[bool] = None
     """Install KEDA (Helm), needed by the HyperPod operator (its autoscaling triggers) and by OME. Example: `true`"""
     hyperpod_operator: Optional[bool] = None

@@ -96,6 +96,15 @@ def test_hyperpod_execution_role_matches_the_guide_and_the_cloudformation_sample
     assert iam.HYPERPOD_TRUST["Statement"][0]["Principal"]["Service"] in cfn["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"]
 
 
+def test_hyperpod_execution_role_inline_policy_grants_terraforms_cni_actions_without_the_managed_cni_policy(upstream_dir):
+    """AWS's Terraform (sagemaker_iam_role/main.tf) attaches no AmazonEKS_CNI_Policy: its custom "EKS CNI" and
+    execution policies grant the VPC CNI's EC2 actions, exactly the EC2 actions of the stack's inline policy."""
+    terraform = (upstream_dir / f"{ADT}/terraform-modules/hyperpod-eks-tf/modules/sagemaker_iam_role/main.tf").read_text()
+    assert re.findall(r'policy_arn\s*=\s*"(arn:aws:iam::aws:policy/[^"]+)"', terraform) == ["arn:aws:iam::aws:policy/AmazonSageMakerClusterInstanceRolePolicy"]
+    ours = {a for a in iam.actions(iam.hyperpod_execution_policy([])) if a.startswith("ec2:")}
+    assert set(re.findall(r'"(ec2:[A-Za-z]+)"', terraform)) == ours
+
+
 # ---------------------------------------------------------------- load balancer controller (finding 12)
 
 
@@ -160,6 +169,63 @@ def test_operator_role_trusts_sagemaker_and_only_the_controller_service_account(
     assert trust[0] == {"Effect": "Allow", "Principal": {"Service": ["sagemaker.amazonaws.com"]}, "Action": "sts:AssumeRole"}
     (sub,) = [v for k, v in trust[1]["Condition"]["StringLike"].items() if k.endswith(":sub")]
     assert sub == "system:serviceaccount:hyperpod-inference-system:hyperpod-inference-controller-manager"
+
+
+def _operator_trust_subject(platform: dict) -> str:
+    plan = plan_mod.build_plan_from_values("iam", {**WITH_MODELS, "llm-serving:platform": platform})
+    (role,) = [r for r in plan.resources if r.type_ == "aws:iam/role:Role" and r.name.endswith("-operator-role")]
+    trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    (sub,) = [v for s in trust for k, v in s.get("Condition", {}).get("StringLike", {}).items() if k.endswith(":sub")]
+    return sub
+
+
+def test_operator_helm_install_trusts_the_service_account_the_chart_creates():
+    """`operatorInstall: helm` trusted the add-on's service account, which the chart never creates: the chart's
+    is `{namePrefix}-controller-manager`, namePrefix hyperpod-inference-operator (aws/sagemaker-hyperpod-cli@011ca927
+    helm_chart/HyperPodHelmChart/charts/inference-operator config/rbac/service_account.yaml, values.yaml). The
+    test session's stand-in chart has no subchart, so the pinned name applies."""
+    assert _operator_trust_subject({"operatorInstall": "helm"}) == "system:serviceaccount:hyperpod-inference-system:hyperpod-inference-operator-controller-manager"
+    assert _operator_trust_subject({}) == "system:serviceaccount:hyperpod-inference-system:hyperpod-inference-controller-manager"  # the add-on's
+
+
+SERVICE_ACCOUNT_TEMPLATE = """apiVersion: v1
+kind: ServiceAccount
+metadata:
+  labels:
+    app.kubernetes.io/name: {{ .Values.namePrefix }}
+  name: {{ .Values.namePrefix }}-controller-manager
+  namespace: {{ .Values.shortPrefix }}-system
+  annotations:
+    eks.amazonaws.com/role-arn: {{ .Values.executionRoleArn }}
+"""
+
+
+def test_operator_helm_install_reads_the_service_account_from_the_fetched_chart(tmp_path, monkeypatch):
+    from stacks import charts
+
+    chart = tmp_path / "HyperPodHelmChart"
+    (chart / "charts/inference-operator/config/rbac").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: hyperpod-helm-chart\nversion: 0.1.0\n")
+    (chart / "charts/inference-operator/values.yaml").write_text('namePrefix: "next-operator"\nshortPrefix: "hyperpod-inference"\nexecutionRoleArn:\n')
+    (chart / "charts/inference-operator/config/rbac/service_account.yaml").write_text(SERVICE_ACCOUNT_TEMPLATE)
+    monkeypatch.setenv(charts.ENV_VAR, str(chart))
+    assert _operator_trust_subject({"operatorInstall": "helm"}) == "system:serviceaccount:hyperpod-inference-system:next-operator-controller-manager"
+    assert _operator_trust_subject({}) == "system:serviceaccount:hyperpod-inference-system:hyperpod-inference-controller-manager"
+
+
+def test_operator_service_accounts_per_install_method_are_upstreams(upstream_dir):
+    from components.rules import addons
+
+    chart = upstream_dir / "sagemaker-hyperpod-cli/helm_chart/HyperPodHelmChart"
+    assert addons.operator_service_account("helm", str(chart)) == ("hyperpod-inference-system", iam.OPERATOR_HELM_SERVICE_ACCOUNT)
+    assert (chart / "charts/inference-operator/config/rbac/service_account.yaml").read_text() == SERVICE_ACCOUNT_TEMPLATE
+    setup = (upstream_dir / SETUP).read_text()
+    # Method 3 (Helm) annotates the chart's service account; Method 2 (add-on) trusts the add-on's.
+    assert f"kubectl annotate serviceaccount {iam.OPERATOR_HELM_SERVICE_ACCOUNT} \\\n-n hyperpod-inference-system" in setup
+    assert f"system:serviceaccount:hyperpod-inference-system:{iam.OPERATOR_SERVICE_ACCOUNT}" in setup[setup.index("## Method 2"):setup.index("## Method 3")]
+    # AWS's Helm-to-add-on migration rewrites the one to the other in the execution role's trust.
+    migration = (upstream_dir / HELM_TO_ADDON).read_text()
+    assert f"s/system:serviceaccount:hyperpod-inference-system:{iam.OPERATOR_HELM_SERVICE_ACCOUNT}/system:serviceaccount:hyperpod-inference-system:{iam.OPERATOR_SERVICE_ACCOUNT}/g" in migration
 
 
 def test_operator_tls_bucket_of_another_name_gets_the_setup_pages_policy_with_put_object_tagging():
@@ -270,6 +336,19 @@ def test_fsx_csi_managed_policy_matches_the_setup_page_helm_to_addon_and_terrafo
     terraform = re.findall(r'policy_arn\s*=\s*"([^"]+)"', _tf_block((upstream_dir / TF_FSX).read_text(), 'resource "aws_iam_role_policy_attachment" "fsx_csi_driver_policy"'))
     assert {guide} == script == set(terraform) == set(iam.FSX_CSI_MANAGED_POLICIES)
     _diff_is_listed("fsx-csi", set(iam.FSX_CSI_MANAGED_POLICIES), {guide})
+
+
+def test_csi_add_on_bindings_upstream_uses_fsx_pod_identity_in_terraform_and_irsa_elsewhere(upstream_dir):
+    """Settles half of a named doubt: the FSx CSI add-on takes a Pod Identity association (AWS's Terraform
+    fsx_lustre/main.tf binds fsx-csi-controller-sa so); every source binds the S3 CSI add-on with IRSA."""
+    fsx = _tf_block((upstream_dir / TF_FSX).read_text(), 'resource "aws_eks_addon" "fsx_lustre_csi_driver"')
+    assert "pod_identity_association {" in fsx and 'service_account = "fsx-csi-controller-sa"' in fsx
+    main = (upstream_dir / f"{ADT}/terraform-modules/hyperpod-eks-tf/modules/hyperpod_inference_operator/main.tf").read_text()
+    s3 = _tf_block(main, 'resource "aws_eks_addon" "s3_csi_driver"')
+    assert "service_account_role_arn" in s3 and "pod_identity_association" not in s3
+    setup = (upstream_dir / SETUP).read_text()
+    for addon in ("aws-mountpoint-s3-csi-driver", "aws-fsx-csi-driver"):
+        assert re.search(rf"--addon-name {addon} \\\n.*\n\s+--service-account-role-arn", setup), addon
 
 
 def test_keda_policy_matches_the_setup_page_and_terraform(upstream_dir):

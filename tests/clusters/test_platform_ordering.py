@@ -81,3 +81,50 @@ def test_finding9_csi_add_ons_get_their_role_through_irsa_as_upstream_installs_t
     assert "serviceAccountRoleArn" in reg.inputs and not reg.inputs.get("podIdentityAssociations")
     (trust,) = [r for r in plan.resources if r.type_ == "aws:iam/role:Role" and r.name.endswith(role)]
     assert "sts:AssumeRoleWithWebIdentity" in trust.inputs["assumeRolePolicy"]
+
+
+def _addons_and_charts(values):
+    plan, seen, _ = run_stack(values)
+    addons = {r.inputs["addonName"]: r for r in plan.resources if r.type_ == "aws:eks/addon:Addon"}
+    charts = {r.inputs.get("chart") for r in plan.resources if r.type_ == "kubernetes:helm.sh/v4:Chart"}
+    return plan, seen, addons, charts
+
+
+def test_dependency_add_ons_cert_manager_and_metrics_server_are_eks_add_ons_before_the_operator_in_mode_hyperpod():
+    """AWS's setup page ("Install the dependency EKS Add-Ons", sagemaker-hyperpod-model-deployment-setup): the
+    inference operator fails to install without metrics-server and cert-manager, listed as EKS add-ons with
+    minimum versions v0.7.2-eksbuild.4 and v1.18.2-eksbuild.2; AWS's Terraform installs both with aws_eks_addon.
+    The stack installed both as Helm charts."""
+    plan, seen, addons, charts = _addons_and_charts(stack_values(HYPERPOD, []))
+    assert addons["cert-manager"].inputs["addonVersion"] == "v1.18.2-eksbuild.2"
+    assert addons["metrics-server"].inputs["addonVersion"] == "v0.7.2-eksbuild.4"
+    assert not {"cert-manager", "metrics-server"} & charts
+    assert not [r for r in plan.resources if r.type_ == "kubernetes:core/v1:Namespace" and r.name == "platform-ns-cert-manager"]  # the add-on makes it
+    operator = deps_of(seen, "platform-hyperpod-operator")
+    assert {urn_of(seen, "platform-cert-manager"), urn_of(seen, "platform-metrics-server")} <= operator
+    assert urn_of(seen, "platform-cert-manager") in deps_of(seen, "platform-keda")  # KEDA's Certificates
+
+
+def test_dependency_add_ons_stay_helm_charts_in_mode_eks():
+    # No HyperPod operator there; KEDA, KServe and HPAs need the APIs only.
+    _, _, addons, charts = _addons_and_charts(stack_values({"mode": "eks", "name": "llm"}, []))
+    assert {"cert-manager", "metrics-server"} <= charts
+    assert not {"cert-manager", "metrics-server"} & set(addons)
+
+
+def test_dependency_add_on_versions_are_the_setup_pages_minimums_as_aws_pins_them(upstream_dir):
+    import re
+
+    from components.rules import addons
+
+    setup = (upstream_dir / "aws-docs-history/docs/sagemaker/latest/dg/sagemaker-hyperpod-model-deployment-setup.md").read_text()
+    minimums = dict(re.findall(r"\*\*(Metrics Server|Cert Manager)\*\* \(minimum version: (v[\w.-]+)\)", setup))
+    assert addons.HYPERPOD_EKS_ADDON_VERSIONS == {"metrics_server": minimums["Metrics Server"], "cert_manager": minimums["Cert Manager"]}
+    assert [addons.EKS_ADDONS[a][0] for a in ("metrics_server", "cert_manager")] == re.findall(r"--addon-name (metrics-server|cert-manager) \\", setup)
+    tf = upstream_dir / "awsome-distributed-training/1.architectures/7.sagemaker-hyperpod-eks/terraform-modules/hyperpod-eks-tf/modules"
+    assert 'addon_name   = "metrics-server"' in (tf / "hyperpod_inference_operator/main.tf").read_text()
+    assert 'addon_name    = "cert-manager"' in (tf / "hyperpod_cluster/cert_manager.tf").read_text()
+    assert f'default     = "{addons.HYPERPOD_EKS_ADDON_VERSIONS["cert_manager"]}"' in (tf / "hyperpod_cluster/variables.tf").read_text()
+    migration = (upstream_dir / "sagemaker-hyperpod-cli/helm_chart/HyperPodHelmChart/charts/inference-operator/migration/helm_to_addon.sh").read_text()
+    for addon in ("metrics_server", "cert_manager"):
+        assert re.search(rf"--addon-name {addons.EKS_ADDONS[addon][0]} \\\n\s+--addon-version {re.escape(addons.HYPERPOD_EKS_ADDON_VERSIONS[addon])}", migration), addon

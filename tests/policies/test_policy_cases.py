@@ -104,6 +104,7 @@ OPERATOR_ADDON = Resource("aws:eks/addon:Addon", "platform-hyperpod-operator", {
 DEVICE_PLUGIN = Resource("kubernetes:helm.sh/v4:Chart", "platform-nvidia-device-plugin", {"chart": "nvidia-device-plugin"}, "urn:plugin")
 HYPERPOD_CHART = Resource("kubernetes:helm.sh/v4:Chart", "hyperpod-dependencies", {"chart": "/cache/HyperPodHelmChart", "name": "hyperpod-dependencies", "namespace": "kube-system"}, "urn:hyperpod-chart")
 HYPERPOD_CLUSTER = Resource("aws-native:sagemaker:Cluster", "hyperpod-cluster", {"clusterName": "llm-dev"}, "urn:hyperpod")
+HYPERPOD_CHART_NO_PLUGIN = Resource(HYPERPOD_CHART.type, HYPERPOD_CHART.name, {**HYPERPOD_CHART.props, "values": {"nvidia-device-plugin": {"devicePlugin": {"enabled": False}}}}, HYPERPOD_CHART.urn)
 DRAIN_GUARD = Resource("pulumi-python:dynamic:Resource", "ingress-drain", {"guard": "ingress-drain", "namespaces": ["hyperpod-inference-system"]}, "urn:guard", ("urn:lbc", "urn:operator"))
 
 
@@ -206,6 +207,7 @@ CASES: dict[str, tuple[str, Callable[[], list[Resource]], Callable[[], list[Reso
     "o3-after-the-crd-installer": ("O3", lambda: [OPERATOR_ADDON, graph_node(k8s(render()), "urn:iec")], lambda: [OPERATOR_ADDON, graph_node(k8s(render()), "urn:iec", "urn:operator")], None, None),
     "o4-gpu-after-nodes-and-device-plugin": ("O4", lambda: [DEVICE_PLUGIN, graph_node(k8s(render()), "urn:iec")], lambda: [DEVICE_PLUGIN, graph_node(k8s(render()), "urn:iec", "urn:plugin")], None, None),
     "o5-hyperpod-cluster-after-its-chart": ("O5", lambda: [HYPERPOD_CHART, HYPERPOD_CLUSTER], lambda: [HYPERPOD_CHART, graph_node(HYPERPOD_CLUSTER, "urn:hyperpod", "urn:hyperpod-chart")], None, None),
+    "o7-device-plugin-before-hyperpod-nodes": ("O7", lambda: [HYPERPOD_CHART_NO_PLUGIN, graph_node(HYPERPOD_CLUSTER, "urn:hyperpod", "urn:hyperpod-chart")], lambda: [HYPERPOD_CHART, graph_node(HYPERPOD_CLUSTER, "urn:hyperpod", "urn:hyperpod-chart")], None, None),
     "o6-finalizers-before-their-controller": ("O6", lambda: [LBC, OPERATOR_ADDON, DRAIN_GUARD, graph_node(k8s(render()), "urn:iec", "urn:operator")], lambda: [LBC, OPERATOR_ADDON, DRAIN_GUARD, graph_node(k8s(render()), "urn:iec", "urn:operator", "urn:guard")], None, None),
     "s6-required-tags": ("S6", lambda: [Resource("aws:s3/bucket:Bucket", "tls", {"tags": {"llm-serving/stack": "prod"}})], lambda: [Resource("aws:s3/bucket:Bucket", "tls", {"tags": TAGS})], None, None),
 }

@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from components.rules import ordering
-from components.rules.catalog import O1, O2, O3, O4, O5, O6
+from components.rules.catalog import O1, O2, O3, O4, O5, O6, O7
 from components.rules.resources import Resource
 from stacks import plan as plan_cmd
 from stacks.__main__ import main as cli
@@ -51,6 +51,17 @@ def test_o1_a_chart_that_creates_services_waits_too_and_a_stack_without_the_cont
     assert ordering.check_webhook_order([service(), keda]) == []
 
 
+def test_o1_mode_hyperpods_cert_manager_and_metrics_server_add_ons_wait_too():
+    # In mode hyperpod both are EKS add-ons (AWS's setup page, "Install the dependency EKS Add-Ons"); their
+    # webhook and metrics Services meet the controller's fail-closed webhook all the same.
+    cert_manager = Resource("aws:eks/addon:Addon", "platform-cert-manager", {"addonName": "cert-manager"}, "urn:cert-manager")
+    csi = Resource("aws:eks/addon:Addon", "platform-s3-csi", {"addonName": "aws-mountpoint-s3-csi-driver"}, "urn:s3-csi")
+    (finding,) = ordering.check_webhook_order([LBC, cert_manager, csi])
+    assert finding[0].name == "platform-cert-manager" and finding[1].rule == O1
+    waiting = Resource(cert_manager.type, cert_manager.name, cert_manager.props, cert_manager.urn, ("urn:lbc",))
+    assert ordering.check_webhook_order([LBC, waiting, csi]) == []
+
+
 def test_o2_a_chart_using_a_pod_identity_service_account_waits_for_the_association():
     assert rules_of(ordering.check_identity_order([ASSOCIATION, LBC])) == [O2]
     waiting = Resource(LBC.type, LBC.name, LBC.props, LBC.urn, ("urn:association",))
@@ -69,11 +80,20 @@ def test_o4_a_gpu_deployment_waits_for_the_device_plugin():
     assert ordering.check_gpu_order([PLUGIN, gpu_deployment("urn:plugin")]) == []
 
 
+def test_o4_the_hyperpod_charts_own_plugin_counts_as_the_device_plugin():
+    (finding,) = ordering.check_gpu_order([HYPERPOD_CHART, gpu_deployment()])
+    assert finding[1].rule == O4 and finding[1].value == ["hyperpod-dependencies"]
+    assert ordering.check_gpu_order([HYPERPOD_CHART, gpu_deployment("urn:hyperpod-chart")]) == []
+
+
 HYPERPOD_CHART = Resource("kubernetes:helm.sh/v4:Chart", "hyperpod-dependencies", {"chart": "/cache/HyperPodHelmChart", "name": "hyperpod-dependencies", "namespace": "kube-system"}, "urn:hyperpod-chart")
+# The chart as the stack rendered it before: its NVIDIA plugin off for the platform's own.
+HYPERPOD_CHART_NO_PLUGIN = Resource(HYPERPOD_CHART.type, HYPERPOD_CHART.name, {**HYPERPOD_CHART.props, "values": {"nvidia-device-plugin": {"devicePlugin": {"enabled": False}}}}, HYPERPOD_CHART.urn)
 
 
-def hyperpod_cluster(*deps: str) -> Resource:
-    return Resource("aws-native:sagemaker:Cluster", "hyperpod-cluster", {"clusterName": "llm-dev"}, "urn:hyperpod", deps)
+def hyperpod_cluster(*deps: str, groups: tuple[str, ...] = ("ml.g5.8xlarge",)) -> Resource:
+    props = {"clusterName": "llm-dev", "instanceGroups": [{"instanceGroupName": t.split(".")[1], "instanceType": t} for t in groups]}
+    return Resource("aws-native:sagemaker:Cluster", "hyperpod-cluster", props, "urn:hyperpod", deps)
 
 
 def test_o5_the_hyperpod_cluster_waits_for_the_hyperpod_chart():
@@ -85,6 +105,41 @@ def test_o5_the_hyperpod_cluster_waits_for_the_hyperpod_chart():
 def test_o5_a_hyperpod_cluster_without_any_chart_is_reported_and_a_stack_without_a_cluster_is_not_judged():
     assert rules_of(ordering.check_hyperpod_chart_order([hyperpod_cluster()])) == [O5]
     assert ordering.check_hyperpod_chart_order([HYPERPOD_CHART, service()]) == []
+
+
+def test_o7_the_hyperpod_cluster_waits_for_the_hyperpod_charts_device_plugin():
+    # Upstream's values.yaml turns the chart's plugin on; the chart's absence of values means upstream's.
+    (finding,) = ordering.check_device_plugin_order([HYPERPOD_CHART, hyperpod_cluster()])
+    assert finding[1].rule == O7 and finding[1].value == ["hyperpod-dependencies"]
+    assert ordering.check_device_plugin_order([HYPERPOD_CHART, hyperpod_cluster("urn:hyperpod-chart")]) == []
+
+
+def test_o7_the_charts_plugin_switched_off_with_the_platforms_plugin_after_the_cluster_is_reported():
+    # The earlier stack: the platform's plugin declared after the HyperPod cluster (Platform waits for it).
+    platform_plugin = Resource(PLUGIN.type, PLUGIN.name, PLUGIN.props, PLUGIN.urn, ("urn:hyperpod",))
+    (finding,) = ordering.check_device_plugin_order([HYPERPOD_CHART_NO_PLUGIN, hyperpod_cluster("urn:hyperpod-chart"), platform_plugin])
+    assert finding[1].rule == O7 and finding[1].value == ["platform-nvidia-device-plugin"]
+    assert ordering.check_device_plugin_order([HYPERPOD_CHART_NO_PLUGIN, PLUGIN, hyperpod_cluster("urn:hyperpod-chart", "urn:plugin")]) == []
+
+
+def test_o7_no_device_plugin_at_all_is_reported_naming_the_switch():
+    (finding,) = ordering.check_device_plugin_order([HYPERPOD_CHART_NO_PLUGIN, hyperpod_cluster("urn:hyperpod-chart")])
+    assert finding[1].rule == O7 and finding[1].value == [] and "ml.g5.8xlarge" in finding[1].message
+    assert "platform.nvidiaDevicePlugin" in finding[1].fix
+
+
+def test_o7_a_gpu_group_type_outside_the_charts_plugin_affinity_is_reported():
+    term = {"matchExpressions": [{"key": "node.kubernetes.io/instance-type", "operator": "In", "values": ["ml.g5.8xlarge"]}]}
+    values = {"nvidia-device-plugin": {"devicePlugin": {"enabled": True}, "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [term]}}}}}
+    chart = Resource(HYPERPOD_CHART.type, HYPERPOD_CHART.name, {**HYPERPOD_CHART.props, "values": values}, HYPERPOD_CHART.urn)
+    (finding,) = ordering.check_device_plugin_order([chart, hyperpod_cluster("urn:hyperpod-chart", groups=("ml.g5.8xlarge", "ml.g4dn.12xlarge"))])
+    assert finding[1].rule == O7 and finding[1].path == "values.nvidia-device-plugin.affinity" and finding[1].value == ["ml.g4dn.12xlarge"]
+    assert ordering.check_device_plugin_order([chart, hyperpod_cluster("urn:hyperpod-chart", groups=("ml.g5.8xlarge", "ml.m5.2xlarge"))]) == []
+
+
+def test_o7_a_hyperpod_cluster_without_nvidia_gpu_groups_is_not_judged():
+    assert ordering.check_device_plugin_order([HYPERPOD_CHART_NO_PLUGIN, hyperpod_cluster("urn:hyperpod-chart", groups=("ml.m5.2xlarge", "ml.trn1.32xlarge"))]) == []
+    assert ordering.check_device_plugin_order([PLUGIN, gpu_deployment()]) == []  # no HyperPod cluster
 
 
 def resources_from_plan_json(path) -> list[Resource]:
@@ -103,7 +158,7 @@ def test_every_example_stack_satisfies_every_ordering_rule(stack, tmp_path):
     resources = resources_from_plan_json(tmp_path / "plan.json")
     graph = ordering.Graph(resources)
     assert graph.find(lambda r: r.type == ordering.HELM_CHART and r.props.get("chart") == "aws-load-balancer-controller"), "the rules had something to judge"
-    for check in (ordering.check_webhook_order, ordering.check_identity_order, ordering.check_crd_order, ordering.check_gpu_order, ordering.check_hyperpod_chart_order, ordering.check_finalizer_order):
+    for check in (ordering.check_webhook_order, ordering.check_identity_order, ordering.check_crd_order, ordering.check_gpu_order, ordering.check_hyperpod_chart_order, ordering.check_finalizer_order, ordering.check_device_plugin_order):
         assert check(resources) == [], check.__name__
 
 

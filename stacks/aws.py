@@ -94,6 +94,20 @@ class Aws:
 
         return guarded(f"describe ACM certificate {arn} in {region}", run, "acm:DescribeCertificate")
 
+    def amp_workspace_status(self, workspace_id: str, region: str) -> Optional[str]:
+        """The workspace's `status.statusCode` (`ACTIVE`, `CREATING`, ...), or None when the account has no
+        such workspace in `region`."""
+
+        def run() -> Optional[str]:
+            try:
+                return str(self.client("amp", region).describe_workspace(workspaceId=workspace_id)["workspace"]["status"]["statusCode"])
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                    return None
+                raise
+
+        return guarded(f"describe Prometheus workspace {workspace_id} in {region}", run, "aps:DescribeWorkspace")
+
     def hyperpod_status(self, cluster: str) -> str:
         return guarded(
             f"describe HyperPod cluster {cluster}",

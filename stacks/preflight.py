@@ -5,12 +5,15 @@
   (EC2 On-Demand vCPU quotas for EKS node groups, SageMaker "<type> for cluster usage" for HyperPod);
 - an adopted HyperPod cluster (mode existing, `hyperpodClusterArn`) is InService;
 - S2: `platform.ingress.certificateArn` is an ISSUED ACM certificate of the stack's region covering the
-  endpoints' names; T3: so is `gateway.certificateArn`, the tenant gateway's.
+  endpoints' names; T3: so is `gateway.certificateArn`, the tenant gateway's;
+- A1: every Amazon Managed Service for Prometheus workspace the autoscaling triggers query
+  (`platform.prometheusServerAddress`, `autoscaling.prometheus.serverAddress`) exists and is ACTIVE.
 Each problem is one line; a `PreflightWarning` line does not fail the preflight. Also callable from the program (`llm-serving:preflight: true`).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Optional
 
 from components.rules import instances
@@ -33,7 +36,7 @@ class PreflightWarning(str):
 def run(cfg: StackConfig, aws: Optional[Aws] = None) -> list[str]:
     aws = aws or Aws(cfg.region)
     problems: list[str] = []
-    for check in (check_models, check_instance_types, check_quotas, check_hyperpod, check_certificate, check_gateway_certificate):
+    for check in (check_models, check_instance_types, check_quotas, check_hyperpod, check_certificate, check_gateway_certificate, check_prometheus_workspaces):
         try:
             problems += check(cfg, aws)
         except AwsError as exc:
@@ -226,6 +229,36 @@ def check_gateway_certificate(cfg: StackConfig, aws: Aws) -> list[str]:
     if cert is None:
         return problems
     return [_alb_name_warning(where, _names(cert), "point a DNS name of the certificate at the gateway's ALB (CNAME) after `up` and give tenants that name")]
+
+
+# https://aps-workspaces.<region>.amazonaws.com/workspaces/<id>: the CRD's serverAddress pattern.
+_AMP_URL = re.compile(r"^https://aps-workspaces\.(?P<region>[a-z0-9-]+)\.amazonaws\.com/workspaces/(?P<id>ws-[a-zA-Z0-9-]+)$")
+
+
+def check_prometheus_workspaces(cfg: StackConfig, aws: Aws) -> list[str]:
+    """A1: a trigger whose workspace does not exist, or is not ACTIVE, never gets a datapoint."""
+    where: dict[str, list[str]] = {}
+    if cfg.platform.prometheus_server_address:
+        where.setdefault(cfg.platform.prometheus_server_address, []).append("platform.prometheusServerAddress")
+    for i, ep in enumerate(cfg.endpoints):
+        scaling = ep.autoscaling
+        address = scaling.prometheus.server_address if scaling is not None and scaling.prometheus is not None else ""
+        if address and address != cfg.platform.prometheus_server_address:
+            where.setdefault(address, []).append(f"endpoints[{i}].autoscaling.prometheus.serverAddress")
+    out = []
+    for address, keys in where.items():
+        match = _AMP_URL.match(address)
+        if match is None:
+            continue  # another host form the pattern admits: nothing to ask AWS
+        status = aws.amp_workspace_status(match["id"], match["region"])
+        if status == "ACTIVE":
+            continue
+        state = f"has no workspace {match['id']} in {match['region']}" if status is None else f"workspace {match['id']} is {status}, not ACTIVE"
+        out.append(
+            f"{keys[0]} = {address}: [A1] the account {state}, so the autoscaling queries get no data and the endpoints never "
+            "scale. Fix: set it to your workspace's query URL (`aws amp list-workspaces`), with the engines' /metrics scraped into it"
+        )
+    return out
 
 
 def main(stack: str, console, project_dir=None) -> int:

@@ -346,3 +346,29 @@ def test_S2_T3_preflight_checks_every_certificate_the_stack_uses():
     stub = QuotaStub([("get_service_quota", {"Quota": {"Value": 1000.0, "QuotaCode": "L-DB2E81BA", "ServiceCode": "ec2"}}, {"ServiceCode": "ec2", "QuotaCode": "L-DB2E81BA"})])
     found = [line.split(": [", 1)[0] for line in preflight.run(gateway_cfg(issued, platform_arn=missing), stub.aws()) if not isinstance(line, preflight.PreflightWarning)]
     assert found == [f"platform.ingress.certificateArn = {missing}"]
+
+
+def amp_cfg(address, endpoint_address=None):
+    endpoint = {**ENDPOINT, "autoscaling": {"minReplicas": 1, "maxReplicas": 2}}
+    if endpoint_address:
+        endpoint["autoscaling"]["prometheus"] = {"query": "sum(vllm:num_requests_waiting)", "targetValue": 8, "serverAddress": endpoint_address}
+    return parse({"cluster": {"mode": "hyperpod", "name": "ml-dev"}, "platform": {"prometheusServerAddress": address}, "endpoints": [endpoint]}, "us-east-1")
+
+
+@mock_aws
+def test_A1_prometheus_workspace_missing_in_the_account_is_an_error():
+    address = "https://aps-workspaces.us-east-1.amazonaws.com/workspaces/ws-00000000-0000-0000-0000-000000000000"
+    (line,) = preflight.check_prometheus_workspaces(amp_cfg(address), Aws("us-east-1"))
+    assert line.startswith(f"platform.prometheusServerAddress = {address}: [A1] the account has no workspace ws-00000000-0000-0000-0000-000000000000 in us-east-1")
+    assert "Fix: set it to your workspace's query URL" in line
+
+
+@mock_aws
+def test_A1_active_prometheus_workspaces_pass_and_each_other_one_is_named_once():
+    amp = boto3.client("amp", region_name="us-east-1")
+    active = amp.create_workspace(alias="llm")["workspaceId"]
+    platform = f"https://aps-workspaces.us-east-1.amazonaws.com/workspaces/{active}"
+    assert preflight.check_prometheus_workspaces(amp_cfg(platform), Aws("us-east-1")) == []
+    other = "https://aps-workspaces.us-west-2.amazonaws.com/workspaces/ws-11111111-2222-3333-4444-555555555555"
+    (line,) = preflight.check_prometheus_workspaces(amp_cfg(platform, endpoint_address=other), Aws("us-east-1"))
+    assert line.startswith(f"endpoints[0].autoscaling.prometheus.serverAddress = {other}: [A1] the account has no workspace ws-11111111-2222-3333-4444-555555555555 in us-west-2")

@@ -1,4 +1,4 @@
-"""Ordering rules over the declared dependency graph (O1-O7): what must exist before a resource is
+"""Ordering rules over the declared dependency graph (O1-O8): what must exist before a resource is
 created, which is also what must outlive it on destroy (Pulumi deletes dependents first).
 
 Each rule reads `Resource.dependencies` (every URN a resource waits for, as the engine records them)

@@ -20,7 +20,7 @@ import pytest
 from components.rules import ConfigError
 from components.rules.catalog import G11, O8
 from stacks import config as stack_config
-from tests.clusters.helpers import run_stack, stack_values
+from tests.clusters.helpers import resolve, run_stack, stack_values
 
 EKS = {"mode": "eks", "name": "llm", "publicAccessCidrs": ["34.201.17.8/32"]}
 OME = {"name": "q-ome", "backend": "ome", "model": "Qwen/Qwen3-0.6B", "engine": "sglang", "instanceType": "g5.2xlarge", "modelSource": {"type": "huggingface"}}
@@ -102,6 +102,8 @@ def test_o8_true_installs_an_operator_without_any_endpoint_and_the_addons_output
     plan, _, outputs = run_stack(stack_values(EKS, [], platform={"omeOperator": True}))
     assert {"platform-ome-crd", "platform-ome-operator"} <= set(charts(plan))
     assert not [n for n in charts(plan) if "kserve" in n]
+    addons, _ = resolve(outputs["cluster"]["addons"])
+    assert "ome_operator" in addons and "kserve_operator" not in addons
 
 
 def test_o8_an_operator_switched_off_while_an_endpoint_needs_it_fails_naming_the_platform_key():

@@ -35,6 +35,11 @@ ASYNC_ONLY_METRICS = frozenset({"ApproximateBacklogSize", "ApproximateBacklogSiz
 # Count metrics whose valid statistic is Sum (SageMaker's CloudWatch metrics table); the sample uses Sum.
 SUM_METRICS = frozenset({"Invocations", "InvocationsPerInstance", "Invocation4XXErrors", "Invocation5XXErrors"})
 QUEUE_METRIC = {"vllm": "vllm:num_requests_waiting", "sglang": "sglang:num_queue_reqs"}
+# Seconds of CloudWatch data KEDA's trigger reads per query (`cloudWatchTrigger.metricCollectionPeriod`): the CRD's
+# default (aws/sagemaker-hyperpod-cli@011ca927 helm_chart/HyperPodHelmChart/charts/inference-operator/config/crd/
+# inference.sagemaker.aws.amazon.com_inferenceendpointconfigs.yaml, `default: 300`), written explicitly so that a
+# target derived from a rate (rule C1) and the period the operator uses are the same number.
+CLOUDWATCH_PERIOD_SECONDS = 300
 _ENGINE_METRIC = re.compile(r"\b(vllm|sglang):[a-zA-Z_]")
 
 

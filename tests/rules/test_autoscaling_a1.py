@@ -46,6 +46,7 @@ def test_a1_unset_trigger_keys_render_upstreams_invocations_trigger():
         "namespace": "AWS/SageMaker",
         "targetValue": 10,
         "metricStat": "Sum",
+        "metricCollectionPeriod": 300,  # the CRD's default, written out: C1's derived targets count over it
         "dimensions": [{"name": "EndpointName", "value": "llama-3-1-8b-vllm"}, {"name": "VariantName", "value": "AllTraffic"}],
     }
     assert hyperpod.render(spec)["spec"]["endpointName"] == "llama-3-1-8b-vllm"  # the name the dimension selects

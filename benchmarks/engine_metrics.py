@@ -16,7 +16,9 @@ What vLLM and SGLang expose (sample names as scraped):
   ``cache_source`` label: device, host, storage_<backend>). Its ``sglang:cache_hit_rate`` gauge is
   not read: it holds the hit rate of the latest prefill batch and every decode log sets it to 0
   (``python/sglang/srt/managers/scheduler_components/metrics_reporter.py``), so its mean over scrapes is no hit rate.
-  No preemption counter.
+  No preemption counter. With priority scheduling on, the request gauges hold the total under
+  ``priority=""`` and each priority's share under ``priority="<n>"`` (``_log_gauge_queue_count``); the
+  shares are skipped, not added to the total.
 
 Counters are reported as deltas over the level, gauges as max and mean over the scrapes.  Series
 that differ only by labels are summed (requests, tokens) or averaged (fractions).
@@ -68,6 +70,8 @@ def parse(text: str) -> dict[str, float]:
     try:
         for family in text_string_to_metric_families(text):
             for s in family.samples:
+                if s.name.startswith("sglang:") and s.labels.get("priority"):
+                    continue  # a per-priority share of the total under priority="" (see the module doc)
                 by_name.setdefault(s.name, []).append(float(s.value))
     except (ValueError, TypeError, IndexError) as e:
         raise MetricsUnavailable(f"not Prometheus text ({str(e)[:80]})") from None

@@ -221,8 +221,14 @@ def check_manifest(manifest: dict[str, Any]) -> list[Problem]:
 # (maxNumSeqs), so a concurrency capacity cannot be turned into a waiting-requests target. vLLM
 # `vllm:num_requests_running`, `vllm:num_requests_waiting`, `vllm:request_success_total`
 # (https://docs.vllm.ai/en/stable/usage/metrics/); SGLang `sglang:num_running_reqs`, `sglang:num_queue_reqs`,
-# `sglang:num_requests_total` (https://docs.sglang.io/references/production_metrics.html).
-IN_FLIGHT_QUERY = {"vllm": "sum(vllm:num_requests_running) + sum(vllm:num_requests_waiting)", "sglang": "sum(sglang:num_running_reqs) + sum(sglang:num_queue_reqs)"}
+# `sglang:num_requests_total` (sgl-project/sglang@v0.5.19, the pinned image's version,
+# python/sglang/srt/observability/metrics_collector.py).
+# SGLang with priority scheduling also exports each priority's share under priority="<n>" beside the total under
+# priority="" (metrics_collector.py `_log_gauge_queue_count`); `{priority=""}` also matches series without the label.
+IN_FLIGHT_QUERY = {
+    "vllm": "sum(vllm:num_requests_running) + sum(vllm:num_requests_waiting)",
+    "sglang": 'sum(sglang:num_running_reqs{priority=""}) + sum(sglang:num_queue_reqs{priority=""})',
+}
 RATE_QUERY = {"vllm": "sum(rate(vllm:request_success_total[1m]))", "sglang": "sum(rate(sglang:num_requests_total[1m]))"}
 # prometheus-adapter's Helm chart default rules expose a counter `X_total` to the HPA as `X`, a per-second rate
 # `sum(rate(X_total[5m]))` (prometheus-community/helm-charts@prometheus-adapter-5.3.0

@@ -122,6 +122,18 @@ def test_engine_metrics_sglang_counters_absent_before_the_first_request_count_as
     assert (s["prefix_cache_queries"], s["prefix_cache_hits"], s["prefix_hit_rate"]) == (0.0, 0.0, None)
 
 
+def test_engine_metrics_sglang_priority_shares_are_not_added_to_the_total():
+    """sgl-project/sglang@v0.5.19 metrics_collector.py ``_log_gauge_queue_count``: with priority scheduling the
+    total is under priority="" and each priority's share under priority="<n>"."""
+    page = (
+        "# TYPE sglang:num_running_reqs gauge\n"
+        'sglang:num_running_reqs{engine_type="unified",model_name="m",priority=""} 6.0\n'
+        'sglang:num_running_reqs{engine_type="unified",model_name="m",priority="0"} 4.0\n'
+        'sglang:num_running_reqs{engine_type="unified",model_name="m",priority="1"} 2.0\n'
+    )
+    assert parse(page)["running"] == 6.0
+
+
 def test_engine_metrics_a_vllm_page_without_prefix_counters_stays_unknown_not_zero():
     assert "prefix_cache_queries" not in parse('vllm:num_requests_running{model_name="m"} 1.0\n')
 

@@ -163,6 +163,15 @@ def test_c1_from_capacity_kubernetes_hpa_reads_requests_per_second(tmp_path):
     assert (metric.name, metric.target_average_value) == ("vllm:request_success", 2.8)  # 4 × 0.7
 
 
+def test_c1_from_capacity_sglang_in_flight_query_reads_the_totals_not_the_priority_shares(tmp_path):
+    """sgl-project/sglang@v0.5.19 metrics_collector.py `_log_gauge_queue_count`: with priority scheduling the
+    gauges carry the total under priority="" and a share per priority beside it; summing all would double count."""
+    ep = endpoint(autoscaling=FROM_CAPACITY, sagemakerEndpoint=False, engine="sglang")
+    prom = parse(tmp_path, ep, doc=capacity_doc(engine="sglang")).endpoints[0].autoscaling.prometheus
+    assert prom.query == 'sum(sglang:num_running_reqs{priority=""}) + sum(sglang:num_queue_reqs{priority=""})'
+    assert prom.target_value == 7.0  # 10 × 0.7
+
+
 @pytest.mark.parametrize("engine, counter, hpa_metric", [
     ("vllm", "vllm:request_success_total", "vllm:request_success"),
     ("sglang", "sglang:num_requests_total", "sglang:num_requests"),

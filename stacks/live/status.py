@@ -18,13 +18,14 @@ from components.kube_reader import KubeReader, LiveError, Unreachable
 from ..literal import plain
 from .args import StatusArgs
 from .outputs import OutputsError, read_outputs
-from .reader import LiveEndpoint, read_endpoint
+from .reader import LiveEndpoint, read_autoscaler, read_endpoint
 
 @dataclass(frozen=True)
 class Row:
     name: str
     live: Optional[LiveEndpoint]
     error: str = ""  # the API server did not answer for this endpoint
+    autoscaler: str = ""  # the HPA cannot read its metric (kubernetes backend)
 
 
 def main(args: StatusArgs, console: Console) -> int:
@@ -56,9 +57,17 @@ def collect(outputs: dict[str, Any], timeout: float, where: str) -> list[Row]:
             if not isinstance(entry, dict):
                 raise ValueError(f"endpoints.{name} is not a map; Fix: pass the stack's own outputs")
             try:
-                rows.append(Row(name, read_endpoint(kube, name, entry)))
+                live = read_endpoint(kube, name, entry)
             except Unreachable as exc:
                 rows.append(Row(name, None, str(exc)))
+                continue
+            scaling = ""
+            if live.readiness == "ready":  # before, an HPA without ready pods has no metric to read anyway
+                try:
+                    scaling = read_autoscaler(kube, entry)
+                except (Unreachable, LiveError) as exc:
+                    scaling = f"not read: {exc}"
+            rows.append(Row(name, live, autoscaler=scaling))
     return rows
 
 
@@ -88,4 +97,6 @@ def messages(rows: list[Row]) -> list[Text]:
         message = row.error if live is None else (live.detail if live.readiness == "failed" else (live.message or live.detail))
         if message:
             lines.append(plain(f"{row.name}: {message}"))
+        if row.autoscaler:
+            lines.append(plain(f"{row.name}: autoscaler: {row.autoscaler}"))
     return lines

@@ -18,6 +18,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from .endpoints.objects import SCHEME_ANNOTATION, declare
+from .endpoints.router_check import RouterServiceCheck
 from .endpoints.urls import hostname_of
 from .rules import tags as tag_rules
 from .rules.gateway import charts, config as gw_config, render
@@ -48,6 +49,7 @@ class TenantGatewayArgs:
     ingress_ready: list[pulumi.Resource] = field(default_factory=list)  # the load balancer controller (O1)
     network: Optional[CacheNetwork] = None
     tags: dict[str, str] = field(default_factory=dict)
+    kubeconfig: Optional[Any] = None  # for the router checks of HyperPod endpoints behind the gateway
 
 
 class TenantGateway(pulumi.ComponentResource):
@@ -80,9 +82,15 @@ class TenantGateway(pulumi.ComponentResource):
         ]
         keys = [pulumi.Output.secret(p.result.apply(lambda r: f"sk-{r}")) for p in passwords]
         routes = gw_config.upstreams(args.endpoints, args.platform)
+        routers = self._router_checks(routes)
         after = [namespaces[spec.namespace], *args.after]
         declared: list[pulumi.Resource] = []
         for manifest in render.render(spec, routes, keys, args.endpoint_keys):
+            check = routers.get(manifest["metadata"]["name"]) if manifest["kind"] == "Backend" else None
+            if check is not None:
+                # The router Service the check found, as the public Ingress uses it.
+                found = pulumi.Output.all(check.service, check.port).apply(lambda f: gw_config.backend_spec(gw_config.router_host(f[0]), int(f[1])))
+                manifest = {**manifest, "spec": found}
             group = manifest["apiVersion"].rpartition("/")[0]
             waits = installers.get(charts.CRD_INSTALLERS.get(group, ""), [])
             label = f"{name}-{manifest['kind'].lower()}-{manifest['metadata']['name']}"
@@ -110,6 +118,22 @@ class TenantGateway(pulumi.ComponentResource):
         }
         self.keys = {t.name: key for t, key in zip(spec.tenants, keys)}
         self.register_outputs({"url": self.url, "tenants": self.tenants, "keys": self.keys})
+
+    def _router_checks(self, routes: list[gw_config.Upstream]) -> dict[str, RouterServiceCheck]:
+        """Per HyperPod endpoint with the router (Backend name -> check): its Service is found, not named
+        (AWS documents neither its name nor its port)."""
+        a = self._args
+        if a.kubeconfig is None:
+            return {}
+        routed = {ep.name: ep for ep in a.endpoints if ep.backend == "hyperpod" and ep.intelligent_routing}
+        return {
+            up.name: RouterServiceCheck(
+                f"{self._name}-router-check-{up.name}", a.kubeconfig, up.name, up.namespace, a.platform.ingress,
+                routed[up.endpoint].max_deploy_seconds, opts=pulumi.ResourceOptions(parent=self, depends_on=a.after),
+            )
+            for up in routes
+            if up.endpoint in routed
+        }
 
     def _chart(self, addon: str, values: Any, after: list[pulumi.Resource]) -> k8s.helm.v4.Chart:
         ref, version = charts.CHARTS[addon]

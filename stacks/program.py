@@ -111,6 +111,7 @@ def declare_gateway(cfg: stack_config.StackConfig, base: Base, api_keys: dict[st
             ingress_ready=base.ingress_ready,
             network=base.network,
             tags=tag_rules.stack_tags(pulumi.get_stack(), cfg.cluster.name, cfg.cluster.tags),
+            kubeconfig=base.kubeconfig,
         ),
     )
 

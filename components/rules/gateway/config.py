@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from .. import security
 from ..addons import OPERATOR_NAMESPACE
@@ -33,6 +33,16 @@ class Upstream:
     namespace: str
 
 
+def router_host(service: str) -> str:
+    """The in-cluster name of a HyperPod router Service: the operator runs routers in its own namespace."""
+    return f"{service}.{OPERATOR_NAMESPACE}.svc.cluster.local"
+
+
+def backend_spec(host: str, port: int) -> dict[str, Any]:
+    """An Envoy Gateway `Backend`'s spec: one FQDN endpoint."""
+    return {"endpoints": [{"fqdn": {"hostname": host, "port": port}}]}
+
+
 def upstream(spec: EndpointSpec, platform: PlatformSpec) -> Optional[Upstream]:
     """The endpoint's in-cluster Service, or None where the stack declares none the gateway could name
     (a HyperPod endpoint without the router, whose Service the operator makes; OME, whose Service
@@ -46,8 +56,9 @@ def upstream(spec: EndpointSpec, platform: PlatformSpec) -> Optional[Upstream]:
         host = f"{kserve.gateway_service_name(spec)}.{r.namespace}.svc.cluster.local"
         port = SERVICE_PORT
     elif backend == "hyperpod" and spec.intelligent_routing:
-        # The configured name and port: the Service `up` finds for the public Ingress is not known here.
-        host = f"{router_service(platform.ingress, r.name)}.{OPERATOR_NAMESPACE}.svc.cluster.local"
+        # The configured name and port; during `up` the gateway's router check replaces them with the Service
+        # it finds (components/gateway.py), as the public Ingress does.
+        host = router_host(router_service(platform.ingress, r.name))
         port = router_port(platform.ingress)
     else:
         return None

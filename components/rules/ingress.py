@@ -31,7 +31,7 @@ def operator_ingress_name(endpoint_k8s_name: str, namespace: str) -> str:
     """The Ingress the HyperPod operator creates for an InferenceEndpointConfig, in its own namespace.
     No AWS document names it; seen on clusters as `alb-{name}-{namespace}` (incident notes §15/§16:
     ALB `k8s-hyperpod-albqwen3-...`; the console backend the notes come from reads
-    `hyperpod-inference-system/alb-{name}-{namespace}`). A doubt listed in docs/deploying.md."""
+    `hyperpod-inference-system/alb-{name}-{namespace}`). An assumption listed in docs/doubts.md."""
     return f"alb-{endpoint_k8s_name}-{namespace}"
 
 

@@ -20,6 +20,7 @@ import pulumi_random as random
 from .endpoints.objects import SCHEME_ANNOTATION, declare
 from .endpoints.router_check import RouterServiceCheck
 from .endpoints.urls import hostname_of
+from .rules import namespaces as namespace_rules
 from .rules import tags as tag_rules
 from .rules.gateway import charts, config as gw_config, render
 from .rules.spec import EndpointSpec, GatewaySpec, PlatformSpec
@@ -66,7 +67,7 @@ class TenantGateway(pulumi.ComponentResource):
         base = [*args.ingress_ready]  # every chart here creates Services (O1)
         namespaces = {
             ns: k8s.core.v1.Namespace(f"{name}-ns-{ns}", metadata={"name": ns}, opts=pulumi.ResourceOptions(**k8s_opts, depends_on=base))
-            for ns in dict.fromkeys([charts.EG_NAMESPACE, charts.AIGW_NAMESPACE, spec.namespace])
+            for ns in namespace_rules.owned([charts.EG_NAMESPACE, charts.AIGW_NAMESPACE, spec.namespace])
         }
         store = gw_config.counter_store(spec, args.stack)
         redis_host, redis_ready = self._counter_store(store, base, namespaces[charts.EG_NAMESPACE])
@@ -83,7 +84,7 @@ class TenantGateway(pulumi.ComponentResource):
         keys = [pulumi.Output.secret(p.result.apply(lambda r: f"sk-{r}")) for p in passwords]
         routes = gw_config.upstreams(args.endpoints, args.platform)
         routers = self._router_checks(routes)
-        after = [namespaces[spec.namespace], *args.after]
+        after = [*([namespaces[spec.namespace]] if spec.namespace in namespaces else []), *args.after]
         declared: list[pulumi.Resource] = []
         for manifest in render.render(spec, routes, keys, args.endpoint_keys):
             check = routers.get(manifest["metadata"]["name"]) if manifest["kind"] == "Backend" else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
-from .. import security
+from .. import namespaces, security
 from ..addons import OPERATOR_NAMESPACE
 from ..backends import kserve
 from ..backends.front import SERVICE_PORT
@@ -102,6 +102,7 @@ def validate_gateway(spec: GatewaySpec, endpoints: Sequence[EndpointSpec], platf
         severity = plaintext_severity(platform.ingress.allow_plaintext_api_key, stack)
         why = f" ({OPT_OUT_KEY} is set: dev stack {stack!r} only)" if severity == "warning" else ""
         problems.append(Problem(f"{PATH}.certificateArn", None, T3, f"a public gateway carries tenant API keys and would take them over plain HTTP{why}", "set gateway.certificateArn to an ACM certificate, or gateway.public: false", severity=severity))
+    problems += namespaces.check_config(spec.namespace, f"{PATH}.namespace")
     if not spec.tiers:
         problems.append(Problem(f"{PATH}.tiers", [], T1, "the gateway has no tier, so no key has a limit", "add tiers, e.g. [{name: free, tokensPerMinute: 200}]"))
     if not spec.tenants:
@@ -119,6 +120,8 @@ def validate_gateway(spec: GatewaySpec, endpoints: Sequence[EndpointSpec], platf
     for i, tenant in enumerate(spec.tenants):
         if tenant.tier not in tiers:
             problems.append(Problem(f"{PATH}.tenants[{i}].tier", tenant.tier, T2, f"tenant {tenant.name!r} is on a tier that is not declared", f"use one of {tiers} or add the tier"))
+        if tenant.models == []:
+            problems.append(Problem(f"{PATH}.tenants[{i}].models", [], T2, f"tenant {tenant.name!r} lists no model, so its key reaches no endpoint", "list the endpoints it may call, or drop `models` for every endpoint", severity="warning"))
         for j, model in enumerate(tenant.models or []):
             if model not in known:
                 problems.append(Problem(f"{PATH}.tenants[{i}].models[{j}]", model, T2, f"tenant {tenant.name!r} lists a model that is not an endpoint of this stack", f"use endpoint names: {sorted(known)}"))

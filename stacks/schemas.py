@@ -1,5 +1,6 @@
 """Schema validation of rendered objects: CRDs from the upstream files, core kinds from
 `kubernetes-validate`. Lookup is keyed by (group, version, kind), so OME and KServe plug in as files.
+A custom resource is also checked against its CRD's own CEL rules (`x-kubernetes-validations`, see crd_cel.py).
 
 CRD files are upstream data and are not copied into the project. They are found, in order, in:
 `--crd-dir`, `$LLM_SERVING_CRD_DIR` (CI hands its schema folder in this way), or the user cache filled
@@ -24,6 +25,7 @@ import yaml
 from kubernetes_validate import utils as kv_utils
 from referencing import Registry, Resource
 
+from . import crd_cel
 from .pinned import Fetcher, PinnedFile, fetch_pinned, raw_url
 from .pinned import urlopen as _urlopen
 
@@ -71,6 +73,11 @@ class SchemaResult:
     status: str  # "passed" | "failed" | "unchecked"
     source: str  # which schema was used, or why none was
     errors: tuple[str, ...] = ()
+    cel: crd_cel.CelResult = crd_cel.CelResult()  # the CRD's own rules (custom resources only)
+
+    @property
+    def failures(self) -> int:
+        return len(self.errors) + len(self.cel.violations)
 
 
 def _strict(schema: Any) -> Any:
@@ -96,6 +103,7 @@ class CrdRegistry:
     def __init__(self, directory: Optional[Path]):
         self.directory = directory
         self._schemas: dict[tuple[str, str, str], tuple[jsonschema.Validator, str]] = {}
+        self._rules: dict[tuple[str, str, str], crd_cel.CrdRules] = {}
         self._parsed: set[Path] = set()
         self._searched: set[tuple[str, str, str]] = set()  # keys looked for in every file: a miss is final
         self.unreadable: dict[Path, str] = {}  # CRD files skipped, with why: named when a kind stays unchecked
@@ -138,6 +146,7 @@ class CrdRegistry:
                         rel = path.relative_to(self.directory) if self.directory else path
                         # Compiled once per kind: checking many documents of one kind reuses it.
                         self._schemas[key] = (jsonschema.Draft7Validator(_strict(schema), format_checker=FORMAT_CHECKER), f"{rel} ({version['name']})")
+                        self._rules[key] = crd_cel.CrdRules(schema)  # its rules are compiled when first run
             except (KeyError, TypeError, AttributeError):
                 self.unreadable[path] = "not a CustomResourceDefinition with spec.group, names.kind and versions"
 
@@ -151,6 +160,10 @@ class CrdRegistry:
             else:
                 self._searched.add(key)  # each later object of this kind is unchecked without a rescan
         return self._schemas.get(key)
+
+    def rules(self, group: str, version: str, kind: str) -> Optional[crd_cel.CrdRules]:
+        """The CEL rules of a kind whose schema() was found."""
+        return self._rules.get((group, version, kind))
 
 
 def _format_error(err: jsonschema.ValidationError) -> str:
@@ -233,7 +246,10 @@ class Validator:
             return SchemaResult("unchecked", f"no CRD schema for {api_version} {kind} in {where}{skipped}")
         validator, source = found
         errors = sorted(validator.iter_errors(obj), key=lambda e: list(e.absolute_path))
-        return SchemaResult("failed" if errors else "passed", source, tuple(_format_error(e) for e in errors))
+        rules = self.crds.rules(group, version, kind)
+        cel = rules.check(obj, blocked=crd_cel.blocking([str(e.validator) for e in errors])) if rules else crd_cel.CelResult()
+        failed = bool(errors or cel.violations)
+        return SchemaResult("failed" if failed else "passed", source, tuple(_format_error(e) for e in errors), cel)
 
 
 # ---------------------------------------------------------------- fetching pinned CRDs

@@ -188,7 +188,7 @@ _UNIT = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0,
 def go_duration(text: str) -> dt.timedelta:
     """Go's time.ParseDuration ("1h30m", "300ms", "-1.5h", "0")."""
     body, sign = text, 1
-    if body[:1] in "+-":
+    if body and body[0] in "+-":
         sign, body = (-1 if body[0] == "-" else 1), body[1:]
     if body == "0":
         return dt.timedelta(0)
@@ -406,11 +406,11 @@ class _Walk:
                     self_value = exc
             self.evaluated += 1
             if isinstance(self_value, _BadValue):
-                self.violate(rule, path, value, f"{self_value} evaluating rule: {_rule_error_string(rule)}")
+                self.violate(rule, path, value, f"{self_value} evaluating rule: {_rule_error_string(rule)}", error=True)
                 continue
             result = program.program.eval(data={"self": self_value})
             if _is_error(result):
-                self.violate(rule, path, value, f"{_first_line(str(result.value()))} evaluating rule: {_rule_error_string(rule)}")
+                self.violate(rule, path, value, f"{_first_line(str(result.value()))} evaluating rule: {_rule_error_string(rule)}", error=True)
             elif result.value() is not True:
                 self.violate(rule, path, value, self.message(rule, self_value))
 
@@ -424,13 +424,14 @@ class _Walk:
                     return text.strip()
         return rule.message.strip() or f"failed rule: {rule.text.strip()}"
 
-    def violate(self, rule: _Rule, path: str, value: Any, message: str) -> None:
+    def violate(self, rule: _Rule, path: str, value: Any, message: str, error: bool = False) -> None:
+        """A false rule at `fieldPath` with its `reason`; an evaluation error at the rule's node, as the API server."""
         where = path
-        if rule.field_path:
+        if rule.field_path and not error:
             extra = rule.field_path[1:] if rule.field_path.startswith(".") else rule.field_path
             where = f"{path}.{extra}" if path and not extra.startswith("[") else f"{path}{extra}"
         message = message.rstrip(". ")  # Problem adds ". Fix:"
-        if rule.reason:
+        if rule.reason and not error:
             message = f"{message} ({rule.reason})"
         fix = f"change the object so that the CRD's rule holds: {rule.text.strip()}"
         self.violations.append(CelViolation(Problem(where or "(root)", _short(value), RULE, message, fix), rule.text.strip()))

@@ -356,7 +356,7 @@ class CrdRules:
             return CelResult()
         walk = _Walk(obj, blocked)
         walk.visit(self.root, apply_defaults(json.loads(json.dumps(obj)), self.schema), "", root=True)
-        unchecked = tuple(f"{count} x {why}" if count > 1 else why for why, count in walk.unchecked.items())
+        unchecked = tuple(f"{count} {why}" if why.startswith("rule(s)") else (f"{count} x {why}" if count > 1 else why) for why, count in walk.unchecked.items())
         return CelResult(CelCounts(walk.evaluated, len(walk.violations), sum(walk.unchecked.values()), walk.skipped), tuple(walk.violations), unchecked)
 
 
@@ -395,8 +395,13 @@ class _Walk:
                 self.skipped += 1
                 continue
             if self.blocked or program.unchecked:
-                why = "the object has schema errors that stop the API server's rule checks (type, enum, required or length)" if self.blocked else program.unchecked
-                key = f"{path or '(root)'}: {rule.text!r} {why}"
+                # One line per rule that lacks a function; one per object when nothing can run at all.
+                if self.blocked:
+                    key = "rule(s) not run: the object has schema errors that stop the API server's rule checks (type, enum, required or length)"
+                elif program.unchecked == _ENV_ERROR:
+                    key = f"rule(s) not run: {_ENV_ERROR}"
+                else:
+                    key = f"{path or '(root)'}: {rule.text!r} {program.unchecked}"
                 self.unchecked[key] = self.unchecked.get(key, 0) + 1
                 continue
             if self_value is _NOT_CONVERTED:

@@ -83,10 +83,6 @@ class CelResult:
 # ---------------------------------------------------------------- the environment
 
 
-class _Missing(Exception):
-    pass
-
-
 @dataclass
 class _Compiled:
     program: Any = None

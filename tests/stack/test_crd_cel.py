@@ -24,62 +24,29 @@ from stacks import crd_cel
 from stacks import plan as plan_cmd
 from stacks.crd_cel import CelCounts
 from stacks.schemas import Validator
+from components.rules.gateway import config as gw_config
+from components.rules.gateway import render as gw_render
+from components.rules.spec import PlatformSpec
 from tests.example_stacks import user_plan
+from tests.gateway.helpers import endpoints as gateway_endpoints
+from tests.gateway.helpers import gateway as gateway_spec
 
-EG = "gateway.envoyproxy.io/v1alpha1"
-AIGW = "aigateway.envoyproxy.io/v1beta1"
-GWAPI = "gateway.networking.k8s.io/v1"
-META = {"name": "qwen3-4b-vllm", "namespace": "llm-gateway"}
 
-# The gateway objects as the project renders them (tests/golden/data/plan-eks.yaml), written out.
-GATEWAY_CLASS = {"apiVersion": GWAPI, "kind": "GatewayClass", "metadata": {"name": "llm-gateway"}, "spec": {"controllerName": "gateway.envoyproxy.io/gatewayclass-controller"}}
-ENVOY_PROXY = {
-    "apiVersion": EG, "kind": "EnvoyProxy", "metadata": {"name": "llm-gateway", "namespace": "llm-gateway"},
-    "spec": {"provider": {"type": "Kubernetes", "kubernetes": {"envoyService": {"type": "ClusterIP", "name": "llm-gateway"}}}},
-}
-GATEWAY = {
-    "apiVersion": GWAPI, "kind": "Gateway", "metadata": {"name": "llm-gateway", "namespace": "llm-gateway"},
-    "spec": {"gatewayClassName": "llm-gateway", "listeners": [{"name": "http", "protocol": "HTTP", "port": 80}],
-             "infrastructure": {"parametersRef": {"group": "gateway.envoyproxy.io", "kind": "EnvoyProxy", "name": "llm-gateway"}}},
-}
-BACKEND = {"apiVersion": EG, "kind": "Backend", "metadata": META, "spec": {"endpoints": [{"fqdn": {"hostname": "qwen3-4b-vllm.inference.svc.cluster.local", "port": 80}}]}}
-AI_SERVICE_BACKEND = {
-    "apiVersion": AIGW, "kind": "AIServiceBackend", "metadata": META,
-    "spec": {"schema": {"name": "OpenAI"}, "backendRef": {"name": "qwen3-4b-vllm", "kind": "Backend", "group": "gateway.envoyproxy.io"}},
-}
-AI_GATEWAY_ROUTE = {
-    "apiVersion": AIGW, "kind": "AIGatewayRoute", "metadata": META,
-    "spec": {
-        "parentRefs": [{"name": "llm-gateway", "kind": "Gateway", "group": "gateway.networking.k8s.io"}],
-        "rules": [{"matches": [{"headers": [{"type": "Exact", "name": "x-ai-eg-model", "value": "Qwen3-4B-Instruct-2507"}]}], "backendRefs": [{"name": "qwen3-4b-vllm"}]}],
-        "llmRequestCosts": [{"metadataKey": "llm_total_token", "type": "TotalToken"}],
-    },
-}
-BACKEND_SECURITY_POLICY = {
-    "apiVersion": AIGW, "kind": "BackendSecurityPolicy", "metadata": {"name": "qwen3-4b-vllm-upstream-key", "namespace": "llm-gateway"},
-    "spec": {"type": "APIKey", "apiKey": {"secretRef": {"name": "qwen3-4b-vllm-upstream-key"}},
-             "targetRefs": [{"group": "aigateway.envoyproxy.io", "kind": "AIServiceBackend", "name": "qwen3-4b-vllm"}]},
-}
-SECURITY_POLICY = {
-    "apiVersion": EG, "kind": "SecurityPolicy", "metadata": {"name": "qwen3-4b-vllm-tenants", "namespace": "llm-gateway"},
-    "spec": {
-        "targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "name": "qwen3-4b-vllm"}],
-        "apiKeyAuth": {"credentialRefs": [{"group": "", "kind": "Secret", "name": "tenant-team-a"}], "extractFrom": [{"headers": ["x-api-key"]}],
-                       "forwardClientIDHeader": "x-tenant-id", "sanitize": True},
-    },
-}
-BACKEND_TRAFFIC_POLICY = {
-    "apiVersion": EG, "kind": "BackendTrafficPolicy", "metadata": {"name": "llm-gateway-limits", "namespace": "llm-gateway"},
-    "spec": {
-        "targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "llm-gateway"}],
-        "rateLimit": {"type": "Global", "global": {"rules": [{
-            "clientSelectors": [{"headers": [{"type": "Exact", "name": "x-tenant-id", "value": "team-a"}]}],
-            "limit": {"requests": 200, "unit": "Minute"},
-            "cost": {"request": {"from": "Number", "number": 0}, "response": {"from": "Metadata", "metadata": {"namespace": "io.envoy.ai_gateway", "key": "llm_total_token"}}},
-        }]}},
-    },
-}
-RENDERED = [GATEWAY_CLASS, ENVOY_PROXY, GATEWAY, BACKEND, AI_SERVICE_BACKEND, AI_GATEWAY_ROUTE, BACKEND_SECURITY_POLICY, SECURITY_POLICY, BACKEND_TRAFFIC_POLICY]
+def _rendered_by_kind() -> dict[str, dict]:
+    """The first object of each kind the gateway's pure renderer makes (what the plan declares), so the
+    rules run against what the project renders today, not a copy of it."""
+    spec = gateway_spec()
+    routes = gw_config.upstreams(gateway_endpoints(), PlatformSpec())
+    keys = [f"sk-{t.name}" for t in spec.tenants]
+    out: dict[str, dict] = {}
+    for obj in gw_render.render(spec, routes, keys, {"qwen3-4b-vllm": "sk-upstream"}):
+        if obj["kind"] != "Secret":
+            out.setdefault(obj["kind"], obj)
+    return out
+
+
+BY_KIND = _rendered_by_kind()
+RENDERED = list(BY_KIND.values())
 
 
 def broken(obj: dict, path: str, value) -> dict:
@@ -102,19 +69,20 @@ def test_rendered_gateway_objects_pass_their_crds_cel_rules(schema_validator, ob
 
 BREAKS = [
     # (object, path set, value, path reported, the rule's own message)
-    (ENVOY_PROXY, "spec.provider.kubernetes.envoyService.loadBalancerIP", "10.0.0.9", "spec.provider.kubernetes.envoyService",
+    (BY_KIND["EnvoyProxy"], "spec.provider.kubernetes.envoyService.loadBalancerIP", "10.0.0.9", "spec.provider.kubernetes.envoyService",
      "loadBalancerIP can only be set for LoadBalancer type"),
-    (GATEWAY, "spec.listeners", [{"name": "http", "protocol": "HTTP", "port": 80}, {"name": "http", "protocol": "HTTP", "port": 8080}], "spec.listeners",
+    (BY_KIND["Gateway"], "spec.listeners", [{"name": "http", "protocol": "HTTP", "port": 80}, {"name": "http", "protocol": "HTTP", "port": 8080}], "spec.listeners",
      "Listener name must be unique within the Gateway"),
-    (BACKEND, "spec.type", "DynamicResolver", "spec", "DynamicResolver type cannot have endpoints specified"),
-    (AI_SERVICE_BACKEND, "spec.backendRef", {"name": "qwen3-4b-vllm", "kind": "Service", "group": "", "port": 80}, "spec.backendRef",
+    (BY_KIND["Backend"], "spec.type", "DynamicResolver", "spec", "DynamicResolver type cannot have endpoints specified"),
+    (BY_KIND["AIServiceBackend"], "spec.backendRef", {"name": "qwen3-4b-vllm", "kind": "Service", "group": "", "port": 80}, "spec.backendRef",
      "BackendRef must be a Backend resource of Envoy Gateway"),
-    (AI_GATEWAY_ROUTE, "spec.rules.0.name", "route-not-found", "spec.rules[0]", "rule name route-not-found is reserved"),
-    (BACKEND_SECURITY_POLICY, "spec.targetRefs", [{"group": "", "kind": "Service", "name": "qwen3-4b-vllm"}], "spec.targetRefs",
+    (BY_KIND["AIGatewayRoute"], "spec.rules.0.name", "route-not-found", "spec.rules[0]", "rule name route-not-found is reserved"),
+    (BY_KIND["BackendSecurityPolicy"], "spec.targetRefs", [{"group": "", "kind": "Service", "name": "qwen3-4b-vllm"}], "spec.targetRefs",
      "targetRefs must reference AIServiceBackend or InferencePool resources"),
-    (SECURITY_POLICY, "spec.targetRefs.0.group", "aigateway.envoyproxy.io", "spec",
+    (BY_KIND["SecurityPolicy"], "spec.targetRefs.0.group", "aigateway.envoyproxy.io", "spec",
      "this policy can only have a targetRefs[*].group of gateway.networking.k8s.io"),
-    (BACKEND_TRAFFIC_POLICY, "spec.rateLimit.global.rules.0.cost.request.metadata", {"namespace": "io.envoy.ai_gateway", "key": "llm_input_token"},
+    (BY_KIND["ClientTrafficPolicy"], "spec.targetRefs.0.kind", "HTTPRoute", "spec", "this policy can only have a targetRefs[*].kind of Gateway"),
+    (BY_KIND["BackendTrafficPolicy"], "spec.rateLimit.global.rules.0.cost.request.metadata", {"namespace": "io.envoy.ai_gateway", "key": "llm_input_token"},
      "spec.rateLimit.global.rules[0].cost.request", "only one of number or metadata can be specified"),
 ]
 
@@ -132,14 +100,14 @@ def test_a_broken_cel_rule_of_each_rendered_gateway_kind_is_a_schema_failure_wit
 def test_defaults_are_applied_before_the_rules_run(schema_validator):
     # Backend's rule reads self.type, which the rendered object leaves to the CRD default (Endpoints):
     # without defaulting, the rule would end in "no such key: type".
-    assert "type" not in BACKEND["spec"]
-    result = schema_validator.validate(BACKEND)
+    assert "type" not in BY_KIND["Backend"]["spec"]
+    result = schema_validator.validate(BY_KIND["Backend"])
     assert result.status == "passed" and result.cel.counts.evaluated == 4
 
 
 def test_transition_rule_reading_oldself_is_skipped_and_counted_never_passed(schema_validator):
     # GatewayClass's only rule is `self == oldSelf` on spec.controllerName: a create has no old object.
-    result = schema_validator.validate(broken(GATEWAY_CLASS, "spec.controllerName", "example.com/other"))
+    result = schema_validator.validate(broken(BY_KIND["GatewayClass"], "spec.controllerName", "example.com/other"))
     assert result.cel.counts == CelCounts(evaluated=0, violated=0, unchecked=0, skipped=1)
 
 
@@ -385,7 +353,7 @@ def test_plan_reports_a_cel_violation_as_a_schema_failure_with_object_path_messa
 
 
 def test_check_prints_the_violation_and_json_counts_the_rules(tmp_path, crd_dir):
-    manifest = broken(BACKEND, "spec.type", "DynamicResolver")
+    manifest = broken(BY_KIND["Backend"], "spec.type", "DynamicResolver")
     path = tmp_path / "backend.yaml"
     path.write_text(yaml.safe_dump(manifest))
     out = io.StringIO()

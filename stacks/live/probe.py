@@ -12,6 +12,7 @@ Keys go into request headers only: no line is built from one. Bodies are read up
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
@@ -229,7 +230,13 @@ class _RouterLookup:
 
     def for_entry(self, entry: dict[str, Any]) -> Callable[[], str]:
         source = str(entry.get("urlSource") or "")
-        return lambda: self.found.setdefault(source, self._read(source))
+
+        def lookup() -> str:
+            if source not in self.found:  # once per Ingress, whatever the number of answers
+                self.found[source] = self._read(source)
+            return self.found[source]
+
+        return lookup
 
     def _read(self, source: str) -> str:
         what, _, ref = source.partition(" ")
@@ -298,15 +305,31 @@ async def send(session: Any, call: Call, timeout: float) -> Answer:
     except (TimeoutError, asyncio.TimeoutError):
         if status is not None:  # the status came in time; the body did not
             return Answer(status, seconds, headers, body)
-        return Answer(None, time.perf_counter() - start, error=f"no answer within {timeout:g} s")
+        return _failed(start, f"no answer within {timeout:g} s")
     except aiohttp.ClientConnectorCertificateError as exc:
-        return Answer(None, time.perf_counter() - start, error=f"TLS: the certificate was refused ({exc.certificate_error})")
+        why = getattr(exc.certificate_error, "verify_message", None) or _first_line(exc.certificate_error)
+        return _failed(start, f"TLS: the certificate of {exc.host} was refused ({why}): the ALB must serve one that covers this name (certificateArn, or the one issued for platform.ingress.domain)")
+    except aiohttp.ClientConnectorSSLError as exc:
+        why = getattr(exc.os_error, "reason", None) or _first_line(exc.os_error)
+        return _failed(start, f"TLS with {exc.host}:{exc.port} failed ({why}){': the listener there does not speak TLS' if why == 'WRONG_VERSION_NUMBER' else ''}")
     except aiohttp.ClientSSLError as exc:
-        return Answer(None, time.perf_counter() - start, error=f"TLS: {_first_line(exc)}")
+        return _failed(start, f"TLS: {_first_line(exc)}")
     except aiohttp.ClientConnectorError as exc:
-        return Answer(None, time.perf_counter() - start, error=f"connection: {exc.os_error.strerror or _first_line(exc.os_error)} ({exc.host}:{exc.port})")
+        return _failed(start, f"connection to {exc.host}:{exc.port} failed: {_os_reason(exc.os_error)}")
     except aiohttp.ClientError as exc:
-        return Answer(None, time.perf_counter() - start, error=f"{type(exc).__name__}: {_first_line(exc)}")
+        return _failed(start, f"{type(exc).__name__}: {_first_line(exc)}")
+
+
+def _failed(start: float, error: str) -> Answer:
+    return Answer(None, time.perf_counter() - start, error=error)
+
+
+def _os_reason(error: OSError) -> str:
+    if isinstance(error, socket.gaierror):
+        return "the name does not resolve (its DNS record is not there yet, or the load balancer is gone)"
+    if isinstance(error, ConnectionRefusedError):
+        return "refused (nothing listens on that port)"
+    return error.strerror or _first_line(error)
 
 
 async def _read_capped(content: Any, cap: int) -> bytes:

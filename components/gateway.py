@@ -52,7 +52,7 @@ class TenantGatewayArgs:
 
 class TenantGateway(pulumi.ComponentResource):
     """Outputs: `url`, `tenants` (name -> tier, the served model names it may call, curl example), `counter_store`
-    (kind and address of the rate-limit counters), `keys` (name -> key, each a secret)."""
+    (`in-cluster` or `elasticache`: where the rate-limit counters are), `keys` (name -> key, each a secret)."""
 
     url: pulumi.Output[Optional[str]]
 
@@ -114,8 +114,9 @@ class TenantGateway(pulumi.ComponentResource):
             }
             for i, t in enumerate(spec.tenants)
         }
-        # Named by `stacks status --probe` when the rate-limit headers are missing (Envoy Gateway fails open).
-        self.counter_store = {"kind": store, "address": pulumi.Output.from_input(redis_host).apply(lambda h: f"{h}:{charts.REDIS_PORT}")}
+        # Named by `stacks status --probe` when the rate-limit headers are missing (Envoy Gateway fails open). A plain
+        # string: the cache's address is unknown until it exists, and would make the whole `gateway` output unknown.
+        self.counter_store = store
         self.keys = {t.name: key for t, key in zip(spec.tenants, keys)}
         self.register_outputs({"url": self.url, "tenants": self.tenants, "counterStore": self.counter_store, "keys": self.keys})
 

@@ -63,12 +63,12 @@ class Outcome:
     shown: str
     answer: Optional[Answer]  # None: not sent, or not probed at all
     verdict: Verdict
-    skipped: bool = False
+    skipped: bool = False  # not probed for want of a key or a reachable URL: not a failure
 
     def line(self) -> str:
-        what = f"{self.target}: {self.shown}: " if self.shown else f"{self.target}: "
-        if self.skipped:
-            return f"{what}not probed: {self.verdict.line}"
+        if not self.shown:  # the whole target
+            return f"{self.target}: not probed: {self.verdict.line}"
+        what = f"{self.target}: {self.shown}: "
         a = self.answer
         if a is None:
             return f"{what}not sent: {self.verdict.line}"
@@ -91,7 +91,7 @@ def run(outputs: dict[str, Any], rows: list[Any], timeout: float, console: Conso
                 outcomes.append(Outcome(target.name, call.shown, None, Verdict(False, "the request before it got no answer")))
             else:
                 outcomes.append(Outcome(target.name, call.shown, call.answer, call.judge(call.answer)))
-    console.print(plain(f"Probe: one request each, {timeout:g} s deadline"), soft_wrap=True)
+    console.print(plain(f"Probe: at most two requests per endpoint and per gateway tenant, {timeout:g} s each"), soft_wrap=True)
     for outcome in outcomes:
         console.print(plain(outcome.line(), "" if outcome.skipped or outcome.verdict.ok else "red"), soft_wrap=True)
     return all(o.verdict.ok or o.skipped for o in outcomes)
@@ -173,12 +173,12 @@ def endpoint_targets(outputs: dict[str, Any], rows: list[Any], router: "_RouterL
 
 
 def _counter_store(gateway: dict[str, Any]) -> str:
-    store = gateway.get("counterStore")
-    if not isinstance(store, dict):
-        return "the Redis gateway.counterStore names"
-    kind, address = store.get("kind"), store.get("address")
-    name = "ElastiCache for Redis" if kind == "elasticache" else "in-cluster Redis"
-    return f"{name} at {address}" if address else name
+    """The counter store `gateway.counterStore` names, and where to see it."""
+    if gateway.get("counterStore") == "in-cluster":
+        return f"in-cluster Redis {dx.charts.in_cluster_redis_host()}:{dx.charts.REDIS_PORT} (`kubectl get pods -n {dx.charts.REDIS_NAMESPACE}`)"
+    if gateway.get("counterStore") == "elasticache":
+        return f"ElastiCache for Redis, whose address is the rate-limit container's REDIS_URL (`kubectl get deploy envoy-ratelimit -n {dx.charts.EG_NAMESPACE} -o yaml`)"
+    return "the Redis that gateway.counterStore names"
 
 
 def tenant_targets(outputs: dict[str, Any], secrets: list[str]) -> tuple[list[Target], list[Outcome]]:

@@ -198,3 +198,14 @@ def test_probe_of_an_endpoint_without_a_key_sends_no_authorization(tmp_path, kub
         engine.close()
     assert code == 0, capsys.readouterr().out
     assert all("Authorization" not in headers for _, _, headers, _ in engine.requests) and len(engine.requests) == 2
+
+
+def test_probe_blanks_out_a_key_the_server_echoes(tmp_path, kube_api, engine, capsys):
+    """Server text is printed (the engine's own reason), but never a key, even one the server repeats."""
+    _ready_qwen(kube_api)
+    engine.answers["/v1/chat/completions"] = (400, {"error": {"message": f"invalid request from key {KEY}: no chat template"}})
+    code = _status(tmp_path, kube_api, {"qwen": _qwen(engine.url)}, {"qwen": KEY}, "--probe")
+    out = capsys.readouterr().out
+    assert code == 1
+    assert 'FAIL: HTTP 400: the engine refused the request: {"error": {"message": "invalid request from key [key]: no chat template"}}' in out
+    assert KEY not in out

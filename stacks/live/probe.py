@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from rich.console import Console
 
 from components.kube_reader import KubeReader, LiveError, Unreachable
+from components.rules.gateway import charts, render
 from components.rules.ingress import BACKEND_PROTOCOL_ANNOTATION
 
 from ..literal import plain
@@ -175,9 +176,9 @@ def endpoint_targets(outputs: dict[str, Any], rows: list[Any], router: "_RouterL
 def _counter_store(gateway: dict[str, Any]) -> str:
     """The counter store `gateway.counterStore` names, and where to see it."""
     if gateway.get("counterStore") == "in-cluster":
-        return f"in-cluster Redis {dx.charts.in_cluster_redis_host()}:{dx.charts.REDIS_PORT} (`kubectl get pods -n {dx.charts.REDIS_NAMESPACE}`)"
+        return f"in-cluster Redis {charts.in_cluster_redis_host()}:{charts.REDIS_PORT} (`kubectl get pods -n {charts.REDIS_NAMESPACE}`)"
     if gateway.get("counterStore") == "elasticache":
-        return f"ElastiCache for Redis, whose address is the rate-limit container's REDIS_URL (`kubectl get deploy envoy-ratelimit -n {dx.charts.EG_NAMESPACE} -o yaml`)"
+        return f"ElastiCache for Redis, whose address is the rate-limit container's REDIS_URL (`kubectl get deploy envoy-ratelimit -n {charts.EG_NAMESPACE} -o yaml`)"
     return "the Redis that gateway.counterStore names"
 
 
@@ -187,7 +188,7 @@ def tenant_targets(outputs: dict[str, Any], secrets: list[str]) -> tuple[list[Ta
         return [], []
     url = gateway.get("url")
     if not url:
-        return [], [Outcome("gateway", "", None, Verdict(False, f"gateway.url is null: its ALB has no address (`kubectl describe ingress -n {dx.charts.EG_NAMESPACE}`)"))]
+        return [], [Outcome("gateway", "", None, Verdict(False, f"gateway.url is null: its ALB has no address (`kubectl describe ingress -n {charts.EG_NAMESPACE}`)"))]
     tenants = gateway.get("tenants") if isinstance(gateway.get("tenants"), dict) else {}
     everything = sorted({m for t in tenants.values() if isinstance(t, dict) for m in t.get("models") or []})
     paths = {str(e.get("servedModelName")): str(e.get("invocationPath")) for e in (outputs.get("endpoints") or {}).values() if isinstance(e, dict)}
@@ -205,7 +206,7 @@ def tenant_targets(outputs: dict[str, Any], secrets: list[str]) -> tuple[list[Ta
         if key is None:
             skipped.append(Outcome(name, "", None, Verdict(True, why), skipped=True))
             continue
-        headers = {"User-Agent": USER_AGENT, dx.render.KEY_HEADER: key}
+        headers = {"User-Agent": USER_AGENT, render.KEY_HEADER: key}
         target = Target(name)
         allowed = models[0]
         denied = next((m for m in everything if m not in models), None)

@@ -54,7 +54,8 @@ class TenantGatewayArgs:
 
 
 class TenantGateway(pulumi.ComponentResource):
-    """Outputs: `url`, `tenants` (name -> tier and curl example), `keys` (name -> key, each a secret)."""
+    """Outputs: `url`, `tenants` (name -> tier, the served model names it may call, curl example), `counter_store`
+    (`in-cluster` or `elasticache`: where the rate-limit counters are), `keys` (name -> key, each a secret)."""
 
     url: pulumi.Output[Optional[str]]
 
@@ -116,12 +117,20 @@ class TenantGateway(pulumi.ComponentResource):
         scheme = "https" if spec.certificate_arn else "http"
         # G16: the URL from the Ingress's final status.
         self.url = alb.status.apply(lambda s: f"{scheme}://{h}" if (h := hostname_of(s)) else None)
+        # `models`: what the tenant may send as `model`; `stacks status --probe` calls one of them and one outside them.
         self.tenants = {
-            t.name: {"tier": t.tier, "curl": self.url.apply(lambda u, t=t, i=i: curl_example(u, t.name, gw_config.tenant_models(spec, i, routes)))}
+            t.name: {
+                "tier": t.tier,
+                "models": [u.served_model_name for u in gw_config.tenant_models(spec, i, routes)],
+                "curl": self.url.apply(lambda u, t=t, i=i: curl_example(u, t.name, gw_config.tenant_models(spec, i, routes))),
+            }
             for i, t in enumerate(spec.tenants)
         }
+        # Named by `stacks status --probe` when the rate-limit headers are missing (Envoy Gateway fails open). A plain
+        # string: the cache's address is unknown until it exists, and would make the whole `gateway` output unknown.
+        self.counter_store = store
         self.keys = {t.name: key for t, key in zip(spec.tenants, keys)}
-        self.register_outputs({"url": self.url, "tenants": self.tenants, "keys": self.keys})
+        self.register_outputs({"url": self.url, "tenants": self.tenants, "counterStore": self.counter_store, "keys": self.keys})
 
     def _router_checks(self, routes: list[gw_config.Upstream]) -> dict[str, RouterServiceCheck]:
         """Per HyperPod endpoint with the router (Backend name -> check): its Service is found, not named

@@ -89,7 +89,7 @@ def main() -> None:
     pulumi.export("apiKeys", api_keys)
     if cfg.gateway.enabled:
         gateway = declare_gateway(cfg, base, api_keys)
-        pulumi.export("gateway", {"url": gateway.url, "tenants": gateway.tenants})
+        pulumi.export("gateway", {"url": gateway.url, "tenants": gateway.tenants, "counterStore": gateway.counter_store})
         pulumi.export("gatewayKeys", gateway.keys)  # apart, as apiKeys: each value a Pulumi secret
 
 

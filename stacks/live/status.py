@@ -1,7 +1,8 @@
 """`python -m stacks status --stack <env>`: each endpoint's live state, ready replicas, URL and the
 last condition message, read from the cluster (what `kubectl describe` users look for).
 
-Exit 0 when every endpoint is ready, 1 when one is not (pending, failed, API server not answering),
+Exit 0 when every endpoint is ready, 1 when one is not (pending, failed, API server not answering) or,
+with --probe, when a probe of a deployed endpoint or gateway tenant fails (stacks/live/probe.py),
 2 on bad input (outputs missing or malformed, kubeconfig refused)."""
 
 from __future__ import annotations
@@ -38,7 +39,13 @@ def main(args: StatusArgs, console: Console) -> int:
     console.print(table(rows))
     for line in messages(rows):
         console.print(line, soft_wrap=True)
-    return 0 if rows and all(r.live is not None and r.live.readiness == "ready" for r in rows) else 1
+    code = 0 if rows and all(r.live is not None and r.live.readiness == "ready" for r in rows) else 1
+    if args.probe:
+        from .probe import run as probe
+
+        if not probe(outputs, rows, args.timeout, console, f"stack {args.stack}"):
+            code = 1
+    return code
 
 
 def collect(outputs: dict[str, Any], timeout: float, where: str) -> list[Row]:

@@ -72,6 +72,9 @@ def test_tenant_keys_are_secret_outputs_with_tier_and_curl_reading_the_key_from_
     gateway, secret = resolve(outputs["gateway"])
     assert not secret
     assert {t: v["tier"] for t, v in gateway["tenants"].items()} == {"team-a": "free", "team-b": "enterprise"}
+    # What each tenant may send as `model` (served names, G5), for `stacks status --probe`: team-a lists one endpoint.
+    assert {t: v["models"] for t, v in gateway["tenants"].items()} == {"team-a": ["Qwen3-4B-Instruct-2507"], "team-b": ["Qwen3-4B-Instruct-2507", "Qwen3-0.6B"]}
+    assert gateway["counterStore"] == "elasticache"
     keys = {}
     for tenant in ("team-a", "team-b"):
         keys[tenant], is_secret = resolve(outputs["gatewayKeys"][tenant])

@@ -157,14 +157,29 @@ class StampingHandler(ResponseHandler):
 STAMP_AT_READ = os.environ.get("BENCHMARKS_STAMP", "read") != "resume"
 
 
+def _install_stamping(connector: aiohttp.BaseConnector) -> None:
+    """aiohttp builds each connection's protocol with the private ``BaseConnector._factory``, a partial of
+    ``ResponseHandler`` (aio-libs/aiohttp@v3.14.3 and the pinned 3.14.5 release, ``aiohttp/connector.py``
+    ``BaseConnector.__init__``; called for every TCP connection and the TLS upgrade). A release that renames or
+    reshapes it must stop the run here: the request would still work, but stamped in the coroutine again."""
+    factory = getattr(connector, "_factory", None)
+    if getattr(factory, "func", None) is not ResponseHandler:
+        raise RuntimeError(
+            f"aiohttp {aiohttp.__version__}: {type(connector).__name__}._factory is {factory!r}, not a partial of "
+            "ResponseHandler, so socket timestamps cannot be installed. "
+            "Fix: install the pinned aiohttp (requirements.txt), or set BENCHMARKS_STAMP=resume"
+        )
+    connector._factory = functools.partial(StampingHandler, loop=asyncio.get_running_loop())
+
+
 def make_session(pool_limit: int = 0) -> aiohttp.ClientSession:
     """A session that does not throttle the benchmark: no pool limit (aiohttp's default of 100
     connections would silently cap concurrency), 1 MiB read buffer (no flow-control pauses on
     bursts), no aiohttp timeouts (``send`` enforces its own deadline).  ``pool_limit`` exists
     only for ``benchmarks/pool_latency.py``, which shows what a limit would cost."""
     connector = aiohttp.TCPConnector(limit=pool_limit, limit_per_host=pool_limit, ttl_dns_cache=300, keepalive_timeout=60)
-    if STAMP_AT_READ:  # aiohttp (pinned) builds each connection's protocol with this factory
-        connector._factory = functools.partial(StampingHandler, loop=asyncio.get_running_loop())
+    if STAMP_AT_READ:
+        _install_stamping(connector)
     return aiohttp.ClientSession(
         connector=connector,
         timeout=aiohttp.ClientTimeout(total=None, sock_connect=30),

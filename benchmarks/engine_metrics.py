@@ -8,10 +8,17 @@ What vLLM and SGLang expose (sample names as scraped):
   (gauge, 0-1; before v0.10 ``vllm:gpu_cache_usage_perc``), ``vllm:prefix_cache_queries_total`` and
   ``vllm:prefix_cache_hits_total`` (counters, in tokens), ``vllm:num_preemptions_total`` (counter).
   Labels ``model_name`` and ``engine`` (one series per data-parallel engine).
-- SGLang (``python/sglang/srt/metrics/collector.py``, docs ``docs/references/production_metrics.md``):
-  ``sglang:num_running_reqs``, ``sglang:num_queue_reqs`` (gauges), ``sglang:token_usage`` (gauge,
-  0-1, KV pool in use), ``sglang:cache_hit_rate`` (gauge, 0-1: SGLang has no hit/query counters,
-  so its hit rate is the gauge's mean over the level). No preemption counter.
+- SGLang (sgl-project/sglang@v0.5.19 ``python/sglang/srt/observability/metrics_collector.py``, the
+  version of the pinned image ``lmsysorg/sglang:v0.5.19-cu129``): ``sglang:num_running_reqs``,
+  ``sglang:num_queue_reqs`` (gauges), ``sglang:token_usage`` (gauge, 0-1, KV pool in use),
+  ``sglang:prompt_tokens_total`` and ``sglang:cached_tokens_total`` (counters, in tokens, both added
+  once per finished request by ``observe_one_finished_request``; cached tokens carry a
+  ``cache_source`` label: device, host, storage_<backend>). Its ``sglang:cache_hit_rate`` gauge is
+  not read: it holds the hit rate of the latest prefill batch and every decode log sets it to 0
+  (``python/sglang/srt/managers/scheduler_components/metrics_reporter.py``), so its mean over scrapes is no hit rate.
+  No preemption counter. With priority scheduling on, the request gauges hold the total under
+  ``priority=""`` and each priority's share under ``priority="<n>"`` (``_log_gauge_queue_count``); the
+  shares are skipped, not added to the total.
 
 Counters are reported as deltas over the level, gauges as max and mean over the scrapes.  Series
 that differ only by labels are summed (requests, tokens) or averaged (fractions).
@@ -29,17 +36,19 @@ from prometheus_client.parser import text_string_to_metric_families
 
 # key -> (kind, sample names in order of preference: the first one present is used)
 COUNTERS = {
-    "prefix_cache_queries": ("vllm:prefix_cache_queries_total",),
-    "prefix_cache_hits": ("vllm:prefix_cache_hits_total",),
+    "prefix_cache_queries": ("vllm:prefix_cache_queries_total", "sglang:prompt_tokens_total"),
+    "prefix_cache_hits": ("vllm:prefix_cache_hits_total", "sglang:cached_tokens_total"),
     "preemptions": ("vllm:num_preemptions_total",),
 }
 GAUGES = {
     "running": ("vllm:num_requests_running", "sglang:num_running_reqs"),
     "waiting": ("vllm:num_requests_waiting", "sglang:num_queue_reqs"),
     "kv_cache_usage": ("vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc", "sglang:token_usage"),
-    "cache_hit_rate": ("sglang:cache_hit_rate",),
 }
-FRACTIONS = {"kv_cache_usage", "cache_hit_rate"}  # averaged across label sets, not summed
+FRACTIONS = {"kv_cache_usage"}  # averaged across label sets, not summed
+# SGLang's token counters carry per-request labels (is_streaming, cache_source), and a labelled
+# prometheus_client counter has no sample until its first increment: on an SGLang page, absent is 0.
+ZERO_WHEN_ABSENT_ON_SGLANG = ("prefix_cache_queries", "prefix_cache_hits")
 SCRAPE_TIMEOUT_S = 5.0
 MAX_BODY_BYTES = 16 * 1024 * 1024  # a metrics page this large is not one
 
@@ -61,6 +70,8 @@ def parse(text: str) -> dict[str, float]:
     try:
         for family in text_string_to_metric_families(text):
             for s in family.samples:
+                if s.name.startswith("sglang:") and s.labels.get("priority"):
+                    continue  # a per-priority share of the total under priority="" (see the module doc)
                 by_name.setdefault(s.name, []).append(float(s.value))
     except (ValueError, TypeError, IndexError) as e:
         raise MetricsUnavailable(f"not Prometheus text ({str(e)[:80]})") from None
@@ -69,6 +80,9 @@ def parse(text: str) -> dict[str, float]:
         values = next((by_name[n] for n in names if n in by_name), None)
         if values:
             out[key] = statistics.fmean(values) if key in FRACTIONS else sum(values)
+    if any(name.startswith("sglang:") for name in by_name):
+        for key in ZERO_WHEN_ABSENT_ON_SGLANG:
+            out.setdefault(key, 0.0)
     return out
 
 
@@ -84,12 +98,7 @@ def summarize(samples: list[dict[str, float]], engine: str) -> dict:
         delta = last[key] - first[key] if key in first and key in last else None
         out[key] = delta if delta is not None and delta >= 0 else None
     queries, hits = out["prefix_cache_queries"], out["prefix_cache_hits"]
-    if queries:
-        out["prefix_hit_rate"] = hits / queries if hits is not None else None
-    elif out["cache_hit_rate"] is not None:  # SGLang: the gauge is the server's own hit rate
-        out["prefix_hit_rate"] = out["cache_hit_rate"]["mean"]
-    else:
-        out["prefix_hit_rate"] = None
+    out["prefix_hit_rate"] = hits / queries if queries and hits is not None else None
     return out
 
 

@@ -91,14 +91,20 @@ class EngineCounters:
                 "# TYPE vllm:prefix_cache_hits_total counter", f"vllm:prefix_cache_hits_total{lab} {self.hits}.0",
                 "# TYPE vllm:num_preemptions_total counter", f"vllm:num_preemptions_total{lab} {self.preemptions}.0",
             ]
-        elif self.flavor == "sglang":  # as python/sglang/srt/metrics/collector.py
-            lab = '{model_name="bench"}'
-            rate = self.hits / self.queries if self.queries else 0.0
+        elif self.flavor == "sglang":  # names and labels as sgl-project/sglang@v0.5.19 metrics_collector.py
+            lab = '{engine_type="unified",model_name="bench"}'
             lines = [
                 "# TYPE sglang:num_running_reqs gauge", f"sglang:num_running_reqs{lab} {self.running}.0",
                 "# TYPE sglang:num_queue_reqs gauge", f"sglang:num_queue_reqs{lab} 0.0",
                 "# TYPE sglang:token_usage gauge", f"sglang:token_usage{lab} {min(1.0, self.running / 100)}",
-                "# TYPE sglang:cache_hit_rate gauge", f"sglang:cache_hit_rate{lab} {rate}",
+                "# TYPE sglang:cache_hit_rate gauge", f"sglang:cache_hit_rate{lab} 0.0",  # as after a decode log
+                # labelled counters: no sample before their first increment
+                "# TYPE sglang:prompt_tokens_total counter",
+                *([f'sglang:prompt_tokens_total{{engine_type="unified",is_streaming="true",model_name="bench"}} {self.queries}.0']
+                  if self.queries else []),
+                "# TYPE sglang:cached_tokens_total counter",
+                *([f'sglang:cached_tokens_total{{cache_source="device",engine_type="unified",model_name="bench"}} {self.hits}.0']
+                  if self.hits else []),
             ]
         else:
             return None

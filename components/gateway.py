@@ -18,7 +18,9 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from .endpoints.objects import SCHEME_ANNOTATION, declare
+from .endpoints.router_check import RouterServiceCheck
 from .endpoints.urls import hostname_of
+from .rules import namespaces as namespace_rules
 from .rules import tags as tag_rules
 from .rules.gateway import charts, config as gw_config, render
 from .rules.spec import EndpointSpec, GatewaySpec, PlatformSpec
@@ -48,10 +50,12 @@ class TenantGatewayArgs:
     ingress_ready: list[pulumi.Resource] = field(default_factory=list)  # the load balancer controller (O1)
     network: Optional[CacheNetwork] = None
     tags: dict[str, str] = field(default_factory=dict)
+    kubeconfig: Optional[Any] = None  # for the router checks of HyperPod endpoints behind the gateway
 
 
 class TenantGateway(pulumi.ComponentResource):
-    """Outputs: `url`, `tenants` (name -> tier and curl example), `keys` (name -> key, each a secret)."""
+    """Outputs: `url`, `tenants` (name -> tier, the served model names it may call, curl example), `counter_store`
+    (`in-cluster` or `elasticache`: where the rate-limit counters are), `keys` (name -> key, each a secret)."""
 
     url: pulumi.Output[Optional[str]]
 
@@ -64,7 +68,7 @@ class TenantGateway(pulumi.ComponentResource):
         base = [*args.ingress_ready]  # every chart here creates Services (O1)
         namespaces = {
             ns: k8s.core.v1.Namespace(f"{name}-ns-{ns}", metadata={"name": ns}, opts=pulumi.ResourceOptions(**k8s_opts, depends_on=base))
-            for ns in dict.fromkeys([charts.EG_NAMESPACE, charts.AIGW_NAMESPACE, spec.namespace])
+            for ns in namespace_rules.owned([charts.EG_NAMESPACE, charts.AIGW_NAMESPACE, spec.namespace])
         }
         store = gw_config.counter_store(spec, args.stack)
         redis_host, redis_ready = self._counter_store(store, base, namespaces[charts.EG_NAMESPACE])
@@ -80,13 +84,22 @@ class TenantGateway(pulumi.ComponentResource):
         ]
         keys = [pulumi.Output.secret(p.result.apply(lambda r: f"sk-{r}")) for p in passwords]
         routes = gw_config.upstreams(args.endpoints, args.platform)
-        after = [namespaces[spec.namespace], *args.after]
+        routers = self._router_checks(routes)
+        after = [*([namespaces[spec.namespace]] if spec.namespace in namespaces else []), *args.after]
         declared: list[pulumi.Resource] = []
         for manifest in render.render(spec, routes, keys, args.endpoint_keys):
+            check = routers.get(manifest["metadata"]["name"]) if manifest["kind"] == "Backend" else None
+            if check is not None:
+                # The router Service the check found, as the public Ingress uses it.
+                found = pulumi.Output.all(check.service, check.port).apply(lambda f: gw_config.backend_spec(gw_config.router_host(f[0]), int(f[1])))
+                manifest = {**manifest, "spec": found}
             group = manifest["apiVersion"].rpartition("/")[0]
             waits = installers.get(charts.CRD_INSTALLERS.get(group, ""), [])
             label = f"{name}-{manifest['kind'].lower()}-{manifest['metadata']['name']}"
-            res_opts = pulumi.ResourceOptions(**k8s_opts, depends_on=[*after, *waits, *declared])
+            # One chain: the first object after the endpoints, each next one after the previous. The order is the
+            # same as naming the endpoints and every earlier object each time, which made the SDK's cycle check
+            # (resource_cycle_breaker) walk the graph once per pair: 50 s of CPU in a 50-endpoint eks plan.
+            res_opts = pulumi.ResourceOptions(**k8s_opts, depends_on=[*(declared[-1:] or after), *waits])
             if manifest["kind"] == "Secret":
                 res_opts = pulumi.ResourceOptions.merge(res_opts, pulumi.ResourceOptions(additional_secret_outputs=SECRET_OUTPUTS))
                 declared.append(k8s.core.v1.Secret(label, metadata=manifest["metadata"], type=manifest["type"], string_data=manifest["stringData"], opts=res_opts))
@@ -99,17 +112,41 @@ class TenantGateway(pulumi.ComponentResource):
         alb = declare(
             f"{name}-ingress",
             ingress,
-            pulumi.ResourceOptions(**k8s_opts, depends_on=[*base, *declared, eg], replace_on_changes=[SCHEME_ANNOTATION], delete_before_replace=True),
+            pulumi.ResourceOptions(**k8s_opts, depends_on=[*base, *declared[-1:], eg], replace_on_changes=[SCHEME_ANNOTATION], delete_before_replace=True),  # the chain's end: after all of it
         )
         scheme = "https" if spec.certificate_arn else "http"
         # G16: the URL from the Ingress's final status.
         self.url = alb.status.apply(lambda s: f"{scheme}://{h}" if (h := hostname_of(s)) else None)
+        # `models`: what the tenant may send as `model`; `stacks status --probe` calls one of them and one outside them.
         self.tenants = {
-            t.name: {"tier": t.tier, "curl": self.url.apply(lambda u, t=t, i=i: curl_example(u, t.name, gw_config.tenant_models(spec, i, routes)))}
+            t.name: {
+                "tier": t.tier,
+                "models": [u.served_model_name for u in gw_config.tenant_models(spec, i, routes)],
+                "curl": self.url.apply(lambda u, t=t, i=i: curl_example(u, t.name, gw_config.tenant_models(spec, i, routes))),
+            }
             for i, t in enumerate(spec.tenants)
         }
+        # Named by `stacks status --probe` when the rate-limit headers are missing (Envoy Gateway fails open). A plain
+        # string: the cache's address is unknown until it exists, and would make the whole `gateway` output unknown.
+        self.counter_store = store
         self.keys = {t.name: key for t, key in zip(spec.tenants, keys)}
-        self.register_outputs({"url": self.url, "tenants": self.tenants, "keys": self.keys})
+        self.register_outputs({"url": self.url, "tenants": self.tenants, "counterStore": self.counter_store, "keys": self.keys})
+
+    def _router_checks(self, routes: list[gw_config.Upstream]) -> dict[str, RouterServiceCheck]:
+        """Per HyperPod endpoint with the router (Backend name -> check): its Service is found, not named
+        (AWS documents neither its name nor its port)."""
+        a = self._args
+        if a.kubeconfig is None:
+            return {}
+        routed = {ep.name: ep for ep in a.endpoints if ep.backend == "hyperpod" and ep.intelligent_routing}
+        return {
+            up.name: RouterServiceCheck(
+                f"{self._name}-router-check-{up.name}", a.kubeconfig, up.name, up.namespace, a.platform.ingress,
+                routed[up.endpoint].max_deploy_seconds, opts=pulumi.ResourceOptions(parent=self, depends_on=a.after),
+            )
+            for up in routes
+            if up.endpoint in routed
+        }
 
     def _chart(self, addon: str, values: Any, after: list[pulumi.Resource]) -> k8s.helm.v4.Chart:
         ref, version = charts.CHARTS[addon]

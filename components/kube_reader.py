@@ -58,6 +58,7 @@ class KubeReader:
         self.apps = client.AppsV1Api(self.api)
         self.networking = client.NetworkingV1Api(self.api)
         self.core = client.CoreV1Api(self.api)
+        self.autoscaling = client.AutoscalingV2Api(self.api)
 
     def __enter__(self) -> "KubeReader":
         return self
@@ -80,6 +81,9 @@ class KubeReader:
 
     def service(self, namespace: str, name: str) -> Optional[dict[str, Any]]:
         return self._read(f"Service {namespace}/{name}", self.core.read_namespaced_service, name, namespace)
+
+    def hpa(self, namespace: str, name: str) -> Optional[dict[str, Any]]:
+        return self._read(f"HorizontalPodAutoscaler {namespace}/{name}", self.autoscaling.read_namespaced_horizontal_pod_autoscaler, name, namespace)
 
     # Lists: the `items` (none on 404).
     def ingresses(self, namespace: str) -> list[Mapping[str, Any]]:

@@ -26,6 +26,7 @@ from components.rules.policy_eval import Violation, evaluate
 from components.rules.resources import from_manifest
 
 from . import yamlio
+from .crd_cel import CelCounts
 from .schemas import DEFAULT_K8S_VERSION, SchemaResult, Validator, find_crd_dir
 
 SUFFIXES = (".yaml", ".yml")
@@ -115,6 +116,10 @@ def lines(docs: list[Document]) -> list[str]:
     for doc in docs:
         for err in doc.schema.errors if doc.schema else ():
             out.append(f"{doc.where}: {_label(doc)}: mandatory schema: {err} [{doc.schema.source}]")
+        for problem in doc.schema.cel.violations if doc.schema else ():
+            out.append(f"{doc.where}: {_label(doc)}: mandatory schema: {problem} [{doc.schema.source}]")
+        for why in doc.schema.cel.unchecked if doc.schema else ():
+            out.append(f"{doc.where}: {_label(doc)}: unchecked CRD rule: {why}")
         for v in doc.violations:
             out.append(f"{doc.where}: {_label(doc)}: {v.level} {v.policy}: {v.problem}")
         if doc.unchecked:
@@ -134,9 +139,26 @@ def summary(docs: list[Document]) -> dict[str, int]:
     }
 
 
+def cel_counts(docs: list[Document]) -> CelCounts:
+    """The CRDs' own CEL rules over every custom resource checked."""
+    return sum((d.schema.cel.counts for d in docs if d.schema), CelCounts())
+
+
 def exit_code(docs: list[Document]) -> int:
     counts = summary(docs)
     return 1 if counts["mandatory"] or counts["schemaFailures"] else 0
+
+
+def _schema_report(schema: SchemaResult) -> dict[str, Any]:
+    cel = schema.cel
+    return {
+        "status": schema.status,
+        "source": schema.source,
+        "errors": list(schema.errors),
+        "celRules": cel.counts.as_dict(),
+        "celViolations": [{"path": v.problem.path, "value": v.problem.value, "message": v.problem.message, "rule": v.rule} for v in cel.violations],
+        "celUnchecked": list(cel.unchecked),
+    }
 
 
 def report(docs: list[Document]) -> dict[str, Any]:
@@ -153,7 +175,7 @@ def report(docs: list[Document]) -> dict[str, Any]:
                 "kind": d.manifest.get("kind"),
                 "name": (d.manifest.get("metadata") or {}).get("name"),
                 "namespace": (d.manifest.get("metadata") or {}).get("namespace"),
-                "schema": {"status": d.schema.status, "source": d.schema.source, "errors": list(d.schema.errors)} if d.schema else None,
+                "schema": _schema_report(d.schema) if d.schema else None,
                 "rules": d.rules,
                 "status": "unchecked" if d.unchecked else ("failed" if any(v.mandatory for v in d.violations) or (d.schema and d.schema.status == "failed") else "passed"),
                 "violations": [violation(v) for v in d.violations],
@@ -161,6 +183,7 @@ def report(docs: list[Document]) -> dict[str, Any]:
             for d in docs
         ],
         "summary": summary(docs),
+        "celRules": cel_counts(docs).as_dict(),
         "exitCode": exit_code(docs),
     }
 
@@ -195,4 +218,7 @@ def main(
         f"{counts['schemaFailures']} schema failure(s), {counts['unchecked']} unchecked",
         file=out,
     )
+    cel = cel_counts(docs)
+    if cel != CelCounts():
+        print(f"CRD rules (x-kubernetes-validations, CEL): {cel}", file=out)
     return exit_code(docs)

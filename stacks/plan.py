@@ -26,6 +26,7 @@ from components.rules.resources import Resource
 
 from . import config as stack_config
 from . import cost_summary, plan_json, yamlio
+from .crd_cel import CelCounts
 from .literal import labelled, plain
 from .mocks import PlanMocks, PlanMonitor, Registration
 from .plan_out import PlanOutError, check_out_dir, replace_plan_files
@@ -67,6 +68,10 @@ class PlannedObject:
     def errors(self) -> list[Problem]:
         return [p for p in self.problems if p.severity == "error"]
 
+    @property
+    def label(self) -> str:
+        return f"{self.kind}/{self.name}" + (f" ({self.namespace})" if self.namespace else "")
+
 
 @dataclass
 class Plan:
@@ -84,6 +89,11 @@ class Plan:
     def failed(self) -> bool:
         objects = any(o.errors or (o.schema and o.schema.status == "failed") for o in self.objects)
         return objects or any(v.mandatory for v in self.other_violations) or bool(self.duplicate_urns)
+
+    @property
+    def cel(self) -> CelCounts:
+        """The CRDs' own CEL rules over every custom resource of the plan."""
+        return sum((o.schema.cel.counts for o in self.objects if o.schema), CelCounts())
 
 
 # ---------------------------------------------------------------- stack files
@@ -376,7 +386,7 @@ def _cell(obj: PlannedObject) -> tuple[str, str]:
     elif schema.status == "passed":
         schema_cell = "[green]passed[/]"
     else:
-        schema_cell = f"[red]failed ({len(schema.errors)})[/]"
+        schema_cell = f"[red]failed ({schema.failures})[/]"
     errors = len(obj.errors)
     warnings = len(obj.problems) - errors
     if errors:
@@ -414,9 +424,15 @@ def print_plan(plan: Plan, console: Any, show_all: bool = False) -> None:
         console.print(res)
     else:
         console.print(plain("Other resources: " + ", ".join(f"{n} x {t}" for t, n in sorted(others.items()))))
+    if plan.cel != CelCounts():
+        console.print(plain(f"CRD rules (x-kubernetes-validations, CEL): {plan.cel}"))
     for obj in plan.objects:
         for err in obj.schema.errors if obj.schema else ():
             console.print(labelled("schema", "red", f"{obj.kind}/{obj.name}: {err}"), soft_wrap=True)
+        for problem in obj.schema.cel.violations if obj.schema else ():
+            console.print(labelled("schema", "red", f"{obj.label}: {problem}"), soft_wrap=True)
+        for why in obj.schema.cel.unchecked if obj.schema else ():
+            console.print(labelled("unchecked CRD rule", "yellow", f"{obj.label}: {why}"), soft_wrap=True)
         for problem in obj.problems:
             color = "red" if problem.severity == "error" else "yellow"
             console.print(labelled(problem.severity, color, f"{obj.kind}/{obj.name}: {problem}"), soft_wrap=True)
@@ -486,6 +502,9 @@ def run(
             ),
             soft_wrap=True,
         )
+        return 0
+    if plan.cel.unchecked:
+        console.print(labelled("Plan passed, CRD rules unchecked", "yellow bold", f"{plan.cel.unchecked} CEL rule(s) could not run here (listed above); the API server runs them at `pulumi up`."), soft_wrap=True)
         return 0
     console.print("[green bold]Plan passed[/].")
     return 0

@@ -31,6 +31,7 @@ from components.platform import Platform, PlatformArgs
 from components.rules import ConfigError
 from components.rules import addons as addon_rules
 from components.rules import clusters as cluster_rules
+from components.rules import namespaces as namespace_rules
 from components.rules import tags as tag_rules
 from components.rules.addons import OPERATOR_NAMESPACE
 from components.rules.endpoint import resolve
@@ -39,7 +40,6 @@ from components.rules.spec import S3Source
 from . import charts
 from . import config as stack_config
 
-SYSTEM_NAMESPACES = {"default", "kube-system", "kube-public", OPERATOR_NAMESPACE}
 
 
 @dataclass
@@ -90,7 +90,7 @@ def main() -> None:
     pulumi.export("apiKeys", api_keys)
     if cfg.gateway.enabled:
         gateway = declare_gateway(cfg, base, api_keys)
-        pulumi.export("gateway", {"url": gateway.url, "tenants": gateway.tenants})
+        pulumi.export("gateway", {"url": gateway.url, "tenants": gateway.tenants, "counterStore": gateway.counter_store})
         pulumi.export("gatewayKeys", gateway.keys)  # apart, as apiKeys: each value a Pulumi secret
 
 
@@ -112,6 +112,7 @@ def declare_gateway(cfg: stack_config.StackConfig, base: Base, api_keys: dict[st
             ingress_ready=base.ingress_ready,
             network=base.network,
             tags=tag_rules.stack_tags(pulumi.get_stack(), cfg.cluster.name, cfg.cluster.tags),
+            kubeconfig=base.kubeconfig,
         ),
     )
 
@@ -245,7 +246,7 @@ def declare_endpoints(cfg: stack_config.StackConfig, base: Base) -> tuple[dict[s
     k8s_opts = pulumi.ResourceOptions(provider=base.provider)
     namespaces = {
         ns: k8s.core.v1.Namespace(f"ns-{ns}", metadata={"name": ns}, opts=k8s_opts)
-        for ns in sorted({ep.namespace for ep in cfg.endpoints} - SYSTEM_NAMESPACES)
+        for ns in sorted(namespace_rules.owned(ep.namespace for ep in cfg.endpoints))
     }
     resolved = [resolve(spec) for spec in cfg.endpoints]
     # S2: the certificate the stack issues for platform.ingress.domain, declared once for every ALB.

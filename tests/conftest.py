@@ -51,6 +51,18 @@ def crd_dir():
     return directory
 
 
+@pytest.fixture(autouse=True, scope="session")
+def parsed_crd_copies(tmp_path_factory):
+    """The JSON copies of parsed CRD files (stacks/schemas.py PARSED_DIR) in a folder of the session, not
+    the user's cache: a test run leaves nothing behind and starts from nothing."""
+    from stacks import schemas
+
+    previous = schemas.PARSED_DIR
+    schemas.PARSED_DIR = tmp_path_factory.mktemp("crds-parsed")
+    yield schemas.PARSED_DIR
+    schemas.PARSED_DIR = previous
+
+
 @pytest.fixture(scope="session")
 def schema_validator(crd_dir) -> Validator:
     return Validator(crd_dir)

@@ -22,6 +22,7 @@ OME_ISVC = "/apis/ome.io/v1beta1/namespaces/{ns}/inferenceservices/{name}"
 INGRESS = "/apis/networking.k8s.io/v1/namespaces/{ns}/ingresses/{name}"
 INGRESSES = "/apis/networking.k8s.io/v1/namespaces/{ns}/ingresses"
 SERVICES = "/api/v1/namespaces/{ns}/services"
+HPA = "/apis/autoscaling/v2/namespaces/{ns}/horizontalpodautoscalers/{name}"
 TOKEN = "loopback-token"
 
 
@@ -162,3 +163,21 @@ def deployment(available: str, progressing: str, reason: str, message: str, read
 
 def ingress(hostname: Optional[str]) -> dict[str, Any]:
     return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "alb-llama"}, "status": {"loadBalancer": {"ingress": [{"hostname": hostname}] if hostname else []}}}
+
+
+def hpa(active: str, reason: str, message: str) -> dict[str, Any]:
+    """An autoscaling/v2 HorizontalPodAutoscaler status with the controller's AbleToScale and ScalingActive conditions."""
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "qwen"},
+        "status": {
+            "currentReplicas": 2,
+            "desiredReplicas": 2,
+            "conditions": [
+                {"type": "AbleToScale", "status": "True", "reason": "SucceededGetScale", "message": "the HPA controller was able to get the target's current scale", "lastTransitionTime": T0},
+                {"type": "ScalingActive", "status": active, "reason": reason, "message": message, "lastTransitionTime": T1},
+            ],
+        },
+    }
+

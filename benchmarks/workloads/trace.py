@@ -35,8 +35,8 @@ from .files import read_text
 from .prefix import BlockTexts, PrefixTexts
 
 FORMATS = ("native", "mooncake", "azure")
-# Tokens per hash id in the Mooncake trace (its generator hashes 512-token blocks; the same default
-# is used by NVIDIA dynamo's benchmarks/data_generator and AIPerf's mooncake_trace loader).
+# Tokens per hash id in the Mooncake trace: kvcache-ai/Mooncake@v0.3.12 FAST25-release/README.md
+# ("The block size is 512 tokens"); AIPerf's default too (ai-dynamo/aiperf@v0.1.1 config_defaults.py).
 MOONCAKE_BLOCK_TOKENS = 512
 DEFAULT_PREFIX_TOKENS = 256  # native traces: shared system prompt of a prefix_group, if --prefix-tokens is unset
 FIELD = "trace"

@@ -48,6 +48,11 @@ SUM_METRICS = frozenset({"Invocations", "InvocationsPerInstance", "Invocation4XX
 # `sglang:num_queue_reqs`, labels {"model_name": served_model_name, "engine_type", "tp_rank", ...}).
 QUEUE_METRIC = {"vllm": "vllm:num_requests_waiting", "sglang": "sglang:num_queue_reqs"}
 DEFAULT_QUEUE_TARGET = 8  # waiting requests per replica before KEDA adds one (the kubernetes backend's HPA uses the same)
+# Seconds of CloudWatch data KEDA's trigger reads per query (`cloudWatchTrigger.metricCollectionPeriod`): the CRD's
+# default (aws/sagemaker-hyperpod-cli@011ca927 helm_chart/HyperPodHelmChart/charts/inference-operator/config/crd/
+# inference.sagemaker.aws.amazon.com_inferenceendpointconfigs.yaml, `default: 300`), written explicitly so that a
+# target derived from a rate (rule C1) and the period the operator uses are the same number.
+CLOUDWATCH_PERIOD_SECONDS = 300
 _ENGINE_METRIC = re.compile(r"\b(vllm|sglang):[a-zA-Z_]")
 
 
@@ -65,9 +70,16 @@ def dimensions(cw: CloudWatchTrigger, endpoint_name: Optional[str]) -> dict[str,
     return {}
 
 
+# SGLang with priority scheduling also exports each priority's share under priority="<n>" beside the total under
+# priority="" (sgl-project/sglang@v0.5.19 python/sglang/srt/observability/metrics_collector.py
+# `_log_gauge_queue_count`); `priority=""` also matches series without the label, so a sum stays the total.
+TOTALS_ONLY = {"sglang:num_running_reqs": 'priority=""', "sglang:num_queue_reqs": 'priority=""'}
+
+
 def engine_series(metric: str, served_model_name: str) -> str:
     """One engine metric of one endpoint: its series carry the served model name as `model_name`."""
-    return f'{metric}{{model_name="{served_model_name}"}}'
+    labels = [f'model_name="{served_model_name}"', *([TOTALS_ONLY[metric]] if metric in TOTALS_ONLY else [])]
+    return f"{metric}{{{','.join(labels)}}}"
 
 
 def queue_query(spec: EndpointSpec) -> str:

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from . import engines
-from .autoscaling import engine_series
+from .autoscaling import CLOUDWATCH_PERIOD_SECONDS, engine_series
 from .catalog import C1
 from .cost import HOURS_PER_MONTH, cost_per_month_at_peak, replicas_for_peak
 from .problems import Change, Problem
@@ -214,11 +214,9 @@ def check_manifest(manifest: dict[str, Any]) -> list[Problem]:
 
 
 # KEDA's CloudWatch trigger in the HyperPod operator reads the Sum of `Invocations` over `metricCollectionPeriod`
-# seconds, per replica (`metricType` Average): aws/sagemaker-hyperpod-cli helm_chart/HyperPodHelmChart/charts/
-# inference-operator/config/crd/inference.sagemaker.aws.amazon.com_inferenceendpointconfigs.yaml @011ca927,
-# `cloudWatchTrigger.metricCollectionPeriod` default 300, `metricType` default Average. The stack leaves the period
-# at that default, so the derived target assumes it.
-CLOUDWATCH_PERIOD_SECONDS = 300
+# seconds, per replica (`metricType` default Average, the same CRD); the hyperpod backend writes that period
+# explicitly (autoscaling.CLOUDWATCH_PERIOD_SECONDS), so the derived target and the trigger use one number.
+
 # Engine-side per-replica figures a Prometheus trigger reads. Requests in flight (running + waiting) is the server's
 # count of what the load generator's concurrency counts; the waiting queue alone stays 0 until the batch is full
 # (maxNumSeqs), so a concurrency capacity cannot be turned into a waiting-requests target. Every series carries the
@@ -239,9 +237,11 @@ def rate_query(engine: str, served_model_name: str) -> str:
     return f"sum(rate({engine_series(COMPLETED_METRIC[engine], served_model_name)}[1m]))"
 
 
-# prometheus-adapter's default rules expose a counter `X_total` to the HPA as `X`, `sum(rate(X_total[5m]))`: a
-# per-second rate (prometheus-community/helm-charts charts/prometheus-adapter/templates/configmap.yaml @4232be43,
-# `rules.default`: `matches: ^(.*)_total$`, `as: ""`).
+# prometheus-adapter's Helm chart default rules expose a counter `X_total` to the HPA as `X`, a per-second rate
+# `sum(rate(X_total[5m]))` (prometheus-community/helm-charts@prometheus-adapter-5.3.0
+# charts/prometheus-adapter/templates/configmap.yaml, `rules.default: true` in values.yaml: `matches: ^(.*)_total$`,
+# `as: ""`; an empty `as` with one capture group names the metric `$1`: kubernetes-sigs/prometheus-adapter@v0.12.0
+# pkg/naming/metric_namer.go NamersFromConfig). No `_per_second` suffix: that is only docs/config.md's example.
 HPA_RATE_METRIC = {"vllm": "vllm:request_success", "sglang": "sglang:num_requests"}
 NO_AUTOSCALER = {"ome": "OME", "kserve": "KServe"}
 

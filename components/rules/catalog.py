@@ -11,7 +11,7 @@ from dataclasses import dataclass
 G1, G2, G3, G4, G5, G6, G7, G8, G9, G10 = "G1", "G2", "G3", "G4", "G5", "G6", "G7", "G8", "G9", "G10"
 G11, G12, G13, G14, G15, G16, G17, G18, G19, G20 = "G11", "G12", "G13", "G14", "G15", "G16", "G17", "G18", "G19", "G20"
 G21, G22 = "G21", "G22"
-S1, S2, S3, S4, S5, S6 = "S1", "S2", "S3", "S4", "S5", "S6"
+S1, S2, S3, S4, S5, S6, S7 = "S1", "S2", "S3", "S4", "S5", "S6", "S7"
 B1 = "B1"
 A1 = "A1"
 C1 = "C1"
@@ -161,6 +161,11 @@ RULES: tuple[Rule, ...] = (
          "The required tags and `cluster.tags` are applied to every taggable resource.",
          "An untagged resource (advisory).",
          ("fix", "policy")),
+    Rule(S7, "The stack never owns a namespace it shares with the cluster: `default`, `kube-system`, `kube-public`, `kube-node-lease`, the HyperPod operator's.",
+         "A gateway namespace set to `kube-system` planned clean; the stack then declared that Namespace, so removing the gateway or destroying the stack would have deleted the cluster's system pods with it.",
+         "Endpoints in a shared namespace use it without declaring it; the gateway's namespace is refused there.",
+         "A shared namespace as `gateway.namespace`, or any planned Namespace object with a shared name.",
+         ("validate", "policy")),
     Rule(B1, "OME and KServe objects and engine containers deploy as written: named containers, `$(VAR)` in args, the runtime owns the runner image, supported storage URIs, a benchmark output location, no headless Service in front of KServe.",
          "The OME autotuner's runtimes and benchmark jobs failed on unnamed containers, `$VAR` args passed literally, and unsupported storage URIs; a headless Service broke KServe's routing.",
          "The backend renderers produce objects that avoid each of these.",

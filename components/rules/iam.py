@@ -178,7 +178,7 @@ DEVIATIONS: dict[str, dict[str, str]] = {
     },
     "fsx-csi": {
         "trust: IRSA": "the setup page and helm_to_addon.sh bind the add-on through IRSA; the Terraform fsx_lustre "
-        "module uses Pod Identity. The stack follows the setup page (docs/deploying.md names the doubt)",
+        "module uses Pod Identity (the add-on takes either). The stack follows the setup page",
     },
     "keda": {
         "trust: keda/keda-operator": "the stack installs KEDA's chart itself in namespace keda (one owner per "

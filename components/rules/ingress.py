@@ -20,6 +20,7 @@ from .tls import OPT_OUT_ANNOTATION, listener_annotations, tls_for
 # What `url_kind` says about an endpoint's `url` (one of these, every backend): the stack's Ingress,
 # the HyperPod operator's own Ingress, an NLB Service, or the in-cluster Service.
 URL_KINDS = ("alb", "operator-alb", "nlb", "service")
+BACKEND_PROTOCOL_ANNOTATION = "alb.ingress.kubernetes.io/backend-protocol"  # what the ALB speaks to its targets
 
 
 def ingress_name(endpoint_k8s_name: str) -> str:
@@ -31,7 +32,7 @@ def operator_ingress_name(endpoint_k8s_name: str, namespace: str) -> str:
     """The Ingress the HyperPod operator creates for an InferenceEndpointConfig, in its own namespace.
     No AWS document names it; seen on clusters as `alb-{name}-{namespace}` (incident notes §15/§16:
     ALB `k8s-hyperpod-albqwen3-...`; the console backend the notes come from reads
-    `hyperpod-inference-system/alb-{name}-{namespace}`). A doubt listed in docs/deploying.md."""
+    `hyperpod-inference-system/alb-{name}-{namespace}`). An assumption listed in docs/doubts.md."""
     return f"alb-{endpoint_k8s_name}-{namespace}"
 
 
@@ -84,7 +85,7 @@ def ingress_annotations(spec: EndpointSpec, ingress: IngressSpec, health_path: s
     out = {
         "alb.ingress.kubernetes.io/scheme": scheme,
         "alb.ingress.kubernetes.io/target-type": "ip",
-        "alb.ingress.kubernetes.io/backend-protocol": ingress.router_protocol,
+        BACKEND_PROTOCOL_ANNOTATION: ingress.router_protocol,
         "alb.ingress.kubernetes.io/healthcheck-path": health_path,
         "alb.ingress.kubernetes.io/healthcheck-protocol": ingress.router_protocol,
         "alb.ingress.kubernetes.io/success-codes": "200",

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Mapping, Optional, Union
 
-from . import capacity, manifests, ordering, security, stack_checks
+from . import capacity, manifests, namespaces, ordering, security, stack_checks
 from .gateway import checks as gateway_checks
-from .catalog import A1, B1, C1, G1, G2, G3, G4, G5, G6, G7, G8, G9, G10, G11, G12, G13, G16, G21, G22, O1, O2, O3, O4, O5, O6, O7, O8, S1, S2, S3, S4, S5, S6, T1, T2, T3
+from .catalog import A1, B1, C1, G1, G2, G3, G4, G5, G6, G7, G8, G9, G10, G11, G12, G13, G16, G21, G22, O1, O2, O3, O4, O5, O6, O7, O8, S1, S2, S3, S4, S5, S6, S7, T1, T2, T3
 from .problems import Problem
 from .resources import Resource
 
@@ -137,6 +137,7 @@ POLICIES: tuple[PolicySpec, ...] = (
         params={"requiredTags": {**_STRINGS, "default": list(security.DEFAULT_REQUIRED_TAGS), "description": "tag keys every taggable AWS resource must have"}},
         anchors=("AWS Config required-tags",),
     ),
+    PolicySpec("s7-no-shared-namespace-owned", S7, "The stack declares no Namespace the cluster shares (default, kube-system, kube-public, kube-node-lease, the HyperPod operator's)", "resource", "mandatory", _on_manifest(namespaces.check_manifest), anchors=("Kubernetes: deleting a Namespace deletes everything in it",)),
     PolicySpec("o1-after-the-load-balancer-controller", O1, "Services, Ingresses and charts that create Services wait for the load balancer controller (its webhook fails closed; its finalizer must outlive them)", "stack", "mandatory", _stack(ordering.check_webhook_order), anchors=("aws-load-balancer-controller chart values: serviceMutatorWebhookConfig.failurePolicy",)),
     PolicySpec("o2-after-pod-identity", O2, "Charts whose pods use a Pod Identity association wait for it", "stack", "mandatory", _stack(ordering.check_identity_order), anchors=("EKS Pod Identity: credentials are injected at pod creation",)),
     PolicySpec("o3-after-the-crd-installer", O3, "Custom resources wait for the operator that installs their CRD (and, for OME and KServe, the charts whose webhooks admit them)", "stack", "mandatory", _stack(ordering.check_crd_order), anchors=("pulumi-kubernetes #3176, #3247",)),

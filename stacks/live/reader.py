@@ -4,6 +4,7 @@ Per backend (the object the stack declares, named `resourceName` in `namespace`)
 - hyperpod: InferenceEndpointConfig `status.state`, `status.conditions`, `status.deploymentStatus`;
 - kubernetes: the Deployment's conditions (Progressing=False, ProgressDeadlineExceeded, is failed);
 - kserve / ome: the InferenceService's `Ready` condition and `modelStatus`.
+`stacks status` also reads the kubernetes backend's HorizontalPodAutoscaler for a metric it cannot get.
 """
 
 from __future__ import annotations
@@ -62,6 +63,15 @@ def read_endpoint(kube: KubeReader, name: str, entry: dict[str, Any]) -> LiveEnd
     readiness, line = state_rules.classify(state, detail)
     ready, replicas = _replicas(backend, obj)
     return LiveEndpoint(name, backend, readiness, state or "no status yet", line, ready, replicas, _last_message(backend, status), url, url_kind)
+
+
+def read_autoscaler(kube: KubeReader, entry: dict[str, Any]) -> str:
+    """The kubernetes backend's HPA (named as its Deployment) when it cannot read its metric, else ''. The
+    metric's name is what a custom-metrics adapter serves; an adapter configured otherwise shows up here."""
+    if entry.get("backend") != "kubernetes":
+        return ""
+    hpa = kube.hpa(str(entry.get("namespace") or "default"), str(entry.get("resourceName") or ""))
+    return state_rules.autoscaler((hpa or {}).get("status")) or ""
 
 
 def _replicas(backend: str, obj: dict[str, Any]) -> tuple[Optional[int], Optional[int]]:

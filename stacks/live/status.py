@@ -1,7 +1,8 @@
 """`python -m stacks status --stack <env>`: each endpoint's live state, ready replicas, URL and the
 last condition message, read from the cluster (what `kubectl describe` users look for).
 
-Exit 0 when every endpoint is ready, 1 when one is not (pending, failed, API server not answering),
+Exit 0 when every endpoint is ready, 1 when one is not (pending, failed, API server not answering) or,
+with --probe, when a probe of a deployed endpoint or gateway tenant fails (stacks/live/probe.py),
 2 on bad input (outputs missing or malformed, kubeconfig refused)."""
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ from components.kube_reader import KubeReader, LiveError, Unreachable
 from ..literal import plain
 from .args import StatusArgs
 from .outputs import OutputsError, read_outputs
-from .reader import LiveEndpoint, read_endpoint
+from .reader import LiveEndpoint, read_autoscaler, read_endpoint
 
 @dataclass(frozen=True)
 class Row:
     name: str
     live: Optional[LiveEndpoint]
     error: str = ""  # the API server did not answer for this endpoint
+    autoscaler: str = ""  # the HPA cannot read its metric (kubernetes backend)
 
 
 def main(args: StatusArgs, console: Console) -> int:
@@ -37,7 +39,13 @@ def main(args: StatusArgs, console: Console) -> int:
     console.print(table(rows))
     for line in messages(rows):
         console.print(line, soft_wrap=True)
-    return 0 if rows and all(r.live is not None and r.live.readiness == "ready" for r in rows) else 1
+    code = 0 if rows and all(r.live is not None and r.live.readiness == "ready" for r in rows) else 1
+    if args.probe:
+        from .probe import run as probe
+
+        if not probe(outputs, rows, args.timeout, console, f"stack {args.stack}"):
+            code = 1
+    return code
 
 
 def collect(outputs: dict[str, Any], timeout: float, where: str) -> list[Row]:
@@ -56,9 +64,17 @@ def collect(outputs: dict[str, Any], timeout: float, where: str) -> list[Row]:
             if not isinstance(entry, dict):
                 raise ValueError(f"endpoints.{name} is not a map; Fix: pass the stack's own outputs")
             try:
-                rows.append(Row(name, read_endpoint(kube, name, entry)))
+                live = read_endpoint(kube, name, entry)
             except Unreachable as exc:
                 rows.append(Row(name, None, str(exc)))
+                continue
+            scaling = ""
+            if live.readiness == "ready":  # before, an HPA without ready pods has no metric to read anyway
+                try:
+                    scaling = read_autoscaler(kube, entry)
+                except (Unreachable, LiveError) as exc:
+                    scaling = f"not read: {exc}"
+            rows.append(Row(name, live, autoscaler=scaling))
     return rows
 
 
@@ -88,4 +104,6 @@ def messages(rows: list[Row]) -> list[Text]:
         message = row.error if live is None else (live.detail if live.readiness == "failed" else (live.message or live.detail))
         if message:
             lines.append(plain(f"{row.name}: {message}"))
+        if row.autoscaler:
+            lines.append(plain(f"{row.name}: autoscaler: {row.autoscaler}"))
     return lines

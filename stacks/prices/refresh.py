@@ -8,7 +8,8 @@ Queries (boto3 `pricing`, `get_products`, paginated; the API answers from us-eas
   cluster instances bill under (AWS Cost and Usage Report; "SageMaker HyperPod pricing",
   https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-hyperpod-ref.html);
 - SageMaker hosting (`AmazonSageMaker`): usage type `<REGION>-Host:ml.<type>` (real-time endpoints).
-Filter types TERM_MATCH / CONTAINS / ANY_OF: botocore service model `pricing` 2017-10-15, `Filter.Type`.
+Filter types TERM_MATCH / CONTAINS / ANY_OF: botocore service model `pricing` 2017-10-15, `Filter.Type`;
+ANY_OF's values are one comma-separated string of at most 1024 characters (API Reference, `Filter`).
 Each item of `PriceList` is a JSON string (product, terms.OnDemand with priceDimensions per hour).
 """
 

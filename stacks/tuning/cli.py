@@ -227,6 +227,8 @@ def dry_run(grid: GridSpec, points: list[Point], console: Console) -> int:
                 say(console, f"    {obj.kind}/{obj.name}: {problem}")
             for error in obj.schema.errors if obj.schema else ():
                 say(console, f"    {obj.kind}/{obj.name}: schema: {error}")
+            for problem in obj.schema.cel.violations if obj.schema else ():
+                say(console, f"    {obj.kind}/{obj.name}: schema: {problem}")
     say(console, "dry run: nothing was deployed")
     return 1 if failed else 0
 

@@ -35,6 +35,12 @@ def test_T2_tenant_on_unknown_tier_or_model():
     assert _problems(tenants=tenants) == [("T2", "gateway.tenants[0].tier", "gold"), ("T2", "gateway.tenants[1].models[0]", "llama-70b")]
 
 
+def test_T2_tenant_whose_models_list_is_empty_reaches_nothing_and_is_warned():
+    tenants = [{"name": "team-a", "tier": "free", "models": []}, {"name": "team-b", "tier": "free"}]
+    found = [(p.rule, p.path, p.severity) for p in validate_gateway(gateway(tenants=tenants), endpoints(), PlatformSpec()) if p.path.startswith("gateway.tenants")]
+    assert found == [("T2", "gateway.tenants[0].models", "warning")]
+
+
 def test_T3_public_gateway_without_certificate():
     assert _problems(certificateArn=None) == [("T3", "gateway.certificateArn", None)]
     assert _problems(certificateArn=None, public=False) == []

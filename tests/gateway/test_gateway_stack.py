@@ -72,6 +72,9 @@ def test_tenant_keys_are_secret_outputs_with_tier_and_curl_reading_the_key_from_
     gateway, secret = resolve(outputs["gateway"])
     assert not secret
     assert {t: v["tier"] for t, v in gateway["tenants"].items()} == {"team-a": "free", "team-b": "enterprise"}
+    # What each tenant may send as `model` (served names, G5), for `stacks status --probe`: team-a lists one endpoint.
+    assert {t: v["models"] for t, v in gateway["tenants"].items()} == {"team-a": ["Qwen3-4B-Instruct-2507"], "team-b": ["Qwen3-4B-Instruct-2507", "Qwen3-0.6B"]}
+    assert gateway["counterStore"] == "elasticache"
     keys = {}
     for tenant in ("team-a", "team-b"):
         keys[tenant], is_secret = resolve(outputs["gatewayKeys"][tenant])
@@ -103,3 +106,20 @@ def test_hostile_gateway_fails_with_rule_ids_T2_T3():
     assert ("T3", "gateway.certificateArn", "None") in found
     assert ("T2", "gateway.tenants[0].tier", "gold") in found
     assert ("T2", "gateway.tenants[1].models[0]", "llama-70b") in found
+
+
+def test_hyperpod_router_behind_the_gateway_is_the_service_its_router_check_finds(crd_dir):
+    """AWS documents neither the router Service's name nor its port (AWS's DPD page shows
+    `<name>-<namespace>-routing-service` on 443): the gateway's Backend for a routed HyperPod endpoint takes
+    what a router check finds during `up`, as the public Ingress does, never the configured guess alone."""
+    values = copy.deepcopy(user_values("dev"))
+    values["llm-serving:gateway"] = {"enabled": True, "public": False, "tiers": [{"name": "free", "tokensPerMinute": 200}], "tenants": [{"name": "team-a", "tier": "free"}]}
+    plan, seen, _ = run_stack(values, stack="dev")
+    checks = {name: reg for name, reg in seen.items() if name.startswith("gateway-router-check-")}
+    assert list(checks) == ["gateway-router-check-llama-3-1-8b-vllm"]  # the SGLang endpoint has no router
+    (backend,) = [reg for name, reg in seen.items() if name == "gateway-backend-llama-3-1-8b-vllm"]
+    assert checks["gateway-router-check-llama-3-1-8b-vllm"].urn in backend.dependencies
+    (rendered,) = [o for o in plan.objects if o.kind == "Backend" and o.name == "llama-3-1-8b-vllm"]
+    # Under mocks the check answers with the configured name and port (a preview knows nothing better).
+    assert rendered.manifest["spec"] == {"endpoints": [{"fqdn": {"hostname": "llama-3-1-8b-vllm-router.hyperpod-inference-system.svc.cluster.local", "port": 8080}}]}
+    assert rendered.schema.status == "passed"

@@ -34,6 +34,31 @@ def test_g15_stacks_status_all_ready_exits_0_with_state_replicas_url_and_message
     assert "ready: Ready" in out and "2/2" in out and "http://k8s-qwen.us-east-1.elb.amazonaws.com/ (operator-alb)" in out
 
 
+def test_stacks_status_names_an_hpa_whose_metric_the_adapter_does_not_serve(tmp_path, kube_api, capsys):
+    """The HPA controller sets ScalingActive False, reason FailedGetPodsMetric, "the HPA was unable to compute the
+    replica count: ..." (kubernetes/kubernetes pkg/controller/podautoscaler/horizontal.go,
+    getUnableComputeReplicaCountCondition) when the custom-metrics API serves no such metric, as with a
+    prometheus-adapter whose rules name `vllm:request_success` otherwise. The endpoint still serves: exit 0."""
+    kube_api.answer(k.DEPLOYMENT.format(ns="inference", name="qwen"), k.deployment("True", "True", "NewReplicaSetAvailable", 'ReplicaSet "qwen-5d9" has successfully progressed.', ready=2))
+    kube_api.answer(k.HPA.format(ns="inference", name="qwen"), k.hpa(
+        "False", "FailedGetPodsMetric",
+        'the HPA was unable to compute the replica count: unable to get metric vllm:request_success: unable to fetch metrics from custom metrics API: '
+        'the server could not find the metric vllm:request_success for pods'))
+    code = main(["status", "--outputs", _write(tmp_path, kube_api, {"qwen": QWEN})])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert ("qwen: autoscaler: ScalingActive=False: FailedGetPodsMetric: the HPA was unable to compute the replica count: "
+            "unable to get metric vllm:request_success:") in out
+
+
+def test_stacks_status_is_quiet_about_an_hpa_that_reads_its_metric(tmp_path, kube_api, capsys):
+    kube_api.answer(k.DEPLOYMENT.format(ns="inference", name="qwen"), k.deployment("True", "True", "NewReplicaSetAvailable", 'ReplicaSet "qwen-5d9" has successfully progressed.', ready=2))
+    kube_api.answer(k.HPA.format(ns="inference", name="qwen"), k.hpa("True", "ValidMetricFound", "the HPA was able to successfully calculate a replica count from pods metric vllm:request_success"))
+    code = main(["status", "--outputs", _write(tmp_path, kube_api, {"qwen": QWEN})])
+    out = capsys.readouterr().out
+    assert code == 0 and "autoscaler" not in out
+
+
 def test_g15_stacks_status_failed_exits_1_with_the_objects_message_printed_literally(tmp_path, kube_api, capsys):
     kube_api.answer(k.IEC.format(ns="inference", name="llama"), k.iec("DeploymentFailed", message="[/bold] image lmcache/vllm-openai:[v9] not found"))
     code = main(["status", "--outputs", _write(tmp_path, kube_api, {"llama": LLAMA})])

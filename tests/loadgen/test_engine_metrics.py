@@ -39,15 +39,33 @@ vllm:num_preemptions_total{engine="0",model_name="m"} 7.0
 vllm:num_preemptions_total{engine="1",model_name="m"} 0.0
 """
 
+# SGLang v0.5.19 shape, as a server that has served requests: prompt and cached tokens are counters
+# by request labels, cached tokens by cache source; the hit-rate gauge reads 0 after a decode log.
 SGLANG_TEXT = """\
 # TYPE sglang:num_running_reqs gauge
-sglang:num_running_reqs{model_name="m"} 8.0
+sglang:num_running_reqs{engine_type="unified",model_name="m"} 8.0
 # TYPE sglang:num_queue_reqs gauge
-sglang:num_queue_reqs{model_name="m"} 4.0
+sglang:num_queue_reqs{engine_type="unified",model_name="m"} 4.0
 # TYPE sglang:token_usage gauge
-sglang:token_usage{model_name="m"} 0.52
+sglang:token_usage{engine_type="unified",model_name="m"} 0.52
 # TYPE sglang:cache_hit_rate gauge
-sglang:cache_hit_rate{model_name="m"} 0.28
+sglang:cache_hit_rate{engine_type="unified",model_name="m"} 0.0
+# HELP sglang:prompt_tokens_total Number of prefill tokens processed.
+# TYPE sglang:prompt_tokens_total counter
+sglang:prompt_tokens_total{engine_type="unified",is_streaming="true",model_name="m"} 3000.0
+sglang:prompt_tokens_total{engine_type="unified",is_streaming="false",model_name="m"} 1000.0
+# HELP sglang:cached_tokens_total Number of cached prompt tokens by source (device/host/storage).
+# TYPE sglang:cached_tokens_total counter
+sglang:cached_tokens_total{cache_source="device",engine_type="unified",model_name="m"} 1200.0
+sglang:cached_tokens_total{cache_source="host",engine_type="unified",model_name="m"} 300.0
+"""
+
+# A fresh SGLang server: labelled counters have no sample until their first increment.
+SGLANG_FRESH_TEXT = """\
+# TYPE sglang:num_running_reqs gauge
+sglang:num_running_reqs{engine_type="unified",model_name="m"} 0.0
+# TYPE sglang:prompt_tokens_total counter
+# TYPE sglang:cached_tokens_total counter
 """
 
 
@@ -63,7 +81,10 @@ def test_engine_metrics_older_vllm_gpu_cache_usage_name():
 
 
 def test_engine_metrics_sglang_names():
-    assert parse(SGLANG_TEXT) == {"running": 8.0, "waiting": 4.0, "kv_cache_usage": 0.52, "cache_hit_rate": 0.28}
+    assert parse(SGLANG_TEXT) == {
+        "running": 8.0, "waiting": 4.0, "kv_cache_usage": 0.52,
+        "prefix_cache_queries": 4000.0, "prefix_cache_hits": 1500.0,
+    }
 
 
 def test_engine_metrics_counters_are_deltas_gauges_max_and_mean():
@@ -83,9 +104,38 @@ def test_engine_metrics_counter_reset_gives_no_delta():
     assert s["prefix_cache_queries"] is None and s["prefix_hit_rate"] is None
 
 
-def test_engine_metrics_sglang_hit_rate_is_the_gauge_mean():
-    s = summarize([{"cache_hit_rate": 0.2}, {"cache_hit_rate": 0.4}], "sglang")
-    assert s["prefix_hit_rate"] == pytest.approx(0.3)
+def test_engine_metrics_sglang_hit_rate_is_cached_over_prompt_tokens_not_the_gauge():
+    """sgl-project/sglang@v0.5.19: ``sglang:cache_hit_rate`` is set per prefill batch and to 0 by
+    every decode log (``python/sglang/srt/managers/scheduler_components/metrics_reporter.py``), so
+    the level's hit rate is the delta of ``sglang:cached_tokens_total`` (all cache sources) over the
+    delta of ``sglang:prompt_tokens_total`` (``python/sglang/srt/observability/metrics_collector.py``,
+    ``observe_one_finished_request``). The gauge on this page reads 0.0; the level's rate is 0.375."""
+    s = summarize([parse(SGLANG_FRESH_TEXT), parse(SGLANG_TEXT)], "sglang")
+    assert (s["prefix_cache_queries"], s["prefix_cache_hits"]) == (4000.0, 1500.0)
+    assert s["prefix_hit_rate"] == 0.375
+    assert "cache_hit_rate" not in s
+
+
+def test_engine_metrics_sglang_counters_absent_before_the_first_request_count_as_zero():
+    assert parse(SGLANG_FRESH_TEXT) == {"running": 0.0, "prefix_cache_queries": 0.0, "prefix_cache_hits": 0.0}
+    s = summarize([parse(SGLANG_FRESH_TEXT), parse(SGLANG_FRESH_TEXT)], "sglang")
+    assert (s["prefix_cache_queries"], s["prefix_cache_hits"], s["prefix_hit_rate"]) == (0.0, 0.0, None)
+
+
+def test_engine_metrics_sglang_priority_shares_are_not_added_to_the_total():
+    """sgl-project/sglang@v0.5.19 metrics_collector.py ``_log_gauge_queue_count``: with priority scheduling the
+    total is under priority="" and each priority's share under priority="<n>"."""
+    page = (
+        "# TYPE sglang:num_running_reqs gauge\n"
+        'sglang:num_running_reqs{engine_type="unified",model_name="m",priority=""} 6.0\n'
+        'sglang:num_running_reqs{engine_type="unified",model_name="m",priority="0"} 4.0\n'
+        'sglang:num_running_reqs{engine_type="unified",model_name="m",priority="1"} 2.0\n'
+    )
+    assert parse(page)["running"] == 6.0
+
+
+def test_engine_metrics_a_vllm_page_without_prefix_counters_stays_unknown_not_zero():
+    assert "prefix_cache_queries" not in parse('vllm:num_requests_running{model_name="m"} 1.0\n')
 
 
 def test_engine_metrics_url_is_the_servers_root():
@@ -113,15 +163,15 @@ def test_engine_metrics_level_deltas_from_the_fake_engine(engine_server):
     em = lv.engine_metrics
     assert result.warnings == [] and em["engine"] == flavor
     assert em["running"]["max"] <= 2 and em["running"]["mean"] >= 0
+    # The fake engine counts each prompt's tokens as queries (vLLM) or prompt tokens (SGLang):
+    # exactly the usage of this level.
+    assert em["prefix_cache_queries"] == sum(r.input_tokens for r in lv.records)
+    assert 0 < em["prefix_cache_hits"] < em["prefix_cache_queries"]
+    assert em["prefix_hit_rate"] == em["prefix_cache_hits"] / em["prefix_cache_queries"]
     if flavor == "vllm":
-        # The fake engine counts each prompt's tokens as queries: exactly the usage of this level.
-        assert em["prefix_cache_queries"] == sum(r.input_tokens for r in lv.records)
-        assert 0 < em["prefix_cache_hits"] < em["prefix_cache_queries"]
-        assert em["prefix_hit_rate"] == em["prefix_cache_hits"] / em["prefix_cache_queries"]
         assert em["preemptions"] == 2  # requests 4 and 8 of the level (warm-up was request 1): 5..12 -> 8, 12
     else:
-        assert em["prefix_cache_queries"] is None and em["preemptions"] is None
-        assert 0 < em["prefix_hit_rate"] < 1
+        assert em["preemptions"] is None
 
 
 def test_engine_metrics_in_json_and_table(tmp_path, capsys):

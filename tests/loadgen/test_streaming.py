@@ -1,7 +1,11 @@
 """End-to-end against the scripted loopback server: timing accuracy, token counts, payloads."""
 
+import asyncio
+
+import aiohttp
 import pytest
 
+from benchmarks.client import StampingHandler, make_session
 from benchmarks.loadgen import BenchmarkConfig, run_benchmark_sync
 
 from tests.loadgen.scripted_server import PROMPT_TOKENS
@@ -109,3 +113,42 @@ def test_seeded_runs_repeat_lengths_but_not_nonces(server):
     assert lengths[0] == lengths[1]  # same seed, same lengths
     first = {tuple(p.split()[:6]) for p in prompts[0]}
     assert not first & {tuple(p.split()[:6]) for p in prompts[1]}  # prefix cache cannot reuse them
+
+
+def test_socket_stamps_use_aiohttps_private_connector_factory(server):
+    """aio-libs/aiohttp@v3.14.3 (and the pinned 3.14.5) ``aiohttp/connector.py``: ``BaseConnector.__init__`` sets
+    ``self._factory = functools.partial(ResponseHandler, loop=loop)`` and every connection is built with it. The
+    session's connections must be ``StampingHandler``s that stamp the socket write and the reads."""
+    body = b'{"model": "echo", "messages": [{"role": "user", "content": "a b c"}], "stream": true, "max_tokens": 3}'
+
+    async def go():
+        async with make_session() as session:
+            async with session.post(server.url + "/v1/chat/completions", data=body, headers={"Content-Type": "application/json"}) as resp:
+                proto = resp.connection.protocol
+                await resp.read()
+                return proto
+
+    proto = asyncio.run(go())
+    assert isinstance(proto, StampingHandler)
+    assert proto.sent_at is not None and proto.last_read > proto.sent_at
+
+
+def test_an_aiohttp_without_the_connector_factory_stops_the_run_not_the_stamps(monkeypatch):
+    """If a release renames ``_factory``, setting it would be silently ignored and every latency would be
+    stamped in the coroutine again; ``make_session`` refuses instead, naming the attribute and the fix."""
+
+    class Renamed(aiohttp.TCPConnector):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, **kw)
+            del self._factory
+
+    monkeypatch.setattr(aiohttp, "TCPConnector", Renamed)
+
+    async def go():
+        make_session()
+
+    with pytest.raises(RuntimeError) as e:
+        asyncio.run(go())
+    assert f"aiohttp {aiohttp.__version__}: Renamed._factory is None, not a partial of ResponseHandler" in str(e.value)
+    assert "BENCHMARKS_STAMP=resume" in str(e.value)
+

@@ -68,6 +68,23 @@ def test_mooncake_shared_leading_blocks_become_the_shared_prefix():
     assert all(sum(len(m["content"].split()) for m in r.messages) == e.input_tokens for r, e in zip(requests, entries))
 
 
+def test_mooncake_block_is_512_tokens_as_upstreams_readme_example(tmp_path):
+    """kvcache-ai/Mooncake@v0.3.12 FAST25-release/README.md: "hash_ids: Remapped prefix block
+    hashes. The block size is 512 tokens." Its two sample requests share the first 12 hash ids, "so
+    they can share prefix caching for the first 12 * 512 = 6144 tokens". (AIPerf's default agrees:
+    ai-dynamo/aiperf@v0.1.1 aiperf/common/config/config_defaults.py InputTokensDefaults.BLOCK_SIZE.)"""
+    path = write(tmp_path, "m.jsonl",
+                 '{"timestamp": 27482, "input_length": 6955, "output_length": 52, '
+                 '"hash_ids": [46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 2353, 2354]}\n'
+                 '{"timestamp": 30535, "input_length": 6472, "output_length": 26, '
+                 '"hash_ids": [46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 2366]}\n')
+    trace = Trace(load_trace(path, "mooncake", 1), 1.0, PromptBuilder(1), 256, "X-Session-Id", seed=1)
+    requests = [next(trace.unit(k, random.Random(k), random.Random())) for k in range(2)]
+    assert MOONCAKE_BLOCK_TOKENS == 512
+    assert [r.shared_tokens for r in requests] == [6144, 6144]
+    assert requests[0].messages[0] == requests[1].messages[0]
+
+
 @pytest.mark.parametrize("text, needle", [
     ('[{"conversations": [{"from": "gpt", "value": "hi"}]}]', "d.json: entry 1: no user message"),
     ('{"messages": [{"role": "user", "content": "hi"}]}\n{"messages": "x"}\n', "d.json:2: no 'messages' or 'conversations' list"),

@@ -212,6 +212,7 @@ CASES: dict[str, tuple[str, Callable[[], list[Resource]], Callable[[], list[Reso
     "o7-device-plugin-before-hyperpod-nodes": ("O7", lambda: [HYPERPOD_CHART_NO_PLUGIN, graph_node(HYPERPOD_CLUSTER, "urn:hyperpod", "urn:hyperpod-chart")], lambda: [HYPERPOD_CHART, graph_node(HYPERPOD_CLUSTER, "urn:hyperpod", "urn:hyperpod-chart")], None, None),
     "o8-backend-operator-installed": ("O8", lambda: [eks_cluster(["34.201.17.8/32"]), OME_ISVC], lambda: [eks_cluster(["34.201.17.8/32"]), OME_CHART, OME_ISVC], None, None),
     "o6-finalizers-before-their-controller": ("O6", lambda: [LBC, OPERATOR_ADDON, DRAIN_GUARD, graph_node(k8s(render()), "urn:iec", "urn:operator")], lambda: [LBC, OPERATOR_ADDON, DRAIN_GUARD, graph_node(k8s(render()), "urn:iec", "urn:operator", "urn:guard")], None, None),
+    "s7-no-shared-namespace-owned": ("S7", lambda: [k8s({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kube-system"}})], lambda: [k8s({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "llm-gateway"}})], None, None),
     "s6-required-tags": ("S6", lambda: [Resource("aws:s3/bucket:Bucket", "tls", {"tags": {"llm-serving/stack": "prod"}})], lambda: [Resource("aws:s3/bucket:Bucket", "tls", {"tags": TAGS})], None, None),
 }
 

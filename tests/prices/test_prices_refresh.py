@@ -8,10 +8,12 @@ import io
 import json
 
 import boto3
+import botocore.session
 import pytest
 from botocore.stub import ANY, Stubber
 from rich.console import Console
 
+from components.rules import instances
 from stacks.prices import refresh, snapshot
 
 TODAY = dt.date(2026, 11, 28)
@@ -67,6 +69,10 @@ def test_refresh_reads_every_page_and_writes_dated_sourced_prices(pricing, tmp_p
 
 
 def test_refresh_sends_the_ec2_filters_linux_shared_no_software_used_capacity():
+    """ANY_OF takes its values as one comma-separated string: AWS Price List API Reference, `Filter`
+    (https://docs.aws.amazon.com/aws-cost-management/latest/APIReference/API_pricing_Filter.html):
+    "For ANY_OF and NONE_OF filter types, you can provide multiple values as a comma-separated
+    string. For example, t2.micro,t2.small,t2.medium"."""
     code, filters = refresh.queries("eu-west-1", ["g5.xlarge", "p5.48xlarge"])["ec2"]
     assert code == "AmazonEC2"
     terms = {f["Field"]: (f["Type"], f["Value"]) for f in filters}
@@ -78,6 +84,17 @@ def test_refresh_sends_the_ec2_filters_linux_shared_no_software_used_capacity():
         "capacitystatus": ("TERM_MATCH", "Used"),
         "instanceType": ("ANY_OF", "g5.xlarge,p5.48xlarge"),
     }
+
+
+def test_refresh_any_of_instance_list_fits_the_filter_values_1024_characters():
+    """A filter `Value` is at most 1024 characters (botocore `pricing` 2017-10-15 shape `Value`,
+    max 1024; the API Reference's `Filter` says the same). botocore checks only the minimum on the
+    client, so a catalogue whose joined instance types outgrow it would fail only at AWS."""
+    shape = botocore.session.get_session().get_service_model("pricing").shape_for("Value")
+    assert shape.metadata["max"] == 1024
+    _, filters = refresh.queries("ap-southeast-2", sorted(instances.INSTANCE_TYPES))["ec2"]
+    (value,) = [f["Value"] for f in filters if f["Type"] == "ANY_OF"]
+    assert len(value) <= 1024, f"{len(value)} characters: split the ANY_OF query"
 
 
 def test_refresh_names_a_missing_instance_type_in_a_warning_and_in_the_gaps(pricing, tmp_path):

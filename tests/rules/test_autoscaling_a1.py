@@ -48,6 +48,7 @@ def test_a1_unset_trigger_keys_render_upstreams_invocations_trigger():
         "namespace": "AWS/SageMaker",
         "targetValue": 10,
         "metricStat": "Sum",
+        "metricCollectionPeriod": 300,  # the CRD's default, written out: C1's derived targets count over it
         "dimensions": [{"name": "EndpointName", "value": "llama-3-1-8b-vllm"}, {"name": "VariantName", "value": "AllTraffic"}],
     }
     assert hyperpod.render(spec)["spec"]["endpointName"] == "llama-3-1-8b-vllm"  # the name the dimension selects
@@ -141,7 +142,7 @@ ALB_ENDPOINT = {
     "engine, extra, query",
     [
         ("vllm", {}, 'sum(vllm:num_requests_waiting{model_name="Llama-3.1-8B-Instruct"})'),
-        ("sglang", {"intelligentRouting": False}, 'sum(sglang:num_queue_reqs{model_name="Llama-3.1-8B-Instruct"})'),
+        ("sglang", {"intelligentRouting": False}, 'sum(sglang:num_queue_reqs{model_name="Llama-3.1-8B-Instruct",priority=""})'),
     ],
 )
 def test_a1_alb_endpoint_defaults_to_the_engines_queue_through_the_platforms_prometheus(engine, extra, query):

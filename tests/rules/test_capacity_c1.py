@@ -5,13 +5,15 @@ backend's per-replica target. Config and offline plan of a tmp stack."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 from rich.console import Console
 
-from components.rules import ConfigError
+from components.rules import ConfigError, capacity
+from components.rules.backends import hyperpod
 from stacks import config as stack_config
 from stacks import plan as plan_cmd
 
@@ -153,6 +155,15 @@ def test_c1_from_capacity_hyperpod_with_prometheus_targets_the_engines_requests_
     assert cfg.endpoints[0].autoscaling.cloudwatch is None and [w for w in cfg.warnings if w.rule == "A1"] == []
 
 
+def test_c1_from_capacity_trigger_states_the_300_s_period_its_target_counts_over(tmp_path):
+    """The target counts Invocations over 300 s, the CRD's `cloudWatchTrigger.metricCollectionPeriod` default
+    (aws/sagemaker-hyperpod-cli@011ca927 ...inference-operator/config/crd/inference.sagemaker.aws.amazon.com_
+    inferenceendpointconfigs.yaml); the rendered trigger says 300 itself rather than leaving it to that default."""
+    cfg = parse(tmp_path, endpoint(autoscaling=FROM_CAPACITY))
+    trigger = hyperpod.render(cfg.endpoints[0], api_key="sk-test")["spec"]["autoScalingSpec"]["cloudWatchTrigger"]
+    assert (trigger["metricName"], trigger["metricStat"], trigger["targetValue"], trigger["metricCollectionPeriod"]) == ("Invocations", "Sum", 840.0, 300)
+
+
 def test_c1_from_capacity_prometheus_targets_requests_in_flight_for_a_concurrency_capacity(tmp_path):
     cfg = parse(tmp_path, endpoint(autoscaling=FROM_CAPACITY, sagemakerEndpoint=False))
     prom = cfg.endpoints[0].autoscaling.prometheus
@@ -166,6 +177,31 @@ def test_c1_from_capacity_kubernetes_hpa_reads_requests_per_second(tmp_path):
     cfg = parse(tmp_path, endpoint(autoscaling=FROM_CAPACITY, backend="kubernetes"), cluster=cluster)
     metric = cfg.endpoints[0].autoscaling.pods_metric
     assert (metric.name, metric.target_average_value) == ("vllm:request_success", 2.8)  # 4 × 0.7
+
+
+def test_c1_from_capacity_sglang_in_flight_query_reads_the_totals_not_the_priority_shares(tmp_path):
+    """sgl-project/sglang@v0.5.19 metrics_collector.py `_log_gauge_queue_count`: with priority scheduling the
+    gauges carry the total under priority="" and a share per priority beside it; summing all would double count."""
+    ep = endpoint(autoscaling=FROM_CAPACITY, sagemakerEndpoint=False, engine="sglang")
+    prom = parse(tmp_path, ep, doc=capacity_doc(engine="sglang")).endpoints[0].autoscaling.prometheus
+    assert prom.query == 'sum(sglang:num_running_reqs{model_name="Qwen3-4B",priority=""}) + sum(sglang:num_queue_reqs{model_name="Qwen3-4B",priority=""})'
+    assert prom.target_value == 7.0  # 10 × 0.7
+
+
+@pytest.mark.parametrize("engine, counter, hpa_metric", [
+    ("vllm", "vllm:request_success_total", "vllm:request_success"),
+    ("sglang", "sglang:num_requests_total", "sglang:num_requests"),
+])
+def test_c1_hpa_metric_is_the_counter_without_total_as_prometheus_adapters_default_rules_name_it(engine, counter, hpa_metric):
+    """prometheus-community/helm-charts@prometheus-adapter-5.3.0 charts/prometheus-adapter/templates/configmap.yaml
+    (`rules.default: true`): the rate rule takes series not matching `.*_seconds_total`, `name.matches:
+    ^(.*)_total$`, `as: ""`, query `sum(rate(<<.Series>>{...}[5m]))`; kubernetes-sigs/prometheus-adapter@v0.12.0
+    pkg/naming/metric_namer.go: an empty `as` with one capture group is `$1`. So the HPA asks for the counter's
+    name without `_total` (no `_per_second`), and it reads the counter the rate query of the KEDA trigger reads."""
+    assert not re.fullmatch(r".*_seconds_total", counter)
+    assert re.fullmatch(r"^(.*)_total$", counter).group(1) == hpa_metric
+    assert capacity.HPA_RATE_METRIC[engine] == hpa_metric
+    assert f'rate({counter}{{model_name="Qwen3-4B"}}[' in capacity.rate_query(engine, "Qwen3-4B")
 
 
 @pytest.mark.parametrize("backend", ["ome", "kserve"])

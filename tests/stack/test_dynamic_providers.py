@@ -42,6 +42,7 @@ from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 from components import ingress_drain
 from components.dynamic_providers import STORED_PROVIDERS
 from components.endpoints.router_check import RouterServiceCheck
+from components.rules.spec import IngressSpec
 from components.ingress_drain import IngressDrainGuard
 from tests.stack.pulumi_harness import run_recording
 
@@ -50,7 +51,7 @@ ROUTER = "components.endpoints.router_check:RouterServiceCheck"
 DRAIN = "components.ingress_drain:IngressDrainGuard"
 # Every dynamic resource of the project, declared the way the components declare it.
 RESOURCES: dict[str, Callable[[], Any]] = {
-    ROUTER: lambda: RouterServiceCheck(ROUTER, kubeconfig="{}", service="llama-router", port=8080, endpoint_name="llama", template="{name}-router"),
+    ROUTER: lambda: RouterServiceCheck(ROUTER, kubeconfig="{}", endpoint_name="llama", endpoint_namespace="inference", ingress=IngressSpec(), max_deploy_seconds=3600),
     DRAIN: lambda: IngressDrainGuard(DRAIN, kubeconfig="{}", cluster_name="demo", namespaces=["hyperpod-inference-system"]),
 }
 
@@ -124,7 +125,7 @@ def diff(host: provider_pb2_grpc.ResourceProviderStub, provider: str, olds: dict
     return host.Diff(provider_pb2.DiffRequest(id="check", urn=urn, olds=struct(olds), news=struct(news)), timeout=60)
 
 
-ROUTER_OLDS = {"service": "llama-router", "port": 8080, "endpointName": "llama"}
+ROUTER_OLDS = {"endpointName": "llama", "endpointNamespace": "inference", "routerService": "llama-router", "routerPort": 8080}
 DRAIN_OLDS = {"namespaces": ["hyperpod-inference-system"], "timeoutSeconds": 900, "clusterName": "demo", "kubeconfig": "{}"}
 
 
@@ -138,8 +139,8 @@ def test_each_dynamic_resource_stores_only_the_name_of_a_registered_provider_cla
 
 def test_the_provider_host_in_the_project_root_loads_each_stored_provider_and_answers_a_diff(stored):
     with provider_host(ROOT) as host:
-        router = diff(host, stored[ROUTER], ROUTER_OLDS, {**ROUTER_OLDS, "port": 8000})
-        assert router.changes == provider_pb2.DiffResponse.DIFF_SOME and list(router.replaces) == ["port"]
+        router = diff(host, stored[ROUTER], ROUTER_OLDS, {**ROUTER_OLDS, "routerPort": 8000})
+        assert router.changes == provider_pb2.DiffResponse.DIFF_SOME and list(router.replaces) == ["routerPort"]
         same = diff(host, stored[ROUTER], ROUTER_OLDS, dict(ROUTER_OLDS))
         assert same.changes == provider_pb2.DiffResponse.DIFF_NONE and list(same.replaces) == []
         drain = diff(host, stored[DRAIN], DRAIN_OLDS, {**DRAIN_OLDS, "timeoutSeconds": 1200})

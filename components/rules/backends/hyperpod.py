@@ -225,6 +225,7 @@ def _autoscaling(r: ResolvedEndpoint) -> dict[str, Any]:
             "namespace": cw.namespace,
             "targetValue": cw.target_value,
             "metricStat": autoscaling.statistic(cw),
+            "metricCollectionPeriod": autoscaling.CLOUDWATCH_PERIOD_SECONDS,
             "dimensions": [{"name": k, "value": v} for k, v in sorted(dims.items())],
         }
     return out

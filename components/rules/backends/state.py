@@ -97,3 +97,16 @@ def ready_condition(status: Any) -> tuple[Optional[str], Optional[str]]:
     if ready is None:
         return DEPLOYING, None
     return (READY if str(_get(ready, "status")) == "True" else NOT_READY), _detail(ready)
+
+
+def autoscaler(status: Any) -> Optional[str]:
+    """A HorizontalPodAutoscaler that cannot read its metric: `ScalingActive` False, with its reason and message
+    (kubernetes/kubernetes pkg/controller/podautoscaler/horizontal.go, getUnableComputeReplicaCountCondition:
+    reason FailedGetPodsMetric for a Pods metric the custom-metrics API does not serve, message "the HPA was
+    unable to compute the replica count: ..."). None when it scales, or is off because the target has 0
+    replicas (ScalingDisabled)."""
+    active = _conditions(status or {}).get("ScalingActive")
+    if active is None or str(_get(active, "status")) != "False" or _get(active, "reason") == "ScalingDisabled":
+        return None
+    return f"ScalingActive=False: {_detail(active)}"
+

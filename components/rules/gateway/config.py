@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
-from .. import security
+from .. import namespaces, security
 from ..addons import OPERATOR_NAMESPACE
 from ..backends import kserve
 from ..backends.front import SERVICE_PORT
@@ -33,6 +33,16 @@ class Upstream:
     namespace: str
 
 
+def router_host(service: str) -> str:
+    """The in-cluster name of a HyperPod router Service: the operator runs routers in its own namespace."""
+    return f"{service}.{OPERATOR_NAMESPACE}.svc.cluster.local"
+
+
+def backend_spec(host: str, port: int) -> dict[str, Any]:
+    """An Envoy Gateway `Backend`'s spec: one FQDN endpoint."""
+    return {"endpoints": [{"fqdn": {"hostname": host, "port": port}}]}
+
+
 def upstream(spec: EndpointSpec, platform: PlatformSpec) -> Optional[Upstream]:
     """The endpoint's in-cluster Service, or None where the stack declares none the gateway could name
     (a HyperPod endpoint without the router, whose Service the operator makes; OME, whose Service
@@ -46,8 +56,9 @@ def upstream(spec: EndpointSpec, platform: PlatformSpec) -> Optional[Upstream]:
         host = f"{kserve.gateway_service_name(spec)}.{r.namespace}.svc.cluster.local"
         port = SERVICE_PORT
     elif backend == "hyperpod" and spec.intelligent_routing:
-        # The configured name and port: the Service `up` finds for the public Ingress is not known here.
-        host = f"{router_service(platform.ingress, r.name)}.{OPERATOR_NAMESPACE}.svc.cluster.local"
+        # The configured name and port; during `up` the gateway's router check replaces them with the Service
+        # it finds (components/gateway.py), as the public Ingress does.
+        host = router_host(router_service(platform.ingress, r.name))
         port = router_port(platform.ingress)
     else:
         return None
@@ -91,6 +102,7 @@ def validate_gateway(spec: GatewaySpec, endpoints: Sequence[EndpointSpec], platf
         severity = plaintext_severity(platform.ingress.allow_plaintext_api_key, stack)
         why = f" ({OPT_OUT_KEY} is set: dev stack {stack!r} only)" if severity == "warning" else ""
         problems.append(Problem(f"{PATH}.certificateArn", None, T3, f"a public gateway carries tenant API keys and would take them over plain HTTP{why}", "set gateway.certificateArn to an ACM certificate, or gateway.public: false", severity=severity))
+    problems += namespaces.check_config(spec.namespace, f"{PATH}.namespace")
     if not spec.tiers:
         problems.append(Problem(f"{PATH}.tiers", [], T1, "the gateway has no tier, so no key has a limit", "add tiers, e.g. [{name: free, tokensPerMinute: 200}]"))
     if not spec.tenants:
@@ -108,6 +120,8 @@ def validate_gateway(spec: GatewaySpec, endpoints: Sequence[EndpointSpec], platf
     for i, tenant in enumerate(spec.tenants):
         if tenant.tier not in tiers:
             problems.append(Problem(f"{PATH}.tenants[{i}].tier", tenant.tier, T2, f"tenant {tenant.name!r} is on a tier that is not declared", f"use one of {tiers} or add the tier"))
+        if tenant.models == []:
+            problems.append(Problem(f"{PATH}.tenants[{i}].models", [], T2, f"tenant {tenant.name!r} lists no model, so its key reaches no endpoint", "list the endpoints it may call, or drop `models` for every endpoint", severity="warning"))
         for j, model in enumerate(tenant.models or []):
             if model not in known:
                 problems.append(Problem(f"{PATH}.tenants[{i}].models[{j}]", model, T2, f"tenant {tenant.name!r} lists a model that is not an endpoint of this stack", f"use endpoint names: {sorted(known)}"))

@@ -25,7 +25,7 @@ from .. import ingress as ingress_rules
 from ..tls import OPT_OUT_ANNOTATION, listener_annotations
 from ..spec import GatewaySpec, GatewayTier
 from .charts import EG_NAMESPACE, REDIS_AUTH_KEY, REDIS_AUTH_SECRET
-from .config import Upstream, tenant_models, tenant_secret_name, tier_of
+from .config import Upstream, backend_spec, tenant_models, tenant_secret_name, tier_of
 
 NAME = "llm-gateway"  # GatewayClass, Gateway, EnvoyProxy, the Envoy Service and its Ingress
 TIER_LABEL = "llm-serving/tier"
@@ -87,7 +87,7 @@ def route_objects(spec: GatewaySpec, up: Upstream) -> list[dict[str, Any]]:
     ns = spec.namespace
     labels = {"app.kubernetes.io/name": up.name}
     out: list[dict[str, Any]] = [
-        {"apiVersion": EG, "kind": "Backend", "metadata": _meta(up.name, ns, labels), "spec": {"endpoints": [{"fqdn": {"hostname": up.host, "port": up.port}}]}},
+        {"apiVersion": EG, "kind": "Backend", "metadata": _meta(up.name, ns, labels), "spec": backend_spec(up.host, up.port)},
         {
             "apiVersion": AIGW,
             "kind": "AIServiceBackend",

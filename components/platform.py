@@ -36,11 +36,14 @@ class PlatformArgs:
     after: list[pulumi.Resource] = field(default_factory=list)  # e.g. the node groups
     tags: dict[str, str] = field(default_factory=dict)  # the user's cluster.tags; the required ones are added
     hyperpod_chart_dir: str = ""  # the fetched HyperPod chart (`operatorInstall: helm` uses its inference-operator subchart)
+    backends: list[str] = field(default_factory=list)  # the stack's endpoints' backends: `auto` operators follow them (O8)
 
 
 class Platform(pulumi.ComponentResource):
-    """Attributes for callers: `operator_ready`, `ingress_ready` and `gpu_ready` (resources to depend on).
-    Outputs: `addons` (names of what was installed), `operator_role_arn`."""
+    """Attributes for callers: `operator_ready`, `ingress_ready` and `gpu_ready` (resources to depend on), and
+    `backend_ready`: per endpoint backend, what its custom resources wait for (the HyperPod operator; the CRD
+    and operator charts of OME and KServe, rule O3). Outputs: `addons` (names of what was installed),
+    `operator_role_arn`."""
 
     addons: pulumi.Output[list[str]]
 
@@ -50,9 +53,10 @@ class Platform(pulumi.ComponentResource):
         self._args = args
         # Every AWS resource below, and (defaultTags) every ALB the load balancer controller creates.
         self.tags = tag_rules.stack_tags(pulumi.get_stack(), args.cluster_name, args.tags)
-        self.plan = addon_rules.resolve_addons(args.mode, args.spec)
+        self.plan = addon_rules.resolve_addons(args.mode, args.spec, args.backends)
         self.identity = identity_mod.Identity(args.cluster_name, args.spec.workload_identity, args.oidc_provider_arn, args.oidc_provider_url)
         self.installed: dict[str, pulumi.Resource] = {}
+        self.backend_ready: dict[str, list[pulumi.Resource]] = {}
         base: list[pulumi.Resource] = list(args.after)
         if args.spec.workload_identity == "pod-identity" and args.mode != "existing":
             base.append(self._eks_addon("pod_identity_agent", base))
@@ -60,6 +64,8 @@ class Platform(pulumi.ComponentResource):
         for addon in addon_rules.install_order(self.plan, args.mode):
             self.installed[addon] = getattr(self, f"_install_{addon}")()
         self.operator_ready = [self.installed["hyperpod_operator"]] if "hyperpod_operator" in self.installed else []
+        if self.operator_ready:
+            self.backend_ready["hyperpod"] = list(self.operator_ready)
         self.ingress_ready = [self.installed["load_balancer_controller"]] if "load_balancer_controller" in self.installed else []
         # GPU pods schedule only once the device plugin advertises nvidia.com/gpu (rule O4); in mode
         # hyperpod the HyperPod chart's plugin, which the HyperPod cluster (in `after`) waits for.
@@ -81,7 +87,7 @@ class Platform(pulumi.ComponentResource):
         return k8s.helm.v4.Chart(
             f"{self._name}-{addon.replace('_', '-')}",
             chart=chart,
-            name=chart,
+            name=addon_rules.RELEASES.get(addon, chart),
             version=version or None,
             namespace=namespace,
             repository_opts=k8s.helm.v4.RepositoryOptsArgs(repo=repo) if repo else None,
@@ -203,6 +209,28 @@ class Platform(pulumi.ComponentResource):
         if self.identity.mode == "irsa":
             values["podIdentity"] = {"aws": {"irsa": {"enabled": True, "roleArn": role.arn}}}
         return self._chart("keda", "keda", values, after=[ns, *role.ready])
+
+    @property
+    def _system_nodes(self) -> dict[str, str]:
+        return {cluster_rules.NODE_ROLE_LABEL: "system"} if self._args.mode != "existing" else {}
+
+    def _backend_operator(self, addon: str, values: dict) -> pulumi.Resource:
+        """O8: the operator's CRD chart, then its controller's chart (after cert-manager, KEDA for OME, and the
+        CRD chart, whose ClusterStorageContainer kind kserve-resources uses); the backend's custom resources
+        wait for both (O3: the CRDs, and the webhooks that admit them, which fail closed)."""
+        namespace = addon_rules.OPERATOR_NAMESPACES[addon]
+        ns = self._namespace(addon, namespace)
+        crd_chart, operator_chart = addon_rules.OPERATOR_CHARTS[addon]
+        crds = self._chart(crd_chart, namespace, {}, after=[ns])
+        operator = self._chart(operator_chart, namespace, values, after=[ns, crds])
+        self.backend_ready[addon_rules.OPERATOR_BACKENDS[addon]] = [crds, operator]
+        return operator
+
+    def _install_kserve_operator(self) -> pulumi.Resource:
+        return self._backend_operator("kserve_operator", addon_rules.kserve_values(self._system_nodes))
+
+    def _install_ome_operator(self) -> pulumi.Resource:
+        return self._backend_operator("ome_operator", addon_rules.ome_values(self._system_nodes))
 
     def _install_hyperpod_operator(self) -> pulumi.Resource:
         a = self._args

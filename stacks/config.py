@@ -18,14 +18,15 @@ from components.rules import ConfigError, Problem, autoscaling, backends, naming
 from components.rules import endpoint as endpoint_rules
 from components.rules.problems import Change
 from components.rules.bounds import Line
-from components.rules.clusters import derived_groups, validate_cluster
+from components.rules.clusters import check_placement, derived_groups, validate_cluster, with_default_groups
+from components.rules.paths import ConfigPaths
 from components.rules.ingress import validate_router_services
 from components.rules.gateway.config import validate_gateway
 from components.rules.spec import ClusterSpec, EndpointSpec, GatewaySpec, PlatformSpec
 from components.rules.tls import check_public_tls
 from components.rules.validate import validate_endpoints
 
-from . import capacity_files, config_errors
+from . import capacity_files, config_errors, yamlio
 
 PROJECT = "llm-serving"
 
@@ -109,6 +110,9 @@ def parse(values: Mapping[str, Any], region: Optional[str], stack_name: Optional
     if stack.platform_stack is None:
         # A HyperPod endpoint on a cluster without the operator is validate_backends' error.
         found += validate_cluster(stack.cluster, stack.platform, endpoints)
+        found += backends.check_operators(endpoints, stack.cluster.mode, stack.platform, [ep.backend or "" for ep in endpoints])
+    else:
+        found += check_platform_stack(stack.platform_stack, endpoints, project_dir or program_dir())
     errors = problems + [p for p in found if p.severity == "error"]
     if errors:
         raise ConfigError(errors)
@@ -130,6 +134,61 @@ def parse(values: Mapping[str, Any], region: Optional[str], stack_name: Optional
         gateway=stack.gateway,
         contracts=capacity.contracts,
     )
+
+
+@dataclass(frozen=True)
+class PlatformStackFile:
+    """What an endpoints-only stack can know of its platform stack from that stack's file in this project."""
+
+    file: str  # Pulumi.<name>.yaml
+    cluster: ClusterSpec  # as deployed: the GPU groups its own endpoints derive made explicit
+    platform: PlatformSpec
+    backends: list[str]  # its own endpoints' backends, which its `auto` operators follow (O8)
+
+
+def read_platform_stack(platform_stack: str, project_dir: Path) -> Optional[PlatformStackFile]:
+    """The platform stack's file in this project (`staging`, or `org/<this project>/staging`); None when it is not
+    here, belongs to another project, or does not parse (that stack's own plan says why)."""
+    *qualifier, name = platform_stack.split("/")
+    path = project_dir / f"Pulumi.{name}.yaml"
+    if not path.is_file():
+        return None
+    try:
+        project = yamlio.load_file(project_dir / "Pulumi.yaml").get("name")
+        doc = yamlio.load_file(path)
+    except (yamlio.YamlInputError, AttributeError, OSError):
+        return None
+    if not isinstance(doc, dict) or not isinstance(doc.get("config"), dict) or not isinstance(project, str):
+        return None
+    if len(qualifier) == 2 and qualifier[1] != project:
+        return None
+    values = {(k if ":" in str(k) else f"{project}:{k}"): v for k, v in doc["config"].items()}
+    try:
+        cluster = ClusterSpec.model_validate(values.get(f"{project}:cluster"))
+        platform = PlatformSpec.model_validate(values.get(f"{project}:platform") or {})
+        endpoints = [EndpointSpec.model_validate(e) for e in values.get(f"{project}:endpoints") or []]
+    except (ValidationError, TypeError):
+        return None
+    resolved = backends.resolve(endpoints, cluster, platform)
+    return PlatformStackFile(path.name, with_default_groups(cluster, resolved), platform, [ep.backend or "" for ep in resolved])
+
+
+def platform_stack_cluster(platform_stack: str, project_dir: Path) -> Optional[ClusterSpec]:
+    """The platform stack's cluster as deployed, from its file in this project; None when that file is not here."""
+    found = read_platform_stack(platform_stack, project_dir)
+    return found.cluster if found is not None else None
+
+
+def check_platform_stack(platform_stack: str, endpoints: list[EndpointSpec], project_dir: Path) -> list[Problem]:
+    """An endpoints-only stack against what its platform stack deploys, when that stack's file is in the project:
+    each endpoint's instance type is one of its node or instance groups (G11), and the operator of each ome or
+    kserve endpoint is one it installs (O8). Without the file only O8 speaks, as a warning."""
+    found = read_platform_stack(platform_stack, project_dir)
+    if found is None:
+        return backends.check_operators(endpoints, None, None, [], platform_stack=platform_stack)
+    paths = ConfigPaths(cluster=f"{found.file}:cluster", platform=f"{found.file}:platform")
+    problems = check_placement(found.cluster, endpoints, paths, platform_stack)
+    return problems + backends.check_operators(endpoints, found.cluster.mode, found.platform, found.backends, platform_path=paths.platform, platform_stack=platform_stack)
 
 
 def program_dir() -> Path:

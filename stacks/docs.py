@@ -138,8 +138,9 @@ def _strip(annotation: Any) -> tuple[Any, list[Any]]:
         args = typing.get_args(annotation)
         if origin is typing.Annotated:
             annotation, meta = args[0], meta + list(annotation.__metadata__)
-        elif origin in (Union, types.UnionType) and type(None) in args and len(args) == 2:
-            annotation = next(a for a in args if a is not type(None))
+        elif origin in (Union, types.UnionType) and type(None) in args:
+            rest = tuple(a for a in args if a is not type(None))
+            annotation = rest[0] if len(rest) == 1 else Union[rest]  # Optional[Union[a, b]] reads as `a or b`
         else:
             return annotation, meta
 
@@ -170,7 +171,8 @@ def _type_name(annotation: Any) -> str:
     if origin in (Union, types.UnionType):
         if all(_is_model(_strip(a)[0]) for a in args):
             return "object"
-        return " or ".join(_type_name(a) for a in args)
+        # A one-value Literal beside another type is a keyword (`true`, `false` or `auto`): name the value.
+        return " or ".join(f"`{typing.get_args(a)[0]}`" if typing.get_origin(a) is Literal and len(typing.get_args(a)) == 1 else _type_name(a) for a in args)
     if origin in (list, tuple):
         return f"list of {_type_name(args[0])}" if args else "list"
     if origin is dict:

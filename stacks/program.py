@@ -48,6 +48,7 @@ class Base:
 
     provider: k8s.Provider
     operator_ready: list[pulumi.Resource] = field(default_factory=list)
+    backend_ready: dict[str, list[pulumi.Resource]] = field(default_factory=dict)  # per backend: what its custom resources wait for (O3)
     ingress_ready: list[pulumi.Resource] = field(default_factory=list)
     gpu_ready: list[pulumi.Resource] = field(default_factory=list)  # GPU nodes and the device plugin (O4)
     kubeconfig: Optional[Any] = None  # for checks that read the cluster during `up`
@@ -192,6 +193,7 @@ def build_base(cfg: stack_config.StackConfig) -> Base:
             model_buckets=model_buckets,
             after=after,
             hyperpod_chart_dir=chart_dir,
+            backends=sorted({ep.backend or "" for ep in cfg.endpoints}),
         ),
     )
     outputs.update({"nodeGroups": cluster.node_group_names, "addons": platform.addons})
@@ -210,6 +212,7 @@ def build_base(cfg: stack_config.StackConfig) -> Base:
     return Base(
         provider=provider,
         operator_ready=platform.operator_ready,
+        backend_ready=platform.backend_ready,
         ingress_ready=ingress_ready,
         gpu_ready=[*after, *platform.gpu_ready],
         kubeconfig=cluster.kubeconfig,
@@ -265,7 +268,7 @@ def declare_endpoints(cfg: stack_config.StackConfig, base: Base) -> tuple[dict[s
                 region=cfg.region,
                 provider=base.provider,
                 depends_on=([namespaces[ep.namespace]] if ep.namespace in namespaces else []) + base.gpu_ready,
-                operator_ready=base.operator_ready,
+                operator_ready=base.backend_ready.get(ep.spec.backend or "", []),
                 ingress_ready=base.ingress_ready,
                 ingress=ingress,
                 kubeconfig=base.kubeconfig,

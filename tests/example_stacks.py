@@ -16,10 +16,13 @@ USER_API_CIDRS = ["34.201.17.8/32"]
 # A user's ACM certificate (S2). The plan cannot tell accounts apart (preflight looks the ARN up in ACM),
 # so the documentation account's ARN the goldens were made with serves.
 USER_CERTIFICATE_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/0123abcd-4567-89ef-0123-456789abcdef"
+# A user's Route 53 zone for the endpoint names and the certificate the stack issues (S2).
+USER_DOMAIN = {"name": "llm.example.com", "hostedZoneId": "Z0123456789ABCDEFGHIJ"}
 # What a user sets per stack: config key (dotted below the project's) -> key -> value.
 USER_SET: dict[str, dict[str, dict[str, Any]]] = {
     "eks": {"cluster": {"publicAccessCidrs": USER_API_CIDRS}, "platform.ingress": {"certificateArn": USER_CERTIFICATE_ARN}, "gateway": {"certificateArn": USER_CERTIFICATE_ARN}},
     "staging": {"cluster": {"publicAccessCidrs": USER_API_CIDRS}},
+    "staging-endpoints": {"platform.ingress": {"domain": USER_DOMAIN}},
 }
 
 
@@ -43,10 +46,14 @@ def user_plan(stack: str, **kwargs: Any) -> plan_cmd.Plan:
 
 
 def user_project(directory: Path, stack: str) -> Path:
-    """A project folder whose Pulumi.<stack>.yaml has the user's values in place of `[]` / `null`."""
+    """A project folder whose Pulumi.<stack>.yaml has the user's values in place of `[]` / `null`, beside its
+    platform stack's file when it is an endpoints-only stack (the plan reads that file's node groups)."""
     for name in ("Pulumi.yaml", "__main__.py"):
         shutil.copy(plan_cmd.PROJECT_DIR / name, directory / name)
     text = (plan_cmd.PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text()
+    platform = re.search(rf"^  {plan_cmd.project_name()}:platformStack: ([\w.-]+)", text, re.MULTILINE)
+    if platform and (plan_cmd.PROJECT_DIR / f"Pulumi.{platform.group(1)}.yaml").is_file():
+        user_project(directory, platform.group(1))
     for dotted, keys in USER_SET.get(stack, {}).items():
         # The key's line inside its config block (`  llm-serving:<key>:` up to the next block).
         block = re.search(rf"^  {plan_cmd.project_name()}:{dotted.split('.')[0]}:\n(?:(?:    .*)?\n)*", text, re.MULTILINE)

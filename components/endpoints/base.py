@@ -36,8 +36,9 @@ class EndpointArgs:
     `depends_on` does not reach its children, so the component passes this list to each of them."""
 
     operator_ready: list[pulumi.Resource] = field(default_factory=list)
-    """The HyperPod inference operator and its prerequisites: the HyperPod component's children wait
-    for them (the operator installs the CRD; pulumi-kubernetes #3176/#3247). Others ignore it."""
+    """What installs the backend's CRD and admits its objects (rule O3; pulumi-kubernetes #3176/#3247):
+    the HyperPod inference operator for the hyperpod backend, the CRD and operator charts for ome and
+    kserve (`Platform.backend_ready`). Every child waits for them; the kubernetes backend gets none."""
 
     ingress_ready: list[pulumi.Resource] = field(default_factory=list)
     """The AWS Load Balancer Controller: every Ingress waits for it, and the other backends'
@@ -119,8 +120,9 @@ class EndpointComponent(pulumi.ComponentResource):
 
     @classmethod
     def ready(cls, args: EndpointArgs) -> list[pulumi.Resource]:
-        """What this backend's objects wait for besides `args.depends_on`."""
-        return list(args.ingress_ready)
+        """What this backend's objects wait for besides `args.depends_on`: its operator (O3) and the load
+        balancer controller."""
+        return [*args.operator_ready, *args.ingress_ready]
 
     def __init__(self, name: str, args: EndpointArgs, opts: Optional[pulumi.ResourceOptions] = None):
         _check(type(self), args)

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
+from pydantic.alias_generators import to_camel
+
 from . import iam, instances
 from .spec import PlatformSpec
 
@@ -26,14 +28,22 @@ ADDONS = (
     "metrics_server",
     "keda",
     "hyperpod_operator",
+    "kserve_operator",
+    "ome_operator",
 )
+
+# The endpoint backend each backend operator serves (rule O8): `auto` installs it when one of the stack's
+# endpoints has that backend.
+OPERATOR_BACKENDS: dict[str, str] = {"kserve_operator": "kserve", "ome_operator": "ome"}
+AUTO = "auto"
 
 # Sensible defaults per cluster mode. `existing` adopts a cluster that usually has its platform
 # already (a second load balancer controller or KEDA would fight the first): nothing by default.
-# On plain EKS the HyperPod operator has no HyperPod nodes to schedule on: off by default.
-DEFAULTS: dict[str, dict[str, bool]] = {
-    "hyperpod": {a: True for a in ADDONS},
-    "eks": {**{a: True for a in ADDONS}, "hyperpod_operator": False, "fsx_csi": False},
+# On plain EKS the HyperPod operator has no HyperPod nodes to schedule on: off by default. OME and
+# KServe: when an endpoint needs them (`auto`).
+DEFAULTS: dict[str, dict[str, bool | str]] = {
+    "hyperpod": {**{a: True for a in ADDONS}, **{a: AUTO for a in OPERATOR_BACKENDS}},
+    "eks": {**{a: True for a in ADDONS}, "hyperpod_operator": False, "fsx_csi": False, **{a: AUTO for a in OPERATOR_BACKENDS}},
     "existing": {a: False for a in ADDONS},
 }
 
@@ -44,15 +54,20 @@ OPERATOR_PREREQUISITES = ("cert_manager", "load_balancer_controller", "s3_csi", 
 # Fail (aws-load-balancer-controller chart 1.13.2 values.yaml: enableServiceMutatorWebhook: true,
 # serviceMutatorWebhookConfig.failurePolicy: Fail): a chart that creates a Service while the controller's
 # pods are not ready fails. These add-ons' charts create Services.
-CREATES_SERVICES = ("cert_manager", "metrics_server", "keda")
+CREATES_SERVICES = ("cert_manager", "metrics_server", "keda", "kserve_operator", "ome_operator")
 
 # Add-ons that need another add-on first: the LB controller before anything that creates a Service;
-# cert-manager's webhook before charts that create Certificates (KEDA); G20 for the operator.
+# cert-manager's webhook before charts that create Certificates (KEDA, and the Issuer and Certificate of
+# KServe's and OME's webhooks); G20 for the operator. OME's controller looks for the KEDA CRD once, at
+# start (sgl-project/ome@v0.1.5 cmd/manager/main.go registerOptionalScheme, and the InferenceService
+# controller's SetupWithManager watches ScaledObjects only if found then): KEDA first.
 ADDON_DEPENDS_ON: dict[str, tuple[str, ...]] = {
     "cert_manager": ("load_balancer_controller",),
     "metrics_server": ("load_balancer_controller",),
     "keda": ("load_balancer_controller", "cert_manager"),
     "hyperpod_operator": OPERATOR_PREREQUISITES,
+    "kserve_operator": ("load_balancer_controller", "cert_manager"),
+    "ome_operator": ("load_balancer_controller", "cert_manager", "keda"),
 }
 
 # Pinned upstream charts (repository, chart, version). Bump deliberately, one at a time.
@@ -65,7 +80,85 @@ CHARTS: dict[str, tuple[str, str, str]] = {
     # The Helm path of the operator (alternative to the EKS add-on): the subchart of the fetched
     # HyperPod chart (`python -m stacks charts fetch`); the program passes the directory.
     "hyperpod_operator": ("", "charts/inference-operator", ""),
+    # OCI charts (no repository; the reference is the chart), each operator as upstream installs it: the CRD
+    # chart, then the controller's chart. KServe: kserve/kserve@v0.20.0 charts/kserve-crd/README.md and
+    # charts/kserve-resources/README.md (`helm install ... oci://ghcr.io/kserve/charts/<chart> --version
+    # v0.20.0`; .github/workflows/helm-publish.yml pushes every chart of the release there). v0.20.0's
+    # InferenceService CRD is byte-identical to the schema the plan validates against (config/crd/full).
+    "kserve_crd": ("", "oci://ghcr.io/kserve/charts/kserve-crd", "v0.20.0"),
+    "kserve_operator": ("", "oci://ghcr.io/kserve/charts/kserve-resources", "v0.20.0"),
+    # OME: sgl-project/ome@v0.1.5 README.md ("OCI Registry (Recommended)") and .github/workflows/release.yaml,
+    # which pushes each chart at the tag without its `v` (and sets the images to the tag). Its ome-crd
+    # templates are the plan's CRD schemas (same blobs).
+    "ome_crd": ("", "oci://ghcr.io/moirai-internal/charts/ome-crd", "0.1.5"),
+    "ome_operator": ("", "oci://ghcr.io/moirai-internal/charts/ome-resources", "0.1.5"),
 }
+
+# Release names and namespaces of the backend operators' charts, as upstream's install commands give them.
+# OME's chart hard-codes namespace `ome` (the inferenceservice-config ConfigMap, and
+# `cert-manager.io/inject-ca-from: ome/serving-cert` on its webhooks: sgl-project/ome@v0.1.5
+# charts/ome-resources/templates/ome-controller/configmap.yaml, webhooks/*.yaml); KServe's renders its
+# files into the release namespace (charts/kserve-resources/templates/_common.tpl replaceNamespace), `kserve`.
+OPERATOR_CHARTS: dict[str, tuple[str, str]] = {"kserve_operator": ("kserve_crd", "kserve_operator"), "ome_operator": ("ome_crd", "ome_operator")}
+RELEASES: dict[str, str] = {"kserve_crd": "kserve-crd", "kserve_operator": "kserve-resources", "ome_crd": "ome-crd", "ome_operator": "ome"}
+OPERATOR_NAMESPACES: dict[str, str] = {"kserve_operator": "kserve", "ome_operator": "ome"}
+# The API group of each backend operator's custom resources, and the charts that install its CRDs and
+# admit its objects (rule O3): both operators' webhooks fail closed (failurePolicy: Fail) on InferenceService create.
+OPERATOR_GROUPS: dict[str, str] = {"kserve_operator": "serving.kserve.io", "ome_operator": "ome.io"}
+CRD_INSTALLERS: dict[str, tuple[str, ...]] = {group: OPERATOR_CHARTS[addon] for addon, group in OPERATOR_GROUPS.items()}
+
+
+def config_key(addon: str) -> str:
+    """The add-on's key under `platform` in a stack file (`kserve_operator` -> `kserveOperator`)."""
+    return to_camel(addon)
+
+def kserve_values(system_nodes: dict[str, str]) -> dict[str, Any]:
+    """Values of kserve-resources v0.20.0 (kserve/kserve@v0.20.0 charts/kserve-resources/values.yaml) that differ
+    from upstream's:
+    - `kserve.controller.deploymentMode: Standard`: upstream's default is `Knative`, which needs Knative Serving and
+      Istio. `Standard` is what RawDeployment is called since v0.20 (pkg/constants/constants.go: "RawDeployment
+      ... deprecated: use Standard"; pkg/apis/serving/v1beta1/configmap.go NewDeployConfig accepts Knative,
+      Standard, ModelMesh and maps RawDeployment to Standard): plain Deployments and Services;
+    - `gateway.disableIngressCreation: true`: the stack declares each endpoint's own Service and ALB Ingress
+      (upstream would add an Ingress of class `istio` that nothing serves); `disableIstioVirtualHost: true`: no Istio;
+    - `controller.nodeSelector`: the system nodes, as for the other controllers (empty on an adopted cluster).
+    cert-manager issues its webhook certificate (`kserve.certManager.enabled` follows `createSharedResources: true`)."""
+    return {
+        "kserve": {
+            "controller": {
+                "deploymentMode": "Standard",
+                "gateway": {"disableIngressCreation": True, "disableIstioVirtualHost": True},
+                "nodeSelector": dict(system_nodes),
+            }
+        }
+    }
+
+
+# The OME model agent runs on the GPU nodes, where it downloads each ClusterBaseModel to the host path the
+# engine mounts. Upstream requests 10 CPUs and 100 GiB per node (sgl-project/ome@v0.1.5
+# charts/ome-resources/values.yaml modelAgent.resources), more than a g5.2xlarge or g4dn.xlarge has beside
+# the engine (which requests 75% of the node): the DaemonSet's pods would stay Pending and no model would
+# arrive. The controller's 2 CPUs and 4 GiB per replica, 3 replicas, do not fit a small system node group
+# (an m6i.large has 2 vCPUs). Requests are lowered so both schedule; limits stay upstream's where they fit.
+OME_MODEL_AGENT_RESOURCES = {"requests": {"cpu": "100m", "memory": "512Mi"}, "limits": {"cpu": "2", "memory": "4Gi"}}
+OME_CONTROLLER_RESOURCES = {"requests": {"cpu": "200m", "memory": "512Mi"}, "limits": {"cpu": "2", "memory": "4Gi"}}
+
+
+def ome_values(system_nodes: dict[str, str]) -> dict[str, Any]:
+    """Values of ome-resources 0.1.5 (sgl-project/ome@v0.1.5 charts/ome-resources/values.yaml) that differ from
+    upstream's. Kept: `ome.controller.deploymentMode: RawDeployment` (no Knative, Istio or LeaderWorkerSet;
+    LWS is needed only by the MultiNode and PD-disaggregated modes, site/content/en/docs/installation/_index.md),
+    the model agent's host path `/mnt/data/models` (the ome backend's model root) and its GPU toleration.
+    - `ome.controller`: one replica (leader election makes the others standbys), on the system nodes, with the
+      requests above;
+    - `modelAgent.gpuNodesOnly: true`: only on nodes labelled `nvidia.com/gpu.present: "true"` (upstream's
+      `gpuNodeLabel`), which the stack puts on every GPU node group and HyperPod instance group; upstream runs it
+      on every node, system nodes included."""
+    return {
+        "ome": {"controller": {"replicaCount": 1, "nodeSelector": dict(system_nodes), "resources": OME_CONTROLLER_RESOURCES}},
+        "modelAgent": {"gpuNodesOnly": True, "resources": OME_MODEL_AGENT_RESOURCES},
+    }
+
 
 # The HyperPod Helm chart (aws/sagemaker-hyperpod-cli helm_chart/HyperPodHelmChart): required before
 # the HyperPod cluster is created (AWS docs sagemaker-hyperpod-eks-prerequisites.md; AWS's
@@ -172,10 +265,17 @@ class AddonPlan:
         return [a for a in ADDONS if self.enabled.get(a)]
 
 
-def resolve_addons(mode: str, platform: PlatformSpec) -> AddonPlan:
-    """The switches after mode defaults: an explicit true/false always wins."""
+def resolve_addons(mode: str, platform: PlatformSpec, backends: Iterable[str] = ()) -> AddonPlan:
+    """The switches after mode defaults: an explicit true/false always wins. `backends`: those of the stack's
+    endpoints, which turn a backend operator that is `auto` on (rule O8)."""
     defaults = DEFAULTS[mode]
-    return AddonPlan({a: (getattr(platform, a) if getattr(platform, a) is not None else defaults[a]) for a in ADDONS})
+    needed = set(backends)
+    enabled: dict[str, bool] = {}
+    for addon in ADDONS:
+        value = getattr(platform, addon)
+        value = defaults[addon] if value is None else value
+        enabled[addon] = OPERATOR_BACKENDS.get(addon) in needed if value == AUTO else bool(value)
+    return AddonPlan(enabled)
 
 
 def install_order(plan: AddonPlan, mode: str = "") -> list[str]:

@@ -15,7 +15,7 @@ S1, S2, S3, S4, S5, S6, S7 = "S1", "S2", "S3", "S4", "S5", "S6", "S7"
 B1 = "B1"
 A1 = "A1"
 C1 = "C1"
-O1, O2, O3, O4, O5, O6, O7 = "O1", "O2", "O3", "O4", "O5", "O6", "O7"
+O1, O2, O3, O4, O5, O6, O7, O8 = "O1", "O2", "O3", "O4", "O5", "O6", "O7", "O8"
 T1, T2, T3 = "T1", "T2", "T3"
 
 
@@ -184,9 +184,9 @@ RULES += (
          "Controller charts and add-ons wait for their role's policy and association.",
          "A stack whose graph breaks the order.",
          ("fix", "plan", "policy")),
-    Rule(O3, "A custom resource is declared after what installs its CRD (the HyperPod operator), so it is deleted before it.",
+    Rule(O3, "A custom resource is declared after what installs its CRD (the HyperPod operator; the OME and KServe CRD charts, and their operator charts, whose webhooks admit the objects), so it is deleted before it.",
          "Custom resources created in the same update as the operator that installs their CRD failed (pulumi-kubernetes #3176, #3247).",
-         "Endpoints wait for the operator.",
+         "Endpoints wait for their backend's operator (HyperPod operator, or the OME or KServe CRD and operator charts).",
          "A stack whose graph breaks the order.",
          ("fix", "plan", "policy")),
     Rule(O4, "GPU workloads are declared after the GPU nodes and the NVIDIA device plugin.",
@@ -209,6 +209,11 @@ RULES += (
          "In mode hyperpod `nvidiaDevicePlugin` switches the HyperPod chart's plugin (installed before the cluster, rule O5), its node affinity rendered on the instance groups' GPU types (upstream's list lacks ml.g4dn.*); the platform declares no plugin of its own there.",
          "A HyperPod cluster with GPU groups and no device plugin declared, one declared beside or after it (`nvidiaDevicePlugin: false` in mode hyperpod), or a chart plugin whose affinity leaves out a GPU group's type.",
          ("fix", "plan", "policy")),
+    Rule(O8, "An endpoint of the ome or kserve backend runs on a cluster whose platform installs that operator from its upstream charts at pinned versions (the CRD chart, then the operator chart after cert-manager, and KEDA for OME), declared in the same stack as the cluster it creates.",
+         "The eks example declared OME and KServe endpoints on the cluster it created, while the operators were left to the user to install \"before `pulumi up`\", which cannot be done on a cluster that does not exist yet: the first `up` failed on custom resources without CRDs, and the plan said nothing.",
+         "`platform.omeOperator` and `platform.kserveOperator` (default `auto`: on when an endpoint of the stack uses the backend) install OME 0.1.5 (`ome-crd`, `ome-resources`) and KServe v0.20.0 (`kserve-crd`, `kserve-resources` in Standard mode, the former RawDeployment) from their OCI charts, ordered after their prerequisites; the endpoints wait for both charts (O3).",
+         "An ome or kserve endpoint whose operator the stack's platform switches off (error, naming the `platform` key); in an endpoints-only stack, one whose platform stack's file switches it off (error naming that file's key) or is not in the project (warning); a stack that creates its EKS cluster and declares OME or KServe objects without their charts (plan and policy).",
+         ("fix", "validate", "plan", "policy")),
 )
 
 RULES += (

@@ -1,4 +1,4 @@
-"""Ordering rules over the declared dependency graph (O1-O7): what must exist before a resource is
+"""Ordering rules over the declared dependency graph (O1-O8): what must exist before a resource is
 created, which is also what must outlive it on destroy (Pulumi deletes dependents first).
 
 Each rule reads `Resource.dependencies` (every URN a resource waits for, as the engine records them)
@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Callable, Iterable, Optional
 
 from . import instances
-from .addons import CHARTS, CREATES_SERVICES, EKS_ADDONS, HYPERPOD_CHART_RELEASE, OPERATOR_ADDON, plugin_instance_types
-from .catalog import O1, O2, O3, O4, O5, O6, O7
+from .addons import CHARTS, CREATES_SERVICES, CRD_INSTALLERS, EKS_ADDONS, HYPERPOD_CHART_RELEASE, OPERATOR_ADDON, OPERATOR_BACKENDS, OPERATOR_CHARTS, OPERATOR_GROUPS, config_key, plugin_instance_types
+from .catalog import O1, O2, O3, O4, O5, O6, O7, O8
 from .drain import GUARD_MARKER
 from .gateway.charts import CHARTS as GATEWAY_CHARTS, CRD_INSTALLERS as GATEWAY_CRD_INSTALLERS
 from .problems import Problem
@@ -57,6 +57,19 @@ class Graph:
 
     def find(self, match: Callable[[Resource], bool]) -> list[Resource]:
         return [r for r in self.resources if match(r)]
+
+    def descends_from(self, resource: Resource, ancestors: Iterable[Resource]) -> bool:
+        """Whether `resource` is a child (at any depth) of one of `ancestors`: a chart's own objects."""
+        urns = {a.urn for a in ancestors}
+        seen: set[str] = set()
+        parent = resource.parent
+        while parent and parent not in seen:
+            if parent in urns:
+                return True
+            seen.add(parent)
+            above = self.by_urn.get(parent)
+            parent = above.parent if above is not None else ""
+        return False
 
 
 def _chart_name(resource: Resource) -> str:
@@ -127,10 +140,21 @@ def _gateway_installer(group: str) -> Optional[Callable[[Resource], bool]]:
     return lambda r: r.type == HELM_CHART and _chart_name(r) == ref
 
 
+def _backend_operator_charts(group: str) -> Callable[[Resource], bool]:
+    """The CRD chart and the operator chart of a backend operator (OME, KServe) whose CRDs are in `group`."""
+    refs = {CHARTS[key][1] for key in CRD_INSTALLERS.get(group, ())}
+    return lambda r: r.type == HELM_CHART and _chart_name(r) in refs
+
+
 def check_crd_order(resources: list[Resource]) -> list[Finding]:
     """O3: a custom resource comes after what installs its CRD, and is deleted before it (the operator's
-    finalizer). Judged for the HyperPod operator's kinds when the stack installs the operator, and for
-    the tenant gateway's kinds (Gateway API, Envoy Gateway, AI Gateway) when it installs their charts."""
+    finalizer). Judged for the HyperPod operator's kinds when the stack installs the operator, for the
+    tenant gateway's kinds (Gateway API, Envoy Gateway, AI Gateway) when it installs their charts, and for
+    OME's and KServe's kinds when it installs their charts: after the CRD chart and the operator chart, whose
+    webhooks admit the InferenceService and fail closed (kserve/kserve@v0.20.0
+    charts/kserve-resources/files/kserve/resources.yaml, sgl-project/ome@v0.1.5
+    charts/ome-resources/templates/ome-controller/webhooks/isvcvalidator.yaml: `failurePolicy: Fail`).
+    A chart's own objects (kserve-resources declares a ClusterStorageContainer) are the chart's business."""
     graph = Graph(resources)
     installers = graph.find(_installs_operator)
     findings: list[Finding] = []
@@ -145,6 +169,34 @@ def check_crd_order(resources: list[Resource]) -> list[Finding]:
         charts = graph.find(match) if match else []
         if charts:
             findings += _missing(graph, r, charts, O3, "created before the Helm chart that installs its CRD (pulumi-kubernetes #3176, #3247)", "add the gateway chart to dependsOn (components/gateway.py)")
+        operator_charts = graph.find(_backend_operator_charts(group)) if group in CRD_INSTALLERS else []
+        if operator_charts and not graph.descends_from(r, operator_charts):
+            why = "created before the chart that installs its CRD or the operator whose webhook admits it (failurePolicy Fail; pulumi-kubernetes #3176, #3247)"
+            findings += _missing(graph, r, operator_charts, O3, why, "add the operator's charts to the endpoint's dependsOn (Platform.backend_ready, EndpointArgs.operator_ready)")
+    return findings
+
+
+EKS_CLUSTER = "eks:index:Cluster"
+_OPERATOR_OF_GROUP = {group: addon for addon, group in OPERATOR_GROUPS.items()}
+
+
+def check_backend_operators(resources: list[Resource]) -> list[Finding]:
+    """O8: in a stack that creates its EKS cluster, an OME or KServe custom resource has its operator's charts
+    declared in the same stack: nothing else installs them on a cluster the update creates, and without the CRD
+    the object is refused. As for O5, the charts' absence is the finding. An endpoints-only stack, or one on an
+    adopted cluster, is not judged (its platform is elsewhere)."""
+    graph = Graph(resources)
+    if not graph.find(lambda r: r.type == EKS_CLUSTER):
+        return []
+    findings: list[Finding] = []
+    for r in graph.resources:
+        kind = _kind(r)
+        group = kind[0].rpartition("/")[0] if kind else ""
+        addon = _OPERATOR_OF_GROUP.get(group)
+        if addon is None or graph.find(_backend_operator_charts(group)):
+            continue
+        why = f"no {OPERATOR_BACKENDS[addon]} operator is declared on the cluster this stack creates: the {kind[1]} has no CRD to be created against"
+        findings.append((r, Problem("dependsOn", [], O8, why, f"set platform.{config_key(addon)}: true (or auto) so the platform installs its charts ({', '.join(CHARTS[c][1] for c in OPERATOR_CHARTS[addon])})")))
     return findings
 
 

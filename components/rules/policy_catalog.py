@@ -13,7 +13,7 @@ from typing import Any, Callable, Literal, Mapping, Optional, Union
 
 from . import capacity, manifests, namespaces, ordering, security, stack_checks
 from .gateway import checks as gateway_checks
-from .catalog import A1, B1, C1, G1, G2, G3, G4, G5, G6, G7, G8, G9, G10, G11, G12, G13, G16, G21, G22, O1, O2, O3, O4, O5, O6, O7, S1, S2, S3, S4, S5, S6, S7, T1, T2, T3
+from .catalog import A1, B1, C1, G1, G2, G3, G4, G5, G6, G7, G8, G9, G10, G11, G12, G13, G16, G21, G22, O1, O2, O3, O4, O5, O6, O7, O8, S1, S2, S3, S4, S5, S6, S7, T1, T2, T3
 from .problems import Problem
 from .resources import Resource
 
@@ -140,10 +140,11 @@ POLICIES: tuple[PolicySpec, ...] = (
     PolicySpec("s7-no-shared-namespace-owned", S7, "The stack declares no Namespace the cluster shares (default, kube-system, kube-public, kube-node-lease, the HyperPod operator's)", "resource", "mandatory", _on_manifest(namespaces.check_manifest), anchors=("Kubernetes: deleting a Namespace deletes everything in it",)),
     PolicySpec("o1-after-the-load-balancer-controller", O1, "Services, Ingresses and charts that create Services wait for the load balancer controller (its webhook fails closed; its finalizer must outlive them)", "stack", "mandatory", _stack(ordering.check_webhook_order), anchors=("aws-load-balancer-controller chart values: serviceMutatorWebhookConfig.failurePolicy",)),
     PolicySpec("o2-after-pod-identity", O2, "Charts whose pods use a Pod Identity association wait for it", "stack", "mandatory", _stack(ordering.check_identity_order), anchors=("EKS Pod Identity: credentials are injected at pod creation",)),
-    PolicySpec("o3-after-the-crd-installer", O3, "Custom resources wait for the operator that installs their CRD", "stack", "mandatory", _stack(ordering.check_crd_order), anchors=("pulumi-kubernetes #3176, #3247",)),
+    PolicySpec("o3-after-the-crd-installer", O3, "Custom resources wait for the operator that installs their CRD (and, for OME and KServe, the charts whose webhooks admit them)", "stack", "mandatory", _stack(ordering.check_crd_order), anchors=("pulumi-kubernetes #3176, #3247",)),
     PolicySpec("o4-gpu-after-nodes-and-device-plugin", O4, "GPU workloads wait for the GPU nodes and the NVIDIA device plugin", "stack", "mandatory", _stack(ordering.check_gpu_order)),
     PolicySpec("o5-hyperpod-cluster-after-its-chart", O5, "The HyperPod cluster waits for the HyperPod Helm chart", "stack", "mandatory", _stack(ordering.check_hyperpod_chart_order), anchors=("AWS docs: sagemaker-hyperpod-eks-prerequisites (chart before the cluster)",)),
     PolicySpec("o7-device-plugin-before-hyperpod-nodes", O7, "A HyperPod cluster with NVIDIA GPU groups waits for an NVIDIA device plugin (the HyperPod chart's)", "stack", "mandatory", _stack(ordering.check_device_plugin_order), anchors=("aws/sagemaker-hyperpod-cli helm_chart/readme.md: plugin tolerations and affinity", "AWS docs: sagemaker-hyperpod-eks-prerequisites (deep-health-check taint)")),
+    PolicySpec("o8-backend-operator-installed", O8, "A stack that creates its EKS cluster and declares OME or KServe objects installs that operator's charts", "stack", "mandatory", _stack(ordering.check_backend_operators), anchors=("sgl-project/ome@v0.1.5 README.md: ome-crd, ome-resources", "kserve/kserve@v0.20.0 charts/kserve-crd, charts/kserve-resources")),
     PolicySpec("t1-tenant-keys-token-limited", T1, "Every tenant key of the gateway is selected by a token rate-limit rule of its tier", "stack", "mandatory", _stack(gateway_checks.check_tenant_limits), anchors=("maas-kserve-devlog: tiers",)),
     PolicySpec("t2-tenant-routes-declared", T2, "Gateway policies name declared tenant keys, declared routes and only models a declared route serves", "stack", "mandatory", _stack(gateway_checks.check_tenant_routes)),
     PolicySpec("t2-tenant-keys-on-the-gateway", T2, "Tenant keys are checked on the Gateway, not on a route, and a client's own client-ID header is removed before authentication", "stack", "mandatory", _stack(gateway_checks.check_tenant_auth), anchors=("envoyproxy/gateway v1.8.1 internal/xds/translator/httpfilters.go: api_key_auth before ext_proc",)),

@@ -914,6 +914,18 @@ class PlatformSpec(_Model):
     """
     keda: Optional[bool] = None
     """Install KEDA (Helm), needed by the HyperPod operator (its autoscaling triggers) and by OME. Example: `true`"""
+    ome_operator: Optional[Union[bool, Literal["auto"]]] = None
+    """Install OME (upstream charts `ome-crd` and `ome-resources` 0.1.5 from `oci://ghcr.io/moirai-internal/charts`,
+    namespace `ome`), after cert-manager and KEDA and before every `ome` endpoint (rules O3, O8). `auto`: when an
+    endpoint of this stack has `backend: ome`. An endpoints-only stack installs nothing: its platform stack sets
+    this. Example: `true`
+    """
+    kserve_operator: Optional[Union[bool, Literal["auto"]]] = None
+    """Install KServe (upstream charts `kserve-crd` and `kserve-resources` v0.20.0 from `oci://ghcr.io/kserve/charts`,
+    namespace `kserve`) in Standard mode (RawDeployment: plain Deployments, no Knative or Istio), after cert-manager
+    and before every `kserve` endpoint (rules O3, O8). `auto`: when an endpoint of this stack has `backend: kserve`.
+    An endpoints-only stack installs nothing: its platform stack sets this. Example: `auto`
+    """
     hyperpod_operator: Optional[bool] = None
     """Install the SageMaker HyperPod inference operator, after all of its prerequisites. In mode existing, `true`
     installs it on the adopted cluster and makes endpoints default to the hyperpod backend. Example: `true`

@@ -31,6 +31,9 @@ UNTAGGABLE = {
     "aws:iam/rolePolicy:RolePolicy",
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+    # platform.ingress.domain (Pulumi.staging-endpoints.yaml): neither takes tags (pulumi_aws has no `tags` input).
+    "aws:route53/record:Record",
+    "aws:acm/certificateValidation:CertificateValidation",
 }
 AWS_PREFIXES = ("aws:", "aws-native:", "eks:")
 LBC = "platform-load-balancer-controller"

@@ -105,6 +105,8 @@ DEVICE_PLUGIN = Resource("kubernetes:helm.sh/v4:Chart", "platform-nvidia-device-
 HYPERPOD_CHART = Resource("kubernetes:helm.sh/v4:Chart", "hyperpod-dependencies", {"chart": "/cache/HyperPodHelmChart", "name": "hyperpod-dependencies", "namespace": "kube-system"}, "urn:hyperpod-chart")
 HYPERPOD_CLUSTER = Resource("aws-native:sagemaker:Cluster", "hyperpod-cluster", {"clusterName": "llm-dev"}, "urn:hyperpod")
 HYPERPOD_CHART_NO_PLUGIN = Resource(HYPERPOD_CHART.type, HYPERPOD_CHART.name, {**HYPERPOD_CHART.props, "values": {"nvidia-device-plugin": {"devicePlugin": {"enabled": False}}}}, HYPERPOD_CHART.urn)
+OME_CHART = Resource("kubernetes:helm.sh/v4:Chart", "platform-ome-operator", {"chart": "oci://ghcr.io/moirai-internal/charts/ome-resources", "namespace": "ome"}, "urn:ome-operator")
+OME_ISVC = Resource("kubernetes:ome.io/v1beta1:InferenceService", "q", {"metadata": {"name": "q", "namespace": "inference"}, "spec": {}}, "urn:ome-isvc", ("urn:ome-operator",))
 DRAIN_GUARD = Resource("pulumi-python:dynamic:Resource", "ingress-drain", {"guard": "ingress-drain", "namespaces": ["hyperpod-inference-system"]}, "urn:guard", ("urn:lbc", "urn:operator"))
 
 
@@ -208,6 +210,7 @@ CASES: dict[str, tuple[str, Callable[[], list[Resource]], Callable[[], list[Reso
     "o4-gpu-after-nodes-and-device-plugin": ("O4", lambda: [DEVICE_PLUGIN, graph_node(k8s(render()), "urn:iec")], lambda: [DEVICE_PLUGIN, graph_node(k8s(render()), "urn:iec", "urn:plugin")], None, None),
     "o5-hyperpod-cluster-after-its-chart": ("O5", lambda: [HYPERPOD_CHART, HYPERPOD_CLUSTER], lambda: [HYPERPOD_CHART, graph_node(HYPERPOD_CLUSTER, "urn:hyperpod", "urn:hyperpod-chart")], None, None),
     "o7-device-plugin-before-hyperpod-nodes": ("O7", lambda: [HYPERPOD_CHART_NO_PLUGIN, graph_node(HYPERPOD_CLUSTER, "urn:hyperpod", "urn:hyperpod-chart")], lambda: [HYPERPOD_CHART, graph_node(HYPERPOD_CLUSTER, "urn:hyperpod", "urn:hyperpod-chart")], None, None),
+    "o8-backend-operator-installed": ("O8", lambda: [eks_cluster(["34.201.17.8/32"]), OME_ISVC], lambda: [eks_cluster(["34.201.17.8/32"]), OME_CHART, OME_ISVC], None, None),
     "o6-finalizers-before-their-controller": ("O6", lambda: [LBC, OPERATOR_ADDON, DRAIN_GUARD, graph_node(k8s(render()), "urn:iec", "urn:operator")], lambda: [LBC, OPERATOR_ADDON, DRAIN_GUARD, graph_node(k8s(render()), "urn:iec", "urn:operator", "urn:guard")], None, None),
     "s7-no-shared-namespace-owned": ("S7", lambda: [k8s({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kube-system"}})], lambda: [k8s({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "llm-gateway"}})], None, None),
     "s6-required-tags": ("S6", lambda: [Resource("aws:s3/bucket:Bucket", "tls", {"tags": {"llm-serving/stack": "prod"}})], lambda: [Resource("aws:s3/bucket:Bucket", "tls", {"tags": TAGS})], None, None),

@@ -54,6 +54,9 @@ def test_what_each_example_stack_runs_is_priced_or_a_gap_in_its_region(stack):
     cfg = plan_cmd.parse_stack_config(user_values(stack), plan_cmd.project_name(), stack)
     snap = load(cfg.region)
     running = cost.running_instances(cfg.cluster, cfg.endpoints, cfg.platform_stack)
+    if cfg.platform_stack:  # an endpoint stack (staging-endpoints) runs on its platform stack's nodes, priced there
+        assert running == []
+        return
     assert running
     for r in running:
         assert snap.price(r.service, r.instance_type) or snap.gap(r.service, r.instance_type), f"{cfg.region} {r.service} {r.instance_type} ({r.what})"

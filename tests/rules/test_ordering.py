@@ -75,6 +75,36 @@ def test_o3_an_inference_endpoint_config_waits_for_the_operator_add_on():
     assert ordering.check_crd_order([OPERATOR, after]) == []
 
 
+KSERVE_CRD = Resource("kubernetes:helm.sh/v4:Chart", "platform-kserve-crd", {"chart": "oci://ghcr.io/kserve/charts/kserve-crd", "namespace": "kserve"}, "urn:kserve-crd")
+KSERVE_OPERATOR = Resource("kubernetes:helm.sh/v4:Chart", "platform-kserve-operator", {"chart": "oci://ghcr.io/kserve/charts/kserve-resources", "namespace": "kserve"}, "urn:kserve-operator", ("urn:kserve-crd",))
+
+
+def kserve_isvc(*deps: str, parent: str = "") -> Resource:
+    return Resource("kubernetes:serving.kserve.io/v1beta1:InferenceService", "q", {"metadata": {"name": "q", "namespace": "inference"}, "spec": {}}, "urn:isvc", deps, parent)
+
+
+def test_o3_a_kserve_inference_service_waits_for_the_crd_chart_and_the_operator_chart():
+    """kserve/kserve@v0.20.0 charts/kserve-resources/files/kserve/resources.yaml: the InferenceService webhooks
+    fail closed, so the CRD chart alone is not enough."""
+    (finding,) = ordering.check_crd_order([KSERVE_CRD, KSERVE_OPERATOR, kserve_isvc("urn:kserve-crd")])
+    assert finding[1].rule == O3 and finding[1].value == ["platform-kserve-operator"]
+    assert "Platform.backend_ready" in finding[1].fix
+    assert ordering.check_crd_order([KSERVE_CRD, KSERVE_OPERATOR, kserve_isvc("urn:kserve-operator")]) == []  # the operator chart waits for the CRD chart
+
+
+def test_o3_an_ome_object_waits_for_the_ome_charts_and_a_stack_without_them_is_left_to_o8():
+    crd = Resource("kubernetes:helm.sh/v4:Chart", "platform-ome-crd", {"chart": "oci://ghcr.io/moirai-internal/charts/ome-crd"}, "urn:ome-crd")
+    runtime = Resource("kubernetes:ome.io/v1beta1:ClusterServingRuntime", "rt", {"metadata": {"name": "rt"}, "spec": {}}, "urn:rt")
+    assert rules_of(ordering.check_crd_order([crd, runtime])) == [O3]
+    assert ordering.check_crd_order([runtime]) == []
+
+
+def test_o3_a_charts_own_custom_resources_are_not_judged():
+    # kserve-resources declares a ClusterStorageContainer (serving.kserve.io) as its own child.
+    child = Resource("kubernetes:serving.kserve.io/v1alpha1:ClusterStorageContainer", "default", {"metadata": {"name": "default"}, "spec": {}}, "urn:csc", (), "urn:kserve-operator")
+    assert ordering.check_crd_order([KSERVE_CRD, KSERVE_OPERATOR, child]) == []
+
+
 def test_o4_a_gpu_deployment_waits_for_the_device_plugin():
     assert rules_of(ordering.check_gpu_order([PLUGIN, gpu_deployment()])) == [O4]
     assert ordering.check_gpu_order([PLUGIN, gpu_deployment("urn:plugin")]) == []
@@ -158,7 +188,7 @@ def test_every_example_stack_satisfies_every_ordering_rule(stack, tmp_path):
     resources = resources_from_plan_json(tmp_path / "plan.json")
     graph = ordering.Graph(resources)
     assert graph.find(lambda r: r.type == ordering.HELM_CHART and r.props.get("chart") == "aws-load-balancer-controller"), "the rules had something to judge"
-    for check in (ordering.check_webhook_order, ordering.check_identity_order, ordering.check_crd_order, ordering.check_gpu_order, ordering.check_hyperpod_chart_order, ordering.check_finalizer_order, ordering.check_device_plugin_order):
+    for check in (ordering.check_webhook_order, ordering.check_identity_order, ordering.check_crd_order, ordering.check_gpu_order, ordering.check_hyperpod_chart_order, ordering.check_finalizer_order, ordering.check_device_plugin_order, ordering.check_backend_operators):
         assert check(resources) == [], check.__name__
 
 

@@ -8,10 +8,10 @@ where it runs, plain Kubernetes elsewhere.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Iterable, Optional
 
 from .. import addons
-from ..catalog import G8
+from ..catalog import G8, O8
 from ..problems import Change, Problem
 from ..spec import DEFAULT_LOAD_BALANCER, ClusterSpec, EndpointSpec, FsxSource, HuggingFaceSource, PlatformSpec, S3Source
 
@@ -120,4 +120,51 @@ def _not_hyperpod(ep: EndpointSpec, where: str, backend: str) -> list[Problem]:
         problems.append(Problem(f"{where}.autoscaling", scaling.model_dump(by_alias=True, exclude_none=True), "BACKEND", "prometheus/cloudwatch triggers are the HyperPod operator's KEDA triggers", "remove them (kubernetes: autoscaling.podsMetric drives an HPA; ome/kserve: min/maxReplicas)"))
     if scaling is not None and scaling.pods_metric and backend != "kubernetes":
         problems.append(Problem(f"{where}.autoscaling.podsMetric", scaling.pods_metric.model_dump(by_alias=True), "BACKEND", f"podsMetric drives the kubernetes backend's HPA; {backend} scales by min/maxReplicas", "remove it"))
+    return problems
+
+
+_OPERATOR_NAMES = {"kserve": "KServe", "ome": "OME"}
+
+
+def check_operators(
+    endpoints: Iterable[EndpointSpec],
+    mode: Optional[str],
+    platform_spec: Optional[PlatformSpec],
+    platform_backends: Iterable[str],
+    *,
+    path: str = "endpoints",
+    platform_path: str = "platform",
+    platform_stack: Optional[str] = None,
+) -> list[Problem]:
+    """O8: the operator of each ome or kserve endpoint is one the platform that runs the endpoint installs. `mode`,
+    `platform_spec` and `platform_backends` (its own endpoints' backends, which an `auto` operator follows) are
+    this stack's, or those of the platform stack (`platform_stack`, its keys at `platform_path`); None when the
+    platform stack's file is not at hand: then a warning names the key it must set. An adopted cluster's
+    operators are the user's: not judged."""
+    if mode == "existing":
+        return []
+    plan = addons.resolve_addons(mode, platform_spec, platform_backends) if mode is not None and platform_spec is not None else None
+    problems: list[Problem] = []
+    for i, ep in enumerate(endpoints):
+        backend = backend_of(ep)
+        addon = next((a for a, b in addons.OPERATOR_BACKENDS.items() if b == backend), None)
+        if addon is None:
+            continue
+        key = f"{platform_path}.{addons.config_key(addon)}"
+        name = _OPERATOR_NAMES[backend]
+        where = f"{path}[{i}].backend"
+        if plan is None:
+            why = f"an endpoints-only stack installs no operator, and the file of platform stack {platform_stack!r} is not in this project to tell whether it installs {name}"
+            problems.append(Problem(where, backend, O8, why, f"make sure platform stack {platform_stack!r} sets platform.{addons.config_key(addon)}: true (its `auto` sees only its own endpoints) and is up", severity="warning"))
+        elif not plan[addon]:
+            value = getattr(platform_spec, addon)
+            state = f"{key} is {str(value).lower()}" if value is not None else f"{key} is unset (auto) and none of that stack's own endpoints uses {backend}"
+            if platform_stack is None:
+                problems.append(Problem(where, backend, O8, f"the {name} operator is switched off ({key}: false), so nothing installs its CRD and the first `pulumi up` fails on the endpoint's objects", f"set {key}: true or auto (the platform then installs {name} from its upstream charts)"))
+            else:
+                problems.append(Problem(where, backend, O8, f"platform stack {platform_stack!r} does not install the {name} operator ({state}); an endpoints-only stack cannot install it", f"set {key}: true, `pulumi up` that stack, then this one"))
+        elif backend == "ome" and not plan["cert_manager"]:
+            # The chart's webhook Certificate and Issuer (sgl-project/ome@v0.1.5 charts/ome-resources/templates/
+            # ome-controller/certificate.yaml). KServe's need is validate_backends', KEDA's for OME too.
+            problems.append(Problem(where, backend, O8, "the OME chart's webhook certificate is issued by cert-manager, which is switched off", f"set {platform_path}.certManager: true"))
     return problems

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
+from benchmarks import inputs
+
 FINISHED = ("succeeded", "failed", "infeasible", "pruned")
 SQLITE_HEADER = b"SQLite format 3\x00"
 
@@ -181,8 +183,10 @@ def check_file(path: Path) -> None:
     if not path.exists():
         return
     try:
-        with path.open("rb") as handle:
+        with inputs.open_regular(path, "pass the .db file `stacks tune` wrote, or a new path") as handle:
             head = handle.read(len(SQLITE_HEADER))
+    except inputs.InputError as exc:
+        raise StoreError(str(exc)) from None
     except OSError as exc:
         raise StoreError(f"{path}: cannot read ({exc.strerror or exc}); Fix: check the path and its permissions") from None
     if head and head != SQLITE_HEADER:

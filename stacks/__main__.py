@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     tune = sub.add_parser("tune", help="deploy and benchmark each point of a parameter grid; report the best")
     tune.add_argument("grid", help="grid spec YAML (see stacks/grids/)")
     tune.add_argument("--target", choices=["pulumi", "local"], help="where trials run (default: the grid's target)")
-    from .tuning.cliargs import error_rate, positive_int
+    from .tuning.cliargs import error_rate, positive_int, positive_seconds
 
     tune.add_argument("--parallel", type=positive_int, help="trials at once, 1 or more (default: the grid's parallel)")
     tune.add_argument("--max-error-rate", type=error_rate, help="fraction of failed requests above which a load level fails its trial (default: the grid's benchmark.maxErrorRate, 0.05)")
@@ -68,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     prices.add_argument("action", choices=["refresh"], help="refresh: read the prices of every instance type in the instance table")
     prices.add_argument("--region", required=True, help="AWS region whose prices to read, e.g. us-east-1")
     prices.add_argument("--out", help="directory for <region>.json (default: stacks/prices/)")
+    prices.add_argument("--timeout", type=positive_seconds, default=300.0, help="wall-clock seconds for each service's query, all its pages (default: 300)")
 
     docs = sub.add_parser("docs", help="regenerate docs/guardrails.md and docs/configuration.md from the code")
     docs.add_argument("--check", action="store_true", help="write nothing; exit 1 when a generated file is out of date")
@@ -99,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "prices":
         from .prices import refresh
 
-        return refresh.main(args.region, console, Path(args.out) if args.out else None)
+        return refresh.main(args.region, console, Path(args.out) if args.out else None, timeout=args.timeout)
     if args.command == "docs":
         from . import docs as docs_cmd
 

@@ -124,14 +124,14 @@ def read_text(path: Any, *, max_bytes: int, what: str, fix: str, syntax: Optiona
     """The file's text; `syntax` "yaml", "json" or "jsonl" also bounds its nesting depth."""
     text = decode(read_bytes(path, max_bytes=max_bytes, what=what, fix=fix), str(path), fix)
     if syntax is not None:
-        check_depth(text, syntax, str(path), fix)
+        check_depth(text, syntax, str(path))
     return text
 
 
 # ---------------------------------------------------------------- nesting depth
 
 
-def check_depth(text: str, syntax: str, source: str, fix: str = "flatten the structure", limit: int = MAX_DEPTH) -> None:
+def check_depth(text: str, syntax: str, source: str, fix: str = f"flatten the structure (at most {MAX_DEPTH} levels)", limit: int = MAX_DEPTH) -> None:
     """InputError if `text` nests collections deeper than `limit` ("yaml", "json" or "jsonl")."""
     deep = _yaml_too_deep(text, limit) if syntax == "yaml" else _json_too_deep(text, limit)
     if deep:

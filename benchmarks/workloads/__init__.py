@@ -24,7 +24,7 @@ from .dataset import Dataset, load_dataset
 from .prefix import MAX_GROUPS, PrefixTexts, group_width
 from .sessions import DEFAULT_HEADER, Sessions
 from .synthetic import Synthetic
-from .trace import DEFAULT_PREFIX_TOKENS, FORMATS, Trace, load_trace
+from .trace import DEFAULT_PREFIX_TOKENS, FORMATS, Trace, check_groups, load_trace
 
 __all__ = ["Request", "Workload", "WorkloadError", "make_workload", "summarize", "FORMATS", "DEFAULT_HEADER"]
 
@@ -73,6 +73,7 @@ def make_workload(config: Any, prompts: Optional[PromptBuilder] = None) -> Workl
     scenario = parse_scenario(config.scenario)
     if config.trace:
         entries = load_trace(config.trace, config.trace_format, config.max_file_mb)
+        check_groups(config.trace, entries, config.prefix_tokens or DEFAULT_PREFIX_TOKENS)
         return Trace(entries, config.trace_speed, prompts, config.prefix_tokens or DEFAULT_PREFIX_TOKENS, config.session_header, seed)
     if config.dataset:
         return Dataset(load_dataset(config.dataset, config.max_file_mb), scenario, config.dataset_order)

@@ -149,6 +149,14 @@ def _azure(path: str, text: str) -> list[TraceEntry]:
     return out
 
 
+def check_groups(path: str, entries: list[TraceEntry], prefix_tokens: int) -> None:
+    """The group prompts of a native trace are built up front: bounded in number and in words."""
+    groups = len({e.prefix_group for e in entries if e.prefix_group is not None})
+    if groups > MAX_GROUPS or groups * prefix_tokens > MAX_PREFIX_WORDS:
+        raise WorkloadError(FIELD, path, f"{path}: {groups:,} prefix groups of {prefix_tokens:,} tokens: over the limits of {MAX_GROUPS:,} groups "
+                                         f"and {MAX_PREFIX_WORDS:,} prefix tokens in all; use fewer groups or a smaller --prefix-tokens")
+
+
 def load_trace(path: str, fmt: str, max_mb: float) -> list[TraceEntry]:
     if fmt not in FORMATS:
         raise WorkloadError("trace_format", fmt, f"use one of {', '.join(FORMATS)}")
@@ -176,32 +184,34 @@ class Trace:
         self.entries, self.prompts, self.header = entries, prompts, session_header
         self.arrivals = [e.at / speed for e in entries]
         groups = list(dict.fromkeys(e.prefix_group for e in entries if e.prefix_group is not None))
-        if len(groups) > MAX_GROUPS or len(groups) * prefix_tokens > MAX_PREFIX_WORDS:
-            raise WorkloadError(FIELD, f"{len(groups)} prefix groups", f"{len(groups):,} prefix groups of {prefix_tokens:,} tokens: over the limits of "
-                                                                       f"{MAX_GROUPS:,} groups and {MAX_PREFIX_WORDS:,} prefix tokens in all; use fewer groups or a smaller --prefix-tokens")
         self.group_index = {g: i for i, g in enumerate(groups)}
         self.prefixes = PrefixTexts(prefix_tokens, len(groups), seed) if groups else None
         self.blocks = BlockTexts(MOONCAKE_BLOCK_TOKENS, seed)
         self.block_uses = Counter(h for e in entries for h in dict.fromkeys(e.hash_ids))
 
-    def _prefix(self, e: TraceEntry) -> str:
-        """The shared part of the entry's prompt: its group's system prompt, or its leading hash
-        blocks that other requests use too (Mooncake ids chain: a shared block implies shared
-        predecessors)."""
+    def _prefix(self, e: TraceEntry, most: int) -> tuple[str, int]:
+        """The shared part of the entry's prompt, at most `most` words, and its length in words: its
+        group's system prompt, or its leading hash blocks that other requests use too (Mooncake ids
+        chain: a shared block implies shared predecessors). Built from the blocks it sends only."""
         if e.prefix_group is not None and self.prefixes is not None:
-            return self.prefixes.texts[self.group_index[e.prefix_group]]
-        shared = []
-        for h in e.hash_ids[: ceil((e.input_tokens - 1) / MOONCAKE_BLOCK_TOKENS)]:  # only the blocks it sends
-            if self.block_uses[h] < 2:
+            text = self.prefixes.texts[self.group_index[e.prefix_group]]
+            if self.prefixes.tokens <= most:
+                return text, self.prefixes.tokens
+            return " ".join(text.split(" ", most)[:most]), most
+        parts, words = [], 0
+        for h in e.hash_ids:
+            if words >= most or self.block_uses[h] < 2:
                 break
-            shared.append(self.blocks.text(h))
-        return " ".join(shared)
+            take = min(MOONCAKE_BLOCK_TOKENS, most - words)
+            text = self.blocks.text(h)
+            parts.append(text if take == MOONCAKE_BLOCK_TOKENS else " ".join(text.split(" ", take)[:take]))
+            words += take
+        return " ".join(parts), words
 
     def unit(self, number: int, rng: random.Random, nonces: random.Random) -> Unit:
         e = self.entries[number % len(self.entries)]  # warm-up requests reuse the first lines
-        words = self._prefix(e).split()[: e.input_tokens - 1]  # room for at least one own token
-        shared = len(words)
+        prefix, shared = self._prefix(e, e.input_tokens - 1)  # room for at least one own token
         own = user(self.prompts.build(e.input_tokens - shared, nonces))
-        messages = ((system(" ".join(words)),) if shared else ()) + (own,)
+        messages = ((system(prefix),) if shared else ()) + (own,)
         headers = {self.header: e.session_id} if e.session_id is not None else {}
         yield Request(messages, e.input_tokens, e.output_tokens, shared, headers)

@@ -21,6 +21,7 @@ from rich.console import Console
 from .loadgen import MAX_CONCURRENCY, BenchmarkConfig, ConfigError, run_benchmark
 from . import eventloop
 from .export import export, parse_spec
+from .inputs import InputError
 from .limits import (MAX_FILE_MB, MAX_PREFIX_TOKENS, MAX_REQUESTS, MAX_SECONDS, MAX_THINK_TIME, MAX_TIMEOUT, MAX_WARMUP,
                      MIN_METRICS_INTERVAL)
 from .metrics import SLO_KEYS
@@ -257,6 +258,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.print("interrupted")
         return 130
+    except InputError as e:  # files are read and named in validate(); this is the net under it
+        sys.stderr.write(f"benchmarks: error: {e}\n")
+        return 2
     print_report(result, out)
     if args.out:
         try:

@@ -75,6 +75,18 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     console = Console(width=None if sys.stdout.isatty() else 160)
+    from benchmarks.inputs import InputError
+
+    try:
+        return _run(args, console)
+    except InputError as exc:  # each command names its own input errors; this is the net under them all
+        from .literal import plain
+
+        console.print(plain(str(exc)), soft_wrap=True)
+        return 2
+
+
+def _run(args: argparse.Namespace, console: Console) -> int:
     if args.command == "plan":
         from . import plan as plan_cmd
 
@@ -94,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         return tuning_cli.tune(args, console) if args.command == "tune" else tuning_cli.report(args, console)
     if args.command == "status":
         from .live import status as status_cmd
+        from .live.args import StatusArgs
 
         return status_cmd.main(StatusArgs.from_cli_args(args), console)
 

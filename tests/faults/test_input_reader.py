@@ -262,3 +262,42 @@ def test_expansion_caps(tmp_path, row):
     if phrase is not None:
         one_line_with(subprocess.CompletedProcess(done.args, code, out, ""), phrase, "")
     assert spent["cpu"] < CPU_BUDGET_S and spent["rss_mb"] < RSS_BUDGET_MB, spent
+
+
+# ---------------------------------------------------------------- behind the stat check
+
+
+def _swapped_for_a_fifo(tmp: Path, monkeypatch) -> Path:
+    """`stat` saw a regular file; a FIFO is there by the open (the race O_NONBLOCK and fstat close)."""
+    path, regular = tmp / "trace.jsonl", tmp / "regular"
+    regular.write_text("{}\n")
+    os.mkfifo(path)
+    real = os.stat
+    monkeypatch.setattr(os, "stat", lambda p, *a, **kw: real(regular) if Path(p) == path else real(p, *a, **kw))
+    return path
+
+
+def _device_that_got_through(tmp: Path, monkeypatch) -> Path:
+    """/dev/zero passing both checks: only counting the bytes read stops it."""
+    from benchmarks import inputs
+
+    monkeypatch.setattr(inputs, "file_kind", lambda mode: None)
+    return Path("/dev/zero")
+
+
+GUARDS = {
+    "swapped for a FIFO after the check": (_swapped_for_a_fifo, "is a FIFO (named pipe), not a regular file"),
+    "/dev/zero past both checks": (_device_that_got_through, "more than the 4096-byte limit for a trace file"),
+}
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("row", sorted(GUARDS))
+def test_reader_guards_behind_the_stat_check(tmp_path, monkeypatch, row):
+    from benchmarks import inputs
+
+    make, phrase = GUARDS[row]
+    path = make(tmp_path, monkeypatch)
+    with pytest.raises(inputs.InputError) as err:
+        inputs.read_text(path, max_bytes=4096, what="trace file", fix="give the trace file itself")
+    assert str(err.value).startswith(f"{path}: ") and phrase in str(err.value)

@@ -18,10 +18,15 @@ import tempfile
 
 from rich.console import Console
 
-from .loadgen import BenchmarkConfig, ConfigError, run_benchmark
+from .loadgen import MAX_CONCURRENCY, BenchmarkConfig, ConfigError, run_benchmark
 from . import eventloop
 from .export import export, parse_spec
+from .inputs import InputError
+from .limits import (MAX_FILE_MB, MAX_PREFIX_TOKENS, MAX_REQUESTS, MAX_SECONDS, MAX_THINK_TIME, MAX_TIMEOUT, MAX_WARMUP,
+                     MIN_METRICS_INTERVAL)
 from .metrics import SLO_KEYS
+from .workloads import MAX_TURNS
+from .workloads.prefix import MAX_GROUPS
 from .report import ProgressBar, literal_console, print_report, write_json
 from .scenario import SCENARIO_HELP
 
@@ -34,51 +39,66 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def _list_of(kind, example: str):
+def _list_of(kind, example: str, most: float = float("inf")):
     def parse(text: str):
         try:
             values = tuple(kind(x) for x in text.split(",") if x.strip())
         except ValueError:
             values = ()
-        if not values or any(v <= 0 for v in values):
+        if not values or any(not 0 < v <= most or v == float("inf") for v in values):
             noun = "integers" if kind is int else "numbers"
-            raise argparse.ArgumentTypeError(f"invalid value {text!r}: use comma-separated positive {noun}, e.g. {example}")
+            bound = f" up to {most:,}" if most != float("inf") else ""
+            raise argparse.ArgumentTypeError(f"invalid value {text!r}: use comma-separated positive {noun}{bound}, e.g. {example}")
         return values
 
     return parse
 
 
-def _positive(kind, example: str):
+# Options are bounded where they are parsed (benchmarks/limits.py says why each bound): one line, exit 2.
+def _positive(kind, example: str, most: float = float("inf"), least: float = 0):
     def parse(text: str):
         try:
             v = kind(text)
         except ValueError:
             v = 0
-        if not v > 0 or v == float("inf"):
-            raise argparse.ArgumentTypeError(f"invalid value {text!r}: use a positive {kind.__name__.replace('float', 'number').replace('int', 'integer')}, e.g. {example}")
+        if not (v >= least if least else v > 0) or not v <= most or v == float("inf"):
+            noun = kind.__name__.replace("float", "number").replace("int", "integer")
+            if least:
+                bound = f" of at least {least:g}"
+            elif most != float("inf"):
+                bound = f" up to {most:,}" if kind is int else f" up to {most:g}"
+            else:
+                bound = ""
+            raise argparse.ArgumentTypeError(f"invalid value {text!r}: use a positive {noun}{bound}, e.g. {example}")
         return v
 
     return parse
 
 
-def _count(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        v = -1
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"invalid value {text!r}: use 0 or a positive integer, e.g. 2")
-    return v
+def _count(most: int):
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            v = -1
+        if not 0 <= v <= most:
+            raise argparse.ArgumentTypeError(f"invalid value {text!r}: use 0 or a positive integer up to {most:,}, e.g. 2")
+        return v
+
+    return parse
 
 
-def _non_negative(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        v = -1.0
-    if not 0 <= v < float("inf"):
-        raise argparse.ArgumentTypeError(f"invalid value {text!r}: use 0 or a positive number of seconds, e.g. 1.5")
-    return v
+def _non_negative(most: float):
+    def parse(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            v = -1.0
+        if not 0 <= v <= most:
+            raise argparse.ArgumentTypeError(f"invalid value {text!r}: use 0 or a positive number of seconds up to {most:g}, e.g. 1.5")
+        return v
+
+    return parse
 
 
 def _slo(text: str) -> dict[str, float]:
@@ -108,14 +128,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--endpoint", choices=("chat", "completions"), default="chat")
     r.add_argument("--scenario", default="D(100,100)", help=SCENARIO_HELP)
     load = r.add_mutually_exclusive_group(required=True)
-    load.add_argument("--concurrency", type=_list_of(int, "1,4,16"), help="closed-loop levels, e.g. 1,4,16")
+    load.add_argument("--concurrency", type=_list_of(int, "1,4,16", MAX_CONCURRENCY), help="closed-loop levels, e.g. 1,4,16")
     load.add_argument("--request-rate", type=_list_of(float, "2,8"), help="open-loop Poisson rates in req/s, e.g. 2,8")
     load.add_argument("--trace", metavar="FILE", help="replay a trace: one request per line, sent at its timestamp (one level)")
-    r.add_argument("--max-concurrency", type=_positive(int, "64"), help="with --request-rate: cap on requests in flight")
-    r.add_argument("--max-requests", type=_positive(int, "200"), default=200, help="per level (default 200)")
-    r.add_argument("--max-seconds", type=_positive(float, "60"), default=60.0, help="per level; no request starts later (default 60)")
-    r.add_argument("--timeout", type=_positive(float, "120"), default=120.0, help="per-request deadline in seconds (default 120)")
-    r.add_argument("--warmup", type=_count, default=2, help="warm-up requests before the first level, excluded from results (default 2)")
+    r.add_argument("--max-concurrency", type=_positive(int, "64", MAX_CONCURRENCY), help="with --request-rate: cap on requests in flight")
+    r.add_argument("--max-requests", type=_positive(int, "200", MAX_REQUESTS), default=200, help="per level (default 200)")
+    r.add_argument("--max-seconds", type=_positive(float, "60", MAX_SECONDS), default=60.0, help="per level; no request starts later (default 60)")
+    r.add_argument("--timeout", type=_positive(float, "120", MAX_TIMEOUT), default=120.0,
+                   help="per-request deadline in seconds (default 120); also bounds each /metrics scrape (at most 5 s)")
+    r.add_argument("--warmup", type=_count(MAX_WARMUP), default=2, help="warm-up requests before the first level, excluded from results (default 2)")
     r.add_argument("--slo", type=_slo, default={}, help="goodput SLOs in seconds, e.g. ttft=0.5,tpot=0.05,e2e=10")
     r.add_argument("--no-ignore-eos", dest="ignore_eos", action="store_false",
                    help="do not send ignore_eos/min_tokens (for servers that reject them, e.g. OpenAI)")
@@ -124,18 +145,18 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-engine-metrics", dest="engine_metrics", action="store_false",
                    help="do not scrape the server's Prometheus /metrics around each level")
     r.add_argument("--metrics-url", help="the server's metrics page (default: http://HOST:PORT/metrics of --url)")
-    r.add_argument("--metrics-interval", type=_positive(float, "5"), help="also scrape /metrics every this many seconds during a level")
+    r.add_argument("--metrics-interval", type=_positive(float, "5", float("inf"), MIN_METRICS_INTERVAL), help="also scrape /metrics every this many seconds during a level")
     w = r.add_argument_group("workload shapes (docs/load-generator.md)")
-    w.add_argument("--prefix-tokens", metavar="N", type=_positive(int, "512"), help="shared system prompt of N tokens before each request's own part")
-    w.add_argument("--prefix-groups", metavar="G", type=_positive(int, "4"), help="with --prefix-tokens: G distinct shared prompts (default 1)")
-    w.add_argument("--turns", metavar="T", type=_positive(int, "4"), default=1, help="multi-turn sessions of T turns, each resending its history")
-    w.add_argument("--think-time", metavar="S", type=_non_negative, default=0.0, help="seconds between a reply and the next turn (default 0)")
+    w.add_argument("--prefix-tokens", metavar="N", type=_positive(int, "512", MAX_PREFIX_TOKENS), help="shared system prompt of N tokens before each request's own part")
+    w.add_argument("--prefix-groups", metavar="G", type=_positive(int, "4", MAX_GROUPS), help="with --prefix-tokens: G distinct shared prompts (default 1)")
+    w.add_argument("--turns", metavar="T", type=_positive(int, "4", MAX_TURNS), default=1, help="multi-turn sessions of T turns, each resending its history")
+    w.add_argument("--think-time", metavar="S", type=_non_negative(MAX_THINK_TIME), default=0.0, help="seconds between a reply and the next turn (default 0)")
     w.add_argument("--session-header", metavar="NAME", default="X-Session-Id", help="header carrying the session id (default X-Session-Id)")
     w.add_argument("--dataset", metavar="FILE", help="ShareGPT JSON or OpenAI-chat JSONL conversations, replayed as given")
     w.add_argument("--dataset-order", choices=("sequential", "random"), default="sequential", help="in file order or sampled (seeded)")
     w.add_argument("--trace-format", choices=("native", "mooncake", "azure"), default="native", help="format of --trace (default native)")
     w.add_argument("--trace-speed", metavar="X", type=_positive(float, "2"), default=1.0, help="replay speed-up factor (default 1)")
-    w.add_argument("--max-file-mb", metavar="MB", type=_positive(float, "256"), default=256.0, help="cap on --dataset/--trace file size (default 256)")
+    w.add_argument("--max-file-mb", metavar="MB", type=_positive(float, "256", MAX_FILE_MB), default=256.0, help="cap on --dataset/--trace file size (default 256)")
     r.add_argument("--out", help="write results JSON here")
     r.add_argument("--export", action="append", default=[], metavar="FORMAT:FILE",
                    help="also write a genai-bench or inference-perf summary (one file per level), e.g. genai-bench:gb.json")
@@ -237,6 +258,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.print("interrupted")
         return 130
+    except InputError as e:  # files are read and named in validate(); this is the net under it
+        sys.stderr.write(f"benchmarks: error: {e}\n")
+        return 2
     print_report(result, out)
     if args.out:
         try:

@@ -225,7 +225,7 @@ def _parse_event(ev: bytes) -> tuple[str | None, str | None, dict | None]:
         if usage is not None and not isinstance(usage, dict):
             raise _StreamError(f"impossible usage from server: usage={usage!r:.100} (expected an object)")
         return text, finish, usage
-    except (ValueError, AttributeError, TypeError, KeyError, IndexError):
+    except (ValueError, AttributeError, TypeError, KeyError, IndexError, RecursionError):  # orjson caps depth itself
         raise _StreamError(f"malformed SSE data: {ev[:200].decode('utf-8', 'replace')!r}") from None
 
 

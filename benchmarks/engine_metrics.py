@@ -49,7 +49,7 @@ FRACTIONS = {"kv_cache_usage"}  # averaged across label sets, not summed
 # SGLang's token counters carry per-request labels (is_streaming, cache_source), and a labelled
 # prometheus_client counter has no sample until its first increment: on an SGLang page, absent is 0.
 ZERO_WHEN_ABSENT_ON_SGLANG = ("prefix_cache_queries", "prefix_cache_hits")
-SCRAPE_TIMEOUT_S = 5.0
+SCRAPE_TIMEOUT_S = 5.0  # wall-clock for a whole scrape (never more than the run's --timeout): vLLM answers in ms
 MAX_BODY_BYTES = 16 * 1024 * 1024  # a metrics page this large is not one
 
 
@@ -102,6 +102,17 @@ def summarize(samples: list[dict[str, float]], engine: str) -> dict:
     return out
 
 
+async def _read_capped(content: aiohttp.StreamReader, max_bytes: int) -> bytes:
+    """The whole body (one `read(n)` returns what has arrived, not the page), refused past `max_bytes`."""
+    parts, size = [], 0
+    while chunk := await content.read(1 << 16):
+        size += len(chunk)
+        if size > max_bytes:
+            raise MetricsUnavailable(f"the page is over {max_bytes} bytes")
+        parts.append(chunk)
+    return b"".join(parts)
+
+
 @dataclass
 class Scraper:
     """Scrapes one server. A server without ``/metrics`` (a non-200 answer, a page with no engine
@@ -114,6 +125,7 @@ class Scraper:
     url: str
     headers: dict = field(default_factory=dict)
     interval: float | None = None
+    timeout: float | None = None  # the run's --timeout: a scrape never waits longer (nor over SCRAPE_TIMEOUT_S)
     warning: str | None = None
     missed: int = 0  # scrapes skipped after a first success (timeouts, dropped connections)
     _seen: bool = False
@@ -128,12 +140,13 @@ class Scraper:
     async def scrape(self) -> dict[str, float] | None:
         if not self.enabled:
             return None
+        deadline = SCRAPE_TIMEOUT_S if self.timeout is None else min(self.timeout, SCRAPE_TIMEOUT_S)
         try:
-            async with asyncio.timeout(SCRAPE_TIMEOUT_S):
+            async with asyncio.timeout(deadline):  # the whole answer, however slowly it trickles in
                 async with self.session.get(self.url, headers=self.headers) as resp:
                     if resp.status != 200:
                         raise MetricsUnavailable(f"HTTP {resp.status}")
-                    body = await resp.content.read(MAX_BODY_BYTES)
+                    body = await _read_capped(resp.content, MAX_BODY_BYTES)
             text = body.decode("utf-8", "replace")
             snapshot = parse(text)
             if not snapshot:

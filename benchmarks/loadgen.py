@@ -41,13 +41,13 @@ from typing import Literal, Mapping
 from . import eventloop, tenants
 from .client import Target, make_session
 from .engine_metrics import Scraper, metrics_url
+from .limits import DEFAULT_MAX_FILE_MB, MAX_REQUESTS, MAX_SECONDS, MAX_TIMEOUT, MAX_WARMUP, MIN_METRICS_INTERVAL
 from .metrics import SLO_KEYS
 from .payload import check_url, endpoint_url, served_model_name
 from .results import BenchmarkResult, LevelResult
 from .runner import LevelContext, run_closed, run_open, run_trace
 from .scenario import ScenarioError, parse_scenario
 from .workloads import Workload, WorkloadError, make_workload, summarize
-from .workloads.files import DEFAULT_MAX_FILE_MB
 
 __all__ = ["BenchmarkConfig", "BenchmarkResult", "LevelResult", "ConfigError", "run_benchmark", "run_benchmark_sync"]
 
@@ -118,14 +118,14 @@ class BenchmarkConfig:
         for r in self.request_rates:
             if not r > 0 or r == float("inf"):
                 raise ConfigError("request_rates", r, "each rate must be a positive number of requests per second")
-        if not isinstance(self.max_requests, int) or self.max_requests < 1:
-            raise ConfigError("max_requests", self.max_requests, "use a positive integer")
-        for name in ("max_seconds", "timeout"):
+        if not isinstance(self.max_requests, int) or not 1 <= self.max_requests <= MAX_REQUESTS:
+            raise ConfigError("max_requests", self.max_requests, f"use an integer from 1 to {MAX_REQUESTS:,}")
+        for name, most in (("max_seconds", MAX_SECONDS), ("timeout", MAX_TIMEOUT)):
             v = getattr(self, name)
-            if not v > 0 or v == float("inf"):
-                raise ConfigError(name, v, "use a positive number of seconds")
-        if not isinstance(self.warmup, int) or self.warmup < 0:
-            raise ConfigError("warmup", self.warmup, "use 0 or a positive integer")
+            if not 0 < v <= most:
+                raise ConfigError(name, v, f"use a positive number of seconds, at most {most:g}")
+        if not isinstance(self.warmup, int) or not 0 <= self.warmup <= MAX_WARMUP:
+            raise ConfigError("warmup", self.warmup, f"use an integer from 0 to {MAX_WARMUP:,}")
         for k, v in self.slo.items():
             if k not in SLO_KEYS:
                 raise ConfigError("slo", k, f"SLO keys are {', '.join(SLO_KEYS)}")
@@ -133,8 +133,8 @@ class BenchmarkConfig:
                 raise ConfigError("slo", f"{k}={v}", "SLO limits are positive seconds")
         if self.metrics_url is not None and check_url(self.metrics_url):
             raise ConfigError("metrics_url", self.metrics_url, check_url(self.metrics_url))
-        if self.metrics_interval is not None and not (0 < self.metrics_interval < float("inf")):
-            raise ConfigError("metrics_interval", self.metrics_interval, "use a positive number of seconds or leave it unset")
+        if self.metrics_interval is not None and not (MIN_METRICS_INTERVAL <= self.metrics_interval < float("inf")):
+            raise ConfigError("metrics_interval", self.metrics_interval, f"use a number of seconds of at least {MIN_METRICS_INTERVAL:g}, or leave it unset")
         if self.api_keys is not None:
             try:
                 tenants.load_keys(self.api_keys)
@@ -216,7 +216,7 @@ async def run_benchmark(config: BenchmarkConfig, *, stop: asyncio.Event | None =
     scraper = None
     if config.engine_metrics:
         auth = {k: v for k, v in headers.items() if k == "Authorization"}
-        scraper = Scraper(session, config.metrics_url or metrics_url(config.url), auth, config.metrics_interval)
+        scraper = Scraper(session, config.metrics_url or metrics_url(config.url), auth, config.metrics_interval, config.timeout)
     try:
         if config.warmup:
             records: list = []

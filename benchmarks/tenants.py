@@ -16,6 +16,9 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping
 
+from . import inputs
+from .limits import KEYS_MAX_BYTES
+
 LIMIT_HEADERS = (
     "x-ratelimit-limit",
     "x-ratelimit-remaining",
@@ -46,6 +49,10 @@ class TenantKey:
 
 def parse_keys(text: str, source: str) -> list[TenantKey]:
     try:
+        inputs.check_depth(text, "json", source, "write a flat list of {\"tenant\": ..., \"key\": ...} objects")
+    except inputs.InputError as e:
+        raise KeysFileError(str(e)) from None
+    try:
         data = json.loads(text)
     except ValueError as e:
         raise KeysFileError(f"{source} is not JSON ({e}); write [{{\"tenant\": \"team-a\", \"key\": \"sk-...\"}}]") from None
@@ -69,10 +76,9 @@ def parse_keys(text: str, source: str) -> list[TenantKey]:
 
 def load_keys(path: str) -> list[TenantKey]:
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read(1 << 22)
-    except (OSError, UnicodeDecodeError) as e:
-        raise KeysFileError(f"cannot read {path} ({getattr(e, 'strerror', None) or e})") from None
+        text = inputs.read_text(path, max_bytes=KEYS_MAX_BYTES, what="keys file", fix='give the keys file itself: JSON [{"tenant": "team-a", "key": "sk-..."}]')
+    except inputs.InputError as e:
+        raise KeysFileError(str(e)) from None
     return parse_keys(text, path)
 
 

@@ -16,6 +16,8 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_eks as eks
 
+from benchmarks import inputs
+
 from .network import Network
 from .rules import clusters as cluster_rules, tags as tag_rules
 from .rules.spec import ClusterSpec, GpuNodeGroup
@@ -27,6 +29,8 @@ NODE_POLICIES = (
     "AmazonEC2ContainerRegistryReadOnly",
     "AmazonSSMManagedInstanceCore",
 )
+
+KUBECONFIG_MAX_BYTES = 16 * 1024 * 1024  # a kubeconfig is kilobytes, even with many clusters and inline certificates
 
 
 @dataclass
@@ -197,9 +201,13 @@ class ExistingCluster(pulumi.ComponentResource):
         spec = args.spec
         if spec.kubeconfig_path:
             path = Path(spec.kubeconfig_path).expanduser()
-            if not path.is_file():
+            if not path.exists():
                 raise pulumi.RunError(f"cluster.kubeconfigPath = {spec.kubeconfig_path!r}: [CONFIG] file not found. Fix: point it at a kubeconfig file")
-            self.kubeconfig = pulumi.Output.secret(path.read_text())
+            try:  # the one reader: a FIFO or device here would hang or never end `pulumi up`
+                text = inputs.read_text(path, max_bytes=KUBECONFIG_MAX_BYTES, what="kubeconfig", fix="point cluster.kubeconfigPath at a kubeconfig file", syntax="yaml")
+            except inputs.InputError as exc:
+                raise pulumi.RunError(f"cluster.kubeconfigPath = {spec.kubeconfig_path!r}: [CONFIG] {exc}") from None
+            self.kubeconfig = pulumi.Output.secret(text)
             self.cluster_arn = pulumi.Output.from_input("")
             self.vpc_id = pulumi.Output.from_input("")
             self.oidc_provider_arn = self.oidc_provider_url = None

@@ -3,19 +3,24 @@
 guard, router Service lookup) and by stacks/live (status, tuning waits).
 
 Every read returns the object (or a list's `items`) as plain dicts shaped like the API's JSON, is
-bounded by `timeout`, is tried once (no urllib3 retries), and names its errors: 404 is "not created
-yet" (None, or no items), 401/403 is LiveError naming the kubeconfig, a hang or dropped connection
-is Unreachable. The client is imported on first use: only reads against a cluster need it."""
+bounded by `timeout` of wall-clock time for the whole answer (the client's `_request_timeout` bounds
+each socket read only, so a server sending a byte a second would never trip it), is tried once (no
+urllib3 retries), reads at most `MAX_ANSWER_BYTES` and `inputs.MAX_DEPTH` levels of JSON, and names
+its errors: 404 is "not created yet" (None, or no items), 401/403 is LiveError naming the kubeconfig,
+a hang, a drip-fed or dropped answer is Unreachable. The client is imported on first use: only reads
+against a cluster need it."""
 
 from __future__ import annotations
 
-import json
 from typing import Any, Callable, Mapping, Optional
 
 import yaml
 
+from benchmarks import inputs
+
 DEFAULT_TIMEOUT = 10.0  # seconds per request: the API server answers a GET in well under a second
 DEFAULT_SOURCE = "the `kubeconfig` stack output"
+MAX_ANSWER_BYTES = 64 * 1024 * 1024  # one object or one namespace's list; a list this large is not ours
 
 
 class LiveError(Exception):
@@ -23,14 +28,22 @@ class LiveError(Exception):
 
 
 class Unreachable(Exception):
-    """The API server did not answer in time or dropped the connection: worth another poll."""
+    """The API server did not answer in time or dropped the connection: worth another poll.
+    `timed_out`: the deadline passed (a caller reading many objects need not ask again)."""
+
+    def __init__(self, message: str, timed_out: bool = False):
+        super().__init__(message)
+        self.timed_out = timed_out
 
 
 def parse_kubeconfig(value: Any, source: str = DEFAULT_SOURCE) -> dict[str, Any]:
     """The `kubeconfig` output as a dict: JSON text, YAML text or a map."""
     if isinstance(value, str):
         try:
+            inputs.check_depth(value, "yaml", source, "pass the stack's `kubeconfig` output")
             value = yaml.safe_load(value)  # YAML is a superset of JSON
+        except inputs.InputError as exc:
+            raise LiveError(str(exc)) from None
         except yaml.YAMLError as exc:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise LiveError(f"{source} is not a kubeconfig document ({reason}); Fix: pass the stack's `kubeconfig` output") from None
@@ -99,10 +112,23 @@ class KubeReader:
         import urllib3
         from kubernetes.client.exceptions import ApiException
 
-        try:
+        def answer() -> bytes:
             # The raw JSON, as `kubectl get -o json` shows it (typed models would rename every field).
             response = call(*args, _preload_content=False, _request_timeout=self.timeout)
-            return json.loads(response.data)
+            try:
+                return inputs.read_capped(response.read, MAX_ANSWER_BYTES, f"reading {what}")
+            finally:
+                response.release_conn()
+
+        try:
+            body = inputs.within(self.timeout, answer, f"reading {what}")
+            return inputs.loads_json(body.decode("utf-8"), f"reading {what}", "check the API server")
+        except inputs.DeadlineExceeded:
+            raise Unreachable(f"reading {what}: the API server did not answer within {self.timeout:g} s (no complete answer by then)", timed_out=True) from None
+        except inputs.InputError as exc:  # too large, too deep, not JSON: one line, the fix is the server's
+            raise Unreachable(str(exc).split("; Fix: ")[0]) from None
+        except UnicodeDecodeError:
+            raise Unreachable(f"reading {what}: the API server's answer is not UTF-8 JSON") from None
         except ApiException as exc:
             if exc.status == 404:
                 return None

@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     tune = sub.add_parser("tune", help="deploy and benchmark each point of a parameter grid; report the best")
     tune.add_argument("grid", help="grid spec YAML (see stacks/grids/)")
     tune.add_argument("--target", choices=["pulumi", "local"], help="where trials run (default: the grid's target)")
-    from .tuning.cliargs import error_rate, positive_int
+    from .tuning.cliargs import error_rate, positive_int, positive_seconds
 
     tune.add_argument("--parallel", type=positive_int, help="trials at once, 1 or more (default: the grid's parallel)")
     tune.add_argument("--max-error-rate", type=error_rate, help="fraction of failed requests above which a load level fails its trial (default: the grid's benchmark.maxErrorRate, 0.05)")
@@ -68,12 +68,25 @@ def main(argv: list[str] | None = None) -> int:
     prices.add_argument("action", choices=["show", "refresh"], help="show: each price with its source and date, and the gaps; refresh: read the prices of every instance type in the instance table")
     prices.add_argument("--region", help="AWS region, e.g. us-east-1 (required by refresh; show without it: every snapshot)")
     prices.add_argument("--out", help="refresh: directory for <region>.json (default: stacks/prices/)")
+    prices.add_argument("--timeout", type=positive_seconds, default=300.0, help="refresh: wall-clock seconds for each service's query, all its pages (default: 300)")
 
     docs = sub.add_parser("docs", help="regenerate docs/guardrails.md and docs/configuration.md from the code")
     docs.add_argument("--check", action="store_true", help="write nothing; exit 1 when a generated file is out of date")
 
     args = parser.parse_args(argv)
     console = Console(width=None if sys.stdout.isatty() else 160)
+    from benchmarks.inputs import InputError
+
+    try:
+        return _run(args, console)
+    except InputError as exc:  # each command names its own input errors; this is the net under them all
+        from .literal import plain
+
+        console.print(plain(str(exc)), soft_wrap=True)
+        return 2
+
+
+def _run(args: argparse.Namespace, console: Console) -> int:
     if args.command == "plan":
         from . import plan as plan_cmd
 
@@ -93,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         return tuning_cli.tune(args, console) if args.command == "tune" else tuning_cli.report(args, console)
     if args.command == "status":
         from .live import status as status_cmd
+        from .live.args import StatusArgs
 
         return status_cmd.main(StatusArgs.from_cli_args(args), console)
 
@@ -105,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("prices refresh needs --region, e.g. --region us-east-1")
         from .prices import refresh
 
-        return refresh.main(args.region, console, Path(args.out) if args.out else None)
+        return refresh.main(args.region, console, Path(args.out) if args.out else None, timeout=args.timeout)
     if args.command == "docs":
         from . import docs as docs_cmd
 

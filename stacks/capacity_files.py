@@ -21,7 +21,7 @@ MAX_BYTES = 1 << 20  # a capacity file is a few hundred bytes
 def read(path_text: str, project_dir: Path, where: str) -> tuple[Optional[rules.CapacityFile], list[Problem]]:
     """The parsed file (JSON, read as YAML 1.1, of which it is a subset), or one problem naming it."""
     path = project_dir / path_text
-    if not path.is_file():
+    if not path.exists():  # anything else that exists goes to the reader, which names what it is
         return None, [Problem(where, path_text, C1, f"no capacity file at {path}", "give the path, relative to the project directory, of a file that stacks report --export-capacity wrote")]
     try:
         doc = yamlio.load_file(path, max_bytes=MAX_BYTES)

@@ -21,12 +21,12 @@ from typing import Any, Iterable, Optional, TextIO
 
 from components.rules import manifests, security
 from components.rules.policy_config import PolicyConfig, PolicyConfigError
-from components.rules.policy_config import load as load_policy_config
 from components.rules.policy_eval import Violation, evaluate
 from components.rules.resources import from_manifest
 
 from . import yamlio
 from .crd_cel import CelCounts
+from .policy_file import load as load_policy_config
 from .schemas import DEFAULT_K8S_VERSION, SchemaResult, Validator, find_crd_dir
 
 SUFFIXES = (".yaml", ".yml")
@@ -71,7 +71,7 @@ def collect(paths: Iterable[str]) -> list[Path]:
             if not found:
                 raise InputError(f"{path}: no *.yaml or *.yml file in this directory")
             files += found
-        elif path.is_file():
+        elif path.exists():  # a FIFO, device or socket too: the reader refuses it by name, never blocks on it
             files.append(path)
         else:
             raise InputError(f"{path}: no such file or directory")

@@ -9,7 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
+from benchmarks import inputs
+
 Fetcher = Callable[[str], bytes]
+FETCH_TIMEOUT = 120.0  # wall-clock seconds for one whole file: the largest pinned file (a CRD) is 2.7 MB
+MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024  # no pinned file comes near this; a larger answer is not the file
 
 
 class FetchError(RuntimeError):
@@ -28,11 +32,16 @@ def git_blob_id(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
-def urlopen(url: str) -> bytes:
+def urlopen(url: str, timeout: float = FETCH_TIMEOUT) -> bytes:
+    """The file at `url`, whole within `timeout` of wall-clock time (urllib's timeout bounds each socket
+    read only) and at most MAX_DOWNLOAD_BYTES; DeadlineExceeded is an OSError like the network's own."""
     from urllib.request import urlopen as _open
 
-    with _open(url, timeout=60) as response:  # noqa: S310 - fixed https URLs from the pinned sources files
-        return response.read()
+    def get() -> bytes:
+        with _open(url, timeout=timeout) as response:  # noqa: S310 - fixed https URLs from the pinned sources files
+            return inputs.read_capped(response.read, MAX_DOWNLOAD_BYTES, url)
+
+    return inputs.within(timeout, get, f"downloading {url}")
 
 
 def raw_url(repo: str, commit: str, path: str) -> str:
@@ -48,8 +57,10 @@ def fetch_pinned(files: Iterable[PinnedFile], fetch: Fetcher, offline: Callable[
             continue
         try:
             data = fetch(file.url)
-        except OSError as exc:  # URLError, timeouts and resets are all OSErrors
+        except OSError as exc:  # URLError, timeouts, the deadline and resets are all OSErrors
             raise FetchError(offline(getattr(exc, "reason", None) or exc)) from None
+        except inputs.InputError as exc:  # an answer over MAX_DOWNLOAD_BYTES
+            raise FetchError(offline(str(exc).split("; Fix: ")[0])) from None
         if git_blob_id(data) != file.blob:
             raise ValueError(f"{file.url}: content does not match the pinned git blob {file.blob}; refusing it")
         file.target.parent.mkdir(parents=True, exist_ok=True)

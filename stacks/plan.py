@@ -20,7 +20,6 @@ import yaml
 
 from components.rules import ConfigError, Problem, manifests
 from components.rules.policy_config import PolicyConfig, PolicyConfigError
-from components.rules.policy_config import load as load_policy_config
 from components.rules.policy_eval import Violation, evaluate
 from components.rules.resources import Resource
 
@@ -30,6 +29,7 @@ from .crd_cel import CelCounts
 from .literal import labelled, plain
 from .mocks import PlanMocks, PlanMonitor, Registration
 from .plan_out import PlanOutError, check_out_dir, replace_plan_files
+from .policy_file import load as load_policy_config
 from .redaction import redact
 from .schemas import DEFAULT_K8S_VERSION, SchemaResult, Validator, find_crd_dir
 

@@ -10,7 +10,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from benchmarks import inputs
+
 MARKER = ".llm-serving-plan"
+MARKER_MAX_BYTES = 1024 * 1024  # the marker lists one file name per object: kilobytes
 
 
 class PlanOutError(Exception):
@@ -23,8 +26,9 @@ def _previous_plan_files(out_dir: Path) -> set[str] | None:
     if not marker.is_file() or marker.is_symlink():
         return None
     try:
-        listed = json.loads(marker.read_bytes().decode("utf-8")).get("files")
-    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+        text = inputs.read_text(marker, max_bytes=MARKER_MAX_BYTES, what="plan marker", fix="remove it")
+        listed = inputs.loads_json(text, str(marker), "remove it").get("files")
+    except (OSError, ValueError, AttributeError):  # InputError is a ValueError: not ours, like a missing marker
         return None
     if not isinstance(listed, list) or not all(isinstance(n, str) and n and "/" not in n and n not in (".", "..") for n in listed):
         return None

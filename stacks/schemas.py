@@ -26,6 +26,8 @@ import yaml
 from kubernetes_validate import utils as kv_utils
 from referencing import Registry, Resource
 
+from benchmarks import inputs
+
 from . import crd_cel
 from .pinned import Fetcher, PinnedFile, fetch_pinned, raw_url
 from .pinned import urlopen as _urlopen
@@ -37,9 +39,18 @@ PARSED_DIR = CACHE_DIR.parent / "crds-parsed"
 SOURCES_FILE = Path(__file__).with_name("crd_sources.json")
 ENV_VAR = "LLM_SERVING_CRD_DIR"
 HEAD_BYTES = 20000  # how much of a CRD file is read to see whether it can define a kind
+MAX_CRD_BYTES = 32 * 1024 * 1024  # the largest upstream CRD (KServe's LLMInferenceService) is 2.7 MB
+CRD_FIX = "keep only CRD YAML files in the CRD folder"
 DEFAULT_K8S_VERSION = "1.33"
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _reason(exc: Exception, path: Path) -> str:
+    """Why a CRD file was skipped, short: the reader's message without the file name and the fix."""
+    if isinstance(exc, inputs.InputError):
+        return str(exc).removeprefix(f"{path}: ").split("; Fix: ")[0]
+    return type(exc).__name__
 
 # jsonschema ignores `format` without a checker; the API server enforces the integer widths.
 FORMAT_CHECKER = jsonschema.FormatChecker(formats=())
@@ -100,16 +111,19 @@ def _strict(schema: Any) -> Any:
     return schema
 
 
-def parsed_documents(data: bytes) -> list[Any]:
+def parsed_documents(data: bytes, source: str = "CRD file") -> list[Any]:
     """The YAML documents of a CRD file, from the JSON copy made the first time these bytes were parsed.
-    A copy that cannot be read or written is no error: the file is parsed again."""
+    A copy that cannot be read or written is no error: the file is parsed again. Text and nesting depth
+    are checked before libyaml sees it (a copy exists only for bytes that passed)."""
     cached = PARSED_DIR / f"{hashlib.sha256(data).hexdigest()}.json"
     try:
         with open(cached, "rb") as file:
             return json.loads(file.read())
     except (OSError, ValueError):
         pass
-    docs = list(yaml.load_all(data.decode("utf-8"), Loader=_Loader))
+    text = inputs.decode(data, source, CRD_FIX)
+    inputs.check_depth(text, "yaml", source, CRD_FIX)
+    docs = list(yaml.load_all(text, Loader=_Loader))
     try:
         text = json.dumps(docs)  # a YAML date or binary value has no JSON form: such a file is not cached
         PARSED_DIR.mkdir(parents=True, exist_ok=True)
@@ -141,24 +155,30 @@ class CrdRegistry:
         for path in sorted(self.directory.rglob("*.yaml")):
             if path in self._parsed or "samples" in path.parts:
                 continue
-            with path.open("rb") as file:  # the head only: upstream CRD files run to megabytes
-                head = file.read(HEAD_BYTES)
-                if b"CustomResourceDefinition" not in head or needle_group not in head:
-                    continue
-                # A bundle of many CRDs (Gateway API's gatewayapi-crds.yaml) names later kinds past the
-                # head: read on, in the same open, only when there is more than the head.
-                found = needle_kind in head or (len(head) == HEAD_BYTES and needle_kind in head[-len(needle_kind):] + file.read())
+            try:
+                with inputs.open_regular(path, CRD_FIX) as file:  # the head only: upstream CRD files run to megabytes
+                    head = file.read(HEAD_BYTES)
+                    if b"CustomResourceDefinition" not in head or needle_group not in head:
+                        continue
+                    # A bundle of many CRDs (Gateway API's gatewayapi-crds.yaml) names later kinds past the
+                    # head: read on, in the same open, only when there is more than the head.
+                    found = needle_kind in head or (len(head) == HEAD_BYTES and needle_kind in head[-len(needle_kind):] + file.read(MAX_CRD_BYTES))
+            except (inputs.InputError, OSError) as exc:
+                self._parsed.add(path)
+                self.unreadable[path] = _reason(exc, path)
+                continue
             if found:
                 yield path
 
     def _load(self, path: Path) -> None:
         self._parsed.add(path)
-        # CRD files are upstream data (trusted, large): the fast C loader, but a file that is not YAML
-        # text is skipped by name instead of crashing the check.
+        # CRD files are upstream data (large): the fast C loader, after the one reader's checks (a regular
+        # file, its size, UTF-8, nesting depth); a file that fails them is skipped by name, never a crash.
         try:
-            docs = parsed_documents(path.read_bytes())
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-            self.unreadable[path] = type(exc).__name__
+            data = inputs.read_bytes(path, max_bytes=MAX_CRD_BYTES, what="CRD file", fix=CRD_FIX)
+            docs = parsed_documents(data, str(path))
+        except (inputs.InputError, yaml.YAMLError) as exc:
+            self.unreadable[path] = _reason(exc, path)
             return
         for doc in docs:
             if not isinstance(doc, dict) or doc.get("kind") != "CustomResourceDefinition":

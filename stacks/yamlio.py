@@ -1,8 +1,10 @@
-"""One safe YAML loader for every file the project reads: stack files, grids, manifests, policy config.
+"""One safe YAML loader for every file the project reads: stack files, grids, manifests, capacity files.
 
-PyYAML's safe loader still keeps the last of two equal keys without a word, expands an alias bomb
-("billion laughs") into a structure whose walk never ends, and raises UnicodeDecodeError on binary
-input. Here each of those is a `YamlInputError` that names the file, the line and the fix.
+Files come through the one reader (benchmarks/inputs.py): regular files only, a byte limit, strict
+UTF-8, and a nesting depth checked before PyYAML's C composer (which recurses per level and crashes
+the process on 30,000 nested `[`) builds anything. PyYAML's safe loader still keeps the last of two
+equal keys without a word and expands an alias bomb ("billion laughs") into a structure whose walk
+never ends. Here each of those is a `YamlInputError` that names the file, the line and the fix.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from typing import Any, Iterator
 
 import yaml
 
-MAX_BYTES = 32 * 1024 * 1024
+from benchmarks import inputs
+
+MAX_BYTES = 32 * 1024 * 1024  # the largest upstream CRD is 2.7 MB; a stack file or grid is kilobytes
 # Nodes after expanding every alias: far above any stack file or grid (hundreds to thousands),
 # far below what a nested alias bomb expands to (10^9 for 9 levels of 10).
 MAX_EXPANDED_NODES = 1_000_000
@@ -69,28 +73,9 @@ def _expanded_size(value: Any, budget: int, sizes: dict[int, int], active: set[i
 
 def _text(path: Path, max_bytes: int) -> str:
     try:
-        size = path.stat().st_size
-        if path.is_dir():
-            raise YamlInputError(f"{path}: is a directory; Fix: pass a YAML file")
-        if size > max_bytes:
-            raise YamlInputError(f"{path}: {size} bytes is over the {max_bytes}-byte limit for a YAML input; Fix: split the file")
-        data = path.read_bytes()
-    except OSError as exc:
-        raise YamlInputError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    return decode(data, str(path))
-
-
-def decode(data: bytes, source: str) -> str:
-    """UTF-8 text, or a named error for binary input (NUL bytes or invalid UTF-8)."""
-    nul = data.find(b"\0")
-    if nul >= 0:
-        raise YamlInputError(f"{source}: binary data (a NUL byte at offset {nul}), not YAML text; Fix: pass the YAML file itself")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise YamlInputError(
-            f"{source}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); Fix: save the file as UTF-8 YAML"
-        ) from None
+        return inputs.read_text(path, max_bytes=max_bytes, what="YAML input", fix="pass the YAML file itself", syntax="yaml")
+    except inputs.InputError as exc:
+        raise YamlInputError(str(exc)) from None
 
 
 def _describe(exc: yaml.YAMLError, source: str) -> str:
@@ -101,7 +86,15 @@ def _describe(exc: yaml.YAMLError, source: str) -> str:
 
 
 def load_all_text(text: str, source: str, *, max_nodes: int = MAX_EXPANDED_NODES) -> Iterator[Any]:
-    """Every document in `text`, each checked for duplicate keys and bounded in expanded size."""
+    """Every document in `text`, each checked for duplicate keys and bounded in depth and expanded size."""
+    try:
+        inputs.check_depth(text, "yaml", source)
+    except inputs.InputError as exc:
+        raise YamlInputError(str(exc)) from None
+    return _documents(text, source, max_nodes)
+
+
+def _documents(text: str, source: str, max_nodes: int) -> Iterator[Any]:
     loader = _UniqueKeyLoader(text)
     try:
         while loader.check_data():
@@ -126,7 +119,10 @@ def load_all_text(text: str, source: str, *, max_nodes: int = MAX_EXPANDED_NODES
 
 def load_text(text: str, source: str, *, max_nodes: int = MAX_EXPANDED_NODES) -> Any:
     """The single document in `text` (None for an empty one)."""
-    docs = list(load_all_text(text, source, max_nodes=max_nodes))
+    return _single(list(load_all_text(text, source, max_nodes=max_nodes)), source)
+
+
+def _single(docs: list[Any], source: str) -> Any:
     if len(docs) > 1:
         raise YamlInputError(f"{source}: {len(docs)} YAML documents where one was expected; Fix: remove the extra `---`")
     return docs[0] if docs else None
@@ -134,9 +130,9 @@ def load_text(text: str, source: str, *, max_nodes: int = MAX_EXPANDED_NODES) ->
 
 def load_file(path: Path, *, max_bytes: int = MAX_BYTES, max_nodes: int = MAX_EXPANDED_NODES) -> Any:
     path = Path(path)
-    return load_text(_text(path, max_bytes), str(path), max_nodes=max_nodes)
+    return _single(list(_documents(_text(path, max_bytes), str(path), max_nodes)), str(path))
 
 
 def load_all_file(path: Path, *, max_bytes: int = MAX_BYTES, max_nodes: int = MAX_EXPANDED_NODES) -> list[Any]:
     path = Path(path)
-    return list(load_all_text(_text(path, max_bytes), str(path), max_nodes=max_nodes))
+    return list(_documents(_text(path, max_bytes), str(path), max_nodes))

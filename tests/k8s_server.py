@@ -1,8 +1,11 @@
 """The one loopback stand-in for the Kubernetes API server (components/kube_reader.py's tests):
 answers exactly the GET paths a test scripts, object paths and list paths alike, each with a
 sequence of (HTTP status, JSON body); the last answer repeats, an unscripted path is 404. Requests
-without the kubeconfig's bearer token get 401. Tests take it as the `kube_api` fixture (conftest). Bounded: 127.0.0.1 only, a handler that hangs waits
-at most `HANG_SECONDS`, and `close()` releases it."""
+without the kubeconfig's bearer token get 401. Hostile answers: `HANG` (nothing), `DRIP` (a whole
+answer, one byte every `drip_interval` seconds, from the status line on: every socket read gets
+data, so only a wall-clock deadline ends the wait) and `Raw(bytes)` (a 200 body sent as given).
+Tests take it as the `kube_api` fixture (conftest). Bounded: 127.0.0.1 only, a handler that hangs
+waits at most `HANG_SECONDS`, a drip stops at `close()`, and `close()` releases both."""
 
 from __future__ import annotations
 
@@ -13,6 +16,11 @@ from typing import Any, Optional
 
 HANG_SECONDS = 3.0
 HANG = "hang"  # an answer that never comes (until HANG_SECONDS)
+DRIP = "drip"  # an answer sent one byte at a time (`drip_interval` apart) until close()
+
+
+class Raw(bytes):
+    """A 200 answer whose body is these bytes as given (deep JSON, not JSON at all)."""
 
 IEC = "/apis/inference.sagemaker.aws.amazon.com/v1/namespaces/{ns}/inferenceendpointconfigs/{name}"
 DEPLOYMENT = "/apis/apps/v1/namespaces/{ns}/deployments/{name}"
@@ -32,6 +40,7 @@ class K8sServer:
         self.hits: dict[str, int] = {}
         self.authorizations: list[Optional[str]] = []
         self.auth_status: Optional[int] = None  # 401 / 403 for every request when set
+        self.drip_interval = 1.0  # seconds between the bytes of a DRIP answer
         self.released = threading.Event()
         server = self
 
@@ -53,11 +62,26 @@ class K8sServer:
                 if answer == HANG:
                     server.released.wait(HANG_SECONDS)
                     return None
+                if answer == DRIP:
+                    return self._drip()
+                if isinstance(answer, Raw):
+                    return self._send(200, answer)
                 code, body = answer
                 self._send(code, body)
 
+            def _drip(self) -> None:
+                body = json.dumps({"kind": "Status", "code": 200}).encode()
+                whole = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+                try:
+                    for i in range(len(whole)):
+                        if server.released.wait(server.drip_interval):
+                            return
+                        self.wfile.write(whole[i : i + 1])
+                except OSError:  # the client gave up (the deadline test)
+                    pass
+
             def _send(self, code: int, body: Any) -> None:
-                data = json.dumps(body).encode()
+                data = body if isinstance(body, Raw) else json.dumps(body).encode()
                 try:
                     self.send_response(code)
                     self.send_header("Content-Type", "application/json")
@@ -87,8 +111,8 @@ class K8sServer:
         }
 
     def answer(self, path: str, *answers: Any) -> None:
-        """Each answer: (status, body), a body (200), or HANG."""
-        self.routes[path] = [a if a == HANG or isinstance(a, tuple) else (200, a) for a in answers]
+        """Each answer: (status, body), a body (200), HANG, DRIP or Raw(bytes)."""
+        self.routes[path] = [a if a in (HANG, DRIP) or isinstance(a, (tuple, Raw)) else (200, a) for a in answers]
 
     def answer_lists(self, path: str, *item_lists: list[dict[str, Any]]) -> None:
         """A list path: each answer is the `items` of one List document."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import random
 from typing import Any, Iterable, Optional
 
+from ..limits import MAX_FILE_MB, MAX_PREFIX_TOKENS, MAX_PREFIX_WORDS, MAX_THINK_TIME
 from ..metrics import LatencyStats
 from ..prompts import PromptBuilder
 from ..scenario import parse_scenario
@@ -23,7 +24,7 @@ from .dataset import Dataset, load_dataset
 from .prefix import MAX_GROUPS, PrefixTexts, group_width
 from .sessions import DEFAULT_HEADER, Sessions
 from .synthetic import Synthetic
-from .trace import DEFAULT_PREFIX_TOKENS, FORMATS, Trace, load_trace
+from .trace import DEFAULT_PREFIX_TOKENS, FORMATS, Trace, check_groups, load_trace
 
 __all__ = ["Request", "Workload", "WorkloadError", "make_workload", "summarize", "FORMATS", "DEFAULT_HEADER"]
 
@@ -34,16 +35,19 @@ def _check(config: Any) -> None:
     c = config
     if c.prefix_groups is not None and not (isinstance(c.prefix_groups, int) and 1 <= c.prefix_groups <= MAX_GROUPS):
         raise WorkloadError("prefix_groups", c.prefix_groups, f"use an integer from 1 to {MAX_GROUPS}")
-    if c.prefix_tokens is not None and not (isinstance(c.prefix_tokens, int) and c.prefix_tokens >= 1):
-        raise WorkloadError("prefix_tokens", c.prefix_tokens, "use a positive number of tokens, e.g. 512")
+    if c.prefix_tokens is not None and not (isinstance(c.prefix_tokens, int) and 1 <= c.prefix_tokens <= MAX_PREFIX_TOKENS):
+        raise WorkloadError("prefix_tokens", c.prefix_tokens, f"use a number of tokens from 1 to {MAX_PREFIX_TOKENS:,}, e.g. 512")
+    if c.prefix_tokens is not None and not c.trace and c.prefix_tokens * (c.prefix_groups or 1) > MAX_PREFIX_WORDS:
+        raise WorkloadError("prefix_tokens", c.prefix_tokens, f"{c.prefix_groups or 1:,} groups of {c.prefix_tokens:,} tokens are over the limit of "
+                                                              f"{MAX_PREFIX_WORDS:,} prefix tokens held at once; use fewer groups or shorter prefixes")
     if c.prefix_groups is not None and c.prefix_tokens is None and not c.trace:
         raise WorkloadError("prefix_groups", c.prefix_groups, "give --prefix-tokens too (the length of each shared prefix)")
     if c.prefix_tokens is not None and c.prefix_tokens < group_width(c.prefix_groups or 1):
         raise WorkloadError("prefix_tokens", c.prefix_tokens, f"{c.prefix_groups} groups need prefixes of at least {group_width(c.prefix_groups or 1)} tokens to differ")
     if not (isinstance(c.turns, int) and 1 <= c.turns <= MAX_TURNS):
         raise WorkloadError("turns", c.turns, f"use an integer from 1 to {MAX_TURNS}")
-    if not c.think_time >= 0 or c.think_time == float("inf"):
-        raise WorkloadError("think_time", c.think_time, "use 0 or a positive number of seconds")
+    if not 0 <= c.think_time <= MAX_THINK_TIME:
+        raise WorkloadError("think_time", c.think_time, f"use a number of seconds from 0 to {MAX_THINK_TIME:g}")
     header = c.session_header
     if not header or any(ch in header for ch in " :\r\n\t") or not header.isascii():
         raise WorkloadError("session_header", header, "use an HTTP header name such as X-Session-Id")
@@ -57,8 +61,8 @@ def _check(config: Any) -> None:
         raise WorkloadError("dataset_order", c.dataset_order, "use sequential or random")
     if not c.trace_speed > 0 or c.trace_speed == float("inf"):
         raise WorkloadError("trace_speed", c.trace_speed, "use a positive factor, e.g. 2 to replay twice as fast")
-    if not c.max_file_mb > 0:
-        raise WorkloadError("max_file_mb", c.max_file_mb, "use a positive number of megabytes")
+    if not 0 < c.max_file_mb <= MAX_FILE_MB:
+        raise WorkloadError("max_file_mb", c.max_file_mb, f"use a positive number of megabytes, at most {MAX_FILE_MB:g}")
 
 
 def make_workload(config: Any, prompts: Optional[PromptBuilder] = None) -> Workload:
@@ -69,6 +73,7 @@ def make_workload(config: Any, prompts: Optional[PromptBuilder] = None) -> Workl
     scenario = parse_scenario(config.scenario)
     if config.trace:
         entries = load_trace(config.trace, config.trace_format, config.max_file_mb)
+        check_groups(config.trace, entries, config.prefix_tokens or DEFAULT_PREFIX_TOKENS)
         return Trace(entries, config.trace_speed, prompts, config.prefix_tokens or DEFAULT_PREFIX_TOKENS, config.session_header, seed)
     if config.dataset:
         return Dataset(load_dataset(config.dataset, config.max_file_mb), scenario, config.dataset_order)

@@ -28,7 +28,7 @@ def _entries(path: str, text: str) -> list[tuple[str, object]]:
     if text.lstrip().startswith("["):
         try:
             items = json.loads(text)
-        except ValueError as e:
+        except (ValueError, RecursionError) as e:  # depth was checked on reading: RecursionError is a second guard
             raise WorkloadError(FIELD, path, f"{path}:{getattr(e, 'lineno', '?')}: not valid JSON ({e}); give a ShareGPT JSON array") from None
         return [(f"{path}: entry {i + 1}", item) for i, item in enumerate(items)]
     out = []
@@ -37,7 +37,7 @@ def _entries(path: str, text: str) -> list[tuple[str, object]]:
             continue
         try:
             out.append((f"{path}:{n}", json.loads(line)))
-        except ValueError as e:
+        except (ValueError, RecursionError) as e:
             raise WorkloadError(FIELD, path, f"{path}:{n}: not valid JSON ({e}); give one JSON object per line") from None
     return out
 
@@ -66,7 +66,7 @@ def _messages(where: str, path: str, entry: object) -> tuple[dict, ...]:
 
 
 def load_dataset(path: str, max_mb: float) -> list[tuple[dict, ...]]:
-    entries = _entries(path, read_text(path, FIELD, max_mb))
+    entries = _entries(path, read_text(path, FIELD, max_mb, "json"))
     if not entries:
         raise WorkloadError(FIELD, path, f"{path}: no conversations; give at least one")
     return [_messages(where, path, entry) for where, entry in entries]

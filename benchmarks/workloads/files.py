@@ -1,27 +1,19 @@
-"""Reading dataset and trace files: size cap first, then one-line errors naming file:line."""
+"""Reading dataset and trace files through the one reader (benchmarks/inputs.py): a regular file
+under --max-file-mb, strict UTF-8, bounded JSON depth; every refusal one WorkloadError line."""
 
 from __future__ import annotations
 
-import os
+from typing import Optional
 
-DEFAULT_MAX_FILE_MB = 256.0
+from .. import inputs
+from ..limits import MIB
 
 
-def read_text(path: str, field: str, max_mb: float) -> str:
+def read_text(path: str, field: str, max_mb: float, syntax: Optional[str]) -> str:
     from .base import WorkloadError
 
+    fix = f"give the {field} file itself, under --max-file-mb {max_mb:g} (cut a larger one, e.g. head -n 10000, or raise --max-file-mb)"
     try:
-        size = os.path.getsize(path)
-    except OSError as e:
-        raise WorkloadError(field, path, f"{path}: cannot read ({e.strerror or e}); give an existing file") from None
-    if size > max_mb * 1024 * 1024:
-        raise WorkloadError(
-            field, path,
-            f"{path}: FileTooLarge: {size / 1024 / 1024:.1f} MB is over the cap of {max_mb:g} MB; "
-            "cut the file (e.g. head -n 10000) or raise --max-file-mb",
-        )
-    try:
-        with open(path, encoding="utf-8") as f:
-            return f.read()
-    except (OSError, UnicodeDecodeError) as e:
-        raise WorkloadError(field, path, f"{path}: cannot read as UTF-8 text ({e}); give a JSON/JSONL/CSV text file") from None
+        return inputs.read_text(path, max_bytes=int(max_mb * MIB), what=f"{field} file", fix=fix, syntax=syntax)
+    except inputs.InputError as e:
+        raise WorkloadError(field, path, str(e)) from None

@@ -9,7 +9,9 @@ tokens.  Texts depend only on the seed: a seeded run sends the same prefixes.
 from __future__ import annotations
 
 import random
+from collections import OrderedDict
 
+from ..limits import MAX_CACHED_BLOCKS
 from ..prompts import WORDS
 
 MAX_GROUPS = 10_000  # distinct prefixes one run may ask for; each is held in memory
@@ -48,13 +50,18 @@ class PrefixTexts:
 
 class BlockTexts:
     """Text of one ``block_tokens``-word block per hash id (Mooncake traces): equal ids give
-    equal text, so requests that share leading ids share a prefix."""
+    equal text, so requests that share leading ids share a prefix. The last ``MAX_CACHED_BLOCKS``
+    used are kept; an evicted block is built again, the same (its text depends on the seed only)."""
 
     def __init__(self, block_tokens: int, seed: object) -> None:
         self.block_tokens, self.seed = block_tokens, seed
-        self._cache: dict[int, str] = {}
+        self._cache: OrderedDict[int, str] = OrderedDict()
 
     def text(self, hash_id: int) -> str:
-        if hash_id not in self._cache:
-            self._cache[hash_id] = " ".join(random.Random(f"{self.seed}:block:{hash_id}").choices(WORDS, k=self.block_tokens))
-        return self._cache[hash_id]
+        if hash_id in self._cache:
+            self._cache.move_to_end(hash_id)
+            return self._cache[hash_id]
+        text = self._cache[hash_id] = " ".join(random.Random(f"{self.seed}:block:{hash_id}").choices(WORDS, k=self.block_tokens))
+        if len(self._cache) > MAX_CACHED_BLOCKS:
+            self._cache.popitem(last=False)
+        return text

@@ -15,6 +15,11 @@ Formats (``--trace-format``):
 
 Each request's own part starts with a fresh nonce after any shared prefix, as in the synthetic
 shapes.  Every malformed line is one error naming file:line, the field and the fix.
+
+What a trace costs is bounded (benchmarks/limits.py): its lines (``MAX_TRACE_REQUESTS``), a Mooncake
+line's ``hash_ids`` (no more than its ``input_length`` has blocks), the group prompts of a native
+trace (``MAX_GROUPS`` groups, ``MAX_PREFIX_WORDS`` words in all) and the block texts kept
+(``MAX_CACHED_BLOCKS``); a request's shared prefix is built from the blocks it needs, no more.
 """
 
 from __future__ import annotations
@@ -25,14 +30,16 @@ import json
 import random
 from collections import Counter
 from dataclasses import dataclass
+from math import ceil
 from datetime import datetime
 from typing import Optional
 
+from ..limits import MAX_PREFIX_WORDS, MAX_TRACE_REQUESTS
 from ..prompts import PromptBuilder
 from ..scenario import MAX_TOKENS
 from .base import Request, Unit, WorkloadError, system, user
 from .files import read_text
-from .prefix import BlockTexts, PrefixTexts
+from .prefix import MAX_GROUPS, BlockTexts, PrefixTexts
 
 FORMATS = ("native", "mooncake", "azure")
 # Tokens per hash id in the Mooncake trace: kvcache-ai/Mooncake@v0.3.12 FAST25-release/README.md
@@ -75,7 +82,7 @@ def _json_rows(path: str, text: str) -> list[tuple[str, dict]]:
         where = f"{path}:{n}"
         try:
             row = json.loads(line)
-        except ValueError as e:
+        except (ValueError, RecursionError) as e:  # depth was checked on reading: RecursionError is a second guard
             raise WorkloadError(FIELD, path, f"{where}: not valid JSON ({e}); give one JSON object per line") from None
         if not isinstance(row, dict):
             raise WorkloadError(FIELD, path, f"{where}: expected a JSON object, got {type(row).__name__}")
@@ -102,7 +109,14 @@ def _mooncake(path: str, text: str) -> list[TraceEntry]:
         ids = row.get("hash_ids", [])
         if not isinstance(ids, list) or not all(type(i) is int for i in ids):
             raise WorkloadError(FIELD, path, f"{where}: hash_ids={ids!r:.80} must be a list of integers")
-        out.append(TraceEntry(_time(where, path, row.get("timestamp"), "timestamp", 0.001), _count(where, path, row, "input_length"),
+        length = _count(where, path, row, "input_length")
+        # One id per block of the input (the trace's lines: 6755 tokens, 14 ids): more ids than blocks
+        # would each expand to a block of text that no request sends.
+        blocks = ceil(length / MOONCAKE_BLOCK_TOKENS)
+        if len(ids) > blocks:
+            raise WorkloadError(FIELD, path, f"{where}: {len(ids)} hash_ids for input_length={length}, which has {blocks} blocks of "
+                                             f"{MOONCAKE_BLOCK_TOKENS} tokens; give one id per block (fix or drop the line)")
+        out.append(TraceEntry(_time(where, path, row.get("timestamp"), "timestamp", 0.001), length,
                               _count(where, path, row, "output_length"), hash_ids=tuple(ids)))
     return out
 
@@ -121,7 +135,12 @@ def _azure(path: str, text: str) -> list[TraceEntry]:
     missing = [k for k in ("TIMESTAMP", "ContextTokens", "GeneratedTokens") if k not in (reader.fieldnames or ())]
     if missing:
         raise WorkloadError(FIELD, path, f"{path}:1: header lacks {', '.join(missing)}; the Azure trace's header is TIMESTAMP,ContextTokens,GeneratedTokens")
-    rows = [(f"{path}:{reader.line_num}", row) for row in reader]
+    rows = []
+    try:
+        for row in reader:
+            rows.append((f"{path}:{reader.line_num}", row))
+    except csv.Error as e:  # a field over csv.field_size_limit (128 KiB), a NUL, a stray quote
+        raise WorkloadError(FIELD, path, f"{path}:{reader.line_num + 1}: not a CSV row of the Azure trace ({e}); fix or drop the line") from None
     out, first = [], None
     for where, row in rows:
         t = _azure_time(where, path, row["TIMESTAMP"])
@@ -130,10 +149,22 @@ def _azure(path: str, text: str) -> list[TraceEntry]:
     return out
 
 
+def check_groups(path: str, entries: list[TraceEntry], prefix_tokens: int) -> None:
+    """The group prompts of a native trace are built up front: bounded in number and in words."""
+    groups = len({e.prefix_group for e in entries if e.prefix_group is not None})
+    if groups > MAX_GROUPS or groups * prefix_tokens > MAX_PREFIX_WORDS:
+        raise WorkloadError(FIELD, path, f"{path}: {groups:,} prefix groups of {prefix_tokens:,} tokens: over the limits of {MAX_GROUPS:,} groups "
+                                         f"and {MAX_PREFIX_WORDS:,} prefix tokens in all; use fewer groups or a smaller --prefix-tokens")
+
+
 def load_trace(path: str, fmt: str, max_mb: float) -> list[TraceEntry]:
     if fmt not in FORMATS:
         raise WorkloadError("trace_format", fmt, f"use one of {', '.join(FORMATS)}")
-    text = read_text(path, FIELD, max_mb)
+    text = read_text(path, FIELD, max_mb, None if fmt == "azure" else "jsonl")
+    lines = text.count("\n") + (not text.endswith("\n"))  # counted before a line is parsed
+    if lines > MAX_TRACE_REQUESTS + (fmt == "azure"):  # + the Azure header
+        raise WorkloadError(FIELD, path, f"{path}: {lines:,} lines, over the limit of {MAX_TRACE_REQUESTS:,} requests a replay holds; "
+                                         f"cut the file, e.g. head -n {MAX_TRACE_REQUESTS}")
     entries = {"native": _native, "mooncake": _mooncake, "azure": _azure}[fmt](path, text)
     if not entries:
         raise WorkloadError(FIELD, path, f"{path}: no requests; give at least one line")
@@ -158,24 +189,29 @@ class Trace:
         self.blocks = BlockTexts(MOONCAKE_BLOCK_TOKENS, seed)
         self.block_uses = Counter(h for e in entries for h in dict.fromkeys(e.hash_ids))
 
-    def _prefix(self, e: TraceEntry) -> str:
-        """The shared part of the entry's prompt: its group's system prompt, or its leading hash
-        blocks that other requests use too (Mooncake ids chain: a shared block implies shared
-        predecessors)."""
+    def _prefix(self, e: TraceEntry, most: int) -> tuple[str, int]:
+        """The shared part of the entry's prompt, at most `most` words, and its length in words: its
+        group's system prompt, or its leading hash blocks that other requests use too (Mooncake ids
+        chain: a shared block implies shared predecessors). Built from the blocks it sends only."""
         if e.prefix_group is not None and self.prefixes is not None:
-            return self.prefixes.texts[self.group_index[e.prefix_group]]
-        shared = []
+            text = self.prefixes.texts[self.group_index[e.prefix_group]]
+            if self.prefixes.tokens <= most:
+                return text, self.prefixes.tokens
+            return " ".join(text.split(" ", most)[:most]), most
+        parts, words = [], 0
         for h in e.hash_ids:
-            if self.block_uses[h] < 2:
+            if words >= most or self.block_uses[h] < 2:
                 break
-            shared.append(self.blocks.text(h))
-        return " ".join(shared)
+            take = min(MOONCAKE_BLOCK_TOKENS, most - words)
+            text = self.blocks.text(h)
+            parts.append(text if take == MOONCAKE_BLOCK_TOKENS else " ".join(text.split(" ", take)[:take]))
+            words += take
+        return " ".join(parts), words
 
     def unit(self, number: int, rng: random.Random, nonces: random.Random) -> Unit:
         e = self.entries[number % len(self.entries)]  # warm-up requests reuse the first lines
-        words = self._prefix(e).split()[: e.input_tokens - 1]  # room for at least one own token
-        shared = len(words)
+        prefix, shared = self._prefix(e, e.input_tokens - 1)  # room for at least one own token
         own = user(self.prompts.build(e.input_tokens - shared, nonces))
-        messages = ((system(" ".join(words)),) if shared else ()) + (own,)
+        messages = ((system(prefix),) if shared else ()) + (own,)
         headers = {self.header: e.session_id} if e.session_id is not None else {}
         yield Request(messages, e.input_tokens, e.output_tokens, shared, headers)

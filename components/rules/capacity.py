@@ -203,7 +203,7 @@ def check_manifest(manifest: dict[str, Any]) -> list[Problem]:
     try:
         terms = json.loads(text)
         float(terms["peakRequestsPerSecond"]), float(terms["headroom"])
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, RecursionError):  # a manifest's annotation is anyone's text
         return [Problem(where, text, C1, "not the JSON the stack records (peakRequestsPerSecond, headroom, perReplicaRequestsPerSecond, capacityFile)", "let the stack write it: set load/capacity on the endpoint")]
     paths = _MAXIMUM.get(str(manifest.get("kind")), ())
     found = next(((".".join(p), _dig(manifest, p)) for p in paths if isinstance(_dig(manifest, p), int)), None)

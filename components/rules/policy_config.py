@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Mapping, Optional
 
 from .policy_catalog import BY_NAME, POLICIES, PolicySpec
@@ -100,7 +99,7 @@ def parse(raw: Any) -> PolicyConfig:
     return PolicyConfig(levels, params)
 
 
-MAX_BYTES = 1024 * 1024  # a policy config is a few hundred bytes; anything near this is the wrong file
+FIX = "Fix: pass the policy config JSON file (as for `pulumi preview --policy-pack-config`)"
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -112,35 +111,18 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _read_json(path: Path) -> Any:
-    """The JSON in `path`; every unreadable, binary, oversized or ambiguous file is one named problem."""
-    fix = "Fix: pass the policy config JSON file (as for `pulumi preview --policy-pack-config`)"
+def from_text(text: str, source: str) -> PolicyConfig:
+    """The config in `text` (read by stacks/policy_file.py through the one reader, which bounds its size
+    and depth); invalid JSON, a duplicate key or a bad setting is one named problem each."""
     try:
-        if path.is_dir():
-            raise PolicyConfigError([f"{path}: is a directory, not a policy config; {fix}"])
-        if path.stat().st_size > MAX_BYTES:
-            raise PolicyConfigError([f"{path}: {path.stat().st_size} bytes is over the {MAX_BYTES}-byte limit for a policy config; {fix}"])
-        data = path.read_bytes()
-    except OSError as exc:
-        raise PolicyConfigError([f"{path}: cannot read the policy config ({exc.strerror or exc}); {fix}"]) from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise PolicyConfigError([f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); {fix}"]) from None
-    try:
-        return json.loads(text, object_pairs_hook=_unique_keys)
+        raw = json.loads(text, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as exc:
-        raise PolicyConfigError([f"{path}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}; {fix}"]) from None
+        raise PolicyConfigError([f"{source}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}; {FIX}"]) from None
     except ValueError as exc:
-        raise PolicyConfigError([f"{path}: {exc}"]) from None
+        raise PolicyConfigError([f"{source}: {exc}"]) from None
     except RecursionError:
-        raise PolicyConfigError([f"{path}: nested too deeply to be a policy config; {fix}"]) from None
-
-
-def load(path: str | Path) -> PolicyConfig:
-    path = Path(path)
-    raw = _read_json(path)
+        raise PolicyConfigError([f"{source}: nested too deeply to be a policy config; {FIX}"]) from None
     try:
         return parse(raw)
     except PolicyConfigError as exc:
-        raise PolicyConfigError([f"{path}: {p}" for p in exc.problems]) from None
+        raise PolicyConfigError([f"{source}: {p}" for p in exc.problems]) from None

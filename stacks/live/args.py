@@ -28,7 +28,7 @@ class StatusArgs:
 
         parser.add_argument("--stack", "-s", default="dev", help="stack whose outputs to read (default: dev)")
         parser.add_argument("--outputs", metavar="FILE", help="outputs JSON (`pulumi stack output --json --show-secrets`) instead of asking Pulumi")
-        parser.add_argument("--timeout", type=positive_seconds, default=DEFAULT_TIMEOUT, help=f"seconds per API request, and per probe with --probe (default: {DEFAULT_TIMEOUT:g})")
+        parser.add_argument("--timeout", type=positive_seconds, default=DEFAULT_TIMEOUT, help=f"wall-clock seconds for each API read, the whole answer, and for each probe with --probe (default: {DEFAULT_TIMEOUT:g}); after one read runs out, no other endpoint is asked")
         parser.add_argument("--project-dir", default=None, help="directory of Pulumi.yaml (default: this project)")
         parser.add_argument("--probe", action="store_true", help="also send one small request to each ready endpoint and gateway tenant (needs the keys: outputs with --show-secrets)")
 

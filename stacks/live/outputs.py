@@ -3,13 +3,16 @@ secret), or a JSON file of the same shape that a user or a test passes with `--o
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 from pathlib import Path
 from typing import Any, Optional
 
+from benchmarks import inputs
+
 CLI_TIMEOUT = 120.0  # seconds: reading outputs from a remote backend is one request
+MAX_BYTES = 16 * 1024 * 1024  # a stack's outputs with its kubeconfig are kilobytes
+FIX = "write it with `pulumi stack output --json --show-secrets`"
 
 
 class OutputsError(Exception):
@@ -38,17 +41,17 @@ def read_outputs(stack: str, outputs_file: Optional[str], project_dir: Path) -> 
 
 def _from_file(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise OutputsError(f"--outputs {path}: cannot be read ({type(exc).__name__}); Fix: pass the file `pulumi stack output --json --show-secrets > FILE` wrote") from None
+        text = inputs.read_text(path, max_bytes=MAX_BYTES, what="stack outputs file", fix="pass the file `pulumi stack output --json --show-secrets > FILE` wrote")
+    except inputs.InputError as exc:
+        raise OutputsError(f"--outputs {exc}") from None
     return _parse(text, f"--outputs {path}")
 
 
 def _parse(text: str, source: str) -> dict[str, Any]:
     try:
-        doc = json.loads(text)
-    except ValueError as exc:
-        raise OutputsError(f"{source} is not JSON ({exc}); Fix: write it with `pulumi stack output --json --show-secrets`") from None
+        doc = inputs.loads_json(text, source, FIX)
+    except inputs.InputError as exc:
+        raise OutputsError(f"{source} is not JSON ({str(exc).removeprefix(source + ': ').split('; Fix: ')[0]}); Fix: {FIX}") from None
     if not isinstance(doc, dict):
         raise OutputsError(f"{source} is a JSON {type(doc).__name__}, not a map of outputs; Fix: write it with `pulumi stack output --json --show-secrets`")
     return doc

@@ -59,20 +59,30 @@ def collect(outputs: dict[str, Any], timeout: float, where: str) -> list[Row]:
             "Fix: pass --outputs FILE with the platform stack's `kubeconfig` added"
         )
     rows = []
+    silent: Optional[str] = None  # the API server let a read pass its deadline: the others are not asked
     with KubeReader(kubeconfig, f"the `kubeconfig` output of {where}", timeout) as kube:
         for name, entry in endpoints.items():
             if not isinstance(entry, dict):
                 raise ValueError(f"endpoints.{name} is not a map; Fix: pass the stack's own outputs")
+            if silent:
+                rows.append(Row(name, None, f"not read: {silent}"))
+                continue
             try:
                 live = read_endpoint(kube, name, entry)
             except Unreachable as exc:
                 rows.append(Row(name, None, str(exc)))
+                if exc.timed_out:  # --timeout bounds the command, not each of many endpoints in turn
+                    silent = f"the API server gave no answer within {timeout:g} s for {name}"
                 continue
             scaling = ""
             if live.readiness == "ready":  # before, an HPA without ready pods has no metric to read anyway
                 try:
                     scaling = read_autoscaler(kube, entry)
-                except (Unreachable, LiveError) as exc:
+                except Unreachable as exc:
+                    scaling = f"not read: {exc}"
+                    if exc.timed_out:
+                        silent = f"the API server gave no answer within {timeout:g} s for {name}"
+                except LiveError as exc:
                     scaling = f"not read: {exc}"
             rows.append(Row(name, live, autoscaler=scaling))
     return rows

@@ -16,12 +16,12 @@ Each item of `PriceList` is a JSON string (product, terms.OnDemand with priceDim
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from typing import Any, Callable, Iterable, Optional
 
 import boto3
 
+from benchmarks import inputs
 from components.rules import instances
 
 from ..aws import _CONFIG, AwsError, guarded
@@ -30,6 +30,9 @@ from .snapshot import Gap, Price, Snapshot, Source, save
 PRICING_ENDPOINT_REGION = "us-east-1"
 REGION_PATTERN = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 USAGE = {"sagemaker-hyperpod": "Cluster:", "sagemaker-hosting": "Host:"}
+# Wall-clock seconds for one service's query, all pages: botocore's connect/read timeouts (stacks/aws.py
+# _CONFIG) bound each socket read only, so a server sending a byte a second would never trip them.
+DEFAULT_TIMEOUT = 300.0
 
 
 def _filters(**terms: str) -> list[dict[str, str]]:
@@ -67,7 +70,7 @@ def on_demand(item: dict[str, Any]) -> Optional[tuple[float, Source]]:
     return None
 
 
-def fetch(client: Any, region: str, today: dt.date, services: Iterable[str] = ("ec2", "sagemaker-hyperpod", "sagemaker-hosting")) -> tuple[Snapshot, list[str]]:
+def fetch(client: Any, region: str, today: dt.date, services: Iterable[str] = ("ec2", "sagemaker-hyperpod", "sagemaker-hosting"), timeout: float = DEFAULT_TIMEOUT) -> tuple[Snapshot, list[str]]:
     """Every wanted price; the warnings name each instance type the API had no price for."""
     ec2_types = sorted(instances.INSTANCE_TYPES)
     wanted = {"ec2": ec2_types, "sagemaker-hyperpod": [instances.sagemaker_name(t) for t in ec2_types], "sagemaker-hosting": [instances.sagemaker_name(t) for t in ec2_types]}
@@ -82,8 +85,18 @@ def fetch(client: Any, region: str, today: dt.date, services: Iterable[str] = ("
             return [item for page in pages for item in page.get("PriceList", [])]
 
         found: dict[str, Price] = {}
-        for raw in guarded(f"read {code} prices for {region} from the Price List API", run, "pricing:GetProducts"):
-            item = json.loads(raw) if isinstance(raw, str) else raw
+        what = f"read {code} prices for {region} from the Price List API"
+        try:
+            items = inputs.within(timeout, lambda: guarded(what, run, "pricing:GetProducts"), what)
+        except inputs.DeadlineExceeded:
+            raise AwsError(f"{what}: no complete answer within {timeout:g} s. Fix: retry, or give more time with --timeout") from None
+        for raw in items:
+            try:
+                item = inputs.loads_json(raw, f"{what}: a PriceList item", "retry; the API sent a malformed item") if isinstance(raw, str) else raw
+            except inputs.InputError as exc:
+                raise AwsError(str(exc)) from None
+            if not isinstance(item, dict):
+                raise AwsError(f"{what}: a PriceList item is a JSON {type(item).__name__}, not an object. Fix: retry; the API sent a malformed item")
             name = instance_name(service, item.get("product", {}).get("attributes", {}))
             price = on_demand(item)
             if name in wanted[service] and price is not None and name not in found:
@@ -96,7 +109,7 @@ def fetch(client: Any, region: str, today: dt.date, services: Iterable[str] = ("
     return Snapshot(region=region, date=today, prices=prices, gaps=gaps), warnings
 
 
-def main(region: str, console: Any, out_dir: Any = None, client_factory: Optional[Callable[[], Any]] = None, today: Optional[dt.date] = None) -> int:
+def main(region: str, console: Any, out_dir: Any = None, client_factory: Optional[Callable[[], Any]] = None, today: Optional[dt.date] = None, timeout: float = DEFAULT_TIMEOUT) -> int:
     from ..literal import labelled, plain
 
     if not REGION_PATTERN.match(region):
@@ -104,7 +117,7 @@ def main(region: str, console: Any, out_dir: Any = None, client_factory: Optiona
         return 2
     client = (client_factory or (lambda: boto3.client("pricing", region_name=PRICING_ENDPOINT_REGION, config=_CONFIG)))()
     try:
-        snap, warnings = fetch(client, region, today or dt.date.today())
+        snap, warnings = fetch(client, region, today or dt.date.today(), timeout=timeout)
     except AwsError as exc:
         console.print(labelled("error", "red", exc), soft_wrap=True)
         return 1

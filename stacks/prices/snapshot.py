@@ -16,8 +16,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from components.rules.cost import priced_name
 
+from benchmarks import inputs
+
 PRICES_DIR = Path(__file__).resolve().parent
 MAX_AGE_DAYS = 180
+MAX_BYTES = 16 * 1024 * 1024  # one line per instance type and service: the shipped one is a few kilobytes
 # ec2: EKS node groups; sagemaker-hyperpod: HyperPod cluster instances (usage type <REGION>-Cluster:ml.*);
 # sagemaker-hosting: SageMaker real-time endpoints (<REGION>-Host:ml.*).
 Service = Literal["ec2", "sagemaker-hyperpod", "sagemaker-hosting"]
@@ -120,10 +123,14 @@ def load(region: str, directory: Optional[Path] = None, today: Optional[dt.date]
     if not path.exists():
         raise SnapshotError(f"{path}: no price snapshot for region {region}. Fix: {fix}")
     try:
-        snap = Snapshot.model_validate(json.loads(path.read_text()))
-    except (ValueError, ValidationError) as exc:
-        first = exc.errors()[0] if isinstance(exc, ValidationError) else None
-        where = ".".join(str(p) for p in first["loc"]) + ": " + first["msg"] if first else str(exc).splitlines()[0]
+        text = inputs.read_text(path, max_bytes=MAX_BYTES, what="price snapshot", fix=fix)
+        snap = Snapshot.model_validate(inputs.loads_json(text, str(path), fix))
+    except inputs.InputError as exc:
+        where = str(exc).removeprefix(f"{path}: ").split("; Fix: ")[0]
+        raise SnapshotError(f"{path}: not a price snapshot ({where}). Fix: {fix}") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) + ": " + first["msg"]
         raise SnapshotError(f"{path}: not a price snapshot ({where}). Fix: {fix}") from None
     if snap.region != region:
         raise SnapshotError(f"{path}: holds region {snap.region}, not {region}. Fix: {fix}")

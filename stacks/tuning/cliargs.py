@@ -26,12 +26,15 @@ def error_rate(text: str) -> float:
     return value
 
 
+MAX_TIMEOUT_SECONDS = 3600.0  # an API read that takes an hour has failed; far larger values overflow thread waits
+
+
 def positive_seconds(text: str) -> float:
     """--timeout: a request timeout of 0 or less would never wait at all."""
     try:
         value = float(text)
     except ValueError:
         value = -1.0
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0; Fix: e.g. --timeout 10")
+    if not 0 < value <= MAX_TIMEOUT_SECONDS:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0 and at most {MAX_TIMEOUT_SECONDS:g}; Fix: e.g. --timeout 10")
     return value

@@ -30,6 +30,7 @@ from .identity import identify, mismatch
 ENGINE_VENV = Path(os.environ.get("ENGINE_VENV", Path.home() / ".cache" / "llm-serving-infra" / "engine-venv"))
 TINY_MODEL_DIR = Path(os.environ.get("TINY_MODEL_DIR", Path.home() / ".cache" / "llm-serving-infra" / "tiny-llama"))
 STOP_GRACE_SECONDS = 20
+LOG_TAIL_BYTES = 64 * 1024  # read from the end of an engine log for its last lines: far more than 20 lines
 
 
 def free_port() -> int:
@@ -176,6 +177,8 @@ def _reap_group(process: subprocess.Popen) -> None:
 
 def tail(path: Path, lines: int = 20) -> str:
     try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        with path.open("rb") as log:  # the tail only: an engine's log grows for as long as it runs
+            log.seek(max(0, log.seek(0, os.SEEK_END) - LOG_TAIL_BYTES))
+            return "\n".join(log.read().decode("utf-8", "replace").splitlines()[-lines:])
     except OSError:
         return "(no log)"

@@ -8,12 +8,13 @@ Used by the strategy tests and `stacks/tuning/compare_strategies.py` to compare 
 
 from __future__ import annotations
 
-import json
 import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
+
+from benchmarks import inputs
 
 from . import grid as grid_mod
 from . import report
@@ -21,6 +22,8 @@ from .deploy import Endpoint, EndpointFailed
 from .driver import Driver
 from .measure import Measurement, aggregate
 from .store import TrialStore
+
+MAX_SURFACE_BYTES = 64 * 1024 * 1024  # a recorded surface is tens of kilobytes (one line per grid point)
 
 
 @dataclass
@@ -50,7 +53,13 @@ class Surface:
 def load_surface(path: Path) -> Surface:
     """A surface file as a grid (its points' values) and each point's metrics. Raises ValueError
     naming the file and what is missing."""
-    doc = json.loads(Path(path).read_text())
+    fix = "export one with stacks.local_engine.record_surface"
+    try:
+        doc = inputs.loads_json(inputs.read_text(path, max_bytes=MAX_SURFACE_BYTES, what="response surface", fix=fix), str(path), fix)
+    except inputs.InputError as exc:
+        raise ValueError(str(exc)) from None
+    if not isinstance(doc, dict):
+        raise ValueError(f"{path}: not a response surface: a JSON object was expected; Fix: {fix}")
     missing = [key for key in ("instanceType", "objective", "points") if key not in doc]
     if missing or not all(isinstance(row, dict) and "params" in row and "metrics" in row for row in doc.get("points", [])):
         raise ValueError(f"{path}: not a response surface: needs instanceType, objective and points of {{params, metrics}} (missing: {', '.join(missing) or 'params/metrics in a point'}); export one with stacks.local_engine.record_surface")

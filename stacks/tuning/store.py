@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
+from benchmarks import inputs
+
 FINISHED = ("succeeded", "failed", "infeasible", "pruned")
 SQLITE_HEADER = b"SQLite format 3\x00"
 
@@ -115,7 +117,7 @@ class TrialStore:
 
     def runs(self) -> list[tuple[str, dict[str, Any]]]:
         rows = self._db.execute("SELECT name, grid FROM tuning_runs ORDER BY created").fetchall()
-        return [(name, json.loads(grid)) for name, grid in rows]
+        return [(name, self._json(grid, "tuning_runs.grid")) for name, grid in rows]
 
     def save(self, trial: TrialRecord) -> None:
         with self._lock:
@@ -157,18 +159,22 @@ class TrialStore:
             yield TrialRecord(
                 run=row[0],
                 key=row[1],
-                params=json.loads(row[2]),
+                params=self._json(row[2], "tuning_trials.params"),
                 status=row[3],
                 phase=row[4],
                 started=row[5],
                 finished=row[6],
-                metrics=json.loads(row[7] or "{}"),
-                levels=json.loads(row[8] or "[]"),
+                metrics=self._json(row[7] or "{}", "tuning_trials.metrics"),
+                levels=self._json(row[8] or "[]", "tuning_trials.levels"),
                 error=row[9],
                 log_path=row[10],
                 stack=row[11],
-                engine=json.loads(row[12] or "{}"),
+                engine=self._json(row[12] or "{}", "tuning_trials.engine"),
             )
+
+    def _json(self, text: str, column: str) -> Any:
+        """A JSON column, depth-checked: a --db from elsewhere is input like any file (InputError is a ValueError)."""
+        return inputs.loads_json(text, f"{self.path}: {column}", "pass the .db file `stacks tune` wrote")
 
     def close(self) -> None:
         self._db.close()
@@ -181,8 +187,10 @@ def check_file(path: Path) -> None:
     if not path.exists():
         return
     try:
-        with path.open("rb") as handle:
+        with inputs.open_regular(path, "pass the .db file `stacks tune` wrote, or a new path") as handle:
             head = handle.read(len(SQLITE_HEADER))
+    except inputs.InputError as exc:
+        raise StoreError(str(exc)) from None
     except OSError as exc:
         raise StoreError(f"{path}: cannot read ({exc.strerror or exc}); Fix: check the path and its permissions") from None
     if head and head != SQLITE_HEADER:

@@ -127,11 +127,11 @@ def test_item17_duplicate_key_in_a_manifest_fails_check(tmp_path, capsys):
 
 
 POLICY_CONFIGS = {
-    "binary": (lambda p: p.write_bytes(b"\x00\x9f\x92\x96"), "not UTF-8 text (byte 0x9f at offset 1)"),
+    "binary": (lambda p: p.write_bytes(b"\x00\x9f\x92\x96"), "binary data (a NUL byte at offset 0)"),
     "non-utf8": (lambda p: p.write_bytes('{"all": "advisory\xe9"}'.encode("latin-1")), "not UTF-8 text (byte 0xe9"),
     "invalid-json": (lambda p: p.write_text('{"all": advisory}'), "not valid JSON: Expecting value at line 1 column 9"),
     "duplicate-key": (lambda p: p.write_text('{"all": "advisory", "all": "disabled"}'), "duplicate key 'all'"),
-    "deep": (lambda p: p.write_text("[" * 100_000 + "]" * 100_000), "nested too deeply"),
+    "deep": (lambda p: p.write_text("[" * 100_000 + "]" * 100_000), "nested more than 128 levels deep"),
     "huge": (huge, "over the 1048576-byte limit"),
     "directory": (lambda p: p.mkdir(), "is a directory"),
 }
@@ -169,7 +169,7 @@ def test_item10_binary_crd_file_is_skipped_by_name_not_a_crash(tmp_path, capsys)
     code = cli(["check", str(manifest), "--crd-dir", str(crds)])
     out = capsys.readouterr().out
     assert code == 0
-    assert "unchecked: no CRD schema for example.com/v1 Widget" in out and "skipped broken.yaml (UnicodeDecodeError)" in out
+    assert "unchecked: no CRD schema for example.com/v1 Widget" in out and "skipped broken.yaml (binary data (a NUL byte at offset 65), not text)" in out
 
 
 def test_item10_a_directory_named_like_a_manifest_is_skipped_when_scanning(tmp_path, capsys):

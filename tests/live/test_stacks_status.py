@@ -118,3 +118,12 @@ def test_g15_stacks_status_without_the_pulumi_cli_exits_2_saying_so(tmp_path, mo
     out = capsys.readouterr().out
     assert code == 2
     assert out.count("\n") == 1 and "the `pulumi` CLI is not on PATH" in out and "--outputs FILE" in out
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "3601", "1e300", "inf", "nan", "x"])
+def test_status_timeout_is_bounded(value, capsys):
+    # 1e300 s once reached the deadline thread's wait, which overflows past ~292 years.
+    with pytest.raises(SystemExit) as exit_:
+        main(["status", "--timeout", value])
+    assert exit_.value.code == 2
+    assert f"argument --timeout: {value!r} is not a number of seconds above 0 and at most 3600; Fix: e.g. --timeout 10" in capsys.readouterr().err

@@ -283,3 +283,28 @@ def test_engine_metrics_a_late_scrape_under_load_is_skipped_not_the_levels_figur
     figures, warning, missed = asyncio.run(go())
     assert warning is None and missed == 1
     assert (figures["prefix_cache_queries"], figures["prefix_cache_hits"]) == (10.0, 5.0)
+
+
+@pytest.mark.parametrize(
+    "padding, figure, warning",
+    [
+        # vLLM's page with many series runs to hundreds of KB: one `read(n)` returned only what had arrived,
+        # so the gauge at the end of the page was lost; the whole page is read.
+        (500_000, 3.0, None),
+        # Over MAX_BODY_BYTES: not a metrics page; one warning, read no further.
+        (17 * 1024 * 1024, None, "engine metrics off: {url}: the page is over 16777216 bytes"),
+    ],
+)
+def test_engine_metrics_page_is_read_whole_up_to_its_cap(padding, figure, warning):
+    filler = "".join(f"# HELP filler_{i} padding\n# TYPE filler_{i} gauge\nfiller_{i} 1\n" for i in range(padding // 60))
+
+    async def go():
+        async def page(request):
+            return web.Response(text=filler + "vllm:num_requests_running 3\n")
+
+        async with metrics_page(page) as s:
+            return await s.scrape(), s.warning, s.url
+
+    snapshot, got_warning, url = asyncio.run(go())
+    assert (snapshot or {}).get("running") == figure
+    assert got_warning == (warning.format(url=url) if warning else None)

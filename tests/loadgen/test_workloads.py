@@ -114,7 +114,7 @@ def test_dataset_over_the_size_cap_is_a_named_error(tmp_path):
     path = samples.write_sharegpt(tmp_path / "big.json", count=50)
     with pytest.raises(ConfigError) as e:
         BenchmarkConfig(url="http://127.0.0.1:9", model="m", concurrency=(1,), dataset=str(path), max_file_mb=0.001).validate()
-    assert e.value.field == "dataset" and "FileTooLarge" in e.value.fix and "--max-file-mb" in e.value.fix
+    assert e.value.field == "dataset" and "19751 bytes is over the 1048-byte limit for a dataset file" in e.value.fix and "--max-file-mb" in e.value.fix
 
 
 def test_trace_replay_keeps_arrivals_on_their_timestamps(server, tmp_path):

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from components.rules.policy_catalog import BY_NAME, POLICIES
-from components.rules.policy_config import PolicyConfigError, load, parse
+from components.rules.policy_config import PolicyConfigError, parse
+from stacks.policy_file import load
 from components.rules import security
 from components.rules.resources import Resource
 from stacks import check as check_cmd

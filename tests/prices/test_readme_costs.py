@@ -17,12 +17,16 @@ from tests.example_stacks import user_values
 README = (plan_cmd.PROJECT_DIR / "README.md").read_text()
 ROW = re.compile(r"^\| (?P<stack>\w+) \| (?P<region>[a-z0-9-]+) \| (?P<instances>[^|]+) \| (?P<hour>[^|]+) \| (?P<month>[^|]+) \|$", re.M)
 ROWS = {m["stack"]: m for m in ROW.finditer(README) if m["stack"] != "stack"}
-EXAMPLES = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in plan_cmd.PROJECT_DIR.glob("Pulumi.*.yaml"))
+ALL_EXAMPLES = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in plan_cmd.PROJECT_DIR.glob("Pulumi.*.yaml"))
+# An endpoint-only stack (platformStack) runs on its platform stack's instances and adds none of its own.
+EXAMPLES = [s for s in ALL_EXAMPLES if not user_values(s).get("llm-serving:platformStack")]
 SNAPSHOT_DAY = dt.date(2026, 12, 6)  # the shipped snapshots' date: the check does not go stale with them
 
 
-def test_the_readme_has_one_cost_row_per_example_stack():
+def test_the_readme_has_one_cost_row_per_example_stack_that_runs_instances():
     assert sorted(ROWS) == EXAMPLES == ["dev", "eks", "staging"]
+    assert [s for s in ALL_EXAMPLES if s not in EXAMPLES] == ["staging-endpoints"]
+    assert "`staging-endpoints` runs on `staging`'s instances" in README
 
 
 @pytest.mark.parametrize("stack", EXAMPLES)

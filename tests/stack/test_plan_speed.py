@@ -92,8 +92,10 @@ def test_item9_crd_registry_reads_each_file_once_and_remembers_a_missing_kind(tm
     (tmp_path / "example.com_widgets.yaml").write_text(CRD)
     (tmp_path / "notes.yaml").write_text("kind: ConfigMap\n" + "# padding\n" * 5000)
     reads: list[str] = []
-    open_ = Path.open  # read_bytes and read_text open through it
-    monkeypatch.setattr(Path, "open", lambda self, *a, **k: reads.append(self.name) or open_(self, *a, **k))
+    from benchmarks import inputs
+
+    open_ = inputs.open_regular  # every read of a file goes through the one reader's open
+    monkeypatch.setattr(inputs, "open_regular", lambda path, *a, **k: reads.append(Path(path).name) or open_(path, *a, **k))
     registry = CrdRegistry(tmp_path)
     for _ in range(3):
         assert registry.schema("example.com", "v1", "Gadget") is None

@@ -196,9 +196,16 @@ class CrdRegistry:
         return self._rules.get((group, version, kind))
 
 
+MAX_ERROR_CHARS = 300  # jsonschema's message repeats the whole value: 600 rate-limit rules made a 134,000-character line
+
+
 def _format_error(err: jsonschema.ValidationError) -> str:
     where = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in err.absolute_path).replace(".[", "[")
-    return f"{where or '(root)'}: {err.message}"
+    message = err.message
+    if len(message) > MAX_ERROR_CHARS:
+        size = f"{len(err.instance)} items, " if isinstance(err.instance, (list, dict, str)) else ""
+        message = f"{size}fails {err.validator} {err.validator_value!r}"[:MAX_ERROR_CHARS]
+    return f"{where or '(root)'}: {message}"
 
 
 def is_builtin_group(group: str) -> bool:

@@ -258,7 +258,7 @@ class Load(_Model):
     """The load an endpoint must carry at peak, checked against a measured capacity (rule C1)."""
 
     peak_requests_per_second: Number = Field(gt=0, le=MAX_REQUESTS_PER_SECOND)
-    """Requests per second the endpoint must serve at peak, across all replicas (at most 1,000,000). Example: `20`"""
+    """Requests per second the endpoint must serve at peak, across all replicas. Example: `20`"""
     workload: line(256) = Field(min_length=1)
     """The request shape of that load, in the load generator's scenario syntax (docs/load-generator.md); a
     capacity file measured under another workload does not match. Example: `"N(1024,256)/(256,64)"`
@@ -270,8 +270,8 @@ class Load(_Model):
 
 
 class Slo(_Model):
-    """Latency objectives the endpoint is sized for, in seconds (above 0, at most 86,400), as the tuning run
-    measured them (rule C1). A capacity file measured under other objectives does not match.
+    """Latency objectives the endpoint is sized for, in seconds, as the tuning run measured them (rule C1). A
+    capacity file measured under other objectives does not match.
     """
 
     ttft_p50: Optional[Number] = Field(default=None, gt=0, le=MAX_LATENCY_SECONDS)

@@ -241,7 +241,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.print("interrupted")
         return 130
-    print_report(result, out)
     if args.out:
         try:
             write_json(result, args.out)
@@ -254,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
         except OSError as e:
             return _fail("--export", f"{fmt}:{path}", f"cannot write it ({e.strerror or e})")
         err.print(f"{fmt} summary written to {', '.join(written)}")
+    print_report(result, out)  # after the files: a reader that leaves early (`| head`) costs no results
     if result.aborted:
         sys.stderr.write(f"benchmarks: error: {' '.join(result.aborted.split())[:300]}\n")
         return 1

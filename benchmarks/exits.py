@@ -71,6 +71,12 @@ class _Guarded:
     def flush(self):
         return self._call("flush")
 
+    def isatty(self):  # asked before anything is written; a closed stream is no terminal
+        try:
+            return self._inner.isatty()
+        except (OSError, ValueError):
+            return False
+
     def __getattr__(self, name):
         return getattr(self._inner, name)
 
@@ -208,7 +214,8 @@ def _mapped(main, args: list[str], prog: str, debug: bool, environment_errors) -
     except Exception as exc:  # noqa: BLE001 - the one place an unexpected error becomes a line and a status
         _debug(debug)
         hint = "" if debug else "; rerun with --debug for the traceback"
-        _say(one_line(f"{prog}: internal error: {type(exc).__name__}: {exc}") + hint)
+        what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        _say(one_line(f"{prog}: internal error: {what}") + hint)
         return INTERNAL
 
 

@@ -121,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "status":
         from .live import status as status_cmd
 
+        from .live.args import StatusArgs
+
         return status_cmd.main(StatusArgs.from_cli_args(args), console)
 
     if args.command == "prices":

@@ -120,7 +120,6 @@ def main(argv: list[str] | None = None) -> int:
         return tuning_cli.tune(args, console) if args.command == "tune" else tuning_cli.report(args, console)
     if args.command == "status":
         from .live import status as status_cmd
-
         from .live.args import StatusArgs
 
         return status_cmd.main(StatusArgs.from_cli_args(args), console)

@@ -2,8 +2,10 @@
 
 Bad input ends with one line on stderr naming the option, the value and the fix (exit 2),
 before any request is sent; never a traceback.  Exit status: 0 done, 1 nothing measured (every
-warm-up request failed, or every request of the run failed), 2 bad input, 130 interrupted by
-SIGINT / 143 by SIGTERM (results measured so far are still printed and written).
+warm-up request failed, or no request of the run succeeded: every one failed, or was rate limited
+with HTTP 429, one line saying which with the counts), 2 bad input, 130 interrupted by SIGINT / 143
+by SIGTERM (results measured so far are still printed and written).  What escapes ``main`` (a closed
+stdout, a pipe closed early, an unexpected error) is mapped in ``benchmarks/exits.py``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import tempfile
 from rich.console import Console
 
 from .loadgen import MAX_CONCURRENCY, BenchmarkConfig, ConfigError, run_benchmark
-from . import eventloop
+from . import eventloop, exits
 from .export import export, parse_spec
 from .inputs import InputError
 from .limits import (MAX_FILE_MB, MAX_PREFIX_TOKENS, MAX_REQUESTS, MAX_SECONDS, MAX_THINK_TIME, MAX_TIMEOUT, MAX_WARMUP,
@@ -119,8 +121,10 @@ def _slo(text: str) -> dict[str, float]:
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m benchmarks", description="Streaming load generator for OpenAI-compatible endpoints.")
+    p.add_argument(exits.DEBUG_FLAG, action="store_true", help=f"print the traceback of an internal error (also ${exits.DEBUG_ENV}=1)")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     r = sub.add_parser("run", help="benchmark an endpoint", description="Benchmark an OpenAI-compatible streaming endpoint.")
+    r.add_argument(exits.DEBUG_FLAG, action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     r.add_argument("--url", required=True, help="server base URL, e.g. http://127.0.0.1:8000 (or .../v1)")
     r.add_argument("--model", required=True, help="model id; its last path segment is sent as the served name (G5)")
     r.add_argument("--api-key", default=os.environ.get("OPENAI_API_KEY"), help="bearer token (default: $OPENAI_API_KEY)")
@@ -261,7 +265,6 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as e:  # files are read and named in validate(); this is the net under it
         sys.stderr.write(f"benchmarks: error: {e}\n")
         return 2
-    print_report(result, out)
     if args.out:
         try:
             write_json(result, args.out)
@@ -274,10 +277,12 @@ def main(argv: list[str] | None = None) -> int:
         except OSError as e:
             return _fail("--export", f"{fmt}:{path}", f"cannot write it ({e.strerror or e})")
         err.print(f"{fmt} summary written to {', '.join(written)}")
+    print_report(result, out)  # after the files: a reader that leaves early (`| head`) costs no results
     if result.aborted:
+        sys.stderr.write(f"benchmarks: error: {' '.join(result.aborted.split())[:300]}\n")
         return 1
     if result.all_failed:
-        sys.stderr.write(f"benchmarks: error: {result.all_failed} (see the errors above and the server's log)\n")
+        sys.stderr.write(f"benchmarks: error: {result.all_failed}\n")
         return 1
     if result.interrupted:
         return 128 + (signum or signal.SIGINT)

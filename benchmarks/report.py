@@ -154,6 +154,8 @@ def print_report(result: BenchmarkResult, console: Console) -> None:
             console.print(f"warning ({lv.mode} {lv.value:g}): {w}", style="yellow")
         for text, n in list(lv.errors.items())[:3]:
             console.print(f"errors ({lv.mode} {lv.value:g}): {n} x {text[:200]}", style="red")
+        if lv.rate_limited:  # not in ok/err: a 429 is the gateway's limit working, not an error
+            console.print(f"rate limited ({lv.mode} {lv.value:g}): {lv.rate_limited} x HTTP 429", style="yellow")
     if result.interrupted:
         console.print("interrupted: the last level is partial", style="yellow")
 

@@ -143,18 +143,27 @@ class BenchmarkResult:
 
     @property
     def all_failed(self) -> str | None:
-        """One line saying that every finished request failed (None if any succeeded or none
-        finished), with the most frequent error."""
+        """One line when requests finished and none succeeded (None if any succeeded or none finished),
+        saying which: every one failed (with the most frequent error), every one was rate limited
+        (HTTP 429: neither success nor error, so a table of 0 ok / 0 errors alone would hide it), or
+        both, with the counts."""
         if any(lv.completed for lv in self.levels):
             return None
         errors: Counter[str] = Counter()
         for lv in self.levels:
             errors.update(lv.errors)
-        if not errors:
-            return None
-        n = sum(errors.values())
-        text = " ".join(errors.most_common(1)[0][0].split())[:200]  # one line, whatever the server sent
-        return f"every request failed ({n} of {n}): {text}"
+        failed, limited = sum(errors.values()), sum(lv.rate_limited for lv in self.levels)
+        n = failed + limited
+        text = " ".join(errors.most_common(1)[0][0].split())[:200] if errors else ""  # one line, whatever the server sent
+        if limited and not failed:
+            return (f"every request was rate limited ({n} of {n} got HTTP 429), so nothing was measured; "
+                    "Fix: raise the key's limit (its gateway tier), lower the load, or wait for the limit's window to pass")
+        if failed and not limited:
+            return f"every request failed ({n} of {n}): {text} (see the errors above and the server's log)"
+        if failed:
+            return (f"no request succeeded ({n} of {n}: {failed} failed, {limited} rate limited with HTTP 429); "
+                    f"most frequent error: {text} (see the errors above and the server's log)")
+        return None
 
     def to_dict(self, with_records: bool = True) -> dict[str, Any]:
         return {

@@ -167,11 +167,8 @@ class TenantGateway(pulumi.ComponentResource):
             ns = k8s.core.v1.Namespace(f"{self._name}-ns-{charts.REDIS_NAMESPACE}", metadata={"name": charts.REDIS_NAMESPACE}, opts=pulumi.ResourceOptions(**k8s_opts, depends_on=base))
             made = [declare(f"{self._name}-redis-{m['kind'].lower()}", m, pulumi.ResourceOptions(**k8s_opts, depends_on=[ns, *base])) for m in charts.redis_objects()]
             return charts.in_cluster_redis_host(), made
-        if a.network is None:
-            raise pulumi.RunError(
-                "gateway.counterStore = 'elasticache': [CONFIG] this stack builds no VPC or node security group to put the cache in "
-                "(platformStack, or cluster mode existing). Fix: set gateway.counterStore: in-cluster"
-            )
+        if a.network is None:  # stacks/config.py refuses this at config time; a caller that skipped it stops here
+            raise pulumi.RunError(str(gw_config.counter_store_problem(a.spec, a.stack, builds_vpc=False)))
         net = a.network
         sg = aws.ec2.SecurityGroup(
             f"{self._name}-redis",

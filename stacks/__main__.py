@@ -1,4 +1,7 @@
-"""`python -m stacks <command>`: the project's command line."""
+"""`python -m stacks <command>`: the project's command line.
+
+Exit status and error lines of every command: benchmarks/exits.py (one place for both command lines).
+"""
 
 from __future__ import annotations
 
@@ -6,20 +9,25 @@ import argparse
 import gc
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
+from benchmarks import exits
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """Every command and its options (the registry tests walk)."""
     parser = argparse.ArgumentParser(prog="python -m stacks", description=__doc__)
+    parser.add_argument(exits.DEBUG_FLAG, action="store_true", help=f"print the traceback of an internal error (also ${exits.DEBUG_ENV}=1)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     plan = sub.add_parser("plan", help="render, validate and check a stack offline (no credentials)")
     plan.add_argument("--stack", "-s", default="dev", help="stack name: reads Pulumi.<stack>.yaml (default: dev)")
     plan.add_argument("--out", help="directory for the rendered manifests (default: plan-out/<stack>)")
     plan.add_argument("--crd-dir", help="directory of upstream CRD files (default: $LLM_SERVING_CRD_DIR, then the cache of `crds fetch`)")
-    plan.add_argument("--kubernetes-version", default="1.33", help="schema version for core objects (default: 1.33)")
+    plan.add_argument("--kubernetes-version", type=kubernetes_version, default="1.33", help="schema version for core objects (default: 1.33)")
     plan.add_argument("--all", action="store_true", help="list every resource, not only Kubernetes objects")
     plan.add_argument("--project-dir", default=None, help="directory of Pulumi.yaml (default: this project)")
     plan.add_argument("--policy-config", help="policy pack config JSON (as for `pulumi preview --policy-pack-config`)")
@@ -30,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("--policy-config", help="policy pack config JSON (as for `pulumi preview --policy-pack-config`)")
     check.add_argument("--json", action="store_true", help="print a JSON report instead of one line per violation")
     check.add_argument("--crd-dir", help="directory of upstream CRD files (default: $LLM_SERVING_CRD_DIR, then the cache of `crds fetch`)")
-    check.add_argument("--kubernetes-version", default="1.33", help="schema version for core objects (default: 1.33)")
+    check.add_argument("--kubernetes-version", type=kubernetes_version, default="1.33", help="schema version for core objects (default: 1.33)")
 
     tune = sub.add_parser("tune", help="deploy and benchmark each point of a parameter grid; report the best")
     tune.add_argument("grid", help="grid spec YAML (see stacks/grids/)")
@@ -73,6 +81,25 @@ def main(argv: list[str] | None = None) -> int:
     docs = sub.add_parser("docs", help="regenerate docs/guardrails.md and docs/configuration.md from the code")
     docs.add_argument("--check", action="store_true", help="write nothing; exit 1 when a generated file is out of date")
 
+    for command in sub.choices.values():  # `--debug` after the command too; SUPPRESS keeps one given before it
+        command.add_argument(exits.DEBUG_FLAG, action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    return parser
+
+
+def kubernetes_version(text: str) -> str:
+    """--kubernetes-version: one kubernetes-validate has schemas for (imported only when the option is given)."""
+    from .schemas import supported_kubernetes_version
+
+    try:
+        return supported_kubernetes_version(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    from rich.console import Console
+
+    parser = build_parser()
     args = parser.parse_args(argv)
     console = Console(width=None if sys.stdout.isatty() else 160)
     from benchmarks.inputs import InputError
@@ -159,7 +186,10 @@ def _pinned_command(console: Console, action: str, find: Any, env_var: str, fetc
 
 
 if __name__ == "__main__":
-    code = main()
+    import sqlite3
+
+    # A tuning database the disk refuses mid-run is the machine's fault, not the program's: one line, exit 1.
+    code = exits.run(main, prog="python -m stacks", environment_errors=(sqlite3.OperationalError,))
     # Leaving: the interpreter's last collection would walk every imported SDK object for nothing (1 s).
     gc.freeze()
-    sys.exit(code)
+    exits.leave(code)

@@ -106,7 +106,7 @@ def parse(values: Mapping[str, Any], region: Optional[str], stack_name: Optional
     found += backends.validate_backends(endpoints, stack.cluster, stack.platform)
     found += validate_router_services(stack.platform.ingress, endpoints)
     found += check_public_tls(endpoints, stack.platform.ingress, stack_name)
-    found += validate_gateway(stack.gateway, endpoints, stack.platform, stack_name)
+    found += validate_gateway(stack.gateway, endpoints, stack.platform, stack_name, builds_vpc=stack.platform_stack is None and stack.cluster.mode != "existing")
     if stack.platform_stack is None:
         # A HyperPod endpoint on a cluster without the operator is validate_backends' error.
         found += validate_cluster(stack.cluster, stack.platform, endpoints)

@@ -174,9 +174,15 @@ def problem(err: Mapping[str, Any], root: type[BaseModel]) -> Problem:
         return Problem(path + ".type", shown(tag), "CONFIG", "unknown model source type", f"use one of {ctx.get('expected_tags', '')}")
     if kind == "union_tag_not_found":
         return Problem(path + ".type", None, "CONFIG", "required key is missing", f"add type: one of {', '.join(sorted(_SOURCE_TAGS))}")
+    if kind == "int_parsing_size":  # 1e308 where an integer is meant: beyond any int, so beyond int32
+        return Problem(path, value, "CONFIG", f"beyond the int32 range of the API field (at most {INT32_MAX})", f"use a value <= {INT32_MAX}")
     if kind in _EXPECTED:
         expected = _EXPECTED[kind][0]
-        example = _example(kind, field_at(root, loc))
+        info = field_at(root, loc)
+        if kind == "finite_number" and info is not None and _strip(info.annotation) is int:
+            kind = "int_type"  # inf or nan where an integer is meant: the example is a whole number
+            expected = "a finite integer"
+        example = _example(kind, info)
         if kind == "string_type" and isinstance(raw, (int, float)):
             example = f'"{raw}"'
         return Problem(path, value, "CONFIG", f"expected {expected}, got {type(raw).__name__}", f"write {expected}, e.g. {_key(loc)}: {example}")

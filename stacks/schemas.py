@@ -216,9 +216,16 @@ class CrdRegistry:
         return self._rules.get((group, version, kind))
 
 
+MAX_ERROR_CHARS = 300  # jsonschema's message repeats the whole value: 600 rate-limit rules made a 134,000-character line
+
+
 def _format_error(err: jsonschema.ValidationError) -> str:
     where = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in err.absolute_path).replace(".[", "[")
-    return f"{where or '(root)'}: {err.message}"
+    message = err.message
+    if len(message) > MAX_ERROR_CHARS:
+        size = f"{len(err.instance)} items, " if isinstance(err.instance, (list, dict, str)) else ""
+        message = f"{size}fails {err.validator} {err.validator_value!r}"[:MAX_ERROR_CHARS]
+    return f"{where or '(root)'}: {message}"
 
 
 def is_builtin_group(group: str) -> bool:
@@ -233,13 +240,28 @@ def is_builtin_group(group: str) -> bool:
 # thousands of documents.
 
 
+def _minor(version: str) -> Optional[tuple[int, int]]:
+    found = re.fullmatch(r"v?(\d{1,4})\.(\d{1,4})(?:\.\d{1,6})?", version.strip())
+    return (int(found.group(1)), int(found.group(2))) if found else None
+
+
+def supported_kubernetes_version(text: str) -> str:
+    """`text` as MAJOR.MINOR when kubernetes-validate has schemas for it, else ValueError naming the range it has
+    (compared as numbers: as strings, 1.4 would sort after 1.37)."""
+    have = sorted({_minor(v) for v in kv_utils.all_versions()} - {None})
+    wanted = _minor(text)
+    if wanted is None or not have[0] <= wanted <= have[-1]:
+        low, high = (".".join(map(str, v)) for v in (have[0], have[-1]))
+        raise ValueError(f"{text!r} is not a Kubernetes version kubernetes-validate {kubernetes_validate.__version__} has schemas for; "
+                         f"Fix: give one from {low} to {high}, e.g. {DEFAULT_K8S_VERSION}")
+    return "%d.%d" % wanted
+
+
 @functools.lru_cache(maxsize=None)
 def _schema_version(desired: str) -> str:
     """kubernetes-validate's schema version for a Kubernetes version (the newest not newer than it)."""
-    desired = desired[1:] if desired.startswith("v") else desired
-    if kv_utils.major_minor(desired) > kv_utils.latest_version():
-        raise kubernetes_validate.VersionNotSupportedError(version=kv_utils.major_minor(desired))
-    return [v for v in kv_utils.all_versions() if kv_utils.major_minor(v) <= kv_utils.major_minor(desired)][-1]
+    wanted = _minor(supported_kubernetes_version(desired))
+    return [v for v in kv_utils.all_versions() if (_minor(v) or (0, 0)) <= wanted][-1]
 
 
 @functools.lru_cache(maxsize=None)

@@ -70,7 +70,14 @@ def _not_bool(kind: str) -> BeforeValidator:
 
 
 Int32 = Annotated[int, _not_bool("int_type"), Field(le=INT32_MAX)]
-Number = Annotated[float, _not_bool("float_type")]
+Number = Annotated[float, _not_bool("float_type"), Field(allow_inf_nan=False)]
+
+# Numbers that feed arithmetic (rule C1's replicas and $ a month, autoscaler targets), bounded far above any
+# real endpoint and far below where a product or quotient of two of them stops being a finite float.
+MAX_REQUESTS_PER_SECOND = 1_000_000.0  # one endpoint's peak, or one replica's measured capacity
+MAX_LATENCY_SECONDS = 86_400.0  # an SLO bound: a day
+MAX_USD_PER_HOUR = 10_000.0  # one replica's price (the largest GPU instances cost about $100 an hour)
+MAX_REPLICAS = INT32_MAX  # a derived replica count must be one the config and the API accept
 
 
 def line(max_length: int = MAX_LINE) -> Any:

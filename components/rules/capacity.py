@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from . import engines
 from .autoscaling import CLOUDWATCH_PERIOD_SECONDS, engine_series
+from .bounds import INT32_MAX, MAX_REQUESTS_PER_SECOND, MAX_USD_PER_HOUR
 from .catalog import C1
-from .cost import HOURS_PER_MONTH, cost_per_month_at_peak, replicas_for_peak
+from .cost import HOURS_PER_MONTH, TooManyReplicas, cost_per_month_at_peak, replicas_for_peak
 from .problems import Change, Problem
 from .spec import Autoscaling, CloudWatchTrigger, EndpointSpec, PodsMetric, PrometheusTrigger
 
@@ -29,28 +30,33 @@ class _File(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True, allow_inf_nan=False)
 
 
+# A measured load (a concurrency or requests per second): every number C1 multiplies or divides is finite, not
+# negative, and bounded (components/rules/bounds.py), so a hand-edited file cannot overflow the arithmetic.
+Load = Annotated[float, Field(ge=0, le=MAX_REQUESTS_PER_SECOND)]
+
+
 class Measured(_File):
     unit: Unit
-    value: float = Field(ge=0)
-    lower_bound: float = Field(ge=0)
+    value: Load
+    lower_bound: Load
     lower_bound_rule: str
-    values: list[float]
+    values: list[Load]
     source: str  # "capacity search" or "best SLO-meeting level"
 
 
 class RequestRate(_File):
     """Requests per second completed at the lower bound's load: a concurrency capacity in requests per second."""
 
-    value: Optional[float] = None
-    lower_bound: Optional[float] = None
-    values: list[float] = Field(default_factory=list)
+    value: Optional[Load] = None
+    lower_bound: Optional[Load] = None
+    values: list[Load] = Field(default_factory=list)
 
 
 class Cost(_File):
     """What one replica of the measured configuration costs (stacks/tuning/capacity.py fills it from the trial's
     recorded price); a null figure comes with `reason`."""
 
-    per_hour: Optional[float] = Field(default=None, ge=0)
+    per_hour: Optional[float] = Field(default=None, ge=0, le=MAX_USD_PER_HOUR)
     per_mtok_output_at_slo: Optional[float] = Field(default=None, ge=0)  # at the capacity's lower-bound load
     price_source: Optional[str] = None
     reason: Optional[str] = None
@@ -141,7 +147,11 @@ def _judge(terms: dict[str, Any], have: int, where: str, key: str, load_where: s
                         "measure the configuration (stacks tune with a capacity search), export it (stacks report --export-capacity DIR) and set capacity: to the file", severity="warning")]
     if have * per_replica >= peak * (1 + headroom) - 1e-9:
         return []
-    need = replicas_for_peak(peak, per_replica, headroom)
+    try:
+        need = replicas_for_peak(peak, per_replica, headroom)
+    except TooManyReplicas as exc:
+        return [Problem(load_where, peak, C1, f"{exc} (lower bound, {file}), more than a replica count can be",
+                        "check load.peakRequestsPerSecond and the capacity file: re-measure the configuration (stacks tune with a capacity search) if its lower bound is wrong")]
     return [Problem(where, have, C1,
                     f"{have} × {per_replica:.4g} requests/s per replica (lower bound, {file}) = {have * per_replica:.4g} < peak {peak:g} × (1 + headroom {headroom:g}) = {peak * (1 + headroom):.4g}: needs {need} replicas, has {have}",
                     f"set {key}: {need}")]
@@ -154,7 +164,10 @@ def peak_cost(spec: EndpointSpec, cap: Optional[CapacityFile], path: str, file: 
     if spec.load is None or cap is None or cap.cost is None or cap.cost.per_hour is None or not rate:
         return []
     peak, headroom, per_hour = spec.load.peak_requests_per_second, spec.load.headroom, cap.cost.per_hour
-    need = replicas_for_peak(peak, rate, headroom)
+    try:
+        need = replicas_for_peak(peak, rate, headroom)
+    except TooManyReplicas:
+        return []  # check_contract names the problem
     month = cost_per_month_at_peak(per_hour, rate, peak, headroom)
     return [Change(f"{path}.load", None, f"${month:,.2f} a month at peak", C1,
                    f"{need} replicas for peak {peak:g} × (1 + headroom {headroom:g}) requests/s at {rate:.4g} requests/s each (lower bound, {file}) "
@@ -193,6 +206,17 @@ def annotate(manifests: list[dict[str, Any]], terms: Optional[dict[str, Any]]) -
     return out
 
 
+class _Contract(_File):
+    """CONTRACT_ANNOTATION as `contract` writes it; a manifest read by `stacks check` may hold anything there."""
+
+    model_config = ConfigDict(alias_generator=None, extra="forbid", frozen=True, allow_inf_nan=False)
+
+    peakRequestsPerSecond: float = Field(gt=0, le=MAX_REQUESTS_PER_SECOND)
+    headroom: float = Field(ge=0, le=10)
+    perReplicaRequestsPerSecond: Optional[Load] = None
+    capacityFile: Optional[str] = None
+
+
 def check_manifest(manifest: dict[str, Any]) -> list[Problem]:
     """C1 on a rendered object carrying CONTRACT_ANNOTATION: its own replica maximum against the recorded peak,
     headroom and measured per-replica capacity (a hand-edited maximum is caught too)."""
@@ -201,15 +225,17 @@ def check_manifest(manifest: dict[str, Any]) -> list[Problem]:
     if text is None:
         return []
     try:
-        terms = json.loads(text)
-        float(terms["peakRequestsPerSecond"]), float(terms["headroom"])
-    except (ValueError, TypeError, KeyError, RecursionError):  # a manifest's annotation is anyone's text
-        return [Problem(where, text, C1, "not the JSON the stack records (peakRequestsPerSecond, headroom, perReplicaRequestsPerSecond, capacityFile)", "let the stack write it: set load/capacity on the endpoint")]
+        terms = _Contract.model_validate_json(text if isinstance(text, (str, bytes)) else "").model_dump()
+    except ValidationError:
+        shown = text if isinstance(text, str) and len(text) <= 200 else f"{str(text)[:200]}… ({len(str(text))} characters)"
+        return [Problem(where, shown, C1, "not the JSON the stack records (peakRequestsPerSecond above 0 up to 1e6, headroom 0 to 10, perReplicaRequestsPerSecond, capacityFile)", "let the stack write it: set load/capacity on the endpoint")]
     paths = _MAXIMUM.get(str(manifest.get("kind")), ())
     found = next(((".".join(p), _dig(manifest, p)) for p in paths if isinstance(_dig(manifest, p), int)), None)
     if found is None:
         return [Problem(where, text, C1, f"a {manifest.get('kind')} has no replica maximum to hold to the contract", "keep the annotation on the object that scales the endpoint")]
     path, have = found
+    if isinstance(have, bool) or not 0 <= have <= INT32_MAX:
+        return [Problem(path, have, C1, f"not a replica count (0 to {INT32_MAX}), so the contract cannot be judged", "set the replica maximum the contract needs")]
     return _judge(terms, have, path, path, where, matched=terms.get("perReplicaRequestsPerSecond") is not None)
 
 
@@ -272,6 +298,8 @@ def derive_autoscaling(spec: EndpointSpec, cap: Optional[CapacityFile], path: st
         if not rate:
             return None, [], [Problem(where, "fromCapacity", C1, f"{file} has no requests-per-second lower bound", "re-measure the configuration")]
         target = round(rate * util, 4)
+        if not target:
+            return None, [], [_rounds_to_zero(where, file, f"requests/s per pod {rate:.4g} × utilization {util:g}", 4)]
         new = scaling.model_copy(update={"pods_metric": PodsMetric(name=HPA_RATE_METRIC[spec.engine], target_average_value=target)})
         return new, [Change(f"{path}.autoscaling.podsMetric", None, {"name": HPA_RATE_METRIC[spec.engine], "targetAverageValue": target}, C1,
                             f"requests/s per pod = {rate:.4g} (lower bound, {origin}) × utilization {util:g}")], []
@@ -279,6 +307,8 @@ def derive_autoscaling(spec: EndpointSpec, cap: Optional[CapacityFile], path: st
         if not rate:
             return None, [], [Problem(where, "fromCapacity", C1, f"{file} has no requests-per-second lower bound", "re-measure the configuration")]
         target = round(rate * CLOUDWATCH_PERIOD_SECONDS * util, 2)
+        if not target:
+            return None, [], [_rounds_to_zero(where, file, f"{rate:.4g} requests/s × {CLOUDWATCH_PERIOD_SECONDS} s × utilization {util:g}", 2)]
         new = scaling.model_copy(update={"cloudwatch": CloudWatchTrigger(metric_name="Invocations", target_value=target)})
         return new, [Change(f"{path}.autoscaling.cloudwatch", None, {"metricName": "Invocations", "targetValue": target}, C1,
                             f"Invocations per {CLOUDWATCH_PERIOD_SECONDS} s per replica = {rate:.4g} requests/s (lower bound, {origin}) × {CLOUDWATCH_PERIOD_SECONDS} s × utilization {util:g}")], []
@@ -287,5 +317,13 @@ def derive_autoscaling(spec: EndpointSpec, cap: Optional[CapacityFile], path: st
         query, target, how = in_flight_query(spec.engine, served), round(cap.capacity.lower_bound * util, 2), f"requests in flight per replica = concurrency {cap.capacity.lower_bound:g}"
     else:
         query, target, how = rate_query(spec.engine, served), round(cap.capacity.lower_bound * util, 4), f"requests/s per replica = {cap.capacity.lower_bound:.4g}"
+    if not target:
+        return None, [], [_rounds_to_zero(where, file, f"{how} × utilization {util:g}", 2 if cap.capacity.unit == "concurrency" else 4)]
     new = scaling.model_copy(update={"prometheus": PrometheusTrigger(query=query, target_value=target, server_address=prometheus_server or "")})
     return new, [Change(f"{path}.autoscaling.prometheus", None, {"query": query, "targetValue": target}, C1, f"{how} (lower bound, {origin}) × utilization {util:g}")], []
+
+
+def _rounds_to_zero(where: str, file: Optional[str], how: str, digits: int) -> Problem:
+    """A derived target of 0 would scale on nothing (and no trigger accepts it)."""
+    return Problem(where, "fromCapacity", C1, f"the per-replica target from {file} rounds to 0 at {digits} decimals ({how}): the measured capacity is too small to scale on",
+                   "re-measure the configuration (its lower bound looks wrong), or set the trigger and its target by hand instead of fromCapacity")

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Optional, Sequence
 
 from . import instances
+from .bounds import MAX_REPLICAS
 from .clusters import with_default_groups
 
 # AWS pricing pages quote monthly figures at 730 hours (365 × 24 / 12).
@@ -34,14 +35,23 @@ def cost_per_mtok(dollars_per_hour: float, output_tokens_per_second: float) -> O
     return dollars_per_hour / (output_tokens_per_second * SECONDS_PER_HOUR / TOKENS_PER_MILLION)
 
 
+class TooManyReplicas(ValueError):
+    """The peak needs more replicas than a replica count can hold (MAX_REPLICAS): the measured capacity is far
+    too small for the declared peak, or one of the two is mistyped."""
+
+
 def replicas_for_peak(peak_requests_per_second: float, capacity_per_replica: float, headroom: float = 0.0) -> int:
-    """Replicas whose measured capacity covers the peak with headroom: ceil(peak × (1 + headroom) / capacity)."""
-    if capacity_per_replica <= 0:
+    """Replicas whose measured capacity covers the peak with headroom: ceil(peak × (1 + headroom) / capacity).
+    TooManyReplicas beyond MAX_REPLICAS (a 300-digit count is no fix anyone can set)."""
+    if not capacity_per_replica > 0:
         raise ValueError(f"capacity per replica must be above 0, got {capacity_per_replica}")
-    if peak_requests_per_second < 0 or headroom < 0:
+    if not (peak_requests_per_second >= 0 and headroom >= 0):
         raise ValueError(f"peak {peak_requests_per_second} and headroom {headroom} must not be negative")
+    need = peak_requests_per_second * (1 + headroom) / capacity_per_replica
+    if not need <= MAX_REPLICAS:  # also inf and nan
+        raise TooManyReplicas(f"peak {peak_requests_per_second:g} × (1 + headroom {headroom:g}) at {capacity_per_replica:.4g} requests/s per replica needs more than {MAX_REPLICAS} replicas")
     # 1e-9: 20 / 4 must stay 5 when floating point makes it 5.000000000000001
-    return max(1, math.ceil(peak_requests_per_second * (1 + headroom) / capacity_per_replica - 1e-9))
+    return max(1, math.ceil(need - 1e-9))
 
 
 def cost_per_month_at_peak(

@@ -11,7 +11,7 @@ from typing import Annotated, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
-from .bounds import MAX_TEXT, DnsSubdomain, Env, ImageReference, Int32, LabelKey, LabelValue, Line, NameTemplate, Number, SecretKey, Text, line
+from .bounds import MAX_LATENCY_SECONDS, MAX_REQUESTS_PER_SECOND, MAX_TEXT, DnsSubdomain, Env, ImageReference, Int32, LabelKey, LabelValue, Line, NameTemplate, Number, SecretKey, Text, line
 
 
 class _Model(BaseModel):
@@ -257,7 +257,7 @@ class PodsMetric(_Model):
 class Load(_Model):
     """The load an endpoint must carry at peak, checked against a measured capacity (rule C1)."""
 
-    peak_requests_per_second: Number = Field(gt=0)
+    peak_requests_per_second: Number = Field(gt=0, le=MAX_REQUESTS_PER_SECOND)
     """Requests per second the endpoint must serve at peak, across all replicas. Example: `20`"""
     workload: line(256) = Field(min_length=1)
     """The request shape of that load, in the load generator's scenario syntax (docs/load-generator.md); a
@@ -274,19 +274,19 @@ class Slo(_Model):
     capacity file measured under other objectives does not match.
     """
 
-    ttft_p50: Optional[Number] = Field(default=None, gt=0)
+    ttft_p50: Optional[Number] = Field(default=None, gt=0, le=MAX_LATENCY_SECONDS)
     """Bound on the median time to first token. Unset: no bound. Example: `0.5`"""
-    ttft_p90: Optional[Number] = Field(default=None, gt=0)
+    ttft_p90: Optional[Number] = Field(default=None, gt=0, le=MAX_LATENCY_SECONDS)
     """Bound on the 90th-percentile time to first token. Unset: no bound. Example: `1.0`"""
-    ttft_p99: Optional[Number] = Field(default=None, gt=0)
+    ttft_p99: Optional[Number] = Field(default=None, gt=0, le=MAX_LATENCY_SECONDS)
     """Bound on the 99th-percentile time to first token. Unset: no bound. Example: `2.0`"""
-    tpot_p50: Optional[Number] = Field(default=None, gt=0)
+    tpot_p50: Optional[Number] = Field(default=None, gt=0, le=MAX_LATENCY_SECONDS)
     """Bound on the median time per output token. Unset: no bound. Example: `0.03`"""
-    tpot_p90: Optional[Number] = Field(default=None, gt=0)
+    tpot_p90: Optional[Number] = Field(default=None, gt=0, le=MAX_LATENCY_SECONDS)
     """Bound on the 90th-percentile time per output token. Unset: no bound. Example: `0.05`"""
-    itl_p90: Optional[Number] = Field(default=None, gt=0)
+    itl_p90: Optional[Number] = Field(default=None, gt=0, le=MAX_LATENCY_SECONDS)
     """Bound on the 90th-percentile inter-token latency. Unset: no bound. Example: `0.05`"""
-    e2e_p90: Optional[Number] = Field(default=None, gt=0, alias="e2eP90")  # to_camel would make it e2EP90
+    e2e_p90: Optional[Number] = Field(default=None, gt=0, le=MAX_LATENCY_SECONDS, alias="e2eP90")  # to_camel would make it e2EP90
     """Bound on the 90th-percentile end-to-end request latency. Unset: no bound. Example: `20`"""
     error_rate: Optional[Number] = Field(default=None, ge=0, le=1)
     """Bound on the share of failed requests. Unset: no bound. Example: `0.01`"""

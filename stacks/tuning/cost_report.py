@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Optional
 
-from components.rules.cost import cost_per_month_at_peak
+from components.rules.cost import TooManyReplicas, cost_per_month_at_peak
 
 from . import plotting
 from .cost import no_price
@@ -31,7 +31,10 @@ def monthly_at_peak(grid: GridSpec, record: TrialRecord) -> Optional[float]:
     if peak is None or per_hour is None or not rps or not record.metrics.get("meets_slo"):
         return None
     n = replicas(grid, record)
-    return cost_per_month_at_peak(per_hour / n, rps / n, peak, grid.cost.headroom)
+    try:
+        return cost_per_month_at_peak(per_hour / n, rps / n, peak, grid.cost.headroom)
+    except TooManyReplicas:  # a trickle of a measurement against the peak: no monthly figure to show
+        return None
 
 
 def header(grid: GridSpec) -> list[str]:

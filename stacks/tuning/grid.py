@@ -22,6 +22,7 @@ from benchmarks.loadgen import BenchmarkConfig
 from benchmarks.loadgen import ConfigError as LoadgenConfigError
 from benchmarks.scenario import FLOW_SPLIT_FIX, looks_flow_split
 from components.rules import ConfigError, Problem, backends
+from components.rules.bounds import MAX_REQUESTS_PER_SECOND, MAX_USD_PER_HOUR
 from components.rules.spec import ClusterSpec, EndpointSpec, PlatformSpec
 from components.rules.tls import check_public_tls
 from components.rules.validate import validate_endpoint
@@ -56,7 +57,8 @@ MAX_POINTS = 10_000
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+    # No inf/nan: every number of a grid feeds arithmetic (range counts, loads, costs).
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Range(_Model):
@@ -74,10 +76,14 @@ class Range(_Model):
         if self.to < self.from_:
             return 0
         if self.step:
-            return math.floor((self.to - self.from_) / self.step + 1e-9) + 1  # 1e-9: 0.95 reached by 0.05 steps
-        if self.from_ <= 0:
+            count = (self.to - self.from_) / self.step + 1e-9  # 1e-9: 0.95 reached by 0.05 steps
+        elif self.from_ <= 0:
             raise ValueError(f"a geometric range (times) from {self.from_:g} never advances: {self.from_:g} × {self.times:g} is not larger; use from > 0, or step")
-        return math.floor(math.log(self.to / self.from_) / math.log(self.times or 2) + 1e-9) + 1
+        else:
+            count = math.log(self.to / self.from_) / math.log(self.times or 2) + 1e-9
+        if not math.isfinite(count):  # from -1e308 to 1e308 overflows to inf
+            raise ValueError(f"{self.from_:g} to {self.to:g} holds more values than a float can count, over the limit of {MAX_POINTS:,} points per grid")
+        return math.floor(count) + 1
 
     def values(self) -> list[Union[int, float]]:
         n = self.count()
@@ -192,7 +198,7 @@ class LocalTarget(_Model):
     extra_args: list[str] = Field(default_factory=list)  # e.g. --dtype bfloat16 for CPU
     ready_timeout: float = Field(default=300, gt=0)
     log_dir: Optional[str] = None
-    price_per_hour: Optional[float] = Field(default=None, ge=0)  # $/h of "this machine", for the cost columns
+    price_per_hour: Optional[float] = Field(default=None, ge=0, le=MAX_USD_PER_HOUR)  # $/h of "this machine", for the cost columns
 
 
 class PulumiTarget(_Model):
@@ -209,8 +215,8 @@ class CostSpec(_Model):
 
     region: str = "us-east-1"  # snapshot stacks/prices/<region>.json
     service: Optional[Literal["ec2", "sagemaker-hyperpod", "sagemaker-hosting"]] = None  # default: by cluster mode
-    peak_requests_per_second: Optional[float] = Field(default=None, gt=0)
-    headroom: float = Field(default=0.0, ge=0)
+    peak_requests_per_second: Optional[float] = Field(default=None, gt=0, le=MAX_REQUESTS_PER_SECOND)
+    headroom: float = Field(default=0.0, ge=0, le=10)
 
 
 class GridSpec(_Model):

@@ -79,9 +79,13 @@ class TrialStore:
     def __init__(self, path: Path | str):
         self.path = Path(path)
         check_file(self.path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
+        try:  # a read-only or full disk, a parent that is a file: named here, not as sqlite's "unable to open"
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
+        except (OSError, sqlite3.Error) as exc:
+            why = getattr(exc, "strerror", None) or str(exc)
+            raise StoreError(f"{self.path}: cannot create or open the results database ({why}); Fix: pass a --db on a writable disk with free space") from None
         try:
             if self._db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
                 raise sqlite3.DatabaseError("database disk image is malformed")

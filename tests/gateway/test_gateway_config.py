@@ -3,6 +3,8 @@ time, each with a failing and a passing case."""
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 from pydantic import ValidationError
 
@@ -67,3 +69,85 @@ def test_counter_store_in_cluster_on_dev_stacks_elasticache_elsewhere():
     spec = gateway()
     assert [counter_store(spec, s) for s in ("dev", "team-dev", "eks", "prod")] == ["in-cluster", "in-cluster", "elasticache", "elasticache"]
     assert counter_store(gateway(counterStore="in-cluster"), "prod") == "in-cluster"
+
+
+# (cluster, platformStack, stack name, counterStore) -> refused at config time. Before, `pulumi up` raised a RunError
+# from inside the program (components/gateway.py) after reading the whole config.
+EXISTING = {"mode": "existing", "name": "ml-prod"}
+HYPERPOD = {"mode": "hyperpod", "name": "ml-prod"}
+STORE_ROWS = [
+    (EXISTING, None, "prod", "elasticache", True),
+    (EXISTING, None, "prod", None, True),  # the default outside dev stacks
+    (HYPERPOD, "acme/llm-serving/platform-prod", "prod", "elasticache", True),
+    (EXISTING, None, "prod", "in-cluster", False),
+    (EXISTING, None, "dev", None, False),  # in-cluster by default on dev stacks
+    (HYPERPOD, None, "prod", "elasticache", False),  # this stack builds the VPC
+]
+
+
+@pytest.mark.parametrize("cluster, platform_stack, stack, store, refused", STORE_ROWS)
+def test_elasticache_counters_on_a_stack_that_builds_no_vpc_are_a_config_problem(cluster, platform_stack, stack, store, refused):
+    from components.rules import ConfigError
+    from stacks import config as stack_config
+
+    values = {"cluster": cluster, "gateway": {**GATEWAY, **({"counterStore": store} if store else {})}, **({"platformStack": platform_stack} if platform_stack else {})}
+    try:
+        found = [p for p in stack_config.parse(values, "us-east-1", stack).warnings if p.path == "gateway.counterStore"]
+    except ConfigError as exc:
+        found = [p for p in exc.problems if p.path == "gateway.counterStore"]
+    assert bool(found) is refused
+    if refused:
+        assert found[0].severity == "error" and str(found[0]).endswith("this stack builds neither (platformStack, or cluster mode existing). Fix: set gateway.counterStore: in-cluster")
+
+
+@functools.lru_cache(maxsize=None)
+def _crd(path):
+    import yaml
+
+    return yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
+def _crd_max_items(crd_dir, file, *path):
+    doc = _crd(crd_dir / "envoy-gateway" / "crds" / "generated" / file)
+    node = next(v for v in doc["spec"]["versions"] if v["name"] == "v1alpha1")["schema"]["openAPIV3Schema"]
+    for key in path:
+        node = node["items"] if key == "[]" else node["properties"][key]
+    return node.get("maxItems")
+
+
+# (tenants, their tier's limits) -> refused. Each tenant is one rate-limit rule per limit of its tier.
+SIZE_ROWS = [
+    (256, {"tokensPerMinute": 200}, False),
+    (257, {"tokensPerMinute": 200}, True),
+    (128, {"tokensPerMinute": 200, "requestsPerMinute": 20}, False),
+    (129, {"tokensPerMinute": 200, "requestsPerMinute": 20}, True),
+    (300, {"tokensPerMinute": 200, "requestsPerMinute": 20}, True),
+]
+
+
+@pytest.mark.parametrize("tenants, limits, refused", SIZE_ROWS)
+def test_tenants_beyond_the_policies_max_items_are_one_line_naming_the_limit(crd_dir, tenants, limits, refused):
+    """Envoy Gateway's CRDs (envoyproxy/gateway@v1.8.1 charts/gateway-helm/charts/crds/crds/generated/):
+    BackendTrafficPolicy spec.rateLimit.global.rules and SecurityPolicy authorization rules[].principal.headers[].values
+    are maxItems 256; the SecurityPolicy's authorization.rules and apiKeyAuth.credentialRefs have none. Before,
+    300 tenants reached the schema check as one error line of 134,569 characters."""
+    from components.rules.gateway.config import MAX_HEADER_VALUES, MAX_RATE_LIMIT_RULES
+
+    assert MAX_RATE_LIMIT_RULES == _crd_max_items(crd_dir, "gateway.envoyproxy.io_backendtrafficpolicies.yaml", "spec", "rateLimit", "global", "rules") == 256
+    assert MAX_HEADER_VALUES == _crd_max_items(crd_dir, "gateway.envoyproxy.io_securitypolicies.yaml", "spec", "authorization", "rules", "[]", "principal", "headers", "[]", "values") == 256
+    assert _crd_max_items(crd_dir, "gateway.envoyproxy.io_securitypolicies.yaml", "spec", "authorization", "rules") is None
+    assert _crd_max_items(crd_dir, "gateway.envoyproxy.io_securitypolicies.yaml", "spec", "apiKeyAuth", "credentialRefs") is None
+    spec = gateway(tiers=[{"name": "free", **limits}], tenants=[{"name": f"t{i}", "tier": "free"} for i in range(tenants)])
+    found = [str(p) for p in validate_gateway(spec, endpoints(), PlatformSpec()) if p.path == "gateway.tenants"]
+    rules = tenants * len(limits)
+    assert found == ([f"gateway.tenants = '{tenants} tenants': [CONFIG] their tiers need {rules} rate-limit rules (one per tenant for tokensPerMinute, one more for requestsPerMinute), "
+                      f"more than the 256 the gateway's one BackendTrafficPolicy holds (Envoy Gateway CRD: rateLimit.global.rules maxItems 256). "
+                      f"Fix: keep it to 256 rules: fewer tenants, or no requestsPerMinute on the biggest tiers (one rule per tenant)"] if refused else [])
+
+
+def test_a_schema_error_on_a_long_list_is_one_short_line(schema_validator):
+    """jsonschema's message repeats the whole value; the schema check names the size and the limit instead."""
+    policy = {"apiVersion": "gateway.envoyproxy.io/v1alpha1", "kind": "BackendTrafficPolicy", "metadata": {"name": "limits", "namespace": "llm-gateway"},
+              "spec": {"targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "llm-gateway"}],
+                       "rateLimit": {"type": "Global", "global": {"rules": [{"limit": {"requests": 200, "unit": "Minute"}}] * 300}}}}
+    assert schema_validator.validate(policy).errors == ("spec.rateLimit.global.rules: 300 items, fails maxItems 256",)

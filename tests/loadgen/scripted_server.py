@@ -130,6 +130,10 @@ class ScriptedServer:
         n = int(body.get("max_tokens", 4))
         if name == "http500":
             return web.Response(status=500, text="boom: engine overloaded")
+        if name == "http429":  # a gateway whose limit is spent: every request refused for the key's budget
+            return web.Response(status=429, text="rate limited", headers={"x-ratelimit-limit": "1", "x-ratelimit-remaining": "0"})
+        if name == "http429-500":  # refused and failing by turns: even requests 429, odd ones 500
+            return web.Response(status=429, text="rate limited") if number % 2 == 0 else web.Response(status=500, text="boom: engine overloaded")
         if name == "http500-markup":  # server text that is also Rich markup
             return web.Response(status=500, text="[/x] engine [bold]overloaded[/bold] [/]")
         if name == "nonstream":

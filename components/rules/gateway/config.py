@@ -18,6 +18,14 @@ from ..spec import EndpointSpec, GatewaySpec, GatewayTier, PlatformSpec
 from ..tls import OPT_OUT_KEY, plaintext_severity
 
 PATH = "gateway"
+# What the gateway's policies hold, from Envoy Gateway's CRDs (envoyproxy/gateway@v1.8.1
+# charts/gateway-helm/charts/crds/crds/generated/gateway.envoyproxy.io_backendtrafficpolicies.yaml and
+# gateway.envoyproxy.io_securitypolicies.yaml): the one BackendTrafficPolicy's spec.rateLimit.global.rules
+# (one rule per tenant and limit) and an authorization rule's principal.headers[].values (a tenant's served model
+# names) are both maxItems 256. The SecurityPolicy's authorization.rules and apiKeyAuth.credentialRefs (one per
+# tenant) have no maxItems; every tenant has a token rule (T1), so the rate-limit bound holds them to 256 too.
+MAX_RATE_LIMIT_RULES = 256
+MAX_HEADER_VALUES = 256
 
 
 @dataclass(frozen=True)
@@ -86,18 +94,33 @@ def counter_store(spec: GatewaySpec, stack: Optional[str]) -> str:
     return "in-cluster" if security.is_dev_stack(stack, security.DEFAULT_DEV_STACKS) else "elasticache"
 
 
+def counter_store_problem(spec: GatewaySpec, stack: Optional[str], builds_vpc: bool) -> Optional[Problem]:
+    """ElastiCache needs the VPC and the cluster's security group this stack creates; an endpoints-only stack
+    (`platformStack`) or an adopted cluster (`cluster.mode: existing`) creates neither."""
+    if builds_vpc or counter_store(spec, stack) != "elasticache":
+        return None
+    why = "" if spec.counter_store else f" (the default outside dev stacks; stack {stack!r})"
+    return Problem(f"{PATH}.counterStore", "elasticache", "CONFIG", f"ElastiCache counters{why} need a VPC and a node security group, and this stack builds neither (platformStack, or cluster mode existing)",
+                   "set gateway.counterStore: in-cluster")
+
+
 def tenant_secret_name(tenant: str) -> str:
     return fit(f"tenant-{tenant}", MAX_NAME)
 
 
-def validate_gateway(spec: GatewaySpec, endpoints: Sequence[EndpointSpec], platform: PlatformSpec, stack: Optional[str] = None) -> list[Problem]:
+def validate_gateway(spec: GatewaySpec, endpoints: Sequence[EndpointSpec], platform: PlatformSpec, stack: Optional[str] = None, builds_vpc: bool = True) -> list[Problem]:
     """T1 (tier without a token limit), T2 (unknown tier or model), T3 (public without TLS), and the
-    structural errors (duplicate names, no tier, no tenant). Nothing is judged while `enabled` is false.
+    structural errors (duplicate names, no tier, no tenant, a counter store the stack has no network for, more
+    rules than the gateway's policies hold). Nothing is judged while `enabled` is false.
     `stack` is the Pulumi stack name: T3 takes S2's verdict (tls.plaintext_severity), so a dev stack's
-    allowPlaintextApiKey makes it a warning."""
+    allowPlaintextApiKey makes it a warning. `builds_vpc`: the stack creates the VPC (not `platformStack`, not
+    cluster mode `existing`)."""
     if not spec.enabled:
         return []
     problems: list[Problem] = []
+    store = counter_store_problem(spec, stack, builds_vpc)
+    if store is not None:
+        problems.append(store)
     if spec.public and not spec.certificate_arn:
         severity = plaintext_severity(platform.ingress.allow_plaintext_api_key, stack)
         why = f" ({OPT_OUT_KEY} is set: dev stack {stack!r} only)" if severity == "warning" else ""
@@ -115,8 +138,10 @@ def validate_gateway(spec: GatewaySpec, endpoints: Sequence[EndpointSpec], platf
         if tier.tokens_per_minute is None:
             problems.append(Problem(f"{PATH}.tiers[{i}].tokensPerMinute", None, T1, f"tier {tier.name!r} has no token limit, so its keys are unlimited", "set tokensPerMinute, e.g. 1000"))
     known = {ep.name for ep in endpoints}
-    routable = {u.endpoint for u in upstreams(endpoints, platform)}
+    routes = upstreams(endpoints, platform)
+    routable = {u.endpoint for u in routes}
     tiers = [t.name for t in spec.tiers]
+    problems += _policy_sizes(spec, routes)
     for i, tenant in enumerate(spec.tenants):
         if tenant.tier not in tiers:
             problems.append(Problem(f"{PATH}.tenants[{i}].tier", tenant.tier, T2, f"tenant {tenant.name!r} is on a tier that is not declared", f"use one of {tiers} or add the tier"))
@@ -130,4 +155,33 @@ def validate_gateway(spec: GatewaySpec, endpoints: Sequence[EndpointSpec], platf
     for ep in endpoints:
         if ep.name not in routable:
             problems.append(Problem(f"{PATH}", ep.name, T2, f"endpoint {ep.name!r} is not behind the gateway: it has no in-cluster Service the gateway can name", "use the kubernetes or kserve backend, or intelligentRouting on hyperpod", severity="warning"))
+    return problems
+
+
+def rate_limit_rules(spec: GatewaySpec) -> int:
+    """Rules the limit policy holds: per tenant, one for its tier's token limit and one for its request limit."""
+    count = 0
+    for tenant in spec.tenants:
+        tier = tier_of(spec, tenant.tier)
+        count += 0 if tier is None else (tier.tokens_per_minute is not None) + (tier.requests_per_minute is not None)
+    return count
+
+
+def _policy_sizes(spec: GatewaySpec, routes: Sequence[Upstream]) -> list[Problem]:
+    """The gateway's limit and security policies within their CRDs' maxItems (an API server refuses the object
+    otherwise, in one error line as long as the whole list)."""
+    problems = []
+    rules = rate_limit_rules(spec)
+    if rules > MAX_RATE_LIMIT_RULES:
+        problems.append(Problem(f"{PATH}.tenants", f"{len(spec.tenants)} tenants", "CONFIG",
+                                f"their tiers need {rules} rate-limit rules (one per tenant for tokensPerMinute, one more for requestsPerMinute), more than the "
+                                f"{MAX_RATE_LIMIT_RULES} the gateway's one BackendTrafficPolicy holds (Envoy Gateway CRD: rateLimit.global.rules maxItems {MAX_RATE_LIMIT_RULES})",
+                                f"keep it to {MAX_RATE_LIMIT_RULES} rules: fewer tenants, or no requestsPerMinute on the biggest tiers (one rule per tenant)"))
+    for i, tenant in enumerate(spec.tenants):
+        models = {u.served_model_name for u in tenant_models(spec, i, routes)} if tenant.models is not None else set()
+        if len(models) > MAX_HEADER_VALUES:
+            problems.append(Problem(f"{PATH}.tenants[{i}].models", f"{len(tenant.models or [])} models", "CONFIG",
+                                    f"tenant {tenant.name!r} may call {len(models)} served model names, more than the {MAX_HEADER_VALUES} one authorization rule matches "
+                                    f"(Envoy Gateway CRD: SecurityPolicy principal.headers[].values maxItems {MAX_HEADER_VALUES})",
+                                    "drop `models` (every endpoint) or list fewer endpoints"))
     return problems

@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterable, Optional
 
 import boto3
 
+from benchmarks.outputs import OutputError
 from components.rules import instances
 
 from ..aws import _CONFIG, AwsError, guarded
@@ -110,6 +111,10 @@ def main(region: str, console: Any, out_dir: Any = None, client_factory: Optiona
     if not snap.prices:  # a region name AWS does not know: keep whatever snapshot exists
         console.print(labelled("error", "red", f"the Price List API has no price for any instance type in {region}; nothing written. Fix: check the region name"), soft_wrap=True)
         return 1
-    path = save(snap, out_dir)
+    try:
+        path = save(snap, out_dir)
+    except OutputError as exc:
+        console.print(labelled("error", "red", exc), soft_wrap=True)
+        return 1
     console.print(plain(f"{len(snap.prices)} price(s) for {region} written to {path}"), soft_wrap=True)
     return 0

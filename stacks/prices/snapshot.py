@@ -14,11 +14,16 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from benchmarks.outputs import Kind, json_bytes, json_object_with, write_file
+
 PRICES_DIR = Path(__file__).resolve().parent
 MAX_AGE_DAYS = 180
 # ec2: EKS node groups; sagemaker-hyperpod: HyperPod cluster instances (usage type <REGION>-Cluster:ml.*);
 # sagemaker-hosting: SageMaker real-time endpoints (<REGION>-Host:ml.*).
 Service = Literal["ec2", "sagemaker-hyperpod", "sagemaker-hosting"]
+
+
+SNAPSHOT_FILE = Kind("price snapshot", "us-east-1.json", json_object_with("schema_version", "region", "prices"))
 
 
 class SnapshotError(Exception):
@@ -108,7 +113,6 @@ def describe(price: Price, region: str) -> str:
 
 
 def save(snap: Snapshot, directory: Optional[Path] = None) -> Path:
+    """Atomically, and only over a price snapshot (OutputError, one line, otherwise)."""
     path = path_for(snap.region, directory)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(snap.model_dump(mode="json", exclude_none=True), indent=2, sort_keys=False) + "\n")
-    return path
+    return write_file(path, json_bytes(snap.model_dump(mode="json", exclude_none=True), indent=2), SNAPSHOT_FILE, parents=True)

@@ -16,6 +16,7 @@ from typing import Any, Optional
 
 from pydantic import ValidationError
 
+from benchmarks.outputs import Kind, Output, json_bytes, json_object_with
 from components.rules import ConfigError
 from components.rules.capacity import SCHEMA_VERSION
 from components.rules.cost import cost_per_mtok
@@ -24,6 +25,8 @@ from components.rules.spec import EndpointSpec
 from .cost import COST_METRICS, no_price, price_source
 from .grid import GridSpec, apply, point_benchmark
 from .store import TrialRecord
+
+CAPACITY_FILE = Kind("capacity file", "capacity/<model>.json", json_object_with("schemaVersion", "model", "engine", "instanceType", "capacity"))
 
 
 def _spec(grid: GridSpec, record: TrialRecord) -> Optional[EndpointSpec]:
@@ -99,7 +102,9 @@ def file_name(doc: dict[str, Any]) -> str:
 
 
 def export(grid: GridSpec, records: list[TrialRecord], db: Path, out_dir: Path) -> list[Path]:
-    """One file per configuration; where two trials share one, the higher lower bound is kept."""
+    """One file per configuration; where two trials share one, the higher lower bound is kept. Each file is
+    written atomically and only over a capacity file (other files in the folder are kept; OutputError names
+    one that is in the way)."""
     chosen: dict[str, dict[str, Any]] = {}
     for record in records:
         doc = document(grid, record, db)
@@ -108,10 +113,11 @@ def export(grid: GridSpec, records: list[TrialRecord], db: Path, out_dir: Path) 
         name = file_name(doc)
         if name not in chosen or doc["capacity"]["lowerBound"] > chosen[name]["capacity"]["lowerBound"]:
             chosen[name] = doc
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, doc in sorted(chosen.items()):
-        path = out_dir / name
-        path.write_text(json.dumps(doc, indent=2) + "\n")
-        written.append(path)
-    return written
+    targets = [Output(out_dir / name, CAPACITY_FILE, f"--export-capacity {out_dir / name}", parents=True) for name in sorted(chosen)]
+    try:
+        for target in targets:  # every file checked and locked before the first is written
+            target.open()
+        return [target.write(json_bytes(chosen[target.path.name], indent=2)) for target in targets]
+    finally:
+        for target in targets:
+            target.close()

@@ -34,8 +34,9 @@ from typing import Any, Callable, Optional
 SQLITE_HEADER = b"SQLite format 3\x00"
 MAX_RECOGNISED_BYTES = 512 << 20  # a file larger than this is not read to be recognised: refused
 NEVER_OURS = ("Pulumi.yaml", ".git")  # a folder holding one is a project, whatever a marker in it says
-# Tests only: `files:N` makes the writer stop after its Nth file (before anything is committed) and
-# wait to be killed, printing `outputs: paused` on stderr.
+# Tests only: `POINT:N` stops the writer the Nth time it reaches POINT and waits to be killed, after
+# printing `outputs: paused` on stderr. POINT: `file` (a folder's file written), `replace` (a file's
+# new content written, before it replaces the old), `swap` (a folder complete, before it is swapped in).
 PAUSE_ENV = "LLM_SERVING_OUTPUTS_PAUSE"
 
 
@@ -98,7 +99,7 @@ def describe_file(path: Path) -> str:
         return "a Pulumi stack file"
     if name.endswith((".yaml", ".yml")):
         return "a YAML file"
-    if name.endswith(".json") or head.lstrip()[:1] in (b"{", b"["):
+    if head.lstrip()[:1] in (b"{", b"["):
         return "a JSON file of another kind"
     return "a file of another kind"
 
@@ -193,14 +194,15 @@ class FileLock:
 # ---------------------------------------------------------------- low-level writes
 
 
-_written = 0  # files written by this process, for the test pause
+_reached: dict[str, int] = {}
 
 
-def _tick() -> None:
-    global _written
-    _written += 1
-    spec = os.environ.get(PAUSE_ENV, "")
-    if spec.startswith("files:") and _written == int(spec[len("files:"):]):
+def _pause_point(point: str) -> None:
+    spec = os.environ.get(PAUSE_ENV)
+    if not spec:
+        return
+    _reached[point] = _reached.get(point, 0) + 1
+    if spec == f"{point}:{_reached[point]}":
         sys.stderr.write("outputs: paused\n")
         sys.stderr.flush()
         time.sleep(3600)
@@ -318,8 +320,6 @@ class Output:
 
     def _check_file(self) -> None:
         path, real = self.path, self.real
-        if path.is_symlink() and not real.exists():
-            raise self._fail(f"is a symbolic link to {real}, which does not exist")
         if real.is_dir() or str(path).endswith(os.sep):
             raise self._fail("is a directory", f"give a file path, e.g. {path / self.kind.example}")
         self._check_parent()
@@ -375,8 +375,6 @@ class Output:
 
     def _check_folder(self) -> None:
         real = self.real
-        if self.path.is_symlink() and not real.exists():
-            raise self._fail(f"is a symbolic link to {real}, which does not exist")
         self._check_parent()
         if not real.exists():
             return
@@ -463,7 +461,7 @@ class Output:
                 _write_fd(fd, data)
             finally:
                 os.close(fd)
-            _tick()
+            _pause_point("replace")
             os.replace(tmp, real)
             tmp = None
             _fsync_dir(real.parent)
@@ -502,8 +500,12 @@ class FolderWriter:
         self.new = output._sibling("new")
         try:
             self.new.mkdir()
+        except OSError as exc:
+            raise output._disk(exc) from None
+        try:
             self._marker({"partial": True, "files": []})  # so a later run knows this temp folder is ours
         except OSError as exc:
+            self.abort()
             raise output._disk(exc) from None
 
     def _marker(self, doc: dict[str, Any]) -> None:
@@ -536,7 +538,7 @@ class FolderWriter:
                 os.close(fd)
         except OSError as exc:
             raise self.output._disk(exc) from None
-        _tick()
+        _pause_point("file")
         return self.final(name)
 
     def commit(self) -> list[str]:
@@ -552,6 +554,7 @@ class FolderWriter:
                     os.close(fd)
             self._marker({**self.meta, "files": sorted(kept)})
             _fsync_dir(self.new)
+            _pause_point("swap")
             if real.exists() and _exchange(self.new, real):
                 shutil.rmtree(self.new)  # now the previous output
             else:

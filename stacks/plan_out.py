@@ -41,3 +41,9 @@ class PlanOutputs:
         self.folder.close()
         if self.graph:
             self.graph.close()
+
+    def __enter__(self) -> "PlanOutputs":
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -25,7 +25,7 @@ from benchmarks.outputs import OutputError
 from components.rules import instances
 
 from ..aws import _CONFIG, AwsError, guarded
-from .snapshot import Price, Snapshot, Source, save
+from .snapshot import Price, Snapshot, Source, save, target
 
 PRICING_ENDPOINT_REGION = "us-east-1"
 REGION_PATTERN = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
@@ -99,6 +99,11 @@ def main(region: str, console: Any, out_dir: Any = None, client_factory: Optiona
 
     if not REGION_PATTERN.match(region):
         console.print(labelled("error", "red", f"--region {region!r} is not an AWS region name. Fix: give one such as us-east-1"), soft_wrap=True)
+        return 2
+    try:
+        target(region, out_dir).check()  # a file that is not a snapshot is refused before the first request
+    except OutputError as exc:
+        console.print(labelled("error", "red", exc), soft_wrap=True)
         return 2
     client = (client_factory or (lambda: boto3.client("pricing", region_name=PRICING_ENDPOINT_REGION, config=_CONFIG)))()
     try:

@@ -14,7 +14,7 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from benchmarks.outputs import Kind, json_bytes, json_object_with, write_file
+from benchmarks.outputs import Kind, Output, json_bytes, json_object_with
 
 PRICES_DIR = Path(__file__).resolve().parent
 MAX_AGE_DAYS = 180
@@ -112,7 +112,13 @@ def describe(price: Price, region: str) -> str:
     return f"{price.service} {price.instance_type} {region} on-demand, {where}, taken {price.taken.isoformat()}"
 
 
+def target(region: str, directory: Optional[Path] = None) -> Output:
+    """The snapshot file as an output: written atomically, and only over a price snapshot."""
+    path = path_for(region, directory)
+    return Output(path, SNAPSHOT_FILE, str(path), parents=True)
+
+
 def save(snap: Snapshot, directory: Optional[Path] = None) -> Path:
-    """Atomically, and only over a price snapshot (OutputError, one line, otherwise)."""
-    path = path_for(snap.region, directory)
-    return write_file(path, json_bytes(snap.model_dump(mode="json", exclude_none=True), indent=2), SNAPSHOT_FILE, parents=True)
+    """OutputError (one line) when the file is not a snapshot or cannot be written."""
+    with target(snap.region, directory) as out:
+        return out.write(json_bytes(snap.model_dump(mode="json", exclude_none=True), indent=2))

@@ -24,7 +24,7 @@ from components.rules.spec import EndpointSpec
 
 from .cost import COST_METRICS, no_price, price_source
 from .grid import GridSpec, apply, point_benchmark
-from .store import TrialRecord
+from .store import TrialRecord, TrialStore
 
 CAPACITY_FILE = Kind("capacity file", "capacity/<model>.json", json_object_with("schemaVersion", "model", "engine", "instanceType", "capacity"))
 
@@ -101,23 +101,61 @@ def file_name(doc: dict[str, Any]) -> str:
     return f"{slug}-{hashlib.sha256(key.encode()).hexdigest()[:8]}.json"
 
 
-def export(grid: GridSpec, records: list[TrialRecord], db: Path, out_dir: Path) -> list[Path]:
-    """One file per configuration; where two trials share one, the higher lower bound is kept. Each file is
-    written atomically and only over a capacity file (other files in the folder are kept; OutputError names
-    one that is in the way)."""
-    chosen: dict[str, dict[str, Any]] = {}
-    for record in records:
-        doc = document(grid, record, db)
-        if doc is None:
-            continue
-        name = file_name(doc)
-        if name not in chosen or doc["capacity"]["lowerBound"] > chosen[name]["capacity"]["lowerBound"]:
-            chosen[name] = doc
-    targets = [Output(out_dir / name, CAPACITY_FILE, f"--export-capacity {out_dir / name}", parents=True) for name in sorted(chosen)]
-    try:
-        for target in targets:  # every file checked and locked before the first is written
-            target.open()
-        return [target.write(json_bytes(chosen[target.path.name], indent=2)) for target in targets]
-    finally:
-        for target in targets:
+class Export:
+    """The capacity files of one run: each checked and locked by `open()`, before anything is written (the
+    report command opens them before it writes its report), each written atomically and only over a
+    capacity file; other files in the folder are kept."""
+
+    def __init__(self, grid: GridSpec, records: list[TrialRecord], db: Path, out_dir: Path):
+        chosen: dict[str, dict[str, Any]] = {}
+        for record in records:  # where two trials share a configuration, the higher lower bound is kept
+            doc = document(grid, record, db)
+            if doc is None:
+                continue
+            name = file_name(doc)
+            if name not in chosen or doc["capacity"]["lowerBound"] > chosen[name]["capacity"]["lowerBound"]:
+                chosen[name] = doc
+        self.files = [(Output(out_dir / name, CAPACITY_FILE, f"--export-capacity {out_dir / name}", parents=True), doc) for name, doc in sorted(chosen.items())]
+
+    @classmethod
+    def of_run(cls, store: TrialStore, out_dir: Path, run: Optional[str] = None) -> "Export":
+        """The run a report of `run` shows (the latest without one); none when there is no such run."""
+        runs = dict(store.runs())
+        name = run or next(reversed(runs), None)
+        if name not in runs:
+            return _empty()
+        return cls(GridSpec.model_validate(runs[name]), store.trials(name), store.path, out_dir)
+
+    def open(self) -> "Export":
+        try:
+            for target, _ in self.files:
+                target.open()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def write(self) -> list[Path]:
+        return [target.write(json_bytes(doc, indent=2)) for target, doc in self.files]
+
+    def close(self) -> None:
+        for target, _ in self.files:
             target.close()
+
+    def __enter__(self) -> "Export":
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _empty() -> Export:
+    nothing = Export.__new__(Export)
+    nothing.files = []
+    return nothing
+
+
+def export(grid: GridSpec, records: list[TrialRecord], db: Path, out_dir: Path) -> list[Path]:
+    """One file per configuration (see Export); OutputError (one line) names a file that is in the way."""
+    with Export(grid, records, db, out_dir) as files:
+        return files.write()

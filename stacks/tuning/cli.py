@@ -245,11 +245,18 @@ def report(args: Any, console: Console, code: int = 0) -> int:
         say(console, (str(exc), "red"))
         return 2
     out = Path(args.out) if args.out else db.parent / f"{db.stem}-report"
+    capacity, files = None, None
     try:
+        if getattr(args, "export_capacity", None):  # its files checked and locked before the report is written
+            capacity = capacity_mod.Export.of_run(store, Path(args.export_capacity), getattr(args, "run", None)).open()
         written = report_mod.write(store, out, getattr(args, "run", None), f"--out {out}" if args.out else f"report folder {out}")
+        files = capacity.write() if capacity is not None else None
     except (ValueError, OutputError, StoreError) as exc:
         say(console, (str(exc), "red"))
         return 2
+    finally:
+        if capacity is not None:
+            capacity.close()
     table = Table(title=Text(f"Trials of {written['run']}"))
     for column in written["header"]:
         table.add_column(Text(column))
@@ -266,13 +273,7 @@ def report(args: Any, console: Console, code: int = 0) -> int:
     else:
         say(console, (decision.reason, "yellow"))
     say(console, f"report: {written['report']}" + (f"; plot: {written['plot']}" if written["plot"] else "") + (f"; cost plot: {written['cost_plot']}" if written.get("cost_plot") else ""))
-    if getattr(args, "export_capacity", None):
-        grid = GridSpec.model_validate(dict(store.runs())[written["run"]])
-        try:
-            files = capacity_mod.export(grid, store.trials(written["run"]), db, Path(args.export_capacity))
-        except OutputError as exc:
-            say(console, (str(exc), "red"))
-            return 2
+    if files is not None:
         if not files:
             say(console, ("no capacity to export", "yellow"), ": no succeeded trial recorded the highest load that met the SLO")
         for path in files:

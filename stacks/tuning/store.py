@@ -201,7 +201,7 @@ def check_file(path: Path, create: bool = True) -> None:
     included, is named before sqlite3 touches it. `create=False`: it must exist."""
     fix = "pass the .db file `stacks tune` wrote, or a new path"
     if path.is_dir():
-        raise StoreError(f"{path}: is a directory, not a results database; Fix: pass a file path such as {path / 'runs.db'}")
+        raise StoreError(refusal(str(path), "is a directory, not a results database", f"pass a file path such as {path / 'runs.db'}"))
     if not path.exists():
         if not create:
             raise StoreError(f"{path}: no results database there; Fix: run `python -m stacks tune GRID.yaml --db {path}` first")
@@ -212,7 +212,7 @@ def check_file(path: Path, create: bool = True) -> None:
     except OSError as exc:
         raise StoreError(f"{path}: cannot read ({exc.strerror or exc}); Fix: check the path and its permissions") from None
     if head != SQLITE_HEADER:
-        what = "an empty file this tool did not write" if not head else f"not an SQLite database (it starts with {head[:8]!r})"
+        what = "is an empty file this tool did not write" if not head else f"is not an SQLite database (it starts with {head[:8]!r})"
         raise StoreError(refusal(str(path), what, fix))
     tables = _tables(path)
     if tables is not None and "tuning_runs" not in tables:

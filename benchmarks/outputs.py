@@ -62,10 +62,16 @@ class Kind:
     recognise: Optional[Callable[[bytes], bool]] = None
     marker: Optional[str] = None
     legacy: tuple[str, ...] = ()
+    fix: Optional[str] = None  # the fix for a refused target, when "pass a new name" does not fit
 
     @property
     def folder(self) -> bool:
         return self.marker is not None
+
+
+def any_content(data: bytes) -> bool:
+    """For a cache folder the tool owns (pinned downloads): every file there is its own, an empty one too."""
+    return True
 
 
 def json_object_with(*keys: str) -> Callable[[bytes], bool]:
@@ -288,6 +294,8 @@ class Output:
         return OutputError(refusal(self.label, what, fix or self._fix()))
 
     def _fix(self) -> str:
+        if self.kind.fix:
+            return self.kind.fix
         noun = "folder" if self.kind.folder else "file"
         return f"pass a new {noun} name (e.g. {self.kind.example}), or move this one away"
 
@@ -332,6 +340,8 @@ class Output:
             data = real.read_bytes() if 0 < size <= MAX_RECOGNISED_BYTES else b""
         except OSError as exc:
             raise self._fail(f"cannot be read ({exc.strerror or exc})") from None
+        if self.kind.recognise is any_content:
+            return
         if size == 0:
             raise self._fail(f"is an empty file this tool did not write, not a {self.kind.name}")
         if not (self.kind.recognise and data and self.kind.recognise(data)):

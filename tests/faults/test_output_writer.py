@@ -25,7 +25,10 @@ import pytest
 
 from benchmarks import outputs
 from benchmarks.cli import main as bench_main
+from benchmarks.workloads import samples
+from stacks import docs
 from stacks.__main__ import main as stacks_main
+from stacks.local_engine import record_surface
 from stacks.prices import refresh
 
 from tests.faults.test_console_markup import project_with_namespace
@@ -146,6 +149,9 @@ COMMANDS = {
     "benchmarks run --export": Command(lambda tmp, t: bench_main(["run", "--url", NOWHERE, "--model", "m", "--concurrency", "1", "--export", f"genai-bench:{t}"])),
     "tune --db": Command(lambda tmp, t: stacks_main(["tune", str(FAKE_GRID), "--db", str(t)])),
     "report --db": Command(lambda tmp, t: stacks_main(["report", "--db", str(t), "--out", str(tmp / "rep")])),
+    "record_surface --out": Command(lambda tmp, t: record_surface.main(["--db", str(results_db(tmp)), "--out", str(t)]), results_db),
+    "benchmarks.workloads.samples": Command(lambda tmp, t: samples.main([str(t)])),
+    "docs": Command(lambda tmp, t: docs.main(check=False, project_dir=tmp), fixed=lambda tmp: tmp / "docs" / "guardrails.md"),
 }
 
 
@@ -206,6 +212,9 @@ REFUSED = [
     ("tune --db", "folder of other files", "is a directory, not a results database"),
     ("report --db", "SQLite database", "is an SQLite database of another program"),
     ("report --db", "empty file", "is an empty file this tool did not write"),
+    ("record_surface --out", "stack file", "is a Pulumi stack file, not a response surface"),
+    ("benchmarks.workloads.samples", "folder of other files", "is a folder this tool did not write (no .llm-serving-samples marker"),
+    ("docs", "YAML file", "not a generated docs page this tool wrote"),  # a hand-written page where a generated one goes
 ]
 
 

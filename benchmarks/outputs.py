@@ -236,9 +236,18 @@ def _new_file_mode(existing: Optional[Path]) -> int:
             return os.stat(existing).st_mode & 0o7777
         except OSError:
             pass
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
+    return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    """The process umask, read without setting it (os.umask would change it for every thread a moment)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o022
 
 
 _RENAME_EXCHANGE = 2
@@ -324,7 +333,7 @@ class Output:
             if parent.exists() and not parent.is_dir():
                 raise self._fail(f"its folder {parent} is a file")
             return
-        raise self._fail(f"its directory {parent} does not exist (its directory must exist)", "create it or choose another path")
+        raise self._fail(f"its directory {parent} does not exist", "the directory must exist: create it, or choose another path")
 
     def _check_file(self) -> None:
         path, real = self.path, self.real

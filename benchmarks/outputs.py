@@ -344,13 +344,13 @@ class Output:
             return
         if not real.is_file():
             raise self._fail("exists and is not a regular file")
+        if self.kind.recognise is any_content:
+            return
         try:
             size = real.stat().st_size
             data = real.read_bytes() if 0 < size <= MAX_RECOGNISED_BYTES else b""
         except OSError as exc:
             raise self._fail(f"cannot be read ({exc.strerror or exc})") from None
-        if self.kind.recognise is any_content:
-            return
         if size == 0:
             raise self._fail(f"is an empty file this tool did not write, not a {self.kind.name}")
         if not (self.kind.recognise and data and self.kind.recognise(data)):

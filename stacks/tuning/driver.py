@@ -130,7 +130,10 @@ class Driver:
         finally:
             record.phase = "teardown"
             store_error = self._try_save(record, store_error)
-            self.reporter.phase(point, "teardown")
+            try:
+                self.reporter.phase(point, "teardown")
+            except Exception:  # noqa: BLE001 - a console that fails must not keep the engine running
+                pass
             try:
                 self.deployer.stop(handle)
                 record.stack = None  # `stack` names what may still exist; nothing does now

@@ -318,8 +318,8 @@ def test_killed_writer_leaves_previous_output_whole(tmp_path, capsys, case):
         assert sorted(json.loads(marker.read_text())["files"]) == sorted(p.name for p in target.iterdir() if p != marker)
     # The next run finds what the killed one left (a temp file or folder, its lock file) and cleans it up.
     child = run_cli(*row.argv(tmp_path))
-    assert child.wait(120) in (0, 1), child.stderr.read()
-    child.stderr.close()
+    _, err = child.communicate(timeout=120)
+    assert child.returncode in (0, 1), err
     assert tree(target) != before and leftovers(target.parent) == []
 
 

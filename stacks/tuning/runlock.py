@@ -19,7 +19,11 @@ from typing import Optional
 
 from benchmarks.outputs import FileLock, OutputError, OutputLocked
 
-IDENTITY_DIR = Path(tempfile.gettempdir()) / "llm-serving-locks"
+LOCK_DIR_ENV = "LLM_SERVING_LOCK_DIR"  # the per-host lock folder (tests point it at their own)
+
+
+def identity_dir() -> Path:
+    return Path(os.environ.get(LOCK_DIR_ENV) or Path(tempfile.gettempdir()) / "llm-serving-locks")
 
 
 class RunLocked(OutputLocked):
@@ -32,13 +36,14 @@ def identity_lock_path(db: Path) -> Optional[Path]:
         st = os.stat(db)
     except OSError:
         return None
+    folder = identity_dir()
     try:
-        if not IDENTITY_DIR.is_dir():
-            IDENTITY_DIR.mkdir()
-            os.chmod(IDENTITY_DIR, 0o1777)  # shared by every user's runs, like /tmp
+        if not folder.is_dir():
+            folder.mkdir()
+            os.chmod(folder, 0o1777)  # shared by every user's runs, like /tmp
     except OSError:
         return None  # no per-host lock folder: the lock beside the real path still holds
-    return IDENTITY_DIR / f"tune-{st.st_dev}-{st.st_ino}.lock"
+    return folder / f"tune-{st.st_dev}-{st.st_ino}.lock"
 
 
 class RunLock:

@@ -16,20 +16,19 @@ import os
 import signal
 import sys
 
-import tempfile
-
 from rich.console import Console
 
 from .loadgen import MAX_CONCURRENCY, BenchmarkConfig, ConfigError, run_benchmark
 from . import eventloop, exits
-from .export import export, parse_spec
+from .export import KINDS, export, parse_spec
 from .inputs import InputError
 from .limits import (MAX_FILE_MB, MAX_PREFIX_TOKENS, MAX_REQUESTS, MAX_SECONDS, MAX_THINK_TIME, MAX_TIMEOUT, MAX_WARMUP,
                      MIN_METRICS_INTERVAL)
 from .metrics import SLO_KEYS
+from .outputs import Output, OutputError
 from .workloads import MAX_TURNS
 from .workloads.prefix import MAX_GROUPS
-from .report import ProgressBar, literal_console, print_report, write_json
+from .report import RESULTS_FILE, ProgressBar, literal_console, print_report, write_json
 from .scenario import SCENARIO_HELP
 
 OPTION_OF_FIELD = {"request_rates": "--request-rate"}
@@ -186,24 +185,10 @@ def _fail(option: str, value: object, fix: str) -> int:
     return 2
 
 
-def _check_out(path: str) -> str | None:
-    """None if results can be written to ``path``, else the fix.  Checked before the run, by
-    creating (and removing) a temporary file where the results will go."""
-    if os.path.isdir(path):
-        return f"is a directory: give a file path, e.g. {os.path.join(path, 'results.json')}"
-    if path.endswith(os.sep):
-        return "ends with a path separator: give a file path, e.g. results.json"
-    if os.path.lexists(path) and not os.path.isfile(path):
-        return "exists and is not a regular file: give a file path, e.g. results.json"
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        return f"its directory must exist and be writable: create {directory} or choose another path"
-    try:
-        with tempfile.NamedTemporaryFile(dir=directory, prefix=".results-probe-"):
-            pass
-    except OSError as e:
-        return f"its directory must exist and be writable ({e.strerror or e})"
-    return None
+def _error(e: OutputError) -> int:
+    """An output refused or not writable: the writer's one line (path, what, nothing changed, fix)."""
+    sys.stderr.write(f"benchmarks: error: {e}\n")
+    return 2
 
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -241,18 +226,28 @@ def main(argv: list[str] | None = None) -> int:
         config.validate()
     except ConfigError as e:
         return _fail(OPTION_OF_FIELD.get(e.field, "--" + e.field.replace("_", "-")), e.value, e.fix)
-    problem = _check_out(args.out) if args.out else None
-    if problem:
-        return _fail("--out", args.out, problem)
+    results = Output(args.out, RESULTS_FILE, f"--out {args.out}") if args.out else None
+    try:
+        return _checked_run(args, config, results)
+    except OutputError as e:
+        return _error(e)
+    finally:
+        if results is not None:
+            results.close()
+
+
+def _checked_run(args: argparse.Namespace, config: BenchmarkConfig, results: Output | None) -> int:
+    """The run, with --out locked and checked and each --export checked before the first request."""
+    if results is not None:
+        results.open()
     exports = []
     for spec in args.export:
         try:
             fmt, path = parse_spec(spec)
         except ValueError as e:
             return _fail("--export", spec, str(e))
-        problem = _check_out(path)
-        if problem:
-            return _fail("--export", spec, problem)
+        with Output(path, KINDS[fmt], f"--export {spec}"):  # refused, or not writable: before the run
+            pass
         exports.append((fmt, path))
     out, err = literal_console(), literal_console(stderr=True)
     if not out.is_terminal:  # files and pipes: wide enough for the whole table
@@ -265,17 +260,11 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as e:  # files are read and named in validate(); this is the net under it
         sys.stderr.write(f"benchmarks: error: {e}\n")
         return 2
-    if args.out:
-        try:
-            write_json(result, args.out)
-        except OSError as e:
-            return _fail("--out", args.out, f"cannot write results ({e.strerror or e})")
+    if results is not None:
+        write_json(result, results)
         err.print(f"results written to {args.out}")
     for fmt, path in exports if result.levels else ():
-        try:
-            written = export(result, fmt, path)
-        except OSError as e:
-            return _fail("--export", f"{fmt}:{path}", f"cannot write it ({e.strerror or e})")
+        written = export(result, fmt, path)
         err.print(f"{fmt} summary written to {', '.join(written)}")
     print_report(result, out)  # after the files: a reader that leaves early (`| head`) costs no results
     if result.aborted:

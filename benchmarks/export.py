@@ -17,14 +17,13 @@ One level goes to FILE; several go to FILE with ``_<mode>_<level>`` before its s
 
 from __future__ import annotations
 
-import json
-import os
 import statistics
 from pathlib import Path
 from typing import Any, Callable
 
 from .client import RequestRecord
 from .metrics import percentile
+from .outputs import Kind, Output, json_bytes, json_object_with
 from .results import BenchmarkResult, LevelResult
 
 FORMATS = ("genai-bench", "inference-perf")
@@ -157,6 +156,11 @@ WRITERS: dict[str, Callable[[BenchmarkResult, LevelResult], dict[str, Any]]] = {
     "genai-bench": genai_bench,
     "inference-perf": inference_perf,
 }
+# What an earlier export of each format looks like: only such a file is overwritten.
+KINDS = {
+    "genai-bench": Kind("genai-bench summary", "gb.json", json_object_with("aggregated_metrics", "individual_request_metrics")),
+    "inference-perf": Kind("inference-perf summary", "ip.json", json_object_with("benchmark_time_seconds", "load_summary", "successes", "failures")),
+}
 
 
 def parse_spec(text: str) -> tuple[str, str]:
@@ -175,11 +179,14 @@ def level_paths(path: str, result: BenchmarkResult) -> list[str]:
 
 
 def export(result: BenchmarkResult, fmt: str, path: str) -> list[str]:
-    """Writes one file per level (atomically); returns their paths."""
-    paths = level_paths(path, result)
-    for lv, target in zip(result.levels, paths):
-        tmp = f"{target}.tmp-{os.getpid()}"
-        with open(tmp, "w") as f:
-            json.dump(WRITERS[fmt](result, lv), f, indent=1)
-        os.replace(tmp, target)
-    return paths
+    """Writes one file per level (atomically, each only over an earlier export of FORMAT); returns their paths."""
+    targets = [Output(Path(p), KINDS[fmt], f"--export {fmt}:{p}") for p in level_paths(path, result)]
+    try:
+        for target in targets:  # all checked and locked before the first is written
+            target.open()
+        for lv, target in zip(result.levels, targets):
+            target.write(json_bytes(WRITERS[fmt](result, lv)))
+    finally:
+        for target in targets:
+            target.close()
+    return [str(t.path) for t in targets]

@@ -8,17 +8,16 @@ A ``[/x]`` in an HTTP 500 body therefore prints as ``[/x]`` instead of raising M
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import tempfile
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from .metrics import LatencyStats
+from .outputs import Kind, Output, json_bytes, json_object_with
 from .results import BenchmarkResult
 
+RESULTS_FILE = Kind("load-generator results JSON", "results.json", json_object_with("schema_version", "config", "levels"))
 SHOW_AFTER_S = 2.0  # short runs finish before a bar would be useful
 
 
@@ -160,14 +159,11 @@ def print_report(result: BenchmarkResult, console: Console) -> None:
         console.print("interrupted: the last level is partial", style="yellow")
 
 
-def write_json(result: BenchmarkResult, path: str) -> None:
-    """Atomic write, so an interrupted run never leaves half a file."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".results-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(result.to_dict(), f, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+def write_json(result: BenchmarkResult, out: Output | str) -> None:
+    """Atomically, and only over a results file (benchmarks/outputs.py); `out` opened before the run
+    keeps a second run off the same file."""
+    if isinstance(out, Output):
+        out.write(json_bytes(result.to_dict()))
+        return
+    with Output(out, RESULTS_FILE, f"--out {out}") as target:
+        target.write(json_bytes(result.to_dict()))

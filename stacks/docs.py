@@ -18,6 +18,7 @@ from pydantic import AfterValidator, BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
+from benchmarks.outputs import Kind, OutputError, write_file
 from components.rules import bounds, catalog, policy_catalog
 from components.rules import addons as addon_rules
 from components.rules.spec import DEFAULT_LOAD_BALANCER, EndpointSpec, PlatformSpec
@@ -353,6 +354,11 @@ def configuration_md() -> str:
 # ---------------------------------------------------------------- command
 
 TARGETS = {"docs/guardrails.md": guardrails_md, "docs/configuration.md": configuration_md}
+# Only a page this command generated is overwritten (a hand-written page at that path is refused).
+GENERATED_PAGE = Kind(
+    "generated docs page", "docs/guardrails.md", lambda data: GENERATED.encode() in data[:2048],
+    fix="move what you wrote there into the code it documents (or another page), then run `python -m stacks docs` again",
+)
 
 
 def main(check: bool, project_dir: Path = PROJECT_DIR) -> int:
@@ -366,8 +372,11 @@ def main(check: bool, project_dir: Path = PROJECT_DIR) -> int:
         if check:
             stale.append(rel)
         else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
+            try:
+                write_file(path, text.encode("utf-8"), GENERATED_PAGE, str(path), parents=True)
+            except OutputError as exc:
+                print(f"error: {exc}")
+                return 2
             print(f"wrote {rel}")
     for rel in stale:
         print(f"{rel} is out of date with the code. Fix: run `python -m stacks docs` and commit the result")

@@ -10,10 +10,14 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from benchmarks import inputs
+from benchmarks.outputs import Kind, OutputError, any_content, write_file
 
 Fetcher = Callable[[str], bytes]
 FETCH_TIMEOUT = 120.0  # wall-clock seconds for one whole file: the largest pinned file (a CRD) is 2.7 MB
 MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024  # no pinned file comes near this; a larger answer is not the file
+
+
+PINNED_FILE = Kind("pinned download", "crds/<file>.yaml", any_content)  # the cache is the tool's own
 
 
 class FetchError(RuntimeError):
@@ -63,7 +67,9 @@ def fetch_pinned(files: Iterable[PinnedFile], fetch: Fetcher, offline: Callable[
             raise FetchError(offline(str(exc).split("; Fix: ")[0])) from None
         if git_blob_id(data) != file.blob:
             raise ValueError(f"{file.url}: content does not match the pinned git blob {file.blob}; refusing it")
-        file.target.parent.mkdir(parents=True, exist_ok=True)
-        file.target.write_bytes(data)
+        try:  # atomically: a killed fetch never leaves half a schema in the cache
+            write_file(file.target, data, PINNED_FILE, str(file.target), parents=True)
+        except OutputError as exc:
+            raise FetchError(str(exc)) from None
         written.append(file.label)
     return written

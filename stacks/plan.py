@@ -28,7 +28,7 @@ from . import cost_summary, plan_json, yamlio
 from .crd_cel import CelCounts
 from .literal import labelled, plain
 from .mocks import PlanMocks, PlanMonitor, Registration
-from .plan_out import PlanOutError, check_out_dir, replace_plan_files
+from .plan_out import OutputError, PlanOutputs
 from .policy_file import load as load_policy_config
 from .redaction import redact
 from .schemas import DEFAULT_K8S_VERSION, SchemaResult, Validator, find_crd_dir
@@ -367,16 +367,18 @@ def check_duplicate_objects(objects: list[PlannedObject]) -> None:
 # ---------------------------------------------------------------- output
 
 
-def write_objects(plan: Plan, out_dir: Path, project_dir: Path = PROJECT_DIR) -> None:
-    """One YAML file per object in the plan's own directory (see plan_out: nothing else is removed)."""
-    names = {}
-    for obj in plan.objects:
-        stem = "-".join(str(part) for part in (f"{obj.index:03d}", obj.kind.lower(), obj.namespace, obj.name) if part)
-        names[obj.index] = stem.replace("/", "_").replace("\\", "_") + ".yaml"
-    replace_plan_files(out_dir, project_dir, plan.stack, list(names.values()))
-    for obj in plan.objects:
-        obj.file = out_dir / names[obj.index]
-        obj.file.write_text(yaml.dump(redact(obj.manifest, obj.registration.secret_paths), Dumper=_Dumper, sort_keys=False))
+def write_objects(plan: Plan, out_dir: Path | PlanOutputs, project_dir: Path = PROJECT_DIR) -> None:
+    """One YAML file per object, swapped in as one folder (see plan_out: nothing else is removed)."""
+    outputs = out_dir if isinstance(out_dir, PlanOutputs) else PlanOutputs(out_dir).open()
+    try:
+        with outputs.folder.folder({"stack": plan.stack}) as folder:
+            for obj in plan.objects:
+                stem = "-".join(str(part) for part in (f"{obj.index:03d}", obj.kind.lower(), obj.namespace, obj.name) if part)
+                name = stem.replace("/", "_").replace("\\", "_") + ".yaml"
+                obj.file = folder.write(name, yaml.dump(redact(obj.manifest, obj.registration.secret_paths), Dumper=_Dumper, sort_keys=False).encode())
+    finally:
+        if outputs is not out_dir:
+            outputs.close()
 
 
 def _cell(obj: PlannedObject) -> tuple[str, str]:
@@ -456,13 +458,20 @@ def run(
     json_path: Optional[str] = None,
 ) -> int:
     out_dir = Path(out) if out else project_dir / "plan-out" / stack
+    outputs = PlanOutputs(out_dir, Path(json_path) if json_path else None)
     try:
-        check_out_dir(out_dir, project_dir)  # before the plan runs: a refused --out costs nothing
-        if json_path:
-            plan_json.check_target(Path(json_path))
+        return _run(stack, outputs, crd_dir, kubernetes_version, show_all, console, project_dir, policy_config, json_path)
+    finally:
+        outputs.close()
+
+
+def _run(stack: str, outputs: PlanOutputs, crd_dir: Optional[str], kubernetes_version: str, show_all: bool, console: Any, project_dir: Path, policy_config: Optional[str], json_path: Optional[str]) -> int:
+    out_dir = outputs.folder.path
+    try:
+        outputs.open()  # before the plan runs: a refused or busy --out/--json costs nothing
         policies = load_policy_config(policy_config) if policy_config else None
         plan = build_plan(stack, project_dir, crd_dir, kubernetes_version, policies)
-    except (PlanOutError, plan_json.PlanJsonError) as exc:
+    except OutputError as exc:
         console.print(labelled("error", "red", exc), soft_wrap=True)
         return 2
     except PolicyConfigError as exc:
@@ -478,8 +487,10 @@ def run(
             console.print(plain(f"  {problem}"), soft_wrap=True)
         return 2
     try:
-        write_objects(plan, out_dir, project_dir)
-    except PlanOutError as exc:
+        write_objects(plan, outputs, project_dir)
+        if outputs.graph:
+            plan_json.write(plan, outputs.graph)
+    except OutputError as exc:
         console.print(labelled("error", "red", exc), soft_wrap=True)
         return 2
     print_plan(plan, console, show_all)
@@ -487,7 +498,6 @@ def run(
         console.print(plain(line), soft_wrap=True)
     console.print(plain(f"Wrote {len(plan.objects)} manifests to {out_dir}"))
     if json_path:
-        plan_json.write(plan, Path(json_path))
         console.print(plain(f"Wrote the graph of {len(plan.resources)} resources to {json_path}"))
     if plan.failed:
         console.print("[red bold]Plan failed[/]: fix the errors above.")

@@ -9,9 +9,9 @@ a value Pulumi could not know yet is `"<unknown>"`.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
+
+from benchmarks.outputs import Kind, Output, json_bytes, json_object_with
 
 from .redaction import redact
 
@@ -20,8 +20,7 @@ UNKNOWN_SENTINEL = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 UNKNOWN = "<unknown>"
 
 
-class PlanJsonError(ValueError):
-    """`--json` names a place the file cannot go: one line with the fix."""
+PLAN_JSON = Kind("plan graph JSON", "plan.json", json_object_with("steps", "diagnostics", "changeSummary"))
 
 
 def _mark_unknown(value: Any) -> Any:
@@ -65,13 +64,6 @@ def document(plan: Any) -> dict[str, Any]:
     return {"steps": steps, "diagnostics": diagnostics, "changeSummary": {"create": len(steps)}}
 
 
-def check_target(path: Path) -> None:
-    """Before the plan runs: a directory or a missing parent is refused."""
-    if path.is_dir():
-        raise PlanJsonError(f"--json {path} is a directory; Fix: name a file, e.g. {path / 'plan.json'}")
-    if not path.parent.is_dir():
-        raise PlanJsonError(f"--json {path}: the folder {path.parent} does not exist; Fix: create it or name a file in an existing folder")
-
-
-def write(plan: Any, path: Path) -> None:
-    path.write_text(json.dumps(document(plan), indent=1, sort_keys=False, default=str) + "\n", encoding="utf-8")
+def write(plan: Any, out: Output) -> None:
+    """Into the output `stacks.plan_out.PlanOutputs` opened (locked and checked before the plan ran)."""
+    out.write(json_bytes(document(plan), default=str))

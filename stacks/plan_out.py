@@ -1,69 +1,49 @@
-"""The plan's output directory: its own directory, marked, and the only files a new plan may remove.
+"""Where a plan writes: its manifests folder (`--out`, marked with the files it holds) and the graph file
+(`--json`), both through the one output writer (`benchmarks/outputs.py`).
 
-A plan directory holds a marker file listing the manifests the plan wrote. `--out` accepts a
-missing or empty directory, or one that holds only a previous plan (the marker and the files it
-lists); anything else is refused before any file is touched, so a plan never deletes a user's files.
+Both are locked and checked before the plan runs, so a refused or busy target costs nothing, and a
+plan never overwrites or deletes a file it did not write; the folder is swapped in whole.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+from typing import Optional
 
-from benchmarks import inputs
+from benchmarks.outputs import Kind, Output, OutputError
+
+from . import plan_json
 
 MARKER = ".llm-serving-plan"
-MARKER_MAX_BYTES = 1024 * 1024  # the marker lists one file name per object: kilobytes
+PLAN_FOLDER = Kind("plan folder", "plan-out/<stack>", marker=MARKER)
+
+__all__ = ["MARKER", "PLAN_FOLDER", "OutputError", "PlanOutputs"]
 
 
-class PlanOutError(Exception):
-    """An --out directory a plan must not write into: one line with the directory and the fix."""
+class PlanOutputs:
+    """The plan's folder and (with `--json`) its graph file, locked from `open()` to `close()`."""
 
+    def __init__(self, out_dir: Path, json_path: Optional[Path] = None):
+        self.folder = Output(out_dir, PLAN_FOLDER, f"--out {out_dir}", parents=True)
+        self.graph = Output(json_path, plan_json.PLAN_JSON, f"--json {json_path}") if json_path else None
 
-def _previous_plan_files(out_dir: Path) -> set[str] | None:
-    """The file names the marker lists, or None when the marker is missing or not ours."""
-    marker = out_dir / MARKER
-    if not marker.is_file() or marker.is_symlink():
-        return None
-    try:
-        text = inputs.read_text(marker, max_bytes=MARKER_MAX_BYTES, what="plan marker", fix="remove it")
-        listed = inputs.loads_json(text, str(marker), "remove it").get("files")
-    except (OSError, ValueError, AttributeError):  # InputError is a ValueError: not ours, like a missing marker
-        return None
-    if not isinstance(listed, list) or not all(isinstance(n, str) and n and "/" not in n and n not in (".", "..") for n in listed):
-        return None
-    return set(listed)
+    def open(self) -> "PlanOutputs":
+        try:
+            self.folder.open()
+            if self.graph:
+                self.graph.open()
+        except BaseException:
+            self.close()
+            raise
+        return self
 
+    def close(self) -> None:
+        self.folder.close()
+        if self.graph:
+            self.graph.close()
 
-def check_out_dir(out_dir: Path, project_dir: Path) -> None:
-    """Refuse an --out the plan may not write into; touches nothing."""
-    fix = "Fix: pass --out a new or empty directory, e.g. plan-out/<stack>"
-    resolved = out_dir.resolve()
-    if resolved == project_dir.resolve() or (resolved / "Pulumi.yaml").exists():
-        raise PlanOutError(f"--out {out_dir}: is a Pulumi project directory (it holds Pulumi.yaml and stack files); {fix}")
-    if not resolved.exists():
-        return
-    if not resolved.is_dir():
-        raise PlanOutError(f"--out {out_dir}: exists and is not a directory; {fix}")
-    entries = {p.name for p in resolved.iterdir()}
-    if not entries:
-        return
-    listed = _previous_plan_files(resolved)
-    if listed is None:
-        raise PlanOutError(f"--out {out_dir}: not empty and not a directory an earlier plan wrote (no {MARKER} marker); nothing was deleted; {fix}, or empty this one yourself")
-    others = sorted(entries - listed - {MARKER})
-    if others:
-        shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
-        raise PlanOutError(f"--out {out_dir}: holds files the earlier plan did not write ({shown}); nothing was deleted; {fix}")
+    def __enter__(self) -> "PlanOutputs":
+        return self.open()
 
-
-def replace_plan_files(out_dir: Path, project_dir: Path, stack: str, names: list[str]) -> None:
-    """Make `out_dir` ready for `names`: remove the previous plan's own files, then mark the directory."""
-    check_out_dir(out_dir, project_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for name in _previous_plan_files(out_dir) or ():
-        path = out_dir / name
-        if path.is_file() or path.is_symlink():
-            path.unlink()
-    # The marker lists the new files before they exist, so a plan cut short is still recognised.
-    (out_dir / MARKER).write_text(json.dumps({"stack": stack, "files": sorted(names)}, indent=1) + "\n")
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -11,6 +11,7 @@ import random
 import sys
 from pathlib import Path
 
+from ..outputs import Kind, Output, OutputError
 from ..prompts import WORDS
 
 
@@ -67,16 +68,26 @@ def write_azure_trace(path: Path, count: int = 10, gap_ms: int = 20) -> Path:
     return path
 
 
+SAMPLES = ((write_sharegpt, "sharegpt.json"), (write_openai_chat, "chat.jsonl"), (write_native_trace, "trace-native.jsonl"),
+           (write_mooncake_trace, "trace-mooncake.jsonl"), (write_azure_trace, "trace-azure.csv"))
+SAMPLES_FOLDER = Kind("samples folder", "samples", marker=".llm-serving-samples", legacy=tuple(name for _, name in SAMPLES))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
         sys.stderr.write("usage: python -m benchmarks.workloads.samples DIR\n")
         return 2
     out = Path(args[0])
-    out.mkdir(parents=True, exist_ok=True)
-    for write, name in ((write_sharegpt, "sharegpt.json"), (write_openai_chat, "chat.jsonl"), (write_native_trace, "trace-native.jsonl"),
-                        (write_mooncake_trace, "trace-mooncake.jsonl"), (write_azure_trace, "trace-azure.csv")):
-        print(write(out / name))
+    try:  # the folder is swapped in whole, and only over an earlier samples folder (or an empty one)
+        with Output(out, SAMPLES_FOLDER, str(out), parents=True) as target, target.folder() as folder:
+            for write, name in SAMPLES:
+                write(folder.path(name))
+    except OutputError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    for _, name in SAMPLES:
+        print(out / name)
     return 0
 
 

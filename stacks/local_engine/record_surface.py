@@ -17,7 +17,10 @@ import sys
 from pathlib import Path
 from typing import Any, Optional
 
-from stacks.tuning.store import TrialRecord, TrialStore
+from benchmarks.outputs import Kind, OutputError, json_bytes, json_object_with, write_file
+from stacks.tuning.store import StoreError, TrialRecord, TrialStore
+
+SURFACE_FILE = Kind("response surface", "surfaces/<name>.json", json_object_with("instanceType", "objective", "points"))
 
 METRICS = ("output_throughput", "output_throughput_per_gpu", "ttft_p90", "tpot_p90")
 
@@ -77,11 +80,11 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f"no results database at {args.db}", file=sys.stderr)
         return 2
     try:
-        doc = surface(TrialStore(args.db), args.run, args.source)
-    except ValueError as exc:
+        doc = surface(TrialStore(args.db, create=False), args.run, args.source)
+        write_file(args.out, json_bytes(doc), SURFACE_FILE, f"--out {args.out}")
+    except (ValueError, StoreError, OutputError) as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    args.out.write_text(json.dumps(doc, indent=1) + "\n")
     feasible = sum(1 for p in doc["points"] if p["metrics"])
     print(f"wrote {args.out}: {len(doc['points'])} point(s), {feasible} feasible")
     return 0

@@ -22,10 +22,11 @@ from typing import Any, Callable, Iterable, Optional
 import boto3
 
 from benchmarks import inputs
+from benchmarks.outputs import OutputError
 from components.rules import instances
 
 from ..aws import _CONFIG, AwsError, guarded
-from .snapshot import Gap, Price, Snapshot, Source, save
+from .snapshot import Gap, Price, Snapshot, Source, save, target
 
 PRICING_ENDPOINT_REGION = "us-east-1"
 REGION_PATTERN = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
@@ -115,6 +116,11 @@ def main(region: str, console: Any, out_dir: Any = None, client_factory: Optiona
     if not REGION_PATTERN.match(region):
         console.print(labelled("error", "red", f"--region {region!r} is not an AWS region name. Fix: give one such as us-east-1"), soft_wrap=True)
         return 2
+    try:
+        target(region, out_dir).check()  # a file that is not a snapshot is refused before the first request
+    except OutputError as exc:
+        console.print(labelled("error", "red", exc), soft_wrap=True)
+        return 2
     client = (client_factory or (lambda: boto3.client("pricing", region_name=PRICING_ENDPOINT_REGION, config=_CONFIG)))()
     try:
         snap, warnings = fetch(client, region, today or dt.date.today(), timeout=timeout)
@@ -126,6 +132,10 @@ def main(region: str, console: Any, out_dir: Any = None, client_factory: Optiona
     if not snap.prices:  # a region name AWS does not know: keep whatever snapshot exists
         console.print(labelled("error", "red", f"the Price List API has no price for any instance type in {region}; nothing written. Fix: check the region name"), soft_wrap=True)
         return 1
-    path = save(snap, out_dir)
+    try:
+        path = save(snap, out_dir)
+    except OutputError as exc:
+        console.print(labelled("error", "red", exc), soft_wrap=True)
+        return 1
     console.print(plain(f"{len(snap.prices)} price(s) for {region} written to {path}"), soft_wrap=True)
     return 0

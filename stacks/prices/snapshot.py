@@ -18,12 +18,17 @@ from components.rules.cost import priced_name
 
 from benchmarks import inputs
 
+from benchmarks.outputs import Kind, Output, json_bytes, json_object_with
+
 PRICES_DIR = Path(__file__).resolve().parent
 MAX_AGE_DAYS = 180
 MAX_BYTES = 16 * 1024 * 1024  # one line per instance type and service: the shipped one is a few kilobytes
 # ec2: EKS node groups; sagemaker-hyperpod: HyperPod cluster instances (usage type <REGION>-Cluster:ml.*);
 # sagemaker-hosting: SageMaker real-time endpoints (<REGION>-Host:ml.*).
 Service = Literal["ec2", "sagemaker-hyperpod", "sagemaker-hosting"]
+
+
+SNAPSHOT_FILE = Kind("price snapshot", "us-east-1.json", json_object_with("schema_version", "region", "prices"))
 
 
 class SnapshotError(Exception):
@@ -160,8 +165,13 @@ def describe(price: Price, region: str) -> str:
     return f"{price.service} {price.instance_type} {region} on-demand, {price.source.where()}, taken {price.taken.isoformat()}"
 
 
+def target(region: str, directory: Optional[Path] = None) -> Output:
+    """The snapshot file as an output: written atomically, and only over a price snapshot."""
+    path = path_for(region, directory)
+    return Output(path, SNAPSHOT_FILE, str(path), parents=True)
+
+
 def save(snap: Snapshot, directory: Optional[Path] = None) -> Path:
-    path = path_for(snap.region, directory)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(snap.model_dump(mode="json", exclude_none=True), indent=2, sort_keys=False) + "\n")
-    return path
+    """OutputError (one line) when the file is not a snapshot or cannot be written."""
+    with target(snap.region, directory) as out:
+        return out.write(json_bytes(snap.model_dump(mode="json", exclude_none=True), indent=2))

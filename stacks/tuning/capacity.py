@@ -16,6 +16,7 @@ from typing import Any, Optional
 
 from pydantic import ValidationError
 
+from benchmarks.outputs import Kind, Output, json_bytes, json_object_with
 from components.rules import ConfigError
 from components.rules.capacity import SCHEMA_VERSION
 from components.rules.cost import cost_per_mtok
@@ -23,7 +24,9 @@ from components.rules.spec import EndpointSpec
 
 from .cost import COST_METRICS, no_price, price_source
 from .grid import GridSpec, apply, point_benchmark
-from .store import TrialRecord
+from .store import TrialRecord, TrialStore
+
+CAPACITY_FILE = Kind("capacity file", "capacity/<model>.json", json_object_with("schemaVersion", "model", "engine", "instanceType", "capacity"))
 
 
 def _spec(grid: GridSpec, record: TrialRecord) -> Optional[EndpointSpec]:
@@ -98,20 +101,61 @@ def file_name(doc: dict[str, Any]) -> str:
     return f"{slug}-{hashlib.sha256(key.encode()).hexdigest()[:8]}.json"
 
 
+class Export:
+    """The capacity files of one run: each checked and locked by `open()`, before anything is written (the
+    report command opens them before it writes its report), each written atomically and only over a
+    capacity file; other files in the folder are kept."""
+
+    def __init__(self, grid: GridSpec, records: list[TrialRecord], db: Path, out_dir: Path):
+        chosen: dict[str, dict[str, Any]] = {}
+        for record in records:  # where two trials share a configuration, the higher lower bound is kept
+            doc = document(grid, record, db)
+            if doc is None:
+                continue
+            name = file_name(doc)
+            if name not in chosen or doc["capacity"]["lowerBound"] > chosen[name]["capacity"]["lowerBound"]:
+                chosen[name] = doc
+        self.files = [(Output(out_dir / name, CAPACITY_FILE, f"--export-capacity {out_dir / name}", parents=True), doc) for name, doc in sorted(chosen.items())]
+
+    @classmethod
+    def of_run(cls, store: TrialStore, out_dir: Path, run: Optional[str] = None) -> "Export":
+        """The run a report of `run` shows (the latest without one); none when there is no such run."""
+        runs = dict(store.runs())
+        name = run or next(reversed(runs), None)
+        if name not in runs:
+            return _empty()
+        return cls(GridSpec.model_validate(runs[name]), store.trials(name), store.path, out_dir)
+
+    def open(self) -> "Export":
+        try:
+            for target, _ in self.files:
+                target.open()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def write(self) -> list[Path]:
+        return [target.write(json_bytes(doc, indent=2)) for target, doc in self.files]
+
+    def close(self) -> None:
+        for target, _ in self.files:
+            target.close()
+
+    def __enter__(self) -> "Export":
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _empty() -> Export:
+    nothing = Export.__new__(Export)
+    nothing.files = []
+    return nothing
+
+
 def export(grid: GridSpec, records: list[TrialRecord], db: Path, out_dir: Path) -> list[Path]:
-    """One file per configuration; where two trials share one, the higher lower bound is kept."""
-    chosen: dict[str, dict[str, Any]] = {}
-    for record in records:
-        doc = document(grid, record, db)
-        if doc is None:
-            continue
-        name = file_name(doc)
-        if name not in chosen or doc["capacity"]["lowerBound"] > chosen[name]["capacity"]["lowerBound"]:
-            chosen[name] = doc
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, doc in sorted(chosen.items()):
-        path = out_dir / name
-        path.write_text(json.dumps(doc, indent=2) + "\n")
-        written.append(path)
-    return written
+    """One file per configuration (see Export); OutputError (one line) names a file that is in the way."""
+    with Export(grid, records, db, out_dir) as files:
+        return files.write()

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from benchmarks.outputs import OutputError
 from components.rules import ConfigError
 
 from . import capacity as capacity_mod
@@ -23,7 +24,6 @@ from . import grid as grid_mod
 from . import report as report_mod
 from .driver import Driver
 from .grid import GridSpec, Point
-from .runlock import RunLocked
 from .store import StoreError, TrialRecord, TrialStore
 
 
@@ -147,9 +147,12 @@ def tune(args: Any, console: Console) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())  # CI timeouts: tear down like Ctrl-C
     try:
         summary = driver.run()
-    except RunLocked as exc:
+    except OutputError as exc:  # RunLocked: another run holds this database, by whatever path
         say(console, (str(exc), "red"))
         return 2
+    except StoreError as exc:  # the database failed mid-run; every started trial was torn down first
+        say(console, (str(exc), "red"))
+        return 1
     finally:
         signal.signal(signal.SIGTERM, previous)
     say(console, f"ran {summary.ran} trial(s), {summary.skipped} finished earlier, {summary.pruned} pruned; results in {db}")
@@ -239,16 +242,23 @@ def report(args: Any, console: Console, code: int = 0) -> int:
         say(console, (f"no results database at {db}", "red"), f" (run `python -m stacks tune GRID.yaml --db {db}` first)")
         return 2
     try:
-        store = TrialStore(db)
+        store = TrialStore(db, create=False)  # a report adds no table to a file that is not a results database
     except StoreError as exc:
         say(console, (str(exc), "red"))
         return 2
     out = Path(args.out) if args.out else db.parent / f"{db.stem}-report"
+    capacity, files = None, None
     try:
-        written = report_mod.write(store, out, getattr(args, "run", None))
-    except ValueError as exc:
+        if getattr(args, "export_capacity", None):  # its files checked and locked before the report is written
+            capacity = capacity_mod.Export.of_run(store, Path(args.export_capacity), getattr(args, "run", None)).open()
+        written = report_mod.write(store, out, getattr(args, "run", None), f"--out {out}" if args.out else f"report folder {out}")
+        files = capacity.write() if capacity is not None else None
+    except (ValueError, OutputError, StoreError) as exc:
         say(console, (str(exc), "red"))
         return 2
+    finally:
+        if capacity is not None:
+            capacity.close()
     table = Table(title=Text(f"Trials of {written['run']}"))
     for column in written["header"]:
         table.add_column(Text(column))
@@ -265,13 +275,7 @@ def report(args: Any, console: Console, code: int = 0) -> int:
     else:
         say(console, (decision.reason, "yellow"))
     say(console, f"report: {written['report']}" + (f"; plot: {written['plot']}" if written["plot"] else "") + (f"; cost plot: {written['cost_plot']}" if written.get("cost_plot") else ""))
-    if getattr(args, "export_capacity", None):
-        grid = GridSpec.model_validate(dict(store.runs())[written["run"]])
-        try:
-            files = capacity_mod.export(grid, store.trials(written["run"]), db, Path(args.export_capacity))
-        except OSError as exc:
-            say(console, (f"--export-capacity {args.export_capacity}: cannot write ({exc.strerror or exc})", "red"), "; Fix: pass a writable directory")
-            return 2
+    if files is not None:
         if not files:
             say(console, ("no capacity to export", "yellow"), ": no succeeded trial recorded the highest load that met the SLO")
         for path in files:

@@ -1,8 +1,9 @@
 """The tuning loop: propose points, deploy, wait (deadline, fail fast), benchmark, record, tear down.
 
-Teardown happens whatever happened: failed `up`, failed endpoint, benchmark error, Ctrl-C. Every
+Teardown happens whatever happened: failed `up`, failed endpoint, benchmark error, Ctrl-C, a results
+database that fails mid-trial (the run then stops, tears every trial down and raises StoreError). Every
 trial is stored as it finishes; a re-run of the same command skips finished trials and first
-removes whatever a crashed run left behind.
+removes whatever a crashed run left behind, by the identity the deployer recorded.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from .deploy import Deployer, DeployError, Endpoint, EndpointFailed, EngineDied,
 from .grid import GridSpec, Point, expand
 from .measure import BenchmarkFailed, Measurement, Measurer
 from .runlock import RunLock
-from .store import TrialRecord, TrialStore
+from .store import StoreError, TrialRecord, TrialStore
 
 WATCH_SECONDS = 0.5  # how often the engine is checked during a benchmark
 
@@ -33,6 +34,7 @@ class Reporter(Protocol):
     def finished(self, point: Point, record: TrialRecord) -> None: ...
 
     # Optional: `note(message)`, for what recovery did (e.g. a recorded pid left alone).
+
 
 
 class NullReporter:
@@ -88,10 +90,13 @@ class Driver:
     # ---------------------------------------------------------------- one trial
 
     def run_trial(self, point: Point) -> TrialRecord:
+        """One trial; whatever happens after `start`, `stop` runs. StoreError (the database failed) is
+        raised only once the trial is torn down."""
         assert point.spec is not None
         record = TrialRecord(self.run_name, point.key, point.params, "running", phase="deploy", started=self.clock())
         self.store.save(record)
         handle = None
+        store_error: Optional[StoreError] = None
         try:
             self.reporter.phase(point, "deploy")
             handle = self.deployer.start(point.key, point.spec)
@@ -109,6 +114,9 @@ class Driver:
                 record.metrics["capacity"] = measurement.capacity
             record.levels = measurement.levels
             record.status = "succeeded"
+        except StoreError as exc:  # not the trial's fault: the run stops (after the teardown below)
+            store_error = exc
+            record.status, record.error = "interrupted", str(exc)
         except Interrupted as exc:
             record.status, record.error = "interrupted", str(exc)
         except EndpointFailed as exc:
@@ -120,7 +128,12 @@ class Driver:
         except Exception as exc:  # noqa: BLE001 - a trial's bug must not take the run down
             record.status, record.error = "failed", f"{type(exc).__name__}: {exc}"
         finally:
-            self._phase(record, point, "teardown")
+            record.phase = "teardown"
+            store_error = self._try_save(record, store_error)
+            try:
+                self.reporter.phase(point, "teardown")
+            except Exception:  # noqa: BLE001 - a console that fails must not keep the engine running
+                pass
             try:
                 self.deployer.stop(handle)
                 record.stack = None  # `stack` names what may still exist; nothing does now
@@ -130,8 +143,20 @@ class Driver:
                 record.log_path = self.deployer.log_path(handle)
             record.phase = None
             record.finished = self.clock()
-            self.store.save(record)
+            store_error = self._try_save(record, store_error)
+        if store_error is not None:
+            raise store_error
         return record
+
+    def _try_save(self, record: TrialRecord, failed: Optional[StoreError]) -> Optional[StoreError]:
+        """Save unless the database already failed; the first failure is kept, teardown goes on."""
+        if failed is not None:
+            return failed
+        try:
+            self.store.save(record)
+        except StoreError as exc:
+            return exc
+        return None
 
     def _measure_watched(self, handle: object, endpoint: Endpoint, point: Point) -> Measurement:
         """The benchmark, with the engine checked throughout: a death ends it as EngineDied."""
@@ -181,14 +206,19 @@ class Driver:
     # ---------------------------------------------------------------- the run
 
     def _recover(self) -> dict[str, TrialRecord]:
-        """Finished trials of earlier invocations; leftovers of a crashed one are torn down first."""
+        """Finished trials of earlier invocations; leftovers of a crashed one are torn down first: those
+        the deployer recorded beside its logs before deploying (also when the database write failed),
+        then those the database names."""
+        note = getattr(self.reporter, "note", lambda message: None)
+        for message in getattr(self.deployer, "cleanup_leftovers", lambda: [])():
+            note(message)
         known = {}
         for record in self.store.trials(self.run_name):
             if record.stack:
-                note = self.deployer.cleanup(record.stack)
-                if note:
-                    getattr(self.reporter, "note", lambda message: None)(note)
-                    record.error = (record.error or "") + f" | cleanup: {note}"
+                message = self.deployer.cleanup(record.stack)
+                if message:
+                    note(message)
+                    record.error = (record.error or "") + f" | cleanup: {message}"
                 record.stack = None
                 self.store.save(record)
             if record.done:
@@ -239,7 +269,11 @@ class Driver:
                     done, _ = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
                     for future in done:
                         point = running.pop(future)
-                        record = future.result()
+                        try:
+                            record = future.result()
+                        except StoreError:
+                            self.stop.set()  # the other trials stop and tear down before the pool closes
+                            raise
                         ran += 1
                         if record.status == "interrupted":
                             interrupted = True

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 PROC = Path("/proc")
+GONE = "it is no longer running"
 
 
 def start_ticks(pid: int) -> Optional[int]:
@@ -45,7 +46,7 @@ def mismatch(identity: dict[str, Any]) -> Optional[str]:
         return "it was recorded before the machine rebooted"
     now = start_ticks(pid)
     if now is None:
-        return "it is no longer running"
+        return GONE
     if now != identity["start"]:
         return f"that pid is now a different process (started at tick {now}, the engine at tick {identity['start']})"
     return None

@@ -23,9 +23,10 @@ from components.rules import engines
 from components.rules.endpoint import resolve
 from components.rules.spec import EndpointSpec
 
+from . import leftovers
 from .deploy import Endpoint, Status, wait_until_ready
 from .grid import LocalTarget
-from .identity import identify, mismatch
+from .identity import GONE, identify, mismatch
 
 ENGINE_VENV = Path(os.environ.get("ENGINE_VENV", Path.home() / ".cache" / "llm-serving-infra" / "engine-venv"))
 TINY_MODEL_DIR = Path(os.environ.get("TINY_MODEL_DIR", Path.home() / ".cache" / "llm-serving-infra" / "tiny-llama"))
@@ -88,7 +89,12 @@ class LocalEngineDeployer:
         handle.log.flush()
         # Own process group: stop() reaches the engine's worker processes too.
         handle.process = subprocess.Popen(command, stdout=handle.log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-        handle.identity = identify(handle.process.pid, command)
+        try:
+            handle.identity = identify(handle.process.pid, command)
+            leftovers.record(self.log_dir, key, handle.identity)  # before the wait: a crash from here on is cleaned up
+        except BaseException:
+            self.stop(handle)  # nothing returned the handle to the driver: stop the engine here
+            raise
         return handle
 
     def check(self, handle: LocalHandle) -> Optional[str]:
@@ -125,6 +131,7 @@ class LocalEngineDeployer:
                 _signal_group(process, signal.SIGKILL)
                 process.wait(10)
         _reap_group(process)
+        leftovers.remove(self.log_dir, handle.key)
         if handle.log and not handle.log.closed:
             handle.log.close()
 
@@ -137,6 +144,16 @@ class LocalEngineDeployer:
     def identity(self, handle: Optional[LocalHandle]) -> dict:
         return dict(handle.identity) if handle else {}
 
+    def cleanup_leftovers(self) -> list[str]:
+        """Engines an earlier run started and never stopped (it was killed, or its database failed)."""
+        notes = []
+        for key, identity in leftovers.orphans(self.log_dir):
+            note = self.cleanup(json.dumps(identity))
+            if note:
+                notes.append(f"trial {key}: {note}")
+            leftovers.remove(self.log_dir, key)
+        return notes
+
     def cleanup(self, described: str) -> Optional[str]:
         """A crashed run's engine: kill its process group only if the pid is still that engine."""
         try:
@@ -147,6 +164,8 @@ class LocalEngineDeployer:
         if not isinstance(identity, dict):
             identity = {"pid": identity}
         reason = mismatch(identity)
+        if reason == GONE:
+            return None  # nothing left to stop
         if reason:
             return f"engine pid {identity.get('pid')!r} not stopped: {reason}"
         try:

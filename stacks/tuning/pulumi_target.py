@@ -26,6 +26,7 @@ from components.rules.spec import ClusterSpec, EndpointSpec, PlatformSpec
 
 from .. import yamlio
 from ..live import DEFAULT_TIMEOUT
+from . import leftovers
 from .deploy import DeployError, Endpoint, Status, wait_until_ready
 from .grid import GridSpec, PulumiTarget
 
@@ -205,6 +206,7 @@ class PulumiDeployer:
         self._ensure_base_stack()
         config = trial_config(self.base_config, spec, self.target.config, self.project, self.target.base_stack)
         try:
+            leftovers.record(self.log_dir, key, {"stack": stack})  # before `up`: a run killed during it is cleaned up
             handle.outputs = self.runner.up(stack, config, self._log(handle))
         except Exception as exc:  # the Automation API raises CommandError and friends
             raise DeployError(f"pulumi up of {stack} failed: {exc}", handle) from exc
@@ -231,6 +233,7 @@ class PulumiDeployer:
     def stop(self, handle: Optional[StackHandle]) -> None:
         if handle is not None:
             self.runner.destroy(handle.stack, self._log(handle))
+            leftovers.remove(self.log_dir, handle.key)
 
     def log_path(self, handle: Optional[StackHandle]) -> Optional[str]:
         return str(handle.log_path) if handle else None
@@ -240,6 +243,22 @@ class PulumiDeployer:
 
     def cleanup(self, described: str) -> None:
         self.runner.destroy(described, lambda line: None)
+
+    def cleanup_leftovers(self) -> list[str]:
+        """Trial stacks an earlier run created and never destroyed (it was killed during `up`, or its
+        database failed); a stack that no longer exists is skipped by `destroy`."""
+        notes = []
+        for key, started in leftovers.orphans(self.log_dir):
+            stack = started.get("stack") if isinstance(started, dict) else None
+            if isinstance(stack, str) and stack:
+                try:
+                    self.runner.destroy(stack, lambda line: None)
+                except Exception as exc:  # noqa: BLE001 - named; the record stays for the next run
+                    notes.append(f"trial {key}: could not destroy stack {stack} left by an earlier run: {exc}")
+                    continue
+                notes.append(f"trial {key}: tore down stack {stack}, left by an earlier run")
+            leftovers.remove(self.log_dir, key)
+        return notes
 
 
 def _endpoint_output(outputs: dict[str, Any], spec: EndpointSpec) -> dict[str, Any]:

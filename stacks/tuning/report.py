@@ -10,11 +10,15 @@ from typing import Any, Optional
 
 import yaml
 
+from benchmarks.outputs import Kind, Output
+
 from . import cost_report, plotting
 from .grid import GridSpec, apply, endpoint_params
 from .store import TrialRecord, TrialStore
 
 PROJECT = "llm-serving"
+# Folders written before the marker existed held only these files; they are recognised as reports too.
+REPORT_FOLDER = Kind("tuning report folder", "<db>-report", marker=".llm-serving-report", legacy=("report.md", "pareto.png", "best-config.yaml", "cost.png"))
 
 
 @dataclass
@@ -169,8 +173,9 @@ def plot(records: list[TrialRecord], grid: GridSpec, path: Path, best: Optional[
     return plotting.finish(fig, ax, grid, lat, "output tokens/s", "throughput vs latency", path)
 
 
-def write(store: TrialStore, out_dir: Path, run: Optional[str] = None) -> dict[str, Any]:
-    """Write report.md, pareto.png and best-config.yaml for a run; return what was written."""
+def write(store: TrialStore, out_dir: Path, run: Optional[str] = None, label: str = "") -> dict[str, Any]:
+    """Write report.md, pareto.png and best-config.yaml for a run, swapped in as one folder; return what was
+    written. OutputError (one line) when `out_dir` is not a report folder or cannot be written."""
     runs = store.runs()
     if not runs:
         raise ValueError(f"{store.path} holds no tuning run")
@@ -180,10 +185,14 @@ def write(store: TrialStore, out_dir: Path, run: Optional[str] = None) -> dict[s
     name, grid_doc = next((n, g) for n, g in runs if n == (run or names[-1]))
     grid = GridSpec.model_validate(grid_doc)
     records = store.trials(name)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    with Output(out_dir, REPORT_FOLDER, label or f"report folder {out_dir}", parents=True) as out, out.folder({"run": name}) as folder:
+        return _write(folder, store, name, grid, records)
+
+
+def _write(folder: Any, store: TrialStore, name: str, grid: GridSpec, records: list[TrialRecord]) -> dict[str, Any]:
     complete = store.run_state(name) == "complete" and not any(r.status in ("running", "interrupted") for r in records)
     decision = verdict(records, grid, complete)
-    png = plot(records, grid, out_dir / "pareto.png", decision.best)
+    png = plot(records, grid, folder.path("pareto.png"), decision.best)
     header, table = rows(records, grid)
     lines = [f"# Tuning report: {name}", ""]
     counts: dict[str, int] = {}
@@ -201,16 +210,17 @@ def write(store: TrialStore, out_dir: Path, run: Optional[str] = None) -> dict[s
     if decision.best is not None:
         status = "Winner" if decision.decisive else "Best, but not decisive"
         lines += [f"{status}: {decision.best.params} ({decision.reason}).", "", "Paste into `Pulumi.<env>.yaml`:", "", "```yaml", config_snippet(grid, decision.best).rstrip(), "```"]
-        snippet_path = out_dir / "best-config.yaml"
-        snippet_path.write_text(config_snippet(grid, decision.best))
+        snippet_path = folder.write("best-config.yaml", config_snippet(grid, decision.best).encode())
     else:
         lines.append(decision.reason + ".")
     lines += cost_report.section(records, grid)
-    cost_png = cost_report.plot(records, grid, out_dir / "cost.png", latency_metric(grid))
+    cost_png = cost_report.plot(records, grid, folder.path("cost.png"), latency_metric(grid))
     if png:
         lines += ["", f"![throughput vs latency]({png.name})"]
     if cost_png:
         lines += ["", f"![cost vs latency]({cost_png.name})"]
-    report = out_dir / "report.md"
-    report.write_text("\n".join(lines) + "\n")
-    return {"run": name, "report": report, "plot": png, "cost_plot": cost_png, "snippet": snippet_path, "verdict": decision, "header": header, "rows": table, "counts": counts, "complete": complete}
+    report = folder.write("report.md", ("\n".join(lines) + "\n").encode())
+    return {
+        "run": name, "report": report, "plot": png and folder.final(png.name), "cost_plot": cost_png and folder.final(cost_png.name), "snippet": snippet_path,
+        "verdict": decision, "header": header, "rows": table, "counts": counts, "complete": complete,
+    }

@@ -1,50 +1,86 @@
-"""One run per results database: an exclusive flock on `<db>.lock`, which names its holder.
+"""One run per results database, whatever path reaches it: the lock is keyed by the database itself.
 
-The kernel drops the lock when the holding process exits, however it exits, so the lock file a
-killed run leaves behind blocks nothing: the next run takes the lock and rewrites the owner.
+Two flocks, both through the output writer's lock (`benchmarks/outputs.py:FileLock`), which names
+its holder:
+- `<real path>.lock` beside the database with symlinks resolved, so a symlink or a relative path to
+  the same file meets the same lock, also before the file exists;
+- once the file exists, one keyed by its device and inode in a per-host lock folder, so a hard link or
+  another mount of the same file meets it too.
+The kernel drops both when the holding process exits, however it exits: a lock file a killed run
+leaves blocks nothing.
 """
 
 from __future__ import annotations
 
-import fcntl
-import json
 import os
-import socket
-import time
+import tempfile
 from pathlib import Path
-from typing import IO, Optional
+from typing import Optional
+
+from benchmarks.outputs import FileLock, OutputError, OutputLocked
+
+LOCK_DIR_ENV = "LLM_SERVING_LOCK_DIR"  # the per-host lock folder (tests point it at their own)
 
 
-class RunLocked(Exception):
+def identity_dir() -> Path:
+    return Path(os.environ.get(LOCK_DIR_ENV) or Path(tempfile.gettempdir()) / "llm-serving-locks")
+
+
+class RunLocked(OutputLocked):
     """Another live run holds the database."""
 
 
+def identity_lock_path(db: Path) -> Optional[Path]:
+    """The lock file named after the database's device and inode (None while it does not exist)."""
+    try:
+        st = os.stat(db)
+    except OSError:
+        return None
+    folder = identity_dir()
+    try:
+        if not folder.is_dir():
+            folder.mkdir()
+            os.chmod(folder, 0o1777)  # shared by every user's runs, like /tmp
+    except OSError:
+        return None  # no per-host lock folder: the lock beside the real path still holds
+    return folder / f"tune-{st.st_dev}-{st.st_ino}.lock"
+
+
 class RunLock:
-    def __init__(self, db: Path):
-        self.path = Path(str(db) + ".lock")
-        self._file: Optional[IO[str]] = None
+    def __init__(self, db: Path | str):
+        self.db = Path(db)
+        self.path = Path(os.path.realpath(self.db) + ".lock")
+        self._locks: list[FileLock] = []
+
+    def _refused(self, owner: str) -> str:
+        return f"{self.db} is in use by another `stacks tune` run ({owner}); Fix: wait for it to finish, stop it, or pass another --db"
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = self.path.open("a+")
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            owner = _describe(handle.read())
-            handle.close()
-            db = str(self.path)[: -len(".lock")]
-            raise RunLocked(f"{db} is in use by another `stacks tune` run ({owner}); Fix: wait for it to finish, stop it, or pass another --db") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}))
-        handle.flush()
-        self._file = handle
+            self._take(self.path)
+            identity = identity_lock_path(self.db)
+            if identity is not None:
+                try:
+                    self._take(identity)
+                except OutputLocked:
+                    raise
+                except OutputError:
+                    pass  # the per-host folder is not writable: the lock beside the real path still holds
+        except OutputLocked as exc:
+            self.release()
+            raise RunLocked(str(exc)) from None
+        except BaseException:
+            self.release()
+            raise
+
+    def _take(self, path: Path) -> None:
+        lock = FileLock(path, self._refused)
+        lock.acquire()
+        self._locks.append(lock)
 
     def release(self) -> None:
-        if self._file is not None:
-            self._file.close()  # closing the descriptor drops the flock
-            self._file = None
+        while self._locks:
+            self._locks.pop().release()
 
     def __enter__(self) -> "RunLock":
         self.acquire()
@@ -52,12 +88,3 @@ class RunLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
-
-
-def _describe(text: str) -> str:
-    try:
-        owner = json.loads(text)
-        started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(owner["started"])))
-        return f"pid {int(owner['pid'])} on host {owner['host']}, started {started}"
-    except (ValueError, KeyError, TypeError):
-        return "owner not recorded yet"

@@ -7,6 +7,7 @@ shows a running job live.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -14,6 +15,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Optional
+from urllib.parse import quote
+
+from benchmarks.outputs import describe_file, refusal
 
 from benchmarks import inputs
 
@@ -47,7 +51,7 @@ _ADDED = [("tuning_runs", "state", "TEXT DEFAULT 'complete'"), ("tuning_trials",
 
 
 class StoreError(Exception):
-    """The results file is not a tuning database: one line naming the file and the fix."""
+    """The results file is not a tuning database, or cannot be read or written: one line naming the file and the fix."""
 
 
 @dataclass
@@ -76,12 +80,17 @@ class TrialRecord:
 
 
 class TrialStore:
-    def __init__(self, path: Path | str):
+    """`create=False` (reports) opens only an existing tuning database and adds no table to anything else."""
+
+    def __init__(self, path: Path | str, create: bool = True):
         self.path = Path(path)
-        check_file(self.path)
-        self._lock = threading.Lock()
-        try:  # a read-only or full disk, a parent that is a file: named here, not as sqlite's "unable to open"
+        check_file(self.path, create)
+        try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"{self.path}: cannot create its folder ({exc.strerror or exc}); Fix: pass a --db in a writable folder") from None
+        self._lock = threading.Lock()
+        try:  # a read-only or full disk: named here, not as sqlite's "unable to open"
             self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
         except (OSError, sqlite3.Error) as exc:
             why = getattr(exc, "strerror", None) or str(exc)
@@ -98,33 +107,46 @@ class TrialStore:
             self._db.close()
             raise StoreError(f"{self.path}: not a readable tuning database ({exc}); Fix: pass another --db, or move this file away to start a new one") from None
 
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        """A database that fails mid-run (disk full, file truncated or removed): one line naming it."""
+        try:
+            with self._lock:
+                yield
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(
+                f"{self.path}: the results database failed ({exc}); "
+                "Fix: free space on its disk or restore the file, then run the same command again (`stacks tune` resumes where it stopped)"
+            ) from None
+
     @property
     def url(self) -> str:
         return f"sqlite:///{self.path.resolve()}"
 
     def start_run(self, name: str, grid: dict[str, Any]) -> None:
-        with self._lock:
+        with self._guard():
             self._db.execute("INSERT OR IGNORE INTO tuning_runs (name, grid, created) VALUES (?, ?, ?)", (name, json.dumps(grid), time.time()))
             self._db.execute("UPDATE tuning_runs SET state = 'running' WHERE name = ?", (name,))
             self._db.commit()
 
     def finish_run(self, name: str, state: str) -> None:
         """`complete` or `interrupted`; a run killed outright stays `running`."""
-        with self._lock:
+        with self._guard():
             self._db.execute("UPDATE tuning_runs SET state = ? WHERE name = ?", (state, name))
             self._db.commit()
 
     def run_state(self, name: str) -> str:
-        with self._lock:
+        with self._guard():
             row = self._db.execute("SELECT state FROM tuning_runs WHERE name = ?", (name,)).fetchone()
         return (row[0] if row else None) or "complete"
 
     def runs(self) -> list[tuple[str, dict[str, Any]]]:
-        rows = self._db.execute("SELECT name, grid FROM tuning_runs ORDER BY created").fetchall()
+        with self._guard():
+            rows = self._db.execute("SELECT name, grid FROM tuning_runs ORDER BY created").fetchall()
         return [(name, self._json(grid, "tuning_runs.grid")) for name, grid in rows]
 
     def save(self, trial: TrialRecord) -> None:
-        with self._lock:
+        with self._guard():
             self._db.execute(
                 "INSERT OR REPLACE INTO tuning_trials (run, key, params, status, phase, started, finished, metrics, levels, error, log_path, stack, engine)"
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -153,7 +175,7 @@ class TrialStore:
         return next((t for t in self._iter(run) if t.key == key), None)
 
     def _iter(self, run: str) -> Iterator[TrialRecord]:
-        with self._lock:
+        with self._guard():
             rows = self._db.execute(
                 "SELECT run, key, params, status, phase, started, finished, metrics, levels, error, log_path, stack, engine"
                 " FROM tuning_trials WHERE run = ? ORDER BY started, key",
@@ -184,11 +206,15 @@ class TrialStore:
         self._db.close()
 
 
-def check_file(path: Path) -> None:
-    """An existing --db must be an SQLite file; anything else is named before sqlite3 touches it."""
+def check_file(path: Path, create: bool = True) -> None:
+    """An existing --db must be a tuning database (SQLite with its tables); anything else, an empty file
+    included, is named before sqlite3 touches it. `create=False`: it must exist."""
+    fix = "pass the .db file `stacks tune` wrote, or a new path"
     if path.is_dir():
-        raise StoreError(f"{path}: is a directory, not a results database; Fix: pass a file path such as {path / 'runs.db'}")
+        raise StoreError(refusal(str(path), "is a directory, not a results database", f"pass a file path such as {path / 'runs.db'}"))
     if not path.exists():
+        if not create:
+            raise StoreError(f"{path}: no results database there; Fix: run `python -m stacks tune GRID.yaml --db {path}` first")
         return
     try:
         with inputs.open_regular(path, "pass the .db file `stacks tune` wrote, or a new path") as handle:
@@ -197,5 +223,23 @@ def check_file(path: Path) -> None:
         raise StoreError(str(exc)) from None
     except OSError as exc:
         raise StoreError(f"{path}: cannot read ({exc.strerror or exc}); Fix: check the path and its permissions") from None
-    if head and head != SQLITE_HEADER:
-        raise StoreError(f"{path}: not an SQLite database (it starts with {head[:8]!r}); Fix: pass the .db file `stacks tune` wrote, or a new path")
+    if head != SQLITE_HEADER:
+        what = "is an empty file this tool did not write" if not head else f"is not an SQLite database (it starts with {head[:8]!r})"
+        raise StoreError(refusal(str(path), what, fix))
+    tables = _tables(path)
+    if tables is not None and "tuning_runs" not in tables:
+        raise StoreError(refusal(str(path), f"is {describe_file(path)} of another program (no tuning tables; it holds {', '.join(sorted(tables)[:3]) or 'no table'})", fix))
+
+
+def _tables(path: Path) -> Optional[set[str]]:
+    """The file's table names, read without writing to it; None when SQLite cannot read it (named later)."""
+    try:
+        db = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return None
+    try:
+        return {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.Error:
+        return None
+    finally:
+        db.close()

@@ -76,7 +76,7 @@ def test_item8_plan_out_error_prints_a_hostile_directory_literally(tmp_path, cap
     (out_dir / "keep.txt").write_text("mine\n")
     code = cli(["plan", "--stack", "dev", "--out", str(out_dir)])
     assert code == 2
-    assert "[/bold]out[/x]: not empty" in capsys.readouterr().out
+    assert "[/bold]out[/x]: is a folder this tool did not write" in capsys.readouterr().out
 
 
 def test_item8_plan_table_and_problem_lines_print_data_literally():

@@ -1,4 +1,5 @@
-"""Issue 13 item 1: `stacks plan --out DIR` writes into its own directory and deletes nothing else."""
+"""Issue 13 item 1: `stacks plan --out DIR` writes into its own directory and deletes nothing else
+(the writer itself: benchmarks/outputs.py, its hostile targets: tests/faults/test_output_writer.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import pytest
 
 from stacks import plan as plan_cmd
 from stacks.__main__ import main as cli
-from stacks.plan_out import MARKER, PlanOutError, check_out_dir, replace_plan_files
+from benchmarks.outputs import OutputError
+from stacks.plan_out import MARKER, PlanOutputs
 
 PROJECT = Path(plan_cmd.__file__).resolve().parent.parent
 
@@ -35,7 +37,7 @@ def test_item1_out_dot_in_the_project_is_refused_and_deletes_nothing(tmp_path, m
     assert code == 2
     assert sorted(p.name for p in project.iterdir()) == before
     assert "Pulumi.yaml" in before and "Pulumi.dev.yaml" in before
-    assert "--out .: is a Pulumi project directory" in out and "Fix: pass --out a new or empty directory" in out
+    assert "--out .: is a project folder (it holds Pulumi.yaml); nothing was changed. Fix: pass a new folder name (e.g. plan-out/<stack>)" in out
     assert "Plan passed" not in out
     assert len(out.strip().splitlines()) == 1
 
@@ -47,7 +49,7 @@ def test_item1_out_of_another_pulumi_project_is_refused(tmp_path, capsys):
     code, out = run_plan(capsys, "--out", str(other))
     assert code == 2
     assert (other / "Pulumi.yaml").read_text() == "name: other\nruntime: python\n"
-    assert "is a Pulumi project directory" in out
+    assert "is a project folder (it holds Pulumi.yaml)" in out
 
 
 def test_item1_non_empty_directory_without_marker_is_refused_untouched(tmp_path, capsys):
@@ -60,7 +62,7 @@ def test_item1_non_empty_directory_without_marker_is_refused_untouched(tmp_path,
     assert (out_dir / "notes.yaml").read_text() == "keep: me\n"
     assert (out_dir / "todo.txt").read_text() == "keep\n"
     assert sorted(p.name for p in out_dir.iterdir()) == ["notes.yaml", "todo.txt"]
-    assert f"no {MARKER} marker" in out and "nothing was deleted" in out
+    assert f"no {MARKER} marker; it holds notes.yaml, todo.txt" in out and "nothing was changed" in out
     assert len(out.strip().splitlines()) == 1
 
 
@@ -70,7 +72,7 @@ def test_item1_out_that_is_a_file_is_refused(tmp_path, capsys):
     code, out = run_plan(capsys, "--out", str(target))
     assert code == 2
     assert target.read_text() == "x: 1\n"
-    assert "exists and is not a directory" in out
+    assert f"--out {target}: is a YAML file, not a folder; nothing was changed" in out
 
 
 def test_item1_plan_marks_its_directory_and_a_rerun_replaces_only_its_files(tmp_path, capsys):
@@ -90,7 +92,13 @@ def test_item1_plan_marks_its_directory_and_a_rerun_replaces_only_its_files(tmp_
     assert code == 2
     assert (out_dir / "my-notes.yaml").read_text() == "mine: true\n"
     assert sorted(p.name for p in out_dir.glob("*.yaml")) == sorted([*written, "my-notes.yaml"])
-    assert "holds files the earlier plan did not write (my-notes.yaml)" in out
+    assert "holds files the previous plan folder did not write (my-notes.yaml)" in out
+
+
+def _write_plan(out_dir: Path, names: list[str]) -> None:
+    with PlanOutputs(out_dir).open() as outputs, outputs.folder.folder({"stack": "dev"}) as folder:
+        for name in names:
+            folder.write(name, b"x: 1\n")
 
 
 def test_item1_replace_removes_the_previous_plans_files_and_nothing_else(tmp_path):
@@ -99,9 +107,11 @@ def test_item1_replace_removes_the_previous_plans_files_and_nothing_else(tmp_pat
     (out_dir / "001-a.yaml").write_text("a\n")
     (out_dir / "002-b.yaml").write_text("b\n")
     (out_dir / MARKER).write_text(json.dumps({"stack": "dev", "files": ["001-a.yaml", "002-b.yaml"]}))
-    replace_plan_files(out_dir, tmp_path / "project", "dev", ["001-c.yaml"])
-    assert sorted(p.name for p in out_dir.iterdir()) == [MARKER]
+    (tmp_path / "beside.yaml").write_text("mine\n")
+    _write_plan(out_dir, ["001-c.yaml"])
+    assert sorted(p.name for p in out_dir.iterdir()) == [MARKER, "001-c.yaml"]
     assert json.loads((out_dir / MARKER).read_text())["files"] == ["001-c.yaml"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["beside.yaml", "plan"]  # no temp folder, no lock left
 
 
 @pytest.mark.parametrize("listed", [["../victim.yaml"], [".."], "001-a.yaml", [1]])
@@ -112,13 +122,13 @@ def test_item1_a_marker_naming_files_outside_the_directory_is_not_trusted(tmp_pa
     out_dir.mkdir()
     (out_dir / "001-a.yaml").write_text("a\n")
     (out_dir / MARKER).write_text(json.dumps({"files": listed}))
-    with pytest.raises(PlanOutError, match="nothing was deleted"):
-        replace_plan_files(out_dir, tmp_path / "project", "dev", ["001-a.yaml"])
+    with pytest.raises(OutputError, match="nothing was changed"):
+        _write_plan(out_dir, ["001-a.yaml"])
     assert victim.read_text() == "precious\n"
     assert (out_dir / "001-a.yaml").read_text() == "a\n"
 
 
 def test_item1_missing_or_empty_out_is_accepted(tmp_path):
     (tmp_path / "empty").mkdir()
-    check_out_dir(tmp_path / "empty", tmp_path / "project")
-    check_out_dir(tmp_path / "missing" / "deeper", tmp_path / "project")
+    PlanOutputs(tmp_path / "empty").folder.check()
+    PlanOutputs(tmp_path / "missing" / "deeper").folder.check()

@@ -140,8 +140,9 @@ def test_refresh_with_no_price_at_all_keeps_the_existing_snapshot_and_exits_1(pr
     client, stub = pricing
     for _ in range(3):
         stub.add_response("get_products", {"PriceList": []})
-    (tmp_path / "us-east-1.json").write_text("kept")
+    kept = json.dumps({"schema_version": 1, "region": "us-east-1", "date": "2026-11-01", "prices": []})
+    (tmp_path / "us-east-1.json").write_text(kept)
     code, text = run(client, tmp_path)
     assert code == 1
     assert "error the Price List API has no price for any instance type in us-east-1; nothing written. Fix: check the region name" in text
-    assert (tmp_path / "us-east-1.json").read_text() == "kept"
+    assert (tmp_path / "us-east-1.json").read_text() == kept

@@ -196,7 +196,7 @@ def test_plan_json_is_the_declared_graph_in_preview_json_shape(tmp_path):
 
 def test_plan_json_to_a_directory_is_refused_before_the_plan(tmp_path, capsys):
     assert cli(["plan", "--stack", "dev", "--out", str(tmp_path / "out"), "--json", str(tmp_path)]) == 2
-    assert "is a directory; Fix: name a file" in capsys.readouterr().out and not (tmp_path / "out").exists()
+    assert "is a directory; nothing was changed. Fix: give a file path, e.g." in capsys.readouterr().out and not (tmp_path / "out").exists()
 
 
 def test_plan_json_marks_values_pulumi_does_not_know_yet():

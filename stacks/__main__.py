@@ -143,7 +143,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
 
             return show.main(args.region, console)
         if not args.region:
-            parser.error("prices refresh needs --region, e.g. --region us-east-1")
+            build_parser().error("prices refresh needs --region, e.g. --region us-east-1")
         from .prices import refresh
 
         return refresh.main(args.region, console, Path(args.out) if args.out else None, timeout=args.timeout)

@@ -64,7 +64,7 @@ ROWS = [
     ("check --json piped into head -1", lambda s, t: ["-m", "stacks", "check", "--json", _manifests(t)], "stdout pipe closed after one line", 1, "", None),
     ("prices show onto a full disk", lambda s, t: ["-m", "stacks", "prices", "show"], "stdout on /dev/full", 1, "cannot write stdout: No space left on device", None),
     ("tune --dry-run interrupted", lambda s, t: ["-m", "stacks", "tune", GRID, "--dry-run", "--db", str(t / "x.db")], "SIGINT after 1.5 s", 130, "python -m stacks: interrupted", None),
-    ("tune with its database on a read-only file system", lambda s, t: ["-m", "stacks", "tune", LOCAL_GRID, "--db", "/proc/llm-serving/x.db"], "", 2, "cannot create or open the results database", None),
+    ("tune with its database on a read-only file system", lambda s, t: ["-m", "stacks", "tune", LOCAL_GRID, "--db", "/proc/llm-serving/x.db"], "", 2, "cannot create its folder", None),
     ("plan --kubernetes-version 9.99", lambda s, t: ["-m", "stacks", "plan", "--kubernetes-version", "9.99"], "", 2, "from 1.25 to", None),
     ("check --kubernetes-version 9.99", lambda s, t: ["-m", "stacks", "check", _manifests(t), "--kubernetes-version", "9.99"], "", 2, "from 1.25 to", None),
     ("tune a grid whose range runs to .inf", lambda s, t: ["-m", "stacks", "tune", _inf_grid(t), "--dry-run"], "", 2, "expected a finite number", None),

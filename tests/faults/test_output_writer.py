@@ -419,7 +419,7 @@ class Disk:
     stderr_only: bool = False  # the load generator prints its results table on stdout first
 
 
-def snapshot_fetch(client, region, today):
+def snapshot_fetch(client, region, today, timeout=None):
     from stacks.prices.snapshot import Price, Snapshot, Source
 
     price = Price(service="ec2", instance_type="g5.xlarge", usd_per_hour=1.006, source=Source(kind="page", url="https://aws.amazon.com/ec2/pricing/on-demand/"), taken=today)

@@ -24,13 +24,14 @@ from .export import export, parse_spec
 from .metrics import SLO_KEYS
 from .report import ProgressBar, literal_console, print_report, write_json
 from .scenario import SCENARIO_HELP
+from .secrets import quoted, scrub
 
 OPTION_OF_FIELD = {"request_rates": "--request-rate"}
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line instead of usage + traceback-like noise
-        sys.stderr.write(f"benchmarks: error: {message} (see python -m benchmarks run --help)\n")
+        sys.stderr.write(scrub(f"benchmarks: error: {message} (see python -m benchmarks run --help)") + "\n")
         raise SystemExit(2)
 
 
@@ -157,7 +158,7 @@ def _config(a: argparse.Namespace) -> BenchmarkConfig:
 
 
 def _fail(option: str, value: object, fix: str) -> int:
-    sys.stderr.write(f"benchmarks: error: {option} {value!r}: {fix}\n")
+    sys.stderr.write(scrub(f"benchmarks: error: {option} {quoted(value)}: {fix}") + "\n")
     return 2
 
 
@@ -253,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     if result.aborted:
         return 1
     if result.all_failed:
-        sys.stderr.write(f"benchmarks: error: {result.all_failed} (see the errors above and the server's log)\n")
+        sys.stderr.write(scrub(f"benchmarks: error: {result.all_failed} (see the errors above and the server's log)") + "\n")
         return 1
     if result.interrupted:
         return 128 + (signum or signal.SIGINT)

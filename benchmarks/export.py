@@ -26,6 +26,7 @@ from typing import Any, Callable
 from .client import RequestRecord
 from .metrics import percentile
 from .results import BenchmarkResult, LevelResult
+from .secrets import scrub_data
 
 FORMATS = ("genai-bench", "inference-perf")
 INFERENCE_PERF_PERCENTILES = (50, 90, 95, 99)  # inference-perf names 50 "median", others "p<n>"
@@ -175,11 +176,12 @@ def level_paths(path: str, result: BenchmarkResult) -> list[str]:
 
 
 def export(result: BenchmarkResult, fmt: str, path: str) -> list[str]:
-    """Writes one file per level (atomically); returns their paths."""
+    """Writes one file per level (atomically), scrubbed of known secrets (error texts a server echoed a
+    key into); returns their paths."""
     paths = level_paths(path, result)
     for lv, target in zip(result.levels, paths):
         tmp = f"{target}.tmp-{os.getpid()}"
         with open(tmp, "w") as f:
-            json.dump(WRITERS[fmt](result, lv), f, indent=1)
+            json.dump(scrub_data(WRITERS[fmt](result, lv)), f, indent=1)
         os.replace(tmp, target)
     return paths

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sys
 import tempfile
 
 from rich.console import Console
@@ -18,14 +19,16 @@ from rich.table import Table
 
 from .metrics import LatencyStats
 from .results import BenchmarkResult
+from .secrets import ScrubbedStream, scrub, scrub_data
 
 SHOW_AFTER_S = 2.0  # short runs finish before a bar would be useful
 
 
-def literal_console(**kw) -> Console:
+def literal_console(stderr: bool = False, **kw) -> Console:
     """A console that never interprets what it prints (no markup, no :emoji: codes, no
-    highlighting)."""
-    return Console(markup=False, emoji=False, highlight=False, **kw)
+    highlighting), and never prints a known secret (every write is scrubbed)."""
+    stream = kw.pop("file", None) or (sys.stderr if stderr else sys.stdout)
+    return Console(markup=False, emoji=False, highlight=False, file=ScrubbedStream(stream), **kw)
 
 
 class ProgressBar:
@@ -140,7 +143,7 @@ def tenants_table(level) -> Table:
 def print_report(result: BenchmarkResult, console: Console) -> None:
     """``console`` should be a ``literal_console``: error texts come from the server."""
     if result.aborted:
-        console.print(f"aborted: {result.aborted}", style="red")
+        console.print(f"aborted: {scrub(result.aborted)}", style="red")
     if result.levels:
         console.print(results_table(result))
     for lv in result.levels:
@@ -153,18 +156,19 @@ def print_report(result: BenchmarkResult, console: Console) -> None:
         for w in lv.warnings:
             console.print(f"warning ({lv.mode} {lv.value:g}): {w}", style="yellow")
         for text, n in list(lv.errors.items())[:3]:
-            console.print(f"errors ({lv.mode} {lv.value:g}): {n} x {text[:200]}", style="red")
+            console.print(f"errors ({lv.mode} {lv.value:g}): {n} x {scrub(text[:200])}", style="red")
     if result.interrupted:
         console.print("interrupted: the last level is partial", style="yellow")
 
 
 def write_json(result: BenchmarkResult, path: str) -> None:
-    """Atomic write, so an interrupted run never leaves half a file."""
+    """Atomic write, so an interrupted run never leaves half a file; scrubbed of known secrets (a key a
+    server echoed into an error body, benchmarks/secrets.py)."""
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".results-", suffix=".json")
     try:
         with os.fdopen(fd, "w") as f:
-            json.dump(result.to_dict(), f, indent=1)
+            json.dump(scrub_data(result.to_dict()), f, indent=1)
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)

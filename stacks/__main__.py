@@ -10,6 +10,8 @@ from typing import Any
 
 from rich.console import Console
 
+from benchmarks.secrets import ScrubbedStream
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stacks", description=__doc__)
@@ -73,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     docs.add_argument("--check", action="store_true", help="write nothing; exit 1 when a generated file is out of date")
 
     args = parser.parse_args(argv)
-    console = Console(width=None if sys.stdout.isatty() else 160)
+    # Every line the CLI prints is scrubbed of the secrets the run knows (benchmarks/secrets.py).
+    console = Console(file=ScrubbedStream(sys.stdout), width=None if sys.stdout.isatty() else 160)
     if args.command == "plan":
         from . import plan as plan_cmd
 

@@ -13,6 +13,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from benchmarks import secrets
+
 from .redaction import redact
 
 # Pulumi's wire marker for an unknown value (pulumi.runtime.rpc.UNKNOWN).
@@ -74,4 +76,4 @@ def check_target(path: Path) -> None:
 
 
 def write(plan: Any, path: Path) -> None:
-    path.write_text(json.dumps(document(plan), indent=1, sort_keys=False, default=str) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(secrets.scrub_data(document(plan)), indent=1, sort_keys=False, default=str) + "\n", encoding="utf-8")

@@ -16,6 +16,8 @@ from typing import Any, Optional
 
 from pydantic import ValidationError
 
+from benchmarks.secrets import scrub_data
+
 from components.rules import ConfigError
 from components.rules.capacity import SCHEMA_VERSION
 from components.rules.cost import cost_per_mtok
@@ -112,6 +114,6 @@ def export(grid: GridSpec, records: list[TrialRecord], db: Path, out_dir: Path) 
     written = []
     for name, doc in sorted(chosen.items()):
         path = out_dir / name
-        path.write_text(json.dumps(doc, indent=2) + "\n")
+        path.write_text(json.dumps(scrub_data(doc), indent=2) + "\n")
         written.append(path)
     return written

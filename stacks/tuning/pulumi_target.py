@@ -21,11 +21,13 @@ from typing import Any, Callable, Optional, Protocol
 
 from pydantic import ValidationError
 
+from benchmarks.secrets import scrub
 from components.rules.endpoint import resolve
 from components.rules.spec import ClusterSpec, EndpointSpec, PlatformSpec
 
 from .. import yamlio
 from ..live import DEFAULT_TIMEOUT
+from ..live.outputs import register_keys
 from .deploy import DeployError, Endpoint, Status, wait_until_ready
 from .grid import GridSpec, PulumiTarget
 
@@ -140,6 +142,7 @@ def line_writer(path: Path) -> Callable[[str], None]:
     lock = threading.Lock()
 
     def write(line: str) -> None:
+        line = scrub(line)
         with lock, path.open("a") as f:
             f.write(line if line.endswith("\n") else line + "\n")
 
@@ -206,6 +209,7 @@ class PulumiDeployer:
         config = trial_config(self.base_config, spec, self.target.config, self.project, self.target.base_stack)
         try:
             handle.outputs = self.runner.up(stack, config, self._log(handle))
+            register_keys(handle.outputs)
         except Exception as exc:  # the Automation API raises CommandError and friends
             raise DeployError(f"pulumi up of {stack} failed: {exc}", handle) from exc
         return handle

@@ -10,6 +10,9 @@ from typing import Any, Optional
 
 import yaml
 
+from benchmarks import secrets
+from benchmarks.secrets import scrub, scrub_data
+
 from . import cost_report, plotting
 from .grid import GridSpec, apply, endpoint_params
 from .store import TrialRecord, TrialStore
@@ -95,7 +98,7 @@ def pareto(records: list[TrialRecord], grid: GridSpec) -> list[TrialRecord]:
 
 def config_snippet(grid: GridSpec, record: TrialRecord) -> str:
     """The winner as a stack endpoint entry; `benchmark.*` values were the load it was measured under, not config."""
-    entry = apply(grid.base, endpoint_params(record.params))
+    entry = scrub_data(apply(grid.base, endpoint_params(record.params)))  # a token in base.env stays out of it
     return yaml.safe_dump({"config": {f"{PROJECT}:endpoints": [entry]}}, sort_keys=False)
 
 
@@ -178,6 +181,7 @@ def write(store: TrialStore, out_dir: Path, run: Optional[str] = None) -> dict[s
     if run is not None and run not in names:
         raise ValueError(f"no run {run!r} in {store.path}; runs: {', '.join(names)}")
     name, grid_doc = next((n, g) for n, g in runs if n == (run or names[-1]))
+    secrets.collect(grid_doc)  # a database written before grids were scrubbed: its tokens stay out of the report
     grid = GridSpec.model_validate(grid_doc)
     records = store.trials(name)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -212,5 +216,5 @@ def write(store: TrialStore, out_dir: Path, run: Optional[str] = None) -> dict[s
     if cost_png:
         lines += ["", f"![cost vs latency]({cost_png.name})"]
     report = out_dir / "report.md"
-    report.write_text("\n".join(lines) + "\n")
+    report.write_text(scrub("\n".join(lines)) + "\n")
     return {"run": name, "report": report, "plot": png, "cost_plot": cost_png, "snippet": snippet_path, "verdict": decision, "header": header, "rows": table, "counts": counts, "complete": complete}

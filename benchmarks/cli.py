@@ -30,13 +30,14 @@ from .workloads import MAX_TURNS
 from .workloads.prefix import MAX_GROUPS
 from .report import RESULTS_FILE, ProgressBar, literal_console, print_report, write_json
 from .scenario import SCENARIO_HELP
+from .secrets import quoted, scrub
 
 OPTION_OF_FIELD = {"request_rates": "--request-rate"}
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line instead of usage + traceback-like noise
-        sys.stderr.write(f"benchmarks: error: {message} (see python -m benchmarks run --help)\n")
+        sys.stderr.write(scrub(f"benchmarks: error: {message} (see python -m benchmarks run --help)") + "\n")
         raise SystemExit(2)
 
 
@@ -181,7 +182,7 @@ def _config(a: argparse.Namespace) -> BenchmarkConfig:
 
 
 def _fail(option: str, value: object, fix: str) -> int:
-    sys.stderr.write(f"benchmarks: error: {option} {value!r}: {fix}\n")
+    sys.stderr.write(scrub(f"benchmarks: error: {option} {quoted(value)}: {fix}") + "\n")
     return 2
 
 
@@ -271,7 +272,7 @@ def _checked_run(args: argparse.Namespace, config: BenchmarkConfig, results: Out
         sys.stderr.write(f"benchmarks: error: {' '.join(result.aborted.split())[:300]}\n")
         return 1
     if result.all_failed:
-        sys.stderr.write(f"benchmarks: error: {result.all_failed}\n")
+        sys.stderr.write(scrub(f"benchmarks: error: {result.all_failed} (see the errors above and the server's log)") + "\n")
         return 1
     if result.interrupted:
         return 128 + (signum or signal.SIGINT)

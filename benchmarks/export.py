@@ -25,6 +25,7 @@ from .client import RequestRecord
 from .metrics import percentile
 from .outputs import Kind, Output, json_bytes, json_object_with
 from .results import BenchmarkResult, LevelResult
+from .secrets import scrub_data
 
 FORMATS = ("genai-bench", "inference-perf")
 INFERENCE_PERF_PERCENTILES = (50, 90, 95, 99)  # inference-perf names 50 "median", others "p<n>"
@@ -179,13 +180,14 @@ def level_paths(path: str, result: BenchmarkResult) -> list[str]:
 
 
 def export(result: BenchmarkResult, fmt: str, path: str) -> list[str]:
-    """Writes one file per level (atomically, each only over an earlier export of FORMAT); returns their paths."""
+    """Writes one file per level (atomically, each only over an earlier export of FORMAT), scrubbed of
+    known secrets (error texts a server echoed a key into); returns their paths."""
     targets = [Output(Path(p), KINDS[fmt], f"--export {fmt}:{p}") for p in level_paths(path, result)]
     try:
         for target in targets:  # all checked and locked before the first is written
             target.open()
         for lv, target in zip(result.levels, targets):
-            target.write(json_bytes(WRITERS[fmt](result, lv)))
+            target.write(json_bytes(scrub_data(WRITERS[fmt](result, lv))))
     finally:
         for target in targets:
             target.close()

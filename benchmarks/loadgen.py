@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Literal, Mapping
 
-from . import eventloop, tenants
+from . import eventloop, secrets, tenants
 from .client import Target, make_session
 from .engine_metrics import Scraper, metrics_url
 from .limits import DEFAULT_MAX_FILE_MB, MAX_REQUESTS, MAX_SECONDS, MAX_TIMEOUT, MAX_WARMUP, MIN_METRICS_INTERVAL
@@ -98,10 +98,14 @@ class BenchmarkConfig:
     api_keys: str | None = None  # tenants' keys file (benchmarks/tenants.py): requests spread over them
 
     def validate(self) -> None:
-        """Raises ConfigError for the first unusable value."""
+        """Raises ConfigError for the first unusable value.  Registers the secrets it holds first (the API
+        key, URL credentials, the keys file's keys), so no message, result or export shows them."""
+        secrets.register(self.api_key)
+        for url in (self.url, self.metrics_url):
+            secrets.collect(url)
         problem = check_url(self.url)
         if problem:
-            raise ConfigError("url", self.url, problem)
+            raise ConfigError("url", secrets.without_credentials(self.url), problem)
         if not self.model.strip():
             raise ConfigError("model", self.model, "give the model id, e.g. Qwen/Qwen3-4B-Instruct-2507")
         if self.endpoint not in ("chat", "completions"):
@@ -132,7 +136,7 @@ class BenchmarkConfig:
             if not v > 0:
                 raise ConfigError("slo", f"{k}={v}", "SLO limits are positive seconds")
         if self.metrics_url is not None and check_url(self.metrics_url):
-            raise ConfigError("metrics_url", self.metrics_url, check_url(self.metrics_url))
+            raise ConfigError("metrics_url", secrets.without_credentials(self.metrics_url), check_url(self.metrics_url))
         if self.metrics_interval is not None and not (MIN_METRICS_INTERVAL <= self.metrics_interval < float("inf")):
             raise ConfigError("metrics_interval", self.metrics_interval, f"use a number of seconds of at least {MIN_METRICS_INTERVAL:g}, or leave it unset")
         if self.api_keys is not None:

@@ -6,6 +6,8 @@ import json
 from typing import Sequence
 from urllib.parse import urlsplit
 
+from . import secrets
+
 ENDPOINT_PATHS = {"chat": "/v1/chat/completions", "completions": "/v1/completions"}
 
 
@@ -27,7 +29,11 @@ def endpoint_url(base: str, endpoint: str) -> str:
 
 
 def check_url(url: str) -> str | None:
-    """None if usable, else what is wrong with it."""
+    """None if usable, else what is wrong with it.  A URL with user info is refused: its credential
+    would be written into results files and logs with the URL."""
+    if secrets.url_credentials(url):
+        return ("a credential in the URL (user info before '@') would be written into results and logs: "
+                "remove it and pass the key with --api-key (or $OPENAI_API_KEY), or tenants' keys with --api-keys FILE")
     try:
         parts = urlsplit(url)
         parts.port  # raises on a bad port

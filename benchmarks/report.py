@@ -8,6 +8,7 @@ A ``[/x]`` in an HTTP 500 body therefore prints as ``[/x]`` instead of raising M
 from __future__ import annotations
 
 import asyncio
+import sys
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -16,15 +17,17 @@ from rich.table import Table
 from .metrics import LatencyStats
 from .outputs import Kind, Output, json_bytes, json_object_with
 from .results import BenchmarkResult
+from .secrets import ScrubbedStream, scrub, scrub_data
 
 RESULTS_FILE = Kind("load-generator results JSON", "results.json", json_object_with("schema_version", "config", "levels"))
 SHOW_AFTER_S = 2.0  # short runs finish before a bar would be useful
 
 
-def literal_console(**kw) -> Console:
+def literal_console(stderr: bool = False, **kw) -> Console:
     """A console that never interprets what it prints (no markup, no :emoji: codes, no
-    highlighting)."""
-    return Console(markup=False, emoji=False, highlight=False, **kw)
+    highlighting), and never prints a known secret (every write is scrubbed)."""
+    stream = kw.pop("file", None) or (sys.stderr if stderr else sys.stdout)
+    return Console(markup=False, emoji=False, highlight=False, file=ScrubbedStream(stream), **kw)
 
 
 class ProgressBar:
@@ -139,7 +142,7 @@ def tenants_table(level) -> Table:
 def print_report(result: BenchmarkResult, console: Console) -> None:
     """``console`` should be a ``literal_console``: error texts come from the server."""
     if result.aborted:
-        console.print(f"aborted: {result.aborted}", style="red")
+        console.print(f"aborted: {scrub(result.aborted)}", style="red")
     if result.levels:
         console.print(results_table(result))
     for lv in result.levels:
@@ -152,7 +155,7 @@ def print_report(result: BenchmarkResult, console: Console) -> None:
         for w in lv.warnings:
             console.print(f"warning ({lv.mode} {lv.value:g}): {w}", style="yellow")
         for text, n in list(lv.errors.items())[:3]:
-            console.print(f"errors ({lv.mode} {lv.value:g}): {n} x {text[:200]}", style="red")
+            console.print(f"errors ({lv.mode} {lv.value:g}): {n} x {scrub(text[:200])}", style="red")
         if lv.rate_limited:  # not in ok/err: a 429 is the gateway's limit working, not an error
             console.print(f"rate limited ({lv.mode} {lv.value:g}): {lv.rate_limited} x HTTP 429", style="yellow")
     if result.interrupted:
@@ -163,7 +166,7 @@ def write_json(result: BenchmarkResult, out: Output | str) -> None:
     """Atomically, and only over a results file (benchmarks/outputs.py); `out` opened before the run
     keeps a second run off the same file."""
     if isinstance(out, Output):
-        out.write(json_bytes(result.to_dict()))
+        out.write(json_bytes(scrub_data(result.to_dict())))
         return
     with Output(out, RESULTS_FILE, f"--out {out}") as target:
-        target.write(json_bytes(result.to_dict()))
+        target.write(json_bytes(scrub_data(result.to_dict())))

@@ -7,7 +7,8 @@ them: Envoy's draft-03 ``x-ratelimit-*`` (envoyproxy/gateway BackendTrafficPolic
 and the ``x-tokens-*`` names of the KServe MaaS platform.
 
 The keys file is JSON: ``[{"tenant": "team-a", "key": "sk-..."}, ...]`` or ``{"team-a": "sk-...", ...}``.
-Keys never reach results files; only tenant names do.
+Keys never reach results files; only tenant names do: every key read is registered with the scrubber
+(benchmarks/secrets.py), so a server that echoes one back is scrubbed too.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any, Iterable, Mapping
 
 from . import inputs
 from .limits import KEYS_MAX_BYTES
+from . import secrets
 
 LIMIT_HEADERS = (
     "x-ratelimit-limit",
@@ -71,6 +73,7 @@ def parse_keys(text: str, source: str) -> list[TenantKey]:
         if any(ch in key for ch in "\r\n") or any(ch in tenant for ch in "\r\n"):
             raise KeysFileError(f"{source} entry {i} ({tenant!r:.40}): a line break cannot go into an HTTP header")
         keys.append(TenantKey(tenant.strip(), key.strip()))
+    secrets.REGISTRY.add_all(k.key for k in keys)
     return keys
 
 

@@ -16,6 +16,8 @@ from benchmarks import exits
 if TYPE_CHECKING:
     from rich.console import Console
 
+from benchmarks.secrets import ScrubbedStream
+
 
 def build_parser() -> argparse.ArgumentParser:
     """Every command and its options (the registry tests walk)."""
@@ -101,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
-    console = Console(width=None if sys.stdout.isatty() else 160)
+    # Every line the CLI prints is scrubbed of the secrets the run knows (benchmarks/secrets.py).
+    console = Console(file=ScrubbedStream(sys.stdout), width=None if sys.stdout.isatty() else 160)
     from benchmarks.inputs import InputError
 
     try:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Optional, TextIO
 
+from benchmarks import secrets
 from components.rules import manifests, security
 from components.rules.policy_config import PolicyConfig, PolicyConfigError
 from components.rules.policy_eval import Violation, evaluate
@@ -90,6 +91,7 @@ def load_documents(files: Iterable[Path]) -> list[Document]:
                 continue  # an empty document (a trailing ---)
             if not isinstance(doc, dict) or not doc.get("apiVersion") or not doc.get("kind"):
                 raise InputError(f"{path}:{i}: not a Kubernetes object (needs apiVersion and kind)")
+            secrets.collect(doc)  # Secret data, secret-named env values, URL credentials: never quoted in a line
             docs.append(Document(path, i, doc))
     return docs
 
@@ -196,7 +198,7 @@ def main(
     kubernetes_version: str = DEFAULT_K8S_VERSION,
     out: Optional[TextIO] = None,
 ) -> int:
-    out = out or sys.stdout
+    out = secrets.ScrubbedStream(out or sys.stdout)
     try:
         config = load_policy_config(policy_config) if policy_config else None
         docs = load_documents(collect(paths))
@@ -207,11 +209,11 @@ def main(
     directory, _ = find_crd_dir(crd_dir)
     check_documents(docs, config, Validator(directory, kubernetes_version))
     if as_json:
-        json.dump(report(docs), out, indent=2, default=str)
+        json.dump(secrets.scrub_data(report(docs)), out, indent=2, default=lambda o: secrets.scrub(str(o)))
         out.write("\n")
         return exit_code(docs)
     for line in lines(docs):
-        print(line, file=out)
+        print(secrets.scrub(line), file=out)
     counts = summary(docs)
     print(
         f"{counts['documents']} document(s): {counts['mandatory']} mandatory and {counts['advisory']} advisory violation(s), "

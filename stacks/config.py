@@ -14,7 +14,8 @@ from typing import Any, Mapping, Optional
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
-from components.rules import ConfigError, Problem, autoscaling, backends, naming
+from benchmarks import secrets
+from components.rules import ConfigError, Problem, autoscaling, backends, naming, security
 from components.rules import endpoint as endpoint_rules
 from components.rules.problems import Change
 from components.rules.bounds import Line
@@ -87,13 +88,23 @@ def parse(values: Mapping[str, Any], region: Optional[str], stack_name: Optional
     """`values` are the project's config keys without the `<project>:` prefix; `stack_name` is the Pulumi stack
     name (dev stacks may opt out of TLS, S2; unknown counts as not dev); `project_dir` is where endpoints'
     `capacity` files are (default: the directory of the running program)."""
-    problems: list[Problem] = []
-    if not region:
+    secrets.collect(dict(values))  # before anything can quote a value: every secret the config holds, registered
+    values, problems = pulumi_secrets(values)
+    if secrets.is_secure(region):
+        secrets.collect(region)
+        problems.append(_secret_not_allowed("aws:region"))
+        region = None
+    elif not region:
         problems.append(Problem("aws:region", region, "CONFIG", "no AWS region", "set config aws:region, e.g. us-east-1"))
     try:
         stack = StackSpec.model_validate(dict(values))
     except ValidationError as exc:
-        raise ConfigError(problems + [config_errors.problem(err, StackSpec) for err in exc.errors()]) from None
+        found = [config_errors.problem(err, StackSpec) for err in exc.errors()]
+        taken = {p.path for p in problems}  # a secret where a plain value belongs is reported once, as that
+        raise ConfigError(problems + [p for p in found if not any(p.path == t or p.path.startswith(t + ".") for t in taken)]) from None
+    problems += [p for part, spec in (("cluster", stack.cluster), ("platform", stack.platform), ("gateway", stack.gateway)) for p in security.check_url_credentials(spec.model_dump(by_alias=True), part)]
+    if problems:
+        raise ConfigError(problems)
     endpoints = backends.resolve(stack.endpoints, stack.cluster, stack.platform)
     # C1 first: `autoscaling.target: fromCapacity` fills in the triggers the checks below then judge (A1).
     server = stack.platform.prometheus_server_address
@@ -191,6 +202,43 @@ def check_platform_stack(platform_stack: str, endpoints: list[EndpointSpec], pro
     return problems + backends.check_operators(endpoints, found.cluster.mode, found.platform, found.backends, platform_path=paths.platform, platform_stack=platform_stack)
 
 
+def _allowed(loc: tuple[Any, ...]) -> bool:
+    """Where Pulumi's `{secure: <ciphertext>}` may stand in for a value: an endpoint's env values (the engine
+    reads a secret from its environment)."""
+    return len(loc) == 4 and loc[0] == "endpoints" and isinstance(loc[1], int) and loc[2] == "env" and isinstance(loc[3], str)
+
+
+def _secret_not_allowed(path: str) -> Problem:
+    return Problem(
+        path,
+        config_errors.Shown(secrets.REDACTED),
+        "CONFIG",
+        "a Pulumi secret (`secure:`) where this key needs a plain value; secrets belong only in an endpoint's env, "
+        "or in a Kubernetes Secret that the config names (modelSource.tokenSecret, apiKey)",
+        f"set it without --secret: pulumi config set --path '{path}' VALUE" if "." in path or "[" in path else f"set it without --secret: pulumi config set {path} VALUE",
+    )
+
+
+def pulumi_secrets(values: Mapping[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
+    """Pulumi's stack-file form of a secret, `{secure: <ciphertext>}` (`pulumi config set --secret --path`): an
+    env value becomes the marker `[secret]` (a real `pulumi up` hands the program the decrypted value; the offline
+    plan cannot decrypt it); anywhere else it is a problem naming the key. The ciphertext is never printed."""
+    problems: list[Problem] = []
+
+    def walk(value: Any, loc: tuple[Any, ...]) -> Any:
+        if secrets.is_secure(value):
+            if not _allowed(loc):
+                problems.append(_secret_not_allowed(config_errors.path_of(loc)))
+            return secrets.REDACTED
+        if isinstance(value, dict):
+            return {k: walk(v, (*loc, k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v, (*loc, i)) for i, v in enumerate(value)]
+        return value
+
+    return {k: walk(v, (k,)) for k, v in values.items()}, problems
+
+
 def program_dir() -> Path:
     """The project directory: where the running program (`__main__.py`, run by Pulumi or the offline plan through
     runpy) lives, else the working directory (Pulumi runs programs there)."""
@@ -201,6 +249,7 @@ def program_dir() -> Path:
 def load_from_pulumi() -> StackConfig:
     """Read the running stack's config; the one place the program touches raw config."""
     import pulumi
+    from pulumi.runtime.config import is_config_secret
 
     cfg = pulumi.Config()
     values: dict[str, Any] = {}
@@ -210,4 +259,20 @@ def load_from_pulumi() -> StackConfig:
             values[key] = value
     if cfg.get("platformStack"):
         values["platformStack"] = cfg.get("platformStack")
+    register_pulumi_secrets(values, lambda key: is_config_secret(cfg.full_key(key)))
     return parse(values, pulumi.Config("aws").get("region"), pulumi.get_stack())
+
+
+def register_pulumi_secrets(values: Mapping[str, Any], is_secret: Any) -> None:
+    """On `pulumi up` the program gets secrets decrypted. A key Pulumi holds as secret (`pulumi config set
+    --secret`, or `--secret --path` below it) is registered: a text value whole, and for `endpoints` every env
+    value (the one place a secret may stand), so no problem line or log quotes one."""
+    for key, value in values.items():
+        if not is_secret(key):
+            continue
+        if isinstance(value, str):
+            secrets.register(value)
+        elif key == "endpoints" and isinstance(value, list):
+            for entry in value:
+                env = entry.get("env") if isinstance(entry, dict) else None
+                secrets.REGISTRY.add_all(env.values() if isinstance(env, dict) else ())

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
+from benchmarks.secrets import scrub_data
 from components.rules import Problem
 from components.rules.bounds import FIXES, INT32_MAX
 
@@ -48,8 +49,8 @@ NOT_OFFERED = {
 }
 
 
-class _Shown:
-    """A long value, shortened so the problem stays one readable line."""
+class Shown:
+    """A value as a problem line shows it: shortened to stay one readable line, or a marker in its place."""
 
     def __init__(self, text: str):
         self.text = text
@@ -59,10 +60,13 @@ class _Shown:
 
 
 def shown(value: Any) -> Any:
+    """`value` as a problem quotes it: shortened, and scrubbed before it is shortened, so no piece of a known
+    secret survives the cut (benchmarks/secrets.py)."""
+    value = scrub_data(value)
     text = _SHOWN.repr(value)
     if isinstance(value, str) and len(value) > 80:
         text += f" ({len(value)} characters)"
-    return _Shown(text) if text != repr(value) else value
+    return Shown(text) if text != repr(value) else value
 
 
 def path_of(loc: tuple[Any, ...]) -> str:

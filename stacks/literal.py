@@ -2,6 +2,7 @@
 
 User data and server text (namespaces, names, values, messages with regexes like `[a-z0-9]`) go
 into `Text` as plain strings, so a `[/x]` in them prints as written instead of raising MarkupError.
+The data is scrubbed of the secrets the run knows first (benchmarks/secrets.py).
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ from typing import Any
 
 from rich.text import Text
 
+from benchmarks.secrets import scrub
+
 
 def labelled(label: str, style: str, message: Any, indent: str = "") -> Text:
     """`indent` + `label` in `style`, a space, then `message` exactly as given."""
-    return Text.assemble(indent, (label, style), " ", str(message))
+    return Text.assemble(indent, (label, style), " ", scrub(str(message)))
 
 
 def plain(message: Any, style: str = "") -> Text:
-    return Text(str(message), style=style)
+    return Text(scrub(str(message)), style=style)

@@ -18,6 +18,7 @@ from typing import Any, Optional
 
 import yaml
 
+from benchmarks import secrets
 from components.rules import ConfigError, Problem, manifests
 from components.rules.policy_config import PolicyConfig, PolicyConfigError
 from components.rules.policy_eval import Violation, evaluate
@@ -36,7 +37,6 @@ from .schemas import DEFAULT_K8S_VERSION, SchemaResult, Validator, find_crd_dir
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 # libyaml's emitter writes what PyYAML's pure-Python one does, 5x faster (a plan writes one file per object).
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-SECURE_PLACEHOLDER = "[secure config value]"
 
 
 class StackFileError(Exception):
@@ -111,7 +111,9 @@ def project_name(project_dir: Path = PROJECT_DIR) -> str:
 
 
 def read_stack_config(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
-    """The stack file's config map, with project keys namespaced and secure values as placeholders."""
+    """The stack file's config map, with project keys namespaced. Pulumi secrets (`{secure: ...}`) stay as they
+    are for the project's typed keys, whose parser judges them (stacks/config.py:pulumi_secrets), and become the
+    marker `[secret]` elsewhere (`aws:*`, a kubeconfig); every ciphertext is registered, never printed."""
     path = project_dir / f"Pulumi.{stack}.yaml"
     if not path.exists():
         found = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
@@ -124,12 +126,13 @@ def read_stack_config(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, 
     if not isinstance(doc, dict) or not isinstance(raw, dict):
         raise StackFileError(f"{path.name}: `config` must be a map of keys to values; Fix: write `config:` followed by `key: value` lines")
     project = project_name(project_dir)
+    secrets.collect(raw)
     out = {}
     for key, value in raw.items():
         if not isinstance(key, str):
             raise StackFileError(f"{path.name}: config key {key!r} is not a string; Fix: quote it or use `{project}:<name>`")
         full = key if ":" in key else f"{project}:{key}"
-        out[full] = SECURE_PLACEHOLDER if isinstance(value, dict) and set(value) == {"secure"} else value
+        out[full] = secrets.REDACTED if secrets.is_secure(value) and not full.startswith(f"{project}:") else value
     return out
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from benchmarks.outputs import Kind, Output, json_bytes, json_object_with
+from benchmarks import secrets
 
 from .redaction import redact
 
@@ -66,4 +67,4 @@ def document(plan: Any) -> dict[str, Any]:
 
 def write(plan: Any, out: Output) -> None:
     """Into the output `stacks.plan_out.PlanOutputs` opened (locked and checked before the plan ran)."""
-    out.write(json_bytes(document(plan), default=str))
+    out.write(json_bytes(secrets.scrub_data(document(plan)), default=str))

@@ -29,6 +29,17 @@ def make_endpoint():
     return endpoint
 
 
+@pytest.fixture(autouse=True)
+def fresh_secret_registry():
+    """Each test starts, as each run of a command does, knowing no secret (benchmarks/secrets.py): one test's
+    registered values must not scrub another's output."""
+    from benchmarks.secrets import REGISTRY
+
+    REGISTRY.clear()
+    yield
+    REGISTRY.clear()
+
+
 SCHEMAS_MISSING = "needs upstream CRD schemas; {}"
 
 

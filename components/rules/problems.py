@@ -1,13 +1,16 @@
 """One finding of a rule: where, what value, which rule, how to fix it.
 
 Used by config validation, the manifest checkers, the policy pack and grid pruning, so every
-surface prints the same one-line message.
+surface prints the same one-line message. Every line is scrubbed of the secrets the run knows
+(benchmarks/secrets.py), and its value is quoted by the helper that never quotes one.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from benchmarks.secrets import quoted, scrub
 
 Severity = Literal["error", "warning"]
 
@@ -22,7 +25,7 @@ class Problem:
     severity: Severity = "error"
 
     def __str__(self) -> str:
-        return f"{printable(self.path)} = {self.value!r}: [{self.rule}] {printable(self.message)}. Fix: {printable(self.fix)}"
+        return scrub(f"{printable(self.path)} = {quoted(self.value)}: [{self.rule}] {printable(self.message)}. Fix: {printable(self.fix)}")
 
 
 def printable(text: str) -> str:
@@ -44,7 +47,7 @@ class Change:
     reason: str
 
     def __str__(self) -> str:
-        return f"[{self.rule}] {self.path}: {self.old!r} -> {self.new!r} ({self.reason})"
+        return scrub(f"[{self.rule}] {self.path}: {quoted(self.old)} -> {quoted(self.new)} ({self.reason})")
 
 
 class ConfigError(Exception):

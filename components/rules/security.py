@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable, Mapping, Optional
 
+from benchmarks import secrets
+
 from . import instances
 from .backends import hyperpod, kubernetes, reader
 from .catalog import S1, S3, S4, S5, S6
@@ -98,33 +100,17 @@ def check_gpu_workload(manifest: Mapping[str, Any]) -> list[Problem]:
 
 # ---------------------------------------------------------------- S3 plaintext secrets
 
-_SECRET_NAME = re.compile(r"(?i)(^|[_.-])(api[_-]?key|apikey|secret|token|passw(or)?d|passwd|credentials?|private[_-]?key|access[_-]?key)($|[_.-])")
-_NOT_A_SECRET = re.compile(r"(?i)[_.-](name|file|path|arn|ref|id|url|ttl|length|size)$")
-_SECRET_VALUE = re.compile(
-    r"(sk-[A-Za-z0-9_-]{20,}|AKIA[0-9A-Z]{16}|ASIA[0-9A-Z]{16}|hf_[A-Za-z0-9]{30,}|gh[pousr]_[A-Za-z0-9]{30,}"
-    r"|xox[abprs]-[A-Za-z0-9-]{10,}|-----BEGIN [A-Z ]*PRIVATE KEY-----)"
-)
-_ENV_REFERENCE = re.compile(r"^\$\([A-Za-z_][A-Za-z0-9_]*\)$")
-
-
 def _secret_like(name: Any, value: Any) -> bool:
-    if not isinstance(value, str) or not value or _ENV_REFERENCE.match(value):
+    if not isinstance(value, str) or not value or secrets.ENV_REFERENCE.match(value):
         return False
-    by_name = isinstance(name, str) and bool(_SECRET_NAME.search(name)) and not _NOT_A_SECRET.search(name)
-    return by_name or bool(_SECRET_VALUE.search(value))
+    by_name = isinstance(name, str) and bool(secrets.SECRET_WORD.search(name)) and not secrets.NOT_A_SECRET.search(name)
+    return by_name or bool(secrets.SECRET_VALUE.search(value))
 
 
-# Env var names that hold a secret whatever their value: VLLM_API_KEY, HF_TOKEN, *_TOKEN, *_KEY,
-# *PASSWORD*, *SECRET*, *CREDENTIAL*. Names of references to a secret (`*_SECRET_NAME`, `*_KEY_ID`,
+# One definition of a secret name, shared with the scrubber (benchmarks/secrets.py): VLLM_API_KEY, HF_TOKEN,
+# *_TOKEN, *_KEY, *PASSWORD*, *SECRET*, *CREDENTIAL*; references to a secret (`*_SECRET_NAME`, `*_KEY_ID`,
 # `*_TOKEN_FILE`, ...) are not secrets themselves.
-_SECRET_ENV_NAME = re.compile(r"(?i)(^|_)(token|key|api_?key|apikey)$|passw(or)?d|secret|credential|private_?key")
-
-
-def is_secret_name(name: Any) -> bool:
-    """A key or env var name that holds a secret (S3); the plan redacts such values whatever they are."""
-    if not isinstance(name, str):
-        return False
-    return bool(_SECRET_ENV_NAME.search(name) or _SECRET_NAME.search(name)) and not _NOT_A_SECRET.search(name)
+is_secret_name = secrets.is_secret_name
 
 
 def check_endpoint_env(env: Mapping[str, Any], path: str) -> list[Problem]:
@@ -135,7 +121,8 @@ def check_endpoint_env(env: Mapping[str, Any], path: str) -> list[Problem]:
             f"{path}.{name}",
             redacted(value),
             S3,
-            f"env var {name} holds a secret as a plain value, readable by anyone who can read the object and written into plans",
+            f"env var {name} holds a secret as a plain value, readable by anyone who can read the object and written into plans"
+            + (" (a Pulumi secret too: the engine's env is plain text in the object)" if value == secrets.REDACTED else ""),
             "remove it: for the endpoint's API key set apiKey: true (a generated key, or apiKeySecretArn), for a Hugging Face "
             "token set modelSource.tokenSecret {name, key}; otherwise reference a Secret (valueFrom.secretKeyRef)",
         )
@@ -144,8 +131,69 @@ def check_endpoint_env(env: Mapping[str, Any], path: str) -> list[Problem]:
     ]
 
 
+# ---------------------------------------------------------------- credentials in URLs and engine flags
+
+_KEEP_IN_A_SECRET = (
+    "keep it in a Kubernetes Secret that the config names instead: for the endpoint's API key set apiKey: true (a "
+    "generated key, or apiKeySecretArn), for a Hugging Face token set modelSource.tokenSecret {name, key}"
+)
+
+
+def check_url_credentials(values: Any, path: str) -> list[Problem]:
+    """A URL with user info (`redis://user:password@host`, `https://token@host`) anywhere in a config
+    (`kvCache.l2LocalUrl`, `autoscaling.prometheus.serverAddress`, an env value, an engine flag): the credential
+    would land in plain text in the object, in plans and in logs. The problem shows the URL without it."""
+    problems = []
+    for where, text in _strings(values, path):
+        if secrets.url_credentials(text):
+            problems.append(
+                Problem(
+                    where,
+                    secrets.without_credentials(text),
+                    "CONFIG",
+                    "a URL with a credential in it (user info before '@'): it would be written in plain text into the object, plan files and logs",
+                    f"remove the user info from the URL; {_KEEP_IN_A_SECRET}",
+                )
+            )
+    return problems
+
+
+def check_credential_args(args: Iterable[Any], path: str, skip: Iterable[str] = ()) -> list[Problem]:
+    """A flag that carries a credential in engine arguments (`--hf-token X`, `--api-key=X`, `--password X`, any
+    spelling): the value would be a plain argument in the object, in plans and in `ps`. `skip`: flags another
+    rule reports (G10's managed `--api-key`)."""
+    skipped = {s.replace("_", "-").lower() for s in skip}
+    problems = []
+    for i, flag, value in secrets.credential_args(args):
+        if value is None or flag.replace("_", "-").lower() in skipped:
+            continue
+        hf = flag.lower().replace("_", "-") in ("--hf-token", "--token")
+        fix = (
+            "remove it: set modelSource.tokenSecret {name, key}, a Kubernetes Secret that holds the Hugging Face token"
+            if hf
+            else f"remove it: {_KEEP_IN_A_SECRET}"
+        )
+        problems.append(
+            Problem(f"{path}[{i}]", f"{flag} {secrets.REDACTED}", "CONFIG", f"{flag} passes a credential as a plain engine argument, readable in the object, plan files and process lists", fix)
+        )
+    return problems
+
+
+def _strings(value: Any, path: str) -> Iterable[tuple[str, str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _strings(v, f"{path}.{k}")
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            yield from _strings(v, f"{path}[{i}]")
+
+
 def redacted(value: Any) -> str:
     """Never print a secret: messages reach CI logs."""
+    if value == secrets.REDACTED:
+        return "<redacted, a Pulumi secret>"
     return f"<redacted, {len(value) if isinstance(value, str) else '?'} characters>"
 
 

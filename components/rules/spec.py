@@ -523,12 +523,15 @@ class EndpointSpec(_Model):
     extra_args: list[Line] = Field(default_factory=list)
     """Further engine flags, appended as given. Flags the stack sets itself (`--host`, `--port`, `--model`,
     `--model-path`, `--served-model-name`, `--api-key`, and every flag of an `engineArgs` key) are rejected: set
-    the key instead. Example: `["--max-log-len", "100"]`
+    the key instead. Flags that carry a credential (`--hf-token`, `--token`, `--password`, any spelling) and URLs
+    with user info are rejected too: use `modelSource.tokenSecret` or `apiKey`. Example: `["--max-log-len", "100"]`
     """
     env: Env = Field(default_factory=dict)
     """Environment variables of the engine container; values may span lines (names and values together at most
     524288 characters). They override the stack's GPU workaround variables (rule G12); `CUDA_VISIBLE_DEVICES` is
-    rejected (rule G11). Example: `{VLLM_LOGGING_LEVEL: DEBUG}`
+    rejected (rule G11), and so are secret names such as `HF_TOKEN` or `*_API_KEY` (rule S3) and URLs with user
+    info. A value may be a Pulumi secret (`pulumi config set --secret --path 'endpoints[0].env.NAME'`), which the
+    offline plan shows as `[secret]`. Example: `{VLLM_LOGGING_LEVEL: DEBUG}`
     """
     invocation_endpoint: Literal["v1/chat/completions", "v1/completions"] = "v1/chat/completions"
     """OpenAI API path clients call; it is the path of the endpoint's `url` output and of its `curl` example.

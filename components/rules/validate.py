@@ -44,6 +44,8 @@ def validate_endpoint(spec: EndpointSpec, path: str) -> list[Problem]:
     problems += _instance_rules(spec, path)
     problems += _engine_arg_rules(spec, path)
     problems += security.check_endpoint_env(spec.env, f"{path}.env")
+    problems += security.check_url_credentials(spec.model_dump(by_alias=True), path)
+    problems += security.check_credential_args(spec.extra_args, f"{path}.extraArgs", skip=[f for f in managed_flags(spec.engine)])
     problems += _vllm_only_rules(spec, path)
     problems += _kv_cache_rules(spec, path)
     problems += _routing_rules(spec, path)

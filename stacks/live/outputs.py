@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from benchmarks import inputs
+from benchmarks import secrets
 
 CLI_TIMEOUT = 120.0  # seconds: reading outputs from a remote backend is one request
 MAX_BYTES = 16 * 1024 * 1024  # a stack's outputs with its kubeconfig are kilobytes
@@ -54,4 +55,17 @@ def _parse(text: str, source: str) -> dict[str, Any]:
         raise OutputsError(f"{source} is not JSON ({str(exc).removeprefix(source + ': ').split('; Fix: ')[0]}); Fix: {FIX}") from None
     if not isinstance(doc, dict):
         raise OutputsError(f"{source} is a JSON {type(doc).__name__}, not a map of outputs; Fix: write it with `pulumi stack output --json --show-secrets`")
+    register_keys(doc)
     return doc
+
+
+KEY_OUTPUTS = ("apiKeys", "gatewayKeys")  # the stack's generated keys, one secret per endpoint or tenant
+
+
+def register_keys(outputs: Any) -> None:
+    """The generated keys a stack exports (read with --show-secrets) are registered with the scrubber, so no
+    line or file this run writes shows one."""
+    for name in KEY_OUTPUTS:
+        keys = outputs.get(name) if isinstance(outputs, dict) else None
+        if isinstance(keys, dict):
+            secrets.REGISTRY.add_all(v for v in keys.values() if isinstance(v, str))

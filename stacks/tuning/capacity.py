@@ -17,6 +17,8 @@ from typing import Any, Optional
 from pydantic import ValidationError
 
 from benchmarks.outputs import Kind, Output, json_bytes, json_object_with
+from benchmarks.secrets import scrub_data
+
 from components.rules import ConfigError
 from components.rules.capacity import SCHEMA_VERSION
 from components.rules.cost import cost_per_mtok
@@ -136,7 +138,7 @@ class Export:
         return self
 
     def write(self) -> list[Path]:
-        return [target.write(json_bytes(doc, indent=2)) for target, doc in self.files]
+        return [target.write(json_bytes(scrub_data(doc), indent=2)) for target, doc in self.files]
 
     def close(self) -> None:
         for target, _ in self.files:

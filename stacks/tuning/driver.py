@@ -15,6 +15,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Protocol
 
+from benchmarks import secrets
+
 from . import strategies
 from .cost import trial_price
 from .deploy import Deployer, DeployError, Endpoint, EndpointFailed, EngineDied, Interrupted, ReadyTimeout
@@ -242,7 +244,9 @@ class Driver:
     def _run(self) -> RunSummary:
         points = expand(self.grid)
         pruned = [p for p in points if p.pruned]
-        self.store.start_run(self.run_name, self.grid.model_dump(mode="json", by_alias=True))
+        grid_doc = self.grid.model_dump(mode="json", by_alias=True)
+        secrets.collect(grid_doc)  # the run's secrets (local.env tokens, ...), registered before anything is stored
+        self.store.start_run(self.run_name, grid_doc)
         for point in pruned:
             if self.store.get(self.run_name, point.key) is None:
                 reasons = "; ".join(str(p) for p in point.problems if p.severity == "error")

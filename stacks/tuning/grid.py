@@ -21,7 +21,8 @@ from pydantic.alias_generators import to_camel
 from benchmarks.loadgen import BenchmarkConfig
 from benchmarks.loadgen import ConfigError as LoadgenConfigError
 from benchmarks.scenario import FLOW_SPLIT_FIX, looks_flow_split
-from components.rules import ConfigError, Problem, backends
+from benchmarks import secrets
+from components.rules import ConfigError, Problem, backends, security
 from components.rules.bounds import MAX_REQUESTS_PER_SECOND, MAX_USD_PER_HOUR
 from components.rules.spec import ClusterSpec, EndpointSpec, PlatformSpec
 from components.rules.tls import check_public_tls
@@ -293,6 +294,7 @@ def load(path: Union[str, Path]) -> GridSpec:
         raise ConfigError([Problem(str(path), None, "CONFIG", message.removeprefix(f"{path}: "), fix or "fix the YAML syntax")]) from None
     if raw is not None and not isinstance(raw, dict):
         raise ConfigError([Problem(str(path), type(raw).__name__, "CONFIG", "a grid file is a YAML map", "start from a grid in stacks/grids/")])
+    secrets.collect(raw)  # `local.env` tokens, keys, URL credentials: registered before any line can quote them
     try:
         grid = GridSpec.model_validate(raw or {})
     except ValidationError as exc:
@@ -322,6 +324,10 @@ def check(grid: GridSpec) -> None:
         problems.append(Problem("parameters" if not grid.points else "points", f"{size:,} points ({shape})", "CONFIG", f"the grid is over the limit of {MAX_POINTS:,} points", "use fewer values per parameter, or strategy random/tpe/gp over coarser value lists with budget.trials"))
     problems += path_problems(grid)
     problems += workload_problems(grid.benchmark)
+    problems += [
+        Problem(p.path, p.value, p.rule, p.message, "remove it: give the local engine its token in local.env (e.g. HF_TOKEN), which is never stored or printed")
+        for p in security.check_credential_args(grid.local.extra_args, "local.extraArgs")
+    ]
     if grid.benchmark.trace and grid.capacity_search.enabled:
         problems.append(Problem("capacitySearch.enabled", True, "CONFIG", "a trace sets its own arrivals, so there is no load to search",
                                 "turn capacitySearch off, or use concurrency/requestRates instead of benchmark.trace"))

@@ -19,6 +19,7 @@ from typing import IO, Optional
 
 import httpx
 
+from benchmarks.secrets import scrub
 from components.rules import engines
 from components.rules.endpoint import resolve
 from components.rules.spec import EndpointSpec
@@ -85,7 +86,7 @@ class LocalEngineDeployer:
             **spec.env,
         }
         handle.log = handle.log_path.open("ab")
-        handle.log.write(("$ " + " ".join(command) + "\n").encode())
+        handle.log.write(scrub("$ " + " ".join(command) + "\n").encode())
         handle.log.flush()
         # Own process group: stop() reaches the engine's worker processes too.
         handle.process = subprocess.Popen(command, stdout=handle.log, stderr=subprocess.STDOUT, env=env, start_new_session=True)

@@ -21,12 +21,14 @@ from typing import Any, Callable, Optional, Protocol
 
 from pydantic import ValidationError
 
+from benchmarks.secrets import scrub
 from components.rules.endpoint import resolve
 from components.rules.spec import ClusterSpec, EndpointSpec, PlatformSpec
 
 from .. import yamlio
 from ..live import DEFAULT_TIMEOUT
 from . import leftovers
+from ..live.outputs import register_keys
 from .deploy import DeployError, Endpoint, Status, wait_until_ready
 from .grid import GridSpec, PulumiTarget
 
@@ -141,6 +143,7 @@ def line_writer(path: Path) -> Callable[[str], None]:
     lock = threading.Lock()
 
     def write(line: str) -> None:
+        line = scrub(line)
         with lock, path.open("a") as f:
             f.write(line if line.endswith("\n") else line + "\n")
 
@@ -208,6 +211,7 @@ class PulumiDeployer:
         try:
             leftovers.record(self.log_dir, key, {"stack": stack})  # before `up`: a run killed during it is cleaned up
             handle.outputs = self.runner.up(stack, config, self._log(handle))
+            register_keys(handle.outputs)
         except Exception as exc:  # the Automation API raises CommandError and friends
             raise DeployError(f"pulumi up of {stack} failed: {exc}", handle) from exc
         return handle

@@ -11,6 +11,8 @@ from typing import Any, Optional
 import yaml
 
 from benchmarks.outputs import Kind, Output
+from benchmarks import secrets
+from benchmarks.secrets import scrub, scrub_data
 
 from . import cost_report, plotting
 from .grid import GridSpec, apply, endpoint_params
@@ -99,7 +101,7 @@ def pareto(records: list[TrialRecord], grid: GridSpec) -> list[TrialRecord]:
 
 def config_snippet(grid: GridSpec, record: TrialRecord) -> str:
     """The winner as a stack endpoint entry; `benchmark.*` values were the load it was measured under, not config."""
-    entry = apply(grid.base, endpoint_params(record.params))
+    entry = scrub_data(apply(grid.base, endpoint_params(record.params)))  # a token in base.env stays out of it
     return yaml.safe_dump({"config": {f"{PROJECT}:endpoints": [entry]}}, sort_keys=False)
 
 
@@ -183,6 +185,7 @@ def write(store: TrialStore, out_dir: Path, run: Optional[str] = None, label: st
     if run is not None and run not in names:
         raise ValueError(f"no run {run!r} in {store.path}; runs: {', '.join(names)}")
     name, grid_doc = next((n, g) for n, g in runs if n == (run or names[-1]))
+    secrets.collect(grid_doc)  # a database written before grids were scrubbed: its tokens stay out of the report
     grid = GridSpec.model_validate(grid_doc)
     records = store.trials(name)
     with Output(out_dir, REPORT_FOLDER, label or f"report folder {out_dir}", parents=True) as out, out.folder({"run": name}) as folder:
@@ -210,7 +213,7 @@ def _write(folder: Any, store: TrialStore, name: str, grid: GridSpec, records: l
     if decision.best is not None:
         status = "Winner" if decision.decisive else "Best, but not decisive"
         lines += [f"{status}: {decision.best.params} ({decision.reason}).", "", "Paste into `Pulumi.<env>.yaml`:", "", "```yaml", config_snippet(grid, decision.best).rstrip(), "```"]
-        snippet_path = folder.write("best-config.yaml", config_snippet(grid, decision.best).encode())
+        snippet_path = folder.write("best-config.yaml", scrub(config_snippet(grid, decision.best)).encode())
     else:
         lines.append(decision.reason + ".")
     lines += cost_report.section(records, grid)
@@ -219,7 +222,7 @@ def _write(folder: Any, store: TrialStore, name: str, grid: GridSpec, records: l
         lines += ["", f"![throughput vs latency]({png.name})"]
     if cost_png:
         lines += ["", f"![cost vs latency]({cost_png.name})"]
-    report = folder.write("report.md", ("\n".join(lines) + "\n").encode())
+    report = folder.write("report.md", (scrub("\n".join(lines)) + "\n").encode())
     return {
         "run": name, "report": report, "plot": png and folder.final(png.name), "cost_plot": cost_png and folder.final(cost_png.name), "snippet": snippet_path,
         "verdict": decision, "header": header, "rows": table, "counts": counts, "complete": complete,

@@ -1,6 +1,8 @@
 """Trial records in SQLite, written as each trial finishes, so an interrupted run resumes.
 
-The same file holds Optuna's tables (the TPE strategy searches with its study; every other
+Nothing secret is stored: the grid and every trial field are scrubbed of the secrets the run knows
+(`local.env` tokens, API keys, a key a server echoed into an error; benchmarks/secrets.py) before they
+are written. The same file holds Optuna's tables (the TPE strategy searches with its study; every other
 strategy logs its trials into one), so `optuna-dashboard sqlite:///FILE`
 shows a running job live.
 """
@@ -20,6 +22,8 @@ from urllib.parse import quote
 from benchmarks.outputs import describe_file, refusal
 
 from benchmarks import inputs
+
+from benchmarks.secrets import scrub, scrub_data
 
 FINISHED = ("succeeded", "failed", "infeasible", "pruned")
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -125,7 +129,7 @@ class TrialStore:
 
     def start_run(self, name: str, grid: dict[str, Any]) -> None:
         with self._guard():
-            self._db.execute("INSERT OR IGNORE INTO tuning_runs (name, grid, created) VALUES (?, ?, ?)", (name, json.dumps(grid), time.time()))
+            self._db.execute("INSERT OR IGNORE INTO tuning_runs (name, grid, created) VALUES (?, ?, ?)", (name, json.dumps(scrub_data(grid)), time.time()))
             self._db.execute("UPDATE tuning_runs SET state = 'running' WHERE name = ?", (name,))
             self._db.commit()
 
@@ -153,17 +157,17 @@ class TrialStore:
                 (
                     trial.run,
                     trial.key,
-                    json.dumps(trial.params, sort_keys=True),
+                    json.dumps(scrub_data(trial.params), sort_keys=True),
                     trial.status,
                     trial.phase,
                     trial.started,
                     trial.finished,
-                    json.dumps(trial.metrics),
-                    json.dumps(trial.levels),
-                    trial.error,
+                    json.dumps(scrub_data(trial.metrics)),
+                    json.dumps(scrub_data(trial.levels)),
+                    None if trial.error is None else scrub(trial.error),
                     trial.log_path,
-                    trial.stack,
-                    json.dumps(trial.engine) if trial.engine else None,
+                    _scrubbed_text(trial.stack),
+                    json.dumps(scrub_data(trial.engine)) if trial.engine else None,
                 ),
             )
             self._db.commit()
@@ -204,6 +208,17 @@ class TrialStore:
 
     def close(self) -> None:
         self._db.close()
+
+
+def _scrubbed_text(text: Optional[str]) -> Optional[str]:
+    """A stored description (a stack name, or a local engine's identity as JSON with its command line),
+    scrubbed as data when it is JSON so the JSON stays valid."""
+    if text is None:
+        return None
+    try:
+        return json.dumps(scrub_data(json.loads(text)))
+    except ValueError:
+        return scrub(text)
 
 
 def check_file(path: Path, create: bool = True) -> None:

@@ -2,6 +2,8 @@
 
 Runs aiohttp.web in its own thread and event loop (so its timing does not depend on the client's
 loop).  The request's ``model`` picks the script; the URL path picks chat or completions.
+``echo-key`` refuses with HTTP 401 quoting the request's key, ``echo-key-header`` answers like ``fast`` with the
+key echoed in ``x-ratelimit-limit`` (a hostile server for the secret scrubber).
 Every request body is kept in ``server.bodies``, its headers in ``server.headers``, its arrival
 (``perf_counter()`` when the handler starts) in ``server.arrivals``; the "reply" script answers
 with deterministic text naming the request's number (`` r<k>w<i>`` words), kept in
@@ -136,11 +138,18 @@ class ScriptedServer:
             return web.Response(status=429, text="rate limited") if number % 2 == 0 else web.Response(status=500, text="boom: engine overloaded")
         if name == "http500-markup":  # server text that is also Rich markup
             return web.Response(status=500, text="[/x] engine [bold]overloaded[/bold] [/]")
+        if name == "echo-key":  # a server that quotes the credential it refused
+            auth = request.headers.get("Authorization", "")
+            return web.Response(status=401, text=f"invalid API key {auth!r} (x-api-key {request.headers.get('x-api-key', '')})")
         if name == "nonstream":
             return web.json_response({"object": "chat.completion", "choices": [{"message": {"content": "hi"}}]})
         if name == "stall-headers":
             await asyncio.sleep(30)
-        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        headers = {"Content-Type": "text/event-stream"}
+        if name == "echo-key-header":  # answers, and echoes the key in a rate-limit header the client records
+            headers["x-ratelimit-limit"] = request.headers.get("x-api-key") or request.headers.get("Authorization", "")
+            name = "fast"
+        resp = web.StreamResponse(headers=headers)
         await resp.prepare(request)
         send = resp.write
         prompt_words = len(json.dumps(body.get("messages") or body.get("prompt")).split())

@@ -138,3 +138,51 @@ def test_prefetch_with_an_fsx_source_is_refused_not_dropped():
     )
     (problem,) = [p for p in validate_endpoint(spec, "endpoints[0]") if p.path == "endpoints[0].prefetch"]
     assert (problem.rule, problem.value) == ("CONFIG", True) and "Fix: remove prefetch" in str(problem)
+
+
+# ---------------------------------------------------------------- credentials where config cannot keep them
+
+
+@pytest.mark.parametrize(
+    "overrides, where",
+    [
+        ({"kvCache": {"l1": True, "l2LocalUrl": "redis://default:hunter2-pass@cache:6379"}}, "e.kvCache.l2LocalUrl"),
+        ({"autoscaling": {"minReplicas": 1, "maxReplicas": 2, "prometheus": {"query": "sum(up)", "targetValue": 8, "serverAddress": "https://tok-1234abcd@aps.example/"}}}, "e.autoscaling.prometheus.serverAddress"),
+        ({"env": {"CACHE_URL": "redis://u:p4ssw0rd-x@cache"}}, "e.env.CACHE_URL"),
+        ({"extraArgs": ["--kv-transfer-config", '{"url": "redis://u:p4ssw0rd-x@cache"}']}, "e.extraArgs[1]"),
+    ],
+)
+def test_a_url_with_user_info_is_a_config_error_that_does_not_print_it(make_endpoint, overrides, where):
+    problems = [p for p in validate_endpoint(make_endpoint(**overrides), "e") if p.rule == "CONFIG"]
+    assert [p.path for p in problems] == [where]
+    line = str(problems[0])
+    assert "[secret]@" in line and "tokenSecret" in line and "apiKey: true" in line
+    assert not any(word in line for word in ("hunter2-pass", "tok-1234abcd", "p4ssw0rd-x"))
+
+
+@pytest.mark.parametrize(
+    "args, index, fix",
+    [
+        (["--hf-token", "hf_abcdefghijklmnopqrstuvwxyz0123456789"], 0, "modelSource.tokenSecret"),
+        (["--max-log-len", "100", "--hf_token=tok-abcd1234"], 2, "modelSource.tokenSecret"),
+        (["--token", "tok-abcd1234"], 0, "modelSource.tokenSecret"),
+        (["--password=tok-abcd1234"], 0, "apiKey: true"),
+        (["--admin-api-key", "tok-abcd1234"], 0, "apiKey: true"),
+    ],
+)
+def test_a_credential_flag_in_extra_args_is_a_config_error_pointing_at_a_secret(make_endpoint, args, index, fix):
+    problems = [p for p in validate_endpoint(make_endpoint(extraArgs=args), "e") if p.rule == "CONFIG"]
+    assert [p.path for p in problems] == [f"e.extraArgs[{index}]"]
+    line = str(problems[0])
+    assert fix in line and "tok-abcd1234" not in line and "hf_abcdefghij" not in line
+
+
+def test_api_key_in_extra_args_is_reported_once_by_g10(make_endpoint):
+    problems = validate_endpoint(make_endpoint(extraArgs=["--api-key", "sk-abcdefghijklmnopqrstuvwxyz"]), "e")
+    assert rules_at(problems) == [("G10", "e.extraArgs[0]")]
+    assert "sk-abcdefghij" not in str(problems[0])
+
+
+@pytest.mark.parametrize("args", [["--hf-token"], ["--tokenizer", "org/tok"], ["--max-num-batched-tokens", "8192"], ["--return-tokens-as-token-ids"]])
+def test_flags_that_carry_no_credential_pass(make_endpoint, args):
+    assert [p for p in validate_endpoint(make_endpoint(extraArgs=args), "e") if p.rule == "CONFIG"] == []

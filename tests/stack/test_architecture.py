@@ -95,10 +95,18 @@ def _imports(module: str, path: Path) -> set[str]:
     return names
 
 
+# The one module every layer shares: the secret registry and scrubber (standard library only).
+SHARED = ("benchmarks", "benchmarks.secrets")
+
+
 def _forbidden(module: str, target: str) -> bool:
     top = target.split(".")[0]
     if module.startswith("components.rules"):
-        return top in ("pulumi", "pulumi_kubernetes", "pulumi_aws", "stacks", "policies", "tests") or (top == "components" and not target.startswith("components.rules"))
+        return (
+            top in ("pulumi", "pulumi_kubernetes", "pulumi_aws", "stacks", "policies", "tests")
+            or (top == "components" and not target.startswith("components.rules"))
+            or (top == "benchmarks" and target not in SHARED and not target.startswith("benchmarks.secrets."))
+        )
     if module.startswith("components"):
         return top in ("stacks", "policies", "tests")
     if module.startswith("policies"):
@@ -161,5 +169,12 @@ def test_checkers_catch_an_upward_import_and_a_cycle_hidden_in_a_function(tmp_pa
     (rules / "a.py").write_text("from . import b\n")
     (rules / "b.py").write_text("def f():\n    from .a import x\n    import pulumi\n")
     (tmp_path / "components" / "comp.py").write_text("from stacks import program\nfrom .rules import a\n")
-    assert layer_violations(tmp_path) == ["components.comp imports stacks", "components.comp imports stacks.program", "components.rules.b imports pulumi"]
+    (rules / "c.py").write_text("from benchmarks import secrets\nfrom benchmarks.loadgen import run_benchmark\n")
+    assert layer_violations(tmp_path) == [
+        "components.comp imports stacks",
+        "components.comp imports stacks.program",
+        "components.rules.b imports pulumi",
+        "components.rules.c imports benchmarks.loadgen",
+        "components.rules.c imports benchmarks.loadgen.run_benchmark",
+    ]
     assert import_cycles(tmp_path) == [["components.rules.a", "components.rules.b"]]

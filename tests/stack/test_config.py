@@ -103,3 +103,51 @@ def test_warnings_are_returned_not_raised():
     del values["endpoints"][0]["engineArgs"]["enablePrefixCaching"]  # G7: the operator manages it with L2
     cfg = parse(values, "us-east-1")
     assert [(w.rule, w.severity) for w in cfg.warnings] == [("G7", "warning")]
+
+
+# ---------------------------------------------------------------- Pulumi's secret form in the stack file
+
+CIPHERTEXT = "v1:AAABBBCCC0123456789xyz"  # what `pulumi config set --secret --path` writes as `{secure: ...}`
+
+
+def test_a_pulumi_secret_in_an_env_value_is_accepted_as_the_marker():
+    values = broken(("endpoints", 0, "env"), {"WANDB_PROJECT": {"secure": CIPHERTEXT}})
+    assert parse(values, "us-east-1").endpoints[0].env == {"WANDB_PROJECT": "[secret]"}
+
+
+def test_a_pulumi_secret_under_a_secret_name_is_s3_with_the_tokensecret_fix_not_a_type_error():
+    values = broken(("endpoints", 0, "env"), {"HF_TOKEN": {"secure": CIPHERTEXT}})
+    (problem,) = problems_of(values)
+    assert (problem.path, problem.rule) == ("endpoints[0].env.HF_TOKEN", "S3")
+    line = str(problem)
+    assert "modelSource.tokenSecret" in line and "Pulumi secret" in line and "expected a string" not in line
+    assert "AAABBBCCC" not in line
+
+
+@pytest.mark.parametrize(
+    "path, where, command",
+    [
+        (("endpoints", 0, "name"), "endpoints[0].name", "pulumi config set --path 'endpoints[0].name' VALUE"),
+        (("endpoints", 0, "modelSource", "bucket"), "endpoints[0].modelSource.bucket", "pulumi config set --path 'endpoints[0].modelSource.bucket' VALUE"),
+        (("cluster",), "cluster", "pulumi config set cluster VALUE"),
+    ],
+)
+def test_a_pulumi_secret_where_a_plain_value_belongs_names_the_key_once_without_the_ciphertext(path, where, command):
+    problems = problems_of(broken(path, {"secure": CIPHERTEXT}))
+    assert [p.path for p in problems] == [where]
+    line = str(problems[0])
+    assert "needs a plain value" in line and command in line and "AAABBBCCC" not in line
+
+
+def test_a_pulumi_secret_as_the_region_is_refused_without_the_ciphertext():
+    (problem,) = problems_of(GOOD, region={"secure": CIPHERTEXT})
+    assert problem.path == "aws:region" and "pulumi config set aws:region VALUE" in str(problem) and "AAABBBCCC" not in str(problem)
+
+
+def test_on_pulumi_up_the_env_values_of_a_secret_key_are_registered():
+    from benchmarks.secrets import scrub
+    from stacks.config import register_pulumi_secrets
+
+    values = {"endpoints": [{"name": "a", "env": {"WANDB_PROJECT": "decrypted-1234abcd"}}], "platformStack": "org/p/platform-prod"}
+    register_pulumi_secrets(values, lambda key: key == "endpoints")
+    assert scrub("value decrypted-1234abcd") == "value [secret]" and scrub("org/p/platform-prod") == "org/p/platform-prod"

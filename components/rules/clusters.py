@@ -139,6 +139,8 @@ def _nodes_per_type(endpoints: Iterable[EndpointSpec]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for ep in endpoints:
         itype = instances.ec2_name(ep.instance_type.strip().lower())
+        if not _group_name(itype):
+            continue  # no instance type to derive a group from: the endpoint's own check names it
         counts[itype] = counts.get(itype, 0) + max(ep.replicas, ep.autoscaling.max_replicas if ep.autoscaling else 0, 1)
     return dict(sorted(counts.items()))
 

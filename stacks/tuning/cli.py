@@ -247,6 +247,8 @@ def report(args: Any, console: Console, code: int = 0) -> int:
     except ValueError as exc:
         say(console, (str(exc), "red"))
         return 2
+    if written["stand_in"]:
+        say(console, ("stand-in engine", "yellow"), f": {grid_mod.STAND_IN_NOTE}")
     table = Table(title=Text(f"Trials of {written['run']}"))
     for column in written["header"]:
         table.add_column(Text(column))

@@ -146,6 +146,9 @@ ROUTER_KEYS = {
     "kvCache": "the HyperPod operator's KV-cache offload (kvCacheSpec)",
 }
 TARGET_RULE = "TARGET"
+# Said wherever a stand-in run's numbers are shown, so none is mistaken for a measurement of a model.
+STAND_IN_NOTE = ("trials ran on the stand-in engine (local.engine: stand-in, stacks/local_engine/stand_in.py): "
+                 "the numbers describe that script on this machine, not a model; never size a deployment from them")
 
 
 BENCHMARK_KEYS = tuple(to_camel(name) for name in Benchmark.model_fields)
@@ -251,6 +254,11 @@ class GridSpec(_Model):
         if self.points and self.strategy == "tpe":
             raise ValueError("strategy tpe needs `parameters` (value lists to model), not an explicit `points` list; use grid, random or gp")
         return self
+
+    @property
+    def stand_in(self) -> bool:
+        """Trials run on the stand-in engine: reports, capacity files and the console say so."""
+        return self.target == "local" and self.local.stand_in
 
     @field_validator("slo")
     @classmethod

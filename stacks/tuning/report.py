@@ -11,7 +11,7 @@ from typing import Any, Optional
 import yaml
 
 from . import cost_report, plotting
-from .grid import GridSpec, apply, endpoint_params
+from .grid import STAND_IN_NOTE, GridSpec, apply, endpoint_params
 from .store import TrialRecord, TrialStore
 
 PROJECT = "llm-serving"
@@ -186,6 +186,8 @@ def write(store: TrialStore, out_dir: Path, run: Optional[str] = None) -> dict[s
     png = plot(records, grid, out_dir / "pareto.png", decision.best)
     header, table = rows(records, grid)
     lines = [f"# Tuning report: {name}", ""]
+    if grid.stand_in:
+        lines += [f"> **Stand-in engine**: {STAND_IN_NOTE}.", ""]
     counts: dict[str, int] = {}
     for r in records:
         counts[r.status] = counts.get(r.status, 0) + 1
@@ -202,7 +204,7 @@ def write(store: TrialStore, out_dir: Path, run: Optional[str] = None) -> dict[s
         status = "Winner" if decision.decisive else "Best, but not decisive"
         lines += [f"{status}: {decision.best.params} ({decision.reason}).", "", "Paste into `Pulumi.<env>.yaml`:", "", "```yaml", config_snippet(grid, decision.best).rstrip(), "```"]
         snippet_path = out_dir / "best-config.yaml"
-        snippet_path.write_text(config_snippet(grid, decision.best))
+        snippet_path.write_text((f"# {STAND_IN_NOTE}\n" if grid.stand_in else "") + config_snippet(grid, decision.best))
     else:
         lines.append(decision.reason + ".")
     lines += cost_report.section(records, grid)
@@ -213,4 +215,4 @@ def write(store: TrialStore, out_dir: Path, run: Optional[str] = None) -> dict[s
         lines += ["", f"![cost vs latency]({cost_png.name})"]
     report = out_dir / "report.md"
     report.write_text("\n".join(lines) + "\n")
-    return {"run": name, "report": report, "plot": png, "cost_plot": cost_png, "snippet": snippet_path, "verdict": decision, "header": header, "rows": table, "counts": counts, "complete": complete}
+    return {"run": name, "report": report, "plot": png, "cost_plot": cost_png, "snippet": snippet_path, "verdict": decision, "header": header, "rows": table, "counts": counts, "complete": complete, "stand_in": grid.stand_in}

@@ -103,13 +103,13 @@ class LocalEngineDeployer:
         code = handle.process.poll() if handle.process else None
         if code is None:
             return None
-        return f"engine exited with code {code} during the benchmark; log tail:\n{tail(handle.log_path)}"
+        return f"engine exited with code {code} during the benchmark{last_words(handle.log_path)}; log tail:\n{tail(handle.log_path)}"
 
     def _probe(self, handle: LocalHandle) -> Status:
         assert handle.process is not None
         code = handle.process.poll()
         if code is not None:
-            return Status("failed", f"engine exited with code {code}; log tail:\n{tail(handle.log_path)}")
+            return Status("failed", f"engine exited with code {code}{last_words(handle.log_path)}; log tail:\n{tail(handle.log_path)}")
         try:
             response = httpx.get(f"http://127.0.0.1:{handle.port}{resolve(handle.spec).health_path}", timeout=5)
         except httpx.HTTPError as exc:
@@ -180,6 +180,13 @@ def _reap_group(process: subprocess.Popen) -> None:
             return
         _signal_group(process, signal.SIGKILL)
         time.sleep(0.2)
+
+
+def last_words(path: Path) -> str:
+    """`: <the log's last line>`, for the one-line summaries that show only an error's first line: an engine's
+    last line is usually why it stopped (e.g. `RuntimeError: CUDA out of memory`)."""
+    lines = [line.strip() for line in tail(path, 5).splitlines() if line.strip() and line != "(no log)"]
+    return f": {lines[-1][:200]}" if lines else ""
 
 
 def tail(path: Path, lines: int = 20) -> str:

@@ -4,7 +4,6 @@ the real load generator, SQLite, the report. The best point is known by construc
 from __future__ import annotations
 
 import os
-import sys
 import threading
 from pathlib import Path
 
@@ -53,6 +52,8 @@ def test_local_target_ranks_the_known_best_point_first_and_leaves_no_process(tmp
     throughput = {n: by_seqs[n].value("output_throughput") for n in (1, 2, 8)}
     assert throughput[8] > throughput[2] > throughput[1]
     assert all(len(by_seqs[n].metrics["output_throughput"]["values"]) == 2 for n in (1, 2, 8))  # repeats
+    # The stand-in's /metrics, scraped under load: its one slot is always taken at concurrency 8.
+    assert by_seqs[1].value("kv_cache_usage_max") == 1.0
     written = report.write(store, tmp_path / "report")
     assert written["verdict"].best.params == {"engineArgs.maxNumSeqs": 8}
     assert written["verdict"].decisive

@@ -31,7 +31,7 @@ demo: setup
 	bash $(ENGINE_SETUP)
 	$(BIN)/python -m stacks tune stacks/grids/tiny-cpu.yaml --target local --db tuning-runs/tiny-cpu.db
 
-# Tuning end to end in about half a minute with nothing to install: tune -> report -> capacity file -> a plan
+# Tuning end to end in 10 to 20 s with nothing to install: tune -> report -> capacity file -> a plan
 # that rule C1 checks against it, on the stand-in engine (stacks/local_engine/stand_in.py; not real numbers).
 tour: setup
 	$(BIN)/python -m stacks.tour

@@ -1,4 +1,4 @@
-"""`make tour` (`python -m stacks.tour`): tuning end to end in about half a minute, with nothing installed.
+"""`make tour` (`python -m stacks.tour`): tuning end to end in 10 to 20 s, with nothing installed.
 
 Three steps, each the CLI command it prints, run in this process (one start-up instead of three):
 

@@ -185,7 +185,7 @@ def _reap_group(process: subprocess.Popen) -> None:
 def last_words(path: Path) -> str:
     """`: <the log's last line>`, for the one-line summaries that show only an error's first line: an engine's
     last line is usually why it stopped (e.g. `RuntimeError: CUDA out of memory`)."""
-    lines = [line.strip() for line in tail(path, 5).splitlines() if line.strip() and line != "(no log)"]
+    lines = [line.strip() for line in tail(path, 5).splitlines() if line.strip() and line != "(no log)" and not line.startswith("$ ")]  # not our command line
     return f": {lines[-1][:200]}" if lines else ""
 
 

@@ -1,9 +1,9 @@
-# Two entry points, used by the README and .ci/run: `make demo` and `make test`.
+# Entry points, used by the README and .ci/run: `make demo`, `make tour` and `make test`.
 PYTHON ?= python3
 VENV ?= venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo plan engine test crds charts
+.PHONY: setup demo tour plan engine test crds charts
 
 setup: $(VENV)/.installed crds charts
 
@@ -30,6 +30,11 @@ demo: setup
 	$(BIN)/python -m stacks plan --stack dev
 	bash $(ENGINE_SETUP)
 	$(BIN)/python -m stacks tune stacks/grids/tiny-cpu.yaml --target local --db tuning-runs/tiny-cpu.db
+
+# Tuning end to end in 10 to 20 s with nothing to install: tune -> report -> capacity file -> a plan
+# that rule C1 checks against it, on the stand-in engine (stacks/local_engine/stand_in.py; not real numbers).
+tour: setup
+	$(BIN)/python -m stacks.tour
 
 plan: setup
 	$(BIN)/python -m stacks plan --stack $(or $(STACK),dev)

@@ -50,6 +50,7 @@ def apply(endpoints: list[EndpointSpec], project_dir: Path, prefix: str = "endpo
         if spec.capacity:
             cap, found = read(spec.capacity, project_dir, f"{path}.capacity")
             if cap is not None:
+                found += rules.stand_in(cap, path, spec.capacity)
                 differ = rules.mismatches(spec, cap, path, spec.capacity)
                 found += [Problem(p.path, p.value, p.rule, p.message, p.fix, severity="warning") for p in differ]
                 cap = None if differ else cap

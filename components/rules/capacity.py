@@ -78,6 +78,11 @@ class CapacityFile(_File):
     source: dict[str, Any]
     cost: Optional[Cost] = None  # null in files exported before the cost block
 
+    @property
+    def stand_in(self) -> bool:
+        """Measured on the stand-in engine (`local.engine: stand-in`), a script that serves no model."""
+        return self.source.get("standIn") is True
+
     def rate_lower_bound(self) -> Optional[float]:
         """Requests per second one replica sustained at the SLO in every repeat."""
         if self.capacity.unit == "requests_per_second":
@@ -110,6 +115,15 @@ def mismatches(spec: EndpointSpec, cap: CapacityFile, path: str, file: str) -> l
         for key, field, mine, theirs in declared
         if mine != theirs
     ]
+
+
+def stand_in(cap: CapacityFile, path: str, file: str) -> list[Problem]:
+    """A file from the stand-in engine holds that script's numbers: the contract still runs on them (the tour shows
+    it), but they say nothing about the model on its instance type."""
+    if not cap.stand_in:
+        return []
+    return [Problem(f"{path}.capacity", file, C1, f"the capacity file was measured on the stand-in engine (local.engine: stand-in), a script that serves no model: its numbers say nothing about {cap.model} on {cap.instance_type}",
+                    "measure the model on its engine (stacks tune with local.engine: real, or target: pulumi) and export that file", severity="warning")]
 
 
 def max_replicas(spec: EndpointSpec) -> tuple[int, str]:
@@ -145,16 +159,24 @@ def _judge(terms: dict[str, Any], have: int, where: str, key: str, load_where: s
         why = f"the capacity file {file} does not match this endpoint" if file else "no capacity file is set"
         return [Problem(load_where, peak, C1, f"{why}, so nothing shows {have} replicas carry {peak:g} requests/s",
                         "measure the configuration (stacks tune with a capacity search), export it (stacks report --export-capacity DIR) and set capacity: to the file", severity="warning")]
-    if have * per_replica >= peak * (1 + headroom) - 1e-9:
+    carried, sums = arithmetic(terms, have)
+    if carried:
         return []
     try:
         need = replicas_for_peak(peak, per_replica, headroom)
     except TooManyReplicas as exc:
         return [Problem(load_where, peak, C1, f"{exc} (lower bound, {file}), more than a replica count can be",
                         "check load.peakRequestsPerSecond and the capacity file: re-measure the configuration (stacks tune with a capacity search) if its lower bound is wrong")]
-    return [Problem(where, have, C1,
-                    f"{have} × {per_replica:.4g} requests/s per replica (lower bound, {file}) = {have * per_replica:.4g} < peak {peak:g} × (1 + headroom {headroom:g}) = {peak * (1 + headroom):.4g}: needs {need} replicas, has {have}",
-                    f"set {key}: {need}")]
+    return [Problem(where, have, C1, f"{sums}: needs {need} replicas, has {have}", f"set {key}: {need}")]
+
+
+def arithmetic(terms: dict[str, Any], have: int) -> tuple[bool, str]:
+    """Whether `have` replicas carry the contract's peak, and the sums that say so (terms from `contract`, with a
+    per-replica rate)."""
+    peak, headroom, per_replica, file = terms["peakRequestsPerSecond"], terms["headroom"], terms["perReplicaRequestsPerSecond"], terms["capacityFile"]
+    carried = have * per_replica >= peak * (1 + headroom) - 1e-9
+    return carried, (f"{have} × {per_replica:.4g} requests/s per replica (lower bound, {file}) = {have * per_replica:.4g} {'≥' if carried else '<'} "
+                     f"peak {peak:g} × (1 + headroom {headroom:g}) = {peak * (1 + headroom):.4g}")
 
 
 def peak_cost(spec: EndpointSpec, cap: Optional[CapacityFile], path: str, file: Optional[str]) -> list[Change]:

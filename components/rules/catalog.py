@@ -265,7 +265,7 @@ RULES += (
     Rule(C1, "An endpoint that declares a peak load has the replicas to carry it at its SLO: maxReplicas × the measured capacity's lower bound ≥ peak × (1 + headroom), with a capacity file measured for the same model, engine, instance type, engine args, workload and SLO.",
          "Replica counts and autoscaling targets were set by hand after a tuning run, or by guesswork: targets that never scaled out, or a maximum that could not carry the peak.",
          "`autoscaling.target: fromCapacity` sets the trigger's per-replica target from the capacity's lower bound × utilization, in the unit of the backend's autoscaler (logged as a change).",
-         "Too few replicas for the declared peak with a matching capacity file (error; a warning without one); a capacity file measured under another SLO, workload, model, engine, instance type or engine args (one problem per field); `fromCapacity` without a matching file or on ome/kserve.",
+         "Too few replicas for the declared peak with a matching capacity file (error; a warning without one); a capacity file measured under another SLO, workload, model, engine, instance type or engine args (one problem per field), or on the stand-in engine (a warning); `fromCapacity` without a matching file or on ome/kserve.",
          ("validate", "policy", "driver")),
 )
 

@@ -67,7 +67,8 @@ def document(grid: GridSpec, record: TrialRecord, db: Path) -> Optional[dict[str
         "measured": datetime.datetime.fromtimestamp(record.finished or record.started or 0, datetime.timezone.utc).date().isoformat(),
         "run": record.run,
         "trial": record.key,
-        "source": {"database": db.name, "grid": grid.name, "target": grid.target, "params": dict(sorted(record.params.items())), "repeats": grid.repeats},
+        "source": {"database": db.name, "grid": grid.name, "target": grid.target, "params": dict(sorted(record.params.items())), "repeats": grid.repeats,
+                   **({"standIn": True} if grid.stand_in else {})},  # C1 warns on such a file
         "cost": cost(grid, record, spec, cap),
     }
 

@@ -259,6 +259,8 @@ def report(args: Any, console: Console, code: int = 0) -> int:
     finally:
         if capacity is not None:
             capacity.close()
+    if written.get("stand_in"):
+        say(console, ("stand-in engine", "yellow"), f": {grid_mod.STAND_IN_NOTE}")
     table = Table(title=Text(f"Trials of {written['run']}"))
     for column in written["header"]:
         table.add_column(Text(column))

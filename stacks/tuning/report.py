@@ -15,7 +15,7 @@ from benchmarks import secrets
 from benchmarks.secrets import scrub, scrub_data
 
 from . import cost_report, plotting
-from .grid import GridSpec, apply, endpoint_params
+from .grid import STAND_IN_NOTE, GridSpec, apply, endpoint_params
 from .store import TrialRecord, TrialStore
 
 PROJECT = "llm-serving"
@@ -198,6 +198,8 @@ def _write(folder: Any, store: TrialStore, name: str, grid: GridSpec, records: l
     png = plot(records, grid, folder.path("pareto.png"), decision.best)
     header, table = rows(records, grid)
     lines = [f"# Tuning report: {name}", ""]
+    if grid.stand_in:
+        lines += [f"> **Stand-in engine**: {STAND_IN_NOTE}.", ""]
     counts: dict[str, int] = {}
     for r in records:
         counts[r.status] = counts.get(r.status, 0) + 1
@@ -213,7 +215,7 @@ def _write(folder: Any, store: TrialStore, name: str, grid: GridSpec, records: l
     if decision.best is not None:
         status = "Winner" if decision.decisive else "Best, but not decisive"
         lines += [f"{status}: {decision.best.params} ({decision.reason}).", "", "Paste into `Pulumi.<env>.yaml`:", "", "```yaml", config_snippet(grid, decision.best).rstrip(), "```"]
-        snippet_path = folder.write("best-config.yaml", scrub(config_snippet(grid, decision.best)).encode())
+        snippet_path = folder.write("best-config.yaml", ((f"# {STAND_IN_NOTE}\n" if grid.stand_in else "") + scrub(config_snippet(grid, decision.best))).encode())
     else:
         lines.append(decision.reason + ".")
     lines += cost_report.section(records, grid)
@@ -225,5 +227,5 @@ def _write(folder: Any, store: TrialStore, name: str, grid: GridSpec, records: l
     report = folder.write("report.md", (scrub("\n".join(lines)) + "\n").encode())
     return {
         "run": name, "report": report, "plot": png and folder.final(png.name), "cost_plot": cost_png and folder.final(cost_png.name), "snippet": snippet_path,
-        "verdict": decision, "header": header, "rows": table, "counts": counts, "complete": complete,
+        "verdict": decision, "header": header, "rows": table, "counts": counts, "complete": complete, "stand_in": grid.stand_in,
     }

@@ -10,13 +10,14 @@ from __future__ import annotations
 import random
 import warnings
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 import numpy as np
-from scipy.stats import norm
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.gaussian_process import GaussianProcessRegressor
-from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+
+# scipy and scikit-learn load when a model is fitted (seconds on 2 cores): `stacks tune` with another strategy,
+# and `stacks report`, never need them.
+if TYPE_CHECKING:
+    from sklearn.gaussian_process import GaussianProcessRegressor
 
 # A crashed trial, or one that missed an SLO by at least 100 %: the worst constraint value the model sees.
 INFEASIBLE = 1.0
@@ -76,6 +77,10 @@ def space_filling(candidates: np.ndarray, taken: np.ndarray, rng: random.Random)
 
 
 def _fit(x: np.ndarray, y: np.ndarray, seed: int, kernel: Any = None) -> GaussianProcessRegressor:
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.gaussian_process import GaussianProcessRegressor
+    from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+
     if kernel is None:
         kernel = ConstantKernel(1.0, (1e-2, 1e2)) * Matern(length_scale=np.full(x.shape[1], 0.5), length_scale_bounds=(0.05, 10.0), nu=2.5) + WhiteKernel(
             1e-2, (1e-6, 1.0)
@@ -97,10 +102,14 @@ def _probability_feasible(observations: list[Observation], candidates: np.ndarra
         return np.full(len(candidates), 0.5)  # nothing feasible yet: no model of where it is
     model = _fit(np.array([o.x for o in observations]), margins, seed)
     mean, std = model.predict(candidates, return_std=True)
+    from scipy.stats import norm
+
     return norm.cdf(-mean / np.maximum(std, 1e-9))
 
 
 def expected_improvement(mean: np.ndarray, std: np.ndarray, best: float) -> np.ndarray:
+    from scipy.stats import norm
+
     std = np.maximum(std, 1e-9)
     z = (mean - best) / std
     return (mean - best) * norm.cdf(z) + std * norm.pdf(z)

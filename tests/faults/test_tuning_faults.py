@@ -11,7 +11,7 @@ from pathlib import Path
 from stacks.tuning import grid as grid_mod
 
 ROOT = Path(__file__).resolve().parents[2]
-FAKE_ENGINE = ROOT / "tests" / "tuning" / "fake_engine.py"
+STAND_IN = ROOT / "stacks" / "local_engine" / "stand_in.py"
 FAKE_GRID = ROOT / "stacks" / "grids" / "fake-engine-test.yaml"
 
 
@@ -117,7 +117,7 @@ def test_item11_binary_duplicate_key_and_alias_bomb_grids_are_named_errors(tmp_p
 
 def _fake_grid(tmp_path: Path, seqs: list[int], extra_args: list[str], **updates):
     grid = grid_mod.load(FAKE_GRID)
-    local = grid.local.model_copy(update={"command": [sys.executable, str(FAKE_ENGINE)], "model_dir": str(tmp_path), "extra_args": extra_args})
+    local = grid.local.model_copy(update={"model_dir": str(tmp_path), "extra_args": extra_args})
     return grid.model_copy(update={"local": local, "parameters": {"engineArgs.maxNumSeqs": seqs}, "repeats": 1, **updates})
 
 
@@ -131,8 +131,8 @@ def _run(tmp_path: Path, grid):
 
 
 def _grid_file(tmp_path: Path, seqs: str = "[8]", extra_args: str = "", edits: tuple[tuple[str, str], ...] = ()) -> Path:
-    """The fake grid as a file for the CLI: the fake engine as command, one repeat, these points."""
-    text = FAKE_GRID.read_text().replace("  readyTimeout: 30\n", f"  readyTimeout: 30\n  command: [{sys.executable}, {FAKE_ENGINE}]\n  extraArgs: [{extra_args}]\n")
+    """The fake grid as a file for the CLI: the stand-in engine, one repeat, these points."""
+    text = FAKE_GRID.read_text().replace("  readyTimeout: 30\n", f"  readyTimeout: 30\n  extraArgs: [{extra_args}]\n")
     text = text.replace("[1, 2, 8, 128]", seqs).replace("repeats: 2", "repeats: 1")
     for old, new in edits:
         text = text.replace(old, new)
@@ -149,7 +149,7 @@ def test_item2_an_engine_that_dies_during_the_benchmark_fails_its_trial_with_the
     (record,) = summary.records
     assert record.status == "failed", (record.status, record.error, record.metrics)
     assert "engine exited with code 3 during the benchmark" in record.error
-    assert "fake engine: fatal error after 9 requests" in record.error
+    assert "stand-in engine: fatal error after 9 requests" in record.error
     assert report.write(store, tmp_path / "r")["verdict"].best is None
 
 
@@ -404,7 +404,7 @@ def test_item4_trials_record_the_engine_identity_and_recovery_checks_it(tmp_path
     store, summary = _run(tmp_path, grid)
     (record,) = summary.records
     assert record.engine["pid"] > 1 and record.engine["start"] > 0 and record.engine["boot"]
-    assert record.engine["cmdline"][:2] == [sys.executable, str(FAKE_ENGINE)]
+    assert record.engine["cmdline"][:2] == [sys.executable, str(STAND_IN)]
     # A crashed run left a trial naming a pid that is now a stranger: the next run leaves it alone.
     stranger = _stranger(tmp_path)
     try:

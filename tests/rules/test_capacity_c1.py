@@ -92,6 +92,18 @@ def test_c1_without_a_capacity_file_is_advisory(tmp_path):
     assert found[0].startswith("endpoints[0].load.peakRequestsPerSecond = 20.0: [C1] no capacity file is set")
 
 
+def test_c1_a_file_measured_on_the_stand_in_engine_warns_and_the_contract_still_runs(tmp_path):
+    doc = capacity_doc(source={"database": "tour.db", "target": "local", "standIn": True})
+    found, level = problems(tmp_path, endpoint(), doc)
+    assert level == "error" and "needs 6 replicas, has 3" in found[0]  # the stand-in's numbers, judged as numbers
+    enough = endpoint(autoscaling={"minReplicas": 1, "maxReplicas": 6, "cloudwatch": {"metricName": "Invocations", "targetValue": 300}})
+    assert problems(tmp_path, enough, doc) == ([
+        "endpoints[0].capacity = 'capacity/qwen3-4b-g5.json': [C1] the capacity file was measured on the stand-in engine (local.engine: stand-in), "
+        "a script that serves no model: its numbers say nothing about Qwen/Qwen3-4B on g5.xlarge. "
+        "Fix: measure the model on its engine (stacks tune with local.engine: real, or target: pulumi) and export that file"], "warning")
+    assert problems(tmp_path, enough, capacity_doc(source={"database": "runs.db", "target": "local"})) == ([], "warning")
+
+
 @pytest.mark.parametrize(
     "field, mine, theirs, path",
     [

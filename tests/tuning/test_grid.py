@@ -63,6 +63,20 @@ def test_empty_parameter_list_is_an_error(tmp_path):
     assert [p.path for p in info.value.problems] == ["parameters.engineArgs.maxNumSeqs"]
 
 
+def test_stand_in_engine_with_an_engine_command_beside_it_is_one_line_per_key(tmp_path):
+    bad = tmp_path / "g.yaml"
+    bad.write_text("name: x\nbase: {}\nparameters: {engineArgs.maxNumSeqs: [8]}\nlocal: {engine: stand-in, command: [vllm, serve]}\n")
+    with pytest.raises(ConfigError) as info:
+        grid_mod.load(bad)
+    assert [str(p) for p in info.value.problems] == [
+        "local.command = ['vllm', 'serve']: [CONFIG] local.engine stand-in runs the stand-in server (stacks/local_engine/stand_in.py), "
+        "so this would be ignored. Fix: remove local.command, or set local.engine: real to run the engine it names"]
+    bad.write_text("name: x\nbase: {}\nparameters: {engineArgs.maxNumSeqs: [8]}\nlocal: {engine: standin}\n")
+    with pytest.raises(ConfigError) as info:
+        grid_mod.load(bad)
+    assert [p.path for p in info.value.problems] == ["local.engine"]
+
+
 def test_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="grid file not found"):
         grid_mod.load(tmp_path / "nope.yaml")

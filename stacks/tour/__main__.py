@@ -1,0 +1,5 @@
+import sys
+
+from stacks.tour import main
+
+sys.exit(main())

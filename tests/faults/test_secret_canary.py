@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import json
 import shutil
-import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -30,7 +29,6 @@ CANARY = "CANARY-5ecret-7f3a9c"
 PIECES = [CANARY[i : i + FRAGMENT] for i in range(len(CANARY) - FRAGMENT + 1)]  # any longer leak holds one
 PROJECT = Path(plan_cmd.__file__).resolve().parent.parent
 GRIDS = PROJECT / "stacks" / "grids"
-FAKE_ENGINE = PROJECT / "tests" / "tuning" / "fake_engine.py"
 
 
 def leaks(data: bytes) -> list[str]:
@@ -234,7 +232,7 @@ def _grid(tmp_path: Path, change: Callable[[dict[str, Any]], None]) -> Path:
     grid = yaml.safe_load((GRIDS / "fake-engine-test.yaml").read_text())
     grid.update(parameters={"engineArgs.maxNumSeqs": [2]}, repeats=1)
     grid["benchmark"].update(maxRequests=8, concurrency=[2])
-    grid["local"].update(command=[sys.executable, str(FAKE_ENGINE)], modelDir=str(tmp_path / "model"))
+    grid["local"].update(modelDir=str(tmp_path / "model"))  # the grid runs the stand-in engine
     change(grid)
     path = tmp_path / "in" / "grid.yaml"
     path.parent.mkdir(exist_ok=True)

@@ -42,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     tune.add_argument("--db", help="SQLite results file (default: tuning-runs/<grid name>.db)")
     tune.add_argument("--strategy", choices=["grid", "random", "tpe", "gp"], help="search strategy (default: the grid's)")
     tune.add_argument("--dry-run", action="store_true", help="expand, prune and plan each point offline; deploy nothing")
+    tune.add_argument("--verbose", "-v", action="store_true", help="list each pruned point (and, with --dry-run, each passed plan), not only one line per cause")
     tune.add_argument("--out", help="report directory (default: next to the database)")
 
     report = sub.add_parser("report", help="report a tuning run: table, Pareto front, best config, plot")

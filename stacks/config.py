@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
@@ -18,14 +18,15 @@ from components.rules import ConfigError, Problem, autoscaling, backends, naming
 from components.rules import endpoint as endpoint_rules
 from components.rules.problems import Change
 from components.rules.bounds import Line
-from components.rules.clusters import derived_groups, validate_cluster
+from components.rules.clusters import check_placement, derived_groups, validate_cluster, with_default_groups
 from components.rules.ingress import validate_router_services
 from components.rules.gateway.config import validate_gateway
+from components.rules.paths import STACK_FILE, ConfigPaths
 from components.rules.spec import ClusterSpec, EndpointSpec, GatewaySpec, PlatformSpec
 from components.rules.tls import check_public_tls
 from components.rules.validate import validate_endpoints
 
-from . import capacity_files, config_errors
+from . import capacity_files, config_errors, yamlio
 
 PROJECT = "llm-serving"
 
@@ -93,18 +94,11 @@ def parse(values: Mapping[str, Any], region: Optional[str], stack_name: Optional
         stack = StackSpec.model_validate(dict(values))
     except ValidationError as exc:
         raise ConfigError(problems + [config_errors.problem(err, StackSpec) for err in exc.errors()]) from None
-    endpoints = backends.resolve(stack.endpoints, stack.cluster, stack.platform)
-    # C1 first: `autoscaling.target: fromCapacity` fills in the triggers the checks below then judge (A1).
-    capacity = capacity_files.apply(endpoints, project_dir or program_dir())
-    endpoints, found = capacity.endpoints, list(capacity.problems)
-    found += validate_endpoints(endpoints)
-    found += backends.validate_backends(endpoints, stack.cluster, stack.platform)
-    found += validate_router_services(stack.platform.ingress, endpoints)
-    found += check_public_tls(endpoints, stack.platform.ingress, stack_name)
-    found += validate_gateway(stack.gateway, endpoints, stack.platform, stack_name)
-    if stack.platform_stack is None:
-        # A HyperPod endpoint on a cluster without the operator is validate_backends' error.
-        found += validate_cluster(stack.cluster, stack.platform, endpoints)
+    project_dir = project_dir or program_dir()
+    platform_cluster = platform_stack_cluster(stack.platform_stack, project_dir) if stack.platform_stack else None
+    checked = validate_stack(stack.endpoints, stack.cluster, stack.platform, stack.gateway, stack=stack_name, project_dir=project_dir,
+                             platform_stack=stack.platform_stack, platform_cluster=platform_cluster)
+    endpoints, found, capacity = checked.endpoints, checked.problems, checked.capacity
     errors = problems + [p for p in found if p.severity == "error"]
     if errors:
         raise ConfigError(errors)
@@ -126,6 +120,84 @@ def parse(values: Mapping[str, Any], region: Optional[str], stack_name: Optional
         gateway=stack.gateway,
         contracts=capacity.contracts,
     )
+
+
+@dataclass(frozen=True)
+class Validated:
+    endpoints: list[EndpointSpec]  # backends resolved, `autoscaling.target: fromCapacity` derived (C1)
+    problems: list[Problem]  # errors and warnings, in rule order
+    capacity: capacity_files.Applied
+
+
+def validate_stack(
+    endpoints: Sequence[EndpointSpec],
+    cluster: Optional[ClusterSpec],
+    platform: Optional[PlatformSpec] = None,
+    gateway: Optional[GatewaySpec] = None,
+    *,
+    stack: Optional[str],
+    project_dir: Path,
+    paths: ConfigPaths = STACK_FILE,
+    platform_stack: Optional[str] = None,
+    platform_cluster: Optional[ClusterSpec] = None,
+) -> Validated:
+    """The one config verdict, for a stack file (`parse`), a tuning grid's point (its trial stack) and a local
+    trial alike: every rule over the endpoints, cluster, platform and gateway, each problem at the path `paths`
+    names. `stack` is the Pulumi stack name (dev stacks may opt out of TLS, S2; unknown is not dev).
+    `cluster` None: a local engine process, where no cluster, load balancer or gateway exists, so only the
+    endpoint rules and capacity files apply. An endpoints-only stack (`platform_stack`) builds no cluster: its
+    endpoints are placed on `platform_cluster`, the platform stack's groups as deployed, when that is known."""
+    if cluster is None:
+        capacity = capacity_files.apply(list(endpoints), project_dir, paths)
+        return Validated(capacity.endpoints, list(capacity.problems) + validate_endpoints(capacity.endpoints, paths), capacity)
+    platform = platform or PlatformSpec()
+    resolved = backends.resolve(endpoints, cluster, platform)
+    # C1 first: `autoscaling.target: fromCapacity` fills in the triggers the checks below then judge (A1).
+    capacity = capacity_files.apply(resolved, project_dir, paths)
+    resolved, found = capacity.endpoints, list(capacity.problems)
+    found += validate_endpoints(resolved, paths)
+    found += backends.validate_backends(resolved, cluster, platform, paths)
+    found += validate_router_services(platform.ingress, resolved, paths)
+    found += check_public_tls(resolved, platform.ingress, stack, paths=paths)
+    found += validate_gateway(gateway or GatewaySpec(), resolved, platform, stack, paths)
+    if platform_stack is None:
+        # A HyperPod endpoint on a cluster without the operator is validate_backends' error.
+        found += validate_cluster(cluster, platform, resolved, paths)
+    elif platform_cluster is not None:
+        found += check_placement(platform_cluster, resolved, paths, platform_stack)
+    return Validated(resolved, found, capacity)
+
+
+def deployed_cluster(values: Mapping[str, Any], project: str) -> Optional[ClusterSpec]:
+    """The cluster a stack's config map (`<project>:cluster`, `<project>:endpoints`) deploys, with the GPU groups
+    its endpoints derive made explicit; None when either does not parse (that stack's own plan says why)."""
+    cluster, entries = values.get(f"{project}:cluster"), values.get(f"{project}:endpoints") or []
+    try:
+        spec = ClusterSpec.model_validate(cluster)
+        endpoints = [EndpointSpec.model_validate(e) for e in entries]
+    except (ValidationError, TypeError):
+        return None
+    return with_default_groups(spec, endpoints)
+
+
+def platform_stack_cluster(platform_stack: str, project_dir: Path) -> Optional[ClusterSpec]:
+    """The platform stack's cluster from its file in this project (`staging`, or `org/<this project>/staging`);
+    None when the file is not here, belongs to another project, or does not parse."""
+    *qualifier, name = platform_stack.split("/")
+    path = project_dir / f"Pulumi.{name}.yaml"
+    if not path.is_file():
+        return None
+    try:
+        project = yamlio.load_file(project_dir / "Pulumi.yaml").get("name")
+        doc = yamlio.load_file(path)
+    except (yamlio.YamlInputError, AttributeError, OSError):
+        return None
+    if not isinstance(doc, dict) or not isinstance(doc.get("config"), dict) or not isinstance(project, str):
+        return None
+    if len(qualifier) == 2 and qualifier[1] != project:
+        return None
+    values = {(k if ":" in str(k) else f"{project}:{k}"): v for k, v in doc["config"].items()}
+    return deployed_cluster(values, project)
 
 
 def program_dir() -> Path:

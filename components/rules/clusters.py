@@ -11,6 +11,7 @@ from . import instances, naming
 from .addons import OPERATOR_PREREQUISITES, OPERATOR_ROLE_PREFIX, operator_role_name, resolve_addons
 from .catalog import G8, G11, G20
 from .endpoint import GPU
+from .paths import STACK_FILE, ConfigPaths
 from .problems import Change, Problem
 from .spec import ClusterSpec, EndpointSpec, GpuNodeGroup, InstanceGroup, PlatformSpec
 from .tags import validate_tags
@@ -62,7 +63,8 @@ def _check_public_access(cluster: ClusterSpec, path: str) -> list[Problem]:
     return problems
 
 
-def validate_cluster(cluster: ClusterSpec, platform: PlatformSpec, endpoints: Iterable[EndpointSpec], path: str = "cluster") -> list[Problem]:
+def validate_cluster(cluster: ClusterSpec, platform: PlatformSpec, endpoints: Iterable[EndpointSpec], paths: ConfigPaths = STACK_FILE) -> list[Problem]:
+    path = paths.cluster
     problems: list[Problem] = validate_tags(cluster.tags, f"{path}.tags") + _check_public_access(cluster, path)
     endpoints = list(endpoints)
     plan = resolve_addons(cluster.mode, platform)
@@ -101,18 +103,34 @@ def validate_cluster(cluster: ClusterSpec, platform: PlatformSpec, endpoints: It
         problems.append(Problem(f"{path}.instanceGroups", [], "CONFIG", "mode hyperpod with no instance group and no endpoint to derive one from has nowhere to run a model", "add one, e.g. [{name: gpu, instanceType: ml.g5.12xlarge, instanceCount: 1}]", severity="warning"))
     role = operator_role_name(platform, cluster.name)
     if plan["hyperpod_operator"] and platform.operator_install == "addon" and not role.startswith(OPERATOR_ROLE_PREFIX):
-        problems.append(Problem("platform.operatorRoleName", platform.operator_role_name, G20, f"the add-on's execution role name must start with {OPERATOR_ROLE_PREFIX}", f"use {OPERATOR_ROLE_PREFIX}-{{cluster}}"))
+        problems.append(Problem(f"{paths.platform}.operatorRoleName", platform.operator_role_name, G20, f"the add-on's execution role name must start with {OPERATOR_ROLE_PREFIX}", f"use {OPERATOR_ROLE_PREFIX}-{{cluster}}"))
     if plan["hyperpod_operator"]:
         missing = [a for a in OPERATOR_PREREQUISITES if not plan[a]]
         if missing and cluster.mode != "existing":
-            problems.append(Problem("platform", {a: False for a in missing}, G20, f"the HyperPod operator needs {', '.join(missing)} first", "switch them on (or switch hyperpodOperator off)"))
-    placed = _placements(with_default_groups(cluster, endpoints))
+            problems.append(Problem(paths.platform, {a: False for a in missing}, G20, f"the HyperPod operator needs {', '.join(missing)} first", "switch them on (or switch hyperpodOperator off)"))
     for i, ep in enumerate(endpoints):
-        where = f"endpoints[{i}]"
         if ep.public_alb and not plan["load_balancer_controller"] and cluster.mode != "existing":
-            problems.append(Problem(f"{where}.publicAlb", True, G8, "an ALB needs the AWS Load Balancer Controller", "set platform.loadBalancerController: true"))
-        if placed is not None and instances.ec2_name(ep.instance_type.lower()) not in placed:
-            problems.append(Problem(f"{where}.instanceType", ep.instance_type, G11, f"no node group of cluster {cluster.name} has this instance type (have: {', '.join(sorted(placed)) or 'none'})", missing_group_fix(cluster, ep, endpoints)))
+            problems.append(Problem(f"{paths.endpoint(i)}.publicAlb", True, G8, "an ALB needs the AWS Load Balancer Controller", f"set {paths.platform}.loadBalancerController: true"))
+    return problems + check_placement(with_default_groups(cluster, endpoints), endpoints, paths)
+
+
+def check_placement(cluster: ClusterSpec, endpoints: Iterable[EndpointSpec], paths: ConfigPaths = STACK_FILE, platform_stack: Optional[str] = None) -> list[Problem]:
+    """G11: each endpoint's instance type is one a GPU node group (eks) or instance group (hyperpod) of `cluster`
+    offers, else its pods stay Pending. `cluster` has its groups as deployed (`with_default_groups`): this stack's
+    own, or, for an endpoints-only stack, those of the platform stack `platform_stack` (its file's cluster and
+    endpoints), which this stack cannot change. Unknown for an adopted cluster: nothing is checked."""
+    endpoints = list(endpoints)
+    placed = _placements(cluster)
+    if placed is None:
+        return []
+    groups = "instance group" if cluster.mode == "hyperpod" else "GPU node group"
+    have = sorted({g.instance_type for g in (cluster.instance_groups if cluster.mode == "hyperpod" else cluster.gpu_node_groups)})
+    owner = f"platform stack {platform_stack!r} (cluster {cluster.name})" if platform_stack else f"cluster {cluster.name}"
+    problems = []
+    for i, ep in enumerate(endpoints):
+        if instances.ec2_name(ep.instance_type.lower()) not in placed:
+            fix = missing_group_fix(cluster, ep, endpoints, paths.cluster, derivable=platform_stack is None)
+            problems.append(Problem(f"{paths.endpoint(i)}.instanceType", ep.instance_type, G11, f"no {groups} of {owner} has this instance type (have: {', '.join(have) or 'none'})", fix))
     return problems
 
 
@@ -161,15 +179,18 @@ def derived_groups(cluster: ClusterSpec, endpoints: Iterable[EndpointSpec]) -> l
     return [Change(f"cluster.{key}", [], new, G11, f"derived from the endpoints: one group per instance type, sized for their replicas (autoscaling maximum); set cluster.{key} to choose your own")]
 
 
-def missing_group_fix(cluster: ClusterSpec, ep: EndpointSpec, endpoints: Iterable[EndpointSpec]) -> str:
-    """One line naming the group to add for an endpoint whose instance type no explicit group has."""
+def missing_group_fix(cluster: ClusterSpec, ep: EndpointSpec, endpoints: Iterable[EndpointSpec], where: str = "cluster", derivable: bool = True) -> str:
+    """One line naming the group to add (at `where`) for an endpoint whose instance type no explicit group has;
+    `derivable`: the groups may come from this stack's endpoints instead (not for a platform stack's)."""
     itype = instances.ec2_name(ep.instance_type.strip().lower())
     nodes = _nodes_per_type(e for e in endpoints if instances.ec2_name(e.instance_type.strip().lower()) == itype).get(itype, 1)
+    key = "instanceGroups" if cluster.mode == "hyperpod" else "gpuNodeGroups"
     if cluster.mode == "hyperpod":
         entry = f"{{name: {_group_name(itype)}, instanceType: {hyperpod_instance_type(itype)}, instanceCount: {nodes}}}"
-        return f"add {entry} to cluster.instanceGroups (or remove instanceGroups to derive them), or change the endpoint's instanceType"
-    entry = f"{{name: {_group_name(itype)}, instanceType: {itype}, minSize: 0, desiredSize: {nodes}, maxSize: {nodes}}}"
-    return f"add {entry} to cluster.gpuNodeGroups (or remove gpuNodeGroups to derive them), or change the endpoint's instanceType"
+    else:
+        entry = f"{{name: {_group_name(itype)}, instanceType: {itype}, minSize: 0, desiredSize: {nodes}, maxSize: {nodes}}}"
+    derive = f" (or remove {key} to derive them)" if derivable else ""
+    return f"add {entry} to {where}.{key}{derive}, or change the endpoint's instanceType"
 
 
 def _placements(cluster: ClusterSpec) -> Optional[set[str]]:

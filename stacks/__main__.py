@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("--json", action="store_true", help="print a JSON report instead of one line per violation")
     check.add_argument("--crd-dir", help="directory of upstream CRD files (default: $LLM_SERVING_CRD_DIR, then the cache of `crds fetch`)")
     check.add_argument("--kubernetes-version", default="1.33", help="schema version for core objects (default: 1.33)")
+    check.add_argument("--stack", "-s", help="the Pulumi stack the manifests belong to, for the policies that allow a dev stack's opt-outs (default: the stack a plan directory's marker names; unknown counts as not dev)")
 
     tune = sub.add_parser("tune", help="deploy and benchmark each point of a parameter grid; report the best")
     tune.add_argument("grid", help="grid spec YAML (see stacks/grids/)")
@@ -83,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check":
         from . import check as check_cmd
 
-        return check_cmd.main(args.paths, args.policy_config, args.json, args.crd_dir, args.kubernetes_version)
+        return check_cmd.main(args.paths, args.policy_config, args.json, args.crd_dir, args.kubernetes_version, stack=args.stack)
     if args.command == "preflight":
         from . import preflight as preflight_cmd
 

@@ -19,6 +19,7 @@ from typing import Any, Optional
 import yaml
 
 from components.rules import ConfigError, Problem, manifests
+from components.rules.dev_stacks import is_dev_stack
 from components.rules.policy_config import PolicyConfig, PolicyConfigError
 from components.rules.policy_config import load as load_policy_config
 from components.rules.policy_eval import Violation, evaluate
@@ -363,10 +364,16 @@ def write_objects(plan: Plan, out_dir: Path, project_dir: Path = PROJECT_DIR) ->
     for obj in plan.objects:
         stem = "-".join(str(part) for part in (f"{obj.index:03d}", obj.kind.lower(), obj.namespace, obj.name) if part)
         names[obj.index] = stem.replace("/", "_").replace("\\", "_") + ".yaml"
-    replace_plan_files(out_dir, project_dir, plan.stack, list(names.values()))
+    replace_plan_files(out_dir, project_dir, plan.stack, list(names.values()), marker_context(plan))
     for obj in plan.objects:
         obj.file = out_dir / names[obj.index]
         obj.file.write_text(yaml.dump(redact(obj.manifest, obj.registration.secret_paths), Dumper=_Dumper, sort_keys=False))
+
+
+def marker_context(plan: Plan) -> dict[str, Any]:
+    """Written beside the manifests, so `stacks check` of the directory judges them as this plan did
+    (stacks/check.py plan_context reads it)."""
+    return {"stack": plan.stack, "devStack": is_dev_stack(plan.stack), "clusterMode": plan.config.cluster.mode}
 
 
 def _cell(obj: PlannedObject) -> tuple[str, str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any, Optional
 
 MARKER = ".llm-serving-plan"
 
@@ -53,8 +54,9 @@ def check_out_dir(out_dir: Path, project_dir: Path) -> None:
         raise PlanOutError(f"--out {out_dir}: holds files the earlier plan did not write ({shown}); nothing was deleted; {fix}")
 
 
-def replace_plan_files(out_dir: Path, project_dir: Path, stack: str, names: list[str]) -> None:
-    """Make `out_dir` ready for `names`: remove the previous plan's own files, then mark the directory."""
+def replace_plan_files(out_dir: Path, project_dir: Path, stack: str, names: list[str], context: Optional[dict[str, Any]] = None) -> None:
+    """Make `out_dir` ready for `names`: remove the previous plan's own files, then mark the directory. The
+    marker also holds `context` (what `stacks check` needs to judge the files as the plan did)."""
     check_out_dir(out_dir, project_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     for name in _previous_plan_files(out_dir) or ():
@@ -62,4 +64,4 @@ def replace_plan_files(out_dir: Path, project_dir: Path, stack: str, names: list
         if path.is_file() or path.is_symlink():
             path.unlink()
     # The marker lists the new files before they exist, so a plan cut short is still recognised.
-    (out_dir / MARKER).write_text(json.dumps({"stack": stack, "files": sorted(names)}, indent=1) + "\n")
+    (out_dir / MARKER).write_text(json.dumps({**(context or {}), "stack": stack, "files": sorted(names)}, indent=1) + "\n")

@@ -210,8 +210,8 @@ class PulumiTarget(_Model):
 
     def trial_stack(self, run: str, key: str) -> str:
         """A trial's stack name. A dev base stack gives dev trials (the name ends in `-dev`), so what the base
-        may do as a dev stack (S2's allowPlaintextApiKey, S4's open API, in-cluster gateway counters) its
-        trials may too, and a trial of any other base is not a dev stack."""
+        may do as a dev stack (S2's allowPlaintextApiKey) its trials may too, judged by name like every stack;
+        a trial of any other base is not a dev stack."""
         name = f"{self.stack_prefix}-{run}-{key}"
         if is_dev_stack(self.base_name):
             return name[: MAX_STACK_NAME - len(DEV_SUFFIX)] + DEV_SUFFIX

@@ -9,6 +9,10 @@ see the Ingress, the endpoint and the Secrets side by side. One line per violati
 Exit 0 when nothing mandatory is violated, 1 on a mandatory violation or a schema failure, 2 when
 an input cannot be read (named, never a traceback). A kind with neither a schema nor rules is
 reported as unchecked, never as passed.
+
+The stack the documents belong to (S2, S4 and T3 allow a dev stack's opt-outs) comes from `--stack`, or
+from the marker of the plan directory they were written to (`plan_context`), so a plan's output gets
+the plan's verdict; otherwise it is unknown, which counts as not dev.
 """
 
 from __future__ import annotations

@@ -373,7 +373,8 @@ def write_objects(plan: Plan, out_dir: Path, project_dir: Path = PROJECT_DIR) ->
 def marker_context(plan: Plan) -> dict[str, Any]:
     """Written beside the manifests, so `stacks check` of the directory judges them as this plan did
     (stacks/check.py plan_context reads it)."""
-    return {"stack": plan.stack, "devStack": is_dev_stack(plan.stack), "clusterMode": plan.config.cluster.mode}
+    mode = plan.config.cluster.mode if plan.config is not None else None
+    return {"stack": plan.stack, "devStack": is_dev_stack(plan.stack), **({"clusterMode": mode} if mode else {})}
 
 
 def _cell(obj: PlannedObject) -> tuple[str, str]:

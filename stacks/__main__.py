@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="print a JSON report instead of one line per violation")
     check.add_argument("--crd-dir", help="directory of upstream CRD files (default: $LLM_SERVING_CRD_DIR, then the cache of `crds fetch`)")
     check.add_argument("--kubernetes-version", type=kubernetes_version, default="1.33", help="schema version for core objects (default: 1.33)")
+    check.add_argument("--stack", "-s", help="the Pulumi stack the manifests belong to, for the policies that allow a dev stack's opt-outs (default: the stack a plan directory's marker names; unknown counts as not dev)")
 
     tune = sub.add_parser("tune", help="deploy and benchmark each point of a parameter grid; report the best")
     tune.add_argument("grid", help="grid spec YAML (see stacks/grids/)")
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--db", help="SQLite results file (default: tuning-runs/<grid name>.db)")
     tune.add_argument("--strategy", choices=["grid", "random", "tpe", "gp"], help="search strategy (default: the grid's)")
     tune.add_argument("--dry-run", action="store_true", help="expand, prune and plan each point offline; deploy nothing")
+    tune.add_argument("--verbose", "-v", action="store_true", help="list each pruned point (and, with --dry-run, each passed plan), not only one line per cause")
     tune.add_argument("--out", help="report directory (default: next to the database)")
 
     report = sub.add_parser("report", help="report a tuning run: table, Pareto front, best config, plot")
@@ -125,7 +127,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     if args.command == "check":
         from . import check as check_cmd
 
-        return check_cmd.main(args.paths, args.policy_config, args.json, args.crd_dir, args.kubernetes_version)
+        return check_cmd.main(args.paths, args.policy_config, args.json, args.crd_dir, args.kubernetes_version, stack=args.stack)
     if args.command == "preflight":
         from . import preflight as preflight_cmd
 

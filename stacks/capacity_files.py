@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from components.rules import capacity as rules
 from components.rules.catalog import C1
+from components.rules.paths import STACK_FILE, ConfigPaths
 from components.rules.problems import Change, Problem
 from components.rules.spec import EndpointSpec
 
@@ -41,11 +42,11 @@ class Applied(NamedTuple):
     contracts: list[Optional[dict[str, Any]]]  # per endpoint, the C1 numbers its scaled object records
 
 
-def apply(endpoints: list[EndpointSpec], project_dir: Path, prefix: str = "endpoints", prometheus_server: Optional[str] = None) -> Applied:
+def apply(endpoints: list[EndpointSpec], project_dir: Path, paths: ConfigPaths = STACK_FILE, prometheus_server: Optional[str] = None) -> Applied:
     """C1 for every endpoint; `prometheus_server` is platform.prometheusServerAddress (fromCapacity's trigger reads it)."""
     out, problems, changes, contracts = [], [], [], []
     for i, spec in enumerate(endpoints):
-        path = f"{prefix}[{i}]"
+        path = paths.endpoint(i)
         cap, found = (None, [])
         if spec.capacity:
             cap, found = read(spec.capacity, project_dir, f"{path}.capacity")

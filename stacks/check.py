@@ -9,6 +9,10 @@ see the Ingress, the endpoint and the Secrets side by side. One line per violati
 Exit 0 when nothing mandatory is violated, 1 on a mandatory violation or a schema failure, 2 when
 an input cannot be read (named, never a traceback). A kind with neither a schema nor rules is
 reported as unchecked, never as passed.
+
+The stack the documents belong to (S2, S4 and T3 allow a dev stack's opt-outs) comes from `--stack`, or
+from the marker of the plan directory they were written to (`plan_context`), so a plan's output gets
+the plan's verdict; otherwise it is unknown, which counts as not dev.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from components.rules.resources import from_manifest
 from . import yamlio
 from .crd_cel import CelCounts
 from .policy_file import load as load_policy_config
+from .plan_out import MARKER
 from .schemas import DEFAULT_K8S_VERSION, SchemaResult, Validator, find_crd_dir
 
 SUFFIXES = (".yaml", ".yml")
@@ -37,6 +42,53 @@ KINDS_WITH_RULES = {"InferenceEndpointConfig", "ConfigMap", "Ingress", "Secret",
 
 class InputError(Exception):
     pass
+
+
+@dataclass(frozen=True)
+class PlanContext:
+    """What the policies need besides the manifests: the stack they belong to (S2, S4 and T3 allow a dev
+    stack's opt-outs), as `plan` wrote it beside them or `--stack` gives it."""
+
+    stack: Optional[str] = None
+    dev: Optional[bool] = None  # the plan's verdict, for the header; the policies judge `stack` themselves
+    cluster_mode: Optional[str] = None
+    source: str = "--stack"
+
+    def describe(self) -> str:
+        facts = [f for f in ("dev stack" if self.dev else "not a dev stack" if self.dev is False else "", f"cluster mode {self.cluster_mode}" if self.cluster_mode else "") if f]
+        return f"stack {self.stack}" + (f" ({', '.join(facts)})" if facts else "") + f", from {self.source}"
+
+
+def plan_context(directory: Path) -> Optional[PlanContext]:
+    """The context a plan wrote into its directory's marker (`stacks/plan_out.py`), or None when the directory
+    has no marker of ours. The only reader of the marker's format here."""
+    marker = directory / MARKER
+    if not marker.is_file() or marker.is_symlink():
+        return None
+    try:
+        doc = json.loads(marker.read_bytes().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(doc, dict) or not isinstance(doc.get("stack"), str) or not doc["stack"]:
+        return None
+    dev, mode = doc.get("devStack"), doc.get("clusterMode")
+    return PlanContext(doc["stack"], dev if isinstance(dev, bool) else None, mode if isinstance(mode, str) else None, str(marker))
+
+
+def context_of(paths: Iterable[str], stack: Optional[str] = None) -> Optional[PlanContext]:
+    """`--stack`, else the one plan the inputs come from (a plan directory, or files in one); None when no input
+    is a plan's. Inputs from plans of different stacks are one stack to no policy: InputError."""
+    if stack:
+        return PlanContext(stack)
+    found: dict[str, PlanContext] = {}
+    for raw in paths:
+        path = Path(raw)
+        context = plan_context(path if path.is_dir() else path.parent)
+        if context is not None:
+            found.setdefault(context.stack or "", context)
+    if len(found) > 1:
+        raise InputError(f"the inputs come from plans of {len(found)} stacks ({', '.join(sorted(found))}); check one plan at a time, or pass --stack")
+    return next(iter(found.values()), None)
 
 
 @dataclass
@@ -96,11 +148,11 @@ def load_documents(files: Iterable[Path]) -> list[Document]:
     return docs
 
 
-def check_documents(docs: list[Document], config: Optional[PolicyConfig], validator: Validator) -> list[Violation]:
+def check_documents(docs: list[Document], config: Optional[PolicyConfig], validator: Validator, stack: Optional[str] = None) -> list[Violation]:
     for doc in docs:
         doc.schema = validator.validate(doc.manifest)
     resources = [from_manifest(d.manifest, d.where) for d in docs]
-    violations = evaluate(resources, config)
+    violations = evaluate(resources, config, stack)
     for v in violations:
         if 0 <= v.index < len(docs):
             docs[v.index].violations.append(v)
@@ -137,6 +189,8 @@ def summary(docs: list[Document]) -> dict[str, int]:
         "mandatory": sum(v.mandatory for v in violations),
         "advisory": sum(not v.mandatory for v in violations),
         "schemaFailures": sum(1 for d in docs if d.schema and d.schema.status == "failed"),
+        # As the report's documents say: `schema.status` unchecked, and `status` unchecked (no rule read them either).
+        "schemaUnchecked": sum(1 for d in docs if d.schema is None or d.schema.status == "unchecked"),
         "unchecked": sum(d.unchecked for d in docs),
     }
 
@@ -163,7 +217,7 @@ def _schema_report(schema: SchemaResult) -> dict[str, Any]:
     }
 
 
-def report(docs: list[Document]) -> dict[str, Any]:
+def report(docs: list[Document], context: Optional[PlanContext] = None) -> dict[str, Any]:
     def violation(v: Violation) -> dict[str, Any]:
         p = v.problem
         return {"policy": v.policy, "rule": v.rule, "level": v.level, "path": p.path, "value": p.value, "message": p.message, "fix": p.fix}
@@ -186,6 +240,7 @@ def report(docs: list[Document]) -> dict[str, Any]:
         ],
         "summary": summary(docs),
         "celRules": cel_counts(docs).as_dict(),
+        "stack": {"name": context.stack, "devStack": context.dev, "clusterMode": context.cluster_mode, "source": context.source} if context else None,
         "exitCode": exit_code(docs),
     }
 
@@ -197,27 +252,31 @@ def main(
     crd_dir: Optional[str] = None,
     kubernetes_version: str = DEFAULT_K8S_VERSION,
     out: Optional[TextIO] = None,
+    stack: Optional[str] = None,
 ) -> int:
     out = secrets.ScrubbedStream(out or sys.stdout)
     try:
         config = load_policy_config(policy_config) if policy_config else None
         docs = load_documents(collect(paths))
+        context = context_of(paths, stack)
     except (InputError, PolicyConfigError) as exc:
         for problem in getattr(exc, "problems", [str(exc)]):
             print(f"error: {problem}", file=out)
         return 2
     directory, _ = find_crd_dir(crd_dir)
-    check_documents(docs, config, Validator(directory, kubernetes_version))
+    check_documents(docs, config, Validator(directory, kubernetes_version), context.stack if context else None)
     if as_json:
-        json.dump(secrets.scrub_data(report(docs)), out, indent=2, default=lambda o: secrets.scrub(str(o)))
+        json.dump(secrets.scrub_data(report(docs, context)), out, indent=2, default=lambda o: secrets.scrub(str(o)))
         out.write("\n")
         return exit_code(docs)
+    if context:
+        print(context.describe(), file=out)
     for line in lines(docs):
         print(secrets.scrub(line), file=out)
     counts = summary(docs)
     print(
         f"{counts['documents']} document(s): {counts['mandatory']} mandatory and {counts['advisory']} advisory violation(s), "
-        f"{counts['schemaFailures']} schema failure(s), {counts['unchecked']} unchecked",
+        f"{counts['schemaFailures']} schema failure(s), {counts['schemaUnchecked']} without a schema, {counts['unchecked']} unchecked",
         file=out,
     )
     cel = cel_counts(docs)

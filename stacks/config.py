@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
@@ -20,9 +20,9 @@ from components.rules import endpoint as endpoint_rules
 from components.rules.problems import Change
 from components.rules.bounds import Line
 from components.rules.clusters import check_placement, derived_groups, validate_cluster, with_default_groups
-from components.rules.paths import ConfigPaths
 from components.rules.ingress import validate_router_services
 from components.rules.gateway.config import validate_gateway
+from components.rules.paths import STACK_FILE, ConfigPaths
 from components.rules.spec import ClusterSpec, EndpointSpec, GatewaySpec, PlatformSpec
 from components.rules.tls import check_public_tls
 from components.rules.validate import validate_endpoints
@@ -105,29 +105,14 @@ def parse(values: Mapping[str, Any], region: Optional[str], stack_name: Optional
     problems += [p for part, spec in (("cluster", stack.cluster), ("platform", stack.platform), ("gateway", stack.gateway)) for p in security.check_url_credentials(spec.model_dump(by_alias=True), part)]
     if problems:
         raise ConfigError(problems)
-    endpoints = backends.resolve(stack.endpoints, stack.cluster, stack.platform)
-    # C1 first: `autoscaling.target: fromCapacity` fills in the triggers the checks below then judge (A1).
-    server = stack.platform.prometheus_server_address
-    capacity = capacity_files.apply(endpoints, project_dir or program_dir(), prometheus_server=server)
-    endpoints, found = capacity.endpoints, list(capacity.problems)
-    # A1: a hyperpod endpoint is served through an ALB, so with a Prometheus server its default trigger is the engine's queue.
-    defaulted = [autoscaling.apply_defaults(ep, server, f"endpoints[{i}]") for i, ep in enumerate(endpoints)]
-    endpoints = [ep for ep, _ in defaulted]
-    found += validate_endpoints(endpoints)
-    found += backends.validate_backends(endpoints, stack.cluster, stack.platform)
-    found += validate_router_services(stack.platform.ingress, endpoints)
-    found += check_public_tls(endpoints, stack.platform.ingress, stack_name)
-    found += validate_gateway(stack.gateway, endpoints, stack.platform, stack_name, builds_vpc=stack.platform_stack is None and stack.cluster.mode != "existing")
-    if stack.platform_stack is None:
-        # A HyperPod endpoint on a cluster without the operator is validate_backends' error.
-        found += validate_cluster(stack.cluster, stack.platform, endpoints)
-        found += backends.check_operators(endpoints, stack.cluster.mode, stack.platform, [ep.backend or "" for ep in endpoints])
-    else:
-        found += check_platform_stack(stack.platform_stack, endpoints, project_dir or program_dir())
+    project_dir = project_dir or program_dir()
+    checked = validate_stack(stack.endpoints, stack.cluster, stack.platform, stack.gateway, stack=stack_name, project_dir=project_dir,
+                             platform_stack=stack.platform_stack)
+    endpoints, found, capacity, defaulted = checked.endpoints, checked.problems, checked.capacity, checked.defaults
     errors = problems + [p for p in found if p.severity == "error"]
     if errors:
         raise ConfigError(errors)
-    changes = backends.default_changes(values.get("endpoints") or [], endpoints) + capacity.changes + [c for _, made in defaulted for c in made]
+    changes = backends.default_changes(values.get("endpoints") or [], endpoints) + capacity.changes + defaulted
     changes += [c for i, ep in enumerate(endpoints) if ep.backend == "hyperpod" for c in autoscaling.default_changes(ep, naming.endpoint_name(ep.name), f"endpoints[{i}]")]
     changes += [c for i, ep in enumerate(endpoints) for c in endpoint_rules.default_changes(ep, f"endpoints[{i}]")]
     if stack.platform_stack is None:
@@ -145,6 +130,72 @@ def parse(values: Mapping[str, Any], region: Optional[str], stack_name: Optional
         gateway=stack.gateway,
         contracts=capacity.contracts,
     )
+
+
+@dataclass(frozen=True)
+class Validated:
+    endpoints: list[EndpointSpec]  # backends resolved, `autoscaling.target: fromCapacity` derived (C1)
+    problems: list[Problem]  # errors and warnings, in rule order
+    capacity: capacity_files.Applied
+    defaults: list[Change] = field(default_factory=list)  # A1 triggers filled in, for the plan's change log
+
+
+def validate_stack(
+    endpoints: Sequence[EndpointSpec],
+    cluster: Optional[ClusterSpec],
+    platform: Optional[PlatformSpec] = None,
+    gateway: Optional[GatewaySpec] = None,
+    *,
+    stack: Optional[str],
+    project_dir: Path,
+    paths: ConfigPaths = STACK_FILE,
+    platform_stack: Optional[str] = None,
+    platform_cluster: Optional[ClusterSpec] = None,
+) -> Validated:
+    """The one config verdict, for a stack file (`parse`), a tuning grid's point (its trial stack) and a local
+    trial alike: every rule over the endpoints, cluster, platform and gateway, each problem at the path `paths`
+    names. `stack` is the Pulumi stack name (dev stacks may opt out of TLS, S2; unknown is not dev).
+    `cluster` None: a local engine process, where no cluster, load balancer or gateway exists, so only the
+    endpoint rules and capacity files apply. An endpoints-only stack (`platform_stack`) builds no cluster: its
+    endpoints are placed on `platform_cluster`, the platform stack's groups as deployed, when that is known."""
+    if cluster is None:
+        capacity = capacity_files.apply(list(endpoints), project_dir, paths)
+        return Validated(capacity.endpoints, list(capacity.problems) + validate_endpoints(capacity.endpoints, paths), capacity)
+    platform = platform or PlatformSpec()
+    resolved = backends.resolve(endpoints, cluster, platform)
+    # C1 first: `autoscaling.target: fromCapacity` fills in the triggers the checks below then judge (A1).
+    server = platform.prometheus_server_address
+    capacity = capacity_files.apply(resolved, project_dir, paths, prometheus_server=server)
+    resolved, found = capacity.endpoints, list(capacity.problems)
+    # A1: a hyperpod endpoint is served through an ALB, so with a Prometheus server its default trigger is the engine's queue.
+    defaulted = [autoscaling.apply_defaults(ep, server, paths.endpoint(i)) for i, ep in enumerate(resolved)]
+    resolved, defaults = [ep for ep, _ in defaulted], [c for _, made in defaulted for c in made]
+    found += validate_endpoints(resolved, paths)
+    found += backends.validate_backends(resolved, cluster, platform, paths)
+    found += validate_router_services(platform.ingress, resolved, paths)
+    found += check_public_tls(resolved, platform.ingress, stack, paths=paths)
+    found += validate_gateway(gateway or GatewaySpec(), resolved, platform, stack, paths, builds_vpc=platform_stack is None and cluster.mode != "existing")
+    if platform_stack is None:
+        # A HyperPod endpoint on a cluster without the operator is validate_backends' error.
+        found += validate_cluster(cluster, platform, resolved, paths)
+        found += backends.check_operators(resolved, cluster.mode, platform, [ep.backend or "" for ep in resolved])
+    elif platform_cluster is not None:  # a grid's base stack as its driver deploys it
+        found += check_placement(platform_cluster, resolved, paths, platform_stack)
+    else:  # an endpoints-only stack: its platform stack's file, when it is in the project (G11, O8)
+        found += check_platform_stack(platform_stack, resolved, project_dir)
+    return Validated(resolved, found, capacity, defaults)
+
+
+def deployed_cluster(values: Mapping[str, Any], project: str) -> Optional[ClusterSpec]:
+    """The cluster a stack's config map (`<project>:cluster`, `<project>:endpoints`) deploys, with the GPU groups
+    its endpoints derive made explicit; None when either does not parse (that stack's own plan says why)."""
+    cluster, entries = values.get(f"{project}:cluster"), values.get(f"{project}:endpoints") or []
+    try:
+        spec = ClusterSpec.model_validate(cluster)
+        endpoints = [EndpointSpec.model_validate(e) for e in entries]
+    except (ValidationError, TypeError):
+        return None
+    return with_default_groups(spec, endpoints)
 
 
 @dataclass(frozen=True)

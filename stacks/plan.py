@@ -20,6 +20,7 @@ import yaml
 
 from benchmarks import secrets
 from components.rules import ConfigError, Problem, manifests
+from components.rules.dev_stacks import is_dev_stack
 from components.rules.policy_config import PolicyConfig, PolicyConfigError
 from components.rules.policy_eval import Violation, evaluate
 from components.rules.resources import Resource
@@ -374,7 +375,7 @@ def write_objects(plan: Plan, out_dir: Path | PlanOutputs, project_dir: Path = P
     """One YAML file per object, swapped in as one folder (see plan_out: nothing else is removed)."""
     outputs = out_dir if isinstance(out_dir, PlanOutputs) else PlanOutputs(out_dir).open()
     try:
-        with outputs.folder.folder({"stack": plan.stack}) as folder:
+        with outputs.folder.folder(marker_context(plan)) as folder:
             for obj in plan.objects:
                 stem = "-".join(str(part) for part in (f"{obj.index:03d}", obj.kind.lower(), obj.namespace, obj.name) if part)
                 name = stem.replace("/", "_").replace("\\", "_") + ".yaml"
@@ -382,6 +383,13 @@ def write_objects(plan: Plan, out_dir: Path | PlanOutputs, project_dir: Path = P
     finally:
         if outputs is not out_dir:
             outputs.close()
+
+
+def marker_context(plan: Plan) -> dict[str, Any]:
+    """Written beside the manifests, so `stacks check` of the directory judges them as this plan did
+    (stacks/check.py plan_context reads it)."""
+    mode = plan.config.cluster.mode if plan.config is not None else None
+    return {"stack": plan.stack, "devStack": is_dev_stack(plan.stack), **({"clusterMode": mode} if mode else {})}
 
 
 def _cell(obj: PlannedObject) -> tuple[str, str]:

@@ -14,6 +14,7 @@ from .backends import state as state_rules
 from .backends.hyperpod import KIND
 from .endpoint import resolve
 from .problems import Problem
+from .paths import STACK_FILE, ConfigPaths
 from .spec import EndpointSpec, IngressSpec
 from .tls import OPT_OUT_ANNOTATION, listener_annotations, tls_for
 
@@ -299,13 +300,13 @@ def find_router_service(
     )
 
 
-def validate_router_services(ingress: IngressSpec, endpoints: Iterable[EndpointSpec]) -> list[Problem]:
+def validate_router_services(ingress: IngressSpec, endpoints: Iterable[EndpointSpec], paths: ConfigPaths = STACK_FILE) -> list[Problem]:
     """The filled-in router Service name is a Service name: a DNS-1035 label of at most 63 characters."""
     problems = []
     for i, ep in enumerate(endpoints):
         name = router_service(ingress, resolve(ep).name)
         if ep.intelligent_routing and len(name) > naming.MAX_NAME:
-            problems.append(Problem("platform.ingress.routerService", ingress.router_service, "CONFIG", f"becomes {name!r} for endpoints[{i}], longer than {naming.MAX_NAME} characters", "shorten the text around {name}"))
+            problems.append(Problem(f"{paths.platform}.ingress.routerService", ingress.router_service, "CONFIG", f"becomes {name!r} for {paths.endpoint(i)}, longer than {naming.MAX_NAME} characters", "shorten the text around {name}"))
     return problems
 
 

@@ -15,6 +15,7 @@ from .catalog import S2
 from .endpoint import resolve
 from .problems import Problem
 from .dev_stacks import DEFAULT_DEV_STACKS, is_dev_stack
+from .paths import STACK_FILE, ConfigPaths
 from .spec import EndpointSpec, IngressSpec
 
 OPT_OUT_KEY = "platform.ingress.allowPlaintextApiKey"
@@ -106,7 +107,7 @@ def _public_lb(spec: EndpointSpec) -> Optional[str]:
 
 
 def check_public_tls(
-    endpoints: Iterable[EndpointSpec], ingress: IngressSpec, stack: Optional[str], dev_stacks: Iterable[str] = DEFAULT_DEV_STACKS
+    endpoints: Iterable[EndpointSpec], ingress: IngressSpec, stack: Optional[str], dev_stacks: Iterable[str] = DEFAULT_DEV_STACKS, paths: ConfigPaths = STACK_FILE
 ) -> list[Problem]:
     """S2 at config time. An internet-facing load balancer without TLS sends every request, and the
     `Authorization: Bearer` key with it, in clear text across the internet. The stack terminates TLS on
@@ -122,7 +123,7 @@ def check_public_tls(
     if ingress.allow_plaintext_api_key and not dev:
         problems.append(
             Problem(
-                OPT_OUT_KEY,
+                f"{paths.platform}.{OPT_OUT_KEY.removeprefix('platform.')}",
                 True,
                 S2,
                 f"stack {stack or '(unknown)'!r} is not a dev stack ({', '.join(dev_stacks)}): outside dev an API key never crosses the internet in clear text",
@@ -133,7 +134,7 @@ def check_public_tls(
         kind = _public_lb(spec)
         if kind is None or (kind == "ALB" and tls_for(spec, ingress).enabled):
             continue
-        where = f"endpoints[{i}]"
+        where = paths.endpoint(i)
         fix = SET_TLS if kind == "ALB" else "use loadBalancer: alb (the stack terminates TLS on the ALB) and " + SET_TLS.removeprefix("set ")
         if not spec.api_key:
             problems.append(Problem(f"{where}.publicAlb", True, S2, f"an internet-facing {kind} with neither TLS nor an API key: anyone can run (and read) inference in clear text", f"{fix}, set apiKey: true, or publicAlb: false"))

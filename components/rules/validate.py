@@ -13,6 +13,7 @@ from .backends import hyperpod
 from .catalog import G2, G7, G8, G10, G11, G12, G17, G21, G22
 from .endpoint import resolve
 from .problems import Problem
+from .paths import STACK_FILE, ConfigPaths
 from .spec import EndpointSpec, FsxSource
 
 # Flags the stack sets itself; passing them through extraArgs would fork the truth (G3, G5, G10).
@@ -63,12 +64,12 @@ def _source_rules(spec: EndpointSpec, path: str) -> list[Problem]:
     return []
 
 
-def validate_endpoints(specs: Iterable[EndpointSpec], path: str = "endpoints") -> list[Problem]:
+def validate_endpoints(specs: Iterable[EndpointSpec], paths: ConfigPaths = STACK_FILE) -> list[Problem]:
     specs = list(specs)
     problems: list[Problem] = []
     seen: dict[tuple[str, str], int] = {}
     for i, spec in enumerate(specs):
-        item = f"{path}[{i}]"
+        item = paths.endpoint(i)
         problems += validate_endpoint(spec, item)
         key = (spec.namespace, resolve(spec).name)
         if key in seen:
@@ -77,17 +78,17 @@ def validate_endpoints(specs: Iterable[EndpointSpec], path: str = "endpoints") -
                     f"{item}.name",
                     spec.name,
                     G2,
-                    f"becomes {key[1]!r} in namespace {key[0]!r}, the same Kubernetes name as {path}[{seen[key]}]",
+                    f"becomes {key[1]!r} in namespace {key[0]!r}, the same Kubernetes name as {paths.endpoint(seen[key])}",
                     "give each endpoint a name that differs after lowercasing and '_' -> '-'",
                 )
             )
         else:
             seen[key] = i
-    problems += _cluster_wide_names(specs, path)
+    problems += _cluster_wide_names(specs, paths)
     return problems
 
 
-def _cluster_wide_names(specs: list[EndpointSpec], path: str) -> list[Problem]:
+def _cluster_wide_names(specs: list[EndpointSpec], paths: ConfigPaths) -> list[Problem]:
     """G2 across namespaces: the HyperPod operator names what it creates for an endpoint in its own
     namespace after the endpoint alone (`{name}-router`, `alb-{name}`), and the stack's key Secret and
     Ingress live there too. Two HyperPod endpoints with one name in two namespaces would share them."""
@@ -105,10 +106,10 @@ def _cluster_wide_names(specs: list[EndpointSpec], path: str) -> list[Problem]:
             continue  # reported above as a same-namespace clash
         problems.append(
             Problem(
-                f"{path}[{i}].name",
+                f"{paths.endpoint(i)}.name",
                 spec.name,
                 G2,
-                f"becomes {name!r}, like {path}[{first[name]}] in namespace {other.namespace!r}; the HyperPod operator names "
+                f"becomes {name!r}, like {paths.endpoint(first[name])} in namespace {other.namespace!r}; the HyperPod operator names "
                 f"the router and its Ingress in {hyperpod.OPERATOR_NAMESPACE} after the endpoint name alone, so the two would share them",
                 f"give HyperPod endpoints names unique in the cluster, e.g. {naming.k8s_name(f'{name}-{spec.namespace}', naming.HYPERPOD_DERIVED)!r}",
             )

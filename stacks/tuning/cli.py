@@ -18,6 +18,7 @@ from rich.text import Text
 
 from benchmarks.outputs import OutputError
 from components.rules import ConfigError
+from components.rules.problems import printable
 
 from . import capacity as capacity_mod
 from . import grid as grid_mod
@@ -74,13 +75,46 @@ def _params(params: dict[str, Any]) -> str:
     return ", ".join(f"{k.split('.')[-1]}={v}" for k, v in params.items())
 
 
-def print_pruned(console: Console, points: list[Point]) -> None:
+def print_pruned(console: Console, points: list[Point], verbose: bool = False) -> None:
+    """The count, then one line per cause (how many points it prunes, the values, the fix); `verbose`: each point."""
     pruned = [p for p in points if p.pruned]
     say(console, f"grid: {len(points)} point(s), {len(pruned)} pruned by the rule library, {len(points) - len(pruned)} to try")
+    for count, line in prune_causes(pruned):
+        say(console, f"  {count} point(s): {line}")
+    if verbose:
+        for point in pruned:
+            for problem in point.problems:
+                if problem.severity == "error":
+                    say(console, f"  pruned {_params(point.params)}: {problem}")
+
+
+MAX_SHOWN_VALUES = 6
+
+
+def prune_causes(pruned: list[Point]) -> list[tuple[int, str]]:
+    """Pruned points grouped by cause (rule, path, message, fix), most points first: a point with two causes
+    counts under both. The values the points had at that path are listed once each."""
+    causes: dict[tuple[str, str, str, str], tuple[set[str], list[Any]]] = {}
     for point in pruned:
         for problem in point.problems:
-            if problem.severity == "error":
-                say(console, f"  pruned {_params(point.params)}: {problem}")
+            if problem.severity != "error":
+                continue
+            keys, values = causes.setdefault((problem.rule, problem.path, problem.message, problem.fix), (set(), []))
+            keys.add(point.key)
+            if problem.value not in values:
+                values.append(problem.value)
+    lines = []
+    for (rule, path, message, fix), (keys, values) in causes.items():
+        shown = ", ".join(repr(v) for v in values[:MAX_SHOWN_VALUES]) + (f" and {len(values) - MAX_SHOWN_VALUES} more" if len(values) > MAX_SHOWN_VALUES else "")
+        lines.append((len(keys), f"{printable(path)} = {printable(shown)}: [{rule}] {printable(message)}. Fix: {printable(fix)}"))
+    return sorted(lines, key=lambda pair: -pair[0])  # stable: first seen first among equals
+
+
+def nothing_to_try(grid: GridSpec, points: list[Point]) -> str:
+    """The one line a grid with no point left says: how many were pruned, by how many causes, against what."""
+    causes = len(prune_causes([p for p in points if p.pruned]))
+    against = f" against base stack {grid.pulumi.base_stack}" if grid.target == "pulumi" and grid.pulumi.base_stack else ""
+    return f"nothing to try: all {len(points)} point(s) of grid {grid.name} were pruned{against} ({causes} cause(s) above); fix them in the grid or the base stack"
 
 
 def make_deployer(grid: GridSpec, target: str, db: Path, run: str) -> Any:
@@ -110,15 +144,22 @@ def tune(args: Any, console: Console) -> int:
         return 2
     if grid.target == "pulumi":
         from .deploy import DeployError
-        from .pulumi_target import with_cluster_context
+        from .pulumi_target import base_problems, with_cluster_context
 
         if not grid.pulumi.base_stack and not args.dry_run:
             say(console, (f"{args.grid}: pulumi.baseStack = None", "red"), ": --target pulumi needs the platform stack the trials run on; set pulumi.baseStack (e.g. staging), or use --dry-run or --target local")
             return 2
         try:
             grid = with_cluster_context(grid)
+            base = base_problems(grid.pulumi)
         except DeployError as exc:
             say(console, (str(exc), "red"))
+            return 2
+        if base:
+            # Every trial runs on the base stack as the driver brings it up: its problems are every trial's, said once.
+            say(console, (f"base stack {grid.pulumi.base_stack} (Pulumi.{grid.pulumi.base_name}.yaml) has {len(base)} problem(s); every trial runs on it:", "red"))
+            for problem in base:
+                say(console, f"  {problem}")
             return 2
     db = Path(args.db or f"tuning-runs/{grid.name}.db")
     if grid.target == "pulumi" and not args.dry_run:
@@ -138,9 +179,13 @@ def tune(args: Any, console: Console) -> int:
             say(console, (str(exc), "red"))
             return 2
     points = grid_mod.expand(grid)
-    print_pruned(console, points)
+    verbose = bool(getattr(args, "verbose", False))
+    print_pruned(console, points, verbose)
     if args.dry_run:
-        return dry_run(grid, points, console)
+        if all(p.pruned for p in points):
+            say(console, (nothing_to_try(grid, points), "red"))
+            return 1
+        return dry_run(grid, points, console, verbose)
     stop = threading.Event()
     driver = Driver(grid, store, make_deployer(grid, grid.target, db, grid.name), reporter=RichReporter(console), stop=stop)
     previous = signal.getsignal(signal.SIGTERM)
@@ -195,8 +240,9 @@ def argparse_namespace(**kwargs: Any) -> Any:
     return argparse.Namespace(**kwargs)
 
 
-def dry_run(grid: GridSpec, points: list[Point], console: Console) -> int:
-    """The offline plan of each surviving point: the trial's endpoint rendered, validated, checked."""
+def dry_run(grid: GridSpec, points: list[Point], console: Console, verbose: bool = False) -> int:
+    """The offline plan of each surviving point, as its trial stack (name included): the endpoint rendered,
+    validated, checked. A failed plan is listed with its problems; a passed one only with `verbose`."""
     from stacks import plan as plan_mod
 
     from components.rules import ConfigError
@@ -208,14 +254,15 @@ def dry_run(grid: GridSpec, points: list[Point], console: Console) -> int:
         cluster = grid.cluster.model_dump(mode="json", by_alias=True, exclude_defaults=True) if grid.cluster else STAND_IN_CLUSTER
         base_config = {"aws:region": "us-east-1", f"{project}:cluster": cluster}
     extra = grid.pulumi.config if grid.target == "pulumi" else {}
-    failed = 0
+    failed = passed = 0
     for point in points:
         if point.pruned or point.spec is None:
             continue
-        # Exactly what a trial stack declares: the endpoint half, on the base stack's cluster.
+        # Exactly what a trial stack declares: the endpoint half, on the base stack's cluster, under the trial's name.
         values = trial_config(base_config, point.spec, extra, project, grid.pulumi.base_stack or "dry-run-platform")
+        stack = grid.pulumi.trial_stack(grid.name, point.key) if grid.target == "pulumi" else f"dry-run-{point.key}"
         try:
-            plan = plan_mod.build_plan_from_values(f"dry-run-{point.key}", values)
+            plan = plan_mod.build_plan_from_values(stack, values)
         except ConfigError as exc:
             failed += 1
             say(console, f"  plan {_params(point.params)}: ", ("failed", "red"), " (stack config)")
@@ -224,6 +271,9 @@ def dry_run(grid: GridSpec, points: list[Point], console: Console) -> int:
             continue
         ok = not plan.failed
         failed += not ok
+        passed += ok
+        if ok and not verbose:
+            continue
         say(console, f"  plan {_params(point.params)}: ", ("passed", "green") if ok else ("failed", "red"), f" ({len(plan.objects)} objects)")
         for obj in plan.objects:
             for problem in obj.errors:
@@ -232,6 +282,7 @@ def dry_run(grid: GridSpec, points: list[Point], console: Console) -> int:
                 say(console, f"    {obj.kind}/{obj.name}: schema: {error}")
             for problem in obj.schema.cel.violations if obj.schema else ():
                 say(console, f"    {obj.kind}/{obj.name}: schema: {problem}")
+    say(console, f"plans: {passed} passed, {failed} failed" + ("" if verbose or not passed else " (--verbose lists each)"))
     say(console, "dry run: nothing was deployed")
     return 1 if failed else 0
 

@@ -6,7 +6,6 @@ so a grid point *is* an endpoint config: the same rules that validate a stack pr
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import itertools
 import json
@@ -24,10 +23,11 @@ from benchmarks.scenario import FLOW_SPLIT_FIX, looks_flow_split
 from benchmarks import secrets
 from components.rules import ConfigError, Problem, backends, security
 from components.rules.bounds import MAX_REQUESTS_PER_SECOND, MAX_USD_PER_HOUR
+from components.rules.dev_stacks import is_dev_stack
+from components.rules.paths import ConfigPaths
 from components.rules.spec import ClusterSpec, EndpointSpec, PlatformSpec
-from components.rules.tls import check_public_tls
-from components.rules.validate import validate_endpoint
-from stacks import capacity_files, config_errors
+from stacks import config as stack_config
+from stacks import config_errors
 from stacks.yamlio import YamlInputError, load_file
 
 from .cost import point_problems
@@ -219,6 +219,30 @@ class PulumiTarget(_Model):
     stack_prefix: str = "tune"
     ready_timeout: float = Field(default=1800, gt=0)
     config: dict[str, Any] = Field(default_factory=dict)  # extra stack config for every trial
+
+    @property
+    def base_name(self) -> Optional[str]:
+        """The base stack's own name (`staging` of `org/llm-serving/staging`): its file is Pulumi.<name>.yaml."""
+        return self.base_stack.rsplit("/", 1)[-1] if self.base_stack else None
+
+    def trial_stack(self, run: str, key: str) -> str:
+        """A trial's stack name. A dev base stack gives dev trials (the name ends in `-dev`), so what the base
+        may do as a dev stack (S2's allowPlaintextApiKey) its trials may too, judged by name like every stack;
+        a trial of any other base is not a dev stack."""
+        name = f"{self.stack_prefix}-{run}-{key}"
+        if is_dev_stack(self.base_name):
+            return name[: MAX_STACK_NAME - len(DEV_SUFFIX)] + DEV_SUFFIX
+        return name[:MAX_STACK_NAME]
+
+    def paths(self) -> ConfigPaths:
+        """Where a point's problems are: its endpoint is the grid's `base`; cluster and platform are the base stack's."""
+        if self.base_name:
+            return ConfigPaths.in_file(f"Pulumi.{self.base_name}.yaml", "base", indexed=False)
+        return ConfigPaths("base", indexed=False)
+
+
+MAX_STACK_NAME = 100  # what the driver has always cut trial stack names to
+DEV_SUFFIX = "-dev"  # matches the dev stack pattern `*-dev` (components/rules/dev_stacks.py)
 
 
 class CostSpec(_Model):
@@ -505,22 +529,23 @@ def make_point(grid: GridSpec, params: dict[str, Any]) -> Point:
         spec = EndpointSpec.model_validate(entry)
     except ValidationError as exc:
         return Point(params, None, tuple(_problem(e, EndpointSpec) for e in exc.errors()))
-    problems = list(validate_endpoint(spec, "base"))
-    problems += point_problems(grid, params, spec)
-    if grid.target == "pulumi" and grid.cluster is not None:
-        platform_spec = grid.platform or PlatformSpec()
-        (spec,) = backends.resolve([spec], grid.cluster, platform_spec)
-        for problem in backends.validate_backends([spec], grid.cluster, platform_spec, path="base"):
-            problems.append(dataclasses.replace(problem, path=problem.path.replace("base[0]", "base", 1)))
-        # S2: trial stacks ({stackPrefix}-{run}-{point}) are dev stacks only if the prefix makes them so.
-        for problem in check_public_tls([spec], platform_spec.ingress, f"{grid.pulumi.stack_prefix}-trial"):
-            problems.append(dataclasses.replace(problem, path=problem.path.replace("endpoints[0]", "base", 1)))
-    if spec.load is not None or spec.capacity:
-        # C1: a point that declares a peak load it cannot carry with its measured capacity is pruned (capacity
-        # files are relative to the project directory, pulumi.projectDir).
-        found = capacity_files.apply([spec], Path(grid.pulumi.project_dir)).problems
-        problems += [dataclasses.replace(p, path=p.path.replace("endpoints[0]", "base", 1)) for p in found]
-    problems += local_problems(grid, settings, spec)
+    # The trial stack's own verdict (stacks/config.py validate_stack): on --target pulumi the base stack's cluster and
+    # platform, under the trial's stack name; on --target local one engine process, so the endpoint rules alone.
+    # Capacity files (C1) are relative to the project directory, pulumi.projectDir.
+    on_cluster = grid.target == "pulumi" and grid.cluster is not None
+    if on_cluster:  # the trial's endpoint entry names its backend (the capacity-derived triggers stay derived)
+        (spec,) = backends.resolve([spec], grid.cluster, grid.platform or PlatformSpec())
+    checked = stack_config.validate_stack(
+        [spec],
+        grid.cluster if on_cluster else None,
+        grid.platform,
+        stack=grid.pulumi.trial_stack(grid.name, point_key(params)),
+        project_dir=Path(grid.pulumi.project_dir),
+        paths=grid.pulumi.paths(),
+        platform_stack=grid.pulumi.base_stack if on_cluster else None,
+        platform_cluster=grid.cluster if on_cluster and grid.pulumi.base_stack else None,
+    )
+    problems = checked.problems + point_problems(grid, params, spec) + local_problems(grid, settings, spec)
     return Point(params, spec, tuple(problems), bench)
 
 

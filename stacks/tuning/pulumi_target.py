@@ -22,9 +22,11 @@ from typing import Any, Callable, Optional, Protocol
 from pydantic import ValidationError
 
 from benchmarks.secrets import scrub
+from components.rules import ConfigError, Problem
 from components.rules.endpoint import resolve
 from components.rules.spec import ClusterSpec, EndpointSpec, PlatformSpec
 
+from .. import config as stack_config
 from .. import yamlio
 from ..live import DEFAULT_TIMEOUT
 from . import leftovers
@@ -129,13 +131,28 @@ def with_cluster_context(grid: GridSpec) -> GridSpec:
     if grid.target != "pulumi" or grid.cluster is not None:
         return grid
     project, base = load_base(grid.pulumi)
-    cluster = base.get(f"{project}:cluster") or STAND_IN_CLUSTER
+    cluster = base_stack_config(base, project).get(f"{project}:cluster") or STAND_IN_CLUSTER
     platform = base.get(f"{project}:platform")
-    where = f"Pulumi.{grid.pulumi.base_stack}.yaml" if grid.pulumi.base_stack else "the stand-in cluster"
+    where = f"Pulumi.{grid.pulumi.base_name}.yaml" if grid.pulumi.base_stack else "the stand-in cluster"
     try:
         return grid.model_copy(update={"cluster": ClusterSpec.model_validate(cluster), "platform": PlatformSpec.model_validate(platform) if platform else None})
     except ValidationError as exc:
-        raise DeployError(f"{where}: the cluster or platform config does not parse ({exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}); run `python -m stacks plan --stack {grid.pulumi.base_stack}`") from None
+        raise DeployError(f"{where}: the cluster or platform config does not parse ({exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}); run `python -m stacks plan --stack {grid.pulumi.base_name}`") from None
+
+
+def base_problems(target: PulumiTarget) -> list[Problem]:
+    """The base stack's errors as the driver brings it up (`base_stack_config`, under its own name): a base that
+    does not pass its own checks fails every trial, so it is judged once, before any point."""
+    if not target.base_stack:
+        return []
+    project, base = load_base(target)
+    values = base_stack_config(base, project)
+    own = {k.removeprefix(f"{project}:"): v for k, v in values.items() if k.startswith(f"{project}:") and k != f"{project}:kubeconfig"}
+    try:
+        stack_config.parse(own, values.get("aws:region"), target.base_name, Path(target.project_dir))
+    except ConfigError as exc:
+        return list(exc.problems)
+    return []
 
 
 def line_writer(path: Path) -> Callable[[str], None]:
@@ -150,9 +167,18 @@ def line_writer(path: Path) -> Callable[[str], None]:
     return write
 
 
-def base_stack_config(base_config: dict[str, Any]) -> dict[str, Any]:
-    """The platform half only: the base stack declares cluster and add-ons, never a trial's endpoint."""
-    return {k: v for k, v in base_config.items() if not k.endswith(":endpoints")}
+def base_stack_config(base_config: dict[str, Any], project: str = "llm-serving") -> dict[str, Any]:
+    """The platform half only: the base stack declares cluster and add-ons, never a trial's endpoint. The GPU
+    groups its own endpoints derive are written out, so the base keeps the groups its file promises (and the
+    grid checks trials against) without those endpoints."""
+    config = {k: v for k, v in base_config.items() if not k.endswith(":endpoints")}
+    cluster = stack_config.deployed_cluster(base_config, project)
+    if cluster is not None and isinstance(config.get(f"{project}:cluster"), dict):
+        key = "instanceGroups" if cluster.mode == "hyperpod" else "gpuNodeGroups"
+        groups = cluster.model_dump(mode="json", by_alias=True, exclude_defaults=True).get(key)
+        if groups and not config[f"{project}:cluster"].get(key):
+            config[f"{project}:cluster"] = {**config[f"{project}:cluster"], key: groups}
+    return config
 
 
 def trial_config(
@@ -160,8 +186,9 @@ def trial_config(
 ) -> dict[str, Any]:
     """The base stack's config with the trial's endpoint as the only endpoint. With a base stack the
     trial is an endpoints-only stack (`platformStack`): it reuses that cluster and operator and
-    never declares its own, so a trial's `up` and `destroy` touch one endpoint and nothing else."""
-    config = base_stack_config(base_config)
+    never declares its own, so a trial's `up` and `destroy` touch one endpoint and nothing else.
+    The base's tenant gateway stays with the base: a trial measures its endpoint directly."""
+    config = {k: v for k, v in base_stack_config(base_config, project).items() if not k.endswith(":gateway")}
     config[f"{project}:endpoints"] = [spec.model_dump(mode="json", by_alias=True, exclude_defaults=True)]
     if base_stack:
         config[f"{project}:platformStack"] = base_stack
@@ -194,7 +221,7 @@ class PulumiDeployer:
             log_path = self.log_dir / f"base-{self.target.base_stack}.log"
             self.log_dir.mkdir(parents=True, exist_ok=True)
             try:
-                self._base_outputs = self.runner.up(self.target.base_stack, base_stack_config(self.base_config), line_writer(log_path)) or {}
+                self._base_outputs = self.runner.up(self.target.base_stack, base_stack_config(self.base_config, self.project), line_writer(log_path)) or {}
             except Exception as exc:
                 raise DeployError(f"pulumi up of the base stack {self.target.base_stack} failed: {exc} (log: {log_path})") from exc
             self._base_ready = True
@@ -204,7 +231,7 @@ class PulumiDeployer:
 
     def start(self, key: str, spec: EndpointSpec) -> StackHandle:
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        stack = f"{self.target.stack_prefix}-{self.run}-{key}"[:100]
+        stack = self.target.trial_stack(self.run, key)
         handle = StackHandle(key, spec, stack, self.log_dir / f"trial-{key}.log")
         self._ensure_base_stack()
         config = trial_config(self.base_config, spec, self.target.config, self.project, self.target.base_stack)

@@ -456,7 +456,7 @@ def test_item19_an_interrupted_fake_engine_run_reports_its_finished_trial_and_no
 
 
 def test_item8_markup_in_a_grid_value_prints_literally_in_a_dry_run(tmp_path, capsys):
-    code, out = _tune_grid(tmp_path, capsys, GRID_HEAD + "parameters:\n  env.TAG: ['[/z]']\n  engineArgs.maxNumSeqs: [8, -1]\n")
+    code, out = _tune_grid(tmp_path, capsys, GRID_HEAD + "parameters:\n  env.TAG: ['[/z]']\n  engineArgs.maxNumSeqs: [8, -1]\n", "--verbose")
     assert code == 0, out
     assert "plan maxNumSeqs=8, TAG=[/z]: passed" in out and "pruned maxNumSeqs=-1, TAG=[/z]" in out
 

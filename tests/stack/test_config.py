@@ -151,3 +151,64 @@ def test_on_pulumi_up_the_env_values_of_a_secret_key_are_registered():
     values = {"endpoints": [{"name": "a", "env": {"WANDB_PROJECT": "decrypted-1234abcd"}}], "platformStack": "org/p/platform-prod"}
     register_pulumi_secrets(values, lambda key: key == "endpoints")
     assert scrub("value decrypted-1234abcd") == "value [secret]" and scrub("org/p/platform-prod") == "org/p/platform-prod"
+
+
+# ---------------------------------------------------------------- one verdict: stack file, endpoints-only stack, grid point
+
+ONE_VERDICT_CLUSTER = {"mode": "hyperpod", "name": "hp", "instanceGroups": [{"name": "g5", "instanceType": "ml.g5.12xlarge", "instanceCount": 1}]}
+# A router Service name over 63 characters once {name} is filled in: grid pruning never ran this validator.
+ONE_VERDICT_PLATFORM = {"ingress": {"routerService": "a-router-service-name-that-is-long-enough-to-overflow-63-{name}"}}
+ONE_VERDICT_ENDPOINT = {"name": "qwen3-4b", "model": "Qwen/Qwen3-4B", "engine": "vllm", "instanceType": "ml.g5.8xlarge", "modelSource": {"type": "s3", "bucket": "models"}, "intelligentRouting": True}
+ROUTER = "[CONFIG] becomes 'a-router-service-name-that-is-long-enough-to-overflow-63-qwen3-4b' for {where}, longer than 63 characters"
+NO_GROUP = "[G11] no instance group of {owner} has this instance type (have: ml.g5.12xlarge)"
+
+
+def _platform_project(tmp_path):
+    import yaml
+
+    (tmp_path / "Pulumi.yaml").write_text("name: llm-serving\nruntime: python\n")
+    config = {"aws:region": "us-east-1", "llm-serving:cluster": ONE_VERDICT_CLUSTER, "llm-serving:platform": ONE_VERDICT_PLATFORM}
+    (tmp_path / "Pulumi.platform.yaml").write_text(yaml.safe_dump({"config": config}))
+    return tmp_path
+
+
+def _verdict(problems):
+    return sorted(f"{p.path}: [{p.rule}] {p.message}" for p in problems if p.severity == "error")
+
+
+def test_one_verdict_a_stack_file_an_endpoints_only_stack_and_a_grid_point_get_the_same_problems(tmp_path):
+    """Grid pruning ran a subset of the validators (no router, gateway or cluster ones) and rewrote problem
+    paths with string replacement; now each surface names the same problems at its own paths."""
+    import yaml
+
+    from stacks.tuning import grid as grid_mod
+    from stacks.tuning.pulumi_target import with_cluster_context
+
+    values = {"cluster": ONE_VERDICT_CLUSTER, "platform": ONE_VERDICT_PLATFORM, "endpoints": [ONE_VERDICT_ENDPOINT]}
+    whole = _verdict(problems_of(values))
+    assert whole == [
+        f"endpoints[0].instanceType: {NO_GROUP.format(owner='cluster hp')}",
+        f"platform.ingress.routerService: {ROUTER.format(where='endpoints[0]')}",
+    ]
+    project = _platform_project(tmp_path)
+    with pytest.raises(ConfigError) as info:
+        parse({**values, "platformStack": "acme/llm-serving/platform"}, "us-east-1", "endpoints", project)
+    assert _verdict(info.value.problems) == [
+        f"endpoints[0].instanceType: {NO_GROUP.format(owner='platform stack ' + repr('acme/llm-serving/platform') + ' (cluster hp)')}",
+        f"platform.ingress.routerService: {ROUTER.format(where='endpoints[0]')}",
+    ]
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(yaml.safe_dump({"name": "g", "target": "pulumi", "base": ONE_VERDICT_ENDPOINT, "parameters": {"engineArgs.maxNumSeqs": [8]},
+                                    "pulumi": {"projectDir": str(project), "baseStack": "platform"}}))
+    (point,) = grid_mod.expand(with_cluster_context(grid_mod.load(grid)))
+    assert _verdict(point.problems) == [
+        f"Pulumi.platform.yaml:platform.ingress.routerService: {ROUTER.format(where='base')}",
+        f"base.instanceType: {NO_GROUP.format(owner='platform stack ' + repr('platform') + ' (cluster hp)')}",
+    ]
+
+
+def test_an_endpoints_only_stack_is_placed_only_when_the_platform_stacks_file_is_here(tmp_path):
+    values = {"cluster": ONE_VERDICT_CLUSTER, "endpoints": [ONE_VERDICT_ENDPOINT], "platformStack": "elsewhere"}
+    assert parse(values, "us-east-1", "endpoints", _platform_project(tmp_path)).endpoints[0].instance_type == "ml.g5.8xlarge"
+    other_project = {**values, "platformStack": "acme/other-project/platform"}
+    assert parse(other_project, "us-east-1", "endpoints", tmp_path).endpoints[0].instance_type == "ml.g5.8xlarge"

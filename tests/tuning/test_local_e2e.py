@@ -121,7 +121,19 @@ def test_dry_run_lists_pruned_points_with_rule_ids_and_plans_the_rest(capsys):
     assert "grid: 64 point(s), 55 pruned by the rule library, 9 to try" in out
     for rule in ("[G8]", "[G10]", "[G11]", "[G21]", "[S2]"):  # KV cache with SGLang moved from G7 to G21
         assert rule in out
-    assert out.count(": passed (") == 9 and "dry run: nothing was deployed" in out
+    # One line per cause, with how many points it prunes: 32 points have tensorParallelSize 4 on a 1-GPU instance.
+    assert "\n  32 point(s): base.engineArgs.tensorParallelSize = 4: [G11] g5.8xlarge has 1 GPU(s); tensor-parallel size cannot exceed it. Fix: " in out
+    assert out.count("[G11]") == 1 and "pruned engine=" not in out and ": passed (" not in out
+    assert "plans: 9 passed, 0 failed (--verbose lists each)" in out and "dry run: nothing was deployed" in out
+    assert len(out.splitlines()) == 9  # count, 6 causes (G8, G10, G11, two of G21, S2), plans, dry run
+
+
+def test_dry_run_verbose_lists_each_pruned_point_and_each_plan(capsys):
+    from stacks.__main__ import main
+
+    assert main(["tune", str(GRID.parent / "seed-incidents.yaml"), "--dry-run", "--verbose"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("[G11]") == 1 + 32 and out.count(": passed (") == 9
     assert "pruned engine=sglang, limitMmPerPrompt=None, tensorParallelSize=1, intelligentRouting=True, l1=False, publicAlb=False: base.intelligentRouting = True: [G21]" in out
 
 
@@ -154,7 +166,7 @@ def _pulumi_project(tmp_path: Path, cluster: str) -> Path:
 def test_pruning_applies_the_backend_rules_of_the_base_stacks_cluster(tmp_path, capsys):
     from stacks.__main__ import main
 
-    project = _pulumi_project(tmp_path, "{mode: eks, name: plain-eks}")
+    project = _pulumi_project(tmp_path, "{mode: eks, name: plain-eks, gpuNodeGroups: [{name: g5, instanceType: g5.xlarge}]}")
     grid = {
         "name": "b",
         "target": "pulumi",
@@ -168,8 +180,8 @@ def test_pruning_applies_the_backend_rules_of_the_base_stacks_cluster(tmp_path, 
     out = capsys.readouterr().out
     # Plain EKS has no HyperPod router: that point is pruned before anything deploys.
     assert "grid: 2 point(s), 1 pruned" in out
-    assert "pruned intelligentRouting=True: base.intelligentRouting = True: [BACKEND]" in out
-    assert out.count(": passed (") == 1 and "Traceback" not in out
+    assert "  1 point(s): base.intelligentRouting = True: [BACKEND]" in out
+    assert "plans: 1 passed, 0 failed" in out and "Traceback" not in out
 
 
 def test_pulumi_target_needs_a_base_stack_except_for_a_dry_run(tmp_path, capsys, monkeypatch):

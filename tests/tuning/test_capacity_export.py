@@ -1,4 +1,4 @@
-"""Capacity at the SLO (issue 18 item 1): recorded per trial with its spread, exported per configuration."""
+"""Capacity at the SLO: recorded per trial with its spread, exported per configuration."""
 
 from __future__ import annotations
 
@@ -117,7 +117,7 @@ def test_every_slo_a_grid_can_set_is_an_endpoint_slo_key_so_its_capacity_file_ca
     assert {_camel(k) for k in grid_slos} <= set(Slo.model_json_schema(by_alias=True)["properties"])
 
 
-# ---------------------------------------------------------------- cost block (issue 18 item 5)
+# ---------------------------------------------------------------- cost block
 
 
 def _priced_trial(price, tokens_at_load):

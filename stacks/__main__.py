@@ -12,6 +12,18 @@ from rich.console import Console
 
 
 def main(argv: list[str] | None = None) -> int:
+    """One command; then, once, where each rule ID it printed is described (docs/guardrails.md)."""
+    from .literal import forget_rules, rules_footer
+
+    forget_rules()
+    code = run_command(argv)
+    footer = rules_footer()
+    if footer:
+        print(footer)
+    return code
+
+
+def run_command(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stacks", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -31,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("--json", action="store_true", help="print a JSON report instead of one line per violation")
     check.add_argument("--crd-dir", help="directory of upstream CRD files (default: $LLM_SERVING_CRD_DIR, then the cache of `crds fetch`)")
     check.add_argument("--kubernetes-version", default="1.33", help="schema version for core objects (default: 1.33)")
+    check.add_argument("--all", action="store_true", help="list every unchecked document, not the first few of each reason")
 
     tune = sub.add_parser("tune", help="deploy and benchmark each point of a parameter grid; report the best")
     tune.add_argument("grid", help="grid spec YAML (see stacks/grids/)")
@@ -43,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     tune.add_argument("--strategy", choices=["grid", "random", "tpe", "gp"], help="search strategy (default: the grid's)")
     tune.add_argument("--dry-run", action="store_true", help="expand, prune and plan each point offline; deploy nothing")
     tune.add_argument("--out", help="report directory (default: next to the database)")
+    tune.add_argument("--all", action="store_true", help="list every pruned point, not the first of each problem")
 
     report = sub.add_parser("report", help="report a tuning run: table, Pareto front, best config, plot")
     report.add_argument("--db", required=True, help="SQLite results file of `stacks tune`")
@@ -82,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check":
         from . import check as check_cmd
 
-        return check_cmd.main(args.paths, args.policy_config, args.json, args.crd_dir, args.kubernetes_version)
+        return check_cmd.main(args.paths, args.policy_config, args.json, args.crd_dir, args.kubernetes_version, show_all=args.all)
     if args.command == "preflight":
         from . import preflight as preflight_cmd
 

@@ -11,6 +11,7 @@ import contextlib
 import gc
 import json
 import logging
+import re
 import runpy
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,7 @@ from components.rules.resources import Resource
 from . import config as stack_config
 from . import cost_summary, plan_json, yamlio
 from .crd_cel import CelCounts
-from .literal import labelled, plain
+from .literal import Repeats, labelled, plain
 from .mocks import PlanMocks, PlanMonitor, Registration
 from .plan_out import PlanOutError, check_out_dir, replace_plan_files
 from .redaction import redact
@@ -398,10 +399,19 @@ def _cell(obj: PlannedObject) -> tuple[str, str]:
     return schema_cell, rules_cell
 
 
+def _command_apart(line: str) -> list[str]:
+    """`line`, and a command it ends with (`python -m stacks crds fetch`) on a line of its own, so no
+    terminal width breaks the command in two."""
+    m = re.search(r"`([^`]+)`\.?$", line)
+    return [line[: m.start()].rstrip(), f"    {m.group(1)}"] if m else [line]
+
+
 def print_plan(plan: Plan, console: Any, show_all: bool = False) -> None:
     from rich.table import Table
 
-    console.print(labelled(f"Offline plan of stack {plan.stack}", "bold", f"(cluster mode {plan.config.cluster.mode}, region {plan.config.region}); CRD schemas: {plan.crd_source}"))
+    console.print(labelled(f"Offline plan of stack {plan.stack}", "bold", f"(cluster mode {plan.config.cluster.mode}, region {plan.config.region})"))
+    for line in _command_apart(f"  CRD schemas: {plan.crd_source}"):
+        console.print(plain(line), soft_wrap=True)
     for level, message in plan.logs:
         if level in ("warning", "error") or "] " in message and "->" in message:
             console.print(labelled(level, "red" if level == "error" else "yellow", message, indent="  "), soft_wrap=True)
@@ -422,20 +432,28 @@ def print_plan(plan: Plan, console: Any, show_all: bool = False) -> None:
         for i, reg in enumerate(plan.resources, 1):
             res.add_row(str(i), plain(reg.type_), plain(reg.name), plain(reg.provider.split("::")[-1] or "-"))
         console.print(res)
-    else:
-        console.print(plain("Other resources: " + ", ".join(f"{n} x {t}" for t, n in sorted(others.items()))))
+    else:  # a count per provider package; the types and names are `--all`'s
+        packages: dict[str, int] = {}
+        for t, n in others.items():
+            packages[t.split(":")[0]] = packages.get(t.split(":")[0], 0) + n
+        counts = ", ".join(f"{p} {n}" for p, n in sorted(packages.items(), key=lambda pn: (-pn[1], pn[0])))
+        console.print(plain(f"Other resources: {sum(others.values())} ({counts}); `--all` lists each"))
     if plan.cel != CelCounts():
         console.print(plain(f"CRD rules (x-kubernetes-validations, CEL): {plan.cel}"))
+    repeats = Repeats(show_all)  # one unchecked CRD rule over many objects: the first few, then a count
     for obj in plan.objects:
         for err in obj.schema.errors if obj.schema else ():
             console.print(labelled("schema", "red", f"{obj.kind}/{obj.name}: {err}"), soft_wrap=True)
         for problem in obj.schema.cel.violations if obj.schema else ():
             console.print(labelled("schema", "red", f"{obj.label}: {problem}"), soft_wrap=True)
         for why in obj.schema.cel.unchecked if obj.schema else ():
-            console.print(labelled("unchecked CRD rule", "yellow", f"{obj.label}: {why}"), soft_wrap=True)
+            if repeats.show(why):
+                console.print(labelled("unchecked CRD rule", "yellow", f"{obj.label}: {why}"), soft_wrap=True)
         for problem in obj.problems:
             color = "red" if problem.severity == "error" else "yellow"
             console.print(labelled(problem.severity, color, f"{obj.kind}/{obj.name}: {problem}"), soft_wrap=True)
+    for line in repeats.counts("object(s)"):
+        console.print(labelled("unchecked CRD rule", "yellow", line), soft_wrap=True)
     for line in plan.duplicate_urns:
         console.print(labelled("error", "red", line), soft_wrap=True)
     for violation in plan.other_violations:

@@ -2,7 +2,8 @@
 the stacks that rely on it (rule C1, `capacity:` of an endpoint).
 
 One JSON file per (model, engine, instance type, engine args, workload), keys in a fixed order, so a
-re-export shows as a small diff. Written by `python -m stacks report --db FILE --export-capacity DIR`.
+re-export shows as a small diff. Written by `python -m stacks report --db FILE --export-capacity DIR`,
+with INDEX.md beside them: which configuration each (hash-named) file measured.
 """
 
 from __future__ import annotations
@@ -114,4 +115,31 @@ def export(grid: GridSpec, records: list[TrialRecord], db: Path, out_dir: Path) 
         path = out_dir / name
         path.write_text(json.dumps(doc, indent=2) + "\n")
         written.append(path)
+    if written:
+        write_index(out_dir)
     return written
+
+
+INDEX = "INDEX.md"
+
+
+def write_index(out_dir: Path) -> Path:
+    """INDEX.md: one row per capacity file in `out_dir` (earlier exports too) with the configuration it
+    measured, since a file name carries only a hash of the engine args and workload."""
+    rows = []
+    for path in sorted(out_dir.glob("*.json")):
+        try:
+            doc = json.loads(path.read_text())
+            cap = doc["capacity"]
+            args = ", ".join(f"{k}={v}" for k, v in doc["engineArgs"].items()) or "-"
+            cells = [f"`{path.name}`", doc["model"], doc["engine"], doc["instanceType"], args, doc["workload"], f"{cap['lowerBound']:g} {cap['unit']}", doc["measured"], f"{doc['source']['grid']} {doc['trial']}"]
+        except (OSError, ValueError, KeyError, TypeError):  # not a capacity file: not indexed
+            continue
+        rows.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
+    index = out_dir / INDEX
+    index.write_text(
+        "# Capacity files\n\nWritten by `python -m stacks report --export-capacity`; set an endpoint's `capacity:` to a file (rule C1).\n\n"
+        "| file | model | engine | instance type | engine args | workload | capacity (lower bound) | measured | grid, trial |\n"
+        "|---|---|---|---|---|---|---|---|---|\n" + "".join(row + "\n" for row in rows)
+    )
+    return index

@@ -18,6 +18,7 @@ from rich.text import Text
 
 from components.rules import ConfigError
 
+from ..literal import linked
 from . import capacity as capacity_mod
 from . import grid as grid_mod
 from . import report as report_mod
@@ -29,7 +30,7 @@ from .store import StoreError, TrialRecord, TrialStore
 
 def say(console: Console, *parts: str | tuple[str, str]) -> None:
     """One literal line: plain strings, or (text, style) pairs for colour; never markup."""
-    console.print(Text.assemble(*parts), highlight=False, soft_wrap=True)
+    console.print(linked(Text.assemble(*parts)), highlight=False, soft_wrap=True)
 
 
 class RichReporter:
@@ -66,7 +67,7 @@ class RichReporter:
         if record.status == "succeeded":
             detail = ", ".join(f"{m} {record.value(m):.4g}" for m in ("output_throughput", "ttft_p90", "tpot_p90") if record.value(m) is not None)
         elif record.error:
-            detail = record.error.splitlines()[0][:160]
+            detail = record.note[:160]
         say(self.console, "  ", (record.status, color), f" in {elapsed:.0f} s: {detail}")
 
 
@@ -74,13 +75,23 @@ def _params(params: dict[str, Any]) -> str:
     return ", ".join(f"{k.split('.')[-1]}={v}" for k, v in params.items())
 
 
-def print_pruned(console: Console, points: list[Point]) -> None:
+def print_pruned(console: Console, points: list[Point], show_all: bool = False) -> None:
+    """Each problem with the first point it pruned and a count of the others (`--all`: every point)."""
     pruned = [p for p in points if p.pruned]
     say(console, f"grid: {len(points)} point(s), {len(pruned)} pruned by the rule library, {len(points) - len(pruned)} to try")
+    by_problem: dict[str, list[Point]] = {}
     for point in pruned:
         for problem in point.problems:
             if problem.severity == "error":
-                say(console, f"  pruned {_params(point.params)}: {problem}")
+                if show_all:
+                    say(console, f"  pruned {_params(point.params)}: {problem}")
+                by_problem.setdefault(str(problem), []).append(point)
+    if show_all:
+        return
+    for problem, with_it in by_problem.items():
+        say(console, f"  pruned {_params(with_it[0].params)}: {problem}")
+        if len(with_it) > 1:
+            say(console, f"    and {len(with_it) - 1} more point(s) with this problem (--all lists each)")
 
 
 def make_deployer(grid: GridSpec, target: str, db: Path, run: str) -> Any:
@@ -138,7 +149,7 @@ def tune(args: Any, console: Console) -> int:
             say(console, (str(exc), "red"))
             return 2
     points = grid_mod.expand(grid)
-    print_pruned(console, points)
+    print_pruned(console, points, getattr(args, "all", False))
     if args.dry_run:
         return dry_run(grid, points, console)
     stop = threading.Event()
@@ -276,6 +287,8 @@ def report(args: Any, console: Console, code: int = 0) -> int:
             say(console, ("no capacity to export", "yellow"), ": no succeeded trial recorded the highest load that met the SLO")
         for path in files:
             say(console, f"capacity file: {path}")
+        if files:
+            say(console, f"which configuration each file measured: {files[0].parent / capacity_mod.INDEX}")
     return code
 
 

@@ -95,13 +95,13 @@ class LocalEngineDeployer:
         code = handle.process.poll() if handle.process else None
         if code is None:
             return None
-        return f"engine exited with code {code} during the benchmark; log tail:\n{tail(handle.log_path)}"
+        return exited(code, handle.log_path, " during the benchmark")
 
     def _probe(self, handle: LocalHandle) -> Status:
         assert handle.process is not None
         code = handle.process.poll()
         if code is not None:
-            return Status("failed", f"engine exited with code {code}; log tail:\n{tail(handle.log_path)}")
+            return Status("failed", exited(code, handle.log_path))
         try:
             response = httpx.get(f"http://127.0.0.1:{handle.port}{resolve(handle.spec).health_path}", timeout=5)
         except httpx.HTTPError as exc:
@@ -172,6 +172,12 @@ def _reap_group(process: subprocess.Popen) -> None:
             return
         _signal_group(process, signal.SIGKILL)
         time.sleep(0.2)
+
+
+def exited(code: int, log_path: Path, when: str = "") -> str:
+    """Why the engine is gone; its log's last lines follow only when it wrote any."""
+    text = tail(log_path)
+    return f"engine exited with code {code}{when}; log tail:\n{text}" if text.strip() else f"engine exited with code {code}{when}"
 
 
 def tail(path: Path, lines: int = 20) -> str:

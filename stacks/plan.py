@@ -432,12 +432,13 @@ def print_plan(plan: Plan, console: Any, show_all: bool = False) -> None:
         for i, reg in enumerate(plan.resources, 1):
             res.add_row(str(i), plain(reg.type_), plain(reg.name), plain(reg.provider.split("::")[-1] or "-"))
         console.print(res)
-    else:  # a count per provider package; the types and names are `--all`'s
+    else:  # one short line: counts for the three largest provider packages; types and names are `--all`'s
         packages: dict[str, int] = {}
         for t, n in others.items():
             packages[t.split(":")[0]] = packages.get(t.split(":")[0], 0) + n
-        counts = ", ".join(f"{p} {n}" for p, n in sorted(packages.items(), key=lambda pn: (-pn[1], pn[0])))
-        console.print(plain(f"Other resources: {sum(others.values())} ({counts}); `--all` lists each"))
+        largest = sorted(packages.items(), key=lambda pn: (-pn[1], pn[0]))
+        counts = [f"{p} {n}" for p, n in largest[:3]] + ([f"others {sum(n for _, n in largest[3:])}"] if largest[3:] else [])
+        console.print(plain(f"Other resources: {sum(others.values())} ({', '.join(counts)}); `--all` lists each"))
     if plan.cel != CelCounts():
         console.print(plain(f"CRD rules (x-kubernetes-validations, CEL): {plan.cel}"))
     repeats = Repeats(show_all)  # one unchecked CRD rule over many objects: the first few, then a count

@@ -58,7 +58,7 @@ class ServiceAccountRole:
     role: aws.iam.Role
     # What must exist before a pod of the service account starts: its permissions and, with Pod
     # Identity, its association. EKS injects credentials only when a pod is created, so a controller
-    # started before its association runs with none until it restarts (issue 15 finding 5).
+    # started before its association runs with none until it restarts.
     ready: list[pulumi.Resource]
     mode: str  # how pods get it: "pod-identity" | "irsa"
 

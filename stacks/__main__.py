@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--crd-dir", help="directory of upstream CRD files (default: $LLM_SERVING_CRD_DIR, then the cache of `crds fetch`)")
     check.add_argument("--kubernetes-version", type=kubernetes_version, default="1.33", help="schema version for core objects (default: 1.33)")
     check.add_argument("--stack", "-s", help="the Pulumi stack the manifests belong to, for the policies that allow a dev stack's opt-outs (default: the stack a plan directory's marker names; unknown counts as not dev)")
+    check.add_argument("--all", action="store_true", help="list every unchecked document, not the first few of each reason")
 
     tune = sub.add_parser("tune", help="deploy and benchmark each point of a parameter grid; report the best")
     tune.add_argument("grid", help="grid spec YAML (see stacks/grids/)")
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--dry-run", action="store_true", help="expand, prune and plan each point offline; deploy nothing")
     tune.add_argument("--verbose", "-v", action="store_true", help="list each pruned point (and, with --dry-run, each passed plan), not only one line per cause")
     tune.add_argument("--out", help="report directory (default: next to the database)")
+    tune.add_argument("--all", action="store_true", help="list every pruned point (same as --verbose)")
 
     report = sub.add_parser("report", help="report a tuning run: table, Pareto front, best config, plot")
     report.add_argument("--db", required=True, help="SQLite results file of `stacks tune`")
@@ -101,6 +103,18 @@ def kubernetes_version(text: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """One command; then, once, where each rule ID it printed is described (docs/guardrails.md)."""
+    from .literal import forget_rules, rules_footer
+
+    forget_rules()
+    code = run_command(argv)
+    footer = rules_footer()
+    if footer:
+        print(footer)
+    return code
+
+
+def run_command(argv: list[str] | None = None) -> int:
     from rich.console import Console
 
     parser = build_parser()
@@ -127,7 +141,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     if args.command == "check":
         from . import check as check_cmd
 
-        return check_cmd.main(args.paths, args.policy_config, args.json, args.crd_dir, args.kubernetes_version, stack=args.stack)
+        return check_cmd.main(args.paths, args.policy_config, args.json, args.crd_dir, args.kubernetes_version, stack=args.stack, show_all=args.all)
     if args.command == "preflight":
         from . import preflight as preflight_cmd
 

@@ -33,6 +33,7 @@ from . import yamlio
 from .crd_cel import CelCounts
 from .policy_file import load as load_policy_config
 from .plan_out import MARKER
+from .literal import Repeats, note_rules
 from .schemas import DEFAULT_K8S_VERSION, SchemaResult, Validator, find_crd_dir
 
 SUFFIXES = (".yaml", ".yml")
@@ -165,21 +166,24 @@ def _label(doc: Document) -> str:
     return f"{doc.manifest.get('kind')} {meta['namespace'] + '/' if meta.get('namespace') else ''}{name}"
 
 
-def lines(docs: list[Document]) -> list[str]:
+def lines(docs: list[Document], show_all: bool = True) -> list[str]:
     out = []
+    repeats = Repeats(show_all)  # one unchecked reason for many documents: the first few, then a count
     for doc in docs:
         for err in doc.schema.errors if doc.schema else ():
             out.append(f"{doc.where}: {_label(doc)}: mandatory schema: {err} [{doc.schema.source}]")
         for problem in doc.schema.cel.violations if doc.schema else ():
             out.append(f"{doc.where}: {_label(doc)}: mandatory schema: {problem} [{doc.schema.source}]")
         for why in doc.schema.cel.unchecked if doc.schema else ():
-            out.append(f"{doc.where}: {_label(doc)}: unchecked CRD rule: {why}")
+            if repeats.show(f"unchecked CRD rule: {why}"):
+                out.append(f"{doc.where}: {_label(doc)}: unchecked CRD rule: {why}")
         for v in doc.violations:
             out.append(f"{doc.where}: {_label(doc)}: {v.level} {v.policy}: {v.problem}")
         if doc.unchecked:
             reason = doc.schema.source if doc.schema else "no schema"
-            out.append(f"{doc.where}: {_label(doc)}: unchecked: {reason}; no policy reads this kind beyond its name")
-    return out
+            if repeats.show(f"unchecked: {reason}; no policy reads this kind beyond its name"):
+                out.append(f"{doc.where}: {_label(doc)}: unchecked: {reason}; no policy reads this kind beyond its name")
+    return out + repeats.counts("document(s)")
 
 
 def summary(docs: list[Document]) -> dict[str, int]:
@@ -253,6 +257,7 @@ def main(
     kubernetes_version: str = DEFAULT_K8S_VERSION,
     out: Optional[TextIO] = None,
     stack: Optional[str] = None,
+    show_all: bool = False,
 ) -> int:
     out = secrets.ScrubbedStream(out or sys.stdout)
     try:
@@ -271,7 +276,8 @@ def main(
         return exit_code(docs)
     if context:
         print(context.describe(), file=out)
-    for line in lines(docs):
+    for line in lines(docs, show_all):
+        note_rules(line)
         print(secrets.scrub(line), file=out)
     counts = summary(docs)
     print(

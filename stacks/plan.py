@@ -11,6 +11,7 @@ import contextlib
 import gc
 import json
 import logging
+import re
 import runpy
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +29,7 @@ from components.rules.resources import Resource
 from . import config as stack_config
 from . import cost_summary, plan_json, yamlio
 from .crd_cel import CelCounts
-from .literal import labelled, plain
+from .literal import Repeats, labelled, plain
 from .mocks import PlanMocks, PlanMonitor, Registration
 from .plan_out import OutputError, PlanOutputs
 from .policy_file import load as load_policy_config
@@ -187,7 +188,7 @@ def _fresh_loop() -> asyncio.AbstractEventLoop:
     """A new event loop per plan, made current (Pulumi's sync helpers need one, and asyncio.run()
     elsewhere clears it). The previous plan's loop is closed only now: its caller may still resolve
     that program's outputs after the plan returns. At most one plan loop is open, and its executor
-    threads are stopped when its plan ends (issue 13 item 12: a dry run died after ~114 plans)."""
+    threads are stopped when its plan ends (a dry run once died after ~114 plans)."""
     global _LOOP
     if _LOOP is not None and not _LOOP.is_closed():
         _LOOP.close()
@@ -411,10 +412,19 @@ def _cell(obj: PlannedObject) -> tuple[str, str]:
     return schema_cell, rules_cell
 
 
+def _command_apart(line: str) -> list[str]:
+    """`line`, and a command it ends with (`python -m stacks crds fetch`) on a line of its own, so no
+    terminal width breaks the command in two."""
+    m = re.search(r"`([^`]+)`\.?$", line)
+    return [line[: m.start()].rstrip(), f"    {m.group(1)}"] if m else [line]
+
+
 def print_plan(plan: Plan, console: Any, show_all: bool = False) -> None:
     from rich.table import Table
 
-    console.print(labelled(f"Offline plan of stack {plan.stack}", "bold", f"(cluster mode {plan.config.cluster.mode}, region {plan.config.region}); CRD schemas: {plan.crd_source}"))
+    console.print(labelled(f"Offline plan of stack {plan.stack}", "bold", f"(cluster mode {plan.config.cluster.mode}, region {plan.config.region})"))
+    for line in _command_apart(f"  CRD schemas: {plan.crd_source}"):
+        console.print(plain(line), soft_wrap=True)
     for level, message in plan.logs:
         if level in ("warning", "error") or "] " in message and "->" in message:
             console.print(labelled(level, "red" if level == "error" else "yellow", message, indent="  "), soft_wrap=True)
@@ -435,20 +445,29 @@ def print_plan(plan: Plan, console: Any, show_all: bool = False) -> None:
         for i, reg in enumerate(plan.resources, 1):
             res.add_row(str(i), plain(reg.type_), plain(reg.name), plain(reg.provider.split("::")[-1] or "-"))
         console.print(res)
-    else:
-        console.print(plain("Other resources: " + ", ".join(f"{n} x {t}" for t, n in sorted(others.items()))))
+    else:  # one short line: counts for the three largest provider packages; types and names are `--all`'s
+        packages: dict[str, int] = {}
+        for t, n in others.items():
+            packages[t.split(":")[0]] = packages.get(t.split(":")[0], 0) + n
+        largest = sorted(packages.items(), key=lambda pn: (-pn[1], pn[0]))
+        counts = [f"{p} {n}" for p, n in largest[:3]] + ([f"others {sum(n for _, n in largest[3:])}"] if largest[3:] else [])
+        console.print(plain(f"Other resources: {sum(others.values())} ({', '.join(counts)}); `--all` lists each"))
     if plan.cel != CelCounts():
         console.print(plain(f"CRD rules (x-kubernetes-validations, CEL): {plan.cel}"))
+    repeats = Repeats(show_all)  # one unchecked CRD rule over many objects: the first few, then a count
     for obj in plan.objects:
         for err in obj.schema.errors if obj.schema else ():
             console.print(labelled("schema", "red", f"{obj.kind}/{obj.name}: {err}"), soft_wrap=True)
         for problem in obj.schema.cel.violations if obj.schema else ():
             console.print(labelled("schema", "red", f"{obj.label}: {problem}"), soft_wrap=True)
         for why in obj.schema.cel.unchecked if obj.schema else ():
-            console.print(labelled("unchecked CRD rule", "yellow", f"{obj.label}: {why}"), soft_wrap=True)
+            if repeats.show(why):
+                console.print(labelled("unchecked CRD rule", "yellow", f"{obj.label}: {why}"), soft_wrap=True)
         for problem in obj.problems:
             color = "red" if problem.severity == "error" else "yellow"
             console.print(labelled(problem.severity, color, f"{obj.kind}/{obj.name}: {problem}"), soft_wrap=True)
+    for line in repeats.counts("object(s)"):
+        console.print(labelled("unchecked CRD rule", "yellow", line), soft_wrap=True)
     for line in plan.duplicate_urns:
         console.print(labelled("error", "red", line), soft_wrap=True)
     for violation in plan.other_violations:

@@ -327,8 +327,13 @@ class Validator:
 # ---------------------------------------------------------------- fetching pinned CRDs
 
 def pinned_groups(sources: Path = SOURCES_FILE) -> list[str]:
-    """API groups of the pinned CRD files (upstream names them `<group>_<plural>.yaml`)."""
-    return sorted({Path(e["path"]).name.split("_")[0] for e in json.loads(sources.read_text())})
+    """API groups of the pinned CRD files: upstream names a file `<group>_<plural>.yaml`; a bundle of
+    several CRDs (gatewayapi-crds.yaml) lists its groups under `groups`, so no file name reads as a group."""
+    groups: set[str] = set()
+    for e in json.loads(sources.read_text()):
+        name = Path(e["path"]).name
+        groups.update(e.get("groups") or ([name.split("_")[0]] if "_" in name else []))
+    return sorted(groups)
 
 
 def fetch_crds(dest: Optional[Path] = None, fetch: Optional[Fetcher] = None, sources: Path = SOURCES_FILE) -> list[str]:

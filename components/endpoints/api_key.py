@@ -1,5 +1,5 @@
 """`EndpointApiKey`: one API key, stored as a Secret in the endpoint namespace and in every other
-namespace that reads it (the HyperPod router's, G9, incident §1). Generated with pulumi-random, or
+namespace that reads it (the HyperPod router's, G9: a key Secret only in the endpoint's namespace left the router without it). Generated with pulumi-random, or
 read from Secrets Manager when the user names a secret. The value is a Pulumi secret everywhere.
 Each endpoint component declares its own key as a child (components/endpoints/base.py)."""
 

@@ -12,10 +12,10 @@ operator's ALB stays internal (it also serves the SageMaker endpoint registratio
 one is the stack's. Cost: one more ALB per public endpoint (hourly charge plus LCUs; docs/backends.md).
 Why the component declares its own Ingress instead of patching the operator's Ingress:
 - the scheme of an ALB is fixed when its Ingress is created; patching the operator's Ingress means
-  the ALB first comes up internal and is then rebuilt, the §15/§16 timeline that left a stale
+  the ALB first comes up internal and is then rebuilt, the sequence that once left a stale
   internal URL behind;
 - the operator reconciles its own objects and puts its values back (it did so with the router's
-  env in §11 and re-created its Ingress as internal in §15), so a server-side-apply patch would be a
+  env and re-created its Ingress as internal when it was recreated as public), so a server-side-apply patch would be a
   tug-of-war over field managers;
 - a patch resource needs the object to exist at apply time, but the operator creates it
   asynchronously after the endpoint, so the first `pulumi up` would fail.

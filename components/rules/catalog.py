@@ -136,7 +136,7 @@ RULES: tuple[Rule, ...] = (
          "A GPU container without a limit or probes.",
          ("policy",)),
     Rule(S2, "No internet-facing ALB without TLS; an API key never crosses the internet in clear text (a dev stack may opt out explicitly).",
-         "A public ALB without a certificate served HTTP only, so the bearer key of every request crossed the internet unencrypted (issue 16).",
+         "A public ALB without a certificate served HTTP only, so the bearer key of every request crossed the internet unencrypted.",
          "`platform.ingress.certificateArn`, or `platform.ingress.domain` for a certificate the stack issues; the Ingress listens on 443 and redirects HTTP; URLs use https.",
          "A public ALB without a certificate, keyed or not; `allowPlaintextApiKey` outside dev stacks. "
          "`python -m stacks preflight` fails on a `certificateArn` not ISSUED in the stack's region or not covering `<endpoint>.<domain>`.",
@@ -218,7 +218,7 @@ RULES += (
 
 RULES += (
     Rule(A1, "A HyperPod autoscaling trigger reads a metric that exists for the endpoint and sees the traffic the endpoint is served by: in `AWS/SageMaker` a real-time metric of the endpoint the operator registers, with `EndpointName` and `VariantName`; a Prometheus query, or the kubernetes backend's HPA `podsMetric`, on the endpoint's own engine metrics, against a Prometheus server.",
-         "The dev stack scaled on `ApproximateBacklogSizePerInstance` with no dimensions: an asynchronous-inference metric, queried without the endpoint's dimensions, so KEDA got no datapoints and the endpoint never scaled (issue 16 finding 4).",
+         "The dev stack scaled on `ApproximateBacklogSizePerInstance` with no dimensions: an asynchronous-inference metric, queried without the endpoint's dimensions, so KEDA got no datapoints and the endpoint never scaled.",
          "Every HyperPod endpoint is served through an ALB (the operator's, and with `publicAlb` the stack's), whose requests `AWS/SageMaker` never counts (it counts InvokeEndpoint calls). With `platform.prometheusServerAddress` an endpoint without a trigger scales on its engine's queue (`vllm:num_requests_waiting` or `sglang:num_queue_reqs` of its served model, 8 per replica) and a Prometheus trigger without a `serverAddress` gets the platform's; without a server there is no default trigger, since the stack installs no Prometheus. An unset CloudWatch metric, statistic or dimensions are upstream's: `Invocations`, `Sum`, `EndpointName` of the registered endpoint and `VariantName: AllTraffic`.",
          "An asynchronous-inference metric; `AWS/SageMaker` without a registered endpoint, without dimensions, or with another `EndpointName` or no `VariantName`; a Prometheus query or HPA `podsMetric` on the other engine's metrics; a `serverAddress` that is not an Amazon Managed Service for Prometheus workspace URL (the CRD's pattern). Warnings: another `VariantName`; any `AWS/SageMaker` trigger (InvokeEndpoint traffic only); a Prometheus trigger with no server.",
          ("fix", "validate", "policy")),
@@ -242,7 +242,7 @@ RULES += (
 # The tenant gateway (docs/gateway.md).
 RULES += (
     Rule(T1, "Every gateway tier has a token budget per minute, and every tenant key is covered by its tier's rule.",
-         "The MaaS platform's tiers were only as good as their counters: a tier without a limit, or a key no rule selects, is unlimited while looking tiered (maas-kserve-devlog).",
+         "The MaaS platform's tiers were only as good as their counters: a tier without a limit, or a key no rule selects, is unlimited while looking tiered.",
          "One rate-limit rule per tenant with its tier's numbers is rendered from the tier table.",
          "A tier without `tokensPerMinute`; a tenant key Secret whose tenant no token rule selects.",
          ("validate", "policy")),

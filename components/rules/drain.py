@@ -2,7 +2,7 @@
 Ingresses still hold an ALB, the bounded wait for them to go, and the message when they do not.
 
 Why: an Ingress of class alb holds the load balancer controller's finalizer `ingress.k8s.aws/resources`
-until the controller has deleted its ALB, target groups and security groups (incident §15). The
+until the controller has deleted its ALB, target groups and security groups (a recreated Ingress hung on it with 409 Conflict). The
 HyperPod operator's Ingress is not declared by Pulumi, so nothing orders it before the controller on
 `pulumi destroy`: deleted after the controller, it stays Terminating and its ALB and security groups
 are orphaned; the VPC delete then fails with DependencyViolation.
@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable, Mapping, Protocol
 from .addons import OPERATOR_NAMESPACE
 
 # The Ingress is deleted only after the controller removed its AWS resources:
-# https://github.com/kubernetes-sigs/aws-load-balancer-controller/issues/2894 (maintainer reply), incident §15.
+# https://github.com/kubernetes-sigs/aws-load-balancer-controller/issues/2894 (maintainer reply).
 FINALIZER = "ingress.k8s.aws/resources"
 CLUSTER_TAG = "elbv2.k8s.aws/cluster"  # the controller tags every ALB, target group and security group with it
 GUARD_MARKER = "ingress-drain"  # the guard's `guard` input: how the ordering rule O6 recognises it

@@ -1,7 +1,7 @@
 """Engine profiles: command, port, health route, parameter flags (G3, G5, G6, G10, G12).
 
 The engine command is always given in full: the SageMaker DLC images have a fixed CMD that
-ignores extra args (incident §7), so `command` + `args` replace it.
+ignores extra args (no `--served-model-name` reached the engine), so `command` + `args` replace it.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ PARAMS: tuple[Param, ...] = (
 PARAMS_BY_KEY = {p.key: p for p in PARAMS}
 PARAMS_BY_CONFIG_KEY = {p.config_key: p for p in PARAMS}
 
-# G10 defaults when unset (incident §14: no max_model_len meant a 262144-token KV cache and OOM).
+# G10 defaults when unset (no max_model_len meant a 262144-token KV cache and OOM).
 DEFAULTS: dict[str, dict[str, Any]] = {
     "vllm": {"max_model_len": 12288, "gpu_memory_utilization": 0.9, "max_num_seqs": 256},
     "sglang": {"max_model_len": 12288, "gpu_memory_utilization": 0.9},
@@ -224,7 +224,7 @@ def engine(name: str) -> Engine:
 # port to use when the user names none; whatever is chosen is used everywhere.
 _IMAGE_PORTS: tuple[tuple[str, str, int], ...] = (
     # (engine, image marker, port)
-    ("sglang", "sagemaker", 8080),  # SageMaker SGLang DLC (incident §5)
+    ("sglang", "sagemaker", 8080),  # SageMaker SGLang DLC (probes on 8000 never saw it)
     ("vllm", "sagemaker", 8000),  # SageMaker vLLM DLC
     ("sglang", "lmsysorg/sglang", 30000),
     ("vllm", "vllm/vllm-openai", 8000),
@@ -313,7 +313,7 @@ def build_args(
     return args
 
 
-# G12: T4 (compute capability 7.5) workarounds from perf-eval-eks-notes §1 and maas-kserve issue 12.
+# G12: T4 (compute capability 7.5) workarounds: vLLM crash-looped in FlashInfer's architecture check, and Triton failed to compile for a T4.
 # VLLM_ATTENTION_BACKEND=XFORMERS from the same note is left out: recent vLLM removed that backend.
 LOW_CC_ENV = {
     "vllm": {

@@ -31,8 +31,8 @@ def ingress_name(endpoint_k8s_name: str) -> str:
 
 def operator_ingress_name(endpoint_k8s_name: str, namespace: str) -> str:
     """The Ingress the HyperPod operator creates for an InferenceEndpointConfig, in its own namespace.
-    No AWS document names it; seen on clusters as `alb-{name}-{namespace}` (incident notes §15/§16:
-    ALB `k8s-hyperpod-albqwen3-...`; the console backend the notes come from reads
+    No AWS document names it; seen on clusters as `alb-{name}-{namespace}` (field notes of a public ALB recreation:
+    ALB `k8s-hyperpod-albqwen3-...`; the console backend behind them reads
     `hyperpod-inference-system/alb-{name}-{namespace}`). An assumption listed in docs/doubts.md."""
     return f"alb-{endpoint_k8s_name}-{namespace}"
 
@@ -41,7 +41,7 @@ def needs_ingress(spec: EndpointSpec) -> bool:
     """The stack declares its own ALB only where the operator offers no way to get what the user
     asked for: an internet-facing one. The InferenceEndpointConfig has no scheme field (CRD v1:
     `loadBalancer` has only healthCheckPath and routingAlgorithm) and the operator's ALB is internal
-    (incident §16), so an internal endpoint uses the operator's ALB and gets no second one. G8 keeps
+    (a stale internal URL was once read from it), so an internal endpoint uses the operator's ALB and gets no second one. G8 keeps
     `publicAlb` to endpoints with intelligent routing, whose router Service the stack's ALB fronts."""
     return spec.intelligent_routing and spec.public_alb
 
@@ -79,7 +79,7 @@ def alb_ingress(name: str, namespace: str, labels: Mapping[str, str], annotation
 
 def ingress_annotations(spec: EndpointSpec, ingress: IngressSpec, health_path: str, tags: Optional[Mapping[str, str]] = None) -> dict[str, str]:
     """ALB annotations, fixed when the Ingress is created (G8: never delete-and-recreate to change
-    the scheme: the ALB controller's finalizer deadlocks, incident §15). G17: health check on a route
+    the scheme: the ALB controller's finalizer held a recreated Ingress with 409 Conflict). G17: health check on a route
     the engine serves. `tags` go on the ALB, its target group and security group; the controller's
     own defaultTags (the platform's stack tags) win on a shared key."""
     scheme = "internet-facing" if spec.public_alb else "internal"
@@ -119,7 +119,7 @@ def router_port(ingress: IngressSpec) -> int:
 
 # The operator is closed source: aws/sagemaker-hyperpod-cli@011ca927 ships its chart, CRDs and samples, and no file
 # there (on any branch) names a router object. What is known of the router:
-# - it runs in hyperpod-inference-system (incident notes §1);
+# - it runs in hyperpod-inference-system (a key Secret only in the endpoint's namespace never reached it);
 # - its Deployment is `{name}-{namespace}-router`, its serving container `router-container`, its Service
 #   `{name}-{namespace}-routing-service` on port 443; the same page's listing also shows router pods `{name}-router-...`
 #   (crowecawcaw/aws-docs-history@87e331ad docs/sagemaker/latest/dg/sagemaker-hyperpod-model-deployment-dpd.md);

@@ -26,7 +26,7 @@ def _with_metadata(fn: Checker) -> Checker:
 
 CHECKERS: dict[tuple[str, str], Checker] = {
     **hyperpod.CHECKERS,  # checks its own metadata (G1 with the operator's derived names)
-    # Label values of every other backend object are strings (G2; autotuner bug 1).
+    # Label values of every other backend object are strings (G2: an integer label value was refused).
     **{key: _with_metadata(fn) for backend in (kubernetes, ome, kserve) for key, fn in backend.CHECKERS.items()},
 }
 FIXERS: dict[tuple[str, str], Fixer] = {**hyperpod.FIXERS, **kubernetes.FIXERS, **ome.FIXERS, **kserve.FIXERS}

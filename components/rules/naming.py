@@ -2,7 +2,7 @@
 
 Names are lowercase RFC 1123 labels and leave room for every name an operator derives from them:
 the HyperPod operator names an init container `prefetch-{name}-inf`, so an endpoint name that fits
-63 characters on its own can still break the deployment (seed: hyperpod-endpoint-incidents §3).
+63 characters on its own can still break the deployment (a 51-character name made a 64-character init container name).
 Truncation keeps a readable prefix and appends a hash of the full normalised name, so names stay
 unique and stable across runs.
 
@@ -25,8 +25,8 @@ HASH_LEN = 10  # 40 bits: thousands of near-identical names never collide in pra
 
 # Names the HyperPod operator derives from an InferenceEndpointConfig's metadata.name.
 HYPERPOD_DERIVED = (
-    "prefetch-{name}-inf",  # init container (incident §3: 13 extra characters)
-    "alb-{name}",  # operator-created Ingress (incident §15)
+    "prefetch-{name}-inf",  # init container (13 characters more than the name)
+    "alb-{name}",  # operator-created Ingress
 )
 
 _LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")

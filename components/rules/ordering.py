@@ -307,7 +307,7 @@ def check_finalizer_order(resources: list[Resource]) -> list[Finding]:
     stack declares is covered by O1 (Ingresses, Services) and O3 (custom resources). The HyperPod
     operator's own ALB Ingress is not declared, so the ingress drain guard stands for it: the guard
     waits for the load balancer controller and the operator, and every endpoint kind whose operator
-    makes an Ingress waits for the guard. Incident §15 (finalizer `ingress.k8s.aws/resources`)."""
+    makes an Ingress waits for the guard. An Ingress recreated while its controller held it hung with 409 Conflict (finalizer `ingress.k8s.aws/resources`)."""
     graph = Graph(resources)
     controllers = graph.find(_chart("load_balancer_controller"))
     if not controllers:

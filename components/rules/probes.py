@@ -1,8 +1,8 @@
 """Probe settings that survive a slow health route and a minutes-long model load (G4).
 
 The HyperPod operator's default readiness probe has timeoutSeconds 1; SGLang's /health takes about
-1.007 s, so the pod never turns Ready (incident §6). Patching the Deployment afterwards deadlocked the
-rollout on a single GPU (incident §13), so probes are declared in the CR (`worker.probes`) and, for
+1.007 s, so the pod never turns Ready. Patching the Deployment afterwards deadlocked the
+rollout on a single GPU, so probes are declared in the CR (`worker.probes`) and, for
 plain Deployments, the rollout never surges a second GPU pod.
 """
 

@@ -198,7 +198,7 @@ def redacted(value: Any) -> str:
 
 
 def _router_workaround(manifest: Mapping[str, Any], env_name: Any) -> bool:
-    """The documented exception (incident §11): VLLM_API_KEY as a plain value in an endpoint with
+    """The documented exception: VLLM_API_KEY as a plain value in an endpoint with
     intelligent routing, because the operator copies only plain values to the router."""
     return (
         hyperpod.is_endpoint_config(dict(manifest))
@@ -255,7 +255,7 @@ def check_router_key_workaround(manifest: Mapping[str, Any]) -> list[Problem]:
             S3,
             "the API key is a plain value in the InferenceEndpointConfig (readable with `kubectl get`) because the HyperPod "
             "operator copies only plain `value` env vars to the router; with a secretKeyRef the router's VLLM_API_KEY stays "
-            "empty and every backend answers 401 (incident §11)",
+            "empty and every backend answers 401",
             "accepted workaround: keep read access to inferenceendpointconfigs as narrow as to Secrets, keep the key a Pulumi "
             "secret, and switch to secretKeyRef once the operator propagates it",
         )

@@ -99,7 +99,7 @@ def _api_key_env(endpoint: Mapping[str, Any]) -> Optional[dict[str, Any]]:
 
 
 def check_public_alb_routing(resources: list[Resource]) -> list[Finding]:
-    """G8: a public ALB only in front of an endpoint with intelligent routing (incident §4)."""
+    """G8: a public ALB only in front of an endpoint with intelligent routing (one asked for without routing stayed private)."""
     by_name = _by_name(resources)
     findings: list[Finding] = []
     for r, ingress in _manifests(resources, "Ingress"):
@@ -140,8 +140,8 @@ def key_secret_name(endpoint: Mapping[str, Any]) -> Optional[str]:
 
 def check_api_key_reaches_router(resources: list[Resource]) -> list[Finding]:
     """G9: with an API key and intelligent routing, the router gets the key: a plain `value` env
-    (incident §11, checked by the rule library per endpoint) and the key Secret in the endpoint's
-    namespace and in hyperpod-inference-system (incident §1)."""
+    (the operator copies no secretKeyRef; checked by the rule library per endpoint) and the key Secret in the endpoint's
+    namespace and in hyperpod-inference-system (with the Secret in one namespace the router answered 401)."""
     secrets = {(get(m, "metadata", "namespace") or "default", get(m, "metadata", "name")) for _, m in _manifests(resources, "Secret")}
     findings: list[Finding] = []
     for r, ep in endpoints(resources):
@@ -250,7 +250,7 @@ def _urls(value: Any, path: str = "outputs") -> Iterable[tuple[str, str]]:
 
 def check_endpoint_urls(resources: list[Resource]) -> list[Finding]:
     """G16: every ALB URL in the stack outputs is the host an Ingress reports in its final status
-    (incident §16: the URL was read before the public ALB replaced the internal one).
+    (a stale URL was once read before the public ALB replaced the internal one).
 
     Needs the outputs (the `pulumi:pulumi:Stack` resource) and the Ingress statuses, which exist
     after an update; with either unknown there is nothing to compare and nothing is reported.

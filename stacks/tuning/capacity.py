@@ -2,7 +2,8 @@
 the stacks that rely on it (rule C1, `capacity:` of an endpoint).
 
 One JSON file per (model, engine, instance type, engine args, workload), keys in a fixed order, so a
-re-export shows as a small diff. Written by `python -m stacks report --db FILE --export-capacity DIR`.
+re-export shows as a small diff. Written by `python -m stacks report --db FILE --export-capacity DIR`,
+with INDEX.md beside them: which configuration each (hash-named) file measured.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any, Optional
 
 from pydantic import ValidationError
 
+from benchmarks import inputs
 from benchmarks.outputs import Kind, Output, json_bytes, json_object_with
 from benchmarks.secrets import scrub_data
 
@@ -118,6 +120,7 @@ class Export:
             name = file_name(doc)
             if name not in chosen or doc["capacity"]["lowerBound"] > chosen[name]["capacity"]["lowerBound"]:
                 chosen[name] = doc
+        self.out_dir = out_dir
         self.files = [(Output(out_dir / name, CAPACITY_FILE, f"--export-capacity {out_dir / name}", parents=True), doc) for name, doc in sorted(chosen.items())]
 
     @classmethod
@@ -139,7 +142,10 @@ class Export:
         return self
 
     def write(self) -> list[Path]:
-        return [target.write(json_bytes(scrub_data(doc), indent=2)) for target, doc in self.files]
+        written = [target.write(json_bytes(scrub_data(doc), indent=2)) for target, doc in self.files]
+        if written:  # a file name carries only a hash: INDEX.md says which configuration each one measured
+            write_index(self.out_dir)
+        return written
 
     def close(self) -> None:
         for target, _ in self.files:
@@ -162,3 +168,29 @@ def export(grid: GridSpec, records: list[TrialRecord], db: Path, out_dir: Path) 
     """One file per configuration (see Export); OutputError (one line) names a file that is in the way."""
     with Export(grid, records, db, out_dir) as files:
         return files.write()
+
+
+INDEX = "INDEX.md"
+CAPACITY_INDEX = Kind("capacity index", "capacity/INDEX.md", lambda data: data.startswith(b"# Capacity files\n"))
+
+
+def write_index(out_dir: Path) -> Path:
+    """INDEX.md: one row per capacity file in `out_dir` (earlier exports too) with the configuration it
+    measured, since a file name carries only a hash of the engine args and workload."""
+    rows = []
+    for path in sorted(out_dir.glob("*.json")):
+        try:
+            doc = inputs.loads_json(inputs.read_text(path, max_bytes=1 << 20, what="capacity file", fix="remove it"), str(path), "remove it")
+            cap = doc["capacity"]
+            args = ", ".join(f"{k}={v}" for k, v in doc["engineArgs"].items()) or "-"
+            cells = [f"`{path.name}`", doc["model"], doc["engine"], doc["instanceType"], args, doc["workload"], f"{cap['lowerBound']:g} {cap['unit']}", doc["measured"], f"{doc['source']['grid']} {doc['trial']}"]
+        except (OSError, ValueError, KeyError, TypeError):  # not a capacity file: not indexed
+            continue
+        rows.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
+    text = (
+        "# Capacity files\n\nWritten by `python -m stacks report --export-capacity`; set an endpoint's `capacity:` to a file (rule C1).\n\n"
+        "| file | model | engine | instance type | engine args | workload | capacity (lower bound) | measured | grid, trial |\n"
+        "|---|---|---|---|---|---|---|---|---|\n" + "".join(row + "\n" for row in rows)
+    )
+    with Output(out_dir / INDEX, CAPACITY_INDEX, f"capacity index {out_dir / INDEX}") as target:
+        return target.write(text.encode())

@@ -20,6 +20,7 @@ from benchmarks.outputs import OutputError
 from components.rules import ConfigError
 from components.rules.problems import printable
 
+from ..literal import linked
 from . import capacity as capacity_mod
 from . import grid as grid_mod
 from . import report as report_mod
@@ -30,7 +31,7 @@ from .store import StoreError, TrialRecord, TrialStore
 
 def say(console: Console, *parts: str | tuple[str, str]) -> None:
     """One literal line: plain strings, or (text, style) pairs for colour; never markup."""
-    console.print(Text.assemble(*parts), highlight=False, soft_wrap=True)
+    console.print(linked(Text.assemble(*parts)), highlight=False, soft_wrap=True)
 
 
 class RichReporter:
@@ -67,7 +68,7 @@ class RichReporter:
         if record.status == "succeeded":
             detail = ", ".join(f"{m} {record.value(m):.4g}" for m in ("output_throughput", "ttft_p90", "tpot_p90") if record.value(m) is not None)
         elif record.error:
-            detail = record.error.splitlines()[0][:160]
+            detail = record.note[:160]
         say(self.console, "  ", (record.status, color), f" in {elapsed:.0f} s: {detail}")
 
 
@@ -179,7 +180,7 @@ def tune(args: Any, console: Console) -> int:
             say(console, (str(exc), "red"))
             return 2
     points = grid_mod.expand(grid)
-    verbose = bool(getattr(args, "verbose", False))
+    verbose = bool(getattr(args, "verbose", False) or getattr(args, "all", False))
     print_pruned(console, points, verbose)
     if args.dry_run:
         if all(p.pruned for p in points):
@@ -333,6 +334,8 @@ def report(args: Any, console: Console, code: int = 0) -> int:
             say(console, ("no capacity to export", "yellow"), ": no succeeded trial recorded the highest load that met the SLO")
         for path in files:
             say(console, f"capacity file: {path}")
+        if files:
+            say(console, f"which configuration each file measured: {files[0].parent / capacity_mod.INDEX}")
     return code
 
 

@@ -111,13 +111,13 @@ class LocalEngineDeployer:
         code = handle.process.poll() if handle.process else None
         if code is None:
             return None
-        return f"engine exited with code {code} during the benchmark{last_words(handle.log_path)}; log tail:\n{tail(handle.log_path)}"
+        return exited(code, handle.log_path, " during the benchmark")
 
     def _probe(self, handle: LocalHandle) -> Status:
         assert handle.process is not None
         code = handle.process.poll()
         if code is not None:
-            return Status("failed", f"engine exited with code {code}{last_words(handle.log_path)}; log tail:\n{tail(handle.log_path)}")
+            return Status("failed", exited(code, handle.log_path))
         try:
             response = httpx.get(f"http://127.0.0.1:{handle.port}{resolve(handle.spec).health_path}", timeout=5)
         except httpx.HTTPError as exc:
@@ -208,6 +208,13 @@ def last_words(path: Path) -> str:
     last line is usually why it stopped (e.g. `RuntimeError: CUDA out of memory`)."""
     lines = [line.strip() for line in tail(path, 5).splitlines() if line.strip() and line != "(no log)" and not line.startswith("$ ")]  # not our command line
     return f": {lines[-1][:200]}" if lines else ""
+
+
+def exited(code: int, log_path: Path, when: str = "") -> str:
+    """Why the engine is gone, with its log's last line; the log's tail follows only when it wrote any."""
+    text = tail(log_path)
+    first = f"engine exited with code {code}{when}{last_words(log_path)}"
+    return f"{first}; log tail:\n{text}" if text.strip() and text.strip() != "(no log)" else first
 
 
 def tail(path: Path, lines: int = 20) -> str:

@@ -51,7 +51,7 @@ class StackRunner(Protocol):
 
 
 def live_status(outputs: dict[str, Any], timeout: float = DEFAULT_TIMEOUT) -> Status:
-    """G15 / finding 7: the trial endpoint's state read from the cluster with the stack's kubeconfig.
+    """G15: the trial endpoint's state read from the cluster with the stack's kubeconfig.
     Not `refresh()` then `outputs()`: a refresh does not re-run the program, so the exported `state`
     keeps its value from `up` (https://github.com/pulumi/pulumi/issues/2710)."""
     endpoints = outputs.get("endpoints") or {}

@@ -133,7 +133,7 @@ def rows(records: list[TrialRecord], grid: GridSpec) -> tuple[list[str], list[li
     sign = -1 if grid.objective.sense == "maximize" else 1  # best first, also for a minimised objective (cost)
     in_order = sorted(records, key=lambda r: (order.get(r.status, 9), sign * (r.value(grid.objective.metric) or 0)))
     for r in in_order:
-        note = (r.error or "").splitlines()[0][:120] if r.error else ""
+        note = r.note[:120]
         out.append([*(str(r.params.get(p, "")) for p in params), r.status, _fmt(r, grid.objective.metric), _fmt(r, lat), *(show(r, key) for _, key, show in ENGINE_COLUMNS), "yes" if r.metrics.get("meets_slo") else "no", note])
     cost_report.extend_rows(records, grid, header, out, in_order)
     return header, out

@@ -82,6 +82,20 @@ class TrialRecord:
         entry = self.metrics.get(metric)
         return entry.get("mean") if isinstance(entry, dict) else None
 
+    @property
+    def note(self) -> str:
+        """The error as one line: its first line; when that only announces the engine's log tail, the
+        tail's last line instead of an empty `log tail:`."""
+        lines = [line.strip() for line in (self.error or "").splitlines() if line.strip()]
+        if not lines:
+            return ""
+        first = lines[0]
+        if first.endswith("log tail:"):
+            first = first.removesuffix("log tail:").rstrip("; ")
+            if len(lines) > 1:
+                first += f"; last log line: {lines[-1]}"
+        return first
+
 
 class TrialStore:
     """`create=False` (reports) opens only an existing tuning database and adds no table to anything else."""

@@ -78,7 +78,7 @@ def test_unknown_backend_is_a_config_error():
         ({"modelSource": {"type": "fsx", "fileSystemId": "fs-0123456789abcdef0"}}, "endpoints[0].modelSource.type", "BACKEND"),
         ({"autoscaling": {"maxReplicas": 3, "cloudwatch": {"metricName": "m", "targetValue": 8}}}, "endpoints[0].autoscaling", "BACKEND"),
         ({"publicAlb": True, "loadBalancer": "none"}, "endpoints[0].publicAlb", "G8"),
-        # Autotuner bug 11: a BenchmarkJob cannot carry an API key.
+        # A BenchmarkJob cannot carry an API key (its CRD has no field for one).
         ({"backend": "ome", "loadBalancer": "none", "apiKey": True, "ome": {"benchmark": {"outputLocation": "pvc://bench/r"}}}, "endpoints[0].ome.benchmark", "BACKEND"),
         ({"backend": "ome", "loadBalancer": "alb"}, "endpoints[0].loadBalancer", "BACKEND"),  # explicit; the default is none
     ],

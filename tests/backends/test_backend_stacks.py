@@ -62,7 +62,7 @@ def test_outputs_have_the_same_shape_for_every_backend(eks_run):
     assert all(out["state"] is None for out in endpoints.values())  # no status under the mocks yet
 
 
-def test_issue16_finding8_every_endpoint_output_says_where_its_url_comes_from(eks_run):
+def test_every_endpoint_output_says_where_its_url_comes_from(eks_run):
     _, _, outputs = eks_run
     endpoints, _ = resolve(outputs["endpoints"])
     labels = {name: (out["urlKind"], out["urlSource"]) for name, out in endpoints.items()}
@@ -71,7 +71,7 @@ def test_issue16_finding8_every_endpoint_output_says_where_its_url_comes_from(ek
     assert labels["qwen3-0-6b-sglang-ome"] == ("service", "InferenceService inference/qwen3-0-6b-sglang-ome")
 
 
-def test_issue15_finding6_internal_hyperpod_endpoint_uses_the_operators_alb_and_no_second_one():
+def test_internal_hyperpod_endpoint_uses_the_operators_alb_and_no_second_one():
     # dev: the SGLang endpoint is internal (no publicAlb); the public llama-3-1-8b-vllm keeps the stack's ALB.
     plan, seen, outputs = run_stack(user_values("dev"), stack="dev")
     endpoints, _ = resolve(outputs["endpoints"])

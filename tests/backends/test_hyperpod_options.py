@@ -1,4 +1,4 @@
-"""Issue 16: the dev stack's endpoints use only options the HyperPod operator supports (G21, G22), and the plan
+"""The dev stack's endpoints use only options the HyperPod operator supports (G21, G22), and the plan
 logs the KV-cache image default."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""The kserve backend: rendered and schema-validated, a real ClusterIP Service (models-as-a-service
-issue 7), no hf:// storage (issue 10), and the T4 workarounds (issue 12)."""
+"""The kserve backend: rendered and schema-validated, a real ClusterIP Service (KServe's own
+is headless), no hf:// storage (KServe has none), and the T4 workarounds (Triton failed to compile on a T4)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def test_dev_style_endpoint_renders_schema_valid_and_clean(validator):
     assert engines.parse_args(c["args"])["--model"] == "/mnt/models"
 
 
-def test_issue_7_gateway_service_is_a_real_cluster_ip_on_port_80_by_port_name():
+def test_gateway_service_is_a_real_cluster_ip_on_port_80_by_port_name():
     got = objects()
     svc = got["Service"]
     assert svc["spec"]["type"] == "ClusterIP" and "clusterIP" not in svc["spec"]
@@ -43,7 +43,7 @@ def test_issue_7_gateway_service_is_a_real_cluster_ip_on_port_80_by_port_name():
     assert ("B1", "spec.clusterIP") in rules_of(headless)
 
 
-def test_issue_10_hugging_face_model_downloaded_by_the_engine_not_storage_uri(validator):
+def test_hugging_face_model_downloaded_by_the_engine_not_storage_uri(validator):
     got = objects(model="Qwen/Qwen2.5-0.5B-Instruct", modelSource=HF, loadBalancer="none")
     c = predictor(got["InferenceService"])["containers"][0]
     assert engines.parse_args(c["args"])["--model"] == "Qwen/Qwen2.5-0.5B-Instruct"
@@ -54,7 +54,7 @@ def test_issue_10_hugging_face_model_downloaded_by_the_engine_not_storage_uri(va
     assert ("B1", "spec.predictor.model.storageUri") in rules_of(broken)
 
 
-def test_issue_12_t4_gets_the_documented_workarounds():
+def test_t4_gets_the_documented_workarounds():
     isvc = objects(instanceType="g4dn.xlarge", engineArgs={"maxModelLen": 4096, "maxNumSeqs": 32, "enforceEager": True})["InferenceService"]
     c = predictor(isvc)["containers"][0]
     env = {e["name"]: e.get("value") for e in c["env"]}

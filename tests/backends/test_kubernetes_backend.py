@@ -35,7 +35,7 @@ def test_engine_command_and_args_come_from_the_rule_library():
     assert parsed["--max-model-len"] == "8192"  # G10
 
 
-def test_g4_incident_13_rollout_cannot_deadlock_on_one_gpu():
+def test_g4_rollout_cannot_deadlock_on_one_gpu():
     dep = objects()["Deployment"]
     assert dep["spec"]["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}}
     broken = copy.deepcopy(dep)
@@ -57,13 +57,13 @@ def test_g4_perf_eval_probes_and_a_startup_probe_that_survives_model_load():
     assert ("G4", "spec.template.spec.containers[0].startupProbe") in rules_of(dep)
 
 
-def test_g4_incident_6_one_second_probe_timeout_is_caught():
+def test_g4_one_second_probe_timeout_is_caught():
     dep = objects()["Deployment"]
     engine_container(dep)["readinessProbe"]["timeoutSeconds"] = 1
     assert ("G4", "spec.template.spec.containers[0].readinessProbe.timeoutSeconds") in rules_of(dep)
 
 
-def test_g11_perf_eval_3_pinned_to_g5_xlarge_not_the_cheapest_gpu():
+def test_g11_pinned_to_g5_xlarge_not_the_cheapest_gpu():
     dep = objects(instanceType="g5.xlarge", engineArgs={"maxModelLen": 8192})["Deployment"]
     pod = dep["spec"]["template"]["spec"]
     assert pod["nodeSelector"] == {"node.kubernetes.io/instance-type": "g5.xlarge"}
@@ -72,7 +72,7 @@ def test_g11_perf_eval_3_pinned_to_g5_xlarge_not_the_cheapest_gpu():
     assert ("G11", "spec.template.spec.nodeSelector") in rules_of(dep)
 
 
-def test_g12_perf_eval_1_t4_gets_the_flashinfer_workaround():
+def test_g12_t4_gets_the_flashinfer_workaround():
     dep = objects(instanceType="g4dn.xlarge", engineArgs={"maxModelLen": 4096})["Deployment"]
     c = engine_container(dep)
     env = {e["name"]: e.get("value") for e in c["env"]}
@@ -82,7 +82,7 @@ def test_g12_perf_eval_1_t4_gets_the_flashinfer_workaround():
     assert ("G12", "spec.template.spec.containers[0].env[VLLM_USE_FLASHINFER_SAMPLER]") in rules_of(dep)
 
 
-def test_g11_autotuner_bug_12_cuda_visible_devices_is_caught_in_a_deployment():
+def test_g11_cuda_visible_devices_is_caught_in_a_deployment():
     dep = objects()["Deployment"]
     engine_container(dep)["env"].append({"name": "CUDA_VISIBLE_DEVICES", "value": "7"})
     assert ("G11", "spec.template.spec.containers[0].env[CUDA_VISIBLE_DEVICES]") in rules_of(dep)

@@ -1,5 +1,5 @@
 """The ome backend: rendered and schema-validated, engine args as runner args, and each OME
-template bug of the autotuner log caught by the CRD schema or a rule."""
+template mistake that failed on a cluster caught by the CRD schema or a rule."""
 
 from __future__ import annotations
 
@@ -31,11 +31,11 @@ def test_engine_args_travel_as_runner_args_over_the_runtime_runner():
     got = objects()
     runtime = got["ClusterServingRuntime"]["spec"]["engineConfig"]["runner"]
     runner = got["InferenceService"]["spec"]["engine"]["runner"]
-    # Bug 10: the InferenceService never replaces the runtime's image or command.
+    # The InferenceService never replaces the runtime's image or command.
     assert "image" not in runner and "command" not in runner
     assert runtime["command"] == ["python3", "-m", "vllm.entrypoints.openai.api_server"] and "args" not in runtime
     parsed = engines.parse_args(runner["args"])
-    assert parsed["--model"] == "$(MODEL_PATH)"  # bug 3: the kubelet's syntax
+    assert parsed["--model"] == "$(MODEL_PATH)"  # the kubelet's syntax
     assert parsed["--tensor-parallel-size"] == "2" and runner["resources"]["limits"]["nvidia.com/gpu"] == "2"
     isvc = got["InferenceService"]["spec"]
     assert isvc["model"] == {"name": got["ClusterBaseModel"]["metadata"]["name"], "kind": "ClusterBaseModel", "apiGroup": "ome.io"}
@@ -43,13 +43,13 @@ def test_engine_args_travel_as_runner_args_over_the_runtime_runner():
     assert got["ClusterBaseModel"]["spec"]["storage"]["storageUri"] == "s3://my-models/llama31_8b"
 
 
-def test_bug_1_label_values_not_strings():
+def test_label_values_not_strings():
     isvc = objects()["InferenceService"]
     isvc["metadata"]["labels"]["experiment_id"] = 1  # the template's integer label
     assert ("G2", "metadata.labels.experiment_id") in rules_of(isvc)
 
 
-def test_bug_2_missing_container_name(validator):
+def test_missing_container_name(validator):
     isvc = objects()["InferenceService"]
     del isvc["spec"]["engine"]["runner"]["name"]
     assert ("B1", "spec.engine.runner.name") in rules_of(isvc)  # the CRD does not require it: the rule does
@@ -60,14 +60,14 @@ def test_bug_2_missing_container_name(validator):
     assert result.status == "failed" and any("'name' is a required property" in e for e in result.errors)
 
 
-def test_bug_3_model_path_not_expanded():
+def test_model_path_not_expanded():
     isvc = objects()["InferenceService"]
     args = isvc["spec"]["engine"]["runner"]["args"]
     args[args.index("--model") : args.index("--model") + 2] = ["--model-path=$MODEL_PATH"]
     assert any(rule == "B1" and path.startswith("spec.engine.runner.args[") for rule, path in rules_of(isvc))
 
 
-def test_bug_4_benchmark_without_output_location(validator):
+def test_benchmark_without_output_location(validator):
     job = objects()["BenchmarkJob"]
     del job["spec"]["outputLocation"]
     result = validator.validate(job)
@@ -75,7 +75,7 @@ def test_bug_4_benchmark_without_output_location(validator):
     assert ("B1", "spec.outputLocation") in rules_of(job)
 
 
-def test_bug_5_unsupported_storage_uri():
+def test_unsupported_storage_uri():
     job = objects()["BenchmarkJob"]
     job["spec"]["outputLocation"]["storageUri"] = "local:///tmp/benchmark-results/simple-tune-bench1"
     assert ("B1", "spec.outputLocation.storageUri") in rules_of(job)
@@ -85,7 +85,7 @@ def test_bug_5_unsupported_storage_uri():
     assert rules_of(job) == set()
 
 
-def test_bug_10_a_replaced_runner_image_is_caught():
+def test_a_replaced_runner_image_is_caught():
     isvc = objects()["InferenceService"]
     isvc["spec"]["engine"]["runner"].update(image="docker.io/lmsysorg/sglang:v0.4.8.post1-cu126", command=["python3", "-m", "sglang.launch_server"])
     assert {("B1", "spec.engine.runner.image"), ("B1", "spec.engine.runner.command")} <= rules_of(isvc)
@@ -101,7 +101,7 @@ def test_runtime_parameters_and_engine_resources_do_not_exist_in_the_crd(validat
     assert any("runtimeParameters" in e for e in result.errors) and any("resources" in e for e in result.errors)
 
 
-def test_bug_12_gpu_by_env_is_caught():
+def test_gpu_by_env_is_caught():
     isvc = objects()["InferenceService"]
     isvc["spec"]["engine"]["runner"]["env"] = [{"name": "CUDA_VISIBLE_DEVICES", "value": "7"}]
     assert ("G11", "spec.engine.runner.env[CUDA_VISIBLE_DEVICES]") in rules_of(isvc)

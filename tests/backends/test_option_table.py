@@ -1,4 +1,4 @@
-"""Issue 16 deliverable 2: the hand-written table of endpoint options in docs/backends.md, checked against the code.
+"""The hand-written table of endpoint options in docs/backends.md, checked against the code.
 
 The table is the claim; this file reads it and renders each row's config through the rule library (the same calls
 `components/endpoints/hyperpod.py` makes), then compares every field the row names with what was rendered. Nothing
@@ -31,7 +31,7 @@ PAGE = ROOT / "docs" / "backends.md"
 SECTION = "## Endpoint options against the operator"
 COLUMNS = ["option", "config", "the operator (source)", "the stack renders", "rule", "test"]
 
-# The options issue 16 asks the table to cover, one row each (hand-written, from the issue and the CRD's enums).
+# The options the table covers, one row each (hand-written, from the operator's options and the CRD's enums).
 REQUIRED = {
     "engine: vllm",
     "engine: sglang",
@@ -63,7 +63,7 @@ REQUIRED = {
 
 SPAN = re.compile(r"`([^`]+)`")
 TEST_REF = re.compile(r"(tests/[\w/]+\.py)::(test_\w+)")
-SOURCE = re.compile(r"https://\S+|\b[\w.-]+\.(?:yaml|py|tpl|json)\b|\bCRD\b|incident \d+")
+SOURCE = re.compile(r"https://\S+|\b[\w.-]+\.(?:yaml|py|tpl|json)\b|\bCRD\b|observed on clusters")
 ABSENT = "absent"
 # Stands in for the ACM certificate the stack issues for `domain` (components/endpoints/tls.py
 # `with_issued_certificate` puts the real one's ARN, an Output, in the same place).
@@ -184,7 +184,7 @@ def render_row(config: dict[str, Any]) -> tuple[EndpointSpec, IngressSpec, dict[
 # ---------------------------------------------------------------- the table's shape
 
 
-def test_every_option_of_the_issue_has_exactly_one_row():
+def test_every_required_option_has_exactly_one_row():
     assert sorted(IDS) == sorted(REQUIRED)
 
 

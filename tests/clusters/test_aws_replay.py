@@ -1,4 +1,4 @@
-"""Issue 15 deliverable 7: the planned HyperPod cluster, EKS cluster and node groups replayed as boto3
+"""The planned HyperPod cluster, EKS cluster and node groups replayed as boto3
 calls against moto (in-process, `mock_aws`). botocore validates every request against the service
 model (required fields, types, unknown fields) before moto sees it; moto adds its own checks
 (instance types, the lifecycle bucket prefix, an existing ACTIVE cluster for node groups).
@@ -71,7 +71,7 @@ def test_dev_hyperpod_cluster_replays_and_names_the_eks_cluster_moto_made_as_orc
         assert group["ThreadsPerCore"] == 1
     assert len({g["ExecutionRole"] for g in groups.values()}) == 1
     assert described["VpcConfig"] == hyperpod["VpcConfig"] and len(described["VpcConfig"]["Subnets"]) == 2
-    # HyperPod nodes share the EKS-created cluster security group (finding 3), one group only.
+    # HyperPod nodes share the EKS-created cluster security group, one group only.
     assert len(described["VpcConfig"]["SecurityGroupIds"]) == 1
     assert hyperpod["NodeRecovery"] == "Automatic"
     (system,) = dev["node_groups"]

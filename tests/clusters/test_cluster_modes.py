@@ -123,7 +123,7 @@ def test_G9_key_secret_in_both_namespaces_from_one_source_and_no_plaintext_outpu
     assert "$API_KEY" in endpoints["public"]["curl"]
     kubeconfig, kube_secret = resolve(outputs["kubeconfig"])
     assert kube_secret and kubeconfig
-    # The endpoint CR carries the same key for the router (G9, incident §11).
+    # The endpoint CR carries the same key for the router (G9: the operator copies no secretKeyRef).
     (cr,) = [r for r in plan.resources if r.type_.endswith(":InferenceEndpointConfig") and r.name == "team-a/public"]
     env = {e["name"]: e for e in cr.inputs["spec"]["worker"]["environmentVariables"]}
     assert env["VLLM_API_KEY"]["value"] in values

@@ -1,4 +1,4 @@
-"""Issue 16 finding 10: a default is never an error. A minimal eks-mode stack, as a new user writes it (no
+"""A default is never an error. A minimal eks-mode stack, as a new user writes it (no
 gpuNodeGroups, no loadBalancer), plans cleanly with one endpoint of each backend eks mode runs; the derived
 node groups are announced in the plan, and with derivation off one line names the group to add."""
 

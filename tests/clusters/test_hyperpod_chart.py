@@ -1,4 +1,4 @@
-"""Issue 15 findings 2 and 8: the HyperPod Helm chart is installed before the HyperPod cluster, and
+"""The HyperPod Helm chart is installed before the HyperPod cluster, and
 `operatorInstall: helm` uses its inference-operator subchart, dependencies resolved, without a second
 metrics APIService. Sources: AWS docs sagemaker-hyperpod-eks-prerequisites.md (chart before the
 cluster), awsome-distributed-training helm-chart-stack.yaml (release hyperpod-dependencies in
@@ -23,7 +23,7 @@ def chart_of(plan, name: str):
     return reg
 
 
-def test_finding2_the_hyperpod_chart_is_installed_in_kube_system_before_the_hyperpod_cluster(fake_hyperpod_chart):
+def test_the_hyperpod_chart_is_installed_in_kube_system_before_the_hyperpod_cluster(fake_hyperpod_chart):
     plan, seen, _ = run_stack(stack_values(HYPERPOD))
     chart = chart_of(plan, "hyperpod-dependencies")
     assert chart.inputs["chart"] == str(fake_hyperpod_chart)
@@ -40,7 +40,7 @@ def on_types(*types: str) -> dict:
     return {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [term]}}}
 
 
-def test_finding2_chart_values_keep_upstream_defaults_but_the_training_operators():
+def test_chart_values_keep_upstream_defaults_but_the_training_operators():
     plan, _, _ = run_stack(stack_values(HYPERPOD))
     values = chart_of(plan, "hyperpod-dependencies").inputs["values"]
     assert values == {"trainingOperators": {"enabled": False}, "mpi-operator": {"enabled": False},
@@ -108,12 +108,12 @@ def test_o7_an_eks_stack_keeps_the_platforms_own_device_plugin():
     assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in plugin.inputs["values"]["tolerations"]
 
 
-def test_finding2_an_eks_stack_declares_no_hyperpod_chart():
+def test_an_eks_stack_declares_no_hyperpod_chart():
     plan, _, _ = run_stack(stack_values({"mode": "eks", "name": "ml-dev"}, []))
     assert not [r for r in plan.resources if r.name == "hyperpod-dependencies"]
 
 
-def test_finding2_a_missing_chart_is_a_warning_in_the_plan_naming_the_fetch_command(monkeypatch, tmp_path):
+def test_a_missing_chart_is_a_warning_in_the_plan_naming_the_fetch_command(monkeypatch, tmp_path):
     monkeypatch.delenv(charts.ENV_VAR)
     monkeypatch.setattr(charts, "CACHE_ROOT", tmp_path / "empty-cache")
     plan, _, _ = run_stack(stack_values(HYPERPOD))
@@ -122,7 +122,7 @@ def test_finding2_a_missing_chart_is_a_warning_in_the_plan_naming_the_fetch_comm
     assert chart_of(plan, "hyperpod-dependencies").inputs["chart"] == str(tmp_path / "empty-cache" / "HyperPodHelmChart")
 
 
-def test_finding8_operator_helm_install_uses_the_fetched_subchart_with_its_dependencies_and_no_second_metrics_api(fake_hyperpod_chart):
+def test_operator_helm_install_uses_the_fetched_subchart_with_its_dependencies_and_no_second_metrics_api(fake_hyperpod_chart):
     plan, _, _ = run_stack(stack_values(HYPERPOD, platform={"operatorInstall": "helm"}))
     chart = chart_of(plan, "platform-hyperpod-operator")
     assert chart.inputs["chart"] == f"{fake_hyperpod_chart}/charts/inference-operator"

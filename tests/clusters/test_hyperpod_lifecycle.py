@@ -1,4 +1,4 @@
-"""Issue 15 finding 10 / deliverable 5: HyperPod nodes put containerd and the kubelet on the instance
+"""HyperPod nodes put containerd and the kubelet on the instance
 group's /opt/sagemaker volume through the project's own on_create script, uploaded by the stack; and
 they load the Lustre modules that FSx model sources mount through, as AWS's base-config does
 (awslabs/awsome-distributed-training@0edaf152 1.architectures/7.sagemaker-hyperpod-eks/LifecycleScripts/
@@ -87,7 +87,7 @@ def test_the_script_runs_the_kubelet_move_on_a_fake_root(tmp_path):
 
 
 def test_hyperpod_nodes_share_the_eks_cluster_security_group_with_the_system_nodes(plan):
-    # Issue 15 finding 3. Upstream (awsome-distributed-training, cfn-templates/nested-stacks:
+    # Upstream (awsome-distributed-training, cfn-templates/nested-stacks:
     # security-group-stack.yaml, eks-cluster-stack.yaml, hyperpod-cluster-stack.yaml) gives the EKS
     # cluster and HyperPod one security group. Managed node groups use the EKS-created cluster group;
     # with pulumi-eks's default groups skipped, that is the group pulumi-eks reports.

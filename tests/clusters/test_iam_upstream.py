@@ -1,4 +1,4 @@
-"""Issue 15 deliverable 4: the roles the stack creates carry upstream's permissions, and each
+"""The roles the stack creates carry upstream's permissions, and each
 deliberate difference is listed with its reason (components/rules/iam.py DEVIATIONS)."""
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def _planned(type_: str, name_suffix: str):
     return plan, reg
 
 
-# ---------------------------------------------------------------- HyperPod node execution role (finding 1)
+# ---------------------------------------------------------------- HyperPod node execution role
 
 
 def test_hyperpod_execution_role_grants_node_networking_image_pulls_and_pod_identity():
@@ -105,7 +105,7 @@ def test_hyperpod_execution_role_inline_policy_grants_terraforms_cni_actions_wit
     assert set(re.findall(r'"(ec2:[A-Za-z]+)"', terraform)) == ours
 
 
-# ---------------------------------------------------------------- load balancer controller (finding 12)
+# ---------------------------------------------------------------- load balancer controller
 
 
 def test_load_balancer_controller_policy_is_upstreams_file_unchanged():
@@ -359,9 +359,9 @@ def test_keda_policy_matches_the_setup_page_and_terraform(upstream_dir):
     _diff_is_listed("keda", iam.actions(iam.keda_policy()), terraform)
 
 
-def test_operator_role_issue_16_finding_5_put_object_tagging_on_the_stacks_bucket_comes_from_the_managed_policy(upstream_dir):
-    # Issue 16 finding 5 (the v3.0 operator tags the certificates it writes: s3:PutObjectTagging,
-    # acm:AddTagsToCertificate). The stack's own TLS bucket is named hyperpod-tls-*, so the managed policy's
+def test_operator_role_put_object_tagging_on_the_stacks_bucket_comes_from_the_managed_policy(upstream_dir):
+    # The v3.0 operator tags the certificates it writes: s3:PutObjectTagging,
+    # acm:AddTagsToCertificate. The stack's own TLS bucket is named hyperpod-tls-*, so the managed policy's
     # S3PutObjectAccess statement grants both actions there; other bucket names get the setup page's policy.
     managed = _json_after((upstream_dir / MANAGED_OPERATOR).read_text(), "JSON policy document")
     puts = [s for s in managed["Statement"] if "s3:PutObjectTagging" in iam.actions({"Statement": [s]})]

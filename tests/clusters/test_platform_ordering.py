@@ -1,4 +1,4 @@
-"""Issue 15 findings 4 and 5: controllers start only after what they need from AWS and from each other."""
+"""Controllers start only after what they need from AWS and from each other."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def deps_of(seen, suffix: str) -> set[str]:
 
 
 @pytest.mark.parametrize("chart, role", [("platform-load-balancer-controller", "platform-lbc"), ("platform-keda", "platform-keda")])
-def test_finding5_a_controller_chart_waits_for_its_role_policy_and_pod_identity_association(run, chart, role):
+def test_a_controller_chart_waits_for_its_role_policy_and_pod_identity_association(run, chart, role):
     mode, seen = run
     deps = deps_of(seen, chart)
     assert urn_of(seen, f"{role}-role") in deps
@@ -38,20 +38,20 @@ def test_finding5_a_controller_chart_waits_for_its_role_policy_and_pod_identity_
         assert urn_of(seen, f"{role}-policy") in deps
 
 
-def test_finding5_the_operator_add_on_waits_for_its_role_policy(run):
+def test_the_operator_add_on_waits_for_its_role_policy(run):
     _, seen = run
     assert {urn_of(seen, "platform-operator-role"), urn_of(seen, "platform-operator-policy")} <= deps_of(seen, "platform-hyperpod-operator")
 
 
 @pytest.mark.parametrize("chart", ["platform-cert-manager", "platform-metrics-server", "platform-keda"])
-def test_finding4_charts_that_create_services_wait_for_the_load_balancer_controllers_webhook(run, chart):
+def test_charts_that_create_services_wait_for_the_load_balancer_controllers_webhook(run, chart):
     # The controller's Service webhook fails closed (chart 1.13.2: serviceMutatorWebhookConfig.failurePolicy
     # Fail): a Service created before its pods are ready is refused.
     _, seen = run
     assert urn_of(seen, "platform-load-balancer-controller") in deps_of(seen, chart)
 
 
-def test_finding4_install_order_puts_the_controller_before_every_service_creator():
+def test_install_order_puts_the_controller_before_every_service_creator():
     from components.rules import addons
     from components.rules.spec import PlatformSpec
 
@@ -61,7 +61,7 @@ def test_finding4_install_order_puts_the_controller_before_every_service_creator
         assert order.index("load_balancer_controller") < order.index(addon)
 
 
-def test_finding7_a_deployment_waits_as_long_as_its_model_may_load():
+def test_a_deployment_waits_as_long_as_its_model_may_load():
     # pulumi-kubernetes gives up on a Deployment after 10 minutes by default; the endpoint's own
     # budget is maxDeploySeconds (also the Deployment's progressDeadlineSeconds).
     eks = {"mode": "eks", "name": "llm", "gpuNodeGroups": [{"name": "g5", "instanceType": "g5.12xlarge"}]}
@@ -73,7 +73,7 @@ def test_finding7_a_deployment_waits_as_long_as_its_model_may_load():
 
 
 @pytest.mark.parametrize("addon, role", [("platform-s3-csi", "platform-s3-csi-role"), ("platform-fsx-csi", "platform-fsx-csi-role")])
-def test_finding9_csi_add_ons_get_their_role_through_irsa_as_upstream_installs_them(addon, role):
+def test_csi_add_ons_get_their_role_through_irsa_as_upstream_installs_them(addon, role):
     # AWS's setup for the inference operator installs both with --service-account-role-arn (IRSA);
     # whether each add-on takes a Pod Identity association is not verified, so upstream's way is kept
     # even when the stack's workloadIdentity is pod-identity.

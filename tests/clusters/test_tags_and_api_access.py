@@ -221,7 +221,7 @@ def test_public_access_cidrs_without_public_access_is_a_warning():
     assert [(w.path, w.severity) for w in cfg.warnings] == [("cluster.publicAccessCidrs", "warning")]
 
 
-# Issue 15 finding 13: the shipped eks and staging stacks leave the API range for the user to set.
+# The shipped eks and staging stacks leave the API range for the user to set.
 API_UNSET = (
     "  cluster.publicAccessCidrs = []: [CONFIG] a public EKS API endpoint needs at least one allowed range: `pulumi up` could not reach"
     " the cluster it creates. Fix: set publicAccessCidrs to your CI and VPN egress ranges, or endpointPublicAccess: false and run Pulumi"
@@ -247,7 +247,7 @@ GATEWAY_CERTIFICATE_UNSET = (
 
 
 @pytest.mark.parametrize("stack,unset", [("eks", [CERTIFICATE_UNSET, GATEWAY_CERTIFICATE_UNSET, API_UNSET]), ("staging", [API_UNSET])])
-def test_finding13_S2_T3_shipped_example_fails_the_plan_until_the_api_range_and_certificates_are_set(stack, unset, tmp_path, capsys):
+def test_S2_T3_shipped_example_fails_the_plan_until_the_api_range_and_certificates_are_set(stack, unset, tmp_path, capsys):
     assert cli(["plan", "--stack", stack, "--out", str(tmp_path / "unset")]) == 2
     out = capsys.readouterr().out
     assert "Traceback" not in out
@@ -260,7 +260,7 @@ def test_finding13_S2_T3_shipped_example_fails_the_plan_until_the_api_range_and_
     assert cli(["plan", "--stack", stack, "--project-dir", str(project), "--out", str(tmp_path / "set")]) == 0
 
 
-def test_finding13_a_documentation_range_is_refused_as_the_api_range():
+def test_a_documentation_range_is_refused_as_the_api_range():
     values = stack_values({"mode": "eks", "name": "c", "publicAccessCidrs": ["203.0.113.0/24"], "gpuNodeGroups": [{"name": "g5", "instanceType": "g5.2xlarge"}]}, [])
     with pytest.raises(ConfigError) as err:
         plan_mod.parse_stack_config(values, "llm-serving")

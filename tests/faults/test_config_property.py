@@ -1,4 +1,4 @@
-"""Property over the config model (issue 13, deliver 7): any stack config either plans (exit 0 or 1)
+"""Property over the config model: any stack config either plans (exit 0 or 1)
 or fails with exit 2 and one `Problem` line per problem, never a traceback, and every line it prints is short.
 
 Each example is a working stack file with a few keys (known or not, at any depth) set to hostile
@@ -227,7 +227,7 @@ def test_any_config_plans_or_fails_with_exit_2_and_problem_lines(project, mutati
     config = mutated(mutations, capacity_file, from_capacity)
     (project / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump({"config": config}, allow_unicode=True))
     out = io.StringIO()
-    # markup=False: literal console output for data is item 8's concern, tested with the plan output
+    # markup=False: literal console output for data is tests/faults/test_console_markup.py's concern, tested with the plan output
     console = Console(file=out, width=200, markup=False, highlight=False)
     code = plan.run(stack, str(project / "out" / stack), None, "1.33", False, console, project)
     text = out.getvalue()

@@ -1,4 +1,4 @@
-"""Issue 13 item 8: user data and server text print literally in `stacks plan`, `preflight` and
+"""User data and server text print literally in `stacks plan`, `preflight` and
 `check`; a `[/...]` in them never raises MarkupError, and rule messages keep their regexes."""
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def project_with_namespace(root: Path, namespace: str) -> Path:
     return root
 
 
-def test_item8_plan_prints_a_hostile_namespace_and_the_g2_regex_literally(tmp_path, capsys):
+def test_plan_prints_a_hostile_namespace_and_the_g2_regex_literally(tmp_path, capsys):
     project = project_with_namespace(tmp_path, HOSTILE_NAMESPACE)
     code = cli(["plan", "--stack", "dev", "--project-dir", str(project), "--out", str(tmp_path / "out")])
     out = capsys.readouterr().out
@@ -37,14 +37,14 @@ def test_item8_plan_prints_a_hostile_namespace_and_the_g2_regex_literally(tmp_pa
     assert f"namespace = '{HOSTILE_NAMESPACE}': [G2] not a lowercase RFC 1123 name {G2_REGEX}." in out
 
 
-def test_item8_preflight_prints_a_hostile_namespace_literally(tmp_path):
+def test_preflight_prints_a_hostile_namespace_literally(tmp_path):
     project = project_with_namespace(tmp_path, HOSTILE_NAMESPACE)
     console = Console(record=True, width=300)
     assert preflight.main("dev", console, project) == 2
     assert f"'{HOSTILE_NAMESPACE}': [G2] not a lowercase RFC 1123 name {G2_REGEX}." in console.export_text()
 
 
-def test_item8_preflight_prints_server_text_literally(tmp_path, monkeypatch):
+def test_preflight_prints_server_text_literally(tmp_path, monkeypatch):
     class MarkupAws:
         def __init__(self, region: str) -> None:
             pass
@@ -61,7 +61,7 @@ def test_item8_preflight_prints_server_text_literally(tmp_path, monkeypatch):
     assert "preflight instance_type_offered: server said [/bold] and [/x]" in console.export_text()
 
 
-def test_item8_plan_stack_file_error_prints_a_hostile_key_literally(tmp_path, capsys):
+def test_plan_stack_file_error_prints_a_hostile_key_literally(tmp_path, capsys):
     project = project_with_namespace(tmp_path, "inference")
     with (project / "Pulumi.dev.yaml").open("a") as f:
         f.write("  '[/x]': 1\n  '[/x]': 2\n")
@@ -70,7 +70,7 @@ def test_item8_plan_stack_file_error_prints_a_hostile_key_literally(tmp_path, ca
     assert "duplicate key '[/x]'" in capsys.readouterr().out
 
 
-def test_item8_plan_out_error_prints_a_hostile_directory_literally(tmp_path, capsys):
+def test_plan_out_error_prints_a_hostile_directory_literally(tmp_path, capsys):
     out_dir = tmp_path / "[" / "bold]out[" / "x]"
     out_dir.mkdir(parents=True)
     (out_dir / "keep.txt").write_text("mine\n")
@@ -79,7 +79,7 @@ def test_item8_plan_out_error_prints_a_hostile_directory_literally(tmp_path, cap
     assert "[/bold]out[/x]: is a folder this tool did not write" in capsys.readouterr().out
 
 
-def test_item8_plan_table_and_problem_lines_print_data_literally():
+def test_plan_table_and_problem_lines_print_data_literally():
     plan = plan_cmd.build_plan("dev")
     obj = plan.objects[0]
     obj.manifest = {**obj.manifest, "kind": "Kind[/x]", "metadata": {**obj.manifest["metadata"], "name": "name[/bold]", "namespace": HOSTILE_NAMESPACE}}
@@ -95,7 +95,7 @@ def test_item8_plan_table_and_problem_lines_print_data_literally():
     assert "region us-east-1[/x]" in text
 
 
-def test_item8_check_prints_a_hostile_namespace_literally(tmp_path, capsys):
+def test_check_prints_a_hostile_namespace_literally(tmp_path, capsys):
     path = tmp_path / "cm.yaml"
     path.write_text(f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: 's[/x]'\n  namespace: '{HOSTILE_NAMESPACE}'\n")
     code = cli(["check", str(path)])

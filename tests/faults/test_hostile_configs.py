@@ -1,4 +1,4 @@
-"""Hostile stack configs (issue 13 items 15, 16, 19): each fails at parse time as one Problem line
+"""Hostile stack configs: each fails at parse time as one Problem line
 naming the config key, the value, the rule and a fix, instead of reaching the API server."""
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def test_the_good_config_parses():
     assert parse(GOOD, "us-east-1").endpoints[0].name == "qwen3-4b"
 
 
-# ---------------------------------------------------------------- item 15: int32 API fields
+# ---------------------------------------------------------------- int32 API fields
 
 
 @pytest.mark.parametrize(
@@ -69,7 +69,7 @@ def test_the_good_config_parses():
         (("cluster", "systemNodes"), {"maxSize": 2**40}, "cluster.systemNodes.maxSize"),
     ],
 )
-def test_item15_integers_beyond_int32_are_config_errors_naming_the_key(path, value, where):
+def test_integers_beyond_int32_are_config_errors_naming_the_key(path, value, where):
     (problem,) = problems_at(with_(path, value), where)
     assert "int32" in problem.message and str(INT32_MAX) in problem.fix
 
@@ -101,12 +101,12 @@ def _scalar_fields():
             yield leaf, typing.Annotated[(leaf, *meta)] if meta else leaf
 
 
-def test_item15_every_integer_field_is_bounded_to_int32():
+def test_every_integer_field_is_bounded_to_int32():
     unbounded = [str(ann) for leaf, ann in _scalar_fields() if leaf is int and _accepts(ann, INT32_MAX + 1)]
     assert unbounded == []
 
 
-def test_item16_every_string_field_is_bounded_and_refuses_control_characters():
+def test_every_string_field_is_bounded_and_refuses_control_characters():
     strings = [ann for leaf, ann in _scalar_fields() if leaf is str]
     assert len(strings) > 20
     assert [str(a) for a in strings if _accepts(a, "a" * (MAX_TEXT + 1))] == []
@@ -121,37 +121,37 @@ def _accepts(annotation, value) -> bool:
     return True
 
 
-def test_item15_schema_check_honours_int32_format():
+def test_schema_check_honours_int32_format():
     checker = jsonschema.Draft7Validator({"type": "integer", "format": "int32"}, format_checker=schemas.FORMAT_CHECKER)
     assert checker.is_valid(INT32_MAX) and not checker.is_valid(INT32_MAX + 1) and not checker.is_valid(-(2**31) - 1)
     wide = jsonschema.Draft7Validator({"type": "integer", "format": "int64"}, format_checker=schemas.FORMAT_CHECKER)
     assert wide.is_valid(10**12) and not wide.is_valid(2**63)
 
 
-def test_item15_rendered_object_with_replicas_10_to_12_fails_the_crd_schema_check(make_endpoint, schema_validator):
+def test_rendered_object_with_replicas_10_to_12_fails_the_crd_schema_check(make_endpoint, schema_validator):
     obj = hyperpod.render(make_endpoint(), api_key="k")
     obj["spec"]["replicas"] = 10**12  # past the config model, e.g. a hand-written object
     result = schema_validator.validate(obj)
     assert result.status == "failed" and any(e.startswith("spec.replicas:") and "int32" in e for e in result.errors)
 
 
-# ---------------------------------------------------------------- item 16: names and values
+# ---------------------------------------------------------------- names and values
 
 
-def test_item16_router_service_must_be_a_dns_label_template():
+def test_router_service_must_be_a_dns_label_template():
     values = with_(("platform", "ingress", "routerService"), "{name.__class__.__mro__}")
     (problem,) = problems_at(values, "platform.ingress.routerService")
     assert problem.value == "{name.__class__.__mro__}" and "DNS-1035" in problem.message
 
 
-def test_item16_router_service_filled_in_must_fit_a_service_name():
+def test_router_service_filled_in_must_fit_a_service_name():
     values = with_(("platform", "ingress", "routerService"), "{name}-" + "r" * 50)  # 57 characters
     values["endpoints"][0]["name"] = "a-long-endpoint-name-for-the-router"
     (problem,) = problems_at(values, "platform.ingress.routerService")
     assert "longer than 63" in problem.message
 
 
-def test_item16_operator_role_template_is_filled_by_replace_never_format():
+def test_operator_role_template_is_filled_by_replace_never_format():
     values = with_(("platform", "operatorRoleName"), "SageMakerHyperPodInference-{cluster.__class__}")
     problems_at(values, "platform.operatorRoleName")
 
@@ -163,29 +163,29 @@ def test_item16_operator_role_template_is_filled_by_replace_never_format():
         ({"name": "hf-token", "key": "to ken"}, "endpoints[0].modelSource.tokenSecret.key", "Secret key"),
     ],
 )
-def test_item16_token_secret_name_and_key_follow_kubernetes_rules(secret, where, words):
+def test_token_secret_name_and_key_follow_kubernetes_rules(secret, where, words):
     source = {"type": "huggingface", "modelId": "Qwen/Qwen3-4B", "tokenSecret": secret}
     (problem,) = problems_at(with_(("endpoints", 0, "modelSource"), source), where)
     assert words in problem.message
 
 
-def test_item16_a_5_mb_env_value_is_refused_and_shown_shortened():
+def test_a_5_mb_env_value_is_refused_and_shown_shortened():
     (problem,) = problems_at(with_(("endpoints", 0, "env"), {"BIG": "x" * 5_000_000}), "endpoints[0].env.BIG")
     assert "262144" in problem.message and "5000000 characters" in str(problem)
 
 
-def test_item16_many_large_env_values_together_are_refused():
+def test_many_large_env_values_together_are_refused():
     env = {f"V{i}": "x" * 200_000 for i in range(4)}  # each under the per-value bound
     (problem,) = problems_at(with_(("endpoints", 0, "env"), env), "endpoints[0].env")
     assert "800008 characters" in problem.message and "ConfigMap" in problem.fix
 
 
-def test_item16_env_names_follow_kubernetes_rules():
+def test_env_names_follow_kubernetes_rules():
     problems_at(with_(("endpoints", 0, "env"), {"MY VAR": "1"}), "endpoints[0].env.MY VAR (key)")
 
 
 @pytest.mark.parametrize("image", ["vllm/vllm-openai:v0.9\nevil", "vllm/vllm-openai: v0.9", "Vllm/UPPER:1", "repo//image", "a" * 300])
-def test_item16_image_must_be_an_oci_reference(image):
+def test_image_must_be_an_oci_reference(image):
     problems_at(with_(("endpoints", 0, "image"), image), "endpoints[0].image")
 
 
@@ -193,7 +193,7 @@ def test_item16_image_must_be_an_oci_reference(image):
     "image",
     ["vllm/vllm-openai:v0.9.2", "public.ecr.aws/aws-cli/aws-cli:2.27.50", "localhost:5000/a/b_c__d-e", "reg.io/x@sha256:" + "a" * 64],
 )
-def test_item16_valid_image_references_pass(image):
+def test_valid_image_references_pass(image):
     assert parse(with_(("endpoints", 0, "image"), image), "us-east-1").endpoints[0].image == image
 
 
@@ -206,21 +206,21 @@ def test_item16_valid_image_references_pass(image):
         (("endpoints", 0, "name"), "n" * 300, "endpoints[0].name"),
     ],
 )
-def test_item16_free_strings_are_bounded_single_lines(path, value, where):
+def test_free_strings_are_bounded_single_lines(path, value, where):
     problems_at(with_(path, value), where)
 
 
-# ---------------------------------------------------------------- item 19: messages
+# ---------------------------------------------------------------- messages
 
 
-def test_item19_yaml_boolean_where_a_string_was_meant_says_quote_it():
+def test_yaml_boolean_where_a_string_was_meant_says_quote_it():
     endpoint = load_text("name: no\nmodel: m\n", "Pulumi.dev.yaml")
     assert endpoint["name"] is False  # YAML 1.1, as the loader reads it
     (problem,) = problems_at(with_(("endpoints", 0, "name"), endpoint["name"]), "endpoints[0].name")
     assert "boolean" in problem.message and problem.fix == 'quote it, e.g. name: "no"'
 
 
-def test_item19_yaml_boolean_in_an_env_value_names_the_env_key():
+def test_yaml_boolean_in_an_env_value_names_the_env_key():
     (problem,) = problems_at(with_(("endpoints", 0, "env"), {"DEBUG": True}), "endpoints[0].env.DEBUG")
     assert problem.fix == 'quote it, e.g. DEBUG: "yes"'
 
@@ -238,7 +238,7 @@ def test_item19_yaml_boolean_in_an_env_value_names_the_env_key():
         (("cluster",), "ml-dev", "cluster", "a mapping", "cluster: {mode: ..., name: ...}"),
     ],
 )
-def test_item19_type_errors_name_the_expected_type_and_an_example(path, value, where, expected, example):
+def test_type_errors_name_the_expected_type_and_an_example(path, value, where, expected, example):
     (problem,) = problems_at(with_(path, value), where)
     assert expected in problem.message and example in problem.fix
     assert "correct the value" not in problem.fix

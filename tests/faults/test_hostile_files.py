@@ -1,4 +1,4 @@
-"""Issue 13 items 9, 10 and 17: garbage files given to `stacks plan`, `stacks check` and
+"""Garbage files given to `stacks plan`, `stacks check` and
 `--policy-config` end with exit 2 and one line naming the file, never a traceback or a hang."""
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def one_error_line(out: str, err: str) -> str:
 
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("case", sorted(HOSTILE))
-def test_item9_item10_hostile_stack_file_fails_the_plan_with_exit_2(tmp_path, capsys, case):
+def test_hostile_stack_file_fails_the_plan_with_exit_2(tmp_path, capsys, case):
     project = stack_project(tmp_path)
     write, expected = HOSTILE[case]
     write(project / "Pulumi.dev.yaml")
@@ -67,7 +67,7 @@ def test_item9_item10_hostile_stack_file_fails_the_plan_with_exit_2(tmp_path, ca
     assert not (tmp_path / "out").exists()
 
 
-def test_item17_duplicate_endpoints_key_fails_the_plan_naming_key_and_lines(tmp_path, capsys):
+def test_duplicate_endpoints_key_fails_the_plan_naming_key_and_lines(tmp_path, capsys):
     project = stack_project(tmp_path)
     shutil.copy(PROJECT / "Pulumi.dev.yaml", project / "Pulumi.dev.yaml")
     with (project / "Pulumi.dev.yaml").open("a") as f:
@@ -82,7 +82,7 @@ def test_item17_duplicate_endpoints_key_fails_the_plan_naming_key_and_lines(tmp_
     assert "Plan passed" not in captured.out
 
 
-def test_item10_binary_pulumi_yaml_is_a_named_error(tmp_path, capsys):
+def test_binary_pulumi_yaml_is_a_named_error(tmp_path, capsys):
     project = stack_project(tmp_path)
     shutil.copy(PROJECT / "Pulumi.dev.yaml", project / "Pulumi.dev.yaml")
     (project / "Pulumi.yaml").write_bytes(b"name: \xff\xfe\n")
@@ -94,7 +94,7 @@ def test_item10_binary_pulumi_yaml_is_a_named_error(tmp_path, capsys):
 
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("case", sorted(set(HOSTILE) - {"directory"}))
-def test_item9_item10_hostile_manifest_file_fails_check_with_exit_2(tmp_path, capsys, case):
+def test_hostile_manifest_file_fails_check_with_exit_2(tmp_path, capsys, case):
     write, expected = HOSTILE[case]
     path = tmp_path / "pod.yaml"
     write(path)
@@ -106,7 +106,7 @@ def test_item9_item10_hostile_manifest_file_fails_check_with_exit_2(tmp_path, ca
 
 
 @pytest.mark.timeout(60)
-def test_item9_alias_bomb_inside_a_pod_fails_check_fast(tmp_path, capsys):
+def test_alias_bomb_inside_a_pod_fails_check_fast(tmp_path, capsys):
     anchors = "".join(f"    {line}\n" for line in alias_bomb().splitlines())
     path = tmp_path / "pod.yaml"
     path.write_text(f"apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations:\n{anchors}spec:\n  containers: []\n")
@@ -117,7 +117,7 @@ def test_item9_alias_bomb_inside_a_pod_fails_check_fast(tmp_path, capsys):
     assert len(line) < 400  # the message does not grow with the bomb
 
 
-def test_item17_duplicate_key_in_a_manifest_fails_check(tmp_path, capsys):
+def test_duplicate_key_in_a_manifest_fails_check(tmp_path, capsys):
     path = tmp_path / "cm.yaml"
     path.write_text(CONFIGMAP + "  a: c\n")
     code = cli(["check", str(path)])
@@ -138,7 +138,7 @@ POLICY_CONFIGS = {
 
 
 @pytest.mark.parametrize("case", sorted(POLICY_CONFIGS))
-def test_item10_hostile_policy_config_fails_check_with_exit_2(tmp_path, capsys, case):
+def test_hostile_policy_config_fails_check_with_exit_2(tmp_path, capsys, case):
     manifest = tmp_path / "cm.yaml"
     manifest.write_text(CONFIGMAP)
     write, expected = POLICY_CONFIGS[case]
@@ -151,7 +151,7 @@ def test_item10_hostile_policy_config_fails_check_with_exit_2(tmp_path, capsys, 
     assert str(config) in line and expected in line and "Fix:" in line
 
 
-def test_item10_hostile_policy_config_fails_the_plan_with_exit_2(tmp_path, capsys):
+def test_hostile_policy_config_fails_the_plan_with_exit_2(tmp_path, capsys):
     config = tmp_path / "policy.json"
     config.write_text(json.dumps({"all": "advisory"})[:-1] + ', "all": "disabled"}')
     code = cli(["plan", "--stack", "dev", "--out", str(tmp_path / "out"), "--policy-config", str(config)])
@@ -160,7 +160,7 @@ def test_item10_hostile_policy_config_fails_the_plan_with_exit_2(tmp_path, capsy
     assert code == 2 and "duplicate key 'all'" in line
 
 
-def test_item10_binary_crd_file_is_skipped_by_name_not_a_crash(tmp_path, capsys):
+def test_binary_crd_file_is_skipped_by_name_not_a_crash(tmp_path, capsys):
     crds = tmp_path / "crds"
     crds.mkdir()
     (crds / "broken.yaml").write_bytes(b"kind: CustomResourceDefinition\ngroup: example.com\nkind: Widget\n\xff\xfe\x00")
@@ -172,7 +172,7 @@ def test_item10_binary_crd_file_is_skipped_by_name_not_a_crash(tmp_path, capsys)
     assert "unchecked: no CRD schema for example.com/v1 Widget" in out and "skipped broken.yaml (binary data (a NUL byte at offset 65), not text)" in out
 
 
-def test_item10_a_directory_named_like_a_manifest_is_skipped_when_scanning(tmp_path, capsys):
+def test_a_directory_named_like_a_manifest_is_skipped_when_scanning(tmp_path, capsys):
     (tmp_path / "sub.yaml").mkdir()
     (tmp_path / "cm.yaml").write_text(CONFIGMAP)
     assert cli(["check", str(tmp_path)]) == 0
@@ -181,7 +181,7 @@ def test_item10_a_directory_named_like_a_manifest_is_skipped_when_scanning(tmp_p
 
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("case", sorted(HOSTILE))
-def test_item10_hostile_base_stack_file_for_tune_is_a_deploy_error(tmp_path, case):
+def test_hostile_base_stack_file_for_tune_is_a_deploy_error(tmp_path, case):
     from stacks.tuning.deploy import DeployError
     from stacks.tuning.grid import PulumiTarget
     from stacks.tuning.pulumi_target import load_base

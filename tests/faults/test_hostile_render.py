@@ -1,4 +1,4 @@
-"""Hostile configs against what the stack renders (issue 13 items 5, 14, 18): names that collide across
+"""Hostile configs against what the stack renders: names that collide across
 namespaces, engine flags in spellings that slip past a literal comparison, and secrets in plain env."""
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def spec(**overrides) -> EndpointSpec:
     return EndpointSpec.model_validate({**ENDPOINT, **overrides})
 
 
-# ---------------------------------------------------------------- item 5: names unique across the stack
+# ---------------------------------------------------------------- names unique across the stack
 
 
 def _eks_values(endpoints: list[dict]) -> dict:
@@ -72,13 +72,13 @@ def colliding_plan():
     return plan_cmd.build_plan_from_values("eks", _eks_values(endpoints))
 
 
-def test_item5_same_name_in_two_namespaces_gives_unique_pulumi_names(colliding_plan):
+def test_same_name_in_two_namespaces_gives_unique_pulumi_names(colliding_plan):
     pulumi_names = Counter((r.type_, r.name) for r in colliding_plan.resources)
     assert [key for key, n in pulumi_names.items() if n > 1] == []
     assert colliding_plan.duplicate_urns == []
 
 
-def test_item5_same_name_in_two_namespaces_gives_unique_kubernetes_objects(colliding_plan):
+def test_same_name_in_two_namespaces_gives_unique_kubernetes_objects(colliding_plan):
     identities = Counter((o.manifest["apiVersion"], o.kind, o.namespace, o.name) for o in colliding_plan.objects)
     assert [key for key, n in identities.items() if n > 1] == []
     volumes = [o for o in colliding_plan.objects if o.kind == "PersistentVolume"]
@@ -91,7 +91,7 @@ def test_item5_same_name_in_two_namespaces_gives_unique_kubernetes_objects(colli
     assert not any(p.rule == "G2" for o in colliding_plan.objects for p in o.problems)
 
 
-def test_item5_two_hyperpod_endpoints_with_one_name_in_two_namespaces_are_a_g2_problem():
+def test_two_hyperpod_endpoints_with_one_name_in_two_namespaces_are_a_g2_problem():
     # The operator names the router and its Ingress in hyperpod-inference-system after the name alone.
     problems = validate_endpoints([spec(namespace="team-a", backend="hyperpod"), spec(namespace="team-b", backend="hyperpod")])
     (problem,) = [p for p in problems if p.rule == "G2"]
@@ -109,7 +109,7 @@ k8s.core.v1.ConfigMap("twice", metadata={"name": "two", "namespace": "x"}, data=
 '''
 
 
-def test_item5_plan_names_a_duplicate_urn(tmp_path: Path):
+def test_plan_names_a_duplicate_urn(tmp_path: Path):
     program = tmp_path / "__main__.py"
     program.write_text(PROGRAM_WITH_DUPLICATES)
     mocks, _ = plan_cmd.run_program("dup", {}, "llm-serving", program=program)
@@ -118,7 +118,7 @@ def test_item5_plan_names_a_duplicate_urn(tmp_path: Path):
     ]
 
 
-def test_item5_plan_flags_the_second_of_two_identical_kubernetes_objects():
+def test_plan_flags_the_second_of_two_identical_kubernetes_objects():
     reg = plan_cmd.Registration("kubernetes:core/v1:Secret", "x", {}, "", True)
     manifest = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "llama-api-key", "namespace": "hyperpod-inference-system"}}
     objects = [plan_cmd.PlannedObject(1, reg, manifest), plan_cmd.PlannedObject(2, reg, copy.deepcopy(manifest))]
@@ -128,7 +128,7 @@ def test_item5_plan_flags_the_second_of_two_identical_kubernetes_objects():
     assert "object #1" in objects[1].problems[0].message
 
 
-# ---------------------------------------------------------------- item 14: engine flag spellings
+# ---------------------------------------------------------------- engine flag spellings
 
 
 @pytest.mark.parametrize(
@@ -142,7 +142,7 @@ def test_item5_plan_flags_the_second_of_two_identical_kubernetes_objects():
         (["--served-model", "foo"], "--served-model-name"),  # argparse takes a unique prefix
     ],
 )
-def test_item14_managed_vllm_flag_in_any_spelling_is_g10(extra, canonical):
+def test_managed_vllm_flag_in_any_spelling_is_g10(extra, canonical):
     problems = [p for p in validate_endpoint(spec(extraArgs=extra), "endpoints[0]") if p.rule == "G10"]
     assert [p.path for p in problems] == ["endpoints[0].extraArgs[0]"]
     assert problems[0].message.startswith(f"{canonical} is set by the stack")
@@ -150,24 +150,24 @@ def test_item14_managed_vllm_flag_in_any_spelling_is_g10(extra, canonical):
 
 
 @pytest.mark.parametrize("extra", [["--tensor-parallel-size", "8"], ["--model", "x"], ["--mem_fraction_static=0.5"]])
-def test_item14_managed_sglang_flag_in_its_other_spellings_is_g10(extra):
+def test_managed_sglang_flag_in_its_other_spellings_is_g10(extra):
     problems = [p for p in validate_endpoint(spec(engine="sglang", extraArgs=extra), "endpoints[0]") if p.rule == "G10"]
     assert [p.path for p in problems] == ["endpoints[0].extraArgs[0]"]
 
 
-def test_item14_unmanaged_flags_and_values_pass():
+def test_unmanaged_flags_and_values_pass():
     extra = ["--max-loras", "2", "--swap-space=-1", "--trust-remote-code"]
     assert [p for p in validate_endpoint(spec(extraArgs=extra), "endpoints[0]") if p.rule == "G10"] == []
 
 
-def test_item14_short_tp_in_a_rendered_worker_is_checked_against_the_gpus():
+def test_short_tp_in_a_rendered_worker_is_checked_against_the_gpus():
     # `-tp 8` that reached the manifest (a hand-written or patched object): G11 sees 8 on a 4-GPU instance.
     obj = hyperpod.render(spec())
     obj["spec"]["worker"]["args"] += ["-tp", "8"]
     assert ("G11", "spec.worker.args[--tensor-parallel-size]") in {(p.rule, p.path) for p in manifests.check(obj)}
 
 
-def test_item14_sglang_accepts_vllm_spelling_of_tensor_parallel_size_as_its_own():
+def test_sglang_accepts_vllm_spelling_of_tensor_parallel_size_as_its_own():
     # SGLang's parser takes --tensor-parallel-size as --tp-size: not a foreign (vLLM-only) flag.
     obj = hyperpod.render(spec(engine="sglang"))
     args = obj["spec"]["worker"]["args"]
@@ -176,12 +176,12 @@ def test_item14_sglang_accepts_vllm_spelling_of_tensor_parallel_size_as_its_own(
     assert not any(p.rule == "G10" and "tensor-parallel-size" in p.path for p in manifests.check(obj))
 
 
-# ---------------------------------------------------------------- item 18: secrets in env
+# ---------------------------------------------------------------- secrets in env
 
 SECRET_ENV = {"VLLM_API_KEY": "sk-live-0123456789abcdefghij", "HF_TOKEN": "hf_abcdefghijklmnopqrstuvwxyz0123456", "DB_PASSWORD": "hunter2", "MY_SECRET": "mysecretvalue123"}
 
 
-def test_item18_secret_named_env_is_an_s3_error_with_the_fix():
+def test_secret_named_env_is_an_s3_error_with_the_fix():
     problems = [p for p in validate_endpoint(spec(env=SECRET_ENV, intelligentRouting=True, apiKey=True), "endpoints[0]") if p.rule == "S3"]
     assert sorted(p.path for p in problems) == sorted(f"endpoints[0].env.{k}" for k in SECRET_ENV)
     assert all(p.severity == "error" and "apiKey: true" in p.fix and "secretKeyRef" in p.fix for p in problems)
@@ -189,7 +189,7 @@ def test_item18_secret_named_env_is_an_s3_error_with_the_fix():
     assert not any(value in text for value in SECRET_ENV.values())
 
 
-def test_item18_ordinary_env_passes():
+def test_ordinary_env_passes():
     env = {"HF_HOME": "/cache", "TOKENIZERS_PARALLELISM": "false", "HF_TOKEN_PATH": "/etc/hf", "AWS_SECRET_NAME": "x"}
     assert [p for p in validate_endpoint(spec(env=env), "endpoints[0]") if p.rule == "S3"] == []
 
@@ -211,7 +211,7 @@ k8s.core.v1.Secret("secret", metadata={"name": "s", "namespace": "x"}, string_da
 '''
 
 
-def test_item18_plan_files_redact_what_pulumi_marks_secret_and_secret_names(tmp_path: Path):
+def test_plan_files_redact_what_pulumi_marks_secret_and_secret_names(tmp_path: Path):
     program = tmp_path / "__main__.py"
     program.write_text(PROGRAM_WITH_SECRETS)
     mocks, _ = plan_cmd.run_program("redact", {}, "llm-serving", program=program)
@@ -225,7 +225,7 @@ def test_item18_plan_files_redact_what_pulumi_marks_secret_and_secret_names(tmp_
     assert "info" in written and "PLAIN_SETTING" in written  # only the values go
 
 
-def test_item14_api_key_in_underscore_spelling_counts_as_a_keyed_workload():
+def test_api_key_in_underscore_spelling_counts_as_a_keyed_workload():
     from components.rules.resources import Resource
     from components.rules.stack_checks import keyed_workloads
 
@@ -238,7 +238,7 @@ def test_item14_api_key_in_underscore_spelling_counts_as_a_keyed_workload():
     assert keyed_workloads([Resource("kubernetes:apps/v1:Deployment", "llama", deployment)]) == {"llama"}
 
 
-def test_item5_a_name_used_once_keeps_its_old_pulumi_name_as_an_alias(monkeypatch):
+def test_a_name_used_once_keeps_its_old_pulumi_name_as_an_alias(monkeypatch):
     # Existing stacks (one endpoint per name) must not replace their endpoints: the new
     # <namespace>/<name> resources alias the old <name> ones. A shared name has no old resource.
     aliases: dict[tuple[str, str], list[str]] = {}

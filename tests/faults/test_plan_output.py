@@ -1,4 +1,4 @@
-"""Issue 13 item 1: `stacks plan --out DIR` writes into its own directory and deletes nothing else
+"""`stacks plan --out DIR` writes into its own directory and deletes nothing else
 (the writer itself: benchmarks/outputs.py, its hostile targets: tests/faults/test_output_writer.py)."""
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def run_plan(capsys, *args: str) -> tuple[int, str]:
     return code, capsys.readouterr().out
 
 
-def test_item1_out_dot_in_the_project_is_refused_and_deletes_nothing(tmp_path, monkeypatch, capsys):
+def test_out_dot_in_the_project_is_refused_and_deletes_nothing(tmp_path, monkeypatch, capsys):
     project = make_project(tmp_path / "proj")
     monkeypatch.chdir(project)
     before = sorted(p.name for p in project.iterdir())
@@ -42,7 +42,7 @@ def test_item1_out_dot_in_the_project_is_refused_and_deletes_nothing(tmp_path, m
     assert len(out.strip().splitlines()) == 1
 
 
-def test_item1_out_of_another_pulumi_project_is_refused(tmp_path, capsys):
+def test_out_of_another_pulumi_project_is_refused(tmp_path, capsys):
     other = tmp_path / "other"
     other.mkdir()
     (other / "Pulumi.yaml").write_text("name: other\nruntime: python\n")
@@ -52,7 +52,7 @@ def test_item1_out_of_another_pulumi_project_is_refused(tmp_path, capsys):
     assert "is a project folder (it holds Pulumi.yaml)" in out
 
 
-def test_item1_non_empty_directory_without_marker_is_refused_untouched(tmp_path, capsys):
+def test_non_empty_directory_without_marker_is_refused_untouched(tmp_path, capsys):
     out_dir = tmp_path / "mine"
     out_dir.mkdir()
     (out_dir / "notes.yaml").write_text("keep: me\n")
@@ -66,7 +66,7 @@ def test_item1_non_empty_directory_without_marker_is_refused_untouched(tmp_path,
     assert len(out.strip().splitlines()) == 1
 
 
-def test_item1_out_that_is_a_file_is_refused(tmp_path, capsys):
+def test_out_that_is_a_file_is_refused(tmp_path, capsys):
     target = tmp_path / "plan.yaml"
     target.write_text("x: 1\n")
     code, out = run_plan(capsys, "--out", str(target))
@@ -75,7 +75,7 @@ def test_item1_out_that_is_a_file_is_refused(tmp_path, capsys):
     assert f"--out {target}: is a YAML file, not a folder; nothing was changed" in out
 
 
-def test_item1_plan_marks_its_directory_and_a_rerun_replaces_only_its_files(tmp_path, capsys):
+def test_plan_marks_its_directory_and_a_rerun_replaces_only_its_files(tmp_path, capsys):
     out_dir = tmp_path / "plan"
     code, _ = run_plan(capsys, "--out", str(out_dir))
     assert code == 0
@@ -101,7 +101,7 @@ def _write_plan(out_dir: Path, names: list[str]) -> None:
             folder.write(name, b"x: 1\n")
 
 
-def test_item1_replace_removes_the_previous_plans_files_and_nothing_else(tmp_path):
+def test_replace_removes_the_previous_plans_files_and_nothing_else(tmp_path):
     out_dir = tmp_path / "plan"
     out_dir.mkdir()
     (out_dir / "001-a.yaml").write_text("a\n")
@@ -115,7 +115,7 @@ def test_item1_replace_removes_the_previous_plans_files_and_nothing_else(tmp_pat
 
 
 @pytest.mark.parametrize("listed", [["../victim.yaml"], [".."], "001-a.yaml", [1]])
-def test_item1_a_marker_naming_files_outside_the_directory_is_not_trusted(tmp_path, listed):
+def test_a_marker_naming_files_outside_the_directory_is_not_trusted(tmp_path, listed):
     victim = tmp_path / "victim.yaml"
     victim.write_text("precious\n")
     out_dir = tmp_path / "plan"
@@ -128,7 +128,7 @@ def test_item1_a_marker_naming_files_outside_the_directory_is_not_trusted(tmp_pa
     assert (out_dir / "001-a.yaml").read_text() == "a\n"
 
 
-def test_item1_missing_or_empty_out_is_accepted(tmp_path):
+def test_missing_or_empty_out_is_accepted(tmp_path):
     (tmp_path / "empty").mkdir()
     PlanOutputs(tmp_path / "empty").folder.check()
     PlanOutputs(tmp_path / "missing" / "deeper").folder.check()

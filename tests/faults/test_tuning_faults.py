@@ -1,4 +1,4 @@
-"""Faults around the tuning driver (issue 13): engines that die or fail mid-benchmark, concurrent
+"""Faults around the tuning driver: engines that die or fail mid-benchmark, concurrent
 and interrupted runs on one database, pid reuse, files that are not what they claim, grids that
 are too large or malformed, and server text that looks like Rich markup."""
 
@@ -15,10 +15,10 @@ STAND_IN = ROOT / "stacks" / "local_engine" / "stand_in.py"
 FAKE_GRID = ROOT / "stacks" / "grids" / "fake-engine-test.yaml"
 
 
-# ---------------------------------------------------------------- item 12: dry-run thread leak
+# ---------------------------------------------------------------- dry-run thread leak
 
 
-def test_item12_planning_points_in_a_row_leaves_the_thread_count_flat():
+def test_planning_points_in_a_row_leaves_the_thread_count_flat():
     from stacks import plan as plan_mod
     from stacks.tuning.pulumi_target import STAND_IN_CLUSTER, trial_config
 
@@ -32,7 +32,7 @@ def test_item12_planning_points_in_a_row_leaves_the_thread_count_flat():
     assert threading.active_count() <= before + 1, [t.name for t in threading.enumerate()]
 
 
-# ---------------------------------------------------------------- item 11: grid bounds and paths
+# ---------------------------------------------------------------- grid bounds and paths
 
 GRID_HEAD = """name: g
 target: local
@@ -55,19 +55,19 @@ def _tune_grid(tmp_path, capsys, text: str | bytes, *extra: str) -> tuple[int, s
     return code, capsys.readouterr().out
 
 
-def test_item11_a_parameter_path_through_a_scalar_is_a_named_error(tmp_path, capsys):
+def test_a_parameter_path_through_a_scalar_is_a_named_error(tmp_path, capsys):
     code, out = _tune_grid(tmp_path, capsys, GRID_HEAD + "parameters:\n  engineArgs.maxModelLen.x: [1, 2]\n")
     assert code == 2
     assert "parameters.engineArgs.maxModelLen.x" in out and "base.engineArgs.maxModelLen is 2048, not a map" in out
     assert "Fix: use a path to a map key, e.g. engineArgs.maxModelLen" in out and "Traceback" not in out
 
 
-def test_item11_a_parameter_path_through_another_parameter_is_a_named_error(tmp_path, capsys):
+def test_a_parameter_path_through_another_parameter_is_a_named_error(tmp_path, capsys):
     code, out = _tune_grid(tmp_path, capsys, GRID_HEAD + "parameters:\n  engineArgs.maxNumSeqs: [1]\n  engineArgs.maxNumSeqs.x: [2]\n")
     assert code == 2 and "goes through parameter engineArgs.maxNumSeqs" in out
 
 
-def test_item11_a_grid_over_the_point_limit_fails_before_expansion_naming_the_limit(tmp_path, capsys):
+def test_a_grid_over_the_point_limit_fails_before_expansion_naming_the_limit(tmp_path, capsys):
     # 10 parameters of 4 values: 1,048,576 points; the bound is checked on the counts alone.
     params = "".join(f"  env.V{i}: [a, b, c, d]\n" for i in range(10))
     code, out = _tune_grid(tmp_path, capsys, GRID_HEAD + "parameters:\n" + params)
@@ -75,22 +75,22 @@ def test_item11_a_grid_over_the_point_limit_fails_before_expansion_naming_the_li
     assert "1,048,576 points" in out and "over the limit of 10,000 points" in out
 
 
-def test_item11_a_huge_range_is_refused_by_its_count(tmp_path, capsys):
+def test_a_huge_range_is_refused_by_its_count(tmp_path, capsys):
     code, out = _tune_grid(tmp_path, capsys, GRID_HEAD + "parameters:\n  engineArgs.maxNumSeqs: {from: 1, to: 1000000000, step: 1}\n")
     assert code == 2 and "1,000,000,000 points" in out and "over the limit of 10,000 points" in out
 
 
-def test_item11_a_geometric_range_from_zero_is_an_error_not_identical_points(tmp_path, capsys):
+def test_a_geometric_range_from_zero_is_an_error_not_identical_points(tmp_path, capsys):
     code, out = _tune_grid(tmp_path, capsys, GRID_HEAD + "parameters:\n  engineArgs.maxNumSeqs: {from: 0, to: 10, times: 2}\n")
     assert code == 2 and "never advances" in out and "parameters.engineArgs.maxNumSeqs" in out
 
 
-def test_item11_a_range_that_rounds_to_duplicates_is_an_error(tmp_path, capsys):
+def test_a_range_that_rounds_to_duplicates_is_an_error(tmp_path, capsys):
     code, out = _tune_grid(tmp_path, capsys, GRID_HEAD + "parameters:\n  engineArgs.gpuMemoryUtilization: {from: 0.5, to: 0.5000000001, step: 0.00000000001}\n")
     assert code == 2 and "duplicate values" in out
 
 
-def test_item11_grids_built_in_code_are_bounded_too():
+def test_grids_built_in_code_are_bounded_too():
     import pytest
 
     from components.rules import ConfigError
@@ -100,7 +100,7 @@ def test_item11_grids_built_in_code_are_bounded_too():
         grid_mod.expand(grid)
 
 
-def test_item11_binary_duplicate_key_and_alias_bomb_grids_are_named_errors(tmp_path, capsys):
+def test_binary_duplicate_key_and_alias_bomb_grids_are_named_errors(tmp_path, capsys):
     code, out = _tune_grid(tmp_path, capsys, b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe")
     assert code == 2 and "binary data" in out and "grid.yaml" in out and "Traceback" not in out
     code, out = _tune_grid(tmp_path, capsys, b"name: g\xff\xfe\n")
@@ -112,7 +112,7 @@ def test_item11_binary_duplicate_key_and_alias_bomb_grids_are_named_errors(tmp_p
     assert code == 2 and "alias bomb" in out
 
 
-# ---------------------------------------------------------------- fake-engine runs (items 2, 8, 19)
+# ---------------------------------------------------------------- fake-engine runs
 
 
 def _fake_grid(tmp_path: Path, seqs: list[int], extra_args: list[str], **updates):
@@ -141,7 +141,7 @@ def _grid_file(tmp_path: Path, seqs: str = "[8]", extra_args: str = "", edits: t
     return path
 
 
-def test_item2_an_engine_that_dies_during_the_benchmark_fails_its_trial_with_the_log_tail(tmp_path):
+def test_an_engine_that_dies_during_the_benchmark_fails_its_trial_with_the_log_tail(tmp_path):
     from stacks.tuning import report
 
     # 1 warm-up request and 8 measured ones finish, then the engine exits: 15 of 23 fail.
@@ -153,7 +153,7 @@ def test_item2_an_engine_that_dies_during_the_benchmark_fails_its_trial_with_the
     assert report.write(store, tmp_path / "r")["verdict"].best is None
 
 
-def test_item2_a_level_over_the_error_rate_limit_is_not_a_result(tmp_path):
+def test_a_level_over_the_error_rate_limit_is_not_a_result(tmp_path):
     from stacks.tuning import report
 
     # Every 2nd request is a 500: an error rate near 50 %, far over the default 5 %.
@@ -164,7 +164,7 @@ def test_item2_a_level_over_the_error_rate_limit_is_not_a_result(tmp_path):
     assert report.write(store, tmp_path / "r")["verdict"].best is None
 
 
-def test_item2_the_error_rate_limit_is_configurable_from_the_command_line(tmp_path, capsys):
+def test_the_error_rate_limit_is_configurable_from_the_command_line(tmp_path, capsys):
     from stacks.__main__ import main
 
     grid_file = _grid_file(tmp_path, extra_args="--fail-every, '2'")
@@ -172,7 +172,7 @@ def test_item2_the_error_rate_limit_is_configurable_from_the_command_line(tmp_pa
     assert "winner" in capsys.readouterr().out
 
 
-def test_item2_a_stored_trial_with_most_requests_failed_is_never_the_winner(tmp_path):
+def test_a_stored_trial_with_most_requests_failed_is_never_the_winner(tmp_path):
     from stacks.tuning import report
     from stacks.tuning.measure import aggregate
     from stacks.tuning.store import TrialRecord, TrialStore
@@ -187,7 +187,7 @@ def test_item2_a_stored_trial_with_most_requests_failed_is_never_the_winner(tmp_
     assert report.write(store, tmp_path / "r")["verdict"].best is None
 
 
-def test_item19_a_run_in_which_every_trial_failed_exits_non_zero(tmp_path, capsys):
+def test_a_run_in_which_every_trial_failed_exits_non_zero(tmp_path, capsys):
     from stacks.__main__ import main
 
     grid_file = _grid_file(tmp_path, "[128, 256]")  # both run out of memory at start
@@ -195,7 +195,7 @@ def test_item19_a_run_in_which_every_trial_failed_exits_non_zero(tmp_path, capsy
     assert "no trial succeeded (0 failed, 2 infeasible, 0 pruned)" in capsys.readouterr().out
 
 
-def test_item8_markup_in_a_500_body_and_a_grid_value_prints_literally_during_a_run_and_in_report(tmp_path, capsys):
+def test_markup_in_a_500_body_and_a_grid_value_prints_literally_during_a_run_and_in_report(tmp_path, capsys):
     from stacks.__main__ import main
 
     body = "[/x] engine [bold]crashed[/bold] [/]"
@@ -232,7 +232,7 @@ def _stored_run(path: Path, statuses: list[str], state: str):
     return store
 
 
-def test_item19_an_interrupted_run_names_no_winner_after_one_finished_trial(tmp_path, capsys):
+def test_an_interrupted_run_names_no_winner_after_one_finished_trial(tmp_path, capsys):
     from stacks.__main__ import main
     from stacks.tuning import report
 
@@ -245,21 +245,21 @@ def test_item19_an_interrupted_run_names_no_winner_after_one_finished_trial(tmp_
     assert "best so far, not decisive" in out and "winner" not in out
 
 
-def test_item19_a_run_killed_outright_is_not_complete_either(tmp_path):
+def test_a_run_killed_outright_is_not_complete_either(tmp_path):
     from stacks.tuning import report
 
     store = _stored_run(tmp_path / "t.db", ["succeeded"], "running")  # SIGKILL: never finished
     assert not report.write(store, tmp_path / "r")["verdict"].decisive
 
 
-def test_item19_a_finished_run_keeps_its_only_successful_trial_as_winner(tmp_path):
+def test_a_finished_run_keeps_its_only_successful_trial_as_winner(tmp_path):
     from stacks.tuning import report
 
     store = _stored_run(tmp_path / "t.db", ["succeeded", "failed"], "complete")
     assert report.write(store, tmp_path / "r")["verdict"].decisive
 
 
-def test_item19_parallel_zero_or_negative_is_rejected(capsys):
+def test_parallel_zero_or_negative_is_rejected(capsys):
     import pytest
 
     from stacks.__main__ import main
@@ -271,10 +271,10 @@ def test_item19_parallel_zero_or_negative_is_rejected(capsys):
         assert f"{value} trials at once would run nothing; Fix: give 1 or more" in capsys.readouterr().err
 
 
-# ---------------------------------------------------------------- item 10: --db that is not SQLite
+# ---------------------------------------------------------------- --db that is not SQLite
 
 
-def test_item10_a_db_that_is_not_sqlite_is_one_line_and_exit_2(tmp_path, capsys):
+def test_a_db_that_is_not_sqlite_is_one_line_and_exit_2(tmp_path, capsys):
     import os
 
     from stacks.__main__ import main
@@ -298,7 +298,7 @@ def test_item10_a_db_that_is_not_sqlite_is_one_line_and_exit_2(tmp_path, capsys)
     assert (tmp_path / "text.db").read_bytes() == cases["text.db"]  # nothing written into it
 
 
-# ---------------------------------------------------------------- item 3: one run per database
+# ---------------------------------------------------------------- one run per database
 
 
 def _hold_lock(db: Path):
@@ -311,7 +311,7 @@ def _hold_lock(db: Path):
     return child
 
 
-def test_item3_a_second_run_on_a_database_in_use_is_refused_naming_the_other(tmp_path, capsys):
+def test_a_second_run_on_a_database_in_use_is_refused_naming_the_other(tmp_path, capsys):
     import socket
 
     from stacks.__main__ import main
@@ -330,7 +330,7 @@ def test_item3_a_second_run_on_a_database_in_use_is_refused_naming_the_other(tmp
         child.wait()
 
 
-def test_item3_the_lock_of_a_killed_run_blocks_nothing(tmp_path):
+def test_the_lock_of_a_killed_run_blocks_nothing(tmp_path):
     from stacks.tuning.runlock import RunLock
 
     db = tmp_path / "t.db"
@@ -342,7 +342,7 @@ def test_item3_the_lock_of_a_killed_run_blocks_nothing(tmp_path):
         pass
 
 
-def test_item3_two_drivers_on_one_store_cannot_overlap(tmp_path):
+def test_two_drivers_on_one_store_cannot_overlap(tmp_path):
     import pytest
 
     from stacks.tuning.runlock import RunLock, RunLocked
@@ -352,7 +352,7 @@ def test_item3_two_drivers_on_one_store_cannot_overlap(tmp_path):
             _run(tmp_path, _fake_grid(tmp_path, [1], []))
 
 
-# ---------------------------------------------------------------- item 4: engine identity
+# ---------------------------------------------------------------- engine identity
 
 
 def _stranger(tmp_path: Path):
@@ -362,7 +362,7 @@ def _stranger(tmp_path: Path):
     return subprocess.Popen(["sleep", "60"], start_new_session=True)
 
 
-def test_item4_cleanup_leaves_a_process_alone_whose_start_time_differs(tmp_path):
+def test_cleanup_leaves_a_process_alone_whose_start_time_differs(tmp_path):
     import json
 
     from stacks.tuning.identity import identify
@@ -383,7 +383,7 @@ def test_item4_cleanup_leaves_a_process_alone_whose_start_time_differs(tmp_path)
         stranger.wait()
 
 
-def test_item4_cleanup_kills_the_process_that_matches_the_recorded_identity(tmp_path):
+def test_cleanup_kills_the_process_that_matches_the_recorded_identity(tmp_path):
     import json
 
     from stacks.tuning.identity import identify
@@ -394,7 +394,7 @@ def test_item4_cleanup_kills_the_process_that_matches_the_recorded_identity(tmp_
     assert engine.wait(10) == -9 and f"stopped engine pid {engine.pid}" in note
 
 
-def test_item4_trials_record_the_engine_identity_and_recovery_checks_it(tmp_path):
+def test_trials_record_the_engine_identity_and_recovery_checks_it(tmp_path):
     import json
 
     from stacks.tuning.identity import identify
@@ -418,7 +418,7 @@ def test_item4_trials_record_the_engine_identity_and_recovery_checks_it(tmp_path
         stranger.wait()
 
 
-def test_item8_markup_in_an_engine_500_body_alone_prints_literally(tmp_path, capsys):
+def test_markup_in_an_engine_500_body_alone_prints_literally(tmp_path, capsys):
     from stacks.__main__ import main
 
     grid_file = _grid_file(tmp_path, extra_args="--fail-every, '1', --error-body, '[/x] boom'")
@@ -428,7 +428,7 @@ def test_item8_markup_in_an_engine_500_body_alone_prints_literally(tmp_path, cap
     assert "[/x] boom" in capsys.readouterr().out
 
 
-def test_item19_an_interrupted_fake_engine_run_reports_its_finished_trial_and_no_winner(tmp_path):
+def test_an_interrupted_fake_engine_run_reports_its_finished_trial_and_no_winner(tmp_path):
     from stacks.tuning import report
     from stacks.tuning.driver import Driver
     from stacks.tuning.local import LocalEngineDeployer
@@ -455,20 +455,20 @@ def test_item19_an_interrupted_fake_engine_run_reports_its_finished_trial_and_no
     assert written["verdict"].best is not None and not written["verdict"].decisive
 
 
-def test_item8_markup_in_a_grid_value_prints_literally_in_a_dry_run(tmp_path, capsys):
+def test_markup_in_a_grid_value_prints_literally_in_a_dry_run(tmp_path, capsys):
     code, out = _tune_grid(tmp_path, capsys, GRID_HEAD + "parameters:\n  env.TAG: ['[/z]']\n  engineArgs.maxNumSeqs: [8, -1]\n", "--verbose")
     assert code == 0, out
     assert "plan maxNumSeqs=8, TAG=[/z]: passed" in out and "pruned maxNumSeqs=-1, TAG=[/z]" in out
 
 
-def test_item19_an_unquoted_scenario_in_a_flow_mapping_says_quote_it(tmp_path, capsys):
+def test_an_unquoted_scenario_in_a_flow_mapping_says_quote_it(tmp_path, capsys):
     # `{scenario: D(256,64)}` is cut by YAML at the comma into `scenario: "D(256"` and a key `64)`.
     code, out = _tune_grid(tmp_path, capsys, GRID_HEAD + "parameters:\n  engineArgs.maxNumSeqs: [1]\nbenchmark: {scenario: D(256,64), concurrency: [8]}\n")
     assert code == 2
     assert "benchmark.64)" in out and 'quote the value, e.g. "D(1,1)"' in out and "Traceback" not in out
 
 
-def test_item19_grid_type_errors_name_the_expected_type_and_an_example(tmp_path, capsys):
+def test_grid_type_errors_name_the_expected_type_and_an_example(tmp_path, capsys):
     code, out = _tune_grid(tmp_path, capsys, GRID_HEAD + "parameters:\n  engineArgs.maxNumSeqs: [1]\nrepeats: two\n")
     assert code == 2
     assert "repeats = 'two': [CONFIG] expected an integer, got str. Fix: write an integer, e.g. repeats: 1" in out

@@ -1,4 +1,4 @@
-"""The gateway config of issue 19, as literal values, and the endpoints it fronts."""
+"""A tenant gateway config (tiers, tenants, keys), as literal values, and the endpoints it fronts."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 19 item 2: `llm-serving:gateway` is validated like every other key; rules T1-T3 at config
+"""`llm-serving:gateway` is validated like every other key; rules T1-T3 at config
 time, each with a failing and a passing case."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 19 item 3: every rendered gateway object validates against the upstream CRD schemas (Envoy
+"""Every rendered gateway object validates against the upstream CRD schemas (Envoy
 Gateway v1.8.1, Envoy AI Gateway v1.1.0, Gateway API v1.5.1), and carries the configured numbers."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 19 "Done when": the eks example's offline plan declares the gateway, validates every gateway
+"""The eks example's offline plan declares the gateway, validates every gateway
 object against the upstream schemas and passes every policy; a hostile variant fails with rule IDs;
 tenant keys are secrets in outputs and redacted in plan files."""
 

@@ -1,4 +1,4 @@
-"""Issue 19 item 6: the load generator against a loopback gateway that applies the rendered objects
+"""The load generator against a loopback gateway that applies the rendered objects
 (keys once on the Gateway, the route by model, the tenant's allow-list, then the tier's limits per key
 and minute counted from `usage`): 429 is `rate_limited`, not an error, the per-tenant report shows the
 free tier cut off at its limit, and a tenant reaches only its models whichever route is older."""

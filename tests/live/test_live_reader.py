@@ -1,5 +1,5 @@
-"""The live reader (stacks/live) against a loopback Kubernetes API server: finding 7 of issue 16
-(state read from the cluster, not from stack outputs) and G15 (a failed state carries the object's
+"""The live reader (stacks/live) against a loopback Kubernetes API server: the
+state read from the cluster, not from stack outputs, and G15 (a failed state carries the object's
 own message). Status documents are shaped like the CRD status schemas and checked against them."""
 
 from __future__ import annotations
@@ -20,14 +20,14 @@ def _read(kube_api, entry, name="llama", timeout=2.0):
         return read_endpoint(kube, name, entry)
 
 
-def test_finding7_hyperpod_state_is_read_from_the_inference_endpoint_config(kube_api):
+def test_hyperpod_state_is_read_from_the_inference_endpoint_config(kube_api):
     kube_api.answer(k.IEC.format(ns="inference", name="llama"), k.iec("DeploymentComplete", ready=1))
     live = _read(kube_api, {**HYPERPOD, "state": None})  # the output's `state` from `up` is empty: ignored
     assert (live.readiness, live.state, live.ready_replicas, live.replicas) == ("ready", "DeploymentComplete", 1, 1)
     assert kube_api.hits == {"/apis/inference.sagemaker.aws.amazon.com/v1/namespaces/inference/inferenceendpointconfigs/llama": 1}
 
 
-def test_finding7_kubeconfig_bearer_token_is_sent(kube_api):
+def test_kubeconfig_bearer_token_is_sent(kube_api):
     """kubernetes 36.0.0 dropped the kubeconfig's token from requests (kubernetes-client/python#2582): pinned 36.0.3."""
     _read(kube_api, HYPERPOD)
     assert kube_api.authorizations == ["Bearer loopback-token"]

@@ -1,5 +1,5 @@
-"""`python -m stacks status` against the loopback Kubernetes API server (issue 16 deliverable 4,
-G15): per endpoint backend, state, ready replicas, URL and kind, last condition message; exit 0 when
+"""`python -m stacks status` against the loopback Kubernetes API server
+(G15): per endpoint backend, state, ready replicas, URL and kind, last condition message; exit 0 when
 all are ready, 1 when one is not, 2 on bad input."""
 
 from __future__ import annotations

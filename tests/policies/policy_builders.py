@@ -16,7 +16,7 @@ from policies import pack
 
 DATA = Path(__file__).parent / "data"
 SEEDS = DATA / "seed-mistakes.yaml"
-API_KEY = "sk-7dc063a19f009218890bedc37c3e335587f3e839f709a0137320f34ae8ee0dde"  # the key printed in incident §11
+API_KEY = "sk-7dc063a19f009218890bedc37c3e335587f3e839f709a0137320f34ae8ee0dde"  # a key as the operator's router env once printed it
 BASE = {
     "model": "Qwen/Qwen3-4B-Instruct-2507",
     "instanceType": "ml.g5.8xlarge",

@@ -63,7 +63,7 @@ def test_entry_point_serves_every_policy_with_its_level_and_config_schema(analyz
 
 
 def test_entry_point_analyzes_a_resource_as_the_engine_sends_it(analyzer):
-    """G3 incident §5 over the wire: port 8080 in args, 8000 everywhere else."""
+    """G3 over the wire (the SGLang DLC listens on 8080): port 8080 in args, 8000 everywhere else."""
     obj = render()
     args = obj["spec"]["worker"]["args"]
     args[args.index("--port") + 1] = "8080"

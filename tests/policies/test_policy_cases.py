@@ -218,7 +218,7 @@ CASES: dict[str, tuple[str, Callable[[], list[Resource]], Callable[[], list[Reso
 
 
 def gateway_objects(drop_kind: str = "", drop_name: str = "", allow_plaintext: bool = False, **overrides: Any) -> list[Resource]:
-    """The rendered tenant gateway (issue 19 config), less the objects named."""
+    """The rendered tenant gateway (tests/gateway/helpers.py config), less the objects named."""
     from components.rules.gateway import config as gw_config, render as gw_render
     from components.rules.spec import PlatformSpec
 
@@ -270,7 +270,7 @@ def test_s4_dev_stacks_are_exempt_and_configurable(monkeypatch):
 
 
 def test_s2_public_alb_with_an_api_key_needs_tls(monkeypatch):
-    """Issue 16: a key used to be enough; the bearer key then crossed the internet unencrypted."""
+    """A key used to be enough; the bearer key then crossed the internet unencrypted."""
     monkeypatch.setenv("PULUMI_STACK", "prod")
     (message, urn), = run_policy("s2-public-alb-tls", [k8s(render(**ROUTED)), k8s(ingress("qwen3-4b"))])
     assert message.startswith("Ingress hyperpod-inference-system/llm-qwen3-4b: metadata.annotations.alb.ingress.kubernetes.io/scheme = 'internet-facing': [S2]")

@@ -3,9 +3,10 @@
 `evaluate`, `python -m stacks check`, and the offline plan of a stack that declares them by hand
 with the guardrail transform switched off.
 
-Not covered by a policy (not visible in declared resources): §8 and §9 (the client and database of
-the original backend), §15 (delete-and-recreate of an Ingress is an action, prevented by declaring
-the scheme at creation, G8/G19), §16 (G16) is covered in test_policy_cases with the incident's URL.
+Not covered by a policy (not visible in declared resources): the playground's model name and the
+console's private/public label (the client and database of the original backend), an Ingress deleted
+and recreated to change its scheme (an action, prevented by declaring the scheme at creation,
+G8/G19); the stale internal URL (G16) is covered in test_policy_cases with the incident's URL.
 """
 
 from __future__ import annotations
@@ -29,24 +30,24 @@ from tests.policies.policy_builders import SEEDS, k8s, run_policy, seed_document
 # (incident, object name, policy, field): each exactly once, and nothing else.
 EXPECTED = Counter(
     [
-        ("§1", "s01-api-key-router", "g09-api-key-reaches-router", "Secret s01-api-key-router-api-key"),
-        ("§1", "s01-api-key-router", "s3-router-key-workaround", "spec.worker.environmentVariables[VLLM_API_KEY]"),  # advisory, by design
-        ("§2", "s02-sglang-kv-cache", "g21-routing-and-kv-cache-need-vllm", "spec.kvCacheSpec"),
-        ("§3", "qwen3-4b-instruct-2507-2026-01-06-04-30-58-238-sgla", "g01-name-length", "metadata.name"),
-        ("§4", "llm-s04-public-no-routing", "g08-public-alb-needs-routing", "metadata.annotations.alb.ingress.kubernetes.io/scheme"),
-        ("§5", "s05-sglang-port", "g03-one-engine-port", "spec.worker.args[--port]"),
-        ("§6", "s06-readiness-timeout", "g04-probes-survive-model-load", "spec.worker.probes.readinessProbe.timeoutSeconds"),
-        ("§7", "s07-served-model-name", "g05-served-model-name", "spec.worker.args"),
-        ("§10", "s10-params-not-passed", "g10-engine-parameters", "spec.worker.args"),
-        ("§11", "s11-secret-key-ref", "g09-api-key-reaches-router", "spec.worker.environmentVariables[VLLM_API_KEY]"),
-        ("§12", "s12-sglang-no-metrics", "g06-sglang-metrics", "spec.worker.args"),
-        ("§13", "s13-rollout-surge", "g04-probes-survive-model-load", "spec.strategy.rollingUpdate.maxSurge"),
-        ("§14", "s14-qwen3-vl-no-max-len", "g10-engine-parameters", "spec.worker.args"),
-        ("§17", "s17-l2-prefetch-prefix", "g07-kv-cache", "spec.modelSourceConfig.prefetchEnabled"),
-        ("§17", "s17-l2-prefetch-prefix", "g07-kv-cache", "spec.worker.args[--enable-prefix-caching]"),
-        ("§17", "s17-l2-prefetch-prefix", "g07-l2-tieredstorage", "spec.kvCacheSpec.l2CacheSpec.l2CacheBackend"),  # §18's warning, same object
-        ("§18", "s18-l2-tieredstorage", "g07-l2-tieredstorage", "spec.kvCacheSpec.l2CacheSpec.l2CacheBackend"),
-        ("§19", "s19-endpoint-name-case", "g02-name-format", "spec.endpointName"),
+        ("key Secret in one namespace", "s01-api-key-router", "g09-api-key-reaches-router", "Secret s01-api-key-router-api-key"),
+        ("key Secret in one namespace", "s01-api-key-router", "s3-router-key-workaround", "spec.worker.environmentVariables[VLLM_API_KEY]"),  # advisory, by design
+        ("KV cache on SGLang", "s02-sglang-kv-cache", "g21-routing-and-kv-cache-need-vllm", "spec.kvCacheSpec"),
+        ("64-character init container name", "qwen3-4b-instruct-2507-2026-01-06-04-30-58-238-sgla", "g01-name-length", "metadata.name"),
+        ("public ALB without routing", "llm-s04-public-no-routing", "g08-public-alb-needs-routing", "metadata.annotations.alb.ingress.kubernetes.io/scheme"),
+        ("SGLang DLC port", "s05-sglang-port", "g03-one-engine-port", "spec.worker.args[--port]"),
+        ("1-second readiness timeout", "s06-readiness-timeout", "g04-probes-survive-model-load", "spec.worker.probes.readinessProbe.timeoutSeconds"),
+        ("no served model name", "s07-served-model-name", "g05-served-model-name", "spec.worker.args"),
+        ("engine parameters not passed", "s10-params-not-passed", "g10-engine-parameters", "spec.worker.args"),
+        ("secretKeyRef for the router", "s11-secret-key-ref", "g09-api-key-reaches-router", "spec.worker.environmentVariables[VLLM_API_KEY]"),
+        ("SGLang without metrics", "s12-sglang-no-metrics", "g06-sglang-metrics", "spec.worker.args"),
+        ("surge rollout on one GPU", "s13-rollout-surge", "g04-probes-survive-model-load", "spec.strategy.rollingUpdate.maxSurge"),
+        ("no context limit", "s14-qwen3-vl-no-max-len", "g10-engine-parameters", "spec.worker.args"),
+        ("L2 with prefetch and prefix caching", "s17-l2-prefetch-prefix", "g07-kv-cache", "spec.modelSourceConfig.prefetchEnabled"),
+        ("L2 with prefetch and prefix caching", "s17-l2-prefetch-prefix", "g07-kv-cache", "spec.worker.args[--enable-prefix-caching]"),
+        ("L2 with prefetch and prefix caching", "s17-l2-prefetch-prefix", "g07-l2-tieredstorage", "spec.kvCacheSpec.l2CacheSpec.l2CacheBackend"),  # the tieredstorage warning, same object
+        ("L2 on tieredstorage", "s18-l2-tieredstorage", "g07-l2-tieredstorage", "spec.kvCacheSpec.l2CacheSpec.l2CacheBackend"),
+        ("capitals in endpointName", "s19-endpoint-name-case", "g02-name-format", "spec.endpointName"),
     ]
 )
 ADVISORY = {"s3-router-key-workaround", "g07-l2-tieredstorage"}
@@ -58,13 +59,13 @@ def expected_without_incident() -> Counter:
 
 def test_seed_file_holds_the_incidents_exact_values():
     docs = {d["metadata"]["name"]: d for d in seed_documents()}
-    assert len("prefetch-" + "qwen3-4b-instruct-2507-2026-01-06-04-30-58-238-sgla" + "-inf") == 64  # §3
-    assert docs["s05-sglang-port"]["spec"]["worker"]["modelInvocationPort"]["containerPort"] == 8000  # §5
+    assert len("prefetch-" + "qwen3-4b-instruct-2507-2026-01-06-04-30-58-238-sgla" + "-inf") == 64  # 64-character init container name
+    assert docs["s05-sglang-port"]["spec"]["worker"]["modelInvocationPort"]["containerPort"] == 8000  # SGLang DLC port
     assert "8080" in docs["s05-sglang-port"]["spec"]["worker"]["args"]
-    assert docs["s06-readiness-timeout"]["spec"]["worker"]["probes"]["readinessProbe"]["timeoutSeconds"] == 1  # §6
+    assert docs["s06-readiness-timeout"]["spec"]["worker"]["probes"]["readinessProbe"]["timeoutSeconds"] == 1  # 1-second readiness timeout
     assert docs["s11-secret-key-ref"]["spec"]["worker"]["environmentVariables"][-1]["valueFrom"] == {"secretKeyRef": {"name": "endpoint-api-key", "key": "api-key"}}
-    assert docs["s17-l2-prefetch-prefix"]["spec"]["modelSourceConfig"]["prefetchEnabled"] is True  # §17
-    assert docs["s19-endpoint-name-case"]["spec"]["endpointName"] == "Qwen3-4B-Instruct-2507-2026-01-13-01-12"  # §19
+    assert docs["s17-l2-prefetch-prefix"]["spec"]["modelSourceConfig"]["prefetchEnabled"] is True  # L2 with prefetch and prefix caching
+    assert docs["s19-endpoint-name-case"]["spec"]["endpointName"] == "Qwen3-4B-Instruct-2507-2026-01-13-01-12"  # capitals in endpointName
 
 
 def test_pack_reports_each_seed_mistake_once():

@@ -1,4 +1,4 @@
-"""A1 (issue 16 finding 4): HyperPod autoscaling triggers read a metric that exists for the endpoint. dev's
+"""A1: HyperPod autoscaling triggers read a metric that exists for the endpoint. dev's
 trigger was `ApproximateBacklogSizePerInstance` (asynchronous inference only) with no dimensions, so KEDA got
 no datapoints. Upstream's trigger (AWS docs sagemaker-hyperpod-model-deployment-autoscaling; aws-samples
 sagemaker-genai-hosting-examples deploy_jumpstart_inference_operator.yaml) is `Invocations`, `Sum`, with

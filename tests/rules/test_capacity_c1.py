@@ -1,4 +1,4 @@
-"""C1, the capacity contract (issue 18 items 2-4): maxReplicas × the capacity's lower bound ≥ peak × (1 +
+"""C1, the capacity contract: maxReplicas × the capacity's lower bound ≥ peak × (1 +
 headroom), with a capacity file measured for the endpoint; `autoscaling.target: fromCapacity` derives each
 backend's per-replica target. Config and offline plan of a tmp stack."""
 
@@ -302,7 +302,7 @@ def test_c1_from_capacity_refuses_a_trigger_written_by_hand(tmp_path):
     assert found == ["endpoints[0].autoscaling.cloudwatch = {'metricName': 'Invocations', 'namespace': 'AWS/SageMaker', 'targetValue': 300.0}: [C1] target fromCapacity sets the trigger and its target itself. Fix: remove autoscaling.cloudwatch, or autoscaling.target"]
 
 
-# ---------------------------------------------------------------- $ a month at peak (issue 18 item 5)
+# ---------------------------------------------------------------- $ a month at peak
 
 PRICED = {"perHour": 1.006, "perMtokOutputAtSlo": 2.3287, "priceSource": "ec2 g5.xlarge us-east-1 on-demand, https://example.com/prices, taken 2026-11-28"}
 

@@ -19,8 +19,8 @@ def test_g3_default_port_follows_the_image(engine, image, port):
     assert engines.default_port(engine, image) == port
 
 
-def test_g3_incident_5_sglang_dlc_is_not_8000():
-    # hyperpod-endpoint-incidents §5: the probe assumed 8000; the SGLang DLC listens on 8080.
+def test_g3_sglang_dlc_is_not_8000():
+    # The probe assumed 8000; the SGLang DLC listens on 8080.
     assert engines.default_port("sglang", "123.dkr.ecr.us-east-1.amazonaws.com/sglang-sagemaker:latest") == 8080
 
 
@@ -67,8 +67,8 @@ def test_g10_parameter_the_engine_lacks_raises():
         engines.param_args("sglang", {"limit_mm_per_prompt": '{"image": 2}'})
 
 
-def test_g10_incident_14_defaults_when_unset():
-    # hyperpod-endpoint-incidents §14: no max_model_len meant a 262144-token KV cache and OOM.
+def test_g10_defaults_when_unset():
+    # No max_model_len meant a 262144-token KV cache and OOM.
     resolved = engines.resolve_params("vllm", {}, instances.lookup("ml.g5.2xlarge"))
     assert resolved["max_model_len"] == 12288
     assert resolved["gpu_memory_utilization"] == 0.9

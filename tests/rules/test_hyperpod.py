@@ -134,7 +134,7 @@ def test_g17_health_check_and_invocation_endpoint(make_endpoint):
 
 
 def incident_manifest() -> dict:
-    """The SGLang endpoint as the incident log's backend first deployed it (§5, §6, §7, §12, §19)."""
+    """The SGLang endpoint as the original console backend first deployed it (wrong port, 1-second probe, no served name, no metrics, capitals)."""
     return {
         "apiVersion": "inference.sagemaker.aws.amazon.com/v1",
         "kind": "InferenceEndpointConfig",
@@ -170,16 +170,16 @@ def _rules(problems):
 
 def test_incidents_reported_by_check():
     found = _rules(hyperpod.check(incident_manifest()))
-    assert ("G2", "spec.endpointName") in found  # §19
-    assert ("G3", "spec.worker.args[--port]") in found  # §5: SGLang on 8000, DLC port 8080
-    assert ("G3", "spec.worker.probes.readinessProbe.httpGet.port") in found  # §5
-    assert ("G4", "spec.worker.probes.readinessProbe.timeoutSeconds") in found  # §6: timeout 1
-    assert ("G5", "spec.worker.command") in found  # §7: DLC CMD ignores args
-    assert ("G5", "spec.worker.args") in found  # §7: no --served-model-name
-    assert ("G6", "spec.worker.args") in found  # §12: SGLang without --enable-metrics
+    assert ("G2", "spec.endpointName") in found  # capitals in endpointName
+    assert ("G3", "spec.worker.args[--port]") in found  # SGLang on 8000, DLC port 8080
+    assert ("G3", "spec.worker.probes.readinessProbe.httpGet.port") in found  # the probe on 8000
+    assert ("G4", "spec.worker.probes.readinessProbe.timeoutSeconds") in found  # timeout 1
+    assert ("G5", "spec.worker.command") in found  # DLC CMD ignores args
+    assert ("G5", "spec.worker.args") in found  # no --served-model-name
+    assert ("G6", "spec.worker.args") in found  # SGLang without --enable-metrics
     assert ("G21", "spec.intelligentRoutingSpec.enabled") in found  # the router serves vLLM workers only
-    assert ("G9", "spec.worker.environmentVariables[VLLM_API_KEY]") in found  # §11
-    assert ("G10", "spec.worker.args") in found  # §10/§14: no --context-length
+    assert ("G9", "spec.worker.environmentVariables[VLLM_API_KEY]") in found  # a secretKeyRef the operator does not copy
+    assert ("G10", "spec.worker.args") in found  # no --context-length
     assert ("G13", "spec.worker.resources.requests.ephemeral-storage") in found
     assert ("G17", "spec.loadBalancer.healthCheckPath") in found  # default /ping
     assert ("G17", "spec.invocationEndpoint") in found  # default invocations
@@ -217,7 +217,7 @@ def test_fix_never_mutates_its_input():
     assert original == snapshot
 
 
-def test_g21_incident_2_kv_cache_with_sglang_is_reported_not_fixed():
+def test_g21_kv_cache_with_sglang_is_reported_not_fixed():
     obj = incident_manifest()
     obj["spec"]["kvCacheSpec"] = {"enableL1Cache": True}
     assert ("G21", "spec.kvCacheSpec") in _rules(hyperpod.check(obj))
@@ -225,7 +225,7 @@ def test_g21_incident_2_kv_cache_with_sglang_is_reported_not_fixed():
     assert ("G21", "spec.kvCacheSpec") in _rules(hyperpod.check(fixed))
 
 
-def test_g7_incident_17_l2_with_prefetch_and_prefix_caching_is_fixed(make_endpoint):
+def test_g7_l2_with_prefetch_and_prefix_caching_is_fixed(make_endpoint):
     obj = hyperpod.render(make_endpoint(kvCache={"l1": True, "l2": True, "l2Backend": "redis"}))
     obj["spec"]["modelSourceConfig"]["prefetchEnabled"] = True
     obj["spec"]["worker"]["args"].append("--enable-prefix-caching")
@@ -236,7 +236,7 @@ def test_g7_incident_17_l2_with_prefetch_and_prefix_caching_is_fixed(make_endpoi
     assert not [p for p in hyperpod.check(fixed) if p.rule == "G7" and p.severity == "error"]
 
 
-def test_g7_incident_18_tieredstorage_is_an_advisory_warning(make_endpoint):
+def test_g7_tieredstorage_is_an_advisory_warning(make_endpoint):
     obj = hyperpod.render(make_endpoint(kvCache={"l1": True, "l2": True}))
     warnings = [p for p in hyperpod.check(obj) if p.rule == "G7"]
     assert [p.severity for p in warnings] == ["warning"]
@@ -271,7 +271,7 @@ def test_g2_label_values_must_be_strings():
     assert fixed["metadata"]["labels"]["replicas"] == "1"
 
 
-# ---------------------------------------------------------------- issue 16: options against the operator
+# ---------------------------------------------------------------- options against the operator
 
 
 def test_g21_sglang_behind_the_router_is_reported_not_fixed(make_endpoint):
@@ -357,7 +357,7 @@ def test_model_name_keeps_upstreams_spelling_and_matches_the_crd_pattern(make_en
     obj = hyperpod.render(make_endpoint(name="Llama-3.1-8B", model=model))
     assert obj["spec"]["modelName"] == expected
     assert re.search(rule["pattern"], expected) and len(expected) <= rule["maxLength"]
-    assert obj["spec"]["endpointName"] == "llama-3-1-8b"  # G2 (incident §19): lowercase RFC 1123 for the registration
+    assert obj["spec"]["endpointName"] == "llama-3-1-8b"  # G2: lowercase RFC 1123 for the registration
 
 
 def test_model_name_is_rewritten_only_where_the_crd_pattern_refuses_it():

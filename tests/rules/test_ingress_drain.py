@@ -1,4 +1,4 @@
-"""Issue 15 finding 11 (destroy), rule O6: the ingress drain guard's delete waits until no Ingress of
+"""Destroy, rule O6: the ingress drain guard's delete waits until no Ingress of
 class alb is left, reading the cluster with the official `kubernetes` client against a loopback
 server that answers the one API path it uses; the wait is bounded by a fake clock (no real sleeping)."""
 

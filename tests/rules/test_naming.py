@@ -9,15 +9,15 @@ from components.rules import naming
 
 RFC1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
-# hyperpod-endpoint-incidents §3: the init container name was 64 characters.
-INCIDENT_3_ENDPOINT = "qwen3-4b-instruct-2507-2026-01-06-04-30-58-238-sgla"
-INCIDENT_3_INIT_CONTAINER = "prefetch-qwen3-4b-instruct-2507-2026-01-06-04-30-58-238-sgla-inf"
+# The init container name was 64 characters.
+LONG_ENDPOINT = "qwen3-4b-instruct-2507-2026-01-06-04-30-58-238-sgla"
+LONG_INIT_CONTAINER = "prefetch-qwen3-4b-instruct-2507-2026-01-06-04-30-58-238-sgla-inf"
 
 
-def test_g1_incident_3_prefetch_name_is_64_characters():
-    assert naming.derived_names(INCIDENT_3_ENDPOINT)[0] == INCIDENT_3_INIT_CONTAINER
-    assert len(INCIDENT_3_INIT_CONTAINER) == 64
-    problems = naming.check_name(INCIDENT_3_ENDPOINT, "metadata.name", naming.HYPERPOD_DERIVED)
+def test_g1_prefetch_name_is_64_characters():
+    assert naming.derived_names(LONG_ENDPOINT)[0] == LONG_INIT_CONTAINER
+    assert len(LONG_INIT_CONTAINER) == 64
+    problems = naming.check_name(LONG_ENDPOINT, "metadata.name", naming.HYPERPOD_DERIVED)
     assert [p.rule for p in problems] == ["G1"]
     assert "64 characters" in problems[0].message
 
@@ -27,7 +27,7 @@ def test_g1_budget_is_50_because_prefetch_adds_13():
     assert naming.HYPERPOD_NAME_BUDGET == 50
 
 
-def test_g1_incident_3_name_is_fixed_to_fit():
+def test_g1_name_is_fixed_to_fit():
     fixed = naming.endpoint_name("Qwen3-4B-Instruct-2507-2026-01-06-04-30-58-238-sglang")
     assert len(fixed) == 50
     assert fixed.startswith("qwen3-4b-instruct-2507-2026-01-06")
@@ -39,8 +39,8 @@ def test_g1_short_names_are_kept_as_they_are():
     assert naming.endpoint_name("llama-8b") == "llama-8b"
 
 
-def test_g2_incident_19_uppercase_endpoint_name_is_rejected_and_lowercased():
-    # hyperpod-endpoint-incidents §19: spec.endpointName was not lowercased.
+def test_g2_uppercase_endpoint_name_is_rejected_and_lowercased():
+    # spec.endpointName was not lowercased.
     value = "Qwen3-4B-Instruct-2507-2026-01-13-01-12"
     problems = naming.check_name(value, "spec.endpointName")
     assert [p.rule for p in problems] == ["G2"]
@@ -84,7 +84,7 @@ def test_g1_property_thousands_of_near_identical_long_names_never_collide(prefix
 
 
 def test_g2_scoped_names_of_a_b_c_and_a_bc_differ():
-    # OME's cluster-scoped model/runtime for namespace a-b, name c versus namespace a, name b-c (issue 13).
+    # OME's cluster-scoped model/runtime for namespace a-b, name c versus namespace a, name b-c.
     assert naming.scoped_name("a-b", "c") != naming.scoped_name("a", "b-c")
     assert naming.scoped_name("a-b", "c").startswith("a-b-c-")
     assert naming.resource_key("a-b", "c") != naming.resource_key("a", "b-c")

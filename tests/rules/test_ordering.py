@@ -1,4 +1,4 @@
-"""Ordering rules over the declared graph (issue 15 deliverable 3): each property of the dependency
+"""Ordering rules over the declared graph: each property of the dependency
 graph is tested with a graph that breaks it, and the example stacks satisfy all of them."""
 
 from __future__ import annotations

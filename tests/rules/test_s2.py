@@ -1,4 +1,4 @@
-"""S2 (issue 16, finding 6): an internet-facing ALB that carries an API key gets TLS. The config check,
+"""S2: an internet-facing ALB that carries an API key gets TLS. The config check,
 the Ingress annotations, the URL and the HyperPod tlsConfig, from `rules.tls.tls_for`."""
 
 from __future__ import annotations

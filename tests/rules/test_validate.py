@@ -14,7 +14,7 @@ def test_valid_endpoint_has_no_problem(make_endpoint):
     assert validate_endpoint(make_endpoint(), "endpoints[0]") == []
 
 
-def test_g21_incident_2_kv_cache_with_sglang(make_endpoint):
+def test_g21_kv_cache_with_sglang(make_endpoint):
     problems = validate_endpoint(make_endpoint(engine="sglang", kvCache={"l1": True}), "endpoints[0]")
     assert rules_at(problems) == [("G21", "endpoints[0].kvCache")]
     assert "vLLM" in problems[0].message
@@ -56,17 +56,17 @@ def test_g22_the_lmcache_default_is_announced_as_a_change(make_endpoint):
     assert default_changes(make_endpoint(), "e") == []
 
 
-def test_g7_incident_17_l2_with_explicit_prefetch_and_prefix_caching(make_endpoint):
+def test_g7_l2_with_explicit_prefetch_and_prefix_caching(make_endpoint):
     spec = make_endpoint(kvCache={"l2": True, "l2Backend": "redis"}, prefetch=True, engineArgs={"enablePrefixCaching": True})
     assert rules_at(validate_endpoint(spec, "e")) == [("G7", "e.prefetch"), ("G7", "e.engineArgs.enablePrefixCaching")]
 
 
-def test_g7_incident_18_tieredstorage_is_a_warning(make_endpoint):
+def test_g7_tieredstorage_is_a_warning(make_endpoint):
     problems = validate_endpoint(make_endpoint(kvCache={"l2": True}), "e")
     assert [(p.rule, p.severity) for p in problems] == [("G7", "warning")]
 
 
-def test_g8_incident_4_public_alb_without_routing(make_endpoint):
+def test_g8_public_alb_without_routing(make_endpoint):
     problems = validate_endpoint(make_endpoint(publicAlb=True), "endpoints[1]")
     assert rules_at(problems) == [("G8", "endpoints[1].publicAlb")]
     assert "intelligentRouting: true" in problems[0].fix

@@ -27,11 +27,11 @@ def found(obj):
     return {(p.rule, p.path) for p in manifests.check(obj)}
 
 
-def test_g4_incident_13_default_rolling_update_deadlocks_on_one_gpu():
+def test_g4_default_rolling_update_deadlocks_on_one_gpu():
     assert ("G4", "spec.strategy.rollingUpdate.maxSurge") in found(deployment())
 
 
-def test_g4_incident_6_probe_timeout_one_second():
+def test_g4_probe_timeout_one_second():
     assert ("G4", "spec.template.spec.containers[0].readinessProbe.timeoutSeconds") in found(deployment())
 
 
@@ -74,7 +74,7 @@ def test_cpu_only_deployment_is_not_a_model_pod():
 
 
 def test_g3_deployment_port_flag_disagrees_with_its_container_port():
-    """Incident §5 on a plain Deployment: the engine listens on --port 8080, the container port
+    """The SGLang DLC port on a plain Deployment: the engine listens on --port 8080, the container port
     (and so the Service and the probes) says 8000."""
     g3 = [p for p in manifests.check(deployment(args=["--port", "8080"])) if p.rule == "G3"]
     assert [(p.path, p.value, p.fix) for p in g3] == [("spec.template.spec.containers[0].args[--port]", "8080", "use one port: --port 8000")]

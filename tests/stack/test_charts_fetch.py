@@ -1,4 +1,4 @@
-"""`python -m stacks charts fetch`: the pinned HyperPod chart, each file checked against its git blob id (finding 2)."""
+"""`python -m stacks charts fetch`: the pinned HyperPod chart, each file checked against its git blob id."""
 
 from __future__ import annotations
 

@@ -36,7 +36,7 @@ def by_type(mocks, type_):
 
 
 def test_endpoint_declares_one_v1_endpoint_config_with_the_incident_name_shortened(make_endpoint):
-    """The §3 incident name (G1): shortened with a hash so `prefetch-{name}-inf` fits 63 characters;
+    """The name that broke the operator's init container (G1): shortened with a hash so `prefetch-{name}-inf` fits 63 characters;
     sglang's one port (G3) everywhere the object names a port."""
     spec = make_endpoint(name="Qwen3-4B-Instruct-2507-2026-01-06-04-30-58-238-sglang", engine="sglang")
     mocks = run(lambda: HyperPodEndpoint("ep", EndpointArgs(spec=spec, region="us-east-1")))
@@ -104,7 +104,7 @@ def test_g9_hyperpod_endpoint_owns_its_key_in_its_namespace_and_the_routers(make
     assert sorted(s.inputs["metadata"]["namespace"] for s in secrets) == ["hyperpod-inference-system", "team-a"]
     assert {s.inputs["metadata"]["name"] for s in secrets} == {"qwen3-4b-api-key"}
     assert requests[(KEY_TYPE, "team-a/ep-api-key")].parent.endswith(f"{HYPERPOD_TYPE}::team-a/ep")
-    # The router gets the same value the Secrets hold (G9, incident §11).
+    # The router gets the same value the Secrets hold (G9: the operator copies no secretKeyRef).
     (cr,) = by_type(mocks, IEC)
     env = {e["name"]: e for e in cr.inputs["spec"]["worker"]["environmentVariables"]}
     assert env["VLLM_API_KEY"]["value"] == secrets[0].inputs["stringData"]["api-key"]

@@ -1,4 +1,4 @@
-"""Dependency direction (issue 14, item 7): `benchmarks` stands alone, and nothing in the project
+"""Dependency direction: `benchmarks` stands alone, and nothing in the project
 reaches a module through `sys.path` manipulation (imports resolve from the repository root, the
 way `python -m ...` and `python -m pytest` run them)."""
 

@@ -1,4 +1,4 @@
-"""Issue 12 item 4: the project owns its docs and its paths. Every relative link in the README and in
+"""The project owns its docs and its paths. Every relative link in the README and in
 docs/ resolves to a file (and heading) inside this repository, and nothing points at the upstream
 folder beside it, which users do not have."""
 
@@ -55,13 +55,13 @@ def _broken_links(page: Path, root: Path = ROOT) -> list[str]:
     return broken
 
 
-def test_item4_every_relative_link_in_readme_and_docs_resolves_inside_the_repository():
+def test_every_relative_link_in_readme_and_docs_resolves_inside_the_repository():
     assert len(PAGES) > 5, PAGES  # README plus the docs/ pages
     broken = [line for page in PAGES for line in _broken_links(page)]
     assert broken == []
 
 
-def test_item4_link_checker_catches_a_link_outside_the_repository_and_a_missing_heading(tmp_path):
+def test_link_checker_catches_a_link_outside_the_repository_and_a_missing_heading(tmp_path):
     # The checker itself, on a literal repository laid out like a user's clone beside an upstream folder.
     repo = tmp_path / "repo"
     (repo / "docs").mkdir(parents=True)
@@ -82,7 +82,7 @@ def test_item4_link_checker_catches_a_link_outside_the_repository_and_a_missing_
     ]
 
 
-def test_item4_nothing_in_the_project_points_at_the_upstream_folder():
+def test_nothing_in_the_project_points_at_the_upstream_folder():
     files = []
     for name in SCANNED:
         base = ROOT / name

@@ -173,7 +173,7 @@ def test_declaration_order_sorts_registrations_by_constructor_order():
 
 
 def test_plan_json_is_the_declared_graph_in_preview_json_shape(tmp_path):
-    """Issue 15 deliverable 2: every resource with its URN, type, parent, dependencies, custom
+    """Every resource with its URN, type, parent, dependencies, custom
     timeouts and inputs; secrets redacted; unknowns marked."""
     import json
 

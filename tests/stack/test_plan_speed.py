@@ -1,4 +1,4 @@
-"""Issue 14 item 9: the plan's speed as a property of its structure (the timings are in
+"""The plan's speed as a property of its structure (the timings are in
 benchmarks/plan_speed.py; these tests pin the structure that gives them)."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ k8s.core.v1.ConfigMap("settings", metadata={"name": "settings", "namespace": "x"
 '''
 
 
-def test_item9_plan_registers_resources_without_walking_the_python_stack(tmp_path: Path, monkeypatch):
+def test_plan_registers_resources_without_walking_the_python_stack(tmp_path: Path, monkeypatch):
     frames: list[int] = []
     register = PlanMonitor.RegisterResource
 
@@ -33,7 +33,7 @@ def test_item9_plan_registers_resources_without_walking_the_python_stack(tmp_pat
     assert frames and set(frames) == {0}
 
 
-def test_item9_plan_writes_block_yaml_in_the_objects_own_key_order(tmp_path: Path):
+def test_plan_writes_block_yaml_in_the_objects_own_key_order(tmp_path: Path):
     manifest = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -62,7 +62,7 @@ def test_item9_plan_writes_block_yaml_in_the_objects_own_key_order(tmp_path: Pat
     )
 
 
-def test_item9_plan_keeps_the_programs_info_messages_and_not_the_sdks_debug_channel(tmp_path: Path):
+def test_plan_keeps_the_programs_info_messages_and_not_the_sdks_debug_channel(tmp_path: Path):
     program = tmp_path / "__main__.py"
     program.write_text("import pulumi\n" + PROGRAM + 'pulumi.log.info("G19 -> kept")\npulumi.log.debug("registration noise")\n')
     _, logs = plan_cmd.run_program("speed", {}, "llm-serving", program=program)
@@ -86,7 +86,7 @@ spec:
 """
 
 
-def test_item9_crd_registry_reads_each_file_once_and_remembers_a_missing_kind(tmp_path: Path, monkeypatch):
+def test_crd_registry_reads_each_file_once_and_remembers_a_missing_kind(tmp_path: Path, monkeypatch):
     from stacks.schemas import CrdRegistry
 
     (tmp_path / "example.com_widgets.yaml").write_text(CRD)
@@ -105,7 +105,7 @@ def test_item9_crd_registry_reads_each_file_once_and_remembers_a_missing_kind(tm
     assert sorted(reads) == ["example.com_widgets.yaml", "example.com_widgets.yaml", "example.com_widgets.yaml", "notes.yaml"]
 
 
-def test_item9_program_runs_with_the_cyclic_collector_paused_and_gets_it_back(tmp_path: Path):
+def test_program_runs_with_the_cyclic_collector_paused_and_gets_it_back(tmp_path: Path):
     import gc
 
     program = tmp_path / "__main__.py"

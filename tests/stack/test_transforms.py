@@ -46,7 +46,7 @@ def test_transform_fixes_a_hand_declared_endpoint_and_logs_each_change():
     assert result is not None
     spec = result.props["spec"]
     assert result.props["metadata"]["name"] == "qwen3-4b"  # G2
-    assert spec["endpointName"] == "qwen3-4b-instruct-2507-2026-01-13-01-12"  # G2, incident §19
+    assert spec["endpointName"] == "qwen3-4b-instruct-2507-2026-01-13-01-12"  # G2: capitals refused
     assert spec["metrics"]["modelMetrics"]["port"] == 30000  # G3
     assert spec["worker"]["probes"]["readinessProbe"]["timeoutSeconds"] == 5  # G4
     assert "--enable-metrics" in spec["worker"]["args"]  # G6

@@ -1,4 +1,4 @@
-"""Capacity at the SLO (issue 18 item 1): recorded per trial with its spread, exported per configuration."""
+"""Capacity at the SLO: recorded per trial with its spread, exported per configuration."""
 
 from __future__ import annotations
 
@@ -80,8 +80,9 @@ def test_report_export_capacity_writes_one_reviewable_file_per_configuration(tmp
     out = tmp_path / "capacity"
     code = stacks_main(["report", "--db", str(tmp_path / "runs.db"), "--out", str(tmp_path / "rep"), "--export-capacity", str(out)])
     assert code == 0, capsys.readouterr().out
-    files = sorted(out.iterdir())
+    files = sorted(out.glob("*.json"))
     assert len(files) == 2 and all(f.name.startswith("m-vllm-g5.xlarge-") for f in files)
+    assert sorted(p.name for p in out.iterdir()) == sorted([*(f.name for f in files), "INDEX.md"])
     docs = {json.loads(f.read_text())["engineArgs"]["maxNumSeqs"]: json.loads(f.read_text()) for f in files}
     doc = docs[8]
     assert list(doc) == ["schemaVersion", "model", "engine", "instanceType", "engineArgs", "workload", "slo", "capacity", "requestRate", "measured", "run", "trial", "source", "cost"]
@@ -94,6 +95,24 @@ def test_report_export_capacity_writes_one_reviewable_file_per_configuration(tmp
     assert "capacity file:" in capsys.readouterr().out
     report_md = (tmp_path / "rep" / "report.md").read_text()
     assert "- {'engineArgs.maxNumSeqs': 8}: 10 concurrency (lower bound 9, min over repeats of [12, 9, 10]; capacity search), 2.25 requests/s at the lower bound" in report_md
+
+
+def test_the_index_maps_each_hash_named_file_to_the_configuration_it_measured(tmp_path, capsys):
+    store = TrialStore(tmp_path / "runs.db")
+    store.start_run("g", make_grid().model_dump(mode="json", by_alias=True))
+    store.save(_trial(4, [6, 5], [1.5, 1.25]))
+    store.save(_trial(8, [12, 9, 10], [2.5, 2.25, 2.4]))
+    store.close()
+    out = tmp_path / "capacity"
+    (out / "notes").mkdir(parents=True)
+    (out / "other.json").write_text('{"not": "a capacity file"}')
+    assert stacks_main(["report", "--db", str(tmp_path / "runs.db"), "--out", str(tmp_path / "rep"), "--export-capacity", str(out)]) == 0
+    assert f"which configuration each file measured: {out / 'INDEX.md'}" in capsys.readouterr().out
+    rows = {line.split(" | ")[0].strip("| `"): line for line in (out / "INDEX.md").read_text().splitlines() if line.startswith("| `")}
+    by_seqs = {json.loads((out / name).read_text())["engineArgs"]["maxNumSeqs"]: name for name in rows}
+    assert set(by_seqs) == {4, 8} and "other.json" not in rows
+    assert rows[by_seqs[8]] == f"| `{by_seqs[8]}` | org/m | vllm | g5.xlarge | maxModelLen=2048, maxNumSeqs=8 | D(256,64) | 9 concurrency | 2026-11-18 | g k8 |"
+    assert "maxNumSeqs=4" in rows[by_seqs[4]] and "| 5 concurrency |" in rows[by_seqs[4]]
 
 
 def test_export_capacity_into_an_unwritable_place_exits_2(tmp_path, capsys):
@@ -117,7 +136,7 @@ def test_every_slo_a_grid_can_set_is_an_endpoint_slo_key_so_its_capacity_file_ca
     assert {_camel(k) for k in grid_slos} <= set(Slo.model_json_schema(by_alias=True)["properties"])
 
 
-# ---------------------------------------------------------------- cost block (issue 18 item 5)
+# ---------------------------------------------------------------- cost block
 
 
 def _priced_trial(price, tokens_at_load):

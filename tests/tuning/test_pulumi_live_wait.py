@@ -1,4 +1,4 @@
-"""Finding 7 of issue 16 and G15: the pulumi target waits on the endpoint's live state, read from a
+"""G15: the pulumi target waits on the endpoint's live state, read from a
 loopback Kubernetes API server with the stack's kubeconfig output, never on stack outputs (a
 `pulumi refresh` does not re-run the program: https://github.com/pulumi/pulumi/issues/2710)."""
 
@@ -61,7 +61,7 @@ def _wait(deployer, timeout=600.0):
     return deployer.wait_ready(handle, timeout, threading.Event())
 
 
-def test_finding7_pending_in_progress_complete_succeeds(tmp_path, kube_api):
+def test_pending_in_progress_complete_succeeds(tmp_path, kube_api):
     kube_api.answer(IEC_PATH, k.iec("DeploymentPending"), k.iec("DeploymentInProgress"), k.iec("DeploymentComplete", ready=1))
     ready = _wait(_deployer(tmp_path, LoopbackRunner(tmp_path, _outputs(kube_api))))
     assert ready.base_url == "http://alb.example"
@@ -75,7 +75,7 @@ def test_g15_failed_state_stops_at_once_with_the_objects_message(tmp_path, kube_
     assert kube_api.hits[IEC_PATH] == 2
 
 
-def test_finding7_live_state_wins_over_the_stale_state_output(tmp_path, kube_api):
+def test_live_state_wins_over_the_stale_state_output(tmp_path, kube_api):
     """The output says complete (a value from `up`); the object says failed: the object decides."""
     kube_api.answer(IEC_PATH, k.iec("DeploymentFailed", message="model container OOMKilled"))
     with pytest.raises(EndpointFailed, match="OOMKilled"):
@@ -110,7 +110,7 @@ def test_g16_null_url_at_up_is_read_from_the_operators_ingress(tmp_path, kube_ap
     assert ready.base_url == "http://k8s-alb-qwen.us-east-1.elb.amazonaws.com"
 
 
-def test_finding7_no_kubeconfig_output_is_a_clear_error_not_a_stale_state(tmp_path):
+def test_no_kubeconfig_output_is_a_clear_error_not_a_stale_state(tmp_path):
     runner = LoopbackRunner(tmp_path, {"endpoints": {"qwen3-4b": {"backend": "hyperpod", "state": "DeploymentComplete"}}})
     with pytest.raises(DeployError, match=r"neither the trial stack nor the base stack exports `kubeconfig`; Fix: set pulumi.baseStack"):
         _wait(_deployer(tmp_path, runner))

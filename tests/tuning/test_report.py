@@ -96,3 +96,24 @@ def test_ready_to_paste_config_leaves_out_the_benchmark_values_a_point_was_measu
     (entry,) = yaml.safe_load(written["snippet"].read_text())["config"]["llm-serving:endpoints"]
     assert entry["engineArgs"] == {"enablePrefixCaching": True} and "benchmark" not in entry
     assert "prefixGroups" not in written["report"].read_text().split("Paste into")[1]
+
+
+def test_a_note_never_ends_in_an_empty_log_tail_label():
+    died = "engine on port 41234 failed: engine exited with code 1; log tail:\n$ python -m vllm.entrypoints.openai.api_server\nValueError: max_model_len 99999 is too large\n"
+    silent = "engine exited with code 137 during the benchmark; log tail:\n\n"
+    records = [TrialRecord("g", "k8", {"engineArgs.maxNumSeqs": 8}, "infeasible", error=died), TrialRecord("g", "k2", {"engineArgs.maxNumSeqs": 2}, "infeasible", error=silent)]
+    _, rows = report.rows(records, GRID)
+    notes = {row[0]: row[-1] for row in rows}
+    assert notes["8"] == "engine on port 41234 failed: engine exited with code 1; last log line: ValueError: max_model_len 99999 is too large"
+    assert notes["2"] == "engine exited with code 137 during the benchmark"
+    assert not any(note.endswith("log tail:") for note in notes.values())
+
+
+def test_an_engine_that_wrote_nothing_gets_no_log_tail_label(tmp_path):
+    from stacks.tuning.local import exited
+
+    empty = tmp_path / "trial.log"
+    empty.write_text("")
+    assert exited(1, empty) == "engine exited with code 1"
+    empty.write_text("$ python -m vllm\nOOM\n")
+    assert exited(1, empty, " during the benchmark") == "engine exited with code 1 during the benchmark; log tail:\n$ python -m vllm\nOOM"

@@ -1,4 +1,4 @@
-"""Grids that tune cache and routing options together with the workload (issue 17, item 3):
+"""Grids that tune cache and routing options together with the workload:
 `benchmark.*` parameters vary the load generator's workload per point; what needs the HyperPod
 router (routingStrategy, kvCache, intelligentRouting) is pruned on the local target with rule TARGET;
 prefix caching maps to the engine's own flag on the local target."""

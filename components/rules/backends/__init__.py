@@ -88,12 +88,12 @@ def validate_backends(endpoints: Iterable[EndpointSpec], cluster: ClusterSpec, p
         if backend in ("kubernetes", "kserve") and not plan["nvidia_device_plugin"] and not adopted:
             problems.append(Problem(f"{where}.backend", backend, "BACKEND", "without the NVIDIA device plugin no node advertises nvidia.com/gpu and the pod stays Pending", f"set {paths.platform}.nvidiaDevicePlugin: true"))
         if backend == "ome" and not plan["keda"] and not adopted:
-            # Autotuner log: the OME controller fails with "no kind is registered for ScaledObject" without KEDA.
+            # Seen with OME: controller fails with "no kind is registered for ScaledObject" without KEDA.
             problems.append(Problem(f"{where}.backend", "ome", "BACKEND", "OME needs KEDA (its controller fails on ScaledObject without it)", f"set {paths.platform}.keda: true"))
         if backend == "ome" and ep.load_balancer != "none":
             problems.append(Problem(f"{where}.loadBalancer", ep.load_balancer, "BACKEND", "OME creates the engine Service itself; the stack declares no load balancer for it", "set loadBalancer: none and use the InferenceService's status.url"))
         if backend == "ome" and ep.ome.benchmark is not None and ep.api_key:
-            # Autotuner bug 11: the BenchmarkJob has no API key field; every request would get 401.
+            # The BenchmarkJob has no API key field (an OME benchmark of a keyed endpoint failed); every request would get 401.
             problems.append(Problem(f"{where}.ome.benchmark", ep.ome.benchmark.model_dump(by_alias=True), "BACKEND", "an OME BenchmarkJob cannot send an API key, so every request to a keyed endpoint fails with 401", "set apiKey: false on this endpoint, or drop ome.benchmark"))
         if backend == "kserve" and not plan["cert_manager"] and not adopted:
             problems.append(Problem(f"{where}.backend", "kserve", "BACKEND", "KServe's webhooks need cert-manager", f"set {paths.platform}.certManager: true"))

@@ -23,7 +23,7 @@ PORT_NAME = "http"
 SHM_VOLUME = "dshm"
 GPU_TOLERATION = {"key": GPU, "operator": "Exists", "effect": "NoSchedule"}
 HF_TOKEN_ENV = "HF_TOKEN"
-# `$VAR` / `${VAR}` in args reach the engine literally; the kubelet expands only `$(VAR)` (autotuner bug 3).
+# `$VAR` / `${VAR}` in args reach the engine literally; the kubelet expands only `$(VAR)` (an OME engine got the literal `$MODEL_PATH`).
 _SHELL_REF = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
 
 
@@ -85,7 +85,7 @@ def check_engine_container(c: dict[str, Any], view: engine_checks.EngineContaine
 def check_placement(pod: dict[str, Any], base: str) -> list[Problem]:
     problems = []
     if not pod.get("nodeSelector") and not pod.get("affinity"):
-        problems.append(Problem(f"{base}.nodeSelector", None, G11, "GPU pod not pinned to an instance type: the autoscaler may pick a cheaper GPU (perf-eval notes §3: g4dn instead of g5)", f"set nodeSelector {INSTANCE_LABEL}"))
+        problems.append(Problem(f"{base}.nodeSelector", None, G11, "GPU pod not pinned to an instance type: the autoscaler may pick a cheaper GPU (a deployment meant for g5 ran on a g4dn T4)", f"set nodeSelector {INSTANCE_LABEL}"))
     if not any(isinstance(t, dict) and t.get("key") == GPU for t in pod.get("tolerations") or []):
         problems.append(Problem(f"{base}.tolerations", None, G11, "GPU pod does not tolerate the GPU taint", f"add toleration key {GPU}, operator Exists, effect NoSchedule"))
     return problems

@@ -29,7 +29,7 @@ def nlb_annotations(spec: EndpointSpec) -> dict[str, str]:
     prefix = "service.beta.kubernetes.io/aws-load-balancer-"
     return {
         prefix + "type": "external",
-        prefix + "nlb-target-type": "ip",  # perf-eval notes: instance targets never became healthy
+        prefix + "nlb-target-type": "ip",  # instance targets never became healthy on EKS
         prefix + "scheme": "internet-facing" if spec.public_alb else "internal",
         prefix + "healthcheck-path": resolve(spec).health_path,  # G17
         prefix + "healthcheck-protocol": "HTTP",

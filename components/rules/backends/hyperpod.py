@@ -160,7 +160,7 @@ def render(
 
 def _api_key_env(spec: EndpointSpec, api_key: Any, secret_name: str) -> dict[str, Any]:
     if spec.intelligent_routing:
-        # G9: the operator copies only plain `value` env vars to the router (incident §11); a
+        # G9: the operator copies only plain `value` env vars to the router (a secretKeyRef key left it empty); a
         # secretKeyRef leaves the router's VLLM_API_KEY empty and every backend call gets 401.
         return {"name": API_KEY_ENV, "value": api_key}
     return {"name": API_KEY_ENV, "valueFrom": {"secretKeyRef": {"name": secret_name, "key": API_KEY_SECRET_KEY}}}

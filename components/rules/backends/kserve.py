@@ -1,9 +1,9 @@
 """The `kserve` backend: a KServe InferenceService (serving.kserve.io/v1beta1) in RawDeployment mode
 with the engine as a custom predictor container, plus a real ClusterIP Service in front of it.
 
-Models-as-a-service log, issue 7: KServe's own predictor Service is headless (ClusterIP: None), which
+KServe's own predictor Service is headless (ClusterIP: None), which
 gateway routes and ALB target groups handle badly; the stack adds `<name>-gateway`, a ClusterIP
-Service on port 80 targeting the container port by name. Issue 10: KServe has no `hf://` storage,
+Service on port 80 targeting the container port by name. KServe has no `hf://` storage,
 so a Hugging Face model is downloaded by the engine itself (token from a Secret); S3 models come
 through KServe's storage initializer (`STORAGE_URI`, mounted at /mnt/models).
 """
@@ -27,7 +27,7 @@ CONTAINER_NAME = "kserve-container"  # the name KServe's storage initializer and
 MODEL_DIR = "/mnt/models"
 DEPLOYMENT_MODE = "serving.kserve.io/deploymentMode"
 ISVC_LABEL = "serving.kserve.io/inferenceservice"
-# KServe's storage initializer (maas log issue 10: "must be one of [gs://, s3://, pvc://, file://, https://, http://]").
+# KServe's storage initializer (its error for an hf:// URI: "must be one of [gs://, s3://, pvc://, file://, https://, http://]").
 STORAGE_SCHEMES = ("gs://", "s3://", "pvc://", "file://", "https://", "http://")
 
 
@@ -106,13 +106,13 @@ def check_inference_service(obj: dict[str, Any]) -> list[Problem]:
     problems: list[Problem] = []
     uri = (predictor.get("model") or {}).get("storageUri")
     if isinstance(uri, str) and not uri.startswith(STORAGE_SCHEMES):
-        problems.append(Problem("spec.predictor.model.storageUri", uri, B1, f"KServe cannot download {uri.split('://')[0]}:// (`StorageURI not supported`, models-as-a-service issue 10)", "drop storageUri and let the engine download the model (--model org/name, HF_TOKEN from a Secret)"))
+        problems.append(Problem("spec.predictor.model.storageUri", uri, B1, f"KServe cannot download {uri.split('://')[0]}:// (`StorageURI not supported`: KServe has no hf:// storage)", "drop storageUri and let the engine download the model (--model org/name, HF_TOKEN from a Secret)"))
     for i, c in enumerate(predictor.get("containers") or []):
         if not isinstance(c, dict):
             continue
         for e in c.get("env") or []:
             if isinstance(e, dict) and e.get("name") == "STORAGE_URI" and isinstance(e.get("value"), str) and not e["value"].startswith(STORAGE_SCHEMES):
-                problems.append(Problem(f"spec.predictor.containers[{i}].env[STORAGE_URI]", e["value"], B1, "KServe's storage initializer cannot download this scheme (models-as-a-service issue 10)", "drop it and let the engine download the model"))
+                problems.append(Problem(f"spec.predictor.containers[{i}].env[STORAGE_URI]", e["value"], B1, "KServe's storage initializer cannot download this scheme (it has no hf:// storage)", "drop it and let the engine download the model"))
     views = engine_views(obj)
     for view in views:
         problems += engine_container.check_engine_container(reader.at(obj, view.path), view)
@@ -127,7 +127,7 @@ def check_inference_service(obj: dict[str, Any]) -> list[Problem]:
 
 
 def check_service(obj: dict[str, Any]) -> list[Problem]:
-    """A Service in front of a KServe InferenceService must not be headless (maas issue 7)."""
+    """A Service in front of a KServe InferenceService must not be headless (gateway routes to KServe's headless predictor Service failed)."""
     spec = obj.get("spec") or {}
     if ISVC_LABEL in (spec.get("selector") or {}) and spec.get("clusterIP") == "None":
         return [Problem("spec.clusterIP", "None", B1, "a headless Service has no virtual IP; gateway routes and load balancers in front of it return 503", "drop clusterIP: None (a normal ClusterIP Service on port 80 targeting the container port by name)")]

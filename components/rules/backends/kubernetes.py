@@ -3,7 +3,7 @@
 Weights from S3 come through the Mountpoint S3 CSI driver (a static PV/PVC, read-only; the platform's
 driver role can read the model buckets) or an init container running `aws s3 sync` into an emptyDir;
 Hugging Face models are downloaded by the engine itself with the token from a Secret. The rollout
-never surges (G4, incident §13: a surge pod waits forever for the GPU the old pod holds).
+never surges (G4: a surge pod waits forever for the GPU the old pod holds).
 """
 
 from __future__ import annotations
@@ -195,7 +195,7 @@ def engine_views(obj: dict[str, Any]) -> list[engine_checks.EngineContainerView]
 
 def check_deployment(obj: dict[str, Any]) -> list[Problem]:
     """A Deployment's model containers are held to G3-G13 like any engine container (engine_checks),
-    plus the rollout (G4, incident §13) and placement (G11) of its GPU pod."""
+    plus the rollout (G4: no surge pod waiting for the GPU) and placement (G11) of its GPU pod."""
     problems: list[Problem] = []
     pod = reader.pod_spec(obj)
     for view in engine_views(obj):

@@ -1,11 +1,11 @@
 """The `ome` backend: an OME InferenceService (ome.io/v1beta1) on a ClusterBaseModel and a
 ClusterServingRuntime the stack declares, plus an optional BenchmarkJob.
 
-How the engine arguments travel (autotuner log, bug 10 and the later container fix): the runtime
+How the engine arguments travel (an InferenceService that replaced the runner failed with another image's command): the runtime
 owns the runner's image, command, port, probes and /dev/shm; the InferenceService's `engine.runner`
 carries only its name, the engine arguments, env and GPU resources. OME merges the two; the runtime
 declares no args, so the result is the same whether OME appends or replaces the runner's args. The
-model path is `$(MODEL_PATH)`, which the kubelet expands from the env OME sets (bug 3).
+model path is `$(MODEL_PATH)`, which the kubelet expands from the env OME sets (a literal `$MODEL_PATH` reached the engine).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ API_VERSION = f"{GROUP}/v1beta1"
 RUNNER_NAME = "ome-container"
 MODEL_PATH = "$(MODEL_PATH)"
 MODEL_ROOT = "/mnt/data/models"
-# OME's storage.GetStorageType for benchmark results knows only these (autotuner bug 5).
+# OME's storage.GetStorageType for benchmark results knows only these (`local://` failed: unknown storage type).
 BENCHMARK_STORAGE = ("pvc://", "oci://")
 
 
@@ -73,7 +73,7 @@ def serving_runtime(spec: EndpointSpec) -> dict[str, Any]:
     runner = {
         "name": RUNNER_NAME,
         "image": r.image,
-        "command": r.command,  # G5: the full command, from the runtime only (bug 10)
+        "command": r.command,  # G5: the full command, from the runtime only
         "ports": [{"name": engine_container.PORT_NAME, "containerPort": r.port, "protocol": "TCP"}],
         **r.probes,
         "volumeMounts": [{"name": engine_container.SHM_VOLUME, "mountPath": "/dev/shm"}],
@@ -103,7 +103,7 @@ def inference_service(spec: EndpointSpec, api_key_secret: Optional[str] = None) 
     r = resolve(spec)
     scaling = spec.autoscaling
     runner = {
-        "name": RUNNER_NAME,  # bug 2: a runner without a name makes an unnamed container
+        "name": RUNNER_NAME,  # a runner without a name makes an unnamed container, which the API refuses
         "args": r.args(MODEL_PATH),
         "env": engine_container.env(r, api_key_secret),
         "resources": r.resources,
@@ -131,14 +131,14 @@ def benchmark_job(spec: EndpointSpec) -> Optional[dict[str, Any]]:
         return None
     r = resolve(spec)
     body: dict[str, Any] = {
-        # In-cluster endpoint: no API key needed (bug 11: the CRD has no key field).
+        # In-cluster endpoint: no API key needed (the CRD has no key field).
         "endpoint": {"inferenceService": {"name": r.name, "namespace": spec.namespace}},
         "task": bench.task,
         "trafficScenarios": list(bench.traffic_scenarios),
         "numConcurrency": list(bench.num_concurrency),
         "maxTimePerIteration": bench.max_time_per_iteration,
         "maxRequestsPerIteration": bench.max_requests_per_iteration,
-        "outputLocation": {"storageUri": bench.output_location},  # bug 4: required
+        "outputLocation": {"storageUri": bench.output_location},  # required by the CRD
     }
     if bench.image:
         body["podOverride"] = {"image": bench.image}
@@ -197,7 +197,7 @@ def check_inference_service(obj: dict[str, Any]) -> list[Problem]:
     problems = []
     for field in ("image", "command"):
         if runner.get(field):
-            problems.append(Problem(f"{base}.{field}", runner[field], B1, "the InferenceService replaces the runtime's runner: a mismatched image fails (`No module named 'vllm'`, bug 10)", f"remove {field}; the ClusterServingRuntime owns the image and command, the InferenceService passes args"))
+            problems.append(Problem(f"{base}.{field}", runner[field], B1, "the InferenceService replaces the runtime's runner: a mismatched image fails (`No module named 'vllm'` from an SGLang image)", f"remove {field}; the ClusterServingRuntime owns the image and command, the InferenceService passes args"))
     (view,) = engine_views(obj)
     problems += engine_container.check_engine_container(runner, view)
     if view.gpu_limit is not None:
@@ -221,7 +221,7 @@ def check_benchmark_job(obj: dict[str, Any]) -> list[Problem]:
     spec = obj.get("spec") or {}
     location = spec.get("outputLocation")
     if not isinstance(location, dict):
-        return [Problem("spec.outputLocation", None, B1, "OME rejects a BenchmarkJob without an output location (`spec.outputLocation: Required value`, bug 4)", "set outputLocation.storageUri: pvc://<claim>/<subpath>")]
+        return [Problem("spec.outputLocation", None, B1, "OME rejects a BenchmarkJob without an output location (`spec.outputLocation: Required value`)", "set outputLocation.storageUri: pvc://<claim>/<subpath>")]
     return check_storage_uri(location.get("storageUri"), "spec.outputLocation.storageUri")
 
 

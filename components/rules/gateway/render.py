@@ -158,25 +158,29 @@ def allow_rules(spec: GatewaySpec, routes: Sequence[Upstream]) -> list[dict[str,
     return rules
 
 
+def _gateway_policy(spec: GatewaySpec, kind: str, suffix: str, body: dict[str, Any]) -> dict[str, Any]:
+    """An Envoy Gateway policy attached to the one Gateway (only one policy of a kind may target it)."""
+    return {
+        "apiVersion": EG,
+        "kind": kind,
+        "metadata": _meta(f"{NAME}-{suffix}", spec.namespace),
+        "spec": {"targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": NAME}], **body},
+    }
+
+
 def security_policy(spec: GatewaySpec, routes: Sequence[Upstream]) -> dict[str, Any]:
     """The Gateway's one SecurityPolicy: every tenant's key (read from `x-api-key`, stripped before the
     upstream; the client ID forwarded as `x-tenant-id`, the rate-limit key), and the tenants' model
     allow-lists, anything else refused (403)."""
-    return {
-        "apiVersion": EG,
-        "kind": "SecurityPolicy",
-        "metadata": _meta(f"{NAME}-tenants", spec.namespace),
-        "spec": {
-            "targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": NAME}],
-            "apiKeyAuth": {
-                "credentialRefs": [{"group": "", "kind": "Secret", "name": tenant_secret_name(t.name)} for t in spec.tenants],
-                "extractFrom": [{"headers": [KEY_HEADER]}],
-                "forwardClientIDHeader": CLIENT_ID_HEADER,
-                "sanitize": True,
-            },
-            "authorization": {"defaultAction": "Deny", "rules": allow_rules(spec, routes)},
+    return _gateway_policy(spec, "SecurityPolicy", "tenants", {
+        "apiKeyAuth": {
+            "credentialRefs": [{"group": "", "kind": "Secret", "name": tenant_secret_name(t.name)} for t in spec.tenants],
+            "extractFrom": [{"headers": [KEY_HEADER]}],
+            "forwardClientIDHeader": CLIENT_ID_HEADER,
+            "sanitize": True,
         },
-    }
+        "authorization": {"defaultAction": "Deny", "rules": allow_rules(spec, routes)},
+    })
 
 
 def client_policy(spec: GatewaySpec) -> dict[str, Any]:
@@ -184,15 +188,7 @@ def client_policy(spec: GatewaySpec) -> dict[str, Any]:
     (HCM early header mutation, before routing and every HTTP filter: envoyproxy/gateway@v1.8.1
     api/v1alpha1/clienttrafficpolicy_types.go EarlyRequestHeaders, internal/xds/translator/listener.go
     buildEarlyHeaderMutation), so only api_key_auth sets it and nobody picks another tenant's bucket."""
-    return {
-        "apiVersion": EG,
-        "kind": "ClientTrafficPolicy",
-        "metadata": _meta(f"{NAME}-clients", spec.namespace),
-        "spec": {
-            "targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": NAME}],
-            "headers": {"earlyRequestHeaders": {"remove": [CLIENT_ID_HEADER]}},
-        },
-    }
+    return _gateway_policy(spec, "ClientTrafficPolicy", "clients", {"headers": {"earlyRequestHeaders": {"remove": [CLIENT_ID_HEADER]}}})
 
 
 def _selector(tenant: str) -> list[dict[str, Any]]:
@@ -224,15 +220,7 @@ def limit_policy(spec: GatewaySpec) -> dict[str, Any]:
         for tenant in spec.tenants:
             if tenant.tier == tier.name:
                 rules += limit_rules(tier, tenant.name)
-    return {
-        "apiVersion": EG,
-        "kind": "BackendTrafficPolicy",
-        "metadata": _meta(f"{NAME}-limits", spec.namespace),
-        "spec": {
-            "targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": NAME}],
-            "rateLimit": {"type": "Global", "global": {"rules": rules}},
-        },
-    }
+    return _gateway_policy(spec, "BackendTrafficPolicy", "limits", {"rateLimit": {"type": "Global", "global": {"rules": rules}}})
 
 
 def ingress(spec: GatewaySpec, tags: Optional[Mapping[str, str]] = None, idle_timeout_seconds: int = 600, allow_plaintext: bool = False) -> dict[str, Any]:

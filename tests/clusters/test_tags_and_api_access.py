@@ -4,6 +4,8 @@ balancer controller, `cluster.tags` is validated; S4 is mandatory and the stagin
 
 from __future__ import annotations
 
+import re
+
 import copy
 from typing import Any
 
@@ -251,7 +253,10 @@ def test_S2_T3_shipped_example_fails_the_plan_until_the_api_range_and_certificat
     assert cli(["plan", "--stack", stack, "--out", str(tmp_path / "unset")]) == 2
     out = capsys.readouterr().out
     assert "Traceback" not in out
-    assert out.splitlines() == [f"Pulumi.{stack}.yaml has {len(unset)} problem(s); nothing was planned:", *unset]
+    lines = out.splitlines()
+    if any(re.search(r"\[[ST][0-9]\]", line) for line in unset):  # a rule ID printed: the footer names where it is described
+        assert lines.pop().startswith("Rules: docs/guardrails.md#<id> for each rule above (S")
+    assert lines == [f"Pulumi.{stack}.yaml has {len(unset)} problem(s); nothing was planned:", *unset]
     (tmp_path / "project").mkdir()
     project = user_project(tmp_path / "project", stack)
     text = (project / f"Pulumi.{stack}.yaml").read_text()

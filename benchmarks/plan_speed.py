@@ -36,6 +36,7 @@ USER_SET = {
     "eks": {
         "cluster": {"publicAccessCidrs": ["34.201.17.8/32"]},
         "platform.ingress": {"certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/0123abcd-4567-89ef-0123-456789abcdef"},
+        "gateway": {"certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/89abcdef-0123-4567-89ab-cdef01234567"},
     },
 }
 CEL_LINE = "CRD rules (x-kubernetes-validations, CEL):"

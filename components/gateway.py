@@ -51,6 +51,8 @@ class TenantGatewayArgs:
     network: Optional[CacheNetwork] = None
     tags: dict[str, str] = field(default_factory=dict)
     kubeconfig: Optional[Any] = None  # for the router checks of HyperPod endpoints behind the gateway
+    # (namespace, Kubernetes name) -> the router check an endpoint's public Ingress already declared
+    router_checks: dict[tuple[str, str], RouterServiceCheck] = field(default_factory=dict)
 
 
 class TenantGateway(pulumi.ComponentResource):
@@ -134,13 +136,13 @@ class TenantGateway(pulumi.ComponentResource):
 
     def _router_checks(self, routes: list[gw_config.Upstream]) -> dict[str, RouterServiceCheck]:
         """Per HyperPod endpoint with the router (Backend name -> check): its Service is found, not named
-        (AWS documents neither its name nor its port)."""
+        (AWS documents neither its name nor its port). The check a public Ingress declared is reused."""
         a = self._args
         if a.kubeconfig is None:
             return {}
         routed = {ep.name: ep for ep in a.endpoints if ep.backend == "hyperpod" and ep.intelligent_routing}
         return {
-            up.name: RouterServiceCheck(
+            up.name: a.router_checks.get((up.namespace, up.name)) or RouterServiceCheck(
                 f"{self._name}-router-check-{up.name}", a.kubeconfig, up.name, up.namespace, a.platform.ingress,
                 routed[up.endpoint].max_deploy_seconds, opts=pulumi.ResourceOptions(parent=self, depends_on=a.after),
             )

@@ -113,6 +113,7 @@ def declare_gateway(cfg: stack_config.StackConfig, base: Base, api_keys: dict[st
             network=base.network,
             tags=tag_rules.stack_tags(pulumi.get_stack(), cfg.cluster.name, cfg.cluster.tags),
             kubeconfig=base.kubeconfig,
+            router_checks={(c.endpoint.namespace, c.endpoint.name): c.router_check for c in base.endpoint_components if c.router_check is not None},
         ),
     )
 

@@ -194,6 +194,11 @@ class EndpointComponent(pulumi.ComponentResource):
         self.register_outputs({k: getattr(self, k) for k in OUTPUTS if getattr(self, k) is not None})
 
     @property
+    def router_check(self) -> Optional[Any]:
+        """The check that found this endpoint's router Service during `up` (hyperpod with a public Ingress), else None."""
+        return None
+
+    @property
     def outputs(self) -> dict[str, Any]:
         """The stack output of this endpoint (`endpoints.<name>`); the key value is not in it (G9)."""
         return {

@@ -76,6 +76,7 @@ class EndpointIngress(pulumi.ComponentResource):
             "annotations": ingress_rules.ingress_annotations(spec, args.ingress, args.health_path, tags),
         }
         after = list(args.after)
+        self.router_check: Optional[RouterServiceCheck] = None  # with a kubeconfig: the Service `up` finds
         service: pulumi.Input[str] = ingress_rules.router_service(args.ingress, args.endpoint_name)
         port: pulumi.Input[int] = ingress_rules.router_port(args.ingress)
         if args.kubeconfig is not None:
@@ -128,6 +129,10 @@ class HyperPodEndpoint(EndpointComponent):
 
     def _url_label(self) -> tuple[str, str]:
         return ingress_rules.hyperpod_url_label(self.endpoint.spec)
+
+    @property
+    def router_check(self) -> Optional[RouterServiceCheck]:
+        return self.ingress.router_check if self.ingress is not None else None
 
     def _declare(self, name: str, args: EndpointArgs) -> tuple[Any, pulumi.Output[Any]]:
         ep = self.endpoint

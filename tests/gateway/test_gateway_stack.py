@@ -108,17 +108,22 @@ def test_hostile_gateway_fails_with_rule_ids_T2_T3():
     assert ("T2", "gateway.tenants[1].models[0]", "llama-70b") in found
 
 
-def test_hyperpod_router_behind_the_gateway_is_the_service_its_router_check_finds(crd_dir):
+@pytest.mark.parametrize("public_alb, owner", [(True, "inference/llama-3-1-8b-vllm-ingress"), (False, "gateway")])
+def test_hyperpod_router_behind_the_gateway_is_the_service_its_router_check_finds(crd_dir, public_alb, owner):
     """AWS documents neither the router Service's name nor its port (AWS's DPD page shows
     `<name>-<namespace>-routing-service` on 443): the gateway's Backend for a routed HyperPod endpoint takes
-    what a router check finds during `up`, as the public Ingress does, never the configured guess alone."""
+    what a router check finds during `up`, as the public Ingress does, never the configured guess alone. One
+    check per router: the public Ingress's when the endpoint has one, else the gateway's own."""
     values = copy.deepcopy(user_values("dev"))
     values["llm-serving:gateway"] = {"enabled": True, "public": False, "tiers": [{"name": "free", "tokensPerMinute": 200}], "tenants": [{"name": "team-a", "tier": "free"}]}
+    (routed,) = [ep for ep in values["llm-serving:endpoints"] if ep.get("intelligentRouting")]  # the SGLang endpoint has no router
+    routed["publicAlb"] = public_alb
     plan, seen, _ = run_stack(values, stack="dev")
-    checks = {name: reg for name, reg in seen.items() if name.startswith("gateway-router-check-")}
-    assert list(checks) == ["gateway-router-check-llama-3-1-8b-vllm"]  # the SGLang endpoint has no router
+    checks = {name: reg for name, reg in seen.items() if name.endswith("router-check") or "router-check-" in name}
+    assert list(checks) == [f"{owner}-router-check" if public_alb else "gateway-router-check-llama-3-1-8b-vllm"]
     (backend,) = [reg for name, reg in seen.items() if name == "gateway-backend-llama-3-1-8b-vllm"]
-    assert checks["gateway-router-check-llama-3-1-8b-vllm"].urn in backend.dependencies
+    (check,) = checks.values()
+    assert check.urn in backend.dependencies
     (rendered,) = [o for o in plan.objects if o.kind == "Backend" and o.name == "llama-3-1-8b-vllm"]
     # Under mocks the check answers with the configured name and port (a preview knows nothing better).
     assert rendered.manifest["spec"] == {"endpoints": [{"fqdn": {"hostname": "llama-3-1-8b-vllm-router.hyperpod-inference-system.svc.cluster.local", "port": 8080}}]}

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Optional
+
+from tests.loopback import LoopbackServer
 
 HANG_SECONDS = 3.0
 HANG = "hang"  # an answer that never comes (until HANG_SECONDS)
@@ -34,7 +36,7 @@ HPA = "/apis/autoscaling/v2/namespaces/{ns}/horizontalpodautoscalers/{name}"
 TOKEN = "loopback-token"
 
 
-class K8sServer:
+class K8sServer(LoopbackServer):
     def __init__(self) -> None:
         self.routes: dict[str, list[Any]] = {}
         self.hits: dict[str, int] = {}
@@ -91,14 +93,7 @@ class K8sServer:
                 except OSError:  # the client gave up (timeout test)
                     pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self._serve(Handler)
 
     def kubeconfig(self, token: str = TOKEN) -> dict[str, Any]:
         return {
@@ -117,11 +112,6 @@ class K8sServer:
     def answer_lists(self, path: str, *item_lists: list[dict[str, Any]]) -> None:
         """A list path: each answer is the `items` of one List document."""
         self.answer(path, *({"kind": "List", "apiVersion": "v1", "items": items} for items in item_lists))
-
-    def close(self) -> None:
-        self.released.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 class FakeClock:

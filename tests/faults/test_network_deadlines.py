@@ -15,13 +15,14 @@ import subprocess
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, Callable
 
 import pytest
 
 from tests import k8s_server as k
+from tests.loopback import LoopbackServer
 
 ROOT = Path(__file__).resolve().parents[2]
 # Seconds past the deadline a row may take: a command's Python start-up with the stacks imports on a busy
@@ -31,7 +32,7 @@ IN_PROCESS_SLACK = 3.0
 HARD_TIMEOUT = 60
 
 
-class DripServer:
+class DripServer(LoopbackServer):
     """A loopback HTTP server whose every GET answer comes one byte per `interval` seconds until close()."""
 
     def __init__(self, interval: float = 1.0) -> None:
@@ -53,18 +54,7 @@ class DripServer:
                 except OSError:
                     pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def close(self) -> None:
-        self.released.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self._serve(Handler)
 
 
 @pytest.fixture

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Optional
+
+from tests.loopback import LoopbackServer
 
 HANG_SECONDS = 5.0
 HANG = "hang"
 
 
-class EndpointServer:
+class EndpointServer(LoopbackServer):
     def __init__(self, served: str, key: Optional[str] = None) -> None:
         self.served = served
         self.key = key
@@ -65,17 +67,4 @@ class EndpointServer:
                 except OSError:  # the client gave up at its deadline
                     pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def close(self) -> None:
-        self.released.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(5)
+        self._serve(Handler)

@@ -22,12 +22,14 @@ opened later would otherwise get descriptor 0, 1 or 2, which uvloop (libuv) refu
 from __future__ import annotations
 
 import errno
+import _thread
 import os
 import select
 import stat
 import sys
+import threading
 import traceback
-from typing import Callable, NoReturn, Optional, Sequence
+from typing import Any, Callable, NoReturn, Optional, Sequence
 
 DEBUG_FLAG = "--debug"
 DEBUG_ENV = "LLM_SERVING_DEBUG"
@@ -159,9 +161,12 @@ def run(main: Callable[[Optional[list[str]]], int], argv: Optional[Sequence[str]
     closed = _reopen_closed_descriptors()
     saved = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = _Guarded(sys.stdout, "stdout"), _Guarded(sys.stderr, "stderr")
+    saved_hook = sys.unraisablehook
+    sys.unraisablehook = _redeliver_interrupt(saved_hook)
     try:
         code = _mapped(main, args, prog, debug, environment_errors)
     finally:
+        sys.unraisablehook = saved_hook
         if isinstance(sys.stdout, _Guarded):
             sys.stdout = saved[0]
         if isinstance(sys.stderr, _Guarded):
@@ -170,6 +175,23 @@ def run(main: Callable[[Optional[list[str]]], int], argv: Optional[Sequence[str]
         _say(f"{prog}: error: stdout was closed: the output was discarded")
         return code or FAILED
     return code
+
+
+def _redeliver_interrupt(hook: Callable[[Any], None]) -> Callable[[Any], None]:
+    """Ctrl-C that lands inside a finalizer or a weakref callback (the garbage collector runs them) cannot
+    propagate: Python prints "Exception ignored in ..." with a traceback and the command goes on. Deliver it
+    again to the main thread instead, where it stops the command like any Ctrl-C (exit 130, one line)."""
+
+    def handle(unraisable: Any) -> None:
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            # From another thread, a moment later: raised here, it would be "ignored in sys.unraisablehook" too.
+            timer = threading.Timer(0.05, _thread.interrupt_main)
+            timer.daemon = True
+            timer.start()
+            return
+        hook(unraisable)
+
+    return handle
 
 
 def _mapped(main, args: list[str], prog: str, debug: bool, environment_errors) -> int:

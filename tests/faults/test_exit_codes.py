@@ -154,3 +154,24 @@ def test_all_failed_or_rate_limited_runs_exit_nonzero(server, tmp_path, capsys, 
     if model.startswith("http429"):
         assert "rate limited (concurrency 1): " in captured.out  # the table's 0/0 no longer hides them
     assert json.loads(out.read_text())["levels"][0]["requests"]  # the results are written whatever the verdict
+
+
+def test_ctrl_c_inside_a_finalizer_is_delivered_again_not_printed_as_ignored():
+    # SIGINT during `tune --dry-run` once landed in a weakref callback the garbage collector ran: Python printed
+    # "Exception ignored in ... Traceback ... KeyboardInterrupt" and the command went on.
+    import types
+
+    from benchmarks import exits
+
+    other: list = []
+    handle = exits._redeliver_interrupt(other.append)
+    handle(types.SimpleNamespace(exc_value=ValueError("x")))
+    assert [type(u.exc_value) for u in other] == [ValueError]  # anything else goes to the previous hook
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # a CLI's handler (an earlier test may have changed it)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            handle(types.SimpleNamespace(exc_value=KeyboardInterrupt()))
+            time.sleep(5)  # the interrupt arrives a moment later, from another thread
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert len(other) == 1

@@ -28,7 +28,7 @@ import email.utils
 import json
 import time
 from dataclasses import asdict, dataclass
-from typing import Any, Optional
+from typing import Any
 
 PAIRS = 7  # back-to-back reads per sample; the tightest is kept
 DATE_CACHE_S = 1.0  # how stale a server's Date line may be (uvicorn renews its cached one about once a second)
@@ -55,7 +55,7 @@ class Sample:
 
 
 def sample(pairs: int = PAIRS) -> Sample:
-    best: Optional[Sample] = None
+    best: Sample | None = None
     for _ in range(pairs):
         before = time.perf_counter()
         wall = time.time()
@@ -67,7 +67,7 @@ def sample(pairs: int = PAIRS) -> Sample:
     return best
 
 
-def sample_from(d: Any) -> Optional[Sample]:
+def sample_from(d: Any) -> Sample | None:
     try:
         return Sample(float(d["wall"]), float(d["mono"]), float(d["uncertainty"]))
     except (KeyError, TypeError, ValueError):
@@ -95,14 +95,14 @@ class Offset:
         return {**asdict(self), "mid": self.mid, "uncertainty": self.uncertainty}
 
 
-def offset_from(d: Any) -> Optional[Offset]:
+def offset_from(d: Any) -> Offset | None:
     try:
         return Offset(float(d["lo"]), float(d["hi"]), str(d["kind"]), int(d["probes"]))
     except (KeyError, TypeError, ValueError):
         return None
 
 
-def bounds(sent: float, received: float, date: Optional[str], body_time: Optional[float]) -> Optional[tuple[float, float, str]]:
+def bounds(sent: float, received: float, date: str | None, body_time: float | None) -> tuple[float, float, str] | None:
     """The interval one probe allows for the offset (see the module docstring), or None."""
     if body_time is not None:
         return body_time - received, body_time - sent, "time"
@@ -115,7 +115,7 @@ def bounds(sent: float, received: float, date: Optional[str], body_time: Optiona
     return None
 
 
-def intersect(intervals: list[tuple[float, float, str]]) -> tuple[Optional[Offset], Optional[str]]:
+def intersect(intervals: list[tuple[float, float, str]]) -> tuple[Offset | None, str | None]:
     """The offset every probe allows; None and why when there is none (a clock that stepped meanwhile)."""
     if not intervals:
         return None, "no probe gave a time (no Date header, no time endpoint)"
@@ -127,7 +127,7 @@ def intersect(intervals: list[tuple[float, float, str]]) -> tuple[Optional[Offse
     return Offset(lo, hi, kind, len(intervals)), None
 
 
-async def probe(url: str, probes: int = PROBES, headers: Optional[dict[str, str]] = None) -> tuple[Optional[Offset], Optional[str]]:
+async def probe(url: str, probes: int = PROBES, headers: dict[str, str] | None = None) -> tuple[Offset | None, str | None]:
     """This process's wall-clock offset from the clock behind ``url`` (a time endpoint or any server with a
     Date header: any status counts, the answer's time is what is read).  (None, reason) when it cannot tell."""
     import aiohttp
@@ -144,7 +144,7 @@ async def probe(url: str, probes: int = PROBES, headers: Optional[dict[str, str]
                         body = await resp.content.read(MAX_PROBE_BODY)
                         received = time.time()
                         date = resp.headers.get("Date")
-                except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+                except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                     reason = f"{type(exc).__name__}: {exc}"
                     continue
                 b = bounds(sent, received, date, _body_time(body))
@@ -161,7 +161,7 @@ async def probe(url: str, probes: int = PROBES, headers: Optional[dict[str, str]
     return offset, why
 
 
-def _body_time(body: bytes) -> Optional[float]:
+def _body_time(body: bytes) -> float | None:
     try:
         doc = json.loads(body)
     except (ValueError, UnicodeDecodeError):

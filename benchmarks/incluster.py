@@ -27,11 +27,10 @@ import base64
 import dataclasses
 import gzip
 import hashlib
-import json
 import os
 import sys
 import time
-from typing import Any, Optional
+from typing import Any
 
 from . import eventloop, inputs
 from .loadgen import BenchmarkConfig, ConfigError, run_benchmark
@@ -81,7 +80,7 @@ def share(config: BenchmarkConfig, index: int, n: int) -> BenchmarkConfig:
     )
 
 
-def config_from(doc: dict[str, Any], api_key: Optional[str]) -> BenchmarkConfig:
+def config_from(doc: dict[str, Any], api_key: str | None) -> BenchmarkConfig:
     fields = {f.name for f in dataclasses.fields(BenchmarkConfig)}
     values = {k: v for k, v in (doc.get("config") or {}).items() if k in fields}
     for key in ("concurrency", "request_rates"):
@@ -151,7 +150,7 @@ async def _run(doc: dict[str, Any], config: BenchmarkConfig, index: int, n: int,
     return 0
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.incluster")
     ap.add_argument("--config", required=True)
     ap.add_argument("--out", required=True)

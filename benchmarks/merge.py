@@ -28,7 +28,7 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from . import clocks
 from .outputs import Kind, Output, OutputError, json_bytes, json_object_with
@@ -45,11 +45,11 @@ class ProcessClock:
     index: int
     host: str
     wall_minus_mono: float  # at the start sample
-    drift_s: Optional[float]  # how far the wall clock moved against the monotonic one during the run
+    drift_s: float | None  # how far the wall clock moved against the monotonic one during the run
     sample_uncertainty_s: float
-    reference_start: Optional[clocks.Offset]
-    reference_end: Optional[clocks.Offset]
-    reference_error: Optional[str]
+    reference_start: clocks.Offset | None
+    reference_end: clocks.Offset | None
+    reference_error: str | None
     shift_s: float = 0.0  # added to a monotonic stamp to put it on the merged time line (before the epoch)
     uncertainty_s: float = 0.0  # of this process's placement on that line
 
@@ -109,7 +109,7 @@ class Merged:
         return {**self.result.to_dict(with_records), "merge": self.merge}
 
 
-def merge(files: list[RawFile], slo: Optional[dict[str, float]] = None) -> Merged:
+def merge(files: list[RawFile], slo: dict[str, float] | None = None) -> Merged:
     """Every process's records as one run: per level, the union of the processes' requests, on one time line."""
     if not files:
         raise RawError("no raw records files to merge; Fix: pass one file per load-generator process")
@@ -193,7 +193,7 @@ def merge(files: list[RawFile], slo: Optional[dict[str, float]] = None) -> Merge
                            "clocks": clock_note, "levels": level_notes})
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.merge", description="Merge raw request records of several load-generator processes.")
     ap.add_argument("files", nargs="+", help="raw records files (--raw) of one run, one per process")
     ap.add_argument("--out", help="write the merged results JSON here")
@@ -215,7 +215,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     return 0
 
 
-def _ms(v: Optional[float]) -> str:
+def _ms(v: float | None) -> str:
     return "-" if v is None else f"{v * 1000:.1f} ms"
 
 

@@ -24,8 +24,9 @@ from __future__ import annotations
 import json
 import os
 import socket
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Optional
+from typing import Any
 
 from . import clocks, inputs
 from .client import RequestRecord
@@ -78,7 +79,7 @@ class Recorder:
     """Clock samples around a run, then the file.  ``begin`` before the first request, ``finish`` after the
     last, ``lines(result)`` the file's lines."""
 
-    reference: Optional[str] = None  # a URL every process can reach (time endpoint or any server's Date)
+    reference: str | None = None  # a URL every process can reach (time endpoint or any server's Date)
     index: int = 0  # this process's index among ``clients``
     clients: int = 1
     reference_headers: dict[str, str] = field(default_factory=dict)

@@ -5,7 +5,8 @@ worth another poll). Creates take the object as a plain dict, as the rule librar
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 from .kube_reader import DEFAULT_SOURCE, DEFAULT_TIMEOUT, KubeReader, LiveError, _items
 
@@ -31,13 +32,13 @@ class KubeJobs(KubeReader):
             raise LiveError(f"cannot create {kind} {ns}/{name}: namespace {ns} not found; Fix: deploy the endpoint first")
         return created
 
-    def job(self, namespace: str, name: str) -> Optional[dict[str, Any]]:
+    def job(self, namespace: str, name: str) -> dict[str, Any] | None:
         return self._read(f"Job {namespace}/{name}", self.batch.read_namespaced_job_status, name, namespace)
 
     def pods(self, namespace: str, selector: str) -> list[Mapping[str, Any]]:
         return _items(self._read(f"Pods {selector} in {namespace}", self.core.list_namespaced_pod, namespace, label_selector=selector))
 
-    def pod_log(self, namespace: str, name: str, container: str) -> Optional[str]:
+    def pod_log(self, namespace: str, name: str, container: str) -> str | None:
         """The container's whole log (what the kubelet still holds: a rotated part is gone), or None if the pod is."""
         body = self._read(f"log of Pod {namespace}/{name}", self.core.read_namespaced_pod_log, name, namespace, raw=True,
                           container=container, limit_bytes=MAX_LOG_BYTES)

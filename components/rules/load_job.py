@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any
 
 from benchmarks import secrets
 
@@ -80,7 +81,7 @@ class LoadJob:
     config_map: str  # holds the package files and config.json (render_config_map)
     items: tuple[tuple[str, str], ...]  # (ConfigMap key, path under PACKAGE_DIR)
     active_deadline_seconds: int
-    api_key_secret: Optional[str] = None  # the endpoint's key Secret, in the same namespace
+    api_key_secret: str | None = None  # the endpoint's key Secret, in the same namespace
     image: str = LOAD_IMAGE
     cpu: str = "1"
     memory: str = "1Gi"

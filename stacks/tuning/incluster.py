@@ -19,14 +19,16 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 from benchmarks import incluster as pod
 from benchmarks import merge as merging
 from benchmarks import raw
-from benchmarks.loadgen import BenchmarkConfig, ConfigError as LoadgenConfigError, LevelResult
+from benchmarks.loadgen import BenchmarkConfig, LevelResult
+from benchmarks.loadgen import ConfigError as LoadgenConfigError
 from components.rules import Problem, load_job
 from components.rules.endpoint import resolve
 from components.rules.gateway.config import upstream
@@ -52,12 +54,12 @@ class InCluster:
     kubeconfig: Any
     namespace: str  # the endpoint's: the Job and the key Secret live there
     service_url: str  # http://<service>.<namespace>.svc.cluster.local:<port>
-    api_key_secret: Optional[str]
+    api_key_secret: str | None
     reference_url: str  # a URL behind the same Service whose Date header is the pods' common clock reference
     name: str  # the trial, for the Job's name
 
 
-def target_for(spec: EndpointSpec, platform: Optional[PlatformSpec], kubeconfig: Any, trial: str) -> Optional[InCluster]:
+def target_for(spec: EndpointSpec, platform: PlatformSpec | None, kubeconfig: Any, trial: str) -> InCluster | None:
     """The endpoint's in-cluster Service (the one the gateway would call), or None where the stack knows none."""
     up = upstream(spec, platform or PlatformSpec())
     if up is None or not kubeconfig:
@@ -115,8 +117,8 @@ class Rendered:
     job: dict[str, Any]
 
 
-def render(config: BenchmarkConfig, target: InCluster, clients: int, start_at: float, suffix: Optional[str] = None,
-           files: Optional[dict[str, str]] = None) -> Rendered:
+def render(config: BenchmarkConfig, target: InCluster, clients: int, start_at: float, suffix: str | None = None,
+           files: dict[str, str] | None = None) -> Rendered:
     name = load_job.job_name(f"load-{target.name}-{suffix or uuid.uuid4().hex[:6]}")
     files = package_files() if files is None else files
     doc = job_document(config, target, clients, start_at)
@@ -129,14 +131,14 @@ def render(config: BenchmarkConfig, target: InCluster, clients: int, start_at: f
     return Rendered(cm, job)
 
 
-def _state(job: Optional[dict[str, Any]]) -> Optional[str]:
+def _state(job: dict[str, Any] | None) -> str | None:
     for c in ((job or {}).get("status") or {}).get("conditions") or []:
         if c.get("status") == "True" and c.get("type") in ("Complete", "Failed"):
             return f"{c['type']}" + (f" ({c.get('reason')}: {c.get('message')})" if c["type"] == "Failed" else "")
     return None
 
 
-def _stuck(pods: list[Any]) -> Optional[str]:
+def _stuck(pods: list[Any]) -> str | None:
     """A pod that cannot start (image, Secret): why, at once, rather than at the deadline."""
     for p in pods:
         for cs in ((p.get("status") or {}).get("containerStatuses") or []):
@@ -146,7 +148,7 @@ def _stuck(pods: list[Any]) -> Optional[str]:
     return None
 
 
-def _index(p: Any) -> Optional[int]:
+def _index(p: Any) -> int | None:
     meta = p.get("metadata") or {}
     value = (meta.get("annotations") or {}).get("batch.kubernetes.io/job-completion-index")
     try:
@@ -157,8 +159,8 @@ def _index(p: Any) -> Optional[int]:
 
 def run_in_cluster(
     target: InCluster, config: BenchmarkConfig, clients: int, stop: threading.Event, *,
-    kube_factory: Optional[Callable[..., Any]] = None, clock: Callable[[], float] = time.time, poll: float = POLL_S,
-    setup_s: float = SETUP_S, suffix: Optional[str] = None,
+    kube_factory: Callable[..., Any] | None = None, clock: Callable[[], float] = time.time, poll: float = POLL_S,
+    setup_s: float = SETUP_S, suffix: str | None = None,
 ) -> tuple[list[LevelResult], dict[str, Any]]:
     """The merged levels and the merge's statement (clock offsets, start spread per level)."""
     try:

@@ -130,7 +130,7 @@ def test_without_a_reference_the_merge_aligns_on_wall_clocks_and_says_so():
 
 
 def test_clocks_are_aligned_on_the_reference_and_their_offsets_stated(merged_run):
-    files, merged = merged_run
+    _files, merged = merged_run
     clock = merged.merge["clocks"]
     assert clock["alignment"] == "reference"
     for p in clock["processes"]:
@@ -146,7 +146,7 @@ def test_clocks_are_aligned_on_the_reference_and_their_offsets_stated(merged_run
 
 
 def test_the_merged_window_runs_from_the_first_start_to_the_last_end(merged_run):
-    files, merged = merged_run
+    _files, merged = merged_run
     note = merged.merge["levels"][0]
     level = merged.result.levels[0]
     starts = [p["start_s"] for p in note["per_process"]]

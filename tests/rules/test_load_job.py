@@ -17,8 +17,8 @@ FILES = {"benchmarks/__init__.py": "", "benchmarks/workloads/base.py": "x = 1\n"
 
 
 def _job(**kw) -> dict:
-    spec = dict(name="load-tune-qwen-a1b2c3", namespace="inference", clients=3, config_map="load-tune-qwen-a1b2c3",
-                items=load_job.items_for(FILES), active_deadline_seconds=900, api_key_secret="qwen-api-key")
+    spec = {"name": "load-tune-qwen-a1b2c3", "namespace": "inference", "clients": 3, "config_map": "load-tune-qwen-a1b2c3",
+                "items": load_job.items_for(FILES), "active_deadline_seconds": 900, "api_key_secret": "qwen-api-key"}
     spec.update(kw)
     return load_job.render(load_job.LoadJob(**spec))
 
@@ -146,7 +146,7 @@ def test_l1_the_real_package_fits_one_config_map():
     size = sum(len(k) + len(v.encode()) for k, v in cm["data"].items())
     assert "benchmarks/incluster.py" in files and "benchmarks/workloads/base.py" in files
     assert size < 1024 * 1024
-    items = dict((p, k) for k, p in load_job.items_for(files))
+    items = {p: k for k, p in load_job.items_for(files)}
     assert items["benchmarks/workloads/base.py"] == "benchmarks__workloads__base.py"
 
 

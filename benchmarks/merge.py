@@ -14,10 +14,14 @@ last end across processes) and so every throughput; and the start and end spread
 process's stamps are laid on one time line by:
 
 - ``reference``: when every process measured its wall clock's offset from the same reference clock
-  (benchmarks/clocks.py: a time endpoint, or a server's Date header), each is moved onto the reference;
-  the alignment error of a process is the half-width of its offset interval plus its sample's;
-- ``wall clocks``: otherwise its own wall clock (NTP-synchronised hosts agree to milliseconds; this merge
-  cannot tell, and says so).
+  (benchmarks/clocks.py: a time endpoint, or a server's Date header) and either the reference is exact or
+  the offsets differ by more than a Date header can blur, each is moved onto the reference; the alignment
+  error of a process is the half-width of its offset interval plus its sample's;
+- ``wall clocks, checked against the reference``: Date-header offsets that one value fits (the clocks agree
+  within a Date's resolution): each process stays on its wall clock, with the reference's bound on how far
+  they can disagree as the uncertainty;
+- ``wall clocks``: no reference for every process: its own wall clock (NTP-synchronised hosts agree to
+  milliseconds; this merge cannot tell, and says so).
 
 Either way the result states, per process, the measured offsets, their uncertainty and the wall clock's
 drift during the run, and per level the window's uncertainty (the largest error at each end).
@@ -80,24 +84,49 @@ def process_clock(f: RawFile) -> ProcessClock:
     )
 
 
+def reference(p: ProcessClock) -> clocks.Offset | None:
+    """The process's offset from the reference: its start probe, narrowed by its end probe (both bound the same
+    wall clock, less its drift) when they overlap."""
+    ref, end, drift = p.reference_start, p.reference_end, p.drift_s or 0.0
+    if ref is None or end is None:
+        return ref
+    lo, hi = max(ref.lo, end.lo - drift), min(ref.hi, end.hi - drift)
+    return clocks.Offset(lo, hi, ref.kind, ref.probes + end.probes) if lo <= hi else ref
+
+
+ON_REFERENCE = "reference"
+ON_WALL_CHECKED = "wall clocks, checked against the reference"
+ON_WALL = "wall clocks"
+
+
 def align(procs: list[ProcessClock]) -> str:
-    """Sets each process's shift and uncertainty; returns the alignment used."""
-    on_reference = all(p.reference_start is not None for p in procs)
+    """Sets each process's shift and uncertainty; returns the alignment used:
+
+    - every process has an exact reference (a time endpoint): on the reference;
+    - every process has a Date-header reference and one offset fits them all: the wall clocks agree within
+      what whole-second Dates can tell, and moving each by its own interval's midpoint could only add error,
+      so on the wall clocks, with the reference's bound on their disagreement as the uncertainty;
+    - Date references that no one offset fits (the wall clocks disagree by more than a Date can blur): on the
+      reference;
+    - otherwise on the wall clocks, unchecked."""
+    refs = [reference(p) for p in procs]
+    if all(r is not None for r in refs):
+        lo, hi = max(r.lo for r in refs), min(r.hi for r in refs)  # type: ignore[union-attr]
+        exact = all(r.kind == "time" for r in refs)  # type: ignore[union-attr]
+        if not exact and lo <= hi:
+            bound = (max(r.hi for r in refs) - min(r.lo for r in refs)) / 2  # type: ignore[union-attr]
+            for p in procs:
+                p.shift_s = p.wall_minus_mono
+                p.uncertainty_s = bound + p.sample_uncertainty_s + abs(p.drift_s or 0.0)
+            return ON_WALL_CHECKED
+        for p, r in zip(procs, refs):
+            p.shift_s = p.wall_minus_mono + r.mid  # type: ignore[union-attr]
+            p.uncertainty_s = r.uncertainty + p.sample_uncertainty_s + abs(p.drift_s or 0.0)  # type: ignore[union-attr]
+        return ON_REFERENCE
     for p in procs:
-        drift = abs(p.drift_s or 0.0)
-        if on_reference:
-            ref = p.reference_start
-            assert ref is not None
-            # The end probe, when there is one, narrows the offset: both bound the same wall clock (less its drift).
-            if p.reference_end is not None and max(ref.lo, p.reference_end.lo - (p.drift_s or 0)) <= min(ref.hi, p.reference_end.hi - (p.drift_s or 0)):
-                lo, hi = max(ref.lo, p.reference_end.lo - (p.drift_s or 0)), min(ref.hi, p.reference_end.hi - (p.drift_s or 0))
-                ref = clocks.Offset(lo, hi, ref.kind, ref.probes + p.reference_end.probes)
-            p.shift_s = p.wall_minus_mono + ref.mid
-            p.uncertainty_s = ref.uncertainty + p.sample_uncertainty_s + drift
-        else:
-            p.shift_s = p.wall_minus_mono
-            p.uncertainty_s = p.sample_uncertainty_s + drift
-    return "reference" if on_reference else "wall clocks"
+        p.shift_s = p.wall_minus_mono
+        p.uncertainty_s = p.sample_uncertainty_s + abs(p.drift_s or 0.0)
+    return ON_WALL
 
 
 @dataclass
@@ -177,16 +206,17 @@ def merge(files: list[RawFile], slo: dict[str, float] | None = None) -> Merged:
         aborted="; ".join(str(h["aborted"]) for h in headers if h.get("aborted")) or None,
         warnings=warnings,
     )
-    mids = [p.reference_start.mid for p in procs if p.reference_start is not None]
+    refs = [r for r in (reference(p) for p in procs) if r is not None]
+    mids = [r.mid for r in refs]
     clock_note: dict[str, Any] = {
         "alignment": alignment,
         "processes": [p.to_dict() for p in procs],
         "max_alignment_uncertainty_s": max(p.uncertainty_s for p in procs),
     }
-    if alignment == "reference" and len(mids) > 1:
+    if alignment != ON_WALL and len(mids) > 1:
         # wall_q - wall_p = offset_p - offset_q: how far the processes' own clocks disagree, as measured
         clock_note["wall_clock_spread_s"] = max(mids) - min(mids)
-        clock_note["wall_clock_spread_uncertainty_s"] = 2 * max(p.reference_start.uncertainty for p in procs if p.reference_start)
+        clock_note["wall_clock_spread_uncertainty_s"] = 2 * max(r.uncertainty for r in refs)
     else:
         clock_note["note"] = "no common reference for every process: aligned on each process's own wall clock, whose offsets from the others were not measured"
     return Merged(result, {"files": [f.source for f in files], "requests": sum(len(f.requests) for f in files),

@@ -99,11 +99,15 @@ def test_merged_count_is_the_sum_and_the_load_is_the_total(merged_run):
     assert (first.value, second.value) == (RATE * PROCESSES, RATE * 2 * PROCESSES)  # rates add up
 
 
-def _file(name: str, ttfts: list[float], wall_minus_mono: float = 1000.0) -> raw.RawFile:
-    """A raw file of one level whose requests have these TTFTs (e2e = TTFT + 0.1, one chunk)."""
+def _file(name: str, ttfts: list[float], wall_minus_mono: float = 1000.0, date: tuple[float, float] | None = None) -> raw.RawFile:
+    """A raw file of one level whose requests have these TTFTs (e2e = TTFT + 0.1, one chunk); `date`: its
+    wall clock's offset interval from a Date-header reference."""
     sample = {"wall": wall_minus_mono + 5.0, "mono": 5.0, "uncertainty": 1e-6}
+    clock = {"start": sample, "end": sample}
+    if date:
+        clock["reference_start"] = {"lo": date[0], "hi": date[1], "kind": "date", "probes": 12}
     header = {"type": "header", "format": raw.FORMAT, "version": raw.VERSION, "process": {"index": 0, "host": name},
-              "config": {"slo": {}}, "clock": {"start": sample, "end": sample}}
+              "config": {"slo": {}}, "clock": clock}
     requests = [{"type": "request", "level": 0, "index": i, "ok": True, "input_tokens_requested": 10, "output_tokens_requested": 1,
                  "scheduled": 10.0 + i, "start": 10.0 + i, "end": 10.1 + i + t, "ttft": t, "e2e": t + 0.1, "itl": [], "output_tokens": 1}
                 for i, t in enumerate(ttfts)]
@@ -180,3 +184,22 @@ def test_date_header_bounds_allow_a_stale_cached_date():
     assert (offset.lo, offset.hi, why) == (-0.1, 0.9, None)
     none, why = clocks.intersect([(0.5, 0.6, "time"), (0.7, 0.8, "time")])
     assert none is None and "disagree by 0.100 s" in why
+
+
+def test_date_references_that_one_offset_fits_keep_the_wall_clocks_and_bound_their_disagreement():
+    """Both wall clocks fit one server time within the Date's blur: moving each by its own midpoint would add up
+    to a second of error, so they stay, and the uncertainty is the reference's bound (1.5 s wide here)."""
+    merged = merge.merge([_file("a", [0.1] * 3, 1000.0, (-0.5, 1.0)), _file("b", [0.1] * 3, 1000.0, (0.0, 1.0))])
+    clock = merged.merge["clocks"]
+    assert clock["alignment"] == "wall clocks, checked against the reference"
+    assert clock["max_alignment_uncertainty_s"] == pytest.approx(0.75, abs=1e-5)
+    assert merged.merge["levels"][0]["start_spread_s"] == pytest.approx(0.0)
+
+
+def test_date_references_no_offset_fits_move_each_process_onto_the_reference():
+    """b's wall clock reads 3 s behind a's, and the Dates show it (offsets -0.5..1.0 against 2.5..4.0): the merge
+    moves b forward by 3 s and its requests line up with a's."""
+    merged = merge.merge([_file("a", [0.1] * 3, 1000.0, (-0.5, 1.0)), _file("b", [0.1] * 3, 997.0, (2.5, 4.0))])
+    clock = merged.merge["clocks"]
+    assert clock["alignment"] == "reference" and clock["wall_clock_spread_s"] == pytest.approx(3.0)
+    assert merged.merge["levels"][0]["start_spread_s"] == pytest.approx(0.0, abs=1e-9)

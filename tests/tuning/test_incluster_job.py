@@ -91,7 +91,7 @@ def test_the_job_is_created_waited_for_read_back_merged_and_deleted(kube_api):
     (level,) = levels
     assert level.completed == 30 and level.value == 6  # three pods at concurrency 2
     assert level.ttft.p50 == pytest.approx(0.2) and level.ttft.min == pytest.approx(0.1) and level.ttft.max == pytest.approx(0.3)
-    assert note["clocks"]["alignment"] == "reference" and note["levels"][0]["processes"] == 3
+    assert note["clocks"]["alignment"] == "wall clocks, checked against the reference" and note["levels"][0]["processes"] == 3
 
 
 def test_a_pod_without_records_fails_the_level_naming_the_client(kube_api):

@@ -203,3 +203,14 @@ def test_date_references_no_offset_fits_move_each_process_onto_the_reference():
     clock = merged.merge["clocks"]
     assert clock["alignment"] == "reference" and clock["wall_clock_spread_s"] == pytest.approx(3.0)
     assert merged.merge["levels"][0]["start_spread_s"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_the_merge_command_writes_its_result_with_the_clock_statement(merged_run, tmp_path, capsys):
+    files, _ = merged_run
+    out = tmp_path / "merged.json"
+    assert merge.main([f.source for f in files] + ["--out", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["merge"]["requests"] == PROCESSES * REQUESTS * 2 and doc["config"]["clients"] == PROCESSES
+    assert [lv["completed"] for lv in doc["levels"]] == [PROCESSES * REQUESTS] * 2
+    assert "aligned on reference" in capsys.readouterr().out
+    assert merge.main([f.source for f in files] + ["--out", str(ROOT / "Pulumi.yaml")]) == 2  # the one writer refuses it

@@ -171,3 +171,35 @@ def test_grid_refuses_clients_it_cannot_run(tmp_path, bench, target, path):
     with pytest.raises(ConfigError) as exc:
         grid_mod.load(grid)
     assert [p.path for p in exc.value.problems] == [path]
+
+
+def test_the_pods_call_the_endpoints_in_cluster_service_the_gateway_would_call():
+    from tests.conftest import endpoint
+
+    kube = {"clusters": [{"name": "c"}]}
+    plain = incluster.target_for(endpoint(backend="kubernetes", namespace="inference", apiKey=True), None, kube, "tune-r-k1")
+    assert plain.service_url == "http://qwen3-4b.inference.svc.cluster.local:80"
+    assert plain.namespace == "inference" and plain.api_key_secret == "qwen3-4b-api-key"
+    assert plain.reference_url == plain.service_url + "/health"
+    routed = incluster.target_for(endpoint(backend="hyperpod", intelligentRouting=True), None, kube, "tune-r-k1")
+    assert routed.service_url.endswith(".hyperpod-inference-system.svc.cluster.local:8080")
+    assert incluster.target_for(endpoint(backend="hyperpod"), None, kube, "t") is None  # the operator's Service: not named by the stack
+    assert incluster.target_for(endpoint(backend="kubernetes"), None, None, "t") is None  # no kubeconfig, no pods
+
+
+def test_the_pulumi_deployer_hands_the_in_cluster_service_to_the_benchmark(tmp_path, kube_api):
+    from tests.conftest import endpoint
+    from tests.tuning.test_pulumi_live_wait import LoopbackRunner, _deployer
+
+    kube_api.answer("/apis/apps/v1/namespaces/inference/deployments/qwen3-4b",
+                    {"metadata": {"name": "qwen3-4b", "generation": 1}, "spec": {"replicas": 1},
+                     "status": {"observedGeneration": 1, "replicas": 1, "readyReplicas": 1, "updatedReplicas": 1, "availableReplicas": 1,
+                                "conditions": [{"type": "Available", "status": "True"}, {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable"}]}})
+    outputs = {"kubeconfig": kube_api.kubeconfig(), "endpoints": {"qwen3-4b": {
+        "backend": "kubernetes", "namespace": "inference", "resourceName": "qwen3-4b", "url": "http://alb.example/v1/chat/completions"}}}
+    deployer = _deployer(tmp_path, LoopbackRunner(tmp_path, outputs))
+    handle = deployer.start("t1", endpoint(backend="kubernetes", namespace="inference"))
+    ready = deployer.wait_ready(handle, 60.0, threading.Event())
+    assert ready.base_url == "http://alb.example"  # the one-machine load still uses the ALB
+    assert ready.in_cluster.service_url == "http://qwen3-4b.inference.svc.cluster.local:80"
+    assert ready.in_cluster.kubeconfig == kube_api.kubeconfig() and ready.in_cluster.name == handle.stack

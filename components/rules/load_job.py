@@ -43,18 +43,64 @@ from .problems import Change, Problem
 # python 3.12.8 slim (Debian bookworm), the multi-arch index digest; the tag alone is rebuilt when Debian updates.
 LOAD_IMAGE = "python:3.12.8-slim-bookworm@sha256:2199a62885a12290dc9c5be3ca0681d367576ab7bf037da120e564723292a2f0"
 # The load generator's third-party packages at the versions requirements.txt pins (aiohttp, orjson,
-# prometheus_client) and the versions they resolved to here; tests/rules/test_load_job.py keeps them equal to
-# the installed ones. `--no-deps`: nothing unpinned comes in.
-REQUIREMENTS = (
-    "aiohttp==3.14.5", "aiohappyeyeballs==2.7.1", "aiosignal==1.4.0", "attrs==26.1.0", "frozenlist==1.8.0",
-    "multidict==7.2.1", "propcache==0.5.4", "yarl==1.25.1", "idna==3.21", "typing_extensions==4.16.0",
-    "orjson==3.13.0", "prometheus_client==0.26.0",
-)
+# prometheus_client, uvloop) and the versions they resolved to here (tests/rules/test_load_job.py keeps them
+# equal to the installed ones), with the SHA-256 of their PyPI files for CPython 3.12 on manylinux x86_64 and
+# aarch64 (pure-Python packages: the one wheel). pip installs them with --require-hashes and --no-deps, binary
+# wheels only: nothing unpinned, nothing built, nothing altered comes in.
+REQUIREMENTS: dict[str, tuple[str, ...]] = {
+    "aiohttp==3.14.5": (
+        "20f085697d7e911f1f73c43ed03fafbed1e7121797e2eb5428efa80398060584",
+        "abfda5cb094a829f7bc25216a32f7db2e85cc65bd59910f8e7b40b3d9b224764",
+    ),
+    "aiohappyeyeballs==2.7.1": (
+        "9243213661e29250eb41368e5daa826fc017156c3b8a11440826b2e3ed376472",
+    ),
+    "aiosignal==1.4.0": (
+        "053243f8b92b990551949e63930a839ff0cf0b0ebbe0597b0f3fb19e1a0fe82e",
+    ),
+    "attrs==26.1.0": (
+        "c647aa4a12dfbad9333ca4e71fe62ddc36f4e63b2d260a37a8b83d2f043ac309",
+    ),
+    "frozenlist==1.8.0": (
+        "494a5952b1c597ba44e0e78113a7266e656b9794eec897b19ead706bd7074383",
+        "96f423a119f4777a4a056b66ce11527366a8bb92f54e541ade21f2374433f6d4",
+    ),
+    "multidict==7.2.1": (
+        "1fb8c1a3480c130c3a6422d5f16f3cad6552bf08c2089dd288ba7134649183b5",
+        "fa0ecd064b0ae18d235283abb5adbc4e07304dba8f2aa7c0d61f28bebcc70d4c",
+    ),
+    "propcache==0.5.4": (
+        "2814ecd8e818f487bee4b0f921bc4d1c176cc5fc71ac0f072d0fa67eda4ac14b",
+        "60a64cbccaa11b7760ce705a14ada17ba459e7ca9f23ba587eb013821032d7ef",
+    ),
+    "yarl==1.25.1": (
+        "4d781294bb815ecb5ea57ff6bbf8038e0a31a95fdf3e1788f66e0dc100d64b58",
+        "c6f117789d22dce188e5754e8bc65b7e6ebf8cb73963b9fa761f672a5883769d",
+    ),
+    "idna==3.21": (
+        "387ab0bbea1ee7a196ea5b24eb007bad0242cc3127fe96713939942bc9e720d7",
+    ),
+    "typing_extensions==4.16.0": (
+        "481caa481374e813c1b176ada14e97f1f67a4539ce9cfeb3f350d78d6370c2e8",
+    ),
+    "orjson==3.13.0": (
+        "ae1d895cf7bbfd50ef34bb63bb727b14514f259f3e3f8dd010783bd38e864c6e",
+        "bceadfd314bd238f584fc229a4bbaf0e573597e7a026dec5429fbf29fd66c641",
+    ),
+    "prometheus_client==0.26.0": (
+        "fa93d06737aa02bacd05794768508bb97d2fbee28cb3bca04eaae92f0ca953d6",
+    ),
+    "uvloop==0.23.0": (
+        "090865d8ce7a03986755a3ce711b7dd0d4b44eb14ab74368b717f3fad1180208",
+        "f7548ede3ee908cfabc0d068106e303a9a2d811af959cdf6ab85676344cedcda",
+    ),
+}
 MAX_CLIENTS = 64  # pods of one Job; far above what a level needs (docs/tuning.md: one client's ceiling)
 CONTAINER = "loadgen"
 PACKAGE_DIR = "/opt/loadgen"  # the ConfigMap: the load generator's files and config.json
 WORK_DIR = "/work"  # emptyDir: pip's target, temp files, the raw records file
 CONFIG_KEY = "config.json"
+REQUIREMENTS_KEY = "requirements.txt"
 API_KEY_ENV = "LOADGEN_API_KEY"
 USER_ID = 65534  # nobody: the image runs as root by default
 TTL_SECONDS = 3600
@@ -101,22 +147,26 @@ def render_config_map(name: str, namespace: str, files: Mapping[str, str], confi
     """The load generator's files (path -> text, e.g. `benchmarks/loadgen.py`) and the run's config."""
     data = {config_key(path): text for path, text in sorted(files.items())}
     data[CONFIG_KEY] = config_json
+    data[REQUIREMENTS_KEY] = requirements_txt()
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": namespace, "labels": dict(LABELS)},
             "data": data}
 
 
 def items_for(files: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
-    return tuple((config_key(path), path) for path in sorted(files)) + ((CONFIG_KEY, CONFIG_KEY),)
+    return tuple((config_key(path), path) for path in sorted(files)) + ((CONFIG_KEY, CONFIG_KEY), (REQUIREMENTS_KEY, REQUIREMENTS_KEY))
+
+
+def requirements_txt() -> str:
+    return "".join(f"{pin} " + " ".join(f"--hash=sha256:{h}" for h in hashes) + "\n" for pin, hashes in REQUIREMENTS.items())
 
 
 def start_script() -> str:
     """pip into the emptyDir (the root filesystem is read-only), then the pod's entry point (benchmarks/incluster.py)."""
-    pins = " ".join(REQUIREMENTS)
     return (
         "set -eu\n"
         f"mkdir -p {WORK_DIR}/tmp {WORK_DIR}/deps\n"
-        f"python -m pip install --quiet --no-cache-dir --disable-pip-version-check --no-input --no-deps --only-binary=:all: "
-        f"--target {WORK_DIR}/deps {pins} >&2\n"
+        f"python -m pip install --quiet --no-cache-dir --disable-pip-version-check --no-input --require-hashes --no-deps "
+        f"--only-binary=:all: --target {WORK_DIR}/deps -r {PACKAGE_DIR}/{REQUIREMENTS_KEY} >&2\n"
         f"export PYTHONPATH={WORK_DIR}/deps:{PACKAGE_DIR}\n"
         f"exec python -m benchmarks.incluster --config {PACKAGE_DIR}/{CONFIG_KEY} --out {WORK_DIR}/raw.jsonl\n"
     )

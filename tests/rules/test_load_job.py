@@ -56,7 +56,12 @@ def test_l1_image_is_pinned_by_digest_and_pip_installs_pinned_wheels_only():
     c = _job()["spec"]["template"]["spec"]["containers"][0]
     assert c["image"] == "python:3.12.8-slim-bookworm@sha256:2199a62885a12290dc9c5be3ca0681d367576ab7bf037da120e564723292a2f0"
     script = c["command"][2]
-    assert "--no-deps --only-binary=:all:" in script and "aiohttp==3.14.5" in script and "--target /work/deps" in script
+    assert "--require-hashes --no-deps --only-binary=:all: --target /work/deps -r /opt/loadgen/requirements.txt" in script
+    requirements = load_job.render_config_map("x", "inference", FILES, "{}")["data"]["requirements.txt"].splitlines()
+    assert requirements[0] == ("aiohttp==3.14.5 --hash=sha256:20f085697d7e911f1f73c43ed03fafbed1e7121797e2eb5428efa80398060584 "
+                               "--hash=sha256:abfda5cb094a829f7bc25216a32f7db2e85cc65bd59910f8e7b40b3d9b224764")  # x86_64, aarch64
+    assert len(requirements) == 13 and all(" --hash=sha256:" in line for line in requirements)
+    assert ("requirements.txt", "requirements.txt") in load_job.items_for(FILES)
     assert script.rstrip().endswith("exec python -m benchmarks.incluster --config /opt/loadgen/config.json --out /work/raw.jsonl")
 
 
@@ -65,6 +70,21 @@ def test_l1_pip_pins_are_the_versions_this_project_runs():
     for pin in load_job.REQUIREMENTS:
         name, version = pin.split("==")
         assert importlib.metadata.version(name) == version, pin
+
+
+def test_l1_the_pod_entry_imports_nothing_the_pins_leave_out():
+    """What `python -m benchmarks.incluster` imports beyond the standard library is installed by the pod's pip."""
+    import subprocess
+    import sys
+
+    code = ("import sys, benchmarks.incluster, benchmarks.eventloop as e; e.loop_factory(); "
+            "print(' '.join(sorted({m.split('.')[0] for m in sys.modules} - set(sys.stdlib_module_names))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    third_party = {m for m in out if not m.startswith("_") and m not in ("benchmarks", "cython_runtime")}
+    provided = {"aiohttp", "aiohappyeyeballs", "aiosignal", "attr", "frozenlist", "multidict", "propcache", "yarl", "idna",
+                "typing_extensions", "orjson", "prometheus_client", "uvloop"}
+    assert third_party <= provided, third_party - provided
+    assert {pin.split("==")[0] for pin in load_job.REQUIREMENTS} == (provided - {"attr"}) | {"attrs"}
 
 
 BREAKS = [

@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .kube_reader import DEFAULT_SOURCE, DEFAULT_TIMEOUT, KubeReader, LiveError, _items
+from .kube_reader import DEFAULT_SOURCE, DEFAULT_TIMEOUT, MAX_ANSWER_BYTES, KubeReader, LiveError, _items
 
-MAX_LOG_BYTES = 256 * 1024 * 1024  # one pod's log: its records, gzip and base64 (docs/tuning.md, "In-cluster load")
+MAX_LOG_BYTES = MAX_ANSWER_BYTES  # one pod's log (its records, gzip and base64): the kubelet rotates at 10 MiB by default
 
 
 class KubeJobs(KubeReader):

@@ -148,15 +148,6 @@ def _stuck(pods: list[Any]) -> str | None:
     return None
 
 
-def _index(p: Any) -> int | None:
-    meta = p.get("metadata") or {}
-    value = (meta.get("annotations") or {}).get("batch.kubernetes.io/job-completion-index")
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
 def run_in_cluster(
     target: InCluster, config: BenchmarkConfig, clients: int, stop: threading.Event, *,
     kube_factory: Callable[..., Any] | None = None, clock: Callable[[], float] = time.time, poll: float = POLL_S,
@@ -173,6 +164,8 @@ def run_in_cluster(
     rendered = render(config, target, clients, clock() + setup_s, suffix)
     ns, name = target.namespace, rendered.job["metadata"]["name"]
     what = f"load Job {ns}/{name}"
+    from components.kube_reader import LiveError, Unreachable
+
     with kube_factory(target.kubeconfig, "the `kubeconfig` stack output") as kube:
         try:
             kube.create(rendered.config_map)
@@ -182,15 +175,20 @@ def run_in_cluster(
             while state is None:
                 if stop.is_set():
                     raise Interrupted(f"stopped while the {what} ran")
-                state = _state(kube.job(ns, name))
+                try:
+                    state = _state(kube.job(ns, name))
+                    stuck = None if state else _stuck(kube.pods(ns, f"job-name={name}"))
+                except Unreachable:  # a slow API server is not the load's failure: the deadline decides
+                    stuck = None
+                if stuck:
+                    raise InClusterFailed(f"{what}: {stuck}; Fix: check the image can be pulled from the cluster and the key Secret {target.api_key_secret} exists in {ns}")
                 if state is None:
-                    stuck = _stuck(kube.pods(ns, f"job-name={name}"))
-                    if stuck:
-                        raise InClusterFailed(f"{what}: {stuck}; Fix: check the image can be pulled from the cluster and the key Secret {target.api_key_secret} exists in {ns}")
                     if clock() > deadline:
                         raise InClusterFailed(f"{what} did not finish by its deadline ({deadline_s(config, setup_s)} s); Fix: see `kubectl -n {ns} logs job/{name}`")
                     stop.wait(poll)
             files = _collect(kube, ns, name, clients, what)
+        except (LiveError, Unreachable) as exc:
+            raise InClusterFailed(f"{what}: {exc}") from None
         finally:
             for kind in ("Job", "ConfigMap"):
                 try:

@@ -203,3 +203,18 @@ def test_the_pulumi_deployer_hands_the_in_cluster_service_to_the_benchmark(tmp_p
     assert ready.base_url == "http://alb.example"  # the one-machine load still uses the ALB
     assert ready.in_cluster.service_url == "http://qwen3-4b.inference.svc.cluster.local:80"
     assert ready.in_cluster.kubeconfig == kube_api.kubeconfig() and ready.in_cluster.name == handle.stack
+
+
+def test_a_refused_create_is_one_line_and_cleans_up(kube_api):
+    kube_api.answer("POST " + JOBS.format(ns=NS), (403, {"kind": "Status", "code": 403, "reason": "Forbidden"}))
+    _script(kube_api, {})
+    with pytest.raises(incluster.InClusterFailed, match="refused.*Job inference/.*create.*Fix: use a kubeconfig whose identity may"):
+        _run(kube_api)
+    assert len(_deleted(kube_api)) == 2  # the ConfigMap created before is removed too
+
+
+def test_an_api_server_error_while_polling_is_waited_out(kube_api):
+    _script(kube_api, _logs([[0.1] * 10, [0.2] * 10, [0.3] * 10]),
+            job_answers=((500, {"kind": "Status", "code": 500}), {"status": {"conditions": [{"type": "Complete", "status": "True"}]}}))
+    levels, _ = _run(kube_api)
+    assert levels[0].completed == 30 and kube_api.hits[JOB_STATUS.format(ns=NS, name=NAME)] == 2

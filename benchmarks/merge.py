@@ -186,13 +186,14 @@ def merge(files: list[RawFile], slo: dict[str, float] | None = None) -> Merged:
         level = LevelResult.from_records(str(first["mode"]), value, records, min(starts), slo, cpu)
         level.engine_metrics = engine
         err = max(p.uncertainty_s for p in procs)
+        spread = max(starts) - min(starts)
         note = {
-            "level": j, "processes": len(files), "start_spread_s": max(starts) - min(starts), "end_spread_s": max(ends) - min(ends),
+            "level": j, "processes": len(files), "start_spread_s": spread, "end_spread_s": max(ends) - min(ends),
             "window_uncertainty_s": 2 * err, "per_process": per_process,
         }
-        if level.duration_s > 0 and note["start_spread_s"] > SPREAD_WARN_FRACTION * level.duration_s:
-            warn = (f"level {j} ({first['mode']} {value:g}): the processes started {note['start_spread_s']:.2f} s apart, "
-                    f"{note['start_spread_s'] / level.duration_s:.0%} of its {level.duration_s:.1f} s: part of the window ran below the full load")
+        if level.duration_s > 0 and spread > SPREAD_WARN_FRACTION * level.duration_s:
+            warn = (f"level {j} ({first['mode']} {value:g}): the processes started {spread:.2f} s apart, "
+                    f"{spread / level.duration_s:.0%} of its {level.duration_s:.1f} s: part of the window ran below the full load")
             level.warnings.append(warn)
             warnings.append(warn)
         levels.append(level)

@@ -285,12 +285,12 @@ def check(obj: Mapping[str, Any]) -> list[Problem]:
             for res in ("cpu", "memory"):
                 if not _get(c, "resources", kind, res):
                     problems.append(_problem(f"{where}.resources.{kind}.{res}", None, "a client without its own CPU and memory measures its neighbours, not the endpoint",
-                                             "set benchmark.clientCpu and clientMemory (defaults 1 and 1Gi)"))
+                                             "set both, as render does (1 CPU and 1Gi requested and limited)"))
         image = c.get("image")
         if not isinstance(image, str) or not ("@sha256:" in image or _EXACT_TAG.search(image)):
             problems.append(_problem(f"{where}.image", image, "not pinned: a moving tag runs other code in each pod over time", "pin a digest (name@sha256:...) or an exact version tag"))
-        env = c.get("env") if isinstance(c.get("env"), list) else []
-        for j, e in enumerate(env):
+        env = c.get("env")
+        for j, e in enumerate(env if isinstance(env, list) else []):
             if isinstance(e, dict) and "value" in e and (secrets.is_secret_name(e.get("name")) or (isinstance(e.get("value"), str) and secrets.SECRET_VALUE.search(e["value"]))):
                 problems.append(_problem(f"{where}.env[{j}].value", "(redacted)", "a secret as a plain env value is readable by anyone who can read the Job",
                                          f"take it from the endpoint's Secret: valueFrom.secretKeyRef (key {API_KEY_SECRET_KEY})"))

@@ -160,12 +160,15 @@ def run_in_cluster(
     except LoadgenConfigError as exc:
         raise InClusterFailed(f"benchmark.clients {clients}: {exc}") from None
     if kube_factory is None:
-        from components.kube_jobs import KubeJobs as kube_factory  # type: ignore[no-redef]
+        from components.kube_jobs import KubeJobs
+
+        kube_factory = KubeJobs
     rendered = render(config, target, clients, clock() + setup_s, suffix)
     ns, name = target.namespace, rendered.job["metadata"]["name"]
     what = f"load Job {ns}/{name}"
     from components.kube_reader import LiveError, Unreachable
 
+    kube: Any
     with kube_factory(target.kubeconfig, "the `kubeconfig` stack output") as kube:
         try:
             kube.create(rendered.config_map)

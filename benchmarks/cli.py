@@ -26,6 +26,8 @@ from .limits import (MAX_FILE_MB, MAX_PREFIX_TOKENS, MAX_REQUESTS, MAX_SECONDS, 
                      MIN_METRICS_INTERVAL)
 from .metrics import SLO_KEYS
 from .outputs import Output, OutputError
+from .payload import check_url
+from .raw import RAW_FILE, Recorder
 from .workloads import MAX_TURNS
 from .workloads.prefix import MAX_GROUPS
 from .report import RESULTS_FILE, ProgressBar, literal_console, print_report, write_json
@@ -164,6 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", help="write results JSON here")
     r.add_argument("--export", action="append", default=[], metavar="FORMAT:FILE",
                    help="also write a genai-bench or inference-perf summary (one file per level), e.g. genai-bench:gb.json")
+    r.add_argument("--raw", metavar="FILE", help="also write every request's raw record, JSON lines, for benchmarks.merge (benchmarks/raw.py)")
+    r.add_argument("--clock-reference", metavar="URL", help="with --raw: a time endpoint or any server's Date header to measure this clock's offset against")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
@@ -195,7 +199,7 @@ def _error(e: OutputError) -> int:
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-async def _run(config: BenchmarkConfig, quiet: bool, err: Console):
+async def _run(config: BenchmarkConfig, quiet: bool, err: Console, recorder=None):
     """Returns (result, the signal that stopped the run or None)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -213,7 +217,11 @@ async def _run(config: BenchmarkConfig, quiet: bool, err: Console):
         loop.add_signal_handler(s, on_signal, s)
     bar = None if quiet else ProgressBar(err)
     try:
+        if recorder is not None:
+            await recorder.begin()
         result = await run_benchmark(config, stop=stop, progress=bar)
+        if recorder is not None:
+            await recorder.finish()
     finally:
         if bar is not None:
             bar.close()
@@ -227,17 +235,23 @@ def main(argv: list[str] | None = None) -> int:
         config.validate()
     except ConfigError as e:
         return _fail(OPTION_OF_FIELD.get(e.field, "--" + e.field.replace("_", "-")), e.value, e.fix)
+    if args.clock_reference and (not args.raw or check_url(args.clock_reference)):
+        return _fail("--clock-reference", args.clock_reference, check_url(args.clock_reference) or "it applies only with --raw FILE")
     results = Output(args.out, RESULTS_FILE, f"--out {args.out}") if args.out else None
+    raw_out = Output(args.raw, RAW_FILE, f"--raw {args.raw}") if args.raw else None
     try:
-        return _checked_run(args, config, results)
+        if raw_out is not None:
+            raw_out.open()  # refused or locked: before the run
+        return _checked_run(args, config, results, raw_out)
     except OutputError as e:
         return _error(e)
     finally:
-        if results is not None:
-            results.close()
+        for o in (results, raw_out):
+            if o is not None:
+                o.close()
 
 
-def _checked_run(args: argparse.Namespace, config: BenchmarkConfig, results: Output | None) -> int:
+def _checked_run(args: argparse.Namespace, config: BenchmarkConfig, results: Output | None, raw_out: Output | None = None) -> int:
     """The run, with --out locked and checked and each --export checked before the first request."""
     if results is not None:
         results.open()
@@ -254,7 +268,8 @@ def _checked_run(args: argparse.Namespace, config: BenchmarkConfig, results: Out
     if not out.is_terminal:  # files and pipes: wide enough for the whole table
         out = literal_console(width=160)
     try:
-        result, signum = eventloop.run(_run(config, args.quiet, err))
+        recorder = Recorder(args.clock_reference) if raw_out is not None else None
+        result, signum = eventloop.run(_run(config, args.quiet, err, recorder))
     except KeyboardInterrupt:
         err.print("interrupted")
         return 130
@@ -264,6 +279,9 @@ def _checked_run(args: argparse.Namespace, config: BenchmarkConfig, results: Out
     if results is not None:
         write_json(result, results)
         err.print(f"results written to {args.out}")
+    if recorder is not None and raw_out is not None:
+        recorder.write(result, raw_out)
+        err.print(f"raw records written to {args.raw}")
     for fmt, path in exports if result.levels else ():
         written = export(result, fmt, path)
         err.print(f"{fmt} summary written to {', '.join(written)}")

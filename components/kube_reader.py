@@ -108,13 +108,14 @@ class KubeReader:
     def deployments(self, namespace: str) -> list[Mapping[str, Any]]:
         return _items(self._read(f"Deployments in {namespace}", self.apps.list_namespaced_deployment, namespace))
 
-    def _read(self, what: str, call: Callable[..., Any], *args: Any) -> Optional[dict[str, Any]]:
+    def _read(self, what: str, call: Callable[..., Any], *args: Any, raw: bool = False, **kwargs: Any) -> Any:
+        """The answer as JSON (None on 404); `raw`: its bytes as given (a pod's log). `kwargs` go to `call`."""
         import urllib3
         from kubernetes.client.exceptions import ApiException
 
         def answer() -> bytes:
             # The raw JSON, as `kubectl get -o json` shows it (typed models would rename every field).
-            response = call(*args, _preload_content=False, _request_timeout=self.timeout)
+            response = call(*args, _preload_content=False, _request_timeout=self.timeout, **kwargs)
             try:
                 return inputs.read_capped(response.read, MAX_ANSWER_BYTES, f"reading {what}")
             finally:
@@ -122,6 +123,8 @@ class KubeReader:
 
         try:
             body = inputs.within(self.timeout, answer, f"reading {what}")
+            if raw:
+                return body
             return inputs.loads_json(body.decode("utf-8"), f"reading {what}", "check the API server")
         except inputs.DeadlineExceeded:
             raise Unreachable(f"reading {what}: the API server did not answer within {self.timeout:g} s (no complete answer by then)", timed_out=True) from None

@@ -1,6 +1,7 @@
 """The one loopback stand-in for the Kubernetes API server (components/kube_reader.py's tests):
 answers exactly the GET paths a test scripts, object paths and list paths alike, each with a
-sequence of (HTTP status, JSON body); the last answer repeats, an unscripted path is 404. Requests
+sequence of (HTTP status, JSON body); the last answer repeats, an unscripted path is 404. POST and DELETE
+are recorded in `writes` and answered 201 with the object / 200 (or as scripted under "POST <path>"). Requests
 without the kubeconfig's bearer token get 401. Hostile answers: `HANG` (nothing), `DRIP` (a whole
 answer, one byte every `drip_interval` seconds, from the status line on: every socket read gets
 data, so only a wall-clock deadline ends the wait) and `Raw(bytes)` (a 200 body sent as given).
@@ -33,6 +34,11 @@ INGRESS = "/apis/networking.k8s.io/v1/namespaces/{ns}/ingresses/{name}"
 INGRESSES = "/apis/networking.k8s.io/v1/namespaces/{ns}/ingresses"
 SERVICES = "/api/v1/namespaces/{ns}/services"
 HPA = "/apis/autoscaling/v2/namespaces/{ns}/horizontalpodautoscalers/{name}"
+JOBS = "/apis/batch/v1/namespaces/{ns}/jobs"
+JOB_STATUS = "/apis/batch/v1/namespaces/{ns}/jobs/{name}/status"
+CONFIGMAPS = "/api/v1/namespaces/{ns}/configmaps"
+PODS = "/api/v1/namespaces/{ns}/pods"
+POD_LOG = "/api/v1/namespaces/{ns}/pods/{name}/log"
 TOKEN = "loopback-token"
 
 
@@ -42,6 +48,7 @@ class K8sServer(LoopbackServer):
         self.hits: dict[str, int] = {}
         self.authorizations: list[Optional[str]] = []
         self.auth_status: Optional[int] = None  # 401 / 403 for every request when set
+        self.writes: list[tuple[str, str, Any]] = []  # (POST or DELETE, path, JSON body) in order
         self.drip_interval = 1.0  # seconds between the bytes of a DRIP answer
         self.released = threading.Event()
         server = self
@@ -70,6 +77,24 @@ class K8sServer(LoopbackServer):
                     return self._send(200, answer)
                 code, body = answer
                 self._send(code, body)
+
+            def do_POST(self) -> None:  # creates: recorded, answered 201 with the object (or as scripted for "POST <path>")
+                self._write("POST")
+
+            def do_DELETE(self) -> None:
+                self._write("DELETE")
+
+            def _write(self, verb: str) -> None:
+                path = self.path.split("?")[0]
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                server.writes.append((verb, path, json.loads(body) if body else None))
+                if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+                    return self._send(401, {"kind": "Status", "code": 401, "reason": "Unauthorized"})
+                answers = server.routes.get(f"{verb} {path}")
+                if answers:
+                    code, answer = answers.pop(0) if len(answers) > 1 else answers[0]
+                    return self._send(code, answer)
+                self._send(201 if verb == "POST" else 200, json.loads(body) if verb == "POST" and body else {"kind": "Status", "status": "Success"})
 
             def _drip(self) -> None:
                 body = json.dumps({"kind": "Status", "code": 200}).encode()

@@ -15,6 +15,7 @@ S1, S2, S3, S4, S5, S6, S7 = "S1", "S2", "S3", "S4", "S5", "S6", "S7"
 B1 = "B1"
 A1 = "A1"
 C1 = "C1"
+L1 = "L1"
 O1, O2, O3, O4, O5, O6, O7, O8 = "O1", "O2", "O3", "O4", "O5", "O6", "O7", "O8"
 T1, T2, T3 = "T1", "T2", "T3"
 
@@ -267,6 +268,15 @@ RULES += (
          "`autoscaling.target: fromCapacity` sets the trigger's per-replica target from the capacity's lower bound × utilization, in the unit of the backend's autoscaler (logged as a change).",
          "Too few replicas for the declared peak with a matching capacity file (error; a warning without one); a capacity file measured under another SLO, workload, model, engine, instance type or engine args (one problem per field), or on the stand-in engine (a warning); `fromCapacity` without a matching file or on ome/kserve.",
          ("validate", "policy", "driver")),
+)
+
+# Load from inside the cluster (docs/tuning.md, "In-cluster load").
+RULES += (
+    Rule(L1, "The in-cluster load of a tuning trial (`benchmark.clients` > 1) is one Indexed Job of exactly `clients` pods that all run at once, never retried, bounded in time and removed after, each pod non-root with no privilege, no service account token, its own CPU and memory, a pinned image, and the API key only by secretKeyRef.",
+         "One client machine was the bottleneck of a tuning level: its own ceiling, not the endpoint's, set the measured throughput; loading from several pods instead needs every pod's share to run at once (a retried pod runs its share again, later) and no key in plain text in the Job.",
+         "The driver renders the Job with every one of these; `fix` sets the indexed mode, parallelism, no retry, restart policy, token and security settings.",
+         "A load Job missing any of them (the driver refuses to create it).",
+         ("fix", "driver")),
 )
 
 BY_ID: dict[str, Rule] = {r.id: r for r in RULES}

@@ -21,6 +21,7 @@ class Endpoint:
     api_key: Optional[str] = None
     gpus: int = 1  # GPUs the endpoint holds, for tokens/s per GPU
     price_per_hour: Optional[float] = None  # $/h of what the trial deployed, for the cost metrics
+    in_cluster: Any = None  # stacks/tuning/incluster.py InCluster: where benchmark.clients > 1 loads from
 
 
 class DeployError(Exception):

@@ -24,6 +24,7 @@ from benchmarks import secrets
 from components.rules import ConfigError, Problem, backends, security
 from components.rules.bounds import MAX_REQUESTS_PER_SECOND, MAX_USD_PER_HOUR
 from components.rules.dev_stacks import is_dev_stack
+from components.rules.load_job import MAX_CLIENTS
 from components.rules.paths import ConfigPaths
 from components.rules.spec import ClusterSpec, EndpointSpec, PlatformSpec
 from stacks import config as stack_config
@@ -31,6 +32,7 @@ from stacks import config_errors
 from stacks.yamlio import YamlInputError, load_file
 
 from .cost import point_problems
+from .incluster import client_problems
 
 # Metrics a trial records (see measure.py); "lower is better" for latencies.
 METRICS = {
@@ -131,6 +133,8 @@ class Benchmark(_Model):
     trace_format: Literal["native", "mooncake", "azure"] = "native"
     trace_speed: float = Field(default=1.0, gt=0)
     max_file_mb: float = Field(default=256.0, gt=0)
+    # Load-generator pods of an Indexed Job inside the cluster (target pulumi; docs/tuning.md, "In-cluster load").
+    clients: int = Field(default=1, ge=1, le=MAX_CLIENTS)
 
     def loadgen_options(self) -> dict[str, Any]:
         """The workload options as BenchmarkConfig keyword arguments."""
@@ -363,6 +367,7 @@ def check(grid: GridSpec) -> None:
         problems.append(Problem("parameters" if not grid.points else "points", f"{size:,} points ({shape})", "CONFIG", f"the grid is over the limit of {MAX_POINTS:,} points", "use fewer values per parameter, or strategy random/tpe/gp over coarser value lists with budget.trials"))
     problems += path_problems(grid)
     problems += workload_problems(grid.benchmark)
+    problems += client_problems(grid.benchmark.clients, grid.target, grid.benchmark)
     problems += [
         Problem(p.path, p.value, p.rule, p.message, "remove it: give the local engine its token in local.env (e.g. HF_TOKEN), which is never stored or printed")
         for p in security.check_credential_args(grid.local.extra_args, "local.extraArgs")

@@ -168,10 +168,22 @@ def run_loadgen(config: BenchmarkConfig, stop: threading.Event) -> list[LevelRes
 
 
 class Measurer:
-    def __init__(self, grid: GridSpec, bench: BenchFn = run_loadgen, seed: int = 0):
+    def __init__(self, grid: GridSpec, bench: BenchFn = run_loadgen, seed: int = 0, in_cluster: Optional[Callable[..., list[LevelResult]]] = None):
         self.grid = grid
         self.bench = bench
         self.seed = seed
+        self.in_cluster = in_cluster  # benchmark.clients > 1: (endpoint, config, clients, stop) -> merged levels
+
+    def _run(self, config: BenchmarkConfig, endpoint: Endpoint, stop: threading.Event, benchmark: Optional[Benchmark]) -> list[LevelResult]:
+        clients = (benchmark or self.grid.benchmark).clients
+        if clients <= 1:
+            return self.bench(config, stop)
+        from .incluster import InClusterFailed, bench_in_cluster
+
+        try:
+            return (self.in_cluster or bench_in_cluster)(endpoint, config, clients, stop)
+        except InClusterFailed as exc:
+            raise BenchmarkFailed(str(exc)) from None
 
     def config(self, endpoint: Endpoint, concurrency: tuple[int, ...] = (), rates: tuple[float, ...] = (), warmup: Optional[int] = None,
                benchmark: Optional[Benchmark] = None) -> BenchmarkConfig:
@@ -200,10 +212,11 @@ class Measurer:
             **b.loadgen_options(),
         )
 
-    def _levels(self, config: BenchmarkConfig, endpoint: Endpoint, stop: threading.Event, probe: bool = False) -> list[dict[str, Any]]:
+    def _levels(self, config: BenchmarkConfig, endpoint: Endpoint, stop: threading.Event, probe: bool = False,
+                benchmark: Optional[Benchmark] = None) -> list[dict[str, Any]]:
         """Each level's metrics. A level over the error-rate limit fails the trial; in a capacity
         probe (`probe`) it is returned, and the probe counts it as over capacity."""
-        levels = self.bench(config, stop)
+        levels = self._run(config, endpoint, stop, benchmark)
         samples = [level_metrics(level, endpoint.gpus, endpoint.price_per_hour) for level in levels]
         if samples and all(s["completed"] == 0 for s in samples):
             errors = {k: v for s in samples for k, v in s["errors"].items()}
@@ -233,7 +246,7 @@ class Measurer:
         for repeat in range(self.grid.repeats):
             # Warm-up once; later repeats measure a warm server like the first.
             cfg = config if repeat == 0 else self.config(endpoint, config.concurrency, config.request_rates, warmup=0, benchmark=benchmark)
-            runs.append(self._levels(cfg, endpoint, stop))
+            runs.append(self._levels(cfg, endpoint, stop, benchmark=benchmark))
         measurement = self._choose(runs, "concurrency" if config.concurrency else "requests_per_second")
         if searched:
             unit = "concurrency" if self.grid.capacity_search.by == "concurrency" else "requests_per_second"
@@ -288,7 +301,8 @@ class Measurer:
         integral = cap.by == "concurrency"
 
         def ok(load: float) -> bool:
-            return self._slo_ok(self._levels(self.config(endpoint, **self._load_kwargs(load), warmup=0, benchmark=benchmark), endpoint, stop, probe=True))
+            return self._slo_ok(self._levels(self.config(endpoint, **self._load_kwargs(load), warmup=0, benchmark=benchmark), endpoint, stop, probe=True,
+                                             benchmark=benchmark))
 
         return capacity_search(ok, cap.start, cap.max, cap.steps, integral)
 

@@ -33,6 +33,7 @@ from . import leftovers
 from ..live.outputs import register_keys
 from .deploy import DeployError, Endpoint, Status, wait_until_ready
 from .grid import GridSpec, PulumiTarget
+from .incluster import target_for
 
 
 class StackRunner(Protocol):
@@ -259,7 +260,16 @@ class PulumiDeployer:
         gpus = int(params.get("tensor_parallel_size", 1)) * max(handle.spec.replicas, 1)
         # Keys are exported apart from `endpoints` (a secret would make the whole map secret).
         api_key = (outputs.get("apiKeys") or {}).get(resolve(handle.spec).name) if handle.spec.api_key else None
-        return Endpoint(base, handle.spec.model, api_key, gpus)
+        # benchmark.clients > 1 loads from pods calling the in-cluster Service (stacks/tuning/incluster.py).
+        in_cluster = target_for(handle.spec, self._platform(), live.get("kubeconfig"), handle.stack)
+        return Endpoint(base, handle.spec.model, api_key, gpus, in_cluster=in_cluster)
+
+    def _platform(self) -> Optional[PlatformSpec]:
+        raw = self.base_config.get(f"{self.project}:platform")
+        try:
+            return PlatformSpec.model_validate(raw) if isinstance(raw, dict) else None
+        except ValidationError:
+            return None  # the base stack's own checks report it
 
     def stop(self, handle: Optional[StackHandle]) -> None:
         if handle is not None:

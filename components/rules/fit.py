@@ -184,7 +184,7 @@ def numbers(fit: Fit) -> str:
     inst = instances.lookup(fit.instance)
     gpu = f"{fit.gpus} x {_gb(inst.gpu.memory_mib * MIB)}" if inst else f"{fit.gpus} GPU(s)"
     return (f"weights {_gb(fit.weight_bytes)} + KV cache {fit.kv_bytes_per_token:,} B/token x {fit.max_model_len:,} tokens "
-            f"= {_gb(fit.needed_bytes)} needed; available {_gb(fit.available_bytes)} ({gpu} {fit.instance} GPU memory "
+            f"({_gb(fit.kv_bytes_per_token * fit.max_model_len)}) = {_gb(fit.needed_bytes)} needed; available {_gb(fit.available_bytes)} ({gpu} {fit.instance} GPU memory "
             f"x gpuMemoryUtilization {fit.utilization:g}, less {_gb(fit.reserve_bytes)} for activations and CUDA)")
 
 

@@ -55,7 +55,7 @@ def verdict(spec, model_facts):
 # ---------------------------------------------------------------- the incident and the arithmetic
 
 
-def test_llama_70b_on_one_a10g_at_131072_tokens_cannot_start_and_names_a_type_that_fits():
+def test_g23_llama_70b_on_one_a10g_at_131072_tokens_cannot_start_and_names_a_type_that_fits():
     """The incident: 70B on g5.xlarge with a 131072-token context planned clean and failed after bring-up."""
     result, problems = verdict(endpoint("meta-llama/Llama-3.1-70B-Instruct", maxModelLen=131072), LLAMA_70B)
     assert result.status == "fails"
@@ -73,7 +73,7 @@ def test_llama_70b_on_one_a10g_at_131072_tokens_cannot_start_and_names_a_type_th
     assert "maxModelLen" not in problem.fix and "tensorParallelSize" not in problem.fix
 
 
-def test_llama_8b_on_g5_xlarge_at_131072_tokens_needs_17_gb_of_kv_cache_and_does_not_fit():
+def test_g23_llama_8b_on_one_a10g_at_131072_tokens_needs_17_gb_of_kv_cache_and_does_not_fit():
     result, problems = verdict(endpoint(maxModelLen=131072), LLAMA_8B)
     assert result.status == "fails"
     assert result.weight_bytes == 16_060_522_496
@@ -87,20 +87,20 @@ def test_llama_8b_on_g5_xlarge_at_131072_tokens_needs_17_gb_of_kv_cache_and_does
     assert problem.fix == "use instanceType g6e.xlarge (the smallest known type it fits); or set engineArgs.maxModelLen <= 25872"
 
 
-def test_llama_8b_on_g5_xlarge_at_8192_tokens_fits_three_full_length_sequences():
+def test_g23_llama_8b_on_one_a10g_at_8192_tokens_fits_three_full_length_sequences():
     result, problems = verdict(endpoint(maxModelLen=8192), LLAMA_8B)
     assert (result.status, result.sequences, problems) == ("fits", 3, [])
 
 
 @pytest.mark.parametrize("max_model_len, status", [(25872, "fits"), (25877, "fits"), (25878, "fails"), (25888, "fails")])
-def test_at_the_edge_the_last_token_of_kv_cache_decides(max_model_len, status):
+def test_g23_at_the_edge_the_last_token_of_kv_cache_decides(max_model_len, status):
     """3,391,820,595 B / 131,072 B per token = 25,877.5 tokens."""
     result, problems = verdict(endpoint(maxModelLen=max_model_len), LLAMA_8B)
     assert result.status == status
     assert [p.severity for p in problems] == ([] if status == "fits" else ["error"])
 
 
-def test_the_fix_names_a_higher_tensor_parallel_size_when_the_instance_has_idle_gpus():
+def test_g23_the_fix_names_a_higher_tensor_parallel_size_when_the_instance_has_idle_gpus():
     """g5.12xlarge, tp 1: 3.39 GB of KV room; tp 2: 21.60 - 8.03 - 2.15 = 11.42 GB per GPU for 65,536 B/token x 131,072."""
     _, (problem,) = verdict(endpoint(instance="g5.12xlarge", maxModelLen=131072, tensorParallelSize=1), LLAMA_8B)
     assert "set engineArgs.tensorParallelSize: 2" in problem.fix
@@ -109,13 +109,13 @@ def test_the_fix_names_a_higher_tensor_parallel_size_when_the_instance_has_idle_
     assert (result.status, problems) == ("fits", [])
 
 
-def test_the_default_tensor_parallel_size_is_every_gpu_of_the_instance():
+def test_g23_the_default_tensor_parallel_size_is_every_gpu_of_the_instance():
     result, _ = verdict(endpoint(instance="ml.g5.12xlarge", maxModelLen=131072), LLAMA_8B)
     assert (result.gpus, result.status) == (4, "fits")
     assert result.kv_bytes_per_token == 131_072  # 2 KV heads per GPU x 4 GPUs
 
 
-def test_qwen3_4b_at_its_full_262144_context_does_not_fit_one_a10g_and_names_the_longest_that_does():
+def test_g23_qwen3_4b_at_its_full_262144_context_does_not_fit_one_a10g_and_names_the_longest_that_does():
     """21,599,826,739 - 8,044,936,192 - 2,147,483,648 = 11,407,406,899 B / 147,456 B = 77,361 tokens -> 77,360.
     One L40S (g6e.xlarge) leaves 33.0 GB for 38.7 GB of KV; four T4s (g4dn.12xlarge, 64 GiB in all, tp 4) leave
     15.46 - 2.01 - 2.15 = 11.3 GB per GPU for 36,864 B/token x 262,144 = 9.66 GB."""
@@ -126,7 +126,7 @@ def test_qwen3_4b_at_its_full_262144_context_does_not_fit_one_a10g_and_names_the
     assert "use instanceType ml.g4dn.12xlarge" in problem.fix  # in the endpoint's own spelling
 
 
-def test_lower_gpu_memory_utilization_shrinks_the_budget():
+def test_g23_lower_gpu_memory_utilization_shrinks_the_budget():
     """At 0.8: 19,199,845,990 - 16,060,522,496 - 2,147,483,648 = 991,839,846 B, under one 8192-token sequence."""
     result, (problem,) = verdict(endpoint(maxModelLen=8192, gpuMemoryUtilization=0.8), LLAMA_8B)
     assert result.status == "fails"
@@ -136,46 +136,46 @@ def test_lower_gpu_memory_utilization_shrinks_the_budget():
 # ---------------------------------------------------------------- dtype, quantization, KV cache dtype
 
 
-def test_an_fp8_kv_cache_halves_the_kv_bytes():
+def test_g23_an_fp8_kv_cache_halves_the_kv_bytes():
     """32768 tokens: 4.29 GB of bfloat16 KV does not fit 3.39 GB; 2.15 GB of fp8 KV does."""
     assert verdict(endpoint(maxModelLen=32768), LLAMA_8B)[0].status == "fails"
     result, problems = verdict(endpoint(maxModelLen=32768, extra_args=["--kv-cache-dtype", "fp8"]), LLAMA_8B)
     assert (result.kv_bytes_per_token, result.status, problems) == (65_536, "fits", [])
 
 
-def test_sglang_spells_the_kv_cache_dtype_flag_the_same():
+def test_g23_sglang_spells_the_kv_cache_dtype_flag_the_same():
     result, _ = verdict(endpoint(engine="sglang", maxModelLen=32768, extra_args=["--kv-cache-dtype=fp8_e5m2"]), LLAMA_8B)
     assert result.kv_bytes_per_token == 65_536
 
 
-def test_float32_cast_sizes_weights_from_the_parameter_count():
+def test_g23_float32_cast_sizes_weights_from_the_parameter_count():
     result, _ = verdict(endpoint(maxModelLen=8192, dtype="float32"), LLAMA_8B)
     assert result.weight_bytes == 8_030_261_248 * 4
     assert result.kv_bytes_per_token == 262_144
     assert result.status == "fails"
 
 
-def test_a_float32_checkpoint_runs_in_16_bits_under_auto():
+def test_g23_a_float32_checkpoint_runs_in_16_bits_under_auto():
     fp32 = facts("org/fp32", 32, 32, 8, 128, 4096, 131072, 8_030_261_248, 32_121_044_992, dtype="float32")
     result, _ = verdict(endpoint("org/fp32", maxModelLen=8192), fp32)
     assert (result.weight_bytes, result.kv_bytes_per_token) == (16_060_522_496, 131_072)
 
 
-def test_online_fp8_quantization_sizes_weights_at_one_byte_per_parameter():
+def test_g23_online_fp8_quantization_sizes_weights_at_one_byte_per_parameter():
     """--quantization fp8: 8.03 GB of weights leave 11.42 GB, room for 65536 tokens (8.59 GB); bfloat16 leaves 3.39 GB."""
     assert verdict(endpoint(maxModelLen=65536), LLAMA_8B)[0].status == "fails"
     result, problems = verdict(endpoint(maxModelLen=65536, extra_args=["--quantization", "fp8"]), LLAMA_8B)
     assert (result.weight_bytes, result.status, problems) == (8_030_261_248, "fits", [])
 
 
-def test_a_quantized_checkpoint_is_sized_from_its_own_files():
+def test_g23_a_quantized_checkpoint_is_sized_from_its_own_files():
     awq = facts("org/llama-70b-awq", 80, 64, 8, 128, 8192, 131072, 70_553_706_496, 39_772_000_000, quantization="awq", dtype="float16")
     result, _ = verdict(endpoint("org/llama-70b-awq", instance="g6e.12xlarge", maxModelLen=8192), awq)
     assert result.weight_bytes == 39_772_000_000
     assert result.status == "fits"
 
 
-def test_another_quantization_flag_on_an_unquantized_checkpoint_is_unchecked_not_guessed():
+def test_g23_another_quantization_flag_on_an_unquantized_checkpoint_is_unchecked_not_guessed():
     result, (problem,) = verdict(endpoint(maxModelLen=8192, extra_args=["-q", "bitsandbytes"]), LLAMA_8B)
     assert result.status == "unchecked"
     assert (problem.severity, problem.rule) == ("warning", "G23")
@@ -184,7 +184,7 @@ def test_another_quantization_flag_on_an_unquantized_checkpoint_is_unchecked_not
 # ---------------------------------------------------------------- maxNumSeqs, unchecked
 
 
-def test_fewer_full_length_sequences_than_the_configured_max_num_seqs_is_a_warning_with_the_count():
+def test_g23_fewer_full_length_sequences_than_the_configured_max_num_seqs_is_a_warning_with_the_count():
     result, (problem,) = verdict(endpoint(maxModelLen=8192, maxNumSeqs=4), LLAMA_8B)
     assert result.status == "fits"
     assert (problem.severity, problem.path, problem.value) == ("warning", "endpoints[0].engineArgs.maxNumSeqs", 4)
@@ -192,11 +192,11 @@ def test_fewer_full_length_sequences_than_the_configured_max_num_seqs_is_a_warni
     assert verdict(endpoint(maxModelLen=8192, maxNumSeqs=3), LLAMA_8B)[1] == []
 
 
-def test_the_stack_default_max_num_seqs_is_not_held_against_the_endpoint():
+def test_g23_the_stack_default_max_num_seqs_is_not_held_against_the_endpoint():
     assert verdict(endpoint(maxModelLen=8192), LLAMA_8B)[1] == []
 
 
-def test_no_lock_entry_is_unchecked_never_a_pass_and_not_an_error():
+def test_g23_no_lock_entry_is_unchecked_never_a_pass_and_not_an_error():
     result, (problem,) = verdict(endpoint(maxModelLen=131072), None)
     assert result.status == "unchecked"
     assert (problem.severity, problem.rule) == ("warning", "G23")
@@ -204,14 +204,14 @@ def test_no_lock_entry_is_unchecked_never_a_pass_and_not_an_error():
     assert "python -m stacks models lock" in problem.fix
 
 
-def test_an_unknown_instance_type_is_unchecked_not_guessed():
+def test_g23_an_unknown_instance_type_is_unchecked_not_guessed():
     result, (problem,) = verdict(endpoint(instance="g7.xlarge", maxModelLen=8192), LLAMA_8B)
     assert result.status == "unchecked"
     assert "'g7.xlarge' is not in the GPU table" in problem.message
     assert problem.severity == "warning"
 
 
-def test_the_lock_entry_is_found_by_the_hugging_face_model_id():
+def test_g23_the_lock_entry_is_found_by_the_hugging_face_model_id():
     spec = EndpointSpec.model_validate({"name": "ep", "model": "my-llama", "engine": "vllm", "instanceType": "g5.xlarge",
                                         "modelSource": {"type": "huggingface", "modelId": "meta-llama/Llama-3.1-8B-Instruct"}})
     assert fit.facts_for(spec, {LLAMA_8B.model: LLAMA_8B}) is LLAMA_8B
@@ -220,7 +220,7 @@ def test_the_lock_entry_is_found_by_the_hugging_face_model_id():
 # ---------------------------------------------------------------- instance facts
 
 
-def test_every_known_instance_type_has_ec2s_gpu_count_and_memory():
+def test_g23_every_known_instance_type_has_ec2s_gpu_count_and_memory():
     """getmoto/moto@5.2.5 moto/ec2/resources/instance_types.json.gz: DescribeInstanceTypes' GpuInfo per type."""
     moto = pytest.importorskip("moto")
     ec2 = json.loads(gzip.open(Path(moto.__file__).parent / "ec2/resources/instance_types.json.gz").read())
@@ -229,7 +229,7 @@ def test_every_known_instance_type_has_ec2s_gpu_count_and_memory():
         assert (inst.gpus, inst.gpu.memory_mib) == (gpu["Count"], gpu["MemoryInfo"]["SizeInMiB"]), name
 
 
-def test_a10g_memory_is_ec2s_22888_mib():
+def test_g23_a10g_memory_is_ec2s_22888_mib():
     assert instances.lookup("ml.g5.xlarge").gpu.memory_mib == 22_888
     assert instances.lookup("p5e.48xlarge").gpu.memory_mib == 144_384
 
@@ -243,11 +243,11 @@ def write_lock(directory: Path, *entries: ModelFacts) -> Path:
     return path
 
 
-def test_read_lock_missing_file_is_empty(tmp_path):
+def test_g23_read_lock_missing_file_is_empty(tmp_path):
     assert model_lock.read_lock(tmp_path) == {}
 
 
-def test_read_lock_reads_entries(tmp_path):
+def test_g23_read_lock_reads_entries(tmp_path):
     write_lock(tmp_path, LLAMA_8B, LLAMA_70B)
     assert model_lock.read_lock(tmp_path) == {LLAMA_8B.model: LLAMA_8B, LLAMA_70B.model: LLAMA_70B}
 
@@ -258,7 +258,7 @@ def test_read_lock_reads_entries(tmp_path):
     ('{"schema": 1, "models": []}', "models = []"),
     ('{"schema": 1, "models": {"m/x": {"layers": 1}}}', "models.m/x.sourceUrl: missing"),
 ])
-def test_a_bad_lock_file_is_one_line_naming_the_problem(tmp_path, text, says):
+def test_g23_a_bad_lock_file_is_one_line_naming_the_problem(tmp_path, text, says):
     (tmp_path / "models.lock.json").write_text(text)
     with pytest.raises(model_lock.ModelLockError) as err:
         model_lock.read_lock(tmp_path)
@@ -266,7 +266,7 @@ def test_a_bad_lock_file_is_one_line_naming_the_problem(tmp_path, text, says):
     assert str(err.value).startswith(str(tmp_path / "models.lock.json"))
 
 
-def test_an_edited_lock_file_is_read_again(tmp_path):
+def test_g23_an_edited_lock_file_is_read_again(tmp_path):
     write_lock(tmp_path, LLAMA_8B)
     assert set(model_lock.read_lock(tmp_path)) == {LLAMA_8B.model}
     path = write_lock(tmp_path, LLAMA_8B, QWEN3_4B)
@@ -274,21 +274,21 @@ def test_an_edited_lock_file_is_read_again(tmp_path):
     assert set(model_lock.read_lock(tmp_path)) == {LLAMA_8B.model, QWEN3_4B.model}
 
 
-def test_the_stack_verdict_refuses_an_endpoint_that_cannot_start(tmp_path):
+def test_g23_the_stack_verdict_refuses_an_endpoint_that_cannot_start(tmp_path):
     write_lock(tmp_path, LLAMA_70B)
     checked = stack_config.validate_stack([endpoint("meta-llama/Llama-3.1-70B-Instruct", maxModelLen=131072)], None, stack="dev", project_dir=tmp_path)
     assert [(p.rule, p.severity) for p in checked.problems if p.rule == "G23"] == [("G23", "error")]
     assert [f.status for f in checked.fits] == ["fails"]
 
 
-def test_the_stack_verdict_reports_a_bad_lock_file_once(tmp_path):
+def test_g23_the_stack_verdict_reports_a_bad_lock_file_once(tmp_path):
     (tmp_path / "models.lock.json").write_text("[]")
     checked = stack_config.validate_stack([endpoint(maxModelLen=8192)], None, stack="dev", project_dir=tmp_path)
     (problem,) = [p for p in checked.problems if p.rule == "G23"]
     assert (problem.path, problem.severity) == ("models.lock.json", "error")
 
 
-def test_grid_pruning_spends_no_trial_on_a_point_that_cannot_start(tmp_path):
+def test_g23_grid_pruning_spends_no_trial_on_a_point_that_cannot_start(tmp_path):
     write_lock(tmp_path, LLAMA_8B)
     grid = grid_mod.GridSpec.model_validate({
         "name": "g",

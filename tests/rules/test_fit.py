@@ -309,3 +309,43 @@ def test_g23_the_plan_shows_fit_unchecked_for_an_endpoint_without_facts_and_the_
     first, second = fit_lines(config)
     assert "fit: endpoints[0] ep on g5.xlarge: 3 sequence(s) of 8192 tokens at once; weights 16.06 GB" in first
     assert second == "  fit: unchecked: endpoints[1] ep: no entry for org/unlocked in models.lock.json"
+
+
+# ---------------------------------------------------------------- the rendered object (policy pack)
+
+
+def rendered(**engine_args):
+    from components.rules.backends import hyperpod
+
+    spec = endpoint("meta-llama/Llama-3.1-8B-Instruct", instance="ml.g5.8xlarge", **engine_args)
+    return fit.annotate([hyperpod.render(spec, "us-east-1")], LLAMA_8B)[0]
+
+
+def test_g23_the_engine_object_carries_the_facts_and_passes_as_rendered():
+    obj = rendered(maxModelLen=8192)
+    assert fit.FACTS_ANNOTATION in obj["metadata"]["annotations"]
+    assert fit.check_manifest(obj) == []
+
+
+def test_g23_a_hand_edited_max_model_len_on_the_object_is_caught():
+    obj = rendered(maxModelLen=8192)
+    args = obj["spec"]["worker"]["args"]
+    args[args.index("--max-model-len") + 1] = "131072"
+    (problem,) = fit.check_manifest(obj)
+    assert (problem.path, problem.value, problem.severity) == ("spec.worker.args[--max-model-len]", 131072, "error")
+    assert "set --max-model-len <= 25872" in problem.fix
+
+
+def test_g23_an_annotation_that_is_not_model_facts_is_reported():
+    obj = rendered(maxModelLen=8192)
+    obj["metadata"]["annotations"][fit.FACTS_ANNOTATION] = '{"model": "x", "layers": "many"}'
+    (problem,) = fit.check_manifest(obj)
+    assert problem.rule == "G23" and "not the model facts the stack records" in problem.message
+
+
+def test_g23_without_facts_the_objects_are_left_as_rendered():
+    from components.rules.backends import hyperpod
+
+    obj = hyperpod.render(endpoint(instance="ml.g5.8xlarge", maxModelLen=8192), "us-east-1")
+    assert fit.annotate([obj], None) == [obj]
+    assert fit.check_manifest(obj) == []

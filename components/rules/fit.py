@@ -23,7 +23,6 @@ shorter than --context-length starts but cannot take a request of that length, w
 
 from __future__ import annotations
 
-import copy
 import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Mapping, Optional, Sequence
@@ -300,8 +299,9 @@ def annotate(manifests: list[dict[str, Any]], facts: Optional[ModelFacts]) -> li
     out = []
     for obj in manifests:
         if any(engines.PARAMS_BY_KEY["max_model_len"].flag(v.engine).on in v.flags for v in _engine_views(obj)):
-            obj = copy.deepcopy(obj)
-            obj.setdefault("metadata", {}).setdefault("annotations", {})[FACTS_ANNOTATION] = text
+            # New dicts down to the annotations only: the object may hold Pulumi outputs (the API key), which cannot be copied.
+            meta = obj.get("metadata") or {}
+            obj = {**obj, "metadata": {**meta, "annotations": {**(meta.get("annotations") or {}), FACTS_ANNOTATION: text}}}
         out.append(obj)
     return out
 

@@ -13,12 +13,14 @@ The arithmetic, per GPU of one replica (tensor parallel over `tp` GPUs):
 
 vLLM refuses to start when its KV cache cannot hold one request of max_model_len tokens ("To serve at least one
 request with the models's max seq len ...": vllm-project/vllm@001cabc1 vllm/v1/core/kv_cache_utils.py
-check_enough_kv_cache_memory; the pinned v0.11.0 carries the same check). Its KV budget is total GPU memory x
-gpu_memory_utilization less the weights, the activation peak of a dummy batch of max_num_batched_tokens and
-non-torch memory (vllm/v1/worker/gpu_worker.py determine_available_memory, gpu_model_runner.py profile_run).
-SGLang sizes its pool the same way from --mem-fraction-static (python/sglang/srt/model_executor/model_runner.py
-init_memory_pool / profile_max_num_token) and stops with "Not enough memory" only when the pool is empty; a pool
-shorter than --context-length starts but cannot take a request of that length, which G23 refuses too.
+check_enough_kv_cache_memory, read on main: the v0.11.0 tag the stack pins was not fetchable here). Its KV budget
+is total GPU memory x gpu_memory_utilization less the weights, the activation peak of a dummy batch of
+max_num_batched_tokens and non-torch memory (vllm/v1/worker/gpu_worker.py determine_available_memory,
+gpu_model_runner.py profile_run). SGLang sizes its pool the same way from --mem-fraction-static (sgl-project/sglang
+main, python/sglang/srt/model_executor/ init_memory_pool and profile_max_num_token) and stops with "Not enough
+memory" only when the pool is empty; a pool shorter than --context-length starts but cannot take a request of that
+length, which G23 refuses too. The stack always passes the memory fraction (0.9 unless set, engines.DEFAULTS), so
+SGLang's own computed default never applies.
 """
 
 from __future__ import annotations

@@ -50,6 +50,9 @@ RESERVE_PER_GPU = 2 * GIB
 # rounded down to a whole block.
 BLOCK_TOKENS = 16
 DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2, "half": 2}
+# Pipeline parallelism (vLLM `--pipeline-parallel-size`/`-pp`, SGLang `--pp-size`, engines.FLAG_ALIASES) spreads
+# layers over more GPUs than the pod's limit (tensor-parallel size, G11): not sized here.
+PIPELINE_FLAG = {"vllm": "--pipeline-parallel-size", "sglang": "--pp-size"}
 # `--quantization` values that quantize 16-bit weights to 8 bits at load time (vLLM and SGLang alike).
 ONLINE_8BIT = ("fp8",)
 
@@ -72,6 +75,7 @@ class Setting:
     kv_cache_dtype: Optional[str] = None
     quantization: Optional[str] = None
     max_num_seqs: Optional[int] = None  # as configured; None: the engine's default, not held against it
+    pipeline: Optional[str] = None  # a pipeline-parallel size from extraArgs (vLLM --pipeline-parallel-size, SGLang --pp-size)
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,7 @@ def setting(spec: EndpointSpec) -> Setting:
         kv_cache_dtype=_str(extra.get("--kv-cache-dtype")),
         quantization=_str(extra.get("--quantization")),
         max_num_seqs=args.max_num_seqs,
+        pipeline=_str(extra.get(PIPELINE_FLAG[spec.engine])),
     )
 
 
@@ -149,6 +154,8 @@ def size(s: Setting, facts: Optional[ModelFacts], instance_type: Optional[str] =
         return Fit("unchecked", f"instance type {name!r} is not in the GPU table, so its GPU memory is unknown", name)
     if facts is None:
         return Fit("unchecked", f"no entry for {s.model} in {LOCK_FILE}", name)
+    if s.pipeline not in (None, "1"):
+        return Fit("unchecked", f"pipeline-parallel size {s.pipeline}: the replica's GPUs are more than its tensor-parallel size", name)
     tp = tp or s.tp or inst.gpus
     compute = _compute_bytes(facts, s.dtype)
     if facts.quantization is not None:
@@ -344,7 +351,8 @@ def check_manifest(manifest: dict[str, Any]) -> list[Problem]:
         if max_len is None or util is None or not 0 < util <= 1 or max_len <= 0:
             continue  # G10's finding
         s = Setting(view.engine, facts.model, view.instance_type, view.tp, util, max_len, _str(view.flags.get("--dtype")),
-                    _str(view.flags.get("--kv-cache-dtype")), _str(view.flags.get("--quantization")), seqs)
+                    _str(view.flags.get("--kv-cache-dtype")), _str(view.flags.get("--quantization")), seqs,
+                    _str(view.flags.get(PIPELINE_FLAG[view.engine])))
         names = Where(f"{view.path}.args[{flag['max_model_len']}]", max_len, f"{view.path}.args[{flag['max_num_seqs']}]",
                       "the instance type", flag["tensor_parallel_size"], flag["max_model_len"], flag["max_num_seqs"])
         problems += judge(s, facts, names)[1]

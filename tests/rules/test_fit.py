@@ -181,6 +181,13 @@ def test_g23_another_quantization_flag_on_an_unquantized_checkpoint_is_unchecked
     assert "--quantization bitsandbytes on a bfloat16 checkpoint" in result.reason
 
 
+def test_g23_pipeline_parallelism_is_unchecked_not_guessed():
+    for engine, args in (("vllm", ["-pp", "2"]), ("sglang", ["--pipeline-parallel-size", "2"])):
+        result, problems = verdict(endpoint(engine=engine, maxModelLen=131072, extra_args=args), LLAMA_8B)
+        assert (result.status, problems) == ("unchecked", []), engine
+        assert result.reason.startswith("pipeline-parallel size 2")
+
+
 # ---------------------------------------------------------------- maxNumSeqs, unchecked
 
 

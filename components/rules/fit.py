@@ -201,15 +201,15 @@ def _tp_choices(facts: ModelFacts, gpus: int) -> list[int]:
     return [t for t in range(1, gpus + 1) if facts.attention_heads % t == 0]
 
 
-def smallest_instance(s: Setting, facts: ModelFacts) -> Optional[str]:
+def smallest_instance(s: Setting, facts: ModelFacts) -> Optional[tuple[str, int]]:
     """The known instance type with the least GPU memory on which the setting fits (every GPU in tensor parallel),
-    in the setting's own spelling (`ml.` or not); None when none does."""
+    in the setting's own spelling (`ml.` or not), and that tensor-parallel size; None when none does."""
     ml = s.instance_type.strip().lower().startswith("ml.")
     ranked = sorted(instances.INSTANCE_TYPES.values(), key=lambda t: (t.gpus * t.gpu.memory_mib, t.gpus, t.vcpus, t.name))
     for inst in ranked:
         tp = max(_tp_choices(facts, inst.gpus))
         if size(s, facts, inst.name, tp).status == "fits":
-            return instances.sagemaker_name(inst.name) if ml else inst.name
+            return (instances.sagemaker_name(inst.name) if ml else inst.name), tp
     return None
 
 
@@ -258,8 +258,9 @@ def judge(s: Setting, facts: Optional[ModelFacts], where: Where) -> tuple[Fit, l
     if fit.status == "fails":
         fixes = []
         bigger = smallest_instance(s, facts)
-        if bigger and instances.lookup(bigger) != instances.lookup(s.instance_type):
-            fixes.append(f"use {where.instance} {bigger} (the smallest known type it fits)")
+        if bigger and instances.lookup(bigger[0]) != instances.lookup(s.instance_type):
+            with_tp = f" with {where.tp}: {bigger[1]}" if s.tp is not None and s.tp != bigger[1] else ""
+            fixes.append(f"use {where.instance} {bigger[0]}{with_tp} (the smallest known type it fits)")
         tp = smallest_tp(s, facts, fit)
         if tp:
             fixes.append(f"set {where.tp}: {tp}")

@@ -103,10 +103,15 @@ def test_g23_at_the_edge_the_last_token_of_kv_cache_decides(max_model_len, statu
 def test_g23_the_fix_names_a_higher_tensor_parallel_size_when_the_instance_has_idle_gpus():
     """g5.12xlarge, tp 1: 3.39 GB of KV room; tp 2: 21.60 - 8.03 - 2.15 = 11.42 GB per GPU for 65,536 B/token x 131,072."""
     _, (problem,) = verdict(endpoint(instance="g5.12xlarge", maxModelLen=131072, tensorParallelSize=1), LLAMA_8B)
-    assert "set engineArgs.tensorParallelSize: 2" in problem.fix
-    assert problem.fix.index("g6e.xlarge") < problem.fix.index("tensorParallelSize") < problem.fix.index("maxModelLen <= 25872")
+    assert problem.fix == ("use instanceType g6e.xlarge (the smallest known type it fits); or set engineArgs.tensorParallelSize: 2; "
+                           "or set engineArgs.maxModelLen <= 25872")
     result, problems = verdict(endpoint(instance="g5.12xlarge", maxModelLen=131072, tensorParallelSize=2), LLAMA_8B)
     assert (result.status, problems) == ("fits", [])
+
+
+def test_g23_a_larger_type_is_named_with_the_tensor_parallel_size_it_needs_when_one_is_set():
+    _, (problem,) = verdict(endpoint("meta-llama/Llama-3.1-70B-Instruct", instance="ml.g5.12xlarge", maxModelLen=131072, tensorParallelSize=1), LLAMA_70B)
+    assert problem.fix.startswith("use instanceType ml.p4d.24xlarge with engineArgs.tensorParallelSize: 8 (the smallest known type it fits)")
 
 
 def test_g23_the_default_tensor_parallel_size_is_every_gpu_of_the_instance():

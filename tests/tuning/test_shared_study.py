@@ -1,0 +1,161 @@
+"""Several `stacks tune` workers on one study in a real PostgreSQL server (tests/postgres.py), on the
+stand-in engine: no point is deployed twice, and a worker killed mid-trial has that trial failed by its
+lapsed heartbeat and run once more by the other worker.
+
+Optuna facts the retry rests on (optuna/optuna@v5.0.0): `fail_stale_trials` runs the stale-trial callback
+only in the process whose update moved the trial to FAIL (optuna/storages/_heartbeat.py);
+`RetryHeartbeatStaleTrialCallback(max_retry=1)` queues one WAITING copy with the same user attributes and
+none after a second failure (optuna/storages/_callbacks.py); `set_trial_state_values` moves a WAITING trial
+to RUNNING for one caller only (optuna/storages/_rdb/storage.py).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+RUN = "shared"
+SEQS = [2, 4, 8, 16, 32, 128]  # 128: the stand-in exits at start (infeasible), a finished trial too
+GRID = f"""
+name: {RUN}
+target: local
+base:
+  name: shared
+  model: stand-in/shared-model
+  engine: vllm
+  instanceType: g5.xlarge
+  modelSource: {{type: huggingface}}
+  engineArgs: {{maxModelLen: 2048}}
+parameters:
+  engineArgs.maxNumSeqs: {SEQS}
+benchmark:
+  scenario: D(16,24)
+  concurrency: [4]
+  maxRequests: 8
+  maxSeconds: 2
+  timeout: 10
+  warmup: 0
+  metricsInterval: 0.1
+objective: {{metric: output_throughput}}
+local:
+  engine: stand-in
+  readyTimeout: 20
+  extraArgs: ["--startup-delay", "2"]   # each trial waits 2 s for its engine: time to be killed in
+"""
+
+
+def worker(tmp_path: Path, url: str, password: str, out: str) -> subprocess.Popen:
+    env = {**os.environ, "PGPASSWORD": password, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "stacks", "tune", "grid.yaml", "--db", url, "--workers", "1", "--heartbeat", "1"],
+        cwd=tmp_path, env=env, stdout=(tmp_path / out).open("w"), stderr=subprocess.STDOUT,
+    )  # fmt: skip
+
+
+def rows(url: str, password: str) -> list[tuple]:
+    import psycopg2
+
+    conn = psycopg2.connect(url, password=password)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT to_regclass('tuning_trials')")
+            if cursor.fetchone()[0] is None:  # no worker has created the tables yet
+                return []
+            cursor.execute("SELECT key, status, attempt, owner, phase, params, error, engine FROM tuning_trials WHERE run = %s", (RUN,))
+            return cursor.fetchall()
+    finally:
+        conn.close()
+
+
+def test_two_workers_share_one_study_and_a_killed_workers_trial_is_retried_once_by_the_other(tmp_path, postgres_server):
+    from stacks.tuning.grid import point_key
+
+    url = postgres_server.url(postgres_server.create_database())
+    password = postgres_server.password
+    (tmp_path / "grid.yaml").write_text(GRID)
+    started = time.monotonic()
+    a = worker(tmp_path, url, password, "a.out")
+    b = worker(tmp_path, url, password, "b.out")
+    killed_key = None
+    try:
+        deadline = time.monotonic() + 40
+        while killed_key is None and time.monotonic() < deadline:  # kill A while its engine starts
+            for key, status, _attempt, owner, phase, *_ in rows(url, password):
+                if status == "running" and owner and owner.split(":")[1] == str(a.pid) and phase == "wait":
+                    killed_key = key
+            time.sleep(0.1)
+        assert killed_key is not None, (tmp_path / "a.out").read_text()
+        os.kill(a.pid, signal.SIGKILL)
+        a.wait(10)
+        assert b.wait(60) == 0, (tmp_path / "b.out").read_text()
+    finally:
+        for process in (a, b):
+            if process.poll() is None:
+                process.kill()
+                process.wait(10)
+    elapsed = time.monotonic() - started
+
+    keys = {point_key({"engineArgs.maxNumSeqs": n}): n for n in SEQS}
+    final = {key: (status, attempt, error) for key, status, attempt, *_rest, error, _engine in rows(url, password)}
+    assert set(final) == set(keys)
+    assert {k: v[0] for k, v in final.items()} == {k: "infeasible" if n == 128 else "succeeded" for k, n in keys.items()}
+    assert {k: v[1] for k, v in final.items()} == {k: 2 if k == killed_key else 1 for k in keys}  # one retry, only of the killed trial
+
+    # Each engine start writes its command line first in the trial's log: every point started once, the killed one twice.
+    logs = tmp_path / "tuning-runs" / f"{RUN}-logs"
+    starts = {k: (logs / f"trial-{k}.log").read_text().count("\n$ ") + (logs / f"trial-{k}.log").read_text().startswith("$ ") for k in keys}
+    assert starts == {k: 2 if k == killed_key else 1 for k in keys}
+
+    out = (tmp_path / "b.out").read_text()
+    assert f"trial {killed_key}: retrying it here (attempt 2); the worker of attempt 1 stopped" in out
+    assert "stopped engine pid" in out  # the engine the killed worker left running, stopped before the retry
+    assert password not in out
+
+    import optuna
+
+    study = optuna.load_study(study_name=f"{RUN}.workers", storage=url.replace("tuner@", f"tuner:{password}@"))
+    mine = [t for t in study.trials if t.user_attrs.get("key") == killed_key]
+    assert sorted(t.state.name for t in mine) == ["COMPLETE", "FAIL"]
+    (retry,) = [t for t in mine if t.state.name == "COMPLETE"]
+    assert retry.system_attrs["retry_history"] == [next(t.number for t in mine if t.state.name == "FAIL")]
+    assert elapsed < 60
+
+
+def test_a_worker_whose_trial_was_taken_over_writes_nothing_more(postgres_url):
+    """A worker cut off longer than the grace period comes back: its next write is refused (ClaimLost), so
+    the retry's record stands."""
+    from stacks.tuning.sharedstore import ClaimLost, SharedTrialStore
+    from stacks.tuning.store import TrialRecord
+
+    first, second = SharedTrialStore(postgres_url), SharedTrialStore(postgres_url)
+    first.start_run("r", {"name": "r"})
+    assert first.next_attempt("r", "k1") == 1
+    assert first.claim("r", "k1", {"x": 1}, 1.0, 1)
+    assert not second.claim("r", "k1", {"x": 1}, 1.0, 1)  # the primary key admits one claim
+    assert second.next_attempt("r", "k1") is None
+    assert second.take_over("r", "k1", 1, 2.0) is not None
+    with pytest.raises(ClaimLost):
+        first.save(TrialRecord("r", "k1", {"x": 1}, "failed", error="stale result"))
+    second.save(TrialRecord("r", "k1", {"x": 1}, "succeeded", metrics={"output_throughput": {"mean": 5.0}}))
+    assert first.get("r", "k1").status == "succeeded"
+    first.close()
+    second.close()
+
+
+def test_a_second_worker_with_another_grid_of_the_same_name_is_refused(postgres_url):
+    from stacks.tuning.sharedstore import SharedTrialStore
+    from stacks.tuning.store import StoreError
+
+    store = SharedTrialStore(postgres_url)
+    store.start_run("r", {"name": "r", "parallel": 1, "seed": 0})
+    store.start_run("r", {"name": "r", "parallel": 4, "seed": 0})  # another worker count is the same study
+    with pytest.raises(StoreError, match="run r was started from another grid"):
+        store.start_run("r", {"name": "r", "parallel": 1, "seed": 7})
+    store.close()

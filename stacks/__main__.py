@@ -47,11 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
     tune = sub.add_parser("tune", help="deploy and benchmark each point of a parameter grid; report the best")
     tune.add_argument("grid", help="grid spec YAML (see stacks/grids/)")
     tune.add_argument("--target", choices=["pulumi", "local"], help="where trials run (default: the grid's target)")
-    from .tuning.cliargs import error_rate, positive_int, positive_seconds
+    from .tuning.cliargs import error_rate, heartbeat_seconds, positive_int, positive_seconds
 
     tune.add_argument("--workers", type=positive_int, help="trials at once from this process, 1 to this machine's cores (default: the grid's parallel)")
     tune.add_argument("--parallel", type=positive_int, help="the older name of --workers")
-    tune.add_argument("--heartbeat", type=positive_int, help="with a shared --db: seconds between this worker's heartbeats; a trial 3 beats late is retried elsewhere (default: 20)")
+    tune.add_argument("--heartbeat", type=heartbeat_seconds, help="with a shared --db: seconds between this worker's heartbeats; a trial 3 beats late is retried elsewhere (default: 20)")
     tune.add_argument("--max-error-rate", type=error_rate, help="fraction of failed requests above which a load level fails its trial (default: the grid's benchmark.maxErrorRate, 0.05)")
     tune.add_argument("--db", help="SQLite results file (default: tuning-runs/<grid name>.db), or postgresql://USER@HOST/DB shared by several workers (password from PGPASSWORD or ~/.pgpass)")
     tune.add_argument("--strategy", choices=["grid", "random", "tpe", "gp"], help="search strategy (default: the grid's)")

@@ -117,6 +117,14 @@ def test_two_workers_share_one_study_and_a_killed_workers_trial_is_retried_once_
     assert f"trial {killed_key}: retrying it here (attempt 2); the worker of attempt 1 stopped" in out
     assert "stopped engine pid" in out  # the engine the killed worker left running, stopped before the retry
     assert password not in out
+    import psycopg2
+
+    conn = psycopg2.connect(url, password=password)
+    with conn.cursor() as cursor:  # every stored text: results and Optuna's tables
+        cursor.execute("SELECT string_agg(t::text, ' ') FROM tuning_trials t UNION ALL SELECT string_agg(r::text, ' ') FROM tuning_runs r UNION ALL SELECT string_agg(a::text, ' ') FROM trial_user_attributes a")
+        stored = " ".join(row[0] or "" for row in cursor.fetchall())
+    conn.close()
+    assert password not in stored and "stand-in/shared-model" in stored
 
     import optuna
 
@@ -159,3 +167,37 @@ def test_a_second_worker_with_another_grid_of_the_same_name_is_refused(postgres_
     with pytest.raises(StoreError, match="run r was started from another grid"):
         store.start_run("r", {"name": "r", "parallel": 1, "seed": 7})
     store.close()
+
+
+@pytest.mark.parametrize("url", ["postgresql://tuner:hunter2-not-here@db.internal/tuning", "postgresql://tuner@db.internal/tuning?password=hunter2-not-here"])
+def test_a_password_in_the_db_url_is_refused_and_never_printed(url, capsys):
+    """Consistent with the load generator, which refuses a key in its URL: the password comes from
+    PGPASSWORD or ~/.pgpass."""
+    from stacks.__main__ import main
+
+    for argv in (["tune", str(ROOT / "stacks/grids/tour.yaml"), "--db", url], ["report", "--db", url]):
+        assert main(argv) == 2
+        out = capsys.readouterr()
+        assert "a password in the --db URL would be shown in process lists, shell history and logs: remove it and set PGPASSWORD, or put it in ~/.pgpass" in out.out
+        assert "postgresql://db.internal/tuning" in out.out
+        assert "hunter2" not in out.out + out.err
+
+
+def test_workers_beyond_the_cores_are_capped_with_a_note(monkeypatch):
+    from rich.console import Console
+
+    from stacks.tuning import cli
+
+    monkeypatch.setattr(cli.os, "sched_getaffinity", lambda pid: {0, 1})
+    console = Console(record=True, width=400)
+    assert cli.workers(8, console) == 2
+    assert cli.workers(2, console) == 2
+    lines = console.export_text().splitlines()
+    assert lines == ["note: --workers 8 capped at 2, this machine's cores (each trial's load generator, and on --target local its engine, needs one); run more workers on other machines with --db postgresql://..."]
+
+
+def test_parallel_is_the_older_name_of_workers_and_says_so(capsys):
+    from stacks.__main__ import main
+
+    assert main(["tune", str(ROOT / "stacks/grids/tour.yaml"), "--parallel", "1", "--dry-run"]) == 0
+    assert "note: --parallel is the older name of --workers (trials at once from this process)" in capsys.readouterr().out

@@ -27,8 +27,8 @@ from . import grid as grid_mod
 from . import report as report_mod
 from .driver import Driver
 from .grid import GridSpec, Point
-from .sharedstore import is_url, open_store
-from .store import StoreError, TrialRecord, TrialStore
+from .sharedstore import is_url, open_store, sqlite_path
+from .store import StoreError, TrialRecord
 
 
 def say(console: Console, *parts: str | tuple[str, str]) -> None:
@@ -183,7 +183,7 @@ def tune(args: Any, console: Console) -> int:
             for problem in base:
                 say(console, f"  {problem}")
             return 2
-    db: Any = args.db if args.db and is_url(args.db) else Path(args.db or f"tuning-runs/{grid.name}.db")
+    db: Any = args.db if args.db and is_url(args.db) else sqlite_path(args.db or f"tuning-runs/{grid.name}.db")
     if is_url(str(db)) and grid.target == "pulumi" and not grid.pulumi.backend_url and not args.dry_run:
         # A retry on another machine must reach the dead worker's trial stack to destroy it.
         say(console, ("a shared --db needs a shared Pulumi backend", "red"), ": pulumi.backendUrl = None; Fix: set pulumi.backendUrl (e.g. s3://BUCKET/tuning) in the grid, the same for every worker")
@@ -316,7 +316,7 @@ def dry_run(grid: GridSpec, points: list[Point], console: Console, verbose: bool
 
 def report(args: Any, console: Console, code: int = 0) -> int:
     shared = is_url(str(args.db))
-    db: Any = str(args.db) if shared else Path(args.db)
+    db: Any = str(args.db) if shared else sqlite_path(args.db)
     if not shared and not db.exists():
         say(console, (f"no results database at {db}", "red"), f" (run `python -m stacks tune GRID.yaml --db {db}` first)")
         return 2

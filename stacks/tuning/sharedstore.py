@@ -359,11 +359,16 @@ def _comparable(doc: str) -> Any:
     return data
 
 
-def open_store(db: str | Path, create: bool = True) -> Any:
+def sqlite_path(db: str | os.PathLike[str]) -> Path:
+    """A SQLite --db as a path: `sqlite:///FILE` (as Optuna spells it) names FILE."""
+    text = os.fspath(db)
+    return Path(text.removeprefix("sqlite:///")) if text.startswith("sqlite:///") else Path(text)
+
+
+def open_store(db: str | os.PathLike[str], create: bool = True) -> Any:
     """The SQLite store for a path (or `sqlite:///FILE`), the shared store for a server URL."""
     from .store import TrialStore
 
-    text = str(db)
-    if is_url(text):
-        return SharedTrialStore(text, create)
-    return TrialStore(Path(text.removeprefix("sqlite:///")) if text.startswith("sqlite:///") else Path(db), create)
+    if is_url(os.fspath(db)):
+        return SharedTrialStore(os.fspath(db), create)
+    return TrialStore(sqlite_path(db), create)

@@ -116,6 +116,9 @@ def test_two_workers_share_one_study_and_a_killed_workers_trial_is_retried_once_
     out = (tmp_path / "b.out").read_text()
     assert f"trial {killed_key}: retrying it here (attempt 2); the worker of attempt 1 stopped" in out
     assert "stopped engine pid" in out  # the engine the killed worker left running, stopped before the retry
+    database = url.rsplit("/", 1)[1]
+    assert f"report: tuning-runs/{database}-report/report.md" in out  # the report read the shared database
+    assert (tmp_path / "tuning-runs" / f"{database}-report" / "report.md").is_file()
     assert password not in out
     import psycopg2
 

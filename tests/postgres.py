@@ -61,11 +61,14 @@ class PostgresServer:
         pwfile.write_text(self.password)
         if self._as:
             os.chown(pwfile, self._as["user"], self._as["group"])
-        subprocess.run(
-            [str(bindir / "initdb"), "-D", str(data), "-U", USER, f"--pwfile={pwfile}", "--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync", "-E", "UTF8"],
-            check=True, capture_output=True, **self._as,
-        )  # fmt: skip
         self.log = (self.folder / "server.log").open("wb")
+        done = subprocess.run(
+            [str(bindir / "initdb"), "-D", str(data), "-U", USER, f"--pwfile={pwfile}", "--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync", "-E", "UTF8"],
+            capture_output=True, **self._as,
+        )  # fmt: skip
+        if done.returncode:
+            self.close()
+            raise RuntimeError(f"initdb failed: {done.stderr.decode(errors='replace')[-2000:]}")
         self.process = subprocess.Popen(
             [str(bindir / "postgres"), "-D", str(data), "-p", str(self.port), "-k", str(self.folder), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=100"],
             stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True, **self._as,

@@ -365,7 +365,9 @@ class Driver:
             if claim is None:
                 break
             point = by_key.get(claim.key)
-            before = self.store.take_over(self.run_name, claim.key, claim.retry_of, self.clock()) if point is not None and not point.pruned else None
+            # Not a trial this process still runs (its own heartbeat lapsed on a database hiccup): it goes on.
+            usable = point is not None and not point.pruned and claim.key not in mine
+            before = self.store.take_over(self.run_name, claim.key, claim.retry_of, self.clock()) if usable else None
             if before is None:  # the row moved on (finished, or never claimed): nothing to retry
                 self.coordinator.release(claim, finished=False)
                 continue

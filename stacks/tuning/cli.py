@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from benchmarks.outputs import OutputError
+from benchmarks.outputs import OutputError, OutputLocked
 from components.rules import ConfigError
 from components.rules.problems import printable
 
@@ -236,7 +236,7 @@ def tune(args: Any, console: Console) -> int:
         counts = ", ".join(f"{sum(r.status == s for r in summary.records)} {s}" for s in ("failed", "infeasible", "pruned"))
         say(console, ("no trial succeeded", "red"), f" ({counts}); see the notes in the report and the trial logs")
         code = 1
-    return report(argparse_namespace(db=str(db), out=args.out, run=grid.name), console, code)
+    return report(argparse_namespace(db=str(db), out=args.out, run=grid.name, worker=is_url(str(db))), console, code)
 
 
 def drop_unobtainable(grid: GridSpec, console: Console, aws: Any = None) -> Optional[GridSpec]:
@@ -332,6 +332,13 @@ def report(args: Any, console: Console, code: int = 0) -> int:
             capacity = capacity_mod.Export.of_run(store, Path(args.export_capacity), getattr(args, "run", None)).open()
         written = report_mod.write(store, out, getattr(args, "run", None), f"--out {out}" if args.out else f"report folder {out}")
         files = capacity.write() if capacity is not None else None
+    except OutputLocked as exc:
+        if not getattr(args, "worker", False):
+            say(console, (str(exc), "red"))
+            return 2
+        # Workers of one shared study on one machine finish together: the first writes the report.
+        say(console, ("note", "yellow"), f": another worker on this machine is writing the report in {out}; `python -m stacks report --db {store.path}` writes it again with every result")
+        return code
     except (ValueError, OutputError, StoreError) as exc:
         say(console, (str(exc), "red"))
         return 2

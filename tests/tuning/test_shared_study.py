@@ -204,3 +204,43 @@ def test_parallel_is_the_older_name_of_workers_and_says_so(capsys):
 
     assert main(["tune", str(ROOT / "stacks/grids/tour.yaml"), "--parallel", "1", "--dry-run"]) == 0
     assert "note: --parallel is the older name of --workers (trials at once from this process)" in capsys.readouterr().out
+
+
+def test_a_trial_whose_worker_dies_twice_is_failed_for_good_not_retried_again(postgres_url):
+    """max_retry=1: the first lapse queues one retry, the second fails the point with the reason
+    (optuna/optuna@v5.0.0 optuna/storages/_callbacks.py: no copy once retry_history is longer than max_retry)."""
+    from stacks.tuning.sharedstore import SharedTrialStore
+    from stacks.tuning.workers import DIED_TWICE, Coordinator
+
+    store = SharedTrialStore(postgres_url)
+    store.start_run("r", {"name": "r"})
+    notes: list[str] = []
+    first = Coordinator(store, postgres_url, "r", heartbeat=1)
+    assert store.claim("r", "k1", {"x": 1}, 1.0, 1)
+    first.hold("k1", 1)
+    first.close()  # the worker dies: no more heartbeats
+
+    survivor = Coordinator(store, postgres_url, "r", heartbeat=1, note=notes.append)
+    assert survivor.pop_retry() is None
+    deadline = time.monotonic() + 20
+    retry = None
+    while retry is None and time.monotonic() < deadline:
+        survivor.fail_stale()
+        retry = survivor.pop_retry()
+        time.sleep(0.5)
+    assert retry is not None and (retry.key, retry.retry_of, retry.attempt) == ("k1", 1, 2)
+    assert notes == ["trial k1: its worker stopped sending heartbeats (attempt 1); queued to run once more"]
+    assert store.take_over("r", "k1", 1, 2.0) is not None
+    survivor.close()  # the retrying worker dies too
+
+    last = Coordinator(store, postgres_url, "r", heartbeat=1, note=notes.append)
+    deadline = time.monotonic() + 20
+    while store.get("r", "k1").status == "running" and time.monotonic() < deadline:
+        last.fail_stale()
+        time.sleep(0.5)
+    record = store.get("r", "k1")
+    assert (record.status, record.error) == ("failed", DIED_TWICE)
+    assert last.pop_retry() is None
+    assert notes[-1] == f"trial k1: {DIED_TWICE}"
+    last.close()
+    store.close()

@@ -131,12 +131,12 @@ class SharedTrialStore:
         try:
             self._engine = sa.create_engine(url, pool_pre_ping=True, future=True)
             with self._guard(), self._engine.begin() as conn:
-                postgres = conn.dialect.name == "postgresql"
-                if postgres:
+                if not create:  # a report: reads only (a user with SELECT alone may run it)
+                    if "tuning_runs" not in set(sa.inspect(conn).get_table_names()):
+                        raise StoreError(f"{self.path}: no tuning tables in this database; Fix: run `python -m stacks tune GRID.yaml --db {self.path}` first")
+                    return
+                if conn.dialect.name == "postgresql":
                     conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SCHEMA_LOCK})
-                tables = set(sa.inspect(conn).get_table_names())
-                if not create and "tuning_runs" not in tables:
-                    raise StoreError(f"{self.path}: no tuning tables in this database; Fix: run `python -m stacks tune GRID.yaml --db {self.path}` first")
                 _META.create_all(conn, checkfirst=True)
         except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
             raise StoreError(f"{self.path}: not a database URL SQLAlchemy can open ({scrub(str(exc))}); Fix: e.g. postgresql://USER@HOST:5432/DATABASE") from None

@@ -244,3 +244,38 @@ def test_a_trial_whose_worker_dies_twice_is_failed_for_good_not_retried_again(po
     assert notes[-1] == f"trial k1: {DIED_TWICE}"
     last.close()
     store.close()
+
+
+def test_stacks_report_reads_a_shared_database_with_select_alone(postgres_server, postgres_url, monkeypatch, tmp_path, capsys):
+    """Whoever should see results needs read access only: the report creates nothing in the database."""
+    import psycopg2
+
+    from stacks.__main__ import main
+    from stacks.tuning import grid as grid_mod
+    from stacks.tuning.sharedstore import SharedTrialStore
+    from stacks.tuning.store import TrialRecord
+
+    grid = grid_mod.load(ROOT / "stacks/grids/tour.yaml")
+    store = SharedTrialStore(postgres_url)
+    store.start_run("tour", grid.model_dump(mode="json", by_alias=True))
+    for seqs, throughput in ((8, 700.0), (32, 750.0)):
+        metrics = {m: {"mean": v, "min": v, "max": v, "stdev": 0.0, "values": [v, v]} for m, v in (("output_throughput", throughput), ("ttft_p90", 0.01), ("tpot_p90", 0.005))}
+        store.save(TrialRecord("tour", f"k{seqs}", {"engineArgs.maxNumSeqs": seqs}, "succeeded", started=1.0, finished=2.0, metrics=metrics))
+    store.finish_run("tour", "complete")
+    store.close()
+
+    database = postgres_url.rsplit("/", 1)[1]
+    reader, secret = f"reader_{database}", "reader-" + database
+    conn = psycopg2.connect(postgres_url, password=postgres_server.password)
+    conn.autocommit = True
+    with conn.cursor() as cursor:
+        cursor.execute(f"CREATE ROLE {reader} LOGIN PASSWORD %s", (secret,))
+        cursor.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {reader}")
+    conn.close()
+    monkeypatch.setenv("PGPASSWORD", secret)
+    url = postgres_url.replace("tuner@", f"{reader}@")
+    assert main(["report", "--db", url, "--out", str(tmp_path / "report")]) == 0
+    out = capsys.readouterr().out
+    assert "Trials of tour" in out and secret not in out
+    text = (tmp_path / "report" / "report.md").read_text()
+    assert "| 32 | succeeded | 750 |" in text and "| 8 | succeeded | 700 |" in text

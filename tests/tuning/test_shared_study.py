@@ -279,3 +279,30 @@ def test_stacks_report_reads_a_shared_database_with_select_alone(postgres_server
     assert "Trials of tour" in out and secret not in out
     text = (tmp_path / "report" / "report.md").read_text()
     assert "| 32 | succeeded | 750 |" in text and "| 8 | succeeded | 700 |" in text
+
+
+def test_the_secret_canary_never_reaches_a_shared_database(tmp_path, capsys, monkeypatch, postgres_server, postgres_url):
+    """The canary of tests/faults/test_secret_canary.py, in a grid's local.env and echoed back by the engine in
+    its error bodies, run against PostgreSQL: no output and no table (ours or Optuna's) holds any 8 characters of it."""
+    import psycopg2
+
+    from tests.faults.test_secret_canary import CANARY, _grid, assert_no_canary, leaks, stacks_cli
+
+    grid = _grid(tmp_path, lambda g: g["local"].update(env={"HF_TOKEN": CANARY}, extraArgs=["--fail-every", "1", "--error-body", f"bad token {CANARY}"]))
+    out = tmp_path / "out"
+    out.mkdir()
+    monkeypatch.chdir(out)  # a shared database's logs and report go under ./tuning-runs
+    assert stacks_cli(["tune", str(grid), "--target", "local", "--db", postgres_url]) == 1  # every request failed
+    assert_no_canary(capsys, out)
+    conn = psycopg2.connect(postgres_url, password=postgres_server.password)
+    with conn.cursor() as cursor:
+        cursor.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")
+        tables = [row[0] for row in cursor.fetchall()]
+        stored = ""
+        for table in tables:
+            cursor.execute(f'SELECT coalesce(string_agg(t::text, chr(10)), \'\') FROM "{table}" t')
+            stored += cursor.fetchone()[0]
+    conn.close()
+    assert {"tuning_runs", "tuning_trials", "trials", "trial_user_attributes"} <= set(tables)
+    assert "HF_TOKEN" in stored and "bad token" in stored  # the grid and the engine's error are stored, the token is not
+    assert leaks(stored.encode()) == []

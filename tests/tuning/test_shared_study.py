@@ -80,7 +80,6 @@ def test_two_workers_share_one_study_and_a_killed_workers_trial_is_retried_once_
     url = postgres_server.url(postgres_server.create_database())
     password = postgres_server.password
     (tmp_path / "grid.yaml").write_text(GRID)
-    started = time.monotonic()
     a = worker(tmp_path, url, password, "a.out")
     b = worker(tmp_path, url, password, "b.out")
     killed_key = None

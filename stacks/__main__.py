@@ -47,11 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
     tune = sub.add_parser("tune", help="deploy and benchmark each point of a parameter grid; report the best")
     tune.add_argument("grid", help="grid spec YAML (see stacks/grids/)")
     tune.add_argument("--target", choices=["pulumi", "local"], help="where trials run (default: the grid's target)")
-    from .tuning.cliargs import error_rate, positive_int, positive_seconds
+    from .tuning.cliargs import error_rate, heartbeat_seconds, positive_int, positive_seconds
 
-    tune.add_argument("--parallel", type=positive_int, help="trials at once, 1 or more (default: the grid's parallel)")
+    tune.add_argument("--workers", type=positive_int, help="trials at once from this process, 1 to this machine's cores (default: the grid's parallel)")
+    tune.add_argument("--parallel", type=positive_int, help="the older name of --workers")
+    tune.add_argument("--heartbeat", type=heartbeat_seconds, help="with a shared --db: seconds between this worker's heartbeats; a trial 3 beats late is retried elsewhere (default: 20)")
     tune.add_argument("--max-error-rate", type=error_rate, help="fraction of failed requests above which a load level fails its trial (default: the grid's benchmark.maxErrorRate, 0.05)")
-    tune.add_argument("--db", help="SQLite results file (default: tuning-runs/<grid name>.db)")
+    tune.add_argument("--db", help="SQLite results file (default: tuning-runs/<grid name>.db), or postgresql://USER@HOST/DB shared by several workers (password from PGPASSWORD or ~/.pgpass)")
     tune.add_argument("--strategy", choices=["grid", "random", "tpe", "gp"], help="search strategy (default: the grid's)")
     tune.add_argument("--dry-run", action="store_true", help="expand, prune and plan each point offline; deploy nothing")
     tune.add_argument("--verbose", "-v", action="store_true", help="list each pruned point (and, with --dry-run, each passed plan), not only one line per cause")
@@ -59,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--all", action="store_true", help="list every pruned point (same as --verbose)")
 
     report = sub.add_parser("report", help="report a tuning run: table, Pareto front, best config, plot")
-    report.add_argument("--db", required=True, help="SQLite results file of `stacks tune`")
+    report.add_argument("--db", required=True, help="SQLite results file of `stacks tune`, or the postgresql:// URL its workers shared")
     report.add_argument("--out", help="report directory (default: <db>-report)")
     report.add_argument("--run", help="run name when the file holds several (default: the latest)")
     report.add_argument("--export-capacity", metavar="DIR", help="also write one capacity file per configuration into DIR (rule C1: set an endpoint's capacity: to one)")

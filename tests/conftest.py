@@ -115,3 +115,24 @@ def fake_hyperpod_chart(tmp_path_factory):
         os.environ.pop(ENV_VAR, None)
     else:
         os.environ[ENV_VAR] = previous
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server in a temporary folder (tests/postgres.py), stopped after the session;
+    skipped, naming what is missing, where initdb and postgres are not installed."""
+    from tests.postgres import PostgresServer, binaries
+
+    bindir = binaries()
+    if bindir is None:
+        pytest.skip("needs the PostgreSQL server binaries (initdb, postgres) on PATH or in /usr/lib/postgresql/*/bin, e.g. apt-get install postgresql")
+    server = PostgresServer(bindir)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def postgres_url(postgres_server, monkeypatch):
+    """A fresh database on the session's server: its URL (no password in it; PGPASSWORD is set)."""
+    monkeypatch.setenv("PGPASSWORD", postgres_server.password)
+    return postgres_server.url(postgres_server.create_database())

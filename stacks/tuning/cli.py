@@ -6,6 +6,7 @@ stored errors may hold `[/x]`, which markup would reject (MarkupError) or swallo
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -16,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from benchmarks.outputs import OutputError
+from benchmarks.outputs import OutputError, OutputLocked
 from components.rules import ConfigError
 from components.rules.problems import printable
 
@@ -26,7 +27,8 @@ from . import grid as grid_mod
 from . import report as report_mod
 from .driver import Driver
 from .grid import GridSpec, Point
-from .store import StoreError, TrialRecord, TrialStore
+from .sharedstore import is_url, open_store, sqlite_path
+from .store import StoreError, TrialRecord
 
 
 def say(console: Console, *parts: str | tuple[str, str]) -> None:
@@ -118,21 +120,40 @@ def nothing_to_try(grid: GridSpec, points: list[Point]) -> str:
     return f"nothing to try: all {len(points)} point(s) of grid {grid.name} were pruned{against} ({causes} cause(s) above); fix them in the grid or the base stack"
 
 
-def make_deployer(grid: GridSpec, target: str, db: Path, run: str) -> Any:
-    log_dir = db.parent / f"{run}-logs"
+def results_folder(db: str) -> Path:
+    """Where logs, Pulumi's file state and reports go: beside a SQLite file; for a shared database, this
+    machine's tuning-runs/ (each worker keeps its own trials' logs)."""
+    return Path("tuning-runs") if is_url(db) else Path(db).parent
+
+
+def workers(requested: int, console: Console) -> int:
+    """Trials at once from this process, capped at this machine's cores with a line saying so: each trial's
+    load generator needs a core to time requests, and on the local target so does its engine."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if requested > cores:
+        say(console, ("note", "yellow"), f": --workers {requested} capped at {cores}, this machine's cores (each trial's load generator, and on --target local its engine, needs one); run more workers on other machines with --db postgresql://...")
+        return cores
+    return requested
+
+
+def make_deployer(grid: GridSpec, target: str, db: Path | str, run: str) -> Any:
+    log_dir = results_folder(str(db)) / f"{run}-logs"
     if target == "local":
         from .local import LocalEngineDeployer
 
         return LocalEngineDeployer(grid.local, log_dir)
     from .pulumi_target import AutomationStackRunner, PulumiDeployer
 
-    backend = grid.pulumi.backend_url or f"file://{(db.parent / '.pulumi-state').resolve()}"
+    backend = grid.pulumi.backend_url or f"file://{(results_folder(str(db)) / '.pulumi-state').resolve()}"
     runner = AutomationStackRunner(Path(grid.pulumi.project_dir), backend)
     return PulumiDeployer(grid.pulumi, runner, log_dir, run)
 
 
 def tune(args: Any, console: Console) -> int:
-    overrides: dict[str, Any] = {k: v for k, v in (("target", args.target), ("strategy", args.strategy), ("parallel", args.parallel)) if v is not None}
+    if getattr(args, "parallel", None) is not None:  # the older name, kept working
+        say(console, ("note", "yellow"), ": --parallel is the older name of --workers (trials at once from this process)")
+    count = getattr(args, "workers", None) or getattr(args, "parallel", None)
+    overrides: dict[str, Any] = {k: v for k, v in (("target", args.target), ("strategy", args.strategy), ("parallel", count)) if v is not None}
     try:
         grid = grid_mod.load(args.grid)
         if getattr(args, "max_error_rate", None) is not None:
@@ -162,7 +183,12 @@ def tune(args: Any, console: Console) -> int:
             for problem in base:
                 say(console, f"  {problem}")
             return 2
-    db = Path(args.db or f"tuning-runs/{grid.name}.db")
+    db: Any = args.db if args.db and is_url(args.db) else sqlite_path(args.db or f"tuning-runs/{grid.name}.db")
+    if is_url(str(db)) and grid.target == "pulumi" and not grid.pulumi.backend_url and not args.dry_run:
+        # A retry on another machine must reach the dead worker's trial stack to destroy it.
+        say(console, ("a shared --db needs a shared Pulumi backend", "red"), ": pulumi.backendUrl = None; Fix: set pulumi.backendUrl (e.g. s3://BUCKET/tuning) in the grid, the same for every worker")
+        return 2
+    grid = grid_mod.with_overrides(grid, {"parallel": workers(grid.parallel, console)}) if not args.dry_run else grid
     if grid.target == "pulumi" and not args.dry_run:
         from shutil import which
 
@@ -175,7 +201,7 @@ def tune(args: Any, console: Console) -> int:
         grid = kept
     if not args.dry_run:
         try:
-            store = TrialStore(db)  # a file that is not a results database: named before anything runs
+            store = open_store(db)  # a file that is not a results database: named before anything runs
         except StoreError as exc:
             say(console, (str(exc), "red"))
             return 2
@@ -188,7 +214,7 @@ def tune(args: Any, console: Console) -> int:
             return 1
         return dry_run(grid, points, console, verbose)
     stop = threading.Event()
-    driver = Driver(grid, store, make_deployer(grid, grid.target, db, grid.name), reporter=RichReporter(console), stop=stop)
+    driver = Driver(grid, store, make_deployer(grid, grid.target, db, grid.name), reporter=RichReporter(console), stop=stop, heartbeat=getattr(args, "heartbeat", None))
     previous = signal.getsignal(signal.SIGTERM)
     signal.signal(signal.SIGTERM, lambda *_: stop.set())  # CI timeouts: tear down like Ctrl-C
     try:
@@ -201,7 +227,7 @@ def tune(args: Any, console: Console) -> int:
         return 1
     finally:
         signal.signal(signal.SIGTERM, previous)
-    say(console, f"ran {summary.ran} trial(s), {summary.skipped} finished earlier, {summary.pruned} pruned; results in {db}")
+    say(console, f"ran {summary.ran} trial(s), {summary.skipped} finished earlier, {summary.pruned} pruned; results in {store.path}")
     code = 0
     if summary.interrupted:
         say(console, ("interrupted", "yellow"), ": every started trial was torn down; run the same command again to resume")
@@ -210,7 +236,7 @@ def tune(args: Any, console: Console) -> int:
         counts = ", ".join(f"{sum(r.status == s for r in summary.records)} {s}" for s in ("failed", "infeasible", "pruned"))
         say(console, ("no trial succeeded", "red"), f" ({counts}); see the notes in the report and the trial logs")
         code = 1
-    return report(argparse_namespace(db=str(db), out=args.out, run=grid.name), console, code)
+    return report(argparse_namespace(db=str(db), out=args.out, run=grid.name, worker=is_url(str(db))), console, code)
 
 
 def drop_unobtainable(grid: GridSpec, console: Console, aws: Any = None) -> Optional[GridSpec]:
@@ -289,22 +315,30 @@ def dry_run(grid: GridSpec, points: list[Point], console: Console, verbose: bool
 
 
 def report(args: Any, console: Console, code: int = 0) -> int:
-    db = Path(args.db)
-    if not db.exists():
+    shared = is_url(str(args.db))
+    db: Any = str(args.db) if shared else sqlite_path(args.db)
+    if not shared and not db.exists():
         say(console, (f"no results database at {db}", "red"), f" (run `python -m stacks tune GRID.yaml --db {db}` first)")
         return 2
     try:
-        store = TrialStore(db, create=False)  # a report adds no table to a file that is not a results database
+        store = open_store(db, create=False)  # a report adds no table to a file that is not a results database
     except StoreError as exc:
         say(console, (str(exc), "red"))
         return 2
-    out = Path(args.out) if args.out else db.parent / f"{db.stem}-report"
+    out = Path(args.out) if args.out else results_folder(str(db)) / f"{store.path.stem}-report"
     capacity, files = None, None
     try:
         if getattr(args, "export_capacity", None):  # its files checked and locked before the report is written
             capacity = capacity_mod.Export.of_run(store, Path(args.export_capacity), getattr(args, "run", None)).open()
         written = report_mod.write(store, out, getattr(args, "run", None), f"--out {out}" if args.out else f"report folder {out}")
         files = capacity.write() if capacity is not None else None
+    except OutputLocked as exc:
+        if not getattr(args, "worker", False):
+            say(console, (str(exc), "red"))
+            return 2
+        # Workers of one shared study on one machine finish together: the first writes the report.
+        say(console, ("note", "yellow"), f": another worker on this machine is writing the report in {out}; `python -m stacks report --db {store.path}` writes it again with every result")
+        return code
     except (ValueError, OutputError, StoreError) as exc:
         say(console, (str(exc), "red"))
         return 2

@@ -13,7 +13,7 @@ import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Protocol
+from typing import Any, Callable, Optional, Protocol
 
 from benchmarks import secrets
 
@@ -22,10 +22,13 @@ from .cost import trial_price
 from .deploy import Deployer, DeployError, Endpoint, EndpointFailed, EngineDied, Interrupted, ReadyTimeout
 from .grid import GridSpec, Point, expand
 from .measure import BenchmarkFailed, Measurement, Measurer
-from .runlock import RunLock
+from .runlock import for_store
+from .sharedstore import ClaimLost
 from .store import StoreError, TrialRecord, TrialStore
 
 WATCH_SECONDS = 0.5  # how often the engine is checked during a benchmark
+SYNC_SECONDS = 1.0  # a shared study: how often other workers' results and dead workers are looked for
+LOST = "lost"  # a shared study: another worker took this trial over; nothing of it is recorded here
 
 
 class Reporter(Protocol):
@@ -75,6 +78,7 @@ class Driver:
         stop: Optional[threading.Event] = None,
         clock: Callable[[], float] = time.time,
         ready_timeout: Optional[float] = None,
+        heartbeat: Optional[int] = None,
     ):
         self.grid = grid
         self.store = store
@@ -88,18 +92,22 @@ class Driver:
         self.clock = clock
         target = grid.local if grid.target == "local" else grid.pulumi
         self.ready_timeout = ready_timeout or target.ready_timeout
+        self.heartbeat = heartbeat  # a shared study's heartbeat interval (stacks/tuning/workers.py)
+        self.coordinator: Any = None  # workers.Coordinator on a shared study
+        self.taken: set[str] = set()  # a shared study: keys other workers hold
 
     # ---------------------------------------------------------------- one trial
 
-    def run_trial(self, point: Point) -> TrialRecord:
+    def run_trial(self, point: Point, claim: Any = None) -> TrialRecord:
         """One trial; whatever happens after `start`, `stop` runs. StoreError (the database failed) is
-        raised only once the trial is torn down."""
+        raised only once the trial is torn down. `claim`: a shared study's hold on the point (released here)."""
         assert point.spec is not None
         record = TrialRecord(self.run_name, point.key, point.params, "running", phase="deploy", started=self.clock())
-        self.store.save(record)
         handle = None
         store_error: Optional[StoreError] = None
+        lost = False
         try:
+            self.store.save(record)
             self.reporter.phase(point, "deploy")
             handle = self.deployer.start(point.key, point.spec)
             record.stack = self.deployer.describe(handle)
@@ -116,6 +124,9 @@ class Driver:
                 record.metrics["capacity"] = measurement.capacity
             record.levels = measurement.levels
             record.status = "succeeded"
+        except ClaimLost as exc:  # this worker's heartbeat lapsed and another took the point over
+            lost = True
+            record.status, record.error = "interrupted", str(exc)
         except StoreError as exc:  # not the trial's fault: the run stops (after the teardown below)
             store_error = exc
             record.status, record.error = "interrupted", str(exc)
@@ -146,8 +157,12 @@ class Driver:
             record.phase = None
             record.finished = self.clock()
             store_error = self._try_save(record, store_error)
+            if claim is not None:
+                self.coordinator.release(claim, finished=record.done)
         if store_error is not None:
             raise store_error
+        if lost:
+            record.status = LOST
         return record
 
     def _try_save(self, record: TrialRecord, failed: Optional[StoreError]) -> Optional[StoreError]:
@@ -156,6 +171,8 @@ class Driver:
             return failed
         try:
             self.store.save(record)
+        except ClaimLost:
+            return failed  # another worker holds the row now: nothing of this attempt is written
         except StoreError as exc:
             return exc
         return None
@@ -216,7 +233,9 @@ class Driver:
             note(message)
         known = {}
         for record in self.store.trials(self.run_name):
-            if record.stack:
+            # A shared study: a stack in another worker's row is that worker's trial, alive or not; a dead
+            # worker's is torn down by whoever retries it (`_claim_shared`).
+            if record.stack and not getattr(self.store, "shared", False):
                 message = self.deployer.cleanup(record.stack)
                 if message:
                     note(message)
@@ -237,9 +256,19 @@ class Driver:
         return left
 
     def run(self) -> RunSummary:
-        """One run at a time per database (RunLocked names the other one)."""
-        with RunLock(self.store.path):
-            return self._run()
+        """SQLite: one run at a time per database (RunLocked names the other one). A shared database:
+        any number of workers, each trial held by its claim (runlock.for_store)."""
+        with for_store(self.store):
+            if not getattr(self.store, "shared", False):
+                return self._run()
+            from .workers import DEFAULT_HEARTBEAT, Coordinator
+
+            note = getattr(self.reporter, "note", lambda message: None)
+            self.coordinator = Coordinator(self.store, self.store.url, self.run_name, self.heartbeat or DEFAULT_HEARTBEAT, note)
+            try:
+                return self._run()
+            finally:
+                self.coordinator.close()
 
     def _run(self) -> RunSummary:
         points = expand(self.grid)
@@ -254,6 +283,7 @@ class Driver:
         known = self._recover()
         skipped = sum(1 for r in known.values() if r.status != "pruned")
         study = strategies.make_study(self.grid, self.run_name, self.store.url)
+        by_key = {p.key: p for p in points}
         strategy = strategies.make(self.strategy_name, self.grid, points, dict(known), study)
         feasible = len(points) - len(pruned)
         self.reporter.planned(feasible if self.grid.budget.trials is None else min(feasible, self.grid.budget.trials), pruned, skipped)
@@ -261,14 +291,27 @@ class Driver:
         started_at = self.clock()
         ran, interrupted = 0, False
         running: dict[Future, Point] = {}
+        synced = float("-inf")
         with ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix="trial") as pool:
             try:
                 while True:
-                    room = min(self.parallel - len(running), self._budget_left(strategy.known, started_at, ran) - len(running))
+                    mine = {p.key for p in running.values()}
+                    if self.coordinator is not None and time.monotonic() - synced >= SYNC_SECONDS:
+                        self._sync_shared(strategy, mine)
+                        synced = time.monotonic()
+                    room = min(self.parallel - len(running), self._budget_left(strategy.known, started_at, ran) - len(running) - len(self.taken))
                     if room > 0 and not self.stop.is_set():
-                        for point in strategy.propose(room, {p.key for p in running.values()}):
-                            running[pool.submit(self.run_trial, point)] = point
+                        if self.coordinator is not None:
+                            for point, claim in self._claim_shared(strategy, room, by_key, mine):
+                                running[pool.submit(self.run_trial, point, claim)] = point
+                        else:
+                            for point in strategy.propose(room, mine):
+                                running[pool.submit(self.run_trial, point)] = point
                     if not running:
+                        if self.coordinator is not None and self.taken and not self.stop.is_set():
+                            # Other workers still run trials: stay to retry one whose worker dies.
+                            self.stop.wait(SYNC_SECONDS)
+                            continue
                         break
                     done, _ = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
                     for future in done:
@@ -278,6 +321,9 @@ class Driver:
                         except StoreError:
                             self.stop.set()  # the other trials stop and tear down before the pool closes
                             raise
+                        if record.status == LOST:
+                            self.reporter.finished(point, record)
+                            continue
                         ran += 1
                         if record.status == "interrupted":
                             interrupted = True
@@ -294,3 +340,56 @@ class Driver:
         interrupted = interrupted or self.stop.is_set()
         self.store.finish_run(self.run_name, "interrupted" if interrupted else "complete")
         return RunSummary(self.run_name, len(points), len(pruned), ran, skipped, interrupted, self.store.trials(self.run_name))
+
+    # ---------------------------------------------------------------- a shared study
+
+    def _sync_shared(self, strategy: strategies.Strategy, mine: set[str]) -> None:
+        """Fail dead workers' trials (each queued for one retry), learn other workers' results, and note
+        which points they hold now."""
+        self.coordinator.fail_stale()
+        taken = set()
+        for record in self.store.trials(self.run_name):
+            if record.done:
+                strategy.known.setdefault(record.key, record)  # their worker told the shared study already
+            elif record.status == "running" and record.key not in mine:
+                taken.add(record.key)
+        self.taken = taken
+
+    def _claim_shared(self, strategy: strategies.Strategy, room: int, by_key: dict[str, Point], mine: set[str]) -> list[tuple[Point, Any]]:
+        """Up to `room` points this process now holds: queued retries first, then new proposals. A point
+        is held by its row's primary key (sharedstore.py), so no two workers deploy it."""
+        out: list[tuple[Point, Any]] = []
+        note = getattr(self.reporter, "note", lambda message: None)
+        while len(out) < room:
+            claim = self.coordinator.pop_retry()
+            if claim is None:
+                break
+            point = by_key.get(claim.key)
+            # Not a trial this process still runs (its own heartbeat lapsed on a database hiccup): it goes on.
+            usable = point is not None and not point.pruned and claim.key not in mine
+            before = self.store.take_over(self.run_name, claim.key, claim.retry_of, self.clock()) if usable else None
+            if before is None:  # the row moved on (finished, or never claimed): nothing to retry
+                self.coordinator.release(claim, finished=False)
+                continue
+            if before.stack:  # what the dead worker left running (its stack, or an engine on this host)
+                message = self.deployer.cleanup(before.stack)
+                if message:
+                    note(f"trial {claim.key}: {message}")
+            note(f"trial {claim.key}: retrying it here (attempt {claim.attempt}); the worker of attempt {claim.retry_of} stopped")
+            self.taken.discard(claim.key)
+            out.append((point, claim))
+        while len(out) < room:
+            proposed = strategy.propose(room - len(out), mine | self.taken | {p.key for p, _ in out})
+            if not proposed:
+                break
+            for point in proposed:
+                attempt = self.store.next_attempt(self.run_name, point.key)
+                claim = self.coordinator.hold(point.key, attempt) if attempt is not None else None
+                if claim is None or not self.store.claim(self.run_name, point.key, point.params, self.clock(), attempt):
+                    if claim is not None:
+                        self.coordinator.release(claim, finished=False)
+                    self.taken.add(point.key)  # another worker holds or finished it
+                    strategy.withdraw(point)
+                    continue
+                out.append((point, claim))
+        return out

@@ -8,14 +8,20 @@ its holder:
   another mount of the same file meets it too.
 The kernel drops both when the holding process exits, however it exits: a lock file a killed run
 leaves blocks nothing.
+
+A shared database (`--db postgresql://...`) is locked per trial instead: several workers, on several
+machines, run one study on purpose, and no flock reaches across machines. Each point is held by its row in
+the database (stacks/tuning/sharedstore.py `claim`: the primary key admits one insert) and by a heartbeat
+that lapses when its worker dies (stacks/tuning/workers.py); `for_store` picks the lock.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
-from typing import Optional
+from typing import Any, ContextManager, Optional
 
 from benchmarks.outputs import FileLock, OutputError, OutputLocked
 
@@ -88,3 +94,10 @@ class RunLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def for_store(store: Any) -> ContextManager[Any]:
+    """The run lock of a SQLite store; nothing per run on a shared one, whose trials are locked by their claims."""
+    if getattr(store, "shared", False):
+        return contextlib.nullcontext()
+    return RunLock(store.path)

@@ -77,6 +77,9 @@ class Strategy:
         self.known[point.key] = record
         log_trial(self.study, self.grid, point, record)
 
+    def withdraw(self, point: Point) -> None:
+        """A proposed point another worker of a shared study holds or finished: nothing was deployed."""
+
 
 class RandomStrategy(Strategy):
     name = "random"
@@ -152,6 +155,11 @@ class TpeStrategy(Strategy):
         trial.set_constraint("feasible", constraint(record, self.grid))
         trial.set_user_attr("status", record.status)
         self.study.tell(trial, objective_value(record, self.grid) if record.status == "succeeded" else worst(self.grid))
+
+    def withdraw(self, point: Point) -> None:
+        trial = self.pending.pop(point.key, None)
+        if trial is not None:
+            self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
 
     def tell(self, point: Point, record: TrialRecord) -> None:
         self.known[point.key] = record

@@ -1,0 +1,57 @@
+"""Typed endpoint, cluster, platform and gateway specs: what a user writes in `Pulumi.<env>.yaml`, parsed once.
+
+Keys are camelCase in config (`instanceType`) and snake_case in code (`instance_type`). Unknown keys
+are errors, so a typo never silently falls back to a default. One module per domain; this package
+re-exports every model.
+"""
+
+from .base import _Model
+from .model_source import FsxSource, HuggingFaceSource, ModelSource, S3Source, SecretKeyRef
+from .engine_args import EngineArgs, KvCache
+from .scaling import AMP_WORKSPACE_PATTERN, Autoscaling, CloudWatchTrigger, Load, PodsMetric, PrometheusTrigger, Resources, Slo
+from .endpoint import BACKENDS, Backend, DEFAULT_LOAD_BALANCER, EndpointSpec, KubernetesBackend, LoadBalancer, OmeBackend, OmeBenchmark
+from .cluster import ClusterSpec, GpuNodeGroup, InstanceGroup, KubernetesTaint, LifecycleScripts, NetworkSpec, SystemNodes, _ARN
+from .platform import DomainSpec, IngressSpec, PlatformSpec
+from .gateway import GatewaySpec, GatewayTenant, GatewayTier, _LABEL
+
+__all__ = [
+    "_Model",
+    "FsxSource",
+    "HuggingFaceSource",
+    "KvCache",
+    "ModelSource",
+    "S3Source",
+    "SecretKeyRef",
+    "EngineArgs",
+    "AMP_WORKSPACE_PATTERN",
+    "Autoscaling",
+    "CloudWatchTrigger",
+    "Load",
+    "PodsMetric",
+    "PrometheusTrigger",
+    "Resources",
+    "Slo",
+    "BACKENDS",
+    "Backend",
+    "DEFAULT_LOAD_BALANCER",
+    "EndpointSpec",
+    "KubernetesBackend",
+    "LoadBalancer",
+    "OmeBackend",
+    "OmeBenchmark",
+    "ClusterSpec",
+    "GpuNodeGroup",
+    "InstanceGroup",
+    "KubernetesTaint",
+    "LifecycleScripts",
+    "NetworkSpec",
+    "SystemNodes",
+    "_ARN",
+    "DomainSpec",
+    "IngressSpec",
+    "PlatformSpec",
+    "GatewaySpec",
+    "GatewayTenant",
+    "GatewayTier",
+    "_LABEL",
+]

@@ -1,0 +1,255 @@
+"""One model endpoint and its backend options."""
+
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from pydantic import Field, model_validator
+
+from ..bounds import DnsSubdomain, Env, ImageReference, Int32, Line, line
+from .base import _Model
+from .model_source import ModelSource
+from .engine_args import EngineArgs, KvCache
+from .scaling import Autoscaling, Load, Resources, Slo
+
+
+Backend = Literal["hyperpod", "kubernetes", "ome", "kserve"]
+LoadBalancer = Literal["alb", "nlb", "none"]
+# The load balancer that works with each backend, the default of `loadBalancer`: OME creates the engine's
+# Service itself, so the stack declares none for it (the hyperpod backend ignores the key).
+DEFAULT_LOAD_BALANCER: dict[str, LoadBalancer] = {"hyperpod": "alb", "kubernetes": "alb", "kserve": "alb", "ome": "none"}
+BACKENDS: tuple[str, ...] = ("hyperpod", "kubernetes", "ome", "kserve")
+
+
+class KubernetesBackend(_Model):
+    """Options of the `kubernetes` backend (a plain Deployment and Service); `serviceAccountName` applies to kserve
+    too. Ignored by the other backends.
+    """
+
+    weights: Literal["s3-csi", "init-container"] = "s3-csi"
+    """How S3 model files reach the pod (kubernetes backend with an S3 source): `s3-csi` mounts the bucket
+    read-only through the Mountpoint S3 CSI driver (needs `platform.s3Csi` on a new cluster); `init-container`
+    copies them with `aws s3 sync` into an emptyDir before the engine starts. Example: `init-container`
+    """
+    service_account_name: Optional[DnsSubdomain] = None
+    """Service account of the engine pod (kubernetes and kserve backends). With `weights: init-container` it needs
+    S3 read access to the model bucket (Pod Identity or IRSA); otherwise a warning is printed. Unset: the
+    namespace's default service account. Example: `model-reader`
+    """
+    init_image: ImageReference = "public.ecr.aws/aws-cli/aws-cli:2.27.50"
+    """Image of the init container that runs `aws s3 sync` (used only with `weights: init-container`). Example:
+    `public.ecr.aws/aws-cli/aws-cli:2.27.50`
+    """
+
+
+class OmeBenchmark(_Model):
+    """An OME BenchmarkJob (genai-bench) the stack runs against the endpoint after it is up; results go to a PVC or
+    object storage (ome backend only).
+    """
+
+    output_location: Line = Field(min_length=1)
+    """Where OME stores the results: `pvc://<claim>/<subpath>` (create the PVC first) or `oci://...`; OME knows no
+    other storage type for results. Example: `pvc://bench-results/qwen3-8b`
+    """
+    image: Optional[ImageReference] = None
+    """genai-bench image of the job (`podOverride.image`). Unset: the OME controller's default image. Example:
+    `registry.example.com/genai-bench:1.0`
+    """
+    task: Literal["text-to-text", "image-to-text", "text-to-embeddings", "image-to-embeddings"] = "text-to-text"
+    """genai-bench task: the kind of input and output. Example: `text-to-text`"""
+    traffic_scenarios: list[line(256)] = Field(default_factory=lambda: ["D(100,100)"])
+    """genai-bench traffic scenarios, e.g. `D(input,output)` for fixed input and output token counts. Example:
+    `["D(100,100)", "D(2000,200)"]`
+    """
+    num_concurrency: list[Int32] = Field(default_factory=lambda: [1, 4])
+    """Concurrency levels to run, one run each. Example: `[1, 4, 16]`"""
+    max_time_per_iteration: Int32 = Field(default=15, ge=1)
+    """Time limit of one iteration, in minutes. Example: `30`"""
+    max_requests_per_iteration: Int32 = Field(default=100, ge=1)
+    """Request limit of one iteration. Example: `500`"""
+
+
+class OmeBackend(_Model):
+    """Options of the `ome` backend. The stack declares a ClusterBaseModel and a ClusterServingRuntime per endpoint
+    unless `baseModel` names an existing ClusterBaseModel. Ignored by the other backends.
+    """
+
+    base_model: Optional[DnsSubdomain] = None
+    """Name of an existing ClusterBaseModel to serve; the stack then declares none. Unset: the stack declares one
+    named `<namespace>-<endpoint name>`. Example: `qwen3-8b`
+    """
+    model_format: line(253) = "safetensors"
+    """Model format name, on the ClusterBaseModel and in the runtime's supported formats. Example: `safetensors`"""
+    model_framework: line(253) = "transformers"
+    """Model framework name, on the ClusterBaseModel and in the runtime's supported formats. Example:
+    `transformers`
+    """
+    benchmark: Optional[OmeBenchmark] = None
+    """Run an OME BenchmarkJob against the endpoint. Rejected with `apiKey: true` (the job cannot send a key).
+    Unset: no benchmark. Example: `{outputLocation: pvc://bench-results/run1}`
+    """
+
+
+class EndpointSpec(_Model):
+    """One model endpoint: the model, its engine and instance type, how it is served (backend, load balancer, API
+    key, routing) and scaled.
+    """
+
+    name: line(253) = Field(min_length=1)
+    """Name of the endpoint. Its Kubernetes name is derived from it: lowercased, `_` and other invalid characters
+    turned into `-`, shortened with a hash when too long (rule G2); two endpoints of one namespace must not end
+    up with the same name. Example: `qwen3-8b`
+    """
+    model: line(1024) = Field(min_length=1)
+    """Model id. Clients call the model by its last path segment (the served model name, rule G5); with a Hugging
+    Face source it is also the model to download unless `modelSource.modelId` is set. Example: `Qwen/Qwen3-8B`
+    """
+    engine: Literal["vllm", "sglang"]
+    """Inference engine that serves the model. Example: `vllm`"""
+    instance_type: line(64)
+    """GPU instance type the endpoint runs on, with or without the `ml.` prefix (the hyperpod backend uses the
+    `ml.` name, the others the EC2 name). It must be a known GPU type, and on a new cluster a node or instance
+    group must have it (rule G11). Example: `ml.g5.12xlarge`
+    """
+    model_source: ModelSource
+    """Where the model files come from; `type` selects one of the sources below. Example: `{type: s3, bucket:
+    my-models, path: Qwen3-8B/}`
+    """
+    image: Optional[ImageReference] = None
+    """Engine container image. The default port follows the image family (see `port`). With `kvCache` on it must
+    be a vLLM build with LMCache (rule G22). Unset: the engine's default image pinned in the stack, or with `kvCache`
+    on `lmcache/vllm-openai:v0.3.7`, the image of upstream's kvCacheSpec samples (the plan logs this default).
+    Example: `vllm/vllm-openai:v0.11.0`
+    """
+    replicas: Int32 = Field(default=1, ge=0)
+    """Number of engine replicas. With `autoscaling`: the hyperpod backend still passes it to the operator, the
+    kubernetes backend leaves the count to the HPA, and ome and kserve use `minReplicas`/`maxReplicas` instead.
+    Example: `2`
+    """
+    namespace: line(253) = "default"
+    """Kubernetes namespace of the endpoint; the stack creates it unless it is `default`, `kube-system`,
+    `kube-public` or `hyperpod-inference-system`. It must be a DNS label (rule G2). Example: `llm`
+    """
+    port: Optional[Int32] = Field(default=None, ge=1024, le=65535)
+    """Port the engine listens on; passed as `--port` and used for the container port, probes and metrics alike
+    (rule G3). Unset: the image family's default (8000 for vLLM, 30000 for SGLang, 8080 for SageMaker SGLang
+    images). Example: `8000`
+    """
+    intelligent_routing: bool = False
+    """Put the HyperPod operator's router in front of the replicas (hyperpod backend with engine vllm only, rule
+    G21). The operator cannot change this once set: switching it needs a new endpoint (rule G19). Example: `true`
+    """
+    routing_strategy: Literal["prefixaware", "kvaware", "session", "roundrobin"] = "prefixaware"
+    """How the operator's router picks a replica (used only with `intelligentRouting`). `kvaware` needs
+    `invocationEndpoint: v1/completions`. Example: `kvaware`
+    """
+    public_alb: bool = False
+    """Make the endpoint's load balancer internet-facing instead of internal (rule G8). hyperpod: needs
+    `intelligentRouting` (the ALB fronts the router); kubernetes and kserve: applies to `loadBalancer: alb` or
+    `nlb`. Changing it replaces the Ingress and its ALB rather than flipping the scheme in place. Example:
+    `true`
+    """
+    api_key: bool = False
+    """Require an API key (`Authorization: Bearer ...`). The stack generates one (`sk-` and 48 random characters)
+    unless `apiKeySecretArn` names one, stores it in the Secret `<Kubernetes name>-api-key` of the endpoint's
+    namespace (and of the operator's, hyperpod backend) and exports it as a secret in the `apiKeys` output (rule
+    G9). Example: `true`
+    """
+    kv_cache: Optional[KvCache] = None
+    """KV-cache offload (hyperpod backend with engine vllm only, rule G21). It runs LMCache in the worker, so the
+    image defaults to `lmcache/vllm-openai:v0.3.7` and an `image` without LMCache is rejected (rule G22). Unset: no
+    offload. Example: `{l1: true}`
+    """
+    prefetch: Optional[bool] = None
+    """Prefetch the model files into instance memory before loading them (the operator's `prefetchEnabled`;
+    hyperpod backend, S3 and Hugging Face sources). Rejected with `kvCache.l2` (rule G7). Unset: off. Example:
+    `true`
+    """
+    engine_args: EngineArgs = Field(default_factory=EngineArgs)
+    """Engine parameters, mapped to each engine's flags. Example: `{maxModelLen: 16384, gpuMemoryUtilization:
+    0.85}`
+    """
+    extra_args: list[Line] = Field(default_factory=list)
+    """Further engine flags, appended as given. Flags the stack sets itself (`--host`, `--port`, `--model`,
+    `--model-path`, `--served-model-name`, `--api-key`, and every flag of an `engineArgs` key) are rejected: set
+    the key instead. Flags that carry a credential (`--hf-token`, `--token`, `--password`, any spelling) and URLs
+    with user info are rejected too: use `modelSource.tokenSecret` or `apiKey`. Example: `["--max-log-len", "100"]`
+    """
+    env: Env = Field(default_factory=dict)
+    """Environment variables of the engine container; values may span lines (names and values together at most
+    524288 characters). They override the stack's GPU workaround variables (rule G12); `CUDA_VISIBLE_DEVICES` is
+    rejected (rule G11), and so are secret names such as `HF_TOKEN` or `*_API_KEY` (rule S3) and URLs with user
+    info. A value may be a Pulumi secret (`pulumi config set --secret --path 'endpoints[0].env.NAME'`), which the
+    offline plan shows as `[secret]`. Example: `{VLLM_LOGGING_LEVEL: DEBUG}`
+    """
+    invocation_endpoint: Literal["v1/chat/completions", "v1/completions"] = "v1/chat/completions"
+    """OpenAI API path clients call; it is the path of the endpoint's `url` output and of its `curl` example.
+    Example: `v1/completions`
+    """
+    load: Optional[Load] = None
+    """Peak load the endpoint must carry (rule C1). Unset: no capacity contract. Example: `{peakRequestsPerSecond:
+    20, workload: "N(1024,256)/(256,64)"}`
+    """
+    slo: Optional[Slo] = None
+    """Latency objectives the endpoint is sized for; the capacity file must be measured under the same ones (rule
+    C1). Example: `{ttftP90: 1.0, tpotP90: 0.05}`
+    """
+    capacity: Optional[line(1024)] = Field(default=None, min_length=1)
+    """Capacity file that `python -m stacks report --export-capacity DIR` wrote, relative to the project
+    directory: the measured load per replica that met the SLO (rule C1). Unset: the contract is only advisory.
+    Example: `capacity/qwen3-4b-g5.json`
+    """
+    autoscaling: Optional[Autoscaling] = None
+    """Scale replicas with load. Unset: a fixed `replicas` count. Example: `{minReplicas: 1, maxReplicas: 4,
+    prometheus: {query: 'sum(vllm:num_requests_waiting)', targetValue: 8}}`
+    """
+    resources: Resources = Field(default_factory=Resources)
+    """CPU, memory and disk requests of the engine container. Example: `{ephemeralStorage: 100Gi}`"""
+    max_deploy_seconds: Int32 = Field(default=3600, ge=60)
+    """Time a replica gets to download and load the model: the startup probe's budget on every backend, the
+    operator's `maxDeployTimeInSeconds` (hyperpod) and the Deployment's progress deadline (kubernetes). Example:
+    `5400`
+    """
+    sagemaker_endpoint: bool = True
+    """Also register a SageMaker endpoint named after the endpoint (the operator's `endpointName`; hyperpod backend
+    only). Example: `false`
+    """
+    tls_certificate_s3_uri: Optional[Line] = Field(default=None, pattern=r"^s3://([^/]+)/?(.*)$")
+    """S3 URI where the operator writes the endpoint's generated TLS certificate
+    (`tlsConfig.tlsCertificateOutputS3Uri`; hyperpod backend only, rejected elsewhere). Unset: not set on the
+    endpoint. Example: `s3://my-tls-bucket/qwen3-8b/`
+    """
+    api_key_secret_arn: Optional[line(2048)] = Field(default=None, pattern=r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$")
+    """Use the SecretString of this Secrets Manager secret as the API key instead of generating one (rule G9; used
+    only with `apiKey: true`). Example: `arn:aws:secretsmanager:us-east-1:123456789012:secret:llm-key-AbCdEf`
+    """
+    backend: Optional[Backend] = None
+    """How the endpoint runs: `hyperpod` (the HyperPod operator's InferenceEndpointConfig), `kubernetes` (a
+    Deployment and Service), `ome` (an OME InferenceService) or `kserve` (a KServe InferenceService). Unset:
+    `hyperpod` where the HyperPod operator runs (mode hyperpod, or mode existing with `hyperpodClusterArn` or
+    `platform.hyperpodOperator: true`), `kubernetes` elsewhere. Example: `kubernetes`
+    """
+    load_balancer: Optional[LoadBalancer] = None
+    """Load balancer in front of the endpoint (kubernetes and kserve backends; the hyperpod backend ignores it): an
+    ALB Ingress, an NLB Service, or none (in-cluster only). The ome backend requires `none`. Unset: the one that
+    works with the backend, `none` for ome (OME creates the engine Service itself) and `alb` for the others.
+    Example: `nlb`
+    """
+    kubernetes: KubernetesBackend = Field(default_factory=KubernetesBackend)
+    """Options of the kubernetes backend. Example: `{weights: init-container, serviceAccountName: model-reader}`"""
+    ome: OmeBackend = Field(default_factory=OmeBackend)
+    """Options of the ome backend. Example: `{baseModel: qwen3-8b}`"""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _backend_load_balancer(cls, data: object) -> object:
+        # With the backend given, an unset loadBalancer is the backend's own; `backends.resolve` does the same
+        # for endpoints whose backend follows the cluster.
+        if isinstance(data, dict) and data.get("loadBalancer", data.get("load_balancer")) is None:
+            backend = data.get("backend")
+            if isinstance(backend, str) and backend in DEFAULT_LOAD_BALANCER:
+                data = {**{k: v for k, v in data.items() if k not in ("loadBalancer", "load_balancer")}, "loadBalancer": DEFAULT_LOAD_BALANCER[backend]}
+        return data
+
+
+# ---------------------------------------------------------------- clusters and platform

@@ -111,14 +111,20 @@ class Hub:
     def read_json(self, repo_id: str, revision: str, filename: str) -> Any:
         data = self.read(repo_id, revision, filename)
         source = f"{repo_id}: {filename} at {revision[:12]}"
-        return inputs.loads_json(inputs.decode(data, source, "check the file on the hub"), source, "check the file on the hub")
+        try:
+            return inputs.loads_json(inputs.decode(data, source, "check the file on the hub"), source, "check the file on the hub")
+        except inputs.InputError as exc:
+            raise HubError(str(exc)) from None
 
     def header(self, repo_id: str, revision: str, filename: str) -> dict[str, Any]:
         """A safetensors file's JSON header: its 8-byte length, then that many bytes."""
         source = f"{repo_id}: {filename}"
-        length = header_length(self.read(repo_id, revision, filename, (0, 7), 8), source)
-        data = self.read(repo_id, revision, filename, (8, 8 + length - 1), length)
-        doc = inputs.loads_json(inputs.decode(data, source, "re-upload the file"), source, "re-upload the file")
+        try:
+            length = header_length(self.read(repo_id, revision, filename, (0, 7), 8), source)
+            data = self.read(repo_id, revision, filename, (8, 8 + length - 1), length)
+            doc = inputs.loads_json(inputs.decode(data, source, "re-upload the file"), source, "re-upload the file")
+        except (inputs.InputError, ModelFilesError) as exc:
+            raise HubError(str(exc)) from None
         if not isinstance(doc, dict):
             raise HubError(f"{source}: the safetensors header is not a JSON object. Fix: re-upload the file")
         return doc

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from benchmarks import secrets
-from components.rules import ConfigError, Problem, autoscaling, backends, naming, security
+from components.rules import ConfigError, Problem, autoscaling, backends, fit, naming, security
 from components.rules import endpoint as endpoint_rules
 from components.rules.problems import Change
 from components.rules.bounds import Line
@@ -27,7 +27,7 @@ from components.rules.spec import ClusterSpec, EndpointSpec, GatewaySpec, Platfo
 from components.rules.tls import check_public_tls
 from components.rules.validate import validate_endpoints
 
-from . import capacity_files, config_errors, yamlio
+from . import capacity_files, config_errors, model_lock, yamlio
 
 PROJECT = "llm-serving"
 
@@ -82,6 +82,7 @@ class StackConfig:
     preflight: bool = False
     gateway: GatewaySpec = field(default_factory=GatewaySpec)
     contracts: list[Optional[dict[str, Any]]] = field(default_factory=list)  # C1 numbers per endpoint (None: no load)
+    fits: list[fit.Fit] = field(default_factory=list)  # G23 verdict per endpoint
 
 
 def parse(values: Mapping[str, Any], region: Optional[str], stack_name: Optional[str] = None, project_dir: Optional[Path] = None) -> StackConfig:
@@ -129,6 +130,7 @@ def parse(values: Mapping[str, Any], region: Optional[str], stack_name: Optional
         preflight=stack.preflight,
         gateway=stack.gateway,
         contracts=capacity.contracts,
+        fits=checked.fits,
     )
 
 
@@ -138,6 +140,18 @@ class Validated:
     problems: list[Problem]  # errors and warnings, in rule order
     capacity: capacity_files.Applied
     defaults: list[Change] = field(default_factory=list)  # A1 triggers filled in, for the plan's change log
+    fits: list[fit.Fit] = field(default_factory=list)  # G23 per endpoint (empty when the lock file is unreadable)
+
+
+def check_fit(endpoints: Sequence[EndpointSpec], project_dir: Path, paths: ConfigPaths = STACK_FILE) -> tuple[list[fit.Fit], list[Problem]]:
+    """G23 over the endpoints with the project's models.lock.json (stacks/model_lock.py); an unreadable lock file
+    is one error."""
+    try:
+        lock = model_lock.read_lock(project_dir)
+    except model_lock.ModelLockError as exc:
+        message, _, fix = str(exc).partition("; Fix: ")
+        return [], [Problem(model_lock.LOCK_FILE, None, fit.G23, message, fix or model_lock.FIX)]
+    return fit.check_endpoints(endpoints, lock, paths.endpoint)
 
 
 def validate_stack(
@@ -160,7 +174,8 @@ def validate_stack(
     endpoints are placed on `platform_cluster`, the platform stack's groups as deployed, when that is known."""
     if cluster is None:
         capacity = capacity_files.apply(list(endpoints), project_dir, paths)
-        return Validated(capacity.endpoints, list(capacity.problems) + validate_endpoints(capacity.endpoints, paths), capacity)
+        fits, fit_problems = check_fit(capacity.endpoints, project_dir, paths)
+        return Validated(capacity.endpoints, list(capacity.problems) + validate_endpoints(capacity.endpoints, paths) + fit_problems, capacity, fits=fits)
     platform = platform or PlatformSpec()
     resolved = backends.resolve(endpoints, cluster, platform)
     # C1 first: `autoscaling.target: fromCapacity` fills in the triggers the checks below then judge (A1).
@@ -171,6 +186,8 @@ def validate_stack(
     defaulted = [autoscaling.apply_defaults(ep, server, paths.endpoint(i)) for i, ep in enumerate(resolved)]
     resolved, defaults = [ep for ep, _ in defaulted], [c for _, made in defaulted for c in made]
     found += validate_endpoints(resolved, paths)
+    fits, fit_problems = check_fit(resolved, project_dir, paths)
+    found += fit_problems
     found += backends.validate_backends(resolved, cluster, platform, paths)
     found += validate_router_services(platform.ingress, resolved, paths)
     found += check_public_tls(resolved, platform.ingress, stack, paths=paths)
@@ -183,7 +200,7 @@ def validate_stack(
         found += check_placement(platform_cluster, resolved, paths, platform_stack)
     else:  # an endpoints-only stack: its platform stack's file, when it is in the project (G11, O8)
         found += check_platform_stack(platform_stack, resolved, project_dir)
-    return Validated(resolved, found, capacity, defaults)
+    return Validated(resolved, found, capacity, defaults, fits)
 
 
 def deployed_cluster(values: Mapping[str, Any], project: str) -> Optional[ClusterSpec]:

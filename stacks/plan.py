@@ -20,7 +20,7 @@ from typing import Any, Optional
 import yaml
 
 from benchmarks import secrets
-from components.rules import ConfigError, Problem, manifests
+from components.rules import ConfigError, Problem, fit, manifests
 from components.rules.dev_stacks import is_dev_stack
 from components.rules.policy_config import PolicyConfig, PolicyConfigError
 from components.rules.policy_eval import Violation, evaluate
@@ -419,6 +419,18 @@ def _command_apart(line: str) -> list[str]:
     return [line[: m.start()].rstrip(), f"    {m.group(1)}"] if m else [line]
 
 
+def fit_lines(config: stack_config.StackConfig) -> list[str]:
+    """G23 per endpoint: the numbers it was sized by, or why it could not be (`fit: unchecked`)."""
+    lines = []
+    for i, (ep, verdict) in enumerate(zip(config.endpoints, config.fits)):
+        if verdict.status == "unchecked":
+            lines.append(f"  fit: unchecked: endpoints[{i}] {ep.name}: {verdict.reason}")
+        else:
+            lines.append(f"  fit: endpoints[{i}] {ep.name} on {verdict.instance}: {verdict.sequences} sequence(s) of "
+                         f"{verdict.max_model_len} tokens at once; {fit.numbers(verdict)}")
+    return lines
+
+
 def print_plan(plan: Plan, console: Any, show_all: bool = False) -> None:
     from rich.table import Table
 
@@ -454,6 +466,8 @@ def print_plan(plan: Plan, console: Any, show_all: bool = False) -> None:
         console.print(plain(f"Other resources: {sum(others.values())} ({', '.join(counts)}); `--all` lists each"))
     if plan.cel != CelCounts():
         console.print(plain(f"CRD rules (x-kubernetes-validations, CEL): {plan.cel}"))
+    for line in fit_lines(plan.config):
+        console.print(plain(line), soft_wrap=True)
     repeats = Repeats(show_all)  # one unchecked CRD rule over many objects: the first few, then a count
     for obj in plan.objects:
         for err in obj.schema.errors if obj.schema else ():
@@ -532,6 +546,9 @@ def _run(stack: str, outputs: PlanOutputs, crd_dir: Optional[str], kubernetes_ve
     if plan.failed:
         console.print("[red bold]Plan failed[/]: fix the errors above.")
         return 1
+    fit_unchecked = [ep.name for ep, verdict in zip(plan.config.endpoints, plan.config.fits) if verdict.status == "unchecked"]
+    if fit_unchecked:  # G23: never a pass without the model's facts
+        console.print(labelled("Plan passed, fit unchecked", "yellow bold", f"for {', '.join(fit_unchecked)}: no model facts or GPU memory to size them by (listed above). Fix: run `python -m stacks models lock`."), soft_wrap=True)
     unchecked = sorted({f"{o.kind}" for o in plan.objects if o.schema is None or o.schema.status == "unchecked"})
     if unchecked:
         console.print(
@@ -546,5 +563,6 @@ def _run(stack: str, outputs: PlanOutputs, crd_dir: Optional[str], kubernetes_ve
     if plan.cel.unchecked:
         console.print(labelled("Plan passed, CRD rules unchecked", "yellow bold", f"{plan.cel.unchecked} CEL rule(s) could not run here (listed above); the API server runs them at `pulumi up`."), soft_wrap=True)
         return 0
-    console.print("[green bold]Plan passed[/].")
+    if not fit_unchecked:
+        console.print("[green bold]Plan passed[/].")
     return 0

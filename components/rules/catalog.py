@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 G1, G2, G3, G4, G5, G6, G7, G8, G9, G10 = "G1", "G2", "G3", "G4", "G5", "G6", "G7", "G8", "G9", "G10"
 G11, G12, G13, G14, G15, G16, G17, G18, G19, G20 = "G11", "G12", "G13", "G14", "G15", "G16", "G17", "G18", "G19", "G20"
-G21, G22 = "G21", "G22"
+G21, G22, G23 = "G21", "G22", "G23"
 S1, S2, S3, S4, S5, S6, S7 = "S1", "S2", "S3", "S4", "S5", "S6", "S7"
 B1 = "B1"
 A1 = "A1"
@@ -238,6 +238,15 @@ RULES += (
          "With KV cache on and no `image` set, the image is `lmcache/vllm-openai` at the tag upstream's sample pins (logged as a default change).",
          "A user-set image without LMCache and KV cache on.",
          ("fix", "validate", "policy")),
+)
+
+# The model fits its GPUs (components/rules/fit.py), from the model facts in models.lock.json.
+RULES += (
+    Rule(G23, "A replica's GPUs hold the model's weights plus the KV cache of one `maxModelLen`-token sequence within `gpuMemoryUtilization`; no lock entry for the model, or an unknown instance type, is reported as `fit: unchecked`, never as a pass.",
+         "A 70B model on a one-GPU g5.xlarge with a 131072-token context planned clean and failed only after a 30 to 120 minute bring-up, when the engine found no memory for its KV cache.",
+         "",
+         "An endpoint whose weights and one full-length sequence do not fit (error, with the numbers, the smallest known instance type that fits, a tensor-parallel size and the longest maxModelLen that fit); fewer full-length sequences than a configured `maxNumSeqs` (warning).",
+         ("validate", "driver")),
 )
 
 # The tenant gateway (docs/gateway.md).

@@ -1,7 +1,11 @@
-"""GPU instance facts: one table for every rule that needs GPU counts or GPU generation (G11, G12).
+"""GPU instance facts: one table for every rule that needs GPU counts, GPU generation or GPU memory (G11, G12, G23).
 
 Both spellings are accepted: `g5.12xlarge` (EC2, EKS node groups) and `ml.g5.12xlarge`
-(SageMaker HyperPod). Sources: the EC2 accelerated-computing instance pages.
+(SageMaker HyperPod; an `ml.` type has the GPUs of its EC2 twin). Sources: the EC2 accelerated-computing
+instance pages; GPU count and GPU memory as EC2's DescribeInstanceTypes reports them (`GpuInfo.Gpus[].Count`,
+`GpuInfo.Gpus[].MemoryInfo.SizeInMiB`), read from getmoto/moto@5.2.5 `moto/ec2/resources/instance_types.json.gz`
+(tests/rules/test_fit.py compares every row with that file when moto is installed). A type not in this table is
+unknown: no rule guesses its GPUs.
 """
 
 from __future__ import annotations
@@ -12,18 +16,21 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Gpu:
     model: str
-    memory_gib: int
+    memory_gib: int  # nominal, as marketed
     compute_capability: float
+    # Per GPU, as EC2 reports it (GpuInfo MemoryInfo.SizeInMiB). What CUDA reports as total is a little less
+    # (vLLM logs total_gpu_memory 22.06 GiB on an A10G, 79.11 GiB on an H100): the fit rule's reserve covers it.
+    memory_mib: int
 
 
-T4 = Gpu("NVIDIA T4", 16, 7.5)
-A10G = Gpu("NVIDIA A10G", 24, 8.6)
-L4 = Gpu("NVIDIA L4", 24, 8.9)
-L40S = Gpu("NVIDIA L40S", 48, 8.9)
-A100_40 = Gpu("NVIDIA A100 40GB", 40, 8.0)
-A100_80 = Gpu("NVIDIA A100 80GB", 80, 8.0)
-H100 = Gpu("NVIDIA H100", 80, 9.0)
-H200 = Gpu("NVIDIA H200", 141, 9.0)
+T4 = Gpu("NVIDIA T4", 16, 7.5, 16384)
+A10G = Gpu("NVIDIA A10G", 24, 8.6, 22888)
+L4 = Gpu("NVIDIA L4", 24, 8.9, 22888)
+L40S = Gpu("NVIDIA L40S", 48, 8.9, 45776)
+A100_40 = Gpu("NVIDIA A100 40GB", 40, 8.0, 40960)
+A100_80 = Gpu("NVIDIA A100 80GB", 80, 8.0, 81920)
+H100 = Gpu("NVIDIA H100", 80, 9.0, 81920)
+H200 = Gpu("NVIDIA H200", 141, 9.0, 144384)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,13 @@ Values are Llama-3.1-8B-Instruct's published config
 
 import pytest
 
-from components.rules.model_facts import LOCK_FILE, LockEntryError, ModelFacts, from_lock_entry, to_lock_entry
+from components.rules.model_facts import (
+    LOCK_FILE,
+    LockEntryError,
+    ModelFacts,
+    from_lock_entry,
+    to_lock_entry,
+)
 
 LLAMA_8B = ModelFacts(
     model="meta-llama/Llama-3.1-8B-Instruct",

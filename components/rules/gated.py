@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Callable, Mapping, Optional, Sequence
 
 from .catalog import G24
+from .fit import facts_for
 from .model_facts import ModelFacts
 from .problems import Problem, Severity
 from .spec import EndpointSpec, HuggingFaceSource
@@ -38,9 +39,6 @@ def check_endpoints(specs: Sequence[EndpointSpec], lock: Mapping[str, ModelFacts
     """The plan's G24: a warning per endpoint whose locked model is gated and which has no token Secret."""
     found: list[Problem] = []
     for i, spec in enumerate(specs):
-        model = hub_id(spec)
-        facts = lock.get(model) if model else None
-        if facts is None and model:
-            facts = lock.get(spec.model)
+        facts = facts_for(spec, lock)  # the entry G23 sizes the endpoint by
         found += without_token(spec, facts.gated if facts else None, endpoint_path(i), "warning")
     return found

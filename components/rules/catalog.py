@@ -279,9 +279,6 @@ RULES += (
          ("validate", "policy", "driver")),
 )
 
-BY_ID: dict[str, Rule] = {r.id: r for r in RULES}
-assert len(BY_ID) == len(RULES), "rule IDs must be unique"
-
 # Gated Hugging Face models (components/rules/gated.py), from the gating recorded in models.lock.json.
 RULES += (
     Rule(G24, "A gated Hugging Face model (its terms must be accepted before its files can be read) is downloaded with a token: its source has `tokenSecret`.",
@@ -290,3 +287,6 @@ RULES += (
          "The plan warns when a model locked as gated has a Hugging Face source without `tokenSecret`; `python -m stacks preflight` makes it an error and checks with `$HF_TOKEN` that the model, its revision and its files can be read.",
          ("validate", "preflight")),
 )
+
+BY_ID: dict[str, Rule] = {r.id: r for r in RULES}
+assert len(BY_ID) == len(RULES), "rule IDs must be unique"

@@ -158,7 +158,7 @@ def test_a_lock_path_holding_another_file_is_refused_before_anything_is_fetched(
 
 
 @mock_aws
-def test_s3_source_is_locked_from_its_prefix_with_the_config_etag_as_revision(tmp_path, monkeypatch):
+def test_bucket_source_is_locked_from_its_prefix_with_the_config_etag_as_revision(tmp_path, monkeypatch):
     for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
         monkeypatch.setenv(key, value)
     s3 = boto3.client("s3", region_name="us-east-1")
@@ -176,7 +176,7 @@ def test_s3_source_is_locked_from_its_prefix_with_the_config_etag_as_revision(tm
 
 
 @mock_aws
-def test_s3_prefix_without_config_json_is_one_g14_line(tmp_path, monkeypatch):
+def test_bucket_prefix_without_config_json_is_one_g14_line(tmp_path, monkeypatch):
     for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
         monkeypatch.setenv(key, value)
     boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="my-models")

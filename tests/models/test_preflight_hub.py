@@ -72,6 +72,6 @@ def test_hub_that_never_answers_is_one_timeout_line(hub, monkeypatch):
     assert "did not answer model info within 0.5 s" in line and "\n" not in line
 
 
-def test_s3_and_fsx_sources_ask_no_hub(hub):
+def test_bucket_and_fsx_sources_ask_no_hub(hub):
     s3 = parse({"cluster": {"mode": "hyperpod", "name": "ml-dev"}, "endpoints": [{"name": "ep", "model": "Qwen/Qwen3-8B", "engine": "vllm", "instanceType": "ml.g5.12xlarge", "modelSource": {"type": "s3", "bucket": "my-models"}}]}, "us-east-1")
     assert preflight.check_hub_models(s3) == [] and hub.requests == []

@@ -39,7 +39,7 @@ def test_g24_finds_the_entry_by_model_id_when_the_served_name_differs():
     assert gated.check_endpoints([spec("llama", modelId=LLAMA)], {LLAMA: facts(LLAMA, True)}, path) != []
 
 
-def test_g24_silent_with_a_token_secret_for_an_ungated_or_unlocked_model_and_for_s3():
+def test_g24_silent_with_a_token_secret_for_an_ungated_or_unlocked_model_and_for_a_bucket():
     locked = {LLAMA: facts(LLAMA, True), "Qwen/Qwen3-8B": facts("Qwen/Qwen3-8B", False)}
     assert gated.check_endpoints([spec(tokenSecret={"name": "hf-token"})], locked, path) == []
     assert gated.check_endpoints([spec("Qwen/Qwen3-8B")], locked, path) == []

@@ -66,7 +66,7 @@ def stack_targets(stack: str, project_dir: Path, console: Any) -> tuple[list[Tar
         console.print(labelled("error", "red", exc), soft_wrap=True)
         return [], 1
     entries = values.get(f"{project}:endpoints") or []
-    region = values.get("aws:region") if isinstance(values.get("aws:region"), str) else ""
+    region = str(values.get("aws:region") or "")
     targets: list[Target] = []
     problems = 0
     for i, entry in enumerate(entries if isinstance(entries, list) else []):

@@ -195,7 +195,7 @@ def lock_facts(hub: Hub, repo_id: str, revision: Optional[str] = None, today: Op
                 raise
     elif sharded:
         index = hub.read_json(repo_id, sha, INDEX)
-    elif SINGLE not in model.files:
+    elif SINGLE not in (model.files or ()):
         raise HubError(f"{repo_id}: no {INDEX} and no {SINGLE} at {sha[:12]}: not a safetensors checkpoint. Fix: serve a safetensors checkpoint")
     try:
         if index is None:

@@ -23,7 +23,7 @@ def existing(path: Path) -> dict[str, Any]:
     """The entries already locked (raw, as written), or {} when there is no file."""
     if not path.exists():
         return {}
-    fix = f"repair it, or move it away and run `python -m stacks models lock --all` again"
+    fix = "repair it, or move it away and run `python -m stacks models lock --all` again"
     text = inputs.read_text(path, max_bytes=MAX_LOCK_BYTES, what="model lock file", fix=fix)
     doc = inputs.loads_json(text, str(path), fix)
     if not isinstance(doc, dict) or doc.get("schema") != LOCK_SCHEMA or not isinstance(doc.get("models"), dict):

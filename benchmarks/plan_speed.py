@@ -3,7 +3,7 @@
     venv/bin/python -m benchmarks.plan_speed [--stack dev|eks ...] [--endpoints 1,50,100] [--repeat 3]
                                              [--crd-dir DIR] [--tree DIR ...]
 
-Writes one temporary project per stack and size (this project's Pulumi.yaml and __main__.py, and a
+Writes one temporary project per stack and size (this project's Pulumi.yaml, __main__.py and models.lock.json, and a
 `Pulumi.<stack>.yaml` with that example's cluster and N copies of its endpoints under new names, the
 values a user must set filled in), then runs `python -m stacks plan` in each as a subprocess
 (benchmarks does not import the project). `dev` is the HyperPod stack; `eks` adds the tenant gateway,
@@ -90,6 +90,8 @@ def make_project(tree: Path, dest: Path, count: int, stack: str = "dev") -> Path
     project_dir.mkdir(parents=True)
     for name in ("Pulumi.yaml", "__main__.py"):
         (project_dir / name).write_bytes((tree / name).read_bytes())
+    if (tree / "models.lock.json").is_file():  # the model facts the plan sizes endpoints by (G23)
+        (project_dir / "models.lock.json").write_bytes((tree / "models.lock.json").read_bytes())
     project = yaml.safe_load((tree / "Pulumi.yaml").read_text())["name"]
     template = yaml.safe_load((tree / f"Pulumi.{stack}.yaml").read_text())
     (project_dir / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(stack_file(template, project, count, stack), sort_keys=False))

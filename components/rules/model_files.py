@@ -34,8 +34,14 @@ AUX_SUFFIXES = (
     ".weight_scale", ".weight_scale_inv", ".weight_zero_point", ".weight_shape", ".weight_g_idx",
     ".weight_global_scale", ".input_scale", ".input_global_scale", ".input_zero_point",  # compressed-tensors, fp8
 )
+# How each quantiser packs: AutoAWQ `qweight` [in, out / (32 // w_bit)] int32 (casper-hansen/AutoAWQ@v0.2.9
+# awq/modules/linear/gemm.py WQLinear_GEMM), AutoGPTQ `qweight` [in // 32 * bits, out] int32 (AutoGPTQ/AutoGPTQ@v0.7.1
+# auto_gptq/nn_modules/qlinear/qlinear_cuda.py), compressed-tensors `weight_packed` [out, ceil(in / (32 // num_bits))]
+# int32, and NVFP4 two 4-bit weights per uint8 (neuralmagic/compressed-tensors@0.12.2
+# src/compressed_tensors/compressors/quantized_compressors/pack_quantized.py, nvfp4_quantized.py). A row whose
+# length is not a multiple of the pack factor is padded, so its count is high by under one element per row.
 PACKED_SUFFIXES = (".qweight", ".weight_packed")
-PACKED_DTYPES = {"I32": 32, "U32": 32, "I64": 64}  # bits of the integer element that holds packed weights
+PACKED_DTYPES = {"I32": 32, "U32": 32, "I64": 64, "U8": 8}  # bits of the integer element that holds packed weights
 
 
 MAX_HEADER_BYTES = 25_000_000

@@ -48,7 +48,7 @@ def test_kv_heads_default_to_attention_heads_when_config_has_none():
 
 def header(tensors):
     """A safetensors header: name -> (dtype, shape), laid out one after another."""
-    sizes = {"BF16": 2, "F16": 2, "F32": 4, "I32": 4, "I64": 8, "F8_E4M3": 1}
+    sizes = {"BF16": 2, "F16": 2, "F32": 4, "I32": 4, "I64": 8, "F8_E4M3": 1, "U8": 1}
     out, offset = {"__metadata__": {"format": "pt"}}, 0
     for name, (dtype, shape) in tensors.items():
         n = sizes[dtype]
@@ -152,6 +152,14 @@ def test_packed_4bit_weights_count_eight_per_int32_and_bytes_are_the_files(metho
     assert got.parameters == 4096 * 4096 + 4096
     assert got.weight_bytes == sum(t["data_offsets"][1] - t["data_offsets"][0] for n, t in hdr.items() if n != "__metadata__")
     assert got.quantization == method
+
+
+def test_nvfp4_weights_count_two_per_uint8():
+    # compressed-tensors nvfp4-pack-quantized: weight_packed [out, in/2] uint8, FP8 block scales, a global scale
+    tensors = {"q.weight_packed": ("U8", [4096, 2048]), "q.weight_scale": ("F8_E4M3", [4096, 256]), "q.weight_global_scale": ("F32", [1])}
+    quant = {"quant_method": "compressed-tensors", "config_groups": {"group_0": {"weights": {"num_bits": 4, "type": "float", "group_size": 16}}}}
+    got = lock({**QWEN3_8B, "quantization_config": quant}, headers={"m.safetensors": header(tensors)})
+    assert got.parameters == 4096 * 4096
 
 
 def test_fp8_weights_count_one_per_element_and_skip_their_scales():

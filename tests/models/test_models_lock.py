@@ -43,6 +43,11 @@ def hub(monkeypatch):
         "meta-llama/Llama-3.1-8B-Instruct": Repo("0e9e39f249a16976918f6564b8830bc894c89659", files(LLAMA_CONFIG, LLAMA_INDEX), gated="manual", readers=(GOOD_TOKEN,)),
         "org/single": Repo("1" * 40, files({**QWEN3_8B_CONFIG, "num_hidden_layers": 1}, **{"model.safetensors": safetensors_file({"w": ("BF16", [4, 8]), "n": ("F32", [8])})})),
         "org/broken": Repo("2" * 40, {"config.json": b"{\"hidden_size\": 4096,", "model.safetensors.index.json": b"{}"}),
+        "org/awq": Repo("3" * 40, files(
+            {**QWEN3_8B_CONFIG, "torch_dtype": "float16", "quantization_config": {"quant_method": "awq", "bits": 4, "group_size": 128, "version": "gemm"}},
+            {"metadata": {"total_size": 1}, "weight_map": {"a.qweight": "model-00001-of-00002.safetensors", "b.qweight": "model-00002-of-00002.safetensors"}},
+            **{"model-00001-of-00002.safetensors": safetensors_file({"a.qweight": ("I32", [64, 8]), "a.scales": ("F16", [1, 64])}),
+               "model-00002-of-00002.safetensors": safetensors_file({"b.qweight": ("I32", [64, 8]), "b.qzeros": ("I32", [1, 8])})})),
     })
     monkeypatch.setenv("HF_ENDPOINT", server.url)
     monkeypatch.delenv("HF_TOKEN", raising=False)
@@ -91,6 +96,15 @@ def test_lock_writes_each_hub_model_of_the_stack_at_its_commit_and_keeps_other_e
     assert (single["parameters"], single["weightBytes"]) == (4 * 8 + 8, 4 * 8 * 2 + 8 * 4)
     # every file was read at the commit the model info named, not at `main`
     assert all(f"/resolve/{QWEN3_8B_SHA}/" in path for path, _ in hub.requests if path.startswith("/Qwen/Qwen3-8B/resolve"))
+
+
+def test_quantised_sharded_checkpoint_is_counted_from_every_shard_header(hub, tmp_path):
+    code, out = run(tmp_path, model="org/awq")
+    assert code == 0, out
+    entry = lock(tmp_path)["models"]["org/awq"]
+    assert (entry["quantization"], entry["parameters"]) == ("awq", 2 * 64 * 8 * 8)  # eight 4-bit weights per int32
+    assert entry["weightBytes"] == 2 * 64 * 8 * 4 + 64 * 2 + 8 * 4  # the shards' tensors, not the index's total_size
+    assert {p for p, _ in hub.requests if p.endswith(".safetensors")} == {f"/org/awq/resolve/{'3' * 40}/model-0000{i}-of-00002.safetensors" for i in (1, 2)}
 
 
 def test_pinned_revision_that_does_not_exist_is_one_line(hub, tmp_path):
@@ -173,6 +187,23 @@ def test_bucket_source_is_locked_from_its_prefix_with_the_config_etag_as_revisio
     entry = lock(root)["models"]["Qwen/Qwen3-8B"]
     assert entry["sourceUrl"] == "s3://my-models/qwen3-8b/config.json"
     assert entry["revision"] == put["ETag"].strip('"') and entry["gated"] is None and entry["weightBytes"] == 16381470720
+
+
+@mock_aws
+def test_single_file_checkpoint_in_a_bucket_is_counted_from_its_header_read_by_range(tmp_path, monkeypatch):
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(key, value)
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="my-models")
+    s3.put_object(Bucket="my-models", Key="tiny/config.json", Body=json.dumps({**QWEN3_8B_CONFIG, "num_hidden_layers": 1}).encode())
+    s3.put_object(Bucket="my-models", Key="tiny/model.safetensors", Body=safetensors_file({"w": ("BF16", [16, 16]), "n": ("F32", [16])}))
+    endpoint = {"name": "tiny", "model": "org/tiny", "engine": "vllm", "instanceType": "ml.g5.12xlarge",
+                "modelSource": {"type": "s3", "bucket": "my-models", "path": "tiny/"}}
+    root = project(tmp_path, [endpoint])
+    code, out = run(root, stack="test")
+    assert code == 0, out
+    entry = lock(root)["models"]["org/tiny"]
+    assert (entry["parameters"], entry["weightBytes"]) == (16 * 16 + 16, 16 * 16 * 2 + 16 * 4)
 
 
 @mock_aws

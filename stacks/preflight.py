@@ -1,4 +1,4 @@
-"""`python -m stacks preflight --stack <env>`: what AWS must already hold before `pulumi up`.
+"""`python -m stacks preflight --stack <env>`: what AWS and the Hugging Face Hub must already hold before `pulumi up`.
 
 - G14: each S3 model location holds `config.json` and at least one `*.safetensors`;
 - the GPU instance types exist in the region, and the region's quota covers what the stack asks for

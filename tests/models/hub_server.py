@@ -44,6 +44,7 @@ def safetensors_file(tensors: dict[str, tuple[str, list[int]]]) -> bytes:
 class HubServer(LoopbackServer):
     repos: dict[str, Repo] = field(default_factory=dict)
     hang: set[str] = field(default_factory=set)  # paths answered only when the test ends
+    garbled: set[str] = field(default_factory=set)  # paths answered 200 with a body that is not JSON
     requests: list[tuple[str, Optional[str]]] = field(default_factory=list)  # (path, Authorization)
 
     def __post_init__(self) -> None:
@@ -72,6 +73,8 @@ class HubServer(LoopbackServer):
                 if path in server.hang:
                     server.released.wait(30)
                     return
+                if path in server.garbled:
+                    return self._send(200, b"<html>proxy login</html>", {"Content-Type": "application/json"})
                 info = re.fullmatch(r"/api/models/([^/]+/[^/]+)(?:/revision/([^/]+))?", path)
                 if info:
                     return self._info(info[1], info[2])

@@ -72,6 +72,12 @@ def test_hub_that_never_answers_is_one_timeout_line(hub, monkeypatch):
     assert "did not answer model info within 0.5 s" in line and "\n" not in line
 
 
+def test_malformed_model_info_is_one_line(hub):
+    hub.garbled.add("/api/models/Qwen/Qwen3-8B")
+    (line,) = preflight.check_hub_models(cfg("Qwen/Qwen3-8B"))
+    assert line.startswith(f"endpoints[0].modelSource: [{G24}] Qwen/Qwen3-8B: {hub.url} answered model info with malformed JSON")
+
+
 def test_bucket_and_fsx_sources_ask_no_hub(hub):
     s3 = parse({"cluster": {"mode": "hyperpod", "name": "ml-dev"}, "endpoints": [{"name": "ep", "model": "Qwen/Qwen3-8B", "engine": "vllm", "instanceType": "ml.g5.12xlarge", "modelSource": {"type": "s3", "bucket": "my-models"}}]}, "us-east-1")
     assert preflight.check_hub_models(s3) == [] and hub.requests == []

@@ -255,7 +255,8 @@ def declare_endpoints(cfg: stack_config.StackConfig, base: Base) -> tuple[dict[s
     counts = Counter(ep.name for ep in resolved)
     outputs: dict[str, Any] = {}
     api_keys: dict[str, Any] = {}
-    for ep, contract in zip(resolved, cfg.contracts or [None] * len(resolved)):
+    verdicts = cfg.fits or [None] * len(resolved)
+    for ep, contract, verdict in zip(resolved, cfg.contracts or [None] * len(resolved), verdicts):
         # Pulumi names per (namespace, name) (G2): one endpoint name may be used in two namespaces.
         # A name used once keeps the key it had before (output key and resource alias), so existing
         # stacks neither replace their endpoints nor change their outputs.
@@ -275,6 +276,7 @@ def declare_endpoints(cfg: stack_config.StackConfig, base: Base) -> tuple[dict[s
                 kubeconfig=base.kubeconfig,
                 previous_name=ep.name if unique else None,
                 capacity_contract=contract,
+                model_facts=verdict.facts if verdict is not None else None,
             ),
         )
         key_name = ep.name if unique else ep.key

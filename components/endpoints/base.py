@@ -13,6 +13,7 @@ from ..rules import ingress as ingress_rules
 from ..rules import tags as tag_rules
 from ..rules.backends import backend_of
 from ..rules.endpoint import ResolvedEndpoint, resolve
+from ..rules.model_facts import ModelFacts
 from ..rules.spec import EndpointSpec, IngressSpec
 from .api_key import EndpointApiKey, EndpointApiKeyArgs
 from .tls import named_url
@@ -57,6 +58,10 @@ class EndpointArgs:
     capacity_contract: Optional[dict[str, Any]] = None
     """The capacity contract's numbers (rule C1: peak, headroom, measured requests/s per replica), recorded as an
     annotation on the object that holds the replica maximum so the policy pack checks them. None: no load."""
+
+    model_facts: Optional[ModelFacts] = None
+    """The model's facts from models.lock.json (rule G23), recorded as an annotation on the engine object so the
+    policy pack sizes it against its GPUs. None: no lock entry."""
 
     previous_name: Optional[str] = None
     """The Pulumi name the endpoint had before names were per namespace (`<name>` instead of

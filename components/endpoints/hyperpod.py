@@ -32,7 +32,7 @@ from typing import Any, ClassVar, Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
-from ..rules import capacity
+from ..rules import capacity, fit
 from ..rules import ingress as ingress_rules
 from ..rules import naming
 from ..rules import tags as tag_rules
@@ -138,7 +138,7 @@ class HyperPodEndpoint(EndpointComponent):
         ep = self.endpoint
         key = self.key
         # The router needs the key as a plain value (G9): the config carries it, not only its Secret's name.
-        (manifest,) = capacity.annotate([hyperpod.render(ep.spec, args.region, key.value if key else None, ep.api_key_secret if key else None, tls_for(ep.spec, args.ingress))], args.capacity_contract)
+        (manifest,) = fit.annotate(capacity.annotate([hyperpod.render(ep.spec, args.region, key.value if key else None, ep.api_key_secret if key else None, tls_for(ep.spec, args.ingress))], args.capacity_contract), args.model_facts)
         if ep.name != ep.spec.name:
             pulumi.log.info(
                 f"endpoint {ep.spec.name!r} is named {ep.name!r} in Kubernetes "

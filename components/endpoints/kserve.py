@@ -8,7 +8,7 @@ import pulumi
 
 from ..rules import ingress as ingress_rules
 from ..rules import tags as tag_rules
-from ..rules import capacity
+from ..rules import capacity, fit
 from ..rules.backends import kserve
 from ..rules.backends import state as endpoint_state
 from .base import EndpointArgs, EndpointComponent
@@ -29,7 +29,7 @@ class KServeEndpoint(EndpointComponent):
     def _declare(self, name: str, args: EndpointArgs) -> tuple[Any, pulumi.Output[Any]]:
         ep = self.endpoint
         tags = tag_rules.alb_tags(pulumi.get_stack(), ep.name, args.tags)
-        manifests = capacity.annotate(kserve.render(ep.spec, args.ingress, ep.api_key_secret if self.key else None, tags), args.capacity_contract)
+        manifests = fit.annotate(capacity.annotate(kserve.render(ep.spec, args.ingress, ep.api_key_secret if self.key else None, tags), args.capacity_contract), args.model_facts)
         self.children = declare_all(self, name, manifests, [*self.deps, *([self.key] if self.key else [])], args.ingress_ready)
         url = load_balancer_url(ep.spec, self.children, kserve.gateway_service_name(ep.spec), ingress_rules.url_scheme(args.ingress))
         return url, self.children["InferenceService"].status.apply(endpoint_state.ready_condition)

@@ -8,7 +8,7 @@ import pulumi
 
 from ..rules import ingress as ingress_rules
 from ..rules import tags as tag_rules
-from ..rules import capacity
+from ..rules import capacity, fit
 from ..rules.backends import kubernetes
 from ..rules.backends import state as endpoint_state
 from .base import EndpointArgs, EndpointComponent
@@ -31,7 +31,7 @@ class KubernetesEndpoint(EndpointComponent):
     def _declare(self, name: str, args: EndpointArgs) -> tuple[Any, pulumi.Output[Any]]:
         ep = self.endpoint
         tags = tag_rules.alb_tags(pulumi.get_stack(), ep.name, args.tags)
-        manifests = capacity.annotate(kubernetes.render(ep.spec, args.ingress, args.region, ep.api_key_secret if self.key else None, tags), args.capacity_contract)
+        manifests = fit.annotate(capacity.annotate(kubernetes.render(ep.spec, args.ingress, args.region, ep.api_key_secret if self.key else None, tags), args.capacity_contract), args.model_facts)
         self.children = declare_all(self, name, manifests, [*self.deps, *([self.key] if self.key else [])], args.ingress_ready, args.spec.max_deploy_seconds)
         url = load_balancer_url(ep.spec, self.children, kubernetes.names(ep.spec)["service"], ingress_rules.url_scheme(args.ingress))
         return url, self.children["Deployment"].status.apply(endpoint_state.deployment)

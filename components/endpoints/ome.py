@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 import pulumi
 
-from ..rules import capacity
+from ..rules import capacity, fit
 from ..rules.backends import ome
 from ..rules.backends import state as endpoint_state
 from .base import EndpointArgs, EndpointComponent
@@ -27,7 +27,7 @@ class OmeEndpoint(EndpointComponent):
     def _declare(self, name: str, args: EndpointArgs) -> tuple[Any, pulumi.Output[Any]]:
         ep = self.endpoint
         spec = ep.spec
-        manifests = capacity.annotate(ome.render(spec, args.region, ep.api_key_secret if self.key else None), args.capacity_contract)
+        manifests = fit.annotate(capacity.annotate(ome.render(spec, args.region, ep.api_key_secret if self.key else None), args.capacity_contract), args.model_facts)
         self.children = declare_all(self, name, manifests, [*self.deps, *([self.key] if self.key else [])], args.ingress_ready)
         isvc = self.children["InferenceService"]
         url = isvc.status.apply(lambda s: f"{str(s['url']).rstrip('/')}/{spec.invocation_endpoint}" if isinstance(s, dict) and s.get("url") else None)

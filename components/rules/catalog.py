@@ -246,7 +246,7 @@ RULES += (
          "A 70B model on a one-GPU g5.xlarge with a 131072-token context planned clean and failed only after a 30 to 120 minute bring-up, when the engine found no memory for its KV cache.",
          "",
          "An endpoint whose weights and one full-length sequence do not fit (error, with the numbers, the smallest known instance type that fits, a tensor-parallel size and the longest maxModelLen that fit); fewer full-length sequences than a configured `maxNumSeqs` (warning).",
-         ("validate", "driver")),
+         ("validate", "policy", "driver")),
 )
 
 # The tenant gateway (docs/gateway.md).

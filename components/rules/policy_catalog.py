@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Mapping, Optional, Union
 
-from . import capacity, manifests, namespaces, ordering, security, stack_checks
+from . import capacity, fit, manifests, namespaces, ordering, security, stack_checks
 from .gateway import checks as gateway_checks
-from .catalog import A1, B1, C1, G1, G2, G3, G4, G5, G6, G7, G8, G9, G10, G11, G12, G13, G16, G21, G22, O1, O2, O3, O4, O5, O6, O7, O8, S1, S2, S3, S4, S5, S6, S7, T1, T2, T3
+from .catalog import A1, B1, C1, G1, G2, G3, G4, G5, G6, G7, G8, G9, G10, G11, G12, G13, G16, G21, G22, G23, O1, O2, O3, O4, O5, O6, O7, O8, S1, S2, S3, S4, S5, S6, S7, T1, T2, T3
 from .problems import Problem
 from .resources import Resource
 
@@ -82,6 +82,12 @@ def _public_alb_tls(severity: str, fn: Callable[..., list[stack_checks.Finding]]
 
     return check
 
+def _fits_gpus(severity: str) -> ResourceCheck:
+    """G23 findings of one severity on an engine object carrying the model's facts: cannot start (error); fewer
+    full-length sequences than --max-num-seqs (warning)."""
+    return lambda resource, ctx: [p for p in fit.check_manifest(resource.manifest) if p.severity == severity] if resource.manifest is not None else []
+
+
 def _capacity_contract(severity: str) -> ResourceCheck:
     """C1 findings of one severity: too few replicas for a measured capacity (error); no matching file (warning)."""
     return lambda resource, ctx: [p for p in capacity.check_manifest(resource.manifest) if p.severity == severity] if resource.manifest is not None else []
@@ -104,6 +110,8 @@ POLICIES: tuple[PolicySpec, ...] = (
     PolicySpec("g13-ephemeral-storage-and-shm", G13, "Model pods request ephemeral storage and mount a memory-backed /dev/shm", "resource", "mandatory", _guardrail(G13), anchors=("model pods evicted for disk while caching weights", "Kyverno require-pod-requests-limits")),
     PolicySpec("g21-routing-and-kv-cache-need-vllm", G21, "Intelligent routing and KV-cache offload only on a vLLM worker", "resource", "mandatory", _guardrail(G21), anchors=("KVCacheSpec can only be configured for vLLM model server", "AWS docs: sagemaker-hyperpod-model-deployment-caching-routing (vLLM-based containers only)")),
     PolicySpec("g22-kv-cache-needs-lmcache-image", G22, "KV-cache offload only on an image with LMCache", "resource", "mandatory", _guardrail(G22), anchors=("sagemaker-hyperpod-cli samples v1_llama31_8b_kv_cache_l1_l2.yaml (lmcache/vllm-openai)",)),
+    PolicySpec("g23-model-fits-its-gpus", G23, "The engine's GPUs hold the model's weights plus the KV cache of one --max-model-len sequence within the memory fraction it is given", "resource", "mandatory", _fits_gpus("error"), anchors=("70B on one 24 GB A10G with a 131072-token context failed only after bring-up",)),
+    PolicySpec("g23-max-num-seqs-at-full-length", G23, "Fewer full-length sequences fit the KV cache than --max-num-seqs (warning)", "resource", "advisory", _fits_gpus("warning")),
     PolicySpec("b1-backend-manifests", B1, "OME/KServe objects and engine containers deploy as written: named containers, $(VAR) not $VAR in args, the runtime owns the runner image, supported storage URIs, a BenchmarkJob output location, no headless Service in front of KServe", "resource", "mandatory", _guardrail(B1), anchors=("OME: unnamed runner, literal $MODEL_PATH, BenchmarkJob without outputLocation or with local://, runner image override", "KServe: headless predictor Service, no hf:// storage")),
     PolicySpec("a1-autoscaling-trigger-gets-datapoints", A1, "HyperPod autoscaling triggers read a metric that exists for the endpoint: AWS/SageMaker real-time metrics with the registered EndpointName and a VariantName, Prometheus queries on the endpoint's own engine", "resource", "mandatory", _guardrail(A1), anchors=("AWS docs: sagemaker-hyperpod-model-deployment-autoscaling", "AWS docs: async-inference-monitor")),
     PolicySpec("a1-autoscaling-variant-name", A1, "A CloudWatch trigger's VariantName other than upstream's AllTraffic (warning)", "resource", "advisory", _guardrail(A1, "warning", _variant_name), anchors=("aws-samples/sagemaker-genai-hosting-examples deploy_jumpstart_inference_operator.yaml",)),

@@ -10,7 +10,8 @@ from typing import Any, Callable
 
 import pytest
 
-from components.rules import capacity
+from components.rules import capacity, fit
+from components.rules.model_facts import ModelFacts
 from components.rules.policy_catalog import POLICIES
 from components.rules.resources import Resource
 
@@ -233,6 +234,25 @@ CASES.update({
     "t2-tenant-keys-on-the-gateway": ("T2", lambda: gateway_objects(drop_kind="ClientTrafficPolicy"), lambda: gateway_objects(), None, None),
     "t3-public-gateway-tls": ("T3", lambda: gateway_objects(certificateArn=None), lambda: gateway_objects(), None, None),
     "t3-dev-plaintext-gateway-keys": ("T3", lambda: gateway_objects(certificateArn=None, allow_plaintext=True), lambda: gateway_objects(), None, "dev"),
+})
+
+
+# Qwen/Qwen3-4B-Instruct-2507's published config (https://huggingface.co/Qwen/Qwen3-4B-Instruct-2507/blob/main/config.json):
+# 36 layers, 32 heads, 8 KV heads, head_dim 128, bfloat16, 8,044,936,192 bytes of weights; 147,456 B of KV per token.
+QWEN3_4B = ModelFacts("Qwen/Qwen3-4B-Instruct-2507", "https://huggingface.co/Qwen/Qwen3-4B-Instruct-2507/resolve/main/config.json", None, "Qwen3ForCausalLM",
+                      36, 32, 8, 128, 2560, 262144, 4_022_468_096, "bfloat16", None, 8_044_936_192, False, "2026-12-06")
+
+
+def sized(**engine_args: Any) -> list[Resource]:
+    """The worker on one A10G (ml.g5.8xlarge) with the model's facts the stack records: 11.4 GB of KV room."""
+    (manifest,) = fit.annotate([render(engineArgs=engine_args)], QWEN3_4B)
+    return [k8s(manifest)]
+
+
+CASES.update({
+    # 131072 tokens x 147,456 B = 19.3 GB of KV does not fit; 12288 tokens (1.81 GB) does, 6 times over.
+    "g23-model-fits-its-gpus": ("G23", lambda: sized(maxModelLen=131072), lambda: sized(maxModelLen=12288), None, None),
+    "g23-max-num-seqs-at-full-length": ("G23", lambda: sized(maxModelLen=12288, maxNumSeqs=64), lambda: sized(maxModelLen=12288, maxNumSeqs=6), None, None),
 })
 
 

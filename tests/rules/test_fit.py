@@ -103,10 +103,15 @@ def test_g23_at_the_edge_the_last_token_of_kv_cache_decides(max_model_len, statu
 def test_g23_the_fix_names_a_higher_tensor_parallel_size_when_the_instance_has_idle_gpus():
     """g5.12xlarge, tp 1: 3.39 GB of KV room; tp 2: 21.60 - 8.03 - 2.15 = 11.42 GB per GPU for 65,536 B/token x 131,072."""
     _, (problem,) = verdict(endpoint(instance="g5.12xlarge", maxModelLen=131072, tensorParallelSize=1), LLAMA_8B)
-    assert "set engineArgs.tensorParallelSize: 2" in problem.fix
-    assert problem.fix.index("g6e.xlarge") < problem.fix.index("tensorParallelSize") < problem.fix.index("maxModelLen <= 25872")
+    assert problem.fix == ("use instanceType g6e.xlarge (the smallest known type it fits); or set engineArgs.tensorParallelSize: 2; "
+                           "or set engineArgs.maxModelLen <= 25872")
     result, problems = verdict(endpoint(instance="g5.12xlarge", maxModelLen=131072, tensorParallelSize=2), LLAMA_8B)
     assert (result.status, problems) == ("fits", [])
+
+
+def test_g23_a_larger_type_is_named_with_the_tensor_parallel_size_it_needs_when_one_is_set():
+    _, (problem,) = verdict(endpoint("meta-llama/Llama-3.1-70B-Instruct", instance="ml.g5.12xlarge", maxModelLen=131072, tensorParallelSize=1), LLAMA_70B)
+    assert problem.fix.startswith("use instanceType ml.p4d.24xlarge with engineArgs.tensorParallelSize: 8 (the smallest known type it fits)")
 
 
 def test_g23_the_default_tensor_parallel_size_is_every_gpu_of_the_instance():
@@ -179,6 +184,13 @@ def test_g23_another_quantization_flag_on_an_unquantized_checkpoint_is_unchecked
     result, problems = verdict(endpoint(maxModelLen=8192, extra_args=["-q", "bitsandbytes"]), LLAMA_8B)
     assert (result.status, problems) == ("unchecked", [])
     assert "--quantization bitsandbytes on a bfloat16 checkpoint" in result.reason
+
+
+def test_g23_pipeline_parallelism_is_unchecked_not_guessed():
+    for engine, args in (("vllm", ["-pp", "2"]), ("sglang", ["--pipeline-parallel-size", "2"])):
+        result, problems = verdict(endpoint(engine=engine, maxModelLen=131072, extra_args=args), LLAMA_8B)
+        assert (result.status, problems) == ("unchecked", []), engine
+        assert result.reason.startswith("pipeline-parallel size 2")
 
 
 # ---------------------------------------------------------------- maxNumSeqs, unchecked
@@ -309,3 +321,43 @@ def test_g23_the_plan_shows_fit_unchecked_for_an_endpoint_without_facts_and_the_
     first, second = fit_lines(config)
     assert "fit: endpoints[0] ep on g5.xlarge: 3 sequence(s) of 8192 tokens at once; weights 16.06 GB" in first
     assert second == "  fit: unchecked: endpoints[1] ep: no entry for org/unlocked in models.lock.json"
+
+
+# ---------------------------------------------------------------- the rendered object (policy pack)
+
+
+def rendered(**engine_args):
+    from components.rules.backends import hyperpod
+
+    spec = endpoint("meta-llama/Llama-3.1-8B-Instruct", instance="ml.g5.8xlarge", **engine_args)
+    return fit.annotate([hyperpod.render(spec, "us-east-1")], LLAMA_8B)[0]
+
+
+def test_g23_the_engine_object_carries_the_facts_and_passes_as_rendered():
+    obj = rendered(maxModelLen=8192)
+    assert fit.FACTS_ANNOTATION in obj["metadata"]["annotations"]
+    assert fit.check_manifest(obj) == []
+
+
+def test_g23_a_hand_edited_max_model_len_on_the_object_is_caught():
+    obj = rendered(maxModelLen=8192)
+    args = obj["spec"]["worker"]["args"]
+    args[args.index("--max-model-len") + 1] = "131072"
+    (problem,) = fit.check_manifest(obj)
+    assert (problem.path, problem.value, problem.severity) == ("spec.worker.args[--max-model-len]", 131072, "error")
+    assert "set --max-model-len <= 25872" in problem.fix
+
+
+def test_g23_an_annotation_that_is_not_model_facts_is_reported():
+    obj = rendered(maxModelLen=8192)
+    obj["metadata"]["annotations"][fit.FACTS_ANNOTATION] = '{"model": "x", "layers": "many"}'
+    (problem,) = fit.check_manifest(obj)
+    assert problem.rule == "G23" and "not the model facts the stack records" in problem.message
+
+
+def test_g23_without_facts_the_objects_are_left_as_rendered():
+    from components.rules.backends import hyperpod
+
+    obj = hyperpod.render(endpoint(instance="ml.g5.8xlarge", maxModelLen=8192), "us-east-1")
+    assert fit.annotate([obj], None) == [obj]
+    assert fit.check_manifest(obj) == []

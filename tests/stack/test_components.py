@@ -185,7 +185,7 @@ def test_endpoint_args_are_documented_field_by_field():
     ]
     fields = [s.target.id for s in body if isinstance(s, ast.AnnAssign)]
     assert undocumented == [] and fields == [
-        "spec", "region", "provider", "depends_on", "operator_ready", "ingress_ready", "ingress", "kubeconfig", "tags", "capacity_contract", "previous_name",
+        "spec", "region", "provider", "depends_on", "operator_ready", "ingress_ready", "ingress", "kubeconfig", "tags", "capacity_contract", "model_facts", "previous_name",
     ]
 
 

@@ -31,6 +31,7 @@ class HubTarget:
     repo_id: str
     revision: Optional[str]
     where: str  # "Pulumi.dev.yaml endpoints[0]" or "--model"
+    model: str = ""  # the endpoint's `model` (its served name may differ from the hub id)
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ def stack_targets(stack: str, project_dir: Path, console: Any) -> tuple[list[Tar
             continue
         src = ep.model_source
         if isinstance(src, HuggingFaceSource):
-            targets.append(HubTarget(src.model_id or ep.model, src.revision, where))
+            targets.append(HubTarget(src.model_id or ep.model, src.revision, where, ep.model))
         elif isinstance(src, S3Source):
             targets.append(S3Target(ep.model, src, region, where))
         elif isinstance(src, FsxSource):
@@ -98,12 +99,12 @@ def targets_of(args: LockArgs, console: Any) -> tuple[list[Target], int]:
         found += targets
         problems += bad
     if args.model:
-        found = [t for t in found if (t.repo_id if isinstance(t, HubTarget) else t.model) == args.model]
+        found = [t for t in found if args.model in ((t.repo_id, t.model) if isinstance(t, HubTarget) else (t.model,))]
     # One entry per model: the first endpoint that names it decides its source and revision.
     unique: dict[str, Target] = {}
     for t in found:
         key = t.repo_id if isinstance(t, HubTarget) else t.model
-        if key in unique and unique[key] != t and _source(unique[key]) != _source(t):
+        if key in unique and _source(unique[key]) != _source(t):
             console.print(labelled("warning", "yellow", f"{t.where}: {key} is also locked from {unique[key].where} ({_source(unique[key])}); this one ({_source(t)}) is not"), soft_wrap=True)
         unique.setdefault(key, t)
     return list(unique.values()), problems

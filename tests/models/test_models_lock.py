@@ -107,6 +107,14 @@ def test_quantised_sharded_checkpoint_is_counted_from_every_shard_header(hub, tm
     assert {p for p, _ in hub.requests if p.endswith(".safetensors")} == {f"/org/awq/resolve/{'3' * 40}/model-0000{i}-of-00002.safetensors" for i in (1, 2)}
 
 
+def test_model_option_picks_one_endpoint_by_hub_id_or_by_its_model(hub, tmp_path):
+    root = project(tmp_path, [hf("qwen", "Qwen/Qwen3-8B"), hf("single", "serve-me", modelId="org/single")])
+    assert run(root, stack="test", model="serve-me")[0] == 0
+    assert list(lock(root)["models"]) == ["org/single"]
+    code, out = run(root, stack="test", model="org/other")
+    assert code == 1 and "no model to lock named org/other" in out
+
+
 def test_pinned_revision_that_does_not_exist_is_one_line(hub, tmp_path):
     root = project(tmp_path, [hf("qwen", "Qwen/Qwen3-8B", revision="f" * 40)])
     code, out = run(root, stack="test")

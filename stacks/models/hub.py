@@ -125,8 +125,6 @@ class Hub:
             doc = inputs.loads_json(inputs.decode(data, source, "re-upload the file"), source, "re-upload the file")
         except (inputs.InputError, ModelFilesError) as exc:
             raise HubError(str(exc)) from None
-        except (ValueError, TypeError, KeyError):  # model_info parses the answer itself (`r.json()`, `ModelInfo(**data)`)
-            raise HubError(f"{repo_id}: {self.base} answered {what} with malformed JSON. Fix: check HF_ENDPOINT points at a Hugging Face Hub, or retry") from None
         if not isinstance(doc, dict):
             raise HubError(f"{source}: the safetensors header is not a JSON object. Fix: re-upload the file")
         return doc

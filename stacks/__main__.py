@@ -86,6 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
     prices.add_argument("--out", help="refresh: directory for <region>.json (default: stacks/prices/)")
     prices.add_argument("--timeout", type=positive_seconds, default=300.0, help="refresh: wall-clock seconds for each service's query, all its pages (default: 300)")
 
+    models = sub.add_parser("models", help="lock the config.json and safetensors facts of the stacks' models (Hugging Face, S3) in models.lock.json, which the plan reads")
+    from .models.args import LockArgs
+
+    LockArgs.add_cli_args(models)
+
     docs = sub.add_parser("docs", help="regenerate docs/guardrails.md and docs/configuration.md from the code")
     docs.add_argument("--check", action="store_true", help="write nothing; exit 1 when a generated file is out of date")
 
@@ -168,6 +173,11 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         from .prices import refresh
 
         return refresh.main(args.region, console, Path(args.out) if args.out else None, timeout=args.timeout)
+    if args.command == "models":
+        from .models import cli as models_cli
+        from .models.args import LockArgs
+
+        return models_cli.run(LockArgs.from_cli_args(args), console)
     if args.command == "docs":
         from . import docs as docs_cmd
 

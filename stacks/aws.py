@@ -52,6 +52,24 @@ class Aws:
 
         return guarded(what, run, f"s3:ListBucket on arn:aws:s3:::{bucket}")
 
+    def s3_object(self, bucket: str, key: str, region: Optional[str] = None, byte_range: Optional[tuple[int, int]] = None, max_bytes: int = 32 << 20) -> Optional[tuple[bytes, str]]:
+        """(bytes, ETag) of one object, or of `byte_range` (inclusive) of it; None when there is no such key.
+        Refused past `max_bytes` (a model's JSON files are kilobytes)."""
+        from benchmarks import inputs
+
+        def run() -> Optional[tuple[bytes, str]]:
+            extra = {"Range": f"bytes={byte_range[0]}-{byte_range[1]}"} if byte_range else {}
+            try:
+                resp = self.client("s3", region).get_object(Bucket=bucket, Key=key, **extra)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                    return None
+                raise
+            body = inputs.read_capped(resp["Body"].read, max_bytes, f"s3://{bucket}/{key}")
+            return body, str(resp.get("ETag", "")).strip('"')
+
+        return guarded(f"read s3://{bucket}/{key}", run, f"s3:GetObject on arn:aws:s3:::{bucket}/{key}")
+
     def instance_type_offered(self, instance_type: str) -> bool:
         def run() -> bool:
             resp = self.client("ec2").describe_instance_type_offerings(

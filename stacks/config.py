@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from benchmarks import secrets
-from components.rules import ConfigError, Problem, autoscaling, backends, fit, naming, security
+from components.rules import ConfigError, Problem, autoscaling, backends, fit, gated, naming, security
 from components.rules import endpoint as endpoint_rules
 from components.rules.problems import Change
 from components.rules.bounds import Line
@@ -154,6 +154,15 @@ def check_fit(endpoints: Sequence[EndpointSpec], project_dir: Path, paths: Confi
     return fit.check_endpoints(endpoints, lock, paths.endpoint)
 
 
+def check_gated(endpoints: Sequence[EndpointSpec], project_dir: Path, paths: ConfigPaths = STACK_FILE) -> list[Problem]:
+    """G24, a warning here (preflight makes it an error): a model locked as gated, downloaded without a token
+    Secret. An unreadable lock file is already G23's error."""
+    try:
+        return gated.check_endpoints(endpoints, model_lock.read_lock(project_dir), paths.endpoint)
+    except model_lock.ModelLockError:
+        return []
+
+
 def validate_stack(
     endpoints: Sequence[EndpointSpec],
     cluster: Optional[ClusterSpec],
@@ -200,6 +209,7 @@ def validate_stack(
         found += check_placement(platform_cluster, resolved, paths, platform_stack)
     else:  # an endpoints-only stack: its platform stack's file, when it is in the project (G11, O8)
         found += check_platform_stack(platform_stack, resolved, project_dir)
+    found += check_gated(resolved, project_dir, paths)
     return Validated(resolved, found, capacity, defaults, fits)
 
 

@@ -1,4 +1,4 @@
-"""`python -m stacks preflight --stack <env>`: what AWS must already hold before `pulumi up`.
+"""`python -m stacks preflight --stack <env>`: what AWS and the Hugging Face Hub must already hold before `pulumi up`.
 
 - G14: each S3 model location holds `config.json` and at least one `*.safetensors`;
 - the GPU instance types exist in the region, and the region's quota covers what the stack asks for
@@ -7,14 +7,16 @@
 - S2: `platform.ingress.certificateArn` is an ISSUED ACM certificate of the stack's region covering the
   endpoints' names; T3: so is `gateway.certificateArn`, the tenant gateway's;
 - A1: every Amazon Managed Service for Prometheus workspace the autoscaling triggers query
-  (`platform.prometheusServerAddress`, `autoscaling.prometheus.serverAddress`) exists and is ACTIVE.
+  (`platform.prometheusServerAddress`, `autoscaling.prometheus.serverAddress`) exists and is ACTIVE;
+- G24: each Hugging Face model exists at its revision, a gated one has `tokenSecret`, and `$HF_TOKEN` (the
+  token that Secret should hold) can read its files (stacks/models/hub.py; timeouts, 404, 401/403 one line each).
 Each problem is one line; a `PreflightWarning` line does not fail the preflight. Also callable from the program (`llm-serving:preflight: true`).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from components.rules import instances
 from components.rules.clusters import hyperpod_instance_type, with_default_groups
@@ -24,6 +26,9 @@ from components.rules.tls import has_alb, tls_for
 from .aws import Aws, AwsError
 from .config import StackConfig
 from .literal import labelled, plain
+
+if TYPE_CHECKING:
+    from .models.hub import Hub
 
 # EC2 On-Demand vCPU quotas by instance family letter.
 EC2_QUOTAS = {"g": ("L-DB2E81BA", "Running On-Demand G and VT instances"), "p": ("L-417A185B", "Running On-Demand P instances")}
@@ -36,7 +41,7 @@ class PreflightWarning(str):
 def run(cfg: StackConfig, aws: Optional[Aws] = None) -> list[str]:
     aws = aws or Aws(cfg.region)
     problems: list[str] = []
-    for check in (check_models, check_instance_types, check_quotas, check_hyperpod, check_certificate, check_gateway_certificate, check_prometheus_workspaces):
+    for check in (check_models, check_hub_models, check_instance_types, check_quotas, check_hyperpod, check_certificate, check_gateway_certificate, check_prometheus_workspaces):
         try:
             problems += check(cfg, aws)
         except AwsError as exc:
@@ -61,6 +66,46 @@ def check_models(cfg: StackConfig, aws: Aws) -> list[str]:
         missing = [m for m, ok in (("config.json", "config.json" in names), ("*.safetensors", any(n.endswith(".safetensors") for n in names))) if not ok]
         if missing:
             out.append(f"{where}: [G14] no {' and no '.join(missing)} at the top of the model location. Fix: upload the model there or correct modelSource.path")
+    return out
+
+
+HUB_TIMEOUT = 15.0  # seconds for each answer of the hub
+
+
+def check_hub_models(cfg: StackConfig, aws: Optional[Aws] = None, hub: Optional["Hub"] = None) -> list[str]:
+    """G24 and the hub's answers: the model and its revision exist; a gated model has a token Secret; the local
+    `$HF_TOKEN` can read config.json (the Secret's token is in the cluster, out of reach: a warning says so
+    when no local token is set)."""
+    from components.rules import gated
+    from components.rules.spec import HuggingFaceSource
+
+    from .models.hub import DEFAULT_TOKEN_ENV, Hub, HubError, token_from
+
+    out: list[str] = []
+    for i, ep in enumerate(cfg.endpoints):
+        src = ep.model_source
+        if not isinstance(src, HuggingFaceSource):
+            continue
+        repo = src.model_id or ep.model
+        where = f"endpoints[{i}].modelSource"
+        hub = hub or Hub(token_from(DEFAULT_TOKEN_ENV), HUB_TIMEOUT)
+        try:
+            info = hub.info(repo, src.revision)
+        except HubError as exc:
+            out.append(f"{where}: [G24] {exc}")
+            continue
+        missing = gated.without_token(ep, info.gated, f"endpoints[{i}]", "error")
+        out += [str(p) for p in missing]
+        if missing:
+            continue
+        if info.gated and not hub.token:
+            out.append(PreflightWarning(f"{where}.tokenSecret = {src.token_secret.name if src.token_secret else '-'}: [G24] {repo} is gated; whether the Secret's token may read it is not visible from here. Fix: set ${DEFAULT_TOKEN_ENV} to the same token and run preflight again"))
+            continue
+        try:
+            hub.read(repo, info.sha, "config.json", (0, 0), 1)  # one byte: can this token read the files?
+        except HubError as exc:
+            secret = f" (the Secret {src.token_secret.name} must hold a token that can)" if src.token_secret else ""
+            out.append(f"{where}: [G24] {exc}{secret}")
     return out
 
 

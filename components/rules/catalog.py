@@ -18,6 +18,7 @@ C1 = "C1"
 L1 = "L1"
 O1, O2, O3, O4, O5, O6, O7, O8 = "O1", "O2", "O3", "O4", "O5", "O6", "O7", "O8"
 T1, T2, T3 = "T1", "T2", "T3"
+G24 = "G24"
 
 
 @dataclass(frozen=True)
@@ -286,6 +287,15 @@ RULES += (
          "The driver renders the Job with every one of these; `fix` sets the indexed mode, parallelism, no retry, restart policy, token and security settings.",
          "A load Job missing any of them (the driver refuses to create it).",
          ("fix", "driver")),
+)
+
+# Gated Hugging Face models (components/rules/gated.py), from the gating recorded in models.lock.json.
+RULES += (
+    Rule(G24, "A gated Hugging Face model (its terms must be accepted before its files can be read) is downloaded with a token: its source has `tokenSecret`.",
+         "A `meta-llama/*` endpoint without a token Secret planned clean and deployed; the engine's download got HTTP 401 from the hub and the pod restarted until `up` timed out.",
+         "",
+         "The plan warns when a model locked as gated has a Hugging Face source without `tokenSecret`; `python -m stacks preflight` makes it an error and checks with `$HF_TOKEN` that the model, its revision and its files can be read.",
+         ("validate", "preflight")),
 )
 
 BY_ID: dict[str, Rule] = {r.id: r for r in RULES}

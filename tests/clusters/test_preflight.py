@@ -25,6 +25,7 @@ ENDPOINT = {
 def credentials(monkeypatch):
     for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
         monkeypatch.setenv(key, value)
+    monkeypatch.setattr(preflight, "check_hub_models", lambda cfg, aws=None: [])  # the hub's checks: tests/models/test_preflight_hub.py
 
 
 def cfg(cluster=None, endpoints=None):

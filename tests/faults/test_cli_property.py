@@ -28,7 +28,7 @@ from stacks.__main__ import build_parser, main
 
 ROOT = Path(__file__).resolve().parents[2]
 UNSAFE_COMMANDS = {"preflight"}
-UNSAFE_CHOICES = {"fetch", "refresh"}
+UNSAFE_CHOICES = {"fetch", "refresh", "lock"}
 REQUIRED_FLAGS = {"tune": "--dry-run", "docs": "--check"}
 HOSTILE = ["", "0", "-1", "9.99", "1e308", "nan", "inf", "[/x]", "{name}", "dev", "eks", "💥", "a\nb", "x" * 5000,
            "/proc/llm-serving/x", "/nonexistent/dir/file", str(ROOT / "stacks" / "grids" / "tiny-cpu.yaml"),

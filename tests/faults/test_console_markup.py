@@ -56,6 +56,7 @@ def test_preflight_prints_server_text_literally(tmp_path, monkeypatch):
             return fail
 
     monkeypatch.setattr(preflight, "Aws", MarkupAws)
+    monkeypatch.setattr(preflight, "check_hub_models", lambda cfg, aws=None: [])  # the hub is tests/models' loopback
     console = Console(record=True, width=300)
     assert preflight.main("dev", console) == 1
     assert "preflight instance_type_offered: server said [/bold] and [/x]" in console.export_text()

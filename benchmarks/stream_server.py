@@ -83,6 +83,7 @@ class Misbehaviour:
     max_running: int = 0  # serve this many at once, queue the rest before the first token
     inflate_hits: bool = False  # every prompt token is a prefix-cache hit
     restart_after: int = 0  # counters and start time restart after this many requests
+    received: int = 0  # completion requests read so far (numbers them for fail_every)
     slots: asyncio.Semaphore | None = None
 
 
@@ -199,8 +200,8 @@ class StreamProtocol(asyncio.Protocol):
                 continue
             request = json.loads(body or b"{}")
             chat = "/chat/" in head.split(" ", 2)[1]
-            if MISBEHAVE.fail_every and (COUNTERS.requests + 1) % MISBEHAVE.fail_every == 0:
-                COUNTERS.requests += 1
+            MISBEHAVE.received += 1
+            if MISBEHAVE.fail_every and MISBEHAVE.received % MISBEHAVE.fail_every == 0:
                 self.transport.write(b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 21\r\n\r\nengine overloaded 500")
                 continue
             asyncio.ensure_future(self.stream(chat, int(request.get("max_tokens", 16)), request, perf_counter()))

@@ -268,7 +268,8 @@ class Measurer:
         """Without a capacity search: per repeat, the highest level that met every SLO (a trace has no load)."""
         if self.grid.benchmark.trace:
             return None
-        per_repeat = [max((s["load"] for s in samples if self._slo_ok([s])), default=0.0) for samples in runs]
+        refused = {s["load"] for samples in runs for s in samples if s.get("invalid")}  # INVALID in any repeat, as in _choose
+        per_repeat = [max((s["load"] for s in samples if s["load"] not in refused and self._slo_ok([s])), default=0.0) for samples in runs]
         if not per_repeat or max(per_repeat) <= 0:
             return None
         lowest = min(per_repeat)

@@ -136,7 +136,7 @@ def invalid_levels(record: TrialRecord) -> list[dict[str, Any]]:
             if key not in out:
                 out[key] = {"load": sample.get("load"), "guard": key[1], "reason": verdict.get("reason", ""),
                             "saturated_at": sample.get("saturated_at"), "skipped": bool(sample.get("skipped"))}
-    return list(out.values())
+    return sorted(out.values(), key=lambda v: (not isinstance(v["load"], (int, float)), v["load"] if isinstance(v["load"], (int, float)) else 0))
 
 
 def _invalid_cell(record: TrialRecord) -> str:

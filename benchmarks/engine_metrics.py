@@ -25,10 +25,11 @@ that differ only by labels are summed (requests, tokens) or averaged (fractions)
 
 A restart during the level is reported (``restarted``, one line) when ``process_start_time_seconds``
 changed between two scrapes or a counter went backwards. vLLM's page carries the start time of its API
-server when it serves one (prometheus_client's default registry, whose process collector adds it;
-vllm-project/vllm ``vllm/v1/metrics/prometheus.py`` ``get_prometheus_registry``); SGLang's, in
-prometheus_client's multiprocess mode, does not (sgl-project/sglang
-``python/sglang/srt/utils/common.py`` ``add_prometheus_middleware``), so there only the counters tell.
+server when it serves from one process (prometheus_client's default registry, whose process collector
+adds it; vllm-project/vllm@0fa7aac8 ``vllm/v1/metrics/prometheus.py`` ``get_prometheus_registry``);
+SGLang's, in prometheus_client's multiprocess mode, does not (sgl-project/sglang@004f0c7a
+``python/sglang/srt/utils/common.py`` ``add_prometheus_middleware``), so there only the counters tell
+(docs/doubts.md: neither commit is the pinned release).
 """
 
 from __future__ import annotations

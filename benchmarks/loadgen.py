@@ -24,6 +24,10 @@ chunk carrying generated text; TPOT = (e2e - ttft) / (output_tokens - 1); ITL is
 ``queue_time`` is the wait for a client-side slot (open loop with ``max_concurrency``) and the
 ``*_with_queue`` stats add it; SLOs and goodput use the latencies without queue time.
 
+Every level is judged by the guards of ``benchmarks/validity.py`` (thresholds: ``max_error_rate``,
+``saturation_tolerance``, ``max_send_lag``, ``max_client_cpu``): ``LevelResult.invalid`` lists why a
+level is no measurement, and no level above a saturated one is run (``result.skipped``).
+
 ``progress``, if given, is an object with ``start_level(label: str, total: int)``,
 ``advance()`` and ``end_level()`` (``benchmarks.report.ProgressBar`` is the rich one).
 """

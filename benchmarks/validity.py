@@ -39,8 +39,7 @@ DEFAULT_MAX_SEND_LAG = 0.05
 # and every late callback is a late send or a late stamp.
 DEFAULT_MAX_CLIENT_CPU = 0.9
 # Tokens per request a prefix cache may hit although the workload shares nothing: the chat template's
-# fixed opening (system header, role markers) comes before the nonce; vLLM caches whole 16-token
-# blocks, so this is four blocks.
+# fixed opening (a default system header, role markers) comes before the prompt's nonce.
 TEMPLATE_TOKENS = 64
 MIN_RATE_REQUESTS = 20  # fewer successes than this give no rate to judge (a tenth of them is 2)
 LAG_TICK_S = 0.01  # the send-lag probe's period

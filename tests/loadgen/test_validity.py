@@ -46,7 +46,7 @@ def test_model_name_responses_from_another_model_make_the_level_invalid_in_outpu
     out = tmp_path / "r.json"
     with fake_engine("--model-name", "llama-3-8b") as url:
         code = main(["run", "--url", url, "--model", "Qwen/Qwen3-4B", "--scenario", "D(16,4)", "--concurrency", "2",
-                     "--max-requests", "6", "--warmup", "1", "--quiet", "--out", str(out)])
+                     "--max-requests", "6", "--warmup", "1", "--quiet", "--out", str(out), "--export", f"genai-bench:{tmp_path / 'gb.json'}"])
     assert code == 0  # measured; the verdict is in the output
     printed = " ".join(capsys.readouterr().out.split())  # the table wraps its cells
     assert "INVALID: model-name" in printed
@@ -54,6 +54,8 @@ def test_model_name_responses_from_another_model_make_the_level_invalid_in_outpu
     level = json.loads(out.read_text())["levels"][0]
     assert [v["guard"] for v in level["invalid"]] == ["model-name"]
     assert {r["model"] for r in level["requests"]} == {"llama-3-8b"}
+    exported = json.loads((tmp_path / "gb.json").read_text())
+    assert [v["guard"] for v in exported["invalid"]] == ["model-name"] and "aggregated_metrics" in exported
 
 
 def test_model_name_the_served_name_asked_for_is_valid():

@@ -94,9 +94,10 @@ def rates(level: Any) -> Optional[tuple[float, float]]:
     return (n - k) / offered, (n - k) / served
 
 
-def saturation(level: Any, tolerance: float) -> Optional[str]:
+def saturation(level: Any, tolerance: float, max_concurrency: Optional[int] = None) -> Optional[str]:
     """The server took requests up slower than they were offered by more than ``tolerance``: the queue
-    grew through the level, so its latencies are of a rate it never reached."""
+    grew through the level, so its latencies are of a rate it never reached. With ``max_concurrency``
+    the client's own slots may be what held them."""
     measured = rates(level)
     if measured is None:
         return None
@@ -104,8 +105,9 @@ def saturation(level: Any, tolerance: float) -> Optional[str]:
     if achieved >= offered * (1 - tolerance):
         return None
     asked = "the trace's arrivals" if level.mode == "trace" else f"{level.value:g} req/s asked"
+    held = f" (or the client's max_concurrency of {max_concurrency} held them)" if max_concurrency else ""
     return (f"saturated at {achieved:.3g} req/s: {offered:.3g} req/s were offered ({asked}) and the server fell "
-            f"{1 - achieved / offered:.0%} behind (limit {tolerance:.0%}); its latencies are of a queue that kept growing")
+            f"{1 - achieved / offered:.0%} behind{held} (limit {tolerance:.0%}); its latencies are of a queue that kept growing")
 
 
 def client_overload(level: Any, max_send_lag: float, max_cpu: float) -> Optional[str]:
@@ -158,7 +160,7 @@ def judge(level: Any, config: Any) -> list[dict[str, str]]:
     found = [
         (MODEL_NAME, model_name(level, expected)),
         (ERROR_RATE, error_rate(level, config.max_error_rate)),
-        (SATURATED, saturation(level, config.saturation_tolerance)),
+        (SATURATED, saturation(level, config.saturation_tolerance, getattr(config, "max_concurrency", None))),
         (CLIENT_OVERLOAD, client_overload(level, config.max_send_lag, config.max_client_cpu)),
         (PREFIX_REUSE, prefix_reuse(level)),
         (ENGINE_RESTART, engine_restart(level)),

@@ -19,7 +19,7 @@ import sys
 from rich.console import Console
 
 from .loadgen import MAX_CONCURRENCY, BenchmarkConfig, ConfigError, run_benchmark
-from . import eventloop, exits
+from . import eventloop, exits, validity
 from .export import KINDS, export, parse_spec
 from .inputs import InputError
 from .limits import (MAX_FILE_MB, MAX_PREFIX_TOKENS, MAX_REQUESTS, MAX_SECONDS, MAX_THINK_TIME, MAX_TIMEOUT, MAX_WARMUP,
@@ -105,6 +105,16 @@ def _non_negative(most: float):
     return parse
 
 
+def _fraction(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        v = -1.0
+    if not 0 <= v <= 1:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}: use a fraction from 0 to 1, e.g. 0.1")
+    return v
+
+
 def _slo(text: str) -> dict[str, float]:
     out: dict[str, float] = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
@@ -163,6 +173,15 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--trace-format", choices=("native", "mooncake", "azure"), default="native", help="format of --trace (default native)")
     w.add_argument("--trace-speed", metavar="X", type=_positive(float, "2"), default=1.0, help="replay speed-up factor (default 1)")
     w.add_argument("--max-file-mb", metavar="MB", type=_positive(float, "256", MAX_FILE_MB), default=256.0, help="cap on --dataset/--trace file size (default 256)")
+    g = r.add_argument_group("guards: past these a level is INVALID (docs/tuning.md, \"Invalid levels\")")
+    g.add_argument("--max-error-rate", metavar="F", type=_fraction, default=validity.DEFAULT_MAX_ERROR_RATE,
+                   help=f"share of finished requests that may fail (default {validity.DEFAULT_MAX_ERROR_RATE:g})")
+    g.add_argument("--saturation-tolerance", metavar="F", type=_fraction, default=validity.DEFAULT_SATURATION_TOLERANCE,
+                   help=f"how far the achieved rate may fall below the offered one (default {validity.DEFAULT_SATURATION_TOLERANCE:g})")
+    g.add_argument("--max-send-lag", metavar="S", type=_positive(float, "0.05"), default=validity.DEFAULT_MAX_SEND_LAG,
+                   help=f"seconds: p99 of the client's own send lag (default {validity.DEFAULT_MAX_SEND_LAG:g})")
+    g.add_argument("--max-client-cpu", metavar="F", type=_fraction, default=validity.DEFAULT_MAX_CLIENT_CPU,
+                   help=f"share of a level the client's thread may be busy (default {validity.DEFAULT_MAX_CLIENT_CPU:g})")
     r.add_argument("--out", help="write results JSON here")
     r.add_argument("--export", action="append", default=[], metavar="FORMAT:FILE",
                    help="also write a genai-bench or inference-perf summary (one file per level), e.g. genai-bench:gb.json")
@@ -182,6 +201,8 @@ def _config(a: argparse.Namespace) -> BenchmarkConfig:
         prefix_tokens=a.prefix_tokens, prefix_groups=a.prefix_groups, turns=a.turns, think_time=a.think_time,
         session_header=a.session_header, dataset=a.dataset, dataset_order=a.dataset_order, trace=a.trace,
         trace_format=a.trace_format, trace_speed=a.trace_speed, max_file_mb=a.max_file_mb,
+        max_error_rate=a.max_error_rate, saturation_tolerance=a.saturation_tolerance, max_send_lag=a.max_send_lag,
+        max_client_cpu=a.max_client_cpu,
     )
 
 

@@ -70,6 +70,7 @@ class RequestRecord:
     rate_limited: bool = False  # HTTP 429: the gateway refused it for the key's budget, not an error
     tenant: str | None = None  # whose key it carried (--api-keys)
     limits: dict | None = None  # the response's rate-limit headers (tenants.LIMIT_HEADERS)
+    model: str | None = None  # the model the response named (its first chunk with a "model" field)
 
     @property
     def queue_time(self) -> float:
@@ -104,6 +105,7 @@ class RequestRecord:
             "rate_limited": self.rate_limited,
             "tenant": self.tenant,
             "limits": self.limits,
+            "model": self.model,
         }
 
 
@@ -209,8 +211,8 @@ def _text_of(choice: dict) -> str | None:
     return choice.get("text") or None  # completions
 
 
-def _parse_event(ev: bytes) -> tuple[str | None, str | None, dict | None]:
-    """(generated text as ``_text_of``, finish_reason, usage) of one SSE data payload."""
+def _parse_event(ev: bytes) -> tuple[str | None, str | None, dict | None, object]:
+    """(generated text as ``_text_of``, finish_reason, usage, the "model" field) of one SSE data payload."""
     try:
         obj = _loads(ev)
         if obj.get("error") is not None:
@@ -224,7 +226,7 @@ def _parse_event(ev: bytes) -> tuple[str | None, str | None, dict | None]:
         usage = obj.get("usage")
         if usage is not None and not isinstance(usage, dict):
             raise _StreamError(f"impossible usage from server: usage={usage!r:.100} (expected an object)")
-        return text, finish, usage
+        return text, finish, usage, obj.get("model")
     except (ValueError, AttributeError, TypeError, KeyError, IndexError, RecursionError):  # orjson caps depth itself
         raise _StreamError(f"malformed SSE data: {ev[:200].decode('utf-8', 'replace')!r}") from None
 
@@ -295,7 +297,9 @@ async def send(session: aiohttp.ClientSession, target: Target, record: RequestRe
                         if ev == b"[DONE]":
                             done = True
                             break
-                        text, finish, ev_usage = _parse_event(ev)
+                        text, finish, ev_usage, model = _parse_event(ev)
+                        if record.model is None and isinstance(model, str) and model:
+                            record.model = model[:200]  # named in the verdict (benchmarks/validity.py)
                         if text is not None:
                             token_times.append(now)
                             if record.reply is not None:

@@ -22,6 +22,14 @@ What vLLM and SGLang expose (sample names as scraped):
 
 Counters are reported as deltas over the level, gauges as max and mean over the scrapes.  Series
 that differ only by labels are summed (requests, tokens) or averaged (fractions).
+
+A restart during the level is reported (``restarted``, one line) when ``process_start_time_seconds``
+changed between two scrapes or a counter went backwards. vLLM's page carries the start time of its API
+server when it serves from one process (prometheus_client's default registry, whose process collector
+adds it; vllm-project/vllm@0fa7aac8 ``vllm/v1/metrics/prometheus.py`` ``get_prometheus_registry``);
+SGLang's, in prometheus_client's multiprocess mode, does not (sgl-project/sglang@004f0c7a
+``python/sglang/srt/utils/common.py`` ``add_prometheus_middleware``), so there only the counters tell
+(docs/doubts.md: neither commit is the pinned release).
 """
 
 from __future__ import annotations
@@ -45,6 +53,9 @@ GAUGES = {
     "waiting": ("vllm:num_requests_waiting", "sglang:num_queue_reqs"),
     "kv_cache_usage": ("vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc", "sglang:token_usage"),
 }
+# The server process's start time (Unix seconds): a new value means a new process.
+START_TIME = "process_start_time"
+START_TIME_NAMES = ("process_start_time_seconds",)
 FRACTIONS = {"kv_cache_usage"}  # averaged across label sets, not summed
 # SGLang's token counters carry per-request labels (is_streaming, cache_source), and a labelled
 # prometheus_client counter has no sample until its first increment: on an SGLang page, absent is 0.
@@ -80,6 +91,9 @@ def parse(text: str) -> dict[str, float]:
         values = next((by_name[n] for n in names if n in by_name), None)
         if values:
             out[key] = statistics.fmean(values) if key in FRACTIONS else sum(values)
+    starts = next((by_name[n] for n in START_TIME_NAMES if n in by_name), None)
+    if starts and out:  # only beside engine metrics: any Python server has one
+        out[START_TIME] = max(starts)
     if any(name.startswith("sglang:") for name in by_name):
         for key in ZERO_WHEN_ABSENT_ON_SGLANG:
             out.setdefault(key, 0.0)
@@ -99,7 +113,21 @@ def summarize(samples: list[dict[str, float]], engine: str) -> dict:
         out[key] = delta if delta is not None and delta >= 0 else None
     queries, hits = out["prefix_cache_queries"], out["prefix_cache_hits"]
     out["prefix_hit_rate"] = hits / queries if queries and hits is not None else None
+    out["restarted"] = restart(samples)
     return out
+
+
+def restart(samples: list[dict[str, float]]) -> str | None:
+    """Why the scrapes (in time order) show a restart, or None: the process start time changed, or a
+    counter went backwards between two scrapes."""
+    for before, after in zip(samples, samples[1:]):
+        if START_TIME in before and START_TIME in after and after[START_TIME] != before[START_TIME]:
+            return (f"the engine restarted during the level: its process_start_time_seconds went from "
+                    f"{before[START_TIME]:.0f} to {after[START_TIME]:.0f}")
+        for key in COUNTERS:
+            if key in before and key in after and after[key] < before[key]:
+                return f"the engine restarted during the level: its counter {key} went back from {before[key]:.0f} to {after[key]:.0f}"
+    return None
 
 
 async def _read_capped(content: aiohttp.StreamReader, max_bytes: int) -> bytes:

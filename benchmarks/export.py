@@ -187,7 +187,10 @@ def export(result: BenchmarkResult, fmt: str, path: str) -> list[str]:
         for target in targets:  # all checked and locked before the first is written
             target.open()
         for lv, target in zip(result.levels, targets):
-            target.write(json_bytes(scrub_data(WRITERS[fmt](result, lv))))
+            doc = WRITERS[fmt](result, lv)
+            if lv.invalid:  # an extra key: the other tool's readers skip it, ours names the level INVALID
+                doc["invalid"] = lv.invalid
+            target.write(json_bytes(scrub_data(doc)))
     finally:
         for target in targets:
             target.close()

@@ -24,6 +24,10 @@ chunk carrying generated text; TPOT = (e2e - ttft) / (output_tokens - 1); ITL is
 ``queue_time`` is the wait for a client-side slot (open loop with ``max_concurrency``) and the
 ``*_with_queue`` stats add it; SLOs and goodput use the latencies without queue time.
 
+Every level is judged by the guards of ``benchmarks/validity.py`` (thresholds: ``max_error_rate``,
+``saturation_tolerance``, ``max_send_lag``, ``max_client_cpu``): ``LevelResult.invalid`` lists why a
+level is no measurement, and no level above a saturated one is run (``result.skipped``).
+
 ``progress``, if given, is an object with ``start_level(label: str, total: int)``,
 ``advance()`` and ``end_level()`` (``benchmarks.report.ProgressBar`` is the rich one).
 """
@@ -38,7 +42,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Literal, Mapping
 
-from . import eventloop, secrets, tenants
+from . import eventloop, secrets, tenants, validity
 from .client import Target, make_session
 from .engine_metrics import Scraper, metrics_url
 from .limits import DEFAULT_MAX_FILE_MB, MAX_REQUESTS, MAX_SECONDS, MAX_TIMEOUT, MAX_WARMUP, MIN_METRICS_INTERVAL
@@ -96,6 +100,11 @@ class BenchmarkConfig:
     trace_speed: float = 1.0  # 2: replay twice as fast
     max_file_mb: float = DEFAULT_MAX_FILE_MB  # cap on dataset and trace files
     api_keys: str | None = None  # tenants' keys file (benchmarks/tenants.py): requests spread over them
+    # Guards (benchmarks/validity.py, docs/tuning.md "Invalid levels"): past these a level is INVALID
+    max_error_rate: float = validity.DEFAULT_MAX_ERROR_RATE  # share of finished requests that failed
+    saturation_tolerance: float = validity.DEFAULT_SATURATION_TOLERANCE  # achieved rate below offered by more
+    max_send_lag: float = validity.DEFAULT_MAX_SEND_LAG  # seconds, p99 of the client's own send lag
+    max_client_cpu: float = validity.DEFAULT_MAX_CLIENT_CPU  # share of the level the client's thread was busy
 
     def validate(self) -> None:
         """Raises ConfigError for the first unusable value.  Registers the secrets it holds first (the API
@@ -148,6 +157,11 @@ class BenchmarkConfig:
             raise ConfigError("max_concurrency", self.max_concurrency, "use a positive integer or leave it unset")
         if self.max_concurrency is not None and self.trace:
             raise ConfigError("max_concurrency", self.max_concurrency, "a trace is replayed on its own arrivals: drop it")
+        for name in ("max_error_rate", "saturation_tolerance", "max_client_cpu"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ConfigError(name, getattr(self, name), "use a fraction from 0 to 1, e.g. 0.1")
+        if not 0 < self.max_send_lag < float("inf"):
+            raise ConfigError("max_send_lag", self.max_send_lag, "use a positive number of seconds, e.g. 0.05")
         self.workload()  # options and files: one line per problem, before any request
 
     def workload(self) -> Workload:
@@ -232,16 +246,22 @@ async def run_benchmark(config: BenchmarkConfig, *, stop: asyncio.Event | None =
             result.warmup = {"requests": len(records), "failed": len(failed), "errors": errors}
             if records and failed and len(failed) == len(records):
                 result.aborted = f"all {len(records)} warm-up requests failed; first error: {failed[0].error}"
+        above: tuple[float, str] | None = None  # a saturated level: higher ones are not run
         for value in values if not result.aborted else ():
             if stop.is_set():
                 break
+            if above is not None and value > above[0]:
+                result.skipped.append({"mode": mode, "value": value, "reason": above[1]})
+                continue
             records = []
             label = f"{mode.replace('_', ' ')} {value:g}" + ("x" if mode == "trace" else "")
             if progress is not None:
                 progress.start_level(label, config.max_requests)
             if scraper is not None:
                 await scraper.start_level()
-            cpu0 = time.process_time()
+            cpu0, thread0, wall0 = time.process_time(), time.thread_time(), time.perf_counter()
+            probe = validity.SendLagProbe()
+            probe.start()
             try:
                 if mode == "concurrency":
                     t0 = await run_closed(context(records), value, config.max_requests, config.max_seconds, stop)
@@ -250,12 +270,18 @@ async def run_benchmark(config: BenchmarkConfig, *, stop: asyncio.Event | None =
                 else:
                     t0 = await run_open(context(records), value, config.max_concurrency, config.max_requests, config.max_seconds, stop)
             finally:
+                lag = probe.stop()
                 if progress is not None:
                     progress.end_level()
             level = LevelResult.from_records(mode, value, records, t0, config.slo, time.process_time() - cpu0)
+            level.client = validity.client_figures(lag, time.thread_time() - thread0, time.perf_counter() - wall0)
             if scraper is not None:
                 level.engine_metrics = await scraper.end_level()
             level.workload = {"shape": workload.name, **summarize(records, timed=mode == "trace")}
+            validity.judge(level, config)
+            reason = validity.skip_reason(level)
+            if reason is not None and (above is None or value < above[0]):
+                above = (value, reason)
             result.levels.append(level)
     finally:
         await session.close()

@@ -18,6 +18,7 @@ from .metrics import LatencyStats
 from .outputs import Kind, Output, json_bytes, json_object_with
 from .results import BenchmarkResult
 from .secrets import ScrubbedStream, scrub, scrub_data
+from .validity import summary
 
 RESULTS_FILE = Kind("load-generator results JSON", "results.json", json_object_with("schema_version", "config", "levels"))
 SHOW_AFTER_S = 2.0  # short runs finish before a bar would be useful
@@ -82,13 +83,11 @@ def results_table(result: BenchmarkResult) -> Table:
     c = result.config
     t = Table(title=f"{c['served_model']} @ {c['endpoint_url']}  {c['scenario']}  (latencies p50/p99)")
     for col in ("level", "ok/err", "req/s", "out tok/s", "TTFT ms", "TPOT ms", "ITL ms",
-                "E2E s", "queue ms", "goodput/s", "err %", "prefix hit %"):
+                "E2E s", "queue ms", "goodput/s", "err %", "prefix hit %", "verdict"):
         t.add_column(col, justify="right")
     for lv in result.levels:
         e2e = "-" if lv.e2e.p50 is None else f"{lv.e2e.p50:.2f}/{lv.e2e.p99:.2f}"
-        t.add_row(
-            level_label(lv),
-            f"{lv.completed}/{lv.failed}",
+        figures = [
             f"{lv.request_throughput:.2f}",
             f"{lv.output_throughput:.1f}",
             f"{_ms(lv.ttft, 'p50')}/{_ms(lv.ttft, 'p99')}",
@@ -97,14 +96,22 @@ def results_table(result: BenchmarkResult) -> Table:
             e2e,
             _ms(lv.queue_time, "p50"),
             f"{lv.goodput:.2f}",
-            f"{100 * lv.error_rate:.1f}",
-            _hit_percent(lv.engine_metrics),
-        )
+        ]
+        if lv.invalid:  # no throughput or latency of a level that is no measurement (the JSON keeps them)
+            figures = ["-"] * len(figures)
+        t.add_row(level_label(lv), f"{lv.completed}/{lv.failed}", *figures, f"{100 * lv.error_rate:.1f}",
+                  _hit_percent(lv.engine_metrics), summary(lv.invalid, lv.saturated_at))
+    for skipped in result.skipped:
+        t.add_row(level_label_of(skipped["mode"], skipped["value"]), *["-"] * 11, "SKIPPED")
     return t
 
 
 def level_label(lv) -> str:
-    return {"concurrency": "c", "request_rate": "rate ", "trace": "trace x"}.get(lv.mode, "") + f"{lv.value:g}"
+    return level_label_of(lv.mode, lv.value)
+
+
+def level_label_of(mode: str, value: float) -> str:
+    return {"concurrency": "c", "request_rate": "rate ", "trace": "trace x"}.get(mode, "") + f"{value:g}"
 
 
 def print_workload(lv, console: Console) -> None:
@@ -149,6 +156,11 @@ def print_report(result: BenchmarkResult, console: Console) -> None:
         print_workload(lv, console)
         if lv.tenants:
             console.print(tenants_table(lv))
+    for lv in result.levels:  # why each INVALID level is no measurement
+        for verdict in lv.invalid:
+            console.print(f"INVALID ({level_label(lv)}) {verdict['guard']}: {scrub(verdict['reason'])}", style="red")
+    for skipped in result.skipped:
+        console.print(f"SKIPPED ({level_label_of(skipped['mode'], skipped['value'])}): {skipped['reason']}", style="red")
     for w in result.warnings:
         console.print(f"warning: {w}", style="yellow")
     for lv in result.levels:

@@ -52,6 +52,10 @@ class LevelResult:
     workload: dict[str, Any] = field(default_factory=dict)
     rate_limited: int = 0  # HTTP 429 from a gateway: neither completed nor failed
     tenants: dict[str, Any] = field(default_factory=dict)  # --api-keys: tenant -> tenants.TenantStats.to_dict()
+    # The guards' verdict (benchmarks/validity.py): [{guard, reason}]; any entry makes the level INVALID
+    invalid: list[dict[str, str]] = field(default_factory=list)
+    saturated_at: float | None = None  # req/s the server kept up with, when the rate guard refused the level
+    client: dict[str, Any] = field(default_factory=dict)  # the load generator's own send lag and CPU (validity.client_figures)
     records: list[RequestRecord] = field(default_factory=list, repr=False)
     t0: float = field(default=0.0, repr=False)
 
@@ -140,6 +144,7 @@ class BenchmarkResult:
     aborted: str | None = None  # why no level ran (e.g. every warm-up request failed)
     warmup: dict[str, Any] = field(default_factory=dict)  # {"requests": n, "failed": k, "errors": {...}}
     warnings: list[str] = field(default_factory=list)
+    skipped: list[dict[str, Any]] = field(default_factory=list)  # levels not run past saturation: {mode, value, reason}
 
     @property
     def all_failed(self) -> str | None:
@@ -176,4 +181,5 @@ class BenchmarkResult:
             "warmup": self.warmup,
             "warnings": self.warnings,
             "levels": [lv.to_dict(with_records) for lv in self.levels],
+            "skipped_levels": self.skipped,
         }

@@ -116,8 +116,12 @@ class Benchmark(_Model):
     max_seconds: float = Field(default=60, gt=0)
     timeout: float = Field(default=120, gt=0)
     warmup: int = Field(default=2, ge=0)
-    # A level with more failed requests than this is not a result: the trial fails (never a winner).
+    # Guards (benchmarks/validity.py, docs/tuning.md "Invalid levels"): a level past one is INVALID and out of
+    # every ranking; a trial with no valid level fails. maxErrorRate: share of finished requests that failed.
     max_error_rate: float = Field(default=0.05, ge=0, le=1)
+    saturation_tolerance: float = Field(default=0.1, ge=0, le=1)  # achieved rate below the offered one by more
+    max_send_lag: float = Field(default=0.05, gt=0)  # seconds, p99 of the load generator's own send lag
+    max_client_cpu: float = Field(default=0.9, ge=0, le=1)  # share of a level the load generator's thread was busy
     # Seconds between /metrics scrapes during a level: gauges (KV use, waiting) are reported as their max over
     # the scrapes, and the before/after scrapes alone only ever see an idle server.
     metrics_interval: float = Field(default=1.0, gt=0)
@@ -138,12 +142,14 @@ class Benchmark(_Model):
 
     def loadgen_options(self) -> dict[str, Any]:
         """The workload options as BenchmarkConfig keyword arguments."""
-        return {name: getattr(self, name) for name in WORKLOAD_FIELDS}
+        return {name: getattr(self, name) for name in (*WORKLOAD_FIELDS, *GUARD_FIELDS)}
 
 
 # Benchmark fields that shape the workload (passed to the load generator as they are).
 WORKLOAD_FIELDS = ("prefix_tokens", "prefix_groups", "turns", "think_time", "session_header", "dataset", "dataset_order",
                    "trace", "trace_format", "trace_speed", "max_file_mb")
+# Benchmark fields that are the guards' thresholds (passed as they are).
+GUARD_FIELDS = ("max_error_rate", "saturation_tolerance", "max_send_lag", "max_client_cpu")
 # A parameter path under this prefix varies the benchmark block per point, not the endpoint.
 BENCHMARK_PREFIX = "benchmark."
 # What a single local engine process cannot do: these need the HyperPod operator, so a local trial would measure

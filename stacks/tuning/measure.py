@@ -1,7 +1,9 @@
 """Benchmark one deployed trial: every load level, repeated, optionally a capacity search.
 
 Metrics of a level come from the load generator (benchmarks/); repeats are aggregated into
-mean/min/max/stdev so every comparison carries its noise.
+mean/min/max/stdev so every comparison carries its noise. A level the guards refuse
+(benchmarks/validity.py) is recorded with its reasons and kept out of the choice of load, the SLO
+check and the capacity; a trial with no valid level fails.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
+from benchmarks import validity
 from benchmarks.loadgen import BenchmarkConfig, LevelResult, run_benchmark
 from components.rules.cost import cost_per_mtok
 
@@ -49,6 +52,10 @@ def level_metrics(level: LevelResult, gpus: int, price_per_hour: Optional[float]
 
     return {
         **engine_figures(level),
+        # The guards' verdict: a level with any entry is no measurement (docs/tuning.md "Invalid levels")
+        "invalid": list(getattr(level, "invalid", None) or []),
+        "saturated_at": getattr(level, "saturated_at", None),
+        "skipped": isinstance(level, SkippedLevel),
         "load": level.value,
         "output_throughput": level.output_throughput,
         "request_throughput": level.request_throughput,
@@ -135,6 +142,16 @@ def capacity_entry(unit: str, source: str, values: list[float], at_load: Optiona
     }
 
 
+class SkippedLevel(LevelResult):
+    """A level the load generator did not run (above a saturated one): recorded, INVALID, with the reason."""
+
+    @classmethod
+    def of(cls, mode: str, value: float, reason: str) -> "SkippedLevel":
+        level = cls.from_records(mode, value, [], 0.0, {}, 0.0)
+        level.invalid = [{"guard": validity.SATURATED, "reason": reason}]
+        return level
+
+
 BenchFn = Callable[[BenchmarkConfig, threading.Event], list[LevelResult]]
 
 
@@ -162,7 +179,7 @@ def run_loadgen(config: BenchmarkConfig, stop: threading.Event) -> list[LevelRes
             raise Interrupted("stopped during the benchmark")
         if result.aborted:
             raise BenchmarkFailed(f"benchmark aborted: {result.aborted}")
-        return result.levels
+        return result.levels + [SkippedLevel.of(s["mode"], s["value"], s["reason"]) for s in result.skipped]
 
     return asyncio.run(main())
 
@@ -214,21 +231,23 @@ class Measurer:
 
     def _levels(self, config: BenchmarkConfig, endpoint: Endpoint, stop: threading.Event, probe: bool = False,
                 benchmark: Optional[Benchmark] = None) -> list[dict[str, Any]]:
-        """Each level's metrics. A level over the error-rate limit fails the trial; in a capacity
-        probe (`probe`) it is returned, and the probe counts it as over capacity."""
+        """Each level's metrics with the guards' verdict (judged here with `config`'s thresholds, so every
+        bench function, in-cluster clients included, is held to them). A trial whose every level is INVALID
+        fails; in a capacity probe (`probe`) the levels are returned, and the probe counts an INVALID one as
+        over capacity."""
         levels = self._run(config, endpoint, stop, benchmark)
+        for level in levels:
+            if not isinstance(level, SkippedLevel):
+                validity.judge(level, config)
         samples = [level_metrics(level, endpoint.gpus, endpoint.price_per_hour) for level in levels]
-        if samples and all(s["completed"] == 0 for s in samples):
-            errors = {k: v for s in samples for k, v in s["errors"].items()}
+        ran = [s for s in samples if not s["skipped"]]
+        if ran and all(s["completed"] == 0 for s in ran):
+            errors = {k: v for s in ran for k, v in s["errors"].items()}
             raise BenchmarkFailed(f"every request failed: {errors}")
-        limit = self.grid.benchmark.max_error_rate
-        for sample in samples:
-            if sample["error_rate"] > limit and not probe:
-                raise BenchmarkFailed(
-                    f"load {sample['load']:g}: error rate {sample['error_rate']:.1%} is over the limit of {limit:.1%} "
-                    f"(errors: {sample['errors']}); a level with that many failed requests is not a result "
-                    f"(benchmark.maxErrorRate, --max-error-rate)"
-                )
+        if samples and not probe and all(s["invalid"] for s in samples):
+            raise BenchmarkFailed("no valid level: " + "; ".join(
+                f"load {s['load']:g}: " + "; ".join(f"{v['guard']}: {v['reason']}" for v in s["invalid"]) for s in samples)
+                + " (thresholds: benchmark.maxErrorRate, saturationTolerance, maxSendLag, maxClientCpu; docs/tuning.md)")
         return samples
 
     def measure(self, endpoint: Endpoint, stop: threading.Event, benchmark: Optional[Benchmark] = None) -> Measurement:
@@ -256,13 +275,15 @@ class Measurer:
 
     def _slo_ok(self, samples: list[dict[str, Any]]) -> bool:
         limit = self.grid.benchmark.max_error_rate
-        return all((s.get("error_rate") or 0) <= limit for s in samples) and meets_slo(aggregate(samples), self.grid.slo)
+        valid = all(not s.get("invalid") and (s.get("error_rate") or 0) <= limit for s in samples)
+        return valid and meets_slo(aggregate(samples), self.grid.slo)
 
     def _level_capacity(self, runs: list[list[dict[str, Any]]], unit: str) -> Optional[dict[str, Any]]:
         """Without a capacity search: per repeat, the highest level that met every SLO (a trace has no load)."""
         if self.grid.benchmark.trace:
             return None
-        per_repeat = [max((s["load"] for s in samples if self._slo_ok([s])), default=0.0) for samples in runs]
+        refused = {s["load"] for samples in runs for s in samples if s.get("invalid")}  # INVALID in any repeat, as in _choose
+        per_repeat = [max((s["load"] for s in samples if s["load"] not in refused and self._slo_ok([s])), default=0.0) for samples in runs]
         if not per_repeat or max(per_repeat) <= 0:
             return None
         lowest = min(per_repeat)
@@ -273,9 +294,12 @@ class Measurer:
         """The load whose mean meets every SLO with the best objective (else the best overall)."""
         objective, sense, slo = self.grid.objective.metric, self.grid.objective.sense, self.grid.slo
         by_load: dict[float, list[dict[str, Any]]] = {}
+        # A load INVALID in any repeat is no candidate: its other repeats would hide what that one showed.
+        refused = {s["load"] for samples in runs for s in samples if s.get("invalid")}
         for samples in runs:
             for sample in samples:
-                by_load.setdefault(sample["load"], []).append(sample)
+                if sample["load"] not in refused:
+                    by_load.setdefault(sample["load"], []).append(sample)
         best: Optional[tuple[bool, float, float, dict[str, Any]]] = None
         for load, samples in by_load.items():
             agg = aggregate(samples)
@@ -286,7 +310,7 @@ class Measurer:
             if best is None or (ok and not best[0]) or (ok == best[0] and better(value, best[1], sense)):
                 best = (ok, value, load, agg)
         if best is None:
-            raise BenchmarkFailed(f"no level produced {objective}")
+            raise BenchmarkFailed(f"no valid level produced {objective}")
         flat = [s for samples in runs for s in samples]
         return Measurement(best[3], flat, best[0], best[2], self._level_capacity(runs, unit))
 

@@ -124,17 +124,52 @@ def _percent(record: TrialRecord, metric: str) -> str:
 ENGINE_COLUMNS = (("prefix hit %", "prefix_hit_rate", _percent), ("KV use max %", "kv_cache_usage_max", _percent), ("preemptions", "preemptions", _fmt))
 
 
+def invalid_levels(record: TrialRecord) -> list[dict[str, Any]]:
+    """The trial's INVALID levels (benchmarks/validity.py), one entry per load and guard over its repeats:
+    {load, guard, reason, saturated_at, skipped}. Records written before the guards have none."""
+    out: dict[tuple[Any, str], dict[str, Any]] = {}
+    for sample in record.levels:
+        if not isinstance(sample, dict):
+            continue
+        for verdict in sample.get("invalid") or ():
+            key = (sample.get("load"), verdict.get("guard", "?"))
+            if key not in out:
+                out[key] = {"load": sample.get("load"), "guard": key[1], "reason": verdict.get("reason", ""),
+                            "saturated_at": sample.get("saturated_at"), "skipped": bool(sample.get("skipped"))}
+    return sorted(out.values(), key=lambda v: (not isinstance(v["load"], (int, float)), v["load"] if isinstance(v["load"], (int, float)) else 0))
+
+
+def _invalid_cell(record: TrialRecord) -> str:
+    """Short: `16 saturated at 11.2 req/s; 32 skipped; 8 error-rate` (the report lists the reasons)."""
+    by_load: dict[Any, list[str]] = {}
+    for v in invalid_levels(record):
+        text = "skipped" if v["skipped"] else (f"saturated at {v['saturated_at']:.3g} req/s" if v["saturated_at"] else v["guard"])
+        by_load.setdefault(v["load"], []).append(text)
+    return "; ".join(f"{load:g} {', '.join(texts)}" if isinstance(load, (int, float)) else ", ".join(texts) for load, texts in by_load.items())
+
+
+def invalid_lines(records: list[TrialRecord]) -> list[str]:
+    """Every INVALID level of the run with its reason: kept out of the objective, the Pareto front, the
+    best configuration and the capacity (docs/tuning.md, "Invalid levels")."""
+    out = [f"- {r.params}: load {v['load']:g}: {v['guard']}: {v['reason']}" if isinstance(v["load"], (int, float)) else f"- {r.params}: {v['guard']}: {v['reason']}"
+           for r in records for v in invalid_levels(r)]
+    if not out:
+        return []
+    return ["", "## Invalid levels", "", "Kept out of the objective, the Pareto front, the best configuration and the capacity "
+            "(docs/tuning.md, \"Invalid levels\"):", "", *out]
+
+
 def rows(records: list[TrialRecord], grid: GridSpec) -> tuple[list[str], list[list[str]]]:
     params = sorted({k for r in records for k in r.params})
     lat = latency_metric(grid)
-    header = [*params, "status", grid.objective.metric, lat, *(c[0] for c in ENGINE_COLUMNS), "meets SLO", "note"]
+    header = [*params, "status", grid.objective.metric, lat, *(c[0] for c in ENGINE_COLUMNS), "meets SLO", "invalid levels", "note"]
     order = {"succeeded": 0, "infeasible": 1, "failed": 2, "interrupted": 3, "pruned": 4, "running": 5}
     out = []
     sign = -1 if grid.objective.sense == "maximize" else 1  # best first, also for a minimised objective (cost)
     in_order = sorted(records, key=lambda r: (order.get(r.status, 9), sign * (r.value(grid.objective.metric) or 0)))
     for r in in_order:
         note = r.note[:120]
-        out.append([*(str(r.params.get(p, "")) for p in params), r.status, _fmt(r, grid.objective.metric), _fmt(r, lat), *(show(r, key) for _, key, show in ENGINE_COLUMNS), "yes" if r.metrics.get("meets_slo") else "no", note])
+        out.append([*(str(r.params.get(p, "")) for p in params), r.status, _fmt(r, grid.objective.metric), _fmt(r, lat), *(show(r, key) for _, key, show in ENGINE_COLUMNS), "yes" if r.metrics.get("meets_slo") else "no", _invalid_cell(r), note])
     cost_report.extend_rows(records, grid, header, out, in_order)
     return header, out
 
@@ -210,6 +245,7 @@ def _write(folder: Any, store: TrialStore, name: str, grid: GridSpec, records: l
     lines += ["", "## Pareto front (throughput vs " + latency_metric(grid) + ")", ""]
     lines += [f"- {r.params}: {_fmt(r, 'output_throughput')} tok/s, {latency_metric(grid)} {_fmt(r, latency_metric(grid))} s" for r in pareto(records, grid)]
     lines += capacity_lines(records)
+    lines += invalid_lines(records)
     lines += ["", "## Best configuration under the SLOs", ""]
     snippet_path = None
     if decision.best is not None:

@@ -97,3 +97,63 @@ def test_kv_use_max_of_a_trial_is_read_during_the_level_not_only_around_it():
     assert measured.metrics["kv_cache_usage_max"]["max"] == 0.04  # 4 requests in flight
     assert Measurer(grid_mod.GridSpec.model_validate({"name": "g", "base": {}, "points": [{}]})).config(
         Endpoint(url, "m", None, gpus=1)).metrics_interval == 1.0  # the default: on
+
+
+def test_an_invalid_level_is_no_candidate_even_with_the_best_objective():
+    # Load 64 has the most throughput and meets the SLO in both repeats, but one repeat's level was refused
+    # (benchmarks/validity.py): its other repeat does not make it a result.
+    refused = [{"guard": "saturated", "reason": "saturated at 40 req/s: 64 req/s were offered"}]
+    runs = [
+        [{"load": 16, "output_throughput": 300.0, "ttft_p90": 0.5, "invalid": []}, {"load": 64, "output_throughput": 500.0, "ttft_p90": 0.6, "invalid": refused}],
+        [{"load": 16, "output_throughput": 310.0, "ttft_p90": 0.5, "invalid": []}, {"load": 64, "output_throughput": 520.0, "ttft_p90": 0.6, "invalid": []}],
+    ]
+    m = Measurer(make_grid())._choose(runs, "requests_per_second")
+    assert (m.load, m.meets_slo) == (16, True)
+    assert m.capacity["values"] == [16, 16]  # nor is it a capacity
+    assert len(m.levels) == 4  # every sample stays on record
+
+
+def test_a_saturated_rate_is_kept_out_of_the_choice_and_the_capacity_and_higher_rates_are_skipped():
+    # One request at a time, 40 ms each (about 25 req/s): at 100 req/s the fake engine serves more tokens per
+    # second than at 10, so without the rate guard 100 would win; 200 is never sent.
+    from benchmarks import stream_server
+    from stacks.tuning.deploy import Endpoint
+
+    proc, url = stream_server.start(0.02, 0.005, misbehave=("--max-running", "1"))
+    try:
+        grid = grid_mod.GridSpec.model_validate({"name": "g", "base": {}, "points": [{}], "slo": {"ttft_p90": 30.0}, "benchmark": {
+            "scenario": "D(16,4)", "requestRates": [10, 100, 200], "maxRequests": 30, "maxSeconds": 20, "timeout": 20, "warmup": 1}})
+        measured = Measurer(grid, seed=3).measure(Endpoint(url, "m", None, gpus=1), threading.Event())
+    finally:
+        proc.kill()
+        proc.wait()
+    assert measured.load == 10 and measured.capacity["values"] == [10]
+    by_load = {s["load"]: s for s in measured.levels}
+    assert [v["guard"] for v in by_load[100]["invalid"]][:1] == ["saturated"] and 10 < by_load[100]["saturated_at"] < 30
+    assert by_load[200]["skipped"] and by_load[200]["invalid"][0]["reason"].startswith("not run: above 100, which was saturated at ")
+
+
+def test_a_trial_whose_every_level_is_invalid_fails_with_the_reasons():
+    # The engine answers as another model: every level measures that model, so none is a result.
+    from benchmarks import stream_server
+    from stacks.tuning.deploy import Endpoint
+    from stacks.tuning.measure import BenchmarkFailed
+
+    proc, url = stream_server.start(0.001, misbehave=("--model-name", "llama-3-8b"))
+    try:
+        grid = grid_mod.GridSpec.model_validate({"name": "g", "base": {}, "points": [{}], "benchmark": {
+            "scenario": "D(8,4)", "concurrency": [2], "maxRequests": 6, "maxSeconds": 10, "timeout": 10, "warmup": 0}})
+        with pytest.raises(BenchmarkFailed, match="no valid level: load 2: model-name: 6 of 6 responses named model 'llama-3-8b', not 'm'"):
+            Measurer(grid).measure(Endpoint(url, "m", None, gpus=1), threading.Event())
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_the_grids_guard_thresholds_reach_the_load_generator():
+    from stacks.tuning.deploy import Endpoint
+
+    grid = grid_mod.GridSpec.model_validate({"name": "g", "base": {}, "points": [{}], "benchmark": {
+        "maxErrorRate": 0.2, "saturationTolerance": 0.25, "maxSendLag": 0.1, "maxClientCpu": 0.8}})
+    cfg = Measurer(grid).config(Endpoint("http://127.0.0.1:1", "m", None, gpus=1))
+    assert (cfg.max_error_rate, cfg.saturation_tolerance, cfg.max_send_lag, cfg.max_client_cpu) == (0.2, 0.25, 0.1, 0.8)

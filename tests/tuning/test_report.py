@@ -117,3 +117,32 @@ def test_an_engine_that_wrote_nothing_gets_no_log_tail_label(tmp_path):
     assert exited(1, empty) == "engine exited with code 1"
     empty.write_text("$ python -m vllm\nOOM\n")
     assert exited(1, empty, " during the benchmark") == "engine exited with code 1 during the benchmark: OOM; log tail:\n$ python -m vllm\nOOM"
+
+
+def test_invalid_levels_are_named_in_the_table_and_the_report_with_their_reasons(tmp_path):
+    # The trial ran rates 4, 16 and 32: 16 was saturated, 32 never ran, and in the other repeat 4 had 500s.
+    measured = trial(8, 300, 0.5)
+    measured.levels = [
+        {"load": 4, "invalid": []},
+        {"load": 16, "saturated_at": 11.2, "invalid": [{"guard": "saturated", "reason": "saturated at 11.2 req/s: 16.1 req/s were offered"}]},
+        {"load": 32, "skipped": True, "invalid": [{"guard": "saturated", "reason": "not run: above 16, which was saturated at 11.2 req/s"}]},
+        {"load": 4, "invalid": [{"guard": "error-rate", "reason": "error rate 12.0% is over the limit of 5.0%"}]},
+    ]
+    header, table = report.rows([measured, trial(2, 100, 0.2)], GRID)
+    column = header.index("invalid levels")
+    assert [row[column] for row in table] == ["4 error-rate; 16 saturated at 11.2 req/s; 32 skipped", ""]
+    store = TrialStore(tmp_path / "t.db")
+    store.start_run("g", GRID.model_dump(mode="json", by_alias=True))
+    store.save(measured)
+    text = report.write(store, tmp_path / "out")["report"].read_text()
+    assert "## Invalid levels" in text
+    assert "- {'engineArgs.maxNumSeqs': 8}: load 16: saturated: saturated at 11.2 req/s: 16.1 req/s were offered" in text
+    assert "- {'engineArgs.maxNumSeqs': 8}: load 32: saturated: not run: above 16, which was saturated at 11.2 req/s" in text
+    assert "- {'engineArgs.maxNumSeqs': 8}: load 4: error-rate: error rate 12.0% is over the limit of 5.0%" in text
+
+
+def test_a_run_without_invalid_levels_has_no_such_section(tmp_path):
+    store = TrialStore(tmp_path / "t.db")
+    store.start_run("g", GRID.model_dump(mode="json", by_alias=True))
+    store.save(trial(8, 300, 0.5))
+    assert "## Invalid levels" not in report.write(store, tmp_path / "out")["report"].read_text()

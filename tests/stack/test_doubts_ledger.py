@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parents[2]
 LEDGER = ROOT / "docs" / "doubts.md"
 SKIPPED = {".git", "venv", ".venv", "node_modules", ".pytest_cache"}
 FIELDS = ("Assumed", "Breaks if wrong", "Read", "Caught by")
-DOUBT_WORDS = re.compile(r"\b(verify|verified|verifiable|unverified|doubts?)\b", re.IGNORECASE)
+# `verify-full`/`verify-ca` are PostgreSQL sslmode values, not a request to check something.
+DOUBT_WORDS = re.compile(r"\b(verify|verified|verifiable|unverified|doubts?)\b(?!-(?:full|ca)\b)", re.IGNORECASE)
 UPSTREAM_CITATION = re.compile(r"[\w.-]+/[\w.-]+@[\w.-]+ \S+")
 
 
@@ -53,3 +54,4 @@ def test_the_entry_parser_reads_fields_and_the_word_check_catches_a_doubt():
     sample = "## A thing\n- **Assumed:** x\n- **Breaks if wrong:** y\n  continued\n- **Read:** closed source\n- **Caught by:** z\n"
     assert entries(sample) == {"A thing": {"Assumed": "x", "Breaks if wrong": "y continued", "Read": "closed source", "Caught by": "z"}}
     assert DOUBT_WORDS.search("Not verified here") and DOUBT_WORDS.search("Doubt: the port") and not DOUBT_WORDS.search("verification-free")
+    assert not DOUBT_WORDS.search("?sslmode=verify-full") and DOUBT_WORDS.search("verify the full path")

@@ -20,6 +20,7 @@ import pulumi_random as random
 from .endpoints.objects import SCHEME_ANNOTATION, declare
 from .endpoints.router_check import RouterServiceCheck
 from .endpoints.urls import hostname_of
+from .rules import inference_pool
 from .rules import namespaces as namespace_rules
 from .rules import tags as tag_rules
 from .rules.gateway import charts, config as gw_config, render
@@ -74,11 +75,15 @@ class TenantGateway(pulumi.ComponentResource):
         }
         store = gw_config.counter_store(spec, args.stack)
         redis_host, redis_ready = self._counter_store(store, base, namespaces[charts.EG_NAMESPACE])
-        eg_values = pulumi.Output.from_input(redis_host).apply(lambda host: charts.envoy_gateway_values(host, store == "elasticache"))
+        pooled = [ep for ep in args.endpoints if inference_pool.uses_pool(ep)]
+        eg_values = pulumi.Output.from_input(redis_host).apply(lambda host: charts.envoy_gateway_values(host, store == "elasticache", bool(pooled)))
         eg = self._chart("envoy_gateway", eg_values, [namespaces[charts.EG_NAMESPACE], *base, *redis_ready])
         crds = self._chart("ai_gateway_crds", {}, [namespaces[charts.AIGW_NAMESPACE], *base])
-        aigw = self._chart("ai_gateway", {}, [namespaces[charts.AIGW_NAMESPACE], eg, crds, *base])
-        installers = {"envoy_gateway": [eg, aigw], "ai_gateway_crds": [crds, eg, aigw]}
+        # Pool routing: the pool CRD (no chart installs it) before AI Gateway's controller, which looks for it once at
+        # start and runs no pool controller without it (envoyproxy/ai-gateway@v1.1.0 internal/controller/controller.go).
+        pool_crd = [k8s.yaml.v2.ConfigFile(f"{name}-inference-pool-crd", file=inference_pool.CRD_URL, opts=pulumi.ResourceOptions(**k8s_opts, depends_on=base))] if pooled else []
+        aigw = self._chart("ai_gateway", {}, [namespaces[charts.AIGW_NAMESPACE], eg, crds, *pool_crd, *base])
+        installers = {"envoy_gateway": [eg, aigw], "ai_gateway_crds": [crds, eg, aigw], "inference_pool": [*pool_crd, aigw]}
 
         passwords = [
             random.RandomPassword(f"{name}-key-{t.name}", length=48, special=False, keepers={"rotation": t.rotation}, opts=pulumi.ResourceOptions(parent=self))
@@ -89,15 +94,18 @@ class TenantGateway(pulumi.ComponentResource):
         routers = self._router_checks(routes)
         after = [*([namespaces[spec.namespace]] if spec.namespace in namespaces else []), *args.after]
         declared: list[pulumi.Resource] = []
-        for manifest in render.render(spec, routes, keys, args.endpoint_keys):
+        # Each pool and its picker (in the endpoint's namespace) before the routes that name it.
+        pool_objects = [m for ep in pooled for m in inference_pool.render(ep)]
+        for manifest in [*pool_objects, *render.render(spec, routes, keys, args.endpoint_keys)]:
             check = routers.get(manifest["metadata"]["name"]) if manifest["kind"] == "Backend" else None
             if check is not None:
                 # The router Service the check found, as the public Ingress uses it.
                 found = pulumi.Output.all(check.service, check.port).apply(lambda f: gw_config.backend_spec(gw_config.router_host(f[0]), int(f[1])))
                 manifest = {**manifest, "spec": found}
             group = manifest["apiVersion"].rpartition("/")[0]
-            waits = installers.get(charts.CRD_INSTALLERS.get(group, ""), [])
-            label = f"{name}-{manifest['kind'].lower()}-{manifest['metadata']['name']}"
+            waits = installers.get("inference_pool" if group == inference_pool.POOL_GROUP else charts.CRD_INSTALLERS.get(group, ""), [])
+            ns = manifest["metadata"].get("namespace")
+            label = f"{name}-{manifest['kind'].lower()}-{manifest['metadata']['name']}" + (f"-{ns}" if manifest in pool_objects and ns else "")
             # One chain: the first object after the endpoints, each next one after the previous. The order is the
             # same as naming the endpoints and every earlier object each time, which made the SDK's cycle check
             # (resource_cycle_breaker) walk the graph once per pair: 50 s of CPU in a 50-endpoint eks plan.

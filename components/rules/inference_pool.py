@@ -26,6 +26,7 @@ from .catalog import R1, R2, R3, R4, R5
 from .endpoint import resolve
 from .paths import STACK_FILE, ConfigPaths
 from .problems import Problem
+from .resources import Resource
 from .spec import EndpointSpec, GatewaySpec
 
 EXTENSION_VERSION = "v1.0.2"
@@ -380,3 +381,15 @@ def check_objects(objects: Iterable[dict[str, Any]]) -> list[tuple[dict[str, Any
 
 
 CHECKERS = {(POOL_GROUP, "InferencePool"): check_pool, **{(ALPHA_GROUP, k): check_alpha for k in ("InferenceObjective", "InferenceModel", "InferencePool")}}
+
+
+def check_resources(resources: Iterable[Resource]) -> list[tuple[Resource, Problem]]:
+    """check_objects over a stack's declared resources (the policy pack and the offline plan)."""
+    by_id: dict[int, Resource] = {}
+    manifests = []
+    for r in resources:
+        m = r.manifest
+        if m is not None:
+            by_id[id(m)] = r
+            manifests.append(m)
+    return [(by_id[id(obj)], problem) for obj, problem in check_objects(manifests)]

@@ -27,6 +27,16 @@ from .rules.gateway import charts, config as gw_config, render
 from .rules.spec import EndpointSpec, GatewaySpec, PlatformSpec
 
 SECRET_OUTPUTS = ["data", "stringData"]
+_RBAC = "rbac.authorization.k8s.io/v1"
+# The picker's objects whose body is not under `spec` (components/rules/inference_pool.py).
+_BODY_KINDS: dict[tuple[str, str], Any] = {
+    ("v1", "ServiceAccount"): lambda n, m, o: k8s.core.v1.ServiceAccount(n, metadata=m["metadata"], opts=o),
+    ("v1", "ConfigMap"): lambda n, m, o: k8s.core.v1.ConfigMap(n, metadata=m["metadata"], data=m["data"], opts=o),
+    (_RBAC, "Role"): lambda n, m, o: k8s.rbac.v1.Role(n, metadata=m["metadata"], rules=m["rules"], opts=o),
+    (_RBAC, "ClusterRole"): lambda n, m, o: k8s.rbac.v1.ClusterRole(n, metadata=m["metadata"], rules=m["rules"], opts=o),
+    (_RBAC, "RoleBinding"): lambda n, m, o: k8s.rbac.v1.RoleBinding(n, metadata=m["metadata"], subjects=m["subjects"], role_ref=m["roleRef"], opts=o),
+    (_RBAC, "ClusterRoleBinding"): lambda n, m, o: k8s.rbac.v1.ClusterRoleBinding(n, metadata=m["metadata"], subjects=m["subjects"], role_ref=m["roleRef"], opts=o),
+}
 
 
 @dataclass
@@ -113,6 +123,8 @@ class TenantGateway(pulumi.ComponentResource):
             if manifest["kind"] == "Secret":
                 res_opts = pulumi.ResourceOptions.merge(res_opts, pulumi.ResourceOptions(additional_secret_outputs=SECRET_OUTPUTS))
                 declared.append(k8s.core.v1.Secret(label, metadata=manifest["metadata"], type=manifest["type"], string_data=manifest["stringData"], opts=res_opts))
+            elif (manifest["apiVersion"], manifest["kind"]) in _BODY_KINDS:
+                declared.append(_BODY_KINDS[(manifest["apiVersion"], manifest["kind"])](label, manifest, res_opts))
             else:
                 declared.append(declare(label, manifest, res_opts))
         # The gateway's ALB is tagged like an endpoint's, by its name; the controller's defaultTags add the cluster.

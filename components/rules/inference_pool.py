@@ -246,7 +246,8 @@ def validate(endpoints: Sequence[EndpointSpec], gateway: GatewaySpec, aigw_versi
                                     "set backend: kubernetes, or drop kubernetes.routing"))
         elif not gateway.enabled:
             problems.append(Problem(key, "inferencePool", "CONFIG", "an InferencePool is reached only through a Gateway route, and an ALB cannot target one: without the tenant gateway nothing would send traffic to the pool",
-                                    f"set {paths.gateway}.enabled: true, or kubernetes.routing: service"))
+                                    f"set {paths.gateway}.enabled: true (a tuning grid: `llm-serving:gateway` in pulumi.config, since trials leave the base stack's gateway), or kubernetes.routing: service"
+                                    if not paths.indexed else f"set {paths.gateway}.enabled: true, or kubernetes.routing: service"))
     if pooled and gateway.enabled and AIGW_EXTENSION.get(aigw_version) != EXTENSION_VERSION:
         problems.append(Problem(f"{paths.gateway}", aigw_version, R4, f"AI Gateway {aigw_version} is built against extension {AIGW_EXTENSION.get(aigw_version, 'unknown')}, and the stack renders the pool and picker of {EXTENSION_VERSION}",
                                 "pin AI Gateway and the extension together (components/rules/inference_pool.py AIGW_EXTENSION)"))

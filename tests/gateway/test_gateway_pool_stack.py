@@ -71,5 +71,5 @@ def test_without_the_gateway_pool_routing_is_one_config_error():
     with pytest.raises(ConfigError) as err:
         plan_cmd.build_plan_from_values("eks", pooled_values(gateway=False))
     found = [str(p) for p in err.value.problems if p.path.endswith("kubernetes.routing")]
-    assert found == ["endpoints[0].kubernetes.routing = 'inferencePool': [CONFIG] an InferencePool is reached only through a Gateway route, and an ALB cannot target one: "
-                     "without the tenant gateway nothing would send traffic to the pool. Fix: set gateway.enabled: true, or kubernetes.routing: service"]
+    assert found == [("endpoints[0].kubernetes.routing = 'inferencePool': [CONFIG] an InferencePool is reached only through a Gateway route, and an ALB cannot target one: "
+                     "without the tenant gateway nothing would send traffic to the pool. Fix: set gateway.enabled: true, or kubernetes.routing: service")]

@@ -54,10 +54,10 @@ def _grid(tmp_path: Path, parameters: dict, gateway: dict | None) -> Path:
 def test_pool_points_without_a_trial_gateway_are_pruned_with_the_config_line(tmp_path):
     found = errors(points(_grid(tmp_path, {"kubernetes.routing": ["service", "inferencePool"]}, None)))
     assert found["service/kubernetes"] == set()
-    assert found["inferencePool/kubernetes"] == {
+    assert found["inferencePool/kubernetes"] == {(
         "base.kubernetes.routing = 'inferencePool': [CONFIG] an InferencePool is reached only through a Gateway route, and an ALB cannot target one: "
         "without the tenant gateway nothing would send traffic to the pool. Fix: set Pulumi.plain.yaml:gateway.enabled: true (a tuning grid: `llm-serving:gateway` in "
-        "pulumi.config, since trials leave the base stack's gateway), or kubernetes.routing: service"}
+        "pulumi.config, since trials leave the base stack's gateway), or kubernetes.routing: service")}
 
 
 def test_pool_points_on_a_backend_without_pools_are_pruned(tmp_path):

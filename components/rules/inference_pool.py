@@ -208,8 +208,15 @@ def epp_objects(spec: EndpointSpec) -> list[dict[str, Any]]:
 
 
 def render(spec: EndpointSpec) -> list[dict[str, Any]]:
-    """The endpoint's pool objects in creation order (the EPP first: the pool names its Service); none without pool routing."""
-    return [*epp_objects(spec), pool(spec)] if uses_pool(spec) else []
+    """The endpoint's pool objects in creation order, none without pool routing: the picker's Service before the
+    pool that names it, and the pool before the picker's Deployment. The picker answers both its probes
+    NOT_SERVING until it has read its pool (kubernetes-sigs/gateway-api-inference-extension@v1.0.2
+    cmd/epp/runner/health.go: without leader election every check is `PoolHasSynced`), so a Deployment declared
+    first would never turn ready and `up` would wait on it until its timeout."""
+    if not uses_pool(spec):
+        return []
+    *first, deployment, service = epp_objects(spec)
+    return [*first, service, pool(spec), deployment]
 
 
 def reference_grant(pool_name: str, pool_namespace: str, route_namespace: str) -> dict[str, Any]:

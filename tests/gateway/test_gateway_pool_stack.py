@@ -60,6 +60,9 @@ def test_the_pool_crd_comes_before_ai_gateways_controller_and_the_pool_after_bot
     assert crd.urn in aigw.dependencies
     (pool,) = [r for r in seen.values() if r.type_ == "kubernetes:inference.networking.k8s.io/v1:InferencePool"]
     assert {crd.urn, aigw.urn} <= set(pool.dependencies)
+    # The picker turns ready only once it has read its pool (cmd/epp/runner/health.go @v1.0.2): it waits for the pool.
+    (picker,) = [r for r in seen.values() if r.type_ == "kubernetes:apps/v1:Deployment" and r.name.endswith("-epp-inference")]
+    assert pool.urn in picker.dependencies
 
 
 def test_the_crd_is_the_pinned_v1_0_2_file():

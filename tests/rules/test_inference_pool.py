@@ -53,6 +53,14 @@ def test_rendered_pool_selects_the_deployments_pods_on_the_engine_port():
     assert ip.check_objects(objs) == []
 
 
+def test_the_pool_is_declared_before_the_picker_deployment_that_waits_for_it():
+    """The picker's probes fail until it has read its pool (gateway-api-inference-extension@v1.0.2
+    cmd/epp/runner/health.go), and `up` waits for a Deployment to be ready before the next object: the pool
+    must come first, after the Service it names."""
+    kinds = [o["kind"] for o in ip.render(endpoint())]
+    assert kinds.index("Service") < kinds.index("InferencePool") < kinds.index("Deployment") == len(kinds) - 1
+
+
 def test_no_pool_objects_with_service_routing():
     assert ip.render(endpoint(routing="service")) == []
 

@@ -90,8 +90,12 @@ class TenantGateway(pulumi.ComponentResource):
         eg = self._chart("envoy_gateway", eg_values, [namespaces[charts.EG_NAMESPACE], *base, *redis_ready])
         crds = self._chart("ai_gateway_crds", {}, [namespaces[charts.AIGW_NAMESPACE], *base])
         # Pool routing: the pool CRD (no chart installs it) before AI Gateway's controller, which looks for it once at
-        # start and runs no pool controller without it (envoyproxy/ai-gateway@v1.1.0 internal/controller/controller.go).
-        pool_crd = [k8s.yaml.v2.ConfigFile(f"{name}-inference-pool-crd", file=inference_pool.CRD_URL, opts=pulumi.ResourceOptions(**k8s_opts, depends_on=base))] if pooled else []
+        # start and runs no pool controller without it (envoyproxy/ai-gateway@v1.1.0 internal/controller/controller.go);
+        # the InferenceObjective CRD too, which the picker watches (components/rules/inference_pool.py CRD_URLS).
+        pool_crd = [
+            k8s.yaml.v2.ConfigFile(f"{name}-{url.rsplit('/', 1)[-1].split('_')[1].removesuffix('.yaml')}-crd", file=url, opts=pulumi.ResourceOptions(**k8s_opts, depends_on=base))
+            for url in (inference_pool.CRD_URLS if pooled else ())
+        ]
         aigw = self._chart("ai_gateway", {}, [namespaces[charts.AIGW_NAMESPACE], eg, crds, *pool_crd, *base])
         installers = {"envoy_gateway": [eg, aigw], "ai_gateway_crds": [crds, eg, aigw], "inference_pool": [*pool_crd, aigw]}
 

@@ -46,10 +46,14 @@ EPP_GRPC_PORT = 9002
 EPP_HEALTH_PORT = 9003
 EPP_METRICS_PORT = 9090
 EPP_HEALTH_SERVICE = "inference-extension"  # the probes' gRPC service with one replica (epp-deployment.yaml)
-# The pool CRD as the extension's release installs it, pinned by commit (tag v1.0.2); the helm chart has none.
+# The CRDs as the extension's release installs them, pinned by commit (tag v1.0.2); the helm chart has none. The
+# picker watches InferenceObjectives unconditionally (pkg/epp/server/runserver.go SetupWithManager,
+# controller_manager.go), so their CRD must exist for it to start, though the stack creates none (R5).
 CRD_COMMIT = "cd03ff7d8a22712119c2b96df6749d6279d776b5"
-CRD_URL = f"https://raw.githubusercontent.com/kubernetes-sigs/gateway-api-inference-extension/{CRD_COMMIT}/config/crd/bases/inference.networking.k8s.io_inferencepools.yaml"
-CRD_NAME = "inferencepools.inference.networking.k8s.io"
+_CRD_BASE = f"https://raw.githubusercontent.com/kubernetes-sigs/gateway-api-inference-extension/{CRD_COMMIT}/config/crd/bases/"
+CRD_URL = _CRD_BASE + "inference.networking.k8s.io_inferencepools.yaml"
+OBJECTIVE_CRD_URL = _CRD_BASE + "inference.networking.x-k8s.io_inferenceobjectives.yaml"
+CRD_URLS = (CRD_URL, OBJECTIVE_CRD_URL)
 # What the EPP scrapes from each engine's /metrics on the pool's target port (cmd/epp/runner/runner.go flags;
 # defaults in pkg/epp/server/runserver.go @v1.0.2: `vllm:num_requests_waiting`, `vllm:gpu_cache_usage_perc`,
 # `vllm:lora_requests_info`). A metric missing from the scrape is logged at trace level and its value stays at the

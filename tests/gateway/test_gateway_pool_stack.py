@@ -55,9 +55,11 @@ def test_the_route_names_the_pool_and_envoy_gateway_hands_it_over(pooled):
 
 def test_the_pool_crd_comes_before_ai_gateways_controller_and_the_pool_after_both(pooled):
     _, seen, _ = pooled
-    (crd,) = [r for r in seen.values() if r.type_ == "kubernetes:yaml/v2:ConfigFile"]
+    crds = {r.name: r for r in seen.values() if r.type_ == "kubernetes:yaml/v2:ConfigFile"}
+    assert sorted(crds) == ["gateway-inferenceobjectives-crd", "gateway-inferencepools-crd"]  # the picker watches both kinds
     (aigw,) = [r for r in seen.values() if r.type_ == "kubernetes:helm.sh/v4:Chart" and r.name.endswith("-ai-gateway")]
-    assert crd.urn in aigw.dependencies
+    assert {c.urn for c in crds.values()} <= set(aigw.dependencies)
+    crd = crds["gateway-inferencepools-crd"]
     (pool,) = [r for r in seen.values() if r.type_ == "kubernetes:inference.networking.k8s.io/v1:InferencePool"]
     assert {crd.urn, aigw.urn} <= set(pool.dependencies)
     # The picker turns ready only once it has read its pool (cmd/epp/runner/health.go @v1.0.2): it waits for the pool.
@@ -65,9 +67,9 @@ def test_the_pool_crd_comes_before_ai_gateways_controller_and_the_pool_after_bot
     assert pool.urn in picker.dependencies
 
 
-def test_the_crd_is_the_pinned_v1_0_2_file():
-    assert ip.CRD_URL == ("https://raw.githubusercontent.com/kubernetes-sigs/gateway-api-inference-extension/cd03ff7d8a22712119c2b96df6749d6279d776b5/"
-                          "config/crd/bases/inference.networking.k8s.io_inferencepools.yaml")
+def test_the_crds_are_the_pinned_v1_0_2_files():
+    base = "https://raw.githubusercontent.com/kubernetes-sigs/gateway-api-inference-extension/cd03ff7d8a22712119c2b96df6749d6279d776b5/config/crd/bases/"
+    assert ip.CRD_URLS == (base + "inference.networking.k8s.io_inferencepools.yaml", base + "inference.networking.x-k8s.io_inferenceobjectives.yaml")
 
 
 def test_without_the_gateway_pool_routing_is_one_config_error():

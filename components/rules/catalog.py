@@ -304,7 +304,7 @@ RULES += (
          ("fix", "validate", "plan", "policy")),
     Rule(R5, "The stack creates nothing in the extension's experimental group `inference.networking.x-k8s.io` (InferenceObjective, InferenceModel, the v1alpha2 pool).",
          "The experimental group is outside the stable API AI Gateway is pinned to, and InferenceObjective moved out of the extension after v1.0: objects of it would be left behind by an upgrade.",
-         "",
+         "The picker watches InferenceObjectives whether or not any exists, so the stack installs that kind's CRD (v1.0.2, pinned by commit) with the pool's, and creates no object of it.",
          "Any object of that group.",
          ("plan", "policy")),
 )

@@ -93,7 +93,7 @@ class TenantGateway(pulumi.ComponentResource):
         # start and runs no pool controller without it (envoyproxy/ai-gateway@v1.1.0 internal/controller/controller.go);
         # the InferenceObjective CRD too, which the picker watches (components/rules/inference_pool.py CRD_URLS).
         pool_crd = [
-            k8s.yaml.v2.ConfigFile(f"{name}-{url.rsplit('/', 1)[-1].split('_')[1].removesuffix('.yaml')}-crd", file=url, opts=pulumi.ResourceOptions(**k8s_opts, depends_on=base))
+            k8s.yaml.v2.ConfigFile(f"{name}-{url.rsplit('/', 1)[-1].split('_')[1].removesuffix('.yaml')}-crd", file=url, opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=base))
             for url in (inference_pool.CRD_URLS if pooled else ())
         ]
         aigw = self._chart("ai_gateway", {}, [namespaces[charts.AIGW_NAMESPACE], eg, crds, *pool_crd, *base])

@@ -259,6 +259,14 @@ def validate(endpoints: Sequence[EndpointSpec], gateway: GatewaySpec, aigw_versi
             problems.append(Problem(key, "inferencePool", "CONFIG", "an InferencePool is reached only through a Gateway route, and an ALB cannot target one: without the tenant gateway nothing would send traffic to the pool",
                                     f"set {paths.gateway}.enabled: true (a tuning grid: `llm-serving:gateway` in pulumi.config, since trials leave the base stack's gateway), or kubernetes.routing: service"
                                     if not paths.indexed else f"set {paths.gateway}.enabled: true, or kubernetes.routing: service"))
+    served: dict[str, int] = {}
+    for i, ep in pooled:
+        model = resolve(ep).served_model_name
+        if model in served:
+            problems.append(Problem(f"{paths.endpoint(i)}.model", ep.model, R3, f"{paths.endpoint(served[model])} already routes served model {model!r} through a pool; the gateway matches routes by that name, so one of them would never be picked",
+                                    "one pool per model: serve it from one endpoint with more replicas, or give each its own served model name"))
+        else:
+            served[model] = i
     if pooled and gateway.enabled and AIGW_EXTENSION.get(aigw_version) != EXTENSION_VERSION:
         problems.append(Problem(f"{paths.gateway}", aigw_version, R4, f"AI Gateway {aigw_version} is built against extension {AIGW_EXTENSION.get(aigw_version, 'unknown')}, and the stack renders the pool and picker of {EXTENSION_VERSION}",
                                 "pin AI Gateway and the extension together (components/rules/inference_pool.py AIGW_EXTENSION)"))

@@ -108,6 +108,13 @@ def test_r3_two_pools_over_one_model_are_refused():
     assert rules(found) == [("R3", "metadata.name")] and "pool 'qwen3-4b' already serves model 'Qwen3-4B-Instruct-2507'" in found[0][1].message
 
 
+def test_r3_two_pooled_endpoints_of_one_served_model_are_refused_at_config_time():
+    one, two = endpoint(), endpoint(name="qwen3-4b-b", namespace="other")
+    (problem,) = ip.validate([one, two], gateway_spec(), "v1.1.0")
+    assert (problem.rule, problem.path) == ("R3", "endpoints[1].model")
+    assert "endpoints[0] already routes served model 'Qwen3-4B-Instruct-2507' through a pool" in problem.message
+
+
 def test_r3_a_route_rule_with_a_pool_and_another_backend_is_refused():
     route = {"apiVersion": "aigateway.envoyproxy.io/v1beta1", "kind": "AIGatewayRoute", "metadata": {"name": "r"},
              "spec": {"rules": [{"backendRefs": [{"group": "inference.networking.k8s.io", "kind": "InferencePool", "name": "a"}, {"name": "b"}]}]}}

@@ -20,12 +20,23 @@ import pulumi_random as random
 from .endpoints.objects import SCHEME_ANNOTATION, declare
 from .endpoints.router_check import RouterServiceCheck
 from .endpoints.urls import hostname_of
+from .rules import inference_pool
 from .rules import namespaces as namespace_rules
 from .rules import tags as tag_rules
 from .rules.gateway import charts, config as gw_config, render
 from .rules.spec import EndpointSpec, GatewaySpec, PlatformSpec
 
 SECRET_OUTPUTS = ["data", "stringData"]
+_RBAC = "rbac.authorization.k8s.io/v1"
+# The picker's objects whose body is not under `spec` (components/rules/inference_pool.py).
+_BODY_KINDS: dict[tuple[str, str], Any] = {
+    ("v1", "ServiceAccount"): lambda n, m, o: k8s.core.v1.ServiceAccount(n, metadata=m["metadata"], opts=o),
+    ("v1", "ConfigMap"): lambda n, m, o: k8s.core.v1.ConfigMap(n, metadata=m["metadata"], data=m["data"], opts=o),
+    (_RBAC, "Role"): lambda n, m, o: k8s.rbac.v1.Role(n, metadata=m["metadata"], rules=m["rules"], opts=o),
+    (_RBAC, "ClusterRole"): lambda n, m, o: k8s.rbac.v1.ClusterRole(n, metadata=m["metadata"], rules=m["rules"], opts=o),
+    (_RBAC, "RoleBinding"): lambda n, m, o: k8s.rbac.v1.RoleBinding(n, metadata=m["metadata"], subjects=m["subjects"], role_ref=m["roleRef"], opts=o),
+    (_RBAC, "ClusterRoleBinding"): lambda n, m, o: k8s.rbac.v1.ClusterRoleBinding(n, metadata=m["metadata"], subjects=m["subjects"], role_ref=m["roleRef"], opts=o),
+}
 
 
 @dataclass
@@ -74,11 +85,19 @@ class TenantGateway(pulumi.ComponentResource):
         }
         store = gw_config.counter_store(spec, args.stack)
         redis_host, redis_ready = self._counter_store(store, base, namespaces[charts.EG_NAMESPACE])
-        eg_values = pulumi.Output.from_input(redis_host).apply(lambda host: charts.envoy_gateway_values(host, store == "elasticache"))
+        pooled = [ep for ep in args.endpoints if inference_pool.uses_pool(ep)]
+        eg_values = pulumi.Output.from_input(redis_host).apply(lambda host: charts.envoy_gateway_values(host, store == "elasticache", bool(pooled)))
         eg = self._chart("envoy_gateway", eg_values, [namespaces[charts.EG_NAMESPACE], *base, *redis_ready])
         crds = self._chart("ai_gateway_crds", {}, [namespaces[charts.AIGW_NAMESPACE], *base])
-        aigw = self._chart("ai_gateway", {}, [namespaces[charts.AIGW_NAMESPACE], eg, crds, *base])
-        installers = {"envoy_gateway": [eg, aigw], "ai_gateway_crds": [crds, eg, aigw]}
+        # Pool routing: the pool CRD (no chart installs it) before AI Gateway's controller, which looks for it once at
+        # start and runs no pool controller without it (envoyproxy/ai-gateway@v1.1.0 internal/controller/controller.go);
+        # the InferenceObjective CRD too, which the picker watches (components/rules/inference_pool.py CRD_URLS).
+        pool_crd = [
+            k8s.yaml.v2.ConfigFile(f"{name}-{url.rsplit('/', 1)[-1].split('_')[1].removesuffix('.yaml')}-crd", file=url, opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=base))
+            for url in (inference_pool.CRD_URLS if pooled else ())
+        ]
+        aigw = self._chart("ai_gateway", {}, [namespaces[charts.AIGW_NAMESPACE], eg, crds, *pool_crd, *base])
+        installers = {"envoy_gateway": [eg, aigw], "ai_gateway_crds": [crds, eg, aigw], "inference_pool": [*pool_crd, aigw]}
 
         passwords = [
             random.RandomPassword(f"{name}-key-{t.name}", length=48, special=False, keepers={"rotation": t.rotation}, opts=pulumi.ResourceOptions(parent=self))
@@ -89,15 +108,18 @@ class TenantGateway(pulumi.ComponentResource):
         routers = self._router_checks(routes)
         after = [*([namespaces[spec.namespace]] if spec.namespace in namespaces else []), *args.after]
         declared: list[pulumi.Resource] = []
-        for manifest in render.render(spec, routes, keys, args.endpoint_keys):
+        # Each pool and its picker (in the endpoint's namespace) before the routes that name it.
+        pool_objects = [m for ep in pooled for m in inference_pool.render(ep)]
+        for manifest in [*pool_objects, *render.render(spec, routes, keys, args.endpoint_keys)]:
             check = routers.get(manifest["metadata"]["name"]) if manifest["kind"] == "Backend" else None
             if check is not None:
                 # The router Service the check found, as the public Ingress uses it.
                 found = pulumi.Output.all(check.service, check.port).apply(lambda f: gw_config.backend_spec(gw_config.router_host(f[0]), int(f[1])))
                 manifest = {**manifest, "spec": found}
             group = manifest["apiVersion"].rpartition("/")[0]
-            waits = installers.get(charts.CRD_INSTALLERS.get(group, ""), [])
-            label = f"{name}-{manifest['kind'].lower()}-{manifest['metadata']['name']}"
+            waits = installers.get("inference_pool" if group == inference_pool.POOL_GROUP else charts.CRD_INSTALLERS.get(group, ""), [])
+            ns = manifest["metadata"].get("namespace")
+            label = f"{name}-{manifest['kind'].lower()}-{manifest['metadata']['name']}" + (f"-{ns}" if manifest in pool_objects and ns else "")
             # One chain: the first object after the endpoints, each next one after the previous. The order is the
             # same as naming the endpoints and every earlier object each time, which made the SDK's cycle check
             # (resource_cycle_breaker) walk the graph once per pair: 50 s of CPU in a 50-endpoint eks plan.
@@ -105,6 +127,8 @@ class TenantGateway(pulumi.ComponentResource):
             if manifest["kind"] == "Secret":
                 res_opts = pulumi.ResourceOptions.merge(res_opts, pulumi.ResourceOptions(additional_secret_outputs=SECRET_OUTPUTS))
                 declared.append(k8s.core.v1.Secret(label, metadata=manifest["metadata"], type=manifest["type"], string_data=manifest["stringData"], opts=res_opts))
+            elif (manifest["apiVersion"], manifest["kind"]) in _BODY_KINDS:
+                declared.append(_BODY_KINDS[(manifest["apiVersion"], manifest["kind"])](label, manifest, res_opts))
             else:
                 declared.append(declare(label, manifest, res_opts))
         # The gateway's ALB is tagged like an endpoint's, by its name; the controller's defaultTags add the cluster.

@@ -21,6 +21,8 @@ from components.rules.problems import Change
 from components.rules.bounds import Line
 from components.rules.clusters import check_placement, derived_groups, validate_cluster, with_default_groups
 from components.rules.ingress import validate_router_services
+from components.rules import inference_pool
+from components.rules.gateway import charts as gateway_charts
 from components.rules.gateway.config import validate_gateway
 from components.rules.paths import STACK_FILE, ConfigPaths
 from components.rules.spec import ClusterSpec, EndpointSpec, GatewaySpec, PlatformSpec
@@ -201,6 +203,7 @@ def validate_stack(
     found += validate_router_services(platform.ingress, resolved, paths)
     found += check_public_tls(resolved, platform.ingress, stack, paths=paths)
     found += validate_gateway(gateway or GatewaySpec(), resolved, platform, stack, paths, builds_vpc=platform_stack is None and cluster.mode != "existing")
+    found += inference_pool.validate(resolved, gateway or GatewaySpec(), gateway_charts.CHARTS["ai_gateway"][1], paths)
     if platform_stack is None:
         # A HyperPod endpoint on a cluster without the operator is validate_backends' error.
         found += validate_cluster(cluster, platform, resolved, paths)

@@ -19,6 +19,7 @@ L1 = "L1"
 O1, O2, O3, O4, O5, O6, O7, O8 = "O1", "O2", "O3", "O4", "O5", "O6", "O7", "O8"
 T1, T2, T3 = "T1", "T2", "T3"
 G24 = "G24"
+R1, R2, R3, R4, R5 = "R1", "R2", "R3", "R4", "R5"
 
 
 @dataclass(frozen=True)
@@ -296,6 +297,35 @@ RULES += (
          "",
          "The plan warns when a model locked as gated has a Hugging Face source without `tokenSecret`; `python -m stacks preflight` makes it an error and checks with `$HF_TOKEN` that the model, its revision and its files can be read.",
          ("validate", "preflight")),
+)
+
+# Pool routing: an InferencePool and its endpoint picker behind the tenant gateway (docs/gateway.md "Pool routing").
+RULES += (
+    Rule(R1, "An InferencePool selects exactly the pods of its endpoint's engine Deployment (that Deployment's own selector) and no other endpoint's, and its picker watches that pool.",
+         "A pool's selector is a plain label match: one that also matched another endpoint's pods would let the picker send one model's requests to a server of another model.",
+         "The kubernetes backend renders the pool with the Deployment's selector and the picker with `--pool-name`/`--pool-namespace` of that pool.",
+         "A pool that selects the pods of no engine Deployment or of several, selects by other labels than the Deployment's selector, or a picker watching an undeclared pool.",
+         ("fix", "plan", "policy")),
+    Rule(R2, "An InferencePool targets exactly one port, the engine's.",
+         "The picker scrapes each pod's metrics on the pool's first target port and the gateway sends requests there: another port is a closed port for both.",
+         "The pool's `targetPorts` is the engine port (`port`, or the image family's default).",
+         "A pool with no or several target ports, or one that is not the engine's.",
+         ("fix", "plan", "policy")),
+    Rule(R3, "One InferencePool per model, and an AI Gateway route rule names at most one pool and nothing beside it.",
+         "Two pools over one model split its traffic between two pickers, each with half the prefix-cache picture; AI Gateway refuses a rule with two pools.",
+         "One pool per endpoint; one route rule per pool.",
+         "Two pool-routed endpoints of one served model name (config); two pools over the engines of one served model in a namespace; a route rule with a pool and another backend.",
+         ("fix", "validate", "plan", "policy")),
+    Rule(R4, "The pool API, the picker image and AI Gateway are of one extension release: AI Gateway v1.1.0 is built against extension v1.0.2 (its go.mod), so the pool is `inference.networking.k8s.io/v1` of v1.0.2's CRD and the picker is `epp:v1.0.2`.",
+         "AI Gateway decodes the pool with the extension's Go types of its go.mod; a picker of another release reads other flags, plugins and metric defaults.",
+         "The CRD (v1.0.2, pinned by commit), the picker image and the Envoy Gateway `backendResources` entry are rendered from one table.",
+         "An AI Gateway release the table does not map to v1.0.2 with pool routing on; a pool of another apiVersion or picker port; a picker of another image.",
+         ("fix", "validate", "plan", "policy")),
+    Rule(R5, "The stack creates nothing in the extension's experimental group `inference.networking.x-k8s.io` (InferenceObjective, InferenceModel, the v1alpha2 pool).",
+         "The experimental group is outside the stable API AI Gateway is pinned to, and InferenceObjective moved out of the extension after v1.0: objects of it would be left behind by an upgrade.",
+         "The picker watches InferenceObjectives whether or not any exists, so the stack installs that kind's CRD (v1.0.2, pinned by commit) with the pool's, and creates no object of it.",
+         "Any object of that group.",
+         ("plan", "policy")),
 )
 
 BY_ID: dict[str, Rule] = {r.id: r for r in RULES}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import naming
+from . import inference_pool, naming
 from .backends import hyperpod, kserve, kubernetes, ome
 from .backends.kinds import Checker, Fixer, group_kind
 from .problems import Change, Problem
@@ -28,6 +28,7 @@ CHECKERS: dict[tuple[str, str], Checker] = {
     **hyperpod.CHECKERS,  # checks its own metadata (G1 with the operator's derived names)
     # Label values of every other backend object are strings (G2: an integer label value was refused).
     **{key: _with_metadata(fn) for backend in (kubernetes, ome, kserve) for key, fn in backend.CHECKERS.items()},
+    **{key: _with_metadata(fn) for key, fn in inference_pool.CHECKERS.items()},  # R2, R4, R5
 }
 FIXERS: dict[tuple[str, str], Fixer] = {**hyperpod.FIXERS, **kubernetes.FIXERS, **ome.FIXERS, **kserve.FIXERS}
 

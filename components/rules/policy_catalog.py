@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Mapping, Optional, Union
 
-from . import capacity, fit, manifests, namespaces, ordering, security, stack_checks
+from . import capacity, fit, inference_pool, manifests, namespaces, ordering, security, stack_checks
 from .gateway import checks as gateway_checks
-from .catalog import A1, B1, C1, G1, G2, G3, G4, G5, G6, G7, G8, G9, G10, G11, G12, G13, G16, G21, G22, G23, O1, O2, O3, O4, O5, O6, O7, O8, S1, S2, S3, S4, S5, S6, S7, T1, T2, T3
+from .catalog import A1, B1, C1, G1, G2, G3, G4, G5, G6, G7, G8, G9, G10, G11, G12, G13, G16, G21, G22, G23, O1, O2, O3, O4, O5, O6, O7, O8, R1, R2, R3, R4, R5, S1, S2, S3, S4, S5, S6, S7, T1, T2, T3
 from .problems import Problem
 from .resources import Resource
 
@@ -67,6 +67,11 @@ def _on_manifest(fn: Callable[[dict[str, Any]], list[Problem]]) -> ResourceCheck
 
 def _stack(fn: Callable[[list[Resource]], list[stack_checks.Finding]]) -> StackCheck:
     return lambda resources, ctx: fn(resources)
+
+
+def _pool_stack(rule: str) -> StackCheck:
+    """One rule's findings of the pool checks over the whole stack (components/rules/inference_pool.py)."""
+    return lambda resources, ctx: [f for f in inference_pool.check_resources(resources) if f[1].rule == rule]
 
 
 _STRINGS = {"type": "array", "items": {"type": "string"}}
@@ -158,6 +163,13 @@ POLICIES: tuple[PolicySpec, ...] = (
     PolicySpec("t2-tenant-keys-on-the-gateway", T2, "Tenant keys are checked on the Gateway, not on a route, and a client's own client-ID header is removed before authentication", "stack", "mandatory", _stack(gateway_checks.check_tenant_auth), anchors=("envoyproxy/gateway v1.8.1 internal/xds/translator/httpfilters.go: api_key_auth before ext_proc",)),
     PolicySpec("t3-public-gateway-tls", T3, "The gateway's internet-facing ALB has a certificate: it carries tenant keys", "stack", "mandatory", _public_alb_tls("error", gateway_checks.check_public_gateway_tls), params=_DEV_STACKS_PARAM, anchors=("AWSGuard alb-http-to-https-redirection",)),
     PolicySpec("t3-dev-plaintext-gateway-keys", T3, "A dev stack's explicit opt-out (allowPlaintextApiKey): tenant keys cross the internet in clear text (warning)", "stack", "advisory", _public_alb_tls("warning", gateway_checks.check_public_gateway_tls), params=_DEV_STACKS_PARAM, anchors=("AWSGuard alb-http-to-https-redirection",)),
+    PolicySpec("r1-inference-pool-selects-its-engine", R1, "Each InferencePool selects exactly one engine Deployment's pods, by that Deployment's selector, and its picker watches a declared pool", "stack", "mandatory", _pool_stack(R1), anchors=("kubernetes-sigs/gateway-api-inference-extension v1.0.2 config/charts/inferencepool",)),
+    PolicySpec("r2-inference-pool-targets-the-engine-port", R2, "Each InferencePool targets the port its engine listens on", "stack", "mandatory", _pool_stack(R2)),
+    PolicySpec("r3-one-inference-pool-per-model", R3, "One InferencePool per model; a route rule names at most one pool and nothing beside it", "stack", "mandatory", _pool_stack(R3), anchors=("envoyproxy/ai-gateway v1.1.0 api: one InferencePool per rule",)),
+    PolicySpec("r4-inference-picker-pinned-image", R4, "Every endpoint picker runs epp:v1.0.2, the extension release AI Gateway v1.1.0 is built against", "stack", "mandatory", _pool_stack(R4), anchors=("envoyproxy/ai-gateway v1.1.0 go.mod",)),
+    PolicySpec("r2-inference-pool-one-target-port", R2, "An InferencePool targets exactly one port", "resource", "mandatory", _guardrail(R2)),
+    PolicySpec("r4-inference-pool-pinned-api", R4, "An InferencePool is inference.networking.k8s.io/v1 with the picker on its gRPC port (extension v1.0.2, AI Gateway v1.1.0's go.mod)", "resource", "mandatory", _guardrail(R4), anchors=("envoyproxy/ai-gateway v1.1.0 go.mod",)),
+    PolicySpec("r5-no-experimental-inference-objects", R5, "Nothing in the extension's experimental group inference.networking.x-k8s.io (InferenceObjective, InferenceModel)", "resource", "mandatory", _guardrail(R5)),
     PolicySpec("o6-finalizers-before-their-controller", O6, "On destroy, what holds the load balancer controller's finalizer (the operator's ALB Ingress included, through the ingress drain guard) goes before the controller", "stack", "mandatory", _stack(ordering.check_finalizer_order), anchors=("aws-load-balancer-controller #2894: an Ingress is deleted only after its AWS resources",)),
 )
 

@@ -26,7 +26,7 @@ from components.rules.bounds import MAX_REQUESTS_PER_SECOND, MAX_USD_PER_HOUR
 from components.rules.dev_stacks import is_dev_stack
 from components.rules.load_job import MAX_CLIENTS
 from components.rules.paths import ConfigPaths
-from components.rules.spec import ClusterSpec, EndpointSpec, PlatformSpec
+from components.rules.spec import ClusterSpec, EndpointSpec, GatewaySpec, PlatformSpec
 from stacks import config as stack_config
 from stacks import config_errors
 from stacks.yamlio import YamlInputError, load_file
@@ -514,12 +514,25 @@ def local_problems(grid: GridSpec, params: dict[str, Any], spec: EndpointSpec) -
         if top in ROUTER_KEYS:
             problems.append(Problem(f"parameters.{key}", value, TARGET_RULE, f"needs {ROUTER_KEYS[top]}, which a local engine does not have",
                                     "tune it with target: pulumi on a hyperpod cluster, or drop it from this local grid"))
+    if spec.kubernetes.routing == "inferencePool":
+        problems.append(Problem("kubernetes.routing", "inferencePool", TARGET_RULE, "needs the tenant gateway and the endpoint picker, which a local engine does not have",
+                                "tune routing with target: pulumi (a gateway in pulumi.config), or drop it from this local grid"))
     set_in_base = {"intelligentRouting": spec.intelligent_routing, "kvCache": spec.kv_cache is not None and spec.kv_cache.enabled}
     for key, on in set_in_base.items():
         if on and not any(k.split(".", 1)[0] == key for k in params):
             problems.append(Problem(f"base.{key}", True, TARGET_RULE, f"needs {ROUTER_KEYS[key]}, which a local engine does not have",
                                     f"remove {key} from base for target: local, or use target: pulumi"))
     return problems
+
+
+def trial_gateway(grid: GridSpec) -> Optional[GatewaySpec]:
+    """A gateway the grid gives every trial (`pulumi.config` `<project>:gateway`): trials leave the base stack's
+    gateway with the base, so pool routing (kubernetes.routing: inferencePool) is valid only with one of their own."""
+    raw = next((v for k, v in grid.pulumi.config.items() if k.rpartition(":")[2] == "gateway"), None)
+    try:
+        return GatewaySpec.model_validate(raw) if isinstance(raw, dict) else None
+    except ValidationError:
+        return None  # the trial stack's own plan says why
 
 
 def endpoint_params(params: dict[str, Any]) -> dict[str, Any]:
@@ -550,6 +563,7 @@ def make_point(grid: GridSpec, params: dict[str, Any]) -> Point:
         [spec],
         grid.cluster if on_cluster else None,
         grid.platform,
+        trial_gateway(grid) if on_cluster else None,
         stack=grid.pulumi.trial_stack(grid.name, point_key(params)),
         project_dir=Path(grid.pulumi.project_dir),
         paths=grid.pulumi.paths(),

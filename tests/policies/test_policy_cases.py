@@ -10,8 +10,10 @@ from typing import Any, Callable
 
 import pytest
 
-from components.rules import capacity, fit
+from components.rules import capacity, fit, inference_pool
+from components.rules.backends import kubernetes
 from components.rules.model_facts import ModelFacts
+from components.rules.spec import EndpointSpec
 from components.rules.policy_catalog import POLICIES
 from components.rules.resources import Resource
 
@@ -253,6 +255,37 @@ CASES.update({
     # 131072 tokens x 147,456 B = 19.3 GB of KV does not fit; 12288 tokens (1.81 GB) does, 6 times over.
     "g23-model-fits-its-gpus": ("G23", lambda: sized(maxModelLen=131072), lambda: sized(maxModelLen=12288), None, None),
     "g23-max-num-seqs-at-full-length": ("G23", lambda: sized(maxModelLen=12288, maxNumSeqs=64), lambda: sized(maxModelLen=12288, maxNumSeqs=6), None, None),
+})
+
+
+def pool_objects(fn: Callable[[list[dict[str, Any]]], None] | None = None) -> list[Resource]:
+    """A kubernetes endpoint with pool routing: its engine Deployment, picker objects and pool (R1-R5)."""
+    spec = EndpointSpec.model_validate({"name": "qwen3-4b", "model": "Qwen/Qwen3-4B-Instruct-2507", "engine": "vllm", "instanceType": "g5.2xlarge", "namespace": "inference",
+                                        "modelSource": {"type": "huggingface"}, "backend": "kubernetes", "kubernetes": {"routing": "inferencePool"}})
+    objs = [o for o in kubernetes.render(spec) if o["kind"] == "Deployment"] + inference_pool.render(spec)
+    if fn:
+        fn(objs)
+    return [k8s(o) for o in objs]
+
+
+def _pool(objs: list[dict[str, Any]]) -> dict[str, Any]:
+    return next(o for o in objs if o["kind"] == "InferencePool")
+
+
+def _picker(objs: list[dict[str, Any]]) -> dict[str, Any]:
+    return next(o for o in objs if o["kind"] == "Deployment" and o["metadata"]["name"].endswith("-epp"))["spec"]["template"]["spec"]["containers"][0]
+
+
+OBJECTIVE = {"apiVersion": "inference.networking.x-k8s.io/v1alpha2", "kind": "InferenceObjective", "metadata": {"name": "qwen3-4b", "namespace": "inference"}, "spec": {"poolRef": {"name": "qwen3-4b"}}}
+
+CASES.update({
+    "r1-inference-pool-selects-its-engine": ("R1", lambda: pool_objects(lambda objs: _pool(objs)["spec"]["selector"].update(matchLabels={"llm-serving/engine": "other"})), pool_objects, None, None),
+    "r2-inference-pool-targets-the-engine-port": ("R2", lambda: pool_objects(lambda objs: _pool(objs)["spec"].update(targetPorts=[{"number": 8080}])), pool_objects, None, None),
+    "r2-inference-pool-one-target-port": ("R2", lambda: pool_objects(lambda objs: _pool(objs)["spec"].update(targetPorts=[{"number": 8000}, {"number": 8001}])), pool_objects, None, None),
+    "r3-one-inference-pool-per-model": ("R3", lambda: pool_objects(lambda objs: objs.append({**copy.deepcopy(_pool(objs)), "metadata": {"name": "again", "namespace": "inference"}})), pool_objects, None, None),
+    "r4-inference-picker-pinned-image": ("R4", lambda: pool_objects(lambda objs: _picker(objs).update(image="registry.k8s.io/gateway-api-inference-extension/epp:v1.6.0")), pool_objects, None, None),
+    "r4-inference-pool-pinned-api": ("R4", lambda: pool_objects(lambda objs: _pool(objs)["spec"]["endpointPickerRef"].update(port={"number": 9003})), pool_objects, None, None),
+    "r5-no-experimental-inference-objects": ("R5", lambda: [*pool_objects(), k8s(OBJECTIVE)], pool_objects, None, None),
 })
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+from .. import inference_pool
+
 EG_NAMESPACE = "envoy-gateway-system"
 AIGW_NAMESPACE = "envoy-ai-gateway-system"
 REDIS_NAMESPACE = "redis-system"
@@ -40,7 +42,7 @@ def chart_name(addon: str) -> str:
     return CHARTS[addon][0].rsplit("/", 1)[-1]
 
 
-def envoy_gateway_values(redis_host: str, tls: bool) -> dict[str, Any]:
+def envoy_gateway_values(redis_host: str, tls: bool, pools: bool = False) -> dict[str, Any]:
     """manifests/envoy-gateway-values.yaml @v1.1.0 plus the Redis rate-limit backend, in Envoy Gateway's own
     fields (envoyproxy/gateway@v1.8.1 api/v1alpha1/envoygateway_types.go RateLimitRedisSettings;
     internal/infrastructure/kubernetes/ratelimit/resource.go turns them into the rate-limit container's
@@ -54,12 +56,25 @@ def envoy_gateway_values(redis_host: str, tls: bool) -> dict[str, Any]:
       as Envoy Gateway's own test passes it (ratelimit/resource_provider_test.go, testdata
       deployments/redis-tls-settings.yaml); the chart's ConfigMap holds only the reference (S3).
     The chart merges these values over its defaults (charts/gateway-helm/templates/envoy-gateway-config.yaml
-    `merge`), so its image pull policy patch stays."""
+    `merge`), so its image pull policy patch stays. `pools`: some endpoint routes through an InferencePool, so
+    Envoy Gateway hands pools to AI Gateway's extension server as backend resources
+    (examples/inference-pool/envoy-gateway-values-addon.yaml; components/rules/inference_pool.py)."""
     container: dict[str, Any] = {"image": RATELIMIT_IMAGE}
     redis: dict[str, Any] = {"url": f"{redis_host}:{REDIS_PORT}"}
     if tls:
         redis["tls"] = {}
         container["env"] = [{"name": "REDIS_AUTH", "valueFrom": {"secretKeyRef": {"name": REDIS_AUTH_SECRET, "key": REDIS_AUTH_KEY}}}]
+    manager: dict[str, Any] = {
+        "hooks": {
+            "xdsTranslator": {
+                "translation": {k: {"includeAll": True} for k in ("listener", "route", "cluster", "secret")},
+                "post": ["Translation", "Cluster", "Route"],
+            }
+        },
+        "service": {"fqdn": {"hostname": f"ai-gateway-controller.{AIGW_NAMESPACE}.svc.cluster.local", "port": 1063}},
+    }
+    if pools:
+        manager["backendResources"] = [dict(inference_pool.BACKEND_RESOURCE)]
     return {
         "config": {
             "envoyGateway": {
@@ -67,15 +82,7 @@ def envoy_gateway_values(redis_host: str, tls: bool) -> dict[str, Any]:
                 "logging": {"level": {"default": "info"}},
                 "provider": {"type": "Kubernetes", "kubernetes": {"rateLimitDeployment": {"container": container}}},
                 "extensionApis": {"enableEnvoyPatchPolicy": True, "enableBackend": True},
-                "extensionManager": {
-                    "hooks": {
-                        "xdsTranslator": {
-                            "translation": {k: {"includeAll": True} for k in ("listener", "route", "cluster", "secret")},
-                            "post": ["Translation", "Cluster", "Route"],
-                        }
-                    },
-                    "service": {"fqdn": {"hostname": f"ai-gateway-controller.{AIGW_NAMESPACE}.svc.cluster.local", "port": 1063}},
-                },
+                "extensionManager": manager,
                 "rateLimit": {"backend": {"type": "Redis", "redis": redis}},
             }
         }

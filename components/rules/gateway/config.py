@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
-from .. import namespaces, security
+from .. import inference_pool, namespaces, security
 from ..addons import OPERATOR_NAMESPACE
 from ..backends import kserve
 from ..backends.front import SERVICE_PORT
@@ -40,6 +40,7 @@ class Upstream:
     port: int
     api_key_secret: Optional[str]  # the endpoint's own key Secret (G9), None without a key
     namespace: str
+    pool: Optional[str] = None  # the endpoint's InferencePool, in `namespace`, with kubernetes.routing: inferencePool
 
 
 def router_host(service: str) -> str:
@@ -71,7 +72,8 @@ def upstream(spec: EndpointSpec, platform: PlatformSpec) -> Optional[Upstream]:
         port = router_port(platform.ingress)
     else:
         return None
-    return Upstream(spec.name, r.name, r.served_model_name, host, port, r.api_key_secret if spec.api_key else None, r.namespace)
+    pool = inference_pool.names(spec)["pool"] if inference_pool.uses_pool(spec) else None
+    return Upstream(spec.name, r.name, r.served_model_name, host, port, r.api_key_secret if spec.api_key else None, r.namespace, pool)
 
 
 def upstreams(endpoints: Sequence[EndpointSpec], platform: PlatformSpec) -> list[Upstream]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Optional, Sequence
 
+from .. import inference_pool
 from .. import ingress as ingress_rules
 from ..tls import OPT_OUT_ANNOTATION, listener_annotations
 from ..spec import GatewaySpec, GatewayTier
@@ -83,39 +84,55 @@ def gateway_objects(spec: GatewaySpec) -> list[dict[str, Any]]:
 
 def route_objects(spec: GatewaySpec, up: Upstream) -> list[dict[str, Any]]:
     """One endpoint: Backend (its in-cluster Service), AIServiceBackend, AIGatewayRoute matching its served
-    model name and charging total tokens, and, with a key, the BackendSecurityPolicy that injects it."""
+    model name and charging total tokens, and, with a key, the BackendSecurityPolicy that injects it. With pool
+    routing the route's backendRef is the endpoint's InferencePool instead of a Backend (the Gateway's
+    SecurityPolicy and BackendTrafficPolicy still hold every request; the pool's picker then picks the replica),
+    the key's policy targets the pool in the pool's namespace, where AI Gateway looks for it
+    (envoyproxy/ai-gateway@v1.1.0 internal/controller/gateway.go getBSPForInferencePool), and a ReferenceGrant there
+    lets the route name it."""
     ns = spec.namespace
     labels = {"app.kubernetes.io/name": up.name}
-    out: list[dict[str, Any]] = [
-        {"apiVersion": EG, "kind": "Backend", "metadata": _meta(up.name, ns, labels), "spec": backend_spec(up.host, up.port)},
-        {
-            "apiVersion": AIGW,
-            "kind": "AIServiceBackend",
-            "metadata": _meta(up.name, ns, labels),
-            "spec": {"schema": {"name": "OpenAI"}, "backendRef": {"name": up.name, "kind": "Backend", "group": "gateway.envoyproxy.io"}},
-        },
+    out: list[dict[str, Any]] = []
+    if up.pool:
+        ref: dict[str, Any] = {"group": inference_pool.POOL_GROUP, "kind": "InferencePool", "name": up.pool}
+        if up.namespace != ns:
+            ref["namespace"] = up.namespace
+            grant = inference_pool.reference_grant(up.pool, up.namespace, ns)
+            out.append({**grant, "metadata": {**grant["metadata"], "labels": {**PART_OF, **labels}}})
+        target = {"group": inference_pool.POOL_GROUP, "kind": "InferencePool", "name": up.pool}
+        key_ns = up.namespace
+    else:
+        ref = {"name": up.name}
+        out += [
+            {"apiVersion": EG, "kind": "Backend", "metadata": _meta(up.name, ns, labels), "spec": backend_spec(up.host, up.port)},
+            {
+                "apiVersion": AIGW,
+                "kind": "AIServiceBackend",
+                "metadata": _meta(up.name, ns, labels),
+                "spec": {"schema": {"name": "OpenAI"}, "backendRef": {"name": up.name, "kind": "Backend", "group": "gateway.envoyproxy.io"}},
+            },
+        ]
+        target = {"group": "aigateway.envoyproxy.io", "kind": "AIServiceBackend", "name": up.name}
+        key_ns = ns
+    out.append(
         {
             "apiVersion": AIGW,
             "kind": "AIGatewayRoute",
             "metadata": _meta(up.name, ns, labels),
             "spec": {
                 "parentRefs": [{"name": NAME, "kind": "Gateway", "group": "gateway.networking.k8s.io"}],
-                "rules": [{"matches": [{"headers": [{"type": "Exact", "name": MODEL_HEADER, "value": up.served_model_name}]}], "backendRefs": [{"name": up.name}]}],
+                "rules": [{"matches": [{"headers": [{"type": "Exact", "name": MODEL_HEADER, "value": up.served_model_name}]}], "backendRefs": [ref]}],
                 "llmRequestCosts": [{"metadataKey": TOTAL_TOKENS, "type": "TotalToken"}],
             },
-        },
-    ]
+        }
+    )
     if up.api_key_secret:
         out.append(
             {
                 "apiVersion": AIGW,
                 "kind": "BackendSecurityPolicy",
-                "metadata": _meta(upstream_key_secret(up), ns, labels),
-                "spec": {
-                    "type": "APIKey",
-                    "apiKey": {"secretRef": {"name": upstream_key_secret(up)}},
-                    "targetRefs": [{"group": "aigateway.envoyproxy.io", "kind": "AIServiceBackend", "name": up.name}],
-                },
+                "metadata": _meta(upstream_key_secret(up), key_ns, labels),
+                "spec": {"type": "APIKey", "apiKey": {"secretRef": {"name": upstream_key_secret(up)}}, "targetRefs": [target]},
             }
         )
     return out
@@ -128,7 +145,8 @@ def upstream_key_secret(up: Upstream) -> str:
 def upstream_key_object(spec: GatewaySpec, up: Upstream, value: Any) -> dict[str, Any]:
     """The endpoint's own key (G9), copied into the gateway's namespace under `apiKey`, the key
     BackendSecurityPolicy reads (its CRD: "The key of the secret should be \"apiKey\"")."""
-    return {"apiVersion": "v1", "kind": "Secret", "metadata": _meta(upstream_key_secret(up), spec.namespace), "type": "Opaque", "stringData": {"apiKey": value}}
+    namespace = up.namespace if up.pool else spec.namespace  # beside the policy that reads it (route_objects)
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": _meta(upstream_key_secret(up), namespace), "type": "Opaque", "stringData": {"apiKey": value}}
 
 
 def tenant_key_object(spec: GatewaySpec, tenant_index: int, value: Any) -> dict[str, Any]:

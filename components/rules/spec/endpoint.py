@@ -36,6 +36,13 @@ class KubernetesBackend(_Model):
     S3 read access to the model bucket (Pod Identity or IRSA); otherwise a warning is printed. Unset: the
     namespace's default service account. Example: `model-reader`
     """
+    routing: Literal["service", "inferencePool"] = "service"
+    """How the tenant gateway spreads requests over the replicas: `service` sends them to the endpoint's Service
+    (round robin); `inferencePool` declares an InferencePool (`inference.networking.k8s.io/v1`, Gateway API
+    Inference Extension v1.0.2) and its endpoint picker, which picks a replica per request by queue length, KV-cache
+    use and prefix-cache affinity (rules R1-R5). It needs `gateway.enabled` (the pool is reached through the
+    gateway's route; an ALB cannot target it). Example: `inferencePool`
+    """
     init_image: ImageReference = "public.ecr.aws/aws-cli/aws-cli:2.27.50"
     """Image of the init container that runs `aws s3 sync` (used only with `weights: init-container`). Example:
     `public.ecr.aws/aws-cli/aws-cli:2.27.50`

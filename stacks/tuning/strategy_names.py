@@ -9,6 +9,8 @@ command line must not wait for. tests/tuning/test_strategy_names.py holds these 
 from __future__ import annotations
 
 STRATEGY_NAMES = ("grid", "random", "tpe", "gp")
+# Strategies that try every point in turn; the others sample (seeded) within budget.trials.
+EXHAUSTIVE = ("grid",)
 # Strategies that model the response surface from value lists; `points` (an explicit list) cannot feed TPE.
 NEEDS_PARAMETERS = ("tpe",)
 

@@ -22,7 +22,6 @@ and prints our/peer ratios.  genai-bench must be installed in a separate virtual
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import statistics

@@ -16,18 +16,14 @@ from benchmarks import secrets
 from components.rules import ConfigError, Problem
 from stacks.yamlio import YamlInputError, load_file
 
-from .grid_checks import check, grid_problem, path_problems, stand_in_problems, with_overrides, workload_problems
-from .grid_points import (ROUTER_KEYS, TARGET_RULE, Point, apply, distinct_values, endpoint_params, expand, local_problems, make_point,
-                          parameter_values, point_benchmark, point_key)
-from .grid_spec import (BENCHMARK_KEYS, BENCHMARK_PREFIX, DEV_SUFFIX, MAX_POINTS, MAX_STACK_NAME, METRICS, STAND_IN_NOTE, WORKLOAD_FIELDS,
-                        Benchmark, Budget, CapacitySearch, CostSpec, GridSpec, LocalTarget, Objective, PulumiTarget, Range)
+from .grid_checks import check, grid_problem, with_overrides
+from .grid_points import Point, apply, distinct_values, endpoint_params, expand, make_point, parameter_values, point_benchmark, point_key
+from .grid_spec import METRICS, STAND_IN_NOTE, Benchmark, Budget, GridSpec, LocalTarget, PulumiTarget, Range
 
 __all__ = [
-    "BENCHMARK_KEYS", "BENCHMARK_PREFIX", "DEV_SUFFIX", "MAX_POINTS", "MAX_STACK_NAME", "METRICS", "ROUTER_KEYS", "STAND_IN_NOTE",
-    "TARGET_RULE", "WORKLOAD_FIELDS", "Benchmark", "Budget", "CapacitySearch", "CostSpec", "GridSpec", "LocalTarget", "Objective",
-    "Point", "PulumiTarget", "Range", "apply", "check", "distinct_values", "endpoint_params", "expand", "grid_problem", "load",
-    "local_problems", "make_point", "parameter_values", "path_problems", "point_benchmark", "point_key", "stand_in_problems",
-    "with_overrides", "workload_problems",
+    "METRICS", "STAND_IN_NOTE", "Benchmark", "Budget", "GridSpec", "LocalTarget", "Point", "PulumiTarget", "Range", "apply",
+    "distinct_values", "endpoint_params", "expand", "load", "make_point", "parameter_values", "point_benchmark", "point_key",
+    "with_overrides",
 ]
 
 

@@ -244,7 +244,7 @@ def test_a_name_used_once_keeps_its_old_pulumi_name_as_an_alias(monkeypatch):
     # <namespace>/<name> resources alias the old <name> ones. A shared name has no old resource.
     aliases: dict[tuple[str, str], list[str]] = {}
 
-    class Recording(plan_cmd.PlanMonitor):
+    class Recording(plan_program.PlanMonitor):
         def RegisterResource(self, request):
             names = [a.spec.name for a in request.aliases if a.HasField("spec") and a.spec.name]
             aliases[(request.type.split(":")[-1], request.name)] = names

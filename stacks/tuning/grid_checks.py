@@ -7,7 +7,6 @@ import math
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from pydantic.alias_generators import to_camel
 
 from benchmarks.loadgen import BenchmarkConfig
 from benchmarks.loadgen import ConfigError as LoadgenConfigError
@@ -68,7 +67,7 @@ def workload_problems(bench: Benchmark) -> list[Problem]:
         BenchmarkConfig(url="http://127.0.0.1:1", model="m", **{**bench.loadgen_options(), **levels}).validate()
     except LoadgenConfigError as exc:
         if exc.field in WORKLOAD_FIELDS:  # the rest (scenario, levels) is checked where the grid is read
-            return [Problem(f"benchmark.{to_camel(exc.field)}", exc.value, "CONFIG", exc.fix, "see docs/load-generator.md for the workload options")]
+            return [Problem(f"benchmark.{Benchmark.model_fields[exc.field].alias}", exc.value, "CONFIG", exc.fix, "see docs/load-generator.md for the workload options")]
     if bench.trace and (bench.concurrency or bench.request_rates):
         return [Problem("benchmark.trace", bench.trace, "CONFIG", "a trace sets its own arrivals, so concurrency/requestRates do not apply",
                         "drop concurrency and requestRates, or drop trace")]

@@ -124,7 +124,7 @@ STAND_IN_NOTE = ("trials ran on the stand-in engine (local.engine: stand-in, sta
                  "the numbers describe that script on this machine, not a model; never size a deployment from them")
 
 
-BENCHMARK_KEYS = tuple(to_camel(name) for name in Benchmark.model_fields)
+BENCHMARK_KEYS = tuple(field.alias or to_camel(name) for name, field in Benchmark.model_fields.items())
 
 
 class Objective(_Model):

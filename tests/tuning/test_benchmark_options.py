@@ -23,6 +23,7 @@ from stacks.tuning.grid_spec import benchmark_model
 class WithBurst(BenchmarkConfig):
     burst_size: int = option(3, example="3", ge=1, le=100, help="requests sent together at each arrival")
     client_label: str | None = option(None, grid=False, help="a label only the command line sets")
+    warm_pool: int = option(0, ge=0, le=5, key="warmPoolSize", help="connections opened before the first level")
 
 
 def _parser(config_class: type) -> argparse.ArgumentParser:
@@ -49,6 +50,7 @@ def test_a_new_field_is_a_camelcase_key_of_the_grid_benchmark_block_with_its_bou
     with pytest.raises(ValidationError, match="less than or equal to 100"):
         model.model_validate({"burstSize": 101})
     assert "clientLabel" not in {f.alias for f in model.model_fields.values()}  # grid=False: the command line only
+    assert model.model_validate({"warmPoolSize": 2}).warm_pool == 2  # a key the metadata names
 
 
 def test_a_new_field_reaches_the_load_generator_from_the_grid():

@@ -168,8 +168,11 @@ def _flag_of(name: str, config_class: type = BenchmarkConfig) -> str:
 
 def config_from(args: argparse.Namespace, config_class: type = BenchmarkConfig):
     """The config the parsed options describe (a load mode not given is its empty default)."""
-    return config_class(**{f.name: getattr(args, f.name) if getattr(args, f.name) is not None or not f.option.exclusive else f.default
-                           for f in config_fields(config_class)})
+    values = {}
+    for f in config_fields(config_class):
+        value = getattr(args, f.name)
+        values[f.name] = f.default if value is None and f.option.exclusive else value
+    return config_class(**values)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,30 +12,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import signal
 import sys
+import types
+import typing
 
 from rich.console import Console
 
-from .loadgen import MAX_CONCURRENCY, BenchmarkConfig, ConfigError, run_benchmark
-from . import eventloop, exits, validity
+from .loadgen import BenchmarkConfig, ConfigError, run_benchmark
+from . import eventloop, exits
 from .export import KINDS, export, parse_spec
 from .inputs import InputError
-from .limits import (MAX_FILE_MB, MAX_PREFIX_TOKENS, MAX_REQUESTS, MAX_SECONDS, MAX_THINK_TIME, MAX_TIMEOUT, MAX_WARMUP,
-                     MIN_METRICS_INTERVAL)
-from .metrics import SLO_KEYS
 from .outputs import Output, OutputError
 from .payload import check_url
 from .raw import RAW_FILE, Recorder
-from .workloads import MAX_TURNS
-from .workloads.prefix import MAX_GROUPS
 from .report import RESULTS_FILE, ProgressBar, literal_console, print_report, write_json
-from .scenario import SCENARIO_HELP
+from .options import ConfigField, config_fields
 from .secrets import quoted, scrub
-
-OPTION_OF_FIELD = {"request_rates": "--request-rate"}
-
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line instead of usage + traceback-like noise
@@ -105,30 +100,84 @@ def _non_negative(most: float):
     return parse
 
 
-def _fraction(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        v = -1.0
-    if not 0 <= v <= 1:
-        raise argparse.ArgumentTypeError(f"invalid value {text!r}: use a fraction from 0 to 1, e.g. 0.1")
-    return v
-
-
-def _slo(text: str) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        key, sep, value = part.partition("=")
+def _parsed_by(parse):
+    """An Option's own parser: its ValueError is argparse's one line."""
+    def wrapped(text: str):
         try:
-            limit = float(value)
-        except ValueError:
-            limit = -1.0
-        if not sep or key.strip() not in SLO_KEYS or not limit > 0:
-            raise argparse.ArgumentTypeError(
-                f"invalid value {text!r}: use KEY=SECONDS pairs with keys {', '.join(SLO_KEYS)}, e.g. ttft=0.5,tpot=0.05"
-            )
-        out[key.strip()] = limit
-    return out
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return wrapped
+
+
+def _cli_type(f: ConfigField):
+    """The argparse type of a config field, from its type and bounds (the parsers above, their lines unchanged)."""
+    opt, kind = f.option, f.type
+    if opt.parse is not None:
+        return _parsed_by(opt.parse)
+    args = [a for a in typing.get_args(kind) if a is not type(None)]
+    if typing.get_origin(kind) is tuple:
+        return _list_of(args[0], opt.example, opt.le if opt.le is not None else float("inf"))
+    if typing.get_origin(kind) in (typing.Union, types.UnionType) and len(args) == 1:
+        kind = args[0]
+    if kind not in (int, float):
+        return None
+    most = opt.le if opt.le is not None else float("inf")
+    if opt.ge == 0:
+        return _count(int(most)) if kind is int else _non_negative(most)
+    if kind is float and opt.ge:
+        return _positive(float, opt.example, most, opt.ge)
+    if opt.ge is None and opt.gt is None:
+        return kind
+    return _positive(kind, opt.example, int(most) if kind is int and most != float("inf") else most)
+
+
+SECTION_TITLES = {"workload": "workload shapes (docs/load-generator.md)",
+                  "guards": 'guards: past these a level is INVALID (docs/tuning.md, "Invalid levels")'}
+
+
+def add_config_options(run: argparse.ArgumentParser, config_class: type = BenchmarkConfig) -> None:
+    """One option per BenchmarkConfig field (benchmarks/options.py), in field order: the load modes exclusive and
+    required, the workload shapes and the guards each in their own group."""
+    load = run.add_mutually_exclusive_group(required=True)
+    groups: dict[str, argparse._ArgumentGroup] = {}
+    for f in config_fields(config_class):
+        opt = f.option
+        if opt.exclusive:
+            where = load
+        elif opt.section in SECTION_TITLES:
+            where = groups.get(opt.section) or groups.setdefault(opt.section, run.add_argument_group(SECTION_TITLES[opt.section]))
+        else:
+            where = run
+        flag = opt.flag_for(f.name, f.default)
+        kwargs: dict = {"help": opt.help or None, "dest": f.name}
+        if f.type is bool:
+            kwargs["action"] = "store_false" if f.default is True else "store_true"
+        else:
+            choices = typing.get_args(f.type) if typing.get_origin(f.type) is typing.Literal else None
+            default = os.environ.get(opt.env) if opt.env else f.default
+            metavar = opt.metavar or (None if choices else flag.removeprefix("--").replace("-", "_").upper())
+            kwargs.update(type=_cli_type(f), metavar=metavar, choices=choices)
+            if default is dataclasses.MISSING:
+                kwargs["required"] = True
+            elif not opt.exclusive and default is not None:
+                kwargs["default"] = default
+        where.add_argument(flag, **{k: v for k, v in kwargs.items() if v is not None})
+
+
+def _flag_of(name: str, config_class: type = BenchmarkConfig) -> str:
+    """The option a config field's error names (`request_rates` -> `--request-rate`)."""
+    return next((f.option.flag_for(f.name, f.default) for f in config_fields(config_class) if f.name == name), "--" + name.replace("_", "-"))
+
+
+def config_from(args: argparse.Namespace, config_class: type = BenchmarkConfig):
+    """The config the parsed options describe (a load mode not given is its empty default)."""
+    values = {}
+    for f in config_fields(config_class):
+        value = getattr(args, f.name)
+        values[f.name] = f.default if value is None and f.option.exclusive else value
+    return config_class(**values)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -137,51 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     r = sub.add_parser("run", help="benchmark an endpoint", description="Benchmark an OpenAI-compatible streaming endpoint.")
     r.add_argument(exits.DEBUG_FLAG, action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-    r.add_argument("--url", required=True, help="server base URL, e.g. http://127.0.0.1:8000 (or .../v1)")
-    r.add_argument("--model", required=True, help="model id; its last path segment is sent as the served name (G5)")
-    r.add_argument("--api-key", default=os.environ.get("OPENAI_API_KEY"), help="bearer token (default: $OPENAI_API_KEY)")
-    r.add_argument("--api-keys", metavar="FILE", help='spread requests over tenants\' keys: JSON [{"tenant": ..., "key": ...}]; reports per tenant (docs/gateway.md)')
-    r.add_argument("--endpoint", choices=("chat", "completions"), default="chat")
-    r.add_argument("--scenario", default="D(100,100)", help=SCENARIO_HELP)
-    load = r.add_mutually_exclusive_group(required=True)
-    load.add_argument("--concurrency", type=_list_of(int, "1,4,16", MAX_CONCURRENCY), help="closed-loop levels, e.g. 1,4,16")
-    load.add_argument("--request-rate", type=_list_of(float, "2,8"), help="open-loop Poisson rates in req/s, e.g. 2,8")
-    load.add_argument("--trace", metavar="FILE", help="replay a trace: one request per line, sent at its timestamp (one level)")
-    r.add_argument("--max-concurrency", type=_positive(int, "64", MAX_CONCURRENCY), help="with --request-rate: cap on requests in flight")
-    r.add_argument("--max-requests", type=_positive(int, "200", MAX_REQUESTS), default=200, help="per level (default 200)")
-    r.add_argument("--max-seconds", type=_positive(float, "60", MAX_SECONDS), default=60.0, help="per level; no request starts later (default 60)")
-    r.add_argument("--timeout", type=_positive(float, "120", MAX_TIMEOUT), default=120.0,
-                   help="per-request deadline in seconds (default 120); also bounds each /metrics scrape (at most 5 s)")
-    r.add_argument("--warmup", type=_count(MAX_WARMUP), default=2, help="warm-up requests before the first level, excluded from results (default 2)")
-    r.add_argument("--slo", type=_slo, default={}, help="goodput SLOs in seconds, e.g. ttft=0.5,tpot=0.05,e2e=10")
-    r.add_argument("--no-ignore-eos", dest="ignore_eos", action="store_false",
-                   help="do not send ignore_eos/min_tokens (for servers that reject them, e.g. OpenAI)")
-    r.add_argument("--raw-model-name", action="store_true", help="send --model as given, not its last path segment")
-    r.add_argument("--seed", type=int, default=None, help="reproducible lengths and arrivals (prompt nonces stay random)")
-    r.add_argument("--no-engine-metrics", dest="engine_metrics", action="store_false",
-                   help="do not scrape the server's Prometheus /metrics around each level")
-    r.add_argument("--metrics-url", help="the server's metrics page (default: http://HOST:PORT/metrics of --url)")
-    r.add_argument("--metrics-interval", type=_positive(float, "5", float("inf"), MIN_METRICS_INTERVAL), help="also scrape /metrics every this many seconds during a level")
-    w = r.add_argument_group("workload shapes (docs/load-generator.md)")
-    w.add_argument("--prefix-tokens", metavar="N", type=_positive(int, "512", MAX_PREFIX_TOKENS), help="shared system prompt of N tokens before each request's own part")
-    w.add_argument("--prefix-groups", metavar="G", type=_positive(int, "4", MAX_GROUPS), help="with --prefix-tokens: G distinct shared prompts (default 1)")
-    w.add_argument("--turns", metavar="T", type=_positive(int, "4", MAX_TURNS), default=1, help="multi-turn sessions of T turns, each resending its history")
-    w.add_argument("--think-time", metavar="S", type=_non_negative(MAX_THINK_TIME), default=0.0, help="seconds between a reply and the next turn (default 0)")
-    w.add_argument("--session-header", metavar="NAME", default="X-Session-Id", help="header carrying the session id (default X-Session-Id)")
-    w.add_argument("--dataset", metavar="FILE", help="ShareGPT JSON or OpenAI-chat JSONL conversations, replayed as given")
-    w.add_argument("--dataset-order", choices=("sequential", "random"), default="sequential", help="in file order or sampled (seeded)")
-    w.add_argument("--trace-format", choices=("native", "mooncake", "azure"), default="native", help="format of --trace (default native)")
-    w.add_argument("--trace-speed", metavar="X", type=_positive(float, "2"), default=1.0, help="replay speed-up factor (default 1)")
-    w.add_argument("--max-file-mb", metavar="MB", type=_positive(float, "256", MAX_FILE_MB), default=256.0, help="cap on --dataset/--trace file size (default 256)")
-    g = r.add_argument_group("guards: past these a level is INVALID (docs/tuning.md, \"Invalid levels\")")
-    g.add_argument("--max-error-rate", metavar="F", type=_fraction, default=validity.DEFAULT_MAX_ERROR_RATE,
-                   help=f"share of finished requests that may fail (default {validity.DEFAULT_MAX_ERROR_RATE:g})")
-    g.add_argument("--saturation-tolerance", metavar="F", type=_fraction, default=validity.DEFAULT_SATURATION_TOLERANCE,
-                   help=f"how far the achieved rate may fall below the offered one (default {validity.DEFAULT_SATURATION_TOLERANCE:g})")
-    g.add_argument("--max-send-lag", metavar="S", type=_positive(float, "0.05"), default=validity.DEFAULT_MAX_SEND_LAG,
-                   help=f"seconds: p99 of the client's own send lag (default {validity.DEFAULT_MAX_SEND_LAG:g})")
-    g.add_argument("--max-client-cpu", metavar="F", type=_fraction, default=validity.DEFAULT_MAX_CLIENT_CPU,
-                   help=f"share of a level the client's thread may be busy (default {validity.DEFAULT_MAX_CLIENT_CPU:g})")
+    add_config_options(r)
     r.add_argument("--out", help="write results JSON here")
     r.add_argument("--export", action="append", default=[], metavar="FORMAT:FILE",
                    help="also write a genai-bench or inference-perf summary (one file per level), e.g. genai-bench:gb.json")
@@ -189,21 +194,6 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--clock-reference", metavar="URL", help="with --raw: a time endpoint or any server's Date header to measure this clock's offset against")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
-
-
-def _config(a: argparse.Namespace) -> BenchmarkConfig:
-    return BenchmarkConfig(
-        url=a.url, model=a.model, api_key=a.api_key, api_keys=a.api_keys, endpoint=a.endpoint, scenario=a.scenario,
-        concurrency=a.concurrency or (), request_rates=a.request_rate or (), max_requests=a.max_requests,
-        max_seconds=a.max_seconds, timeout=a.timeout, warmup=a.warmup, slo=a.slo, ignore_eos=a.ignore_eos,
-        max_concurrency=a.max_concurrency, raw_model_name=a.raw_model_name, seed=a.seed,
-        engine_metrics=a.engine_metrics, metrics_url=a.metrics_url, metrics_interval=a.metrics_interval,
-        prefix_tokens=a.prefix_tokens, prefix_groups=a.prefix_groups, turns=a.turns, think_time=a.think_time,
-        session_header=a.session_header, dataset=a.dataset, dataset_order=a.dataset_order, trace=a.trace,
-        trace_format=a.trace_format, trace_speed=a.trace_speed, max_file_mb=a.max_file_mb,
-        max_error_rate=a.max_error_rate, saturation_tolerance=a.saturation_tolerance, max_send_lag=a.max_send_lag,
-        max_client_cpu=a.max_client_cpu,
-    )
 
 
 def _fail(option: str, value: object, fix: str) -> int:
@@ -251,11 +241,11 @@ async def _run(config: BenchmarkConfig, quiet: bool, err: Console, recorder=None
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    config = _config(args)
+    config = config_from(args)
     try:
         config.validate()
     except ConfigError as e:
-        return _fail(OPTION_OF_FIELD.get(e.field, "--" + e.field.replace("_", "-")), e.value, e.fix)
+        return _fail(_flag_of(e.field), e.value, e.fix)
     if args.clock_reference and (not args.raw or check_url(args.clock_reference)):
         return _fail("--clock-reference", args.clock_reference, check_url(args.clock_reference) or "it applies only with --raw FILE")
     results = Output(args.out, RESULTS_FILE, f"--out {args.out}") if args.out else None

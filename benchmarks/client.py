@@ -1,6 +1,6 @@
 """One streaming request against an OpenAI-compatible server, timed chunk by chunk.
 
-HTTP library: aiohttp, chosen by measurement (``python -m benchmarks.measure_http_libs``; see
+HTTP library: aiohttp, chosen by measurement (``python -m benchmarks.experiments.measure_http_libs``; see
 benchmarks/README.md): on this workload it sustains several times the chunk rate of httpx per
 CPU second.
 
@@ -155,7 +155,7 @@ class StampingHandler(ResponseHandler):
         super().data_received(data)
 
 
-# "resume" stamps when the coroutine resumes (the behaviour before; for benchmarks/timing_accuracy.py).
+# "resume" stamps when the coroutine resumes (the behaviour before; for benchmarks/experiments/timing_accuracy.py).
 STAMP_AT_READ = os.environ.get("BENCHMARKS_STAMP", "read") != "resume"
 
 
@@ -178,7 +178,7 @@ def make_session(pool_limit: int = 0) -> aiohttp.ClientSession:
     """A session that does not throttle the benchmark: no pool limit (aiohttp's default of 100
     connections would silently cap concurrency), 1 MiB read buffer (no flow-control pauses on
     bursts), no aiohttp timeouts (``send`` enforces its own deadline).  ``pool_limit`` exists
-    only for ``benchmarks/pool_latency.py``, which shows what a limit would cost."""
+    only for ``benchmarks/experiments/pool_latency.py``, which shows what a limit would cost."""
     connector = aiohttp.TCPConnector(limit=pool_limit, limit_per_host=pool_limit, ttl_dns_cache=300, keepalive_timeout=60)
     if STAMP_AT_READ:
         _install_stamping(connector)

@@ -1,6 +1,6 @@
 """The event loop the load generator runs on: uvloop when installed (pinned in requirements.txt),
 else the standard library's.  uvloop wakes a coroutine sooner after a socket read, which shrinks the
-client's share of measured TTFT (``python -m benchmarks.timing_accuracy`` measures it side by side).
+client's share of measured TTFT (``python -m benchmarks.experiments.timing_accuracy`` measures it side by side).
 
 ``BENCHMARKS_EVENT_LOOP=asyncio`` forces the standard loop (for comparisons, or if uvloop misbehaves).
 """

@@ -38,20 +38,23 @@ import asyncio
 import dataclasses
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Literal, Mapping
 
 from . import eventloop, secrets, tenants, validity
 from .client import Target, make_session
 from .engine_metrics import Scraper, metrics_url
-from .limits import DEFAULT_MAX_FILE_MB, MAX_REQUESTS, MAX_SECONDS, MAX_TIMEOUT, MAX_WARMUP, MIN_METRICS_INTERVAL
-from .metrics import SLO_KEYS
+from .limits import (DEFAULT_MAX_FILE_MB, MAX_FILE_MB, MAX_PREFIX_TOKENS, MAX_REQUESTS, MAX_SECONDS, MAX_THINK_TIME, MAX_TIMEOUT,
+                     MAX_WARMUP, MIN_METRICS_INTERVAL)
+from .metrics import SLO_KEYS, parse_slo
+from .options import option
 from .payload import check_url, endpoint_url, served_model_name
 from .results import BenchmarkResult, LevelResult
 from .runner import LevelContext, run_closed, run_open, run_trace
-from .scenario import ScenarioError, parse_scenario
-from .workloads import Workload, WorkloadError, make_workload, summarize
+from .scenario import SCENARIO_HELP, ScenarioError, parse_scenario
+from .workloads import MAX_TURNS, Workload, WorkloadError, make_workload, summarize
+from .workloads.prefix import MAX_GROUPS
 
 __all__ = ["BenchmarkConfig", "BenchmarkResult", "LevelResult", "ConfigError", "run_benchmark", "run_benchmark_sync"]
 
@@ -68,43 +71,55 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class BenchmarkConfig:
-    url: str  # http://host:port, .../v1, or the full endpoint URL
-    model: str  # model id; the served name (last path segment, G5) is sent unless raw_model_name
-    api_key: str | None = None
-    endpoint: Literal["chat", "completions"] = "chat"
-    scenario: str = "D(100,100)"
-    concurrency: tuple[int, ...] = ()  # closed-loop levels ...
-    request_rates: tuple[float, ...] = ()  # ... or open-loop Poisson rates (req/s); exactly one
-    max_requests: int = 200  # per level
-    max_seconds: float = 60.0  # per level: no request starts after this
-    timeout: float = 120.0  # per request, whole response
-    warmup: int = 2  # requests before the first level, excluded from all results
-    slo: Mapping[str, float] = field(default_factory=dict)  # seconds; keys ttft, tpot, e2e
-    ignore_eos: bool = True  # send ignore_eos + min_tokens=max_tokens (vLLM, SGLang)
-    max_concurrency: int | None = None  # open loop only: cap on requests in flight
-    raw_model_name: bool = False  # send ``model`` as given instead of its served name
-    seed: int | None = None  # reproducible lengths and arrivals (prompt nonces stay random)
-    engine_metrics: bool = True  # scrape the server's /metrics around each level (engine_metrics.py)
-    metrics_url: str | None = None  # default: http://host:port/metrics of ``url``
-    metrics_interval: float | None = None  # also scrape every this many seconds during a level
+    """The load generator's options, each declared once: the command line (benchmarks/cli.py) and a tuning grid's
+    `benchmark:` block (stacks/tuning/grid_benchmark.py) are built from these fields (benchmarks/options.py)."""
+
+    url: str = option(grid=False, help="server base URL, e.g. http://127.0.0.1:8000 (or .../v1)")
+    model: str = option(grid=False, help="model id; its last path segment is sent as the served name (G5)")
+    api_key: str | None = option(None, grid=False, env="OPENAI_API_KEY", help="bearer token (default: $OPENAI_API_KEY)")
+    # Tenants' keys file (benchmarks/tenants.py): requests spread over them.
+    api_keys: str | None = option(None, grid=False, metavar="FILE", help='spread requests over tenants\' keys: JSON [{"tenant": ..., "key": ...}]; reports per tenant (docs/gateway.md)')
+    endpoint: Literal["chat", "completions"] = option("chat")
+    scenario: str = option("D(100,100)", help=SCENARIO_HELP, grid_default="D(512,128)")
+    # The load: closed-loop levels, open-loop Poisson rates (req/s) or a trace (one level); exactly one.
+    concurrency: tuple[int, ...] = option((), exclusive=True, example="1,4,16", gt=0, le=MAX_CONCURRENCY, help="closed-loop levels, e.g. 1,4,16")
+    request_rates: tuple[float, ...] = option((), exclusive=True, flag="--request-rate", example="2,8", gt=0, help="open-loop Poisson rates in req/s, e.g. 2,8")
+    trace: str | None = option(None, exclusive=True, section="workload", metavar="FILE", help="replay a trace: one request per line, sent at its timestamp (one level)")
+    # Open loop only: cap on requests in flight.
+    max_concurrency: int | None = option(None, grid=False, example="64", ge=1, le=MAX_CONCURRENCY, help="with --request-rate: cap on requests in flight")
+    max_requests: int = option(200, example="200", ge=1, le=MAX_REQUESTS, grid_default=64, help="per level (default 200)")
+    max_seconds: float = option(60.0, example="60", gt=0, le=MAX_SECONDS, help="per level; no request starts later (default 60)")
+    timeout: float = option(120.0, example="120", gt=0, le=MAX_TIMEOUT, help="per-request deadline in seconds (default 120); also bounds each /metrics scrape (at most 5 s)")
+    warmup: int = option(2, ge=0, le=MAX_WARMUP, help="warm-up requests before the first level, excluded from results (default 2)")
+    # A grid's SLOs are its own `slo:` block.
+    slo: Mapping[str, float] = option(default_factory=dict, grid=False, parse=parse_slo, help="goodput SLOs in seconds, e.g. ttft=0.5,tpot=0.05,e2e=10")
+    # Send ignore_eos + min_tokens=max_tokens (vLLM, SGLang).
+    ignore_eos: bool = option(True, grid=False, help="do not send ignore_eos/min_tokens (for servers that reject them, e.g. OpenAI)")
+    raw_model_name: bool = option(False, grid=False, help="send --model as given, not its last path segment")
+    # A trial's seed is the grid's `seed`.
+    seed: int | None = option(None, grid=False, help="reproducible lengths and arrivals (prompt nonces stay random)")
+    engine_metrics: bool = option(True, grid=False, help="do not scrape the server's Prometheus /metrics around each level")
+    metrics_url: str | None = option(None, grid=False, help="the server's metrics page (default: http://HOST:PORT/metrics of --url)")
+    # A grid scrapes during each level by default: gauges (KV use, waiting) are reported as their max over the
+    # scrapes, and the scrapes before and after a level alone only ever see an idle server.
+    metrics_interval: float | None = option(None, example="5", ge=MIN_METRICS_INTERVAL, grid_default=1.0, help="also scrape /metrics every this many seconds during a level")
     # Workload shapes (benchmarks/workloads/; benchmarks/README.md and docs/load-generator.md)
-    prefix_tokens: int | None = None  # shared system prompt of this many tokens before each request's own part
-    prefix_groups: int | None = None  # distinct shared prompts (default 1 with prefix_tokens)
-    turns: int = 1  # > 1: multi-turn sessions resending their history
-    think_time: float = 0.0  # seconds between a reply and the session's next turn
-    session_header: str = "X-Session-Id"  # carries the session id (sessions, trace session_id)
-    dataset: str | None = None  # ShareGPT JSON or OpenAI-chat JSONL file, replayed as given
-    dataset_order: Literal["sequential", "random"] = "sequential"
-    trace: str | None = None  # trace file: replaces concurrency/request_rates (one level)
-    trace_format: Literal["native", "mooncake", "azure"] = "native"
-    trace_speed: float = 1.0  # 2: replay twice as fast
-    max_file_mb: float = DEFAULT_MAX_FILE_MB  # cap on dataset and trace files
-    api_keys: str | None = None  # tenants' keys file (benchmarks/tenants.py): requests spread over them
-    # Guards (benchmarks/validity.py, docs/tuning.md "Invalid levels"): past these a level is INVALID
-    max_error_rate: float = validity.DEFAULT_MAX_ERROR_RATE  # share of finished requests that failed
-    saturation_tolerance: float = validity.DEFAULT_SATURATION_TOLERANCE  # achieved rate below offered by more
-    max_send_lag: float = validity.DEFAULT_MAX_SEND_LAG  # seconds, p99 of the client's own send lag
-    max_client_cpu: float = validity.DEFAULT_MAX_CLIENT_CPU  # share of the level the client's thread was busy
+    prefix_tokens: int | None = option(None, section="workload", metavar="N", example="512", ge=1, le=MAX_PREFIX_TOKENS, help="shared system prompt of N tokens before each request's own part")
+    prefix_groups: int | None = option(None, section="workload", metavar="G", example="4", ge=1, le=MAX_GROUPS, help="with --prefix-tokens: G distinct shared prompts (default 1)")
+    turns: int = option(1, section="workload", metavar="T", example="4", ge=1, le=MAX_TURNS, help="multi-turn sessions of T turns, each resending its history")
+    think_time: float = option(0.0, section="workload", metavar="S", ge=0, le=MAX_THINK_TIME, help="seconds between a reply and the next turn (default 0)")
+    session_header: str = option("X-Session-Id", section="workload", metavar="NAME", help="header carrying the session id (default X-Session-Id)")
+    # Path as given (in a grid: relative to where `tune` runs).
+    dataset: str | None = option(None, section="workload", metavar="FILE", help="ShareGPT JSON or OpenAI-chat JSONL conversations, replayed as given")
+    dataset_order: Literal["sequential", "random"] = option("sequential", section="workload", help="in file order or sampled (seeded)")
+    trace_format: Literal["native", "mooncake", "azure"] = option("native", section="workload", help="format of --trace (default native)")
+    trace_speed: float = option(1.0, section="workload", metavar="X", example="2", gt=0, help="replay speed-up factor (default 1)")
+    max_file_mb: float = option(DEFAULT_MAX_FILE_MB, section="workload", metavar="MB", example="256", gt=0, le=MAX_FILE_MB, help="cap on --dataset/--trace file size (default 256)")
+    # Guards (benchmarks/validity.py, docs/tuning.md "Invalid levels"): past these a level is INVALID.
+    max_error_rate: float = option(validity.DEFAULT_MAX_ERROR_RATE, section="guards", metavar="F", example="0.05", ge=0, le=1, help=f"share of finished requests that may fail (default {validity.DEFAULT_MAX_ERROR_RATE:g})")
+    saturation_tolerance: float = option(validity.DEFAULT_SATURATION_TOLERANCE, section="guards", metavar="F", example="0.1", ge=0, le=1, help=f"how far the achieved rate may fall below the offered one (default {validity.DEFAULT_SATURATION_TOLERANCE:g})")
+    max_send_lag: float = option(validity.DEFAULT_MAX_SEND_LAG, section="guards", metavar="S", example="0.05", gt=0, help=f"seconds: p99 of the client's own send lag (default {validity.DEFAULT_MAX_SEND_LAG:g})")
+    max_client_cpu: float = option(validity.DEFAULT_MAX_CLIENT_CPU, section="guards", metavar="F", example="0.9", ge=0, le=1, help=f"share of a level the client's thread may be busy (default {validity.DEFAULT_MAX_CLIENT_CPU:g})")
 
     def validate(self) -> None:
         """Raises ConfigError for the first unusable value.  Registers the secrets it holds first (the API

@@ -13,6 +13,21 @@ from typing import Iterable, Mapping
 SLO_KEYS = ("ttft", "tpot", "e2e")  # seconds; a request meets the SLOs if all given hold
 
 
+def parse_slo(text: str) -> dict[str, float]:
+    """`ttft=0.5,tpot=0.05` (the --slo option); ValueError says what to write instead."""
+    out: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = part.partition("=")
+        try:
+            limit = float(value)
+        except ValueError:
+            limit = -1.0
+        if not sep or key.strip() not in SLO_KEYS or not limit > 0:
+            raise ValueError(f"invalid value {text!r}: use KEY=SECONDS pairs with keys {', '.join(SLO_KEYS)}, e.g. ttft=0.5,tpot=0.05")
+        out[key.strip()] = limit
+    return out
+
+
 def percentile(values: list[float], q: float) -> float:
     """q in [0, 100]; ``values`` must be sorted and non-empty."""
     if not values:

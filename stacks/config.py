@@ -265,12 +265,6 @@ def read_platform_stack(platform_stack: str, project_dir: Path) -> Optional[Plat
     return PlatformStackFile(path.name, with_default_groups(cluster, resolved), platform, [ep.backend or "" for ep in resolved])
 
 
-def platform_stack_cluster(platform_stack: str, project_dir: Path) -> Optional[ClusterSpec]:
-    """The platform stack's cluster as deployed, from its file in this project; None when that file is not here."""
-    found = read_platform_stack(platform_stack, project_dir)
-    return found.cluster if found is not None else None
-
-
 def check_platform_stack(platform_stack: str, endpoints: list[EndpointSpec], project_dir: Path) -> list[Problem]:
     """An endpoints-only stack against what its platform stack deploys, when that stack's file is in the project:
     each endpoint's instance type is one of its node or instance groups (G11), and the operator of each ome or

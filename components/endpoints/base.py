@@ -10,7 +10,6 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from ..rules import ingress as ingress_rules
-from ..rules import tags as tag_rules
 from ..rules.backends import backend_of
 from ..rules.endpoint import ResolvedEndpoint, resolve
 from ..rules.model_facts import ModelFacts

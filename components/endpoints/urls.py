@@ -7,7 +7,6 @@ from typing import Any, Optional
 import pulumi
 
 from ..rules import ingress as ingress_rules
-from ..rules import tags as tag_rules
 from ..rules.spec import EndpointSpec
 
 

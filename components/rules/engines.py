@@ -70,7 +70,6 @@ PARAMS: tuple[Param, ...] = (
     Param("limit_mm_per_prompt", "limitMmPerPrompt", str, Flag("--limit-mm-per-prompt"), None),
 )
 PARAMS_BY_KEY = {p.key: p for p in PARAMS}
-PARAMS_BY_CONFIG_KEY = {p.config_key: p for p in PARAMS}
 
 # G10 defaults when unset (no max_model_len meant a 262144-token KV cache and OOM).
 DEFAULTS: dict[str, dict[str, Any]] = {

@@ -45,14 +45,6 @@ def budget(patterns: tuple[str, ...] = ()) -> int:
 HYPERPOD_NAME_BUDGET = budget(HYPERPOD_DERIVED)  # 50
 
 
-def is_label(name: str) -> bool:
-    return len(name) <= MAX_NAME and bool(_LABEL_RE.match(name))
-
-
-def is_subdomain(name: str) -> bool:
-    return len(name) <= 253 and bool(_SUBDOMAIN_RE.match(name))
-
-
 def normalise(raw: str, allow_dots: bool = False) -> str:
     """Lowercase; `_`, spaces and any other invalid character become `-`; no leading/trailing `-`."""
     allowed = "a-z0-9.-" if allow_dots else "a-z0-9-"

@@ -73,11 +73,6 @@ def from_manifest(manifest: Mapping[str, Any], name: str = "") -> Resource:
     return Resource(token, name or str(meta.get("name", "")), dict(manifest))
 
 
-def is_kind(resource: Resource, *kinds: str) -> bool:
-    split = split_kubernetes_type(resource.type)
-    return split is not None and split[1] in kinds
-
-
 def get(value: Any, *path: Any) -> Any:
     """Nested lookup that tolerates missing keys, wrong types and short lists."""
     for key in path:

@@ -21,7 +21,7 @@ from .dev_stacks import DEFAULT_DEV_STACKS, is_dev_stack
 from .endpoint import API_KEY_ENV, GPU
 from .tags import REQUIRED_TAGS
 from .problems import Problem
-from .resources import Resource, get, split_kubernetes_type
+from .resources import Resource, get
 
 # Where each workload kind keeps its pod spec.
 POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
@@ -373,8 +373,3 @@ def check_required_tags(resource: Resource, required: Iterable[str] = DEFAULT_RE
             "add them to tags (or once for every resource with the AWS provider's defaultTags)",
         )
     ]
-
-
-def is_kubernetes_workload(resource: Resource) -> bool:
-    split = split_kubernetes_type(resource.type)
-    return split is not None and split[1] in POD_SPEC_PATHS

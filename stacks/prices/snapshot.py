@@ -8,7 +8,6 @@ that looks right.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 from typing import Literal, Optional
 

@@ -21,10 +21,12 @@ from typing import Optional
 from rich.console import Console
 from rich.table import Table
 
+from stacks.tuning import strategies
 from stacks.tuning.replay import Surface, load_surface, replay
 
 SURFACES = Path(__file__).resolve().parent / "surfaces"
-STRATEGIES = ("gp", "tpe", "random", "grid")
+# Every registered strategy, the model-based ones first (the registry lists the simplest first).
+STRATEGIES = tuple(reversed(strategies.STRATEGIES))
 
 
 def _median(trials: list[Optional[int]], budget: int) -> int:

@@ -212,22 +212,17 @@ class Measurer:
             concurrency, rates = tuple(b.concurrency), tuple(b.request_rates)
             if not concurrency and not rates:
                 concurrency = (8,)
-        return BenchmarkConfig(
-            url=endpoint.base_url,
-            model=endpoint.model,
-            api_key=endpoint.api_key,
-            endpoint=b.endpoint,
-            scenario=b.scenario,
-            concurrency=concurrency,
-            request_rates=rates,
-            max_requests=b.max_requests,
-            max_seconds=b.max_seconds,
-            timeout=b.timeout,
-            warmup=b.warmup if warmup is None else warmup,
-            seed=self.seed,
-            metrics_interval=b.metrics_interval,
+        # Every option of the block (a new load-generator option included); the trial's own values over it.
+        return BenchmarkConfig(**{
             **b.loadgen_options(),
-        )
+            "url": endpoint.base_url,
+            "model": endpoint.model,
+            "api_key": endpoint.api_key,
+            "concurrency": concurrency,
+            "request_rates": rates,
+            "warmup": b.warmup if warmup is None else warmup,
+            "seed": self.seed,
+        })
 
     def _levels(self, config: BenchmarkConfig, endpoint: Endpoint, stop: threading.Event, probe: bool = False,
                 benchmark: Optional[Benchmark] = None) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ from components.rules.backends import hyperpod
 from components.rules.spec import EndpointSpec
 from components.rules.validate import validate_endpoint, validate_endpoints
 from stacks import plan as plan_cmd
+from stacks import plan_program
 
 from tests.example_stacks import user_values
 
@@ -243,13 +244,13 @@ def test_a_name_used_once_keeps_its_old_pulumi_name_as_an_alias(monkeypatch):
     # <namespace>/<name> resources alias the old <name> ones. A shared name has no old resource.
     aliases: dict[tuple[str, str], list[str]] = {}
 
-    class Recording(plan_cmd.PlanMonitor):
+    class Recording(plan_program.PlanMonitor):
         def RegisterResource(self, request):
             names = [a.spec.name for a in request.aliases if a.HasField("spec") and a.spec.name]
             aliases[(request.type.split(":")[-1], request.name)] = names
             return super().RegisterResource(request)
 
-    monkeypatch.setattr(plan_cmd, "PlanMonitor", Recording)
+    monkeypatch.setattr(plan_program, "PlanMonitor", Recording)  # the program runs in stacks/plan_program.py
     endpoints = [{**KUBERNETES_LLAMA, "namespace": "team-a"}, {**KUBERNETES_LLAMA, "namespace": "team-b"}, {**KUBERNETES_LLAMA, "name": "solo", "namespace": "team-a"}]
     plan_cmd.build_plan_from_values("eks", _eks_values(endpoints))
     assert aliases[("KubernetesEndpoint", "team-a/solo")] == ["solo"]

@@ -12,7 +12,7 @@ from tests.loadgen.scripted_server import PROMPT_TOKENS
 
 # No durations are asserted here (a loaded machine stretches them): the server stamps its writes
 # on the client's clock, and tests check the order of events.  How close the measured latencies
-# are to the server's is measured side by side by benchmarks/pool_latency.py.
+# are to the server's is measured side by side by benchmarks/experiments/pool_latency.py.
 
 
 def run(server, model, **kw):

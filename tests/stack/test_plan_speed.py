@@ -1,5 +1,5 @@
 """The plan's speed as a property of its structure (the timings are in
-benchmarks/plan_speed.py; these tests pin the structure that gives them)."""
+benchmarks/experiments/plan_speed.py; these tests pin the structure that gives them)."""
 
 from __future__ import annotations
 

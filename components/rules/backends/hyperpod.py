@@ -32,10 +32,6 @@ CRD_INVOCATION_DEFAULT = "invocations"
 IMMUTABLE_FIELDS = ("spec.intelligentRoutingSpec.enabled",)
 
 
-def type_token(api_version: str = API_VERSION) -> str:
-    return f"kubernetes:{api_version}:{KIND}"
-
-
 def is_endpoint_config(obj: Any) -> bool:
     return isinstance(obj, dict) and obj.get("kind") == KIND and str(obj.get("apiVersion", "")).startswith(GROUP + "/")
 

@@ -38,10 +38,6 @@ CRD_INSTALLERS: dict[str, str] = {
 }
 
 
-def chart_name(addon: str) -> str:
-    return CHARTS[addon][0].rsplit("/", 1)[-1]
-
-
 def envoy_gateway_values(redis_host: str, tls: bool, pools: bool = False) -> dict[str, Any]:
     """manifests/envoy-gateway-values.yaml @v1.1.0 plus the Redis rate-limit backend, in Envoy Gateway's own
     fields (envoyproxy/gateway@v1.8.1 api/v1alpha1/envoygateway_types.go RateLimitRedisSettings;

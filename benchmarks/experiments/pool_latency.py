@@ -1,6 +1,6 @@
 """Does the client's connection pool add latency at high concurrency?  Measured side by side.
 
-    venv/bin/python -m benchmarks.pool_latency [--hold 1.0] [--concurrency 512] [--itl 0.03]
+    venv/bin/python -m benchmarks.experiments.pool_latency [--hold 1.0] [--concurrency 512] [--itl 0.03]
 
 Starts ``benchmarks.stream_server`` (loopback) that holds every request ``--hold`` seconds before
 its first token, then runs one closed-loop level each, in one process and one run:

@@ -1,6 +1,6 @@
 """`stacks check` on many small documents: this tree against a baseline revision, side by side.
 
-    venv/bin/python -m benchmarks.check_speed [--documents 2000] [--baseline REV] [--repeat 1]
+    venv/bin/python -m benchmarks.experiments.check_speed [--documents 2000] [--baseline REV] [--repeat 1]
 
 Generates one file of N ConfigMaps, extracts the baseline revision with `git archive` into a
 temporary directory, runs `python -m stacks check FILE` in each tree (as a subprocess: benchmarks
@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SPEED_UP_MARK = "def core_validator"  # the change measured: its parent is the default baseline
 
 
@@ -59,7 +59,7 @@ def timed_check(tree: Path, manifest: Path, python: str) -> tuple[float, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.check_speed", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.experiments.check_speed", description=__doc__.splitlines()[0])
     parser.add_argument("--documents", type=int, default=2000, help="ConfigMaps in the generated file (2000)")
     parser.add_argument("--baseline", help="git revision to compare against (default: the commit before the speed-up)")
     parser.add_argument("--repeat", type=int, default=1, help="runs per tree; the fastest counts (1)")

@@ -1,6 +1,6 @@
 """Client-side benchmark: this load generator versus genai-bench's client, side by side.
 
-    venv/bin/python -m benchmarks.compare_peers [--peer-python /tmp/peer-venv/bin/python]
+    venv/bin/python -m benchmarks.experiments.compare_peers [--peer-python /tmp/peer-venv/bin/python]
 
 Starts one fast local streaming server (``benchmarks.stream_server``, loopback only) pinned to
 CPU 0, then runs each client in its own process pinned to CPU 1 against it, at each concurrency,
@@ -16,13 +16,12 @@ with the same requests (D(32,200), ignore_eos).  Per client and level it reports
 
 and prints our/peer ratios.  genai-bench must be installed in a separate virtualenv
 (``python3 -m venv /tmp/peer-venv && /tmp/peer-venv/bin/pip install genai-bench==0.0.5``);
-``benchmarks/peer_genai_bench.py`` drives it.  Not run in CI.
+``benchmarks/experiments/peer_genai_bench.py`` drives it.  Not run in CI.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import statistics
@@ -33,7 +32,7 @@ from pathlib import Path
 from benchmarks import eventloop, stream_server
 from benchmarks.loadgen import BenchmarkConfig, run_benchmark
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SERVER_TTFT = 0.02  # scripted server TTFT, seconds
 IN_TOKENS, OUT_TOKENS = 32, 200
 
@@ -103,9 +102,9 @@ def main() -> None:
         for c in (int(x) for x in a.concurrency.split(",")):
             n = max(a.requests, 4 * c) if c > 1 else min(a.requests, 100)
             stream_server.stats(url)  # reset
-            ours = client([sys.executable, "-m", "benchmarks.compare_peers", "--_child", "1", "--_url", url, "--_c", str(c), "--requests", str(n)])
+            ours = client([sys.executable, "-m", "benchmarks.experiments.compare_peers", "--_child", "1", "--_url", url, "--_c", str(c), "--requests", str(n)])
             ours = summarize(ours, stream_server.stats(url), c == 1)
-            peer = client([a.peer_python, str(ROOT / "benchmarks" / "peer_genai_bench.py"), "--url", url,
+            peer = client([a.peer_python, str(ROOT / "benchmarks" / "experiments" / "peer_genai_bench.py"), "--url", url,
                            "--concurrency", str(c), "--requests", str(n), "--in-tokens", str(IN_TOKENS),
                            "--out-tokens", str(OUT_TOKENS), "--cpu", "1"])
             peer = summarize(peer, stream_server.stats(url), c == 1)

@@ -1,6 +1,6 @@
 """TTFT error at concurrency 1, before and after, side by side in one run (not run in CI).
 
-    venv/bin/python -m benchmarks.timing_accuracy [--rounds 5] [--requests 100]
+    venv/bin/python -m benchmarks.experiments.timing_accuracy [--rounds 5] [--requests 100]
 
 The TTFT error is the client's TTFT minus the server's own for the same request
 (``benchmarks.stream_server``: request read -> first text chunk written), split into the send
@@ -26,7 +26,7 @@ import subprocess
 import sys
 
 from benchmarks import stream_server
-from benchmarks.compare_peers import ROOT, SERVER_TTFT, summarize
+from benchmarks.experiments.compare_peers import ROOT, SERVER_TTFT, summarize
 
 VARIANTS = {
     "before": {"BENCHMARKS_EVENT_LOOP": "asyncio", "BENCHMARKS_STAMP": "resume"},
@@ -35,7 +35,7 @@ VARIANTS = {
 
 
 def one(url: str, requests: int, env: dict) -> dict:
-    cmd = [sys.executable, "-m", "benchmarks.compare_peers", "--_child", "1", "--_url", url, "--_c", "1", "--requests", str(requests)]
+    cmd = [sys.executable, "-m", "benchmarks.experiments.compare_peers", "--_child", "1", "--_url", url, "--_c", "1", "--requests", str(requests)]
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, **env})
     if out.returncode != 0:
         raise SystemExit(f"client failed: {out.stderr.strip().splitlines()[-1:]}")

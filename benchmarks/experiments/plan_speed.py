@@ -1,6 +1,6 @@
 """The offline plan of an example stack with 1, 50 and 100 endpoints: seconds, and each as a ratio to 1.
 
-    venv/bin/python -m benchmarks.plan_speed [--stack dev|eks ...] [--endpoints 1,50,100] [--repeat 3]
+    venv/bin/python -m benchmarks.experiments.plan_speed [--stack dev|eks ...] [--endpoints 1,50,100] [--repeat 3]
                                              [--crd-dir DIR] [--tree DIR ...]
 
 Writes one temporary project per stack and size (this project's Pulumi.yaml, __main__.py and models.lock.json, and a
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 STACKS = ("dev", "eks")  # example stacks whose plan passes once the values below are set
 # What a user sets in an example stack before it plans (the `# SET THIS` lines), by config key below the project's.
 USER_SET = {
@@ -127,7 +127,7 @@ def sizes(text: str) -> list[int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.plan_speed", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.experiments.plan_speed", description=__doc__.splitlines()[0])
     parser.add_argument("--stack", choices=STACKS, action="append", help="example stack to grow; repeat for both (dev and eks)")
     parser.add_argument("--endpoints", type=sizes, default=[1, 50, 100], help="stack sizes; the first is the ratios' base (1,50,100)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per size; the median counts (3)")

@@ -1,6 +1,6 @@
 """How the HTTP library was chosen: aiohttp versus httpx on the client's real workload.
 
-    venv/bin/python -m benchmarks.measure_http_libs [--concurrency 16] [--requests 300]
+    venv/bin/python -m benchmarks.experiments.measure_http_libs [--concurrency 16] [--requests 300]
 
 Starts ``benchmarks.stream_server`` on CPU 0 (loopback), then streams the same requests with
 each library on CPU 1, parsing chunks the same way (``SSEParser`` + ``json.loads``), and prints
@@ -21,9 +21,9 @@ from pathlib import Path
 import aiohttp
 import httpx
 
-from .sse import SSEParser
+from benchmarks.sse import SSEParser
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BODY = json.dumps({"model": "bench", "messages": [{"role": "user", "content": "hi " * 32}], "max_tokens": 200,
                    "stream": True, "stream_options": {"include_usage": True}}).encode()
 HEADERS = {"Content-Type": "application/json"}

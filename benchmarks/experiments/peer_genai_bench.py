@@ -1,6 +1,6 @@
 """Drives genai-bench's own client path for ``compare_peers.py``; runs in the peer virtualenv.
 
-    /tmp/peer-venv/bin/python benchmarks/peer_genai_bench.py --url URL --concurrency C --requests N ...
+    /tmp/peer-venv/bin/python benchmarks/experiments/peer_genai_bench.py --url URL --concurrency C --requests N ...
 
 Uses genai-bench's ``OpenAIUser`` (requests + gevent under a locust local runner) and its
 ``DistributedRunner`` in local mode, with its ``AggregatedMetricsCollector`` receiving every

@@ -116,10 +116,10 @@ class BenchmarkConfig:
     trace_speed: float = option(1.0, section="workload", metavar="X", example="2", gt=0, help="replay speed-up factor (default 1)")
     max_file_mb: float = option(DEFAULT_MAX_FILE_MB, section="workload", metavar="MB", example="256", gt=0, le=MAX_FILE_MB, help="cap on --dataset/--trace file size (default 256)")
     # Guards (benchmarks/validity.py, docs/tuning.md "Invalid levels"): past these a level is INVALID.
-    max_error_rate: float = option(validity.DEFAULT_MAX_ERROR_RATE, section="guards", metavar="F", example="0.05", ge=0, le=1, help=f"share of finished requests that may fail (default {validity.DEFAULT_MAX_ERROR_RATE:g})")
-    saturation_tolerance: float = option(validity.DEFAULT_SATURATION_TOLERANCE, section="guards", metavar="F", example="0.1", ge=0, le=1, help=f"how far the achieved rate may fall below the offered one (default {validity.DEFAULT_SATURATION_TOLERANCE:g})")
+    max_error_rate: float = option(validity.DEFAULT_MAX_ERROR_RATE, section="guards", parse=validity.parse_fraction, metavar="F", example="0.05", ge=0, le=1, help=f"share of finished requests that may fail (default {validity.DEFAULT_MAX_ERROR_RATE:g})")
+    saturation_tolerance: float = option(validity.DEFAULT_SATURATION_TOLERANCE, section="guards", parse=validity.parse_fraction, metavar="F", example="0.1", ge=0, le=1, help=f"how far the achieved rate may fall below the offered one (default {validity.DEFAULT_SATURATION_TOLERANCE:g})")
     max_send_lag: float = option(validity.DEFAULT_MAX_SEND_LAG, section="guards", metavar="S", example="0.05", gt=0, help=f"seconds: p99 of the client's own send lag (default {validity.DEFAULT_MAX_SEND_LAG:g})")
-    max_client_cpu: float = option(validity.DEFAULT_MAX_CLIENT_CPU, section="guards", metavar="F", example="0.9", ge=0, le=1, help=f"share of a level the client's thread may be busy (default {validity.DEFAULT_MAX_CLIENT_CPU:g})")
+    max_client_cpu: float = option(validity.DEFAULT_MAX_CLIENT_CPU, section="guards", parse=validity.parse_fraction, metavar="F", example="0.9", ge=0, le=1, help=f"share of a level the client's thread may be busy (default {validity.DEFAULT_MAX_CLIENT_CPU:g})")
 
     def validate(self) -> None:
         """Raises ConfigError for the first unusable value.  Registers the secrets it holds first (the API

@@ -46,6 +46,17 @@ LAG_TICK_S = 0.01  # the send-lag probe's period
 MAX_LAG_SAMPLES = 200_000  # over half an hour of ticks: a bounded list on the longest level
 
 
+def parse_fraction(text: str) -> float:
+    """A threshold that is a share (error rate, tolerance, CPU): its command-line value, or the one-line fix."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1:
+        raise ValueError(f"invalid value {text!r}: use a fraction from 0 to 1, e.g. 0.1")
+    return value
+
+
 def model_name(level: Any, expected: Iterable[str]) -> Optional[str]:
     """Responses named another model than the one asked for: a gateway route or a default backend
     answered, and the numbers describe that model."""

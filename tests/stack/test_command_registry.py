@@ -20,7 +20,7 @@ from benchmarks.inputs import InputError
 from stacks import cli
 from stacks.cli.base import Args, Command, UsageError
 
-EXPECTED = ["plan", "check", "tune", "report", "crds", "charts", "preflight", "status", "prices", "docs"]
+EXPECTED = ["plan", "check", "tune", "report", "crds", "charts", "preflight", "status", "prices", "models", "docs"]
 
 
 def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:

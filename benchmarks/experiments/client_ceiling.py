@@ -3,7 +3,7 @@ CPU core it burns, against a server faster than it (the loopback stream server).
 level measures the client, not the endpoint: that is when `benchmark.clients` > 1 is needed (docs/tuning.md,
 "When one client is enough").
 
-    venv/bin/python -m benchmarks.client_ceiling [--requests 600] [--concurrency 64] [--json FILE]
+    venv/bin/python -m benchmarks.experiments.client_ceiling [--requests 600] [--concurrency 64] [--json FILE]
 
 The stream server runs on CPU 0 with no TTFT and no inter-token delay, the load generator (the real one,
 ``run_benchmark``, socket timestamps, SSE parsing, usage checks) on CPU 1, closed loop. Two shapes: short
@@ -22,9 +22,9 @@ import sys
 import time
 from typing import Any, Optional
 
-from . import eventloop, stream_server
-from .loadgen import BenchmarkConfig, run_benchmark
-from .outputs import Kind, json_bytes, json_object_with, write_file
+from .. import eventloop, stream_server
+from ..loadgen import BenchmarkConfig, run_benchmark
+from ..outputs import Kind, json_bytes, json_object_with, write_file
 
 CEILING_FILE = Kind("client ceiling JSON", "ceiling.json", json_object_with("machine", "rows"))
 SHAPES = (("short answers", "D(64,16)", 16), ("long answers", "D(64,256)", 256))
@@ -68,7 +68,7 @@ def measure(url: str, scenario: str, tokens: int, concurrency: int, requests: in
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.client_ceiling", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.experiments.client_ceiling", description=__doc__.splitlines()[0])
     ap.add_argument("--requests", type=int, default=600, help="per shape (default 600)")
     ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--ttft", type=float, default=0.0, help="the server's delay before the first token (default 0)")

@@ -133,3 +133,13 @@ def test_g23_qwen3_235b_a22b_fits_eight_h200_with_its_four_kv_heads_replicated()
     result, problems = verdict("Qwen/Qwen3-235B-A22B", "p5e.48xlarge", maxModelLen=40960)
     assert (result.status, problems, result.sequences) == ("fits", [], 38)
     assert result.kv_bytes_per_token == 8 * 48_128
+
+
+@pytest.mark.parametrize("max_model_len, status", [(65_536, "fits"), (115_776, "fits"), (115_785, "fits"), (115_786, "fails"), (131_072, "fails")])
+def test_g23_gpt_oss_20b_is_sized_from_its_mxfp4_files_on_one_a10g(max_model_len, status):
+    """Its safetensors hold 13,761,264,768 B (MXFP4 experts), not 20,914,757,184 parameters x 2 B. 21,599,826,739 -
+    13,761,264,768 - 2,147,483,648 = 5,691,078,323 B; 24 layers, 8 KV heads, head_dim 64: 2 x 24 x 8 x 64 x 2 =
+    49,152 B per token (every layer counted at full length): 115,785 tokens, 115,776 in whole blocks."""
+    result, _ = verdict("openai/gpt-oss-20b", "g5.xlarge", maxModelLen=max_model_len)
+    assert (result.status, result.weight_bytes, result.largest_max_model_len) == (status, 13_761_264_768, 115_776)
+    assert result.kv_bytes_per_token == 49_152

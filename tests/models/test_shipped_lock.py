@@ -39,6 +39,7 @@ OWN_HEAD_DIM = {
     "Qwen/Qwen3-30B-A3B-Instruct-2507": (32, 128, 2048), "Qwen/Qwen3-235B-A22B": (64, 128, 4096),
     "google/gemma-2-2b-it": (8, 256, 2304), "google/gemma-2-9b-it": (16, 256, 3584), "google/gemma-2-27b-it": (32, 128, 4608),
     "google/gemma-3-1b-it": (4, 256, 1152), "openai/gpt-oss-20b": (64, 64, 2880),
+    "mistralai/Mistral-Small-24B-Instruct-2501": (32, 128, 5120),
 }
 
 
@@ -73,6 +74,7 @@ def test_published_values():
     ("Qwen/Qwen3-235B-A22B", 94, 64, 4, 128, 4096, 235_093_634_560, 470_187_269_120),
     ("mistralai/Mistral-7B-Instruct-v0.3", 32, 32, 8, 128, 4096, 7_248_023_552, 14_496_047_104),
     ("mistralai/Mixtral-8x7B-Instruct-v0.1", 32, 32, 8, 128, 4096, 46_702_792_704, 93_405_585_408),
+    ("mistralai/Mistral-Small-24B-Instruct-2501", 40, 32, 8, 128, 5120, 23_572_403_200, 47_144_806_400),
     ("Qwen/Qwen2.5-14B", 48, 40, 8, 128, 5120, 14_770_033_664, 29_540_067_328),
     ("openai/gpt-oss-20b", 24, 64, 8, 64, 2880, 20_914_757_184, 13_761_264_768),  # MXFP4 experts: its own files
     # the hub's parameter count x 2 bytes (bfloat16), derived

@@ -143,3 +143,20 @@ def test_g23_gpt_oss_20b_is_sized_from_its_mxfp4_files_on_one_a10g(max_model_len
     result, _ = verdict("openai/gpt-oss-20b", "g5.xlarge", maxModelLen=max_model_len)
     assert (result.status, result.weight_bytes, result.largest_max_model_len) == (status, 13_761_264_768, 115_776)
     assert result.kv_bytes_per_token == 49_152
+
+
+def test_g23_mistral_small_24b_kv_uses_the_config_head_dim_128_not_hidden_over_heads():
+    """hidden 5120 / 32 heads would be 160; config.json sets head_dim 128. Two L40S (g6e.12xlarge has four; tp 2):
+    47,144,806,400 / 2 = 23,572,403,200 B per GPU; 43,199,653,478 - 23,572,403,200 - 2,147,483,648 = 17,479,766,630 B;
+    8 KV heads / 2 = 4 per GPU: 2 x 40 x 4 x 128 x 2 = 81,920 B per token; 32768 tokens 2,684,354,560 B: 6 sequences."""
+    result, problems = verdict("mistralai/Mistral-Small-24B-Instruct-2501", "g6e.12xlarge", tensorParallelSize=2, maxModelLen=32768)
+    assert (result.status, problems, result.sequences) == ("fits", [], 6)
+    assert result.kv_bytes_per_token == 2 * 81_920
+
+
+def test_g23_phi_3_mini_without_grouped_kv_heads_fills_one_a10g_at_4096_tokens():
+    """32 KV heads (no grouping), head_dim 3072 / 32 = 96: 2 x 32 x 32 x 96 x 2 = 393,216 B per token. 7,642,159,104 B
+    of weights: 21,599,826,739 - 7,642,159,104 - 2,147,483,648 = 11,810,183,987 B; a 4096-token sequence
+    1,610,612,736 B: 7 of them."""
+    result, problems = verdict("microsoft/Phi-3-mini-4k-instruct", "g5.xlarge", maxModelLen=4096)
+    assert (result.status, problems, result.sequences, result.kv_bytes_per_token) == ("fits", [], 7, 393_216)

@@ -136,8 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--request-rate", type=_list_of(float, "2,8"), help="open-loop Poisson rates in req/s, e.g. 2,8")
     load.add_argument("--trace", metavar="FILE", help="replay a trace: one request per line, sent at its timestamp (one level)")
     r.add_argument("--max-concurrency", type=_positive(int, "64", MAX_CONCURRENCY), help="with --request-rate: cap on requests in flight")
-    r.add_argument("--max-requests", type=_positive(int, "200", MAX_REQUESTS), default=200, help="per level (default 200)")
-    r.add_argument("--max-seconds", type=_positive(float, "60", MAX_SECONDS), default=60.0, help="per level; no request starts later (default 60)")
+    r.add_argument("--max-requests", type=_positive(int, "200", MAX_REQUESTS), default=None, help="per level (default 200; a trace: all its lines)")
+    r.add_argument("--max-seconds", type=_positive(float, "60", MAX_SECONDS), default=None, help="per level; no request starts later (default 60; a trace: its whole span)")
     r.add_argument("--timeout", type=_positive(float, "120", MAX_TIMEOUT), default=120.0,
                    help="per-request deadline in seconds (default 120); also bounds each /metrics scrape (at most 5 s)")
     r.add_argument("--warmup", type=_count(MAX_WARMUP), default=2, help="warm-up requests before the first level, excluded from results (default 2)")

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import random
 import time
 from dataclasses import dataclass, field
@@ -45,13 +46,15 @@ from .limits import DEFAULT_MAX_FILE_MB, MAX_REQUESTS, MAX_SECONDS, MAX_TIMEOUT,
 from .metrics import SLO_KEYS
 from .payload import check_url, endpoint_url, served_model_name
 from .results import BenchmarkResult, LevelResult
-from .runner import LevelContext, run_closed, run_open, run_trace
+from .runner import LevelContext, no_gc_pauses, run_closed, run_open, run_trace
 from .scenario import ScenarioError, parse_scenario
 from .workloads import Workload, WorkloadError, make_workload, summarize
 
 __all__ = ["BenchmarkConfig", "BenchmarkResult", "LevelResult", "ConfigError", "run_benchmark", "run_benchmark_sync"]
 
 MAX_CONCURRENCY = 100_000  # sanity bound on any level
+DEFAULT_MAX_REQUESTS = 200  # per level when max_requests is unset (not a trace)
+DEFAULT_MAX_SECONDS = 60.0  # per level when max_seconds is unset (not a trace)
 
 
 class ConfigError(ValueError):
@@ -71,8 +74,8 @@ class BenchmarkConfig:
     scenario: str = "D(100,100)"
     concurrency: tuple[int, ...] = ()  # closed-loop levels ...
     request_rates: tuple[float, ...] = ()  # ... or open-loop Poisson rates (req/s); exactly one
-    max_requests: int = 200  # per level
-    max_seconds: float = 60.0  # per level: no request starts after this
+    max_requests: int | None = None  # per level; None: 200, a trace every line (a smaller cap is announced)
+    max_seconds: float | None = None  # per level: no request starts after this; None: 60 s, a trace its whole span
     timeout: float = 120.0  # per request, whole response
     warmup: int = 2  # requests before the first level, excluded from all results
     slo: Mapping[str, float] = field(default_factory=dict)  # seconds; keys ttft, tpot, e2e
@@ -122,10 +125,12 @@ class BenchmarkConfig:
         for r in self.request_rates:
             if not r > 0 or r == float("inf"):
                 raise ConfigError("request_rates", r, "each rate must be a positive number of requests per second")
-        if not isinstance(self.max_requests, int) or not 1 <= self.max_requests <= MAX_REQUESTS:
-            raise ConfigError("max_requests", self.max_requests, f"use an integer from 1 to {MAX_REQUESTS:,}")
+        if self.max_requests is not None and (not isinstance(self.max_requests, int) or not 1 <= self.max_requests <= MAX_REQUESTS):
+            raise ConfigError("max_requests", self.max_requests, f"use an integer from 1 to {MAX_REQUESTS:,}, or leave it unset")
         for name, most in (("max_seconds", MAX_SECONDS), ("timeout", MAX_TIMEOUT)):
             v = getattr(self, name)
+            if v is None and name == "max_seconds":
+                continue
             if not 0 < v <= most:
                 raise ConfigError(name, v, f"use a positive number of seconds, at most {most:g}")
         if not isinstance(self.warmup, int) or not 0 <= self.warmup <= MAX_WARMUP:
@@ -156,6 +161,19 @@ class BenchmarkConfig:
             return make_workload(self)
         except WorkloadError as e:
             raise ConfigError(e.field, e.value, e.fix) from None
+
+    def level_requests(self, workload: Workload | None = None) -> int:
+        """Requests per level: ``max_requests``, else 200, or every line of the trace."""
+        if self.max_requests is not None:
+            return self.max_requests
+        arrivals = workload.arrivals if workload is not None else None
+        return len(arrivals) if self.trace and arrivals is not None else DEFAULT_MAX_REQUESTS
+
+    def level_seconds(self) -> float:
+        """Seconds per level in which requests start: ``max_seconds``, else 60, or a trace's whole span."""
+        if self.max_seconds is not None:
+            return self.max_seconds
+        return float("inf") if self.trace else DEFAULT_MAX_SECONDS
 
     @property
     def served_model(self) -> str:
@@ -202,11 +220,15 @@ async def run_benchmark(config: BenchmarkConfig, *, stop: asyncio.Event | None =
         mode, values = ("concurrency", config.concurrency) if config.concurrency else ("request_rate", config.request_rates)
     result = BenchmarkResult(config=config.to_dict(), levels=[], started_at=_now(), finished_at="")
     sink = _Progress(progress)
-    if config.concurrency and config.max_requests < max(config.concurrency):
+    max_requests, max_seconds = config.level_requests(workload), config.level_seconds()
+    if config.concurrency and max_requests < max(config.concurrency):
         result.warnings.append(
-            f"max_requests={config.max_requests} is below concurrency {max(config.concurrency)}: "
+            f"max_requests={max_requests} is below concurrency {max(config.concurrency)}: "
             "that level never reaches full concurrency"
         )
+    trace_note = trace_caps(config, workload, max_requests, max_seconds) if config.trace else None
+    if trace_note:
+        result.warnings.append(trace_note)
 
     keys = tenants.KeyRing(tenants.load_keys(config.api_keys)) if config.api_keys else None
 
@@ -236,19 +258,21 @@ async def run_benchmark(config: BenchmarkConfig, *, stop: asyncio.Event | None =
             if stop.is_set():
                 break
             records = []
-            label = f"{mode.replace('_', ' ')} {value:g}" + ("x" if mode == "trace" else "")
+            label = f"{mode.replace('_', ' ')} {value:g}" if mode != "trace" else trace_label(config)
+            total = max_requests if mode != "trace" else min(max_requests, len(workload.arrivals or ()))
             if progress is not None:
-                progress.start_level(label, config.max_requests)
+                progress.start_level(label + (f" (capped: {total:,} of {len(workload.arrivals or ()):,})" if trace_note else ""), total)
             if scraper is not None:
                 await scraper.start_level()
             cpu0 = time.process_time()
             try:
-                if mode == "concurrency":
-                    t0 = await run_closed(context(records), value, config.max_requests, config.max_seconds, stop)
-                elif mode == "trace":
-                    t0 = await run_trace(context(records), config.max_requests, config.max_seconds, stop)
-                else:
-                    t0 = await run_open(context(records), value, config.max_concurrency, config.max_requests, config.max_seconds, stop)
+                with no_gc_pauses():
+                    if mode == "concurrency":
+                        t0 = await run_closed(context(records), value, max_requests, max_seconds, stop)
+                    elif mode == "trace":
+                        t0 = await run_trace(context(records), max_requests, max_seconds, stop)
+                    else:
+                        t0 = await run_open(context(records), value, config.max_concurrency, max_requests, max_seconds, stop)
             finally:
                 if progress is not None:
                     progress.end_level()
@@ -256,6 +280,8 @@ async def run_benchmark(config: BenchmarkConfig, *, stop: asyncio.Event | None =
             if scraper is not None:
                 level.engine_metrics = await scraper.end_level()
             level.workload = {"shape": workload.name, **summarize(records, timed=mode == "trace")}
+            if mode == "trace":
+                level.workload["trace"] = trace_info(config, workload, len(records))
             result.levels.append(level)
     finally:
         await session.close()
@@ -264,6 +290,34 @@ async def run_benchmark(config: BenchmarkConfig, *, stop: asyncio.Event | None =
     result.interrupted = result.interrupted or stop.is_set()
     result.finished_at = _now()
     return result
+
+
+def trace_label(config: BenchmarkConfig) -> str:
+    """A trace level's name: the trace file and the replay speed, e.g. ``mooncake_trace.jsonl x2``."""
+    return f"{os.path.basename(config.trace or '')} x{config.trace_speed:g}"
+
+
+def trace_caps(config: BenchmarkConfig, workload: Workload, max_requests: int, max_seconds: float) -> str | None:
+    """One line when the caps keep part of the trace from being sent, else None."""
+    arrivals = workload.arrivals or ()
+    lines = len(arrivals)
+    within = sum(1 for at in arrivals[:max_requests] if at < max_seconds)
+    if within == lines:
+        return None
+    why = []
+    if max_requests < lines:
+        why.append(f"max_requests={max_requests:,}")
+    if within < min(max_requests, lines):
+        why.append(f"max_seconds={max_seconds:g} (the replay spans {arrivals[-1]:,.1f} s)")
+    return (f"trace {trace_label(config)}: replaying {within:,} of its {lines:,} requests, capped by {' and '.join(why)}; "
+            "leave them unset to replay the whole trace")
+
+
+def trace_info(config: BenchmarkConfig, workload: Workload, sent: int) -> dict:
+    """What a trace level replayed: file, format, speed, the trace's requests and how many were sent."""
+    arrivals = workload.arrivals or ()
+    return {"file": os.path.basename(config.trace or ""), "format": config.trace_format, "speed": config.trace_speed,
+            "requests": len(arrivals), "sent": sent, "span_s": arrivals[-1] if arrivals else 0.0}
 
 
 def run_benchmark_sync(config: BenchmarkConfig, *, progress: object | None = None) -> BenchmarkResult:

@@ -8,6 +8,7 @@ A ``[/x]`` in an HTTP 500 body therefore prints as ``[/x]`` instead of raising M
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 
 from rich.console import Console
@@ -80,7 +81,8 @@ def _hit_percent(engine: dict | None) -> str:
 
 def results_table(result: BenchmarkResult) -> Table:
     c = result.config
-    t = Table(title=f"{c['served_model']} @ {c['endpoint_url']}  {c['scenario']}  (latencies p50/p99)")
+    shape = f"trace {os.path.basename(c['trace'])} ({c.get('trace_format')})" if c.get("trace") else c["scenario"]  # a trace ignores the scenario
+    t = Table(title=f"{c['served_model']} @ {c['endpoint_url']}  {shape}  (latencies p50/p99)")
     for col in ("level", "ok/err", "req/s", "out tok/s", "TTFT ms", "TPOT ms", "ITL ms",
                 "E2E s", "queue ms", "goodput/s", "err %", "prefix hit %"):
         t.add_column(col, justify="right")
@@ -104,6 +106,9 @@ def results_table(result: BenchmarkResult) -> Table:
 
 
 def level_label(lv) -> str:
+    trace = lv.workload.get("trace") if lv.mode == "trace" else None
+    if trace:  # the trace and its speed, e.g. "azure_code_2023.csv x2"
+        return f"{trace['file']} x{trace['speed']:g}"
     return {"concurrency": "c", "request_rate": "rate ", "trace": "trace x"}.get(lv.mode, "") + f"{lv.value:g}"
 
 

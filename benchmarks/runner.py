@@ -18,6 +18,9 @@ deadline.  Setting ``stop`` cancels everything in flight at once (records are ke
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
+import gc
 import itertools
 import random
 from dataclasses import dataclass, field
@@ -28,7 +31,62 @@ import aiohttp
 
 from .client import RequestRecord, Target, send
 from .payload import build_body
-from .workloads import Request, Workload
+from .workloads import Request, Unit, Workload
+
+# A timed wait on Linux (epoll_wait under the event loop) may end late by 0.1 % of its length (0.5 % for a
+# niced process), at most 100 ms: torvalds/linux fs/select.c ``__estimate_accuracy``, used by
+# fs/eventpoll.c ``ep_poll``.  One sleep across a trace's 48 s gap arrived 48 ms late.
+WAKE_SLACK_SHARE = 0.005
+WAKE_SLACK_MAX_S = 0.1
+SPIN_S = 0.0015  # the last stretch is yielded away in sleep(0) steps: the loop's timers tick in whole ms (uvloop)
+# Requests due within this long of the next one are built before sleeping to it (a burst's prompts are ready
+# when it starts); at most BUILD_AHEAD_MAX of them wait built at once.
+BUILD_AHEAD_S = 0.25
+BUILD_AHEAD_MAX = 512
+
+
+def wake_margin(left: float) -> float:
+    """How long before a deadline ``left`` seconds away a sleep should end: the kernel's slack, the spin."""
+    return min(WAKE_SLACK_MAX_S, left * WAKE_SLACK_SHARE) + SPIN_S
+
+
+async def sleep_until(due: float) -> None:
+    """Returns at ``due`` (``perf_counter`` seconds), not later by the kernel's slack on a long wait:
+    sleeps to the margin before it, again on what is left, then yields until it is reached.  Returns
+    without yielding when ``due`` has passed."""
+    while True:
+        left = due - perf_counter()
+        if left <= 0:
+            return
+        margin = wake_margin(left)
+        await asyncio.sleep(left - margin if left > margin else 0)
+
+
+@contextlib.contextmanager
+def no_gc_pauses():
+    """No collection inside a level: one ran at the end-of-level gather and delayed the last request by
+    29-69 ms.  Collects first, freezes what exists (never traversed again until the level ends) and
+    disables the collector; on exit re-enables it and collects what the level left."""
+    was_enabled = gc.isenabled()
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        if was_enabled:
+            gc.enable()
+        gc.collect()
+
+
+@dataclass
+class Prepared:
+    """A unit whose first request is built, with its body, before it is due."""
+
+    unit: Unit
+    request: Request | None
+    body: bytes | None
 
 
 class ProgressSink(Protocol):
@@ -58,13 +116,21 @@ class LevelContext:
         # whichever worker takes them and whenever they start.
         self.unit_seed = self.rng.random()
 
-    async def run_unit(self, number: int, indices: Iterator[int], due: float | None, deadline: float) -> bool:
+    def prepare(self, number: int) -> Prepared:
+        """Builds unit ``number`` and its first request's body (done ahead of the send time by the dispatcher)."""
+        unit = self.workload.unit(number, random.Random(f"{self.unit_seed}:{number}"), self.nonces)
+        request = next(unit, None)
+        body = None if request is None else build_body(self.endpoint, self.model, request.messages, request.output_tokens, self.ignore_eos)
+        return Prepared(unit, request, body)
+
+    async def run_unit(self, number: int, indices: Iterator[int], due: float | None, deadline: float,
+                       prepared: Prepared | None = None) -> bool:
         """Sends unit ``number`` of the workload: one request, or a session's turns in order, each
         built on the previous reply.  ``indices`` bounds the level's request count; ``due`` is the
         first request's scheduled time (None: now); no later turn starts after ``deadline``.
-        False once ``indices`` has run out."""
-        unit = self.workload.unit(number, random.Random(f"{self.unit_seed}:{number}"), self.nonces)
-        request = next(unit, None)
+        ``prepared``: the unit as ``prepare`` built it.  False once ``indices`` has run out."""
+        prepared = prepared or self.prepare(number)
+        unit, request, body = prepared.unit, prepared.request, prepared.body
         first = True
         while request is not None:
             if request.delay:
@@ -74,18 +140,21 @@ class LevelContext:
             index = next(indices, None)
             if index is None:
                 return False
-            record = await self.issue(index, due, request, unit=number)
-            due, first = None, False
+            record = await self.issue(index, due, request, unit=number, body=body)
+            due, first, body = None, False, None
             try:
                 request = unit.send("".join(record.reply or ()) if record.ok else None)
             except StopIteration:
                 break
         return True
 
-    async def issue(self, index: int, due: float | None, request: Request, unit: int | None = None) -> RequestRecord:
-        """Sends one request; ``due`` is its scheduled time (None: now).  With tenants' keys, unit
-        ``unit`` (default: the request ``index``) picks the key, so a session's turns are one tenant's."""
-        body = build_body(self.endpoint, self.model, request.messages, request.output_tokens, self.ignore_eos)
+    async def issue(self, index: int, due: float | None, request: Request, unit: int | None = None,
+                    body: bytes | None = None) -> RequestRecord:
+        """Sends one request; ``due`` is its scheduled time (None: now); ``body`` its body if built already.
+        With tenants' keys, unit ``unit`` (default: the request ``index``) picks the key, so a session's
+        turns are one tenant's."""
+        if body is None:
+            body = build_body(self.endpoint, self.model, request.messages, request.output_tokens, self.ignore_eos)
         record = RequestRecord(index, request.input_tokens, request.output_tokens)
         record.turn, record.shared_tokens = request.turn, request.shared_tokens
         if request.turn is not None:
@@ -175,26 +244,31 @@ async def _dispatch(
     indices = iter(range(max_requests))  # a session's turns count too
     deadline = t0 + max_seconds
 
-    async def one(k: int, due: float) -> None:
+    async def one(k: int, due: float, prepared: Prepared) -> None:
         if slots is None:
-            await ctx.run_unit(k, indices, due, deadline)
+            await ctx.run_unit(k, indices, due, deadline, prepared)
         else:
             async with slots:
-                await ctx.run_unit(k, indices, due, deadline)
+                await ctx.run_unit(k, indices, due, deadline, prepared)
 
     async def dispatcher() -> None:
         tasks: list[asyncio.Task] = []
+        ready: collections.deque[tuple[int, float, Prepared]] = collections.deque()  # built, not yet due
+        upcoming = itertools.takewhile(lambda item: item[1] < max_seconds, enumerate(offsets))
+        following = next(upcoming, None)
         try:
-            for k, at in enumerate(offsets):
-                if at >= max_seconds:
-                    break
+            while ready or following is not None:
+                # Build what is due soon while there is time before the next send (always the next one):
+                # a burst starts with all its prompts ready, and building never delays a send that is due.
+                while following is not None and len(ready) < BUILD_AHEAD_MAX and (not ready or (
+                        following[1] - ready[0][1] <= BUILD_AHEAD_S and perf_counter() < t0 + ready[0][1] - SPIN_S)):
+                    ready.append((*following, ctx.prepare(following[0])))
+                    following = next(upcoming, None)
+                k, at, prepared = ready.popleft()
                 due = t0 + at
-                delay = due - perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                while perf_counter() < due:  # the loop may wake a timer up to its clock resolution early
-                    await asyncio.sleep(0)
-                tasks.append(asyncio.ensure_future(one(k, due)))
+                await sleep_until(due)
+                tasks.append(asyncio.ensure_future(one(k, due, prepared)))
+                await asyncio.sleep(0)  # it writes its request before the next of a burst is started
             await asyncio.gather(*tasks)
         finally:
             for t in tasks:

@@ -146,6 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="do not send ignore_eos/min_tokens (for servers that reject them, e.g. OpenAI)")
     r.add_argument("--raw-model-name", action="store_true", help="send --model as given, not its last path segment")
     r.add_argument("--seed", type=int, default=None, help="reproducible lengths and arrivals (prompt nonces stay random)")
+    r.add_argument("--prefix-seed", type=int, default=None,
+                   help="shared-prefix and trace block texts (default: new each run, so no cache is warm from an earlier run)")
     r.add_argument("--no-engine-metrics", dest="engine_metrics", action="store_false",
                    help="do not scrape the server's Prometheus /metrics around each level")
     r.add_argument("--metrics-url", help="the server's metrics page (default: http://HOST:PORT/metrics of --url)")
@@ -173,7 +175,7 @@ def _config(a: argparse.Namespace) -> BenchmarkConfig:
         url=a.url, model=a.model, api_key=a.api_key, api_keys=a.api_keys, endpoint=a.endpoint, scenario=a.scenario,
         concurrency=a.concurrency or (), request_rates=a.request_rate or (), max_requests=a.max_requests,
         max_seconds=a.max_seconds, timeout=a.timeout, warmup=a.warmup, slo=a.slo, ignore_eos=a.ignore_eos,
-        max_concurrency=a.max_concurrency, raw_model_name=a.raw_model_name, seed=a.seed,
+        max_concurrency=a.max_concurrency, raw_model_name=a.raw_model_name, seed=a.seed, prefix_seed=a.prefix_seed,
         engine_metrics=a.engine_metrics, metrics_url=a.metrics_url, metrics_interval=a.metrics_interval,
         prefix_tokens=a.prefix_tokens, prefix_groups=a.prefix_groups, turns=a.turns, think_time=a.think_time,
         session_header=a.session_header, dataset=a.dataset, dataset_order=a.dataset_order, trace=a.trace,

@@ -67,6 +67,7 @@ class RequestRecord:
     finish_reason: str | None = None
     turn: int | None = None  # multi-turn sessions: 1-based turn index
     shared_tokens: int = 0  # requested tokens of shared prefix at the start of the prompt
+    reachable_tokens: int = 0  # of those, the ones this run sent before (what a prefix cache can hit)
     reply: list[str] | None = None  # set to [] to keep the streamed answer text (sessions)
     rate_limited: bool = False  # HTTP 429: the gateway refused it for the key's budget, not an error
     tenant: str | None = None  # whose key it carried (--api-keys)
@@ -103,6 +104,7 @@ class RequestRecord:
             "finish_reason": self.finish_reason,
             "turn": self.turn,
             "shared_prefix_tokens": self.shared_tokens,
+            "reachable_prefix_tokens": self.reachable_tokens,
             "rate_limited": self.rate_limited,
             "tenant": self.tenant,
             "limits": self.limits,

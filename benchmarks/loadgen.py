@@ -83,6 +83,9 @@ class BenchmarkConfig:
     max_concurrency: int | None = None  # open loop only: cap on requests in flight
     raw_model_name: bool = False  # send ``model`` as given instead of its served name
     seed: int | None = None  # reproducible lengths and arrivals (prompt nonces stay random)
+    # Shared-prefix and trace block texts: None gives each run its own, so a server warm from an earlier run
+    # hits nothing a cold one would miss; runs given the same value send the same texts.
+    prefix_seed: int | None = None
     engine_metrics: bool = True  # scrape the server's /metrics around each level (engine_metrics.py)
     metrics_url: str | None = None  # default: http://host:port/metrics of ``url``
     metrics_interval: float | None = None  # also scrape every this many seconds during a level
@@ -279,7 +282,10 @@ async def run_benchmark(config: BenchmarkConfig, *, stop: asyncio.Event | None =
             level = LevelResult.from_records(mode, value, records, t0, config.slo, time.process_time() - cpu0)
             if scraper is not None:
                 level.engine_metrics = await scraper.end_level()
-            level.workload = {"shape": workload.name, **summarize(records, timed=mode == "trace")}
+            level.workload = {"shape": workload.name, **summarize(records, timed=mode == "trace",
+                                                                   reachable=getattr(workload, "tracks_reachable", False))}
+            if getattr(workload, "text_seed", None) is not None:
+                level.workload["prefix_seed"] = workload.text_seed  # give it as prefix_seed to send the same texts again
             if mode == "trace":
                 level.workload["trace"] = trace_info(config, workload, len(records))
             result.levels.append(level)

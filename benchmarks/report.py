@@ -116,7 +116,9 @@ def print_workload(lv, console: Console) -> None:
     """What the level's workload shape reports: shared-prefix share, TTFT by turn, arrival lag."""
     w, label = lv.workload, level_label(lv)
     if "shared_prefix_fraction" in w:
-        console.print(f"shared prefix ({label}): {100 * w['shared_prefix_fraction']:.1f}% of input tokens")
+        reach = w.get("reachable_prefix_fraction")
+        console.print(f"shared prefix ({label}): {100 * w['shared_prefix_fraction']:.1f}% of input tokens (first uses included)"
+                      + ("" if reach is None else f"; reachable prefix hits: {100 * reach:.1f}% (sent earlier in this run)"))
     if w.get("turns"):
         t = Table(title=f"sessions ({label}): TTFT and context length by turn")
         for col in ("turn", "ok", "TTFT ms p50/p99", "context tokens mean/max"):

@@ -31,7 +31,8 @@ import aiohttp
 
 from .client import RequestRecord, Target, send
 from .payload import build_body
-from .workloads import Request, Unit, Workload
+from .workloads import Request, Workload
+from .workloads.base import Unit
 
 # A timed wait on Linux (epoll_wait under the event loop) may end late by 0.1 % of its length (0.5 % for a
 # niced process), at most 100 ms: torvalds/linux fs/select.c ``__estimate_accuracy``, used by
@@ -156,7 +157,7 @@ class LevelContext:
         if body is None:
             body = build_body(self.endpoint, self.model, request.messages, request.output_tokens, self.ignore_eos)
         record = RequestRecord(index, request.input_tokens, request.output_tokens)
-        record.turn, record.shared_tokens = request.turn, request.shared_tokens
+        record.turn, record.shared_tokens, record.reachable_tokens = request.turn, request.shared_tokens, request.reachable_tokens
         if request.turn is not None:
             record.reply = []  # the next turn resends it
         target = self.target

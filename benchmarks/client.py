@@ -123,7 +123,7 @@ class SendStamp:
     to the socket, ``proto`` the connection's protocol that carried them (its read stamps serve the
     response even after aiohttp released the connection, as it does once the whole answer is in)."""
 
-    __slots__ = ("sent_at", "proto")
+    __slots__ = ("proto", "sent_at")
 
     def __init__(self) -> None:
         self.sent_at: float | None = None
@@ -152,7 +152,7 @@ def _disarm(stamp: SendStamp) -> None:
         _armed = None
 
 
-def _take_armed(proto: "StampingHandler") -> None:
+def _take_armed(proto: StampingHandler) -> None:
     global _armed
     stamp, _armed = _armed, None
     if stamp is not None:

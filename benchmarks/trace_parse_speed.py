@@ -54,8 +54,8 @@ def write_mooncake(path: Path, lines: int, seed: int = 1) -> None:
             else:
                 roots[rng.randrange(512)] = ids
             t += rng.choice((0, 0, 1, 3, 40, 250))
-            f.write('{"timestamp": %d, "input_length": %d, "output_length": %d, "hash_ids": [%s]}\n'
-                    % (t, blocks * 512 - rng.randrange(512), rng.randint(1, 800), ", ".join(map(str, ids))))
+            n_in, n_out = blocks * 512 - rng.randrange(512), rng.randint(1, 800)
+            f.write(f'{{"timestamp": {t}, "input_length": {n_in}, "output_length": {n_out}, "hash_ids": [{", ".join(map(str, ids))}]}}\n')
 
 
 def write_azure(path: Path, lines: int, seed: int = 1) -> None:

@@ -7,10 +7,10 @@ the timing itself is ``python -m benchmarks.replay_accuracy`` (benchmarks/README
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import json
 import random
+from array import array
 from time import perf_counter
 
 import pytest
@@ -19,15 +19,23 @@ from benchmarks import client, runner
 from benchmarks.export import genai_bench
 from benchmarks.loadgen import BenchmarkConfig, run_benchmark_sync
 from benchmarks.prompts import PromptBuilder
-from benchmarks.report import level_label, literal_console, print_workload, results_table
-from benchmarks.workloads.trace import MOONCAKE_BLOCK_TOKENS, SharedBlocks, Trace, TraceEntry, load_trace
-from array import array
+from benchmarks.report import (
+    level_label,
+    literal_console,
+    print_workload,
+    results_table,
+)
+from benchmarks.workloads.trace import (
+    MOONCAKE_BLOCK_TOKENS,
+    SharedBlocks,
+    Trace,
+    TraceEntry,
+    load_trace,
+)
 
 
 def cfg(server, **kw):
-    base = dict(url=server.url, model="fast", warmup=0, timeout=10.0, engine_metrics=False)
-    base.update(kw)
-    return BenchmarkConfig(**base)
+    return BenchmarkConfig(**{"url": server.url, "model": "fast", "warmup": 0, "timeout": 10.0, "engine_metrics": False, **kw})
 
 
 def native_trace(path, times):
@@ -143,13 +151,13 @@ def test_a_cap_on_a_trace_is_announced(server, tmp_path):
     watch = GcWatch()
     result = run_benchmark_sync(cfg(server, trace=path, max_requests=100), progress=watch)
     assert len(result.levels[0].records) == 100
-    assert result.warnings == ["trace t.jsonl x1: replaying 100 of its 250 requests, capped by max_requests=100; "
-                               "leave them unset to replay the whole trace"]
+    assert result.warnings == [("trace t.jsonl x1: replaying 100 of its 250 requests, capped by max_requests=100; "
+                                "leave them unset to replay the whole trace")]
     assert watch.label == "t.jsonl x1 (capped: 100 of 250)" and watch.total == 100
     result = run_benchmark_sync(cfg(server, trace=path, max_seconds=0.0995))
     assert len(result.levels[0].records) == 100
-    assert result.warnings == ["trace t.jsonl x1: replaying 100 of its 250 requests, capped by max_seconds=0.0995 (the replay spans 0.2 s); "
-                               "leave them unset to replay the whole trace"]
+    assert result.warnings == [("trace t.jsonl x1: replaying 100 of its 250 requests, capped by max_seconds=0.0995 (the replay spans 0.2 s); "
+                                "leave them unset to replay the whole trace")]
 
 
 def test_without_a_trace_the_defaults_stay_200_requests_and_60_s():

@@ -271,16 +271,17 @@ def _chunks(path: str, handle, max_bytes: int) -> Iterator[tuple[int, int, list[
 def _rows(path: str, first: int, offset: int, lines: list[bytes]) -> Iterator[tuple[int, dict]]:
     """(line number, object) of every non-blank line of a chunk, each its own one-line error."""
     for n, line in enumerate(lines, first):
-        try:
-            row = loads(line)
-        except JSONDecodeError as e:
-            if line.strip():
-                raise _line_error(path, n, line, offset, e) from None
-            row = None
-        if row is not None:
-            if type(row) is not dict:
-                raise _line_error(path, n, line, offset, TypeError(type(row).__name__)) from None
-            yield n, row
+        if len(line) > 2 or line.strip():
+            try:
+                row = loads(line)
+            except JSONDecodeError as e:
+                if line.strip():
+                    raise _line_error(path, n, line, offset, e) from None
+                row = None
+            if row is not None:
+                if type(row) is not dict:
+                    raise _line_error(path, n, line, offset, TypeError(type(row).__name__)) from None
+                yield n, row
         offset += len(line)
 
 

@@ -41,9 +41,11 @@ WAKE_SLACK_SHARE = 0.005
 WAKE_SLACK_MAX_S = 0.1
 SPIN_S = 0.0015  # the last stretch is yielded away in sleep(0) steps: the loop's timers tick in whole ms (uvloop)
 # Requests due within this long of the next one are built before sleeping to it (a burst's prompts are ready
-# when it starts); at most BUILD_AHEAD_MAX of them wait built at once.
+# when it starts); at most BUILD_AHEAD_MAX of them, and BUILD_AHEAD_BYTES of bodies, wait built at once
+# (a trace line may ask for 1,000,000 tokens: about 6 MB of body).
 BUILD_AHEAD_S = 0.25
 BUILD_AHEAD_MAX = 512
+BUILD_AHEAD_BYTES = 64 << 20
 
 
 def wake_margin(left: float) -> float:
@@ -255,17 +257,22 @@ async def _dispatch(
     async def dispatcher() -> None:
         tasks: list[asyncio.Task] = []
         ready: collections.deque[tuple[int, float, Prepared]] = collections.deque()  # built, not yet due
+        ready_bytes = 0
         upcoming = itertools.takewhile(lambda item: item[1] < max_seconds, enumerate(offsets))
         following = next(upcoming, None)
         try:
             while ready or following is not None:
-                # Build what is due soon while there is time before the next send (always the next one):
-                # a burst starts with all its prompts ready, and building never delays a send that is due.
-                while following is not None and len(ready) < BUILD_AHEAD_MAX and (not ready or (
-                        following[1] - ready[0][1] <= BUILD_AHEAD_S and perf_counter() < t0 + ready[0][1] - SPIN_S)):
-                    ready.append((*following, ctx.prepare(following[0])))
+                # Build what is due soon while there is time before the next send (always the next one): a
+                # burst starts with all its prompts ready, and no build starts once the next send is due.
+                while following is not None and (not ready or (
+                        len(ready) < BUILD_AHEAD_MAX and ready_bytes < BUILD_AHEAD_BYTES
+                        and following[1] - ready[0][1] <= BUILD_AHEAD_S and perf_counter() < t0 + ready[0][1] - SPIN_S)):
+                    prepared = ctx.prepare(following[0])
+                    ready.append((*following, prepared))
+                    ready_bytes += len(prepared.body or b"")
                     following = next(upcoming, None)
                 k, at, prepared = ready.popleft()
+                ready_bytes -= len(prepared.body or b"")
                 due = t0 + at
                 await sleep_until(due)
                 tasks.append(asyncio.ensure_future(one(k, due, prepared)))

@@ -29,7 +29,7 @@ from typing import Any, Iterator, Protocol
 
 import aiohttp
 
-from .client import RequestRecord, Target, send
+from .client import Gate, RequestRecord, Target, send
 from .payload import build_body
 from .workloads import Request, Workload
 from .workloads.base import Unit
@@ -90,6 +90,7 @@ class Prepared:
     unit: Unit
     request: Request | None
     body: bytes | None
+    gate: Gate | None = None  # the dispatcher's: the request waits, built and connected, until it opens
 
 
 class ProgressSink(Protocol):
@@ -133,7 +134,7 @@ class LevelContext:
         first request's scheduled time (None: now); no later turn starts after ``deadline``.
         ``prepared``: the unit as ``prepare`` built it.  False once ``indices`` has run out."""
         prepared = prepared or self.prepare(number)
-        unit, request, body = prepared.unit, prepared.request, prepared.body
+        unit, request, body, gate = prepared.unit, prepared.request, prepared.body, prepared.gate
         first = True
         while request is not None:
             if request.delay:
@@ -143,8 +144,8 @@ class LevelContext:
             index = next(indices, None)
             if index is None:
                 return False
-            record = await self.issue(index, due, request, unit=number, body=body)
-            due, first, body = None, False, None
+            record = await self.issue(index, due, request, unit=number, body=body, gate=gate)
+            due, first, body, gate = None, False, None, None
             try:
                 request = unit.send("".join(record.reply or ()) if record.ok else None)
             except StopIteration:
@@ -152,10 +153,10 @@ class LevelContext:
         return True
 
     async def issue(self, index: int, due: float | None, request: Request, unit: int | None = None,
-                    body: bytes | None = None) -> RequestRecord:
-        """Sends one request; ``due`` is its scheduled time (None: now); ``body`` its body if built already.
-        With tenants' keys, unit ``unit`` (default: the request ``index``) picks the key, so a session's
-        turns are one tenant's."""
+                    body: bytes | None = None, gate: Gate | None = None) -> RequestRecord:
+        """Sends one request; ``due`` is its scheduled time (None: now); ``body`` its body if built already,
+        held back until ``gate`` opens if given.  With tenants' keys, unit ``unit`` (default: the request
+        ``index``) picks the key, so a session's turns are one tenant's."""
         if body is None:
             body = build_body(self.endpoint, self.model, request.messages, request.output_tokens, self.ignore_eos)
         record = RequestRecord(index, request.input_tokens, request.output_tokens)
@@ -170,7 +171,7 @@ class LevelContext:
         if due is not None:  # else ``send`` sets it to the send time: no queue time
             record.scheduled = due
         self.records.append(record)
-        await send(self.session, target, record, body)
+        await send(self.session, target, record, body, gate)
         if self.progress is not None:
             self.progress.request_done(record)
         return record
@@ -262,21 +263,24 @@ async def _dispatch(
         following = next(upcoming, None)
         try:
             while ready or following is not None:
-                # Build what is due soon while there is time before the next send (always the next one): a
-                # burst starts with all its prompts ready, and no build starts once the next send is due.
+                # Build and start what is due soon while there is time before the next send (always the next
+                # one): a burst starts with every request of it built and waiting at its gate, and no build
+                # starts once the next send is due.
                 while following is not None and (not ready or (
                         len(ready) < BUILD_AHEAD_MAX and ready_bytes < BUILD_AHEAD_BYTES
                         and following[1] - ready[0][1] <= BUILD_AHEAD_S and perf_counter() < t0 + ready[0][1] - SPIN_S)):
-                    prepared = ctx.prepare(following[0])
-                    ready.append((*following, prepared))
+                    k, at = following
+                    prepared = ctx.prepare(k)
+                    prepared.gate = Gate()  # started now: connected, headers buffered, body held until due
+                    tasks.append(asyncio.ensure_future(one(k, t0 + at, prepared)))
+                    ready.append((k, at, prepared))
                     ready_bytes += len(prepared.body or b"")
                     following = next(upcoming, None)
                 k, at, prepared = ready.popleft()
                 ready_bytes -= len(prepared.body or b"")
-                due = t0 + at
-                await sleep_until(due)
-                tasks.append(asyncio.ensure_future(one(k, due, prepared)))
-                await asyncio.sleep(0)  # it writes its request before the next of a burst is started
+                await sleep_until(t0 + at)
+                prepared.gate.open()
+                await asyncio.sleep(0)  # its write goes out before the next gate of a burst opens
             await asyncio.gather(*tasks)
         finally:
             for t in tasks:

@@ -46,6 +46,7 @@ SPIN_S = 0.0015  # the last stretch is yielded away in sleep(0) steps: the loop'
 BUILD_AHEAD_S = 0.25
 BUILD_AHEAD_MAX = 512
 BUILD_AHEAD_BYTES = 64 << 20
+START_LEAD_S = BUILD_AHEAD_S  # a timed level's clock starts this far ahead, nothing due before it
 
 
 def wake_margin(left: float) -> float:
@@ -243,8 +244,9 @@ async def _dispatch(
     ctx: LevelContext, offsets: Iterator[float], slots: asyncio.Semaphore | None, max_requests: int, max_seconds: float, stop: asyncio.Event
 ) -> float:
     """Starts unit k at ``offsets[k]`` seconds after the level's start, whatever is in flight (at most
-    ``slots`` at once when given); no unit starts at or after ``max_seconds``.  Returns the start time."""
-    t0 = perf_counter()
+    ``slots`` at once when given); no unit starts at or after ``max_seconds``.  Returns the start time,
+    ``START_LEAD_S`` from now: a trace's first burst is due at 0 and is built and started ahead like any other."""
+    t0 = perf_counter() + START_LEAD_S
     indices = iter(range(max_requests))  # a session's turns count too
     deadline = t0 + max_seconds
 

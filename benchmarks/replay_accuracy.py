@@ -1,6 +1,6 @@
 """Trace replay accuracy: how late each request leaves against its timestamp (not run in CI).
 
-    venv/bin/python -m benchmarks.replay_accuracy [--requests 1000] [--speed 10] [--gap 20]
+    venv/bin/python -m benchmarks.replay_accuracy [--requests 1000] [--speed 3] [--gap 20]
     venv/bin/python -m benchmarks.replay_accuracy --trace conversation_trace.jsonl   # the real one
 
 Replays a Mooncake-format trace against the loopback stream server (``benchmarks.stream_server``: 20
@@ -16,8 +16,8 @@ with that trace's shape:
 - one idle gap of ``--gap`` seconds halfway (the Azure code trace has gaps up to 217 s): the first
   request after it is the one a single long sleep sent late.
 
-``--speed`` (10) divides the timestamps as ``--trace-speed`` does: the gaps between bursts shrink to
-0.3 s, the bursts stay in one millisecond.  Prints the arrival lag (socket send stamp minus scheduled
+``--speed`` (3) divides the timestamps as ``--trace-speed`` does: the gaps between bursts shrink to
+1 s (1,000 requests in about 2 minutes), the bursts stay in one millisecond.  Prints the arrival lag (socket send stamp minus scheduled
 time) p50/p99/max, the lag of the request after the gap, the worst lag by position in a burst, how
 many requests fell back from the socket send stamp, the server's view (its read of each request minus
 the scheduled time, matched in arrival order: both clocks are CLOCK_MONOTONIC) and the client's CPU.
@@ -83,7 +83,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--requests", type=int, default=1000)
     ap.add_argument("--trace", type=Path, help="a Mooncake trace to take the first --requests lines of (default: generated)")
-    ap.add_argument("--speed", type=float, default=10.0, help="replay speed-up (the bursts stay in one millisecond)")
+    ap.add_argument("--speed", type=float, default=3.0, help="replay speed-up (the bursts stay in one millisecond)")
     ap.add_argument("--gap", type=float, default=20.0, help="generated trace: seconds of the idle gap halfway, as replayed")
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--pin", action="store_true", help="server on CPU 0, this client on CPU 1")

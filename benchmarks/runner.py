@@ -278,11 +278,13 @@ async def _dispatch(
                     ready.append((k, at, prepared))
                     ready_bytes += len(prepared.body or b"")
                     following = next(upcoming, None)
-                k, at, prepared = ready.popleft()
-                ready_bytes -= len(prepared.body or b"")
-                await sleep_until(t0 + at)
-                prepared.gate.open()
-                await asyncio.sleep(0)  # its write goes out before the next gate of a burst opens
+                await sleep_until(t0 + ready[0][1])
+                now = perf_counter()
+                while ready and t0 + ready[0][1] <= now:  # the burst's writes go out back to back, in order
+                    k, at, prepared = ready.popleft()
+                    ready_bytes -= len(prepared.body or b"")
+                    prepared.gate.open()
+                await asyncio.sleep(0)
             await asyncio.gather(*tasks)
         finally:
             for t in tasks:

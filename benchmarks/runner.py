@@ -46,6 +46,7 @@ SPIN_S = 0.0015  # the last stretch is yielded away in sleep(0) steps: the loop'
 BUILD_AHEAD_S = 0.25
 BUILD_AHEAD_MAX = 512
 BUILD_AHEAD_BYTES = 64 << 20
+START_AHEAD_S = BUILD_AHEAD_S  # a built request is started this long before it is due, to wait at its gate
 START_LEAD_S = BUILD_AHEAD_S  # a timed level's clock starts this far ahead, nothing due before it
 
 
@@ -259,26 +260,42 @@ async def _dispatch(
 
     async def dispatcher() -> None:
         tasks: list[asyncio.Task] = []
-        ready: collections.deque[tuple[int, float, Prepared]] = collections.deque()  # built, not yet due
+        ready: collections.deque[tuple[int, float, Prepared]] = collections.deque()  # built, not yet sent
         ready_bytes = 0
         upcoming = itertools.takewhile(lambda item: item[1] < max_seconds, enumerate(offsets))
         following = next(upcoming, None)
+
+        def start_due() -> None:
+            """Starts the built requests due within START_AHEAD_S: each connects, buffers its headers and
+            holds its body at its gate (no earlier: a request waiting out a long idle gap would time out)."""
+            horizon = perf_counter() + START_AHEAD_S
+            for k, at, prepared in ready:
+                if t0 + at > horizon:
+                    break
+                if prepared.gate is None:
+                    prepared.gate = Gate()
+                    tasks.append(asyncio.ensure_future(one(k, t0 + at, prepared)))
+
         try:
             while ready or following is not None:
-                # Build and start what is due soon while there is time before the next send (always the next
-                # one): a burst starts with every request of it built and waiting at its gate, and no build
-                # starts once the next send is due.
+                # Build what is due soon while there is time before the next send (always the next one): a
+                # burst starts with every request of it built and waiting at its gate, and no build starts
+                # once the next send is due.
                 while following is not None and (not ready or (
                         len(ready) < BUILD_AHEAD_MAX and ready_bytes < BUILD_AHEAD_BYTES
                         and following[1] - ready[0][1] <= BUILD_AHEAD_S and perf_counter() < t0 + ready[0][1] - SPIN_S)):
                     k, at = following
                     prepared = ctx.prepare(k)
-                    prepared.gate = Gate()  # started now: connected, headers buffered, body held until due
-                    tasks.append(asyncio.ensure_future(one(k, t0 + at, prepared)))
                     ready.append((k, at, prepared))
                     ready_bytes += len(prepared.body or b"")
                     following = next(upcoming, None)
-                await sleep_until(t0 + ready[0][1])
+                due = t0 + ready[0][1]
+                if due - perf_counter() > START_AHEAD_S:
+                    await sleep_until(due - START_AHEAD_S)
+                    continue  # build what has come within reach, then start
+                start_due()
+                await sleep_until(due)
+                start_due()
                 now = perf_counter()
                 while ready and t0 + ready[0][1] <= now:  # the burst's writes go out back to back, in order
                     k, at, prepared = ready.popleft()

@@ -7,6 +7,7 @@ the timing itself is ``python -m benchmarks.replay_accuracy`` (benchmarks/README
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 import random
@@ -265,3 +266,32 @@ def test_a_bursts_prompts_are_built_before_its_first_request_is_sent(server, tmp
     burst = [r for r in level.records if r.index >= 1]
     assert len(burst) == 10 and all(r.ok for r in burst)
     assert max(built[r.index] for r in burst) < min(r.start for r in burst)
+
+
+def test_a_request_waits_at_its_gate_with_no_byte_sent(server):
+    """The requests of a burst start ahead, connected and with their headers buffered; the body, and so
+    every byte, waits for the gate (aiohttp writes it through the payload's ``write_with_length``)."""
+    body = b'{"model": "fast", "messages": [{"role": "user", "content": "a b c"}], "stream": true, "max_tokens": 2}'
+
+    async def go():
+        gate = client.Gate()
+        record = client.RequestRecord(0, 3, 2)
+        async with client.make_session() as session:
+            target = client.Target(server.url + "/v1/chat/completions", {"Content-Type": "application/json"}, 10.0)
+            task = asyncio.ensure_future(client.send(session, target, record, body, gate))
+            await asyncio.sleep(0.3)
+            held = len(server.bodies)
+            gate.open()
+            await task
+        return held, gate, record
+
+    server.clear()
+    held, gate, record = asyncio.run(go())
+    assert held == 0 and len(server.bodies) == 1
+    assert record.ok and record.start_stamped and record.start >= gate.opened_at
+
+
+def test_a_request_after_an_idle_gap_longer_than_its_timeout_is_not_started_early(server, tmp_path):
+    """Started at its build time, the request after a gap would wait at its gate past its own timeout."""
+    level = run_benchmark_sync(cfg(server, trace=native_trace(tmp_path / "t.jsonl", [0, 1.5]), timeout=1.0)).levels[0]
+    assert [r.ok for r in sorted(level.records, key=lambda r: r.index)] == [True, True]

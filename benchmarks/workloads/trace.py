@@ -22,7 +22,7 @@ trace (``MAX_GROUPS`` groups, ``MAX_PREFIX_WORDS`` words in all) and the block t
 (``MAX_CACHED_BLOCKS``); a request's shared prefix is built from the blocks it needs, no more.
 
 The file is parsed once, line by line, into columns (``TraceTable``): a million Mooncake lines take
-about 2 s and under 200 MB (``python -m benchmarks.trace_parse_speed``), where reading the text whole,
+3.4 CPU-seconds and 193 MB, shared blocks included (``python -m benchmarks.trace_parse_speed``), where reading the text whole,
 splitting it and keeping a dict and an entry per line took ~11 s and 1 GB.
 
 Shared prefixes come in two measures: ``shared_tokens`` counts every request's leading blocks that

@@ -49,6 +49,7 @@ class RequestRecord:
     output_tokens_requested: int
     scheduled: float = 0.0  # when the request was due (open loop: its Poisson arrival)
     start: float = 0.0  # when it was sent (after any wait for a slot): its first bytes' write to the socket
+    start_stamped: bool = False  # start is that write; False: the fallback, when ``send`` began (before aiohttp's work)
     end: float | None = None
     ok: bool = False
     error: str | None = None
@@ -66,6 +67,7 @@ class RequestRecord:
     finish_reason: str | None = None
     turn: int | None = None  # multi-turn sessions: 1-based turn index
     shared_tokens: int = 0  # requested tokens of shared prefix at the start of the prompt
+    reachable_tokens: int = 0  # of those, the ones this run sent before (what a prefix cache can hit)
     reply: list[str] | None = None  # set to [] to keep the streamed answer text (sessions)
     rate_limited: bool = False  # HTTP 429: the gateway refused it for the key's budget, not an error
     tenant: str | None = None  # whose key it carried (--api-keys)
@@ -86,6 +88,7 @@ class RequestRecord:
             "status": self.status,
             "scheduled_s": self.scheduled - t0,
             "start_s": self.start - t0,
+            "start_stamp": "socket" if self.start_stamped else "fallback",
             "end_s": None if self.end is None else self.end - t0,
             "queue_time": self.queue_time,
             "ttft": self.ttft,
@@ -102,6 +105,7 @@ class RequestRecord:
             "finish_reason": self.finish_reason,
             "turn": self.turn,
             "shared_prefix_tokens": self.shared_tokens,
+            "reachable_prefix_tokens": self.reachable_tokens,
             "rate_limited": self.rate_limited,
             "tenant": self.tenant,
             "limits": self.limits,
@@ -116,8 +120,87 @@ class Target:
     timeout: float  # whole-request deadline, seconds
 
 
+class SendStamp:
+    """One request's send stamp, filled while aiohttp writes it: ``sent_at`` when its first bytes went
+    to the socket, ``proto`` the connection's protocol that carried them (its read stamps serve the
+    response even after aiohttp released the connection, as it does once the whole answer is in)."""
+
+    __slots__ = ("proto", "sent_at")
+
+    def __init__(self) -> None:
+        self.sent_at: float | None = None
+        self.proto: StampingHandler | None = None
+
+
+_armed: SendStamp | None = None  # the request whose first body write is about to reach a transport
+
+
+async def _on_chunk_sent(session, ctx, params) -> None:
+    """aiohttp calls this just before each body write; the first write carries the buffered headers too
+    (aio-libs/aiohttp@v3.14.5 aiohttp/http_writer.py ``StreamWriter.write``: ``_on_chunk_sent`` then
+    ``_send_headers_with_payload``; ``write_headers`` only buffers).  Nothing between the two awaits, so
+    the next transport write in this task is this request's: ``_StampingTransport`` completes the stamp."""
+    global _armed
+    stamp = ctx.trace_request_ctx
+    if isinstance(stamp, SendStamp) and stamp.sent_at is None:
+        stamp.sent_at = perf_counter()  # within microseconds of the write, should the transport not stamp
+        _armed = stamp
+
+
+class Gate:
+    """Holds a request's body until ``open()``: the request is built, connected and its headers buffered
+    ahead of its send time, so when it is due only the socket write is left (a burst of 28 requests in
+    one millisecond then leaves as fast as writes go, not one whole aiohttp request after another)."""
+
+    __slots__ = ("_event", "opened_at")
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+        self.opened_at: float | None = None
+
+    def open(self) -> None:
+        self.opened_at = perf_counter()
+        self._event.set()
+
+    async def wait(self) -> None:
+        await self._event.wait()
+
+
+class GatedBody(aiohttp.BytesPayload):
+    """The body, written once its gate opens.  aiohttp writes a body in ``ClientRequest.write_bytes``, a task
+    of its own started after ``write_headers`` only buffered the headers; it calls the payload's
+    ``write_with_length`` (aio-libs/aiohttp@v3.14.5 aiohttp/client_reqrep.py ``ClientRequest.send`` and
+    ``write_bytes``), so waiting here holds back every byte of the request."""
+
+    def __init__(self, value: bytes, gate: Gate) -> None:
+        super().__init__(value, content_type="application/json")
+        self._gate = gate
+
+    async def write_with_length(self, writer, content_length) -> None:
+        await self._gate.wait()
+        await super().write_with_length(writer, content_length)
+
+    async def write(self, writer) -> None:
+        await self._gate.wait()
+        await super().write(writer)
+
+
+def _disarm(stamp: SendStamp) -> None:
+    """A request that failed between its callback and its write leaves no stamp for the next write to take."""
+    global _armed
+    if _armed is stamp:
+        _armed = None
+
+
+def _take_armed(proto: StampingHandler) -> None:
+    global _armed
+    stamp, _armed = _armed, None
+    if stamp is not None:
+        stamp.sent_at, stamp.proto = perf_counter(), proto
+
+
 class _StampingTransport:
-    """Forwards to the real transport; stamps the first write of each request on the protocol."""
+    """Forwards to the real transport; completes the armed request's send stamp on its first write."""
 
     __slots__ = ("_transport", "_proto")
 
@@ -125,13 +208,13 @@ class _StampingTransport:
         self._transport, self._proto = transport, proto
 
     def write(self, data: bytes) -> None:
-        if self._proto.sent_at is None:
-            self._proto.sent_at = perf_counter()
+        if _armed is not None:
+            _take_armed(self._proto)
         self._transport.write(data)
 
     def writelines(self, lines) -> None:
-        if self._proto.sent_at is None:
-            self._proto.sent_at = perf_counter()
+        if _armed is not None:
+            _take_armed(self._proto)
         self._transport.writelines(lines)
 
     def __getattr__(self, name: str):
@@ -139,13 +222,12 @@ class _StampingTransport:
 
 
 class StampingHandler(ResponseHandler):
-    """aiohttp's connection protocol, stamping at the socket: ``sent_at`` is when the request's
-    first bytes were handed to the socket (not when the coroutine began building it), and
-    ``last_read`` when the latest read was delivered (not the later moment the reading coroutine
-    resumes).  Both exclude the client's own Python work from the latencies it measures."""
+    """aiohttp's connection protocol, stamping at the socket: the armed request's send stamp at its first
+    write (not when the coroutine began building it), and ``last_read`` when the latest read was
+    delivered (not the later moment the reading coroutine resumes).  Both exclude the client's own
+    Python work from the latencies it measures."""
 
     last_read = 0.0
-    sent_at: float | None = None
 
     def connection_made(self, transport) -> None:
         super().connection_made(_StampingTransport(transport, self))
@@ -174,6 +256,15 @@ def _install_stamping(connector: aiohttp.BaseConnector) -> None:
     connector._factory = functools.partial(StampingHandler, loop=asyncio.get_running_loop())
 
 
+def _send_tracing() -> aiohttp.TraceConfig:
+    """Each request passes a ``SendStamp`` as ``trace_request_ctx``: the stamp belongs to the request, so a
+    connection released before ``session.post`` returns (the whole answer already in) or reused by
+    the next request can no longer leave a request on the fallback or hand it another's stamp."""
+    tc = aiohttp.TraceConfig()
+    tc.on_request_chunk_sent.append(_on_chunk_sent)
+    return tc
+
+
 def make_session(pool_limit: int = 0) -> aiohttp.ClientSession:
     """A session that does not throttle the benchmark: no pool limit (aiohttp's default of 100
     connections would silently cap concurrency), 1 MiB read buffer (no flow-control pauses on
@@ -188,6 +279,7 @@ def make_session(pool_limit: int = 0) -> aiohttp.ClientSession:
         read_bufsize=1 << 20,
         auto_decompress=False,
         skip_auto_headers=("User-Agent",),
+        trace_configs=[_send_tracing()] if STAMP_AT_READ else None,
     )
 
 
@@ -251,26 +343,29 @@ def check_usage(usage: dict, max_tokens: int) -> str | None:
     return None
 
 
-async def send(session: aiohttp.ClientSession, target: Target, record: RequestRecord, body: bytes) -> None:
+async def send(session: aiohttp.ClientSession, target: Target, record: RequestRecord, body: bytes, gate: Gate | None = None) -> None:
+    """Sends the request (with ``gate``: its body once the gate opens) and records it in ``record``."""
     token_times: list[float] = []
     usage: dict | None = None
     done = False
     last = 0.0
     max_chunks = output_bound(record.output_tokens_requested)
-    record.start = start = perf_counter()
+    record.start = start = perf_counter()  # the fallback, when no socket stamp comes
     if not record.scheduled:  # sent when due (closed loop): no queue time by construction
         record.scheduled = start
+    stamp = SendStamp()
     try:
         async with asyncio.timeout(target.timeout):
-            async with session.post(target.url, data=body, headers=target.headers) as resp:
-                proto = resp.connection.protocol if STAMP_AT_READ and resp.connection else None
-                stamped = proto if isinstance(proto, StampingHandler) else None
-                if stamped is not None:
-                    sent_at, stamped.sent_at = stamped.sent_at, None  # the next request's write stamps anew
-                    if sent_at is not None and start <= sent_at:
-                        if record.scheduled == start:  # closed loop: still no queue time
-                            record.scheduled = sent_at
-                        record.start = start = sent_at
+            data = body if gate is None else GatedBody(body, gate)
+            async with session.post(target.url, data=data, headers=target.headers, trace_request_ctx=stamp) as resp:
+                stamped = stamp.proto
+                if gate is not None and gate.opened_at is not None and gate.opened_at > start:
+                    record.start = start = gate.opened_at  # the fallback, should no socket stamp follow
+                if stamp.sent_at is not None and start <= stamp.sent_at:
+                    if record.scheduled == start:  # closed loop: still no queue time
+                        record.scheduled = stamp.sent_at
+                    record.start = start = stamp.sent_at
+                    record.start_stamped = True
                 record.status = resp.status
                 record.limits = limit_headers(resp.headers)
                 if resp.status == 429:
@@ -333,6 +428,7 @@ async def send(session: aiohttp.ClientSession, target: Target, record: RequestRe
         record.error = f"timeout: no complete response within {target.timeout:g} s ({len(token_times)} text chunks received)"
     except asyncio.CancelledError:
         record.end, record.cancelled, record.error = perf_counter(), True, "cancelled"
+        _disarm(stamp)
         raise
     except aiohttp.ClientConnectorError as e:
         end, record.error = perf_counter(), f"connection error: {e}"
@@ -340,6 +436,7 @@ async def send(session: aiohttp.ClientSession, target: Target, record: RequestRe
         end, record.error = perf_counter(), f"{type(e).__name__}: {e}"
     except Exception as e:  # a load generator must record, not crash, whatever the server does
         end, record.error = perf_counter(), f"unexpected {type(e).__name__}: {e}"
+    _disarm(stamp)
     record.end = end
     _finish(record, start, end, token_times, usage)
 

@@ -66,6 +66,11 @@ def _genai_request(r: RequestRecord) -> dict[str, Any]:
     }
 
 
+def _arrival_span(records: list[RequestRecord]) -> float:
+    due = [r.scheduled for r in records]
+    return max(due) - min(due) if due else 0.0
+
+
 def genai_bench(result: BenchmarkResult, lv: LevelResult) -> dict[str, Any]:
     finished = [r for r in lv.records if not r.cancelled]
     requests = [_genai_request(r) for r in finished]
@@ -77,11 +82,17 @@ def genai_bench(result: BenchmarkResult, lv: LevelResult) -> dict[str, Any]:
     for m in requests:
         if m["error_code"] is not None:
             codes[m["error_code"]] = codes.get(m["error_code"], 0) + 1
-    rate_mode = lv.mode == "request_rate"
+    rate_mode = lv.mode in ("request_rate", "trace")
+    scenario, level = result.config.get("scenario"), lv.value
+    trace = lv.workload.get("trace") if lv.mode == "trace" else None
+    if trace:  # open loop at the trace's arrivals: the level is their mean rate, not the speed-up
+        scenario = f"trace({trace['file']}, x{trace['speed']:g})"
+        sent = len(lv.records)
+        level = (sent - 1) / span if sent > 1 and (span := _arrival_span(lv.records)) > 0 else 0.0
     return {
         "aggregated_metrics": {
-            "scenario": result.config.get("scenario"),
-            "num_concurrency": lv.value,  # genai-bench: concurrency, or QPS in open-loop mode
+            "scenario": scenario,
+            "num_concurrency": level,  # genai-bench: concurrency, or QPS in open-loop mode
             "batch_size": 1,
             "iteration_type": "num_concurrency",
             "run_duration": lv.duration_s,
@@ -96,7 +107,7 @@ def genai_bench(result: BenchmarkResult, lv: LevelResult) -> dict[str, Any]:
             "num_completed_requests": lv.completed,
             "num_requests": lv.completed + lv.failed,
             "total_arrivals": len(lv.records) if rate_mode else None,
-            "arrival_requests_per_second": lv.value if rate_mode else None,
+            "arrival_requests_per_second": level if rate_mode else None,
             "stats": stats,
         },
         "individual_request_metrics": requests,

@@ -63,8 +63,8 @@ def share(config: BenchmarkConfig, index: int, n: int) -> BenchmarkConfig:
     for level in config.concurrency:
         if level < n:
             raise ConfigError("concurrency", level, f"each level must be at least the {n} clients, or some client would have no share")
-    if config.max_requests < n:
-        raise ConfigError("max_requests", config.max_requests, f"must be at least the {n} clients")
+    if config.level_requests() < n:
+        raise ConfigError("max_requests", config.level_requests(), f"must be at least the {n} clients")
     for name in NOT_IN_POD:
         if getattr(config, name):
             raise ConfigError(name, getattr(config, name), "a file on the driver's machine is not in the pod: use clients: 1 for it")
@@ -72,7 +72,7 @@ def share(config: BenchmarkConfig, index: int, n: int) -> BenchmarkConfig:
         config,
         concurrency=tuple(split(c, index, n) for c in config.concurrency),
         request_rates=tuple(r / n for r in config.request_rates),
-        max_requests=split(config.max_requests, index, n),
+        max_requests=split(config.level_requests(), index, n),
         max_concurrency=None if config.max_concurrency is None else max(1, split(config.max_concurrency, index, n)),
         seed=None if config.seed is None else config.seed + index,
         engine_metrics=config.engine_metrics and index == 0,

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import random
 import time
 from dataclasses import dataclass
@@ -51,7 +52,7 @@ from .metrics import SLO_KEYS, parse_slo
 from .options import option
 from .payload import check_url, endpoint_url, served_model_name
 from .results import BenchmarkResult, LevelResult
-from .runner import LevelContext, run_closed, run_open, run_trace
+from .runner import LevelContext, no_gc_pauses, run_closed, run_open, run_trace
 from .scenario import SCENARIO_HELP, ScenarioError, parse_scenario
 from .workloads import MAX_TURNS, Workload, WorkloadError, make_workload, summarize
 from .workloads.prefix import MAX_GROUPS
@@ -59,6 +60,8 @@ from .workloads.prefix import MAX_GROUPS
 __all__ = ["BenchmarkConfig", "BenchmarkResult", "LevelResult", "ConfigError", "run_benchmark", "run_benchmark_sync"]
 
 MAX_CONCURRENCY = 100_000  # sanity bound on any level
+DEFAULT_MAX_REQUESTS = 200  # per level when max_requests is unset (not a trace)
+DEFAULT_MAX_SECONDS = 60.0  # per level when max_seconds is unset (not a trace)
 
 
 class ConfigError(ValueError):
@@ -87,8 +90,9 @@ class BenchmarkConfig:
     trace: str | None = option(None, exclusive=True, section="workload", metavar="FILE", help="replay a trace: one request per line, sent at its timestamp (one level)")
     # Open loop only: cap on requests in flight.
     max_concurrency: int | None = option(None, grid=False, example="64", ge=1, le=MAX_CONCURRENCY, help="with --request-rate: cap on requests in flight")
-    max_requests: int = option(200, example="200", ge=1, le=MAX_REQUESTS, grid_default=64, help="per level (default 200)")
-    max_seconds: float = option(60.0, example="60", gt=0, le=MAX_SECONDS, help="per level; no request starts later (default 60)")
+    # Unset: 200 requests and 60 s per level, a trace every line and its whole span (a smaller cap is announced).
+    max_requests: int | None = option(None, example="200", ge=1, le=MAX_REQUESTS, grid_default=64, help="per level (default 200; a trace: all its lines)")
+    max_seconds: float | None = option(None, example="60", gt=0, le=MAX_SECONDS, grid_default=60.0, help="per level; no request starts later (default 60; a trace: its whole span)")
     timeout: float = option(120.0, example="120", gt=0, le=MAX_TIMEOUT, help="per-request deadline in seconds (default 120); also bounds each /metrics scrape (at most 5 s)")
     warmup: int = option(2, ge=0, le=MAX_WARMUP, help="warm-up requests before the first level, excluded from results (default 2)")
     # A grid's SLOs are its own `slo:` block.
@@ -98,6 +102,9 @@ class BenchmarkConfig:
     raw_model_name: bool = option(False, grid=False, help="send --model as given, not its last path segment")
     # A trial's seed is the grid's `seed`.
     seed: int | None = option(None, grid=False, help="reproducible lengths and arrivals (prompt nonces stay random)")
+    # Shared-prefix and trace block texts: unset gives each run its own, so a server warm from an earlier run
+    # hits nothing a cold one would miss; runs given the same value send the same texts.
+    prefix_seed: int | None = option(None, help="shared-prefix and trace block texts (default: new each run, so no cache is warm from an earlier run)")
     engine_metrics: bool = option(True, grid=False, help="do not scrape the server's Prometheus /metrics around each level")
     metrics_url: str | None = option(None, grid=False, help="the server's metrics page (default: http://HOST:PORT/metrics of --url)")
     # A grid scrapes during each level by default: gauges (KV use, waiting) are reported as their max over the
@@ -146,10 +153,12 @@ class BenchmarkConfig:
         for r in self.request_rates:
             if not r > 0 or r == float("inf"):
                 raise ConfigError("request_rates", r, "each rate must be a positive number of requests per second")
-        if not isinstance(self.max_requests, int) or not 1 <= self.max_requests <= MAX_REQUESTS:
-            raise ConfigError("max_requests", self.max_requests, f"use an integer from 1 to {MAX_REQUESTS:,}")
+        if self.max_requests is not None and (not isinstance(self.max_requests, int) or not 1 <= self.max_requests <= MAX_REQUESTS):
+            raise ConfigError("max_requests", self.max_requests, f"use an integer from 1 to {MAX_REQUESTS:,}, or leave it unset")
         for name, most in (("max_seconds", MAX_SECONDS), ("timeout", MAX_TIMEOUT)):
             v = getattr(self, name)
+            if v is None and name == "max_seconds":
+                continue
             if not 0 < v <= most:
                 raise ConfigError(name, v, f"use a positive number of seconds, at most {most:g}")
         if not isinstance(self.warmup, int) or not 0 <= self.warmup <= MAX_WARMUP:
@@ -185,6 +194,19 @@ class BenchmarkConfig:
             return make_workload(self)
         except WorkloadError as e:
             raise ConfigError(e.field, e.value, e.fix) from None
+
+    def level_requests(self, workload: Workload | None = None) -> int:
+        """Requests per level: ``max_requests``, else 200, or every line of the trace."""
+        if self.max_requests is not None:
+            return self.max_requests
+        arrivals = workload.arrivals if workload is not None else None
+        return len(arrivals) if self.trace and arrivals is not None else DEFAULT_MAX_REQUESTS
+
+    def level_seconds(self) -> float:
+        """Seconds per level in which requests start: ``max_seconds``, else 60, or a trace's whole span."""
+        if self.max_seconds is not None:
+            return self.max_seconds
+        return float("inf") if self.trace else DEFAULT_MAX_SECONDS
 
     @property
     def served_model(self) -> str:
@@ -231,11 +253,15 @@ async def run_benchmark(config: BenchmarkConfig, *, stop: asyncio.Event | None =
         mode, values = ("concurrency", config.concurrency) if config.concurrency else ("request_rate", config.request_rates)
     result = BenchmarkResult(config=config.to_dict(), levels=[], started_at=_now(), finished_at="")
     sink = _Progress(progress)
-    if config.concurrency and config.max_requests < max(config.concurrency):
+    max_requests, max_seconds = config.level_requests(workload), config.level_seconds()
+    if config.concurrency and max_requests < max(config.concurrency):
         result.warnings.append(
-            f"max_requests={config.max_requests} is below concurrency {max(config.concurrency)}: "
+            f"max_requests={max_requests} is below concurrency {max(config.concurrency)}: "
             "that level never reaches full concurrency"
         )
+    trace_note = trace_caps(config, workload, max_requests, max_seconds) if config.trace else None
+    if trace_note:
+        result.warnings.append(trace_note)
 
     keys = tenants.KeyRing(tenants.load_keys(config.api_keys)) if config.api_keys else None
 
@@ -269,21 +295,23 @@ async def run_benchmark(config: BenchmarkConfig, *, stop: asyncio.Event | None =
                 result.skipped.append({"mode": mode, "value": value, "reason": above[1]})
                 continue
             records = []
-            label = f"{mode.replace('_', ' ')} {value:g}" + ("x" if mode == "trace" else "")
+            label = f"{mode.replace('_', ' ')} {value:g}" if mode != "trace" else trace_label(config)
+            total = max_requests if mode != "trace" else min(max_requests, len(workload.arrivals or ()))
             if progress is not None:
-                progress.start_level(label, config.max_requests)
+                progress.start_level(label + (f" (capped: {total:,} of {len(workload.arrivals or ()):,})" if trace_note else ""), total)
             if scraper is not None:
                 await scraper.start_level()
             cpu0, thread0, wall0 = time.process_time(), time.thread_time(), time.perf_counter()
             probe = validity.SendLagProbe()
             probe.start()
             try:
-                if mode == "concurrency":
-                    t0 = await run_closed(context(records), value, config.max_requests, config.max_seconds, stop)
-                elif mode == "trace":
-                    t0 = await run_trace(context(records), config.max_requests, config.max_seconds, stop)
-                else:
-                    t0 = await run_open(context(records), value, config.max_concurrency, config.max_requests, config.max_seconds, stop)
+                with no_gc_pauses():
+                    if mode == "concurrency":
+                        t0 = await run_closed(context(records), value, max_requests, max_seconds, stop)
+                    elif mode == "trace":
+                        t0 = await run_trace(context(records), max_requests, max_seconds, stop)
+                    else:
+                        t0 = await run_open(context(records), value, config.max_concurrency, max_requests, max_seconds, stop)
             finally:
                 lag = probe.stop()
                 if progress is not None:
@@ -292,7 +320,12 @@ async def run_benchmark(config: BenchmarkConfig, *, stop: asyncio.Event | None =
             level.client = validity.client_figures(lag, time.thread_time() - thread0, time.perf_counter() - wall0)
             if scraper is not None:
                 level.engine_metrics = await scraper.end_level()
-            level.workload = {"shape": workload.name, **summarize(records, timed=mode == "trace")}
+            level.workload = {"shape": workload.name, **summarize(records, timed=mode == "trace",
+                                                                   reachable=getattr(workload, "tracks_reachable", False))}
+            if getattr(workload, "text_seed", None) is not None:
+                level.workload["prefix_seed"] = workload.text_seed  # give it as prefix_seed to send the same texts again
+            if mode == "trace":
+                level.workload["trace"] = trace_info(config, workload, len(records))
             validity.judge(level, config)
             reason = validity.skip_reason(level)
             if reason is not None and (above is None or value < above[0]):
@@ -305,6 +338,34 @@ async def run_benchmark(config: BenchmarkConfig, *, stop: asyncio.Event | None =
     result.interrupted = result.interrupted or stop.is_set()
     result.finished_at = _now()
     return result
+
+
+def trace_label(config: BenchmarkConfig) -> str:
+    """A trace level's name: the trace file and the replay speed, e.g. ``mooncake_trace.jsonl x2``."""
+    return f"{os.path.basename(config.trace or '')} x{config.trace_speed:g}"
+
+
+def trace_caps(config: BenchmarkConfig, workload: Workload, max_requests: int, max_seconds: float) -> str | None:
+    """One line when the caps keep part of the trace from being sent, else None."""
+    arrivals = workload.arrivals or ()
+    lines = len(arrivals)
+    within = sum(1 for at in arrivals[:max_requests] if at < max_seconds)
+    if within == lines:
+        return None
+    why = []
+    if max_requests < lines:
+        why.append(f"max_requests={max_requests:,}")
+    if within < min(max_requests, lines):
+        why.append(f"max_seconds={max_seconds:g} (the replay spans {arrivals[-1]:,.1f} s)")
+    return (f"trace {trace_label(config)}: replaying {within:,} of its {lines:,} requests, capped by {' and '.join(why)}; "
+            "leave them unset to replay the whole trace")
+
+
+def trace_info(config: BenchmarkConfig, workload: Workload, sent: int) -> dict:
+    """What a trace level replayed: file, format, speed, the trace's requests and how many were sent."""
+    arrivals = workload.arrivals or ()
+    return {"file": os.path.basename(config.trace or ""), "format": config.trace_format, "speed": config.trace_speed,
+            "requests": len(arrivals), "sent": sent, "span_s": arrivals[-1] if arrivals else 0.0}
 
 
 def run_benchmark_sync(config: BenchmarkConfig, *, progress: object | None = None) -> BenchmarkResult:

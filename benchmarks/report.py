@@ -8,6 +8,7 @@ A ``[/x]`` in an HTTP 500 body therefore prints as ``[/x]`` instead of raising M
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 
 from rich.console import Console
@@ -81,7 +82,8 @@ def _hit_percent(engine: dict | None) -> str:
 
 def results_table(result: BenchmarkResult) -> Table:
     c = result.config
-    t = Table(title=f"{c['served_model']} @ {c['endpoint_url']}  {c['scenario']}  (latencies p50/p99)")
+    shape = f"trace {os.path.basename(c['trace'])} ({c.get('trace_format')})" if c.get("trace") else c["scenario"]  # a trace ignores the scenario
+    t = Table(title=f"{c['served_model']} @ {c['endpoint_url']}  {shape}  (latencies p50/p99)")
     for col in ("level", "ok/err", "req/s", "out tok/s", "TTFT ms", "TPOT ms", "ITL ms",
                 "E2E s", "queue ms", "goodput/s", "err %", "prefix hit %", "verdict"):
         t.add_column(col, justify="right")
@@ -107,6 +109,9 @@ def results_table(result: BenchmarkResult) -> Table:
 
 
 def level_label(lv) -> str:
+    trace = lv.workload.get("trace") if lv.mode == "trace" else None
+    if trace:  # the trace and its speed, e.g. "azure_code_2023.csv x2"
+        return f"{trace['file']} x{trace['speed']:g}"
     return level_label_of(lv.mode, lv.value)
 
 
@@ -118,7 +123,9 @@ def print_workload(lv, console: Console) -> None:
     """What the level's workload shape reports: shared-prefix share, TTFT by turn, arrival lag."""
     w, label = lv.workload, level_label(lv)
     if "shared_prefix_fraction" in w:
-        console.print(f"shared prefix ({label}): {100 * w['shared_prefix_fraction']:.1f}% of input tokens")
+        reach = w.get("reachable_prefix_fraction")
+        console.print(f"shared prefix ({label}): {100 * w['shared_prefix_fraction']:.1f}% of input tokens (first uses included)"
+                      + ("" if reach is None else f"; reachable prefix hits: {100 * reach:.1f}% (sent earlier in this run)"))
     if w.get("turns"):
         t = Table(title=f"sessions ({label}): TTFT and context length by turn")
         for col in ("turn", "ok", "TTFT ms p50/p99", "context tokens mean/max"):

@@ -56,6 +56,8 @@ class LevelResult:
     invalid: list[dict[str, str]] = field(default_factory=list)
     saturated_at: float | None = None  # req/s the server kept up with, when the rate guard refused the level
     client: dict[str, Any] = field(default_factory=dict)  # the load generator's own send lag and CPU (validity.client_figures)
+    # Sent requests whose start is the fallback (when ``send`` began), not their socket write
+    send_stamp_fallbacks: int = 0
     records: list[RequestRecord] = field(default_factory=list, repr=False)
     t0: float = field(default=0.0, repr=False)
 
@@ -91,6 +93,13 @@ class LevelResult:
                 f"{short} of {len(ok)} requests returned fewer tokens than max_tokens "
                 "(server ignores ignore_eos/min_tokens, or the model stopped early)"
             )
+        sent = [r for r in records if r.status is not None or r.ok]
+        fallbacks = sum(1 for r in sent if not r.start_stamped)
+        if fallbacks:
+            warnings.append(
+                f"{fallbacks} of {len(sent)} sent requests have no socket send stamp: their start is when the client began "
+                "the request, so their queue time understates and TTFT includes the client's own work"
+            )
         return cls(
             mode=mode,
             value=value,
@@ -120,6 +129,7 @@ class LevelResult:
             t0=t0,
             rate_limited=sum(1 for r in records if r.rate_limited and not r.cancelled),
             tenants={t: s.to_dict() for t, s in tenant_report(records).items()},
+            send_stamp_fallbacks=fallbacks,
         )
 
     def to_dict(self, with_records: bool = True) -> dict[str, Any]:

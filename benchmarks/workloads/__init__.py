@@ -66,27 +66,31 @@ def _check(config: Any) -> None:
 
 
 def make_workload(config: Any, prompts: Optional[PromptBuilder] = None) -> Workload:
-    """The workload ``config`` (a ``BenchmarkConfig``) asks for; its texts depend on ``config.seed`` only."""
+    """The workload ``config`` (a ``BenchmarkConfig``) asks for.  Lengths and arrivals follow ``config.seed``;
+    shared-prefix and trace block texts follow ``config.prefix_seed``, a fresh one per run when unset: a
+    server whose cache is warm from an earlier run must not hit blocks a cold one would miss."""
     _check(config)
     seed = config.seed
+    text_seed = config.prefix_seed if getattr(config, "prefix_seed", None) is not None else random.SystemRandom().getrandbits(48)
     prompts = prompts or PromptBuilder(random.Random(seed).random())
     scenario = parse_scenario(config.scenario)
     if config.trace:
         entries = load_trace(config.trace, config.trace_format, config.max_file_mb)
         check_groups(config.trace, entries, config.prefix_tokens or DEFAULT_PREFIX_TOKENS)
-        return Trace(entries, config.trace_speed, prompts, config.prefix_tokens or DEFAULT_PREFIX_TOKENS, config.session_header, seed)
+        return Trace(entries, config.trace_speed, prompts, config.prefix_tokens or DEFAULT_PREFIX_TOKENS, config.session_header, text_seed)
     if config.dataset:
         return Dataset(load_dataset(config.dataset, config.max_file_mb), scenario, config.dataset_order)
-    prefix = PrefixTexts(config.prefix_tokens, config.prefix_groups or 1, seed) if config.prefix_tokens else None
+    prefix = PrefixTexts(config.prefix_tokens, config.prefix_groups or 1, text_seed) if config.prefix_tokens else None
     base = Synthetic(scenario, prompts, prefix)
     if config.turns > 1:
         return Sessions(base, config.turns, config.think_time, config.session_header, seed)
     return base
 
 
-def summarize(records: list, timed: bool = False) -> dict[str, Any]:
-    """What a level reports about its workload: the shared-prefix share of input tokens, per-turn
-    TTFT and context length, and the arrival lag of trace replay (only what applies)."""
+def summarize(records: list, timed: bool = False, reachable: bool = False) -> dict[str, Any]:
+    """What a level reports about its workload: the shared-prefix share of input tokens (and, for shapes
+    that track it, the share a prefix cache can reach: blocks this run sent before), per-turn TTFT and
+    context length, and the arrival lag of trace replay (only what applies)."""
     ok = [r for r in records if r.ok]
     out: dict[str, Any] = {}
     shared = sum(r.shared_tokens for r in ok)
@@ -94,6 +98,8 @@ def summarize(records: list, timed: bool = False) -> dict[str, Any]:
     if shared and total:
         # Requested prefix length over the server's count (which adds the chat template's tokens).
         out["shared_prefix_fraction"] = min(1.0, shared / total)
+    if reachable and total:  # first uses excluded: what a cache cold at the run's start can hit at most
+        out["reachable_prefix_fraction"] = min(1.0, sum(r.reachable_tokens for r in ok) / total)
     turns = sorted({r.turn for r in ok if r.turn is not None})
     if turns:
         out["turns"] = [

@@ -26,6 +26,7 @@ class Request:
     headers: dict = field(default_factory=dict)
     turn: Optional[int] = None  # 1-based turn index within a session
     delay: float = 0.0  # seconds to wait before sending (think time)
+    reachable_tokens: int = 0  # of shared_tokens, those this run sent before (a prefix cache can hit them)
 
 
 class Workload(Protocol):

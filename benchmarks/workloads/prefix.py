@@ -38,11 +38,12 @@ class PrefixTexts:
 
     def __init__(self, tokens: int, groups: int, seed: object) -> None:
         width = group_width(groups)
-        self.tokens, self.groups = tokens, groups
+        self.tokens, self.groups, self.seed = tokens, groups, seed
         self.texts = [
             " ".join(_digits(g, width) + random.Random(f"{seed}:prefix:{g}").choices(WORDS, k=tokens - width))
             for g in range(groups)
         ]
+        self.index = {text: g for g, text in enumerate(self.texts)}
 
     def draw(self, rng: random.Random) -> str:
         return self.texts[rng.randrange(self.groups)]

@@ -19,6 +19,9 @@ class Synthetic:
 
     def __init__(self, scenario: Scenario, prompts: PromptBuilder, prefix: Optional[PrefixTexts] = None) -> None:
         self.scenario, self.prompts, self.prefix = scenario, prompts, prefix
+        self.text_seed = prefix.seed if prefix is not None else None
+        self.tracks_reachable = prefix is not None
+        self.seen_groups: set[int] = set()  # groups this run has sent (their prefix can hit from then on)
         if prefix is not None:
             self.name = "shared-prefix"
 
@@ -38,4 +41,9 @@ class Synthetic:
     def unit(self, number: int, rng: random.Random, nonces: random.Random) -> Unit:
         opening = self.opening(rng)
         message, n_in, n_out = self.turn(rng, nonces)
-        yield Request(opening + (message,), n_in + self.shared_tokens, n_out, self.shared_tokens)
+        reachable = 0
+        if opening:
+            group = self.prefix.index[opening[0]["content"]]
+            reachable = self.shared_tokens if group in self.seen_groups else 0
+            self.seen_groups.add(group)
+        yield Request(opening + (message,), n_in + self.shared_tokens, n_out, self.shared_tokens, reachable_tokens=reachable)

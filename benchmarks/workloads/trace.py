@@ -20,25 +20,36 @@ What a trace costs is bounded (benchmarks/limits.py): its lines (``MAX_TRACE_REQ
 line's ``hash_ids`` (no more than its ``input_length`` has blocks), the group prompts of a native
 trace (``MAX_GROUPS`` groups, ``MAX_PREFIX_WORDS`` words in all) and the block texts kept
 (``MAX_CACHED_BLOCKS``); a request's shared prefix is built from the blocks it needs, no more.
+
+The file is parsed once, line by line, into columns (``TraceTable``): a million Mooncake lines take
+3.4 CPU-seconds and 193 MB, shared blocks included (``python -m benchmarks.trace_parse_speed``), where reading the text whole,
+splitting it and keeping a dict and an entry per line took ~11 s and 1 GB.
+
+Shared prefixes come in two measures: ``shared_tokens`` counts every request's leading blocks that
+some request of the trace shares (the first use included: a cold server misses it), and
+``reachable_tokens`` only those already sent earlier in this run (what a prefix cache can hit).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
+import os
 import random
-from collections import Counter
+from array import array
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from math import ceil
 from datetime import datetime
-from typing import Optional
+from math import ceil
 
-from ..limits import MAX_PREFIX_WORDS, MAX_TRACE_REQUESTS
+from orjson import JSONDecodeError, loads
+
+from .. import inputs
+from ..limits import MAX_PREFIX_WORDS, MAX_TRACE_REQUESTS, MIB
 from ..prompts import PromptBuilder
 from ..scenario import MAX_TOKENS
 from .base import Request, Unit, WorkloadError, system, user
-from .files import read_text
 from .prefix import MAX_GROUPS, BlockTexts, PrefixTexts
 
 FORMATS = ("native", "mooncake", "azure")
@@ -47,6 +58,7 @@ FORMATS = ("native", "mooncake", "azure")
 MOONCAKE_BLOCK_TOKENS = 512
 DEFAULT_PREFIX_TOKENS = 256  # native traces: shared system prompt of a prefix_group, if --prefix-tokens is unset
 FIELD = "trace"
+DENSE_IDS = 1 << 26  # hash ids below this are counted in a bytearray (64 MB at most); larger ones in a dict
 
 
 @dataclass(frozen=True)
@@ -54,164 +66,432 @@ class TraceEntry:
     at: float  # seconds from the first request
     input_tokens: int
     output_tokens: int
-    prefix_group: Optional[str] = None
-    session_id: Optional[str] = None
+    prefix_group: str | None = None
+    session_id: str | None = None
     hash_ids: tuple[int, ...] = ()
 
 
-def _count(where: str, path: str, row: dict, key: str) -> int:
+class TraceTable:
+    """A trace's requests as columns: times, lengths, group and session (only if the trace has them) and
+    the Mooncake hash ids, all lines' in one array.  ``table[i]`` is line i as a ``TraceEntry``."""
+
+    def __init__(self) -> None:
+        self.at = array("d")
+        self.input_tokens = array("i")
+        self.output_tokens = array("i")
+        self.groups: array | None = None  # index into group_names, -1: none
+        self.group_names: dict[str, int] = {}
+        self.sessions: list[str | None] | None = None
+        self.hash_start = array("q", [0])  # line i's ids are hash_ids[hash_start[i]:hash_start[i + 1]]
+        self.hash_ids = array("i")
+
+    @classmethod
+    def of(cls, entries: Iterable[TraceEntry]) -> TraceTable:
+        table = cls()
+        for e in entries:
+            table.add(e.at, e.input_tokens, e.output_tokens, e.prefix_group, e.session_id, e.hash_ids)
+        return table
+
+    def add(self, at: float, n_in: int, n_out: int, group: str | None = None, session: str | None = None,
+            hash_ids: Sequence[int] = ()) -> None:
+        n = len(self.at)
+        self.at.append(at)
+        self.input_tokens.append(n_in)
+        self.output_tokens.append(n_out)
+        if group is not None or self.groups is not None:
+            if self.groups is None:
+                self.groups = array("i", [-1]) * n
+            self.groups.append(-1 if group is None else self.group_names.setdefault(group, len(self.group_names)))
+        if session is not None or self.sessions is not None:
+            if self.sessions is None:
+                self.sessions = [None] * n
+            self.sessions.append(session)
+        if hash_ids:
+            self.add_hashes(hash_ids)
+        self.hash_start.append(len(self.hash_ids))
+
+    def add_hashes(self, ids: Sequence[int]) -> None:
+        try:
+            self.hash_ids.extend(ids)
+        except OverflowError:  # ids past 32 bits: the column widens once
+            if self.hash_ids.typecode == "q":
+                raise
+            self.hash_ids = array("q", self.hash_ids)
+            self.hash_ids.extend(ids)
+
+    def hashes(self, i: int) -> array:
+        return self.hash_ids[self.hash_start[i]:self.hash_start[i + 1]]
+
+    def group(self, i: int) -> int | None:
+        g = self.groups[i] if self.groups is not None else -1
+        return None if g < 0 else g
+
+    def __len__(self) -> int:
+        return len(self.at)
+
+    def __getitem__(self, i: int) -> TraceEntry:
+        g = self.group(i)
+        names = list(self.group_names) if g is not None else ()
+        return TraceEntry(self.at[i], self.input_tokens[i], self.output_tokens[i], None if g is None else names[g],
+                          None if self.sessions is None else self.sessions[i], tuple(self.hashes(i)))
+
+    def __iter__(self) -> Iterator[TraceEntry]:
+        return (self[i] for i in range(len(self)))
+
+
+class SharedBlocks:
+    """The hash ids that occur more than once in the trace, sorted (``h in shared`` is a binary search),
+    and the largest id.  Found by numpy (pinned) with one sorted copy of the ids: a million Mooncake lines
+    (15 million ids) in under 1 s and 120 MB, where a Python loop took 2 s and a bincount 200 MB.  An id
+    repeated within one line counts as shared."""
+
+    def __init__(self, ids: array) -> None:
+        self.ids = array(ids.typecode)
+        self.max_id = -1
+        if not ids:
+            return
+        import numpy  # imported here: only traces with hash ids need it
+
+        values = numpy.sort(numpy.frombuffer(ids, dtype=numpy.dtype(ids.typecode)))
+        self.max_id = int(values[-1])
+        repeated = values[1:][values[1:] == values[:-1]]  # sorted: each id once per repeat
+        del values
+        first = numpy.empty(len(repeated), dtype=bool)
+        first[:1] = True
+        numpy.not_equal(repeated[1:], repeated[:-1], out=first[1:])  # numpy.unique took 5 s on 4 million
+        self.ids = array(ids.typecode, repeated[first].tobytes())
+
+    def __contains__(self, h: int) -> bool:
+        i = bisect_left(self.ids, h)
+        return i < len(self.ids) and self.ids[i] == h
+
+
+class SeenBlocks:
+    """The hash ids sent so far in this run: a bytearray for the dense small ids the published traces use."""
+
+    def __init__(self, max_id: int) -> None:
+        self.dense = bytearray(max_id + 1) if 0 <= max_id < DENSE_IDS else None
+        self.sparse: set[int] = set()
+
+    def __contains__(self, h: int) -> bool:
+        if self.dense is not None:
+            return 0 <= h < len(self.dense) and bool(self.dense[h])
+        return h in self.sparse
+
+    def add(self, h: int) -> None:
+        if self.dense is not None and 0 <= h < len(self.dense):
+            self.dense[h] = 1
+        else:
+            self.sparse.add(h)
+
+
+def _fail(path: str, n: int, message: str) -> WorkloadError:
+    return WorkloadError(FIELD, path, f"{path}:{n}: {message}")
+
+
+def _count(path: str, n: int, row: dict, key: str) -> int:
+    """The slow path of a token count: a digit string is taken, anything else is the line's error."""
     v = row.get(key)
     if isinstance(v, str) and v.strip().isdigit():
         v = int(v)
     if type(v) is not int or not 1 <= v <= MAX_TOKENS:
-        raise WorkloadError(FIELD, path, f"{where}: {key}={v!r} must be an integer from 1 to {MAX_TOKENS}; fix or drop the line")
+        raise _fail(path, n, f"{key}={v!r} must be an integer from 1 to {MAX_TOKENS}; fix or drop the line")
     return v
 
 
-def _time(where: str, path: str, value: object, key: str, scale: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0 or value == float("inf"):
-        raise WorkloadError(FIELD, path, f"{where}: {key}={value!r} must be a number >= 0 ({'ms' if scale != 1 else 's'} from the first request)")
-    return value * scale
+def _bad_time(path: str, n: int, value: object, key: str, ms: bool) -> WorkloadError:
+    return _fail(path, n, f"{key}={value!r} must be a number >= 0 ({'ms' if ms else 's'} from the first request)")
 
 
-def _json_rows(path: str, text: str) -> list[tuple[str, dict]]:
-    rows = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        where = f"{path}:{n}"
+def _too_many(path: str, n: int) -> WorkloadError:
+    return WorkloadError(FIELD, path, f"{path}: at least {n:,} lines, over the limit of {MAX_TRACE_REQUESTS:,} requests a replay holds; "
+                                      f"cut the file, e.g. head -n {MAX_TRACE_REQUESTS}")
+
+
+def _earlier(path: str, i: int, at: float, prev: float) -> WorkloadError:
+    return WorkloadError(FIELD, path, f"{path}: request {i} is earlier than request {i - 1} ({at:g} s < {prev:g} s); sort the file by timestamp")
+
+
+INF = float("inf")
+BOM = b"\xef\xbb\xbf"
+
+
+def _too_big(path: str, max_bytes: int) -> WorkloadError:
+    return WorkloadError(FIELD, path, f"{path}: more than the {max_bytes}-byte limit for a {FIELD} file; Fix: cut the file or raise --max-file-mb")
+
+
+def _line_error(path: str, n: int, line: bytes, offset: int, error: Exception) -> WorkloadError:
+    """Why ``line`` is not a JSON object, in the reader's words: nested too deep, binary, not UTF-8, not JSON."""
+    if line.count(b"[") + line.count(b"{") > inputs.MAX_DEPTH:
         try:
-            row = json.loads(line)
-        except (ValueError, RecursionError) as e:  # depth was checked on reading: RecursionError is a second guard
-            raise WorkloadError(FIELD, path, f"{where}: not valid JSON ({e}); give one JSON object per line") from None
-        if not isinstance(row, dict):
-            raise WorkloadError(FIELD, path, f"{where}: expected a JSON object, got {type(row).__name__}")
-        rows.append((where, row))
-    return rows
+            inputs.check_depth(line.decode("utf-8", "replace"), "json", f"{path}:{n}")
+        except inputs.InputError as e:
+            return WorkloadError(FIELD, path, str(e))
+    nul = line.find(b"\0")
+    if nul >= 0:
+        return _fail(path, n, f"binary data (a NUL byte at offset {offset + nul}), not text; give the trace file itself")
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError as u:
+        return _fail(path, n, f"not UTF-8 text (byte 0x{line[u.start]:02x} at offset {offset + u.start}); give the trace file itself")
+    if isinstance(error, JSONDecodeError):
+        return _fail(path, n, f"not valid JSON ({error}); give one JSON object per line")
+    return _fail(path, n, f"expected a JSON object, got {error}")
 
 
-def _native(path: str, text: str) -> list[TraceEntry]:
-    out = []
-    for where, row in _json_rows(path, text):
-        group, session = row.get("prefix_group"), row.get("session_id")
-        for key, v in (("prefix_group", group), ("session_id", session)):
-            if v is not None and (isinstance(v, bool) or not isinstance(v, (str, int))):
-                raise WorkloadError(FIELD, path, f"{where}: {key}={v!r} must be a string or an integer")
-        out.append(TraceEntry(_time(where, path, row.get("timestamp"), "timestamp", 1.0), _count(where, path, row, "input_tokens"),
-                              _count(where, path, row, "output_tokens"), None if group is None else str(group),
-                              None if session is None else str(session)))
-    return out
+# Lines are read 64 KB at a time: parsing a 4 MB batch as one JSON array was 2.3x slower than line by
+# line (its objects no longer fit the CPU's caches), and so was nothing faster at 64 KB.
+CHUNK_BYTES = 1 << 16
 
 
-def _mooncake(path: str, text: str) -> list[TraceEntry]:
-    out = []
-    for where, row in _json_rows(path, text):
-        ids = row.get("hash_ids", [])
-        if not isinstance(ids, list) or not all(type(i) is int for i in ids):
-            raise WorkloadError(FIELD, path, f"{where}: hash_ids={ids!r:.80} must be a list of integers")
-        length = _count(where, path, row, "input_length")
-        # One id per block of the input (the trace's lines: 6755 tokens, 14 ids): more ids than blocks
-        # would each expand to a block of text that no request sends.
-        blocks = ceil(length / MOONCAKE_BLOCK_TOKENS)
-        if len(ids) > blocks:
-            raise WorkloadError(FIELD, path, f"{where}: {len(ids)} hash_ids for input_length={length}, which has {blocks} blocks of "
-                                             f"{MOONCAKE_BLOCK_TOKENS} tokens; give one id per block (fix or drop the line)")
-        out.append(TraceEntry(_time(where, path, row.get("timestamp"), "timestamp", 0.001), length,
-                              _count(where, path, row, "output_length"), hash_ids=tuple(ids)))
-    return out
+@dataclass
+class _Clock:
+    """Timestamps seen so far: the first (the replay's zero) and the latest (they must not decrease)."""
+
+    first: float | None = None
+    prev: float | None = None
 
 
-def _azure_time(where: str, path: str, text: str) -> float:
+def _chunks(path: str, handle, max_bytes: int) -> Iterator[tuple[int, int, list[bytes]]]:
+    """(number of the first line, byte offset, lines) about ``CHUNK_BYTES`` at a time; refuses a file past
+    ``max_bytes`` (it may grow after the size check) and more lines than a replay holds, as it reads."""
+    first, size = 1, 0
+    while True:
+        lines = handle.readlines(CHUNK_BYTES)
+        if not lines:
+            return
+        offset, size = size, size + sum(map(len, lines))
+        if size > max_bytes:
+            raise _too_big(path, max_bytes)
+        if first + len(lines) - 1 > MAX_TRACE_REQUESTS:
+            raise _too_many(path, MAX_TRACE_REQUESTS + 1)
+        if first == 1 and lines[0].startswith(BOM):
+            lines[0] = lines[0][3:]
+        yield first, offset, lines
+        first += len(lines)
+
+
+def _rows(path: str, first: int, offset: int, lines: list[bytes]) -> Iterator[tuple[int, dict]]:
+    """(line number, object) of every non-blank line of a chunk, each its own one-line error."""
+    for n, line in enumerate(lines, first):
+        if len(line) > 2 or line.strip():
+            try:
+                row = loads(line)
+            except JSONDecodeError as e:
+                if line.strip():
+                    raise _line_error(path, n, line, offset, e) from None
+                row = None
+            if row is not None:
+                if type(row) is not dict:
+                    raise _line_error(path, n, line, offset, TypeError(type(row).__name__)) from None
+                yield n, row
+        offset += len(line)
+
+
+def _parse_native(path: str, chunks: Iterable[tuple[int, int, list[bytes]]], table: TraceTable) -> None:
+    clock = _Clock()
+    for chunk in chunks:
+        for n, row in _rows(path, *chunk):
+            t, n_in, n_out = row.get("timestamp"), row.get("input_tokens"), row.get("output_tokens")
+            if type(t) not in (int, float) or not 0 <= t < INF:
+                raise _bad_time(path, n, t, "timestamp", False)
+            if type(n_in) is not int or not 0 < n_in <= MAX_TOKENS:
+                n_in = _count(path, n, row, "input_tokens")
+            if type(n_out) is not int or not 0 < n_out <= MAX_TOKENS:
+                n_out = _count(path, n, row, "output_tokens")
+            group, session = row.get("prefix_group"), row.get("session_id")
+            for key, v in (("prefix_group", group), ("session_id", session)):
+                if v is not None and (isinstance(v, bool) or not isinstance(v, (str, int))):
+                    raise _fail(path, n, f"{key}={v!r} must be a string or an integer")
+            if clock.first is None:
+                clock.first = clock.prev = t
+            elif t < clock.prev:
+                raise _earlier(path, len(table) + 1, t - clock.first, clock.prev - clock.first)
+            clock.prev = t
+            table.add(t - clock.first, n_in, n_out, None if group is None else str(group), None if session is None else str(session))
+
+
+def _parse_mooncake(path: str, chunks: Iterable[tuple[int, int, list[bytes]]], table: TraceTable) -> None:
+    clock = _Clock()
+    for chunk in chunks:
+        _mooncake_rows(path, _rows(path, *chunk), table, clock)
+
+
+def _mooncake_rows(path: str, rows: Iterator[tuple[int, dict]], table: TraceTable, clock: _Clock) -> None:
+    at, ins, outs, starts = table.at, table.input_tokens, table.output_tokens, table.hash_start
+    block = MOONCAKE_BLOCK_TOKENS
+    for n, row in rows:
+        t, n_in, n_out, ids = row.get("timestamp"), row.get("input_length"), row.get("output_length"), row.get("hash_ids", ())
+        if type(t) not in (int, float) or not 0 <= t < INF:
+            raise _bad_time(path, n, t, "timestamp", True)
+        if type(n_in) is not int or not 0 < n_in <= MAX_TOKENS:
+            n_in = _count(path, n, row, "input_length")
+        if type(n_out) is not int or not 0 < n_out <= MAX_TOKENS:
+            n_out = _count(path, n, row, "output_length")
+        if ids:
+            if type(ids) is not list:
+                raise _fail(path, n, f"hash_ids={ids!r:.80} must be a list of integers")
+            # One id per block of the input (the trace's lines: 6755 tokens, 14 ids): more ids than blocks
+            # would each expand to a block of text that no request sends.
+            if len(ids) > (n_in + block - 1) // block:
+                raise _fail(path, n, f"{len(ids)} hash_ids for input_length={n_in}, which has {ceil(n_in / block)} blocks of "
+                                     f"{block} tokens; give one id per block (fix or drop the line)")
+            if True in ids and any(i is True or i is False for i in ids):
+                raise _fail(path, n, f"hash_ids={ids!r:.80} must be a list of integers")
+            try:
+                table.add_hashes(ids)
+            except (TypeError, OverflowError):
+                raise _fail(path, n, f"hash_ids={ids!r:.80} must be a list of integers") from None
+        elif ids != () and ids != []:
+            raise _fail(path, n, f"hash_ids={ids!r:.80} must be a list of integers")
+        if clock.first is None:
+            clock.first = clock.prev = t
+        elif t < clock.prev:
+            raise _earlier(path, len(at) + 1, (t - clock.first) / 1000, (clock.prev - clock.first) / 1000)
+        clock.prev = t
+        at.append((t - clock.first) / 1000)
+        ins.append(n_in)
+        outs.append(n_out)
+        starts.append(len(table.hash_ids))
+
+
+_EPOCH = datetime(1970, 1, 1)
+
+
+def _azure_time(path: str, n: int, text: str) -> float:
+    """Seconds of a naive date-time, no time zone applied (a DST change inside the trace cannot shift it)."""
     s = (text or "").strip()
     head, dot, frac = s.partition(".")
     try:  # the trace writes 7 fractional digits; datetime takes at most 6
-        return datetime.fromisoformat(head + (dot + frac[:6] if dot else "")).timestamp()
+        return (datetime.fromisoformat(head + (dot + frac[:6] if dot else "")) - _EPOCH).total_seconds()
     except ValueError:
-        raise WorkloadError(FIELD, path, f"{where}: TIMESTAMP={s!r:.60} is not a date-time like 2023-11-16 18:15:46.6805900") from None
+        raise _fail(path, n, f"TIMESTAMP={s!r:.60} is not a date-time like 2023-11-16 18:15:46.6805900") from None
 
 
-def _azure(path: str, text: str) -> list[TraceEntry]:
-    reader = csv.DictReader(io.StringIO(text))
-    missing = [k for k in ("TIMESTAMP", "ContextTokens", "GeneratedTokens") if k not in (reader.fieldnames or ())]
-    if missing:
-        raise WorkloadError(FIELD, path, f"{path}:1: header lacks {', '.join(missing)}; the Azure trace's header is TIMESTAMP,ContextTokens,GeneratedTokens")
-    rows = []
+def _parse_azure(path: str, handle, max_bytes: int, table: TraceTable) -> None:
+    text = io.TextIOWrapper(handle, encoding="utf-8-sig", newline="")
+    reader = csv.reader(text)
     try:
+        header = next(reader, None) or []
+        missing = [k for k in ("TIMESTAMP", "ContextTokens", "GeneratedTokens") if k not in header]
+        if missing:
+            raise WorkloadError(FIELD, path, f"{path}:1: header lacks {', '.join(missing)}; the Azure trace's header is TIMESTAMP,ContextTokens,GeneratedTokens")
+        ti, ci, gi = header.index("TIMESTAMP"), header.index("ContextTokens"), header.index("GeneratedTokens")
+        width = max(ti, ci, gi)
+        first = prev = None
+        at, ins, outs, starts = table.at, table.input_tokens, table.output_tokens, table.hash_start
         for row in reader:
-            rows.append((f"{path}:{reader.line_num}", row))
+            n = reader.line_num
+            if n > MAX_TRACE_REQUESTS + 1:
+                raise _too_many(path, n)
+            if handle.tell() > max_bytes:
+                raise WorkloadError(FIELD, path, f"{path}: more than the {max_bytes}-byte limit for a trace file; Fix: cut the file or raise --max-file-mb")
+            if not row:
+                continue
+            if len(row) <= width:
+                raise _fail(path, n, f"{len(row)} fields, the header has {len(header)}; fix or drop the line")
+            t = _azure_time(path, n, row[ti])
+            c, g = row[ci], row[gi]
+            n_in = int(c) if c.isdigit() and 0 < int(c) <= MAX_TOKENS else _count(path, n, {"ContextTokens": c}, "ContextTokens")
+            n_out = int(g) if g.isdigit() and 0 < int(g) <= MAX_TOKENS else _count(path, n, {"GeneratedTokens": g}, "GeneratedTokens")
+            first = t if first is None else first
+            if prev is not None and t < prev:
+                raise _earlier(path, len(at) + 1, t - first, prev - first)
+            prev = t
+            at.append(t - first)
+            ins.append(n_in)
+            outs.append(n_out)
+            starts.append(0)
     except csv.Error as e:  # a field over csv.field_size_limit (128 KiB), a NUL, a stray quote
-        raise WorkloadError(FIELD, path, f"{path}:{reader.line_num + 1}: not a CSV row of the Azure trace ({e}); fix or drop the line") from None
-    out, first = [], None
-    for where, row in rows:
-        t = _azure_time(where, path, row["TIMESTAMP"])
-        first = t if first is None else first
-        out.append(TraceEntry(t - first, _count(where, path, row, "ContextTokens"), _count(where, path, row, "GeneratedTokens")))
-    return out
+        raise WorkloadError(FIELD, path, f"{path}:{max(1, reader.line_num)}: not a CSV row of the Azure trace ({e}); fix or drop the line") from None
+    except UnicodeDecodeError as e:  # decoded a block at a time: the line is where reading had got to
+        raise WorkloadError(FIELD, path, f"{path}: not UTF-8 text (byte 0x{e.object[e.start]:02x} after line {reader.line_num}); "
+                                         "give the trace file itself") from None
 
 
-def check_groups(path: str, entries: list[TraceEntry], prefix_tokens: int) -> None:
+def load_trace(path: str, fmt: str, max_mb: float) -> TraceTable:
+    """The trace, parsed once as it is read; every problem one WorkloadError line naming file:line."""
+    if fmt not in FORMATS:
+        raise WorkloadError("trace_format", fmt, f"use one of {', '.join(FORMATS)}")
+    max_bytes = int(max_mb * MIB)
+    fix = f"give the {FIELD} file itself, under --max-file-mb {max_mb:g} (cut a larger one, e.g. head -n 10000, or raise --max-file-mb)"
+    table = TraceTable()
+    try:
+        with inputs.open_regular(path, fix) as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size > max_bytes:
+                raise WorkloadError(FIELD, path, f"{path}: {size} bytes is over the {max_bytes}-byte limit for a {FIELD} file; Fix: {fix}")
+            if fmt == "azure":
+                _parse_azure(path, handle, max_bytes, table)
+            else:
+                (_parse_native if fmt == "native" else _parse_mooncake)(path, _chunks(path, handle, max_bytes), table)
+    except inputs.InputError as e:
+        raise WorkloadError(FIELD, path, str(e)) from None
+    except OSError as e:
+        raise WorkloadError(FIELD, path, f"{path}: cannot read ({e.strerror or e}); Fix: {fix}") from None
+    if not len(table):
+        raise WorkloadError(FIELD, path, f"{path}: no requests; give at least one line")
+    return table
+
+
+def check_groups(path: str, entries: TraceTable, prefix_tokens: int) -> None:
     """The group prompts of a native trace are built up front: bounded in number and in words."""
-    groups = len({e.prefix_group for e in entries if e.prefix_group is not None})
+    groups = len(entries.group_names)
     if groups > MAX_GROUPS or groups * prefix_tokens > MAX_PREFIX_WORDS:
         raise WorkloadError(FIELD, path, f"{path}: {groups:,} prefix groups of {prefix_tokens:,} tokens: over the limits of {MAX_GROUPS:,} groups "
                                          f"and {MAX_PREFIX_WORDS:,} prefix tokens in all; use fewer groups or a smaller --prefix-tokens")
 
 
-def load_trace(path: str, fmt: str, max_mb: float) -> list[TraceEntry]:
-    if fmt not in FORMATS:
-        raise WorkloadError("trace_format", fmt, f"use one of {', '.join(FORMATS)}")
-    text = read_text(path, FIELD, max_mb, None if fmt == "azure" else "jsonl")
-    lines = text.count("\n") + (not text.endswith("\n"))  # counted before a line is parsed
-    if lines > MAX_TRACE_REQUESTS + (fmt == "azure"):  # + the Azure header
-        raise WorkloadError(FIELD, path, f"{path}: {lines:,} lines, over the limit of {MAX_TRACE_REQUESTS:,} requests a replay holds; "
-                                         f"cut the file, e.g. head -n {MAX_TRACE_REQUESTS}")
-    entries = {"native": _native, "mooncake": _mooncake, "azure": _azure}[fmt](path, text)
-    if not entries:
-        raise WorkloadError(FIELD, path, f"{path}: no requests; give at least one line")
-    for prev, (i, e) in zip(entries, enumerate(entries[1:], 2)):
-        if e.at < prev.at:
-            raise WorkloadError(FIELD, path, f"{path}: request {i} is earlier than request {i - 1} ({e.at:g} s < {prev.at:g} s); sort the file by timestamp")
-    start = entries[0].at  # replay from the first request, whatever the file's origin
-    return [TraceEntry(e.at - start, *(getattr(e, k) for k in ("input_tokens", "output_tokens", "prefix_group", "session_id", "hash_ids")))
-            for e in entries]
-
-
 class Trace:
     name = "trace"
+    tracks_reachable = True
 
-    def __init__(self, entries: list[TraceEntry], speed: float, prompts: PromptBuilder, prefix_tokens: int,
+    def __init__(self, entries: TraceTable | Sequence[TraceEntry], speed: float, prompts: PromptBuilder, prefix_tokens: int,
                  session_header: str, seed: object) -> None:
-        self.entries, self.prompts, self.header = entries, prompts, session_header
-        self.arrivals = [e.at / speed for e in entries]
-        groups = list(dict.fromkeys(e.prefix_group for e in entries if e.prefix_group is not None))
-        self.group_index = {g: i for i, g in enumerate(groups)}
-        self.prefixes = PrefixTexts(prefix_tokens, len(groups), seed) if groups else None
+        table = entries if isinstance(entries, TraceTable) else TraceTable.of(entries)
+        self.entries, self.prompts, self.header, self.text_seed = table, prompts, session_header, seed
+        self.arrivals = array("d", (at / speed for at in table.at)) if speed != 1 else table.at
+        groups = len(table.group_names)
+        self.prefixes = PrefixTexts(prefix_tokens, groups, seed) if groups else None
         self.blocks = BlockTexts(MOONCAKE_BLOCK_TOKENS, seed)
-        self.block_uses = Counter(h for e in entries for h in dict.fromkeys(e.hash_ids))
+        self.shared_blocks = SharedBlocks(table.hash_ids)
+        self.seen_blocks = SeenBlocks(self.shared_blocks.max_id)  # sent earlier in this run (warm-up included)
+        self.seen_groups: set[int] = set()
 
-    def _prefix(self, e: TraceEntry, most: int) -> tuple[str, int]:
-        """The shared part of the entry's prompt, at most `most` words, and its length in words: its
-        group's system prompt, or its leading hash blocks that other requests use too (Mooncake ids
-        chain: a shared block implies shared predecessors). Built from the blocks it sends only."""
-        if e.prefix_group is not None and self.prefixes is not None:
-            text = self.prefixes.texts[self.group_index[e.prefix_group]]
-            if self.prefixes.tokens <= most:
-                return text, self.prefixes.tokens
-            return " ".join(text.split(" ", most)[:most]), most
-        parts, words = [], 0
-        for h in e.hash_ids:
-            if words >= most or self.block_uses[h] < 2:
+    def _prefix(self, i: int, most: int) -> tuple[str, int, int]:
+        """The shared part of line i's prompt, at most `most` words: its text, its length in words, and how
+        many of those words this run has sent before (a cache can hit those). The shared part is the line's
+        group system prompt, or its leading hash blocks that other lines use too (Mooncake ids chain: a
+        shared block implies shared predecessors). Built from the blocks it sends only."""
+        group = self.entries.group(i)
+        if group is not None and self.prefixes is not None:
+            text, words = self.prefixes.texts[group], min(self.prefixes.tokens, most)
+            if self.prefixes.tokens > most:
+                text = " ".join(text.split(" ", most)[:most])
+            reachable = words if group in self.seen_groups else 0
+            self.seen_groups.add(group)
+            return text, words, reachable
+        parts, words, reachable, leading = [], 0, 0, True
+        hashes = self.entries.hashes(i)
+        for h in hashes:
+            if words >= most or h not in self.shared_blocks:
                 break
             take = min(MOONCAKE_BLOCK_TOKENS, most - words)
             text = self.blocks.text(h)
             parts.append(text if take == MOONCAKE_BLOCK_TOKENS else " ".join(text.split(" ", take)[:take]))
+            leading = leading and h in self.seen_blocks
+            reachable += take if leading else 0
             words += take
-        return " ".join(parts), words
+        for h in hashes:
+            self.seen_blocks.add(h)
+        return " ".join(parts), words, reachable
 
     def unit(self, number: int, rng: random.Random, nonces: random.Random) -> Unit:
-        e = self.entries[number % len(self.entries)]  # warm-up requests reuse the first lines
-        prefix, shared = self._prefix(e, e.input_tokens - 1)  # room for at least one own token
-        own = user(self.prompts.build(e.input_tokens - shared, nonces))
+        i = number % len(self.entries)  # warm-up requests reuse the first lines
+        n_in, n_out = self.entries.input_tokens[i], self.entries.output_tokens[i]
+        prefix, shared, reachable = self._prefix(i, n_in - 1)  # room for at least one own token
+        own = user(self.prompts.build(n_in - shared, nonces))
         messages = ((system(prefix),) if shared else ()) + (own,)
-        headers = {self.header: e.session_id} if e.session_id is not None else {}
-        yield Request(messages, e.input_tokens, e.output_tokens, shared, headers)
+        session = self.entries.sessions[i] if self.entries.sessions is not None else None
+        headers = {self.header: session} if session is not None else {}
+        yield Request(messages, n_in, n_out, shared, headers, reachable_tokens=reachable)

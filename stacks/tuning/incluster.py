@@ -100,7 +100,7 @@ def package_files(root: Path = PACKAGE) -> dict[str, str]:
 def deadline_s(config: BenchmarkConfig, setup_s: float = SETUP_S) -> int:
     """The Job's activeDeadlineSeconds: setup, the warm-up, every level with its drain, and a minute."""
     levels = max(len(config.concurrency or config.request_rates), 1)
-    return int(setup_s + (config.timeout if config.warmup else 0) + levels * (config.max_seconds + config.timeout) + 60)
+    return int(setup_s + (config.timeout if config.warmup else 0) + levels * (config.level_seconds() + config.timeout) + 60)
 
 
 def job_document(config: BenchmarkConfig, target: InCluster, clients: int, start_at: float) -> dict[str, Any]:

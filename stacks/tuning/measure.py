@@ -158,7 +158,7 @@ BenchFn = Callable[[BenchmarkConfig, threading.Event], list[LevelResult]]
 def run_loadgen(config: BenchmarkConfig, stop: threading.Event) -> list[LevelResult]:
     """The load generator in its own event loop, stoppable from another thread, with a wall-clock cap."""
     levels = len(config.concurrency or config.request_rates)
-    cap = levels * (config.max_seconds + config.timeout) + config.warmup * config.timeout + 60
+    cap = levels * (config.level_seconds() + config.timeout) + config.warmup * config.timeout + 60
 
     async def main() -> list[LevelResult]:
         event = asyncio.Event()

@@ -2,7 +2,7 @@
 
 Runs aiohttp.web in its own thread and event loop (so its timing does not depend on the client's
 loop).  The request's ``model`` picks the script; the URL path picks chat or completions.
-``echo-key`` refuses with HTTP 401 quoting the request's key, ``echo-key-header`` answers like ``fast`` with the
+``oneshot`` sends its whole answer in one write (with its headers); ``echo-key`` refuses with HTTP 401 quoting the request's key, ``echo-key-header`` answers like ``fast`` with the
 key echoed in ``x-ratelimit-limit`` (a hostile server for the secret scrubber).
 Every request body is kept in ``server.bodies``, its headers in ``server.headers``, its arrival
 (``perf_counter()`` when the handler starts) in ``server.arrivals``; the "reply" script answers
@@ -145,6 +145,10 @@ class ScriptedServer:
             return web.json_response({"object": "chat.completion", "choices": [{"message": {"content": "hi"}}]})
         if name == "stall-headers":
             await asyncio.sleep(30)
+        if name == "oneshot":  # the whole answer in the response's one write: complete before the client's post returns
+            events = [_event(_choice(chat, None, role=True)), *(_event(_choice(chat, f" t{i}")) for i in range(n)),
+                      _event(_choice(chat, "", finish="length")), _event(_usage(PROMPT_TOKENS, n)), _event(b"[DONE]")]
+            return web.Response(body=b"".join(events), content_type="text/event-stream")
         headers = {"Content-Type": "text/event-stream"}
         if name == "echo-key-header":  # answers, and echoes the key in a rate-limit header the client records
             headers["x-ratelimit-limit"] = request.headers.get("x-api-key") or request.headers.get("Authorization", "")

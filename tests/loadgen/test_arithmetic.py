@@ -47,7 +47,7 @@ def test_meets_slo():
 def rec(i, ttft, tpot, e2e, out, ok=True, cancelled=False, start=0.0):
     r = RequestRecord(i, 10, out)
     r.scheduled = start
-    r.start = start
+    r.start, r.start_stamped = start, True  # as a socket-stamped send
     r.end = start + e2e
     r.ok, r.cancelled = ok, cancelled
     r.error = None if ok else ("cancelled" if cancelled else "HTTP 500: x")

@@ -5,7 +5,7 @@ import asyncio
 import aiohttp
 import pytest
 
-from benchmarks.client import StampingHandler, make_session
+from benchmarks.client import SendStamp, StampingHandler, make_session
 from benchmarks.loadgen import BenchmarkConfig, run_benchmark_sync
 
 from tests.loadgen.scripted_server import PROMPT_TOKENS
@@ -118,19 +118,22 @@ def test_seeded_runs_repeat_lengths_but_not_nonces(server):
 def test_socket_stamps_use_aiohttps_private_connector_factory(server):
     """aio-libs/aiohttp@v3.14.3 (and the pinned 3.14.5) ``aiohttp/connector.py``: ``BaseConnector.__init__`` sets
     ``self._factory = functools.partial(ResponseHandler, loop=loop)`` and every connection is built with it. The
-    session's connections must be ``StampingHandler``s that stamp the socket write and the reads."""
+    session's connections must be ``StampingHandler``s that stamp the socket write and the reads; the request's
+    own ``SendStamp`` (its ``trace_request_ctx``) gets the write's time and the protocol that carried it."""
     body = b'{"model": "echo", "messages": [{"role": "user", "content": "a b c"}], "stream": true, "max_tokens": 3}'
+    stamp = SendStamp()
 
     async def go():
         async with make_session() as session:
-            async with session.post(server.url + "/v1/chat/completions", data=body, headers={"Content-Type": "application/json"}) as resp:
+            async with session.post(server.url + "/v1/chat/completions", data=body, headers={"Content-Type": "application/json"},
+                                    trace_request_ctx=stamp) as resp:
                 proto = resp.connection.protocol
                 await resp.read()
                 return proto
 
     proto = asyncio.run(go())
-    assert isinstance(proto, StampingHandler)
-    assert proto.sent_at is not None and proto.last_read > proto.sent_at
+    assert isinstance(proto, StampingHandler) and stamp.proto is proto
+    assert stamp.sent_at is not None and proto.last_read > stamp.sent_at
 
 
 def test_an_aiohttp_without_the_connector_factory_stops_the_run_not_the_stamps(monkeypatch):

@@ -22,14 +22,14 @@ def write(tmp_path, name, text):
 def test_native_trace_fields_and_seconds(tmp_path):
     path = write(tmp_path, "t.jsonl", '{"timestamp": 1.5, "input_tokens": 10, "output_tokens": 3, "prefix_group": "a", "session_id": 7}\n'
                                       '\n{"timestamp": 2.25, "input_tokens": 20, "output_tokens": 5}\n')
-    assert load_trace(path, "native", 1) == [TraceEntry(0.0, 10, 3, "a", "7"), TraceEntry(0.75, 20, 5)]
+    assert list(load_trace(path, "native", 1)) == [TraceEntry(0.0, 10, 3, "a", "7"), TraceEntry(0.75, 20, 5)]
 
 
 def test_mooncake_trace_milliseconds_and_hash_ids(tmp_path):
     # the first lines of kvcache-ai/Mooncake mooncake_trace.jsonl
     path = write(tmp_path, "m.jsonl", '{"timestamp": 0, "input_length": 6755, "output_length": 500, "hash_ids": [0, 1, 2]}\n'
                                       '{"timestamp": 3052, "input_length": 2287, "output_length": 316, "hash_ids": [0, 42]}\n')
-    assert load_trace(path, "mooncake", 1) == [TraceEntry(0.0, 6755, 500, hash_ids=(0, 1, 2)), TraceEntry(3.052, 2287, 316, hash_ids=(0, 42))]
+    assert list(load_trace(path, "mooncake", 1)) == [TraceEntry(0.0, 6755, 500, hash_ids=(0, 1, 2)), TraceEntry(3.052, 2287, 316, hash_ids=(0, 42))]
 
 
 def test_azure_trace_datetimes_relative_to_the_first_row(tmp_path):

@@ -37,18 +37,27 @@ def test_shared_prefix_sends_exactly_G_distinct_prefixes_of_N_tokens_with_unique
     assert all(len(p.split()) == 40 for p in prefixes)
     suffixes = [msgs[1]["content"] for msgs in sent]
     assert len(set(suffixes)) == 24 and all(len(s.split()) == 10 for s in suffixes)
-    # the server counts 50 words per request, 40 of them shared
-    assert lv.workload == {"shape": "shared-prefix", "shared_prefix_fraction": pytest.approx(0.8)}
+    # the server counts 50 words per request, 40 of them shared; each group's first use is not reachable:
+    # 21 of 24 requests can hit 40 words, 840 of 1200
+    seed = lv.workload.pop("prefix_seed")
+    assert isinstance(seed, int)
+    assert lv.workload == {"shape": "shared-prefix", "shared_prefix_fraction": pytest.approx(0.8), "reachable_prefix_fraction": pytest.approx(0.7)}
 
 
-def test_shared_prefix_texts_follow_the_seed(server):
-    def prefixes(seed):
+def test_shared_prefix_texts_are_new_each_run_unless_the_run_shares_them(server):
+    """Unseeded texts were the same in every run, so a server warm from an earlier run hit prefixes a cold
+    one misses. Now each run draws its own prefix_seed (reported per level); giving one shares the texts."""
+    def prefixes(**kw):
         server.clear()
-        run_benchmark_sync(cfg(server, concurrency=(2,), max_requests=12, prefix_tokens=20, prefix_groups=2, seed=seed))
-        return {msgs[0]["content"] for msgs in _messages(server)}
+        result = run_benchmark_sync(cfg(server, concurrency=(2,), max_requests=12, prefix_tokens=20, prefix_groups=2, **kw))
+        return {msgs[0]["content"] for msgs in _messages(server)}, result.levels[0].workload["prefix_seed"]
 
-    assert prefixes(1) == prefixes(1)
-    assert prefixes(1).isdisjoint(prefixes(2))
+    first, seed = prefixes(seed=1)
+    again, _ = prefixes(seed=1)
+    assert len(first) == 2 and first.isdisjoint(again)
+    assert prefixes(seed=3, prefix_seed=seed)[0] == first
+    assert prefixes(prefix_seed=5) == prefixes(prefix_seed=5)
+    assert prefixes(prefix_seed=5)[0].isdisjoint(prefixes(prefix_seed=6)[0])
 
 
 def test_sessions_grow_by_the_servers_actual_replies(server):

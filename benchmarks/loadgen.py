@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import os
 import random
 import time
 from dataclasses import dataclass
@@ -56,6 +55,7 @@ from .runner import LevelContext, no_gc_pauses, run_closed, run_open, run_trace
 from .scenario import SCENARIO_HELP, ScenarioError, parse_scenario
 from .workloads import MAX_TURNS, Workload, WorkloadError, make_workload, summarize
 from .workloads.prefix import MAX_GROUPS
+from .trace_levels import trace_caps, trace_info, trace_label
 
 __all__ = ["BenchmarkConfig", "BenchmarkResult", "LevelResult", "ConfigError", "run_benchmark", "run_benchmark_sync"]
 
@@ -339,33 +339,6 @@ async def run_benchmark(config: BenchmarkConfig, *, stop: asyncio.Event | None =
     result.finished_at = _now()
     return result
 
-
-def trace_label(config: BenchmarkConfig) -> str:
-    """A trace level's name: the trace file and the replay speed, e.g. ``mooncake_trace.jsonl x2``."""
-    return f"{os.path.basename(config.trace or '')} x{config.trace_speed:g}"
-
-
-def trace_caps(config: BenchmarkConfig, workload: Workload, max_requests: int, max_seconds: float) -> str | None:
-    """One line when the caps keep part of the trace from being sent, else None."""
-    arrivals = workload.arrivals or ()
-    lines = len(arrivals)
-    within = sum(1 for at in arrivals[:max_requests] if at < max_seconds)
-    if within == lines:
-        return None
-    why = []
-    if max_requests < lines:
-        why.append(f"max_requests={max_requests:,}")
-    if within < min(max_requests, lines):
-        why.append(f"max_seconds={max_seconds:g} (the replay spans {arrivals[-1]:,.1f} s)")
-    return (f"trace {trace_label(config)}: replaying {within:,} of its {lines:,} requests, capped by {' and '.join(why)}; "
-            "leave them unset to replay the whole trace")
-
-
-def trace_info(config: BenchmarkConfig, workload: Workload, sent: int) -> dict:
-    """What a trace level replayed: file, format, speed, the trace's requests and how many were sent."""
-    arrivals = workload.arrivals or ()
-    return {"file": os.path.basename(config.trace or ""), "format": config.trace_format, "speed": config.trace_speed,
-            "requests": len(arrivals), "sent": sent, "span_s": arrivals[-1] if arrivals else 0.0}
 
 
 def run_benchmark_sync(config: BenchmarkConfig, *, progress: object | None = None) -> BenchmarkResult:

@@ -2,7 +2,7 @@
 Mooncake FAST'25) against a recording server showed, one test per finding.
 
 No durations are asserted (a loaded 2-core machine stretches them): counts, order and structure only;
-the timing itself is ``python -m benchmarks.replay_accuracy`` (benchmarks/README.md).
+the timing itself is ``python -m benchmarks.experiments.replay_accuracy`` (benchmarks/README.md).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Trace replay accuracy: how late each request leaves against its timestamp (not run in CI).
 
-    venv/bin/python -m benchmarks.replay_accuracy [--requests 1000] [--speed 3] [--gap 20]
-    venv/bin/python -m benchmarks.replay_accuracy --trace conversation_trace.jsonl   # the real one
+    venv/bin/python -m benchmarks.experiments.replay_accuracy [--requests 1000] [--speed 3] [--gap 20]
+    venv/bin/python -m benchmarks.experiments.replay_accuracy --trace conversation_trace.jsonl   # the real one
 
 Replays a Mooncake-format trace against the loopback stream server (``benchmarks.stream_server``: 20
 ms TTFT, 2 ms between tokens, run at niceness 10: it stands in for another machine, so its wake-ups

@@ -1,6 +1,6 @@
 """Trace parsing speed and memory on a generated million-line trace (not run in CI).
 
-    venv/bin/python -m benchmarks.trace_parse_speed [--lines 1000000] [--format mooncake|azure|both]
+    venv/bin/python -m benchmarks.experiments.trace_parse_speed [--lines 1000000] [--format mooncake|azure|both]
 
 Writes the trace to a temporary directory (Mooncake: ~15 hash ids per line, chained so later lines
 share leading blocks with earlier ones, as the published trace does; Azure: the CSV layout of
@@ -21,7 +21,7 @@ import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CHILD = (
     "import re, sys, time\n"
     "from pathlib import Path\n"

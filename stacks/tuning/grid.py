@@ -28,7 +28,7 @@ from components.rules.load_job import MAX_CLIENTS
 from components.rules.paths import ConfigPaths
 from components.rules.spec import ClusterSpec, EndpointSpec, PlatformSpec
 from stacks import config as stack_config
-from stacks import config_errors
+from stacks import config_errors, hyperpod_checks
 from stacks.yamlio import YamlInputError, load_file
 
 from .cost import point_problems
@@ -516,6 +516,12 @@ def local_problems(grid: GridSpec, params: dict[str, Any], spec: EndpointSpec) -
     return problems
 
 
+def dpd_shape(bench: Benchmark) -> Any:
+    """The point's traffic for the DPD rules (D3, D4): its scenario, a shared prefix counted as input."""
+    rate = max(bench.request_rates) if bench.request_rates else None
+    return hyperpod_checks.shape(bench.scenario, "the benchmark scenario", rate, bench.prefix_tokens, bench.turns)
+
+
 def endpoint_params(params: dict[str, Any]) -> dict[str, Any]:
     """The point's endpoint settings: without its `benchmark.*` values, which shape the load, not the stack."""
     return {k: v for k, v in params.items() if not k.startswith(BENCHMARK_PREFIX)}
@@ -549,6 +555,7 @@ def make_point(grid: GridSpec, params: dict[str, Any]) -> Point:
         paths=grid.pulumi.paths(),
         platform_stack=grid.pulumi.base_stack if on_cluster else None,
         platform_cluster=grid.cluster if on_cluster and grid.pulumi.base_stack else None,
+        workload=lambda _: dpd_shape(bench or grid.benchmark),
     )
     problems = checked.problems + point_problems(grid, params, spec) + local_problems(grid, settings, spec)
     return Point(params, spec, tuple(problems), bench)

@@ -120,16 +120,12 @@ def fit_fallbacks(specs: Sequence[EndpointSpec], facts_for: Callable[[EndpointSp
     return problems
 
 
-def spread(spec: EndpointSpec, price_of: Callable[[str], Optional[float]]) -> Optional[tuple[str, float, str, float, list[str]]]:
-    """(cheapest type, its $/h, dearest type, its $/h, unpriced types) over `instanceTypes`, or None without a list."""
+def spread(spec: EndpointSpec, price_of: Callable[[str], Optional[float]]) -> Optional[list[tuple[str, Optional[float]]]]:
+    """Each type of `instanceTypes` with its price (None: no price), cheapest first, unpriced last; None without a list."""
     if not spec.instance_types:
         return None
     priced = [(t, price_of(t)) for t in spec.instance_types]
-    known = sorted(((p, t) for t, p in priced if p is not None))
-    unpriced = [t for t, p in priced if p is None]
-    if not known:
-        return None
-    return known[0][1], known[0][0], known[-1][1], known[-1][0], unpriced
+    return sorted(priced, key=lambda tp: (tp[1] is None, tp[1] or 0.0))
 
 
 # ---------------------------------------------------------------- rendered objects

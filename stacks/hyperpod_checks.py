@@ -21,7 +21,12 @@ def shape(scenario: str, source: str, requests_per_second: Optional[float] = Non
     except ScenarioError:
         return None
     p, extra = s.params, prefix_tokens or 0
-    typical_in, typical_out = {"D": (p[0], p[1]), "N": (p[0], p[2]), "U": ((p[0] + p[1]) // 2, (p[2] + p[3]) // 2)}[s.kind]
+    if s.kind == "D":
+        typical_in, typical_out = p[0], p[1]
+    elif s.kind == "N":
+        typical_in, typical_out = p[0], p[2]
+    else:
+        typical_in, typical_out = (p[0] + p[1]) // 2, (p[2] + p[3]) // 2
     history = (turns - 1) * (typical_in + typical_out)
     return hyperpod_dpd.WorkloadShape(typical_in + extra + history // 2, s.max_input + extra + history, typical_out, requests_per_second, source)
 

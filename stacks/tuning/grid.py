@@ -155,6 +155,8 @@ ROUTER_KEYS = {
     "intelligentRouting": "the HyperPod operator's router",
     "routingStrategy": "the HyperPod operator's router (intelligentRouting)",
     "kvCache": "the HyperPod operator's KV-cache offload (kvCacheSpec)",
+    "pdSpec": "the HyperPod operator's disaggregated prefill and decode (pdSpec)",
+    "requestLimits": "the HyperPod operator's nginx sidecar (worker.requestLimits)",
 }
 TARGET_RULE = "TARGET"
 # Said wherever a stand-in run's numbers are shown, so none is mistaken for a measurement of a model.
@@ -508,7 +510,8 @@ def local_problems(grid: GridSpec, params: dict[str, Any], spec: EndpointSpec) -
         if top in ROUTER_KEYS:
             problems.append(Problem(f"parameters.{key}", value, TARGET_RULE, f"needs {ROUTER_KEYS[top]}, which a local engine does not have",
                                     "tune it with target: pulumi on a hyperpod cluster, or drop it from this local grid"))
-    set_in_base = {"intelligentRouting": spec.intelligent_routing, "kvCache": spec.kv_cache is not None and spec.kv_cache.enabled}
+    set_in_base = {"intelligentRouting": spec.intelligent_routing, "kvCache": spec.kv_cache is not None and spec.kv_cache.enabled,
+                   "pdSpec": spec.pd_spec is not None, "requestLimits": spec.request_limits is not None}
     for key, on in set_in_base.items():
         if on and not any(k.split(".", 1)[0] == key for k in params):
             problems.append(Problem(f"base.{key}", True, TARGET_RULE, f"needs {ROUTER_KEYS[key]}, which a local engine does not have",

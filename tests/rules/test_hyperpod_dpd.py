@@ -97,7 +97,8 @@ def test_d2_dpd_on_an_instance_type_aws_does_not_list_is_refused_each_entry_name
 def test_d2_efa_table_matches_moto():
     """getmoto/moto@5.2.5 moto/ec2/resources/instance_types.json.gz: NetworkInfo.EfaSupported, EfaInfo.MaximumEfaInterfaces."""
     moto = pytest.importorskip("moto")
-    data = json.loads(gzip.open(Path(moto.__file__).parent / "ec2" / "resources" / "instance_types.json.gz").read())
+    with gzip.open(Path(moto.__file__).parent / "ec2" / "resources" / "instance_types.json.gz") as f:
+        data = json.loads(f.read())
     for name, interfaces in hyperpod_dpd.EFA_INTERFACES.items():
         net = data[name]["NetworkInfo"]
         assert (bool(net.get("EfaSupported")), (net.get("EfaInfo") or {}).get("MaximumEfaInterfaces", 0)) == (interfaces > 0, interfaces), name

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from components.rules import ConfigError, fit, hyperpod_fields
+from pydantic import ValidationError
+
+from components.rules import ConfigError, fit
 from components.rules.backends import hyperpod
 from components.rules.model_facts import ModelFacts
 from components.rules.spec import EndpointSpec
@@ -126,7 +128,7 @@ def test_g23_a_fallback_type_too_small_for_the_model_is_reported_at_its_index():
 def test_request_limits_render_on_the_worker():
     obj = hyperpod.render(spec(instanceType="ml.g5.12xlarge", requestLimits={"maxConcurrentRequests": 32}), "us-east-1")
     assert obj["spec"]["worker"]["requestLimits"] == {"maxConcurrentRequests": 32, "overflowStatusCode": 429}
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         spec(instanceType="ml.g5.12xlarge", requestLimits={"maxConcurrentRequests": 0})  # CRD minimum 1
 
 

@@ -152,3 +152,10 @@ def test_the_cost_line_prices_the_first_type_and_names_the_spread(tmp_path):
     assert spread == "  endpoints[0] instanceTypes: priced at the first, ml.g6e.12xlarge; the list spans $2.5/h (ml.g5.8xlarge) to $10.25/h (ml.g6e.12xlarge) per instance; no price for ml.g5.12xlarge"
     assert "1 x ml.g6e.12xlarge (sagemaker-hyperpod) at $10.25/h" in lines[0]
     assert "ml.g5.8xlarge (sagemaker" not in lines[0]  # the empty fallback groups cost nothing
+
+
+def test_g11_a_hand_written_object_is_checked_on_its_first_listed_type():
+    obj = hyperpod.render(spec(instanceTypes=["ml.g5.12xlarge", "ml.g6e.12xlarge"], engineArgs={"tensorParallelSize": 4}), "us-east-1")
+    assert hyperpod.check(obj) == []
+    obj["spec"]["instanceTypes"] = ["ml.g5.8xlarge", "ml.g5.12xlarge"]  # one GPU first: tensor-parallel 4 cannot run
+    assert [(p.path, p.rule) for p in hyperpod.check(obj)] == [("spec.worker.args[--tensor-parallel-size]", "G11")]

@@ -564,7 +564,7 @@ def _fix_resources(spec: dict, worker: dict, engine: str | None) -> list[Change]
         limits[GPU] = str(tp)
         changes.append(Change(f"spec.worker.resources.limits.{GPU}", None, str(tp), G11, "GPUs are scheduled by limit = tensor-parallel size"))
     changes += engine_checks.fix_ephemeral_storage(worker, "spec.worker")
-    inst = reader.instance(spec.get("instanceType"))
+    inst = reader.instance(reader.first_instance_type(spec))
     if engine is not None and inst is not None:
         present = reader.env_map(worker.get("environmentVariables"))
         for key, value in engines.instance_env(engine, inst).items():

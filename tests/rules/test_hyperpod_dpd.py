@@ -155,3 +155,11 @@ def test_pdspec_on_another_backend_is_refused():
     with pytest.raises(ConfigError) as info:
         parse({"cluster": {"mode": "eks", "name": "k"}, "endpoints": [entry(backend="kubernetes", instanceType="p5.48xlarge")]}, "us-east-1", "dev")
     assert ("endpoints[0].pdSpec", "BACKEND") in {(p.path, p.rule) for p in info.value.problems}
+
+
+def test_g22_the_sagemaker_dpd_image_counts_as_an_lmcache_build():
+    # AWS's DPD example runs kvCacheSpec L1 on public.ecr.aws/deep-learning-containers/vllm:server-hyperpod-cuda-v1.1,
+    # which "include[s] LMCache 0.4.3" though its name does not say so.
+    obj = hyperpod.render(spec(image="public.ecr.aws/deep-learning-containers/vllm:server-hyperpod-cuda-v1.1", kvCache={"l1": True}), "us-east-1")
+    assert [p for p in hyperpod.check(obj) if p.rule in ("G22", "D1")] == []
+    assert [p.rule for p in hyperpod.check(hyperpod.render(spec(image="vllm/vllm-openai:v0.11.0", kvCache={"l1": True}, pdSpec=None), "us-east-1")) if p.rule == "G22"] == ["G22"]

@@ -163,3 +163,9 @@ def test_g22_the_sagemaker_dpd_image_counts_as_an_lmcache_build():
     obj = hyperpod.render(spec(image="public.ecr.aws/deep-learning-containers/vllm:server-hyperpod-cuda-v1.1", kvCache={"l1": True}), "us-east-1")
     assert [p for p in hyperpod.check(obj) if p.rule in ("G22", "D1")] == []
     assert [p.rule for p in hyperpod.check(hyperpod.render(spec(image="vllm/vllm-openai:v0.11.0", kvCache={"l1": True}, pdSpec=None), "us-east-1")) if p.rule == "G22"] == ["G22"]
+
+
+def test_d1_the_fixer_leaves_a_rendered_dpd_object_as_it_is():
+    obj = hyperpod.render(spec(instanceType=None, instanceTypes=["ml.p5.48xlarge", "ml.p5en.48xlarge"], requestLimits={"maxConcurrentRequests": 16}), "us-east-1")
+    fixed, changes = hyperpod.fix(obj)
+    assert changes == [] and fixed == obj

@@ -169,3 +169,13 @@ def test_d1_the_fixer_leaves_a_rendered_dpd_object_as_it_is():
     obj = hyperpod.render(spec(instanceType=None, instanceTypes=["ml.p5.48xlarge", "ml.p5en.48xlarge"], requestLimits={"maxConcurrentRequests": 16}), "us-east-1")
     fixed, changes = hyperpod.fix(obj)
     assert changes == [] and fixed == obj
+
+
+def test_g9_a_dpd_endpoints_key_is_a_plain_value_for_its_router():
+    # The operator creates a router for every DPD endpoint (AWS's DPD page), and its router receives only plain env values (G9).
+    obj = hyperpod.render(spec(apiKey=True), "us-east-1", api_key="sk-test")
+    (key,) = [e for e in obj["spec"]["worker"]["environmentVariables"] if e["name"] == "VLLM_API_KEY"]
+    assert key == {"name": "VLLM_API_KEY", "value": "sk-test"}
+    key.pop("value")
+    key["valueFrom"] = {"secretKeyRef": {"name": "llama70-api-key", "key": "api-key"}}
+    assert [p.rule for p in hyperpod.check(obj)] == ["G9"]

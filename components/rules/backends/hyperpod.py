@@ -165,7 +165,8 @@ def render(
 
 
 def _api_key_env(spec: EndpointSpec, api_key: Any, secret_name: str) -> dict[str, Any]:
-    if spec.intelligent_routing:
+    # With pdSpec the operator creates its router too (AWS's DPD page: "The router is created automatically").
+    if spec.intelligent_routing or spec.pd_spec is not None:
         # G9: the operator copies only plain `value` env vars to the router (a secretKeyRef key left it empty); a
         # secretKeyRef leaves the router's VLLM_API_KEY empty and every backend call gets 401.
         return {"name": API_KEY_ENV, "value": api_key}
@@ -391,7 +392,7 @@ def _check_model_flag(spec: dict, view: engine_checks.EngineContainerView) -> li
 def _check_api_key(spec: dict, view: engine_checks.EngineContainerView) -> list[Problem]:
     """G9, HyperPod's router: it receives only plain `value` env vars."""
     entry = view.env.get(API_KEY_ENV)
-    if not _routing(spec) or entry is None:
+    if not (_routing(spec) or isinstance(spec.get("pdSpec"), dict)) or entry is None:
         return []
     if "valueFrom" in entry or not entry.get("value"):
         return [

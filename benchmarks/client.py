@@ -17,6 +17,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from time import perf_counter
+from typing import Any
 
 import aiohttp
 from aiohttp.client_proto import ResponseHandler
@@ -69,10 +70,16 @@ class RequestRecord:
     shared_tokens: int = 0  # requested tokens of shared prefix at the start of the prompt
     reachable_tokens: int = 0  # of those, the ones this run sent before (what a prefix cache can hit)
     reply: list[str] | None = None  # set to [] to keep the streamed answer text (sessions)
-    rate_limited: bool = False  # HTTP 429: the gateway refused it for the key's budget, not an error
+    rate_limited: bool = False  # HTTP 429 from the gateway: refused for the key's budget, not an error
     tenant: str | None = None  # whose key it carried (--api-keys)
     limits: dict | None = None  # the response's rate-limit headers (tenants.LIMIT_HEADERS)
     model: str | None = None  # the model the response named (its first chunk with a "model" field)
+
+    @property
+    def shed(self) -> bool:
+        """HTTP 429 from the endpoint itself (a worker's request limit): load it shed, neither served nor an error.
+        Derived from `status`, so raw records and merged results keep it."""
+        return self.status == 429 and not (self.ok or self.rate_limited or self.cancelled) and self.error is None
 
     @property
     def queue_time(self) -> float:
@@ -291,6 +298,23 @@ class _RateLimited(Exception):
     pass
 
 
+class _Shed(Exception):
+    pass
+
+
+def gateway_limited(headers: Any) -> bool:
+    """Whether a 429 is the gateway's own tenant limit, not an answer passed on from the endpoint. Envoy's rate-limit
+    filter answers an over-limit request itself, with `x-envoy-ratelimited: true` where that header is enabled (Envoy
+    Gateway v1.8.1 turns it off unless a ClientTrafficPolicy sets enableEnvoyHeaders: envoyproxy/gateway@v1.8.1
+    internal/xds/translator/ratelimit.go) and the draft-03 `x-ratelimit-*` headers of the exhausted descriptor, so
+    `x-ratelimit-remaining: 0` (on by default there). A 429 without either came from behind the gateway: the HyperPod
+    worker's nginx sidecar past `requestLimits.maxConcurrentRequests` (CRD worker.requestLimits), sent straight or
+    through the gateway, which then carries a nonzero remaining budget."""
+    if headers.get("x-envoy-ratelimited"):
+        return True
+    return any(str(headers.get(name, "")).strip() == "0" for name in ("x-ratelimit-remaining", "x-tokens-remaining"))
+
+
 def _text_of(choice: dict) -> str | None:
     """The answer text a streamed choice carries; "" if it carries other generated text (reasoning
     or a tool call); None for a role-only prelude or an empty delta (no generated text)."""
@@ -370,7 +394,7 @@ async def send(session: aiohttp.ClientSession, target: Target, record: RequestRe
                 record.limits = limit_headers(resp.headers)
                 if resp.status == 429:
                     await resp.content.read(ERROR_BODY_BYTES)
-                    raise _RateLimited
+                    raise _RateLimited if gateway_limited(resp.headers) else _Shed
                 if resp.status != 200:
                     text = (await resp.content.read(ERROR_BODY_BYTES)).decode("utf-8", "replace")
                     raise _StreamError(f"HTTP {resp.status}: {text.strip()}")
@@ -421,6 +445,8 @@ async def send(session: aiohttp.ClientSession, target: Target, record: RequestRe
         record.ok = True
     except _RateLimited:
         end, record.rate_limited = perf_counter(), True
+    except _Shed:
+        end = perf_counter()  # record.shed: status 429, no error
     except (_StreamError, SSEError) as e:
         end, record.error = perf_counter(), str(e)
     except TimeoutError:

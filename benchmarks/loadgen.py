@@ -280,7 +280,7 @@ async def run_benchmark(config: BenchmarkConfig, *, stop: asyncio.Event | None =
         if config.warmup:
             records: list = []
             await run_closed(context(records, False), min(config.warmup, 8), config.warmup, config.timeout, stop)
-            failed = [r for r in records if not r.ok and not r.cancelled and not r.rate_limited]  # a 429 is the limit working
+            failed = [r for r in records if not r.ok and not r.cancelled and not r.rate_limited and not r.shed]  # a 429 is a limit working
             errors: dict[str, int] = {}
             for r in failed:
                 errors[r.error] = errors.get(r.error, 0) + 1

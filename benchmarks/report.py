@@ -177,6 +177,8 @@ def print_report(result: BenchmarkResult, console: Console) -> None:
             console.print(f"errors ({lv.mode} {lv.value:g}): {n} x {scrub(text[:200])}", style="red")
         if lv.rate_limited:  # not in ok/err: a 429 is the gateway's limit working, not an error
             console.print(f"rate limited ({lv.mode} {lv.value:g}): {lv.rate_limited} x HTTP 429", style="yellow")
+        if lv.shed:  # the endpoint's own limit (requestLimits), apart from errors and from the gateway's
+            console.print(f"shed by the endpoint ({lv.mode} {lv.value:g}): {lv.shed} x HTTP 429", style="yellow")
     if result.interrupted:
         console.print("interrupted: the last level is partial", style="yellow")
 

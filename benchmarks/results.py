@@ -51,6 +51,7 @@ class LevelResult:
     # The workload's shape and what it reports (shared-prefix share, per-turn TTFT, arrival lag)
     workload: dict[str, Any] = field(default_factory=dict)
     rate_limited: int = 0  # HTTP 429 from a gateway: neither completed nor failed
+    shed: int = 0  # HTTP 429 from the endpoint's own request limit (client.RequestRecord.shed): neither, and not the gateway's
     tenants: dict[str, Any] = field(default_factory=dict)  # --api-keys: tenant -> tenants.TenantStats.to_dict()
     # The guards' verdict (benchmarks/validity.py): [{guard, reason}]; any entry makes the level INVALID
     invalid: list[dict[str, str]] = field(default_factory=list)
@@ -66,7 +67,7 @@ class LevelResult:
         cls, mode: str, value: float, records: list[RequestRecord], t0: float, slo: Mapping[str, float], cpu_s: float
     ) -> "LevelResult":
         ok = [r for r in records if r.ok]
-        failed = [r for r in records if not r.ok and not r.cancelled and not r.rate_limited]
+        failed = [r for r in records if not r.ok and not r.cancelled and not r.rate_limited and not r.shed]
         finished = len(ok) + len(failed)
         ends = [r.end for r in records if r.end is not None]
         duration = max(ends) - t0 if ends else 0.0
@@ -128,6 +129,7 @@ class LevelResult:
             records=records,
             t0=t0,
             rate_limited=sum(1 for r in records if r.rate_limited and not r.cancelled),
+            shed=sum(1 for r in records if r.shed),
             tenants={t: s.to_dict() for t, s in tenant_report(records).items()},
             send_stamp_fallbacks=fallbacks,
         )
@@ -168,6 +170,10 @@ class BenchmarkResult:
         for lv in self.levels:
             errors.update(lv.errors)
         failed, limited = sum(errors.values()), sum(lv.rate_limited for lv in self.levels)
+        shed = sum(lv.shed for lv in self.levels)
+        if shed and not failed and not limited:
+            return (f"every request was shed by the endpoint ({shed} of {shed} got HTTP 429 without the gateway's limit headers: its "
+                    "workers' requestLimits.maxConcurrentRequests), so nothing was measured; Fix: lower the load or raise the limit")
         n = failed + limited
         text = " ".join(errors.most_common(1)[0][0].split())[:200] if errors else ""  # one line, whatever the server sent
         if limited and not failed:

@@ -106,6 +106,7 @@ class TenantStats:
     ok: int = 0
     rate_limited: int = 0
     errors: int = 0
+    shed: int = 0  # HTTP 429 from the endpoint's own request limit, not the tenant's (client.RequestRecord.shed)
     tokens: int = 0  # input + output tokens of successful requests (what a token limit counts)
     first_rate_limited: int | None = None  # how many requests this tenant had sent before its first 429
     last_limits: dict[str, str] = field(default_factory=dict)
@@ -129,6 +130,8 @@ def tenant_report(records: Iterable[Any]) -> dict[str, TenantStats]:
             s.rate_limited += 1
             if s.first_rate_limited is None:
                 s.first_rate_limited = s.sent - 1
+        elif r.shed:
+            s.shed += 1
         else:
             s.errors += 1
         if r.limits:

@@ -29,7 +29,7 @@ from components.rules.spec import ClusterSpec, EndpointSpec, GatewaySpec, Platfo
 from components.rules.tls import check_public_tls
 from components.rules.validate import validate_endpoints
 
-from . import capacity_files, config_errors, model_lock, yamlio
+from . import capacity_files, config_errors, hyperpod_checks, model_lock, yamlio
 
 PROJECT = "llm-serving"
 
@@ -145,7 +145,7 @@ class Validated:
     fits: list[fit.Fit] = field(default_factory=list)  # G23 per endpoint (empty when the lock file is unreadable)
 
 
-def check_fit(endpoints: Sequence[EndpointSpec], project_dir: Path, paths: ConfigPaths = STACK_FILE) -> tuple[list[fit.Fit], list[Problem]]:
+def check_fit(endpoints: Sequence[EndpointSpec], project_dir: Path, paths: ConfigPaths = STACK_FILE, workload: Any = None) -> tuple[list[fit.Fit], list[Problem]]:
     """G23 over the endpoints with the project's models.lock.json (stacks/model_lock.py); an unreadable lock file
     is one error."""
     try:
@@ -153,7 +153,9 @@ def check_fit(endpoints: Sequence[EndpointSpec], project_dir: Path, paths: Confi
     except model_lock.ModelLockError as exc:
         message, _, fix = str(exc).partition("; Fix: ")
         return [], [Problem(model_lock.LOCK_FILE, None, fit.G23, message, fix or model_lock.FIX)]
-    return fit.check_endpoints(endpoints, lock, paths.endpoint)
+    fits, problems = fit.check_endpoints(endpoints, lock, paths.endpoint)
+    # D3/D4 judge the traffic: a grid point's benchmark (`workload`), else each endpoint's `load`.
+    return fits, problems + hyperpod_checks.check(endpoints, lock, paths.endpoint, workload or hyperpod_checks.load_shape)
 
 
 def check_gated(endpoints: Sequence[EndpointSpec], project_dir: Path, paths: ConfigPaths = STACK_FILE) -> list[Problem]:
@@ -176,6 +178,7 @@ def validate_stack(
     paths: ConfigPaths = STACK_FILE,
     platform_stack: Optional[str] = None,
     platform_cluster: Optional[ClusterSpec] = None,
+    workload: Any = None,
 ) -> Validated:
     """The one config verdict, for a stack file (`parse`), a tuning grid's point (its trial stack) and a local
     trial alike: every rule over the endpoints, cluster, platform and gateway, each problem at the path `paths`
@@ -185,7 +188,7 @@ def validate_stack(
     endpoints are placed on `platform_cluster`, the platform stack's groups as deployed, when that is known."""
     if cluster is None:
         capacity = capacity_files.apply(list(endpoints), project_dir, paths)
-        fits, fit_problems = check_fit(capacity.endpoints, project_dir, paths)
+        fits, fit_problems = check_fit(capacity.endpoints, project_dir, paths, workload)
         return Validated(capacity.endpoints, list(capacity.problems) + validate_endpoints(capacity.endpoints, paths) + fit_problems, capacity, fits=fits)
     platform = platform or PlatformSpec()
     resolved = backends.resolve(endpoints, cluster, platform)
@@ -197,7 +200,7 @@ def validate_stack(
     defaulted = [autoscaling.apply_defaults(ep, server, paths.endpoint(i)) for i, ep in enumerate(resolved)]
     resolved, defaults = [ep for ep, _ in defaulted], [c for _, made in defaulted for c in made]
     found += validate_endpoints(resolved, paths)
-    fits, fit_problems = check_fit(resolved, project_dir, paths)
+    fits, fit_problems = check_fit(resolved, project_dir, paths, workload)
     found += fit_problems
     found += backends.validate_backends(resolved, cluster, platform, paths)
     found += validate_router_services(platform.ingress, resolved, paths)

@@ -41,10 +41,26 @@ _EXPECTED = {
 # InferenceEndpointConfig fields the operator has and this stack does not offer: an endpoint key of that name is
 # not a typo, so the error says what is missing and what to do instead (docs/backends.md, option table).
 NOT_OFFERED = {
-    "pdSpec": (
-        "prefill/decode disaggregation (the operator's pdSpec) is not offered by this stack: it renders one worker Deployment per endpoint",
-        "remove pdSpec; for disaggregated prefill and decode write the InferenceEndpointConfig yourself "
-        "(https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-hyperpod-model-deployment-dpd.html)",
+    # CRD spec.nodeAffinity: "mutually exclusive with instanceType and instanceTypes fields". The stack places,
+    # sizes, fits and prices every endpoint by its instance type, so it keeps those and refuses the affinity.
+    "nodeAffinity": (
+        "the operator's nodeAffinity replaces instanceType and instanceTypes (CRD: mutually exclusive), and this stack places, "
+        "fits (G23) and prices each endpoint by its instance type",
+        "remove nodeAffinity; use instanceTypes for an ordered list of instance types the operator may pick from",
+    ),
+    # CRD spec.dnsConfig: "DNS automation configuration for Route53. Requires tlsConfig.customCertificateConfig".
+    "dnsConfig": (
+        "the operator's dnsConfig writes the endpoint's Route53 record, which this stack already writes from platform.ingress.domain "
+        "(two writers of one record fight)",
+        "remove dnsConfig; set platform.ingress.domain {name, hostedZoneId}: the stack issues the certificate and writes the record",
+    ),
+    # CRD spec.dataCapture s3Uri: "If not provided, the TLS certificate bucket will be used"; the operator's managed
+    # policy AmazonSageMakerHyperPodInferenceAccess (v4, Sid DataCaptureS3) may write only hyperpod-tls*/data-capture/*.
+    "dataCapture": (
+        "data capture writes prompts and completions to S3 with the operator's role, which AWS's managed policy lets write only "
+        "hyperpod-tls*/data-capture/*, and the load balancer tier needs a bucket policy for ALB log delivery; the stack creates neither",
+        "remove dataCapture; capture at your client or gateway, or write the InferenceEndpointConfig yourself with a bucket and IAM "
+        "you own (https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-hyperpod-model-deployment.html)",
     ),
 }
 

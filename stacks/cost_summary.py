@@ -9,7 +9,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any, Optional
 
-from components.rules import cost
+from components.rules import cost, hyperpod_fields
 
 from .prices import snapshot
 
@@ -58,8 +58,32 @@ def lines(cfg: Any, directory: Optional[Path] = None, today: Optional[dt.date] =
     discounted = sorted({b for line in stack_bill.lines for b in line.billing if b != "on-demand"})
     extra = f"; {', '.join(discounted)} capacity shown at the on-demand price" if discounted else ""
     out.append(f"  = {money(stack_bill.per_hour)} per hour, {money(stack_bill.per_month)} per month ({cost.HOURS_PER_MONTH:g} h){scope}; {NOT_COUNTED}{extra}")
+    out += spread_lines(cfg, snap)
     if stack_bill.unpriced:
         missing = ", ".join(f"{line.count} x {line.instance_type} ({line.service})" for line in stack_bill.unpriced)
         out.append(f"  no price in {where} for {missing}: left out of the total (`python -m stacks prices show --region {cfg.region}` says why). Fix: `python -m stacks prices refresh --region {cfg.region}`")
     return out
 
+
+
+def spread_lines(cfg: Any, snap: Any) -> list[str]:
+    """One line per endpoint with `instanceTypes`: the total prices its first type; the operator may fall back to
+    another, so the line names the cheapest and dearest of the list (one instance, per hour)."""
+    service = "sagemaker-hyperpod"
+    out = []
+    for i, ep in enumerate(cfg.endpoints):
+
+        def price_of(t: str) -> Optional[float]:
+            price = snap.price(service, cost.priced_name(service, t))
+            return price.usd_per_hour if price else None
+
+        found = hyperpod_fields.spread(ep, price_of)
+        if found is None:
+            continue
+        known = [(cost.priced_name(service, t), usd) for t, usd in found if usd is not None]
+        unpriced = [cost.priced_name(service, t) for t, usd in found if usd is None]
+        head = f"  endpoints[{i}] instanceTypes: priced at the first, {cost.priced_name(service, ep.instance_type)}"
+        span = f"; the list spans {unit_price(known[0][1])}/h ({known[0][0]}) to {unit_price(known[-1][1])}/h ({known[-1][0]}) per instance" if known else ""
+        none = f"; no price for {', '.join(unpriced)}" if unpriced else ""
+        out.append(head + span + none)
+    return out

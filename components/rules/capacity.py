@@ -7,7 +7,6 @@ workload, model, engine, instance type or engine args does not match: each diffe
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import Annotated, Any, Literal, Optional
 
@@ -222,9 +221,11 @@ def annotate(manifests: list[dict[str, Any]], terms: Optional[dict[str, Any]]) -
     if target is None:
         return manifests
     out = list(manifests)
-    obj = copy.deepcopy(out[target])
-    obj.setdefault("metadata", {}).setdefault("annotations", {})[CONTRACT_ANNOTATION] = json.dumps(terms, sort_keys=True)
-    out[target] = obj
+    # New dicts down to the annotations only, as fit.annotate: the object may hold Pulumi outputs (the API key a
+    # routed endpoint passes as a plain value, G9), which cannot be deep-copied; a routed keyed endpoint with `load` crashed the plan.
+    obj = out[target]
+    meta = obj.get("metadata") or {}
+    out[target] = {**obj, "metadata": {**meta, "annotations": {**(meta.get("annotations") or {}), CONTRACT_ANNOTATION: json.dumps(terms, sort_keys=True)}}}
     return out
 
 

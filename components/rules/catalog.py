@@ -16,6 +16,7 @@ B1 = "B1"
 A1 = "A1"
 C1 = "C1"
 L1 = "L1"
+D1, D2, D3, D4 = "D1", "D2", "D3", "D4"
 O1, O2, O3, O4, O5, O6, O7, O8 = "O1", "O2", "O3", "O4", "O5", "O6", "O7", "O8"
 T1, T2, T3 = "T1", "T2", "T3"
 G24 = "G24"
@@ -326,6 +327,31 @@ RULES += (
          "The picker watches InferenceObjectives whether or not any exists, so the stack installs that kind's CRD (v1.0.2, pinned by commit) with the pool's, and creates no object of it.",
          "Any object of that group.",
          ("plan", "policy")),
+)
+
+# Disaggregated prefill and decode (the HyperPod operator's pdSpec). Source: AWS, "Disaggregated Prefill and Decode
+# for HyperPod inference" (https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-hyperpod-model-deployment-dpd.html).
+RULES += (
+    Rule(D1, "A DPD endpoint runs vLLM on an image with vLLM, LMCache and NIXL, sets its prefill and decode replicas and autoscaling per role, and gives every role pod its GPUs.",
+         "AWS's DPD page names the worker images that carry vLLM, LMCache, NIXL and the EFA provider, says `worker.resources` is ignored for DPD pods and that each role needs GPU requests; a top-level replica count or autoscaler says nothing about which role scales.",
+         "With `pdSpec` and no `image`, the image is AWS's `lmcache/vllm-openai:v0.4.3`; each role gets the worker's resources and the PD environment (`PD_BUFFER_SIZE`, `LMCACHE_SAVE_DECODE_CACHE=False`, `PYTHONHASHSEED=0`).",
+         "`pdSpec` with SGLang, with an image other than AWS's two, with top-level `replicas` other than 1 or `autoscaling`; a DPD object without role GPU requests or without `PYTHONHASHSEED=0`.",
+         ("fix", "validate", "policy")),
+    Rule(D2, "A DPD endpoint runs on instance types with EFA and GPU-Direct RDMA that AWS lists for DPD.",
+         "KV transfer off EFA falls back to CPU (AWS troubleshooting: below 1 GB/s); AWS lists ml.p5.48xlarge, ml.p5e.48xlarge, ml.p5en.48xlarge, ml.p6-b200.48xlarge and ml.p6-b300.48xlarge and no other type.",
+         "",
+         "`pdSpec` on any other type, each entry of `instanceTypes` included.",
+         ("validate", "policy")),
+    Rule(D3, "A DPD endpoint's routing threshold lets the workload's long prompts through the prefiller.",
+         "A threshold above every input the endpoint sees sends all requests straight to the decoder: DPD pays for a prefill pool that is never used (AWS: \"setting it too high limits TPOT improvement\").",
+         "",
+         "A threshold above the largest input of the declared `load.workload` or the grid's benchmark (warning); without either, the plan says the threshold is unchecked.",
+         ("validate", "driver")),
+    Rule(D4, "A DPD endpoint is inside the range where AWS says DPD pays off: 70B+ dense model, 4,000+ input tokens, 2+ requests per second, 256+ output tokens.",
+         "Disaggregation of a small model or short prompts costs a second GPU pool and a KV transfer per request for no latency gain (AWS: \"a standard colocated deployment is simpler and performs well\").",
+         "",
+         "A warning naming each condition the endpoint misses, from the model facts (models.lock.json) and `load`; a condition the stack cannot know is named unchecked.",
+         ("validate",)),
 )
 
 BY_ID: dict[str, Rule] = {r.id: r for r in RULES}

@@ -7,7 +7,7 @@ import ipaddress
 import re
 from typing import Any, Iterable, Optional
 
-from . import instances, naming
+from . import hyperpod_fields, instances, naming
 from .addons import OPERATOR_PREREQUISITES, OPERATOR_ROLE_PREFIX, operator_role_name, resolve_addons
 from .catalog import G8, G11, G20
 from .endpoint import GPU
@@ -128,9 +128,11 @@ def check_placement(cluster: ClusterSpec, endpoints: Iterable[EndpointSpec], pat
     owner = f"platform stack {platform_stack!r} (cluster {cluster.name})" if platform_stack else f"cluster {cluster.name}"
     problems = []
     for i, ep in enumerate(endpoints):
-        if instances.ec2_name(ep.instance_type.lower()) not in placed:
-            fix = missing_group_fix(cluster, ep, endpoints, paths.cluster, derivable=platform_stack is None)
-            problems.append(Problem(f"{paths.endpoint(i)}.instanceType", ep.instance_type, G11, f"no {groups} of {owner} has this instance type (have: {', '.join(have) or 'none'})", fix))
+        for j, itype in enumerate(hyperpod_fields.instance_types(ep)):  # the operator may pick any of instanceTypes
+            if instances.ec2_name(itype.lower()) not in placed:
+                fix = missing_group_fix(cluster, ep.model_copy(update={"instance_type": itype}), endpoints, paths.cluster, derivable=platform_stack is None)
+                where = f"{paths.endpoint(i)}.instanceTypes[{j}]" if ep.instance_types else f"{paths.endpoint(i)}.instanceType"
+                problems.append(Problem(where, itype, G11, f"no {groups} of {owner} has this instance type (have: {', '.join(have) or 'none'})", fix))
     return problems
 
 
@@ -141,7 +143,9 @@ def _nodes_per_type(endpoints: Iterable[EndpointSpec]) -> dict[str, int]:
         itype = instances.ec2_name(ep.instance_type.strip().lower())
         if not _group_name(itype):
             continue  # no instance type to derive a group from: the endpoint's own check names it
-        counts[itype] = counts.get(itype, 0) + max(ep.replicas, ep.autoscaling.max_replicas if ep.autoscaling else 0, 1)
+        counts[itype] = counts.get(itype, 0) + hyperpod_fields.nodes(ep)
+        for other in hyperpod_fields.fallbacks(ep):  # a group of 0 to scale when the first type has no capacity
+            counts.setdefault(instances.ec2_name(other.strip().lower()), 0)
     return dict(sorted(counts.items()))
 
 
@@ -164,12 +168,13 @@ def with_default_groups(cluster: ClusterSpec, endpoints: Iterable[EndpointSpec])
         groups: list = [InstanceGroup(name=_group_name(t), instance_type=hyperpod_instance_type(t), instance_count=n) for t, n in counts.items()]
         return cluster.model_copy(update={"instance_groups": groups})
     if cluster.mode == "eks" and not cluster.gpu_node_groups:
-        return cluster.model_copy(update={"gpu_node_groups": [derived_gpu_node_group(t, n) for t, n in counts.items()]})
+        return cluster.model_copy(update={"gpu_node_groups": [derived_gpu_node_group(t, n) for t, n in counts.items() if n]})
     return cluster
 
 
 def derived_groups(cluster: ClusterSpec, endpoints: Iterable[EndpointSpec]) -> list[Change]:
     """The groups `with_default_groups` adds, as change-log lines the plan prints (a default, announced)."""
+    endpoints = list(endpoints)
     derived = with_default_groups(cluster, endpoints)
     if derived is cluster:
         return []
@@ -178,7 +183,8 @@ def derived_groups(cluster: ClusterSpec, endpoints: Iterable[EndpointSpec]) -> l
         return []
     fields = ("name", "instance_type", "instance_count") if cluster.mode == "hyperpod" else ("name", "instance_type", "desired_size", "max_size")
     new = [g.model_dump(by_alias=True, include=set(fields)) for g in groups]
-    return [Change(f"cluster.{key}", [], new, G11, f"derived from the endpoints: one group per instance type, sized for their replicas (autoscaling maximum); set cluster.{key} to choose your own")]
+    spare = " (0 instances for an instanceTypes fallback: scale it when the first type has no capacity)" if any(hyperpod_fields.fallbacks(ep) for ep in endpoints) else ""
+    return [Change(f"cluster.{key}", [], new, G11, f"derived from the endpoints: one group per instance type, sized for their replicas (autoscaling maximum){spare}; set cluster.{key} to choose your own")]
 
 
 def missing_group_fix(cluster: ClusterSpec, ep: EndpointSpec, endpoints: Iterable[EndpointSpec], where: str = "cluster", derivable: bool = True) -> str:

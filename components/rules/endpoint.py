@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from . import engines, instances, naming, probes
-from .catalog import G22
+from .catalog import D1, G22
 from .problems import Change
 from .spec import EndpointSpec, HuggingFaceSource
 
@@ -89,6 +89,8 @@ def kv_cache_on(spec: EndpointSpec) -> bool:
 
 def default_changes(spec: EndpointSpec, path: str) -> list[Change]:
     """Defaults that differ from what a reader of the config would expect, for the plan's change log."""
+    if spec.image is None and spec.pd_spec is not None and spec.engine == "vllm":
+        return [Change(f"{path}.image", engines.VLLM.default_image, engines.DPD_IMAGES[0], D1, "disaggregated prefill and decode needs vLLM with LMCache and NIXL; the image AWS's DPD page names")]
     if spec.image is None and kv_cache_on(spec) and spec.engine == "vllm":
         return [Change(f"{path}.image", engines.VLLM.default_image, engines.LMCACHE_IMAGE, G22, "KV-cache offload needs LMCache; the image upstream's kvCacheSpec samples use")]
     return []
@@ -98,7 +100,7 @@ def resolve(spec: EndpointSpec) -> ResolvedEndpoint:
     eng = engines.engine(spec.engine)
     inst = instances.lookup(spec.instance_type)
     name = naming.endpoint_name(spec.name)
-    image = spec.image or engines.default_image(spec.engine, kv_cache_on(spec))
+    image = spec.image or engines.default_image(spec.engine, kv_cache_on(spec), spec.pd_spec is not None)
     port = spec.port or engines.default_port(spec.engine, image)
     params = engines.resolve_params(spec.engine, spec.engine_args.set_values(), inst)
     if spec.kv_cache is not None and spec.kv_cache.l2:

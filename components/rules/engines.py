@@ -112,15 +112,27 @@ BY_NAME = {"vllm": VLLM, "sglang": SGLANG}
 LMCACHE_IMAGE = "lmcache/vllm-openai:v0.3.7"
 
 
+# D1: the worker images AWS supports for disaggregated prefill and decode, "Both images include LMCache 0.4.3, vLLM
+# 0.19.0, and NIXL 1.0.0" (AWS, Disaggregated Prefill and Decode for HyperPod inference, Prerequisites). The first is
+# the default: the LMCache build, as for KV-cache offload, at the tag that page names (newer than LMCACHE_IMAGE).
+DPD_IMAGES = ("lmcache/vllm-openai:v0.4.3", "public.ecr.aws/deep-learning-containers/vllm:server-hyperpod-cuda-v1.1")
+
+
 def has_lmcache(image: str) -> bool:
-    """G22: an image built with LMCache, recognised by its repository name (lmcache/vllm-openai and rebuilds)."""
+    """G22: an image built with LMCache, recognised by its repository name (lmcache/vllm-openai and rebuilds), or
+    one of the DPD images AWS says include LMCache (DPD_IMAGES: the SageMaker DLC has no "lmcache" in its name)."""
+    if image in DPD_IMAGES:
+        return True
     ref = image.lower().split("@", 1)[0]
     name, _, tag = ref.rpartition(":")
     return "lmcache" in (name if name and "/" not in tag else ref)  # the repository, not the tag
 
 
-def default_image(engine_name: str, kv_cache: bool = False) -> str:
-    """The image when the user names none: the LMCache build when KV-cache offload is on (G22)."""
+def default_image(engine_name: str, kv_cache: bool = False, dpd: bool = False) -> str:
+    """The image when the user names none: the DPD build with `pdSpec` (D1), the LMCache build when KV-cache offload
+    is on (G22)."""
+    if dpd and engine_name == "vllm":
+        return DPD_IMAGES[0]
     return LMCACHE_IMAGE if kv_cache and engine_name == "vllm" else engine(engine_name).default_image
 
 

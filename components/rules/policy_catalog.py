@@ -13,7 +13,7 @@ from typing import Any, Callable, Literal, Mapping, Optional, Union
 
 from . import capacity, fit, inference_pool, manifests, namespaces, ordering, security, stack_checks
 from .gateway import checks as gateway_checks
-from .catalog import A1, B1, C1, G1, G2, G3, G4, G5, G6, G7, G8, G9, G10, G11, G12, G13, G16, G21, G22, G23, O1, O2, O3, O4, O5, O6, O7, O8, R1, R2, R3, R4, R5, S1, S2, S3, S4, S5, S6, S7, T1, T2, T3
+from .catalog import A1, B1, C1, D1, D2, G1, G2, G3, G4, G5, G6, G7, G8, G9, G10, G11, G12, G13, G16, G21, G22, G23, O1, O2, O3, O4, O5, O6, O7, O8, R1, R2, R3, R4, R5, S1, S2, S3, S4, S5, S6, S7, T1, T2, T3
 from .problems import Problem
 from .resources import Resource
 
@@ -115,6 +115,8 @@ POLICIES: tuple[PolicySpec, ...] = (
     PolicySpec("g13-ephemeral-storage-and-shm", G13, "Model pods request ephemeral storage and mount a memory-backed /dev/shm", "resource", "mandatory", _guardrail(G13), anchors=("model pods evicted for disk while caching weights", "Kyverno require-pod-requests-limits")),
     PolicySpec("g21-routing-and-kv-cache-need-vllm", G21, "Intelligent routing and KV-cache offload only on a vLLM worker", "resource", "mandatory", _guardrail(G21), anchors=("KVCacheSpec can only be configured for vLLM model server", "AWS docs: sagemaker-hyperpod-model-deployment-caching-routing (vLLM-based containers only)")),
     PolicySpec("g22-kv-cache-needs-lmcache-image", G22, "KV-cache offload only on an image with LMCache", "resource", "mandatory", _guardrail(G22), anchors=("sagemaker-hyperpod-cli samples v1_llama31_8b_kv_cache_l1_l2.yaml (lmcache/vllm-openai)",)),
+    PolicySpec("d1-dpd-vllm-role-gpus-hash-seed", D1, "Disaggregated prefill and decode on a vLLM worker with GPUs per role and PYTHONHASHSEED=0", "resource", "mandatory", _guardrail(D1), anchors=("AWS docs: sagemaker-hyperpod-model-deployment-dpd (images, PD environment variables)", "CRD pdSpec.*.resources: Must include GPU resource requests")),
+    PolicySpec("d2-dpd-efa-instance-types", D2, "Disaggregated prefill and decode only on the instance types AWS lists (EFA with GPU-Direct RDMA)", "resource", "mandatory", _guardrail(D2), anchors=("AWS docs: sagemaker-hyperpod-model-deployment-dpd (Other instance types are not supported for DPD)",)),
     PolicySpec("g23-model-fits-its-gpus", G23, "The engine's GPUs hold the model's weights plus the KV cache of one --max-model-len sequence within the memory fraction it is given", "resource", "mandatory", _fits_gpus("error"), anchors=("70B on one 24 GB A10G with a 131072-token context failed only after bring-up",)),
     PolicySpec("g23-max-num-seqs-at-full-length", G23, "Fewer full-length sequences fit the KV cache than --max-num-seqs (warning)", "resource", "advisory", _fits_gpus("warning")),
     PolicySpec("b1-backend-manifests", B1, "OME/KServe objects and engine containers deploy as written: named containers, $(VAR) not $VAR in args, the runtime owns the runner image, supported storage URIs, a BenchmarkJob output location, no headless Service in front of KServe", "resource", "mandatory", _guardrail(B1), anchors=("OME: unnamed runner, literal $MODEL_PATH, BenchmarkJob without outputLocation or with local://, runner image override", "KServe: headless predictor Service, no hf:// storage")),

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from . import autoscaling, engines, instances, naming, security
-from .backends import hyperpod
+from . import autoscaling, engines, hyperpod_fields, instances, naming, security
+from .backends import hyperpod, hyperpod_dpd
 from .catalog import G2, G7, G8, G10, G11, G12, G17, G21, G22
 from .endpoint import resolve
 from .problems import Problem
@@ -42,7 +42,8 @@ def managed_flags(engine_name: str) -> dict[str, str | None]:
 
 def validate_endpoint(spec: EndpointSpec, path: str) -> list[Problem]:
     problems: list[Problem] = []
-    problems += _instance_rules(spec, path)
+    problems += hyperpod_fields.first_type_path(spec, _instance_rules(spec, path), path)
+    problems += hyperpod_fields.validate(spec, path, _instance_rules) + hyperpod_dpd.validate(spec, path)
     problems += _engine_arg_rules(spec, path)
     problems += security.check_endpoint_env(spec.env, f"{path}.env")
     problems += security.check_url_credentials(spec.model_dump(by_alias=True), path)

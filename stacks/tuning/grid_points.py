@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from components.rules import ConfigError, Problem, backends
 from components.rules.spec import EndpointSpec, GatewaySpec, PlatformSpec
 from stacks import config as stack_config
+from stacks import hyperpod_checks
 
 from .cost import point_problems
 from .grid_checks import check, grid_problem, workload_problems
@@ -29,6 +30,8 @@ ROUTER_KEYS = {
     "intelligentRouting": "the HyperPod operator's router",
     "routingStrategy": "the HyperPod operator's router (intelligentRouting)",
     "kvCache": "the HyperPod operator's KV-cache offload (kvCacheSpec)",
+    "pdSpec": "the HyperPod operator's disaggregated prefill and decode (pdSpec)",
+    "requestLimits": "the HyperPod operator's nginx sidecar (worker.requestLimits)",
 }
 TARGET_RULE = "TARGET"
 
@@ -104,7 +107,8 @@ def local_problems(grid: GridSpec, params: dict[str, Any], spec: EndpointSpec) -
         if top in ROUTER_KEYS:
             problems.append(Problem(f"parameters.{key}", value, TARGET_RULE, f"needs {ROUTER_KEYS[top]}, which a local engine does not have",
                                     "tune it with target: pulumi on a hyperpod cluster, or drop it from this local grid"))
-    set_in_base = {"intelligentRouting": spec.intelligent_routing, "kvCache": spec.kv_cache is not None and spec.kv_cache.enabled}
+    set_in_base = {"intelligentRouting": spec.intelligent_routing, "kvCache": spec.kv_cache is not None and spec.kv_cache.enabled,
+                   "pdSpec": spec.pd_spec is not None, "requestLimits": spec.request_limits is not None}
     for key, on in set_in_base.items():
         if on and not any(k.split(".", 1)[0] == key for k in params):
             problems.append(Problem(f"base.{key}", True, TARGET_RULE, f"needs {ROUTER_KEYS[key]}, which a local engine does not have",
@@ -123,6 +127,12 @@ def trial_gateway(grid: GridSpec) -> Optional[GatewaySpec]:
         return GatewaySpec.model_validate(raw) if isinstance(raw, dict) else None
     except ValidationError:
         return None  # the trial stack's own plan says why
+
+
+def dpd_shape(bench: Benchmark) -> Any:
+    """The point's traffic for the DPD rules (D3, D4): its scenario, a shared prefix counted as input."""
+    rate = max(bench.request_rates) if bench.request_rates else None
+    return hyperpod_checks.shape(bench.scenario, "the benchmark scenario", rate, bench.prefix_tokens, bench.turns)
 
 
 def endpoint_params(params: dict[str, Any]) -> dict[str, Any]:
@@ -159,6 +169,7 @@ def make_point(grid: GridSpec, params: dict[str, Any]) -> Point:
         paths=grid.pulumi.paths(),
         platform_stack=grid.pulumi.base_stack if on_cluster else None,
         platform_cluster=grid.cluster if on_cluster and grid.pulumi.base_stack else None,
+        workload=lambda _: dpd_shape(bench or grid.benchmark),
     )
     problems = checked.problems + point_problems(grid, params, spec) + local_problems(grid, settings, spec)
     return Point(params, spec, tuple(problems), bench)

@@ -70,6 +70,7 @@ def level_metrics(level: LevelResult, gpus: int, price_per_hour: Optional[float]
         "e2e_p90": stat("e2e", "p90"),
         "error_rate": level.error_rate,
         "completed": level.completed,
+        "shed": level.shed,  # 429s from the endpoint's own request limit (requestLimits): not errors, kept per level
         "errors": dict(level.errors),
         "workload": dict(level.workload),  # shape, shared-prefix share, TTFT by turn, arrival lag
         **cost_metrics(level.output_throughput, price_per_hour),

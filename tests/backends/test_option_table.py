@@ -58,7 +58,12 @@ REQUIRED = {
     "autoscaling, Prometheus",
     "sagemakerEndpoint: true",
     "sagemakerEndpoint: false",
+    "instanceTypes",
+    "requestLimits",
     "pdSpec",
+    "nodeAffinity",
+    "dnsConfig",
+    "dataCapture",
 }
 
 SPAN = re.compile(r"`([^`]+)`")
@@ -245,26 +250,19 @@ def test_each_row_renders_what_it_claims(row):
             assert result.status == "passed", (target["kind"], result.errors)
 
 
-# ---------------------------------------------------------------- pdSpec: not offered, refused by typed config
+# ---------------------------------------------------------------- operator fields the stack refuses
 
 
-def test_pdspec_is_refused_by_typed_config_with_a_clear_error():
-    values = {
-        "cluster": {"mode": "hyperpod", "name": "ml-dev"},
-        "endpoints": [{**base_endpoint(), "pdSpec": {"decode": {"replicas": 1}, "prefill": {"replicas": 1}}}],
-    }
+@pytest.mark.parametrize("key, names", [("nodeAffinity", "instanceTypes"), ("dnsConfig", "platform.ingress.domain"), ("dataCapture", "hyperpod-tls*/data-capture/*")])
+def test_operator_fields_the_stack_covers_otherwise_are_refused_with_the_key_that_does(key, names):
+    values = {"cluster": {"mode": "hyperpod", "name": "ml-dev"}, "endpoints": [{**base_endpoint(), key: {}}]}
     with pytest.raises(ConfigError) as info:
         parse(values, "us-east-1", "dev")
     (problem,) = info.value.problems
-    assert (problem.path, problem.rule) == ("endpoints[0].pdSpec", "CONFIG")
-    assert str(problem) == (
-        "endpoints[0].pdSpec = {'decode': {'replicas': 1}, 'prefill': {'replicas': 1}}: [CONFIG] prefill/decode disaggregation "
-        "(the operator's pdSpec) is not offered by this stack: it renders one worker Deployment per endpoint. Fix: remove pdSpec; "
-        "for disaggregated prefill and decode write the InferenceEndpointConfig yourself "
-        "(https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-hyperpod-model-deployment-dpd.html)"
-    )
+    assert (problem.path, problem.rule) == (f"endpoints[0].{key}", "CONFIG")
+    assert names in str(problem) and "\n" not in str(problem)
     # A misspelt key elsewhere is still an ordinary unknown key.
-    values["endpoints"][0] = {**base_endpoint(), "pdSpecs": {}}
+    values["endpoints"][0] = {**base_endpoint(), key + "s": {}}
     with pytest.raises(ConfigError) as info:
         parse(values, "us-east-1", "dev")
     assert [p.message for p in info.value.problems] == ["unknown key"]

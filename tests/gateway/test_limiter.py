@@ -83,7 +83,7 @@ def test_free_tier_cut_off_at_200_tokens_per_minute_and_429_is_rate_limited_not_
     result = _run(limiter.url, keys_file)
     (level,) = result.levels
     # team-a (free, 200): admitted at 0, 50, 100, 150 tokens used; refused from 200 on.
-    assert level.tenants["team-a"] == {"sent": 10, "ok": 4, "rate_limited": 6, "errors": 0, "tokens": 200, "first_rate_limited": 4, "last_limits": {"x-ratelimit-limit": "200", "x-ratelimit-remaining": "0", "x-tokens-limit": "200", "x-tokens-used": "200", "x-tokens-remaining": "0"}}
+    assert level.tenants["team-a"] == {"sent": 10, "ok": 4, "rate_limited": 6, "errors": 0, "shed": 0, "tokens": 200, "first_rate_limited": 4, "last_limits": {"x-ratelimit-limit": "200", "x-ratelimit-remaining": "0", "x-tokens-limit": "200", "x-tokens-used": "200", "x-tokens-remaining": "0"}}
     # team-b (enterprise, 5000) is not limited at the same load.
     assert {k: level.tenants["team-b"][k] for k in ("sent", "ok", "rate_limited", "errors", "tokens")} == {"sent": 10, "ok": 10, "rate_limited": 0, "errors": 0, "tokens": 500}
     assert (level.completed, level.failed, level.rate_limited, level.errors, level.error_rate) == (14, 0, 6, {}, 0.0)

@@ -135,7 +135,12 @@ class ScriptedServer:
         if name == "http429":  # a gateway whose limit is spent: every request refused for the key's budget
             return web.Response(status=429, text="rate limited", headers={"x-ratelimit-limit": "1", "x-ratelimit-remaining": "0"})
         if name == "http429-500":  # refused and failing by turns: even requests 429, odd ones 500
-            return web.Response(status=429, text="rate limited") if number % 2 == 0 else web.Response(status=500, text="boom: engine overloaded")
+            return web.Response(status=429, text="rate limited", headers={"x-ratelimit-remaining": "0"}) if number % 2 == 0 else web.Response(status=500, text="boom: engine overloaded")
+        if name.startswith("sidecar429-"):  # a worker behind nginx's concurrency limit (requestLimits): over it, 429 and no limit headers
+            if self.inflight > int(name.rsplit("-", 1)[1]):
+                return web.Response(status=429, text="<html><head><title>429 Too Many Requests</title></head></html>", content_type="text/html")
+            await asyncio.sleep(0.2)
+            name = "fast"
         if name == "http500-markup":  # server text that is also Rich markup
             return web.Response(status=500, text="[/x] engine [bold]overloaded[/bold] [/]")
         if name == "echo-key":  # a server that quotes the credential it refused

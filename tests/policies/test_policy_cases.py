@@ -289,6 +289,18 @@ CASES.update({
 })
 
 
+def dpd(**overrides: Any) -> dict[str, Any]:
+    """A DPD endpoint as the stack renders it: 70B on ml.p5.48xlarge, one prefill and one decode pod of 8 GPUs."""
+    return render(instanceType="ml.p5.48xlarge", engineArgs={"tensorParallelSize": 8}, pdSpec={}, **overrides)
+
+
+CASES.update({
+    # AWS's DPD page: PYTHONHASHSEED "0" on both roles, else their cache keys differ; EFA with GPU-Direct RDMA types only.
+    "d1-dpd-vllm-role-gpus-hash-seed": ("D1", lambda: [k8s(mutate(dpd(), lambda o: worker(o).update(environmentVariables=[e for e in worker(o)["environmentVariables"] if e["name"] != "PYTHONHASHSEED"])))], lambda: [k8s(dpd())], None, None),
+    "d2-dpd-efa-instance-types": ("D2", lambda: [k8s(mutate(dpd(), lambda o: o["spec"].update(instanceType="ml.g6e.48xlarge")))], lambda: [k8s(dpd())], None, None),
+})
+
+
 def test_every_policy_has_a_failing_and_a_passing_case():
     assert set(CASES) == {p.name for p in POLICIES}
 

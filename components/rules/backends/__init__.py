@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Optional
 
-from .. import addons
+from .. import addons, hyperpod_fields
 from ..catalog import G8, O8
 from ..problems import Change, Problem
 from ..paths import STACK_FILE, ConfigPaths
@@ -116,6 +116,7 @@ def _not_hyperpod(ep: EndpointSpec, where: str, backend: str) -> list[Problem]:
         problems.append(Problem(f"{where}.tlsCertificateS3Uri", ep.tls_certificate_s3_uri, "BACKEND", "the TLS certificate output is a HyperPod operator feature", fix))
     if ep.public_alb and (backend == "ome" or ep.load_balancer == "none"):
         problems.append(Problem(f"{where}.publicAlb", True, G8, f"publicAlb makes the endpoint's load balancer internet-facing; loadBalancer is {ep.load_balancer!r}", "set loadBalancer: alb or nlb (kubernetes/kserve), or publicAlb: false"))
+    problems += hyperpod_fields.refused_elsewhere(ep, where, backend)
     scaling = ep.autoscaling
     if scaling is not None and (scaling.prometheus or scaling.cloudwatch):
         problems.append(Problem(f"{where}.autoscaling", scaling.model_dump(by_alias=True, exclude_none=True), "BACKEND", "prometheus/cloudwatch triggers are the HyperPod operator's KEDA triggers", "remove them (kubernetes: autoscaling.podsMetric drives an HPA; ome/kserve: min/maxReplicas)"))

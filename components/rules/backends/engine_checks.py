@@ -81,7 +81,7 @@ def worker_view(spec: Mapping[str, Any]) -> EngineContainerView:
         probes=worker.get("probes") if isinstance(worker.get("probes"), dict) else {},
         probes_path="spec.worker.probes",
         mounts=None,
-        instance_type=spec.get("instanceType") if isinstance(spec.get("instanceType"), str) else None,
+        instance_type=reader.first_instance_type(spec),
         engine=engine,
         tp=reader.tensor_parallel(flags),
         server=True,

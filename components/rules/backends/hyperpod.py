@@ -11,14 +11,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .. import autoscaling, engines, instances, naming
+from .. import autoscaling, engines, hyperpod_fields, naming
 from ..addons import OPERATOR_NAMESPACE  # noqa: F401 - where the operator runs the router: part of this backend's interface
 from ..catalog import G2, G3, G5, G6, G7, G9, G10, G11, G12, G17, G18, G21, G22
 from ..endpoint import API_KEY_ENV, API_KEY_SECRET_KEY, GPU, ResolvedEndpoint, resolve
 from ..problems import Change, Problem
 from ..spec import EndpointSpec, FsxSource, HuggingFaceSource, S3Source
 from ..tree import copy_tree
-from . import engine_checks, reader
+from . import engine_checks, hyperpod_dpd, reader
 
 GROUP = "inference.sagemaker.aws.amazon.com"
 API_VERSION = f"{GROUP}/v1"  # G18: the stored version; v1alpha1 lacks routing, KV cache, probes
@@ -110,7 +110,8 @@ def render(
     endpoint's `rules.tls.ResolvedTls` (S2)."""
     r = resolve(spec)
     mount = engines.DEFAULT_MODEL_DIR
-    env_list: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in sorted(r.env.items())]
+    env = {**hyperpod_dpd.pd_env(spec), **r.env} if spec.pd_spec is not None else r.env  # D1: both roles
+    env_list: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in sorted(env.items())]
     if spec.api_key:
         env_list.append(_api_key_env(spec, api_key, api_key_secret or r.api_key_secret))
     worker = {
@@ -124,9 +125,12 @@ def render(
         "resources": r.resources,
         "probes": r.probes,
     }
+    request_limits = hyperpod_fields.render_request_limits(spec)
+    if request_limits is not None:
+        worker["requestLimits"] = request_limits
     body: dict[str, Any] = {
         "modelName": sagemaker_model_name(spec.model),
-        "instanceType": instances.sagemaker_name(instances.ec2_name(spec.instance_type.lower())),
+        **hyperpod_fields.render(spec),  # instanceType, or the ordered instanceTypes
         "replicas": spec.replicas,
         "invocationEndpoint": spec.invocation_endpoint,
         "maxDeployTimeInSeconds": spec.max_deploy_seconds,
@@ -143,6 +147,8 @@ def render(
         body["kvCacheSpec"] = _kv_cache(spec)
     if spec.autoscaling is not None:
         body["autoScalingSpec"] = _autoscaling(r)
+    if spec.pd_spec is not None:
+        body["pdSpec"] = hyperpod_dpd.render(spec, r, _autoscaling)
     tls_config = _tls_config(spec, tls)
     if tls_config:
         body["tlsConfig"] = tls_config
@@ -155,7 +161,8 @@ def render(
 
 
 def _api_key_env(spec: EndpointSpec, api_key: Any, secret_name: str) -> dict[str, Any]:
-    if spec.intelligent_routing:
+    # With pdSpec the operator creates its router too (AWS's DPD page: "The router is created automatically").
+    if spec.intelligent_routing or spec.pd_spec is not None:
         # G9: the operator copies only plain `value` env vars to the router (a secretKeyRef key left it empty); a
         # secretKeyRef leaves the router's VLLM_API_KEY empty and every backend call gets 401.
         return {"name": API_KEY_ENV, "value": api_key}
@@ -196,9 +203,11 @@ def _kv_cache(spec: EndpointSpec) -> dict[str, Any]:
     return out
 
 
-def _autoscaling(r: ResolvedEndpoint) -> dict[str, Any]:
-    scaling = r.spec.autoscaling
+def _autoscaling(r: ResolvedEndpoint, scaling: Any = None, role: str = "") -> dict[str, Any]:
+    """A KEDA block: the endpoint's `autoscaling`, or `scaling` of one DPD `role` (its triggers named after it)."""
+    scaling = scaling if scaling is not None else r.spec.autoscaling
     assert scaling is not None
+    name = f"{r.name}-{role}" if role else r.name
     out: dict[str, Any] = {
         "minReplicaCount": scaling.min_replicas,
         "maxReplicaCount": scaling.max_replicas,
@@ -206,7 +215,7 @@ def _autoscaling(r: ResolvedEndpoint) -> dict[str, Any]:
     }
     if scaling.prometheus:
         out["prometheusTrigger"] = {
-            "name": f"{r.name}-prometheus",
+            "name": f"{name}-prometheus",
             "query": scaling.prometheus.query,
             "targetValue": scaling.prometheus.target_value,
             "serverAddress": scaling.prometheus.server_address,
@@ -216,7 +225,7 @@ def _autoscaling(r: ResolvedEndpoint) -> dict[str, Any]:
         # A1: unset statistic and dimensions are upstream's (Sum; the registered endpoint, variant AllTraffic).
         dims = autoscaling.dimensions(cw, r.name if r.spec.sagemaker_endpoint else None)
         out["cloudWatchTrigger"] = {
-            "name": f"{r.name}-cloudwatch",
+            "name": f"{name}-cloudwatch",
             "metricName": cw.metric_name,
             "namespace": cw.namespace,
             "targetValue": cw.target_value,
@@ -280,6 +289,7 @@ def check(obj: dict[str, Any]) -> list[Problem]:
     problems += engine_checks.check_storage(view)
     problems += _check_routes(spec, view.engine)
     problems += autoscaling.check_manifest(spec, view.engine)
+    problems += hyperpod_fields.check(spec) + hyperpod_dpd.check(spec, view.engine)
     return problems
 
 
@@ -378,7 +388,7 @@ def _check_model_flag(spec: dict, view: engine_checks.EngineContainerView) -> li
 def _check_api_key(spec: dict, view: engine_checks.EngineContainerView) -> list[Problem]:
     """G9, HyperPod's router: it receives only plain `value` env vars."""
     entry = view.env.get(API_KEY_ENV)
-    if not _routing(spec) or entry is None:
+    if not (_routing(spec) or isinstance(spec.get("pdSpec"), dict)) or entry is None:
         return []
     if "valueFrom" in entry or not entry.get("value"):
         return [
@@ -551,7 +561,7 @@ def _fix_resources(spec: dict, worker: dict, engine: str | None) -> list[Change]
         limits[GPU] = str(tp)
         changes.append(Change(f"spec.worker.resources.limits.{GPU}", None, str(tp), G11, "GPUs are scheduled by limit = tensor-parallel size"))
     changes += engine_checks.fix_ephemeral_storage(worker, "spec.worker")
-    inst = reader.instance(spec.get("instanceType"))
+    inst = reader.instance(reader.first_instance_type(spec))
     if engine is not None and inst is not None:
         present = reader.env_map(worker.get("environmentVariables"))
         for key, value in engines.instance_env(engine, inst).items():

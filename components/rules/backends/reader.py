@@ -91,6 +91,15 @@ def instance_of(pod: Mapping[str, Any]) -> Optional[str]:
     return value if isinstance(value, str) else None
 
 
+def first_instance_type(spec: Mapping[str, Any]) -> Optional[str]:
+    """An InferenceEndpointConfig's instance type: `instanceType`, or the first of `instanceTypes` (the operator's
+    preference; CRD `instanceTypes`)."""
+    one, many = spec.get("instanceType"), spec.get("instanceTypes")
+    if isinstance(one, str):
+        return one
+    return many[0] if isinstance(many, list) and many and isinstance(many[0], str) else None
+
+
 def instance(name: Any) -> Optional[instances.InstanceType]:
     return instances.lookup(name) if isinstance(name, str) else None
 

@@ -9,6 +9,7 @@ from .base import _Model
 from .model_source import FsxSource, HuggingFaceSource, ModelSource, S3Source, SecretKeyRef
 from .engine_args import EngineArgs, KvCache
 from .scaling import AMP_WORKSPACE_PATTERN, Autoscaling, CloudWatchTrigger, Load, PodsMetric, PrometheusTrigger, Resources, Slo
+from .hyperpod_options import PdRole, PdSpec, RequestLimits
 from .endpoint import BACKENDS, Backend, DEFAULT_LOAD_BALANCER, EndpointSpec, KubernetesBackend, LoadBalancer, OmeBackend, OmeBenchmark
 from .cluster import ClusterSpec, GpuNodeGroup, InstanceGroup, KubernetesTaint, LifecycleScripts, NetworkSpec, SystemNodes, _ARN
 from .platform import DomainSpec, IngressSpec, PlatformSpec
@@ -35,6 +36,9 @@ __all__ = [
     "Backend",
     "DEFAULT_LOAD_BALANCER",
     "EndpointSpec",
+    "PdRole",
+    "PdSpec",
+    "RequestLimits",
     "KubernetesBackend",
     "LoadBalancer",
     "OmeBackend",

@@ -11,6 +11,7 @@ from .base import _Model
 from .model_source import ModelSource
 from .engine_args import EngineArgs, KvCache
 from .scaling import Autoscaling, Load, Resources, Slo
+from .hyperpod_options import MAX_INSTANCE_TYPES, InstanceTypes, PdSpec, RequestLimits, derive_instance_type
 
 
 Backend = Literal["hyperpod", "kubernetes", "ome", "kserve"]
@@ -116,7 +117,8 @@ class EndpointSpec(_Model):
     instance_type: line(64)
     """GPU instance type the endpoint runs on, with or without the `ml.` prefix (the hyperpod backend uses the
     `ml.` name, the others the EC2 name). It must be a known GPU type, and on a new cluster a node or instance
-    group must have it (rule G11). Example: `ml.g5.12xlarge`
+    group must have it (rule G11). Leave it out when `instanceTypes` is set: it is then the list's first entry.
+    Example: `ml.g5.12xlarge`
     """
     model_source: ModelSource
     """Where the model files come from; `type` selects one of the sources below. Example: `{type: s3, bucket:
@@ -221,6 +223,21 @@ class EndpointSpec(_Model):
     """Also register a SageMaker endpoint named after the endpoint (the operator's `endpointName`; hyperpod backend
     only). Example: `false`
     """
+    instance_types: Optional[InstanceTypes] = Field(default=None, min_length=1, max_length=MAX_INSTANCE_TYPES)
+    """Instance types in order of preference; the operator takes the first available (CRD `instanceTypes`; hyperpod
+    backend only). Replaces `instanceType`, which then is the first entry: the fit, cost and capacity rules use it,
+    and every entry must be a known GPU type that fits the model (rules G11, G23). In mode hyperpod without
+    `instanceGroups`, the first type's group is sized for the replicas and each other type gets a group of 0
+    instances to scale when needed. Example: `[ml.g6e.12xlarge, ml.g5.12xlarge]`
+    """
+    request_limits: Optional[RequestLimits] = None
+    """Concurrency limit of the sidecar in front of each worker (the operator's `worker.requestLimits`; hyperpod
+    backend only). Unset: no limit. Example: `{maxConcurrentRequests: 64}`
+    """
+    pd_spec: Optional[PdSpec] = None
+    """Disaggregated prefill and decode (the operator's `pdSpec`; hyperpod backend, engine vllm, rules D1-D4). Unset:
+    one worker Deployment. Example: `{prefill: {replicas: 1}, decode: {replicas: 1}, routingThreshold: 4096}`
+    """
     tls_certificate_s3_uri: Optional[Line] = Field(default=None, pattern=r"^s3://([^/]+)/?(.*)$")
     """S3 URI where the operator writes the endpoint's generated TLS certificate
     (`tlsConfig.tlsCertificateOutputS3Uri`; hyperpod backend only, rejected elsewhere). Unset: not set on the
@@ -246,6 +263,11 @@ class EndpointSpec(_Model):
     """Options of the kubernetes backend. Example: `{weights: init-container, serviceAccountName: model-reader}`"""
     ome: OmeBackend = Field(default_factory=OmeBackend)
     """Options of the ome backend. Example: `{baseModel: qwen3-8b}`"""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _first_instance_type(cls, data: object) -> object:
+        return derive_instance_type(data)
 
     @model_validator(mode="before")
     @classmethod

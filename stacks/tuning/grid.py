@@ -17,12 +17,12 @@ from components.rules import ConfigError, Problem
 from stacks.yamlio import YamlInputError, load_file
 
 from .grid_checks import check, grid_problem, with_overrides
-from .grid_points import Point, apply, distinct_values, endpoint_params, expand, make_point, parameter_values, point_benchmark, point_key
+from .grid_points import Point, apply, distinct_values, dpd_shape, endpoint_params, expand, make_point, parameter_values, point_benchmark, point_key
 from .grid_spec import METRICS, STAND_IN_NOTE, Benchmark, Budget, GridSpec, LocalTarget, PulumiTarget, Range
 
 __all__ = [
     "METRICS", "STAND_IN_NOTE", "Benchmark", "Budget", "GridSpec", "LocalTarget", "Point", "PulumiTarget", "Range", "apply",
-    "distinct_values", "endpoint_params", "expand", "load", "make_point", "parameter_values", "point_benchmark", "point_key",
+    "distinct_values", "dpd_shape", "endpoint_params", "expand", "load", "make_point", "parameter_values", "point_benchmark", "point_key",
     "with_overrides",
 ]
 

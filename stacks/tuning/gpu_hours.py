@@ -103,11 +103,11 @@ def _spread(values: list[float | None], fmt: str, over: str) -> str:
     return f"{show(median)} [{show(ranked[0])} to {show(ranked[-1])}]"
 
 
-def table(surface: Surface, model: CostModel, seeds: int, fraction: float, within: list[float]) -> list[str]:
+def table(surface: Surface, model: CostModel, seeds: int, fraction: float, within: list[float], strategies: tuple[str, ...] = STRATEGIES) -> list[str]:
     """The Markdown lines of one surface's table."""
     budget = max(1, round(surface.size * fraction))
     grid_total = model.gpu_hours(surface, list(surface.metrics))
-    runs = {s: [replay(surface, s, trials=budget, seed=seed) for seed in range(1 if s == "grid" else seeds)] for s in STRATEGIES}
+    runs = {s: [replay(surface, s, trials=budget, seed=seed) for seed in range(1 if s == "grid" else seeds)] for s in strategies}
     lines = [
         (
             f"**{surface.name}**: {surface.size} points, exhaustive grid {surface.size} trials = {grid_total:,.1f} GPU-h; "
@@ -118,7 +118,7 @@ def table(surface: Surface, model: CostModel, seeds: int, fraction: float, withi
         "|---|---|---|---|---|---|",
     ]
     for x in within:
-        for strategy in STRATEGIES:
+        for strategy in strategies:
             reached = [r.trials_to_reach(surface, x / 100) for r in runs[strategy]]
             costs = [None if n is None else model.gpu_hours(surface, r.deployed[:n]) for r, n in zip(runs[strategy], reached)]
             spent = max(model.gpu_hours(surface, r.deployed) for r in runs[strategy])

@@ -1,7 +1,7 @@
 """What each search strategy costs in GPU-hours, against the exhaustive grid, on the recorded surfaces.
 
     venv/bin/python -m stacks.tuning.gpu_hours [SURFACE.json ...] [--seeds 10] [--budget 1.0] [--within 0 2]
-        [--bring-up-min 15] [--bench-min 6]
+        [--strategies gp tpe random grid] [--bring-up-min 15] [--bench-min 6]
 
 Each strategy is replayed through the real driver (`replay.replay`, as `compare_strategies` does), once per
 seed. For every run: the trials it took to first run a point within x % of the grid's best, and what those
@@ -137,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--budget", type=float, default=1.0, help="trials per run, as a fraction of the grid (default 1.0: the whole grid)")
     parser.add_argument("--within", type=float, nargs="+", default=[0.0, 2.0], help="percent of the grid's best (default 0 2)")
+    parser.add_argument("--strategies", nargs="+", choices=STRATEGIES, default=list(STRATEGIES))
     parser.add_argument("--bring-up-min", type=float, default=BRING_UP_MIN, help=f"modelled minutes to bring a trial's endpoint up (default {BRING_UP_MIN:g})")
     parser.add_argument("--bench-min", type=float, default=BENCH_MIN, help=f"modelled minutes of a trial's benchmarks (default {BENCH_MIN:g})")
     args = parser.parse_args(argv)
@@ -148,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
             surface = load_surface(path)
             rows, instance_type = _surface_rows(path)
             model = CostModel(args.bring_up_min / 60, args.bench_min / 60, rows, instance_type)
-            print("\n".join(table(surface, model, args.seeds, args.budget, args.within)), end="\n\n", flush=True)
+            print("\n".join(table(surface, model, args.seeds, args.budget, args.within, tuple(args.strategies))), end="\n\n", flush=True)
         except (OSError, ValueError) as error:
             print(f"{path}: {error}", file=sys.stderr)
             return 2

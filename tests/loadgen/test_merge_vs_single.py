@@ -1,4 +1,4 @@
-"""The merge-vs-single benchmark (benchmarks/merge_vs_single.py) at a tiny size: one client at 20 requests/s
+"""The merge-vs-single benchmark (benchmarks/experiments/merge_vs_single.py) at a tiny size: one client at 20 requests/s
 against two at 10 each, merged, twice, against the loopback stream server. Its structure is checked, never its
 timing (the machine is shared): both sides ran every request, each row compares the same percentile, and the
 verdicts follow from the printed figures."""
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks import merge_vs_single
+from benchmarks.experiments import merge_vs_single
 
 
 @pytest.fixture(scope="module")

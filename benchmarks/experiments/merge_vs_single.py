@@ -2,7 +2,7 @@
 (a) one load-generator process at a total request rate R, and (b) N processes at R / N each, their raw records
 merged by ``benchmarks/merge.py``, both against the loopback stream server with a fixed delay per token.
 
-    venv/bin/python -m benchmarks.merge_vs_single [--rate 40] [--clients 4] [--requests 160] [--repeats 3]
+    venv/bin/python -m benchmarks.experiments.merge_vs_single [--rate 40] [--clients 4] [--requests 160] [--repeats 3]
         [--ttft 0.02] [--itl 0.005] [--json FILE]
 
 Each repeat runs (a) then (b), so both see the same load on the machine; seeds differ per repeat and per
@@ -28,11 +28,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import merge, raw, stream_server
-from .outputs import Kind, json_bytes, json_object_with, write_file
+from .. import merge, raw, stream_server
+from ..outputs import Kind, json_bytes, json_object_with, write_file
 
 RESULT_FILE = Kind("merge-vs-single JSON", "merge-vs-single.json", json_object_with("machine", "rows"))
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 METRICS = ("ttft", "itl", "e2e")
 PERCENTILES = ("p50", "p90", "p99")
 SCENARIO = "D(32,16)"  # 16 tokens an answer: 15 inter-token gaps a request
@@ -144,7 +144,7 @@ def render(result: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.merge_vs_single", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.experiments.merge_vs_single", description=__doc__.splitlines()[0])
     ap.add_argument("--rate", type=float, default=40.0, help="total requests/s (default 40)")
     ap.add_argument("--clients", type=int, default=4, help="processes of the merged side (default 4)")
     ap.add_argument("--requests", type=int, default=160, help="requests a run, in all (default 160)")
@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = run(a.rate, a.clients, a.requests, a.repeats, a.ttft, a.itl)
     except (RuntimeError, raw.RawError) as exc:
-        sys.stderr.write(f"benchmarks.merge_vs_single: error: {exc}\n")
+        sys.stderr.write(f"benchmarks.experiments.merge_vs_single: error: {exc}\n")
         return 1
     print(render(result))
     if a.json:

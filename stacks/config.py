@@ -113,7 +113,7 @@ def parse(values: Mapping[str, Any], region: Optional[str], stack_name: Optional
     if errors:
         raise ConfigError(errors)
     changes = backends.default_changes(values.get("endpoints") or [], endpoints) + capacity.changes + defaulted
-    changes += [c for i, ep in enumerate(endpoints) if ep.backend == "hyperpod" for c in autoscaling.default_changes(ep, naming.endpoint_name(ep.name), f"endpoints[{i}]")]
+    changes += [c for i, ep in enumerate(endpoints) if backends.backend_for(ep).autoscaler == "keda" for c in autoscaling.default_changes(ep, naming.endpoint_name(ep.name), f"endpoints[{i}]")]
     changes += [c for i, ep in enumerate(endpoints) for c in endpoint_rules.default_changes(ep, f"endpoints[{i}]")]
     if stack.platform_stack is None:
         changes += derived_groups(stack.cluster, endpoints)
@@ -168,7 +168,8 @@ def validate_stack(
     capacity = capacity_files.apply(resolved, project_dir, paths, prometheus_server=server)
     resolved, found = capacity.endpoints, list(capacity.problems)
     # A1: a hyperpod endpoint is served through an ALB, so with a Prometheus server its default trigger is the engine's queue.
-    defaulted = [autoscaling.apply_defaults(ep, server, paths.endpoint(i)) for i, ep in enumerate(resolved)]
+    # The engine's queue as the default KEDA trigger (backends whose autoscaler is the operator's KEDA triggers).
+    defaulted = [autoscaling.apply_defaults(ep, server, paths.endpoint(i)) if backends.backend_for(ep).autoscaler == "keda" else (ep, []) for i, ep in enumerate(resolved)]
     resolved, defaults = [ep for ep, _ in defaulted], [c for _, made in defaulted for c in made]
     found += validate_endpoints(resolved, paths)
     found += backends.validate_backends(resolved, cluster, platform, paths)

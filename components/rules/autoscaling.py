@@ -88,12 +88,12 @@ def queue_query(spec: EndpointSpec) -> str:
 
 
 def apply_defaults(spec: EndpointSpec, server: Optional[str], path: str) -> tuple[EndpointSpec, list[Change]]:
-    """A hyperpod endpoint's triggers with `platform.prometheusServerAddress` (`server`): no trigger at all becomes
+    """A hyperpod endpoint's triggers (the caller asks only for a backend whose autoscaler is KEDA's) with `platform.prometheusServerAddress` (`server`): no trigger at all becomes
     the engine's queue (the endpoint is served through an ALB, whose traffic AWS/SageMaker never counts), and a
     Prometheus trigger without a serverAddress gets the platform's. Without a server nothing changes: validation
     then asks for a trigger, and A1 warns about an empty serverAddress."""
     scaling = spec.autoscaling
-    if scaling is None or (spec.backend or "hyperpod") != "hyperpod" or not server:
+    if scaling is None or not server:
         return spec, []
     if scaling.prometheus is None and scaling.cloudwatch is None and scaling.target is None:
         trigger = PrometheusTrigger(query=queue_query(spec), target_value=DEFAULT_QUEUE_TARGET, server_address=server)

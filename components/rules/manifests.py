@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import naming
-from .backends import hyperpod, kserve, kubernetes, ome
+from .backends import BACKENDS
 from .backends.kinds import Checker, Fixer, group_kind
 from .problems import Change, Problem
 
@@ -24,12 +24,12 @@ def _with_metadata(fn: Checker) -> Checker:
     return lambda obj: _check_metadata(obj) + fn(obj)
 
 
+# Every registered backend's kinds. Label values of every object are strings (G2: an integer label value was
+# refused); a backend that judges its own metadata (HyperPod: G1 with the operator's derived names) is not wrapped.
 CHECKERS: dict[tuple[str, str], Checker] = {
-    **hyperpod.CHECKERS,  # checks its own metadata (G1 with the operator's derived names)
-    # Label values of every other backend object are strings (G2: an integer label value was refused).
-    **{key: _with_metadata(fn) for backend in (kubernetes, ome, kserve) for key, fn in backend.CHECKERS.items()},
+    key: fn if backend.own_metadata_rules else _with_metadata(fn) for backend in BACKENDS.values() for key, fn in backend.checkers.items()
 }
-FIXERS: dict[tuple[str, str], Fixer] = {**hyperpod.FIXERS, **kubernetes.FIXERS, **ome.FIXERS, **kserve.FIXERS}
+FIXERS: dict[tuple[str, str], Fixer] = {key: fn for backend in BACKENDS.values() for key, fn in backend.fixers.items()}
 
 
 def has_rules(obj: dict[str, Any]) -> bool:

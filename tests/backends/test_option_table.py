@@ -166,7 +166,7 @@ def render_row(config: dict[str, Any]) -> tuple[EndpointSpec, IngressSpec, dict[
     spec = EndpointSpec.model_validate({**base_endpoint(), **config})
     if ingress.domain is not None and not ingress.certificate_arn:
         ingress = ingress.model_copy(update={"certificate_arn": ISSUED_ARN})
-    obj = hyperpod.render(spec, "us-east-1", api_key="sk-test", tls=tls_for(spec, ingress))
+    obj = hyperpod.endpoint_config(spec, "us-east-1", api_key="sk-test", tls=tls_for(spec, ingress))
     ing: Any = ABSENT
     if ingress_rules.needs_ingress(spec):
         r = resolve(spec)

@@ -15,7 +15,7 @@ from ..catalog import B1, G11
 from ..endpoint import API_KEY_SECRET_KEY, GPU, ResolvedEndpoint
 from ..problems import Problem
 from ..spec import HuggingFaceSource
-from . import engine_checks
+import components.rules.backends.engine_checks as engine_checks
 from .reader import INSTANCE_LABEL
 
 CONTAINER_NAME = "engine"

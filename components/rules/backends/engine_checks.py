@@ -16,7 +16,7 @@ from .. import engines, instances, probes
 from ..catalog import G3, G5, G6, G10, G11, G12, G13
 from ..endpoint import GPU
 from ..problems import Change, Problem
-from . import reader
+import components.rules.backends.reader as reader
 
 PROBE_KINDS = ("readinessProbe", "livenessProbe", "startupProbe")
 DEFAULT_EPHEMERAL_STORAGE = "50Gi"

@@ -10,16 +10,20 @@ through KServe's storage initializer (`STORAGE_URI`, mounted at /mnt/models).
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from typing import Any, Optional
 
 from .. import naming
 from ..catalog import B1, G4
-from ..endpoint import resolve
+from ..endpoint import ResolvedEndpoint, resolve
 from ..problems import Problem
-from ..spec import EndpointSpec, HuggingFaceSource, IngressSpec, S3Source
-from . import container as engine_container
-from . import front
-from . import engine_checks, kinds, reader
+from ..spec import EndpointSpec, HuggingFaceSource, S3Source
+import components.rules.backends.container as engine_container
+import components.rules.backends.front as front
+import components.rules.backends.engine_checks as engine_checks
+import components.rules.backends.kinds as kinds
+import components.rules.backends.reader as reader
+import components.rules.backends.state as state_rules
+from .base import Backend, LiveReference, PlatformNeeds, RenderContext, Upstream
 
 GROUP = "serving.kserve.io"
 API_VERSION = f"{GROUP}/v1beta1"
@@ -78,10 +82,11 @@ def gateway_service(spec: EndpointSpec) -> dict[str, Any]:
     return svc
 
 
-def render(spec: EndpointSpec, ingress_spec: Optional[IngressSpec] = None, api_key_secret: Optional[str] = None, alb_tags: Optional[Mapping[str, str]] = None) -> list[dict[str, Any]]:
-    out = [inference_service(spec, api_key_secret), gateway_service(spec)]
+def render(r: ResolvedEndpoint, context: RenderContext) -> list[dict[str, Any]]:
+    spec = r.spec
+    out = [inference_service(spec, context.api_key_secret), gateway_service(spec)]
     if spec.load_balancer == "alb":
-        out.append(front.ingress(spec, ingress_spec or IngressSpec(), gateway_service_name(spec), alb_tags))
+        out.append(front.ingress(spec, context.ingress, gateway_service_name(spec), context.alb_tags))
     return out
 
 
@@ -140,3 +145,33 @@ CHECKERS: dict[kinds.Kind, kinds.Checker] = {(GROUP, "InferenceService"): check_
 FIXERS: dict[kinds.Kind, kinds.Fixer] = {}
 check = kinds.check_by_kind(CHECKERS)
 fix = kinds.fix_by_kind(FIXERS)
+
+
+# ---------------------------------------------------------------- config
+
+
+def validate_platform(spec: EndpointSpec, where: str, needs: PlatformNeeds) -> list[Problem]:
+    problems = front.needs_front(spec, where, needs, BACKEND.load_balancer(spec))
+    if not needs.plan["cert_manager"] and not needs.adopted:
+        problems.append(Problem(f"{where}.backend", "kserve", "BACKEND", "KServe's webhooks need cert-manager", f"set {needs.paths.platform}.certManager: true"))
+    source = spec.model_source
+    if isinstance(source, HuggingFaceSource) and source.token_secret is None and spec.model.startswith("meta-llama/"):
+        problems.append(Problem(f"{where}.modelSource.tokenSecret", None, "BACKEND", "a gated Hugging Face model downloads only with a token", "set modelSource.tokenSecret {name, key}", severity="warning"))
+    return problems
+
+
+BACKEND = Backend(
+    name="kserve",
+    title="KServe",
+    default_load_balancer="alb",
+    render=render,
+    engine_views=engine_views,
+    checkers=CHECKERS,
+    fixers=FIXERS,
+    live=LiveReference(GROUP, "v1beta1", "inferenceservices", "InferenceService", state_rules.ready_condition),
+    validate_platform=validate_platform,
+    has_alb=lambda spec: BACKEND.load_balancer(spec) == "alb",
+    public_load_balancer=lambda spec: front.public_load_balancer(BACKEND.load_balancer(spec)),
+    upstream=lambda spec, platform: Upstream(front.in_cluster(gateway_service_name(spec), spec.namespace), front.SERVICE_PORT),
+    operator_addon="kserve_operator",
+)

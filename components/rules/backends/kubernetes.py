@@ -8,17 +8,22 @@ never surges (G4: a surge pod waits forever for the GPU the old pod holds).
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from typing import Any, Optional
 
 from .. import autoscaling, engines, naming
 from .. import ingress as ingress_rules
 from ..catalog import G4, G13
 from ..endpoint import ResolvedEndpoint, resolve
 from ..problems import Change, Problem
-from ..spec import EndpointSpec, HuggingFaceSource, IngressSpec, S3Source
+from ..spec import EndpointSpec, HuggingFaceSource, KubernetesBackend, PlatformSpec, S3Source
 from ..tree import copy_tree
-from . import container as engine_container
-from . import engine_checks, kinds, reader
+import components.rules.backends.container as engine_container
+import components.rules.backends.engine_checks as engine_checks
+import components.rules.backends.kinds as kinds
+import components.rules.backends.reader as reader
+import components.rules.backends.state as state_rules
+import components.rules.backends.front as front
+from .base import Backend, LiveReference, PlatformNeeds, RenderContext, Upstream
 from .front import ingress, service
 
 MODEL_VOLUME = "model-weights"
@@ -152,16 +157,15 @@ def hpa(spec: EndpointSpec) -> Optional[dict[str, Any]]:
     }
 
 
-def render(
-    spec: EndpointSpec, ingress_spec: Optional[IngressSpec] = None, region: Optional[str] = None, api_key_secret: Optional[str] = None, alb_tags: Optional[Mapping[str, str]] = None
-) -> list[dict[str, Any]]:
+def render(r: ResolvedEndpoint, context: RenderContext) -> list[dict[str, Any]]:
     """Every object of the endpoint, in creation order."""
-    dep, extra = deployment(spec, region, api_key_secret)
+    spec = r.spec
+    dep, extra = deployment(spec, context.region, context.api_key_secret)
     out = [*extra, dep, service(spec)]
     if (scaler := hpa(spec)) is not None:
         out.append(scaler)
     if spec.load_balancer == "alb":
-        out.append(ingress(spec, ingress_spec or IngressSpec(), tags=alb_tags))
+        out.append(ingress(spec, context.ingress, tags=context.alb_tags))
     return out
 
 
@@ -257,3 +261,45 @@ CHECKERS: dict[kinds.Kind, kinds.Checker] = {("apps", "Deployment"): check_deplo
 FIXERS: dict[kinds.Kind, kinds.Fixer] = {("apps", "Deployment"): fix_deployment}
 check = kinds.check_by_kind(CHECKERS)
 fix = kinds.fix_by_kind(FIXERS)
+
+
+# ---------------------------------------------------------------- config
+
+
+def validate(spec: EndpointSpec, path: str) -> list[Problem]:
+    return autoscaling.check_pods_metric(spec, path) if spec.autoscaling is not None else []
+
+
+def validate_platform(spec: EndpointSpec, where: str, needs: PlatformNeeds) -> list[Problem]:
+    problems = []
+    source = spec.model_source
+    if isinstance(source, S3Source) and spec.kubernetes.weights == "s3-csi" and not needs.plan["s3_csi"] and not needs.adopted:
+        problems.append(Problem(f"{where}.kubernetes.weights", "s3-csi", "BACKEND", "the Mountpoint S3 CSI driver add-on is off, so the weights volume never mounts", f"set {needs.paths.platform}.s3Csi: true, or kubernetes.weights: init-container"))
+    if spec.kubernetes.weights == "init-container" and isinstance(source, S3Source) and not spec.kubernetes.service_account_name:
+        problems.append(Problem(f"{where}.kubernetes.serviceAccountName", None, "BACKEND", "the init container needs AWS credentials to read s3://" + source.bucket, "name a service account with S3 read access (Pod Identity or IRSA), or use kubernetes.weights: s3-csi", severity="warning"))
+    return problems + front.needs_front(spec, where, needs, BACKEND.load_balancer(spec))
+
+
+def _replicas(obj: Any) -> tuple[Optional[int], Optional[int]]:
+    status = obj.get("status") or {}
+    return status.get("readyReplicas", 0), (obj.get("spec") or {}).get("replicas", status.get("replicas"))
+
+
+BACKEND = Backend(
+    default_on="plain",
+    name="kubernetes",
+    title="Kubernetes",
+    default_load_balancer="alb",
+    render=render,
+    engine_views=engine_views,
+    checkers=CHECKERS,
+    fixers=FIXERS,
+    live=LiveReference("apps", "v1", "deployments", "Deployment", state_rules.deployment, _replicas, autoscaler=True),
+    options=KubernetesBackend,
+    validate=validate,
+    validate_platform=validate_platform,
+    has_alb=lambda spec: BACKEND.load_balancer(spec) == "alb",
+    public_load_balancer=lambda spec: front.public_load_balancer(BACKEND.load_balancer(spec)),
+    autoscaler="hpa",
+    upstream=lambda spec, platform: Upstream(front.in_cluster(names(spec)["service"], spec.namespace), front.SERVICE_PORT),
+)

@@ -21,7 +21,8 @@ from pydantic_core import PydanticUndefined
 from benchmarks.outputs import Kind, OutputError, write_file
 from components.rules import bounds, catalog, policy_catalog
 from components.rules import addons as addon_rules
-from components.rules.spec import DEFAULT_LOAD_BALANCER, EndpointSpec, PlatformSpec
+from components.rules.backends import BACKENDS
+from components.rules.spec import EndpointSpec, PlatformSpec
 
 from .config import PROJECT, StackSpec
 
@@ -243,7 +244,7 @@ def _derived_default(model: type[BaseModel], name: str) -> Optional[str]:
     if model is PlatformSpec and name in addon_rules.ADDONS:
         return "unset: " + ", ".join(f"{mode} `{str(on[name]).lower()}`" for mode, on in addon_rules.DEFAULTS.items())
     if model is EndpointSpec and name == "load_balancer":
-        return "unset: " + ", ".join(f"{backend} `{lb}`" for backend, lb in DEFAULT_LOAD_BALANCER.items())
+        return "unset: " + ", ".join(f"{name} `{backend.default_load_balancer}`" for name, backend in BACKENDS.items())
     return None
 
 

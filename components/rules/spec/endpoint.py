@@ -13,12 +13,14 @@ from .engine_args import EngineArgs, KvCache
 from .scaling import Autoscaling, Load, Resources, Slo
 
 
+# The registered backends' names and default load balancers (components/rules/backends/__init__.py:BACKENDS, the
+# one list): pydantic needs them when this model is built, and the spec cannot import the registry (its modules
+# import the spec). tests/backends/test_backend_registry.py keeps both equal to the registry.
 Backend = Literal["hyperpod", "kubernetes", "ome", "kserve"]
 LoadBalancer = Literal["alb", "nlb", "none"]
 # The load balancer that works with each backend, the default of `loadBalancer`: OME creates the engine's
 # Service itself, so the stack declares none for it (the hyperpod backend ignores the key).
 DEFAULT_LOAD_BALANCER: dict[str, LoadBalancer] = {"hyperpod": "alb", "kubernetes": "alb", "kserve": "alb", "ome": "none"}
-BACKENDS: tuple[str, ...] = ("hyperpod", "kubernetes", "ome", "kserve")
 
 
 class KubernetesBackend(_Model):

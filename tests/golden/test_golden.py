@@ -16,8 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.rules.backends import hyperpod
-from components.rules.backends import kserve, kubernetes, ome
+from components.rules.backends import BACKENDS as REGISTERED
 from components.rules.policy_eval import evaluate
 from components.rules.resources import from_manifest
 from components.rules.spec import EndpointSpec, IngressSpec
@@ -99,7 +98,7 @@ def rendered(name: str, backend: str) -> list[dict[str, Any]]:
     return render_backend(s, region="us-east-1", ingress=IngressSpec(), api_key="<api-key>" if s.api_key else None, alb_tags={"llm-serving/stack": "golden"})
 
 
-@pytest.mark.parametrize("backend", ["hyperpod", "kubernetes", "ome", "kserve"])
+@pytest.mark.parametrize("backend", list(REGISTERED))
 def test_every_backend_renders_the_same_objects(backend):
     docs: list[Any] = []
     for name in ENDPOINTS:

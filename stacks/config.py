@@ -158,6 +158,9 @@ def validate_stack(
     `cluster` None: a local engine process, where no cluster, load balancer or gateway exists, so only the
     endpoint rules and capacity files apply. An endpoints-only stack (`platform_stack`) builds no cluster: its
     endpoints are placed on `platform_cluster`, the platform stack's groups as deployed, when that is known."""
+    unknown = backends.unknown_backends(endpoints, paths)
+    if unknown:  # every other rule asks the endpoint's backend
+        return Validated(list(endpoints), unknown, capacity_files.Applied(list(endpoints), [], [], [None for _ in endpoints]))
     if cluster is None:
         capacity = capacity_files.apply(list(endpoints), project_dir, paths)
         return Validated(capacity.endpoints, list(capacity.problems) + validate_endpoints(capacity.endpoints, paths), capacity)

@@ -221,8 +221,10 @@ def _one_of(annotation: Any) -> list[str]:
     return [f"exactly `{values[0]}`" if len(values) == 1 else "one of " + ", ".join(f"`{a}`" for a in values)]
 
 
-def _constraints(info: FieldInfo) -> str:
+def _constraints(info: FieldInfo, model: Optional[type[BaseModel]] = None, name: str = "") -> str:
     bare, meta = _strip(info.annotation)
+    if model is EndpointSpec and name == "backend":  # the registered backends (components/rules/backends)
+        return "one of " + ", ".join(f"`{b}`" for b in BACKENDS)
     parts = _one_of(bare) + _bounds([*info.metadata, *meta])
     origin = typing.get_origin(bare)
     args = typing.get_args(bare)
@@ -347,7 +349,7 @@ def configuration_md() -> str:
             examples = f" Example: `{json.dumps(info.examples[0])}`." if info.examples else ""
             lines.append(
                 f"| `{_camel(model, name, info)}` | {_cell((info.description or '') + examples)} | {_cell(_type_cell(info.annotation, anchors))} | "
-                f"{_cell(_default(model, name, info, anchors))} | {_cell(_constraints(info))} |"
+                f"{_cell(_default(model, name, info, anchors))} | {_cell(_constraints(info, model, name))} |"
             )
     return "\n".join(lines) + "\n"
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import ast
 import copy
 from pathlib import Path
-from typing import get_args
 
 import pytest
 
@@ -14,7 +13,6 @@ from components.rules import security
 from components.rules.backends import BACKENDS, reader, render
 from components.rules.catalog import S3
 from components.rules.spec import EndpointSpec
-from components.rules.spec.endpoint import DEFAULT_LOAD_BALANCER, Backend
 
 ROOT = Path(__file__).resolve().parents[2]
 ENDPOINT = {"name": "qwen", "model": "Qwen/Qwen3-4B-Instruct-2507", "engine": "vllm", "instanceType": "ml.g5.12xlarge",
@@ -47,9 +45,6 @@ EXCLUDED = ("components/rules/backends/", "tests/", "docs/", "venv/")
 ALLOWED = {
     ("components/rules/addons.py", "kserve"),  # OPERATOR_BACKENDS: which add-on installs which backend's operator (O8)
     ("components/rules/addons.py", "ome"),
-    # The config's Literal and default load balancers: pydantic needs them when the model is built and the spec
-    # cannot import the registry; test_the_config_names_exactly_the_registered_backends keeps them equal.
-    *(("components/rules/spec/endpoint.py", name) for name in ("hyperpod", "kubernetes", "ome", "kserve")),
 }
 
 
@@ -93,11 +88,10 @@ def test_no_module_names_a_backend_outside_the_backend_modules():
     assert ALLOWED - found == set(), "an allowed place no longer names a backend: drop it from ALLOWED"
 
 
-def test_the_config_names_exactly_the_registered_backends():
-    assert get_args(Backend) == tuple(BACKENDS)
-    assert DEFAULT_LOAD_BALANCER == {name: b.default_load_balancer for name, b in BACKENDS.items()}
+def test_a_backend_the_registry_does_not_know_is_one_config_error(tmp_path):
+    """`backend: knative` names no registered backend: one line naming the key, the value and the registered ones."""
+    from stacks.config import validate_stack
 
-
-def test_the_literal_check_catches_a_comparison_and_a_hand_written_list(tmp_path):
-    (tmp_path / "a.py").write_text('if spec.backend == "ome":\n    pass\nX = ("hyperpod", "kserve")\nY = spec.backend or "hyperpod"\nZ = mode == "hyperpod"\n')
-    assert literal_backends(tmp_path, set(BACKENDS)) == {("a.py", "ome"), ("a.py", "hyperpod"), ("a.py", "kserve")}
+    spec = EndpointSpec.model_validate({**ENDPOINT, "backend": "knative"})
+    (problem,) = validate_stack([spec], None, stack="dev", project_dir=tmp_path).problems
+    assert (problem.path, problem.value, problem.fix) == ("endpoints[0].backend", "knative", "use one of 'hyperpod', 'kubernetes', 'ome' or 'kserve'")

@@ -91,6 +91,17 @@ def default_changes(entries: Iterable[Any], resolved: Iterable[EndpointSpec], pa
     ]
 
 
+def unknown_backends(endpoints: Iterable[EndpointSpec], paths: ConfigPaths = STACK_FILE) -> list[Problem]:
+    """Endpoints whose `backend` names no registered backend (the config reports them before any other rule)."""
+    names = [repr(name) for name in BACKENDS]
+    allowed = f"{', '.join(names[:-1])} or {names[-1]}" if len(names) > 1 else names[0]
+    return [
+        Problem(f"{paths.endpoint(i)}.backend", ep.backend, "CONFIG", "not an allowed value", f"use one of {allowed}")
+        for i, ep in enumerate(endpoints)
+        if ep.backend is not None and ep.backend not in BACKENDS
+    ]
+
+
 def validate_backends(endpoints: Iterable[EndpointSpec], cluster: ClusterSpec, platform_spec: PlatformSpec, paths: ConfigPaths = STACK_FILE) -> list[Problem]:
     """What each endpoint's backend needs from the cluster and the platform."""
     problems: list[Problem] = []

@@ -16,11 +16,12 @@ from .container import PORT_NAME
 SERVICE_PORT = 80
 
 
-def service(spec: EndpointSpec) -> dict[str, Any]:
+def service(spec: EndpointSpec, load_balancer: Optional[str] = None) -> dict[str, Any]:
+    """The endpoint's Service: ClusterIP, or an NLB with `load_balancer` (the backend's, `spec.load_balancer` when None)."""
     r = resolve(spec)
     meta: dict[str, Any] = {"name": r.name, "namespace": spec.namespace, "labels": r.labels}
     body: dict[str, Any] = {"type": "ClusterIP", "selector": r.selector, "ports": [{"name": "http", "port": SERVICE_PORT, "targetPort": PORT_NAME, "protocol": "TCP"}]}
-    if spec.load_balancer == "nlb":
+    if (load_balancer or spec.load_balancer) == "nlb":
         meta["annotations"] = nlb_annotations(spec)
         body["type"] = "LoadBalancer"
         body["loadBalancerClass"] = "service.k8s.aws/nlb"  # the AWS Load Balancer Controller, not the in-tree one

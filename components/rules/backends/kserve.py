@@ -76,7 +76,7 @@ def inference_service(spec: EndpointSpec, api_key_secret: Optional[str] = None) 
 
 
 def gateway_service(spec: EndpointSpec) -> dict[str, Any]:
-    svc = front.service(spec)
+    svc = front.service(spec, BACKEND.load_balancer(spec))
     svc["metadata"]["name"] = gateway_service_name(spec)
     svc["spec"]["selector"] = {ISVC_LABEL: resolve(spec).name}
     return svc
@@ -85,7 +85,7 @@ def gateway_service(spec: EndpointSpec) -> dict[str, Any]:
 def render(r: ResolvedEndpoint, context: RenderContext) -> list[dict[str, Any]]:
     spec = r.spec
     out = [inference_service(spec, context.api_key_secret), gateway_service(spec)]
-    if spec.load_balancer == "alb":
+    if BACKEND.load_balancer(spec) == "alb":
         out.append(front.ingress(spec, context.ingress, gateway_service_name(spec), context.alb_tags))
     return out
 

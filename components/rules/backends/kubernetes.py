@@ -161,10 +161,10 @@ def render(r: ResolvedEndpoint, context: RenderContext) -> list[dict[str, Any]]:
     """Every object of the endpoint, in creation order."""
     spec = r.spec
     dep, extra = deployment(spec, context.region, context.api_key_secret)
-    out = [*extra, dep, service(spec)]
+    out = [*extra, dep, service(spec, BACKEND.load_balancer(spec))]
     if (scaler := hpa(spec)) is not None:
         out.append(scaler)
-    if spec.load_balancer == "alb":
+    if BACKEND.load_balancer(spec) == "alb":
         out.append(ingress(spec, context.ingress, tags=context.alb_tags))
     return out
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Annotated, Literal, Optional
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from ..bounds import DnsSubdomain, Env, ImageReference, Int32, Line, line
 from .base import _Model
@@ -13,14 +13,11 @@ from .engine_args import EngineArgs, KvCache
 from .scaling import Autoscaling, Load, Resources, Slo
 
 
-# The registered backends' names and default load balancers (components/rules/backends/__init__.py:BACKENDS, the
-# one list): pydantic needs them when this model is built, and the spec cannot import the registry (its modules
-# import the spec). tests/backends/test_backend_registry.py keeps both equal to the registry.
-Backend = Literal["hyperpod", "kubernetes", "ome", "kserve"]
 LoadBalancer = Literal["alb", "nlb", "none"]
-# The load balancer that works with each backend, the default of `loadBalancer`: OME creates the engine's
-# Service itself, so the stack declares none for it (the hyperpod backend ignores the key).
-DEFAULT_LOAD_BALANCER: dict[str, LoadBalancer] = {"hyperpod": "alb", "kubernetes": "alb", "kserve": "alb", "ome": "none"}
+# A backend's name: one of the registered backends (components/rules/backends/__init__.py:BACKENDS, the one list),
+# which the config check reports otherwise (`backends.unknown_backends`); the spec cannot import the registry, whose
+# modules import the spec. The default `loadBalancer` is the backend's too (`backends.resolve`).
+BackendName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*$", max_length=63)]
 
 
 class KubernetesBackend(_Model):
@@ -225,7 +222,7 @@ class EndpointSpec(_Model):
     """Use the SecretString of this Secrets Manager secret as the API key instead of generating one (rule G9; used
     only with `apiKey: true`). Example: `arn:aws:secretsmanager:us-east-1:123456789012:secret:llm-key-AbCdEf`
     """
-    backend: Optional[Backend] = None
+    backend: Optional[BackendName] = None
     """How the endpoint runs: `hyperpod` (the HyperPod operator's InferenceEndpointConfig), `kubernetes` (a
     Deployment and Service), `ome` (an OME InferenceService) or `kserve` (a KServe InferenceService). Unset:
     `hyperpod` where the HyperPod operator runs (mode hyperpod, or mode existing with `hyperpodClusterArn` or
@@ -241,17 +238,6 @@ class EndpointSpec(_Model):
     """Options of the kubernetes backend. Example: `{weights: init-container, serviceAccountName: model-reader}`"""
     ome: OmeBackend = Field(default_factory=OmeBackend)
     """Options of the ome backend. Example: `{baseModel: qwen3-8b}`"""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _backend_load_balancer(cls, data: object) -> object:
-        # With the backend given, an unset loadBalancer is the backend's own; `backends.resolve` does the same
-        # for endpoints whose backend follows the cluster.
-        if isinstance(data, dict) and data.get("loadBalancer", data.get("load_balancer")) is None:
-            backend = data.get("backend")
-            if isinstance(backend, str) and backend in DEFAULT_LOAD_BALANCER:
-                data = {**{k: v for k, v in data.items() if k not in ("loadBalancer", "load_balancer")}, "loadBalancer": DEFAULT_LOAD_BALANCER[backend]}
-        return data
 
 
 # ---------------------------------------------------------------- clusters and platform

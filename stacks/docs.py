@@ -22,6 +22,7 @@ from benchmarks.outputs import Kind, OutputError, write_file
 from components.rules import bounds, catalog, policy_catalog
 from components.rules import addons as addon_rules
 from components.rules.backends import BACKENDS
+from components.rules.backends.engine_checks import ENGINE_CONTAINER_RULES
 from components.rules.spec import EndpointSpec, PlatformSpec
 
 from .config import PROJECT, StackSpec
@@ -96,12 +97,23 @@ def guardrails_md(tests_dir: Path = PROJECT_DIR / "tests") -> str:
         lines += ["", f"## {rule.id}", "", rule.enforces, "", f"- **Incident:** {rule.incident}"]
         lines.append(f"- **The components fix:** {rule.fixes or 'nothing; this rule only rejects.'}")
         lines.append(f"- **Rejected:** {rule.rejects or 'nothing; the components always build it right.'}")
+        if rule.id in ENGINE_CONTAINER_RULES:
+            lines.append(_repairs_line(rule.id))
         for p in policies[rule.id]:
             lines.append(f"- **Policy** `{p.name}`, {p.enforcement} by default: {p.description}.")
         if not policies[rule.id]:
             lines.append("- **Policy:** none (not visible in a single resource or a stack's resources).")
         lines.append(f"- **Tests:** {_tests_cell(tests.get(rule.id, [])) or 'none yet'}")
     return "\n".join(lines) + "\n"
+
+
+def _repairs_line(rule_id: str) -> str:
+    """Where the stack transform repairs an engine-container rule on a hand-written object, and where it is only
+    refused (`Backend.refusals`), per registered backend."""
+    repaired = [name for name, b in BACKENDS.items() if rule_id not in b.refusals]
+    refused = [f"{name} ({b.refusals[rule_id]})" for name, b in BACKENDS.items() if rule_id in b.refusals]
+    line = f"- **Repaired on a hand-written object by backend:** {', '.join(repaired) or 'none'}"
+    return line + (f"; only refused on {'; '.join(refused)}." if refused else ".")
 
 
 # ---------------------------------------------------------------- configuration

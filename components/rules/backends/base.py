@@ -144,8 +144,10 @@ class Backend:
     """The platform add-on that installs its operator (O8), None when the stack has none to install."""
     operator_requires: Mapping[str, str] = field(default_factory=dict)
     """Add-ons its operator's chart needs besides itself (O8), each with what breaks without it."""
-    repairs_elsewhere: Mapping[str, str] = field(default_factory=dict)
-    """Guardrails this backend refuses without repairing them, each with why (docs/guardrails.md lists them)."""
+    refusals: Mapping[str, str] = field(default_factory=dict)
+    """Engine-container guardrails (G3-G13) its fixers do not repair on a hand-written object, each with why: its
+    checks refuse them (policy, plan, `stacks check`) and docs/guardrails.md says so. Every other one is repaired
+    (the backend contract, components/rules/backends/testing.py, holds both)."""
 
     def load_balancer(self, spec: EndpointSpec) -> str:
         """The endpoint's load balancer: its own, else this backend's default."""

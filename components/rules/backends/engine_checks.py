@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
 from .. import engines, instances, probes
-from ..catalog import G3, G5, G6, G10, G11, G12, G13
+from ..catalog import G3, G4, G5, G6, G10, G11, G12, G13
 from ..endpoint import GPU
 from ..problems import Change, Problem
 import components.rules.backends.reader as reader
@@ -21,6 +21,10 @@ import components.rules.backends.reader as reader
 PROBE_KINDS = ("readinessProbe", "livenessProbe", "startupProbe")
 DEFAULT_EPHEMERAL_STORAGE = "50Gi"
 
+
+# The guardrails of an engine container, whatever the backend: each backend repairs them on a hand-written object or
+# declares which it only refuses (`Backend.refusals`); docs/guardrails.md lists both.
+ENGINE_CONTAINER_RULES = (G3, G4, G5, G6, G10, G11, G12, G13)
 
 @dataclass(frozen=True)
 class EngineContainerView:

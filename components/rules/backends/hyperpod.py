@@ -726,6 +726,9 @@ def _conditions(status: Any) -> list[Any]:
 
 
 BACKEND = Backend(
+    refusals={
+        G11: "which of the GPU limit and the tensor-parallel size is meant (or whether CUDA_VISIBLE_DEVICES is) is the user's call",
+    },
     own_metadata_rules=True,  # G1 with the operator's derived names
     default_on="operator",
     uses_load_balancer=False,

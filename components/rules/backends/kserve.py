@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from .. import naming
-from ..catalog import B1, G4
+from ..catalog import B1, G3, G4, G5, G6, G10, G11, G12, G13
 from ..endpoint import ResolvedEndpoint, resolve
 from ..problems import Problem
 from ..spec import EndpointSpec, HuggingFaceSource, S3Source
@@ -160,7 +160,11 @@ def validate_platform(spec: EndpointSpec, where: str, needs: PlatformNeeds) -> l
     return problems
 
 
+# Why no engine-container guardrail is repaired on a hand-written object of this backend (its checks refuse them).
+_NOT_REPAIRED = "the predictor is KServe's InferenceService: the stack renders it right and its checks refuse a hand-written one; no fixer rewrites it yet"
+
 BACKEND = Backend(
+    refusals=dict.fromkeys((G3, G4, G5, G6, G10, G11, G12, G13), _NOT_REPAIRED),
     name="kserve",
     title="KServe",
     default_load_balancer="alb",

@@ -12,7 +12,7 @@ from typing import Any, Optional
 
 from .. import autoscaling, engines, naming
 from .. import ingress as ingress_rules
-from ..catalog import G4, G13
+from ..catalog import G3, G4, G5, G6, G10, G11, G12, G13
 from ..endpoint import ResolvedEndpoint, resolve
 from ..problems import Change, Problem
 from ..spec import EndpointSpec, HuggingFaceSource, KubernetesBackend, PlatformSpec, S3Source
@@ -286,6 +286,14 @@ def _replicas(obj: Any) -> tuple[Optional[int], Optional[int]]:
 
 
 BACKEND = Backend(
+    refusals={
+        G3: "a Deployment's --port flag and container port disagree and either may be the one meant (the probes follow the container port)",
+        G5: "a Deployment's command and served model name are not repaired yet; its checks refuse them",
+        G6: "a Deployment's engine flags are not repaired yet; its checks refuse a missing --enable-metrics",
+        G10: "a Deployment's engine flags are not repaired yet; its checks refuse a missing context length",
+        G11: "which of the GPU limit and the tensor-parallel size is meant (or whether CUDA_VISIBLE_DEVICES is) is the user's call",
+        G12: "a Deployment's GPU workaround env is not repaired yet; its checks refuse it",
+    },
     default_on="plain",
     name="kubernetes",
     title="Kubernetes",

@@ -4,7 +4,6 @@ is headless), no hf:// storage (KServe has none), and the T4 workarounds (Triton
 from __future__ import annotations
 
 from components.rules import engines
-from components.rules.backends import kserve
 from components.rules.backends import render as render_backend
 
 from tests.backends.backend_helpers import assert_clean, rules_of, spec

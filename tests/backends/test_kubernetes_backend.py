@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 
 from components.rules import engines, manifests, probes, security
-from components.rules.backends import kubernetes
 from components.rules.backends import render as render_backend
 
 from tests.backends.backend_helpers import assert_clean, rules_of, spec

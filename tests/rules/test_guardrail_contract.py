@@ -16,7 +16,7 @@ from typing import Any, Callable
 import pytest
 
 from components.rules import engines, manifests
-from components.rules.backends import hyperpod, kserve, kubernetes, ome, reader
+from components.rules.backends import reader
 from components.rules.backends.engine_checks import EngineContainerView
 from components.rules.backends import BACKENDS as REGISTERED, validate_backends
 from components.rules.catalog import G3, G4, G5, G6, G7, G8, G9, G10, G11, G12, G13, G21, G22

@@ -15,7 +15,7 @@ from .. import ingress as ingress_rules
 from ..catalog import G3, G4, G5, G6, G10, G11, G12, G13
 from ..endpoint import ResolvedEndpoint, resolve
 from ..problems import Change, Problem
-from ..spec import EndpointSpec, HuggingFaceSource, KubernetesBackend, PlatformSpec, S3Source
+from ..spec import EndpointSpec, HuggingFaceSource, KubernetesBackend, S3Source
 from ..tree import copy_tree
 import components.rules.backends.container as engine_container
 import components.rules.backends.engine_checks as engine_checks

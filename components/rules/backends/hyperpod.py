@@ -17,7 +17,7 @@ from .. import autoscaling, engines, instances, naming
 from .. import ingress as ingress_rules
 from ..addons import OPERATOR_NAMESPACE
 from ..alb_tls import alb_tls
-from ..catalog import G2, G3, G5, G6, G7, G8, G9, G10, G11, G12, G17, G18, G21, G22
+from ..catalog import G2, G3, G7, G8, G9, G10, G11, G17, G18, G21, G22
 from ..endpoint import API_KEY_ENV, API_KEY_SECRET_KEY, GPU, ResolvedEndpoint, resolve
 from ..problems import Change, Problem
 from ..spec import EndpointSpec, FsxSource, HuggingFaceSource, HyperPodBackend, PlatformSpec, S3Source
@@ -514,9 +514,7 @@ def fix(obj: dict[str, Any]) -> tuple[dict[str, Any], list[Change]]:
     if engine is not None:
         args, c = _fix_args(args, engine, port, spec)
         changes += c
-        if not worker.get("command"):
-            worker["command"] = engines.engine(engine).command
-            changes.append(Change("spec.worker.command", None, worker["command"], G5, "DLC images ignore args without a full command"))
+        changes += engine_checks.fix_command(worker, "spec.worker", engine)
         worker["args"] = args
     if isinstance(port, int):
         changes += _fix_ports(spec, port, engine)
@@ -534,27 +532,10 @@ def _label_str(value: Any) -> str:
 
 
 def _fix_args(args: list, engine: str, port: Any, spec: dict) -> tuple[list, list[Change]]:
-    changes: list[Change] = []
+    hf_id = ((spec.get("modelSourceConfig") or {}).get("huggingFaceModel") or {}).get("modelId")
+    source = hf_id or spec.get("modelName")
+    args, changes = engine_checks.fix_args(args, engine, port, source if isinstance(source, str) and source else None, "spec.worker.args")
     parsed = engines.parse_args(args)
-    if isinstance(port, int) and str(parsed.get("--port")) != str(port):
-        args = _set_flag(args, "--port", str(port))
-        changes.append(Change("spec.worker.args[--port]", parsed.get("--port"), str(port), G3, "one port for the engine everywhere"))
-    if "--served-model-name" not in parsed:
-        hf_id = ((spec.get("modelSourceConfig") or {}).get("huggingFaceModel") or {}).get("modelId")
-        source = hf_id or spec.get("modelName")
-        if isinstance(source, str) and source:
-            served = engines.served_model_name(source)
-            args = _set_flag(args, "--served-model-name", served)
-            changes.append(Change("spec.worker.args[--served-model-name]", None, served, G5, "clients call the model by its friendly name"))
-    if engine == "sglang" and "--enable-metrics" not in parsed:
-        args = [*args, "--enable-metrics"]
-        changes.append(Change("spec.worker.args[--enable-metrics]", None, True, G6, "the router drops SGLang backends whose /metrics 404s"))
-    for key in ("max_model_len", "gpu_memory_utilization"):
-        flag = engines.PARAMS_BY_KEY[key].flag(engine).on
-        if flag not in parsed:
-            value = engines._fmt(engines.DEFAULTS[engine][key])
-            args = [*args, flag, value]
-            changes.append(Change(f"spec.worker.args[{flag}]", None, value, G10, "default when unset"))
     source = spec.get("modelSourceConfig") or {}
     if source.get("modelSourceType") == "huggingface" and not source.get("prefetchEnabled"):
         flag = engines.canonical_flag(engine, engines.engine(engine).model_flag)
@@ -580,24 +561,6 @@ def _drop_flag(args: list, flag: str, engine: str) -> list:
         out.append(arg)
         i += 1
     return out
-
-
-def _set_flag(args: list, flag: str, value: str) -> list:
-    out, i, done = [], 0, False
-    while i < len(args):
-        arg = args[i]
-        if arg == flag:
-            out += [flag, value]
-            i += 2 if i + 1 < len(args) and not str(args[i + 1]).startswith("--") else 1
-            done = True
-            continue
-        if isinstance(arg, str) and arg.startswith(flag + "="):
-            out += [flag, value]
-            done = True
-        else:
-            out.append(arg)
-        i += 1
-    return out if done else [*out, flag, value]
 
 
 def _fix_ports(spec: dict, port: int, engine: str | None) -> list[Change]:
@@ -629,13 +592,8 @@ def _fix_resources(spec: dict, worker: dict, engine: str | None) -> list[Change]
         limits[GPU] = str(tp)
         changes.append(Change(f"spec.worker.resources.limits.{GPU}", None, str(tp), G11, "GPUs are scheduled by limit = tensor-parallel size"))
     changes += engine_checks.fix_ephemeral_storage(worker, "spec.worker")
-    inst = reader.instance(spec.get("instanceType"))
-    if engine is not None and inst is not None:
-        present = reader.env_map(worker.get("environmentVariables"))
-        for key, value in engines.instance_env(engine, inst).items():
-            if key not in present:
-                worker.setdefault("environmentVariables", []).append({"name": key, "value": value})
-                changes.append(Change(f"spec.worker.environmentVariables[{key}]", None, value, G12, f"{inst.gpu.model} workaround"))
+    if engine is not None:
+        changes += engine_checks.fix_instance_env(worker, "environmentVariables", "spec.worker", engine, spec.get("instanceType"))
     return changes
 
 

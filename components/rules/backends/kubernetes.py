@@ -12,7 +12,7 @@ from typing import Any, Optional
 
 from .. import autoscaling, engines, naming
 from .. import ingress as ingress_rules
-from ..catalog import G3, G4, G5, G6, G10, G11, G12, G13
+from ..catalog import G4, G5, G11, G13
 from ..endpoint import ResolvedEndpoint, resolve
 from ..problems import Change, Problem
 from ..spec import EndpointSpec, HuggingFaceSource, KubernetesBackend, S3Source
@@ -233,9 +233,13 @@ def fix_deployment(obj: dict[str, Any]) -> tuple[dict[str, Any], list[Change]]:
     obj = copy_tree(obj)
     changes: list[Change] = []
     gpu_pod = False
+    instance = reader.instance_of(reader.pod_spec(obj))
     for i, container in model_containers(obj):
         base = f"spec.template.spec.containers[{i}]"
         gpu_pod |= reader.gpu_count(reader.gpu_limit(container.get("resources"))) > 0
+        engine = reader.detect_engine(container)
+        if engine is not None:
+            changes += _fix_engine(container, base, engine, instance)
         port = _port(container)
         if port is not None:
             changes += engine_checks.fix_probes(container, base, reader.detect_engine(container), port)
@@ -253,6 +257,22 @@ def fix_deployment(obj: dict[str, Any]) -> tuple[dict[str, Any], list[Change]]:
         spec["strategy"] = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}}
         changes.append(Change("spec.strategy", old, spec["strategy"], G4, "no surge pod waiting for a GPU the old pod holds"))
     return obj, changes
+
+
+def _fix_engine(container: dict[str, Any], base: str, engine: str, instance: Optional[str]) -> list[Change]:
+    """What every engine container gets repaired (engine_checks): the command, `--port` = the container port, the
+    served model name where the model flag names a model id (a mounted path names none), SGLang's metrics, the
+    defaults, the GPU workaround env."""
+    changes = engine_checks.fix_command(container, base, engine)
+    ports = container.get("ports") or []
+    port = ports[0].get("containerPort") if ports and isinstance(ports[0], dict) else None
+    args = [str(a) for a in container.get("args") or []]
+    model = engines.parse_args(args, engine).get(engines.canonical_flag(engine, engines.engine(engine).model_flag))
+    source = model if isinstance(model, str) and not model.startswith(("/", "$")) else None
+    fixed, made = engine_checks.fix_args(args, engine, port, source, f"{base}.args")
+    if made:
+        container["args"] = fixed
+    return changes + made + engine_checks.fix_instance_env(container, "env", base, engine, instance)
 
 
 # ---------------------------------------------------------------- by kind (manifests.py composes these)
@@ -287,12 +307,8 @@ def _replicas(obj: Any) -> tuple[Optional[int], Optional[int]]:
 
 BACKEND = Backend(
     refusals={
-        G3: "a Deployment's --port flag and container port disagree and either may be the one meant (the probes follow the container port)",
-        G5: "a Deployment's command and served model name are not repaired yet; its checks refuse them",
-        G6: "a Deployment's engine flags are not repaired yet; its checks refuse a missing --enable-metrics",
-        G10: "a Deployment's engine flags are not repaired yet; its checks refuse a missing context length",
+        G5: "the served model name of a model read from a mounted path (S3 weights) is not in the Deployment; the command is repaired",
         G11: "which of the GPU limit and the tensor-parallel size is meant (or whether CUDA_VISIBLE_DEVICES is) is the user's call",
-        G12: "a Deployment's GPU workaround env is not repaired yet; its checks refuse it",
     },
     default_on="plain",
     name="kubernetes",

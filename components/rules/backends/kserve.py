@@ -13,10 +13,11 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from .. import naming
-from ..catalog import B1, G3, G4, G5, G6, G10, G11, G12, G13
+from ..catalog import B1, G4, G5, G11
 from ..endpoint import ResolvedEndpoint, resolve
-from ..problems import Problem
+from ..problems import Change, Problem
 from ..spec import EndpointSpec, HuggingFaceSource, S3Source
+from ..tree import copy_tree
 import components.rules.backends.container as engine_container
 import components.rules.backends.front as front
 import components.rules.backends.engine_checks as engine_checks
@@ -139,10 +140,29 @@ def check_service(obj: dict[str, Any]) -> list[Problem]:
     return []
 
 
+def fix_inference_service(obj: dict[str, Any]) -> tuple[dict[str, Any], list[Change]]:
+    """The predictor's engine containers repaired as every engine container is (container.fix_engine_container),
+    and a GPU predictor's rollout that cannot deadlock (G4). Never mutates the input."""
+    obj = copy_tree(obj)
+    predictor = (obj.get("spec") or {}).get("predictor")
+    if not isinstance(predictor, dict):
+        return obj, []
+    changes: list[Change] = []
+    views = engine_views(obj)
+    for view in views:
+        changes += engine_container.fix_engine_container(reader.at(obj, view.path), view.path, predictor, reader.instance_of(predictor))
+    strategy = predictor.get("deploymentStrategy") or {}
+    surge = (strategy.get("rollingUpdate") or {}).get("maxSurge", "25%")
+    if any(v.gpu_limit is not None for v in views) and strategy.get("type") != "Recreate" and str(surge) not in ("0", "0%"):
+        predictor["deploymentStrategy"] = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}}
+        changes.append(Change("spec.predictor.deploymentStrategy", strategy or None, predictor["deploymentStrategy"], G4, "no surge pod waiting for a GPU the old pod holds"))
+    return obj, changes
+
+
 # ---------------------------------------------------------------- by kind (manifests.py composes these)
 
 CHECKERS: dict[kinds.Kind, kinds.Checker] = {(GROUP, "InferenceService"): check_inference_service, ("", "Service"): check_service}
-FIXERS: dict[kinds.Kind, kinds.Fixer] = {}
+FIXERS: dict[kinds.Kind, kinds.Fixer] = {(GROUP, "InferenceService"): fix_inference_service}
 check = kinds.check_by_kind(CHECKERS)
 fix = kinds.fix_by_kind(FIXERS)
 
@@ -160,11 +180,11 @@ def validate_platform(spec: EndpointSpec, where: str, needs: PlatformNeeds) -> l
     return problems
 
 
-# Why no engine-container guardrail is repaired on a hand-written object of this backend (its checks refuse them).
-_NOT_REPAIRED = "the predictor is KServe's InferenceService: the stack renders it right and its checks refuse a hand-written one; no fixer rewrites it yet"
+# Why G5 is not always repaired on a hand-written InferenceService.
+_NOT_REPAIRED = "the served model name of a model read from a mounted path (KServe's storage initializer, /mnt/models) is not in the InferenceService; the command is repaired"
 
 BACKEND = Backend(
-    refusals=dict.fromkeys((G3, G4, G5, G6, G10, G11, G12, G13), _NOT_REPAIRED),
+    refusals={G5: _NOT_REPAIRED, G11: "which of the GPU limit and the tensor-parallel size is meant (or whether CUDA_VISIBLE_DEVICES is) is the user's call"},
     name="kserve",
     title="KServe",
     default_load_balancer="alb",

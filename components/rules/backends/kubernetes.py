@@ -12,7 +12,7 @@ from typing import Any, Optional
 
 from .. import autoscaling, engines, naming
 from .. import ingress as ingress_rules
-from ..catalog import G4, G5, G11, G13
+from ..catalog import G4, G5, G11
 from ..endpoint import ResolvedEndpoint, resolve
 from ..problems import Change, Problem
 from ..spec import EndpointSpec, HuggingFaceSource, KubernetesBackend, S3Source
@@ -178,14 +178,6 @@ def model_containers(obj: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
     return [(i, c) for i, c in enumerate(containers) if isinstance(c, dict) and reader.runs_model(c)]
 
 
-def _port(container: dict[str, Any]) -> int | None:
-    ports = container.get("ports") or []
-    if ports and isinstance(ports[0], dict) and isinstance(ports[0].get("containerPort"), int):
-        return ports[0]["containerPort"]
-    value = engines.parse_args([str(a) for a in container.get("args") or []]).get("--port")
-    return int(value) if isinstance(value, str) and value.isdigit() else None
-
-
 def engine_views(obj: dict[str, Any]) -> list[engine_checks.EngineContainerView]:
     """A Deployment's model containers, as the one engine-container checker sees them."""
     if kinds.group_kind(obj) != ("apps", "Deployment"):
@@ -234,45 +226,16 @@ def fix_deployment(obj: dict[str, Any]) -> tuple[dict[str, Any], list[Change]]:
     changes: list[Change] = []
     gpu_pod = False
     instance = reader.instance_of(reader.pod_spec(obj))
+    pod = obj.get("spec", {}).get("template", {}).get("spec", {})
     for i, container in model_containers(obj):
-        base = f"spec.template.spec.containers[{i}]"
         gpu_pod |= reader.gpu_count(reader.gpu_limit(container.get("resources"))) > 0
-        engine = reader.detect_engine(container)
-        if engine is not None:
-            changes += _fix_engine(container, base, engine, instance)
-        port = _port(container)
-        if port is not None:
-            changes += engine_checks.fix_probes(container, base, reader.detect_engine(container), port)
-        changes += engine_checks.fix_ephemeral_storage(container, base)
-        mounts = container.setdefault("volumeMounts", [])
-        if not any(isinstance(m, dict) and m.get("mountPath") == "/dev/shm" for m in mounts):
-            mounts.append({"name": engine_container.SHM_VOLUME, "mountPath": "/dev/shm"})
-            pod = obj["spec"]["template"]["spec"]
-            if not any(isinstance(v, dict) and v.get("name") == engine_container.SHM_VOLUME for v in pod.get("volumes") or []):
-                pod.setdefault("volumes", []).append({"name": engine_container.SHM_VOLUME, "emptyDir": {"medium": "Memory"}})
-            changes.append(Change(f"{base}.volumeMounts[/dev/shm]", None, engine_container.SHM_VOLUME, G13, "memory-backed shared memory for the engine"))
+        changes += engine_container.fix_engine_container(container, f"spec.template.spec.containers[{i}]", pod, instance)
     if gpu_pod and _check_rollout(obj):
         spec = obj.setdefault("spec", {})
         old = spec.get("strategy")
         spec["strategy"] = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}}
         changes.append(Change("spec.strategy", old, spec["strategy"], G4, "no surge pod waiting for a GPU the old pod holds"))
     return obj, changes
-
-
-def _fix_engine(container: dict[str, Any], base: str, engine: str, instance: Optional[str]) -> list[Change]:
-    """What every engine container gets repaired (engine_checks): the command, `--port` = the container port, the
-    served model name where the model flag names a model id (a mounted path names none), SGLang's metrics, the
-    defaults, the GPU workaround env."""
-    changes = engine_checks.fix_command(container, base, engine)
-    ports = container.get("ports") or []
-    port = ports[0].get("containerPort") if ports and isinstance(ports[0], dict) else None
-    args = [str(a) for a in container.get("args") or []]
-    model = engines.parse_args(args, engine).get(engines.canonical_flag(engine, engines.engine(engine).model_flag))
-    source = model if isinstance(model, str) and not model.startswith(("/", "$")) else None
-    fixed, made = engine_checks.fix_args(args, engine, port, source, f"{base}.args")
-    if made:
-        container["args"] = fixed
-    return changes + made + engine_checks.fix_instance_env(container, "env", base, engine, instance)
 
 
 # ---------------------------------------------------------------- by kind (manifests.py composes these)

@@ -22,6 +22,7 @@ from .endpoints.router_check import RouterServiceCheck
 from .endpoints.urls import hostname_of
 from .rules import inference_pool
 from .rules import namespaces as namespace_rules
+from .rules.backends import backend_for
 from .rules import tags as tag_rules
 from .rules.gateway import charts, config as gw_config, render
 from .rules.spec import EndpointSpec, GatewaySpec, PlatformSpec
@@ -164,7 +165,7 @@ class TenantGateway(pulumi.ComponentResource):
         a = self._args
         if a.kubeconfig is None:
             return {}
-        routed = {ep.name: ep for ep in a.endpoints if ep.backend == "hyperpod" and ep.intelligent_routing}
+        routed = {ep.name: ep for ep in a.endpoints if backend_for(ep).has_router and ep.hyperpod.intelligent_routing}
         return {
             up.name: a.router_checks.get((up.namespace, up.name)) or RouterServiceCheck(
                 f"{self._name}-router-check-{up.name}", a.kubeconfig, up.name, up.namespace, a.platform.ingress,

@@ -8,7 +8,8 @@ from typing import Callable, Optional
 import pulumi
 
 from .rules import manifests
-from .rules.backends import hyperpod
+from .rules.backends import BACKENDS
+from .rules.backends.kinds import group_kind
 
 Log = Callable[[str], None]
 
@@ -33,8 +34,9 @@ def make_guardrail_transform(log: Optional[Log] = None) -> pulumi.ResourceTransf
             return None
         fixed, changes = manifests.fix(obj)
         opts = args.opts
-        if hyperpod.is_endpoint_config(obj):
-            wanted = [f for f in hyperpod.IMMUTABLE_FIELDS if f not in (opts.replace_on_changes or [])]
+        immutable = next((b.immutable_fields for b in BACKENDS.values() if b.immutable_fields and group_kind(obj) == (b.live.group, b.live.kind)), ())
+        if immutable:
+            wanted = [f for f in immutable if f not in (opts.replace_on_changes or [])]
             if wanted:
                 opts = pulumi.ResourceOptions.merge(
                     opts, pulumi.ResourceOptions(replace_on_changes=wanted, delete_before_replace=True)

@@ -21,7 +21,9 @@ from pydantic_core import PydanticUndefined
 from benchmarks.outputs import Kind, OutputError, write_file
 from components.rules import bounds, catalog, policy_catalog
 from components.rules import addons as addon_rules
-from components.rules.spec import DEFAULT_LOAD_BALANCER, EndpointSpec, PlatformSpec
+from components.rules.backends import BACKENDS
+from components.rules.backends.engine_checks import ENGINE_CONTAINER_RULES
+from components.rules.spec import EndpointSpec, PlatformSpec
 
 from .config import PROJECT, StackSpec
 
@@ -95,12 +97,23 @@ def guardrails_md(tests_dir: Path = PROJECT_DIR / "tests") -> str:
         lines += ["", f"## {rule.id}", "", rule.enforces, "", f"- **Incident:** {rule.incident}"]
         lines.append(f"- **The components fix:** {rule.fixes or 'nothing; this rule only rejects.'}")
         lines.append(f"- **Rejected:** {rule.rejects or 'nothing; the components always build it right.'}")
+        if rule.id in ENGINE_CONTAINER_RULES:
+            lines.append(_repairs_line(rule.id))
         for p in policies[rule.id]:
             lines.append(f"- **Policy** `{p.name}`, {p.enforcement} by default: {p.description}.")
         if not policies[rule.id]:
             lines.append("- **Policy:** none (not visible in a single resource or a stack's resources).")
         lines.append(f"- **Tests:** {_tests_cell(tests.get(rule.id, [])) or 'none yet'}")
     return "\n".join(lines) + "\n"
+
+
+def _repairs_line(rule_id: str) -> str:
+    """Where the stack transform repairs an engine-container rule on a hand-written object, and where it is only
+    refused (`Backend.refusals`), per registered backend."""
+    repaired = [name for name, b in BACKENDS.items() if rule_id not in b.refusals]
+    refused = [f"{name} ({b.refusals[rule_id]})" for name, b in BACKENDS.items() if rule_id in b.refusals]
+    line = f"- **Repaired on a hand-written object by backend:** {', '.join(repaired) or 'none'}"
+    return line + (f"; only refused on {'; '.join(refused)}." if refused else ".")
 
 
 # ---------------------------------------------------------------- configuration
@@ -220,8 +233,10 @@ def _one_of(annotation: Any) -> list[str]:
     return [f"exactly `{values[0]}`" if len(values) == 1 else "one of " + ", ".join(f"`{a}`" for a in values)]
 
 
-def _constraints(info: FieldInfo) -> str:
+def _constraints(info: FieldInfo, model: Optional[type[BaseModel]] = None, name: str = "") -> str:
     bare, meta = _strip(info.annotation)
+    if model is EndpointSpec and name == "backend":  # the registered backends (components/rules/backends)
+        return "one of " + ", ".join(f"`{b}`" for b in BACKENDS)
     parts = _one_of(bare) + _bounds([*info.metadata, *meta])
     origin = typing.get_origin(bare)
     args = typing.get_args(bare)
@@ -243,7 +258,7 @@ def _derived_default(model: type[BaseModel], name: str) -> Optional[str]:
     if model is PlatformSpec and name in addon_rules.ADDONS:
         return "unset: " + ", ".join(f"{mode} `{str(on[name]).lower()}`" for mode, on in addon_rules.DEFAULTS.items())
     if model is EndpointSpec and name == "load_balancer":
-        return "unset: " + ", ".join(f"{backend} `{lb}`" for backend, lb in DEFAULT_LOAD_BALANCER.items())
+        return "unset: " + ", ".join(f"{name} `{backend.default_load_balancer}`" for name, backend in BACKENDS.items())
     return None
 
 
@@ -346,7 +361,7 @@ def configuration_md() -> str:
             examples = f" Example: `{json.dumps(info.examples[0])}`." if info.examples else ""
             lines.append(
                 f"| `{_camel(model, name, info)}` | {_cell((info.description or '') + examples)} | {_cell(_type_cell(info.annotation, anchors))} | "
-                f"{_cell(_default(model, name, info, anchors))} | {_cell(_constraints(info))} |"
+                f"{_cell(_default(model, name, info, anchors))} | {_cell(_constraints(info, model, name))} |"
             )
     return "\n".join(lines) + "\n"
 

@@ -43,7 +43,7 @@ def check(specs: Sequence[EndpointSpec], lock: Mapping[str, ModelFacts], endpoin
     """G23 on each fallback instance type; D3 and D4 on each DPD endpoint."""
     problems = hyperpod_fields.fit_fallbacks(specs, lambda s: fit.facts_for(s, lock), fit.check, endpoint_path)
     for i, spec in enumerate(specs):
-        if spec.pd_spec is None:
+        if spec.hyperpod.pd_spec is None:
             continue
         facts: Any = fit.facts_for(spec, lock)
         workload = shape_of(spec)

@@ -13,6 +13,8 @@ from google.protobuf import struct_pb2
 from pulumi.runtime import MockCallArgs, MockResourceArgs
 from pulumi.runtime.mocks import MockMonitor
 
+from components.rules.backends import BACKENDS
+
 SECRET_SIG = "4dabf18193072939515e22adb298388d"  # Pulumi's wire marker for secret values
 _SECRET_VALUE_SIG = "1b47061264138c4ac30d75fd1eb44270"  # the envelope's value for "this is a secret"
 SECRET_MARK = "<<secret>>"  # mock secret values carry this so writers can redact them
@@ -206,10 +208,8 @@ def _acm_certificate(args: MockResourceArgs) -> dict[str, Any]:
 
 # Outputs the program reads from resources that the mocks do not compute by themselves.
 DEFAULT_OUTPUTS: dict[str, OutputFactory] = {
-    "kubernetes:inference.sagemaker.aws.amazon.com/v1:InferenceEndpointConfig": _no_status_yet,
-    "kubernetes:apps/v1:Deployment": _no_status_yet,
-    "kubernetes:ome.io/v1beta1:InferenceService": _no_status_yet,
-    "kubernetes:serving.kserve.io/v1beta1:InferenceService": _no_status_yet,
+    # Each registered backend's own object has no status until its operator or controller writes one.
+    **{backend.live.type_token: _no_status_yet for backend in BACKENDS.values()},
     "kubernetes:core/v1:Service": _no_status_yet,
     "random:index/randomPassword:RandomPassword": lambda a: {"result": _mock_secret(a.name)},
     "eks:index:Cluster": _eks_cluster,

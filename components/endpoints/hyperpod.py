@@ -37,6 +37,8 @@ from ..rules import ingress as ingress_rules
 from ..rules import naming
 from ..rules import tags as tag_rules
 from ..rules.backends import hyperpod
+from ..rules.backends.base import RenderContext
+from ..rules.endpoint import resolve
 from ..rules.backends import state as endpoint_state
 from ..rules.spec import EndpointSpec, IngressSpec
 from ..rules.tls import tls_for
@@ -69,30 +71,22 @@ class EndpointIngress(pulumi.ComponentResource):
         super().__init__("llm-serving:endpoints:EndpointIngress", name, None, opts)
         spec = args.spec
         tags = tag_rules.alb_tags(pulumi.get_stack(), args.endpoint_name, args.tags)
-        metadata = {
-            "name": ingress_rules.ingress_name(args.endpoint_name),
-            "namespace": hyperpod.OPERATOR_NAMESPACE,  # where the router and its Service run
-            "labels": {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/name": args.endpoint_name},
-            "annotations": ingress_rules.ingress_annotations(spec, args.ingress, args.health_path, tags),
-        }
         after = list(args.after)
         self.router_check: Optional[RouterServiceCheck] = None  # with a kubeconfig: the Service `up` finds
-        service: pulumi.Input[str] = ingress_rules.router_service(args.ingress, args.endpoint_name)
-        port: pulumi.Input[int] = ingress_rules.router_port(args.ingress)
+        context = RenderContext(ingress=args.ingress, alb_tags=tags)
         if args.kubeconfig is not None:
             # AWS documents neither the router Service's name nor its port: once the endpoint reports its deployment
             # complete, the check finds the Service tied to the router and the Ingress forwards to what it found.
             self.router_check = RouterServiceCheck(f"{name}-router-check", args.kubeconfig, args.endpoint_name, args.endpoint_namespace, args.ingress,
                                                    spec.max_deploy_seconds, opts=pulumi.ResourceOptions(parent=self, depends_on=args.after))
             after.append(self.router_check)
-            service, port = self.router_check.service, self.router_check.port
-        backend = pulumi.Output.all(service, port).apply(
-            lambda found: ingress_rules.alb_ingress(metadata["name"], metadata["namespace"], {}, {}, found[0], int(found[1]))["spec"]
-        )
+            context = RenderContext(ingress=args.ingress, alb_tags=tags, router_service=self.router_check.service, router_port=self.router_check.port.apply(int))
+        # The rule library's Ingress (the one `render` returns), forwarding to the router Service found above.
+        manifest = hyperpod.router_ingress(resolve(spec), context)
         self.ingress = k8s.networking.v1.Ingress(
             name,
-            metadata=metadata,
-            spec=backend,
+            metadata=manifest["metadata"],
+            spec=pulumi.Output.from_input(manifest["spec"]),
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=after,
@@ -116,8 +110,8 @@ class HyperPodEndpoint(EndpointComponent):
     Ingress's (G16), else None with `url_kind` operator-alb (read live)."""
 
     TYPE: ClassVar[str] = "llm-serving:endpoints:InferenceEndpoint"
-    BACKEND: ClassVar[str] = "hyperpod"
-    KEY_NAMESPACES: ClassVar[tuple[str, ...]] = (hyperpod.OPERATOR_NAMESPACE,)  # the router reads it (G9)
+    BACKEND: ClassVar[str] = hyperpod.BACKEND.name
+    KEY_NAMESPACES: ClassVar[tuple[str, ...]] = hyperpod.BACKEND.key_namespaces  # the router reads it (G9)
 
     @classmethod
     def ready(cls, args: EndpointArgs) -> list[pulumi.Resource]:
@@ -138,7 +132,8 @@ class HyperPodEndpoint(EndpointComponent):
         ep = self.endpoint
         key = self.key
         # The router needs the key as a plain value (G9): the config carries it, not only its Secret's name.
-        (manifest,) = fit.annotate(capacity.annotate([hyperpod.render(ep.spec, args.region, key.value if key else None, ep.api_key_secret if key else None, tls_for(ep.spec, args.ingress))], args.capacity_contract), args.model_facts)
+        context = RenderContext(region=args.region, ingress=args.ingress, api_key=key.value if key else None, api_key_secret=ep.api_key_secret if key else None, tls=tls_for(ep.spec, args.ingress))
+        manifest, *front = fit.annotate(capacity.annotate(hyperpod.BACKEND.render(ep, context), args.capacity_contract), args.model_facts)
         if ep.name != ep.spec.name:
             pulumi.log.info(
                 f"endpoint {ep.spec.name!r} is named {ep.name!r} in Kubernetes "
@@ -154,12 +149,12 @@ class HyperPodEndpoint(EndpointComponent):
             # G19: the operator cannot flip intelligent routing in place; replace instead of a
             # failed update. The name is fixed, so the old object must go first.
             opts=pulumi.ResourceOptions(
-                parent=self, depends_on=self.deps, replace_on_changes=list(hyperpod.IMMUTABLE_FIELDS), delete_before_replace=True
+                parent=self, depends_on=self.deps, replace_on_changes=list(hyperpod.BACKEND.immutable_fields), delete_before_replace=True
             ),
         )
         state = self.endpoint_config.status.apply(endpoint_state.hyperpod)
         self.ingress: Optional[EndpointIngress] = None
-        if not ingress_rules.needs_ingress(ep.spec):
+        if not front:  # the public Ingress in front of the router: declared with its router check below
             return None, state
         self.ingress = EndpointIngress(
             f"{name}-ingress",

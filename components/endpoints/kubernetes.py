@@ -10,6 +10,7 @@ from ..rules import ingress as ingress_rules
 from ..rules import tags as tag_rules
 from ..rules import capacity, fit
 from ..rules.backends import kubernetes
+from ..rules.backends.base import RenderContext
 from ..rules.backends import state as endpoint_state
 from .base import EndpointArgs, EndpointComponent
 from .objects import declare_all
@@ -23,7 +24,7 @@ class KubernetesEndpoint(EndpointComponent):
     Deploying, Failed)."""
 
     TYPE: ClassVar[str] = "llm-serving:endpoints:KubernetesEndpoint"
-    BACKEND: ClassVar[str] = "kubernetes"
+    BACKEND: ClassVar[str] = kubernetes.BACKEND.name
 
     def _url_label(self) -> tuple[str, str]:
         return ingress_rules.front_url_label(self.endpoint.spec, kubernetes.names(self.endpoint.spec)["service"])
@@ -31,7 +32,7 @@ class KubernetesEndpoint(EndpointComponent):
     def _declare(self, name: str, args: EndpointArgs) -> tuple[Any, pulumi.Output[Any]]:
         ep = self.endpoint
         tags = tag_rules.alb_tags(pulumi.get_stack(), ep.name, args.tags)
-        manifests = fit.annotate(capacity.annotate(kubernetes.render(ep.spec, args.ingress, args.region, ep.api_key_secret if self.key else None, tags), args.capacity_contract), args.model_facts)
+        manifests = fit.annotate(capacity.annotate(kubernetes.BACKEND.render(ep, RenderContext(region=args.region, ingress=args.ingress, api_key_secret=ep.api_key_secret if self.key else None, alb_tags=tags)), args.capacity_contract), args.model_facts)
         self.children = declare_all(self, name, manifests, [*self.deps, *([self.key] if self.key else [])], args.ingress_ready, args.spec.max_deploy_seconds)
         url = load_balancer_url(ep.spec, self.children, kubernetes.names(ep.spec)["service"], ingress_rules.url_scheme(args.ingress))
         return url, self.children["Deployment"].status.apply(endpoint_state.deployment)

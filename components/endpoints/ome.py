@@ -8,6 +8,7 @@ import pulumi
 
 from ..rules import capacity, fit
 from ..rules.backends import ome
+from ..rules.backends.base import RenderContext
 from ..rules.backends import state as endpoint_state
 from .base import EndpointArgs, EndpointComponent
 from .objects import declare_all
@@ -19,7 +20,7 @@ class OmeEndpoint(EndpointComponent):
     status.url; `state` its Ready condition."""
 
     TYPE: ClassVar[str] = "llm-serving:endpoints:OmeEndpoint"
-    BACKEND: ClassVar[str] = "ome"
+    BACKEND: ClassVar[str] = ome.BACKEND.name
 
     def _url_label(self) -> tuple[str, str]:
         return ("service", f"InferenceService {self.endpoint.namespace}/{self.endpoint.name}")  # its status.url
@@ -27,7 +28,7 @@ class OmeEndpoint(EndpointComponent):
     def _declare(self, name: str, args: EndpointArgs) -> tuple[Any, pulumi.Output[Any]]:
         ep = self.endpoint
         spec = ep.spec
-        manifests = fit.annotate(capacity.annotate(ome.render(spec, args.region, ep.api_key_secret if self.key else None), args.capacity_contract), args.model_facts)
+        manifests = fit.annotate(capacity.annotate(ome.BACKEND.render(ep, RenderContext(region=args.region, api_key_secret=ep.api_key_secret if self.key else None)), args.capacity_contract), args.model_facts)
         self.children = declare_all(self, name, manifests, [*self.deps, *([self.key] if self.key else [])], args.ingress_ready)
         isvc = self.children["InferenceService"]
         url = isvc.status.apply(lambda s: f"{str(s['url']).rstrip('/')}/{spec.invocation_endpoint}" if isinstance(s, dict) and s.get("url") else None)

@@ -17,9 +17,10 @@ from ..kube_reader import KubeReader, LiveError, Unreachable
 from ..rules import ingress as ingress_rules
 from ..rules.addons import OPERATOR_NAMESPACE
 from ..rules.backends import hyperpod as hyperpod_rules
+from ..rules.backends import router as router_rules
 from ..rules.spec import IngressSpec
 
-POLL_SECONDS = ingress_rules.POLL_SECONDS
+POLL_SECONDS = router_rules.POLL_SECONDS
 PLURAL = "inferenceendpointconfigs"
 # The inputs that decide which Service is found; a change of any of them finds it again (replace).
 LOOKUP_KEYS = ("endpointName", "endpointNamespace", "routerService", "routerPort")
@@ -31,16 +32,16 @@ class RouterReader(Protocol):
     def deployments(self, namespace: str) -> list[Mapping[str, Any]]: ...
 
 
-def check_router(props: Mapping[str, Any], reader: Optional[RouterReader] = None, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> ingress_rules.RouterService:
+def check_router(props: Mapping[str, Any], reader: Optional[RouterReader] = None, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> router_rules.RouterService:
     """Wait for the endpoint's deployment, then for its router Service; raise RuntimeError with the fix otherwise."""
     name, namespace = str(props["endpointName"]), str(props.get("endpointNamespace") or "default")
     max_deploy = int(props.get("maxDeploySeconds") or 3600)
     try:
         reader = reader or KubeReader(props["kubeconfig"])
-        obj = _wait(clock, sleep, ingress_rules.deployment_budget(max_deploy), lambda: _deployment(reader, namespace, name),
-                    lambda line: ingress_rules.deployment_timed_out(namespace, name, line, max_deploy))
+        obj = _wait(clock, sleep, router_rules.deployment_budget(max_deploy), lambda: _deployment(reader, namespace, name),
+                    lambda line: router_rules.deployment_timed_out(namespace, name, line, max_deploy))
         uid = ((obj or {}).get("metadata") or {}).get("uid")
-        wait = float(props.get("serviceWaitSeconds") or ingress_rules.ROUTER_SERVICE_WAIT_SECONDS)
+        wait = float(props.get("serviceWaitSeconds") or router_rules.ROUTER_SERVICE_WAIT_SECONDS)
         return _wait(clock, sleep, wait, lambda: _service(reader, props, name, namespace, uid), lambda why: f"{why} (waited {int(wait)} s after DeploymentComplete)")
     except LiveError as exc:
         raise RuntimeError(f"{exc} (reading endpoint {namespace}/{name} and its router in {OPERATOR_NAMESPACE})") from None
@@ -49,14 +50,14 @@ def check_router(props: Mapping[str, Any], reader: Optional[RouterReader] = None
 def _deployment(reader: RouterReader, namespace: str, name: str) -> tuple[Any, Optional[str]]:
     """(the object once it is complete, None) or (None, why not yet); a failed deployment raises at once."""
     obj = reader.custom_object(hyperpod_rules.GROUP, "v1", PLURAL, namespace, name)
-    readiness, line = ingress_rules.deployment_verdict(obj)
+    readiness, line = router_rules.deployment_verdict(obj)
     if readiness == "failed":
-        raise RuntimeError(ingress_rules.deployment_failed(namespace, name, line))
+        raise RuntimeError(router_rules.deployment_failed(namespace, name, line))
     return (obj, None) if readiness == "ready" else (None, line)
 
 
 def _service(reader: RouterReader, props: Mapping[str, Any], name: str, namespace: str, uid: Optional[str]) -> tuple[Any, Optional[str]]:
-    found, why = ingress_rules.find_router_service(
+    found, why = router_rules.find_router_service(
         reader.services(OPERATOR_NAMESPACE),
         reader.deployments(OPERATOR_NAMESPACE),
         name,
@@ -118,7 +119,7 @@ class RouterServiceCheck(dynamic.Resource):
             "template": ingress.router_service,
             "routerPort": ingress.router_port,
             "maxDeploySeconds": max_deploy_seconds,
-            "serviceWaitSeconds": ingress_rules.ROUTER_SERVICE_WAIT_SECONDS,
+            "serviceWaitSeconds": router_rules.ROUTER_SERVICE_WAIT_SECONDS,
             "service": configured,
             "port": ingress_rules.router_port(ingress),
             "found": None,

@@ -88,12 +88,12 @@ def queue_query(spec: EndpointSpec) -> str:
 
 
 def apply_defaults(spec: EndpointSpec, server: Optional[str], path: str) -> tuple[EndpointSpec, list[Change]]:
-    """A hyperpod endpoint's triggers with `platform.prometheusServerAddress` (`server`): no trigger at all becomes
+    """A hyperpod endpoint's triggers (the caller asks only for a backend whose autoscaler is KEDA's) with `platform.prometheusServerAddress` (`server`): no trigger at all becomes
     the engine's queue (the endpoint is served through an ALB, whose traffic AWS/SageMaker never counts), and a
     Prometheus trigger without a serverAddress gets the platform's. Without a server nothing changes: validation
     then asks for a trigger, and A1 warns about an empty serverAddress."""
     scaling = spec.autoscaling
-    if scaling is None or (spec.backend or "hyperpod") != "hyperpod" or not server:
+    if scaling is None or not server:
         return spec, []
     if scaling.prometheus is None and scaling.cloudwatch is None and scaling.target is None:
         trigger = PrometheusTrigger(query=queue_query(spec), target_value=DEFAULT_QUEUE_TARGET, server_address=server)
@@ -116,7 +116,7 @@ def default_changes(spec: EndpointSpec, endpoint_name: str, path: str) -> list[C
     changes = []
     if cw.statistic is None:
         changes.append(Change(f"{where}.statistic", None, statistic(cw), A1, "unset: Sum for count metrics (upstream's trigger), Average otherwise"))
-    dims = dimensions(cw, endpoint_name if spec.sagemaker_endpoint else None)
+    dims = dimensions(cw, endpoint_name if spec.hyperpod.sagemaker_endpoint else None)
     if cw.dimensions is None and dims:
         changes.append(Change(f"{where}.dimensions", None, dims, A1, "unset: the SageMaker endpoint the operator registers, variant AllTraffic (upstream's trigger)"))
     return changes
@@ -130,10 +130,10 @@ def check_spec(spec: EndpointSpec, endpoint_name: str, path: str) -> list[Proble
     problems: list[Problem] = []
     cw = scaling.cloudwatch
     if cw is not None:
-        registered = endpoint_name if spec.sagemaker_endpoint else None
+        registered = endpoint_name if spec.hyperpod.sagemaker_endpoint else None
         dims = dimensions(cw, registered)
         where = f"{path}.autoscaling.cloudwatch"
-        problems += _check_cloudwatch(cw.namespace, cw.metric_name, dims, registered, where, "dimensions" if cw.dimensions is not None else None, "sagemakerEndpoint")
+        problems += _check_cloudwatch(cw.namespace, cw.metric_name, dims, registered, where, "dimensions" if cw.dimensions is not None else None, "hyperpod.sagemakerEndpoint")
     if scaling.prometheus is not None:
         problems += _check_prometheus(scaling.prometheus.query, spec.engine, f"{path}.autoscaling.prometheus.query")
         problems += _check_server(scaling.prometheus.server_address, f"{path}.autoscaling.prometheus.serverAddress", "platform.prometheusServerAddress (or this serverAddress)")

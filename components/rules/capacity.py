@@ -15,6 +15,7 @@ from pydantic.alias_generators import to_camel
 
 from . import engines
 from .autoscaling import CLOUDWATCH_PERIOD_SECONDS, engine_series
+from .backends import BACKENDS, backend_for
 from .bounds import INT32_MAX, MAX_REQUESTS_PER_SECOND, MAX_USD_PER_HOUR
 from .catalog import C1
 from .cost import HOURS_PER_MONTH, TooManyReplicas, cost_per_month_at_peak, replicas_for_peak
@@ -292,7 +293,6 @@ def rate_query(engine: str, served_model_name: str) -> str:
 # `as: ""`; an empty `as` with one capture group names the metric `$1`: kubernetes-sigs/prometheus-adapter@v0.12.0
 # pkg/naming/metric_namer.go NamersFromConfig). No `_per_second` suffix: that is only docs/config.md's example.
 HPA_RATE_METRIC = {"vllm": "vllm:request_success", "sglang": "sglang:num_requests"}
-NO_AUTOSCALER = {"ome": "OME", "kserve": "KServe"}
 
 
 def derive_autoscaling(spec: EndpointSpec, cap: Optional[CapacityFile], path: str, file: Optional[str], prometheus_server: Optional[str] = None) -> tuple[Optional[Autoscaling], list[Change], list[Problem]]:
@@ -305,9 +305,10 @@ def derive_autoscaling(spec: EndpointSpec, cap: Optional[CapacityFile], path: st
     if scaling is None or scaling.target != "fromCapacity":
         return None, [], []
     where = f"{path}.autoscaling.target"
-    backend = spec.backend or "hyperpod"
-    if backend in NO_AUTOSCALER:
-        return None, [], [Problem(where, "fromCapacity", C1, f"the {backend} backend has no per-replica target in this stack ({NO_AUTOSCALER[backend]} scales by minReplicas/maxReplicas only)", "remove autoscaling.target, or use the hyperpod or kubernetes backend")]
+    backend = backend_for(spec)
+    if backend.autoscaler is None:
+        scaled = " or ".join(b.name for b in BACKENDS.values() if b.autoscaler)
+        return None, [], [Problem(where, "fromCapacity", C1, f"the {backend.name} backend has no per-replica target in this stack ({backend.title} scales by minReplicas/maxReplicas only)", f"remove autoscaling.target, or use the {scaled} backend")]
     by_hand = [(k, v) for k, v in (("prometheus", scaling.prometheus), ("cloudwatch", scaling.cloudwatch), ("podsMetric", scaling.pods_metric)) if v is not None]
     if by_hand:
         key, trigger = by_hand[0]
@@ -317,7 +318,7 @@ def derive_autoscaling(spec: EndpointSpec, cap: Optional[CapacityFile], path: st
     util = scaling.utilization
     rate = cap.rate_lower_bound()
     origin = f"{file}: {cap.capacity.source}, run {cap.run}, {cap.measured}"
-    if backend == "kubernetes":
+    if backend.autoscaler == "hpa":
         if not rate:
             return None, [], [Problem(where, "fromCapacity", C1, f"{file} has no requests-per-second lower bound", "re-measure the configuration")]
         target = round(rate * util, 4)
@@ -326,7 +327,7 @@ def derive_autoscaling(spec: EndpointSpec, cap: Optional[CapacityFile], path: st
         new = scaling.model_copy(update={"pods_metric": PodsMetric(name=HPA_RATE_METRIC[spec.engine], target_average_value=target)})
         return new, [Change(f"{path}.autoscaling.podsMetric", None, {"name": HPA_RATE_METRIC[spec.engine], "targetAverageValue": target}, C1,
                             f"requests/s per pod = {rate:.4g} (lower bound, {origin}) × utilization {util:g}")], []
-    if spec.sagemaker_endpoint and not prometheus_server:
+    if spec.hyperpod.sagemaker_endpoint and not prometheus_server:
         if not rate:
             return None, [], [Problem(where, "fromCapacity", C1, f"{file} has no requests-per-second lower bound", "re-measure the configuration")]
         target = round(rate * CLOUDWATCH_PERIOD_SECONDS * util, 2)

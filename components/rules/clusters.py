@@ -131,7 +131,7 @@ def check_placement(cluster: ClusterSpec, endpoints: Iterable[EndpointSpec], pat
         for j, itype in enumerate(hyperpod_fields.instance_types(ep)):  # the operator may pick any of instanceTypes
             if instances.ec2_name(itype.lower()) not in placed:
                 fix = missing_group_fix(cluster, ep.model_copy(update={"instance_type": itype}), endpoints, paths.cluster, derivable=platform_stack is None)
-                where = f"{paths.endpoint(i)}.instanceTypes[{j}]" if ep.instance_types else f"{paths.endpoint(i)}.instanceType"
+                where = f"{paths.endpoint(i)}.hyperpod.instanceTypes[{j}]" if ep.hyperpod.instance_types else f"{paths.endpoint(i)}.instanceType"
                 problems.append(Problem(where, itype, G11, f"no {groups} of {owner} has this instance type (have: {', '.join(have) or 'none'})", fix))
     return problems
 

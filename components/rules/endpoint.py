@@ -84,12 +84,12 @@ def _resources(spec: EndpointSpec, inst: Optional[instances.InstanceType], tp: i
 
 
 def kv_cache_on(spec: EndpointSpec) -> bool:
-    return spec.kv_cache is not None and spec.kv_cache.enabled
+    return spec.hyperpod.kv_cache is not None and spec.hyperpod.kv_cache.enabled
 
 
 def default_changes(spec: EndpointSpec, path: str) -> list[Change]:
     """Defaults that differ from what a reader of the config would expect, for the plan's change log."""
-    if spec.image is None and spec.pd_spec is not None and spec.engine == "vllm":
+    if spec.image is None and spec.hyperpod.pd_spec is not None and spec.engine == "vllm":
         return [Change(f"{path}.image", engines.VLLM.default_image, engines.DPD_IMAGES[0], D1, "disaggregated prefill and decode needs vLLM with LMCache and NIXL; the image AWS's DPD page names")]
     if spec.image is None and kv_cache_on(spec) and spec.engine == "vllm":
         return [Change(f"{path}.image", engines.VLLM.default_image, engines.LMCACHE_IMAGE, G22, "KV-cache offload needs LMCache; the image upstream's kvCacheSpec samples use")]
@@ -100,10 +100,10 @@ def resolve(spec: EndpointSpec) -> ResolvedEndpoint:
     eng = engines.engine(spec.engine)
     inst = instances.lookup(spec.instance_type)
     name = naming.endpoint_name(spec.name)
-    image = spec.image or engines.default_image(spec.engine, kv_cache_on(spec), spec.pd_spec is not None)
+    image = spec.image or engines.default_image(spec.engine, kv_cache_on(spec), spec.hyperpod.pd_spec is not None)
     port = spec.port or engines.default_port(spec.engine, image)
     params = engines.resolve_params(spec.engine, spec.engine_args.set_values(), inst)
-    if spec.kv_cache is not None and spec.kv_cache.l2:
+    if spec.hyperpod.kv_cache is not None and spec.hyperpod.kv_cache.l2:
         params.pop("enable_prefix_caching", None)  # G7: the operator manages it with L2
     tp = int(params.get("tensor_parallel_size", 1))
     served = engines.served_model_name(spec.model)

@@ -22,7 +22,7 @@ from .spec import EndpointSpec
 
 def instance_types(spec: EndpointSpec) -> list[str]:
     """Every type the operator may place the endpoint on, preferred first."""
-    return list(spec.instance_types) if spec.instance_types else [spec.instance_type]
+    return list(spec.hyperpod.instance_types) if spec.hyperpod.instance_types else [spec.instance_type]
 
 
 def fallbacks(spec: EndpointSpec) -> list[str]:
@@ -36,21 +36,21 @@ def nodes(spec: EndpointSpec) -> int:
     def most(replicas: int, scaling: Any) -> int:
         return max(replicas, scaling.max_replicas if scaling else 0, 1)
 
-    if spec.pd_spec is not None:
-        return most(spec.pd_spec.prefill.replicas, spec.pd_spec.prefill.autoscaling) + most(spec.pd_spec.decode.replicas, spec.pd_spec.decode.autoscaling)
+    if spec.hyperpod.pd_spec is not None:
+        return most(spec.hyperpod.pd_spec.prefill.replicas, spec.hyperpod.pd_spec.prefill.autoscaling) + most(spec.hyperpod.pd_spec.decode.replicas, spec.hyperpod.pd_spec.decode.autoscaling)
     return most(spec.replicas, spec.autoscaling)
 
 
 def render(spec: EndpointSpec) -> dict[str, Any]:
     """The placement field of the object: `instanceTypes` or `instanceType`, never both."""
-    if spec.instance_types:
-        return {"instanceTypes": [instances.sagemaker_name(instances.ec2_name(t.strip().lower())) for t in spec.instance_types]}
+    if spec.hyperpod.instance_types:
+        return {"instanceTypes": [instances.sagemaker_name(instances.ec2_name(t.strip().lower())) for t in spec.hyperpod.instance_types]}
     return {"instanceType": instances.sagemaker_name(instances.ec2_name(spec.instance_type.lower()))}
 
 
 def render_request_limits(spec: EndpointSpec) -> Optional[dict[str, Any]]:
     """spec.worker.requestLimits, or None."""
-    limits = spec.request_limits
+    limits = spec.hyperpod.request_limits
     if limits is None:
         return None
     out: dict[str, Any] = {"maxConcurrentRequests": limits.max_concurrent_requests, "overflowStatusCode": limits.overflow_status_code}
@@ -65,15 +65,15 @@ def render_request_limits(spec: EndpointSpec) -> Optional[dict[str, Any]]:
 def validate(spec: EndpointSpec, path: str, instance_rules: Callable[[EndpointSpec, str], list[Problem]]) -> list[Problem]:
     """G11 on every entry of `instanceTypes` (`instance_rules` is validate.py's for one type), and no repeats. The
     first entry is the endpoint's `instanceType`, which the caller checks already; its problems move here too."""
-    if not spec.instance_types:
+    if not spec.hyperpod.instance_types:
         return []
     problems: list[Problem] = []
     seen: dict[str, int] = {}
     first = set(instance_rules(spec, path))  # the caller's own: not repeated for each fallback
-    for i, t in enumerate(spec.instance_types):
+    for i, t in enumerate(spec.hyperpod.instance_types):
         key = instances.ec2_name(t.strip().lower())
         if key in seen:
-            problems.append(Problem(f"{path}.instanceTypes[{i}]", t, G11, f"repeats instanceTypes[{seen[key]}]", "list each instance type once"))
+            problems.append(Problem(f"{path}.hyperpod.instanceTypes[{i}]", t, G11, f"repeats instanceTypes[{seen[key]}]", "list each instance type once"))
             continue
         seen[key] = i
         if i == 0:
@@ -85,12 +85,12 @@ def validate(spec: EndpointSpec, path: str, instance_rules: Callable[[EndpointSp
 def _repath(p: Problem, path: str, i: int) -> Problem:
     if p.path != f"{path}.instanceType":
         return p
-    return dataclasses.replace(p, path=f"{path}.instanceTypes[{i}]")
+    return dataclasses.replace(p, path=f"{path}.hyperpod.instanceTypes[{i}]")
 
 
 def first_type_path(spec: EndpointSpec, problems: Iterable[Problem], path: str) -> list[Problem]:
     """Problems the one-type rules report at `instanceType` moved to `instanceTypes[0]`, where the user wrote it."""
-    if not spec.instance_types:
+    if not spec.hyperpod.instance_types:
         return list(problems)
     return [_repath(p, path, 0) for p in problems]
 
@@ -99,12 +99,12 @@ def refused_elsewhere(spec: EndpointSpec, where: str, backend: str) -> list[Prob
     """Operator features that the other backends do not have: rejected, never silently dropped."""
     fix = "remove it, or use backend: hyperpod"
     out = []
-    if spec.instance_types:
-        out.append(Problem(f"{where}.instanceTypes", list(spec.instance_types), "BACKEND", f"an ordered instance-type list is the HyperPod operator's placement; the {backend} backend runs on instanceType", "set instanceType, or use backend: hyperpod"))
-    if spec.request_limits is not None:
-        out.append(Problem(f"{where}.requestLimits", spec.request_limits.model_dump(by_alias=True, exclude_none=True), "BACKEND", f"requestLimits configures the HyperPod operator's nginx sidecar; the {backend} backend has none", fix))
-    if spec.pd_spec is not None:
-        out.append(Problem(f"{where}.pdSpec", "present", "BACKEND", f"disaggregated prefill and decode is the HyperPod operator's pdSpec; the {backend} backend has none", fix))
+    if spec.hyperpod.instance_types:
+        out.append(Problem(f"{where}.hyperpod.instanceTypes", list(spec.hyperpod.instance_types), "BACKEND", f"an ordered instance-type list is the HyperPod operator's placement; the {backend} backend runs on instanceType", "set instanceType, or use backend: hyperpod"))
+    if spec.hyperpod.request_limits is not None:
+        out.append(Problem(f"{where}.hyperpod.requestLimits", spec.hyperpod.request_limits.model_dump(by_alias=True, exclude_none=True), "BACKEND", f"requestLimits configures the HyperPod operator's nginx sidecar; the {backend} backend has none", fix))
+    if spec.hyperpod.pd_spec is not None:
+        out.append(Problem(f"{where}.hyperpod.pdSpec", "present", "BACKEND", f"disaggregated prefill and decode is the HyperPod operator's pdSpec; the {backend} backend has none", fix))
     return out
 
 
@@ -122,9 +122,9 @@ def fit_fallbacks(specs: Sequence[EndpointSpec], facts_for: Callable[[EndpointSp
 
 def spread(spec: EndpointSpec, price_of: Callable[[str], Optional[float]]) -> Optional[list[tuple[str, Optional[float]]]]:
     """Each type of `instanceTypes` with its price (None: no price), cheapest first, unpriced last; None without a list."""
-    if not spec.instance_types:
+    if not spec.hyperpod.instance_types:
         return None
-    priced = [(t, price_of(t)) for t in spec.instance_types]
+    priced = [(t, price_of(t)) for t in spec.hyperpod.instance_types]
     return sorted(priced, key=lambda tp: (tp[1] is None, tp[1] or 0.0))
 
 

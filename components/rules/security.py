@@ -15,7 +15,8 @@ from typing import Any, Iterable, Mapping, Optional
 from benchmarks import secrets
 
 from . import instances
-from .backends import hyperpod, kubernetes, reader
+from .backends import BACKENDS, hyperpod, reader
+from .backends.engine_checks import EngineContainerView
 from .catalog import S1, S3, S4, S5, S6
 from .dev_stacks import DEFAULT_DEV_STACKS, is_dev_stack
 from .endpoint import API_KEY_ENV, GPU
@@ -42,6 +43,13 @@ def pod_spec(manifest: Mapping[str, Any]) -> Optional[tuple[str, dict[str, Any]]
     return (".".join(path), spec) if isinstance(spec, dict) else None
 
 
+def engine_views(manifest: Mapping[str, Any]) -> list[EngineContainerView]:
+    """The engine containers of any object, as the registered backends see them (`Backend.engine_views`): the one
+    answer to "which containers run the model?" for S1 and S3 as for G3-G13."""
+    obj = dict(manifest)
+    return [view for backend in BACKENDS.values() for view in backend.engine_views(obj)]
+
+
 def _containers(spec: dict[str, Any]) -> Iterable[tuple[str, int, dict[str, Any]]]:
     for field in ("initContainers", "containers"):
         items = spec.get(field)
@@ -56,18 +64,18 @@ def _containers(spec: dict[str, Any]) -> Iterable[tuple[str, int, dict[str, Any]
 def check_gpu_workload(manifest: Mapping[str, Any]) -> list[Problem]:
     """S1: every container that asks for a GPU (or runs an engine) has a GPU limit and probes.
 
-    Model containers of Deployments are already checked by G4/G11 (backends.kubernetes.check_deployment);
-    they are skipped here so one mistake is reported once.
+    A backend's engine containers (its `engine_views`, e.g. a Deployment's model containers) are already held to
+    G11 and the probe rules by that backend's checks; they are skipped here so one mistake is reported once.
     """
     found = pod_spec(manifest)
     if found is None:
         return []
     base, spec = found
     kind = str(manifest.get("kind"))
-    covered = {i for i, _ in kubernetes.model_containers(dict(manifest))} if kind == "Deployment" else set()
+    covered = {view.path for view in engine_views(manifest)}
     problems: list[Problem] = []
     for field, i, c in _containers(spec):
-        if field == "containers" and i in covered:
+        if f"{base}.{field}[{i}]" in covered:
             continue
         resources = c.get("resources") if isinstance(c.get("resources"), dict) else {}
         limit = get(resources, "limits", GPU)
@@ -141,7 +149,7 @@ _KEEP_IN_A_SECRET = (
 
 def check_url_credentials(values: Any, path: str) -> list[Problem]:
     """A URL with user info (`redis://user:password@host`, `https://token@host`) anywhere in a config
-    (`kvCache.l2LocalUrl`, `autoscaling.prometheus.serverAddress`, an env value, an engine flag): the credential
+    (`hyperpod.kvCache.l2LocalUrl`, `autoscaling.prometheus.serverAddress`, an env value, an engine flag): the credential
     would land in plain text in the object, in plans and in logs. The problem shows the URL without it."""
     problems = []
     for where, text in _strings(values, path):
@@ -208,18 +216,22 @@ def _router_workaround(manifest: Mapping[str, Any], env_name: Any) -> bool:
 
 
 def _plain_env(manifest: Mapping[str, Any]) -> Iterable[tuple[str, Any, Any]]:
-    """(path, name, value) of every env var given as a plain value."""
-    if hyperpod.is_endpoint_config(dict(manifest)):
-        env = get(manifest, "spec", "worker", "environmentVariables")
-        for i, e in enumerate(env if isinstance(env, list) else []):
-            if isinstance(e, dict) and "value" in e:
-                yield f"spec.worker.environmentVariables[{e.get('name')}]", e.get("name"), e.get("value")
-        return
+    """(path, name, value) of every env var given as a plain value: in every engine container a backend sees
+    (`engine_views`: a HyperPod worker, an OME runner, a KServe predictor, a Deployment's model container), then in
+    the other containers of a workload's pod spec."""
+    views = engine_views(manifest)
+    for view in views:
+        for name, e in view.env.items():
+            if "value" in e:
+                yield f"{view.env_path}[{name}]", name, e.get("value")
     found = pod_spec(manifest)
     if found is None:
         return
     base, spec = found
+    covered = {view.path for view in views}
     for field, i, c in _containers(spec):
+        if f"{base}.{field}[{i}]" in covered:
+            continue
         env = c.get("env")
         for e in env if isinstance(env, list) else []:
             if isinstance(e, dict) and "value" in e:

@@ -1,94 +1,32 @@
-"""TLS of an endpoint's ALB (S2): which certificate, which DNS name, which URL scheme; and the config
-check that an internet-facing ALB never carries an API key (or no key at all) in clear text.
+"""TLS of an endpoint's ALB (S2): which endpoints have one (each backend says), and the config check that an
+internet-facing load balancer never carries an API key (or no key at all) in clear text.
 
-One decision, `tls_for`, read by the Ingress annotations, the endpoint URLs, the HyperPod
-`tlsConfig` and the stack's certificate and DNS records.
+One decision, `tls_for`, read by the endpoint URLs, the HyperPod `tlsConfig` and the stack's certificate and DNS
+records; the certificate, name and scheme of one ALB are `rules/alb_tls.py`.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Optional
+from typing import Iterable, Optional
 
+from .alb_tls import CERTIFICATE_ANNOTATION, OPT_OUT_ANNOTATION, OPT_OUT_KEY, SET_TLS, ResolvedTls, alb_tls, listener_annotations, terminates_tls
+from .backends import backend_for
 from .catalog import S2
-from .endpoint import resolve
 from .problems import Problem
 from .dev_stacks import DEFAULT_DEV_STACKS, is_dev_stack
 from .paths import STACK_FILE, ConfigPaths
 from .spec import EndpointSpec, IngressSpec
 
-OPT_OUT_KEY = "platform.ingress.allowPlaintextApiKey"
-# Marks the Ingress of a dev stack that opted out, for the stack policy, which sees objects, not config.
-OPT_OUT_ANNOTATION = "llm-serving/allow-plaintext-api-key"
-CERTIFICATE_ANNOTATION = "alb.ingress.kubernetes.io/certificate-arn"
-SET_TLS = (
-    "set platform.ingress.certificateArn to an ACM certificate of the ALB's region, or platform.ingress.domain "
-    "{name: api.example.com, hostedZoneId: Z...} so the stack issues one with DNS validation"
-)
-
-
-def listener_annotations(certificate_arn: Any) -> dict[str, Any]:
-    """The ALB's listeners (load balancer controller annotations): HTTP and HTTPS with the certificate
-    and a redirect to HTTPS, or HTTP alone without one."""
-    if not certificate_arn:
-        return {"alb.ingress.kubernetes.io/listen-ports": json.dumps([{"HTTP": 80}], separators=(",", ":"))}
-    return {
-        "alb.ingress.kubernetes.io/listen-ports": json.dumps([{"HTTP": 80}, {"HTTPS": 443}], separators=(",", ":")),
-        CERTIFICATE_ANNOTATION: certificate_arn,
-        "alb.ingress.kubernetes.io/ssl-redirect": "443",
-    }
-
-
-def terminates_tls(ingress: Mapping[str, Any]) -> bool:
-    """An Ingress whose ALB serves HTTPS: a certificate annotation or `spec.tls`."""
-    annotations = (ingress.get("metadata") or {}).get("annotations") or {}
-    return bool(annotations.get(CERTIFICATE_ANNOTATION) or (ingress.get("spec") or {}).get("tls"))
-
-
-@dataclass(frozen=True)
-class ResolvedTls:
-    """TLS of one endpoint's ALB."""
-
-    certificate_arn: Any = None
-    """The ACM certificate: the configured ARN, or (in the program, once declared) the issued certificate's
-    ARN as a Pulumi Output. None with `issue` set: the stack issues it."""
-    issue: bool = False
-    """The stack issues an ACM certificate for `certificate_domain` with DNS validation."""
-    host: Optional[str] = None
-    """The endpoint's DNS name under `platform.ingress.domain` (its URL's host), else None (the ALB's name)."""
-    certificate_domain: Optional[str] = None
-    """`*.<domain>`: one DNS label per endpoint, so one wildcard certificate covers them all."""
-    hosted_zone_id: Optional[str] = None
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.certificate_arn) or self.issue
-
-    @property
-    def scheme(self) -> str:
-        return "https" if self.enabled else "http"
+__all__ = ["CERTIFICATE_ANNOTATION", "OPT_OUT_ANNOTATION", "OPT_OUT_KEY", "SET_TLS", "ResolvedTls", "alb_tls", "check_public_tls", "has_alb", "listener_annotations", "plaintext_severity", "terminates_tls", "tls_for"]
 
 
 def has_alb(spec: EndpointSpec) -> bool:
-    """The stack declares an ALB Ingress for the endpoint: the hyperpod backend with the router (G8),
-    the kubernetes and kserve backends with `loadBalancer: alb`."""
-    if spec.backend == "hyperpod":
-        return spec.intelligent_routing
-    return spec.backend != "ome" and spec.load_balancer == "alb"
+    """The stack declares an ALB Ingress for the endpoint (its backend's `has_alb`)."""
+    return backend_for(spec).has_alb(spec)
 
 
 def tls_for(spec: EndpointSpec, ingress: IngressSpec) -> ResolvedTls:
-    domain = ingress.domain
-    if domain is None:
-        return ResolvedTls(certificate_arn=ingress.certificate_arn)
-    return ResolvedTls(
-        certificate_arn=ingress.certificate_arn,
-        issue=not ingress.certificate_arn,
-        host=f"{resolve(spec).name}.{domain.name}" if has_alb(spec) else None,
-        certificate_domain=f"*.{domain.name}",
-        hosted_zone_id=domain.hosted_zone_id,
-    )
+    return alb_tls(spec, ingress, has_alb(spec))
 
 
 def plaintext_severity(opted_out: bool, stack: Optional[str], dev_stacks: Iterable[str] = DEFAULT_DEV_STACKS) -> str:
@@ -99,11 +37,8 @@ def plaintext_severity(opted_out: bool, stack: Optional[str], dev_stacks: Iterab
 
 
 def _public_lb(spec: EndpointSpec) -> Optional[str]:
-    if not spec.public_alb:
-        return None
-    if has_alb(spec):
-        return "ALB"
-    return "NLB" if spec.backend in ("kubernetes", "kserve") and spec.load_balancer == "nlb" else None
+    """The internet-facing load balancer the stack declares for the endpoint, if any: "ALB" or "NLB"."""
+    return backend_for(spec).public_load_balancer(spec) if spec.public_alb else None
 
 
 def check_public_tls(

@@ -1,4 +1,5 @@
-"""Combination rules on typed endpoint specs (G1, G2, G7, G8, G10, G11, G12, G17, G21, G22).
+"""Combination rules on typed endpoint specs (G1, G2, G10, G11, G12, G17), and each backend's own config rules
+(`Backend.validate`: the HyperPod operator's G7, G8, G21, G22, the kubernetes backend's HPA metric).
 
 Called before any resource is declared (stack config), and by the tuning driver to prune grid points.
 Every problem names the config path, the value, the rule and the fix.
@@ -8,9 +9,10 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from . import autoscaling, engines, hyperpod_fields, instances, naming, security
-from .backends import hyperpod, hyperpod_dpd
-from .catalog import G2, G7, G8, G10, G11, G12, G17, G21, G22
+from . import engines, hyperpod_fields, instances, naming, security
+from .addons import OPERATOR_NAMESPACE
+from .backends import backend_for, hyperpod, hyperpod_dpd
+from .catalog import G2, G10, G11, G12
 from .endpoint import resolve
 from .problems import Problem
 from .paths import STACK_FILE, ConfigPaths
@@ -48,20 +50,18 @@ def validate_endpoint(spec: EndpointSpec, path: str) -> list[Problem]:
     problems += security.check_endpoint_env(spec.env, f"{path}.env")
     problems += security.check_url_credentials(spec.model_dump(by_alias=True), path)
     problems += security.check_credential_args(spec.extra_args, f"{path}.extraArgs", skip=[f for f in managed_flags(spec.engine)])
-    problems += _vllm_only_rules(spec, path)
-    problems += _kv_cache_rules(spec, path)
     problems += _routing_rules(spec, path)
     problems += _name_rules(spec, path)
     problems += _scaling_rules(spec, path)
     problems += _source_rules(spec, path)
-    return problems
+    return problems + backend_for(spec).validate(spec, path)
 
 
 def _source_rules(spec: EndpointSpec, path: str) -> list[Problem]:
     """`prefetch` is rendered for S3 and Hugging Face sources only: no upstream sample or doc shows the
     operator prefetching from FSx, so it is refused there rather than dropped without a word."""
-    if spec.prefetch and isinstance(spec.model_source, FsxSource):
-        return [Problem(f"{path}.prefetch", True, "CONFIG", "the stack renders prefetch (the operator's prefetchEnabled) for s3 and huggingface sources only; no upstream source shows it for fsx", "remove prefetch: an FSx for Lustre volume is read in place")]
+    if spec.hyperpod.prefetch and isinstance(spec.model_source, FsxSource):
+        return [Problem(f"{path}.hyperpod.prefetch", True, "CONFIG", "the stack renders prefetch (the operator's prefetchEnabled) for s3 and huggingface sources only; no upstream source shows it for fsx", "remove hyperpod.prefetch: an FSx for Lustre volume is read in place")]
     return []
 
 
@@ -96,7 +96,7 @@ def _cluster_wide_names(specs: list[EndpointSpec], paths: ConfigPaths) -> list[P
     problems: list[Problem] = []
     first: dict[str, int] = {}
     for i, spec in enumerate(specs):
-        if (spec.backend or "hyperpod") != "hyperpod":
+        if not backend_for(spec).names_cluster_wide:
             continue
         name = resolve(spec).name
         if name not in first:
@@ -111,7 +111,7 @@ def _cluster_wide_names(specs: list[EndpointSpec], paths: ConfigPaths) -> list[P
                 spec.name,
                 G2,
                 f"becomes {name!r}, like {paths.endpoint(first[name])} in namespace {other.namespace!r}; the HyperPod operator names "
-                f"the router and its Ingress in {hyperpod.OPERATOR_NAMESPACE} after the endpoint name alone, so the two would share them",
+                f"the router and its Ingress in {OPERATOR_NAMESPACE} after the endpoint name alone, so the two would share them",
                 f"give HyperPod endpoints names unique in the cluster, e.g. {naming.k8s_name(f'{name}-{spec.namespace}', naming.HYPERPOD_DERIVED)!r}",
             )
         )
@@ -200,96 +200,9 @@ def _engine_arg_rules(spec: EndpointSpec, path: str) -> list[Problem]:
     return problems
 
 
-def _vllm_only_rules(spec: EndpointSpec, path: str) -> list[Problem]:
-    """G21: the HyperPod operator's router and KV cache serve vLLM workers only. AWS: "KV caching and intelligent
-    routing currently support only vLLM-based inference containers"
-    (https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-hyperpod-model-deployment-caching-routing.html).
-    Other backends refuse both features themselves (backends.validate_backends)."""
-    if spec.engine == "vllm" or (spec.backend or "hyperpod") != "hyperpod":
-        return []
-    instead = "or use engine vllm; for a public SGLang endpoint, use backend: kubernetes with loadBalancer: alb"
-    problems = []
-    if spec.intelligent_routing:
-        problems.append(Problem(f"{path}.intelligentRouting", True, G21, f"the operator's router supports only vLLM-based containers, not {spec.engine}", f"set intelligentRouting: false (and publicAlb: false), {instead}"))
-    if spec.kv_cache is not None and spec.kv_cache.enabled:
-        problems.append(Problem(f"{path}.kvCache", spec.kv_cache.model_dump(by_alias=True), G21, f"KV-cache offload (kvCacheSpec) works only with vLLM; the operator rejects it for {spec.engine}", f"set kvCache: {{l1: false, l2: false}}, {instead}"))
-    return problems
-
-
-def _kv_cache_rules(spec: EndpointSpec, path: str) -> list[Problem]:
-    kv = spec.kv_cache
-    if kv is None or not kv.enabled or spec.engine != "vllm":
-        return []
-    problems = []
-    if spec.image is not None and not engines.has_lmcache(spec.image):
-        problems.append(
-            Problem(
-                f"{path}.image",
-                spec.image,
-                G22,
-                "KV-cache offload runs LMCache in the vLLM worker, and this image has no lmcache module (every upstream kvCacheSpec sample uses lmcache/vllm-openai)",
-                f"remove image (the default with kvCache is {engines.LMCACHE_IMAGE}), set an LMCache build of vLLM, or set kvCache: {{l1: false, l2: false}}",
-            )
-        )
-    if kv.l2:
-        if spec.prefetch:
-            problems.append(
-                Problem(
-                    f"{path}.prefetch",
-                    True,
-                    G7,
-                    "model prefetch with L2 cache makes the operator mount a missing lmcache-config volume",
-                    "remove prefetch (it is turned off with L2 cache) or disable kvCache.l2",
-                )
-            )
-        if spec.engine_args.enable_prefix_caching:
-            problems.append(
-                Problem(
-                    f"{path}.engineArgs.enablePrefixCaching",
-                    True,
-                    G7,
-                    "with L2 cache the operator manages prefix caching; the flag breaks the deployment",
-                    "remove enablePrefixCaching",
-                )
-            )
-        if kv.l2_backend == "tieredstorage":
-            problems.append(
-                Problem(
-                    f"{path}.kvCache.l2Backend",
-                    "tieredstorage",
-                    G7,
-                    "the tieredstorage L2 backend is known broken (LMCache cannot open /ai_toolkit_cache); L1 still works",
-                    "use l2Backend: redis, or accept that L2 falls back to no remote cache",
-                    severity="warning",
-                )
-            )
-    return problems
-
-
 def _routing_rules(spec: EndpointSpec, path: str) -> list[Problem]:
-    problems = []
-    hyperpod_backend = (spec.backend or "hyperpod") == "hyperpod"
-    if spec.public_alb and not spec.intelligent_routing and hyperpod_backend:
-        problems.append(
-            Problem(
-                f"{path}.publicAlb",
-                True,
-                G8,
-                "the operator creates the Ingress (and so the ALB) only with intelligent routing",
-                "set intelligentRouting: true, or publicAlb: false",
-            )
-        )
-    if spec.intelligent_routing and spec.routing_strategy == "kvaware" and spec.invocation_endpoint != "v1/completions":
-        problems.append(
-            Problem(
-                f"{path}.invocationEndpoint",
-                spec.invocation_endpoint,
-                G17,
-                "kvaware routing needs the completions API",
-                "set invocationEndpoint: v1/completions or another routingStrategy",
-            )
-        )
-    return problems
+    """G17, the one check the operator's objects get too (backends/hyperpod.py:check_kvaware)."""
+    return hyperpod.check_kvaware(spec.hyperpod.intelligent_routing, spec.hyperpod.routing_strategy, spec.invocation_endpoint, hyperpod.config_fields(path))
 
 
 def _name_rules(spec: EndpointSpec, path: str) -> list[Problem]:
@@ -318,19 +231,4 @@ def _scaling_rules(spec: EndpointSpec, path: str) -> list[Problem]:
                 "set minReplicas <= maxReplicas",
             )
         )
-    if scaling.prometheus is None and scaling.cloudwatch is None and scaling.target is None and (spec.backend or "hyperpod") == "hyperpod":
-        problems.append(
-            Problem(
-                f"{path}.autoscaling",
-                scaling.model_dump(by_alias=True),
-                "CONFIG",
-                "autoscaling needs a trigger, and with no Prometheus server (platform.prometheusServerAddress) there is no default one",
-                "set platform.prometheusServerAddress to the Prometheus workspace holding the engine's metrics (the engine's queue is then the default trigger), "
-                "or add autoscaling.prometheus {query, targetValue, serverAddress} or autoscaling.cloudwatch {metricName, targetValue}, or target: fromCapacity with a capacity file (C1)",
-            )
-        )
-    if (spec.backend or "hyperpod") == "hyperpod":
-        problems += autoscaling.check_spec(spec, naming.endpoint_name(spec.name), path)
-    if spec.backend == "kubernetes":
-        problems += autoscaling.check_pods_metric(spec, path)
     return problems

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Optional
 
 from components.rules.addons import OPERATOR_NAMESPACE
+from components.rules.backends import BACKENDS
 from components.rules.gateway import charts, render
 
 MODEL_LIST_PATH = "/v1/models"
@@ -90,9 +91,15 @@ def _redirect(answer: Answer) -> Verdict:
     return Verdict(False, f"HTTP {answer.status}: redirects to {answer.headers.get('location', '?')}; probe the URL it names (the listener redirects, e.g. HTTP to HTTPS)")
 
 
+def routed_alb(facts: EndpointFacts) -> bool:
+    """The stack's ALB forwards to an operator's router (a backend with `has_router`), not to the engine's pods."""
+    backend = BACKENDS.get(facts.backend)
+    return backend is not None and backend.has_router and facts.url_kind == "alb"
+
+
 def _unhealthy(answer: Answer, facts: EndpointFacts, router: str, secrets: Iterable[str]) -> Verdict:
     status = answer.status
-    if facts.backend == "hyperpod" and facts.url_kind == "alb":
+    if routed_alb(facts):
         return Verdict(False, (
             f"HTTP {status}: the ALB reaches no healthy target: it forwards to {router or 'the router Service `pulumi up` found'}; if that is not "
             "the router's serving Service, port or protocol, set platform.ingress.routerService, platform.ingress.routerPort and "

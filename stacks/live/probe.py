@@ -26,7 +26,7 @@ from components.rules.ingress import BACKEND_PROTOCOL_ANNOTATION
 
 from ..literal import plain
 from . import diagnose as dx
-from .diagnose import Answer, EndpointFacts, Verdict
+from .diagnose import Answer, EndpointFacts, Verdict, routed_alb
 
 BODY_CAP = 64 * 1024  # bytes read of any answer: a model list or a one-token completion is far smaller
 PROMPT = "Hi"
@@ -163,7 +163,7 @@ def endpoint_targets(outputs: dict[str, Any], rows: list[Any], router: "_RouterL
         parts = urlsplit(url)
         base = f"{parts.scheme}://{parts.netloc}"
         path = "/" + str(entry.get("invocationPath") or parts.path or CHAT).lstrip("/")
-        lookup = router.for_entry(entry) if facts.backend == "hyperpod" and facts.url_kind == "alb" else (lambda: "")
+        lookup = router.for_entry(entry) if routed_alb(facts) else (lambda: "")
         targets.append(Target(row.name, [
             Call("GET", base + dx.MODEL_LIST_PATH, f"GET {dx.MODEL_LIST_PATH}", headers, None,
                  lambda a, f=facts, r=lookup: dx.model_list(a, f, r() if a.status in dx.UNHEALTHY else "", secrets)),

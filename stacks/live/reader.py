@@ -1,10 +1,8 @@
 """Each endpoint's real object, read live: its state (G15), ready replicas, last condition message and URL.
 
-Per backend (the object the stack declares, named `resourceName` in `namespace`):
-- hyperpod: InferenceEndpointConfig `status.state`, `status.conditions`, `status.deploymentStatus`;
-- kubernetes: the Deployment's conditions (Progressing=False, ProgressDeadlineExceeded, is failed);
-- kserve / ome: the InferenceService's `Ready` condition and `modelStatus`.
-`stacks status` also reads the kubernetes backend's HorizontalPodAutoscaler for a metric it cannot get.
+Per backend, the object the stack declares (named `resourceName` in `namespace`), found and read as its
+`Backend.live` says: group, version and plural, the state and replica readers, its conditions. `stacks status`
+also reads the HorizontalPodAutoscaler of a backend that scales with one, for a metric it cannot get.
 """
 
 from __future__ import annotations
@@ -14,19 +12,9 @@ from typing import Any, Optional
 
 from components.kube_reader import KubeReader
 from components.rules import ingress as ingress_rules
-from components.rules.backends import hyperpod as hyperpod_rules
-from components.rules.backends import kserve as kserve_rules
-from components.rules.backends import ome as ome_rules
+from components.rules.backends import BACKENDS
 from components.rules.backends import state as state_rules
 from components.rules.tls import terminates_tls
-
-# (group, version, plural) of each backend's custom resource.
-CUSTOM = {
-    "hyperpod": (hyperpod_rules.GROUP, "v1", "inferenceendpointconfigs"),
-    "kserve": (kserve_rules.GROUP, "v1beta1", "inferenceservices"),
-    "ome": (ome_rules.GROUP, "v1beta1", "inferenceservices"),
-}
-EXTRACT = {"hyperpod": state_rules.hyperpod, "kubernetes": state_rules.deployment, "kserve": state_rules.ready_condition, "ome": state_rules.ready_condition}
 
 
 @dataclass(frozen=True)
@@ -46,48 +34,40 @@ class LiveEndpoint:
 def read_endpoint(kube: KubeReader, name: str, entry: dict[str, Any]) -> LiveEndpoint:
     """`entry` is the stack output `endpoints.<name>` (backend, namespace, resourceName, url, ...)."""
     backend = str(entry.get("backend") or "")
-    if backend not in EXTRACT:
-        raise ValueError(f"endpoints.{name}.backend is {backend!r}; expected one of {', '.join(sorted(EXTRACT))}")
+    if backend not in BACKENDS:
+        raise ValueError(f"endpoints.{name}.backend is {backend!r}; expected one of {', '.join(sorted(BACKENDS))}")
+    live = BACKENDS[backend].live
     namespace = str(entry.get("namespace") or "default")
     resource = str(entry.get("resourceName") or name)
-    if backend == "kubernetes":
-        obj = kube.deployment(namespace, resource)
-    else:
-        group, version, plural = CUSTOM[backend]
-        obj = kube.custom_object(group, version, plural, namespace, resource)
+    obj = _read(kube, live, namespace, resource)
     url, url_kind = live_url(kube, entry)
     if obj is None:  # not created yet (the operator or controller has not got to it): pending
         return LiveEndpoint(name, backend, "pending", "not created", f"{resource} not found in namespace {namespace} yet", None, None, "", url, url_kind)
     status = obj.get("status") or {}
-    state, detail = EXTRACT[backend](status)
+    state, detail = live.state(status)
     readiness, line = state_rules.classify(state, detail)
-    ready, replicas = _replicas(backend, obj)
-    return LiveEndpoint(name, backend, readiness, state or "no status yet", line, ready, replicas, _last_message(backend, status), url, url_kind)
+    ready, replicas = live.replicas(obj)
+    return LiveEndpoint(name, backend, readiness, state or "no status yet", line, ready, replicas, _last_message(live.conditions(status)), url, url_kind)
 
 
 def read_autoscaler(kube: KubeReader, entry: dict[str, Any]) -> str:
-    """The kubernetes backend's HPA (named as its Deployment) when it cannot read its metric, else ''. The
+    """The HPA of a backend that scales with one (named as its object) when it cannot read its metric, else ''. The
     metric's name is what a custom-metrics adapter serves; an adapter configured otherwise shows up here."""
-    if entry.get("backend") != "kubernetes":
+    backend = BACKENDS.get(str(entry.get("backend") or ""))
+    if backend is None or not backend.live.autoscaler:
         return ""
     hpa = kube.hpa(str(entry.get("namespace") or "default"), str(entry.get("resourceName") or ""))
     return state_rules.autoscaler((hpa or {}).get("status")) or ""
 
 
-def _replicas(backend: str, obj: dict[str, Any]) -> tuple[Optional[int], Optional[int]]:
-    status = obj.get("status") or {}
-    if backend == "hyperpod":
-        deployment = ((status.get("deploymentStatus") or {}).get("status")) or {}
-        return deployment.get("readyReplicas", 0 if deployment else None), status.get("replicas", deployment.get("replicas"))
-    if backend == "kubernetes":
-        return status.get("readyReplicas", 0), (obj.get("spec") or {}).get("replicas", status.get("replicas"))
-    return None, None  # InferenceService status counts no replicas
+def _read(kube: KubeReader, live: Any, namespace: str, name: str) -> Optional[dict[str, Any]]:
+    """The object by its live reference: a Deployment through the typed API, any custom resource by group/plural."""
+    if (live.group, live.plural) == ("apps", "deployments"):
+        return kube.deployment(namespace, name)
+    return kube.custom_object(live.group, live.version, live.plural, namespace, name)
 
 
-def _last_message(backend: str, status: dict[str, Any]) -> str:
-    conditions = list(status.get("conditions") or [])
-    if backend == "hyperpod":
-        conditions += ((status.get("deploymentStatus") or {}).get("status") or {}).get("conditions") or []
+def _last_message(conditions: list[Any]) -> str:
     dated = [c for c in conditions if isinstance(c, dict) and c.get("message")]
     if not dated:
         return ""

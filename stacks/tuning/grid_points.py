@@ -103,16 +103,17 @@ def local_problems(grid: GridSpec, params: dict[str, Any], spec: EndpointSpec) -
         return []
     problems = []
     for key, value in params.items():
-        top = key.split(".", 1)[0]
+        top = key.removeprefix("hyperpod.").split(".", 1)[0]  # the hyperpod block, or its old top-level keys
         if top in ROUTER_KEYS:
             problems.append(Problem(f"parameters.{key}", value, TARGET_RULE, f"needs {ROUTER_KEYS[top]}, which a local engine does not have",
                                     "tune it with target: pulumi on a hyperpod cluster, or drop it from this local grid"))
-    set_in_base = {"intelligentRouting": spec.intelligent_routing, "kvCache": spec.kv_cache is not None and spec.kv_cache.enabled,
-                   "pdSpec": spec.pd_spec is not None, "requestLimits": spec.request_limits is not None}
+    hp = spec.hyperpod
+    set_in_base = {"intelligentRouting": hp.intelligent_routing, "kvCache": hp.kv_cache is not None and hp.kv_cache.enabled,
+                   "pdSpec": hp.pd_spec is not None, "requestLimits": hp.request_limits is not None}
     for key, on in set_in_base.items():
-        if on and not any(k.split(".", 1)[0] == key for k in params):
-            problems.append(Problem(f"base.{key}", True, TARGET_RULE, f"needs {ROUTER_KEYS[key]}, which a local engine does not have",
-                                    f"remove {key} from base for target: local, or use target: pulumi"))
+        if on and not any(k.removeprefix("hyperpod.").split(".", 1)[0] == key for k in params):
+            problems.append(Problem(f"base.hyperpod.{key}", True, TARGET_RULE, f"needs {ROUTER_KEYS[key]}, which a local engine does not have",
+                                    f"remove hyperpod.{key} from base for target: local, or use target: pulumi"))
     if spec.kubernetes.routing == "inferencePool":
         problems.append(Problem("kubernetes.routing", "inferencePool", TARGET_RULE, "needs the tenant gateway and the endpoint picker, which a local engine does not have",
                                 "tune routing with target: pulumi (a gateway in pulumi.config), or drop it from this local grid"))

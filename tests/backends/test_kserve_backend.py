@@ -4,7 +4,7 @@ is headless), no hf:// storage (KServe has none), and the T4 workarounds (Triton
 from __future__ import annotations
 
 from components.rules import engines
-from components.rules.backends import kserve
+from components.rules.backends import render as render_backend
 
 from tests.backends.backend_helpers import assert_clean, rules_of, spec
 
@@ -12,7 +12,7 @@ HF = {"type": "huggingface", "modelId": "Qwen/Qwen2.5-0.5B-Instruct"}
 
 
 def objects(**overrides):
-    return {o["kind"]: o for o in kserve.render(spec("kserve", **overrides))}
+    return {o["kind"]: o for o in render_backend(spec("kserve", **overrides))}
 
 
 def predictor(obj):
@@ -20,7 +20,7 @@ def predictor(obj):
 
 
 def test_dev_style_endpoint_renders_schema_valid_and_clean(validator):
-    rendered = kserve.render(spec("kserve"))
+    rendered = render_backend(spec("kserve"))
     assert [o["kind"] for o in rendered] == ["InferenceService", "Service", "Ingress"]
     assert_clean(rendered, validator)
     isvc = rendered[0]
@@ -93,7 +93,7 @@ def test_nlb_makes_the_gateway_service_a_load_balancer(validator):
 def test_the_alb_ingress_carries_the_tags_it_is_given():
     from components.rules import tags
 
-    rendered = kserve.render(spec("kserve", loadBalancer="alb"), alb_tags=tags.alb_tags("prod", "chat", {"team": "ml"}))
+    rendered = render_backend(spec("kserve", loadBalancer="alb"), alb_tags=tags.alb_tags("prod", "chat", {"team": "ml"}))
     (ingress,) = [o for o in rendered if o["kind"] == "Ingress"]
     annotation = ingress["metadata"]["annotations"]["alb.ingress.kubernetes.io/tags"]
     assert dict(pair.split("=", 1) for pair in annotation.split(",")) == {"team": "ml", tags.STACK_TAG: "prod", tags.ENDPOINT_TAG: "chat"}

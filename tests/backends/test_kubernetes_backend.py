@@ -6,13 +6,13 @@ from __future__ import annotations
 import copy
 
 from components.rules import engines, manifests, probes, security
-from components.rules.backends import kubernetes
+from components.rules.backends import render as render_backend
 
 from tests.backends.backend_helpers import assert_clean, rules_of, spec
 
 
 def objects(**overrides):
-    return {o["kind"]: o for o in kubernetes.render(spec("kubernetes", **overrides), region="us-east-1")}
+    return {o["kind"]: o for o in render_backend(spec("kubernetes", **overrides), region="us-east-1")}
 
 
 def engine_container(dep):
@@ -20,7 +20,7 @@ def engine_container(dep):
 
 
 def test_dev_style_endpoint_renders_every_object_schema_valid_and_clean(validator):
-    rendered = kubernetes.render(spec("kubernetes", autoscaling={"maxReplicas": 3}, loadBalancer="alb"), region="us-east-1")
+    rendered = render_backend(spec("kubernetes", autoscaling={"maxReplicas": 3}, loadBalancer="alb"), region="us-east-1")
     assert [o["kind"] for o in rendered] == ["PersistentVolume", "PersistentVolumeClaim", "Deployment", "Service", "HorizontalPodAutoscaler", "Ingress"]
     assert_clean(rendered, validator)
 

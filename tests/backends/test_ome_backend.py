@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 
 from components.rules import engines, manifests
-from components.rules.backends import ome
+from components.rules.backends import render as render_backend
 
 from tests.backends.backend_helpers import assert_clean, rules_of, spec
 
@@ -18,11 +18,11 @@ def ome_spec(**overrides):
 
 
 def objects(**overrides):
-    return {o["kind"]: o for o in ome.render(ome_spec(**overrides), region="us-east-1")}
+    return {o["kind"]: o for o in render_backend(ome_spec(**overrides), region="us-east-1")}
 
 
 def test_dev_style_endpoint_renders_model_runtime_service_and_benchmark_schema_valid_and_clean(validator):
-    rendered = ome.render(ome_spec(), region="us-east-1")
+    rendered = render_backend(ome_spec(), region="us-east-1")
     assert [o["kind"] for o in rendered] == ["ClusterBaseModel", "ClusterServingRuntime", "InferenceService", "BenchmarkJob"]
     assert_clean(rendered, validator)
 
@@ -138,5 +138,5 @@ def test_benchmark_targets_the_inference_service_in_cluster():
 
 
 def test_rendered_objects_need_no_fix():
-    for obj in ome.render(ome_spec(), region="us-east-1"):
+    for obj in render_backend(ome_spec(), region="us-east-1"):
         assert manifests.fix(obj) == (obj, [])

@@ -36,17 +36,17 @@ REQUIRED = {
     "engine: vllm",
     "engine: sglang",
     "modelSource: s3",
-    "modelSource: s3 + prefetch",
+    "modelSource: s3 + hyperpod.prefetch",
     "modelSource: fsx",
-    "modelSource: huggingface + prefetch",
+    "modelSource: huggingface + hyperpod.prefetch",
     "modelSource: huggingface, no prefetch",
-    "routingStrategy: prefixaware",
-    "routingStrategy: kvaware",
-    "routingStrategy: session",
-    "routingStrategy: roundrobin",
-    "kvCache.l1",
-    "kvCache.l2, backend redis",
-    "kvCache.l2, backend tieredstorage",
+    "hyperpod.routingStrategy: prefixaware",
+    "hyperpod.routingStrategy: kvaware",
+    "hyperpod.routingStrategy: session",
+    "hyperpod.routingStrategy: roundrobin",
+    "hyperpod.kvCache.l1",
+    "hyperpod.kvCache.l2, backend redis",
+    "hyperpod.kvCache.l2, backend tieredstorage",
     "publicAlb: true",
     "publicAlb: false",
     "apiKey, no routing",
@@ -56,11 +56,11 @@ REQUIRED = {
     "TLS dev opt-out",
     "autoscaling, CloudWatch",
     "autoscaling, Prometheus",
-    "sagemakerEndpoint: true",
-    "sagemakerEndpoint: false",
-    "instanceTypes",
-    "requestLimits",
-    "pdSpec",
+    "hyperpod.sagemakerEndpoint: true",
+    "hyperpod.sagemakerEndpoint: false",
+    "hyperpod.instanceTypes",
+    "hyperpod.requestLimits",
+    "hyperpod.pdSpec",
     "nodeAffinity",
     "dnsConfig",
     "dataCapture",
@@ -171,7 +171,7 @@ def render_row(config: dict[str, Any]) -> tuple[EndpointSpec, IngressSpec, dict[
     spec = EndpointSpec.model_validate({**base_endpoint(), **config})
     if ingress.domain is not None and not ingress.certificate_arn:
         ingress = ingress.model_copy(update={"certificate_arn": ISSUED_ARN})
-    obj = hyperpod.render(spec, "us-east-1", api_key="sk-test", tls=tls_for(spec, ingress))
+    obj = hyperpod.endpoint_config(spec, "us-east-1", api_key="sk-test", tls=tls_for(spec, ingress))
     ing: Any = ABSENT
     if ingress_rules.needs_ingress(spec):
         r = resolve(spec)

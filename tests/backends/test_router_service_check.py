@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from components.endpoints.router_check import _Provider, check_router
-from components.rules import ingress as ingress_rules
+from components.rules.backends import router as router_rules
 from tests import k8s_server as k
 
 OPERATOR_NS = "hyperpod-inference-system"
@@ -135,7 +135,7 @@ def test_a_deployment_that_never_completes_fails_after_max_deploy_seconds_and_th
     clock = k.FakeClock()
     with pytest.raises(RuntimeError) as err:
         check_router(props(kube_api.kubeconfig(), max_deploy=600), clock=clock, sleep=clock.sleep)
-    assert clock.now == 600 + ingress_rules.DEPLOY_MARGIN_SECONDS
+    assert clock.now == 600 + router_rules.DEPLOY_MARGIN_SECONDS
     message = str(err.value)
     assert "did not report DeploymentComplete within maxDeploySeconds (600 s) + 600 s; last: DeploymentInProgress: waiting for model download" in message
     assert "raise the endpoint's maxDeploySeconds" in message
@@ -159,20 +159,20 @@ def test_two_services_selecting_the_router_are_refused_unless_the_configured_nam
     routers = [router_deployment("llama-inference-router", "llama-inference-router", ports=[{"name": "http", "containerPort": 8081}, {"name": "admin", "containerPort": 9000}])]
     a = service("llama-a", selector={"app": "llama-inference-router"}, ports=[{"port": 443, "targetPort": 8081}])
     b = service("llama-b", selector={"app": "llama-inference-router"}, ports=[{"port": 9000}])
-    found, why = ingress_rules.find_router_service([a, b], routers, "llama", "inference", "llama-router")
+    found, why = router_rules.find_router_service([a, b], routers, "llama", "inference", "llama-router")
     assert found is None and "more than one Service in hyperpod-inference-system is tied to the router of endpoint inference/llama: llama-a, llama-b" in why
-    found, _ = ingress_rules.find_router_service([a, b], routers, "llama", "inference", "llama-b")
+    found, _ = router_rules.find_router_service([a, b], routers, "llama", "inference", "llama-b")
     assert found is not None and (found.name, found.port) == ("llama-b", 9000)
 
 
 def test_a_service_whose_router_port_is_unclear_asks_for_router_port():
     routers = [router_deployment("llama-router", "llama-router", ports=[])]
     svc = service("llama-routing", selector={"app": "llama-router"}, ports=[{"port": 443}, {"port": 8080}])
-    found, why = ingress_rules.find_router_service([svc], routers, "llama", "inference", "llama-router")
+    found, why = router_rules.find_router_service([svc], routers, "llama", "inference", "llama-router")
     assert found is None
     assert why.startswith("router Service hyperpod-inference-system/llama-routing (selects the pods of the router Deployment llama-router): it has ports [443, 8080]")
     assert "set platform.ingress.routerPort" in why
-    found, why = ingress_rules.find_router_service([svc], routers, "llama", "inference", "llama-router", configured_port=8081)
+    found, why = router_rules.find_router_service([svc], routers, "llama", "inference", "llama-router", configured_port=8081)
     assert found is None and "it has ports [443, 8080], not platform.ingress.routerPort 8081" in why
 
 

@@ -129,7 +129,7 @@ def test_schema_check_honours_int32_format():
 
 
 def test_rendered_object_with_replicas_10_to_12_fails_the_crd_schema_check(make_endpoint, schema_validator):
-    obj = hyperpod.render(make_endpoint(), api_key="k")
+    obj = hyperpod.endpoint_config(make_endpoint(), api_key="k")
     obj["spec"]["replicas"] = 10**12  # past the config model, e.g. a hand-written object
     result = schema_validator.validate(obj)
     assert result.status == "failed" and any(e.startswith("spec.replicas:") and "int32" in e for e in result.errors)

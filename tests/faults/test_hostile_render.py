@@ -163,14 +163,14 @@ def test_unmanaged_flags_and_values_pass():
 
 def test_short_tp_in_a_rendered_worker_is_checked_against_the_gpus():
     # `-tp 8` that reached the manifest (a hand-written or patched object): G11 sees 8 on a 4-GPU instance.
-    obj = hyperpod.render(spec())
+    obj = hyperpod.endpoint_config(spec())
     obj["spec"]["worker"]["args"] += ["-tp", "8"]
     assert ("G11", "spec.worker.args[--tensor-parallel-size]") in {(p.rule, p.path) for p in manifests.check(obj)}
 
 
 def test_sglang_accepts_vllm_spelling_of_tensor_parallel_size_as_its_own():
     # SGLang's parser takes --tensor-parallel-size as --tp-size: not a foreign (vLLM-only) flag.
-    obj = hyperpod.render(spec(engine="sglang"))
+    obj = hyperpod.endpoint_config(spec(engine="sglang"))
     args = obj["spec"]["worker"]["args"]
     i = args.index("--tp-size")
     args[i] = "--tensor-parallel-size"

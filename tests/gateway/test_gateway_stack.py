@@ -116,7 +116,7 @@ def test_hyperpod_router_behind_the_gateway_is_the_service_its_router_check_find
     check per router: the public Ingress's when the endpoint has one, else the gateway's own."""
     values = copy.deepcopy(user_values("dev"))
     values["llm-serving:gateway"] = {"enabled": True, "public": False, "tiers": [{"name": "free", "tokensPerMinute": 200}], "tenants": [{"name": "team-a", "tier": "free"}]}
-    (routed,) = [ep for ep in values["llm-serving:endpoints"] if ep.get("intelligentRouting")]  # the SGLang endpoint has no router
+    (routed,) = [ep for ep in values["llm-serving:endpoints"] if (ep.get("hyperpod") or {}).get("intelligentRouting")]  # the SGLang endpoint has no router
     routed["publicAlb"] = public_alb
     plan, seen, _ = run_stack(values, stack="dev")
     checks = {name: reg for name, reg in seen.items() if name.endswith("router-check") or "router-check-" in name}

@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 import yaml
 
-from components.rules.backends import hyperpod
-from components.rules.backends import kserve, kubernetes, ome
+from components.rules.backends import BACKENDS as REGISTERED
 from components.rules.policy_eval import evaluate
 from components.rules.resources import from_manifest
 from components.rules.spec import EndpointSpec, IngressSpec
+from components.rules.backends import render as render_backend
 from stacks import plan as plan_cmd
 from stacks.yamlio import load_all_file
 
@@ -93,17 +93,12 @@ def spec(name: str, backend: str) -> EndpointSpec:
 
 
 def rendered(name: str, backend: str) -> list[dict[str, Any]]:
+    """One call for every backend: the registry's render with the same context (each backend reads what it needs)."""
     s = spec(name, backend)
-    if backend == "hyperpod":
-        return [hyperpod.render(s, "us-east-1", api_key="<api-key>" if s.api_key else None)]
-    if backend == "kubernetes":
-        return kubernetes.render(s, IngressSpec(), "us-east-1", alb_tags={"llm-serving/stack": "golden"})
-    if backend == "ome":
-        return ome.render(s, "us-east-1")
-    return kserve.render(s, IngressSpec(), alb_tags={"llm-serving/stack": "golden"})
+    return render_backend(s, region="us-east-1", ingress=IngressSpec(), api_key="<api-key>" if s.api_key else None, alb_tags={"llm-serving/stack": "golden"})
 
 
-@pytest.mark.parametrize("backend", ["hyperpod", "kubernetes", "ome", "kserve"])
+@pytest.mark.parametrize("backend", list(REGISTERED))
 def test_every_backend_renders_the_same_objects(backend):
     docs: list[Any] = []
     for name in ENDPOINTS:

@@ -27,7 +27,7 @@ BASE = {
 def render(name: str = "qwen3-4b", **overrides: Any) -> dict[str, Any]:
     """A correct InferenceEndpointConfig (the components' own output)."""
     spec = EndpointSpec.model_validate({**BASE, "name": name, "engine": "vllm", **overrides})
-    return hyperpod.render(spec, "us-east-1", api_key=API_KEY if spec.api_key else None)
+    return hyperpod.endpoint_config(spec, "us-east-1", api_key=API_KEY if spec.api_key else None)
 
 
 def opts() -> PolicyResourceOptions:

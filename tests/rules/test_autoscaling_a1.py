@@ -41,7 +41,7 @@ def test_a1_devs_async_backlog_metric_without_dimensions_is_refused():
 def test_a1_unset_trigger_keys_render_upstreams_invocations_trigger():
     spec = _ep({"cloudwatch": {"targetValue": 10}})
     assert _a1(spec) == [("endpoints[1].autoscaling.cloudwatch.metricName", "warning")]  # InvokeEndpoint traffic only
-    trigger = hyperpod.render(spec, api_key="sk-test")["spec"]["autoScalingSpec"]["cloudWatchTrigger"]
+    trigger = hyperpod.endpoint_config(spec, api_key="sk-test")["spec"]["autoScalingSpec"]["cloudWatchTrigger"]
     assert trigger == {
         "name": "llama-3-1-8b-vllm-cloudwatch",
         "metricName": "Invocations",
@@ -51,7 +51,7 @@ def test_a1_unset_trigger_keys_render_upstreams_invocations_trigger():
         "metricCollectionPeriod": 300,  # the CRD's default, written out: C1's derived targets count over it
         "dimensions": [{"name": "EndpointName", "value": "llama-3-1-8b-vllm"}, {"name": "VariantName", "value": "AllTraffic"}],
     }
-    assert hyperpod.render(spec)["spec"]["endpointName"] == "llama-3-1-8b-vllm"  # the name the dimension selects
+    assert hyperpod.endpoint_config(spec)["spec"]["endpointName"] == "llama-3-1-8b-vllm"  # the name the dimension selects
 
 
 @pytest.mark.parametrize(
@@ -82,7 +82,7 @@ def test_a1_prometheus_query_on_the_other_engines_queue_metric():
 
 
 def _iec(trigger: dict, endpoint_name: str | None = "llama-3-1-8b-vllm") -> dict:
-    obj = hyperpod.render(_ep({"cloudwatch": {"targetValue": 10}}), api_key="sk-test")
+    obj = hyperpod.endpoint_config(_ep({"cloudwatch": {"targetValue": 10}}), api_key="sk-test")
     obj["spec"]["autoScalingSpec"]["cloudWatchTrigger"] = trigger
     if endpoint_name is None:
         obj["spec"].pop("endpointName")
@@ -153,9 +153,9 @@ def test_a1_alb_endpoint_defaults_to_the_engines_queue_through_the_platforms_pro
     labels model_name = served model name, engine_type, tp_rank, ...)."""
     cfg = _parse({**ALB_ENDPOINT, "engine": engine, **extra}, {"prometheusServerAddress": AMP})
     spec = cfg.endpoints[0]
-    trigger = hyperpod.render(spec, api_key="sk-test")["spec"]["autoScalingSpec"]["prometheusTrigger"]
+    trigger = hyperpod.endpoint_config(spec, api_key="sk-test")["spec"]["autoScalingSpec"]["prometheusTrigger"]
     assert trigger == {"name": "llama-3-1-8b-vllm-prometheus", "query": query, "targetValue": 8, "serverAddress": AMP}
-    assert "cloudWatchTrigger" not in hyperpod.render(spec)["spec"]["autoScalingSpec"]
+    assert "cloudWatchTrigger" not in hyperpod.endpoint_config(spec)["spec"]["autoScalingSpec"]
     (change,) = [c for c in cfg.changes if c.path == "endpoints[0].autoscaling.prometheus"]
     assert change.rule == "A1" and change.new == {"query": query, "targetValue": 8, "serverAddress": AMP}
     assert [w for w in cfg.warnings if w.rule == "A1"] == []
@@ -203,7 +203,7 @@ def test_a1_server_address_must_be_what_the_crd_accepts():
 
 def test_a1_policy_warns_about_a_hand_written_trigger_that_misses_alb_traffic():
     policy = policy_catalog.BY_NAME["a1-autoscaling-sees-alb-traffic"]
-    obj = hyperpod.render(_ep({"prometheus": {"query": "sum(vllm:num_requests_waiting)", "targetValue": 8}}), api_key="sk-test")
+    obj = hyperpod.endpoint_config(_ep({"prometheus": {"query": "sum(vllm:num_requests_waiting)", "targetValue": 8}}), api_key="sk-test")
     found = [p for p in manifests.check(obj) if p.rule == "A1"]
     assert [(p.path, p.severity) for p in found] == [("spec.autoScalingSpec.prometheusTrigger.serverAddress", "warning")]
     assert policy.enforcement == "advisory"

@@ -172,7 +172,7 @@ def test_c1_from_capacity_trigger_states_the_300_s_period_its_target_counts_over
     (aws/sagemaker-hyperpod-cli@011ca927 ...inference-operator/config/crd/inference.sagemaker.aws.amazon.com_
     inferenceendpointconfigs.yaml); the rendered trigger says 300 itself rather than leaving it to that default."""
     cfg = parse(tmp_path, endpoint(autoscaling=FROM_CAPACITY))
-    trigger = hyperpod.render(cfg.endpoints[0], api_key="sk-test")["spec"]["autoScalingSpec"]["cloudWatchTrigger"]
+    trigger = hyperpod.endpoint_config(cfg.endpoints[0], api_key="sk-test")["spec"]["autoScalingSpec"]["cloudWatchTrigger"]
     assert (trigger["metricName"], trigger["metricStat"], trigger["targetValue"], trigger["metricCollectionPeriod"]) == ("Invocations", "Sum", 840.0, 300)
 
 

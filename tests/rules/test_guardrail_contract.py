@@ -16,13 +16,14 @@ from typing import Any, Callable
 import pytest
 
 from components.rules import engines, manifests
-from components.rules.backends import hyperpod, kserve, kubernetes, ome, reader
+from components.rules.backends import reader
 from components.rules.backends.engine_checks import EngineContainerView
-from components.rules.backends import validate_backends
+from components.rules.backends import BACKENDS as REGISTERED, validate_backends
 from components.rules.catalog import G3, G4, G5, G6, G7, G8, G9, G10, G11, G12, G13, G21, G22
 from components.rules.endpoint import GPU
 from components.rules.spec import ClusterSpec, EndpointSpec, IngressSpec, PlatformSpec
 from components.rules.validate import validate_endpoint
+from components.rules.backends import render as render_backend
 
 ENDPOINTS: dict[str, dict[str, Any]] = {
     "vllm-a10g-s3-keyed": {"name": "qwen", "model": "Qwen/Qwen3-4B-Instruct-2507", "engine": "vllm", "instanceType": "ml.g5.12xlarge",
@@ -34,28 +35,11 @@ ENDPOINTS: dict[str, dict[str, Any]] = {
 }
 
 
-def _render_hyperpod(s: EndpointSpec) -> list[dict[str, Any]]:
-    return [hyperpod.render(s, "us-east-1", api_key="<api-key>" if s.api_key else None)]
+def _render(s: EndpointSpec) -> list[dict[str, Any]]:
+    return render_backend(s, region="us-east-1", ingress=IngressSpec(), api_key="<api-key>" if s.api_key else None)
 
 
-def _render_kubernetes(s: EndpointSpec) -> list[dict[str, Any]]:
-    return kubernetes.render(s, IngressSpec(), "us-east-1")
-
-
-def _render_ome(s: EndpointSpec) -> list[dict[str, Any]]:
-    return ome.render(s, "us-east-1")
-
-
-def _render_kserve(s: EndpointSpec) -> list[dict[str, Any]]:
-    return kserve.render(s, IngressSpec())
-
-
-BACKENDS: dict[str, tuple[Any, Callable[[EndpointSpec], list[dict[str, Any]]]]] = {
-    "hyperpod": (hyperpod, _render_hyperpod),
-    "kubernetes": (kubernetes, _render_kubernetes),
-    "ome": (ome, _render_ome),
-    "kserve": (kserve, _render_kserve),
-}
+BACKENDS: dict[str, tuple[Any, Callable[[EndpointSpec], list[dict[str, Any]]]]] = {name: (backend, _render) for name, backend in REGISTERED.items()}
 
 
 def rendered(backend: str) -> list[dict[str, Any]]:
@@ -271,13 +255,13 @@ def test_g21_g22_kv_cache_is_rendered_where_it_works_and_refused_elsewhere(backe
         assert obj["spec"]["kvCacheSpec"] == {"enableL1Cache": True, "enableL2Cache": False}
         assert not [p for p in module.check(obj) if p.rule in (G7, G21, G22)]
     else:
-        assert {p.path for p in config_problems(backend, kvCache={"l1": True})} == {"endpoints[0].kvCache"}
+        assert {p.path for p in config_problems(backend, kvCache={"l1": True})} == {"endpoints[0].hyperpod.kvCache"}
 
 
 @pytest.mark.parametrize("backend", list(BACKENDS))
 def test_g21_routing_with_sglang_is_refused_on_every_backend(backend):
     refused = config_problems(backend, engine="sglang", intelligentRouting=True)
-    assert refused and all(p.path == "endpoints[0].intelligentRouting" for p in refused)
+    assert refused and all(p.path == "endpoints[0].hyperpod.intelligentRouting" for p in refused)
     if backend == "hyperpod":
         assert [p.rule for p in refused] == [G21]
         assert config_problems(backend, intelligentRouting=True) == []

@@ -36,7 +36,7 @@ VARIANTS = [
 
 @pytest.mark.parametrize("overrides", VARIANTS)
 def test_rendered_object_validates_against_the_crd(make_endpoint, schema_validator, overrides):
-    obj = hyperpod.render(make_endpoint(**overrides), api_key="sk-test")
+    obj = hyperpod.endpoint_config(make_endpoint(**overrides), api_key="sk-test")
     result = schema_validator.validate(obj)
     assert result.status == "passed", result.errors
     assert result.source.startswith("hyperpod/InferenceEndpointConfig")
@@ -44,7 +44,7 @@ def test_rendered_object_validates_against_the_crd(make_endpoint, schema_validat
 
 @pytest.mark.parametrize("overrides", VARIANTS)
 def test_rendered_object_passes_every_guardrail_and_fix_is_a_no_op(make_endpoint, overrides):
-    obj = hyperpod.render(make_endpoint(**overrides), api_key="sk-test")
+    obj = hyperpod.endpoint_config(make_endpoint(**overrides), api_key="sk-test")
     assert [p for p in hyperpod.check(obj) if p.severity == "error"] == []
     fixed, changes = hyperpod.fix(obj)
     assert changes == []
@@ -52,11 +52,11 @@ def test_rendered_object_passes_every_guardrail_and_fix_is_a_no_op(make_endpoint
 
 
 def test_g18_renders_the_stored_api_version(make_endpoint):
-    assert hyperpod.render(make_endpoint())["apiVersion"] == "inference.sagemaker.aws.amazon.com/v1"
+    assert hyperpod.endpoint_config(make_endpoint())["apiVersion"] == "inference.sagemaker.aws.amazon.com/v1"
 
 
 def test_g1_g2_incident_name_is_fitted_and_endpoint_name_lowercase(make_endpoint):
-    obj = hyperpod.render(make_endpoint(**SGLANG_INCIDENT), api_key="k")
+    obj = hyperpod.endpoint_config(make_endpoint(**SGLANG_INCIDENT), api_key="k")
     name = obj["metadata"]["name"]
     assert len(name) <= 50 and name == name.lower()
     assert obj["spec"]["endpointName"] == name
@@ -64,7 +64,7 @@ def test_g1_g2_incident_name_is_fitted_and_endpoint_name_lowercase(make_endpoint
 
 
 def test_g3_one_port_everywhere(make_endpoint):
-    obj = hyperpod.render(make_endpoint(**SGLANG_INCIDENT), api_key="k")
+    obj = hyperpod.endpoint_config(make_endpoint(**SGLANG_INCIDENT), api_key="k")
     worker = obj["spec"]["worker"]
     port = worker["modelInvocationPort"]["containerPort"]
     assert port == 30000
@@ -74,58 +74,58 @@ def test_g3_one_port_everywhere(make_endpoint):
 
 
 def test_g4_probes_declared_in_the_cr(make_endpoint):
-    probes = hyperpod.render(make_endpoint(engine="sglang"))["spec"]["worker"]["probes"]
+    probes = hyperpod.endpoint_config(make_endpoint(engine="sglang"))["spec"]["worker"]["probes"]
     assert probes["readinessProbe"]["timeoutSeconds"] >= 5
     startup = probes["startupProbe"]
     assert startup["periodSeconds"] * startup["failureThreshold"] >= 3600
 
 
 def test_g7_l2_cache_turns_prefetch_and_prefix_caching_off(make_endpoint):
-    obj = hyperpod.render(make_endpoint(kvCache={"l1": True, "l2": True, "l2Backend": "redis"}, engineArgs={}))
+    obj = hyperpod.endpoint_config(make_endpoint(kvCache={"l1": True, "l2": True, "l2Backend": "redis"}, engineArgs={}))
     assert obj["spec"]["modelSourceConfig"]["prefetchEnabled"] is False
     assert "--enable-prefix-caching" not in obj["spec"]["worker"]["args"]
 
 
 def test_g9_with_routing_the_key_is_a_plain_value_and_without_a_secret_ref(make_endpoint):
-    routed = hyperpod.render(make_endpoint(apiKey=True, intelligentRouting=True), api_key="sk-1")
+    routed = hyperpod.endpoint_config(make_endpoint(apiKey=True, intelligentRouting=True), api_key="sk-1")
     env = {e["name"]: e for e in routed["spec"]["worker"]["environmentVariables"]}
     assert env["VLLM_API_KEY"] == {"name": "VLLM_API_KEY", "value": "sk-1"}
-    direct = hyperpod.render(make_endpoint(apiKey=True), api_key="sk-1", api_key_secret="ep-key")
+    direct = hyperpod.endpoint_config(make_endpoint(apiKey=True), api_key="sk-1", api_key_secret="ep-key")
     env = {e["name"]: e for e in direct["spec"]["worker"]["environmentVariables"]}
     assert env["VLLM_API_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "ep-key", "key": "api-key"}
 
 
 def test_g9_sglang_reads_the_key_through_env_expansion(make_endpoint):
-    args = hyperpod.render(make_endpoint(engine="sglang", apiKey=True), api_key="sk-1")["spec"]["worker"]["args"]
+    args = hyperpod.endpoint_config(make_endpoint(engine="sglang", apiKey=True), api_key="sk-1")["spec"]["worker"]["args"]
     assert engines.parse_args(args)["--api-key"] == "$(VLLM_API_KEY)"
     assert "sk-1" not in args
 
 
 def test_g11_gpu_limit_equals_tensor_parallel_size(make_endpoint):
-    obj = hyperpod.render(make_endpoint(instanceType="ml.g5.12xlarge", engineArgs={"tensorParallelSize": 2}))
+    obj = hyperpod.endpoint_config(make_endpoint(instanceType="ml.g5.12xlarge", engineArgs={"tensorParallelSize": 2}))
     resources = obj["spec"]["worker"]["resources"]
     assert resources["limits"]["nvidia.com/gpu"] == "2"
     assert resources["requests"]["nvidia.com/gpu"] == "2"
 
 
 def test_g11_tensor_parallel_defaults_to_every_gpu(make_endpoint):
-    obj = hyperpod.render(make_endpoint(instanceType="ml.g5.12xlarge"))
+    obj = hyperpod.endpoint_config(make_endpoint(instanceType="ml.g5.12xlarge"))
     assert obj["spec"]["worker"]["resources"]["limits"]["nvidia.com/gpu"] == "4"
 
 
 def test_g12_t4_env_in_rendered_worker(make_endpoint):
-    obj = hyperpod.render(make_endpoint(instanceType="ml.g4dn.xlarge"))
+    obj = hyperpod.endpoint_config(make_endpoint(instanceType="ml.g4dn.xlarge"))
     env = {e["name"]: e.get("value") for e in obj["spec"]["worker"]["environmentVariables"]}
     assert env["VLLM_USE_FLASHINFER_SAMPLER"] == "0"
 
 
 def test_g13_ephemeral_storage_requested(make_endpoint):
-    obj = hyperpod.render(make_endpoint())
+    obj = hyperpod.endpoint_config(make_endpoint())
     assert obj["spec"]["worker"]["resources"]["requests"]["ephemeral-storage"] == "50Gi"
 
 
 def test_g17_health_check_and_invocation_endpoint(make_endpoint):
-    spec = hyperpod.render(make_endpoint())["spec"]
+    spec = hyperpod.endpoint_config(make_endpoint())["spec"]
     assert spec["loadBalancer"]["healthCheckPath"] == "/health"
     assert spec["invocationEndpoint"] == "v1/chat/completions"
 
@@ -186,7 +186,7 @@ def test_incidents_reported_by_check():
 
 
 def test_g3_crd_metrics_port_default_8080_is_wrong_for_vllm(make_endpoint):
-    obj = hyperpod.render(make_endpoint(engine="vllm"))
+    obj = hyperpod.endpoint_config(make_endpoint(engine="vllm"))
     del obj["spec"]["metrics"]
     problems = [p for p in hyperpod.check(obj) if p.path == "spec.metrics.modelMetrics.port"]
     assert [(p.rule, p.value) for p in problems] == [("G3", 8080)]
@@ -226,7 +226,7 @@ def test_g21_kv_cache_with_sglang_is_reported_not_fixed():
 
 
 def test_g7_l2_with_prefetch_and_prefix_caching_is_fixed(make_endpoint):
-    obj = hyperpod.render(make_endpoint(kvCache={"l1": True, "l2": True, "l2Backend": "redis"}))
+    obj = hyperpod.endpoint_config(make_endpoint(kvCache={"l1": True, "l2": True, "l2Backend": "redis"}))
     obj["spec"]["modelSourceConfig"]["prefetchEnabled"] = True
     obj["spec"]["worker"]["args"].append("--enable-prefix-caching")
     found = _rules(hyperpod.check(obj))
@@ -237,13 +237,13 @@ def test_g7_l2_with_prefetch_and_prefix_caching_is_fixed(make_endpoint):
 
 
 def test_g7_tieredstorage_is_an_advisory_warning(make_endpoint):
-    obj = hyperpod.render(make_endpoint(kvCache={"l1": True, "l2": True}))
+    obj = hyperpod.endpoint_config(make_endpoint(kvCache={"l1": True, "l2": True}))
     warnings = [p for p in hyperpod.check(obj) if p.rule == "G7"]
     assert [p.severity for p in warnings] == ["warning"]
 
 
 def test_g11_cuda_visible_devices_and_tp_over_gpus_reported(make_endpoint):
-    obj = hyperpod.render(make_endpoint())
+    obj = hyperpod.endpoint_config(make_endpoint())
     obj["spec"]["worker"]["environmentVariables"].append({"name": "CUDA_VISIBLE_DEVICES", "value": "0,1"})
     obj["spec"]["worker"]["args"] = [a if a != "1" else "2" for a in obj["spec"]["worker"]["args"]]
     found = _rules(hyperpod.check(obj))
@@ -275,25 +275,25 @@ def test_g2_label_values_must_be_strings():
 
 
 def test_g21_sglang_behind_the_router_is_reported_not_fixed(make_endpoint):
-    obj = hyperpod.render(make_endpoint(engine="sglang"))
+    obj = hyperpod.endpoint_config(make_endpoint(engine="sglang"))
     obj["spec"]["intelligentRoutingSpec"] = {"enabled": True, "routingStrategy": "prefixaware"}
     assert ("G21", "spec.intelligentRoutingSpec.enabled") in _rules(hyperpod.check(obj))
     fixed, _ = hyperpod.fix(obj)
     assert ("G21", "spec.intelligentRoutingSpec.enabled") in _rules(hyperpod.check(fixed))
-    routed_vllm = hyperpod.render(make_endpoint(engine="vllm", intelligentRouting=True))
+    routed_vllm = hyperpod.endpoint_config(make_endpoint(engine="vllm", intelligentRouting=True))
     assert not [p for p in hyperpod.check(routed_vllm) if p.rule == "G21"]
 
 
 def test_g22_kv_cache_defaults_to_the_lmcache_image_of_upstreams_samples(make_endpoint):
     # aws/sagemaker-hyperpod-cli samples v1_llama31_8b_kv_cache_l1_l2.yaml: image lmcache/vllm-openai:v0.3.7
-    obj = hyperpod.render(make_endpoint(kvCache={"l1": True}))
+    obj = hyperpod.endpoint_config(make_endpoint(kvCache={"l1": True}))
     assert obj["spec"]["worker"]["image"] == "lmcache/vllm-openai:v0.3.7"
     assert obj["spec"]["worker"]["modelInvocationPort"]["containerPort"] == 8000
-    assert hyperpod.render(make_endpoint(kvCache={"l1": False}))["spec"]["worker"]["image"] == "vllm/vllm-openai:v0.11.0"
+    assert hyperpod.endpoint_config(make_endpoint(kvCache={"l1": False}))["spec"]["worker"]["image"] == "vllm/vllm-openai:v0.11.0"
 
 
 def test_g22_kv_cache_on_the_stock_vllm_image_is_reported_not_fixed(make_endpoint):
-    obj = hyperpod.render(make_endpoint(kvCache={"l1": True}))
+    obj = hyperpod.endpoint_config(make_endpoint(kvCache={"l1": True}))
     obj["spec"]["worker"]["image"] = "vllm/vllm-openai:v0.11.0"
     problems = [p for p in hyperpod.check(obj) if p.rule == "G22"]
     assert [(p.path, p.value) for p in problems] == [("spec.worker.image", "vllm/vllm-openai:v0.11.0")]
@@ -316,7 +316,7 @@ def test_g10_hugging_face_endpoint_runs_with_one_model_flag(make_endpoint, engin
     SGLang" (v1_huggingface_mistral7b_sglang.yaml); with prefetch the args point at /opt/ml/model themselves
     (v1_huggingface_mistral7b_vllm_prefetch.yaml, v1_huggingface_mistral7b_sglang_prefetch.yaml)."""
     spec = make_endpoint(engine=engine, prefetch=prefetch, model="mistralai/Mistral-7B-Instruct-v0.3", modelSource={"type": "huggingface"})
-    obj = hyperpod.render(spec)
+    obj = hyperpod.endpoint_config(spec)
     args = obj["spec"]["worker"]["args"]
     operator_adds = [] if prefetch else [engines.engine(engine).model_flag, "/opt/ml/model"]
     assert len(_model_flags(args + operator_adds, engine)) == 1
@@ -330,13 +330,13 @@ def test_g10_hugging_face_endpoint_runs_with_one_model_flag(make_endpoint, engin
 
 @pytest.mark.parametrize("source", [{"type": "s3", "bucket": "my-models", "path": "m/"}, {"type": "fsx", "fileSystemId": "fs-0123456789abcdef0", "path": "m/"}])
 def test_g10_mounted_sources_pass_the_model_directory(make_endpoint, source):
-    args = hyperpod.render(make_endpoint(modelSource=source))["spec"]["worker"]["args"]
+    args = hyperpod.endpoint_config(make_endpoint(modelSource=source))["spec"]["worker"]["args"]
     assert engines.parse_args(args, "vllm")["--model"] == "/opt/ml/model"
 
 
 @pytest.mark.parametrize("spelling", [["--model", "/opt/ml/model"], ["--model=/opt/ml/model"]])
 def test_g10_a_second_model_flag_on_a_hugging_face_endpoint_is_reported_and_removed(make_endpoint, spelling):
-    obj = hyperpod.render(make_endpoint(modelSource={"type": "huggingface"}))
+    obj = hyperpod.endpoint_config(make_endpoint(modelSource={"type": "huggingface"}))
     obj["spec"]["worker"]["args"] += spelling
     assert ("G10", "spec.worker.args[--model]") in _rules(hyperpod.check(obj))
     fixed, changes = hyperpod.fix(obj)
@@ -354,7 +354,7 @@ def test_model_name_keeps_upstreams_spelling_and_matches_the_crd_pattern(make_en
     crd = yaml.safe_load((crd_dir / "hyperpod" / "InferenceEndpointConfig.v1+v1alpha1.crd.yaml").read_text())
     v1 = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")
     rule = v1["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["modelName"]
-    obj = hyperpod.render(make_endpoint(name="Llama-3.1-8B", model=model))
+    obj = hyperpod.endpoint_config(make_endpoint(name="Llama-3.1-8B", model=model))
     assert obj["spec"]["modelName"] == expected
     assert re.search(rule["pattern"], expected) and len(expected) <= rule["maxLength"]
     assert obj["spec"]["endpointName"] == "llama-3-1-8b"  # G2: lowercase RFC 1123 for the registration

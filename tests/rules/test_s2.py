@@ -99,11 +99,11 @@ def test_s2_opt_out_marks_the_ingress_for_the_stack_policy():
 
 def test_s2_hyperpod_tls_config_carries_the_given_certificate_and_name(schema_validator):
     spec = endpoint(**ROUTED_KEYED)
-    obj = hyperpod.render(spec, "us-east-1", api_key="sk-test", tls=tls_for(spec, IngressSpec(certificateArn=ARN, domain=DOMAIN)))
+    obj = hyperpod.endpoint_config(spec, "us-east-1", api_key="sk-test", tls=tls_for(spec, IngressSpec(certificateArn=ARN, domain=DOMAIN)))
     assert obj["spec"]["tlsConfig"] == {"customCertificateConfig": {"acmArn": ARN, "domainName": "qwen3-4b.api.example.com"}}
     assert "dnsConfig" not in obj["spec"]  # the stack's record owns the name
     result = schema_validator.validate(obj)
     assert result.status == "passed", result.errors
     # Without a domain the operator keeps its own certificate; the S3 output location stays.
     plain = endpoint(**ROUTED_KEYED, tlsCertificateS3Uri="s3://certs/x")
-    assert hyperpod.render(plain, "us-east-1", api_key="sk-test", tls=tls_for(plain, IngressSpec(certificateArn=ARN)))["spec"]["tlsConfig"] == {"tlsCertificateOutputS3Uri": "s3://certs/x"}
+    assert hyperpod.endpoint_config(plain, "us-east-1", api_key="sk-test", tls=tls_for(plain, IngressSpec(certificateArn=ARN)))["spec"]["tlsConfig"] == {"tlsCertificateOutputS3Uri": "s3://certs/x"}

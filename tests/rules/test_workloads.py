@@ -54,11 +54,12 @@ def test_fix_repairs_rollout_probes_storage_and_shm_and_says_so():
     assert container["readinessProbe"]["timeoutSeconds"] == 5
     assert container["startupProbe"]["httpGet"] == {"path": "/health", "port": 8000}
     assert {"name": "dshm", "emptyDir": {"medium": "Memory"}} in fixed["spec"]["template"]["spec"]["volumes"]
-    assert {c.rule for c in changes} == {"G4", "G13"}
+    # The command and the defaults are repaired as on every backend (G5, G10: engine_checks.fix_command/fix_args).
+    assert container["command"] == ["python3", "-m", "vllm.entrypoints.openai.api_server"]
+    assert {c.rule for c in changes} == {"G4", "G5", "G10", "G13"}
     remaining = {p.rule for p in manifests.check(fixed)}
-    # Pinning, tolerations, the served name, the command and --max-model-len need the user's intent:
-    # reported, not guessed.
-    assert remaining == {"G5", "G10", "G11"}
+    # Pinning, tolerations and the served name (no model id in the object) need the user's intent: reported, not guessed.
+    assert remaining == {"G5", "G11"}
 
 
 def test_recreate_strategy_is_accepted():

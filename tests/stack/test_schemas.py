@@ -29,7 +29,7 @@ def test_explicit_dir_that_does_not_exist_is_an_error_not_a_fallback(tmp_path):
 def test_unknown_fields_are_errors_because_the_api_server_would_prune_them(schema_validator, make_endpoint):
     from components.rules.backends import hyperpod
 
-    obj = hyperpod.render(make_endpoint())
+    obj = hyperpod.endpoint_config(make_endpoint())
     obj["spec"]["worker"]["tolerations"] = []  # not in this CRD version: silently dropped by the API server
     result = schema_validator.validate(obj)
     assert result.status == "failed"

@@ -63,7 +63,7 @@ def test_transform_adds_replace_on_changes_for_immutable_fields():
 
 
 def test_transform_leaves_component_built_objects_alone(make_endpoint):
-    obj = hyperpod.render(make_endpoint(engine="sglang"))
+    obj = hyperpod.endpoint_config(make_endpoint(engine="sglang"))
     props = {k: v for k, v in obj.items()}
     opts = pulumi.ResourceOptions(replace_on_changes=list(hyperpod.IMMUTABLE_FIELDS))
     result, logs = call(IEC, props, opts)
@@ -72,7 +72,7 @@ def test_transform_leaves_component_built_objects_alone(make_endpoint):
 
 def test_transform_keeps_values_it_cannot_read_untouched(make_endpoint):
     sentinel = object()  # stands for an unresolved Output
-    obj = hyperpod.render(make_endpoint(apiKey=True, intelligentRouting=True), api_key=sentinel)
+    obj = hyperpod.endpoint_config(make_endpoint(apiKey=True, intelligentRouting=True), api_key=sentinel)
     result, _ = call(IEC, obj, pulumi.ResourceOptions(replace_on_changes=list(hyperpod.IMMUTABLE_FIELDS)))
     assert result is None
     obj["spec"]["worker"]["probes"]["readinessProbe"]["timeoutSeconds"] = 1

@@ -19,8 +19,8 @@ def test_dpd_grid_prunes_disaggregation_on_g6e_with_d2_and_keeps_the_rest():
         assert errors == ({"D2"} if dpd_on_g6e else set()), (point.params, errors)
     kept = [p for p in points if not p.pruned]
     assert len(kept) == 12
-    on = [p for p in kept if p.spec.pd_spec is not None]
-    assert {p.spec.request_limits.max_concurrent_requests for p in on} == {32, 64}
+    on = [p for p in kept if p.spec.hyperpod.pd_spec is not None]
+    assert {p.spec.hyperpod.request_limits.max_concurrent_requests for p in on} == {32, 64}
 
 
 def test_a_threshold_above_the_benchmarks_prompts_is_a_d3_warning_on_the_point():

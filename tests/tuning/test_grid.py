@@ -32,9 +32,9 @@ def test_seed_incident_grid_prunes_each_invalid_combination_with_its_rule():
     for point in points:
         p = point.params
         expected = set()
-        if p["engine"] == "sglang" and (p["kvCache.l1"] or p["intelligentRouting"]):
+        if p["engine"] == "sglang" and (p["hyperpod.kvCache.l1"] or p["hyperpod.intelligentRouting"]):
             expected.add("G21")  # the operator refuses KVCacheSpec for SGLang; the router serves vLLM only
-        if p["publicAlb"] and not p["intelligentRouting"]:
+        if p["publicAlb"] and not p["hyperpod.intelligentRouting"]:
             expected.add("G8")  # a public ALB without routing stayed private
         if p["engineArgs.tensorParallelSize"] == 4:
             expected.add("G11")  # one GPU on ml.g5.8xlarge

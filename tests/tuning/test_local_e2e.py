@@ -135,7 +135,7 @@ def test_dry_run_verbose_lists_each_pruned_point_and_each_plan(capsys):
     assert main(["tune", str(GRID.parent / "seed-incidents.yaml"), "--dry-run", "--verbose"]) == 0
     out = capsys.readouterr().out
     assert out.count("[G11]") == 1 + 32 and out.count(": passed (") == 9
-    assert "pruned engine=sglang, limitMmPerPrompt=None, tensorParallelSize=1, intelligentRouting=True, l1=False, publicAlb=False: base.intelligentRouting = True: [G21]" in out
+    assert "pruned engine=sglang, limitMmPerPrompt=None, tensorParallelSize=1, intelligentRouting=True, l1=False, publicAlb=False: base.hyperpod.intelligentRouting = True: [G21]" in out
 
 
 def test_bad_grid_file_is_one_line_per_problem(tmp_path, capsys):
@@ -181,7 +181,7 @@ def test_pruning_applies_the_backend_rules_of_the_base_stacks_cluster(tmp_path, 
     out = capsys.readouterr().out
     # Plain EKS has no HyperPod router: that point is pruned before anything deploys.
     assert "grid: 2 point(s), 1 pruned" in out
-    assert "  1 point(s): base.intelligentRouting = True: [BACKEND]" in out
+    assert "  1 point(s): base.hyperpod.intelligentRouting = True: [BACKEND]" in out
     assert "plans: 1 passed, 0 failed" in out and "Traceback" not in out
 
 

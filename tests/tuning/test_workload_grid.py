@@ -64,7 +64,7 @@ def test_target_router_options_are_kept_on_the_pulumi_target():
 def test_target_kv_cache_in_the_base_prunes_every_local_point():
     grid = local_grid({"engineArgs.maxNumSeqs": [2, 4]}, base={**LOCAL_BASE, "kvCache": {"l1": True}})
     for point in grid_mod.expand(grid):
-        assert [(p.path, p.rule) for p in point.problems if p.severity == "error"] == [("base.kvCache", "TARGET")]
+        assert [(p.path, p.rule) for p in point.problems if p.severity == "error"] == [("base.hyperpod.kvCache", "TARGET")]
 
 
 def test_unknown_benchmark_parameter_is_a_config_problem(tmp_path):

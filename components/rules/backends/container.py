@@ -10,12 +10,13 @@ from __future__ import annotations
 import re
 from typing import Any, Optional
 
-from .. import instances
-from ..catalog import B1, G11
+from .. import engines, instances
+from ..catalog import B1, G11, G13
 from ..endpoint import API_KEY_SECRET_KEY, GPU, ResolvedEndpoint
-from ..problems import Problem
+from ..problems import Change, Problem
 from ..spec import HuggingFaceSource
-from . import engine_checks
+import components.rules.backends.engine_checks as engine_checks
+import components.rules.backends.reader as reader
 from .reader import INSTANCE_LABEL
 
 CONTAINER_NAME = "engine"
@@ -89,3 +90,36 @@ def check_placement(pod: dict[str, Any], base: str) -> list[Problem]:
     if not any(isinstance(t, dict) and t.get("key") == GPU for t in pod.get("tolerations") or []):
         problems.append(Problem(f"{base}.tolerations", None, G11, "GPU pod does not tolerate the GPU taint", f"add toleration key {GPU}, operator Exists, effect NoSchedule"))
     return problems
+
+
+def fix_engine_container(container: dict[str, Any], base: str, pod: dict[str, Any], instance: Optional[str]) -> list[Change]:
+    """Every repair of an engine container in a pod spec (`pod`: its volumes), whatever the backend: the command,
+    `--port` = the container port, the served model name where the model flag names a model id (a mounted path
+    names none), SGLang's metrics, the defaults, the GPU workaround env (engine_checks), the probes (G4), an
+    ephemeral-storage request and memory-backed /dev/shm (G13). Mutates `container` and `pod`."""
+    changes: list[Change] = []
+    engine = reader.detect_engine(container)
+    ports = container.get("ports") or []
+    port = ports[0].get("containerPort") if ports and isinstance(ports[0], dict) and isinstance(ports[0].get("containerPort"), int) else None
+    if engine is not None:
+        changes += engine_checks.fix_command(container, base, engine)
+        args = [str(a) for a in container.get("args") or []]
+        model = engines.parse_args(args, engine).get(engines.canonical_flag(engine, engines.engine(engine).model_flag))
+        source = model if isinstance(model, str) and not model.startswith(("/", "$")) else None
+        fixed, made = engine_checks.fix_args(args, engine, port, source, f"{base}.args")
+        if made:
+            container["args"] = fixed
+        changes += made + engine_checks.fix_instance_env(container, "env", base, engine, instance)
+    if port is None:
+        value = engines.parse_args([str(a) for a in container.get("args") or []]).get("--port")
+        port = int(value) if isinstance(value, str) and value.isdigit() else None
+    if port is not None:
+        changes += engine_checks.fix_probes(container, base, engine, port)
+    changes += engine_checks.fix_ephemeral_storage(container, base)
+    mounts = container.setdefault("volumeMounts", [])
+    if not any(isinstance(m, dict) and m.get("mountPath") == "/dev/shm" for m in mounts):
+        mounts.append({"name": SHM_VOLUME, "mountPath": "/dev/shm"})
+        if not any(isinstance(v, dict) and v.get("name") == SHM_VOLUME for v in pod.get("volumes") or []):
+            pod.setdefault("volumes", []).append({"name": SHM_VOLUME, "emptyDir": {"medium": "Memory"}})
+        changes.append(Change(f"{base}.volumeMounts[/dev/shm]", None, SHM_VOLUME, G13, "memory-backed shared memory for the engine"))
+    return changes

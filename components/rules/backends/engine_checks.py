@@ -13,14 +13,18 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
 from .. import engines, instances, probes
-from ..catalog import G3, G5, G6, G10, G11, G12, G13
+from ..catalog import G3, G4, G5, G6, G10, G11, G12, G13
 from ..endpoint import GPU
 from ..problems import Change, Problem
-from . import reader
+import components.rules.backends.reader as reader
 
 PROBE_KINDS = ("readinessProbe", "livenessProbe", "startupProbe")
 DEFAULT_EPHEMERAL_STORAGE = "50Gi"
 
+
+# The guardrails of an engine container, whatever the backend: each backend repairs them on a hand-written object or
+# declares which it only refuses (`Backend.refusals`); docs/guardrails.md lists both.
+ENGINE_CONTAINER_RULES = (G3, G4, G5, G6, G10, G11, G12, G13)
 
 @dataclass(frozen=True)
 class EngineContainerView:
@@ -249,3 +253,72 @@ def fix_ephemeral_storage(container: dict[str, Any], path: str) -> list[Change]:
         return []
     requests["ephemeral-storage"] = DEFAULT_EPHEMERAL_STORAGE
     return [Change(f"{path}.resources.requests.ephemeral-storage", None, DEFAULT_EPHEMERAL_STORAGE, G13, "explicit, within node capacity")]
+
+
+# ---------------------------------------------------------------- repairs every backend's container shares
+
+
+def set_flag(args: list, flag: str, value: str) -> list:
+    """`args` with `flag` set to `value` (replacing `flag value` or `flag=value`), appended when absent."""
+    out, i, done = [], 0, False
+    while i < len(args):
+        arg = args[i]
+        if arg == flag:
+            out += [flag, value]
+            i += 2 if i + 1 < len(args) and not str(args[i + 1]).startswith("--") else 1
+            done = True
+            continue
+        if isinstance(arg, str) and arg.startswith(flag + "="):
+            out += [flag, value]
+            done = True
+        else:
+            out.append(arg)
+        i += 1
+    return out if done else [*out, flag, value]
+
+
+def fix_args(args: list, engine: str, port: Any, served_source: Optional[str], path: str) -> tuple[list, list[Change]]:
+    """G3 `--port` = the declared port, G5 `--served-model-name` from the model id (`served_source`, None when the
+    object does not say it), G6 SGLang's `--enable-metrics`, G10 the stack's defaults for context length and GPU
+    memory. `path` is where the args list sits (`spec.worker.args`)."""
+    changes: list[Change] = []
+    parsed = engines.parse_args(args)
+    if isinstance(port, int) and str(parsed.get("--port")) != str(port):
+        args = set_flag(args, "--port", str(port))
+        changes.append(Change(f"{path}[--port]", parsed.get("--port"), str(port), G3, "one port for the engine everywhere"))
+    if "--served-model-name" not in parsed and served_source:
+        served = engines.served_model_name(served_source)
+        args = set_flag(args, "--served-model-name", served)
+        changes.append(Change(f"{path}[--served-model-name]", None, served, G5, "clients call the model by its friendly name"))
+    if engine == "sglang" and "--enable-metrics" not in parsed:
+        args = [*args, "--enable-metrics"]
+        changes.append(Change(f"{path}[--enable-metrics]", None, True, G6, "the router drops SGLang backends whose /metrics 404s"))
+    for key in ("max_model_len", "gpu_memory_utilization"):
+        flag = engines.PARAMS_BY_KEY[key].flag(engine).on
+        if flag not in parsed:
+            value = engines._fmt(engines.DEFAULTS[engine][key])
+            args = [*args, flag, value]
+            changes.append(Change(f"{path}[{flag}]", None, value, G10, "default when unset"))
+    return args, changes
+
+
+def fix_command(container: dict[str, Any], path: str, engine: str) -> list[Change]:
+    """G5: the engine's full command where the container has none (DLC images ignore args without one)."""
+    if container.get("command"):
+        return []
+    container["command"] = engines.engine(engine).command
+    return [Change(f"{path}.command", None, container["command"], G5, "DLC images ignore args without a full command")]
+
+
+def fix_instance_env(container: dict[str, Any], env_key: str, path: str, engine: str, instance_type: Any) -> list[Change]:
+    """G12: the GPU workaround variables of the instance's GPU, where the container lacks them."""
+    inst = reader.instance(instance_type)
+    if inst is None:
+        return []
+    changes = []
+    present = reader.env_map(container.get(env_key))
+    for key, value in engines.instance_env(engine, inst).items():
+        if key not in present:
+            container.setdefault(env_key, []).append({"name": key, "value": value})
+            changes.append(Change(f"{path}.{env_key}[{key}]", None, value, G12, f"{inst.gpu.model} workaround"))
+    return changes

@@ -8,17 +8,20 @@ from typing import Any, Mapping, Optional
 
 from .. import ingress as ingress_rules
 from ..endpoint import resolve
+from ..problems import Problem
 from ..spec import EndpointSpec, IngressSpec
+from .base import PlatformNeeds
 from .container import PORT_NAME
 
 SERVICE_PORT = 80
 
 
-def service(spec: EndpointSpec) -> dict[str, Any]:
+def service(spec: EndpointSpec, load_balancer: Optional[str] = None) -> dict[str, Any]:
+    """The endpoint's Service: ClusterIP, or an NLB with `load_balancer` (the backend's, `spec.load_balancer` when None)."""
     r = resolve(spec)
     meta: dict[str, Any] = {"name": r.name, "namespace": spec.namespace, "labels": r.labels}
     body: dict[str, Any] = {"type": "ClusterIP", "selector": r.selector, "ports": [{"name": "http", "port": SERVICE_PORT, "targetPort": PORT_NAME, "protocol": "TCP"}]}
-    if spec.load_balancer == "nlb":
+    if (load_balancer or spec.load_balancer) == "nlb":
         meta["annotations"] = nlb_annotations(spec)
         body["type"] = "LoadBalancer"
         body["loadBalancerClass"] = "service.k8s.aws/nlb"  # the AWS Load Balancer Controller, not the in-tree one
@@ -50,3 +53,25 @@ def ingress(spec: EndpointSpec, ingress_spec: IngressSpec, service_name: Optiona
         service_name or r.name,
         SERVICE_PORT,
     )
+
+
+def needs_front(spec: EndpointSpec, where: str, needs: PlatformNeeds, load_balancer: str) -> list[Problem]:
+    """What a backend whose pods the stack fronts needs on a cluster it creates: the AWS Load Balancer Controller
+    for an ALB or NLB, and the NVIDIA device plugin so a node advertises nvidia.com/gpu."""
+    if needs.adopted:  # add-ons of an adopted cluster are the user's: not checked
+        return []
+    problems = []
+    if load_balancer != "none" and not needs.plan["load_balancer_controller"]:
+        problems.append(Problem(f"{where}.loadBalancer", load_balancer, "BACKEND", f"an {load_balancer.upper()} needs the AWS Load Balancer Controller", f"set {needs.paths.platform}.loadBalancerController: true, or loadBalancer: none"))
+    if not needs.plan["nvidia_device_plugin"]:
+        problems.append(Problem(f"{where}.backend", spec.backend, "BACKEND", "without the NVIDIA device plugin no node advertises nvidia.com/gpu and the pod stays Pending", f"set {needs.paths.platform}.nvidiaDevicePlugin: true"))
+    return problems
+
+
+def public_load_balancer(load_balancer: str) -> Optional[str]:
+    """The internet-facing load balancer a fronted backend declares with `publicAlb`."""
+    return {"alb": "ALB", "nlb": "NLB"}.get(load_balancer)
+
+
+def in_cluster(name: str, namespace: str) -> str:
+    return f"{name}.{namespace}.svc.cluster.local"

@@ -11,14 +11,22 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .. import autoscaling, engines, hyperpod_fields, naming
-from ..addons import OPERATOR_NAMESPACE  # noqa: F401 - where the operator runs the router: part of this backend's interface
-from ..catalog import G2, G3, G5, G6, G7, G9, G10, G11, G12, G17, G18, G21, G22
+from dataclasses import dataclass
+
+from .. import autoscaling, engines, hyperpod_fields, instances, naming
+from .. import ingress as ingress_rules
+from ..addons import OPERATOR_NAMESPACE
+from ..alb_tls import alb_tls
+from ..catalog import G2, G3, G7, G8, G9, G10, G11, G17, G18, G21, G22
 from ..endpoint import API_KEY_ENV, API_KEY_SECRET_KEY, GPU, ResolvedEndpoint, resolve
 from ..problems import Change, Problem
-from ..spec import EndpointSpec, FsxSource, HuggingFaceSource, S3Source
+from ..spec import EndpointSpec, FsxSource, HuggingFaceSource, HyperPodBackend, PlatformSpec, S3Source
 from ..tree import copy_tree
-from . import engine_checks, hyperpod_dpd, reader
+import components.rules.backends.engine_checks as engine_checks
+import components.rules.backends.hyperpod_dpd as hyperpod_dpd
+import components.rules.backends.reader as reader
+import components.rules.backends.state as state_rules
+from .base import Backend, LiveReference, PlatformNeeds, RenderContext, Upstream
 
 GROUP = "inference.sagemaker.aws.amazon.com"
 API_VERSION = f"{GROUP}/v1"  # G18: the stored version; v1alpha1 lacks routing, KV cache, probes
@@ -48,8 +56,8 @@ def _tls_config(spec: EndpointSpec, tls: Any) -> dict[str, Any]:
     hyperpod-jumpstart-inference-template v1_2 template.py renders the same pair). `dnsConfig` is not set:
     the stack's own Route53 record owns the endpoint's name, and two writers of one record would fight."""
     out: dict[str, Any] = {}
-    if spec.tls_certificate_s3_uri:
-        out["tlsCertificateOutputS3Uri"] = spec.tls_certificate_s3_uri
+    if spec.hyperpod.tls_certificate_s3_uri:
+        out["tlsCertificateOutputS3Uri"] = spec.hyperpod.tls_certificate_s3_uri
     arn = getattr(tls, "certificate_arn", None)
     host = getattr(tls, "host", None)
     if isinstance(arn, str) and _ACM_ARN.match(arn) and host:
@@ -77,7 +85,7 @@ def sagemaker_model_name(model_id: str) -> str:
 
 def _prefetch(spec: EndpointSpec) -> bool:
     """The operator's prefetchEnabled: never with L2 cache (G7)."""
-    return bool(spec.prefetch) and not (spec.kv_cache is not None and spec.kv_cache.l2)
+    return bool(spec.hyperpod.prefetch) and not (spec.hyperpod.kv_cache is not None and spec.hyperpod.kv_cache.l2)
 
 
 def model_arg(spec: EndpointSpec) -> str | None:
@@ -99,18 +107,44 @@ def _hf_download_dir(spec: EndpointSpec) -> str | None:
     return engines.DEFAULT_MODEL_DIR if model_arg(spec) is None else None
 
 
-def render(
+def render(r: ResolvedEndpoint, context: RenderContext) -> list[dict[str, Any]]:
+    """The InferenceEndpointConfig and, for an internet-facing endpoint, the stack's ALB Ingress in front of the
+    operator's router (in the operator's namespace; components/endpoints/hyperpod.py says why a second ALB)."""
+    spec = r.spec
+    tls = context.tls if context.tls is not None else alb_tls(spec, context.ingress, has_alb(spec))
+    out = [endpoint_config(spec, context.region, context.api_key, context.api_key_secret, tls)]
+    if ingress_rules.needs_ingress(spec):
+        out.append(router_ingress(r, context))
+    return out
+
+
+def router_ingress(r: ResolvedEndpoint, context: RenderContext) -> dict[str, Any]:
+    """The public ALB Ingress in front of the router (G8, G16, G17): the configured router Service and port, or the
+    ones the router check found during `up` (`context.router_service`/`router_port`, Pulumi Outputs there)."""
+    service = context.router_service if context.router_service is not None else ingress_rules.router_service(context.ingress, r.name)
+    port = context.router_port if context.router_port is not None else ingress_rules.router_port(context.ingress)
+    return ingress_rules.alb_ingress(
+        ingress_rules.ingress_name(r.name),
+        OPERATOR_NAMESPACE,  # where the router and its Service run
+        {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/name": r.name},
+        ingress_rules.ingress_annotations(r.spec, context.ingress, r.health_path, context.alb_tags),
+        service,
+        port,
+    )
+
+
+def endpoint_config(
     spec: EndpointSpec,
     region: str | None = None,
     api_key: Any = None,
     api_key_secret: str | None = None,
     tls: Any = None,
 ) -> dict[str, Any]:
-    """The full object. `api_key` may be a Pulumi Output: it is placed, never inspected. `tls` is the
-    endpoint's `rules.tls.ResolvedTls` (S2)."""
+    """The InferenceEndpointConfig. `api_key` may be a Pulumi Output: it is placed, never inspected. `tls` is the
+    endpoint's `rules.alb_tls.ResolvedTls` (S2)."""
     r = resolve(spec)
     mount = engines.DEFAULT_MODEL_DIR
-    env = {**hyperpod_dpd.pd_env(spec), **r.env} if spec.pd_spec is not None else r.env  # D1: both roles
+    env = {**hyperpod_dpd.pd_env(spec), **r.env} if spec.hyperpod.pd_spec is not None else r.env  # D1: both roles
     env_list: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in sorted(env.items())]
     if spec.api_key:
         env_list.append(_api_key_env(spec, api_key, api_key_secret or r.api_key_secret))
@@ -139,15 +173,15 @@ def render(
         "metrics": {"enabled": True, "modelMetrics": {"port": r.metrics_port, "path": r.metrics_path}},
         "loadBalancer": {"healthCheckPath": r.health_path},
     }
-    if spec.sagemaker_endpoint:
+    if spec.hyperpod.sagemaker_endpoint:
         body["endpointName"] = r.name  # G2: lowercase, the operator derives resource names from it
-    if spec.intelligent_routing:
-        body["intelligentRoutingSpec"] = {"enabled": True, "routingStrategy": spec.routing_strategy}
-    if spec.kv_cache is not None and spec.kv_cache.enabled:
+    if spec.hyperpod.intelligent_routing:
+        body["intelligentRoutingSpec"] = {"enabled": True, "routingStrategy": spec.hyperpod.routing_strategy}
+    if spec.hyperpod.kv_cache is not None and spec.hyperpod.kv_cache.enabled:
         body["kvCacheSpec"] = _kv_cache(spec)
     if spec.autoscaling is not None:
         body["autoScalingSpec"] = _autoscaling(r)
-    if spec.pd_spec is not None:
+    if spec.hyperpod.pd_spec is not None:
         body["pdSpec"] = hyperpod_dpd.render(spec, r, _autoscaling)
     tls_config = _tls_config(spec, tls)
     if tls_config:
@@ -162,7 +196,7 @@ def render(
 
 def _api_key_env(spec: EndpointSpec, api_key: Any, secret_name: str) -> dict[str, Any]:
     # With pdSpec the operator creates its router too (AWS's DPD page: "The router is created automatically").
-    if spec.intelligent_routing or spec.pd_spec is not None:
+    if spec.hyperpod.intelligent_routing or spec.hyperpod.pd_spec is not None:
         # G9: the operator copies only plain `value` env vars to the router (a secretKeyRef key left it empty); a
         # secretKeyRef leaves the router's VLLM_API_KEY empty and every backend call gets 401.
         return {"name": API_KEY_ENV, "value": api_key}
@@ -192,7 +226,7 @@ def _model_source(spec: EndpointSpec, region: str | None) -> dict[str, Any]:
 
 
 def _kv_cache(spec: EndpointSpec) -> dict[str, Any]:
-    kv = spec.kv_cache
+    kv = spec.hyperpod.kv_cache
     assert kv is not None
     out: dict[str, Any] = {"enableL1Cache": kv.l1, "enableL2Cache": kv.l2}
     if kv.l2:
@@ -223,7 +257,7 @@ def _autoscaling(r: ResolvedEndpoint, scaling: Any = None, role: str = "") -> di
     if scaling.cloudwatch:
         cw = scaling.cloudwatch
         # A1: unset statistic and dimensions are upstream's (Sum; the registered endpoint, variant AllTraffic).
-        dims = autoscaling.dimensions(cw, r.name if r.spec.sagemaker_endpoint else None)
+        dims = autoscaling.dimensions(cw, r.name if r.spec.hyperpod.sagemaker_endpoint else None)
         out["cloudWatchTrigger"] = {
             "name": f"{name}-cloudwatch",
             "metricName": cw.metric_name,
@@ -280,9 +314,7 @@ def check(obj: dict[str, Any]) -> list[Problem]:
     problems += engine_checks.check_probes(view)
     problems += engine_checks.check_command(view)
     problems += engine_checks.check_engine_args(view)
-    problems += _check_kv_cache(spec, view.flags, view.engine)
-    problems += _check_vllm_only(spec, view.engine)
-    problems += _check_lmcache_image(spec, view.engine)
+    problems += _check_operator_features(spec, view)
     problems += _check_model_flag(spec, view)
     problems += _check_api_key(spec, view)
     problems += engine_checks.check_gpus(view)
@@ -312,60 +344,105 @@ def _check_metrics_port(spec: dict, port: int | None) -> list[Problem]:
     ]
 
 
-def _check_kv_cache(spec: dict, parsed: dict, engine: str | None) -> list[Problem]:
-    kv = spec.get("kvCacheSpec")
-    if not isinstance(kv, dict):
-        return []
-    out = []
-    if _l2(spec):
-        if (spec.get("modelSourceConfig") or {}).get("prefetchEnabled"):
-            out.append(Problem("spec.modelSourceConfig.prefetchEnabled", True, G7, "prefetch with L2 cache breaks the pod (lmcache-config volume not found)", "set prefetchEnabled: false"))
-        if "--enable-prefix-caching" in parsed:
-            out.append(Problem("spec.worker.args[--enable-prefix-caching]", True, G7, "with L2 cache the operator manages prefix caching; the flag breaks the pod", "remove --enable-prefix-caching"))
-        backend = str((kv.get("l2CacheSpec") or {}).get("l2CacheBackend", "")).lower()
-        if backend == "tieredstorage":
-            out.append(
-                Problem(
-                    "spec.kvCacheSpec.l2CacheSpec.l2CacheBackend",
-                    backend,
-                    G7,
-                    "tieredstorage L2 is known broken (LMCache: Invalid argument '/ai_toolkit_cache'); L1 still works",
-                    "use redis, or expect no remote cache",
-                    severity="warning",
-                )
-            )
-    return out
+# ---------------------------------------------------------------- operator rules, once for config and object
+# G7, G17, G21 and G22 are judged on the stack config (before anything is declared) and on any
+# InferenceEndpointConfig (policies, `stacks check`): one function each, called with the field paths of either.
 
+
+@dataclass(frozen=True)
+class OperatorFields:
+    """Where the operator's settings are: in an endpoint's config or in an InferenceEndpointConfig."""
+
+    routing: str
+    kv_cache: str
+    prefetch: str
+    prefix_caching: str
+    l2_backend: str
+    image: str
+    invocation: str
+    routing_off: str  # how to turn routing off there
+    kv_cache_off: str
+    prefetch_off: str
+    prefix_caching_off: str
+
+
+def config_fields(path: str) -> OperatorFields:
+    return OperatorFields(
+        f"{path}.hyperpod.intelligentRouting", f"{path}.hyperpod.kvCache", f"{path}.hyperpod.prefetch", f"{path}.engineArgs.enablePrefixCaching",
+        f"{path}.hyperpod.kvCache.l2Backend", f"{path}.image", f"{path}.invocationEndpoint",
+        "set hyperpod.intelligentRouting: false (and publicAlb: false)", "set hyperpod.kvCache: {l1: false, l2: false}", "remove hyperpod.prefetch (or disable hyperpod.kvCache.l2)",
+        "remove enablePrefixCaching",
+    )
+
+
+MANIFEST_FIELDS = OperatorFields(
+    "spec.intelligentRoutingSpec.enabled", "spec.kvCacheSpec", "spec.modelSourceConfig.prefetchEnabled", "spec.worker.args[--enable-prefix-caching]",
+    "spec.kvCacheSpec.l2CacheSpec.l2CacheBackend", "spec.worker.image", "spec.invocationEndpoint",
+    "remove intelligentRoutingSpec", "remove kvCacheSpec", "set prefetchEnabled: false", "remove --enable-prefix-caching",
+)
 
 _VLLM_ONLY_FIX = "use engine vllm; for a public SGLang endpoint, use backend: kubernetes with loadBalancer: alb"
 
 
-def _check_vllm_only(spec: dict, engine: str | None) -> list[Problem]:
+def check_vllm_only(engine: str | None, routing: bool, kv_cache: Any, at: OperatorFields) -> list[Problem]:
     """G21: the operator's KV cache and router serve vLLM workers only (AWS docs, KV caching and intelligent routing:
-    "currently support only vLLM-based inference containers"; operator: "KVCacheSpec can only be configured for
-    vLLM model server")."""
+    "currently support only vLLM-based inference containers"
+    (https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-hyperpod-model-deployment-caching-routing.html);
+    operator: "KVCacheSpec can only be configured for vLLM model server"). `kv_cache`: its value when on, else None."""
     if engine is None or engine == "vllm":
         return []
     out = []
-    if isinstance(spec.get("kvCacheSpec"), dict):
-        out.append(Problem("spec.kvCacheSpec", spec["kvCacheSpec"], G21, "KVCacheSpec can only be configured for vLLM model server", f"remove kvCacheSpec, or {_VLLM_ONLY_FIX}"))
-    if _routing(spec):
-        out.append(Problem("spec.intelligentRoutingSpec.enabled", True, G21, f"intelligent routing supports only vLLM-based containers, not {engine}", f"remove intelligentRoutingSpec, or {_VLLM_ONLY_FIX}"))
+    if kv_cache is not None:
+        out.append(Problem(at.kv_cache, kv_cache, G21, "KVCacheSpec can only be configured for vLLM model server", f"{at.kv_cache_off}, or {_VLLM_ONLY_FIX}"))
+    if routing:
+        out.append(Problem(at.routing, True, G21, f"intelligent routing supports only vLLM-based containers, not {engine}", f"{at.routing_off}, or {_VLLM_ONLY_FIX}"))
     return out
+
+
+def check_l2_cache(l2: bool, prefetch: bool, prefix_caching: bool, l2_backend: Any, at: OperatorFields) -> list[Problem]:
+    """G7: L2 KV cache with prefetch or the engine's own prefix caching breaks the pod; tieredstorage L2 is broken."""
+    if not l2:
+        return []
+    out = []
+    if prefetch:
+        out.append(Problem(at.prefetch, True, G7, "prefetch with L2 cache breaks the pod (lmcache-config volume not found)", at.prefetch_off))
+    if prefix_caching:
+        out.append(Problem(at.prefix_caching, True, G7, "with L2 cache the operator manages prefix caching; the flag breaks the pod", at.prefix_caching_off))
+    backend = str(l2_backend or "").lower()
+    if backend == "tieredstorage":
+        out.append(Problem(at.l2_backend, backend, G7, "tieredstorage L2 is known broken (LMCache: Invalid argument '/ai_toolkit_cache'); L1 still works", "use redis, or expect no remote cache", severity="warning"))
+    return out
+
+
+def check_lmcache_image(engine: str | None, kv_on: bool, image: Any, at: OperatorFields, default_fix: str = "") -> list[Problem]:
+    """G22: KV-cache offload runs LMCache in the worker; upstream's kvCacheSpec samples all use lmcache/vllm-openai.
+    (KV cache on another engine is G21's.)"""
+    if engine not in (None, "vllm") or not kv_on or not isinstance(image, str) or engines.has_lmcache(image):
+        return []
+    return [Problem(at.image, image, G22, "KV-cache offload needs LMCache in the image; this image has no lmcache module", f"{default_fix}use {engines.LMCACHE_IMAGE} (upstream's kvCacheSpec samples) or another LMCache build of vLLM")]
+
+
+def check_kvaware(routing: bool, strategy: Any, invocation: Any, at: OperatorFields) -> list[Problem]:
+    """G17: the kvaware routing strategy needs the completions API."""
+    if routing and strategy == "kvaware" and invocation != "v1/completions":
+        return [Problem(at.invocation, invocation, G17, "kvaware routing needs the completions API", "set invocationEndpoint: v1/completions")]
+    return []
+
+
+def _check_operator_features(spec: dict, view: engine_checks.EngineContainerView) -> list[Problem]:
+    kv = spec.get("kvCacheSpec")
+    at = MANIFEST_FIELDS
+    source = spec.get("modelSourceConfig") or {}
+    return (
+        check_l2_cache(_l2(spec), bool(source.get("prefetchEnabled")), "--enable-prefix-caching" in view.flags, ((kv or {}).get("l2CacheSpec") or {}).get("l2CacheBackend") if isinstance(kv, dict) else None, at)
+        + check_vllm_only(view.engine, _routing(spec), kv if isinstance(kv, dict) else None, at)
+        + check_lmcache_image(view.engine, _kv_on(spec), _worker({"spec": spec}).get("image"), at)
+    )
 
 
 def _kv_on(spec: dict) -> bool:
     kv = spec.get("kvCacheSpec")
     return isinstance(kv, dict) and bool(kv.get("enableL1Cache") or kv.get("enableL2Cache"))
-
-
-def _check_lmcache_image(spec: dict, engine: str | None) -> list[Problem]:
-    """G22: KV-cache offload runs LMCache in the worker; upstream's kvCacheSpec samples all use lmcache/vllm-openai.
-    (KV cache on another engine is G21's.)"""
-    image = _worker({"spec": spec}).get("image")
-    if engine not in (None, "vllm") or not _kv_on(spec) or not isinstance(image, str) or engines.has_lmcache(image):
-        return []
-    return [Problem("spec.worker.image", image, G22, "KV-cache offload needs LMCache in the image; this image has no lmcache module", f"use {engines.LMCACHE_IMAGE} (upstream's kvCacheSpec samples) or another LMCache build of vLLM")]
 
 
 def _model_flags(view: engine_checks.EngineContainerView) -> set[str]:
@@ -413,9 +490,7 @@ def _check_routes(spec: dict, engine: str | None) -> list[Problem]:
     if invocation not in ("v1/chat/completions", "v1/completions"):
         out.append(Problem("spec.invocationEndpoint", invocation, G17, "clients call the OpenAI API, not SageMaker's /invocations", "set invocationEndpoint: v1/chat/completions"))
     strategy = (spec.get("intelligentRoutingSpec") or {}).get("routingStrategy")
-    if _routing(spec) and strategy == "kvaware" and invocation != "v1/completions":
-        out.append(Problem("spec.invocationEndpoint", invocation, G17, "kvaware routing needs the completions API", "set invocationEndpoint: v1/completions"))
-    return out
+    return out + check_kvaware(_routing(spec), strategy, invocation, MANIFEST_FIELDS)
 
 
 # ---------------------------------------------------------------- fix
@@ -446,9 +521,7 @@ def fix(obj: dict[str, Any]) -> tuple[dict[str, Any], list[Change]]:
     if engine is not None:
         args, c = _fix_args(args, engine, port, spec)
         changes += c
-        if not worker.get("command"):
-            worker["command"] = engines.engine(engine).command
-            changes.append(Change("spec.worker.command", None, worker["command"], G5, "DLC images ignore args without a full command"))
+        changes += engine_checks.fix_command(worker, "spec.worker", engine)
         worker["args"] = args
     if isinstance(port, int):
         changes += _fix_ports(spec, port, engine)
@@ -466,27 +539,10 @@ def _label_str(value: Any) -> str:
 
 
 def _fix_args(args: list, engine: str, port: Any, spec: dict) -> tuple[list, list[Change]]:
-    changes: list[Change] = []
+    hf_id = ((spec.get("modelSourceConfig") or {}).get("huggingFaceModel") or {}).get("modelId")
+    source = hf_id or spec.get("modelName")
+    args, changes = engine_checks.fix_args(args, engine, port, source if isinstance(source, str) and source else None, "spec.worker.args")
     parsed = engines.parse_args(args)
-    if isinstance(port, int) and str(parsed.get("--port")) != str(port):
-        args = _set_flag(args, "--port", str(port))
-        changes.append(Change("spec.worker.args[--port]", parsed.get("--port"), str(port), G3, "one port for the engine everywhere"))
-    if "--served-model-name" not in parsed:
-        hf_id = ((spec.get("modelSourceConfig") or {}).get("huggingFaceModel") or {}).get("modelId")
-        source = hf_id or spec.get("modelName")
-        if isinstance(source, str) and source:
-            served = engines.served_model_name(source)
-            args = _set_flag(args, "--served-model-name", served)
-            changes.append(Change("spec.worker.args[--served-model-name]", None, served, G5, "clients call the model by its friendly name"))
-    if engine == "sglang" and "--enable-metrics" not in parsed:
-        args = [*args, "--enable-metrics"]
-        changes.append(Change("spec.worker.args[--enable-metrics]", None, True, G6, "the router drops SGLang backends whose /metrics 404s"))
-    for key in ("max_model_len", "gpu_memory_utilization"):
-        flag = engines.PARAMS_BY_KEY[key].flag(engine).on
-        if flag not in parsed:
-            value = engines._fmt(engines.DEFAULTS[engine][key])
-            args = [*args, flag, value]
-            changes.append(Change(f"spec.worker.args[{flag}]", None, value, G10, "default when unset"))
     source = spec.get("modelSourceConfig") or {}
     if source.get("modelSourceType") == "huggingface" and not source.get("prefetchEnabled"):
         flag = engines.canonical_flag(engine, engines.engine(engine).model_flag)
@@ -512,24 +568,6 @@ def _drop_flag(args: list, flag: str, engine: str) -> list:
         out.append(arg)
         i += 1
     return out
-
-
-def _set_flag(args: list, flag: str, value: str) -> list:
-    out, i, done = [], 0, False
-    while i < len(args):
-        arg = args[i]
-        if arg == flag:
-            out += [flag, value]
-            i += 2 if i + 1 < len(args) and not str(args[i + 1]).startswith("--") else 1
-            done = True
-            continue
-        if isinstance(arg, str) and arg.startswith(flag + "="):
-            out += [flag, value]
-            done = True
-        else:
-            out.append(arg)
-        i += 1
-    return out if done else [*out, flag, value]
 
 
 def _fix_ports(spec: dict, port: int, engine: str | None) -> list[Change]:
@@ -561,13 +599,8 @@ def _fix_resources(spec: dict, worker: dict, engine: str | None) -> list[Change]
         limits[GPU] = str(tp)
         changes.append(Change(f"spec.worker.resources.limits.{GPU}", None, str(tp), G11, "GPUs are scheduled by limit = tensor-parallel size"))
     changes += engine_checks.fix_ephemeral_storage(worker, "spec.worker")
-    inst = reader.instance(reader.first_instance_type(spec))
-    if engine is not None and inst is not None:
-        present = reader.env_map(worker.get("environmentVariables"))
-        for key, value in engines.instance_env(engine, inst).items():
-            if key not in present:
-                worker.setdefault("environmentVariables", []).append({"name": key, "value": value})
-                changes.append(Change(f"spec.worker.environmentVariables[{key}]", None, value, G12, f"{inst.gpu.model} workaround"))
+    if engine is not None:
+        changes += engine_checks.fix_instance_env(worker, "environmentVariables", "spec.worker", engine, reader.first_instance_type(spec))
     return changes
 
 
@@ -591,3 +624,97 @@ def _fix_routes(spec: dict, engine: str | None) -> list[Change]:
 
 CHECKERS = {(GROUP, KIND): check}
 FIXERS = {(GROUP, KIND): fix}
+
+
+# ---------------------------------------------------------------- config
+
+
+def validate(spec: EndpointSpec, path: str) -> list[Problem]:
+    """The operator's rules on an endpoint's config (G7, G8, G21, G22, its KEDA triggers)."""
+    at = config_fields(path)
+    kv = spec.hyperpod.kv_cache if spec.hyperpod.kv_cache is not None and spec.hyperpod.kv_cache.enabled else None
+    problems = check_vllm_only(spec.engine, spec.hyperpod.intelligent_routing, kv.model_dump(by_alias=True) if kv else None, at)
+    if kv is not None and spec.engine == "vllm":
+        if spec.image is not None:
+            problems += check_lmcache_image(spec.engine, True, spec.image, at, f"remove image (the default with hyperpod.kvCache is {engines.LMCACHE_IMAGE}), set hyperpod.kvCache: {{l1: false, l2: false}}, or ")
+        problems += check_l2_cache(kv.l2, bool(spec.hyperpod.prefetch), bool(spec.engine_args.enable_prefix_caching), kv.l2_backend, at)
+    if spec.public_alb and not spec.hyperpod.intelligent_routing:
+        problems.append(Problem(f"{path}.publicAlb", True, G8, "the operator creates the Ingress (and so the ALB) only with intelligent routing", "set hyperpod.intelligentRouting: true, or publicAlb: false"))
+    scaling = spec.autoscaling
+    if scaling is not None and scaling.prometheus is None and scaling.cloudwatch is None and scaling.target is None:
+        problems.append(
+            Problem(
+                f"{path}.autoscaling",
+                scaling.model_dump(by_alias=True),
+                "CONFIG",
+                "autoscaling needs a trigger, and with no Prometheus server (platform.prometheusServerAddress) there is no default one",
+                "set platform.prometheusServerAddress to the Prometheus workspace holding the engine's metrics (the engine's queue is then the default trigger), "
+                "or add autoscaling.prometheus {query, targetValue, serverAddress} or autoscaling.cloudwatch {metricName, targetValue}, or target: fromCapacity with a capacity file (C1)",
+            )
+        )
+    if scaling is not None:
+        problems += autoscaling.check_spec(spec, naming.endpoint_name(spec.name), path)
+    return problems
+
+
+def validate_platform(spec: EndpointSpec, where: str, needs: PlatformNeeds) -> list[Problem]:
+    if needs.operator:
+        return []
+    fix = "set backend: kubernetes (or ome/kserve)"
+    fix += f", or set {needs.paths.cluster}.hyperpodClusterArn if this cluster is a HyperPod cluster" if needs.adopted else ", or deploy on a mode hyperpod cluster"
+    return [Problem(f"{where}.backend", spec.backend, "BACKEND", f"the HyperPod inference operator does not run on this {needs.mode} cluster, so nothing would serve an InferenceEndpointConfig", fix)]
+
+
+def upstream(spec: EndpointSpec, platform: PlatformSpec) -> Upstream | None:
+    """The router's Service, with intelligent routing only (without it the operator's Service has no name the stack
+    knows). The configured name and port; during `up` the gateway's router check replaces them with the Service it
+    finds (components/gateway.py), as the public Ingress does."""
+    if not spec.hyperpod.intelligent_routing:
+        return None
+    name = resolve(spec).name
+    return Upstream(f"{ingress_rules.router_service(platform.ingress, name)}.{OPERATOR_NAMESPACE}.svc.cluster.local", ingress_rules.router_port(platform.ingress))
+
+
+def has_alb(spec: EndpointSpec) -> bool:
+    """The stack's ALB in front of the router exists with intelligent routing (G8)."""
+    return spec.hyperpod.intelligent_routing
+
+
+def _replicas(obj: Any) -> tuple[int | None, int | None]:
+    status = obj.get("status") or {}
+    deployment = ((status.get("deploymentStatus") or {}).get("status")) or {}
+    return deployment.get("readyReplicas", 0 if deployment else None), status.get("replicas", deployment.get("replicas"))
+
+
+def _conditions(status: Any) -> list[Any]:
+    return list(status.get("conditions") or []) + (((status.get("deploymentStatus") or {}).get("status") or {}).get("conditions") or [])
+
+
+BACKEND = Backend(
+    refusals={
+        G11: "which of the GPU limit and the tensor-parallel size is meant (or whether CUDA_VISIBLE_DEVICES is) is the user's call",
+    },
+    own_metadata_rules=True,  # G1 with the operator's derived names
+    default_on="operator",
+    uses_load_balancer=False,
+    name="hyperpod",
+    title="HyperPod",
+    default_load_balancer="alb",
+    render=render,
+    engine_views=engine_views,
+    checkers=CHECKERS,
+    fixers=FIXERS,
+    options=HyperPodBackend,
+    live=LiveReference(GROUP, "v1", "inferenceendpointconfigs", KIND, state_rules.hyperpod, _replicas, _conditions),
+    validate=validate,
+    validate_platform=validate_platform,
+    has_alb=has_alb,
+    public_load_balancer=lambda spec: "ALB" if has_alb(spec) else None,
+    autoscaler="keda",
+    upstream=upstream,
+    immutable_fields=IMMUTABLE_FIELDS,
+    key_namespaces=(OPERATOR_NAMESPACE,),
+    names_cluster_wide=True,
+    has_router=True,
+    operator_features=True,
+)

@@ -63,8 +63,8 @@ def supported(instance_type: str) -> bool:
 
 def pd_env(spec: EndpointSpec) -> dict[str, str]:
     """The PD environment of both roles (AWS's values), under the endpoint's own `env`."""
-    assert spec.pd_spec is not None
-    return {BUFFER_ENV: str(spec.pd_spec.buffer_bytes), SAVE_DECODE_CACHE[0]: SAVE_DECODE_CACHE[1], HASH_SEED[0]: HASH_SEED[1]}
+    assert spec.hyperpod.pd_spec is not None
+    return {BUFFER_ENV: str(spec.hyperpod.pd_spec.buffer_bytes), SAVE_DECODE_CACHE[0]: SAVE_DECODE_CACHE[1], HASH_SEED[0]: HASH_SEED[1]}
 
 
 # ---------------------------------------------------------------- render
@@ -87,7 +87,7 @@ def _role(role: PdRole, r: ResolvedEndpoint) -> dict[str, Any]:
 
 def render(spec: EndpointSpec, r: ResolvedEndpoint, autoscale: Callable[[ResolvedEndpoint, Autoscaling, str], dict[str, Any]]) -> dict[str, Any]:
     """spec.pdSpec. `autoscale(r, scaling, suffix)` is the backend's KEDA block (one renderer for every trigger)."""
-    pd = spec.pd_spec
+    pd = spec.hyperpod.pd_spec
     assert pd is not None
     out: dict[str, Any] = {"prefillSpec": _role(pd.prefill, r), "decodingSpec": _role(pd.decode, r), "routingThreshold": pd.routing_threshold}
     scaling: dict[str, Any] = {}
@@ -116,38 +116,38 @@ def _image_problem(image: str, path: str) -> Optional[Problem]:
 
 def validate(spec: EndpointSpec, path: str) -> list[Problem]:
     """D1 and D2 on one endpoint spec."""
-    pd = spec.pd_spec
+    pd = spec.hyperpod.pd_spec
     if pd is None:
         return []
     problems: list[Problem] = []
     if spec.engine != "vllm":
         # CRD pdSpec.{prefillSpec,decodingSpec}.args: "Additional vLLM args"; AWS's DPD page: "A worker image that includes
         # vLLM, LMCache, NVIDIA NIXL"; neither names SGLang.
-        return [Problem(f"{path}.pdSpec", pd.model_dump(by_alias=True), D1, f"the operator's DPD wires vLLM workers through LMCache and NIXL (CRD: \"Additional vLLM args\" per role); AWS names no {spec.engine} support",
-                        f"use engine vllm, or remove pdSpec ({DPD_PAGE})")]
+        return [Problem(f"{path}.hyperpod.pdSpec", pd.model_dump(by_alias=True), D1, f"the operator's DPD wires vLLM workers through LMCache and NIXL (CRD: \"Additional vLLM args\" per role); AWS names no {spec.engine} support",
+                        f"use engine vllm, or remove hyperpod.pdSpec ({DPD_PAGE})")]
     if spec.replicas != 1:
         problems.append(Problem(f"{path}.replicas", spec.replicas, D1, "with pdSpec the prefill and decode Deployments have their own replica counts (CRD pdSpec.prefillSpec.replicas, decodingSpec.replicas)",
-                                "remove replicas; set pdSpec.prefill.replicas and pdSpec.decode.replicas"))
+                                "remove replicas; set hyperpod.pdSpec.prefill.replicas and pdSpec.decode.replicas"))
     if spec.autoscaling is not None:
         problems.append(Problem(f"{path}.autoscaling", spec.autoscaling.model_dump(by_alias=True, exclude_none=True), D1,
                                 "with pdSpec each role scales on its own (CRD pdSpec.autoScalingSpec.prefillAutoScaling, decodingAutoScaling)",
-                                "move it to pdSpec.prefill.autoscaling and/or pdSpec.decode.autoscaling"))
+                                "move it to hyperpod.pdSpec.prefill.autoscaling and/or pdSpec.decode.autoscaling"))
     for name, role in (("prefill", pd.prefill), ("decode", pd.decode)):
         if role.autoscaling is not None and (role.autoscaling.target or role.autoscaling.pods_metric):
-            problems.append(Problem(f"{path}.pdSpec.{name}.autoscaling", role.autoscaling.model_dump(by_alias=True, exclude_none=True), D1,
+            problems.append(Problem(f"{path}.hyperpod.pdSpec.{name}.autoscaling", role.autoscaling.model_dump(by_alias=True, exclude_none=True), D1,
                                     "a DPD role scales on the operator's KEDA triggers only (prometheus or cloudwatch)", "set prometheus or cloudwatch; remove target and podsMetric"))
     if spec.image is not None:
         found = _image_problem(spec.image, f"{path}.image")
         problems += [found] if found else []
-    types = spec.instance_types or [spec.instance_type]
-    key = "instanceTypes" if spec.instance_types else "instanceType"
+    types = spec.hyperpod.instance_types or [spec.instance_type]
+    key = "hyperpod.instanceTypes" if spec.hyperpod.instance_types else "instanceType"
     for i, t in enumerate(types):
         if not supported(t):
-            where = f"{path}.{key}[{i}]" if spec.instance_types else f"{path}.{key}"
+            where = f"{path}.{key}[{i}]" if spec.hyperpod.instance_types else f"{path}.{key}"
             efa = EFA_INTERFACES.get(instances.ec2_name(t.strip().lower()))
             why = "no EFA" if efa == 0 else ("EFA but not on AWS's DPD list (no GPU-Direct RDMA)" if efa else "not on AWS's DPD list")
             problems.append(Problem(where, t, D2, f"DPD moves the KV cache over EFA with GPU-Direct RDMA; {t} has {why}",
-                                    f"use one of {', '.join(instances.sagemaker_name(x) for x in DPD_INSTANCE_TYPES)}, or remove pdSpec"))
+                                    f"use one of {', '.join(instances.sagemaker_name(x) for x in DPD_INSTANCE_TYPES)}, or remove hyperpod.pdSpec"))
     return problems
 
 
@@ -164,22 +164,22 @@ class WorkloadShape:
 
 def check_threshold(spec: EndpointSpec, shape: Optional[WorkloadShape], path: str) -> list[Problem]:
     """D3: with a known workload, a threshold above its largest input sends nothing through the prefillers."""
-    pd = spec.pd_spec
+    pd = spec.hyperpod.pd_spec
     if pd is None:
         return []
     if shape is None:
-        return [Problem(f"{path}.pdSpec.routingThreshold", pd.routing_threshold, D3, "unchecked: the endpoint declares no load.workload, so the stack cannot tell which prompts reach the prefillers",
+        return [Problem(f"{path}.hyperpod.pdSpec.routingThreshold", pd.routing_threshold, D3, "unchecked: the endpoint declares no load.workload, so the stack cannot tell which prompts reach the prefillers",
                         "declare load: {peakRequestsPerSecond, workload} to have the threshold checked", severity="warning")]
     if pd.routing_threshold > shape.input_max:
-        return [Problem(f"{path}.pdSpec.routingThreshold", pd.routing_threshold, D3,
+        return [Problem(f"{path}.hyperpod.pdSpec.routingThreshold", pd.routing_threshold, D3,
                         f"no input of {shape.source} reaches it (largest {shape.input_max} tokens): every request goes straight to the decoder and the prefill pool idles",
-                        f"set routingThreshold <= {shape.input_max} (AWS: 0 always disaggregates), or remove pdSpec", severity="warning")]
+                        f"set routingThreshold <= {shape.input_max} (AWS: 0 always disaggregates), or remove hyperpod.pdSpec", severity="warning")]
     return []
 
 
 def check_payoff(spec: EndpointSpec, parameters: Optional[int], architecture: Optional[str], shape: Optional[WorkloadShape], path: str) -> list[Problem]:
     """D4: the conditions of AWS's "When DPD helps" the endpoint misses (warning), and those the stack cannot know."""
-    if spec.pd_spec is None:
+    if spec.hyperpod.pd_spec is None:
         return []
     missed, unknown = [], []
     if parameters is None:
@@ -201,10 +201,10 @@ def check_payoff(spec: EndpointSpec, parameters: Optional[int], architecture: Op
             missed.append(f"{shape.requests_per_second:g} requests/s < 2")
     out = []
     if missed:
-        out.append(Problem(f"{path}.pdSpec", "on", D4, f"outside the range where AWS says DPD pays off: {'; '.join(missed)}",
-                           f"measure it against a colocated endpoint (stacks/grids/dpd-shared-prefix.yaml), or remove pdSpec ({DPD_PAGE})", severity="warning"))
+        out.append(Problem(f"{path}.hyperpod.pdSpec", "on", D4, f"outside the range where AWS says DPD pays off: {'; '.join(missed)}",
+                           f"measure it against a colocated endpoint (stacks/grids/dpd-shared-prefix.yaml), or remove hyperpod.pdSpec ({DPD_PAGE})", severity="warning"))
     if unknown:
-        out.append(Problem(f"{path}.pdSpec", "on", D4, f"pay-off range unchecked for: {'; '.join(unknown)}", "declare load and lock the model (python -m stacks models lock) to have it checked", severity="warning"))
+        out.append(Problem(f"{path}.hyperpod.pdSpec", "on", D4, f"pay-off range unchecked for: {'; '.join(unknown)}", "declare load and lock the model (python -m stacks models lock) to have it checked", severity="warning"))
     return out
 
 
@@ -226,7 +226,7 @@ def check(spec: Mapping[str, Any], engine: Optional[str]) -> list[Problem]:
         return []
     problems: list[Problem] = []
     if engine not in (None, "vllm"):
-        problems.append(Problem("spec.pdSpec", "present", D1, f"the operator's DPD runs vLLM workers (CRD: \"Additional vLLM args\" per role), not {engine}", "use a vLLM worker or remove pdSpec"))
+        problems.append(Problem("spec.pdSpec", "present", D1, f"the operator's DPD runs vLLM workers (CRD: \"Additional vLLM args\" per role), not {engine}", "use a vLLM worker or remove hyperpod.pdSpec"))
     for role in ("prefillSpec", "decodingSpec"):
         resources = (pd.get(role) or {}).get("resources") or {}
         if not ((resources.get("requests") or {}).get(GPU) or (resources.get("limits") or {}).get(GPU)):

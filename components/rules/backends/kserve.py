@@ -10,16 +10,21 @@ through KServe's storage initializer (`STORAGE_URI`, mounted at /mnt/models).
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from typing import Any, Optional
 
 from .. import naming
-from ..catalog import B1, G4
-from ..endpoint import resolve
-from ..problems import Problem
-from ..spec import EndpointSpec, HuggingFaceSource, IngressSpec, S3Source
-from . import container as engine_container
-from . import front
-from . import engine_checks, kinds, reader
+from ..catalog import B1, G4, G5, G11
+from ..endpoint import ResolvedEndpoint, resolve
+from ..problems import Change, Problem
+from ..spec import EndpointSpec, HuggingFaceSource, S3Source
+from ..tree import copy_tree
+import components.rules.backends.container as engine_container
+import components.rules.backends.front as front
+import components.rules.backends.engine_checks as engine_checks
+import components.rules.backends.kinds as kinds
+import components.rules.backends.reader as reader
+import components.rules.backends.state as state_rules
+from .base import Backend, LiveReference, PlatformNeeds, RenderContext, Upstream
 
 GROUP = "serving.kserve.io"
 API_VERSION = f"{GROUP}/v1beta1"
@@ -72,16 +77,17 @@ def inference_service(spec: EndpointSpec, api_key_secret: Optional[str] = None) 
 
 
 def gateway_service(spec: EndpointSpec) -> dict[str, Any]:
-    svc = front.service(spec)
+    svc = front.service(spec, BACKEND.load_balancer(spec))
     svc["metadata"]["name"] = gateway_service_name(spec)
     svc["spec"]["selector"] = {ISVC_LABEL: resolve(spec).name}
     return svc
 
 
-def render(spec: EndpointSpec, ingress_spec: Optional[IngressSpec] = None, api_key_secret: Optional[str] = None, alb_tags: Optional[Mapping[str, str]] = None) -> list[dict[str, Any]]:
-    out = [inference_service(spec, api_key_secret), gateway_service(spec)]
-    if spec.load_balancer == "alb":
-        out.append(front.ingress(spec, ingress_spec or IngressSpec(), gateway_service_name(spec), alb_tags))
+def render(r: ResolvedEndpoint, context: RenderContext) -> list[dict[str, Any]]:
+    spec = r.spec
+    out = [inference_service(spec, context.api_key_secret), gateway_service(spec)]
+    if BACKEND.load_balancer(spec) == "alb":
+        out.append(front.ingress(spec, context.ingress, gateway_service_name(spec), context.alb_tags))
     return out
 
 
@@ -134,9 +140,62 @@ def check_service(obj: dict[str, Any]) -> list[Problem]:
     return []
 
 
+def fix_inference_service(obj: dict[str, Any]) -> tuple[dict[str, Any], list[Change]]:
+    """The predictor's engine containers repaired as every engine container is (container.fix_engine_container),
+    and a GPU predictor's rollout that cannot deadlock (G4). Never mutates the input."""
+    obj = copy_tree(obj)
+    predictor = (obj.get("spec") or {}).get("predictor")
+    if not isinstance(predictor, dict):
+        return obj, []
+    changes: list[Change] = []
+    views = engine_views(obj)
+    for view in views:
+        changes += engine_container.fix_engine_container(reader.at(obj, view.path), view.path, predictor, reader.instance_of(predictor))
+    strategy = predictor.get("deploymentStrategy") or {}
+    surge = (strategy.get("rollingUpdate") or {}).get("maxSurge", "25%")
+    if any(v.gpu_limit is not None for v in views) and strategy.get("type") != "Recreate" and str(surge) not in ("0", "0%"):
+        predictor["deploymentStrategy"] = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}}
+        changes.append(Change("spec.predictor.deploymentStrategy", strategy or None, predictor["deploymentStrategy"], G4, "no surge pod waiting for a GPU the old pod holds"))
+    return obj, changes
+
+
 # ---------------------------------------------------------------- by kind (manifests.py composes these)
 
 CHECKERS: dict[kinds.Kind, kinds.Checker] = {(GROUP, "InferenceService"): check_inference_service, ("", "Service"): check_service}
-FIXERS: dict[kinds.Kind, kinds.Fixer] = {}
+FIXERS: dict[kinds.Kind, kinds.Fixer] = {(GROUP, "InferenceService"): fix_inference_service}
 check = kinds.check_by_kind(CHECKERS)
 fix = kinds.fix_by_kind(FIXERS)
+
+
+# ---------------------------------------------------------------- config
+
+
+def validate_platform(spec: EndpointSpec, where: str, needs: PlatformNeeds) -> list[Problem]:
+    problems = front.needs_front(spec, where, needs, BACKEND.load_balancer(spec))
+    if not needs.plan["cert_manager"] and not needs.adopted:
+        problems.append(Problem(f"{where}.backend", "kserve", "BACKEND", "KServe's webhooks need cert-manager", f"set {needs.paths.platform}.certManager: true"))
+    source = spec.model_source
+    if isinstance(source, HuggingFaceSource) and source.token_secret is None and spec.model.startswith("meta-llama/"):
+        problems.append(Problem(f"{where}.modelSource.tokenSecret", None, "BACKEND", "a gated Hugging Face model downloads only with a token", "set modelSource.tokenSecret {name, key}", severity="warning"))
+    return problems
+
+
+# Why G5 is not always repaired on a hand-written InferenceService.
+_NOT_REPAIRED = "the served model name of a model read from a mounted path (KServe's storage initializer, /mnt/models) is not in the InferenceService; the command is repaired"
+
+BACKEND = Backend(
+    refusals={G5: _NOT_REPAIRED, G11: "which of the GPU limit and the tensor-parallel size is meant (or whether CUDA_VISIBLE_DEVICES is) is the user's call"},
+    name="kserve",
+    title="KServe",
+    default_load_balancer="alb",
+    render=render,
+    engine_views=engine_views,
+    checkers=CHECKERS,
+    fixers=FIXERS,
+    live=LiveReference(GROUP, "v1beta1", "inferenceservices", "InferenceService", state_rules.ready_condition),
+    validate_platform=validate_platform,
+    has_alb=lambda spec: BACKEND.load_balancer(spec) == "alb",
+    public_load_balancer=lambda spec: front.public_load_balancer(BACKEND.load_balancer(spec)),
+    upstream=lambda spec, platform: Upstream(front.in_cluster(gateway_service_name(spec), spec.namespace), front.SERVICE_PORT),
+    operator_addon="kserve_operator",
+)

@@ -8,17 +8,22 @@ never surges (G4: a surge pod waits forever for the GPU the old pod holds).
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from typing import Any, Optional
 
 from .. import autoscaling, engines, naming
 from .. import ingress as ingress_rules
-from ..catalog import G4, G13
+from ..catalog import G4, G5, G11
 from ..endpoint import ResolvedEndpoint, resolve
 from ..problems import Change, Problem
-from ..spec import EndpointSpec, HuggingFaceSource, IngressSpec, S3Source
+from ..spec import EndpointSpec, HuggingFaceSource, KubernetesBackend, S3Source
 from ..tree import copy_tree
-from . import container as engine_container
-from . import engine_checks, kinds, reader
+import components.rules.backends.container as engine_container
+import components.rules.backends.engine_checks as engine_checks
+import components.rules.backends.kinds as kinds
+import components.rules.backends.reader as reader
+import components.rules.backends.state as state_rules
+import components.rules.backends.front as front
+from .base import Backend, LiveReference, PlatformNeeds, RenderContext, Upstream
 from .front import ingress, service
 
 MODEL_VOLUME = "model-weights"
@@ -152,16 +157,15 @@ def hpa(spec: EndpointSpec) -> Optional[dict[str, Any]]:
     }
 
 
-def render(
-    spec: EndpointSpec, ingress_spec: Optional[IngressSpec] = None, region: Optional[str] = None, api_key_secret: Optional[str] = None, alb_tags: Optional[Mapping[str, str]] = None
-) -> list[dict[str, Any]]:
+def render(r: ResolvedEndpoint, context: RenderContext) -> list[dict[str, Any]]:
     """Every object of the endpoint, in creation order."""
-    dep, extra = deployment(spec, region, api_key_secret)
-    out = [*extra, dep, service(spec)]
+    spec = r.spec
+    dep, extra = deployment(spec, context.region, context.api_key_secret)
+    out = [*extra, dep, service(spec, BACKEND.load_balancer(spec))]
     if (scaler := hpa(spec)) is not None:
         out.append(scaler)
-    if spec.load_balancer == "alb":
-        out.append(ingress(spec, ingress_spec or IngressSpec(), tags=alb_tags))
+    if BACKEND.load_balancer(spec) == "alb":
+        out.append(ingress(spec, context.ingress, tags=context.alb_tags))
     return out
 
 
@@ -172,14 +176,6 @@ def model_containers(obj: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
     """Containers that run an engine or hold a GPU."""
     containers = reader.pod_spec(obj).get("containers") or []
     return [(i, c) for i, c in enumerate(containers) if isinstance(c, dict) and reader.runs_model(c)]
-
-
-def _port(container: dict[str, Any]) -> int | None:
-    ports = container.get("ports") or []
-    if ports and isinstance(ports[0], dict) and isinstance(ports[0].get("containerPort"), int):
-        return ports[0]["containerPort"]
-    value = engines.parse_args([str(a) for a in container.get("args") or []]).get("--port")
-    return int(value) if isinstance(value, str) and value.isdigit() else None
 
 
 def engine_views(obj: dict[str, Any]) -> list[engine_checks.EngineContainerView]:
@@ -229,20 +225,11 @@ def fix_deployment(obj: dict[str, Any]) -> tuple[dict[str, Any], list[Change]]:
     obj = copy_tree(obj)
     changes: list[Change] = []
     gpu_pod = False
+    instance = reader.instance_of(reader.pod_spec(obj))
+    pod = obj.get("spec", {}).get("template", {}).get("spec", {})
     for i, container in model_containers(obj):
-        base = f"spec.template.spec.containers[{i}]"
         gpu_pod |= reader.gpu_count(reader.gpu_limit(container.get("resources"))) > 0
-        port = _port(container)
-        if port is not None:
-            changes += engine_checks.fix_probes(container, base, reader.detect_engine(container), port)
-        changes += engine_checks.fix_ephemeral_storage(container, base)
-        mounts = container.setdefault("volumeMounts", [])
-        if not any(isinstance(m, dict) and m.get("mountPath") == "/dev/shm" for m in mounts):
-            mounts.append({"name": engine_container.SHM_VOLUME, "mountPath": "/dev/shm"})
-            pod = obj["spec"]["template"]["spec"]
-            if not any(isinstance(v, dict) and v.get("name") == engine_container.SHM_VOLUME for v in pod.get("volumes") or []):
-                pod.setdefault("volumes", []).append({"name": engine_container.SHM_VOLUME, "emptyDir": {"medium": "Memory"}})
-            changes.append(Change(f"{base}.volumeMounts[/dev/shm]", None, engine_container.SHM_VOLUME, G13, "memory-backed shared memory for the engine"))
+        changes += engine_container.fix_engine_container(container, f"spec.template.spec.containers[{i}]", pod, instance)
     if gpu_pod and _check_rollout(obj):
         spec = obj.setdefault("spec", {})
         old = spec.get("strategy")
@@ -257,3 +244,49 @@ CHECKERS: dict[kinds.Kind, kinds.Checker] = {("apps", "Deployment"): check_deplo
 FIXERS: dict[kinds.Kind, kinds.Fixer] = {("apps", "Deployment"): fix_deployment}
 check = kinds.check_by_kind(CHECKERS)
 fix = kinds.fix_by_kind(FIXERS)
+
+
+# ---------------------------------------------------------------- config
+
+
+def validate(spec: EndpointSpec, path: str) -> list[Problem]:
+    return autoscaling.check_pods_metric(spec, path) if spec.autoscaling is not None else []
+
+
+def validate_platform(spec: EndpointSpec, where: str, needs: PlatformNeeds) -> list[Problem]:
+    problems = []
+    source = spec.model_source
+    if isinstance(source, S3Source) and spec.kubernetes.weights == "s3-csi" and not needs.plan["s3_csi"] and not needs.adopted:
+        problems.append(Problem(f"{where}.kubernetes.weights", "s3-csi", "BACKEND", "the Mountpoint S3 CSI driver add-on is off, so the weights volume never mounts", f"set {needs.paths.platform}.s3Csi: true, or kubernetes.weights: init-container"))
+    if spec.kubernetes.weights == "init-container" and isinstance(source, S3Source) and not spec.kubernetes.service_account_name:
+        problems.append(Problem(f"{where}.kubernetes.serviceAccountName", None, "BACKEND", "the init container needs AWS credentials to read s3://" + source.bucket, "name a service account with S3 read access (Pod Identity or IRSA), or use kubernetes.weights: s3-csi", severity="warning"))
+    return problems + front.needs_front(spec, where, needs, BACKEND.load_balancer(spec))
+
+
+def _replicas(obj: Any) -> tuple[Optional[int], Optional[int]]:
+    status = obj.get("status") or {}
+    return status.get("readyReplicas", 0), (obj.get("spec") or {}).get("replicas", status.get("replicas"))
+
+
+BACKEND = Backend(
+    refusals={
+        G5: "the served model name of a model read from a mounted path (S3 weights) is not in the Deployment; the command is repaired",
+        G11: "which of the GPU limit and the tensor-parallel size is meant (or whether CUDA_VISIBLE_DEVICES is) is the user's call",
+    },
+    default_on="plain",
+    name="kubernetes",
+    title="Kubernetes",
+    default_load_balancer="alb",
+    render=render,
+    engine_views=engine_views,
+    checkers=CHECKERS,
+    fixers=FIXERS,
+    live=LiveReference("apps", "v1", "deployments", "Deployment", state_rules.deployment, _replicas, autoscaler=True),
+    options=KubernetesBackend,
+    validate=validate,
+    validate_platform=validate_platform,
+    has_alb=lambda spec: BACKEND.load_balancer(spec) == "alb",
+    public_load_balancer=lambda spec: front.public_load_balancer(BACKEND.load_balancer(spec)),
+    autoscaler="hpa",
+    upstream=lambda spec, platform: Upstream(front.in_cluster(names(spec)["service"], spec.namespace), front.SERVICE_PORT),
+)

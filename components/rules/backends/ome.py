@@ -13,12 +13,16 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from .. import naming
-from ..catalog import B1
-from ..endpoint import resolve
+from ..catalog import B1, G3, G4, G5, G6, G10, G11, G12, G13
+from ..endpoint import ResolvedEndpoint, resolve
 from ..problems import Problem
-from ..spec import EndpointSpec, HuggingFaceSource, S3Source
-from . import container as engine_container
-from . import engine_checks, kinds, reader
+from ..spec import EndpointSpec, HuggingFaceSource, OmeBackend, S3Source
+import components.rules.backends.container as engine_container
+import components.rules.backends.engine_checks as engine_checks
+import components.rules.backends.kinds as kinds
+import components.rules.backends.reader as reader
+import components.rules.backends.state as state_rules
+from .base import Backend, LiveReference, PlatformNeeds, RenderContext
 
 GROUP = "ome.io"
 API_VERSION = f"{GROUP}/v1beta1"
@@ -150,9 +154,10 @@ def benchmark_job(spec: EndpointSpec) -> Optional[dict[str, Any]]:
     }
 
 
-def render(spec: EndpointSpec, region: Optional[str] = None, api_key_secret: Optional[str] = None) -> list[dict[str, Any]]:
-    out = [] if spec.ome.base_model else [base_model(spec, region)]
-    out += [serving_runtime(spec), inference_service(spec, api_key_secret)]
+def render(r: ResolvedEndpoint, context: RenderContext) -> list[dict[str, Any]]:
+    spec = r.spec
+    out = [] if spec.ome.base_model else [base_model(spec, context.region)]
+    out += [serving_runtime(spec), inference_service(spec, context.api_key_secret)]
     if (job := benchmark_job(spec)) is not None:
         out.append(job)
     return out
@@ -231,3 +236,42 @@ CHECKERS: dict[kinds.Kind, kinds.Checker] = {(GROUP, "InferenceService"): check_
 FIXERS: dict[kinds.Kind, kinds.Fixer] = {}
 check = kinds.check_by_kind(CHECKERS)
 fix = kinds.fix_by_kind(FIXERS)
+
+
+# ---------------------------------------------------------------- config
+
+
+def validate_platform(spec: EndpointSpec, where: str, needs: PlatformNeeds) -> list[Problem]:
+    problems = []
+    if not needs.plan["keda"] and not needs.adopted:
+        # Seen with OME: controller fails with "no kind is registered for ScaledObject" without KEDA.
+        problems.append(Problem(f"{where}.backend", "ome", "BACKEND", "OME needs KEDA (its controller fails on ScaledObject without it)", f"set {needs.paths.platform}.keda: true"))
+    if BACKEND.load_balancer(spec) != "none":
+        problems.append(Problem(f"{where}.loadBalancer", spec.load_balancer, "BACKEND", "OME creates the engine Service itself; the stack declares no load balancer for it", "set loadBalancer: none and use the InferenceService's status.url"))
+    if spec.ome.benchmark is not None and spec.api_key:
+        # The BenchmarkJob has no API key field (an OME benchmark of a keyed endpoint failed); every request would get 401.
+        problems.append(Problem(f"{where}.ome.benchmark", spec.ome.benchmark.model_dump(by_alias=True), "BACKEND", "an OME BenchmarkJob cannot send an API key, so every request to a keyed endpoint fails with 401", "set apiKey: false on this endpoint, or drop ome.benchmark"))
+    return problems
+
+
+# Why no engine-container guardrail is repaired on a hand-written object of this backend (its checks refuse them).
+_NOT_REPAIRED = "the runner is split between the InferenceService (args, env, resources) and the ClusterServingRuntime (command, port, probes, /dev/shm); the stack renders both right and its checks refuse a hand-written one"
+
+BACKEND = Backend(
+    refusals=dict.fromkeys((G3, G4, G5, G6, G10, G11, G12, G13), _NOT_REPAIRED),
+    name="ome",
+    title="OME",
+    # OME creates the engine's Service itself, so the stack declares no load balancer for it.
+    default_load_balancer="none",
+    render=render,
+    engine_views=engine_views,
+    checkers=CHECKERS,
+    fixers=FIXERS,
+    live=LiveReference(GROUP, "v1beta1", "inferenceservices", "InferenceService", state_rules.ready_condition),
+    options=OmeBackend,
+    validate_platform=validate_platform,
+    operator_addon="ome_operator",
+    # The chart's webhook Certificate and Issuer (sgl-project/ome@v0.1.5 charts/ome-resources/templates/
+    # ome-controller/certificate.yaml).
+    operator_requires={"cert_manager": "the OME chart's webhook certificate is issued by cert-manager, which is switched off"},
+)

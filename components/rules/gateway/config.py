@@ -7,9 +7,7 @@ from typing import Any, Optional, Sequence
 
 from .. import inference_pool, namespaces, security
 from ..addons import OPERATOR_NAMESPACE
-from ..backends import kserve
-from ..backends.front import SERVICE_PORT
-from ..ingress import router_port, router_service
+from ..backends import backend_for
 from ..catalog import T1, T2, T3
 from ..endpoint import resolve
 from ..naming import fit, MAX_NAME
@@ -57,23 +55,12 @@ def upstream(spec: EndpointSpec, platform: PlatformSpec) -> Optional[Upstream]:
     """The endpoint's in-cluster Service, or None where the stack declares none the gateway could name
     (a HyperPod endpoint without the router, whose Service the operator makes; OME, whose Service
     name is its own)."""
-    r = resolve(spec)
-    backend = spec.backend
-    if backend == "kubernetes":
-        host = f"{r.name}.{r.namespace}.svc.cluster.local"
-        port = SERVICE_PORT
-    elif backend == "kserve":
-        host = f"{kserve.gateway_service_name(spec)}.{r.namespace}.svc.cluster.local"
-        port = SERVICE_PORT
-    elif backend == "hyperpod" and spec.intelligent_routing:
-        # The configured name and port; during `up` the gateway's router check replaces them with the Service
-        # it finds (components/gateway.py), as the public Ingress does.
-        host = router_host(router_service(platform.ingress, r.name))
-        port = router_port(platform.ingress)
-    else:
+    found = backend_for(spec).upstream(spec, platform)  # each backend's `upstream`
+    if found is None:
         return None
+    r = resolve(spec)
     pool = inference_pool.names(spec)["pool"] if inference_pool.uses_pool(spec) else None
-    return Upstream(spec.name, r.name, r.served_model_name, host, port, r.api_key_secret if spec.api_key else None, r.namespace, pool)
+    return Upstream(spec.name, r.name, r.served_model_name, found.host, found.port, r.api_key_secret if spec.api_key else None, r.namespace, pool)
 
 
 def upstreams(endpoints: Sequence[EndpointSpec], platform: PlatformSpec) -> list[Upstream]:

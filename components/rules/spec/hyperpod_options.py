@@ -90,16 +90,18 @@ class PdSpec(_Model):
 
 
 def derive_instance_type(data: Any) -> Any:
-    """Raw endpoint entry -> the same with `instanceType` set to the first of `instanceTypes` (the operator tries
+    """Raw endpoint entry -> the same with `instanceType` set to the first of `hyperpod.instanceTypes` (the operator tries
     them in order: CRD `instanceTypes`), so every rule that reads one type (G11, G23, C1, cost) reads the
     preferred one. Both keys with different first types: a ValueError (CRD `instanceType`: "mutually exclusive
     with instanceTypes")."""
     if not isinstance(data, dict):
         return data
-    types = data.get("instanceTypes", data.get("instance_types"))
+    block = data.get("hyperpod")
+    types = (block.get("instanceTypes", block.get("instance_types")) if isinstance(block, dict)
+             else getattr(block, "instance_types", None))
     if not isinstance(types, list) or not types or not isinstance(types[0], str):
         return data
     given = data.get("instanceType", data.get("instance_type"))
     if given is not None and given != types[0]:
-        raise ValueError(f"instanceType {given!r} and instanceTypes are mutually exclusive (CRD spec.instanceType); keep instanceTypes and drop instanceType")
+        raise ValueError(f"instanceType {given!r} and instanceTypes are mutually exclusive (CRD spec.instanceType); keep hyperpod.instanceTypes and drop instanceType")
     return {**{k: v for k, v in data.items() if k not in ("instanceType", "instance_type")}, "instanceType": types[0]}

@@ -3,7 +3,7 @@ endpoint, up-front validation, the operators they need).
 
 Each backend is one module of this package with one `Backend` object (`base.py`): `hyperpod` (the operator's
 InferenceEndpointConfig), `kubernetes` (a plain Deployment and Service), `ome` (an OME InferenceService) and
-`kserve` (a KServe InferenceService). Adding a backend is one module and one line in `BACKENDS`; everything else
+`kserve` (a KServe InferenceService) and `llmisvc` (a KServe LLMInferenceService). Adding a backend is one module and one line in `BACKENDS`; everything else
 (config, manifest checks, components, live reader, gateway, TLS, capacity, mocks) reads the registry.
 """
 
@@ -21,9 +21,10 @@ from .base import Backend, PlatformNeeds, RenderContext
 from .hyperpod import BACKEND as HYPERPOD
 from .kserve import BACKEND as KSERVE
 from .kubernetes import BACKEND as KUBERNETES
+from .llmisvc import BACKEND as LLMISVC
 from .ome import BACKEND as OME
 
-BACKENDS: dict[str, Backend] = {b.name: b for b in (HYPERPOD, KUBERNETES, OME, KSERVE)}
+BACKENDS: dict[str, Backend] = {b.name: b for b in (HYPERPOD, KUBERNETES, OME, KSERVE, LLMISVC)}
 
 
 def backend_named(name: str) -> Backend:

@@ -9,7 +9,7 @@ from .base import _Model
 from .model_source import FsxSource, HuggingFaceSource, ModelSource, S3Source, SecretKeyRef
 from .engine_args import EngineArgs, KvCache
 from .scaling import AMP_WORKSPACE_PATTERN, Autoscaling, CloudWatchTrigger, Load, PodsMetric, PrometheusTrigger, Resources, Slo
-from .endpoint import BackendName, EndpointSpec, KubernetesBackend, LoadBalancer, OmeBackend, OmeBenchmark
+from .endpoint import BackendName, EndpointSpec, GatewayRef, KubernetesBackend, LlmisvcBackend, LoadBalancer, OmeBackend, OmeBenchmark
 from .cluster import ClusterSpec, GpuNodeGroup, InstanceGroup, KubernetesTaint, LifecycleScripts, NetworkSpec, SystemNodes, _ARN
 from .platform import DomainSpec, IngressSpec, PlatformSpec
 from .gateway import GatewaySpec, GatewayTenant, GatewayTier, _LABEL
@@ -33,7 +33,9 @@ __all__ = [
     "Slo",
     "BackendName",
     "EndpointSpec",
+    "GatewayRef",
     "KubernetesBackend",
+    "LlmisvcBackend",
     "LoadBalancer",
     "OmeBackend",
     "OmeBenchmark",

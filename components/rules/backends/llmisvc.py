@@ -1,0 +1,300 @@
+"""The `llmisvc` backend: a KServe LLMInferenceService (serving.kserve.io/v1alpha2), KServe's LLM path on llm-d.
+
+Named after KServe's own short name for it (the `llmisvc-controller-manager`, the `kserve-llmisvc-*` charts,
+`pkg/controller/v1alpha2/llmisvc`), which is also a valid config key for its options.
+
+What the controller does with the object (kserve/kserve@v0.20.0):
+- it merges well-known LLMInferenceServiceConfig presets under the spec (pkg/controller/v1alpha2/llmisvc/
+  config_merge.go combineBaseRefsConfig): `kserve-config-llm-template` for one node, `-prefill-template` and
+  `-decode-template` with `spec.prefill`, `-scheduler` with `router.scheduler`, `-router-route` with `router.route`
+  (config/llmisvcconfig/*.yaml). The presets own the image (ghcr.io/llm-d/llm-d-cuda), the command (`vllm serve
+  /mnt/models --served-model-name {{ .Spec.Model.Name }} --port 8000 ... $@`, under `bash -c` with `eval`) and the
+  pod's volumes; a strategic merge puts the container named `main` rendered here over theirs;
+- it creates the Deployment `<name>-kserve` (and `<name>-kserve-prefill`), the ClusterIP Service
+  `<name>-kserve-workload-svc` on port 8000 (workload_single_node.go, workload.go), and with a router the
+  HTTPRoute `<name>-kserve-route`, the InferencePool `<name>-inference-pool` and the endpoint picker
+  `<name>-kserve-router-scheduler` (router.go, scheduler.go);
+- the storage initializer downloads `spec.model.uri` (hf://, s3://) to /mnt/models, the token from the Secret
+  the `serving.kserve.io/secretName` annotation names, key `HF_TOKEN` (workload_storage.go attachHfModelArtifact,
+  pkg/credentials/service_account_credentials.go mountSecretCredential, pkg/credentials/hf/hf_secret.go).
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any, Optional
+
+from .. import engines, naming
+from ..catalog import B1, G2, G3, G5
+from ..endpoint import ResolvedEndpoint, resolve
+from ..problems import Problem
+from ..spec import EndpointSpec, HuggingFaceSource, LlmisvcBackend, S3Source
+import components.rules.backends.engine_checks as engine_checks
+import components.rules.backends.container as engine_container
+import components.rules.backends.front as front
+import components.rules.backends.kinds as kinds
+import components.rules.backends.reader as reader
+import components.rules.backends.state as state_rules
+from .base import Backend, LiveReference, PlatformNeeds, RenderContext, Upstream
+
+GROUP = "serving.kserve.io"
+VERSION = "v1alpha2"
+API_VERSION = f"{GROUP}/{VERSION}"
+KIND = "LLMInferenceService"
+CONTAINER_NAME = "main"  # the presets' container, which ours is merged over by name
+# The port the presets' vLLM listens on, the workload Service and the InferencePool target (workload.go
+# reconcileWorkloadService: "The presets we bundle assume 8000 for the main receiver"); with prefill/decode the
+# decode pod's routing sidecar takes 8000 and its vLLM 8001 (config/llmisvcconfig/config-llm-decode-template.yaml).
+PORT = 8000
+DECODE_ENGINE_PORT = 8001
+MODEL_DIR = "/mnt/models"  # where the storage initializer puts the model and the presets' `vllm serve` reads it
+SECRET_ANNOTATION = "serving.kserve.io/secretName"  # charts/kserve-llmisvc-resources values storageSecretNameAnnotation
+HF_TOKEN_KEY = "HF_TOKEN"  # pkg/credentials/hf/hf_secret.go HFTokenKey: a Secret without this key is skipped
+# The KV transfer of the prefill/decode sample (docs/samples/llmisvc/single-node-gpu/
+# llm-inference-service-pd-qwen2-7b-gpu.yaml), through the presets' VLLM_ADDITIONAL_ARGS.
+KV_TRANSFER = '--kv_transfer_config \'{"kv_connector":"NixlConnector","kv_role":"%s"}\''
+# The presets run as non-root (config-llm-template.yaml securityContext.runAsNonRoot: true).
+LLM_D_IMAGE = "ghcr.io/llm-d/"
+WORKLOAD_SERVICE = "{name}-kserve-workload-svc"
+NAME_BUDGET = naming.budget((WORKLOAD_SERVICE,))  # 43
+
+
+def workload_service_name(spec: EndpointSpec) -> str:
+    """The controller's Service in front of the workload pods (workload.go workloadServiceName: kmeta.ChildName,
+    which hashes a name past 63 characters; `validate` keeps the endpoint name short enough)."""
+    return WORKLOAD_SERVICE.format(name=resolve(spec).name)
+
+
+def _engine_args(r: ResolvedEndpoint) -> list[str]:
+    """Our vLLM flags after the presets' own (the model, --served-model-name, --port and --tensor-parallel-size are
+    theirs, from spec.model and spec.parallelism). Shell-quoted: the presets `eval` them."""
+    params = {k: v for k, v in r.params.items() if k != "tensor_parallel_size"}
+    args = engines.param_args(r.engine.name, params) + list(r.spec.extra_args)
+    return [shlex.quote(str(a)) for a in args]
+
+
+def _main(r: ResolvedEndpoint, api_key_secret: Optional[str], port: int, role: Optional[str]) -> dict[str, Any]:
+    env = [e for e in engine_container.env(r, api_key_secret) if e["name"] != engine_container.HF_TOKEN_ENV]
+    if role is not None:
+        env += [
+            {"name": "VLLM_ADDITIONAL_ARGS", "value": KV_TRANSFER % role},
+            {"name": "VLLM_NIXL_SIDE_CHANNEL_HOST", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+        ]
+    main: dict[str, Any] = {"name": CONTAINER_NAME}
+    if r.spec.image:
+        main["image"] = r.spec.image
+    main.update(
+        {
+            "args": _engine_args(r),
+            "env": env,
+            "ports": [{"name": engine_container.PORT_NAME, "containerPort": port, "protocol": "TCP"}],
+            "resources": r.resources,
+            **{k: _probe_on(v, port) for k, v in r.probes.items()},
+            # The presets' `dshm` volume (emptyDir, medium Memory) at /dev/shm, named here so G13 sees it.
+            "volumeMounts": [{"name": engine_container.SHM_VOLUME, "mountPath": "/dev/shm"}],
+        }
+    )
+    return main
+
+
+def _probe_on(probe: dict[str, Any], port: int) -> dict[str, Any]:
+    out = dict(probe)
+    if isinstance(out.get("httpGet"), dict):
+        out["httpGet"] = {**out["httpGet"], "port": port}
+    return out
+
+
+def _pod(r: ResolvedEndpoint, api_key_secret: Optional[str], port: int, role: Optional[str]) -> dict[str, Any]:
+    pod: dict[str, Any] = {**engine_container.placement(r), "containers": [_main(r, api_key_secret, port, role)], "volumes": [engine_container.shm_volume()]}
+    if r.spec.kubernetes.service_account_name:
+        pod["serviceAccountName"] = r.spec.kubernetes.service_account_name  # S3 read (IRSA) for the storage initializer
+    return pod
+
+
+def model_uri(spec: EndpointSpec) -> str:
+    src = spec.model_source
+    if isinstance(src, S3Source):
+        return f"s3://{src.bucket}/{src.path.strip('/')}".rstrip("/")
+    assert isinstance(src, HuggingFaceSource), "validated: FSx only with the hyperpod backend"
+    return f"hf://{src.model_id or spec.model}" + (f"@{src.revision}" if src.revision else "")
+
+
+def llm_inference_service(spec: EndpointSpec, api_key_secret: Optional[str] = None) -> dict[str, Any]:
+    r = resolve(spec)
+    options: LlmisvcBackend = spec.llmisvc
+    pd = options.prefill_replicas is not None
+    body: dict[str, Any] = {
+        # G5: the presets pass spec.model.name as --served-model-name.
+        "model": {"uri": model_uri(spec), "name": r.served_model_name},
+        "replicas": spec.replicas,
+        "parallelism": {"tensor": r.tensor_parallel_size},
+        "template": _pod(r, api_key_secret, DECODE_ENGINE_PORT if pd else PORT, "kv_consumer" if pd else None),
+    }
+    if pd:
+        body["prefill"] = {
+            "replicas": options.prefill_replicas,
+            "parallelism": {"tensor": r.tensor_parallel_size},
+            "template": _pod(r, api_key_secret, PORT, "kv_producer"),
+        }
+    if options.router == "scheduler":
+        gateway = options.gateway
+        assert gateway is not None, "validated: the scheduler router needs a Gateway"
+        body["router"] = {"route": {}, "gateway": {"refs": [{"name": gateway.name, "namespace": gateway.namespace}]}, "scheduler": {}}
+    metadata: dict[str, Any] = {"name": r.name, "namespace": spec.namespace, "labels": r.labels}
+    src = spec.model_source
+    if isinstance(src, HuggingFaceSource) and src.token_secret:
+        metadata["annotations"] = {SECRET_ANNOTATION: src.token_secret.name}
+    return {"apiVersion": API_VERSION, "kind": KIND, "metadata": metadata, "spec": body}
+
+
+def render(r: ResolvedEndpoint, context: RenderContext) -> list[dict[str, Any]]:
+    return [llm_inference_service(r.spec, context.api_key_secret)]
+
+
+# ---------------------------------------------------------------- checks
+
+
+def _implied_args(parallelism: Any, model: Any, port: int) -> list[str]:
+    """The flags the presets' command passes before ours (config-llm-template.yaml)."""
+    out = ["--port", str(port)]
+    if isinstance(model, dict) and isinstance(model.get("name"), str):
+        out += ["--served-model-name", model["name"]]
+    tensor = parallelism.get("tensor") if isinstance(parallelism, dict) else None
+    if tensor is not None:
+        out += ["--tensor-parallel-size", str(tensor)]
+    return out
+
+
+def _unquoted(args: Any) -> list[str]:
+    """Our args as `eval` in the presets' command splits them."""
+    try:
+        return shlex.split(" ".join(str(a) for a in args)) if isinstance(args, list) else []
+    except ValueError:
+        return [str(a) for a in args]
+
+
+def _workloads(spec: dict[str, Any]) -> list[tuple[str, dict[str, Any], Any, int]]:
+    """(path, pod template, parallelism, preset port) of the decode/single workload and the prefill one."""
+    pd = isinstance(spec.get("prefill"), dict)
+    out = []
+    if isinstance(spec.get("template"), dict):
+        out.append(("spec.template", spec["template"], spec.get("parallelism"), DECODE_ENGINE_PORT if pd else PORT))
+    if pd and isinstance(spec["prefill"].get("template"), dict):
+        out.append(("spec.prefill.template", spec["prefill"]["template"], spec["prefill"].get("parallelism"), PORT))
+    return out
+
+
+def engine_views(obj: dict[str, Any]) -> list[engine_checks.EngineContainerView]:
+    """The `main` container of each workload as the engine runs it: the presets' flags, then ours. The presets own
+    the command (require_command=False); the probes, port, env and resources are ours."""
+    if kinds.group_kind(obj) != (GROUP, KIND):
+        return []
+    spec = obj.get("spec") or {}
+    views = []
+    for base, pod, parallelism, port in _workloads(spec):
+        for i, c in enumerate(pod.get("containers") or []):
+            if not isinstance(c, dict) or c.get("name") != CONTAINER_NAME:
+                continue
+            args = _implied_args(parallelism, spec.get("model"), port) + _unquoted(c.get("args"))
+            view = engine_checks.container_view({**c, "args": args}, f"{base}.containers[{i}]", reader.instance_of(pod), require_command=False, labels=reader.labels_of(obj))
+            views.append(view)
+    return views
+
+
+def check_llm_inference_service(obj: dict[str, Any]) -> list[Problem]:
+    spec = obj.get("spec") or {}
+    problems: list[Problem] = []
+    for base, pod, _, port in _workloads(spec):
+        for i, c in enumerate(pod.get("containers") or []):
+            if not isinstance(c, dict) or c.get("name") != CONTAINER_NAME:
+                continue
+            ports = [p.get("containerPort") for p in c.get("ports") or [] if isinstance(p, dict)]
+            if ports and ports[0] != port:
+                problems.append(Problem(f"{base}.containers[{i}].ports[0].containerPort", ports[0], G3, f"KServe's presets start vLLM on {port}, and its Service and InferencePool target 8000; the port cannot be changed", f"use {port}"))
+            problems += engine_container.check_args_expansion(c.get("args"), f"{base}.containers[{i}]")
+    model = spec.get("model") or {}
+    name = model.get("name")
+    if isinstance(name, str) and "/" in name:
+        problems.append(Problem("spec.model.name", name, G5, "the presets serve the model as spec.model.name; clients send the last segment of the model id", f"use {engines.served_model_name(name)!r}"))
+    uri = model.get("uri")
+    if isinstance(uri, str) and not uri.startswith(("hf://", "s3://", "pvc://", "oci://")):
+        problems.append(Problem("spec.model.uri", uri, B1, "KServe's LLMInferenceService downloads only hf://, s3://, pvc:// and oci:// (`unsupported schema in model URI`)", "use hf://<org>/<name> or s3://<bucket>/<path>"))
+    views = engine_views(obj)
+    for view in views:
+        problems += engine_checks.check(view)
+    for base, pod, _, _ in _workloads(spec):
+        if any(v.gpu_limit is not None and v.path.startswith(base) for v in views):
+            problems += engine_container.check_placement(pod, base)
+    return problems
+
+
+# ---------------------------------------------------------------- by kind (manifests.py composes these)
+
+CHECKERS: dict[kinds.Kind, kinds.Checker] = {(GROUP, KIND): check_llm_inference_service}
+FIXERS: dict[kinds.Kind, kinds.Fixer] = {}
+check = kinds.check_by_kind(CHECKERS)
+fix = kinds.fix_by_kind(FIXERS)
+
+
+# ---------------------------------------------------------------- config
+
+
+def validate(spec: EndpointSpec, where: str) -> list[Problem]:
+    """Config rules of one endpoint on this backend (before anything is declared, and in grid pruning)."""
+    problems = []
+    options = spec.llmisvc
+    name = resolve(spec).name
+    if len(name) > NAME_BUDGET:
+        problems.append(Problem(f"{where}.name", spec.name, G2, f"KServe names the workload Service {WORKLOAD_SERVICE.format(name=name)!r} and shortens it with a hash past 63 characters, so the gateway could not name it", f"shorten the endpoint name to {NAME_BUDGET} characters"))
+    if spec.engine != "vllm":
+        # The presets start `vllm serve` (config/llmisvcconfig/config-llm-template.yaml); KServe ships no SGLang preset.
+        problems.append(Problem(f"{where}.engine", spec.engine, "BACKEND", "KServe's LLMInferenceService presets run vLLM only", "use engine: vllm, or backend: kubernetes for SGLang"))
+    if spec.port is not None and spec.port != PORT:
+        problems.append(Problem(f"{where}.port", spec.port, G3, "KServe's presets, its workload Service and InferencePool use port 8000 and the controller offers no other", "remove port (8000)"))
+    if spec.autoscaling is not None:
+        problems.append(Problem(f"{where}.autoscaling", spec.autoscaling.model_dump(by_alias=True, exclude_none=True), "BACKEND", "the llmisvc backend scales by replicas (KServe's WVA/KEDA scaling is not rendered)", "remove autoscaling and set replicas"))
+    if options.router == "scheduler" and options.gateway is None:
+        problems.append(Problem(f"{where}.llmisvc.gateway", None, "BACKEND", "the scheduler router's HTTPRoute attaches to a Gateway that routes to InferencePools; none is named", "set llmisvc.gateway {name, namespace} of that Gateway, or llmisvc.router: none"))
+    if options.prefill_replicas is not None and options.router != "scheduler":
+        problems.append(Problem(f"{where}.llmisvc.prefillReplicas", options.prefill_replicas, "BACKEND", "prefill/decode needs the endpoint picker to pair a prefill and a decode pod; the workload Service selects both", "set llmisvc.router: scheduler (with llmisvc.gateway), or remove prefillReplicas"))
+    src = spec.model_source
+    if isinstance(src, HuggingFaceSource) and src.token_secret is not None and src.token_secret.key != HF_TOKEN_KEY:
+        problems.append(Problem(f"{where}.modelSource.tokenSecret.key", src.token_secret.key, "BACKEND", "KServe's storage initializer reads the token only from the Secret key HF_TOKEN and skips the Secret otherwise", "store the token under key HF_TOKEN and set tokenSecret.key: HF_TOKEN"))
+    if spec.image and not spec.image.startswith(LLM_D_IMAGE):
+        problems.append(Problem(f"{where}.image", spec.image, "BACKEND", "KServe's presets run the container with runAsNonRoot: true; an image whose user is root (vllm/vllm-openai) is refused by the kubelet", "leave image unset (the presets' llm-d image) or use an image with a non-root user", severity="warning"))
+    return problems
+
+
+def validate_platform(spec: EndpointSpec, where: str, needs: PlatformNeeds) -> list[Problem]:
+    problems = front.needs_front(spec, where, needs, "none")
+    if not needs.plan["cert_manager"] and not needs.adopted:
+        problems.append(Problem(f"{where}.backend", "llmisvc", "BACKEND", "the llmisvc controller's webhooks need cert-manager", f"set {needs.paths.platform}.certManager: true"))
+    if needs.plan["kserve_operator"] and needs.plan["llmisvc_operator"] and not needs.adopted:
+        # Both charts create the inferenceservice-config ConfigMap and selfsigned-issuer in namespace kserve, and both
+        # CRD charts the ClusterStorageContainer CRD (charts/kserve-resources, charts/kserve-llmisvc-resources,
+        # charts/kserve-crd, charts/kserve-llmisvc-crd): the second install fails on objects the first owns.
+        problems.append(Problem(f"{needs.paths.platform}.llmisvcOperator", True, "BACKEND", "KServe's classic and LLMInferenceService charts both create KServe's shared objects in namespace kserve", f"use one KServe backend per cluster: set {needs.paths.platform}.kserveOperator: false (and no kserve endpoints), or move the llmisvc endpoints to another cluster"))
+    if BACKEND.load_balancer(spec) != "none":
+        problems.append(Problem(f"{where}.loadBalancer", spec.load_balancer, "BACKEND", "KServe creates the workload Service (and with the scheduler router an HTTPRoute on your Gateway); the stack declares no load balancer for it", "set loadBalancer: none"))
+    return problems
+
+
+BACKEND = Backend(
+    name="llmisvc",
+    title="KServe LLMInferenceService",
+    default_load_balancer="none",
+    render=render,
+    engine_views=engine_views,
+    checkers=CHECKERS,
+    fixers=FIXERS,
+    live=LiveReference(GROUP, VERSION, "llminferenceservices", KIND, state_rules.ready_condition),
+    options=LlmisvcBackend,
+    validate=validate,
+    validate_platform=validate_platform,
+    upstream=lambda spec, platform: Upstream(front.in_cluster(workload_service_name(spec), spec.namespace), PORT),
+    # The webhook refuses a change of the total parallelism (pkg/apis/serving/v1alpha2/
+    # llm_inference_service_validation.go validateImmutableParallelism).
+    immutable_fields=("spec.parallelism", "spec.prefill.parallelism"),
+    operator_addon="llmisvc_operator",
+    operator_requires={"cert_manager": "the llmisvc chart's webhook certificate is issued by cert-manager, which is switched off"},
+)

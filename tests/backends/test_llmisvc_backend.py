@@ -201,3 +201,25 @@ def test_g15_live_state_is_the_ready_condition_read_from_the_api_server(kube_api
 def test_g15_fixture_status_matches_the_crd_status_schema(crd_dir):
     (found, *_) = CrdRegistry(crd_dir).schema("serving.kserve.io", "v1alpha2", "LLMInferenceService")
     jsonschema.Draft7Validator(found.schema["properties"]["status"]).validate(llmisvc_status("False", "X", "y")["status"])
+
+
+def test_a_stack_with_llmisvc_endpoints_single_node_and_prefill_decode_passes_the_offline_plan(crd_dir):
+    """Pulumi.eks.yaml with its kserve endpoint moved to llmisvc, once on one node and once with prefill/decode:
+    both LLMInferenceServices pass their CRD's schema and rules, the platform declares the llmisvc charts and no
+    kserve ones, and each object waits for them (O3)."""
+    from stacks import plan as plan_cmd
+    from tests.example_stacks import user_values
+
+    values = user_values("eks")
+    first, _, kserve_ep = values["llm-serving:endpoints"]
+    single = {**kserve_ep, "name": "qwen3-0-6b-llmisvc", "backend": "llmisvc"}
+    pd = {**single, "name": "qwen3-0-6b-llmisvc-pd", "llmisvc": {**SCHEDULER, "prefillReplicas": 1}}
+    values["llm-serving:endpoints"] = [first, single, pd]
+    plan = plan_cmd.build_plan_from_values("eks", values, crd_dir=str(crd_dir))
+    assert not plan.failed
+    objects = [o for o in plan.objects if o.kind == "LLMInferenceService"]
+    assert sorted(o.name for o in objects) == ["qwen3-0-6b-llmisvc", "qwen3-0-6b-llmisvc-pd"]
+    assert all(o.schema.status == "passed" and o.schema.cel.counts.violated == 0 for o in objects)
+    charts = {str(r.inputs.get("chart")) for r in plan.resources if r.type_ == "kubernetes:helm.sh/v4:Chart"}
+    assert {"oci://ghcr.io/kserve/charts/kserve-llmisvc-crd", "oci://ghcr.io/kserve/charts/kserve-llmisvc-resources", "oci://ghcr.io/kserve/charts/kserve-runtime-configs"} <= charts
+    assert "oci://ghcr.io/kserve/charts/kserve-resources" not in charts

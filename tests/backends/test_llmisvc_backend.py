@@ -223,3 +223,18 @@ def test_a_stack_with_llmisvc_endpoints_single_node_and_prefill_decode_passes_th
     charts = {str(r.inputs.get("chart")) for r in plan.resources if r.type_ == "kubernetes:helm.sh/v4:Chart"}
     assert {"oci://ghcr.io/kserve/charts/kserve-llmisvc-crd", "oci://ghcr.io/kserve/charts/kserve-llmisvc-resources", "oci://ghcr.io/kserve/charts/kserve-runtime-configs"} <= charts
     assert "oci://ghcr.io/kserve/charts/kserve-resources" not in charts
+
+
+def test_grid_points_on_llmisvc_an_instance_or_the_presets_cannot_run_are_pruned_with_their_rule(tmp_path):
+    from stacks.tuning import grid as grid_mod
+
+    path = tmp_path / "g.yaml"
+    path.write_text(
+        "name: llmisvc\ntarget: pulumi\n"
+        "base: {name: q, model: Qwen/Qwen3-4B-Instruct-2507, engine: vllm, instanceType: ml.g5.8xlarge, backend: llmisvc,"
+        " modelSource: {type: s3, bucket: my-models, path: q/}}\n"
+        "parameters: {engine: [vllm, sglang], engineArgs.tensorParallelSize: [1, 4]}\n"
+    )
+    points = grid_mod.expand(grid_mod.load(path))
+    found = {(p.params["engine"], p.params["engineArgs.tensorParallelSize"]): sorted({x.rule for x in p.problems if x.severity == "error"}) for p in points}
+    assert found == {("vllm", 1): [], ("vllm", 4): ["G11"], ("sglang", 1): ["BACKEND"], ("sglang", 4): ["BACKEND", "G11"]}

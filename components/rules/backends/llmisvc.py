@@ -288,6 +288,10 @@ BACKEND = Backend(
     # The webhook refuses a change of the total parallelism (pkg/apis/serving/v1alpha2/
     # llm_inference_service_validation.go validateImmutableParallelism).
     immutable_fields=("spec.parallelism", "spec.prefill.parallelism"),
+    repairs_elsewhere={
+        G3: "the engine port is KServe's presets' (8000; decode 8001): a `port` is refused in the config, nothing to repair on the object",
+        G5: "spec.model.name is rendered as the model id's last segment; the presets pass it to vLLM",
+    },
     operator_addon="llmisvc_operator",
     operator_requires={"cert_manager": "the llmisvc chart's webhook certificate is issued by cert-manager, which is switched off"},
 )

@@ -141,7 +141,7 @@ class TenantGateway(pulumi.ComponentResource):
         a = self._args
         if a.kubeconfig is None:
             return {}
-        routed = {ep.name: ep for ep in a.endpoints if backend_for(ep).has_router and ep.intelligent_routing}
+        routed = {ep.name: ep for ep in a.endpoints if backend_for(ep).has_router and ep.hyperpod.intelligent_routing}
         return {
             up.name: a.router_checks.get((up.namespace, up.name)) or RouterServiceCheck(
                 f"{self._name}-router-check-{up.name}", a.kubeconfig, up.name, up.namespace, a.platform.ingress,

@@ -23,7 +23,7 @@ from components.rules.clusters import check_placement, derived_groups, validate_
 from components.rules.ingress import validate_router_services
 from components.rules.gateway.config import validate_gateway
 from components.rules.paths import STACK_FILE, ConfigPaths
-from components.rules.spec import ClusterSpec, EndpointSpec, GatewaySpec, PlatformSpec
+from components.rules.spec import ClusterSpec, EndpointSpec, GatewaySpec, PlatformSpec, moved_hyperpod_keys
 from components.rules.tls import check_public_tls
 from components.rules.validate import validate_endpoints
 
@@ -112,7 +112,7 @@ def parse(values: Mapping[str, Any], region: Optional[str], stack_name: Optional
     errors = problems + [p for p in found if p.severity == "error"]
     if errors:
         raise ConfigError(errors)
-    changes = backends.default_changes(values.get("endpoints") or [], endpoints) + capacity.changes + defaulted
+    changes = moved_keys(values.get("endpoints") or []) + backends.default_changes(values.get("endpoints") or [], endpoints) + capacity.changes + defaulted
     changes += [c for i, ep in enumerate(endpoints) if backends.backend_for(ep).autoscaler == "keda" for c in autoscaling.default_changes(ep, naming.endpoint_name(ep.name), f"endpoints[{i}]")]
     changes += [c for i, ep in enumerate(endpoints) for c in endpoint_rules.default_changes(ep, f"endpoints[{i}]")]
     if stack.platform_stack is None:
@@ -138,6 +138,21 @@ class Validated:
     problems: list[Problem]  # errors and warnings, in rule order
     capacity: capacity_files.Applied
     defaults: list[Change] = field(default_factory=list)  # A1 triggers filled in, for the plan's change log
+
+
+def moved_keys(entries: Sequence[Any]) -> list[Change]:
+    """One line per HyperPod option still set at an endpoint's top level: read from there for this release, it now
+    lives under `hyperpod:` (components/rules/spec/endpoint.py:HYPERPOD_MOVED)."""
+    return [
+        Change(f"endpoints[{i}].{key}", raw.get(key, raw.get(_snake(key))), f"endpoints[{i}].hyperpod.{key}", "CONFIG",
+               f"moved: write it as hyperpod.{key}; the top-level key is read for this release only")
+        for i, raw in enumerate(entries)
+        for key in moved_hyperpod_keys(raw)
+    ]
+
+
+def _snake(key: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in key)
 
 
 def validate_stack(

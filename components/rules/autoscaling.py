@@ -116,7 +116,7 @@ def default_changes(spec: EndpointSpec, endpoint_name: str, path: str) -> list[C
     changes = []
     if cw.statistic is None:
         changes.append(Change(f"{where}.statistic", None, statistic(cw), A1, "unset: Sum for count metrics (upstream's trigger), Average otherwise"))
-    dims = dimensions(cw, endpoint_name if spec.sagemaker_endpoint else None)
+    dims = dimensions(cw, endpoint_name if spec.hyperpod.sagemaker_endpoint else None)
     if cw.dimensions is None and dims:
         changes.append(Change(f"{where}.dimensions", None, dims, A1, "unset: the SageMaker endpoint the operator registers, variant AllTraffic (upstream's trigger)"))
     return changes
@@ -130,10 +130,10 @@ def check_spec(spec: EndpointSpec, endpoint_name: str, path: str) -> list[Proble
     problems: list[Problem] = []
     cw = scaling.cloudwatch
     if cw is not None:
-        registered = endpoint_name if spec.sagemaker_endpoint else None
+        registered = endpoint_name if spec.hyperpod.sagemaker_endpoint else None
         dims = dimensions(cw, registered)
         where = f"{path}.autoscaling.cloudwatch"
-        problems += _check_cloudwatch(cw.namespace, cw.metric_name, dims, registered, where, "dimensions" if cw.dimensions is not None else None, "sagemakerEndpoint")
+        problems += _check_cloudwatch(cw.namespace, cw.metric_name, dims, registered, where, "dimensions" if cw.dimensions is not None else None, "hyperpod.sagemakerEndpoint")
     if scaling.prometheus is not None:
         problems += _check_prometheus(scaling.prometheus.query, spec.engine, f"{path}.autoscaling.prometheus.query")
         problems += _check_server(scaling.prometheus.server_address, f"{path}.autoscaling.prometheus.serverAddress", "platform.prometheusServerAddress (or this serverAddress)")

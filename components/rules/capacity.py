@@ -326,7 +326,7 @@ def derive_autoscaling(spec: EndpointSpec, cap: Optional[CapacityFile], path: st
         new = scaling.model_copy(update={"pods_metric": PodsMetric(name=HPA_RATE_METRIC[spec.engine], target_average_value=target)})
         return new, [Change(f"{path}.autoscaling.podsMetric", None, {"name": HPA_RATE_METRIC[spec.engine], "targetAverageValue": target}, C1,
                             f"requests/s per pod = {rate:.4g} (lower bound, {origin}) × utilization {util:g}")], []
-    if spec.sagemaker_endpoint and not prometheus_server:
+    if spec.hyperpod.sagemaker_endpoint and not prometheus_server:
         if not rate:
             return None, [], [Problem(where, "fromCapacity", C1, f"{file} has no requests-per-second lower bound", "re-measure the configuration")]
         target = round(rate * CLOUDWATCH_PERIOD_SECONDS * util, 2)

@@ -84,7 +84,7 @@ def _resources(spec: EndpointSpec, inst: Optional[instances.InstanceType], tp: i
 
 
 def kv_cache_on(spec: EndpointSpec) -> bool:
-    return spec.kv_cache is not None and spec.kv_cache.enabled
+    return spec.hyperpod.kv_cache is not None and spec.hyperpod.kv_cache.enabled
 
 
 def default_changes(spec: EndpointSpec, path: str) -> list[Change]:
@@ -101,7 +101,7 @@ def resolve(spec: EndpointSpec) -> ResolvedEndpoint:
     image = spec.image or engines.default_image(spec.engine, kv_cache_on(spec))
     port = spec.port or engines.default_port(spec.engine, image)
     params = engines.resolve_params(spec.engine, spec.engine_args.set_values(), inst)
-    if spec.kv_cache is not None and spec.kv_cache.l2:
+    if spec.hyperpod.kv_cache is not None and spec.hyperpod.kv_cache.l2:
         params.pop("enable_prefix_caching", None)  # G7: the operator manages it with L2
     tp = int(params.get("tensor_parallel_size", 1))
     served = engines.served_model_name(spec.model)

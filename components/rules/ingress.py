@@ -40,7 +40,7 @@ def needs_ingress(spec: EndpointSpec) -> bool:
     `loadBalancer` has only healthCheckPath and routingAlgorithm) and the operator's ALB is internal
     (a stale internal URL was once read from it), so an internal endpoint uses the operator's ALB and gets no second one. G8 keeps
     `publicAlb` to endpoints with intelligent routing, whose router Service the stack's ALB fronts."""
-    return spec.intelligent_routing and spec.public_alb
+    return spec.hyperpod.intelligent_routing and spec.public_alb
 
 
 def hyperpod_url_label(spec: EndpointSpec) -> tuple[str, str]:
@@ -119,7 +119,7 @@ def validate_router_services(ingress: IngressSpec, endpoints: Iterable[EndpointS
     problems = []
     for i, ep in enumerate(endpoints):
         name = router_service(ingress, resolve(ep).name)
-        if ep.intelligent_routing and len(name) > naming.MAX_NAME:
+        if ep.hyperpod.intelligent_routing and len(name) > naming.MAX_NAME:
             problems.append(Problem(f"{paths.platform}.ingress.routerService", ingress.router_service, "CONFIG", f"becomes {name!r} for {paths.endpoint(i)}, longer than {naming.MAX_NAME} characters", "shorten the text around {name}"))
     return problems
 

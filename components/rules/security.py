@@ -149,7 +149,7 @@ _KEEP_IN_A_SECRET = (
 
 def check_url_credentials(values: Any, path: str) -> list[Problem]:
     """A URL with user info (`redis://user:password@host`, `https://token@host`) anywhere in a config
-    (`kvCache.l2LocalUrl`, `autoscaling.prometheus.serverAddress`, an env value, an engine flag): the credential
+    (`hyperpod.kvCache.l2LocalUrl`, `autoscaling.prometheus.serverAddress`, an env value, an engine flag): the credential
     would land in plain text in the object, in plans and in logs. The problem shows the URL without it."""
     problems = []
     for where, text in _strings(values, path):

@@ -59,8 +59,8 @@ def validate_endpoint(spec: EndpointSpec, path: str) -> list[Problem]:
 def _source_rules(spec: EndpointSpec, path: str) -> list[Problem]:
     """`prefetch` is rendered for S3 and Hugging Face sources only: no upstream sample or doc shows the
     operator prefetching from FSx, so it is refused there rather than dropped without a word."""
-    if spec.prefetch and isinstance(spec.model_source, FsxSource):
-        return [Problem(f"{path}.prefetch", True, "CONFIG", "the stack renders prefetch (the operator's prefetchEnabled) for s3 and huggingface sources only; no upstream source shows it for fsx", "remove prefetch: an FSx for Lustre volume is read in place")]
+    if spec.hyperpod.prefetch and isinstance(spec.model_source, FsxSource):
+        return [Problem(f"{path}.hyperpod.prefetch", True, "CONFIG", "the stack renders prefetch (the operator's prefetchEnabled) for s3 and huggingface sources only; no upstream source shows it for fsx", "remove hyperpod.prefetch: an FSx for Lustre volume is read in place")]
     return []
 
 
@@ -201,7 +201,7 @@ def _engine_arg_rules(spec: EndpointSpec, path: str) -> list[Problem]:
 
 def _routing_rules(spec: EndpointSpec, path: str) -> list[Problem]:
     """G17, the one check the operator's objects get too (backends/hyperpod.py:check_kvaware)."""
-    return hyperpod.check_kvaware(spec.intelligent_routing, spec.routing_strategy, spec.invocation_endpoint, hyperpod.config_fields(path))
+    return hyperpod.check_kvaware(spec.hyperpod.intelligent_routing, spec.hyperpod.routing_strategy, spec.invocation_endpoint, hyperpod.config_fields(path))
 
 
 def _name_rules(spec: EndpointSpec, path: str) -> list[Problem]:

@@ -499,15 +499,15 @@ def local_problems(grid: GridSpec, params: dict[str, Any], spec: EndpointSpec) -
         return []
     problems = []
     for key, value in params.items():
-        top = key.split(".", 1)[0]
+        top = key.removeprefix("hyperpod.").split(".", 1)[0]  # the hyperpod block, or its old top-level keys
         if top in ROUTER_KEYS:
             problems.append(Problem(f"parameters.{key}", value, TARGET_RULE, f"needs {ROUTER_KEYS[top]}, which a local engine does not have",
                                     "tune it with target: pulumi on a hyperpod cluster, or drop it from this local grid"))
-    set_in_base = {"intelligentRouting": spec.intelligent_routing, "kvCache": spec.kv_cache is not None and spec.kv_cache.enabled}
+    set_in_base = {"intelligentRouting": spec.hyperpod.intelligent_routing, "kvCache": spec.hyperpod.kv_cache is not None and spec.hyperpod.kv_cache.enabled}
     for key, on in set_in_base.items():
-        if on and not any(k.split(".", 1)[0] == key for k in params):
-            problems.append(Problem(f"base.{key}", True, TARGET_RULE, f"needs {ROUTER_KEYS[key]}, which a local engine does not have",
-                                    f"remove {key} from base for target: local, or use target: pulumi"))
+        if on and not any(k.removeprefix("hyperpod.").split(".", 1)[0] == key for k in params):
+            problems.append(Problem(f"base.hyperpod.{key}", True, TARGET_RULE, f"needs {ROUTER_KEYS[key]}, which a local engine does not have",
+                                    f"remove hyperpod.{key} from base for target: local, or use target: pulumi"))
     return problems
 
 

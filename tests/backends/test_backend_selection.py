@@ -73,8 +73,8 @@ def test_unknown_backend_is_a_config_error():
 @pytest.mark.parametrize(
     "endpoint, path, rule",
     [
-        ({"intelligentRouting": True}, "endpoints[0].intelligentRouting", "BACKEND"),
-        ({"kvCache": {"l1": True}}, "endpoints[0].kvCache", "BACKEND"),
+        ({"intelligentRouting": True}, "endpoints[0].hyperpod.intelligentRouting", "BACKEND"),
+        ({"kvCache": {"l1": True}}, "endpoints[0].hyperpod.kvCache", "BACKEND"),
         ({"modelSource": {"type": "fsx", "fileSystemId": "fs-0123456789abcdef0"}}, "endpoints[0].modelSource.type", "BACKEND"),
         ({"autoscaling": {"maxReplicas": 3, "cloudwatch": {"metricName": "m", "targetValue": 8}}}, "endpoints[0].autoscaling", "BACKEND"),
         ({"publicAlb": True, "loadBalancer": "none"}, "endpoints[0].publicAlb", "G8"),
@@ -112,3 +112,26 @@ def test_public_load_balancer_without_intelligent_routing_is_fine_outside_hyperp
     tls = {"ingress": {"certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/0123abcd-4567-89ef-0123-456789abcdef"}}  # S2
     cfg = parse(values(EKS, tls, publicAlb=True, apiKey=True), "us-east-1")
     assert cfg.endpoints[0].public_alb and cfg.endpoints[0].backend == "kubernetes"
+
+
+def test_hyperpod_options_moved_into_the_hyperpod_block_are_read_and_logged_once_each():
+    """The old top-level `intelligentRouting`/`routingStrategy` still work for one release: read into `hyperpod:`,
+    with one change line per key naming the old and the new key."""
+    cfg = parse(values(HYPERPOD, intelligentRouting=True, routingStrategy="session"), "us-east-1")
+    assert (cfg.endpoints[0].hyperpod.intelligent_routing, cfg.endpoints[0].hyperpod.routing_strategy) == (True, "session")
+    moved = [str(c) for c in cfg.changes if "moved" in c.reason]
+    assert moved == [
+        "[CONFIG] endpoints[0].intelligentRouting: True -> 'endpoints[0].hyperpod.intelligentRouting' (moved: write it as hyperpod.intelligentRouting; the top-level key is read for this release only)",
+        "[CONFIG] endpoints[0].routingStrategy: 'session' -> 'endpoints[0].hyperpod.routingStrategy' (moved: write it as hyperpod.routingStrategy; the top-level key is read for this release only)",
+    ]
+
+
+def test_a_hyperpod_option_in_both_places_is_refused():
+    (line,) = problems(values(HYPERPOD, intelligentRouting=True, hyperpod={"intelligentRouting": False}))
+    assert "intelligentRouting is set both at the top level and under hyperpod: keep hyperpod.intelligentRouting only" in line
+
+
+def test_the_hyperpod_block_needs_no_log_line():
+    cfg = parse(values(HYPERPOD, hyperpod={"intelligentRouting": True}), "us-east-1")
+    assert cfg.endpoints[0].hyperpod.intelligent_routing is True
+    assert not [c for c in cfg.changes if "moved" in c.reason]

@@ -255,14 +255,14 @@ def test_g21_g22_kv_cache_is_rendered_where_it_works_and_refused_elsewhere(backe
         assert obj["spec"]["kvCacheSpec"] == {"enableL1Cache": True, "enableL2Cache": False}
         assert not [p for p in module.check(obj) if p.rule in (G7, G21, G22)]
     else:
-        assert {p.path for p in config_problems(backend, kvCache={"l1": True})} == {"endpoints[0].kvCache"}
+        assert {p.path for p in config_problems(backend, kvCache={"l1": True})} == {"endpoints[0].hyperpod.kvCache"}
 
 
 @pytest.mark.parametrize("backend", list(BACKENDS))
 def test_g21_routing_with_sglang_is_refused_on_every_backend(backend):
     refused = config_problems(backend, engine="sglang", intelligentRouting=True)
     # A backend that runs vLLM only (llmisvc: KServe's presets) also refuses the engine, on its own path.
-    assert {p.path for p in refused} - {"endpoints[0].engine"} == {"endpoints[0].intelligentRouting"}
+    assert {p.path for p in refused} - {"endpoints[0].engine"} == {"endpoints[0].hyperpod.intelligentRouting"}
     if backend == "hyperpod":
         assert [p.rule for p in refused] == [G21]
         assert config_problems(backend, intelligentRouting=True) == []

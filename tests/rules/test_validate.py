@@ -16,7 +16,7 @@ def test_valid_endpoint_has_no_problem(make_endpoint):
 
 def test_g21_kv_cache_with_sglang(make_endpoint):
     problems = validate_endpoint(make_endpoint(engine="sglang", kvCache={"l1": True}), "endpoints[0]")
-    assert rules_at(problems) == [("G21", "endpoints[0].kvCache")]
+    assert rules_at(problems) == [("G21", "endpoints[0].hyperpod.kvCache")]
     assert "vLLM" in problems[0].message
 
 
@@ -28,7 +28,7 @@ def test_g21_sglang_with_intelligent_routing_names_what_works_instead(make_endpo
     # AWS: "KV caching and intelligent routing currently support only vLLM-based inference containers"
     # (https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-hyperpod-model-deployment-caching-routing.html)
     problems = validate_endpoint(make_endpoint(engine="sglang", intelligentRouting=True, publicAlb=True), "endpoints[0]")
-    assert rules_at(problems) == [("G21", "endpoints[0].intelligentRouting")]
+    assert rules_at(problems) == [("G21", "endpoints[0].hyperpod.intelligentRouting")]
     assert "engine vllm" in problems[0].fix and "backend: kubernetes with loadBalancer: alb" in problems[0].fix
     assert validate_endpoint(make_endpoint(engine="vllm", intelligentRouting=True, publicAlb=True), "e") == []
     assert validate_endpoint(make_endpoint(engine="sglang", intelligentRouting=False), "e") == []
@@ -58,7 +58,7 @@ def test_g22_the_lmcache_default_is_announced_as_a_change(make_endpoint):
 
 def test_g7_l2_with_explicit_prefetch_and_prefix_caching(make_endpoint):
     spec = make_endpoint(kvCache={"l2": True, "l2Backend": "redis"}, prefetch=True, engineArgs={"enablePrefixCaching": True})
-    assert rules_at(validate_endpoint(spec, "e")) == [("G7", "e.prefetch"), ("G7", "e.engineArgs.enablePrefixCaching")]
+    assert rules_at(validate_endpoint(spec, "e")) == [("G7", "e.hyperpod.prefetch"), ("G7", "e.engineArgs.enablePrefixCaching")]
 
 
 def test_g7_tieredstorage_is_a_warning(make_endpoint):
@@ -136,8 +136,8 @@ def test_prefetch_with_an_fsx_source_is_refused_not_dropped():
         {"name": "qwen3-4b", "model": "Qwen/Qwen3-4B", "engine": "vllm", "instanceType": "ml.g5.8xlarge", "prefetch": True,
          "modelSource": {"type": "fsx", "fileSystemId": "fs-0123456789abcdef0", "path": "qwen3-4b/"}}
     )
-    (problem,) = [p for p in validate_endpoint(spec, "endpoints[0]") if p.path == "endpoints[0].prefetch"]
-    assert (problem.rule, problem.value) == ("CONFIG", True) and "Fix: remove prefetch" in str(problem)
+    (problem,) = [p for p in validate_endpoint(spec, "endpoints[0]") if p.path == "endpoints[0].hyperpod.prefetch"]
+    assert (problem.rule, problem.value) == ("CONFIG", True) and "Fix: remove hyperpod.prefetch" in str(problem)
 
 
 # ---------------------------------------------------------------- credentials where config cannot keep them
@@ -146,7 +146,7 @@ def test_prefetch_with_an_fsx_source_is_refused_not_dropped():
 @pytest.mark.parametrize(
     "overrides, where",
     [
-        ({"kvCache": {"l1": True, "l2LocalUrl": "redis://default:hunter2-pass@cache:6379"}}, "e.kvCache.l2LocalUrl"),
+        ({"kvCache": {"l1": True, "l2LocalUrl": "redis://default:hunter2-pass@cache:6379"}}, "e.hyperpod.kvCache.l2LocalUrl"),
         # autoscaling.prometheus.serverAddress takes only the CRD's AMP workspace URL form, which has no user info.
         ({"env": {"CACHE_URL": "redis://u:p4ssw0rd-x@cache"}}, "e.env.CACHE_URL"),
         ({"extraArgs": ["--kv-transfer-config", '{"url": "redis://u:p4ssw0rd-x@cache"}']}, "e.extraArgs[1]"),

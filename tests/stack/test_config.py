@@ -53,7 +53,7 @@ def test_the_issue_example_parses_with_typed_defaults():
     spec = cfg.endpoints[0]
     assert spec.engine == "vllm" and spec.instance_type == "ml.g5.8xlarge"
     assert spec.engine_args.max_model_len == 12288
-    assert spec.namespace == "default" and spec.routing_strategy == "prefixaware"
+    assert spec.namespace == "default" and spec.hyperpod.routing_strategy == "prefixaware"
     assert cfg.cluster.mode == "hyperpod" and cfg.guardrail_transforms is True
 
 
@@ -63,7 +63,7 @@ def test_the_issue_example_parses_with_typed_defaults():
         (("endpoints", 0, "engine"), "tgi", "endpoints[0].engine", "CONFIG"),
         (("endpoints", 0, "engineArgs", "tensorParallelSize"), 8, "endpoints[0].engineArgs.tensorParallelSize", "G11"),
         (("endpoints", 0, "kvCache"), {"l2": True, "l2Backend": "redis"}, "endpoints[0].engineArgs.enablePrefixCaching", "G7"),
-        (("endpoints", 0, "engine"), "sglang", "endpoints[0].intelligentRouting", "G21"),
+        (("endpoints", 0, "engine"), "sglang", "endpoints[0].hyperpod.intelligentRouting", "G21"),
         (("endpoints", 0, "intelligentRouting"), False, "endpoints[0].publicAlb", "G8"),
         (("endpoints", 0, "engineArgs", "maxNumSeqs"), 0, "endpoints[0].engineArgs.maxNumSeqs", "CONFIG"),
         (("endpoints", 0, "engineArgs", "maxNumSeq"), 8, "endpoints[0].engineArgs.maxNumSeq", "CONFIG"),

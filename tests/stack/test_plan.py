@@ -87,7 +87,7 @@ def test_semantic_problems_listed_together(tmp_path):
     out = console()
     assert plan_cmd.run("broken", str(tmp_path / "out"), None, "1.33", False, out, project) == 2
     text = out.export_text()
-    for line in ("endpoints[0].publicAlb = True: [G8]", "endpoints[0].kvCache = ", "[G21]", "endpoints[0].engineArgs.tensorParallelSize = 2: [G11]"):
+    for line in ("endpoints[0].publicAlb = True: [G8]", "endpoints[0].hyperpod.kvCache = ", "[G21]", "endpoints[0].engineArgs.tensorParallelSize = 2: [G11]"):
         assert line in text
 
 

@@ -120,15 +120,15 @@ def _refuse_operator_features(ep: EndpointSpec, where: str, backend: Backend) ->
     """Features that exist only in the HyperPod operator: rejected, never silently dropped."""
     problems = []
     name = backend.name
-    fix = "remove it, or use backend: " + _default("operator")
-    if ep.intelligent_routing:
-        problems.append(Problem(f"{where}.intelligentRouting", True, "BACKEND", f"intelligent routing is the HyperPod operator's router; the {name} backend has none", fix))
-    if ep.kv_cache is not None and ep.kv_cache.enabled:
-        problems.append(Problem(f"{where}.kvCache", ep.kv_cache.model_dump(by_alias=True), "BACKEND", f"KV-cache offload (kvCacheSpec) is managed by the HyperPod operator, not the {name} backend", fix))
-    if ep.prefetch:
-        problems.append(Problem(f"{where}.prefetch", True, "BACKEND", "model prefetch is a HyperPod operator feature", fix))
-    if ep.tls_certificate_s3_uri:
-        problems.append(Problem(f"{where}.tlsCertificateS3Uri", ep.tls_certificate_s3_uri, "BACKEND", "the TLS certificate output is a HyperPod operator feature", fix))
+    fix = "remove it (the hyperpod block is that backend's), or use backend: " + _default("operator")
+    if ep.hyperpod.intelligent_routing:
+        problems.append(Problem(f"{where}.hyperpod.intelligentRouting", True, "BACKEND", f"intelligent routing is the HyperPod operator's router; the {name} backend has none", fix))
+    if ep.hyperpod.kv_cache is not None and ep.hyperpod.kv_cache.enabled:
+        problems.append(Problem(f"{where}.hyperpod.kvCache", ep.hyperpod.kv_cache.model_dump(by_alias=True), "BACKEND", f"KV-cache offload (kvCacheSpec) is managed by the HyperPod operator, not the {name} backend", fix))
+    if ep.hyperpod.prefetch:
+        problems.append(Problem(f"{where}.hyperpod.prefetch", True, "BACKEND", "model prefetch is a HyperPod operator feature", fix))
+    if ep.hyperpod.tls_certificate_s3_uri:
+        problems.append(Problem(f"{where}.hyperpod.tlsCertificateS3Uri", ep.hyperpod.tls_certificate_s3_uri, "BACKEND", "the TLS certificate output is a HyperPod operator feature", fix))
     if ep.public_alb and backend.public_load_balancer(ep) is None:
         problems.append(Problem(f"{where}.publicAlb", True, G8, f"publicAlb makes the endpoint's load balancer internet-facing; loadBalancer is {ep.load_balancer!r}", "set loadBalancer: alb or nlb (kubernetes/kserve), or publicAlb: false"))
     scaling = ep.autoscaling

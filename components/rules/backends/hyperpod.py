@@ -20,7 +20,7 @@ from ..alb_tls import alb_tls
 from ..catalog import G2, G3, G5, G6, G7, G8, G9, G10, G11, G12, G17, G18, G21, G22
 from ..endpoint import API_KEY_ENV, API_KEY_SECRET_KEY, GPU, ResolvedEndpoint, resolve
 from ..problems import Change, Problem
-from ..spec import EndpointSpec, FsxSource, HuggingFaceSource, PlatformSpec, S3Source
+from ..spec import EndpointSpec, FsxSource, HuggingFaceSource, HyperPodBackend, PlatformSpec, S3Source
 from ..tree import copy_tree
 import components.rules.backends.engine_checks as engine_checks
 import components.rules.backends.reader as reader
@@ -59,8 +59,8 @@ def _tls_config(spec: EndpointSpec, tls: Any) -> dict[str, Any]:
     hyperpod-jumpstart-inference-template v1_2 template.py renders the same pair). `dnsConfig` is not set:
     the stack's own Route53 record owns the endpoint's name, and two writers of one record would fight."""
     out: dict[str, Any] = {}
-    if spec.tls_certificate_s3_uri:
-        out["tlsCertificateOutputS3Uri"] = spec.tls_certificate_s3_uri
+    if spec.hyperpod.tls_certificate_s3_uri:
+        out["tlsCertificateOutputS3Uri"] = spec.hyperpod.tls_certificate_s3_uri
     arn = getattr(tls, "certificate_arn", None)
     host = getattr(tls, "host", None)
     if isinstance(arn, str) and _ACM_ARN.match(arn) and host:
@@ -88,7 +88,7 @@ def sagemaker_model_name(model_id: str) -> str:
 
 def _prefetch(spec: EndpointSpec) -> bool:
     """The operator's prefetchEnabled: never with L2 cache (G7)."""
-    return bool(spec.prefetch) and not (spec.kv_cache is not None and spec.kv_cache.l2)
+    return bool(spec.hyperpod.prefetch) and not (spec.hyperpod.kv_cache is not None and spec.hyperpod.kv_cache.l2)
 
 
 def model_arg(spec: EndpointSpec) -> str | None:
@@ -172,11 +172,11 @@ def endpoint_config(
         "metrics": {"enabled": True, "modelMetrics": {"port": r.metrics_port, "path": r.metrics_path}},
         "loadBalancer": {"healthCheckPath": r.health_path},
     }
-    if spec.sagemaker_endpoint:
+    if spec.hyperpod.sagemaker_endpoint:
         body["endpointName"] = r.name  # G2: lowercase, the operator derives resource names from it
-    if spec.intelligent_routing:
-        body["intelligentRoutingSpec"] = {"enabled": True, "routingStrategy": spec.routing_strategy}
-    if spec.kv_cache is not None and spec.kv_cache.enabled:
+    if spec.hyperpod.intelligent_routing:
+        body["intelligentRoutingSpec"] = {"enabled": True, "routingStrategy": spec.hyperpod.routing_strategy}
+    if spec.hyperpod.kv_cache is not None and spec.hyperpod.kv_cache.enabled:
         body["kvCacheSpec"] = _kv_cache(spec)
     if spec.autoscaling is not None:
         body["autoScalingSpec"] = _autoscaling(r)
@@ -192,7 +192,7 @@ def endpoint_config(
 
 
 def _api_key_env(spec: EndpointSpec, api_key: Any, secret_name: str) -> dict[str, Any]:
-    if spec.intelligent_routing:
+    if spec.hyperpod.intelligent_routing:
         # G9: the operator copies only plain `value` env vars to the router (a secretKeyRef key left it empty); a
         # secretKeyRef leaves the router's VLLM_API_KEY empty and every backend call gets 401.
         return {"name": API_KEY_ENV, "value": api_key}
@@ -222,7 +222,7 @@ def _model_source(spec: EndpointSpec, region: str | None) -> dict[str, Any]:
 
 
 def _kv_cache(spec: EndpointSpec) -> dict[str, Any]:
-    kv = spec.kv_cache
+    kv = spec.hyperpod.kv_cache
     assert kv is not None
     out: dict[str, Any] = {"enableL1Cache": kv.l1, "enableL2Cache": kv.l2}
     if kv.l2:
@@ -251,7 +251,7 @@ def _autoscaling(r: ResolvedEndpoint) -> dict[str, Any]:
     if scaling.cloudwatch:
         cw = scaling.cloudwatch
         # A1: unset statistic and dimensions are upstream's (Sum; the registered endpoint, variant AllTraffic).
-        dims = autoscaling.dimensions(cw, r.name if r.spec.sagemaker_endpoint else None)
+        dims = autoscaling.dimensions(cw, r.name if r.spec.hyperpod.sagemaker_endpoint else None)
         out["cloudWatchTrigger"] = {
             "name": f"{r.name}-cloudwatch",
             "metricName": cw.metric_name,
@@ -361,9 +361,9 @@ class OperatorFields:
 
 def config_fields(path: str) -> OperatorFields:
     return OperatorFields(
-        f"{path}.intelligentRouting", f"{path}.kvCache", f"{path}.prefetch", f"{path}.engineArgs.enablePrefixCaching",
-        f"{path}.kvCache.l2Backend", f"{path}.image", f"{path}.invocationEndpoint",
-        "set intelligentRouting: false (and publicAlb: false)", "set kvCache: {l1: false, l2: false}", "remove prefetch (or disable kvCache.l2)",
+        f"{path}.hyperpod.intelligentRouting", f"{path}.hyperpod.kvCache", f"{path}.hyperpod.prefetch", f"{path}.engineArgs.enablePrefixCaching",
+        f"{path}.hyperpod.kvCache.l2Backend", f"{path}.image", f"{path}.invocationEndpoint",
+        "set hyperpod.intelligentRouting: false (and publicAlb: false)", "set hyperpod.kvCache: {l1: false, l2: false}", "remove hyperpod.prefetch (or disable hyperpod.kvCache.l2)",
         "remove enablePrefixCaching",
     )
 
@@ -667,14 +667,14 @@ FIXERS = {(GROUP, KIND): fix}
 def validate(spec: EndpointSpec, path: str) -> list[Problem]:
     """The operator's rules on an endpoint's config (G7, G8, G21, G22, its KEDA triggers)."""
     at = config_fields(path)
-    kv = spec.kv_cache if spec.kv_cache is not None and spec.kv_cache.enabled else None
-    problems = check_vllm_only(spec.engine, spec.intelligent_routing, kv.model_dump(by_alias=True) if kv else None, at)
+    kv = spec.hyperpod.kv_cache if spec.hyperpod.kv_cache is not None and spec.hyperpod.kv_cache.enabled else None
+    problems = check_vllm_only(spec.engine, spec.hyperpod.intelligent_routing, kv.model_dump(by_alias=True) if kv else None, at)
     if kv is not None and spec.engine == "vllm":
         if spec.image is not None:
-            problems += check_lmcache_image(spec.engine, True, spec.image, at, f"remove image (the default with kvCache is {engines.LMCACHE_IMAGE}), set kvCache: {{l1: false, l2: false}}, or ")
-        problems += check_l2_cache(kv.l2, bool(spec.prefetch), bool(spec.engine_args.enable_prefix_caching), kv.l2_backend, at)
-    if spec.public_alb and not spec.intelligent_routing:
-        problems.append(Problem(f"{path}.publicAlb", True, G8, "the operator creates the Ingress (and so the ALB) only with intelligent routing", "set intelligentRouting: true, or publicAlb: false"))
+            problems += check_lmcache_image(spec.engine, True, spec.image, at, f"remove image (the default with hyperpod.kvCache is {engines.LMCACHE_IMAGE}), set hyperpod.kvCache: {{l1: false, l2: false}}, or ")
+        problems += check_l2_cache(kv.l2, bool(spec.hyperpod.prefetch), bool(spec.engine_args.enable_prefix_caching), kv.l2_backend, at)
+    if spec.public_alb and not spec.hyperpod.intelligent_routing:
+        problems.append(Problem(f"{path}.publicAlb", True, G8, "the operator creates the Ingress (and so the ALB) only with intelligent routing", "set hyperpod.intelligentRouting: true, or publicAlb: false"))
     scaling = spec.autoscaling
     if scaling is not None and scaling.prometheus is None and scaling.cloudwatch is None and scaling.target is None:
         problems.append(
@@ -704,7 +704,7 @@ def upstream(spec: EndpointSpec, platform: PlatformSpec) -> Upstream | None:
     """The router's Service, with intelligent routing only (without it the operator's Service has no name the stack
     knows). The configured name and port; during `up` the gateway's router check replaces them with the Service it
     finds (components/gateway.py), as the public Ingress does."""
-    if not spec.intelligent_routing:
+    if not spec.hyperpod.intelligent_routing:
         return None
     name = resolve(spec).name
     return Upstream(f"{ingress_rules.router_service(platform.ingress, name)}.{OPERATOR_NAMESPACE}.svc.cluster.local", ingress_rules.router_port(platform.ingress))
@@ -712,7 +712,7 @@ def upstream(spec: EndpointSpec, platform: PlatformSpec) -> Upstream | None:
 
 def has_alb(spec: EndpointSpec) -> bool:
     """The stack's ALB in front of the router exists with intelligent routing (G8)."""
-    return spec.intelligent_routing
+    return spec.hyperpod.intelligent_routing
 
 
 def _replicas(obj: Any) -> tuple[int | None, int | None]:
@@ -736,6 +736,7 @@ BACKEND = Backend(
     engine_views=engine_views,
     checkers=CHECKERS,
     fixers=FIXERS,
+    options=HyperPodBackend,
     live=LiveReference(GROUP, "v1", "inferenceendpointconfigs", KIND, state_rules.hyperpod, _replicas, _conditions),
     validate=validate,
     validate_platform=validate_platform,

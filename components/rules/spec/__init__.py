@@ -9,7 +9,7 @@ from .base import _Model
 from .model_source import FsxSource, HuggingFaceSource, ModelSource, S3Source, SecretKeyRef
 from .engine_args import EngineArgs, KvCache
 from .scaling import AMP_WORKSPACE_PATTERN, Autoscaling, CloudWatchTrigger, Load, PodsMetric, PrometheusTrigger, Resources, Slo
-from .endpoint import BackendName, EndpointSpec, GatewayRef, KubernetesBackend, LlmisvcBackend, LoadBalancer, OmeBackend, OmeBenchmark
+from .endpoint import HYPERPOD_MOVED, BackendName, EndpointSpec, GatewayRef, HyperPodBackend, moved_hyperpod_keys, KubernetesBackend, LlmisvcBackend, LoadBalancer, OmeBackend, OmeBenchmark
 from .cluster import ClusterSpec, GpuNodeGroup, InstanceGroup, KubernetesTaint, LifecycleScripts, NetworkSpec, SystemNodes, _ARN
 from .platform import DomainSpec, IngressSpec, PlatformSpec
 from .gateway import GatewaySpec, GatewayTenant, GatewayTier, _LABEL
@@ -32,6 +32,9 @@ __all__ = [
     "Resources",
     "Slo",
     "BackendName",
+    "HYPERPOD_MOVED",
+    "HyperPodBackend",
+    "moved_hyperpod_keys",
     "EndpointSpec",
     "GatewayRef",
     "KubernetesBackend",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Optional
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ..bounds import DnsSubdomain, Env, ImageReference, Int32, Line, line
 from .base import _Model
@@ -39,6 +39,60 @@ class KubernetesBackend(_Model):
     """Image of the init container that runs `aws s3 sync` (used only with `weights: init-container`). Example:
     `public.ecr.aws/aws-cli/aws-cli:2.27.50`
     """
+
+
+class HyperPodBackend(_Model):
+    """Options of the `hyperpod` backend (the HyperPod operator's InferenceEndpointConfig). Every other backend
+    refuses them (rule BACKEND). Read from the endpoint's top level too for one release (`intelligentRouting`,
+    `routingStrategy`, `kvCache`, `prefetch`, `sagemakerEndpoint`, `tlsCertificateS3Uri`), with a line saying where
+    each moved.
+    """
+
+    intelligent_routing: bool = False
+    """Put the HyperPod operator's router in front of the replicas (hyperpod backend with engine vllm only, rule
+    G21). The operator cannot change this once set: switching it needs a new endpoint (rule G19). Example: `true`
+    """
+
+    routing_strategy: Literal["prefixaware", "kvaware", "session", "roundrobin"] = "prefixaware"
+    """How the operator's router picks a replica (used only with `intelligentRouting`). `kvaware` needs
+    `invocationEndpoint: v1/completions`. Example: `kvaware`
+    """
+
+    kv_cache: Optional[KvCache] = None
+    """KV-cache offload (hyperpod backend with engine vllm only, rule G21). It runs LMCache in the worker, so the
+    image defaults to `lmcache/vllm-openai:v0.3.7` and an `image` without LMCache is rejected (rule G22). Unset: no
+    offload. Example: `{l1: true}`
+    """
+
+    prefetch: Optional[bool] = None
+    """Prefetch the model files into instance memory before loading them (the operator's `prefetchEnabled`;
+    hyperpod backend, S3 and Hugging Face sources). Rejected with `kvCache.l2` (rule G7). Unset: off. Example:
+    `true`
+    """
+
+    sagemaker_endpoint: bool = True
+    """Also register a SageMaker endpoint named after the endpoint (the operator's `endpointName`; hyperpod backend
+    only). Example: `false`
+    """
+
+    tls_certificate_s3_uri: Optional[Line] = Field(default=None, pattern=r"^s3://([^/]+)/?(.*)$")
+    """S3 URI where the operator writes the endpoint's generated TLS certificate
+    (`tlsConfig.tlsCertificateOutputS3Uri`; hyperpod backend only, rejected elsewhere). Unset: not set on the
+    endpoint. Example: `s3://my-tls-bucket/qwen3-8b/`
+    """
+
+
+# The keys that moved from the endpoint's top level into `hyperpod:`; the old spelling is read for one release.
+HYPERPOD_MOVED: tuple[str, ...] = ("intelligentRouting", "routingStrategy", "kvCache", "prefetch", "sagemakerEndpoint", "tlsCertificateS3Uri")
+
+
+def _snake(key: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in key)
+
+
+def moved_hyperpod_keys(entry: object) -> list[str]:
+    """The moved keys an endpoint entry (a raw mapping) still sets at its top level."""
+    return [k for k in HYPERPOD_MOVED if isinstance(entry, dict) and (k in entry or _snake(k) in entry)]
 
 
 class OmeBenchmark(_Model):
@@ -163,14 +217,6 @@ class EndpointSpec(_Model):
     (rule G3). Unset: the image family's default (8000 for vLLM, 30000 for SGLang, 8080 for SageMaker SGLang
     images). Example: `8000`
     """
-    intelligent_routing: bool = False
-    """Put the HyperPod operator's router in front of the replicas (hyperpod backend with engine vllm only, rule
-    G21). The operator cannot change this once set: switching it needs a new endpoint (rule G19). Example: `true`
-    """
-    routing_strategy: Literal["prefixaware", "kvaware", "session", "roundrobin"] = "prefixaware"
-    """How the operator's router picks a replica (used only with `intelligentRouting`). `kvaware` needs
-    `invocationEndpoint: v1/completions`. Example: `kvaware`
-    """
     public_alb: bool = False
     """Make the endpoint's load balancer internet-facing instead of internal (rule G8). hyperpod: needs
     `intelligentRouting` (the ALB fronts the router); kubernetes and kserve: applies to `loadBalancer: alb` or
@@ -182,16 +228,6 @@ class EndpointSpec(_Model):
     unless `apiKeySecretArn` names one, stores it in the Secret `<Kubernetes name>-api-key` of the endpoint's
     namespace (and of the operator's, hyperpod backend) and exports it as a secret in the `apiKeys` output (rule
     G9). Example: `true`
-    """
-    kv_cache: Optional[KvCache] = None
-    """KV-cache offload (hyperpod backend with engine vllm only, rule G21). It runs LMCache in the worker, so the
-    image defaults to `lmcache/vllm-openai:v0.3.7` and an `image` without LMCache is rejected (rule G22). Unset: no
-    offload. Example: `{l1: true}`
-    """
-    prefetch: Optional[bool] = None
-    """Prefetch the model files into instance memory before loading them (the operator's `prefetchEnabled`;
-    hyperpod backend, S3 and Hugging Face sources). Rejected with `kvCache.l2` (rule G7). Unset: off. Example:
-    `true`
     """
     engine_args: EngineArgs = Field(default_factory=EngineArgs)
     """Engine parameters, mapped to each engine's flags. Example: `{maxModelLen: 16384, gpuMemoryUtilization:
@@ -238,15 +274,6 @@ class EndpointSpec(_Model):
     operator's `maxDeployTimeInSeconds` (hyperpod) and the Deployment's progress deadline (kubernetes). Example:
     `5400`
     """
-    sagemaker_endpoint: bool = True
-    """Also register a SageMaker endpoint named after the endpoint (the operator's `endpointName`; hyperpod backend
-    only). Example: `false`
-    """
-    tls_certificate_s3_uri: Optional[Line] = Field(default=None, pattern=r"^s3://([^/]+)/?(.*)$")
-    """S3 URI where the operator writes the endpoint's generated TLS certificate
-    (`tlsConfig.tlsCertificateOutputS3Uri`; hyperpod backend only, rejected elsewhere). Unset: not set on the
-    endpoint. Example: `s3://my-tls-bucket/qwen3-8b/`
-    """
     api_key_secret_arn: Optional[line(2048)] = Field(default=None, pattern=r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$")
     """Use the SecretString of this Secrets Manager secret as the API key instead of generating one (rule G9; used
     only with `apiKey: true`). Example: `arn:aws:secretsmanager:us-east-1:123456789012:secret:llm-key-AbCdEf`
@@ -270,6 +297,26 @@ class EndpointSpec(_Model):
     """Options of the ome backend. Example: `{baseModel: qwen3-8b}`"""
     llmisvc: LlmisvcBackend = Field(default_factory=LlmisvcBackend)
     """Options of the llmisvc backend. Example: `{router: scheduler, gateway: {name: llm-d-gateway, namespace: llm-d}}`"""
+    hyperpod: HyperPodBackend = Field(default_factory=HyperPodBackend)
+    """Options of the hyperpod backend. Example: `{intelligentRouting: true, kvCache: {l1: true}}`"""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved_to_hyperpod(cls, data: object) -> object:
+        # The old top-level keys, read for one release (stacks/config.py logs each as moved): into `hyperpod`,
+        # where a key given in both places is an error rather than a silent choice.
+        moved = moved_hyperpod_keys(data)
+        if not moved or not isinstance(data, dict):
+            return data
+        block = dict(data.get("hyperpod") or {})
+        out = dict(data)
+        for key in moved:
+            spelled = key if key in out else _snake(key)
+            if key in block or _snake(key) in block:
+                raise ValueError(f"{key} is set both at the top level and under hyperpod: keep hyperpod.{key} only")
+            block[key] = out.pop(spelled)
+        out["hyperpod"] = block
+        return out
 
 
 # ---------------------------------------------------------------- clusters and platform

@@ -19,7 +19,7 @@ class KvCache(_Model):
     """Turn on the operator's L1 cache, which offloads KV cache to CPU memory (`enableL1Cache`). Example: `true`"""
     l2: bool = False
     """Turn on the operator's L2 cache, a remote KV-cache tier (`enableL2Cache`). The operator then manages prefix
-    caching: `prefetch` and `engineArgs.enablePrefixCaching: true` are rejected with it (rule G7). Example:
+    caching: `hyperpod.prefetch` and `engineArgs.enablePrefixCaching: true` are rejected with it (rule G7). Example:
     `true`
     """
     l2_backend: Literal["tieredstorage", "redis"] = "tieredstorage"
@@ -66,7 +66,7 @@ class EngineArgs(_Model):
     enable_prefix_caching: Optional[bool] = None
     """Reuse the KV cache of shared prompt prefixes. vLLM: `--enable-prefix-caching` /
     `--no-enable-prefix-caching`; SGLang: `false` adds `--disable-radix-cache`, `true` passes nothing (it is on
-    by default). Dropped with `kvCache.l2`, where the operator manages it. Unset: the engine's default. Example:
+    by default). Dropped with `hyperpod.kvCache.l2`, where the operator manages it. Unset: the engine's default. Example:
     `true`
     """
     enforce_eager: Optional[bool] = None

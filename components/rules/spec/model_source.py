@@ -68,7 +68,7 @@ class SecretKeyRef(_Model):
 
 class HuggingFaceSource(_Model):
     """A model downloaded from the Hugging Face Hub (`type: huggingface`): by the operator (hyperpod), by the
-    engine itself (kubernetes, kserve) or by OME (ome). hyperpod without `prefetch`: the operator passes the engine's
+    engine itself (kubernetes, kserve) or by OME (ome). hyperpod without `hyperpod.prefetch`: the operator passes the engine's
     model flag itself, so the stack renders none (vLLM gets `--download-dir /opt/ml/model`).
     """
 

@@ -47,7 +47,7 @@ class CloudWatchTrigger(_Model):
     asynchronous-inference ones, such as `ApproximateBacklogSizePerInstance`). Example: `InvocationsPerInstance`
     """
     namespace: line(255) = "AWS/SageMaker"
-    """CloudWatch namespace of the metric; `AWS/SageMaker` needs `sagemakerEndpoint: true` (rule A1). Example:
+    """CloudWatch namespace of the metric; `AWS/SageMaker` needs `hyperpod.sagemakerEndpoint: true` (rule A1). Example:
     `AWS/SageMaker`
     """
     target_value: Number = Field(gt=0)
@@ -158,7 +158,7 @@ class Autoscaling(_Model):
     """`fromCapacity`: derive the per-replica scaling target from the endpoint's `capacity` file (its lower bound ×
     `utilization`), in the unit the backend's autoscaler reads, and set the trigger itself (hyperpod: a Prometheus
     trigger on the engine's metrics through `platform.prometheusServerAddress`; with that unset, the CloudWatch
-    `Invocations` trigger when `sagemakerEndpoint` is on, which rule A1 warns about; kubernetes: the HPA's
+    `Invocations` trigger when `hyperpod.sagemakerEndpoint` is on, which rule A1 warns about; kubernetes: the HPA's
     requests-per-second metric). Leave `prometheus`, `cloudwatch` and `podsMetric` unset; ome and kserve
     have no per-replica target here and refuse it. Unset: the targets as written. Example: `fromCapacity`
     """

@@ -238,3 +238,19 @@ def test_grid_points_on_llmisvc_an_instance_or_the_presets_cannot_run_are_pruned
     points = grid_mod.expand(grid_mod.load(path))
     found = {(p.params["engine"], p.params["engineArgs.tensorParallelSize"]): sorted({x.rule for x in p.problems if x.severity == "error"}) for p in points}
     assert found == {("vllm", 1): [], ("vllm", 4): ["G11"], ("sglang", 1): ["BACKEND"], ("sglang", 4): ["BACKEND", "G11"]}
+
+
+def test_g3_g13_fix_puts_the_decode_engine_back_on_8001_and_restores_dev_shm():
+    """KServe's Service reaches decode pods through the sidecar on 8000, which forwards to vLLM on 8001 whatever the
+    object says: a `--port 8000` on the decode container is set back to 8001, a missing /dev/shm mount restored."""
+    obj = one(llmisvc={**SCHEDULER, "prefillReplicas": 1})
+    broken = copy.deepcopy(obj)
+    c = main(broken["spec"]["template"])
+    c["args"][c["args"].index("--port") + 1] = "8000"
+    c["volumeMounts"] = []
+    fixed, changes = llmisvc.BACKEND.fix(broken)
+    assert [(ch.path, ch.old, ch.new, ch.rule) for ch in changes] == [
+        ("spec.template.containers[0].args[--port]", "8000", "8001", G3),
+        ("spec.template.containers[0].volumeMounts[/dev/shm]", None, "dshm", "G13"),
+    ]
+    assert fixed == obj and llmisvc.BACKEND.check(fixed) == []

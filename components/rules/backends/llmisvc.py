@@ -25,10 +25,11 @@ import shlex
 from typing import Any, Optional
 
 from .. import engines, naming
-from ..catalog import B1, G2, G3, G5
+from ..catalog import B1, G2, G3, G5, G6, G10, G11, G12, G13
 from ..endpoint import ResolvedEndpoint, resolve
-from ..problems import Problem
+from ..problems import Change, Problem
 from ..spec import EndpointSpec, HuggingFaceSource, LlmisvcBackend, S3Source
+from ..tree import copy_tree
 import components.rules.backends.engine_checks as engine_checks
 import components.rules.backends.container as engine_container
 import components.rules.backends.front as front
@@ -221,10 +222,47 @@ def check_llm_inference_service(obj: dict[str, Any]) -> list[Problem]:
     return problems
 
 
+def fix_llm_inference_service(obj: dict[str, Any]) -> tuple[dict[str, Any], list[Change]]:
+    """G3 the presets' port, G4/G3 probes on it, G13 ephemeral storage and /dev/shm, on each workload's `main` container."""
+    obj = copy_tree(obj)
+    changes: list[Change] = []
+    for base, pod, _, port in _workloads(obj.get("spec") or {}):
+        for i, c in enumerate(pod.get("containers") or []):
+            if not isinstance(c, dict) or c.get("name") != CONTAINER_NAME:
+                continue
+            where = f"{base}.containers[{i}]"
+            changes += _fix_port(c, where, port)
+            changes += engine_checks.fix_probes(c, where, reader.detect_engine(c, reader.labels_of(obj)), port)
+            changes += engine_checks.fix_ephemeral_storage(c, where)
+            mounts = c.setdefault("volumeMounts", [])
+            if not any(isinstance(m, dict) and m.get("mountPath") == "/dev/shm" for m in mounts):
+                mounts.append({"name": engine_container.SHM_VOLUME, "mountPath": "/dev/shm"})
+                if not any(isinstance(v, dict) and v.get("name") == engine_container.SHM_VOLUME for v in pod.get("volumes") or []):
+                    pod.setdefault("volumes", []).append(engine_container.shm_volume())
+                changes.append(Change(f"{where}.volumeMounts[/dev/shm]", None, engine_container.SHM_VOLUME, G13, "memory-backed shared memory for the engine"))
+    return obj, changes
+
+
+def _fix_port(c: dict[str, Any], where: str, port: int) -> list[Change]:
+    """G3: KServe's Service and InferencePool reach the workload on the presets' port whatever the object says, so the
+    engine's `--port` and the container port are set to it (a different one is never what the endpoint needs)."""
+    changes = []
+    args = c.get("args")
+    if isinstance(args, list) and "--port" in args and args.index("--port") + 1 < len(args) and str(args[args.index("--port") + 1]) != str(port):
+        at = args.index("--port") + 1
+        changes.append(Change(f"{where}.args[--port]", args[at], str(port), G3, "the port KServe's presets, Service and InferencePool use"))
+        args[at] = str(port)
+    ports = [p for p in c.get("ports") or [] if isinstance(p, dict)]
+    if ports and ports[0].get("containerPort") != port:
+        changes.append(Change(f"{where}.ports[0].containerPort", ports[0].get("containerPort"), port, G3, "the port KServe's presets, Service and InferencePool use"))
+        ports[0]["containerPort"] = port
+    return changes
+
+
 # ---------------------------------------------------------------- by kind (manifests.py composes these)
 
 CHECKERS: dict[kinds.Kind, kinds.Checker] = {(GROUP, KIND): check_llm_inference_service}
-FIXERS: dict[kinds.Kind, kinds.Fixer] = {}
+FIXERS: dict[kinds.Kind, kinds.Fixer] = {(GROUP, KIND): fix_llm_inference_service}
 check = kinds.check_by_kind(CHECKERS)
 fix = kinds.fix_by_kind(FIXERS)
 
@@ -288,9 +326,14 @@ BACKEND = Backend(
     # The webhook refuses a change of the total parallelism (pkg/apis/serving/v1alpha2/
     # llm_inference_service_validation.go validateImmutableParallelism).
     immutable_fields=("spec.parallelism", "spec.prefill.parallelism"),
+    # The port, probes and storage (G3, G4, G13) are repaired on the object; the other flags are judged, not rewritten, as for
+    # every backend whose container the rule library builds: a changed flag would be a different endpoint.
     repairs_elsewhere={
-        G3: "the engine port is KServe's presets' (8000; decode 8001): a `port` is refused in the config, nothing to repair on the object",
-        G5: "spec.model.name is rendered as the model id's last segment; the presets pass it to vLLM",
+        G6: "SGLang is refused in the config: KServe's presets run vLLM only",
+        G5: "the served names are rendered from the model id; the presets also pass spec.model.name",
+        G10: "engine flags are the config's engineArgs, checked before anything is declared",
+        G11: "the GPU limit and tensor-parallel size come from the config and the instance, checked before anything is declared",
+        G12: "the instance's env comes from the config's instance type",
     },
     operator_addon="llmisvc_operator",
     operator_requires={"cert_manager": "the llmisvc chart's webhook certificate is issued by cert-manager, which is switched off"},

@@ -254,3 +254,16 @@ def test_g3_g13_fix_puts_the_decode_engine_back_on_8001_and_restores_dev_shm():
         ("spec.template.containers[0].volumeMounts[/dev/shm]", None, "dshm", "G13"),
     ]
     assert fixed == obj and llmisvc.BACKEND.check(fixed) == []
+
+
+def test_a_kserve_and_an_llmisvc_endpoint_on_one_new_cluster_are_refused_with_auto_operators():
+    """Both `auto` operators turn on for these endpoints, and their charts would both create KServe's shared objects."""
+    endpoints = [spec("kserve"), spec("llmisvc", name="other", loadBalancer="none")]
+    found = validate_backends(endpoints, ClusterSpec(mode="eks", name="c"), PlatformSpec())
+    assert [(p.path, p.value) for p in found] == [("platform.llmisvcOperator", True)]
+
+
+def test_prefill_decode_gives_the_tenant_gateway_no_upstream_the_workload_service_would_send_to_prefill_pods():
+    assert llmisvc.upstream(spec("llmisvc", llmisvc={**SCHEDULER, "prefillReplicas": 1})) is None
+    single = llmisvc.upstream(spec("llmisvc", llmisvc=SCHEDULER))
+    assert (single.host, single.port) == ("llama-3-1-8b-vllm-kserve-workload-svc.inference.svc.cluster.local", 8000)

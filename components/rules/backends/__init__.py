@@ -106,7 +106,10 @@ def unknown_backends(endpoints: Iterable[EndpointSpec], paths: ConfigPaths = STA
 def validate_backends(endpoints: Iterable[EndpointSpec], cluster: ClusterSpec, platform_spec: PlatformSpec, paths: ConfigPaths = STACK_FILE) -> list[Problem]:
     """What each endpoint's backend needs from the cluster and the platform."""
     problems: list[Problem] = []
-    needs = PlatformNeeds(cluster.mode, addons.resolve_addons(cluster.mode, platform_spec), cluster.mode == "existing", has_hyperpod_operator(cluster, platform_spec), paths)
+    endpoints = list(endpoints)
+    # The add-ons as the platform installs them: `auto` operators follow these endpoints' backends (O8).
+    plan = addons.resolve_addons(cluster.mode, platform_spec, [backend_of(ep) for ep in endpoints])
+    needs = PlatformNeeds(cluster.mode, plan, cluster.mode == "existing", has_hyperpod_operator(cluster, platform_spec), paths)
     for i, ep in enumerate(endpoints):
         where = paths.endpoint(i)
         backend = backend_for(ep)

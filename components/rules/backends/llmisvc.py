@@ -310,6 +310,15 @@ def validate_platform(spec: EndpointSpec, where: str, needs: PlatformNeeds) -> l
     return problems
 
 
+def upstream(spec: EndpointSpec) -> Optional[Upstream]:
+    """The workload Service on 8000; None with prefill/decode, where that Service selects prefill pods too
+    (workload_single_node.go: both carry `kserve.io/component: workload`) and only the endpoint picker behind the
+    InferencePool pairs a request with a prefill and a decode pod."""
+    if spec.llmisvc.prefill_replicas is not None:
+        return None
+    return Upstream(front.in_cluster(workload_service_name(spec), spec.namespace), PORT)
+
+
 BACKEND = Backend(
     name="llmisvc",
     title="KServe LLMInferenceService",
@@ -322,7 +331,7 @@ BACKEND = Backend(
     options=LlmisvcBackend,
     validate=validate,
     validate_platform=validate_platform,
-    upstream=lambda spec, platform: Upstream(front.in_cluster(workload_service_name(spec), spec.namespace), PORT),
+    upstream=lambda spec, platform: upstream(spec),
     # The webhook refuses a change of the total parallelism (pkg/apis/serving/v1alpha2/
     # llm_inference_service_validation.go validateImmutableParallelism).
     immutable_fields=("spec.parallelism", "spec.prefill.parallelism"),

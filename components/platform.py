@@ -96,7 +96,11 @@ class Platform(pulumi.ComponentResource):
         )
 
     def _namespace(self, addon: str, namespace: str) -> k8s.core.v1.Namespace:
-        return k8s.core.v1.Namespace(f"{self._name}-ns-{namespace}", metadata={"name": namespace}, opts=self._k8s_opts(addon))
+        # One Namespace resource per name: KServe's two controllers share `kserve`.
+        made = self.__dict__.setdefault("_namespaces", {})
+        if namespace not in made:
+            made[namespace] = k8s.core.v1.Namespace(f"{self._name}-ns-{namespace}", metadata={"name": namespace}, opts=self._k8s_opts(addon))
+        return made[namespace]
 
     def _eks_addon(self, addon: str, deps: list[pulumi.Resource], role: Optional[identity_mod.ServiceAccountRole] = None, version: Optional[str] = None) -> aws.eks.Addon:
         addon_name, service_account, _ = addon_rules.EKS_ADDONS[addon]
@@ -223,11 +227,15 @@ class Platform(pulumi.ComponentResource):
         crd_chart, operator_chart = addon_rules.OPERATOR_CHARTS[addon]
         crds = self._chart(crd_chart, namespace, {}, after=[ns])
         operator = self._chart(operator_chart, namespace, values, after=[ns, crds])
-        self.backend_ready[addon_rules.OPERATOR_BACKENDS[addon]] = [crds, operator]
+        extra = [self._chart(chart, namespace, addon_rules.EXTRA_CHART_VALUES.get(chart, {}), after=[ns, crds, operator]) for chart in addon_rules.OPERATOR_EXTRA_CHARTS.get(addon, ())]
+        self.backend_ready[addon_rules.OPERATOR_BACKENDS[addon]] = [crds, operator, *extra]
         return operator
 
     def _install_kserve_operator(self) -> pulumi.Resource:
         return self._backend_operator("kserve_operator", addon_rules.kserve_values(self._system_nodes))
+
+    def _install_llmisvc_operator(self) -> pulumi.Resource:
+        return self._backend_operator("llmisvc_operator", addon_rules.llmisvc_values(self._system_nodes))
 
     def _install_ome_operator(self) -> pulumi.Resource:
         return self._backend_operator("ome_operator", addon_rules.ome_values(self._system_nodes))

@@ -12,9 +12,10 @@ from .generic import GenericEndpoint, generic_component
 from .hyperpod import EndpointIngress, EndpointIngressArgs, HyperPodEndpoint
 from .kserve import KServeEndpoint
 from .kubernetes import KubernetesEndpoint
+from .llmisvc import LlmisvcEndpoint
 from .ome import OmeEndpoint
 
-COMPONENTS: dict[str, type[EndpointComponent]] = {cls.BACKEND: cls for cls in (HyperPodEndpoint, KubernetesEndpoint, OmeEndpoint, KServeEndpoint)}
+COMPONENTS: dict[str, type[EndpointComponent]] = {cls.BACKEND: cls for cls in (HyperPodEndpoint, KubernetesEndpoint, OmeEndpoint, KServeEndpoint, LlmisvcEndpoint)}
 
 
 def component_for(spec: EndpointSpec) -> type[EndpointComponent]:

@@ -39,7 +39,7 @@ _TYPED: dict[tuple[str, str], Callable[..., pulumi.CustomResource]] = {
 
 # Kinds that wait for the objects declared before them (a claim after its volume, ...).
 _WAITS_FOR_EARLIER = ("PersistentVolumeClaim", "Deployment", "InferenceService", "BenchmarkJob")
-_MAIN = ("Deployment", "InferenceService")
+_MAIN = ("Deployment", "InferenceService", "LLMInferenceService")
 
 
 def declare(name: str, manifest: dict[str, Any], opts: pulumi.ResourceOptions) -> pulumi.CustomResource:

@@ -30,11 +30,12 @@ ADDONS = (
     "hyperpod_operator",
     "kserve_operator",
     "ome_operator",
+    "llmisvc_operator",
 )
 
 # The endpoint backend each backend operator serves (rule O8): `auto` installs it when one of the stack's
 # endpoints has that backend.
-OPERATOR_BACKENDS: dict[str, str] = {"kserve_operator": "kserve", "ome_operator": "ome"}
+OPERATOR_BACKENDS: dict[str, str] = {"kserve_operator": "kserve", "ome_operator": "ome", "llmisvc_operator": "llmisvc"}
 AUTO = "auto"
 
 # Sensible defaults per cluster mode. `existing` adopts a cluster that usually has its platform
@@ -54,7 +55,7 @@ OPERATOR_PREREQUISITES = ("cert_manager", "load_balancer_controller", "s3_csi", 
 # Fail (aws-load-balancer-controller chart 1.13.2 values.yaml: enableServiceMutatorWebhook: true,
 # serviceMutatorWebhookConfig.failurePolicy: Fail): a chart that creates a Service while the controller's
 # pods are not ready fails. These add-ons' charts create Services.
-CREATES_SERVICES = ("cert_manager", "metrics_server", "keda", "kserve_operator", "ome_operator")
+CREATES_SERVICES = ("cert_manager", "metrics_server", "keda", "kserve_operator", "ome_operator", "llmisvc_operator")
 
 # Add-ons that need another add-on first: the LB controller before anything that creates a Service;
 # cert-manager's webhook before charts that create Certificates (KEDA, and the Issuer and Certificate of
@@ -68,6 +69,7 @@ ADDON_DEPENDS_ON: dict[str, tuple[str, ...]] = {
     "hyperpod_operator": OPERATOR_PREREQUISITES,
     "kserve_operator": ("load_balancer_controller", "cert_manager"),
     "ome_operator": ("load_balancer_controller", "cert_manager", "keda"),
+    "llmisvc_operator": ("load_balancer_controller", "cert_manager"),
 }
 
 # Pinned upstream charts (repository, chart, version). Bump deliberately, one at a time.
@@ -92,6 +94,14 @@ CHARTS: dict[str, tuple[str, str, str]] = {
     # templates are the plan's CRD schemas (same blobs).
     "ome_crd": ("", "oci://ghcr.io/moirai-internal/charts/ome-crd", "0.1.5"),
     "ome_operator": ("", "oci://ghcr.io/moirai-internal/charts/ome-resources", "0.1.5"),
+    # KServe's LLMInferenceService controller, as its READMEs install it (kserve/kserve@v0.20.0
+    # charts/kserve-llmisvc-crd/README.md, charts/kserve-llmisvc-resources/README.md), and the well-known
+    # LLMInferenceServiceConfig presets it merges under every LLMInferenceService (charts/kserve-runtime-configs,
+    # `kserve.llmisvcConfigs.enabled`, off by default); without them the controller reports ConfigNotFound
+    # (pkg/controller/v1alpha2/llmisvc/config_merge.go reconcileBaseRefs).
+    "llmisvc_crd": ("", "oci://ghcr.io/kserve/charts/kserve-llmisvc-crd", "v0.20.0"),
+    "llmisvc_operator": ("", "oci://ghcr.io/kserve/charts/kserve-llmisvc-resources", "v0.20.0"),
+    "llmisvc_presets": ("", "oci://ghcr.io/kserve/charts/kserve-runtime-configs", "v0.20.0"),
 }
 
 # Release names and namespaces of the backend operators' charts, as upstream's install commands give them.
@@ -99,13 +109,32 @@ CHARTS: dict[str, tuple[str, str, str]] = {
 # `cert-manager.io/inject-ca-from: ome/serving-cert` on its webhooks: sgl-project/ome@v0.1.5
 # charts/ome-resources/templates/ome-controller/configmap.yaml, webhooks/*.yaml); KServe's renders its
 # files into the release namespace (charts/kserve-resources/templates/_common.tpl replaceNamespace), `kserve`.
-OPERATOR_CHARTS: dict[str, tuple[str, str]] = {"kserve_operator": ("kserve_crd", "kserve_operator"), "ome_operator": ("ome_crd", "ome_operator")}
-RELEASES: dict[str, str] = {"kserve_crd": "kserve-crd", "kserve_operator": "kserve-resources", "ome_crd": "ome-crd", "ome_operator": "ome"}
-OPERATOR_NAMESPACES: dict[str, str] = {"kserve_operator": "kserve", "ome_operator": "ome"}
+OPERATOR_CHARTS: dict[str, tuple[str, str]] = {"kserve_operator": ("kserve_crd", "kserve_operator"), "ome_operator": ("ome_crd", "ome_operator"), "llmisvc_operator": ("llmisvc_crd", "llmisvc_operator")}
+# Charts installed after an operator's two (its presets, whose LLMInferenceServiceConfigs its webhook admits).
+OPERATOR_EXTRA_CHARTS: dict[str, tuple[str, ...]] = {"llmisvc_operator": ("llmisvc_presets",)}
+RELEASES: dict[str, str] = {
+    "kserve_crd": "kserve-crd",
+    "kserve_operator": "kserve-resources",
+    "ome_crd": "ome-crd",
+    "ome_operator": "ome",
+    "llmisvc_crd": "kserve-llmisvc-crd",
+    "llmisvc_operator": "kserve-llmisvc-resources",
+    "llmisvc_presets": "kserve-runtime-configs",
+}
+# The llmisvc charts hard-code namespace kserve too (charts/kserve-runtime-configs/files/llmisvcconfigs/
+# resources.yaml; the controller looks for presets in its own namespace, pkg/constants KServeNamespace).
+OPERATOR_NAMESPACES: dict[str, str] = {"kserve_operator": "kserve", "ome_operator": "ome", "llmisvc_operator": "kserve"}
 # The API group of each backend operator's custom resources, and the charts that install its CRDs and
 # admit its objects (rule O3): both operators' webhooks fail closed (failurePolicy: Fail) on InferenceService create.
-OPERATOR_GROUPS: dict[str, str] = {"kserve_operator": "serving.kserve.io", "ome_operator": "ome.io"}
-CRD_INSTALLERS: dict[str, tuple[str, ...]] = {group: OPERATOR_CHARTS[addon] for addon, group in OPERATOR_GROUPS.items()}
+OPERATOR_GROUPS: dict[str, str] = {"kserve_operator": "serving.kserve.io", "ome_operator": "ome.io", "llmisvc_operator": "serving.kserve.io"}
+# Operators that share a group with another own only these kinds of it (KServe's two controllers).
+OPERATOR_KINDS: dict[str, frozenset[str]] = {"llmisvc_operator": frozenset({"LLMInferenceService", "LLMInferenceServiceConfig"})}
+
+
+def operator_of(group: str, kind: str) -> Optional[str]:
+    """The backend operator add-on whose charts install the CRD of `kind` in `group`, None for other groups."""
+    owners = [a for a, g in OPERATOR_GROUPS.items() if g == group]
+    return next((a for a in owners if kind in OPERATOR_KINDS.get(a, ())), next((a for a in owners if a not in OPERATOR_KINDS), None))
 
 
 def config_key(addon: str) -> str:
@@ -132,6 +161,25 @@ def kserve_values(system_nodes: dict[str, str]) -> dict[str, Any]:
             }
         }
     }
+
+
+def llmisvc_values(system_nodes: dict[str, str], inference_pool_crds: bool = True) -> dict[str, Any]:
+    """Values of kserve-llmisvc-resources v0.20.0 (kserve/kserve@v0.20.0 charts/kserve-llmisvc-resources/values.yaml)
+    that differ from upstream's:
+    - `kserve.llmisvc.controller.nodeSelector`: the system nodes, as for the other controllers;
+    - `kserve.llmisvc.createGIECRDs`: the chart installs the InferencePool CRDs (inference.networking.k8s.io and
+      .x-k8s.io, templates/llmisvc/resources.yaml) unless told not to; `inference_pool_crds=False` where another
+      add-on of the platform installs them (one owner per CRD).
+    Kept: the inferenceservice-config ConfigMap, whose ingress settings leave `enableLLMInferenceServiceTLS` unset
+    (false: vLLM serves plain HTTP on 8000, pkg/apis/serving/v1beta1/configmap.go IngressConfig), and the
+    cert-manager Issuer of its webhook certificate (`createSharedResources: true`)."""
+    return {"kserve": {"llmisvc": {"controller": {"nodeSelector": dict(system_nodes)}, "createGIECRDs": inference_pool_crds}}}
+
+
+# kserve/kserve@v0.20.0 charts/kserve-runtime-configs/values.yaml: the LLMInferenceServiceConfig presets are off
+# by default, the ClusterServingRuntimes too (they are the kserve backend's business, not rendered here).
+LLMISVC_PRESETS_VALUES: dict[str, Any] = {"kserve": {"llmisvcConfigs": {"enabled": True}, "servingruntime": {"enabled": False}}}
+EXTRA_CHART_VALUES: dict[str, dict[str, Any]] = {"llmisvc_presets": LLMISVC_PRESETS_VALUES}
 
 
 # The OME model agent runs on the GPU nodes, where it downloads each ClusterBaseModel to the host path the

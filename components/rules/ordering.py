@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Callable, Iterable, Optional
 
 from . import instances
-from .addons import CHARTS, CREATES_SERVICES, CRD_INSTALLERS, EKS_ADDONS, HYPERPOD_CHART_RELEASE, OPERATOR_ADDON, OPERATOR_BACKENDS, OPERATOR_CHARTS, OPERATOR_GROUPS, config_key, plugin_instance_types
+from .addons import CHARTS, CREATES_SERVICES, EKS_ADDONS, HYPERPOD_CHART_RELEASE, OPERATOR_ADDON, OPERATOR_BACKENDS, OPERATOR_CHARTS, config_key, operator_of, plugin_instance_types
 from .catalog import O1, O2, O3, O4, O5, O6, O7, O8
 from .drain import GUARD_MARKER
 from .gateway.charts import CHARTS as GATEWAY_CHARTS, CRD_INSTALLERS as GATEWAY_CRD_INSTALLERS
@@ -140,9 +140,9 @@ def _gateway_installer(group: str) -> Optional[Callable[[Resource], bool]]:
     return lambda r: r.type == HELM_CHART and _chart_name(r) == ref
 
 
-def _backend_operator_charts(group: str) -> Callable[[Resource], bool]:
-    """The CRD chart and the operator chart of a backend operator (OME, KServe) whose CRDs are in `group`."""
-    refs = {CHARTS[key][1] for key in CRD_INSTALLERS.get(group, ())}
+def _backend_operator_charts(addon: str) -> Callable[[Resource], bool]:
+    """The CRD chart and the operator chart of a backend operator add-on (OME, KServe, KServe's llmisvc)."""
+    refs = {CHARTS[key][1] for key in OPERATOR_CHARTS[addon]}
     return lambda r: r.type == HELM_CHART and _chart_name(r) in refs
 
 
@@ -169,7 +169,8 @@ def check_crd_order(resources: list[Resource]) -> list[Finding]:
         charts = graph.find(match) if match else []
         if charts:
             findings += _missing(graph, r, charts, O3, "created before the Helm chart that installs its CRD (pulumi-kubernetes #3176, #3247)", "add the gateway chart to dependsOn (components/gateway.py)")
-        operator_charts = graph.find(_backend_operator_charts(group)) if group in CRD_INSTALLERS else []
+        owner = operator_of(group, kind[1])
+        operator_charts = graph.find(_backend_operator_charts(owner)) if owner else []
         if operator_charts and not graph.descends_from(r, operator_charts):
             why = "created before the chart that installs its CRD or the operator whose webhook admits it (failurePolicy Fail; pulumi-kubernetes #3176, #3247)"
             findings += _missing(graph, r, operator_charts, O3, why, "add the operator's charts to the endpoint's dependsOn (Platform.backend_ready, EndpointArgs.operator_ready)")
@@ -177,7 +178,6 @@ def check_crd_order(resources: list[Resource]) -> list[Finding]:
 
 
 EKS_CLUSTER = "eks:index:Cluster"
-_OPERATOR_OF_GROUP = {group: addon for addon, group in OPERATOR_GROUPS.items()}
 
 
 def check_backend_operators(resources: list[Resource]) -> list[Finding]:
@@ -192,8 +192,8 @@ def check_backend_operators(resources: list[Resource]) -> list[Finding]:
     for r in graph.resources:
         kind = _kind(r)
         group = kind[0].rpartition("/")[0] if kind else ""
-        addon = _OPERATOR_OF_GROUP.get(group)
-        if addon is None or graph.find(_backend_operator_charts(group)):
+        addon = operator_of(group, kind[1]) if kind else None
+        if addon is None or graph.find(_backend_operator_charts(addon)):
             continue
         why = f"no {OPERATOR_BACKENDS[addon]} operator is declared on the cluster this stack creates: the {kind[1]} has no CRD to be created against"
         findings.append((r, Problem("dependsOn", [], O8, why, f"set platform.{config_key(addon)}: true (or auto) so the platform installs its charts ({', '.join(CHARTS[c][1] for c in OPERATOR_CHARTS[addon])})")))

@@ -45,6 +45,7 @@ EXCLUDED = ("components/rules/backends/", "tests/", "docs/", "venv/")
 ALLOWED = {
     ("components/rules/addons.py", "kserve"),  # OPERATOR_BACKENDS: which add-on installs which backend's operator (O8)
     ("components/rules/addons.py", "ome"),
+    ("components/rules/addons.py", "llmisvc"),
 }
 
 
@@ -94,4 +95,4 @@ def test_a_backend_the_registry_does_not_know_is_one_config_error(tmp_path):
 
     spec = EndpointSpec.model_validate({**ENDPOINT, "backend": "knative"})
     (problem,) = validate_stack([spec], None, stack="dev", project_dir=tmp_path).problems
-    assert (problem.path, problem.value, problem.fix) == ("endpoints[0].backend", "knative", "use one of 'hyperpod', 'kubernetes', 'ome' or 'kserve'")
+    assert (problem.path, problem.value, problem.fix) == ("endpoints[0].backend", "knative", "use one of 'hyperpod', 'kubernetes', 'ome', 'kserve' or 'llmisvc'")

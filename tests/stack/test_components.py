@@ -169,6 +169,7 @@ def test_every_backend_has_one_component_with_its_own_pulumi_type():
         "kubernetes": ("KubernetesEndpoint", "llm-serving:endpoints:KubernetesEndpoint"),
         "ome": ("OmeEndpoint", "llm-serving:endpoints:OmeEndpoint"),
         "kserve": ("KServeEndpoint", "llm-serving:endpoints:KServeEndpoint"),
+        "llmisvc": ("LlmisvcEndpoint", "llm-serving:endpoints:LlmisvcEndpoint"),
     }
     assert OmeEndpoint.KEY_NAMESPACES == () and HyperPodEndpoint.KEY_NAMESPACES == ("hyperpod-inference-system",)
 

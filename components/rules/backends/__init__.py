@@ -3,7 +3,7 @@ endpoint, up-front validation, the operators they need).
 
 Each backend is one module of this package with one `Backend` object (`base.py`): `hyperpod` (the operator's
 InferenceEndpointConfig), `kubernetes` (a plain Deployment and Service), `ome` (an OME InferenceService) and
-`kserve` (a KServe InferenceService). Adding a backend is one module and one line in `BACKENDS`; everything else
+`kserve` (a KServe InferenceService) and `llmisvc` (a KServe LLMInferenceService). Adding a backend is one module and one line in `BACKENDS`; everything else
 (config, manifest checks, components, live reader, gateway, TLS, capacity, mocks) reads the registry.
 """
 
@@ -21,9 +21,10 @@ from .base import Backend, PlatformNeeds, RenderContext
 from .hyperpod import BACKEND as HYPERPOD
 from .kserve import BACKEND as KSERVE
 from .kubernetes import BACKEND as KUBERNETES
+from .llmisvc import BACKEND as LLMISVC
 from .ome import BACKEND as OME
 
-BACKENDS: dict[str, Backend] = {b.name: b for b in (HYPERPOD, KUBERNETES, OME, KSERVE)}
+BACKENDS: dict[str, Backend] = {b.name: b for b in (HYPERPOD, KUBERNETES, OME, KSERVE, LLMISVC)}
 
 
 def backend_named(name: str) -> Backend:
@@ -105,7 +106,10 @@ def unknown_backends(endpoints: Iterable[EndpointSpec], paths: ConfigPaths = STA
 def validate_backends(endpoints: Iterable[EndpointSpec], cluster: ClusterSpec, platform_spec: PlatformSpec, paths: ConfigPaths = STACK_FILE) -> list[Problem]:
     """What each endpoint's backend needs from the cluster and the platform."""
     problems: list[Problem] = []
-    needs = PlatformNeeds(cluster.mode, addons.resolve_addons(cluster.mode, platform_spec), cluster.mode == "existing", has_hyperpod_operator(cluster, platform_spec), paths)
+    endpoints = list(endpoints)
+    # The add-ons as the platform installs them: `auto` operators follow these endpoints' backends (O8).
+    plan = addons.resolve_addons(cluster.mode, platform_spec, [backend_of(ep) for ep in endpoints])
+    needs = PlatformNeeds(cluster.mode, plan, cluster.mode == "existing", has_hyperpod_operator(cluster, platform_spec), paths)
     for i, ep in enumerate(endpoints):
         where = paths.endpoint(i)
         backend = backend_for(ep)

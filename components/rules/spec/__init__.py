@@ -10,7 +10,7 @@ from .model_source import FsxSource, HuggingFaceSource, ModelSource, S3Source, S
 from .engine_args import EngineArgs, KvCache
 from .scaling import AMP_WORKSPACE_PATTERN, Autoscaling, CloudWatchTrigger, Load, PodsMetric, PrometheusTrigger, Resources, Slo
 from .hyperpod_options import PdRole, PdSpec, RequestLimits
-from .endpoint import HYPERPOD_MOVED, BackendName, EndpointSpec, HyperPodBackend, moved_hyperpod_keys, KubernetesBackend, LoadBalancer, OmeBackend, OmeBenchmark
+from .endpoint import HYPERPOD_MOVED, BackendName, EndpointSpec, GatewayRef, HyperPodBackend, moved_hyperpod_keys, KubernetesBackend, LlmisvcBackend, LoadBalancer, OmeBackend, OmeBenchmark
 from .cluster import ClusterSpec, GpuNodeGroup, InstanceGroup, KubernetesTaint, LifecycleScripts, NetworkSpec, SystemNodes, _ARN
 from .platform import DomainSpec, IngressSpec, PlatformSpec
 from .gateway import GatewaySpec, GatewayTenant, GatewayTier, _LABEL
@@ -40,7 +40,9 @@ __all__ = [
     "PdRole",
     "PdSpec",
     "RequestLimits",
+    "GatewayRef",
     "KubernetesBackend",
+    "LlmisvcBackend",
     "LoadBalancer",
     "OmeBackend",
     "OmeBenchmark",

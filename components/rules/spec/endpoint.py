@@ -165,6 +165,35 @@ class OmeBackend(_Model):
     """
 
 
+class GatewayRef(_Model):
+    """A Gateway API Gateway, by name and namespace."""
+
+    name: DnsSubdomain
+    """Name of the Gateway. Example: `llm-d-gateway`"""
+    namespace: DnsSubdomain
+    """Namespace of the Gateway. Example: `llm-d`"""
+
+
+class LlmisvcBackend(_Model):
+    """Options of the `llmisvc` backend (a KServe LLMInferenceService, vLLM on KServe's llm-d presets). Ignored by
+    the other backends.
+    """
+
+    router: Literal["none", "scheduler"] = "none"
+    """`scheduler`: KServe's router, an HTTPRoute on `gateway` to an InferencePool whose endpoint picker (llm-d)
+    chooses the pod by load and prefix cache; needs a Gateway whose controller routes to InferencePools. `none`:
+    only KServe's workload Service (port 8000), which the tenant gateway can route to. Example: `scheduler`
+    """
+    gateway: Optional[GatewayRef] = None
+    """The Gateway the scheduler router's HTTPRoute attaches to (`spec.router.gateway.refs`); required with
+    `router: scheduler`. Example: `{name: llm-d-gateway, namespace: llm-d}`
+    """
+    prefill_replicas: Optional[Int32] = Field(default=None, ge=1)
+    """Prefill/decode disaggregation: this many prefill pods (`spec.prefill`) beside `replicas` decode pods, KV cache
+    sent over NIXL; needs `router: scheduler`. Unset: one workload serves both phases. Example: `2`
+    """
+
+
 class EndpointSpec(_Model):
     """One model endpoint: the model, its engine and instance type, how it is served (backend, load balancer, API
     key, routing) and scaled.
@@ -274,7 +303,8 @@ class EndpointSpec(_Model):
     """
     backend: Optional[BackendName] = None
     """How the endpoint runs: `hyperpod` (the HyperPod operator's InferenceEndpointConfig), `kubernetes` (a
-    Deployment and Service), `ome` (an OME InferenceService) or `kserve` (a KServe InferenceService). Unset:
+    Deployment and Service), `ome` (an OME InferenceService), `kserve` (a KServe InferenceService) or `llmisvc` (a
+    KServe LLMInferenceService). Unset:
     `hyperpod` where the HyperPod operator runs (mode hyperpod, or mode existing with `hyperpodClusterArn` or
     `platform.hyperpodOperator: true`), `kubernetes` elsewhere. Example: `kubernetes`
     """
@@ -288,6 +318,8 @@ class EndpointSpec(_Model):
     """Options of the kubernetes backend. Example: `{weights: init-container, serviceAccountName: model-reader}`"""
     ome: OmeBackend = Field(default_factory=OmeBackend)
     """Options of the ome backend. Example: `{baseModel: qwen3-8b}`"""
+    llmisvc: LlmisvcBackend = Field(default_factory=LlmisvcBackend)
+    """Options of the llmisvc backend. Example: `{router: scheduler, gateway: {name: llm-d-gateway, namespace: llm-d}}`"""
     hyperpod: HyperPodBackend = Field(default_factory=HyperPodBackend)
     """Options of the hyperpod backend. Example: `{intelligentRouting: true, kvCache: {l1: true}}`"""
 

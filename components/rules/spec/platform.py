@@ -116,6 +116,14 @@ class PlatformSpec(_Model):
     and before every `kserve` endpoint (rules O3, O8). `auto`: when an endpoint of this stack has `backend: kserve`.
     An endpoints-only stack installs nothing: its platform stack sets this. Example: `auto`
     """
+    llmisvc_operator: Optional[Union[bool, Literal["auto"]]] = None
+    """Install KServe's LLMInferenceService controller (upstream charts `kserve-llmisvc-crd`,
+    `kserve-llmisvc-resources` with the InferencePool CRDs, and `kserve-runtime-configs` with its
+    LLMInferenceServiceConfig presets, v0.20.0 from `oci://ghcr.io/kserve/charts`, namespace `kserve`), after
+    cert-manager and before every `llmisvc` endpoint (rules O3, O8). Not with `kserveOperator` on the same cluster
+    (both charts create KServe's shared objects). `auto`: when an endpoint of this stack has `backend: llmisvc`.
+    Example: `auto`
+    """
     hyperpod_operator: Optional[bool] = None
     """Install the SageMaker HyperPod inference operator, after all of its prerequisites. In mode existing, `true`
     installs it on the adopted cluster and makes endpoints default to the hyperpod backend. Example: `true`

@@ -337,7 +337,7 @@ BACKEND = Backend(
     immutable_fields=("spec.parallelism", "spec.prefill.parallelism"),
     # The port, probes and storage (G3, G4, G13) are repaired on the object; the other flags are judged, not rewritten, as for
     # every backend whose container the rule library builds: a changed flag would be a different endpoint.
-    repairs_elsewhere={
+    refusals={
         G6: "SGLang is refused in the config: KServe's presets run vLLM only",
         G5: "the served names are rendered from the model id; the presets also pass spec.model.name",
         G10: "engine flags are the config's engineArgs, checked before anything is declared",

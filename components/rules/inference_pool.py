@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Optional, Sequence
 
 from . import naming
+from .backends import BACKENDS, backend_of
 from .catalog import R1, R2, R3, R4, R5
 from .endpoint import resolve
 from .paths import STACK_FILE, ConfigPaths
@@ -90,8 +91,14 @@ BACKEND_RESOURCE = {"group": POOL_GROUP, "kind": "InferencePool", "version": "v1
 PART_OF = {"app.kubernetes.io/part-of": "llm-serving", "app.kubernetes.io/component": "endpoint-picker"}
 
 
+def _routes_pools(spec: EndpointSpec) -> bool:
+    """The endpoint's backend renders pool routing (`Backend.pool_routing`); an unknown backend is the config's error."""
+    backend = BACKENDS.get(backend_of(spec))
+    return backend is not None and backend.pool_routing
+
+
 def uses_pool(spec: EndpointSpec) -> bool:
-    return spec.backend == "kubernetes" and spec.kubernetes.routing == "inferencePool"
+    return _routes_pools(spec) and spec.kubernetes.routing == "inferencePool"
 
 
 def names(spec: EndpointSpec) -> dict[str, str]:
@@ -252,9 +259,10 @@ def validate(endpoints: Sequence[EndpointSpec], gateway: GatewaySpec, aigw_versi
     pooled = [(i, ep) for i, ep in enumerate(endpoints) if ep.kubernetes.routing == "inferencePool"]
     for i, ep in pooled:
         key = f"{paths.endpoint(i)}.kubernetes.routing"
-        if ep.backend != "kubernetes":
-            problems.append(Problem(key, "inferencePool", "CONFIG", f"pool routing is rendered by the kubernetes backend only, and this endpoint's backend is {ep.backend!r}",
-                                    "set backend: kubernetes, or drop kubernetes.routing"))
+        if not _routes_pools(ep):
+            pooling = " or ".join(b.name for b in BACKENDS.values() if b.pool_routing)
+            problems.append(Problem(key, "inferencePool", "CONFIG", f"pool routing is rendered by the {pooling} backend only, and this endpoint's backend is {ep.backend!r}",
+                                    f"set backend: {pooling}, or drop kubernetes.routing"))
         elif not gateway.enabled:
             problems.append(Problem(key, "inferencePool", "CONFIG", "an InferencePool is reached only through a Gateway route, and an ALB cannot target one: without the tenant gateway nothing would send traffic to the pool",
                                     f"set {paths.gateway}.enabled: true (a tuning grid: `llm-serving:gateway` in pulumi.config, since trials leave the base stack's gateway), or kubernetes.routing: service"

@@ -14,7 +14,7 @@ import pytest
 
 from components.rules import inference_pool as ip
 from components.rules import manifests
-from components.rules.backends import kubernetes
+from components.rules.backends import render as render_endpoint
 from components.rules.gateway import charts, config as gw_config, render as gw_render
 from components.rules.spec import EndpointSpec, GatewaySpec, PlatformSpec
 from tests.gateway.helpers import gateway as gateway_spec
@@ -30,7 +30,7 @@ def stack(*specs: EndpointSpec) -> list[dict]:
     """What the stack declares for these endpoints: each engine Deployment and its pool objects."""
     out: list[dict] = []
     for spec in specs:
-        out += [o for o in kubernetes.render(spec) if o["kind"] == "Deployment"] + ip.render(spec)
+        out += [o for o in render_endpoint(spec) if o["kind"] == "Deployment"] + ip.render(spec)
     return out
 
 
@@ -209,4 +209,4 @@ def test_envoy_gateway_hands_pools_to_ai_gateway_only_when_an_endpoint_uses_one(
 @pytest.mark.parametrize("engine", ["vllm", "sglang"])
 def test_the_engine_deployment_is_unchanged_by_pool_routing(engine):
     """The pool only adds objects: the engine's Deployment and Service are the round-robin ones."""
-    assert kubernetes.render(endpoint(engine=engine)) == kubernetes.render(endpoint(engine=engine, routing="service"))
+    assert render_endpoint(endpoint(engine=engine)) == render_endpoint(endpoint(engine=engine, routing="service"))

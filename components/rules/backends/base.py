@@ -129,6 +129,9 @@ class Backend:
     has_router: bool = False
     """With intelligent routing an operator's router fronts the engines: a public ALB and the gateway reach the
     router's Service, which the stack finds during `up` (components/endpoints/router_check.py)."""
+    pool_routing: bool = False
+    """It can put its engine pods behind an InferencePool and its picker (`kubernetes.routing: inferencePool`,
+    components/rules/inference_pool.py); every other backend refuses that key."""
     names_cluster_wide: bool = False
     """Its operator names objects after the endpoint name alone, in one namespace (G2 across namespaces)."""
     default_on: Optional[str] = None

@@ -289,4 +289,5 @@ BACKEND = Backend(
     public_load_balancer=lambda spec: front.public_load_balancer(BACKEND.load_balancer(spec)),
     autoscaler="hpa",
     upstream=lambda spec, platform: Upstream(front.in_cluster(names(spec)["service"], spec.namespace), front.SERVICE_PORT),
+    pool_routing=True,
 )

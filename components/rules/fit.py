@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Mapping, Optional, Sequence
 
 from . import engines, instances
-from .backends import hyperpod, kserve, kubernetes, ome
+from .backends import BACKENDS
 from .catalog import G23
 from .model_facts import LOCK_FILE, LockEntryError, ModelFacts, from_lock_entry, to_lock_entry
 from .problems import Problem
@@ -297,7 +297,8 @@ def check_endpoints(specs: Sequence[EndpointSpec], lock: Mapping[str, ModelFacts
 
 
 def _engine_views(obj: dict[str, Any]) -> list[Any]:
-    return [v for backend in (hyperpod, kubernetes, ome, kserve) for v in backend.engine_views(obj) if v.engine in engines.ENGINES]
+    """The object's engine containers, as every registered backend sees them."""
+    return [v for backend in BACKENDS.values() for v in backend.engine_views(obj) if v.engine in engines.ENGINES]
 
 
 def annotate(manifests: list[dict[str, Any]], facts: Optional[ModelFacts]) -> list[dict[str, Any]]:

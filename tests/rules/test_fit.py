@@ -326,11 +326,16 @@ def test_g23_the_plan_shows_fit_unchecked_for_an_endpoint_without_facts_and_the_
 # ---------------------------------------------------------------- the rendered object (policy pack)
 
 
-def rendered(**engine_args):
-    from components.rules.backends import hyperpod
+def engine_object(spec: EndpointSpec) -> dict:
+    """The endpoint's InferenceEndpointConfig (its Ingress is the other rendered object)."""
+    from components.rules.backends import render
 
+    return next(o for o in render(spec, region="us-east-1") if o["kind"] == "InferenceEndpointConfig")
+
+
+def rendered(**engine_args):
     spec = endpoint("meta-llama/Llama-3.1-8B-Instruct", instance="ml.g5.8xlarge", **engine_args)
-    return fit.annotate([hyperpod.render(spec, "us-east-1")], LLAMA_8B)[0]
+    return fit.annotate([engine_object(spec)], LLAMA_8B)[0]
 
 
 def test_g23_the_engine_object_carries_the_facts_and_passes_as_rendered():
@@ -356,8 +361,22 @@ def test_g23_an_annotation_that_is_not_model_facts_is_reported():
 
 
 def test_g23_without_facts_the_objects_are_left_as_rendered():
-    from components.rules.backends import hyperpod
-
-    obj = hyperpod.render(endpoint(instance="ml.g5.8xlarge", maxModelLen=8192), "us-east-1")
+    obj = engine_object(endpoint(instance="ml.g5.8xlarge", maxModelLen=8192))
     assert fit.annotate([obj], None) == [obj]
     assert fit.check_manifest(obj) == []
+
+
+@pytest.mark.parametrize("backend", ["hyperpod", "kubernetes", "ome", "kserve", "llmisvc"])
+def test_g23_a_hand_edited_max_model_len_is_caught_on_every_backends_engine_object(backend):
+    """The object check reads engine containers through the registry's `engine_views`: 131072 tokens on a
+    g5.8xlarge (one 24 GB A10G) is caught whichever backend rendered the object."""
+    from components.rules.backends import BACKENDS, reader, render
+
+    spec = endpoint(instance="ml.g5.8xlarge", maxModelLen=8192).model_copy(update={"backend": backend})
+    (obj,) = [o for o in fit.annotate(render(spec, region="us-east-1"), LLAMA_8B) if fit.FACTS_ANNOTATION in o["metadata"].get("annotations", {})]
+    assert fit.check_manifest(obj) == []
+    (view,) = BACKENDS[backend].engine_views(obj)
+    args = reader.at(obj, view.path)["args"]
+    args[args.index("--max-model-len") + 1] = "131072"
+    (problem,) = fit.check_manifest(obj)
+    assert (problem.rule, problem.path, problem.value) == ("G23", f"{view.path}.args[--max-model-len]", 131072)

@@ -183,6 +183,13 @@ def isvc(api_version: str, ready: str, message: str = "", transition: Optional[s
     return {"apiVersion": api_version, "kind": "InferenceService", "metadata": {"name": "qwen"}, "status": status}
 
 
+def llmisvc(api_version: str, ready: str, reason: str = "", message: str = "") -> dict[str, Any]:
+    """An LLMInferenceService's status: its Ready and MainWorkloadReady conditions and its URL (the CRD's status schema,
+    checked in tests/backends/test_llmisvc_backend.py)."""
+    conditions = [condition("Ready", ready, reason or "Ready", message), condition("MainWorkloadReady", ready, reason or "Ready", message)]
+    return {"apiVersion": api_version, "kind": "LLMInferenceService", "metadata": {"name": "qwen"}, "status": {"conditions": conditions, "url": "http://qwen-kserve-workload-svc.inference.svc.cluster.local:8000"}}
+
+
 def deployment(available: str, progressing: str, reason: str, message: str, ready: int, replicas: int = 2) -> dict[str, Any]:
     return {
         "apiVersion": "apps/v1",

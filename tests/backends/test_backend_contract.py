@@ -31,6 +31,7 @@ READY = {
     ("apps", "Deployment"): lambda api_version: k.deployment("True", "True", "NewReplicaSetAvailable", "ReplicaSet has successfully progressed.", ready=2),
     ("serving.kserve.io", "InferenceService"): lambda api_version: k.isvc(api_version, "True"),
     ("ome.io", "InferenceService"): lambda api_version: k.isvc(api_version, "True"),
+    ("serving.kserve.io", "LLMInferenceService"): lambda api_version: k.llmisvc(api_version, "True"),
 }
 
 

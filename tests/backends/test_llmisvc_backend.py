@@ -178,8 +178,7 @@ def test_o3_o8_an_llminferenceservice_waits_for_the_llmisvc_charts_not_kserves()
 
 
 def llmisvc_status(ready: str, reason: str = "", message: str = "") -> dict:
-    conditions = [k.condition("Ready", ready, reason or "Ready", message), k.condition("MainWorkloadReady", ready, reason or "Ready", message)]
-    return {"apiVersion": "serving.kserve.io/v1alpha2", "kind": "LLMInferenceService", "metadata": {"name": "qwen"}, "status": {"conditions": conditions, "url": "http://qwen-kserve-workload-svc.inference.svc.cluster.local:8000"}}
+    return k.llmisvc("serving.kserve.io/v1alpha2", ready, reason, message)
 
 
 def test_g15_live_state_is_the_ready_condition_read_from_the_api_server(kube_api):

@@ -70,7 +70,7 @@ def test_a_grid_problem_shared_by_many_points_is_printed_once_with_a_count():
             "name": "g",
             "target": "pulumi",
             "base": {"name": "ep", "model": "org/m", "engine": "sglang", "instanceType": "g5.xlarge", "modelSource": {"type": "s3", "bucket": "bkt"}},
-            "parameters": {"intelligentRouting": [True], "engineArgs.maxNumSeqs": [2, 8, 32, 64]},
+            "parameters": {"hyperpod.intelligentRouting": [True], "engineArgs.maxNumSeqs": [2, 8, 32, 64]},
         }
     )
     points = grid_mod.expand(grid)
@@ -78,7 +78,7 @@ def test_a_grid_problem_shared_by_many_points_is_printed_once_with_a_count():
     print_pruned(console, points)
     lines = console.export_text().splitlines()
     assert lines[0] == "grid: 4 point(s), 4 pruned by the rule library, 0 to try"
-    assert lines[1].startswith("  4 point(s): base.intelligentRouting = True: [G21]")  # one line per cause, with its count
+    assert lines[1].startswith("  4 point(s): base.hyperpod.intelligentRouting = True: [G21]")  # one line per cause, with its count
     assert len(lines) == 2
     console = Console(record=True, width=400, file=io.StringIO())
     print_pruned(console, points, True)  # --all (or --verbose): every pruned point too

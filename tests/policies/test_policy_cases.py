@@ -11,7 +11,7 @@ from typing import Any, Callable
 import pytest
 
 from components.rules import capacity, fit, inference_pool
-from components.rules.backends import kubernetes
+from components.rules.backends import render as render_endpoint
 from components.rules.model_facts import ModelFacts
 from components.rules.spec import EndpointSpec
 from components.rules.policy_catalog import POLICIES
@@ -262,7 +262,7 @@ def pool_objects(fn: Callable[[list[dict[str, Any]]], None] | None = None) -> li
     """A kubernetes endpoint with pool routing: its engine Deployment, picker objects and pool (R1-R5)."""
     spec = EndpointSpec.model_validate({"name": "qwen3-4b", "model": "Qwen/Qwen3-4B-Instruct-2507", "engine": "vllm", "instanceType": "g5.2xlarge", "namespace": "inference",
                                         "modelSource": {"type": "huggingface"}, "backend": "kubernetes", "kubernetes": {"routing": "inferencePool"}})
-    objs = [o for o in kubernetes.render(spec) if o["kind"] == "Deployment"] + inference_pool.render(spec)
+    objs = [o for o in render_endpoint(spec) if o["kind"] == "Deployment"] + inference_pool.render(spec)
     if fn:
         fn(objs)
     return [k8s(o) for o in objs]
@@ -291,7 +291,7 @@ CASES.update({
 
 def dpd(**overrides: Any) -> dict[str, Any]:
     """A DPD endpoint as the stack renders it: 70B on ml.p5.48xlarge, one prefill and one decode pod of 8 GPUs."""
-    return render(instanceType="ml.p5.48xlarge", engineArgs={"tensorParallelSize": 8}, pdSpec={}, **overrides)
+    return render(instanceType="ml.p5.48xlarge", engineArgs={"tensorParallelSize": 8}, hyperpod={"pdSpec": {}}, **overrides)
 
 
 CASES.update({

@@ -50,7 +50,7 @@ def test_capacity_search_repeats_give_the_spread_and_the_lower_bound(monkeypatch
         return value
 
     monkeypatch.setattr(measurer, "capacity", capacity)
-    monkeypatch.setattr(measurer, "_levels", lambda config, endpoint, stop, probe=False: [sample(config.concurrency[0], 0.5, 3.0)])
+    monkeypatch.setattr(measurer, "_levels", lambda config, endpoint, stop, probe=False, benchmark=None: [sample(config.concurrency[0], 0.5, 3.0)])
     m = measurer.measure(Endpoint("http://127.0.0.1:1", "m", gpus=1), threading.Event())
     assert searches == [12, 9, 10]
     assert m.capacity["values"] == [12, 9, 10] and m.capacity["value"] == 10 and m.capacity["lower_bound"] == 9

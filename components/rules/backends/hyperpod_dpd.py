@@ -64,7 +64,7 @@ def supported(instance_type: str) -> bool:
 def pd_env(spec: EndpointSpec) -> dict[str, str]:
     """The PD environment of both roles (AWS's values), under the endpoint's own `env`."""
     assert spec.hyperpod.pd_spec is not None
-    return {BUFFER_ENV: str(spec.hyperpod.pd_spec.buffer_bytes), SAVE_DECODE_CACHE[0]: SAVE_DECODE_CACHE[1], HASH_SEED[0]: HASH_SEED[1]}
+    return {BUFFER_ENV: str(spec.hyperpod.pd_spec.buffer_mib * 1024**2), SAVE_DECODE_CACHE[0]: SAVE_DECODE_CACHE[1], HASH_SEED[0]: HASH_SEED[1]}
 
 
 # ---------------------------------------------------------------- render

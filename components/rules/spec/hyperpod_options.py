@@ -17,7 +17,7 @@ from .base import _Model
 from .scaling import Autoscaling
 
 # PD_BUFFER_SIZE of AWS's DPD page: 8 GiB, "GPU buffer reserved on the decoder for incoming KV cache transfers".
-PD_BUFFER_DEFAULT = 8 * 1024**3
+PD_BUFFER_DEFAULT_MIB = 8 * 1024  # 8 GiB
 # CRD pdSpec.routingThreshold default: "Default 4096. Set to 0 to always disaggregate."
 ROUTING_THRESHOLD_DEFAULT = 4096
 MAX_INSTANCE_TYPES = 8
@@ -83,9 +83,9 @@ class PdSpec(_Model):
     decoder (CRD `pdSpec.routingThreshold`, default 4096, 0: always disaggregate). Checked against the endpoint's
     `load.workload` or the grid's benchmark (rule D3). Example: `2048`
     """
-    buffer_bytes: int = Field(default=PD_BUFFER_DEFAULT, ge=1024**2, le=1024**4)
-    """Decoder GPU buffer for incoming KV transfers, per rank (`PD_BUFFER_SIZE`; AWS: 8 GiB holds about 35
-    in-flight 6,000-token transfers of a 70B model at TP 8). Example: `17179869184`
+    buffer_mib: Int32 = Field(default=PD_BUFFER_DEFAULT_MIB, ge=1, le=1024**2)
+    """Decoder GPU buffer for incoming KV transfers, per rank, in MiB (rendered in bytes as `PD_BUFFER_SIZE`; AWS:
+    8 GiB holds about 35 in-flight 6,000-token transfers of a 70B model at TP 8). Unset: 8192. Example: `16384`
     """
 
 

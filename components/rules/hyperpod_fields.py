@@ -95,19 +95,6 @@ def first_type_path(spec: EndpointSpec, problems: Iterable[Problem], path: str) 
     return [_repath(p, path, 0) for p in problems]
 
 
-def refused_elsewhere(spec: EndpointSpec, where: str, backend: str) -> list[Problem]:
-    """Operator features that the other backends do not have: rejected, never silently dropped."""
-    fix = "remove it, or use backend: hyperpod"
-    out = []
-    if spec.hyperpod.instance_types:
-        out.append(Problem(f"{where}.hyperpod.instanceTypes", list(spec.hyperpod.instance_types), "BACKEND", f"an ordered instance-type list is the HyperPod operator's placement; the {backend} backend runs on instanceType", "set instanceType, or use backend: hyperpod"))
-    if spec.hyperpod.request_limits is not None:
-        out.append(Problem(f"{where}.hyperpod.requestLimits", spec.hyperpod.request_limits.model_dump(by_alias=True, exclude_none=True), "BACKEND", f"requestLimits configures the HyperPod operator's nginx sidecar; the {backend} backend has none", fix))
-    if spec.hyperpod.pd_spec is not None:
-        out.append(Problem(f"{where}.hyperpod.pdSpec", "present", "BACKEND", f"disaggregated prefill and decode is the HyperPod operator's pdSpec; the {backend} backend has none", fix))
-    return out
-
-
 def fit_fallbacks(specs: Sequence[EndpointSpec], facts_for: Callable[[EndpointSpec], Any], fit_check: Callable[[EndpointSpec, Any, str], tuple[Any, list[Problem]]],
                   endpoint_path: Callable[[int], str]) -> list[Problem]:
     """G23 on each fallback type of each endpoint: the operator may place the endpoint on any of them."""

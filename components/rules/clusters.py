@@ -186,7 +186,7 @@ def derived_groups(cluster: ClusterSpec, endpoints: Iterable[EndpointSpec]) -> l
         return []
     fields = ("name", "instance_type", "instance_count") if cluster.mode == "hyperpod" else ("name", "instance_type", "desired_size", "max_size")
     new = [g.model_dump(by_alias=True, include=set(fields)) for g in groups]
-    spare = " (0 instances for an instanceTypes fallback: scale it when the first type has no capacity)" if any(hyperpod_fields.fallbacks(ep) for ep in endpoints) else ""
+    spare = " (0 instances for a hyperpod.instanceTypes fallback: scale it when the first type has no capacity)" if any(hyperpod_fields.fallbacks(ep) for ep in endpoints) else ""
     return [Change(f"cluster.{key}", [], new, G11, f"derived from the endpoints: one group per instance type, sized for their replicas (autoscaling maximum){spare}; set cluster.{key} to choose your own")]
 
 

@@ -73,7 +73,7 @@ def validate(spec: EndpointSpec, path: str, instance_rules: Callable[[EndpointSp
     for i, t in enumerate(spec.hyperpod.instance_types):
         key = instances.ec2_name(t.strip().lower())
         if key in seen:
-            problems.append(Problem(f"{path}.hyperpod.instanceTypes[{i}]", t, G11, f"repeats instanceTypes[{seen[key]}]", "list each instance type once"))
+            problems.append(Problem(f"{path}.hyperpod.instanceTypes[{i}]", t, G11, f"repeats hyperpod.instanceTypes[{seen[key]}]", "list each instance type once"))
             continue
         seen[key] = i
         if i == 0:

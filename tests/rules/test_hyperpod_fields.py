@@ -149,7 +149,7 @@ def test_the_cost_line_prices_the_first_type_and_names_the_spread(tmp_path):
     cfg = parse({"cluster": {"mode": "hyperpod", "name": "ml-dev"}, "endpoints": [entry(hyperpod={"instanceTypes": ["ml.g6e.12xlarge", "ml.g5.8xlarge", "ml.g5.12xlarge"]})]}, "us-east-1", "dev")
     lines = cost_summary.lines(cfg, tmp_path, today)
     (spread,) = [line for line in lines if "instanceTypes" in line]
-    assert spread == "  endpoints[0] instanceTypes: priced at the first, ml.g6e.12xlarge; the list spans $2.5/h (ml.g5.8xlarge) to $10.25/h (ml.g6e.12xlarge) per instance; no price for ml.g5.12xlarge"
+    assert spread == "  endpoints[0] hyperpod.instanceTypes: priced at the first, ml.g6e.12xlarge; the list spans $2.5/h (ml.g5.8xlarge) to $10.25/h (ml.g6e.12xlarge) per instance; no price for ml.g5.12xlarge"
     assert "1 x ml.g6e.12xlarge (sagemaker-hyperpod) at $10.25/h" in lines[0]
     assert "ml.g5.8xlarge (sagemaker" not in lines[0]  # the empty fallback groups cost nothing
 

@@ -82,7 +82,7 @@ def spread_lines(cfg: Any, snap: Any) -> list[str]:
             continue
         known = [(cost.priced_name(service, t), usd) for t, usd in found if usd is not None]
         unpriced = [cost.priced_name(service, t) for t, usd in found if usd is None]
-        head = f"  endpoints[{i}] instanceTypes: priced at the first, {cost.priced_name(service, ep.instance_type)}"
+        head = f"  endpoints[{i}] hyperpod.instanceTypes: priced at the first, {cost.priced_name(service, ep.instance_type)}"
         span = f"; the list spans {unit_price(known[0][1])}/h ({known[0][0]}) to {unit_price(known[-1][1])}/h ({known[-1][0]}) per instance" if known else ""
         none = f"; no price for {', '.join(unpriced)}" if unpriced else ""
         out.append(head + span + none)

@@ -8,6 +8,7 @@ import re
 from typing import Any, Iterable, Optional
 
 from . import hyperpod_fields, instances, naming
+from .backends import backend_for
 from .addons import OPERATOR_PREREQUISITES, OPERATOR_ROLE_PREFIX, operator_role_name, resolve_addons
 from .catalog import G8, G11, G20
 from .endpoint import GPU
@@ -128,7 +129,9 @@ def check_placement(cluster: ClusterSpec, endpoints: Iterable[EndpointSpec], pat
     owner = f"platform stack {platform_stack!r} (cluster {cluster.name})" if platform_stack else f"cluster {cluster.name}"
     problems = []
     for i, ep in enumerate(endpoints):
-        for j, itype in enumerate(hyperpod_fields.instance_types(ep)):  # the operator may pick any of instanceTypes
+        # The operator may pick any of instanceTypes; another backend refuses the list (BACKEND) and runs on the first.
+        types = hyperpod_fields.instance_types(ep) if backend_for(ep).operator_features else [ep.instance_type]
+        for j, itype in enumerate(types):
             if instances.ec2_name(itype.lower()) not in placed:
                 fix = missing_group_fix(cluster, ep.model_copy(update={"instance_type": itype}), endpoints, paths.cluster, derivable=platform_stack is None)
                 where = f"{paths.endpoint(i)}.hyperpod.instanceTypes[{j}]" if ep.hyperpod.instance_types else f"{paths.endpoint(i)}.instanceType"
@@ -183,7 +186,7 @@ def derived_groups(cluster: ClusterSpec, endpoints: Iterable[EndpointSpec]) -> l
         return []
     fields = ("name", "instance_type", "instance_count") if cluster.mode == "hyperpod" else ("name", "instance_type", "desired_size", "max_size")
     new = [g.model_dump(by_alias=True, include=set(fields)) for g in groups]
-    spare = " (0 instances for an instanceTypes fallback: scale it when the first type has no capacity)" if any(hyperpod_fields.fallbacks(ep) for ep in endpoints) else ""
+    spare = " (0 instances for a hyperpod.instanceTypes fallback: scale it when the first type has no capacity)" if any(hyperpod_fields.fallbacks(ep) for ep in endpoints) else ""
     return [Change(f"cluster.{key}", [], new, G11, f"derived from the endpoints: one group per instance type, sized for their replicas (autoscaling maximum){spare}; set cluster.{key} to choose your own")]
 
 

@@ -73,7 +73,7 @@ def validate(spec: EndpointSpec, path: str, instance_rules: Callable[[EndpointSp
     for i, t in enumerate(spec.hyperpod.instance_types):
         key = instances.ec2_name(t.strip().lower())
         if key in seen:
-            problems.append(Problem(f"{path}.hyperpod.instanceTypes[{i}]", t, G11, f"repeats instanceTypes[{seen[key]}]", "list each instance type once"))
+            problems.append(Problem(f"{path}.hyperpod.instanceTypes[{i}]", t, G11, f"repeats hyperpod.instanceTypes[{seen[key]}]", "list each instance type once"))
             continue
         seen[key] = i
         if i == 0:
@@ -93,19 +93,6 @@ def first_type_path(spec: EndpointSpec, problems: Iterable[Problem], path: str) 
     if not spec.hyperpod.instance_types:
         return list(problems)
     return [_repath(p, path, 0) for p in problems]
-
-
-def refused_elsewhere(spec: EndpointSpec, where: str, backend: str) -> list[Problem]:
-    """Operator features that the other backends do not have: rejected, never silently dropped."""
-    fix = "remove it, or use backend: hyperpod"
-    out = []
-    if spec.hyperpod.instance_types:
-        out.append(Problem(f"{where}.hyperpod.instanceTypes", list(spec.hyperpod.instance_types), "BACKEND", f"an ordered instance-type list is the HyperPod operator's placement; the {backend} backend runs on instanceType", "set instanceType, or use backend: hyperpod"))
-    if spec.hyperpod.request_limits is not None:
-        out.append(Problem(f"{where}.hyperpod.requestLimits", spec.hyperpod.request_limits.model_dump(by_alias=True, exclude_none=True), "BACKEND", f"requestLimits configures the HyperPod operator's nginx sidecar; the {backend} backend has none", fix))
-    if spec.hyperpod.pd_spec is not None:
-        out.append(Problem(f"{where}.hyperpod.pdSpec", "present", "BACKEND", f"disaggregated prefill and decode is the HyperPod operator's pdSpec; the {backend} backend has none", fix))
-    return out
 
 
 def fit_fallbacks(specs: Sequence[EndpointSpec], facts_for: Callable[[EndpointSpec], Any], fit_check: Callable[[EndpointSpec, Any, str], tuple[Any, list[Problem]]],

@@ -45,7 +45,8 @@ def managed_flags(engine_name: str) -> dict[str, str | None]:
 def validate_endpoint(spec: EndpointSpec, path: str) -> list[Problem]:
     problems: list[Problem] = []
     problems += hyperpod_fields.first_type_path(spec, _instance_rules(spec, path), path)
-    problems += hyperpod_fields.validate(spec, path, _instance_rules) + hyperpod_dpd.validate(spec, path)
+    if backend_for(spec).operator_features:  # elsewhere the keys are refused once (backends._refuse_operator_features)
+        problems += hyperpod_fields.validate(spec, path, _instance_rules) + hyperpod_dpd.validate(spec, path)
     problems += _engine_arg_rules(spec, path)
     problems += security.check_endpoint_env(spec.env, f"{path}.env")
     problems += security.check_url_credentials(spec.model_dump(by_alias=True), path)

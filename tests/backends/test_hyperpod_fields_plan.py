@@ -22,10 +22,10 @@ LLAMA_70B = {"name": "llama70", "model": "meta-llama/Llama-3.3-70B-Instruct", "e
              "load": {"peakRequestsPerSecond": 4, "workload": "N(6000,500)/(512,64)"}}
 
 MODES = {
-    "instanceTypes": {**QWEN, "instanceTypes": ["ml.g6e.12xlarge", "ml.g5.12xlarge"]},
-    "requestLimits": {**QWEN, "instanceType": "ml.g5.12xlarge", "requestLimits": {"maxConcurrentRequests": 32, "maxQueueSize": 8}},
-    "pdSpec": {**LLAMA_70B, "intelligentRouting": True, "routingStrategy": "roundrobin",
-               "pdSpec": {"prefill": {"replicas": 2}, "decode": {"replicas": 1, "autoscaling": {"minReplicas": 1, "maxReplicas": 2, "prometheus": {"query": "sum(vllm:num_requests_waiting)", "targetValue": 8}}}}},
+    "instanceTypes": {**QWEN, "hyperpod": {"instanceTypes": ["ml.g6e.12xlarge", "ml.g5.12xlarge"]}},
+    "requestLimits": {**QWEN, "instanceType": "ml.g5.12xlarge", "hyperpod": {"requestLimits": {"maxConcurrentRequests": 32, "maxQueueSize": 8}}},
+    "pdSpec": {**LLAMA_70B, "hyperpod": {"intelligentRouting": True, "routingStrategy": "roundrobin",
+               "pdSpec": {"prefill": {"replicas": 2}, "decode": {"replicas": 1, "autoscaling": {"minReplicas": 1, "maxReplicas": 2, "prometheus": {"query": "sum(vllm:num_requests_waiting)", "targetValue": 8}}}}}},
 }
 
 

@@ -32,10 +32,12 @@ QWEN3_4B = ModelFacts("Qwen/Qwen3-4B-Instruct-2507", "https://huggingface.co/Qwe
                       "Qwen3ForCausalLM", 36, 32, 8, 128, 2560, 262144, 4_022_468_096, "bfloat16", None, 8_044_936_192, None, "2026-12-06")
 
 
+PD = {"prefill": {"replicas": 1, "maxNumSeqs": 16}, "decode": {"replicas": 2, "maxNumSeqs": 32}}
+
+
 def entry(**over):
     base = {"name": "llama70", "model": LLAMA_70B.model, "engine": "vllm", "backend": "hyperpod", "instanceType": "ml.p5.48xlarge",
-            "engineArgs": {"tensorParallelSize": 8, "maxModelLen": 16384}, "modelSource": SOURCE,
-            "pdSpec": {"prefill": {"replicas": 1, "maxNumSeqs": 16}, "decode": {"replicas": 2, "maxNumSeqs": 32}}}
+            "engineArgs": {"tensorParallelSize": 8, "maxModelLen": 16384}, "modelSource": SOURCE, "hyperpod": {"pdSpec": PD}}
     return {**base, **over}
 
 
@@ -44,7 +46,7 @@ def spec(**over) -> EndpointSpec:
 
 
 def test_d1_dpd_renders_both_roles_with_gpus_and_the_pd_environment():
-    obj = hyperpod.render(spec(), "us-east-1")
+    obj = hyperpod.endpoint_config(spec(), "us-east-1")
     pd = obj["spec"]["pdSpec"]
     assert (pd["prefillSpec"]["replicas"], pd["decodingSpec"]["replicas"], pd["routingThreshold"]) == (1, 2, 4096)
     for role in ("prefillSpec", "decodingSpec"):
@@ -57,8 +59,8 @@ def test_d1_dpd_renders_both_roles_with_gpus_and_the_pd_environment():
 
 
 def test_d1_role_autoscaling_is_rendered_per_role_and_top_level_scaling_is_refused():
-    s = spec(pdSpec={"decode": {"replicas": 1, "autoscaling": {"minReplicas": 1, "maxReplicas": 3, "prometheus": {"query": "sum(vllm:num_requests_waiting)", "targetValue": 8}}}})
-    scaling = hyperpod.render(s, "us-east-1")["spec"]["pdSpec"]["autoScalingSpec"]
+    s = spec(hyperpod={"pdSpec": {"decode": {"replicas": 1, "autoscaling": {"minReplicas": 1, "maxReplicas": 3, "prometheus": {"query": "sum(vllm:num_requests_waiting)", "targetValue": 8}}}}})
+    scaling = hyperpod.endpoint_config(s, "us-east-1")["spec"]["pdSpec"]["autoScalingSpec"]
     assert list(scaling) == ["decodingAutoScaling"]
     assert (scaling["decodingAutoScaling"]["maxReplicaCount"], scaling["decodingAutoScaling"]["prometheusTrigger"]["name"]) == (3, "llama70-decode-prometheus")
     problems = validate_endpoint(spec(replicas=2, autoscaling={"minReplicas": 1, "maxReplicas": 2, "prometheus": {"query": "q", "targetValue": 1}}), "endpoints[0]")
@@ -67,7 +69,7 @@ def test_d1_role_autoscaling_is_rendered_per_role_and_top_level_scaling_is_refus
 
 def test_d1_sglang_with_pdspec_is_refused():
     (problem,) = [p for p in validate_endpoint(spec(engine="sglang"), "endpoints[0]") if p.rule == "D1"]
-    assert problem.path == "endpoints[0].pdSpec" and "vllm" in problem.fix
+    assert problem.path == "endpoints[0].hyperpod.pdSpec" and "vllm" in problem.fix
 
 
 def test_d1_an_lmcache_build_older_than_awss_is_refused_and_another_image_warned():
@@ -79,7 +81,7 @@ def test_d1_an_lmcache_build_older_than_awss_is_refused_and_another_image_warned
 
 
 def test_d1_a_hand_written_dpd_object_without_role_gpus_or_hash_seed_is_reported():
-    obj = hyperpod.render(spec(), "us-east-1")
+    obj = hyperpod.endpoint_config(spec(), "us-east-1")
     del obj["spec"]["pdSpec"]["decodingSpec"]["resources"]
     obj["spec"]["worker"]["environmentVariables"] = [e for e in obj["spec"]["worker"]["environmentVariables"] if e["name"] != "PYTHONHASHSEED"]
     found = {(p.path, p.rule) for p in hyperpod.check(obj)}
@@ -87,10 +89,10 @@ def test_d1_a_hand_written_dpd_object_without_role_gpus_or_hash_seed_is_reported
 
 
 def test_d2_dpd_on_an_instance_type_aws_does_not_list_is_refused_each_entry_named():
-    problems = [p for p in validate_endpoint(spec(instanceType=None, instanceTypes=["ml.p5.48xlarge", "ml.g6e.48xlarge", "ml.g5.2xlarge"]), "endpoints[0]") if p.rule == "D2"]
-    assert [(p.path, p.value) for p in problems] == [("endpoints[0].instanceTypes[1]", "ml.g6e.48xlarge"), ("endpoints[0].instanceTypes[2]", "ml.g5.2xlarge")]
+    problems = [p for p in validate_endpoint(spec(instanceType=None, hyperpod={"pdSpec": PD, "instanceTypes": ["ml.p5.48xlarge", "ml.g6e.48xlarge", "ml.g5.2xlarge"]}), "endpoints[0]") if p.rule == "D2"]
+    assert [(p.path, p.value) for p in problems] == [("endpoints[0].hyperpod.instanceTypes[1]", "ml.g6e.48xlarge"), ("endpoints[0].hyperpod.instanceTypes[2]", "ml.g5.2xlarge")]
     assert "EFA but not on AWS's DPD list" in problems[0].message and "no EFA" in problems[1].message
-    obj = hyperpod.render(spec(instanceType="ml.g6e.48xlarge"), "us-east-1")
+    obj = hyperpod.endpoint_config(spec(instanceType="ml.g6e.48xlarge"), "us-east-1")
     assert [p.path for p in hyperpod.check(obj) if p.rule == "D2"] == ["spec.instanceType"]
 
 
@@ -106,10 +108,10 @@ def test_d2_efa_table_matches_moto():
 
 
 def test_d3_a_threshold_above_every_input_of_the_workload_is_a_warning():
-    s = spec(pdSpec={"routingThreshold": 8192}, load={"peakRequestsPerSecond": 4, "workload": "D(4000,512)"})
+    s = spec(hyperpod={"pdSpec": {"routingThreshold": 8192}}, load={"peakRequestsPerSecond": 4, "workload": "D(4000,512)"})
     (d3,) = [p for p in hyperpod_checks.check([s], {}, lambda i: f"endpoints[{i}]") if p.rule == "D3"]
-    assert (d3.path, d3.value, d3.severity) == ("endpoints[0].pdSpec.routingThreshold", 8192, "warning") and "largest 4000 tokens" in d3.message
-    ok = spec(pdSpec={"routingThreshold": 2048}, load={"peakRequestsPerSecond": 4, "workload": "D(4000,512)"})
+    assert (d3.path, d3.value, d3.severity) == ("endpoints[0].hyperpod.pdSpec.routingThreshold", 8192, "warning") and "largest 4000 tokens" in d3.message
+    ok = spec(hyperpod={"pdSpec": {"routingThreshold": 2048}}, load={"peakRequestsPerSecond": 4, "workload": "D(4000,512)"})
     assert [p for p in hyperpod_checks.check([ok], {}, lambda i: f"endpoints[{i}]") if p.rule == "D3"] == []
 
 
@@ -147,33 +149,33 @@ def test_dpd_stack_plans_and_the_rendered_object_passes_the_crd_schema():
     crd_dir, _ = find_crd_dir()
     if crd_dir is None:
         pytest.skip("no CRD directory (LLM_SERVING_CRD_DIR)")
-    result = Validator(Path(crd_dir)).validate(hyperpod.render(cfg.endpoints[0], "us-east-1"))
+    result = Validator(Path(crd_dir)).validate(hyperpod.endpoint_config(cfg.endpoints[0], "us-east-1"))
     assert result.status == "passed", result.errors
 
 
 def test_pdspec_on_another_backend_is_refused():
     with pytest.raises(ConfigError) as info:
         parse({"cluster": {"mode": "eks", "name": "k"}, "endpoints": [entry(backend="kubernetes", instanceType="p5.48xlarge")]}, "us-east-1", "dev")
-    assert ("endpoints[0].pdSpec", "BACKEND") in {(p.path, p.rule) for p in info.value.problems}
+    assert ("endpoints[0].hyperpod.pdSpec", "BACKEND") in {(p.path, p.rule) for p in info.value.problems}
 
 
 def test_g22_the_sagemaker_dpd_image_counts_as_an_lmcache_build():
     # AWS's DPD example runs kvCacheSpec L1 on public.ecr.aws/deep-learning-containers/vllm:server-hyperpod-cuda-v1.1,
     # which "include[s] LMCache 0.4.3" though its name does not say so.
-    obj = hyperpod.render(spec(image="public.ecr.aws/deep-learning-containers/vllm:server-hyperpod-cuda-v1.1", kvCache={"l1": True}), "us-east-1")
+    obj = hyperpod.endpoint_config(spec(image="public.ecr.aws/deep-learning-containers/vllm:server-hyperpod-cuda-v1.1", hyperpod={"pdSpec": PD, "kvCache": {"l1": True}}), "us-east-1")
     assert [p for p in hyperpod.check(obj) if p.rule in ("G22", "D1")] == []
-    assert [p.rule for p in hyperpod.check(hyperpod.render(spec(image="vllm/vllm-openai:v0.11.0", kvCache={"l1": True}, pdSpec=None), "us-east-1")) if p.rule == "G22"] == ["G22"]
+    assert [p.rule for p in hyperpod.check(hyperpod.endpoint_config(spec(image="vllm/vllm-openai:v0.11.0", hyperpod={"kvCache": {"l1": True}}), "us-east-1")) if p.rule == "G22"] == ["G22"]
 
 
 def test_d1_the_fixer_leaves_a_rendered_dpd_object_as_it_is():
-    obj = hyperpod.render(spec(instanceType=None, instanceTypes=["ml.p5.48xlarge", "ml.p5en.48xlarge"], requestLimits={"maxConcurrentRequests": 16}), "us-east-1")
+    obj = hyperpod.endpoint_config(spec(instanceType=None, hyperpod={"pdSpec": PD, "instanceTypes": ["ml.p5.48xlarge", "ml.p5en.48xlarge"], "requestLimits": {"maxConcurrentRequests": 16}}), "us-east-1")
     fixed, changes = hyperpod.fix(obj)
     assert changes == [] and fixed == obj
 
 
 def test_g9_a_dpd_endpoints_key_is_a_plain_value_for_its_router():
     # The operator creates a router for every DPD endpoint (AWS's DPD page), and its router receives only plain env values (G9).
-    obj = hyperpod.render(spec(apiKey=True), "us-east-1", api_key="sk-test")
+    obj = hyperpod.endpoint_config(spec(apiKey=True), "us-east-1", api_key="sk-test")
     (key,) = [e for e in obj["spec"]["worker"]["environmentVariables"] if e["name"] == "VLLM_API_KEY"]
     assert key == {"name": "VLLM_API_KEY", "value": "sk-test"}
     key.pop("value")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Optional
 
-from .. import addons, hyperpod_fields
+from .. import addons
 from ..catalog import G8, O8
 from ..endpoint import resolve as resolve_endpoint
 from ..problems import Change, Problem
@@ -134,7 +134,12 @@ def _refuse_operator_features(ep: EndpointSpec, where: str, backend: Backend) ->
         problems.append(Problem(f"{where}.hyperpod.tlsCertificateS3Uri", ep.hyperpod.tls_certificate_s3_uri, "BACKEND", "the TLS certificate output is a HyperPod operator feature", fix))
     if ep.public_alb and backend.public_load_balancer(ep) is None:
         problems.append(Problem(f"{where}.publicAlb", True, G8, f"publicAlb makes the endpoint's load balancer internet-facing; loadBalancer is {ep.load_balancer!r}", "set loadBalancer: alb or nlb (kubernetes/kserve), or publicAlb: false"))
-    problems += hyperpod_fields.refused_elsewhere(ep, where, backend)
+    if ep.hyperpod.instance_types:
+        problems.append(Problem(f"{where}.hyperpod.instanceTypes", list(ep.hyperpod.instance_types), "BACKEND", f"an ordered instance-type list is the HyperPod operator's placement; the {name} backend runs on instanceType", "set instanceType instead, or use backend: " + _default("operator")))
+    if ep.hyperpod.request_limits is not None:
+        problems.append(Problem(f"{where}.hyperpod.requestLimits", ep.hyperpod.request_limits.model_dump(by_alias=True, exclude_none=True), "BACKEND", f"requestLimits configures the HyperPod operator's nginx sidecar; the {name} backend has none", fix))
+    if ep.hyperpod.pd_spec is not None:
+        problems.append(Problem(f"{where}.hyperpod.pdSpec", "present", "BACKEND", f"disaggregated prefill and decode is the HyperPod operator's pdSpec; the {name} backend has none", fix))
     scaling = ep.autoscaling
     if scaling is not None and (scaling.prometheus or scaling.cloudwatch):
         problems.append(Problem(f"{where}.autoscaling", scaling.model_dump(by_alias=True, exclude_none=True), "BACKEND", "prometheus/cloudwatch triggers are the HyperPod operator's KEDA triggers", "remove them (kubernetes: autoscaling.podsMetric drives an HPA; ome/kserve: min/maxReplicas)"))

@@ -127,11 +127,11 @@ def validate(spec: EndpointSpec, path: str) -> list[Problem]:
                         f"use engine vllm, or remove hyperpod.pdSpec ({DPD_PAGE})")]
     if spec.replicas != 1:
         problems.append(Problem(f"{path}.replicas", spec.replicas, D1, "with pdSpec the prefill and decode Deployments have their own replica counts (CRD pdSpec.prefillSpec.replicas, decodingSpec.replicas)",
-                                "remove replicas; set hyperpod.pdSpec.prefill.replicas and pdSpec.decode.replicas"))
+                                "remove replicas; set hyperpod.pdSpec.prefill.replicas and hyperpod.pdSpec.decode.replicas"))
     if spec.autoscaling is not None:
         problems.append(Problem(f"{path}.autoscaling", spec.autoscaling.model_dump(by_alias=True, exclude_none=True), D1,
                                 "with pdSpec each role scales on its own (CRD pdSpec.autoScalingSpec.prefillAutoScaling, decodingAutoScaling)",
-                                "move it to hyperpod.pdSpec.prefill.autoscaling and/or pdSpec.decode.autoscaling"))
+                                "move it to hyperpod.pdSpec.prefill.autoscaling and/or hyperpod.pdSpec.decode.autoscaling"))
     for name, role in (("prefill", pd.prefill), ("decode", pd.decode)):
         if role.autoscaling is not None and (role.autoscaling.target or role.autoscaling.pods_metric):
             problems.append(Problem(f"{path}.hyperpod.pdSpec.{name}.autoscaling", role.autoscaling.model_dump(by_alias=True, exclude_none=True), D1,
@@ -173,7 +173,7 @@ def check_threshold(spec: EndpointSpec, shape: Optional[WorkloadShape], path: st
     if pd.routing_threshold > shape.input_max:
         return [Problem(f"{path}.hyperpod.pdSpec.routingThreshold", pd.routing_threshold, D3,
                         f"no input of {shape.source} reaches it (largest {shape.input_max} tokens): every request goes straight to the decoder and the prefill pool idles",
-                        f"set routingThreshold <= {shape.input_max} (AWS: 0 always disaggregates), or remove hyperpod.pdSpec", severity="warning")]
+                        f"set hyperpod.pdSpec.routingThreshold <= {shape.input_max} (AWS: 0 always disaggregates), or remove hyperpod.pdSpec", severity="warning")]
     return []
 
 
@@ -226,7 +226,7 @@ def check(spec: Mapping[str, Any], engine: Optional[str]) -> list[Problem]:
         return []
     problems: list[Problem] = []
     if engine not in (None, "vllm"):
-        problems.append(Problem("spec.pdSpec", "present", D1, f"the operator's DPD runs vLLM workers (CRD: \"Additional vLLM args\" per role), not {engine}", "use a vLLM worker or remove hyperpod.pdSpec"))
+        problems.append(Problem("spec.pdSpec", "present", D1, f"the operator's DPD runs vLLM workers (CRD: \"Additional vLLM args\" per role), not {engine}", "use a vLLM worker, or remove spec.pdSpec (config: hyperpod.pdSpec)"))
     for role in ("prefillSpec", "decodingSpec"):
         resources = (pd.get(role) or {}).get("resources") or {}
         if not ((resources.get("requests") or {}).get(GPU) or (resources.get("limits") or {}).get(GPU)):

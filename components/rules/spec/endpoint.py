@@ -213,7 +213,7 @@ class EndpointSpec(_Model):
     instance_type: line(64)
     """GPU instance type the endpoint runs on, with or without the `ml.` prefix (the hyperpod backend uses the
     `ml.` name, the others the EC2 name). It must be a known GPU type, and on a new cluster a node or instance
-    group must have it (rule G11). Leave it out when `instanceTypes` is set: it is then the list's first entry.
+    group must have it (rule G11). Leave it out when `hyperpod.instanceTypes` is set: it is then the list's first entry.
     Example: `ml.g5.12xlarge`
     """
     model_source: ModelSource

@@ -103,5 +103,5 @@ def derive_instance_type(data: Any) -> Any:
         return data
     given = data.get("instanceType", data.get("instance_type"))
     if given is not None and given != types[0]:
-        raise ValueError(f"instanceType {given!r} and instanceTypes are mutually exclusive (CRD spec.instanceType); keep hyperpod.instanceTypes and drop instanceType")
+        raise ValueError(f"instanceType {given!r} and hyperpod.instanceTypes are mutually exclusive (CRD spec.instanceType); keep hyperpod.instanceTypes and drop instanceType")
     return {**{k: v for k, v in data.items() if k not in ("instanceType", "instance_type")}, "instanceType": types[0]}

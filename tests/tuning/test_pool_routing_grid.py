@@ -13,7 +13,6 @@ import yaml
 from stacks.tuning import grid as grid_mod
 from stacks.tuning.deploy import DeployError
 from stacks.tuning.pulumi_target import PulumiDeployer, with_cluster_context
-from tests.example_stacks import user_project
 from tests.tuning.test_base_stack import EKS, grid_file, project
 
 GRIDS = Path(grid_mod.__file__).resolve().parents[1] / "grids"
@@ -30,13 +29,10 @@ def errors(found: list[grid_mod.Point]) -> dict[str, set[str]]:
     return {p.params.get("kubernetes.routing", "-") + "/" + str(p.params.get("backend", "kubernetes")): {str(x) for x in p.problems if x.severity == "error"} for p in found}
 
 
-def test_the_shipped_pool_grid_has_every_point_to_try_on_staging(tmp_path):
-    doc = yaml.safe_load((GRIDS / "qwen3-4b-pool-routing.yaml").read_text())
-    (tmp_path / "project").mkdir()
-    doc["pulumi"]["projectDir"] = str(user_project(tmp_path / "project", "staging"))
-    path = tmp_path / "pool.yaml"
-    path.write_text(yaml.safe_dump(doc))
-    found = points(path)
+def test_the_shipped_pool_grid_has_every_point_to_try_as_shipped(monkeypatch):
+    """It brings its own cluster, so no SET THIS value of another stack stands between a user and its dry run."""
+    monkeypatch.chdir(GRIDS.parent.parent)  # pulumi.projectDir: . is the project, where `tune` runs
+    found = points(GRIDS / "qwen3-4b-pool-routing.yaml")
     assert sorted((p.params["kubernetes.routing"], p.params["engine"], p.pruned) for p in found) == [
         ("inferencePool", "sglang", False), ("inferencePool", "vllm", False), ("service", "sglang", False), ("service", "vllm", False)]
 

@@ -17,7 +17,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from .endpoints.objects import SCHEME_ANNOTATION, declare
+from .endpoints.objects import SCHEME_ANNOTATION, declare, status_of
 from .endpoints.router_check import RouterServiceCheck
 from .endpoints.urls import hostname_of
 from .rules import inference_pool
@@ -77,7 +77,7 @@ class TenantGateway(pulumi.ComponentResource):
         self._name = name
         self._args = args
         spec = args.spec
-        k8s_opts = dict(parent=self, provider=args.provider)
+        k8s_opts: dict[str, Any] = dict(parent=self, provider=args.provider)
         base = [*args.ingress_ready]  # every chart here creates Services (O1)
         namespaces = {
             ns: k8s.core.v1.Namespace(f"{name}-ns-{ns}", metadata={"name": ns}, opts=pulumi.ResourceOptions(**k8s_opts, depends_on=base))
@@ -103,7 +103,7 @@ class TenantGateway(pulumi.ComponentResource):
             random.RandomPassword(f"{name}-key-{t.name}", length=48, special=False, keepers={"rotation": t.rotation}, opts=pulumi.ResourceOptions(parent=self))
             for t in spec.tenants
         ]
-        keys = [pulumi.Output.secret(p.result.apply(lambda r: f"sk-{r}")) for p in passwords]
+        keys: list[pulumi.Output[str]] = [pulumi.Output.secret(p.result.apply(lambda r: f"sk-{r}")) for p in passwords]
         routes = gw_config.upstreams(args.endpoints, args.platform)
         routers = self._router_checks(routes)
         after = [*([namespaces[spec.namespace]] if spec.namespace in namespaces else []), *args.after]
@@ -142,13 +142,13 @@ class TenantGateway(pulumi.ComponentResource):
         )
         scheme = "https" if spec.certificate_arn else "http"
         # G16: the URL from the Ingress's final status.
-        self.url = alb.status.apply(lambda s: f"{scheme}://{h}" if (h := hostname_of(s)) else None)
+        self.url = status_of(alb).apply(lambda s: f"{scheme}://{h}" if (h := hostname_of(s)) else None)
         # `models`: what the tenant may send as `model`; `stacks status --probe` calls one of them and one outside them.
         self.tenants = {
             t.name: {
                 "tier": t.tier,
                 "models": [u.served_model_name for u in gw_config.tenant_models(spec, i, routes)],
-                "curl": self.url.apply(lambda u, t=t, i=i: curl_example(u, t.name, gw_config.tenant_models(spec, i, routes))),
+                "curl": self.url.apply(lambda u, t=t, i=i: curl_example(u, t.name, gw_config.tenant_models(spec, i, routes))),  # type: ignore[misc]  # mypy cannot type a lambda whose defaults bind the loop variables
             }
             for i, t in enumerate(spec.tenants)
         }
@@ -188,10 +188,10 @@ class TenantGateway(pulumi.ComponentResource):
 
     def _counter_store(self, store: str, base: list[pulumi.Resource], eg_namespace: pulumi.Resource) -> tuple[pulumi.Input[str], list[pulumi.Resource]]:
         a = self._args
-        k8s_opts = dict(parent=self, provider=a.provider)
+        k8s_opts: dict[str, Any] = dict(parent=self, provider=a.provider)
         if store == "in-cluster":
             ns = k8s.core.v1.Namespace(f"{self._name}-ns-{charts.REDIS_NAMESPACE}", metadata={"name": charts.REDIS_NAMESPACE}, opts=pulumi.ResourceOptions(**k8s_opts, depends_on=base))
-            made = [declare(f"{self._name}-redis-{m['kind'].lower()}", m, pulumi.ResourceOptions(**k8s_opts, depends_on=[ns, *base])) for m in charts.redis_objects()]
+            made: list[pulumi.Resource] = [declare(f"{self._name}-redis-{m['kind'].lower()}", m, pulumi.ResourceOptions(**k8s_opts, depends_on=[ns, *base])) for m in charts.redis_objects()]
             return charts.in_cluster_redis_host(), made
         if a.network is None:  # stacks/config.py refuses this at config time; a caller that skipped it stops here
             raise pulumi.RunError(str(gw_config.counter_store_problem(a.spec, a.stack, builds_vpc=False)))

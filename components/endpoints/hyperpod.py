@@ -69,7 +69,7 @@ class EndpointIngress(pulumi.ComponentResource):
         super().__init__("llm-serving:endpoints:EndpointIngress", name, None, opts)
         spec = args.spec
         tags = tag_rules.alb_tags(pulumi.get_stack(), args.endpoint_name, args.tags)
-        metadata = {
+        metadata: dict[str, Any] = {
             "name": ingress_rules.ingress_name(args.endpoint_name),
             "namespace": hyperpod.OPERATOR_NAMESPACE,  # where the router and its Service run
             "labels": {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/name": args.endpoint_name},

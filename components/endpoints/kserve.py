@@ -12,7 +12,7 @@ from ..rules import capacity, fit
 from ..rules.backends import kserve
 from ..rules.backends import state as endpoint_state
 from .base import EndpointArgs, EndpointComponent
-from .objects import declare_all
+from .objects import declare_all, status_of
 from .urls import load_balancer_url
 
 
@@ -32,4 +32,4 @@ class KServeEndpoint(EndpointComponent):
         manifests = fit.annotate(capacity.annotate(kserve.render(ep.spec, args.ingress, ep.api_key_secret if self.key else None, tags), args.capacity_contract), args.model_facts)
         self.children = declare_all(self, name, manifests, [*self.deps, *([self.key] if self.key else [])], args.ingress_ready)
         url = load_balancer_url(ep.spec, self.children, kserve.gateway_service_name(ep.spec), ingress_rules.url_scheme(args.ingress))
-        return url, self.children["InferenceService"].status.apply(endpoint_state.ready_condition)
+        return url, status_of(self.children["InferenceService"]).apply(endpoint_state.ready_condition)

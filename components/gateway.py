@@ -97,7 +97,7 @@ class TenantGateway(pulumi.ComponentResource):
             for url in (inference_pool.CRD_URLS if pooled else ())
         ]
         aigw = self._chart("ai_gateway", {}, [namespaces[charts.AIGW_NAMESPACE], eg, crds, *pool_crd, *base])
-        installers = {"envoy_gateway": [eg, aigw], "ai_gateway_crds": [crds, eg, aigw], "inference_pool": [*pool_crd, aigw]}
+        installers: dict[str, list[pulumi.Resource]] = {"envoy_gateway": [eg, aigw], "ai_gateway_crds": [crds, eg, aigw], "inference_pool": [*pool_crd, aigw]}
 
         passwords = [
             random.RandomPassword(f"{name}-key-{t.name}", length=48, special=False, keepers={"rotation": t.rotation}, opts=pulumi.ResourceOptions(parent=self))
@@ -207,9 +207,10 @@ class TenantGateway(pulumi.ComponentResource):
         )
         subnets = aws.elasticache.SubnetGroup(f"{self._name}-redis", subnet_ids=net.subnet_ids, tags=a.tags, opts=pulumi.ResourceOptions(parent=self))
         token = random.RandomPassword(f"{self._name}-redis-token", length=64, special=False, opts=pulumi.ResourceOptions(parent=self))
+        auth_token: pulumi.Output[str] = pulumi.Output.secret(token.result)
         cache = aws.elasticache.ReplicationGroup(
             f"{self._name}-redis",
-            auth_token=pulumi.Output.secret(token.result),
+            auth_token=auth_token,
             subnet_group_name=subnets.name,
             security_group_ids=[sg.id],
             tags=a.tags,

@@ -27,7 +27,7 @@ is deleted first and the ALB controller cleans up its ALB under its finalizer, n
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Optional
+from typing import Any, ClassVar, Optional, cast
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -91,7 +91,7 @@ class EndpointIngress(pulumi.ComponentResource):
         )
         self.ingress = k8s.networking.v1.Ingress(
             name,
-            metadata=metadata,
+            metadata=cast(k8s.meta.v1.ObjectMetaArgsDict, metadata),
             spec=backend,
             opts=pulumi.ResourceOptions(
                 parent=self,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, Self
 
 from .client import RequestRecord
 from .metrics import LatencyStats, meets_slo
@@ -64,7 +64,7 @@ class LevelResult:
     @classmethod
     def from_records(
         cls, mode: str, value: float, records: list[RequestRecord], t0: float, slo: Mapping[str, float], cpu_s: float
-    ) -> "LevelResult":
+    ) -> Self:
         ok = [r for r in records if r.ok]
         failed = [r for r in records if not r.ok and not r.cancelled and not r.rate_limited]
         finished = len(ok) + len(failed)

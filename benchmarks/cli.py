@@ -33,7 +33,7 @@ from .options import ConfigField, config_fields
 from .secrets import quoted, scrub
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line instead of usage + traceback-like noise
+    def error(self, message: str) -> typing.NoReturn:  # one line instead of usage + traceback-like noise
         sys.stderr.write(scrub(f"benchmarks: error: {message} (see python -m benchmarks run --help)") + "\n")
         raise SystemExit(2)
 
@@ -142,6 +142,7 @@ def add_config_options(run: argparse.ArgumentParser, config_class: type = Benchm
     required, the workload shapes and the guards each in their own group."""
     load = run.add_mutually_exclusive_group(required=True)
     groups: dict[str, argparse._ArgumentGroup] = {}
+    where: argparse._ActionsContainer
     for f in config_fields(config_class):
         opt = f.option
         if opt.exclusive:

@@ -24,7 +24,7 @@ from aiohttp.client_proto import ResponseHandler
 try:  # parsing every chunk is the client's main CPU cost; orjson (pinned) parses ~4x faster
     from orjson import loads as _loads
 except ImportError:  # pragma: no cover - stdlib fallback keeps the module usable
-    from json import loads as _loads
+    from json import loads as _loads  # type: ignore[assignment]  # orjson's loads with the arguments used here
 
 from .metrics import request_latencies
 from .sse import SSEError, SSEParser

@@ -17,6 +17,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from time import perf_counter
+from typing import cast
 
 import aiohttp
 from aiohttp.client_proto import ResponseHandler
@@ -230,7 +231,7 @@ class StampingHandler(ResponseHandler):
     last_read = 0.0
 
     def connection_made(self, transport) -> None:
-        super().connection_made(_StampingTransport(transport, self))
+        super().connection_made(cast(asyncio.BaseTransport, _StampingTransport(transport, self)))  # a transport by delegation
 
     def data_received(self, data: bytes) -> None:
         self.last_read = perf_counter()
@@ -253,7 +254,7 @@ def _install_stamping(connector: aiohttp.BaseConnector) -> None:
             "ResponseHandler, so socket timestamps cannot be installed. "
             "Fix: install the pinned aiohttp (requirements.txt), or set BENCHMARKS_STAMP=resume"
         )
-    connector._factory = functools.partial(StampingHandler, loop=asyncio.get_running_loop())
+    connector._factory = cast("functools.partial[ResponseHandler]", functools.partial(StampingHandler, loop=asyncio.get_running_loop()))
 
 
 def _send_tracing() -> aiohttp.TraceConfig:
@@ -392,13 +393,13 @@ async def send(session: aiohttp.ClientSession, target: Target, record: RequestRe
                         if ev == b"[DONE]":
                             done = True
                             break
-                        text, finish, ev_usage, model = _parse_event(ev)
+                        piece, finish, ev_usage, model = _parse_event(ev)
                         if record.model is None and isinstance(model, str) and model:
                             record.model = model[:200]  # named in the verdict (benchmarks/validity.py)
-                        if text is not None:
+                        if piece is not None:
                             token_times.append(now)
                             if record.reply is not None:
-                                record.reply.append(text)
+                                record.reply.append(piece)
                             if len(token_times) > max_chunks:  # bounds memory and the fallback token count
                                 raise _StreamError(
                                     f"more text chunks than max_tokens={record.output_tokens_requested} allows ({max_chunks})"

@@ -161,7 +161,7 @@ def check_documents(docs: list[Document], config: Optional[PolicyConfig], valida
 
 
 def _label(doc: Document) -> str:
-    meta: dict[str, Any] = doc.manifest.get("metadata") if isinstance(doc.manifest.get("metadata"), dict) else {}
+    meta = found if isinstance(found := doc.manifest.get("metadata"), dict) else {}
     name = meta.get("name", "(no name)")
     return f"{doc.manifest.get('kind')} {meta['namespace'] + '/' if meta.get('namespace') else ''}{name}"
 

@@ -236,7 +236,7 @@ def to_cel(value: Any, schema: dict[str, Any]) -> Any:
             return {key: to_cel(item, extra) for key, item in value.items()}
         return {}  # no properties and no additionalProperties schema: nothing inside is visible to CEL
     if kind == "array" and isinstance(value, list):
-        items: dict[str, Any] = schema.get("items") if isinstance(schema.get("items"), dict) else {}
+        items = found if isinstance(found := schema.get("items"), dict) else {}
         return [to_cel(item, items) for item in value]
     if kind == "number" and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)

@@ -189,7 +189,7 @@ def tenant_targets(outputs: dict[str, Any], secrets: list[str]) -> tuple[list[Ta
     url = gateway.get("url")
     if not url:
         return [], [Outcome("gateway", "", None, Verdict(False, f"gateway.url is null: its ALB has no address (`kubectl describe ingress -n {charts.EG_NAMESPACE}`)"))]
-    tenants: dict[str, Any] = gateway.get("tenants") if isinstance(gateway.get("tenants"), dict) else {}
+    tenants = found if isinstance(found := gateway.get("tenants"), dict) else {}
     everything = sorted({m for t in tenants.values() if isinstance(t, dict) for m in t.get("models") or []})
     paths = {str(e.get("servedModelName")): str(e.get("invocationPath")) for e in (outputs.get("endpoints") or {}).values() if isinstance(e, dict)}
     store = _counter_store(gateway)

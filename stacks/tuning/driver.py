@@ -397,7 +397,7 @@ class Driver:
             for point in proposed:
                 attempt = store.next_attempt(self.run_name, point.key)
                 claim = self.coordinator.hold(point.key, attempt) if attempt is not None else None
-                if claim is None or not store.claim(self.run_name, point.key, point.params, self.clock(), attempt):
+                if claim is None or attempt is None or not store.claim(self.run_name, point.key, point.params, self.clock(), attempt):
                     if claim is not None:
                         self.coordinator.release(claim, finished=False)
                     self.taken.add(point.key)  # another worker holds or finished it

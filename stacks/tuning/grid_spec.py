@@ -106,7 +106,7 @@ class _BenchmarkBlock(_Model):
 
 def benchmark_model(config_class: type = BenchmarkConfig) -> Any:
     """The `benchmark:` block of a grid: every option of `config_class` declared for grids, then the grid's own."""
-    return create_model(
+    return create_model(  # type: ignore[call-overload]  # pydantic's overloads cannot type fields passed as **kwargs
         "Benchmark",
         __base__=_BenchmarkBlock,
         __module__=__name__,

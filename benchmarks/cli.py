@@ -17,6 +17,7 @@ import os
 import signal
 import sys
 import types
+from pathlib import Path
 import typing
 
 from rich.console import Console
@@ -273,7 +274,7 @@ def _checked_run(args: argparse.Namespace, config: BenchmarkConfig, results: Out
             fmt, path = parse_spec(spec)
         except ValueError as e:
             return _fail("--export", spec, str(e))
-        with Output(path, KINDS[fmt], f"--export {spec}"):  # refused, or not writable: before the run
+        with Output(Path(path), KINDS[fmt], f"--export {spec}"):  # refused, or not writable: before the run
             pass
         exports.append((fmt, path))
     out, err = literal_console(), literal_console(stderr=True)

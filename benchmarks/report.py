@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from pathlib import Path
 from typing import Optional, TextIO, cast
 
 from rich.console import Console
@@ -189,5 +190,5 @@ def write_json(result: BenchmarkResult, out: Output | str) -> None:
     if isinstance(out, Output):
         out.write(json_bytes(scrub_data(result.to_dict())))
         return
-    with Output(out, RESULTS_FILE, f"--out {out}") as target:
+    with Output(Path(out), RESULTS_FILE, f"--out {out}") as target:
         target.write(json_bytes(scrub_data(result.to_dict())))

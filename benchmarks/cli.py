@@ -17,8 +17,8 @@ import os
 import signal
 import sys
 import types
-from pathlib import Path
 import typing
+from pathlib import Path
 
 from rich.console import Console
 

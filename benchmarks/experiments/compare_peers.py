@@ -98,7 +98,7 @@ def main() -> None:
     if len(os.sched_getaffinity(0)) < 2:
         raise SystemExit("needs 2 CPUs: the server on one, the client under test on the other")
     server, url = stream_server.start(SERVER_TTFT, cpu=0)
-    rows: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
+    rows: list[tuple[Any, ...]] = []  # (concurrency, ours, genai-bench's)
     try:
         for c in (int(x) for x in a.concurrency.split(",")):
             n = max(a.requests, 4 * c) if c > 1 else min(a.requests, 100)

@@ -4,7 +4,7 @@ error lines: ``benchmarks/exits.py``."""
 from .exits import leave, run
 
 
-def _main(argv: list[str]) -> int:
+def _main(argv: list[str] | None) -> int:
     from .cli import main  # inside the mapping: Ctrl-C while the libraries load is one line too
 
     return main(argv)

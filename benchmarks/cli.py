@@ -18,6 +18,7 @@ import signal
 import sys
 import types
 import typing
+from pathlib import Path
 
 from rich.console import Console
 
@@ -33,7 +34,7 @@ from .options import ConfigField, config_fields
 from .secrets import quoted, scrub
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line instead of usage + traceback-like noise
+    def error(self, message: str) -> typing.NoReturn:  # one line instead of usage + traceback-like noise
         sys.stderr.write(scrub(f"benchmarks: error: {message} (see python -m benchmarks run --help)") + "\n")
         raise SystemExit(2)
 
@@ -142,6 +143,7 @@ def add_config_options(run: argparse.ArgumentParser, config_class: type = Benchm
     required, the workload shapes and the guards each in their own group."""
     load = run.add_mutually_exclusive_group(required=True)
     groups: dict[str, argparse._ArgumentGroup] = {}
+    where: argparse._ActionsContainer
     for f in config_fields(config_class):
         opt = f.option
         if opt.exclusive:
@@ -272,7 +274,7 @@ def _checked_run(args: argparse.Namespace, config: BenchmarkConfig, results: Out
             fmt, path = parse_spec(spec)
         except ValueError as e:
             return _fail("--export", spec, str(e))
-        with Output(path, KINDS[fmt], f"--export {spec}"):  # refused, or not writable: before the run
+        with Output(Path(path), KINDS[fmt], f"--export {spec}"):  # refused, or not writable: before the run
             pass
         exports.append((fmt, path))
     out, err = literal_console(), literal_console(stderr=True)

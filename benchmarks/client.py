@@ -17,7 +17,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from time import perf_counter
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 from aiohttp.client_proto import ResponseHandler
@@ -25,7 +25,7 @@ from aiohttp.client_proto import ResponseHandler
 try:  # parsing every chunk is the client's main CPU cost; orjson (pinned) parses ~4x faster
     from orjson import loads as _loads
 except ImportError:  # pragma: no cover - stdlib fallback keeps the module usable
-    from json import loads as _loads
+    from json import loads as _loads  # type: ignore[assignment]  # orjson's loads with the arguments used here
 
 from .metrics import request_latencies
 from .sse import SSEError, SSEParser
@@ -237,7 +237,7 @@ class StampingHandler(ResponseHandler):
     last_read = 0.0
 
     def connection_made(self, transport) -> None:
-        super().connection_made(_StampingTransport(transport, self))
+        super().connection_made(cast(asyncio.BaseTransport, _StampingTransport(transport, self)))  # a transport by delegation
 
     def data_received(self, data: bytes) -> None:
         self.last_read = perf_counter()
@@ -260,7 +260,7 @@ def _install_stamping(connector: aiohttp.BaseConnector) -> None:
             "ResponseHandler, so socket timestamps cannot be installed. "
             "Fix: install the pinned aiohttp (requirements.txt), or set BENCHMARKS_STAMP=resume"
         )
-    connector._factory = functools.partial(StampingHandler, loop=asyncio.get_running_loop())
+    connector._factory = cast("functools.partial[ResponseHandler]", functools.partial(StampingHandler, loop=asyncio.get_running_loop()))
 
 
 def _send_tracing() -> aiohttp.TraceConfig:
@@ -416,13 +416,13 @@ async def send(session: aiohttp.ClientSession, target: Target, record: RequestRe
                         if ev == b"[DONE]":
                             done = True
                             break
-                        text, finish, ev_usage, model = _parse_event(ev)
+                        piece, finish, ev_usage, model = _parse_event(ev)
                         if record.model is None and isinstance(model, str) and model:
                             record.model = model[:200]  # named in the verdict (benchmarks/validity.py)
-                        if text is not None:
+                        if piece is not None:
                             token_times.append(now)
                             if record.reply is not None:
-                                record.reply.append(text)
+                                record.reply.append(piece)
                             if len(token_times) > max_chunks:  # bounds memory and the fallback token count
                                 raise _StreamError(
                                     f"more text chunks than max_tokens={record.output_tokens_requested} allows ({max_chunks})"

@@ -132,7 +132,7 @@ def _silence(stream) -> None:
 def _say(line: str, prefer: str = "stderr") -> None:
     """One line on `prefer`, else on the other standard stream; nothing if neither can take it."""
     for name in (prefer, "stdout" if prefer == "stderr" else "stderr"):
-        stream = getattr(sys, name, None)
+        stream: Any = getattr(sys, name, None)  # None or closed: the write fails and the other one is tried
         try:
             stream.write(line + "\n")
             stream.flush()

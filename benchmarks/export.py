@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import statistics
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 from .client import RequestRecord
 from .metrics import percentile
@@ -36,7 +36,7 @@ def _stat_field(values: list[float]) -> dict[str, float | None]:
     keys = ("min", "max", "mean", "stddev", "sum", "p25", "p50", "p75", "p90", "p95", "p99")
     if not values:
         return dict.fromkeys(keys)
-    out = {"min": min(values), "max": max(values), "mean": statistics.fmean(values),
+    out: dict[str, float | None] = {"min": min(values), "max": max(values), "mean": statistics.fmean(values),
            "stddev": statistics.pstdev(values), "sum": float(sum(values))}
     for p in (25, 50, 75, 90, 95, 99):
         out[f"p{p}"] = percentile(sorted(values), p)
@@ -47,7 +47,8 @@ def _genai_request(r: RequestRecord) -> dict[str, Any]:
     """One request as genai-bench's RequestLevelMetrics (seconds, tokens, tokens/s)."""
     if not r.ok:
         return {"error_code": r.status or 0, "error_message": r.error}
-    out_lat = r.e2e - r.ttft
+    ttft, e2e = cast(float, r.ttft), cast(float, r.e2e)  # an ok record has both (the client stamps them before `ok`)
+    out_lat = e2e - ttft
     n_out = r.output_tokens
     multi = n_out is not None and n_out > 1
     return {
@@ -59,8 +60,8 @@ def _genai_request(r: RequestRecord) -> dict[str, Any]:
         "num_input_tokens": r.input_tokens,
         "num_output_tokens": n_out,
         "total_tokens": (r.input_tokens or 0) + (n_out or 0),
-        "input_throughput": r.input_tokens / r.ttft if r.ttft else 0,
-        "output_throughput": (n_out - 1) / out_lat if multi and out_lat else None,
+        "input_throughput": cast(int, r.input_tokens) / ttft if ttft else 0,
+        "output_throughput": (cast(int, n_out) - 1) / out_lat if multi and out_lat else None,
         "error_code": None,
         "error_message": None,
     }
@@ -145,10 +146,11 @@ def inference_perf(result: BenchmarkResult, lv: LevelResult) -> dict[str, Any]:
         "successes": {
             "count": len(ok),
             "latency": {
-                "request_latency": _summarize([r.e2e for r in ok]),
-                "normalized_time_per_output_token": _summarize([r.e2e / r.output_tokens for r in ok if r.output_tokens]),
+                # ok records: the client stamps ttft and e2e before it sets `ok`
+                "request_latency": _summarize([cast(float, r.e2e) for r in ok]),
+                "normalized_time_per_output_token": _summarize([cast(float, r.e2e) / r.output_tokens for r in ok if r.output_tokens]),
                 "time_per_output_token": _summarize([r.tpot for r in ok if r.tpot is not None]),
-                "time_to_first_token": _summarize([r.ttft for r in ok]),
+                "time_to_first_token": _summarize([cast(float, r.ttft) for r in ok]),
                 "inter_token_latency": _summarize([x for r in ok for x in r.itl]),
             },
             "throughput": {

@@ -40,7 +40,7 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Literal, Mapping
+from typing import Literal, Mapping, Protocol
 
 from . import eventloop, secrets, tenants, validity
 from .client import Target, make_session
@@ -168,8 +168,8 @@ class BenchmarkConfig:
                 raise ConfigError("slo", k, f"SLO keys are {', '.join(SLO_KEYS)}")
             if not v > 0:
                 raise ConfigError("slo", f"{k}={v}", "SLO limits are positive seconds")
-        if self.metrics_url is not None and check_url(self.metrics_url):
-            raise ConfigError("metrics_url", secrets.without_credentials(self.metrics_url), check_url(self.metrics_url))
+        if self.metrics_url is not None and (problem := check_url(self.metrics_url)):
+            raise ConfigError("metrics_url", secrets.without_credentials(self.metrics_url), problem)
         if self.metrics_interval is not None and not (MIN_METRICS_INTERVAL <= self.metrics_interval < float("inf")):
             raise ConfigError("metrics_interval", self.metrics_interval, f"use a number of seconds of at least {MIN_METRICS_INTERVAL:g}, or leave it unset")
         if self.api_keys is not None:
@@ -221,11 +221,19 @@ class BenchmarkConfig:
         return d
 
 
+class ProgressUI(Protocol):
+    """What run_benchmark calls on a progress display (report.ProgressBar)."""
+
+    def start_level(self, label: str, total: int) -> None: ...
+    def advance(self) -> None: ...
+    def end_level(self) -> None: ...
+
+
 class _Progress:
     """Adapts an optional progress object with ``start_level(label, total)``, ``advance()``
     and ``end_level()`` to the runner's per-request callback."""
 
-    def __init__(self, ui: object | None) -> None:
+    def __init__(self, ui: ProgressUI | None) -> None:
         self.ui = ui
 
     def request_done(self, record) -> None:
@@ -237,7 +245,7 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-async def run_benchmark(config: BenchmarkConfig, *, stop: asyncio.Event | None = None, progress: object | None = None) -> BenchmarkResult:
+async def run_benchmark(config: BenchmarkConfig, *, stop: asyncio.Event | None = None, progress: ProgressUI | None = None) -> BenchmarkResult:
     """Runs every level of ``config``; see the module docstring."""
     config.validate()
     stop = stop or asyncio.Event()
@@ -247,6 +255,7 @@ async def run_benchmark(config: BenchmarkConfig, *, stop: asyncio.Event | None =
     if config.api_key:
         headers["Authorization"] = f"Bearer {config.api_key}"
     target = Target(endpoint_url(config.url, config.endpoint), headers, config.timeout)
+    values: tuple[float, ...]
     if config.trace:
         mode, values = "trace", (config.trace_speed,)
     else:
@@ -307,7 +316,7 @@ async def run_benchmark(config: BenchmarkConfig, *, stop: asyncio.Event | None =
             try:
                 with no_gc_pauses():
                     if mode == "concurrency":
-                        t0 = await run_closed(context(records), value, max_requests, max_seconds, stop)
+                        t0 = await run_closed(context(records), int(value), max_requests, max_seconds, stop)
                     elif mode == "trace":
                         t0 = await run_trace(context(records), max_requests, max_seconds, stop)
                     else:
@@ -322,8 +331,8 @@ async def run_benchmark(config: BenchmarkConfig, *, stop: asyncio.Event | None =
                 level.engine_metrics = await scraper.end_level()
             level.workload = {"shape": workload.name, **summarize(records, timed=mode == "trace",
                                                                    reachable=getattr(workload, "tracks_reachable", False))}
-            if getattr(workload, "text_seed", None) is not None:
-                level.workload["prefix_seed"] = workload.text_seed  # give it as prefix_seed to send the same texts again
+            if (text_seed := getattr(workload, "text_seed", None)) is not None:
+                level.workload["prefix_seed"] = text_seed  # give it as prefix_seed to send the same texts again
             if mode == "trace":
                 level.workload["trace"] = trace_info(config, workload, len(records))
             validity.judge(level, config)
@@ -341,7 +350,7 @@ async def run_benchmark(config: BenchmarkConfig, *, stop: asyncio.Event | None =
 
 
 
-def run_benchmark_sync(config: BenchmarkConfig, *, progress: object | None = None) -> BenchmarkResult:
+def run_benchmark_sync(config: BenchmarkConfig, *, progress: ProgressUI | None = None) -> BenchmarkResult:
     """``run_benchmark`` in a fresh event loop (call it from plain code, not from a running loop).
     To stop early and keep partial results, use ``run_benchmark`` with a ``stop`` event."""
     return eventloop.run(run_benchmark(config, progress=progress))

@@ -12,7 +12,7 @@ try:  # a trace's 8,000-token prompt: ~0.7 ms with json, ~0.05 ms with orjson (p
 except ImportError:  # pragma: no cover - stdlib fallback keeps the module usable
     import json
 
-    def _dumps(obj: dict) -> bytes:
+    def _dumps(obj: dict) -> bytes:  # type: ignore[misc]  # a stand-in for orjson's dumps, with the arguments used here
         return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
 
 ENDPOINT_PATHS = {"chat": "/v1/chat/completions", "completions": "/v1/completions"}

@@ -39,7 +39,7 @@ NONCE_WORDS = 6  # 200**6 ~ 6e13 distinct nonces
 class PromptBuilder:
     """Builds prompts from one shared filler text so each prompt costs one string slice."""
 
-    def __init__(self, seed: int | None = None) -> None:
+    def __init__(self, seed: float | None = None) -> None:
         self._rng = random.Random(seed)
         self._filler = ""
         self._ends: list[int] = [0]  # _ends[k] = length of the first k filler words

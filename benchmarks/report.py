@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from pathlib import Path
+from typing import Optional, TextIO, cast
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from .metrics import LatencyStats
@@ -29,7 +31,7 @@ def literal_console(stderr: bool = False, **kw) -> Console:
     """A console that never interprets what it prints (no markup, no :emoji: codes, no
     highlighting), and never prints a known secret (every write is scrubbed)."""
     stream = kw.pop("file", None) or (sys.stderr if stderr else sys.stdout)
-    return Console(markup=False, emoji=False, highlight=False, file=ScrubbedStream(stream), **kw)
+    return Console(markup=False, emoji=False, highlight=False, file=cast(TextIO, ScrubbedStream(stream)), **kw)
 
 
 class ProgressBar:
@@ -41,7 +43,7 @@ class ProgressBar:
             TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
             console=console, transient=True, refresh_per_second=4,
         )
-        self._task = None
+        self._task: Optional[TaskID] = None
         self._shown = False
         self._timer: asyncio.TimerHandle | None = None
 
@@ -61,6 +63,7 @@ class ProgressBar:
     def end_level(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
+        assert self._task is not None  # start_level came first
         self._progress.remove_task(self._task)
         self._task = None
 
@@ -189,5 +192,5 @@ def write_json(result: BenchmarkResult, out: Output | str) -> None:
     if isinstance(out, Output):
         out.write(json_bytes(scrub_data(result.to_dict())))
         return
-    with Output(out, RESULTS_FILE, f"--out {out}") as target:
+    with Output(Path(out), RESULTS_FILE, f"--out {out}") as target:
         target.write(json_bytes(scrub_data(result.to_dict())))

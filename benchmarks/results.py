@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, Self, cast
 
 from .client import RequestRecord
 from .metrics import LatencyStats, meets_slo
@@ -65,7 +65,7 @@ class LevelResult:
     @classmethod
     def from_records(
         cls, mode: str, value: float, records: list[RequestRecord], t0: float, slo: Mapping[str, float], cpu_s: float
-    ) -> "LevelResult":
+    ) -> Self:
         ok = [r for r in records if r.ok]
         failed = [r for r in records if not r.ok and not r.cancelled and not r.rate_limited and not r.shed]
         finished = len(ok) + len(failed)
@@ -114,17 +114,18 @@ class LevelResult:
             input_throughput=per_s(in_tokens),
             goodput=per_s(good),
             goodput_fraction=good / finished if finished else 0.0,
-            ttft=LatencyStats.of(r.ttft for r in ok),
+            # An ok record has its ttft and e2e: the client stamps both before it sets `ok`.
+            ttft=LatencyStats.of(cast(float, r.ttft) for r in ok),
             tpot=LatencyStats.of(r.tpot for r in ok if r.tpot is not None),
             itl=LatencyStats.of(x for r in ok for x in r.itl),
-            e2e=LatencyStats.of(r.e2e for r in ok),
+            e2e=LatencyStats.of(cast(float, r.e2e) for r in ok),
             queue_time=LatencyStats.of(r.queue_time for r in ok),
-            ttft_with_queue=LatencyStats.of(r.ttft + r.queue_time for r in ok),
-            e2e_with_queue=LatencyStats.of(r.e2e + r.queue_time for r in ok),
+            ttft_with_queue=LatencyStats.of(cast(float, r.ttft) + r.queue_time for r in ok),
+            e2e_with_queue=LatencyStats.of(cast(float, r.e2e) + r.queue_time for r in ok),
             mean_input_tokens=in_tokens / len(ok) if ok else None,
             mean_output_tokens=out_tokens / len(ok) if ok else None,
             client_cpu_s=cpu_s,
-            errors=dict(Counter(r.error for r in failed).most_common()),
+            errors=dict(Counter(cast(str, r.error) for r in failed).most_common()),  # each except branch of the client sets it
             warnings=warnings,
             records=records,
             t0=t0,

@@ -182,7 +182,7 @@ class LevelContext:
 async def _until_done_or_stop(tasks: list[asyncio.Task], stop: asyncio.Event) -> None:
     everything = asyncio.gather(*tasks)
     everything.add_done_callback(lambda f: f.cancelled() or f.exception())  # retrieved: no "never retrieved" log
-    stopper = asyncio.ensure_future(stop.wait())
+    stopper: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
     finished = False
     try:
         await asyncio.wait([everything, stopper], return_when=asyncio.FIRST_COMPLETED)
@@ -300,6 +300,7 @@ async def _dispatch(
                 while ready and t0 + ready[0][1] <= now:  # the burst's writes go out back to back, in order
                     k, at, prepared = ready.popleft()
                     ready_bytes -= len(prepared.body or b"")
+                    assert prepared.gate is not None  # start_due, just before, gave every due request its gate
                     prepared.gate.open()
                 await asyncio.sleep(0)
             await asyncio.gather(*tasks)

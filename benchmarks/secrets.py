@@ -152,7 +152,7 @@ class Registry:
         stripped = value.strip()
         if len(stripped) < SHORTEST or stripped.lower() in _TRIVIAL or ENV_REFERENCE.match(stripped):
             return
-        grams = set()
+        grams: set[str] = set()
         for token in _tokens(stripped):
             spans = [token] if len(token) <= 2 * _MAX_SPAN else [token[:_MAX_SPAN], token[-_MAX_SPAN:]]
             for span in spans:

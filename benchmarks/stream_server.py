@@ -161,10 +161,11 @@ SERVER_TIMES: list[tuple[float, float]] = []  # (request read, first text chunk 
 
 
 class StreamProtocol(asyncio.Protocol):
+    transport: asyncio.Transport  # set by connection_made, which asyncio calls before any data
+
     def __init__(self, ttft: float, itl: float) -> None:
         self.ttft, self.itl = ttft, itl
         self.buf = b""
-        self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport) -> None:
         self.transport = transport
@@ -258,6 +259,7 @@ def start(ttft: float, itl: float = 0.0, cpu: int | None = None, metrics: str = 
     if cpu is not None:
         cmd += ["--cpu", str(cpu)]
     proc = subprocess.Popen(cmd, cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None  # stdout=PIPE
     line = proc.stdout.readline().split()
     if line[:1] != ["PORT"]:
         proc.kill()

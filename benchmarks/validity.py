@@ -17,7 +17,7 @@ import asyncio
 import statistics
 from collections import Counter
 from time import perf_counter
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Optional, cast
 
 from .metrics import LatencyStats
 
@@ -177,7 +177,7 @@ def judge(level: Any, config: Any) -> list[dict[str, str]]:
         (ENGINE_RESTART, engine_restart(level)),
     ]
     level.invalid = [{"guard": guard, "reason": reason} for guard, reason in found if reason]
-    level.saturated_at = rates(level)[1] if any(v["guard"] == SATURATED for v in level.invalid) else None
+    level.saturated_at = cast(tuple[float, float], rates(level))[1] if any(v["guard"] == SATURATED for v in level.invalid) else None
     return level.invalid
 
 

@@ -72,7 +72,7 @@ class HyperPodCluster(pulumi.ComponentResource):
             policy=pulumi.Output.all(*bucket_names).apply(lambda names: json.dumps(iam.hyperpod_execution_policy(list(names)))),
             opts=child,
         )
-        self.cluster = aws_native.sagemaker.Cluster(
+        self.cluster = aws_native.sagemaker.Cluster(  # type: ignore[call-overload]  # the SDK's types name only its Args classes; it takes the dict form too
             f"{name}-cluster",
             cluster_name=cluster_rules.hyperpod_name(spec),
             orchestrator={"eks": {"cluster_arn": args.eks_cluster_arn}},

@@ -17,7 +17,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from .endpoints.objects import SCHEME_ANNOTATION, declare
+from .endpoints.objects import SCHEME_ANNOTATION, declare, status_of
 from .endpoints.router_check import RouterServiceCheck
 from .endpoints.urls import hostname_of
 from .rules import inference_pool
@@ -78,7 +78,7 @@ class TenantGateway(pulumi.ComponentResource):
         self._name = name
         self._args = args
         spec = args.spec
-        k8s_opts = dict(parent=self, provider=args.provider)
+        k8s_opts: dict[str, Any] = dict(parent=self, provider=args.provider)
         base = [*args.ingress_ready]  # every chart here creates Services (O1)
         namespaces = {
             ns: k8s.core.v1.Namespace(f"{name}-ns-{ns}", metadata={"name": ns}, opts=pulumi.ResourceOptions(**k8s_opts, depends_on=base))
@@ -98,13 +98,13 @@ class TenantGateway(pulumi.ComponentResource):
             for url in (inference_pool.CRD_URLS if pooled else ())
         ]
         aigw = self._chart("ai_gateway", {}, [namespaces[charts.AIGW_NAMESPACE], eg, crds, *pool_crd, *base])
-        installers = {"envoy_gateway": [eg, aigw], "ai_gateway_crds": [crds, eg, aigw], "inference_pool": [*pool_crd, aigw]}
+        installers: dict[str, list[pulumi.Resource]] = {"envoy_gateway": [eg, aigw], "ai_gateway_crds": [crds, eg, aigw], "inference_pool": [*pool_crd, aigw]}
 
         passwords = [
             random.RandomPassword(f"{name}-key-{t.name}", length=48, special=False, keepers={"rotation": t.rotation}, opts=pulumi.ResourceOptions(parent=self))
             for t in spec.tenants
         ]
-        keys = [pulumi.Output.secret(p.result.apply(lambda r: f"sk-{r}")) for p in passwords]
+        keys: list[pulumi.Output[str]] = [pulumi.Output.secret(p.result.apply(lambda r: f"sk-{r}")) for p in passwords]
         routes = gw_config.upstreams(args.endpoints, args.platform)
         routers = self._router_checks(routes)
         after = [*([namespaces[spec.namespace]] if spec.namespace in namespaces else []), *args.after]
@@ -143,13 +143,13 @@ class TenantGateway(pulumi.ComponentResource):
         )
         scheme = "https" if spec.certificate_arn else "http"
         # G16: the URL from the Ingress's final status.
-        self.url = alb.status.apply(lambda s: f"{scheme}://{h}" if (h := hostname_of(s)) else None)
+        self.url = status_of(alb).apply(lambda s: f"{scheme}://{h}" if (h := hostname_of(s)) else None)
         # `models`: what the tenant may send as `model`; `stacks status --probe` calls one of them and one outside them.
         self.tenants = {
             t.name: {
                 "tier": t.tier,
                 "models": [u.served_model_name for u in gw_config.tenant_models(spec, i, routes)],
-                "curl": self.url.apply(lambda u, t=t, i=i: curl_example(u, t.name, gw_config.tenant_models(spec, i, routes))),
+                "curl": self.url.apply(lambda u, t=t, i=i: curl_example(u, t.name, gw_config.tenant_models(spec, i, routes))),  # type: ignore[misc]  # mypy cannot type a lambda whose defaults bind the loop variables
             }
             for i, t in enumerate(spec.tenants)
         }
@@ -189,10 +189,10 @@ class TenantGateway(pulumi.ComponentResource):
 
     def _counter_store(self, store: str, base: list[pulumi.Resource], eg_namespace: pulumi.Resource) -> tuple[pulumi.Input[str], list[pulumi.Resource]]:
         a = self._args
-        k8s_opts = dict(parent=self, provider=a.provider)
+        k8s_opts: dict[str, Any] = dict(parent=self, provider=a.provider)
         if store == "in-cluster":
             ns = k8s.core.v1.Namespace(f"{self._name}-ns-{charts.REDIS_NAMESPACE}", metadata={"name": charts.REDIS_NAMESPACE}, opts=pulumi.ResourceOptions(**k8s_opts, depends_on=base))
-            made = [declare(f"{self._name}-redis-{m['kind'].lower()}", m, pulumi.ResourceOptions(**k8s_opts, depends_on=[ns, *base])) for m in charts.redis_objects()]
+            made: list[pulumi.Resource] = [declare(f"{self._name}-redis-{m['kind'].lower()}", m, pulumi.ResourceOptions(**k8s_opts, depends_on=[ns, *base])) for m in charts.redis_objects()]
             return charts.in_cluster_redis_host(), made
         if a.network is None:  # stacks/config.py refuses this at config time; a caller that skipped it stops here
             raise pulumi.RunError(str(gw_config.counter_store_problem(a.spec, a.stack, builds_vpc=False)))
@@ -208,9 +208,10 @@ class TenantGateway(pulumi.ComponentResource):
         )
         subnets = aws.elasticache.SubnetGroup(f"{self._name}-redis", subnet_ids=net.subnet_ids, tags=a.tags, opts=pulumi.ResourceOptions(parent=self))
         token = random.RandomPassword(f"{self._name}-redis-token", length=64, special=False, opts=pulumi.ResourceOptions(parent=self))
+        auth_token: pulumi.Output[str] = pulumi.Output.secret(token.result)
         cache = aws.elasticache.ReplicationGroup(
             f"{self._name}-redis",
-            auth_token=pulumi.Output.secret(token.result),
+            auth_token=auth_token,
             subnet_group_name=subnets.name,
             security_group_ids=[sg.id],
             tags=a.tags,

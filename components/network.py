@@ -27,7 +27,7 @@ class NetworkArgs:
 def subnet_cidrs(cidr: str, zones: int) -> tuple[list[str], list[str]]:
     """Private /19s first (pods use VPC IPs), then public /24s from the last /19."""
     net = ipaddress.ip_network(cidr)
-    big = list(net.subnets(new_prefix=min(net.prefixlen + 3, 28)))
+    big: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = list(net.subnets(new_prefix=min(net.prefixlen + 3, 28)))
     private = [str(s) for s in big[:zones]]
     public = [str(s) for s in list(big[-1].subnets(new_prefix=min(big[-1].prefixlen + 5, 28)))[:zones]]
     return private, public
@@ -44,6 +44,7 @@ class Network(pulumi.ComponentResource):
         super().__init__("llm-serving:cluster:Network", name, None, opts)
         spec = args.spec
         if spec.existing:
+            assert spec.vpc_id is not None  # what `existing` means
             self.vpc_id = pulumi.Output.from_input(spec.vpc_id)
             self.private_subnet_ids = pulumi.Output.from_input(list(spec.private_subnet_ids))
             self.public_subnet_ids = pulumi.Output.from_input(list(spec.public_subnet_ids))
@@ -63,7 +64,7 @@ class Network(pulumi.ComponentResource):
         private_cidrs, public_cidrs = subnet_cidrs(spec.cidr, spec.availability_zones)
         public, private, nats = [], [], []
         for i in range(spec.availability_zones):
-            az = zones.apply(lambda names, i=i: names[i % len(names)])
+            az = zones.apply(lambda names, i=i: names[i % len(names)])  # type: ignore[misc]  # mypy cannot type a lambda whose default binds the loop variable
             pub = aws.ec2.Subnet(
                 f"{name}-public-{i}", vpc_id=vpc.id, cidr_block=public_cidrs[i], availability_zone=az, map_public_ip_on_launch=True,
                 tags={**shared, "Name": f"{args.cluster_name}-public-{i}", "kubernetes.io/role/elb": "1"}, opts=child,

@@ -177,6 +177,7 @@ class Platform(pulumi.ComponentResource):
 
     def _install_s3_csi(self) -> pulumi.Resource:
         _, sa, ns = addon_rules.EKS_ADDONS["s3_csi"]
+        assert sa is not None  # the add-on's service account, named in EKS_ADDONS
         # IRSA, as AWS's setup for the inference operator installs it (--service-account-role-arn);
         # whether this add-on version takes a Pod Identity association is not verified here.
         role = self._role(
@@ -191,6 +192,7 @@ class Platform(pulumi.ComponentResource):
 
     def _install_fsx_csi(self) -> pulumi.Resource:
         _, sa, ns = addon_rules.EKS_ADDONS["fsx_csi"]
+        assert sa is not None  # the add-on's service account, named in EKS_ADDONS
         role = self._role("fsx-csi", ns, sa, identity=self._irsa, managed_policies=iam.FSX_CSI_MANAGED_POLICIES, associate=False)  # IRSA, as for S3 CSI
         return self._eks_addon("fsx_csi", self._deps("fsx_csi"), role)
 
@@ -246,7 +248,7 @@ class Platform(pulumi.ComponentResource):
         tls_policy = None  # a bucket the stack creates is named hyperpod-tls-*, which the managed policy covers
         if a.spec.tls_certificate_bucket:
             bucket_name = a.spec.tls_certificate_bucket
-            tls_policy = iam.operator_tls_bucket_policy(bucket_name)
+            tls_policy = iam.operator_tls_bucket_policy(a.spec.tls_certificate_bucket)
         else:
             bucket = aws.s3.Bucket(f"{self._name}-tls", bucket_prefix="hyperpod-tls-", force_destroy=True, tags=self.tags, opts=pulumi.ResourceOptions(parent=self))
             bucket_name = bucket.bucket

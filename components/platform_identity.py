@@ -111,5 +111,5 @@ def service_account_role(
     return ServiceAccountRole(role, ready, identity.mode)
 
 
-def irsa_annotations(identity: Identity, role: aws.iam.Role) -> dict:
+def irsa_annotations(identity: Identity, role: ServiceAccountRole) -> dict:
     return {"eks.amazonaws.com/role-arn": role.arn} if identity.mode == "irsa" else {}

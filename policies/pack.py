@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 from pulumi_policy import (
     EnforcementLevel,
+    Policy,
     PolicyConfigSchema,
     ReportViolation,
     ResourceValidationArgs,
@@ -25,7 +26,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
-from components.rules.policy_catalog import POLICIES, Context, PolicySpec
+from components.rules.policy_catalog import POLICIES, Context, PolicySpec, ResourceCheck, StackCheck
 from components.rules.policy_eval import message
 from components.rules.resources import Resource
 
@@ -93,7 +94,7 @@ def _graph_resource(r: Any) -> Resource:
 def _validate_resource(spec: PolicySpec):
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
         resource = _resource(args.resource_type, args.props, args.urn, args.name)
-        for problem in spec.check(resource, _context(spec, args.get_config())):  # type: ignore[call-arg]
+        for problem in cast(ResourceCheck, spec.check)(resource, _context(spec, args.get_config())):  # a resource policy's check
             if not _mentions_unknown(problem.value):
                 report_violation(message(resource, problem), None)
 
@@ -103,7 +104,7 @@ def _validate_resource(spec: PolicySpec):
 def _validate_stack(spec: PolicySpec):
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
         resources = [_graph_resource(r) for r in args.resources]
-        for resource, problem in spec.check(resources, _context(spec, args.get_config())):  # type: ignore[call-arg]
+        for resource, problem in cast(StackCheck, spec.check)(resources, _context(spec, args.get_config())):  # a stack policy's check
             if not _mentions_unknown(problem.value):
                 report_violation(message(resource, problem), resource.urn or None)
 
@@ -123,5 +124,5 @@ def build(spec: PolicySpec) -> ResourceValidationPolicy | StackValidationPolicy:
     return ResourceValidationPolicy(validate=_validate_resource(spec), **common)
 
 
-def policies() -> list[ResourceValidationPolicy | StackValidationPolicy]:
+def policies() -> list[Policy]:
     return [build(spec) for spec in POLICIES]

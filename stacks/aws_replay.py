@@ -111,7 +111,7 @@ def eks_cluster_request(inputs: dict[str, Any], type_: str = EKS_COMPONENT) -> d
         request = to_shape(raw, shape, type_)
     else:
         raw = {k: v for k, v in inputs.items() if k not in EKS_COMPONENT_ONLY}
-        vpc = {k: raw.pop(k) for k in ("endpointPublicAccess", "endpointPrivateAccess", "publicAccessCidrs") if k in raw}
+        vpc: dict[str, Any] = {k: raw.pop(k) for k in ("endpointPublicAccess", "endpointPrivateAccess", "publicAccessCidrs") if k in raw}
         # pulumi-eks: subnetIds, or the public subnets followed by the private ones.
         public, private = raw.pop("publicSubnetIds", None) or [], raw.pop("privateSubnetIds", None) or []
         vpc["subnetIds"] = raw.pop("subnetIds", None) or [*public, *private]

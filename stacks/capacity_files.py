@@ -47,7 +47,8 @@ def apply(endpoints: list[EndpointSpec], project_dir: Path, paths: ConfigPaths =
     out, problems, changes, contracts = [], [], [], []
     for i, spec in enumerate(endpoints):
         path = paths.endpoint(i)
-        cap, found = (None, [])
+        cap: Optional[rules.CapacityFile] = None
+        found: list[Problem] = []
         if spec.capacity:
             cap, found = read(spec.capacity, project_dir, f"{path}.capacity")
             if cap is not None:

@@ -21,7 +21,7 @@ import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Optional, TextIO
+from typing import Any, Iterable, Optional, TextIO, cast
 
 from benchmarks import secrets
 from components.rules import manifests, security
@@ -161,7 +161,7 @@ def check_documents(docs: list[Document], config: Optional[PolicyConfig], valida
 
 
 def _label(doc: Document) -> str:
-    meta = doc.manifest.get("metadata") if isinstance(doc.manifest.get("metadata"), dict) else {}
+    meta = found if isinstance(found := doc.manifest.get("metadata"), dict) else {}
     name = meta.get("name", "(no name)")
     return f"{doc.manifest.get('kind')} {meta['namespace'] + '/' if meta.get('namespace') else ''}{name}"
 
@@ -170,10 +170,11 @@ def lines(docs: list[Document], show_all: bool = True) -> list[str]:
     out = []
     repeats = Repeats(show_all)  # one unchecked reason for many documents: the first few, then a count
     for doc in docs:
+        source = doc.schema.source if doc.schema else ""
         for err in doc.schema.errors if doc.schema else ():
-            out.append(f"{doc.where}: {_label(doc)}: mandatory schema: {err} [{doc.schema.source}]")
+            out.append(f"{doc.where}: {_label(doc)}: mandatory schema: {err} [{source}]")
         for problem in doc.schema.cel.violations if doc.schema else ():
-            out.append(f"{doc.where}: {_label(doc)}: mandatory schema: {problem} [{doc.schema.source}]")
+            out.append(f"{doc.where}: {_label(doc)}: mandatory schema: {problem} [{source}]")
         for why in doc.schema.cel.unchecked if doc.schema else ():
             if repeats.show(f"unchecked CRD rule: {why}"):
                 out.append(f"{doc.where}: {_label(doc)}: unchecked CRD rule: {why}")
@@ -259,7 +260,7 @@ def main(
     stack: Optional[str] = None,
     show_all: bool = False,
 ) -> int:
-    out = secrets.ScrubbedStream(out or sys.stdout)
+    out = cast(TextIO, secrets.ScrubbedStream(out or sys.stdout))  # a TextIO by delegation
     try:
         config = load_policy_config(policy_config) if policy_config else None
         docs = load_documents(collect(paths))

@@ -52,6 +52,7 @@ def lines(cfg: Any, directory: Optional[Path] = None, today: Optional[dt.date] =
     items = []
     for line in stack_bill.priced:
         price = snap.price(line.service, line.instance_type)
+        assert price is not None and line.usd_per_hour is not None  # a priced line's price is in the snapshot
         items.append(f"{line.count} x {line.instance_type} ({line.service}) at {unit_price(line.usd_per_hour)}/h [{price.source.kind}]")
     out = [f"Cost at on-demand prices ({where}, {snap.date.isoformat()}): " + (" + ".join(items) if items else "no instance type of this stack has a price")]
     scope = " for the priced instances" if stack_bill.unpriced else ""

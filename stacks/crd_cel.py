@@ -236,7 +236,7 @@ def to_cel(value: Any, schema: dict[str, Any]) -> Any:
             return {key: to_cel(item, extra) for key, item in value.items()}
         return {}  # no properties and no additionalProperties schema: nothing inside is visible to CEL
     if kind == "array" and isinstance(value, list):
-        items = schema.get("items") if isinstance(schema.get("items"), dict) else {}
+        items = found if isinstance(found := schema.get("items"), dict) else {}
         return [to_cel(item, items) for item in value]
     if kind == "number" and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
@@ -379,9 +379,9 @@ class _Walk:
             for key, item in value.items():
                 if node.additional is not None:
                     self.visit(node.additional, item, f"{path}[{key}]", False)
-                sub = node.properties.get(key)
-                if sub is not None:
-                    self.visit(sub, item, f"{path}.{key}" if path else key, False)
+                prop = node.properties.get(key)
+                if prop is not None:
+                    self.visit(prop, item, f"{path}.{key}" if path else key, False)
 
     def run(self, node: _Node, value: Any, path: str, root: bool) -> None:
         self_value: Any = _NOT_CONVERTED

@@ -313,7 +313,7 @@ class PlanMocks(pulumi.runtime.Mocks):
             outputs.update(factory(args))
         return f"{args.name}-id", outputs
 
-    def call(self, args: MockCallArgs) -> dict:
+    def call(self, args: MockCallArgs) -> dict:  # type: ignore[override]  # the SDK types a tuple, which its monitor mishandles
         # A plain dict: the SDK's mock monitor iterates the failures of a tuple, and None breaks it.
         handler = self.calls.get(args.token)
         return handler(args) if handler else {}

@@ -341,17 +341,17 @@ def print_plan(plan: Plan, console: Any, show_all: bool = False) -> None:
         for why in obj.schema.cel.unchecked if obj.schema else ():
             if repeats.show(why):
                 console.print(labelled("unchecked CRD rule", "yellow", f"{obj.label}: {why}"), soft_wrap=True)
-        for problem in obj.problems:
-            color = "red" if problem.severity == "error" else "yellow"
-            console.print(labelled(problem.severity, color, f"{obj.kind}/{obj.name}: {problem}"), soft_wrap=True)
+        for found in obj.problems:
+            color = "red" if found.severity == "error" else "yellow"
+            console.print(labelled(found.severity, color, f"{obj.kind}/{obj.name}: {found}"), soft_wrap=True)
     for line in repeats.counts("object(s)"):
         console.print(labelled("unchecked CRD rule", "yellow", line), soft_wrap=True)
     for line in plan.duplicate_urns:
         console.print(labelled("error", "red", line), soft_wrap=True)
     for violation in plan.other_violations:
-        problem = violation.reported
-        color = "red" if problem.severity == "error" else "yellow"
-        console.print(labelled(problem.severity, color, f"{violation.resource.label}: {problem}"), soft_wrap=True)
+        reported = violation.reported
+        color = "red" if reported.severity == "error" else "yellow"
+        console.print(labelled(reported.severity, color, f"{violation.resource.label}: {reported}"), soft_wrap=True)
 
 
 def run(
@@ -391,8 +391,8 @@ def _run(stack: str, outputs: PlanOutputs, crd_dir: Optional[str], kubernetes_ve
         return 2
     except ConfigError as exc:
         console.print(plain(f"Pulumi.{stack}.yaml has {len(exc.problems)} problem(s); nothing was planned:", "red"))
-        for problem in exc.problems:
-            console.print(plain(f"  {problem}"), soft_wrap=True)
+        for config_problem in exc.problems:
+            console.print(plain(f"  {config_problem}"), soft_wrap=True)
         return 2
     try:
         write_objects(plan, outputs, project_dir)

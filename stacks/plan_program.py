@@ -89,11 +89,15 @@ def _run_in_loop(stack: str, values: dict[str, Any], project: str, mocks: PlanMo
     # never shown, and the program's own messages are info and up.
     logger.setLevel(logging.INFO)
     main = program or PROGRAM
+
+    def run_main() -> None:  # the SDK awaits what the program returns if it is awaitable; run_path's dict is not
+        runpy.run_path(str(main), run_name="__main__")
+
     with _without_stack_traces():  # from the first registration on: set_mocks registers the stack
         pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=True, logger=logger, monitor=PlanMonitor(mocks))
         pulumi.runtime.set_all_config({k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()})
         with _recording_declarations(mocks.declared):
-            _sync_await(run_pulumi_func(lambda: runpy.run_path(str(main), run_name="__main__")))
+            _sync_await(run_pulumi_func(run_main))
     mocks.registrations[:] = declaration_order(mocks.registrations, mocks.declared)
     return mocks, capture.records
 

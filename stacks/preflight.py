@@ -115,9 +115,9 @@ def _wanted(cfg: StackConfig) -> dict[str, int]:
     wanted: dict[str, int] = {}
     for g in cluster.gpu_node_groups if cluster.mode == "eks" else []:
         wanted[g.instance_type] = wanted.get(g.instance_type, 0) + g.max_size
-    for g in cluster.instance_groups if cluster.mode == "hyperpod" else []:
-        key = instances.ec2_name(g.instance_type.lower())
-        wanted[key] = wanted.get(key, 0) + g.instance_count
+    for ig in cluster.instance_groups if cluster.mode == "hyperpod" else []:
+        key = instances.ec2_name(ig.instance_type.lower())
+        wanted[key] = wanted.get(key, 0) + ig.instance_count
     return wanted
 
 

@@ -31,6 +31,7 @@ from components.platform import Platform, PlatformArgs
 from components.rules import ConfigError
 from components.rules import addons as addon_rules
 from components.rules import clusters as cluster_rules
+from components.rules import fit
 from components.rules import namespaces as namespace_rules
 from components.rules import tags as tag_rules
 from components.rules.addons import OPERATOR_NAMESPACE
@@ -54,7 +55,7 @@ class Base:
     kubeconfig: Optional[Any] = None  # for checks that read the cluster during `up`
     outputs: dict[str, Any] = field(default_factory=dict)
     network: Optional[CacheNetwork] = None  # where the gateway's ElastiCache goes (a stack that builds the VPC)
-    endpoint_components: list[pulumi.Resource] = field(default_factory=list)  # filled by declare_endpoints
+    endpoint_components: list[endpoints.EndpointComponent] = field(default_factory=list)  # filled by declare_endpoints
 
 
 def load_config() -> stack_config.StackConfig:
@@ -238,7 +239,7 @@ def hyperpod_chart_dir() -> str:
 def from_platform_stack(cfg: stack_config.StackConfig) -> Base:
     """An endpoints-only stack: the platform stack is up, so the operator's CRD already exists."""
     ref = pulumi.StackReference("platform", stack_name=cfg.platform_stack)
-    kubeconfig = pulumi.Output.secret(ref.require_output("kubeconfig"))
+    kubeconfig: pulumi.Output[str] = pulumi.Output.secret(ref.require_output("kubeconfig"))
     provider = k8s.Provider("k8s", kubeconfig=kubeconfig, enable_server_side_apply=True)
     return Base(provider=provider, kubeconfig=kubeconfig, outputs={"cluster": ref.get_output("cluster")})
 
@@ -255,7 +256,7 @@ def declare_endpoints(cfg: stack_config.StackConfig, base: Base) -> tuple[dict[s
     counts = Counter(ep.name for ep in resolved)
     outputs: dict[str, Any] = {}
     api_keys: dict[str, Any] = {}
-    verdicts = cfg.fits or [None] * len(resolved)
+    verdicts: list[Optional[fit.Fit]] = [*cfg.fits] or [None] * len(resolved)
     for ep, contract, verdict in zip(resolved, cfg.contracts or [None] * len(resolved), verdicts):
         # Pulumi names per (namespace, name) (G2): one endpoint name may be used in two namespaces.
         # A name used once keeps the key it had before (output key and resource alias), so existing

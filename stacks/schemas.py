@@ -150,7 +150,7 @@ class CrdRegistry:
 
     def _candidates(self, group: str, kind: str) -> Iterable[Path]:
         if self.directory is None:
-            return []
+            return
         needle_kind, needle_group = f"kind: {kind}".encode(), f"group: {group}".encode()
         for path in sorted(self.directory.rglob("*.yaml")):
             if path in self._parsed or "samples" in path.parts:
@@ -248,7 +248,7 @@ def _minor(version: str) -> Optional[tuple[int, int]]:
 def supported_kubernetes_version(text: str) -> str:
     """`text` as MAJOR.MINOR when kubernetes-validate has schemas for it, else ValueError naming the range it has
     (compared as numbers: as strings, 1.4 would sort after 1.37)."""
-    have = sorted({_minor(v) for v in kv_utils.all_versions()} - {None})
+    have = sorted({m for v in kv_utils.all_versions() if (m := _minor(v)) is not None})
     wanted = _minor(text)
     if wanted is None or not have[0] <= wanted <= have[-1]:
         low, high = (".".join(map(str, v)) for v in (have[0], have[-1]))
@@ -261,6 +261,7 @@ def supported_kubernetes_version(text: str) -> str:
 def _schema_version(desired: str) -> str:
     """kubernetes-validate's schema version for a Kubernetes version (the newest not newer than it)."""
     wanted = _minor(supported_kubernetes_version(desired))
+    assert wanted is not None  # supported_kubernetes_version returns MAJOR.MINOR
     return [v for v in kv_utils.all_versions() if (_minor(v) or (0, 0)) <= wanted][-1]
 
 

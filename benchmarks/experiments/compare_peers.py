@@ -28,6 +28,7 @@ import statistics
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any, cast
 
 from benchmarks import eventloop, stream_server
 from benchmarks.loadgen import BenchmarkConfig, run_benchmark
@@ -47,7 +48,7 @@ def run_ours(url: str, concurrency: int, requests: int, cpu: int | None) -> dict
     ok = [r for r in lv.records if r.ok]
     return {"client": "ours", "requests": len(ok), "errors": lv.failed, "chunks": sum(r.chunks for r in ok),
             "wall_s": lv.duration_s, "cpu_s": lv.client_cpu_s, "ttft": [r.ttft for r in ok],
-            "stamps": [(r.start, r.start + r.ttft) for r in ok]}
+            "stamps": [(r.start, r.start + cast(float, r.ttft)) for r in ok]}
 
 
 def client(cmd: list[str]) -> dict:
@@ -97,7 +98,7 @@ def main() -> None:
     if len(os.sched_getaffinity(0)) < 2:
         raise SystemExit("needs 2 CPUs: the server on one, the client under test on the other")
     server, url = stream_server.start(SERVER_TTFT, cpu=0)
-    rows = []
+    rows: list[tuple[Any, ...]] = []  # (concurrency, ours, genai-bench's)
     try:
         for c in (int(x) for x in a.concurrency.split(",")):
             n = max(a.requests, 4 * c) if c > 1 else min(a.requests, 100)

@@ -73,6 +73,7 @@ def main() -> None:
     a = ap.parse_args()
     server = subprocess.Popen([sys.executable, "-m", "benchmarks.stream_server", "--port", "0", "--ttft", "0.02",
                                "--cpu", "0"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert server.stdout is not None  # stdout=PIPE
     try:
         url = f"http://127.0.0.1:{server.stdout.readline().split()[1]}/v1/chat/completions"
         os.sched_setaffinity(0, {1})

@@ -26,13 +26,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 STACKS = ("dev", "eks")  # example stacks whose plan passes once the values below are set
 # What a user sets in an example stack before it plans (the `# SET THIS` lines), by config key below the project's.
-USER_SET = {
+USER_SET: dict[str, dict[str, dict[str, Any]]] = {
     "eks": {
         "cluster": {"publicAccessCidrs": ["34.201.17.8/32"]},
         "platform.ingress": {"certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/0123abcd-4567-89ef-0123-456789abcdef"},

@@ -34,6 +34,7 @@ import random
 import statistics
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from benchmarks import eventloop, stream_server
 from benchmarks.loadgen import BenchmarkConfig, run_benchmark
@@ -44,7 +45,8 @@ BURST_SIZES = (3, 5, 7, 8, 9, 10, 10, 11, 12, 13, 15, 17, 28)  # mean ~11, the c
 
 def write_trace(path: Path, requests: int, gap_s: float, seed: int = 7) -> None:
     rng = random.Random(seed)
-    t_ms, next_id, lines, roots = 0, 1, [], [[0]]
+    t_ms, next_id, roots = 0, 1, [[0]]
+    lines: list[dict[str, Any]] = []
     gap_at = requests // 2
     while len(lines) < requests:
         for _ in range(min(rng.choice(BURST_SIZES), requests - len(lines))):

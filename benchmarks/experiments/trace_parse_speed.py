@@ -38,7 +38,8 @@ CHILD = (
 
 def write_mooncake(path: Path, lines: int, seed: int = 1) -> None:
     rng = random.Random(seed)
-    next_id, roots, t = 0, [], 0
+    next_id, t = 0, 0
+    roots: list[list[int]] = []
     with path.open("w") as f:
         for _ in range(lines):
             blocks = rng.randint(8, 22)

@@ -33,7 +33,8 @@ class Workload(Protocol):
     name: str
     # Trace replay: each unit's send time in seconds from the level's start (None: the load
     # mode, closed or open loop, decides).
-    arrivals: Optional[Sequence[float]]
+    @property
+    def arrivals(self) -> Optional[Sequence[float]]: ...  # read only here: a class attribute or an array satisfies it
 
     def unit(self, number: int, rng: random.Random, nonces: random.Random) -> Unit: ...
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import json
 import random
-from typing import Literal
+from typing import Any, Literal
 
 from ..scenario import Scenario
 from .base import Request, Unit, WorkloadError
 from .files import read_text
 
-ROLES = {"human": "user", "user": "user", "gpt": "assistant", "chatgpt": "assistant", "assistant": "assistant",
+ROLES: dict[Any, str] = {"human": "user", "user": "user", "gpt": "assistant", "chatgpt": "assistant", "assistant": "assistant",
          "system": "system", "bing": "assistant", "bard": "assistant"}
 FIELD = "dataset"
 

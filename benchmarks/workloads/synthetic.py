@@ -43,6 +43,7 @@ class Synthetic:
         message, n_in, n_out = self.turn(rng, nonces)
         reachable = 0
         if opening:
+            assert self.prefix is not None  # an opening comes from the prefix texts
             group = self.prefix.index[opening[0]["content"]]
             reachable = self.shared_tokens if group in self.seen_groups else 0
             self.seen_groups.add(group)

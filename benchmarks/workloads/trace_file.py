@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from math import ceil
+from typing import Any, cast
 
 from orjson import JSONDecodeError, loads
 
@@ -191,7 +192,7 @@ def _chunks(path: str, handle, max_bytes: int) -> Iterator[tuple[int, int, list[
         first += len(lines)
 
 
-def _rows(path: str, first: int, offset: int, lines: list[bytes]) -> Iterator[tuple[int, dict]]:
+def _rows(path: str, first: int, offset: int, lines: list[bytes]) -> Iterator[tuple[int, Any]]:  # a JSON object; each value checked where read
     """(line number, object) of every non-blank line of a chunk, each its own one-line error."""
     for n, line in enumerate(lines, first):
         if len(line) > 2 or line.strip():
@@ -226,7 +227,7 @@ def _parse_native(path: str, chunks: Iterable[tuple[int, int, list[bytes]]], tab
             if clock.first is None:
                 clock.first = clock.prev = t
             elif t < clock.prev:
-                raise _earlier(path, len(table) + 1, t - clock.first, clock.prev - clock.first)
+                raise _earlier(path, len(table) + 1, t - clock.first, cast(float, clock.prev) - clock.first)
             clock.prev = t
             table.add(t - clock.first, n_in, n_out, None if group is None else str(group), None if session is None else str(session))
 
@@ -237,7 +238,7 @@ def _parse_mooncake(path: str, chunks: Iterable[tuple[int, int, list[bytes]]], t
         _mooncake_rows(path, _rows(path, *chunk), table, clock)
 
 
-def _mooncake_rows(path: str, rows: Iterator[tuple[int, dict]], table: TraceTable, clock: _Clock) -> None:
+def _mooncake_rows(path: str, rows: Iterator[tuple[int, Any]], table: TraceTable, clock: _Clock) -> None:
     at, ins, outs, starts = table.at, table.input_tokens, table.output_tokens, table.hash_start
     block = MOONCAKE_BLOCK_TOKENS
     for n, row in rows:
@@ -267,7 +268,7 @@ def _mooncake_rows(path: str, rows: Iterator[tuple[int, dict]], table: TraceTabl
         if clock.first is None:
             clock.first = clock.prev = t
         elif t < clock.prev:
-            raise _earlier(path, len(at) + 1, (t - clock.first) / 1000, (clock.prev - clock.first) / 1000)
+            raise _earlier(path, len(at) + 1, (t - clock.first) / 1000, (cast(float, clock.prev) - clock.first) / 1000)
         clock.prev = t
         at.append((t - clock.first) / 1000)
         ins.append(n_in)

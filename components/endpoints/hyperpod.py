@@ -27,7 +27,7 @@ is deleted first and the ALB controller cleans up its ALB under its finalizer, n
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Optional
+from typing import Any, ClassVar, Optional, cast
 
 import pulumi
 import pulumi_kubernetes as k8s

@@ -13,7 +13,7 @@ from ..rules.backends import kserve
 from ..rules.backends.base import RenderContext
 from ..rules.backends import state as endpoint_state
 from .base import EndpointArgs, EndpointComponent
-from .objects import declare_all
+from .objects import declare_all, status_of
 from .urls import load_balancer_url
 
 
@@ -33,4 +33,4 @@ class KServeEndpoint(EndpointComponent):
         manifests = fit.annotate(capacity.annotate(kserve.BACKEND.render(ep, RenderContext(ingress=args.ingress, api_key_secret=ep.api_key_secret if self.key else None, alb_tags=tags)), args.capacity_contract), args.model_facts)
         self.children = declare_all(self, name, manifests, [*self.deps, *([self.key] if self.key else [])], args.ingress_ready)
         url = load_balancer_url(ep.spec, self.children, kserve.gateway_service_name(ep.spec), ingress_rules.url_scheme(args.ingress))
-        return url, self.children["InferenceService"].status.apply(endpoint_state.ready_condition)
+        return url, status_of(self.children["InferenceService"]).apply(endpoint_state.ready_condition)

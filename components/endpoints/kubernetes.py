@@ -13,7 +13,7 @@ from ..rules.backends import kubernetes
 from ..rules.backends.base import RenderContext
 from ..rules.backends import state as endpoint_state
 from .base import EndpointArgs, EndpointComponent
-from .objects import declare_all
+from .objects import declare_all, status_of
 from .urls import load_balancer_url
 
 
@@ -35,4 +35,4 @@ class KubernetesEndpoint(EndpointComponent):
         manifests = fit.annotate(capacity.annotate(kubernetes.BACKEND.render(ep, RenderContext(region=args.region, ingress=args.ingress, api_key_secret=ep.api_key_secret if self.key else None, alb_tags=tags)), args.capacity_contract), args.model_facts)
         self.children = declare_all(self, name, manifests, [*self.deps, *([self.key] if self.key else [])], args.ingress_ready, args.spec.max_deploy_seconds)
         url = load_balancer_url(ep.spec, self.children, kubernetes.names(ep.spec)["service"], ingress_rules.url_scheme(args.ingress))
-        return url, self.children["Deployment"].status.apply(endpoint_state.deployment)
+        return url, status_of(self.children["Deployment"]).apply(endpoint_state.deployment)

@@ -3,7 +3,7 @@ resource with a readable `status` for the rest."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, cast
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -19,7 +19,7 @@ class StatusCustomResource(k8s.apiextensions.CustomResource):
 
     status: pulumi.Output[Any]
 
-    def _internal_init(self, resource_name: str, api_version: str, kind: str, opts: Optional[pulumi.ResourceOptions] = None, metadata: Any = None, spec: Any = None, __props__: Any = None) -> None:  # type: ignore[override]
+    def _internal_init(self, resource_name: str, api_version: str, kind: str, opts: Optional[pulumi.ResourceOptions] = None, metadata: Any = None, spec: Any = None, __props__: Any = None) -> None:
         # Same as the base, plus `status` (None: never sent) so the engine's value resolves into an output.
         if opts is None:
             opts = pulumi.ResourceOptions()
@@ -40,6 +40,12 @@ _TYPED: dict[tuple[str, str], Callable[..., pulumi.CustomResource]] = {
 # Kinds that wait for the objects declared before them (a claim after its volume, ...).
 _WAITS_FOR_EARLIER = ("PersistentVolumeClaim", "Deployment", "InferenceService", "BenchmarkJob")
 _MAIN = ("Deployment", "InferenceService", "LLMInferenceService")
+
+
+def status_of(resource: pulumi.CustomResource) -> pulumi.Output[Any]:
+    """The `status` output of an object `declare` made: each typed class and StatusCustomResource has one,
+    their common base declares none."""
+    return cast(pulumi.Output[Any], getattr(resource, "status"))
 
 
 def declare(name: str, manifest: dict[str, Any], opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
@@ -76,7 +82,7 @@ def declare_all(
     out: dict[str, pulumi.CustomResource] = {}
     for manifest in manifests:
         kind = manifest["kind"]
-        after = list(out.values()) if kind in _WAITS_FOR_EARLIER else []
+        after: list[pulumi.Resource] = list(out.values()) if kind in _WAITS_FOR_EARLIER else []
         extra: dict[str, Any] = {}
         if kind == "Ingress":
             after = [*ingress_ready, *out.values()]

@@ -11,7 +11,7 @@ from ..rules.backends import ome
 from ..rules.backends.base import RenderContext
 from ..rules.backends import state as endpoint_state
 from .base import EndpointArgs, EndpointComponent
-from .objects import declare_all
+from .objects import declare_all, status_of
 
 
 class OmeEndpoint(EndpointComponent):
@@ -31,5 +31,5 @@ class OmeEndpoint(EndpointComponent):
         manifests = fit.annotate(capacity.annotate(ome.BACKEND.render(ep, RenderContext(region=args.region, api_key_secret=ep.api_key_secret if self.key else None)), args.capacity_contract), args.model_facts)
         self.children = declare_all(self, name, manifests, [*self.deps, *([self.key] if self.key else [])], args.ingress_ready)
         isvc = self.children["InferenceService"]
-        url = isvc.status.apply(lambda s: f"{str(s['url']).rstrip('/')}/{spec.invocation_endpoint}" if isinstance(s, dict) and s.get("url") else None)
-        return url, isvc.status.apply(endpoint_state.ready_condition)
+        url = status_of(isvc).apply(lambda s: f"{str(s['url']).rstrip('/')}/{spec.invocation_endpoint}" if isinstance(s, dict) and s.get("url") else None)
+        return url, status_of(isvc).apply(endpoint_state.ready_condition)

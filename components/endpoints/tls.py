@@ -34,7 +34,7 @@ class IssuedCertificate(pulumi.ComponentResource):
             zone_id=hosted_zone_id,
             name=option.apply(lambda o: o.resource_record_name if o else None),
             type=option.apply(lambda o: o.resource_record_type if o else "CNAME"),
-            records=[option.apply(lambda o: o.resource_record_value if o else None)],
+            records=[option.apply(lambda o: o.resource_record_value if o else None)],  # type: ignore[arg-type, return-value]  # None only while the certificate has no option yet
             ttl=RECORD_TTL,
             allow_overwrite=True,  # the same record validates every certificate for this name (a re-issue)
             opts=child,

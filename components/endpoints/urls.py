@@ -8,6 +8,7 @@ import pulumi
 
 from ..rules import ingress as ingress_rules
 from ..rules.spec import EndpointSpec
+from .objects import status_of
 
 
 def hostname_of(status: Any) -> Optional[str]:
@@ -37,7 +38,7 @@ def in_cluster_url(service: str, spec: EndpointSpec) -> str:
 def load_balancer_url(spec: EndpointSpec, children: dict[str, pulumi.CustomResource], service_name: str, scheme: str) -> Any:
     """The ALB's URL, the NLB Service's, or the in-cluster Service's without a load balancer."""
     if spec.load_balancer == "alb":
-        return url_from_status(children["Ingress"].status, spec, scheme)
+        return url_from_status(status_of(children["Ingress"]), spec, scheme)
     if spec.load_balancer == "nlb":
-        return url_from_status(children["Service"].status, spec)
+        return url_from_status(status_of(children["Service"]), spec)
     return in_cluster_url(service_name, spec)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from typing import NamedTuple
+from typing import NamedTuple, TextIO, cast
 
 from benchmarks import exits
 from benchmarks.secrets import ScrubbedStream
@@ -84,7 +84,7 @@ def run_command(argv: list[str] | None = None) -> int:
     command = create_command(parsed.command)
     args = command.Args.from_cli_args(parsed)
     # Every line the CLI prints is scrubbed of the secrets the run knows (benchmarks/secrets.py).
-    console = Console(file=ScrubbedStream(sys.stdout), width=None if sys.stdout.isatty() else 160)
+    console = Console(file=cast(TextIO, ScrubbedStream(sys.stdout)), width=None if sys.stdout.isatty() else 160)
     try:
         return command.run(args, console)
     except UsageError as exc:

@@ -19,7 +19,7 @@ class CacheArgs(Args):
     FETCH_HELP: ClassVar[str] = "download the pinned files"  # each command's own wording of `fetch`
 
     @classmethod
-    def add_cli_args(cls, parser: argparse.ArgumentParser) -> None:  # type: ignore[override]
+    def add_cli_args(cls, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("action", choices=["fetch", "where"], help=f"fetch: {cls.FETCH_HELP}; where: show which directory is used")
 
 

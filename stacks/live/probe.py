@@ -166,9 +166,9 @@ def endpoint_targets(outputs: dict[str, Any], rows: list[Any], router: "_RouterL
         lookup = router.for_entry(entry) if routed_alb(facts) else (lambda: "")
         targets.append(Target(row.name, [
             Call("GET", base + dx.MODEL_LIST_PATH, f"GET {dx.MODEL_LIST_PATH}", headers, None,
-                 lambda a, f=facts, r=lookup: dx.model_list(a, f, r() if a.status in dx.UNHEALTHY else "", secrets)),
+                 lambda a, f=facts, r=lookup: dx.model_list(a, f, r() if a.status in dx.UNHEALTHY else "", secrets)),  # type: ignore[misc]  # mypy cannot type a lambda whose defaults bind the loop variables
             Call("POST", base + path, f"POST {path}", headers, _body(path, facts.served_model),
-                 lambda a, f=facts, p=path, r=lookup: dx.invocation(a, f, p, r() if a.status in dx.UNHEALTHY else "", secrets)),
+                 lambda a, f=facts, p=path, r=lookup: dx.invocation(a, f, p, r() if a.status in dx.UNHEALTHY else "", secrets)),  # type: ignore[misc]  # mypy cannot type a lambda whose defaults bind the loop variables
         ]))
     return targets, skipped
 
@@ -189,7 +189,7 @@ def tenant_targets(outputs: dict[str, Any], secrets: list[str]) -> tuple[list[Ta
     url = gateway.get("url")
     if not url:
         return [], [Outcome("gateway", "", None, Verdict(False, f"gateway.url is null: its ALB has no address (`kubectl describe ingress -n {charts.EG_NAMESPACE}`)"))]
-    tenants = gateway.get("tenants") if isinstance(gateway.get("tenants"), dict) else {}
+    tenants = found if isinstance(found := gateway.get("tenants"), dict) else {}
     everything = sorted({m for t in tenants.values() if isinstance(t, dict) for m in t.get("models") or []})
     paths = {str(e.get("servedModelName")): str(e.get("invocationPath")) for e in (outputs.get("endpoints") or {}).values() if isinstance(e, dict)}
     store = _counter_store(gateway)
@@ -214,7 +214,7 @@ def tenant_targets(outputs: dict[str, Any], secrets: list[str]) -> tuple[list[Ta
                              (denied, lambda a, m=denied, t=tenant: dx.tenant_denied(a, t, m, secrets))):
             if model is None:
                 continue
-            path = paths.get(model) if paths.get(model) in GATEWAY_PATHS else CHAT
+            path = paths.get(model, CHAT) if paths.get(model) in GATEWAY_PATHS else CHAT
             kind = "allowed" if model == allowed else "not in its models"
             target.calls.append(Call("POST", base + path, f"POST {path} {model} ({kind})", headers, _body(path, model), judge))
         targets.append(target)

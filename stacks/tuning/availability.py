@@ -31,7 +31,7 @@ def drop(grid: GridSpec, reasons: dict[str, str]) -> GridSpec:
         change: dict[str, Any] = {"points": kept}
         empty = not kept
     else:
-        values = [v for v in grid.parameters[KEY] if str(v).lower() not in gone]  # type: ignore[union-attr]
+        values = [v for v in grid.parameters[KEY] if str(v).lower() not in gone]
         change = {"parameters": {**grid.model_dump(mode="json", by_alias=True)["parameters"], KEY: values}}
         empty = not values
     if empty:

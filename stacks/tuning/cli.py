@@ -307,8 +307,8 @@ def dry_run(grid: GridSpec, points: list[Point], console: Console, verbose: bool
                 say(console, f"    {obj.kind}/{obj.name}: {problem}")
             for error in obj.schema.errors if obj.schema else ():
                 say(console, f"    {obj.kind}/{obj.name}: schema: {error}")
-            for problem in obj.schema.cel.violations if obj.schema else ():
-                say(console, f"    {obj.kind}/{obj.name}: schema: {problem}")
+            for violation in obj.schema.cel.violations if obj.schema else ():
+                say(console, f"    {obj.kind}/{obj.name}: schema: {violation}")
     say(console, f"plans: {passed} passed, {failed} failed" + ("" if verbose or not passed else " (--verbose lists each)"))
     say(console, "dry run: nothing was deployed")
     return 1 if failed else 0

@@ -55,7 +55,7 @@ def ranked(records: list[TrialRecord], grid: GridSpec) -> list[TrialRecord]:
     """Succeeded trials within every SLO and the error limit, cheapest per million output tokens first."""
     limit = grid.benchmark.max_error_rate
     ok = [r for r in records if r.status == "succeeded" and r.metrics.get("meets_slo") and r.value("cost_per_mtok") is not None and (r.value("error_rate") or 0) <= limit]
-    return sorted(ok, key=lambda r: r.value("cost_per_mtok"))
+    return sorted(ok, key=lambda r: r.measured("cost_per_mtok"))
 
 
 def section(records: list[TrialRecord], grid: GridSpec) -> list[str]:
@@ -89,7 +89,7 @@ def plot(records: list[TrialRecord], grid: GridSpec, path: Path, latency: str) -
 
     fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
     for r in pts:
-        x, y = r.value(latency), r.value("cost_per_mtok")
+        x, y = r.measured(latency), r.measured("cost_per_mtok")
         ax.plot([x], [y], "o", color="tab:green" if r.metrics.get("meets_slo") else "tab:gray", alpha=0.8)
         plotting.label(ax, r, x, y)
     return plotting.finish(fig, ax, grid, latency, "$ per million output tokens", "cost vs latency", path)

@@ -13,7 +13,7 @@ import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol, cast
 
 from benchmarks import secrets
 
@@ -25,6 +25,9 @@ from .measure import BenchmarkFailed, Measurement, Measurer
 from .runlock import for_store
 from .sharedstore import ClaimLost
 from .store import StoreError, TrialRecord, TrialStore
+
+if TYPE_CHECKING:
+    from .sharedstore import SharedTrialStore
 
 WATCH_SECONDS = 0.5  # how often the engine is checked during a benchmark
 SYNC_SECONDS = 1.0  # a shared study: how often other workers' results and dead workers are looked for
@@ -64,13 +67,19 @@ class RunSummary:
     records: list[TrialRecord] = field(default_factory=list)
 
 
+class Measures(Protocol):
+    """What the driver calls: Measurer, or a stand-in returning recorded or fixed numbers (replay, driver_overhead)."""
+
+    def measure(self, endpoint: Endpoint, stop: threading.Event) -> Measurement: ...
+
+
 class Driver:
     def __init__(
         self,
         grid: GridSpec,
         store: TrialStore,
         deployer: Deployer,
-        measurer: Optional[Measurer] = None,
+        measurer: Optional[Measures] = None,
         run: Optional[str] = None,
         strategy: Optional[str] = None,
         parallel: Optional[int] = None,
@@ -83,7 +92,7 @@ class Driver:
         self.grid = grid
         self.store = store
         self.deployer = deployer
-        self.measurer = measurer or Measurer(grid, seed=grid.seed)
+        self.measurer: Measures = measurer or Measurer(grid, seed=grid.seed)
         self.run_name = run or grid.name
         self.strategy_name = strategy or grid.strategy
         self.parallel = parallel or grid.parallel
@@ -264,7 +273,8 @@ class Driver:
             from .workers import DEFAULT_HEARTBEAT, Coordinator
 
             note = getattr(self.reporter, "note", lambda message: None)
-            self.coordinator = Coordinator(self.store, self.store.url, self.run_name, self.heartbeat or DEFAULT_HEARTBEAT, note)
+            shared = cast("SharedTrialStore", self.store)  # what a store with `shared` is
+            self.coordinator = Coordinator(shared, shared.url, self.run_name, self.heartbeat or DEFAULT_HEARTBEAT, note)
             try:
                 return self._run()
             finally:
@@ -359,6 +369,7 @@ class Driver:
         """Up to `room` points this process now holds: queued retries first, then new proposals. A point
         is held by its row's primary key (sharedstore.py), so no two workers deploy it."""
         out: list[tuple[Point, Any]] = []
+        store = cast("SharedTrialStore", self.store)  # claims happen on a shared store only
         note = getattr(self.reporter, "note", lambda message: None)
         while len(out) < room:
             claim = self.coordinator.pop_retry()
@@ -367,7 +378,7 @@ class Driver:
             point = by_key.get(claim.key)
             # Not a trial this process still runs (its own heartbeat lapsed on a database hiccup): it goes on.
             usable = point is not None and not point.pruned and claim.key not in mine
-            before = self.store.take_over(self.run_name, claim.key, claim.retry_of, self.clock()) if usable else None
+            before = store.take_over(self.run_name, claim.key, claim.retry_of, self.clock()) if usable else None
             if before is None:  # the row moved on (finished, or never claimed): nothing to retry
                 self.coordinator.release(claim, finished=False)
                 continue
@@ -377,15 +388,16 @@ class Driver:
                     note(f"trial {claim.key}: {message}")
             note(f"trial {claim.key}: retrying it here (attempt {claim.attempt}); the worker of attempt {claim.retry_of} stopped")
             self.taken.discard(claim.key)
+            assert point is not None  # usable
             out.append((point, claim))
         while len(out) < room:
             proposed = strategy.propose(room - len(out), mine | self.taken | {p.key for p, _ in out})
             if not proposed:
                 break
             for point in proposed:
-                attempt = self.store.next_attempt(self.run_name, point.key)
+                attempt = store.next_attempt(self.run_name, point.key)
                 claim = self.coordinator.hold(point.key, attempt) if attempt is not None else None
-                if claim is None or not self.store.claim(self.run_name, point.key, point.params, self.clock(), attempt):
+                if claim is None or attempt is None or not store.claim(self.run_name, point.key, point.params, self.clock(), attempt):
                     if claim is not None:
                         self.coordinator.release(claim, finished=False)
                     self.taken.add(point.key)  # another worker holds or finished it

@@ -29,7 +29,7 @@ def check(grid: GridSpec) -> None:
             if isinstance(values, Range) and count <= MAX_POINTS:
                 values.values()  # duplicates show only once expanded; the count bounds that
         except ValueError as exc:
-            problems.append(Problem(f"parameters.{key}", values.model_dump(by_alias=True), "CONFIG", str(exc), "use {from, to, step} or {from: >0, to, times: >1} with distinct values"))
+            problems.append(Problem(f"parameters.{key}", values.model_dump(by_alias=True) if isinstance(values, Range) else values, "CONFIG", str(exc), "use {from, to, step} or {from: >0, to, times: >1} with distinct values"))
             continue
         if not count:
             problems.append(Problem(f"parameters.{key}", values if isinstance(values, list) else values.model_dump(by_alias=True), "CONFIG", "no values", "list at least one value"))

@@ -159,6 +159,7 @@ def make_point(grid: GridSpec, params: dict[str, Any]) -> Point:
     # Capacity files (C1) are relative to the project directory, pulumi.projectDir.
     on_cluster = grid.target == "pulumi" and grid.cluster is not None
     if on_cluster:  # the trial's endpoint entry names its backend (the capacity-derived triggers stay derived)
+        assert grid.cluster is not None  # on_cluster
         (spec,) = backends.resolve([spec], grid.cluster, grid.platform or PlatformSpec())
     checked = stack_config.validate_stack(
         [spec],

@@ -8,7 +8,7 @@ file is stacks/tuning/grid.py, its checks stacks/tuning/grid_checks.py, its poin
 from __future__ import annotations
 
 import math
-from typing import Any, Literal, Optional, Union
+from typing import TYPE_CHECKING, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 from pydantic.alias_generators import to_camel
@@ -23,8 +23,9 @@ from components.rules.spec import ClusterSpec, PlatformSpec
 from .grid_benchmark import GRID_ONLY, loadgen_fields, workload_fields
 from .strategy_names import NEEDS_PARAMETERS, STRATEGY_NAMES, listed, without
 
+Sense = Literal["maximize", "minimize"]
 # Metrics a trial records (see measure.py); "lower is better" for latencies.
-METRICS = {
+METRICS: dict[str, Sense] = {
     "output_throughput": "maximize",
     "request_throughput": "maximize",
     "goodput": "maximize",
@@ -81,13 +82,13 @@ class Range(_Model):
         n = self.count()
         if n > MAX_POINTS:
             raise ValueError(f"{n:,} values is over the limit of {MAX_POINTS:,} points per grid")
-        out: list[float] = []
+        out: list[Union[int, float]] = []
         value = self.from_
         while value <= self.to * (1 + 1e-9) and len(out) < n:
             out.append(round(value, 10))
             value = value + self.step if self.step else value * (self.times or 2)
         integral = all(float(v).is_integer() for v in (self.from_, self.to, self.step or 0, self.times or 0))
-        values = [int(v) for v in out] if integral else out
+        values: list[Union[int, float]] = [int(v) for v in out] if integral else out
         if len(set(values)) < len(values):
             raise ValueError(f"the range yields duplicate values {values[:6]}{'…' if len(values) > 6 else ''}; use a step or factor that moves each value by more than the rounding")
         return values
@@ -105,7 +106,7 @@ class _BenchmarkBlock(_Model):
 
 def benchmark_model(config_class: type = BenchmarkConfig) -> Any:
     """The `benchmark:` block of a grid: every option of `config_class` declared for grids, then the grid's own."""
-    return create_model(
+    return create_model(  # type: ignore[call-overload]  # pydantic's overloads cannot type fields passed as **kwargs
         "Benchmark",
         __base__=_BenchmarkBlock,
         __module__=__name__,
@@ -115,7 +116,13 @@ def benchmark_model(config_class: type = BenchmarkConfig) -> Any:
     )
 
 
-Benchmark = benchmark_model()
+if TYPE_CHECKING:
+    class Benchmark(_BenchmarkBlock):
+        """For the type checker: benchmark_model builds the class at import, from BenchmarkConfig's fields."""
+
+        def __getattr__(self, name: str) -> Any: ...
+else:
+    Benchmark = benchmark_model()
 # Benchmark fields that shape the workload (checked by the load generator's own checks, files included).
 WORKLOAD_FIELDS = workload_fields(BenchmarkConfig)
 # A parameter path under this prefix varies the benchmark block per point, not the endpoint.
@@ -140,7 +147,7 @@ class Objective(_Model):
         return value
 
     @property
-    def sense(self) -> str:
+    def sense(self) -> Sense:
         return self.direction or METRICS[self.metric]
 
 

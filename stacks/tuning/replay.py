@@ -12,7 +12,7 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, TypeGuard
 
 from benchmarks import inputs
 
@@ -37,9 +37,9 @@ class Surface:
     def size(self) -> int:
         return len(self.metrics)
 
-    def meets_slo(self, metrics: Optional[dict[str, float]]) -> bool:
+    def meets_slo(self, metrics: Optional[dict[str, float]]) -> TypeGuard[dict[str, float]]:
         """The point ran and is within every SLO bound."""
-        return bool(metrics) and all(metrics[k] <= bound for k, bound in self.grid.slo.items())
+        return metrics is not None and bool(metrics) and all(metrics[k] <= bound for k, bound in self.grid.slo.items())
 
     def optimum(self) -> float:
         """The best objective value among points that ran and meet every SLO."""
@@ -114,8 +114,9 @@ class ReplayMeasurer:
         self.metrics = metrics
         self.slo = slo
 
-    def measure(self, endpoint: Endpoint, stop: threading.Event) -> Measurement:
+    def measure(self, endpoint: Endpoint, stop: threading.Event, **_: Any) -> Measurement:
         metrics = self.metrics[endpoint.base_url.split("://", 1)[1]]
+        assert metrics is not None  # wait_ready failed a point that did not run
         agg = aggregate([metrics])
         return Measurement(agg, [metrics], all(agg[m]["mean"] <= b for m, b in self.slo.items()), 1)
 

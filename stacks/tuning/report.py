@@ -55,7 +55,7 @@ def ranked(records: list[TrialRecord], grid: GridSpec) -> list[TrialRecord]:
         for r in records
         if r.status == "succeeded" and r.metrics.get("meets_slo") and r.value(metric) is not None and (r.value("error_rate") or 0) <= limit
     ]
-    return sorted(ok, key=lambda r: r.value(metric), reverse=sense == "maximize")
+    return sorted(ok, key=lambda r: r.measured(metric), reverse=sense == "maximize")
 
 
 def verdict(records: list[TrialRecord], grid: GridSpec, complete: bool = True) -> Verdict:
@@ -72,7 +72,7 @@ def verdict(records: list[TrialRecord], grid: GridSpec, complete: bool = True) -
             return Verdict(best, None, False, f"the only one of {finished} finished trial(s) that met every SLO, in a run that did not finish (run it again to resume)")
         return Verdict(best, None, True, "the only trial that met every SLO")
     second = order[1]
-    margin = abs(best.value(metric) - second.value(metric))
+    margin = abs(best.measured(metric) - second.measured(metric))
     if min(_measurements(best, metric), _measurements(second, metric)) < 2:
         # One measurement has no spread: a zero spread would make any margin look decisive.
         return Verdict(best, second, False, f"margin {margin:.4g} over the runner-up, but one measurement per point has no spread to compare it with (set repeats: 2 or more)")
@@ -90,13 +90,13 @@ def pareto(records: list[TrialRecord], grid: GridSpec) -> list[TrialRecord]:
         r
         for r in pts
         if not any(
-            o.value("output_throughput") >= r.value("output_throughput")
-            and o.value(lat) <= r.value(lat)
-            and (o.value("output_throughput") > r.value("output_throughput") or o.value(lat) < r.value(lat))
+            o.measured("output_throughput") >= r.measured("output_throughput")
+            and o.measured(lat) <= r.measured(lat)
+            and (o.measured("output_throughput") > r.measured("output_throughput") or o.measured(lat) < r.measured(lat))
             for o in pts
         )
     ]
-    return sorted(front, key=lambda r: r.value(lat))
+    return sorted(front, key=lambda r: r.measured(lat))
 
 
 def config_snippet(grid: GridSpec, record: TrialRecord) -> str:
@@ -198,15 +198,15 @@ def plot(records: list[TrialRecord], grid: GridSpec, path: Path, best: Optional[
         return None
     fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
     for r in pts:
-        x, y = r.value(lat), r.value("output_throughput")
+        x, y = r.measured(lat), r.measured("output_throughput")
         xerr = spread(r, lat) or None
         yerr = spread(r, "output_throughput") or None
         ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt="o", color="tab:blue" if r.metrics.get("meets_slo") else "tab:gray", alpha=0.8, capsize=3)
         plotting.label(ax, r, x, y)
     front = pareto(records, grid)
-    ax.plot([r.value(lat) for r in front], [r.value("output_throughput") for r in front], "--", color="tab:orange", label="Pareto front")
+    ax.plot([r.measured(lat) for r in front], [r.measured("output_throughput") for r in front], "--", color="tab:orange", label="Pareto front")
     if best is not None:
-        ax.plot([best.value(lat)], [best.value("output_throughput")], "*", markersize=16, color="tab:red", label="best under SLO")
+        ax.plot([best.value(lat)], [best.value("output_throughput")], "*", markersize=16, color="tab:red", label="best under SLO")  # type: ignore[arg-type]  # a None (the metric not recorded) plots nothing
     return plotting.finish(fig, ax, grid, lat, "output tokens/s", "throughput vs latency", path)
 
 

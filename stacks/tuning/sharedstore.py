@@ -87,6 +87,8 @@ class Location(str):
     """How the shared database is named in messages: the URL without its user info (the scrubber would
     mask it anyway); `.name` and `.stem` the database's name, as a file's are its name."""
 
+    database: str
+
     def __new__(cls, url: str) -> "Location":
         parts = urlsplit(url)
         netloc = parts.netloc.rpartition("@")[2]

@@ -82,6 +82,12 @@ class TrialRecord:
         entry = self.metrics.get(metric)
         return entry.get("mean") if isinstance(entry, dict) else None
 
+    def measured(self, metric: str) -> float:
+        """`value(metric)` of a record the caller kept because it has one."""
+        found = self.value(metric)
+        assert found is not None, metric
+        return found
+
     @property
     def note(self) -> str:
         """The error as one line: its first line; when that only announces the engine's log tail, the

@@ -34,9 +34,10 @@ def slo_excess(record: TrialRecord, grid: GridSpec) -> Optional[float]:
     """The worst relative excess over the SLO bounds (negative: inside them all; -1 with no SLOs);
     None for a trial that measured nothing to compare (crashed, failed, a metric missing)."""
     values = {metric: record.value(metric) for metric in grid.slo}
-    if record.status != "succeeded" or None in values.values():
+    known = {m: v for m, v in values.items() if v is not None}
+    if record.status != "succeeded" or len(known) < len(values):
         return None
-    return max(((values[m] - bound) / bound if bound else values[m] for m, bound in grid.slo.items()), default=-1.0)
+    return max(((known[m] - bound) / bound if bound else known[m] for m, bound in grid.slo.items()), default=-1.0)
 
 
 def constraint(record: TrialRecord, grid: GridSpec) -> float:
@@ -65,7 +66,7 @@ class Strategy:
         self.order = [p for p in points if not p.pruned]
 
     def propose(self, n: int, in_flight: set[str]) -> list[Point]:
-        out = []
+        out: list[Point] = []
         for point in self.order:
             if len(out) == n:
                 break

@@ -128,7 +128,7 @@ def suggest(
     feasibility = _probability_feasible(observations, candidates, seed)
     # A crash measured nothing; the model sees it as the worst result so far, which keeps expected
     # improvement low next to it (the feasibility model alone is slow to learn a crash boundary).
-    worst = min(sign * o.objective for o in measured)
+    worst = min(sign * o.objective for o in measured if o.objective is not None)  # all of them
     x = np.array([o.x for o in observations])
     y = np.array([sign * o.objective if o.objective is not None else worst for o in observations])
     model = _fit(x, y, seed)
@@ -137,7 +137,7 @@ def suggest(
         y = np.concatenate([y, model.predict(pending)])
         model = _fit(x, y, seed, kernel=model.kernel_)
     mean, std = model.predict(candidates, return_std=True)
-    feasible = [sign * o.objective for o in measured if o.constraint <= 0]
+    feasible = [sign * o.objective for o in measured if o.objective is not None and o.constraint <= 0]
     if not feasible:
         return int(np.argmax(feasibility * std))  # look for the feasible region where the model knows least
     return int(np.argmax(expected_improvement(mean, std, max(feasible)) * feasibility))

@@ -8,12 +8,12 @@ from typing import Any, ClassVar
 
 import pulumi
 
-from ..rules import capacity
+from ..rules import capacity, fit
 from ..rules import tags as tag_rules
 from ..rules.backends import BACKENDS
 from ..rules.backends.base import RenderContext
 from .base import EndpointArgs, EndpointComponent
-from .objects import declare_all
+from .objects import declare_all, status_of
 
 
 class GenericEndpoint(EndpointComponent):
@@ -32,10 +32,10 @@ class GenericEndpoint(EndpointComponent):
         backend = BACKENDS[self.BACKEND]
         tags = tag_rules.alb_tags(pulumi.get_stack(), ep.name, args.tags)
         context = RenderContext(region=args.region, ingress=args.ingress, api_key_secret=ep.api_key_secret if self.key else None, alb_tags=tags)
-        manifests = capacity.annotate(backend.render(ep, context), args.capacity_contract)
+        manifests = fit.annotate(capacity.annotate(backend.render(ep, context), args.capacity_contract), args.model_facts)
         self.children = declare_all(self, name, manifests, [*self.deps, *([self.key] if self.key else [])], args.ingress_ready)
         own = self.children.get(backend.live.kind)
-        state = own.status.apply(backend.live.state) if own is not None else pulumi.Output.from_input((None, None))
+        state = status_of(own).apply(backend.live.state) if own is not None else pulumi.Output.from_input((None, None))
         return None, state
 
 

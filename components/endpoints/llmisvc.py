@@ -6,12 +6,12 @@ from typing import Any, ClassVar
 
 import pulumi
 
-from ..rules import capacity
+from ..rules import capacity, fit
 from ..rules.backends import llmisvc
 from ..rules.backends.base import RenderContext
 from ..rules.backends import state as endpoint_state
 from .base import EndpointArgs, EndpointComponent
-from .objects import declare_all
+from .objects import declare_all, status_of
 
 
 class LlmisvcEndpoint(EndpointComponent):
@@ -27,8 +27,8 @@ class LlmisvcEndpoint(EndpointComponent):
     def _declare(self, name: str, args: EndpointArgs) -> tuple[Any, pulumi.Output[Any]]:
         ep = self.endpoint
         spec = ep.spec
-        manifests = capacity.annotate(llmisvc.BACKEND.render(ep, RenderContext(region=args.region, api_key_secret=ep.api_key_secret if self.key else None)), args.capacity_contract)
+        manifests = fit.annotate(capacity.annotate(llmisvc.BACKEND.render(ep, RenderContext(region=args.region, api_key_secret=ep.api_key_secret if self.key else None)), args.capacity_contract), args.model_facts)
         self.children = declare_all(self, name, manifests, [*self.deps, *([self.key] if self.key else [])], args.ingress_ready)
         obj = self.children[llmisvc.KIND]
-        url = obj.status.apply(lambda s: f"{str(s['url']).rstrip('/')}/{spec.invocation_endpoint}" if isinstance(s, dict) and s.get("url") else None)
-        return url, obj.status.apply(endpoint_state.ready_condition)
+        url = status_of(obj).apply(lambda s: f"{str(s['url']).rstrip('/')}/{spec.invocation_endpoint}" if isinstance(s, dict) and s.get("url") else None)
+        return url, status_of(obj).apply(endpoint_state.ready_condition)

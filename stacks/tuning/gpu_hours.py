@@ -23,6 +23,7 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 from components.rules import instances
@@ -94,7 +95,7 @@ def _median(values: list[float | None]) -> float | None:
     return _ranked(values)[(len(values) - 1) // 2]
 
 
-def _spread(values: list[float | None], fmt: str, over: str) -> str:
+def _spread(values: Sequence[float | None], fmt: str, over: str) -> str:
     """Median [min to max] over every run; a run that missed shows as more than `over`."""
     ranked, median = _ranked(values), _median(values)
     show = lambda v: f"> {over}" if v is None else format(v, fmt)

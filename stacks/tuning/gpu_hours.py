@@ -85,12 +85,12 @@ def _surface_rows(path: Path) -> tuple[dict[str, dict[str, Any]], str]:
     return {grid_mod.point_key(row["params"]): row for row in doc["points"]}, doc["instanceType"]
 
 
-def _ranked(values: list[float | None]) -> list[float | None]:
+def _ranked(values: Sequence[float | None]) -> list[float | None]:
     """Ascending, a run that missed (None) after every run that got there."""
     return sorted(values, key=lambda v: float("inf") if v is None else v)
 
 
-def _median(values: list[float | None]) -> float | None:
+def _median(values: Sequence[float | None]) -> float | None:
     """The lower median over every run; None when that run missed."""
     return _ranked(values)[(len(values) - 1) // 2]
 

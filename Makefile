@@ -43,9 +43,12 @@ plan: setup
 engine:
 	bash $(ENGINE_SETUP)
 
-# Types first (mypy: files and settings in pyproject.toml [tool.mypy]; docs/architecture.md, "Type checking"),
-# then unit tests, then the real engine end to end. pytest exits 5 when it collected no test: that is a failure here, not a pass.
+# Lint, format and types first (ruff and mypy: settings in pyproject.toml; docs/architecture.md, "Lint, format
+# and types"), then unit tests, then the real engine end to end. pytest exits 5 when it collected no test: that
+# is a failure here, not a pass.
 test: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -m "not engine"; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; [ $$rc -eq 0 ] || exit $$rc

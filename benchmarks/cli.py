@@ -22,16 +22,17 @@ from pathlib import Path
 
 from rich.console import Console
 
-from .loadgen import BenchmarkConfig, ConfigError, run_benchmark
 from . import eventloop, exits
 from .export import KINDS, export, parse_spec
 from .inputs import InputError
+from .loadgen import BenchmarkConfig, ConfigError, run_benchmark
+from .options import ConfigField, config_fields
 from .outputs import Output, OutputError
 from .payload import check_url
 from .raw import RAW_FILE, Recorder
 from .report import RESULTS_FILE, ProgressBar, literal_console, print_report, write_json
-from .options import ConfigField, config_fields
 from .secrets import quoted, scrub
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> typing.NoReturn:  # one line instead of usage + traceback-like noise
@@ -48,7 +49,9 @@ def _list_of(kind, example: str, most: float = float("inf")):
         if not values or any(not 0 < v <= most or v == float("inf") for v in values):
             noun = "integers" if kind is int else "numbers"
             bound = f" up to {most:,}" if most != float("inf") else ""
-            raise argparse.ArgumentTypeError(f"invalid value {text!r}: use comma-separated positive {noun}{bound}, e.g. {example}")
+            raise argparse.ArgumentTypeError(
+                f"invalid value {text!r}: use comma-separated positive {noun}{bound}, e.g. {example}"
+            )
         return values
 
     return parse
@@ -82,7 +85,9 @@ def _count(most: int):
         except ValueError:
             v = -1
         if not 0 <= v <= most:
-            raise argparse.ArgumentTypeError(f"invalid value {text!r}: use 0 or a positive integer up to {most:,}, e.g. 2")
+            raise argparse.ArgumentTypeError(
+                f"invalid value {text!r}: use 0 or a positive integer up to {most:,}, e.g. 2"
+            )
         return v
 
     return parse
@@ -95,7 +100,9 @@ def _non_negative(most: float):
         except ValueError:
             v = -1.0
         if not 0 <= v <= most:
-            raise argparse.ArgumentTypeError(f"invalid value {text!r}: use 0 or a positive number of seconds up to {most:g}, e.g. 1.5")
+            raise argparse.ArgumentTypeError(
+                f"invalid value {text!r}: use 0 or a positive number of seconds up to {most:g}, e.g. 1.5"
+            )
         return v
 
     return parse
@@ -103,6 +110,7 @@ def _non_negative(most: float):
 
 def _parsed_by(parse):
     """An Option's own parser: its ValueError is argparse's one line."""
+
     def wrapped(text: str):
         try:
             return parse(text)
@@ -134,8 +142,10 @@ def _cli_type(f: ConfigField):
     return _positive(kind, opt.example, int(most) if kind is int and most != float("inf") else most)
 
 
-SECTION_TITLES = {"workload": "workload shapes (docs/load-generator.md)",
-                  "guards": 'guards: past these a level is INVALID (docs/tuning.md, "Invalid levels")'}
+SECTION_TITLES = {
+    "workload": "workload shapes (docs/load-generator.md)",
+    "guards": 'guards: past these a level is INVALID (docs/tuning.md, "Invalid levels")',
+}
 
 
 def add_config_options(run: argparse.ArgumentParser, config_class: type = BenchmarkConfig) -> None:
@@ -149,7 +159,9 @@ def add_config_options(run: argparse.ArgumentParser, config_class: type = Benchm
         if opt.exclusive:
             where = load
         elif opt.section in SECTION_TITLES:
-            where = groups.get(opt.section) or groups.setdefault(opt.section, run.add_argument_group(SECTION_TITLES[opt.section]))
+            where = groups.get(opt.section) or groups.setdefault(
+                opt.section, run.add_argument_group(SECTION_TITLES[opt.section])
+            )
         else:
             where = run
         flag = opt.flag_for(f.name, f.default)
@@ -170,7 +182,10 @@ def add_config_options(run: argparse.ArgumentParser, config_class: type = Benchm
 
 def _flag_of(name: str, config_class: type = BenchmarkConfig) -> str:
     """The option a config field's error names (`request_rates` -> `--request-rate`)."""
-    return next((f.option.flag_for(f.name, f.default) for f in config_fields(config_class) if f.name == name), "--" + name.replace("_", "-"))
+    return next(
+        (f.option.flag_for(f.name, f.default) for f in config_fields(config_class) if f.name == name),
+        "--" + name.replace("_", "-"),
+    )
 
 
 def config_from(args: argparse.Namespace, config_class: type = BenchmarkConfig):
@@ -184,16 +199,35 @@ def config_from(args: argparse.Namespace, config_class: type = BenchmarkConfig):
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m benchmarks", description="Streaming load generator for OpenAI-compatible endpoints.")
-    p.add_argument(exits.DEBUG_FLAG, action="store_true", help=f"print the traceback of an internal error (also ${exits.DEBUG_ENV}=1)")
+    p.add_argument(
+        exits.DEBUG_FLAG,
+        action="store_true",
+        help=f"print the traceback of an internal error (also ${exits.DEBUG_ENV}=1)",
+    )
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    r = sub.add_parser("run", help="benchmark an endpoint", description="Benchmark an OpenAI-compatible streaming endpoint.")
+    r = sub.add_parser(
+        "run", help="benchmark an endpoint", description="Benchmark an OpenAI-compatible streaming endpoint."
+    )
     r.add_argument(exits.DEBUG_FLAG, action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     add_config_options(r)
     r.add_argument("--out", help="write results JSON here")
-    r.add_argument("--export", action="append", default=[], metavar="FORMAT:FILE",
-                   help="also write a genai-bench or inference-perf summary (one file per level), e.g. genai-bench:gb.json")
-    r.add_argument("--raw", metavar="FILE", help="also write every request's raw record, JSON lines, for benchmarks.merge (benchmarks/raw.py)")
-    r.add_argument("--clock-reference", metavar="URL", help="with --raw: a time endpoint or any server's Date header to measure this clock's offset against")
+    r.add_argument(
+        "--export",
+        action="append",
+        default=[],
+        metavar="FORMAT:FILE",
+        help="also write a genai-bench or inference-perf summary (one file per level), e.g. genai-bench:gb.json",
+    )
+    r.add_argument(
+        "--raw",
+        metavar="FILE",
+        help="also write every request's raw record, JSON lines, for benchmarks.merge (benchmarks/raw.py)",
+    )
+    r.add_argument(
+        "--clock-reference",
+        metavar="URL",
+        help="with --raw: a time endpoint or any server's Date header to measure this clock's offset against",
+    )
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
@@ -219,8 +253,10 @@ async def _run(config: BenchmarkConfig, quiet: bool, err: Console, recorder=None
     stopped_by: list[int] = []
 
     def on_signal(signum: int) -> None:
-        err.print(f"{signal.Signals(signum).name}: stopping, keeping what was measured (send it again to quit at once)",
-                  style="yellow")
+        err.print(
+            f"{signal.Signals(signum).name}: stopping, keeping what was measured (send it again to quit at once)",
+            style="yellow",
+        )
         stopped_by.append(signum)
         stop.set()
         for s in STOP_SIGNALS:  # a second signal has its default effect: quit at once
@@ -249,7 +285,11 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         return _fail(_flag_of(e.field), e.value, e.fix)
     if args.clock_reference and (not args.raw or check_url(args.clock_reference)):
-        return _fail("--clock-reference", args.clock_reference, check_url(args.clock_reference) or "it applies only with --raw FILE")
+        return _fail(
+            "--clock-reference",
+            args.clock_reference,
+            check_url(args.clock_reference) or "it applies only with --raw FILE",
+        )
     results = Output(args.out, RESULTS_FILE, f"--out {args.out}") if args.out else None
     raw_out = Output(args.raw, RAW_FILE, f"--raw {args.raw}") if args.raw else None
     try:
@@ -264,7 +304,9 @@ def main(argv: list[str] | None = None) -> int:
                 o.close()
 
 
-def _checked_run(args: argparse.Namespace, config: BenchmarkConfig, results: Output | None, raw_out: Output | None = None) -> int:
+def _checked_run(
+    args: argparse.Namespace, config: BenchmarkConfig, results: Output | None, raw_out: Output | None = None
+) -> int:
     """The run, with --out locked and checked and each --export checked before the first request."""
     if results is not None:
         results.open()
@@ -303,7 +345,9 @@ def _checked_run(args: argparse.Namespace, config: BenchmarkConfig, results: Out
         sys.stderr.write(f"benchmarks: error: {' '.join(result.aborted.split())[:300]}\n")
         return 1
     if result.all_failed:
-        sys.stderr.write(scrub(f"benchmarks: error: {result.all_failed} (see the errors above and the server's log)") + "\n")
+        sys.stderr.write(
+            scrub(f"benchmarks: error: {result.all_failed} (see the errors above and the server's log)") + "\n"
+        )
         return 1
     if result.interrupted:
         return 128 + (signum or signal.SIGINT)

@@ -211,7 +211,7 @@ class _StampingTransport:
 
     __slots__ = ("_transport", "_proto")
 
-    def __init__(self, transport: asyncio.Transport, proto: "StampingHandler") -> None:
+    def __init__(self, transport: asyncio.Transport, proto: StampingHandler) -> None:
         self._transport, self._proto = transport, proto
 
     def write(self, data: bytes) -> None:
@@ -237,7 +237,9 @@ class StampingHandler(ResponseHandler):
     last_read = 0.0
 
     def connection_made(self, transport) -> None:
-        super().connection_made(cast(asyncio.BaseTransport, _StampingTransport(transport, self)))  # a transport by delegation
+        super().connection_made(
+            cast(asyncio.BaseTransport, _StampingTransport(transport, self))
+        )  # a transport by delegation
 
     def data_received(self, data: bytes) -> None:
         self.last_read = perf_counter()
@@ -260,7 +262,9 @@ def _install_stamping(connector: aiohttp.BaseConnector) -> None:
             "ResponseHandler, so socket timestamps cannot be installed. "
             "Fix: install the pinned aiohttp (requirements.txt), or set BENCHMARKS_STAMP=resume"
         )
-    connector._factory = cast("functools.partial[ResponseHandler]", functools.partial(StampingHandler, loop=asyncio.get_running_loop()))
+    connector._factory = cast(
+        "functools.partial[ResponseHandler]", functools.partial(StampingHandler, loop=asyncio.get_running_loop())
+    )
 
 
 def _send_tracing() -> aiohttp.TraceConfig:
@@ -277,7 +281,9 @@ def make_session(pool_limit: int = 0) -> aiohttp.ClientSession:
     connections would silently cap concurrency), 1 MiB read buffer (no flow-control pauses on
     bursts), no aiohttp timeouts (``send`` enforces its own deadline).  ``pool_limit`` exists
     only for ``benchmarks/experiments/pool_latency.py``, which shows what a limit would cost."""
-    connector = aiohttp.TCPConnector(limit=pool_limit, limit_per_host=pool_limit, ttl_dns_cache=300, keepalive_timeout=60)
+    connector = aiohttp.TCPConnector(
+        limit=pool_limit, limit_per_host=pool_limit, ttl_dns_cache=300, keepalive_timeout=60
+    )
     if STAMP_AT_READ:
         _install_stamping(connector)
     return aiohttp.ClientSession(
@@ -362,12 +368,18 @@ def check_usage(usage: dict, max_tokens: int) -> str | None:
         if type(v) is not int:  # bool is an int subclass; 4.0 is not a token count either
             return f"{key}={v!r:.100} is not an integer"
         if not 0 <= v <= limit:
-            why = f"max_tokens={max_tokens} allows at most {limit}" if key == "completion_tokens" else f"the limit is {limit}"
+            why = (
+                f"max_tokens={max_tokens} allows at most {limit}"
+                if key == "completion_tokens"
+                else f"the limit is {limit}"
+            )
             return f"{key}={v} is out of range ({why})"
     return None
 
 
-async def send(session: aiohttp.ClientSession, target: Target, record: RequestRecord, body: bytes, gate: Gate | None = None) -> None:
+async def send(
+    session: aiohttp.ClientSession, target: Target, record: RequestRecord, body: bytes, gate: Gate | None = None
+) -> None:
     """Sends the request (with ``gate``: its body once the gate opens) and records it in ``record``."""
     token_times: list[float] = []
     usage: dict | None = None
@@ -451,7 +463,9 @@ async def send(session: aiohttp.ClientSession, target: Target, record: RequestRe
         end, record.error = perf_counter(), str(e)
     except TimeoutError:
         end = perf_counter()
-        record.error = f"timeout: no complete response within {target.timeout:g} s ({len(token_times)} text chunks received)"
+        record.error = (
+            f"timeout: no complete response within {target.timeout:g} s ({len(token_times)} text chunks received)"
+        )
     except asyncio.CancelledError:
         record.end, record.cancelled, record.error = perf_counter(), True, "cancelled"
         _disarm(stamp)

@@ -127,7 +127,9 @@ def intersect(intervals: list[tuple[float, float, str]]) -> tuple[Offset | None,
     return Offset(lo, hi, kind, len(intervals)), None
 
 
-async def probe(url: str, probes: int = PROBES, headers: dict[str, str] | None = None) -> tuple[Offset | None, str | None]:
+async def probe(
+    url: str, probes: int = PROBES, headers: dict[str, str] | None = None
+) -> tuple[Offset | None, str | None]:
     """This process's wall-clock offset from the clock behind ``url`` (a time endpoint or any server with a
     Date header: any status counts, the answer's time is what is read).  (None, reason) when it cannot tell."""
     import aiohttp

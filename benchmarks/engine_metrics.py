@@ -122,8 +122,10 @@ def restart(samples: list[dict[str, float]]) -> str | None:
     counter went backwards between two scrapes."""
     for before, after in zip(samples, samples[1:]):
         if START_TIME in before and START_TIME in after and after[START_TIME] != before[START_TIME]:
-            return (f"the engine restarted during the level: its process_start_time_seconds went from "
-                    f"{before[START_TIME]:.0f} to {after[START_TIME]:.0f}")
+            return (
+                f"the engine restarted during the level: its process_start_time_seconds went from "
+                f"{before[START_TIME]:.0f} to {after[START_TIME]:.0f}"
+            )
         for key in COUNTERS:
             if key in before and key in after and after[key] < before[key]:
                 return f"the engine restarted during the level: its counter {key} went back from {before[key]:.0f} to {after[key]:.0f}"

@@ -21,15 +21,16 @@ opened later would otherwise get descriptor 0, 1 or 2, which uvloop (libuv) refu
 
 from __future__ import annotations
 
-import errno
 import _thread
+import errno
 import os
 import select
 import stat
 import sys
 import threading
 import traceback
-from typing import Any, Callable, NoReturn, Optional, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
 
 DEBUG_FLAG = "--debug"
 DEBUG_ENV = "LLM_SERVING_DEBUG"
@@ -137,7 +138,7 @@ def _say(line: str, prefer: str = "stderr") -> None:
             stream.write(line + "\n")
             stream.flush()
             return
-        except Exception:  # noqa: BLE001 - this stream is gone too: try the other one
+        except Exception:
             continue
 
 
@@ -152,8 +153,12 @@ def _os_error_line(prog: str, exc: OSError) -> str:
     return one_line(f"{prog}: error: {where}{reason}")
 
 
-def run(main: Callable[[Optional[list[str]]], int], argv: Optional[Sequence[str]] = None, prog: str = "python",
-        environment_errors: tuple[type[BaseException], ...] = ()) -> int:
+def run(
+    main: Callable[[list[str] | None], int],
+    argv: Sequence[str] | None = None,
+    prog: str = "python",
+    environment_errors: tuple[type[BaseException], ...] = (),
+) -> int:
     """`main(argv)`'s exit status, with whatever escapes it mapped by the table above. `environment_errors` are
     the caller's exception types that mean "the machine, not the program" (exit 1, one line), like OSError."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -215,8 +220,10 @@ def _mapped(main, args: list[str], prog: str, debug: bool, environment_errors) -
             return FAILED
         _silence(exc.target)
         _debug(debug)
-        _say(one_line(f"{prog}: error: cannot write {exc.stream}: {getattr(exc.cause, 'strerror', None) or exc.cause}"),
-             prefer="stdout" if exc.stream == "stderr" else "stderr")
+        _say(
+            one_line(f"{prog}: error: cannot write {exc.stream}: {getattr(exc.cause, 'strerror', None) or exc.cause}"),
+            prefer="stdout" if exc.stream == "stderr" else "stderr",
+        )
         return FAILED
     except BrokenPipeError as exc:
         if _reader_gone(sys.__stdout__):
@@ -233,7 +240,7 @@ def _mapped(main, args: list[str], prog: str, debug: bool, environment_errors) -
         _debug(debug)
         _say(one_line(f"{prog}: error: {exc}"))
         return FAILED
-    except Exception as exc:  # noqa: BLE001 - the one place an unexpected error becomes a line and a status
+    except Exception as exc:
         _debug(debug)
         hint = "" if debug else "; rerun with --debug for the traceback"
         what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
@@ -252,7 +259,7 @@ def leave(code: int) -> NoReturn:
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()
-            except Exception:  # noqa: BLE001 - leaving anyway
+            except Exception:
                 pass
         os._exit(code)
     sys.exit(code)
@@ -262,5 +269,5 @@ def _debug(debug: bool) -> None:
     if debug:
         try:
             traceback.print_exc(file=sys.__stderr__)
-        except Exception:  # noqa: BLE001 - stderr is gone: the line below says what it can
+        except Exception:
             pass

@@ -18,8 +18,9 @@ One level goes to FILE; several go to FILE with ``_<mode>_<level>`` before its s
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, cast
+from typing import Any, cast
 
 from .client import RequestRecord
 from .metrics import percentile
@@ -36,8 +37,13 @@ def _stat_field(values: list[float]) -> dict[str, float | None]:
     keys = ("min", "max", "mean", "stddev", "sum", "p25", "p50", "p75", "p90", "p95", "p99")
     if not values:
         return dict.fromkeys(keys)
-    out: dict[str, float | None] = {"min": min(values), "max": max(values), "mean": statistics.fmean(values),
-           "stddev": statistics.pstdev(values), "sum": float(sum(values))}
+    out: dict[str, float | None] = {
+        "min": min(values),
+        "max": max(values),
+        "mean": statistics.fmean(values),
+        "stddev": statistics.pstdev(values),
+        "sum": float(sum(values)),
+    }
     for p in (25, 50, 75, 90, 95, 99):
         out[f"p{p}"] = percentile(sorted(values), p)
     return out
@@ -76,9 +82,21 @@ def genai_bench(result: BenchmarkResult, lv: LevelResult) -> dict[str, Any]:
     finished = [r for r in lv.records if not r.cancelled]
     requests = [_genai_request(r) for r in finished]
     ok = [m for m in requests if m["error_code"] is None]
-    stats = {key: _stat_field([m[key] for m in ok if m[key] is not None])
-             for key in ("ttft", "tpot", "e2e_latency", "output_latency", "output_inference_speed", "num_input_tokens",
-                         "num_output_tokens", "total_tokens", "input_throughput", "output_throughput")}
+    stats = {
+        key: _stat_field([m[key] for m in ok if m[key] is not None])
+        for key in (
+            "ttft",
+            "tpot",
+            "e2e_latency",
+            "output_latency",
+            "output_inference_speed",
+            "num_input_tokens",
+            "num_output_tokens",
+            "total_tokens",
+            "input_throughput",
+            "output_throughput",
+        )
+    }
     codes: dict[int, int] = {}
     for m in requests:
         if m["error_code"] is not None:
@@ -139,7 +157,9 @@ def inference_perf(result: BenchmarkResult, lv: LevelResult) -> dict[str, Any]:
     if lv.mode == "request_rate":
         starts = [r.start for r in finished]
         send = max(starts) - min(starts) if starts else 0.0
-        load.update(send_duration=send, requested_rate=lv.value, achieved_rate=len(finished) / send if send > 0 else 0.0)
+        load.update(
+            send_duration=send, requested_rate=lv.value, achieved_rate=len(finished) / send if send > 0 else 0.0
+        )
     return {
         "benchmark_time_seconds": t,
         "load_summary": load,
@@ -148,7 +168,9 @@ def inference_perf(result: BenchmarkResult, lv: LevelResult) -> dict[str, Any]:
             "latency": {
                 # ok records: the client stamps ttft and e2e before it sets `ok`
                 "request_latency": _summarize([cast(float, r.e2e) for r in ok]),
-                "normalized_time_per_output_token": _summarize([cast(float, r.e2e) / r.output_tokens for r in ok if r.output_tokens]),
+                "normalized_time_per_output_token": _summarize(
+                    [cast(float, r.e2e) / r.output_tokens for r in ok if r.output_tokens]
+                ),
                 "time_per_output_token": _summarize([r.tpot for r in ok if r.tpot is not None]),
                 "time_to_first_token": _summarize([cast(float, r.ttft) for r in ok]),
                 "inter_token_latency": _summarize([x for r in ok for x in r.itl]),
@@ -162,7 +184,10 @@ def inference_perf(result: BenchmarkResult, lv: LevelResult) -> dict[str, Any]:
             "prompt_len": _summarize([float(r.input_tokens) for r in ok if r.input_tokens is not None]),
             "output_len": _summarize([float(r.output_tokens) for r in ok if r.output_tokens is not None]),
         },
-        "failures": {"count": len(failed), "request_latency": _summarize([r.end - r.start for r in failed if r.end is not None])},
+        "failures": {
+            "count": len(failed),
+            "request_latency": _summarize([r.end - r.start for r in failed if r.end is not None]),
+        },
     }
 
 
@@ -172,8 +197,14 @@ WRITERS: dict[str, Callable[[BenchmarkResult, LevelResult], dict[str, Any]]] = {
 }
 # What an earlier export of each format looks like: only such a file is overwritten.
 KINDS = {
-    "genai-bench": Kind("genai-bench summary", "gb.json", json_object_with("aggregated_metrics", "individual_request_metrics")),
-    "inference-perf": Kind("inference-perf summary", "ip.json", json_object_with("benchmark_time_seconds", "load_summary", "successes", "failures")),
+    "genai-bench": Kind(
+        "genai-bench summary", "gb.json", json_object_with("aggregated_metrics", "individual_request_metrics")
+    ),
+    "inference-perf": Kind(
+        "inference-perf summary",
+        "ip.json",
+        json_object_with("benchmark_time_seconds", "load_summary", "successes", "failures"),
+    ),
 }
 
 

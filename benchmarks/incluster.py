@@ -62,12 +62,16 @@ def share(config: BenchmarkConfig, index: int, n: int) -> BenchmarkConfig:
         raise ConfigError("index", index, f"the completion index must be from 0 to {n - 1}")
     for level in config.concurrency:
         if level < n:
-            raise ConfigError("concurrency", level, f"each level must be at least the {n} clients, or some client would have no share")
+            raise ConfigError(
+                "concurrency", level, f"each level must be at least the {n} clients, or some client would have no share"
+            )
     if config.level_requests() < n:
         raise ConfigError("max_requests", config.level_requests(), f"must be at least the {n} clients")
     for name in NOT_IN_POD:
         if getattr(config, name):
-            raise ConfigError(name, getattr(config, name), "a file on the driver's machine is not in the pod: use clients: 1 for it")
+            raise ConfigError(
+                name, getattr(config, name), "a file on the driver's machine is not in the pod: use clients: 1 for it"
+            )
     return dataclasses.replace(
         config,
         concurrency=tuple(split(c, index, n) for c in config.concurrency),
@@ -106,7 +110,7 @@ def extract(log: str, source: str) -> tuple[int, bytes]:
     if start < 0:
         raise FrameError(f"{source}: no records in the log (no `{BEGIN}` line): the pod ended before printing them")
     head, _, rest = log[start:].partition("\n")
-    fields = dict(part.split("=", 1) for part in head[len(BEGIN):].split() if "=" in part)
+    fields = dict(part.split("=", 1) for part in head[len(BEGIN) :].split() if "=" in part)
     end = rest.find(END)
     if end < 0:
         raise FrameError(f"{source}: the records are cut short (no `{END}` line): the log was truncated or rotated")
@@ -116,7 +120,9 @@ def extract(log: str, source: str) -> tuple[int, bytes]:
     except (KeyError, ValueError, OSError, EOFError) as exc:
         raise FrameError(f"{source}: the records do not decode ({type(exc).__name__})") from None
     if size > MAX_RECORDS_BYTES or len(data) != size or hashlib.sha256(data).hexdigest() != digest:
-        raise FrameError(f"{source}: the records' size or SHA-256 differ from what the pod printed: the log was altered")
+        raise FrameError(
+            f"{source}: the records' size or SHA-256 differ from what the pod printed: the log was altered"
+        )
     return index, data
 
 
@@ -124,8 +130,15 @@ async def warm_up(config: BenchmarkConfig, warmup: int, n: int, index: int) -> N
     mine = split(warmup, index, n) or (1 if warmup else 0)
     if not mine:
         return
-    warm = dataclasses.replace(config, concurrency=(min(mine, 8),), request_rates=(), max_requests=mine, warmup=0,
-                               engine_metrics=False, max_concurrency=None)
+    warm = dataclasses.replace(
+        config,
+        concurrency=(min(mine, 8),),
+        request_rates=(),
+        max_requests=mine,
+        warmup=0,
+        engine_metrics=False,
+        max_concurrency=None,
+    )
     await run_benchmark(warm)
 
 
@@ -156,7 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", required=True)
     a = ap.parse_args(argv)
     try:
-        text = inputs.read_text(a.config, max_bytes=MAX_CONFIG_BYTES, what="load job config", fix="the driver writes it")
+        text = inputs.read_text(
+            a.config, max_bytes=MAX_CONFIG_BYTES, what="load job config", fix="the driver writes it"
+        )
         doc = inputs.loads_json(text, a.config, "the driver writes it")
         index = int(os.environ.get(INDEX_ENV, "0"))
         n = int(doc.get("clients") or os.environ.get(CLIENTS_ENV) or 1)

@@ -24,8 +24,9 @@ import os
 import re
 import stat
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, BinaryIO, Callable, Iterator, Optional, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 T = TypeVar("T")
 
@@ -51,7 +52,7 @@ class DeadlineExceeded(TimeoutError):
     """A network read that did not finish by its wall-clock deadline."""
 
 
-def file_kind(mode: int) -> Optional[str]:
+def file_kind(mode: int) -> str | None:
     """What a non-regular file is ("a FIFO (named pipe)", ...); None for a regular file."""
     if stat.S_ISREG(mode):
         return None
@@ -117,10 +118,12 @@ def decode(data: bytes, source: str, fix: str) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise InputError(f"{source}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); Fix: {fix}") from None
+        raise InputError(
+            f"{source}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); Fix: {fix}"
+        ) from None
 
 
-def read_text(path: Any, *, max_bytes: int, what: str, fix: str, syntax: Optional[str] = None) -> str:
+def read_text(path: Any, *, max_bytes: int, what: str, fix: str, syntax: str | None = None) -> str:
     """The file's text; `syntax` "yaml", "json" or "jsonl" also bounds its nesting depth."""
     text = decode(read_bytes(path, max_bytes=max_bytes, what=what, fix=fix), str(path), fix)
     if syntax is not None:
@@ -131,7 +134,13 @@ def read_text(path: Any, *, max_bytes: int, what: str, fix: str, syntax: Optiona
 # ---------------------------------------------------------------- nesting depth
 
 
-def check_depth(text: str, syntax: str, source: str, fix: str = f"flatten the structure (at most {MAX_DEPTH} levels)", limit: int = MAX_DEPTH) -> None:
+def check_depth(
+    text: str,
+    syntax: str,
+    source: str,
+    fix: str = f"flatten the structure (at most {MAX_DEPTH} levels)",
+    limit: int = MAX_DEPTH,
+) -> None:
     """InputError if `text` nests collections deeper than `limit` ("yaml", "json" or "jsonl")."""
     deep = _yaml_too_deep(text, limit) if syntax == "yaml" else _json_too_deep(text, limit)
     if deep:
@@ -190,7 +199,9 @@ def loads_json(text: str, source: str, fix: str, **kwargs: Any) -> Any:
     try:
         return json.loads(text, **kwargs)
     except json.JSONDecodeError as exc:
-        raise InputError(f"{source}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}; Fix: {fix}") from None
+        raise InputError(
+            f"{source}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}; Fix: {fix}"
+        ) from None
     except RecursionError:
         raise InputError(f"{source}: nested too deeply to read; Fix: {fix}") from None
     except ValueError as exc:
@@ -210,7 +221,9 @@ def read_capped(read: Callable[[int], bytes], max_bytes: int, source: str) -> by
             return b"".join(parts)
         size += len(chunk)
         if size > max_bytes:
-            raise InputError(f"{source}: the answer is over the {max_bytes}-byte limit; Fix: ask for less (a narrower list) or check the server")
+            raise InputError(
+                f"{source}: the answer is over the {max_bytes}-byte limit; Fix: ask for less (a narrower list) or check the server"
+            )
         parts.append(chunk)
 
 

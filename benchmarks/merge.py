@@ -39,7 +39,9 @@ from .outputs import Kind, Output, OutputError, json_bytes, json_object_with
 from .raw import RawError, RawFile, read, record_of
 from .results import BenchmarkResult, LevelResult
 
-MERGED_FILE = Kind("merged load-generator results JSON", "merged.json", json_object_with("schema_version", "levels", "merge"))
+MERGED_FILE = Kind(
+    "merged load-generator results JSON", "merged.json", json_object_with("schema_version", "levels", "merge")
+)
 SPREAD_WARN_FRACTION = 0.05  # processes starting a level further apart than this share of its duration: said
 
 
@@ -59,8 +61,11 @@ class ProcessClock:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "source": self.source, "index": self.index, "host": self.host,
-            "wall_minus_monotonic_s": self.wall_minus_mono, "wall_drift_s": self.drift_s,
+            "source": self.source,
+            "index": self.index,
+            "host": self.host,
+            "wall_minus_monotonic_s": self.wall_minus_mono,
+            "wall_drift_s": self.drift_s,
             "sample_uncertainty_s": self.sample_uncertainty_s,
             "reference_offset_start": self.reference_start.to_dict() if self.reference_start else None,
             "reference_offset_end": self.reference_end.to_dict() if self.reference_end else None,
@@ -75,12 +80,22 @@ def process_clock(f: RawFile) -> ProcessClock:
     if start is None:
         raise RawError(f"{f.source}: the header has no start clock sample; Fix: pass the files `--raw` wrote, whole")
     ref_s, ref_e = clocks.offset_from(clock.get("reference_start")), clocks.offset_from(clock.get("reference_end"))
-    errors = [str(d["error"]) for d in (clock.get("reference_start"), clock.get("reference_end")) if isinstance(d, dict) and d.get("error")]
+    errors = [
+        str(d["error"])
+        for d in (clock.get("reference_start"), clock.get("reference_end"))
+        if isinstance(d, dict) and d.get("error")
+    ]
     process = f.header.get("process") or {}
     return ProcessClock(
-        f.source, int(process.get("index", 0)), str(process.get("host", "?")), start.offset,
-        (end.offset - start.offset) if end else None, max(start.uncertainty, end.uncertainty if end else 0.0),
-        ref_s, ref_e, "; ".join(errors) or None,
+        f.source,
+        int(process.get("index", 0)),
+        str(process.get("host", "?")),
+        start.offset,
+        (end.offset - start.offset) if end else None,
+        max(start.uncertainty, end.uncertainty if end else 0.0),
+        ref_s,
+        ref_e,
+        "; ".join(errors) or None,
     )
 
 
@@ -144,8 +159,10 @@ def merge(files: list[RawFile], slo: dict[str, float] | None = None) -> Merged:
         raise RawError("no raw records files to merge; Fix: pass one file per load-generator process")
     shapes = [[(lv.get("mode")) for lv in f.levels] for f in files]
     if any(s != shapes[0] for s in shapes):
-        raise RawError(f"the files ran different levels ({', '.join(f'{f.source}: {len(f.levels)} {s[:1]}' for f, s in zip(files, shapes))}); "
-                       "Fix: merge only the processes of one run")
+        raise RawError(
+            f"the files ran different levels ({', '.join(f'{f.source}: {len(f.levels)} {s[:1]}' for f, s in zip(files, shapes))}); "
+            "Fix: merge only the processes of one run"
+        )
     procs = [process_clock(f) for f in files]
     alignment = align(procs)
     config = dict(files[0].header.get("config") or {})
@@ -182,25 +199,34 @@ def merge(files: list[RawFile], slo: dict[str, float] | None = None) -> Merged:
             cpu += float(lv.get("cpu_s") or 0.0)
             value += float(lv.get("value") or 0.0)
             engine = engine or lv.get("engine_metrics")
-            per_process.append({"index": p.index, "value": lv.get("value"), "requests": len(mine), "start_s": t0, "end_s": end})
+            per_process.append(
+                {"index": p.index, "value": lv.get("value"), "requests": len(mine), "start_s": t0, "end_s": end}
+            )
         level = LevelResult.from_records(str(first["mode"]), value, records, min(starts), slo, cpu)
         level.engine_metrics = engine
         err = max(p.uncertainty_s for p in procs)
         spread = max(starts) - min(starts)
         note = {
-            "level": j, "processes": len(files), "start_spread_s": spread, "end_spread_s": max(ends) - min(ends),
-            "window_uncertainty_s": 2 * err, "per_process": per_process,
+            "level": j,
+            "processes": len(files),
+            "start_spread_s": spread,
+            "end_spread_s": max(ends) - min(ends),
+            "window_uncertainty_s": 2 * err,
+            "per_process": per_process,
         }
         if level.duration_s > 0 and spread > SPREAD_WARN_FRACTION * level.duration_s:
-            warn = (f"level {j} ({first['mode']} {value:g}): the processes started {spread:.2f} s apart, "
-                    f"{spread / level.duration_s:.0%} of its {level.duration_s:.1f} s: part of the window ran below the full load")
+            warn = (
+                f"level {j} ({first['mode']} {value:g}): the processes started {spread:.2f} s apart, "
+                f"{spread / level.duration_s:.0%} of its {level.duration_s:.1f} s: part of the window ran below the full load"
+            )
             level.warnings.append(warn)
             warnings.append(warn)
         levels.append(level)
         level_notes.append(note)
     headers = [f.header for f in files]
     result = BenchmarkResult(
-        config={**config, "clients": len(files)}, levels=levels,
+        config={**config, "clients": len(files)},
+        levels=levels,
         started_at=min(str(h.get("process", {}).get("started_at", "")) for h in headers),
         finished_at=max(str(h.get("process", {}).get("finished_at", "")) for h in headers),
         interrupted=any(h.get("interrupted") for h in headers),
@@ -219,13 +245,24 @@ def merge(files: list[RawFile], slo: dict[str, float] | None = None) -> Merged:
         clock_note["wall_clock_spread_s"] = max(mids) - min(mids)
         clock_note["wall_clock_spread_uncertainty_s"] = 2 * max(r.uncertainty for r in refs)
     else:
-        clock_note["note"] = "no common reference for every process: aligned on each process's own wall clock, whose offsets from the others were not measured"
-    return Merged(result, {"files": [f.source for f in files], "requests": sum(len(f.requests) for f in files),
-                           "clocks": clock_note, "levels": level_notes})
+        clock_note["note"] = (
+            "no common reference for every process: aligned on each process's own wall clock, whose offsets from the others were not measured"
+        )
+    return Merged(
+        result,
+        {
+            "files": [f.source for f in files],
+            "requests": sum(len(f.requests) for f in files),
+            "clocks": clock_note,
+            "levels": level_notes,
+        },
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.merge", description="Merge raw request records of several load-generator processes.")
+    ap = argparse.ArgumentParser(
+        prog="python -m benchmarks.merge", description="Merge raw request records of several load-generator processes."
+    )
     ap.add_argument("files", nargs="+", help="raw records files (--raw) of one run, one per process")
     ap.add_argument("--out", help="write the merged results JSON here")
     a = ap.parse_args(argv)
@@ -238,11 +275,15 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"benchmarks.merge: error: {exc}\n")
         return 2
     clock = merged.merge["clocks"]
-    print(f"{merged.merge['requests']} requests from {len(a.files)} processes; aligned on {clock['alignment']}, "
-          f"largest alignment uncertainty {clock['max_alignment_uncertainty_s'] * 1000:.1f} ms")
+    print(
+        f"{merged.merge['requests']} requests from {len(a.files)} processes; aligned on {clock['alignment']}, "
+        f"largest alignment uncertainty {clock['max_alignment_uncertainty_s'] * 1000:.1f} ms"
+    )
     for lv, note in zip(merged.result.levels, merged.merge["levels"]):
-        print(f"{lv.mode} {lv.value:g}: {lv.completed} ok, {lv.failed} failed; TTFT p50 {_ms(lv.ttft.p50)} p99 {_ms(lv.ttft.p99)}; "
-              f"ITL p99 {_ms(lv.itl.p99)}; {lv.output_throughput:.1f} tok/s; start spread {note['start_spread_s'] * 1000:.1f} ms")
+        print(
+            f"{lv.mode} {lv.value:g}: {lv.completed} ok, {lv.failed} failed; TTFT p50 {_ms(lv.ttft.p50)} p99 {_ms(lv.ttft.p99)}; "
+            f"ITL p99 {_ms(lv.itl.p99)}; {lv.output_throughput:.1f} tok/s; start spread {note['start_spread_s'] * 1000:.1f} ms"
+        )
     return 0
 
 

@@ -7,8 +7,8 @@ for sorted values v[0..n-1], the q-th percentile is at rank (n-1)*q/100.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
-from typing import Iterable, Mapping
 
 SLO_KEYS = ("ttft", "tpot", "e2e")  # seconds; a request meets the SLOs if all given hold
 
@@ -23,7 +23,9 @@ def parse_slo(text: str) -> dict[str, float]:
         except ValueError:
             limit = -1.0
         if not sep or key.strip() not in SLO_KEYS or not limit > 0:
-            raise ValueError(f"invalid value {text!r}: use KEY=SECONDS pairs with keys {', '.join(SLO_KEYS)}, e.g. ttft=0.5,tpot=0.05")
+            raise ValueError(
+                f"invalid value {text!r}: use KEY=SECONDS pairs with keys {', '.join(SLO_KEYS)}, e.g. ttft=0.5,tpot=0.05"
+            )
         out[key.strip()] = limit
     return out
 
@@ -52,7 +54,7 @@ class LatencyStats:
     max: float | None = None
 
     @classmethod
-    def of(cls, values: Iterable[float]) -> "LatencyStats":
+    def of(cls, values: Iterable[float]) -> LatencyStats:
         v = sorted(values)
         if not v:
             return cls()

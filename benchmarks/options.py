@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 METADATA_KEY = "option"
 SAME = type("Same", (), {"__repr__": lambda self: "SAME"})()  # grid_default unset: the load generator's default
@@ -22,16 +23,18 @@ SAME = type("Same", (), {"__repr__": lambda self: "SAME"})()  # grid_default uns
 @dataclasses.dataclass(frozen=True)
 class Option:
     help: str = ""
-    flag: str = ""  # on the command line; default `--<name-with-dashes>`, `--no-<name>` for a bool that is on by default
-    metavar: Optional[str] = None
+    flag: str = (
+        ""  # on the command line; default `--<name-with-dashes>`, `--no-<name>` for a bool that is on by default
+    )
+    metavar: str | None = None
     example: str = ""
-    gt: Optional[float] = None
-    ge: Optional[float] = None
-    le: Optional[float] = None
+    gt: float | None = None
+    ge: float | None = None
+    le: float | None = None
     section: str = ""  # "workload": a workload shape (benchmarks/workloads/, docs/load-generator.md)
     exclusive: bool = False  # a load mode: concurrency levels, request rates or a trace, exactly one
     env: str = ""  # the command line's default comes from this environment variable
-    parse: Optional[Callable[[str], Any]] = None  # command-line text -> value; ValueError names the fix
+    parse: Callable[[str], Any] | None = None  # command-line text -> value; ValueError names the fix
     grid: bool = True  # in a grid's `benchmark:` block; False where the trial or the grid sets it elsewhere
     grid_default: Any = SAME  # the grid's default where it differs from the load generator's
     key: str = ""  # camelCase name in a grid; default from the field name
@@ -48,7 +51,9 @@ class Option:
 
 def option(default: Any = dataclasses.MISSING, *, default_factory: Any = dataclasses.MISSING, **metadata: Any) -> Any:
     """A dataclass field with its Option."""
-    return dataclasses.field(default=default, default_factory=default_factory, metadata={METADATA_KEY: Option(**metadata)})
+    return dataclasses.field(
+        default=default, default_factory=default_factory, metadata={METADATA_KEY: Option(**metadata)}
+    )
 
 
 def camel(name: str) -> str:
@@ -77,7 +82,10 @@ def config_fields(config_class: type) -> list[ConfigField]:
         opt = f.metadata.get(METADATA_KEY)
         if opt is None:
             continue
-        default = f.default if f.default is not dataclasses.MISSING else (
-            f.default_factory() if f.default_factory is not dataclasses.MISSING else dataclasses.MISSING)
+        default = (
+            f.default
+            if f.default is not dataclasses.MISSING
+            else (f.default_factory() if f.default_factory is not dataclasses.MISSING else dataclasses.MISSING)
+        )
         out.append(ConfigField(f.name, hints[f.name], default, opt))
     return out

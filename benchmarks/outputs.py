@@ -27,9 +27,10 @@ import socket
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 from . import inputs
 
@@ -62,10 +63,10 @@ class Kind:
 
     name: str  # "plan graph JSON", "tuning report folder"
     example: str  # a file or folder name for the fix, e.g. "plan.json"
-    recognise: Optional[Callable[[bytes], bool]] = None
-    marker: Optional[str] = None
+    recognise: Callable[[bytes], bool] | None = None
+    marker: str | None = None
     legacy: tuple[str, ...] = ()
-    fix: Optional[str] = None  # the fix for a refused target, when "pass a new name" does not fit
+    fix: str | None = None  # the fix for a refused target, when "pass a new name" does not fit
 
     @property
     def folder(self) -> bool:
@@ -147,14 +148,16 @@ class FileLock:
     def __init__(self, path: Path, refused: Callable[[str], str]):
         self.path = Path(path)
         self.refused = refused  # owner description -> the one-line refusal
-        self._fd: Optional[int] = None
+        self._fd: int | None = None
 
     def acquire(self) -> None:
         while True:
             try:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
             except OSError as exc:
-                raise OutputError(f"{self.path}: cannot create the lock file ({exc.strerror or exc}); nothing was changed. Fix: make its folder writable, or pass another path") from None
+                raise OutputError(
+                    f"{self.path}: cannot create the lock file ({exc.strerror or exc}); nothing was changed. Fix: make its folder writable, or pass another path"
+                ) from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -168,7 +171,9 @@ class FileLock:
             if not same:  # the holder released (and removed) it between our open and our flock
                 os.close(fd)
                 continue
-            record = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "command": _command(), "started": time.time()}).encode()
+            record = json.dumps(
+                {"pid": os.getpid(), "host": socket.gethostname(), "command": _command(), "started": time.time()}
+            ).encode()
             try:
                 os.ftruncate(fd, 0)
                 os.pwrite(fd, record, 0)
@@ -192,7 +197,7 @@ class FileLock:
     def held(self) -> bool:
         return self._fd is not None
 
-    def __enter__(self) -> "FileLock":
+    def __enter__(self) -> FileLock:
         self.acquire()
         return self
 
@@ -233,7 +238,7 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _new_file_mode(existing: Optional[Path]) -> int:
+def _new_file_mode(existing: Path | None) -> int:
     if existing is not None:
         try:
             return os.stat(existing).st_mode & 0o7777
@@ -285,7 +290,7 @@ class Output:
     kind: Kind
     label: str = ""
     parents: bool = False  # create missing parent folders (else a missing folder is refused)
-    _lock: Optional[FileLock] = field(default=None, repr=False)
+    _lock: FileLock | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)
@@ -302,7 +307,7 @@ class Output:
         real = self.real
         return real.parent / f".{real.name}.{tag}"
 
-    def _fail(self, what: str, fix: Optional[str] = None) -> OutputError:
+    def _fail(self, what: str, fix: str | None = None) -> OutputError:
         return OutputError(refusal(self.label, what, fix or self._fix()))
 
     def _fix(self) -> str:
@@ -336,7 +341,9 @@ class Output:
             if parent.exists() and not parent.is_dir():
                 raise self._fail(f"its folder {parent} is a file")
             return
-        raise self._fail(f"its directory {parent} does not exist", "the directory must exist: create it, or choose another path")
+        raise self._fail(
+            f"its directory {parent} does not exist", "the directory must exist: create it, or choose another path"
+        )
 
     def _check_file(self) -> None:
         path, real = self.path, self.real
@@ -359,7 +366,7 @@ class Output:
         if not (self.kind.recognise and data and self.kind.recognise(data)):
             raise self._fail(f"is {describe_file(real)}, not a {self.kind.name} this tool wrote")
 
-    def _listed(self, folder: Path) -> Optional[set[str]]:
+    def _listed(self, folder: Path) -> set[str] | None:
         """The names the folder's marker lists, or None when there is no marker of ours."""
         marker = folder / str(self.kind.marker)
         if not marker.is_file() or marker.is_symlink():
@@ -369,11 +376,13 @@ class Output:
             listed = inputs.loads_json(text, str(marker), "remove it").get("files")
         except (OSError, ValueError, AttributeError):  # InputError is a ValueError: not ours, like a missing marker
             return None
-        if not isinstance(listed, list) or not all(isinstance(n, str) and n and "/" not in n and n not in (".", "..") for n in listed):
+        if not isinstance(listed, list) or not all(
+            isinstance(n, str) and n and "/" not in n and n not in (".", "..") for n in listed
+        ):
             return None
         return set(listed)
 
-    def _ours(self, folder: Path) -> Optional[str]:
+    def _ours(self, folder: Path) -> str | None:
         """None when `folder` is this kind's own output (or empty), else what it is."""
         entries = {p.name for p in folder.iterdir()}
         if not entries:
@@ -408,11 +417,13 @@ class Output:
             raise self._fail(what)
         cwd = Path(os.getcwd()).resolve()
         if cwd == real or real in cwd.parents:
-            raise self._fail("is the current folder or holds it", "pass a folder beside or below this one, e.g. plan-out/<stack>")
+            raise self._fail(
+                "is the current folder or holds it", "pass a folder beside or below this one, e.g. plan-out/<stack>"
+            )
 
     # -- lock and recovery
 
-    def open(self) -> "Output":
+    def open(self) -> Output:
         if self._lock is not None:
             return self
         self.check()  # a refused target gets no lock file either
@@ -421,7 +432,12 @@ class Output:
                 self.real.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise self._disk(exc) from None
-        lock = FileLock(self._sibling("lock"), lambda owner: f"{self.label}: is being written by another run ({owner}); nothing was changed. Fix: wait for it to finish, stop it, or pass another path")
+        lock = FileLock(
+            self._sibling("lock"),
+            lambda owner: (
+                f"{self.label}: is being written by another run ({owner}); nothing was changed. Fix: wait for it to finish, stop it, or pass another path"
+            ),
+        )
         lock.acquire()
         try:
             self._recover()
@@ -440,7 +456,7 @@ class Output:
             self._lock.release()
             self._lock = None
 
-    def __enter__(self) -> "Output":
+    def __enter__(self) -> Output:
         return self.open()
 
     def __exit__(self, *exc: object) -> None:
@@ -463,7 +479,10 @@ class Output:
                 shutil.rmtree(old)
         if os.path.lexists(new):
             if not new.is_dir() or new.is_symlink() or (self._listed(new) is None and any(new.iterdir())):
-                raise self._fail(f"{new} is in the way (this tool writes its new folder there, and did not write that one)", f"move {new} away")
+                raise self._fail(
+                    f"{new} is in the way (this tool writes its new folder there, and did not write that one)",
+                    f"move {new} away",
+                )
             shutil.rmtree(new)
 
     # -- writing
@@ -476,7 +495,7 @@ class Output:
         """Replace the file with `data`, atomically; returns its path."""
         self._require_open()
         real = self.real
-        tmp: Optional[str] = None
+        tmp: str | None = None
         try:
             fd, tmp = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.partial-")
             try:
@@ -495,7 +514,7 @@ class Output:
                 _unlink_quietly(tmp)
         return self.path
 
-    def folder(self, meta: Optional[dict[str, Any]] = None) -> "FolderWriter":
+    def folder(self, meta: dict[str, Any] | None = None) -> FolderWriter:
         self._require_open()
         return FolderWriter(self, meta or {})
 
@@ -596,7 +615,7 @@ class FolderWriter:
     def abort(self) -> None:
         shutil.rmtree(self.new, ignore_errors=True)
 
-    def __enter__(self) -> "FolderWriter":
+    def __enter__(self) -> FolderWriter:
         return self
 
     def __exit__(self, exc_type: Any, *rest: Any) -> None:
@@ -617,4 +636,3 @@ def write_file(path: Path | str, data: bytes, kind: Kind, label: str = "", paren
 
 def json_bytes(doc: Any, indent: int = 1, **kw: Any) -> bytes:
     return (json.dumps(doc, indent=indent, **kw) + "\n").encode("utf-8")
-

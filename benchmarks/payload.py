@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from . import secrets
@@ -14,6 +14,7 @@ except ImportError:  # pragma: no cover - stdlib fallback keeps the module usabl
 
     def _dumps(obj: dict) -> bytes:  # type: ignore[misc]  # a stand-in for orjson's dumps, with the arguments used here
         return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+
 
 ENDPOINT_PATHS = {"chat": "/v1/chat/completions", "completions": "/v1/completions"}
 
@@ -39,11 +40,13 @@ def check_url(url: str) -> str | None:
     """None if usable, else what is wrong with it.  A URL with user info is refused: its credential
     would be written into results files and logs with the URL."""
     if secrets.url_credentials(url):
-        return ("a credential in the URL (user info before '@') would be written into results and logs: "
-                "remove it and pass the key with --api-key (or $OPENAI_API_KEY), or tenants' keys with --api-keys FILE")
+        return (
+            "a credential in the URL (user info before '@') would be written into results and logs: "
+            "remove it and pass the key with --api-key (or $OPENAI_API_KEY), or tenants' keys with --api-keys FILE"
+        )
     try:
         parts = urlsplit(url)
-        parts.port  # raises on a bad port
+        _ = parts.port  # raises on a bad port
     except ValueError as e:
         return str(e)
     if parts.scheme not in ("http", "https") or not parts.hostname:

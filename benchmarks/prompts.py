@@ -18,7 +18,7 @@ import random
 # Each is one token with a leading space in the common BPE vocabularies.
 WORDS = tuple(
     dict.fromkeys(
-    """the of and to in is that for it as was with be by on not he this are or his from at which
+        """the of and to in is that for it as was with be by on not he this are or his from at which
     but have an had they you were their one all we can her has there been if more when will would
     who so no time out up about other into than its only some could new them these may first then
     do any like my now over such our man me even most made after also did many before must through

@@ -51,9 +51,33 @@ def _recognise(data: bytes) -> bool:
 RAW_FILE = Kind("raw request records file (JSON lines)", "raw.jsonl", _recognise)
 
 # RequestRecord fields written as they are (the monotonic stamps are written as they are too).
-FIELDS = ("index", "ok", "error", "cancelled", "status", "scheduled", "start", "end", "ttft", "itl", "tpot", "e2e",
-          "input_tokens_requested", "output_tokens_requested", "input_tokens", "output_tokens", "usage_from_server",
-          "chunks", "multi_token_chunks", "finish_reason", "turn", "shared_tokens", "rate_limited", "tenant", "limits")
+FIELDS = (
+    "index",
+    "ok",
+    "error",
+    "cancelled",
+    "status",
+    "scheduled",
+    "start",
+    "end",
+    "ttft",
+    "itl",
+    "tpot",
+    "e2e",
+    "input_tokens_requested",
+    "output_tokens_requested",
+    "input_tokens",
+    "output_tokens",
+    "usage_from_server",
+    "chunks",
+    "multi_token_chunks",
+    "finish_reason",
+    "turn",
+    "shared_tokens",
+    "rate_limited",
+    "tenant",
+    "limits",
+)
 
 
 DIGITS = 7  # seconds written to 0.1 µs: far below any clock's noise, and half the bytes of a full float
@@ -116,8 +140,14 @@ class Recorder:
             "type": "header",
             "format": FORMAT,
             "version": VERSION,
-            "process": {"host": socket.gethostname(), "pid": os.getpid(), "index": self.index, "clients": self.clients,
-                        "started_at": result.started_at, "finished_at": result.finished_at},
+            "process": {
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+                "index": self.index,
+                "clients": self.clients,
+                "started_at": result.started_at,
+                "finished_at": result.finished_at,
+            },
             "config": scrub_data(result.config),
             "clock": {**self.clock, "reference": without_credentials(self.reference) if self.reference else None},
             "interrupted": result.interrupted,
@@ -125,8 +155,15 @@ class Recorder:
         }
         n = 0
         for j, lv in enumerate(result.levels):
-            yield {"type": "level", "level": j, "mode": lv.mode, "value": lv.value, "t0": lv.t0, "cpu_s": lv.client_cpu_s,
-                   "engine_metrics": lv.engine_metrics}
+            yield {
+                "type": "level",
+                "level": j,
+                "mode": lv.mode,
+                "value": lv.value,
+                "t0": lv.t0,
+                "cpu_s": lv.client_cpu_s,
+                "engine_metrics": lv.engine_metrics,
+            }
             for r in lv.records:
                 n += 1
                 yield request_line(j, r)
@@ -171,20 +208,28 @@ def parse(data: bytes, source: str) -> RawFile:
     if not docs or docs[0].get("type") != "header" or docs[0].get("format") != FORMAT:
         raise RawError(f"{source}: not a raw request records file (no header line); Fix: {fix}")
     if docs[0].get("version") != VERSION:
-        raise RawError(f"{source}: raw records version {docs[0].get('version')!r}, this merge reads {VERSION}; Fix: merge with the load generator that wrote it")
+        raise RawError(
+            f"{source}: raw records version {docs[0].get('version')!r}, this merge reads {VERSION}; Fix: merge with the load generator that wrote it"
+        )
     if docs[-1].get("type") != "trailer":
-        raise RawError(f"{source}: no trailer line, the file was cut short ({len(docs) - 1} lines after the header); Fix: rerun that process, or find its whole file")
+        raise RawError(
+            f"{source}: no trailer line, the file was cut short ({len(docs) - 1} lines after the header); Fix: rerun that process, or find its whole file"
+        )
     levels = [d for d in docs if d.get("type") == "level"]
     requests = [d for d in docs if d.get("type") == "request"]
     if docs[-1].get("requests") != len(requests) or docs[-1].get("levels") != len(levels):
-        raise RawError(f"{source}: the trailer counts {docs[-1].get('requests')} requests and {docs[-1].get('levels')} levels, the file holds "
-                       f"{len(requests)} and {len(levels)}; Fix: {fix}")
+        raise RawError(
+            f"{source}: the trailer counts {docs[-1].get('requests')} requests and {docs[-1].get('levels')} levels, the file holds "
+            f"{len(requests)} and {len(levels)}; Fix: {fix}"
+        )
     return RawFile(source, docs[0], levels, requests)
 
 
 def read(path: str, max_mb: float = MAX_RAW_MB) -> RawFile:
     try:
-        data = inputs.read_bytes(path, max_bytes=int(max_mb * 1024 * 1024), what="raw records file", fix="pass a file `--raw` wrote")
+        data = inputs.read_bytes(
+            path, max_bytes=int(max_mb * 1024 * 1024), what="raw records file", fix="pass a file `--raw` wrote"
+        )
     except inputs.InputError as exc:
         raise RawError(str(exc)) from None
     return parse(data, str(path))

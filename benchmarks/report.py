@@ -11,7 +11,7 @@ import asyncio
 import os
 import sys
 from pathlib import Path
-from typing import Optional, TextIO, cast
+from typing import TextIO, cast
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
@@ -23,7 +23,9 @@ from .results import BenchmarkResult
 from .secrets import ScrubbedStream, scrub, scrub_data
 from .validity import summary
 
-RESULTS_FILE = Kind("load-generator results JSON", "results.json", json_object_with("schema_version", "config", "levels"))
+RESULTS_FILE = Kind(
+    "load-generator results JSON", "results.json", json_object_with("schema_version", "config", "levels")
+)
 SHOW_AFTER_S = 2.0  # short runs finish before a bar would be useful
 
 
@@ -40,10 +42,15 @@ class ProgressBar:
 
     def __init__(self, console: Console) -> None:
         self._progress = Progress(
-            TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=console, transient=True, refresh_per_second=4,
+            TextColumn("{task.description}", markup=False),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+            refresh_per_second=4,
         )
-        self._task: Optional[TaskID] = None
+        self._task: TaskID | None = None
         self._shown = False
         self._timer: asyncio.TimerHandle | None = None
 
@@ -85,10 +92,25 @@ def _hit_percent(engine: dict | None) -> str:
 
 def results_table(result: BenchmarkResult) -> Table:
     c = result.config
-    shape = f"trace {os.path.basename(c['trace'])} ({c.get('trace_format')})" if c.get("trace") else c["scenario"]  # a trace ignores the scenario
+    shape = (
+        f"trace {os.path.basename(c['trace'])} ({c.get('trace_format')})" if c.get("trace") else c["scenario"]
+    )  # a trace ignores the scenario
     t = Table(title=f"{c['served_model']} @ {c['endpoint_url']}  {shape}  (latencies p50/p99)")
-    for col in ("level", "ok/err", "req/s", "out tok/s", "TTFT ms", "TPOT ms", "ITL ms",
-                "E2E s", "queue ms", "goodput/s", "err %", "prefix hit %", "verdict"):
+    for col in (
+        "level",
+        "ok/err",
+        "req/s",
+        "out tok/s",
+        "TTFT ms",
+        "TPOT ms",
+        "ITL ms",
+        "E2E s",
+        "queue ms",
+        "goodput/s",
+        "err %",
+        "prefix hit %",
+        "verdict",
+    ):
         t.add_column(col, justify="right")
     for lv in result.levels:
         e2e = "-" if lv.e2e.p50 is None else f"{lv.e2e.p50:.2f}/{lv.e2e.p99:.2f}"
@@ -104,8 +126,14 @@ def results_table(result: BenchmarkResult) -> Table:
         ]
         if lv.invalid:  # no throughput or latency of a level that is no measurement (the JSON keeps them)
             figures = ["-"] * len(figures)
-        t.add_row(level_label(lv), f"{lv.completed}/{lv.failed}", *figures, f"{100 * lv.error_rate:.1f}",
-                  _hit_percent(lv.engine_metrics), summary(lv.invalid, lv.saturated_at))
+        t.add_row(
+            level_label(lv),
+            f"{lv.completed}/{lv.failed}",
+            *figures,
+            f"{100 * lv.error_rate:.1f}",
+            _hit_percent(lv.engine_metrics),
+            summary(lv.invalid, lv.saturated_at),
+        )
     for skipped in result.skipped:
         t.add_row(level_label_of(skipped["mode"], skipped["value"]), *["-"] * 11, "SKIPPED")
     return t
@@ -127,20 +155,28 @@ def print_workload(lv, console: Console) -> None:
     w, label = lv.workload, level_label(lv)
     if "shared_prefix_fraction" in w:
         reach = w.get("reachable_prefix_fraction")
-        console.print(f"shared prefix ({label}): {100 * w['shared_prefix_fraction']:.1f}% of input tokens (first uses included)"
-                      + ("" if reach is None else f"; reachable prefix hits: {100 * reach:.1f}% (sent earlier in this run)"))
+        console.print(
+            f"shared prefix ({label}): {100 * w['shared_prefix_fraction']:.1f}% of input tokens (first uses included)"
+            + ("" if reach is None else f"; reachable prefix hits: {100 * reach:.1f}% (sent earlier in this run)")
+        )
     if w.get("turns"):
         t = Table(title=f"sessions ({label}): TTFT and context length by turn")
         for col in ("turn", "ok", "TTFT ms p50/p99", "context tokens mean/max"):
             t.add_column(col, justify="right")
         for row in w["turns"]:
             p50, p99 = row["ttft"]["p50"], row["ttft"]["p99"]
-            t.add_row(str(row["turn"]), str(row["completed"]), "-" if p50 is None else f"{p50 * 1000:.1f}/{p99 * 1000:.1f}",
-                      f"{row['context_tokens_mean']:.0f}/{row['context_tokens_max']}")
+            t.add_row(
+                str(row["turn"]),
+                str(row["completed"]),
+                "-" if p50 is None else f"{p50 * 1000:.1f}/{p99 * 1000:.1f}",
+                f"{row['context_tokens_mean']:.0f}/{row['context_tokens_max']}",
+            )
         console.print(t)
     lag = w.get("arrival_lag")
     if lag and lag.get("p50") is not None:
-        console.print(f"arrival lag ({label}): p50 {lag['p50'] * 1000:.2f} ms, p99 {lag['p99'] * 1000:.2f} ms, max {lag['max'] * 1000:.2f} ms")
+        console.print(
+            f"arrival lag ({label}): p50 {lag['p50'] * 1000:.2f} ms, p99 {lag['p99'] * 1000:.2f} ms, max {lag['max'] * 1000:.2f} ms"
+        )
 
 
 def tenants_table(level) -> Table:
@@ -152,7 +188,16 @@ def tenants_table(level) -> Table:
     for tenant, s in level.tenants.items():
         first = "" if s["first_rate_limited"] is None else str(s["first_rate_limited"])
         headers = " ".join(f"{k}={v}" for k, v in s["last_limits"].items())
-        t.add_row(tenant, str(s["sent"]), str(s["ok"]), str(s["rate_limited"]), str(s["errors"]), str(s["tokens"]), first, headers[:120])
+        t.add_row(
+            tenant,
+            str(s["sent"]),
+            str(s["ok"]),
+            str(s["rate_limited"]),
+            str(s["errors"]),
+            str(s["tokens"]),
+            first,
+            headers[:120],
+        )
     return t
 
 
@@ -170,7 +215,9 @@ def print_report(result: BenchmarkResult, console: Console) -> None:
         for verdict in lv.invalid:
             console.print(f"INVALID ({level_label(lv)}) {verdict['guard']}: {scrub(verdict['reason'])}", style="red")
     for skipped in result.skipped:
-        console.print(f"SKIPPED ({level_label_of(skipped['mode'], skipped['value'])}): {skipped['reason']}", style="red")
+        console.print(
+            f"SKIPPED ({level_label_of(skipped['mode'], skipped['value'])}): {skipped['reason']}", style="red"
+        )
     for w in result.warnings:
         console.print(f"warning: {w}", style="yellow")
     for lv in result.levels:

@@ -8,8 +8,9 @@ requests (Ctrl-C, ``stop``) count neither as successes nor as errors.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Self, cast
+from typing import Any, Self, cast
 
 from .client import RequestRecord
 from .metrics import LatencyStats, meets_slo
@@ -51,12 +52,16 @@ class LevelResult:
     # The workload's shape and what it reports (shared-prefix share, per-turn TTFT, arrival lag)
     workload: dict[str, Any] = field(default_factory=dict)
     rate_limited: int = 0  # HTTP 429 from a gateway: neither completed nor failed
-    shed: int = 0  # HTTP 429 from the endpoint's own request limit (client.RequestRecord.shed): neither, and not the gateway's
+    shed: int = (
+        0  # HTTP 429 from the endpoint's own request limit (client.RequestRecord.shed): neither, and not the gateway's
+    )
     tenants: dict[str, Any] = field(default_factory=dict)  # --api-keys: tenant -> tenants.TenantStats.to_dict()
     # The guards' verdict (benchmarks/validity.py): [{guard, reason}]; any entry makes the level INVALID
     invalid: list[dict[str, str]] = field(default_factory=list)
     saturated_at: float | None = None  # req/s the server kept up with, when the rate guard refused the level
-    client: dict[str, Any] = field(default_factory=dict)  # the load generator's own send lag and CPU (validity.client_figures)
+    client: dict[str, Any] = field(
+        default_factory=dict
+    )  # the load generator's own send lag and CPU (validity.client_figures)
     # Sent requests whose start is the fallback (when ``send`` began), not their socket write
     send_stamp_fallbacks: int = 0
     records: list[RequestRecord] = field(default_factory=list, repr=False)
@@ -125,7 +130,9 @@ class LevelResult:
             mean_input_tokens=in_tokens / len(ok) if ok else None,
             mean_output_tokens=out_tokens / len(ok) if ok else None,
             client_cpu_s=cpu_s,
-            errors=dict(Counter(cast(str, r.error) for r in failed).most_common()),  # each except branch of the client sets it
+            errors=dict(
+                Counter(cast(str, r.error) for r in failed).most_common()
+            ),  # each except branch of the client sets it
             warnings=warnings,
             records=records,
             t0=t0,
@@ -173,18 +180,26 @@ class BenchmarkResult:
         failed, limited = sum(errors.values()), sum(lv.rate_limited for lv in self.levels)
         shed = sum(lv.shed for lv in self.levels)
         if shed and not failed and not limited:
-            return (f"every request was shed by the endpoint ({shed} of {shed} got HTTP 429 without the gateway's limit headers: its "
-                    "workers' requestLimits.maxConcurrentRequests), so nothing was measured; Fix: lower the load or raise the limit")
+            return (
+                f"every request was shed by the endpoint ({shed} of {shed} got HTTP 429 without the gateway's limit headers: its "
+                "workers' requestLimits.maxConcurrentRequests), so nothing was measured; Fix: lower the load or raise the limit"
+            )
         n = failed + limited
-        text = " ".join(errors.most_common(1)[0][0].split())[:200] if errors else ""  # one line, whatever the server sent
+        text = (
+            " ".join(errors.most_common(1)[0][0].split())[:200] if errors else ""
+        )  # one line, whatever the server sent
         if limited and not failed:
-            return (f"every request was rate limited ({n} of {n} got HTTP 429), so nothing was measured; "
-                    "Fix: raise the key's limit (its gateway tier), lower the load, or wait for the limit's window to pass")
+            return (
+                f"every request was rate limited ({n} of {n} got HTTP 429), so nothing was measured; "
+                "Fix: raise the key's limit (its gateway tier), lower the load, or wait for the limit's window to pass"
+            )
         if failed and not limited:
             return f"every request failed ({n} of {n}): {text} (see the errors above and the server's log)"
         if failed:
-            return (f"no request succeeded ({n} of {n}: {failed} failed, {limited} rate limited with HTTP 429); "
-                    f"most frequent error: {text} (see the errors above and the server's log)")
+            return (
+                f"no request succeeded ({n} of {n}: {failed} failed, {limited} rate limited with HTTP 429); "
+                f"most frequent error: {text} (see the errors above and the server's log)"
+            )
         return None
 
     def to_dict(self, with_records: bool = True) -> dict[str, Any]:

@@ -23,9 +23,10 @@ import contextlib
 import gc
 import itertools
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from time import perf_counter
-from typing import Any, Iterator, Protocol
+from typing import Any, Protocol
 
 import aiohttp
 
@@ -126,11 +127,16 @@ class LevelContext:
         """Builds unit ``number`` and its first request's body (done ahead of the send time by the dispatcher)."""
         unit = self.workload.unit(number, random.Random(f"{self.unit_seed}:{number}"), self.nonces)
         request = next(unit, None)
-        body = None if request is None else build_body(self.endpoint, self.model, request.messages, request.output_tokens, self.ignore_eos)
+        body = (
+            None
+            if request is None
+            else build_body(self.endpoint, self.model, request.messages, request.output_tokens, self.ignore_eos)
+        )
         return Prepared(unit, request, body)
 
-    async def run_unit(self, number: int, indices: Iterator[int], due: float | None, deadline: float,
-                       prepared: Prepared | None = None) -> bool:
+    async def run_unit(
+        self, number: int, indices: Iterator[int], due: float | None, deadline: float, prepared: Prepared | None = None
+    ) -> bool:
         """Sends unit ``number`` of the workload: one request, or a session's turns in order, each
         built on the previous reply.  ``indices`` bounds the level's request count; ``due`` is the
         first request's scheduled time (None: now); no later turn starts after ``deadline``.
@@ -154,15 +160,26 @@ class LevelContext:
                 break
         return True
 
-    async def issue(self, index: int, due: float | None, request: Request, unit: int | None = None,
-                    body: bytes | None = None, gate: Gate | None = None) -> RequestRecord:
+    async def issue(
+        self,
+        index: int,
+        due: float | None,
+        request: Request,
+        unit: int | None = None,
+        body: bytes | None = None,
+        gate: Gate | None = None,
+    ) -> RequestRecord:
         """Sends one request; ``due`` is its scheduled time (None: now); ``body`` its body if built already,
         held back until ``gate`` opens if given.  With tenants' keys, unit ``unit`` (default: the request
         ``index``) picks the key, so a session's turns are one tenant's."""
         if body is None:
             body = build_body(self.endpoint, self.model, request.messages, request.output_tokens, self.ignore_eos)
         record = RequestRecord(index, request.input_tokens, request.output_tokens)
-        record.turn, record.shared_tokens, record.reachable_tokens = request.turn, request.shared_tokens, request.reachable_tokens
+        record.turn, record.shared_tokens, record.reachable_tokens = (
+            request.turn,
+            request.shared_tokens,
+            request.reachable_tokens,
+        )
         if request.turn is not None:
             record.reply = []  # the next turn resends it
         target = self.target
@@ -197,7 +214,9 @@ async def _until_done_or_stop(tasks: list[asyncio.Task], stop: asyncio.Event) ->
         everything.result()  # surface a bug in the loop itself
 
 
-async def run_closed(ctx: LevelContext, concurrency: int, max_requests: int, max_seconds: float, stop: asyncio.Event) -> float:
+async def run_closed(
+    ctx: LevelContext, concurrency: int, max_requests: int, max_seconds: float, stop: asyncio.Event
+) -> float:
     """Returns the level's start time."""
     t0 = perf_counter()
     deadline = t0 + max_seconds
@@ -242,7 +261,12 @@ async def run_trace(ctx: LevelContext, max_requests: int, max_seconds: float, st
 
 
 async def _dispatch(
-    ctx: LevelContext, offsets: Iterator[float], slots: asyncio.Semaphore | None, max_requests: int, max_seconds: float, stop: asyncio.Event
+    ctx: LevelContext,
+    offsets: Iterator[float],
+    slots: asyncio.Semaphore | None,
+    max_requests: int,
+    max_seconds: float,
+    stop: asyncio.Event,
 ) -> float:
     """Starts unit k at ``offsets[k]`` seconds after the level's start, whatever is in flight (at most
     ``slots`` at once when given); no unit starts at or after ``max_seconds``.  Returns the start time,
@@ -281,9 +305,15 @@ async def _dispatch(
                 # Build what is due soon while there is time before the next send (always the next one): a
                 # burst starts with every request of it built and waiting at its gate, and no build starts
                 # once the next send is due.
-                while following is not None and (not ready or (
-                        len(ready) < BUILD_AHEAD_MAX and ready_bytes < BUILD_AHEAD_BYTES
-                        and following[1] - ready[0][1] <= BUILD_AHEAD_S and perf_counter() < t0 + ready[0][1] - SPIN_S)):
+                while following is not None and (
+                    not ready
+                    or (
+                        len(ready) < BUILD_AHEAD_MAX
+                        and ready_bytes < BUILD_AHEAD_BYTES
+                        and following[1] - ready[0][1] <= BUILD_AHEAD_S
+                        and perf_counter() < t0 + ready[0][1] - SPIN_S
+                    )
+                ):
                     k, at = following
                     prepared = ctx.prepare(k)
                     ready.append((k, at, prepared))

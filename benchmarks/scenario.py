@@ -23,7 +23,9 @@ _PATTERNS = {
     "N": re.compile(rf"^N{_PAIR}/{_PAIR}$"),
     "U": re.compile(rf"^U{_PAIR}(?:/{_PAIR})?$"),
 }
-SCENARIO_HELP = "use D(in,out), N(mean_in,sd_in)/(mean_out,sd_out) or U(min_in,max_in)/(min_out,max_out), e.g. D(100,100)"
+SCENARIO_HELP = (
+    "use D(in,out), N(mean_in,sd_in)/(mean_out,sd_out) or U(min_in,max_in)/(min_out,max_out), e.g. D(100,100)"
+)
 # Upper bound on any sampled length: keeps a typo such as D(1000000,10) from building a
 # multi-megabyte prompt per request.
 MAX_TOKENS = 1_000_000
@@ -74,7 +76,9 @@ def parse_scenario(text: str) -> Scenario:
     pattern = _PATTERNS.get(kind)
     match = pattern.match(kind + s[1:]) if pattern else None
     if not match:
-        raise ScenarioError(f"cannot parse scenario {text!r}: {FLOW_SPLIT_FIX if looks_flow_split(text) else SCENARIO_HELP}")
+        raise ScenarioError(
+            f"cannot parse scenario {text!r}: {FLOW_SPLIT_FIX if looks_flow_split(text) else SCENARIO_HELP}"
+        )
     nums = [int(g) for g in match.groups() if g is not None]
     if kind == "U" and len(nums) == 2:  # shorthand U(max_in,max_out)
         nums = [1, nums[0], 1, nums[1]]

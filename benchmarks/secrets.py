@@ -25,7 +25,8 @@ import base64
 import binascii
 import re
 import threading
-from typing import Any, Iterable, Optional
+from collections.abc import Iterable
+from typing import Any
 from urllib.parse import unquote
 
 REDACTED = "[secret]"
@@ -39,7 +40,9 @@ _TRIVIAL = frozenset({"true", "false", "null", "none", "yes", "no", "on", "off",
 
 # VLLM_API_KEY, HF_TOKEN, *_TOKEN, *_KEY, *PASSWORD*, *SECRET*, *CREDENTIAL*, apiKey, clientSecret. Names of
 # references to a secret (`*_SECRET_NAME`, `*_KEY_ID`, `*_TOKEN_FILE`, `apiKeySecretArn`) are not secrets.
-SECRET_WORD = re.compile(r"(?i)(^|[_.-])(api[_-]?key|apikey|secret|token|passw(or)?d|passwd|credentials?|private[_-]?key|access[_-]?key)($|[_.-])")
+SECRET_WORD = re.compile(
+    r"(?i)(^|[_.-])(api[_-]?key|apikey|secret|token|passw(or)?d|passwd|credentials?|private[_-]?key|access[_-]?key)($|[_.-])"
+)
 _SECRET_ENV_NAME = re.compile(r"(?i)(^|_)(token|key|api_?key|apikey)$|passw(or)?d|secret|credential|private_?key")
 NOT_A_SECRET = re.compile(r"(?i)(name|file|path|arn|ref|id|url|ttl|length|size)$")
 # Well-known token shapes: OpenAI-style keys, AWS access keys, Hugging Face and GitHub tokens, Slack, PEM.
@@ -64,7 +67,7 @@ _CREDENTIAL_FLAG = re.compile(
 )
 
 
-def credential_flag(arg: Any) -> Optional[str]:
+def credential_flag(arg: Any) -> str | None:
     """The flag name (`--hf-token`) when `arg` is a flag that carries a credential, `--flag=value` included."""
     if not isinstance(arg, str) or not arg.startswith("-"):
         return None
@@ -72,7 +75,7 @@ def credential_flag(arg: Any) -> Optional[str]:
     return flag if _CREDENTIAL_FLAG.match(flag) else None
 
 
-def credential_args(args: Iterable[Any]) -> list[tuple[int, str, Optional[str]]]:
+def credential_args(args: Iterable[Any]) -> list[tuple[int, str, str | None]]:
     """(index, flag, value) of every credential flag in an argument list; the value is the text after `=`
     or the next argument when that is not a flag (None: a bare flag, no credential written)."""
     items = list(args)
@@ -82,7 +85,7 @@ def credential_args(args: Iterable[Any]) -> list[tuple[int, str, Optional[str]]]
         if flag is None:
             continue
         if "=" in arg:
-            value: Optional[str] = arg.split("=", 1)[1]
+            value: str | None = arg.split("=", 1)[1]
         elif i + 1 < len(items) and isinstance(items[i + 1], str) and not items[i + 1].startswith("-"):
             value = items[i + 1]
         else:
@@ -237,7 +240,12 @@ def collect(data: Any) -> None:
             register(data["value"])
         for key, value in data.items():
             # `key` alone names the key of a Secret in a reference ({name, key}), not a value.
-            if key != "key" and is_secret_name(key) and isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            if (
+                key != "key"
+                and is_secret_name(key)
+                and isinstance(value, (str, int, float))
+                and not isinstance(value, bool)
+            ):
                 register(str(value))
             collect(value)
     elif isinstance(data, (list, tuple)):

@@ -43,7 +43,12 @@ def _chunk(payload: dict | str) -> bytes:
 
 
 def _frames(chat: bool, model: str = "bench") -> dict[str, bytes]:
-    base = {"id": "cmpl-bench", "object": "chat.completion.chunk" if chat else "text_completion", "created": 0, "model": model}
+    base = {
+        "id": "cmpl-bench",
+        "object": "chat.completion.chunk" if chat else "text_completion",
+        "created": 0,
+        "model": model,
+    }
 
     def choice(text: str | None, finish: str | None = None, role: bool = False) -> dict:
         if chat:
@@ -127,28 +132,49 @@ class EngineCounters:
         if self.flavor == "vllm":  # names and labels as vLLM v0.11 (vllm/v1/metrics/loggers.py)
             lab = '{engine="0",model_name="bench"}'
             lines = [
-                "# TYPE vllm:num_requests_running gauge", f"vllm:num_requests_running{lab} {self.running}.0",
-                "# TYPE vllm:num_requests_waiting gauge", f"vllm:num_requests_waiting{lab} 0.0",
-                "# TYPE vllm:kv_cache_usage_perc gauge", f"vllm:kv_cache_usage_perc{lab} {min(1.0, self.running / 100)}",
-                "# TYPE vllm:prefix_cache_queries_total counter", f"vllm:prefix_cache_queries_total{lab} {self.queries}.0",
-                "# TYPE vllm:prefix_cache_hits_total counter", f"vllm:prefix_cache_hits_total{lab} {self.hits}.0",
-                "# TYPE vllm:num_preemptions_total counter", f"vllm:num_preemptions_total{lab} {self.preemptions}.0",
-                "# TYPE process_start_time_seconds gauge", f"process_start_time_seconds {self.started:.2f}",
+                "# TYPE vllm:num_requests_running gauge",
+                f"vllm:num_requests_running{lab} {self.running}.0",
+                "# TYPE vllm:num_requests_waiting gauge",
+                f"vllm:num_requests_waiting{lab} 0.0",
+                "# TYPE vllm:kv_cache_usage_perc gauge",
+                f"vllm:kv_cache_usage_perc{lab} {min(1.0, self.running / 100)}",
+                "# TYPE vllm:prefix_cache_queries_total counter",
+                f"vllm:prefix_cache_queries_total{lab} {self.queries}.0",
+                "# TYPE vllm:prefix_cache_hits_total counter",
+                f"vllm:prefix_cache_hits_total{lab} {self.hits}.0",
+                "# TYPE vllm:num_preemptions_total counter",
+                f"vllm:num_preemptions_total{lab} {self.preemptions}.0",
+                "# TYPE process_start_time_seconds gauge",
+                f"process_start_time_seconds {self.started:.2f}",
             ]
         elif self.flavor == "sglang":  # names and labels as sgl-project/sglang@v0.5.19 metrics_collector.py
             lab = '{engine_type="unified",model_name="bench"}'
             lines = [
-                "# TYPE sglang:num_running_reqs gauge", f"sglang:num_running_reqs{lab} {self.running}.0",
-                "# TYPE sglang:num_queue_reqs gauge", f"sglang:num_queue_reqs{lab} 0.0",
-                "# TYPE sglang:token_usage gauge", f"sglang:token_usage{lab} {min(1.0, self.running / 100)}",
-                "# TYPE sglang:cache_hit_rate gauge", f"sglang:cache_hit_rate{lab} 0.0",  # as after a decode log
+                "# TYPE sglang:num_running_reqs gauge",
+                f"sglang:num_running_reqs{lab} {self.running}.0",
+                "# TYPE sglang:num_queue_reqs gauge",
+                f"sglang:num_queue_reqs{lab} 0.0",
+                "# TYPE sglang:token_usage gauge",
+                f"sglang:token_usage{lab} {min(1.0, self.running / 100)}",
+                "# TYPE sglang:cache_hit_rate gauge",
+                f"sglang:cache_hit_rate{lab} 0.0",  # as after a decode log
                 # labelled counters: no sample before their first increment
                 "# TYPE sglang:prompt_tokens_total counter",
-                *([f'sglang:prompt_tokens_total{{engine_type="unified",is_streaming="true",model_name="bench"}} {self.queries}.0']
-                  if self.queries else []),
+                *(
+                    [
+                        f'sglang:prompt_tokens_total{{engine_type="unified",is_streaming="true",model_name="bench"}} {self.queries}.0'
+                    ]
+                    if self.queries
+                    else []
+                ),
                 "# TYPE sglang:cached_tokens_total counter",
-                *([f'sglang:cached_tokens_total{{cache_source="device",engine_type="unified",model_name="bench"}} {self.hits}.0']
-                  if self.hits else []),
+                *(
+                    [
+                        f'sglang:cached_tokens_total{{cache_source="device",engine_type="unified",model_name="bench"}} {self.hits}.0'
+                    ]
+                    if self.hits
+                    else []
+                ),
             ]
         else:
             return None
@@ -190,20 +216,28 @@ class StreamProtocol(asyncio.Protocol):
                 stats = json.dumps({"ttft": SERVER_TTFTS, "times": SERVER_TIMES}).encode()
                 SERVER_TTFTS.clear()
                 SERVER_TIMES.clear()
-                self.transport.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s" % (len(stats), stats))
+                self.transport.write(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s"
+                    % (len(stats), stats)
+                )
                 continue
             if head.startswith("GET /metrics"):
                 page = COUNTERS.page()
                 if page is None:
                     self.transport.write(b"HTTP/1.1 404 Not Found\r\ncontent-length: 9\r\n\r\nnot found")
                 else:
-                    self.transport.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: %d\r\n\r\n%s" % (len(page), page))
+                    self.transport.write(
+                        b"HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: %d\r\n\r\n%s"
+                        % (len(page), page)
+                    )
                 continue
             request = json.loads(body or b"{}")
             chat = "/chat/" in head.split(" ", 2)[1]
             MISBEHAVE.received += 1
             if MISBEHAVE.fail_every and MISBEHAVE.received % MISBEHAVE.fail_every == 0:
-                self.transport.write(b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 21\r\n\r\nengine overloaded 500")
+                self.transport.write(
+                    b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 21\r\n\r\nengine overloaded 500"
+                )
                 continue
             asyncio.ensure_future(self.stream(chat, int(request.get("max_tokens", 16)), request, perf_counter()))
 
@@ -222,7 +256,9 @@ class StreamProtocol(asyncio.Protocol):
             if slots is not None:
                 slots.release()
 
-    async def _stream(self, chat: bool, n: int, request: dict, received: float, prompt: int, model: str = "bench") -> None:
+    async def _stream(
+        self, chat: bool, n: int, request: dict, received: float, prompt: int, model: str = "bench"
+    ) -> None:
         t, f = self.transport, frames(chat, model)
         t.write(HEAD + f["role"])
         await asyncio.sleep(self.ttft)
@@ -237,8 +273,14 @@ class StreamProtocol(asyncio.Protocol):
                 SERVER_TTFTS.append(now - received)
                 SERVER_TIMES.append((received, now))
             t.write(token)
-        usage = {"id": "cmpl-bench", "object": "chat.completion.chunk", "created": 0, "model": model, "choices": [],
-                 "usage": {"prompt_tokens": prompt, "completion_tokens": n, "total_tokens": prompt + n}}
+        usage = {
+            "id": "cmpl-bench",
+            "object": "chat.completion.chunk",
+            "created": 0,
+            "model": model,
+            "choices": [],
+            "usage": {"prompt_tokens": prompt, "completion_tokens": n, "total_tokens": prompt + n},
+        }
         t.write(f["finish"] + _chunk(usage) + f["done"])
 
 
@@ -252,10 +294,25 @@ async def serve(port: int, ttft: float, itl: float, ready=None) -> None:
         await server.serve_forever()
 
 
-def start(ttft: float, itl: float = 0.0, cpu: int | None = None, metrics: str = "vllm", misbehave: tuple[str, ...] = ()) -> tuple[subprocess.Popen, str]:
+def start(
+    ttft: float, itl: float = 0.0, cpu: int | None = None, metrics: str = "vllm", misbehave: tuple[str, ...] = ()
+) -> tuple[subprocess.Popen, str]:
     """This server in a child process; returns it and its base URL (stop it with ``kill()``).
     ``misbehave``: more arguments, the switches of the module doc (e.g. ``("--fail-every", "2")``)."""
-    cmd = [sys.executable, "-m", "benchmarks.stream_server", "--port", "0", "--ttft", str(ttft), "--itl", str(itl), "--metrics", metrics, *misbehave]
+    cmd = [
+        sys.executable,
+        "-m",
+        "benchmarks.stream_server",
+        "--port",
+        "0",
+        "--ttft",
+        str(ttft),
+        "--itl",
+        str(itl),
+        "--metrics",
+        metrics,
+        *misbehave,
+    ]
     if cpu is not None:
         cmd += ["--cpu", str(cpu)]
     proc = subprocess.Popen(cmd, cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE, text=True)
@@ -279,12 +336,21 @@ def main() -> None:
     ap.add_argument("--ttft", type=float, default=0.0, help="seconds before the first text chunk")
     ap.add_argument("--itl", type=float, default=0.0, help="seconds between text chunks")
     ap.add_argument("--cpu", type=int, default=None, help="pin to this CPU")
-    ap.add_argument("--metrics", choices=("vllm", "sglang", "none"), default="vllm", help="shape of GET /metrics (none: 404)")
+    ap.add_argument(
+        "--metrics", choices=("vllm", "sglang", "none"), default="vllm", help="shape of GET /metrics (none: 404)"
+    )
     ap.add_argument("--model-name", help="answer as this model (default: the one each request asks for)")
     ap.add_argument("--fail-every", type=int, default=0, help="answer every Nth request with HTTP 500")
-    ap.add_argument("--max-running", type=int, default=0, help="serve this many requests at once; queue the rest before their first token")
+    ap.add_argument(
+        "--max-running",
+        type=int,
+        default=0,
+        help="serve this many requests at once; queue the rest before their first token",
+    )
     ap.add_argument("--inflate-hits", action="store_true", help="count every prompt token as a prefix-cache hit")
-    ap.add_argument("--restart-after", type=int, default=0, help="restart the counters and the process start time after N requests")
+    ap.add_argument(
+        "--restart-after", type=int, default=0, help="restart the counters and the process start time after N requests"
+    )
     a = ap.parse_args()
     COUNTERS.flavor = a.metrics
     MISBEHAVE.model_name, MISBEHAVE.fail_every, MISBEHAVE.inflate_hits = a.model_name, a.fail_every, a.inflate_hits

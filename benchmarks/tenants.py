@@ -14,12 +14,12 @@ Keys never reach results files; only tenant names do: every key read is register
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable, Mapping
+from typing import Any
 
-from . import inputs
+from . import inputs, secrets
 from .limits import KEYS_MAX_BYTES
-from . import secrets
 
 LIMIT_HEADERS = (
     "x-ratelimit-limit",
@@ -51,17 +51,17 @@ class TenantKey:
 
 def parse_keys(text: str, source: str) -> list[TenantKey]:
     try:
-        inputs.check_depth(text, "json", source, "write a flat list of {\"tenant\": ..., \"key\": ...} objects")
+        inputs.check_depth(text, "json", source, 'write a flat list of {"tenant": ..., "key": ...} objects')
     except inputs.InputError as e:
         raise KeysFileError(str(e)) from None
     try:
         data = json.loads(text)
     except ValueError as e:
-        raise KeysFileError(f"{source} is not JSON ({e}); write [{{\"tenant\": \"team-a\", \"key\": \"sk-...\"}}]") from None
+        raise KeysFileError(f'{source} is not JSON ({e}); write [{{"tenant": "team-a", "key": "sk-..."}}]') from None
     if isinstance(data, dict):
         data = [{"tenant": t, "key": k} for t, k in data.items()]
     if not isinstance(data, list) or not data:
-        raise KeysFileError(f"{source} holds no keys; write [{{\"tenant\": \"team-a\", \"key\": \"sk-...\"}}]")
+        raise KeysFileError(f'{source} holds no keys; write [{{"tenant": "team-a", "key": "sk-..."}}]')
     if len(data) > MAX_KEYS:
         raise KeysFileError(f"{source} holds {len(data)} keys; at most {MAX_KEYS}")
     keys: list[TenantKey] = []
@@ -69,7 +69,9 @@ def parse_keys(text: str, source: str) -> list[TenantKey]:
         tenant = entry.get("tenant") if isinstance(entry, dict) else None
         key = entry.get("key") if isinstance(entry, dict) else None
         if not (isinstance(tenant, str) and tenant.strip() and isinstance(key, str) and key.strip()):
-            raise KeysFileError(f"{source} entry {i} is not {{\"tenant\": <name>, \"key\": <key>}} with two non-empty strings")
+            raise KeysFileError(
+                f'{source} entry {i} is not {{"tenant": <name>, "key": <key>}} with two non-empty strings'
+            )
         if any(ch in key for ch in "\r\n") or any(ch in tenant for ch in "\r\n"):
             raise KeysFileError(f"{source} entry {i} ({tenant!r:.40}): a line break cannot go into an HTTP header")
         keys.append(TenantKey(tenant.strip(), key.strip()))
@@ -79,7 +81,12 @@ def parse_keys(text: str, source: str) -> list[TenantKey]:
 
 def load_keys(path: str) -> list[TenantKey]:
     try:
-        text = inputs.read_text(path, max_bytes=KEYS_MAX_BYTES, what="keys file", fix='give the keys file itself: JSON [{"tenant": "team-a", "key": "sk-..."}]')
+        text = inputs.read_text(
+            path,
+            max_bytes=KEYS_MAX_BYTES,
+            what="keys file",
+            fix='give the keys file itself: JSON [{"tenant": "team-a", "key": "sk-..."}]',
+        )
     except inputs.InputError as e:
         raise KeysFileError(str(e)) from None
     return parse_keys(text, path)

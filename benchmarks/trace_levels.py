@@ -26,12 +26,20 @@ def trace_caps(config: Any, workload: Workload, max_requests: int, max_seconds: 
         why.append(f"max_requests={max_requests:,}")
     if within < min(max_requests, lines):
         why.append(f"max_seconds={max_seconds:g} (the replay spans {arrivals[-1]:,.1f} s)")
-    return (f"trace {trace_label(config)}: replaying {within:,} of its {lines:,} requests, capped by {' and '.join(why)}; "
-            "leave them unset to replay the whole trace")
+    return (
+        f"trace {trace_label(config)}: replaying {within:,} of its {lines:,} requests, capped by {' and '.join(why)}; "
+        "leave them unset to replay the whole trace"
+    )
 
 
 def trace_info(config: Any, workload: Workload, sent: int) -> dict:
     """What a trace level replayed: file, format, speed, the trace's requests and how many were sent."""
     arrivals = workload.arrivals or ()
-    return {"file": os.path.basename(config.trace or ""), "format": config.trace_format, "speed": config.trace_speed,
-            "requests": len(arrivals), "sent": sent, "span_s": arrivals[-1] if arrivals else 0.0}
+    return {
+        "file": os.path.basename(config.trace or ""),
+        "format": config.trace_format,
+        "speed": config.trace_speed,
+        "requests": len(arrivals),
+        "sent": sent,
+        "span_s": arrivals[-1] if arrivals else 0.0,
+    }

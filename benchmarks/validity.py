@@ -16,13 +16,20 @@ from __future__ import annotations
 import asyncio
 import statistics
 from collections import Counter
+from collections.abc import Iterable
 from time import perf_counter
-from typing import Any, Iterable, Optional, cast
+from typing import Any, cast
 
 from .metrics import LatencyStats
 
 MODEL_NAME, ERROR_RATE, SATURATED, CLIENT_OVERLOAD, PREFIX_REUSE, ENGINE_RESTART = (
-    "model-name", "error-rate", "saturated", "client-overload", "prefix-reuse", "engine-restart")
+    "model-name",
+    "error-rate",
+    "saturated",
+    "client-overload",
+    "prefix-reuse",
+    "engine-restart",
+)
 GUARDS = (MODEL_NAME, ERROR_RATE, SATURATED, CLIENT_OVERLOAD, PREFIX_REUSE, ENGINE_RESTART)
 
 # Defaults of the thresholds a user can set (BenchmarkConfig, the CLI, a grid's benchmark block).
@@ -57,7 +64,7 @@ def parse_fraction(text: str) -> float:
     return value
 
 
-def model_name(level: Any, expected: Iterable[str]) -> Optional[str]:
+def model_name(level: Any, expected: Iterable[str]) -> str | None:
     """Responses named another model than the one asked for: a gateway route or a default backend
     answered, and the numbers describe that model."""
     names = Counter(r.model for r in level.records if r.ok and r.model)
@@ -67,21 +74,26 @@ def model_name(level: Any, expected: Iterable[str]) -> Optional[str]:
         return None
     name, count = wrong.most_common(1)[0]
     want = " or ".join(repr(n) for n in sorted(allowed))
-    return (f"{count} of {sum(names.values())} responses named model {name!r}, not {want}: another model answered "
-            "(check the gateway route and the endpoint's served model name)")
+    return (
+        f"{count} of {sum(names.values())} responses named model {name!r}, not {want}: another model answered "
+        "(check the gateway route and the endpoint's served model name)"
+    )
 
 
-def error_rate(level: Any, limit: float) -> Optional[str]:
+def error_rate(level: Any, limit: float) -> str | None:
     """More failed requests than ``limit`` (a share of the finished ones): the latencies left describe
     the few that got through."""
     if level.error_rate <= limit:
         return None
     top = next(iter(level.errors), "")
-    return (f"error rate {level.error_rate:.1%} is over the limit of {limit:.1%} ({level.failed} of {level.completed + level.failed} failed"
-            + (f"; most frequent: {' '.join(top.split())[:160]}" if top else "") + ")")
+    return (
+        f"error rate {level.error_rate:.1%} is over the limit of {limit:.1%} ({level.failed} of {level.completed + level.failed} failed"
+        + (f"; most frequent: {' '.join(top.split())[:160]}" if top else "")
+        + ")"
+    )
 
 
-def rates(level: Any) -> Optional[tuple[float, float]]:
+def rates(level: Any) -> tuple[float, float] | None:
     """(offered, achieved) requests per second of an open-loop or trace level, None for a closed loop or
     fewer than MIN_RATE_REQUESTS successes. Offered: the successes' scheduled sends; achieved: their
     first tokens, i.e. when the server took them up. Both are measured between the mean time of the
@@ -105,7 +117,7 @@ def rates(level: Any) -> Optional[tuple[float, float]]:
     return (n - k) / offered, (n - k) / served
 
 
-def saturation(level: Any, tolerance: float, max_concurrency: Optional[int] = None) -> Optional[str]:
+def saturation(level: Any, tolerance: float, max_concurrency: int | None = None) -> str | None:
     """The server took requests up slower than they were offered by more than ``tolerance``: the queue
     grew through the level, so its latencies are of a rate it never reached. With ``max_concurrency``
     the client's own slots may be what held them."""
@@ -117,11 +129,13 @@ def saturation(level: Any, tolerance: float, max_concurrency: Optional[int] = No
         return None
     asked = "the trace's arrivals" if level.mode == "trace" else f"{level.value:g} req/s asked"
     held = f" (or the client's max_concurrency of {max_concurrency} held them)" if max_concurrency else ""
-    return (f"saturated at {achieved:.3g} req/s: {offered:.3g} req/s were offered ({asked}) and the server fell "
-            f"{1 - achieved / offered:.0%} behind{held} (limit {tolerance:.0%}); its latencies are of a queue that kept growing")
+    return (
+        f"saturated at {achieved:.3g} req/s: {offered:.3g} req/s were offered ({asked}) and the server fell "
+        f"{1 - achieved / offered:.0%} behind{held} (limit {tolerance:.0%}); its latencies are of a queue that kept growing"
+    )
 
 
-def client_overload(level: Any, max_send_lag: float, max_cpu: float) -> Optional[str]:
+def client_overload(level: Any, max_send_lag: float, max_cpu: float) -> str | None:
     """The load generator itself was the bottleneck: its event loop woke late (sends left late, chunks
     were stamped late) or its thread had no idle time left."""
     client = getattr(level, "client", None) or {}
@@ -134,11 +148,14 @@ def client_overload(level: Any, max_send_lag: float, max_cpu: float) -> Optional
         found.append(f"its thread was busy {cpu:.0%} of the level (limit {max_cpu:.0%})")
     if not found:
         return None
-    return ("the load generator could not keep up: " + "; ".join(found)
-            + ": lower the load per client, or spread it over more load-generator processes")
+    return (
+        "the load generator could not keep up: "
+        + "; ".join(found)
+        + ": lower the load per client, or spread it over more load-generator processes"
+    )
 
 
-def prefix_reuse(level: Any, template_tokens: int = TEMPLATE_TOKENS) -> Optional[str]:
+def prefix_reuse(level: Any, template_tokens: int = TEMPLATE_TOKENS) -> str | None:
     """The engine's prefix cache hit more prompt tokens than the workload shares: prompts were reused
     (or other traffic shared the engine), so TTFT measures the cache, not the prefill. What may hit:
     each request's declared shared prefix plus ``template_tokens``, and all of a later session turn
@@ -153,12 +170,14 @@ def prefix_reuse(level: Any, template_tokens: int = TEMPLATE_TOKENS) -> Optional
     allowed = sum((r.input_tokens or 0) if (r.turn or 1) > 1 else r.shared_tokens + template_tokens for r in sent)
     if hits <= allowed:
         return None
-    return (f"the engine's prefix cache hit {hits / queries:.0%} of prompt tokens ({hits:.0f}) where the workload shares at most "
-            f"{min(1.0, allowed / queries):.0%} ({allowed}: declared shared prefixes, resent session history and {template_tokens} "
-            "template tokens a request): prompts were reused or other traffic shared the engine, so TTFT measured the cache")
+    return (
+        f"the engine's prefix cache hit {hits / queries:.0%} of prompt tokens ({hits:.0f}) where the workload shares at most "
+        f"{min(1.0, allowed / queries):.0%} ({allowed}: declared shared prefixes, resent session history and {template_tokens} "
+        "template tokens a request): prompts were reused or other traffic shared the engine, so TTFT measured the cache"
+    )
 
 
-def engine_restart(level: Any) -> Optional[str]:
+def engine_restart(level: Any) -> str | None:
     """The engine restarted during the level (benchmarks/engine_metrics.py: its process start time
     changed or a counter went backwards): requests were lost or replayed on a cold cache."""
     return (getattr(level, "engine_metrics", None) or {}).get("restarted")
@@ -177,11 +196,13 @@ def judge(level: Any, config: Any) -> list[dict[str, str]]:
         (ENGINE_RESTART, engine_restart(level)),
     ]
     level.invalid = [{"guard": guard, "reason": reason} for guard, reason in found if reason]
-    level.saturated_at = cast(tuple[float, float], rates(level))[1] if any(v["guard"] == SATURATED for v in level.invalid) else None
+    level.saturated_at = (
+        cast(tuple[float, float], rates(level))[1] if any(v["guard"] == SATURATED for v in level.invalid) else None
+    )
     return level.invalid
 
 
-def skip_reason(level: Any) -> Optional[str]:
+def skip_reason(level: Any) -> str | None:
     """Why the levels above this one are not run: it was saturated, and more load only queues more."""
     if level.saturated_at is None:
         return None
@@ -189,12 +210,14 @@ def skip_reason(level: Any) -> Optional[str]:
     return f"not run: above {label}, which was saturated at {level.saturated_at:.3g} req/s"
 
 
-def summary(invalid: list[dict[str, str]], saturated_at: Optional[float] = None) -> str:
+def summary(invalid: list[dict[str, str]], saturated_at: float | None = None) -> str:
     """A short verdict for a table cell: "ok", or INVALID with the guards (and the saturation rate)."""
     if not invalid:
         return "ok"
     guards = dict.fromkeys(v["guard"] for v in invalid)
-    return "INVALID: " + ", ".join(f"saturated at {saturated_at:.3g} req/s" if g == SATURATED and saturated_at else g for g in guards)
+    return "INVALID: " + ", ".join(
+        f"saturated at {saturated_at:.3g} req/s" if g == SATURATED and saturated_at else g for g in guards
+    )
 
 
 class SendLagProbe:
@@ -205,7 +228,7 @@ class SendLagProbe:
     def __init__(self, tick: float = LAG_TICK_S) -> None:
         self.tick = tick
         self.lags: list[float] = []
-        self._task: Optional[asyncio.Task] = None
+        self._task: asyncio.Task | None = None
 
     def start(self) -> None:
         self._task = asyncio.ensure_future(self._run())
@@ -227,4 +250,9 @@ class SendLagProbe:
 def client_figures(send_lag: dict[str, Any], cpu_s: float, wall_s: float) -> dict[str, Any]:
     """What the load generator measured of itself over a level: its loop's send lag, the CPU seconds of
     its thread and the share of the wall time they took."""
-    return {"send_lag": send_lag, "cpu_s": cpu_s, "wall_s": wall_s, "cpu_fraction": cpu_s / wall_s if wall_s > 0 else None}
+    return {
+        "send_lag": send_lag,
+        "cpu_s": cpu_s,
+        "wall_s": wall_s,
+        "cpu_fraction": cpu_s / wall_s if wall_s > 0 else None,
+    }

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 import pulumi
 import pulumi_aws as aws
@@ -19,7 +18,8 @@ import pulumi_eks as eks
 from benchmarks import inputs
 
 from .network import Network
-from .rules import clusters as cluster_rules, tags as tag_rules
+from .rules import clusters as cluster_rules
+from .rules import tags as tag_rules
 from .rules.spec import ClusterSpec, GpuNodeGroup
 
 ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
@@ -50,7 +50,7 @@ class EksCluster(pulumi.ComponentResource):
     cluster_arn: pulumi.Output[str]
     node_group_names: pulumi.Output[list[str]]
 
-    def __init__(self, name: str, args: EksClusterArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: EksClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llm-serving:cluster:EksCluster", name, None, opts)
         spec = args.spec
         net = args.network
@@ -59,7 +59,9 @@ class EksCluster(pulumi.ComponentResource):
         access = {
             f"admin-{i}": eks.AccessEntryArgs(
                 principal_arn=arn,
-                access_policies={"admin": eks.AccessPolicyAssociationArgs(policy_arn=ADMIN_POLICY, access_scope={"type": "cluster"})},  # type: ignore[arg-type]  # the SDK's type names only its Args class; it takes the dict form too
+                access_policies={
+                    "admin": eks.AccessPolicyAssociationArgs(policy_arn=ADMIN_POLICY, access_scope={"type": "cluster"})
+                },  # type: ignore[arg-type]  # the SDK's type names only its Args class; it takes the dict form too
                 tags=tags,
             )
             for i, arn in enumerate(spec.admin_principal_arns)
@@ -93,13 +95,23 @@ class EksCluster(pulumi.ComponentResource):
         self.node_role = aws.iam.Role(
             f"{name}-node-role",
             assume_role_policy=json.dumps(
-                {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                    ],
+                }
             ),
             tags=tags,
             opts=child,
         )
         attachments = [
-            aws.iam.RolePolicyAttachment(f"{name}-node-{policy}", role=self.node_role.name, policy_arn=f"arn:aws:iam::aws:policy/{policy}", opts=child)
+            aws.iam.RolePolicyAttachment(
+                f"{name}-node-{policy}",
+                role=self.node_role.name,
+                policy_arn=f"arn:aws:iam::aws:policy/{policy}",
+                opts=child,
+            )
             for policy in NODE_POLICIES
         ]
         # Nodes need the private subnets' NAT routes to join: wait for the whole network.
@@ -108,7 +120,9 @@ class EksCluster(pulumi.ComponentResource):
         if spec.mode == "eks":
             groups += [self._gpu_group(name, spec, g, net, tags, deps) for g in spec.gpu_node_groups]
         self.node_groups = groups
-        names = [f"{spec.name}-system"] + ([f"{spec.name}-{g.name}" for g in spec.gpu_node_groups] if spec.mode == "eks" else [])
+        names = [f"{spec.name}-system"] + (
+            [f"{spec.name}-{g.name}" for g in spec.gpu_node_groups] if spec.mode == "eks" else []
+        )
 
         self.kubeconfig = pulumi.Output.secret(self.eks.kubeconfig_json)
         self.cluster_name = pulumi.Output.from_input(spec.name)
@@ -123,7 +137,12 @@ class EksCluster(pulumi.ComponentResource):
         # With skip_default_security_groups this is the EKS-created cluster security group.
         self.cluster_security_group_id = self.eks.cluster_security_group_id
         self.register_outputs(
-            {"kubeconfig": self.kubeconfig, "cluster_name": self.cluster_name, "cluster_arn": self.cluster_arn, "node_group_names": self.node_group_names}
+            {
+                "kubeconfig": self.kubeconfig,
+                "cluster_name": self.cluster_name,
+                "cluster_arn": self.cluster_arn,
+                "node_group_names": self.node_group_names,
+            }
         )
 
     def _system_group(self, name: str, spec: ClusterSpec, net: Network, tags: dict, deps: list) -> eks.ManagedNodeGroup:
@@ -143,15 +162,24 @@ class EksCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=deps),
         )
 
-    def _gpu_group(self, name: str, spec: ClusterSpec, g: GpuNodeGroup, net: Network, tags: dict, deps: list) -> eks.ManagedNodeGroup:
+    def _gpu_group(
+        self, name: str, spec: ClusterSpec, g: GpuNodeGroup, net: Network, tags: dict, deps: list
+    ) -> eks.ManagedNodeGroup:
         child = pulumi.ResourceOptions(parent=self)
         extra: dict = {}
         if g.capacity_reservation_id:
             # A reservation needs a launch template; EKS then rejects disk_size, so the disk moves there too.
             lt = aws.ec2.LaunchTemplate(
                 f"{name}-{g.name}-lt",
-                capacity_reservation_specification={"capacity_reservation_target": {"capacity_reservation_id": g.capacity_reservation_id}},
-                block_device_mappings=[{"device_name": "/dev/xvda", "ebs": {"volume_size": g.disk_size, "volume_type": "gp3", "delete_on_termination": "true"}}],
+                capacity_reservation_specification={
+                    "capacity_reservation_target": {"capacity_reservation_id": g.capacity_reservation_id}
+                },
+                block_device_mappings=[
+                    {
+                        "device_name": "/dev/xvda",
+                        "ebs": {"volume_size": g.disk_size, "volume_type": "gp3", "delete_on_termination": "true"},
+                    }
+                ],
                 # Node group tags stop at the node group; these reach the GPU instances and their disks (cost).
                 tag_specifications=[{"resource_type": kind, "tags": tags} for kind in ("instance", "volume")],
                 tags=tags,
@@ -173,7 +201,13 @@ class EksCluster(pulumi.ComponentResource):
             instance_types=[g.instance_type],
             scaling_config={"min_size": g.min_size, "max_size": g.max_size, "desired_size": g.desired_size},
             labels=cluster_rules.gpu_node_labels(g.labels, g.instance_type),
-            taints=[{"key": cluster_rules.GPU_TAINT["key"], "value": cluster_rules.GPU_TAINT["value"], "effect": "NO_SCHEDULE"}],
+            taints=[
+                {
+                    "key": cluster_rules.GPU_TAINT["key"],
+                    "value": cluster_rules.GPU_TAINT["value"],
+                    "effect": "NO_SCHEDULE",
+                }
+            ],
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=deps),
             **extra,
@@ -196,15 +230,23 @@ class ExistingCluster(pulumi.ComponentResource):
     cluster_arn: pulumi.Output[str]
     node_group_names: pulumi.Output[list[str]]
 
-    def __init__(self, name: str, args: ExistingClusterArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: ExistingClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llm-serving:cluster:ExistingCluster", name, None, opts)
         spec = args.spec
         if spec.kubeconfig_path:
             path = Path(spec.kubeconfig_path).expanduser()
             if not path.exists():
-                raise pulumi.RunError(f"cluster.kubeconfigPath = {spec.kubeconfig_path!r}: [CONFIG] file not found. Fix: point it at a kubeconfig file")
+                raise pulumi.RunError(
+                    f"cluster.kubeconfigPath = {spec.kubeconfig_path!r}: [CONFIG] file not found. Fix: point it at a kubeconfig file"
+                )
             try:  # the one reader: a FIFO or device here would hang or never end `pulumi up`
-                text = inputs.read_text(path, max_bytes=KUBECONFIG_MAX_BYTES, what="kubeconfig", fix="point cluster.kubeconfigPath at a kubeconfig file", syntax="yaml")
+                text = inputs.read_text(
+                    path,
+                    max_bytes=KUBECONFIG_MAX_BYTES,
+                    what="kubeconfig",
+                    fix="point cluster.kubeconfigPath at a kubeconfig file",
+                    syntax="yaml",
+                )
             except inputs.InputError as exc:
                 raise pulumi.RunError(f"cluster.kubeconfigPath = {spec.kubeconfig_path!r}: [CONFIG] {exc}") from None
             self.kubeconfig = pulumi.Output.secret(text)
@@ -215,7 +257,11 @@ class ExistingCluster(pulumi.ComponentResource):
             data = aws.eks.get_cluster_output(name=spec.name, opts=pulumi.InvokeOptions(parent=self))
             self.kubeconfig = pulumi.Output.secret(
                 pulumi.Output.all(data.endpoint, data.certificate_authorities).apply(
-                    lambda a: json.dumps(cluster_rules.kubeconfig(spec.name, a[0], a[1][0]["data"] if isinstance(a[1][0], dict) else a[1][0].data, args.region))
+                    lambda a: json.dumps(
+                        cluster_rules.kubeconfig(
+                            spec.name, a[0], a[1][0]["data"] if isinstance(a[1][0], dict) else a[1][0].data, args.region
+                        )
+                    )
                 )
             )
             self.cluster_arn = data.arn
@@ -227,7 +273,13 @@ class ExistingCluster(pulumi.ComponentResource):
             )
         self.cluster_name = pulumi.Output.from_input(spec.name)
         self.node_group_names = pulumi.Output.from_input([])
-        self.register_outputs({"kubeconfig": self.kubeconfig, "cluster_name": self.cluster_name, "node_group_names": self.node_group_names})
+        self.register_outputs(
+            {
+                "kubeconfig": self.kubeconfig,
+                "cluster_name": self.cluster_name,
+                "node_group_names": self.node_group_names,
+            }
+        )
 
 
 def _issuer(identities) -> str:

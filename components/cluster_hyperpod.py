@@ -8,16 +8,19 @@ AWS::SageMaker::Cluster) has one. Its instances join the EKS cluster as nodes la
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_aws_native as aws_native
 import pulumi_kubernetes as k8s
 
-from .rules import addons as addon_rules, clusters as cluster_rules, iam, tags as tag_rules
+from .rules import addons as addon_rules
+from .rules import clusters as cluster_rules
+from .rules import iam
+from .rules import tags as tag_rules
 from .rules.addons import AddonPlan
 from .rules.spec import ClusterSpec, InstanceGroup
 
@@ -33,7 +36,9 @@ class HyperPodClusterArgs:
     subnet_ids: pulumi.Input[list[str]]  # private subnets
     security_group_ids: pulumi.Input[list[str]]  # must let nodes reach the EKS control plane and each other
     tags: dict[str, str] = field(default_factory=dict)
-    after: list[pulumi.Resource] = field(default_factory=list)  # the HyperPod Helm chart (O5): the cluster itself waits for it
+    after: list[pulumi.Resource] = field(
+        default_factory=list
+    )  # the HyperPod Helm chart (O5): the cluster itself waits for it
 
 
 class HyperPodCluster(pulumi.ComponentResource):
@@ -43,7 +48,7 @@ class HyperPodCluster(pulumi.ComponentResource):
     cluster_name: pulumi.Output[str]
     instance_group_names: pulumi.Output[list[str]]
 
-    def __init__(self, name: str, args: HyperPodClusterArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: HyperPodClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llm-serving:cluster:HyperPodCluster", name, None, opts)
         spec = args.spec
         tags = tag_rules.stack_tags(pulumi.get_stack(), spec.name, {**args.tags, **spec.tags})
@@ -58,7 +63,7 @@ class HyperPodCluster(pulumi.ComponentResource):
             opts=child,
         )
         own_buckets = sorted({g.lifecycle.source_s3_uri.split("/")[2] for g in spec.instance_groups if g.lifecycle})
-        self.lifecycle_uri: Optional[pulumi.Output[str]] = None
+        self.lifecycle_uri: pulumi.Output[str] | None = None
         bucket_names: list[pulumi.Input[str]] = list(own_buckets)
         scripts: list[pulumi.Resource] = []
         if any(g.lifecycle is None for g in spec.instance_groups):
@@ -69,7 +74,9 @@ class HyperPodCluster(pulumi.ComponentResource):
         self.execution_policy = aws.iam.RolePolicy(
             f"{name}-execution-policy",
             role=self.execution_role.id,
-            policy=pulumi.Output.all(*bucket_names).apply(lambda names: json.dumps(iam.hyperpod_execution_policy(list(names)))),
+            policy=pulumi.Output.all(*bucket_names).apply(
+                lambda names: json.dumps(iam.hyperpod_execution_policy(list(names)))
+            ),
             opts=child,
         )
         self.cluster = aws_native.sagemaker.Cluster(  # type: ignore[call-overload]  # the SDK's types name only its Args classes; it takes the dict form too
@@ -86,7 +93,13 @@ class HyperPodCluster(pulumi.ComponentResource):
         self.cluster_arn = self.cluster.cluster_arn
         self.cluster_name = pulumi.Output.from_input(cluster_rules.hyperpod_name(spec))
         self.instance_group_names = pulumi.Output.from_input([g.name for g in spec.instance_groups])
-        self.register_outputs({"cluster_arn": self.cluster_arn, "cluster_name": self.cluster_name, "instance_group_names": self.instance_group_names})
+        self.register_outputs(
+            {
+                "cluster_arn": self.cluster_arn,
+                "cluster_name": self.cluster_name,
+                "instance_group_names": self.instance_group_names,
+            }
+        )
 
     def _lifecycle_bucket(self, name: str, tags: dict[str, str]) -> tuple[aws.s3.Bucket, aws.s3.BucketObjectv2]:
         """A private bucket holding the project's on_create script (containerd and kubelet on the
@@ -95,7 +108,9 @@ class HyperPodCluster(pulumi.ComponentResource):
         # "Make sure that the S3 bucket path starts with s3://sagemaker-" (API reference,
         # ClusterLifeCycleConfig.SourceS3Uri): the managed instance-role policy reads only those
         # buckets. AWS's sample (awsome-distributed-training s3-bucket-stack.yaml) names its bucket so.
-        bucket = aws.s3.Bucket(f"{name}-lifecycle", bucket_prefix=LIFECYCLE_BUCKET_PREFIX, force_destroy=True, tags=tags, opts=child)
+        bucket = aws.s3.Bucket(
+            f"{name}-lifecycle", bucket_prefix=LIFECYCLE_BUCKET_PREFIX, force_destroy=True, tags=tags, opts=child
+        )
         aws.s3.BucketPublicAccessBlock(
             f"{name}-lifecycle",
             bucket=bucket.id,
@@ -132,7 +147,10 @@ class HyperPodCluster(pulumi.ComponentResource):
         if g.deep_health_checks:
             group["on_start_deep_health_checks"] = list(g.deep_health_checks)
         if g.lifecycle:
-            group["life_cycle_config"] = {"source_s3_uri": g.lifecycle.source_s3_uri, "on_create": g.lifecycle.on_create}
+            group["life_cycle_config"] = {
+                "source_s3_uri": g.lifecycle.source_s3_uri,
+                "on_create": g.lifecycle.on_create,
+            }
         elif self.lifecycle_uri is not None:
             group["life_cycle_config"] = {"source_s3_uri": self.lifecycle_uri, "on_create": ON_CREATE}
         if g.training_plan_arn:
@@ -140,7 +158,13 @@ class HyperPodCluster(pulumi.ComponentResource):
         return group
 
 
-def hyperpod_dependencies(chart_dir: str, provider: k8s.Provider, plan: AddonPlan, after: list[pulumi.Resource], instance_types: Sequence[str] = ()) -> k8s.helm.v4.Chart:
+def hyperpod_dependencies(
+    chart_dir: str,
+    provider: k8s.Provider,
+    plan: AddonPlan,
+    after: list[pulumi.Resource],
+    instance_types: Sequence[str] = (),
+) -> k8s.helm.v4.Chart:
     """The HyperPod Helm chart (health-monitoring agent, deep-health-check RBAC, device plugins), which
     must be installed before the HyperPod cluster is created (rule O5; AWS docs
     sagemaker-hyperpod-eks-prerequisites.md). Release name and namespace as AWS's CloudFormation

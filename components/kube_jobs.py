@@ -10,7 +10,9 @@ from typing import Any
 
 from .kube_reader import DEFAULT_SOURCE, DEFAULT_TIMEOUT, MAX_ANSWER_BYTES, KubeReader, LiveError, _items
 
-MAX_LOG_BYTES = MAX_ANSWER_BYTES  # one pod's log (its records, gzip and base64): the kubelet rotates at 10 MiB by default
+MAX_LOG_BYTES = (
+    MAX_ANSWER_BYTES  # one pod's log (its records, gzip and base64): the kubelet rotates at 10 MiB by default
+)
 
 
 class KubeJobs(KubeReader):
@@ -29,19 +31,32 @@ class KubeJobs(KubeReader):
             raise LiveError(f"{kind}: not a kind this writer creates")
         created = self._read(f"{kind} {ns}/{name} (create)", calls[kind], ns, dict(obj))
         if created is None:  # 404 on create: the namespace is gone
-            raise LiveError(f"cannot create {kind} {ns}/{name}: namespace {ns} not found; Fix: deploy the endpoint first")
+            raise LiveError(
+                f"cannot create {kind} {ns}/{name}: namespace {ns} not found; Fix: deploy the endpoint first"
+            )
         return created
 
     def job(self, namespace: str, name: str) -> dict[str, Any] | None:
         return self._read(f"Job {namespace}/{name}", self.batch.read_namespaced_job_status, name, namespace)
 
     def pods(self, namespace: str, selector: str) -> list[Mapping[str, Any]]:
-        return _items(self._read(f"Pods {selector} in {namespace}", self.core.list_namespaced_pod, namespace, label_selector=selector))
+        return _items(
+            self._read(
+                f"Pods {selector} in {namespace}", self.core.list_namespaced_pod, namespace, label_selector=selector
+            )
+        )
 
     def pod_log(self, namespace: str, name: str, container: str) -> str | None:
         """The container's whole log (what the kubelet still holds: a rotated part is gone), or None if the pod is."""
-        body = self._read(f"log of Pod {namespace}/{name}", self.core.read_namespaced_pod_log, name, namespace, raw=True,
-                          container=container, limit_bytes=MAX_LOG_BYTES)
+        body = self._read(
+            f"log of Pod {namespace}/{name}",
+            self.core.read_namespaced_pod_log,
+            name,
+            namespace,
+            raw=True,
+            container=container,
+            limit_bytes=MAX_LOG_BYTES,
+        )
         return None if body is None else body.decode("utf-8", "replace")
 
     def delete(self, kind: str, namespace: str, name: str) -> None:

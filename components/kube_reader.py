@@ -12,7 +12,8 @@ against a cluster need it."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Optional
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import yaml
 
@@ -46,7 +47,9 @@ def parse_kubeconfig(value: Any, source: str = DEFAULT_SOURCE) -> dict[str, Any]
             raise LiveError(str(exc)) from None
         except yaml.YAMLError as exc:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise LiveError(f"{source} is not a kubeconfig document ({reason}); Fix: pass the stack's `kubeconfig` output") from None
+            raise LiveError(
+                f"{source} is not a kubeconfig document ({reason}); Fix: pass the stack's `kubeconfig` output"
+            ) from None
     if not isinstance(value, dict) or not value.get("clusters"):
         raise LiveError(f"{source} has no `clusters`; Fix: pass the stack's `kubeconfig` output (a kubeconfig map)")
     return value
@@ -64,7 +67,9 @@ class KubeReader:
         configuration = client.Configuration()
         configuration.retries = False  # one attempt per poll: urllib3's 3 retries would quadruple a hang
         try:
-            self.api = config.new_client_from_config_dict(parse_kubeconfig(kubeconfig, source), client_configuration=configuration, persist_config=False)
+            self.api = config.new_client_from_config_dict(
+                parse_kubeconfig(kubeconfig, source), client_configuration=configuration, persist_config=False
+            )
         except ConfigException as exc:
             raise LiveError(f"{source}: {exc}; Fix: pass the stack's `kubeconfig` output") from None
         self.custom = client.CustomObjectsApi(self.api)
@@ -73,7 +78,7 @@ class KubeReader:
         self.core = client.CoreV1Api(self.api)
         self.autoscaling = client.AutoscalingV2Api(self.api)
 
-    def __enter__(self) -> "KubeReader":
+    def __enter__(self) -> KubeReader:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -83,20 +88,33 @@ class KubeReader:
         self.api.close()
 
     # Single objects: None while not created (404).
-    def custom_object(self, group: str, version: str, plural: str, namespace: str, name: str) -> Optional[dict[str, Any]]:
-        return self._read(f"{plural}.{group} {namespace}/{name}", self.custom.get_namespaced_custom_object, group, version, namespace, plural, name)
+    def custom_object(self, group: str, version: str, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
+        return self._read(
+            f"{plural}.{group} {namespace}/{name}",
+            self.custom.get_namespaced_custom_object,
+            group,
+            version,
+            namespace,
+            plural,
+            name,
+        )
 
-    def deployment(self, namespace: str, name: str) -> Optional[dict[str, Any]]:
+    def deployment(self, namespace: str, name: str) -> dict[str, Any] | None:
         return self._read(f"Deployment {namespace}/{name}", self.apps.read_namespaced_deployment, name, namespace)
 
-    def ingress(self, namespace: str, name: str) -> Optional[dict[str, Any]]:
+    def ingress(self, namespace: str, name: str) -> dict[str, Any] | None:
         return self._read(f"Ingress {namespace}/{name}", self.networking.read_namespaced_ingress, name, namespace)
 
-    def service(self, namespace: str, name: str) -> Optional[dict[str, Any]]:
+    def service(self, namespace: str, name: str) -> dict[str, Any] | None:
         return self._read(f"Service {namespace}/{name}", self.core.read_namespaced_service, name, namespace)
 
-    def hpa(self, namespace: str, name: str) -> Optional[dict[str, Any]]:
-        return self._read(f"HorizontalPodAutoscaler {namespace}/{name}", self.autoscaling.read_namespaced_horizontal_pod_autoscaler, name, namespace)
+    def hpa(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self._read(
+            f"HorizontalPodAutoscaler {namespace}/{name}",
+            self.autoscaling.read_namespaced_horizontal_pod_autoscaler,
+            name,
+            namespace,
+        )
 
     # Lists: the `items` (none on 404).
     def ingresses(self, namespace: str) -> list[Mapping[str, Any]]:
@@ -127,7 +145,10 @@ class KubeReader:
                 return body
             return inputs.loads_json(body.decode("utf-8"), f"reading {what}", "check the API server")
         except inputs.DeadlineExceeded:
-            raise Unreachable(f"reading {what}: the API server did not answer within {self.timeout:g} s (no complete answer by then)", timed_out=True) from None
+            raise Unreachable(
+                f"reading {what}: the API server did not answer within {self.timeout:g} s (no complete answer by then)",
+                timed_out=True,
+            ) from None
         except inputs.InputError as exc:  # too large, too deep, not JSON: one line, the fix is the server's
             raise Unreachable(str(exc).split("; Fix: ")[0]) from None
         except UnicodeDecodeError:
@@ -144,8 +165,10 @@ class KubeReader:
         except ValueError:
             raise Unreachable(f"reading {what}: the API server's answer is not JSON") from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise Unreachable(f"reading {what}: the API server did not answer within {self.timeout:g} s ({type(exc).__name__})") from None
+            raise Unreachable(
+                f"reading {what}: the API server did not answer within {self.timeout:g} s ({type(exc).__name__})"
+            ) from None
 
 
-def _items(listing: Optional[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+def _items(listing: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
     return list((listing or {}).get("items") or [])

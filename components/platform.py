@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Optional
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from . import platform_identity as identity_mod
-from .rules import addons as addon_rules, clusters as cluster_rules, iam, tags as tag_rules
+from .rules import addons as addon_rules
+from .rules import clusters as cluster_rules
+from .rules import iam
+from .rules import tags as tag_rules
 from .rules.spec import PlatformSpec
-
 
 
 @dataclass
@@ -29,14 +30,18 @@ class PlatformArgs:
     region: str
     provider: k8s.Provider
     vpc_id: pulumi.Input[str]
-    hyperpod_cluster_arn: Optional[pulumi.Input[str]] = None
-    oidc_provider_arn: Optional[pulumi.Input[str]] = None
-    oidc_provider_url: Optional[pulumi.Input[str]] = None
+    hyperpod_cluster_arn: pulumi.Input[str] | None = None
+    oidc_provider_arn: pulumi.Input[str] | None = None
+    oidc_provider_url: pulumi.Input[str] | None = None
     model_buckets: list[str] = field(default_factory=list)  # S3 buckets the S3 CSI driver may read
     after: list[pulumi.Resource] = field(default_factory=list)  # e.g. the node groups
     tags: dict[str, str] = field(default_factory=dict)  # the user's cluster.tags; the required ones are added
-    hyperpod_chart_dir: str = ""  # the fetched HyperPod chart (`operatorInstall: helm` uses its inference-operator subchart)
-    backends: list[str] = field(default_factory=list)  # the stack's endpoints' backends: `auto` operators follow them (O8)
+    hyperpod_chart_dir: str = (
+        ""  # the fetched HyperPod chart (`operatorInstall: helm` uses its inference-operator subchart)
+    )
+    backends: list[str] = field(
+        default_factory=list
+    )  # the stack's endpoints' backends: `auto` operators follow them (O8)
 
 
 class Platform(pulumi.ComponentResource):
@@ -47,14 +52,16 @@ class Platform(pulumi.ComponentResource):
 
     addons: pulumi.Output[list[str]]
 
-    def __init__(self, name: str, args: PlatformArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llm-serving:platform:Platform", name, None, opts)
         self._name = name
         self._args = args
         # Every AWS resource below, and (defaultTags) every ALB the load balancer controller creates.
         self.tags = tag_rules.stack_tags(pulumi.get_stack(), args.cluster_name, args.tags)
         self.plan = addon_rules.resolve_addons(args.mode, args.spec, args.backends)
-        self.identity = identity_mod.Identity(args.cluster_name, args.spec.workload_identity, args.oidc_provider_arn, args.oidc_provider_url)
+        self.identity = identity_mod.Identity(
+            args.cluster_name, args.spec.workload_identity, args.oidc_provider_arn, args.oidc_provider_url
+        )
         self.installed: dict[str, pulumi.Resource] = {}
         self.backend_ready: dict[str, list[pulumi.Resource]] = {}
         base: list[pulumi.Resource] = list(args.after)
@@ -66,7 +73,9 @@ class Platform(pulumi.ComponentResource):
         self.operator_ready = [self.installed["hyperpod_operator"]] if "hyperpod_operator" in self.installed else []
         if self.operator_ready:
             self.backend_ready["hyperpod"] = list(self.operator_ready)
-        self.ingress_ready = [self.installed["load_balancer_controller"]] if "load_balancer_controller" in self.installed else []
+        self.ingress_ready = (
+            [self.installed["load_balancer_controller"]] if "load_balancer_controller" in self.installed else []
+        )
         # GPU pods schedule only once the device plugin advertises nvidia.com/gpu (rule O4); in mode
         # hyperpod the HyperPod chart's plugin, which the HyperPod cluster (in `after`) waits for.
         self.gpu_ready = [self.installed["nvidia_device_plugin"]] if "nvidia_device_plugin" in self.installed else []
@@ -79,10 +88,14 @@ class Platform(pulumi.ComponentResource):
     def _deps(self, addon: str) -> list[pulumi.Resource]:
         return self._base + [self.installed[d] for d in addon_rules.depends_on(addon, self.plan)]
 
-    def _k8s_opts(self, addon: str, extra: Optional[list[pulumi.Resource]] = None) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, provider=self._args.provider, depends_on=self._deps(addon) + (extra or []))
+    def _k8s_opts(self, addon: str, extra: list[pulumi.Resource] | None = None) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(
+            parent=self, provider=self._args.provider, depends_on=self._deps(addon) + (extra or [])
+        )
 
-    def _chart(self, addon: str, namespace: str, values: dict, after: Optional[list[pulumi.Resource]] = None) -> k8s.helm.v4.Chart:
+    def _chart(
+        self, addon: str, namespace: str, values: dict, after: list[pulumi.Resource] | None = None
+    ) -> k8s.helm.v4.Chart:
         repo, chart, version = addon_rules.CHARTS[addon]
         return k8s.helm.v4.Chart(
             f"{self._name}-{addon.replace('_', '-')}",
@@ -99,10 +112,18 @@ class Platform(pulumi.ComponentResource):
         # One Namespace resource per name: KServe's two controllers share `kserve`.
         made = self.__dict__.setdefault("_namespaces", {})
         if namespace not in made:
-            made[namespace] = k8s.core.v1.Namespace(f"{self._name}-ns-{namespace}", metadata={"name": namespace}, opts=self._k8s_opts(addon))
+            made[namespace] = k8s.core.v1.Namespace(
+                f"{self._name}-ns-{namespace}", metadata={"name": namespace}, opts=self._k8s_opts(addon)
+            )
         return made[namespace]
 
-    def _eks_addon(self, addon: str, deps: list[pulumi.Resource], role: Optional[identity_mod.ServiceAccountRole] = None, version: Optional[str] = None) -> aws.eks.Addon:
+    def _eks_addon(
+        self,
+        addon: str,
+        deps: list[pulumi.Resource],
+        role: identity_mod.ServiceAccountRole | None = None,
+        version: str | None = None,
+    ) -> aws.eks.Addon:
         addon_name, service_account, _ = addon_rules.EKS_ADDONS[addon]
         extra: dict = {}
         if role is not None and service_account:
@@ -122,9 +143,20 @@ class Platform(pulumi.ComponentResource):
             **extra,
         )
 
-    def _role(self, key: str, namespace: str, service_account: str, identity: Optional[identity_mod.Identity] = None, **kwargs) -> identity_mod.ServiceAccountRole:
+    def _role(
+        self, key: str, namespace: str, service_account: str, identity: identity_mod.Identity | None = None, **kwargs
+    ) -> identity_mod.ServiceAccountRole:
         # Add-on roles are bound through the add-on's own podIdentityAssociations: no separate association.
-        return identity_mod.service_account_role(f"{self._name}-{key}", identity or self.identity, namespace, service_account, self, after=self._base, tags=self.tags, **kwargs)
+        return identity_mod.service_account_role(
+            f"{self._name}-{key}",
+            identity or self.identity,
+            namespace,
+            service_account,
+            self,
+            after=self._base,
+            tags=self.tags,
+            **kwargs,
+        )
 
     @property
     def _irsa(self) -> identity_mod.Identity:
@@ -152,7 +184,11 @@ class Platform(pulumi.ComponentResource):
                 "region": a.region,
                 "vpcId": a.vpc_id,
                 "replicaCount": 2,
-                "serviceAccount": {"create": True, "name": sa, "annotations": identity_mod.irsa_annotations(self.identity, role)},
+                "serviceAccount": {
+                    "create": True,
+                    "name": sa,
+                    "annotations": identity_mod.irsa_annotations(self.identity, role),
+                },
                 "nodeSelector": {cluster_rules.NODE_ROLE_LABEL: "system"} if a.mode != "existing" else {},
                 # On every ALB, target group and security group it creates; these win over an
                 # Ingress's tags annotation on a shared key.
@@ -165,7 +201,12 @@ class Platform(pulumi.ComponentResource):
         return self._chart(
             "nvidia_device_plugin",
             "kube-system",
-            {"tolerations": [{"key": cluster_rules.GPU_TAINT["key"], "operator": "Exists", "effect": "NoSchedule"}, {"key": "CriticalAddonsOnly", "operator": "Exists"}]},
+            {
+                "tolerations": [
+                    {"key": cluster_rules.GPU_TAINT["key"], "operator": "Exists", "effect": "NoSchedule"},
+                    {"key": "CriticalAddonsOnly", "operator": "Exists"},
+                ]
+            },
         )
 
     def _install_cert_manager(self) -> pulumi.Resource:
@@ -193,7 +234,9 @@ class Platform(pulumi.ComponentResource):
     def _install_fsx_csi(self) -> pulumi.Resource:
         _, sa, ns = addon_rules.EKS_ADDONS["fsx_csi"]
         assert sa is not None  # the add-on's service account, named in EKS_ADDONS
-        role = self._role("fsx-csi", ns, sa, identity=self._irsa, managed_policies=iam.FSX_CSI_MANAGED_POLICIES, associate=False)  # IRSA, as for S3 CSI
+        role = self._role(
+            "fsx-csi", ns, sa, identity=self._irsa, managed_policies=iam.FSX_CSI_MANAGED_POLICIES, associate=False
+        )  # IRSA, as for S3 CSI
         return self._eks_addon("fsx_csi", self._deps("fsx_csi"), role)
 
     def _install_metrics_server(self) -> pulumi.Resource:
@@ -229,7 +272,10 @@ class Platform(pulumi.ComponentResource):
         crd_chart, operator_chart = addon_rules.OPERATOR_CHARTS[addon]
         crds = self._chart(crd_chart, namespace, {}, after=[ns])
         operator = self._chart(operator_chart, namespace, values, after=[ns, crds])
-        extra = [self._chart(chart, namespace, addon_rules.EXTRA_CHART_VALUES.get(chart, {}), after=[ns, crds, operator]) for chart in addon_rules.OPERATOR_EXTRA_CHARTS.get(addon, ())]
+        extra = [
+            self._chart(chart, namespace, addon_rules.EXTRA_CHART_VALUES.get(chart, {}), after=[ns, crds, operator])
+            for chart in addon_rules.OPERATOR_EXTRA_CHARTS.get(addon, ())
+        ]
         self.backend_ready[addon_rules.OPERATOR_BACKENDS[addon]] = [crds, operator, *extra]
         return operator
 
@@ -250,7 +296,13 @@ class Platform(pulumi.ComponentResource):
             bucket_name = a.spec.tls_certificate_bucket
             tls_policy = iam.operator_tls_bucket_policy(a.spec.tls_certificate_bucket)
         else:
-            bucket = aws.s3.Bucket(f"{self._name}-tls", bucket_prefix="hyperpod-tls-", force_destroy=True, tags=self.tags, opts=pulumi.ResourceOptions(parent=self))
+            bucket = aws.s3.Bucket(
+                f"{self._name}-tls",
+                bucket_prefix="hyperpod-tls-",
+                force_destroy=True,
+                tags=self.tags,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
             bucket_name = bucket.bucket
         # The operator's controller assumes its role through IRSA (the add-on, or the Helm chart from
         # executionRoleArn, annotates its service account, whose name depends on the install method),
@@ -298,5 +350,7 @@ class Platform(pulumi.ComponentResource):
             resolve_conflicts_on_create="OVERWRITE",
             resolve_conflicts_on_update="OVERWRITE",
             tags=self.tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=deps, custom_timeouts=pulumi.CustomTimeouts(create="40m", update="40m")),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=deps, custom_timeouts=pulumi.CustomTimeouts(create="40m", update="40m")
+            ),
         )

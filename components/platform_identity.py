@@ -4,34 +4,48 @@ Identity (an association) or IRSA (an OIDC trust and a service-account annotatio
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_aws as aws
+
 
 @dataclass
 class Identity:
     cluster_name: str
     mode: str  # "pod-identity" | "irsa"
-    oidc_provider_arn: Optional[pulumi.Input[str]] = None
-    oidc_provider_url: Optional[pulumi.Input[str]] = None  # without https://
+    oidc_provider_arn: pulumi.Input[str] | None = None
+    oidc_provider_url: pulumi.Input[str] | None = None  # without https://
 
 
-def trust_policy(identity: Identity, namespace: str, service_account: str, services: Sequence[str] = ()) -> pulumi.Output[str]:
+def trust_policy(
+    identity: Identity, namespace: str, service_account: str, services: Sequence[str] = ()
+) -> pulumi.Output[str]:
     """Trust for the service account, and for the AWS `services` that assume the role themselves."""
-    extra = [{"Effect": "Allow", "Principal": {"Service": list(services)}, "Action": "sts:AssumeRole"}] if services else []
+    extra = (
+        [{"Effect": "Allow", "Principal": {"Service": list(services)}, "Action": "sts:AssumeRole"}] if services else []
+    )
     if identity.mode == "pod-identity":
         return pulumi.Output.from_input(
             json.dumps(
                 {
                     "Version": "2012-10-17",
-                    "Statement": [*extra, {"Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"}, "Action": ["sts:AssumeRole", "sts:TagSession"]}],
+                    "Statement": [
+                        *extra,
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "pods.eks.amazonaws.com"},
+                            "Action": ["sts:AssumeRole", "sts:TagSession"],
+                        },
+                    ],
                 }
             )
         )
     if identity.oidc_provider_arn is None or identity.oidc_provider_url is None:
-        raise pulumi.RunError("platform.workloadIdentity = 'irsa': [CONFIG] the cluster has no OIDC provider. Fix: use pod-identity")
+        raise pulumi.RunError(
+            "platform.workloadIdentity = 'irsa': [CONFIG] the cluster has no OIDC provider. Fix: use pod-identity"
+        )
     return pulumi.Output.all(identity.oidc_provider_arn, identity.oidc_provider_url).apply(
         lambda a: json.dumps(
             {
@@ -43,10 +57,12 @@ def trust_policy(identity: Identity, namespace: str, service_account: str, servi
                         "Principal": {"Federated": a[0]},
                         "Action": "sts:AssumeRoleWithWebIdentity",
                         "Condition": {
-                            "StringLike": {f"{a[1].removeprefix('https://')}:sub": f"system:serviceaccount:{namespace}:{service_account}"},
+                            "StringLike": {
+                                f"{a[1].removeprefix('https://')}:sub": f"system:serviceaccount:{namespace}:{service_account}"
+                            },
                             "StringEquals": {f"{a[1].removeprefix('https://')}:aud": "sts.amazonaws.com"},
                         },
-                    }
+                    },
                 ],
             }
         )
@@ -74,11 +90,11 @@ def service_account_role(
     service_account: str,
     parent: pulumi.Resource,
     managed_policies: Sequence[str] = (),
-    inline_policy: Optional[pulumi.Input[str]] = None,
-    role_name: Optional[str] = None,
+    inline_policy: pulumi.Input[str] | None = None,
+    role_name: str | None = None,
     associate: bool = True,
     after: Sequence[pulumi.Resource] = (),
-    tags: Optional[Mapping[str, str]] = None,
+    tags: Mapping[str, str] | None = None,
     trust_services: Sequence[str] = (),
 ) -> ServiceAccountRole:
     """A role for `namespace/service_account`; with Pod Identity also its association."""

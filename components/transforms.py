@@ -3,7 +3,7 @@ including ones declared by hand or inside other components. Every change is logg
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import pulumi
 
@@ -22,10 +22,10 @@ def _split_type(type_: str) -> tuple[str, str] | None:
     return parts[1], parts[2]
 
 
-def make_guardrail_transform(log: Optional[Log] = None) -> pulumi.ResourceTransform:
+def make_guardrail_transform(log: Log | None = None) -> pulumi.ResourceTransform:
     emit: Log = log or (lambda message: pulumi.log.info(message))
 
-    def guardrail_transform(args: pulumi.ResourceTransformArgs) -> Optional[pulumi.ResourceTransformResult]:
+    def guardrail_transform(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
         api_kind = _split_type(args.type_)
         if api_kind is None:
             return None
@@ -34,7 +34,14 @@ def make_guardrail_transform(log: Optional[Log] = None) -> pulumi.ResourceTransf
             return None
         fixed, changes = manifests.fix(obj)
         opts = args.opts
-        immutable = next((b.immutable_fields for b in BACKENDS.values() if b.immutable_fields and group_kind(obj) == (b.live.group, b.live.kind)), ())
+        immutable = next(
+            (
+                b.immutable_fields
+                for b in BACKENDS.values()
+                if b.immutable_fields and group_kind(obj) == (b.live.group, b.live.kind)
+            ),
+            (),
+        )
         if immutable:
             wanted = [f for f in immutable if f not in (opts.replace_on_changes or [])]
             if wanted:
@@ -52,5 +59,5 @@ def make_guardrail_transform(log: Optional[Log] = None) -> pulumi.ResourceTransf
     return guardrail_transform
 
 
-def register(log: Optional[Log] = None) -> None:
+def register(log: Log | None = None) -> None:
     pulumi.runtime.register_resource_transform(make_guardrail_transform(log))

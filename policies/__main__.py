@@ -17,9 +17,9 @@ if not __package__:  # run as a script by the Pulumi CLI
     os.chdir(Path(__file__).resolve().parent.parent)
     os.execv(sys.executable, [sys.executable, *options, "-m", "policies", *sys.argv[1:]])
 
-from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402
+from pulumi_policy import EnforcementLevel, PolicyPack
 
-from policies.pack import PACK_NAME, policies  # noqa: E402
+from policies.pack import PACK_NAME, policies
 
 # Starts the analyzer's gRPC server and serves until the CLI stops it.
 PolicyPack(name=PACK_NAME, enforcement_level=EnforcementLevel.MANDATORY, policies=policies())

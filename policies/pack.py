@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any, Optional, cast
+from typing import Any, cast
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -70,7 +70,7 @@ def _mentions_unknown(value: Any) -> bool:
     return False
 
 
-def stack_name() -> Optional[str]:
+def stack_name() -> str | None:
     # The CLI sets PULUMI_STACK for the analyzer; without it the stack counts as non-dev (S4).
     return os.environ.get("PULUMI_STACK") or None
 
@@ -88,13 +88,17 @@ def _graph_resource(r: Any) -> Resource:
     """A stack policy's resource with its place in the graph (the ordering rules read it)."""
     resource = _resource(r.resource_type, r.props, r.urn, r.name)
     dependencies = tuple(d.urn for d in (r.dependencies or ()))
-    return Resource(resource.type, resource.name, resource.props, resource.urn, dependencies, r.parent.urn if r.parent else "")
+    return Resource(
+        resource.type, resource.name, resource.props, resource.urn, dependencies, r.parent.urn if r.parent else ""
+    )
 
 
 def _validate_resource(spec: PolicySpec):
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
         resource = _resource(args.resource_type, args.props, args.urn, args.name)
-        for problem in cast(ResourceCheck, spec.check)(resource, _context(spec, args.get_config())):  # a resource policy's check
+        for problem in cast(ResourceCheck, spec.check)(
+            resource, _context(spec, args.get_config())
+        ):  # a resource policy's check
             if not _mentions_unknown(problem.value):
                 report_violation(message(resource, problem), None)
 
@@ -104,7 +108,9 @@ def _validate_resource(spec: PolicySpec):
 def _validate_stack(spec: PolicySpec):
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
         resources = [_graph_resource(r) for r in args.resources]
-        for resource, problem in cast(StackCheck, spec.check)(resources, _context(spec, args.get_config())):  # a stack policy's check
+        for resource, problem in cast(StackCheck, spec.check)(
+            resources, _context(spec, args.get_config())
+        ):  # a stack policy's check
             if not _mentions_unknown(problem.value):
                 report_violation(message(resource, problem), resource.urn or None)
 
@@ -116,7 +122,9 @@ def build(spec: PolicySpec) -> ResourceValidationPolicy | StackValidationPolicy:
         "name": spec.name,
         "description": f"[{spec.rule}] {spec.description}",
         "enforcement_level": EnforcementLevel(spec.enforcement),
-        "config_schema": PolicyConfigSchema(properties={k: dict(v) for k, v in spec.params.items()}) if spec.params else None,
+        "config_schema": PolicyConfigSchema(properties={k: dict(v) for k, v in spec.params.items()})
+        if spec.params
+        else None,
         "tags": [spec.rule, *spec.anchors],
     }
     if spec.kind == "stack":

@@ -5,7 +5,8 @@ no EC2 or SageMaker quotas)."""
 from __future__ import annotations
 
 import fnmatch
-from typing import Any, Callable, Optional, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import boto3
 from botocore.config import Config
@@ -25,12 +26,14 @@ class AwsError(Exception):
 class Aws:
     """boto3 clients for one region; `factory` is injectable for tests (moto, Stubber)."""
 
-    def __init__(self, region: str, factory: Optional[Callable[..., Any]] = None):
+    def __init__(self, region: str, factory: Callable[..., Any] | None = None):
         self.region = region
-        self._factory = factory or (lambda service, region_name: boto3.client(service, region_name=region_name, config=_CONFIG))
+        self._factory = factory or (
+            lambda service, region_name: boto3.client(service, region_name=region_name, config=_CONFIG)
+        )
         self._clients: dict[tuple[str, str], Any] = {}
 
-    def client(self, service: str, region: Optional[str] = None) -> Any:
+    def client(self, service: str, region: str | None = None) -> Any:
         key = (service, region or self.region)
         if key not in self._clients:
             self._clients[key] = self._factory(service, region_name=key[1])
@@ -38,7 +41,7 @@ class Aws:
 
     # ------------------------------------------------------------ calls
 
-    def s3_keys(self, bucket: str, prefix: str, region: Optional[str] = None, limit: int = 10_000) -> list[str]:
+    def s3_keys(self, bucket: str, prefix: str, region: str | None = None, limit: int = 10_000) -> list[str]:
         what = f"list s3://{bucket}/{prefix}"
 
         def run() -> list[str]:
@@ -52,12 +55,19 @@ class Aws:
 
         return guarded(what, run, f"s3:ListBucket on arn:aws:s3:::{bucket}")
 
-    def s3_object(self, bucket: str, key: str, region: Optional[str] = None, byte_range: Optional[tuple[int, int]] = None, max_bytes: int = 32 << 20) -> Optional[tuple[bytes, str]]:
+    def s3_object(
+        self,
+        bucket: str,
+        key: str,
+        region: str | None = None,
+        byte_range: tuple[int, int] | None = None,
+        max_bytes: int = 32 << 20,
+    ) -> tuple[bytes, str] | None:
         """(bytes, ETag) of one object, or of `byte_range` (inclusive) of it; None when there is no such key.
         Refused past `max_bytes` (a model's JSON files are kilobytes)."""
         from benchmarks import inputs
 
-        def run() -> Optional[tuple[bytes, str]]:
+        def run() -> tuple[bytes, str] | None:
             extra = {"Range": f"bytes={byte_range[0]}-{byte_range[1]}"} if byte_range else {}
             try:
                 resp = self.client("s3", region).get_object(Bucket=bucket, Key=key, **extra)
@@ -77,11 +87,17 @@ class Aws:
             )
             return bool(resp.get("InstanceTypeOfferings"))
 
-        return guarded(f"look up instance type {instance_type} in {self.region}", run, "ec2:DescribeInstanceTypeOfferings")
+        return guarded(
+            f"look up instance type {instance_type} in {self.region}", run, "ec2:DescribeInstanceTypeOfferings"
+        )
 
     def quota(self, service_code: str, quota_code: str) -> float:
         def run() -> float:
-            return float(self.client("service-quotas").get_service_quota(ServiceCode=service_code, QuotaCode=quota_code)["Quota"]["Value"])
+            return float(
+                self.client("service-quotas").get_service_quota(ServiceCode=service_code, QuotaCode=quota_code)[
+                    "Quota"
+                ]["Value"]
+            )
 
         return guarded(f"read quota {service_code}/{quota_code} in {self.region}", run, "servicequotas:GetServiceQuota")
 
@@ -90,7 +106,9 @@ class Aws:
 
         def run() -> dict[str, float]:
             out: dict[str, float] = {}
-            for page in self.client("service-quotas").get_paginator("list_service_quotas").paginate(ServiceCode=service_code):
+            for page in (
+                self.client("service-quotas").get_paginator("list_service_quotas").paginate(ServiceCode=service_code)
+            ):
                 for q in page.get("Quotas", []):
                     if fnmatch.fnmatch(q.get("QuotaName", "").lower(), pattern.lower()):
                         out[q["QuotaName"]] = float(q["Value"])
@@ -98,11 +116,11 @@ class Aws:
 
         return guarded(f"list {service_code} quotas in {self.region}", run, "servicequotas:ListServiceQuotas")
 
-    def acm_certificate(self, arn: str, region: str) -> Optional[dict[str, Any]]:
+    def acm_certificate(self, arn: str, region: str) -> dict[str, Any] | None:
         """`describe_certificate`'s Certificate (Status, DomainName, SubjectAlternativeNames), or None when the
         account has no such certificate in `region` (ResourceNotFoundException)."""
 
-        def run() -> Optional[dict[str, Any]]:
+        def run() -> dict[str, Any] | None:
             try:
                 return dict(self.client("acm", region).describe_certificate(CertificateArn=arn)["Certificate"])
             except ClientError as exc:
@@ -112,13 +130,17 @@ class Aws:
 
         return guarded(f"describe ACM certificate {arn} in {region}", run, "acm:DescribeCertificate")
 
-    def amp_workspace_status(self, workspace_id: str, region: str) -> Optional[str]:
+    def amp_workspace_status(self, workspace_id: str, region: str) -> str | None:
         """The workspace's `status.statusCode` (`ACTIVE`, `CREATING`, ...), or None when the account has no
         such workspace in `region`."""
 
-        def run() -> Optional[str]:
+        def run() -> str | None:
             try:
-                return str(self.client("amp", region).describe_workspace(workspaceId=workspace_id)["workspace"]["status"]["statusCode"])
+                return str(
+                    self.client("amp", region).describe_workspace(workspaceId=workspace_id)["workspace"]["status"][
+                        "statusCode"
+                    ]
+                )
             except ClientError as exc:
                 if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
                     return None
@@ -152,4 +174,3 @@ def guarded(what: str, run: Callable[[], T], permission: str) -> T:
         raise AwsError(f"{what}: {code}: {message}") from None
     except BotoCoreError as exc:
         raise AwsError(f"{what}: {str(exc).splitlines()[0]}") from None
-

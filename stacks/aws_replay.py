@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Any, Optional
+from typing import Any
 
 import botocore.session
 
@@ -48,7 +48,11 @@ def _model(service: str, operation: str):
 
 def _placeholder(kind: str, value: str) -> str:
     digest = hashlib.sha256(value.encode()).hexdigest()
-    return {"subnet": f"subnet-{digest[:17]}", "sg": f"sg-{digest[:17]}", "role": f"arn:aws:iam::{ACCOUNT}:role/replay-{digest[:12]}"}[kind]
+    return {
+        "subnet": f"subnet-{digest[:17]}",
+        "sg": f"sg-{digest[:17]}",
+        "role": f"arn:aws:iam::{ACCOUNT}:role/replay-{digest[:12]}",
+    }[kind]
 
 
 def _shaped(kind: str, value: Any) -> Any:
@@ -76,7 +80,9 @@ def to_shape(value: Any, shape: Any, path: str) -> Any:
                 continue  # Pulumi: unset
             member = members.get(key.lower())
             if member is None:
-                raise ReplayError(f"{path}.{key}: no such field in the API's {shape.name} (fields: {', '.join(shape.members)})")
+                raise ReplayError(
+                    f"{path}.{key}: no such field in the API's {shape.name} (fields: {', '.join(shape.members)})"
+                )
             out[member] = to_shape(item, shape.members[member], f"{path}.{key}")
         return out
     if shape.type_name == "list" and isinstance(value, list):
@@ -111,7 +117,9 @@ def eks_cluster_request(inputs: dict[str, Any], type_: str = EKS_COMPONENT) -> d
         request = to_shape(raw, shape, type_)
     else:
         raw = {k: v for k, v in inputs.items() if k not in EKS_COMPONENT_ONLY}
-        vpc: dict[str, Any] = {k: raw.pop(k) for k in ("endpointPublicAccess", "endpointPrivateAccess", "publicAccessCidrs") if k in raw}
+        vpc: dict[str, Any] = {
+            k: raw.pop(k) for k in ("endpointPublicAccess", "endpointPrivateAccess", "publicAccessCidrs") if k in raw
+        }
         # pulumi-eks: subnetIds, or the public subnets followed by the private ones.
         public, private = raw.pop("publicSubnetIds", None) or [], raw.pop("privateSubnetIds", None) or []
         vpc["subnetIds"] = raw.pop("subnetIds", None) or [*public, *private]
@@ -158,7 +166,7 @@ def nodegroup_request(inputs: dict[str, Any], cluster_name: str, type_: str = NO
 def cluster_requests(resources: list[Any]) -> dict[str, Any]:
     """The plan's cluster registrations as requests, in an order AWS accepts: the EKS cluster, its
     node groups, then the HyperPod cluster (which names the EKS cluster as its orchestrator)."""
-    eks: Optional[dict[str, Any]] = None
+    eks: dict[str, Any] | None = None
     groups: list[dict[str, Any]] = []
     hyperpod: list[dict[str, Any]] = []
     for reg in resources:
@@ -176,4 +184,11 @@ def cluster_requests(resources: list[Any]) -> dict[str, Any]:
     return {"eks_cluster": eks, "node_groups": groups, "hyperpod": hyperpod}
 
 
-__all__ = ["ReplayError", "cluster_requests", "eks_cluster_request", "hyperpod_request", "nodegroup_request", "to_shape"]
+__all__ = [
+    "ReplayError",
+    "cluster_requests",
+    "eks_cluster_request",
+    "hyperpod_request",
+    "nodegroup_request",
+    "to_shape",
+]

@@ -4,7 +4,7 @@ the capacity contract (rule C1) with the pure checks of components/rules/capacit
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, NamedTuple, Optional
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
@@ -19,35 +19,64 @@ from . import yamlio
 MAX_BYTES = 1 << 20  # a capacity file is a few hundred bytes
 
 
-def read(path_text: str, project_dir: Path, where: str) -> tuple[Optional[rules.CapacityFile], list[Problem]]:
+def read(path_text: str, project_dir: Path, where: str) -> tuple[rules.CapacityFile | None, list[Problem]]:
     """The parsed file (JSON, read as YAML 1.1, of which it is a subset), or one problem naming it."""
     path = project_dir / path_text
     if not path.exists():  # anything else that exists goes to the reader, which names what it is
-        return None, [Problem(where, path_text, C1, f"no capacity file at {path}", "give the path, relative to the project directory, of a file that stacks report --export-capacity wrote")]
+        return None, [
+            Problem(
+                where,
+                path_text,
+                C1,
+                f"no capacity file at {path}",
+                "give the path, relative to the project directory, of a file that stacks report --export-capacity wrote",
+            )
+        ]
     try:
         doc = yamlio.load_file(path, max_bytes=MAX_BYTES)
         return rules.CapacityFile.model_validate(doc), []
     except yamlio.YamlInputError as exc:
-        return None, [Problem(where, path_text, C1, f"not a capacity file: {exc}", "export it again with stacks report --export-capacity")]
+        return None, [
+            Problem(
+                where,
+                path_text,
+                C1,
+                f"not a capacity file: {exc}",
+                "export it again with stacks report --export-capacity",
+            )
+        ]
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        return None, [Problem(where, path_text, C1, f"not a capacity file of schema version {rules.SCHEMA_VERSION}: {field}: {err['msg']}", "export it again with stacks report --export-capacity")]
+        return None, [
+            Problem(
+                where,
+                path_text,
+                C1,
+                f"not a capacity file of schema version {rules.SCHEMA_VERSION}: {field}: {err['msg']}",
+                "export it again with stacks report --export-capacity",
+            )
+        ]
 
 
 class Applied(NamedTuple):
     endpoints: list[EndpointSpec]  # with the autoscaling `fromCapacity` derived
     problems: list[Problem]  # C1; a file that does not match warns, per field, and leaves the contract advisory
     changes: list[Change]  # the derived targets and $ a month at peak, for the plan's change log
-    contracts: list[Optional[dict[str, Any]]]  # per endpoint, the C1 numbers its scaled object records
+    contracts: list[dict[str, Any] | None]  # per endpoint, the C1 numbers its scaled object records
 
 
-def apply(endpoints: list[EndpointSpec], project_dir: Path, paths: ConfigPaths = STACK_FILE, prometheus_server: Optional[str] = None) -> Applied:
+def apply(
+    endpoints: list[EndpointSpec],
+    project_dir: Path,
+    paths: ConfigPaths = STACK_FILE,
+    prometheus_server: str | None = None,
+) -> Applied:
     """C1 for every endpoint; `prometheus_server` is platform.prometheusServerAddress (fromCapacity's trigger reads it)."""
     out, problems, changes, contracts = [], [], [], []
     for i, spec in enumerate(endpoints):
         path = paths.endpoint(i)
-        cap: Optional[rules.CapacityFile] = None
+        cap: rules.CapacityFile | None = None
         found: list[Problem] = []
         if spec.capacity:
             cap, found = read(spec.capacity, project_dir, f"{path}.capacity")

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Optional, TextIO, cast
+from typing import Any, TextIO, cast
 
 from benchmarks import secrets
 from components.rules import manifests, security
@@ -31,9 +32,9 @@ from components.rules.resources import from_manifest
 
 from . import yamlio
 from .crd_cel import CelCounts
-from .policy_file import load as load_policy_config
-from .plan_out import MARKER
 from .literal import Repeats, note_rules
+from .plan_out import MARKER
+from .policy_file import load as load_policy_config
 from .schemas import DEFAULT_K8S_VERSION, SchemaResult, Validator, find_crd_dir
 
 SUFFIXES = (".yaml", ".yml")
@@ -50,17 +51,24 @@ class PlanContext:
     """What the policies need besides the manifests: the stack they belong to (S2, S4 and T3 allow a dev
     stack's opt-outs), as `plan` wrote it beside them or `--stack` gives it."""
 
-    stack: Optional[str] = None
-    dev: Optional[bool] = None  # the plan's verdict, for the header; the policies judge `stack` themselves
-    cluster_mode: Optional[str] = None
+    stack: str | None = None
+    dev: bool | None = None  # the plan's verdict, for the header; the policies judge `stack` themselves
+    cluster_mode: str | None = None
     source: str = "--stack"
 
     def describe(self) -> str:
-        facts = [f for f in ("dev stack" if self.dev else "not a dev stack" if self.dev is False else "", f"cluster mode {self.cluster_mode}" if self.cluster_mode else "") if f]
+        facts = [
+            f
+            for f in (
+                "dev stack" if self.dev else "not a dev stack" if self.dev is False else "",
+                f"cluster mode {self.cluster_mode}" if self.cluster_mode else "",
+            )
+            if f
+        ]
         return f"stack {self.stack}" + (f" ({', '.join(facts)})" if facts else "") + f", from {self.source}"
 
 
-def plan_context(directory: Path) -> Optional[PlanContext]:
+def plan_context(directory: Path) -> PlanContext | None:
     """The context a plan wrote into its directory's marker (`stacks/plan_out.py`), or None when the directory
     has no marker of ours. The only reader of the marker's format here."""
     marker = directory / MARKER
@@ -73,10 +81,12 @@ def plan_context(directory: Path) -> Optional[PlanContext]:
     if not isinstance(doc, dict) or not isinstance(doc.get("stack"), str) or not doc["stack"]:
         return None
     dev, mode = doc.get("devStack"), doc.get("clusterMode")
-    return PlanContext(doc["stack"], dev if isinstance(dev, bool) else None, mode if isinstance(mode, str) else None, str(marker))
+    return PlanContext(
+        doc["stack"], dev if isinstance(dev, bool) else None, mode if isinstance(mode, str) else None, str(marker)
+    )
 
 
-def context_of(paths: Iterable[str], stack: Optional[str] = None) -> Optional[PlanContext]:
+def context_of(paths: Iterable[str], stack: str | None = None) -> PlanContext | None:
     """`--stack`, else the one plan the inputs come from (a plan directory, or files in one); None when no input
     is a plan's. Inputs from plans of different stacks are one stack to no policy: InputError."""
     if stack:
@@ -88,7 +98,9 @@ def context_of(paths: Iterable[str], stack: Optional[str] = None) -> Optional[Pl
         if context is not None:
             found.setdefault(context.stack or "", context)
     if len(found) > 1:
-        raise InputError(f"the inputs come from plans of {len(found)} stacks ({', '.join(sorted(found))}); check one plan at a time, or pass --stack")
+        raise InputError(
+            f"the inputs come from plans of {len(found)} stacks ({', '.join(sorted(found))}); check one plan at a time, or pass --stack"
+        )
     return next(iter(found.values()), None)
 
 
@@ -97,7 +109,7 @@ class Document:
     file: Path
     index: int  # 1-based position in its file
     manifest: dict[str, Any]
-    schema: Optional[SchemaResult] = None
+    schema: SchemaResult | None = None
     violations: list[Violation] = field(default_factory=list)
 
     @property
@@ -149,7 +161,9 @@ def load_documents(files: Iterable[Path]) -> list[Document]:
     return docs
 
 
-def check_documents(docs: list[Document], config: Optional[PolicyConfig], validator: Validator, stack: Optional[str] = None) -> list[Violation]:
+def check_documents(
+    docs: list[Document], config: PolicyConfig | None, validator: Validator, stack: str | None = None
+) -> list[Violation]:
     for doc in docs:
         doc.schema = validator.validate(doc.manifest)
     resources = [from_manifest(d.manifest, d.where) for d in docs]
@@ -183,7 +197,9 @@ def lines(docs: list[Document], show_all: bool = True) -> list[str]:
         if doc.unchecked:
             reason = doc.schema.source if doc.schema else "no schema"
             if repeats.show(f"unchecked: {reason}; no policy reads this kind beyond its name"):
-                out.append(f"{doc.where}: {_label(doc)}: unchecked: {reason}; no policy reads this kind beyond its name")
+                out.append(
+                    f"{doc.where}: {_label(doc)}: unchecked: {reason}; no policy reads this kind beyond its name"
+                )
     return out + repeats.counts("document(s)")
 
 
@@ -217,15 +233,26 @@ def _schema_report(schema: SchemaResult) -> dict[str, Any]:
         "source": schema.source,
         "errors": list(schema.errors),
         "celRules": cel.counts.as_dict(),
-        "celViolations": [{"path": v.problem.path, "value": v.problem.value, "message": v.problem.message, "rule": v.rule} for v in cel.violations],
+        "celViolations": [
+            {"path": v.problem.path, "value": v.problem.value, "message": v.problem.message, "rule": v.rule}
+            for v in cel.violations
+        ],
         "celUnchecked": list(cel.unchecked),
     }
 
 
-def report(docs: list[Document], context: Optional[PlanContext] = None) -> dict[str, Any]:
+def report(docs: list[Document], context: PlanContext | None = None) -> dict[str, Any]:
     def violation(v: Violation) -> dict[str, Any]:
         p = v.problem
-        return {"policy": v.policy, "rule": v.rule, "level": v.level, "path": p.path, "value": p.value, "message": p.message, "fix": p.fix}
+        return {
+            "policy": v.policy,
+            "rule": v.rule,
+            "level": v.level,
+            "path": p.path,
+            "value": p.value,
+            "message": p.message,
+            "fix": p.fix,
+        }
 
     return {
         "documents": [
@@ -238,26 +265,39 @@ def report(docs: list[Document], context: Optional[PlanContext] = None) -> dict[
                 "namespace": (d.manifest.get("metadata") or {}).get("namespace"),
                 "schema": _schema_report(d.schema) if d.schema else None,
                 "rules": d.rules,
-                "status": "unchecked" if d.unchecked else ("failed" if any(v.mandatory for v in d.violations) or (d.schema and d.schema.status == "failed") else "passed"),
+                "status": "unchecked"
+                if d.unchecked
+                else (
+                    "failed"
+                    if any(v.mandatory for v in d.violations) or (d.schema and d.schema.status == "failed")
+                    else "passed"
+                ),
                 "violations": [violation(v) for v in d.violations],
             }
             for d in docs
         ],
         "summary": summary(docs),
         "celRules": cel_counts(docs).as_dict(),
-        "stack": {"name": context.stack, "devStack": context.dev, "clusterMode": context.cluster_mode, "source": context.source} if context else None,
+        "stack": {
+            "name": context.stack,
+            "devStack": context.dev,
+            "clusterMode": context.cluster_mode,
+            "source": context.source,
+        }
+        if context
+        else None,
         "exitCode": exit_code(docs),
     }
 
 
 def main(
     paths: list[str],
-    policy_config: Optional[str] = None,
+    policy_config: str | None = None,
     as_json: bool = False,
-    crd_dir: Optional[str] = None,
+    crd_dir: str | None = None,
     kubernetes_version: str = DEFAULT_K8S_VERSION,
-    out: Optional[TextIO] = None,
-    stack: Optional[str] = None,
+    out: TextIO | None = None,
+    stack: str | None = None,
     show_all: bool = False,
 ) -> int:
     out = cast(TextIO, secrets.ScrubbedStream(out or sys.stdout))  # a TextIO by delegation

@@ -7,24 +7,24 @@ the fix (`endpoints[0].engineArgs.maxNumSeqs = 0: [CONFIG] ... Fix: ...`).
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from benchmarks import secrets
-from components.rules import ConfigError, Problem, autoscaling, backends, fit, gated, naming, security
+from components.rules import ConfigError, Problem, autoscaling, backends, fit, gated, inference_pool, naming, security
 from components.rules import endpoint as endpoint_rules
-from components.rules.problems import Change
 from components.rules.bounds import Line
 from components.rules.clusters import check_placement, derived_groups, validate_cluster, with_default_groups
-from components.rules.ingress import validate_router_services
-from components.rules import inference_pool
 from components.rules.gateway import charts as gateway_charts
 from components.rules.gateway.config import validate_gateway
+from components.rules.ingress import validate_router_services
 from components.rules.paths import STACK_FILE, ConfigPaths
+from components.rules.problems import Change
 from components.rules.spec import ClusterSpec, EndpointSpec, GatewaySpec, PlatformSpec, moved_hyperpod_keys
 from components.rules.tls import check_public_tls
 from components.rules.validate import validate_endpoints
@@ -35,7 +35,9 @@ PROJECT = "llm-serving"
 
 
 class StackSpec(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True, use_attribute_docstrings=True
+    )
 
     cluster: ClusterSpec
     """The Kubernetes cluster. Still required with `platformStack`, which builds none: the endpoints' checks and
@@ -55,7 +57,7 @@ class StackSpec(BaseModel):
     (docs/gateway.md). Example: `{enabled: true, tiers: [{name: free, tokensPerMinute: 200}], tenants: [{name:
     team-a, tier: free}]}`
     """
-    platform_stack: Optional[Line] = Field(default=None, min_length=1)
+    platform_stack: Line | None = Field(default=None, min_length=1)
     """An endpoints-only stack: take the cluster from this platform stack (a StackReference, `org/project/stack` or
     a stack name of this project) and declare only namespaces, keys, endpoints and ingress. See
     docs/deploying.md "One stack or two". Unset: this stack builds the cluster and platform too. Example:
@@ -80,14 +82,16 @@ class StackConfig:
     warnings: list[Problem] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)  # defaults the stack filled in, for the plan's change log
     platform: PlatformSpec = field(default_factory=PlatformSpec)
-    platform_stack: Optional[str] = None
+    platform_stack: str | None = None
     preflight: bool = False
     gateway: GatewaySpec = field(default_factory=GatewaySpec)
-    contracts: list[Optional[dict[str, Any]]] = field(default_factory=list)  # C1 numbers per endpoint (None: no load)
+    contracts: list[dict[str, Any] | None] = field(default_factory=list)  # C1 numbers per endpoint (None: no load)
     fits: list[fit.Fit] = field(default_factory=list)  # G23 verdict per endpoint
 
 
-def parse(values: Mapping[str, Any], region: Optional[str], stack_name: Optional[str] = None, project_dir: Optional[Path] = None) -> StackConfig:
+def parse(
+    values: Mapping[str, Any], region: str | None, stack_name: str | None = None, project_dir: Path | None = None
+) -> StackConfig:
     """`values` are the project's config keys without the `<project>:` prefix; `stack_name` is the Pulumi stack
     name (dev stacks may opt out of TLS, S2; unknown counts as not dev); `project_dir` is where endpoints'
     `capacity` files are (default: the directory of the running program)."""
@@ -98,25 +102,50 @@ def parse(values: Mapping[str, Any], region: Optional[str], stack_name: Optional
         problems.append(_secret_not_allowed("aws:region"))
         region = None
     elif not region:
-        problems.append(Problem("aws:region", region, "CONFIG", "no AWS region", "set config aws:region, e.g. us-east-1"))
+        problems.append(
+            Problem("aws:region", region, "CONFIG", "no AWS region", "set config aws:region, e.g. us-east-1")
+        )
     try:
         stack = StackSpec.model_validate(dict(values))
     except ValidationError as exc:
         found = [config_errors.problem(err, StackSpec) for err in exc.errors()]
         taken = {p.path for p in problems}  # a secret where a plain value belongs is reported once, as that
-        raise ConfigError(problems + [p for p in found if not any(p.path == t or p.path.startswith(t + ".") for t in taken)]) from None
-    problems += [p for part, spec in (("cluster", stack.cluster), ("platform", stack.platform), ("gateway", stack.gateway)) for p in security.check_url_credentials(spec.model_dump(by_alias=True), part)]
+        raise ConfigError(
+            problems + [p for p in found if not any(p.path == t or p.path.startswith(t + ".") for t in taken)]
+        ) from None
+    problems += [
+        p
+        for part, spec in (("cluster", stack.cluster), ("platform", stack.platform), ("gateway", stack.gateway))
+        for p in security.check_url_credentials(spec.model_dump(by_alias=True), part)
+    ]
     if problems:
         raise ConfigError(problems)
     project_dir = project_dir or program_dir()
-    checked = validate_stack(stack.endpoints, stack.cluster, stack.platform, stack.gateway, stack=stack_name, project_dir=project_dir,
-                             platform_stack=stack.platform_stack)
+    checked = validate_stack(
+        stack.endpoints,
+        stack.cluster,
+        stack.platform,
+        stack.gateway,
+        stack=stack_name,
+        project_dir=project_dir,
+        platform_stack=stack.platform_stack,
+    )
     endpoints, found, capacity, defaulted = checked.endpoints, checked.problems, checked.capacity, checked.defaults
     errors = problems + [p for p in found if p.severity == "error"]
     if errors:
         raise ConfigError(errors)
-    changes = moved_keys(values.get("endpoints") or []) + backends.default_changes(values.get("endpoints") or [], endpoints) + capacity.changes + defaulted
-    changes += [c for i, ep in enumerate(endpoints) if backends.backend_for(ep).autoscaler == "keda" for c in autoscaling.default_changes(ep, naming.endpoint_name(ep.name), f"endpoints[{i}]")]
+    changes = (
+        moved_keys(values.get("endpoints") or [])
+        + backends.default_changes(values.get("endpoints") or [], endpoints)
+        + capacity.changes
+        + defaulted
+    )
+    changes += [
+        c
+        for i, ep in enumerate(endpoints)
+        if backends.backend_for(ep).autoscaler == "keda"
+        for c in autoscaling.default_changes(ep, naming.endpoint_name(ep.name), f"endpoints[{i}]")
+    ]
     changes += [c for i, ep in enumerate(endpoints) for c in endpoint_rules.default_changes(ep, f"endpoints[{i}]")]
     if stack.platform_stack is None:
         changes += derived_groups(stack.cluster, endpoints)
@@ -145,7 +174,9 @@ class Validated:
     fits: list[fit.Fit] = field(default_factory=list)  # G23 per endpoint (empty when the lock file is unreadable)
 
 
-def check_fit(endpoints: Sequence[EndpointSpec], project_dir: Path, paths: ConfigPaths = STACK_FILE, workload: Any = None) -> tuple[list[fit.Fit], list[Problem]]:
+def check_fit(
+    endpoints: Sequence[EndpointSpec], project_dir: Path, paths: ConfigPaths = STACK_FILE, workload: Any = None
+) -> tuple[list[fit.Fit], list[Problem]]:
     """G23 over the endpoints with the project's models.lock.json (stacks/model_lock.py); an unreadable lock file
     is one error."""
     try:
@@ -155,7 +186,9 @@ def check_fit(endpoints: Sequence[EndpointSpec], project_dir: Path, paths: Confi
         return [], [Problem(model_lock.LOCK_FILE, None, fit.G23, message, fix or model_lock.FIX)]
     fits, problems = fit.check_endpoints(endpoints, lock, paths.endpoint)
     # D3/D4 judge the traffic: a grid point's benchmark (`workload`), else each endpoint's `load`.
-    return fits, problems + hyperpod_checks.check(endpoints, lock, paths.endpoint, workload or hyperpod_checks.load_shape)
+    return fits, problems + hyperpod_checks.check(
+        endpoints, lock, paths.endpoint, workload or hyperpod_checks.load_shape
+    )
 
 
 def check_gated(endpoints: Sequence[EndpointSpec], project_dir: Path, paths: ConfigPaths = STACK_FILE) -> list[Problem]:
@@ -171,8 +204,13 @@ def moved_keys(entries: Sequence[Any]) -> list[Change]:
     """One line per HyperPod option still set at an endpoint's top level: read from there for this release, it now
     lives under `hyperpod:` (components/rules/spec/endpoint.py:HYPERPOD_MOVED)."""
     return [
-        Change(f"endpoints[{i}].{key}", raw.get(key, raw.get(_snake(key))), f"endpoints[{i}].hyperpod.{key}", "CONFIG",
-               f"moved: write it as hyperpod.{key}; the top-level key is read for this release only")
+        Change(
+            f"endpoints[{i}].{key}",
+            raw.get(key, raw.get(_snake(key))),
+            f"endpoints[{i}].hyperpod.{key}",
+            "CONFIG",
+            f"moved: write it as hyperpod.{key}; the top-level key is read for this release only",
+        )
         for i, raw in enumerate(entries)
         for key in moved_hyperpod_keys(raw)
     ]
@@ -184,15 +222,15 @@ def _snake(key: str) -> str:
 
 def validate_stack(
     endpoints: Sequence[EndpointSpec],
-    cluster: Optional[ClusterSpec],
-    platform: Optional[PlatformSpec] = None,
-    gateway: Optional[GatewaySpec] = None,
+    cluster: ClusterSpec | None,
+    platform: PlatformSpec | None = None,
+    gateway: GatewaySpec | None = None,
     *,
-    stack: Optional[str],
+    stack: str | None,
     project_dir: Path,
     paths: ConfigPaths = STACK_FILE,
-    platform_stack: Optional[str] = None,
-    platform_cluster: Optional[ClusterSpec] = None,
+    platform_stack: str | None = None,
+    platform_cluster: ClusterSpec | None = None,
     workload: Any = None,
 ) -> Validated:
     """The one config verdict, for a stack file (`parse`), a tuning grid's point (its trial stack) and a local
@@ -203,11 +241,18 @@ def validate_stack(
     endpoints are placed on `platform_cluster`, the platform stack's groups as deployed, when that is known."""
     unknown = backends.unknown_backends(endpoints, paths)
     if unknown:  # every other rule asks the endpoint's backend
-        return Validated(list(endpoints), unknown, capacity_files.Applied(list(endpoints), [], [], [None for _ in endpoints]))
+        return Validated(
+            list(endpoints), unknown, capacity_files.Applied(list(endpoints), [], [], [None for _ in endpoints])
+        )
     if cluster is None:
         capacity = capacity_files.apply(list(endpoints), project_dir, paths)
         fits, fit_problems = check_fit(capacity.endpoints, project_dir, paths, workload)
-        return Validated(capacity.endpoints, list(capacity.problems) + validate_endpoints(capacity.endpoints, paths) + fit_problems, capacity, fits=fits)
+        return Validated(
+            capacity.endpoints,
+            list(capacity.problems) + validate_endpoints(capacity.endpoints, paths) + fit_problems,
+            capacity,
+            fits=fits,
+        )
     platform = platform or PlatformSpec()
     resolved = backends.resolve(endpoints, cluster, platform)
     # C1 first: `autoscaling.target: fromCapacity` fills in the triggers the checks below then judge (A1).
@@ -216,7 +261,12 @@ def validate_stack(
     resolved, found = capacity.endpoints, list(capacity.problems)
     # A1: a hyperpod endpoint is served through an ALB, so with a Prometheus server its default trigger is the engine's queue.
     # The engine's queue as the default KEDA trigger (backends whose autoscaler is the operator's KEDA triggers).
-    defaulted = [autoscaling.apply_defaults(ep, server, paths.endpoint(i)) if backends.backend_for(ep).autoscaler == "keda" else (ep, []) for i, ep in enumerate(resolved)]
+    defaulted = [
+        autoscaling.apply_defaults(ep, server, paths.endpoint(i))
+        if backends.backend_for(ep).autoscaler == "keda"
+        else (ep, [])
+        for i, ep in enumerate(resolved)
+    ]
     resolved, defaults = [ep for ep, _ in defaulted], [c for _, made in defaulted for c in made]
     found += validate_endpoints(resolved, paths)
     fits, fit_problems = check_fit(resolved, project_dir, paths, workload)
@@ -224,7 +274,14 @@ def validate_stack(
     found += backends.validate_backends(resolved, cluster, platform, paths)
     found += validate_router_services(platform.ingress, resolved, paths)
     found += check_public_tls(resolved, platform.ingress, stack, paths=paths)
-    found += validate_gateway(gateway or GatewaySpec(), resolved, platform, stack, paths, builds_vpc=platform_stack is None and cluster.mode != "existing")
+    found += validate_gateway(
+        gateway or GatewaySpec(),
+        resolved,
+        platform,
+        stack,
+        paths,
+        builds_vpc=platform_stack is None and cluster.mode != "existing",
+    )
     found += inference_pool.validate(resolved, gateway or GatewaySpec(), gateway_charts.CHARTS["ai_gateway"][1], paths)
     if platform_stack is None:
         # A HyperPod endpoint on a cluster without the operator is validate_backends' error.
@@ -238,7 +295,7 @@ def validate_stack(
     return Validated(resolved, found, capacity, defaults, fits)
 
 
-def deployed_cluster(values: Mapping[str, Any], project: str) -> Optional[ClusterSpec]:
+def deployed_cluster(values: Mapping[str, Any], project: str) -> ClusterSpec | None:
     """The cluster a stack's config map (`<project>:cluster`, `<project>:endpoints`) deploys, with the GPU groups
     its endpoints derive made explicit; None when either does not parse (that stack's own plan says why)."""
     cluster, entries = values.get(f"{project}:cluster"), values.get(f"{project}:endpoints") or []
@@ -260,7 +317,7 @@ class PlatformStackFile:
     backends: list[str]  # its own endpoints' backends, which its `auto` operators follow (O8)
 
 
-def read_platform_stack(platform_stack: str, project_dir: Path) -> Optional[PlatformStackFile]:
+def read_platform_stack(platform_stack: str, project_dir: Path) -> PlatformStackFile | None:
     """The platform stack's file in this project (`staging`, or `org/<this project>/staging`); None when it is not
     here, belongs to another project, or does not parse (that stack's own plan says why)."""
     *qualifier, name = platform_stack.split("/")
@@ -284,7 +341,9 @@ def read_platform_stack(platform_stack: str, project_dir: Path) -> Optional[Plat
     except (ValidationError, TypeError):
         return None
     resolved = backends.resolve(endpoints, cluster, platform)
-    return PlatformStackFile(path.name, with_default_groups(cluster, resolved), platform, [ep.backend or "" for ep in resolved])
+    return PlatformStackFile(
+        path.name, with_default_groups(cluster, resolved), platform, [ep.backend or "" for ep in resolved]
+    )
 
 
 def check_platform_stack(platform_stack: str, endpoints: list[EndpointSpec], project_dir: Path) -> list[Problem]:
@@ -296,13 +355,26 @@ def check_platform_stack(platform_stack: str, endpoints: list[EndpointSpec], pro
         return backends.check_operators(endpoints, None, None, [], platform_stack=platform_stack)
     paths = ConfigPaths(cluster=f"{found.file}:cluster", platform=f"{found.file}:platform")
     problems = check_placement(found.cluster, endpoints, paths, platform_stack)
-    return problems + backends.check_operators(endpoints, found.cluster.mode, found.platform, found.backends, platform_path=paths.platform, platform_stack=platform_stack)
+    return problems + backends.check_operators(
+        endpoints,
+        found.cluster.mode,
+        found.platform,
+        found.backends,
+        platform_path=paths.platform,
+        platform_stack=platform_stack,
+    )
 
 
 def _allowed(loc: tuple[Any, ...]) -> bool:
     """Where Pulumi's `{secure: <ciphertext>}` may stand in for a value: an endpoint's env values (the engine
     reads a secret from its environment)."""
-    return len(loc) == 4 and loc[0] == "endpoints" and isinstance(loc[1], int) and loc[2] == "env" and isinstance(loc[3], str)
+    return (
+        len(loc) == 4
+        and loc[0] == "endpoints"
+        and isinstance(loc[1], int)
+        and loc[2] == "env"
+        and isinstance(loc[3], str)
+    )
 
 
 def _secret_not_allowed(path: str) -> Problem:
@@ -312,7 +384,9 @@ def _secret_not_allowed(path: str) -> Problem:
         "CONFIG",
         "a Pulumi secret (`secure:`) where this key needs a plain value; secrets belong only in an endpoint's env, "
         "or in a Kubernetes Secret that the config names (modelSource.tokenSecret, apiKey)",
-        f"set it without --secret: pulumi config set --path '{path}' VALUE" if "." in path or "[" in path else f"set it without --secret: pulumi config set {path} VALUE",
+        f"set it without --secret: pulumi config set --path '{path}' VALUE"
+        if "." in path or "[" in path
+        else f"set it without --secret: pulumi config set {path} VALUE",
     )
 
 

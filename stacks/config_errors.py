@@ -6,7 +6,8 @@ from __future__ import annotations
 import reprlib
 import types
 import typing
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
@@ -113,10 +114,10 @@ def _strip(annotation: Any) -> Any:
             return annotation
 
 
-def field_at(root: type[BaseModel], loc: tuple[Any, ...]) -> Optional[FieldInfo]:
+def field_at(root: type[BaseModel], loc: tuple[Any, ...]) -> FieldInfo | None:
     """The model field an error location points at, or None (a list item, a dict value, unknown)."""
     annotation: Any = root
-    info: Optional[FieldInfo] = None
+    info: FieldInfo | None = None
     for part in loc:
         annotation = _strip(annotation)
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
@@ -144,14 +145,18 @@ def _tag(model: Any) -> Any:
     return args[0] if args else None
 
 
-def _example(kind: str, info: Optional[FieldInfo]) -> str:
+def _example(kind: str, info: FieldInfo | None) -> str:
     if info is not None:
         model = _strip(info.annotation)
         if isinstance(model, type) and issubclass(model, BaseModel):
             required = [f.alias or n for n, f in model.model_fields.items() if f.is_required()]
             return "{" + ", ".join(f"{k}: ..." for k in required) + "}" if required else "{}"
         default = info.default
-        if default is not PydanticUndefined and isinstance(default, (int, float, str)) and not isinstance(default, bool):
+        if (
+            default is not PydanticUndefined
+            and isinstance(default, (int, float, str))
+            and not isinstance(default, bool)
+        ):
             if kind in ("string_type",) and isinstance(default, str):
                 return f'"{default}"'
             if kind not in ("string_type",) and not isinstance(default, str):
@@ -177,7 +182,13 @@ def problem(err: Mapping[str, Any], root: type[BaseModel]) -> Problem:
         offered_elsewhere = NOT_OFFERED.get(_key(loc))
         if offered_elsewhere and len(loc) == 3 and loc[0] == "endpoints":
             return Problem(path, value, "CONFIG", offered_elsewhere[0], offered_elsewhere[1])
-        return Problem(path, value, "CONFIG", "unknown key", "remove it or fix its spelling (keys are camelCase, see docs/configuration.md)")
+        return Problem(
+            path,
+            value,
+            "CONFIG",
+            "unknown key",
+            "remove it or fix its spelling (keys are camelCase, see docs/configuration.md)",
+        )
     if isinstance(raw, bool) and kind in ("string_type", "literal_error"):  # a word YAML 1.1 turned into a boolean
         word = "yes" if raw else "no"
         return Problem(
@@ -191,11 +202,29 @@ def problem(err: Mapping[str, Any], root: type[BaseModel]) -> Problem:
         return Problem(path, value, "CONFIG", "not an allowed value", f"use one of {ctx.get('expected', '')}")
     if kind == "union_tag_invalid":
         tag = raw.get("type") if isinstance(raw, dict) else raw
-        return Problem(path + ".type", shown(tag), "CONFIG", "unknown model source type", f"use one of {ctx.get('expected_tags', '')}")
+        return Problem(
+            path + ".type",
+            shown(tag),
+            "CONFIG",
+            "unknown model source type",
+            f"use one of {ctx.get('expected_tags', '')}",
+        )
     if kind == "union_tag_not_found":
-        return Problem(path + ".type", None, "CONFIG", "required key is missing", f"add type: one of {', '.join(sorted(_SOURCE_TAGS))}")
+        return Problem(
+            path + ".type",
+            None,
+            "CONFIG",
+            "required key is missing",
+            f"add type: one of {', '.join(sorted(_SOURCE_TAGS))}",
+        )
     if kind == "int_parsing_size":  # 1e308 where an integer is meant: beyond any int, so beyond int32
-        return Problem(path, value, "CONFIG", f"beyond the int32 range of the API field (at most {INT32_MAX})", f"use a value <= {INT32_MAX}")
+        return Problem(
+            path,
+            value,
+            "CONFIG",
+            f"beyond the int32 range of the API field (at most {INT32_MAX})",
+            f"use a value <= {INT32_MAX}",
+        )
     if kind in _EXPECTED:
         expected = _EXPECTED[kind][0]
         info = field_at(root, loc)
@@ -205,11 +234,23 @@ def problem(err: Mapping[str, Any], root: type[BaseModel]) -> Problem:
         example = _example(kind, info)
         if kind == "string_type" and isinstance(raw, (int, float)):
             example = f'"{raw}"'
-        return Problem(path, value, "CONFIG", f"expected {expected}, got {type(raw).__name__}", f"write {expected}, e.g. {_key(loc)}: {example}")
+        return Problem(
+            path,
+            value,
+            "CONFIG",
+            f"expected {expected}, got {type(raw).__name__}",
+            f"write {expected}, e.g. {_key(loc)}: {example}",
+        )
     if kind in FIXES:
         return Problem(path, value, "CONFIG", err["msg"], FIXES[kind])
     if kind == "less_than_equal" and ctx.get("le") == INT32_MAX:
-        return Problem(path, value, "CONFIG", f"beyond the int32 range of the API field (at most {INT32_MAX})", f"use a value <= {INT32_MAX}")
+        return Problem(
+            path,
+            value,
+            "CONFIG",
+            f"beyond the int32 range of the API field (at most {INT32_MAX})",
+            f"use a value <= {INT32_MAX}",
+        )
     bound = {"less_than_equal": "<=", "less_than": "<", "greater_than_equal": ">=", "greater_than": ">"}.get(kind)
     if bound:
         limit = next(iter(ctx.values()), "")
@@ -219,7 +260,17 @@ def problem(err: Mapping[str, Any], root: type[BaseModel]) -> Problem:
         unit = "characters" if kind == "string_too_long" else "items"
         return Problem(path, value, "CONFIG", f"longer than {limit} {unit}", f"shorten it to at most {limit} {unit}")
     if kind in ("string_too_short", "too_short"):
-        return Problem(path, value, "CONFIG", "too short or empty", f"give at least {ctx.get('min_length', 1)} character(s)")
+        return Problem(
+            path, value, "CONFIG", "too short or empty", f"give at least {ctx.get('min_length', 1)} character(s)"
+        )
     if kind == "string_pattern_mismatch":
-        return Problem(path, value, "CONFIG", "does not have the expected form", f"use a value matching the pattern {ctx.get('pattern', '')}")
-    return Problem(path, value, "CONFIG", err["msg"].rstrip("."), "correct the value (see docs/configuration.md for this key)")
+        return Problem(
+            path,
+            value,
+            "CONFIG",
+            "does not have the expected form",
+            f"use a value matching the pattern {ctx.get('pattern', '')}",
+        )
+    return Problem(
+        path, value, "CONFIG", err["msg"].rstrip("."), "correct the value (see docs/configuration.md for this key)"
+    )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from components.rules import cost, hyperpod_fields
 
@@ -17,12 +17,14 @@ from .prices import snapshot
 NOT_COUNTED = "not counted: the EKS control plane, NAT gateways, load balancers, volumes, ElastiCache"
 
 
-def bill(cfg: Any, directory: Optional[Path] = None, today: Optional[dt.date] = None) -> tuple[cost.StackBill, snapshot.Snapshot]:
+def bill(
+    cfg: Any, directory: Path | None = None, today: dt.date | None = None
+) -> tuple[cost.StackBill, snapshot.Snapshot]:
     """The stack's bill at the snapshot's prices; SnapshotError when the region has no usable snapshot."""
     snap = snapshot.load(cfg.region, directory, today)
     running = cost.running_instances(cfg.cluster, cfg.endpoints, cfg.platform_stack)
 
-    def price_of(service: str, instance_type: str) -> Optional[float]:
+    def price_of(service: str, instance_type: str) -> float | None:
         price = snap.price(service, instance_type)
         return price.usd_per_hour if price else None
 
@@ -38,10 +40,12 @@ def unit_price(value: float) -> str:
     return "$" + f"{value:.6f}".rstrip("0").rstrip(".")
 
 
-def lines(cfg: Any, directory: Optional[Path] = None, today: Optional[dt.date] = None) -> list[str]:
+def lines(cfg: Any, directory: Path | None = None, today: dt.date | None = None) -> list[str]:
     """Two to four lines for the plan (one when there is nothing to price or no snapshot)."""
     if cfg.platform_stack:
-        return [f"Cost: this stack creates no instances; its endpoints run on the nodes of platform stack {cfg.platform_stack} (its plan shows their cost)"]
+        return [
+            f"Cost: this stack creates no instances; its endpoints run on the nodes of platform stack {cfg.platform_stack} (its plan shows their cost)"
+        ]
     try:
         stack_bill, snap = bill(cfg, directory, today)
     except snapshot.SnapshotError as exc:
@@ -53,18 +57,26 @@ def lines(cfg: Any, directory: Optional[Path] = None, today: Optional[dt.date] =
     for line in stack_bill.priced:
         price = snap.price(line.service, line.instance_type)
         assert price is not None and line.usd_per_hour is not None  # a priced line's price is in the snapshot
-        items.append(f"{line.count} x {line.instance_type} ({line.service}) at {unit_price(line.usd_per_hour)}/h [{price.source.kind}]")
-    out = [f"Cost at on-demand prices ({where}, {snap.date.isoformat()}): " + (" + ".join(items) if items else "no instance type of this stack has a price")]
+        items.append(
+            f"{line.count} x {line.instance_type} ({line.service}) at {unit_price(line.usd_per_hour)}/h [{price.source.kind}]"
+        )
+    out = [
+        f"Cost at on-demand prices ({where}, {snap.date.isoformat()}): "
+        + (" + ".join(items) if items else "no instance type of this stack has a price")
+    ]
     scope = " for the priced instances" if stack_bill.unpriced else ""
     discounted = sorted({b for line in stack_bill.lines for b in line.billing if b != "on-demand"})
     extra = f"; {', '.join(discounted)} capacity shown at the on-demand price" if discounted else ""
-    out.append(f"  = {money(stack_bill.per_hour)} per hour, {money(stack_bill.per_month)} per month ({cost.HOURS_PER_MONTH:g} h){scope}; {NOT_COUNTED}{extra}")
+    out.append(
+        f"  = {money(stack_bill.per_hour)} per hour, {money(stack_bill.per_month)} per month ({cost.HOURS_PER_MONTH:g} h){scope}; {NOT_COUNTED}{extra}"
+    )
     out += spread_lines(cfg, snap)
     if stack_bill.unpriced:
         missing = ", ".join(f"{line.count} x {line.instance_type} ({line.service})" for line in stack_bill.unpriced)
-        out.append(f"  no price in {where} for {missing}: left out of the total (`python -m stacks prices show --region {cfg.region}` says why). Fix: `python -m stacks prices refresh --region {cfg.region}`")
+        out.append(
+            f"  no price in {where} for {missing}: left out of the total (`python -m stacks prices show --region {cfg.region}` says why). Fix: `python -m stacks prices refresh --region {cfg.region}`"
+        )
     return out
-
 
 
 def spread_lines(cfg: Any, snap: Any) -> list[str]:
@@ -74,7 +86,7 @@ def spread_lines(cfg: Any, snap: Any) -> list[str]:
     out = []
     for i, ep in enumerate(cfg.endpoints):
 
-        def price_of(t: str) -> Optional[float]:
+        def price_of(t: str) -> float | None:
             price = snap.price(service, cost.priced_name(service, t))
             return price.usd_per_hour if price else None
 
@@ -84,7 +96,11 @@ def spread_lines(cfg: Any, snap: Any) -> list[str]:
         known = [(cost.priced_name(service, t), usd) for t, usd in found if usd is not None]
         unpriced = [cost.priced_name(service, t) for t, usd in found if usd is None]
         head = f"  endpoints[{i}] hyperpod.instanceTypes: priced at the first, {cost.priced_name(service, ep.instance_type)}"
-        span = f"; the list spans {unit_price(known[0][1])}/h ({known[0][0]}) to {unit_price(known[-1][1])}/h ({known[-1][0]}) per instance" if known else ""
+        span = (
+            f"; the list spans {unit_price(known[0][1])}/h ({known[0][0]}) to {unit_price(known[-1][1])}/h ({known[-1][0]}) per instance"
+            if known
+            else ""
+        )
         none = f"; no price for {', '.join(unpriced)}" if unpriced else ""
         out.append(head + span + none)
     return out

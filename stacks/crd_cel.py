@@ -33,7 +33,7 @@ import ipaddress
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from components.rules.problems import Problem
 
@@ -54,11 +54,21 @@ class CelCounts:
     unchecked: int = 0  # rules not run here: a function this check lacks, or schema errors first
     skipped: int = 0  # transition rules (oldSelf): a create has no old object
 
-    def __add__(self, other: "CelCounts") -> "CelCounts":
-        return CelCounts(self.evaluated + other.evaluated, self.violated + other.violated, self.unchecked + other.unchecked, self.skipped + other.skipped)
+    def __add__(self, other: CelCounts) -> CelCounts:
+        return CelCounts(
+            self.evaluated + other.evaluated,
+            self.violated + other.violated,
+            self.unchecked + other.unchecked,
+            self.skipped + other.skipped,
+        )
 
     def as_dict(self) -> dict[str, int]:
-        return {"evaluated": self.evaluated, "violated": self.violated, "unchecked": self.unchecked, "skipped": self.skipped}
+        return {
+            "evaluated": self.evaluated,
+            "violated": self.violated,
+            "unchecked": self.unchecked,
+            "skipped": self.skipped,
+        }
 
     def __str__(self) -> str:
         return f"{self.evaluated} evaluated, {self.violated} violated, {self.unchecked} unchecked, {self.skipped} skipped (oldSelf)"
@@ -118,9 +128,15 @@ def _env() -> Any:
         except ImportError as exc:
             _ENV_ERROR = f"{LIBRARY} is not installed ({exc}); Fix: pip install -r requirements.txt"
             return None
-        kubernetes = cel.CelExtension("kubernetes", [cel.FunctionDecl("isIP", [cel.Overload("isIP_string", cel.Type.BOOL, [cel.Type.STRING], impl=is_ip)])])
+        kubernetes = cel.CelExtension(
+            "kubernetes",
+            [cel.FunctionDecl("isIP", [cel.Overload("isIP_string", cel.Type.BOOL, [cel.Type.STRING], impl=is_ip)])],
+        )
         # `self` is dynamic: the checker then finds undeclared functions, and values carry their schema types.
-        _ENV = cel.NewEnv(variables={"self": cel.Type.DYN}, extensions=[ext_strings.ExtStrings(), ext_optional.ExtOptional(), kubernetes])
+        _ENV = cel.NewEnv(
+            variables={"self": cel.Type.DYN},
+            extensions=[ext_strings.ExtStrings(), ext_optional.ExtOptional(), kubernetes],
+        )
     return _ENV
 
 
@@ -163,7 +179,7 @@ _SIMPLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ESCAPABLE = re.compile(r"[A-Za-z_.\-/][A-Za-z0-9_.\-/]*")
 
 
-def escape(name: str) -> Optional[str]:
+def escape(name: str) -> str | None:
     """A property name as CEL sees it (kubernetes/apiserver@v0.33.13 pkg/cel/escaping.go Escape); None when
     the name cannot be reached from CEL."""
     if not name or name[0].isdigit():
@@ -174,7 +190,11 @@ def escape(name: str) -> Optional[str]:
         return name
     if not _ESCAPABLE.fullmatch(name):
         return None
-    return re.sub(r"__|[./-]", lambda m: {"__": "__underscores__", ".": "__dot__", "-": "__dash__", "/": "__slash__"}[m.group(0)], name)
+    return re.sub(
+        r"__|[./-]",
+        lambda m: {"__": "__underscores__", ".": "__dot__", "-": "__dash__", "/": "__slash__"}[m.group(0)],
+        name,
+    )
 
 
 _GO_DURATION = re.compile(r"([0-9]*(?:\.[0-9]*)?)(ns|us|µs|μs|ms|s|m|h)")
@@ -208,7 +228,10 @@ def _with_type_and_object_meta(schema: dict[str, Any]) -> dict[str, Any]:
     """At the root and in embedded resources, CEL sees apiVersion, kind and only metadata.name/generateName."""
     props = dict(schema.get("properties") or {})
     props["apiVersion"] = props["kind"] = {"type": "string"}
-    props["metadata"] = {"type": "object", "properties": {"name": {"type": "string"}, "generateName": {"type": "string"}}}
+    props["metadata"] = {
+        "type": "object",
+        "properties": {"name": {"type": "string"}, "generateName": {"type": "string"}},
+    }
     return {**schema, "properties": props}
 
 
@@ -247,7 +270,7 @@ def to_cel(value: Any, schema: dict[str, Any]) -> Any:
     return value  # integer, boolean, preserved unknown fields; a type mismatch is the schema check's error
 
 
-def _formatted(value: str, fmt: Optional[str]) -> Any:
+def _formatted(value: str, fmt: str | None) -> Any:
     if fmt not in ("duration", "date", "date-time", "byte"):
         return value
     try:
@@ -261,7 +284,7 @@ def _formatted(value: str, fmt: Optional[str]) -> Any:
             return out
         when = dt.datetime.fromisoformat(value) if fmt == "date-time" else dt.datetime.strptime(value, "%Y-%m-%d")
         out = timestamp_pb2.Timestamp()
-        out.FromDatetime(when.astimezone(dt.timezone.utc).replace(tzinfo=None) if when.tzinfo else when)
+        out.FromDatetime(when.astimezone(dt.UTC).replace(tzinfo=None) if when.tzinfo else when)
         return out
     except (ValueError, TypeError) as exc:
         raise _BadValue(f"invalid {fmt} {value!r}: {exc}") from None
@@ -275,7 +298,11 @@ def apply_defaults(value: Any, schema: dict[str, Any]) -> Any:
     if isinstance(value, dict):
         props = schema.get("properties") or {}
         for key, sub in props.items():
-            if isinstance(sub, dict) and "default" in sub and (key not in value or (value[key] is None and not sub.get("nullable"))):
+            if (
+                isinstance(sub, dict)
+                and "default" in sub
+                and (key not in value or (value[key] is None and not sub.get("nullable")))
+            ):
                 value[key] = json.loads(json.dumps(sub["default"]))
         extra = schema.get("additionalProperties")
         for key, item in value.items():
@@ -312,19 +339,27 @@ class _Node:
 
     schema: dict[str, Any]
     rules: list[_Rule] = field(default_factory=list)
-    all_of: list["_Node"] = field(default_factory=list)
-    properties: dict[str, "_Node"] = field(default_factory=dict)
-    items: Optional["_Node"] = None
-    additional: Optional["_Node"] = None
+    all_of: list[_Node] = field(default_factory=list)
+    properties: dict[str, _Node] = field(default_factory=dict)
+    items: _Node | None = None
+    additional: _Node | None = None
 
 
-def _node(schema: Any) -> Optional[_Node]:
+def _node(schema: Any) -> _Node | None:
     if not isinstance(schema, dict):
         return None
     node = _Node(schema)
     for raw in schema.get("x-kubernetes-validations") or []:
         if isinstance(raw, dict) and isinstance(raw.get("rule"), str) and raw["rule"].strip():
-            node.rules.append(_Rule(raw["rule"], str(raw.get("message") or ""), str(raw.get("messageExpression") or ""), str(raw.get("fieldPath") or ""), str(raw.get("reason") or "")))
+            node.rules.append(
+                _Rule(
+                    raw["rule"],
+                    str(raw.get("message") or ""),
+                    str(raw.get("messageExpression") or ""),
+                    str(raw.get("fieldPath") or ""),
+                    str(raw.get("reason") or ""),
+                )
+            )
     node.all_of = [n for n in (_node(s) for s in schema.get("allOf") or []) if n]
     node.properties = {k: n for k, n in ((k, _node(s)) for k, s in (schema.get("properties") or {}).items()) if n}
     node.items = _node(schema.get("items"))
@@ -352,8 +387,15 @@ class CrdRules:
             return CelResult()
         walk = _Walk(obj, blocked)
         walk.visit(self.root, apply_defaults(json.loads(json.dumps(obj)), self.schema), "", root=True)
-        unchecked = tuple(f"{count} {why}" if why.startswith("rule(s)") else (f"{count} x {why}" if count > 1 else why) for why, count in walk.unchecked.items())
-        return CelResult(CelCounts(walk.evaluated, len(walk.violations), sum(walk.unchecked.values()), walk.skipped), tuple(walk.violations), unchecked)
+        unchecked = tuple(
+            f"{count} {why}" if why.startswith("rule(s)") else (f"{count} x {why}" if count > 1 else why)
+            for why, count in walk.unchecked.items()
+        )
+        return CelResult(
+            CelCounts(walk.evaluated, len(walk.violations), sum(walk.unchecked.values()), walk.skipped),
+            tuple(walk.violations),
+            unchecked,
+        )
 
 
 class _Walk:
@@ -411,7 +453,13 @@ class _Walk:
                 continue
             result = program.program.eval(data={"self": self_value})
             if _is_error(result):
-                self.violate(rule, path, value, f"{_first_line(str(result.value()))} evaluating rule: {_rule_error_string(rule)}", error=True)
+                self.violate(
+                    rule,
+                    path,
+                    value,
+                    f"{_first_line(str(result.value()))} evaluating rule: {_rule_error_string(rule)}",
+                    error=True,
+                )
             elif result.value() is not True:
                 self.violate(rule, path, value, self.message(rule, self_value))
 
@@ -421,7 +469,12 @@ class _Walk:
             if program.program is not None:
                 result = program.program.eval(data={"self": self_value})
                 text = result.value() if not _is_error(result) else None
-                if isinstance(text, str) and text.strip() and len(text.strip()) <= MAX_MESSAGE and "\n" not in text.strip():
+                if (
+                    isinstance(text, str)
+                    and text.strip()
+                    and len(text.strip()) <= MAX_MESSAGE
+                    and "\n" not in text.strip()
+                ):
                     return text.strip()
         return rule.message.strip() or f"failed rule: {rule.text.strip()}"
 
@@ -435,7 +488,9 @@ class _Walk:
         if rule.reason and not error:
             message = f"{message} ({rule.reason})"
         fix = f"change the object so that the CRD's rule holds: {rule.text.strip()}"
-        self.violations.append(CelViolation(Problem(where or "(root)", _short(value), RULE, message, fix), rule.text.strip()))
+        self.violations.append(
+            CelViolation(Problem(where or "(root)", _short(value), RULE, message, fix), rule.text.strip())
+        )
 
 
 _NOT_CONVERTED = object()

@@ -11,16 +11,17 @@ import re
 import types
 import typing
 from collections import defaultdict
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable, Literal, Optional, Union
+from typing import Any, Literal, Union
 
 from pydantic import AfterValidator, BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from benchmarks.outputs import Kind, OutputError, write_file
-from components.rules import bounds, catalog, policy_catalog
 from components.rules import addons as addon_rules
+from components.rules import bounds, catalog, policy_catalog
 from components.rules.backends import BACKENDS
 from components.rules.backends.engine_checks import ENGINE_CONTAINER_RULES
 from components.rules.spec import EndpointSpec, PlatformSpec
@@ -132,7 +133,15 @@ _FORMAT_OF = {
     [m for m in typing.get_args(getattr(bounds, name))[1:] if isinstance(m, AfterValidator)][-1].func: text
     for name, text in _FORMATS.items()
 }
-_BOUNDS = (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"), ("min_length", "min length"), ("max_length", "max length"), ("pattern", "pattern"))
+_BOUNDS = (
+    ("ge", ">="),
+    ("gt", ">"),
+    ("le", "<="),
+    ("lt", "<"),
+    ("min_length", "min length"),
+    ("max_length", "max length"),
+    ("pattern", "pattern"),
+)
 
 
 def _camel(model: type[BaseModel], name: str, info: FieldInfo) -> str:
@@ -154,7 +163,7 @@ def _strip(annotation: Any) -> tuple[Any, list[Any]]:
             annotation, meta = args[0], meta + list(annotation.__metadata__)
         elif origin in (Union, types.UnionType) and type(None) in args:
             rest = tuple(a for a in args if a is not type(None))
-            annotation = rest[0] if len(rest) == 1 else Union[rest]  # Optional[Union[a, b]] reads as `a or b`
+            annotation = rest[0] if len(rest) == 1 else Union[rest]  # Optional[Union[a, b]] reads as `a or b`  # noqa: UP007 - a runtime annotation built from a list
         else:
             return annotation, meta
 
@@ -186,14 +195,21 @@ def _type_name(annotation: Any) -> str:
         if all(_is_model(_strip(a)[0]) for a in args):
             return "object"
         # A one-value Literal beside another type is a keyword (`true`, `false` or `auto`): name the value.
-        return " or ".join(f"`{typing.get_args(a)[0]}`" if typing.get_origin(a) is Literal and len(typing.get_args(a)) == 1 else _type_name(a) for a in args)
+        return " or ".join(
+            f"`{typing.get_args(a)[0]}`"
+            if typing.get_origin(a) is Literal and len(typing.get_args(a)) == 1
+            else _type_name(a)
+            for a in args
+        )
     if origin in (list, tuple):
         return f"list of {_type_name(args[0])}" if args else "list"
     if origin is dict:
         return f"map of {_type_name(args[1])}" if len(args) == 2 else "map"
     if _is_model(bare):
         return "object"
-    return {str: "string", int: "integer", float: "number", bool: "boolean"}.get(bare, getattr(bare, "__name__", "value"))
+    return {str: "string", int: "integer", float: "number", bool: "boolean"}.get(
+        bare, getattr(bare, "__name__", "value")
+    )
 
 
 def _bounds(meta: Iterable[Any]) -> list[str]:
@@ -214,7 +230,9 @@ def _bounds(meta: Iterable[Any]) -> list[str]:
             else:
                 found[symbol] = value
     # Every integer is int32-bounded (the intro says so); only tighter bounds are worth a word.
-    parts = [f"{symbol} `{value}`" for symbol, value in found.items() if not (symbol == "<=" and value == bounds.INT32_MAX)]
+    parts = [
+        f"{symbol} `{value}`" for symbol, value in found.items() if not (symbol == "<=" and value == bounds.INT32_MAX)
+    ]
     return list(dict.fromkeys(formats + parts + [f"matches `{p}`" for p in patterns]))
 
 
@@ -233,7 +251,7 @@ def _one_of(annotation: Any) -> list[str]:
     return [f"exactly `{values[0]}`" if len(values) == 1 else "one of " + ", ".join(f"`{a}`" for a in values)]
 
 
-def _constraints(info: FieldInfo, model: Optional[type[BaseModel]] = None, name: str = "") -> str:
+def _constraints(info: FieldInfo, model: type[BaseModel] | None = None, name: str = "") -> str:
     bare, meta = _strip(info.annotation)
     if model is EndpointSpec and name == "backend":  # the registered backends (components/rules/backends)
         return "one of " + ", ".join(f"`{b}`" for b in BACKENDS)
@@ -253,7 +271,7 @@ def _constraints(info: FieldInfo, model: Optional[type[BaseModel]] = None, name:
     return "; ".join(parts)
 
 
-def _derived_default(model: type[BaseModel], name: str) -> Optional[str]:
+def _derived_default(model: type[BaseModel], name: str) -> str | None:
     """Defaults that depend on other keys, spelled out where the code holds them as data."""
     if model is PlatformSpec and name in addon_rules.ADDONS:
         return "unset: " + ", ".join(f"{mode} `{str(on[name]).lower()}`" for mode, on in addon_rules.DEFAULTS.items())
@@ -280,7 +298,7 @@ def _cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
-def _variant(model: type[BaseModel]) -> Optional[str]:
+def _variant(model: type[BaseModel]) -> str | None:
     """The `type` value that selects this model in a discriminated union (a model source)."""
     field = model.model_fields.get("type")
     if field is not None and typing.get_origin(field.annotation) is Literal:
@@ -346,7 +364,7 @@ def configuration_md() -> str:
         "",
         f"Integers are at most `{bounds.INT32_MAX}` (the Kubernetes API's int32) unless a tighter bound is",
         "shown. Strings are a single line without control characters unless a description says they may",
-        "span lines. \"unset\" means the key is left out; the description says what the stack does then.",
+        'span lines. "unset" means the key is left out; the description says what the stack does then.',
         "",
         "Sections:",
         "",
@@ -356,7 +374,10 @@ def configuration_md() -> str:
         lines += ["", f'<a id="{anchors[model]}"></a>', "", f"## {_title(path, model)}", ""]
         if model.__doc__ and model is not StackSpec:
             lines += [" ".join(model.__doc__.split()), ""]
-        lines += ["| Name | Description | Type | Default | Constraints |", "|------|-------------|------|---------|-------------|"]
+        lines += [
+            "| Name | Description | Type | Default | Constraints |",
+            "|------|-------------|------|---------|-------------|",
+        ]
         for name, info in model.model_fields.items():
             examples = f" Example: `{json.dumps(info.examples[0])}`." if info.examples else ""
             lines.append(
@@ -371,7 +392,9 @@ def configuration_md() -> str:
 TARGETS = {"docs/guardrails.md": guardrails_md, "docs/configuration.md": configuration_md}
 # Only a page this command generated is overwritten (a hand-written page at that path is refused).
 GENERATED_PAGE = Kind(
-    "generated docs page", "docs/guardrails.md", lambda data: GENERATED.encode() in data[:2048],
+    "generated docs page",
+    "docs/guardrails.md",
+    lambda data: GENERATED.encode() in data[:2048],
     fix="move what you wrote there into the code it documents (or another page), then run `python -m stacks docs` again",
 )
 

@@ -3,7 +3,8 @@ D4's model size) and the workload in the load generator's scenario syntax (D3, D
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Optional, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from benchmarks.scenario import ScenarioError, parse_scenario
 from components.rules import fit, hyperpod_fields
@@ -13,7 +14,13 @@ from components.rules.problems import Problem
 from components.rules.spec import EndpointSpec
 
 
-def shape(scenario: str, source: str, requests_per_second: Optional[float] = None, prefix_tokens: Optional[int] = None, turns: int = 1) -> Optional[hyperpod_dpd.WorkloadShape]:
+def shape(
+    scenario: str,
+    source: str,
+    requests_per_second: float | None = None,
+    prefix_tokens: int | None = None,
+    turns: int = 1,
+) -> hyperpod_dpd.WorkloadShape | None:
     """The workload's input and output lengths, or None if the text is no scenario. A shared prefix counts as input;
     a multi-turn session resends its history, so its last turn's input holds every earlier turn."""
     try:
@@ -28,18 +35,24 @@ def shape(scenario: str, source: str, requests_per_second: Optional[float] = Non
     else:
         typical_in, typical_out = (p[0] + p[1]) // 2, (p[2] + p[3]) // 2
     history = (turns - 1) * (typical_in + typical_out)
-    return hyperpod_dpd.WorkloadShape(typical_in + extra + history // 2, s.max_input + extra + history, typical_out, requests_per_second, source)
+    return hyperpod_dpd.WorkloadShape(
+        typical_in + extra + history // 2, s.max_input + extra + history, typical_out, requests_per_second, source
+    )
 
 
-def load_shape(spec: EndpointSpec) -> Optional[hyperpod_dpd.WorkloadShape]:
+def load_shape(spec: EndpointSpec) -> hyperpod_dpd.WorkloadShape | None:
     """From the endpoint's `load` block, the stack's one statement of its traffic."""
     if spec.load is None:
         return None
     return shape(spec.load.workload, "load.workload", float(spec.load.peak_requests_per_second))
 
 
-def check(specs: Sequence[EndpointSpec], lock: Mapping[str, ModelFacts], endpoint_path: Callable[[int], str],
-          shape_of: Callable[[EndpointSpec], Optional[hyperpod_dpd.WorkloadShape]] = load_shape) -> list[Problem]:
+def check(
+    specs: Sequence[EndpointSpec],
+    lock: Mapping[str, ModelFacts],
+    endpoint_path: Callable[[int], str],
+    shape_of: Callable[[EndpointSpec], hyperpod_dpd.WorkloadShape | None] = load_shape,
+) -> list[Problem]:
     """G23 on each fallback instance type; D3 and D4 on each DPD endpoint."""
     problems = hyperpod_fields.fit_fallbacks(specs, lambda s: fit.facts_for(s, lock), fit.check, endpoint_path)
     for i, spec in enumerate(specs):
@@ -48,5 +61,7 @@ def check(specs: Sequence[EndpointSpec], lock: Mapping[str, ModelFacts], endpoin
         facts: Any = fit.facts_for(spec, lock)
         workload = shape_of(spec)
         problems += hyperpod_dpd.check_threshold(spec, workload, endpoint_path(i))
-        problems += hyperpod_dpd.check_payoff(spec, facts.parameters if facts else None, facts.architecture if facts else None, workload, endpoint_path(i))
+        problems += hyperpod_dpd.check_payoff(
+            spec, facts.parameters if facts else None, facts.architecture if facts else None, workload, endpoint_path(i)
+        )
     return problems

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from rich.style import Style
 from rich.text import Text
@@ -57,7 +57,7 @@ def guardrails_path() -> str:
     return str(GUARDRAILS) if relative.startswith("..") else relative
 
 
-def rules_footer() -> Optional[str]:
+def rules_footer() -> str | None:
     """The one footer line of a run that printed rule IDs, in catalogue order; forgets them."""
     rules = [r.id for r in catalog.RULES if r.id in _printed]
     _printed.clear()

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any
 
 import pulumi
 from google.protobuf import struct_pb2
@@ -53,7 +54,7 @@ class Registration:
     # Where Pulumi marked an input secret, as key paths into `inputs` (`("spec", "worker", "env", 0, "value")`).
     secret_paths: list[tuple[Any, ...]] = field(default_factory=list)
     urn: str = ""
-    graph: "Graph" = field(default_factory=lambda: Graph())
+    graph: Graph = field(default_factory=lambda: Graph())
 
 
 @dataclass
@@ -67,8 +68,12 @@ class Graph:
     options: dict[str, Any] = field(default_factory=dict)  # replaceOnChanges, deleteBeforeReplace, protect
 
     @classmethod
-    def of(cls, request: Any) -> "Graph":
-        timeouts = {k: getattr(request.customTimeouts, k) for k in ("create", "update", "delete") if getattr(request.customTimeouts, k, "")}
+    def of(cls, request: Any) -> Graph:
+        timeouts = {
+            k: getattr(request.customTimeouts, k)
+            for k in ("create", "update", "delete")
+            if getattr(request.customTimeouts, k, "")
+        }
         options: dict[str, Any] = {}
         if list(request.replaceOnChanges):
             options["replaceOnChanges"] = list(request.replaceOnChanges)
@@ -88,7 +93,7 @@ class Graph:
 KeyPath = tuple[Any, ...]
 
 
-def secret_paths(value: Any, path: "KeyPath" = ()) -> "list[KeyPath]":
+def secret_paths(value: Any, path: KeyPath = ()) -> list[KeyPath]:
     """Key paths of the values Pulumi sent as secrets, read from the wire form of the inputs.
 
     The SDK's mock monitor deserialises before the mocks see the inputs and pushes secretness up to
@@ -152,7 +157,15 @@ def _kubeconfig(name: str) -> str:
         {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": name, "cluster": {"server": f"https://{name}.mock.eks.amazonaws.com", "certificate-authority-data": "bW9jaw=="}}],
+            "clusters": [
+                {
+                    "name": name,
+                    "cluster": {
+                        "server": f"https://{name}.mock.eks.amazonaws.com",
+                        "certificate-authority-data": "bW9jaw==",
+                    },
+                }
+            ],
             "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
             "current-context": name,
             "users": [{"name": name, "user": {"token": _mock_secret(name)}}],
@@ -167,7 +180,11 @@ def _ingress_status(args: MockResourceArgs) -> dict[str, Any]:
     name = str(meta.get("name") or args.name)[:20]
     digest = hashlib.sha256(args.name.encode()).hexdigest()[:10]
     prefix = "internal-" if scheme == "internal" else ""
-    return {"status": {"loadBalancer": {"ingress": [{"hostname": f"{prefix}k8s-{name}-{digest}.{MOCK_REGION}.elb.amazonaws.com"}]}}}
+    return {
+        "status": {
+            "loadBalancer": {"ingress": [{"hostname": f"{prefix}k8s-{name}-{digest}.{MOCK_REGION}.elb.amazonaws.com"}]}
+        }
+    }
 
 
 def _eks_cluster(args: MockResourceArgs) -> dict[str, Any]:
@@ -201,7 +218,12 @@ def _acm_certificate(args: MockResourceArgs) -> dict[str, Any]:
     return {
         "arn": f"arn:aws:acm:{MOCK_REGION}:{MOCK_ACCOUNT}:certificate/{token[:8]}-{token[8:12]}-{token[12:16]}-{token[16:20]}-{token[20:32]}",
         "domainValidationOptions": [
-            {"domainName": domain, "resourceRecordName": f"_{token[:32]}.{domain.removeprefix('*.')}.", "resourceRecordType": "CNAME", "resourceRecordValue": f"_{token[32:]}.acm-validations.aws."}
+            {
+                "domainName": domain,
+                "resourceRecordName": f"_{token[:32]}.{domain.removeprefix('*.')}.",
+                "resourceRecordType": "CNAME",
+                "resourceRecordValue": f"_{token[32:]}.acm-validations.aws.",
+            }
         ],
     }
 
@@ -214,7 +236,9 @@ DEFAULT_OUTPUTS: dict[str, OutputFactory] = {
     "random:index/randomPassword:RandomPassword": lambda a: {"result": _mock_secret(a.name)},
     "eks:index:Cluster": _eks_cluster,
     "aws:iam/role:Role": _arn("iam", "role"),
-    "aws:s3/bucket:Bucket": lambda a: {"bucket": f"{a.inputs.get('bucketPrefix', '')}{hashlib.sha256(a.name.encode()).hexdigest()[:12]}"},
+    "aws:s3/bucket:Bucket": lambda a: {
+        "bucket": f"{a.inputs.get('bucketPrefix', '')}{hashlib.sha256(a.name.encode()).hexdigest()[:12]}"
+    },
     "aws-native:sagemaker:Cluster": lambda a: {
         "clusterArn": f"arn:aws:sagemaker:{MOCK_REGION}:{MOCK_ACCOUNT}:cluster/{hashlib.sha256(a.name.encode()).hexdigest()[:12]}",
         "clusterStatus": "InService",
@@ -224,7 +248,10 @@ DEFAULT_OUTPUTS: dict[str, OutputFactory] = {
     "aws:acm/certificateValidation:CertificateValidation": lambda a: {"certificateArn": a.inputs.get("certificateArn")},
     "aws:route53/record:Record": lambda a: {"fqdn": str(a.inputs.get("name") or "").rstrip(".")},
     "pulumi:pulumi:StackReference": lambda a: {
-        "outputs": {"kubeconfig": _kubeconfig(str(a.inputs.get("name") or a.name)), "cluster": {"name": str(a.inputs.get("name") or a.name)}},
+        "outputs": {
+            "kubeconfig": _kubeconfig(str(a.inputs.get("name") or a.name)),
+            "cluster": {"name": str(a.inputs.get("name") or a.name)},
+        },
         "secretOutputNames": ["kubeconfig"],
     },
 }
@@ -244,11 +271,24 @@ def _get_cluster(args: MockCallArgs) -> dict[str, Any]:
 
 # Data sources the program calls.
 DEFAULT_CALLS: dict[str, Callable[[MockCallArgs], dict]] = {
-    "aws:index/getCallerIdentity:getCallerIdentity": lambda a: {"accountId": MOCK_ACCOUNT, "arn": f"arn:aws:iam::{MOCK_ACCOUNT}:user/mock", "userId": "MOCK", "id": MOCK_ACCOUNT},
+    "aws:index/getCallerIdentity:getCallerIdentity": lambda a: {
+        "accountId": MOCK_ACCOUNT,
+        "arn": f"arn:aws:iam::{MOCK_ACCOUNT}:user/mock",
+        "userId": "MOCK",
+        "id": MOCK_ACCOUNT,
+    },
     "aws:index/getPartition:getPartition": lambda a: {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"},
-    "aws:index/getAvailabilityZones:getAvailabilityZones": lambda a: {"names": [f"{MOCK_REGION}{z}" for z in "abcd"], "zoneIds": [f"use1-az{i}" for i in range(1, 5)], "id": MOCK_REGION},
+    "aws:index/getAvailabilityZones:getAvailabilityZones": lambda a: {
+        "names": [f"{MOCK_REGION}{z}" for z in "abcd"],
+        "zoneIds": [f"use1-az{i}" for i in range(1, 5)],
+        "id": MOCK_REGION,
+    },
     "aws:eks/getCluster:getCluster": _get_cluster,
-    "aws:secretsmanager/getSecretVersion:getSecretVersion": lambda a: {"secretString": _mock_secret(str(a.args.get("secretId"))), "arn": a.args.get("secretId"), "id": "v"},
+    "aws:secretsmanager/getSecretVersion:getSecretVersion": lambda a: {
+        "secretString": _mock_secret(str(a.args.get("secretId"))),
+        "arn": a.args.get("secretId"),
+        "id": "v",
+    },
 }
 
 
@@ -257,7 +297,7 @@ class PlanMonitor(MockMonitor):
     (a URN registered twice is an error in a real deployment, and silently overwritten here) and
     which inputs were secret. Registrations run on executor threads: per-call state is thread-local."""
 
-    def __init__(self, mocks: "PlanMocks"):
+    def __init__(self, mocks: PlanMocks):
         super().__init__(mocks)
         self.plan_mocks = mocks
 
@@ -273,7 +313,11 @@ class PlanMonitor(MockMonitor):
 
 
 class PlanMocks(pulumi.runtime.Mocks):
-    def __init__(self, outputs: Optional[dict[str, OutputFactory]] = None, calls: Optional[dict[str, Callable[[MockCallArgs], dict]]] = None):
+    def __init__(
+        self,
+        outputs: dict[str, OutputFactory] | None = None,
+        calls: dict[str, Callable[[MockCallArgs], dict]] | None = None,
+    ):
         self.registrations: list[Registration] = []
         self.pending = threading.local()  # set by PlanMonitor around each new_resource call
         self.declared: list[tuple[str, str]] = []  # (type, name) in constructor order: see plan.declaration_order
@@ -289,16 +333,22 @@ class PlanMocks(pulumi.runtime.Mocks):
         for transform in self.transforms:
             result = transform(
                 pulumi.ResourceTransformArgs(
-                    custom=bool(args.custom), type_=args.typ, name=args.name, props=inputs, opts=pulumi.ResourceOptions()
+                    custom=bool(args.custom),
+                    type_=args.typ,
+                    name=args.name,
+                    props=inputs,
+                    opts=pulumi.ResourceOptions(),
                 )
             )
             if result is not None:
                 if result.props != inputs:
-                    changes.append(f"transform changed {sorted(k for k in result.props if result.props.get(k) != inputs.get(k))}")
+                    changes.append(
+                        f"transform changed {sorted(k for k in result.props if result.props.get(k) != inputs.get(k))}"
+                    )
                 inputs = dict(result.props)
         return inputs, changes
 
-    def new_resource(self, args: MockResourceArgs) -> tuple[Optional[str], dict]:
+    def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict]:
         inputs, secret = unwrap(dict(args.inputs))
         if "__provider" in inputs:  # a dynamic resource's pickled provider: bytes of this run, not a declared input
             inputs["__provider"] = "<pulumi.dynamic provider>"
@@ -306,7 +356,11 @@ class PlanMocks(pulumi.runtime.Mocks):
         paths = list(getattr(self.pending, "secret_paths", None) or [])
         urn = getattr(self.pending, "urn", "") or ""
         graph = getattr(self.pending, "graph", None) or Graph()
-        self.registrations.append(Registration(args.typ, args.name, inputs, args.provider or "", bool(args.custom), secret, changes, paths, urn, graph))
+        self.registrations.append(
+            Registration(
+                args.typ, args.name, inputs, args.provider or "", bool(args.custom), secret, changes, paths, urn, graph
+            )
+        )
         outputs = dict(inputs)
         factory = self.outputs.get(args.typ)
         if factory:

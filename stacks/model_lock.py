@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional
 
 from benchmarks import inputs
 from components.rules.model_facts import LOCK_FILE, LOCK_SCHEMA, LockEntryError, ModelFacts, from_lock_entry
@@ -56,7 +55,9 @@ def _parse(path: Path) -> dict[str, ModelFacts]:
     if not isinstance(doc, dict):
         raise ModelLockError(f"{path}: not a JSON object; Fix: {FIX}")
     if doc.get("schema") != LOCK_SCHEMA:
-        raise ModelLockError(f"{path}: schema = {doc.get('schema')!r}, this version reads schema {LOCK_SCHEMA}; Fix: {FIX}")
+        raise ModelLockError(
+            f"{path}: schema = {doc.get('schema')!r}, this version reads schema {LOCK_SCHEMA}; Fix: {FIX}"
+        )
     models = doc.get("models")
     if not isinstance(models, dict):
         raise ModelLockError(f"{path}: models = {_short(models)}: must be an object of model id -> facts; Fix: {FIX}")
@@ -69,6 +70,6 @@ def _parse(path: Path) -> dict[str, ModelFacts]:
     return out
 
 
-def _short(value: object) -> Optional[str]:
+def _short(value: object) -> str | None:
     text = repr(value)
     return text if len(text) <= 80 else text[:80] + "…"

@@ -5,9 +5,9 @@ the right blob is not fetched again."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
 
 from benchmarks import inputs
 from benchmarks.outputs import Kind, OutputError, any_content, write_file
@@ -42,7 +42,7 @@ def urlopen(url: str, timeout: float = FETCH_TIMEOUT) -> bytes:
     from urllib.request import urlopen as _open
 
     def get() -> bytes:
-        with _open(url, timeout=timeout) as response:  # noqa: S310 - fixed https URLs from the pinned sources files
+        with _open(url, timeout=timeout) as response:
             return inputs.read_capped(response.read, MAX_DOWNLOAD_BYTES, url)
 
     return inputs.within(timeout, get, f"downloading {url}")

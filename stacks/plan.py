@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import yaml
 
@@ -45,9 +45,9 @@ class PlannedObject:
     index: int
     registration: Registration
     manifest: dict[str, Any]
-    schema: Optional[SchemaResult] = None
+    schema: SchemaResult | None = None
     problems: list[Problem] = field(default_factory=list)
-    file: Optional[Path] = None
+    file: Path | None = None
 
     @property
     def kind(self) -> str:
@@ -121,26 +121,32 @@ def read_stack_config(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, 
         raise StackFileError(str(exc)) from None
     raw = (doc.get("config") if isinstance(doc, dict) else None) or {}
     if not isinstance(doc, dict) or not isinstance(raw, dict):
-        raise StackFileError(f"{path.name}: `config` must be a map of keys to values; Fix: write `config:` followed by `key: value` lines")
+        raise StackFileError(
+            f"{path.name}: `config` must be a map of keys to values; Fix: write `config:` followed by `key: value` lines"
+        )
     project = project_name(project_dir)
     secrets.collect(raw)
     out = {}
     for key, value in raw.items():
         if not isinstance(key, str):
-            raise StackFileError(f"{path.name}: config key {key!r} is not a string; Fix: quote it or use `{project}:<name>`")
+            raise StackFileError(
+                f"{path.name}: config key {key!r} is not a string; Fix: quote it or use `{project}:<name>`"
+            )
         full = key if ":" in key else f"{project}:{key}"
         out[full] = secrets.REDACTED if secrets.is_secure(value) and not full.startswith(f"{project}:") else value
     return out
 
 
-def parse_stack_config(values: dict[str, Any], project: str, stack: Optional[str] = None, project_dir: Path = PROJECT_DIR) -> stack_config.StackConfig:
+def parse_stack_config(
+    values: dict[str, Any], project: str, stack: str | None = None, project_dir: Path = PROJECT_DIR
+) -> stack_config.StackConfig:
     prefix = f"{project}:"
     own = {k[len(prefix) :]: v for k, v in values.items() if k.startswith(prefix)}
     own.pop("kubeconfig", None)
     return stack_config.parse(own, values.get("aws:region"), stack, project_dir)
 
 
-def to_manifest(reg: Registration) -> Optional[dict[str, Any]]:
+def to_manifest(reg: Registration) -> dict[str, Any] | None:
     """A Kubernetes object from a registration, or None for anything else."""
     parts = reg.type_.split(":")
     if len(parts) != 3 or parts[0] != "kubernetes" or not reg.custom:
@@ -156,27 +162,36 @@ def to_manifest(reg: Registration) -> Optional[dict[str, Any]]:
 def build_plan(
     stack: str,
     project_dir: Path = PROJECT_DIR,
-    crd_dir: Optional[str] = None,
+    crd_dir: str | None = None,
     kubernetes_version: str = DEFAULT_K8S_VERSION,
-    policy_config: Optional[PolicyConfig] = None,
+    policy_config: PolicyConfig | None = None,
 ) -> Plan:
-    return build_plan_from_values(stack, read_stack_config(stack, project_dir), project_dir, crd_dir, kubernetes_version, policy_config)
+    return build_plan_from_values(
+        stack, read_stack_config(stack, project_dir), project_dir, crd_dir, kubernetes_version, policy_config
+    )
 
 
 def build_plan_from_values(
     stack: str,
     values: dict[str, Any],
     project_dir: Path = PROJECT_DIR,
-    crd_dir: Optional[str] = None,
+    crd_dir: str | None = None,
     kubernetes_version: str = DEFAULT_K8S_VERSION,
-    policy_config: Optional[PolicyConfig] = None,
+    policy_config: PolicyConfig | None = None,
 ) -> Plan:
     """The plan of a stack given its config map (`<project>:key` -> value), e.g. a tuning grid point."""
     with collector_paused():
         return _build_plan(stack, values, project_dir, crd_dir, kubernetes_version, policy_config)
 
 
-def _build_plan(stack: str, values: dict[str, Any], project_dir: Path, crd_dir: Optional[str], kubernetes_version: str, policy_config: Optional[PolicyConfig]) -> Plan:
+def _build_plan(
+    stack: str,
+    values: dict[str, Any],
+    project_dir: Path,
+    crd_dir: str | None,
+    kubernetes_version: str,
+    policy_config: PolicyConfig | None,
+) -> Plan:
     project = project_name(project_dir)
     cfg = parse_stack_config(values, project, stack, project_dir)  # raises ConfigError before anything is declared
     mocks, logs = run_program(stack, values, project, program=project_dir / "__main__.py")
@@ -191,7 +206,10 @@ def _build_plan(stack: str, values: dict[str, Any], project_dir: Path, crd_dir: 
         obj.schema = validator.validate(manifest)
         objects[i] = obj
     # The policy pack's policies, on every declared resource (the same ones CrossGuard sees).
-    resources = [Resource(reg.type_, reg.name, reg.inputs, reg.urn, tuple(reg.graph.dependencies), reg.graph.parent) for reg in mocks.registrations]
+    resources = [
+        Resource(reg.type_, reg.name, reg.inputs, reg.urn, tuple(reg.graph.dependencies), reg.graph.parent)
+        for reg in mocks.registrations
+    ]
     others = []
     for violation in evaluate(resources, policy_config, stack):
         if violation.index in objects:
@@ -199,7 +217,16 @@ def _build_plan(stack: str, values: dict[str, Any], project_dir: Path, crd_dir: 
         else:
             others.append(violation)
     check_duplicate_objects(list(objects.values()))
-    return Plan(stack, mocks.registrations, list(objects.values()), logs, cfg, origin, others, duplicate_urns(mocks.registrations))
+    return Plan(
+        stack,
+        mocks.registrations,
+        list(objects.values()),
+        logs,
+        cfg,
+        origin,
+        others,
+        duplicate_urns(mocks.registrations),
+    )
 
 
 def duplicate_urns(registrations: list[Registration]) -> list[str]:
@@ -208,7 +235,11 @@ def duplicate_urns(registrations: list[Registration]) -> list[str]:
     for reg in registrations:
         if reg.urn:
             counts[reg.urn] = counts.get(reg.urn, 0) + 1
-    return [f"Pulumi URN {urn} is declared {n} times; every resource needs its own name (G2)" for urn, n in counts.items() if n > 1]
+    return [
+        f"Pulumi URN {urn} is declared {n} times; every resource needs its own name (G2)"
+        for urn, n in counts.items()
+        if n > 1
+    ]
 
 
 def check_duplicate_objects(objects: list[PlannedObject]) -> None:
@@ -242,9 +273,16 @@ def write_objects(plan: Plan, out_dir: Path | PlanOutputs, project_dir: Path = P
     try:
         with outputs.folder.folder(marker_context(plan)) as folder:
             for obj in plan.objects:
-                stem = "-".join(str(part) for part in (f"{obj.index:03d}", obj.kind.lower(), obj.namespace, obj.name) if part)
+                stem = "-".join(
+                    str(part) for part in (f"{obj.index:03d}", obj.kind.lower(), obj.namespace, obj.name) if part
+                )
                 name = stem.replace("/", "_").replace("\\", "_") + ".yaml"
-                obj.file = folder.write(name, yaml.dump(redact(obj.manifest, obj.registration.secret_paths), Dumper=_Dumper, sort_keys=False).encode())
+                obj.file = folder.write(
+                    name,
+                    yaml.dump(
+                        redact(obj.manifest, obj.registration.secret_paths), Dumper=_Dumper, sort_keys=False
+                    ).encode(),
+                )
     finally:
         if outputs is not out_dir:
             outputs.close()
@@ -290,20 +328,30 @@ def fit_lines(config: stack_config.StackConfig) -> list[str]:
         if verdict.status == "unchecked":
             lines.append(f"  fit: unchecked: endpoints[{i}] {ep.name}: {verdict.reason}")
         else:
-            lines.append(f"  fit: endpoints[{i}] {ep.name} on {verdict.instance}: {verdict.sequences} sequence(s) of "
-                         f"{verdict.max_model_len} tokens at once; {fit.numbers(verdict)}")
+            lines.append(
+                f"  fit: endpoints[{i}] {ep.name} on {verdict.instance}: {verdict.sequences} sequence(s) of "
+                f"{verdict.max_model_len} tokens at once; {fit.numbers(verdict)}"
+            )
     return lines
 
 
 def print_plan(plan: Plan, console: Any, show_all: bool = False) -> None:
     from rich.table import Table
 
-    console.print(labelled(f"Offline plan of stack {plan.stack}", "bold", f"(cluster mode {plan.config.cluster.mode}, region {plan.config.region})"))
+    console.print(
+        labelled(
+            f"Offline plan of stack {plan.stack}",
+            "bold",
+            f"(cluster mode {plan.config.cluster.mode}, region {plan.config.region})",
+        )
+    )
     for line in _command_apart(f"  CRD schemas: {plan.crd_source}"):
         console.print(plain(line), soft_wrap=True)
     for level, message in plan.logs:
         if level in ("warning", "error") or "] " in message and "->" in message:
-            console.print(labelled(level, "red" if level == "error" else "yellow", message, indent="  "), soft_wrap=True)
+            console.print(
+                labelled(level, "red" if level == "error" else "yellow", message, indent="  "), soft_wrap=True
+            )
     table = Table(title=f"{len(plan.objects)} Kubernetes objects", show_lines=False)
     for column in ("#", "kind", "name", "namespace", "schema", "guardrails"):
         table.add_column(column)
@@ -326,7 +374,9 @@ def print_plan(plan: Plan, console: Any, show_all: bool = False) -> None:
         for t, n in others.items():
             packages[t.split(":")[0]] = packages.get(t.split(":")[0], 0) + n
         largest = sorted(packages.items(), key=lambda pn: (-pn[1], pn[0]))
-        counts = [f"{p} {n}" for p, n in largest[:3]] + ([f"others {sum(n for _, n in largest[3:])}"] if largest[3:] else [])
+        counts = [f"{p} {n}" for p, n in largest[:3]] + (
+            [f"others {sum(n for _, n in largest[3:])}"] if largest[3:] else []
+        )
         console.print(plain(f"Other resources: {sum(others.values())} ({', '.join(counts)}); `--all` lists each"))
     if plan.cel != CelCounts():
         console.print(plain(f"CRD rules (x-kubernetes-validations, CEL): {plan.cel}"))
@@ -356,24 +406,36 @@ def print_plan(plan: Plan, console: Any, show_all: bool = False) -> None:
 
 def run(
     stack: str,
-    out: Optional[str],
-    crd_dir: Optional[str],
+    out: str | None,
+    crd_dir: str | None,
     kubernetes_version: str,
     show_all: bool,
     console: Any,
     project_dir: Path = PROJECT_DIR,
-    policy_config: Optional[str] = None,
-    json_path: Optional[str] = None,
+    policy_config: str | None = None,
+    json_path: str | None = None,
 ) -> int:
     out_dir = Path(out) if out else project_dir / "plan-out" / stack
     outputs = PlanOutputs(out_dir, Path(json_path) if json_path else None)
     try:
-        return _run(stack, outputs, crd_dir, kubernetes_version, show_all, console, project_dir, policy_config, json_path)
+        return _run(
+            stack, outputs, crd_dir, kubernetes_version, show_all, console, project_dir, policy_config, json_path
+        )
     finally:
         outputs.close()
 
 
-def _run(stack: str, outputs: PlanOutputs, crd_dir: Optional[str], kubernetes_version: str, show_all: bool, console: Any, project_dir: Path, policy_config: Optional[str], json_path: Optional[str]) -> int:
+def _run(
+    stack: str,
+    outputs: PlanOutputs,
+    crd_dir: str | None,
+    kubernetes_version: str,
+    show_all: bool,
+    console: Any,
+    project_dir: Path,
+    policy_config: str | None,
+    json_path: str | None,
+) -> int:
     out_dir = outputs.folder.path
     try:
         outputs.open()  # before the plan runs: a refused or busy --out/--json costs nothing
@@ -410,9 +472,18 @@ def _run(stack: str, outputs: PlanOutputs, crd_dir: Optional[str], kubernetes_ve
     if plan.failed:
         console.print("[red bold]Plan failed[/]: fix the errors above.")
         return 1
-    fit_unchecked = [ep.name for ep, verdict in zip(plan.config.endpoints, plan.config.fits) if verdict.status == "unchecked"]
+    fit_unchecked = [
+        ep.name for ep, verdict in zip(plan.config.endpoints, plan.config.fits) if verdict.status == "unchecked"
+    ]
     if fit_unchecked:  # G23: never a pass without the model's facts
-        console.print(labelled("Plan passed, fit unchecked", "yellow bold", f"for {', '.join(fit_unchecked)}: no model facts or GPU memory to size them by (listed above). Fix: run `python -m stacks models lock`."), soft_wrap=True)
+        console.print(
+            labelled(
+                "Plan passed, fit unchecked",
+                "yellow bold",
+                f"for {', '.join(fit_unchecked)}: no model facts or GPU memory to size them by (listed above). Fix: run `python -m stacks models lock`.",
+            ),
+            soft_wrap=True,
+        )
     unchecked = sorted({f"{o.kind}" for o in plan.objects if o.schema is None or o.schema.status == "unchecked"})
     if unchecked:
         console.print(
@@ -425,7 +496,14 @@ def _run(stack: str, outputs: PlanOutputs, crd_dir: Optional[str], kubernetes_ve
         )
         return 0
     if plan.cel.unchecked:
-        console.print(labelled("Plan passed, CRD rules unchecked", "yellow bold", f"{plan.cel.unchecked} CEL rule(s) could not run here (listed above); the API server runs them at `pulumi up`."), soft_wrap=True)
+        console.print(
+            labelled(
+                "Plan passed, CRD rules unchecked",
+                "yellow bold",
+                f"{plan.cel.unchecked} CEL rule(s) could not run here (listed above); the API server runs them at `pulumi up`.",
+            ),
+            soft_wrap=True,
+        )
         return 0
     if not fit_unchecked:
         console.print("[green bold]Plan passed[/].")

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks.outputs import Kind, Output, json_bytes, json_object_with
 from benchmarks import secrets
+from benchmarks.outputs import Kind, Output, json_bytes, json_object_with
 
 from .redaction import redact
 

@@ -8,7 +8,6 @@ plan never overwrites or deletes a file it did not write; the folder is swapped 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 from benchmarks.outputs import Kind, Output, OutputError
 
@@ -23,11 +22,11 @@ __all__ = ["MARKER", "PLAN_FOLDER", "OutputError", "PlanOutputs"]
 class PlanOutputs:
     """The plan's folder and (with `--json`) its graph file, locked from `open()` to `close()`."""
 
-    def __init__(self, out_dir: Path, json_path: Optional[Path] = None):
+    def __init__(self, out_dir: Path, json_path: Path | None = None):
         self.folder = Output(out_dir, PLAN_FOLDER, f"--out {out_dir}", parents=True)
         self.graph = Output(json_path, plan_json.PLAN_JSON, f"--json {json_path}") if json_path else None
 
-    def open(self) -> "PlanOutputs":
+    def open(self) -> PlanOutputs:
         try:
             self.folder.open()
             if self.graph:
@@ -42,7 +41,7 @@ class PlanOutputs:
         if self.graph:
             self.graph.close()
 
-    def __enter__(self) -> "PlanOutputs":
+    def __enter__(self) -> PlanOutputs:
         return self.open()
 
     def __exit__(self, *exc: object) -> None:

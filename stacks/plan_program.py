@@ -10,7 +10,7 @@ import json
 import logging
 import runpy
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from .mocks import PlanMocks, PlanMonitor, Registration
 
@@ -26,7 +26,9 @@ class _Capture(logging.Handler):
         self.records.append((record.levelname.lower(), record.getMessage()))
 
 
-def run_program(stack: str, values: dict[str, Any], project: str, mocks: Optional[PlanMocks] = None, program: Optional[Path] = None) -> tuple[PlanMocks, list[tuple[str, str]]]:
+def run_program(
+    stack: str, values: dict[str, Any], project: str, mocks: PlanMocks | None = None, program: Path | None = None
+) -> tuple[PlanMocks, list[tuple[str, str]]]:
     mocks = mocks or PlanMocks()
     loop = _fresh_loop()
     try:
@@ -50,7 +52,7 @@ def collector_paused():
             gc.enable()
 
 
-_LOOP: Optional[asyncio.AbstractEventLoop] = None
+_LOOP: asyncio.AbstractEventLoop | None = None
 
 
 def _fresh_loop() -> asyncio.AbstractEventLoop:
@@ -76,7 +78,9 @@ def _stop_leftovers(loop: asyncio.AbstractEventLoop) -> None:
     loop.run_until_complete(loop.shutdown_default_executor())
 
 
-def _run_in_loop(stack: str, values: dict[str, Any], project: str, mocks: PlanMocks, program: Optional[Path]) -> tuple[PlanMocks, list[tuple[str, str]]]:
+def _run_in_loop(
+    stack: str, values: dict[str, Any], project: str, mocks: PlanMocks, program: Path | None
+) -> tuple[PlanMocks, list[tuple[str, str]]]:
     import pulumi
     from pulumi.runtime.stack import run_pulumi_func
     from pulumi.runtime.sync_await import _sync_await
@@ -94,7 +98,9 @@ def _run_in_loop(stack: str, values: dict[str, Any], project: str, mocks: PlanMo
         runpy.run_path(str(main), run_name="__main__")
 
     with _without_stack_traces():  # from the first registration on: set_mocks registers the stack
-        pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=True, logger=logger, monitor=PlanMonitor(mocks))
+        pulumi.runtime.set_mocks(
+            mocks, project=project, stack=stack, preview=True, logger=logger, monitor=PlanMonitor(mocks)
+        )
         pulumi.runtime.set_all_config({k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()})
         with _recording_declarations(mocks.declared):
             _sync_await(run_pulumi_func(run_main))

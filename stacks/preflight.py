@@ -16,7 +16,7 @@ Each problem is one line; a `PreflightWarning` line does not fail the preflight.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 from components.rules import instances
 from components.rules.clusters import hyperpod_instance_type, with_default_groups
@@ -31,17 +31,29 @@ if TYPE_CHECKING:
     from .models.hub import Hub
 
 # EC2 On-Demand vCPU quotas by instance family letter.
-EC2_QUOTAS = {"g": ("L-DB2E81BA", "Running On-Demand G and VT instances"), "p": ("L-417A185B", "Running On-Demand P instances")}
+EC2_QUOTAS = {
+    "g": ("L-DB2E81BA", "Running On-Demand G and VT instances"),
+    "p": ("L-417A185B", "Running On-Demand P instances"),
+}
 
 
 class PreflightWarning(str):
     """A preflight line that does not stop `up`: the stack cannot see whether it holds."""
 
 
-def run(cfg: StackConfig, aws: Optional[Aws] = None) -> list[str]:
+def run(cfg: StackConfig, aws: Aws | None = None) -> list[str]:
     aws = aws or Aws(cfg.region)
     problems: list[str] = []
-    for check in (check_models, check_hub_models, check_instance_types, check_quotas, check_hyperpod, check_certificate, check_gateway_certificate, check_prometheus_workspaces):
+    for check in (
+        check_models,
+        check_hub_models,
+        check_instance_types,
+        check_quotas,
+        check_hyperpod,
+        check_certificate,
+        check_gateway_certificate,
+        check_prometheus_workspaces,
+    ):
         try:
             problems += check(cfg, aws)
         except AwsError as exc:
@@ -62,17 +74,26 @@ def check_models(cfg: StackConfig, aws: Aws) -> list[str]:
         except AwsError as exc:
             out.append(f"{where}: [G14] {exc}")
             continue
-        names = {k[len(prefix):] for k in keys}
-        missing = [m for m, ok in (("config.json", "config.json" in names), ("*.safetensors", any(n.endswith(".safetensors") for n in names))) if not ok]
+        names = {k[len(prefix) :] for k in keys}
+        missing = [
+            m
+            for m, ok in (
+                ("config.json", "config.json" in names),
+                ("*.safetensors", any(n.endswith(".safetensors") for n in names)),
+            )
+            if not ok
+        ]
         if missing:
-            out.append(f"{where}: [G14] no {' and no '.join(missing)} at the top of the model location. Fix: upload the model there or correct modelSource.path")
+            out.append(
+                f"{where}: [G14] no {' and no '.join(missing)} at the top of the model location. Fix: upload the model there or correct modelSource.path"
+            )
     return out
 
 
 HUB_TIMEOUT = 15.0  # seconds for each answer of the hub
 
 
-def check_hub_models(cfg: StackConfig, aws: Optional[Aws] = None, hub: Optional["Hub"] = None) -> list[str]:
+def check_hub_models(cfg: StackConfig, aws: Aws | None = None, hub: Hub | None = None) -> list[str]:
     """G24 and the hub's answers: the model and its revision exist; a gated model has a token Secret; the local
     `$HF_TOKEN` can read config.json (the Secret's token is in the cluster, out of reach: a warning says so
     when no local token is set)."""
@@ -99,7 +120,11 @@ def check_hub_models(cfg: StackConfig, aws: Optional[Aws] = None, hub: Optional[
         if missing:
             continue
         if info.gated and not hub.token:
-            out.append(PreflightWarning(f"{where}.tokenSecret = {src.token_secret.name if src.token_secret else '-'}: [G24] {repo} is gated; whether the Secret's token may read it is not visible from here. Fix: set ${DEFAULT_TOKEN_ENV} to the same token and run preflight again"))
+            out.append(
+                PreflightWarning(
+                    f"{where}.tokenSecret = {src.token_secret.name if src.token_secret else '-'}: [G24] {repo} is gated; whether the Secret's token may read it is not visible from here. Fix: set ${DEFAULT_TOKEN_ENV} to the same token and run preflight again"
+                )
+            )
             continue
         try:
             hub.read(repo, info.sha, "config.json", (0, 0), 1)  # one byte: can this token read the files?
@@ -143,14 +168,20 @@ def check_quotas(cfg: StackConfig, aws: Aws) -> list[str]:
             code, label = EC2_QUOTAS[family]
             have = aws.quota("ec2", code)
             if have < need:
-                out.append(f"cluster.gpuNodeGroups: quota '{label}' ({code}) in {cfg.region} = {have:g} vCPUs, the node groups' maxSize needs {need}. Fix: request an increase in Service Quotas or lower maxSize")
+                out.append(
+                    f"cluster.gpuNodeGroups: quota '{label}' ({code}) in {cfg.region} = {have:g} vCPUs, the node groups' maxSize needs {need}. Fix: request an increase in Service Quotas or lower maxSize"
+                )
     elif cfg.cluster.mode == "hyperpod":
-        quotas = {name.lower(): value for name, value in aws.quotas_named("sagemaker", "ml.* for cluster usage").items()}
+        quotas = {
+            name.lower(): value for name, value in aws.quotas_named("sagemaker", "ml.* for cluster usage").items()
+        }
         for t, n in sorted(wanted.items()):
             name = f"{hyperpod_instance_type(t)} for cluster usage"
             have = quotas.get(name.lower(), 0.0)
             if have < n:
-                out.append(f"cluster.instanceGroups: quota '{name}' in {cfg.region} = {have:g}, the instance groups need {n}. Fix: request an increase in Service Quotas or lower instanceCount")
+                out.append(
+                    f"cluster.instanceGroups: quota '{name}' in {cfg.region} = {have:g}, the instance groups need {n}. Fix: request an increase in Service Quotas or lower instanceCount"
+                )
     return out
 
 
@@ -159,13 +190,17 @@ def unobtainable(wanted: dict[str, int], hyperpod: bool, region: str, aws: Aws) 
     quota checked above (HyperPod "<type> for cluster usage", else the EC2 On-Demand vCPU quota of the
     family). `stacks tune` drops these types from a grid before deploying anything."""
     out: dict[str, str] = {}
-    named: Optional[dict[str, float]] = None
+    named: dict[str, float] | None = None
     for t, n in sorted(wanted.items()):
         ec2 = instances.ec2_name(t.strip().lower())
         if not aws.instance_type_offered(ec2):
             out[t] = f"not offered in {region}"
         elif hyperpod:
-            named = named if named is not None else {k.lower(): v for k, v in aws.quotas_named("sagemaker", "ml.* for cluster usage").items()}
+            named = (
+                named
+                if named is not None
+                else {k.lower(): v for k, v in aws.quotas_named("sagemaker", "ml.* for cluster usage").items()}
+            )
             quota = f"{hyperpod_instance_type(ec2)} for cluster usage"
             if named.get(quota.lower(), 0.0) < n:
                 out[t] = f"quota '{quota}' in {region} = {named.get(quota.lower(), 0.0):g}, a trial needs {n}"
@@ -183,7 +218,9 @@ def check_hyperpod(cfg: StackConfig, aws: Aws) -> list[str]:
         return []
     status = aws.hyperpod_status(arn)
     if status != "InService":
-        return [f"cluster.hyperpodClusterArn = {arn}: HyperPod cluster is {status}, not InService. Fix: wait for it or repair it before deploying endpoints"]
+        return [
+            f"cluster.hyperpodClusterArn = {arn}: HyperPod cluster is {status}, not InService. Fix: wait for it or repair it before deploying endpoints"
+        ]
     return []
 
 
@@ -200,7 +237,7 @@ def covers(names: list[str], host: str) -> bool:
     return False
 
 
-def _issued(where: str, arn: str, stack_region: str, aws: Aws) -> tuple[Optional[dict], list[str]]:
+def _issued(where: str, arn: str, stack_region: str, aws: Aws) -> tuple[dict | None, list[str]]:
     """(the certificate, []) when `arn` is an ISSUED ACM certificate of the stack's region, else (None, the
     problem). An ALB takes ACM certificates of its own region only ("Certificates in ACM are regional
     resources", docs.aws.amazon.com/acm/latest/userguide/acm-regions.html), and only ISSUED ones: a listener
@@ -209,11 +246,19 @@ def _issued(where: str, arn: str, stack_region: str, aws: Aws) -> tuple[Optional
     attaches it and `up` times out waiting for the Ingress."""
     region, account = arn.split(":")[3:5]
     if region != stack_region:
-        return None, [f"{where} the certificate is in {region}, the stack's ALBs in {stack_region}; an ALB can use ACM certificates of its own region only. Fix: request or import the certificate in {stack_region} and set its ARN"]
+        return None, [
+            f"{where} the certificate is in {region}, the stack's ALBs in {stack_region}; an ALB can use ACM certificates of its own region only. Fix: request or import the certificate in {stack_region} and set its ARN"
+        ]
     cert = aws.acm_certificate(arn, region)
     if cert is None:
-        placeholder = " (123456789012 is AWS's documentation account: the example's placeholder)" if account == "123456789012" else ""
-        return None, [f"{where} no such certificate in {region} for the account of these credentials{placeholder}. Fix: set the ARN of an ACM certificate of that account and region (`aws acm list-certificates --region {region}`)"]
+        placeholder = (
+            " (123456789012 is AWS's documentation account: the example's placeholder)"
+            if account == "123456789012"
+            else ""
+        )
+        return None, [
+            f"{where} no such certificate in {region} for the account of these credentials{placeholder}. Fix: set the ARN of an ACM certificate of that account and region (`aws acm list-certificates --region {region}`)"
+        ]
     status = cert.get("Status")
     if status != "ISSUED":
         fix = (
@@ -221,7 +266,9 @@ def _issued(where: str, arn: str, stack_region: str, aws: Aws) -> tuple[Optional
             if status == "PENDING_VALIDATION"
             else "request or import a new certificate and set its ARN"
         )
-        return None, [f"{where} the certificate is {status}, not ISSUED: the ALB cannot serve it and `pulumi up` times out waiting for the Ingress. Fix: {fix}"]
+        return None, [
+            f"{where} the certificate is {status}, not ISSUED: the ALB cannot serve it and `pulumi up` times out waiting for the Ingress. Fix: {fix}"
+        ]
     return cert, []
 
 
@@ -234,7 +281,9 @@ def _alb_name_warning(where: str, names: list[str], fix: str) -> PreflightWarnin
     certificate can hold (ACM refuses Amazon-owned names, FailureReason DOMAIN_NOT_ALLOWED,
     docs.aws.amazon.com/acm/latest/APIReference/API_CertificateDetail.html): a warning, since a CNAME the
     user points at the ALB after `up` (outside the stack) makes it work."""
-    return PreflightWarning(f"{where} clients reach the ALB by its *.elb.amazonaws.com name, which no ACM certificate covers (this one: {', '.join(names)}): browsers and curl see a name mismatch. Fix: {fix}")
+    return PreflightWarning(
+        f"{where} clients reach the ALB by its *.elb.amazonaws.com name, which no ACM certificate covers (this one: {', '.join(names)}): browsers and curl see a name mismatch. Fix: {fix}"
+    )
 
 
 def check_certificate(cfg: StackConfig, aws: Aws) -> list[str]:
@@ -255,9 +304,17 @@ def check_certificate(cfg: StackConfig, aws: Aws) -> list[str]:
         hosts = [h for h in (tls_for(ep, ingress).host for ep in albs) if h]
         missing = [h for h in hosts if not covers(names, h)]
         if missing:
-            return [f"{where} the certificate covers {', '.join(names)}, not {', '.join(missing)}: clients see a name mismatch. Fix: use a certificate for *.{ingress.domain.name}, or remove certificateArn so the stack issues one"]
+            return [
+                f"{where} the certificate covers {', '.join(names)}, not {', '.join(missing)}: clients see a name mismatch. Fix: use a certificate for *.{ingress.domain.name}, or remove certificateArn so the stack issues one"
+            ]
         return []
-    return [_alb_name_warning(f"{where} without platform.ingress.domain", names, "point a DNS name of the certificate at the ALB (CNAME) after `up`, or set platform.ingress.domain {name, hostedZoneId} so the stack names and points each endpoint")]
+    return [
+        _alb_name_warning(
+            f"{where} without platform.ingress.domain",
+            names,
+            "point a DNS name of the certificate at the ALB (CNAME) after `up`, or set platform.ingress.domain {name, hostedZoneId} so the stack names and points each endpoint",
+        )
+    ]
 
 
 GATEWAY_CERT_KEY = "gateway.certificateArn"
@@ -273,11 +330,19 @@ def check_gateway_certificate(cfg: StackConfig, aws: Aws) -> list[str]:
     cert, problems = _issued(where, arn, cfg.region, aws)
     if cert is None:
         return problems
-    return [_alb_name_warning(where, _names(cert), "point a DNS name of the certificate at the gateway's ALB (CNAME) after `up` and give tenants that name")]
+    return [
+        _alb_name_warning(
+            where,
+            _names(cert),
+            "point a DNS name of the certificate at the gateway's ALB (CNAME) after `up` and give tenants that name",
+        )
+    ]
 
 
 # https://aps-workspaces.<region>.amazonaws.com/workspaces/<id>: the CRD's serverAddress pattern.
-_AMP_URL = re.compile(r"^https://aps-workspaces\.(?P<region>[a-z0-9-]+)\.amazonaws\.com/workspaces/(?P<id>ws-[a-zA-Z0-9-]+)$")
+_AMP_URL = re.compile(
+    r"^https://aps-workspaces\.(?P<region>[a-z0-9-]+)\.amazonaws\.com/workspaces/(?P<id>ws-[a-zA-Z0-9-]+)$"
+)
 
 
 def check_prometheus_workspaces(cfg: StackConfig, aws: Aws) -> list[str]:
@@ -298,7 +363,11 @@ def check_prometheus_workspaces(cfg: StackConfig, aws: Aws) -> list[str]:
         status = aws.amp_workspace_status(match["id"], match["region"])
         if status == "ACTIVE":
             continue
-        state = f"has no workspace {match['id']} in {match['region']}" if status is None else f"workspace {match['id']} is {status}, not ACTIVE"
+        state = (
+            f"has no workspace {match['id']} in {match['region']}"
+            if status is None
+            else f"workspace {match['id']} is {status}, not ACTIVE"
+        )
         out.append(
             f"{keys[0]} = {address}: [A1] the account {state}, so the autoscaling queries get no data and the endpoints never "
             "scale. Fix: set it to your workspace's query URL (`aws amp list-workspaces`), with the engines' /metrics scraped into it"
@@ -322,7 +391,12 @@ def main(stack: str, console, project_dir=None) -> int:
     lines = run(cfg)
     problems = [line for line in lines if not isinstance(line, PreflightWarning)]
     for line in lines:
-        console.print(labelled("preflight warning", "yellow", line) if isinstance(line, PreflightWarning) else labelled("preflight", "red", line), soft_wrap=True)
+        console.print(
+            labelled("preflight warning", "yellow", line)
+            if isinstance(line, PreflightWarning)
+            else labelled("preflight", "red", line),
+            soft_wrap=True,
+        )
     if problems:
         return 1
     console.print(labelled("Preflight passed", "green bold", f"for stack {stack} ({cfg.region})."))

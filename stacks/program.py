@@ -14,24 +14,23 @@ from __future__ import annotations
 import os
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components import endpoints, transforms
 from components.cluster import EksCluster, EksClusterArgs, ExistingCluster, ExistingClusterArgs
-from components.ingress_drain import IngressDrainGuard
-from components.gateway import CacheNetwork, TenantGateway, TenantGatewayArgs
 from components.cluster_hyperpod import HyperPodCluster, HyperPodClusterArgs, hyperpod_dependencies
 from components.dynamic_providers import provider_host_problem
 from components.endpoints.tls import with_issued_certificate
+from components.gateway import CacheNetwork, TenantGateway, TenantGatewayArgs
+from components.ingress_drain import IngressDrainGuard
 from components.network import Network, NetworkArgs
 from components.platform import Platform, PlatformArgs
-from components.rules import ConfigError
+from components.rules import ConfigError, fit
 from components.rules import addons as addon_rules
 from components.rules import clusters as cluster_rules
-from components.rules import fit
 from components.rules import namespaces as namespace_rules
 from components.rules import tags as tag_rules
 from components.rules.addons import OPERATOR_NAMESPACE
@@ -42,19 +41,20 @@ from . import charts
 from . import config as stack_config
 
 
-
 @dataclass
 class Base:
     """What the endpoint half needs from the cluster half (built here or read from a platform stack)."""
 
     provider: k8s.Provider
     operator_ready: list[pulumi.Resource] = field(default_factory=list)
-    backend_ready: dict[str, list[pulumi.Resource]] = field(default_factory=dict)  # per backend: what its custom resources wait for (O3)
+    backend_ready: dict[str, list[pulumi.Resource]] = field(
+        default_factory=dict
+    )  # per backend: what its custom resources wait for (O3)
     ingress_ready: list[pulumi.Resource] = field(default_factory=list)
     gpu_ready: list[pulumi.Resource] = field(default_factory=list)  # GPU nodes and the device plugin (O4)
-    kubeconfig: Optional[Any] = None  # for checks that read the cluster during `up`
+    kubeconfig: Any | None = None  # for checks that read the cluster during `up`
     outputs: dict[str, Any] = field(default_factory=dict)
-    network: Optional[CacheNetwork] = None  # where the gateway's ElastiCache goes (a stack that builds the VPC)
+    network: CacheNetwork | None = None  # where the gateway's ElastiCache goes (a stack that builds the VPC)
     endpoint_components: list[endpoints.EndpointComponent] = field(default_factory=list)  # filled by declare_endpoints
 
 
@@ -74,7 +74,9 @@ def main() -> None:
     cfg = load_config()
     for warning in cfg.warnings:
         pulumi.log.warn(str(warning))
-    for change in cfg.changes:  # defaults filled in (derived node groups, backend load balancers, A1 triggers, G22 image)
+    for (
+        change
+    ) in cfg.changes:  # defaults filled in (derived node groups, backend load balancers, A1 triggers, G22 image)
         pulumi.log.info(str(change))
     if cfg.preflight and not pulumi.runtime.is_dry_run():
         _preflight(cfg)
@@ -91,7 +93,9 @@ def main() -> None:
     pulumi.export("apiKeys", api_keys)
     if cfg.gateway.enabled:
         gateway = declare_gateway(cfg, base, api_keys)
-        pulumi.export("gateway", {"url": gateway.url, "tenants": gateway.tenants, "counterStore": gateway.counter_store})
+        pulumi.export(
+            "gateway", {"url": gateway.url, "tenants": gateway.tenants, "counterStore": gateway.counter_store}
+        )
         pulumi.export("gatewayKeys", gateway.keys)  # apart, as apiKeys: each value a Pulumi secret
 
 
@@ -99,7 +103,11 @@ def declare_gateway(cfg: stack_config.StackConfig, base: Base, api_keys: dict[st
     """The tenant gateway after the endpoints; each endpoint's own key goes to the gateway, not to tenants."""
     resolved = {ep.spec.name: ep for ep in (resolve(spec) for spec in cfg.endpoints)}
     counts = Counter(ep.name for ep in resolved.values())
-    keys = {name: api_keys[ep.name if counts[ep.name] == 1 else ep.key] for name, ep in resolved.items() if (ep.name if counts[ep.name] == 1 else ep.key) in api_keys}
+    keys = {
+        name: api_keys[ep.name if counts[ep.name] == 1 else ep.key]
+        for name, ep in resolved.items()
+        if (ep.name if counts[ep.name] == 1 else ep.key) in api_keys
+    }
     return TenantGateway(
         "gateway",
         TenantGatewayArgs(
@@ -114,7 +122,11 @@ def declare_gateway(cfg: stack_config.StackConfig, base: Base, api_keys: dict[st
             network=base.network,
             tags=tag_rules.stack_tags(pulumi.get_stack(), cfg.cluster.name, cfg.cluster.tags),
             kubeconfig=base.kubeconfig,
-            router_checks={(c.endpoint.namespace, c.endpoint.name): c.router_check for c in base.endpoint_components if c.router_check is not None},
+            router_checks={
+                (c.endpoint.namespace, c.endpoint.name): c.router_check
+                for c in base.endpoint_components
+                if c.router_check is not None
+            },
         ),
     )
 
@@ -138,10 +150,10 @@ def build_base(cfg: stack_config.StackConfig) -> Base:
     spec = cluster_rules.with_default_groups(cfg.cluster, cfg.endpoints)
     tags = tag_rules.stack_tags(pulumi.get_stack(), spec.name, spec.tags)
     after: list[pulumi.Resource] = []
-    hyperpod_arn: Optional[pulumi.Output[str]] = None
+    hyperpod_arn: pulumi.Output[str] | None = None
     outputs: dict[str, Any] = {"name": spec.name, "mode": spec.mode}
     chart_dir = ""
-    cache_network: Optional[CacheNetwork] = None
+    cache_network: CacheNetwork | None = None
     if spec.mode == "existing":
         cluster: Any = ExistingCluster("cluster", ExistingClusterArgs(spec=spec, region=cfg.region))
         vpc_id = cluster.vpc_id
@@ -161,14 +173,22 @@ def build_base(cfg: stack_config.StackConfig) -> Base:
         chart_dir = hyperpod_chart_dir()
     if spec.mode == "hyperpod":
         # O5: the HyperPod chart is installed on the EKS cluster (system nodes up) before HyperPod nodes join.
-        dependencies = hyperpod_dependencies(chart_dir, provider, plan, after=[cluster.eks, *after], instance_types=[g.instance_type for g in spec.instance_groups])
+        dependencies = hyperpod_dependencies(
+            chart_dir,
+            provider,
+            plan,
+            after=[cluster.eks, *after],
+            instance_types=[g.instance_type for g in spec.instance_groups],
+        )
         hp = HyperPodCluster(
             "hyperpod",
             HyperPodClusterArgs(
                 spec=spec,
                 eks_cluster_arn=cluster.cluster_arn,
                 subnet_ids=network.private_subnet_ids,
-                security_group_ids=cluster.cluster_security_group_id.apply(lambda sg: [sg]),  # the system nodes' group too
+                security_group_ids=cluster.cluster_security_group_id.apply(
+                    lambda sg: [sg]
+                ),  # the system nodes' group too
                 tags=tags,
                 after=[dependencies],
             ),
@@ -230,7 +250,9 @@ def hyperpod_chart_dir() -> str:
     if directory is not None:
         return str(directory)
     if pulumi.runtime.is_dry_run():
-        pulumi.log.warn(f"{reason}; `pulumi up` stops here until it is (rule O5: the chart comes before the HyperPod cluster)")
+        pulumi.log.warn(
+            f"{reason}; `pulumi up` stops here until it is (rule O5: the chart comes before the HyperPod cluster)"
+        )
         return str(charts.CACHE_ROOT / charts.HYPERPOD_CHART)
     pulumi.log.error(reason)
     raise pulumi.RunError("the HyperPod Helm chart is missing; nothing was declared")
@@ -252,11 +274,13 @@ def declare_endpoints(cfg: stack_config.StackConfig, base: Base) -> tuple[dict[s
     }
     resolved = [resolve(spec) for spec in cfg.endpoints]
     # S2: the certificate the stack issues for platform.ingress.domain, declared once for every ALB.
-    ingress = with_issued_certificate(cfg.platform.ingress, tag_rules.stack_tags(pulumi.get_stack(), cfg.cluster.name, cfg.cluster.tags))
+    ingress = with_issued_certificate(
+        cfg.platform.ingress, tag_rules.stack_tags(pulumi.get_stack(), cfg.cluster.name, cfg.cluster.tags)
+    )
     counts = Counter(ep.name for ep in resolved)
     outputs: dict[str, Any] = {}
     api_keys: dict[str, Any] = {}
-    verdicts: list[Optional[fit.Fit]] = [*cfg.fits] or [None] * len(resolved)
+    verdicts: list[fit.Fit | None] = [*cfg.fits] or [None] * len(resolved)
     for ep, contract, verdict in zip(resolved, cfg.contracts or [None] * len(resolved), verdicts):
         # Pulumi names per (namespace, name) (G2): one endpoint name may be used in two namespaces.
         # A name used once keeps the key it had before (output key and resource alias), so existing

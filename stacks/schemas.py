@@ -15,14 +15,14 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional
+from typing import Any
 
 import jsonschema
 import kubernetes_validate
 import yaml
-
 from kubernetes_validate import utils as kv_utils
 from referencing import Registry, Resource
 
@@ -52,13 +52,18 @@ def _reason(exc: Exception, path: Path) -> str:
         return str(exc).removeprefix(f"{path}: ").split("; Fix: ")[0]
     return type(exc).__name__
 
+
 # jsonschema ignores `format` without a checker; the API server enforces the integer widths.
 FORMAT_CHECKER = jsonschema.FormatChecker(formats=())
 
 
 def _fits(bits: int) -> Callable[[Any], bool]:
     def check(value: Any) -> bool:  # a non-number is the `type` keyword's business
-        return isinstance(value, bool) or not isinstance(value, (int, float)) or -(2 ** (bits - 1)) <= value < 2 ** (bits - 1)
+        return (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or -(2 ** (bits - 1)) <= value < 2 ** (bits - 1)
+        )
 
     return check
 
@@ -67,7 +72,7 @@ FORMAT_CHECKER.checks("int32")(_fits(32))
 FORMAT_CHECKER.checks("int64")(_fits(64))
 
 
-def find_crd_dir(explicit: Optional[str] = None) -> tuple[Optional[Path], str]:
+def find_crd_dir(explicit: str | None = None) -> tuple[Path | None, str]:
     """The CRD directory and where it came from; (None, reason) when there is none."""
     candidates = [
         (explicit, "--crd-dir"),
@@ -139,7 +144,7 @@ def parsed_documents(data: bytes, source: str = "CRD file") -> list[Any]:
 class CrdRegistry:
     """CRD schemas by (group, version, kind); files parsed only when a kind they define is asked for."""
 
-    def __init__(self, directory: Optional[Path]):
+    def __init__(self, directory: Path | None):
         self.directory = directory
         self._found: dict[tuple[str, str, str], tuple[dict[str, Any], str]] = {}  # schema and source, per version found
         self._schemas: dict[tuple[str, str, str], tuple[jsonschema.Validator, str]] = {}
@@ -162,7 +167,9 @@ class CrdRegistry:
                         continue
                     # A bundle of many CRDs (Gateway API's gatewayapi-crds.yaml) names later kinds past the
                     # head: read on, in the same open, only when there is more than the head.
-                    found = needle_kind in head or (len(head) == HEAD_BYTES and needle_kind in head[-len(needle_kind):] + file.read(MAX_CRD_BYTES))
+                    found = needle_kind in head or (
+                        len(head) == HEAD_BYTES and needle_kind in head[-len(needle_kind) :] + file.read(MAX_CRD_BYTES)
+                    )
             except (inputs.InputError, OSError) as exc:
                 self._parsed.add(path)
                 self.unreadable[path] = _reason(exc, path)
@@ -194,7 +201,7 @@ class CrdRegistry:
             except (KeyError, TypeError, AttributeError):
                 self.unreadable[path] = "not a CustomResourceDefinition with spec.group, names.kind and versions"
 
-    def schema(self, group: str, version: str, kind: str) -> Optional[tuple[jsonschema.Validator, str]]:
+    def schema(self, group: str, version: str, kind: str) -> tuple[jsonschema.Validator, str] | None:
         key = (group, version, kind)
         if key not in self._found and key not in self._searched:
             for path in self._candidates(group, kind):
@@ -211,12 +218,14 @@ class CrdRegistry:
             self._rules[key] = crd_cel.CrdRules(schema)  # each rule is compiled when first run
         return self._schemas.get(key)
 
-    def rules(self, group: str, version: str, kind: str) -> Optional[crd_cel.CrdRules]:
+    def rules(self, group: str, version: str, kind: str) -> crd_cel.CrdRules | None:
         """The CEL rules of a kind whose schema() was found."""
         return self._rules.get((group, version, kind))
 
 
-MAX_ERROR_CHARS = 300  # jsonschema's message repeats the whole value: 600 rate-limit rules made a 134,000-character line
+MAX_ERROR_CHARS = (
+    300  # jsonschema's message repeats the whole value: 600 rate-limit rules made a 134,000-character line
+)
 
 
 def _format_error(err: jsonschema.ValidationError) -> str:
@@ -240,7 +249,7 @@ def is_builtin_group(group: str) -> bool:
 # thousands of documents.
 
 
-def _minor(version: str) -> Optional[tuple[int, int]]:
+def _minor(version: str) -> tuple[int, int] | None:
     found = re.fullmatch(r"v?(\d{1,4})\.(\d{1,4})(?:\.\d{1,6})?", version.strip())
     return (int(found.group(1)), int(found.group(2))) if found else None
 
@@ -252,12 +261,14 @@ def supported_kubernetes_version(text: str) -> str:
     wanted = _minor(text)
     if wanted is None or not have[0] <= wanted <= have[-1]:
         low, high = (".".join(map(str, v)) for v in (have[0], have[-1]))
-        raise ValueError(f"{text!r} is not a Kubernetes version kubernetes-validate {kubernetes_validate.__version__} has schemas for; "
-                         f"Fix: give one from {low} to {high}, e.g. {DEFAULT_K8S_VERSION}")
-    return "%d.%d" % wanted
+        raise ValueError(
+            f"{text!r} is not a Kubernetes version kubernetes-validate {kubernetes_validate.__version__} has schemas for; "
+            f"Fix: give one from {low} to {high}, e.g. {DEFAULT_K8S_VERSION}"
+        )
+    return "{}.{}".format(*wanted)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _schema_version(desired: str) -> str:
     """kubernetes-validate's schema version for a Kubernetes version (the newest not newer than it)."""
     wanted = _minor(supported_kubernetes_version(desired))
@@ -265,13 +276,15 @@ def _schema_version(desired: str) -> str:
     return [v for v in kv_utils.all_versions() if (_minor(v) or (0, 0)) <= wanted][-1]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _definitions(schema_dir: str, desired: str) -> Resource:
-    return Resource.from_contents(kv_utils.schema_contents(f"kubernetes-json-schema/{schema_dir}/_definitions.json", desired))
+    return Resource.from_contents(
+        kv_utils.schema_contents(f"kubernetes-json-schema/{schema_dir}/_definitions.json", desired)
+    )
 
 
 @functools.lru_cache(maxsize=512)
-def core_validator(desired: str, api_version: str, kind: str) -> Optional[jsonschema.Validator]:
+def core_validator(desired: str, api_version: str, kind: str) -> jsonschema.Validator | None:
     """The strict validator of a core kind, or None when kubernetes-validate has no schema for it."""
     schema_dir = f"v{_schema_version(desired)}-local-strict"
     # rbac.authorization.k8s.io/v1 -> rbac-v1, as kubernetes-validate names its files
@@ -288,7 +301,7 @@ def core_validator(desired: str, api_version: str, kind: str) -> Optional[jsonsc
 
 
 class Validator:
-    def __init__(self, crd_dir: Optional[Path], kubernetes_version: str = DEFAULT_K8S_VERSION):
+    def __init__(self, crd_dir: Path | None, kubernetes_version: str = DEFAULT_K8S_VERSION):
         self.crds = CrdRegistry(crd_dir)
         self.kubernetes_version = kubernetes_version
 
@@ -320,12 +333,17 @@ class Validator:
         validator, source = found
         errors = sorted(validator.iter_errors(obj), key=lambda e: list(e.absolute_path))
         rules = self.crds.rules(group, version, kind)
-        cel = rules.check(obj, blocked=crd_cel.blocking([str(e.validator) for e in errors])) if rules else crd_cel.CelResult()
+        cel = (
+            rules.check(obj, blocked=crd_cel.blocking([str(e.validator) for e in errors]))
+            if rules
+            else crd_cel.CelResult()
+        )
         failed = bool(errors or cel.violations)
         return SchemaResult("failed" if failed else "passed", source, tuple(_format_error(e) for e in errors), cel)
 
 
 # ---------------------------------------------------------------- fetching pinned CRDs
+
 
 def pinned_groups(sources: Path = SOURCES_FILE) -> list[str]:
     """API groups of the pinned CRD files: upstream names a file `<group>_<plural>.yaml`; a bundle of
@@ -337,11 +355,14 @@ def pinned_groups(sources: Path = SOURCES_FILE) -> list[str]:
     return sorted(groups)
 
 
-def fetch_crds(dest: Optional[Path] = None, fetch: Optional[Fetcher] = None, sources: Path = SOURCES_FILE) -> list[str]:
+def fetch_crds(dest: Path | None = None, fetch: Fetcher | None = None, sources: Path = SOURCES_FILE) -> list[str]:
     """Download every pinned CRD file into `dest` (default: the cache), refusing any whose git blob id differs."""
     dest = dest or CACHE_DIR
     entries = json.loads(sources.read_text())
-    files = [PinnedFile(raw_url(e["repo"], e["commit"], e["path"]), e["blob"], dest / e["local"], e["local"]) for e in entries]
+    files = [
+        PinnedFile(raw_url(e["repo"], e["commit"], e["path"]), e["blob"], dest / e["local"], e["local"])
+        for e in entries
+    ]
 
     def offline(reason: object) -> str:
         return (

@@ -9,8 +9,9 @@ never ends. Here each of those is a `YamlInputError` that names the file, the li
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import yaml
 
@@ -41,7 +42,8 @@ class _UniqueKeyLoader(_Base):  # type: ignore[misc, valid-type]
                 continue  # an unhashable key: the base constructor reports it
             if first is not None:
                 raise yaml.constructor.ConstructorError(
-                    None, None,
+                    None,
+                    None,
                     f"duplicate key {key!r} (first at line {first.line + 1}); YAML keeps only the last, so one "
                     f"of them would be dropped silently",
                     key_node.start_mark,
@@ -73,7 +75,9 @@ def _expanded_size(value: Any, budget: int, sizes: dict[int, int], active: set[i
 
 def _text(path: Path, max_bytes: int) -> str:
     try:
-        return inputs.read_text(path, max_bytes=max_bytes, what="YAML input", fix="pass the YAML file itself", syntax="yaml")
+        return inputs.read_text(
+            path, max_bytes=max_bytes, what="YAML input", fix="pass the YAML file itself", syntax="yaml"
+        )
     except inputs.InputError as exc:
         raise YamlInputError(str(exc)) from None
 
@@ -124,7 +128,9 @@ def load_text(text: str, source: str, *, max_nodes: int = MAX_EXPANDED_NODES) ->
 
 def _single(docs: list[Any], source: str) -> Any:
     if len(docs) > 1:
-        raise YamlInputError(f"{source}: {len(docs)} YAML documents where one was expected; Fix: remove the extra `---`")
+        raise YamlInputError(
+            f"{source}: {len(docs)} YAML documents where one was expected; Fix: remove the extra `---`"
+        )
     return docs[0] if docs else None
 
 

@@ -125,7 +125,9 @@ def postgres_server():
 
     bindir = binaries()
     if bindir is None:
-        pytest.skip("needs the PostgreSQL server binaries (initdb, postgres) on PATH or in /usr/lib/postgresql/*/bin, e.g. apt-get install postgresql")
+        pytest.skip(
+            "needs the PostgreSQL server binaries (initdb, postgres) on PATH or in /usr/lib/postgresql/*/bin, e.g. apt-get install postgresql"
+        )
     server = PostgresServer(bindir)
     yield server
     server.close()

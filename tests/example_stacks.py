@@ -20,7 +20,11 @@ USER_CERTIFICATE_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/0123abcd-
 USER_DOMAIN = {"name": "llm.example.com", "hostedZoneId": "Z0123456789ABCDEFGHIJ"}
 # What a user sets per stack: config key (dotted below the project's) -> key -> value.
 USER_SET: dict[str, dict[str, dict[str, Any]]] = {
-    "eks": {"cluster": {"publicAccessCidrs": USER_API_CIDRS}, "platform.ingress": {"certificateArn": USER_CERTIFICATE_ARN}, "gateway": {"certificateArn": USER_CERTIFICATE_ARN}},
+    "eks": {
+        "cluster": {"publicAccessCidrs": USER_API_CIDRS},
+        "platform.ingress": {"certificateArn": USER_CERTIFICATE_ARN},
+        "gateway": {"certificateArn": USER_CERTIFICATE_ARN},
+    },
     "staging": {"cluster": {"publicAccessCidrs": USER_API_CIDRS}},
     "staging-endpoints": {"platform.ingress": {"domain": USER_DOMAIN}},
 }
@@ -56,13 +60,17 @@ def user_project(directory: Path, stack: str) -> Path:
         user_project(directory, platform.group(1))
     for dotted, keys in USER_SET.get(stack, {}).items():
         # The key's line inside its config block (`  llm-serving:<key>:` up to the next block).
-        block = re.search(rf"^  {plan_cmd.project_name()}:{dotted.split('.')[0]}:\n(?:(?:    .*)?\n)*", text, re.MULTILINE)
+        block = re.search(
+            rf"^  {plan_cmd.project_name()}:{dotted.split('.')[0]}:\n(?:(?:    .*)?\n)*", text, re.MULTILINE
+        )
         assert block, f"Pulumi.{stack}.yaml: no {dotted.split('.')[0]} block"
         body = block.group(0)
         for key, value in keys.items():
             unset = re.compile(rf"^( +{key}): (\[\]|null)   # SET THIS", re.MULTILINE)
-            assert len(unset.findall(body)) == 1, f"Pulumi.{stack}.yaml: no `{key}: [] / null   # SET THIS` line under {dotted}"
-            body = unset.sub(lambda m: f"{m.group(1)}: {json.dumps(value)}   # SET THIS", body)
+            assert len(unset.findall(body)) == 1, (
+                f"Pulumi.{stack}.yaml: no `{key}: [] / null   # SET THIS` line under {dotted}"
+            )
+            body = unset.sub(lambda m: f"{m.group(1)}: {json.dumps(value)}   # SET THIS", body)  # noqa: B023 - the substitution runs within this iteration
         text = text[: block.start()] + body + text[block.end() :]
     (directory / f"Pulumi.{stack}.yaml").write_text(text)
     return directory

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import threading
 from http.server import BaseHTTPRequestHandler
-from typing import Any, Optional
+from typing import Any
 
 from tests.loopback import LoopbackServer
 
@@ -24,6 +24,7 @@ DRIP = "drip"  # an answer sent one byte at a time (`drip_interval` apart) until
 
 class Raw(bytes):
     """A 200 answer whose body is these bytes as given (deep JSON, not JSON at all)."""
+
 
 IEC = "/apis/inference.sagemaker.aws.amazon.com/v1/namespaces/{ns}/inferenceendpointconfigs/{name}"
 DEPLOYMENT = "/apis/apps/v1/namespaces/{ns}/deployments/{name}"
@@ -46,8 +47,8 @@ class K8sServer(LoopbackServer):
     def __init__(self) -> None:
         self.routes: dict[str, list[Any]] = {}
         self.hits: dict[str, int] = {}
-        self.authorizations: list[Optional[str]] = []
-        self.auth_status: Optional[int] = None  # 401 / 403 for every request when set
+        self.authorizations: list[str | None] = []
+        self.auth_status: int | None = None  # 401 / 403 for every request when set
         self.writes: list[tuple[str, str, Any]] = []  # (POST or DELETE, path, JSON body) in order
         self.drip_interval = 1.0  # seconds between the bytes of a DRIP answer
         self.released = threading.Event()
@@ -63,7 +64,9 @@ class K8sServer(LoopbackServer):
                 server.authorizations.append(self.headers.get("Authorization"))
                 if server.auth_status or self.headers.get("Authorization") != f"Bearer {TOKEN}":
                     code = server.auth_status or 401
-                    return self._send(code, {"kind": "Status", "code": code, "reason": "Forbidden" if code == 403 else "Unauthorized"})
+                    return self._send(
+                        code, {"kind": "Status", "code": code, "reason": "Forbidden" if code == 403 else "Unauthorized"}
+                    )
                 answers = server.routes.get(path)
                 if not answers:
                     return self._send(404, {"kind": "Status", "code": 404, "reason": "NotFound"})
@@ -78,7 +81,9 @@ class K8sServer(LoopbackServer):
                 code, body = answer
                 self._send(code, body)
 
-            def do_POST(self) -> None:  # creates: recorded, answered 201 with the object (or as scripted for "POST <path>")
+            def do_POST(
+                self,
+            ) -> None:  # creates: recorded, answered 201 with the object (or as scripted for "POST <path>")
                 self._write("POST")
 
             def do_DELETE(self) -> None:
@@ -94,11 +99,17 @@ class K8sServer(LoopbackServer):
                 if answers:
                     code, answer = answers.pop(0) if len(answers) > 1 else answers[0]
                     return self._send(code, answer)
-                self._send(201 if verb == "POST" else 200, json.loads(body) if verb == "POST" and body else {"kind": "Status", "status": "Success"})
+                self._send(
+                    201 if verb == "POST" else 200,
+                    json.loads(body) if verb == "POST" and body else {"kind": "Status", "status": "Success"},
+                )
 
             def _drip(self) -> None:
                 body = json.dumps({"kind": "Status", "code": 200}).encode()
-                whole = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+                whole = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (
+                    len(body),
+                    body,
+                )
                 try:
                     for i in range(len(whole)):
                         if server.released.wait(server.drip_interval):
@@ -156,7 +167,9 @@ class FakeClock:
 T0, T1 = "2026-01-01T00:00:00Z", "2026-01-01T00:05:00Z"
 
 
-def iec(state: Optional[str], ready: int = 0, message: str = "", conditions: Optional[list[dict[str, Any]]] = None) -> dict[str, Any]:
+def iec(
+    state: str | None, ready: int = 0, message: str = "", conditions: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     status: dict[str, Any] = {
         "deploymentStatus": {
             "name": "llama",
@@ -169,15 +182,36 @@ def iec(state: Optional[str], ready: int = 0, message: str = "", conditions: Opt
     }
     if state:
         status["state"] = state
-    return {"apiVersion": "inference.sagemaker.aws.amazon.com/v1", "kind": "InferenceEndpointConfig", "metadata": {"name": "llama", "namespace": "inference"}, "status": status}
+    return {
+        "apiVersion": "inference.sagemaker.aws.amazon.com/v1",
+        "kind": "InferenceEndpointConfig",
+        "metadata": {"name": "llama", "namespace": "inference"},
+        "status": status,
+    }
 
 
 def condition(type_: str, status: str, reason: str, message: str, when: str = T1) -> dict[str, Any]:
     return {"type": type_, "status": status, "reason": reason, "message": message, "lastTransitionTime": when}
 
 
-def isvc(api_version: str, ready: str, message: str = "", transition: Optional[str] = None, failure: Optional[dict[str, Any]] = None) -> dict[str, Any]:
-    status: dict[str, Any] = {"conditions": [{"type": "Ready", "status": ready, "reason": "ComponentNotReady" if ready != "True" else "Ready", "message": message, "lastTransitionTime": T1}]}
+def isvc(
+    api_version: str,
+    ready: str,
+    message: str = "",
+    transition: str | None = None,
+    failure: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    status: dict[str, Any] = {
+        "conditions": [
+            {
+                "type": "Ready",
+                "status": ready,
+                "reason": "ComponentNotReady" if ready != "True" else "Ready",
+                "message": message,
+                "lastTransitionTime": T1,
+            }
+        ]
+    }
     if transition:
         status["modelStatus"] = {"transitionStatus": transition, **({"lastFailureInfo": failure} if failure else {})}
     return {"apiVersion": api_version, "kind": "InferenceService", "metadata": {"name": "qwen"}, "status": status}
@@ -186,11 +220,21 @@ def isvc(api_version: str, ready: str, message: str = "", transition: Optional[s
 def llmisvc(api_version: str, ready: str, reason: str = "", message: str = "") -> dict[str, Any]:
     """An LLMInferenceService's status: its Ready and MainWorkloadReady conditions and its URL (the CRD's status schema,
     checked in tests/backends/test_llmisvc_backend.py)."""
-    conditions = [condition("Ready", ready, reason or "Ready", message), condition("MainWorkloadReady", ready, reason or "Ready", message)]
-    return {"apiVersion": api_version, "kind": "LLMInferenceService", "metadata": {"name": "qwen"}, "status": {"conditions": conditions, "url": "http://qwen-kserve-workload-svc.inference.svc.cluster.local:8000"}}
+    conditions = [
+        condition("Ready", ready, reason or "Ready", message),
+        condition("MainWorkloadReady", ready, reason or "Ready", message),
+    ]
+    return {
+        "apiVersion": api_version,
+        "kind": "LLMInferenceService",
+        "metadata": {"name": "qwen"},
+        "status": {"conditions": conditions, "url": "http://qwen-kserve-workload-svc.inference.svc.cluster.local:8000"},
+    }
 
 
-def deployment(available: str, progressing: str, reason: str, message: str, ready: int, replicas: int = 2) -> dict[str, Any]:
+def deployment(
+    available: str, progressing: str, reason: str, message: str, ready: int, replicas: int = 2
+) -> dict[str, Any]:
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -200,15 +244,32 @@ def deployment(available: str, progressing: str, reason: str, message: str, read
             "replicas": replicas,
             "readyReplicas": ready,
             "conditions": [
-                {"type": "Available", "status": available, "reason": "MinimumReplicasAvailable", "message": "Deployment has minimum availability.", "lastTransitionTime": T0},
-                {"type": "Progressing", "status": progressing, "reason": reason, "message": message, "lastTransitionTime": T1},
+                {
+                    "type": "Available",
+                    "status": available,
+                    "reason": "MinimumReplicasAvailable",
+                    "message": "Deployment has minimum availability.",
+                    "lastTransitionTime": T0,
+                },
+                {
+                    "type": "Progressing",
+                    "status": progressing,
+                    "reason": reason,
+                    "message": message,
+                    "lastTransitionTime": T1,
+                },
             ],
         },
     }
 
 
-def ingress(hostname: Optional[str]) -> dict[str, Any]:
-    return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "alb-llama"}, "status": {"loadBalancer": {"ingress": [{"hostname": hostname}] if hostname else []}}}
+def ingress(hostname: str | None) -> dict[str, Any]:
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": "alb-llama"},
+        "status": {"loadBalancer": {"ingress": [{"hostname": hostname}] if hostname else []}},
+    }
 
 
 def hpa(active: str, reason: str, message: str) -> dict[str, Any]:
@@ -221,9 +282,20 @@ def hpa(active: str, reason: str, message: str) -> dict[str, Any]:
             "currentReplicas": 2,
             "desiredReplicas": 2,
             "conditions": [
-                {"type": "AbleToScale", "status": "True", "reason": "SucceededGetScale", "message": "the HPA controller was able to get the target's current scale", "lastTransitionTime": T0},
-                {"type": "ScalingActive", "status": active, "reason": reason, "message": message, "lastTransitionTime": T1},
+                {
+                    "type": "AbleToScale",
+                    "status": "True",
+                    "reason": "SucceededGetScale",
+                    "message": "the HPA controller was able to get the target's current scale",
+                    "lastTransitionTime": T0,
+                },
+                {
+                    "type": "ScalingActive",
+                    "status": active,
+                    "reason": reason,
+                    "message": message,
+                    "lastTransitionTime": T1,
+                },
             ],
         },
     }
-

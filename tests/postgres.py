@@ -22,13 +22,12 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Optional
 
 USER = "tuner"
 START_SECONDS = 30
 
 
-def binaries() -> Optional[Path]:
+def binaries() -> Path | None:
     """The folder holding initdb and postgres: on PATH, else Debian's /usr/lib/postgresql/<version>/bin."""
     found = shutil.which("initdb")
     if found and shutil.which("postgres"):
@@ -51,7 +50,7 @@ class PostgresServer:
         self.folder = Path(tempfile.mkdtemp(prefix="pg-"))  # short: a unix socket path has ~100 characters
         self.password = uuid.uuid4().hex
         self.port = _free_port()
-        self.process: Optional[subprocess.Popen] = None
+        self.process: subprocess.Popen | None = None
         self._as: dict = {}
         if os.geteuid() == 0:  # initdb refuses to run as root
             account = pwd.getpwnam("postgres")
@@ -81,12 +80,16 @@ class PostgresServer:
         deadline = time.monotonic() + START_SECONDS
         while True:
             try:
-                psycopg2.connect(host="127.0.0.1", port=self.port, user=USER, password=self.password, dbname="postgres").close()
+                psycopg2.connect(
+                    host="127.0.0.1", port=self.port, user=USER, password=self.password, dbname="postgres"
+                ).close()
                 return
             except psycopg2.OperationalError:
                 if self.process.poll() is not None or time.monotonic() > deadline:
                     self.close()
-                    raise RuntimeError(f"postgres did not start: {(self.folder / 'server.log').read_text(errors='replace')[-2000:]}") from None
+                    raise RuntimeError(
+                        f"postgres did not start: {(self.folder / 'server.log').read_text(errors='replace')[-2000:]}"
+                    ) from None
                 time.sleep(0.1)
 
     def url(self, database: str = "postgres") -> str:

@@ -26,7 +26,10 @@ SPEED_UP_MARK = "def core_validator"  # the change measured: its parent is the d
 def default_baseline() -> str:
     found = subprocess.run(
         ["git", "log", "--reverse", "--format=%H", "-S", SPEED_UP_MARK, "--", "stacks/schemas.py"],
-        cwd=ROOT, capture_output=True, text=True, check=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
     if not found:
         raise SystemExit(f"check_speed: error: no commit adds {SPEED_UP_MARK!r}; pass --baseline REV")
@@ -54,16 +57,22 @@ def timed_check(tree: Path, manifest: Path, python: str) -> tuple[float, str]:
     done = subprocess.run([python, "-m", "stacks", "check", str(manifest)], cwd=tree, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
     if done.returncode != 0:
-        raise SystemExit(f"check_speed: error: `stacks check` in {tree} exited {done.returncode}: {(done.stdout + done.stderr).strip()[-300:]}")
+        raise SystemExit(
+            f"check_speed: error: `stacks check` in {tree} exited {done.returncode}: {(done.stdout + done.stderr).strip()[-300:]}"
+        )
     return elapsed, done.stdout.strip().splitlines()[-1]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.experiments.check_speed", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.experiments.check_speed", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--documents", type=int, default=2000, help="ConfigMaps in the generated file (2000)")
     parser.add_argument("--baseline", help="git revision to compare against (default: the commit before the speed-up)")
     parser.add_argument("--repeat", type=int, default=1, help="runs per tree; the fastest counts (1)")
-    parser.add_argument("--python", default=sys.executable, help="interpreter with the project's dependencies (this one)")
+    parser.add_argument(
+        "--python", default=sys.executable, help="interpreter with the project's dependencies (this one)"
+    )
     args = parser.parse_args(argv)
     if args.documents < 1 or args.repeat < 1:
         parser.error("--documents and --repeat must be at least 1")

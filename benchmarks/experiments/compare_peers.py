@@ -42,13 +42,28 @@ def run_ours(url: str, concurrency: int, requests: int, cpu: int | None) -> dict
     """Child-process side: one level with this package's public API, result as a dict."""
     if cpu is not None:
         os.sched_setaffinity(0, {cpu})
-    cfg = BenchmarkConfig(url=url, model="bench", scenario=f"D({IN_TOKENS},{OUT_TOKENS})", concurrency=(concurrency,),
-                          max_requests=requests, max_seconds=120, warmup=0, timeout=60)
+    cfg = BenchmarkConfig(
+        url=url,
+        model="bench",
+        scenario=f"D({IN_TOKENS},{OUT_TOKENS})",
+        concurrency=(concurrency,),
+        max_requests=requests,
+        max_seconds=120,
+        warmup=0,
+        timeout=60,
+    )
     lv = eventloop.run(run_benchmark(cfg)).levels[0]
     ok = [r for r in lv.records if r.ok]
-    return {"client": "ours", "requests": len(ok), "errors": lv.failed, "chunks": sum(r.chunks for r in ok),
-            "wall_s": lv.duration_s, "cpu_s": lv.client_cpu_s, "ttft": [r.ttft for r in ok],
-            "stamps": [(r.start, r.start + cast(float, r.ttft)) for r in ok]}
+    return {
+        "client": "ours",
+        "requests": len(ok),
+        "errors": lv.failed,
+        "chunks": sum(r.chunks for r in ok),
+        "wall_s": lv.duration_s,
+        "cpu_s": lv.client_cpu_s,
+        "ttft": [r.ttft for r in ok],
+        "stamps": [(r.start, r.start + cast(float, r.ttft)) for r in ok],
+    }
 
 
 def client(cmd: list[str]) -> dict:
@@ -74,7 +89,8 @@ def summarize(d: dict, server: dict, sequential: bool) -> dict:
     return {
         **split,
         "ttft_err_ms": 1000 * (statistics.fmean(d["ttft"]) - statistics.fmean(server["ttft"][:n])),
-        "requests": d["requests"], "errors": d["errors"],
+        "requests": d["requests"],
+        "errors": d["errors"],
         "chunks_per_s": d["chunks"] / d["wall_s"],
         "chunks_per_cpu_s": d["chunks"] / d["cpu_s"],
         "cpu_ms_per_request": 1000 * d["cpu_s"] / max(1, d["requests"]),
@@ -103,27 +119,65 @@ def main() -> None:
         for c in (int(x) for x in a.concurrency.split(",")):
             n = max(a.requests, 4 * c) if c > 1 else min(a.requests, 100)
             stream_server.stats(url)  # reset
-            ours = client([sys.executable, "-m", "benchmarks.experiments.compare_peers", "--_child", "1", "--_url", url, "--_c", str(c), "--requests", str(n)])
+            ours = client(
+                [
+                    sys.executable,
+                    "-m",
+                    "benchmarks.experiments.compare_peers",
+                    "--_child",
+                    "1",
+                    "--_url",
+                    url,
+                    "--_c",
+                    str(c),
+                    "--requests",
+                    str(n),
+                ]
+            )
             ours = summarize(ours, stream_server.stats(url), c == 1)
-            peer = client([a.peer_python, str(ROOT / "benchmarks" / "experiments" / "peer_genai_bench.py"), "--url", url,
-                           "--concurrency", str(c), "--requests", str(n), "--in-tokens", str(IN_TOKENS),
-                           "--out-tokens", str(OUT_TOKENS), "--cpu", "1"])
+            peer = client(
+                [
+                    a.peer_python,
+                    str(ROOT / "benchmarks" / "experiments" / "peer_genai_bench.py"),
+                    "--url",
+                    url,
+                    "--concurrency",
+                    str(c),
+                    "--requests",
+                    str(n),
+                    "--in-tokens",
+                    str(IN_TOKENS),
+                    "--out-tokens",
+                    str(OUT_TOKENS),
+                    "--cpu",
+                    "1",
+                ]
+            )
             peer = summarize(peer, stream_server.stats(url), c == 1)
             rows.append((c, ours, peer))
-            print(f"c={c:<4} {'':8} {'chunks/s':>10} {'chunks/CPU-s':>13} {'CPU ms/req':>11} {'busy':>5} {'TTFT p50 ms':>12} {'TTFT err ms':>12}")
+            print(
+                f"c={c:<4} {'':8} {'chunks/s':>10} {'chunks/CPU-s':>13} {'CPU ms/req':>11} {'busy':>5} {'TTFT p50 ms':>12} {'TTFT err ms':>12}"
+            )
             for name, s in (("ours", ours), ("genai", peer)):
-                print(f"{'':6} {name:8} {s['chunks_per_s']:10.0f} {s['chunks_per_cpu_s']:13.0f} {s['cpu_ms_per_request']:11.2f} "
-                      f"{s['cpu_busy']:5.2f} {s['ttft_p50_ms']:12.2f} {s['ttft_err_ms']:12.3f}   ok={s['requests']} err={s['errors']}"
-                      + (f"  [send {s['send_ms']:.3f} ms + receive {s['recv_ms']:.3f} ms]" if "send_ms" in s else ""))
-            print(f"{'':6} {'ratio':8} {ours['chunks_per_s'] / peer['chunks_per_s']:10.2f} "
-                  f"{ours['chunks_per_cpu_s'] / peer['chunks_per_cpu_s']:13.2f} "
-                  f"{peer['cpu_ms_per_request'] / ours['cpu_ms_per_request']:11.2f}  (ours/genai-bench; CPU: genai/ours)", flush=True)
+                print(
+                    f"{'':6} {name:8} {s['chunks_per_s']:10.0f} {s['chunks_per_cpu_s']:13.0f} {s['cpu_ms_per_request']:11.2f} "
+                    f"{s['cpu_busy']:5.2f} {s['ttft_p50_ms']:12.2f} {s['ttft_err_ms']:12.3f}   ok={s['requests']} err={s['errors']}"
+                    + (f"  [send {s['send_ms']:.3f} ms + receive {s['recv_ms']:.3f} ms]" if "send_ms" in s else "")
+                )
+            print(
+                f"{'':6} {'ratio':8} {ours['chunks_per_s'] / peer['chunks_per_s']:10.2f} "
+                f"{ours['chunks_per_cpu_s'] / peer['chunks_per_cpu_s']:13.2f} "
+                f"{peer['cpu_ms_per_request'] / ours['cpu_ms_per_request']:11.2f}  (ours/genai-bench; CPU: genai/ours)",
+                flush=True,
+            )
     finally:
         server.terminate()
         server.wait(5)
     best = {name: max(r[i]["chunks_per_cpu_s"] for r in rows) for i, name in ((1, "ours"), (2, "genai-bench"))}
-    print(f"sustainable chunks per CPU-second (best level): ours {best['ours']:.0f}, genai-bench {best['genai-bench']:.0f}, "
-          f"ratio {best['ours'] / best['genai-bench']:.2f}x")
+    print(
+        f"sustainable chunks per CPU-second (best level): ours {best['ours']:.0f}, genai-bench {best['genai-bench']:.0f}, "
+        f"ratio {best['ours'] / best['genai-bench']:.2f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -24,8 +24,15 @@ import httpx
 from benchmarks.sse import SSEParser
 
 ROOT = Path(__file__).resolve().parents[2]
-BODY = json.dumps({"model": "bench", "messages": [{"role": "user", "content": "hi " * 32}], "max_tokens": 200,
-                   "stream": True, "stream_options": {"include_usage": True}}).encode()
+BODY = json.dumps(
+    {
+        "model": "bench",
+        "messages": [{"role": "user", "content": "hi " * 32}],
+        "max_tokens": 200,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+).encode()
 HEADERS = {"Content-Type": "application/json"}
 
 
@@ -40,6 +47,7 @@ def _count(parser: SSEParser, data: bytes) -> int:
 async def with_aiohttp(url: str, concurrency: int, requests: int) -> int:
     chunks = 0
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), read_bufsize=1 << 20) as s:
+
         async def worker(k: int) -> None:
             nonlocal chunks
             for _ in range(k):
@@ -47,6 +55,7 @@ async def with_aiohttp(url: str, concurrency: int, requests: int) -> int:
                     p = SSEParser()
                     while data := await r.content.readany():
                         chunks += _count(p, data)
+
         await asyncio.gather(*(worker(requests // concurrency) for _ in range(concurrency)))
     return chunks
 
@@ -55,6 +64,7 @@ async def with_httpx(url: str, concurrency: int, requests: int) -> int:
     chunks = 0
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
     async with httpx.AsyncClient(limits=limits, timeout=None) as s:
+
         async def worker(k: int) -> None:
             nonlocal chunks
             for _ in range(k):
@@ -62,6 +72,7 @@ async def with_httpx(url: str, concurrency: int, requests: int) -> int:
                     p = SSEParser()
                     async for data in r.aiter_raw():
                         chunks += _count(p, data)
+
         await asyncio.gather(*(worker(requests // concurrency) for _ in range(concurrency)))
     return chunks
 
@@ -71,8 +82,12 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--requests", type=int, default=320)
     a = ap.parse_args()
-    server = subprocess.Popen([sys.executable, "-m", "benchmarks.stream_server", "--port", "0", "--ttft", "0.02",
-                               "--cpu", "0"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.stream_server", "--port", "0", "--ttft", "0.02", "--cpu", "0"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert server.stdout is not None  # stdout=PIPE
     try:
         url = f"http://127.0.0.1:{server.stdout.readline().split()[1]}/v1/chat/completions"

@@ -46,10 +46,36 @@ def _clients(url: str, rate: float, requests: int, seeds: list[int], folder: Pat
     paths = [folder / f"{tag}-{k}.jsonl" for k in range(n)]
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "benchmarks", "run", "--url", url, "--model", "org/bench", "--request-rate", f"{rate / n:g}",
-             "--max-requests", str(share), "--max-seconds", str(PROCESS_DEADLINE_S - 15), "--scenario", SCENARIO, "--warmup", "0",
-             "--seed", str(seed), "--no-engine-metrics", "--quiet", "--raw", str(path)],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-m",
+                "benchmarks",
+                "run",
+                "--url",
+                url,
+                "--model",
+                "org/bench",
+                "--request-rate",
+                f"{rate / n:g}",
+                "--max-requests",
+                str(share),
+                "--max-seconds",
+                str(PROCESS_DEADLINE_S - 15),
+                "--scenario",
+                SCENARIO,
+                "--warmup",
+                "0",
+                "--seed",
+                str(seed),
+                "--no-engine-metrics",
+                "--quiet",
+                "--raw",
+                str(path),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for seed, share, path in zip(seeds, shares, paths)
     ]
@@ -82,7 +108,9 @@ def _summary(values: list[float]) -> dict[str, float]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
-def run(rate: float = 40.0, clients: int = 4, requests: int = 160, repeats: int = 3, ttft: float = 0.02, itl: float = 0.005) -> dict[str, Any]:
+def run(
+    rate: float = 40.0, clients: int = 4, requests: int = 160, repeats: int = 3, ttft: float = 0.02, itl: float = 0.005
+) -> dict[str, Any]:
     """Both sides, `repeats` times; the figures as a dict (seconds)."""
     before = os.getloadavg()
     t0 = time.monotonic()
@@ -93,7 +121,18 @@ def run(rate: float = 40.0, clients: int = 4, requests: int = 160, repeats: int 
         with tempfile.TemporaryDirectory(prefix="merge-vs-single-") as scratch:
             for r in range(repeats):
                 single.append(_level(_clients(url, rate, requests, [1000 * r], Path(scratch), f"single-{r}")))
-                merged.append(_level(_clients(url, rate, requests, [1000 * r + 1 + k for k in range(clients)], Path(scratch), f"merged-{r}")))
+                merged.append(
+                    _level(
+                        _clients(
+                            url,
+                            rate,
+                            requests,
+                            [1000 * r + 1 + k for k in range(clients)],
+                            Path(scratch),
+                            f"merged-{r}",
+                        )
+                    )
+                )
     finally:
         proc.kill()
         proc.wait()
@@ -102,16 +141,34 @@ def run(rate: float = 40.0, clients: int = 4, requests: int = 160, repeats: int 
         for p in PERCENTILES:
             key = f"{metric}_{p}"
             one, many = _summary([s[key] for s in single]), _summary([m[key] for m in merged])
-            rows.append({
-                "metric": key, "single": one, "merged": many, "ratio": many["median"] / one["median"],
-                "within_single_spread": one["min"] <= many["median"] <= one["max"],
-                "spreads_overlap": many["min"] <= one["max"] and one["min"] <= many["max"],
-            })
+            rows.append(
+                {
+                    "metric": key,
+                    "single": one,
+                    "merged": many,
+                    "ratio": many["median"] / one["median"],
+                    "within_single_spread": one["min"] <= many["median"] <= one["max"],
+                    "spreads_overlap": many["min"] <= one["max"] and one["min"] <= many["max"],
+                }
+            )
     return {
-        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "python": platform.python_version(),
-                    "load_average_before": before, "load_average_after": os.getloadavg()},
-        "conditions": {"rate": rate, "clients": clients, "requests": requests, "repeats": repeats, "server_ttft_s": ttft,
-                       "server_itl_s": itl, "scenario": SCENARIO, "wall_s": time.monotonic() - t0},
+        "machine": {
+            "cpu": platform.processor() or platform.machine(),
+            "cores": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_average_before": before,
+            "load_average_after": os.getloadavg(),
+        },
+        "conditions": {
+            "rate": rate,
+            "clients": clients,
+            "requests": requests,
+            "repeats": repeats,
+            "server_ttft_s": ttft,
+            "server_itl_s": itl,
+            "scenario": SCENARIO,
+            "wall_s": time.monotonic() - t0,
+        },
         "runs": {"single": single, "merged": merged},
         "rows": rows,
     }
@@ -119,7 +176,10 @@ def run(rate: float = 40.0, clients: int = 4, requests: int = 160, repeats: int 
 
 def render(result: dict[str, Any]) -> str:
     c, m = result["conditions"], result["machine"]
-    load = lambda v: " ".join(f"{x:.2f}" for x in v)
+
+    def load(v: Any) -> str:
+        return " ".join(f"{x:.2f}" for x in v)
+
     lines = [
         (
             f"one client at {c['rate']:g} req/s vs {c['clients']} clients at {c['rate'] / c['clients']:g} req/s each, merged; "
@@ -133,23 +193,34 @@ def render(result: dict[str, Any]) -> str:
         "",
         f"{'metric':<9} {'single: median [min to max] ms':>32} {'merged: median [min to max] ms':>32} {'ratio':>6}  merged median within single's spread; spreads overlap",
     ]
-    ms = lambda s: f"{s['median'] * 1000:.2f} [{s['min'] * 1000:.2f} to {s['max'] * 1000:.2f}]"
+
+    def ms(s: Any) -> str:
+        return f"{s['median'] * 1000:.2f} [{s['min'] * 1000:.2f} to {s['max'] * 1000:.2f}]"
+
     for row in result["rows"]:
-        lines.append(f"{row['metric']:<9} {ms(row['single']):>32} {ms(row['merged']):>32} {row['ratio']:>6.3f}  {'yes' if row['within_single_spread'] else 'no':<3}; {'yes' if row['spreads_overlap'] else 'no'}")
+        lines.append(
+            f"{row['metric']:<9} {ms(row['single']):>32} {ms(row['merged']):>32} {row['ratio']:>6.3f}  {'yes' if row['within_single_spread'] else 'no':<3}; {'yes' if row['spreads_overlap'] else 'no'}"
+        )
     inside = sum(r["within_single_spread"] for r in result["rows"])
     overlap = sum(r["spreads_overlap"] for r in result["rows"])
-    lines.append(f"\n{inside} of {len(result['rows'])} merged medians lie within the single client's spread over {c['repeats']} repeats; "
-                 f"the spreads overlap for {overlap}")
+    lines.append(
+        f"\n{inside} of {len(result['rows'])} merged medians lie within the single client's spread over {c['repeats']} repeats; "
+        f"the spreads overlap for {overlap}"
+    )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.experiments.merge_vs_single", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m benchmarks.experiments.merge_vs_single", description=__doc__.splitlines()[0]
+    )
     ap.add_argument("--rate", type=float, default=40.0, help="total requests/s (default 40)")
     ap.add_argument("--clients", type=int, default=4, help="processes of the merged side (default 4)")
     ap.add_argument("--requests", type=int, default=160, help="requests a run, in all (default 160)")
     ap.add_argument("--repeats", type=int, default=3, help="(default 3)")
-    ap.add_argument("--ttft", type=float, default=0.02, help="the server's delay before the first token, s (default 0.02)")
+    ap.add_argument(
+        "--ttft", type=float, default=0.02, help="the server's delay before the first token, s (default 0.02)"
+    )
     ap.add_argument("--itl", type=float, default=0.005, help="the server's delay between tokens, s (default 0.005)")
     ap.add_argument("--json", help="also write the figures here")
     a = ap.parse_args(argv)

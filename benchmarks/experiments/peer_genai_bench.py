@@ -22,11 +22,10 @@ import time  # noqa: E402
 
 import gevent  # noqa: E402
 import locust  # noqa: E402
-from locust.env import Environment  # noqa: E402
-
 from genai_bench.distributed.runner import DistributedConfig, DistributedRunner  # noqa: E402
 from genai_bench.protocol import UserChatRequest  # noqa: E402
 from genai_bench.user.openai_user import OpenAIUser  # noqa: E402
+from locust.env import Environment  # noqa: E402
 
 
 class FixedSampler:
@@ -35,8 +34,13 @@ class FixedSampler:
         self.prompt = " ".join(["hello"] * n_in)
 
     def sample(self, scenario):
-        return UserChatRequest(model=self.model, prompt=self.prompt, num_prefill_tokens=self.n_in,
-                               max_tokens=self.n_out, additional_request_params={"ignore_eos": True})
+        return UserChatRequest(
+            model=self.model,
+            prompt=self.prompt,
+            num_prefill_tokens=self.n_in,
+            max_tokens=self.n_out,
+            additional_request_params={"ignore_eos": True},
+        )
 
     def get_token_length(self, text, add_special_tokens=False):
         return len(text.split())
@@ -76,7 +80,7 @@ def main() -> None:
     OpenAIUser.wait_time = locust.constant(0)
     env = Environment(user_classes=[OpenAIUser])
     env.sampler = FixedSampler("bench", a.in_tokens, a.out_tokens)
-    env.scenario = "D(%d,%d)" % (a.in_tokens, a.out_tokens)
+    env.scenario = f"D({a.in_tokens},{a.out_tokens})"
     runner = DistributedRunner(env, DistributedConfig(num_workers=0))
     runner.setup()
     collected = runner.metrics_collector.all_request_metrics
@@ -90,16 +94,20 @@ def main() -> None:
     done = list(collected[: a.requests])
     env.runner.quit()
     ok = [m for m in done if m.error_code is None]
-    print(json.dumps({
-        "client": "genai-bench",
-        "requests": len(ok),
-        "errors": len(done) - len(ok),
-        "chunks": sum(m.num_output_tokens or 0 for m in ok),
-        "wall_s": wall,
-        "cpu_s": cpu,
-        "ttft": [m.ttft for m in ok if m.ttft is not None],
-        "stamps": stamps[: a.requests],
-    }))
+    print(
+        json.dumps(
+            {
+                "client": "genai-bench",
+                "requests": len(ok),
+                "errors": len(done) - len(ok),
+                "chunks": sum(m.num_output_tokens or 0 for m in ok),
+                "wall_s": wall,
+                "cpu_s": cpu,
+                "ttft": [m.ttft for m in ok if m.ttft is not None],
+                "stamps": stamps[: a.requests],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -36,8 +36,12 @@ STACKS = ("dev", "eks")  # example stacks whose plan passes once the values belo
 USER_SET: dict[str, dict[str, dict[str, Any]]] = {
     "eks": {
         "cluster": {"publicAccessCidrs": ["34.201.17.8/32"]},
-        "platform.ingress": {"certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/0123abcd-4567-89ef-0123-456789abcdef"},
-        "gateway": {"certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/89abcdef-0123-4567-89ab-cdef01234567"},
+        "platform.ingress": {
+            "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/0123abcd-4567-89ef-0123-456789abcdef"
+        },
+        "gateway": {
+            "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/89abcdef-0123-4567-89ab-cdef01234567"
+        },
     },
 }
 CEL_LINE = "CRD rules (x-kubernetes-validations, CEL):"
@@ -95,7 +99,9 @@ def make_project(tree: Path, dest: Path, count: int, stack: str = "dev") -> Path
         (project_dir / "models.lock.json").write_bytes((tree / "models.lock.json").read_bytes())
     project = yaml.safe_load((tree / "Pulumi.yaml").read_text())["name"]
     template = yaml.safe_load((tree / f"Pulumi.{stack}.yaml").read_text())
-    (project_dir / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(stack_file(template, project, count, stack), sort_keys=False))
+    (project_dir / f"Pulumi.{stack}.yaml").write_text(
+        yaml.safe_dump(stack_file(template, project, count, stack), sort_keys=False)
+    )
     return project_dir
 
 
@@ -104,16 +110,22 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def timed_plan(tree: Path, project_dir: Path, out: Path, python: str, stack: str = "dev", crd_dir: Path | None = None) -> tuple[float, float, str]:
+def timed_plan(
+    tree: Path, project_dir: Path, out: Path, python: str, stack: str = "dev", crd_dir: Path | None = None
+) -> tuple[float, float, str]:
     """Wall and CPU seconds of one plan (CPU time is what other processes on the machine do not inflate),
     and the plan's line counting the CRDs' CEL rules ("" when it printed none)."""
     cpu, start = _children_cpu(), time.perf_counter()
     command = [python, "-m", "stacks", "plan", "--stack", stack, "--project-dir", str(project_dir), "--out", str(out)]
-    done = subprocess.run(command + (["--crd-dir", str(crd_dir)] if crd_dir else []), cwd=tree, capture_output=True, text=True)
+    done = subprocess.run(
+        command + (["--crd-dir", str(crd_dir)] if crd_dir else []), cwd=tree, capture_output=True, text=True
+    )
     elapsed, cpu = time.perf_counter() - start, _children_cpu() - cpu
     if done.returncode not in (0, 1):  # 1: a guardrail failed; the plan still ran in full
-        raise SystemExit(f"plan_speed: error: plan of {project_dir.name} exited {done.returncode}: {(done.stdout + done.stderr).strip()[-400:]}")
-    cel = next((line[len(CEL_LINE):].strip() for line in done.stdout.splitlines() if line.startswith(CEL_LINE)), "")
+        raise SystemExit(
+            f"plan_speed: error: plan of {project_dir.name} exited {done.returncode}: {(done.stdout + done.stderr).strip()[-400:]}"
+        )
+    cel = next((line[len(CEL_LINE) :].strip() for line in done.stdout.splitlines() if line.startswith(CEL_LINE)), "")
     return elapsed, cpu, cel
 
 
@@ -123,18 +135,37 @@ def sizes(text: str) -> list[int]:
     except ValueError:
         values = []
     if not values or any(v < 1 for v in values):
-        raise argparse.ArgumentTypeError(f"{text!r}: a comma-separated list of endpoint counts of 1 or more, e.g. 1,50,100")
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: a comma-separated list of endpoint counts of 1 or more, e.g. 1,50,100"
+        )
     return values
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.experiments.plan_speed", description=__doc__.splitlines()[0])
-    parser.add_argument("--stack", choices=STACKS, action="append", help="example stack to grow; repeat for both (dev and eks)")
-    parser.add_argument("--endpoints", type=sizes, default=[1, 50, 100], help="stack sizes; the first is the ratios' base (1,50,100)")
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.experiments.plan_speed", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--stack", choices=STACKS, action="append", help="example stack to grow; repeat for both (dev and eks)"
+    )
+    parser.add_argument(
+        "--endpoints", type=sizes, default=[1, 50, 100], help="stack sizes; the first is the ratios' base (1,50,100)"
+    )
     parser.add_argument("--repeat", type=int, default=3, help="runs per size; the median counts (3)")
-    parser.add_argument("--crd-dir", type=Path, help="CRD schema folder handed to the plan (default: the plan's own lookup, $LLM_SERVING_CRD_DIR first)")
-    parser.add_argument("--tree", type=Path, action="append", help="checkout of the project to plan with; repeat it to compare checkouts, run interleaved (this one)")
-    parser.add_argument("--python", default=sys.executable, help="interpreter with the project's dependencies (this one)")
+    parser.add_argument(
+        "--crd-dir",
+        type=Path,
+        help="CRD schema folder handed to the plan (default: the plan's own lookup, $LLM_SERVING_CRD_DIR first)",
+    )
+    parser.add_argument(
+        "--tree",
+        type=Path,
+        action="append",
+        help="checkout of the project to plan with; repeat it to compare checkouts, run interleaved (this one)",
+    )
+    parser.add_argument(
+        "--python", default=sys.executable, help="interpreter with the project's dependencies (this one)"
+    )
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
@@ -153,18 +184,24 @@ def main(argv: list[str] | None = None) -> int:
         for round_ in range(args.repeat):
             for t, stack, n in keys:
                 out = Path(tmp) / f"out-{t}-{stack}-{n}-{round_}"
-                runs[t, stack, n].append(timed_plan(trees[t], projects[t, stack, n], out, args.python, stack, args.crd_dir))
+                runs[t, stack, n].append(
+                    timed_plan(trees[t], projects[t, stack, n], out, args.python, stack, args.crd_dir)
+                )
     base = args.endpoints[0]
     for t, tree in enumerate(trees):
         for stack in stacks:
             wall = {n: statistics.median(w for w, _, _ in runs[t, stack, n]) for n in args.endpoints}
             cpu = {n: statistics.median(c for _, c, _ in runs[t, stack, n]) for n in args.endpoints}
-            print(f"python -m stacks plan, stack {stack} (Pulumi.{stack}.yaml's cluster), median of {args.repeat}, tree {tree}:")
+            print(
+                f"python -m stacks plan, stack {stack} (Pulumi.{stack}.yaml's cluster), median of {args.repeat}, tree {tree}:"
+            )
             for n in args.endpoints:
                 ratio = "" if n == base else f"  {wall[n] / wall[base]:5.2f}x the {base}-endpoint plan"
                 runs_text = ", ".join(f"{w:.2f}" for w, _, _ in runs[t, stack, n])
                 cel = runs[t, stack, n][-1][2] or "none (no CRD schemas, or no CEL rule on these kinds)"
-                print(f"  {n:4d} endpoint(s): {wall[n]:6.2f} s{ratio}  (cpu {cpu[n]:.2f} s; wall runs: {runs_text}); CEL rules: {cel}")
+                print(
+                    f"  {n:4d} endpoint(s): {wall[n]:6.2f} s{ratio}  (cpu {cpu[n]:.2f} s; wall runs: {runs_text}); CEL rules: {cel}"
+                )
     return 0
 
 

@@ -35,9 +35,16 @@ AIOHTTP_DEFAULT_POOL = 100
 def level(url: str, concurrency: int, pool_limit: int, out_tokens: int, timeout: float):
     loadgen.make_session = functools.partial(make_session, pool_limit=pool_limit)
     try:
-        cfg = BenchmarkConfig(url=url, model="bench", scenario=f"D(8,{out_tokens})", concurrency=(concurrency,),
-                              max_requests=concurrency if concurrency > 1 else 20, max_seconds=120, warmup=2,
-                              timeout=timeout)
+        cfg = BenchmarkConfig(
+            url=url,
+            model="bench",
+            scenario=f"D(8,{out_tokens})",
+            concurrency=(concurrency,),
+            max_requests=concurrency if concurrency > 1 else 20,
+            max_seconds=120,
+            warmup=2,
+            timeout=timeout,
+        )
         return run_benchmark_sync(cfg).levels[0]
     finally:
         loadgen.make_session = make_session
@@ -56,21 +63,28 @@ def main() -> None:
         runs = [
             ("baseline: 1 connection", level(url, 1, 0, a.tokens, timeout)),
             (f"ours: {a.concurrency} at once, unlimited pool", level(url, a.concurrency, 0, a.tokens, timeout)),
-            (f"{a.concurrency} at once, pool of {AIOHTTP_DEFAULT_POOL}", level(url, a.concurrency, AIOHTTP_DEFAULT_POOL, a.tokens, timeout)),
+            (
+                f"{a.concurrency} at once, pool of {AIOHTTP_DEFAULT_POOL}",
+                level(url, a.concurrency, AIOHTTP_DEFAULT_POOL, a.tokens, timeout),
+            ),
         ]
     finally:
         server.kill()
         server.wait()
     base_p99 = runs[0][1].ttft.p99
     print(f"server: first token after {a.hold * 1000:.0f} ms, then one every {a.itl * 1000:.0f} ms; D(8,{a.tokens})")
-    print(f"{'level':<44} {'ok/err':>9} {'TTFT p50 ms':>12} {'TTFT p99 ms':>12} {'p99/hold':>9} {'p99/base':>9} {'ITL/server':>11}")
+    print(
+        f"{'level':<44} {'ok/err':>9} {'TTFT p50 ms':>12} {'TTFT p99 ms':>12} {'p99/hold':>9} {'p99/base':>9} {'ITL/server':>11}"
+    )
     for name, lv in runs:
         if not lv.completed:
             print(f"{name:<44} {lv.completed:>4}/{lv.failed:<4} every request failed: {next(iter(lv.errors), '')}")
             continue
         itl = f"{lv.itl.mean / a.itl:.2f}" if a.itl > 0 and lv.itl.count else "-"
-        print(f"{name:<44} {lv.completed:>4}/{lv.failed:<4} {lv.ttft.p50 * 1000:>12.1f} {lv.ttft.p99 * 1000:>12.1f} "
-              f"{lv.ttft.p99 / a.hold:>9.2f} {lv.ttft.p99 / base_p99:>9.2f} {itl:>11}")
+        print(
+            f"{name:<44} {lv.completed:>4}/{lv.failed:<4} {lv.ttft.p50 * 1000:>12.1f} {lv.ttft.p99 * 1000:>12.1f} "
+            f"{lv.ttft.p99 / a.hold:>9.2f} {lv.ttft.p99 / base_p99:>9.2f} {itl:>11}"
+        )
 
 
 if __name__ == "__main__":

@@ -58,7 +58,9 @@ def write_trace(path: Path, requests: int, gap_s: float, seed: int = 7) -> None:
                 ids.append(next_id)
                 next_id += 1
             roots = (roots + [ids])[-32:]
-            lines.append({"timestamp": t_ms, "input_length": n_in, "output_length": rng.randint(8, 96), "hash_ids": ids})
+            lines.append(
+                {"timestamp": t_ms, "input_length": n_in, "output_length": rng.randint(8, 96), "hash_ids": ids}
+            )
         t_ms += 3000
         if gap_at and len(lines) >= gap_at:
             t_ms += int(gap_s * 1000)
@@ -84,15 +86,21 @@ def ms(x: float) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--requests", type=int, default=1000)
-    ap.add_argument("--trace", type=Path, help="a Mooncake trace to take the first --requests lines of (default: generated)")
+    ap.add_argument(
+        "--trace", type=Path, help="a Mooncake trace to take the first --requests lines of (default: generated)"
+    )
     ap.add_argument("--speed", type=float, default=3.0, help="replay speed-up (the bursts stay in one millisecond)")
-    ap.add_argument("--gap", type=float, default=20.0, help="generated trace: seconds of the idle gap halfway, as replayed")
+    ap.add_argument(
+        "--gap", type=float, default=20.0, help="generated trace: seconds of the idle gap halfway, as replayed"
+    )
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--pin", action="store_true", help="server on CPU 0, this client on CPU 1")
     ap.add_argument("--server-nice", type=int, default=10, help="niceness of the loopback server (0: as the client)")
     a = ap.parse_args()
-    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs "
-          f"(a shared machine: other jobs run at the same time); event loop {eventloop.name()}, server niceness {a.server_nice}")
+    print(
+        f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs "
+        f"(a shared machine: other jobs run at the same time); event loop {eventloop.name()}, server niceness {a.server_nice}"
+    )
     server, url = stream_server.start(0.02, 0.002, cpu=0 if a.pin else None)
     if a.server_nice:
         os.setpriority(os.PRIO_PROCESS, server.pid, a.server_nice)
@@ -110,32 +118,63 @@ def main() -> None:
             gap_after = a.gap if not a.trace else None
             for round_ in range(a.rounds):
                 stream_server.stats(url)  # reset
-                cfg = BenchmarkConfig(url=url, model="bench", trace=str(path), trace_format="mooncake", trace_speed=a.speed,
-                                      warmup=2, timeout=120, engine_metrics=False)
+                cfg = BenchmarkConfig(
+                    url=url,
+                    model="bench",
+                    trace=str(path),
+                    trace_format="mooncake",
+                    trace_speed=a.speed,
+                    warmup=2,
+                    timeout=120,
+                    engine_metrics=False,
+                )
                 lv = eventloop.run(run_benchmark(cfg)).levels[0]
                 records = sorted(lv.records, key=lambda r: r.index)
                 lags = sorted(r.start - r.scheduled for r in records)
-                server_reads = sorted(t for t, _ in stream_server.stats(url)["times"])[-len(records):]
+                server_reads = sorted(t for t, _ in stream_server.stats(url)["times"])[-len(records) :]
                 seen = sorted(s - d for s, d in zip(server_reads, sorted(r.scheduled for r in records)))
                 by_pos: dict[str, list[float]] = {}
                 for r in records:
                     p = place[r.index]
-                    by_pos.setdefault("1st" if p == 0 else "2nd-9th" if p < 9 else "10th-28th", []).append(r.start - r.scheduled)
-                print(f"round {round_ + 1}: {len(records)} requests ({lv.completed} ok, {lv.failed} failed) over {lv.duration_s:.1f} s; "
-                      f"socket send stamps {len(records) - lv.send_stamp_fallbacks}, fallbacks {lv.send_stamp_fallbacks}")
-                print(f"  arrival lag ms: p50 {ms(percentile(lags, 50))}, p99 {ms(percentile(lags, 99))}, max {ms(lags[-1])}, "
-                      f"mean {ms(statistics.fmean(lags))}")
+                    by_pos.setdefault("1st" if p == 0 else "2nd-9th" if p < 9 else "10th-28th", []).append(
+                        r.start - r.scheduled
+                    )
+                print(
+                    f"round {round_ + 1}: {len(records)} requests ({lv.completed} ok, {lv.failed} failed) over {lv.duration_s:.1f} s; "
+                    f"socket send stamps {len(records) - lv.send_stamp_fallbacks}, fallbacks {lv.send_stamp_fallbacks}"
+                )
+                print(
+                    f"  arrival lag ms: p50 {ms(percentile(lags, 50))}, p99 {ms(percentile(lags, 99))}, max {ms(lags[-1])}, "
+                    f"mean {ms(statistics.fmean(lags))}"
+                )
                 if gap_after:
-                    after = min((r for r in records if place[r.index] == 0 and r.scheduled - lv.t0 > lv.workload["trace"]["span_s"] / 2),
-                                key=lambda r: r.scheduled)
-                    print(f"  first request after the {gap_after:g} s idle gap: {ms(after.start - after.scheduled)} ms late")
-                print("  lag by position in burst, p50/p99/max ms: " + ", ".join(
-                    f"{k} {ms(percentile(sorted(v), 50))}/{ms(percentile(sorted(v), 99))}/{ms(max(v))} (n={len(v)})" for k, v in sorted(by_pos.items())))
+                    after = min(
+                        (
+                            r
+                            for r in records
+                            if place[r.index] == 0 and r.scheduled - lv.t0 > lv.workload["trace"]["span_s"] / 2
+                        ),
+                        key=lambda r: r.scheduled,
+                    )
+                    print(
+                        f"  first request after the {gap_after:g} s idle gap: {ms(after.start - after.scheduled)} ms late"
+                    )
+                print(
+                    "  lag by position in burst, p50/p99/max ms: "
+                    + ", ".join(
+                        f"{k} {ms(percentile(sorted(v), 50))}/{ms(percentile(sorted(v), 99))}/{ms(max(v))} (n={len(v)})"
+                        for k, v in sorted(by_pos.items())
+                    )
+                )
                 if len(seen) == len(lags):
-                    print(f"  server's view (its read minus scheduled, arrival order): p50 {ms(percentile(seen, 50))}, "
-                          f"p99 {ms(percentile(seen, 99))}, max {ms(seen[-1])} ms")
-                print(f"  client CPU {lv.client_cpu_s:.1f} s in {lv.duration_s:.1f} s; prefix shared "
-                      f"{100 * lv.workload.get('shared_prefix_fraction', 0):.1f}%, reachable {100 * lv.workload.get('reachable_prefix_fraction', 0):.1f}%")
+                    print(
+                        f"  server's view (its read minus scheduled, arrival order): p50 {ms(percentile(seen, 50))}, "
+                        f"p99 {ms(percentile(seen, 99))}, max {ms(seen[-1])} ms"
+                    )
+                print(
+                    f"  client CPU {lv.client_cpu_s:.1f} s in {lv.duration_s:.1f} s; prefix shared "
+                    f"{100 * lv.workload.get('shared_prefix_fraction', 0):.1f}%, reachable {100 * lv.workload.get('reachable_prefix_fraction', 0):.1f}%"
+                )
     finally:
         server.terminate()
         server.wait(5)

@@ -35,7 +35,19 @@ VARIANTS = {
 
 
 def one(url: str, requests: int, env: dict) -> dict:
-    cmd = [sys.executable, "-m", "benchmarks.experiments.compare_peers", "--_child", "1", "--_url", url, "--_c", "1", "--requests", str(requests)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "benchmarks.experiments.compare_peers",
+        "--_child",
+        "1",
+        "--_url",
+        url,
+        "--_c",
+        "1",
+        "--requests",
+        str(requests),
+    ]
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, **env})
     if out.returncode != 0:
         raise SystemExit(f"client failed: {out.stderr.strip().splitlines()[-1:]}")
@@ -60,20 +72,30 @@ def main() -> None:
                 # concurrency 1: the i-th client and server TTFTs are the same request
                 s["err_p50_ms"] = 1000 * statistics.median(c - t for c, t in zip(d["ttft"], srv["ttft"]))
                 rows[variant].append(s)
-                print(f"round {r + 1} {variant:6} TTFT error mean {s['ttft_err_ms']:.3f} ms, median {s['err_p50_ms']:.3f} ms "
-                      f"(send {s['send_ms']:.3f} + receive {s['recv_ms']:.3f} ms), ok={s['requests']}", flush=True)
+                print(
+                    f"round {r + 1} {variant:6} TTFT error mean {s['ttft_err_ms']:.3f} ms, median {s['err_p50_ms']:.3f} ms "
+                    f"(send {s['send_ms']:.3f} + receive {s['recv_ms']:.3f} ms), ok={s['requests']}",
+                    flush=True,
+                )
     finally:
         server.terminate()
         server.wait(5)
-    med = {v: {k: statistics.median(s[k] for s in rows[v]) for k in ("ttft_err_ms", "err_p50_ms", "send_ms", "recv_ms")} for v in VARIANTS}
+    med = {
+        v: {k: statistics.median(s[k] for s in rows[v]) for k in ("ttft_err_ms", "err_p50_ms", "send_ms", "recv_ms")}
+        for v in VARIANTS
+    }
     spread = {v: (min(s["ttft_err_ms"] for s in rows[v]), max(s["ttft_err_ms"] for s in rows[v])) for v in VARIANTS}
     for v in VARIANTS:
-        print(f"{v:6} TTFT error: mean {med[v]['ttft_err_ms']:.3f} ms (rounds {spread[v][0]:.3f}-{spread[v][1]:.3f}), "
-              f"per-request median {med[v]['err_p50_ms']:.3f} ms, "
-              f"send {med[v]['send_ms']:.3f} ms, receive {med[v]['recv_ms']:.3f} ms")
-    print(f"ratio before/after: mean error {med['before']['ttft_err_ms'] / med['after']['ttft_err_ms']:.2f}x, "
-          f"median error {med['before']['err_p50_ms'] / med['after']['err_p50_ms']:.2f}x "
-          f"(send {med['before']['send_ms'] / med['after']['send_ms']:.2f}x, receive {med['before']['recv_ms'] / med['after']['recv_ms']:.2f}x)")
+        print(
+            f"{v:6} TTFT error: mean {med[v]['ttft_err_ms']:.3f} ms (rounds {spread[v][0]:.3f}-{spread[v][1]:.3f}), "
+            f"per-request median {med[v]['err_p50_ms']:.3f} ms, "
+            f"send {med[v]['send_ms']:.3f} ms, receive {med[v]['recv_ms']:.3f} ms"
+        )
+    print(
+        f"ratio before/after: mean error {med['before']['ttft_err_ms'] / med['after']['ttft_err_ms']:.2f}x, "
+        f"median error {med['before']['err_p50_ms'] / med['after']['err_p50_ms']:.2f}x "
+        f"(send {med['before']['send_ms'] / med['after']['send_ms']:.2f}x, receive {med['before']['recv_ms'] / med['after']['recv_ms']:.2f}x)"
+    )
 
 
 if __name__ == "__main__":

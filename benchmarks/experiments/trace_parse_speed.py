@@ -56,7 +56,9 @@ def write_mooncake(path: Path, lines: int, seed: int = 1) -> None:
                 roots[rng.randrange(512)] = ids
             t += rng.choice((0, 0, 1, 3, 40, 250))
             n_in, n_out = blocks * 512 - rng.randrange(512), rng.randint(1, 800)
-            f.write(f'{{"timestamp": {t}, "input_length": {n_in}, "output_length": {n_out}, "hash_ids": [{", ".join(map(str, ids))}]}}\n')
+            f.write(
+                f'{{"timestamp": {t}, "input_length": {n_in}, "output_length": {n_out}, "hash_ids": [{", ".join(map(str, ids))}]}}\n'
+            )
 
 
 def write_azure(path: Path, lines: int, seed: int = 1) -> None:
@@ -74,15 +76,21 @@ def main() -> None:
     ap.add_argument("--lines", type=int, default=1_000_000)
     ap.add_argument("--format", choices=("mooncake", "azure", "both"), default="both")
     a = ap.parse_args()
-    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs (shared machine: other jobs run too)")
+    print(
+        f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs (shared machine: other jobs run too)"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for fmt in ("mooncake", "azure") if a.format == "both" else (a.format,):
             path = Path(tmp) / f"trace.{'jsonl' if fmt == 'mooncake' else 'csv'}"
             (write_mooncake if fmt == "mooncake" else write_azure)(path, a.lines)
-            out = subprocess.run([sys.executable, "-c", CHILD, str(path), fmt], cwd=ROOT, capture_output=True, text=True, check=True)
+            out = subprocess.run(
+                [sys.executable, "-c", CHILD, str(path), fmt], cwd=ROOT, capture_output=True, text=True, check=True
+            )
             n, parsed, total, cpu, peak = out.stdout.split()
-            print(f"{fmt:8} {int(n):,} lines ({path.stat().st_size / 2**20:.0f} MB): parsed in {float(parsed):.2f} s, "
-                  f"with shared blocks {float(total):.2f} s wall, {float(cpu):.2f} s CPU; peak RSS {float(peak):.0f} MB")
+            print(
+                f"{fmt:8} {int(n):,} lines ({path.stat().st_size / 2**20:.0f} MB): parsed in {float(parsed):.2f} s, "
+                f"with shared blocks {float(total):.2f} s wall, {float(cpu):.2f} s CPU; peak RSS {float(peak):.0f} MB"
+            )
 
 
 if __name__ == "__main__":

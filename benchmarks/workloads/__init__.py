@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import random
-from typing import Any, Iterable, Optional
+from typing import Any
 
 from ..limits import MAX_FILE_MB, MAX_PREFIX_TOKENS, MAX_PREFIX_WORDS, MAX_THINK_TIME
 from ..metrics import LatencyStats
@@ -35,15 +35,29 @@ def _check(config: Any) -> None:
     c = config
     if c.prefix_groups is not None and not (isinstance(c.prefix_groups, int) and 1 <= c.prefix_groups <= MAX_GROUPS):
         raise WorkloadError("prefix_groups", c.prefix_groups, f"use an integer from 1 to {MAX_GROUPS}")
-    if c.prefix_tokens is not None and not (isinstance(c.prefix_tokens, int) and 1 <= c.prefix_tokens <= MAX_PREFIX_TOKENS):
-        raise WorkloadError("prefix_tokens", c.prefix_tokens, f"use a number of tokens from 1 to {MAX_PREFIX_TOKENS:,}, e.g. 512")
+    if c.prefix_tokens is not None and not (
+        isinstance(c.prefix_tokens, int) and 1 <= c.prefix_tokens <= MAX_PREFIX_TOKENS
+    ):
+        raise WorkloadError(
+            "prefix_tokens", c.prefix_tokens, f"use a number of tokens from 1 to {MAX_PREFIX_TOKENS:,}, e.g. 512"
+        )
     if c.prefix_tokens is not None and not c.trace and c.prefix_tokens * (c.prefix_groups or 1) > MAX_PREFIX_WORDS:
-        raise WorkloadError("prefix_tokens", c.prefix_tokens, f"{c.prefix_groups or 1:,} groups of {c.prefix_tokens:,} tokens are over the limit of "
-                                                              f"{MAX_PREFIX_WORDS:,} prefix tokens held at once; use fewer groups or shorter prefixes")
+        raise WorkloadError(
+            "prefix_tokens",
+            c.prefix_tokens,
+            f"{c.prefix_groups or 1:,} groups of {c.prefix_tokens:,} tokens are over the limit of "
+            f"{MAX_PREFIX_WORDS:,} prefix tokens held at once; use fewer groups or shorter prefixes",
+        )
     if c.prefix_groups is not None and c.prefix_tokens is None and not c.trace:
-        raise WorkloadError("prefix_groups", c.prefix_groups, "give --prefix-tokens too (the length of each shared prefix)")
+        raise WorkloadError(
+            "prefix_groups", c.prefix_groups, "give --prefix-tokens too (the length of each shared prefix)"
+        )
     if c.prefix_tokens is not None and c.prefix_tokens < group_width(c.prefix_groups or 1):
-        raise WorkloadError("prefix_tokens", c.prefix_tokens, f"{c.prefix_groups} groups need prefixes of at least {group_width(c.prefix_groups or 1)} tokens to differ")
+        raise WorkloadError(
+            "prefix_tokens",
+            c.prefix_tokens,
+            f"{c.prefix_groups} groups need prefixes of at least {group_width(c.prefix_groups or 1)} tokens to differ",
+        )
     if not (isinstance(c.turns, int) and 1 <= c.turns <= MAX_TURNS):
         raise WorkloadError("turns", c.turns, f"use an integer from 1 to {MAX_TURNS}")
     if not 0 <= c.think_time <= MAX_THINK_TIME:
@@ -62,22 +76,35 @@ def _check(config: Any) -> None:
     if not c.trace_speed > 0 or c.trace_speed == float("inf"):
         raise WorkloadError("trace_speed", c.trace_speed, "use a positive factor, e.g. 2 to replay twice as fast")
     if not 0 < c.max_file_mb <= MAX_FILE_MB:
-        raise WorkloadError("max_file_mb", c.max_file_mb, f"use a positive number of megabytes, at most {MAX_FILE_MB:g}")
+        raise WorkloadError(
+            "max_file_mb", c.max_file_mb, f"use a positive number of megabytes, at most {MAX_FILE_MB:g}"
+        )
 
 
-def make_workload(config: Any, prompts: Optional[PromptBuilder] = None) -> Workload:
+def make_workload(config: Any, prompts: PromptBuilder | None = None) -> Workload:
     """The workload ``config`` (a ``BenchmarkConfig``) asks for.  Lengths and arrivals follow ``config.seed``;
     shared-prefix and trace block texts follow ``config.prefix_seed``, a fresh one per run when unset: a
     server whose cache is warm from an earlier run must not hit blocks a cold one would miss."""
     _check(config)
     seed = config.seed
-    text_seed = config.prefix_seed if getattr(config, "prefix_seed", None) is not None else random.SystemRandom().getrandbits(48)
+    text_seed = (
+        config.prefix_seed
+        if getattr(config, "prefix_seed", None) is not None
+        else random.SystemRandom().getrandbits(48)
+    )
     prompts = prompts or PromptBuilder(random.Random(seed).random())
     scenario = parse_scenario(config.scenario)
     if config.trace:
         entries = load_trace(config.trace, config.trace_format, config.max_file_mb)
         check_groups(config.trace, entries, config.prefix_tokens or DEFAULT_PREFIX_TOKENS)
-        return Trace(entries, config.trace_speed, prompts, config.prefix_tokens or DEFAULT_PREFIX_TOKENS, config.session_header, text_seed)
+        return Trace(
+            entries,
+            config.trace_speed,
+            prompts,
+            config.prefix_tokens or DEFAULT_PREFIX_TOKENS,
+            config.session_header,
+            text_seed,
+        )
     if config.dataset:
         return Dataset(load_dataset(config.dataset, config.max_file_mb), scenario, config.dataset_order)
     prefix = PrefixTexts(config.prefix_tokens, config.prefix_groups or 1, text_seed) if config.prefix_tokens else None

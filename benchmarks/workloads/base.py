@@ -11,10 +11,11 @@ the workers take them in; ``nonces`` is unseeded (fresh per run, see prompts.py)
 from __future__ import annotations
 
 import random
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
-from typing import Generator, Optional, Protocol, Sequence
+from typing import Protocol
 
-Unit = Generator["Request", Optional[str], None]
+Unit = Generator["Request", str | None, None]
 
 
 @dataclass(frozen=True)
@@ -24,17 +25,18 @@ class Request:
     output_tokens: int
     shared_tokens: int = 0  # tokens at the start of the prompt shared with other requests
     headers: dict = field(default_factory=dict)
-    turn: Optional[int] = None  # 1-based turn index within a session
+    turn: int | None = None  # 1-based turn index within a session
     delay: float = 0.0  # seconds to wait before sending (think time)
     reachable_tokens: int = 0  # of shared_tokens, those this run sent before (a prefix cache can hit them)
 
 
 class Workload(Protocol):
     name: str
+
     # Trace replay: each unit's send time in seconds from the level's start (None: the load
     # mode, closed or open loop, decides).
     @property
-    def arrivals(self) -> Optional[Sequence[float]]: ...  # read only here: a class attribute or an array satisfies it
+    def arrivals(self) -> Sequence[float] | None: ...  # read only here: a class attribute or an array satisfies it
 
     def unit(self, number: int, rng: random.Random, nonces: random.Random) -> Unit: ...
 

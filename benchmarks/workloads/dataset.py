@@ -18,8 +18,16 @@ from ..scenario import Scenario
 from .base import Request, Unit, WorkloadError
 from .files import read_text
 
-ROLES: dict[Any, str] = {"human": "user", "user": "user", "gpt": "assistant", "chatgpt": "assistant", "assistant": "assistant",
-         "system": "system", "bing": "assistant", "bard": "assistant"}
+ROLES: dict[Any, str] = {
+    "human": "user",
+    "user": "user",
+    "gpt": "assistant",
+    "chatgpt": "assistant",
+    "assistant": "assistant",
+    "system": "system",
+    "bing": "assistant",
+    "bard": "assistant",
+}
 FIELD = "dataset"
 
 
@@ -29,7 +37,9 @@ def _entries(path: str, text: str) -> list[tuple[str, object]]:
         try:
             items = json.loads(text)
         except (ValueError, RecursionError) as e:  # depth was checked on reading: RecursionError is a second guard
-            raise WorkloadError(FIELD, path, f"{path}:{getattr(e, 'lineno', '?')}: not valid JSON ({e}); give a ShareGPT JSON array") from None
+            raise WorkloadError(
+                FIELD, path, f"{path}:{getattr(e, 'lineno', '?')}: not valid JSON ({e}); give a ShareGPT JSON array"
+            ) from None
         return [(f"{path}: entry {i + 1}", item) for i, item in enumerate(items)]
     out = []
     for n, line in enumerate(text.splitlines(), 1):
@@ -38,21 +48,30 @@ def _entries(path: str, text: str) -> list[tuple[str, object]]:
         try:
             out.append((f"{path}:{n}", json.loads(line)))
         except (ValueError, RecursionError) as e:
-            raise WorkloadError(FIELD, path, f"{path}:{n}: not valid JSON ({e}); give one JSON object per line") from None
+            raise WorkloadError(
+                FIELD, path, f"{path}:{n}: not valid JSON ({e}); give one JSON object per line"
+            ) from None
     return out
 
 
 def _messages(where: str, path: str, entry: object) -> tuple[dict, ...]:
     def bad(why: str) -> WorkloadError:
-        return WorkloadError(FIELD, path, f"{where}: {why}; use {{\"messages\": [{{\"role\": \"user\", \"content\": \"...\"}}]}} "
-                                          "or {\"conversations\": [{\"from\": \"human\", \"value\": \"...\"}]}")
+        return WorkloadError(
+            FIELD,
+            path,
+            f'{where}: {why}; use {{"messages": [{{"role": "user", "content": "..."}}]}} '
+            'or {"conversations": [{"from": "human", "value": "..."}]}',
+        )
 
     if not isinstance(entry, dict):
         raise bad(f"expected an object, got {type(entry).__name__}")
     if isinstance(entry.get("messages"), list):
         turns = [(m.get("role"), m.get("content")) if isinstance(m, dict) else (None, None) for m in entry["messages"]]
     elif isinstance(entry.get("conversations"), list):
-        turns = [(ROLES.get(m.get("from")), m.get("value")) if isinstance(m, dict) else (None, None) for m in entry["conversations"]]
+        turns = [
+            (ROLES.get(m.get("from")), m.get("value")) if isinstance(m, dict) else (None, None)
+            for m in entry["conversations"]
+        ]
     else:
         raise bad("no 'messages' or 'conversations' list")
     for role, content in turns:
@@ -76,7 +95,9 @@ class Dataset:
     name = "dataset"
     arrivals = None
 
-    def __init__(self, conversations: list[tuple[dict, ...]], scenario: Scenario, order: Literal["sequential", "random"]) -> None:
+    def __init__(
+        self, conversations: list[tuple[dict, ...]], scenario: Scenario, order: Literal["sequential", "random"]
+    ) -> None:
         self.conversations, self.scenario, self.order = conversations, scenario, order
 
     def unit(self, number: int, rng: random.Random, nonces: random.Random) -> Unit:

@@ -3,13 +3,11 @@ under --max-file-mb, strict UTF-8, bounded JSON depth; every refusal one Workloa
 
 from __future__ import annotations
 
-from typing import Optional
-
 from .. import inputs
 from ..limits import MIB
 
 
-def read_text(path: str, field: str, max_mb: float, syntax: Optional[str]) -> str:
+def read_text(path: str, field: str, max_mb: float, syntax: str | None) -> str:
     from .base import WorkloadError
 
     fix = f"give the {field} file itself, under --max-file-mb {max_mb:g} (cut a larger one, e.g. head -n 10000, or raise --max-file-mb)"

@@ -62,7 +62,9 @@ class BlockTexts:
         if hash_id in self._cache:
             self._cache.move_to_end(hash_id)
             return self._cache[hash_id]
-        text = self._cache[hash_id] = " ".join(random.Random(f"{self.seed}:block:{hash_id}").choices(WORDS, k=self.block_tokens))
+        text = self._cache[hash_id] = " ".join(
+            random.Random(f"{self.seed}:block:{hash_id}").choices(WORDS, k=self.block_tokens)
+        )
         if len(self._cache) > MAX_CACHED_BLOCKS:
             self._cache.popitem(last=False)
         return text

@@ -26,16 +26,20 @@ def conversations(count: int, seed: int = 0) -> list[list[dict]]:
     for i in range(count):
         conv = [{"role": "system", "content": f"conversation {i}: " + _text(rng, 5)}] if i % 2 else []
         for _ in range(rng.randint(1, 3)):
-            conv += [{"role": "user", "content": _text(rng, rng.randint(3, 12))},
-                     {"role": "assistant", "content": _text(rng, rng.randint(3, 12))}]
+            conv += [
+                {"role": "user", "content": _text(rng, rng.randint(3, 12))},
+                {"role": "assistant", "content": _text(rng, rng.randint(3, 12))},
+            ]
         out.append(conv)
     return out
 
 
 def write_sharegpt(path: Path, count: int = 8, seed: int = 0) -> Path:
     who = {"system": "system", "user": "human", "assistant": "gpt"}
-    items = [{"id": f"c{i}", "conversations": [{"from": who[m["role"]], "value": m["content"]} for m in conv]}
-             for i, conv in enumerate(conversations(count, seed))]
+    items = [
+        {"id": f"c{i}", "conversations": [{"from": who[m["role"]], "value": m["content"]} for m in conv]}
+        for i, conv in enumerate(conversations(count, seed))
+    ]
     path.write_text(json.dumps(items, indent=1))
     return path
 
@@ -46,15 +50,26 @@ def write_openai_chat(path: Path, count: int = 8, seed: int = 0) -> Path:
 
 
 def write_native_trace(path: Path, count: int = 20, gap_s: float = 0.02, groups: int = 2) -> Path:
-    lines = [{"timestamp": round(i * gap_s, 6), "input_tokens": 8 + i % 5, "output_tokens": 4, "prefix_group": i % groups,
-              "session_id": f"s{i % 3}"} for i in range(count)]
+    lines = [
+        {
+            "timestamp": round(i * gap_s, 6),
+            "input_tokens": 8 + i % 5,
+            "output_tokens": 4,
+            "prefix_group": i % groups,
+            "session_id": f"s{i % 3}",
+        }
+        for i in range(count)
+    ]
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
     return path
 
 
 def write_mooncake_trace(path: Path, count: int = 10, gap_ms: int = 20) -> Path:
     # Every request shares block 0; request i adds its own blocks (as in mooncake_trace.jsonl).
-    lines = [{"timestamp": i * gap_ms, "input_length": 600 + i, "output_length": 4, "hash_ids": [0, 100 + i]} for i in range(count)]
+    lines = [
+        {"timestamp": i * gap_ms, "input_length": 600 + i, "output_length": 4, "hash_ids": [0, 100 + i]}
+        for i in range(count)
+    ]
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
     return path
 
@@ -68,9 +83,16 @@ def write_azure_trace(path: Path, count: int = 10, gap_ms: int = 20) -> Path:
     return path
 
 
-SAMPLES = ((write_sharegpt, "sharegpt.json"), (write_openai_chat, "chat.jsonl"), (write_native_trace, "trace-native.jsonl"),
-           (write_mooncake_trace, "trace-mooncake.jsonl"), (write_azure_trace, "trace-azure.csv"))
-SAMPLES_FOLDER = Kind("samples folder", "samples", marker=".llm-serving-samples", legacy=tuple(name for _, name in SAMPLES))
+SAMPLES = (
+    (write_sharegpt, "sharegpt.json"),
+    (write_openai_chat, "chat.jsonl"),
+    (write_native_trace, "trace-native.jsonl"),
+    (write_mooncake_trace, "trace-mooncake.jsonl"),
+    (write_azure_trace, "trace-azure.csv"),
+)
+SAMPLES_FOLDER = Kind(
+    "samples folder", "samples", marker=".llm-serving-samples", legacy=tuple(name for _, name in SAMPLES)
+)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,7 +5,6 @@ after the prefix, so only the prefix is shared)."""
 from __future__ import annotations
 
 import random
-from typing import Optional
 
 from ..prompts import PromptBuilder
 from ..scenario import Scenario
@@ -17,7 +16,7 @@ class Synthetic:
     name = "synthetic"
     arrivals = None
 
-    def __init__(self, scenario: Scenario, prompts: PromptBuilder, prefix: Optional[PrefixTexts] = None) -> None:
+    def __init__(self, scenario: Scenario, prompts: PromptBuilder, prefix: PrefixTexts | None = None) -> None:
         self.scenario, self.prompts, self.prefix = scenario, prompts, prefix
         self.text_seed = prefix.seed if prefix is not None else None
         self.tracks_reachable = prefix is not None
@@ -47,4 +46,6 @@ class Synthetic:
             group = self.prefix.index[opening[0]["content"]]
             reachable = self.shared_tokens if group in self.seen_groups else 0
             self.seen_groups.add(group)
-        yield Request(opening + (message,), n_in + self.shared_tokens, n_out, self.shared_tokens, reachable_tokens=reachable)
+        yield Request(
+            opening + (message,), n_in + self.shared_tokens, n_out, self.shared_tokens, reachable_tokens=reachable
+        )

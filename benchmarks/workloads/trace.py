@@ -37,14 +37,24 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Sequence
 
-
 from ..limits import MAX_PREFIX_WORDS
 from ..prompts import PromptBuilder
 from .base import Request, Unit, WorkloadError, system, user
 from .prefix import MAX_GROUPS, BlockTexts, PrefixTexts
 from .trace_file import FIELD, FORMATS, MOONCAKE_BLOCK_TOKENS, TraceEntry, TraceTable, load_trace
 
-__all__ = ["DEFAULT_PREFIX_TOKENS", "FORMATS", "MOONCAKE_BLOCK_TOKENS", "SeenBlocks", "SharedBlocks", "Trace", "TraceEntry", "TraceTable", "check_groups", "load_trace"]
+__all__ = [
+    "DEFAULT_PREFIX_TOKENS",
+    "FORMATS",
+    "MOONCAKE_BLOCK_TOKENS",
+    "SeenBlocks",
+    "SharedBlocks",
+    "Trace",
+    "TraceEntry",
+    "TraceTable",
+    "check_groups",
+    "load_trace",
+]
 
 DEFAULT_PREFIX_TOKENS = 256  # native traces: shared system prompt of a prefix_group, if --prefix-tokens is unset
 DENSE_IDS = 1 << 26  # hash ids below this are counted in a bytearray (64 MB at most); larger ones in a dict
@@ -100,16 +110,27 @@ def check_groups(path: str, entries: TraceTable, prefix_tokens: int) -> None:
     """The group prompts of a native trace are built up front: bounded in number and in words."""
     groups = len(entries.group_names)
     if groups > MAX_GROUPS or groups * prefix_tokens > MAX_PREFIX_WORDS:
-        raise WorkloadError(FIELD, path, f"{path}: {groups:,} prefix groups of {prefix_tokens:,} tokens: over the limits of {MAX_GROUPS:,} groups "
-                                         f"and {MAX_PREFIX_WORDS:,} prefix tokens in all; use fewer groups or a smaller --prefix-tokens")
+        raise WorkloadError(
+            FIELD,
+            path,
+            f"{path}: {groups:,} prefix groups of {prefix_tokens:,} tokens: over the limits of {MAX_GROUPS:,} groups "
+            f"and {MAX_PREFIX_WORDS:,} prefix tokens in all; use fewer groups or a smaller --prefix-tokens",
+        )
 
 
 class Trace:
     name = "trace"
     tracks_reachable = True
 
-    def __init__(self, entries: TraceTable | Sequence[TraceEntry], speed: float, prompts: PromptBuilder, prefix_tokens: int,
-                 session_header: str, seed: object) -> None:
+    def __init__(
+        self,
+        entries: TraceTable | Sequence[TraceEntry],
+        speed: float,
+        prompts: PromptBuilder,
+        prefix_tokens: int,
+        session_header: str,
+        seed: object,
+    ) -> None:
         table = entries if isinstance(entries, TraceTable) else TraceTable.of(entries)
         self.entries, self.prompts, self.header, self.text_seed = table, prompts, session_header, seed
         self.arrivals = array("d", (at / speed for at in table.at)) if speed != 1 else table.at

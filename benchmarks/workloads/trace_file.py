@@ -59,8 +59,15 @@ class TraceTable:
             table.add(e.at, e.input_tokens, e.output_tokens, e.prefix_group, e.session_id, e.hash_ids)
         return table
 
-    def add(self, at: float, n_in: int, n_out: int, group: str | None = None, session: str | None = None,
-            hash_ids: Sequence[int] = ()) -> None:
+    def add(
+        self,
+        at: float,
+        n_in: int,
+        n_out: int,
+        group: str | None = None,
+        session: str | None = None,
+        hash_ids: Sequence[int] = (),
+    ) -> None:
         n = len(self.at)
         self.at.append(at)
         self.input_tokens.append(n_in)
@@ -87,7 +94,7 @@ class TraceTable:
             self.hash_ids.extend(ids)
 
     def hashes(self, i: int) -> array:
-        return self.hash_ids[self.hash_start[i]:self.hash_start[i + 1]]
+        return self.hash_ids[self.hash_start[i] : self.hash_start[i + 1]]
 
     def group(self, i: int) -> int | None:
         g = self.groups[i] if self.groups is not None else -1
@@ -99,8 +106,14 @@ class TraceTable:
     def __getitem__(self, i: int) -> TraceEntry:
         g = self.group(i)
         names = list(self.group_names) if g is not None else ()
-        return TraceEntry(self.at[i], self.input_tokens[i], self.output_tokens[i], None if g is None else names[g],
-                          None if self.sessions is None else self.sessions[i], tuple(self.hashes(i)))
+        return TraceEntry(
+            self.at[i],
+            self.input_tokens[i],
+            self.output_tokens[i],
+            None if g is None else names[g],
+            None if self.sessions is None else self.sessions[i],
+            tuple(self.hashes(i)),
+        )
 
     def __iter__(self) -> Iterator[TraceEntry]:
         return (self[i] for i in range(len(self)))
@@ -125,12 +138,20 @@ def _bad_time(path: str, n: int, value: object, key: str, ms: bool) -> WorkloadE
 
 
 def _too_many(path: str, n: int) -> WorkloadError:
-    return WorkloadError(FIELD, path, f"{path}: at least {n:,} lines, over the limit of {MAX_TRACE_REQUESTS:,} requests a replay holds; "
-                                      f"cut the file, e.g. head -n {MAX_TRACE_REQUESTS}")
+    return WorkloadError(
+        FIELD,
+        path,
+        f"{path}: at least {n:,} lines, over the limit of {MAX_TRACE_REQUESTS:,} requests a replay holds; "
+        f"cut the file, e.g. head -n {MAX_TRACE_REQUESTS}",
+    )
 
 
 def _earlier(path: str, i: int, at: float, prev: float) -> WorkloadError:
-    return WorkloadError(FIELD, path, f"{path}: request {i} is earlier than request {i - 1} ({at:g} s < {prev:g} s); sort the file by timestamp")
+    return WorkloadError(
+        FIELD,
+        path,
+        f"{path}: request {i} is earlier than request {i - 1} ({at:g} s < {prev:g} s); sort the file by timestamp",
+    )
 
 
 INF = float("inf")
@@ -138,7 +159,11 @@ BOM = b"\xef\xbb\xbf"
 
 
 def _too_big(path: str, max_bytes: int) -> WorkloadError:
-    return WorkloadError(FIELD, path, f"{path}: more than the {max_bytes}-byte limit for a {FIELD} file; Fix: cut the file or raise --max-file-mb")
+    return WorkloadError(
+        FIELD,
+        path,
+        f"{path}: more than the {max_bytes}-byte limit for a {FIELD} file; Fix: cut the file or raise --max-file-mb",
+    )
 
 
 def _line_error(path: str, n: int, line: bytes, offset: int, error: Exception) -> WorkloadError:
@@ -150,11 +175,17 @@ def _line_error(path: str, n: int, line: bytes, offset: int, error: Exception) -
             return WorkloadError(FIELD, path, str(e))
     nul = line.find(b"\0")
     if nul >= 0:
-        return _fail(path, n, f"binary data (a NUL byte at offset {offset + nul}), not text; give the trace file itself")
+        return _fail(
+            path, n, f"binary data (a NUL byte at offset {offset + nul}), not text; give the trace file itself"
+        )
     try:
         line.decode("utf-8")
     except UnicodeDecodeError as u:
-        return _fail(path, n, f"not UTF-8 text (byte 0x{line[u.start]:02x} at offset {offset + u.start}); give the trace file itself")
+        return _fail(
+            path,
+            n,
+            f"not UTF-8 text (byte 0x{line[u.start]:02x} at offset {offset + u.start}); give the trace file itself",
+        )
     if isinstance(error, JSONDecodeError):
         return _fail(path, n, f"not valid JSON ({error}); give one JSON object per line")
     return _fail(path, n, f"expected a JSON object, got {error}")
@@ -192,7 +223,9 @@ def _chunks(path: str, handle, max_bytes: int) -> Iterator[tuple[int, int, list[
         first += len(lines)
 
 
-def _rows(path: str, first: int, offset: int, lines: list[bytes]) -> Iterator[tuple[int, Any]]:  # a JSON object; each value checked where read
+def _rows(
+    path: str, first: int, offset: int, lines: list[bytes]
+) -> Iterator[tuple[int, Any]]:  # a JSON object; each value checked where read
     """(line number, object) of every non-blank line of a chunk, each its own one-line error."""
     for n, line in enumerate(lines, first):
         if len(line) > 2 or line.strip():
@@ -229,7 +262,13 @@ def _parse_native(path: str, chunks: Iterable[tuple[int, int, list[bytes]]], tab
             elif t < clock.prev:
                 raise _earlier(path, len(table) + 1, t - clock.first, cast(float, clock.prev) - clock.first)
             clock.prev = t
-            table.add(t - clock.first, n_in, n_out, None if group is None else str(group), None if session is None else str(session))
+            table.add(
+                t - clock.first,
+                n_in,
+                n_out,
+                None if group is None else str(group),
+                None if session is None else str(session),
+            )
 
 
 def _parse_mooncake(path: str, chunks: Iterable[tuple[int, int, list[bytes]]], table: TraceTable) -> None:
@@ -242,7 +281,12 @@ def _mooncake_rows(path: str, rows: Iterator[tuple[int, Any]], table: TraceTable
     at, ins, outs, starts = table.at, table.input_tokens, table.output_tokens, table.hash_start
     block = MOONCAKE_BLOCK_TOKENS
     for n, row in rows:
-        t, n_in, n_out, ids = row.get("timestamp"), row.get("input_length"), row.get("output_length"), row.get("hash_ids", ())
+        t, n_in, n_out, ids = (
+            row.get("timestamp"),
+            row.get("input_length"),
+            row.get("output_length"),
+            row.get("hash_ids", ()),
+        )
         if type(t) not in (int, float) or not 0 <= t < INF:
             raise _bad_time(path, n, t, "timestamp", True)
         if type(n_in) is not int or not 0 < n_in <= MAX_TOKENS:
@@ -255,8 +299,12 @@ def _mooncake_rows(path: str, rows: Iterator[tuple[int, Any]], table: TraceTable
             # One id per block of the input (the trace's lines: 6755 tokens, 14 ids): more ids than blocks
             # would each expand to a block of text that no request sends.
             if len(ids) > (n_in + block - 1) // block:
-                raise _fail(path, n, f"{len(ids)} hash_ids for input_length={n_in}, which has {ceil(n_in / block)} blocks of "
-                                     f"{block} tokens; give one id per block (fix or drop the line)")
+                raise _fail(
+                    path,
+                    n,
+                    f"{len(ids)} hash_ids for input_length={n_in}, which has {ceil(n_in / block)} blocks of "
+                    f"{block} tokens; give one id per block (fix or drop the line)",
+                )
             if True in ids and any(i is True or i is False for i in ids):
                 raise _fail(path, n, f"hash_ids={ids!r:.80} must be a list of integers")
             try:
@@ -296,7 +344,11 @@ def _parse_azure(path: str, handle, max_bytes: int, table: TraceTable) -> None:
         header = next(reader, None) or []
         missing = [k for k in ("TIMESTAMP", "ContextTokens", "GeneratedTokens") if k not in header]
         if missing:
-            raise WorkloadError(FIELD, path, f"{path}:1: header lacks {', '.join(missing)}; the Azure trace's header is TIMESTAMP,ContextTokens,GeneratedTokens")
+            raise WorkloadError(
+                FIELD,
+                path,
+                f"{path}:1: header lacks {', '.join(missing)}; the Azure trace's header is TIMESTAMP,ContextTokens,GeneratedTokens",
+            )
         ti, ci, gi = header.index("TIMESTAMP"), header.index("ContextTokens"), header.index("GeneratedTokens")
         width = max(ti, ci, gi)
         first = prev = None
@@ -306,15 +358,27 @@ def _parse_azure(path: str, handle, max_bytes: int, table: TraceTable) -> None:
             if n > MAX_TRACE_REQUESTS + 1:
                 raise _too_many(path, n)
             if handle.tell() > max_bytes:
-                raise WorkloadError(FIELD, path, f"{path}: more than the {max_bytes}-byte limit for a trace file; Fix: cut the file or raise --max-file-mb")
+                raise WorkloadError(
+                    FIELD,
+                    path,
+                    f"{path}: more than the {max_bytes}-byte limit for a trace file; Fix: cut the file or raise --max-file-mb",
+                )
             if not row:
                 continue
             if len(row) <= width:
                 raise _fail(path, n, f"{len(row)} fields, the header has {len(header)}; fix or drop the line")
             t = _azure_time(path, n, row[ti])
             c, g = row[ci], row[gi]
-            n_in = int(c) if c.isdigit() and 0 < int(c) <= MAX_TOKENS else _count(path, n, {"ContextTokens": c}, "ContextTokens")
-            n_out = int(g) if g.isdigit() and 0 < int(g) <= MAX_TOKENS else _count(path, n, {"GeneratedTokens": g}, "GeneratedTokens")
+            n_in = (
+                int(c)
+                if c.isdigit() and 0 < int(c) <= MAX_TOKENS
+                else _count(path, n, {"ContextTokens": c}, "ContextTokens")
+            )
+            n_out = (
+                int(g)
+                if g.isdigit() and 0 < int(g) <= MAX_TOKENS
+                else _count(path, n, {"GeneratedTokens": g}, "GeneratedTokens")
+            )
             first = t if first is None else first
             if prev is not None and t < prev:
                 raise _earlier(path, len(at) + 1, t - first, prev - first)
@@ -324,10 +388,18 @@ def _parse_azure(path: str, handle, max_bytes: int, table: TraceTable) -> None:
             outs.append(n_out)
             starts.append(0)
     except csv.Error as e:  # a field over csv.field_size_limit (128 KiB), a NUL, a stray quote
-        raise WorkloadError(FIELD, path, f"{path}:{max(1, reader.line_num)}: not a CSV row of the Azure trace ({e}); fix or drop the line") from None
+        raise WorkloadError(
+            FIELD,
+            path,
+            f"{path}:{max(1, reader.line_num)}: not a CSV row of the Azure trace ({e}); fix or drop the line",
+        ) from None
     except UnicodeDecodeError as e:  # decoded a block at a time: the line is where reading had got to
-        raise WorkloadError(FIELD, path, f"{path}: not UTF-8 text (byte 0x{e.object[e.start]:02x} after line {reader.line_num}); "
-                                         "give the trace file itself") from None
+        raise WorkloadError(
+            FIELD,
+            path,
+            f"{path}: not UTF-8 text (byte 0x{e.object[e.start]:02x} after line {reader.line_num}); "
+            "give the trace file itself",
+        ) from None
 
 
 def load_trace(path: str, fmt: str, max_mb: float) -> TraceTable:
@@ -341,7 +413,11 @@ def load_trace(path: str, fmt: str, max_mb: float) -> TraceTable:
         with inputs.open_regular(path, fix) as handle:
             size = os.fstat(handle.fileno()).st_size
             if size > max_bytes:
-                raise WorkloadError(FIELD, path, f"{path}: {size} bytes is over the {max_bytes}-byte limit for a {FIELD} file; Fix: {fix}")
+                raise WorkloadError(
+                    FIELD,
+                    path,
+                    f"{path}: {size} bytes is over the {max_bytes}-byte limit for a {FIELD} file; Fix: {fix}",
+                )
             if fmt == "azure":
                 _parse_azure(path, handle, max_bytes, table)
             else:

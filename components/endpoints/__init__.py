@@ -15,7 +15,9 @@ from .kubernetes import KubernetesEndpoint
 from .llmisvc import LlmisvcEndpoint
 from .ome import OmeEndpoint
 
-COMPONENTS: dict[str, type[EndpointComponent]] = {cls.BACKEND: cls for cls in (HyperPodEndpoint, KubernetesEndpoint, OmeEndpoint, KServeEndpoint, LlmisvcEndpoint)}
+COMPONENTS: dict[str, type[EndpointComponent]] = {
+    cls.BACKEND: cls for cls in (HyperPodEndpoint, KubernetesEndpoint, OmeEndpoint, KServeEndpoint, LlmisvcEndpoint)
+}
 
 
 def component_for(spec: EndpointSpec) -> type[EndpointComponent]:

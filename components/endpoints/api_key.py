@@ -6,7 +6,6 @@ Each endpoint component declares its own key as a child (components/endpoints/ba
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
 
 import pulumi
 import pulumi_aws as aws
@@ -22,7 +21,7 @@ class EndpointApiKeyArgs:
     namespace: str  # the endpoint's namespace
     namespaces: list[str] = field(default_factory=list)  # besides `namespace`: where else the key is read
     length: int = 48
-    secret_arn: Optional[str] = None  # Secrets Manager secret whose SecretString is the key
+    secret_arn: str | None = None  # Secrets Manager secret whose SecretString is the key
     depends_on: list[pulumi.Resource] = field(default_factory=list)  # put on every child (namespace, operator)
 
 
@@ -32,10 +31,12 @@ class EndpointApiKey(pulumi.ComponentResource):
     value: pulumi.Output[str]
     secret_name: pulumi.Output[str]
 
-    def __init__(self, name: str, args: EndpointApiKeyArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: EndpointApiKeyArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llm-serving:endpoints:EndpointApiKey", name, None, opts)
         if args.secret_arn:
-            stored = aws.secretsmanager.get_secret_version_output(secret_id=args.secret_arn, opts=pulumi.InvokeOptions(parent=self))
+            stored = aws.secretsmanager.get_secret_version_output(
+                secret_id=args.secret_arn, opts=pulumi.InvokeOptions(parent=self)
+            )
             self.value = pulumi.Output.secret(stored.secret_string)
         else:
             password = random.RandomPassword(
@@ -51,7 +52,9 @@ class EndpointApiKey(pulumi.ComponentResource):
                 metadata={"name": secret_name, "namespace": ns, "labels": {"app.kubernetes.io/managed-by": "pulumi"}},
                 type="Opaque",
                 string_data={API_KEY_SECRET_KEY: self.value},
-                opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on), additional_secret_outputs=["data", "stringData"]),
+                opts=pulumi.ResourceOptions(
+                    parent=self, depends_on=list(args.depends_on), additional_secret_outputs=["data", "stringData"]
+                ),
             )
             for ns in dict.fromkeys([args.namespace, *args.namespaces])
         ]

@@ -4,7 +4,7 @@ shape whatever the backend. A backend's component only declares its own objects 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Optional
+from typing import Any, ClassVar
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -25,10 +25,10 @@ class EndpointArgs:
     spec: EndpointSpec
     """The endpoint, as the stack config validated it. Its `backend` must be the component's."""
 
-    region: Optional[str] = None
+    region: str | None = None
     """The AWS region, for S3 model sources without their own region."""
 
-    provider: Optional[k8s.Provider] = None
+    provider: k8s.Provider | None = None
     """The Kubernetes provider of every child. None: the one in `opts.providers`, else the default."""
 
     depends_on: list[pulumi.Resource] = field(default_factory=list)
@@ -47,22 +47,22 @@ class EndpointArgs:
     ingress: IngressSpec = field(default_factory=IngressSpec)
     """ALB settings (certificate, inbound CIDRs, router Service, ...) for the endpoint's Ingress."""
 
-    kubeconfig: Optional[pulumi.Input[Any]] = None
+    kubeconfig: pulumi.Input[Any] | None = None
     """The cluster's kubeconfig, for checks that read the cluster during `up` (the router Service
     behind a public HyperPod ALB). None: those checks are skipped."""
 
     tags: dict[str, str] = field(default_factory=dict)
     """Extra tags for the endpoint's ALB; the stack and endpoint tags are always added (S6)."""
 
-    capacity_contract: Optional[dict[str, Any]] = None
+    capacity_contract: dict[str, Any] | None = None
     """The capacity contract's numbers (rule C1: peak, headroom, measured requests/s per replica), recorded as an
     annotation on the object that holds the replica maximum so the policy pack checks them. None: no load."""
 
-    model_facts: Optional[ModelFacts] = None
+    model_facts: ModelFacts | None = None
     """The model's facts from models.lock.json (rule G23), recorded as an annotation on the engine object so the
     policy pack sizes it against its GPUs. None: no lock entry."""
 
-    previous_name: Optional[str] = None
+    previous_name: str | None = None
     """The Pulumi name the endpoint had before names were per namespace (`<name>` instead of
     `<namespace>/<name>`). Set when the name is used once in the stack: the component and its key
     then alias their old names, so existing stacks replace nothing."""
@@ -75,20 +75,30 @@ OUTPUTS = (
 )  # fmt: skip
 
 
-def _check(cls: type["EndpointComponent"], args: Any) -> None:
+def _check(cls: type[EndpointComponent], args: Any) -> None:
     """Every bad input at once, each with its property path (Pulumi's input error types)."""
     errors: list[tuple[str, str]] = []
     spec = getattr(args, "spec", None)
     if not isinstance(spec, EndpointSpec):
-        errors.append(("spec", f"got {type(spec).__name__}: pass the EndpointSpec the stack config validated (stacks/config.py)"))
+        errors.append(
+            ("spec", f"got {type(spec).__name__}: pass the EndpointSpec the stack config validated (stacks/config.py)")
+        )
     elif backend_of(spec) != cls.BACKEND:
         errors.append(
-            ("spec.backend", f"endpoint {spec.name!r} has backend {backend_of(spec)!r} but {cls.__name__} deploys {cls.BACKEND!r}: use components.endpoints.component_for(spec)")
+            (
+                "spec.backend",
+                f"endpoint {spec.name!r} has backend {backend_of(spec)!r} but {cls.__name__} deploys {cls.BACKEND!r}: use components.endpoints.component_for(spec)",
+            )
         )
     for prop in ("depends_on", "operator_ready", "ingress_ready"):
         for i, item in enumerate(getattr(args, prop, None) or []):
             if not isinstance(item, pulumi.Resource):
-                errors.append((f"{prop}[{i}]", f"got {type(item).__name__}: pass Pulumi resources only (an Output cannot be waited for)"))
+                errors.append(
+                    (
+                        f"{prop}[{i}]",
+                        f"got {type(item).__name__}: pass Pulumi resources only (an Output cannot be waited for)",
+                    )
+                )
     if len(errors) == 1:
         raise pulumi.InputPropertyError(*errors[0])
     if errors:
@@ -113,14 +123,14 @@ class EndpointComponent(pulumi.ComponentResource):
     namespace: pulumi.Output[str]
     port: pulumi.Output[int]
     invocation_path: pulumi.Output[str]
-    url: pulumi.Output[Optional[str]]
+    url: pulumi.Output[str | None]
     url_kind: pulumi.Output[str]
     url_source: pulumi.Output[str]
-    state: pulumi.Output[Optional[str]]
-    state_detail: pulumi.Output[Optional[str]]
-    curl: pulumi.Output[Optional[str]]
-    api_key: Optional[pulumi.Output[str]]
-    api_key_secret: Optional[pulumi.Output[str]]
+    state: pulumi.Output[str | None]
+    state_detail: pulumi.Output[str | None]
+    curl: pulumi.Output[str | None]
+    api_key: pulumi.Output[str] | None
+    api_key_secret: pulumi.Output[str] | None
 
     @classmethod
     def ready(cls, args: EndpointArgs) -> list[pulumi.Resource]:
@@ -128,7 +138,7 @@ class EndpointComponent(pulumi.ComponentResource):
         balancer controller."""
         return [*args.operator_ready, *args.ingress_ready]
 
-    def __init__(self, name: str, args: EndpointArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: EndpointArgs, opts: pulumi.ResourceOptions | None = None):
         _check(type(self), args)
         deps = [*args.depends_on, *self.ready(args)]
         own = pulumi.ResourceOptions(
@@ -160,7 +170,7 @@ class EndpointComponent(pulumi.ComponentResource):
             aliases.append(pulumi.Alias(name=f"{args.previous_name}{suffix}", parent=pulumi.ROOT_STACK_RESOURCE))
         return aliases
 
-    def _declare_key(self, name: str, args: EndpointArgs) -> Optional[EndpointApiKey]:
+    def _declare_key(self, name: str, args: EndpointArgs) -> EndpointApiKey | None:
         spec = args.spec
         if not spec.api_key:
             return None
@@ -173,7 +183,9 @@ class EndpointComponent(pulumi.ComponentResource):
                 secret_arn=spec.api_key_secret_arn,
                 depends_on=self.deps,
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=self.deps, aliases=self._moved_aliases("-api-key", args)),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=self.deps, aliases=self._moved_aliases("-api-key", args)
+            ),
         )
 
     def _finish(self, url: Any, state: pulumi.Output[Any]) -> None:
@@ -192,13 +204,15 @@ class EndpointComponent(pulumi.ComponentResource):
         self.state = state.apply(lambda s: s[0])
         self.state_detail = state.apply(lambda s: s[1])
         served = ep.served_model_name
-        self.curl = self.url.apply(lambda u: ingress_rules.curl_example(u, served, spec.api_key, spec.invocation_endpoint))
+        self.curl = self.url.apply(
+            lambda u: ingress_rules.curl_example(u, served, spec.api_key, spec.invocation_endpoint)
+        )
         self.api_key = self.key.value if self.key else None
         self.api_key_secret = self.key.secret_name if self.key else None
         self.register_outputs({k: getattr(self, k) for k in OUTPUTS if getattr(self, k) is not None})
 
     @property
-    def router_check(self) -> Optional[Any]:
+    def router_check(self) -> Any | None:
         """The check that found this endpoint's router Service during `up` (hyperpod with a public Ingress), else None."""
         return None
 

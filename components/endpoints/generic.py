@@ -31,9 +31,18 @@ class GenericEndpoint(EndpointComponent):
         ep = self.endpoint
         backend = BACKENDS[self.BACKEND]
         tags = tag_rules.alb_tags(pulumi.get_stack(), ep.name, args.tags)
-        context = RenderContext(region=args.region, ingress=args.ingress, api_key_secret=ep.api_key_secret if self.key else None, alb_tags=tags)
-        manifests = fit.annotate(capacity.annotate(backend.render(ep, context), args.capacity_contract), args.model_facts)
-        self.children = declare_all(self, name, manifests, [*self.deps, *([self.key] if self.key else [])], args.ingress_ready)
+        context = RenderContext(
+            region=args.region,
+            ingress=args.ingress,
+            api_key_secret=ep.api_key_secret if self.key else None,
+            alb_tags=tags,
+        )
+        manifests = fit.annotate(
+            capacity.annotate(backend.render(ep, context), args.capacity_contract), args.model_facts
+        )
+        self.children = declare_all(
+            self, name, manifests, [*self.deps, *([self.key] if self.key else [])], args.ingress_ready
+        )
         own = self.children.get(backend.live.kind)
         state = status_of(own).apply(backend.live.state) if own is not None else pulumi.Output.from_input((None, None))
         return None, state
@@ -46,5 +55,7 @@ def generic_component(name: str) -> type[EndpointComponent]:
     """One class per backend: its Pulumi type token `llm-serving:endpoints:<Title>Endpoint` never changes."""
     if name not in _MADE:
         title = "".join(part.capitalize() for part in BACKENDS[name].title.replace("-", " ").split())
-        _MADE[name] = type(f"{title}Endpoint", (GenericEndpoint,), {"TYPE": f"llm-serving:endpoints:{title}Endpoint", "BACKEND": name})
+        _MADE[name] = type(
+            f"{title}Endpoint", (GenericEndpoint,), {"TYPE": f"llm-serving:endpoints:{title}Endpoint", "BACKEND": name}
+        )
     return _MADE[name]

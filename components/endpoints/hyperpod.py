@@ -27,19 +27,18 @@ is deleted first and the ALB controller cleans up its ALB under its finalizer, n
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Optional, cast
+from typing import Any, ClassVar
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from ..rules import capacity, fit
+from ..rules import capacity, fit, naming
 from ..rules import ingress as ingress_rules
-from ..rules import naming
 from ..rules import tags as tag_rules
 from ..rules.backends import hyperpod
+from ..rules.backends import state as endpoint_state
 from ..rules.backends.base import RenderContext
 from ..rules.endpoint import resolve
-from ..rules.backends import state as endpoint_state
 from ..rules.spec import EndpointSpec, IngressSpec
 from ..rules.tls import tls_for
 from .base import EndpointArgs, EndpointComponent
@@ -57,30 +56,42 @@ class EndpointIngressArgs:
     health_path: str
     after: list[pulumi.Resource] = field(default_factory=list)  # the load balancer controller, the endpoint
     tags: dict[str, str] = field(default_factory=dict)  # extra ALB tags; stack and endpoint tags are added
-    kubeconfig: Optional[Any] = None  # for the router Service lookup; None: the configured name and port
+    kubeconfig: Any | None = None  # for the router Service lookup; None: the configured name and port
 
 
 class EndpointIngress(pulumi.ComponentResource):
     """One ALB per endpoint in front of the operator's router (G8, G16, G17). Outputs: `hostname`
     and `url` (both from the Ingress's final status, G16)."""
 
-    hostname: pulumi.Output[Optional[str]]
-    url: pulumi.Output[Optional[str]]
+    hostname: pulumi.Output[str | None]
+    url: pulumi.Output[str | None]
 
-    def __init__(self, name: str, args: EndpointIngressArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: EndpointIngressArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llm-serving:endpoints:EndpointIngress", name, None, opts)
         spec = args.spec
         tags = tag_rules.alb_tags(pulumi.get_stack(), args.endpoint_name, args.tags)
         after = list(args.after)
-        self.router_check: Optional[RouterServiceCheck] = None  # with a kubeconfig: the Service `up` finds
+        self.router_check: RouterServiceCheck | None = None  # with a kubeconfig: the Service `up` finds
         context = RenderContext(ingress=args.ingress, alb_tags=tags)
         if args.kubeconfig is not None:
             # AWS documents neither the router Service's name nor its port: once the endpoint reports its deployment
             # complete, the check finds the Service tied to the router and the Ingress forwards to what it found.
-            self.router_check = RouterServiceCheck(f"{name}-router-check", args.kubeconfig, args.endpoint_name, args.endpoint_namespace, args.ingress,
-                                                   spec.max_deploy_seconds, opts=pulumi.ResourceOptions(parent=self, depends_on=args.after))
+            self.router_check = RouterServiceCheck(
+                f"{name}-router-check",
+                args.kubeconfig,
+                args.endpoint_name,
+                args.endpoint_namespace,
+                args.ingress,
+                spec.max_deploy_seconds,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=args.after),
+            )
             after.append(self.router_check)
-            context = RenderContext(ingress=args.ingress, alb_tags=tags, router_service=self.router_check.service, router_port=self.router_check.port.apply(int))
+            context = RenderContext(
+                ingress=args.ingress,
+                alb_tags=tags,
+                router_service=self.router_check.service,
+                router_port=self.router_check.port.apply(int),
+            )
         # The rule library's Ingress (the one `render` returns), forwarding to the router Service found above.
         manifest = hyperpod.router_ingress(resolve(spec), context)
         self.ingress = k8s.networking.v1.Ingress(
@@ -125,15 +136,23 @@ class HyperPodEndpoint(EndpointComponent):
         return ingress_rules.hyperpod_url_label(self.endpoint.spec)
 
     @property
-    def router_check(self) -> Optional[RouterServiceCheck]:
+    def router_check(self) -> RouterServiceCheck | None:
         return self.ingress.router_check if self.ingress is not None else None
 
     def _declare(self, name: str, args: EndpointArgs) -> tuple[Any, pulumi.Output[Any]]:
         ep = self.endpoint
         key = self.key
         # The router needs the key as a plain value (G9): the config carries it, not only its Secret's name.
-        context = RenderContext(region=args.region, ingress=args.ingress, api_key=key.value if key else None, api_key_secret=ep.api_key_secret if key else None, tls=tls_for(ep.spec, args.ingress))
-        manifest, *front = fit.annotate(capacity.annotate(hyperpod.BACKEND.render(ep, context), args.capacity_contract), args.model_facts)
+        context = RenderContext(
+            region=args.region,
+            ingress=args.ingress,
+            api_key=key.value if key else None,
+            api_key_secret=ep.api_key_secret if key else None,
+            tls=tls_for(ep.spec, args.ingress),
+        )
+        manifest, *front = fit.annotate(
+            capacity.annotate(hyperpod.BACKEND.render(ep, context), args.capacity_contract), args.model_facts
+        )
         if ep.name != ep.spec.name:
             pulumi.log.info(
                 f"endpoint {ep.spec.name!r} is named {ep.name!r} in Kubernetes "
@@ -149,11 +168,14 @@ class HyperPodEndpoint(EndpointComponent):
             # G19: the operator cannot flip intelligent routing in place; replace instead of a
             # failed update. The name is fixed, so the old object must go first.
             opts=pulumi.ResourceOptions(
-                parent=self, depends_on=self.deps, replace_on_changes=list(hyperpod.BACKEND.immutable_fields), delete_before_replace=True
+                parent=self,
+                depends_on=self.deps,
+                replace_on_changes=list(hyperpod.BACKEND.immutable_fields),
+                delete_before_replace=True,
             ),
         )
         state = self.endpoint_config.status.apply(endpoint_state.hyperpod)
-        self.ingress: Optional[EndpointIngress] = None
+        self.ingress: EndpointIngress | None = None
         if not front:  # the public Ingress in front of the router: declared with its router check below
             return None, state
         self.ingress = EndpointIngress(

@@ -3,7 +3,8 @@ resource with a readable `status` for the rest."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, cast
+from collections.abc import Callable
+from typing import Any, cast
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -19,7 +20,16 @@ class StatusCustomResource(k8s.apiextensions.CustomResource):
 
     status: pulumi.Output[Any]
 
-    def _internal_init(self, resource_name: str, api_version: str, kind: str, opts: Optional[pulumi.ResourceOptions] = None, metadata: Any = None, spec: Any = None, __props__: Any = None) -> None:
+    def _internal_init(
+        self,
+        resource_name: str,
+        api_version: str,
+        kind: str,
+        opts: pulumi.ResourceOptions | None = None,
+        metadata: Any = None,
+        spec: Any = None,
+        __props__: Any = None,
+    ) -> None:
         # Same as the base, plus `status` (None: never sent) so the engine's value resolves into an output.
         if opts is None:
             opts = pulumi.ResourceOptions()
@@ -45,13 +55,20 @@ _MAIN = ("Deployment", "InferenceService", "LLMInferenceService")
 def status_of(resource: pulumi.CustomResource) -> pulumi.Output[Any]:
     """The `status` output of an object `declare` made: each typed class and StatusCustomResource has one,
     their common base declares none."""
-    return cast(pulumi.Output[Any], getattr(resource, "status"))
+    return cast(pulumi.Output[Any], resource.status)
 
 
 def declare(name: str, manifest: dict[str, Any], opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
     cls = _TYPED.get((manifest["apiVersion"], manifest["kind"]))
     if cls is None:
-        return StatusCustomResource(name, api_version=manifest["apiVersion"], kind=manifest["kind"], metadata=manifest["metadata"], spec=manifest.get("spec"), opts=opts)
+        return StatusCustomResource(
+            name,
+            api_version=manifest["apiVersion"],
+            kind=manifest["kind"],
+            metadata=manifest["metadata"],
+            spec=manifest.get("spec"),
+            opts=opts,
+        )
     return cls(name, metadata=manifest["metadata"], spec=manifest.get("spec"), opts=opts)
 
 
@@ -73,7 +90,7 @@ def declare_all(
     manifests: list[dict[str, Any]],
     depends_on: list[pulumi.Resource],
     ingress_ready: list[pulumi.Resource],
-    max_deploy_seconds: Optional[int] = None,
+    max_deploy_seconds: int | None = None,
 ) -> dict[str, pulumi.CustomResource]:
     """Every manifest as a child of `parent`, in order, each waiting for `depends_on` and for the
     earlier objects it needs; the Ingress also for the load balancer controller (`ingress_ready`).
@@ -91,5 +108,7 @@ def declare_all(
         if kind == "Deployment" and max_deploy_seconds is not None:
             extra = {"custom_timeouts": await_timeouts(max_deploy_seconds)}
         label = name if kind in _MAIN else f"{name}-{kind.lower()}"
-        out[kind] = declare(label, manifest, pulumi.ResourceOptions(parent=parent, depends_on=[*depends_on, *after], **extra))
+        out[kind] = declare(
+            label, manifest, pulumi.ResourceOptions(parent=parent, depends_on=[*depends_on, *after], **extra)
+        )
     return out

@@ -8,7 +8,8 @@ object's own message), then briefly for the Service, found by what ties it to th
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Mapping, Optional, Protocol
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
 import pulumi
 import pulumi.dynamic as dynamic
@@ -27,27 +28,47 @@ LOOKUP_KEYS = ("endpointName", "endpointNamespace", "routerService", "routerPort
 
 
 class RouterReader(Protocol):
-    def custom_object(self, group: str, version: str, plural: str, namespace: str, name: str) -> Optional[dict[str, Any]]: ...
+    def custom_object(
+        self, group: str, version: str, plural: str, namespace: str, name: str
+    ) -> dict[str, Any] | None: ...
     def services(self, namespace: str) -> list[Mapping[str, Any]]: ...
     def deployments(self, namespace: str) -> list[Mapping[str, Any]]: ...
 
 
-def check_router(props: Mapping[str, Any], reader: Optional[RouterReader] = None, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> router_rules.RouterService:
+def check_router(
+    props: Mapping[str, Any],
+    reader: RouterReader | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> router_rules.RouterService:
     """Wait for the endpoint's deployment, then for its router Service; raise RuntimeError with the fix otherwise."""
     name, namespace = str(props["endpointName"]), str(props.get("endpointNamespace") or "default")
     max_deploy = int(props.get("maxDeploySeconds") or 3600)
     try:
         reader = reader or KubeReader(props["kubeconfig"])
-        obj = _wait(clock, sleep, router_rules.deployment_budget(max_deploy), lambda: _deployment(reader, namespace, name),
-                    lambda line: router_rules.deployment_timed_out(namespace, name, line, max_deploy))
+        obj = _wait(
+            clock,
+            sleep,
+            router_rules.deployment_budget(max_deploy),
+            lambda: _deployment(reader, namespace, name),
+            lambda line: router_rules.deployment_timed_out(namespace, name, line, max_deploy),
+        )
         uid = ((obj or {}).get("metadata") or {}).get("uid")
         wait = float(props.get("serviceWaitSeconds") or router_rules.ROUTER_SERVICE_WAIT_SECONDS)
-        return _wait(clock, sleep, wait, lambda: _service(reader, props, name, namespace, uid), lambda why: f"{why} (waited {int(wait)} s after DeploymentComplete)")
+        return _wait(
+            clock,
+            sleep,
+            wait,
+            lambda: _service(reader, props, name, namespace, uid),
+            lambda why: f"{why} (waited {int(wait)} s after DeploymentComplete)",
+        )
     except LiveError as exc:
-        raise RuntimeError(f"{exc} (reading endpoint {namespace}/{name} and its router in {OPERATOR_NAMESPACE})") from None
+        raise RuntimeError(
+            f"{exc} (reading endpoint {namespace}/{name} and its router in {OPERATOR_NAMESPACE})"
+        ) from None
 
 
-def _deployment(reader: RouterReader, namespace: str, name: str) -> tuple[Any, Optional[str]]:
+def _deployment(reader: RouterReader, namespace: str, name: str) -> tuple[Any, str | None]:
     """(the object once it is complete, None) or (None, why not yet); a failed deployment raises at once."""
     obj = reader.custom_object(hyperpod_rules.GROUP, "v1", PLURAL, namespace, name)
     readiness, line = router_rules.deployment_verdict(obj)
@@ -56,7 +77,9 @@ def _deployment(reader: RouterReader, namespace: str, name: str) -> tuple[Any, O
     return (obj, None) if readiness == "ready" else (None, line)
 
 
-def _service(reader: RouterReader, props: Mapping[str, Any], name: str, namespace: str, uid: Optional[str]) -> tuple[Any, Optional[str]]:
+def _service(
+    reader: RouterReader, props: Mapping[str, Any], name: str, namespace: str, uid: str | None
+) -> tuple[Any, str | None]:
     found, why = router_rules.find_router_service(
         reader.services(OPERATOR_NAMESPACE),
         reader.deployments(OPERATOR_NAMESPACE),
@@ -70,7 +93,13 @@ def _service(reader: RouterReader, props: Mapping[str, Any], name: str, namespac
     return (found, None) if found is not None else (None, why)
 
 
-def _wait(clock: Callable[[], float], sleep: Callable[[float], None], seconds: float, poll: Callable[[], tuple[Any, Optional[str]]], late: Callable[[str], str]) -> Any:
+def _wait(
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+    seconds: float,
+    poll: Callable[[], tuple[Any, str | None]],
+    late: Callable[[str], str],
+) -> Any:
     """Poll until `poll` gives a value; an API server that does not answer is polled again, like a value not there yet."""
     deadline = clock() + seconds
     while True:
@@ -91,7 +120,9 @@ class _Provider(dynamic.ResourceProvider):
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
         found = check_router(props)
         outs = {**props, "service": found.name, "port": found.port, "found": found.how}
-        return dynamic.CreateResult(id_=f"router-check-{props.get('endpointNamespace')}-{props['endpointName']}", outs=outs)
+        return dynamic.CreateResult(
+            id_=f"router-check-{props.get('endpointNamespace')}-{props['endpointName']}", outs=outs
+        )
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
         # `service`/`port` are outputs (the found Service); the inputs carry only placeholders for them, so they are
@@ -107,8 +138,16 @@ class RouterServiceCheck(dynamic.Resource):
     service: pulumi.Output[str]
     port: pulumi.Output[int]
 
-    def __init__(self, name: str, kubeconfig: pulumi.Input[Any], endpoint_name: str, endpoint_namespace: str, ingress: IngressSpec,
-                 max_deploy_seconds: int, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(
+        self,
+        name: str,
+        kubeconfig: pulumi.Input[Any],
+        endpoint_name: str,
+        endpoint_namespace: str,
+        ingress: IngressSpec,
+        max_deploy_seconds: int,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
         configured = ingress_rules.router_service(ingress, endpoint_name)
         props = {
             "check": "router-service",

@@ -3,7 +3,7 @@ and each endpoint's DNS name. Which certificate and which name is `rules.tls.tls
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 from urllib.parse import urlparse
 
 import pulumi
@@ -24,7 +24,14 @@ class IssuedCertificate(pulumi.ComponentResource):
 
     arn: pulumi.Output[str]
 
-    def __init__(self, name: str, domain: str, hosted_zone_id: str, tags: dict[str, str], opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(
+        self,
+        name: str,
+        domain: str,
+        hosted_zone_id: str,
+        tags: dict[str, str],
+        opts: pulumi.ResourceOptions | None = None,
+    ):
         super().__init__("llm-serving:endpoints:IssuedCertificate", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.certificate = aws.acm.Certificate(name, domain_name=domain, validation_method="DNS", tags=tags, opts=child)
@@ -40,13 +47,18 @@ class IssuedCertificate(pulumi.ComponentResource):
             opts=child,
         )
         self.validation = aws.acm.CertificateValidation(
-            name, certificate_arn=self.certificate.arn, validation_record_fqdns=[self.validation_record.fqdn], opts=child
+            name,
+            certificate_arn=self.certificate.arn,
+            validation_record_fqdns=[self.validation_record.fqdn],
+            opts=child,
         )
         self.arn = self.validation.certificate_arn
         self.register_outputs({"arn": self.arn})
 
 
-def with_issued_certificate(ingress: IngressSpec, tags: dict[str, str], opts: Optional[pulumi.ResourceOptions] = None) -> IngressSpec:
+def with_issued_certificate(
+    ingress: IngressSpec, tags: dict[str, str], opts: pulumi.ResourceOptions | None = None
+) -> IngressSpec:
     """The ingress settings with the certificate the stack issues for `domain` in place of `certificateArn`
     (an Output, which the rules place and never inspect); unchanged when there is none to issue."""
     if ingress.domain is None or ingress.certificate_arn:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import pulumi
 
@@ -11,7 +11,7 @@ from ..rules.spec import EndpointSpec
 from .objects import status_of
 
 
-def hostname_of(status: Any) -> Optional[str]:
+def hostname_of(status: Any) -> str | None:
     """The load balancer's DNS name from an Ingress or Service status (typed or plain), or None
     while it has none."""
     if status is None:
@@ -26,7 +26,7 @@ def hostname_of(status: Any) -> Optional[str]:
     return None
 
 
-def url_from_status(status: pulumi.Output[Any], spec: EndpointSpec, scheme: str = "http") -> pulumi.Output[Optional[str]]:
+def url_from_status(status: pulumi.Output[Any], spec: EndpointSpec, scheme: str = "http") -> pulumi.Output[str | None]:
     """G16: the URL of an Ingress or a LoadBalancer Service, from its final status."""
     return status.apply(lambda s: ingress_rules.endpoint_url(scheme, hostname_of(s), spec.invocation_endpoint))
 
@@ -35,7 +35,9 @@ def in_cluster_url(service: str, spec: EndpointSpec) -> str:
     return f"http://{service}.{spec.namespace}.svc.cluster.local/{spec.invocation_endpoint}"
 
 
-def load_balancer_url(spec: EndpointSpec, children: dict[str, pulumi.CustomResource], service_name: str, scheme: str) -> Any:
+def load_balancer_url(
+    spec: EndpointSpec, children: dict[str, pulumi.CustomResource], service_name: str, scheme: str
+) -> Any:
     """The ALB's URL, the NLB Service's, or the in-cluster Service's without a load balancer."""
     if spec.load_balancer == "alb":
         return url_from_status(status_of(children["Ingress"]), spec, scheme)

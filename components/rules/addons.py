@@ -5,19 +5,26 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any
 
 from pydantic.alias_generators import to_camel
 
 from . import iam, instances
-from .spec import PlatformSpec
+
 # The operator charts' values, re-exported for their users here.
 from .addons_values import (  # noqa: F401
-    EXTRA_CHART_VALUES, LLMISVC_PRESETS_VALUES, OME_CONTROLLER_RESOURCES, OME_MODEL_AGENT_RESOURCES, kserve_values, llmisvc_values,
+    EXTRA_CHART_VALUES,
+    LLMISVC_PRESETS_VALUES,
+    OME_CONTROLLER_RESOURCES,
+    OME_MODEL_AGENT_RESOURCES,
+    kserve_values,
+    llmisvc_values,
     ome_values,
 )
+from .spec import PlatformSpec
 
 OPERATOR_ADDON = "amazon-sagemaker-hyperpod-inference"
 OPERATOR_ROLE_PREFIX = "SageMakerHyperPodInference"  # G20: the add-on path requires this prefix
@@ -49,7 +56,12 @@ AUTO = "auto"
 # KServe: when an endpoint needs them (`auto`).
 DEFAULTS: dict[str, dict[str, bool | str]] = {
     "hyperpod": {**{a: True for a in ADDONS}, **{a: AUTO for a in OPERATOR_BACKENDS}},
-    "eks": {**{a: True for a in ADDONS}, "hyperpod_operator": False, "fsx_csi": False, **{a: AUTO for a in OPERATOR_BACKENDS}},
+    "eks": {
+        **{a: True for a in ADDONS},
+        "hyperpod_operator": False,
+        "fsx_csi": False,
+        **{a: AUTO for a in OPERATOR_BACKENDS},
+    },
     "existing": {a: False for a in ADDONS},
 }
 
@@ -114,7 +126,11 @@ CHARTS: dict[str, tuple[str, str, str]] = {
 # `cert-manager.io/inject-ca-from: ome/serving-cert` on its webhooks: sgl-project/ome@v0.1.5
 # charts/ome-resources/templates/ome-controller/configmap.yaml, webhooks/*.yaml); KServe's renders its
 # files into the release namespace (charts/kserve-resources/templates/_common.tpl replaceNamespace), `kserve`.
-OPERATOR_CHARTS: dict[str, tuple[str, str]] = {"kserve_operator": ("kserve_crd", "kserve_operator"), "ome_operator": ("ome_crd", "ome_operator"), "llmisvc_operator": ("llmisvc_crd", "llmisvc_operator")}
+OPERATOR_CHARTS: dict[str, tuple[str, str]] = {
+    "kserve_operator": ("kserve_crd", "kserve_operator"),
+    "ome_operator": ("ome_crd", "ome_operator"),
+    "llmisvc_operator": ("llmisvc_crd", "llmisvc_operator"),
+}
 # Charts installed after an operator's two (its presets, whose LLMInferenceServiceConfigs its webhook admits).
 OPERATOR_EXTRA_CHARTS: dict[str, tuple[str, ...]] = {"llmisvc_operator": ("llmisvc_presets",)}
 RELEASES: dict[str, str] = {
@@ -131,15 +147,24 @@ RELEASES: dict[str, str] = {
 OPERATOR_NAMESPACES: dict[str, str] = {"kserve_operator": "kserve", "ome_operator": "ome", "llmisvc_operator": "kserve"}
 # The API group of each backend operator's custom resources, and the charts that install its CRDs and
 # admit its objects (rule O3): both operators' webhooks fail closed (failurePolicy: Fail) on InferenceService create.
-OPERATOR_GROUPS: dict[str, str] = {"kserve_operator": "serving.kserve.io", "ome_operator": "ome.io", "llmisvc_operator": "serving.kserve.io"}
+OPERATOR_GROUPS: dict[str, str] = {
+    "kserve_operator": "serving.kserve.io",
+    "ome_operator": "ome.io",
+    "llmisvc_operator": "serving.kserve.io",
+}
 # Operators that share a group with another own only these kinds of it (KServe's two controllers).
-OPERATOR_KINDS: dict[str, frozenset[str]] = {"llmisvc_operator": frozenset({"LLMInferenceService", "LLMInferenceServiceConfig"})}
+OPERATOR_KINDS: dict[str, frozenset[str]] = {
+    "llmisvc_operator": frozenset({"LLMInferenceService", "LLMInferenceServiceConfig"})
+}
 
 
-def operator_of(group: str, kind: str) -> Optional[str]:
+def operator_of(group: str, kind: str) -> str | None:
     """The backend operator add-on whose charts install the CRD of `kind` in `group`, None for other groups."""
     owners = [a for a, g in OPERATOR_GROUPS.items() if g == group]
-    return next((a for a in owners if kind in OPERATOR_KINDS.get(a, ())), next((a for a in owners if a not in OPERATOR_KINDS), None))
+    return next(
+        (a for a in owners if kind in OPERATOR_KINDS.get(a, ())),
+        next((a for a in owners if a not in OPERATOR_KINDS), None),
+    )
 
 
 def config_key(addon: str) -> str:
@@ -169,10 +194,14 @@ def hyperpod_chart_values(plan: AddonPlan, instance_types: Iterable[str] = ()) -
     resiliency parts), the EFA and Neuron device plugins. cert-manager and the inference operator stay
     off as upstream ships them: the platform installs both."""
     plugin: dict[str, Any] = {"devicePlugin": {"enabled": plan["nvidia_device_plugin"]}}
-    gpu_types = sorted({instances.sagemaker_name(t.strip().lower()) for t in instance_types if instances.is_gpu_instance(t)})
+    gpu_types = sorted(
+        {instances.sagemaker_name(t.strip().lower()) for t in instance_types if instances.is_gpu_instance(t)}
+    )
     if plan["nvidia_device_plugin"] and gpu_types:
         term = {"matchExpressions": [{"key": INSTANCE_TYPE_NODE_LABEL, "operator": "In", "values": gpu_types}]}
-        plugin["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [term]}}}
+        plugin["affinity"] = {
+            "nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [term]}}
+        }
     return {
         "trainingOperators": {"enabled": False},
         "mpi-operator": {"enabled": False},
@@ -184,10 +213,17 @@ def hyperpod_chart_values(plan: AddonPlan, instance_types: Iterable[str] = ()) -
 INSTANCE_TYPE_NODE_LABEL = "node.kubernetes.io/instance-type"
 
 
-def plugin_instance_types(values: Any) -> Optional[set[str]]:
+def plugin_instance_types(values: Any) -> set[str] | None:
     """The instance types the HyperPod chart's NVIDIA plugin affinity selects, as hyperpod_chart_values
     renders it; None when the values leave upstream's affinity."""
-    affinity = _at(values, "nvidia-device-plugin", "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms")
+    affinity = _at(
+        values,
+        "nvidia-device-plugin",
+        "affinity",
+        "nodeAffinity",
+        "requiredDuringSchedulingIgnoredDuringExecution",
+        "nodeSelectorTerms",
+    )
     if not isinstance(affinity, list):
         return None
     found: set[str] = set()
@@ -217,7 +253,10 @@ HYPERPOD_CHART_ADDONS = ("nvidia_device_plugin",)
 # to install when they are missing and names these minimum versions; AWS's Terraform installs both with
 # aws_eks_addon (hyperpod_cluster/cert_manager.tf, whose default version is v1.18.2-eksbuild.2, and
 # hyperpod_inference_operator/main.tf), and helm_to_addon.sh pins the same two versions.
-HYPERPOD_EKS_ADDON_VERSIONS: dict[str, str] = {"cert_manager": "v1.18.2-eksbuild.2", "metrics_server": "v0.7.2-eksbuild.4"}
+HYPERPOD_EKS_ADDON_VERSIONS: dict[str, str] = {
+    "cert_manager": "v1.18.2-eksbuild.2",
+    "metrics_server": "v0.7.2-eksbuild.4",
+}
 
 
 def platform_installs(addon: str, mode: str) -> bool:
@@ -225,13 +264,13 @@ def platform_installs(addon: str, mode: str) -> bool:
     return not (mode == "hyperpod" and addon in HYPERPOD_CHART_ADDONS)
 
 
-def eks_addon_version(addon: str, mode: str) -> Optional[str]:
+def eks_addon_version(addon: str, mode: str) -> str | None:
     """The EKS add-on version to install `addon` at, or None where it is a Helm chart."""
     return HYPERPOD_EKS_ADDON_VERSIONS.get(addon) if mode == "hyperpod" else None
 
 
 # EKS add-ons (name, service account that needs AWS access or None, namespace).
-EKS_ADDONS: dict[str, tuple[str, Optional[str], str]] = {
+EKS_ADDONS: dict[str, tuple[str, str | None, str]] = {
     "s3_csi": ("aws-mountpoint-s3-csi-driver", "s3-csi-driver-sa", "kube-system"),
     "fsx_csi": ("aws-fsx-csi-driver", "fsx-csi-controller-sa", "kube-system"),
     "pod_identity_agent": ("eks-pod-identity-agent", None, "kube-system"),
@@ -310,7 +349,7 @@ def operator_service_account(install: str, chart_dir: str = "") -> tuple[str, st
     return rendered or (OPERATOR_NAMESPACE, iam.OPERATOR_HELM_SERVICE_ACCOUNT)
 
 
-def _chart_service_account(chart: Path) -> Optional[tuple[str, str]]:
+def _chart_service_account(chart: Path) -> tuple[str, str] | None:
     """metadata.namespace and .name of the chart's ServiceAccount with the chart's default values filled in."""
     import yaml  # only the program reads charts; the policy pack's virtualenv has no PyYAML
 
@@ -331,9 +370,9 @@ def _chart_service_account(chart: Path) -> Optional[tuple[str, str]]:
 def operator_addon_config(
     execution_role_arn: str,
     tls_bucket: str,
-    hyperpod_cluster_arn: Optional[str],
+    hyperpod_cluster_arn: str | None,
     plan: AddonPlan,
-    keda_role_arn: Optional[str] = None,
+    keda_role_arn: str | None = None,
 ) -> dict[str, Any]:
     """`configurationValues` of the `amazon-sagemaker-hyperpod-inference` add-on.
 
@@ -357,7 +396,13 @@ def operator_addon_config(
 
 
 def operator_helm_values(
-    region: str, cluster_name: str, execution_role_arn: str, tls_bucket: str, hyperpod_cluster_arn: Optional[str], vpc_id: str, plan: AddonPlan
+    region: str,
+    cluster_name: str,
+    execution_role_arn: str,
+    tls_bucket: str,
+    hyperpod_cluster_arn: str | None,
+    vpc_id: str,
+    plan: AddonPlan,
 ) -> dict[str, Any]:
     """Values of the operator's Helm chart (the alternative to the add-on). Its dependencies are
     installed by the stack, so the chart's bundled copies are switched off."""

@@ -38,12 +38,18 @@ def llmisvc_values(system_nodes: dict[str, str], inference_pool_crds: bool = Tru
     Kept: the inferenceservice-config ConfigMap, whose ingress settings leave `enableLLMInferenceServiceTLS` unset
     (false: vLLM serves plain HTTP on 8000, pkg/apis/serving/v1beta1/configmap.go IngressConfig), and the
     cert-manager Issuer of its webhook certificate (`createSharedResources: true`)."""
-    return {"kserve": {"llmisvc": {"controller": {"nodeSelector": dict(system_nodes)}, "createGIECRDs": inference_pool_crds}}}
+    return {
+        "kserve": {
+            "llmisvc": {"controller": {"nodeSelector": dict(system_nodes)}, "createGIECRDs": inference_pool_crds}
+        }
+    }
 
 
 # kserve/kserve@v0.20.0 charts/kserve-runtime-configs/values.yaml: the LLMInferenceServiceConfig presets are off
 # by default, the ClusterServingRuntimes too (they are the kserve backend's business, not rendered here).
-LLMISVC_PRESETS_VALUES: dict[str, Any] = {"kserve": {"llmisvcConfigs": {"enabled": True}, "servingruntime": {"enabled": False}}}
+LLMISVC_PRESETS_VALUES: dict[str, Any] = {
+    "kserve": {"llmisvcConfigs": {"enabled": True}, "servingruntime": {"enabled": False}}
+}
 EXTRA_CHART_VALUES: dict[str, dict[str, Any]] = {"llmisvc_presets": LLMISVC_PRESETS_VALUES}
 
 
@@ -68,6 +74,8 @@ def ome_values(system_nodes: dict[str, str]) -> dict[str, Any]:
       `gpuNodeLabel`), which the stack puts on every GPU node group and HyperPod instance group; upstream runs it
       on every node, system nodes included."""
     return {
-        "ome": {"controller": {"replicaCount": 1, "nodeSelector": dict(system_nodes), "resources": OME_CONTROLLER_RESOURCES}},
+        "ome": {
+            "controller": {"replicaCount": 1, "nodeSelector": dict(system_nodes), "resources": OME_CONTROLLER_RESOURCES}
+        },
         "modelAgent": {"gpuNodesOnly": True, "resources": OME_MODEL_AGENT_RESOURCES},
     }

@@ -5,8 +5,9 @@ endpoints have an ALB (a fact of each backend) and holds the config check."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any
 
 from .endpoint import resolve
 from .spec import EndpointSpec, IngressSpec
@@ -48,11 +49,11 @@ class ResolvedTls:
     ARN as a Pulumi Output. None with `issue` set: the stack issues it."""
     issue: bool = False
     """The stack issues an ACM certificate for `certificate_domain` with DNS validation."""
-    host: Optional[str] = None
+    host: str | None = None
     """The endpoint's DNS name under `platform.ingress.domain` (its URL's host), else None (the ALB's name)."""
-    certificate_domain: Optional[str] = None
+    certificate_domain: str | None = None
     """`*.<domain>`: one DNS label per endpoint, so one wildcard certificate covers them all."""
-    hosted_zone_id: Optional[str] = None
+    hosted_zone_id: str | None = None
 
     @property
     def enabled(self) -> bool:

@@ -53,7 +53,11 @@ def _no_control(pattern: re.Pattern[str]) -> AfterValidator:
     def check(value: str) -> str:
         found = pattern.search(value)
         if found:
-            raise PydanticCustomError("control_character", "contains control character {char} at position {at}", {"char": repr(found.group()), "at": found.start()})
+            raise PydanticCustomError(
+                "control_character",
+                "contains control character {char} at position {at}",
+                {"char": repr(found.group()), "at": found.start()},
+            )
         return value
 
     return AfterValidator(check)
@@ -99,7 +103,11 @@ DnsSubdomain = Annotated[
 ]
 SecretKey = Annotated[
     line(253),
-    _checked("secret_key", "not a valid Secret key (letters, digits, '-', '_', '.')", re.compile(r"[-._a-zA-Z0-9]+").fullmatch),
+    _checked(
+        "secret_key",
+        "not a valid Secret key (letters, digits, '-', '_', '.')",
+        re.compile(r"[-._a-zA-Z0-9]+").fullmatch,
+    ),
 ]
 EnvName = Annotated[
     line(253),
@@ -117,7 +125,11 @@ def _label_key(value: str) -> bool:
 LabelKey = Annotated[line(317), _checked("label_key", "not a valid Kubernetes label key", _label_key)]
 LabelValue = Annotated[
     line(63),
-    _checked("label_value", "not a valid Kubernetes label value", lambda v: v == "" or re.fullmatch(_QUALIFIED, v) is not None),
+    _checked(
+        "label_value",
+        "not a valid Kubernetes label value",
+        lambda v: v == "" or re.fullmatch(_QUALIFIED, v) is not None,
+    ),
 ]
 
 # The OCI distribution reference grammar (github.com/distribution/reference, regexp.go).
@@ -127,7 +139,9 @@ _DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
 _DOMAIN = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
 _TAG = r"[\w][\w.-]{0,127}"
 _DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
-_REFERENCE = re.compile(rf"(?P<name>(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*)(?::{_TAG})?(?:@{_DIGEST})?")
+_REFERENCE = re.compile(
+    rf"(?P<name>(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*)(?::{_TAG})?(?:@{_DIGEST})?"
+)
 
 
 def _image_reference(value: str) -> bool:
@@ -152,7 +166,11 @@ NameTemplate = Annotated[
 def _env_total(env: dict[str, str]) -> dict[str, str]:
     total = sum(len(k) + len(v) for k, v in env.items())
     if total > MAX_ENV_TOTAL:
-        raise PydanticCustomError("env_too_large", "env values total {total} characters, more than {limit}", {"total": total, "limit": MAX_ENV_TOTAL})
+        raise PydanticCustomError(
+            "env_too_large",
+            "env values total {total} characters, more than {limit}",
+            {"total": total, "limit": MAX_ENV_TOTAL},
+        )
     return env
 
 

@@ -7,8 +7,9 @@ Prices are on-demand dollars per instance-hour (see `stacks/prices/` for where t
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Optional, Sequence
+from typing import Any
 
 from . import instances
 from .bounds import MAX_REPLICAS
@@ -27,7 +28,7 @@ def cost_per_hour(price_per_instance_hour: float, instances: int) -> float:
     return price_per_instance_hour * instances
 
 
-def cost_per_mtok(dollars_per_hour: float, output_tokens_per_second: float) -> Optional[float]:
+def cost_per_mtok(dollars_per_hour: float, output_tokens_per_second: float) -> float | None:
     """Dollars per million output tokens at a measured throughput: $/h ÷ (Mtok per hour).
     $14.18/h at 1,000 tok/s = 14.18 / 3.6 = $3.9389 per million. None when nothing was produced."""
     if output_tokens_per_second <= 0 or math.isnan(output_tokens_per_second):
@@ -49,16 +50,24 @@ def replicas_for_peak(peak_requests_per_second: float, capacity_per_replica: flo
         raise ValueError(f"peak {peak_requests_per_second} and headroom {headroom} must not be negative")
     need = peak_requests_per_second * (1 + headroom) / capacity_per_replica
     if not need <= MAX_REPLICAS:  # also inf and nan
-        raise TooManyReplicas(f"peak {peak_requests_per_second:g} × (1 + headroom {headroom:g}) at {capacity_per_replica:.4g} requests/s per replica needs more than {MAX_REPLICAS} replicas")
+        raise TooManyReplicas(
+            f"peak {peak_requests_per_second:g} × (1 + headroom {headroom:g}) at {capacity_per_replica:.4g} requests/s per replica needs more than {MAX_REPLICAS} replicas"
+        )
     # 1e-9: 20 / 4 must stay 5 when floating point makes it 5.000000000000001
     return max(1, math.ceil(need - 1e-9))
 
 
 def cost_per_month_at_peak(
-    dollars_per_replica_hour: float, capacity_per_replica: float, peak_requests_per_second: float, headroom: float = 0.0, hours: float = HOURS_PER_MONTH
+    dollars_per_replica_hour: float,
+    capacity_per_replica: float,
+    peak_requests_per_second: float,
+    headroom: float = 0.0,
+    hours: float = HOURS_PER_MONTH,
 ) -> float:
     """What serving the declared peak around the clock costs a month: replicas needed × $/h × 730 h."""
-    return replicas_for_peak(peak_requests_per_second, capacity_per_replica, headroom) * dollars_per_replica_hour * hours
+    return (
+        replicas_for_peak(peak_requests_per_second, capacity_per_replica, headroom) * dollars_per_replica_hour * hours
+    )
 
 
 # ---------------------------------------------------------------- what a stack runs, per hour
@@ -75,7 +84,7 @@ class Running:
     billing: str = "on-demand"  # else a GPU node group's capacityType (spot, capacity-block) or "training plan"
 
 
-def running_instances(cluster: Any, endpoints: Sequence[Any], platform_stack: Optional[str] = None) -> list[Running]:
+def running_instances(cluster: Any, endpoints: Sequence[Any], platform_stack: str | None = None) -> list[Running]:
     """The instances a stack runs while it is up, by the counts it declares:
     - eks: the system node group's and each GPU node group's `desiredSize` (the groups derived from the
       endpoints when none are set, as the stack derives them);
@@ -88,16 +97,36 @@ def running_instances(cluster: Any, endpoints: Sequence[Any], platform_stack: Op
         return []
     if cluster.mode == "existing":
         service = "sagemaker-hyperpod" if cluster.hyperpod_cluster_arn else "ec2"
-        return [Running(service, priced_name(service, ep.instance_type), ep.replicas, f"endpoints[{i}]") for i, ep in enumerate(endpoints) if ep.replicas]
+        return [
+            Running(service, priced_name(service, ep.instance_type), ep.replicas, f"endpoints[{i}]")
+            for i, ep in enumerate(endpoints)
+            if ep.replicas
+        ]
     system = cluster.system_nodes
     out = [Running("ec2", priced_name("ec2", system.instance_type), system.desired_size, "cluster.systemNodes")]
     groups = with_default_groups(cluster, endpoints)
     if cluster.mode == "hyperpod":
-        out += [Running("sagemaker-hyperpod", priced_name("sagemaker-hyperpod", g.instance_type), g.instance_count, f"cluster.instanceGroups[{g.name}]",
-                        "training plan" if g.training_plan_arn else "on-demand") for g in groups.instance_groups]
+        out += [
+            Running(
+                "sagemaker-hyperpod",
+                priced_name("sagemaker-hyperpod", g.instance_type),
+                g.instance_count,
+                f"cluster.instanceGroups[{g.name}]",
+                "training plan" if g.training_plan_arn else "on-demand",
+            )
+            for g in groups.instance_groups
+        ]
     else:
-        out += [Running("ec2", priced_name("ec2", g.instance_type), g.desired_size, f"cluster.gpuNodeGroups[{g.name}]", g.capacity_type.lower().replace("_", "-"))
-                for g in groups.gpu_node_groups]
+        out += [
+            Running(
+                "ec2",
+                priced_name("ec2", g.instance_type),
+                g.desired_size,
+                f"cluster.gpuNodeGroups[{g.name}]",
+                g.capacity_type.lower().replace("_", "-"),
+            )
+            for g in groups.gpu_node_groups
+        ]
     return [r for r in out if r.count]
 
 
@@ -112,11 +141,11 @@ class BillLine:
     service: str
     instance_type: str
     count: int
-    usd_per_hour: Optional[float]  # one instance's on-demand price; None: no price
+    usd_per_hour: float | None  # one instance's on-demand price; None: no price
     billing: tuple[str, ...] = ("on-demand",)
 
     @property
-    def per_hour(self) -> Optional[float]:
+    def per_hour(self) -> float | None:
         return None if self.usd_per_hour is None else cost_per_hour(self.usd_per_hour, self.count)
 
 
@@ -142,7 +171,7 @@ class StackBill:
         return self.per_hour * HOURS_PER_MONTH
 
 
-def bill(running: Iterable[Running], price_of: Callable[[str, str], Optional[float]]) -> StackBill:
+def bill(running: Iterable[Running], price_of: Callable[[str, str], float | None]) -> StackBill:
     """One line per (service, instance type): the count summed over the groups that run it, × its price
     (`price_of(service, type)`, None when unknown)."""
     counts: dict[tuple[str, str], int] = {}

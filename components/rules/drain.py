@@ -10,7 +10,8 @@ are orphaned; the VPC delete then fails with DependencyViolation.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Mapping, Protocol
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol
 
 from .addons import OPERATOR_NAMESPACE
 
@@ -36,7 +37,11 @@ def holds_alb(ingress: Mapping[str, Any]) -> bool:
     meta = ingress.get("metadata") or {}
     spec = ingress.get("spec") or {}
     annotations = meta.get("annotations") or {}
-    return spec.get("ingressClassName") == "alb" or annotations.get("kubernetes.io/ingress.class") == "alb" or FINALIZER in (meta.get("finalizers") or [])
+    return (
+        spec.get("ingressClassName") == "alb"
+        or annotations.get("kubernetes.io/ingress.class") == "alb"
+        or FINALIZER in (meta.get("finalizers") or [])
+    )
 
 
 # Kinds whose controllers create Ingresses Pulumi does not declare (ownerReferences point back at them).
@@ -56,7 +61,9 @@ def accounted_for(ingress: Mapping[str, Any], operator_namespace: str) -> bool:
     return any(o.get("kind") in OWNER_KINDS for o in owners) or labels.get("app.kubernetes.io/managed-by") == "pulumi"
 
 
-def alb_ingresses(lister: IngressLister, namespaces: Iterable[str], operator_namespace: str = OPERATOR_NAMESPACE) -> list[str]:
+def alb_ingresses(
+    lister: IngressLister, namespaces: Iterable[str], operator_namespace: str = OPERATOR_NAMESPACE
+) -> list[str]:
     """`namespace/name` of every Ingress the stack accounts for that still holds an ALB."""
     left = []
     for ns in sorted(set(namespaces)):

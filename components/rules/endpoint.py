@@ -8,7 +8,7 @@ calls into another backend for a shared fact.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from . import engines, instances, naming, probes
 from .catalog import D1, G22
@@ -30,7 +30,7 @@ class ResolvedEndpoint:
     engine: engines.Engine
     image: str
     port: int  # G3: the one port, everywhere
-    instance: Optional[instances.InstanceType]
+    instance: instances.InstanceType | None
     params: dict[str, Any]  # engine parameters with the G10 defaults
     tensor_parallel_size: int
     served_model_name: str  # G5
@@ -39,7 +39,7 @@ class ResolvedEndpoint:
     resources: dict[str, Any]  # G11 limit = tensor-parallel size, the pod's share of the node, G13
     probes: dict[str, dict[str, Any]]  # G4: readiness, liveness, startup
     env: dict[str, str]  # G12 instance env, then the user's
-    api_key_env: Optional[str]
+    api_key_env: str | None
     api_key_secret: str  # the key Secret's name, in every namespace it is declared in
     metrics_port: int = field(init=False)
     gpus: int = field(init=False)
@@ -60,11 +60,13 @@ class ResolvedEndpoint:
     def command(self) -> list[str]:
         return self.engine.command  # G5: the full command; DLC images ignore bare args
 
-    def args(self, model_arg: Optional[str], pin_revision: bool = True, download_dir: Optional[str] = None) -> list[str]:
+    def args(self, model_arg: str | None, pin_revision: bool = True, download_dir: str | None = None) -> list[str]:
         """The engine's full argument list for a model at `model_arg` (a directory or a hub id; None: whoever
         runs the engine passes the model flag itself). `pin_revision`: the engine downloads a Hugging Face model
         itself, so pass its revision. `download_dir`: vLLM's `--download-dir` for a model it downloads."""
-        args = engines.build_args(self.engine.name, model_arg, self.served_model_name, self.port, self.params, api_key_env=self.api_key_env)
+        args = engines.build_args(
+            self.engine.name, model_arg, self.served_model_name, self.port, self.params, api_key_env=self.api_key_env
+        )
         if download_dir and self.engine.name == "vllm":
             args += ["--download-dir", download_dir]
         src = self.spec.model_source
@@ -73,7 +75,7 @@ class ResolvedEndpoint:
         return args + list(self.spec.extra_args)
 
 
-def _resources(spec: EndpointSpec, inst: Optional[instances.InstanceType], tp: int) -> dict[str, Any]:
+def _resources(spec: EndpointSpec, inst: instances.InstanceType | None, tp: int) -> dict[str, Any]:
     requests: dict[str, str] = {GPU: str(tp), "ephemeral-storage": spec.resources.ephemeral_storage}
     if inst is not None:
         # The pod's share of the node, minus headroom for the operator's sidecars and daemonsets.
@@ -90,9 +92,25 @@ def kv_cache_on(spec: EndpointSpec) -> bool:
 def default_changes(spec: EndpointSpec, path: str) -> list[Change]:
     """Defaults that differ from what a reader of the config would expect, for the plan's change log."""
     if spec.image is None and spec.hyperpod.pd_spec is not None and spec.engine == "vllm":
-        return [Change(f"{path}.image", engines.VLLM.default_image, engines.DPD_IMAGES[0], D1, "disaggregated prefill and decode needs vLLM with LMCache and NIXL; the image AWS's DPD page names")]
+        return [
+            Change(
+                f"{path}.image",
+                engines.VLLM.default_image,
+                engines.DPD_IMAGES[0],
+                D1,
+                "disaggregated prefill and decode needs vLLM with LMCache and NIXL; the image AWS's DPD page names",
+            )
+        ]
     if spec.image is None and kv_cache_on(spec) and spec.engine == "vllm":
-        return [Change(f"{path}.image", engines.VLLM.default_image, engines.LMCACHE_IMAGE, G22, "KV-cache offload needs LMCache; the image upstream's kvCacheSpec samples use")]
+        return [
+            Change(
+                f"{path}.image",
+                engines.VLLM.default_image,
+                engines.LMCACHE_IMAGE,
+                G22,
+                "KV-cache offload needs LMCache; the image upstream's kvCacheSpec samples use",
+            )
+        ]
     return []
 
 

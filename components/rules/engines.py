@@ -6,8 +6,9 @@ ignores extra args (no `--served-model-name` reached the engine), so `command` +
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from .instances import InstanceType
 
@@ -38,9 +39,7 @@ class Param:
 # (the prefill batch token budget) is the closest.
 PARAMS: tuple[Param, ...] = (
     Param("max_model_len", "maxModelLen", int, Flag("--max-model-len"), Flag("--context-length")),
-    Param(
-        "tensor_parallel_size", "tensorParallelSize", int, Flag("--tensor-parallel-size"), Flag("--tp-size")
-    ),
+    Param("tensor_parallel_size", "tensorParallelSize", int, Flag("--tensor-parallel-size"), Flag("--tp-size")),
     Param(
         "gpu_memory_utilization",
         "gpuMemoryUtilization",

@@ -26,8 +26,9 @@ SGLang's own computed default never applies.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Mapping, Optional, Sequence
+from typing import Any, Literal
 
 from . import engines, instances
 from .backends import BACKENDS
@@ -68,14 +69,16 @@ class Setting:
     engine: str
     model: str
     instance_type: str
-    tp: Optional[int]  # None: every GPU of the instance
+    tp: int | None  # None: every GPU of the instance
     utilization: float
     max_model_len: int
-    dtype: Optional[str] = None  # None or auto: the checkpoint's (16 bits for a float32 checkpoint)
-    kv_cache_dtype: Optional[str] = None
-    quantization: Optional[str] = None
-    max_num_seqs: Optional[int] = None  # as configured; None: the engine's default, not held against it
-    pipeline: Optional[str] = None  # a pipeline-parallel size from extraArgs (vLLM --pipeline-parallel-size, SGLang --pp-size)
+    dtype: str | None = None  # None or auto: the checkpoint's (16 bits for a float32 checkpoint)
+    kv_cache_dtype: str | None = None
+    quantization: str | None = None
+    max_num_seqs: int | None = None  # as configured; None: the engine's default, not held against it
+    pipeline: str | None = (
+        None  # a pipeline-parallel size from extraArgs (vLLM --pipeline-parallel-size, SGLang --pp-size)
+    )
 
 
 @dataclass(frozen=True)
@@ -95,7 +98,7 @@ class Fit:
     kv_capacity_bytes: int = 0  # budget - weights - reserve: what is left for the KV cache (may be negative)
     sequences: int = 0  # full-length sequences the KV cache holds
     largest_max_model_len: int = 0  # the longest maxModelLen that fits (0: not even the weights fit)
-    facts: Optional[ModelFacts] = field(default=None, compare=False, repr=False)  # what it was sized by
+    facts: ModelFacts | None = field(default=None, compare=False, repr=False)  # what it was sized by
 
     @property
     def needed_bytes(self) -> int:
@@ -106,7 +109,7 @@ class Fit:
         return self.budget_bytes - self.reserve_bytes
 
 
-def facts_for(spec: EndpointSpec, lock: Mapping[str, ModelFacts]) -> Optional[ModelFacts]:
+def facts_for(spec: EndpointSpec, lock: Mapping[str, ModelFacts]) -> ModelFacts | None:
     """The lock entry of the endpoint's model: `modelSource.modelId` for a Hugging Face source, else `model`."""
     src = spec.model_source
     if isinstance(src, HuggingFaceSource) and src.model_id and src.model_id in lock:
@@ -114,7 +117,7 @@ def facts_for(spec: EndpointSpec, lock: Mapping[str, ModelFacts]) -> Optional[Mo
     return lock.get(spec.model)
 
 
-def _str(value: object) -> Optional[str]:
+def _str(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
@@ -138,7 +141,7 @@ def setting(spec: EndpointSpec) -> Setting:
     )
 
 
-def _compute_bytes(facts: ModelFacts, dtype: Optional[str]) -> int:
+def _compute_bytes(facts: ModelFacts, dtype: str | None) -> int:
     """Bytes of one value in the engine's compute dtype. `auto` keeps a 16-bit checkpoint's dtype and runs a
     float32 checkpoint in 16 bits (vLLM and SGLang both do)."""
     if dtype in (None, "auto") or dtype not in DTYPE_BYTES:
@@ -146,7 +149,7 @@ def _compute_bytes(facts: ModelFacts, dtype: Optional[str]) -> int:
     return DTYPE_BYTES[dtype]
 
 
-def size(s: Setting, facts: Optional[ModelFacts], instance_type: Optional[str] = None, tp: Optional[int] = None) -> Fit:
+def size(s: Setting, facts: ModelFacts | None, instance_type: str | None = None, tp: int | None = None) -> Fit:
     """G23's numbers for a setting (or for it on `instance_type` over `tp` GPUs, to look for a fix)."""
     name = instance_type or s.instance_type
     inst = instances.lookup(name)
@@ -155,7 +158,11 @@ def size(s: Setting, facts: Optional[ModelFacts], instance_type: Optional[str] =
     if facts is None:
         return Fit("unchecked", f"no entry for {s.model} in {LOCK_FILE}", name)
     if s.pipeline not in (None, "1"):
-        return Fit("unchecked", f"pipeline-parallel size {s.pipeline}: the replica's GPUs are more than its tensor-parallel size", name)
+        return Fit(
+            "unchecked",
+            f"pipeline-parallel size {s.pipeline}: the replica's GPUs are more than its tensor-parallel size",
+            name,
+        )
     tp = tp or s.tp or inst.gpus
     compute = _compute_bytes(facts, s.dtype)
     if facts.quantization is not None:
@@ -163,7 +170,11 @@ def size(s: Setting, facts: Optional[ModelFacts], instance_type: Optional[str] =
     elif s.quantization in ONLINE_8BIT:
         weights = facts.parameters  # one byte per parameter
     elif s.quantization is not None:
-        return Fit("unchecked", f"--quantization {s.quantization} on a {facts.dtype} checkpoint: its size after quantization is not known here", name)
+        return Fit(
+            "unchecked",
+            f"--quantization {s.quantization} on a {facts.dtype} checkpoint: its size after quantization is not known here",
+            name,
+        )
     elif compute != DTYPE_BYTES[facts.dtype]:
         weights = facts.parameters * compute  # the engine casts (dtype, or float32 under auto)
     else:
@@ -191,7 +202,9 @@ def size(s: Setting, facts: Optional[ModelFacts], instance_type: Optional[str] =
     )
 
 
-def estimate(spec: EndpointSpec, facts: Optional[ModelFacts], instance_type: Optional[str] = None, tp: Optional[int] = None) -> Fit:
+def estimate(
+    spec: EndpointSpec, facts: ModelFacts | None, instance_type: str | None = None, tp: int | None = None
+) -> Fit:
     """G23's numbers for an endpoint spec."""
     return size(setting(spec), facts, instance_type, tp)
 
@@ -201,11 +214,13 @@ def _tp_choices(facts: ModelFacts, gpus: int) -> list[int]:
     return [t for t in range(1, gpus + 1) if facts.attention_heads % t == 0]
 
 
-def smallest_instance(s: Setting, facts: ModelFacts) -> Optional[tuple[str, int]]:
+def smallest_instance(s: Setting, facts: ModelFacts) -> tuple[str, int] | None:
     """The known instance type with the least GPU memory on which the setting fits (every GPU in tensor parallel),
     in the setting's own spelling (`ml.` or not), and that tensor-parallel size; None when none does."""
     ml = s.instance_type.strip().lower().startswith("ml.")
-    ranked = sorted(instances.INSTANCE_TYPES.values(), key=lambda t: (t.gpus * t.gpu.memory_mib, t.gpus, t.vcpus, t.name))
+    ranked = sorted(
+        instances.INSTANCE_TYPES.values(), key=lambda t: (t.gpus * t.gpu.memory_mib, t.gpus, t.vcpus, t.name)
+    )
     for inst in ranked:
         tp = max(_tp_choices(facts, inst.gpus))
         if size(s, facts, inst.name, tp).status == "fits":
@@ -213,7 +228,7 @@ def smallest_instance(s: Setting, facts: ModelFacts) -> Optional[tuple[str, int]
     return None
 
 
-def smallest_tp(s: Setting, facts: ModelFacts, fit: Fit) -> Optional[int]:
+def smallest_tp(s: Setting, facts: ModelFacts, fit: Fit) -> int | None:
     """The smallest tensor-parallel size above the current one, within the instance's GPUs, that fits."""
     inst = instances.lookup(s.instance_type)
     for tp in _tp_choices(facts, inst.gpus if inst else 0):
@@ -230,9 +245,11 @@ def numbers(fit: Fit) -> str:
     """The arithmetic of a verdict, in one clause."""
     inst = instances.lookup(fit.instance)
     gpu = f"{fit.gpus} x {_gb(inst.gpu.memory_mib * MIB)}" if inst else f"{fit.gpus} GPU(s)"
-    return (f"weights {_gb(fit.weight_bytes)} + KV cache {fit.kv_bytes_per_token:,} B/token x {fit.max_model_len:,} tokens "
-            f"({_gb(fit.kv_bytes_per_token * fit.max_model_len)}) = {_gb(fit.needed_bytes)} needed; available {_gb(fit.available_bytes)} ({gpu} {fit.instance} GPU memory "
-            f"x gpuMemoryUtilization {fit.utilization:g}, less {_gb(fit.reserve_bytes)} for activations and CUDA)")
+    return (
+        f"weights {_gb(fit.weight_bytes)} + KV cache {fit.kv_bytes_per_token:,} B/token x {fit.max_model_len:,} tokens "
+        f"({_gb(fit.kv_bytes_per_token * fit.max_model_len)}) = {_gb(fit.needed_bytes)} needed; available {_gb(fit.available_bytes)} ({gpu} {fit.instance} GPU memory "
+        f"x gpuMemoryUtilization {fit.utilization:g}, less {_gb(fit.reserve_bytes)} for activations and CUDA)"
+    )
 
 
 @dataclass(frozen=True)
@@ -248,7 +265,7 @@ class Where:
     max_seqs: str = "maxNumSeqs"
 
 
-def judge(s: Setting, facts: Optional[ModelFacts], where: Where) -> tuple[Fit, list[Problem]]:
+def judge(s: Setting, facts: ModelFacts | None, where: Where) -> tuple[Fit, list[Problem]]:
     """G23: an error when one full-length sequence does not fit, a warning when fewer than the configured
     maxNumSeqs do; no problem but an `unchecked` verdict when the facts or the instance are unknown."""
     fit = size(s, facts)
@@ -268,22 +285,45 @@ def judge(s: Setting, facts: Optional[ModelFacts], where: Where) -> tuple[Fit, l
             fixes.append(f"set {where.max_len} <= {fit.largest_max_model_len}")
         if not fixes:
             fixes.append("no known instance type holds it: use a quantized checkpoint of the model")
-        what = "the weights alone do not fit" if fit.largest_max_model_len == 0 else f"no room for one {fit.max_model_len}-token sequence"
-        return fit, [Problem(where.fails, where.fails_value, G23, f"{s.model} cannot start on {fit.instance}, {what}: {numbers(fit)}", "; or ".join(fixes))]
+        what = (
+            "the weights alone do not fit"
+            if fit.largest_max_model_len == 0
+            else f"no room for one {fit.max_model_len}-token sequence"
+        )
+        return fit, [
+            Problem(
+                where.fails,
+                where.fails_value,
+                G23,
+                f"{s.model} cannot start on {fit.instance}, {what}: {numbers(fit)}",
+                "; or ".join(fixes),
+            )
+        ]
     if s.max_num_seqs is not None and fit.sequences < s.max_num_seqs:
-        return fit, [Problem(where.seqs, s.max_num_seqs, G23,
-                             f"the KV cache holds {fit.sequences} sequence(s) of {fit.max_model_len} tokens, not {s.max_num_seqs}: "
-                             f"{numbers(fit)}; longer batches wait for memory",
-                             f"set {where.max_seqs} <= {fit.sequences}, a lower {where.max_len}, or more GPUs", "warning")]
+        return fit, [
+            Problem(
+                where.seqs,
+                s.max_num_seqs,
+                G23,
+                f"the KV cache holds {fit.sequences} sequence(s) of {fit.max_model_len} tokens, not {s.max_num_seqs}: "
+                f"{numbers(fit)}; longer batches wait for memory",
+                f"set {where.max_seqs} <= {fit.sequences}, a lower {where.max_len}, or more GPUs",
+                "warning",
+            )
+        ]
     return fit, []
 
 
-def check(spec: EndpointSpec, facts: Optional[ModelFacts], path: str) -> tuple[Fit, list[Problem]]:
+def check(spec: EndpointSpec, facts: ModelFacts | None, path: str) -> tuple[Fit, list[Problem]]:
     """G23 on one endpoint spec, at its config paths."""
-    return judge(setting(spec), facts, Where(f"{path}.instanceType", spec.instance_type, f"{path}.engineArgs.maxNumSeqs"))
+    return judge(
+        setting(spec), facts, Where(f"{path}.instanceType", spec.instance_type, f"{path}.engineArgs.maxNumSeqs")
+    )
 
 
-def check_endpoints(specs: Sequence[EndpointSpec], lock: Mapping[str, ModelFacts], endpoint_path: Callable[[int], str]) -> tuple[list[Fit], list[Problem]]:
+def check_endpoints(
+    specs: Sequence[EndpointSpec], lock: Mapping[str, ModelFacts], endpoint_path: Callable[[int], str]
+) -> tuple[list[Fit], list[Problem]]:
     """G23 over a stack's endpoints; `endpoint_path(i)` names the i-th endpoint's config path."""
     fits, problems = [], []
     for i, spec in enumerate(specs):
@@ -301,7 +341,7 @@ def _engine_views(obj: dict[str, Any]) -> list[Any]:
     return [v for backend in BACKENDS.values() for v in backend.engine_views(obj) if v.engine in engines.ENGINES]
 
 
-def annotate(manifests: list[dict[str, Any]], facts: Optional[ModelFacts]) -> list[dict[str, Any]]:
+def annotate(manifests: list[dict[str, Any]], facts: ModelFacts | None) -> list[dict[str, Any]]:
     """The manifests with the model's facts on each object that runs the engine with its flags (a copy; unchanged
     without facts)."""
     if facts is None:
@@ -312,7 +352,10 @@ def annotate(manifests: list[dict[str, Any]], facts: Optional[ModelFacts]) -> li
         if any(engines.PARAMS_BY_KEY["max_model_len"].flag(v.engine).on in v.flags for v in _engine_views(obj)):
             # New dicts down to the annotations only: the object may hold Pulumi outputs (the API key), which cannot be copied.
             meta = obj.get("metadata") or {}
-            obj = {**obj, "metadata": {**meta, "annotations": {**(meta.get("annotations") or {}), FACTS_ANNOTATION: text}}}
+            obj = {
+                **obj,
+                "metadata": {**meta, "annotations": {**(meta.get("annotations") or {}), FACTS_ANNOTATION: text}},
+            }
         out.append(obj)
     return out
 
@@ -333,12 +376,24 @@ def check_manifest(manifest: dict[str, Any]) -> list[Problem]:
     where = f"metadata.annotations.{FACTS_ANNOTATION}"
     try:
         doc = json.loads(text) if isinstance(text, str) else None
-        facts = from_lock_entry(doc.pop("model"), doc) if isinstance(doc, dict) and isinstance(doc.get("model"), str) else None
+        facts = (
+            from_lock_entry(doc.pop("model"), doc)
+            if isinstance(doc, dict) and isinstance(doc.get("model"), str)
+            else None
+        )
     except (ValueError, LockEntryError):
         facts = None
     if facts is None:
         shown = text if isinstance(text, str) and len(text) <= 200 else f"{str(text)[:200]}…"
-        return [Problem(where, shown, G23, "not the model facts the stack records", "let the stack write it from models.lock.json")]
+        return [
+            Problem(
+                where,
+                shown,
+                G23,
+                "not the model facts the stack records",
+                "let the stack write it from models.lock.json",
+            )
+        ]
     problems = []
     for view in _engine_views(manifest):
         if view.instance_type is None:
@@ -352,10 +407,27 @@ def check_manifest(manifest: dict[str, Any]) -> list[Problem]:
             seqs = None  # the stack's default, written on every vLLM worker: like the config check, only a chosen value warns
         if max_len is None or util is None or not 0 < util <= 1 or max_len <= 0:
             continue  # G10's finding
-        s = Setting(view.engine, facts.model, view.instance_type, view.tp, util, max_len, _str(view.flags.get("--dtype")),
-                    _str(view.flags.get("--kv-cache-dtype")), _str(view.flags.get("--quantization")), seqs,
-                    _str(view.flags.get(PIPELINE_FLAG[view.engine])))
-        names = Where(f"{view.path}.args[{flag['max_model_len']}]", max_len, f"{view.path}.args[{flag['max_num_seqs']}]",
-                      "the instance type", flag["tensor_parallel_size"], flag["max_model_len"], flag["max_num_seqs"])
+        s = Setting(
+            view.engine,
+            facts.model,
+            view.instance_type,
+            view.tp,
+            util,
+            max_len,
+            _str(view.flags.get("--dtype")),
+            _str(view.flags.get("--kv-cache-dtype")),
+            _str(view.flags.get("--quantization")),
+            seqs,
+            _str(view.flags.get(PIPELINE_FLAG[view.engine])),
+        )
+        names = Where(
+            f"{view.path}.args[{flag['max_model_len']}]",
+            max_len,
+            f"{view.path}.args[{flag['max_num_seqs']}]",
+            "the instance type",
+            flag["tensor_parallel_size"],
+            flag["max_model_len"],
+            flag["max_num_seqs"],
+        )
         problems += judge(s, facts, names)[1]
     return problems

@@ -9,7 +9,7 @@ again) makes it an error. Pure: the caller hands in the lock.
 
 from __future__ import annotations
 
-from typing import Callable, Mapping, Optional, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from .catalog import G24
 from .fit import facts_for
@@ -20,13 +20,13 @@ from .spec import EndpointSpec, HuggingFaceSource
 FIX = "create a Secret holding a Hugging Face token of an account that accepted the model's terms in the endpoint's namespace, and set modelSource.tokenSecret: {name: hf-token, key: token}"
 
 
-def hub_id(spec: EndpointSpec) -> Optional[str]:
+def hub_id(spec: EndpointSpec) -> str | None:
     """The Hugging Face model the endpoint downloads; None for other sources."""
     src = spec.model_source
     return (src.model_id or spec.model) if isinstance(src, HuggingFaceSource) else None
 
 
-def without_token(spec: EndpointSpec, gated: Optional[bool], path: str, severity: Severity) -> list[Problem]:
+def without_token(spec: EndpointSpec, gated: bool | None, path: str, severity: Severity) -> list[Problem]:
     """G24 for one endpoint whose model is (`gated`) gated on the hub."""
     src = spec.model_source
     if not isinstance(src, HuggingFaceSource) or src.token_secret is not None or not gated:
@@ -35,7 +35,9 @@ def without_token(spec: EndpointSpec, gated: Optional[bool], path: str, severity
     return [Problem(f"{path}.modelSource.tokenSecret", None, G24, message, FIX, severity)]
 
 
-def check_endpoints(specs: Sequence[EndpointSpec], lock: Mapping[str, ModelFacts], endpoint_path: Callable[[int], str]) -> list[Problem]:
+def check_endpoints(
+    specs: Sequence[EndpointSpec], lock: Mapping[str, ModelFacts], endpoint_path: Callable[[int], str]
+) -> list[Problem]:
     """The plan's G24: a warning per endpoint whose locked model is gated and which has no token Secret."""
     found: list[Problem] = []
     for i, spec in enumerate(specs):

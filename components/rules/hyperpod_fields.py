@@ -12,7 +12,8 @@ The CRD has no CEL rule for these exclusions (crds/hyperpod/SOURCES.md), so `che
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from . import instances
 from .catalog import G11
@@ -33,27 +34,37 @@ def fallbacks(spec: EndpointSpec) -> list[str]:
 def nodes(spec: EndpointSpec) -> int:
     """Instances the endpoint takes at most on its first type: its replicas (autoscaling maximum when set), or with
     `pdSpec` those of the prefill and decode roles together (one pod per instance: each takes the endpoint's GPUs)."""
+
     def most(replicas: int, scaling: Any) -> int:
         return max(replicas, scaling.max_replicas if scaling else 0, 1)
 
     if spec.hyperpod.pd_spec is not None:
-        return most(spec.hyperpod.pd_spec.prefill.replicas, spec.hyperpod.pd_spec.prefill.autoscaling) + most(spec.hyperpod.pd_spec.decode.replicas, spec.hyperpod.pd_spec.decode.autoscaling)
+        return most(spec.hyperpod.pd_spec.prefill.replicas, spec.hyperpod.pd_spec.prefill.autoscaling) + most(
+            spec.hyperpod.pd_spec.decode.replicas, spec.hyperpod.pd_spec.decode.autoscaling
+        )
     return most(spec.replicas, spec.autoscaling)
 
 
 def render(spec: EndpointSpec) -> dict[str, Any]:
     """The placement field of the object: `instanceTypes` or `instanceType`, never both."""
     if spec.hyperpod.instance_types:
-        return {"instanceTypes": [instances.sagemaker_name(instances.ec2_name(t.strip().lower())) for t in spec.hyperpod.instance_types]}
+        return {
+            "instanceTypes": [
+                instances.sagemaker_name(instances.ec2_name(t.strip().lower())) for t in spec.hyperpod.instance_types
+            ]
+        }
     return {"instanceType": instances.sagemaker_name(instances.ec2_name(spec.instance_type.lower()))}
 
 
-def render_request_limits(spec: EndpointSpec) -> Optional[dict[str, Any]]:
+def render_request_limits(spec: EndpointSpec) -> dict[str, Any] | None:
     """spec.worker.requestLimits, or None."""
     limits = spec.hyperpod.request_limits
     if limits is None:
         return None
-    out: dict[str, Any] = {"maxConcurrentRequests": limits.max_concurrent_requests, "overflowStatusCode": limits.overflow_status_code}
+    out: dict[str, Any] = {
+        "maxConcurrentRequests": limits.max_concurrent_requests,
+        "overflowStatusCode": limits.overflow_status_code,
+    }
     if limits.max_queue_size is not None:
         out["maxQueueSize"] = limits.max_queue_size
     return out
@@ -62,7 +73,9 @@ def render_request_limits(spec: EndpointSpec) -> Optional[dict[str, Any]]:
 # ---------------------------------------------------------------- the endpoint config
 
 
-def validate(spec: EndpointSpec, path: str, instance_rules: Callable[[EndpointSpec, str], list[Problem]]) -> list[Problem]:
+def validate(
+    spec: EndpointSpec, path: str, instance_rules: Callable[[EndpointSpec, str], list[Problem]]
+) -> list[Problem]:
     """G11 on every entry of `instanceTypes` (`instance_rules` is validate.py's for one type), and no repeats. The
     first entry is the endpoint's `instanceType`, which the caller checks already; its problems move here too."""
     if not spec.hyperpod.instance_types:
@@ -73,12 +86,24 @@ def validate(spec: EndpointSpec, path: str, instance_rules: Callable[[EndpointSp
     for i, t in enumerate(spec.hyperpod.instance_types):
         key = instances.ec2_name(t.strip().lower())
         if key in seen:
-            problems.append(Problem(f"{path}.hyperpod.instanceTypes[{i}]", t, G11, f"repeats hyperpod.instanceTypes[{seen[key]}]", "list each instance type once"))
+            problems.append(
+                Problem(
+                    f"{path}.hyperpod.instanceTypes[{i}]",
+                    t,
+                    G11,
+                    f"repeats hyperpod.instanceTypes[{seen[key]}]",
+                    "list each instance type once",
+                )
+            )
             continue
         seen[key] = i
         if i == 0:
             continue
-        problems += [_repath(p, path, i) for p in instance_rules(spec.model_copy(update={"instance_type": t}), path) if p not in first]
+        problems += [
+            _repath(p, path, i)
+            for p in instance_rules(spec.model_copy(update={"instance_type": t}), path)
+            if p not in first
+        ]
     return problems
 
 
@@ -95,8 +120,12 @@ def first_type_path(spec: EndpointSpec, problems: Iterable[Problem], path: str) 
     return [_repath(p, path, 0) for p in problems]
 
 
-def fit_fallbacks(specs: Sequence[EndpointSpec], facts_for: Callable[[EndpointSpec], Any], fit_check: Callable[[EndpointSpec, Any, str], tuple[Any, list[Problem]]],
-                  endpoint_path: Callable[[int], str]) -> list[Problem]:
+def fit_fallbacks(
+    specs: Sequence[EndpointSpec],
+    facts_for: Callable[[EndpointSpec], Any],
+    fit_check: Callable[[EndpointSpec, Any, str], tuple[Any, list[Problem]]],
+    endpoint_path: Callable[[int], str],
+) -> list[Problem]:
     """G23 on each fallback type of each endpoint: the operator may place the endpoint on any of them."""
     problems: list[Problem] = []
     for i, spec in enumerate(specs):
@@ -107,7 +136,7 @@ def fit_fallbacks(specs: Sequence[EndpointSpec], facts_for: Callable[[EndpointSp
     return problems
 
 
-def spread(spec: EndpointSpec, price_of: Callable[[str], Optional[float]]) -> Optional[list[tuple[str, Optional[float]]]]:
+def spread(spec: EndpointSpec, price_of: Callable[[str], float | None]) -> list[tuple[str, float | None]] | None:
     """Each type of `instanceTypes` with its price (None: no price), cheapest first, unpriced last; None without a list."""
     if not spec.hyperpod.instance_types:
         return None
@@ -123,5 +152,12 @@ def check(spec: Mapping[str, Any]) -> list[Problem]:
     have = [k for k in ("instanceType", "instanceTypes", "nodeAffinity") if spec.get(k) not in (None, [], {})]
     if len(have) < 2:
         return []
-    return [Problem(f"spec.{have[1]}", spec.get(have[1]), G11, f"{' and '.join(have)} are mutually exclusive (CRD spec.instanceType, spec.nodeAffinity descriptions); the operator refuses or ignores one",
-                    f"keep one of {', '.join(have)}")]
+    return [
+        Problem(
+            f"spec.{have[1]}",
+            spec.get(have[1]),
+            G11,
+            f"{' and '.join(have)} are mutually exclusive (CRD spec.instanceType, spec.nodeAffinity descriptions); the operator refuses or ignores one",
+            f"keep one of {', '.join(have)}",
+        )
+    ]

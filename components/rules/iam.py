@@ -26,7 +26,10 @@ POLICY_DIR = Path(__file__).with_name("iam_policies")
 
 # ---------------------------------------------------------------- HyperPod node execution role
 
-HYPERPOD_TRUST = {"Version": VERSION, "Statement": [{"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+HYPERPOD_TRUST = {
+    "Version": VERSION,
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
 HYPERPOD_MANAGED_POLICIES = (
     "arn:aws:iam::aws:policy/AmazonSageMakerClusterInstanceRolePolicy",  # developer guide and CloudFormation sample
     "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",  # CloudFormation sample: the VPC CNI on HyperPod nodes uses the node role
@@ -105,7 +108,9 @@ OPERATOR_HELM_SERVICE_ACCOUNT = "hyperpod-inference-operator-controller-manager"
 OPERATOR_ACCESS_POLICY = "arn:aws:iam::aws:policy/AmazonSageMakerHyperPodInferenceAccess"
 # The managed policy's S3 statements cover `arn:aws:s3:::hyperpod-tls*` only.
 OPERATOR_MANAGED_TLS_PREFIX = "hyperpod-tls"
-_SAME_ACCOUNT = {"StringEquals": {"aws:ResourceAccount": "${aws:PrincipalAccount}"}}  # an IAM policy variable, kept literal
+_SAME_ACCOUNT = {
+    "StringEquals": {"aws:ResourceAccount": "${aws:PrincipalAccount}"}
+}  # an IAM policy variable, kept literal
 
 
 def operator_tls_bucket_policy(bucket: str) -> dict[str, Any] | None:
@@ -117,9 +122,21 @@ def operator_tls_bucket_policy(bucket: str) -> dict[str, Any] | None:
     return {
         "Version": VERSION,
         "Statement": [
-            {"Sid": "TLSBucketDeleteObjectsPermission", "Effect": "Allow", "Action": ["s3:DeleteObject"], "Resource": objects, "Condition": _SAME_ACCOUNT},
+            {
+                "Sid": "TLSBucketDeleteObjectsPermission",
+                "Effect": "Allow",
+                "Action": ["s3:DeleteObject"],
+                "Resource": objects,
+                "Condition": _SAME_ACCOUNT,
+            },
             {"Sid": "TLSBucketGetObjectAccess", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": objects},
-            {"Sid": "TLSBucketPutObjectAccess", "Effect": "Allow", "Action": ["s3:PutObject", "s3:PutObjectTagging"], "Resource": objects, "Condition": _SAME_ACCOUNT},
+            {
+                "Sid": "TLSBucketPutObjectAccess",
+                "Effect": "Allow",
+                "Action": ["s3:PutObject", "s3:PutObjectTagging"],
+                "Resource": objects,
+                "Condition": _SAME_ACCOUNT,
+            },
         ],
     }
 
@@ -136,7 +153,12 @@ def s3_csi_policy(buckets: list[str]) -> dict[str, Any]:
     endpoint reads from S3."""
     names = sorted(set(buckets)) or ["*"]
     resources = [r for b in names for r in (f"arn:aws:s3:::{b}", f"arn:aws:s3:::{b}/*")]
-    return {"Version": VERSION, "Statement": [{"Sid": "MountpointAccess", "Effect": "Allow", "Action": list(S3_CSI_ACTIONS), "Resource": resources}]}
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {"Sid": "MountpointAccess", "Effect": "Allow", "Action": list(S3_CSI_ACTIONS), "Resource": resources}
+        ],
+    }
 
 
 # ---------------------------------------------------------------- Amazon FSx for Lustre CSI driver
@@ -147,14 +169,23 @@ FSX_CSI_MANAGED_POLICIES = ("arn:aws:iam::aws:policy/AmazonFSxFullAccess",)
 
 # ---------------------------------------------------------------- KEDA operator
 
+
 # Setup page, "Create the KEDA operator role" (KedaOperatorPolicy); the Terraform module grants the same
 # seven actions. The operator's triggers are CloudWatch and Prometheus (Amazon Managed Prometheus) queries.
 def keda_policy() -> dict[str, Any]:
     return {
         "Version": VERSION,
         "Statement": [
-            {"Effect": "Allow", "Action": ["cloudwatch:GetMetricData", "cloudwatch:GetMetricStatistics", "cloudwatch:ListMetrics"], "Resource": "*"},
-            {"Effect": "Allow", "Action": ["aps:QueryMetrics", "aps:GetLabels", "aps:GetSeries", "aps:GetMetricMetadata"], "Resource": "*"},
+            {
+                "Effect": "Allow",
+                "Action": ["cloudwatch:GetMetricData", "cloudwatch:GetMetricStatistics", "cloudwatch:ListMetrics"],
+                "Resource": "*",
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["aps:QueryMetrics", "aps:GetLabels", "aps:GetSeries", "aps:GetMetricMetadata"],
+                "Resource": "*",
+            },
         ],
     }
 
@@ -163,17 +194,15 @@ def keda_policy() -> dict[str, Any]:
 
 DEVIATIONS: dict[str, dict[str, str]] = {
     "hyperpod-execution": {
-        "ec2:AttachNetworkInterface, ec2:DescribeInstances, ec2:DescribeInstanceTypes, ec2:DescribeTags":
-            "wider than the CloudFormation sample: the developer guide lists them",
+        "ec2:AttachNetworkInterface, ec2:DescribeInstances, ec2:DescribeInstanceTypes, ec2:DescribeTags": "wider than the CloudFormation sample: the developer guide lists them",
         "cloudwatch:DescribeAlarms": "wider than the developer guide: the CloudFormation sample grants it",
         "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy": "wider than the developer guide: the CloudFormation sample attaches it",
     },
     "aws-load-balancer-controller": {},
     "inference-operator": {},
     "s3-csi": {
-        "s3:PutObject, s3:AbortMultipartUpload, s3:DeleteObject":
-            "narrower than the setup page's S3MountpointAccessPolicy: model volumes are ReadOnlyMany and mounted "
-            "read-only, and AWS's Terraform module grants only ListBucket and GetObject too",
+        "s3:PutObject, s3:AbortMultipartUpload, s3:DeleteObject": "narrower than the setup page's S3MountpointAccessPolicy: model volumes are ReadOnlyMany and mounted "
+        "read-only, and AWS's Terraform module grants only ListBucket and GetObject too",
         "resources: the model buckets": "narrower than the Terraform module's arn:aws:s3:::*; `*` only when no endpoint reads from S3",
     },
     "fsx-csi": {

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from . import naming
 from .backends import BACKENDS, backend_of
@@ -31,7 +31,9 @@ EPP_HEALTH_SERVICE = "inference-extension"  # the probes' gRPC service with one 
 # picker watches InferenceObjectives unconditionally (pkg/epp/server/runserver.go SetupWithManager,
 # controller_manager.go), so their CRD must exist for it to start, though the stack creates none (R5).
 CRD_COMMIT = "cd03ff7d8a22712119c2b96df6749d6279d776b5"
-_CRD_BASE = f"https://raw.githubusercontent.com/kubernetes-sigs/gateway-api-inference-extension/{CRD_COMMIT}/config/crd/bases/"
+_CRD_BASE = (
+    f"https://raw.githubusercontent.com/kubernetes-sigs/gateway-api-inference-extension/{CRD_COMMIT}/config/crd/bases/"
+)
 CRD_URL = _CRD_BASE + "inference.networking.k8s.io_inferencepools.yaml"
 OBJECTIVE_CRD_URL = _CRD_BASE + "inference.networking.x-k8s.io_inferenceobjectives.yaml"
 CRD_URLS = (CRD_URL, OBJECTIVE_CRD_URL)
@@ -49,7 +51,14 @@ CRD_URLS = (CRD_URL, OBJECTIVE_CRD_URL)
 #   (benchmarks/engine_metrics.py); LoRA off, as that page says.
 METRIC_FLAGS: dict[str, list[str]] = {
     "vllm": ["--kv-cache-usage-percentage-metric", "vllm:kv_cache_usage_perc"],
-    "sglang": ["--total-queued-requests-metric", "sglang:num_queue_reqs", "--kv-cache-usage-percentage-metric", "sglang:token_usage", "--lora-info-metric", ""],
+    "sglang": [
+        "--total-queued-requests-metric",
+        "sglang:num_queue_reqs",
+        "--kv-cache-usage-percentage-metric",
+        "sglang:token_usage",
+        "--lora-info-metric",
+        "",
+    ],
 }
 # The default plugins of the chart (epp-config.yaml @v1.0.2): queue, KV-cache and prefix-cache scorers.
 PLUGINS_FILE = "default-plugins.yaml"
@@ -85,10 +94,14 @@ def names(spec: EndpointSpec) -> dict[str, str]:
     """The chart's names for a release called after the endpoint: the pool is the release, the EPP `<release>-epp`,
     the cluster-wide RBAC `<release>-<namespace>-epp` (templates/_helpers.tpl)."""
     r = resolve(spec)
-    return {"pool": r.name, "epp": naming.fit(f"{r.name}-epp", naming.MAX_NAME), "cluster_rbac": naming.scoped_name(spec.namespace, r.name, "-epp")}
+    return {
+        "pool": r.name,
+        "epp": naming.fit(f"{r.name}-epp", naming.MAX_NAME),
+        "cluster_rbac": naming.scoped_name(spec.namespace, r.name, "-epp"),
+    }
 
 
-def _meta(name: str, namespace: Optional[str], labels: Optional[dict[str, str]] = None) -> dict[str, Any]:
+def _meta(name: str, namespace: str | None, labels: dict[str, str] | None = None) -> dict[str, Any]:
     meta: dict[str, Any] = {"name": name, "labels": {**PART_OF, **(labels or {})}}
     if namespace:
         meta["namespace"] = namespace
@@ -113,10 +126,17 @@ def pool(spec: EndpointSpec) -> dict[str, Any]:
 def epp_args(spec: EndpointSpec) -> list[str]:
     n = names(spec)
     return [
-        "--pool-name", n["pool"], "--pool-namespace", spec.namespace,
-        "--zap-encoder", "json", "--config-file", f"/config/{PLUGINS_FILE}",
+        "--pool-name",
+        n["pool"],
+        "--pool-namespace",
+        spec.namespace,
+        "--zap-encoder",
+        "json",
+        "--config-file",
+        f"/config/{PLUGINS_FILE}",
         *METRIC_FLAGS[spec.engine],
-        "--v", "1",
+        "--v",
+        "1",
     ]
 
 
@@ -140,8 +160,13 @@ def epp_objects(spec: EndpointSpec) -> list[dict[str, Any]]:
         ],
     }
     subject = [{"kind": "ServiceAccount", "name": epp, "namespace": ns}]
-    binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": _meta(epp, ns), "subjects": subject,
-               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": epp}}
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": _meta(epp, ns),
+        "subjects": subject,
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": epp},
+    }
     cluster_role = {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "ClusterRole",
@@ -151,16 +176,34 @@ def epp_objects(spec: EndpointSpec) -> list[dict[str, Any]]:
             {"apiGroups": ["authorization.k8s.io"], "resources": ["subjectaccessreviews"], "verbs": ["create"]},
         ],
     }
-    cluster_binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": _meta(n["cluster_rbac"], None), "subjects": subject,
-                       "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": n["cluster_rbac"]}}
-    config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _meta(epp, ns), "data": {PLUGINS_FILE: DEFAULT_PLUGINS}}
+    cluster_binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": _meta(n["cluster_rbac"], None),
+        "subjects": subject,
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": n["cluster_rbac"]},
+    }
+    config = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": _meta(epp, ns),
+        "data": {PLUGINS_FILE: DEFAULT_PLUGINS},
+    }
     container = {
         "name": "epp",
         "image": EPP_IMAGE,
         "imagePullPolicy": "IfNotPresent",  # a pinned tag (the chart's Always pulls it again at every start)
         "args": epp_args(spec),
-        "ports": [{"name": "grpc", "containerPort": EPP_GRPC_PORT}, {"name": "grpc-health", "containerPort": EPP_HEALTH_PORT}, {"name": "metrics", "containerPort": EPP_METRICS_PORT}],
-        "livenessProbe": {"grpc": {"port": EPP_HEALTH_PORT, "service": EPP_HEALTH_SERVICE}, "initialDelaySeconds": 5, "periodSeconds": 10},
+        "ports": [
+            {"name": "grpc", "containerPort": EPP_GRPC_PORT},
+            {"name": "grpc-health", "containerPort": EPP_HEALTH_PORT},
+            {"name": "metrics", "containerPort": EPP_METRICS_PORT},
+        ],
+        "livenessProbe": {
+            "grpc": {"port": EPP_HEALTH_PORT, "service": EPP_HEALTH_SERVICE},
+            "initialDelaySeconds": 5,
+            "periodSeconds": 10,
+        },
         "readinessProbe": {"grpc": {"port": EPP_HEALTH_PORT, "service": EPP_HEALTH_SERVICE}, "periodSeconds": 2},
         "env": [{"name": "NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}],
         "volumeMounts": [{"name": "plugins-config-volume", "mountPath": "/config"}],
@@ -192,7 +235,10 @@ def epp_objects(spec: EndpointSpec) -> list[dict[str, Any]]:
         "spec": {
             "type": "ClusterIP",
             "selector": selector,
-            "ports": [{"name": "grpc-ext-proc", "protocol": "TCP", "port": EPP_GRPC_PORT}, {"name": "http-metrics", "protocol": "TCP", "port": EPP_METRICS_PORT}],
+            "ports": [
+                {"name": "grpc-ext-proc", "protocol": "TCP", "port": EPP_GRPC_PORT},
+                {"name": "http-metrics", "protocol": "TCP", "port": EPP_METRICS_PORT},
+            ],
         },
     }
     return [sa, role, binding, cluster_role, cluster_binding, config, deployment, service]

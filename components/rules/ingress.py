@@ -5,15 +5,16 @@ the final status, and a ready-to-run curl."""
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Mapping, Optional
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from . import naming
 from .addons import OPERATOR_NAMESPACE
-from .endpoint import resolve
-from .problems import Problem
-from .paths import STACK_FILE, ConfigPaths
-from .spec import EndpointSpec, IngressSpec
 from .alb_tls import OPT_OUT_ANNOTATION, alb_tls, listener_annotations
+from .endpoint import resolve
+from .paths import STACK_FILE, ConfigPaths
+from .problems import Problem
+from .spec import EndpointSpec, IngressSpec
 
 # What `url_kind` says about an endpoint's `url` (one of these, every backend): the stack's Ingress,
 # the HyperPod operator's own Ingress, an NLB Service, or the in-cluster Service.
@@ -63,18 +64,25 @@ def front_url_label(spec: EndpointSpec, service_name: str) -> tuple[str, str]:
     return "service", f"Service {r.namespace}/{service_name}"
 
 
-def alb_ingress(name: str, namespace: str, labels: Mapping[str, str], annotations: Mapping[str, str], service: str, port: int) -> dict[str, Any]:
+def alb_ingress(
+    name: str, namespace: str, labels: Mapping[str, str], annotations: Mapping[str, str], service: str, port: int
+) -> dict[str, Any]:
     """The ALB Ingress every endpoint path uses: one rule, everything to one Service port."""
     backend = {"service": {"name": service, "port": {"number": port}}}
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "Ingress",
         "metadata": {"name": name, "namespace": namespace, "labels": dict(labels), "annotations": dict(annotations)},
-        "spec": {"ingressClassName": "alb", "rules": [{"http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": backend}]}}]},
+        "spec": {
+            "ingressClassName": "alb",
+            "rules": [{"http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": backend}]}}],
+        },
     }
 
 
-def ingress_annotations(spec: EndpointSpec, ingress: IngressSpec, health_path: str, tags: Optional[Mapping[str, str]] = None) -> dict[str, str]:
+def ingress_annotations(
+    spec: EndpointSpec, ingress: IngressSpec, health_path: str, tags: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """ALB annotations, fixed when the Ingress is created (G8: never delete-and-recreate to change
     the scheme: the ALB controller's finalizer held a recreated Ingress with 409 Conflict). G17: health check on a route
     the engine serves. `tags` go on the ALB, its target group and security group; the controller's
@@ -114,13 +122,23 @@ def router_port(ingress: IngressSpec) -> int:
     return ingress.router_port or ROUTER_PORT_FALLBACK
 
 
-def validate_router_services(ingress: IngressSpec, endpoints: Iterable[EndpointSpec], paths: ConfigPaths = STACK_FILE) -> list[Problem]:
+def validate_router_services(
+    ingress: IngressSpec, endpoints: Iterable[EndpointSpec], paths: ConfigPaths = STACK_FILE
+) -> list[Problem]:
     """The filled-in router Service name is a Service name: a DNS-1035 label of at most 63 characters."""
     problems = []
     for i, ep in enumerate(endpoints):
         name = router_service(ingress, resolve(ep).name)
         if ep.hyperpod.intelligent_routing and len(name) > naming.MAX_NAME:
-            problems.append(Problem(f"{paths.platform}.ingress.routerService", ingress.router_service, "CONFIG", f"becomes {name!r} for {paths.endpoint(i)}, longer than {naming.MAX_NAME} characters", "shorten the text around {name}"))
+            problems.append(
+                Problem(
+                    f"{paths.platform}.ingress.routerService",
+                    ingress.router_service,
+                    "CONFIG",
+                    f"becomes {name!r} for {paths.endpoint(i)}, longer than {naming.MAX_NAME} characters",
+                    "shorten the text around {name}",
+                )
+            )
     return problems
 
 
@@ -129,7 +147,7 @@ def url_scheme(ingress: IngressSpec) -> str:
     return "https" if ingress.certificate_arn or ingress.domain else "http"
 
 
-def alb_url(spec: EndpointSpec, ingress: IngressSpec, alb_host: Optional[str]) -> Optional[str]:
+def alb_url(spec: EndpointSpec, ingress: IngressSpec, alb_host: str | None) -> str | None:
     """G16 with S2: once the Ingress reports its ALB, the URL, named by the endpoint's DNS name under
     `domain` (the name its certificate covers) when there is one."""
     if not alb_host:
@@ -138,14 +156,14 @@ def alb_url(spec: EndpointSpec, ingress: IngressSpec, alb_host: Optional[str]) -
     return endpoint_url(tls.scheme, tls.host or alb_host, spec.invocation_endpoint)
 
 
-def endpoint_url(scheme: str, host: Optional[str], invocation_endpoint: str) -> Optional[str]:
+def endpoint_url(scheme: str, host: str | None, invocation_endpoint: str) -> str | None:
     """G16: built from the Ingress's final status (`host`), never from a value known before the ALB."""
     if not host:
         return None
     return f"{scheme}://{host}/{invocation_endpoint.lstrip('/')}"
 
 
-def curl_example(url: Optional[str], served_model: str, api_key: bool, invocation_endpoint: str) -> Optional[str]:
+def curl_example(url: str | None, served_model: str, api_key: bool, invocation_endpoint: str) -> str | None:
     """A ready-to-run request. The key is never in it (G9): it is read from the environment."""
     if not url:
         return None

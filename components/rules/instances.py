@@ -71,7 +71,9 @@ _G_SIZES = {
 
 INSTANCE_TYPES: dict[str, InstanceType] = {
     # g4dn shares the g5 sizes up to 16xlarge and 12xlarge; it has no 24/48xlarge but a metal size.
-    **_family("g4dn", T4, {**{k: v for k, v in _G_SIZES.items() if k not in ("24xlarge", "48xlarge")}, "metal": (8, 96, 384)}),
+    **_family(
+        "g4dn", T4, {**{k: v for k, v in _G_SIZES.items() if k not in ("24xlarge", "48xlarge")}, "metal": (8, 96, 384)}
+    ),
     **_family("g5", A10G, _G_SIZES),
     **_family("g6", L4, _G_SIZES),
     **_family(

@@ -52,15 +52,9 @@ REQUIREMENTS: dict[str, tuple[str, ...]] = {
         "20f085697d7e911f1f73c43ed03fafbed1e7121797e2eb5428efa80398060584",
         "abfda5cb094a829f7bc25216a32f7db2e85cc65bd59910f8e7b40b3d9b224764",
     ),
-    "aiohappyeyeballs==2.7.1": (
-        "9243213661e29250eb41368e5daa826fc017156c3b8a11440826b2e3ed376472",
-    ),
-    "aiosignal==1.4.0": (
-        "053243f8b92b990551949e63930a839ff0cf0b0ebbe0597b0f3fb19e1a0fe82e",
-    ),
-    "attrs==26.1.0": (
-        "c647aa4a12dfbad9333ca4e71fe62ddc36f4e63b2d260a37a8b83d2f043ac309",
-    ),
+    "aiohappyeyeballs==2.7.1": ("9243213661e29250eb41368e5daa826fc017156c3b8a11440826b2e3ed376472",),
+    "aiosignal==1.4.0": ("053243f8b92b990551949e63930a839ff0cf0b0ebbe0597b0f3fb19e1a0fe82e",),
+    "attrs==26.1.0": ("c647aa4a12dfbad9333ca4e71fe62ddc36f4e63b2d260a37a8b83d2f043ac309",),
     "frozenlist==1.8.0": (
         "494a5952b1c597ba44e0e78113a7266e656b9794eec897b19ead706bd7074383",
         "96f423a119f4777a4a056b66ce11527366a8bb92f54e541ade21f2374433f6d4",
@@ -77,19 +71,13 @@ REQUIREMENTS: dict[str, tuple[str, ...]] = {
         "4d781294bb815ecb5ea57ff6bbf8038e0a31a95fdf3e1788f66e0dc100d64b58",
         "c6f117789d22dce188e5754e8bc65b7e6ebf8cb73963b9fa761f672a5883769d",
     ),
-    "idna==3.21": (
-        "387ab0bbea1ee7a196ea5b24eb007bad0242cc3127fe96713939942bc9e720d7",
-    ),
-    "typing_extensions==4.16.0": (
-        "481caa481374e813c1b176ada14e97f1f67a4539ce9cfeb3f350d78d6370c2e8",
-    ),
+    "idna==3.21": ("387ab0bbea1ee7a196ea5b24eb007bad0242cc3127fe96713939942bc9e720d7",),
+    "typing_extensions==4.16.0": ("481caa481374e813c1b176ada14e97f1f67a4539ce9cfeb3f350d78d6370c2e8",),
     "orjson==3.13.0": (
         "ae1d895cf7bbfd50ef34bb63bb727b14514f259f3e3f8dd010783bd38e864c6e",
         "bceadfd314bd238f584fc229a4bbaf0e573597e7a026dec5429fbf29fd66c641",
     ),
-    "prometheus_client==0.26.0": (
-        "fa93d06737aa02bacd05794768508bb97d2fbee28cb3bca04eaae92f0ca953d6",
-    ),
+    "prometheus_client==0.26.0": ("fa93d06737aa02bacd05794768508bb97d2fbee28cb3bca04eaae92f0ca953d6",),
     "uvloop==0.23.0": (
         "090865d8ce7a03986755a3ce711b7dd0d4b44eb14ab74368b717f3fad1180208",
         "f7548ede3ee908cfabc0d068106e303a9a2d811af959cdf6ab85676344cedcda",
@@ -115,8 +103,13 @@ CONTAINER_SECURITY = {
     "runAsNonRoot": True,
     "capabilities": {"drop": ["ALL"]},
 }
-POD_SECURITY = {"runAsNonRoot": True, "runAsUser": USER_ID, "runAsGroup": USER_ID, "fsGroup": USER_ID,
-                "seccompProfile": {"type": "RuntimeDefault"}}
+POD_SECURITY = {
+    "runAsNonRoot": True,
+    "runAsUser": USER_ID,
+    "runAsGroup": USER_ID,
+    "fsGroup": USER_ID,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
 
 
 @dataclass(frozen=True)
@@ -148,16 +141,25 @@ def render_config_map(name: str, namespace: str, files: Mapping[str, str], confi
     data = {config_key(path): text for path, text in sorted(files.items())}
     data[CONFIG_KEY] = config_json
     data[REQUIREMENTS_KEY] = requirements_txt()
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": namespace, "labels": dict(LABELS)},
-            "data": data}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": namespace, "labels": dict(LABELS)},
+        "data": data,
+    }
 
 
 def items_for(files: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
-    return tuple((config_key(path), path) for path in sorted(files)) + ((CONFIG_KEY, CONFIG_KEY), (REQUIREMENTS_KEY, REQUIREMENTS_KEY))
+    return tuple((config_key(path), path) for path in sorted(files)) + (
+        (CONFIG_KEY, CONFIG_KEY),
+        (REQUIREMENTS_KEY, REQUIREMENTS_KEY),
+    )
 
 
 def requirements_txt() -> str:
-    return "".join(f"{pin} " + " ".join(f"--hash=sha256:{h}" for h in hashes) + "\n" for pin, hashes in REQUIREMENTS.items())
+    return "".join(
+        f"{pin} " + " ".join(f"--hash=sha256:{h}" for h in hashes) + "\n" for pin, hashes in REQUIREMENTS.items()
+    )
 
 
 def start_script() -> str:
@@ -181,7 +183,12 @@ def render(job: LoadJob) -> dict[str, Any]:
         {"name": "LOADGEN_CLIENTS", "value": str(job.clients)},
     ]
     if job.api_key_secret:
-        env.append({"name": API_KEY_ENV, "valueFrom": {"secretKeyRef": {"name": job.api_key_secret, "key": API_KEY_SECRET_KEY}}})
+        env.append(
+            {
+                "name": API_KEY_ENV,
+                "valueFrom": {"secretKeyRef": {"name": job.api_key_secret, "key": API_KEY_SECRET_KEY}},
+            }
+        )
     resources = {"cpu": job.cpu, "memory": job.memory}
     container = {
         "name": CONTAINER,
@@ -190,7 +197,10 @@ def render(job: LoadJob) -> dict[str, Any]:
         "env": env,
         "resources": {"requests": dict(resources), "limits": dict(resources)},
         "securityContext": copy.deepcopy(CONTAINER_SECURITY),
-        "volumeMounts": [{"name": "loadgen", "mountPath": PACKAGE_DIR, "readOnly": True}, {"name": "work", "mountPath": WORK_DIR}],
+        "volumeMounts": [
+            {"name": "loadgen", "mountPath": PACKAGE_DIR, "readOnly": True},
+            {"name": "work", "mountPath": WORK_DIR},
+        ],
     }
     labels = dict(LABELS)
     return {
@@ -213,7 +223,13 @@ def render(job: LoadJob) -> dict[str, Any]:
                     "securityContext": copy.deepcopy(POD_SECURITY),
                     "containers": [container],
                     "volumes": [
-                        {"name": "loadgen", "configMap": {"name": job.config_map, "items": [{"key": k, "path": p} for k, p in job.items]}},
+                        {
+                            "name": "loadgen",
+                            "configMap": {
+                                "name": job.config_map,
+                                "items": [{"key": k, "path": p} for k, p in job.items],
+                            },
+                        },
                         {"name": "work", "emptyDir": {"sizeLimit": WORK_SIZE}},
                     ],
                 },
@@ -240,9 +256,21 @@ FIXED: tuple[tuple[tuple[str, ...], Any, str], ...] = (
     (("spec", "completionMode"), "Indexed", "each pod needs its own index to run its share of the load"),
     (("spec", "backoffLimit"), 0, "a retried pod runs its share again, later: the level would not be one load"),
     (("spec", "template", "spec", "restartPolicy"), "Never", "a restarted container runs its share again"),
-    (("spec", "template", "spec", "automountServiceAccountToken"), False, "the load generator calls no Kubernetes API: no token in the pod"),
-    (("spec", "template", "spec", "securityContext", "runAsNonRoot"), True, "the image runs as root unless told otherwise"),
-    (("spec", "template", "spec", "securityContext", "seccompProfile"), {"type": "RuntimeDefault"}, "the runtime's default syscall filter"),
+    (
+        ("spec", "template", "spec", "automountServiceAccountToken"),
+        False,
+        "the load generator calls no Kubernetes API: no token in the pod",
+    ),
+    (
+        ("spec", "template", "spec", "securityContext", "runAsNonRoot"),
+        True,
+        "the image runs as root unless told otherwise",
+    ),
+    (
+        ("spec", "template", "spec", "securityContext", "seccompProfile"),
+        {"type": "RuntimeDefault"},
+        "the runtime's default syscall filter",
+    ),
 )
 CONTAINER_FIXED: tuple[tuple[tuple[str, ...], Any, str], ...] = (
     (("securityContext", "allowPrivilegeEscalation"), False, "no setuid escalation"),
@@ -259,7 +287,14 @@ def _containers(obj: Mapping[str, Any]) -> list[tuple[int, dict[str, Any]]]:
 def check(obj: Mapping[str, Any]) -> list[Problem]:
     """Every way this Job breaks L1, one problem each."""
     if obj.get("apiVersion") != "batch/v1" or obj.get("kind") != "Job":
-        return [_problem("kind", f"{obj.get('apiVersion')} {obj.get('kind')}", "the in-cluster load is a batch/v1 Job", "render it with components/rules/load_job.py:render")]
+        return [
+            _problem(
+                "kind",
+                f"{obj.get('apiVersion')} {obj.get('kind')}",
+                "the in-cluster load is a batch/v1 Job",
+                "render it with components/rules/load_job.py:render",
+            )
+        ]
     problems: list[Problem] = []
     for path, wanted, why in FIXED:
         value = _get(dict(obj), *path)
@@ -267,11 +302,27 @@ def check(obj: Mapping[str, Any]) -> list[Problem]:
             problems.append(_problem(".".join(path), value, why, f"set it to {wanted!r}"))
     completions, parallelism = _get(dict(obj), "spec", "completions"), _get(dict(obj), "spec", "parallelism")
     if not isinstance(completions, int) or isinstance(completions, bool) or not 1 <= completions <= MAX_CLIENTS:
-        problems.append(_problem("spec.completions", completions, f"one pod per client, from 1 to {MAX_CLIENTS}", "set it to benchmark.clients"))
+        problems.append(
+            _problem(
+                "spec.completions",
+                completions,
+                f"one pod per client, from 1 to {MAX_CLIENTS}",
+                "set it to benchmark.clients",
+            )
+        )
     elif parallelism != completions:
-        problems.append(_problem("spec.parallelism", parallelism, f"not equal to completions ({completions}): the shares would not run at once", f"set it to {completions}"))
-    for key, why in (("activeDeadlineSeconds", "a pod that hangs (pip, an endpoint that never answers) would run forever"),
-                     ("ttlSecondsAfterFinished", "a Job the driver could not delete would stay forever")):
+        problems.append(
+            _problem(
+                "spec.parallelism",
+                parallelism,
+                f"not equal to completions ({completions}): the shares would not run at once",
+                f"set it to {completions}",
+            )
+        )
+    for key, why in (
+        ("activeDeadlineSeconds", "a pod that hangs (pip, an endpoint that never answers) would run forever"),
+        ("ttlSecondsAfterFinished", "a Job the driver could not delete would stay forever"),
+    ):
         v = _get(dict(obj), "spec", key)
         if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
             problems.append(_problem(f"spec.{key}", v, why, "set a positive number of seconds"))
@@ -284,16 +335,42 @@ def check(obj: Mapping[str, Any]) -> list[Problem]:
         for kind in ("requests", "limits"):
             for res in ("cpu", "memory"):
                 if not _get(c, "resources", kind, res):
-                    problems.append(_problem(f"{where}.resources.{kind}.{res}", None, "a client without its own CPU and memory measures its neighbours, not the endpoint",
-                                             "set both, as render does (1 CPU and 1Gi requested and limited)"))
+                    problems.append(
+                        _problem(
+                            f"{where}.resources.{kind}.{res}",
+                            None,
+                            "a client without its own CPU and memory measures its neighbours, not the endpoint",
+                            "set both, as render does (1 CPU and 1Gi requested and limited)",
+                        )
+                    )
         image = c.get("image")
         if not isinstance(image, str) or not ("@sha256:" in image or _EXACT_TAG.search(image)):
-            problems.append(_problem(f"{where}.image", image, "not pinned: a moving tag runs other code in each pod over time", "pin a digest (name@sha256:...) or an exact version tag"))
+            problems.append(
+                _problem(
+                    f"{where}.image",
+                    image,
+                    "not pinned: a moving tag runs other code in each pod over time",
+                    "pin a digest (name@sha256:...) or an exact version tag",
+                )
+            )
         env = c.get("env")
         for j, e in enumerate(env if isinstance(env, list) else []):
-            if isinstance(e, dict) and "value" in e and (secrets.is_secret_name(e.get("name")) or (isinstance(e.get("value"), str) and secrets.SECRET_VALUE.search(e["value"]))):
-                problems.append(_problem(f"{where}.env[{j}].value", "(redacted)", "a secret as a plain env value is readable by anyone who can read the Job",
-                                         f"take it from the endpoint's Secret: valueFrom.secretKeyRef (key {API_KEY_SECRET_KEY})"))
+            if (
+                isinstance(e, dict)
+                and "value" in e
+                and (
+                    secrets.is_secret_name(e.get("name"))
+                    or (isinstance(e.get("value"), str) and secrets.SECRET_VALUE.search(e["value"]))
+                )
+            ):
+                problems.append(
+                    _problem(
+                        f"{where}.env[{j}].value",
+                        "(redacted)",
+                        "a secret as a plain env value is readable by anyone who can read the Job",
+                        f"take it from the endpoint's Secret: valueFrom.secretKeyRef (key {API_KEY_SECRET_KEY})",
+                    )
+                )
     return problems
 
 

@@ -30,8 +30,14 @@ def _tables() -> tuple[dict[tuple[str, str], Checker], dict[tuple[str, str], Fix
     judges its own metadata (HyperPod: G1 with the operator's derived names) is not wrapped."""
     key = tuple(id(b) for b in BACKENDS.values())
     if _CACHE.get("key") != key:
-        checkers = {k: fn if b.own_metadata_rules else _with_metadata(fn) for b in BACKENDS.values() for k, fn in b.checkers.items()}
-        checkers.update({k: _with_metadata(fn) for k, fn in inference_pool.CHECKERS.items()})  # R2, R4, R5: the pool and its picker
+        checkers = {
+            k: fn if b.own_metadata_rules else _with_metadata(fn)
+            for b in BACKENDS.values()
+            for k, fn in b.checkers.items()
+        }
+        checkers.update(
+            {k: _with_metadata(fn) for k, fn in inference_pool.CHECKERS.items()}
+        )  # R2, R4, R5: the pool and its picker
         fixers = {k: fn for b in BACKENDS.values() for k, fn in b.fixers.items()}
         _CACHE.update(key=key, tables=(checkers, fixers))
     return _CACHE["tables"]

@@ -20,22 +20,22 @@ LOCK_SCHEMA = 1
 
 @dataclass(frozen=True)
 class ModelFacts:
-    model: str                 # id as in the endpoint's `model:` / modelSource.modelId
-    source_url: str            # URL of the config.json it came from
-    revision: str | None       # hub commit sha, or the S3 object's ETag
-    architecture: str | None   # config.json architectures[0]
-    layers: int                # num_hidden_layers
+    model: str  # id as in the endpoint's `model:` / modelSource.modelId
+    source_url: str  # URL of the config.json it came from
+    revision: str | None  # hub commit sha, or the S3 object's ETag
+    architecture: str | None  # config.json architectures[0]
+    layers: int  # num_hidden_layers
     attention_heads: int
-    kv_heads: int              # num_key_value_heads (default attention_heads)
-    head_dim: int              # head_dim, else hidden_size // attention_heads
+    kv_heads: int  # num_key_value_heads (default attention_heads)
+    head_dim: int  # head_dim, else hidden_size // attention_heads
     hidden_size: int
     max_position_embeddings: int | None
-    parameters: int            # total parameter count
-    dtype: str                 # checkpoint dtype: bfloat16, float16, float32
-    quantization: str | None   # quantization_config.quant_method (awq, gptq, fp8, ...) or None
-    weight_bytes: int          # bytes of the checkpoint's tensors
+    parameters: int  # total parameter count
+    dtype: str  # checkpoint dtype: bfloat16, float16, float32
+    quantization: str | None  # quantization_config.quant_method (awq, gptq, fp8, ...) or None
+    weight_bytes: int  # bytes of the checkpoint's tensors
     gated: bool | None
-    locked_at: str             # ISO date
+    locked_at: str  # ISO date
 
 
 def _camel(name: str) -> str:
@@ -76,20 +76,23 @@ def from_lock_entry(model: str, entry: Any) -> ModelFacts:
     """ModelFacts from the lock entry of `model`; LockEntryError naming the key on a bad entry."""
     where = f"{LOCK_FILE}: models.{model}"
     if not isinstance(entry, dict):
-        raise LockEntryError(f"{where} = {entry!r}: must be an object of model facts. "
-                             f"Fix: run `python -m stacks models lock` again")
+        raise LockEntryError(
+            f"{where} = {entry!r}: must be an object of model facts. Fix: run `python -m stacks models lock` again"
+        )
     known = {key for _, key, _, _ in _FIELDS}
     unknown = sorted(set(entry) - known)
     if unknown:
-        raise LockEntryError(f"{where}.{unknown[0]}: unknown key. Fix: remove it (known keys: "
-                             f"{', '.join(sorted(known))})")
+        raise LockEntryError(
+            f"{where}.{unknown[0]}: unknown key. Fix: remove it (known keys: {', '.join(sorted(known))})"
+        )
     values: dict[str, Any] = {"model": model}
     for name, key, types, nullable in _FIELDS:
         if key not in entry:
             raise LockEntryError(f"{where}.{key}: missing. Fix: run `python -m stacks models lock` again")
         value = entry[key]
         ok = (value is None and nullable) or (
-            isinstance(value, types) and not (isinstance(value, bool) and bool not in types))
+            isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
+        )
         if ok and name in _POSITIVE and value <= 0:
             ok = False
         if ok and name == "dtype" and value not in DTYPES:
@@ -98,7 +101,9 @@ def from_lock_entry(model: str, entry: Any) -> ModelFacts:
             want = {"int": "a positive integer", "str": "a string", "bool": "true or false"}[types[0].__name__]
             if name == "dtype":
                 want = "one of " + ", ".join(DTYPES)
-            raise LockEntryError(f"{where}.{key} = {value!r}: must be {want}"
-                                 f"{' or null' if nullable else ''}. Fix: run `python -m stacks models lock` again")
+            raise LockEntryError(
+                f"{where}.{key} = {value!r}: must be {want}"
+                f"{' or null' if nullable else ''}. Fix: run `python -m stacks models lock` again"
+            )
         values[name] = value
     return ModelFacts(**values)

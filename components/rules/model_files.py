@@ -17,7 +17,8 @@ Every missing or malformed field is one `ModelFilesError` line naming the file a
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 from .model_facts import ModelFacts
 
@@ -30,9 +31,18 @@ PACKED_METHODS = ("awq", "gptq", "compressed-tensors")  # 4/8-bit weights packed
 FLOAT8_METHODS = ("fp8", "fbgemm_fp8")  # one float8 element per weight, plus scales
 # Tensors of a quantised checkpoint that carry no weights of the model (suffixes of the tensor name).
 AUX_SUFFIXES = (
-    ".qzeros", ".scales", ".g_idx",  # GPTQ / AWQ
-    ".weight_scale", ".weight_scale_inv", ".weight_zero_point", ".weight_shape", ".weight_g_idx",
-    ".weight_global_scale", ".input_scale", ".input_global_scale", ".input_zero_point",  # compressed-tensors, fp8
+    ".qzeros",
+    ".scales",
+    ".g_idx",  # GPTQ / AWQ
+    ".weight_scale",
+    ".weight_scale_inv",
+    ".weight_zero_point",
+    ".weight_shape",
+    ".weight_g_idx",
+    ".weight_global_scale",
+    ".input_scale",
+    ".input_global_scale",
+    ".input_zero_point",  # compressed-tensors, fp8
 )
 # How each quantiser packs: AutoAWQ `qweight` [in, out / (32 // w_bit)] int32 (casper-hansen/AutoAWQ@v0.2.9
 # awq/modules/linear/gemm.py WQLinear_GEMM), AutoGPTQ `qweight` [in // 32 * bits, out] int32 (AutoGPTQ/AutoGPTQ@v0.7.1
@@ -66,15 +76,19 @@ def _where(config: Mapping[str, Any], key: str) -> str:
     return f"text_config.{key}" if key in _section(config) else key
 
 
-def _positive_int(config: Mapping[str, Any], key: str, source: str, required: bool = True) -> Optional[int]:
+def _positive_int(config: Mapping[str, Any], key: str, source: str, required: bool = True) -> int | None:
     value = _get(config, key)
     if value is None:
         if not required:
             return None
         nested = " (nor text_config." + key + ")" if "text_config" in config else ""
-        raise ModelFilesError(f"{source}: config.json has no {key}{nested}; Fix: lock a checkpoint whose config.json sets it")
+        raise ModelFilesError(
+            f"{source}: config.json has no {key}{nested}; Fix: lock a checkpoint whose config.json sets it"
+        )
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ModelFilesError(f"{source}: config.json {_where(config, key)} = {value!r} is not a positive integer; Fix: correct the checkpoint's config.json")
+        raise ModelFilesError(
+            f"{source}: config.json {_where(config, key)} = {value!r} is not a positive integer; Fix: correct the checkpoint's config.json"
+        )
     return value
 
 
@@ -82,13 +96,17 @@ def config_dtype(config: Mapping[str, Any], source: str) -> str:
     key = "dtype" if _get(config, "dtype") is not None else "torch_dtype"
     value = _get(config, key)
     if value is None:
-        raise ModelFilesError(f"{source}: config.json has no torch_dtype (or dtype); Fix: lock a checkpoint whose config.json sets it")
+        raise ModelFilesError(
+            f"{source}: config.json has no torch_dtype (or dtype); Fix: lock a checkpoint whose config.json sets it"
+        )
     if value not in CONFIG_DTYPES:
-        raise ModelFilesError(f"{source}: config.json {_where(config, key)} = {value!r} is not one of {', '.join(CONFIG_DTYPES)}; Fix: correct the checkpoint's config.json")
+        raise ModelFilesError(
+            f"{source}: config.json {_where(config, key)} = {value!r} is not one of {', '.join(CONFIG_DTYPES)}; Fix: correct the checkpoint's config.json"
+        )
     return str(value)
 
 
-def quantization(config: Mapping[str, Any]) -> Optional[dict[str, Any]]:
+def quantization(config: Mapping[str, Any]) -> dict[str, Any] | None:
     """The quantisation config, wherever this checkpoint keeps it; None when not quantised."""
     for section in (config, _section(config)):
         for key in ("quantization_config", "compression_config"):  # compression_config: older compressed-tensors
@@ -101,12 +119,14 @@ def quantization(config: Mapping[str, Any]) -> Optional[dict[str, Any]]:
     return None
 
 
-def _quant_method(quant: Optional[Mapping[str, Any]], source: str) -> Optional[str]:
+def _quant_method(quant: Mapping[str, Any] | None, source: str) -> str | None:
     if quant is None:
         return None
     method = quant.get("quant_method")
     if not isinstance(method, str) or not method:
-        raise ModelFilesError(f"{source}: config.json quantization_config has no quant_method; Fix: correct the checkpoint's config.json")
+        raise ModelFilesError(
+            f"{source}: config.json quantization_config has no quant_method; Fix: correct the checkpoint's config.json"
+        )
     return method.lower()
 
 
@@ -115,17 +135,25 @@ def _weight_bits(quant: Mapping[str, Any], method: str, source: str) -> int:
     `config_groups.*.weights.num_bits` (one value for every group, or the count is ambiguous)."""
     if method == "compressed-tensors":
         groups = quant.get("config_groups")
-        found = {g.get("weights", {}).get("num_bits") for g in groups.values() if isinstance(g, Mapping)} if isinstance(groups, Mapping) else set()
+        found = (
+            {g.get("weights", {}).get("num_bits") for g in groups.values() if isinstance(g, Mapping)}
+            if isinstance(groups, Mapping)
+            else set()
+        )
         found.discard(None)
         if len(found) != 1:
-            raise ModelFilesError(f"{source}: config.json quantization_config.config_groups gives weight bits {sorted(map(str, found)) or 'none'}, not one value; Fix: lock a checkpoint with one weight scheme")
+            raise ModelFilesError(
+                f"{source}: config.json quantization_config.config_groups gives weight bits {sorted(map(str, found)) or 'none'}, not one value; Fix: lock a checkpoint with one weight scheme"
+            )
         bits = found.pop()
         where = "quantization_config.config_groups.*.weights.num_bits"
     else:
         bits = quant.get("bits", quant.get("w_bit"))
         where = "quantization_config.bits"
     if isinstance(bits, bool) or not isinstance(bits, int) or bits not in (2, 3, 4, 8):
-        raise ModelFilesError(f"{source}: config.json {where} = {bits!r} is not 2, 3, 4 or 8; Fix: correct the checkpoint's config.json")
+        raise ModelFilesError(
+            f"{source}: config.json {where} = {bits!r} is not 2, 3, 4 or 8; Fix: correct the checkpoint's config.json"
+        )
     return bits
 
 
@@ -140,15 +168,23 @@ def _tensors(headers: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, str, s
                 continue
             try:
                 dtype, shape, (start, end) = info["dtype"], list(info["shape"]), info["data_offsets"]
-                if not isinstance(dtype, str) or not all(isinstance(n, int) and n >= 0 for n in [*shape, start, end]) or end < start:
+                if (
+                    not isinstance(dtype, str)
+                    or not all(isinstance(n, int) and n >= 0 for n in [*shape, start, end])
+                    or end < start
+                ):
                     raise ValueError
             except (KeyError, TypeError, ValueError):
-                raise ModelFilesError(f"{file}: tensor {name!r} has no valid dtype, shape and data_offsets in the safetensors header; Fix: re-upload the file") from None
+                raise ModelFilesError(
+                    f"{file}: tensor {name!r} has no valid dtype, shape and data_offsets in the safetensors header; Fix: re-upload the file"
+                ) from None
             out.append((file, name, dtype, shape, end - start))
     return out
 
 
-def _count_from_headers(headers: Mapping[str, Mapping[str, Any]], quant: Optional[Mapping[str, Any]], method: Optional[str], source: str) -> tuple[int, int]:
+def _count_from_headers(
+    headers: Mapping[str, Mapping[str, Any]], quant: Mapping[str, Any] | None, method: str | None, source: str
+) -> tuple[int, int]:
     """(parameters, tensor bytes) from the headers' shapes and data offsets."""
     tensors = _tensors(headers)
     if not tensors:
@@ -169,7 +205,9 @@ def _count_from_headers(headers: Mapping[str, Mapping[str, Any]], quant: Optiona
         count = math.prod(shape)
         if name.endswith(PACKED_SUFFIXES):
             if dtype not in PACKED_DTYPES:
-                raise ModelFilesError(f"{file}: packed tensor {name!r} has dtype {dtype}, not an integer element; Fix: lock the checkpoint as its quantiser wrote it")
+                raise ModelFilesError(
+                    f"{file}: packed tensor {name!r} has dtype {dtype}, not an integer element; Fix: lock the checkpoint as its quantiser wrote it"
+                )
             count *= PACKED_DTYPES[dtype] // bits  # e.g. eight 4-bit weights per int32
         params += count
     return params, total_bytes
@@ -179,7 +217,9 @@ def _index_total(index: Mapping[str, Any], source: str) -> int:
     meta = index.get("metadata") if isinstance(index, Mapping) else None
     total = meta.get("total_size") if isinstance(meta, Mapping) else None
     if isinstance(total, bool) or not isinstance(total, int) or total <= 0:
-        raise ModelFilesError(f"{source}: model.safetensors.index.json has no positive metadata.total_size (got {total!r}); Fix: re-upload the index the checkpoint was saved with")
+        raise ModelFilesError(
+            f"{source}: model.safetensors.index.json has no positive metadata.total_size (got {total!r}); Fix: re-upload the index the checkpoint was saved with"
+        )
     return total
 
 
@@ -188,17 +228,19 @@ def facts(
     source_url: str,
     config: Mapping[str, Any],
     *,
-    index: Optional[Mapping[str, Any]] = None,
-    headers: Optional[Mapping[str, Mapping[str, Any]]] = None,
-    revision: Optional[str] = None,
-    gated: Optional[bool] = None,
+    index: Mapping[str, Any] | None = None,
+    headers: Mapping[str, Mapping[str, Any]] | None = None,
+    revision: str | None = None,
+    gated: bool | None = None,
     locked_at: str,
 ) -> ModelFacts:
     """The lock entry of `model` from its config.json and either the safetensors headers (file name ->
     parsed header: preferred, exact) or the sharded checkpoint's index."""
     source = model
     if not isinstance(config, Mapping):
-        raise ModelFilesError(f"{source}: config.json is not a JSON object; Fix: lock a checkpoint with a transformers config.json")
+        raise ModelFilesError(
+            f"{source}: config.json is not a JSON object; Fix: lock a checkpoint with a transformers config.json"
+        )
     layers = _positive_int(config, "num_hidden_layers", source)
     heads = _positive_int(config, "num_attention_heads", source)
     hidden = _positive_int(config, "hidden_size", source)
@@ -207,27 +249,50 @@ def facts(
     head_dim = _positive_int(config, "head_dim", source, required=False)
     if head_dim is None:
         if hidden % heads:
-            raise ModelFilesError(f"{source}: config.json has no head_dim and hidden_size {hidden} is not a multiple of num_attention_heads {heads}; Fix: lock a checkpoint whose config.json sets head_dim")
+            raise ModelFilesError(
+                f"{source}: config.json has no head_dim and hidden_size {hidden} is not a multiple of num_attention_heads {heads}; Fix: lock a checkpoint whose config.json sets head_dim"
+            )
         head_dim = hidden // heads
     context = _positive_int(config, "max_position_embeddings", source, required=False)
     dtype = config_dtype(config, source)
     quant = quantization(config)
     method = _quant_method(quant, source)
     architectures = config.get("architectures")
-    architecture = architectures[0] if isinstance(architectures, list) and architectures and isinstance(architectures[0], str) else None
+    architecture = (
+        architectures[0]
+        if isinstance(architectures, list) and architectures and isinstance(architectures[0], str)
+        else None
+    )
     if headers:
         parameters, weight_bytes = _count_from_headers(headers, quant, method, source)
     elif index is not None:
         weight_bytes = _index_total(index, source)
         if method is not None:
-            raise ModelFilesError(f"{source}: a {method} checkpoint packs several weights per element, so its parameter count needs the safetensors headers, not the index alone; Fix: read the headers (`stacks models lock` does)")
+            raise ModelFilesError(
+                f"{source}: a {method} checkpoint packs several weights per element, so its parameter count needs the safetensors headers, not the index alone; Fix: read the headers (`stacks models lock` does)"
+            )
         parameters = weight_bytes // CONFIG_DTYPES[dtype]
     else:
-        raise ModelFilesError(f"{source}: neither model.safetensors.index.json nor a safetensors header was read; Fix: lock a safetensors checkpoint")
+        raise ModelFilesError(
+            f"{source}: neither model.safetensors.index.json nor a safetensors header was read; Fix: lock a safetensors checkpoint"
+        )
     return ModelFacts(
-        model=model, source_url=source_url, revision=revision, architecture=architecture, layers=layers,
-        attention_heads=heads, kv_heads=kv_heads, head_dim=head_dim, hidden_size=hidden, max_position_embeddings=context,
-        parameters=parameters, dtype=dtype, quantization=method, weight_bytes=weight_bytes, gated=gated, locked_at=locked_at,
+        model=model,
+        source_url=source_url,
+        revision=revision,
+        architecture=architecture,
+        layers=layers,
+        attention_heads=heads,
+        kv_heads=kv_heads,
+        head_dim=head_dim,
+        hidden_size=hidden,
+        max_position_embeddings=context,
+        parameters=parameters,
+        dtype=dtype,
+        quantization=method,
+        weight_bytes=weight_bytes,
+        gated=gated,
+        locked_at=locked_at,
     )
 
 

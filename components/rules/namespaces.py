@@ -8,7 +8,8 @@ gateway, the counter store, the platform's add-ons), and one check on every plan
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from .addons import OPERATOR_NAMESPACE
 from .catalog import S7
@@ -27,8 +28,15 @@ def check_config(name: str, path: str) -> list[Problem]:
     """A config key naming a namespace the stack would declare for itself."""
     if name not in SHARED_NAMESPACES:
         return []
-    return [Problem(path, name, S7, f"the stack would own namespace {name!r}, which the cluster shares, and destroying the stack or removing this key would delete it with everything in it",
-                    "give it a namespace of its own, e.g. llm-gateway")]
+    return [
+        Problem(
+            path,
+            name,
+            S7,
+            f"the stack would own namespace {name!r}, which the cluster shares, and destroying the stack or removing this key would delete it with everything in it",
+            "give it a namespace of its own, e.g. llm-gateway",
+        )
+    ]
 
 
 def check_manifest(manifest: Mapping[str, Any]) -> list[Problem]:
@@ -38,5 +46,12 @@ def check_manifest(manifest: Mapping[str, Any]) -> list[Problem]:
     name = str((manifest.get("metadata") or {}).get("name", ""))
     if name not in SHARED_NAMESPACES:
         return []
-    return [Problem("metadata.name", name, S7, f"the stack declares namespace {name!r}, which the cluster shares: destroying the stack would delete it with everything in it",
-                    "declare no Namespace object for it; put the stack's objects in a namespace of their own")]
+    return [
+        Problem(
+            "metadata.name",
+            name,
+            S7,
+            f"the stack declares namespace {name!r}, which the cluster shares: destroying the stack would delete it with everything in it",
+            "declare no Namespace object for it; put the stack's objects in a namespace of their own",
+        )
+    ]

@@ -101,9 +101,7 @@ def derived_names(name: str, patterns: tuple[str, ...] = HYPERPOD_DERIVED) -> li
     return [p.format(name=name) for p in patterns]
 
 
-def check_name(
-    name: object, path: str, derived: tuple[str, ...] = (), allow_dots: bool = False
-) -> list[Problem]:
+def check_name(name: object, path: str, derived: tuple[str, ...] = (), allow_dots: bool = False) -> list[Problem]:
     if not isinstance(name, str):
         return [Problem(path, name, G2, "a Kubernetes name must be a string", "quote the value")]
     suggestion = k8s_name(name, derived, allow_dots)
@@ -150,5 +148,13 @@ def check_label_values(meta: object) -> list[Problem]:
     for field in ("labels", "annotations"):
         for key, value in (meta.get(field) or {}).items():
             if not isinstance(value, str):
-                out.append(Problem(f"metadata.{field}.{key}", value, G2, f"{field[:-1]} values must be strings", f"quote it: {str(value)!r}"))
+                out.append(
+                    Problem(
+                        f"metadata.{field}.{key}",
+                        value,
+                        G2,
+                        f"{field[:-1]} values must be strings",
+                        f"quote it: {str(value)!r}",
+                    )
+                )
     return out

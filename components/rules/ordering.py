@@ -8,13 +8,25 @@ for: a cluster whose load balancer controller or operator is installed elsewhere
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Optional
+from collections.abc import Callable, Iterable
 
 from . import instances
-from .addons import CHARTS, CREATES_SERVICES, EKS_ADDONS, HYPERPOD_CHART_RELEASE, OPERATOR_ADDON, OPERATOR_BACKENDS, OPERATOR_CHARTS, config_key, operator_of, plugin_instance_types
+from .addons import (
+    CHARTS,
+    CREATES_SERVICES,
+    EKS_ADDONS,
+    HYPERPOD_CHART_RELEASE,
+    OPERATOR_ADDON,
+    OPERATOR_BACKENDS,
+    OPERATOR_CHARTS,
+    config_key,
+    operator_of,
+    plugin_instance_types,
+)
 from .catalog import O1, O2, O3, O4, O5, O6, O7, O8
 from .drain import GUARD_MARKER
-from .gateway.charts import CHARTS as GATEWAY_CHARTS, CRD_INSTALLERS as GATEWAY_CRD_INSTALLERS
+from .gateway.charts import CHARTS as GATEWAY_CHARTS
+from .gateway.charts import CRD_INSTALLERS as GATEWAY_CRD_INSTALLERS
 from .problems import Problem
 from .resources import Resource, get, split_kubernetes_type
 
@@ -81,7 +93,7 @@ def _chart(addon: str) -> Callable[[Resource], bool]:
     return lambda r: r.type == HELM_CHART and _chart_name(r) == chart
 
 
-def _kind(resource: Resource) -> Optional[tuple[str, str]]:
+def _kind(resource: Resource) -> tuple[str, str] | None:
     return split_kubernetes_type(resource.type)
 
 
@@ -101,7 +113,9 @@ def check_webhook_order(resources: list[Resource]) -> list[Finding]:
     if not controllers:
         return []
     service_charts = [CHARTS[a][1] for a in CREATES_SERVICES]
-    service_addons = [EKS_ADDONS[a][0] for a in CREATES_SERVICES if a in EKS_ADDONS]  # mode hyperpod's cert-manager, metrics-server
+    service_addons = [
+        EKS_ADDONS[a][0] for a in CREATES_SERVICES if a in EKS_ADDONS
+    ]  # mode hyperpod's cert-manager, metrics-server
     findings: list[Finding] = []
     for r in graph.resources:
         kind = _kind(r)
@@ -111,7 +125,14 @@ def check_webhook_order(resources: list[Resource]) -> list[Finding]:
             or (r.type == EKS_ADDON and r.props.get("addonName") in service_addons)
         )
         if creates_services:
-            findings += _missing(graph, r, controllers, O1, "created before the load balancer controller: its Service webhook refuses it, and on destroy its finalizer outlives the controller", "add the controller's chart to dependsOn (Platform.ingress_ready)")
+            findings += _missing(
+                graph,
+                r,
+                controllers,
+                O1,
+                "created before the load balancer controller: its Service webhook refuses it, and on destroy its finalizer outlives the controller",
+                "add the controller's chart to dependsOn (Platform.ingress_ready)",
+            )
     return findings
 
 
@@ -122,17 +143,26 @@ def check_identity_order(resources: list[Resource]) -> list[Finding]:
     findings: list[Finding] = []
     for association in graph.find(lambda r: r.type == POD_IDENTITY):
         namespace, account = association.props.get("namespace"), association.props.get("serviceAccount")
-        for chart in graph.find(lambda r: r.type == HELM_CHART and r.props.get("namespace") == namespace):
+        for chart in graph.find(lambda r: r.type == HELM_CHART and r.props.get("namespace") == namespace):  # noqa: B023 - the predicate runs within this iteration
             if account and account in str(chart.props.get("values") or {}):
-                findings += _missing(graph, chart, [association], O2, f"pods of {namespace}/{account} would start without AWS credentials", "add the Pod Identity association to the chart's dependsOn")
+                findings += _missing(
+                    graph,
+                    chart,
+                    [association],
+                    O2,
+                    f"pods of {namespace}/{account} would start without AWS credentials",
+                    "add the Pod Identity association to the chart's dependsOn",
+                )
     return findings
 
 
 def _installs_operator(r: Resource) -> bool:
-    return (r.type == EKS_ADDON and r.props.get("addonName") == OPERATOR_ADDON) or (r.type == HELM_CHART and "inference-operator" in _chart_name(r))
+    return (r.type == EKS_ADDON and r.props.get("addonName") == OPERATOR_ADDON) or (
+        r.type == HELM_CHART and "inference-operator" in _chart_name(r)
+    )
 
 
-def _gateway_installer(group: str) -> Optional[Callable[[Resource], bool]]:
+def _gateway_installer(group: str) -> Callable[[Resource], bool] | None:
     addon = GATEWAY_CRD_INSTALLERS.get(group)
     if addon is None:
         return None
@@ -164,16 +194,37 @@ def check_crd_order(resources: list[Resource]) -> list[Finding]:
             continue
         group = kind[0].rpartition("/")[0]
         if installers and group == OPERATOR_GROUP:
-            findings += _missing(graph, r, installers, O3, "created before the operator that installs its CRD (pulumi-kubernetes #3176, #3247)", "add the operator add-on to dependsOn (Platform.operator_ready)")
+            findings += _missing(
+                graph,
+                r,
+                installers,
+                O3,
+                "created before the operator that installs its CRD (pulumi-kubernetes #3176, #3247)",
+                "add the operator add-on to dependsOn (Platform.operator_ready)",
+            )
         match = _gateway_installer(group)
         charts = graph.find(match) if match else []
         if charts:
-            findings += _missing(graph, r, charts, O3, "created before the Helm chart that installs its CRD (pulumi-kubernetes #3176, #3247)", "add the gateway chart to dependsOn (components/gateway.py)")
+            findings += _missing(
+                graph,
+                r,
+                charts,
+                O3,
+                "created before the Helm chart that installs its CRD (pulumi-kubernetes #3176, #3247)",
+                "add the gateway chart to dependsOn (components/gateway.py)",
+            )
         owner = operator_of(group, kind[1])
         operator_charts = graph.find(_backend_operator_charts(owner)) if owner else []
         if operator_charts and not graph.descends_from(r, operator_charts):
             why = "created before the chart that installs its CRD or the operator whose webhook admits it (failurePolicy Fail; pulumi-kubernetes #3176, #3247)"
-            findings += _missing(graph, r, operator_charts, O3, why, "add the operator's charts to the endpoint's dependsOn (Platform.backend_ready, EndpointArgs.operator_ready)")
+            findings += _missing(
+                graph,
+                r,
+                operator_charts,
+                O3,
+                why,
+                "add the operator's charts to the endpoint's dependsOn (Platform.backend_ready, EndpointArgs.operator_ready)",
+            )
     return findings
 
 
@@ -196,7 +247,18 @@ def check_backend_operators(resources: list[Resource]) -> list[Finding]:
         if addon is None or graph.find(_backend_operator_charts(addon)):
             continue
         why = f"no {OPERATOR_BACKENDS[addon]} operator is declared on the cluster this stack creates: the {kind[1]} has no CRD to be created against"
-        findings.append((r, Problem("dependsOn", [], O8, why, f"set platform.{config_key(addon)}: true (or auto) so the platform installs its charts ({', '.join(CHARTS[c][1] for c in OPERATOR_CHARTS[addon])})")))
+        findings.append(
+            (
+                r,
+                Problem(
+                    "dependsOn",
+                    [],
+                    O8,
+                    why,
+                    f"set platform.{config_key(addon)}: true (or auto) so the platform installs its charts ({', '.join(CHARTS[c][1] for c in OPERATOR_CHARTS[addon])})",
+                ),
+            )
+        )
     return findings
 
 
@@ -216,7 +278,9 @@ def _installs_device_plugin(r: Resource) -> bool:
     values.yaml default: `nvidia-device-plugin.devicePlugin.enabled: true`)."""
     if _chart("nvidia_device_plugin")(r):
         return True
-    return _is_hyperpod_chart(r) and get(r.props, "values", "nvidia-device-plugin", "devicePlugin", "enabled") is not False
+    return (
+        _is_hyperpod_chart(r) and get(r.props, "values", "nvidia-device-plugin", "devicePlugin", "enabled") is not False
+    )
 
 
 def check_gpu_order(resources: list[Resource]) -> list[Finding]:
@@ -225,12 +289,24 @@ def check_gpu_order(resources: list[Resource]) -> list[Finding]:
     graph = Graph(resources)
     needed = graph.find(_installs_device_plugin)
     needed += graph.find(lambda r: r.type == HYPERPOD_CLUSTER)
-    needed += graph.find(lambda r: r.type in ("eks:index:ManagedNodeGroup", "aws:eks/nodeGroup:NodeGroup") and "NVIDIA" in str(get(r.props, "amiType") or ""))
+    needed += graph.find(
+        lambda r: (
+            r.type in ("eks:index:ManagedNodeGroup", "aws:eks/nodeGroup:NodeGroup")
+            and "NVIDIA" in str(get(r.props, "amiType") or "")
+        )
+    )
     if not needed:
         return []
     findings: list[Finding] = []
     for r in graph.find(_uses_gpus):
-        findings += _missing(graph, r, needed, O4, "a GPU workload declared before the GPU nodes and the device plugin stays Pending", "add the GPU node groups and the device plugin to dependsOn (Base.gpu_ready)")
+        findings += _missing(
+            graph,
+            r,
+            needed,
+            O4,
+            "a GPU workload declared before the GPU nodes and the device plugin stays Pending",
+            "add the GPU node groups and the device plugin to dependsOn (Base.gpu_ready)",
+        )
     return findings
 
 
@@ -244,9 +320,27 @@ def check_hyperpod_chart_order(resources: list[Resource]) -> list[Finding]:
     findings: list[Finding] = []
     for cluster in graph.find(lambda r: r.type == HYPERPOD_CLUSTER):
         if not charts:
-            findings.append((cluster, Problem("dependsOn", [], O5, "no HyperPod Helm chart is declared: HyperPod nodes would join without the health-monitoring agent, deep-health-check RBAC and device plugins", "declare the chart before the cluster (components/cluster_hyperpod.py hyperpod_dependencies)")))
+            findings.append(
+                (
+                    cluster,
+                    Problem(
+                        "dependsOn",
+                        [],
+                        O5,
+                        "no HyperPod Helm chart is declared: HyperPod nodes would join without the health-monitoring agent, deep-health-check RBAC and device plugins",
+                        "declare the chart before the cluster (components/cluster_hyperpod.py hyperpod_dependencies)",
+                    ),
+                )
+            )
             continue
-        findings += _missing(graph, cluster, charts, O5, "the HyperPod cluster would be created before the HyperPod Helm chart is installed", "add the hyperpod-dependencies chart to the cluster's dependsOn")
+        findings += _missing(
+            graph,
+            cluster,
+            charts,
+            O5,
+            "the HyperPod cluster would be created before the HyperPod Helm chart is installed",
+            "add the hyperpod-dependencies chart to the cluster's dependsOn",
+        )
     return findings
 
 
@@ -277,23 +371,59 @@ def check_device_plugin_order(resources: list[Resource]) -> list[Finding]:
             continue
         if not plugins:
             why = f"no NVIDIA device plugin is declared: HyperPod nodes ({', '.join(sorted(set(gpu_types)))}) would join without nvidia.com/gpu"
-            findings.append((cluster, Problem("dependsOn", [], O7, why, "keep platform.nvidiaDevicePlugin on (in mode hyperpod it switches the HyperPod chart's plugin, components/rules/addons.py hyperpod_chart_values)")))
+            findings.append(
+                (
+                    cluster,
+                    Problem(
+                        "dependsOn",
+                        [],
+                        O7,
+                        why,
+                        "keep platform.nvidiaDevicePlugin on (in mode hyperpod it switches the HyperPod chart's plugin, components/rules/addons.py hyperpod_chart_values)",
+                    ),
+                )
+            )
             continue
         waits = graph.waits_for(cluster)
         before = [p for p in plugins if p.urn in waits]
         if not before:
             why = "the HyperPod cluster would be created before any NVIDIA device plugin: its nodes join without nvidia.com/gpu and without a plugin that tolerates the deep-health-check taint"
-            findings.append((cluster, Problem("dependsOn", sorted(p.name for p in plugins), O7, why, "add the chart with the device plugin (the hyperpod-dependencies chart) to the cluster's dependsOn")))
+            findings.append(
+                (
+                    cluster,
+                    Problem(
+                        "dependsOn",
+                        sorted(p.name for p in plugins),
+                        O7,
+                        why,
+                        "add the chart with the device plugin (the hyperpod-dependencies chart) to the cluster's dependsOn",
+                    ),
+                )
+            )
             continue
         # The HyperPod chart's plugin runs where its rendered affinity says; any other plugin (or the
         # chart with upstream's affinity) is not judged on it.
         covers = [plugin_instance_types(p.props.get("values")) if _is_hyperpod_chart(p) else None for p in before]
         if all(c is not None for c in covers):
             covered = set().union(*covers)
-            missing = sorted({instances.sagemaker_name(t.strip().lower()) for t in gpu_types if instances.is_gpu_instance(t)} - covered)
+            missing = sorted(
+                {instances.sagemaker_name(t.strip().lower()) for t in gpu_types if instances.is_gpu_instance(t)}
+                - covered
+            )
             if missing:
                 why = f"the HyperPod chart's NVIDIA device plugin runs only on {', '.join(sorted(covered))} (its node affinity): nodes of {', '.join(missing)} get no plugin"
-                findings.append((cluster, Problem("values.nvidia-device-plugin.affinity", missing, O7, why, "render the affinity from the instance groups (components/rules/addons.py hyperpod_chart_values)")))
+                findings.append(
+                    (
+                        cluster,
+                        Problem(
+                            "values.nvidia-device-plugin.affinity",
+                            missing,
+                            O7,
+                            why,
+                            "render the affinity from the instance groups (components/rules/addons.py hyperpod_chart_values)",
+                        ),
+                    )
+                )
     return findings
 
 
@@ -312,14 +442,44 @@ def check_finalizer_order(resources: list[Resource]) -> list[Finding]:
     controllers = graph.find(_chart("load_balancer_controller"))
     if not controllers:
         return []
-    endpoints = [r for r in graph.resources if (k := _kind(r)) and k[0].startswith(OPERATOR_GROUP + "/") and k[1] in MAKES_OPERATOR_INGRESS]
+    endpoints = [
+        r
+        for r in graph.resources
+        if (k := _kind(r)) and k[0].startswith(OPERATOR_GROUP + "/") and k[1] in MAKES_OPERATOR_INGRESS
+    ]
     guards = graph.find(_is_drain_guard)
     findings: list[Finding] = []
     if not guards:
         why = "the operator creates an ALB Ingress for it that Pulumi does not declare; nothing keeps the load balancer controller until that Ingress's ALB is gone, so destroy orphans the ALB and the VPC delete fails (DependencyViolation)"
-        return [(r, Problem("dependsOn", [], O6, why, "declare the ingress drain guard (components/ingress_drain.py) after the controller and add it to the endpoint's dependsOn (Base.ingress_ready)")) for r in endpoints]
+        return [
+            (
+                r,
+                Problem(
+                    "dependsOn",
+                    [],
+                    O6,
+                    why,
+                    "declare the ingress drain guard (components/ingress_drain.py) after the controller and add it to the endpoint's dependsOn (Base.ingress_ready)",
+                ),
+            )
+            for r in endpoints
+        ]
     for guard in guards:
-        findings += _missing(graph, guard, [*controllers, *graph.find(_installs_operator)], O6, "the drain guard would be deleted after the load balancer controller or the operator, and wait for nothing", "add the controller's chart and the operator to the guard's dependsOn")
+        findings += _missing(
+            graph,
+            guard,
+            [*controllers, *graph.find(_installs_operator)],
+            O6,
+            "the drain guard would be deleted after the load balancer controller or the operator, and wait for nothing",
+            "add the controller's chart and the operator to the guard's dependsOn",
+        )
     for r in endpoints:
-        findings += _missing(graph, r, guards, O6, "the endpoint would be deleted after the drain guard: destroy would not wait for its operator-made ALB Ingress", "add the ingress drain guard to the endpoint's dependsOn (Base.ingress_ready)")
+        findings += _missing(
+            graph,
+            r,
+            guards,
+            O6,
+            "the endpoint would be deleted after the drain guard: destroy would not wait for its operator-made ALB Ingress",
+            "add the ingress drain guard to the endpoint's dependsOn (Base.ingress_ready)",
+        )
     return findings

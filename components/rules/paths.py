@@ -23,7 +23,7 @@ class ConfigPaths:
         return f"{self.endpoints}[{i}]" if self.indexed else self.endpoints
 
     @classmethod
-    def in_file(cls, file: str, endpoints: str = "endpoints", indexed: bool = True) -> "ConfigPaths":
+    def in_file(cls, file: str, endpoints: str = "endpoints", indexed: bool = True) -> ConfigPaths:
         """The stack-level keys in another file (`Pulumi.dev.yaml:platform`), the endpoints where they are."""
         return cls(endpoints, indexed, f"{file}:cluster", f"{file}:platform", f"{file}:gateway")
 

@@ -12,8 +12,9 @@ policy names, levels and parameters are errors (a typo must not silently keep th
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+from typing import Any
 
 from .policy_catalog import BY_NAME, POLICIES, PolicySpec
 
@@ -51,7 +52,7 @@ def _type_ok(value: Any, schema: Mapping[str, Any]) -> bool:
     return True
 
 
-def _level(value: Any, where: str, problems: list[str]) -> Optional[str]:
+def _level(value: Any, where: str, problems: list[str]) -> str | None:
     if value in LEVELS:
         return "mandatory" if value == "remediate" else value
     problems.append(f"{where} = {value!r}: not an enforcement level; use one of mandatory, advisory, disabled")
@@ -63,7 +64,9 @@ def parse(raw: Any) -> PolicyConfig:
     if raw is None:
         return PolicyConfig()
     if not isinstance(raw, Mapping):
-        raise PolicyConfigError([f"policy config must be a JSON object of policy name -> level or settings, not {type(raw).__name__}"])
+        raise PolicyConfigError(
+            [f"policy config must be a JSON object of policy name -> level or settings, not {type(raw).__name__}"]
+        )
     problems: list[str] = []
     everyone = _level(raw["all"], "all", problems) if "all" in raw else None
     levels: dict[str, str] = {p.name: everyone for p in POLICIES} if everyone else {}
@@ -91,7 +94,9 @@ def parse(raw: Any) -> PolicyConfig:
                 known = ", ".join(["enforcementLevel", *policy.params])
                 problems.append(f"{where}: unknown parameter; {name} takes {known}")
             elif not _type_ok(setting, policy.params[key]):
-                problems.append(f"{where} = {setting!r}: expected {json.dumps({k: v for k, v in policy.params[key].items() if k in ('type', 'items')})}")
+                problems.append(
+                    f"{where} = {setting!r}: expected {json.dumps({k: v for k, v in policy.params[key].items() if k in ('type', 'items')})}"
+                )
             else:
                 params.setdefault(name, {})[key] = setting
     if problems:
@@ -106,7 +111,9 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in pairs:
         if key in out:
-            raise ValueError(f"duplicate key {key!r}; JSON keeps only the last, so one setting would be dropped silently. Fix: keep one {key!r} entry")
+            raise ValueError(
+                f"duplicate key {key!r}; JSON keeps only the last, so one setting would be dropped silently. Fix: keep one {key!r} entry"
+            )
         out[key] = value
     return out
 
@@ -117,7 +124,9 @@ def from_text(text: str, source: str) -> PolicyConfig:
     try:
         raw = json.loads(text, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as exc:
-        raise PolicyConfigError([f"{source}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}; {FIX}"]) from None
+        raise PolicyConfigError(
+            [f"{source}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}; {FIX}"]
+        ) from None
     except ValueError as exc:
         raise PolicyConfigError([f"{source}: {exc}"]) from None
     except RecursionError:

@@ -9,8 +9,8 @@ are warnings, disabled policies do not run at all.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable, Optional
 
 from .policy_catalog import POLICIES, Context, PolicySpec
 from .policy_config import PolicyConfig
@@ -51,8 +51,8 @@ def message(resource: Resource, problem: Problem) -> str:
 
 def evaluate(
     resources: Iterable[Resource],
-    config: Optional[PolicyConfig] = None,
-    stack: Optional[str] = None,
+    config: PolicyConfig | None = None,
+    stack: str | None = None,
     policies: Iterable[PolicySpec] = POLICIES,
 ) -> list[Violation]:
     resources = list(resources)
@@ -70,7 +70,9 @@ def evaluate(
                     out.append(Violation(policy.name, policy.rule, level, resource, i, problem))
         else:
             for resource, problem in policy.check(resources, ctx):  # type: ignore[call-arg]
-                out.append(Violation(policy.name, policy.rule, level, resource, position.get(id(resource), -1), problem))
+                out.append(
+                    Violation(policy.name, policy.rule, level, resource, position.get(id(resource), -1), problem)
+                )
     out.sort(key=lambda v: v.index)  # stable: per resource, in catalogue order
     return out
 

@@ -125,16 +125,24 @@ def fix_probes(
             if kind == "livenessProbe":
                 continue  # optional; a missing liveness probe is not an incident
             fixed[kind] = default
-            changes.append(Change(f"{base}.{kind}", None, default, G4, "declared so model load and slow health checks survive"))
+            changes.append(
+                Change(f"{base}.{kind}", None, default, G4, "declared so model load and slow health checks survive")
+            )
             continue
         probe = dict(probe)
         timeout = probe.get("timeoutSeconds", 1)
         if isinstance(timeout, int) and timeout < MIN_TIMEOUT_SECONDS:
             probe["timeoutSeconds"] = MIN_TIMEOUT_SECONDS
-            changes.append(Change(f"{base}.{kind}.timeoutSeconds", timeout, MIN_TIMEOUT_SECONDS, G4, "SGLang /health takes ~1.007 s"))
+            changes.append(
+                Change(
+                    f"{base}.{kind}.timeoutSeconds", timeout, MIN_TIMEOUT_SECONDS, G4, "SGLang /health takes ~1.007 s"
+                )
+            )
         http = probe.get("httpGet")
         if isinstance(http, dict) and isinstance(http.get("port"), int) and http["port"] != port:
             probe["httpGet"] = {**http, "port": port}
-            changes.append(Change(f"{base}.{kind}.httpGet.port", http["port"], port, G3, "one port for the engine everywhere"))
+            changes.append(
+                Change(f"{base}.{kind}.httpGet.port", http["port"], port, G3, "one port for the engine everywhere")
+            )
         fixed[kind] = probe
     return fixed, changes

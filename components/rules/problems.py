@@ -25,7 +25,9 @@ class Problem:
     severity: Severity = "error"
 
     def __str__(self) -> str:
-        return scrub(f"{printable(self.path)} = {quoted(self.value)}: [{self.rule}] {printable(self.message)}. Fix: {printable(self.fix)}")
+        return scrub(
+            f"{printable(self.path)} = {quoted(self.value)}: [{self.rule}] {printable(self.message)}. Fix: {printable(self.fix)}"
+        )
 
 
 def printable(text: str) -> str:

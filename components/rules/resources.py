@@ -8,8 +8,9 @@ kinds as `kubernetes:core/v1:<kind>`) and become ordinary manifests here.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+from typing import Any
 
 STACK_TYPE = "pulumi:pulumi:Stack"
 
@@ -26,7 +27,7 @@ class Resource:
     parent: str = ""
 
     @property
-    def manifest(self) -> Optional[dict[str, Any]]:
+    def manifest(self) -> dict[str, Any] | None:
         return kubernetes_manifest(self.type, self.props)
 
     @property
@@ -41,7 +42,7 @@ class Resource:
         return f"{manifest.get('kind')} {where}"
 
 
-def split_kubernetes_type(type_: str) -> Optional[tuple[str, str]]:
+def split_kubernetes_type(type_: str) -> tuple[str, str] | None:
     """`kubernetes:apps/v1:Deployment` -> ('apps/v1', 'Deployment'); core/v1 -> v1; else None."""
     parts = type_.split(":")
     if len(parts) != 3 or parts[0] != "kubernetes":
@@ -57,7 +58,7 @@ def kubernetes_type(api_version: str, kind: str) -> str:
     return f"kubernetes:{'core/v1' if api_version == 'v1' else api_version}:{kind}"
 
 
-def kubernetes_manifest(type_: str, props: Mapping[str, Any]) -> Optional[dict[str, Any]]:
+def kubernetes_manifest(type_: str, props: Mapping[str, Any]) -> dict[str, Any] | None:
     """A plain manifest from a Kubernetes resource's props; None for anything else."""
     split = split_kubernetes_type(type_)
     if split is None:

@@ -10,7 +10,8 @@ Kyverno best practices, CIS EKS) are listed in `policy_catalog` and docs/policie
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Mapping, Optional
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from benchmarks import secrets
 
@@ -20,9 +21,9 @@ from .backends.engine_checks import EngineContainerView
 from .catalog import S1, S3, S4, S5, S6
 from .dev_stacks import DEFAULT_DEV_STACKS, is_dev_stack
 from .endpoint import API_KEY_ENV, GPU
-from .tags import REQUIRED_TAGS
 from .problems import Problem
 from .resources import Resource, get
+from .tags import REQUIRED_TAGS
 
 # Where each workload kind keeps its pod spec.
 POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
@@ -37,7 +38,7 @@ POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
 RUN_TO_COMPLETION = {"Job", "CronJob"}  # no traffic, so no readiness probe to ask for
 
 
-def pod_spec(manifest: Mapping[str, Any]) -> Optional[tuple[str, dict[str, Any]]]:
+def pod_spec(manifest: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
     path = POD_SPEC_PATHS.get(str(manifest.get("kind")))
     spec = get(manifest, *path) if path else None
     return (".".join(path), spec) if isinstance(spec, dict) else None
@@ -97,16 +98,29 @@ def check_gpu_workload(manifest: Mapping[str, Any]) -> list[Problem]:
             continue
         if not isinstance(c.get("readinessProbe"), dict):
             problems.append(
-                Problem(f"{where}.readinessProbe", None, S1, "GPU container without a readiness probe: traffic reaches it while the model is still loading", "add an httpGet readinessProbe on the engine's health route with timeoutSeconds >= 5")
+                Problem(
+                    f"{where}.readinessProbe",
+                    None,
+                    S1,
+                    "GPU container without a readiness probe: traffic reaches it while the model is still loading",
+                    "add an httpGet readinessProbe on the engine's health route with timeoutSeconds >= 5",
+                )
             )
         if not isinstance(c.get("livenessProbe"), dict) and not isinstance(c.get("startupProbe"), dict):
             problems.append(
-                Problem(f"{where}.livenessProbe", None, S1, "GPU container without a liveness or startup probe: a hung engine holds its GPU forever", "add a startupProbe sized for the model load and a livenessProbe on the health route")
+                Problem(
+                    f"{where}.livenessProbe",
+                    None,
+                    S1,
+                    "GPU container without a liveness or startup probe: a hung engine holds its GPU forever",
+                    "add a startupProbe sized for the model load and a livenessProbe on the health route",
+                )
             )
     return problems
 
 
 # ---------------------------------------------------------------- S3 plaintext secrets
+
 
 def _secret_like(name: Any, value: Any) -> bool:
     if not isinstance(value, str) or not value or secrets.ENV_REFERENCE.match(value):
@@ -130,7 +144,11 @@ def check_endpoint_env(env: Mapping[str, Any], path: str) -> list[Problem]:
             redacted(value),
             S3,
             f"env var {name} holds a secret as a plain value, readable by anyone who can read the object and written into plans"
-            + (" (a Pulumi secret too: the engine's env is plain text in the object)" if value == secrets.REDACTED else ""),
+            + (
+                " (a Pulumi secret too: the engine's env is plain text in the object)"
+                if value == secrets.REDACTED
+                else ""
+            ),
             "remove it: for the endpoint's API key set apiKey: true (a generated key, or apiKeySecretArn), for a Hugging Face "
             "token set modelSource.tokenSecret {name, key}; otherwise reference a Secret (valueFrom.secretKeyRef)",
         )
@@ -182,7 +200,13 @@ def check_credential_args(args: Iterable[Any], path: str, skip: Iterable[str] = 
             else f"remove it: {_KEEP_IN_A_SECRET}"
         )
         problems.append(
-            Problem(f"{path}[{i}]", f"{flag} {secrets.REDACTED}", "CONFIG", f"{flag} passes a credential as a plain engine argument, readable in the object, plan files and process lists", fix)
+            Problem(
+                f"{path}[{i}]",
+                f"{flag} {secrets.REDACTED}",
+                "CONFIG",
+                f"{flag} passes a credential as a plain engine argument, readable in the object, plan files and process lists",
+                fix,
+            )
         )
     return problems
 
@@ -244,16 +268,28 @@ def check_plaintext_secrets(manifest: Mapping[str, Any]) -> list[Problem]:
     if manifest.get("kind") == "ConfigMap" and manifest.get("apiVersion") == "v1":
         for field in ("data", "binaryData"):
             data = manifest.get(field)
-            for key, value in (data.items() if isinstance(data, dict) else []):
+            for key, value in data.items() if isinstance(data, dict) else []:
                 if _secret_like(key, value):
                     problems.append(
-                        Problem(f"{field}.{key}", redacted(value), S3, "a secret in a ConfigMap is readable by anyone who can read ConfigMaps and is stored unencrypted", "move it to a Secret and mount or reference that instead")
+                        Problem(
+                            f"{field}.{key}",
+                            redacted(value),
+                            S3,
+                            "a secret in a ConfigMap is readable by anyone who can read ConfigMaps and is stored unencrypted",
+                            "move it to a Secret and mount or reference that instead",
+                        )
                     )
         return problems
     for path, name, value in _plain_env(manifest):
         if _secret_like(name, value) and not _router_workaround(manifest, name):
             problems.append(
-                Problem(path, redacted(value), S3, f"env var {name} holds a secret as a plain value, visible to anyone who can read the object", "use valueFrom.secretKeyRef to a Secret")
+                Problem(
+                    path,
+                    redacted(value),
+                    S3,
+                    f"env var {name} holds a secret as a plain value, visible to anyone who can read the object",
+                    "use valueFrom.secretKeyRef to a Secret",
+                )
             )
     return problems
 
@@ -281,10 +317,16 @@ def check_router_key_workaround(manifest: Mapping[str, Any]) -> list[Problem]:
 OPEN_CIDRS = ("0.0.0.0/0", "::/0")
 
 
-def check_eks_endpoint(resource: Resource, stack: Optional[str], dev_stacks: Iterable[str] = DEFAULT_DEV_STACKS) -> list[Problem]:
+def check_eks_endpoint(
+    resource: Resource, stack: str | None, dev_stacks: Iterable[str] = DEFAULT_DEV_STACKS
+) -> list[Problem]:
     props = resource.props
     if resource.type == "aws:eks/cluster:Cluster":
-        base, public, cidrs = "vpcConfig.", get(props, "vpcConfig", "endpointPublicAccess"), get(props, "vpcConfig", "publicAccessCidrs")
+        base, public, cidrs = (
+            "vpcConfig.",
+            get(props, "vpcConfig", "endpointPublicAccess"),
+            get(props, "vpcConfig", "publicAccessCidrs"),
+        )
     elif resource.type == "eks:index:Cluster":
         base, public, cidrs = "", props.get("endpointPublicAccess"), props.get("publicAccessCidrs")
     else:
@@ -336,7 +378,15 @@ def check_gpu_node_group(resource: Resource) -> list[Problem]:
         if ami == "AL2_x86_64_GPU"
         else "without an NVIDIA AMI the nodes have no GPU driver and the device plugin advertises no GPU"
     )
-    return [Problem("amiType", ami, S5, f"GPU instance type(s) {', '.join(map(str, gpu_types))}: {why}", "set amiType: AL2023_x86_64_NVIDIA (or BOTTLEROCKET_x86_64_NVIDIA)")]
+    return [
+        Problem(
+            "amiType",
+            ami,
+            S5,
+            f"GPU instance type(s) {', '.join(map(str, gpu_types))}: {why}",
+            "set amiType: AL2023_x86_64_NVIDIA (or BOTTLEROCKET_x86_64_NVIDIA)",
+        )
+    ]
 
 
 # ---------------------------------------------------------------- S6 required tags
@@ -344,18 +394,41 @@ def check_gpu_node_group(resource: Resource) -> list[Problem]:
 DEFAULT_REQUIRED_TAGS = REQUIRED_TAGS  # exactly the tags the components set (tags.stack_tags)
 TAGGABLE_TYPES = frozenset(
     {
-        "aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet", "aws:ec2/internetGateway:InternetGateway",
-        "aws:ec2/natGateway:NatGateway", "aws:ec2/eip:Eip", "aws:ec2/routeTable:RouteTable",
-        "aws:ec2/securityGroup:SecurityGroup", "aws:ec2/launchTemplate:LaunchTemplate", "aws:ec2/instance:Instance",
-        "aws:iam/role:Role", "aws:iam/policy:Policy", "aws:iam/openIdConnectProvider:OpenIdConnectProvider",
-        "aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2", "aws:s3/bucketObjectv2:BucketObjectv2", "aws:eks/cluster:Cluster", "aws:eks/nodeGroup:NodeGroup",
-        "aws:eks/addon:Addon", "aws:eks/podIdentityAssociation:PodIdentityAssociation", "aws:eks/accessEntry:AccessEntry",
-        "aws:lb/loadBalancer:LoadBalancer", "aws:lb/targetGroup:TargetGroup", "aws:alb/loadBalancer:LoadBalancer",
-        "aws:secretsmanager/secret:Secret", "aws:kms/key:Key", "aws:cloudwatch/logGroup:LogGroup",
-        "aws:ecr/repository:Repository", "aws:acm/certificate:Certificate", "aws:fsx/lustreFileSystem:LustreFileSystem",
+        "aws:ec2/vpc:Vpc",
+        "aws:ec2/subnet:Subnet",
+        "aws:ec2/internetGateway:InternetGateway",
+        "aws:ec2/natGateway:NatGateway",
+        "aws:ec2/eip:Eip",
+        "aws:ec2/routeTable:RouteTable",
+        "aws:ec2/securityGroup:SecurityGroup",
+        "aws:ec2/launchTemplate:LaunchTemplate",
+        "aws:ec2/instance:Instance",
+        "aws:iam/role:Role",
+        "aws:iam/policy:Policy",
+        "aws:iam/openIdConnectProvider:OpenIdConnectProvider",
+        "aws:s3/bucket:Bucket",
+        "aws:s3/bucketV2:BucketV2",
+        "aws:s3/bucketObjectv2:BucketObjectv2",
+        "aws:eks/cluster:Cluster",
+        "aws:eks/nodeGroup:NodeGroup",
+        "aws:eks/addon:Addon",
+        "aws:eks/podIdentityAssociation:PodIdentityAssociation",
+        "aws:eks/accessEntry:AccessEntry",
+        "aws:lb/loadBalancer:LoadBalancer",
+        "aws:lb/targetGroup:TargetGroup",
+        "aws:alb/loadBalancer:LoadBalancer",
+        "aws:secretsmanager/secret:Secret",
+        "aws:kms/key:Key",
+        "aws:cloudwatch/logGroup:LogGroup",
+        "aws:ecr/repository:Repository",
+        "aws:acm/certificate:Certificate",
+        "aws:fsx/lustreFileSystem:LustreFileSystem",
         # ElastiCache tags replication groups and subnet groups (ElastiCache user guide, "Tagging your ElastiCache resources").
-        "aws:elasticache/replicationGroup:ReplicationGroup", "aws:elasticache/subnetGroup:SubnetGroup",
-        "eks:index:Cluster", "eks:index:ManagedNodeGroup", "aws-native:sagemaker:Cluster",
+        "aws:elasticache/replicationGroup:ReplicationGroup",
+        "aws:elasticache/subnetGroup:SubnetGroup",
+        "eks:index:Cluster",
+        "eks:index:ManagedNodeGroup",
+        "aws-native:sagemaker:Cluster",
     }
 )
 

@@ -7,7 +7,8 @@ and returns (resource, problem) pairs. An endpoint's Ingress is found by the lab
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Optional
+from collections.abc import Iterable, Mapping
+from typing import Any
 from urllib.parse import urlparse
 
 from . import engines
@@ -15,8 +16,8 @@ from .backends import hyperpod
 from .catalog import G8, G9, G16, S2
 from .dev_stacks import DEFAULT_DEV_STACKS
 from .endpoint import API_KEY_ENV, API_KEY_SECRET_KEY
-from .problems import Problem
 from .gateway.render import NAME as GATEWAY_PART_OF  # the tenant gateway's objects are part-of it
+from .problems import Problem
 from .resources import STACK_TYPE, Resource, get
 from .tls import CERTIFICATE_ANNOTATION as CERTIFICATE
 from .tls import OPT_OUT_ANNOTATION, SET_TLS, plaintext_severity, terminates_tls
@@ -73,7 +74,7 @@ def _backend_services(ingress: Mapping[str, Any]) -> list[str]:
     return [n for n in names if isinstance(n, str)]
 
 
-def endpoint_of(ingress: Mapping[str, Any], by_name: Mapping[str, dict[str, Any]]) -> Optional[dict[str, Any]]:
+def endpoint_of(ingress: Mapping[str, Any], by_name: Mapping[str, dict[str, Any]]) -> dict[str, Any] | None:
     label = get(ingress, "metadata", "labels", "app.kubernetes.io/name")
     if isinstance(label, str) and label in by_name:
         return by_name[label]
@@ -87,7 +88,7 @@ def _by_name(resources: Iterable[Resource]) -> dict[str, dict[str, Any]]:
     return {str(get(m, "metadata", "name")): m for _, m in endpoints(resources)}
 
 
-def _api_key_env(endpoint: Mapping[str, Any]) -> Optional[dict[str, Any]]:
+def _api_key_env(endpoint: Mapping[str, Any]) -> dict[str, Any] | None:
     env = get(endpoint, "spec", "worker", "environmentVariables")
     for e in env if isinstance(env, list) else []:
         if isinstance(e, dict) and e.get("name") == API_KEY_ENV:
@@ -128,7 +129,7 @@ def check_public_alb_routing(resources: list[Resource]) -> list[Finding]:
 # ---------------------------------------------------------------- G9
 
 
-def key_secret_name(endpoint: Mapping[str, Any]) -> Optional[str]:
+def key_secret_name(endpoint: Mapping[str, Any]) -> str | None:
     """The Secret that holds the endpoint's key: the one its env references, else `<name>-api-key`
     (the name EndpointApiKey gives it when the env carries a plain value for the router)."""
     env = _api_key_env(endpoint)
@@ -142,7 +143,10 @@ def check_api_key_reaches_router(resources: list[Resource]) -> list[Finding]:
     """G9: with an API key and intelligent routing, the router gets the key: a plain `value` env
     (the operator copies no secretKeyRef; checked by the rule library per endpoint) and the key Secret in the endpoint's
     namespace and in hyperpod-inference-system (with the Secret in one namespace the router answered 401)."""
-    secrets = {(get(m, "metadata", "namespace") or "default", get(m, "metadata", "name")) for _, m in _manifests(resources, "Secret")}
+    secrets = {
+        (get(m, "metadata", "namespace") or "default", get(m, "metadata", "name"))
+        for _, m in _manifests(resources, "Secret")
+    }
     findings: list[Finding] = []
     for r, ep in endpoints(resources):
         findings += [(r, p) for p in hyperpod.check(ep) if p.rule == G9]
@@ -199,8 +203,9 @@ def keyed_workloads(resources: Iterable[Resource]) -> set[str]:
     return names
 
 
-
-def check_public_alb_tls(resources: list[Resource], stack: Optional[str] = None, dev_stacks: Iterable[str] = DEFAULT_DEV_STACKS) -> list[Finding]:
+def check_public_alb_tls(
+    resources: list[Resource], stack: str | None = None, dev_stacks: Iterable[str] = DEFAULT_DEV_STACKS
+) -> list[Finding]:
     """S2: an internet-facing ALB terminates TLS (an ACM certificate), so neither prompts nor an API key
     cross the internet in clear text. The one exception, as a warning: a keyed ALB of a dev stack whose
     Ingress carries the opt-out annotation (platform.ingress.allowPlaintextApiKey)."""
@@ -213,15 +218,40 @@ def check_public_alb_tls(resources: list[Resource], stack: Optional[str] = None,
             continue
         annotations = _annotations(ingress)
         ep = endpoint_of(ingress, by_name)
-        keyed = (ep is not None and _api_key_env(ep) is not None) or get(ingress, "metadata", "labels", "app.kubernetes.io/name") in keyed_workloads(resources)
+        keyed = (ep is not None and _api_key_env(ep) is not None) or get(
+            ingress, "metadata", "labels", "app.kubernetes.io/name"
+        ) in keyed_workloads(resources)
         opted_out = annotations.get(OPT_OUT_ANNOTATION) == "true"
         if not keyed:
-            problem = Problem(SCHEME_PATH, "internet-facing", S2, "an internet-facing ALB with neither TLS nor an API key: anyone can run (and read) inference in clear text", f"set {CERTIFICATE} ({SET_TLS}), or make it internal")
+            problem = Problem(
+                SCHEME_PATH,
+                "internet-facing",
+                S2,
+                "an internet-facing ALB with neither TLS nor an API key: anyone can run (and read) inference in clear text",
+                f"set {CERTIFICATE} ({SET_TLS}), or make it internal",
+            )
         elif plaintext_severity(opted_out, stack, dev_stacks) == "warning":
-            problem = Problem(OPT_OUT_PATH, "true", S2, f"dev stack {stack!r} opted out of TLS: the API key of this internet-facing ALB crosses the internet in clear text", f"{SET_TLS}, and remove allowPlaintextApiKey", severity="warning")
+            problem = Problem(
+                OPT_OUT_PATH,
+                "true",
+                S2,
+                f"dev stack {stack!r} opted out of TLS: the API key of this internet-facing ALB crosses the internet in clear text",
+                f"{SET_TLS}, and remove allowPlaintextApiKey",
+                severity="warning",
+            )
         else:
-            why = f" (the opt-out {OPT_OUT_ANNOTATION} is for dev stacks only; stack {stack or '(unknown)'!r} is not one)" if opted_out else ""
-            problem = Problem(SCHEME_PATH, "internet-facing", S2, f"an internet-facing ALB without TLS in front of an endpoint with an API key: the key (Authorization: Bearer) and every prompt cross the internet in clear text{why}", f"set {CERTIFICATE} ({SET_TLS}), or make it internal")
+            why = (
+                f" (the opt-out {OPT_OUT_ANNOTATION} is for dev stacks only; stack {stack or '(unknown)'!r} is not one)"
+                if opted_out
+                else ""
+            )
+            problem = Problem(
+                SCHEME_PATH,
+                "internet-facing",
+                S2,
+                f"an internet-facing ALB without TLS in front of an endpoint with an API key: the key (Authorization: Bearer) and every prompt cross the internet in clear text{why}",
+                f"set {CERTIFICATE} ({SET_TLS}), or make it internal",
+            )
         findings.append((r, problem))
     return findings
 
@@ -229,7 +259,7 @@ def check_public_alb_tls(resources: list[Resource], stack: Optional[str] = None,
 # ---------------------------------------------------------------- G16
 
 
-def _hostname(ingress: Mapping[str, Any]) -> Optional[str]:
+def _hostname(ingress: Mapping[str, Any]) -> str | None:
     entries = get(ingress, "status", "loadBalancer", "ingress")
     for e in entries if isinstance(entries, list) else []:
         if isinstance(get(e, "hostname"), str):
@@ -256,7 +286,9 @@ def check_endpoint_urls(resources: list[Resource]) -> list[Finding]:
     after an update; with either unknown there is nothing to compare and nothing is reported.
     """
     # Ingresses (ALBs) and LoadBalancer Services (NLBs of the kubernetes/kserve backends).
-    statuses = {h: m for _, m in _manifests(resources, "Ingress") + _manifests(resources, "Service") if (h := _hostname(m))}
+    statuses = {
+        h: m for _, m in _manifests(resources, "Ingress") + _manifests(resources, "Service") if (h := _hostname(m))
+    }
     findings: list[Finding] = []
     if not statuses:
         return findings
@@ -268,7 +300,11 @@ def check_endpoint_urls(resources: list[Resource]) -> list[Finding]:
             if not host.endswith(".elb.amazonaws.com") or host in statuses:
                 continue
             public = sorted(h for h, m in statuses.items() if is_public(m))
-            hint = " (an internal ALB's name, while the Ingress is internet-facing)" if host.startswith("internal-") and public else ""
+            hint = (
+                " (an internal ALB's name, while the Ingress is internet-facing)"
+                if host.startswith("internal-") and public
+                else ""
+            )
             findings.append(
                 (
                     r,

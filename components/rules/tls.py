@@ -7,17 +7,39 @@ records; the certificate, name and scheme of one ALB are `rules/alb_tls.py`.
 
 from __future__ import annotations
 
-from typing import Iterable, Optional
+from collections.abc import Iterable
 
-from .alb_tls import CERTIFICATE_ANNOTATION, OPT_OUT_ANNOTATION, OPT_OUT_KEY, SET_TLS, ResolvedTls, alb_tls, listener_annotations, terminates_tls
+from .alb_tls import (
+    CERTIFICATE_ANNOTATION,
+    OPT_OUT_ANNOTATION,
+    OPT_OUT_KEY,
+    SET_TLS,
+    ResolvedTls,
+    alb_tls,
+    listener_annotations,
+    terminates_tls,
+)
 from .backends import backend_for
 from .catalog import S2
-from .problems import Problem
 from .dev_stacks import DEFAULT_DEV_STACKS, is_dev_stack
 from .paths import STACK_FILE, ConfigPaths
+from .problems import Problem
 from .spec import EndpointSpec, IngressSpec
 
-__all__ = ["CERTIFICATE_ANNOTATION", "OPT_OUT_ANNOTATION", "OPT_OUT_KEY", "SET_TLS", "ResolvedTls", "alb_tls", "check_public_tls", "has_alb", "listener_annotations", "plaintext_severity", "terminates_tls", "tls_for"]
+__all__ = [
+    "CERTIFICATE_ANNOTATION",
+    "OPT_OUT_ANNOTATION",
+    "OPT_OUT_KEY",
+    "SET_TLS",
+    "ResolvedTls",
+    "alb_tls",
+    "check_public_tls",
+    "has_alb",
+    "listener_annotations",
+    "plaintext_severity",
+    "terminates_tls",
+    "tls_for",
+]
 
 
 def has_alb(spec: EndpointSpec) -> bool:
@@ -29,20 +51,24 @@ def tls_for(spec: EndpointSpec, ingress: IngressSpec) -> ResolvedTls:
     return alb_tls(spec, ingress, has_alb(spec))
 
 
-def plaintext_severity(opted_out: bool, stack: Optional[str], dev_stacks: Iterable[str] = DEFAULT_DEV_STACKS) -> str:
+def plaintext_severity(opted_out: bool, stack: str | None, dev_stacks: Iterable[str] = DEFAULT_DEV_STACKS) -> str:
     """The verdict on an internet-facing ALB without TLS that carries API keys (S2 for an endpoint's key,
     T3 for the tenant gateway's keys): a warning only for a dev stack's explicit opt-out
     (`platform.ingress.allowPlaintextApiKey`), an error everywhere else (an unknown stack is not dev)."""
     return "warning" if opted_out and is_dev_stack(stack, tuple(dev_stacks)) else "error"
 
 
-def _public_lb(spec: EndpointSpec) -> Optional[str]:
+def _public_lb(spec: EndpointSpec) -> str | None:
     """The internet-facing load balancer the stack declares for the endpoint, if any: "ALB" or "NLB"."""
     return backend_for(spec).public_load_balancer(spec) if spec.public_alb else None
 
 
 def check_public_tls(
-    endpoints: Iterable[EndpointSpec], ingress: IngressSpec, stack: Optional[str], dev_stacks: Iterable[str] = DEFAULT_DEV_STACKS, paths: ConfigPaths = STACK_FILE
+    endpoints: Iterable[EndpointSpec],
+    ingress: IngressSpec,
+    stack: str | None,
+    dev_stacks: Iterable[str] = DEFAULT_DEV_STACKS,
+    paths: ConfigPaths = STACK_FILE,
 ) -> list[Problem]:
     """S2 at config time. An internet-facing load balancer without TLS sends every request, and the
     `Authorization: Bearer` key with it, in clear text across the internet. The stack terminates TLS on
@@ -70,9 +96,21 @@ def check_public_tls(
         if kind is None or (kind == "ALB" and tls_for(spec, ingress).enabled):
             continue
         where = paths.endpoint(i)
-        fix = SET_TLS if kind == "ALB" else "use loadBalancer: alb (the stack terminates TLS on the ALB) and " + SET_TLS.removeprefix("set ")
+        fix = (
+            SET_TLS
+            if kind == "ALB"
+            else "use loadBalancer: alb (the stack terminates TLS on the ALB) and " + SET_TLS.removeprefix("set ")
+        )
         if not spec.api_key:
-            problems.append(Problem(f"{where}.publicAlb", True, S2, f"an internet-facing {kind} with neither TLS nor an API key: anyone can run (and read) inference in clear text", f"{fix}, set apiKey: true, or publicAlb: false"))
+            problems.append(
+                Problem(
+                    f"{where}.publicAlb",
+                    True,
+                    S2,
+                    f"an internet-facing {kind} with neither TLS nor an API key: anyone can run (and read) inference in clear text",
+                    f"{fix}, set apiKey: true, or publicAlb: false",
+                )
+            )
         elif plaintext_severity(ingress.allow_plaintext_api_key, stack, dev_stacks) == "warning":
             problems.append(
                 Problem(

@@ -7,15 +7,15 @@ Every problem names the config path, the value, the rule and the fix.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from . import engines, hyperpod_fields, instances, naming, security
 from .addons import OPERATOR_NAMESPACE
 from .backends import backend_for, hyperpod, hyperpod_dpd
 from .catalog import G2, G10, G11, G12
 from .endpoint import resolve
-from .problems import Problem
 from .paths import STACK_FILE, ConfigPaths
+from .problems import Problem
 from .spec import EndpointSpec, FsxSource
 
 # Flags the stack sets itself; passing them through extraArgs would fork the truth (G3, G5, G10).
@@ -50,7 +50,9 @@ def validate_endpoint(spec: EndpointSpec, path: str) -> list[Problem]:
     problems += _engine_arg_rules(spec, path)
     problems += security.check_endpoint_env(spec.env, f"{path}.env")
     problems += security.check_url_credentials(spec.model_dump(by_alias=True), path)
-    problems += security.check_credential_args(spec.extra_args, f"{path}.extraArgs", skip=[f for f in managed_flags(spec.engine)])
+    problems += security.check_credential_args(
+        spec.extra_args, f"{path}.extraArgs", skip=[f for f in managed_flags(spec.engine)]
+    )
     problems += _routing_rules(spec, path)
     problems += _name_rules(spec, path)
     problems += _scaling_rules(spec, path)
@@ -62,7 +64,15 @@ def _source_rules(spec: EndpointSpec, path: str) -> list[Problem]:
     """`prefetch` is rendered for S3 and Hugging Face sources only: no upstream sample or doc shows the
     operator prefetching from FSx, so it is refused there rather than dropped without a word."""
     if spec.hyperpod.prefetch and isinstance(spec.model_source, FsxSource):
-        return [Problem(f"{path}.hyperpod.prefetch", True, "CONFIG", "the stack renders prefetch (the operator's prefetchEnabled) for s3 and huggingface sources only; no upstream source shows it for fsx", "remove hyperpod.prefetch: an FSx for Lustre volume is read in place")]
+        return [
+            Problem(
+                f"{path}.hyperpod.prefetch",
+                True,
+                "CONFIG",
+                "the stack renders prefetch (the operator's prefetchEnabled) for s3 and huggingface sources only; no upstream source shows it for fsx",
+                "remove hyperpod.prefetch: an FSx for Lustre volume is read in place",
+            )
+        ]
     return []
 
 
@@ -203,14 +213,25 @@ def _engine_arg_rules(spec: EndpointSpec, path: str) -> list[Problem]:
 
 def _routing_rules(spec: EndpointSpec, path: str) -> list[Problem]:
     """G17, the one check the operator's objects get too (backends/hyperpod.py:check_kvaware)."""
-    return hyperpod.check_kvaware(spec.hyperpod.intelligent_routing, spec.hyperpod.routing_strategy, spec.invocation_endpoint, hyperpod.config_fields(path))
+    return hyperpod.check_kvaware(
+        spec.hyperpod.intelligent_routing,
+        spec.hyperpod.routing_strategy,
+        spec.invocation_endpoint,
+        hyperpod.config_fields(path),
+    )
 
 
 def _name_rules(spec: EndpointSpec, path: str) -> list[Problem]:
     problems = []
     if not naming.normalise(spec.name):
         problems.append(
-            Problem(f"{path}.name", spec.name, G2, "no letters or digits survive normalisation", "use a name with letters or digits")
+            Problem(
+                f"{path}.name",
+                spec.name,
+                G2,
+                "no letters or digits survive normalisation",
+                "use a name with letters or digits",
+            )
         )
     namespace_problems = naming.check_name(spec.namespace, f"{path}.namespace")
     problems += namespace_problems

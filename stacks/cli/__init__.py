@@ -18,8 +18,10 @@ from benchmarks.secrets import ScrubbedStream
 
 from .base import Command, UsageError
 
-DESCRIPTION = ("`python -m stacks <command>`: the project's command line. "
-               "Exit status and error lines of every command: benchmarks/exits.py (one place for both command lines).")
+DESCRIPTION = (
+    "`python -m stacks <command>`: the project's command line. "
+    "Exit status and error lines of every command: benchmarks/exits.py (one place for both command lines)."
+)
 
 
 class CommandInfo(NamedTuple):
@@ -30,17 +32,47 @@ class CommandInfo(NamedTuple):
 
 # One line per command; the order is the order of `python -m stacks --help`.
 COMMANDS: dict[str, CommandInfo] = {
-    "plan": CommandInfo("stacks.cli.plan", "PlanCommand", "render, validate and check a stack offline (no credentials)"),
-    "check": CommandInfo("stacks.cli.check", "CheckCommand", "run the policies and schema validation on plain Kubernetes manifests"),
-    "tune": CommandInfo("stacks.cli.tune", "TuneCommand", "deploy and benchmark each point of a parameter grid; report the best"),
-    "report": CommandInfo("stacks.cli.report", "ReportCommand", "report a tuning run: table, Pareto front, best config, plot"),
+    "plan": CommandInfo(
+        "stacks.cli.plan", "PlanCommand", "render, validate and check a stack offline (no credentials)"
+    ),
+    "check": CommandInfo(
+        "stacks.cli.check", "CheckCommand", "run the policies and schema validation on plain Kubernetes manifests"
+    ),
+    "tune": CommandInfo(
+        "stacks.cli.tune", "TuneCommand", "deploy and benchmark each point of a parameter grid; report the best"
+    ),
+    "report": CommandInfo(
+        "stacks.cli.report", "ReportCommand", "report a tuning run: table, Pareto front, best config, plot"
+    ),
     "crds": CommandInfo("stacks.cli.crds", "CrdsCommand", "manage the local cache of upstream CRD schemas"),
-    "charts": CommandInfo("stacks.cli.charts", "ChartsCommand", "manage the local copy of the HyperPod Helm chart (not published to a Helm repository)"),
-    "preflight": CommandInfo("stacks.cli.preflight", "PreflightCommand", "check AWS before `pulumi up`: model files (G14), instance types, quotas, HyperPod status, the ALB certificate (S2)"),
-    "status": CommandInfo("stacks.cli.status", "StatusCommand", "each endpoint's live state, ready replicas, URL and last condition message, read from the cluster"),
-    "prices": CommandInfo("stacks.cli.prices", "PricesCommand", "on-demand instance prices: show the dated snapshot, or refresh it from the AWS Price List API"),
-    "models": CommandInfo("stacks.cli.models", "ModelsCommand", "lock the config.json and safetensors facts of the stacks' models (Hugging Face, S3) in models.lock.json, which the plan reads"),
-    "docs": CommandInfo("stacks.cli.docs", "DocsCommand", "regenerate docs/guardrails.md and docs/configuration.md from the code"),
+    "charts": CommandInfo(
+        "stacks.cli.charts",
+        "ChartsCommand",
+        "manage the local copy of the HyperPod Helm chart (not published to a Helm repository)",
+    ),
+    "preflight": CommandInfo(
+        "stacks.cli.preflight",
+        "PreflightCommand",
+        "check AWS before `pulumi up`: model files (G14), instance types, quotas, HyperPod status, the ALB certificate (S2)",
+    ),
+    "status": CommandInfo(
+        "stacks.cli.status",
+        "StatusCommand",
+        "each endpoint's live state, ready replicas, URL and last condition message, read from the cluster",
+    ),
+    "prices": CommandInfo(
+        "stacks.cli.prices",
+        "PricesCommand",
+        "on-demand instance prices: show the dated snapshot, or refresh it from the AWS Price List API",
+    ),
+    "models": CommandInfo(
+        "stacks.cli.models",
+        "ModelsCommand",
+        "lock the config.json and safetensors facts of the stacks' models (Hugging Face, S3) in models.lock.json, which the plan reads",
+    ),
+    "docs": CommandInfo(
+        "stacks.cli.docs", "DocsCommand", "regenerate docs/guardrails.md and docs/configuration.md from the code"
+    ),
 }
 
 
@@ -53,7 +85,11 @@ def create_command(name: str) -> Command:
 def build_parser() -> argparse.ArgumentParser:
     """Every command and its options (the registry tests walk)."""
     parser = argparse.ArgumentParser(prog="python -m stacks", description=DESCRIPTION)
-    parser.add_argument(exits.DEBUG_FLAG, action="store_true", help=f"print the traceback of an internal error (also ${exits.DEBUG_ENV}=1)")
+    parser.add_argument(
+        exits.DEBUG_FLAG,
+        action="store_true",
+        help=f"print the traceback of an internal error (also ${exits.DEBUG_ENV}=1)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for name in COMMANDS:
         create_command(name).add_to(sub)

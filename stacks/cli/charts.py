@@ -24,4 +24,13 @@ class ChartsCommand(Command[ChartsArgs]):
         from .. import charts
 
         cache = charts.CACHE_ROOT / charts.HYPERPOD_CHART
-        return pinned_command(console, args.action, charts.find_chart_dir, charts.ENV_VAR, charts.fetch_chart, "the HyperPod chart comes", "chart", cache)
+        return pinned_command(
+            console,
+            args.action,
+            charts.find_chart_dir,
+            charts.ENV_VAR,
+            charts.fetch_chart,
+            "the HyperPod chart comes",
+            "chart",
+            cache,
+        )

@@ -23,4 +23,13 @@ class CrdsCommand(Command[CrdsArgs]):
     def run(self, args: CrdsArgs, console: Console) -> int:
         from .. import schemas
 
-        return pinned_command(console, args.action, schemas.find_crd_dir, schemas.ENV_VAR, schemas.fetch_crds, "CRD schemas come", "CRD", schemas.CACHE_DIR)
+        return pinned_command(
+            console,
+            args.action,
+            schemas.find_crd_dir,
+            schemas.ENV_VAR,
+            schemas.fetch_crds,
+            "CRD schemas come",
+            "CRD",
+            schemas.CACHE_DIR,
+        )

@@ -18,7 +18,9 @@ class DocsArgs(Args):
 
     @staticmethod
     def add_cli_args(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--check", action="store_true", help="write nothing; exit 1 when a generated file is out of date")
+        parser.add_argument(
+            "--check", action="store_true", help="write nothing; exit 1 when a generated file is out of date"
+        )
 
 
 class DocsCommand(Command[DocsArgs]):

@@ -21,5 +21,9 @@ def kubernetes_version(text: str) -> str:
 
 
 def add_kubernetes_version(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--kubernetes-version", type=kubernetes_version, default=DEFAULT_KUBERNETES_VERSION,
-                        help=f"schema version for core objects (default: {DEFAULT_KUBERNETES_VERSION})")
+    parser.add_argument(
+        "--kubernetes-version",
+        type=kubernetes_version,
+        default=DEFAULT_KUBERNETES_VERSION,
+        help=f"schema version for core objects (default: {DEFAULT_KUBERNETES_VERSION})",
+    )

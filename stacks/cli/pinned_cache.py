@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from .base import Args
 
@@ -20,10 +21,21 @@ class CacheArgs(Args):
 
     @classmethod
     def add_cli_args(cls, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("action", choices=["fetch", "where"], help=f"fetch: {cls.FETCH_HELP}; where: show which directory is used")
+        parser.add_argument(
+            "action", choices=["fetch", "where"], help=f"fetch: {cls.FETCH_HELP}; where: show which directory is used"
+        )
 
 
-def pinned_command(console: Console, action: str, find: Callable[[], Any], env_var: str, fetch: Callable[[], Any], what: str, noun: str, cache: Path) -> int:
+def pinned_command(
+    console: Console,
+    action: str,
+    find: Callable[[], Any],
+    env_var: str,
+    fetch: Callable[[], Any],
+    what: str,
+    noun: str,
+    cache: Path,
+) -> int:
     """`where` shows the folder in use; `fetch` fills the cache unless CI hands one in.
     `what` is the subject with its verb, e.g. "CRD schemas come"."""
     from ..literal import plain

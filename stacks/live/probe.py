@@ -14,8 +14,9 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any
 from urllib.parse import urlsplit
 
 from rich.console import Console
@@ -45,9 +46,9 @@ class Call:
     url: str
     shown: str  # e.g. "GET /v1/models"
     headers: dict[str, str]
-    payload: Optional[dict[str, Any]]
+    payload: dict[str, Any] | None
     judge: Callable[[Answer], Verdict]
-    answer: Optional[Answer] = None
+    answer: Answer | None = None
 
 
 @dataclass
@@ -62,7 +63,7 @@ class Target:
 class Outcome:
     target: str
     shown: str
-    answer: Optional[Answer]  # None: not sent, or not probed at all
+    answer: Answer | None  # None: not sent, or not probed at all
     verdict: Verdict
     skipped: bool = False  # not probed for want of a key or a reachable URL: not a failure
 
@@ -89,10 +90,14 @@ def run(outputs: dict[str, Any], rows: list[Any], timeout: float, console: Conso
     for target in targets:
         for call in target.calls:
             if call.answer is None:
-                outcomes.append(Outcome(target.name, call.shown, None, Verdict(False, "the request before it got no answer")))
+                outcomes.append(
+                    Outcome(target.name, call.shown, None, Verdict(False, "the request before it got no answer"))
+                )
             else:
                 outcomes.append(Outcome(target.name, call.shown, call.answer, call.judge(call.answer)))
-    console.print(plain(f"Probe: at most two requests per endpoint and per gateway tenant, {timeout:g} s each"), soft_wrap=True)
+    console.print(
+        plain(f"Probe: at most two requests per endpoint and per gateway tenant, {timeout:g} s each"), soft_wrap=True
+    )
     for outcome in outcomes:
         console.print(plain(outcome.line(), "" if outcome.skipped or outcome.verdict.ok else "red"), soft_wrap=True)
     return all(o.verdict.ok or o.skipped for o in outcomes)
@@ -108,7 +113,7 @@ def _secrets(outputs: dict[str, Any]) -> list[str]:
     return found
 
 
-def _key(outputs: dict[str, Any], group: str, name: str) -> tuple[Optional[str], str]:
+def _key(outputs: dict[str, Any], group: str, name: str) -> tuple[str | None, str]:
     """(key, "") or (None, why it cannot be used)."""
     values = outputs.get(group)
     value = values.get(name) if isinstance(values, dict) else None
@@ -132,7 +137,9 @@ def _body(path: str, model: str) -> dict[str, Any]:
     return {"model": model, "prompt": PROMPT, "max_tokens": 1, "stream": False}
 
 
-def endpoint_targets(outputs: dict[str, Any], rows: list[Any], router: "_RouterLookup", secrets: list[str]) -> tuple[list[Target], list[Outcome]]:
+def endpoint_targets(
+    outputs: dict[str, Any], rows: list[Any], router: _RouterLookup, secrets: list[str]
+) -> tuple[list[Target], list[Outcome]]:
     targets: list[Target] = []
     skipped: list[Outcome] = []
     endpoints = outputs.get("endpoints") or {}
@@ -146,7 +153,15 @@ def endpoint_targets(outputs: dict[str, Any], rows: list[Any], router: "_RouterL
             skipped.append(Outcome(row.name, "", None, Verdict(True, "no URL yet"), skipped=True))
             continue
         if _in_cluster(url):
-            skipped.append(Outcome(row.name, "", None, Verdict(True, "its URL is in-cluster, not reachable from here (`kubectl port-forward`)"), skipped=True))
+            skipped.append(
+                Outcome(
+                    row.name,
+                    "",
+                    None,
+                    Verdict(True, "its URL is in-cluster, not reachable from here (`kubectl port-forward`)"),
+                    skipped=True,
+                )
+            )
             continue
         headers = {"User-Agent": USER_AGENT}
         needs_key = bool(entry.get("apiKeySecret")) or row.name in (outputs.get("apiKeys") or {})
@@ -157,19 +172,46 @@ def endpoint_targets(outputs: dict[str, Any], rows: list[Any], router: "_RouterL
                 continue
             headers["Authorization"] = f"Bearer {key}"
         facts = EndpointFacts(
-            row.name, str(entry.get("backend") or live.backend), str(live.url_kind or entry.get("urlKind") or ""), str(entry.get("urlSource") or ""),
-            str(entry.get("servedModelName") or ""), str(entry.get("namespace") or "default"), str(entry.get("apiKeySecret") or ""), needs_key,
+            row.name,
+            str(entry.get("backend") or live.backend),
+            str(live.url_kind or entry.get("urlKind") or ""),
+            str(entry.get("urlSource") or ""),
+            str(entry.get("servedModelName") or ""),
+            str(entry.get("namespace") or "default"),
+            str(entry.get("apiKeySecret") or ""),
+            needs_key,
         )
         parts = urlsplit(url)
         base = f"{parts.scheme}://{parts.netloc}"
         path = "/" + str(entry.get("invocationPath") or parts.path or CHAT).lstrip("/")
         lookup = router.for_entry(entry) if routed_alb(facts) else (lambda: "")
-        targets.append(Target(row.name, [
-            Call("GET", base + dx.MODEL_LIST_PATH, f"GET {dx.MODEL_LIST_PATH}", headers, None,
-                 lambda a, f=facts, r=lookup: dx.model_list(a, f, r() if a.status in dx.UNHEALTHY else "", secrets)),  # type: ignore[misc]  # mypy cannot type a lambda whose defaults bind the loop variables
-            Call("POST", base + path, f"POST {path}", headers, _body(path, facts.served_model),
-                 lambda a, f=facts, p=path, r=lookup: dx.invocation(a, f, p, r() if a.status in dx.UNHEALTHY else "", secrets)),  # type: ignore[misc]  # mypy cannot type a lambda whose defaults bind the loop variables
-        ]))
+        targets.append(
+            Target(
+                row.name,
+                [
+                    Call(
+                        "GET",
+                        base + dx.MODEL_LIST_PATH,
+                        f"GET {dx.MODEL_LIST_PATH}",
+                        headers,
+                        None,
+                        lambda a, f=facts, r=lookup: dx.model_list(
+                            a, f, r() if a.status in dx.UNHEALTHY else "", secrets
+                        ),
+                    ),  # type: ignore[misc]  # mypy cannot type a lambda whose defaults bind the loop variables
+                    Call(
+                        "POST",
+                        base + path,
+                        f"POST {path}",
+                        headers,
+                        _body(path, facts.served_model),
+                        lambda a, f=facts, p=path, r=lookup: dx.invocation(
+                            a, f, p, r() if a.status in dx.UNHEALTHY else "", secrets
+                        ),
+                    ),  # type: ignore[misc]  # mypy cannot type a lambda whose defaults bind the loop variables
+                ],
+            )
+        )
     return targets, skipped
 
 
@@ -188,10 +230,24 @@ def tenant_targets(outputs: dict[str, Any], secrets: list[str]) -> tuple[list[Ta
         return [], []
     url = gateway.get("url")
     if not url:
-        return [], [Outcome("gateway", "", None, Verdict(False, f"gateway.url is null: its ALB has no address (`kubectl describe ingress -n {charts.EG_NAMESPACE}`)"))]
+        return [], [
+            Outcome(
+                "gateway",
+                "",
+                None,
+                Verdict(
+                    False,
+                    f"gateway.url is null: its ALB has no address (`kubectl describe ingress -n {charts.EG_NAMESPACE}`)",
+                ),
+            )
+        ]
     tenants = found if isinstance(found := gateway.get("tenants"), dict) else {}
     everything = sorted({m for t in tenants.values() if isinstance(t, dict) for m in t.get("models") or []})
-    paths = {str(e.get("servedModelName")): str(e.get("invocationPath")) for e in (outputs.get("endpoints") or {}).values() if isinstance(e, dict)}
+    paths = {
+        str(e.get("servedModelName")): str(e.get("invocationPath"))
+        for e in (outputs.get("endpoints") or {}).values()
+        if isinstance(e, dict)
+    }
     store = _counter_store(gateway)
     base = str(url).rstrip("/")
     targets: list[Target] = []
@@ -200,7 +256,18 @@ def tenant_targets(outputs: dict[str, Any], secrets: list[str]) -> tuple[list[Ta
         name = f"gateway {tenant}"
         models = list((entry or {}).get("models") or []) if isinstance(entry, dict) else []
         if not models:
-            skipped.append(Outcome(name, "", None, Verdict(True, f"gateway.tenants.{tenant}.models is not in the outputs (a stack from before it was exported: run `pulumi up`)"), skipped=True))
+            skipped.append(
+                Outcome(
+                    name,
+                    "",
+                    None,
+                    Verdict(
+                        True,
+                        f"gateway.tenants.{tenant}.models is not in the outputs (a stack from before it was exported: run `pulumi up`)",
+                    ),
+                    skipped=True,
+                )
+            )
             continue
         key, why = _key(outputs, "gatewayKeys", tenant)
         if key is None:
@@ -210,13 +277,17 @@ def tenant_targets(outputs: dict[str, Any], secrets: list[str]) -> tuple[list[Ta
         target = Target(name)
         allowed = models[0]
         denied = next((m for m in everything if m not in models), None)
-        for model, judge in ((allowed, lambda a, m=allowed, t=tenant: dx.tenant_allowed(a, t, m, store, secrets)),
-                             (denied, lambda a, m=denied, t=tenant: dx.tenant_denied(a, t, m, secrets))):
+        for model, judge in (
+            (allowed, lambda a, m=allowed, t=tenant: dx.tenant_allowed(a, t, m, store, secrets)),
+            (denied, lambda a, m=denied, t=tenant: dx.tenant_denied(a, t, m, secrets)),
+        ):
             if model is None:
                 continue
             path = paths.get(model, CHAT) if paths.get(model) in GATEWAY_PATHS else CHAT
             kind = "allowed" if model == allowed else "not in its models"
-            target.calls.append(Call("POST", base + path, f"POST {path} {model} ({kind})", headers, _body(path, model), judge))
+            target.calls.append(
+                Call("POST", base + path, f"POST {path} {model} ({kind})", headers, _body(path, model), judge)
+            )
         targets.append(target)
     return targets, skipped
 
@@ -292,27 +363,35 @@ async def send(session: Any, call: Call, timeout: float) -> Answer:
     import aiohttp
 
     start = time.perf_counter()
-    status: Optional[int] = None
+    status: int | None = None
     seconds = 0.0
     headers: dict[str, str] = {}
     body = b""
     try:
         async with asyncio.timeout(timeout):
-            async with session.request(call.method, call.url, headers=call.headers, json=call.payload, allow_redirects=False) as resp:
+            async with session.request(
+                call.method, call.url, headers=call.headers, json=call.payload, allow_redirects=False
+            ) as resp:
                 seconds = time.perf_counter() - start
                 status, headers = resp.status, {k.lower(): v for k, v in resp.headers.items()}
                 body = await _read_capped(resp.content, BODY_CAP)
         return Answer(status, seconds, headers, body)
-    except (TimeoutError, asyncio.TimeoutError):
+    except TimeoutError:
         if status is not None:  # the status came in time; the body did not
             return Answer(status, seconds, headers, body)
         return _failed(start, f"no answer within {timeout:g} s")
     except aiohttp.ClientConnectorCertificateError as exc:
         why = getattr(exc.certificate_error, "verify_message", None) or _first_line(exc.certificate_error)
-        return _failed(start, f"TLS: the certificate of {exc.host} was refused ({why}): the ALB must serve one that covers this name (certificateArn, or the one issued for platform.ingress.domain)")
+        return _failed(
+            start,
+            f"TLS: the certificate of {exc.host} was refused ({why}): the ALB must serve one that covers this name (certificateArn, or the one issued for platform.ingress.domain)",
+        )
     except aiohttp.ClientConnectorSSLError as exc:
         why = getattr(exc.os_error, "reason", None) or _first_line(exc.os_error)
-        return _failed(start, f"TLS with {exc.host}:{exc.port} failed ({why}){': the listener there does not speak TLS' if why == 'WRONG_VERSION_NUMBER' else ''}")
+        return _failed(
+            start,
+            f"TLS with {exc.host}:{exc.port} failed ({why}){': the listener there does not speak TLS' if why == 'WRONG_VERSION_NUMBER' else ''}",
+        )
     except aiohttp.ClientSSLError as exc:
         return _failed(start, f"TLS: {_first_line(exc)}")
     except aiohttp.ClientConnectorError as exc:

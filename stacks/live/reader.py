@@ -8,7 +8,7 @@ also reads the HorizontalPodAutoscaler of a backend that scales with one, for a 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 from components.kube_reader import KubeReader
 from components.rules import ingress as ingress_rules
@@ -24,11 +24,11 @@ class LiveEndpoint:
     readiness: state_rules.Readiness
     state: str  # the object's own state word (DeploymentInProgress, Ready, ...) or "not created"
     detail: str  # the line for the user: G15 keeps a failed object's own message
-    ready_replicas: Optional[int]
-    replicas: Optional[int]
+    ready_replicas: int | None
+    replicas: int | None
     message: str  # the newest condition's message, what `kubectl describe` shows last
-    url: Optional[str]
-    url_kind: Optional[str]
+    url: str | None
+    url_kind: str | None
 
 
 def read_endpoint(kube: KubeReader, name: str, entry: dict[str, Any]) -> LiveEndpoint:
@@ -42,12 +42,34 @@ def read_endpoint(kube: KubeReader, name: str, entry: dict[str, Any]) -> LiveEnd
     obj = _read(kube, live, namespace, resource)
     url, url_kind = live_url(kube, entry)
     if obj is None:  # not created yet (the operator or controller has not got to it): pending
-        return LiveEndpoint(name, backend, "pending", "not created", f"{resource} not found in namespace {namespace} yet", None, None, "", url, url_kind)
+        return LiveEndpoint(
+            name,
+            backend,
+            "pending",
+            "not created",
+            f"{resource} not found in namespace {namespace} yet",
+            None,
+            None,
+            "",
+            url,
+            url_kind,
+        )
     status = obj.get("status") or {}
     state, detail = live.state(status)
     readiness, line = state_rules.classify(state, detail)
     ready, replicas = live.replicas(obj)
-    return LiveEndpoint(name, backend, readiness, state or "no status yet", line, ready, replicas, _last_message(live.conditions(status)), url, url_kind)
+    return LiveEndpoint(
+        name,
+        backend,
+        readiness,
+        state or "no status yet",
+        line,
+        ready,
+        replicas,
+        _last_message(live.conditions(status)),
+        url,
+        url_kind,
+    )
 
 
 def read_autoscaler(kube: KubeReader, entry: dict[str, Any]) -> str:
@@ -60,7 +82,7 @@ def read_autoscaler(kube: KubeReader, entry: dict[str, Any]) -> str:
     return state_rules.autoscaler((hpa or {}).get("status")) or ""
 
 
-def _read(kube: KubeReader, live: Any, namespace: str, name: str) -> Optional[dict[str, Any]]:
+def _read(kube: KubeReader, live: Any, namespace: str, name: str) -> dict[str, Any] | None:
     """The object by its live reference: a Deployment through the typed API, any custom resource by group/plural."""
     if (live.group, live.plural) == ("apps", "deployments"):
         return kube.deployment(namespace, name)
@@ -75,7 +97,7 @@ def _last_message(conditions: list[Any]) -> str:
     return f"{newest.get('type')}: {newest['message']}"
 
 
-def live_url(kube: KubeReader, entry: dict[str, Any]) -> tuple[Optional[str], Optional[str]]:
+def live_url(kube: KubeReader, entry: dict[str, Any]) -> tuple[str | None, str | None]:
     """The output URL; when it is null and `urlSource` names an Ingress or Service, its live hostname."""
     url, kind = entry.get("url"), entry.get("urlKind")  # the stack output's keys are camelCase, only
     source = entry.get("urlSource")
@@ -92,4 +114,3 @@ def live_url(kube: KubeReader, entry: dict[str, Any]) -> tuple[Optional[str], Op
         return None, kind
     scheme = "https" if what == "Ingress" and terminates_tls(obj or {}) else "http"
     return ingress_rules.endpoint_url(scheme, host, str(entry.get("invocationPath") or "")), kind
-

@@ -8,7 +8,7 @@ with --probe, when a probe of a deployed endpoint or gateway tenant fails (stack
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -21,10 +21,11 @@ from .args import StatusArgs
 from .outputs import OutputsError, read_outputs
 from .reader import LiveEndpoint, read_autoscaler, read_endpoint
 
+
 @dataclass(frozen=True)
 class Row:
     name: str
-    live: Optional[LiveEndpoint]
+    live: LiveEndpoint | None
     error: str = ""  # the API server did not answer for this endpoint
     autoscaler: str = ""  # the HPA cannot read its metric (kubernetes backend)
 
@@ -59,7 +60,7 @@ def collect(outputs: dict[str, Any], timeout: float, where: str) -> list[Row]:
             "Fix: pass --outputs FILE with the platform stack's `kubeconfig` added"
         )
     rows = []
-    silent: Optional[str] = None  # the API server let a read pass its deadline: the others are not asked
+    silent: str | None = None  # the API server let a read pass its deadline: the others are not asked
     with KubeReader(kubeconfig, f"the `kubeconfig` output of {where}", timeout) as kube:
         for name, entry in endpoints.items():
             if not isinstance(entry, dict):
@@ -99,9 +100,19 @@ def table(rows: list[Row]) -> Table:
             t.add_row(Text(row.name), Text("-"), Text("unreachable", style="yellow"), Text("-"), Text("-"))
             continue
         style = {"ready": "green", "failed": "red"}.get(live.readiness, "yellow")
-        ready = "-" if live.ready_replicas is None else f"{live.ready_replicas}/{live.replicas if live.replicas is not None else '?'}"
+        ready = (
+            "-"
+            if live.ready_replicas is None
+            else f"{live.ready_replicas}/{live.replicas if live.replicas is not None else '?'}"
+        )
         url = f"{live.url or '-'} ({live.url_kind})" if live.url_kind else (live.url or "-")
-        t.add_row(Text(live.name), Text(live.backend), Text(f"{live.readiness}: {live.state}", style=style), Text(ready), Text(url))
+        t.add_row(
+            Text(live.name),
+            Text(live.backend),
+            Text(f"{live.readiness}: {live.state}", style=style),
+            Text(ready),
+            Text(url),
+        )
     return t
 
 
@@ -111,7 +122,11 @@ def messages(rows: list[Row]) -> list[Text]:
     lines = []
     for row in rows:
         live = row.live
-        message = row.error if live is None else (live.detail if live.readiness == "failed" else (live.message or live.detail))
+        message = (
+            row.error
+            if live is None
+            else (live.detail if live.readiness == "failed" else (live.message or live.detail))
+        )
         if message:
             lines.append(plain(f"{row.name}: {message}"))
         if row.autoscaler:

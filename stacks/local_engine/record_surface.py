@@ -15,7 +15,7 @@ import json
 import platform
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from benchmarks.outputs import Kind, OutputError, json_bytes, json_object_with, write_file
 from stacks.tuning.store import StoreError, TrialRecord, TrialStore
@@ -25,7 +25,7 @@ SURFACE_FILE = Kind("response surface", "surfaces/<name>.json", json_object_with
 METRICS = ("output_throughput", "output_throughput_per_gpu", "ttft_p90", "tpot_p90")
 
 
-def _pooled(records: list[TrialRecord]) -> tuple[Optional[dict[str, float]], Optional[str]]:
+def _pooled(records: list[TrialRecord]) -> tuple[dict[str, float] | None, str | None]:
     """Every measurement of one point across runs; a point that ever crashed stays infeasible."""
     failed = [r for r in records if r.status != "succeeded"]
     if failed:
@@ -38,7 +38,7 @@ def _pooled(records: list[TrialRecord]) -> tuple[Optional[dict[str, float]], Opt
     return metrics, None
 
 
-def surface(store: TrialStore, runs: Optional[list[str]] = None, source: str = "") -> dict[str, Any]:
+def surface(store: TrialStore, runs: list[str] | None = None, source: str = "") -> dict[str, Any]:
     """One point per parameter set, pooling the measurements of every named run (default: all)."""
     stored = dict(store.runs())
     if not stored:
@@ -58,7 +58,14 @@ def surface(store: TrialStore, runs: Optional[list[str]] = None, source: str = "
     for key in sorted(by_params):
         metrics, error = _pooled(by_params[key])
         measurements = sum(len((r.metrics.get("output_throughput") or {}).get("values") or []) for r in by_params[key])
-        points.append({"params": json.loads(key), "metrics": metrics, "measurements": measurements, **({"error": error} if error else {})})
+        points.append(
+            {
+                "params": json.loads(key),
+                "metrics": metrics,
+                "measurements": measurements,
+                **({"error": error} if error else {}),
+            }
+        )
     grid = stored[names[0]]
     return {
         "source": source or f"measured: `python -m stacks tune` run(s) {', '.join(names)} on {platform.machine()} CPU",
@@ -69,10 +76,12 @@ def surface(store: TrialStore, runs: Optional[list[str]] = None, source: str = "
     }
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", required=True, type=Path)
-    parser.add_argument("--run", action="append", help="run name, repeatable; their measurements are pooled (default: every run)")
+    parser.add_argument(
+        "--run", action="append", help="run name, repeatable; their measurements are pooled (default: every run)"
+    )
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--source", default="", help="where the surface comes from (stored in the file)")
     args = parser.parse_args(argv)

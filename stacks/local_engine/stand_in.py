@@ -65,13 +65,23 @@ class Engine:
 
     def metrics(self, served: str) -> str:
         lab = f'{{engine="0",model_name="{served}"}}'
-        return "\n".join([
-            "# TYPE vllm:num_requests_running gauge", f"vllm:num_requests_running{lab} {float(self.running)}",
-            "# TYPE vllm:num_requests_waiting gauge", f"vllm:num_requests_waiting{lab} {float(self.waiting)}",
-            "# TYPE vllm:kv_cache_usage_perc gauge", f"vllm:kv_cache_usage_perc{lab} {self.running / self.max_num_seqs}",
-            "# TYPE vllm:request_success_total counter", f"vllm:request_success_total{lab} {float(self.finished)}",
-            "# TYPE vllm:num_preemptions_total counter", f"vllm:num_preemptions_total{lab} 0.0",
-        ]) + "\n"
+        return (
+            "\n".join(
+                [
+                    "# TYPE vllm:num_requests_running gauge",
+                    f"vllm:num_requests_running{lab} {float(self.running)}",
+                    "# TYPE vllm:num_requests_waiting gauge",
+                    f"vllm:num_requests_waiting{lab} {float(self.waiting)}",
+                    "# TYPE vllm:kv_cache_usage_perc gauge",
+                    f"vllm:kv_cache_usage_perc{lab} {self.running / self.max_num_seqs}",
+                    "# TYPE vllm:request_success_total counter",
+                    f"vllm:request_success_total{lab} {float(self.finished)}",
+                    "# TYPE vllm:num_preemptions_total counter",
+                    f"vllm:num_preemptions_total{lab} 0.0",
+                ]
+            )
+            + "\n"
+        )
 
 
 def _prompt_tokens(body: dict) -> int:
@@ -92,7 +102,9 @@ def make_app(args: argparse.Namespace) -> web.Application:
         return web.Response(text=engine.metrics(args.served_model_name), content_type="text/plain")
 
     async def models(_request: web.Request) -> web.Response:
-        return web.json_response({"object": "list", "data": [{"id": args.served_model_name, "object": "model", "owned_by": "stand-in"}]})
+        return web.json_response(
+            {"object": "list", "data": [{"id": args.served_model_name, "object": "model", "owned_by": "stand-in"}]}
+        )
 
     async def completions(request: web.Request) -> web.StreamResponse:
         body = await request.json()
@@ -100,7 +112,11 @@ def make_app(args: argparse.Namespace) -> web.Application:
             return web.json_response({"error": f"model {body.get('model')} not found"}, status=404)
         served[0] += 1
         if args.die_after and served[0] > args.die_after:
-            print(f"stand-in engine: fatal error after {args.die_after} requests (engine core died)", file=sys.stderr, flush=True)
+            print(
+                f"stand-in engine: fatal error after {args.die_after} requests (engine core died)",
+                file=sys.stderr,
+                flush=True,
+            )
             os._exit(3)
         if args.fail_every and served[0] > 1 and served[0] % args.fail_every == 0:
             return web.Response(status=500, text=args.error_body)
@@ -109,7 +125,11 @@ def make_app(args: argparse.Namespace) -> web.Application:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
         chat = request.path.endswith("/chat/completions")
-        delta = {"choices": [{"index": 0, "delta": {"content": "tok "}}]} if chat else {"choices": [{"index": 0, "text": "tok "}]}
+        delta = (
+            {"choices": [{"index": 0, "delta": {"content": "tok "}}]}
+            if chat
+            else {"choices": [{"index": 0, "text": "tok "}]}
+        )
         chunk = f"data: {json.dumps(delta)}\n\n".encode()
         engine.waiting += 1
         try:
@@ -125,7 +145,10 @@ def make_app(args: argparse.Namespace) -> web.Application:
             engine.running -= 1
             engine.slots.release()
         engine.finished += 1
-        usage = {"choices": [], "usage": {"prompt_tokens": prompt, "completion_tokens": max_tokens, "total_tokens": prompt + max_tokens}}
+        usage = {
+            "choices": [],
+            "usage": {"prompt_tokens": prompt, "completion_tokens": max_tokens, "total_tokens": prompt + max_tokens},
+        }
         await response.write(f"data: {json.dumps(usage)}\n\ndata: [DONE]\n\n".encode())
         return response
 
@@ -142,7 +165,11 @@ def main(argv: list[str]) -> int:
     args = parse(argv)
     print(BANNER, flush=True)
     if args.max_num_seqs > CRASH_ABOVE:
-        print(f"RuntimeError: CUDA out of memory (stand-in): max_num_seqs {args.max_num_seqs} is above {CRASH_ABOVE}", file=sys.stderr, flush=True)
+        print(
+            f"RuntimeError: CUDA out of memory (stand-in): max_num_seqs {args.max_num_seqs} is above {CRASH_ABOVE}",
+            file=sys.stderr,
+            flush=True,
+        )
         return 1
     web.run_app(make_app(args), host=args.host, port=args.port, print=None)
     return 0

@@ -40,7 +40,9 @@ def training_text() -> list[str]:
     syllables = [c + v for c in "bcdfghjklmnprstvwz" for v in "aeiou"] + ["th", "ch", "sh", "qu", "ng", "st"]
     for i in range(30000):
         words = ["".join(rng.choice(syllables) for _ in range(rng.randint(1, 4))) for _ in range(rng.randint(3, 12))]
-        lines.append(" ".join(words) + (f" {rng.randint(0, 99999)}" if i % 3 == 0 else "") + rng.choice([".", ",", "?", "!", ""]))
+        lines.append(
+            " ".join(words) + (f" {rng.randint(0, 99999)}" if i % 3 == 0 else "") + rng.choice([".", ",", "?", "!", ""])
+        )
     return lines
 
 
@@ -59,7 +61,11 @@ def build_tokenizer(out: Path):
     )
     tok.train_from_iterator(training_text(), trainer=trainer)
     fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok, unk_token="<unk>", bos_token="<s>", eos_token="</s>", pad_token="</s>",
+        tokenizer_object=tok,
+        unk_token="<unk>",
+        bos_token="<s>",
+        eos_token="</s>",
+        pad_token="</s>",
         model_max_length=MAX_POSITIONS,
     )
     fast.chat_template = CHAT_TEMPLATE
@@ -91,7 +97,14 @@ def build_model(out: Path, tokenizer) -> None:
 
 
 # What BUILT_BY records; a model built by another version of this file is rebuilt (--if-stale).
-RECIPE = {"builder": "stacks/local_engine/tiny_model.py", "recipe": 2, "vocab": VOCAB_SIZE, "hidden": HIDDEN_SIZE, "layers": LAYERS, "heads": HEADS}
+RECIPE = {
+    "builder": "stacks/local_engine/tiny_model.py",
+    "recipe": 2,
+    "vocab": VOCAB_SIZE,
+    "hidden": HIDDEN_SIZE,
+    "layers": LAYERS,
+    "heads": HEADS,
+}
 
 
 def is_current(out: Path) -> bool:

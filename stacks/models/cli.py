@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Union
 
 from benchmarks import inputs
 from benchmarks.outputs import OutputError
@@ -22,14 +22,15 @@ from components.rules.spec import EndpointSpec, FsxSource, HuggingFaceSource, S3
 from ..literal import labelled, plain
 from .args import LockArgs
 
-
-HF_ID = re.compile(r"^[a-zA-Z0-9_.-]{1,96}/[a-zA-Z0-9_.-]{1,96}$")  # the spec's modelId pattern; the hub caps names at 96
+HF_ID = re.compile(
+    r"^[a-zA-Z0-9_.-]{1,96}/[a-zA-Z0-9_.-]{1,96}$"
+)  # the spec's modelId pattern; the hub caps names at 96
 
 
 @dataclass(frozen=True)
 class HubTarget:
     repo_id: str
-    revision: Optional[str]
+    revision: str | None
     where: str  # "Pulumi.dev.yaml endpoints[0]" or "--model"
     model: str = ""  # the endpoint's `model` (its served name may differ from the hub id)
 
@@ -42,10 +43,10 @@ class S3Target:
     where: str
 
 
-Target = Union[HubTarget, S3Target]
+Target = Union[HubTarget, S3Target]  # noqa: UP007 - a runtime alias of two classes
 
 
-def lock_key(ep: EndpointSpec) -> Optional[str]:
+def lock_key(ep: EndpointSpec) -> str | None:
     """The lock entry an endpoint's model is found under: the hub id it downloads, or its `model` for S3."""
     src = ep.model_source
     if isinstance(src, HuggingFaceSource):
@@ -74,8 +75,15 @@ def stack_targets(stack: str, project_dir: Path, console: Any) -> tuple[list[Tar
         where = f"Pulumi.{stack}.yaml endpoints[{i}]"
         try:
             ep = EndpointSpec.model_validate(entry)
-        except Exception:  # noqa: BLE001 - the stack's own plan names the problem; here it is one line
-            console.print(labelled("error", "red", f"{where}: not a valid endpoint, skipped. Fix: run `python -m stacks plan --stack {stack}` and correct it"), soft_wrap=True)
+        except Exception:
+            console.print(
+                labelled(
+                    "error",
+                    "red",
+                    f"{where}: not a valid endpoint, skipped. Fix: run `python -m stacks plan --stack {stack}` and correct it",
+                ),
+                soft_wrap=True,
+            )
             problems += 1
             continue
         src = ep.model_source
@@ -84,14 +92,25 @@ def stack_targets(stack: str, project_dir: Path, console: Any) -> tuple[list[Tar
         elif isinstance(src, S3Source):
             targets.append(S3Target(ep.model, src, region, where))
         elif isinstance(src, FsxSource):
-            console.print(labelled("unchecked", "yellow", f"{where}: {ep.model} is on FSx for Lustre, which only the cluster can read; its fit stays unchecked"), soft_wrap=True)
+            console.print(
+                labelled(
+                    "unchecked",
+                    "yellow",
+                    f"{where}: {ep.model} is on FSx for Lustre, which only the cluster can read; its fit stays unchecked",
+                ),
+                soft_wrap=True,
+            )
     return targets, problems
 
 
 def targets_of(args: LockArgs, console: Any) -> tuple[list[Target], int]:
     if args.stack is None and not args.all:
         return [HubTarget(args.model or "", None, "--model")], 0
-    stacks = [args.stack] if args.stack else sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in args.project_dir.glob("Pulumi.*.yaml"))
+    stacks = (
+        [args.stack]
+        if args.stack
+        else sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in args.project_dir.glob("Pulumi.*.yaml"))
+    )
     found: list[Target] = []
     problems = 0
     for stack in stacks:
@@ -105,7 +124,14 @@ def targets_of(args: LockArgs, console: Any) -> tuple[list[Target], int]:
     for t in found:
         key = t.repo_id if isinstance(t, HubTarget) else t.model
         if key in unique and _source(unique[key]) != _source(t):
-            console.print(labelled("warning", "yellow", f"{t.where}: {key} is also locked from {unique[key].where} ({_source(unique[key])}); this one ({_source(t)}) is not"), soft_wrap=True)
+            console.print(
+                labelled(
+                    "warning",
+                    "yellow",
+                    f"{t.where}: {key} is also locked from {unique[key].where} ({_source(unique[key])}); this one ({_source(t)}) is not",
+                ),
+                soft_wrap=True,
+            )
         unique.setdefault(key, t)
     return list(unique.values()), problems
 
@@ -120,10 +146,20 @@ def _source(t: Target) -> str:
 
 def run(args: LockArgs, console: Any, today: Any = None) -> int:
     if args.stack is None and not args.all and not args.model:
-        console.print(labelled("error", "red", "nothing to lock. Fix: give --stack <name>, --all, or --model <hugging face id>"), soft_wrap=True)
+        console.print(
+            labelled("error", "red", "nothing to lock. Fix: give --stack <name>, --all, or --model <hugging face id>"),
+            soft_wrap=True,
+        )
         return 2
     if args.model and not HF_ID.match(args.model) and args.stack is None and not args.all:
-        console.print(labelled("error", "red", f"--model {args.model[:100]!r} is not a Hugging Face id (org/name). Fix: e.g. --model Qwen/Qwen3-8B"), soft_wrap=True)
+        console.print(
+            labelled(
+                "error",
+                "red",
+                f"--model {args.model[:100]!r} is not a Hugging Face id (org/name). Fix: e.g. --model Qwen/Qwen3-8B",
+            ),
+            soft_wrap=True,
+        )
         return 2
     path = args.project_dir / LOCK_FILE
     from .lockfile import LockFileError, existing
@@ -135,7 +171,14 @@ def run(args: LockArgs, console: Any, today: Any = None) -> int:
         return 2
     targets, problems = targets_of(args, console)
     if not targets:
-        console.print(labelled("error", "red", f"no model to lock{' named ' + args.model if args.model else ''} in {'every stack' if args.all else 'Pulumi.' + str(args.stack) + '.yaml'}. Fix: check --model against the endpoints' `model` or `modelSource.modelId`"), soft_wrap=True)
+        console.print(
+            labelled(
+                "error",
+                "red",
+                f"no model to lock{' named ' + args.model if args.model else ''} in {'every stack' if args.all else 'Pulumi.' + str(args.stack) + '.yaml'}. Fix: check --model against the endpoints' `model` or `modelSource.modelId`",
+            ),
+            soft_wrap=True,
+        )
         return 1
     locked = _fetch(targets, args, console, today)
     problems += len(targets) - len(locked)
@@ -154,7 +197,7 @@ def run(args: LockArgs, console: Any, today: Any = None) -> int:
 def _fetch(targets: list[Target], args: LockArgs, console: Any, today: Any) -> list[ModelFacts]:
     from .hub import Hub, HubError, lock_facts, token_from
 
-    hub: Optional[Hub] = None
+    hub: Hub | None = None
     aws: dict[str, Any] = {}
     locked = []
     for t in targets:
@@ -168,7 +211,9 @@ def _fetch(targets: list[Target], args: LockArgs, console: Any, today: Any) -> l
 
                 region = t.source.region or t.region
                 if not region:
-                    raise HubError(f"{t.model}: {t.where} has no modelSource.region and the stack no aws:region. Fix: set one")
+                    raise HubError(
+                        f"{t.model}: {t.where} has no modelSource.region and the stack no aws:region. Fix: set one"
+                    )
                 client = aws.setdefault(region, Aws(region))
                 facts = s3_facts(client, t.model, t.source, region, today)
         except HubError as exc:
@@ -176,5 +221,8 @@ def _fetch(targets: list[Target], args: LockArgs, console: Any, today: Any) -> l
             continue
         locked.append(facts)
         size = f"{facts.parameters / 1e9:.2f}B parameters, {facts.weight_bytes / 2**30:.1f} GiB {facts.quantization or facts.dtype}"
-        console.print(plain(f"locked {facts.model} at {(facts.revision or '-')[:12]}: {size}{', gated' if facts.gated else ''}"), soft_wrap=True)
+        console.print(
+            plain(f"locked {facts.model} at {(facts.revision or '-')[:12]}: {size}{', gated' if facts.gated else ''}"),
+            soft_wrap=True,
+        )
     return locked

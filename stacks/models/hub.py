@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, TypeVar
 
 from benchmarks import inputs
 from benchmarks.secrets import register
@@ -48,7 +49,7 @@ def endpoint() -> str:
     return (os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
 
 
-def token_from(env: str = DEFAULT_TOKEN_ENV) -> Optional[str]:
+def token_from(env: str = DEFAULT_TOKEN_ENV) -> str | None:
     """The token in `$env`, registered with the scrubber so no line ever prints it; None when unset."""
     value = (os.environ.get(env) or "").strip()
     if value:
@@ -60,14 +61,20 @@ def token_from(env: str = DEFAULT_TOKEN_ENV) -> Optional[str]:
 class HubModel:
     repo_id: str
     sha: str
-    gated: Optional[bool]
-    files: Optional[frozenset[str]]  # None when the answer listed none
+    gated: bool | None
+    files: frozenset[str] | None  # None when the answer listed none
 
 
 class Hub:
     """One endpoint and token; `timeout` bounds each answer."""
 
-    def __init__(self, token: Optional[str] = None, timeout: float = DEFAULT_TIMEOUT, token_env: str = DEFAULT_TOKEN_ENV, base: Optional[str] = None):
+    def __init__(
+        self,
+        token: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        token_env: str = DEFAULT_TOKEN_ENV,
+        base: str | None = None,
+    ):
         from huggingface_hub import HfApi
 
         self.base = base or endpoint()
@@ -79,16 +86,30 @@ class Hub:
 
     # ------------------------------------------------------------ calls
 
-    def info(self, repo_id: str, revision: Optional[str] = None) -> HubModel:
+    def info(self, repo_id: str, revision: str | None = None) -> HubModel:
         what = "model info" if revision is None else f"model info at revision {revision}"
-        found = self._call(repo_id, what, lambda: self.api.model_info(repo_id, revision=revision, timeout=self.timeout, token=self.token or False), revision)
+        found = self._call(
+            repo_id,
+            what,
+            lambda: self.api.model_info(repo_id, revision=revision, timeout=self.timeout, token=self.token or False),
+            revision,
+        )
         gated = found.gated
         files = frozenset(s.rfilename for s in found.siblings) if found.siblings else None
         if not isinstance(found.sha, str) or not found.sha:
-            raise HubError(f"{repo_id}: {self.base} answered model info without a commit sha. Fix: check HF_ENDPOINT points at a Hugging Face Hub")
+            raise HubError(
+                f"{repo_id}: {self.base} answered model info without a commit sha. Fix: check HF_ENDPOINT points at a Hugging Face Hub"
+            )
         return HubModel(repo_id, found.sha, None if gated is None else bool(gated), files)
 
-    def read(self, repo_id: str, revision: str, filename: str, byte_range: Optional[tuple[int, int]] = None, max_bytes: int = MAX_JSON_BYTES) -> bytes:
+    def read(
+        self,
+        repo_id: str,
+        revision: str,
+        filename: str,
+        byte_range: tuple[int, int] | None = None,
+        max_bytes: int = MAX_JSON_BYTES,
+    ) -> bytes:
         """The bytes of one file at `revision` (or `byte_range`, inclusive), capped at `max_bytes`."""
         from huggingface_hub import hf_hub_url
         from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
@@ -112,7 +133,9 @@ class Hub:
         data = self.read(repo_id, revision, filename)
         source = f"{repo_id}: {filename} at {revision[:12]}"
         try:
-            return inputs.loads_json(inputs.decode(data, source, "check the file on the hub"), source, "check the file on the hub")
+            return inputs.loads_json(
+                inputs.decode(data, source, "check the file on the hub"), source, "check the file on the hub"
+            )
         except inputs.InputError as exc:
             raise HubError(str(exc)) from None
 
@@ -129,7 +152,7 @@ class Hub:
             raise HubError(f"{source}: the safetensors header is not a JSON object. Fix: re-upload the file")
         return doc
 
-    def _call(self, repo_id: str, what: str, call: Callable[[], T], revision: Optional[str] = None) -> T:
+    def _call(self, repo_id: str, what: str, call: Callable[[], T], revision: str | None = None) -> T:
         import httpx2
         from huggingface_hub.errors import (
             GatedRepoError,
@@ -140,7 +163,11 @@ class Hub:
             RevisionNotFoundError,
         )
 
-        token_fix = f"set ${self.token_env} to a token of an account with read access" if not self.token else f"check the token in ${self.token_env} (read access, not expired)"
+        token_fix = (
+            f"set ${self.token_env} to a token of an account with read access"
+            if not self.token
+            else f"check the token in ${self.token_env} (read access, not expired)"
+        )
         try:
             return inputs.within(self.timeout + 1, call, f"{repo_id}: {what}")
         except GatedRepoError as exc:
@@ -150,31 +177,56 @@ class Hub:
                 f"Fix: accept the model's terms at {self.base}/{repo_id} with your account, and {token_fix}"
             ) from None
         except RevisionNotFoundError:
-            raise HubError(f"{repo_id}: revision {revision} does not exist (HTTP 404). Fix: set modelSource.revision to a commit sha of the model") from None
+            raise HubError(
+                f"{repo_id}: revision {revision} does not exist (HTTP 404). Fix: set modelSource.revision to a commit sha of the model"
+            ) from None
         except RemoteEntryNotFoundError:
-            raise HubError(f"{repo_id}: no {what} at revision {revision} (HTTP 404). Fix: pick a revision with safetensors weights") from None
+            raise HubError(
+                f"{repo_id}: no {what} at revision {revision} (HTTP 404). Fix: pick a revision with safetensors weights"
+            ) from None
         except RepositoryNotFoundError as exc:
             status = _status(exc)
-            private = "" if status == 404 and self.token else ", or it is private or gated and " + ("no token was given" if not self.token else "the token cannot read it")
-            raise HubError(f"{repo_id}: no such model on {self.base}{private} (HTTP {status}). Fix: check the model id, or {token_fix}") from None
+            private = (
+                ""
+                if status == 404 and self.token
+                else ", or it is private or gated and "
+                + ("no token was given" if not self.token else "the token cannot read it")
+            )
+            raise HubError(
+                f"{repo_id}: no such model on {self.base}{private} (HTTP {status}). Fix: check the model id, or {token_fix}"
+            ) from None
         except HfHubHTTPError as exc:
             status = _status(exc)
             if status == 401:
                 refused = "asks for a token and none was given" if not self.token else "refused the token"
                 raise HubError(f"{repo_id}: the hub {refused} (HTTP 401). Fix: {token_fix}") from None
             if status == 403:
-                raise HubError(f"{repo_id}: the token may not read this model (HTTP 403). Fix: {token_fix}, and accept the model's terms at {self.base}/{repo_id}") from None
+                raise HubError(
+                    f"{repo_id}: the token may not read this model (HTTP 403). Fix: {token_fix}, and accept the model's terms at {self.base}/{repo_id}"
+                ) from None
             raise HubError(f"{repo_id}: {self.base} answered HTTP {status} for {what}. Fix: retry later") from None
         except (inputs.DeadlineExceeded, httpx2.TimeoutException):
-            raise HubError(f"{repo_id}: {self.base} did not answer {what} within {self.timeout:g} s. Fix: retry, or raise --timeout") from None
+            raise HubError(
+                f"{repo_id}: {self.base} did not answer {what} within {self.timeout:g} s. Fix: retry, or raise --timeout"
+            ) from None
         except OfflineModeIsEnabled:
-            raise HubError(f"{repo_id}: HF_HUB_OFFLINE is set, so the hub is not asked. Fix: unset HF_HUB_OFFLINE") from None
+            raise HubError(
+                f"{repo_id}: HF_HUB_OFFLINE is set, so the hub is not asked. Fix: unset HF_HUB_OFFLINE"
+            ) from None
         except httpx2.TransportError as exc:
-            raise HubError(f"{repo_id}: cannot reach {self.base}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no answer'}. Fix: check the network, or HF_ENDPOINT") from None
+            raise HubError(
+                f"{repo_id}: cannot reach {self.base}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no answer'}. Fix: check the network, or HF_ENDPOINT"
+            ) from None
         except (inputs.InputError, ModelFilesError) as exc:
             raise HubError(str(exc)) from None
-        except (ValueError, TypeError, KeyError):  # model_info parses the answer itself (`r.json()`, `ModelInfo(**data)`)
-            raise HubError(f"{repo_id}: {self.base} answered {what} with malformed JSON. Fix: check HF_ENDPOINT points at a Hugging Face Hub, or retry") from None
+        except (
+            ValueError,
+            TypeError,
+            KeyError,
+        ):  # model_info parses the answer itself (`r.json()`, `ModelInfo(**data)`)
+            raise HubError(
+                f"{repo_id}: {self.base} answered {what} with malformed JSON. Fix: check HF_ENDPOINT points at a Hugging Face Hub, or retry"
+            ) from None
 
 
 def _status(exc: Exception) -> Any:
@@ -182,7 +234,7 @@ def _status(exc: Exception) -> Any:
     return getattr(response, "status_code", "?")
 
 
-def lock_facts(hub: Hub, repo_id: str, revision: Optional[str] = None, today: Optional[dt.date] = None) -> ModelFacts:
+def lock_facts(hub: Hub, repo_id: str, revision: str | None = None, today: dt.date | None = None) -> ModelFacts:
     """The facts of `repo_id` at `revision` (default: the main branch's commit), read file by file at one commit."""
     model = hub.info(repo_id, revision)
     sha = model.sha
@@ -198,16 +250,28 @@ def lock_facts(hub: Hub, repo_id: str, revision: Optional[str] = None, today: Op
     elif sharded:
         index = hub.read_json(repo_id, sha, INDEX)
     elif SINGLE not in (model.files or ()):
-        raise HubError(f"{repo_id}: no {INDEX} and no {SINGLE} at {sha[:12]}: not a safetensors checkpoint. Fix: serve a safetensors checkpoint")
+        raise HubError(
+            f"{repo_id}: no {INDEX} and no {SINGLE} at {sha[:12]}: not a safetensors checkpoint. Fix: serve a safetensors checkpoint"
+        )
     try:
         if index is None:
             headers = {SINGLE: hub.header(repo_id, sha, SINGLE)}
         elif isinstance(config, dict) and _quantised(config):
-            shards = sorted({f for f in (index.get("weight_map") or {}).values() if isinstance(f, str)}) if isinstance(index, dict) else []
+            shards = (
+                sorted({f for f in (index.get("weight_map") or {}).values() if isinstance(f, str)})
+                if isinstance(index, dict)
+                else []
+            )
             headers = {f: hub.header(repo_id, sha, f) for f in shards}
         return facts(
-            repo_id, f"{hub.base}/{repo_id}/blob/{sha}/config.json", config, index=index, headers=headers,
-            revision=sha, gated=model.gated, locked_at=(today or dt.date.today()).isoformat(),
+            repo_id,
+            f"{hub.base}/{repo_id}/blob/{sha}/config.json",
+            config,
+            index=index,
+            headers=headers,
+            revision=sha,
+            gated=model.gated,
+            locked_at=(today or dt.date.today()).isoformat(),
         )
     except ModelFilesError as exc:
         raise HubError(str(exc)) from None
@@ -217,4 +281,3 @@ def _quantised(config: dict) -> bool:
     from components.rules.model_files import quantization
 
     return quantization(config) is not None
-

@@ -3,15 +3,20 @@ their models' old ones, every other entry is kept as it was, keys sorted so the 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from benchmarks import inputs, outputs
 from components.rules.model_facts import LOCK_FILE, LOCK_SCHEMA, ModelFacts, to_lock_entry
 
 # Only a file this command wrote is overwritten: a JSON object with `schema` and `models`.
-LOCK_KIND = outputs.Kind("model lock file", LOCK_FILE, outputs.json_object_with("schema", "models"),
-                         fix=f"move that file away; {LOCK_FILE} at the project root is the model lock")
+LOCK_KIND = outputs.Kind(
+    "model lock file",
+    LOCK_FILE,
+    outputs.json_object_with("schema", "models"),
+    fix=f"move that file away; {LOCK_FILE} at the project root is the model lock",
+)
 MAX_LOCK_BYTES = 16 << 20
 
 
@@ -27,7 +32,9 @@ def existing(path: Path) -> dict[str, Any]:
     text = inputs.read_text(path, max_bytes=MAX_LOCK_BYTES, what="model lock file", fix=fix)
     doc = inputs.loads_json(text, str(path), fix)
     if not isinstance(doc, dict) or doc.get("schema") != LOCK_SCHEMA or not isinstance(doc.get("models"), dict):
-        raise LockFileError(f"{path}: not a schema {LOCK_SCHEMA} model lock ({{\"schema\": {LOCK_SCHEMA}, \"models\": {{...}}}}); nothing was changed. Fix: {fix}")
+        raise LockFileError(
+            f'{path}: not a schema {LOCK_SCHEMA} model lock ({{"schema": {LOCK_SCHEMA}, "models": {{...}}}}); nothing was changed. Fix: {fix}'
+        )
     return doc["models"]
 
 

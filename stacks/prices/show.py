@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from .snapshot import PRICES_DIR, Snapshot, SnapshotError, load, path_for, shown
 
@@ -22,27 +22,41 @@ def render(snap: Snapshot, path: Path) -> list[str]:
     for price in snap.prices:
         if price.source not in sources:
             sources.append(price.source)
-    out = [f"{shown(path)}: written {snap.date.isoformat()}, on-demand {snap.currency} per instance-hour, {len(snap.prices)} price(s), {len(snap.gaps)} gap(s)"]
+    out = [
+        f"{shown(path)}: written {snap.date.isoformat()}, on-demand {snap.currency} per instance-hour, {len(snap.prices)} price(s), {len(snap.gaps)} gap(s)"
+    ]
     out.append(f"  {'service':<19} {'type':<17} {'$/h':>10}  source  {'source date':<11}  taken")
     for price in snap.prices:
         rate = f"{price.usd_per_hour:.6f}".rstrip("0").rstrip(".")
-        out.append(f"  {price.service:<19} {price.instance_type:<17} {rate:>10}  [{sources.index(price.source) + 1}]     {source_date(price):<11}  {price.taken.isoformat()}")
+        out.append(
+            f"  {price.service:<19} {price.instance_type:<17} {rate:>10}  [{sources.index(price.source) + 1}]     {source_date(price):<11}  {price.taken.isoformat()}"
+        )
     if sources:
         out.append("  sources:")
-        out += [f"  [{i}] {src.kind} {src.where()}" + (f": {src.note}" if src.note else "") for i, src in enumerate(sources, 1)]
+        out += [
+            f"  [{i}] {src.kind} {src.where()}" + (f": {src.note}" if src.note else "")
+            for i, src in enumerate(sources, 1)
+        ]
     if snap.gaps:
         out.append("  gaps (no price):")
         out += [f"  {gap.service} {gap.instance_type}: {gap.reason}" for gap in snap.gaps]
     return out
 
 
-def main(region: Optional[str], console: Any, directory: Optional[Path] = None, today: Optional[dt.date] = None) -> int:
+def main(region: str | None, console: Any, directory: Path | None = None, today: dt.date | None = None) -> int:
     from ..literal import labelled, plain
 
     folder = directory or PRICES_DIR
     regions = [region] if region else sorted(p.stem for p in folder.glob("*.json"))
     if not regions:
-        console.print(labelled("error", "red", f"no price snapshot in {folder}. Fix: run `python -m stacks prices refresh --region us-east-1`"), soft_wrap=True)
+        console.print(
+            labelled(
+                "error",
+                "red",
+                f"no price snapshot in {folder}. Fix: run `python -m stacks prices refresh --region us-east-1`",
+            ),
+            soft_wrap=True,
+        )
         return 1
     code = 0
     for name in regions:

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from components.rules.cost import priced_name
-
 from benchmarks import inputs
-
 from benchmarks.outputs import Kind, Output, json_bytes, json_object_with
+from components.rules.cost import priced_name
 
 PRICES_DIR = Path(__file__).resolve().parent
 MAX_AGE_DAYS = 180
@@ -49,18 +47,18 @@ class Source(_Model):
     """Where a price came from: the Price List API, a file in a public repository, or a public page."""
 
     kind: SourceKind
-    url: Optional[str] = None
-    sku: Optional[str] = None
-    offer_term: Optional[str] = None
-    effective_date: Optional[str] = None
-    repo: Optional[str] = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")  # owner/name
-    commit: Optional[str] = Field(default=None, pattern=r"^[0-9a-f]{40}$")
-    path: Optional[str] = None
-    published: Optional[str] = None  # when the source's numbers were produced (generated, last changed)
-    note: Optional[str] = None
+    url: str | None = None
+    sku: str | None = None
+    offer_term: str | None = None
+    effective_date: str | None = None
+    repo: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")  # owner/name
+    commit: str | None = Field(default=None, pattern=r"^[0-9a-f]{40}$")
+    path: str | None = None
+    published: str | None = None  # when the source's numbers were produced (generated, last changed)
+    note: str | None = None
 
     @model_validator(mode="after")
-    def _where(self) -> "Source":
+    def _where(self) -> Source:
         if self.kind in FILE_KINDS and not (self.repo and self.commit and self.path):
             raise ValueError(f"a {self.kind} source names repo, commit and path")
         if self.kind == "page" and not self.url:
@@ -99,17 +97,17 @@ class Snapshot(_Model):
     prices: list[Price] = Field(default_factory=list)
     gaps: list[Gap] = Field(default_factory=list)  # instance types with no price, and why
 
-    def price(self, service: str, instance_type: str) -> Optional[Price]:
+    def price(self, service: str, instance_type: str) -> Price | None:
         name = instance_type.strip().lower()
         return next((p for p in self.prices if p.service == service and p.instance_type.lower() == name), None)
 
-    def gap(self, service: str, instance_type: str) -> Optional[Gap]:
+    def gap(self, service: str, instance_type: str) -> Gap | None:
         """The gap entry naming this type (not the `*` catch-all)."""
         name = instance_type.strip().lower()
         return next((g for g in self.gaps if g.service == service and g.instance_type.lower() == name), None)
 
 
-def path_for(region: str, directory: Optional[Path] = None) -> Path:
+def path_for(region: str, directory: Path | None = None) -> Path:
     return (directory or PRICES_DIR) / f"{region}.json"
 
 
@@ -121,7 +119,9 @@ def shown(path: Path) -> str:
         return str(path)
 
 
-def load(region: str, directory: Optional[Path] = None, today: Optional[dt.date] = None, max_age_days: int = MAX_AGE_DAYS) -> Snapshot:
+def load(
+    region: str, directory: Path | None = None, today: dt.date | None = None, max_age_days: int = MAX_AGE_DAYS
+) -> Snapshot:
     path = path_for(region, directory)
     fix = f"run `python -m stacks prices refresh --region {region}`"
     if not path.exists():
@@ -140,21 +140,29 @@ def load(region: str, directory: Optional[Path] = None, today: Optional[dt.date]
         raise SnapshotError(f"{path}: holds region {snap.region}, not {region}. Fix: {fix}")
     age = ((today or dt.date.today()) - snap.date).days
     if age > max_age_days:
-        raise SnapshotError(f"{path}: dated {snap.date}, {age} days old (limit {max_age_days}): prices change. Fix: {fix}")
+        raise SnapshotError(
+            f"{path}: dated {snap.date}, {age} days old (limit {max_age_days}): prices change. Fix: {fix}"
+        )
     return snap
 
 
-def lookup(region: str, service: str, instance_type: str, directory: Optional[Path] = None, today: Optional[dt.date] = None) -> Price:
+def lookup(
+    region: str, service: str, instance_type: str, directory: Path | None = None, today: dt.date | None = None
+) -> Price:
     """The on-demand price of one instance, with its source, from the region's snapshot (either spelling,
     g5.xlarge or ml.g5.xlarge); SnapshotError naming the file, the type and the fix when it is missing."""
     name = priced_name(service, instance_type)
     price = load(region, directory, today).price(service, name)
     if price is None:
-        raise SnapshotError(f"{path_for(region, directory)}: no {service} price for {name}. Fix: run `python -m stacks prices refresh --region {region}`, or use another instance type")
+        raise SnapshotError(
+            f"{path_for(region, directory)}: no {service} price for {name}. Fix: run `python -m stacks prices refresh --region {region}`, or use another instance type"
+        )
     return price
 
 
-def hourly_price(region: str, service: str, instance_type: str, directory: Optional[Path] = None, today: Optional[dt.date] = None) -> float:
+def hourly_price(
+    region: str, service: str, instance_type: str, directory: Path | None = None, today: dt.date | None = None
+) -> float:
     """On-demand $/h of one instance (see `lookup`)."""
     return lookup(region, service, instance_type, directory, today).usd_per_hour
 
@@ -164,13 +172,13 @@ def describe(price: Price, region: str) -> str:
     return f"{price.service} {price.instance_type} {region} on-demand, {price.source.where()}, taken {price.taken.isoformat()}"
 
 
-def target(region: str, directory: Optional[Path] = None) -> Output:
+def target(region: str, directory: Path | None = None) -> Output:
     """The snapshot file as an output: written atomically, and only over a price snapshot."""
     path = path_for(region, directory)
     return Output(path, SNAPSHOT_FILE, str(path), parents=True)
 
 
-def save(snap: Snapshot, directory: Optional[Path] = None) -> Path:
+def save(snap: Snapshot, directory: Path | None = None) -> Path:
     """OutputError (one line) when the file is not a snapshot or cannot be written."""
     with target(snap.region, directory) as out:
         return out.write(json_bytes(snap.model_dump(mode="json", exclude_none=True), indent=2))

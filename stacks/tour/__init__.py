@@ -23,7 +23,6 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Optional
 
 from rich.console import Console
 from rich.text import Text
@@ -97,15 +96,23 @@ def c1_verdict(project: Path, stack: str = STACK) -> list[tuple[str, str]]:
         have, key = capacity_rules.max_replicas(spec)
         if not terms["perReplicaRequestsPerSecond"]:
             why = [str(p) for p in cfg.warnings if p.rule == C1 and p.path.startswith(f"endpoints[{i}]")]
-            out.append(("advisory", f"endpoints[{i}]: no matching capacity file, so the contract is a warning: " + "; ".join(why)))
+            out.append(
+                (
+                    "advisory",
+                    f"endpoints[{i}]: no matching capacity file, so the contract is a warning: " + "; ".join(why),
+                )
+            )
             continue
         _, sums = capacity_rules.arithmetic(terms, have)
         out.append(("passed", f"endpoints[{i}].{key}: {sums}"))
     return out
 
 
-def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m stacks.tour", description="tune -> report -> capacity file -> a plan C1 checks, on the stand-in engine")
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m stacks.tour",
+        description="tune -> report -> capacity file -> a plan C1 checks, on the stand-in engine",
+    )
     parser.add_argument("--dir", default="tuning-runs", help="where the tour writes (default: tuning-runs)")
     args = parser.parse_args(argv)
     from stacks.__main__ import main as stacks_main
@@ -115,8 +122,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     root = Path(args.dir)
     db, project = root / "tour.db", root / "tour"
     _fresh(root, project)
-    _say(console, ("Tour of tuning", "bold"), ": tune -> report -> capacity file -> a plan that rule C1 checks against it. ",
-         ("Stand-in engine", "yellow"), f": {STAND_IN_NOTE}.")
+    _say(
+        console,
+        ("Tour of tuning", "bold"),
+        ": tune -> report -> capacity file -> a plan that rule C1 checks against it. ",
+        ("Stand-in engine", "yellow"),
+        f": {STAND_IN_NOTE}.",
+    )
 
     tune = ["tune", _shown(GRID), "--target", "local", "--db", _shown(db)]
     _step(console, 1, "tune 4 configurations of the stand-in engine (its numbers are not real)", tune)
@@ -132,20 +144,37 @@ def main(argv: Optional[list[str]] = None) -> int:
         return 1
 
     plan = ["plan", "--stack", STACK, "--project-dir", _shown(project)]
-    _step(console, 3, f"plan {_shown(STACK_FILE)}: its endpoint names the winner's capacity file, rule C1 checks its peak", plan)
+    _step(
+        console,
+        3,
+        f"plan {_shown(STACK_FILE)}: its endpoint names the winner's capacity file, rule C1 checks its peak",
+        plan,
+    )
     stacks_main(plan)  # exit 2 when C1 fails: the verdict below says so, with the fix
     try:
         verdicts = c1_verdict(project)
     except ConfigError as exc:
-        _say(console, ("tour stopped", "red"), f": the stack has problems other than C1: {'; '.join(str(p) for p in exc.problems)}")
+        _say(
+            console,
+            ("tour stopped", "red"),
+            f": the stack has problems other than C1: {'; '.join(str(p) for p in exc.problems)}",
+        )
         return 1
     if not verdicts:
-        _say(console, ("tour stopped", "red"), f": no endpoint of {_shown(STACK_FILE)} declares a load, so C1 had nothing to check")
+        _say(
+            console,
+            ("tour stopped", "red"),
+            f": no endpoint of {_shown(STACK_FILE)} declares a load, so C1 had nothing to check",
+        )
         return 1
     _say(console, "")
     colours = {"passed": "green", "failed": "red", "advisory": "yellow"}
     for verdict, line in verdicts:
         _say(console, (f"C1 {verdict}", f"bold {colours[verdict]}"), f": {line}")
-    _say(console, (f"tour done in {time.monotonic() - STARTED:.0f} s", "bold"), f" (stand-in engine: not real numbers). Report: {_shown(root / 'tour-report' / 'report.md')}; "
-         f"capacity files: {_shown(project / 'capacity')}; plan: {_shown(project / 'plan-out' / STACK)}")
+    _say(
+        console,
+        (f"tour done in {time.monotonic() - STARTED:.0f} s", "bold"),
+        f" (stand-in engine: not real numbers). Report: {_shown(root / 'tour-report' / 'report.md')}; "
+        f"capacity files: {_shown(project / 'capacity')}; plan: {_shown(project / 'plan-out' / STACK)}",
+    )
     return 0

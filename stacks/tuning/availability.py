@@ -3,7 +3,8 @@ get (not offered in the region, or over its quota; `stacks/preflight.py` does th
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from components.rules import ConfigError, Problem
 
@@ -35,11 +36,26 @@ def drop(grid: GridSpec, reasons: dict[str, str]) -> GridSpec:
         change = {"parameters": {**grid.model_dump(mode="json", by_alias=True)["parameters"], KEY: values}}
         empty = not values
     if empty:
-        raise ConfigError([Problem(f"parameters.{KEY}", sorted(reasons), "PREFLIGHT", f"the account can get none of the grid's instance types ({why})", "request a quota increase in Service Quotas, or tune other instance types or another region")])
+        raise ConfigError(
+            [
+                Problem(
+                    f"parameters.{KEY}",
+                    sorted(reasons),
+                    "PREFLIGHT",
+                    f"the account can get none of the grid's instance types ({why})",
+                    "request a quota increase in Service Quotas, or tune other instance types or another region",
+                )
+            ]
+        )
     return with_overrides(grid, change)
 
 
-def check(grid: GridSpec, region: str, unobtainable: Callable[[dict[str, int], bool, str], dict[str, str]], say: Callable[[str], None]) -> GridSpec:
+def check(
+    grid: GridSpec,
+    region: str,
+    unobtainable: Callable[[dict[str, int], bool, str], dict[str, str]],
+    say: Callable[[str], None],
+) -> GridSpec:
     """`grid` minus what the account cannot get, one printed line per dropped type."""
     if not (grid.points and any(KEY in p for p in grid.points)) and KEY not in grid.parameters:
         return grid

@@ -13,14 +13,13 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from pydantic import ValidationError
 
 from benchmarks import inputs
 from benchmarks.outputs import Kind, Output, json_bytes, json_object_with
 from benchmarks.secrets import scrub_data
-
 from components.rules import ConfigError
 from components.rules.capacity import SCHEMA_VERSION
 from components.rules.cost import cost_per_mtok
@@ -30,17 +29,23 @@ from .cost import COST_METRICS, no_price, price_source
 from .grid import GridSpec, apply, point_benchmark
 from .store import TrialRecord, TrialStore
 
-CAPACITY_FILE = Kind("capacity file", "capacity/<model>.json", json_object_with("schemaVersion", "model", "engine", "instanceType", "capacity"))
+CAPACITY_FILE = Kind(
+    "capacity file",
+    "capacity/<model>.json",
+    json_object_with("schemaVersion", "model", "engine", "instanceType", "capacity"),
+)
 
 
-def _spec(grid: GridSpec, record: TrialRecord) -> Optional[EndpointSpec]:
+def _spec(grid: GridSpec, record: TrialRecord) -> EndpointSpec | None:
     try:
-        return EndpointSpec.model_validate(apply(grid.base, {k: v for k, v in record.params.items() if not k.startswith("benchmark.")}))
+        return EndpointSpec.model_validate(
+            apply(grid.base, {k: v for k, v in record.params.items() if not k.startswith("benchmark.")})
+        )
     except (ValidationError, ConfigError):  # a point the grid pruned or a base that no longer validates: no file
         return None
 
 
-def document(grid: GridSpec, record: TrialRecord, db: Path) -> Optional[dict[str, Any]]:
+def document(grid: GridSpec, record: TrialRecord, db: Path) -> dict[str, Any] | None:
     """The capacity file of one succeeded trial, or None when it recorded no capacity."""
     cap = record.metrics.get("capacity")
     spec = _spec(grid, record)
@@ -65,12 +70,26 @@ def document(grid: GridSpec, record: TrialRecord, db: Path) -> Optional[dict[str
             "values": cap["values"],
             "source": cap["source"],
         },
-        "requestRate": {"value": _round(rate.get("value")), "lowerBound": _round(rate.get("lower_bound")), "values": [_round(v) for v in rate.get("values") or []]} if rate else None,
-        "measured": datetime.datetime.fromtimestamp(record.finished or record.started or 0, datetime.timezone.utc).date().isoformat(),
+        "requestRate": {
+            "value": _round(rate.get("value")),
+            "lowerBound": _round(rate.get("lower_bound")),
+            "values": [_round(v) for v in rate.get("values") or []],
+        }
+        if rate
+        else None,
+        "measured": datetime.datetime.fromtimestamp(record.finished or record.started or 0, datetime.UTC)
+        .date()
+        .isoformat(),
         "run": record.run,
         "trial": record.key,
-        "source": {"database": db.name, "grid": grid.name, "target": grid.target, "params": dict(sorted(record.params.items())), "repeats": grid.repeats,
-                   **({"standIn": True} if grid.stand_in else {})},  # C1 warns on such a file
+        "source": {
+            "database": db.name,
+            "grid": grid.name,
+            "target": grid.target,
+            "params": dict(sorted(record.params.items())),
+            "repeats": grid.repeats,
+            **({"standIn": True} if grid.stand_in else {}),
+        },  # C1 warns on such a file
         "cost": cost(grid, record, spec, cap),
     }
 
@@ -80,12 +99,19 @@ def cost(grid: GridSpec, record: TrialRecord, spec: EndpointSpec, cap: dict[str,
     throughput measured there); null figures with the reason."""
     price = record.value("cost_per_hour")
     if price is None:
-        return {"perHour": None, "perMtokOutputAtSlo": None, "priceSource": None, "reason": f"the trial had no price: {no_price(grid)}"}
+        return {
+            "perHour": None,
+            "perMtokOutputAtSlo": None,
+            "priceSource": None,
+            "reason": f"the trial had no price: {no_price(grid)}",
+        }
     tokens = (cap.get("output_throughput") or {}).get("value")
     per_mtok = cost_per_mtok(price, tokens) if tokens else None
     out = {"perHour": _round(price), "perMtokOutputAtSlo": _round(per_mtok), "priceSource": price_source(grid, spec)}
     if per_mtok is None:
-        out["reason"] = "no output throughput recorded at the capacity's load: re-measure with this version of stacks tune"
+        out["reason"] = (
+            "no output throughput recorded at the capacity's load: re-measure with this version of stacks tune"
+        )
     return out
 
 
@@ -94,14 +120,16 @@ def _camel(metric: str) -> str:
     return head + "".join(part.capitalize() for part in rest)
 
 
-def _round(value: Optional[float]) -> Optional[float]:
+def _round(value: float | None) -> float | None:
     return None if value is None else round(float(value), 4)
 
 
 def file_name(doc: dict[str, Any]) -> str:
     """`<model>-<engine>-<instance type>-<hash of engine args and workload>.json`: stable across re-exports."""
     model = doc["model"].rsplit("/", 1)[-1]
-    key = json.dumps([doc["model"], doc["engine"], doc["instanceType"], doc["engineArgs"], doc["workload"]], sort_keys=True)
+    key = json.dumps(
+        [doc["model"], doc["engine"], doc["instanceType"], doc["engineArgs"], doc["workload"]], sort_keys=True
+    )
     slug = re.sub(r"[^a-z0-9.]+", "-", f"{model}-{doc['engine']}-{doc['instanceType']}".lower()).strip("-")
     return f"{slug}-{hashlib.sha256(key.encode()).hexdigest()[:8]}.json"
 
@@ -121,10 +149,13 @@ class Export:
             if name not in chosen or doc["capacity"]["lowerBound"] > chosen[name]["capacity"]["lowerBound"]:
                 chosen[name] = doc
         self.out_dir = out_dir
-        self.files = [(Output(out_dir / name, CAPACITY_FILE, f"--export-capacity {out_dir / name}", parents=True), doc) for name, doc in sorted(chosen.items())]
+        self.files = [
+            (Output(out_dir / name, CAPACITY_FILE, f"--export-capacity {out_dir / name}", parents=True), doc)
+            for name, doc in sorted(chosen.items())
+        ]
 
     @classmethod
-    def of_run(cls, store: TrialStore, out_dir: Path, run: Optional[str] = None) -> "Export":
+    def of_run(cls, store: TrialStore, out_dir: Path, run: str | None = None) -> Export:
         """The run a report of `run` shows (the latest without one); none when there is no such run."""
         runs = dict(store.runs())
         name = run or next(reversed(runs), None)
@@ -132,7 +163,7 @@ class Export:
             return _empty()
         return cls(GridSpec.model_validate(runs[name]), store.trials(name), store.path, out_dir)
 
-    def open(self) -> "Export":
+    def open(self) -> Export:
         try:
             for target, _ in self.files:
                 target.open()
@@ -151,7 +182,7 @@ class Export:
         for target, _ in self.files:
             target.close()
 
-    def __enter__(self) -> "Export":
+    def __enter__(self) -> Export:
         return self.open()
 
     def __exit__(self, *exc: object) -> None:
@@ -180,10 +211,22 @@ def write_index(out_dir: Path) -> Path:
     rows = []
     for path in sorted(out_dir.glob("*.json")):
         try:
-            doc = inputs.loads_json(inputs.read_text(path, max_bytes=1 << 20, what="capacity file", fix="remove it"), str(path), "remove it")
+            doc = inputs.loads_json(
+                inputs.read_text(path, max_bytes=1 << 20, what="capacity file", fix="remove it"), str(path), "remove it"
+            )
             cap = doc["capacity"]
             args = ", ".join(f"{k}={v}" for k, v in doc["engineArgs"].items()) or "-"
-            cells = [f"`{path.name}`", doc["model"], doc["engine"], doc["instanceType"], args, doc["workload"], f"{cap['lowerBound']:g} {cap['unit']}", doc["measured"], f"{doc['source']['grid']} {doc['trial']}"]
+            cells = [
+                f"`{path.name}`",
+                doc["model"],
+                doc["engine"],
+                doc["instanceType"],
+                args,
+                doc["workload"],
+                f"{cap['lowerBound']:g} {cap['unit']}",
+                doc["measured"],
+                f"{doc['source']['grid']} {doc['trial']}",
+            ]
         except (OSError, ValueError, KeyError, TypeError):  # not a capacity file: not indexed
             continue
         rows.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")

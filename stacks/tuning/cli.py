@@ -11,7 +11,7 @@ import signal
 import threading
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -61,14 +61,23 @@ class RichReporter:
                 self.count += 1
                 self.started[point.key] = time.monotonic()
             elapsed = time.monotonic() - self.started.get(point.key, time.monotonic())
-            say(self.console, (f"trial {self.count} of {self.total}", "bold"), f" {_params(point.params)}: {phase} ", (f"({elapsed:.0f} s)", "dim"))
+            say(
+                self.console,
+                (f"trial {self.count} of {self.total}", "bold"),
+                f" {_params(point.params)}: {phase} ",
+                (f"({elapsed:.0f} s)", "dim"),
+            )
 
     def finished(self, point: Point, record: TrialRecord) -> None:
         elapsed = (record.finished or 0) - (record.started or 0)
         color = {"succeeded": "green", "infeasible": "yellow"}.get(record.status, "red")
         detail = ""
         if record.status == "succeeded":
-            detail = ", ".join(f"{m} {record.value(m):.4g}" for m in ("output_throughput", "ttft_p90", "tpot_p90") if record.value(m) is not None)
+            detail = ", ".join(
+                f"{m} {record.value(m):.4g}"
+                for m in ("output_throughput", "ttft_p90", "tpot_p90")
+                if record.value(m) is not None
+            )
         elif record.error:
             detail = record.note[:160]
         say(self.console, "  ", (record.status, color), f" in {elapsed:.0f} s: {detail}")
@@ -81,7 +90,10 @@ def _params(params: dict[str, Any]) -> str:
 def print_pruned(console: Console, points: list[Point], verbose: bool = False) -> None:
     """The count, then one line per cause (how many points it prunes, the values, the fix); `verbose`: each point."""
     pruned = [p for p in points if p.pruned]
-    say(console, f"grid: {len(points)} point(s), {len(pruned)} pruned by the rule library, {len(points) - len(pruned)} to try")
+    say(
+        console,
+        f"grid: {len(points)} point(s), {len(pruned)} pruned by the rule library, {len(points) - len(pruned)} to try",
+    )
     for count, line in prune_causes(pruned):
         say(console, f"  {count} point(s): {line}")
     if verbose:
@@ -108,15 +120,21 @@ def prune_causes(pruned: list[Point]) -> list[tuple[int, str]]:
                 values.append(problem.value)
     lines = []
     for (rule, path, message, fix), (keys, values) in causes.items():
-        shown = ", ".join(repr(v) for v in values[:MAX_SHOWN_VALUES]) + (f" and {len(values) - MAX_SHOWN_VALUES} more" if len(values) > MAX_SHOWN_VALUES else "")
-        lines.append((len(keys), f"{printable(path)} = {printable(shown)}: [{rule}] {printable(message)}. Fix: {printable(fix)}"))
+        shown = ", ".join(repr(v) for v in values[:MAX_SHOWN_VALUES]) + (
+            f" and {len(values) - MAX_SHOWN_VALUES} more" if len(values) > MAX_SHOWN_VALUES else ""
+        )
+        lines.append(
+            (len(keys), f"{printable(path)} = {printable(shown)}: [{rule}] {printable(message)}. Fix: {printable(fix)}")
+        )
     return sorted(lines, key=lambda pair: -pair[0])  # stable: first seen first among equals
 
 
 def nothing_to_try(grid: GridSpec, points: list[Point]) -> str:
     """The one line a grid with no point left says: how many were pruned, by how many causes, against what."""
     causes = len(prune_causes([p for p in points if p.pruned]))
-    against = f" against base stack {grid.pulumi.base_stack}" if grid.target == "pulumi" and grid.pulumi.base_stack else ""
+    against = (
+        f" against base stack {grid.pulumi.base_stack}" if grid.target == "pulumi" and grid.pulumi.base_stack else ""
+    )
     return f"nothing to try: all {len(points)} point(s) of grid {grid.name} were pruned{against} ({causes} cause(s) above); fix them in the grid or the base stack"
 
 
@@ -131,7 +149,11 @@ def workers(requested: int, console: Console) -> int:
     load generator needs a core to time requests, and on the local target so does its engine."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if requested > cores:
-        say(console, ("note", "yellow"), f": --workers {requested} capped at {cores}, this machine's cores (each trial's load generator, and on --target local its engine, needs one); run more workers on other machines with --db postgresql://...")
+        say(
+            console,
+            ("note", "yellow"),
+            f": --workers {requested} capped at {cores}, this machine's cores (each trial's load generator, and on --target local its engine, needs one); run more workers on other machines with --db postgresql://...",
+        )
         return cores
     return requested
 
@@ -151,13 +173,22 @@ def make_deployer(grid: GridSpec, target: str, db: Path | str, run: str) -> Any:
 
 def tune(args: Any, console: Console) -> int:
     if getattr(args, "parallel", None) is not None:  # the older name, kept working
-        say(console, ("note", "yellow"), ": --parallel is the older name of --workers (trials at once from this process)")
+        say(
+            console,
+            ("note", "yellow"),
+            ": --parallel is the older name of --workers (trials at once from this process)",
+        )
     count = getattr(args, "workers", None) or getattr(args, "parallel", None)
-    overrides: dict[str, Any] = {k: v for k, v in (("target", args.target), ("strategy", args.strategy), ("parallel", count)) if v is not None}
+    overrides: dict[str, Any] = {
+        k: v for k, v in (("target", args.target), ("strategy", args.strategy), ("parallel", count)) if v is not None
+    }
     try:
         grid = grid_mod.load(args.grid)
         if getattr(args, "max_error_rate", None) is not None:
-            overrides["benchmark"] = {**grid.benchmark.model_dump(mode="json", by_alias=True), "maxErrorRate": args.max_error_rate}
+            overrides["benchmark"] = {
+                **grid.benchmark.model_dump(mode="json", by_alias=True),
+                "maxErrorRate": args.max_error_rate,
+            }
         grid = grid_mod.with_overrides(grid, overrides)
     except ConfigError as exc:
         say(console, (f"{args.grid} has {len(exc.problems)} problem(s):", "red"))
@@ -169,7 +200,11 @@ def tune(args: Any, console: Console) -> int:
         from .pulumi_target import base_problems, with_cluster_context
 
         if not grid.pulumi.base_stack and not args.dry_run:
-            say(console, (f"{args.grid}: pulumi.baseStack = None", "red"), ": --target pulumi needs the platform stack the trials run on; set pulumi.baseStack (e.g. staging), or use --dry-run or --target local")
+            say(
+                console,
+                (f"{args.grid}: pulumi.baseStack = None", "red"),
+                ": --target pulumi needs the platform stack the trials run on; set pulumi.baseStack (e.g. staging), or use --dry-run or --target local",
+            )
             return 2
         try:
             grid = with_cluster_context(grid)
@@ -179,21 +214,35 @@ def tune(args: Any, console: Console) -> int:
             return 2
         if base:
             # Every trial runs on the base stack as the driver brings it up: its problems are every trial's, said once.
-            say(console, (f"base stack {grid.pulumi.base_stack} (Pulumi.{grid.pulumi.base_name}.yaml) has {len(base)} problem(s); every trial runs on it:", "red"))
+            say(
+                console,
+                (
+                    f"base stack {grid.pulumi.base_stack} (Pulumi.{grid.pulumi.base_name}.yaml) has {len(base)} problem(s); every trial runs on it:",
+                    "red",
+                ),
+            )
             for problem in base:
                 say(console, f"  {problem}")
             return 2
     db: Any = args.db if args.db and is_url(args.db) else sqlite_path(args.db or f"tuning-runs/{grid.name}.db")
     if is_url(str(db)) and grid.target == "pulumi" and not grid.pulumi.backend_url and not args.dry_run:
         # A retry on another machine must reach the dead worker's trial stack to destroy it.
-        say(console, ("a shared --db needs a shared Pulumi backend", "red"), ": pulumi.backendUrl = None; Fix: set pulumi.backendUrl (e.g. s3://BUCKET/tuning) in the grid, the same for every worker")
+        say(
+            console,
+            ("a shared --db needs a shared Pulumi backend", "red"),
+            ": pulumi.backendUrl = None; Fix: set pulumi.backendUrl (e.g. s3://BUCKET/tuning) in the grid, the same for every worker",
+        )
         return 2
     grid = grid_mod.with_overrides(grid, {"parallel": workers(grid.parallel, console)}) if not args.dry_run else grid
     if grid.target == "pulumi" and not args.dry_run:
         from shutil import which
 
         if which("pulumi") is None:
-            say(console, ("--target pulumi needs the pulumi CLI on PATH", "red"), " (https://www.pulumi.com/docs/install/); use --target local or --dry-run here")
+            say(
+                console,
+                ("--target pulumi needs the pulumi CLI on PATH", "red"),
+                " (https://www.pulumi.com/docs/install/); use --target local or --dry-run here",
+            )
             return 2
         kept = drop_unobtainable(grid, console)
         if kept is None:
@@ -214,7 +263,14 @@ def tune(args: Any, console: Console) -> int:
             return 1
         return dry_run(grid, points, console, verbose)
     stop = threading.Event()
-    driver = Driver(grid, store, make_deployer(grid, grid.target, db, grid.name), reporter=RichReporter(console), stop=stop, heartbeat=getattr(args, "heartbeat", None))
+    driver = Driver(
+        grid,
+        store,
+        make_deployer(grid, grid.target, db, grid.name),
+        reporter=RichReporter(console),
+        stop=stop,
+        heartbeat=getattr(args, "heartbeat", None),
+    )
     previous = signal.getsignal(signal.SIGTERM)
     signal.signal(signal.SIGTERM, lambda *_: stop.set())  # CI timeouts: tear down like Ctrl-C
     try:
@@ -227,19 +283,28 @@ def tune(args: Any, console: Console) -> int:
         return 1
     finally:
         signal.signal(signal.SIGTERM, previous)
-    say(console, f"ran {summary.ran} trial(s), {summary.skipped} finished earlier, {summary.pruned} pruned; results in {store.path}")
+    say(
+        console,
+        f"ran {summary.ran} trial(s), {summary.skipped} finished earlier, {summary.pruned} pruned; results in {store.path}",
+    )
     code = 0
     if summary.interrupted:
-        say(console, ("interrupted", "yellow"), ": every started trial was torn down; run the same command again to resume")
+        say(
+            console,
+            ("interrupted", "yellow"),
+            ": every started trial was torn down; run the same command again to resume",
+        )
         code = 130
     elif not any(r.status == "succeeded" for r in summary.records):
-        counts = ", ".join(f"{sum(r.status == s for r in summary.records)} {s}" for s in ("failed", "infeasible", "pruned"))
+        counts = ", ".join(
+            f"{sum(r.status == s for r in summary.records)} {s}" for s in ("failed", "infeasible", "pruned")
+        )
         say(console, ("no trial succeeded", "red"), f" ({counts}); see the notes in the report and the trial logs")
         code = 1
     return report(argparse_namespace(db=str(db), out=args.out, run=grid.name, worker=is_url(str(db))), console, code)
 
 
-def drop_unobtainable(grid: GridSpec, console: Console, aws: Any = None) -> Optional[GridSpec]:
+def drop_unobtainable(grid: GridSpec, console: Console, aws: Any = None) -> GridSpec | None:
     """The preflight quota check on a grid that varies instanceType: the types the account cannot get
     are dropped, each named; None (after printing why) when none is left."""
     from stacks import preflight
@@ -251,7 +316,12 @@ def drop_unobtainable(grid: GridSpec, console: Console, aws: Any = None) -> Opti
     region = str(load_base(grid.pulumi)[1].get("aws:region") or grid.cost.region)
     aws = aws or Aws(region)
     try:
-        return check(grid, region, lambda wanted, hyperpod, r: preflight.unobtainable(wanted, hyperpod, r, aws), lambda line: say(console, (line, "yellow")))
+        return check(
+            grid,
+            region,
+            lambda wanted, hyperpod, r: preflight.unobtainable(wanted, hyperpod, r, aws),
+            lambda line: say(console, (line, "yellow")),
+        )
     except AwsError as exc:
         say(console, ("preflight skipped", "yellow"), f": {exc}; every instance type of the grid is kept")
         return grid
@@ -270,15 +340,18 @@ def argparse_namespace(**kwargs: Any) -> Any:
 def dry_run(grid: GridSpec, points: list[Point], console: Console, verbose: bool = False) -> int:
     """The offline plan of each surviving point, as its trial stack (name included): the endpoint rendered,
     validated, checked. A failed plan is listed with its problems; a passed one only with `verbose`."""
-    from stacks import plan as plan_mod
-
     from components.rules import ConfigError
+    from stacks import plan as plan_mod
 
     from .pulumi_target import STAND_IN_CLUSTER, load_base, trial_config
 
     project, base_config = load_base(grid.pulumi) if grid.target == "pulumi" else ("llm-serving", {})
     if not base_config:  # local target, or no base stack: an adopted cluster stands in
-        cluster = grid.cluster.model_dump(mode="json", by_alias=True, exclude_defaults=True) if grid.cluster else STAND_IN_CLUSTER
+        cluster = (
+            grid.cluster.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+            if grid.cluster
+            else STAND_IN_CLUSTER
+        )
         base_config = {"aws:region": "us-east-1", f"{project}:cluster": cluster}
     extra = grid.pulumi.config if grid.target == "pulumi" else {}
     failed = passed = 0
@@ -301,7 +374,12 @@ def dry_run(grid: GridSpec, points: list[Point], console: Console, verbose: bool
         passed += ok
         if ok and not verbose:
             continue
-        say(console, f"  plan {_params(point.params)}: ", ("passed", "green") if ok else ("failed", "red"), f" ({len(plan.objects)} objects)")
+        say(
+            console,
+            f"  plan {_params(point.params)}: ",
+            ("passed", "green") if ok else ("failed", "red"),
+            f" ({len(plan.objects)} objects)",
+        )
         for obj in plan.objects:
             for problem in obj.errors:
                 say(console, f"    {obj.kind}/{obj.name}: {problem}")
@@ -309,7 +387,10 @@ def dry_run(grid: GridSpec, points: list[Point], console: Console, verbose: bool
                 say(console, f"    {obj.kind}/{obj.name}: schema: {error}")
             for violation in obj.schema.cel.violations if obj.schema else ():
                 say(console, f"    {obj.kind}/{obj.name}: schema: {violation}")
-    say(console, f"plans: {passed} passed, {failed} failed" + ("" if verbose or not passed else " (--verbose lists each)"))
+    say(
+        console,
+        f"plans: {passed} passed, {failed} failed" + ("" if verbose or not passed else " (--verbose lists each)"),
+    )
     say(console, "dry run: nothing was deployed")
     return 1 if failed else 0
 
@@ -318,7 +399,11 @@ def report(args: Any, console: Console, code: int = 0) -> int:
     shared = is_url(str(args.db))
     db: Any = str(args.db) if shared else sqlite_path(args.db)
     if not shared and not db.exists():
-        say(console, (f"no results database at {db}", "red"), f" (run `python -m stacks tune GRID.yaml --db {db}` first)")
+        say(
+            console,
+            (f"no results database at {db}", "red"),
+            f" (run `python -m stacks tune GRID.yaml --db {db}` first)",
+        )
         return 2
     try:
         store = open_store(db, create=False)  # a report adds no table to a file that is not a results database
@@ -330,14 +415,20 @@ def report(args: Any, console: Console, code: int = 0) -> int:
     try:
         if getattr(args, "export_capacity", None):  # its files checked and locked before the report is written
             capacity = capacity_mod.Export.of_run(store, Path(args.export_capacity), getattr(args, "run", None)).open()
-        written = report_mod.write(store, out, getattr(args, "run", None), f"--out {out}" if args.out else f"report folder {out}")
+        written = report_mod.write(
+            store, out, getattr(args, "run", None), f"--out {out}" if args.out else f"report folder {out}"
+        )
         files = capacity.write() if capacity is not None else None
     except OutputLocked as exc:
         if not getattr(args, "worker", False):
             say(console, (str(exc), "red"))
             return 2
         # Workers of one shared study on one machine finish together: the first writes the report.
-        say(console, ("note", "yellow"), f": another worker on this machine is writing the report in {out}; `python -m stacks report --db {store.path}` writes it again with every result")
+        say(
+            console,
+            ("note", "yellow"),
+            f": another worker on this machine is writing the report in {out}; `python -m stacks report --db {store.path}` writes it again with every result",
+        )
         return code
     except (ValueError, OutputError, StoreError) as exc:
         say(console, (str(exc), "red"))
@@ -355,17 +446,34 @@ def report(args: Any, console: Console, code: int = 0) -> int:
     console.print(table)
     decision = written["verdict"]
     if not written["complete"]:
-        say(console, ("this run did not finish", "yellow"), f": {_finished(written['counts'])}; run the same `stacks tune` command again to resume")
+        say(
+            console,
+            ("this run did not finish", "yellow"),
+            f": {_finished(written['counts'])}; run the same `stacks tune` command again to resume",
+        )
     if decision.best is not None:
-        label = ("winner", "green") if decision.decisive else ("best, not decisive" if written["complete"] else "best so far, not decisive", "yellow")
+        label = (
+            ("winner", "green")
+            if decision.decisive
+            else ("best, not decisive" if written["complete"] else "best so far, not decisive", "yellow")
+        )
         say(console, label, f": {_params(decision.best.params)} — {decision.reason}")
         say(console, f"ready-to-paste stack config: {written['snippet']}")
     else:
         say(console, (decision.reason, "yellow"))
-    say(console, f"report: {written['report']}" + (f"; plot: {written['plot']}" if written["plot"] else "") + (f"; cost plot: {written['cost_plot']}" if written.get("cost_plot") else ""))
+    say(
+        console,
+        f"report: {written['report']}"
+        + (f"; plot: {written['plot']}" if written["plot"] else "")
+        + (f"; cost plot: {written['cost_plot']}" if written.get("cost_plot") else ""),
+    )
     if files is not None:
         if not files:
-            say(console, ("no capacity to export", "yellow"), ": no succeeded trial recorded the highest load that met the SLO")
+            say(
+                console,
+                ("no capacity to export", "yellow"),
+                ": no succeeded trial recorded the highest load that met the SLO",
+            )
         for path in files:
             say(console, f"capacity file: {path}")
         if files:

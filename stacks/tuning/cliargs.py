@@ -10,9 +10,13 @@ def positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; Fix: give the number of trials to run at once, e.g. --workers 2") from None
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a whole number; Fix: give the number of trials to run at once, e.g. --workers 2"
+        ) from None
     if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} trials at once would run nothing; Fix: give 1 or more, e.g. --workers 2")
+        raise argparse.ArgumentTypeError(
+            f"{value} trials at once would run nothing; Fix: give 1 or more, e.g. --workers 2"
+        )
     return value
 
 
@@ -22,7 +26,9 @@ def error_rate(text: str) -> float:
     except ValueError:
         value = -1.0
     if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a fraction from 0 to 1; Fix: e.g. --max-error-rate 0.05 for 5 %")
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a fraction from 0 to 1; Fix: e.g. --max-error-rate 0.05 for 5 %"
+        )
     return value
 
 
@@ -36,7 +42,9 @@ def positive_seconds(text: str) -> float:
     except ValueError:
         value = -1.0
     if not 0 < value <= MAX_TIMEOUT_SECONDS:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0 and at most {MAX_TIMEOUT_SECONDS:g}; Fix: e.g. --timeout 10")
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of seconds above 0 and at most {MAX_TIMEOUT_SECONDS:g}; Fix: e.g. --timeout 10"
+        )
     return value
 
 
@@ -50,5 +58,7 @@ def heartbeat_seconds(text: str) -> int:
     except ValueError:
         value = 0
     if not 1 <= value <= MAX_HEARTBEAT_SECONDS:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of seconds from 1 to {MAX_HEARTBEAT_SECONDS}; Fix: e.g. --heartbeat 20")
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a whole number of seconds from 1 to {MAX_HEARTBEAT_SECONDS}; Fix: e.g. --heartbeat 20"
+        )
     return value

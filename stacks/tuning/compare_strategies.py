@@ -16,7 +16,6 @@ import argparse
 import statistics
 import sys
 from pathlib import Path
-from typing import Optional
 
 from rich.console import Console
 from rich.table import Table
@@ -29,7 +28,7 @@ SURFACES = Path(__file__).resolve().parent / "surfaces"
 STRATEGIES = tuple(reversed(strategies.STRATEGIES))
 
 
-def _median(trials: list[Optional[int]], budget: int) -> int:
+def _median(trials: list[int | None], budget: int) -> int:
     """The median seed's trials to get within 2 %; budget + 1 stands for "not within the budget"."""
     return statistics.median_low(n if n is not None else budget + 1 for n in trials)
 
@@ -37,13 +36,17 @@ def _median(trials: list[Optional[int]], budget: int) -> int:
 def compare(surface: Surface, seeds: int, fraction: float) -> Table:
     budget = max(1, int(surface.size * fraction))
     optimum = surface.optimum()
-    table = Table(title=f"{surface.name}: {surface.size} points, optimum {optimum:.1f}, {budget} trials per run, {seeds} seeds")
+    table = Table(
+        title=f"{surface.name}: {surface.size} points, optimum {optimum:.1f}, {budget} trials per run, {seeds} seeds"
+    )
     for column in ("strategy", "within 2 %", "within 5 %", "median trials to 2 %", "speed-up over random"):
         table.add_column(column, justify="left" if column == "strategy" else "right")
     rows = {}
     for strategy in STRATEGIES:
         # Exhaustive grid has one order: one run stands for every seed.
-        runs = [replay(surface, strategy, trials=budget, seed=seed) for seed in range(1 if strategy == "grid" else seeds)]
+        runs = [
+            replay(surface, strategy, trials=budget, seed=seed) for seed in range(1 if strategy == "grid" else seeds)
+        ]
         runs = runs * (seeds // len(runs))
         hit2 = sum(r.best is not None and r.best >= 0.98 * optimum for r in runs)
         hit5 = sum(r.best is not None and r.best >= 0.95 * optimum for r in runs)
@@ -59,11 +62,15 @@ def compare(surface: Surface, seeds: int, fraction: float) -> Table:
     return table
 
 
-def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m stacks.tuning.compare_strategies", description=__doc__.split("\n\n")[0])
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m stacks.tuning.compare_strategies", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("surfaces", nargs="*", type=Path, default=sorted(SURFACES.glob("*.json")))
     parser.add_argument("--seeds", type=int, default=20)
-    parser.add_argument("--budget", type=float, default=0.3, help="trials per run, as a fraction of the grid (default 0.3)")
+    parser.add_argument(
+        "--budget", type=float, default=0.3, help="trials per run, as a fraction of the grid (default 0.3)"
+    )
     args = parser.parse_args(argv)
     console = Console(width=max(110, Console().width))
     for path in args.surfaces:

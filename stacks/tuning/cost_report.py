@@ -4,7 +4,7 @@ $ per million output tokens at the SLO, and a cost-vs-latency plot."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from components.rules.cost import TooManyReplicas, cost_per_month_at_peak
 
@@ -24,10 +24,14 @@ def replicas(grid: GridSpec, record: TrialRecord) -> int:
     return max(int(apply(grid.base, record.params).get("replicas", 1) or 1), 1)
 
 
-def monthly_at_peak(grid: GridSpec, record: TrialRecord) -> Optional[float]:
+def monthly_at_peak(grid: GridSpec, record: TrialRecord) -> float | None:
     """$ a month to serve the grid's declared peak with replicas of this configuration, from the request
     rate it sustained within the SLOs; None without a declared peak or an SLO-meeting measurement."""
-    peak, per_hour, rps = grid.cost.peak_requests_per_second, record.value("cost_per_hour"), record.value("request_throughput")
+    peak, per_hour, rps = (
+        grid.cost.peak_requests_per_second,
+        record.value("cost_per_hour"),
+        record.value("request_throughput"),
+    )
     if peak is None or per_hour is None or not rps or not record.metrics.get("meets_slo"):
         return None
     n = replicas(grid, record)
@@ -42,7 +46,7 @@ def header(grid: GridSpec) -> list[str]:
 
 
 def cells(grid: GridSpec, record: TrialRecord) -> list[str]:
-    def money(value: Optional[float], digits: int) -> str:
+    def money(value: float | None, digits: int) -> str:
         return "-" if value is None else f"{value:,.{digits}f}"
 
     out = [money(record.value("cost_per_hour"), 2), money(record.value("cost_per_mtok"), 4)]
@@ -54,7 +58,14 @@ def cells(grid: GridSpec, record: TrialRecord) -> list[str]:
 def ranked(records: list[TrialRecord], grid: GridSpec) -> list[TrialRecord]:
     """Succeeded trials within every SLO and the error limit, cheapest per million output tokens first."""
     limit = grid.benchmark.max_error_rate
-    ok = [r for r in records if r.status == "succeeded" and r.metrics.get("meets_slo") and r.value("cost_per_mtok") is not None and (r.value("error_rate") or 0) <= limit]
+    ok = [
+        r
+        for r in records
+        if r.status == "succeeded"
+        and r.metrics.get("meets_slo")
+        and r.value("cost_per_mtok") is not None
+        and (r.value("error_rate") or 0) <= limit
+    ]
     return sorted(ok, key=lambda r: r.measured("cost_per_mtok"))
 
 
@@ -77,9 +88,13 @@ def section(records: list[TrialRecord], grid: GridSpec) -> list[str]:
     return lines
 
 
-def plot(records: list[TrialRecord], grid: GridSpec, path: Path, latency: str) -> Optional[Path]:
+def plot(records: list[TrialRecord], grid: GridSpec, path: Path, latency: str) -> Path | None:
     """$ per million output tokens against latency, one point per succeeded trial with a price."""
-    pts = [r for r in records if r.status == "succeeded" and r.value("cost_per_mtok") is not None and r.value(latency) is not None]
+    pts = [
+        r
+        for r in records
+        if r.status == "succeeded" and r.value("cost_per_mtok") is not None and r.value(latency) is not None
+    ]
     if not pts:
         return None
     import matplotlib
@@ -95,7 +110,9 @@ def plot(records: list[TrialRecord], grid: GridSpec, path: Path, latency: str) -
     return plotting.finish(fig, ax, grid, latency, "$ per million output tokens", "cost vs latency", path)
 
 
-def extend_rows(records: list[TrialRecord], grid: GridSpec, head: list[str], table: list[list[str]], order: list[Any]) -> None:
+def extend_rows(
+    records: list[TrialRecord], grid: GridSpec, head: list[str], table: list[list[str]], order: list[Any]
+) -> None:
     """Add the cost columns (before status) to the report's table, rows given in `order`."""
     if not has_cost(records):
         return

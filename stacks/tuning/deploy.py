@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Literal, Optional, Protocol
+from typing import Any, Literal, Protocol
 
 from components.rules.spec import EndpointSpec
 
@@ -18,9 +19,9 @@ from components.rules.spec import EndpointSpec
 class Endpoint:
     base_url: str  # http://host:port (the load generator appends /v1/...)
     model: str  # the model id; clients send its served name (G5)
-    api_key: Optional[str] = None
+    api_key: str | None = None
     gpus: int = 1  # GPUs the endpoint holds, for tokens/s per GPU
-    price_per_hour: Optional[float] = None  # $/h of what the trial deployed, for the cost metrics
+    price_per_hour: float | None = None  # $/h of what the trial deployed, for the cost metrics
     in_cluster: Any = None  # stacks/tuning/incluster.py InCluster: where benchmark.clients > 1 loads from
 
 
@@ -65,13 +66,13 @@ class Deployer(Protocol):
 
     def stop(self, handle: Any) -> None: ...
 
-    def log_path(self, handle: Any) -> Optional[str]: ...
+    def log_path(self, handle: Any) -> str | None: ...
 
-    def describe(self, handle: Any) -> Optional[str]:
+    def describe(self, handle: Any) -> str | None:
         """A name for what was deployed (a stack name), recorded so a crash can be cleaned up."""
         ...
 
-    def cleanup(self, described: str) -> Optional[str]:
+    def cleanup(self, described: str) -> str | None:
         """Remove what a crashed earlier run left behind (a stack named by `describe`); may return
         a note for the user (e.g. why a recorded process was left alone)."""
         ...

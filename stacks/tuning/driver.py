@@ -11,9 +11,10 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from benchmarks import secrets
 
@@ -42,7 +43,6 @@ class Reporter(Protocol):
     def finished(self, point: Point, record: TrialRecord) -> None: ...
 
     # Optional: `note(message)`, for what recovery did (e.g. a recorded pid left alone).
-
 
 
 class NullReporter:
@@ -79,15 +79,15 @@ class Driver:
         grid: GridSpec,
         store: TrialStore,
         deployer: Deployer,
-        measurer: Optional[Measures] = None,
-        run: Optional[str] = None,
-        strategy: Optional[str] = None,
-        parallel: Optional[int] = None,
-        reporter: Optional[Reporter] = None,
-        stop: Optional[threading.Event] = None,
+        measurer: Measures | None = None,
+        run: str | None = None,
+        strategy: str | None = None,
+        parallel: int | None = None,
+        reporter: Reporter | None = None,
+        stop: threading.Event | None = None,
         clock: Callable[[], float] = time.time,
-        ready_timeout: Optional[float] = None,
-        heartbeat: Optional[int] = None,
+        ready_timeout: float | None = None,
+        heartbeat: int | None = None,
     ):
         self.grid = grid
         self.store = store
@@ -113,7 +113,7 @@ class Driver:
         assert point.spec is not None
         record = TrialRecord(self.run_name, point.key, point.params, "running", phase="deploy", started=self.clock())
         handle = None
-        store_error: Optional[StoreError] = None
+        store_error: StoreError | None = None
         lost = False
         try:
             self.store.save(record)
@@ -147,19 +147,19 @@ class Driver:
         except (ReadyTimeout, DeployError, BenchmarkFailed, EngineDied) as exc:
             record.status, record.error = "failed", f"{type(exc).__name__}: {exc}"
             handle = handle or getattr(exc, "handle", None)  # a failed `up` can leave resources
-        except Exception as exc:  # noqa: BLE001 - a trial's bug must not take the run down
+        except Exception as exc:
             record.status, record.error = "failed", f"{type(exc).__name__}: {exc}"
         finally:
             record.phase = "teardown"
             store_error = self._try_save(record, store_error)
             try:
                 self.reporter.phase(point, "teardown")
-            except Exception:  # noqa: BLE001 - a console that fails must not keep the engine running
+            except Exception:
                 pass
             try:
                 self.deployer.stop(handle)
                 record.stack = None  # `stack` names what may still exist; nothing does now
-            except Exception as exc:  # noqa: BLE001 - keep the name: the next run tears it down
+            except Exception as exc:
                 record.error = (record.error or "") + f" | teardown failed: {exc}"
             if handle is not None:
                 record.log_path = self.deployer.log_path(handle)
@@ -174,7 +174,7 @@ class Driver:
             record.status = LOST
         return record
 
-    def _try_save(self, record: TrialRecord, failed: Optional[StoreError]) -> Optional[StoreError]:
+    def _try_save(self, record: TrialRecord, failed: StoreError | None) -> StoreError | None:
         """Save unless the database already failed; the first failure is kept, teardown goes on."""
         if failed is not None:
             return failed
@@ -289,14 +289,18 @@ class Driver:
         for point in pruned:
             if self.store.get(self.run_name, point.key) is None:
                 reasons = "; ".join(str(p) for p in point.problems if p.severity == "error")
-                self.store.save(TrialRecord(self.run_name, point.key, point.params, "pruned", error=reasons, finished=self.clock()))
+                self.store.save(
+                    TrialRecord(self.run_name, point.key, point.params, "pruned", error=reasons, finished=self.clock())
+                )
         known = self._recover()
         skipped = sum(1 for r in known.values() if r.status != "pruned")
         study = strategies.make_study(self.grid, self.run_name, self.store.url)
         by_key = {p.key: p for p in points}
         strategy = strategies.make(self.strategy_name, self.grid, points, dict(known), study)
         feasible = len(points) - len(pruned)
-        self.reporter.planned(feasible if self.grid.budget.trials is None else min(feasible, self.grid.budget.trials), pruned, skipped)
+        self.reporter.planned(
+            feasible if self.grid.budget.trials is None else min(feasible, self.grid.budget.trials), pruned, skipped
+        )
 
         started_at = self.clock()
         ran, interrupted = 0, False
@@ -309,7 +313,10 @@ class Driver:
                     if self.coordinator is not None and time.monotonic() - synced >= SYNC_SECONDS:
                         self._sync_shared(strategy, mine)
                         synced = time.monotonic()
-                    room = min(self.parallel - len(running), self._budget_left(strategy.known, started_at, ran) - len(running) - len(self.taken))
+                    room = min(
+                        self.parallel - len(running),
+                        self._budget_left(strategy.known, started_at, ran) - len(running) - len(self.taken),
+                    )
                     if room > 0 and not self.stop.is_set():
                         if self.coordinator is not None:
                             for point, claim in self._claim_shared(strategy, room, by_key, mine):
@@ -349,7 +356,9 @@ class Driver:
                     self.reporter.finished(running.pop(future), record)
         interrupted = interrupted or self.stop.is_set()
         self.store.finish_run(self.run_name, "interrupted" if interrupted else "complete")
-        return RunSummary(self.run_name, len(points), len(pruned), ran, skipped, interrupted, self.store.trials(self.run_name))
+        return RunSummary(
+            self.run_name, len(points), len(pruned), ran, skipped, interrupted, self.store.trials(self.run_name)
+        )
 
     # ---------------------------------------------------------------- a shared study
 
@@ -365,7 +374,9 @@ class Driver:
                 taken.add(record.key)
         self.taken = taken
 
-    def _claim_shared(self, strategy: strategies.Strategy, room: int, by_key: dict[str, Point], mine: set[str]) -> list[tuple[Point, Any]]:
+    def _claim_shared(
+        self, strategy: strategies.Strategy, room: int, by_key: dict[str, Point], mine: set[str]
+    ) -> list[tuple[Point, Any]]:
         """Up to `room` points this process now holds: queued retries first, then new proposals. A point
         is held by its row's primary key (sharedstore.py), so no two workers deploy it."""
         out: list[tuple[Point, Any]] = []
@@ -386,7 +397,9 @@ class Driver:
                 message = self.deployer.cleanup(before.stack)
                 if message:
                     note(f"trial {claim.key}: {message}")
-            note(f"trial {claim.key}: retrying it here (attempt {claim.attempt}); the worker of attempt {claim.retry_of} stopped")
+            note(
+                f"trial {claim.key}: retrying it here (attempt {claim.attempt}); the worker of attempt {claim.retry_of} stopped"
+            )
             self.taken.discard(claim.key)
             assert point is not None  # usable
             out.append((point, claim))
@@ -397,7 +410,11 @@ class Driver:
             for point in proposed:
                 attempt = store.next_attempt(self.run_name, point.key)
                 claim = self.coordinator.hold(point.key, attempt) if attempt is not None else None
-                if claim is None or attempt is None or not store.claim(self.run_name, point.key, point.params, self.clock(), attempt):
+                if (
+                    claim is None
+                    or attempt is None
+                    or not store.claim(self.run_name, point.key, point.params, self.clock(), attempt)
+                ):
                     if claim is not None:
                         self.coordinator.release(claim, finished=False)
                     self.taken.add(point.key)  # another worker holds or finished it

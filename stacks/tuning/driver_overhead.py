@@ -19,7 +19,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -42,16 +42,16 @@ class InstantTarget:
     def wait_ready(self, handle: str, timeout: float, stop: threading.Event) -> Endpoint:
         return Endpoint("http://127.0.0.1:9", "stand-in/overhead")
 
-    def stop(self, handle: Optional[str]) -> None:
+    def stop(self, handle: str | None) -> None:
         pass
 
-    def describe(self, handle: Optional[str]) -> Optional[str]:
+    def describe(self, handle: str | None) -> str | None:
         return None
 
-    def log_path(self, handle: Optional[str]) -> Optional[str]:
+    def log_path(self, handle: str | None) -> str | None:
         return None
 
-    def cleanup(self, described: str) -> Optional[str]:
+    def cleanup(self, described: str) -> str | None:
         return None
 
 
@@ -66,7 +66,14 @@ def grid(trials: int, name: str) -> GridSpec:
         {
             "name": name,
             "target": "local",
-            "base": {"name": "overhead", "model": "stand-in/overhead", "engine": "vllm", "instanceType": "g5.xlarge", "modelSource": {"type": "huggingface"}, "engineArgs": {"maxModelLen": 2048}},
+            "base": {
+                "name": "overhead",
+                "model": "stand-in/overhead",
+                "engine": "vllm",
+                "instanceType": "g5.xlarge",
+                "modelSource": {"type": "huggingface"},
+                "engineArgs": {"maxModelLen": 2048},
+            },
             "parameters": {"engineArgs.maxNumSeqs": list(range(1, trials + 1))},
             "local": {"engine": "stand-in"},
         }
@@ -85,7 +92,7 @@ def run(trials: int, workers: int, db: str) -> tuple[float, int]:
     return elapsed, summary.ran
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=40)
     parser.add_argument("--workers", type=int, default=4)
@@ -96,14 +103,30 @@ def main(argv: Optional[list[str]] = None) -> int:
         db = args.db or str(Path(scratch) / "overhead.db")
         rows = [(n, *run(args.trials, n, db)) for n in (1, args.workers)]
     kind = "shared database" if is_url(db) else "SQLite file"
-    table = Table(title=f"driver overhead, {args.trials} instant trials, {kind}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    for column in ("workers", "wall s", "wall s per trial", "worker s per trial", f"under {GOAL_SECONDS:g} s", "vs 1 worker"):
+    table = Table(
+        title=f"driver overhead, {args.trials} instant trials, {kind}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
+    for column in (
+        "workers",
+        "wall s",
+        "wall s per trial",
+        "worker s per trial",
+        f"under {GOAL_SECONDS:g} s",
+        "vs 1 worker",
+    ):
         table.add_column(column, justify="right")
     base = rows[0][1] / max(rows[0][2], 1)
     for workers, wall, ran in rows:
         per_trial = wall / max(ran, 1)
         per_worker = per_trial * workers
-        table.add_row(str(workers), f"{wall:.2f}", f"{per_trial:.3f}", f"{per_worker:.3f}", "yes" if per_worker < GOAL_SECONDS else "no", f"{per_trial / base:.2f}x")
+        table.add_row(
+            str(workers),
+            f"{wall:.2f}",
+            f"{per_trial:.3f}",
+            f"{per_worker:.3f}",
+            "yes" if per_worker < GOAL_SECONDS else "no",
+            f"{per_trial / base:.2f}x",
+        )
     console.print(table)
     return 0 if all(wall * w / max(ran, 1) < GOAL_SECONDS for w, wall, ran in rows) else 1
 

@@ -21,9 +21,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Sequence
 from typing import Any
 
 from components.rules import instances
@@ -55,7 +55,9 @@ class CostModel:
         name = str(params.get("instanceType", self.instance_type))
         found = instances.lookup(name)
         if found is None:
-            raise ValueError(f"{surface.name}: instance type {name!r} has no GPU count in components/rules/instances.py; Fix: add `gpus` to each point of the surface")
+            raise ValueError(
+                f"{surface.name}: instance type {name!r} has no GPU count in components/rules/instances.py; Fix: add `gpus` to each point of the surface"
+            )
         return found.gpus * int(params.get("replicas", 1))
 
     def hours(self, surface: Surface, key: str) -> float:
@@ -72,7 +74,8 @@ class CostModel:
         counted = sum(isinstance(r.get("gpus"), (int, float)) for r in self.recorded.values())
         gpus = sorted({self.gpus(surface, k) for k in surface.metrics})
         time = (
-            f"per-trial time from the surface ({timed} of {surface.size} points)" if timed
+            f"per-trial time from the surface ({timed} of {surface.size} points)"
+            if timed
             else f"per-trial time modelled: bring-up {self.bring_up_h * 60:g} min + benchmark {self.bench_h * 60:g} min (crash at start: bring-up only)"
         )
         where = "from the surface" if counted else f"{self.instance_type} x replicas"
@@ -98,17 +101,30 @@ def _median(values: Sequence[float | None]) -> float | None:
 def _spread(values: Sequence[float | None], fmt: str, over: str) -> str:
     """Median [min to max] over every run; a run that missed shows as more than `over`."""
     ranked, median = _ranked(values), _median(values)
-    show = lambda v: f"> {over}" if v is None else format(v, fmt)
+
+    def show(v: float | None) -> str:
+        return f"> {over}" if v is None else format(v, fmt)
+
     if len(set(ranked)) == 1:
         return show(median)
     return f"{show(median)} [{show(ranked[0])} to {show(ranked[-1])}]"
 
 
-def table(surface: Surface, model: CostModel, seeds: int, fraction: float, within: list[float], strategies: tuple[str, ...] = STRATEGIES) -> list[str]:
+def table(
+    surface: Surface,
+    model: CostModel,
+    seeds: int,
+    fraction: float,
+    within: list[float],
+    strategies: tuple[str, ...] = STRATEGIES,
+) -> list[str]:
     """The Markdown lines of one surface's table."""
     budget = max(1, round(surface.size * fraction))
     grid_total = model.gpu_hours(surface, list(surface.metrics))
-    runs = {s: [replay(surface, s, trials=budget, seed=seed) for seed in range(1 if s == "grid" else seeds)] for s in strategies}
+    runs = {
+        s: [replay(surface, s, trials=budget, seed=seed) for seed in range(1 if s == "grid" else seeds)]
+        for s in strategies
+    }
     lines = [
         (
             f"**{surface.name}**: {surface.size} points, exhaustive grid {surface.size} trials = {grid_total:,.1f} GPU-h; "
@@ -121,7 +137,9 @@ def table(surface: Surface, model: CostModel, seeds: int, fraction: float, withi
     for x in within:
         for strategy in strategies:
             reached = [r.trials_to_reach(surface, x / 100) for r in runs[strategy]]
-            costs = [None if n is None else model.gpu_hours(surface, r.deployed[:n]) for r, n in zip(runs[strategy], reached)]
+            costs = [
+                None if n is None else model.gpu_hours(surface, r.deployed[:n]) for r, n in zip(runs[strategy], reached)
+            ]
             spent = max(model.gpu_hours(surface, r.deployed) for r in runs[strategy])
             median = _median(costs)
             share = "-" if median is None else f"{median / grid_total:.0%}"
@@ -136,11 +154,28 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stacks.tuning.gpu_hours", description=__doc__.split("\n\n")[0])
     parser.add_argument("surfaces", nargs="*", type=Path, default=sorted(SURFACES.glob("*.json")))
     parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--budget", type=float, default=1.0, help="trials per run, as a fraction of the grid (default 1.0: the whole grid)")
-    parser.add_argument("--within", type=float, nargs="+", default=[0.0, 2.0], help="percent of the grid's best (default 0 2)")
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=1.0,
+        help="trials per run, as a fraction of the grid (default 1.0: the whole grid)",
+    )
+    parser.add_argument(
+        "--within", type=float, nargs="+", default=[0.0, 2.0], help="percent of the grid's best (default 0 2)"
+    )
     parser.add_argument("--strategies", nargs="+", choices=STRATEGIES, default=list(STRATEGIES))
-    parser.add_argument("--bring-up-min", type=float, default=BRING_UP_MIN, help=f"modelled minutes to bring a trial's endpoint up (default {BRING_UP_MIN:g})")
-    parser.add_argument("--bench-min", type=float, default=BENCH_MIN, help=f"modelled minutes of a trial's benchmarks (default {BENCH_MIN:g})")
+    parser.add_argument(
+        "--bring-up-min",
+        type=float,
+        default=BRING_UP_MIN,
+        help=f"modelled minutes to bring a trial's endpoint up (default {BRING_UP_MIN:g})",
+    )
+    parser.add_argument(
+        "--bench-min",
+        type=float,
+        default=BENCH_MIN,
+        help=f"modelled minutes of a trial's benchmarks (default {BENCH_MIN:g})",
+    )
     args = parser.parse_args(argv)
     if args.seeds < 1 or not 0 < args.budget <= 1 or min(args.within) < 0:
         parser.error("--seeds must be >= 1, --budget in (0, 1], --within >= 0")
@@ -150,7 +185,11 @@ def main(argv: list[str] | None = None) -> int:
             surface = load_surface(path)
             rows, instance_type = _surface_rows(path)
             model = CostModel(args.bring_up_min / 60, args.bench_min / 60, rows, instance_type)
-            print("\n".join(table(surface, model, args.seeds, args.budget, args.within, tuple(args.strategies))), end="\n\n", flush=True)
+            print(
+                "\n".join(table(surface, model, args.seeds, args.budget, args.within, tuple(args.strategies))),
+                end="\n\n",
+                flush=True,
+            )
         except (OSError, ValueError) as error:
             print(f"{path}: {error}", file=sys.stderr)
             return 2

@@ -8,7 +8,6 @@ are this module's public face (`from .grid import GridSpec, expand`, `grid_mod.l
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Union
 
 from pydantic import ValidationError
 
@@ -17,28 +16,74 @@ from components.rules import ConfigError, Problem
 from stacks.yamlio import YamlInputError, load_file
 
 from .grid_checks import check, grid_problem, with_overrides
-from .grid_points import Point, apply, distinct_values, dpd_shape, endpoint_params, expand, make_point, parameter_values, point_benchmark, point_key
+from .grid_points import (
+    Point,
+    apply,
+    distinct_values,
+    dpd_shape,
+    endpoint_params,
+    expand,
+    make_point,
+    parameter_values,
+    point_benchmark,
+    point_key,
+)
 from .grid_spec import METRICS, STAND_IN_NOTE, Benchmark, Budget, GridSpec, LocalTarget, PulumiTarget, Range
 
 __all__ = [
-    "METRICS", "STAND_IN_NOTE", "Benchmark", "Budget", "GridSpec", "LocalTarget", "Point", "PulumiTarget", "Range", "apply",
-    "distinct_values", "dpd_shape", "endpoint_params", "expand", "load", "make_point", "parameter_values", "point_benchmark", "point_key",
+    "METRICS",
+    "STAND_IN_NOTE",
+    "Benchmark",
+    "Budget",
+    "GridSpec",
+    "LocalTarget",
+    "Point",
+    "PulumiTarget",
+    "Range",
+    "apply",
+    "distinct_values",
+    "dpd_shape",
+    "endpoint_params",
+    "expand",
+    "load",
+    "make_point",
+    "parameter_values",
+    "point_benchmark",
+    "point_key",
     "with_overrides",
 ]
 
 
-def load(path: Union[str, Path]) -> GridSpec:
+def load(path: str | Path) -> GridSpec:
     """Parse a grid file; every problem at once, as ConfigError lines."""
     path = Path(path)
     if not path.exists():
-        raise ConfigError([Problem(str(path), None, "CONFIG", "grid file not found", "give the path of a grid YAML (see stacks/grids/)")])
+        raise ConfigError(
+            [
+                Problem(
+                    str(path), None, "CONFIG", "grid file not found", "give the path of a grid YAML (see stacks/grids/)"
+                )
+            ]
+        )
     try:
         raw = load_file(path)
     except YamlInputError as exc:
         message, _, fix = str(exc).partition("; Fix: ")
-        raise ConfigError([Problem(str(path), None, "CONFIG", message.removeprefix(f"{path}: "), fix or "fix the YAML syntax")]) from None
+        raise ConfigError(
+            [Problem(str(path), None, "CONFIG", message.removeprefix(f"{path}: "), fix or "fix the YAML syntax")]
+        ) from None
     if raw is not None and not isinstance(raw, dict):
-        raise ConfigError([Problem(str(path), type(raw).__name__, "CONFIG", "a grid file is a YAML map", "start from a grid in stacks/grids/")])
+        raise ConfigError(
+            [
+                Problem(
+                    str(path),
+                    type(raw).__name__,
+                    "CONFIG",
+                    "a grid file is a YAML map",
+                    "start from a grid in stacks/grids/",
+                )
+            ]
+        )
     secrets.collect(raw)  # `local.env` tokens, keys, URL credentials: registered before any line can quote them
     try:
         grid = GridSpec.model_validate(raw or {})

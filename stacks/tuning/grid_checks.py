@@ -14,8 +14,17 @@ from benchmarks.scenario import FLOW_SPLIT_FIX, looks_flow_split
 from components.rules import ConfigError, Problem, security
 from stacks import config_errors
 
+from .grid_spec import (
+    BENCHMARK_KEYS,
+    BENCHMARK_PREFIX,
+    MAX_POINTS,
+    WORKLOAD_FIELDS,
+    Benchmark,
+    GridSpec,
+    LocalTarget,
+    Range,
+)
 from .incluster import client_problems
-from .grid_spec import BENCHMARK_KEYS, BENCHMARK_PREFIX, MAX_POINTS, WORKLOAD_FIELDS, Benchmark, GridSpec, LocalTarget, Range
 from .strategy_names import EXHAUSTIVE, without
 
 
@@ -29,26 +38,63 @@ def check(grid: GridSpec) -> None:
             if isinstance(values, Range) and count <= MAX_POINTS:
                 values.values()  # duplicates show only once expanded; the count bounds that
         except ValueError as exc:
-            problems.append(Problem(f"parameters.{key}", values.model_dump(by_alias=True) if isinstance(values, Range) else values, "CONFIG", str(exc), "use {from, to, step} or {from: >0, to, times: >1} with distinct values"))
+            problems.append(
+                Problem(
+                    f"parameters.{key}",
+                    values.model_dump(by_alias=True) if isinstance(values, Range) else values,
+                    "CONFIG",
+                    str(exc),
+                    "use {from, to, step} or {from: >0, to, times: >1} with distinct values",
+                )
+            )
             continue
         if not count:
-            problems.append(Problem(f"parameters.{key}", values if isinstance(values, list) else values.model_dump(by_alias=True), "CONFIG", "no values", "list at least one value"))
+            problems.append(
+                Problem(
+                    f"parameters.{key}",
+                    values if isinstance(values, list) else values.model_dump(by_alias=True),
+                    "CONFIG",
+                    "no values",
+                    "list at least one value",
+                )
+            )
         counts.append(count)
     size = len(grid.points) if grid.points else math.prod(counts)
     if not problems and size > MAX_POINTS:
         shape = " × ".join(f"{n:,}" for n in counts) if not grid.points else f"{size:,} listed"
-        problems.append(Problem("parameters" if not grid.points else "points", f"{size:,} points ({shape})", "CONFIG", f"the grid is over the limit of {MAX_POINTS:,} points", f"use fewer values per parameter, or strategy {'/'.join(without(*EXHAUSTIVE))} over coarser value lists with budget.trials"))
+        problems.append(
+            Problem(
+                "parameters" if not grid.points else "points",
+                f"{size:,} points ({shape})",
+                "CONFIG",
+                f"the grid is over the limit of {MAX_POINTS:,} points",
+                f"use fewer values per parameter, or strategy {'/'.join(without(*EXHAUSTIVE))} over coarser value lists with budget.trials",
+            )
+        )
     problems += path_problems(grid)
     problems += workload_problems(grid.benchmark)
     problems += client_problems(grid.benchmark.clients, grid.target, grid.benchmark)
     problems += [
-        Problem(p.path, p.value, p.rule, p.message, "remove it: give the local engine its token in local.env (e.g. HF_TOKEN), which is never stored or printed")
+        Problem(
+            p.path,
+            p.value,
+            p.rule,
+            p.message,
+            "remove it: give the local engine its token in local.env (e.g. HF_TOKEN), which is never stored or printed",
+        )
         for p in security.check_credential_args(grid.local.extra_args, "local.extraArgs")
     ]
     problems += stand_in_problems(grid.local)
     if grid.benchmark.trace and grid.capacity_search.enabled:
-        problems.append(Problem("capacitySearch.enabled", True, "CONFIG", "a trace sets its own arrivals, so there is no load to search",
-                                "turn capacitySearch off, or use concurrency/requestRates instead of benchmark.trace"))
+        problems.append(
+            Problem(
+                "capacitySearch.enabled",
+                True,
+                "CONFIG",
+                "a trace sets its own arrivals, so there is no load to search",
+                "turn capacitySearch off, or use concurrency/requestRates instead of benchmark.trace",
+            )
+        )
     if problems:
         raise ConfigError(problems)
 
@@ -57,9 +103,17 @@ def stand_in_problems(local: LocalTarget) -> list[Problem]:
     """The stand-in runs its own command: an engine interpreter or command beside it would be silently unused."""
     if not local.stand_in:
         return []
-    return [Problem(f"local.{key}", value, "CONFIG", "local.engine stand-in runs the stand-in server (stacks/local_engine/stand_in.py), so this would be ignored",
-                    f"remove local.{key}, or set local.engine: real to run the engine it names")
-            for key, value in (("python", local.python), ("command", local.command)) if value is not None]
+    return [
+        Problem(
+            f"local.{key}",
+            value,
+            "CONFIG",
+            "local.engine stand-in runs the stand-in server (stacks/local_engine/stand_in.py), so this would be ignored",
+            f"remove local.{key}, or set local.engine: real to run the engine it names",
+        )
+        for key, value in (("python", local.python), ("command", local.command))
+        if value is not None
+    ]
 
 
 def workload_problems(bench: Benchmark) -> list[Problem]:
@@ -69,10 +123,25 @@ def workload_problems(bench: Benchmark) -> list[Problem]:
         BenchmarkConfig(url="http://127.0.0.1:1", model="m", **{**bench.loadgen_options(), **levels}).validate()
     except LoadgenConfigError as exc:
         if exc.field in WORKLOAD_FIELDS:  # the rest (scenario, levels) is checked where the grid is read
-            return [Problem(f"benchmark.{Benchmark.model_fields[exc.field].alias}", exc.value, "CONFIG", exc.fix, "see docs/load-generator.md for the workload options")]
+            return [
+                Problem(
+                    f"benchmark.{Benchmark.model_fields[exc.field].alias}",
+                    exc.value,
+                    "CONFIG",
+                    exc.fix,
+                    "see docs/load-generator.md for the workload options",
+                )
+            ]
     if bench.trace and (bench.concurrency or bench.request_rates):
-        return [Problem("benchmark.trace", bench.trace, "CONFIG", "a trace sets its own arrivals, so concurrency/requestRates do not apply",
-                        "drop concurrency and requestRates, or drop trace")]
+        return [
+            Problem(
+                "benchmark.trace",
+                bench.trace,
+                "CONFIG",
+                "a trace sets its own arrivals, so concurrency/requestRates do not apply",
+                "drop concurrency and requestRates, or drop trace",
+            )
+        ]
     return []
 
 
@@ -83,21 +152,53 @@ def path_problems(grid: GridSpec) -> list[Problem]:
     for key in keys:
         parts = key.split(".")
         if not all(parts):
-            problems.append(Problem(f"parameters.{key}", key, "CONFIG", "a parameter path has an empty part", "write dotted keys such as engineArgs.maxNumSeqs"))
+            problems.append(
+                Problem(
+                    f"parameters.{key}",
+                    key,
+                    "CONFIG",
+                    "a parameter path has an empty part",
+                    "write dotted keys such as engineArgs.maxNumSeqs",
+                )
+            )
             continue
         if key.startswith(BENCHMARK_PREFIX):
             if len(parts) != 2 or parts[1] not in BENCHMARK_KEYS:
-                problems.append(Problem(f"parameters.{key}", key, "CONFIG", "not a key of the benchmark block", f"use one of {', '.join(f'benchmark.{k}' for k in BENCHMARK_KEYS)}"))
+                problems.append(
+                    Problem(
+                        f"parameters.{key}",
+                        key,
+                        "CONFIG",
+                        "not a key of the benchmark block",
+                        f"use one of {', '.join(f'benchmark.{k}' for k in BENCHMARK_KEYS)}",
+                    )
+                )
             continue
         node: Any = grid.base
         for i, part in enumerate(parts[:-1]):
             prefix = ".".join(parts[: i + 1])
             if prefix in keys:
-                problems.append(Problem(f"parameters.{key}", key, "CONFIG", f"goes through parameter {prefix}, which sets a value there", f"tune either {prefix} or {key}, not both"))
+                problems.append(
+                    Problem(
+                        f"parameters.{key}",
+                        key,
+                        "CONFIG",
+                        f"goes through parameter {prefix}, which sets a value there",
+                        f"tune either {prefix} or {key}, not both",
+                    )
+                )
                 break
             node = node.get(part) if isinstance(node, dict) else None
             if node is not None and not isinstance(node, dict):
-                problems.append(Problem(f"parameters.{key}", key, "CONFIG", f"base.{prefix} is {node!r}, not a map, so {key} cannot be set", f"use a path to a map key, e.g. {prefix}"))
+                problems.append(
+                    Problem(
+                        f"parameters.{key}",
+                        key,
+                        "CONFIG",
+                        f"base.{prefix} is {node!r}, not a map, so {key} cannot be set",
+                        f"use a path to a map key, e.g. {prefix}",
+                    )
+                )
                 break
     return problems
 
@@ -117,7 +218,13 @@ def grid_problem(err: Any, root: type[BaseModel] = None) -> Problem:  # type: ig
     root = root or GridSpec
     if err["type"] == "value_error" or not err["loc"]:  # a grid-wide rule: the message names the keys
         where = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in err["loc"]).replace(".[", "[")
-        return Problem(where or "grid", err.get("input") if err["loc"] else None, "CONFIG", err["msg"].rstrip(".").removeprefix("Value error, "), "correct the value")
+        return Problem(
+            where or "grid",
+            err.get("input") if err["loc"] else None,
+            "CONFIG",
+            err["msg"].rstrip(".").removeprefix("Value error, "),
+            "correct the value",
+        )
     problem = config_errors.problem(err, root)
     key = str(err["loc"][-1])
     pieces = [key] + ([err["input"]] if isinstance(err.get("input"), str) else [])

@@ -6,9 +6,10 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -35,12 +36,13 @@ ROUTER_KEYS = {
 }
 TARGET_RULE = "TARGET"
 
+
 @dataclass(frozen=True)
 class Point:
     params: dict[str, Any]  # parameter path -> value
-    spec: Optional[EndpointSpec]
+    spec: EndpointSpec | None
     problems: tuple[Problem, ...] = ()
-    benchmark: Optional[Benchmark] = None  # the grid's benchmark block with this point's `benchmark.*` values
+    benchmark: Benchmark | None = None  # the grid's benchmark block with this point's `benchmark.*` values
 
     @property
     def key(self) -> str:
@@ -80,12 +82,22 @@ def apply(base: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
         for part in parents:
             target = target.setdefault(part, {})
             if not isinstance(target, dict):
-                raise ConfigError([Problem(f"parameters.{path}", path, "CONFIG", f"{part} is {target!r}, not a map, so {path} cannot be set", f"use a path to a map key, e.g. {path.rsplit('.', 1)[0]}")])
+                raise ConfigError(
+                    [
+                        Problem(
+                            f"parameters.{path}",
+                            path,
+                            "CONFIG",
+                            f"{part} is {target!r}, not a map, so {path} cannot be set",
+                            f"use a path to a map key, e.g. {path.rsplit('.', 1)[0]}",
+                        )
+                    ]
+                )
         target[last] = value
     return entry
 
 
-def point_benchmark(grid: GridSpec, params: dict[str, Any]) -> tuple[Optional[Benchmark], list[Problem]]:
+def point_benchmark(grid: GridSpec, params: dict[str, Any]) -> tuple[Benchmark | None, list[Problem]]:
     """The benchmark block with the point's `benchmark.*` values (None if it sets none), and its problems."""
     values = {k.removeprefix(BENCHMARK_PREFIX): v for k, v in params.items() if k.startswith(BENCHMARK_PREFIX)}
     if not values:
@@ -105,22 +117,47 @@ def local_problems(grid: GridSpec, params: dict[str, Any], spec: EndpointSpec) -
     for key, value in params.items():
         top = key.removeprefix("hyperpod.").split(".", 1)[0]  # the hyperpod block, or its old top-level keys
         if top in ROUTER_KEYS:
-            problems.append(Problem(f"parameters.{key}", value, TARGET_RULE, f"needs {ROUTER_KEYS[top]}, which a local engine does not have",
-                                    "tune it with target: pulumi on a hyperpod cluster, or drop it from this local grid"))
+            problems.append(
+                Problem(
+                    f"parameters.{key}",
+                    value,
+                    TARGET_RULE,
+                    f"needs {ROUTER_KEYS[top]}, which a local engine does not have",
+                    "tune it with target: pulumi on a hyperpod cluster, or drop it from this local grid",
+                )
+            )
     hp = spec.hyperpod
-    set_in_base = {"intelligentRouting": hp.intelligent_routing, "kvCache": hp.kv_cache is not None and hp.kv_cache.enabled,
-                   "pdSpec": hp.pd_spec is not None, "requestLimits": hp.request_limits is not None}
+    set_in_base = {
+        "intelligentRouting": hp.intelligent_routing,
+        "kvCache": hp.kv_cache is not None and hp.kv_cache.enabled,
+        "pdSpec": hp.pd_spec is not None,
+        "requestLimits": hp.request_limits is not None,
+    }
     for key, on in set_in_base.items():
         if on and not any(k.removeprefix("hyperpod.").split(".", 1)[0] == key for k in params):
-            problems.append(Problem(f"base.hyperpod.{key}", True, TARGET_RULE, f"needs {ROUTER_KEYS[key]}, which a local engine does not have",
-                                    f"remove hyperpod.{key} from base for target: local, or use target: pulumi"))
+            problems.append(
+                Problem(
+                    f"base.hyperpod.{key}",
+                    True,
+                    TARGET_RULE,
+                    f"needs {ROUTER_KEYS[key]}, which a local engine does not have",
+                    f"remove hyperpod.{key} from base for target: local, or use target: pulumi",
+                )
+            )
     if spec.kubernetes.routing == "inferencePool":
-        problems.append(Problem("kubernetes.routing", "inferencePool", TARGET_RULE, "needs the tenant gateway and the endpoint picker, which a local engine does not have",
-                                "tune routing with target: pulumi (a gateway in pulumi.config), or drop it from this local grid"))
+        problems.append(
+            Problem(
+                "kubernetes.routing",
+                "inferencePool",
+                TARGET_RULE,
+                "needs the tenant gateway and the endpoint picker, which a local engine does not have",
+                "tune routing with target: pulumi (a gateway in pulumi.config), or drop it from this local grid",
+            )
+        )
     return problems
 
 
-def trial_gateway(grid: GridSpec) -> Optional[GatewaySpec]:
+def trial_gateway(grid: GridSpec) -> GatewaySpec | None:
     """A gateway the grid gives every trial (`pulumi.config` `<project>:gateway`): trials leave the base stack's
     gateway with the base, so pool routing (kubernetes.routing: inferencePool) is valid only with one of their own."""
     raw = next((v for k, v in grid.pulumi.config.items() if k.rpartition(":")[2] == "gateway"), None)

@@ -8,7 +8,7 @@ file is stacks/tuning/grid.py, its checks stacks/tuning/grid_checks.py, its poin
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Literal, Optional, Union
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 from pydantic.alias_generators import to_camel
@@ -51,7 +51,9 @@ MAX_POINTS = 10_000
 
 class _Model(BaseModel):
     # No inf/nan: every number of a grid feeds arithmetic (range counts, loads, costs).
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True, allow_inf_nan=False
+    )
 
 
 class Range(_Model):
@@ -59,8 +61,8 @@ class Range(_Model):
 
     from_: float = Field(alias="from")
     to: float
-    step: Optional[float] = Field(default=None, gt=0)
-    times: Optional[float] = Field(default=None, gt=1)
+    step: float | None = Field(default=None, gt=0)
+    times: float | None = Field(default=None, gt=1)
 
     def count(self) -> int:
         """Values the range yields, computed without expanding it (ValueError if it never advances)."""
@@ -71,26 +73,32 @@ class Range(_Model):
         if self.step:
             count = (self.to - self.from_) / self.step + 1e-9  # 1e-9: 0.95 reached by 0.05 steps
         elif self.from_ <= 0:
-            raise ValueError(f"a geometric range (times) from {self.from_:g} never advances: {self.from_:g} × {self.times:g} is not larger; use from > 0, or step")
+            raise ValueError(
+                f"a geometric range (times) from {self.from_:g} never advances: {self.from_:g} × {self.times:g} is not larger; use from > 0, or step"
+            )
         else:
             count = math.log(self.to / self.from_) / math.log(self.times or 2) + 1e-9
         if not math.isfinite(count):  # from -1e308 to 1e308 overflows to inf
-            raise ValueError(f"{self.from_:g} to {self.to:g} holds more values than a float can count, over the limit of {MAX_POINTS:,} points per grid")
+            raise ValueError(
+                f"{self.from_:g} to {self.to:g} holds more values than a float can count, over the limit of {MAX_POINTS:,} points per grid"
+            )
         return math.floor(count) + 1
 
-    def values(self) -> list[Union[int, float]]:
+    def values(self) -> list[int | float]:
         n = self.count()
         if n > MAX_POINTS:
             raise ValueError(f"{n:,} values is over the limit of {MAX_POINTS:,} points per grid")
-        out: list[Union[int, float]] = []
+        out: list[int | float] = []
         value = self.from_
         while value <= self.to * (1 + 1e-9) and len(out) < n:
             out.append(round(value, 10))
             value = value + self.step if self.step else value * (self.times or 2)
         integral = all(float(v).is_integer() for v in (self.from_, self.to, self.step or 0, self.times or 0))
-        values: list[Union[int, float]] = [int(v) for v in out] if integral else out
+        values: list[int | float] = [int(v) for v in out] if integral else out
         if len(set(values)) < len(values):
-            raise ValueError(f"the range yields duplicate values {values[:6]}{'…' if len(values) > 6 else ''}; use a step or factor that moves each value by more than the rounding")
+            raise ValueError(
+                f"the range yields duplicate values {values[:6]}{'…' if len(values) > 6 else ''}; use a step or factor that moves each value by more than the rounding"
+            )
         return values
 
 
@@ -100,8 +108,10 @@ class _BenchmarkBlock(_Model):
 
     def loadgen_options(self) -> dict[str, Any]:
         """The block's load-generator options as BenchmarkConfig keyword arguments (lists of levels as tuples)."""
-        return {name: tuple(value) if isinstance(value, list) else value
-                for name, value in ((n, getattr(self, n)) for n in type(self).model_fields if n not in GRID_ONLY)}
+        return {
+            name: tuple(value) if isinstance(value, list) else value
+            for name, value in ((n, getattr(self, n)) for n in type(self).model_fields if n not in GRID_ONLY)
+        }
 
 
 def benchmark_model(config_class: type = BenchmarkConfig) -> Any:
@@ -117,6 +127,7 @@ def benchmark_model(config_class: type = BenchmarkConfig) -> Any:
 
 
 if TYPE_CHECKING:
+
     class Benchmark(_BenchmarkBlock):
         """For the type checker: benchmark_model builds the class at import, from BenchmarkConfig's fields."""
 
@@ -128,8 +139,10 @@ WORKLOAD_FIELDS = workload_fields(BenchmarkConfig)
 # A parameter path under this prefix varies the benchmark block per point, not the endpoint.
 BENCHMARK_PREFIX = "benchmark."
 # Said wherever a stand-in run's numbers are shown, so none is mistaken for a measurement of a model.
-STAND_IN_NOTE = ("trials ran on the stand-in engine (local.engine: stand-in, stacks/local_engine/stand_in.py): "
-                 "the numbers describe that script on this machine, not a model; never size a deployment from them")
+STAND_IN_NOTE = (
+    "trials ran on the stand-in engine (local.engine: stand-in, stacks/local_engine/stand_in.py): "
+    "the numbers describe that script on this machine, not a model; never size a deployment from them"
+)
 
 
 BENCHMARK_KEYS = tuple(field.alias or to_camel(name) for name, field in Benchmark.model_fields.items())
@@ -137,7 +150,7 @@ BENCHMARK_KEYS = tuple(field.alias or to_camel(name) for name, field in Benchmar
 
 class Objective(_Model):
     metric: str = "output_throughput"
-    direction: Optional[Literal["maximize", "minimize"]] = None
+    direction: Literal["maximize", "minimize"] | None = None
 
     @field_validator("metric")
     @classmethod
@@ -152,8 +165,8 @@ class Objective(_Model):
 
 
 class Budget(_Model):
-    trials: Optional[int] = Field(default=None, ge=1)
-    hours: Optional[float] = Field(default=None, gt=0)
+    trials: int | None = Field(default=None, ge=1)
+    hours: float | None = Field(default=None, gt=0)
 
 
 class CapacitySearch(_Model):
@@ -172,14 +185,16 @@ class LocalTarget(_Model):
     # `real`: the endpoint's engine (vLLM, SGLang) from `python` or `command`. `stand-in`: the project's stand-in
     # server (stacks/local_engine/stand_in.py), nothing to install, numbers that describe no model.
     engine: Literal["real", "stand-in"] = "real"
-    python: Optional[str] = None  # the engine's interpreter; default $ENGINE_VENV/bin/python
-    command: Optional[list[str]] = None  # replaces `python -m <engine module>`
-    model_dir: Optional[str] = None  # default $TINY_MODEL_DIR or the project's tiny model
+    python: str | None = None  # the engine's interpreter; default $ENGINE_VENV/bin/python
+    command: list[str] | None = None  # replaces `python -m <engine module>`
+    model_dir: str | None = None  # default $TINY_MODEL_DIR or the project's tiny model
     env: dict[str, str] = Field(default_factory=dict)
     extra_args: list[str] = Field(default_factory=list)  # e.g. --dtype bfloat16 for CPU
     ready_timeout: float = Field(default=300, gt=0)
-    log_dir: Optional[str] = None
-    price_per_hour: Optional[float] = Field(default=None, ge=0, le=MAX_USD_PER_HOUR)  # $/h of "this machine", for the cost columns
+    log_dir: str | None = None
+    price_per_hour: float | None = Field(
+        default=None, ge=0, le=MAX_USD_PER_HOUR
+    )  # $/h of "this machine", for the cost columns
 
     @property
     def stand_in(self) -> bool:
@@ -188,14 +203,14 @@ class LocalTarget(_Model):
 
 class PulumiTarget(_Model):
     project_dir: str = "."
-    base_stack: Optional[str] = None  # the platform stack trials reference (StackReference)
-    backend_url: Optional[str] = None  # default file://<db dir>/.pulumi-state
+    base_stack: str | None = None  # the platform stack trials reference (StackReference)
+    backend_url: str | None = None  # default file://<db dir>/.pulumi-state
     stack_prefix: str = "tune"
     ready_timeout: float = Field(default=1800, gt=0)
     config: dict[str, Any] = Field(default_factory=dict)  # extra stack config for every trial
 
     @property
-    def base_name(self) -> Optional[str]:
+    def base_name(self) -> str | None:
         """The base stack's own name (`staging` of `org/llm-serving/staging`): its file is Pulumi.<name>.yaml."""
         return self.base_stack.rsplit("/", 1)[-1] if self.base_stack else None
 
@@ -223,8 +238,8 @@ class CostSpec(_Model):
     """Where trial prices come from (target pulumi) and the declared load `$ per month at peak` is for."""
 
     region: str = "us-east-1"  # snapshot stacks/prices/<region>.json
-    service: Optional[Literal["ec2", "sagemaker-hyperpod", "sagemaker-hosting"]] = None  # default: by cluster mode
-    peak_requests_per_second: Optional[float] = Field(default=None, gt=0, le=MAX_REQUESTS_PER_SECOND)
+    service: Literal["ec2", "sagemaker-hyperpod", "sagemaker-hosting"] | None = None  # default: by cluster mode
+    peak_requests_per_second: float | None = Field(default=None, gt=0, le=MAX_REQUESTS_PER_SECOND)
     headroom: float = Field(default=0.0, ge=0, le=10)
 
 
@@ -232,7 +247,7 @@ class GridSpec(_Model):
     name: str = Field(min_length=1)
     target: Literal["local", "pulumi"] = "local"
     base: dict[str, Any]
-    parameters: dict[str, Union[list[Any], Range]] = Field(default_factory=dict)
+    parameters: dict[str, list[Any] | Range] = Field(default_factory=dict)
     # Instead of a cross product: exactly these points (each a map of parameter path -> value).
     points: list[dict[str, Any]] = Field(default_factory=list)
     benchmark: Benchmark = Field(default_factory=Benchmark)
@@ -249,15 +264,19 @@ class GridSpec(_Model):
     cost: CostSpec = Field(default_factory=CostSpec)
     # The cluster trials run on, for the backend rules (which backend, what it needs). Filled from
     # the base stack for --target pulumi when absent; unused by --target local (a local process).
-    cluster: Optional[ClusterSpec] = None
-    platform: Optional[PlatformSpec] = None
+    cluster: ClusterSpec | None = None
+    platform: PlatformSpec | None = None
 
     @model_validator(mode="after")
-    def _one_search_space(self) -> "GridSpec":
+    def _one_search_space(self) -> GridSpec:
         if bool(self.parameters) == bool(self.points):
-            raise ValueError("give either `parameters` (a cross product of value lists) or `points` (an explicit list), not both or neither")
+            raise ValueError(
+                "give either `parameters` (a cross product of value lists) or `points` (an explicit list), not both or neither"
+            )
         if self.points and self.strategy in NEEDS_PARAMETERS:
-            raise ValueError(f"strategy {self.strategy} needs `parameters` (value lists to model), not an explicit `points` list; use {listed(without(*NEEDS_PARAMETERS))}")
+            raise ValueError(
+                f"strategy {self.strategy} needs `parameters` (value lists to model), not an explicit `points` list; use {listed(without(*NEEDS_PARAMETERS))}"
+            )
         return self
 
     @property

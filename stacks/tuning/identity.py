@@ -7,13 +7,13 @@ kills only a process whose start time and boot match what was recorded when it w
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 PROC = Path("/proc")
 GONE = "it is no longer running"
 
 
-def start_ticks(pid: int) -> Optional[int]:
+def start_ticks(pid: int) -> int | None:
     """Field 22 of /proc/<pid>/stat: start time in clock ticks since boot (None if gone)."""
     try:
         stat = (PROC / str(pid) / "stat").read_text()
@@ -24,7 +24,7 @@ def start_ticks(pid: int) -> Optional[int]:
     return int(fields[19]) if len(fields) > 19 else None
 
 
-def boot_id() -> Optional[str]:
+def boot_id() -> str | None:
     try:
         return (PROC / "sys" / "kernel" / "random" / "boot_id").read_text().strip()
     except OSError:
@@ -35,7 +35,7 @@ def identify(pid: int, cmdline: list[str]) -> dict[str, Any]:
     return {"pid": pid, "start": start_ticks(pid), "boot": boot_id(), "cmdline": list(cmdline)}
 
 
-def mismatch(identity: dict[str, Any]) -> Optional[str]:
+def mismatch(identity: dict[str, Any]) -> str | None:
     """None when the recorded process is still the one running at that pid, else why not."""
     pid = identity.get("pid")
     if not isinstance(pid, int) or pid <= 1:

@@ -39,7 +39,13 @@ from .deploy import Interrupted
 PACKAGE = Path(__file__).resolve().parents[2] / "benchmarks"
 SETUP_S = 180.0  # scheduling, image pull and pip install before the first level: the pods' common start time
 POLL_S = 5.0
-FAIL_FAST = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError", "CreateContainerError"}
+FAIL_FAST = {
+    "ErrImagePull",
+    "ImagePullBackOff",
+    "InvalidImageName",
+    "CreateContainerConfigError",
+    "CreateContainerError",
+}
 NOT_IN_POD = {"dataset": "benchmark.dataset", "trace": "benchmark.trace", "api_keys": "benchmark.apiKeys"}
 
 
@@ -75,39 +81,78 @@ def client_problems(clients: int, target: str, bench: Any) -> list[Problem]:
         return []
     problems = []
     if target != "pulumi":
-        problems.append(Problem("benchmark.clients", clients, "CONFIG", "load pods run in the trial's cluster, which only target pulumi has",
-                                "use clients: 1 with target local"))
+        problems.append(
+            Problem(
+                "benchmark.clients",
+                clients,
+                "CONFIG",
+                "load pods run in the trial's cluster, which only target pulumi has",
+                "use clients: 1 with target local",
+            )
+        )
     for field, key in NOT_IN_POD.items():
         if getattr(bench, field, None):
-            problems.append(Problem(key, getattr(bench, field), "CONFIG", f"a file on this machine is not in the load pods (benchmark.clients: {clients})",
-                                    "use benchmark.clients: 1 with it"))
+            problems.append(
+                Problem(
+                    key,
+                    getattr(bench, field),
+                    "CONFIG",
+                    f"a file on this machine is not in the load pods (benchmark.clients: {clients})",
+                    "use benchmark.clients: 1 with it",
+                )
+            )
     small = [c for c in getattr(bench, "concurrency", []) if c < clients]
     if small:
-        problems.append(Problem("benchmark.concurrency", small, "CONFIG", f"a level below the {clients} clients leaves some pod without a share",
-                                f"use levels of at least {clients}, or fewer clients"))
+        problems.append(
+            Problem(
+                "benchmark.concurrency",
+                small,
+                "CONFIG",
+                f"a level below the {clients} clients leaves some pod without a share",
+                f"use levels of at least {clients}, or fewer clients",
+            )
+        )
     if getattr(bench, "max_requests", clients) < clients:
-        problems.append(Problem("benchmark.maxRequests", bench.max_requests, "CONFIG", f"fewer requests than the {clients} clients",
-                                f"use at least {clients}"))
+        problems.append(
+            Problem(
+                "benchmark.maxRequests",
+                bench.max_requests,
+                "CONFIG",
+                f"fewer requests than the {clients} clients",
+                f"use at least {clients}",
+            )
+        )
     return problems
 
 
 def package_files(root: Path = PACKAGE) -> dict[str, str]:
     """The load generator's files as the pods import them: `benchmarks/...py` -> text."""
-    return {f"benchmarks/{p.relative_to(root).as_posix()}": p.read_text(encoding="utf-8")
-            for p in sorted(root.rglob("*.py")) if "__pycache__" not in p.parts}
+    return {
+        f"benchmarks/{p.relative_to(root).as_posix()}": p.read_text(encoding="utf-8")
+        for p in sorted(root.rglob("*.py"))
+        if "__pycache__" not in p.parts
+    }
 
 
 def deadline_s(config: BenchmarkConfig, setup_s: float = SETUP_S) -> int:
     """The Job's activeDeadlineSeconds: setup, the warm-up, every level with its drain, and a minute."""
     levels = max(len(config.concurrency or config.request_rates), 1)
-    return int(setup_s + (config.timeout if config.warmup else 0) + levels * (config.level_seconds() + config.timeout) + 60)
+    return int(
+        setup_s + (config.timeout if config.warmup else 0) + levels * (config.level_seconds() + config.timeout) + 60
+    )
 
 
 def job_document(config: BenchmarkConfig, target: InCluster, clients: int, start_at: float) -> dict[str, Any]:
     """The pods' config file: the whole load (totals) against the Service; no key (it comes by secretKeyRef)."""
     values = asdict(config)
-    values.update(url=target.service_url, api_key=None, metrics_url=None, slo=dict(config.slo),
-                  concurrency=list(config.concurrency), request_rates=list(config.request_rates))
+    values.update(
+        url=target.service_url,
+        api_key=None,
+        metrics_url=None,
+        slo=dict(config.slo),
+        concurrency=list(config.concurrency),
+        request_rates=list(config.request_rates),
+    )
     return {"config": values, "clients": clients, "start_at": start_at, "reference": target.reference_url}
 
 
@@ -117,14 +162,23 @@ class Rendered:
     job: dict[str, Any]
 
 
-def render(config: BenchmarkConfig, target: InCluster, clients: int, start_at: float, suffix: str | None = None,
-           files: dict[str, str] | None = None) -> Rendered:
+def render(
+    config: BenchmarkConfig,
+    target: InCluster,
+    clients: int,
+    start_at: float,
+    suffix: str | None = None,
+    files: dict[str, str] | None = None,
+) -> Rendered:
     name = load_job.job_name(f"load-{target.name}-{suffix or uuid.uuid4().hex[:6]}")
     files = package_files() if files is None else files
     doc = job_document(config, target, clients, start_at)
     cm = load_job.render_config_map(name, target.namespace, files, json.dumps(doc, indent=1))
-    job = load_job.render(load_job.LoadJob(name, target.namespace, clients, name, load_job.items_for(files), deadline_s(config),
-                                           target.api_key_secret))
+    job = load_job.render(
+        load_job.LoadJob(
+            name, target.namespace, clients, name, load_job.items_for(files), deadline_s(config), target.api_key_secret
+        )
+    )
     problems = load_job.check(job)
     if problems:  # the renderer is the rule's own: a problem here is a bug, never a Job to create
         raise InClusterFailed(str(problems[0]))
@@ -141,7 +195,7 @@ def _state(job: dict[str, Any] | None) -> str | None:
 def _stuck(pods: list[Any]) -> str | None:
     """A pod that cannot start (image, Secret): why, at once, rather than at the deadline."""
     for p in pods:
-        for cs in ((p.get("status") or {}).get("containerStatuses") or []):
+        for cs in (p.get("status") or {}).get("containerStatuses") or []:
             waiting = (cs.get("state") or {}).get("waiting") or {}
             if waiting.get("reason") in FAIL_FAST:
                 return f"pod {p['metadata']['name']}: {waiting['reason']}: {waiting.get('message', '')}".strip()
@@ -149,9 +203,16 @@ def _stuck(pods: list[Any]) -> str | None:
 
 
 def run_in_cluster(
-    target: InCluster, config: BenchmarkConfig, clients: int, stop: threading.Event, *,
-    kube_factory: Callable[..., Any] | None = None, clock: Callable[[], float] = time.time, poll: float = POLL_S,
-    setup_s: float = SETUP_S, suffix: str | None = None,
+    target: InCluster,
+    config: BenchmarkConfig,
+    clients: int,
+    stop: threading.Event,
+    *,
+    kube_factory: Callable[..., Any] | None = None,
+    clock: Callable[[], float] = time.time,
+    poll: float = POLL_S,
+    setup_s: float = SETUP_S,
+    suffix: str | None = None,
 ) -> tuple[list[LevelResult], dict[str, Any]]:
     """The merged levels and the merge's statement (clock offsets, start spread per level)."""
     try:
@@ -184,10 +245,14 @@ def run_in_cluster(
                 except Unreachable:  # a slow API server is not the load's failure: the deadline decides
                     stuck = None
                 if stuck:
-                    raise InClusterFailed(f"{what}: {stuck}; Fix: check the image can be pulled from the cluster and the key Secret {target.api_key_secret} exists in {ns}")
+                    raise InClusterFailed(
+                        f"{what}: {stuck}; Fix: check the image can be pulled from the cluster and the key Secret {target.api_key_secret} exists in {ns}"
+                    )
                 if state is None:
                     if clock() > deadline:
-                        raise InClusterFailed(f"{what} did not finish by its deadline ({deadline_s(config, setup_s)} s); Fix: see `kubectl -n {ns} logs job/{name}`")
+                        raise InClusterFailed(
+                            f"{what} did not finish by its deadline ({deadline_s(config, setup_s)} s); Fix: see `kubectl -n {ns} logs job/{name}`"
+                        )
                     stop.wait(poll)
             files = _collect(kube, ns, name, clients, what)
         except (LiveError, Unreachable) as exc:
@@ -196,7 +261,7 @@ def run_in_cluster(
             for kind in ("Job", "ConfigMap"):
                 try:
                     kube.delete(kind, ns, name)
-                except Exception:  # noqa: BLE001 - ttlSecondsAfterFinished removes a Job left behind
+                except Exception:
                     pass
     merged = merging.merge(files)
     if merged.result.aborted:
@@ -217,24 +282,36 @@ def _collect(kube: Any, ns: str, name: str, clients: int, what: str) -> list[raw
             problems.append(str(exc))
     missing = sorted(set(range(clients)) - set(by_index))
     if missing:
-        raise InClusterFailed(f"{what}: no records from client(s) {missing}" + (f" ({problems[0]})" if problems else "")
-                              + f"; Fix: see `kubectl -n {ns} logs job/{name}`")
+        raise InClusterFailed(
+            f"{what}: no records from client(s) {missing}"
+            + (f" ({problems[0]})" if problems else "")
+            + f"; Fix: see `kubectl -n {ns} logs job/{name}`"
+        )
     return [by_index[k] for k in range(clients)]
 
 
 def level_note(note: dict[str, Any], clock: dict[str, Any]) -> dict[str, Any]:
     """What a trial record keeps of the merge, per level (in its `workload`)."""
-    return {"clients": note["processes"], "start_spread_s": note["start_spread_s"], "window_uncertainty_s": note["window_uncertainty_s"],
-            "alignment": clock["alignment"], "wall_clock_spread_s": clock.get("wall_clock_spread_s"),
-            "per_client_requests": [p["requests"] for p in note["per_process"]]}
+    return {
+        "clients": note["processes"],
+        "start_spread_s": note["start_spread_s"],
+        "window_uncertainty_s": note["window_uncertainty_s"],
+        "alignment": clock["alignment"],
+        "wall_clock_spread_s": clock.get("wall_clock_spread_s"),
+        "per_client_requests": [p["requests"] for p in note["per_process"]],
+    }
 
 
-def bench_in_cluster(endpoint: Any, config: BenchmarkConfig, clients: int, stop: threading.Event, **kw: Any) -> list[LevelResult]:
+def bench_in_cluster(
+    endpoint: Any, config: BenchmarkConfig, clients: int, stop: threading.Event, **kw: Any
+) -> list[LevelResult]:
     """Measurer's hook: the merged levels, each carrying the merge's statement in `workload["in_cluster"]`."""
     target = getattr(endpoint, "in_cluster", None)
     if target is None:
-        raise InClusterFailed(f"benchmark.clients {clients}: the stack names no in-cluster Service for this endpoint (a HyperPod endpoint "
-                              "without intelligentRouting, or OME); Fix: use benchmark.clients: 1")
+        raise InClusterFailed(
+            f"benchmark.clients {clients}: the stack names no in-cluster Service for this endpoint (a HyperPod endpoint "
+            "without intelligentRouting, or OME); Fix: use benchmark.clients: 1"
+        )
     levels, note = run_in_cluster(target, config, clients, stop, **kw)
     for level, per in zip(levels, note["levels"]):
         level.workload = {**level.workload, "in_cluster": level_note(per, note["clocks"])}

@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from benchmarks.outputs import Kind, json_bytes, json_object_with, write_file
 
@@ -27,7 +28,12 @@ def path(log_dir: Path, key: str) -> Path:
 
 def record(log_dir: Path, key: str, started: dict[str, Any]) -> None:
     """`started`: what to clean up (an engine's identity, a stack's name); `owner`: this run's process."""
-    write_file(path(log_dir, key), json_bytes({"trial": key, "owner": identify(os.getpid(), sys.argv), "started": started}), RECORD, parents=True)
+    write_file(
+        path(log_dir, key),
+        json_bytes({"trial": key, "owner": identify(os.getpid(), sys.argv), "started": started}),
+        RECORD,
+        parents=True,
+    )
 
 
 def remove(log_dir: Path, key: str) -> None:
@@ -48,9 +54,12 @@ def orphans(log_dir: Path) -> Iterator[tuple[str, dict[str, Any]]]:
             doc = json.loads(entry.read_bytes())
         except (OSError, ValueError):
             continue
-        if not isinstance(doc, dict) or not {"trial", "owner", "started"} <= doc.keys() or not isinstance(doc["owner"], dict):
+        if (
+            not isinstance(doc, dict)
+            or not {"trial", "owner", "started"} <= doc.keys()
+            or not isinstance(doc["owner"], dict)
+        ):
             continue
         if mismatch(doc["owner"]) is None:
             continue  # its run is still running
         yield str(doc["trial"]), doc["started"]
-

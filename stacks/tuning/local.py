@@ -17,7 +17,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Optional
+from typing import IO
 
 import httpx
 
@@ -52,8 +52,8 @@ class LocalHandle:
     port: int
     command: list[str]
     log_path: Path
-    process: Optional[subprocess.Popen] = None
-    log: Optional[IO[bytes]] = field(default=None, repr=False)
+    process: subprocess.Popen | None = None
+    log: IO[bytes] | None = field(default=None, repr=False)
     identity: dict = field(default_factory=dict)
 
 
@@ -61,7 +61,9 @@ def engine_command(target: LocalTarget, spec: EndpointSpec, port: int, model_dir
     """The same arguments the cluster endpoint gets (rule library), bound to loopback."""
     endpoint = resolve(spec)
     # The cluster endpoint's arguments (served name, parameters), bound to a loopback port instead of its own.
-    args = engines.build_args(spec.engine, model_dir, endpoint.served_model_name, port, endpoint.params, host="127.0.0.1")
+    args = engines.build_args(
+        spec.engine, model_dir, endpoint.served_model_name, port, endpoint.params, host="127.0.0.1"
+    )
     if target.stand_in:
         base = [sys.executable, str(STAND_IN)]
     elif target.command:
@@ -73,7 +75,7 @@ def engine_command(target: LocalTarget, spec: EndpointSpec, port: int, model_dir
 
 
 class LocalEngineDeployer:
-    def __init__(self, target: LocalTarget, log_dir: Path, poll_interval: Optional[float] = None):
+    def __init__(self, target: LocalTarget, log_dir: Path, poll_interval: float | None = None):
         self.target = target
         self.log_dir = Path(target.log_dir) if target.log_dir else log_dir
         # The stand-in is up in a fraction of a second; a real engine takes half a minute or more.
@@ -97,7 +99,9 @@ class LocalEngineDeployer:
         handle.log.write(scrub("$ " + " ".join(command) + "\n").encode())
         handle.log.flush()
         # Own process group: stop() reaches the engine's worker processes too.
-        handle.process = subprocess.Popen(command, stdout=handle.log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        handle.process = subprocess.Popen(
+            command, stdout=handle.log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
         try:
             handle.identity = identify(handle.process.pid, command)
             leftovers.record(self.log_dir, key, handle.identity)  # before the wait: a crash from here on is cleaned up
@@ -106,7 +110,7 @@ class LocalEngineDeployer:
             raise
         return handle
 
-    def check(self, handle: LocalHandle) -> Optional[str]:
+    def check(self, handle: LocalHandle) -> str | None:
         """Why the engine is gone (exit code and log tail), or None while it runs."""
         code = handle.process.poll() if handle.process else None
         if code is None:
@@ -122,13 +126,23 @@ class LocalEngineDeployer:
             response = httpx.get(f"http://127.0.0.1:{handle.port}{resolve(handle.spec).health_path}", timeout=5)
         except httpx.HTTPError as exc:
             return Status("pending", f"health check: {type(exc).__name__}")
-        return Status("ready") if response.status_code == 200 else Status("pending", f"health check: HTTP {response.status_code}")
+        return (
+            Status("ready")
+            if response.status_code == 200
+            else Status("pending", f"health check: HTTP {response.status_code}")
+        )
 
     def wait_ready(self, handle: LocalHandle, timeout: float, stop: threading.Event) -> Endpoint:
-        wait_until_ready(lambda: self._probe(handle), min(timeout, self.target.ready_timeout), stop, self.poll_interval, f"engine on port {handle.port}")
+        wait_until_ready(
+            lambda: self._probe(handle),
+            min(timeout, self.target.ready_timeout),
+            stop,
+            self.poll_interval,
+            f"engine on port {handle.port}",
+        )
         return Endpoint(f"http://127.0.0.1:{handle.port}", handle.spec.model, None, gpus=1)
 
-    def stop(self, handle: Optional[LocalHandle]) -> None:
+    def stop(self, handle: LocalHandle | None) -> None:
         if handle is None or handle.process is None:
             return
         process = handle.process
@@ -144,13 +158,13 @@ class LocalEngineDeployer:
         if handle.log and not handle.log.closed:
             handle.log.close()
 
-    def log_path(self, handle: Optional[LocalHandle]) -> Optional[str]:
+    def log_path(self, handle: LocalHandle | None) -> str | None:
         return str(handle.log_path) if handle else None
 
-    def describe(self, handle: Optional[LocalHandle]) -> Optional[str]:
+    def describe(self, handle: LocalHandle | None) -> str | None:
         return json.dumps(handle.identity) if handle and handle.identity else None
 
-    def identity(self, handle: Optional[LocalHandle]) -> dict:
+    def identity(self, handle: LocalHandle | None) -> dict:
         return dict(handle.identity) if handle else {}
 
     def cleanup_leftovers(self) -> list[str]:
@@ -163,7 +177,7 @@ class LocalEngineDeployer:
             leftovers.remove(self.log_dir, key)
         return notes
 
-    def cleanup(self, described: str) -> Optional[str]:
+    def cleanup(self, described: str) -> str | None:
         """A crashed run's engine: kill its process group only if the pid is still that engine."""
         try:
             identity = json.loads(described)
@@ -206,7 +220,11 @@ def _reap_group(process: subprocess.Popen) -> None:
 def last_words(path: Path) -> str:
     """`: <the log's last line>`, for the one-line summaries that show only an error's first line: an engine's
     last line is usually why it stopped (e.g. `RuntimeError: CUDA out of memory`)."""
-    lines = [line.strip() for line in tail(path, 5).splitlines() if line.strip() and line != "(no log)" and not line.startswith("$ ")]  # not our command line
+    lines = [
+        line.strip()
+        for line in tail(path, 5).splitlines()
+        if line.strip() and line != "(no log)" and not line.startswith("$ ")
+    ]  # not our command line
     return f": {lines[-1][:200]}" if lines else ""
 
 

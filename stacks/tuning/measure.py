@@ -12,8 +12,9 @@ import asyncio
 import math
 import statistics
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any
 
 from benchmarks import validity
 from benchmarks.loadgen import BenchmarkConfig, LevelResult, run_benchmark
@@ -32,10 +33,10 @@ class BenchmarkFailed(Exception):
 ENGINE_METRICS = ("prefix_hit_rate", "kv_cache_usage_max", "waiting_max", "preemptions")
 
 
-def engine_figures(level: LevelResult) -> dict[str, Optional[float]]:
+def engine_figures(level: LevelResult) -> dict[str, float | None]:
     em = getattr(level, "engine_metrics", None) or {}
 
-    def peak(key: str) -> Optional[float]:
+    def peak(key: str) -> float | None:
         return (em.get(key) or {}).get("max")
 
     return {
@@ -46,8 +47,8 @@ def engine_figures(level: LevelResult) -> dict[str, Optional[float]]:
     }
 
 
-def level_metrics(level: LevelResult, gpus: int, price_per_hour: Optional[float] = None) -> dict[str, Any]:
-    def stat(name: str, pct: str) -> Optional[float]:
+def level_metrics(level: LevelResult, gpus: int, price_per_hour: float | None = None) -> dict[str, Any]:
+    def stat(name: str, pct: str) -> float | None:
         return getattr(getattr(level, name), pct)
 
     return {
@@ -77,7 +78,7 @@ def level_metrics(level: LevelResult, gpus: int, price_per_hour: Optional[float]
     }
 
 
-def cost_metrics(output_throughput: float, price_per_hour: Optional[float]) -> dict[str, float]:
+def cost_metrics(output_throughput: float, price_per_hour: float | None) -> dict[str, float]:
     """$ per hour and $ per million output tokens of one level (none without a price)."""
     if price_per_hour is None:
         return {}
@@ -116,7 +117,7 @@ class Measurement:
     levels: list[dict[str, Any]]  # every sample, for the record
     meets_slo: bool
     load: float
-    capacity: Optional[dict[str, Any]] = None  # highest load meeting every SLO, with its spread (see capacity_entry)
+    capacity: dict[str, Any] | None = None  # highest load meeting every SLO, with its spread (see capacity_entry)
 
 
 # The capacity's lower bound is the minimum over repeats: with the 1 to 5 repeats a tuning run
@@ -125,7 +126,7 @@ class Measurement:
 LOWER_BOUND_RULE = "min over repeats"
 
 
-def capacity_entry(unit: str, source: str, values: list[float], at_load: Optional[dict[str, Any]]) -> dict[str, Any]:
+def capacity_entry(unit: str, source: str, values: list[float], at_load: dict[str, Any] | None) -> dict[str, Any]:
     """The capacity record of a trial: `values` one per repeat; `at_load` the aggregate measured at the lower
     bound's load (its request throughput converts a concurrency capacity into requests per second; its output
     throughput gives the capacity file's $ per million output tokens at the SLO)."""
@@ -138,8 +139,16 @@ def capacity_entry(unit: str, source: str, values: list[float], at_load: Optiona
         "lower_bound": min(values),
         "lower_bound_rule": LOWER_BOUND_RULE,
         "values": values,
-        "request_rate": {"value": rate.get("mean"), "lower_bound": rate.get("min"), "values": rate.get("values", [])} if rate else None,
-        "output_throughput": {"value": tokens.get("mean"), "lower_bound": tokens.get("min"), "values": tokens.get("values", [])} if tokens else None,
+        "request_rate": {"value": rate.get("mean"), "lower_bound": rate.get("min"), "values": rate.get("values", [])}
+        if rate
+        else None,
+        "output_throughput": {
+            "value": tokens.get("mean"),
+            "lower_bound": tokens.get("min"),
+            "values": tokens.get("values", []),
+        }
+        if tokens
+        else None,
     }
 
 
@@ -147,7 +156,7 @@ class SkippedLevel(LevelResult):
     """A level the load generator did not run (above a saturated one): recorded, INVALID, with the reason."""
 
     @classmethod
-    def of(cls, mode: str, value: float, reason: str) -> "SkippedLevel":
+    def of(cls, mode: str, value: float, reason: str) -> SkippedLevel:
         level = cls.from_records(mode, value, [], 0.0, {}, 0.0)
         level.invalid = [{"guard": validity.SATURATED, "reason": reason}]
         return level
@@ -172,7 +181,7 @@ def run_loadgen(config: BenchmarkConfig, stop: threading.Event) -> list[LevelRes
         watcher = asyncio.create_task(watch())
         try:
             result = await asyncio.wait_for(run_benchmark(config, stop=event), cap)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise BenchmarkFailed(f"benchmark did not finish within {cap:.0f} s") from None
         finally:
             watcher.cancel()
@@ -186,13 +195,21 @@ def run_loadgen(config: BenchmarkConfig, stop: threading.Event) -> list[LevelRes
 
 
 class Measurer:
-    def __init__(self, grid: GridSpec, bench: BenchFn = run_loadgen, seed: int = 0, in_cluster: Optional[Callable[..., list[LevelResult]]] = None):
+    def __init__(
+        self,
+        grid: GridSpec,
+        bench: BenchFn = run_loadgen,
+        seed: int = 0,
+        in_cluster: Callable[..., list[LevelResult]] | None = None,
+    ):
         self.grid = grid
         self.bench = bench
         self.seed = seed
         self.in_cluster = in_cluster  # benchmark.clients > 1: (endpoint, config, clients, stop) -> merged levels
 
-    def _run(self, config: BenchmarkConfig, endpoint: Endpoint, stop: threading.Event, benchmark: Optional[Benchmark]) -> list[LevelResult]:
+    def _run(
+        self, config: BenchmarkConfig, endpoint: Endpoint, stop: threading.Event, benchmark: Benchmark | None
+    ) -> list[LevelResult]:
         clients = (benchmark or self.grid.benchmark).clients
         if clients <= 1:
             return self.bench(config, stop)
@@ -203,8 +220,14 @@ class Measurer:
         except InClusterFailed as exc:
             raise BenchmarkFailed(str(exc)) from None
 
-    def config(self, endpoint: Endpoint, concurrency: tuple[int, ...] = (), rates: tuple[float, ...] = (), warmup: Optional[int] = None,
-               benchmark: Optional[Benchmark] = None) -> BenchmarkConfig:
+    def config(
+        self,
+        endpoint: Endpoint,
+        concurrency: tuple[int, ...] = (),
+        rates: tuple[float, ...] = (),
+        warmup: int | None = None,
+        benchmark: Benchmark | None = None,
+    ) -> BenchmarkConfig:
         """The load generator's config: the grid's benchmark block, or the point's (`benchmark.*` parameters)."""
         b = benchmark or self.grid.benchmark
         if b.trace:  # the trace's own arrivals: one level
@@ -214,19 +237,27 @@ class Measurer:
             if not concurrency and not rates:
                 concurrency = (8,)
         # Every option of the block (a new load-generator option included); the trial's own values over it.
-        return BenchmarkConfig(**{
-            **b.loadgen_options(),
-            "url": endpoint.base_url,
-            "model": endpoint.model,
-            "api_key": endpoint.api_key,
-            "concurrency": concurrency,
-            "request_rates": rates,
-            "warmup": b.warmup if warmup is None else warmup,
-            "seed": self.seed,
-        })
+        return BenchmarkConfig(
+            **{
+                **b.loadgen_options(),
+                "url": endpoint.base_url,
+                "model": endpoint.model,
+                "api_key": endpoint.api_key,
+                "concurrency": concurrency,
+                "request_rates": rates,
+                "warmup": b.warmup if warmup is None else warmup,
+                "seed": self.seed,
+            }
+        )
 
-    def _levels(self, config: BenchmarkConfig, endpoint: Endpoint, stop: threading.Event, probe: bool = False,
-                benchmark: Optional[Benchmark] = None) -> list[dict[str, Any]]:
+    def _levels(
+        self,
+        config: BenchmarkConfig,
+        endpoint: Endpoint,
+        stop: threading.Event,
+        probe: bool = False,
+        benchmark: Benchmark | None = None,
+    ) -> list[dict[str, Any]]:
         """Each level's metrics with the guards' verdict (judged here with `config`'s thresholds, so every
         bench function, in-cluster clients included, is held to them). A trial whose every level is INVALID
         fails; in a capacity probe (`probe`) the levels are returned, and the probe counts an INVALID one as
@@ -241,12 +272,17 @@ class Measurer:
             errors = {k: v for s in ran for k, v in s["errors"].items()}
             raise BenchmarkFailed(f"every request failed: {errors}")
         if samples and not probe and all(s["invalid"] for s in samples):
-            raise BenchmarkFailed("no valid level: " + "; ".join(
-                f"load {s['load']:g}: " + "; ".join(f"{v['guard']}: {v['reason']}" for v in s["invalid"]) for s in samples)
-                + " (thresholds: benchmark.maxErrorRate, saturationTolerance, maxSendLag, maxClientCpu; docs/tuning.md)")
+            raise BenchmarkFailed(
+                "no valid level: "
+                + "; ".join(
+                    f"load {s['load']:g}: " + "; ".join(f"{v['guard']}: {v['reason']}" for v in s["invalid"])
+                    for s in samples
+                )
+                + " (thresholds: benchmark.maxErrorRate, saturationTolerance, maxSendLag, maxClientCpu; docs/tuning.md)"
+            )
         return samples
 
-    def measure(self, endpoint: Endpoint, stop: threading.Event, benchmark: Optional[Benchmark] = None) -> Measurement:
+    def measure(self, endpoint: Endpoint, stop: threading.Event, benchmark: Benchmark | None = None) -> Measurement:
         """``benchmark``: the point's own benchmark block (its `benchmark.*` parameters), else the grid's."""
         searched: list[float] = []
         if self.grid.capacity_search.enabled:
@@ -260,7 +296,11 @@ class Measurer:
         runs: list[list[dict[str, Any]]] = []
         for repeat in range(self.grid.repeats):
             # Warm-up once; later repeats measure a warm server like the first.
-            cfg = config if repeat == 0 else self.config(endpoint, config.concurrency, config.request_rates, warmup=0, benchmark=benchmark)
+            cfg = (
+                config
+                if repeat == 0
+                else self.config(endpoint, config.concurrency, config.request_rates, warmup=0, benchmark=benchmark)
+            )
             runs.append(self._levels(cfg, endpoint, stop, benchmark=benchmark))
         measurement = self._choose(runs, "concurrency" if config.concurrency else "requests_per_second")
         if searched:
@@ -274,12 +314,17 @@ class Measurer:
         valid = all(not s.get("invalid") and (s.get("error_rate") or 0) <= limit for s in samples)
         return valid and meets_slo(aggregate(samples), self.grid.slo)
 
-    def _level_capacity(self, runs: list[list[dict[str, Any]]], unit: str) -> Optional[dict[str, Any]]:
+    def _level_capacity(self, runs: list[list[dict[str, Any]]], unit: str) -> dict[str, Any] | None:
         """Without a capacity search: per repeat, the highest level that met every SLO (a trace has no load)."""
         if self.grid.benchmark.trace:
             return None
-        refused = {s["load"] for samples in runs for s in samples if s.get("invalid")}  # INVALID in any repeat, as in _choose
-        per_repeat = [max((s["load"] for s in samples if s["load"] not in refused and self._slo_ok([s])), default=0.0) for samples in runs]
+        refused = {
+            s["load"] for samples in runs for s in samples if s.get("invalid")
+        }  # INVALID in any repeat, as in _choose
+        per_repeat = [
+            max((s["load"] for s in samples if s["load"] not in refused and self._slo_ok([s])), default=0.0)
+            for samples in runs
+        ]
         if not per_repeat or max(per_repeat) <= 0:
             return None
         lowest = min(per_repeat)
@@ -296,7 +341,7 @@ class Measurer:
             for sample in samples:
                 if sample["load"] not in refused:
                     by_load.setdefault(sample["load"], []).append(sample)
-        best: Optional[tuple[bool, float, float, dict[str, Any]]] = None
+        best: tuple[bool, float, float, dict[str, Any]] | None = None
         for load, samples in by_load.items():
             agg = aggregate(samples)
             if objective not in agg:
@@ -315,14 +360,21 @@ class Measurer:
             return {"concurrency": (int(load),)}
         return {"rates": (load,)}
 
-    def capacity(self, endpoint: Endpoint, stop: threading.Event, benchmark: Optional[Benchmark] = None) -> float:
+    def capacity(self, endpoint: Endpoint, stop: threading.Event, benchmark: Benchmark | None = None) -> float:
         """Highest load meeting every SLO: double until it fails (bracket), then bisect."""
         cap = self.grid.capacity_search
         integral = cap.by == "concurrency"
 
         def ok(load: float) -> bool:
-            return self._slo_ok(self._levels(self.config(endpoint, **self._load_kwargs(load), warmup=0, benchmark=benchmark), endpoint, stop, probe=True,
-                                             benchmark=benchmark))
+            return self._slo_ok(
+                self._levels(
+                    self.config(endpoint, **self._load_kwargs(load), warmup=0, benchmark=benchmark),
+                    endpoint,
+                    stop,
+                    probe=True,
+                    benchmark=benchmark,
+                )
+            )
 
         return capacity_search(ok, cap.start, cap.max, cap.steps, integral)
 

@@ -7,7 +7,13 @@ from typing import Any
 
 
 def label(ax: Any, record: Any, x: float, y: float) -> None:
-    ax.annotate(", ".join(f"{k.split('.')[-1]}={v}" for k, v in record.params.items()), (x, y), fontsize=7, xytext=(4, 4), textcoords="offset points")
+    ax.annotate(
+        ", ".join(f"{k.split('.')[-1]}={v}" for k, v in record.params.items()),
+        (x, y),
+        fontsize=7,
+        xytext=(4, 4),
+        textcoords="offset points",
+    )
 
 
 def finish(fig: Any, ax: Any, grid: Any, latency: str, ylabel: str, title: str, path: Path) -> Path:

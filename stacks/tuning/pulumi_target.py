@@ -15,9 +15,10 @@ import json
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional, Protocol
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
@@ -29,8 +30,8 @@ from components.rules.spec import ClusterSpec, EndpointSpec, PlatformSpec
 from .. import config as stack_config
 from .. import yamlio
 from ..live import DEFAULT_TIMEOUT
-from . import leftovers
 from ..live.outputs import register_keys
+from . import leftovers
 from .deploy import DeployError, Endpoint, Status, wait_until_ready
 from .grid import GridSpec, PulumiTarget
 from .incluster import target_for
@@ -59,8 +60,11 @@ def live_status(outputs: dict[str, Any], timeout: float = DEFAULT_TIMEOUT) -> St
     if not isinstance(endpoints, dict) or not endpoints:
         raise DeployError("the trial stack exports no `endpoints`; the program declared no endpoint")
     if not outputs.get("kubeconfig"):
-        raise DeployError("neither the trial stack nor the base stack exports `kubeconfig`; Fix: set pulumi.baseStack to the platform stack")
+        raise DeployError(
+            "neither the trial stack nor the base stack exports `kubeconfig`; Fix: set pulumi.baseStack to the platform stack"
+        )
     from components.kube_reader import KubeReader, LiveError, Unreachable  # the live reads: only when a trial waits
+
     from ..live.reader import read_endpoint
 
     name, entry = next(iter(endpoints.items()))
@@ -74,9 +78,10 @@ def live_status(outputs: dict[str, Any], timeout: float = DEFAULT_TIMEOUT) -> St
     return Status(live.readiness, live.detail)
 
 
-def live_url(outputs: dict[str, Any], entry: dict[str, Any], timeout: float = DEFAULT_TIMEOUT) -> Optional[str]:
+def live_url(outputs: dict[str, Any], entry: dict[str, Any], timeout: float = DEFAULT_TIMEOUT) -> str | None:
     """The endpoint's URL from the live status of the Ingress or Service its `urlSource` names (G16)."""
     from components.kube_reader import KubeReader, LiveError, Unreachable
+
     from ..live.reader import live_url as read_url
 
     if not outputs.get("kubeconfig") or not entry.get("urlSource"):
@@ -94,7 +99,7 @@ class StackHandle:
     spec: EndpointSpec
     stack: str
     log_path: Path
-    outputs: Optional[dict[str, Any]] = None
+    outputs: dict[str, Any] | None = None
 
 
 def load_base(target: PulumiTarget) -> tuple[str, dict[str, Any]]:
@@ -106,13 +111,17 @@ def load_base(target: PulumiTarget) -> tuple[str, dict[str, Any]]:
             return project, {}
         path = project_dir / f"Pulumi.{target.base_stack}.yaml"
         if not path.exists():
-            raise DeployError(f"base stack file {path} not found (pulumi.baseStack = {target.base_stack!r}); create it or fix pulumi.baseStack")
+            raise DeployError(
+                f"base stack file {path} not found (pulumi.baseStack = {target.base_stack!r}); create it or fix pulumi.baseStack"
+            )
         doc = yamlio.load_file(path) or {}
     except yamlio.YamlInputError as exc:
         raise DeployError(str(exc)) from None
     config = doc.get("config") if isinstance(doc, dict) else None
     if not isinstance(config or {}, dict):
-        raise DeployError(f"{path}: `config` must be a map of keys to values; Fix: write `config:` followed by `key: value` lines")
+        raise DeployError(
+            f"{path}: `config` must be a map of keys to values; Fix: write `config:` followed by `key: value` lines"
+        )
     return project, config or {}
 
 
@@ -124,7 +133,11 @@ def _project_name(path: Path) -> str:
 
 
 # Without a base stack (dry runs only): an adopted HyperPod cluster, the product's primary target.
-STAND_IN_CLUSTER = {"mode": "existing", "name": "tuning", "hyperpodClusterArn": "arn:aws:sagemaker:us-east-1:000000000000:cluster/stand-in"}
+STAND_IN_CLUSTER = {
+    "mode": "existing",
+    "name": "tuning",
+    "hyperpodClusterArn": "arn:aws:sagemaker:us-east-1:000000000000:cluster/stand-in",
+}
 
 
 def with_cluster_context(grid: GridSpec) -> GridSpec:
@@ -136,9 +149,16 @@ def with_cluster_context(grid: GridSpec) -> GridSpec:
     platform = base.get(f"{project}:platform")
     where = f"Pulumi.{grid.pulumi.base_name}.yaml" if grid.pulumi.base_stack else "the stand-in cluster"
     try:
-        return grid.model_copy(update={"cluster": ClusterSpec.model_validate(cluster), "platform": PlatformSpec.model_validate(platform) if platform else None})
+        return grid.model_copy(
+            update={
+                "cluster": ClusterSpec.model_validate(cluster),
+                "platform": PlatformSpec.model_validate(platform) if platform else None,
+            }
+        )
     except ValidationError as exc:
-        raise DeployError(f"{where}: the cluster or platform config does not parse ({exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}); run `python -m stacks plan --stack {grid.pulumi.base_name}`") from None
+        raise DeployError(
+            f"{where}: the cluster or platform config does not parse ({exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}); run `python -m stacks plan --stack {grid.pulumi.base_name}`"
+        ) from None
 
 
 def base_problems(target: PulumiTarget) -> list[Problem]:
@@ -148,7 +168,11 @@ def base_problems(target: PulumiTarget) -> list[Problem]:
         return []
     project, base = load_base(target)
     values = base_stack_config(base, project)
-    own = {k.removeprefix(f"{project}:"): v for k, v in values.items() if k.startswith(f"{project}:") and k != f"{project}:kubeconfig"}
+    own = {
+        k.removeprefix(f"{project}:"): v
+        for k, v in values.items()
+        if k.startswith(f"{project}:") and k != f"{project}:kubeconfig"
+    }
     try:
         stack_config.parse(own, values.get("aws:region"), target.base_name, Path(target.project_dir))
     except ConfigError as exc:
@@ -183,7 +207,7 @@ def base_stack_config(base_config: dict[str, Any], project: str = "llm-serving")
 
 
 def trial_config(
-    base_config: dict[str, Any], spec: EndpointSpec, extra: dict[str, Any], project: str, base_stack: Optional[str] = None
+    base_config: dict[str, Any], spec: EndpointSpec, extra: dict[str, Any], project: str, base_stack: str | None = None
 ) -> dict[str, Any]:
     """The base stack's config with the trial's endpoint as the only endpoint. With a base stack the
     trial is an endpoints-only stack (`platformStack`): it reuses that cluster and operator and
@@ -199,7 +223,13 @@ def trial_config(
 
 class PulumiDeployer:
     def __init__(
-        self, target: PulumiTarget, runner: StackRunner, log_dir: Path, run: str, poll_interval: float = 15.0, clock: Callable[[], float] = time.monotonic
+        self,
+        target: PulumiTarget,
+        runner: StackRunner,
+        log_dir: Path,
+        run: str,
+        poll_interval: float = 15.0,
+        clock: Callable[[], float] = time.monotonic,
     ):
         self.target = target
         self.clock = clock
@@ -222,9 +252,16 @@ class PulumiDeployer:
             log_path = self.log_dir / f"base-{self.target.base_stack}.log"
             self.log_dir.mkdir(parents=True, exist_ok=True)
             try:
-                self._base_outputs = self.runner.up(self.target.base_stack, base_stack_config(self.base_config, self.project), line_writer(log_path)) or {}
+                self._base_outputs = (
+                    self.runner.up(
+                        self.target.base_stack, base_stack_config(self.base_config, self.project), line_writer(log_path)
+                    )
+                    or {}
+                )
             except Exception as exc:
-                raise DeployError(f"pulumi up of the base stack {self.target.base_stack} failed: {exc} (log: {log_path})") from exc
+                raise DeployError(
+                    f"pulumi up of the base stack {self.target.base_stack} failed: {exc} (log: {log_path})"
+                ) from exc
             self._base_ready = True
 
     def _log(self, handle: StackHandle) -> Callable[[str], None]:
@@ -237,8 +274,10 @@ class PulumiDeployer:
         if spec.kubernetes.routing == "inferencePool":
             # Its traffic goes through the trial's gateway (x-api-key of a tenant), which this driver does not call yet:
             # measuring the endpoint's own URL would time the Service's round robin and call it the pool's.
-            raise DeployError(f"trial {key}: kubernetes.routing: inferencePool is measured through the tenant gateway, which the tuning driver does not call yet; "
-                              "Fix: tune the engine with routing: service, then load the gateway URL with `python -m benchmarks --api-keys` (docs/gateway.md, Pool routing)")
+            raise DeployError(
+                f"trial {key}: kubernetes.routing: inferencePool is measured through the tenant gateway, which the tuning driver does not call yet; "
+                "Fix: tune the engine with routing: service, then load the gateway URL with `python -m benchmarks --api-keys` (docs/gateway.md, Pool routing)"
+            )
         self._ensure_base_stack()
         config = trial_config(self.base_config, spec, self.target.config, self.project, self.target.base_stack)
         try:
@@ -252,9 +291,15 @@ class PulumiDeployer:
     def wait_ready(self, handle: StackHandle, timeout: float, stop: threading.Event) -> Endpoint:
         outputs = handle.outputs or {}
         # An endpoints-only trial (platformStack) exports no kubeconfig: the base stack's reaches the cluster.
-        live = {"kubeconfig": self._base_outputs.get("kubeconfig"), **outputs} if not outputs.get("kubeconfig") else outputs
+        live = (
+            {"kubeconfig": self._base_outputs.get("kubeconfig"), **outputs}
+            if not outputs.get("kubeconfig")
+            else outputs
+        )
         what = f"endpoint in stack {handle.stack}"
-        wait_until_ready(lambda: self.runner.endpoint_status(handle.stack, live), timeout, stop, self.poll_interval, what, self.clock)
+        wait_until_ready(
+            lambda: self.runner.endpoint_status(handle.stack, live), timeout, stop, self.poll_interval, what, self.clock
+        )
         endpoint = _endpoint_output(outputs, handle.spec)
         # Null at `up` when the address came later (the operator's ALB): read it from its Ingress now.
         url = str(endpoint.get("url") or live_url(live, endpoint) or "")
@@ -269,22 +314,22 @@ class PulumiDeployer:
         in_cluster = target_for(handle.spec, self._platform(), live.get("kubeconfig"), handle.stack)
         return Endpoint(base, handle.spec.model, api_key, gpus, in_cluster=in_cluster)
 
-    def _platform(self) -> Optional[PlatformSpec]:
+    def _platform(self) -> PlatformSpec | None:
         raw = self.base_config.get(f"{self.project}:platform")
         try:
             return PlatformSpec.model_validate(raw) if isinstance(raw, dict) else None
         except ValidationError:
             return None  # the base stack's own checks report it
 
-    def stop(self, handle: Optional[StackHandle]) -> None:
+    def stop(self, handle: StackHandle | None) -> None:
         if handle is not None:
             self.runner.destroy(handle.stack, self._log(handle))
             leftovers.remove(self.log_dir, handle.key)
 
-    def log_path(self, handle: Optional[StackHandle]) -> Optional[str]:
+    def log_path(self, handle: StackHandle | None) -> str | None:
         return str(handle.log_path) if handle else None
 
-    def describe(self, handle: Optional[StackHandle]) -> Optional[str]:
+    def describe(self, handle: StackHandle | None) -> str | None:
         return handle.stack if handle else None
 
     def cleanup(self, described: str) -> None:
@@ -299,7 +344,7 @@ class PulumiDeployer:
             if isinstance(stack, str) and stack:
                 try:
                     self.runner.destroy(stack, lambda line: None)
-                except Exception as exc:  # noqa: BLE001 - named; the record stays for the next run
+                except Exception as exc:
                     notes.append(f"trial {key}: could not destroy stack {stack} left by an earlier run: {exc}")
                     continue
                 notes.append(f"trial {key}: tore down stack {stack}, left by an earlier run")
@@ -318,12 +363,20 @@ def _endpoint_output(outputs: dict[str, Any], spec: EndpointSpec) -> dict[str, A
 class AutomationStackRunner:
     """The real thing: `pulumi.automation` over this project's program, on a local file backend."""
 
-    def __init__(self, project_dir: Path, backend_url: str, passphrase: Optional[str] = None, request_timeout: float = DEFAULT_TIMEOUT):
+    def __init__(
+        self,
+        project_dir: Path,
+        backend_url: str,
+        passphrase: str | None = None,
+        request_timeout: float = DEFAULT_TIMEOUT,
+    ):
         self.request_timeout = request_timeout
         self.project_dir = Path(project_dir).resolve()
         self.env = {
             "PULUMI_BACKEND_URL": backend_url,
-            "PULUMI_CONFIG_PASSPHRASE": passphrase if passphrase is not None else os.environ.get("PULUMI_CONFIG_PASSPHRASE", ""),
+            "PULUMI_CONFIG_PASSPHRASE": passphrase
+            if passphrase is not None
+            else os.environ.get("PULUMI_CONFIG_PASSPHRASE", ""),
             "PULUMI_SKIP_UPDATE_CHECK": "true",
         }
         if backend_url.startswith("file://"):
@@ -340,7 +393,9 @@ class AutomationStackRunner:
         from pulumi import automation as auto
 
         s = self._stack(stack)
-        s.set_all_config({k: auto.ConfigValue(v if isinstance(v, str) else json.dumps(v)) for k, v in config.items()}, path=False)
+        s.set_all_config(
+            {k: auto.ConfigValue(v if isinstance(v, str) else json.dumps(v)) for k, v in config.items()}, path=False
+        )
         result = s.up(on_output=log)
         return {k: v.value for k, v in result.outputs.items()}
 
@@ -348,7 +403,9 @@ class AutomationStackRunner:
         from pulumi import automation as auto
 
         try:
-            s = auto.select_stack(stack_name=stack, work_dir=str(self.project_dir), opts=auto.LocalWorkspaceOptions(env_vars=self.env))
+            s = auto.select_stack(
+                stack_name=stack, work_dir=str(self.project_dir), opts=auto.LocalWorkspaceOptions(env_vars=self.env)
+            )
         except auto.StackNotFoundError:
             return
         s.destroy(on_output=log)

@@ -12,7 +12,7 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, TypeGuard
+from typing import Any, TypeGuard
 
 from benchmarks import inputs
 
@@ -30,14 +30,14 @@ MAX_SURFACE_BYTES = 64 * 1024 * 1024  # a recorded surface is tens of kilobytes 
 class Surface:
     name: str
     grid: grid_mod.GridSpec
-    metrics: dict[str, Optional[dict[str, float]]]  # point key -> metrics (None: crashed)
+    metrics: dict[str, dict[str, float] | None]  # point key -> metrics (None: crashed)
     source: str
 
     @property
     def size(self) -> int:
         return len(self.metrics)
 
-    def meets_slo(self, metrics: Optional[dict[str, float]]) -> TypeGuard[dict[str, float]]:
+    def meets_slo(self, metrics: dict[str, float] | None) -> TypeGuard[dict[str, float]]:
         """The point ran and is within every SLO bound."""
         return metrics is not None and bool(metrics) and all(metrics[k] <= bound for k, bound in self.grid.slo.items())
 
@@ -46,7 +46,9 @@ class Surface:
         sign = 1 if self.grid.objective.sense == "maximize" else -1
         feasible = [m[self.grid.objective.metric] for m in self.metrics.values() if self.meets_slo(m)]
         if not feasible:
-            raise ValueError(f"surface {self.name}: no point ran and met the SLOs {self.grid.slo}; there is no optimum to find")
+            raise ValueError(
+                f"surface {self.name}: no point ran and met the SLOs {self.grid.slo}; there is no optimum to find"
+            )
         return sign * max(sign * v for v in feasible)
 
 
@@ -55,21 +57,36 @@ def load_surface(path: Path) -> Surface:
     naming the file and what is missing."""
     fix = "export one with stacks.local_engine.record_surface"
     try:
-        doc = inputs.loads_json(inputs.read_text(path, max_bytes=MAX_SURFACE_BYTES, what="response surface", fix=fix), str(path), fix)
+        doc = inputs.loads_json(
+            inputs.read_text(path, max_bytes=MAX_SURFACE_BYTES, what="response surface", fix=fix), str(path), fix
+        )
     except inputs.InputError as exc:
         raise ValueError(str(exc)) from None
     if not isinstance(doc, dict):
         raise ValueError(f"{path}: not a response surface: a JSON object was expected; Fix: {fix}")
     missing = [key for key in ("instanceType", "objective", "points") if key not in doc]
-    if missing or not all(isinstance(row, dict) and "params" in row and "metrics" in row for row in doc.get("points", [])):
-        raise ValueError(f"{path}: not a response surface: needs instanceType, objective and points of {{params, metrics}} (missing: {', '.join(missing) or 'params/metrics in a point'}); export one with stacks.local_engine.record_surface")
+    if missing or not all(
+        isinstance(row, dict) and "params" in row and "metrics" in row for row in doc.get("points", [])
+    ):
+        raise ValueError(
+            f"{path}: not a response surface: needs instanceType, objective and points of {{params, metrics}} (missing: {', '.join(missing) or 'params/metrics in a point'}); export one with stacks.local_engine.record_surface"
+        )
     values = grid_mod.distinct_values(row["params"] for row in doc["points"])
     grid = grid_mod.GridSpec.model_validate(
         {
             "name": Path(path).stem,
-            "base": {"name": "surface", "model": "org/model", "engine": "vllm", "instanceType": doc["instanceType"], "modelSource": {"type": "s3", "bucket": "bkt"}},
+            "base": {
+                "name": "surface",
+                "model": "org/model",
+                "engine": "vllm",
+                "instanceType": doc["instanceType"],
+                "modelSource": {"type": "s3", "bucket": "bkt"},
+            },
             "parameters": values,
-            "objective": {"metric": doc["objective"], **({"direction": doc["direction"]} if "direction" in doc else {})},
+            "objective": {
+                "metric": doc["objective"],
+                **({"direction": doc["direction"]} if "direction" in doc else {}),
+            },
             "slo": doc.get("slo", {}),
         }
     )
@@ -81,7 +98,7 @@ class ReplayDeployer:
     """Deploys nothing: each trial's endpoint URL carries its key, so the measurer can look it up.
     Points recorded as crashed (metrics null) fail like an engine that exits at start."""
 
-    def __init__(self, metrics: dict[str, Optional[dict[str, float]]]):
+    def __init__(self, metrics: dict[str, dict[str, float] | None]):
         self.metrics = metrics
         self.deployed: list[str] = []  # keys, in the order the strategy chose them
         self.live: set[str] = set()
@@ -96,7 +113,7 @@ class ReplayDeployer:
             raise EndpointFailed("engine exited with code 1 (recorded crash)")
         return Endpoint(f"replay://{handle}", "org/model")
 
-    def stop(self, handle: Optional[str]) -> None:
+    def stop(self, handle: str | None) -> None:
         self.live.discard(handle)
 
     def log_path(self, handle: Any) -> None:
@@ -110,7 +127,7 @@ class ReplayDeployer:
 
 
 class ReplayMeasurer:
-    def __init__(self, metrics: dict[str, Optional[dict[str, float]]], slo: dict[str, float]):
+    def __init__(self, metrics: dict[str, dict[str, float] | None], slo: dict[str, float]):
         self.metrics = metrics
         self.slo = slo
 
@@ -123,11 +140,11 @@ class ReplayMeasurer:
 
 @dataclass
 class ReplayResult:
-    best: Optional[float]  # the objective of the best trial under the SLOs the report picks
+    best: float | None  # the objective of the best trial under the SLOs the report picks
     deployed: list[str]  # point keys in trial order
     live: set[str]  # endpoints left running (must be empty)
 
-    def trials_to_reach(self, surface: Surface, within: float) -> Optional[int]:
+    def trials_to_reach(self, surface: Surface, within: float) -> int | None:
         """How many trials it took to first run a point within `within` (0.02 = 2 %) of the optimum."""
         target = surface.optimum()
         sign = 1 if surface.grid.objective.sense == "maximize" else -1
@@ -138,10 +155,14 @@ class ReplayResult:
         return None
 
 
-def replay(surface: Surface, strategy: str, trials: Optional[int] = None, seed: int = 0, db: Optional[Path] = None) -> ReplayResult:
+def replay(
+    surface: Surface, strategy: str, trials: int | None = None, seed: int = 0, db: Path | None = None
+) -> ReplayResult:
     """One tuning run of `strategy` over the surface, `trials` at most, in a throwaway database
     unless `db` is given."""
-    grid = surface.grid.model_copy(update={"strategy": strategy, "seed": seed, "budget": grid_mod.Budget(trials=trials)})
+    grid = surface.grid.model_copy(
+        update={"strategy": strategy, "seed": seed, "budget": grid_mod.Budget(trials=trials)}
+    )
     deployer = ReplayDeployer(surface.metrics)
     with tempfile.TemporaryDirectory(prefix="replay-") as scratch:
         store = TrialStore(db or Path(scratch) / "replay.db")

@@ -20,8 +20,9 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from contextlib import AbstractContextManager as ContextManager
 from pathlib import Path
-from typing import Any, ContextManager, Optional
+from typing import Any
 
 from benchmarks.outputs import FileLock, OutputError, OutputLocked
 
@@ -36,7 +37,7 @@ class RunLocked(OutputLocked):
     """Another live run holds the database."""
 
 
-def identity_lock_path(db: Path) -> Optional[Path]:
+def identity_lock_path(db: Path) -> Path | None:
     """The lock file named after the database's device and inode (None while it does not exist)."""
     try:
         st = os.stat(db)
@@ -88,7 +89,7 @@ class RunLock:
         while self._locks:
             self._locks.pop().release()
 
-    def __enter__(self) -> "RunLock":
+    def __enter__(self) -> RunLock:
         self.acquire()
         return self
 

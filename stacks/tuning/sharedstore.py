@@ -19,8 +19,9 @@ import json
 import os
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import sqlalchemy as sa
@@ -69,7 +70,7 @@ def is_url(db: str | os.PathLike[str]) -> bool:
     return "://" in text and not text.startswith("sqlite:")
 
 
-def check_url(url: str) -> Optional[str]:
+def check_url(url: str) -> str | None:
     """None if usable, else what is wrong: a password in the URL would be printed and logged with it."""
     parts = urlsplit(url)
     query = parse_qs(parts.query)
@@ -89,7 +90,7 @@ class Location(str):
 
     database: str
 
-    def __new__(cls, url: str) -> "Location":
+    def __new__(cls, url: str) -> Location:
         parts = urlsplit(url)
         netloc = parts.netloc.rpartition("@")[2]
         self = super().__new__(cls, parts._replace(netloc=netloc, query="").geturl())
@@ -127,7 +128,9 @@ class SharedTrialStore:
         if problem:
             raise StoreError(f"{self.path}: {problem}")
         if os.environ.get("PGPASSWORD"):
-            secrets.register(os.environ["PGPASSWORD"])  # libpq may quote it back in no message; never printed either way
+            secrets.register(
+                os.environ["PGPASSWORD"]
+            )  # libpq may quote it back in no message; never printed either way
         self._claims: dict[tuple[str, str], int] = {}  # (run, key) -> the attempt this process holds
         self._lock = threading.Lock()
         try:
@@ -135,13 +138,17 @@ class SharedTrialStore:
             with self._guard(), self._engine.begin() as conn:
                 if not create:  # a report: reads only (a user with SELECT alone may run it)
                     if "tuning_runs" not in set(sa.inspect(conn).get_table_names()):
-                        raise StoreError(f"{self.path}: no tuning tables in this database; Fix: run `python -m stacks tune GRID.yaml --db {self.path}` first")
+                        raise StoreError(
+                            f"{self.path}: no tuning tables in this database; Fix: run `python -m stacks tune GRID.yaml --db {self.path}` first"
+                        )
                     return
                 if conn.dialect.name == "postgresql":
                     conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SCHEMA_LOCK})
                 _META.create_all(conn, checkfirst=True)
         except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
-            raise StoreError(f"{self.path}: not a database URL SQLAlchemy can open ({scrub(str(exc))}); Fix: e.g. postgresql://USER@HOST:5432/DATABASE") from None
+            raise StoreError(
+                f"{self.path}: not a database URL SQLAlchemy can open ({scrub(str(exc))}); Fix: e.g. postgresql://USER@HOST:5432/DATABASE"
+            ) from None
 
     @contextlib.contextmanager
     def schema_lock(self) -> Iterator[None]:
@@ -195,7 +202,11 @@ class SharedTrialStore:
         """`complete` only once no worker has a trial running; the last worker to finish marks it."""
         with self._guard(), self._engine.begin() as conn:
             if state == "complete":
-                running = conn.execute(sa.select(sa.func.count()).select_from(TRIALS).where(TRIALS.c.run == name, TRIALS.c.status == "running")).scalar()
+                running = conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(TRIALS)
+                    .where(TRIALS.c.run == name, TRIALS.c.status == "running")
+                ).scalar()
                 if running:
                     return
             conn.execute(RUNS.update().where(RUNS.c.name == name).values(state=state))
@@ -212,11 +223,13 @@ class SharedTrialStore:
 
     # ---------------------------------------------------------------- claims
 
-    def next_attempt(self, run: str, key: str) -> Optional[int]:
+    def next_attempt(self, run: str, key: str) -> int | None:
         """The attempt a claim on this point would be: 1 when no row exists, the next one after an
         interrupted attempt, None when a worker holds it or it finished."""
         with self._guard(), self._engine.connect() as conn:
-            row = conn.execute(sa.select(TRIALS.c.status, TRIALS.c.attempt).where(TRIALS.c.run == run, TRIALS.c.key == key)).first()
+            row = conn.execute(
+                sa.select(TRIALS.c.status, TRIALS.c.attempt).where(TRIALS.c.run == run, TRIALS.c.key == key)
+            ).first()
         if row is None:
             return 1
         return row[1] + 1 if row[0] == "interrupted" else None
@@ -237,7 +250,12 @@ class SharedTrialStore:
             else:
                 taken = conn.execute(
                     TRIALS.update()
-                    .where(TRIALS.c.run == run, TRIALS.c.key == key, TRIALS.c.status == "interrupted", TRIALS.c.attempt == attempt - 1)
+                    .where(
+                        TRIALS.c.run == run,
+                        TRIALS.c.key == key,
+                        TRIALS.c.status == "interrupted",
+                        TRIALS.c.attempt == attempt - 1,
+                    )
                     .values(**values, attempt=attempt, owner=owner)
                 )
                 if taken.rowcount != 1:
@@ -246,11 +264,11 @@ class SharedTrialStore:
             self._claims[(run, key)] = attempt
         return True
 
-    def attempt(self, run: str, key: str) -> Optional[int]:
+    def attempt(self, run: str, key: str) -> int | None:
         with self._lock:
             return self._claims.get((run, key))
 
-    def take_over(self, run: str, key: str, dead_attempt: int, started: float) -> Optional[TrialRecord]:
+    def take_over(self, run: str, key: str, dead_attempt: int, started: float) -> TrialRecord | None:
         """A retry: the row of a worker whose heartbeat lapsed becomes this worker's (its attempt + 1). The
         dead attempt's record is returned (its `stack` names what it may have left running); None when the
         row moved on (another worker finished or took it)."""
@@ -260,8 +278,21 @@ class SharedTrialStore:
                 return None
             taken = conn.execute(
                 TRIALS.update()
-                .where(TRIALS.c.run == run, TRIALS.c.key == key, TRIALS.c.attempt == dead_attempt, TRIALS.c.status == "running")
-                .values(attempt=dead_attempt + 1, owner=owner_id(), phase="deploy", started=started, stack=None, engine=None, error=None)
+                .where(
+                    TRIALS.c.run == run,
+                    TRIALS.c.key == key,
+                    TRIALS.c.attempt == dead_attempt,
+                    TRIALS.c.status == "running",
+                )
+                .values(
+                    attempt=dead_attempt + 1,
+                    owner=owner_id(),
+                    phase="deploy",
+                    started=started,
+                    stack=None,
+                    engine=None,
+                    error=None,
+                )
             )
             if taken.rowcount != 1:
                 return None
@@ -275,14 +306,18 @@ class SharedTrialStore:
             conn.execute(
                 TRIALS.update()
                 # `<=`: a worker that died between queuing its retry's attempt and taking the row left the one before
-                .where(TRIALS.c.run == run, TRIALS.c.key == key, TRIALS.c.attempt <= attempt, TRIALS.c.status == "running")
+                .where(
+                    TRIALS.c.run == run, TRIALS.c.key == key, TRIALS.c.attempt <= attempt, TRIALS.c.status == "running"
+                )
                 .values(status="failed", phase=None, error=scrub(reason), finished=time.time())
             )
 
     def running_elsewhere(self, run: str) -> set[str]:
         """Keys some worker holds now (this process's included)."""
         with self._guard(), self._engine.connect() as conn:
-            return set(conn.execute(sa.select(TRIALS.c.key).where(TRIALS.c.run == run, TRIALS.c.status == "running")).scalars())
+            return set(
+                conn.execute(sa.select(TRIALS.c.key).where(TRIALS.c.run == run, TRIALS.c.status == "running")).scalars()
+            )
 
     # ---------------------------------------------------------------- records
 
@@ -297,22 +332,32 @@ class SharedTrialStore:
                     with conn.begin_nested():
                         conn.execute(TRIALS.insert().values(**values, attempt=1, owner=owner_id()))
                 except sa.exc.IntegrityError:
-                    conn.execute(TRIALS.update().where(TRIALS.c.run == trial.run, TRIALS.c.key == trial.key, TRIALS.c.status != "running").values(**values))
+                    conn.execute(
+                        TRIALS.update()
+                        .where(TRIALS.c.run == trial.run, TRIALS.c.key == trial.key, TRIALS.c.status != "running")
+                        .values(**values)
+                    )
                 return
-            done = conn.execute(TRIALS.update().where(TRIALS.c.run == trial.run, TRIALS.c.key == trial.key, TRIALS.c.attempt == attempt).values(**values))
+            done = conn.execute(
+                TRIALS.update()
+                .where(TRIALS.c.run == trial.run, TRIALS.c.key == trial.key, TRIALS.c.attempt == attempt)
+                .values(**values)
+            )
         if done.rowcount != 1:
             raise ClaimLost(f"trial {trial.key}: another worker took it over (attempt {attempt} lapsed)")
 
     def trials(self, run: str) -> list[TrialRecord]:
         with self._guard(), self._engine.connect() as conn:
-            rows = conn.execute(sa.select(*_COLUMNS).where(TRIALS.c.run == run).order_by(TRIALS.c.started, TRIALS.c.key)).all()
+            rows = conn.execute(
+                sa.select(*_COLUMNS).where(TRIALS.c.run == run).order_by(TRIALS.c.started, TRIALS.c.key)
+            ).all()
         return [self._record(row) for row in rows]
 
-    def get(self, run: str, key: str) -> Optional[TrialRecord]:
+    def get(self, run: str, key: str) -> TrialRecord | None:
         with self._guard(), self._engine.connect() as conn:
             return self._get(conn, run, key)
 
-    def _get(self, conn: Any, run: str, key: str) -> Optional[TrialRecord]:
+    def _get(self, conn: Any, run: str, key: str) -> TrialRecord | None:
         row = conn.execute(sa.select(*_COLUMNS).where(TRIALS.c.run == run, TRIALS.c.key == key)).first()
         return None if row is None else self._record(row)
 
@@ -331,7 +376,24 @@ class SharedTrialStore:
         self._engine.dispose()
 
 
-_COLUMNS = [TRIALS.c[name] for name in ("run", "key", "params", "status", "phase", "started", "finished", "metrics", "levels", "error", "log_path", "stack", "engine")]
+_COLUMNS = [
+    TRIALS.c[name]
+    for name in (
+        "run",
+        "key",
+        "params",
+        "status",
+        "phase",
+        "started",
+        "finished",
+        "metrics",
+        "levels",
+        "error",
+        "log_path",
+        "stack",
+        "engine",
+    )
+]
 
 
 def _row(trial: TrialRecord) -> dict[str, Any]:

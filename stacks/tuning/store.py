@@ -14,15 +14,14 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any
 from urllib.parse import quote
 
-from benchmarks.outputs import describe_file, refusal
-
 from benchmarks import inputs
-
+from benchmarks.outputs import describe_file, refusal
 from benchmarks.secrets import scrub, scrub_data
 
 FINISHED = ("succeeded", "failed", "infeasible", "pruned")
@@ -64,21 +63,21 @@ class TrialRecord:
     key: str
     params: dict[str, Any]
     status: str
-    phase: Optional[str] = None
-    started: Optional[float] = None
-    finished: Optional[float] = None
+    phase: str | None = None
+    started: float | None = None
+    finished: float | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     levels: list[Any] = field(default_factory=list)
-    error: Optional[str] = None
-    log_path: Optional[str] = None
-    stack: Optional[str] = None
+    error: str | None = None
+    log_path: str | None = None
+    stack: str | None = None
     engine: dict[str, Any] = field(default_factory=dict)
 
     @property
     def done(self) -> bool:
         return self.status in FINISHED
 
-    def value(self, metric: str) -> Optional[float]:
+    def value(self, metric: str) -> float | None:
         entry = self.metrics.get(metric)
         return entry.get("mean") if isinstance(entry, dict) else None
 
@@ -112,13 +111,17 @@ class TrialStore:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StoreError(f"{self.path}: cannot create its folder ({exc.strerror or exc}); Fix: pass a --db in a writable folder") from None
+            raise StoreError(
+                f"{self.path}: cannot create its folder ({exc.strerror or exc}); Fix: pass a --db in a writable folder"
+            ) from None
         self._lock = threading.Lock()
         try:  # a read-only or full disk: named here, not as sqlite's "unable to open"
             self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
         except (OSError, sqlite3.Error) as exc:
             why = getattr(exc, "strerror", None) or str(exc)
-            raise StoreError(f"{self.path}: cannot create or open the results database ({why}); Fix: pass a --db on a writable disk with free space") from None
+            raise StoreError(
+                f"{self.path}: cannot create or open the results database ({why}); Fix: pass a --db on a writable disk with free space"
+            ) from None
         try:
             if self._db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
                 raise sqlite3.DatabaseError("database disk image is malformed")
@@ -129,7 +132,9 @@ class TrialStore:
             self._db.commit()
         except sqlite3.DatabaseError as exc:
             self._db.close()
-            raise StoreError(f"{self.path}: not a readable tuning database ({exc}); Fix: pass another --db, or move this file away to start a new one") from None
+            raise StoreError(
+                f"{self.path}: not a readable tuning database ({exc}); Fix: pass another --db, or move this file away to start a new one"
+            ) from None
 
     @contextlib.contextmanager
     def _guard(self) -> Iterator[None]:
@@ -149,7 +154,10 @@ class TrialStore:
 
     def start_run(self, name: str, grid: dict[str, Any]) -> None:
         with self._guard():
-            self._db.execute("INSERT OR IGNORE INTO tuning_runs (name, grid, created) VALUES (?, ?, ?)", (name, json.dumps(scrub_data(grid)), time.time()))
+            self._db.execute(
+                "INSERT OR IGNORE INTO tuning_runs (name, grid, created) VALUES (?, ?, ?)",
+                (name, json.dumps(scrub_data(grid)), time.time()),
+            )
             self._db.execute("UPDATE tuning_runs SET state = 'running' WHERE name = ?", (name,))
             self._db.commit()
 
@@ -195,7 +203,7 @@ class TrialStore:
     def trials(self, run: str) -> list[TrialRecord]:
         return list(self._iter(run))
 
-    def get(self, run: str, key: str) -> Optional[TrialRecord]:
+    def get(self, run: str, key: str) -> TrialRecord | None:
         return next((t for t in self._iter(run) if t.key == key), None)
 
     def _iter(self, run: str) -> Iterator[TrialRecord]:
@@ -230,7 +238,7 @@ class TrialStore:
         self._db.close()
 
 
-def _scrubbed_text(text: Optional[str]) -> Optional[str]:
+def _scrubbed_text(text: str | None) -> str | None:
     """A stored description (a stack name, or a local engine's identity as JSON with its command line),
     scrubbed as data when it is JSON so the JSON stays valid."""
     if text is None:
@@ -246,10 +254,14 @@ def check_file(path: Path, create: bool = True) -> None:
     included, is named before sqlite3 touches it. `create=False`: it must exist."""
     fix = "pass the .db file `stacks tune` wrote, or a new path"
     if path.is_dir():
-        raise StoreError(refusal(str(path), "is a directory, not a results database", f"pass a file path such as {path / 'runs.db'}"))
+        raise StoreError(
+            refusal(str(path), "is a directory, not a results database", f"pass a file path such as {path / 'runs.db'}")
+        )
     if not path.exists():
         if not create:
-            raise StoreError(f"{path}: no results database there; Fix: run `python -m stacks tune GRID.yaml --db {path}` first")
+            raise StoreError(
+                f"{path}: no results database there; Fix: run `python -m stacks tune GRID.yaml --db {path}` first"
+            )
         return
     try:
         with inputs.open_regular(path, "pass the .db file `stacks tune` wrote, or a new path") as handle:
@@ -257,16 +269,28 @@ def check_file(path: Path, create: bool = True) -> None:
     except inputs.InputError as exc:
         raise StoreError(str(exc)) from None
     except OSError as exc:
-        raise StoreError(f"{path}: cannot read ({exc.strerror or exc}); Fix: check the path and its permissions") from None
+        raise StoreError(
+            f"{path}: cannot read ({exc.strerror or exc}); Fix: check the path and its permissions"
+        ) from None
     if head != SQLITE_HEADER:
-        what = "is an empty file this tool did not write" if not head else f"is not an SQLite database (it starts with {head[:8]!r})"
+        what = (
+            "is an empty file this tool did not write"
+            if not head
+            else f"is not an SQLite database (it starts with {head[:8]!r})"
+        )
         raise StoreError(refusal(str(path), what, fix))
     tables = _tables(path)
     if tables is not None and "tuning_runs" not in tables:
-        raise StoreError(refusal(str(path), f"is {describe_file(path)} of another program (no tuning tables; it holds {', '.join(sorted(tables)[:3]) or 'no table'})", fix))
+        raise StoreError(
+            refusal(
+                str(path),
+                f"is {describe_file(path)} of another program (no tuning tables; it holds {', '.join(sorted(tables)[:3]) or 'no table'})",
+                fix,
+            )
+        )
 
 
-def _tables(path: Path) -> Optional[set[str]]:
+def _tables(path: Path) -> set[str] | None:
     """The file's table names, read without writing to it; None when SQLite cannot read it (named later)."""
     try:
         db = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True)

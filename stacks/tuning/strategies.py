@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import random
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import optuna
@@ -26,11 +26,11 @@ from .store import TrialRecord
 optuna.logging.set_verbosity(logging.WARNING)
 
 
-def objective_value(record: TrialRecord, grid: GridSpec) -> Optional[float]:
+def objective_value(record: TrialRecord, grid: GridSpec) -> float | None:
     return record.value(grid.objective.metric) if record.status == "succeeded" else None
 
 
-def slo_excess(record: TrialRecord, grid: GridSpec) -> Optional[float]:
+def slo_excess(record: TrialRecord, grid: GridSpec) -> float | None:
     """The worst relative excess over the SLO bounds (negative: inside them all; -1 with no SLOs);
     None for a trial that measured nothing to compare (crashed, failed, a metric missing)."""
     values = {metric: record.value(metric) for metric in grid.slo}
@@ -131,7 +131,7 @@ class TpeStrategy(Strategy):
             stale += 1
         return out
 
-    def _refinement(self, in_flight: set[str], chosen: list[Point]) -> Optional[Point]:
+    def _refinement(self, in_flight: set[str], chosen: list[Point]) -> Point | None:
         """Every other proposal after the random start: the best untried neighbour of the incumbent
         (one step along one parameter). TPE finds the good region; on a small grid whose response is
         smooth in each parameter, the optimum is usually next to the best point seen so far."""
@@ -185,7 +185,10 @@ class GpStrategy(Strategy):
             return super().propose(n, in_flight)
         # What is known does not change while a batch is proposed: only the pending points grow.
         tried = [r for r in self.known.values() if r.status != "pruned" and r.key in self.vectors]
-        observations = [surrogate.Observation(self.vectors[r.key], objective_value(r, self.grid), slo_margin(r, self.grid)) for r in tried]
+        observations = [
+            surrogate.Observation(self.vectors[r.key], objective_value(r, self.grid), slo_margin(r, self.grid))
+            for r in tried
+        ]
         measured = sum(o.objective is not None for o in observations)
         earlier = np.array([o.x for o in observations]).reshape(-1, self.width)
         out: list[Point] = []
@@ -200,7 +203,9 @@ class GpStrategy(Strategy):
                 # The start, or nothing to model yet (every trial crashed): spread out, away from all tried.
                 pick = surrogate.space_filling(candidates, np.vstack([earlier, pending]), self.rng)
             else:
-                pick = surrogate.suggest(observations, candidates, pending, self.grid.objective.sense == "maximize", self.grid.seed)
+                pick = surrogate.suggest(
+                    observations, candidates, pending, self.grid.objective.sense == "maximize", self.grid.seed
+                )
             out.append(unseen[pick])
         return out
 
@@ -232,7 +237,9 @@ def search_space(grid: GridSpec) -> dict[str, list[Any]]:
 
 def distributions(grid: GridSpec) -> dict[str, optuna.distributions.BaseDistribution]:
     return {
-        k: optuna.distributions.IntDistribution(0, len(v) - 1) if _ordinal(v) else optuna.distributions.CategoricalDistribution(v)
+        k: optuna.distributions.IntDistribution(0, len(v) - 1)
+        if _ordinal(v)
+        else optuna.distributions.CategoricalDistribution(v)
         for k, v in search_space(grid).items()
     }
 
@@ -269,13 +276,15 @@ def startup_trials(grid: GridSpec) -> int:
     return max(3, min(10, n_points // 12))
 
 
-def make_study(grid: GridSpec, run: str, storage: Optional[str]) -> optuna.Study:
+def make_study(grid: GridSpec, run: str, storage: str | None) -> optuna.Study:
     sampler = optuna.samplers.TPESampler(
         seed=grid.seed,
         n_startup_trials=startup_trials(grid),
         multivariate=True,  # constraints come from Trial.set_constraint (Optuna 5)
     )
-    return optuna.create_study(study_name=run, storage=storage, sampler=sampler, direction=grid.objective.sense, load_if_exists=True)
+    return optuna.create_study(
+        study_name=run, storage=storage, sampler=sampler, direction=grid.objective.sense, load_if_exists=True
+    )
 
 
 def log_trial(study: optuna.Study, grid: GridSpec, point: Point, record: TrialRecord) -> None:
@@ -295,5 +304,7 @@ def log_trial(study: optuna.Study, grid: GridSpec, point: Point, record: TrialRe
 STRATEGIES = {"grid": Strategy, "random": RandomStrategy, "tpe": TpeStrategy, "gp": GpStrategy}
 
 
-def make(name: str, grid: GridSpec, points: list[Point], known: dict[str, TrialRecord], study: optuna.Study) -> Strategy:
+def make(
+    name: str, grid: GridSpec, points: list[Point], known: dict[str, TrialRecord], study: optuna.Study
+) -> Strategy:
     return STRATEGIES[name](grid, points, known, study)

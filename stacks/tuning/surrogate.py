@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import random
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -62,7 +63,7 @@ def _distinct(values: Any) -> list[Any]:
 @dataclass
 class Observation:
     x: np.ndarray
-    objective: Optional[float]  # None: the trial crashed, nothing was measured
+    objective: float | None  # None: the trial crashed, nothing was measured
     constraint: float  # <= 0 meets the SLOs
 
 
@@ -82,9 +83,9 @@ def _fit(x: np.ndarray, y: np.ndarray, seed: int, kernel: Any = None) -> Gaussia
     from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 
     if kernel is None:
-        kernel = ConstantKernel(1.0, (1e-2, 1e2)) * Matern(length_scale=np.full(x.shape[1], 0.5), length_scale_bounds=(0.05, 10.0), nu=2.5) + WhiteKernel(
-            1e-2, (1e-6, 1.0)
-        )
+        kernel = ConstantKernel(1.0, (1e-2, 1e2)) * Matern(
+            length_scale=np.full(x.shape[1], 0.5), length_scale_bounds=(0.05, 10.0), nu=2.5
+        ) + WhiteKernel(1e-2, (1e-6, 1.0))
         model = GaussianProcessRegressor(kernel, normalize_y=True, random_state=seed)
     else:  # a fantasy refit for a pending trial: same hyperparameters, no optimisation
         model = GaussianProcessRegressor(kernel, normalize_y=True, optimizer=None)

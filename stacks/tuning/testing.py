@@ -42,7 +42,10 @@ class StrategyContract:
 
     def test_the_same_seed_gives_the_same_trials(self, strategy: str, surface: Surface) -> None:
         budget = max(1, len(feasible(surface)) // 3)
-        assert replay(surface, strategy, trials=budget, seed=7).deployed == replay(surface, strategy, trials=budget, seed=7).deployed
+        assert (
+            replay(surface, strategy, trials=budget, seed=7).deployed
+            == replay(surface, strategy, trials=budget, seed=7).deployed
+        )
 
     def test_the_whole_grid_as_budget_deploys_every_feasible_point(self, strategy: str, surface: Surface) -> None:
         result = replay(surface, strategy, trials=len(feasible(surface)), seed=0)

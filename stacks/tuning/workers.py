@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import threading
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 import optuna
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback, fail_stale_trials
@@ -47,13 +47,20 @@ class Claim:
     key: str
     attempt: int
     trial_id: int
-    retry_of: Optional[int] = None  # the lapsed attempt this one retries
+    retry_of: int | None = None  # the lapsed attempt this one retries
 
 
 class Coordinator:
     """One per process: its claims' heartbeats, stale detection, retries."""
 
-    def __init__(self, store: SharedTrialStore, url: str, run: str, heartbeat: int = DEFAULT_HEARTBEAT, note: Callable[[str], None] = lambda m: None):
+    def __init__(
+        self,
+        store: SharedTrialStore,
+        url: str,
+        run: str,
+        heartbeat: int = DEFAULT_HEARTBEAT,
+        note: Callable[[str], None] = lambda m: None,
+    ):
         self.store = store
         self.run = run
         self.heartbeat = heartbeat
@@ -62,7 +69,12 @@ class Coordinator:
             warnings.simplefilter("ignore")
             self.retry = RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)
             with store.schema_lock():  # Optuna creates its tables on first use: one worker at a time
-                self.storage = RDBStorage(url, heartbeat_interval=heartbeat, grace_period=GRACE_FACTOR * heartbeat, heartbeat_stale_trial_callback=self._stale)
+                self.storage = RDBStorage(
+                    url,
+                    heartbeat_interval=heartbeat,
+                    grace_period=GRACE_FACTOR * heartbeat,
+                    heartbeat_stale_trial_callback=self._stale,
+                )
                 self.study = optuna.create_study(study_name=run + SUFFIX, storage=self.storage, load_if_exists=True)
         self.study_id = self.storage.get_study_id_from_name(run + SUFFIX)
         self._held: dict[int, Claim] = {}
@@ -85,7 +97,7 @@ class Coordinator:
             self._held[claim.trial_id] = claim
         return claim
 
-    def pop_retry(self) -> Optional[Claim]:
+    def pop_retry(self) -> Claim | None:
         """A queued retry this process now holds (moved WAITING -> RUNNING by this process alone), or None."""
         for trial in self.storage.get_all_trials(self.study_id, deepcopy=False, states=(TrialState.WAITING,)):
             try:
@@ -108,7 +120,11 @@ class Coordinator:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                self.storage.set_trial_state_values(claim.trial_id, TrialState.COMPLETE if finished else TrialState.FAIL, values=[0.0] if finished else None)
+                self.storage.set_trial_state_values(
+                    claim.trial_id,
+                    TrialState.COMPLETE if finished else TrialState.FAIL,
+                    values=[0.0] if finished else None,
+                )
             except optuna.exceptions.UpdateFinishedTrialError:
                 pass
 
@@ -130,7 +146,9 @@ class Coordinator:
             self.store.fail_abandoned(self.run, key, attempt, DIED_TWICE)
             self.note(f"trial {key}: {DIED_TWICE}")
         else:
-            self.note(f"trial {key}: its worker stopped sending heartbeats (attempt {attempt}); queued to run once more")
+            self.note(
+                f"trial {key}: its worker stopped sending heartbeats (attempt {attempt}); queued to run once more"
+            )
 
     def _beat(self) -> None:
         while not self._stop.wait(self.heartbeat):
@@ -139,7 +157,7 @@ class Coordinator:
             for trial_id in ids:
                 try:
                     self.storage.record_heartbeat(trial_id)
-                except Exception as exc:  # noqa: BLE001 - a database hiccup: the next beat tries again
+                except Exception as exc:
                     self.note(scrub(f"heartbeat not recorded: {type(exc).__name__}: {exc}"))
 
     def close(self) -> None:

@@ -27,8 +27,12 @@ def test_the_contract_breaks_every_engine_container_rule():
 # A ready status document of each registered backend's own object, shaped like its CRD's status schema
 # (tests/k8s_server.py). A backend with a kind not listed here fails below until it gets one.
 READY = {
-    ("inference.sagemaker.aws.amazon.com", "InferenceEndpointConfig"): lambda api_version: k.iec("DeploymentComplete", ready=1),
-    ("apps", "Deployment"): lambda api_version: k.deployment("True", "True", "NewReplicaSetAvailable", "ReplicaSet has successfully progressed.", ready=2),
+    ("inference.sagemaker.aws.amazon.com", "InferenceEndpointConfig"): lambda api_version: k.iec(
+        "DeploymentComplete", ready=1
+    ),
+    ("apps", "Deployment"): lambda api_version: k.deployment(
+        "True", "True", "NewReplicaSetAvailable", "ReplicaSet has successfully progressed.", ready=2
+    ),
     ("serving.kserve.io", "InferenceService"): lambda api_version: k.isvc(api_version, "True"),
     ("ome.io", "InferenceService"): lambda api_version: k.isvc(api_version, "True"),
     ("serving.kserve.io", "LLMInferenceService"): lambda api_version: k.llmisvc(api_version, "True"),
@@ -41,9 +45,15 @@ def test_every_backends_live_state_is_read_from_its_own_object(kube_api, name):
     Kubernetes API server: the path it asks for and the readiness it reports."""
     live = BACKENDS[name].live
     api_version = f"{live.group}/{live.version}" if live.group else live.version
-    path = f"/apis/{api_version}/namespaces/inference/{live.plural}/qwen" if live.group else f"/api/{live.version}/namespaces/inference/{live.plural}/qwen"
+    path = (
+        f"/apis/{api_version}/namespaces/inference/{live.plural}/qwen"
+        if live.group
+        else f"/api/{live.version}/namespaces/inference/{live.plural}/qwen"
+    )
     kube_api.answer(path, READY[(live.group, live.kind)](api_version))
     with KubeReader(kube_api.kubeconfig(), "the `kubeconfig` stack output", 2.0) as kube:
-        found = read_endpoint(kube, "qwen", {"backend": name, "namespace": "inference", "resourceName": "qwen", "url": None})
+        found = read_endpoint(
+            kube, "qwen", {"backend": name, "namespace": "inference", "resourceName": "qwen", "url": None}
+        )
     assert (found.backend, found.readiness) == (name, "ready")
     assert kube_api.hits == {path: 1}

@@ -15,8 +15,13 @@ from components.rules.catalog import S3
 from components.rules.spec import EndpointSpec
 
 ROOT = Path(__file__).resolve().parents[2]
-ENDPOINT = {"name": "qwen", "model": "Qwen/Qwen3-4B-Instruct-2507", "engine": "vllm", "instanceType": "ml.g5.12xlarge",
-            "modelSource": {"type": "s3", "bucket": "my-models", "path": "qwen3-4b/"}}
+ENDPOINT = {
+    "name": "qwen",
+    "model": "Qwen/Qwen3-4B-Instruct-2507",
+    "engine": "vllm",
+    "instanceType": "ml.g5.12xlarge",
+    "modelSource": {"type": "s3", "bucket": "my-models", "path": "qwen3-4b/"},
+}
 KEY = "sk-abcdefghijklmnopqrstuvwxyz0123456789ABCD"
 
 
@@ -51,6 +56,7 @@ ALLOWED = {
 
 def _names_backend(node: ast.AST, names: set[str]) -> list[str]:
     """Backend names a node compares with `backend`/`.backend`, or lists two or more of (a hand-written list)."""
+
     def text(n: ast.AST) -> str:
         return ast.unparse(n)
 
@@ -95,4 +101,8 @@ def test_a_backend_the_registry_does_not_know_is_one_config_error(tmp_path):
 
     spec = EndpointSpec.model_validate({**ENDPOINT, "backend": "knative"})
     (problem,) = validate_stack([spec], None, stack="dev", project_dir=tmp_path).problems
-    assert (problem.path, problem.value, problem.fix) == ("endpoints[0].backend", "knative", "use one of 'hyperpod', 'kubernetes', 'ome', 'kserve' or 'llmisvc'")
+    assert (problem.path, problem.value, problem.fix) == (
+        "endpoints[0].backend",
+        "knative",
+        "use one of 'hyperpod', 'kubernetes', 'ome', 'kserve' or 'llmisvc'",
+    )

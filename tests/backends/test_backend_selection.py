@@ -46,7 +46,10 @@ def problems(vals: dict[str, Any]) -> list[str]:
     ],
 )
 def test_default_backend_follows_the_cluster(cluster, platform, expected):
-    cfg = parse(values(cluster, platform, instanceType="ml.g5.12xlarge" if cluster["mode"] == "hyperpod" else "g5.12xlarge"), "us-east-1")
+    cfg = parse(
+        values(cluster, platform, instanceType="ml.g5.12xlarge" if cluster["mode"] == "hyperpod" else "g5.12xlarge"),
+        "us-east-1",
+    )
     assert cfg.endpoints[0].backend == expected
 
 
@@ -56,7 +59,9 @@ def test_an_explicit_backend_wins():
 
 def test_hyperpod_backend_on_eks_without_the_operator_is_one_line_naming_path_value_rule_and_fix():
     (line,) = problems(values(EKS, backend="hyperpod"))
-    assert line.startswith("endpoints[0].backend = 'hyperpod': [BACKEND] the HyperPod inference operator does not run on this eks cluster")
+    assert line.startswith(
+        "endpoints[0].backend = 'hyperpod': [BACKEND] the HyperPod inference operator does not run on this eks cluster"
+    )
     assert "Fix: set backend: kubernetes" in line and "\n" not in line
 
 
@@ -75,12 +80,33 @@ def test_unknown_backend_is_a_config_error():
     [
         ({"intelligentRouting": True}, "endpoints[0].hyperpod.intelligentRouting", "BACKEND"),
         ({"kvCache": {"l1": True}}, "endpoints[0].hyperpod.kvCache", "BACKEND"),
-        ({"modelSource": {"type": "fsx", "fileSystemId": "fs-0123456789abcdef0"}}, "endpoints[0].modelSource.type", "BACKEND"),
-        ({"autoscaling": {"maxReplicas": 3, "cloudwatch": {"metricName": "m", "targetValue": 8}}}, "endpoints[0].autoscaling", "BACKEND"),
+        (
+            {"modelSource": {"type": "fsx", "fileSystemId": "fs-0123456789abcdef0"}},
+            "endpoints[0].modelSource.type",
+            "BACKEND",
+        ),
+        (
+            {"autoscaling": {"maxReplicas": 3, "cloudwatch": {"metricName": "m", "targetValue": 8}}},
+            "endpoints[0].autoscaling",
+            "BACKEND",
+        ),
         ({"publicAlb": True, "loadBalancer": "none"}, "endpoints[0].publicAlb", "G8"),
         # A BenchmarkJob cannot carry an API key (its CRD has no field for one).
-        ({"backend": "ome", "loadBalancer": "none", "apiKey": True, "ome": {"benchmark": {"outputLocation": "pvc://bench/r"}}}, "endpoints[0].ome.benchmark", "BACKEND"),
-        ({"backend": "ome", "loadBalancer": "alb"}, "endpoints[0].loadBalancer", "BACKEND"),  # explicit; the default is none
+        (
+            {
+                "backend": "ome",
+                "loadBalancer": "none",
+                "apiKey": True,
+                "ome": {"benchmark": {"outputLocation": "pvc://bench/r"}},
+            },
+            "endpoints[0].ome.benchmark",
+            "BACKEND",
+        ),
+        (
+            {"backend": "ome", "loadBalancer": "alb"},
+            "endpoints[0].loadBalancer",
+            "BACKEND",
+        ),  # explicit; the default is none
     ],
 )
 def test_hyperpod_only_features_are_rejected_on_other_backends(endpoint, path, rule):
@@ -94,7 +120,12 @@ def test_hyperpod_only_features_are_rejected_on_other_backends(endpoint, path, r
         ({"s3Csi": False}, {}, "endpoints[0].kubernetes.weights", "platform.s3Csi: true"),
         ({"keda": False}, {"backend": "ome", "loadBalancer": "none"}, "endpoints[0].backend", "KEDA"),
         ({"certManager": False, "keda": False}, {"backend": "kserve"}, "endpoints[0].backend", "cert-manager"),
-        ({"loadBalancerController": False}, {"loadBalancer": "nlb"}, "endpoints[0].loadBalancer", "Load Balancer Controller"),
+        (
+            {"loadBalancerController": False},
+            {"loadBalancer": "nlb"},
+            "endpoints[0].loadBalancer",
+            "Load Balancer Controller",
+        ),
         ({"nvidiaDevicePlugin": False}, {}, "endpoints[0].backend", "NVIDIA device plugin"),
     ],
 )
@@ -109,7 +140,11 @@ def test_kubernetes_endpoint_on_eks_has_no_hyperpod_operator_warning():
 
 
 def test_public_load_balancer_without_intelligent_routing_is_fine_outside_hyperpod():
-    tls = {"ingress": {"certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/0123abcd-4567-89ef-0123-456789abcdef"}}  # S2
+    tls = {
+        "ingress": {
+            "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/0123abcd-4567-89ef-0123-456789abcdef"
+        }
+    }  # S2
     cfg = parse(values(EKS, tls, publicAlb=True, apiKey=True), "us-east-1")
     assert cfg.endpoints[0].public_alb and cfg.endpoints[0].backend == "kubernetes"
 
@@ -118,7 +153,10 @@ def test_hyperpod_options_moved_into_the_hyperpod_block_are_read_and_logged_once
     """The old top-level `intelligentRouting`/`routingStrategy` still work for one release: read into `hyperpod:`,
     with one change line per key naming the old and the new key."""
     cfg = parse(values(HYPERPOD, intelligentRouting=True, routingStrategy="session"), "us-east-1")
-    assert (cfg.endpoints[0].hyperpod.intelligent_routing, cfg.endpoints[0].hyperpod.routing_strategy) == (True, "session")
+    assert (cfg.endpoints[0].hyperpod.intelligent_routing, cfg.endpoints[0].hyperpod.routing_strategy) == (
+        True,
+        "session",
+    )
     moved = [str(c) for c in cfg.changes if "moved" in c.reason]
     assert moved == [
         "[CONFIG] endpoints[0].intelligentRouting: True -> 'endpoints[0].hyperpod.intelligentRouting' (moved: write it as hyperpod.intelligentRouting; the top-level key is read for this release only)",
@@ -128,7 +166,10 @@ def test_hyperpod_options_moved_into_the_hyperpod_block_are_read_and_logged_once
 
 def test_a_hyperpod_option_in_both_places_is_refused():
     (line,) = problems(values(HYPERPOD, intelligentRouting=True, hyperpod={"intelligentRouting": False}))
-    assert "intelligentRouting is set both at the top level and under hyperpod: keep hyperpod.intelligentRouting only" in line
+    assert (
+        "intelligentRouting is set both at the top level and under hyperpod: keep hyperpod.intelligentRouting only"
+        in line
+    )
 
 
 def test_the_hyperpod_block_needs_no_log_line():

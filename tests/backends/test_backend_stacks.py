@@ -10,11 +10,24 @@ import pytest
 
 from stacks import plan as plan_cmd
 from stacks.__main__ import main as cli
-
 from tests.clusters.helpers import resolve, run_stack
 from tests.example_stacks import user_plan, user_project, user_values
 
-OUTPUT_KEYS = {"url", "urlKind", "urlSource", "servedModelName", "namespace", "resourceName", "port", "invocationPath", "apiKeySecret", "backend", "state", "stateDetail", "curl"}
+OUTPUT_KEYS = {
+    "url",
+    "urlKind",
+    "urlSource",
+    "servedModelName",
+    "namespace",
+    "resourceName",
+    "port",
+    "invocationPath",
+    "apiKeySecret",
+    "backend",
+    "state",
+    "stateDetail",
+    "curl",
+}
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +57,9 @@ def test_eks_example_stack_passes_the_offline_plan(tmp_path):
 
 def test_eks_example_stack_objects_pass_their_schemas(crd_dir):
     plan = user_plan("eks", crd_dir=str(crd_dir))
-    assert all(o.schema.status == "passed" for o in plan.objects), [(o.kind, o.schema) for o in plan.objects if o.schema.status != "passed"]
+    assert all(o.schema.status == "passed" for o in plan.objects), [
+        (o.kind, o.schema) for o in plan.objects if o.schema.status != "passed"
+    ]
 
 
 def test_outputs_have_the_same_shape_for_every_backend(eks_run):
@@ -57,7 +72,10 @@ def test_outputs_have_the_same_shape_for_every_backend(eks_run):
     # G16: from the Ingress status; https: the eks stack's public keyed ALB has a certificate (S2).
     assert kube["url"].startswith("https://k8s-") and kube["url"].endswith("/v1/chat/completions")
     assert kube["apiKeySecret"] == "qwen3-4b-vllm-api-key" and "$API_KEY" in kube["curl"]
-    assert endpoints["qwen3-0-6b-vllm-kserve"]["url"] == "http://qwen3-0-6b-vllm-kserve-gateway.inference.svc.cluster.local/v1/chat/completions"
+    assert (
+        endpoints["qwen3-0-6b-vllm-kserve"]["url"]
+        == "http://qwen3-0-6b-vllm-kserve-gateway.inference.svc.cluster.local/v1/chat/completions"
+    )
     assert endpoints["qwen3-0-6b-sglang-ome"]["servedModelName"] == "Qwen3-0.6B"
     assert all(out["state"] is None for out in endpoints.values())  # no status under the mocks yet
 
@@ -77,7 +95,9 @@ def test_internal_hyperpod_endpoint_uses_the_operators_alb_and_no_second_one():
     endpoints, _ = resolve(outputs["endpoints"])
     internal = endpoints["qwen3-4b-instruct-2507-2026-01-06-04-30-7703e9c3ae"]
     assert (internal["url"], internal["urlKind"], internal["urlSource"]) == (
-        None, "operator-alb", "Ingress hyperpod-inference-system/alb-qwen3-4b-instruct-2507-2026-01-06-04-30-7703e9c3ae-default"
+        None,
+        "operator-alb",
+        "Ingress hyperpod-inference-system/alb-qwen3-4b-instruct-2507-2026-01-06-04-30-7703e9c3ae-default",
     )
     assert internal["invocationPath"] == "/v1/chat/completions"  # what `stacks status` appends to the live hostname
     public = [out for out in endpoints.values() if out["urlKind"] == "alb"]
@@ -89,10 +109,21 @@ def test_internal_hyperpod_endpoint_uses_the_operators_alb_and_no_second_one():
     (check,) = [reg for name, reg in seen.items() if name.endswith("-ingress-router-check")]
     assert check.type_ == "pulumi-python:dynamic:Resource" and check.urn in seen[ingresses[0]].dependencies
     (lookup,) = [r for r in plan.resources if r.name == check.name]
-    assert {k: lookup.inputs.get(k) for k in ("endpointName", "endpointNamespace", "routerService", "routerPort", "maxDeploySeconds")} == {
-        "endpointName": "llama-3-1-8b-vllm", "endpointNamespace": "inference", "routerService": "llama-3-1-8b-vllm-router", "routerPort": None, "maxDeploySeconds": 3600}
+    assert {
+        k: lookup.inputs.get(k)
+        for k in ("endpointName", "endpointNamespace", "routerService", "routerPort", "maxDeploySeconds")
+    } == {
+        "endpointName": "llama-3-1-8b-vllm",
+        "endpointNamespace": "inference",
+        "routerService": "llama-3-1-8b-vllm-router",
+        "routerPort": None,
+        "maxDeploySeconds": 3600,
+    }
     (ingress,) = [o.manifest for o in plan.objects if o.kind == "Ingress"]
-    assert ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"] == {"name": "llama-3-1-8b-vllm-router", "port": {"number": 8080}}
+    assert ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"] == {
+        "name": "llama-3-1-8b-vllm-router",
+        "port": {"number": 8080},
+    }
 
 
 def test_children_are_parented_and_wait_for_the_namespace_and_controllers(eks_run):
@@ -117,8 +148,12 @@ def test_children_are_parented_and_wait_for_the_namespace_and_controllers(eks_ru
     assert any(d.endswith("::inference/qwen3-4b-vllm-api-key-inference") for d in deps)  # the key Secret itself
     # Only the endpoint namespace holds the key outside HyperPod (no router to copy it to).
     # The tenant gateway's Secrets (tenant keys, Redis auth, its copies of endpoint keys) are its own.
-    secrets = [r for r in plan.resources if r.type_ == "kubernetes:core/v1:Secret"
-               and r.inputs["metadata"].get("labels", {}).get("app.kubernetes.io/part-of") != "llm-gateway"]
+    secrets = [
+        r
+        for r in plan.resources
+        if r.type_ == "kubernetes:core/v1:Secret"
+        and r.inputs["metadata"].get("labels", {}).get("app.kubernetes.io/part-of") != "llm-gateway"
+    ]
     assert [s.inputs["metadata"]["namespace"] for s in secrets] == ["inference"]
 
 

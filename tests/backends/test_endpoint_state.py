@@ -15,11 +15,30 @@ from tests.stack.pulumi_harness import resolve
 
 def test_readers():
     assert state.hyperpod({"state": "DeploymentComplete"}) == ("DeploymentComplete", None)
-    assert state.hyperpod({"state": "DeploymentFailed", "deploymentStatus": {"message": "ImagePullBackOff"}}) == ("DeploymentFailed", "ImagePullBackOff")
-    assert state.deployment({"conditions": [{"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"}]})[0] == "Ready"
-    assert state.deployment({"conditions": [{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded", "message": "timed out"}]}) == ("Failed", "ProgressDeadlineExceeded: timed out")
-    assert state.deployment({"conditions": [{"type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated"}]})[0] == "Deploying"
-    assert state.ready_condition({"conditions": [{"type": "Ready", "status": "False", "reason": "ComponentNotReady"}]}) == ("NotReady", "ComponentNotReady")
+    assert state.hyperpod({"state": "DeploymentFailed", "deploymentStatus": {"message": "ImagePullBackOff"}}) == (
+        "DeploymentFailed",
+        "ImagePullBackOff",
+    )
+    assert (
+        state.deployment(
+            {"conditions": [{"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"}]}
+        )[0]
+        == "Ready"
+    )
+    assert state.deployment(
+        {
+            "conditions": [
+                {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded", "message": "timed out"}
+            ]
+        }
+    ) == ("Failed", "ProgressDeadlineExceeded: timed out")
+    assert (
+        state.deployment({"conditions": [{"type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated"}]})[0]
+        == "Deploying"
+    )
+    assert state.ready_condition(
+        {"conditions": [{"type": "Ready", "status": "False", "reason": "ComponentNotReady"}]}
+    ) == ("NotReady", "ComponentNotReady")
     assert state.ready_condition({"conditions": [{"type": "Ready", "status": "True"}]})[0] == "Ready"
     assert state.ready_condition({}) == (None, None) and state.deployment(None) == (None, None)
 
@@ -27,7 +46,9 @@ def test_readers():
 READY = {"conditions": [{"type": "Ready", "status": "True"}], "url": "http://qwen.inference.svc.cluster.local"}
 STATUS = {
     "kubernetes:inference.sagemaker.aws.amazon.com/v1:InferenceEndpointConfig": {"state": "DeploymentComplete"},
-    "kubernetes:apps/v1:Deployment": {"conditions": [{"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"}]},
+    "kubernetes:apps/v1:Deployment": {
+        "conditions": [{"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"}]
+    },
     "kubernetes:ome.io/v1beta1:InferenceService": READY,
     "kubernetes:serving.kserve.io/v1beta1:InferenceService": READY,
 }
@@ -48,7 +69,7 @@ def test_component_state_from_the_reported_status(backend, overrides, expected):
     from pulumi.runtime.stack import run_pulumi_func
     from pulumi.runtime.sync_await import _sync_await
 
-    mocks = PlanMocks(outputs={t: (lambda s: lambda a: {"status": s})(s) for t, s in STATUS.items()})
+    mocks = PlanMocks(outputs={t: (lambda s: lambda a: {"status": s})(s) for t, s in STATUS.items()})  # noqa: B023 - s is bound by the outer lambda's argument
     asyncio.set_event_loop(asyncio.new_event_loop())
     pulumi.runtime.set_mocks(mocks, project="llm-serving", stack="test", preview=False)
     seen = {}
@@ -60,7 +81,12 @@ def test_component_state_from_the_reported_status(backend, overrides, expected):
 
     _sync_await(run_pulumi_func(program))
     assert resolve(seen["ep"].state) == expected
-    component = {"hyperpod": "InferenceEndpoint", "kubernetes": "KubernetesEndpoint", "ome": "OmeEndpoint", "kserve": "KServeEndpoint"}[backend]
+    component = {
+        "hyperpod": "InferenceEndpoint",
+        "kubernetes": "KubernetesEndpoint",
+        "ome": "OmeEndpoint",
+        "kserve": "KServeEndpoint",
+    }[backend]
     assert any(r.type_ == f"llm-serving:endpoints:{component}" for r in mocks.registrations)
     if backend == "ome":
         assert resolve(seen["ep"].url) == "http://qwen.inference.svc.cluster.local/v1/chat/completions"

@@ -18,4 +18,6 @@ def test_g21_g22_dev_stack_plans_clean_with_a_public_routed_vllm_endpoint(crd_di
     ingresses = [o.manifest for o in plan.objects if o.kind == "Ingress"]
     assert [i["metadata"]["annotations"]["alb.ingress.kubernetes.io/scheme"] for i in ingresses] == ["internet-facing"]
     logged = [message for _, message in plan.logs if "[G22]" in message]
-    assert logged == ["[G22] endpoints[1].image: 'vllm/vllm-openai:v0.11.0' -> 'lmcache/vllm-openai:v0.3.7' (KV-cache offload needs LMCache; the image upstream's kvCacheSpec samples use)"]
+    assert logged == [
+        "[G22] endpoints[1].image: 'vllm/vllm-openai:v0.11.0' -> 'lmcache/vllm-openai:v0.3.7' (KV-cache offload needs LMCache; the image upstream's kvCacheSpec samples use)"
+    ]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from components.rules import engines
 from components.rules.backends import render as render_backend
-
 from tests.backends.backend_helpers import assert_clean, rules_of, spec
 
 HF = {"type": "huggingface", "modelId": "Qwen/Qwen2.5-0.5B-Instruct"}
@@ -50,15 +49,24 @@ def test_hugging_face_model_downloaded_by_the_engine_not_storage_uri(validator):
     assert "model" not in predictor(got["InferenceService"]) and not [e for e in c["env"] if e["name"] == "STORAGE_URI"]
     assert_clean(list(got.values()), validator)
     broken = got["InferenceService"]
-    predictor(broken)["model"] = {"modelFormat": {"name": "huggingface"}, "storageUri": "hf://Qwen/Qwen2.5-0.5B-Instruct"}
+    predictor(broken)["model"] = {
+        "modelFormat": {"name": "huggingface"},
+        "storageUri": "hf://Qwen/Qwen2.5-0.5B-Instruct",
+    }
     assert ("B1", "spec.predictor.model.storageUri") in rules_of(broken)
 
 
 def test_t4_gets_the_documented_workarounds():
-    isvc = objects(instanceType="g4dn.xlarge", engineArgs={"maxModelLen": 4096, "maxNumSeqs": 32, "enforceEager": True})["InferenceService"]
+    isvc = objects(
+        instanceType="g4dn.xlarge", engineArgs={"maxModelLen": 4096, "maxNumSeqs": 32, "enforceEager": True}
+    )["InferenceService"]
     c = predictor(isvc)["containers"][0]
     env = {e["name"]: e.get("value") for e in c["env"]}
-    assert env["VLLM_USE_TRITON_FLASH_ATTN"] == "0" and env["NCCL_P2P_DISABLE"] == "1" and env["VLLM_USE_FLASHINFER_SAMPLER"] == "0"
+    assert (
+        env["VLLM_USE_TRITON_FLASH_ATTN"] == "0"
+        and env["NCCL_P2P_DISABLE"] == "1"
+        and env["VLLM_USE_FLASHINFER_SAMPLER"] == "0"
+    )
     parsed = engines.parse_args(c["args"])
     assert parsed["--dtype"] == "float16" and parsed["--max-model-len"] == "4096" and "--enforce-eager" in parsed
     c["env"] = [e for e in c["env"] if e["name"] != "VLLM_USE_TRITON_FLASH_ATTN"]
@@ -81,7 +89,10 @@ def test_g11_predictor_pinned_and_gpu_by_limit():
     del predictor(isvc)["nodeSelector"]
     predictor(isvc)["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] = "1"  # TP size is 2
     found = rules_of(isvc)
-    assert ("G11", "spec.predictor.nodeSelector") in found and ("G11", "spec.predictor.containers[0].resources.limits.nvidia.com/gpu") in found
+    assert ("G11", "spec.predictor.nodeSelector") in found and (
+        "G11",
+        "spec.predictor.containers[0].resources.limits.nvidia.com/gpu",
+    ) in found
 
 
 def test_nlb_makes_the_gateway_service_a_load_balancer(validator):
@@ -93,7 +104,13 @@ def test_nlb_makes_the_gateway_service_a_load_balancer(validator):
 def test_the_alb_ingress_carries_the_tags_it_is_given():
     from components.rules import tags
 
-    rendered = render_backend(spec("kserve", loadBalancer="alb"), alb_tags=tags.alb_tags("prod", "chat", {"team": "ml"}))
+    rendered = render_backend(
+        spec("kserve", loadBalancer="alb"), alb_tags=tags.alb_tags("prod", "chat", {"team": "ml"})
+    )
     (ingress,) = [o for o in rendered if o["kind"] == "Ingress"]
     annotation = ingress["metadata"]["annotations"]["alb.ingress.kubernetes.io/tags"]
-    assert dict(pair.split("=", 1) for pair in annotation.split(",")) == {"team": "ml", tags.STACK_TAG: "prod", tags.ENDPOINT_TAG: "chat"}
+    assert dict(pair.split("=", 1) for pair in annotation.split(",")) == {
+        "team": "ml",
+        tags.STACK_TAG: "prod",
+        tags.ENDPOINT_TAG: "chat",
+    }

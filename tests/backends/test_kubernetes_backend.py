@@ -7,7 +7,6 @@ import copy
 
 from components.rules import engines, manifests, probes, security
 from components.rules.backends import render as render_backend
-
 from tests.backends.backend_helpers import assert_clean, rules_of, spec
 
 
@@ -20,8 +19,17 @@ def engine_container(dep):
 
 
 def test_dev_style_endpoint_renders_every_object_schema_valid_and_clean(validator):
-    rendered = render_backend(spec("kubernetes", autoscaling={"maxReplicas": 3}, loadBalancer="alb"), region="us-east-1")
-    assert [o["kind"] for o in rendered] == ["PersistentVolume", "PersistentVolumeClaim", "Deployment", "Service", "HorizontalPodAutoscaler", "Ingress"]
+    rendered = render_backend(
+        spec("kubernetes", autoscaling={"maxReplicas": 3}, loadBalancer="alb"), region="us-east-1"
+    )
+    assert [o["kind"] for o in rendered] == [
+        "PersistentVolume",
+        "PersistentVolumeClaim",
+        "Deployment",
+        "Service",
+        "HorizontalPodAutoscaler",
+        "Ingress",
+    ]
     assert_clean(rendered, validator)
 
 
@@ -39,7 +47,10 @@ def test_g4_rollout_cannot_deadlock_on_one_gpu():
     dep = objects()["Deployment"]
     assert dep["spec"]["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}}
     broken = copy.deepcopy(dep)
-    broken["spec"]["strategy"] = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}  # the Kubernetes default
+    broken["spec"]["strategy"] = {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"},
+    }  # the Kubernetes default
     assert ("G4", "spec.strategy.rollingUpdate.maxSurge") in rules_of(broken)
 
 
@@ -53,7 +64,13 @@ def test_g4_perf_eval_probes_and_a_startup_probe_that_survives_model_load():
     dep = objects()["Deployment"]
     c = engine_container(dep)
     del c["startupProbe"]
-    c["livenessProbe"] = {"httpGet": {"path": "/health", "port": 8000}, "initialDelaySeconds": 300, "periodSeconds": 30, "timeoutSeconds": 10, "failureThreshold": 3}
+    c["livenessProbe"] = {
+        "httpGet": {"path": "/health", "port": 8000},
+        "initialDelaySeconds": 300,
+        "periodSeconds": 30,
+        "timeoutSeconds": 10,
+        "failureThreshold": 3,
+    }
     assert ("G4", "spec.template.spec.containers[0].startupProbe") in rules_of(dep)
 
 
@@ -93,7 +110,9 @@ def test_g13_shm_and_ephemeral_storage():
     pod = dep["spec"]["template"]["spec"]
     assert {"name": "dshm", "emptyDir": {"medium": "Memory"}} in pod["volumes"]
     assert engine_container(dep)["resources"]["requests"]["ephemeral-storage"] == "50Gi"
-    engine_container(dep)["volumeMounts"] = [m for m in engine_container(dep)["volumeMounts"] if m["mountPath"] != "/dev/shm"]
+    engine_container(dep)["volumeMounts"] = [
+        m for m in engine_container(dep)["volumeMounts"] if m["mountPath"] != "/dev/shm"
+    ]
     assert ("G13", "spec.template.spec.containers[0].volumeMounts") in rules_of(dep)
 
 
@@ -107,9 +126,14 @@ def test_g5_served_name_with_a_slash_is_caught():
 def test_s3_weights_through_the_s3_csi_driver_read_only():
     got = objects()
     pv, pvc = got["PersistentVolume"], got["PersistentVolumeClaim"]
-    assert pv["spec"]["csi"]["driver"] == "s3.csi.aws.com" and pv["spec"]["csi"]["volumeAttributes"] == {"bucketName": "my-models"}
+    assert pv["spec"]["csi"]["driver"] == "s3.csi.aws.com" and pv["spec"]["csi"]["volumeAttributes"] == {
+        "bucketName": "my-models"
+    }
     assert "prefix llama31_8b/" in pv["spec"]["mountOptions"] and "region us-east-1" in pv["spec"]["mountOptions"]
-    assert pvc["spec"]["volumeName"] == pv["metadata"]["name"] and pv["spec"]["claimRef"]["name"] == pvc["metadata"]["name"]
+    assert (
+        pvc["spec"]["volumeName"] == pv["metadata"]["name"]
+        and pv["spec"]["claimRef"]["name"] == pvc["metadata"]["name"]
+    )
     c = engine_container(got["Deployment"])
     assert {"name": "model-weights", "mountPath": "/opt/ml/model", "readOnly": True} in c["volumeMounts"]
     assert engines.parse_args(c["args"])["--model"] == "/opt/ml/model"
@@ -120,12 +144,22 @@ def test_s3_weights_through_an_init_container(validator):
     assert "PersistentVolume" not in got
     pod = got["Deployment"]["spec"]["template"]["spec"]
     (init,) = pod["initContainers"]
-    assert init["command"][:4] == ["aws", "s3", "sync", "s3://my-models/llama31_8b/"] and pod["serviceAccountName"] == "model-reader"
+    assert (
+        init["command"][:4] == ["aws", "s3", "sync", "s3://my-models/llama31_8b/"]
+        and pod["serviceAccountName"] == "model-reader"
+    )
     assert validator.validate(got["Deployment"]).status == "passed"
 
 
 def test_hugging_face_token_from_a_secret_never_a_plain_value(validator):
-    got = objects(modelSource={"type": "huggingface", "modelId": "meta-llama/Llama-3.1-8B-Instruct", "revision": "0e9e39f249a16976918f6564b8830bc894c89659", "tokenSecret": {"name": "hf-token"}})
+    got = objects(
+        modelSource={
+            "type": "huggingface",
+            "modelId": "meta-llama/Llama-3.1-8B-Instruct",
+            "revision": "0e9e39f249a16976918f6564b8830bc894c89659",
+            "tokenSecret": {"name": "hf-token"},
+        }
+    )
     c = engine_container(got["Deployment"])
     env = {e["name"]: e for e in c["env"]}
     assert env["HF_TOKEN"] == {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf-token", "key": "token"}}}
@@ -170,7 +204,10 @@ def test_hpa_owns_the_replica_count_when_autoscaling():
 def test_sglang_deployment_runs_with_metrics():
     c = engine_container(objects(engine="sglang", engineArgs={"maxModelLen": 8192})["Deployment"])
     assert "--enable-metrics" in c["args"] and c["ports"][0]["containerPort"] == 30000
-    assert c["readinessProbe"]["httpGet"]["port"] == 30000 and c["readinessProbe"]["timeoutSeconds"] == probes.MIN_TIMEOUT_SECONDS
+    assert (
+        c["readinessProbe"]["httpGet"]["port"] == 30000
+        and c["readinessProbe"]["timeoutSeconds"] == probes.MIN_TIMEOUT_SECONDS
+    )
 
 
 def test_the_transform_leaves_a_rendered_deployment_unchanged():

@@ -23,18 +23,32 @@ def render(r: ResolvedEndpoint, context: RenderContext) -> list[dict[str, Any]]:
     """One bare Pod with the project's engine container: the least a backend can be."""
     main = engine_container.container(r, r.spec.model, [], context.api_key_secret)
     pod = {**engine_container.placement(r), "containers": [main], "volumes": [engine_container.shm_volume()]}
-    return [{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": r.name, "namespace": r.namespace, "labels": r.labels}, "spec": pod}]
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": r.name, "namespace": r.namespace, "labels": r.labels},
+            "spec": pod,
+        }
+    ]
 
 
 def engine_views(obj: dict[str, Any]) -> list[engine_checks.EngineContainerView]:
     if (obj.get("apiVersion"), obj.get("kind")) != ("v1", "Pod"):
         return []
     spec = obj.get("spec") or {}
-    return [engine_checks.container_view(c, f"spec.containers[{i}]", reader.instance_of(spec)) for i, c in enumerate(spec.get("containers") or [])]
+    return [
+        engine_checks.container_view(c, f"spec.containers[{i}]", reader.instance_of(spec))
+        for i, c in enumerate(spec.get("containers") or [])
+    ]
 
 
 def check(obj: dict[str, Any]) -> list:
-    return [p for view in engine_views(obj) for p in engine_container.check_engine_container(reader.at(obj, view.path), view)]
+    return [
+        p
+        for view in engine_views(obj)
+        for p in engine_container.check_engine_container(reader.at(obj, view.path), view)
+    ]
 
 
 SCRATCH = Backend(
@@ -58,8 +72,17 @@ def scratch(monkeypatch):
 def test_a_backend_registered_in_one_line_is_planned_like_the_others(scratch, crd_dir):
     values = user_values("eks")
     key = f"{plan_cmd.project_name()}:endpoints"
-    values[key] = [*values[key], {"name": "scratch-qwen", "backend": "scratch", "model": "Qwen/Qwen3-0.6B", "engine": "vllm",
-                                  "instanceType": "g5.2xlarge", "modelSource": {"type": "huggingface"}}]
+    values[key] = [
+        *values[key],
+        {
+            "name": "scratch-qwen",
+            "backend": "scratch",
+            "model": "Qwen/Qwen3-0.6B",
+            "engine": "vllm",
+            "instanceType": "g5.2xlarge",
+            "modelSource": {"type": "huggingface"},
+        },
+    ]
     plan = plan_cmd.build_plan_from_values("eks", values, crd_dir=str(crd_dir))
     (pod,) = [o for o in plan.objects if o.kind == "Pod"]
     assert pod.manifest["metadata"]["name"] == "scratch-qwen"

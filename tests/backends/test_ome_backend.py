@@ -7,7 +7,6 @@ import copy
 
 from components.rules import engines, manifests
 from components.rules.backends import render as render_backend
-
 from tests.backends.backend_helpers import assert_clean, rules_of, spec
 
 BENCH = {"benchmark": {"outputLocation": "pvc://benchmark-results-pvc/simple-tune"}}
@@ -23,7 +22,12 @@ def objects(**overrides):
 
 def test_dev_style_endpoint_renders_model_runtime_service_and_benchmark_schema_valid_and_clean(validator):
     rendered = render_backend(ome_spec(), region="us-east-1")
-    assert [o["kind"] for o in rendered] == ["ClusterBaseModel", "ClusterServingRuntime", "InferenceService", "BenchmarkJob"]
+    assert [o["kind"] for o in rendered] == [
+        "ClusterBaseModel",
+        "ClusterServingRuntime",
+        "InferenceService",
+        "BenchmarkJob",
+    ]
     assert_clean(rendered, validator)
 
 
@@ -38,7 +42,11 @@ def test_engine_args_travel_as_runner_args_over_the_runtime_runner():
     assert parsed["--model"] == "$(MODEL_PATH)"  # the kubelet's syntax
     assert parsed["--tensor-parallel-size"] == "2" and runner["resources"]["limits"]["nvidia.com/gpu"] == "2"
     isvc = got["InferenceService"]["spec"]
-    assert isvc["model"] == {"name": got["ClusterBaseModel"]["metadata"]["name"], "kind": "ClusterBaseModel", "apiGroup": "ome.io"}
+    assert isvc["model"] == {
+        "name": got["ClusterBaseModel"]["metadata"]["name"],
+        "kind": "ClusterBaseModel",
+        "apiGroup": "ome.io",
+    }
     assert isvc["runtime"]["name"] == got["ClusterServingRuntime"]["metadata"]["name"]
     assert got["ClusterBaseModel"]["spec"]["storage"]["storageUri"] == "s3://my-models/llama31_8b"
 
@@ -87,7 +95,9 @@ def test_unsupported_storage_uri():
 
 def test_a_replaced_runner_image_is_caught():
     isvc = objects()["InferenceService"]
-    isvc["spec"]["engine"]["runner"].update(image="docker.io/lmsysorg/sglang:v0.4.8.post1-cu126", command=["python3", "-m", "sglang.launch_server"])
+    isvc["spec"]["engine"]["runner"].update(
+        image="docker.io/lmsysorg/sglang:v0.4.8.post1-cu126", command=["python3", "-m", "sglang.launch_server"]
+    )
     assert {("B1", "spec.engine.runner.image"), ("B1", "spec.engine.runner.command")} <= rules_of(isvc)
 
 
@@ -113,14 +123,23 @@ def test_runtime_probes_and_shm_are_checked():
     assert runner["readinessProbe"]["timeoutSeconds"] >= 5 and runner["startupProbe"]["failureThreshold"] >= 180
     runner["readinessProbe"]["timeoutSeconds"] = 1
     runner["volumeMounts"] = []
-    assert {("G4", "spec.engineConfig.runner.readinessProbe.timeoutSeconds"), ("G13", "spec.engineConfig.runner.volumeMounts")} <= rules_of(runtime)
+    assert {
+        ("G4", "spec.engineConfig.runner.readinessProbe.timeoutSeconds"),
+        ("G13", "spec.engineConfig.runner.volumeMounts"),
+    } <= rules_of(runtime)
 
 
 def test_sglang_runner_args_have_metrics_and_the_sglang_flags(validator):
-    got = objects(engine="sglang", engineArgs={"maxModelLen": 8192, "gpuMemoryUtilization": 0.8, "tensorParallelSize": 1})
+    got = objects(
+        engine="sglang", engineArgs={"maxModelLen": 8192, "gpuMemoryUtilization": 0.8, "tensorParallelSize": 1}
+    )
     args = got["InferenceService"]["spec"]["engine"]["runner"]["args"]
     parsed = engines.parse_args(args)
-    assert "--enable-metrics" in parsed and parsed["--model-path"] == "$(MODEL_PATH)" and parsed["--mem-fraction-static"] == "0.8"
+    assert (
+        "--enable-metrics" in parsed
+        and parsed["--model-path"] == "$(MODEL_PATH)"
+        and parsed["--mem-fraction-static"] == "0.8"
+    )
     assert_clean(list(got.values()), validator)
 
 

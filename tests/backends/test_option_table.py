@@ -195,19 +195,25 @@ def test_every_required_option_has_exactly_one_row():
 
 @pytest.mark.parametrize("row", ROWS, ids=IDS)
 def test_each_row_names_a_source_a_rendered_field_a_rule_and_a_test_that_exist(row):
-    assert SOURCE.search(row["the operator (source)"]), f"{option_name(row)}: the operator column names no doc, sample, chart or CRD"
+    assert SOURCE.search(row["the operator (source)"]), (
+        f"{option_name(row)}: the operator column names no doc, sample, chart or CRD"
+    )
     rendered = row["the stack renders"]
     assert rendered.startswith("not rendered") or claims(rendered), f"{option_name(row)}: no rendered field"
     rule = row["rule"]
     if rule.startswith("none needed"):
-        assert len(rule.removeprefix("none needed").strip(" :")) > 20, f"{option_name(row)}: 'none needed' without a reason"
+        assert len(rule.removeprefix("none needed").strip(" :")) > 20, (
+            f"{option_name(row)}: 'none needed' without a reason"
+        )
     else:
         ids = [r.strip() for r in rule.split(",")]
         assert ids and all(r in BY_ID for r in ids), f"{option_name(row)}: {rule!r} names a rule not in the catalogue"
     refs = TEST_REF.findall(row["test"])
     assert refs, f"{option_name(row)}: no test cited"
     for file, name in refs:
-        assert (ROOT / file).is_file() and re.search(rf"^def {name}\(", (ROOT / file).read_text(encoding="utf-8"), re.M), f"{file}::{name}"
+        assert (ROOT / file).is_file() and re.search(
+            rf"^def {name}\(", (ROOT / file).read_text(encoding="utf-8"), re.M
+        ), f"{file}::{name}"
     assert f"(../{refs[0][0]})" in row["test"], f"{option_name(row)}: the test is not linked"
 
 
@@ -219,18 +225,29 @@ def test_the_table_checker_catches_a_wrong_claim_and_a_missing_field():
     assert lookup(obj, "spec.worker.environmentVariables[K].value") == "v"
     assert lookup(obj, "spec.kvCacheSpec.enableL1Cache") == ABSENT
     assert lookup({"metadata": {"annotations": {"a.b/c": "x"}}}, "metadata.annotations[a.b/c]") == "x"
-    assert claims("`spec.x: true`, `Ingress: absent`") == [("InferenceEndpointConfig", "spec.x", True), ("Ingress", "", ABSENT)]
+    assert claims("`spec.x: true`, `Ingress: absent`") == [
+        ("InferenceEndpointConfig", "spec.x", True),
+        ("Ingress", "", ABSENT),
+    ]
 
 
 # ---------------------------------------------------------------- each row against the render path
 
 
-@pytest.mark.parametrize("row", [r for r in ROWS if not r["the stack renders"].startswith("not rendered")], ids=[i for i, r in zip(IDS, ROWS) if not r["the stack renders"].startswith("not rendered")])
+@pytest.mark.parametrize(
+    "row",
+    [r for r in ROWS if not r["the stack renders"].startswith("not rendered")],
+    ids=[i for i, r in zip(IDS, ROWS) if not r["the stack renders"].startswith("not rendered")],
+)
 def test_each_row_renders_what_it_claims(row):
     config = yaml.safe_load(SPAN.search(row["config"]).group(1))
     spec, ingress, obj, ing = render_row(config)
     # The row's config is one that works: no error from the config rules (in stack dev, where S2's opt-out warns).
-    errors = [str(p) for p in validate_endpoint(spec, "endpoints[0]") + check_public_tls([spec], ingress, "dev") if p.severity == "error"]
+    errors = [
+        str(p)
+        for p in validate_endpoint(spec, "endpoints[0]") + check_public_tls([spec], ingress, "dev")
+        if p.severity == "error"
+    ]
     assert errors == []
     assert [str(p) for p in hyperpod.check(obj) if p.severity == "error"] == []
     objects = {"InferenceEndpointConfig": obj, "Ingress": ing}
@@ -239,7 +256,9 @@ def test_each_row_renders_what_it_claims(row):
         actual = target if not path else (ABSENT if target is ABSENT else lookup(target, path))
         if not path and expected is not ABSENT:
             actual = ABSENT if target is ABSENT else "present"
-        assert actual == expected, f"{option_name(row)}: {kind} {path or '(object)'} is {actual!r}, the table says {expected!r}"
+        assert actual == expected, (
+            f"{option_name(row)}: {kind} {path or '(object)'} is {actual!r}, the table says {expected!r}"
+        )
     crd_dir, _ = find_crd_dir()
     if crd_dir is None:
         return  # schemas are optional for users; CI hands them in (conftest.crd_dir)
@@ -253,7 +272,14 @@ def test_each_row_renders_what_it_claims(row):
 # ---------------------------------------------------------------- operator fields the stack refuses
 
 
-@pytest.mark.parametrize("key, names", [("nodeAffinity", "instanceTypes"), ("dnsConfig", "platform.ingress.domain"), ("dataCapture", "hyperpod-tls*/data-capture/*")])
+@pytest.mark.parametrize(
+    "key, names",
+    [
+        ("nodeAffinity", "instanceTypes"),
+        ("dnsConfig", "platform.ingress.domain"),
+        ("dataCapture", "hyperpod-tls*/data-capture/*"),
+    ],
+)
 def test_operator_fields_the_stack_covers_otherwise_are_refused_with_the_key_that_does(key, names):
     values = {"cluster": {"mode": "hyperpod", "name": "ml-dev"}, "endpoints": [{**base_endpoint(), key: {}}]}
     with pytest.raises(ConfigError) as info:

@@ -28,12 +28,23 @@ def iec(state, message="", uid="uid-llama"):
 
 
 def router_deployment(name, app, ports=({"name": "http", "containerPort": 8081},)):
-    containers = [{"name": "router-container", "ports": list(ports)}, {"name": "otel-collector", "ports": [{"name": "metrics", "containerPort": 8889}]}]
-    return {"metadata": {"name": name, "namespace": OPERATOR_NS}, "spec": {"template": {"metadata": {"labels": {"app": app}}, "spec": {"containers": containers}}}}
+    containers = [
+        {"name": "router-container", "ports": list(ports)},
+        {"name": "otel-collector", "ports": [{"name": "metrics", "containerPort": 8889}]},
+    ]
+    return {
+        "metadata": {"name": name, "namespace": OPERATOR_NS},
+        "spec": {"template": {"metadata": {"labels": {"app": app}}, "spec": {"containers": containers}}},
+    }
 
 
 def service(name, selector=None, ports=({"name": "https", "port": 443, "targetPort": 8081},), labels=None, owners=None):
-    meta = {"name": name, "namespace": OPERATOR_NS, **({"labels": labels} if labels else {}), **({"ownerReferences": owners} if owners else {})}
+    meta = {
+        "name": name,
+        "namespace": OPERATOR_NS,
+        **({"labels": labels} if labels else {}),
+        **({"ownerReferences": owners} if owners else {}),
+    }
     return {"metadata": meta, "spec": {"selector": selector or {}, "ports": list(ports)}}
 
 
@@ -62,41 +73,73 @@ def run(kube_api, **kw):
         ("llama-router", "llama-router"),  # <name>-router (the same page's pod listing)
     ],
 )
-def test_both_router_names_seen_are_found_by_the_services_selector_with_the_port_that_targets_the_router(kube_api, deployment, app):
+def test_both_router_names_seen_are_found_by_the_services_selector_with_the_port_that_targets_the_router(
+    kube_api, deployment, app
+):
     kube_api.answer(IEC, iec("DeploymentComplete"))
     kube_api.answer_lists(DEPLOYMENTS, [router_deployment(deployment, app)])
-    routing = service("llama-inference-routing-service", selector={"app": app}, ports=[{"name": "https", "port": 443, "targetPort": "http"}, {"name": "metrics", "port": 9090, "targetPort": 8889}])
+    routing = service(
+        "llama-inference-routing-service",
+        selector={"app": app},
+        ports=[
+            {"name": "https", "port": 443, "targetPort": "http"},
+            {"name": "metrics", "port": 9090, "targetPort": 8889},
+        ],
+    )
     unrelated = service("other-inference-routing-service", selector={"app": "other-inference-router"})
     kube_api.answer_lists(SERVICES, [unrelated, routing])
     found, clock = run(kube_api)
     assert (found.name, found.port) == ("llama-inference-routing-service", 443)
-    assert found.how == f"selects the pods of the router Deployment {deployment}; port 443: the port that targets router-container"
+    assert (
+        found.how
+        == f"selects the pods of the router Deployment {deployment}; port 443: the port that targets router-container"
+    )
     assert clock.now == 0.0
 
 
 def test_an_owner_reference_to_the_endpoint_beats_a_service_of_the_configured_name(kube_api):
     kube_api.answer(IEC, iec("DeploymentComplete", uid="uid-42"))
     kube_api.answer_lists(DEPLOYMENTS, [])
-    owned = service("llama-routing", ports=[{"name": "http", "port": 8000}], owners=[{"kind": "InferenceEndpointConfig", "name": "x", "uid": "uid-42"}])
+    owned = service(
+        "llama-routing",
+        ports=[{"name": "http", "port": 8000}],
+        owners=[{"kind": "InferenceEndpointConfig", "name": "x", "uid": "uid-42"}],
+    )
     kube_api.answer_lists(SERVICES, [service("llama-router", ports=[{"port": 8080}]), owned])
     found, _ = run(kube_api)
-    assert (found.name, found.port, found.how) == ("llama-routing", 8000, "owned by InferenceEndpointConfig llama; port 8000: its only port")
+    assert (found.name, found.port, found.how) == (
+        "llama-routing",
+        8000,
+        "owned by InferenceEndpointConfig llama; port 8000: its only port",
+    )
 
 
 def test_a_label_naming_the_router_ties_a_service_when_no_deployment_is_readable(kube_api):
     kube_api.answer(IEC, iec("DeploymentComplete"))
     kube_api.answer_lists(DEPLOYMENTS, [])
-    kube_api.answer_lists(SERVICES, [service("svc-1", labels={"app": "llama-inference-router"}, ports=[{"port": 8443}])])
+    kube_api.answer_lists(
+        SERVICES, [service("svc-1", labels={"app": "llama-inference-router"}, ports=[{"port": 8443}])]
+    )
     found, _ = run(kube_api)
-    assert (found.name, found.port, found.how) == ("svc-1", 8443, "selects or carries app=llama-inference-router; port 8443: its only port")
+    assert (found.name, found.port, found.how) == (
+        "svc-1",
+        8443,
+        "selects or carries app=llama-inference-router; port 8443: its only port",
+    )
 
 
 def test_the_configured_name_and_port_are_the_fallback_and_the_override(kube_api):
     kube_api.answer(IEC, iec("DeploymentComplete"))
     kube_api.answer_lists(DEPLOYMENTS, [])
-    kube_api.answer_lists(SERVICES, [service("llama-router", ports=[{"name": "a", "port": 8080}, {"name": "b", "port": 9000}])])
+    kube_api.answer_lists(
+        SERVICES, [service("llama-router", ports=[{"name": "a", "port": 8080}, {"name": "b", "port": 9000}])]
+    )
     found, _ = run(kube_api, router_port=9000)
-    assert (found.name, found.port, found.how) == ("llama-router", 9000, "platform.ingress.routerService; port 9000: platform.ingress.routerPort")
+    assert (found.name, found.port, found.how) == (
+        "llama-router",
+        9000,
+        "platform.ingress.routerService; port 9000: platform.ingress.routerPort",
+    )
 
 
 def test_a_service_that_appears_late_is_waited_for_after_deployment_complete(kube_api):
@@ -111,9 +154,17 @@ def test_a_service_that_appears_late_is_waited_for_after_deployment_complete(kub
 
 
 def test_the_wait_starts_only_when_the_endpoint_goes_from_pending_to_complete(kube_api):
-    kube_api.answer(IEC, (404, {"kind": "Status", "code": 404}), iec("DeploymentPending"), iec("DeploymentInProgress"), iec("DeploymentComplete"))
+    kube_api.answer(
+        IEC,
+        (404, {"kind": "Status", "code": 404}),
+        iec("DeploymentPending"),
+        iec("DeploymentInProgress"),
+        iec("DeploymentComplete"),
+    )
     kube_api.answer_lists(DEPLOYMENTS, [router_deployment("llama-inference-router", "llama-inference-router")])
-    kube_api.answer_lists(SERVICES, [service("llama-inference-routing-service", selector={"app": "llama-inference-router"})])
+    kube_api.answer_lists(
+        SERVICES, [service("llama-inference-routing-service", selector={"app": "llama-inference-router"})]
+    )
     found, clock = run(kube_api)
     assert found.name == "llama-inference-routing-service"
     assert clock.now == 30.0 and kube_api.hits[IEC] == 4
@@ -121,11 +172,17 @@ def test_the_wait_starts_only_when_the_endpoint_goes_from_pending_to_complete(ku
 
 
 def test_a_failed_deployment_fails_at_once_with_the_objects_message(kube_api):
-    kube_api.answer(IEC, iec("DeploymentInProgress"), iec("DeploymentFailed", message="Insufficient nvidia.com/gpu: 0/3 nodes are available"))
+    kube_api.answer(
+        IEC,
+        iec("DeploymentInProgress"),
+        iec("DeploymentFailed", message="Insufficient nvidia.com/gpu: 0/3 nodes are available"),
+    )
     with pytest.raises(RuntimeError) as err:
         run(kube_api)
     message = str(err.value)
-    assert message.startswith("InferenceEndpointConfig inference/llama reports DeploymentFailed: Insufficient nvidia.com/gpu: 0/3 nodes are available;")
+    assert message.startswith(
+        "InferenceEndpointConfig inference/llama reports DeploymentFailed: Insufficient nvidia.com/gpu: 0/3 nodes are available;"
+    )
     assert "kubectl describe inferenceendpointconfig llama -n inference" in message
     assert SERVICES not in kube_api.hits
 
@@ -137,7 +194,10 @@ def test_a_deployment_that_never_completes_fails_after_max_deploy_seconds_and_th
         check_router(props(kube_api.kubeconfig(), max_deploy=600), clock=clock, sleep=clock.sleep)
     assert clock.now == 600 + router_rules.DEPLOY_MARGIN_SECONDS
     message = str(err.value)
-    assert "did not report DeploymentComplete within maxDeploySeconds (600 s) + 600 s; last: DeploymentInProgress: waiting for model download" in message
+    assert (
+        "did not report DeploymentComplete within maxDeploySeconds (600 s) + 600 s; last: DeploymentInProgress: waiting for model download"
+        in message
+    )
     assert "raise the endpoint's maxDeploySeconds" in message
 
 
@@ -150,17 +210,33 @@ def test_no_service_tied_to_the_router_fails_after_the_short_wait_naming_the_key
         check_router(props(kube_api.kubeconfig()), clock=clock, sleep=clock.sleep)
     message = str(err.value)
     assert clock.now == 120.0 and message.endswith("(waited 120 s after DeploymentComplete)")
-    assert "no Service in hyperpod-inference-system is tied to the router of endpoint inference/llama (router Deployment llama-inference-router;" in message
-    assert "platform.ingress.routerService ('{name}-router') names llama-router, which does not exist; Services there named after the endpoint: llama-metrics-exporter" in message
+    assert (
+        "no Service in hyperpod-inference-system is tied to the router of endpoint inference/llama (router Deployment llama-inference-router;"
+        in message
+    )
+    assert (
+        "platform.ingress.routerService ('{name}-router') names llama-router, which does not exist; Services there named after the endpoint: llama-metrics-exporter"
+        in message
+    )
     assert "kubectl get svc -n hyperpod-inference-system" in message
 
 
 def test_two_services_selecting_the_router_are_refused_unless_the_configured_name_picks_one():
-    routers = [router_deployment("llama-inference-router", "llama-inference-router", ports=[{"name": "http", "containerPort": 8081}, {"name": "admin", "containerPort": 9000}])]
+    routers = [
+        router_deployment(
+            "llama-inference-router",
+            "llama-inference-router",
+            ports=[{"name": "http", "containerPort": 8081}, {"name": "admin", "containerPort": 9000}],
+        )
+    ]
     a = service("llama-a", selector={"app": "llama-inference-router"}, ports=[{"port": 443, "targetPort": 8081}])
     b = service("llama-b", selector={"app": "llama-inference-router"}, ports=[{"port": 9000}])
     found, why = router_rules.find_router_service([a, b], routers, "llama", "inference", "llama-router")
-    assert found is None and "more than one Service in hyperpod-inference-system is tied to the router of endpoint inference/llama: llama-a, llama-b" in why
+    assert (
+        found is None
+        and "more than one Service in hyperpod-inference-system is tied to the router of endpoint inference/llama: llama-a, llama-b"
+        in why
+    )
     found, _ = router_rules.find_router_service([a, b], routers, "llama", "inference", "llama-b")
     assert found is not None and (found.name, found.port) == ("llama-b", 9000)
 
@@ -170,16 +246,34 @@ def test_a_service_whose_router_port_is_unclear_asks_for_router_port():
     svc = service("llama-routing", selector={"app": "llama-router"}, ports=[{"port": 443}, {"port": 8080}])
     found, why = router_rules.find_router_service([svc], routers, "llama", "inference", "llama-router")
     assert found is None
-    assert why.startswith("router Service hyperpod-inference-system/llama-routing (selects the pods of the router Deployment llama-router): it has ports [443, 8080]")
+    assert why.startswith(
+        "router Service hyperpod-inference-system/llama-routing (selects the pods of the router Deployment llama-router): it has ports [443, 8080]"
+    )
     assert "set platform.ingress.routerPort" in why
-    found, why = router_rules.find_router_service([svc], routers, "llama", "inference", "llama-router", configured_port=8081)
+    found, why = router_rules.find_router_service(
+        [svc], routers, "llama", "inference", "llama-router", configured_port=8081
+    )
     assert found is None and "it has ports [443, 8080], not platform.ingress.routerPort 8081" in why
 
 
 def test_the_lookup_inputs_decide_replacement_and_the_found_outputs_do_not():
     provider = _Provider()
-    news = {"endpointName": "llama", "endpointNamespace": "inference", "routerService": "llama-router", "routerPort": None, "service": "llama-router", "port": 8080, "maxDeploySeconds": 600}
-    olds = {**news, "service": "llama-inference-routing-service", "port": 443, "found": "selects ...", "maxDeploySeconds": 3600}
+    news = {
+        "endpointName": "llama",
+        "endpointNamespace": "inference",
+        "routerService": "llama-router",
+        "routerPort": None,
+        "service": "llama-router",
+        "port": 8080,
+        "maxDeploySeconds": 600,
+    }
+    olds = {
+        **news,
+        "service": "llama-inference-routing-service",
+        "port": 443,
+        "found": "selects ...",
+        "maxDeploySeconds": 3600,
+    }
     assert provider.diff("id", olds, news).changes is False
     assert provider.diff("id", olds, {**news, "routerPort": 443}).replaces == ["routerPort"]
     # State written before the lookup existed (no endpointNamespace): replaced once, so the Service is found.
@@ -197,6 +291,14 @@ def test_the_public_ingress_forwards_to_the_service_and_port_the_lookup_found(mo
     mocks = PlanMocks(outputs={"pulumi-python:dynamic:Resource": lambda args: found})
     monkeypatch.setattr(pulumi_harness, "PlanMocks", lambda: mocks)
     spec = make_endpoint(name="llama", intelligentRouting=True, publicAlb=True)
-    pulumi_harness.run(lambda: EndpointIngress("llama-ingress", EndpointIngressArgs(spec, "llama", "inference", IngressSpec(), "/health", kubeconfig={"clusters": [{}]})))
+    pulumi_harness.run(
+        lambda: EndpointIngress(
+            "llama-ingress",
+            EndpointIngressArgs(spec, "llama", "inference", IngressSpec(), "/health", kubeconfig={"clusters": [{}]}),
+        )
+    )
     (ingress,) = [r for r in mocks.registrations if r.type_ == "kubernetes:networking.k8s.io/v1:Ingress"]
-    assert ingress.inputs["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"] == {"name": "llama-inference-routing-service", "port": {"number": 443}}
+    assert ingress.inputs["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"] == {
+        "name": "llama-inference-routing-service",
+        "port": {"number": 443},
+    }

@@ -34,8 +34,14 @@ class Reg:
     timeouts: dict[str, str] = field(default_factory=dict)  # customTimeouts as the SDK sends them
 
 
-def stack_values(cluster: dict[str, Any], endpoints: list[dict[str, Any]] | None = None, **extra: Any) -> dict[str, Any]:
-    values = {"aws:region": "us-east-1", "llm-serving:cluster": cluster, "llm-serving:endpoints": endpoints if endpoints is not None else [BASE_ENDPOINT]}
+def stack_values(
+    cluster: dict[str, Any], endpoints: list[dict[str, Any]] | None = None, **extra: Any
+) -> dict[str, Any]:
+    values = {
+        "aws:region": "us-east-1",
+        "llm-serving:cluster": cluster,
+        "llm-serving:endpoints": endpoints if endpoints is not None else [BASE_ENDPOINT],
+    }
     values.update({f"llm-serving:{k}": v for k, v in extra.items()})
     return values
 
@@ -48,8 +54,20 @@ def run_stack(values: dict[str, Any], stack: str = "test"):
 
     def register(self, request):
         response = original(self, request)
-        timeouts = {k: getattr(request.customTimeouts, k) for k in ("create", "update", "delete") if getattr(request.customTimeouts, k)}
-        seen[request.name] = Reg(request.type, request.name, request.parent, request.provider, list(request.dependencies), response.urn, timeouts)
+        timeouts = {
+            k: getattr(request.customTimeouts, k)
+            for k in ("create", "update", "delete")
+            if getattr(request.customTimeouts, k)
+        }
+        seen[request.name] = Reg(
+            request.type,
+            request.name,
+            request.parent,
+            request.provider,
+            list(request.dependencies),
+            response.urn,
+            timeouts,
+        )
         return response
 
     original_export = pulumi.export

@@ -16,18 +16,22 @@ from botocore.exceptions import ClientError, ParamValidationError
 from moto import mock_aws
 
 from stacks import aws_replay
-
 from tests.example_stacks import user_plan
 
 
 @pytest.fixture(autouse=True)
 def credentials(monkeypatch):
     monkeypatch.delenv("AWS_PROFILE", raising=False)
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(key, value)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def planned(stack):
     return aws_replay.cluster_requests(user_plan(stack).resources)
 
@@ -78,7 +82,11 @@ def test_dev_hyperpod_cluster_replays_and_names_the_eks_cluster_moto_made_as_orc
     assert system["nodegroupName"] == "ml-dev-system"
     node = eks.describe_nodegroup(clusterName="ml-dev", nodegroupName="ml-dev-system")["nodegroup"]
     assert node["scalingConfig"] == {"minSize": 2, "maxSize": 4, "desiredSize": 2}
-    assert (node["amiType"], node["instanceTypes"], node["labels"]) == ("AL2023_x86_64_STANDARD", ["m6i.xlarge"], {"llm-serving/node-role": "system"})
+    assert (node["amiType"], node["instanceTypes"], node["labels"]) == (
+        "AL2023_x86_64_STANDARD",
+        ["m6i.xlarge"],
+        {"llm-serving/node-role": "system"},
+    )
     assert node["subnets"] == hyperpod["VpcConfig"]["Subnets"]  # both on the private subnets
 
 
@@ -100,7 +108,9 @@ def test_dev_eks_cluster_replays_with_its_access_and_logging(dev):
     assert (vpc["endpointPublicAccess"], vpc["endpointPrivateAccess"]) == (True, True)
     assert len(vpc["subnetIds"]) == 4  # public and private, as pulumi-eks passes them
     assert cluster["logging"]["clusterLogging"][0]["types"] == ["api", "audit", "authenticator"]
-    assert dev["eks_cluster"]["accessConfig"] == {"authenticationMode": "API"}  # HyperPod needs API or API_AND_CONFIG_MAP
+    assert dev["eks_cluster"]["accessConfig"] == {
+        "authenticationMode": "API"
+    }  # HyperPod needs API or API_AND_CONFIG_MAP
 
 
 @mock_aws
@@ -108,16 +118,34 @@ def test_eks_example_gpu_node_groups_replay_with_taints_labels_and_scaling(eks_e
     eks, _, _ = replay(eks_example)
     assert eks_example["hyperpod"] == []
     cluster = eks.describe_cluster(name="llm-eks")["cluster"]
-    assert cluster["resourcesVpcConfig"]["publicAccessCidrs"] == ["34.201.17.8/32"]  # the value set in place of SET THIS
-    assert sorted(eks.list_nodegroups(clusterName="llm-eks")["nodegroups"]) == ["llm-eks-g4dn", "llm-eks-g5-2x", "llm-eks-system"]
+    assert cluster["resourcesVpcConfig"]["publicAccessCidrs"] == [
+        "34.201.17.8/32"
+    ]  # the value set in place of SET THIS
+    assert sorted(eks.list_nodegroups(clusterName="llm-eks")["nodegroups"]) == [
+        "llm-eks-g4dn",
+        "llm-eks-g5-2x",
+        "llm-eks-system",
+    ]
     g5 = eks.describe_nodegroup(clusterName="llm-eks", nodegroupName="llm-eks-g5-2x")["nodegroup"]
     assert g5["scalingConfig"] == {"minSize": 0, "maxSize": 4, "desiredSize": 2}
-    assert (g5["amiType"], g5["instanceTypes"], g5["capacityType"], g5["diskSize"]) == ("AL2023_x86_64_NVIDIA", ["g5.2xlarge"], "ON_DEMAND", 200)
+    assert (g5["amiType"], g5["instanceTypes"], g5["capacityType"], g5["diskSize"]) == (
+        "AL2023_x86_64_NVIDIA",
+        ["g5.2xlarge"],
+        "ON_DEMAND",
+        200,
+    )
     assert g5["taints"] == [{"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}]
-    assert g5["labels"] == {"nvidia.com/gpu.present": "true", "llm-serving/instance-type": "g5.2xlarge", "llm-serving/node-role": "gpu"}
+    assert g5["labels"] == {
+        "nvidia.com/gpu.present": "true",
+        "llm-serving/instance-type": "g5.2xlarge",
+        "llm-serving/node-role": "gpu",
+    }
     assert g5["nodeRole"].startswith("arn:aws:iam::123456789012:role/")
     g4 = eks.describe_nodegroup(clusterName="llm-eks", nodegroupName="llm-eks-g4dn")["nodegroup"]
-    assert (g4["scalingConfig"], g4["instanceTypes"]) == ({"minSize": 0, "maxSize": 2, "desiredSize": 1}, ["g4dn.xlarge"])
+    assert (g4["scalingConfig"], g4["instanceTypes"]) == (
+        {"minSize": 0, "maxSize": 2, "desiredSize": 1},
+        ["g4dn.xlarge"],
+    )
 
 
 @pytest.mark.parametrize("stack", ["dev", "eks", "staging"])
@@ -125,7 +153,11 @@ def test_eks_example_gpu_node_groups_replay_with_taints_labels_and_scaling(eks_e
 def test_every_example_stacks_clusters_and_node_groups_are_accepted_by_botocore_and_moto(stack):
     requests = copy.deepcopy(planned(stack))
     eks, sagemaker, _ = replay(requests)
-    assert len(eks.list_nodegroups(clusterName=requests["eks_cluster"]["name"])["nodegroups"]) == len(requests["node_groups"]) >= 1
+    assert (
+        len(eks.list_nodegroups(clusterName=requests["eks_cluster"]["name"])["nodegroups"])
+        == len(requests["node_groups"])
+        >= 1
+    )
     assert len(sagemaker.list_clusters()["ClusterSummaries"]) == len(requests["hyperpod"])
 
 
@@ -138,27 +170,40 @@ GROUP = {
     "executionRole": "arn:aws:iam::123456789012:role/hp",
     "lifeCycleConfig": {"sourceS3Uri": "s3://sagemaker-x/", "onCreate": "on_create.sh"},
 }
-HYPERPOD = {"clusterName": "hp", "vpcConfig": {"subnets": ["subnet-1"], "securityGroupIds": ["sg-1"]}, "instanceGroups": [GROUP]}
+HYPERPOD = {
+    "clusterName": "hp",
+    "vpcConfig": {"subnets": ["subnet-1"], "securityGroupIds": ["sg-1"]},
+    "instanceGroups": [GROUP],
+}
 
 
 def hyperpod_with(**group):
-    return aws_replay.hyperpod_request({**HYPERPOD, "instanceGroups": [{k: v for k, v in {**GROUP, **group}.items() if v is not None}]})
+    return aws_replay.hyperpod_request(
+        {**HYPERPOD, "instanceGroups": [{k: v for k, v in {**GROUP, **group}.items() if v is not None}]}
+    )
 
 
 def test_an_invented_hyperpod_field_is_an_error_not_dropped():
-    with pytest.raises(aws_replay.ReplayError, match=r"instanceGroups\[0\]\.instanceTypeName: no such field in the API's ClusterInstanceGroupSpecification"):
+    with pytest.raises(
+        aws_replay.ReplayError,
+        match=r"instanceGroups\[0\]\.instanceTypeName: no such field in the API's ClusterInstanceGroupSpecification",
+    ):
         hyperpod_with(instanceTypeName="ml.g5.8xlarge")
 
 
 def test_an_unplaced_eks_component_arg_is_an_error():
     with pytest.raises(aws_replay.ReplayError, match=r"eks:index:Cluster\.nodeGroupOptions: no such field"):
-        aws_replay.eks_cluster_request({"name": "c", "subnetIds": ["subnet-1"], "nodeGroupOptions": {"instanceType": "m6i.large"}})
+        aws_replay.eks_cluster_request(
+            {"name": "c", "subnetIds": ["subnet-1"], "nodeGroupOptions": {"instanceType": "m6i.large"}}
+        )
 
 
 @mock_aws
 def test_a_group_without_its_execution_role_fails_botocore_validation():
     client = boto3.client("sagemaker", region_name="us-east-1")
-    with pytest.raises(ParamValidationError, match=r'Missing required parameter in InstanceGroups\[0\]: "ExecutionRole"'):
+    with pytest.raises(
+        ParamValidationError, match=r'Missing required parameter in InstanceGroups\[0\]: "ExecutionRole"'
+    ):
         client.create_cluster(**hyperpod_with(executionRole=None))
 
 
@@ -173,13 +218,17 @@ def test_an_instance_count_of_the_wrong_type_fails_botocore_validation():
 def test_a_lifecycle_bucket_without_the_sagemaker_prefix_is_rejected_by_moto():
     client = boto3.client("sagemaker", region_name="us-east-1")
     with pytest.raises(ClientError, match=r"SourceS3Uri s3://my-scripts/ does not start with 's3://sagemaker'"):
-        client.create_cluster(**hyperpod_with(lifeCycleConfig={"sourceS3Uri": "s3://my-scripts/", "onCreate": "on_create.sh"}))
+        client.create_cluster(
+            **hyperpod_with(lifeCycleConfig={"sourceS3Uri": "s3://my-scripts/", "onCreate": "on_create.sh"})
+        )
 
 
 @mock_aws
 def test_a_node_group_before_its_cluster_is_rejected_by_moto():
     client = boto3.client("eks", region_name="us-east-1")
-    request = aws_replay.nodegroup_request({"nodeGroupName": "g", "subnetIds": ["subnet-1"], "nodeRoleArn": "arn:aws:iam::123456789012:role/n"}, "absent")
+    request = aws_replay.nodegroup_request(
+        {"nodeGroupName": "g", "subnetIds": ["subnet-1"], "nodeRoleArn": "arn:aws:iam::123456789012:role/n"}, "absent"
+    )
     with pytest.raises(ClientError, match="ResourceNotFoundException"):
         client.create_nodegroup(**request)
 
@@ -187,6 +236,8 @@ def test_a_node_group_before_its_cluster_is_rejected_by_moto():
 @mock_aws
 def test_a_node_group_without_subnets_fails_botocore_validation():
     client = boto3.client("eks", region_name="us-east-1")
-    request = aws_replay.nodegroup_request({"nodeGroupName": "g", "nodeRoleArn": "arn:aws:iam::123456789012:role/n"}, "c")
+    request = aws_replay.nodegroup_request(
+        {"nodeGroupName": "g", "nodeRoleArn": "arn:aws:iam::123456789012:role/n"}, "c"
+    )
     with pytest.raises(ParamValidationError, match=r'Missing required parameter in input: "subnets"'):
         client.create_nodegroup(**request)

@@ -10,11 +10,18 @@ import pytest
 
 from tests.clusters.helpers import BASE_ENDPOINT, resolve, run_stack, stack_values
 
-
 HYPERPOD = {"mode": "hyperpod", "name": "ml-dev"}
-EKS = {"mode": "eks", "name": "llm-staging", "gpuNodeGroups": [{"name": "g5", "instanceType": "g5.12xlarge", "maxSize": 2, "diskSize": 300}]}
+EKS = {
+    "mode": "eks",
+    "name": "llm-staging",
+    "gpuNodeGroups": [{"name": "g5", "instanceType": "g5.12xlarge", "maxSize": 2, "diskSize": 300}],
+}
 # An adopted HyperPod cluster (the ARN says the operator runs there): its endpoints default to hyperpod.
-EXISTING = {"mode": "existing", "name": "adopted", "hyperpodClusterArn": "arn:aws:sagemaker:us-east-1:123456789012:cluster/abcd1234efgh"}
+EXISTING = {
+    "mode": "existing",
+    "name": "adopted",
+    "hyperpodClusterArn": "arn:aws:sagemaker:us-east-1:123456789012:cluster/abcd1234efgh",
+}
 
 
 CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/0123abcd-4567-89ef-0123-456789abcdef"
@@ -23,7 +30,9 @@ CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/0123abcd-4567-89ef
 @pytest.fixture(scope="module")
 def hyperpod_run():
     public = {**BASE_ENDPOINT, "name": "public", "publicAlb": True, "namespace": "team-a"}
-    return run_stack(stack_values(HYPERPOD, [BASE_ENDPOINT, public], platform={"ingress": {"certificateArn": CERTIFICATE}}))  # S2
+    return run_stack(
+        stack_values(HYPERPOD, [BASE_ENDPOINT, public], platform={"ingress": {"certificateArn": CERTIFICATE}})
+    )  # S2
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +49,9 @@ def by_type(seen, type_):
     return [r for r in seen.values() if r.type_ == type_]
 
 
-def test_every_kubernetes_resource_uses_the_one_provider_built_from_the_cluster_kubeconfig(hyperpod_run, eks_run, existing_run):
+def test_every_kubernetes_resource_uses_the_one_provider_built_from_the_cluster_kubeconfig(
+    hyperpod_run, eks_run, existing_run
+):
     for plan, seen, _ in (hyperpod_run, eks_run, existing_run):
         k8s_resources = [r for r in seen.values() if r.type_.startswith("kubernetes:")]
         assert k8s_resources
@@ -62,7 +73,9 @@ def test_hyperpod_mode_declares_eks_control_plane_and_hyperpod_cluster_with_its_
     assert hp.inputs["orchestrator"]["eks"]["clusterArn"] == "arn:aws:eks:us-east-1:123456789012:cluster/ml-dev"
     assert hp.inputs["nodeRecovery"] == "Automatic"
     (group,) = hp.inputs["instanceGroups"]
-    assert group["instanceType"] == "ml.g5.8xlarge" and group["instanceCount"] == 2  # derived: two endpoints, one replica each
+    assert (
+        group["instanceType"] == "ml.g5.8xlarge" and group["instanceCount"] == 2
+    )  # derived: two endpoints, one replica each
     assert group["onStartDeepHealthChecks"] == ["InstanceStress", "InstanceConnectivity"]
     assert group["executionRole"].startswith("arn:aws:iam::")
     assert group["kubernetesConfig"]["labels"]["nvidia.com/gpu.present"] == "true"
@@ -91,7 +104,14 @@ def test_G20_operator_addon_waits_for_its_prerequisites_and_has_its_configuratio
     plan, seen, _ = hyperpod_run
     op = seen["platform-hyperpod-operator"]
     deps = " ".join(op.dependencies)
-    for prereq in ("platform-cert-manager", "platform-load-balancer-controller", "platform-s3-csi", "platform-fsx-csi", "platform-metrics-server", "platform-keda"):
+    for prereq in (
+        "platform-cert-manager",
+        "platform-load-balancer-controller",
+        "platform-s3-csi",
+        "platform-fsx-csi",
+        "platform-metrics-server",
+        "platform-keda",
+    ):
         assert f"::{prereq}" in deps, prereq
     reg = {r.name: r for r in plan.resources}["platform-hyperpod-operator"]
     assert reg.inputs["addonName"] == "amazon-sagemaker-hyperpod-inference"
@@ -104,7 +124,12 @@ def test_G20_operator_addon_waits_for_its_prerequisites_and_has_its_configuratio
 
 def test_G20_endpoint_custom_resources_and_key_secrets_depend_on_the_operator_that_installs_their_crd(hyperpod_run):
     _, seen, _ = hyperpod_run
-    for name in ("default/qwen3-4b", "team-a/public", "team-a/public-api-key-hyperpod-inference-system", "default/qwen3-4b-api-key-default"):
+    for name in (
+        "default/qwen3-4b",
+        "team-a/public",
+        "team-a/public-api-key-hyperpod-inference-system",
+        "default/qwen3-4b-api-key-default",
+    ):
         reg = seen[name]  # the CustomResource / Secret itself, not only its component
         assert reg.type_.startswith("kubernetes:")
         assert any(d.endswith("::platform-hyperpod-operator") for d in reg.dependencies), name
@@ -112,7 +137,11 @@ def test_G20_endpoint_custom_resources_and_key_secrets_depend_on_the_operator_th
 
 def test_G9_key_secret_in_both_namespaces_from_one_source_and_no_plaintext_output(hyperpod_run):
     plan, seen, outputs = hyperpod_run
-    secrets = [r for r in plan.resources if r.type_ == "kubernetes:core/v1:Secret" and r.name.startswith("team-a/public-api-key")]
+    secrets = [
+        r
+        for r in plan.resources
+        if r.type_ == "kubernetes:core/v1:Secret" and r.name.startswith("team-a/public-api-key")
+    ]
     assert sorted(s.inputs["metadata"]["namespace"] for s in secrets) == ["hyperpod-inference-system", "team-a"]
     values = {s.inputs["stringData"]["api-key"] for s in secrets}
     assert len(values) == 1 and all(s.secret for s in secrets)
@@ -141,7 +170,9 @@ def test_G8_G16_G17_ingress_scheme_fixed_at_creation_url_from_final_status(hyper
     endpoints, _ = resolve(outputs["endpoints"])
     # The internal endpoint's URL is the operator's Ingress's, read live; the public one's follows its status.
     assert endpoints["qwen3-4b"]["url"] is None and endpoints["qwen3-4b"]["urlKind"] == "operator-alb"
-    assert endpoints["public"]["url"].startswith("https://k8s-") and endpoints["public"]["url"].endswith("/v1/chat/completions")  # S2: the stack's ALBs have a certificate
+    assert endpoints["public"]["url"].startswith("https://k8s-") and endpoints["public"]["url"].endswith(
+        "/v1/chat/completions"
+    )  # S2: the stack's ALBs have a certificate
     assert public["metadata"]["annotations"]["alb.ingress.kubernetes.io/certificate-arn"] == CERTIFICATE
     assert endpoints["public"]["servedModelName"] == "Qwen3-4B-Instruct-2507"
     assert endpoints["public"]["namespace"] == "team-a" and endpoints["public"]["apiKeySecret"] == "public-api-key"
@@ -172,7 +203,10 @@ def test_eks_mode_gpu_node_group_inputs(eks_run):
     assert "amazon-sagemaker-hyperpod-inference" not in json.dumps([r.inputs for r in plan.resources], default=str)
     # Node groups wait for the network (NAT routes) before they are created.
     # (depends_on a component expands to its children: the private subnets' route associations)
-    assert any(d.endswith("routeTableAssociation:RouteTableAssociation::network-private-0") for d in seen["cluster-g5"].dependencies)
+    assert any(
+        d.endswith("routeTableAssociation:RouteTableAssociation::network-private-0")
+        for d in seen["cluster-g5"].dependencies
+    )
     cluster, secret = resolve(outputs["cluster"])
     assert cluster["nodeGroups"] == ["llm-staging-system", "llm-staging-g5"] and not secret
     # IRSA: the load balancer controller's role trusts the cluster's OIDC provider.
@@ -186,16 +220,30 @@ def test_capacity_reservation_moves_disk_to_a_launch_template():
     plan, _, _ = run_stack(stack_values(cluster, []))
     regs = {r.name: r for r in plan.resources}
     lt = regs["cluster-g5-lt"]
-    assert lt.inputs["capacityReservationSpecification"]["capacityReservationTarget"]["capacityReservationId"] == "cr-0123456789abcdef0"
+    assert (
+        lt.inputs["capacityReservationSpecification"]["capacityReservationTarget"]["capacityReservationId"]
+        == "cr-0123456789abcdef0"
+    )
     assert "diskSize" not in regs["cluster-g5"].inputs and regs["cluster-g5"].inputs["launchTemplate"]
 
 
 def test_existing_mode_declares_no_cluster_and_no_addons_by_default(existing_run):
     plan, _, outputs = existing_run
     types = {r.type_ for r in plan.resources}
-    assert not types & {"eks:index:Cluster", "aws:ec2/vpc:Vpc", "aws-native:sagemaker:Cluster", "aws:eks/addon:Addon", "kubernetes:helm.sh/v4:Chart"}
+    assert not types & {
+        "eks:index:Cluster",
+        "aws:ec2/vpc:Vpc",
+        "aws-native:sagemaker:Cluster",
+        "aws:eks/addon:Addon",
+        "kubernetes:helm.sh/v4:Chart",
+    }
     kubeconfig, secret = resolve(outputs["kubeconfig"])
-    assert secret and json.loads(kubeconfig)["users"][0]["user"]["exec"]["args"][:4] == ["eks", "get-token", "--cluster-name", "adopted"]
+    assert secret and json.loads(kubeconfig)["users"][0]["user"]["exec"]["args"][:4] == [
+        "eks",
+        "get-token",
+        "--cluster-name",
+        "adopted",
+    ]
 
 
 def test_existing_mode_with_kubeconfig_file(tmp_path):

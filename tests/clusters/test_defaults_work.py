@@ -48,7 +48,16 @@ def _project(tmp_path: Path, stack: str, text: str) -> Path:
 
 
 def _ep(**kw) -> EndpointSpec:
-    return EndpointSpec(**{"name": "qwen", "model": "Qwen/Qwen3-0.6B", "engine": "vllm", "instance_type": "g5.2xlarge", "model_source": {"type": "huggingface"}, **kw})
+    return EndpointSpec(
+        **{
+            "name": "qwen",
+            "model": "Qwen/Qwen3-0.6B",
+            "engine": "vllm",
+            "instance_type": "g5.2xlarge",
+            "model_source": {"type": "huggingface"},
+            **kw,
+        }
+    )
 
 
 def test_g11_a_minimal_eks_mode_stack_with_one_endpoint_of_each_backend_plans_cleanly(tmp_path):
@@ -58,7 +67,11 @@ def test_g11_a_minimal_eks_mode_stack_with_one_endpoint_of_each_backend_plans_cl
     errors = [str(p) for o in plan.objects for p in o.errors] + [m for level, m in plan.logs if level == "error"]
     assert errors == [] and not plan.failed
     assert {e.backend for e in plan.config.endpoints} == {"kubernetes", "ome", "kserve"}
-    groups = [r.inputs for r in plan.resources if r.type_ == "eks:index:ManagedNodeGroup" and r.inputs.get("nodeGroupName") != "llm-mini-system"]
+    groups = [
+        r.inputs
+        for r in plan.resources
+        if r.type_ == "eks:index:ManagedNodeGroup" and r.inputs.get("nodeGroupName") != "llm-mini-system"
+    ]
     by_name = {g["nodeGroupName"]: g for g in groups}
     assert set(by_name) == {"llm-mini-g5-2xlarge", "llm-mini-g6-xlarge"}
     g5 = by_name["llm-mini-g5-2xlarge"]
@@ -68,14 +81,23 @@ def test_g11_a_minimal_eks_mode_stack_with_one_endpoint_of_each_backend_plans_cl
     assert g5["taints"] == [{"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}]
     announced = [m for _, m in plan.logs if m.startswith("[G11] cluster.gpuNodeGroups: [] ->")]
     assert len(announced) == 1 and "'g5.2xlarge'" in announced[0] and "derived from the endpoints" in announced[0]
-    assert "[BACKEND] endpoints[1].loadBalancer: None -> 'none' (unset: the ome backend's default (OME creates the engine Service itself))" in [m for _, m in plan.logs]
+    assert (
+        "[BACKEND] endpoints[1].loadBalancer: None -> 'none' (unset: the ome backend's default (OME creates the engine Service itself))"
+        in [m for _, m in plan.logs]
+    )
 
 
 def test_g11_hyperpod_mode_derived_instance_groups_are_announced_too():
     cluster = ClusterSpec(mode="hyperpod", name="c")
     (change,) = clusters.derived_groups(cluster, [_ep(instance_type="ml.g5.12xlarge", replicas=2)])
-    assert (change.path, change.old, change.new) == ("cluster.instanceGroups", [], [{"name": "g5-12xlarge", "instanceType": "ml.g5.12xlarge", "instanceCount": 2}])
-    explicit = cluster.model_copy(update={"instance_groups": clusters.with_default_groups(cluster, [_ep()]).instance_groups})
+    assert (change.path, change.old, change.new) == (
+        "cluster.instanceGroups",
+        [],
+        [{"name": "g5-12xlarge", "instanceType": "ml.g5.12xlarge", "instanceCount": 2}],
+    )
+    explicit = cluster.model_copy(
+        update={"instance_groups": clusters.with_default_groups(cluster, [_ep()]).instance_groups}
+    )
     assert clusters.derived_groups(explicit, [_ep()]) == []
 
 
@@ -95,12 +117,24 @@ def test_g11_eks_mode_with_explicit_groups_names_the_node_group_to_add():
     eps = [_ep(instance_type="g5.12xlarge", replicas=2)]
     (problem,) = [p for p in clusters.validate_cluster(cluster, PlatformSpec(), eps) if p.rule == "G11"]
     assert problem.path == "endpoints[0].instanceType"
-    assert problem.fix.startswith("add {name: g5-12xlarge, instanceType: g5.12xlarge, minSize: 0, desiredSize: 2, maxSize: 2} to cluster.gpuNodeGroups")
+    assert problem.fix.startswith(
+        "add {name: g5-12xlarge, instanceType: g5.12xlarge, minSize: 0, desiredSize: 2, maxSize: 2} to cluster.gpuNodeGroups"
+    )
 
 
 def test_g11_eks_mode_derivation_sizes_each_instance_type_for_its_endpoints():
     cluster = ClusterSpec(mode="eks", name="c")
-    eps = [_ep(instance_type="ml.g5.12xlarge", replicas=2), _ep(name="b", instance_type="g5.12xlarge", autoscaling={"maxReplicas": 5})]
+    eps = [
+        _ep(instance_type="ml.g5.12xlarge", replicas=2),
+        _ep(name="b", instance_type="g5.12xlarge", autoscaling={"maxReplicas": 5}),
+    ]
     (group,) = clusters.with_default_groups(cluster, eps).gpu_node_groups
-    assert (group.name, group.instance_type, group.min_size, group.desired_size, group.max_size, group.ami_type) == ("g5-12xlarge", "g5.12xlarge", 0, 7, 7, "AL2023_x86_64_NVIDIA")
+    assert (group.name, group.instance_type, group.min_size, group.desired_size, group.max_size, group.ami_type) == (
+        "g5-12xlarge",
+        "g5.12xlarge",
+        0,
+        7,
+        7,
+        "AL2023_x86_64_NVIDIA",
+    )
     assert [p for p in clusters.validate_cluster(cluster, PlatformSpec(), eps) if p.rule == "G11"] == []

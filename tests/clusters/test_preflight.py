@@ -8,9 +8,9 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
+from stacks import preflight
 from stacks.aws import Aws, AwsError
 from stacks.config import parse
-from stacks import preflight
 
 ENDPOINT = {
     "name": "qwen3-4b",
@@ -23,13 +23,25 @@ ENDPOINT = {
 
 @pytest.fixture(autouse=True)
 def credentials(monkeypatch):
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(key, value)
-    monkeypatch.setattr(preflight, "check_hub_models", lambda cfg, aws=None: [])  # the hub's checks: tests/models/test_preflight_hub.py
+    monkeypatch.setattr(
+        preflight, "check_hub_models", lambda cfg, aws=None: []
+    )  # the hub's checks: tests/models/test_preflight_hub.py
 
 
 def cfg(cluster=None, endpoints=None):
-    return parse({"cluster": cluster or {"mode": "hyperpod", "name": "ml-dev"}, "endpoints": [ENDPOINT] if endpoints is None else endpoints}, "us-east-1")
+    return parse(
+        {
+            "cluster": cluster or {"mode": "hyperpod", "name": "ml-dev"},
+            "endpoints": [ENDPOINT] if endpoints is None else endpoints,
+        },
+        "us-east-1",
+    )
 
 
 class QuotaStub:
@@ -40,13 +52,20 @@ class QuotaStub:
         self.stub = Stubber(self.client)
         for method, response, params in responses:
             if isinstance(response, Exception) or isinstance(response, str):
-                self.stub.add_client_error(method, service_error_code=response, service_message="nope", expected_params=params)
+                self.stub.add_client_error(
+                    method, service_error_code=response, service_message="nope", expected_params=params
+                )
             else:
                 self.stub.add_response(method, response, params)
         self.stub.activate()
 
     def aws(self) -> Aws:
-        return Aws("us-east-1", lambda service, region_name: self.client if service == "service-quotas" else boto3.client(service, region_name=region_name))
+        return Aws(
+            "us-east-1",
+            lambda service, region_name: (
+                self.client if service == "service-quotas" else boto3.client(service, region_name=region_name)
+            ),
+        )
 
 
 def put_model(files):
@@ -88,21 +107,47 @@ def test_instance_types_offered_in_the_region():
 
 @mock_aws
 def test_hyperpod_quota_too_small_names_the_quota_and_the_need():
-    stub = QuotaStub([("list_service_quotas", {"Quotas": [{"QuotaName": "ml.g5.8xlarge for cluster usage", "Value": 0.0, "QuotaCode": "L-1"}]}, {"ServiceCode": "sagemaker"})])
+    stub = QuotaStub(
+        [
+            (
+                "list_service_quotas",
+                {"Quotas": [{"QuotaName": "ml.g5.8xlarge for cluster usage", "Value": 0.0, "QuotaCode": "L-1"}]},
+                {"ServiceCode": "sagemaker"},
+            )
+        ]
+    )
     (line,) = preflight.check_quotas(cfg(), stub.aws())
     assert "'ml.g5.8xlarge for cluster usage'" in line and "= 0" in line and "need 1" in line
 
 
 @mock_aws
 def test_hyperpod_quota_enough_passes():
-    stub = QuotaStub([("list_service_quotas", {"Quotas": [{"QuotaName": "ml.g5.8xlarge for cluster usage", "Value": 4.0, "QuotaCode": "L-1"}]}, {"ServiceCode": "sagemaker"})])
+    stub = QuotaStub(
+        [
+            (
+                "list_service_quotas",
+                {"Quotas": [{"QuotaName": "ml.g5.8xlarge for cluster usage", "Value": 4.0, "QuotaCode": "L-1"}]},
+                {"ServiceCode": "sagemaker"},
+            )
+        ]
+    )
     assert preflight.check_quotas(cfg(), stub.aws()) == []
 
 
 @mock_aws
 def test_eks_quota_in_vcpus_for_the_node_groups_max_size():
-    eks = cfg({"mode": "eks", "name": "s", "gpuNodeGroups": [{"name": "g", "instanceType": "g5.12xlarge", "maxSize": 2}]}, [])
-    stub = QuotaStub([("get_service_quota", {"Quota": {"Value": 64.0, "QuotaCode": "L-DB2E81BA", "ServiceCode": "ec2"}}, {"ServiceCode": "ec2", "QuotaCode": "L-DB2E81BA"})])
+    eks = cfg(
+        {"mode": "eks", "name": "s", "gpuNodeGroups": [{"name": "g", "instanceType": "g5.12xlarge", "maxSize": 2}]}, []
+    )
+    stub = QuotaStub(
+        [
+            (
+                "get_service_quota",
+                {"Quota": {"Value": 64.0, "QuotaCode": "L-DB2E81BA", "ServiceCode": "ec2"}},
+                {"ServiceCode": "ec2", "QuotaCode": "L-DB2E81BA"},
+            )
+        ]
+    )
     (line,) = preflight.check_quotas(eks, stub.aws())
     assert "L-DB2E81BA" in line and "64 vCPUs" in line and "needs 96" in line
 
@@ -110,7 +155,10 @@ def test_eks_quota_in_vcpus_for_the_node_groups_max_size():
 @mock_aws
 @pytest.mark.parametrize(
     "code,expected",
-    [("AccessDeniedException", "access denied. Fix: grant servicequotas:ListServiceQuotas"), ("ThrottlingException", "throttled by AWS (ThrottlingException). Fix: retry")],
+    [
+        ("AccessDeniedException", "access denied. Fix: grant servicequotas:ListServiceQuotas"),
+        ("ThrottlingException", "throttled by AWS (ThrottlingException). Fix: retry"),
+    ],
 )
 def test_aws_errors_become_one_clear_line(code, expected):
     stub = QuotaStub([("list_service_quotas", code, {"ServiceCode": "sagemaker"})])
@@ -135,7 +183,16 @@ def make_hyperpod(status_name="hp"):
     sm = boto3.client("sagemaker", region_name="us-east-1")
     arn = sm.create_cluster(
         ClusterName=status_name,
-        InstanceGroups=[{"InstanceCount": 1, "InstanceGroupName": "g", "InstanceType": "ml.g5.8xlarge", "LifeCycleConfig": {"SourceS3Uri": "s3://sagemaker-lifecycle/l/", "OnCreate": "on_create.sh"}, "ExecutionRole": "arn:aws:iam::123456789012:role/r", "ThreadsPerCore": 1}],
+        InstanceGroups=[
+            {
+                "InstanceCount": 1,
+                "InstanceGroupName": "g",
+                "InstanceType": "ml.g5.8xlarge",
+                "LifeCycleConfig": {"SourceS3Uri": "s3://sagemaker-lifecycle/l/", "OnCreate": "on_create.sh"},
+                "ExecutionRole": "arn:aws:iam::123456789012:role/r",
+                "ThreadsPerCore": 1,
+            }
+        ],
         VpcConfig={"SecurityGroupIds": ["sg-0123456789abcdef0"], "Subnets": ["subnet-0123456789abcdef0"]},
     )["ClusterArn"]
     return arn
@@ -153,7 +210,13 @@ def test_existing_hyperpod_cluster_in_service_passes():
 def test_existing_hyperpod_cluster_not_in_service_or_missing_is_reported():
     aws = Aws("us-east-1")
     aws.hyperpod_status = lambda arn: "Creating"  # type: ignore[method-assign]
-    existing = cfg({"mode": "existing", "name": "c", "hyperpodClusterArn": "arn:aws:sagemaker:us-east-1:123456789012:cluster/abcdefghijkl"})
+    existing = cfg(
+        {
+            "mode": "existing",
+            "name": "c",
+            "hyperpodClusterArn": "arn:aws:sagemaker:us-east-1:123456789012:cluster/abcdefghijkl",
+        }
+    )
     (line,) = preflight.check_hyperpod(existing, aws)
     assert "is Creating, not InService" in line
     with pytest.raises(AwsError) as info:
@@ -164,7 +227,9 @@ def test_existing_hyperpod_cluster_not_in_service_or_missing_is_reported():
 def test_preflight_cli_without_credentials_prints_lines_not_tracebacks(monkeypatch, capsys):
     from rich.console import Console
 
-    monkeypatch.setattr(preflight, "run", lambda c, aws=None: ["endpoints[0].modelSource = s3://x/: [G14] no config.json"])
+    monkeypatch.setattr(
+        preflight, "run", lambda c, aws=None: ["endpoints[0].modelSource = s3://x/: [G14] no config.json"]
+    )
     console = Console(record=True, width=200)
     assert preflight.main("dev", console) == 1
     text = console.export_text()
@@ -201,7 +266,7 @@ def self_signed(common_name, *sans):
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -213,13 +278,17 @@ def self_signed(common_name, *sans):
         .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in (common_name, *sans)]), critical=False)
         .sign(key, hashes.SHA256())
     )
-    pem_key = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption())
+    pem_key = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+    )
     return cert.public_bytes(serialization.Encoding.PEM), pem_key
 
 
 def import_cert(common_name, *sans, region="us-east-1"):
     cert, key = self_signed(common_name, *sans)
-    return boto3.client("acm", region_name=region).import_certificate(Certificate=cert, PrivateKey=key)["CertificateArn"]
+    return boto3.client("acm", region_name=region).import_certificate(Certificate=cert, PrivateKey=key)[
+        "CertificateArn"
+    ]
 
 
 DOMAIN = {"name": "api.example.com", "hostedZoneId": "Z0123456789ABCDEFGHIJ"}
@@ -249,7 +318,9 @@ def test_S2_certificate_pending_validation_is_an_error():
     acm = boto3.client("acm", region_name="us-east-1")
     arn = acm.request_certificate(DomainName="*.api.example.com", ValidationMethod="DNS")["CertificateArn"]
     (line,) = preflight.check_certificate(tls_cfg({"certificateArn": arn, "domain": DOMAIN}), Aws("us-east-1"))
-    assert "the certificate is PENDING_VALIDATION, not ISSUED" in line and "Fix: create the DNS validation record" in line
+    assert (
+        "the certificate is PENDING_VALIDATION, not ISSUED" in line and "Fix: create the DNS validation record" in line
+    )
 
 
 @mock_aws
@@ -294,9 +365,13 @@ def test_S2_preflight_warning_does_not_fail_the_command(monkeypatch, capsys):
     from rich.console import Console
 
     arn = import_cert("llm.example.org")
-    monkeypatch.setattr(preflight, "run", lambda cfg: [preflight.PreflightWarning(f"platform.ingress.certificateArn = {arn}: [S2] x")])
+    monkeypatch.setattr(
+        preflight, "run", lambda cfg: [preflight.PreflightWarning(f"platform.ingress.certificateArn = {arn}: [S2] x")]
+    )
     monkeypatch.setattr("stacks.plan.read_stack_config", lambda stack, project_dir: {})
-    monkeypatch.setattr("stacks.plan.parse_stack_config", lambda values, project, stack: tls_cfg({"certificateArn": arn}))
+    monkeypatch.setattr(
+        "stacks.plan.parse_stack_config", lambda values, project, stack: tls_cfg({"certificateArn": arn})
+    )
     assert preflight.main("eks", Console(width=300)) == 0
     assert "preflight warning" in capsys.readouterr().out
 
@@ -308,7 +383,15 @@ def gateway_cfg(certificate_arn, platform_arn=None):
 
     platform = {"ingress": {"certificateArn": platform_arn}} if platform_arn else {}
     gateway = {**GATEWAY, "certificateArn": certificate_arn, "tenants": [{"name": "team-a", "tier": "free"}]}
-    return parse({"cluster": EKS, "platform": platform, "endpoints": [{**ALB_ENDPOINT, "apiKey": False, "publicAlb": False}], "gateway": gateway}, "us-east-1")
+    return parse(
+        {
+            "cluster": EKS,
+            "platform": platform,
+            "endpoints": [{**ALB_ENDPOINT, "apiKey": False, "publicAlb": False}],
+            "gateway": gateway,
+        },
+        "us-east-1",
+    )
 
 
 @mock_aws
@@ -323,8 +406,12 @@ def test_T3_gateway_certificate_missing_in_the_account_is_an_error():
 def test_T3_gateway_certificate_of_another_region_or_pending_is_an_error():
     elsewhere = import_cert("llm.example.org", region="us-west-2")
     (line,) = preflight.check_gateway_certificate(gateway_cfg(elsewhere), Aws("us-east-1"))
-    assert line.startswith(f"gateway.certificateArn = {elsewhere}: [T3] the certificate is in us-west-2, the stack's ALBs in us-east-1")
-    pending = boto3.client("acm", region_name="us-east-1").request_certificate(DomainName="llm.example.org", ValidationMethod="DNS")["CertificateArn"]
+    assert line.startswith(
+        f"gateway.certificateArn = {elsewhere}: [T3] the certificate is in us-west-2, the stack's ALBs in us-east-1"
+    )
+    pending = boto3.client("acm", region_name="us-east-1").request_certificate(
+        DomainName="llm.example.org", ValidationMethod="DNS"
+    )["CertificateArn"]
     (line,) = preflight.check_gateway_certificate(gateway_cfg(pending), Aws("us-east-1"))
     assert "[T3] the certificate is PENDING_VALIDATION, not ISSUED" in line
 
@@ -333,7 +420,9 @@ def test_T3_gateway_certificate_of_another_region_or_pending_is_an_error():
 def test_T3_issued_gateway_certificate_warns_only_about_the_alb_name():
     arn = import_cert("llm.example.org")
     (line,) = preflight.check_gateway_certificate(gateway_cfg(arn), Aws("us-east-1"))
-    assert isinstance(line, preflight.PreflightWarning) and line.startswith(f"gateway.certificateArn = {arn}: [T3] clients reach the ALB")
+    assert isinstance(line, preflight.PreflightWarning) and line.startswith(
+        f"gateway.certificateArn = {arn}: [T3] clients reach the ALB"
+    )
 
 
 @mock_aws
@@ -341,26 +430,63 @@ def test_S2_T3_preflight_checks_every_certificate_the_stack_uses():
     put_model(["config.json", "a.safetensors"])
     issued = import_cert("llm.example.org")
     missing = "arn:aws:acm:us-east-1:123456789012:certificate/0123abcd-4567-89ef-0123-456789abcdef"
-    stub = QuotaStub([("get_service_quota", {"Quota": {"Value": 1000.0, "QuotaCode": "L-DB2E81BA", "ServiceCode": "ec2"}}, {"ServiceCode": "ec2", "QuotaCode": "L-DB2E81BA"})])
-    found = [line.split(": [", 1)[0] for line in preflight.run(gateway_cfg(missing, platform_arn=issued), stub.aws()) if not isinstance(line, preflight.PreflightWarning)]
+    stub = QuotaStub(
+        [
+            (
+                "get_service_quota",
+                {"Quota": {"Value": 1000.0, "QuotaCode": "L-DB2E81BA", "ServiceCode": "ec2"}},
+                {"ServiceCode": "ec2", "QuotaCode": "L-DB2E81BA"},
+            )
+        ]
+    )
+    found = [
+        line.split(": [", 1)[0]
+        for line in preflight.run(gateway_cfg(missing, platform_arn=issued), stub.aws())
+        if not isinstance(line, preflight.PreflightWarning)
+    ]
     assert found == [f"gateway.certificateArn = {missing}"]
-    stub = QuotaStub([("get_service_quota", {"Quota": {"Value": 1000.0, "QuotaCode": "L-DB2E81BA", "ServiceCode": "ec2"}}, {"ServiceCode": "ec2", "QuotaCode": "L-DB2E81BA"})])
-    found = [line.split(": [", 1)[0] for line in preflight.run(gateway_cfg(issued, platform_arn=missing), stub.aws()) if not isinstance(line, preflight.PreflightWarning)]
+    stub = QuotaStub(
+        [
+            (
+                "get_service_quota",
+                {"Quota": {"Value": 1000.0, "QuotaCode": "L-DB2E81BA", "ServiceCode": "ec2"}},
+                {"ServiceCode": "ec2", "QuotaCode": "L-DB2E81BA"},
+            )
+        ]
+    )
+    found = [
+        line.split(": [", 1)[0]
+        for line in preflight.run(gateway_cfg(issued, platform_arn=missing), stub.aws())
+        if not isinstance(line, preflight.PreflightWarning)
+    ]
     assert found == [f"platform.ingress.certificateArn = {missing}"]
 
 
 def amp_cfg(address, endpoint_address=None):
     endpoint = {**ENDPOINT, "autoscaling": {"minReplicas": 1, "maxReplicas": 2}}
     if endpoint_address:
-        endpoint["autoscaling"]["prometheus"] = {"query": "sum(vllm:num_requests_waiting)", "targetValue": 8, "serverAddress": endpoint_address}
-    return parse({"cluster": {"mode": "hyperpod", "name": "ml-dev"}, "platform": {"prometheusServerAddress": address}, "endpoints": [endpoint]}, "us-east-1")
+        endpoint["autoscaling"]["prometheus"] = {
+            "query": "sum(vllm:num_requests_waiting)",
+            "targetValue": 8,
+            "serverAddress": endpoint_address,
+        }
+    return parse(
+        {
+            "cluster": {"mode": "hyperpod", "name": "ml-dev"},
+            "platform": {"prometheusServerAddress": address},
+            "endpoints": [endpoint],
+        },
+        "us-east-1",
+    )
 
 
 @mock_aws
 def test_A1_prometheus_workspace_missing_in_the_account_is_an_error():
     address = "https://aps-workspaces.us-east-1.amazonaws.com/workspaces/ws-00000000-0000-0000-0000-000000000000"
     (line,) = preflight.check_prometheus_workspaces(amp_cfg(address), Aws("us-east-1"))
-    assert line.startswith(f"platform.prometheusServerAddress = {address}: [A1] the account has no workspace ws-00000000-0000-0000-0000-000000000000 in us-east-1")
+    assert line.startswith(
+        f"platform.prometheusServerAddress = {address}: [A1] the account has no workspace ws-00000000-0000-0000-0000-000000000000 in us-east-1"
+    )
     assert "Fix: set it to your workspace's query URL" in line
 
 
@@ -372,4 +498,6 @@ def test_A1_active_prometheus_workspaces_pass_and_each_other_one_is_named_once()
     assert preflight.check_prometheus_workspaces(amp_cfg(platform), Aws("us-east-1")) == []
     other = "https://aps-workspaces.us-west-2.amazonaws.com/workspaces/ws-11111111-2222-3333-4444-555555555555"
     (line,) = preflight.check_prometheus_workspaces(amp_cfg(platform, endpoint_address=other), Aws("us-east-1"))
-    assert line.startswith(f"endpoints[0].autoscaling.prometheus.serverAddress = {other}: [A1] the account has no workspace ws-11111111-2222-3333-4444-555555555555 in us-west-2")
+    assert line.startswith(
+        f"endpoints[0].autoscaling.prometheus.serverAddress = {other}: [A1] the account has no workspace ws-11111111-2222-3333-4444-555555555555 in us-west-2"
+    )

@@ -4,25 +4,21 @@ balancer controller, `cluster.tags` is validated; S4 is mandatory and the stagin
 
 from __future__ import annotations
 
-import re
-
 import copy
+import re
 from typing import Any
 
 import pytest
 
-from components.rules import ConfigError
+from components.rules import ConfigError, security
 from components.rules import tags as tag_rules
-from components.rules import security
 from components.rules.policy_catalog import BY_NAME
 from components.rules.policy_config import PolicyConfig
 from components.rules.policy_eval import evaluate
 from components.rules.resources import Resource
 from stacks import config as stack_config
 from stacks import plan as plan_mod
-
 from stacks.__main__ import main as cli
-
 from tests.clusters.helpers import BASE_ENDPOINT, stack_values
 from tests.example_stacks import user_plan, user_project
 
@@ -49,14 +45,20 @@ def tags_of(inputs: dict[str, Any]) -> dict[str, str]:
 
 
 def aws_resources(plan: plan_mod.Plan) -> list:
-    return [r for r in plan.resources if r.type_.startswith(AWS_PREFIXES) and (r.custom or r.type_ in security.TAGGABLE_TYPES)]
+    return [
+        r
+        for r in plan.resources
+        if r.type_.startswith(AWS_PREFIXES) and (r.custom or r.type_ in security.TAGGABLE_TYPES)
+    ]
 
 
 def assert_tagged(plan: plan_mod.Plan, stack: str, cluster: str, extra: dict[str, str] | None = None) -> int:
     wanted = {**(extra or {}), tag_rules.STACK_TAG: stack, tag_rules.CLUSTER_TAG: cluster}
     checked = 0
     for reg in aws_resources(plan):
-        assert reg.type_ in security.TAGGABLE_TYPES | UNTAGGABLE, f"{reg.type_} ({reg.name}): taggable or not? list it in security.TAGGABLE_TYPES or UNTAGGABLE"
+        assert reg.type_ in security.TAGGABLE_TYPES | UNTAGGABLE, (
+            f"{reg.type_} ({reg.name}): taggable or not? list it in security.TAGGABLE_TYPES or UNTAGGABLE"
+        )
         if reg.type_ in UNTAGGABLE:
             continue
         tags = tags_of(reg.inputs)
@@ -81,7 +83,11 @@ def test_S6_every_taggable_aws_resource_of_the_example_stacks_carries_the_requir
     if stack in ("dev", "staging"):
         assert checked >= 20  # a VPC, a cluster, node groups, roles, add-ons: the check is not vacuous
     # The policy checks exactly the keys the components set.
-    assert tuple(BY_NAME["s6-required-tags"].defaults()["requiredTags"]) == tag_rules.REQUIRED_TAGS == security.DEFAULT_REQUIRED_TAGS
+    assert (
+        tuple(BY_NAME["s6-required-tags"].defaults()["requiredTags"])
+        == tag_rules.REQUIRED_TAGS
+        == security.DEFAULT_REQUIRED_TAGS
+    )
 
 
 def test_S6_holds_when_enforced_as_mandatory(example_plans):
@@ -95,10 +101,31 @@ def test_S6_holds_when_enforced_as_mandatory(example_plans):
     "cluster, platform",
     [
         # A GPU node group on a capacity reservation: its launch template, and IRSA roles.
-        ({"mode": "eks", "name": "c-eks", "adminPrincipalArns": ["arn:aws:iam::123456789012:role/Admin"],
-          "gpuNodeGroups": [{"name": "g5", "instanceType": "g5.12xlarge", "capacityReservationId": "cr-0123456789abcdef0"}]}, {"workloadIdentity": "irsa"}),
-        ({"mode": "hyperpod", "name": "c-hp", "instanceGroups": [{"name": "g", "instanceType": "ml.g5.8xlarge",
-          "lifecycle": {"sourceS3Uri": "s3://lifecycle-bucket/scripts"}}]}, {"fsxCsi": True}),
+        (
+            {
+                "mode": "eks",
+                "name": "c-eks",
+                "adminPrincipalArns": ["arn:aws:iam::123456789012:role/Admin"],
+                "gpuNodeGroups": [
+                    {"name": "g5", "instanceType": "g5.12xlarge", "capacityReservationId": "cr-0123456789abcdef0"}
+                ],
+            },
+            {"workloadIdentity": "irsa"},
+        ),
+        (
+            {
+                "mode": "hyperpod",
+                "name": "c-hp",
+                "instanceGroups": [
+                    {
+                        "name": "g",
+                        "instanceType": "ml.g5.8xlarge",
+                        "lifecycle": {"sourceS3Uri": "s3://lifecycle-bucket/scripts"},
+                    }
+                ],
+            },
+            {"fsxCsi": True},
+        ),
         ({"mode": "existing", "name": "c-adopted"}, {"loadBalancerController": True, "keda": True, "s3Csi": True}),
     ],
 )
@@ -109,7 +136,13 @@ def test_S6_other_cluster_shapes_are_tagged_too(cluster, platform):
 
 
 def test_gpu_instances_launched_from_a_launch_template_are_tagged_for_cost():
-    cluster = {"mode": "eks", "name": "c-eks", "gpuNodeGroups": [{"name": "g5", "instanceType": "g5.12xlarge", "capacityReservationId": "cr-0123456789abcdef0"}]}
+    cluster = {
+        "mode": "eks",
+        "name": "c-eks",
+        "gpuNodeGroups": [
+            {"name": "g5", "instanceType": "g5.12xlarge", "capacityReservationId": "cr-0123456789abcdef0"}
+        ],
+    }
     plan = plan_mod.build_plan_from_values("test", stack_values(cluster, []))
     (lt,) = [r for r in plan.resources if r.type_ == "aws:ec2/launchTemplate:LaunchTemplate"]
     specs = {s["resourceType"]: s["tags"] for s in lt.inputs["tagSpecifications"]}
@@ -121,12 +154,21 @@ def test_gpu_instances_launched_from_a_launch_template_are_tagged_for_cost():
 def test_albs_get_the_tags_through_the_controller_and_the_ingress_annotation(example_plans, stack):
     plan = example_plans[stack]
     (chart,) = [r for r in plan.resources if r.name == LBC]
-    assert chart.inputs["values"]["defaultTags"] == {tag_rules.STACK_TAG: stack, tag_rules.CLUSTER_TAG: plan.config.cluster.name}
+    assert chart.inputs["values"]["defaultTags"] == {
+        tag_rules.STACK_TAG: stack,
+        tag_rules.CLUSTER_TAG: plan.config.cluster.name,
+    }
     ingresses = [o for o in plan.objects if o.kind == "Ingress"]
     assert ingresses
     for obj in ingresses:
-        tags = dict(pair.split("=", 1) for pair in obj.manifest["metadata"]["annotations"]["alb.ingress.kubernetes.io/tags"].split(","))
-        assert tags == {tag_rules.STACK_TAG: stack, tag_rules.ENDPOINT_TAG: obj.manifest["metadata"]["labels"]["app.kubernetes.io/name"]}
+        tags = dict(
+            pair.split("=", 1)
+            for pair in obj.manifest["metadata"]["annotations"]["alb.ingress.kubernetes.io/tags"].split(",")
+        )
+        assert tags == {
+            tag_rules.STACK_TAG: stack,
+            tag_rules.ENDPOINT_TAG: obj.manifest["metadata"]["labels"]["app.kubernetes.io/name"],
+        }
 
 
 def test_user_tags_from_cluster_tags_reach_the_cluster_resources():
@@ -152,7 +194,11 @@ def test_user_tags_reach_every_taggable_resource():
         ({"team": "a,b"}, "cluster.tags.team", "not a valid tag value"),
         ({"a=b": "x"}, "cluster.tags.a=b", "not a valid tag key"),
         ({"k" * 129: "x"}, "cluster.tags." + "k" * 129, "not a valid tag key"),
-        ({f"t{i}": "x" for i in range(tag_rules.MAX_USER_TAGS + 1)}, "cluster.tags", f"at most {tag_rules.MAX_USER_TAGS}"),
+        (
+            {f"t{i}": "x" for i in range(tag_rules.MAX_USER_TAGS + 1)},
+            "cluster.tags",
+            f"at most {tag_rules.MAX_USER_TAGS}",
+        ),
     ],
 )
 def test_bad_cluster_tags_are_config_errors_naming_key_value_rule_and_fix(tags, path, words):
@@ -165,7 +211,9 @@ def test_bad_cluster_tags_are_config_errors_naming_key_value_rule_and_fix(tags, 
 
 
 def test_good_cluster_tags_parse():
-    cfg = stack_config.parse({"cluster": {"mode": "existing", "name": "x", "tags": {"team": "ml", "Cost Center": "a:b/c=d@e"}}}, "us-east-1")
+    cfg = stack_config.parse(
+        {"cluster": {"mode": "existing", "name": "x", "tags": {"team": "ml", "Cost Center": "a:b/c=d@e"}}}, "us-east-1"
+    )
     assert cfg.cluster.tags == {"team": "ml", "Cost Center": "a:b/c=d@e"}
 
 
@@ -205,9 +253,21 @@ def test_S4_fails_the_staging_plan_when_its_api_endpoint_is_opened_again():
         ({"publicAccessCidrs": ["10.0.0.1/24"]}, "cluster.publicAccessCidrs[0]", "not a CIDR"),
         ({"publicAccessCidrs": ["office"]}, "cluster.publicAccessCidrs[0]", "not a CIDR"),
         ({"publicAccessCidrs": []}, "cluster.publicAccessCidrs", "at least one allowed range"),
-        ({"publicAccessCidrs": ["34.201.17.8/32", "198.51.100.0/24"]}, "cluster.publicAccessCidrs[1]", "inside 198.51.100.0/24, a documentation range"),
-        ({"publicAccessCidrs": ["192.0.2.7/32"]}, "cluster.publicAccessCidrs[0]", "inside 192.0.2.0/24, a documentation range"),
-        ({"publicAccessCidrs": ["203.0.113.128/25"]}, "cluster.publicAccessCidrs[0]", "inside 203.0.113.0/24, a documentation range"),
+        (
+            {"publicAccessCidrs": ["34.201.17.8/32", "198.51.100.0/24"]},
+            "cluster.publicAccessCidrs[1]",
+            "inside 198.51.100.0/24, a documentation range",
+        ),
+        (
+            {"publicAccessCidrs": ["192.0.2.7/32"]},
+            "cluster.publicAccessCidrs[0]",
+            "inside 192.0.2.0/24, a documentation range",
+        ),
+        (
+            {"publicAccessCidrs": ["203.0.113.128/25"]},
+            "cluster.publicAccessCidrs[0]",
+            "inside 203.0.113.0/24, a documentation range",
+        ),
     ],
 )
 def test_bad_public_access_cidrs_are_config_errors(cluster, path, words):
@@ -219,7 +279,17 @@ def test_bad_public_access_cidrs_are_config_errors(cluster, path, words):
 
 
 def test_public_access_cidrs_without_public_access_is_a_warning():
-    cfg = stack_config.parse({"cluster": {"mode": "existing", "name": "x", "endpointPublicAccess": False, "publicAccessCidrs": ["203.0.113.0/24"]}}, "us-east-1")
+    cfg = stack_config.parse(
+        {
+            "cluster": {
+                "mode": "existing",
+                "name": "x",
+                "endpointPublicAccess": False,
+                "publicAccessCidrs": ["203.0.113.0/24"],
+            }
+        },
+        "us-east-1",
+    )
     assert [(w.path, w.severity) for w in cfg.warnings] == [("cluster.publicAccessCidrs", "warning")]
 
 
@@ -248,13 +318,19 @@ GATEWAY_CERTIFICATE_UNSET = (
 )
 
 
-@pytest.mark.parametrize("stack,unset", [("eks", [CERTIFICATE_UNSET, GATEWAY_CERTIFICATE_UNSET, API_UNSET]), ("staging", [API_UNSET])])
-def test_S2_T3_shipped_example_fails_the_plan_until_the_api_range_and_certificates_are_set(stack, unset, tmp_path, capsys):
+@pytest.mark.parametrize(
+    "stack,unset", [("eks", [CERTIFICATE_UNSET, GATEWAY_CERTIFICATE_UNSET, API_UNSET]), ("staging", [API_UNSET])]
+)
+def test_S2_T3_shipped_example_fails_the_plan_until_the_api_range_and_certificates_are_set(
+    stack, unset, tmp_path, capsys
+):
     assert cli(["plan", "--stack", stack, "--out", str(tmp_path / "unset")]) == 2
     out = capsys.readouterr().out
     assert "Traceback" not in out
     lines = out.splitlines()
-    if any(re.search(r"\[[ST][0-9]\]", line) for line in unset):  # a rule ID printed: the footer names where it is described
+    if any(
+        re.search(r"\[[ST][0-9]\]", line) for line in unset
+    ):  # a rule ID printed: the footer names where it is described
         assert lines.pop().startswith("Rules: docs/guardrails.md#<id> for each rule above (S")
     assert lines == [f"Pulumi.{stack}.yaml has {len(unset)} problem(s); nothing was planned:", *unset]
     (tmp_path / "project").mkdir()
@@ -266,7 +342,15 @@ def test_S2_T3_shipped_example_fails_the_plan_until_the_api_range_and_certificat
 
 
 def test_a_documentation_range_is_refused_as_the_api_range():
-    values = stack_values({"mode": "eks", "name": "c", "publicAccessCidrs": ["203.0.113.0/24"], "gpuNodeGroups": [{"name": "g5", "instanceType": "g5.2xlarge"}]}, [])
+    values = stack_values(
+        {
+            "mode": "eks",
+            "name": "c",
+            "publicAccessCidrs": ["203.0.113.0/24"],
+            "gpuNodeGroups": [{"name": "g5", "instanceType": "g5.2xlarge"}],
+        },
+        [],
+    )
     with pytest.raises(ConfigError) as err:
         plan_mod.parse_stack_config(values, "llm-serving")
     assert [str(p) for p in err.value.problems] == [
@@ -274,6 +358,13 @@ def test_a_documentation_range_is_refused_as_the_api_range():
         " the cluster it creates. Fix: set publicAccessCidrs to your CI and VPN egress ranges, or endpointPublicAccess: false and run Pulumi"
         " from inside the VPC"
     ]
-    private = stack_values({"mode": "eks", "name": "c", "endpointPublicAccess": False, "gpuNodeGroups": [{"name": "g5", "instanceType": "g5.2xlarge"}]}, [])
+    private = stack_values(
+        {
+            "mode": "eks",
+            "name": "c",
+            "endpointPublicAccess": False,
+            "gpuNodeGroups": [{"name": "g5", "instanceType": "g5.2xlarge"}],
+        },
+        [],
+    )
     assert plan_mod.parse_stack_config(private, "llm-serving").cluster.endpoint_public_access is False
-

@@ -34,8 +34,16 @@ REPEATS = 3
 # are prefilled once the prefix is cached; off, all ~800 tokens are prefilled for every request. Measured
 # with 1024 tokens: median TTFT 0.08-0.18 s on vs 1.5-2.8 s off, so 768 keeps a wide margin in less time.
 PREFIX_SEED = 7
-WORKLOAD = {"prefixTokens": 768, "prefixGroups": 1, "scenario": "D(32,8)", "concurrency": [2], "maxRequests": 6,
-            "maxSeconds": 30, "timeout": 60, "warmup": 1}
+WORKLOAD = {
+    "prefixTokens": 768,
+    "prefixGroups": 1,
+    "scenario": "D(32,8)",
+    "concurrency": [2],
+    "maxRequests": 6,
+    "maxSeconds": 30,
+    "timeout": 60,
+    "warmup": 1,
+}
 
 
 def _grid(tmp_path: Path) -> grid_mod.GridSpec:
@@ -91,8 +99,10 @@ def test_prefix_caching_on_gives_higher_hit_rate_and_lower_ttft_on_a_shared_pref
 
     hits = {on: [hit_rate(level) for level in levels] for on, levels in runs.items()}
     ttft = {on: [level.ttft.p50 for level in levels] for on, levels in runs.items()}
-    print(f"\nengines ready after {ready - started:.0f} s, benchmarks took {measured - ready:.0f} s, stopping {time.monotonic() - measured:.0f} s"
-          f"\nprefix hit rate {hits}\nmedian TTFT (s) {ttft}")
+    print(
+        f"\nengines ready after {ready - started:.0f} s, benchmarks took {measured - ready:.0f} s, stopping {time.monotonic() - measured:.0f} s"
+        f"\nprefix hit rate {hits}\nmedian TTFT (s) {ttft}"
+    )
     # Every repeat, not only the median: the workload is sized so the ranges do not overlap.
     assert min(hits[True]) > 0.8 and max(hits[False]) == 0.0, hits
     assert max(ttft[True]) < min(ttft[False]), ttft

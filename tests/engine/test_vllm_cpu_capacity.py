@@ -27,7 +27,9 @@ SLO_TTFT = 5.0
 
 def _grid_file(tmp_path: Path) -> Path:
     doc = yaml.safe_load((ROOT / "stacks" / "grids" / "tiny-cpu.yaml").read_text())
-    doc.update(name="capacity-e2e", repeats=1, budget={}, slo={"ttft_p90": SLO_TTFT}, points=[{"engineArgs.maxNumSeqs": 4}])
+    doc.update(
+        name="capacity-e2e", repeats=1, budget={}, slo={"ttft_p90": SLO_TTFT}, points=[{"engineArgs.maxNumSeqs": 4}]
+    )
     doc.pop("parameters")
     # Concurrency 2 then 4 (the maximum), a bisection step only below it: two short probes and one measurement.
     doc["capacitySearch"] = {"enabled": True, "by": "concurrency", "start": 2, "max": 4, "steps": 1}
@@ -57,7 +59,9 @@ config:
 
 
 def _plan(project: Path, peak: float, max_replicas: int, file: str) -> tuple[int, str]:
-    (project / "Pulumi.cap.yaml").write_text(STACK.format(peak=peak, max=max_replicas, file=file, workload=SCENARIO, ttft=SLO_TTFT))
+    (project / "Pulumi.cap.yaml").write_text(
+        STACK.format(peak=peak, max=max_replicas, file=file, workload=SCENARIO, ttft=SLO_TTFT)
+    )
     out = Console(record=True, width=400)
     code = plan_cmd.run("cap", str(project / "out"), None, "1.33", False, out, project)
     return code, out.export_text()
@@ -67,16 +71,41 @@ def _plan(project: Path, peak: float, max_replicas: int, file: str) -> tuple[int
 def test_c1_capacity_measured_on_vllm_cpu_sizes_and_scales_a_stack(tmp_path, capsys):
     _engine_or_skip()
     grid_path, db, project = _grid_file(tmp_path), tmp_path / "runs.db", tmp_path / "project"
-    assert stacks_main(["tune", str(grid_path), "--target", "local", "--db", str(db), "--out", str(tmp_path / "report")]) == 0, capsys.readouterr().out
-    assert stacks_main(["report", "--db", str(db), "--out", str(tmp_path / "report"), "--export-capacity", str(project / "capacity")]) == 0
+    assert (
+        stacks_main(["tune", str(grid_path), "--target", "local", "--db", str(db), "--out", str(tmp_path / "report")])
+        == 0
+    ), capsys.readouterr().out
+    assert (
+        stacks_main(
+            [
+                "report",
+                "--db",
+                str(db),
+                "--out",
+                str(tmp_path / "report"),
+                "--export-capacity",
+                str(project / "capacity"),
+            ]
+        )
+        == 0
+    )
     (path,) = (project / "capacity").glob("*.json")
     assert path.name in (project / "capacity" / "INDEX.md").read_text()  # the index says what each file measured
     doc = json.loads(path.read_text())
-    assert (doc["model"], doc["workload"], doc["slo"], doc["capacity"]["unit"], doc["capacity"]["source"]) == ("local/tiny-llama", SCENARIO, {"ttftP90": SLO_TTFT}, "concurrency", "capacity search")
+    assert (doc["model"], doc["workload"], doc["slo"], doc["capacity"]["unit"], doc["capacity"]["source"]) == (
+        "local/tiny-llama",
+        SCENARIO,
+        {"ttftP90": SLO_TTFT},
+        "concurrency",
+        "capacity search",
+    )
     assert doc["capacity"]["lowerBound"] in (2, 3, 4) and doc["requestRate"]["lowerBound"] > 0
     per_replica = doc["requestRate"]["lowerBound"]
     # tiny-cpu.yaml prices this machine at local.pricePerHour 0.10
-    assert (doc["cost"]["perHour"], doc["cost"]["priceSource"]) == (0.1, "local.pricePerHour of grid capacity-e2e (this machine)")
+    assert (doc["cost"]["perHour"], doc["cost"]["priceSource"]) == (
+        0.1,
+        "local.pricePerHour of grid capacity-e2e (this machine)",
+    )
     assert doc["cost"]["perMtokOutputAtSlo"] > 0
 
     for name in ("Pulumi.yaml", "__main__.py"):
@@ -89,6 +118,12 @@ def test_c1_capacity_measured_on_vllm_cpu_sizes_and_scales_a_stack(tmp_path, cap
     code, text = _plan(project, peak, needed, path.name)
     assert code == 0, text
     target = round(per_replica * 300 * 0.7, 2)
-    assert f"[C1] endpoints[0].autoscaling.cloudwatch: None -> {{'metricName': 'Invocations', 'targetValue': {target}}}" in text
-    assert f"[C1] endpoints[0].load: None -> '${needed * 0.10 * 730:,.2f} a month at peak' ({needed} replicas for peak {peak:g}" in text
+    assert (
+        f"[C1] endpoints[0].autoscaling.cloudwatch: None -> {{'metricName': 'Invocations', 'targetValue': {target}}}"
+        in text
+    )
+    assert (
+        f"[C1] endpoints[0].load: None -> '${needed * 0.10 * 730:,.2f} a month at peak' ({needed} replicas for peak {peak:g}"
+        in text
+    )
     assert _engine_processes(str(tmp_path)) == []

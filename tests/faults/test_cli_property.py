@@ -30,9 +30,28 @@ ROOT = Path(__file__).resolve().parents[2]
 UNSAFE_COMMANDS = {"preflight"}
 UNSAFE_CHOICES = {"fetch", "refresh", "lock"}
 REQUIRED_FLAGS = {"tune": "--dry-run", "docs": "--check"}
-HOSTILE = ["", "0", "-1", "9.99", "1e308", "nan", "inf", "[/x]", "{name}", "dev", "eks", "💥", "a\nb", "x" * 5000,
-           "/proc/llm-serving/x", "/nonexistent/dir/file", str(ROOT / "stacks" / "grids" / "tiny-cpu.yaml"),
-           str(ROOT / "tests" / "golden" / "data"), str(ROOT / "Pulumi.dev.yaml"), "out/here"]
+HOSTILE = [
+    "",
+    "0",
+    "-1",
+    "9.99",
+    "1e308",
+    "nan",
+    "inf",
+    "[/x]",
+    "{name}",
+    "dev",
+    "eks",
+    "💥",
+    "a\nb",
+    "x" * 5000,
+    "/proc/llm-serving/x",
+    "/nonexistent/dir/file",
+    str(ROOT / "stacks" / "grids" / "tiny-cpu.yaml"),
+    str(ROOT / "tests" / "golden" / "data"),
+    str(ROOT / "Pulumi.dev.yaml"),
+    "out/here",
+]
 
 
 def _commands() -> dict[str, argparse.ArgumentParser]:
@@ -50,7 +69,11 @@ def argvs(draw) -> list[str]:
     for action in COMMANDS[name]._actions:
         if action.dest in ("help", "debug"):
             continue
-        values = st.sampled_from([c for c in action.choices if c not in UNSAFE_CHOICES] + ["", "nope"]) if action.choices else st.sampled_from(HOSTILE)
+        values = (
+            st.sampled_from([c for c in action.choices if c not in UNSAFE_CHOICES] + ["", "nope"])
+            if action.choices
+            else st.sampled_from(HOSTILE)
+        )
         if not action.option_strings:  # a positional: always given
             argv += draw(st.lists(values, min_size=1, max_size=2)) if action.nargs == "+" else [draw(values)]
         elif draw(st.booleans()):
@@ -74,7 +97,9 @@ class ClosedStdout(io.TextIOBase):
         return False
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(argv=argvs())
 def test_every_command_with_stdout_closed_never_prints_a_traceback(tmp_path, monkeypatch, argv):
     monkeypatch.chdir(tmp_path)  # default output folders land here, never in the project

@@ -76,9 +76,36 @@ def _paths(annotation, depth=0):
 PATHS = sorted({p for p in _paths(StackSpec) if p}, key=str) + [("bogusKey",), ("endpoints", 0, "engineArg")]
 
 HOSTILE_TEXT = st.sampled_from(
-    ["", " ", "no", "yes", "on", "off", "true", "null", "~", "[/x]", "[bold]", "{name.__class__.__mro__}", "{cluster}",
-     "D(1,1)", "1e10", "-1", "💥", "é\u0301", "a\x00b", "line\nbreak", "\x1b[2J", "\u2028", "../../etc/passwd",
-     "HF Token!", "Vllm/Image:1", "--api_key=x", "s3://b/p", "arn:aws:acm:us-east-1:123456789012:certificate/x"]
+    [
+        "",
+        " ",
+        "no",
+        "yes",
+        "on",
+        "off",
+        "true",
+        "null",
+        "~",
+        "[/x]",
+        "[bold]",
+        "{name.__class__.__mro__}",
+        "{cluster}",
+        "D(1,1)",
+        "1e10",
+        "-1",
+        "💥",
+        "é\u0301",
+        "a\x00b",
+        "line\nbreak",
+        "\x1b[2J",
+        "\u2028",
+        "../../etc/passwd",
+        "HF Token!",
+        "Vllm/Image:1",
+        "--api_key=x",
+        "s3://b/p",
+        "arn:aws:acm:us-east-1:123456789012:certificate/x",
+    ]
 )
 SCALARS = st.one_of(
     HOSTILE_TEXT,
@@ -94,30 +121,84 @@ VALUES = st.recursive(
     SCALARS,
     lambda inner: st.one_of(
         st.lists(inner, max_size=3),
-        st.dictionaries(st.one_of(st.sampled_from(DICT_KEYS + ["name", "type", "replicas"]), st.text(max_size=8)), inner, max_size=3),
+        st.dictionaries(
+            st.one_of(st.sampled_from(DICT_KEYS + ["name", "type", "replicas"]), st.text(max_size=8)), inner, max_size=3
+        ),
     ),
     max_leaves=6,
 )
-HOSTILE_NUMBERS = st.sampled_from([0, -1, -0.5, 5e-324, 1e-300, 1e-6, 1e6 + 1, 86_401, 1e308, -1e308, float("inf"), float("-inf"),
-                                    float("nan"), 2**31, 10**30, True])
+HOSTILE_NUMBERS = st.sampled_from(
+    [
+        0,
+        -1,
+        -0.5,
+        5e-324,
+        1e-300,
+        1e-6,
+        1e6 + 1,
+        86_401,
+        1e308,
+        -1e308,
+        float("inf"),
+        float("-inf"),
+        float("nan"),
+        2**31,
+        10**30,
+        True,
+    ]
+)
 # The families whose numbers feed arithmetic: C1's replicas and $ a month, autoscaler targets, the gateway's rules.
-FAMILIES = [p for p in PATHS if p[:1] == ("gateway",) or p[:3] in (("endpoints", 0, "load"), ("endpoints", 0, "slo"), ("endpoints", 0, "capacity"))]
+FAMILIES = [
+    p
+    for p in PATHS
+    if p[:1] == ("gateway",)
+    or p[:3] in (("endpoints", 0, "load"), ("endpoints", 0, "slo"), ("endpoints", 0, "capacity"))
+]
 MUTATIONS = st.lists(
-    st.one_of(st.tuples(st.sampled_from(PATHS), VALUES), st.tuples(st.sampled_from(FAMILIES), st.one_of(HOSTILE_NUMBERS, VALUES))), min_size=1, max_size=3
+    st.one_of(
+        st.tuples(st.sampled_from(PATHS), VALUES),
+        st.tuples(st.sampled_from(FAMILIES), st.one_of(HOSTILE_NUMBERS, VALUES)),
+    ),
+    min_size=1,
+    max_size=3,
 )
 WORKLOAD = "N(1024,256)/(256,64)"
-CAPACITY_NUMBERS = [("capacity", "value"), ("capacity", "lowerBound"), ("capacity", "values", 0), ("requestRate", "value"), ("requestRate", "lowerBound"),
-                    ("requestRate", "values", 0), ("cost", "perHour"), ("cost", "perMtokOutputAtSlo")]
+CAPACITY_NUMBERS = [
+    ("capacity", "value"),
+    ("capacity", "lowerBound"),
+    ("capacity", "values", 0),
+    ("requestRate", "value"),
+    ("requestRate", "lowerBound"),
+    ("requestRate", "values", 0),
+    ("cost", "perHour"),
+    ("cost", "perMtokOutputAtSlo"),
+]
 
 
 def capacity_doc(hostile: list) -> dict:
     """A capacity file measured for BASE's endpoint, with some of its numbers replaced."""
     doc = {
-        "schemaVersion": 1, "model": "Qwen/Qwen3-4B-Instruct-2507", "engine": "vllm", "instanceType": "ml.g5.8xlarge", "engineArgs": {},
-        "workload": WORKLOAD, "slo": {"ttftP90": 1.0},
-        "capacity": {"unit": "requests_per_second", "value": 4.4, "lowerBound": 4.0, "lowerBoundRule": "min over repeats", "values": [4.4], "source": "capacity search"},
+        "schemaVersion": 1,
+        "model": "Qwen/Qwen3-4B-Instruct-2507",
+        "engine": "vllm",
+        "instanceType": "ml.g5.8xlarge",
+        "engineArgs": {},
+        "workload": WORKLOAD,
+        "slo": {"ttftP90": 1.0},
+        "capacity": {
+            "unit": "requests_per_second",
+            "value": 4.4,
+            "lowerBound": 4.0,
+            "lowerBoundRule": "min over repeats",
+            "values": [4.4],
+            "source": "capacity search",
+        },
         "requestRate": {"value": 4.4, "lowerBound": 4.0, "values": [4.4]},
-        "measured": "2026-11-28", "run": "fuzz", "trial": "abc", "source": {}, "cost": {"perHour": 1.2, "perMtokOutputAtSlo": 0.5, "priceSource": "fuzz"},
+        "measured": "2026-11-28",
+        "run": "fuzz",
+        "trial": "abc",
+        "source": {},
+        "cost": {"perHour": 1.2, "perMtokOutputAtSlo": 0.5, "priceSource": "fuzz"},
     }
     for path, value in hostile:
         target = doc
@@ -127,7 +208,9 @@ def capacity_doc(hostile: list) -> dict:
     return doc
 
 
-CAPACITY_FILES = st.one_of(st.none(), st.lists(st.tuples(st.sampled_from(CAPACITY_NUMBERS), HOSTILE_NUMBERS), max_size=2).map(capacity_doc))
+CAPACITY_FILES = st.one_of(
+    st.none(), st.lists(st.tuples(st.sampled_from(CAPACITY_NUMBERS), HOSTILE_NUMBERS), max_size=2).map(capacity_doc)
+)
 # C1 with that file: its load, the SLO it was measured under, and sometimes the autoscaler target derived from it.
 WITH_CAPACITY = {"load": {"peakRequestsPerSecond": 20, "workload": WORKLOAD}, "slo": {"ttftP90": 1.0}}
 FROM_CAPACITY = {"minReplicas": 1, "maxReplicas": 4, "target": "fromCapacity"}
@@ -141,7 +224,9 @@ def mutated(mutations, capacity_file: str | None = None, from_capacity: bool = F
     config = {k: v for k, v in yaml.safe_load(yaml.safe_dump(BASE)).items()}
     if capacity_file:
         endpoint = config[f"{PROJECT}:endpoints"][0]
-        endpoint.update(WITH_CAPACITY, capacity=capacity_file, **({"autoscaling": FROM_CAPACITY} if from_capacity else {}))
+        endpoint.update(
+            WITH_CAPACITY, capacity=capacity_file, **({"autoscaling": FROM_CAPACITY} if from_capacity else {})
+        )
     for path, value in mutations:
         key = f"{PROJECT}:{path[0]}"
         if len(path) == 1:
@@ -203,20 +288,44 @@ def assert_within_api_bounds(directory: Path) -> None:
                 assert not CONTROL.search(leaf), (path.name, leaf[:80])
 
 
-TENANTS_300 = {"enabled": True, "counterStore": "in-cluster", "tiers": [{"name": "free", "tokensPerMinute": 200, "requestsPerMinute": 20}],
-               "tenants": [{"name": f"t{i}", "tier": "free"} for i in range(300)]}
+TENANTS_300 = {
+    "enabled": True,
+    "counterStore": "in-cluster",
+    "tiers": [{"name": "free", "tokensPerMinute": 200, "requestsPerMinute": 20}],
+    "tenants": [{"name": f"t{i}", "tier": "free"} for i in range(300)],
+}
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large])
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large],
+)
 @given(mutations=MUTATIONS, capacity=CAPACITY_FILES, from_capacity=st.booleans())
 @example(mutations=[(("endpoints", 0, "replicas"), 10**12)], capacity=None, from_capacity=False)
 @example(mutations=[(("endpoints", 0, "env"), {"A": "\x1b[2J" * 200_000})], capacity=None, from_capacity=False)
 @example(mutations=[(("endpoints", 0, "image"), "repo/image:1\x00")], capacity=None, from_capacity=False)
 @example(mutations=[(("gateway",), TENANTS_300)], capacity=None, from_capacity=False)
-@example(mutations=[(("endpoints", 0, "load", "peakRequestsPerSecond"), 1e308)], capacity=capacity_doc([]), from_capacity=False)
-@example(mutations=[(("endpoints", 0, "load", "peakRequestsPerSecond"), 1e6)], capacity=capacity_doc([(("requestRate", "lowerBound"), 1e-300)]), from_capacity=False)
-@example(mutations=[(("endpoints", 0, "load", "peakRequestsPerSecond"), 1e-6)], capacity=capacity_doc([(("requestRate", "lowerBound"), 1e-6)]), from_capacity=True)
-@example(mutations=[(("endpoints", 0, "slo", "ttftP90"), float("inf"))], capacity=capacity_doc([(("requestRate", "lowerBound"), -4)]), from_capacity=False)
+@example(
+    mutations=[(("endpoints", 0, "load", "peakRequestsPerSecond"), 1e308)],
+    capacity=capacity_doc([]),
+    from_capacity=False,
+)
+@example(
+    mutations=[(("endpoints", 0, "load", "peakRequestsPerSecond"), 1e6)],
+    capacity=capacity_doc([(("requestRate", "lowerBound"), 1e-300)]),
+    from_capacity=False,
+)
+@example(
+    mutations=[(("endpoints", 0, "load", "peakRequestsPerSecond"), 1e-6)],
+    capacity=capacity_doc([(("requestRate", "lowerBound"), 1e-6)]),
+    from_capacity=True,
+)
+@example(
+    mutations=[(("endpoints", 0, "slo", "ttftP90"), float("inf"))],
+    capacity=capacity_doc([(("requestRate", "lowerBound"), -4)]),
+    from_capacity=False,
+)
 def test_any_config_plans_or_fails_with_exit_2_and_problem_lines(project, mutations, capacity, from_capacity):
     stack = f"fuzz{next(_runs)}"
     capacity_file = None

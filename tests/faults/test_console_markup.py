@@ -83,8 +83,14 @@ def test_plan_out_error_prints_a_hostile_directory_literally(tmp_path, capsys):
 def test_plan_table_and_problem_lines_print_data_literally():
     plan = plan_cmd.build_plan("dev")
     obj = plan.objects[0]
-    obj.manifest = {**obj.manifest, "kind": "Kind[/x]", "metadata": {**obj.manifest["metadata"], "name": "name[/bold]", "namespace": HOSTILE_NAMESPACE}}
-    obj.problems.append(Problem("metadata.name", "[/x]", "G2", f"not a lowercase RFC 1123 name {G2_REGEX}", "use '[/bold]'"))
+    obj.manifest = {
+        **obj.manifest,
+        "kind": "Kind[/x]",
+        "metadata": {**obj.manifest["metadata"], "name": "name[/bold]", "namespace": HOSTILE_NAMESPACE},
+    }
+    obj.problems.append(
+        Problem("metadata.name", "[/x]", "G2", f"not a lowercase RFC 1123 name {G2_REGEX}", "use '[/bold]'")
+    )
     plan.logs.append(("warning", "engine said [/x] -> [/bold]"))
     plan.config = dataclasses.replace(plan.config, region="us-east-1[/x]")
     console = Console(record=True, width=400)
@@ -98,8 +104,13 @@ def test_plan_table_and_problem_lines_print_data_literally():
 
 def test_check_prints_a_hostile_namespace_literally(tmp_path, capsys):
     path = tmp_path / "cm.yaml"
-    path.write_text(f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: 's[/x]'\n  namespace: '{HOSTILE_NAMESPACE}'\n")
+    path.write_text(
+        f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: 's[/x]'\n  namespace: '{HOSTILE_NAMESPACE}'\n"
+    )
     code = cli(["check", str(path)])
     out = capsys.readouterr().out
     assert code == 1
-    assert f"ConfigMap {HOSTILE_NAMESPACE}/s[/x]: mandatory g02-name-format: metadata.name = 's[/x]': [G2] not a lowercase RFC 1123 name {G2_REGEX}" in out
+    assert (
+        f"ConfigMap {HOSTILE_NAMESPACE}/s[/x]: mandatory g02-name-format: metadata.name = 's[/x]': [G2] not a lowercase RFC 1123 name {G2_REGEX}"
+        in out
+    )

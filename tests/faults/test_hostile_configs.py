@@ -64,7 +64,11 @@ def test_the_good_config_parses():
     [
         (("endpoints", 0, "replicas"), 10**12, "endpoints[0].replicas"),
         (("endpoints", 0, "maxDeploySeconds"), 10**12, "endpoints[0].maxDeploySeconds"),
-        (("endpoints", 0, "autoscaling"), {"maxReplicas": 1e10, "cloudwatch": {"metricName": "m", "targetValue": 1}}, "endpoints[0].autoscaling.maxReplicas"),
+        (
+            ("endpoints", 0, "autoscaling"),
+            {"maxReplicas": 1e10, "cloudwatch": {"metricName": "m", "targetValue": 1}},
+            "endpoints[0].autoscaling.maxReplicas",
+        ),
         (("endpoints", 0, "engineArgs"), {"maxNumSeqs": 2**31}, "endpoints[0].engineArgs.maxNumSeqs"),
         (("cluster", "systemNodes"), {"maxSize": 2**40}, "cluster.systemNodes.maxSize"),
     ],
@@ -184,14 +188,21 @@ def test_env_names_follow_kubernetes_rules():
     problems_at(with_(("endpoints", 0, "env"), {"MY VAR": "1"}), "endpoints[0].env.MY VAR (key)")
 
 
-@pytest.mark.parametrize("image", ["vllm/vllm-openai:v0.9\nevil", "vllm/vllm-openai: v0.9", "Vllm/UPPER:1", "repo//image", "a" * 300])
+@pytest.mark.parametrize(
+    "image", ["vllm/vllm-openai:v0.9\nevil", "vllm/vllm-openai: v0.9", "Vllm/UPPER:1", "repo//image", "a" * 300]
+)
 def test_image_must_be_an_oci_reference(image):
     problems_at(with_(("endpoints", 0, "image"), image), "endpoints[0].image")
 
 
 @pytest.mark.parametrize(
     "image",
-    ["vllm/vllm-openai:v0.9.2", "public.ecr.aws/aws-cli/aws-cli:2.27.50", "localhost:5000/a/b_c__d-e", "reg.io/x@sha256:" + "a" * 64],
+    [
+        "vllm/vllm-openai:v0.9.2",
+        "public.ecr.aws/aws-cli/aws-cli:2.27.50",
+        "localhost:5000/a/b_c__d-e",
+        "reg.io/x@sha256:" + "a" * 64,
+    ],
 )
 def test_valid_image_references_pass(image):
     assert parse(with_(("endpoints", 0, "image"), image), "us-east-1").endpoints[0].image == image
@@ -202,7 +213,11 @@ def test_valid_image_references_pass(image):
     [
         (("endpoints", 0, "model"), "Qwen/Qwen3\x1b[2J", "endpoints[0].model"),
         (("endpoints", 0, "extraArgs"), ["--x=1\n--api-key=evil"], "endpoints[0].extraArgs[0]"),
-        (("cluster", "instanceGroups"), [{"name": "g", "instanceType": "ml.g5.8xlarge", "labels": {"team": "a b"}}], "cluster.instanceGroups[0].labels.team"),
+        (
+            ("cluster", "instanceGroups"),
+            [{"name": "g", "instanceType": "ml.g5.8xlarge", "labels": {"team": "a b"}}],
+            "cluster.instanceGroups[0].labels.team",
+        ),
         (("endpoints", 0, "name"), "n" * 300, "endpoints[0].name"),
     ],
 )
@@ -230,11 +245,23 @@ def test_yaml_boolean_in_an_env_value_names_the_env_key():
     [
         (("endpoints", 0, "replicas"), "many", "endpoints[0].replicas", "an integer", "replicas: 1"),
         (("endpoints", 0, "replicas"), True, "endpoints[0].replicas", "an integer", "replicas: 1"),
-        (("endpoints", 0, "engineArgs"), {"gpuMemoryUtilization": "lots"}, "endpoints[0].engineArgs.gpuMemoryUtilization", "a number", "gpuMemoryUtilization: 0.5"),
+        (
+            ("endpoints", 0, "engineArgs"),
+            {"gpuMemoryUtilization": "lots"},
+            "endpoints[0].engineArgs.gpuMemoryUtilization",
+            "a number",
+            "gpuMemoryUtilization: 0.5",
+        ),
         (("endpoints", 0, "publicAlb"), "sure", "endpoints[0].publicAlb", "true or false", "publicAlb: "),
         (("endpoints", 0, "extraArgs"), "--x", "endpoints[0].extraArgs", "a list", 'extraArgs: ["a", "b"]'),
         (("endpoints", 0, "env"), ["A=1"], "endpoints[0].env", "a mapping", "env: {"),
-        (("endpoints", 0, "modelSource"), {"type": "s3", "bucket": 7}, "endpoints[0].modelSource.bucket", "a string", 'bucket: "7"'),
+        (
+            ("endpoints", 0, "modelSource"),
+            {"type": "s3", "bucket": 7},
+            "endpoints[0].modelSource.bucket",
+            "a string",
+            'bucket: "7"',
+        ),
         (("cluster",), "ml-dev", "cluster", "a mapping", "cluster: {mode: ..., name: ...}"),
     ],
 )
@@ -242,7 +269,6 @@ def test_type_errors_name_the_expected_type_and_an_example(path, value, where, e
     (problem,) = problems_at(with_(path, value), where)
     assert expected in problem.message and example in problem.fix
     assert "correct the value" not in problem.fix
-
 
 
 # ---------------------------------------------------------------- line separators in user keys

@@ -32,8 +32,14 @@ def huge(path: Path) -> None:
 # Each hostile content: a writer (path -> None) and what the one error line must say.
 HOSTILE = {
     "binary": (lambda p: p.write_bytes(b"\x00\x01\x02config:\x00\xff"), "binary data (a NUL byte at offset 0)"),
-    "non-utf8": (lambda p: p.write_bytes("config:\n  aws:region: caf\xe9\n".encode("latin-1")), "not UTF-8 text (byte 0xe9"),
-    "alias-bomb": (lambda p: p.write_text("config:\n" + "".join(f"  {line}\n" for line in alias_bomb().splitlines())), "an alias bomb"),
+    "non-utf8": (
+        lambda p: p.write_bytes("config:\n  aws:region: caf\xe9\n".encode("latin-1")),
+        "not UTF-8 text (byte 0xe9",
+    ),
+    "alias-bomb": (
+        lambda p: p.write_text("config:\n" + "".join(f"  {line}\n" for line in alias_bomb().splitlines())),
+        "an alias bomb",
+    ),
     "recursive-alias": (lambda p: p.write_text("config:\n  llm-serving:x: &a [1, *a]\n"), "recursive alias"),
     "huge": (huge, "over the 33554432-byte limit"),
     "directory": (lambda p: p.mkdir(), "is a directory"),
@@ -109,7 +115,9 @@ def test_hostile_manifest_file_fails_check_with_exit_2(tmp_path, capsys, case):
 def test_alias_bomb_inside_a_pod_fails_check_fast(tmp_path, capsys):
     anchors = "".join(f"    {line}\n" for line in alias_bomb().splitlines())
     path = tmp_path / "pod.yaml"
-    path.write_text(f"apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations:\n{anchors}spec:\n  containers: []\n")
+    path.write_text(
+        f"apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations:\n{anchors}spec:\n  containers: []\n"
+    )
     code = cli(["check", str(path)])
     captured = capsys.readouterr()
     line = one_error_line(captured.out, captured.err)
@@ -163,13 +171,18 @@ def test_hostile_policy_config_fails_the_plan_with_exit_2(tmp_path, capsys):
 def test_binary_crd_file_is_skipped_by_name_not_a_crash(tmp_path, capsys):
     crds = tmp_path / "crds"
     crds.mkdir()
-    (crds / "broken.yaml").write_bytes(b"kind: CustomResourceDefinition\ngroup: example.com\nkind: Widget\n\xff\xfe\x00")
+    (crds / "broken.yaml").write_bytes(
+        b"kind: CustomResourceDefinition\ngroup: example.com\nkind: Widget\n\xff\xfe\x00"
+    )
     manifest = tmp_path / "widget.yaml"
     manifest.write_text("apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n  namespace: default\n")
     code = cli(["check", str(manifest), "--crd-dir", str(crds)])
     out = capsys.readouterr().out
     assert code == 0
-    assert "unchecked: no CRD schema for example.com/v1 Widget" in out and "skipped broken.yaml (binary data (a NUL byte at offset 65), not text)" in out
+    assert (
+        "unchecked: no CRD schema for example.com/v1 Widget" in out
+        and "skipped broken.yaml (binary data (a NUL byte at offset 65), not text)" in out
+    )
 
 
 def test_a_directory_named_like_a_manifest_is_skipped_when_scanning(tmp_path, capsys):

@@ -15,7 +15,6 @@ from components.rules.spec import EndpointSpec
 from components.rules.validate import validate_endpoint, validate_endpoints
 from stacks import plan as plan_cmd
 from stacks import plan_program
-
 from tests.example_stacks import user_values
 
 ENDPOINT = {
@@ -46,7 +45,12 @@ KUBERNETES_LLAMA = {
     "model": "Qwen/Qwen3-4B-Instruct-2507",
     "engine": "vllm",
     "instanceType": "g5.2xlarge",
-    "modelSource": {"type": "s3", "bucket": "my-models", "region": "us-east-1", "path": "qwen3-4b/"},  # a cluster-wide PV
+    "modelSource": {
+        "type": "s3",
+        "bucket": "my-models",
+        "region": "us-east-1",
+        "path": "qwen3-4b/",
+    },  # a cluster-wide PV
     "loadBalancer": "alb",
     "apiKey": True,
     "engineArgs": {"maxModelLen": 8192},
@@ -87,27 +91,33 @@ def test_same_name_in_two_namespaces_gives_unique_kubernetes_objects(colliding_p
     for kind in ("ClusterBaseModel", "ClusterServingRuntime"):
         assert len({o.name for o in colliding_plan.objects if o.kind == kind}) == 2, kind
     # each claim binds its own namespace's volume
-    claims = {o.namespace: o.manifest["spec"]["volumeName"] for o in colliding_plan.objects if o.kind == "PersistentVolumeClaim"}
+    claims = {
+        o.namespace: o.manifest["spec"]["volumeName"]
+        for o in colliding_plan.objects
+        if o.kind == "PersistentVolumeClaim"
+    }
     assert claims["team-a"] != claims["team-b"]
     assert not any(p.rule == "G2" for o in colliding_plan.objects for p in o.problems)
 
 
 def test_two_hyperpod_endpoints_with_one_name_in_two_namespaces_are_a_g2_problem():
     # The operator names the router and its Ingress in hyperpod-inference-system after the name alone.
-    problems = validate_endpoints([spec(namespace="team-a", backend="hyperpod"), spec(namespace="team-b", backend="hyperpod")])
+    problems = validate_endpoints(
+        [spec(namespace="team-a", backend="hyperpod"), spec(namespace="team-b", backend="hyperpod")]
+    )
     (problem,) = [p for p in problems if p.rule == "G2"]
     assert problem.path == "endpoints[1].name" and problem.value == "llama"
     assert "team-a" in problem.message and hyperpod.OPERATOR_NAMESPACE in problem.message
     assert problem.fix.startswith("give HyperPod endpoints names unique in the cluster")
 
 
-PROGRAM_WITH_DUPLICATES = '''
+PROGRAM_WITH_DUPLICATES = """
 import pulumi
 import pulumi_kubernetes as k8s
 
 k8s.core.v1.ConfigMap("twice", metadata={"name": "one", "namespace": "x"}, data={"a": "1"})
 k8s.core.v1.ConfigMap("twice", metadata={"name": "two", "namespace": "x"}, data={"a": "2"})
-'''
+"""
 
 
 def test_plan_names_a_duplicate_urn(tmp_path: Path):
@@ -121,7 +131,11 @@ def test_plan_names_a_duplicate_urn(tmp_path: Path):
 
 def test_plan_flags_the_second_of_two_identical_kubernetes_objects():
     reg = plan_cmd.Registration("kubernetes:core/v1:Secret", "x", {}, "", True)
-    manifest = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "llama-api-key", "namespace": "hyperpod-inference-system"}}
+    manifest = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "llama-api-key", "namespace": "hyperpod-inference-system"},
+    }
     objects = [plan_cmd.PlannedObject(1, reg, manifest), plan_cmd.PlannedObject(2, reg, copy.deepcopy(manifest))]
     plan_cmd.check_duplicate_objects(objects)
     assert objects[0].problems == []
@@ -179,11 +193,20 @@ def test_sglang_accepts_vllm_spelling_of_tensor_parallel_size_as_its_own():
 
 # ---------------------------------------------------------------- secrets in env
 
-SECRET_ENV = {"VLLM_API_KEY": "sk-live-0123456789abcdefghij", "HF_TOKEN": "hf_abcdefghijklmnopqrstuvwxyz0123456", "DB_PASSWORD": "hunter2", "MY_SECRET": "mysecretvalue123"}
+SECRET_ENV = {
+    "VLLM_API_KEY": "sk-live-0123456789abcdefghij",
+    "HF_TOKEN": "hf_abcdefghijklmnopqrstuvwxyz0123456",
+    "DB_PASSWORD": "hunter2",
+    "MY_SECRET": "mysecretvalue123",
+}
 
 
 def test_secret_named_env_is_an_s3_error_with_the_fix():
-    problems = [p for p in validate_endpoint(spec(env=SECRET_ENV, intelligentRouting=True, apiKey=True), "endpoints[0]") if p.rule == "S3"]
+    problems = [
+        p
+        for p in validate_endpoint(spec(env=SECRET_ENV, intelligentRouting=True, apiKey=True), "endpoints[0]")
+        if p.rule == "S3"
+    ]
     assert sorted(p.path for p in problems) == sorted(f"endpoints[0].env.{k}" for k in SECRET_ENV)
     assert all(p.severity == "error" and "apiKey: true" in p.fix and "secretKeyRef" in p.fix for p in problems)
     text = " ".join(str(p) for p in problems)
@@ -195,7 +218,7 @@ def test_ordinary_env_passes():
     assert [p for p in validate_endpoint(spec(env=env), "endpoints[0]") if p.rule == "S3"] == []
 
 
-PROGRAM_WITH_SECRETS = '''
+PROGRAM_WITH_SECRETS = """
 import pulumi
 import pulumi_kubernetes as k8s
 
@@ -209,7 +232,7 @@ k8s.core.v1.Pod(
     ]}]},
 )
 k8s.core.v1.Secret("secret", metadata={"name": "s", "namespace": "x"}, string_data={"k": "plain-secret-data"})
-'''
+"""
 
 
 def test_plan_files_redact_what_pulumi_marks_secret_and_secret_names(tmp_path: Path):
@@ -251,11 +274,17 @@ def test_a_name_used_once_keeps_its_old_pulumi_name_as_an_alias(monkeypatch):
             return super().RegisterResource(request)
 
     monkeypatch.setattr(plan_program, "PlanMonitor", Recording)  # the program runs in stacks/plan_program.py
-    endpoints = [{**KUBERNETES_LLAMA, "namespace": "team-a"}, {**KUBERNETES_LLAMA, "namespace": "team-b"}, {**KUBERNETES_LLAMA, "name": "solo", "namespace": "team-a"}]
+    endpoints = [
+        {**KUBERNETES_LLAMA, "namespace": "team-a"},
+        {**KUBERNETES_LLAMA, "namespace": "team-b"},
+        {**KUBERNETES_LLAMA, "name": "solo", "namespace": "team-a"},
+    ]
     plan_cmd.build_plan_from_values("eks", _eks_values(endpoints))
     assert aliases[("KubernetesEndpoint", "team-a/solo")] == ["solo"]
     assert aliases[("EndpointApiKey", "team-a/solo-api-key")] == ["solo-api-key"]
     # Children (`team-a/solo-service`, ...) get theirs from the engine, which renames a child whose name
     # starts with its parent's (pulumi pkg/resource/deploy step_generator.go inheritedChildAlias): not
     # visible under mocks.
-    assert aliases[("KubernetesEndpoint", "team-a/llama")] == [] and aliases[("KubernetesEndpoint", "team-b/llama")] == []
+    assert (
+        aliases[("KubernetesEndpoint", "team-a/llama")] == [] and aliases[("KubernetesEndpoint", "team-b/llama")] == []
+    )

@@ -14,10 +14,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-from benchmarks.cli import main
-from benchmarks.loadgen import BenchmarkConfig, run_benchmark_sync
-
-from tests.loadgen.scripted_server import ScriptedServer, signal_mid_run
+from benchmarks.cli import main  # noqa: E402 - after ROOT, which the imports' test setup reads
+from benchmarks.loadgen import BenchmarkConfig, run_benchmark_sync  # noqa: E402 - after ROOT, which the imports' test setup reads
+from tests.loadgen.scripted_server import ScriptedServer, signal_mid_run  # noqa: E402 - after ROOT, which the imports' test setup reads
 
 
 @pytest.fixture(scope="module")
@@ -28,15 +27,41 @@ def server():
 
 
 def level(server, model, **kw):
-    base = dict(url=server.url, model=model, raw_model_name=True, concurrency=(2,), max_requests=2, warmup=0,
-                timeout=20.0, scenario="D(10,4)")
+    base = dict(
+        url=server.url,
+        model=model,
+        raw_model_name=True,
+        concurrency=(2,),
+        max_requests=2,
+        warmup=0,
+        timeout=20.0,
+        scenario="D(10,4)",
+    )
     base.update(kw)
     return run_benchmark_sync(BenchmarkConfig(**base)).levels[0]
 
 
 def cli(server, model, *args):
-    return main(["run", "--url", server.url, "--model", model, "--raw-model-name", "--concurrency", "2",
-                 "--max-requests", "2", "--warmup", "0", "--scenario", "D(10,4)", "--quiet", *args])
+    return main(
+        [
+            "run",
+            "--url",
+            server.url,
+            "--model",
+            model,
+            "--raw-model-name",
+            "--concurrency",
+            "2",
+            "--max-requests",
+            "2",
+            "--warmup",
+            "0",
+            "--scenario",
+            "D(10,4)",
+            "--quiet",
+            *args,
+        ]
+    )
 
 
 # max_tokens is 4 in every case, so 1000 completion tokens are impossible too.
@@ -94,7 +119,9 @@ def test_markup_in_server_text_prints_literally(server, tmp_path, capsys):
     assert code == 1
     shown = capsys.readouterr()
     assert "[/x] engine [bold]overloaded[/bold] [/]" in shown.out
-    assert json.loads(out.read_text())["levels"][0]["errors"] == {"HTTP 500: [/x] engine [bold]overloaded[/bold] [/]": 2}
+    assert json.loads(out.read_text())["levels"][0]["errors"] == {
+        "HTTP 500: [/x] engine [bold]overloaded[/bold] [/]": 2
+    }
 
 
 def test_markup_in_user_data_prints_literally(server, tmp_path, capsys):

@@ -14,8 +14,9 @@ import socket
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import pytest
 
@@ -30,7 +31,9 @@ CONFIGMAP = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  nam
 
 def run(args: list[str], timeout: float = HARD_TIMEOUT) -> subprocess.CompletedProcess:
     try:
-        return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False)
+        return subprocess.run(
+            [sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
+        )
     except subprocess.TimeoutExpired:
         pytest.fail(f"{' '.join(args)} did not end within {timeout} s (a read that blocks or never ends)")
 
@@ -74,10 +77,28 @@ class Site(NamedTuple):
 
 
 SITES: dict[str, Site] = {
-    "stack file (plan)": Site("project/Pulumi.dev.yaml", lambda t, p: ["-m", "stacks", "plan", "--stack", "dev", "--project-dir", str(p.parent), "--out", str(t / "out")], setup=_project),
-    "grid (tune --dry-run)": Site("grid.yaml", lambda t, p: ["-m", "stacks", "tune", str(p), "--dry-run", "--db", str(t / "t.db")]),
+    "stack file (plan)": Site(
+        "project/Pulumi.dev.yaml",
+        lambda t, p: [
+            "-m",
+            "stacks",
+            "plan",
+            "--stack",
+            "dev",
+            "--project-dir",
+            str(p.parent),
+            "--out",
+            str(t / "out"),
+        ],
+        setup=_project,
+    ),
+    "grid (tune --dry-run)": Site(
+        "grid.yaml", lambda t, p: ["-m", "stacks", "tune", str(p), "--dry-run", "--db", str(t / "t.db")]
+    ),
     "manifest (stacks check FILE)": Site("pod.yaml", lambda t, p: ["-m", "stacks", "check", str(p)]),
-    "--policy-config (stacks check)": Site("policy.json", lambda t, p: ["-m", "stacks", "check", str(_manifest(t)), "--policy-config", str(p)]),
+    "--policy-config (stacks check)": Site(
+        "policy.json", lambda t, p: ["-m", "stacks", "check", str(_manifest(t)), "--policy-config", str(p)]
+    ),
     "--outputs (stacks status)": Site("outputs.json", lambda t, p: ["-m", "stacks", "status", "--outputs", str(p)]),
     "--db (stacks report)": Site("runs.db", lambda t, p: ["-m", "stacks", "report", "--db", str(p)]),
     "--trace (load generator)": Site("trace.jsonl", lambda t, p: _loadgen("--trace", str(p))),
@@ -132,7 +153,12 @@ BLOCK = "- " * 30_000 + "x\n"  # block style, two bytes a level: the same crash
 JSON = "[" * 100_000 + "]" * 100_000  # json.loads: RecursionError
 DEEP = f"nested more than {MAX_DEPTH} levels deep"
 YAML_SITES = ("stack file (plan)", "grid (tune --dry-run)", "manifest (stacks check FILE)")
-JSON_SITES = ("--policy-config (stacks check)", "--outputs (stacks status)", "--dataset (load generator)", "--api-keys (load generator)")
+JSON_SITES = (
+    "--policy-config (stacks check)",
+    "--outputs (stacks status)",
+    "--dataset (load generator)",
+    "--api-keys (load generator)",
+)
 
 
 def _kubeconfig_output(tmp: Path, deep: str) -> list[str]:
@@ -150,12 +176,26 @@ SNAPSHOT = "import sys\nfrom pathlib import Path\nfrom stacks.prices import snap
 # Each row: (text, command given tmp -> argv, exit code, the name the line must carry).
 # Each row: (command given the test's directory, exit code, what the line names).
 NESTING: dict[str, tuple[Callable[[Path], list[str]], int, str]] = {
-    **{f"{site} <- {name}": ((lambda t, s=site, x=text: _site_with(t, s, x)), 2, Path(SITES[site].file).name)
-       for site in YAML_SITES for name, text in (("flow [x30000", FLOW), ("block - x30000", BLOCK), ("json [x100000", JSON))},
-    **{f"{site} <- json [x100000": ((lambda t, s=site: _site_with(t, s, JSON)), 2, SITES[site].file) for site in JSON_SITES},
+    **{
+        f"{site} <- {name}": ((lambda t, s=site, x=text: _site_with(t, s, x)), 2, Path(SITES[site].file).name)
+        for site in YAML_SITES
+        for name, text in (("flow [x30000", FLOW), ("block - x30000", BLOCK), ("json [x100000", JSON))
+    },
+    **{
+        f"{site} <- json [x100000": ((lambda t, s=site: _site_with(t, s, JSON)), 2, SITES[site].file)
+        for site in JSON_SITES
+    },
     "--trace native line <- [x100000": (lambda t: _loadgen("--trace", str(_write(t / "t.jsonl", JSON))), 2, "t.jsonl"),
-    "--trace mooncake hash_ids <- [x100000": (lambda t: _loadgen("--trace", str(_write(t / "m.jsonl", _mooncake(JSON))), "--trace-format", "mooncake"), 2, "m.jsonl"),
-    "price snapshot <- [x100000": (lambda t: (_write(t / "us-east-1.json", JSON), ["-c", SNAPSHOT, str(t)])[1], 1, "us-east-1.json"),
+    "--trace mooncake hash_ids <- [x100000": (
+        lambda t: _loadgen("--trace", str(_write(t / "m.jsonl", _mooncake(JSON))), "--trace-format", "mooncake"),
+        2,
+        "m.jsonl",
+    ),
+    "price snapshot <- [x100000": (
+        lambda t: (_write(t / "us-east-1.json", JSON), ["-c", SNAPSHOT, str(t)])[1],
+        1,
+        "us-east-1.json",
+    ),
     "kubeconfig output (status) <- flow [x30000": (lambda t: _kubeconfig_output(t, FLOW), 2, "the `kubeconfig` output"),
 }
 
@@ -186,11 +226,20 @@ def test_deep_api_answer_is_one_line(tmp_path, kube_api):
     the cluster, not the user's input, is at fault)."""
     kube_api.answer(k.IEC.format(ns="inference", name="llama"), k.Raw(JSON.encode()))
     outputs = tmp_path / "outputs.json"
-    entry = {"backend": "hyperpod", "namespace": "inference", "resourceName": "llama", "url": "https://x/v1", "urlKind": "alb"}
+    entry = {
+        "backend": "hyperpod",
+        "namespace": "inference",
+        "resourceName": "llama",
+        "url": "https://x/v1",
+        "urlKind": "alb",
+    }
     outputs.write_text(json.dumps({"kubeconfig": kube_api.kubeconfig(), "endpoints": {"llama": entry}}))
     done = run(["-m", "stacks", "status", "--outputs", str(outputs)])
     assert "Traceback" not in done.stdout + done.stderr and done.returncode == 1
-    assert f"llama: reading inferenceendpointconfigs.inference.sagemaker.aws.amazon.com inference/llama: {DEEP}\n" in done.stdout
+    assert (
+        f"llama: reading inferenceendpointconfigs.inference.sagemaker.aws.amazon.com inference/llama: {DEEP}\n"
+        in done.stdout
+    )
 
 
 # ---------------------------------------------------------------- class 3: expansion caps
@@ -213,11 +262,17 @@ RSS_BUDGET_MB = 300  # the same trace took 8.3 GB
 
 
 def _mooncake_lines(ids: list[int], length: int, count: int = 2) -> str:
-    return "".join(json.dumps({"timestamp": i, "input_length": length, "output_length": 1, "hash_ids": ids}) + "\n" for i in range(count))
+    return "".join(
+        json.dumps({"timestamp": i, "input_length": length, "output_length": 1, "hash_ids": ids}) + "\n"
+        for i in range(count)
+    )
 
 
 def _azure_huge_field(tmp: Path) -> Path:
-    return _write(tmp / "azure.csv", "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.6805900,10," + "4" * 200_000 + "\n")
+    return _write(
+        tmp / "azure.csv",
+        "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.6805900,10," + "4" * 200_000 + "\n",
+    )
 
 
 def _sparse(path: Path, megabytes: int) -> Path:
@@ -230,23 +285,79 @@ def _sparse(path: Path, megabytes: int) -> Path:
 CAPS: dict[str, tuple[Callable[[Path], list[str]], int, str | None]] = {
     # The hostile trace: 3 MB, two requests, each naming 200,000 blocks they share.
     "mooncake: more hash_ids than input blocks": (
-        lambda t: ["--trace", str(_write(t / "m.jsonl", _mooncake_lines(list(range(200_000)), 1_000_000))), "--trace-format", "mooncake"],
-        2, "200000 hash_ids for input_length=1000000, which has 1954 blocks of 512 tokens"),
+        lambda t: [
+            "--trace",
+            str(_write(t / "m.jsonl", _mooncake_lines(list(range(200_000)), 1_000_000))),
+            "--trace-format",
+            "mooncake",
+        ],
+        2,
+        "200000 hash_ids for input_length=1000000, which has 1954 blocks of 512 tokens",
+    ),
     # The most a line may ask for: 1,000,000 tokens in 1954 shared blocks, built for the two warm-up requests.
     "mooncake: the largest input, every block shared": (
-        lambda t: ["--trace", str(_write(t / "m.jsonl", _mooncake_lines(list(range(1954)), 1_000_000))), "--trace-format", "mooncake", "--warmup", "2"],
-        1, None),
+        lambda t: [
+            "--trace",
+            str(_write(t / "m.jsonl", _mooncake_lines(list(range(1954)), 1_000_000))),
+            "--trace-format",
+            "mooncake",
+            "--warmup",
+            "2",
+        ],
+        1,
+        None,
+    ),
     "native trace: 20,001 prefix groups": (
-        lambda t: ["--trace", str(_write(t / "g.jsonl", "".join(json.dumps({"timestamp": 0, "input_tokens": 9, "output_tokens": 1, "prefix_group": i}) + "\n" for i in range(20_001))))],
-        2, "20,001 prefix groups of 256 tokens: over the limits of 10,000 groups"),
-    "trace: over 1,000,000 lines": (lambda t: ["--trace", str(_write(t / "n.jsonl", "\n" * 1_000_001))], 2, "1,000,001 lines, over the limit of 1,000,000 requests"),
-    "azure: a field over csv's 128 KiB": (lambda t: ["--trace", str(_azure_huge_field(t)), "--trace-format", "azure"], 2, "azure.csv:2: not a CSV row of the Azure trace (field larger than field limit"),
-    "dataset over --max-file-mb": (lambda t: ["--concurrency", "1", "--dataset", str(_sparse(t / "big.json", 2)), "--max-file-mb", "1"], 2, "2097152 bytes is over the 1048576-byte limit for a dataset file"),
-    "--prefix-tokens 10^9": (lambda t: ["--concurrency", "1", "--prefix-tokens", "1000000000"], 2, "--prefix-tokens: invalid value '1000000000': use a positive integer up to 1,000,000"),
-    "--prefix-tokens x --prefix-groups over 20M tokens": (lambda t: ["--concurrency", "1", "--prefix-tokens", "1000000", "--prefix-groups", "10000"], 2,
-                                                          "10,000 groups of 1,000,000 tokens are over the limit of 20,000,000 prefix tokens"),
-    "--max-file-mb 10^9": (lambda t: ["--concurrency", "1", "--max-file-mb", "1e9"], 2, "--max-file-mb: invalid value '1e9': use a positive number up to 4096"),
-    "--max-requests 10^12": (lambda t: ["--concurrency", "1", "--max-requests", "1000000000000"], 2, "--max-requests: invalid value '1000000000000': use a positive integer up to 1,000,000"),
+        lambda t: [
+            "--trace",
+            str(
+                _write(
+                    t / "g.jsonl",
+                    "".join(
+                        json.dumps({"timestamp": 0, "input_tokens": 9, "output_tokens": 1, "prefix_group": i}) + "\n"
+                        for i in range(20_001)
+                    ),
+                )
+            ),
+        ],
+        2,
+        "20,001 prefix groups of 256 tokens: over the limits of 10,000 groups",
+    ),
+    "trace: over 1,000,000 lines": (
+        lambda t: ["--trace", str(_write(t / "n.jsonl", "\n" * 1_000_001))],
+        2,
+        "1,000,001 lines, over the limit of 1,000,000 requests",
+    ),
+    "azure: a field over csv's 128 KiB": (
+        lambda t: ["--trace", str(_azure_huge_field(t)), "--trace-format", "azure"],
+        2,
+        "azure.csv:2: not a CSV row of the Azure trace (field larger than field limit",
+    ),
+    "dataset over --max-file-mb": (
+        lambda t: ["--concurrency", "1", "--dataset", str(_sparse(t / "big.json", 2)), "--max-file-mb", "1"],
+        2,
+        "2097152 bytes is over the 1048576-byte limit for a dataset file",
+    ),
+    "--prefix-tokens 10^9": (
+        lambda t: ["--concurrency", "1", "--prefix-tokens", "1000000000"],
+        2,
+        "--prefix-tokens: invalid value '1000000000': use a positive integer up to 1,000,000",
+    ),
+    "--prefix-tokens x --prefix-groups over 20M tokens": (
+        lambda t: ["--concurrency", "1", "--prefix-tokens", "1000000", "--prefix-groups", "10000"],
+        2,
+        "10,000 groups of 1,000,000 tokens are over the limit of 20,000,000 prefix tokens",
+    ),
+    "--max-file-mb 10^9": (
+        lambda t: ["--concurrency", "1", "--max-file-mb", "1e9"],
+        2,
+        "--max-file-mb: invalid value '1e9': use a positive number up to 4096",
+    ),
+    "--max-requests 10^12": (
+        lambda t: ["--concurrency", "1", "--max-requests", "1000000000000"],
+        2,
+        "--max-requests: invalid value '1000000000000': use a positive integer up to 1,000,000",
+    ),
 }
 
 
@@ -254,7 +365,9 @@ CAPS: dict[str, tuple[Callable[[Path], list[str]], int, str | None]] = {
 @pytest.mark.parametrize("row", sorted(CAPS))
 def test_expansion_caps(tmp_path, row):
     command, code, phrase = CAPS[row]
-    done = run(["-c", BUDGETED, "run", "--url", NO_SERVER, "--model", "m", "--quiet", "--warmup", "0", *command(tmp_path)])
+    done = run(
+        ["-c", BUDGETED, "run", "--url", NO_SERVER, "--model", "m", "--quiet", "--warmup", "0", *command(tmp_path)]
+    )
     out, _, usage = (done.stdout + done.stderr).rpartition("RUSAGE ")
     assert "Traceback" not in out and usage, out[-2000:]
     spent = json.loads(usage)

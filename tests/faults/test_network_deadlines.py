@@ -15,9 +15,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -45,7 +46,10 @@ class DripServer(LoopbackServer):
 
             def do_GET(self) -> None:
                 body = b"vllm:num_requests_running 1\n"
-                whole = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+                whole = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s" % (
+                    len(body),
+                    body,
+                )
                 try:
                     for i in range(len(whole)):
                         if server.released.wait(interval):
@@ -70,12 +74,30 @@ def drip():
 def status_command(tmp_path: Path, kube_api: k.K8sServer, drip: DripServer, deadline: float) -> tuple[int, str]:
     kube_api.answer(k.IEC.format(ns="inference", name="llama"), k.DRIP)
     kube_api.answer(k.IEC.format(ns="inference", name="qwen"), k.DRIP)  # not asked: the first read used the deadline
-    entry = {"backend": "hyperpod", "namespace": "inference", "resourceName": "llama", "url": "https://x/v1", "urlKind": "alb"}
+    entry = {
+        "backend": "hyperpod",
+        "namespace": "inference",
+        "resourceName": "llama",
+        "url": "https://x/v1",
+        "urlKind": "alb",
+    }
     outputs = tmp_path / "outputs.json"
-    outputs.write_text(json.dumps({"kubeconfig": kube_api.kubeconfig(), "endpoints": {"llama": entry, "qwen": {**entry, "resourceName": "qwen"}}}))
+    outputs.write_text(
+        json.dumps(
+            {
+                "kubeconfig": kube_api.kubeconfig(),
+                "endpoints": {"llama": entry, "qwen": {**entry, "resourceName": "qwen"}},
+            }
+        )
+    )
     try:
-        done = subprocess.run([sys.executable, "-m", "stacks", "status", "--timeout", f"{deadline:g}", "--outputs", str(outputs)],
-                              cwd=ROOT, capture_output=True, text=True, timeout=HARD_TIMEOUT)
+        done = subprocess.run(
+            [sys.executable, "-m", "stacks", "status", "--timeout", f"{deadline:g}", "--outputs", str(outputs)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=HARD_TIMEOUT,
+        )
     except subprocess.TimeoutExpired:
         pytest.fail(f"stacks status --timeout {deadline:g} did not end within {HARD_TIMEOUT} s")
     return done.returncode, done.stdout + done.stderr
@@ -121,7 +143,7 @@ class _StalledPricing:
     def __init__(self, released: threading.Event) -> None:
         self.released = released
 
-    def get_paginator(self, name: str) -> "_StalledPricing":
+    def get_paginator(self, name: str) -> _StalledPricing:
         return self
 
     def paginate(self, **kwargs: Any):
@@ -135,19 +157,42 @@ def prices_refresh(tmp_path: Path, kube_api: k.K8sServer, drip: DripServer, dead
     from stacks.prices import refresh
 
     out = io.StringIO()
-    code = refresh.main("us-east-1", Console(file=out, width=400), tmp_path, client_factory=lambda: _StalledPricing(drip.released), timeout=deadline)
+    code = refresh.main(
+        "us-east-1",
+        Console(file=out, width=400),
+        tmp_path,
+        client_factory=lambda: _StalledPricing(drip.released),
+        timeout=deadline,
+    )
     return code, out.getvalue()
 
 
 # Each row: (the read, its deadline in seconds, slack, the exit code, what its one line says).
 READS: dict[str, tuple[Callable[..., tuple[int, str]], float, float, int, str]] = {
     "stacks status --timeout 3 (Kubernetes API, each endpoint)": (
-        status_command, 3.0, SUBPROCESS_SLACK, 1, "llama: reading inferenceendpointconfigs.inference.sagemaker.aws.amazon.com inference/llama: the API server did not answer within 3 s"),
+        status_command,
+        3.0,
+        SUBPROCESS_SLACK,
+        1,
+        "llama: reading inferenceendpointconfigs.inference.sagemaker.aws.amazon.com inference/llama: the API server did not answer within 3 s",
+    ),
     "tuning wait (Kubernetes API)": (tuning_wait, 1.0, IN_PROCESS_SLACK, 0, "the API server did not answer within 1 s"),
     # The scrape's own cap is 5 s: a --timeout of 0.5 s must bound it.
     "load generator /metrics scrape": (metrics_scrape, 0.5, IN_PROCESS_SLACK, 0, "engine metrics off: "),
-    "crds/charts fetch (pinned download)": (pinned_download, 1.0, IN_PROCESS_SLACK, 1, "CRDs not fetched (downloading http://127.0.0.1:"),
-    "prices refresh (Price List API)": (prices_refresh, 1.0, IN_PROCESS_SLACK, 1, "read AmazonEC2 prices for us-east-1 from the Price List API: no complete answer within 1 s"),
+    "crds/charts fetch (pinned download)": (
+        pinned_download,
+        1.0,
+        IN_PROCESS_SLACK,
+        1,
+        "CRDs not fetched (downloading http://127.0.0.1:",
+    ),
+    "prices refresh (Price List API)": (
+        prices_refresh,
+        1.0,
+        IN_PROCESS_SLACK,
+        1,
+        "read AmazonEC2 prices for us-east-1 from the Price List API: no complete answer within 1 s",
+    ),
 }
 
 

@@ -17,9 +17,9 @@ import socket
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
 
 import pytest
 
@@ -30,7 +30,6 @@ from stacks import docs
 from stacks.__main__ import main as stacks_main
 from stacks.local_engine import record_surface
 from stacks.prices import refresh
-
 from tests.faults.test_console_markup import project_with_namespace
 from tests.faults.test_tuning_faults import FAKE_GRID, _stored_run
 from tests.loadgen.scripted_server import ScriptedServer
@@ -53,8 +52,25 @@ def server():
 
 def bench_argv(out: Path) -> list[str]:
     """A short load-generator run against the scripted server, writing its results to `out`."""
-    return ["run", "--url", BENCH["url"], "--model", "fast", "--raw-model-name", "--concurrency", "1", "--max-requests", "2",
-            "--warmup", "0", "--scenario", "D(10,4)", "--quiet", "--out", str(out)]
+    return [
+        "run",
+        "--url",
+        BENCH["url"],
+        "--model",
+        "fast",
+        "--raw-model-name",
+        "--concurrency",
+        "1",
+        "--max-requests",
+        "2",
+        "--warmup",
+        "0",
+        "--scenario",
+        "D(10,4)",
+        "--quiet",
+        "--out",
+        str(out),
+    ]
 
 
 def bench_previous(tmp: Path) -> Path:
@@ -65,13 +81,19 @@ def bench_previous(tmp: Path) -> Path:
 def tree(path: Path) -> object:
     """Everything at `path`: a file's bytes, or a folder's names and bytes."""
     if path.is_dir() and not path.is_symlink():
-        return {p.relative_to(path).as_posix(): p.read_bytes() if p.is_file() else "<dir>" for p in sorted(path.rglob("*"))}
+        return {
+            p.relative_to(path).as_posix(): p.read_bytes() if p.is_file() else "<dir>" for p in sorted(path.rglob("*"))
+        }
     return path.read_bytes() if path.exists() else None
 
 
 def leftovers(folder: Path) -> list[str]:
     """Temp files, temp folders and lock files a writer could leave beside its outputs."""
-    return sorted(p.name for p in folder.iterdir() if p.name.startswith(".") and (".partial-" in p.name or p.name.endswith((".new", ".old", ".lock"))))
+    return sorted(
+        p.name
+        for p in folder.iterdir()
+        if p.name.startswith(".") and (".partial-" in p.name or p.name.endswith((".new", ".old", ".lock")))
+    )
 
 
 def one_line(text: str) -> str:
@@ -93,7 +115,6 @@ def results_db(tmp: Path) -> Path:
 
 def capacity_db(tmp: Path) -> Path:
     from stacks.tuning.store import TrialStore
-
     from tests.tuning.test_capacity_export import _trial, make_grid
 
     db = tmp / "capacity.db"
@@ -134,24 +155,41 @@ def prices(tmp: Path, target: Path) -> int:
 class Command:
     run: Callable[[Path, Path], int]  # (tmp_path, target) -> exit status
     prepare: Callable[[Path], object] = lambda tmp: None  # what it reads (a results database), made first
-    fixed: Optional[Callable[[Path], Path]] = None  # where it writes, when the command picks the name
+    fixed: Callable[[Path], Path] | None = None  # where it writes, when the command picks the name
 
 
 COMMANDS = {
-    "plan --json": Command(lambda tmp, t: stacks_main(["plan", "--stack", "dev", "--out", str(tmp / "out"), "--json", str(t)])),
+    "plan --json": Command(
+        lambda tmp, t: stacks_main(["plan", "--stack", "dev", "--out", str(tmp / "out"), "--json", str(t)])
+    ),
     "plan --out": Command(lambda tmp, t: stacks_main(["plan", "--stack", "dev", "--out", str(t)])),
-    "report --out": Command(lambda tmp, t: stacks_main(["report", "--db", str(results_db(tmp)), "--out", str(t)]), results_db),
+    "report --out": Command(
+        lambda tmp, t: stacks_main(["report", "--db", str(results_db(tmp)), "--out", str(t)]), results_db
+    ),
     "report --export-capacity": Command(
-        lambda tmp, t: stacks_main(["report", "--db", str(capacity_db(tmp)), "--out", str(tmp / "rep"), "--export-capacity", str(t.parent)]), fixed=capacity_file
+        lambda tmp, t: stacks_main(
+            ["report", "--db", str(capacity_db(tmp)), "--out", str(tmp / "rep"), "--export-capacity", str(t.parent)]
+        ),
+        fixed=capacity_file,
     ),
     "prices refresh": Command(prices, fixed=lambda tmp: tmp / "prices" / "us-east-1.json"),
-    "benchmarks run --out": Command(lambda tmp, t: bench_main(["run", "--url", NOWHERE, "--model", "m", "--concurrency", "1", "--out", str(t)])),
-    "benchmarks run --export": Command(lambda tmp, t: bench_main(["run", "--url", NOWHERE, "--model", "m", "--concurrency", "1", "--export", f"genai-bench:{t}"])),
+    "benchmarks run --out": Command(
+        lambda tmp, t: bench_main(["run", "--url", NOWHERE, "--model", "m", "--concurrency", "1", "--out", str(t)])
+    ),
+    "benchmarks run --export": Command(
+        lambda tmp, t: bench_main(
+            ["run", "--url", NOWHERE, "--model", "m", "--concurrency", "1", "--export", f"genai-bench:{t}"]
+        )
+    ),
     "tune --db": Command(lambda tmp, t: stacks_main(["tune", str(FAKE_GRID), "--db", str(t)])),
     "report --db": Command(lambda tmp, t: stacks_main(["report", "--db", str(t), "--out", str(tmp / "rep")])),
-    "record_surface --out": Command(lambda tmp, t: record_surface.main(["--db", str(results_db(tmp)), "--out", str(t)]), results_db),
+    "record_surface --out": Command(
+        lambda tmp, t: record_surface.main(["--db", str(results_db(tmp)), "--out", str(t)]), results_db
+    ),
     "benchmarks.workloads.samples": Command(lambda tmp, t: samples.main([str(t)])),
-    "docs": Command(lambda tmp, t: docs.main(check=False, project_dir=tmp), fixed=lambda tmp: tmp / "docs" / "guardrails.md"),
+    "docs": Command(
+        lambda tmp, t: docs.main(check=False, project_dir=tmp), fixed=lambda tmp: tmp / "docs" / "guardrails.md"
+    ),
 }
 
 
@@ -193,7 +231,11 @@ REFUSED = [
     ("plan --json", "folder of other files", "is a directory"),
     ("plan --out", "stack file", "is a Pulumi stack file, not a folder"),
     ("plan --out", "empty file", "is an empty file, not a folder"),
-    ("plan --out", "folder of other files", "is a folder this tool did not write (no .llm-serving-plan marker; it holds notes.yaml, todo.txt)"),
+    (
+        "plan --out",
+        "folder of other files",
+        "is a folder this tool did not write (no .llm-serving-plan marker; it holds notes.yaml, todo.txt)",
+    ),
     ("plan --out", "Pulumi project", "is a project folder (it holds Pulumi.yaml)"),
     ("report --out", "folder of other files", "is a folder this tool did not write (no .llm-serving-report marker"),
     ("report --out", "folder another command wrote", "is a folder this tool did not write"),
@@ -213,8 +255,16 @@ REFUSED = [
     ("report --db", "SQLite database", "is an SQLite database of another program"),
     ("report --db", "empty file", "is an empty file this tool did not write"),
     ("record_surface --out", "stack file", "is a Pulumi stack file, not a response surface"),
-    ("benchmarks.workloads.samples", "folder of other files", "is a folder this tool did not write (no .llm-serving-samples marker"),
-    ("docs", "YAML file", "not a generated docs page this tool wrote"),  # a hand-written page where a generated one goes
+    (
+        "benchmarks.workloads.samples",
+        "folder of other files",
+        "is a folder this tool did not write (no .llm-serving-samples marker",
+    ),
+    (
+        "docs",
+        "YAML file",
+        "not a generated docs page this tool wrote",
+    ),  # a hand-written page where a generated one goes
 ]
 
 
@@ -240,8 +290,15 @@ def test_output_writer_refuses_foreign_targets(tmp_path, capsys, command, target
 # ---------------------------------------------------------------- killed mid-write
 
 
-def run_cli(*argv: str, env: Optional[dict] = None) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", *argv], cwd=ROOT, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+def run_cli(*argv: str, env: dict | None = None) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", *argv],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def paused(*argv: str, at: str) -> subprocess.Popen:
@@ -294,15 +351,58 @@ def other_db(tmp: Path) -> Path:
 
 
 KILLED = {
-    "plan --out, mid-folder": Killed(plan_out_previous, lambda tmp: ["stacks", "plan", "--stack", "dev", "--project-dir", str(other_project(tmp)), "--out", str(tmp / "plan")], "file:3"),
+    "plan --out, mid-folder": Killed(
+        plan_out_previous,
+        lambda tmp: [
+            "stacks",
+            "plan",
+            "--stack",
+            "dev",
+            "--project-dir",
+            str(other_project(tmp)),
+            "--out",
+            str(tmp / "plan"),
+        ],
+        "file:3",
+    ),
     "plan --out, folder complete, before the swap": Killed(
-        plan_out_previous, lambda tmp: ["stacks", "plan", "--stack", "dev", "--project-dir", str(other_project(tmp)), "--out", str(tmp / "plan")], "swap:1"
+        plan_out_previous,
+        lambda tmp: [
+            "stacks",
+            "plan",
+            "--stack",
+            "dev",
+            "--project-dir",
+            str(other_project(tmp)),
+            "--out",
+            str(tmp / "plan"),
+        ],
+        "swap:1",
     ),
     "plan --json, before the rename": Killed(
-        plan_json_previous, lambda tmp: ["stacks", "plan", "--stack", "dev", "--project-dir", str(other_project(tmp)), "--out", str(tmp / "p2"), "--json", str(tmp / "plan.json")], "replace:1"
+        plan_json_previous,
+        lambda tmp: [
+            "stacks",
+            "plan",
+            "--stack",
+            "dev",
+            "--project-dir",
+            str(other_project(tmp)),
+            "--out",
+            str(tmp / "p2"),
+            "--json",
+            str(tmp / "plan.json"),
+        ],
+        "replace:1",
     ),
-    "report --out, mid-folder": Killed(report_previous, lambda tmp: ["stacks", "report", "--db", str(other_db(tmp)), "--out", str(tmp / "report")], "file:1"),
-    "benchmarks run --out, before the rename": Killed(bench_previous, lambda tmp: ["benchmarks", *bench_argv(tmp / "r.json")], "replace:1"),
+    "report --out, mid-folder": Killed(
+        report_previous,
+        lambda tmp: ["stacks", "report", "--db", str(other_db(tmp)), "--out", str(tmp / "report")],
+        "file:1",
+    ),
+    "benchmarks run --out, before the rename": Killed(
+        bench_previous, lambda tmp: ["benchmarks", *bench_argv(tmp / "r.json")], "replace:1"
+    ),
 }
 
 
@@ -315,7 +415,9 @@ def test_killed_writer_leaves_previous_output_whole(tmp_path, capsys, case):
     assert tree(target) == before, "the previous output changed under a killed writer"
     if target.is_dir():
         marker = next(p for p in target.iterdir() if p.name.startswith(".llm-serving-"))
-        assert sorted(json.loads(marker.read_text())["files"]) == sorted(p.name for p in target.iterdir() if p != marker)
+        assert sorted(json.loads(marker.read_text())["files"]) == sorted(
+            p.name for p in target.iterdir() if p != marker
+        )
     # The next run finds what the killed one left (a temp file or folder, its lock file) and cleans it up.
     child = run_cli(*row.argv(tmp_path))
     _, err = child.communicate(timeout=120)
@@ -329,7 +431,9 @@ def test_killed_writer_leaves_previous_output_whole(tmp_path, capsys, case):
 def hold_run_lock(db: Path) -> subprocess.Popen:
     """Another process holding the results database's run lock, as a running `stacks tune` does."""
     code = f"import time; from stacks.tuning.runlock import RunLock; RunLock({str(db)!r}).acquire(); print('held', flush=True); time.sleep(600)"
-    child = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
     assert child.stdout.readline().strip() == "held"
     child.stderr = child.stdout  # kill() closes it
     return child
@@ -344,7 +448,9 @@ class Concurrent:
 
 
 def plan_first(tmp: Path) -> subprocess.Popen:
-    return paused("stacks", "plan", "--stack", "dev", "--out", str(tmp / "plan"), "--json", str(tmp / "plan.json"), at="file:2")
+    return paused(
+        "stacks", "plan", "--stack", "dev", "--out", str(tmp / "plan"), "--json", str(tmp / "plan.json"), at="file:2"
+    )
 
 
 def symlinked(tmp: Path, name: str, link: str, hard: bool = False) -> Path:
@@ -353,12 +459,23 @@ def symlinked(tmp: Path, name: str, link: str, hard: bool = False) -> Path:
 
 
 CONCURRENT = {
-    "plan --out, same folder": Concurrent(plan_first, lambda tmp: stacks_main(["plan", "--stack", "dev", "--out", str(tmp / "plan")]), "--out {tmp}/plan", "python -m stacks plan"),
+    "plan --out, same folder": Concurrent(
+        plan_first,
+        lambda tmp: stacks_main(["plan", "--stack", "dev", "--out", str(tmp / "plan")]),
+        "--out {tmp}/plan",
+        "python -m stacks plan",
+    ),
     "plan --out, through a symlink": Concurrent(
-        plan_first, lambda tmp: stacks_main(["plan", "--stack", "dev", "--out", str(symlinked(tmp, "plan", "link"))]), "--out {tmp}/link", "python -m stacks plan"
+        plan_first,
+        lambda tmp: stacks_main(["plan", "--stack", "dev", "--out", str(symlinked(tmp, "plan", "link"))]),
+        "--out {tmp}/link",
+        "python -m stacks plan",
     ),
     "plan --json, same file": Concurrent(
-        plan_first, lambda tmp: stacks_main(["plan", "--stack", "dev", "--out", str(tmp / "p2"), "--json", str(tmp / "plan.json")]), "--json {tmp}/plan.json", "python -m stacks plan"
+        plan_first,
+        lambda tmp: stacks_main(["plan", "--stack", "dev", "--out", str(tmp / "p2"), "--json", str(tmp / "plan.json")]),
+        "--json {tmp}/plan.json",
+        "python -m stacks plan",
     ),
     "report --out, same folder": Concurrent(
         lambda tmp: paused("stacks", "report", "--db", str(results_db(tmp)), "--out", str(tmp / "report"), at="file:1"),
@@ -367,11 +484,22 @@ CONCURRENT = {
         "python -m stacks report",
     ),
     "benchmarks run --out, same file": Concurrent(
-        lambda tmp: paused("benchmarks", *bench_argv(tmp / "r.json"), at="replace:1"), lambda tmp: bench_main(bench_argv(tmp / "r.json")), "--out {tmp}/r.json", "python -m benchmarks run"
+        lambda tmp: paused("benchmarks", *bench_argv(tmp / "r.json"), at="replace:1"),
+        lambda tmp: bench_main(bench_argv(tmp / "r.json")),
+        "--out {tmp}/r.json",
+        "python -m benchmarks run",
     ),
-    "tune --db, same path": Concurrent(lambda tmp: hold_run_lock(results_db(tmp)), lambda tmp: stacks_main(["tune", str(FAKE_GRID), "--db", str(tmp / "runs.db")]), "{tmp}/runs.db is in use", "-c"),
+    "tune --db, same path": Concurrent(
+        lambda tmp: hold_run_lock(results_db(tmp)),
+        lambda tmp: stacks_main(["tune", str(FAKE_GRID), "--db", str(tmp / "runs.db")]),
+        "{tmp}/runs.db is in use",
+        "-c",
+    ),
     "tune --db, through a symlink": Concurrent(
-        lambda tmp: hold_run_lock(results_db(tmp)), lambda tmp: stacks_main(["tune", str(FAKE_GRID), "--db", str(symlinked(tmp, "runs.db", "link.db"))]), "{tmp}/link.db is in use", "-c"
+        lambda tmp: hold_run_lock(results_db(tmp)),
+        lambda tmp: stacks_main(["tune", str(FAKE_GRID), "--db", str(symlinked(tmp, "runs.db", "link.db"))]),
+        "{tmp}/link.db is in use",
+        "-c",
     ),
     "tune --db, through a hard link": Concurrent(
         lambda tmp: hold_run_lock(results_db(tmp)),
@@ -396,7 +524,11 @@ def test_concurrent_writers_refused(tmp_path, capsys, case):
         assert row.names.format(tmp=tmp_path) in line, line
         assert f"(pid {first.pid} on host {socket.gethostname()}, started " in line and f"`{row.command}" in line, line
         assert "Fix: wait for it to finish, stop it, or pass another" in line
-        after = {p.name: tree(p) for p in tmp_path.iterdir() if not p.name.startswith(".") and p.name not in ("link", "link.db", "hard.db")}
+        after = {
+            p.name: tree(p)
+            for p in tmp_path.iterdir()
+            if not p.name.startswith(".") and p.name not in ("link", "link.db", "hard.db")
+        }
         assert after == before  # the second run wrote nothing
     finally:
         kill(first)
@@ -422,7 +554,13 @@ class Disk:
 def snapshot_fetch(client, region, today, timeout=None):
     from stacks.prices.snapshot import Price, Snapshot, Source
 
-    price = Price(service="ec2", instance_type="g5.xlarge", usd_per_hour=1.006, source=Source(kind="page", url="https://aws.amazon.com/ec2/pricing/on-demand/"), taken=today)
+    price = Price(
+        service="ec2",
+        instance_type="g5.xlarge",
+        usd_per_hour=1.006,
+        source=Source(kind="page", url="https://aws.amazon.com/ec2/pricing/on-demand/"),
+        taken=today,
+    )
     return Snapshot(region=region, date=today, prices=[price]), []
 
 
@@ -435,12 +573,37 @@ def prices_previous(tmp: Path) -> Path:
 
 
 DISK = {
-    "plan --out": Disk(plan_out_previous, lambda tmp: stacks_main(["plan", "--stack", "dev", "--project-dir", str(other_project(tmp)), "--out", str(tmp / "plan")])),
-    "plan --json": Disk(plan_json_previous, lambda tmp: stacks_main(["plan", "--stack", "dev", "--out", str(tmp / "plan"), "--json", str(tmp / "plan.json")])),
-    "report --out": Disk(report_previous, lambda tmp: stacks_main(["report", "--db", str(other_db(tmp)), "--out", str(tmp / "report")])),
+    "plan --out": Disk(
+        plan_out_previous,
+        lambda tmp: stacks_main(
+            ["plan", "--stack", "dev", "--project-dir", str(other_project(tmp)), "--out", str(tmp / "plan")]
+        ),
+    ),
+    "plan --json": Disk(
+        plan_json_previous,
+        lambda tmp: stacks_main(
+            ["plan", "--stack", "dev", "--out", str(tmp / "plan"), "--json", str(tmp / "plan.json")]
+        ),
+    ),
+    "report --out": Disk(
+        report_previous, lambda tmp: stacks_main(["report", "--db", str(other_db(tmp)), "--out", str(tmp / "report")])
+    ),
     "report --export-capacity": Disk(
-        lambda tmp: (stacks_main(["report", "--db", str(capacity_db(tmp)), "--export-capacity", str(tmp / "capacity")]), capacity_file(tmp))[1],
-        lambda tmp: stacks_main(["report", "--db", str(capacity_db(tmp)), "--out", str(tmp / "rep2"), "--export-capacity", str(tmp / "capacity")]),
+        lambda tmp: (
+            stacks_main(["report", "--db", str(capacity_db(tmp)), "--export-capacity", str(tmp / "capacity")]),
+            capacity_file(tmp),
+        )[1],
+        lambda tmp: stacks_main(
+            [
+                "report",
+                "--db",
+                str(capacity_db(tmp)),
+                "--out",
+                str(tmp / "rep2"),
+                "--export-capacity",
+                str(tmp / "capacity"),
+            ]
+        ),
     ),
     "prices refresh": Disk(prices_previous, lambda tmp: prices(tmp, tmp / "prices" / "us-east-1.json")),
     "benchmarks run --out": Disk(bench_previous, lambda tmp: bench_main(bench_argv(tmp / "r.json")), stderr_only=True),
@@ -459,7 +622,9 @@ DISK_FAULTS = [
 ]
 
 
-@pytest.mark.parametrize("command, call, err", DISK_FAULTS, ids=[f"{c} {f} {errno.errorcode[e]}" for c, f, e in DISK_FAULTS])
+@pytest.mark.parametrize(
+    "command, call, err", DISK_FAULTS, ids=[f"{c} {f} {errno.errorcode[e]}" for c, f, e in DISK_FAULTS]
+)
 def test_full_disk_one_line(tmp_path, capsys, monkeypatch, command, call, err):
     row = DISK[command]
     target = row.previous(tmp_path)

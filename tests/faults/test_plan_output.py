@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.outputs import OutputError
 from stacks import plan as plan_cmd
 from stacks.__main__ import main as cli
-from benchmarks.outputs import OutputError
 from stacks.plan_out import MARKER, PlanOutputs
 
 PROJECT = Path(plan_cmd.__file__).resolve().parent.parent
@@ -37,7 +37,10 @@ def test_out_dot_in_the_project_is_refused_and_deletes_nothing(tmp_path, monkeyp
     assert code == 2
     assert sorted(p.name for p in project.iterdir()) == before
     assert "Pulumi.yaml" in before and "Pulumi.dev.yaml" in before
-    assert "--out .: is a project folder (it holds Pulumi.yaml); nothing was changed. Fix: pass a new folder name (e.g. plan-out/<stack>)" in out
+    assert (
+        "--out .: is a project folder (it holds Pulumi.yaml); nothing was changed. Fix: pass a new folder name (e.g. plan-out/<stack>)"
+        in out
+    )
     assert "Plan passed" not in out
     assert len(out.strip().splitlines()) == 1
 

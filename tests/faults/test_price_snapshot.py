@@ -15,7 +15,15 @@ GOOD = {
     "region": "us-east-1",
     "date": "2026-11-28",
     "currency": "USD",
-    "prices": [{"service": "ec2", "instance_type": "g5.xlarge", "usd_per_hour": 1.006, "source": {"kind": "page", "url": "https://example.com/p"}, "taken": "2026-11-28"}],
+    "prices": [
+        {
+            "service": "ec2",
+            "instance_type": "g5.xlarge",
+            "usd_per_hour": 1.006,
+            "source": {"kind": "page", "url": "https://example.com/p"},
+            "taken": "2026-11-28",
+        }
+    ],
 }
 
 
@@ -34,8 +42,13 @@ def test_snapshot_older_than_180_days_is_refused_with_its_age_and_the_refresh_co
     write(tmp_path, GOOD)
     with pytest.raises(SnapshotError) as err:
         snapshot.load("us-east-1", tmp_path, today=dt.date(2027, 5, 28))  # 181 days after 2026-11-28
-    assert str(err.value) == f"{tmp_path}/us-east-1.json: dated 2026-11-28, 181 days old (limit 180): prices change. Fix: run `python -m stacks prices refresh --region us-east-1`"
-    assert snapshot.load("us-east-1", tmp_path, today=dt.date(2027, 5, 27)).date == dt.date(2026, 11, 28)  # 180 days: accepted
+    assert (
+        str(err.value)
+        == f"{tmp_path}/us-east-1.json: dated 2026-11-28, 181 days old (limit 180): prices change. Fix: run `python -m stacks prices refresh --region us-east-1`"
+    )
+    assert snapshot.load("us-east-1", tmp_path, today=dt.date(2027, 5, 27)).date == dt.date(
+        2026, 11, 28
+    )  # 180 days: accepted
 
 
 @pytest.mark.parametrize(
@@ -60,7 +73,10 @@ def test_snapshot_of_another_region_or_none_at_all_is_refused(tmp_path):
     write(tmp_path, {**GOOD, "region": "eu-west-1"})
     with pytest.raises(SnapshotError, match="holds region eu-west-1, not us-east-1"):
         snapshot.load("us-east-1", tmp_path)
-    with pytest.raises(SnapshotError, match="no price snapshot for region ap-south-1. Fix: run `python -m stacks prices refresh --region ap-south-1`"):
+    with pytest.raises(
+        SnapshotError,
+        match="no price snapshot for region ap-south-1. Fix: run `python -m stacks prices refresh --region ap-south-1`",
+    ):
         snapshot.load("ap-south-1", tmp_path)
 
 
@@ -77,8 +93,22 @@ def test_shipped_snapshot_is_dated_and_every_price_names_its_source():
 @pytest.mark.parametrize(
     "source, where",
     [
-        ({"kind": "price-list-file", "repo": "aws/karpenter-provider-aws", "path": "pkg/providers/pricing/zz_generated.pricing_aws.go"}, "a price-list-file source names repo, commit and path"),
-        ({"kind": "repository-table", "repo": "aws-samples/foundation-model-benchmarking-tool", "commit": "d8814208"}, "prices.0.source.commit"),
+        (
+            {
+                "kind": "price-list-file",
+                "repo": "aws/karpenter-provider-aws",
+                "path": "pkg/providers/pricing/zz_generated.pricing_aws.go",
+            },
+            "a price-list-file source names repo, commit and path",
+        ),
+        (
+            {
+                "kind": "repository-table",
+                "repo": "aws-samples/foundation-model-benchmarking-tool",
+                "commit": "d8814208",
+            },
+            "prices.0.source.commit",
+        ),
         ({"kind": "page"}, "a page source names its url"),
         ({"kind": "blog", "url": "https://example.com/p"}, "prices.0.source.kind"),
     ],
@@ -91,9 +121,26 @@ def test_a_price_whose_source_cannot_be_found_again_is_refused(tmp_path, source,
 
 
 def test_hourly_price_takes_either_spelling_and_names_a_missing_type(tmp_path):
-    write(tmp_path, {**GOOD, "prices": [*GOOD["prices"], {**GOOD["prices"][0], "service": "sagemaker-hyperpod", "instance_type": "ml.g5.12xlarge", "usd_per_hour": 7.09}]})
+    write(
+        tmp_path,
+        {
+            **GOOD,
+            "prices": [
+                *GOOD["prices"],
+                {
+                    **GOOD["prices"][0],
+                    "service": "sagemaker-hyperpod",
+                    "instance_type": "ml.g5.12xlarge",
+                    "usd_per_hour": 7.09,
+                },
+            ],
+        },
+    )
     day = dt.date(2026, 11, 28)
     assert snapshot.hourly_price("us-east-1", "ec2", "ml.g5.xlarge", tmp_path, day) == 1.006
     assert snapshot.hourly_price("us-east-1", "sagemaker-hyperpod", "g5.12xlarge", tmp_path, day) == 7.09
-    with pytest.raises(SnapshotError, match=r"no sagemaker-hyperpod price for ml.p5.48xlarge. Fix: run `python -m stacks prices refresh --region us-east-1`"):
+    with pytest.raises(
+        SnapshotError,
+        match=r"no sagemaker-hyperpod price for ml.p5.48xlarge. Fix: run `python -m stacks prices refresh --region us-east-1`",
+    ):
         snapshot.hourly_price("us-east-1", "sagemaker-hyperpod", "p5.48xlarge", tmp_path, day)

@@ -13,8 +13,9 @@ from __future__ import annotations
 import base64
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import yaml
@@ -75,16 +76,31 @@ PLAN_ROWS: list[tuple[str, Callable[[dict[str, Any]], None], int]] = [
     ("env HF_TOKEN with a control character", lambda c: _env(c, "HF_TOKEN", CANARY + "\x07"), 2),
     ("env VLLM_API_KEY over-long, shown shortened", lambda c: _env(c, "VLLM_API_KEY", CANARY * 14000), 2),
     ("env HF_TOKEN as a Pulumi secret", lambda c: _env(c, "HF_TOKEN", {"secure": f"v1:{CANARY}"}), 2),
-    ("env value under a plain name as a Pulumi secret (accepted)", lambda c: _env(c, "WANDB_PROJECT", {"secure": f"v1:{CANARY}"}), 0),
+    (
+        "env value under a plain name as a Pulumi secret (accepted)",
+        lambda c: _env(c, "WANDB_PROJECT", {"secure": f"v1:{CANARY}"}),
+        0,
+    ),
     ("a Pulumi secret where a name belongs", lambda c: _vllm(c).update(namespace={"secure": f"v1:{CANARY}"}), 2),
-    ("a Pulumi secret as a whole project key (a kubeconfig)", lambda c: c["config"].update({"llm-serving:kubeconfig": {"secure": f"v1:{CANARY}"}}), 0),
+    (
+        "a Pulumi secret as a whole project key (a kubeconfig)",
+        lambda c: c["config"].update({"llm-serving:kubeconfig": {"secure": f"v1:{CANARY}"}}),
+        0,
+    ),
     ("extraArgs --hf-token VALUE", lambda c: _vllm(c).update(extraArgs=["--hf-token", CANARY]), 2),
     ("extraArgs --hf_token=VALUE", lambda c: _vllm(c).update(extraArgs=[f"--hf_token={CANARY}"]), 2),
     ("extraArgs --api-key VALUE", lambda c: _vllm(c).update(extraArgs=["--api-key", CANARY]), 2),
-    ("kvCache.l2LocalUrl user info", lambda c: _vllm(c).update(kvCache={"l1": True, "l2LocalUrl": f"redis://default:{CANARY}@cache:6379"}), 2),
+    (
+        "kvCache.l2LocalUrl user info",
+        lambda c: _vllm(c).update(kvCache={"l1": True, "l2LocalUrl": f"redis://default:{CANARY}@cache:6379"}),
+        2,
+    ),
     (
         "prometheus.serverAddress user info",
-        lambda c: _vllm(c)["autoscaling"].update(cloudwatch=None, prometheus={"query": "sum(up)", "targetValue": 8, "serverAddress": f"https://{CANARY}@prom.example/"}),
+        lambda c: _vllm(c)["autoscaling"].update(
+            cloudwatch=None,
+            prometheus={"query": "sum(up)", "targetValue": 8, "serverAddress": f"https://{CANARY}@prom.example/"},
+        ),
         2,
     ),
     ("a URL with user info in an env value", lambda c: _env(c, "CACHE_URL", f"redis://u:{CANARY}@cache:6379"), 2),
@@ -102,7 +118,19 @@ def test_plan_with_out_and_json_never_shows_the_canary(tmp_path, capsys, place, 
     (project / "Pulumi.dev.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     out = tmp_path / "out"
     out.mkdir()
-    result = stacks_cli(["plan", "--stack", "dev", "--project-dir", str(project), "--out", str(out / "plan"), "--json", str(out / "plan.json")])
+    result = stacks_cli(
+        [
+            "plan",
+            "--stack",
+            "dev",
+            "--project-dir",
+            str(project),
+            "--out",
+            str(out / "plan"),
+            "--json",
+            str(out / "plan.json"),
+        ]
+    )
     found = assert_no_canary(capsys, out)
     assert result == code, found["stdout"].decode()[-2000:]
     if code == 0:  # the plan ran: its files exist and hold the marker where the secret was
@@ -140,7 +168,16 @@ DEPLOYMENT = {
         "selector": {"matchLabels": {"app": "e"}},
         "template": {
             "metadata": {"labels": {"app": "e"}},
-            "spec": {"containers": [{"name": "c", "image": "vllm/vllm-openai:v0.10.1", "env": [{"name": "HF_TOKEN", "value": CANARY}], "args": ["--api-key", CANARY]}]},
+            "spec": {
+                "containers": [
+                    {
+                        "name": "c",
+                        "image": "vllm/vllm-openai:v0.10.1",
+                        "env": [{"name": "HF_TOKEN", "value": CANARY}],
+                        "args": ["--api-key", CANARY],
+                    }
+                ]
+            },
         },
     },
 }
@@ -148,9 +185,20 @@ CHECK_ROWS = [
     ("Secret stringData of the wrong type", _secret("s1", stringData={"token": [CANARY]})),
     ("Secret stringData that is a string", _secret("s2", stringData=CANARY)),
     ("Secret data that is a map", _secret("s3", data={"token": {"nested": CANARY}})),
-    ("Secret data in base64, and a stray key", _secret("s4", data={"token": base64.b64encode(CANARY.encode()).decode()}, extra=CANARY)),
+    (
+        "Secret data in base64, and a stray key",
+        _secret("s4", data={"token": base64.b64encode(CANARY.encode()).decode()}, extra=CANARY),
+    ),
     ("a Deployment's HF_TOKEN env value", DEPLOYMENT),
-    ("a ConfigMap with a URL password", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "x"}, "data": {"url": f"redis://u:{CANARY}@h", "api_key": CANARY}}),
+    (
+        "a ConfigMap with a URL password",
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "c", "namespace": "x"},
+            "data": {"url": f"redis://u:{CANARY}@h", "api_key": CANARY},
+        },
+    ),
 ]
 
 
@@ -188,11 +236,34 @@ def _keys_file(tmp_path: Path) -> Path:
 
 LOADGEN_ROWS: list[tuple[str, Callable[[Any, Path], list[str]], int]] = [
     ("--url with a password", lambda s, t: ["--url", s.url.replace("://", f"://user:{CANARY}@"), "--model", "fast"], 2),
-    ("--url with a token as the user", lambda s, t: ["--url", s.url.replace("://", f"://{CANARY}@"), "--model", "fast"], 2),
-    ("--metrics-url with a password", lambda s, t: ["--url", s.url, "--model", "fast", "--metrics-url", s.url.replace("://", f"://u:{CANARY}@") + "/metrics"], 2),
+    (
+        "--url with a token as the user",
+        lambda s, t: ["--url", s.url.replace("://", f"://{CANARY}@"), "--model", "fast"],
+        2,
+    ),
+    (
+        "--metrics-url with a password",
+        lambda s, t: [
+            "--url",
+            s.url,
+            "--model",
+            "fast",
+            "--metrics-url",
+            s.url.replace("://", f"://u:{CANARY}@") + "/metrics",
+        ],
+        2,
+    ),
     ("--api-key echoed in a 401 body", lambda s, t: ["--url", s.url, "--model", "echo-key", "--api-key", CANARY], 1),
-    ("--api-keys file echoed in a 401 body", lambda s, t: ["--url", s.url, "--model", "echo-key", "--api-keys", str(_keys_file(t))], 1),
-    ("--api-keys file echoed in a rate-limit header", lambda s, t: ["--url", s.url, "--model", "echo-key-header", "--api-keys", str(_keys_file(t))], 0),
+    (
+        "--api-keys file echoed in a 401 body",
+        lambda s, t: ["--url", s.url, "--model", "echo-key", "--api-keys", str(_keys_file(t))],
+        1,
+    ),
+    (
+        "--api-keys file echoed in a rate-limit header",
+        lambda s, t: ["--url", s.url, "--model", "echo-key-header", "--api-keys", str(_keys_file(t))],
+        0,
+    ),
 ]
 
 
@@ -200,8 +271,24 @@ LOADGEN_ROWS: list[tuple[str, Callable[[Any, Path], list[str]], int]] = [
 def test_load_generator_never_writes_the_canary(tmp_path, capsys, server, place, args, code):
     out = tmp_path / "out"
     out.mkdir()
-    argv = ["run", *args(server, tmp_path), "--concurrency", "2", "--max-requests", "4", "--warmup", "0", "--quiet", "--no-engine-metrics",
-            "--out", str(out / "results.json"), "--export", f"genai-bench:{out / 'gb.json'}", "--export", f"inference-perf:{out / 'ip.json'}"]
+    argv = [
+        "run",
+        *args(server, tmp_path),
+        "--concurrency",
+        "2",
+        "--max-requests",
+        "4",
+        "--warmup",
+        "0",
+        "--quiet",
+        "--no-engine-metrics",
+        "--out",
+        str(out / "results.json"),
+        "--export",
+        f"genai-bench:{out / 'gb.json'}",
+        "--export",
+        f"inference-perf:{out / 'ip.json'}",
+    ]
     result = loadgen_cli.main(argv)
     found = assert_no_canary(capsys, out)
     assert result == code, found["stderr"].decode()
@@ -219,7 +306,11 @@ def test_the_echo_server_does_echo_the_key(server):
     import urllib.error
     import urllib.request
 
-    request = urllib.request.Request(f"{server.url}/v1/chat/completions", data=b'{"model": "echo-key"}', headers={"Authorization": f"Bearer {CANARY}"})
+    request = urllib.request.Request(
+        f"{server.url}/v1/chat/completions",
+        data=b'{"model": "echo-key"}',
+        headers={"Authorization": f"Bearer {CANARY}"},
+    )
     with pytest.raises(urllib.error.HTTPError) as info:
         urllib.request.urlopen(request, timeout=10)
     assert CANARY in info.value.read().decode()
@@ -244,14 +335,26 @@ TUNE_ROWS: list[tuple[str, Callable[[dict[str, Any]], None], list[str], int]] = 
     ("grid local.env HF_TOKEN", lambda g: g["local"].update(env={"HF_TOKEN": CANARY, "HF_HOME": "/tmp/hf"}), [], 0),
     (
         "grid local.env token that the engine echoes in its error bodies",
-        lambda g: g["local"].update(env={"HF_TOKEN": CANARY}, extraArgs=["--fail-every", "1", "--error-body", f"bad token {CANARY}"]),
+        lambda g: g["local"].update(
+            env={"HF_TOKEN": CANARY}, extraArgs=["--fail-every", "1", "--error-body", f"bad token {CANARY}"]
+        ),
         [],
         1,
     ),
     ("grid local.extraArgs --hf-token", lambda g: g["local"].update(extraArgs=["--hf-token", CANARY]), [], 2),
     ("grid base env HF_TOKEN (pruned by S3)", lambda g: g["base"].update(env={"HF_TOKEN": CANARY}), ["--dry-run"], 1),
-    ("grid base extraArgs --password (pruned)", lambda g: g["base"].update(extraArgs=[f"--password={CANARY}"]), ["--dry-run"], 1),
-    ("grid base kvCache URL with user info (pruned)", lambda g: g["base"].update(env={"CACHE_URL": f"redis://u:{CANARY}@h"}), ["--dry-run"], 1),
+    (
+        "grid base extraArgs --password (pruned)",
+        lambda g: g["base"].update(extraArgs=[f"--password={CANARY}"]),
+        ["--dry-run"],
+        1,
+    ),
+    (
+        "grid base kvCache URL with user info (pruned)",
+        lambda g: g["base"].update(env={"CACHE_URL": f"redis://u:{CANARY}@h"}),
+        ["--dry-run"],
+        1,
+    ),
 ]
 
 
@@ -268,7 +371,10 @@ def test_tune_report_and_capacity_export_never_store_the_canary(tmp_path, capsys
         return
     assert tuned["runs.db"].startswith(b"SQLite format 3")
     assert b"HF_TOKEN" in tuned["runs.db"] or "env" not in place  # the grid is stored, its token is not
-    assert stacks_cli(["report", "--db", str(db), "--out", str(out / "again"), "--export-capacity", str(out / "capacity")]) == 0
+    assert (
+        stacks_cli(["report", "--db", str(db), "--out", str(out / "again"), "--export-capacity", str(out / "capacity")])
+        == 0
+    )
     found = assert_no_canary(capsys, out)
     if code == 0:
         assert any(name.startswith("capacity/") for name in found), sorted(found)

@@ -30,14 +30,20 @@ def test_two_secrets_side_by_side_and_text_around_them_survive():
 
 def test_a_short_secret_is_scrubbed_only_where_it_is_a_whole_value():
     register("pw42")
-    assert scrub_data({"password": "pw42", "note": "pw42 is four characters"}) == {"password": REDACTED, "note": "pw42 is four characters"}
+    assert scrub_data({"password": "pw42", "note": "pw42 is four characters"}) == {
+        "password": REDACTED,
+        "note": "pw42 is four characters",
+    }
     register("ab")  # shorter than SHORTEST: never registered
     assert scrub_data({"x": "ab"}) == {"x": "ab"}
 
 
 def test_url_credentials_are_masked_in_every_text_known_or_not():
     assert scrub("redis://default:hunter2@cache:6379/0") == "redis://[secret]@cache:6379/0"
-    assert scrub("GET https://ghp_abc@github.com/x and http://host/y") == "GET https://[secret]@github.com/x and http://host/y"
+    assert (
+        scrub("GET https://ghp_abc@github.com/x and http://host/y")
+        == "GET https://[secret]@github.com/x and http://host/y"
+    )
     assert scrub("user@example.com and s3://bucket/key") == "user@example.com and s3://bucket/key"
 
 
@@ -66,24 +72,73 @@ def test_collect_registers_each_place_a_secret_can_stand_and_nothing_else():
             "extraArgs": ["--hf-token", "tok-bbbb2222", "--api_key=tok-cccc3333", "--max-num-batched-tokens", "8192"],
             "kvCache": {"l2LocalUrl": "redis://u:tok-dddd4444@cache:6379"},
             "extra": {"secure": "v1:tok-eeee5555"},
-            "containers": [{"env": [{"name": "VLLM_API_KEY", "value": "tok-ffff6666"}, {"name": "LOG_LEVEL", "value": "verbose-debug"}]}],
+            "containers": [
+                {
+                    "env": [
+                        {"name": "VLLM_API_KEY", "value": "tok-ffff6666"},
+                        {"name": "LOG_LEVEL", "value": "verbose-debug"},
+                    ]
+                }
+            ],
             "modelSource": {"tokenSecret": {"name": "hf-token-secret", "key": "token-key-name"}},
             "note": "uses sk-abcdefghijklmnopqrstuvwx",
             "apiKeySecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:llm-key-AbCdEf",
         }
     )
-    for value in ("tok-aaaa1111", "tok-bbbb2222", "tok-cccc3333", "tok-dddd4444", "v1:tok-eeee5555", "tok-ffff6666", "sk-abcdefghijklmnopqrstuvwx"):
+    for value in (
+        "tok-aaaa1111",
+        "tok-bbbb2222",
+        "tok-cccc3333",
+        "tok-dddd4444",
+        "v1:tok-eeee5555",
+        "tok-ffff6666",
+        "sk-abcdefghijklmnopqrstuvwx",
+    ):
         assert scrub(f"x {value} y") == "x [secret] y", value
-    for plain in ("/opt/cache/hf", "/etc/hf/token-file", "8192", "verbose-debug", "hf-token-secret", "token-key-name", "arn:aws:secretsmanager:us-east-1:123456789012:secret:llm-key-AbCdEf"):
+    for plain in (
+        "/opt/cache/hf",
+        "/etc/hf/token-file",
+        "8192",
+        "verbose-debug",
+        "hf-token-secret",
+        "token-key-name",
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:llm-key-AbCdEf",
+    ):
         assert scrub(plain) == plain, plain
 
 
-@pytest.mark.parametrize("arg", ["--hf-token", "--hf_token=x", "--token", "--api-key", "--api_key=x", "--admin-api-key", "--password", "--db-password", "--secret-key", "-token"])
+@pytest.mark.parametrize(
+    "arg",
+    [
+        "--hf-token",
+        "--hf_token=x",
+        "--token",
+        "--api-key",
+        "--api_key=x",
+        "--admin-api-key",
+        "--password",
+        "--db-password",
+        "--secret-key",
+        "-token",
+    ],
+)
 def test_credential_flags_in_any_spelling(arg):
     assert credential_flag(arg) is not None
 
 
-@pytest.mark.parametrize("arg", ["--max-num-batched-tokens", "--tokenizer", "--tokenizer-mode", "--return-tokens-as-token-ids", "--ssl-keyfile", "--kv-cache-dtype", "--max-prefill-tokens", "token"])
+@pytest.mark.parametrize(
+    "arg",
+    [
+        "--max-num-batched-tokens",
+        "--tokenizer",
+        "--tokenizer-mode",
+        "--return-tokens-as-token-ids",
+        "--ssl-keyfile",
+        "--kv-cache-dtype",
+        "--max-prefill-tokens",
+        "token",
+    ],
+)
 def test_ordinary_flags_that_mention_tokens_or_keys_are_not_credentials(arg):
     assert credential_flag(arg) is None
 

@@ -10,9 +10,9 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -21,7 +21,6 @@ from stacks.tuning import leftovers
 from stacks.tuning.identity import identify
 from stacks.tuning.local import LocalEngineDeployer
 from stacks.tuning.store import TrialRecord, TrialStore
-
 from tests.faults.test_tuning_faults import _fake_grid, _grid_file, _run
 from tests.tuning.doubles import FakeStackRunner
 from tests.tuning.test_driver import make_driver
@@ -102,12 +101,24 @@ def local_rerun(tmp_path: Path) -> None:
 
 
 LEFTOVERS = {
-    "engine recorded beside its log, run gone": Leftover(False, False, lambda tmp, e: record_beside_log(tmp / "logs", "crashed", e, gone())),
-    "engine recorded in the database, run gone": Leftover(
-        False, False, lambda tmp, e: TrialStore(tmp / "runs.db").save(TrialRecord(_fake_grid(tmp, [1], []).name, "crashed", {"engineArgs.maxNumSeqs": 99}, "running", stack=json.dumps(e)))
+    "engine recorded beside its log, run gone": Leftover(
+        False, False, lambda tmp, e: record_beside_log(tmp / "logs", "crashed", e, gone())
     ),
-    "pid reused since: start time differs": Leftover(True, False, lambda tmp, e: record_beside_log(tmp / "logs", "crashed", {**e, "start": e["start"] - 1}, gone())),
-    "its run is alive (another database, same log folder)": Leftover(True, True, lambda tmp, e: record_beside_log(tmp / "logs", "theirs", e, identify(os.getpid(), sys.argv))),
+    "engine recorded in the database, run gone": Leftover(
+        False,
+        False,
+        lambda tmp, e: TrialStore(tmp / "runs.db").save(
+            TrialRecord(
+                _fake_grid(tmp, [1], []).name, "crashed", {"engineArgs.maxNumSeqs": 99}, "running", stack=json.dumps(e)
+            )
+        ),
+    ),
+    "pid reused since: start time differs": Leftover(
+        True, False, lambda tmp, e: record_beside_log(tmp / "logs", "crashed", {**e, "start": e["start"] - 1}, gone())
+    ),
+    "its run is alive (another database, same log folder)": Leftover(
+        True, True, lambda tmp, e: record_beside_log(tmp / "logs", "theirs", e, identify(os.getpid(), sys.argv))
+    ),
 }
 
 
@@ -119,7 +130,9 @@ def test_a_crashed_runs_leftover_engine_is_cleaned_by_the_next_run(tmp_path, cas
         row.setup(tmp_path, identify(engine.pid, ["sleep", "120"]))
         local_rerun(tmp_path)
         if row.engine_alive:
-            assert engine.poll() is None, "a process that is not the recorded engine, or a live run's engine, was killed"
+            assert engine.poll() is None, (
+                "a process that is not the recorded engine, or a live run's engine, was killed"
+            )
         else:
             assert engine.wait(10) == -9
         assert bool(list((tmp_path / "logs").glob(f"*{leftovers.SUFFIX}"))) == row.record_left

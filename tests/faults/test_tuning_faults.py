@@ -24,7 +24,9 @@ def test_planning_points_in_a_row_leaves_the_thread_count_flat():
 
     grid = grid_mod.load(FAKE_GRID)
     point = next(p for p in grid_mod.expand(grid) if not p.pruned)
-    values = trial_config({"aws:region": "us-east-1", "llm-serving:cluster": STAND_IN_CLUSTER}, point.spec, {}, "llm-serving", "x")
+    values = trial_config(
+        {"aws:region": "us-east-1", "llm-serving:cluster": STAND_IN_CLUSTER}, point.spec, {}, "llm-serving", "x"
+    )
     plan_mod.build_plan_from_values("leak-0", values)  # the first plan starts gRPC's one poller
     before = threading.active_count()
     for i in range(5):
@@ -63,7 +65,9 @@ def test_a_parameter_path_through_a_scalar_is_a_named_error(tmp_path, capsys):
 
 
 def test_a_parameter_path_through_another_parameter_is_a_named_error(tmp_path, capsys):
-    code, out = _tune_grid(tmp_path, capsys, GRID_HEAD + "parameters:\n  engineArgs.maxNumSeqs: [1]\n  engineArgs.maxNumSeqs.x: [2]\n")
+    code, out = _tune_grid(
+        tmp_path, capsys, GRID_HEAD + "parameters:\n  engineArgs.maxNumSeqs: [1]\n  engineArgs.maxNumSeqs.x: [2]\n"
+    )
     assert code == 2 and "goes through parameter engineArgs.maxNumSeqs" in out
 
 
@@ -76,17 +80,26 @@ def test_a_grid_over_the_point_limit_fails_before_expansion_naming_the_limit(tmp
 
 
 def test_a_huge_range_is_refused_by_its_count(tmp_path, capsys):
-    code, out = _tune_grid(tmp_path, capsys, GRID_HEAD + "parameters:\n  engineArgs.maxNumSeqs: {from: 1, to: 1000000000, step: 1}\n")
+    code, out = _tune_grid(
+        tmp_path, capsys, GRID_HEAD + "parameters:\n  engineArgs.maxNumSeqs: {from: 1, to: 1000000000, step: 1}\n"
+    )
     assert code == 2 and "1,000,000,000 points" in out and "over the limit of 10,000 points" in out
 
 
 def test_a_geometric_range_from_zero_is_an_error_not_identical_points(tmp_path, capsys):
-    code, out = _tune_grid(tmp_path, capsys, GRID_HEAD + "parameters:\n  engineArgs.maxNumSeqs: {from: 0, to: 10, times: 2}\n")
+    code, out = _tune_grid(
+        tmp_path, capsys, GRID_HEAD + "parameters:\n  engineArgs.maxNumSeqs: {from: 0, to: 10, times: 2}\n"
+    )
     assert code == 2 and "never advances" in out and "parameters.engineArgs.maxNumSeqs" in out
 
 
 def test_a_range_that_rounds_to_duplicates_is_an_error(tmp_path, capsys):
-    code, out = _tune_grid(tmp_path, capsys, GRID_HEAD + "parameters:\n  engineArgs.gpuMemoryUtilization: {from: 0.5, to: 0.5000000001, step: 0.00000000001}\n")
+    code, out = _tune_grid(
+        tmp_path,
+        capsys,
+        GRID_HEAD
+        + "parameters:\n  engineArgs.gpuMemoryUtilization: {from: 0.5, to: 0.5000000001, step: 0.00000000001}\n",
+    )
     assert code == 2 and "duplicate values" in out
 
 
@@ -95,7 +108,9 @@ def test_grids_built_in_code_are_bounded_too():
 
     from components.rules import ConfigError
 
-    grid = grid_mod.GridSpec.model_validate({"name": "g", "base": {}, "parameters": {f"env.V{i}": list(range(10)) for i in range(5)}})
+    grid = grid_mod.GridSpec.model_validate(
+        {"name": "g", "base": {}, "parameters": {f"env.V{i}": list(range(10)) for i in range(5)}}
+    )
     with pytest.raises(ConfigError, match="over the limit of 10,000 points"):
         grid_mod.expand(grid)
 
@@ -107,7 +122,9 @@ def test_binary_duplicate_key_and_alias_bomb_grids_are_named_errors(tmp_path, ca
     assert code == 2 and "not UTF-8" in out
     code, out = _tune_grid(tmp_path, capsys, GRID_HEAD + "parameters: {engineArgs.maxNumSeqs: [1]}\nname: h\n")
     assert code == 2 and "duplicate key 'name'" in out
-    bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(f"{c}: &{c} [{', '.join(['*' + p] * 10)}]\n" for p, c in zip("abcdefgh", "bcdefghi"))
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{c}: &{c} [{', '.join(['*' + p] * 10)}]\n" for p, c in zip("abcdefgh", "bcdefghi")
+    )
     code, out = _tune_grid(tmp_path, capsys, bomb)
     assert code == 2 and "alias bomb" in out
 
@@ -118,7 +135,9 @@ def test_binary_duplicate_key_and_alias_bomb_grids_are_named_errors(tmp_path, ca
 def _fake_grid(tmp_path: Path, seqs: list[int], extra_args: list[str], **updates):
     grid = grid_mod.load(FAKE_GRID)
     local = grid.local.model_copy(update={"model_dir": str(tmp_path), "extra_args": extra_args})
-    return grid.model_copy(update={"local": local, "parameters": {"engineArgs.maxNumSeqs": seqs}, "repeats": 1, **updates})
+    return grid.model_copy(
+        update={"local": local, "parameters": {"engineArgs.maxNumSeqs": seqs}, "repeats": 1, **updates}
+    )
 
 
 def _run(tmp_path: Path, grid):
@@ -130,7 +149,9 @@ def _run(tmp_path: Path, grid):
     return store, Driver(grid, store, LocalEngineDeployer(grid.local, tmp_path / "logs")).run()
 
 
-def _grid_file(tmp_path: Path, seqs: str = "[8]", extra_args: str = "", edits: tuple[tuple[str, str], ...] = ()) -> Path:
+def _grid_file(
+    tmp_path: Path, seqs: str = "[8]", extra_args: str = "", edits: tuple[tuple[str, str], ...] = ()
+) -> Path:
     """The fake grid as a file for the CLI: the stand-in engine, one repeat, these points."""
     text = FAKE_GRID.read_text().replace("  readyTimeout: 30\n", f"  readyTimeout: 30\n  extraArgs: [{extra_args}]\n")
     text = text.replace("[1, 2, 8, 128]", seqs).replace("repeats: 2", "repeats: 1")
@@ -183,7 +204,9 @@ def test_a_stored_trial_with_most_requests_failed_is_never_the_winner(tmp_path):
     store.start_run(grid.name, grid.model_dump(mode="json", by_alias=True))
     store.finish_run(grid.name, "complete")
     metrics = {**aggregate([{"output_throughput": 900.0, "ttft_p90": 0.1, "error_rate": 0.998}]), "meets_slo": True}
-    store.save(TrialRecord(grid.name, "k", {"engineArgs.maxNumSeqs": 8}, "succeeded", metrics=metrics, started=1, finished=2))
+    store.save(
+        TrialRecord(grid.name, "k", {"engineArgs.maxNumSeqs": 8}, "succeeded", metrics=metrics, started=1, finished=2)
+    )
     assert report.write(store, tmp_path / "r")["verdict"].best is None
 
 
@@ -204,7 +227,10 @@ def test_markup_in_a_500_body_and_a_grid_value_prints_literally_during_a_run_and
         extra_args=f"--fail-every, '1', --error-body, '{body}'",
         edits=(
             ("engineArgs: {maxModelLen: 2048}", "engineArgs: {maxModelLen: 2048}\n  env: {NOTE: '[/y]'}"),
-            ("parameters:\n  engineArgs.maxNumSeqs: [8]", "parameters:\n  engineArgs.maxNumSeqs: [8]\n  env.TAG: ['[/z]', '[red]']"),
+            (
+                "parameters:\n  engineArgs.maxNumSeqs: [8]",
+                "parameters:\n  engineArgs.maxNumSeqs: [8]\n  env.TAG: ['[/z]', '[red]']",
+            ),
         ),
     )
     code = main(["tune", str(grid_file), "--db", str(tmp_path / "t.db")])
@@ -227,8 +253,16 @@ def _stored_run(path: Path, statuses: list[str], state: str):
     store.start_run(grid.name, grid.model_dump(mode="json", by_alias=True))
     store.finish_run(grid.name, state)
     for i, status in enumerate(statuses):
-        metrics = {**aggregate([{"output_throughput": 900.0 - i, "ttft_p90": 0.1, "error_rate": 0.0}]), "meets_slo": True} if status == "succeeded" else {}
-        store.save(TrialRecord(grid.name, f"k{i}", {"engineArgs.maxNumSeqs": i + 1}, status, metrics=metrics, started=i, finished=i + 1))
+        metrics = (
+            {**aggregate([{"output_throughput": 900.0 - i, "ttft_p90": 0.1, "error_rate": 0.0}]), "meets_slo": True}
+            if status == "succeeded"
+            else {}
+        )
+        store.save(
+            TrialRecord(
+                grid.name, f"k{i}", {"engineArgs.maxNumSeqs": i + 1}, status, metrics=metrics, started=i, finished=i + 1
+            )
+        )
     return store
 
 
@@ -306,7 +340,9 @@ def _hold_lock(db: Path):
     import subprocess
 
     code = f"import time; from stacks.tuning.runlock import RunLock; lock = RunLock({str(db)!r}); lock.acquire(); print('held', flush=True); time.sleep(60)"
-    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=ROOT)  # `-c` imports from its cwd
+    child = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=ROOT
+    )  # `-c` imports from its cwd
     assert child.stdout.readline().strip() == "held"
     return child
 
@@ -322,7 +358,10 @@ def test_a_second_run_on_a_database_in_use_is_refused_naming_the_other(tmp_path,
         grid_file = _grid_file(tmp_path)
         assert main(["tune", str(grid_file), "--db", str(db)]) == 2
         out = capsys.readouterr().out
-        assert f"{db} is in use by another `stacks tune` run (pid {child.pid} on host {socket.gethostname()}, started " in out
+        assert (
+            f"{db} is in use by another `stacks tune` run (pid {child.pid} on host {socket.gethostname()}, started "
+            in out
+        )
         assert "Fix: wait for it to finish" in out
         assert "trial" not in out  # nothing ran, nothing was cleaned up
     finally:
@@ -390,7 +429,9 @@ def test_cleanup_kills_the_process_that_matches_the_recorded_identity(tmp_path):
     from stacks.tuning.local import LocalEngineDeployer
 
     engine = _stranger(tmp_path)
-    note = LocalEngineDeployer(grid_mod.LocalTarget(), tmp_path).cleanup(json.dumps(identify(engine.pid, ["sleep", "60"])))
+    note = LocalEngineDeployer(grid_mod.LocalTarget(), tmp_path).cleanup(
+        json.dumps(identify(engine.pid, ["sleep", "60"]))
+    )
     assert engine.wait(10) == -9 and f"stopped engine pid {engine.pid}" in note
 
 
@@ -409,7 +450,9 @@ def test_trials_record_the_engine_identity_and_recovery_checks_it(tmp_path):
     stranger = _stranger(tmp_path)
     try:
         identity = {**identify(stranger.pid, ["x"]), "start": 1}
-        store.save(TrialRecord(grid.name, "crashed", {"engineArgs.maxNumSeqs": 99}, "running", stack=json.dumps(identity)))
+        store.save(
+            TrialRecord(grid.name, "crashed", {"engineArgs.maxNumSeqs": 99}, "running", stack=json.dumps(identity))
+        )
         _run(tmp_path, grid)
         assert stranger.poll() is None
         assert "now a different process" in store.get(grid.name, "crashed").error
@@ -448,7 +491,9 @@ def test_an_interrupted_fake_engine_run_reports_its_finished_trial_and_no_winner
             stop.set()
 
     store = TrialStore(tmp_path / "runs.db")
-    summary = Driver(grid, store, LocalEngineDeployer(grid.local, tmp_path / "logs"), reporter=StopAfterFirst(), stop=stop).run()
+    summary = Driver(
+        grid, store, LocalEngineDeployer(grid.local, tmp_path / "logs"), reporter=StopAfterFirst(), stop=stop
+    ).run()
     assert summary.interrupted and [r.status for r in summary.records] == ["succeeded"]
     written = report.write(store, tmp_path / "r")
     assert not written["complete"] and written["counts"] == {"succeeded": 1}
@@ -456,14 +501,23 @@ def test_an_interrupted_fake_engine_run_reports_its_finished_trial_and_no_winner
 
 
 def test_markup_in_a_grid_value_prints_literally_in_a_dry_run(tmp_path, capsys):
-    code, out = _tune_grid(tmp_path, capsys, GRID_HEAD + "parameters:\n  env.TAG: ['[/z]']\n  engineArgs.maxNumSeqs: [8, -1]\n", "--verbose")
+    code, out = _tune_grid(
+        tmp_path,
+        capsys,
+        GRID_HEAD + "parameters:\n  env.TAG: ['[/z]']\n  engineArgs.maxNumSeqs: [8, -1]\n",
+        "--verbose",
+    )
     assert code == 0, out
     assert "plan maxNumSeqs=8, TAG=[/z]: passed" in out and "pruned maxNumSeqs=-1, TAG=[/z]" in out
 
 
 def test_an_unquoted_scenario_in_a_flow_mapping_says_quote_it(tmp_path, capsys):
     # `{scenario: D(256,64)}` is cut by YAML at the comma into `scenario: "D(256"` and a key `64)`.
-    code, out = _tune_grid(tmp_path, capsys, GRID_HEAD + "parameters:\n  engineArgs.maxNumSeqs: [1]\nbenchmark: {scenario: D(256,64), concurrency: [8]}\n")
+    code, out = _tune_grid(
+        tmp_path,
+        capsys,
+        GRID_HEAD + "parameters:\n  engineArgs.maxNumSeqs: [1]\nbenchmark: {scenario: D(256,64), concurrency: [8]}\n",
+    )
     assert code == 2
     assert "benchmark.64)" in out and 'quote the value, e.g. "D(1,1)"' in out and "Traceback" not in out
 

@@ -29,8 +29,29 @@ def gateway(**overrides: Any) -> GatewaySpec:
 
 
 def endpoints() -> list[EndpointSpec]:
-    base = {"engine": "vllm", "instanceType": "g5.2xlarge", "namespace": "inference", "modelSource": {"type": "huggingface", "modelId": "Qwen/Qwen3-0.6B"}}
+    base = {
+        "engine": "vllm",
+        "instanceType": "g5.2xlarge",
+        "namespace": "inference",
+        "modelSource": {"type": "huggingface", "modelId": "Qwen/Qwen3-0.6B"},
+    }
     return [
-        EndpointSpec.model_validate({**base, "name": "qwen3-4b-vllm", "model": "Qwen/Qwen3-4B-Instruct-2507", "backend": "kubernetes", "apiKey": True}),
-        EndpointSpec.model_validate({**base, "name": "qwen3-0-6b-vllm-kserve", "model": "Qwen/Qwen3-0.6B", "backend": "kserve", "loadBalancer": "none"}),
+        EndpointSpec.model_validate(
+            {
+                **base,
+                "name": "qwen3-4b-vllm",
+                "model": "Qwen/Qwen3-4B-Instruct-2507",
+                "backend": "kubernetes",
+                "apiKey": True,
+            }
+        ),
+        EndpointSpec.model_validate(
+            {
+                **base,
+                "name": "qwen3-0-6b-vllm-kserve",
+                "model": "Qwen/Qwen3-0.6B",
+                "backend": "kserve",
+                "loadBalancer": "none",
+            }
+        ),
     ]

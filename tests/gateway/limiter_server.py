@@ -31,7 +31,8 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -57,7 +58,11 @@ def tier_table(objects: list[dict[str, Any]]) -> tuple[dict[str, str], dict[str,
         for rule in o["spec"]["rateLimit"]["global"]["rules"]:
             assert rule["limit"]["unit"] == "Minute", rule
             tenant = rule["clientSelectors"][0]["headers"][0]["value"]
-            kind = "tokens" if rule.get("cost", {}).get("response", {}).get("metadata", {}).get("key") == render.TOTAL_TOKENS else "requests"
+            kind = (
+                "tokens"
+                if rule.get("cost", {}).get("response", {}).get("metadata", {}).get("key") == render.TOTAL_TOKENS
+                else "requests"
+            )
             limits.setdefault(tenant, {})[kind] = rule["limit"]["requests"]
     return keys, limits
 
@@ -70,14 +75,32 @@ class RenderedGateway:
     """The decisions of steps 1-6 above, from the rendered objects alone."""
 
     def __init__(self, objects: list[dict[str, Any]]) -> None:
-        self.removed = {h.lower() for o in objects if o["kind"] == "ClientTrafficPolicy" for h in o["spec"].get("headers", {}).get("earlyRequestHeaders", {}).get("remove", [])}
+        self.removed = {
+            h.lower()
+            for o in objects
+            if o["kind"] == "ClientTrafficPolicy"
+            for h in o["spec"].get("headers", {}).get("earlyRequestHeaders", {}).get("remove", [])
+        }
         # AIGatewayRoutes in creation order: (route name, the model values its rules match).
         self.routes = [
-            (o["metadata"]["name"], {h["value"] for rule in o["spec"]["rules"] for m in rule.get("matches", []) for h in m.get("headers", []) if h["name"] == render.MODEL_HEADER})
+            (
+                o["metadata"]["name"],
+                {
+                    h["value"]
+                    for rule in o["spec"]["rules"]
+                    for m in rule.get("matches", [])
+                    for h in m.get("headers", [])
+                    if h["name"] == render.MODEL_HEADER
+                },
+            )
             for o in objects
             if o["kind"] == "AIGatewayRoute"
         ]
-        self.secrets = {(o["metadata"].get("namespace"), o["metadata"]["name"]): o.get("stringData") or {} for o in objects if o["kind"] == "Secret"}
+        self.secrets = {
+            (o["metadata"].get("namespace"), o["metadata"]["name"]): o.get("stringData") or {}
+            for o in objects
+            if o["kind"] == "Secret"
+        }
         policies = [o for o in objects if o["kind"] == "SecurityPolicy"]
         self.gateway_policy = next((p for p in policies if _targets(p, "Gateway")), None)
         # A generated HTTPRoute has its AIGatewayRoute's name (ai_gateway_route.go).
@@ -101,14 +124,18 @@ class RenderedGateway:
         spec = {**gateway, **own["spec"]} if own["spec"].get("mergeType") else own["spec"]
         return {**spec, "_ns": own["metadata"].get("namespace")}
 
-    def _authenticate(self, spec: dict[str, Any], headers: dict[str, str]) -> Optional[int]:
+    def _authenticate(self, spec: dict[str, Any], headers: dict[str, str]) -> int | None:
         auth = spec.get("apiKeyAuth")
         if auth is None:
             return None
-        credentials = {key: client for ref in auth["credentialRefs"] for client, key in self.secrets.get((ref.get("namespace") or spec["_ns"], ref["name"]), {}).items()}
+        credentials = {
+            key: client
+            for ref in auth["credentialRefs"]
+            for client, key in self.secrets.get((ref.get("namespace") or spec["_ns"], ref["name"]), {}).items()
+        }
         names = [h.lower() for source in auth["extractFrom"] for h in source.get("headers", [])]
         key = next((headers[n] for n in names if headers.get(n)), "")
-        key = key[len("Bearer "):] if key.startswith("Bearer ") else key
+        key = key[len("Bearer ") :] if key.startswith("Bearer ") else key
         client = credentials.get(key) if key else None
         if client is None:
             return 401
@@ -120,7 +147,7 @@ class RenderedGateway:
         return None
 
     @staticmethod
-    def _authorize(spec: dict[str, Any], headers: dict[str, str]) -> Optional[int]:
+    def _authorize(spec: dict[str, Any], headers: dict[str, str]) -> int | None:
         authz = spec.get("authorization")
         if authz is None:
             return None
@@ -161,12 +188,25 @@ class LimiterServer(ScriptedServer):
             return {}
         used = self.used.get((tenant, "tokens", minute), 0)
         left = str(max(0, limit - used))
-        return {"x-ratelimit-limit": str(limit), "x-ratelimit-remaining": left, "x-tokens-limit": str(limit), "x-tokens-used": str(used), "x-tokens-remaining": left}
+        return {
+            "x-ratelimit-limit": str(limit),
+            "x-ratelimit-remaining": left,
+            "x-tokens-limit": str(limit),
+            "x-tokens-used": str(used),
+            "x-tokens-remaining": left,
+        }
 
     async def _script(self, request: web.Request, body: dict, number: int) -> web.StreamResponse:
         status, upstream = self.gateway.decide(dict(request.headers), str(body.get("model", "")))
         if status != 200:
-            return web.Response(status=status, text={401: "Client authentication failed.", 403: "RBAC: access denied", 404: "No matching route found."}[status])
+            return web.Response(
+                status=status,
+                text={
+                    401: "Client authentication failed.",
+                    403: "RBAC: access denied",
+                    404: "No matching route found.",
+                }[status],
+            )
         tenant = upstream.get(render.CLIENT_ID_HEADER, "")
         minute = int(self.clock() // 60)
         limits = self.limits.get(tenant, {})
@@ -174,8 +214,12 @@ class LimiterServer(ScriptedServer):
         self.used[requests_key] = self.used.get(requests_key, 0) + 1
         spent = self.used.get((tenant, "tokens", minute), 0)
         headers = self._headers(tenant, minute)
-        if ("tokens" in limits and spent >= limits["tokens"]) or ("requests" in limits and self.used[requests_key] > limits["requests"]):
-            return web.Response(status=429, text="Too Many Requests", headers={**headers, "x-envoy-ratelimited": "true"})
+        if ("tokens" in limits and spent >= limits["tokens"]) or (
+            "requests" in limits and self.used[requests_key] > limits["requests"]
+        ):
+            return web.Response(
+                status=429, text="Too Many Requests", headers={**headers, "x-envoy-ratelimited": "true"}
+            )
         self.upstream_headers.append(upstream)
         n = int(body.get("max_tokens", 4))
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", **headers})

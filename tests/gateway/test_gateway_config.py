@@ -15,7 +15,11 @@ from .helpers import GATEWAY, endpoints, gateway
 
 
 def _problems(**overrides):
-    return [(p.rule, p.path, p.value) for p in validate_gateway(gateway(**overrides), endpoints(), PlatformSpec()) if p.severity == "error"]
+    return [
+        (p.rule, p.path, p.value)
+        for p in validate_gateway(gateway(**overrides), endpoints(), PlatformSpec())
+        if p.severity == "error"
+    ]
 
 
 def test_issue_example_gateway_is_valid():
@@ -33,13 +37,23 @@ def test_T1_tier_without_tokens_per_minute():
 
 
 def test_T2_tenant_on_unknown_tier_or_model():
-    tenants = [{"name": "team-a", "tier": "gold"}, {"name": "team-b", "tier": "free", "models": ["llama-70b", "qwen3-4b-vllm"]}]
-    assert _problems(tenants=tenants) == [("T2", "gateway.tenants[0].tier", "gold"), ("T2", "gateway.tenants[1].models[0]", "llama-70b")]
+    tenants = [
+        {"name": "team-a", "tier": "gold"},
+        {"name": "team-b", "tier": "free", "models": ["llama-70b", "qwen3-4b-vllm"]},
+    ]
+    assert _problems(tenants=tenants) == [
+        ("T2", "gateway.tenants[0].tier", "gold"),
+        ("T2", "gateway.tenants[1].models[0]", "llama-70b"),
+    ]
 
 
 def test_T2_tenant_whose_models_list_is_empty_reaches_nothing_and_is_warned():
     tenants = [{"name": "team-a", "tier": "free", "models": []}, {"name": "team-b", "tier": "free"}]
-    found = [(p.rule, p.path, p.severity) for p in validate_gateway(gateway(tenants=tenants), endpoints(), PlatformSpec()) if p.path.startswith("gateway.tenants")]
+    found = [
+        (p.rule, p.path, p.severity)
+        for p in validate_gateway(gateway(tenants=tenants), endpoints(), PlatformSpec())
+        if p.path.startswith("gateway.tenants")
+    ]
     assert found == [("T2", "gateway.tenants[0].models", "warning")]
 
 
@@ -67,7 +81,12 @@ def test_disabled_gateway_is_not_judged():
 
 def test_counter_store_in_cluster_on_dev_stacks_elasticache_elsewhere():
     spec = gateway()
-    assert [counter_store(spec, s) for s in ("dev", "team-dev", "eks", "prod")] == ["in-cluster", "in-cluster", "elasticache", "elasticache"]
+    assert [counter_store(spec, s) for s in ("dev", "team-dev", "eks", "prod")] == [
+        "in-cluster",
+        "in-cluster",
+        "elasticache",
+        "elasticache",
+    ]
     assert counter_store(gateway(counterStore="in-cluster"), "prod") == "in-cluster"
 
 
@@ -86,21 +105,29 @@ STORE_ROWS = [
 
 
 @pytest.mark.parametrize("cluster, platform_stack, stack, store, refused", STORE_ROWS)
-def test_elasticache_counters_on_a_stack_that_builds_no_vpc_are_a_config_problem(cluster, platform_stack, stack, store, refused):
+def test_elasticache_counters_on_a_stack_that_builds_no_vpc_are_a_config_problem(
+    cluster, platform_stack, stack, store, refused
+):
     from components.rules import ConfigError
     from stacks import config as stack_config
 
-    values = {"cluster": cluster, "gateway": {**GATEWAY, **({"counterStore": store} if store else {})}, **({"platformStack": platform_stack} if platform_stack else {})}
+    values = {
+        "cluster": cluster,
+        "gateway": {**GATEWAY, **({"counterStore": store} if store else {})},
+        **({"platformStack": platform_stack} if platform_stack else {}),
+    }
     try:
         found = [p for p in stack_config.parse(values, "us-east-1", stack).warnings if p.path == "gateway.counterStore"]
     except ConfigError as exc:
         found = [p for p in exc.problems if p.path == "gateway.counterStore"]
     assert bool(found) is refused
     if refused:
-        assert found[0].severity == "error" and str(found[0]).endswith("this stack builds neither (platformStack, or cluster mode existing). Fix: set gateway.counterStore: in-cluster")
+        assert found[0].severity == "error" and str(found[0]).endswith(
+            "this stack builds neither (platformStack, or cluster mode existing). Fix: set gateway.counterStore: in-cluster"
+        )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _crd(path):
     import yaml
 
@@ -133,21 +160,64 @@ def test_tenants_beyond_the_policies_max_items_are_one_line_naming_the_limit(crd
     300 tenants reached the schema check as one error line of 134,569 characters."""
     from components.rules.gateway.config import MAX_HEADER_VALUES, MAX_RATE_LIMIT_RULES
 
-    assert MAX_RATE_LIMIT_RULES == _crd_max_items(crd_dir, "gateway.envoyproxy.io_backendtrafficpolicies.yaml", "spec", "rateLimit", "global", "rules") == 256
-    assert MAX_HEADER_VALUES == _crd_max_items(crd_dir, "gateway.envoyproxy.io_securitypolicies.yaml", "spec", "authorization", "rules", "[]", "principal", "headers", "[]", "values") == 256
-    assert _crd_max_items(crd_dir, "gateway.envoyproxy.io_securitypolicies.yaml", "spec", "authorization", "rules") is None
-    assert _crd_max_items(crd_dir, "gateway.envoyproxy.io_securitypolicies.yaml", "spec", "apiKeyAuth", "credentialRefs") is None
-    spec = gateway(tiers=[{"name": "free", **limits}], tenants=[{"name": f"t{i}", "tier": "free"} for i in range(tenants)])
+    assert (
+        MAX_RATE_LIMIT_RULES
+        == _crd_max_items(
+            crd_dir, "gateway.envoyproxy.io_backendtrafficpolicies.yaml", "spec", "rateLimit", "global", "rules"
+        )
+        == 256
+    )
+    assert (
+        MAX_HEADER_VALUES
+        == _crd_max_items(
+            crd_dir,
+            "gateway.envoyproxy.io_securitypolicies.yaml",
+            "spec",
+            "authorization",
+            "rules",
+            "[]",
+            "principal",
+            "headers",
+            "[]",
+            "values",
+        )
+        == 256
+    )
+    assert (
+        _crd_max_items(crd_dir, "gateway.envoyproxy.io_securitypolicies.yaml", "spec", "authorization", "rules") is None
+    )
+    assert (
+        _crd_max_items(crd_dir, "gateway.envoyproxy.io_securitypolicies.yaml", "spec", "apiKeyAuth", "credentialRefs")
+        is None
+    )
+    spec = gateway(
+        tiers=[{"name": "free", **limits}], tenants=[{"name": f"t{i}", "tier": "free"} for i in range(tenants)]
+    )
     found = [str(p) for p in validate_gateway(spec, endpoints(), PlatformSpec()) if p.path == "gateway.tenants"]
     rules = tenants * len(limits)
-    assert found == ([f"gateway.tenants = '{tenants} tenants': [CONFIG] their tiers need {rules} rate-limit rules (one per tenant for tokensPerMinute, one more for requestsPerMinute), "
-                      f"more than the 256 the gateway's one BackendTrafficPolicy holds (Envoy Gateway CRD: rateLimit.global.rules maxItems 256). "
-                      f"Fix: keep it to 256 rules: fewer tenants, or no requestsPerMinute on the biggest tiers (one rule per tenant)"] if refused else [])
+    assert found == (
+        [
+            f"gateway.tenants = '{tenants} tenants': [CONFIG] their tiers need {rules} rate-limit rules (one per tenant for tokensPerMinute, one more for requestsPerMinute), "
+            f"more than the 256 the gateway's one BackendTrafficPolicy holds (Envoy Gateway CRD: rateLimit.global.rules maxItems 256). "
+            f"Fix: keep it to 256 rules: fewer tenants, or no requestsPerMinute on the biggest tiers (one rule per tenant)"
+        ]
+        if refused
+        else []
+    )
 
 
 def test_a_schema_error_on_a_long_list_is_one_short_line(schema_validator):
     """jsonschema's message repeats the whole value; the schema check names the size and the limit instead."""
-    policy = {"apiVersion": "gateway.envoyproxy.io/v1alpha1", "kind": "BackendTrafficPolicy", "metadata": {"name": "limits", "namespace": "llm-gateway"},
-              "spec": {"targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "llm-gateway"}],
-                       "rateLimit": {"type": "Global", "global": {"rules": [{"limit": {"requests": 200, "unit": "Minute"}}] * 300}}}}
+    policy = {
+        "apiVersion": "gateway.envoyproxy.io/v1alpha1",
+        "kind": "BackendTrafficPolicy",
+        "metadata": {"name": "limits", "namespace": "llm-gateway"},
+        "spec": {
+            "targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "llm-gateway"}],
+            "rateLimit": {
+                "type": "Global",
+                "global": {"rules": [{"limit": {"requests": 200, "unit": "Minute"}}] * 300},
+            },
+        },
+    }
     assert schema_validator.validate(policy).errors == ("spec.rateLimit.global.rules: 300 items, fails maxItems 256",)

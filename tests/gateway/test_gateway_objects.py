@@ -18,7 +18,20 @@ def _objects():
 def test_every_gateway_object_validates_against_upstream_schemas(schema_validator):
     objects = _objects()
     kinds = {o["kind"] for o in objects}
-    assert {"GatewayClass", "Gateway", "EnvoyProxy", "ClientTrafficPolicy", "Backend", "AIServiceBackend", "AIGatewayRoute", "BackendSecurityPolicy", "SecurityPolicy", "BackendTrafficPolicy", "Secret", "Ingress"} <= kinds
+    assert {
+        "GatewayClass",
+        "Gateway",
+        "EnvoyProxy",
+        "ClientTrafficPolicy",
+        "Backend",
+        "AIServiceBackend",
+        "AIGatewayRoute",
+        "BackendSecurityPolicy",
+        "SecurityPolicy",
+        "BackendTrafficPolicy",
+        "Secret",
+        "Ingress",
+    } <= kinds
     for obj in objects:
         result = schema_validator.validate(obj)
         assert result.status == "passed", (obj["kind"], obj["metadata"]["name"], result)
@@ -44,8 +57,13 @@ def test_limit_policy_carries_exactly_the_configured_numbers():
     # free: 200 tokens + 20 requests per minute; enterprise: 5000 tokens; premium has no tenant.
     assert table == [("team-a", 200, "Minute", True), ("team-a", 20, "Minute", False), ("team-b", 5000, "Minute", True)]
     token_rule = rules[0]
-    assert token_rule["cost"] == {"request": {"from": "Number", "number": 0}, "response": {"from": "Metadata", "metadata": {"namespace": "io.envoy.ai_gateway", "key": "llm_total_token"}}}
-    assert policy["spec"]["targetRefs"] == [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "llm-gateway"}]
+    assert token_rule["cost"] == {
+        "request": {"from": "Number", "number": 0},
+        "response": {"from": "Metadata", "metadata": {"namespace": "io.envoy.ai_gateway", "key": "llm_total_token"}},
+    }
+    assert policy["spec"]["targetRefs"] == [
+        {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "llm-gateway"}
+    ]
 
 
 def test_one_route_per_endpoint_by_served_model_name():
@@ -66,12 +84,29 @@ def test_tenants_authenticated_once_on_the_gateway_and_allowed_by_model():
     spec = policy["spec"]
     assert spec["targetRefs"] == [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "llm-gateway"}]
     assert [c["name"] for c in spec["apiKeyAuth"]["credentialRefs"]] == ["tenant-team-a", "tenant-team-b"]
-    assert (spec["apiKeyAuth"]["extractFrom"], spec["apiKeyAuth"]["forwardClientIDHeader"], spec["apiKeyAuth"]["sanitize"]) == ([{"headers": ["x-api-key"]}], "x-tenant-id", True)
+    assert (
+        spec["apiKeyAuth"]["extractFrom"],
+        spec["apiKeyAuth"]["forwardClientIDHeader"],
+        spec["apiKeyAuth"]["sanitize"],
+    ) == ([{"headers": ["x-api-key"]}], "x-tenant-id", True)
     assert spec["authorization"] == {
         "defaultAction": "Deny",
         "rules": [
-            {"name": "team-a", "action": "Allow", "principal": {"headers": [{"name": "x-tenant-id", "values": ["team-a"]}, {"name": "x-ai-eg-model", "values": ["Qwen3-4B-Instruct-2507"]}]}},
-            {"name": "team-b", "action": "Allow", "principal": {"headers": [{"name": "x-tenant-id", "values": ["team-b"]}]}},
+            {
+                "name": "team-a",
+                "action": "Allow",
+                "principal": {
+                    "headers": [
+                        {"name": "x-tenant-id", "values": ["team-a"]},
+                        {"name": "x-ai-eg-model", "values": ["Qwen3-4B-Instruct-2507"]},
+                    ]
+                },
+            },
+            {
+                "name": "team-b",
+                "action": "Allow",
+                "principal": {"headers": [{"name": "x-tenant-id", "values": ["team-b"]}]},
+            },
         ],
     }
     secret = next(o for o in objects if o["kind"] == "Secret" and o["metadata"]["name"] == "tenant-team-a")
@@ -81,7 +116,12 @@ def test_tenants_authenticated_once_on_the_gateway_and_allowed_by_model():
 
 def test_a_tenant_whose_models_are_not_routed_gets_no_allow_rule():
     # OME has no Service the gateway can name: team-a's only model is not routed, so only team-b is allowed.
-    spec = gateway(tenants=[{"name": "team-a", "tier": "free", "models": ["qwen3-4b-vllm"]}, {"name": "team-b", "tier": "enterprise"}])
+    spec = gateway(
+        tenants=[
+            {"name": "team-a", "tier": "free", "models": ["qwen3-4b-vllm"]},
+            {"name": "team-b", "tier": "enterprise"},
+        ]
+    )
     routes = [u for u in config.upstreams(endpoints(), PlatformSpec()) if u.endpoint != "qwen3-4b-vllm"]
     (policy,) = [o for o in render.render(spec, routes) if o["kind"] == "SecurityPolicy"]
     assert [r["name"] for r in policy["spec"]["authorization"]["rules"]] == ["team-b"]
@@ -92,13 +132,18 @@ def test_a_clients_own_tenant_header_is_removed_before_authentication():
     routing and every HTTP filter (envoyproxy/gateway@v1.8.1 api/v1alpha1/clienttrafficpolicy_types.go
     EarlyRequestHeaders, internal/xds/translator/listener.go buildEarlyHeaderMutation)."""
     (policy,) = [o for o in _objects() if o["kind"] == "ClientTrafficPolicy"]
-    assert policy["spec"] == {"targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "llm-gateway"}], "headers": {"earlyRequestHeaders": {"remove": ["x-tenant-id"]}}}
+    assert policy["spec"] == {
+        "targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "llm-gateway"}],
+        "headers": {"earlyRequestHeaders": {"remove": ["x-tenant-id"]}},
+    }
 
 
 def test_upstream_call_reuses_the_endpoints_own_key():
     objects = _objects()
     bsp = [o for o in objects if o["kind"] == "BackendSecurityPolicy"]
-    assert [(b["spec"]["type"], b["spec"]["apiKey"]["secretRef"]["name"], b["spec"]["targetRefs"][0]["name"]) for b in bsp] == [("APIKey", "qwen3-4b-vllm-upstream-key", "qwen3-4b-vllm")]
+    assert [
+        (b["spec"]["type"], b["spec"]["apiKey"]["secretRef"]["name"], b["spec"]["targetRefs"][0]["name"]) for b in bsp
+    ] == [("APIKey", "qwen3-4b-vllm-upstream-key", "qwen3-4b-vllm")]
     copy = next(o for o in objects if o["kind"] == "Secret" and o["metadata"]["name"] == "qwen3-4b-vllm-upstream-key")
     assert copy["stringData"] == {"apiKey": "endpoint-key"}
 
@@ -118,4 +163,9 @@ def test_alb_health_checks_envoys_readiness_listener_on_the_pod():
     need not carry it."""
     annotations = render.ingress(gateway())["metadata"]["annotations"]
     a = "alb.ingress.kubernetes.io/"
-    assert (annotations[a + "target-type"], annotations[a + "healthcheck-port"], annotations[a + "healthcheck-path"], annotations[a + "healthcheck-protocol"]) == ("ip", "19003", "/ready", "HTTP")
+    assert (
+        annotations[a + "target-type"],
+        annotations[a + "healthcheck-port"],
+        annotations[a + "healthcheck-path"],
+        annotations[a + "healthcheck-protocol"],
+    ) == ("ip", "19003", "/ready", "HTTP")

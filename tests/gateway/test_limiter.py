@@ -35,10 +35,14 @@ MODEL_B = "Qwen3-0.6B"  # qwen3-0-6b-vllm-kserve: team-b only
 
 
 def _call(url: str, model: str, key: str = "", extra: dict | None = None) -> int:
-    body = json.dumps({"model": model, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2, "stream": True}).encode()
+    body = json.dumps(
+        {"model": model, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2, "stream": True}
+    ).encode()
     headers = {"Content-Type": "application/json", **({"x-api-key": key} if key else {}), **(extra or {})}
     try:
-        with urllib.request.urlopen(urllib.request.Request(f"{url}/v1/chat/completions", data=body, headers=headers), timeout=10) as resp:
+        with urllib.request.urlopen(
+            urllib.request.Request(f"{url}/v1/chat/completions", data=body, headers=headers), timeout=10
+        ) as resp:
             resp.read()
             return resp.status
     except urllib.error.HTTPError as err:
@@ -48,7 +52,11 @@ def _call(url: str, model: str, key: str = "", extra: dict | None = None) -> int
 def _statuses(objects, extra: dict | None = None) -> dict[tuple[str, str], int]:
     server = LimiterServer(objects, clock=lambda: MINUTE_START).start()
     try:
-        return {(tenant, model): _call(server.url, model, KEYS[tenant], extra) for tenant in ("team-a", "team-b") for model in (MODEL_A, MODEL_B)}
+        return {
+            (tenant, model): _call(server.url, model, KEYS[tenant], extra)
+            for tenant in ("team-a", "team-b")
+            for model in (MODEL_A, MODEL_B)
+        }
     finally:
         server.stop()
 
@@ -69,7 +77,18 @@ def keys_file(tmp_path):
 
 def _run(url: str, keys_file: str, requests: int = 20):
     # D(20,30): every response's usage is 20 + 30 = 50 tokens.
-    cfg = BenchmarkConfig(url=url, model="Qwen3-4B-Instruct-2507", scenario="D(20,30)", concurrency=(1,), max_requests=requests, max_seconds=30, timeout=10, warmup=0, engine_metrics=False, api_keys=keys_file)
+    cfg = BenchmarkConfig(
+        url=url,
+        model="Qwen3-4B-Instruct-2507",
+        scenario="D(20,30)",
+        concurrency=(1,),
+        max_requests=requests,
+        max_seconds=30,
+        timeout=10,
+        warmup=0,
+        engine_metrics=False,
+        api_keys=keys_file,
+    )
     return run_benchmark_sync(cfg)
 
 
@@ -83,15 +102,39 @@ def test_free_tier_cut_off_at_200_tokens_per_minute_and_429_is_rate_limited_not_
     result = _run(limiter.url, keys_file)
     (level,) = result.levels
     # team-a (free, 200): admitted at 0, 50, 100, 150 tokens used; refused from 200 on.
-    assert level.tenants["team-a"] == {"sent": 10, "ok": 4, "rate_limited": 6, "errors": 0, "shed": 0, "tokens": 200, "first_rate_limited": 4, "last_limits": {"x-ratelimit-limit": "200", "x-ratelimit-remaining": "0", "x-tokens-limit": "200", "x-tokens-used": "200", "x-tokens-remaining": "0"}}
+    assert level.tenants["team-a"] == {
+        "sent": 10,
+        "ok": 4,
+        "rate_limited": 6,
+        "errors": 0,
+        "shed": 0,
+        "tokens": 200,
+        "first_rate_limited": 4,
+        "last_limits": {
+            "x-ratelimit-limit": "200",
+            "x-ratelimit-remaining": "0",
+            "x-tokens-limit": "200",
+            "x-tokens-used": "200",
+            "x-tokens-remaining": "0",
+        },
+    }
     # team-b (enterprise, 5000) is not limited at the same load.
-    assert {k: level.tenants["team-b"][k] for k in ("sent", "ok", "rate_limited", "errors", "tokens")} == {"sent": 10, "ok": 10, "rate_limited": 0, "errors": 0, "tokens": 500}
+    assert {k: level.tenants["team-b"][k] for k in ("sent", "ok", "rate_limited", "errors", "tokens")} == {
+        "sent": 10,
+        "ok": 10,
+        "rate_limited": 0,
+        "errors": 0,
+        "tokens": 500,
+    }
     assert (level.completed, level.failed, level.rate_limited, level.errors, level.error_rate) == (14, 0, 6, {}, 0.0)
     assert result.all_failed is None
 
 
 def test_requests_per_minute_limit_applies_besides_tokens(keys_file):
-    tiers = [{"name": "free", "tokensPerMinute": 10_000, "requestsPerMinute": 3}, {"name": "enterprise", "tokensPerMinute": 5000}]
+    tiers = [
+        {"name": "free", "tokensPerMinute": 10_000, "requestsPerMinute": 3},
+        {"name": "enterprise", "tokensPerMinute": 5000},
+    ]
     server = LimiterServer(_objects(tiers=tiers), clock=lambda: MINUTE_START).start()
     try:
         level = _run(server.url, keys_file, requests=10).levels[0]
@@ -107,7 +150,27 @@ def test_remaining_headers_recorded_on_each_request(limiter, keys_file):
 
 
 def test_cli_api_keys_prints_the_per_tenant_report(limiter, keys_file, capsys):
-    code = cli.main(["run", "--url", limiter.url, "--model", "Qwen3-4B-Instruct-2507", "--scenario", "D(20,30)", "--concurrency", "1", "--max-requests", "20", "--warmup", "0", "--no-engine-metrics", "--quiet", "--api-keys", keys_file])
+    code = cli.main(
+        [
+            "run",
+            "--url",
+            limiter.url,
+            "--model",
+            "Qwen3-4B-Instruct-2507",
+            "--scenario",
+            "D(20,30)",
+            "--concurrency",
+            "1",
+            "--max-requests",
+            "20",
+            "--warmup",
+            "0",
+            "--no-engine-metrics",
+            "--quiet",
+            "--api-keys",
+            keys_file,
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     team_a = next(line for line in out.splitlines() if "team-a" in line)
@@ -115,11 +178,15 @@ def test_cli_api_keys_prints_the_per_tenant_report(limiter, keys_file, capsys):
     assert KEYS["team-a"] not in out
 
 
-@pytest.mark.parametrize("content, why", [("not json", "is not JSON"), ("[]", "holds no keys"), ('[{"tenant": "a"}]', "entry 0")])
+@pytest.mark.parametrize(
+    "content, why", [("not json", "is not JSON"), ("[]", "holds no keys"), ('[{"tenant": "a"}]', "entry 0")]
+)
 def test_cli_bad_keys_file_exits_2_naming_the_option(tmp_path, capsys, content, why):
     path = tmp_path / "keys.json"
     path.write_text(content)
-    code = cli.main(["run", "--url", "http://127.0.0.1:9", "--model", "m", "--concurrency", "1", "--api-keys", str(path)])
+    code = cli.main(
+        ["run", "--url", "http://127.0.0.1:9", "--model", "m", "--concurrency", "1", "--api-keys", str(path)]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "--api-keys" in err and why in err and "Traceback" not in err
 
@@ -127,7 +194,19 @@ def test_cli_bad_keys_file_exits_2_naming_the_option(tmp_path, capsys, content, 
 def test_sessions_carry_one_tenants_key_with_the_session_id_and_a_429_ends_the_session(limiter, keys_file):
     # Three-turn sessions, alternating tenants by session. team-a (free, 200 tokens at 50 a turn) is
     # cut off on its 5th request: the 2nd turn of its 3rd session, which then sends no 3rd turn.
-    cfg = BenchmarkConfig(url=limiter.url, model="Qwen3-4B-Instruct-2507", scenario="D(20,30)", concurrency=(1,), max_requests=12, max_seconds=30, timeout=10, warmup=0, engine_metrics=False, api_keys=keys_file, turns=3)
+    cfg = BenchmarkConfig(
+        url=limiter.url,
+        model="Qwen3-4B-Instruct-2507",
+        scenario="D(20,30)",
+        concurrency=(1,),
+        max_requests=12,
+        max_seconds=30,
+        timeout=10,
+        warmup=0,
+        engine_metrics=False,
+        api_keys=keys_file,
+        turns=3,
+    )
     (level,) = run_benchmark_sync(cfg).levels
     sent = [(h["x-api-key"], h["Authorization"], h["X-Session-Id"]) for h in limiter.headers]
     sessions: dict[str, set[str]] = {}
@@ -136,17 +215,42 @@ def test_sessions_carry_one_tenants_key_with_the_session_id_and_a_429_ends_the_s
         sessions.setdefault(session, set()).add(key)
     assert all(len(keys) == 1 for keys in sessions.values())  # every turn of a session: one tenant's key
     team_a = sorted((r for r in level.records if r.tenant == "team-a"), key=lambda r: r.index)
-    assert [(r.turn, r.ok, r.rate_limited) for r in team_a] == [(1, True, False), (2, True, False), (3, True, False), (1, True, False), (2, False, True), (1, False, True)]
-    assert (level.tenants["team-a"]["rate_limited"], level.tenants["team-b"]["ok"], level.failed, level.rate_limited) == (2, 6, 0, 2)
+    assert [(r.turn, r.ok, r.rate_limited) for r in team_a] == [
+        (1, True, False),
+        (2, True, False),
+        (3, True, False),
+        (1, True, False),
+        (2, False, True),
+        (1, False, True),
+    ]
+    assert (
+        level.tenants["team-a"]["rate_limited"],
+        level.tenants["team-b"]["ok"],
+        level.failed,
+        level.rate_limited,
+    ) == (2, 6, 0, 2)
 
 
 def test_rate_limited_levels_keep_the_scrapers_verdict(limiter, keys_file):
     # A gateway serves no engine /metrics: the scraper says so once; the 429s stay rate_limited.
-    cfg = BenchmarkConfig(url=limiter.url, model="Qwen3-4B-Instruct-2507", scenario="D(20,30)", concurrency=(1,), max_requests=20, max_seconds=30, timeout=10, warmup=2, engine_metrics=True, api_keys=keys_file)
+    cfg = BenchmarkConfig(
+        url=limiter.url,
+        model="Qwen3-4B-Instruct-2507",
+        scenario="D(20,30)",
+        concurrency=(1,),
+        max_requests=20,
+        max_seconds=30,
+        timeout=10,
+        warmup=2,
+        engine_metrics=True,
+        api_keys=keys_file,
+    )
     result = run_benchmark_sync(cfg)
     (level,) = result.levels
     assert result.aborted is None and result.warmup["failed"] == 0
-    assert level.engine_metrics is None and any(w.startswith("engine metrics off: ") and "HTTP 404" in w for w in result.warnings)
+    assert level.engine_metrics is None and any(
+        w.startswith("engine metrics off: ") and "HTTP 404" in w for w in result.warnings
+    )
     assert (level.failed, level.errors) == (0, {}) and level.rate_limited > 0
 
 
@@ -157,14 +261,25 @@ def test_T2_tenant_reaches_only_its_models_whichever_route_is_older(reverse_rout
     the allow-list is judged on the model AI Gateway set (envoyproxy/ai-gateway@v1.1.0
     internal/extproc/processor_impl.go). The order in which the routes were created does not matter."""
     objects = _objects(reverse_routes=reverse_routes)
-    assert [o["metadata"]["name"] for o in objects if o["kind"] == "AIGatewayRoute"][0] == ("qwen3-0-6b-vllm-kserve" if reverse_routes else "qwen3-4b-vllm")
-    assert _statuses(objects) == {("team-a", MODEL_A): 200, ("team-a", MODEL_B): 403, ("team-b", MODEL_A): 200, ("team-b", MODEL_B): 200}
+    assert [o["metadata"]["name"] for o in objects if o["kind"] == "AIGatewayRoute"][0] == (
+        "qwen3-0-6b-vllm-kserve" if reverse_routes else "qwen3-4b-vllm"
+    )
+    assert _statuses(objects) == {
+        ("team-a", MODEL_A): 200,
+        ("team-a", MODEL_B): 403,
+        ("team-b", MODEL_A): 200,
+        ("team-b", MODEL_B): 200,
+    }
 
 
 def test_T2_no_key_unknown_key_and_unknown_model():
     server = LimiterServer(_objects(), clock=lambda: MINUTE_START).start()
     try:
-        assert (_call(server.url, MODEL_A), _call(server.url, MODEL_A, "sk-nobody"), _call(server.url, "llama-70b", KEYS["team-b"])) == (401, 401, 404)
+        assert (
+            _call(server.url, MODEL_A),
+            _call(server.url, MODEL_A, "sk-nobody"),
+            _call(server.url, "llama-70b", KEYS["team-b"]),
+        ) == (401, 401, 404)
     finally:
         server.stop()
 
@@ -189,10 +304,26 @@ def _keys_per_route(objects):
     out = [o for o in objects if o["kind"] != "SecurityPolicy"]
     for route in [o for o in objects if o["kind"] == "AIGatewayRoute"]:
         model = route["spec"]["rules"][0]["matches"][0]["headers"][0]["value"]
-        allowed = [r["name"] for r in rules if all(model in h["values"] for h in r["principal"]["headers"] if h["name"] == "x-ai-eg-model")]
+        allowed = [
+            r["name"]
+            for r in rules
+            if all(model in h["values"] for h in r["principal"]["headers"] if h["name"] == "x-ai-eg-model")
+        ]
         policy = copy.deepcopy(gateway_policy)
         policy["metadata"]["name"] = f"{route['metadata']['name']}-tenants"
-        policy["spec"] = {"targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "name": route["metadata"]["name"]}], "apiKeyAuth": {**policy["spec"]["apiKeyAuth"], "credentialRefs": [c for c in policy["spec"]["apiKeyAuth"]["credentialRefs"] if c["name"] in {f"tenant-{t}" for t in allowed}]}}
+        policy["spec"] = {
+            "targetRefs": [
+                {"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "name": route["metadata"]["name"]}
+            ],
+            "apiKeyAuth": {
+                **policy["spec"]["apiKeyAuth"],
+                "credentialRefs": [
+                    c
+                    for c in policy["spec"]["apiKeyAuth"]["credentialRefs"]
+                    if c["name"] in {f"tenant-{t}" for t in allowed}
+                ],
+            },
+        }
         out.append(policy)
     return out
 

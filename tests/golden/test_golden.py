@@ -17,13 +17,12 @@ import pytest
 import yaml
 
 from components.rules.backends import BACKENDS as REGISTERED
+from components.rules.backends import render as render_backend
 from components.rules.policy_eval import evaluate
 from components.rules.resources import from_manifest
 from components.rules.spec import EndpointSpec, IngressSpec
-from components.rules.backends import render as render_backend
 from stacks import plan as plan_cmd
 from stacks.yamlio import load_all_file
-
 from tests.example_stacks import user_plan
 
 DATA = Path(__file__).parent / "data"
@@ -45,7 +44,9 @@ def compare(name: str, text: str) -> None:
     assert path.exists(), f"{path} is missing: run LLM_SERVING_UPDATE_GOLDEN=1 python -m pytest tests/golden"
     expected = path.read_text(encoding="utf-8")
     if text != expected:
-        first = next(i for i, (a, b) in enumerate(zip(text.splitlines() + [""], expected.splitlines() + [""])) if a != b)
+        first = next(
+            i for i, (a, b) in enumerate(zip(text.splitlines() + [""], expected.splitlines() + [""])) if a != b
+        )
         got, want = (text.splitlines() + [""])[first], (expected.splitlines() + [""])[first]
         pytest.fail(f"{name} differs from the stored output at line {first + 1}:\n  stored: {want}\n  now:    {got}")
 
@@ -54,7 +55,9 @@ def compare(name: str, text: str) -> None:
 
 
 def plan_view(stack: str) -> str:
-    plan = user_plan(stack)  # the values a user sets (SET THIS) filled in; schema results are not part of the view: they depend on the machine
+    plan = user_plan(
+        stack
+    )  # the values a user sets (SET THIS) filled in; schema results are not part of the view: they depend on the machine
     resources = [f"{r.type_} {r.name}" for r in plan.resources]
     objects = [plan_cmd.redact(o.manifest) for o in plan.objects]
     findings = [f"{o.kind}/{o.name}: {p}" for o in plan.objects for p in o.problems]
@@ -72,12 +75,33 @@ def test_offline_plan_of_every_example_stack_is_unchanged(stack):
 # ---------------------------------------------------------------- every backend's objects
 
 ENDPOINTS: dict[str, dict[str, Any]] = {
-    "vllm-s3": {"name": "Qwen3_4B", "model": "Qwen/Qwen3-4B-Instruct-2507", "engine": "vllm", "instanceType": "ml.g5.12xlarge", "namespace": "team-a",
-                "modelSource": {"type": "s3", "bucket": "my-models", "path": "qwen3-4b/"}, "apiKey": True, "engineArgs": {"maxNumSeqs": 64}},
-    "sglang-hf": {"name": "llama-sglang", "model": "meta-llama/Llama-3.1-8B-Instruct", "engine": "sglang", "instanceType": "g6e.2xlarge",
-                  "modelSource": {"type": "huggingface", "tokenSecret": {"name": "hf-token", "key": "token"}}, "replicas": 2},
-    "vllm-t4-autoscaled": {"name": "small", "model": "Qwen/Qwen3-0.6B", "engine": "vllm", "instanceType": "g4dn.xlarge", "publicAlb": True,
-                           "modelSource": {"type": "s3", "bucket": "my-models", "path": "q/"}, "autoscaling": {"minReplicas": 1, "maxReplicas": 3}},
+    "vllm-s3": {
+        "name": "Qwen3_4B",
+        "model": "Qwen/Qwen3-4B-Instruct-2507",
+        "engine": "vllm",
+        "instanceType": "ml.g5.12xlarge",
+        "namespace": "team-a",
+        "modelSource": {"type": "s3", "bucket": "my-models", "path": "qwen3-4b/"},
+        "apiKey": True,
+        "engineArgs": {"maxNumSeqs": 64},
+    },
+    "sglang-hf": {
+        "name": "llama-sglang",
+        "model": "meta-llama/Llama-3.1-8B-Instruct",
+        "engine": "sglang",
+        "instanceType": "g6e.2xlarge",
+        "modelSource": {"type": "huggingface", "tokenSecret": {"name": "hf-token", "key": "token"}},
+        "replicas": 2,
+    },
+    "vllm-t4-autoscaled": {
+        "name": "small",
+        "model": "Qwen/Qwen3-0.6B",
+        "engine": "vllm",
+        "instanceType": "g4dn.xlarge",
+        "publicAlb": True,
+        "modelSource": {"type": "s3", "bucket": "my-models", "path": "q/"},
+        "autoscaling": {"minReplicas": 1, "maxReplicas": 3},
+    },
 }
 HYPERPOD_ONLY = {"intelligentRouting": True, "routingStrategy": "prefixaware", "kvCache": {"l1": True}}
 
@@ -95,7 +119,13 @@ def spec(name: str, backend: str) -> EndpointSpec:
 def rendered(name: str, backend: str) -> list[dict[str, Any]]:
     """One call for every backend: the registry's render with the same context (each backend reads what it needs)."""
     s = spec(name, backend)
-    return render_backend(s, region="us-east-1", ingress=IngressSpec(), api_key="<api-key>" if s.api_key else None, alb_tags={"llm-serving/stack": "golden"})
+    return render_backend(
+        s,
+        region="us-east-1",
+        ingress=IngressSpec(),
+        api_key="<api-key>" if s.api_key else None,
+        alb_tags={"llm-serving/stack": "golden"},
+    )
 
 
 @pytest.mark.parametrize("backend", list(REGISTERED))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import threading
 from http.server import BaseHTTPRequestHandler
-from typing import Any, Optional
+from typing import Any
 
 from tests.loopback import LoopbackServer
 
@@ -18,7 +18,7 @@ HANG = "hang"
 
 
 class EndpointServer(LoopbackServer):
-    def __init__(self, served: str, key: Optional[str] = None) -> None:
+    def __init__(self, served: str, key: str | None = None) -> None:
         self.served = served
         self.key = key
         self.answers: dict[str, Any] = {}  # path -> (status, body) or HANG
@@ -48,12 +48,36 @@ class EndpointServer(LoopbackServer):
                 if server.key is not None and self.headers.get("Authorization") != f"Bearer {server.key}":
                     return self._send(401, {"error": "Unauthorized"})
                 if self.command == "GET" and self.path == "/v1/models":
-                    return self._send(200, {"object": "list", "data": [{"id": server.served, "object": "model", "owned_by": "vllm"}]})
+                    return self._send(
+                        200, {"object": "list", "data": [{"id": server.served, "object": "model", "owned_by": "vllm"}]}
+                    )
                 if self.command == "POST" and self.path in ("/v1/chat/completions", "/v1/completions"):
                     if (body or {}).get("model") != server.served:
-                        return self._send(404, {"error": {"message": f"The model `{(body or {}).get('model')}` does not exist.", "type": "NotFoundError", "code": 404}})
-                    return self._send(200, {"object": "chat.completion", "model": server.served, "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hi"}, "finish_reason": "length"}],
-                                            "usage": {"prompt_tokens": 9, "completion_tokens": 1, "total_tokens": 10}})
+                        return self._send(
+                            404,
+                            {
+                                "error": {
+                                    "message": f"The model `{(body or {}).get('model')}` does not exist.",
+                                    "type": "NotFoundError",
+                                    "code": 404,
+                                }
+                            },
+                        )
+                    return self._send(
+                        200,
+                        {
+                            "object": "chat.completion",
+                            "model": server.served,
+                            "choices": [
+                                {
+                                    "index": 0,
+                                    "message": {"role": "assistant", "content": "Hi"},
+                                    "finish_reason": "length",
+                                }
+                            ],
+                            "usage": {"prompt_tokens": 9, "completion_tokens": 1, "total_tokens": 10},
+                        },
+                    )
                 self._send(404, {"detail": "Not Found"})
 
             def _send(self, code: int, body: Any) -> None:

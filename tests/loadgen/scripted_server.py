@@ -40,15 +40,24 @@ def _event(obj) -> bytes:
     return b"data: " + (obj if isinstance(obj, bytes) else json.dumps(obj).encode()) + b"\n\n"
 
 
-def _choice(chat: bool, text: str | None, finish: str | None = None, role: bool = False, reasoning: bool = False) -> dict:
+def _choice(
+    chat: bool, text: str | None, finish: str | None = None, role: bool = False, reasoning: bool = False
+) -> dict:
     if chat:
-        delta = {"role": "assistant", "content": ""} if role else ({"reasoning_content": text} if reasoning else {"content": text})
+        delta = (
+            {"role": "assistant", "content": ""}
+            if role
+            else ({"reasoning_content": text} if reasoning else {"content": text})
+        )
         return {"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
     return {"object": "text_completion", "choices": [{"index": 0, "text": text or "", "finish_reason": finish}]}
 
 
 def _usage(prompt: int, completion: int) -> dict:
-    return {"choices": [], "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}}
+    return {
+        "choices": [],
+        "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
+    }
 
 
 HOLD_LIMIT_S = 30.0
@@ -56,6 +65,7 @@ SLOW_SECONDS = 0.3
 ENDLESS_LINE_BYTES = 64 * 1024  # each line well under the client's line limit ...
 ENDLESS_MAX_BYTES = 40 * 1024 * 1024  # ... but together well over its event limit
 ENDLESS_TOKENS = 5000
+
 
 class ScriptedServer:
     def __init__(self) -> None:
@@ -74,7 +84,7 @@ class ScriptedServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> "ScriptedServer":
+    def start(self) -> ScriptedServer:
         self._thread.start()
         asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
         return self
@@ -133,26 +143,45 @@ class ScriptedServer:
         if name == "http500":
             return web.Response(status=500, text="boom: engine overloaded")
         if name == "http429":  # a gateway whose limit is spent: every request refused for the key's budget
-            return web.Response(status=429, text="rate limited", headers={"x-ratelimit-limit": "1", "x-ratelimit-remaining": "0"})
+            return web.Response(
+                status=429, text="rate limited", headers={"x-ratelimit-limit": "1", "x-ratelimit-remaining": "0"}
+            )
         if name == "http429-500":  # refused and failing by turns: even requests 429, odd ones 500
-            return web.Response(status=429, text="rate limited", headers={"x-ratelimit-remaining": "0"}) if number % 2 == 0 else web.Response(status=500, text="boom: engine overloaded")
-        if name.startswith("sidecar429-"):  # a worker behind nginx's concurrency limit (requestLimits): over it, 429 and no limit headers
+            return (
+                web.Response(status=429, text="rate limited", headers={"x-ratelimit-remaining": "0"})
+                if number % 2 == 0
+                else web.Response(status=500, text="boom: engine overloaded")
+            )
+        if name.startswith(
+            "sidecar429-"
+        ):  # a worker behind nginx's concurrency limit (requestLimits): over it, 429 and no limit headers
             if self.inflight > int(name.rsplit("-", 1)[1]):
-                return web.Response(status=429, text="<html><head><title>429 Too Many Requests</title></head></html>", content_type="text/html")
+                return web.Response(
+                    status=429,
+                    text="<html><head><title>429 Too Many Requests</title></head></html>",
+                    content_type="text/html",
+                )
             await asyncio.sleep(0.2)
             name = "fast"
         if name == "http500-markup":  # server text that is also Rich markup
             return web.Response(status=500, text="[/x] engine [bold]overloaded[/bold] [/]")
         if name == "echo-key":  # a server that quotes the credential it refused
             auth = request.headers.get("Authorization", "")
-            return web.Response(status=401, text=f"invalid API key {auth!r} (x-api-key {request.headers.get('x-api-key', '')})")
+            return web.Response(
+                status=401, text=f"invalid API key {auth!r} (x-api-key {request.headers.get('x-api-key', '')})"
+            )
         if name == "nonstream":
             return web.json_response({"object": "chat.completion", "choices": [{"message": {"content": "hi"}}]})
         if name == "stall-headers":
             await asyncio.sleep(30)
         if name == "oneshot":  # the whole answer in the response's one write: complete before the client's post returns
-            events = [_event(_choice(chat, None, role=True)), *(_event(_choice(chat, f" t{i}")) for i in range(n)),
-                      _event(_choice(chat, "", finish="length")), _event(_usage(PROMPT_TOKENS, n)), _event(b"[DONE]")]
+            events = [
+                _event(_choice(chat, None, role=True)),
+                *(_event(_choice(chat, f" t{i}")) for i in range(n)),
+                _event(_choice(chat, "", finish="length")),
+                _event(_usage(PROMPT_TOKENS, n)),
+                _event(b"[DONE]"),
+            ]
             return web.Response(body=b"".join(events), content_type="text/event-stream")
         headers = {"Content-Type": "text/event-stream"}
         if name == "echo-key-header":  # answers, and echoes the key in a rate-limit header the client records
@@ -233,7 +262,7 @@ class ScriptedServer:
             await send(_event(b"[DONE]"))
         elif name == "malformed":
             await send(_event(_choice(chat, " ok")))
-            await send(b"data: {\"choices\": [ this is not json\n\n")
+            await send(b'data: {"choices": [ this is not json\n\n')
             await send(_event(b"[DONE]"))
         elif name == "error-event":
             await send(_event(_choice(chat, " ok")))
@@ -261,9 +290,30 @@ def signal_mid_run(server: ScriptedServer, out: Path, sig: int) -> tuple[int, st
     ``sig`` once at least two requests have finished, and returns (exit status, stderr)."""
     server.bodies.clear()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks", "run", "--url", server.url, "--model", "slow", "--concurrency", "2,4",
-         "--max-requests", "100000", "--max-seconds", "60", "--warmup", "0", "--out", str(out)],
-        cwd=Path(__file__).resolve().parents[2], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "benchmarks",
+            "run",
+            "--url",
+            server.url,
+            "--model",
+            "slow",
+            "--concurrency",
+            "2,4",
+            "--max-requests",
+            "100000",
+            "--max-seconds",
+            "60",
+            "--warmup",
+            "0",
+            "--out",
+            str(out),
+        ],
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         server.wait_for_requests(4)  # two finished at least: the run is under way, its handlers set

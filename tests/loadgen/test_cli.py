@@ -6,7 +6,6 @@ import signal
 import pytest
 
 from benchmarks.cli import main
-
 from tests.loadgen.scripted_server import signal_mid_run
 
 
@@ -45,8 +44,28 @@ def test_bad_url(capsys):
 
 def test_run_writes_json_and_table(server, tmp_path, capsys):
     out = tmp_path / "r.json"
-    code = main(["run", "--url", server.url, "--model", "org/fast", "--concurrency", "1,2", "--max-requests", "4",
-                 "--scenario", "D(20,5)", "--slo", "ttft=1,tpot=0.5", "--warmup", "1", "--out", str(out), "--quiet"])
+    code = main(
+        [
+            "run",
+            "--url",
+            server.url,
+            "--model",
+            "org/fast",
+            "--concurrency",
+            "1,2",
+            "--max-requests",
+            "4",
+            "--scenario",
+            "D(20,5)",
+            "--slo",
+            "ttft=1,tpot=0.5",
+            "--warmup",
+            "1",
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
     assert code == 0
     shown = capsys.readouterr().out
     assert "fast" in shown and "c2" in shown
@@ -59,8 +78,26 @@ def test_run_writes_json_and_table(server, tmp_path, capsys):
 
 def test_api_key_is_sent_but_never_written(server, tmp_path):
     out = tmp_path / "r.json"
-    main(["run", "--url", server.url, "--model", "fast", "--api-key", "sekrit", "--concurrency", "1", "--max-requests", "1",
-          "--warmup", "0", "--out", str(out), "--quiet"])
+    main(
+        [
+            "run",
+            "--url",
+            server.url,
+            "--model",
+            "fast",
+            "--api-key",
+            "sekrit",
+            "--concurrency",
+            "1",
+            "--max-requests",
+            "1",
+            "--warmup",
+            "0",
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
     assert "sekrit" not in out.read_text()
 
 

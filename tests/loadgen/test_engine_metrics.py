@@ -71,8 +71,12 @@ sglang:num_running_reqs{engine_type="unified",model_name="m"} 0.0
 
 def test_engine_metrics_vllm_series_are_summed_and_fractions_averaged():
     assert parse(VLLM_TEXT) == {
-        "running": 5.0, "waiting": 1.0, "kv_cache_usage": 0.375,
-        "prefix_cache_queries": 1600.0, "prefix_cache_hits": 500.0, "preemptions": 7.0,
+        "running": 5.0,
+        "waiting": 1.0,
+        "kv_cache_usage": 0.375,
+        "prefix_cache_queries": 1600.0,
+        "prefix_cache_hits": 500.0,
+        "preemptions": 7.0,
     }
 
 
@@ -82,15 +86,36 @@ def test_engine_metrics_older_vllm_gpu_cache_usage_name():
 
 def test_engine_metrics_sglang_names():
     assert parse(SGLANG_TEXT) == {
-        "running": 8.0, "waiting": 4.0, "kv_cache_usage": 0.52,
-        "prefix_cache_queries": 4000.0, "prefix_cache_hits": 1500.0,
+        "running": 8.0,
+        "waiting": 4.0,
+        "kv_cache_usage": 0.52,
+        "prefix_cache_queries": 4000.0,
+        "prefix_cache_hits": 1500.0,
     }
 
 
 def test_engine_metrics_counters_are_deltas_gauges_max_and_mean():
-    before = {"running": 0.0, "kv_cache_usage": 0.1, "prefix_cache_queries": 1000.0, "prefix_cache_hits": 200.0, "preemptions": 3.0}
-    during = {"running": 6.0, "kv_cache_usage": 0.7, "prefix_cache_queries": 1500.0, "prefix_cache_hits": 400.0, "preemptions": 4.0}
-    after = {"running": 0.0, "kv_cache_usage": 0.1, "prefix_cache_queries": 2000.0, "prefix_cache_hits": 500.0, "preemptions": 5.0}
+    before = {
+        "running": 0.0,
+        "kv_cache_usage": 0.1,
+        "prefix_cache_queries": 1000.0,
+        "prefix_cache_hits": 200.0,
+        "preemptions": 3.0,
+    }
+    during = {
+        "running": 6.0,
+        "kv_cache_usage": 0.7,
+        "prefix_cache_queries": 1500.0,
+        "prefix_cache_hits": 400.0,
+        "preemptions": 4.0,
+    }
+    after = {
+        "running": 0.0,
+        "kv_cache_usage": 0.1,
+        "prefix_cache_queries": 2000.0,
+        "prefix_cache_hits": 500.0,
+        "preemptions": 5.0,
+    }
     s = summarize([before, during, after], "vllm")
     assert s["running"] == {"max": 6.0, "mean": 2.0}
     assert s["kv_cache_usage"] == {"max": 0.7, "mean": pytest.approx(0.3)}
@@ -152,8 +177,17 @@ def engine_server(request):
 
 
 def _config(url: str, **kw) -> BenchmarkConfig:
-    return BenchmarkConfig(url=url, model="bench", scenario="D(12,4)", concurrency=(2,), max_requests=8, warmup=1,
-                           timeout=10, max_seconds=10, **kw)
+    return BenchmarkConfig(
+        url=url,
+        model="bench",
+        scenario="D(12,4)",
+        concurrency=(2,),
+        max_requests=8,
+        warmup=1,
+        timeout=10,
+        max_seconds=10,
+        **kw,
+    )
 
 
 def test_engine_metrics_level_deltas_from_the_fake_engine(engine_server):
@@ -178,8 +212,29 @@ def test_engine_metrics_in_json_and_table(tmp_path, capsys):
     proc, url = stream_server.start(0.001, metrics="vllm")
     try:
         out = tmp_path / "r.json"
-        assert main(["run", "--url", url, "--model", "bench", "--scenario", "D(12,4)", "--concurrency", "1",
-                     "--max-requests", "4", "--warmup", "1", "--quiet", "--out", str(out)]) == 0
+        assert (
+            main(
+                [
+                    "run",
+                    "--url",
+                    url,
+                    "--model",
+                    "bench",
+                    "--scenario",
+                    "D(12,4)",
+                    "--concurrency",
+                    "1",
+                    "--max-requests",
+                    "4",
+                    "--warmup",
+                    "1",
+                    "--quiet",
+                    "--out",
+                    str(out),
+                ]
+            )
+            == 0
+        )
     finally:
         proc.kill()
         proc.wait(5)
@@ -296,7 +351,9 @@ def test_engine_metrics_a_late_scrape_under_load_is_skipped_not_the_levels_figur
     ],
 )
 def test_engine_metrics_page_is_read_whole_up_to_its_cap(padding, figure, warning):
-    filler = "".join(f"# HELP filler_{i} padding\n# TYPE filler_{i} gauge\nfiller_{i} 1\n" for i in range(padding // 60))
+    filler = "".join(
+        f"# HELP filler_{i} padding\n# TYPE filler_{i} gauge\nfiller_{i} 1\n" for i in range(padding // 60)
+    )
 
     async def go():
         async def page(request):

@@ -18,9 +18,24 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "load-generator.md"
 
 
 def _ok(index, start, ttft, e2e, n_in, n_out, itl):
-    r = RequestRecord(index, n_in, n_out, scheduled=start, start=start, end=start + e2e, ok=True, status=200,
-                      ttft=ttft, e2e=e2e, itl=itl, tpot=(e2e - ttft) / (n_out - 1), input_tokens=n_in, output_tokens=n_out,
-                      usage_from_server=True, chunks=n_out)
+    r = RequestRecord(
+        index,
+        n_in,
+        n_out,
+        scheduled=start,
+        start=start,
+        end=start + e2e,
+        ok=True,
+        status=200,
+        ttft=ttft,
+        e2e=e2e,
+        itl=itl,
+        tpot=(e2e - ttft) / (n_out - 1),
+        input_tokens=n_in,
+        output_tokens=n_out,
+        usage_from_server=True,
+        chunks=n_out,
+    )
     return r
 
 
@@ -38,7 +53,12 @@ def test_export_genai_bench_fields_and_units():
     doc = genai_bench(tiny_result(), tiny_result().levels[0])
     agg = doc["aggregated_metrics"]
     assert doc["_time_unit"] == "s"
-    assert (agg["scenario"], agg["num_concurrency"], agg["iteration_type"], agg["run_duration"]) == ("D(100,5)", 2, "num_concurrency", 4.0)
+    assert (agg["scenario"], agg["num_concurrency"], agg["iteration_type"], agg["run_duration"]) == (
+        "D(100,5)",
+        2,
+        "num_concurrency",
+        4.0,
+    )
     assert agg["mean_output_throughput_tokens_per_s"] == 2.0  # 8 tokens / 4 s
     assert agg["mean_input_throughput_tokens_per_s"] == 75.0  # 300 / 4
     assert agg["mean_total_tokens_throughput_tokens_per_s"] == 77.0
@@ -47,8 +67,21 @@ def test_export_genai_bench_fields_and_units():
     assert (agg["num_error_requests"], agg["num_completed_requests"], agg["num_requests"]) == (1, 2, 3)
     assert agg["error_rate"] == pytest.approx(1 / 3)
     s = agg["stats"]
-    assert s["ttft"] == pytest.approx({"min": 0.5, "max": 1.0, "mean": 0.75, "stddev": 0.25, "sum": 1.5,
-                                       "p25": 0.625, "p50": 0.75, "p75": 0.875, "p90": 0.95, "p95": 0.975, "p99": 0.995})
+    assert s["ttft"] == pytest.approx(
+        {
+            "min": 0.5,
+            "max": 1.0,
+            "mean": 0.75,
+            "stddev": 0.25,
+            "sum": 1.5,
+            "p25": 0.625,
+            "p50": 0.75,
+            "p75": 0.875,
+            "p90": 0.95,
+            "p95": 0.975,
+            "p99": 0.995,
+        }
+    )
     assert s["tpot"]["mean"] == 0.75 and s["e2e_latency"]["mean"] == 2.75
     assert s["output_latency"]["mean"] == 2.0  # e2e - ttft: 2.0 and 2.0
     assert s["output_inference_speed"]["mean"] == 1.5  # 1/tpot: 2.0 and 1.0 tokens/s
@@ -68,16 +101,26 @@ def test_export_genai_bench_open_loop_level_is_qps():
 def test_export_inference_perf_fields_and_units():
     doc = inference_perf(tiny_result(), tiny_result().levels[0])
     assert doc["benchmark_time_seconds"] == 4.0
-    assert doc["load_summary"] == {"count": 3, "schedule_delay": {"mean": 0.0, "min": 0.0, "max": 0.0, "median": 0.0, "p90": 0.0, "p95": 0.0, "p99": 0.0}}
+    assert doc["load_summary"] == {
+        "count": 3,
+        "schedule_delay": {"mean": 0.0, "min": 0.0, "max": 0.0, "median": 0.0, "p90": 0.0, "p95": 0.0, "p99": 0.0},
+    }
     ok = doc["successes"]
     assert ok["count"] == 2
     lat = ok["latency"]
-    assert lat["request_latency"] == pytest.approx({"mean": 2.75, "min": 2.5, "max": 3.0, "median": 2.75, "p90": 2.95, "p95": 2.975, "p99": 2.995})
+    assert lat["request_latency"] == pytest.approx(
+        {"mean": 2.75, "min": 2.5, "max": 3.0, "median": 2.75, "p90": 2.95, "p95": 2.975, "p99": 2.995}
+    )
     assert lat["time_to_first_token"]["mean"] == 0.75
     assert lat["time_per_output_token"]["mean"] == 0.75
     assert lat["normalized_time_per_output_token"]["mean"] == 0.75  # e2e / output tokens: 2.5/5, 3.0/3
     assert lat["inter_token_latency"]["mean"] == pytest.approx(4 / 6) and lat["inter_token_latency"]["median"] == 0.5
-    assert ok["throughput"] == {"input_tokens_per_sec": 75.0, "output_tokens_per_sec": 2.0, "total_tokens_per_sec": 77.0, "requests_per_sec": 0.5}
+    assert ok["throughput"] == {
+        "input_tokens_per_sec": 75.0,
+        "output_tokens_per_sec": 2.0,
+        "total_tokens_per_sec": 77.0,
+        "requests_per_sec": 0.5,
+    }
     assert ok["prompt_len"]["mean"] == 150.0 and ok["output_len"]["mean"] == 4.0
     assert doc["failures"]["count"] == 1 and doc["failures"]["request_latency"]["mean"] == 0.25
 
@@ -114,8 +157,31 @@ def test_export_cli_writes_one_file_per_level_and_refuses_bad_specs(tmp_path, se
     assert main(["run", "--url", server.url, "--model", "ok", "--concurrency", "1", "--export", "nope:x.json"]) == 2
     assert "--export 'nope:x.json': use FORMAT:FILE" in capsys.readouterr().err
     out = tmp_path / "gb.json"
-    assert main(["run", "--url", server.url, "--model", "fast", "--scenario", "D(8,3)", "--concurrency", "1,2", "--max-requests", "2",
-                 "--warmup", "0", "--quiet", "--export", f"genai-bench:{out}", "--export", f"inference-perf:{tmp_path / 'ip.json'}"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--url",
+                server.url,
+                "--model",
+                "fast",
+                "--scenario",
+                "D(8,3)",
+                "--concurrency",
+                "1,2",
+                "--max-requests",
+                "2",
+                "--warmup",
+                "0",
+                "--quiet",
+                "--export",
+                f"genai-bench:{out}",
+                "--export",
+                f"inference-perf:{tmp_path / 'ip.json'}",
+            ]
+        )
+        == 0
+    )
     for name in ("gb_concurrency_1.json", "gb_concurrency_2.json", "ip_concurrency_1.json", "ip_concurrency_2.json"):
         assert (tmp_path / name).exists(), name
     assert json.loads((tmp_path / "gb_concurrency_2.json").read_text())["aggregated_metrics"]["num_concurrency"] == 2

@@ -8,7 +8,9 @@ from benchmarks.loadgen import BenchmarkConfig, run_benchmark_sync
 
 
 def one(url, model, timeout=5.0, **kw):
-    cfg = BenchmarkConfig(url=url, model=model, concurrency=(2,), max_requests=2, warmup=0, timeout=timeout, scenario="D(10,4)", **kw)
+    cfg = BenchmarkConfig(
+        url=url, model=model, concurrency=(2,), max_requests=2, warmup=0, timeout=timeout, scenario="D(10,4)", **kw
+    )
     res = run_benchmark_sync(cfg)
     lv = res.levels[0]
     assert len(lv.records) == 2

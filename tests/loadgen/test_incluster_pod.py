@@ -36,8 +36,14 @@ def test_request_rates_divide_so_the_poisson_streams_add_up_to_the_total():
     assert sum(s.max_requests for s in shares) == 10
 
 
-@pytest.mark.parametrize("kw, field", [({"concurrency": (2,)}, "concurrency"), ({"concurrency": (4,), "max_requests": 2}, "max_requests"),
-                                       ({"concurrency": (4,), "dataset": "convs.jsonl"}, "dataset")])
+@pytest.mark.parametrize(
+    "kw, field",
+    [
+        ({"concurrency": (2,)}, "concurrency"),
+        ({"concurrency": (4,), "max_requests": 2}, "max_requests"),
+        ({"concurrency": (4,), "dataset": "convs.jsonl"}, "dataset"),
+    ],
+)
 def test_a_load_that_cannot_be_split_over_the_clients_is_refused(kw, field):
     with pytest.raises(ConfigError) as exc:
         incluster.share(_config(**kw), 0, 3)
@@ -65,14 +71,42 @@ def test_the_pod_entry_runs_its_share_and_prints_its_records(tmp_path):
     key from the environment, and its log holds exactly its raw records (no key anywhere)."""
     proc, url = stream_server.start(0.002, 0.0, metrics="none")
     try:
-        doc = {"config": {"url": url, "model": "org/bench", "scenario": "D(10,4)", "concurrency": [6], "max_requests": 12,
-                          "max_seconds": 30, "timeout": 30, "warmup": 3, "engine_metrics": False, "seed": 1},
-               "clients": 3, "start_at": 0, "reference": url + "/health"}
+        doc = {
+            "config": {
+                "url": url,
+                "model": "org/bench",
+                "scenario": "D(10,4)",
+                "concurrency": [6],
+                "max_requests": 12,
+                "max_seconds": 30,
+                "timeout": 30,
+                "warmup": 3,
+                "engine_metrics": False,
+                "seed": 1,
+            },
+            "clients": 3,
+            "start_at": 0,
+            "reference": url + "/health",
+        }
         config = tmp_path / "config.json"
         config.write_text(json.dumps(doc))
         env = {**os.environ, "JOB_COMPLETION_INDEX": "1", "LOADGEN_API_KEY": "sk-pod-secret-0123456789"}
-        run = subprocess.run([sys.executable, "-m", "benchmarks.incluster", "--config", str(config), "--out", str(tmp_path / "raw.jsonl")],
-                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        run = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.incluster",
+                "--config",
+                str(config),
+                "--out",
+                str(tmp_path / "raw.jsonl"),
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     finally:
         proc.kill()
         proc.wait()

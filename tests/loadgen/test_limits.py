@@ -16,20 +16,32 @@ ROW = re.compile(r"^\| `(benchmarks/[\w/]+)\.py:([A-Z_]+)` \| ([\d,.]+) \|", re.
 
 def rows(text: str) -> dict[tuple[str, str], float]:
     section = text.split("## Limits\n", 1)[1].split("\n## ", 1)[0]
-    return {(path.replace("/", ".").removesuffix(".__init__"), name): float(value.replace(",", "")) for path, name, value in ROW.findall(section)}
+    return {
+        (path.replace("/", ".").removesuffix(".__init__"), name): float(value.replace(",", ""))
+        for path, name, value in ROW.findall(section)
+    }
 
 
 def test_every_listed_limit_has_the_value_the_code_has():
     listed = rows(PAGE.read_text(encoding="utf-8"))
     assert len(listed) >= 20
-    wrong = {f"{module}.{name}": (value, getattr(importlib.import_module(module), name, None)) for (module, name), value in listed.items()
-             if getattr(importlib.import_module(module), name, None) != value}
+    wrong = {
+        f"{module}.{name}": (value, getattr(importlib.import_module(module), name, None))
+        for (module, name), value in listed.items()
+        if getattr(importlib.import_module(module), name, None) != value
+    }
     assert wrong == {}
 
 
 def test_every_constant_of_benchmarks_limits_is_listed():
     tree = ast.parse((ROOT / "benchmarks" / "limits.py").read_text(encoding="utf-8"))
-    names = {t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name) and t.id.isupper()} - {"MIB"}
+    names = {
+        t.id
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        for t in node.targets
+        if isinstance(t, ast.Name) and t.id.isupper()
+    } - {"MIB"}
     listed = {name for (module, name) in rows(PAGE.read_text(encoding="utf-8")) if module == "benchmarks.limits"}
     assert names - listed == set()
 

@@ -9,7 +9,6 @@ import asyncio
 import pytest
 
 from benchmarks.loadgen import BenchmarkConfig, run_benchmark, run_benchmark_sync
-
 from tests.loadgen.scripted_server import SLOW_SECONDS
 
 
@@ -29,7 +28,9 @@ def test_closed_loop_has_no_queue_time_and_keeps_concurrency(server):
 
 def test_open_loop_reports_slot_wait_as_queue_time(server):
     # 50 req/s against a 0.3 s response with 1 slot: arrivals pile up waiting for the slot
-    lv = run_benchmark_sync(cfg(server, "slow", request_rates=(50.0,), max_concurrency=1, max_requests=4, seed=1)).levels[0]
+    lv = run_benchmark_sync(
+        cfg(server, "slow", request_rates=(50.0,), max_concurrency=1, max_requests=4, seed=1)
+    ).levels[0]
     assert lv.completed == 4
     records = sorted(lv.records, key=lambda r: r.start)
     assert [r.index for r in records] == [0, 1, 2, 3]
@@ -81,7 +82,9 @@ def test_stop_event_keeps_partial_results(server):
 
     async def main():
         stop = asyncio.Event()
-        task = asyncio.ensure_future(run_benchmark(cfg(server, "slow", concurrency=(2, 4), max_requests=1000, max_seconds=30), stop=stop))
+        task = asyncio.ensure_future(
+            run_benchmark(cfg(server, "slow", concurrency=(2, 4), max_requests=1000, max_seconds=30), stop=stop)
+        )
         for _ in range(600):  # bounded: until 6 were sent, so at least 4 finished (2 in flight)
             if len(server.bodies) >= 6:
                 break

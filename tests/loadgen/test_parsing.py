@@ -34,7 +34,9 @@ def test_uniform_bounds_and_shorthand():
     assert parse_scenario(" d( 5 , 6 ) ").text == "D(5,6)"
 
 
-@pytest.mark.parametrize("bad", ["", "D(1)", "D(0,5)", "X(1,2)", "N(1,2)", "U(20,10)/(1,2)", "D(1,2)/(3,4)", "D(2000000,1)"])
+@pytest.mark.parametrize(
+    "bad", ["", "D(1)", "D(0,5)", "X(1,2)", "N(1,2)", "U(20,10)/(1,2)", "D(1,2)/(3,4)", "D(2000000,1)"]
+)
 def test_bad_scenarios(bad):
     with pytest.raises(ScenarioError):
         parse_scenario(bad)
@@ -53,7 +55,7 @@ def test_prompt_lengths_and_nonce():
 
 def test_sse_split_reads_crlf_comments_and_multiline():
     p = SSEParser()
-    assert p.feed(b"data: {\"a\"") == []
+    assert p.feed(b'data: {"a"') == []
     assert p.feed(b":1}\n\n: keep-alive\n\nevent: x\r\ndata:{}\r\n\r\ndata: [DONE]") == [b'{"a":1}', b"{}"]
     assert p.feed(b"\n\ndata: line1\ndata: line2\n\n") == [b"[DONE]", b"line1\nline2"]
     assert p.feed(b"data: tail") == [] and p.close() == [b"tail"]

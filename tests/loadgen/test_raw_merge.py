@@ -52,11 +52,43 @@ def merged_run(tmp_path_factory):
     proc, url = stream_server.start(0.005, 0.001, metrics="none")
     reference = TimeServer()
     try:
-        runs = [subprocess.Popen(
-            [sys.executable, "-m", "benchmarks", "run", "--url", url, "--model", "org/bench", "--request-rate", f"{RATE},{RATE * 2}",
-             "--max-requests", str(REQUESTS), "--max-seconds", "20", "--scenario", "D(20,12)", "--warmup", "0", "--seed", str(k),
-             "--no-engine-metrics", "--quiet", "--raw", str(tmp / f"raw-{k}.jsonl"), "--clock-reference", reference.url],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for k in range(PROCESSES)]
+        runs = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "benchmarks",
+                    "run",
+                    "--url",
+                    url,
+                    "--model",
+                    "org/bench",
+                    "--request-rate",
+                    f"{RATE},{RATE * 2}",
+                    "--max-requests",
+                    str(REQUESTS),
+                    "--max-seconds",
+                    "20",
+                    "--scenario",
+                    "D(20,12)",
+                    "--warmup",
+                    "0",
+                    "--seed",
+                    str(k),
+                    "--no-engine-metrics",
+                    "--quiet",
+                    "--raw",
+                    str(tmp / f"raw-{k}.jsonl"),
+                    "--clock-reference",
+                    reference.url,
+                ],
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for k in range(PROCESSES)
+        ]
         for r in runs:
             _, err = r.communicate(timeout=120)
             assert r.returncode == 0, err
@@ -99,18 +131,41 @@ def test_merged_count_is_the_sum_and_the_load_is_the_total(merged_run):
     assert (first.value, second.value) == (RATE * PROCESSES, RATE * 2 * PROCESSES)  # rates add up
 
 
-def _file(name: str, ttfts: list[float], wall_minus_mono: float = 1000.0, date: tuple[float, float] | None = None) -> raw.RawFile:
+def _file(
+    name: str, ttfts: list[float], wall_minus_mono: float = 1000.0, date: tuple[float, float] | None = None
+) -> raw.RawFile:
     """A raw file of one level whose requests have these TTFTs (e2e = TTFT + 0.1, one chunk); `date`: its
     wall clock's offset interval from a Date-header reference."""
     sample = {"wall": wall_minus_mono + 5.0, "mono": 5.0, "uncertainty": 1e-6}
     clock = {"start": sample, "end": sample}
     if date:
         clock["reference_start"] = {"lo": date[0], "hi": date[1], "kind": "date", "probes": 12}
-    header = {"type": "header", "format": raw.FORMAT, "version": raw.VERSION, "process": {"index": 0, "host": name},
-              "config": {"slo": {}}, "clock": clock}
-    requests = [{"type": "request", "level": 0, "index": i, "ok": True, "input_tokens_requested": 10, "output_tokens_requested": 1,
-                 "scheduled": 10.0 + i, "start": 10.0 + i, "end": 10.1 + i + t, "ttft": t, "e2e": t + 0.1, "itl": [], "output_tokens": 1}
-                for i, t in enumerate(ttfts)]
+    header = {
+        "type": "header",
+        "format": raw.FORMAT,
+        "version": raw.VERSION,
+        "process": {"index": 0, "host": name},
+        "config": {"slo": {}},
+        "clock": clock,
+    }
+    requests = [
+        {
+            "type": "request",
+            "level": 0,
+            "index": i,
+            "ok": True,
+            "input_tokens_requested": 10,
+            "output_tokens_requested": 1,
+            "scheduled": 10.0 + i,
+            "start": 10.0 + i,
+            "end": 10.1 + i + t,
+            "ttft": t,
+            "e2e": t + 0.1,
+            "itl": [],
+            "output_tokens": 1,
+        }
+        for i, t in enumerate(ttfts)
+    ]
     level = {"type": "level", "level": 0, "mode": "request_rate", "value": 1.0, "t0": 10.0, "cpu_s": 0.5}
     return raw.RawFile(name, header, [level], requests)
 
@@ -130,7 +185,9 @@ def test_without_a_reference_the_merge_aligns_on_wall_clocks_and_says_so():
     merged = merge.merge([_file("a", [0.1] * 3, 1000.0), _file("b", [0.1] * 3, 1002.0)])
     clock, note = merged.merge["clocks"], merged.merge["levels"][0]
     assert clock["alignment"] == "wall clocks" and "not measured" in clock["note"]
-    assert note["start_spread_s"] == pytest.approx(2.0) and merged.result.levels[0].duration_s == pytest.approx(2.0 + 2.2)
+    assert note["start_spread_s"] == pytest.approx(2.0) and merged.result.levels[0].duration_s == pytest.approx(
+        2.0 + 2.2
+    )
 
 
 def test_clocks_are_aligned_on_the_reference_and_their_offsets_stated(merged_run):
@@ -179,7 +236,11 @@ def test_the_raw_writer_refuses_a_file_it_did_not_write(tmp_path):
 def test_date_header_bounds_allow_a_stale_cached_date():
     """A Date line of whole seconds, possibly a second old: the interval is wide, and holds the truth."""
     lo, hi, kind = clocks.bounds(100.2, 100.3, "Thu, 01 Jan 1970 00:01:40 GMT", None)
-    assert kind == "date" and lo == pytest.approx(100 - 100.3) and hi == pytest.approx(100 + 1 + clocks.DATE_CACHE_S - 100.2)
+    assert (
+        kind == "date"
+        and lo == pytest.approx(100 - 100.3)
+        and hi == pytest.approx(100 + 1 + clocks.DATE_CACHE_S - 100.2)
+    )
     offset, why = clocks.intersect([(-0.3, 1.8, "date"), (-0.1, 0.9, "date")])
     assert (offset.lo, offset.hi, why) == (-0.1, 0.9, None)
     none, why = clocks.intersect([(0.5, 0.6, "time"), (0.7, 0.8, "time")])
@@ -213,4 +274,6 @@ def test_the_merge_command_writes_its_result_with_the_clock_statement(merged_run
     assert doc["merge"]["requests"] == PROCESSES * REQUESTS * 2 and doc["config"]["clients"] == PROCESSES
     assert [lv["completed"] for lv in doc["levels"]] == [PROCESSES * REQUESTS] * 2
     assert "aligned on reference" in capsys.readouterr().out
-    assert merge.main([f.source for f in files] + ["--out", str(ROOT / "Pulumi.yaml")]) == 2  # the one writer refuses it
+    assert (
+        merge.main([f.source for f in files] + ["--out", str(ROOT / "Pulumi.yaml")]) == 2
+    )  # the one writer refuses it

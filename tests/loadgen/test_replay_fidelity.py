@@ -36,7 +36,9 @@ from benchmarks.workloads.trace import (
 
 
 def cfg(server, **kw):
-    return BenchmarkConfig(**{"url": server.url, "model": "fast", "warmup": 0, "timeout": 10.0, "engine_metrics": False, **kw})
+    return BenchmarkConfig(
+        **{"url": server.url, "model": "fast", "warmup": 0, "timeout": 10.0, "engine_metrics": False, **kw}
+    )
 
 
 def native_trace(path, times):
@@ -45,7 +47,12 @@ def native_trace(path, times):
 
 
 def mooncake_trace(path, rows):
-    path.write_text("".join(json.dumps({"timestamp": t, "input_length": n, "output_length": 2, "hash_ids": ids}) + "\n" for t, n, ids in rows))
+    path.write_text(
+        "".join(
+            json.dumps({"timestamp": t, "input_length": n, "output_length": 2, "hash_ids": ids}) + "\n"
+            for t, n, ids in rows
+        )
+    )
     return str(path)
 
 
@@ -143,8 +150,14 @@ def test_a_trace_longer_than_200_lines_is_replayed_whole_by_default(server, tmp_
     result = run_benchmark_sync(cfg(server, trace=path), progress=watch)
     assert len(result.levels[0].records) == 250 and result.levels[0].completed == 250
     assert watch.total == 250 and result.warnings == []
-    assert result.levels[0].workload["trace"] == {"file": "t.jsonl", "format": "native", "speed": 1.0, "requests": 250, "sent": 250,
-                                                  "span_s": 0.249}
+    assert result.levels[0].workload["trace"] == {
+        "file": "t.jsonl",
+        "format": "native",
+        "speed": 1.0,
+        "requests": 250,
+        "sent": 250,
+        "span_s": 0.249,
+    }
 
 
 def test_a_cap_on_a_trace_is_announced(server, tmp_path):
@@ -152,13 +165,21 @@ def test_a_cap_on_a_trace_is_announced(server, tmp_path):
     watch = GcWatch()
     result = run_benchmark_sync(cfg(server, trace=path, max_requests=100), progress=watch)
     assert len(result.levels[0].records) == 100
-    assert result.warnings == [("trace t.jsonl x1: replaying 100 of its 250 requests, capped by max_requests=100; "
-                                "leave them unset to replay the whole trace")]
+    assert result.warnings == [
+        (
+            "trace t.jsonl x1: replaying 100 of its 250 requests, capped by max_requests=100; "
+            "leave them unset to replay the whole trace"
+        )
+    ]
     assert watch.label == "t.jsonl x1 (capped: 100 of 250)" and watch.total == 100
     result = run_benchmark_sync(cfg(server, trace=path, max_seconds=0.0995))
     assert len(result.levels[0].records) == 100
-    assert result.warnings == [("trace t.jsonl x1: replaying 100 of its 250 requests, capped by max_seconds=0.0995 (the replay spans 0.2 s); "
-                                "leave them unset to replay the whole trace")]
+    assert result.warnings == [
+        (
+            "trace t.jsonl x1: replaying 100 of its 250 requests, capped by max_seconds=0.0995 (the replay spans 0.2 s); "
+            "leave them unset to replay the whole trace"
+        )
+    ]
 
 
 def test_without_a_trace_the_defaults_stay_200_requests_and_60_s():
@@ -186,7 +207,9 @@ def test_trace_levels_are_labelled_by_trace_and_speed_in_the_table_and_exports(s
     assert "trace azure_code.jsonl (native)" in text and "D(100,100)" not in text and "azure_code.jsonl x2" in text
     agg = genai_bench(result, lv)["aggregated_metrics"]
     assert agg["scenario"] == "trace(azure_code.jsonl, x2)"
-    assert agg["num_concurrency"] == pytest.approx(100.0) and agg["arrival_requests_per_second"] == pytest.approx(100.0)  # 5 gaps in 0.05 s
+    assert agg["num_concurrency"] == pytest.approx(100.0) and agg["arrival_requests_per_second"] == pytest.approx(
+        100.0
+    )  # 5 gaps in 0.05 s
     assert agg["total_arrivals"] == 6
 
 
@@ -195,14 +218,30 @@ def test_trace_levels_are_labelled_by_trace_and_speed_in_the_table_and_exports(s
 
 def test_shared_blocks_are_ids_used_more_than_once():
     shared = SharedBlocks(array("i", [0, 1, 2, 0, 1, 3, 9, 9]))
-    assert [h in shared for h in range(11)] == [True, True, False, False, False, False, False, False, False, True, False]
+    assert [h in shared for h in range(11)] == [
+        True,
+        True,
+        False,
+        False,
+        False,
+        False,
+        False,
+        False,
+        False,
+        True,
+        False,
+    ]
     assert shared.max_id == 9
 
 
 def test_reachable_prefix_counts_only_blocks_this_run_sent_before():
-    """"Shared prefix %" counted first uses too (33.5 % where a cold server could hit 20.7 %)."""
-    entries = [TraceEntry(0, 1200, 4, hash_ids=(0, 1, 2)), TraceEntry(0, 1200, 4, hash_ids=(0, 1, 3)),
-               TraceEntry(0, 1200, 4, hash_ids=(0, 4, 5)), TraceEntry(0, 40, 4, hash_ids=(9,))]
+    """ "Shared prefix %" counted first uses too (33.5 % where a cold server could hit 20.7 %)."""
+    entries = [
+        TraceEntry(0, 1200, 4, hash_ids=(0, 1, 2)),
+        TraceEntry(0, 1200, 4, hash_ids=(0, 1, 3)),
+        TraceEntry(0, 1200, 4, hash_ids=(0, 4, 5)),
+        TraceEntry(0, 40, 4, hash_ids=(9,)),
+    ]
     trace = Trace(entries, 1.0, PromptBuilder(1), 256, "X-Session-Id", seed=1)
     requests = [next(trace.unit(k, random.Random(k), random.Random())) for k in range(4)]
     assert [r.shared_tokens for r in requests] == [1024, 1024, 512, 0]
@@ -227,13 +266,22 @@ def test_block_texts_are_new_each_run_unless_the_run_shares_them(server, tmp_pat
 
 def test_the_report_names_both_prefix_measures():
     class Lv:
-        mode, value, workload = "trace", 1.0, {"shared_prefix_fraction": 0.335, "reachable_prefix_fraction": 0.207,
-                                                "trace": {"file": "conversation_trace.jsonl", "speed": 1.0}}
+        mode, value, workload = (
+            "trace",
+            1.0,
+            {
+                "shared_prefix_fraction": 0.335,
+                "reachable_prefix_fraction": 0.207,
+                "trace": {"file": "conversation_trace.jsonl", "speed": 1.0},
+            },
+        )
 
     console = literal_console(width=200, record=True)
     print_workload(Lv(), console)
-    assert console.export_text().strip() == ("shared prefix (conversation_trace.jsonl x1): 33.5% of input tokens (first uses included); "
-                                             "reachable prefix hits: 20.7% (sent earlier in this run)")
+    assert console.export_text().strip() == (
+        "shared prefix (conversation_trace.jsonl x1): 33.5% of input tokens (first uses included); "
+        "reachable prefix hits: 20.7% (sent earlier in this run)"
+    )
 
 
 # ---------------------------------------------------------------- parsing
@@ -242,7 +290,11 @@ def test_the_report_names_both_prefix_measures():
 def test_a_trace_is_parsed_into_columns(tmp_path):
     path = mooncake_trace(tmp_path / "m.jsonl", [(1000, 600, [7, 8]), (1500, 40, [7]), (1500, 9, [])])
     table = load_trace(path, "mooncake", 1)
-    assert (list(table.at), list(table.input_tokens), list(table.output_tokens)) == ([0.0, 0.5, 0.5], [600, 40, 9], [2, 2, 2])
+    assert (list(table.at), list(table.input_tokens), list(table.output_tokens)) == (
+        [0.0, 0.5, 0.5],
+        [600, 40, 9],
+        [2, 2, 2],
+    )
     assert (list(table.hash_ids), list(table.hash_start)) == ([7, 8, 7], [0, 2, 3, 3])
     assert table.groups is None and table.sessions is None  # columns a trace does not use take no memory
 

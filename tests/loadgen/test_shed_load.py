@@ -17,17 +17,34 @@ from benchmarks.loadgen import BenchmarkConfig, run_benchmark_sync
 
 
 def level(url, model, concurrency, requests):
-    cfg = BenchmarkConfig(url=url, model=model, concurrency=(concurrency,), max_requests=requests, warmup=0, timeout=5.0, scenario="D(10,4)")
+    cfg = BenchmarkConfig(
+        url=url,
+        model=model,
+        concurrency=(concurrency,),
+        max_requests=requests,
+        warmup=0,
+        timeout=5.0,
+        scenario="D(10,4)",
+    )
     return run_benchmark_sync(cfg).levels[0]
 
 
-@pytest.mark.parametrize("headers, gateway", [
-    ({"x-envoy-ratelimited": "true"}, True),  # Envoy's own answer, header enabled
-    ({"x-ratelimit-limit": "200", "x-ratelimit-remaining": "0"}, True),  # Envoy Gateway's default: draft-03 headers only
-    ({"x-tokens-remaining": "0"}, True),  # the MaaS platform's token budget
-    ({"x-ratelimit-limit": "200", "x-ratelimit-remaining": "37"}, False),  # a worker's 429 passed on through the gateway
-    ({"server": "nginx", "content-type": "text/html"}, False),  # the worker's sidecar, called directly
-])
+@pytest.mark.parametrize(
+    "headers, gateway",
+    [
+        ({"x-envoy-ratelimited": "true"}, True),  # Envoy's own answer, header enabled
+        (
+            {"x-ratelimit-limit": "200", "x-ratelimit-remaining": "0"},
+            True,
+        ),  # Envoy Gateway's default: draft-03 headers only
+        ({"x-tokens-remaining": "0"}, True),  # the MaaS platform's token budget
+        (
+            {"x-ratelimit-limit": "200", "x-ratelimit-remaining": "37"},
+            False,
+        ),  # a worker's 429 passed on through the gateway
+        ({"server": "nginx", "content-type": "text/html"}, False),  # the worker's sidecar, called directly
+    ],
+)
 def test_a_429_is_the_gateways_only_with_envoys_limit_headers(headers, gateway):
     assert gateway_limited(headers) is gateway
 

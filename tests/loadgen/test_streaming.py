@@ -7,7 +7,6 @@ import pytest
 
 from benchmarks.client import SendStamp, StampingHandler, make_session
 from benchmarks.loadgen import BenchmarkConfig, run_benchmark_sync
-
 from tests.loadgen.scripted_server import PROMPT_TOKENS
 
 # No durations are asserted here (a loaded machine stretches them): the server stamps its writes
@@ -125,8 +124,12 @@ def test_socket_stamps_use_aiohttps_private_connector_factory(server):
 
     async def go():
         async with make_session() as session:
-            async with session.post(server.url + "/v1/chat/completions", data=body, headers={"Content-Type": "application/json"},
-                                    trace_request_ctx=stamp) as resp:
+            async with session.post(
+                server.url + "/v1/chat/completions",
+                data=body,
+                headers={"Content-Type": "application/json"},
+                trace_request_ctx=stamp,
+            ) as resp:
                 proto = resp.connection.protocol
                 await resp.read()
                 return proto
@@ -154,4 +157,3 @@ def test_an_aiohttp_without_the_connector_factory_stops_the_run_not_the_stamps(m
         asyncio.run(go())
     assert f"aiohttp {aiohttp.__version__}: Renamed._factory is None, not a partial of ResponseHandler" in str(e.value)
     assert "BENCHMARKS_STAMP=resume" in str(e.value)
-

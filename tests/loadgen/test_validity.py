@@ -32,8 +32,18 @@ def fake_engine(*misbehave: str, ttft: float = 0.005, itl: float = 0.0, metrics:
 
 
 def config(url: str, **kw) -> BenchmarkConfig:
-    options = {"url": url, "model": "Qwen/Qwen3-4B", "scenario": "D(16,4)", "concurrency": (2,), "max_requests": 12,
-               "warmup": 1, "timeout": 10, "max_seconds": 20, "seed": 7, **kw}
+    options = {
+        "url": url,
+        "model": "Qwen/Qwen3-4B",
+        "scenario": "D(16,4)",
+        "concurrency": (2,),
+        "max_requests": 12,
+        "warmup": 1,
+        "timeout": 10,
+        "max_seconds": 20,
+        "seed": 7,
+        **kw,
+    }
     return BenchmarkConfig(**options)
 
 
@@ -45,12 +55,35 @@ def test_model_name_responses_from_another_model_make_the_level_invalid_in_outpu
     # The engine answers as "llama-3-8b" whatever it is asked: a gateway that routes to the wrong backend.
     out = tmp_path / "r.json"
     with fake_engine("--model-name", "llama-3-8b") as url:
-        code = main(["run", "--url", url, "--model", "Qwen/Qwen3-4B", "--scenario", "D(16,4)", "--concurrency", "2",
-                     "--max-requests", "6", "--warmup", "1", "--quiet", "--out", str(out), "--export", f"genai-bench:{tmp_path / 'gb.json'}"])
+        code = main(
+            [
+                "run",
+                "--url",
+                url,
+                "--model",
+                "Qwen/Qwen3-4B",
+                "--scenario",
+                "D(16,4)",
+                "--concurrency",
+                "2",
+                "--max-requests",
+                "6",
+                "--warmup",
+                "1",
+                "--quiet",
+                "--out",
+                str(out),
+                "--export",
+                f"genai-bench:{tmp_path / 'gb.json'}",
+            ]
+        )
     assert code == 0  # measured; the verdict is in the output
     printed = " ".join(capsys.readouterr().out.split())  # the table wraps its cells
     assert "INVALID: model-name" in printed
-    assert "INVALID (c2) model-name: 6 of 6 responses named model 'llama-3-8b', not 'Qwen/Qwen3-4B' or 'Qwen3-4B'" in printed
+    assert (
+        "INVALID (c2) model-name: 6 of 6 responses named model 'llama-3-8b', not 'Qwen/Qwen3-4B' or 'Qwen3-4B'"
+        in printed
+    )
     level = json.loads(out.read_text())["levels"][0]
     # model-name first; on a loaded machine client-overload may follow it (a busy CPU is not this test's subject)
     assert [v["guard"] for v in level["invalid"]][0] == "model-name"
@@ -75,25 +108,54 @@ def test_error_rate_over_max_error_rate_is_invalid_and_the_limit_is_configurable
     (level,) = strict.levels
     assert level.failed == 6 and "error-rate" in guards(level)
     reason = next(v["reason"] for v in level.invalid if v["guard"] == "error-rate")
-    assert reason.startswith("error rate 50.0% is over the limit of 5.0% (6 of 12 failed; most frequent: HTTP 500: engine overloaded 500")
+    assert reason.startswith(
+        "error rate 50.0% is over the limit of 5.0% (6 of 12 failed; most frequent: HTTP 500: engine overloaded 500"
+    )
     assert "error-rate" not in guards(lenient.levels[0])
 
 
-def test_saturated_a_rate_the_server_cannot_keep_up_with_is_reported_as_saturated_and_higher_rates_are_skipped(tmp_path, capsys):
+def test_saturated_a_rate_the_server_cannot_keep_up_with_is_reported_as_saturated_and_higher_rates_are_skipped(
+    tmp_path, capsys
+):
     # One request at a time, 40 ms each: about 25 req/s at most. 10 req/s keeps up; 100 req/s cannot, and
     # 200 req/s is never sent (a sweep past saturation only queues more).
     out = tmp_path / "r.json"
     with fake_engine("--max-running", "1", ttft=0.02, itl=0.005) as url:
-        code = main(["run", "--url", url, "--model", "Qwen/Qwen3-4B", "--scenario", "D(16,4)", "--request-rate", "10,100,200",
-                     "--max-requests", "30", "--warmup", "1", "--seed", "3", "--quiet", "--out", str(out)])
+        code = main(
+            [
+                "run",
+                "--url",
+                url,
+                "--model",
+                "Qwen/Qwen3-4B",
+                "--scenario",
+                "D(16,4)",
+                "--request-rate",
+                "10,100,200",
+                "--max-requests",
+                "30",
+                "--warmup",
+                "1",
+                "--seed",
+                "3",
+                "--quiet",
+                "--out",
+                str(out),
+            ]
+        )
     assert code == 0
     doc = json.loads(out.read_text())
     low, high = doc["levels"]
     assert "saturated" not in [v["guard"] for v in low["invalid"]] and low["saturated_at"] is None
     assert "saturated" in [v["guard"] for v in high["invalid"]]
     assert 10 < high["saturated_at"] < 30
-    assert doc["skipped_levels"] == [{"mode": "request_rate", "value": 200.0,
-                                      "reason": f"not run: above 100, which was saturated at {high['saturated_at']:.3g} req/s"}]
+    assert doc["skipped_levels"] == [
+        {
+            "mode": "request_rate",
+            "value": 200.0,
+            "reason": f"not run: above 100, which was saturated at {high['saturated_at']:.3g} req/s",
+        }
+    ]
     printed = " ".join(capsys.readouterr().out.split())  # the table wraps its cells
     assert f"INVALID (rate 100) saturated: saturated at {high['saturated_at']:.3g} req/s" in printed
     assert "SKIPPED (rate 200): not run: above 100" in printed
@@ -126,7 +188,9 @@ class SlowClient:
 
 def test_client_overload_a_busy_load_generator_reports_its_send_lag():
     with fake_engine() as url:
-        slow = run_benchmark_sync(config(url, concurrency=(4,), max_requests=16, max_send_lag=0.05), progress=SlowClient())
+        slow = run_benchmark_sync(
+            config(url, concurrency=(4,), max_requests=16, max_send_lag=0.05), progress=SlowClient()
+        )
     (level,) = slow.levels
     assert level.client["send_lag"]["p99"] > 0.08  # at least one blocked stretch
     reason = next(v["reason"] for v in level.invalid if v["guard"] == "client-overload")
@@ -146,7 +210,8 @@ def test_client_overload_a_thread_busy_past_the_limit():
     # dedicated client recorded.
     assert validity.client_overload(Level(0.004, 0.97), 0.05, 0.9) == (
         "the load generator could not keep up: its thread was busy 97% of the level (limit 90%): "
-        "lower the load per client, or spread it over more load-generator processes")
+        "lower the load per client, or spread it over more load-generator processes"
+    )
     assert validity.client_overload(Level(0.004, 0.6), 0.05, 0.9) is None
 
 
@@ -205,12 +270,16 @@ def test_engine_restart_counters_that_go_back_show_it_without_a_start_time():
 
 def test_engine_restart_read_from_scrapes_between_the_first_and_the_last():
     # A restart early in a level can leave the last scrape above the first; the scrape in between shows it.
-    assert restart([{"prefix_cache_queries": 500.0}, {"prefix_cache_queries": 20.0}, {"prefix_cache_queries": 900.0}]) == (
-        "the engine restarted during the level: its counter prefix_cache_queries went back from 500 to 20")
+    assert restart(
+        [{"prefix_cache_queries": 500.0}, {"prefix_cache_queries": 20.0}, {"prefix_cache_queries": 900.0}]
+    ) == ("the engine restarted during the level: its counter prefix_cache_queries went back from 500 to 20")
     assert restart([{"prefix_cache_queries": 500.0}, {"prefix_cache_queries": 900.0}]) is None
 
 
-@pytest.mark.parametrize(("field", "value"), [("max_error_rate", 1.5), ("saturation_tolerance", -0.1), ("max_client_cpu", 2.0), ("max_send_lag", 0.0)])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("max_error_rate", 1.5), ("saturation_tolerance", -0.1), ("max_client_cpu", 2.0), ("max_send_lag", 0.0)],
+)
 def test_guard_thresholds_out_of_range_are_refused_before_any_request(field, value):
     with pytest.raises(ConfigError, match=field):
         config("http://127.0.0.1:1", **{field: value}).validate()
@@ -218,6 +287,20 @@ def test_guard_thresholds_out_of_range_are_refused_before_any_request(field, val
 
 def test_guard_thresholds_out_of_range_on_the_command_line(capsys):
     with pytest.raises(SystemExit) as exit_:
-        main(["run", "--url", "http://127.0.0.1:1", "--model", "m", "--concurrency", "1", "--saturation-tolerance", "1.5"])
+        main(
+            [
+                "run",
+                "--url",
+                "http://127.0.0.1:1",
+                "--model",
+                "m",
+                "--concurrency",
+                "1",
+                "--saturation-tolerance",
+                "1.5",
+            ]
+        )
     assert exit_.value.code == 2
-    assert "--saturation-tolerance: invalid value '1.5': use a fraction from 0 to 1, e.g. 0.1" in capsys.readouterr().err
+    assert (
+        "--saturation-tolerance: invalid value '1.5': use a fraction from 0 to 1, e.g. 0.1" in capsys.readouterr().err
+    )

@@ -28,7 +28,9 @@ def _messages(server):
 
 def test_shared_prefix_sends_exactly_G_distinct_prefixes_of_N_tokens_with_unique_suffixes(server):
     server.clear()
-    lv = run_benchmark_sync(cfg(server, concurrency=(4,), max_requests=24, prefix_tokens=40, prefix_groups=3, seed=7)).levels[0]
+    lv = run_benchmark_sync(
+        cfg(server, concurrency=(4,), max_requests=24, prefix_tokens=40, prefix_groups=3, seed=7)
+    ).levels[0]
     assert lv.completed == 24
     sent = _messages(server)
     assert all([m["role"] for m in msgs] == ["system", "user"] for msgs in sent)
@@ -41,15 +43,22 @@ def test_shared_prefix_sends_exactly_G_distinct_prefixes_of_N_tokens_with_unique
     # 21 of 24 requests can hit 40 words, 840 of 1200
     seed = lv.workload.pop("prefix_seed")
     assert isinstance(seed, int)
-    assert lv.workload == {"shape": "shared-prefix", "shared_prefix_fraction": pytest.approx(0.8), "reachable_prefix_fraction": pytest.approx(0.7)}
+    assert lv.workload == {
+        "shape": "shared-prefix",
+        "shared_prefix_fraction": pytest.approx(0.8),
+        "reachable_prefix_fraction": pytest.approx(0.7),
+    }
 
 
 def test_shared_prefix_texts_are_new_each_run_unless_the_run_shares_them(server):
     """Unseeded texts were the same in every run, so a server warm from an earlier run hit prefixes a cold
     one misses. Now each run draws its own prefix_seed (reported per level); giving one shares the texts."""
+
     def prefixes(**kw):
         server.clear()
-        result = run_benchmark_sync(cfg(server, concurrency=(2,), max_requests=12, prefix_tokens=20, prefix_groups=2, **kw))
+        result = run_benchmark_sync(
+            cfg(server, concurrency=(2,), max_requests=12, prefix_tokens=20, prefix_groups=2, **kw)
+        )
         return {msgs[0]["content"] for msgs in _messages(server)}, result.levels[0].workload["prefix_seed"]
 
     first, seed = prefixes(seed=1)
@@ -64,7 +73,9 @@ def test_sessions_grow_by_the_servers_actual_replies(server):
     server.clear()
     # One worker: with two, a worker that ends its session first starts the next one, and which sessions
     # max_requests cuts short depends on scheduling (seen as [1, 2, 3, 3, 3] on a loaded machine).
-    lv = run_benchmark_sync(cfg(server, concurrency=(1,), max_requests=12, turns=3, session_header="X-Conversation", seed=3)).levels[0]
+    lv = run_benchmark_sync(
+        cfg(server, concurrency=(1,), max_requests=12, turns=3, session_header="X-Conversation", seed=3)
+    ).levels[0]
     assert lv.completed == 12
     by_session = defaultdict(list)
     for number, headers in enumerate(server.headers):
@@ -97,7 +108,10 @@ def test_dataset_file_is_replayed_as_given(server, tmp_path, writer):
     text = path.read_text()
     if text.startswith("["):
         who = {"human": "user", "gpt": "assistant", "system": "system"}
-        convs = [[{"role": who[t["from"]], "content": t["value"]} for t in item["conversations"]] for item in json.loads(text)]
+        convs = [
+            [{"role": who[t["from"]], "content": t["value"]} for t in item["conversations"]]
+            for item in json.loads(text)
+        ]
     else:
         convs = [json.loads(line)["messages"] for line in text.splitlines()]
     expected = [c[:-1] if c[-1]["role"] == "assistant" else c for c in convs]  # the reference reply is not sent
@@ -112,7 +126,9 @@ def test_dataset_sampled_order_follows_the_seed(server, tmp_path):
 
     def order(seed):
         server.clear()
-        run_benchmark_sync(cfg(server, concurrency=(1,), max_requests=8, dataset=str(path), dataset_order="random", seed=seed))
+        run_benchmark_sync(
+            cfg(server, concurrency=(1,), max_requests=8, dataset=str(path), dataset_order="random", seed=seed)
+        )
         return [json.dumps(m) for m in _messages(server)]
 
     assert order(4) == order(4)
@@ -122,8 +138,14 @@ def test_dataset_sampled_order_follows_the_seed(server, tmp_path):
 def test_dataset_over_the_size_cap_is_a_named_error(tmp_path):
     path = samples.write_sharegpt(tmp_path / "big.json", count=50)
     with pytest.raises(ConfigError) as e:
-        BenchmarkConfig(url="http://127.0.0.1:9", model="m", concurrency=(1,), dataset=str(path), max_file_mb=0.001).validate()
-    assert e.value.field == "dataset" and "19751 bytes is over the 1048-byte limit for a dataset file" in e.value.fix and "--max-file-mb" in e.value.fix
+        BenchmarkConfig(
+            url="http://127.0.0.1:9", model="m", concurrency=(1,), dataset=str(path), max_file_mb=0.001
+        ).validate()
+    assert (
+        e.value.field == "dataset"
+        and "19751 bytes is over the 1048-byte limit for a dataset file" in e.value.fix
+        and "--max-file-mb" in e.value.fix
+    )
 
 
 def test_trace_replay_keeps_arrivals_on_their_timestamps(server, tmp_path):

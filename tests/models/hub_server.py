@@ -12,7 +12,7 @@ import struct
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
-from typing import Any, Optional
+from typing import Any
 
 from tests.loopback import LoopbackServer
 
@@ -45,7 +45,7 @@ class HubServer(LoopbackServer):
     repos: dict[str, Repo] = field(default_factory=dict)
     hang: set[str] = field(default_factory=set)  # paths answered only when the test ends
     garbled: set[str] = field(default_factory=set)  # paths answered 200 with a body that is not JSON
-    requests: list[tuple[str, Optional[str]]] = field(default_factory=list)  # (path, Authorization)
+    requests: list[tuple[str, str | None]] = field(default_factory=list)  # (path, Authorization)
 
     def __post_init__(self) -> None:
         self.released = threading.Event()
@@ -55,7 +55,7 @@ class HubServer(LoopbackServer):
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def _send(self, status: int, body: bytes, headers: Optional[dict[str, str]] = None) -> None:
+            def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
                 self.send_response(status)
                 for k, v in (headers or {}).items():
                     self.send_header(k, v)
@@ -64,9 +64,13 @@ class HubServer(LoopbackServer):
                 self.wfile.write(body)
 
             def _error(self, status: int, code: str) -> None:
-                self._send(status, json.dumps({"error": code}).encode(), {"X-Error-Code": code, "Content-Type": "application/json"})
+                self._send(
+                    status,
+                    json.dumps({"error": code}).encode(),
+                    {"X-Error-Code": code, "Content-Type": "application/json"},
+                )
 
-            def do_GET(self) -> None:  # noqa: N802 - BaseHTTPRequestHandler's name
+            def do_GET(self) -> None:
                 path = self.path.split("?")[0]
                 token = self.headers.get("Authorization")
                 server.requests.append((path, token))
@@ -83,17 +87,23 @@ class HubServer(LoopbackServer):
                     return self._file(resolve[1], resolve[2], resolve[3], token)
                 self._send(404, b"not found")
 
-            def _info(self, repo_id: str, revision: Optional[str]) -> None:
+            def _info(self, repo_id: str, revision: str | None) -> None:
                 repo = server.repos.get(repo_id)
                 if repo is None:
                     return self._error(401 if self.headers.get("Authorization") is None else 404, "RepoNotFound")
                 if revision is not None and revision not in (repo.sha, "main", *repo.other_revisions):
                     return self._error(404, "RevisionNotFound")
-                body = {"id": repo_id, "modelId": repo_id, "sha": repo.sha if revision in (None, "main") else revision,
-                        "gated": repo.gated, "private": False, "siblings": [{"rfilename": f} for f in sorted(repo.files)]}
+                body = {
+                    "id": repo_id,
+                    "modelId": repo_id,
+                    "sha": repo.sha if revision in (None, "main") else revision,
+                    "gated": repo.gated,
+                    "private": False,
+                    "siblings": [{"rfilename": f} for f in sorted(repo.files)],
+                }
                 self._send(200, json.dumps(body).encode(), {"Content-Type": "application/json"})
 
-            def _file(self, repo_id: str, revision: str, name: str, token: Optional[str]) -> None:
+            def _file(self, repo_id: str, revision: str, name: str, token: str | None) -> None:
                 repo = server.repos.get(repo_id)
                 if repo is None:
                     return self._error(401 if token is None else 404, "RepoNotFound")

@@ -17,13 +17,27 @@ from tests.models.hub_server import HubServer, Repo, safetensors_file
 
 QWEN3_8B_SHA = "b968826d9c46dd6066d109eabc6255188de91218"
 QWEN3_8B_CONFIG = {
-    "architectures": ["Qwen3ForCausalLM"], "head_dim": 128, "hidden_size": 4096, "max_position_embeddings": 40960,
-    "num_attention_heads": 32, "num_hidden_layers": 36, "num_key_value_heads": 8, "torch_dtype": "bfloat16",
+    "architectures": ["Qwen3ForCausalLM"],
+    "head_dim": 128,
+    "hidden_size": 4096,
+    "max_position_embeddings": 40960,
+    "num_attention_heads": 32,
+    "num_hidden_layers": 36,
+    "num_key_value_heads": 8,
+    "torch_dtype": "bfloat16",
 }
-QWEN3_8B_INDEX = {"metadata": {"total_size": 16381470720}, "weight_map": {"lm_head.weight": "model-00005-of-00005.safetensors"}}
+QWEN3_8B_INDEX = {
+    "metadata": {"total_size": 16381470720},
+    "weight_map": {"lm_head.weight": "model-00005-of-00005.safetensors"},
+}
 LLAMA_CONFIG = {
-    "architectures": ["LlamaForCausalLM"], "hidden_size": 4096, "max_position_embeddings": 131072, "num_attention_heads": 32,
-    "num_hidden_layers": 32, "num_key_value_heads": 8, "torch_dtype": "bfloat16",
+    "architectures": ["LlamaForCausalLM"],
+    "hidden_size": 4096,
+    "max_position_embeddings": 131072,
+    "num_attention_heads": 32,
+    "num_hidden_layers": 32,
+    "num_key_value_heads": 8,
+    "torch_dtype": "bfloat16",
 }
 LLAMA_INDEX = {"metadata": {"total_size": 16060522496}, "weight_map": {}}
 GOOD_TOKEN = "hf_goodtoken0123456789abcdef"
@@ -38,17 +52,52 @@ def files(config, index=None, **extra):
 
 @pytest.fixture
 def hub(monkeypatch):
-    server = HubServer(repos={
-        "Qwen/Qwen3-8B": Repo(QWEN3_8B_SHA, files(QWEN3_8B_CONFIG, QWEN3_8B_INDEX)),
-        "meta-llama/Llama-3.1-8B-Instruct": Repo("0e9e39f249a16976918f6564b8830bc894c89659", files(LLAMA_CONFIG, LLAMA_INDEX), gated="manual", readers=(GOOD_TOKEN,)),
-        "org/single": Repo("1" * 40, files({**QWEN3_8B_CONFIG, "num_hidden_layers": 1}, **{"model.safetensors": safetensors_file({"w": ("BF16", [4, 8]), "n": ("F32", [8])})})),
-        "org/broken": Repo("2" * 40, {"config.json": b"{\"hidden_size\": 4096,", "model.safetensors.index.json": b"{}"}),
-        "org/awq": Repo("3" * 40, files(
-            {**QWEN3_8B_CONFIG, "torch_dtype": "float16", "quantization_config": {"quant_method": "awq", "bits": 4, "group_size": 128, "version": "gemm"}},
-            {"metadata": {"total_size": 1}, "weight_map": {"a.qweight": "model-00001-of-00002.safetensors", "b.qweight": "model-00002-of-00002.safetensors"}},
-            **{"model-00001-of-00002.safetensors": safetensors_file({"a.qweight": ("I32", [64, 8]), "a.scales": ("F16", [1, 64])}),
-               "model-00002-of-00002.safetensors": safetensors_file({"b.qweight": ("I32", [64, 8]), "b.qzeros": ("I32", [1, 8])})})),
-    })
+    server = HubServer(
+        repos={
+            "Qwen/Qwen3-8B": Repo(QWEN3_8B_SHA, files(QWEN3_8B_CONFIG, QWEN3_8B_INDEX)),
+            "meta-llama/Llama-3.1-8B-Instruct": Repo(
+                "0e9e39f249a16976918f6564b8830bc894c89659",
+                files(LLAMA_CONFIG, LLAMA_INDEX),
+                gated="manual",
+                readers=(GOOD_TOKEN,),
+            ),
+            "org/single": Repo(
+                "1" * 40,
+                files(
+                    {**QWEN3_8B_CONFIG, "num_hidden_layers": 1},
+                    **{"model.safetensors": safetensors_file({"w": ("BF16", [4, 8]), "n": ("F32", [8])})},
+                ),
+            ),
+            "org/broken": Repo(
+                "2" * 40, {"config.json": b'{"hidden_size": 4096,', "model.safetensors.index.json": b"{}"}
+            ),
+            "org/awq": Repo(
+                "3" * 40,
+                files(
+                    {
+                        **QWEN3_8B_CONFIG,
+                        "torch_dtype": "float16",
+                        "quantization_config": {"quant_method": "awq", "bits": 4, "group_size": 128, "version": "gemm"},
+                    },
+                    {
+                        "metadata": {"total_size": 1},
+                        "weight_map": {
+                            "a.qweight": "model-00001-of-00002.safetensors",
+                            "b.qweight": "model-00002-of-00002.safetensors",
+                        },
+                    },
+                    **{
+                        "model-00001-of-00002.safetensors": safetensors_file(
+                            {"a.qweight": ("I32", [64, 8]), "a.scales": ("F16", [1, 64])}
+                        ),
+                        "model-00002-of-00002.safetensors": safetensors_file(
+                            {"b.qweight": ("I32", [64, 8]), "b.qzeros": ("I32", [1, 8])}
+                        ),
+                    },
+                ),
+            ),
+        }
+    )
     monkeypatch.setenv("HF_ENDPOINT", server.url)
     monkeypatch.delenv("HF_TOKEN", raising=False)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
@@ -58,17 +107,27 @@ def hub(monkeypatch):
 
 def project(tmp_path, endpoints):
     (tmp_path / "Pulumi.yaml").write_text("name: llm-serving\nruntime: python\n")
-    (tmp_path / "Pulumi.test.yaml").write_text(json.dumps({"config": {"aws:region": "us-east-1", "llm-serving:endpoints": endpoints}}))
+    (tmp_path / "Pulumi.test.yaml").write_text(
+        json.dumps({"config": {"aws:region": "us-east-1", "llm-serving:endpoints": endpoints}})
+    )
     return tmp_path
 
 
 def hf(name, model, **source):
-    return {"name": name, "model": model, "engine": "vllm", "instanceType": "ml.g5.12xlarge", "modelSource": {"type": "huggingface", **source}}
+    return {
+        "name": name,
+        "model": model,
+        "engine": "vllm",
+        "instanceType": "ml.g5.12xlarge",
+        "modelSource": {"type": "huggingface", **source},
+    }
 
 
 def run(tmp_path, **kw):
     out = io.StringIO()
-    code = cli.run(LockArgs(project_dir=tmp_path, timeout=kw.pop("timeout", 5.0), **kw), Console(file=out, width=400), today=_Day())
+    code = cli.run(
+        LockArgs(project_dir=tmp_path, timeout=kw.pop("timeout", 5.0), **kw), Console(file=out, width=400), today=_Day()
+    )
     return code, out.getvalue()
 
 
@@ -90,12 +149,20 @@ def test_lock_writes_each_hub_model_of_the_stack_at_its_commit_and_keeps_other_e
     assert models["other/model"] == {"kept": True}
     qwen = models["Qwen/Qwen3-8B"]
     assert qwen["sourceUrl"] == f"{hub.url}/Qwen/Qwen3-8B/blob/{QWEN3_8B_SHA}/config.json"
-    assert (qwen["revision"], qwen["weightBytes"], qwen["parameters"], qwen["kvHeads"], qwen["gated"]) == (QWEN3_8B_SHA, 16381470720, 8190735360, 8, False)
+    assert (qwen["revision"], qwen["weightBytes"], qwen["parameters"], qwen["kvHeads"], qwen["gated"]) == (
+        QWEN3_8B_SHA,
+        16381470720,
+        8190735360,
+        8,
+        False,
+    )
     assert qwen["lockedAt"] == "2026-12-06"
     single = models["org/single"]  # keyed by the hub id it downloads, counted from the file's header
     assert (single["parameters"], single["weightBytes"]) == (4 * 8 + 8, 4 * 8 * 2 + 8 * 4)
     # every file was read at the commit the model info named, not at `main`
-    assert all(f"/resolve/{QWEN3_8B_SHA}/" in path for path, _ in hub.requests if path.startswith("/Qwen/Qwen3-8B/resolve"))
+    assert all(
+        f"/resolve/{QWEN3_8B_SHA}/" in path for path, _ in hub.requests if path.startswith("/Qwen/Qwen3-8B/resolve")
+    )
 
 
 def test_quantised_sharded_checkpoint_is_counted_from_every_shard_header(hub, tmp_path):
@@ -104,7 +171,9 @@ def test_quantised_sharded_checkpoint_is_counted_from_every_shard_header(hub, tm
     entry = lock(tmp_path)["models"]["org/awq"]
     assert (entry["quantization"], entry["parameters"]) == ("awq", 2 * 64 * 8 * 8)  # eight 4-bit weights per int32
     assert entry["weightBytes"] == 2 * 64 * 8 * 4 + 64 * 2 + 8 * 4  # the shards' tensors, not the index's total_size
-    assert {p for p, _ in hub.requests if p.endswith(".safetensors")} == {f"/org/awq/resolve/{'3' * 40}/model-0000{i}-of-00002.safetensors" for i in (1, 2)}
+    assert {p for p, _ in hub.requests if p.endswith(".safetensors")} == {
+        f"/org/awq/resolve/{'3' * 40}/model-0000{i}-of-00002.safetensors" for i in (1, 2)
+    }
 
 
 def test_model_option_picks_one_endpoint_by_hub_id_or_by_its_model(hub, tmp_path):
@@ -181,32 +250,62 @@ def test_a_lock_path_holding_another_file_is_refused_before_anything_is_fetched(
 
 @mock_aws
 def test_bucket_source_is_locked_from_its_prefix_with_the_config_etag_as_revision(tmp_path, monkeypatch):
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(key, value)
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="my-models")
     put = s3.put_object(Bucket="my-models", Key="qwen3-8b/config.json", Body=json.dumps(QWEN3_8B_CONFIG).encode())
-    s3.put_object(Bucket="my-models", Key="qwen3-8b/model.safetensors.index.json", Body=json.dumps(QWEN3_8B_INDEX).encode())
-    endpoint = {"name": "qwen", "model": "Qwen/Qwen3-8B", "engine": "vllm", "instanceType": "ml.g5.12xlarge",
-                "modelSource": {"type": "s3", "bucket": "my-models", "path": "qwen3-8b"}}
+    s3.put_object(
+        Bucket="my-models", Key="qwen3-8b/model.safetensors.index.json", Body=json.dumps(QWEN3_8B_INDEX).encode()
+    )
+    endpoint = {
+        "name": "qwen",
+        "model": "Qwen/Qwen3-8B",
+        "engine": "vllm",
+        "instanceType": "ml.g5.12xlarge",
+        "modelSource": {"type": "s3", "bucket": "my-models", "path": "qwen3-8b"},
+    }
     root = project(tmp_path, [endpoint])
     code, out = run(root, stack="test")
     assert code == 0, out
     entry = lock(root)["models"]["Qwen/Qwen3-8B"]
     assert entry["sourceUrl"] == "s3://my-models/qwen3-8b/config.json"
-    assert entry["revision"] == put["ETag"].strip('"') and entry["gated"] is None and entry["weightBytes"] == 16381470720
+    assert (
+        entry["revision"] == put["ETag"].strip('"') and entry["gated"] is None and entry["weightBytes"] == 16381470720
+    )
 
 
 @mock_aws
 def test_single_file_checkpoint_in_a_bucket_is_counted_from_its_header_read_by_range(tmp_path, monkeypatch):
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(key, value)
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="my-models")
-    s3.put_object(Bucket="my-models", Key="tiny/config.json", Body=json.dumps({**QWEN3_8B_CONFIG, "num_hidden_layers": 1}).encode())
-    s3.put_object(Bucket="my-models", Key="tiny/model.safetensors", Body=safetensors_file({"w": ("BF16", [16, 16]), "n": ("F32", [16])}))
-    endpoint = {"name": "tiny", "model": "org/tiny", "engine": "vllm", "instanceType": "ml.g5.12xlarge",
-                "modelSource": {"type": "s3", "bucket": "my-models", "path": "tiny/"}}
+    s3.put_object(
+        Bucket="my-models",
+        Key="tiny/config.json",
+        Body=json.dumps({**QWEN3_8B_CONFIG, "num_hidden_layers": 1}).encode(),
+    )
+    s3.put_object(
+        Bucket="my-models",
+        Key="tiny/model.safetensors",
+        Body=safetensors_file({"w": ("BF16", [16, 16]), "n": ("F32", [16])}),
+    )
+    endpoint = {
+        "name": "tiny",
+        "model": "org/tiny",
+        "engine": "vllm",
+        "instanceType": "ml.g5.12xlarge",
+        "modelSource": {"type": "s3", "bucket": "my-models", "path": "tiny/"},
+    }
     root = project(tmp_path, [endpoint])
     code, out = run(root, stack="test")
     assert code == 0, out
@@ -216,10 +315,19 @@ def test_single_file_checkpoint_in_a_bucket_is_counted_from_its_header_read_by_r
 
 @mock_aws
 def test_bucket_prefix_without_config_json_is_one_g14_line(tmp_path, monkeypatch):
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(key, value)
     boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="my-models")
-    endpoint = {"name": "qwen", "model": "Qwen/Qwen3-8B", "engine": "vllm", "instanceType": "ml.g5.12xlarge",
-                "modelSource": {"type": "s3", "bucket": "my-models", "path": "qwen3-8b/"}}
+    endpoint = {
+        "name": "qwen",
+        "model": "Qwen/Qwen3-8B",
+        "engine": "vllm",
+        "instanceType": "ml.g5.12xlarge",
+        "modelSource": {"type": "s3", "bucket": "my-models", "path": "qwen3-8b/"},
+    }
     code, out = run(project(tmp_path, [endpoint]), stack="test")
     assert code == 1 and "Qwen/Qwen3-8B: no s3://my-models/qwen3-8b/config.json [G14]" in out

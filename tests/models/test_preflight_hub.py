@@ -9,17 +9,32 @@ from components.rules.catalog import G24
 from stacks import preflight
 from stacks.config import parse
 from tests.models.hub_server import HubServer, Repo
-from tests.models.test_models_lock import GOOD_TOKEN, LLAMA_CONFIG, LLAMA_INDEX, QWEN3_8B_CONFIG, QWEN3_8B_INDEX, QWEN3_8B_SHA, files
+from tests.models.test_models_lock import (
+    GOOD_TOKEN,
+    LLAMA_CONFIG,
+    LLAMA_INDEX,
+    QWEN3_8B_CONFIG,
+    QWEN3_8B_INDEX,
+    QWEN3_8B_SHA,
+    files,
+)
 
 LLAMA = "meta-llama/Llama-3.1-8B-Instruct"
 
 
 @pytest.fixture
 def hub(monkeypatch):
-    server = HubServer(repos={
-        "Qwen/Qwen3-8B": Repo(QWEN3_8B_SHA, files(QWEN3_8B_CONFIG, QWEN3_8B_INDEX)),
-        LLAMA: Repo("0e9e39f249a16976918f6564b8830bc894c89659", files(LLAMA_CONFIG, LLAMA_INDEX), gated="manual", readers=(GOOD_TOKEN,)),
-    })
+    server = HubServer(
+        repos={
+            "Qwen/Qwen3-8B": Repo(QWEN3_8B_SHA, files(QWEN3_8B_CONFIG, QWEN3_8B_INDEX)),
+            LLAMA: Repo(
+                "0e9e39f249a16976918f6564b8830bc894c89659",
+                files(LLAMA_CONFIG, LLAMA_INDEX),
+                gated="manual",
+                readers=(GOOD_TOKEN,),
+            ),
+        }
+    )
     monkeypatch.setenv("HF_ENDPOINT", server.url)
     monkeypatch.delenv("HF_TOKEN", raising=False)
     yield server
@@ -27,7 +42,13 @@ def hub(monkeypatch):
 
 
 def cfg(model, **source):
-    endpoint = {"name": "ep", "model": model, "engine": "vllm", "instanceType": "ml.g5.12xlarge", "modelSource": {"type": "huggingface", **source}}
+    endpoint = {
+        "name": "ep",
+        "model": model,
+        "engine": "vllm",
+        "instanceType": "ml.g5.12xlarge",
+        "modelSource": {"type": "huggingface", **source},
+    }
     return parse({"cluster": {"mode": "hyperpod", "name": "ml-dev"}, "endpoints": [endpoint]}, "us-east-1")
 
 
@@ -75,9 +96,25 @@ def test_hub_that_never_answers_is_one_timeout_line(hub, monkeypatch):
 def test_malformed_model_info_is_one_line(hub):
     hub.garbled.add("/api/models/Qwen/Qwen3-8B")
     (line,) = preflight.check_hub_models(cfg("Qwen/Qwen3-8B"))
-    assert line.startswith(f"endpoints[0].modelSource: [{G24}] Qwen/Qwen3-8B: {hub.url} answered model info with malformed JSON")
+    assert line.startswith(
+        f"endpoints[0].modelSource: [{G24}] Qwen/Qwen3-8B: {hub.url} answered model info with malformed JSON"
+    )
 
 
 def test_bucket_and_fsx_sources_ask_no_hub(hub):
-    s3 = parse({"cluster": {"mode": "hyperpod", "name": "ml-dev"}, "endpoints": [{"name": "ep", "model": "Qwen/Qwen3-8B", "engine": "vllm", "instanceType": "ml.g5.12xlarge", "modelSource": {"type": "s3", "bucket": "my-models"}}]}, "us-east-1")
+    s3 = parse(
+        {
+            "cluster": {"mode": "hyperpod", "name": "ml-dev"},
+            "endpoints": [
+                {
+                    "name": "ep",
+                    "model": "Qwen/Qwen3-8B",
+                    "engine": "vllm",
+                    "instanceType": "ml.g5.12xlarge",
+                    "modelSource": {"type": "s3", "bucket": "my-models"},
+                }
+            ],
+        },
+        "us-east-1",
+    )
     assert preflight.check_hub_models(s3) == [] and hub.requests == []

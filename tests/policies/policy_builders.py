@@ -7,7 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pulumi_policy import PolicyResource, PolicyResourceOptions, ResourceValidationArgs, StackValidationArgs, StackValidationPolicy
+from pulumi_policy import (
+    PolicyResource,
+    PolicyResourceOptions,
+    ResourceValidationArgs,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
 
 from components.rules.backends import hyperpod
 from components.rules.resources import Resource, from_manifest
@@ -35,13 +41,31 @@ def opts() -> PolicyResourceOptions:
 
 
 def resource_args(resource: Resource, config: dict | None = None) -> ResourceValidationArgs:
-    return ResourceValidationArgs(resource.type, dict(resource.props), resource.urn or f"urn:pulumi:test::p::{resource.type}::{resource.name}", resource.name, opts(), None, config)
+    return ResourceValidationArgs(
+        resource.type,
+        dict(resource.props),
+        resource.urn or f"urn:pulumi:test::p::{resource.type}::{resource.name}",
+        resource.name,
+        opts(),
+        None,
+        config,
+    )
 
 
 def stack_args(resources: list[Resource], config: dict | None = None) -> StackValidationArgs:
     """As the engine hands them over: each resource's `dependencies` are the PolicyResources it waits for."""
     policy_resources = [
-        PolicyResource(r.type, dict(r.props), r.urn or f"urn:pulumi:test::p::{r.type}::{r.name}", r.name, opts(), None, None, [], {})
+        PolicyResource(
+            r.type,
+            dict(r.props),
+            r.urn or f"urn:pulumi:test::p::{r.type}::{r.name}",
+            r.name,
+            opts(),
+            None,
+            None,
+            [],
+            {},
+        )
         for r in resources
     ]
     by_urn = {p.urn: p for p in policy_resources}

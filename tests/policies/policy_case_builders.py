@@ -4,16 +4,17 @@ stack declares around them, and the runner that calls one policy on a failing an
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from components.rules import capacity, fit, inference_pool
 from components.rules.backends import render as render_endpoint
 from components.rules.model_facts import ModelFacts
-from components.rules.spec import EndpointSpec
 from components.rules.resources import Resource
-
+from components.rules.spec import EndpointSpec
+from tests.gateway.helpers import endpoints as gateway_endpoints
+from tests.gateway.helpers import gateway as gateway_spec
 from tests.policies.policy_builders import API_KEY, k8s, render, run_policy
-from tests.gateway.helpers import endpoints as gateway_endpoints, gateway as gateway_spec
 
 # (rule ID, failing objects, passing objects, policy config, PULUMI_STACK)
 Case = tuple[str, Callable[[], list[Resource]], Callable[[], list[Resource]], "dict | None", "str | None"]
@@ -44,18 +45,48 @@ def ingress(endpoint: str, scheme: str = "internet-facing", tls: bool = False, o
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "Ingress",
-        "metadata": {"name": f"llm-{endpoint}", "namespace": "hyperpod-inference-system", "labels": {"app.kubernetes.io/name": endpoint}, "annotations": annotations},
-        "spec": {"ingressClassName": "alb", "rules": [{"http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": {"service": {"name": f"{endpoint}-router", "port": {"number": 8080}}}}]}}]},
+        "metadata": {
+            "name": f"llm-{endpoint}",
+            "namespace": "hyperpod-inference-system",
+            "labels": {"app.kubernetes.io/name": endpoint},
+            "annotations": annotations,
+        },
+        "spec": {
+            "ingressClassName": "alb",
+            "rules": [
+                {
+                    "http": {
+                        "paths": [
+                            {
+                                "path": "/",
+                                "pathType": "Prefix",
+                                "backend": {"service": {"name": f"{endpoint}-router", "port": {"number": 8080}}},
+                            }
+                        ]
+                    }
+                }
+            ],
+        },
     }
 
 
 def secret(name: str, namespace: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": namespace}, "stringData": {"api-key": API_KEY}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": namespace},
+        "stringData": {"api-key": API_KEY},
+    }
 
 
 def gpu_statefulset(**container: Any) -> dict[str, Any]:
     base = {"name": "engine", "image": "vllm/vllm-openai:v0.11.0", "resources": {"limits": {"nvidia.com/gpu": "1"}}}
-    return {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "llm", "namespace": "default"}, "spec": {"template": {"spec": {"containers": [{**base, **container}]}}}}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": "llm", "namespace": "default"},
+        "spec": {"template": {"spec": {"containers": [{**base, **container}]}}},
+    }
 
 
 PROBES = {
@@ -63,7 +94,11 @@ PROBES = {
     "startupProbe": {"httpGet": {"path": "/health", "port": 8000}, "failureThreshold": 180},
 }
 ROUTED = dict(intelligentRouting=True, apiKey=True)
-STATUS = {"loadBalancer": {"ingress": [{"hostname": "k8s-hyperpod-albqwen3-d8ad7ac4de-852231201.us-east-1.elb.amazonaws.com"}]}}
+STATUS = {
+    "loadBalancer": {
+        "ingress": [{"hostname": "k8s-hyperpod-albqwen3-d8ad7ac4de-852231201.us-east-1.elb.amazonaws.com"}]
+    }
+}
 
 
 def public_ingress_with_status() -> dict[str, Any]:
@@ -82,7 +117,9 @@ def eks_cluster(cidrs: list[str] | None) -> Resource:
 
 
 def node_group(ami: str) -> Resource:
-    return Resource("eks:index:ManagedNodeGroup", "cluster-g5", {"instanceTypes": ["g5.12xlarge"], "amiType": ami, "tags": {}})
+    return Resource(
+        "eks:index:ManagedNodeGroup", "cluster-g5", {"instanceTypes": ["g5.12xlarge"], "amiType": ami, "tags": {}}
+    )
 
 
 TAGS = {"llm-serving/stack": "prod", "llm-serving/cluster": "llm-prod"}
@@ -92,26 +129,92 @@ def ome_benchmark() -> dict[str, Any]:
     from components.rules.backends import ome
     from components.rules.spec import EndpointSpec
 
-    spec = EndpointSpec.model_validate({"name": "simple-tune", "model": "meta-llama/Llama-3.2-1B-Instruct", "engine": "sglang", "instanceType": "g5.xlarge", "backend": "ome",
-                                        "modelSource": {"type": "huggingface"}, "ome": {"benchmark": {"outputLocation": "pvc://benchmark-results-pvc/simple-tune"}}})
+    spec = EndpointSpec.model_validate(
+        {
+            "name": "simple-tune",
+            "model": "meta-llama/Llama-3.2-1B-Instruct",
+            "engine": "sglang",
+            "instanceType": "g5.xlarge",
+            "backend": "ome",
+            "modelSource": {"type": "huggingface"},
+            "ome": {"benchmark": {"outputLocation": "pvc://benchmark-results-pvc/simple-tune"}},
+        }
+    )
     return ome.benchmark_job(spec)
 
 
 # The ordering rules (O*) read each resource's place in the graph: URNs and what each waits for.
-LBC = Resource("kubernetes:helm.sh/v4:Chart", "platform-load-balancer-controller", {"chart": "aws-load-balancer-controller", "namespace": "kube-system", "values": {"serviceAccount": {"name": "aws-load-balancer-controller"}}}, "urn:lbc")
-ASSOCIATION = Resource("aws:eks/podIdentityAssociation:PodIdentityAssociation", "platform-lbc-pod-identity", {"namespace": "kube-system", "serviceAccount": "aws-load-balancer-controller"}, "urn:association")
-OPERATOR_ADDON = Resource("aws:eks/addon:Addon", "platform-hyperpod-operator", {"addonName": "amazon-sagemaker-hyperpod-inference"}, "urn:operator")
-DEVICE_PLUGIN = Resource("kubernetes:helm.sh/v4:Chart", "platform-nvidia-device-plugin", {"chart": "nvidia-device-plugin"}, "urn:plugin")
-HYPERPOD_CHART = Resource("kubernetes:helm.sh/v4:Chart", "hyperpod-dependencies", {"chart": "/cache/HyperPodHelmChart", "name": "hyperpod-dependencies", "namespace": "kube-system"}, "urn:hyperpod-chart")
-HYPERPOD_CLUSTER = Resource("aws-native:sagemaker:Cluster", "hyperpod-cluster", {"clusterName": "llm-dev"}, "urn:hyperpod")
-HYPERPOD_CHART_NO_PLUGIN = Resource(HYPERPOD_CHART.type, HYPERPOD_CHART.name, {**HYPERPOD_CHART.props, "values": {"nvidia-device-plugin": {"devicePlugin": {"enabled": False}}}}, HYPERPOD_CHART.urn)
-OME_CHART = Resource("kubernetes:helm.sh/v4:Chart", "platform-ome-operator", {"chart": "oci://ghcr.io/moirai-internal/charts/ome-resources", "namespace": "ome"}, "urn:ome-operator")
-OME_ISVC = Resource("kubernetes:ome.io/v1beta1:InferenceService", "q", {"metadata": {"name": "q", "namespace": "inference"}, "spec": {}}, "urn:ome-isvc", ("urn:ome-operator",))
-DRAIN_GUARD = Resource("pulumi-python:dynamic:Resource", "ingress-drain", {"guard": "ingress-drain", "namespaces": ["hyperpod-inference-system"]}, "urn:guard", ("urn:lbc", "urn:operator"))
+LBC = Resource(
+    "kubernetes:helm.sh/v4:Chart",
+    "platform-load-balancer-controller",
+    {
+        "chart": "aws-load-balancer-controller",
+        "namespace": "kube-system",
+        "values": {"serviceAccount": {"name": "aws-load-balancer-controller"}},
+    },
+    "urn:lbc",
+)
+ASSOCIATION = Resource(
+    "aws:eks/podIdentityAssociation:PodIdentityAssociation",
+    "platform-lbc-pod-identity",
+    {"namespace": "kube-system", "serviceAccount": "aws-load-balancer-controller"},
+    "urn:association",
+)
+OPERATOR_ADDON = Resource(
+    "aws:eks/addon:Addon",
+    "platform-hyperpod-operator",
+    {"addonName": "amazon-sagemaker-hyperpod-inference"},
+    "urn:operator",
+)
+DEVICE_PLUGIN = Resource(
+    "kubernetes:helm.sh/v4:Chart", "platform-nvidia-device-plugin", {"chart": "nvidia-device-plugin"}, "urn:plugin"
+)
+HYPERPOD_CHART = Resource(
+    "kubernetes:helm.sh/v4:Chart",
+    "hyperpod-dependencies",
+    {"chart": "/cache/HyperPodHelmChart", "name": "hyperpod-dependencies", "namespace": "kube-system"},
+    "urn:hyperpod-chart",
+)
+HYPERPOD_CLUSTER = Resource(
+    "aws-native:sagemaker:Cluster", "hyperpod-cluster", {"clusterName": "llm-dev"}, "urn:hyperpod"
+)
+HYPERPOD_CHART_NO_PLUGIN = Resource(
+    HYPERPOD_CHART.type,
+    HYPERPOD_CHART.name,
+    {**HYPERPOD_CHART.props, "values": {"nvidia-device-plugin": {"devicePlugin": {"enabled": False}}}},
+    HYPERPOD_CHART.urn,
+)
+OME_CHART = Resource(
+    "kubernetes:helm.sh/v4:Chart",
+    "platform-ome-operator",
+    {"chart": "oci://ghcr.io/moirai-internal/charts/ome-resources", "namespace": "ome"},
+    "urn:ome-operator",
+)
+OME_ISVC = Resource(
+    "kubernetes:ome.io/v1beta1:InferenceService",
+    "q",
+    {"metadata": {"name": "q", "namespace": "inference"}, "spec": {}},
+    "urn:ome-isvc",
+    ("urn:ome-operator",),
+)
+DRAIN_GUARD = Resource(
+    "pulumi-python:dynamic:Resource",
+    "ingress-drain",
+    {"guard": "ingress-drain", "namespaces": ["hyperpod-inference-system"]},
+    "urn:guard",
+    ("urn:lbc", "urn:operator"),
+)
 
 
 def k8s_service() -> Resource:
-    return k8s({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "engine", "namespace": "team-a"}, "spec": {"ports": [{"port": 80}]}})
+    return k8s(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "engine", "namespace": "team-a"},
+            "spec": {"ports": [{"port": 80}]},
+        }
+    )
 
 
 def graph_node(resource: Resource, urn: str, *dependencies: str) -> Resource:
@@ -120,26 +223,56 @@ def graph_node(resource: Resource, urn: str, *dependencies: str) -> Resource:
 
 def contracted(max_replicas: int, per_replica: float | None = 4.0) -> dict[str, Any]:
     """An InferenceEndpointConfig with the C1 numbers the stack records: peak 20 requests/s, headroom 0.2."""
-    terms = {"peakRequestsPerSecond": 20.0, "headroom": 0.2, "perReplicaRequestsPerSecond": per_replica, "capacityFile": "capacity/qwen3-4b-g5.json" if per_replica else None}
-    scaling = {"minReplicas": 1, "maxReplicas": max_replicas, "cloudwatch": {"metricName": "Invocations", "targetValue": 840}}
+    terms = {
+        "peakRequestsPerSecond": 20.0,
+        "headroom": 0.2,
+        "perReplicaRequestsPerSecond": per_replica,
+        "capacityFile": "capacity/qwen3-4b-g5.json" if per_replica else None,
+    }
+    scaling = {
+        "minReplicas": 1,
+        "maxReplicas": max_replicas,
+        "cloudwatch": {"metricName": "Invocations", "targetValue": 840},
+    }
     (manifest,) = capacity.annotate([render(autoscaling=scaling)], terms)
     return manifest
 
 
-def gateway_objects(drop_kind: str = "", drop_name: str = "", allow_plaintext: bool = False, **overrides: Any) -> list[Resource]:
+def gateway_objects(
+    drop_kind: str = "", drop_name: str = "", allow_plaintext: bool = False, **overrides: Any
+) -> list[Resource]:
     """The rendered tenant gateway (tests/gateway/helpers.py config), less the objects named."""
-    from components.rules.gateway import config as gw_config, render as gw_render
+    from components.rules.gateway import config as gw_config
+    from components.rules.gateway import render as gw_render
     from components.rules.spec import PlatformSpec
 
     spec = gateway_spec(**overrides)
-    objects = gw_render.render(spec, gw_config.upstreams(gateway_endpoints(), PlatformSpec()), ["key-a", "key-b"]) + [gw_render.ingress(spec, allow_plaintext=allow_plaintext)]
+    objects = gw_render.render(spec, gw_config.upstreams(gateway_endpoints(), PlatformSpec()), ["key-a", "key-b"]) + [
+        gw_render.ingress(spec, allow_plaintext=allow_plaintext)
+    ]
     return [k8s(o) for o in objects if o["kind"] != drop_kind and o["metadata"]["name"] != drop_name]
 
 
 # Qwen/Qwen3-4B-Instruct-2507's published config (https://huggingface.co/Qwen/Qwen3-4B-Instruct-2507/blob/main/config.json):
 # 36 layers, 32 heads, 8 KV heads, head_dim 128, bfloat16, 8,044,936,192 bytes of weights; 147,456 B of KV per token.
-QWEN3_4B = ModelFacts("Qwen/Qwen3-4B-Instruct-2507", "https://huggingface.co/Qwen/Qwen3-4B-Instruct-2507/resolve/main/config.json", None, "Qwen3ForCausalLM",
-                      36, 32, 8, 128, 2560, 262144, 4_022_468_096, "bfloat16", None, 8_044_936_192, False, "2026-12-06")
+QWEN3_4B = ModelFacts(
+    "Qwen/Qwen3-4B-Instruct-2507",
+    "https://huggingface.co/Qwen/Qwen3-4B-Instruct-2507/resolve/main/config.json",
+    None,
+    "Qwen3ForCausalLM",
+    36,
+    32,
+    8,
+    128,
+    2560,
+    262144,
+    4_022_468_096,
+    "bfloat16",
+    None,
+    8_044_936_192,
+    False,
+    "2026-12-06",
+)
 
 
 def sized(**engine_args: Any) -> list[Resource]:
@@ -150,8 +283,18 @@ def sized(**engine_args: Any) -> list[Resource]:
 
 def pool_objects(fn: Callable[[list[dict[str, Any]]], None] | None = None) -> list[Resource]:
     """A kubernetes endpoint with pool routing: its engine Deployment, picker objects and pool (R1-R5)."""
-    spec = EndpointSpec.model_validate({"name": "qwen3-4b", "model": "Qwen/Qwen3-4B-Instruct-2507", "engine": "vllm", "instanceType": "g5.2xlarge", "namespace": "inference",
-                                        "modelSource": {"type": "huggingface"}, "backend": "kubernetes", "kubernetes": {"routing": "inferencePool"}})
+    spec = EndpointSpec.model_validate(
+        {
+            "name": "qwen3-4b",
+            "model": "Qwen/Qwen3-4B-Instruct-2507",
+            "engine": "vllm",
+            "instanceType": "g5.2xlarge",
+            "namespace": "inference",
+            "modelSource": {"type": "huggingface"},
+            "backend": "kubernetes",
+            "kubernetes": {"routing": "inferencePool"},
+        }
+    )
     objs = [o for o in render_endpoint(spec) if o["kind"] == "Deployment"] + inference_pool.render(spec)
     if fn:
         fn(objs)
@@ -163,15 +306,24 @@ def _pool(objs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _picker(objs: list[dict[str, Any]]) -> dict[str, Any]:
-    return next(o for o in objs if o["kind"] == "Deployment" and o["metadata"]["name"].endswith("-epp"))["spec"]["template"]["spec"]["containers"][0]
+    return next(o for o in objs if o["kind"] == "Deployment" and o["metadata"]["name"].endswith("-epp"))["spec"][
+        "template"
+    ]["spec"]["containers"][0]
 
 
-OBJECTIVE = {"apiVersion": "inference.networking.x-k8s.io/v1alpha2", "kind": "InferenceObjective", "metadata": {"name": "qwen3-4b", "namespace": "inference"}, "spec": {"poolRef": {"name": "qwen3-4b"}}}
+OBJECTIVE = {
+    "apiVersion": "inference.networking.x-k8s.io/v1alpha2",
+    "kind": "InferenceObjective",
+    "metadata": {"name": "qwen3-4b", "namespace": "inference"},
+    "spec": {"poolRef": {"name": "qwen3-4b"}},
+}
 
 
 def dpd(**overrides: Any) -> dict[str, Any]:
     """A DPD endpoint as the stack renders it: 70B on ml.p5.48xlarge, one prefill and one decode pod of 8 GPUs."""
-    return render(instanceType="ml.p5.48xlarge", engineArgs={"tensorParallelSize": 8}, hyperpod={"pdSpec": {}}, **overrides)
+    return render(
+        instanceType="ml.p5.48xlarge", engineArgs={"tensorParallelSize": 8}, hyperpod={"pdSpec": {}}, **overrides
+    )
 
 
 def assert_fails_then_passes(cases: dict[str, Case], name: str, monkeypatch: Any) -> None:

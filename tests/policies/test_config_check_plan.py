@@ -9,15 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from components.rules import security
 from components.rules.policy_catalog import BY_NAME, POLICIES
 from components.rules.policy_config import PolicyConfigError, parse
-from stacks.policy_file import load
-from components.rules import security
 from components.rules.resources import Resource
 from stacks import check as check_cmd
-from stacks import plan as plan_cmd
 from stacks.__main__ import main as cli
-
+from stacks.policy_file import load
 from tests.example_stacks import user_plan, user_project
 from tests.policies.policy_builders import render, run_policy
 
@@ -25,7 +23,13 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "policies" / "policy-config.exam
 
 
 def test_config_precedence_policy_over_all_over_default():
-    config = parse({"all": "advisory", "g01-name-length": "disabled", "s6-required-tags": {"enforcementLevel": "mandatory", "requiredTags": ["team"]}})
+    config = parse(
+        {
+            "all": "advisory",
+            "g01-name-length": "disabled",
+            "s6-required-tags": {"enforcementLevel": "mandatory", "requiredTags": ["team"]},
+        }
+    )
     assert config.level(BY_NAME["g03-one-engine-port"]) == "advisory"
     assert config.level(BY_NAME["g01-name-length"]) == "disabled"
     assert config.level(BY_NAME["s6-required-tags"]) == "mandatory"
@@ -36,11 +40,20 @@ def test_config_precedence_policy_over_all_over_default():
 
 def test_config_errors_name_every_problem_at_once():
     with pytest.raises(PolicyConfigError) as err:
-        parse({"g1-name": "mandatory", "g03-one-engine-port": "block", "s6-required-tags": {"requiredTag": ["x"], "enforcementLevel": "advisory"}, "s4-eks-endpoint-not-public": {"devStacks": "dev"}})
+        parse(
+            {
+                "g1-name": "mandatory",
+                "g03-one-engine-port": "block",
+                "s6-required-tags": {"requiredTag": ["x"], "enforcementLevel": "advisory"},
+                "s4-eks-endpoint-not-public": {"devStacks": "dev"},
+            }
+        )
     text = "\n".join(err.value.problems)
     assert "g1-name: unknown policy" in text
     assert "g03-one-engine-port = 'block': not an enforcement level" in text
-    assert "s6-required-tags.requiredTag: unknown parameter; s6-required-tags takes enforcementLevel, requiredTags" in text
+    assert (
+        "s6-required-tags.requiredTag: unknown parameter; s6-required-tags takes enforcementLevel, requiredTags" in text
+    )
     assert "s4-eks-endpoint-not-public.devStacks = 'dev': expected" in text
 
 
@@ -60,7 +73,9 @@ def test_example_config_is_valid_and_covers_the_parameters(tmp_path):
     config = load(EXAMPLE)
     assert config.level(BY_NAME["s4-eks-endpoint-not-public"]) == "mandatory"
     assert config.level(BY_NAME["s6-required-tags"]) == "mandatory"
-    assert tuple(config.params_of(BY_NAME["s6-required-tags"])["requiredTags"]) == security.DEFAULT_REQUIRED_TAGS  # what the program sets
+    assert (
+        tuple(config.params_of(BY_NAME["s6-required-tags"])["requiredTags"]) == security.DEFAULT_REQUIRED_TAGS
+    )  # what the program sets
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
     with pytest.raises(PolicyConfigError, match="not valid JSON"):
@@ -71,7 +86,9 @@ def test_example_config_is_valid_and_covers_the_parameters(tmp_path):
 def test_pack_over_the_rendered_example_stacks_reports_no_mandatory_violation(stack, monkeypatch):
     monkeypatch.setenv("PULUMI_STACK", stack)  # what the pack reads for S4's devStacks
     plan = user_plan(stack)
-    resources = [Resource(r.type_, r.name, r.inputs, r.urn, tuple(r.graph.dependencies), r.graph.parent) for r in plan.resources]
+    resources = [
+        Resource(r.type_, r.name, r.inputs, r.urn, tuple(r.graph.dependencies), r.graph.parent) for r in plan.resources
+    ]
     for policy in POLICIES:
         if policy.enforcement == "mandatory":
             assert run_policy(policy.name, resources) == [], policy.name
@@ -83,15 +100,35 @@ def test_plan_respects_enforcement_config(tmp_path, capsys):
     assert cli(["plan", "--stack", "dev", "--out", str(tmp_path / "a"), "--policy-config", str(EXAMPLE)]) == 0
     (tmp_path / "project").mkdir()
     staging = user_project(tmp_path / "project", "staging")
-    assert cli(["plan", "--stack", "staging", "--project-dir", str(staging), "--out", str(tmp_path / "s"), "--policy-config", str(EXAMPLE)]) == 0
+    assert (
+        cli(
+            [
+                "plan",
+                "--stack",
+                "staging",
+                "--project-dir",
+                str(staging),
+                "--out",
+                str(tmp_path / "s"),
+                "--policy-config",
+                str(EXAMPLE),
+            ]
+        )
+        == 0
+    )
     strict = tmp_path / "strict.json"
     strict.write_text(json.dumps({"s6-required-tags": "mandatory"}))
-    assert cli(["plan", "--stack", "dev", "--out", str(tmp_path / "b"), "--policy-config", str(strict)]) == 0  # every resource is tagged
+    assert (
+        cli(["plan", "--stack", "dev", "--out", str(tmp_path / "b"), "--policy-config", str(strict)]) == 0
+    )  # every resource is tagged
     assert "[S6]" not in capsys.readouterr().out
     strict.write_text(json.dumps({"s6-required-tags": {"enforcementLevel": "mandatory", "requiredTags": ["team"]}}))
     assert cli(["plan", "--stack", "dev", "--out", str(tmp_path / "b"), "--policy-config", str(strict)]) == 1
     out = capsys.readouterr().out
-    assert "error aws:s3/bucket:Bucket platform-tls: tags = ['llm-serving/cluster', 'llm-serving/stack']: [S6] missing required tag(s) team" in out
+    assert (
+        "error aws:s3/bucket:Bucket platform-tls: tags = ['llm-serving/cluster', 'llm-serving/stack']: [S6] missing required tag(s) team"
+        in out
+    )
     quiet = tmp_path / "quiet.json"
     quiet.write_text(json.dumps({"s6-required-tags": "disabled", "s3-router-key-workaround": "disabled"}))
     assert cli(["plan", "--stack", "dev", "--out", str(tmp_path / "c"), "--policy-config", str(quiet)]) == 0
@@ -119,8 +156,13 @@ def test_check_clean_manifests_exit_0_and_unknown_kinds_are_unchecked(tmp_path):
     assert "widget.yml:1: Widget w: unchecked:" in text
     from stacks.schemas import find_crd_dir
 
-    without = 1 if find_crd_dir()[0] is not None else 2  # without CRD schemas the endpoint has none either (its rules still ran)
-    assert f"2 document(s): 0 mandatory and 0 advisory violation(s), 0 schema failure(s), {without} without a schema, 1 unchecked" in text
+    without = (
+        1 if find_crd_dir()[0] is not None else 2
+    )  # without CRD schemas the endpoint has none either (its rules still ran)
+    assert (
+        f"2 document(s): 0 mandatory and 0 advisory violation(s), 0 schema failure(s), {without} without a schema, 1 unchecked"
+        in text
+    )
     out = io.StringIO()
     check_cmd.main([str(tmp_path)], as_json=True, out=out)
     statuses = {d["kind"]: d["status"] for d in json.loads(out.getvalue())["documents"]}

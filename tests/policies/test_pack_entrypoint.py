@@ -17,7 +17,6 @@ from pulumi.runtime import proto
 from pulumi.runtime.proto import analyzer_pb2_grpc
 
 from components.rules.policy_catalog import POLICIES
-
 from tests.policies.policy_builders import render
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,7 +27,14 @@ POLICIES_DIR = ROOT / "policies"
 def analyzer():
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the entry point must find the rules itself
     env["PULUMI_STACK"] = "prod"
-    process = subprocess.Popen([sys.executable, "-u", "__main__.py"], cwd=POLICIES_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-u", "__main__.py"],
+        cwd=POLICIES_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         port = process.stdout.readline().strip()
         if not port.isdigit():
@@ -82,7 +88,9 @@ def test_entry_point_takes_the_policy_pack_config(analyzer):
     """What `--policy-pack-config` sends: s6 made mandatory with a custom tag list."""
     config = proto.PolicyConfig(enforcementLevel=proto.MANDATORY, properties=struct({"requiredTags": ["team"]}))
     analyzer.Configure(proto.ConfigureAnalyzerRequest(policyConfig={"s6-required-tags": config}))
-    request = proto.AnalyzeRequest(type="aws:s3/bucket:Bucket", properties=struct({"tags": {"llm-serving/stack": "prod"}}), urn="urn:b", name="tls")
+    request = proto.AnalyzeRequest(
+        type="aws:s3/bucket:Bucket", properties=struct({"tags": {"llm-serving/stack": "prod"}}), urn="urn:b", name="tls"
+    )
     diagnostics = analyzer.Analyze(request).diagnostics
     assert [(d.policyName, d.enforcementLevel) for d in diagnostics] == [("s6-required-tags", proto.MANDATORY)]
     assert "missing required tag(s) team" in diagnostics[0].message
@@ -100,5 +108,5 @@ def test_requirements_pin_what_the_rule_library_imports():
     pins = (POLICIES_DIR / "requirements.txt").read_text()
     project = (ROOT / "requirements.txt").read_text()
     for package in ("pulumi-policy", "pulumi", "pydantic"):
-        line = next(l for l in project.splitlines() if l.startswith(f"{package}=="))
+        line = next(ln for ln in project.splitlines() if ln.startswith(f"{package}=="))
         assert line in pins.splitlines(), f"policies/requirements.txt must pin {line}"

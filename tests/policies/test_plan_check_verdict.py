@@ -13,7 +13,6 @@ import pytest
 from stacks import check as check_cmd
 from stacks import plan as plan_cmd
 from stacks.plan_out import MARKER
-
 from tests.example_stacks import user_plan
 
 STACKS = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in plan_cmd.PROJECT_DIR.glob("Pulumi.*.yaml"))
@@ -46,7 +45,9 @@ def test_check_of_a_plans_directory_gives_the_plans_verdict(stack, tmp_path):
     # What only the plan sees (resources that are not Kubernetes objects, duplicate URNs): none in the examples.
     assert not plan.other_violations and not plan.duplicate_urns
     assert checked(report) == planned(plan)
-    assert {Path(d["file"]).name: d["schema"]["status"] for d in report["documents"]} == {o.file.name: o.schema.status for o in plan.objects}
+    assert {Path(d["file"]).name: d["schema"]["status"] for d in report["documents"]} == {
+        o.file.name: o.schema.status for o in plan.objects
+    }
     assert (code, report["exitCode"]) == ((1, 1) if plan.failed else (0, 0))
     assert report["stack"]["name"] == stack
 
@@ -58,7 +59,12 @@ def test_s2_check_of_the_dev_plan_allows_the_dev_opt_out_as_the_plan_did(tmp_pat
     assert (marker["stack"], marker["devStack"], marker["clusterMode"]) == ("dev", True, "hyperpod")
     code, report = check_report(tmp_path / "dev")
     assert code == 0
-    assert ("009-ingress-hyperpod-inference-system-llm-llama-3-1-8b-vllm.yaml", "S2", "metadata.annotations.llm-serving/allow-plaintext-api-key", "warning") in [c[:4] for c in checked(report)]
+    assert (
+        "009-ingress-hyperpod-inference-system-llm-llama-3-1-8b-vllm.yaml",
+        "S2",
+        "metadata.annotations.llm-serving/allow-plaintext-api-key",
+        "warning",
+    ) in [c[:4] for c in checked(report)]
     # The same files as another stack's: the opt-out is refused, naming the stack.
     code, report = check_report(tmp_path / "dev", stack="staging")
     assert code == 1
@@ -70,7 +76,10 @@ def test_check_names_the_plans_stack_first(tmp_path):
     plan_cmd.write_objects(user_plan("dev"), tmp_path / "dev")
     out = io.StringIO()
     assert check_cmd.main([str(tmp_path / "dev")], out=out) == 0
-    assert out.getvalue().splitlines()[0] == f"stack dev (dev stack, cluster mode hyperpod), from {tmp_path / 'dev' / MARKER}"
+    assert (
+        out.getvalue().splitlines()[0]
+        == f"stack dev (dev stack, cluster mode hyperpod), from {tmp_path / 'dev' / MARKER}"
+    )
 
 
 def test_files_of_two_plans_of_different_stacks_are_refused_in_one_line(tmp_path):
@@ -78,7 +87,10 @@ def test_files_of_two_plans_of_different_stacks_are_refused_in_one_line(tmp_path
     plan_cmd.write_objects(user_plan("staging"), tmp_path / "staging")
     out = io.StringIO()
     assert check_cmd.main([str(tmp_path / "dev"), str(tmp_path / "staging")], out=out) == 2
-    assert out.getvalue() == "error: the inputs come from plans of 2 stacks (dev, staging); check one plan at a time, or pass --stack\n"
+    assert (
+        out.getvalue()
+        == "error: the inputs come from plans of 2 stacks (dev, staging); check one plan at a time, or pass --stack\n"
+    )
 
 
 def test_plan_context_of_a_marker_without_one_is_none(tmp_path):
@@ -94,9 +106,15 @@ def test_summary_counts_what_the_json_lists(tmp_path):
     (tmp_path / "no-crds").mkdir()
     out = io.StringIO()
     check_cmd.main([str(tmp_path / "dev")], crd_dir=str(tmp_path / "no-crds"), out=out)
-    assert out.getvalue().splitlines()[-1] == "9 document(s): 0 mandatory and 3 advisory violation(s), 0 schema failure(s), 2 without a schema, 0 unchecked"  # the third: G23, 21 of 128 sequences at full length
+    assert (
+        out.getvalue().splitlines()[-1]
+        == "9 document(s): 0 mandatory and 3 advisory violation(s), 0 schema failure(s), 2 without a schema, 0 unchecked"
+    )  # the third: G23, 21 of 128 sequences at full length
     _, report = check_report(tmp_path / "dev", crd_dir=str(tmp_path / "no-crds"))
     documents = report["documents"]
-    assert [d["kind"] for d in documents if d["schema"]["status"] == "unchecked"] == ["InferenceEndpointConfig", "InferenceEndpointConfig"]
+    assert [d["kind"] for d in documents if d["schema"]["status"] == "unchecked"] == [
+        "InferenceEndpointConfig",
+        "InferenceEndpointConfig",
+    ]
     assert report["summary"]["schemaUnchecked"] == 2
     assert report["summary"]["unchecked"] == sum(d["status"] == "unchecked" for d in documents) == 0

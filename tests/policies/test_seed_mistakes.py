@@ -24,29 +24,83 @@ from components.rules.policy_catalog import POLICIES
 from components.rules.policy_eval import evaluate
 from stacks import check as check_cmd
 from stacks import plan as plan_cmd
-
 from tests.policies.policy_builders import SEEDS, k8s, run_policy, seed_documents
 
 # (incident, object name, policy, field): each exactly once, and nothing else.
 EXPECTED = Counter(
     [
-        ("key Secret in one namespace", "s01-api-key-router", "g09-api-key-reaches-router", "Secret s01-api-key-router-api-key"),
-        ("key Secret in one namespace", "s01-api-key-router", "s3-router-key-workaround", "spec.worker.environmentVariables[VLLM_API_KEY]"),  # advisory, by design
+        (
+            "key Secret in one namespace",
+            "s01-api-key-router",
+            "g09-api-key-reaches-router",
+            "Secret s01-api-key-router-api-key",
+        ),
+        (
+            "key Secret in one namespace",
+            "s01-api-key-router",
+            "s3-router-key-workaround",
+            "spec.worker.environmentVariables[VLLM_API_KEY]",
+        ),  # advisory, by design
         ("KV cache on SGLang", "s02-sglang-kv-cache", "g21-routing-and-kv-cache-need-vllm", "spec.kvCacheSpec"),
-        ("64-character init container name", "qwen3-4b-instruct-2507-2026-01-06-04-30-58-238-sgla", "g01-name-length", "metadata.name"),
-        ("public ALB without routing", "llm-s04-public-no-routing", "g08-public-alb-needs-routing", "metadata.annotations.alb.ingress.kubernetes.io/scheme"),
+        (
+            "64-character init container name",
+            "qwen3-4b-instruct-2507-2026-01-06-04-30-58-238-sgla",
+            "g01-name-length",
+            "metadata.name",
+        ),
+        (
+            "public ALB without routing",
+            "llm-s04-public-no-routing",
+            "g08-public-alb-needs-routing",
+            "metadata.annotations.alb.ingress.kubernetes.io/scheme",
+        ),
         ("SGLang DLC port", "s05-sglang-port", "g03-one-engine-port", "spec.worker.args[--port]"),
-        ("1-second readiness timeout", "s06-readiness-timeout", "g04-probes-survive-model-load", "spec.worker.probes.readinessProbe.timeoutSeconds"),
+        (
+            "1-second readiness timeout",
+            "s06-readiness-timeout",
+            "g04-probes-survive-model-load",
+            "spec.worker.probes.readinessProbe.timeoutSeconds",
+        ),
         ("no served model name", "s07-served-model-name", "g05-served-model-name", "spec.worker.args"),
         ("engine parameters not passed", "s10-params-not-passed", "g10-engine-parameters", "spec.worker.args"),
-        ("secretKeyRef for the router", "s11-secret-key-ref", "g09-api-key-reaches-router", "spec.worker.environmentVariables[VLLM_API_KEY]"),
+        (
+            "secretKeyRef for the router",
+            "s11-secret-key-ref",
+            "g09-api-key-reaches-router",
+            "spec.worker.environmentVariables[VLLM_API_KEY]",
+        ),
         ("SGLang without metrics", "s12-sglang-no-metrics", "g06-sglang-metrics", "spec.worker.args"),
-        ("surge rollout on one GPU", "s13-rollout-surge", "g04-probes-survive-model-load", "spec.strategy.rollingUpdate.maxSurge"),
+        (
+            "surge rollout on one GPU",
+            "s13-rollout-surge",
+            "g04-probes-survive-model-load",
+            "spec.strategy.rollingUpdate.maxSurge",
+        ),
         ("no context limit", "s14-qwen3-vl-no-max-len", "g10-engine-parameters", "spec.worker.args"),
-        ("L2 with prefetch and prefix caching", "s17-l2-prefetch-prefix", "g07-kv-cache", "spec.modelSourceConfig.prefetchEnabled"),
-        ("L2 with prefetch and prefix caching", "s17-l2-prefetch-prefix", "g07-kv-cache", "spec.worker.args[--enable-prefix-caching]"),
-        ("L2 with prefetch and prefix caching", "s17-l2-prefetch-prefix", "g07-l2-tieredstorage", "spec.kvCacheSpec.l2CacheSpec.l2CacheBackend"),  # the tieredstorage warning, same object
-        ("L2 on tieredstorage", "s18-l2-tieredstorage", "g07-l2-tieredstorage", "spec.kvCacheSpec.l2CacheSpec.l2CacheBackend"),
+        (
+            "L2 with prefetch and prefix caching",
+            "s17-l2-prefetch-prefix",
+            "g07-kv-cache",
+            "spec.modelSourceConfig.prefetchEnabled",
+        ),
+        (
+            "L2 with prefetch and prefix caching",
+            "s17-l2-prefetch-prefix",
+            "g07-kv-cache",
+            "spec.worker.args[--enable-prefix-caching]",
+        ),
+        (
+            "L2 with prefetch and prefix caching",
+            "s17-l2-prefetch-prefix",
+            "g07-l2-tieredstorage",
+            "spec.kvCacheSpec.l2CacheSpec.l2CacheBackend",
+        ),  # the tieredstorage warning, same object
+        (
+            "L2 on tieredstorage",
+            "s18-l2-tieredstorage",
+            "g07-l2-tieredstorage",
+            "spec.kvCacheSpec.l2CacheSpec.l2CacheBackend",
+        ),
         ("capitals in endpointName", "s19-endpoint-name-case", "g02-name-format", "spec.endpointName"),
     ]
 )
@@ -59,13 +113,23 @@ def expected_without_incident() -> Counter:
 
 def test_seed_file_holds_the_incidents_exact_values():
     docs = {d["metadata"]["name"]: d for d in seed_documents()}
-    assert len("prefetch-" + "qwen3-4b-instruct-2507-2026-01-06-04-30-58-238-sgla" + "-inf") == 64  # 64-character init container name
+    assert (
+        len("prefetch-" + "qwen3-4b-instruct-2507-2026-01-06-04-30-58-238-sgla" + "-inf") == 64
+    )  # 64-character init container name
     assert docs["s05-sglang-port"]["spec"]["worker"]["modelInvocationPort"]["containerPort"] == 8000  # SGLang DLC port
     assert "8080" in docs["s05-sglang-port"]["spec"]["worker"]["args"]
-    assert docs["s06-readiness-timeout"]["spec"]["worker"]["probes"]["readinessProbe"]["timeoutSeconds"] == 1  # 1-second readiness timeout
-    assert docs["s11-secret-key-ref"]["spec"]["worker"]["environmentVariables"][-1]["valueFrom"] == {"secretKeyRef": {"name": "endpoint-api-key", "key": "api-key"}}
-    assert docs["s17-l2-prefetch-prefix"]["spec"]["modelSourceConfig"]["prefetchEnabled"] is True  # L2 with prefetch and prefix caching
-    assert docs["s19-endpoint-name-case"]["spec"]["endpointName"] == "Qwen3-4B-Instruct-2507-2026-01-13-01-12"  # capitals in endpointName
+    assert (
+        docs["s06-readiness-timeout"]["spec"]["worker"]["probes"]["readinessProbe"]["timeoutSeconds"] == 1
+    )  # 1-second readiness timeout
+    assert docs["s11-secret-key-ref"]["spec"]["worker"]["environmentVariables"][-1]["valueFrom"] == {
+        "secretKeyRef": {"name": "endpoint-api-key", "key": "api-key"}
+    }
+    assert (
+        docs["s17-l2-prefetch-prefix"]["spec"]["modelSourceConfig"]["prefetchEnabled"] is True
+    )  # L2 with prefetch and prefix caching
+    assert (
+        docs["s19-endpoint-name-case"]["spec"]["endpointName"] == "Qwen3-4B-Instruct-2507-2026-01-13-01-12"
+    )  # capitals in endpointName
 
 
 def test_pack_reports_each_seed_mistake_once():
@@ -92,8 +156,13 @@ def test_stacks_check_reports_each_seed_mistake_once_and_fails():
     lines = out.getvalue().splitlines()
     mandatory = sum(n for (_, _, policy, _), n in EXPECTED.items() if policy not in ADVISORY)
     assert sum(" mandatory g" in line for line in lines) == mandatory
-    assert lines[-1].startswith(f"{len(seed_documents())} document(s): {mandatory} mandatory and {sum(EXPECTED.values()) - mandatory} advisory")
-    assert f"{SEEDS}:4: InferenceEndpointConfig default/qwen3-4b-instruct-2507-2026-01-06-04-30-58-238-sgla: mandatory g01-name-length: metadata.name" in out.getvalue()
+    assert lines[-1].startswith(
+        f"{len(seed_documents())} document(s): {mandatory} mandatory and {sum(EXPECTED.values()) - mandatory} advisory"
+    )
+    assert (
+        f"{SEEDS}:4: InferenceEndpointConfig default/qwen3-4b-instruct-2507-2026-01-06-04-30-58-238-sgla: mandatory g01-name-length: metadata.name"
+        in out.getvalue()
+    )
     assert "Traceback" not in out.getvalue()
 
 
@@ -111,7 +180,7 @@ def test_stacks_check_json_report():
 
 # ---------------------------------------------------------------- the offline plan
 
-HAND_DECLARED = '''
+HAND_DECLARED = """
 import pulumi_kubernetes as k8s
 import yaml
 from stacks.program import main
@@ -129,7 +198,7 @@ for i, doc in enumerate(yaml.safe_load_all(open({seeds!r}))):
         k8s.apps.v1.Deployment(name, metadata=meta, spec=doc["spec"])
     else:
         k8s.apiextensions.CustomResource(name, api_version=doc["apiVersion"], kind=kind, metadata=meta, spec=doc["spec"])
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -167,6 +236,12 @@ def test_plan_cli_exits_1_on_mandatory_and_prints_advisory_as_warning(seed_proje
     console = Console(record=True, width=400)
     assert plan_cmd.run("dev-seeds", str(tmp_path / "out"), None, "1.33", False, console, seed_project) == 1
     text = console.export_text()
-    assert "error InferenceEndpointConfig/s19-endpoint-name-case: spec.endpointName = 'Qwen3-4B-Instruct-2507-2026-01-13-01-12': [G2]" in text
-    assert "warning InferenceEndpointConfig/s18-l2-tieredstorage: spec.kvCacheSpec.l2CacheSpec.l2CacheBackend = 'tieredstorage': [G7]" in text
+    assert (
+        "error InferenceEndpointConfig/s19-endpoint-name-case: spec.endpointName = 'Qwen3-4B-Instruct-2507-2026-01-13-01-12': [G2]"
+        in text
+    )
+    assert (
+        "warning InferenceEndpointConfig/s18-l2-tieredstorage: spec.kvCacheSpec.l2CacheSpec.l2CacheBackend = 'tieredstorage': [G7]"
+        in text
+    )
     assert "Plan failed" in text

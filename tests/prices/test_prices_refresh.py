@@ -19,13 +19,28 @@ from stacks.prices import refresh, snapshot
 TODAY = dt.date(2026, 11, 28)
 
 
-def product(usagetype: str, instance_type: str, usd: str, sku: str = "SKU1", effective: str = "2026-11-01T00:00:00Z") -> str:
+def product(
+    usagetype: str, instance_type: str, usd: str, sku: str = "SKU1", effective: str = "2026-11-01T00:00:00Z"
+) -> str:
     term = f"{sku}.JRTCKXETXF"
     return json.dumps(
         {
-            "product": {"productFamily": "Compute Instance", "sku": sku, "attributes": {"usagetype": usagetype, "instanceType": instance_type, "regionCode": "us-east-1"}},
+            "product": {
+                "productFamily": "Compute Instance",
+                "sku": sku,
+                "attributes": {"usagetype": usagetype, "instanceType": instance_type, "regionCode": "us-east-1"},
+            },
             "serviceCode": "AmazonEC2",
-            "terms": {"OnDemand": {term: {"sku": sku, "offerTermCode": "JRTCKXETXF", "effectiveDate": effective, "priceDimensions": {f"{term}.6YS6EN2CT7": {"unit": "Hrs", "pricePerUnit": {"USD": usd}}}}}},
+            "terms": {
+                "OnDemand": {
+                    term: {
+                        "sku": sku,
+                        "offerTermCode": "JRTCKXETXF",
+                        "effectiveDate": effective,
+                        "priceDimensions": {f"{term}.6YS6EN2CT7": {"unit": "Hrs", "pricePerUnit": {"USD": usd}}},
+                    }
+                }
+            },
         }
     )
 
@@ -47,15 +62,42 @@ def run(client, tmp_path):
 def test_refresh_reads_every_page_and_writes_dated_sourced_prices(pricing, tmp_path):
     client, stub = pricing
     # EC2: two pages (NextToken), and a dedicated-host product for the same type that must not count.
-    stub.add_response("get_products", {"PriceList": [product("BoxUsage:g5.12xlarge", "g5.12xlarge", "5.6720000000", "EC2A")], "NextToken": "t1", "FormatVersion": "aws_v1"}, {"ServiceCode": "AmazonEC2", "Filters": ANY, "FormatVersion": "aws_v1"})
     stub.add_response(
         "get_products",
-        {"PriceList": [product("DedicatedUsage:g5.xlarge", "g5.xlarge", "9.9"), product("BoxUsage:g5.xlarge", "g5.xlarge", "1.0060000000", "EC2B")], "FormatVersion": "aws_v1"},
+        {
+            "PriceList": [product("BoxUsage:g5.12xlarge", "g5.12xlarge", "5.6720000000", "EC2A")],
+            "NextToken": "t1",
+            "FormatVersion": "aws_v1",
+        },
+        {"ServiceCode": "AmazonEC2", "Filters": ANY, "FormatVersion": "aws_v1"},
+    )
+    stub.add_response(
+        "get_products",
+        {
+            "PriceList": [
+                product("DedicatedUsage:g5.xlarge", "g5.xlarge", "9.9"),
+                product("BoxUsage:g5.xlarge", "g5.xlarge", "1.0060000000", "EC2B"),
+            ],
+            "FormatVersion": "aws_v1",
+        },
         {"ServiceCode": "AmazonEC2", "Filters": ANY, "FormatVersion": "aws_v1", "NextToken": "t1"},
     )
     # HyperPod: the Cluster usage type; a -Reserved line for the same type is another product.
-    stub.add_response("get_products", {"PriceList": [product("USE1-Cluster:ml.g5.12xlarge-Reserved", "", "1.0"), product("USE1-Cluster:ml.g5.12xlarge", "", "7.0900000000", "HP1")]}, {"ServiceCode": "AmazonSageMaker", "Filters": ANY, "FormatVersion": "aws_v1"})
-    stub.add_response("get_products", {"PriceList": [product("USE1-Host:ml.g5.xlarge", "", "1.4080000000", "HO1")]}, {"ServiceCode": "AmazonSageMaker", "Filters": ANY, "FormatVersion": "aws_v1"})
+    stub.add_response(
+        "get_products",
+        {
+            "PriceList": [
+                product("USE1-Cluster:ml.g5.12xlarge-Reserved", "", "1.0"),
+                product("USE1-Cluster:ml.g5.12xlarge", "", "7.0900000000", "HP1"),
+            ]
+        },
+        {"ServiceCode": "AmazonSageMaker", "Filters": ANY, "FormatVersion": "aws_v1"},
+    )
+    stub.add_response(
+        "get_products",
+        {"PriceList": [product("USE1-Host:ml.g5.xlarge", "", "1.4080000000", "HO1")]},
+        {"ServiceCode": "AmazonSageMaker", "Filters": ANY, "FormatVersion": "aws_v1"},
+    )
     code, text = run(client, tmp_path)
     assert code == 0, text
     snap = snapshot.load("us-east-1", tmp_path, today=TODAY)
@@ -63,7 +105,13 @@ def test_refresh_reads_every_page_and_writes_dated_sourced_prices(pricing, tmp_p
     assert snap.price("ec2", "g5.12xlarge").usd_per_hour == 5.672
     assert snap.price("ec2", "g5.xlarge").usd_per_hour == 1.006  # not the dedicated 9.9
     hp = snap.price("sagemaker-hyperpod", "ml.g5.12xlarge")
-    assert (hp.usd_per_hour, hp.source.sku, hp.source.offer_term, hp.source.effective_date, hp.taken) == (7.09, "HP1", "JRTCKXETXF", "2026-11-01T00:00:00Z", TODAY)
+    assert (hp.usd_per_hour, hp.source.sku, hp.source.offer_term, hp.source.effective_date, hp.taken) == (
+        7.09,
+        "HP1",
+        "JRTCKXETXF",
+        "2026-11-01T00:00:00Z",
+        TODAY,
+    )
     assert snap.price("sagemaker-hosting", "ml.g5.xlarge").usd_per_hour == 1.408
     stub.assert_no_pending_responses()
 
@@ -109,22 +157,36 @@ def test_refresh_names_a_missing_instance_type_in_a_warning_and_in_the_gaps(pric
     snap = snapshot.load("us-east-1", tmp_path, today=TODAY)
     assert [p.instance_type for p in snap.prices] == ["g5.xlarge"]
     gap = snap.gap("ec2", "p5e.48xlarge")
-    assert gap is not None and gap.reason.startswith("the Price List API had no on-demand price for it in us-east-1 on 2026-11-28")
+    assert gap is not None and gap.reason.startswith(
+        "the Price List API had no on-demand price for it in us-east-1 on 2026-11-28"
+    )
     assert snap.gap("sagemaker-hyperpod", "ml.g5.12xlarge") is not None
 
 
 def test_refresh_reports_an_api_error_in_one_line_and_exits_1(pricing, tmp_path):
     client, stub = pricing
-    stub.add_client_error("get_products", service_error_code="AccessDeniedException", service_message="User is not authorized\nmore detail", http_status_code=403)
+    stub.add_client_error(
+        "get_products",
+        service_error_code="AccessDeniedException",
+        service_message="User is not authorized\nmore detail",
+        http_status_code=403,
+    )
     code, text = run(client, tmp_path)
     assert code == 1
-    assert text.strip().splitlines() == ["error read AmazonEC2 prices for us-east-1 from the Price List API: access denied. Fix: grant pricing:GetProducts to the caller"]
+    assert text.strip().splitlines() == [
+        "error read AmazonEC2 prices for us-east-1 from the Price List API: access denied. Fix: grant pricing:GetProducts to the caller"
+    ]
     assert not (tmp_path / "us-east-1.json").exists()
 
 
 def test_refresh_rejects_a_region_that_is_not_a_region_name_with_exit_2(tmp_path):
     out = io.StringIO()
-    code = refresh.main("US East", Console(file=out, width=400), tmp_path, client_factory=lambda: pytest.fail("no API call for bad input"))
+    code = refresh.main(
+        "US East",
+        Console(file=out, width=400),
+        tmp_path,
+        client_factory=lambda: pytest.fail("no API call for bad input"),
+    )
     assert code == 2
     assert "--region 'US East' is not an AWS region name" in out.getvalue()
 
@@ -144,5 +206,8 @@ def test_refresh_with_no_price_at_all_keeps_the_existing_snapshot_and_exits_1(pr
     (tmp_path / "us-east-1.json").write_text(kept)
     code, text = run(client, tmp_path)
     assert code == 1
-    assert "error the Price List API has no price for any instance type in us-east-1; nothing written. Fix: check the region name" in text
+    assert (
+        "error the Price List API has no price for any instance type in us-east-1; nothing written. Fix: check the region name"
+        in text
+    )
     assert (tmp_path / "us-east-1.json").read_text() == kept

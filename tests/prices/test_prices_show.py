@@ -12,8 +12,14 @@ from stacks.prices import show, snapshot
 from stacks.prices.snapshot import Gap, Price, Snapshot, Source
 
 DAY = dt.date(2026, 12, 6)
-KARPENTER = Source(kind="price-list-file", repo="aws/karpenter-provider-aws", commit="6fc13b5236fd04fd16ff3f9dc7490d0813994099",
-                   path="pkg/providers/pricing/zz_generated.pricing_aws.go", published="2026-07-20T13:44:30Z", note="generated from the Price List API")
+KARPENTER = Source(
+    kind="price-list-file",
+    repo="aws/karpenter-provider-aws",
+    commit="6fc13b5236fd04fd16ff3f9dc7490d0813994099",
+    path="pkg/providers/pricing/zz_generated.pricing_aws.go",
+    published="2026-07-20T13:44:30Z",
+    note="generated from the Price List API",
+)
 
 
 def run(region, directory):
@@ -23,8 +29,12 @@ def run(region, directory):
 
 
 def test_show_lists_each_price_its_source_and_dates_then_the_gaps(tmp_path):
-    snap = Snapshot(region="us-east-1", date=DAY, prices=[Price(service="ec2", instance_type="g5.xlarge", usd_per_hour=1.006, source=KARPENTER, taken=DAY)],
-                    gaps=[Gap(service="sagemaker-hyperpod", instance_type="ml.g5.xlarge", reason="no public copy found")])
+    snap = Snapshot(
+        region="us-east-1",
+        date=DAY,
+        prices=[Price(service="ec2", instance_type="g5.xlarge", usd_per_hour=1.006, source=KARPENTER, taken=DAY)],
+        gaps=[Gap(service="sagemaker-hyperpod", instance_type="ml.g5.xlarge", reason="no public copy found")],
+    )
     snapshot.save(snap, tmp_path)
     code, lines = run("us-east-1", tmp_path)
     assert code == 0
@@ -42,7 +52,9 @@ def test_show_lists_each_price_its_source_and_dates_then_the_gaps(tmp_path):
 def test_show_of_a_region_without_a_snapshot_fails_with_the_refresh_command(tmp_path):
     code, lines = run("eu-west-1", tmp_path)
     assert code == 1
-    assert lines == [f"error {tmp_path}/eu-west-1.json: no price snapshot for region eu-west-1. Fix: run `python -m stacks prices refresh --region eu-west-1`"]
+    assert lines == [
+        f"error {tmp_path}/eu-west-1.json: no price snapshot for region eu-west-1. Fix: run `python -m stacks prices refresh --region eu-west-1`"
+    ]
 
 
 def test_shipped_us_west_2_snapshot_shows_the_staging_types_and_names_its_gaps(capsys):

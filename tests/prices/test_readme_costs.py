@@ -11,11 +11,13 @@ import pytest
 
 from stacks import cost_summary
 from stacks import plan as plan_cmd
-from stacks.prices import snapshot
 from tests.example_stacks import user_values
 
 README = (plan_cmd.PROJECT_DIR / "README.md").read_text()
-ROW = re.compile(r"^\| (?P<stack>\w+) \| (?P<region>[a-z0-9-]+) \| (?P<instances>[^|]+) \| (?P<hour>[^|]+) \| (?P<month>[^|]+) \|$", re.M)
+ROW = re.compile(
+    r"^\| (?P<stack>\w+) \| (?P<region>[a-z0-9-]+) \| (?P<instances>[^|]+) \| (?P<hour>[^|]+) \| (?P<month>[^|]+) \|$",
+    re.M,
+)
 ROWS = {m["stack"]: m for m in ROW.finditer(README) if m["stack"] != "stack"}
 ALL_EXAMPLES = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in plan_cmd.PROJECT_DIR.glob("Pulumi.*.yaml"))
 # An endpoint-only stack (platformStack) runs on its platform stack's instances and adds none of its own.

@@ -16,7 +16,12 @@ from stacks.prices import snapshot
 from tests.example_stacks import user_values
 
 ROOT = plan_cmd.PROJECT_DIR
-SHIPPED = sorted(ROOT.glob("Pulumi.*.yaml")) + sorted((ROOT / "stacks" / "grids").glob("*.yaml")) + sorted((ROOT / "docs").glob("*.md")) + [ROOT / "README.md"]
+SHIPPED = (
+    sorted(ROOT.glob("Pulumi.*.yaml"))
+    + sorted((ROOT / "stacks" / "grids").glob("*.yaml"))
+    + sorted((ROOT / "docs").glob("*.md"))
+    + [ROOT / "README.md"]
+)
 # g5.xlarge, ml.g5.12xlarge, m6i.large, g4dn.metal; not the ElastiCache node types (cache.t4g.small), which are
 # no instances the plan prices, nor file names such as deploying.md.
 INSTANCE = re.compile(r"(?<![\w.-])(?:ml\.)?[a-z][a-z0-9]*\.(?:metal|medium|small|large|\d*xlarge)\b")
@@ -34,7 +39,16 @@ def used_types() -> set[str]:
 
 def test_the_scan_finds_the_types_the_examples_and_grids_name():
     found = used_types()
-    assert {"m6i.xlarge", "m6i.large", "g5.2xlarge", "g4dn.xlarge", "g6e.12xlarge", "g5.8xlarge", "g5.12xlarge", "g5.xlarge"} <= found
+    assert {
+        "m6i.xlarge",
+        "m6i.large",
+        "g5.2xlarge",
+        "g4dn.xlarge",
+        "g6e.12xlarge",
+        "g5.8xlarge",
+        "g5.12xlarge",
+        "g5.xlarge",
+    } <= found
     assert not {t for t in found if t.startswith("cache.")}
 
 
@@ -46,7 +60,9 @@ def test_every_shipped_instance_type_has_a_price_or_its_own_gap_in_us_east_1(ity
     services = ["ec2", "sagemaker-hyperpod", "sagemaker-hosting"] if instances.is_gpu_instance(itype) else ["ec2"]
     for service in services:
         name = cost.priced_name(service, itype)
-        assert snap.price(service, name) or snap.gap(service, name), f"{service} {name}: neither a price nor a gap entry in stacks/prices/us-east-1.json"
+        assert snap.price(service, name) or snap.gap(service, name), (
+            f"{service} {name}: neither a price nor a gap entry in stacks/prices/us-east-1.json"
+        )
 
 
 @pytest.mark.parametrize("stack", EXAMPLES)
@@ -59,7 +75,9 @@ def test_what_each_example_stack_runs_is_priced_or_a_gap_in_its_region(stack):
         return
     assert running
     for r in running:
-        assert snap.price(r.service, r.instance_type) or snap.gap(r.service, r.instance_type), f"{cfg.region} {r.service} {r.instance_type} ({r.what})"
+        assert snap.price(r.service, r.instance_type) or snap.gap(r.service, r.instance_type), (
+            f"{cfg.region} {r.service} {r.instance_type} ({r.what})"
+        )
 
 
 @pytest.mark.parametrize("region", ["us-east-1", "us-west-2"])
@@ -69,15 +87,24 @@ def test_every_shipped_price_names_its_source_and_when_it_was_read(region):
     for price in snap.prices:
         src = price.source
         assert src.kind in ("price-list-file", "repository-table"), price  # no secondary web page is left
-        assert re.fullmatch(r"[\w.-]+/[\w.-]+", src.repo) and re.fullmatch(r"[0-9a-f]{40}", src.commit) and src.path, price
+        assert re.fullmatch(r"[\w.-]+/[\w.-]+", src.repo) and re.fullmatch(r"[0-9a-f]{40}", src.commit) and src.path, (
+            price
+        )
         assert price.taken == dt.date(2026, 12, 6) and price.taken <= snap.date
 
 
 def test_the_us_east_1_numbers_are_the_sources_numbers():
     snap = load("us-east-1")
     # aws/karpenter-provider-aws@6fc13b52 pkg/providers/pricing/zz_generated.pricing_aws.go (generated 2026-07-20)
-    assert [snap.price("ec2", t).usd_per_hour for t in ("g5.xlarge", "g5.2xlarge", "g5.12xlarge", "g4dn.xlarge", "g6e.12xlarge", "m6i.xlarge")] == [1.006, 1.212, 5.672, 0.526, 10.49264, 0.192]
+    assert [
+        snap.price("ec2", t).usd_per_hour
+        for t in ("g5.xlarge", "g5.2xlarge", "g5.12xlarge", "g4dn.xlarge", "g6e.12xlarge", "m6i.xlarge")
+    ] == [1.006, 1.212, 5.672, 0.526, 10.49264, 0.192]
     # aws-samples/foundation-model-benchmarking-tool@d8814208 fmbench/configs/pricing.yml
-    assert [snap.price("sagemaker-hosting", t).usd_per_hour for t in ("ml.g5.xlarge", "ml.g5.12xlarge", "ml.p4d.24xlarge")] == [1.4084, 7.09, 37.688]
-    assert snap.price("sagemaker-hyperpod", "ml.g5.12xlarge") is None and snap.gap("sagemaker-hyperpod", "ml.g5.12xlarge")
+    assert [
+        snap.price("sagemaker-hosting", t).usd_per_hour for t in ("ml.g5.xlarge", "ml.g5.12xlarge", "ml.p4d.24xlarge")
+    ] == [1.4084, 7.09, 37.688]
+    assert snap.price("sagemaker-hyperpod", "ml.g5.12xlarge") is None and snap.gap(
+        "sagemaker-hyperpod", "ml.g5.12xlarge"
+    )
     assert snap.price("ec2", "p5e.48xlarge") is None and snap.gap("ec2", "p5e.48xlarge")

@@ -54,7 +54,12 @@ def test_g6_sglang_always_enables_metrics():
         ("enable_prefix_caching", True, ["--enable-prefix-caching"], []),
         ("enable_prefix_caching", False, ["--no-enable-prefix-caching"], ["--disable-radix-cache"]),
         ("enforce_eager", True, ["--enforce-eager"], ["--disable-cuda-graph"]),
-        ("tool_call_parser", "hermes", ["--tool-call-parser", "hermes", "--enable-auto-tool-choice"], ["--tool-call-parser", "hermes"]),
+        (
+            "tool_call_parser",
+            "hermes",
+            ["--tool-call-parser", "hermes", "--enable-auto-tool-choice"],
+            ["--tool-call-parser", "hermes"],
+        ),
     ],
 )
 def test_g10_parameter_map(key, value, vllm_args, sglang_args):
@@ -91,8 +96,16 @@ def test_g12_t4_gets_flashinfer_sampler_off_and_float16():
 @pytest.mark.parametrize(
     "name,gpus",
     [
-        ("ml.g4dn.12xlarge", 4), ("g5.xlarge", 1), ("ml.g5.48xlarge", 8), ("g6.12xlarge", 4), ("ml.g6e.2xlarge", 1),
-        ("p4d.24xlarge", 8), ("ml.p4de.24xlarge", 8), ("p5.48xlarge", 8), ("ml.p5e.48xlarge", 8), ("p5en.48xlarge", 8),
+        ("ml.g4dn.12xlarge", 4),
+        ("g5.xlarge", 1),
+        ("ml.g5.48xlarge", 8),
+        ("g6.12xlarge", 4),
+        ("ml.g6e.2xlarge", 1),
+        ("p4d.24xlarge", 8),
+        ("ml.p4de.24xlarge", 8),
+        ("p5.48xlarge", 8),
+        ("ml.p5e.48xlarge", 8),
+        ("p5en.48xlarge", 8),
     ],
 )
 def test_g11_gpu_table_both_spellings(name, gpus):

@@ -31,9 +31,37 @@ from stacks import model_lock
 from stacks.tuning import grid as grid_mod
 
 
-def facts(model, layers, heads, kv_heads, head_dim, hidden, positions, parameters, weight_bytes, quantization=None, dtype="bfloat16"):
-    return ModelFacts(model, f"https://huggingface.co/{model}/resolve/main/config.json", None, "LlamaForCausalLM", layers, heads, kv_heads,
-                      head_dim, hidden, positions, parameters, dtype, quantization, weight_bytes, None, "2026-12-06")
+def facts(
+    model,
+    layers,
+    heads,
+    kv_heads,
+    head_dim,
+    hidden,
+    positions,
+    parameters,
+    weight_bytes,
+    quantization=None,
+    dtype="bfloat16",
+):
+    return ModelFacts(
+        model,
+        f"https://huggingface.co/{model}/resolve/main/config.json",
+        None,
+        "LlamaForCausalLM",
+        layers,
+        heads,
+        kv_heads,
+        head_dim,
+        hidden,
+        positions,
+        parameters,
+        dtype,
+        quantization,
+        weight_bytes,
+        None,
+        "2026-12-06",
+    )
 
 
 LLAMA_8B = facts("meta-llama/Llama-3.1-8B-Instruct", 32, 32, 8, 128, 4096, 131072, 8_030_261_248, 16_060_522_496)
@@ -41,11 +69,20 @@ LLAMA_70B = facts("meta-llama/Llama-3.1-70B-Instruct", 80, 64, 8, 128, 8192, 131
 QWEN3_4B = facts("Qwen/Qwen3-4B-Instruct-2507", 36, 32, 8, 128, 2560, 262144, 4_022_468_096, 8_044_936_192)
 
 
-def endpoint(model="meta-llama/Llama-3.1-8B-Instruct", instance="g5.xlarge", engine="vllm", extra_args=(), **engine_args):
-    return EndpointSpec.model_validate({
-        "name": "ep", "model": model, "engine": engine, "instanceType": instance,
-        "modelSource": {"type": "huggingface"}, "engineArgs": engine_args, "extraArgs": list(extra_args),
-    })
+def endpoint(
+    model="meta-llama/Llama-3.1-8B-Instruct", instance="g5.xlarge", engine="vllm", extra_args=(), **engine_args
+):
+    return EndpointSpec.model_validate(
+        {
+            "name": "ep",
+            "model": model,
+            "engine": engine,
+            "instanceType": instance,
+            "modelSource": {"type": "huggingface"},
+            "engineArgs": engine_args,
+            "extraArgs": list(extra_args),
+        }
+    )
 
 
 def verdict(spec, model_facts):
@@ -63,7 +100,12 @@ def test_g23_llama_70b_on_one_a10g_at_131072_tokens_cannot_start_and_names_a_typ
     assert result.kv_bytes_per_token == 327_680
     assert result.largest_max_model_len == 0  # the weights alone are over the budget
     (problem,) = problems
-    assert (problem.rule, problem.severity, problem.path, problem.value) == ("G23", "error", "endpoints[0].instanceType", "g5.xlarge")
+    assert (problem.rule, problem.severity, problem.path, problem.value) == (
+        "G23",
+        "error",
+        "endpoints[0].instanceType",
+        "g5.xlarge",
+    )
     text = str(problem)
     assert "weights 141.1 GB" in text and "327,680 B/token x 131,072 tokens" in text
     assert "the weights alone do not fit" in text
@@ -84,7 +126,10 @@ def test_g23_llama_8b_on_one_a10g_at_131072_tokens_needs_17_gb_of_kv_cache_and_d
     assert problem.severity == "error"
     assert "131,072 B/token x 131,072 tokens (17.18 GB) = 33.24 GB needed" in problem.message
     # Fixes in order: the smallest known type (one L40S: 45,776 MiB), then the longest context that fits here.
-    assert problem.fix == "use instanceType g6e.xlarge (the smallest known type it fits); or set engineArgs.maxModelLen <= 25872"
+    assert (
+        problem.fix
+        == "use instanceType g6e.xlarge (the smallest known type it fits); or set engineArgs.maxModelLen <= 25872"
+    )
 
 
 def test_g23_llama_8b_on_one_a10g_at_8192_tokens_fits_three_full_length_sequences():
@@ -92,7 +137,9 @@ def test_g23_llama_8b_on_one_a10g_at_8192_tokens_fits_three_full_length_sequence
     assert (result.status, result.sequences, problems) == ("fits", 3, [])
 
 
-@pytest.mark.parametrize("max_model_len, status", [(25872, "fits"), (25877, "fits"), (25878, "fails"), (25888, "fails")])
+@pytest.mark.parametrize(
+    "max_model_len, status", [(25872, "fits"), (25877, "fits"), (25878, "fails"), (25888, "fails")]
+)
 def test_g23_at_the_edge_the_last_token_of_kv_cache_decides(max_model_len, status):
     """3,391,820,595 B / 131,072 B per token = 25,877.5 tokens."""
     result, problems = verdict(endpoint(maxModelLen=max_model_len), LLAMA_8B)
@@ -103,15 +150,24 @@ def test_g23_at_the_edge_the_last_token_of_kv_cache_decides(max_model_len, statu
 def test_g23_the_fix_names_a_higher_tensor_parallel_size_when_the_instance_has_idle_gpus():
     """g5.12xlarge, tp 1: 3.39 GB of KV room; tp 2: 21.60 - 8.03 - 2.15 = 11.42 GB per GPU for 65,536 B/token x 131,072."""
     _, (problem,) = verdict(endpoint(instance="g5.12xlarge", maxModelLen=131072, tensorParallelSize=1), LLAMA_8B)
-    assert problem.fix == ("use instanceType g6e.xlarge (the smallest known type it fits); or set engineArgs.tensorParallelSize: 2; "
-                           "or set engineArgs.maxModelLen <= 25872")
+    assert problem.fix == (
+        "use instanceType g6e.xlarge (the smallest known type it fits); or set engineArgs.tensorParallelSize: 2; "
+        "or set engineArgs.maxModelLen <= 25872"
+    )
     result, problems = verdict(endpoint(instance="g5.12xlarge", maxModelLen=131072, tensorParallelSize=2), LLAMA_8B)
     assert (result.status, problems) == ("fits", [])
 
 
 def test_g23_a_larger_type_is_named_with_the_tensor_parallel_size_it_needs_when_one_is_set():
-    _, (problem,) = verdict(endpoint("meta-llama/Llama-3.1-70B-Instruct", instance="ml.g5.12xlarge", maxModelLen=131072, tensorParallelSize=1), LLAMA_70B)
-    assert problem.fix.startswith("use instanceType ml.p4d.24xlarge with engineArgs.tensorParallelSize: 8 (the smallest known type it fits)")
+    _, (problem,) = verdict(
+        endpoint(
+            "meta-llama/Llama-3.1-70B-Instruct", instance="ml.g5.12xlarge", maxModelLen=131072, tensorParallelSize=1
+        ),
+        LLAMA_70B,
+    )
+    assert problem.fix.startswith(
+        "use instanceType ml.p4d.24xlarge with engineArgs.tensorParallelSize: 8 (the smallest known type it fits)"
+    )
 
 
 def test_g23_the_default_tensor_parallel_size_is_every_gpu_of_the_instance():
@@ -124,7 +180,9 @@ def test_g23_qwen3_4b_at_its_full_262144_context_does_not_fit_one_a10g_and_names
     """21,599,826,739 - 8,044,936,192 - 2,147,483,648 = 11,407,406,899 B / 147,456 B = 77,361 tokens -> 77,360.
     One L40S (g6e.xlarge) leaves 33.0 GB for 38.7 GB of KV; four T4s (g4dn.12xlarge, 64 GiB in all, tp 4) leave
     15.46 - 2.01 - 2.15 = 11.3 GB per GPU for 36,864 B/token x 262,144 = 9.66 GB."""
-    result, (problem,) = verdict(endpoint("Qwen/Qwen3-4B-Instruct-2507", instance="ml.g5.8xlarge", maxModelLen=262144), QWEN3_4B)
+    result, (problem,) = verdict(
+        endpoint("Qwen/Qwen3-4B-Instruct-2507", instance="ml.g5.8xlarge", maxModelLen=262144), QWEN3_4B
+    )
     assert result.kv_bytes_per_token == 147_456
     assert result.largest_max_model_len == 77_360
     assert "set engineArgs.maxModelLen <= 77360" in problem.fix
@@ -149,7 +207,9 @@ def test_g23_an_fp8_kv_cache_halves_the_kv_bytes():
 
 
 def test_g23_sglang_spells_the_kv_cache_dtype_flag_the_same():
-    result, _ = verdict(endpoint(engine="sglang", maxModelLen=32768, extra_args=["--kv-cache-dtype=fp8_e5m2"]), LLAMA_8B)
+    result, _ = verdict(
+        endpoint(engine="sglang", maxModelLen=32768, extra_args=["--kv-cache-dtype=fp8_e5m2"]), LLAMA_8B
+    )
     assert result.kv_bytes_per_token == 65_536
 
 
@@ -174,7 +234,19 @@ def test_g23_online_fp8_quantization_sizes_weights_at_one_byte_per_parameter():
 
 
 def test_g23_a_quantized_checkpoint_is_sized_from_its_own_files():
-    awq = facts("org/llama-70b-awq", 80, 64, 8, 128, 8192, 131072, 70_553_706_496, 39_772_000_000, quantization="awq", dtype="float16")
+    awq = facts(
+        "org/llama-70b-awq",
+        80,
+        64,
+        8,
+        128,
+        8192,
+        131072,
+        70_553_706_496,
+        39_772_000_000,
+        quantization="awq",
+        dtype="float16",
+    )
     result, _ = verdict(endpoint("org/llama-70b-awq", instance="g6e.12xlarge", maxModelLen=8192), awq)
     assert result.weight_bytes == 39_772_000_000
     assert result.status == "fits"
@@ -221,8 +293,15 @@ def test_g23_an_unknown_instance_type_is_unchecked_not_guessed():
 
 
 def test_g23_the_lock_entry_is_found_by_the_hugging_face_model_id():
-    spec = EndpointSpec.model_validate({"name": "ep", "model": "my-llama", "engine": "vllm", "instanceType": "g5.xlarge",
-                                        "modelSource": {"type": "huggingface", "modelId": "meta-llama/Llama-3.1-8B-Instruct"}})
+    spec = EndpointSpec.model_validate(
+        {
+            "name": "ep",
+            "model": "my-llama",
+            "engine": "vllm",
+            "instanceType": "g5.xlarge",
+            "modelSource": {"type": "huggingface", "modelId": "meta-llama/Llama-3.1-8B-Instruct"},
+        }
+    )
     assert fit.facts_for(spec, {LLAMA_8B.model: LLAMA_8B}) is LLAMA_8B
 
 
@@ -261,12 +340,15 @@ def test_g23_read_lock_reads_entries(tmp_path):
     assert model_lock.read_lock(tmp_path) == {LLAMA_8B.model: LLAMA_8B, LLAMA_70B.model: LLAMA_70B}
 
 
-@pytest.mark.parametrize("text, says", [
-    ("{not json", "not valid JSON"),
-    ('{"schema": 2, "models": {}}', "schema = 2"),
-    ('{"schema": 1, "models": []}', "models = []"),
-    ('{"schema": 1, "models": {"m/x": {"layers": 1}}}', "models.m/x.sourceUrl: missing"),
-])
+@pytest.mark.parametrize(
+    "text, says",
+    [
+        ("{not json", "not valid JSON"),
+        ('{"schema": 2, "models": {}}', "schema = 2"),
+        ('{"schema": 1, "models": []}', "models = []"),
+        ('{"schema": 1, "models": {"m/x": {"layers": 1}}}', "models.m/x.sourceUrl: missing"),
+    ],
+)
 def test_g23_a_bad_lock_file_is_one_line_naming_the_problem(tmp_path, text, says):
     (tmp_path / "models.lock.json").write_text(text)
     with pytest.raises(model_lock.ModelLockError) as err:
@@ -285,7 +367,9 @@ def test_g23_an_edited_lock_file_is_read_again(tmp_path):
 
 def test_g23_the_stack_verdict_refuses_an_endpoint_that_cannot_start(tmp_path):
     write_lock(tmp_path, LLAMA_70B)
-    checked = stack_config.validate_stack([endpoint("meta-llama/Llama-3.1-70B-Instruct", maxModelLen=131072)], None, stack="dev", project_dir=tmp_path)
+    checked = stack_config.validate_stack(
+        [endpoint("meta-llama/Llama-3.1-70B-Instruct", maxModelLen=131072)], None, stack="dev", project_dir=tmp_path
+    )
     assert [(p.rule, p.severity) for p in checked.problems if p.rule == "G23"] == [("G23", "error")]
     assert [f.status for f in checked.fits] == ["fails"]
 
@@ -299,12 +383,20 @@ def test_g23_the_stack_verdict_reports_a_bad_lock_file_once(tmp_path):
 
 def test_g23_grid_pruning_spends_no_trial_on_a_point_that_cannot_start(tmp_path):
     write_lock(tmp_path, LLAMA_8B)
-    grid = grid_mod.GridSpec.model_validate({
-        "name": "g",
-        "base": {"name": "ep", "model": LLAMA_8B.model, "engine": "vllm", "instanceType": "g5.xlarge", "modelSource": {"type": "huggingface"}},
-        "parameters": {"engineArgs.maxModelLen": [8192, 131072]},
-        "pulumi": {"projectDir": str(tmp_path)},
-    })
+    grid = grid_mod.GridSpec.model_validate(
+        {
+            "name": "g",
+            "base": {
+                "name": "ep",
+                "model": LLAMA_8B.model,
+                "engine": "vllm",
+                "instanceType": "g5.xlarge",
+                "modelSource": {"type": "huggingface"},
+            },
+            "parameters": {"engineArgs.maxModelLen": [8192, 131072]},
+            "pulumi": {"projectDir": str(tmp_path)},
+        }
+    )
     short, long = grid_mod.expand(grid)
     assert not short.pruned
     assert long.pruned
@@ -317,7 +409,9 @@ def test_g23_the_plan_shows_fit_unchecked_for_an_endpoint_without_facts_and_the_
     from stacks.plan import fit_lines
 
     known, unknown = endpoint(maxModelLen=8192), endpoint("org/unlocked", maxModelLen=8192)
-    config = SimpleNamespace(endpoints=[known, unknown], fits=[fit.estimate(known, LLAMA_8B), fit.estimate(unknown, None)])
+    config = SimpleNamespace(
+        endpoints=[known, unknown], fits=[fit.estimate(known, LLAMA_8B), fit.estimate(unknown, None)]
+    )
     first, second = fit_lines(config)
     assert "fit: endpoints[0] ep on g5.xlarge: 3 sequence(s) of 8192 tokens at once; weights 16.06 GB" in first
     assert second == "  fit: unchecked: endpoints[1] ep: no entry for org/unlocked in models.lock.json"
@@ -373,7 +467,11 @@ def test_g23_a_hand_edited_max_model_len_is_caught_on_every_backends_engine_obje
     from components.rules.backends import BACKENDS, reader, render
 
     spec = endpoint(instance="ml.g5.8xlarge", maxModelLen=8192).model_copy(update={"backend": backend})
-    (obj,) = [o for o in fit.annotate(render(spec, region="us-east-1"), LLAMA_8B) if fit.FACTS_ANNOTATION in o["metadata"].get("annotations", {})]
+    (obj,) = [
+        o
+        for o in fit.annotate(render(spec, region="us-east-1"), LLAMA_8B)
+        if fit.FACTS_ANNOTATION in o["metadata"].get("annotations", {})
+    ]
     assert fit.check_manifest(obj) == []
     (view,) = BACKENDS[backend].engine_views(obj)
     args = reader.at(obj, view.path)["args"]

@@ -24,10 +24,16 @@ LOCK = model_lock.read_lock(Path(__file__).resolve().parents[2])
 
 
 def endpoint(model, instance, **engine_args):
-    return EndpointSpec.model_validate({
-        "name": "ep", "model": model, "engine": "vllm", "instanceType": instance,
-        "modelSource": {"type": "huggingface", "modelId": model}, "engineArgs": engine_args,
-    })
+    return EndpointSpec.model_validate(
+        {
+            "name": "ep",
+            "model": model,
+            "engine": "vllm",
+            "instanceType": instance,
+            "modelSource": {"type": "huggingface", "modelId": model},
+            "engineArgs": engine_args,
+        }
+    )
 
 
 def verdict(model, instance, **engine_args):
@@ -39,7 +45,9 @@ def test_g23_llama_3_3_70b_bf16_fits_eight_a10g_at_8192_tokens_with_five_sequenc
     """80 layers, 8 KV heads, head_dim 128; 141,107,412,992 B of weights / 8 = 17,638,426,624 B per GPU.
     21,599,826,739 - 17,638,426,624 - 2,147,483,648 = 1,813,916,467 B for KV; 2 x 80 x 1 x 128 x 2 = 40,960 B per
     token per GPU; one 8192-token sequence 335,544,320 B: 5 of them."""
-    result, problems = verdict("meta-llama/Llama-3.3-70B-Instruct", "ml.g5.48xlarge", tensorParallelSize=8, maxModelLen=8192)
+    result, problems = verdict(
+        "meta-llama/Llama-3.3-70B-Instruct", "ml.g5.48xlarge", tensorParallelSize=8, maxModelLen=8192
+    )
     assert (result.status, result.gpus, problems) == ("fits", 8, [])
     assert result.weight_bytes == 141_107_412_992
     assert result.kv_capacity_bytes == 8 * 1_813_916_467
@@ -47,10 +55,14 @@ def test_g23_llama_3_3_70b_bf16_fits_eight_a10g_at_8192_tokens_with_five_sequenc
     assert result.sequences == 5
 
 
-@pytest.mark.parametrize("max_model_len, status", [(44_272, "fits"), (44_284, "fits"), (44_288, "fails"), (131_072, "fails")])
+@pytest.mark.parametrize(
+    "max_model_len, status", [(44_272, "fits"), (44_284, "fits"), (44_288, "fails"), (131_072, "fails")]
+)
 def test_g23_llama_3_3_70b_on_eight_a10g_the_edge_is_44284_tokens(max_model_len, status):
     """1,813,916,467 B / 40,960 B per token = 44,284.1 tokens (44,272 in whole 16-token blocks)."""
-    result, problems = verdict("meta-llama/Llama-3.3-70B-Instruct", "ml.g5.48xlarge", tensorParallelSize=8, maxModelLen=max_model_len)
+    result, problems = verdict(
+        "meta-llama/Llama-3.3-70B-Instruct", "ml.g5.48xlarge", tensorParallelSize=8, maxModelLen=max_model_len
+    )
     assert result.status == status
     assert result.largest_max_model_len == 44_272
     assert [p.severity for p in problems] == ([] if status == "fits" else ["error"])
@@ -135,7 +147,10 @@ def test_g23_qwen3_235b_a22b_fits_eight_h200_with_its_four_kv_heads_replicated()
     assert result.kv_bytes_per_token == 8 * 48_128
 
 
-@pytest.mark.parametrize("max_model_len, status", [(65_536, "fits"), (115_776, "fits"), (115_785, "fits"), (115_786, "fails"), (131_072, "fails")])
+@pytest.mark.parametrize(
+    "max_model_len, status",
+    [(65_536, "fits"), (115_776, "fits"), (115_785, "fits"), (115_786, "fails"), (131_072, "fails")],
+)
 def test_g23_gpt_oss_20b_is_sized_from_its_mxfp4_files_on_one_a10g(max_model_len, status):
     """Its safetensors hold 13,761,264,768 B (MXFP4 experts), not 20,914,757,184 parameters x 2 B. 21,599,826,739 -
     13,761,264,768 - 2,147,483,648 = 5,691,078,323 B; 24 layers, 8 KV heads, head_dim 64: 2 x 24 x 8 x 64 x 2 =
@@ -149,7 +164,9 @@ def test_g23_mistral_small_24b_kv_uses_the_config_head_dim_128_not_hidden_over_h
     """hidden 5120 / 32 heads would be 160; config.json sets head_dim 128. Two L40S (g6e.12xlarge has four; tp 2):
     47,144,806,400 / 2 = 23,572,403,200 B per GPU; 43,199,653,478 - 23,572,403,200 - 2,147,483,648 = 17,479,766,630 B;
     8 KV heads / 2 = 4 per GPU: 2 x 40 x 4 x 128 x 2 = 81,920 B per token; 32768 tokens 2,684,354,560 B: 6 sequences."""
-    result, problems = verdict("mistralai/Mistral-Small-24B-Instruct-2501", "g6e.12xlarge", tensorParallelSize=2, maxModelLen=32768)
+    result, problems = verdict(
+        "mistralai/Mistral-Small-24B-Instruct-2501", "g6e.12xlarge", tensorParallelSize=2, maxModelLen=32768
+    )
     assert (result.status, problems, result.sequences) == ("fits", [], 6)
     assert result.kv_bytes_per_token == 2 * 81_920
 

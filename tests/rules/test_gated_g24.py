@@ -15,13 +15,36 @@ LLAMA = "meta-llama/Llama-3.1-8B-Instruct"
 
 
 def facts(model, is_gated):
-    return ModelFacts(model, f"https://huggingface.co/{model}/blob/main/config.json", None, "LlamaForCausalLM", 32, 32, 8, 128, 4096,
-                      131072, 8030261248, "bfloat16", None, 16060522496, is_gated, "2026-12-06")
+    return ModelFacts(
+        model,
+        f"https://huggingface.co/{model}/blob/main/config.json",
+        None,
+        "LlamaForCausalLM",
+        32,
+        32,
+        8,
+        128,
+        4096,
+        131072,
+        8030261248,
+        "bfloat16",
+        None,
+        16060522496,
+        is_gated,
+        "2026-12-06",
+    )
 
 
 def spec(model=LLAMA, **source):
-    return EndpointSpec.model_validate({"name": "ep", "model": model, "engine": "vllm", "instanceType": "ml.g5.12xlarge",
-                                        "modelSource": {"type": "huggingface", **source}})
+    return EndpointSpec.model_validate(
+        {
+            "name": "ep",
+            "model": model,
+            "engine": "vllm",
+            "instanceType": "ml.g5.12xlarge",
+            "modelSource": {"type": "huggingface", **source},
+        }
+    )
 
 
 def path(i):
@@ -31,7 +54,9 @@ def path(i):
 def test_g24_gated_model_without_token_secret_warns_naming_the_key_and_fix():
     (problem,) = gated.check_endpoints([spec()], {LLAMA: facts(LLAMA, True)}, path)
     assert (problem.rule, problem.severity, problem.path) == (G24, "warning", "endpoints[0].modelSource.tokenSecret")
-    assert str(problem).startswith(f"endpoints[0].modelSource.tokenSecret = None: [G24] {LLAMA} is gated on Hugging Face")
+    assert str(problem).startswith(
+        f"endpoints[0].modelSource.tokenSecret = None: [G24] {LLAMA} is gated on Hugging Face"
+    )
     assert "set modelSource.tokenSecret" in str(problem)
 
 
@@ -44,17 +69,46 @@ def test_g24_silent_with_a_token_secret_for_an_ungated_or_unlocked_model_and_for
     assert gated.check_endpoints([spec(tokenSecret={"name": "hf-token"})], locked, path) == []
     assert gated.check_endpoints([spec("Qwen/Qwen3-8B")], locked, path) == []
     assert gated.check_endpoints([spec("org/unlocked")], locked, path) == []
-    s3 = EndpointSpec.model_validate({"name": "ep", "model": LLAMA, "engine": "vllm", "instanceType": "ml.g5.12xlarge",
-                                      "modelSource": {"type": "s3", "bucket": "my-models"}})
+    s3 = EndpointSpec.model_validate(
+        {
+            "name": "ep",
+            "model": LLAMA,
+            "engine": "vllm",
+            "instanceType": "ml.g5.12xlarge",
+            "modelSource": {"type": "s3", "bucket": "my-models"},
+        }
+    )
     assert gated.check_endpoints([s3], locked, path) == []
 
 
 def test_g24_reaches_the_stack_config_as_a_warning_from_the_project_lock(tmp_path):
-    entry = {"sourceUrl": f"https://huggingface.co/{LLAMA}/blob/main/config.json", "revision": None, "architecture": "LlamaForCausalLM",
-             "layers": 32, "attentionHeads": 32, "kvHeads": 8, "headDim": 128, "hiddenSize": 4096, "maxPositionEmbeddings": 131072,
-             "parameters": 8030261248, "dtype": "bfloat16", "quantization": None, "weightBytes": 16060522496, "gated": True, "lockedAt": "2026-12-06"}
+    entry = {
+        "sourceUrl": f"https://huggingface.co/{LLAMA}/blob/main/config.json",
+        "revision": None,
+        "architecture": "LlamaForCausalLM",
+        "layers": 32,
+        "attentionHeads": 32,
+        "kvHeads": 8,
+        "headDim": 128,
+        "hiddenSize": 4096,
+        "maxPositionEmbeddings": 131072,
+        "parameters": 8030261248,
+        "dtype": "bfloat16",
+        "quantization": None,
+        "weightBytes": 16060522496,
+        "gated": True,
+        "lockedAt": "2026-12-06",
+    }
     (tmp_path / "models.lock.json").write_text(json.dumps({"schema": 1, "models": {LLAMA: entry}}))
-    endpoint = {"name": "llama", "model": LLAMA, "engine": "vllm", "instanceType": "ml.g5.12xlarge", "modelSource": {"type": "huggingface"},
-                "engineArgs": {"maxModelLen": 8192, "tensorParallelSize": 4}}
-    cfg = parse({"cluster": {"mode": "hyperpod", "name": "ml-dev"}, "endpoints": [endpoint]}, "us-east-1", "prod", tmp_path)
+    endpoint = {
+        "name": "llama",
+        "model": LLAMA,
+        "engine": "vllm",
+        "instanceType": "ml.g5.12xlarge",
+        "modelSource": {"type": "huggingface"},
+        "engineArgs": {"maxModelLen": 8192, "tensorParallelSize": 4},
+    }
+    cfg = parse(
+        {"cluster": {"mode": "hyperpod", "name": "ml-dev"}, "endpoints": [endpoint]}, "us-east-1", "prod", tmp_path
+    )
     assert [w.rule for w in cfg.warnings if w.rule == G24] == [G24]

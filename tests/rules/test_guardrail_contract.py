@@ -11,27 +11,45 @@ backend joins BACKENDS and passes the same tests; a new guardrail gets its test 
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from components.rules import engines, manifests
-from components.rules.backends import reader
+from components.rules.backends import BACKENDS as REGISTERED
+from components.rules.backends import reader, validate_backends
+from components.rules.backends import render as render_backend
 from components.rules.backends.engine_checks import EngineContainerView
-from components.rules.backends import BACKENDS as REGISTERED, validate_backends
 from components.rules.catalog import G3, G4, G5, G6, G7, G8, G9, G10, G11, G12, G13, G21, G22
 from components.rules.endpoint import GPU
 from components.rules.spec import ClusterSpec, EndpointSpec, IngressSpec, PlatformSpec
 from components.rules.validate import validate_endpoint
-from components.rules.backends import render as render_backend
 
 ENDPOINTS: dict[str, dict[str, Any]] = {
-    "vllm-a10g-s3-keyed": {"name": "qwen", "model": "Qwen/Qwen3-4B-Instruct-2507", "engine": "vllm", "instanceType": "ml.g5.12xlarge",
-                           "namespace": "team-a", "modelSource": {"type": "s3", "bucket": "my-models", "path": "qwen3-4b/"}, "apiKey": True},
-    "sglang-l40s-hf": {"name": "llama", "model": "meta-llama/Llama-3.1-8B-Instruct", "engine": "sglang", "instanceType": "g6e.2xlarge",
-                       "modelSource": {"type": "huggingface", "tokenSecret": {"name": "hf-token", "key": "token"}}},
-    "vllm-t4-s3": {"name": "small", "model": "Qwen/Qwen3-0.6B", "engine": "vllm", "instanceType": "g4dn.xlarge",
-                   "modelSource": {"type": "s3", "bucket": "my-models", "path": "q/"}},
+    "vllm-a10g-s3-keyed": {
+        "name": "qwen",
+        "model": "Qwen/Qwen3-4B-Instruct-2507",
+        "engine": "vllm",
+        "instanceType": "ml.g5.12xlarge",
+        "namespace": "team-a",
+        "modelSource": {"type": "s3", "bucket": "my-models", "path": "qwen3-4b/"},
+        "apiKey": True,
+    },
+    "sglang-l40s-hf": {
+        "name": "llama",
+        "model": "meta-llama/Llama-3.1-8B-Instruct",
+        "engine": "sglang",
+        "instanceType": "g6e.2xlarge",
+        "modelSource": {"type": "huggingface", "tokenSecret": {"name": "hf-token", "key": "token"}},
+    },
+    "vllm-t4-s3": {
+        "name": "small",
+        "model": "Qwen/Qwen3-0.6B",
+        "engine": "vllm",
+        "instanceType": "g4dn.xlarge",
+        "modelSource": {"type": "s3", "bucket": "my-models", "path": "q/"},
+    },
 }
 
 
@@ -39,7 +57,9 @@ def _render(s: EndpointSpec) -> list[dict[str, Any]]:
     return render_backend(s, region="us-east-1", ingress=IngressSpec(), api_key="<api-key>" if s.api_key else None)
 
 
-BACKENDS: dict[str, tuple[Any, Callable[[EndpointSpec], list[dict[str, Any]]]]] = {name: (backend, _render) for name, backend in REGISTERED.items()}
+BACKENDS: dict[str, tuple[Any, Callable[[EndpointSpec], list[dict[str, Any]]]]] = {
+    name: (backend, _render) for name, backend in REGISTERED.items()
+}
 
 
 def rendered(backend: str) -> list[dict[str, Any]]:
@@ -108,7 +128,9 @@ def sglang_without_metrics(obj, view):
 
 
 def no_context_length(obj, view):
-    return view.engine is not None and _drop_flag(obj, view, engines.PARAMS_BY_KEY["max_model_len"].flag(view.engine).on)
+    return view.engine is not None and _drop_flag(
+        obj, view, engines.PARAMS_BY_KEY["max_model_len"].flag(view.engine).on
+    )
 
 
 def gpu_limit_differs_from_tp(obj, view):
@@ -165,9 +187,13 @@ def assert_each_break_reports_only(rule: str, backend: str, mutations: list[Muta
                     continue
                 applied[mutation.__name__] += 1
                 problems = module.check(broken)
-                assert [p.rule for p in problems] == [rule], f"{backend} {obj['kind']} {view.path} {mutation.__name__}: {problems}"
+                assert [p.rule for p in problems] == [rule], (
+                    f"{backend} {obj['kind']} {view.path} {mutation.__name__}: {problems}"
+                )
                 assert problems[0].path.startswith(view.path), problems[0]
-    assert any(applied.values()), f"no {rule} break applies to any {backend} object: the backend would not be held to {rule}"
+    assert any(applied.values()), (
+        f"no {rule} break applies to any {backend} object: the backend would not be held to {rule}"
+    )
 
 
 # ---------------------------------------------------------------- the contract
@@ -233,13 +259,29 @@ def test_g13_no_ephemeral_storage_or_dev_shm_reported_once(backend):
 # HyperPod operator features. Over every backend the contract is the same: the option is either rendered
 # so that the backend's own check passes, or refused before anything is declared, naming a rule.
 
-CLUSTERS = {"hyperpod": ClusterSpec(mode="hyperpod", name="c"), "kubernetes": ClusterSpec(mode="eks", name="c"), "ome": ClusterSpec(mode="eks", name="c"), "kserve": ClusterSpec(mode="eks", name="c"), "llmisvc": ClusterSpec(mode="eks", name="c")}
+CLUSTERS = {
+    "hyperpod": ClusterSpec(mode="hyperpod", name="c"),
+    "kubernetes": ClusterSpec(mode="eks", name="c"),
+    "ome": ClusterSpec(mode="eks", name="c"),
+    "kserve": ClusterSpec(mode="eks", name="c"),
+    "llmisvc": ClusterSpec(mode="eks", name="c"),
+}
 
 
 def config_problems(backend: str, **overrides: Any) -> list[Any]:
-    raw = {**ENDPOINTS["vllm-a10g-s3-keyed"], "backend": backend, "apiKey": False, **({"loadBalancer": "none"} if backend == "ome" else {}), **overrides}
+    raw = {
+        **ENDPOINTS["vllm-a10g-s3-keyed"],
+        "backend": backend,
+        "apiKey": False,
+        **({"loadBalancer": "none"} if backend == "ome" else {}),
+        **overrides,
+    }
     spec = EndpointSpec.model_validate(raw)
-    return [p for p in validate_endpoint(spec, "endpoints[0]") + validate_backends([spec], CLUSTERS[backend], PlatformSpec()) if p.severity == "error"]
+    return [
+        p
+        for p in validate_endpoint(spec, "endpoints[0]") + validate_backends([spec], CLUSTERS[backend], PlatformSpec())
+        if p.severity == "error"
+    ]
 
 
 @pytest.mark.parametrize("backend", list(BACKENDS))
@@ -249,9 +291,15 @@ def test_g21_g22_kv_cache_is_rendered_where_it_works_and_refused_elsewhere(backe
     if backend == "hyperpod":
         assert [p.rule for p in sglang] == [G21]
         assert config_problems(backend, kvCache={"l1": True}) == []
-        assert [p.rule for p in config_problems(backend, kvCache={"l1": True}, image="vllm/vllm-openai:v0.11.0")] == [G22]
+        assert [p.rule for p in config_problems(backend, kvCache={"l1": True}, image="vllm/vllm-openai:v0.11.0")] == [
+            G22
+        ]
         module, render = BACKENDS[backend]
-        (obj,) = render(EndpointSpec.model_validate({**ENDPOINTS["vllm-a10g-s3-keyed"], "backend": backend, "kvCache": {"l1": True}}))
+        (obj,) = render(
+            EndpointSpec.model_validate(
+                {**ENDPOINTS["vllm-a10g-s3-keyed"], "backend": backend, "kvCache": {"l1": True}}
+            )
+        )
         assert obj["spec"]["kvCacheSpec"] == {"enableL1Cache": True, "enableL2Cache": False}
         assert not [p for p in module.check(obj) if p.rule in (G7, G21, G22)]
     else:
@@ -284,10 +332,16 @@ def test_g9_the_key_reaches_whoever_checks_it(backend):
     """HyperPod with routing: a plain value the operator copies to the router. Elsewhere no router
     exists: the engine reads the key from its Secret."""
     module, render = BACKENDS[backend]
-    spec = {**ENDPOINTS["vllm-a10g-s3-keyed"], "backend": backend, **({"intelligentRouting": True} if backend == "hyperpod" else {})}
+    spec = {
+        **ENDPOINTS["vllm-a10g-s3-keyed"],
+        "backend": backend,
+        **({"intelligentRouting": True} if backend == "hyperpod" else {}),
+    }
     objs = render(EndpointSpec.model_validate({**spec, **({"loadBalancer": "none"} if backend == "ome" else {})}))
     assert not [p for o in objs for p in module.check(o) if p.rule == G9]
-    env = [e for o in objs for view in module.engine_views(o) for e in view.env.values() if e.get("name") == "VLLM_API_KEY"]
+    env = [
+        e for o in objs for view in module.engine_views(o) for e in view.env.values() if e.get("name") == "VLLM_API_KEY"
+    ]
     assert env, "the engine gets the key"
     if backend == "hyperpod":
         assert env[0]["value"] == "<api-key>"

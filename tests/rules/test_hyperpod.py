@@ -23,13 +23,27 @@ SGLANG_INCIDENT = {
 VARIANTS = [
     {},
     {**SGLANG_INCIDENT, "intelligentRouting": False, "publicAlb": False},  # G21: no router in front of SGLang
-    {"engine": "vllm", "intelligentRouting": True, "routingStrategy": "kvaware", "invocationEndpoint": "v1/completions", "apiKey": True},
+    {
+        "engine": "vllm",
+        "intelligentRouting": True,
+        "routingStrategy": "kvaware",
+        "invocationEndpoint": "v1/completions",
+        "apiKey": True,
+    },
     {"kvCache": {"l1": True, "l2": True, "l2Backend": "redis"}, "engineArgs": {"enablePrefixCaching": False}},
     {"modelSource": {"type": "huggingface", "revision": "a" * 40, "tokenSecret": {"name": "hf-token"}}},
     {"modelSource": {"type": "fsx", "fileSystemId": "fs-0123456789abcdef0", "mountName": "abcd", "path": "m/"}},
     {"instanceType": "g4dn.12xlarge", "engineArgs": {"tensorParallelSize": 4}, "apiKey": True},
-    {"autoscaling": {"minReplicas": 1, "maxReplicas": 3, "prometheus": {"query": "sum(rate(x[1m]))", "targetValue": 4}}},
-    {"autoscaling": {"cloudwatch": {"metricName": "InvocationsPerInstance", "targetValue": 8}}},  # A1: dimensions filled in
+    {
+        "autoscaling": {
+            "minReplicas": 1,
+            "maxReplicas": 3,
+            "prometheus": {"query": "sum(rate(x[1m]))", "targetValue": 4},
+        }
+    },
+    {
+        "autoscaling": {"cloudwatch": {"metricName": "InvocationsPerInstance", "targetValue": 8}}
+    },  # A1: dimensions filled in
     {"tlsCertificateS3Uri": "s3://certs/x", "sagemakerEndpoint": False, "replicas": 0},
 ]
 
@@ -96,7 +110,9 @@ def test_g9_with_routing_the_key_is_a_plain_value_and_without_a_secret_ref(make_
 
 
 def test_g9_sglang_reads_the_key_through_env_expansion(make_endpoint):
-    args = hyperpod.endpoint_config(make_endpoint(engine="sglang", apiKey=True), api_key="sk-1")["spec"]["worker"]["args"]
+    args = hyperpod.endpoint_config(make_endpoint(engine="sglang", apiKey=True), api_key="sk-1")["spec"]["worker"][
+        "args"
+    ]
     assert engines.parse_args(args)["--api-key"] == "$(VLLM_API_KEY)"
     assert "sk-1" not in args
 
@@ -157,7 +173,10 @@ def incident_manifest() -> dict:
                 "resources": {"limits": {"nvidia.com/gpu": "1"}, "requests": {"nvidia.com/gpu": "1"}},
                 "probes": {"readinessProbe": {"httpGet": {"path": "/health", "port": 8000}, "timeoutSeconds": 1}},
                 "environmentVariables": [
-                    {"name": "VLLM_API_KEY", "valueFrom": {"secretKeyRef": {"name": "endpoint-api-key", "key": "api-key"}}}
+                    {
+                        "name": "VLLM_API_KEY",
+                        "valueFrom": {"secretKeyRef": {"name": "endpoint-api-key", "key": "api-key"}},
+                    }
                 ],
             },
         },
@@ -178,7 +197,10 @@ def test_incidents_reported_by_check():
     assert ("G5", "spec.worker.args") in found  # no --served-model-name
     assert ("G6", "spec.worker.args") in found  # SGLang without --enable-metrics
     assert ("G21", "spec.intelligentRoutingSpec.enabled") in found  # the router serves vLLM workers only
-    assert ("G9", "spec.worker.environmentVariables[VLLM_API_KEY]") in found  # a secretKeyRef the operator does not copy
+    assert (
+        "G9",
+        "spec.worker.environmentVariables[VLLM_API_KEY]",
+    ) in found  # a secretKeyRef the operator does not copy
     assert ("G10", "spec.worker.args") in found  # no --context-length
     assert ("G13", "spec.worker.resources.requests.ephemeral-storage") in found
     assert ("G17", "spec.loadBalancer.healthCheckPath") in found  # default /ping
@@ -198,7 +220,10 @@ def test_incidents_fixed_except_the_ambiguous_api_key():
     fixed, changes = hyperpod.fix(incident_manifest())
     remaining = _rules(hyperpod.check(fixed))
     # The key value is unknown, and SGLang cannot sit behind the router (G21): report, never guess.
-    assert remaining == {("G9", "spec.worker.environmentVariables[VLLM_API_KEY]"), ("G21", "spec.intelligentRoutingSpec.enabled")}
+    assert remaining == {
+        ("G9", "spec.worker.environmentVariables[VLLM_API_KEY]"),
+        ("G21", "spec.intelligentRoutingSpec.enabled"),
+    }
     worker = fixed["spec"]["worker"]
     parsed = engines.parse_args(worker["args"])
     assert parsed["--port"] == "8080"
@@ -289,7 +314,10 @@ def test_g22_kv_cache_defaults_to_the_lmcache_image_of_upstreams_samples(make_en
     obj = hyperpod.endpoint_config(make_endpoint(kvCache={"l1": True}))
     assert obj["spec"]["worker"]["image"] == "lmcache/vllm-openai:v0.3.7"
     assert obj["spec"]["worker"]["modelInvocationPort"]["containerPort"] == 8000
-    assert hyperpod.endpoint_config(make_endpoint(kvCache={"l1": False}))["spec"]["worker"]["image"] == "vllm/vllm-openai:v0.11.0"
+    assert (
+        hyperpod.endpoint_config(make_endpoint(kvCache={"l1": False}))["spec"]["worker"]["image"]
+        == "vllm/vllm-openai:v0.11.0"
+    )
 
 
 def test_g22_kv_cache_on_the_stock_vllm_image_is_reported_not_fixed(make_endpoint):
@@ -315,7 +343,12 @@ def test_g10_hugging_face_endpoint_runs_with_one_model_flag(make_endpoint, engin
     for vLLM" (v1_huggingface_mistral7b_vllm.yaml, which passes --download-dir /opt/ml/model) and "--model-path arg for
     SGLang" (v1_huggingface_mistral7b_sglang.yaml); with prefetch the args point at /opt/ml/model themselves
     (v1_huggingface_mistral7b_vllm_prefetch.yaml, v1_huggingface_mistral7b_sglang_prefetch.yaml)."""
-    spec = make_endpoint(engine=engine, prefetch=prefetch, model="mistralai/Mistral-7B-Instruct-v0.3", modelSource={"type": "huggingface"})
+    spec = make_endpoint(
+        engine=engine,
+        prefetch=prefetch,
+        model="mistralai/Mistral-7B-Instruct-v0.3",
+        modelSource={"type": "huggingface"},
+    )
     obj = hyperpod.endpoint_config(spec)
     args = obj["spec"]["worker"]["args"]
     operator_adds = [] if prefetch else [engines.engine(engine).model_flag, "/opt/ml/model"]
@@ -328,7 +361,13 @@ def test_g10_hugging_face_endpoint_runs_with_one_model_flag(make_endpoint, engin
     assert [p for p in hyperpod.check(obj) if p.severity == "error"] == []
 
 
-@pytest.mark.parametrize("source", [{"type": "s3", "bucket": "my-models", "path": "m/"}, {"type": "fsx", "fileSystemId": "fs-0123456789abcdef0", "path": "m/"}])
+@pytest.mark.parametrize(
+    "source",
+    [
+        {"type": "s3", "bucket": "my-models", "path": "m/"},
+        {"type": "fsx", "fileSystemId": "fs-0123456789abcdef0", "path": "m/"},
+    ],
+)
 def test_g10_mounted_sources_pass_the_model_directory(make_endpoint, source):
     args = hyperpod.endpoint_config(make_endpoint(modelSource=source))["spec"]["worker"]["args"]
     assert engines.parse_args(args, "vllm")["--model"] == "/opt/ml/model"
@@ -345,7 +384,13 @@ def test_g10_a_second_model_flag_on_a_hugging_face_endpoint_is_reported_and_remo
     assert "--served-model-name" in fixed["spec"]["worker"]["args"]
 
 
-@pytest.mark.parametrize("model, expected", [("meta-llama/Llama-3.1-8B-Instruct", "Llama-3.1-8B-Instruct"), ("meta-llama/Llama-3-1-8B-Instruct", "Llama-3-1-8B-Instruct")])
+@pytest.mark.parametrize(
+    "model, expected",
+    [
+        ("meta-llama/Llama-3.1-8B-Instruct", "Llama-3.1-8B-Instruct"),
+        ("meta-llama/Llama-3-1-8B-Instruct", "Llama-3-1-8B-Instruct"),
+    ],
+)
 def test_model_name_keeps_upstreams_spelling_and_matches_the_crd_pattern(make_endpoint, crd_dir, model, expected):
     import re
 

@@ -26,18 +26,58 @@ from stacks.tuning import grid as grid_mod
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = {"type": "s3", "bucket": "my-models", "region": "us-east-1", "path": "llama70/"}
-LLAMA_70B = ModelFacts("meta-llama/Llama-3.3-70B-Instruct", "https://huggingface.co/meta-llama/Llama-3.3-70B-Instruct/resolve/main/config.json", None,
-                       "LlamaForCausalLM", 80, 64, 8, 128, 8192, 131072, 70_553_706_496, "bfloat16", None, 141_107_412_992, None, "2026-12-06")
-QWEN3_4B = ModelFacts("Qwen/Qwen3-4B-Instruct-2507", "https://huggingface.co/Qwen/Qwen3-4B-Instruct-2507/resolve/main/config.json", None,
-                      "Qwen3ForCausalLM", 36, 32, 8, 128, 2560, 262144, 4_022_468_096, "bfloat16", None, 8_044_936_192, None, "2026-12-06")
+LLAMA_70B = ModelFacts(
+    "meta-llama/Llama-3.3-70B-Instruct",
+    "https://huggingface.co/meta-llama/Llama-3.3-70B-Instruct/resolve/main/config.json",
+    None,
+    "LlamaForCausalLM",
+    80,
+    64,
+    8,
+    128,
+    8192,
+    131072,
+    70_553_706_496,
+    "bfloat16",
+    None,
+    141_107_412_992,
+    None,
+    "2026-12-06",
+)
+QWEN3_4B = ModelFacts(
+    "Qwen/Qwen3-4B-Instruct-2507",
+    "https://huggingface.co/Qwen/Qwen3-4B-Instruct-2507/resolve/main/config.json",
+    None,
+    "Qwen3ForCausalLM",
+    36,
+    32,
+    8,
+    128,
+    2560,
+    262144,
+    4_022_468_096,
+    "bfloat16",
+    None,
+    8_044_936_192,
+    None,
+    "2026-12-06",
+)
 
 
 PD = {"prefill": {"replicas": 1, "maxNumSeqs": 16}, "decode": {"replicas": 2, "maxNumSeqs": 32}}
 
 
 def entry(**over):
-    base = {"name": "llama70", "model": LLAMA_70B.model, "engine": "vllm", "backend": "hyperpod", "instanceType": "ml.p5.48xlarge",
-            "engineArgs": {"tensorParallelSize": 8, "maxModelLen": 16384}, "modelSource": SOURCE, "hyperpod": {"pdSpec": PD}}
+    base = {
+        "name": "llama70",
+        "model": LLAMA_70B.model,
+        "engine": "vllm",
+        "backend": "hyperpod",
+        "instanceType": "ml.p5.48xlarge",
+        "engineArgs": {"tensorParallelSize": 8, "maxModelLen": 16384},
+        "modelSource": SOURCE,
+        "hyperpod": {"pdSpec": PD},
+    }
     return {**base, **over}
 
 
@@ -50,21 +90,55 @@ def test_d1_dpd_renders_both_roles_with_gpus_and_the_pd_environment():
     pd = obj["spec"]["pdSpec"]
     assert (pd["prefillSpec"]["replicas"], pd["decodingSpec"]["replicas"], pd["routingThreshold"]) == (1, 2, 4096)
     for role in ("prefillSpec", "decodingSpec"):
-        assert pd[role]["resources"]["requests"]["nvidia.com/gpu"] == "8" and pd[role]["resources"]["limits"]["nvidia.com/gpu"] == "8"
-    assert pd["prefillSpec"]["args"] == ["--max-num-seqs", "16"] and pd["decodingSpec"]["args"] == ["--max-num-seqs", "32"]
+        assert (
+            pd[role]["resources"]["requests"]["nvidia.com/gpu"] == "8"
+            and pd[role]["resources"]["limits"]["nvidia.com/gpu"] == "8"
+        )
+    assert pd["prefillSpec"]["args"] == ["--max-num-seqs", "16"] and pd["decodingSpec"]["args"] == [
+        "--max-num-seqs",
+        "32",
+    ]
     env = {e["name"]: e["value"] for e in obj["spec"]["worker"]["environmentVariables"]}
-    assert (env["PYTHONHASHSEED"], env["LMCACHE_SAVE_DECODE_CACHE"], env["PD_BUFFER_SIZE"]) == ("0", "False", "8589934592")
+    assert (env["PYTHONHASHSEED"], env["LMCACHE_SAVE_DECODE_CACHE"], env["PD_BUFFER_SIZE"]) == (
+        "0",
+        "False",
+        "8589934592",
+    )
     assert obj["spec"]["worker"]["image"] == "lmcache/vllm-openai:v0.4.3"
     assert hyperpod.check(obj) == []
 
 
 def test_d1_role_autoscaling_is_rendered_per_role_and_top_level_scaling_is_refused():
-    s = spec(hyperpod={"pdSpec": {"decode": {"replicas": 1, "autoscaling": {"minReplicas": 1, "maxReplicas": 3, "prometheus": {"query": "sum(vllm:num_requests_waiting)", "targetValue": 8}}}}})
+    s = spec(
+        hyperpod={
+            "pdSpec": {
+                "decode": {
+                    "replicas": 1,
+                    "autoscaling": {
+                        "minReplicas": 1,
+                        "maxReplicas": 3,
+                        "prometheus": {"query": "sum(vllm:num_requests_waiting)", "targetValue": 8},
+                    },
+                }
+            }
+        }
+    )
     scaling = hyperpod.endpoint_config(s, "us-east-1")["spec"]["pdSpec"]["autoScalingSpec"]
     assert list(scaling) == ["decodingAutoScaling"]
-    assert (scaling["decodingAutoScaling"]["maxReplicaCount"], scaling["decodingAutoScaling"]["prometheusTrigger"]["name"]) == (3, "llama70-decode-prometheus")
-    problems = validate_endpoint(spec(replicas=2, autoscaling={"minReplicas": 1, "maxReplicas": 2, "prometheus": {"query": "q", "targetValue": 1}}), "endpoints[0]")
-    assert {(p.path, p.rule) for p in problems if p.severity == "error"} == {("endpoints[0].replicas", "D1"), ("endpoints[0].autoscaling", "D1")}
+    assert (
+        scaling["decodingAutoScaling"]["maxReplicaCount"],
+        scaling["decodingAutoScaling"]["prometheusTrigger"]["name"],
+    ) == (3, "llama70-decode-prometheus")
+    problems = validate_endpoint(
+        spec(
+            replicas=2, autoscaling={"minReplicas": 1, "maxReplicas": 2, "prometheus": {"query": "q", "targetValue": 1}}
+        ),
+        "endpoints[0]",
+    )
+    assert {(p.path, p.rule) for p in problems if p.severity == "error"} == {
+        ("endpoints[0].replicas", "D1"),
+        ("endpoints[0].autoscaling", "D1"),
+    }
 
 
 def test_d1_sglang_with_pdspec_is_refused():
@@ -75,22 +149,48 @@ def test_d1_sglang_with_pdspec_is_refused():
 def test_d1_an_lmcache_build_older_than_awss_is_refused_and_another_image_warned():
     (old,) = [p for p in validate_endpoint(spec(image="lmcache/vllm-openai:v0.3.7"), "endpoints[0]") if p.rule == "D1"]
     assert old.severity == "error" and "lmcache/vllm-openai:v0.4.3" in old.fix
-    (other,) = [p for p in validate_endpoint(spec(image="registry.example.com/my-vllm:1"), "endpoints[0]") if p.rule == "D1"]
+    (other,) = [
+        p for p in validate_endpoint(spec(image="registry.example.com/my-vllm:1"), "endpoints[0]") if p.rule == "D1"
+    ]
     assert other.severity == "warning"
-    assert [p for p in validate_endpoint(spec(image="public.ecr.aws/deep-learning-containers/vllm:server-hyperpod-cuda-v1.1"), "endpoints[0]") if p.rule == "D1"] == []
+    assert [
+        p
+        for p in validate_endpoint(
+            spec(image="public.ecr.aws/deep-learning-containers/vllm:server-hyperpod-cuda-v1.1"), "endpoints[0]"
+        )
+        if p.rule == "D1"
+    ] == []
 
 
 def test_d1_a_hand_written_dpd_object_without_role_gpus_or_hash_seed_is_reported():
     obj = hyperpod.endpoint_config(spec(), "us-east-1")
     del obj["spec"]["pdSpec"]["decodingSpec"]["resources"]
-    obj["spec"]["worker"]["environmentVariables"] = [e for e in obj["spec"]["worker"]["environmentVariables"] if e["name"] != "PYTHONHASHSEED"]
+    obj["spec"]["worker"]["environmentVariables"] = [
+        e for e in obj["spec"]["worker"]["environmentVariables"] if e["name"] != "PYTHONHASHSEED"
+    ]
     found = {(p.path, p.rule) for p in hyperpod.check(obj)}
-    assert found == {("spec.pdSpec.decodingSpec.resources", "D1"), ("spec.worker.environmentVariables[PYTHONHASHSEED]", "D1")}
+    assert found == {
+        ("spec.pdSpec.decodingSpec.resources", "D1"),
+        ("spec.worker.environmentVariables[PYTHONHASHSEED]", "D1"),
+    }
 
 
 def test_d2_dpd_on_an_instance_type_aws_does_not_list_is_refused_each_entry_named():
-    problems = [p for p in validate_endpoint(spec(instanceType=None, hyperpod={"pdSpec": PD, "instanceTypes": ["ml.p5.48xlarge", "ml.g6e.48xlarge", "ml.g5.2xlarge"]}), "endpoints[0]") if p.rule == "D2"]
-    assert [(p.path, p.value) for p in problems] == [("endpoints[0].hyperpod.instanceTypes[1]", "ml.g6e.48xlarge"), ("endpoints[0].hyperpod.instanceTypes[2]", "ml.g5.2xlarge")]
+    problems = [
+        p
+        for p in validate_endpoint(
+            spec(
+                instanceType=None,
+                hyperpod={"pdSpec": PD, "instanceTypes": ["ml.p5.48xlarge", "ml.g6e.48xlarge", "ml.g5.2xlarge"]},
+            ),
+            "endpoints[0]",
+        )
+        if p.rule == "D2"
+    ]
+    assert [(p.path, p.value) for p in problems] == [
+        ("endpoints[0].hyperpod.instanceTypes[1]", "ml.g6e.48xlarge"),
+        ("endpoints[0].hyperpod.instanceTypes[2]", "ml.g5.2xlarge"),
+    ]
     assert "EFA but not on AWS's DPD list" in problems[0].message and "no EFA" in problems[1].message
     obj = hyperpod.endpoint_config(spec(instanceType="ml.g6e.48xlarge"), "us-east-1")
     assert [p.path for p in hyperpod.check(obj) if p.rule == "D2"] == ["spec.instanceType"]
@@ -103,15 +203,26 @@ def test_d2_efa_table_matches_moto():
         data = json.loads(f.read())
     for name, interfaces in hyperpod_dpd.EFA_INTERFACES.items():
         net = data[name]["NetworkInfo"]
-        assert (bool(net.get("EfaSupported")), (net.get("EfaInfo") or {}).get("MaximumEfaInterfaces", 0)) == (interfaces > 0, interfaces), name
+        assert (bool(net.get("EfaSupported")), (net.get("EfaInfo") or {}).get("MaximumEfaInterfaces", 0)) == (
+            interfaces > 0,
+            interfaces,
+        ), name
     assert all(hyperpod_dpd.EFA_INTERFACES[t] > 0 for t in hyperpod_dpd.DPD_INSTANCE_TYPES)
 
 
 def test_d3_a_threshold_above_every_input_of_the_workload_is_a_warning():
-    s = spec(hyperpod={"pdSpec": {"routingThreshold": 8192}}, load={"peakRequestsPerSecond": 4, "workload": "D(4000,512)"})
+    s = spec(
+        hyperpod={"pdSpec": {"routingThreshold": 8192}}, load={"peakRequestsPerSecond": 4, "workload": "D(4000,512)"}
+    )
     (d3,) = [p for p in hyperpod_checks.check([s], {}, lambda i: f"endpoints[{i}]") if p.rule == "D3"]
-    assert (d3.path, d3.value, d3.severity) == ("endpoints[0].hyperpod.pdSpec.routingThreshold", 8192, "warning") and "largest 4000 tokens" in d3.message
-    ok = spec(hyperpod={"pdSpec": {"routingThreshold": 2048}}, load={"peakRequestsPerSecond": 4, "workload": "D(4000,512)"})
+    assert (d3.path, d3.value, d3.severity) == (
+        "endpoints[0].hyperpod.pdSpec.routingThreshold",
+        8192,
+        "warning",
+    ) and "largest 4000 tokens" in d3.message
+    ok = spec(
+        hyperpod={"pdSpec": {"routingThreshold": 2048}}, load={"peakRequestsPerSecond": 4, "workload": "D(4000,512)"}
+    )
     assert [p for p in hyperpod_checks.check([ok], {}, lambda i: f"endpoints[{i}]") if p.rule == "D3"] == []
 
 
@@ -130,22 +241,40 @@ def test_d3_a_grid_point_is_judged_on_its_benchmark_with_the_shared_prefix_as_in
 
 def test_d4_a_small_model_with_short_prompts_is_outside_awss_payoff_range():
     s = spec(model=QWEN3_4B.model, load={"peakRequestsPerSecond": 1, "workload": "D(512,128)"})
-    (d4,) = [p for p in hyperpod_checks.check([s], {QWEN3_4B.model: QWEN3_4B}, lambda i: f"endpoints[{i}]") if p.rule == "D4"]
+    (d4,) = [
+        p for p in hyperpod_checks.check([s], {QWEN3_4B.model: QWEN3_4B}, lambda i: f"endpoints[{i}]") if p.rule == "D4"
+    ]
     assert d4.severity == "warning"
-    assert d4.message == "outside the range where AWS says DPD pays off: 4.0B parameters < 70B; 512 input tokens < 4,000; 128 output tokens < 256; 1 requests/s < 2"
+    assert (
+        d4.message
+        == "outside the range where AWS says DPD pays off: 4.0B parameters < 70B; 512 input tokens < 4,000; 128 output tokens < 256; 1 requests/s < 2"
+    )
 
 
 def test_d4_a_70b_model_on_long_prompts_at_load_is_inside_the_range():
     s = spec(load={"peakRequestsPerSecond": 4, "workload": "N(6000,500)/(512,64)"})
-    assert [p for p in hyperpod_checks.check([s], {LLAMA_70B.model: LLAMA_70B}, lambda i: f"endpoints[{i}]") if p.rule == "D4"] == []
+    assert [
+        p
+        for p in hyperpod_checks.check([s], {LLAMA_70B.model: LLAMA_70B}, lambda i: f"endpoints[{i}]")
+        if p.rule == "D4"
+    ] == []
     (unknown,) = [p for p in hyperpod_checks.check([s], {}, lambda i: f"endpoints[{i}]") if p.rule == "D4"]
     assert unknown.message == "pay-off range unchecked for: model size (no models.lock.json entry)"
 
 
 def test_dpd_stack_plans_and_the_rendered_object_passes_the_crd_schema():
-    cfg = parse({"cluster": {"mode": "hyperpod", "name": "ml-dev"}, "endpoints": [entry(load={"peakRequestsPerSecond": 4, "workload": "N(6000,500)/(512,64)"})]}, "us-east-1", "dev")
+    cfg = parse(
+        {
+            "cluster": {"mode": "hyperpod", "name": "ml-dev"},
+            "endpoints": [entry(load={"peakRequestsPerSecond": 4, "workload": "N(6000,500)/(512,64)"})],
+        },
+        "us-east-1",
+        "dev",
+    )
     (groups,) = [c for c in cfg.changes if c.path == "cluster.instanceGroups"]
-    assert groups.new == [{"name": "p5-48xlarge", "instanceType": "ml.p5.48xlarge", "instanceCount": 3}]  # 1 prefill + 2 decode pods
+    assert groups.new == [
+        {"name": "p5-48xlarge", "instanceType": "ml.p5.48xlarge", "instanceCount": 3}
+    ]  # 1 prefill + 2 decode pods
     crd_dir, _ = find_crd_dir()
     if crd_dir is None:
         pytest.skip("no CRD directory (LLM_SERVING_CRD_DIR)")
@@ -155,20 +284,51 @@ def test_dpd_stack_plans_and_the_rendered_object_passes_the_crd_schema():
 
 def test_pdspec_on_another_backend_is_refused():
     with pytest.raises(ConfigError) as info:
-        parse({"cluster": {"mode": "eks", "name": "k"}, "endpoints": [entry(backend="kubernetes", instanceType="p5.48xlarge")]}, "us-east-1", "dev")
+        parse(
+            {
+                "cluster": {"mode": "eks", "name": "k"},
+                "endpoints": [entry(backend="kubernetes", instanceType="p5.48xlarge")],
+            },
+            "us-east-1",
+            "dev",
+        )
     assert ("endpoints[0].hyperpod.pdSpec", "BACKEND") in {(p.path, p.rule) for p in info.value.problems}
 
 
 def test_g22_the_sagemaker_dpd_image_counts_as_an_lmcache_build():
     # AWS's DPD example runs kvCacheSpec L1 on public.ecr.aws/deep-learning-containers/vllm:server-hyperpod-cuda-v1.1,
     # which "include[s] LMCache 0.4.3" though its name does not say so.
-    obj = hyperpod.endpoint_config(spec(image="public.ecr.aws/deep-learning-containers/vllm:server-hyperpod-cuda-v1.1", hyperpod={"pdSpec": PD, "kvCache": {"l1": True}}), "us-east-1")
+    obj = hyperpod.endpoint_config(
+        spec(
+            image="public.ecr.aws/deep-learning-containers/vllm:server-hyperpod-cuda-v1.1",
+            hyperpod={"pdSpec": PD, "kvCache": {"l1": True}},
+        ),
+        "us-east-1",
+    )
     assert [p for p in hyperpod.check(obj) if p.rule in ("G22", "D1")] == []
-    assert [p.rule for p in hyperpod.check(hyperpod.endpoint_config(spec(image="vllm/vllm-openai:v0.11.0", hyperpod={"kvCache": {"l1": True}}), "us-east-1")) if p.rule == "G22"] == ["G22"]
+    assert [
+        p.rule
+        for p in hyperpod.check(
+            hyperpod.endpoint_config(
+                spec(image="vllm/vllm-openai:v0.11.0", hyperpod={"kvCache": {"l1": True}}), "us-east-1"
+            )
+        )
+        if p.rule == "G22"
+    ] == ["G22"]
 
 
 def test_d1_the_fixer_leaves_a_rendered_dpd_object_as_it_is():
-    obj = hyperpod.endpoint_config(spec(instanceType=None, hyperpod={"pdSpec": PD, "instanceTypes": ["ml.p5.48xlarge", "ml.p5en.48xlarge"], "requestLimits": {"maxConcurrentRequests": 16}}), "us-east-1")
+    obj = hyperpod.endpoint_config(
+        spec(
+            instanceType=None,
+            hyperpod={
+                "pdSpec": PD,
+                "instanceTypes": ["ml.p5.48xlarge", "ml.p5en.48xlarge"],
+                "requestLimits": {"maxConcurrentRequests": 16},
+            },
+        ),
+        "us-east-1",
+    )
     fixed, changes = hyperpod.fix(obj)
     assert changes == [] and fixed == obj
 

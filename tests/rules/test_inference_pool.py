@@ -15,15 +15,26 @@ import pytest
 from components.rules import inference_pool as ip
 from components.rules import manifests
 from components.rules.backends import render as render_endpoint
-from components.rules.gateway import charts, config as gw_config, render as gw_render
+from components.rules.gateway import charts
+from components.rules.gateway import config as gw_config
+from components.rules.gateway import render as gw_render
 from components.rules.spec import EndpointSpec, GatewaySpec, PlatformSpec
 from tests.gateway.helpers import gateway as gateway_spec
 
-BASE = {"instanceType": "g5.2xlarge", "namespace": "inference", "modelSource": {"type": "huggingface", "modelId": "Qwen/Qwen3-0.6B"}, "backend": "kubernetes"}
+BASE = {
+    "instanceType": "g5.2xlarge",
+    "namespace": "inference",
+    "modelSource": {"type": "huggingface", "modelId": "Qwen/Qwen3-0.6B"},
+    "backend": "kubernetes",
+}
 
 
-def endpoint(name="qwen3-4b", engine="vllm", routing="inferencePool", model="Qwen/Qwen3-4B-Instruct-2507", **extra) -> EndpointSpec:
-    return EndpointSpec.model_validate({**BASE, "name": name, "model": model, "engine": engine, "kubernetes": {"routing": routing}, **extra})
+def endpoint(
+    name="qwen3-4b", engine="vllm", routing="inferencePool", model="Qwen/Qwen3-4B-Instruct-2507", **extra
+) -> EndpointSpec:
+    return EndpointSpec.model_validate(
+        {**BASE, "name": name, "model": model, "engine": engine, "kubernetes": {"routing": routing}, **extra}
+    )
 
 
 def stack(*specs: EndpointSpec) -> list[dict]:
@@ -76,7 +87,9 @@ def test_r1_a_pool_matching_two_endpoints_pods_is_refused():
 
 def test_r1_a_pool_selecting_by_other_labels_than_the_deployment_is_refused():
     objs = stack(endpoint())
-    of_kind(objs, "InferencePool")["spec"]["selector"]["matchLabels"] = {"llm-serving/served-model": "qwen3-4b-instruct-2507"}
+    of_kind(objs, "InferencePool")["spec"]["selector"]["matchLabels"] = {
+        "llm-serving/served-model": "qwen3-4b-instruct-2507"
+    }
     assert rules(ip.check_objects(objs)) == [("R1", "spec.selector.matchLabels")]
 
 
@@ -105,7 +118,10 @@ def test_r3_two_pools_over_one_model_are_refused():
     second = copy.deepcopy(of_kind(objs, "InferencePool"))
     second["metadata"]["name"] = "qwen3-4b-again"
     found = ip.check_objects([*objs, second])
-    assert rules(found) == [("R3", "metadata.name")] and "pool 'qwen3-4b' already serves model 'Qwen3-4B-Instruct-2507'" in found[0][1].message
+    assert (
+        rules(found) == [("R3", "metadata.name")]
+        and "pool 'qwen3-4b' already serves model 'Qwen3-4B-Instruct-2507'" in found[0][1].message
+    )
 
 
 def test_r3_two_pooled_endpoints_of_one_served_model_are_refused_at_config_time():
@@ -116,14 +132,29 @@ def test_r3_two_pooled_endpoints_of_one_served_model_are_refused_at_config_time(
 
 
 def test_r3_a_route_rule_with_a_pool_and_another_backend_is_refused():
-    route = {"apiVersion": "aigateway.envoyproxy.io/v1beta1", "kind": "AIGatewayRoute", "metadata": {"name": "r"},
-             "spec": {"rules": [{"backendRefs": [{"group": "inference.networking.k8s.io", "kind": "InferencePool", "name": "a"}, {"name": "b"}]}]}}
+    route = {
+        "apiVersion": "aigateway.envoyproxy.io/v1beta1",
+        "kind": "AIGatewayRoute",
+        "metadata": {"name": "r"},
+        "spec": {
+            "rules": [
+                {
+                    "backendRefs": [
+                        {"group": "inference.networking.k8s.io", "kind": "InferencePool", "name": "a"},
+                        {"name": "b"},
+                    ]
+                }
+            ]
+        },
+    }
     assert rules(ip.check_objects([route])) == [("R3", "spec.rules[0].backendRefs")]
 
 
 def test_r4_a_picker_of_another_release_is_refused():
     objs = stack(endpoint())
-    of_kind(objs, "Deployment", "qwen3-4b-epp")["spec"]["template"]["spec"]["containers"][0]["image"] = "registry.k8s.io/gateway-api-inference-extension/epp:v1.6.0"
+    of_kind(objs, "Deployment", "qwen3-4b-epp")["spec"]["template"]["spec"]["containers"][0]["image"] = (
+        "registry.k8s.io/gateway-api-inference-extension/epp:v1.6.0"
+    )
     found = ip.check_objects(objs)
     assert rules(found) == [("R4", "spec.template.spec.containers.image")]
     assert found[0][1].fix == "use registry.k8s.io/gateway-api-inference-extension/epp:v1.0.2"
@@ -144,7 +175,12 @@ def test_r4_ai_gateway_pinned_to_another_extension_is_refused_at_config_time():
 
 
 def test_r5_an_inference_objective_is_refused():
-    objective = {"apiVersion": "inference.networking.x-k8s.io/v1alpha2", "kind": "InferenceObjective", "metadata": {"name": "q", "namespace": "inference"}, "spec": {"priority": 10, "poolRef": {"name": "q"}}}
+    objective = {
+        "apiVersion": "inference.networking.x-k8s.io/v1alpha2",
+        "kind": "InferenceObjective",
+        "metadata": {"name": "q", "namespace": "inference"},
+        "spec": {"priority": 10, "poolRef": {"name": "q"}},
+    }
     (problem,) = manifests.check(objective)
     assert problem.rule == "R5" and "drop the InferenceObjective" in problem.fix
 
@@ -168,7 +204,9 @@ def test_pool_routing_on_another_backend_is_refused():
 
 def test_sglang_picker_reads_sglangs_metric_names_and_vllm_the_kv_gauge_of_v0_11():
     def args(engine):
-        return of_kind(ip.render(endpoint(engine=engine)), "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
+        return of_kind(ip.render(endpoint(engine=engine)), "Deployment")["spec"]["template"]["spec"]["containers"][0][
+            "args"
+        ]
 
     sglang, vllm = args("sglang"), args("vllm")
     assert sglang[sglang.index("--total-queued-requests-metric") + 1] == "sglang:num_queue_reqs"
@@ -186,13 +224,19 @@ def test_gateway_route_points_at_the_pool_with_a_grant_and_the_key_beside_it():
     kinds = [(o["kind"], o["metadata"].get("namespace")) for o in objs]
     assert ("Backend", "llm-gateway") not in kinds and ("AIServiceBackend", "llm-gateway") not in kinds
     route = of_kind(objs, "AIGatewayRoute")
-    assert route["spec"]["rules"][0]["backendRefs"] == [{"group": "inference.networking.k8s.io", "kind": "InferencePool", "name": "qwen3-4b", "namespace": "inference"}]
+    assert route["spec"]["rules"][0]["backendRefs"] == [
+        {"group": "inference.networking.k8s.io", "kind": "InferencePool", "name": "qwen3-4b", "namespace": "inference"}
+    ]
     grant = of_kind(objs, "ReferenceGrant")
     assert grant["metadata"]["namespace"] == "inference"
-    assert grant["spec"]["to"] == [{"group": "inference.networking.k8s.io", "kind": "InferencePool", "name": "qwen3-4b"}]
+    assert grant["spec"]["to"] == [
+        {"group": "inference.networking.k8s.io", "kind": "InferencePool", "name": "qwen3-4b"}
+    ]
     assert {f["kind"] for f in grant["spec"]["from"]} == {"AIGatewayRoute", "HTTPRoute"}
     policy = of_kind(objs, "BackendSecurityPolicy")
-    assert policy["metadata"]["namespace"] == "inference" and policy["spec"]["targetRefs"] == [{"group": "inference.networking.k8s.io", "kind": "InferencePool", "name": "qwen3-4b"}]
+    assert policy["metadata"]["namespace"] == "inference" and policy["spec"]["targetRefs"] == [
+        {"group": "inference.networking.k8s.io", "kind": "InferencePool", "name": "qwen3-4b"}
+    ]
     secret = of_kind(objs, "Secret", "qwen3-4b-upstream-key")
     assert secret["metadata"]["namespace"] == "inference"
     # Tenant limits and the allow-list stay on the Gateway, whatever the backend of the route.
@@ -202,8 +246,13 @@ def test_gateway_route_points_at_the_pool_with_a_grant_and_the_key_beside_it():
 
 def test_envoy_gateway_hands_pools_to_ai_gateway_only_when_an_endpoint_uses_one():
     manager = charts.envoy_gateway_values("redis:6379", False, pools=True)["config"]["envoyGateway"]["extensionManager"]
-    assert manager["backendResources"] == [{"group": "inference.networking.k8s.io", "kind": "InferencePool", "version": "v1"}]
-    assert "backendResources" not in charts.envoy_gateway_values("redis:6379", False)["config"]["envoyGateway"]["extensionManager"]
+    assert manager["backendResources"] == [
+        {"group": "inference.networking.k8s.io", "kind": "InferencePool", "version": "v1"}
+    ]
+    assert (
+        "backendResources"
+        not in charts.envoy_gateway_values("redis:6379", False)["config"]["envoyGateway"]["extensionManager"]
+    )
 
 
 @pytest.mark.parametrize("engine", ["vllm", "sglang"])

@@ -55,7 +55,7 @@ EXPRESSIONS = {
     "$key": "app.kubernetes.io/name",
     "quote $value": f'"{RELEASE}"',
 }
-SKIPPED = ("include \"gateway-api-inference-extension.validations", "- include \"gateway-api-inference-extension.labels\"")
+SKIPPED = ('include "gateway-api-inference-extension.validations', '- include "gateway-api-inference-extension.labels"')
 
 
 def _render(text: str) -> list[dict]:
@@ -96,7 +96,11 @@ def _render(text: str) -> list[dict]:
                     continue
                 active.pop()
                 continue
-            if any(tag.startswith(s) for s in SKIPPED) or tag.startswith('include "gateway-api-inference-extension.labels"') or tag.startswith('include "gateway-api-inference-extension.selectorLabels"'):
+            if (
+                any(tag.startswith(s) for s in SKIPPED)
+                or tag.startswith('include "gateway-api-inference-extension.labels"')
+                or tag.startswith('include "gateway-api-inference-extension.selectorLabels"')
+            ):
                 if "selectorLabels" in tag and all(active):
                     indent = int(re.search(r"nindent (\d+)", tag).group(1))
                     out.append(" " * indent + f"inferencepool: {EPP}")
@@ -120,21 +124,44 @@ def _render(text: str) -> list[dict]:
 def chart(upstream_dir) -> dict[tuple[str, str], dict]:
     templates = Path(upstream_dir) / CHART / "templates"
     objs: dict[tuple[str, str], dict] = {}
-    for name in ("inferencepool.yaml", "epp-deployment.yaml", "epp-service.yaml", "epp-config.yaml", "rbac.yaml", "leader-election-rbac.yaml"):
+    for name in (
+        "inferencepool.yaml",
+        "epp-deployment.yaml",
+        "epp-service.yaml",
+        "epp-config.yaml",
+        "rbac.yaml",
+        "leader-election-rbac.yaml",
+    ):
         for obj in _render((templates / name).read_text()):
             objs[(obj["kind"], obj["metadata"]["name"])] = obj
     return objs
 
 
 def ours(engine: str = "vllm") -> dict[tuple[str, str], dict]:
-    spec = EndpointSpec.model_validate({"name": RELEASE, "model": "Qwen/Qwen3-4B-Instruct-2507", "engine": engine, "instanceType": "g5.2xlarge", "namespace": NAMESPACE,
-                                        "modelSource": {"type": "huggingface"}, "backend": "kubernetes", "kubernetes": {"routing": "inferencePool"}})
+    spec = EndpointSpec.model_validate(
+        {
+            "name": RELEASE,
+            "model": "Qwen/Qwen3-4B-Instruct-2507",
+            "engine": engine,
+            "instanceType": "g5.2xlarge",
+            "namespace": NAMESPACE,
+            "modelSource": {"type": "huggingface"},
+            "backend": "kubernetes",
+            "kubernetes": {"routing": "inferencePool"},
+        }
+    )
     return {(o["kind"], o["metadata"]["name"]): o for o in ip.render(spec)}
 
 
 def test_the_same_objects_by_kind_and_name(chart):
-    theirs = {k for k in chart if k[0] != "ClusterRole" and k[0] != "ClusterRoleBinding"} | {("ClusterRole", "cluster"), ("ClusterRoleBinding", "cluster")}
-    mine = {k for k in ours() if k[0] not in ("ClusterRole", "ClusterRoleBinding")} | {("ClusterRole", "cluster"), ("ClusterRoleBinding", "cluster")}
+    theirs = {k for k in chart if k[0] != "ClusterRole" and k[0] != "ClusterRoleBinding"} | {
+        ("ClusterRole", "cluster"),
+        ("ClusterRoleBinding", "cluster"),
+    }
+    mine = {k for k in ours() if k[0] not in ("ClusterRole", "ClusterRoleBinding")} | {
+        ("ClusterRole", "cluster"),
+        ("ClusterRoleBinding", "cluster"),
+    }
     assert mine == theirs
     # The chart's cluster-wide name is `<release>-<namespace>-epp`, which two (release, namespace) pairs can share
     # ("a-b", "c" and "a", "b-c"); ours is the project's name for objects outside the namespace, with a hash (G1).
@@ -152,11 +179,16 @@ def test_the_pool_spec_is_the_charts(chart):
 def test_the_picker_container_is_the_charts_but_for_the_metric_flags_and_pull_policy(chart, engine):
     theirs = chart[("Deployment", EPP)]
     mine = ours(engine)[("Deployment", EPP)]
-    (c_theirs,), (c_mine,) = theirs["spec"]["template"]["spec"]["containers"], mine["spec"]["template"]["spec"]["containers"]
+    (c_theirs,), (c_mine,) = (
+        theirs["spec"]["template"]["spec"]["containers"],
+        mine["spec"]["template"]["spec"]["containers"],
+    )
     flags = ip.METRIC_FLAGS[engine]
     args = list(c_mine["args"])
-    start = next(i for i in range(len(args)) if args[i:i + len(flags)] == flags)
-    assert args[:start] + args[start + len(flags):] == [a for a in c_theirs["args"] if a not in ("--pool-group", "inference.networking.k8s.io")]
+    start = next(i for i in range(len(args)) if args[i : i + len(flags)] == flags)
+    assert args[:start] + args[start + len(flags) :] == [
+        a for a in c_theirs["args"] if a not in ("--pool-group", "inference.networking.k8s.io")
+    ]
     # --pool-group is the EPP's default group (pkg/epp/server/runserver.go DefaultPoolGroup), which the chart repeats.
     assert c_theirs["args"][c_theirs["args"].index("--pool-group") + 1] == "inference.networking.k8s.io"
     for key in ("name", "image", "ports", "livenessProbe", "readinessProbe", "env", "volumeMounts"):
@@ -165,12 +197,17 @@ def test_the_picker_container_is_the_charts_but_for_the_metric_flags_and_pull_po
     for key in ("serviceAccountName", "terminationGracePeriodSeconds", "volumes"):
         assert mine["spec"]["template"]["spec"][key] == theirs["spec"]["template"]["spec"][key], key
     assert mine["spec"]["strategy"] == theirs["spec"]["strategy"] == {"type": "Recreate"}
-    assert mine["spec"]["selector"] == theirs["spec"]["selector"] and mine["spec"]["replicas"] == theirs["spec"]["replicas"] == 1
+    assert (
+        mine["spec"]["selector"] == theirs["spec"]["selector"]
+        and mine["spec"]["replicas"] == theirs["spec"]["replicas"] == 1
+    )
 
 
 def test_the_picker_service_ports_and_selector_are_the_charts(chart):
     theirs, mine = chart[("Service", EPP)]["spec"], ours()[("Service", EPP)]["spec"]
-    assert mine["ports"] == theirs["ports"] and mine["selector"] == theirs["selector"] and mine["type"] == theirs["type"]
+    assert (
+        mine["ports"] == theirs["ports"] and mine["selector"] == theirs["selector"] and mine["type"] == theirs["type"]
+    )
 
 
 def test_the_rbac_rules_and_plugins_are_the_charts(chart):
@@ -183,4 +220,6 @@ def test_the_rbac_rules_and_plugins_are_the_charts(chart):
         (m,) = [o for k, o in mine.items() if k[0] == kind]
         (t,) = [o for k, o in chart.items() if k[0] == kind]
         assert m["subjects"] == t["subjects"] and m["roleRef"]["kind"] == t["roleRef"]["kind"]
-    assert yaml.safe_load(mine[("ConfigMap", EPP)]["data"]["default-plugins.yaml"]) == yaml.safe_load(chart[("ConfigMap", EPP)]["data"]["default-plugins.yaml"])
+    assert yaml.safe_load(mine[("ConfigMap", EPP)]["data"]["default-plugins.yaml"]) == yaml.safe_load(
+        chart[("ConfigMap", EPP)]["data"]["default-plugins.yaml"]
+    )

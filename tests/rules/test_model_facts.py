@@ -20,9 +20,18 @@ LLAMA_8B = ModelFacts(
     source_url="https://huggingface.co/meta-llama/Llama-3.1-8B-Instruct/resolve/0e9e39f249a16976918f6564b8830bc894c89659/config.json",
     revision="0e9e39f249a16976918f6564b8830bc894c89659",
     architecture="LlamaForCausalLM",
-    layers=32, attention_heads=32, kv_heads=8, head_dim=128, hidden_size=4096,
-    max_position_embeddings=131072, parameters=8_030_261_248, dtype="bfloat16", quantization=None,
-    weight_bytes=16_060_522_496, gated=True, locked_at="2026-12-06",
+    layers=32,
+    attention_heads=32,
+    kv_heads=8,
+    head_dim=128,
+    hidden_size=4096,
+    max_position_embeddings=131072,
+    parameters=8_030_261_248,
+    dtype="bfloat16",
+    quantization=None,
+    weight_bytes=16_060_522_496,
+    gated=True,
+    locked_at="2026-12-06",
 )
 
 
@@ -37,24 +46,41 @@ def test_entry_has_camel_case_keys_and_no_model():
     assert entry["weightBytes"] == 16_060_522_496
     assert entry["maxPositionEmbeddings"] == 131072
     assert entry["lockedAt"] == "2026-12-06"
-    assert set(entry) == {"sourceUrl", "revision", "architecture", "layers", "attentionHeads", "kvHeads",
-                          "headDim", "hiddenSize", "maxPositionEmbeddings", "parameters", "dtype",
-                          "quantization", "weightBytes", "gated", "lockedAt"}
+    assert set(entry) == {
+        "sourceUrl",
+        "revision",
+        "architecture",
+        "layers",
+        "attentionHeads",
+        "kvHeads",
+        "headDim",
+        "hiddenSize",
+        "maxPositionEmbeddings",
+        "parameters",
+        "dtype",
+        "quantization",
+        "weightBytes",
+        "gated",
+        "lockedAt",
+    }
 
 
 def test_entry_reads_back_to_the_same_facts():
     assert from_lock_entry(LLAMA_8B.model, to_lock_entry(LLAMA_8B)) == LLAMA_8B
 
 
-@pytest.mark.parametrize("change, key", [
-    ({"layers": "32"}, "layers"),
-    ({"layers": True}, "layers"),
-    ({"kvHeads": 0}, "kvHeads"),
-    ({"dtype": "int8"}, "dtype"),
-    ({"gated": "yes"}, "gated"),
-    ({"weightBytes": None}, "weightBytes"),
-    ({"sizeOnDisk": 1}, "sizeOnDisk"),
-])
+@pytest.mark.parametrize(
+    "change, key",
+    [
+        ({"layers": "32"}, "layers"),
+        ({"layers": True}, "layers"),
+        ({"kvHeads": 0}, "kvHeads"),
+        ({"dtype": "int8"}, "dtype"),
+        ({"gated": "yes"}, "gated"),
+        ({"weightBytes": None}, "weightBytes"),
+        ({"sizeOnDisk": 1}, "sizeOnDisk"),
+    ],
+)
 def test_bad_entry_names_the_model_and_key(change, key):
     entry = {**to_lock_entry(LLAMA_8B), **change}
     with pytest.raises(LockEntryError, match=rf"models\.meta-llama/Llama-3\.1-8B-Instruct\.{key}\b"):
@@ -74,7 +100,12 @@ def test_entry_that_is_not_an_object_is_refused():
 
 
 def test_nullable_fields_take_null():
-    entry = {**to_lock_entry(LLAMA_8B), "revision": None, "architecture": None, "gated": None,
-             "maxPositionEmbeddings": None}
+    entry = {
+        **to_lock_entry(LLAMA_8B),
+        "revision": None,
+        "architecture": None,
+        "gated": None,
+        "maxPositionEmbeddings": None,
+    }
     facts = from_lock_entry(LLAMA_8B.model, entry)
     assert facts.gated is None and facts.revision is None

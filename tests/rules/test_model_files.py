@@ -10,14 +10,29 @@ from components.rules.model_files import ModelFilesError, facts, header_length
 
 # Qwen/Qwen3-8B config.json (the fields the facts read).
 QWEN3_8B = {
-    "architectures": ["Qwen3ForCausalLM"], "head_dim": 128, "hidden_size": 4096, "max_position_embeddings": 40960,
-    "model_type": "qwen3", "num_attention_heads": 32, "num_hidden_layers": 36, "num_key_value_heads": 8,
-    "tie_word_embeddings": False, "torch_dtype": "bfloat16", "vocab_size": 151936,
+    "architectures": ["Qwen3ForCausalLM"],
+    "head_dim": 128,
+    "hidden_size": 4096,
+    "max_position_embeddings": 40960,
+    "model_type": "qwen3",
+    "num_attention_heads": 32,
+    "num_hidden_layers": 36,
+    "num_key_value_heads": 8,
+    "tie_word_embeddings": False,
+    "torch_dtype": "bfloat16",
+    "vocab_size": 151936,
 }
 # meta-llama/Llama-3.1-70B-Instruct config.json: no head_dim, so it is hidden_size / heads.
 LLAMA_70B = {
-    "architectures": ["LlamaForCausalLM"], "hidden_size": 8192, "intermediate_size": 28672, "max_position_embeddings": 131072,
-    "num_attention_heads": 64, "num_hidden_layers": 80, "num_key_value_heads": 8, "torch_dtype": "bfloat16", "vocab_size": 128256,
+    "architectures": ["LlamaForCausalLM"],
+    "hidden_size": 8192,
+    "intermediate_size": 28672,
+    "max_position_embeddings": 131072,
+    "num_attention_heads": 64,
+    "num_hidden_layers": 80,
+    "num_key_value_heads": 8,
+    "torch_dtype": "bfloat16",
+    "vocab_size": 128256,
 }
 
 
@@ -62,22 +77,39 @@ def header(tensors):
 def qwen3_0_6b_header():
     """Every tensor of Qwen/Qwen3-0.6B's model.safetensors (28 layers, hidden 1024, 16/8 heads of 128,
     intermediate 3072, vocab 151936, lm_head stored although tied)."""
-    tensors = {"model.embed_tokens.weight": ("BF16", [151936, 1024]), "lm_head.weight": ("BF16", [151936, 1024]), "model.norm.weight": ("BF16", [1024])}
+    tensors = {
+        "model.embed_tokens.weight": ("BF16", [151936, 1024]),
+        "lm_head.weight": ("BF16", [151936, 1024]),
+        "model.norm.weight": ("BF16", [1024]),
+    }
     for i in range(28):
         p = f"model.layers.{i}."
-        tensors.update({
-            p + "self_attn.q_proj.weight": ("BF16", [2048, 1024]), p + "self_attn.k_proj.weight": ("BF16", [1024, 1024]),
-            p + "self_attn.v_proj.weight": ("BF16", [1024, 1024]), p + "self_attn.o_proj.weight": ("BF16", [1024, 2048]),
-            p + "self_attn.q_norm.weight": ("BF16", [128]), p + "self_attn.k_norm.weight": ("BF16", [128]),
-            p + "mlp.gate_proj.weight": ("BF16", [3072, 1024]), p + "mlp.up_proj.weight": ("BF16", [3072, 1024]),
-            p + "mlp.down_proj.weight": ("BF16", [1024, 3072]),
-            p + "input_layernorm.weight": ("BF16", [1024]), p + "post_attention_layernorm.weight": ("BF16", [1024]),
-        })
+        tensors.update(
+            {
+                p + "self_attn.q_proj.weight": ("BF16", [2048, 1024]),
+                p + "self_attn.k_proj.weight": ("BF16", [1024, 1024]),
+                p + "self_attn.v_proj.weight": ("BF16", [1024, 1024]),
+                p + "self_attn.o_proj.weight": ("BF16", [1024, 2048]),
+                p + "self_attn.q_norm.weight": ("BF16", [128]),
+                p + "self_attn.k_norm.weight": ("BF16", [128]),
+                p + "mlp.gate_proj.weight": ("BF16", [3072, 1024]),
+                p + "mlp.up_proj.weight": ("BF16", [3072, 1024]),
+                p + "mlp.down_proj.weight": ("BF16", [1024, 3072]),
+                p + "input_layernorm.weight": ("BF16", [1024]),
+                p + "post_attention_layernorm.weight": ("BF16", [1024]),
+            }
+        )
     return header(tensors)
 
 
 def test_single_file_checkpoint_counts_shapes_and_data_offsets():
-    config = {**QWEN3_8B, "hidden_size": 1024, "num_attention_heads": 16, "num_hidden_layers": 28, "tie_word_embeddings": True}
+    config = {
+        **QWEN3_8B,
+        "hidden_size": 1024,
+        "num_attention_heads": 16,
+        "num_hidden_layers": 28,
+        "tie_word_embeddings": True,
+    }
     got = lock(config, headers={"model.safetensors": qwen3_0_6b_header()})
     assert got.parameters == 751632384  # Qwen/Qwen3-0.6B on the hub: BF16 751632384
     assert got.weight_bytes == 751632384 * 2
@@ -86,9 +118,17 @@ def test_single_file_checkpoint_counts_shapes_and_data_offsets():
 def test_multimodal_text_config_wins_over_the_top_level():
     # Qwen3-VL-4B-Instruct's config.json keeps the language model under text_config.
     config = {
-        "architectures": ["Qwen3VLForConditionalGeneration"], "model_type": "qwen3_vl",
-        "text_config": {"dtype": "bfloat16", "head_dim": 128, "hidden_size": 2560, "max_position_embeddings": 262144,
-                        "num_attention_heads": 32, "num_hidden_layers": 36, "num_key_value_heads": 8},
+        "architectures": ["Qwen3VLForConditionalGeneration"],
+        "model_type": "qwen3_vl",
+        "text_config": {
+            "dtype": "bfloat16",
+            "head_dim": 128,
+            "hidden_size": 2560,
+            "max_position_embeddings": 262144,
+            "num_attention_heads": 32,
+            "num_hidden_layers": 36,
+            "num_key_value_heads": 8,
+        },
         "vision_config": {"hidden_size": 1024, "num_heads": 16, "depth": 24},
     }
     got = lock(config, index={"metadata": {"total_size": 8}})  # bytes not asserted here
@@ -101,7 +141,9 @@ def test_missing_field_is_one_line_naming_it(field):
     config = {k: v for k, v in QWEN3_8B.items() if k != field}
     with pytest.raises(ModelFilesError) as err:
         lock(config, index={"metadata": {"total_size": 2}})
-    assert f"config.json has no {field}" in str(err.value) and "org/model" in str(err.value) and "\n" not in str(err.value)
+    assert (
+        f"config.json has no {field}" in str(err.value) and "org/model" in str(err.value) and "\n" not in str(err.value)
+    )
 
 
 def test_missing_field_of_a_multimodal_config_names_text_config():
@@ -136,9 +178,18 @@ def layer_4096(kind):
     if kind == "awq":  # AutoAWQ: qweight [in, out/8] int32, qzeros [in/g, out/8], scales [in/g, out]
         return {"q.qweight": ("I32", [4096, 512]), "q.qzeros": ("I32", [32, 512]), "q.scales": ("F16", [32, 4096])}
     if kind == "gptq":  # GPTQ: qweight [in/8, out] int32, g_idx [in]
-        return {"q.qweight": ("I32", [512, 4096]), "q.qzeros": ("I32", [32, 512]), "q.scales": ("F16", [32, 4096]), "q.g_idx": ("I32", [4096])}
+        return {
+            "q.qweight": ("I32", [512, 4096]),
+            "q.qzeros": ("I32", [32, 512]),
+            "q.scales": ("F16", [32, 4096]),
+            "q.g_idx": ("I32", [4096]),
+        }
     # compressed-tensors pack-quantized: weight_packed [out, in/8] int32, weight_scale, weight_shape
-    return {"q.weight_packed": ("I32", [4096, 512]), "q.weight_scale": ("BF16", [4096, 32]), "q.weight_shape": ("I64", [2])}
+    return {
+        "q.weight_packed": ("I32", [4096, 512]),
+        "q.weight_scale": ("BF16", [4096, 32]),
+        "q.weight_shape": ("I64", [2]),
+    }
 
 
 @pytest.mark.parametrize("method", ["awq", "gptq", "compressed-tensors"])
@@ -150,32 +201,54 @@ def test_packed_4bit_weights_count_eight_per_int32_and_bytes_are_the_files(metho
     hdr = header(tensors)
     got = lock({**QWEN3_8B, "torch_dtype": "float16", "quantization_config": quant}, headers={"model.safetensors": hdr})
     assert got.parameters == 4096 * 4096 + 4096
-    assert got.weight_bytes == sum(t["data_offsets"][1] - t["data_offsets"][0] for n, t in hdr.items() if n != "__metadata__")
+    assert got.weight_bytes == sum(
+        t["data_offsets"][1] - t["data_offsets"][0] for n, t in hdr.items() if n != "__metadata__"
+    )
     assert got.quantization == method
 
 
 def test_nvfp4_weights_count_two_per_uint8():
     # compressed-tensors nvfp4-pack-quantized: weight_packed [out, in/2] uint8, FP8 block scales, a global scale
-    tensors = {"q.weight_packed": ("U8", [4096, 2048]), "q.weight_scale": ("F8_E4M3", [4096, 256]), "q.weight_global_scale": ("F32", [1])}
-    quant = {"quant_method": "compressed-tensors", "config_groups": {"group_0": {"weights": {"num_bits": 4, "type": "float", "group_size": 16}}}}
+    tensors = {
+        "q.weight_packed": ("U8", [4096, 2048]),
+        "q.weight_scale": ("F8_E4M3", [4096, 256]),
+        "q.weight_global_scale": ("F32", [1]),
+    }
+    quant = {
+        "quant_method": "compressed-tensors",
+        "config_groups": {"group_0": {"weights": {"num_bits": 4, "type": "float", "group_size": 16}}},
+    }
     got = lock({**QWEN3_8B, "quantization_config": quant}, headers={"m.safetensors": header(tensors)})
     assert got.parameters == 4096 * 4096
 
 
 def test_fp8_weights_count_one_per_element_and_skip_their_scales():
-    tensors = {"q.weight": ("F8_E4M3", [4096, 4096]), "q.weight_scale_inv": ("F32", [32, 32]), "norm.weight": ("BF16", [4096])}
-    got = lock({**QWEN3_8B, "quantization_config": {"quant_method": "fp8", "weight_block_size": [128, 128]}}, headers={"m.safetensors": header(tensors)})
+    tensors = {
+        "q.weight": ("F8_E4M3", [4096, 4096]),
+        "q.weight_scale_inv": ("F32", [32, 32]),
+        "norm.weight": ("BF16", [4096]),
+    }
+    got = lock(
+        {**QWEN3_8B, "quantization_config": {"quant_method": "fp8", "weight_block_size": [128, 128]}},
+        headers={"m.safetensors": header(tensors)},
+    )
     assert got.parameters == 4096 * 4096 + 4096 and got.weight_bytes == 4096 * 4096 + 32 * 32 * 4 + 4096 * 2
 
 
 def test_quantised_checkpoint_from_index_alone_asks_for_the_headers():
     with pytest.raises(ModelFilesError, match="needs the safetensors headers"):
-        lock({**QWEN3_8B, "quantization_config": {"quant_method": "awq", "bits": 4}}, index={"metadata": {"total_size": 5_000_000_000}})
+        lock(
+            {**QWEN3_8B, "quantization_config": {"quant_method": "awq", "bits": 4}},
+            index={"metadata": {"total_size": 5_000_000_000}},
+        )
 
 
 def test_unknown_quant_method_is_named_not_guessed():
     with pytest.raises(ModelFilesError, match="quant_method = 'bitsandbytes'"):
-        lock({**QWEN3_8B, "quantization_config": {"quant_method": "bitsandbytes"}}, headers={"m.safetensors": header({"w": ("BF16", [2])})})
+        lock(
+            {**QWEN3_8B, "quantization_config": {"quant_method": "bitsandbytes"}},
+            headers={"m.safetensors": header({"w": ("BF16", [2])})},
+        )
 
 
 def test_corrupt_header_entry_is_named():

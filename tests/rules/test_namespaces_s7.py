@@ -15,7 +15,9 @@ from tests.clusters.helpers import run_stack
 from tests.example_stacks import user_values
 
 
-@pytest.mark.parametrize("name", ["default", "kube-system", "kube-public", "kube-node-lease", "hyperpod-inference-system"])
+@pytest.mark.parametrize(
+    "name", ["default", "kube-system", "kube-public", "kube-node-lease", "hyperpod-inference-system"]
+)
 def test_s7_gateway_namespace_shared_with_the_cluster_is_refused_at_config_time(name):
     values = copy.deepcopy(user_values("eks"))
     values["llm-serving:gateway"]["namespace"] = name
@@ -39,15 +41,25 @@ def test_s7_no_place_that_declares_a_namespace_declares_a_shared_one(crd_dir):
     # The eks example as a dev stack: platform add-ons, the gateway, and its in-cluster counter store.
     plan, _, _ = run_stack(copy.deepcopy(user_values("eks")), stack="dev-gw")
     declared = {o.name for o in plan.objects if o.kind == "Namespace"}
-    assert {"cert-manager", "envoy-gateway-system", "envoy-ai-gateway-system", "llm-gateway", "redis-system"} <= declared
+    assert {
+        "cert-manager",
+        "envoy-gateway-system",
+        "envoy-ai-gateway-system",
+        "llm-gateway",
+        "redis-system",
+    } <= declared
     assert declared & namespaces.SHARED_NAMESPACES == set()
 
 
-@pytest.mark.parametrize("name, problems", [("kube-system", 1), ("hyperpod-inference-system", 1), ("llm", 0), ("kube-systems", 0)])
+@pytest.mark.parametrize(
+    "name, problems", [("kube-system", 1), ("hyperpod-inference-system", 1), ("llm", 0), ("kube-systems", 0)]
+)
 def test_s7_a_planned_namespace_object_with_a_shared_name_is_an_error(name, problems):
     found = namespaces.check_manifest({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
     assert [(p.rule, p.path, p.value) for p in found] == [("S7", "metadata.name", name)] * problems
 
 
 def test_s7_only_namespace_objects_are_judged():
-    assert namespaces.check_manifest({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kube-system"}}) == []
+    assert (
+        namespaces.check_manifest({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kube-system"}}) == []
+    )

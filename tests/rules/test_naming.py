@@ -58,9 +58,9 @@ def test_g2_subdomains_keep_dots():
 
 
 names = st.text(min_size=0, max_size=120)
-patterns = st.lists(st.text(alphabet="abcdefghijklmnopqrstuvwxyz-", min_size=0, max_size=20), min_size=0, max_size=3).map(
-    lambda parts: tuple(f"{p}-{{name}}" if i % 2 == 0 else f"{{name}}-{p}" for i, p in enumerate(parts))
-)
+patterns = st.lists(
+    st.text(alphabet="abcdefghijklmnopqrstuvwxyz-", min_size=0, max_size=20), min_size=0, max_size=3
+).map(lambda parts: tuple(f"{p}-{{name}}" if i % 2 == 0 else f"{{name}}-{p}" for i, p in enumerate(parts)))
 
 
 @settings(max_examples=400, deadline=None)  # CPU-bound; a loaded CI box must not flake

@@ -15,19 +15,54 @@ from stacks import plan as plan_cmd
 from stacks.__main__ import main as cli
 from tests.example_stacks import user_project
 
-LBC = Resource("kubernetes:helm.sh/v4:Chart", "platform-load-balancer-controller", {"chart": "aws-load-balancer-controller", "namespace": "kube-system", "values": {"serviceAccount": {"name": "aws-load-balancer-controller"}}}, "urn:lbc")
-PLUGIN = Resource("kubernetes:helm.sh/v4:Chart", "platform-nvidia-device-plugin", {"chart": "nvidia-device-plugin"}, "urn:plugin")
-OPERATOR = Resource("aws:eks/addon:Addon", "platform-hyperpod-operator", {"addonName": "amazon-sagemaker-hyperpod-inference"}, "urn:operator")
-ASSOCIATION = Resource("aws:eks/podIdentityAssociation:PodIdentityAssociation", "platform-lbc-pod-identity", {"namespace": "kube-system", "serviceAccount": "aws-load-balancer-controller"}, "urn:association")
+LBC = Resource(
+    "kubernetes:helm.sh/v4:Chart",
+    "platform-load-balancer-controller",
+    {
+        "chart": "aws-load-balancer-controller",
+        "namespace": "kube-system",
+        "values": {"serviceAccount": {"name": "aws-load-balancer-controller"}},
+    },
+    "urn:lbc",
+)
+PLUGIN = Resource(
+    "kubernetes:helm.sh/v4:Chart", "platform-nvidia-device-plugin", {"chart": "nvidia-device-plugin"}, "urn:plugin"
+)
+OPERATOR = Resource(
+    "aws:eks/addon:Addon",
+    "platform-hyperpod-operator",
+    {"addonName": "amazon-sagemaker-hyperpod-inference"},
+    "urn:operator",
+)
+ASSOCIATION = Resource(
+    "aws:eks/podIdentityAssociation:PodIdentityAssociation",
+    "platform-lbc-pod-identity",
+    {"namespace": "kube-system", "serviceAccount": "aws-load-balancer-controller"},
+    "urn:association",
+)
 
 
 def service(*deps: str) -> Resource:
-    return Resource("kubernetes:core/v1:Service", "engine", {"metadata": {"name": "engine", "namespace": "team-a"}, "spec": {}}, "urn:service", deps)
+    return Resource(
+        "kubernetes:core/v1:Service",
+        "engine",
+        {"metadata": {"name": "engine", "namespace": "team-a"}, "spec": {}},
+        "urn:service",
+        deps,
+    )
 
 
 def gpu_deployment(*deps: str) -> Resource:
-    spec = {"template": {"spec": {"containers": [{"name": "engine", "resources": {"limits": {"nvidia.com/gpu": "1"}}}]}}}
-    return Resource("kubernetes:apps/v1:Deployment", "engine", {"metadata": {"name": "engine"}, "spec": spec}, "urn:deployment", deps)
+    spec = {
+        "template": {"spec": {"containers": [{"name": "engine", "resources": {"limits": {"nvidia.com/gpu": "1"}}}]}}
+    }
+    return Resource(
+        "kubernetes:apps/v1:Deployment",
+        "engine",
+        {"metadata": {"name": "engine"}, "spec": spec},
+        "urn:deployment",
+        deps,
+    )
 
 
 def rules_of(findings) -> list[str]:
@@ -54,8 +89,12 @@ def test_o1_a_chart_that_creates_services_waits_too_and_a_stack_without_the_cont
 def test_o1_mode_hyperpods_cert_manager_and_metrics_server_add_ons_wait_too():
     # In mode hyperpod both are EKS add-ons (AWS's setup page, "Install the dependency EKS Add-Ons"); their
     # webhook and metrics Services meet the controller's fail-closed webhook all the same.
-    cert_manager = Resource("aws:eks/addon:Addon", "platform-cert-manager", {"addonName": "cert-manager"}, "urn:cert-manager")
-    csi = Resource("aws:eks/addon:Addon", "platform-s3-csi", {"addonName": "aws-mountpoint-s3-csi-driver"}, "urn:s3-csi")
+    cert_manager = Resource(
+        "aws:eks/addon:Addon", "platform-cert-manager", {"addonName": "cert-manager"}, "urn:cert-manager"
+    )
+    csi = Resource(
+        "aws:eks/addon:Addon", "platform-s3-csi", {"addonName": "aws-mountpoint-s3-csi-driver"}, "urn:s3-csi"
+    )
     (finding,) = ordering.check_webhook_order([LBC, cert_manager, csi])
     assert finding[0].name == "platform-cert-manager" and finding[1].rule == O1
     waiting = Resource(cert_manager.type, cert_manager.name, cert_manager.props, cert_manager.urn, ("urn:lbc",))
@@ -69,18 +108,41 @@ def test_o2_a_chart_using_a_pod_identity_service_account_waits_for_the_associati
 
 
 def test_o3_an_inference_endpoint_config_waits_for_the_operator_add_on():
-    iec = Resource("kubernetes:inference.sagemaker.aws.amazon.com/v1:InferenceEndpointConfig", "ep", {"metadata": {"name": "ep"}, "spec": {}}, "urn:iec")
+    iec = Resource(
+        "kubernetes:inference.sagemaker.aws.amazon.com/v1:InferenceEndpointConfig",
+        "ep",
+        {"metadata": {"name": "ep"}, "spec": {}},
+        "urn:iec",
+    )
     assert rules_of(ordering.check_crd_order([OPERATOR, iec])) == [O3]
     after = Resource(iec.type, iec.name, iec.props, iec.urn, ("urn:operator",))
     assert ordering.check_crd_order([OPERATOR, after]) == []
 
 
-KSERVE_CRD = Resource("kubernetes:helm.sh/v4:Chart", "platform-kserve-crd", {"chart": "oci://ghcr.io/kserve/charts/kserve-crd", "namespace": "kserve"}, "urn:kserve-crd")
-KSERVE_OPERATOR = Resource("kubernetes:helm.sh/v4:Chart", "platform-kserve-operator", {"chart": "oci://ghcr.io/kserve/charts/kserve-resources", "namespace": "kserve"}, "urn:kserve-operator", ("urn:kserve-crd",))
+KSERVE_CRD = Resource(
+    "kubernetes:helm.sh/v4:Chart",
+    "platform-kserve-crd",
+    {"chart": "oci://ghcr.io/kserve/charts/kserve-crd", "namespace": "kserve"},
+    "urn:kserve-crd",
+)
+KSERVE_OPERATOR = Resource(
+    "kubernetes:helm.sh/v4:Chart",
+    "platform-kserve-operator",
+    {"chart": "oci://ghcr.io/kserve/charts/kserve-resources", "namespace": "kserve"},
+    "urn:kserve-operator",
+    ("urn:kserve-crd",),
+)
 
 
 def kserve_isvc(*deps: str, parent: str = "") -> Resource:
-    return Resource("kubernetes:serving.kserve.io/v1beta1:InferenceService", "q", {"metadata": {"name": "q", "namespace": "inference"}, "spec": {}}, "urn:isvc", deps, parent)
+    return Resource(
+        "kubernetes:serving.kserve.io/v1beta1:InferenceService",
+        "q",
+        {"metadata": {"name": "q", "namespace": "inference"}, "spec": {}},
+        "urn:isvc",
+        deps,
+        parent,
+    )
 
 
 def test_o3_a_kserve_inference_service_waits_for_the_crd_chart_and_the_operator_chart():
@@ -89,19 +151,35 @@ def test_o3_a_kserve_inference_service_waits_for_the_crd_chart_and_the_operator_
     (finding,) = ordering.check_crd_order([KSERVE_CRD, KSERVE_OPERATOR, kserve_isvc("urn:kserve-crd")])
     assert finding[1].rule == O3 and finding[1].value == ["platform-kserve-operator"]
     assert "Platform.backend_ready" in finding[1].fix
-    assert ordering.check_crd_order([KSERVE_CRD, KSERVE_OPERATOR, kserve_isvc("urn:kserve-operator")]) == []  # the operator chart waits for the CRD chart
+    assert (
+        ordering.check_crd_order([KSERVE_CRD, KSERVE_OPERATOR, kserve_isvc("urn:kserve-operator")]) == []
+    )  # the operator chart waits for the CRD chart
 
 
 def test_o3_an_ome_object_waits_for_the_ome_charts_and_a_stack_without_them_is_left_to_o8():
-    crd = Resource("kubernetes:helm.sh/v4:Chart", "platform-ome-crd", {"chart": "oci://ghcr.io/moirai-internal/charts/ome-crd"}, "urn:ome-crd")
-    runtime = Resource("kubernetes:ome.io/v1beta1:ClusterServingRuntime", "rt", {"metadata": {"name": "rt"}, "spec": {}}, "urn:rt")
+    crd = Resource(
+        "kubernetes:helm.sh/v4:Chart",
+        "platform-ome-crd",
+        {"chart": "oci://ghcr.io/moirai-internal/charts/ome-crd"},
+        "urn:ome-crd",
+    )
+    runtime = Resource(
+        "kubernetes:ome.io/v1beta1:ClusterServingRuntime", "rt", {"metadata": {"name": "rt"}, "spec": {}}, "urn:rt"
+    )
     assert rules_of(ordering.check_crd_order([crd, runtime])) == [O3]
     assert ordering.check_crd_order([runtime]) == []
 
 
 def test_o3_a_charts_own_custom_resources_are_not_judged():
     # kserve-resources declares a ClusterStorageContainer (serving.kserve.io) as its own child.
-    child = Resource("kubernetes:serving.kserve.io/v1alpha1:ClusterStorageContainer", "default", {"metadata": {"name": "default"}, "spec": {}}, "urn:csc", (), "urn:kserve-operator")
+    child = Resource(
+        "kubernetes:serving.kserve.io/v1alpha1:ClusterStorageContainer",
+        "default",
+        {"metadata": {"name": "default"}, "spec": {}},
+        "urn:csc",
+        (),
+        "urn:kserve-operator",
+    )
     assert ordering.check_crd_order([KSERVE_CRD, KSERVE_OPERATOR, child]) == []
 
 
@@ -116,13 +194,26 @@ def test_o4_the_hyperpod_charts_own_plugin_counts_as_the_device_plugin():
     assert ordering.check_gpu_order([HYPERPOD_CHART, gpu_deployment("urn:hyperpod-chart")]) == []
 
 
-HYPERPOD_CHART = Resource("kubernetes:helm.sh/v4:Chart", "hyperpod-dependencies", {"chart": "/cache/HyperPodHelmChart", "name": "hyperpod-dependencies", "namespace": "kube-system"}, "urn:hyperpod-chart")
+HYPERPOD_CHART = Resource(
+    "kubernetes:helm.sh/v4:Chart",
+    "hyperpod-dependencies",
+    {"chart": "/cache/HyperPodHelmChart", "name": "hyperpod-dependencies", "namespace": "kube-system"},
+    "urn:hyperpod-chart",
+)
 # The chart as the stack rendered it before: its NVIDIA plugin off for the platform's own.
-HYPERPOD_CHART_NO_PLUGIN = Resource(HYPERPOD_CHART.type, HYPERPOD_CHART.name, {**HYPERPOD_CHART.props, "values": {"nvidia-device-plugin": {"devicePlugin": {"enabled": False}}}}, HYPERPOD_CHART.urn)
+HYPERPOD_CHART_NO_PLUGIN = Resource(
+    HYPERPOD_CHART.type,
+    HYPERPOD_CHART.name,
+    {**HYPERPOD_CHART.props, "values": {"nvidia-device-plugin": {"devicePlugin": {"enabled": False}}}},
+    HYPERPOD_CHART.urn,
+)
 
 
 def hyperpod_cluster(*deps: str, groups: tuple[str, ...] = ("ml.g5.8xlarge",)) -> Resource:
-    props = {"clusterName": "llm-dev", "instanceGroups": [{"instanceGroupName": t.split(".")[1], "instanceType": t} for t in groups]}
+    props = {
+        "clusterName": "llm-dev",
+        "instanceGroups": [{"instanceGroupName": t.split(".")[1], "instanceType": t} for t in groups],
+    }
     return Resource("aws-native:sagemaker:Cluster", "hyperpod-cluster", props, "urn:hyperpod", deps)
 
 
@@ -147,9 +238,16 @@ def test_o7_the_hyperpod_cluster_waits_for_the_hyperpod_charts_device_plugin():
 def test_o7_the_charts_plugin_switched_off_with_the_platforms_plugin_after_the_cluster_is_reported():
     # The earlier stack: the platform's plugin declared after the HyperPod cluster (Platform waits for it).
     platform_plugin = Resource(PLUGIN.type, PLUGIN.name, PLUGIN.props, PLUGIN.urn, ("urn:hyperpod",))
-    (finding,) = ordering.check_device_plugin_order([HYPERPOD_CHART_NO_PLUGIN, hyperpod_cluster("urn:hyperpod-chart"), platform_plugin])
+    (finding,) = ordering.check_device_plugin_order(
+        [HYPERPOD_CHART_NO_PLUGIN, hyperpod_cluster("urn:hyperpod-chart"), platform_plugin]
+    )
     assert finding[1].rule == O7 and finding[1].value == ["platform-nvidia-device-plugin"]
-    assert ordering.check_device_plugin_order([HYPERPOD_CHART_NO_PLUGIN, PLUGIN, hyperpod_cluster("urn:hyperpod-chart", "urn:plugin")]) == []
+    assert (
+        ordering.check_device_plugin_order(
+            [HYPERPOD_CHART_NO_PLUGIN, PLUGIN, hyperpod_cluster("urn:hyperpod-chart", "urn:plugin")]
+        )
+        == []
+    )
 
 
 def test_o7_no_device_plugin_at_all_is_reported_naming_the_switch():
@@ -159,16 +257,46 @@ def test_o7_no_device_plugin_at_all_is_reported_naming_the_switch():
 
 
 def test_o7_a_gpu_group_type_outside_the_charts_plugin_affinity_is_reported():
-    term = {"matchExpressions": [{"key": "node.kubernetes.io/instance-type", "operator": "In", "values": ["ml.g5.8xlarge"]}]}
-    values = {"nvidia-device-plugin": {"devicePlugin": {"enabled": True}, "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [term]}}}}}
-    chart = Resource(HYPERPOD_CHART.type, HYPERPOD_CHART.name, {**HYPERPOD_CHART.props, "values": values}, HYPERPOD_CHART.urn)
-    (finding,) = ordering.check_device_plugin_order([chart, hyperpod_cluster("urn:hyperpod-chart", groups=("ml.g5.8xlarge", "ml.g4dn.12xlarge"))])
-    assert finding[1].rule == O7 and finding[1].path == "values.nvidia-device-plugin.affinity" and finding[1].value == ["ml.g4dn.12xlarge"]
-    assert ordering.check_device_plugin_order([chart, hyperpod_cluster("urn:hyperpod-chart", groups=("ml.g5.8xlarge", "ml.m5.2xlarge"))]) == []
+    term = {
+        "matchExpressions": [{"key": "node.kubernetes.io/instance-type", "operator": "In", "values": ["ml.g5.8xlarge"]}]
+    }
+    values = {
+        "nvidia-device-plugin": {
+            "devicePlugin": {"enabled": True},
+            "affinity": {
+                "nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [term]}}
+            },
+        }
+    }
+    chart = Resource(
+        HYPERPOD_CHART.type, HYPERPOD_CHART.name, {**HYPERPOD_CHART.props, "values": values}, HYPERPOD_CHART.urn
+    )
+    (finding,) = ordering.check_device_plugin_order(
+        [chart, hyperpod_cluster("urn:hyperpod-chart", groups=("ml.g5.8xlarge", "ml.g4dn.12xlarge"))]
+    )
+    assert (
+        finding[1].rule == O7
+        and finding[1].path == "values.nvidia-device-plugin.affinity"
+        and finding[1].value == ["ml.g4dn.12xlarge"]
+    )
+    assert (
+        ordering.check_device_plugin_order(
+            [chart, hyperpod_cluster("urn:hyperpod-chart", groups=("ml.g5.8xlarge", "ml.m5.2xlarge"))]
+        )
+        == []
+    )
 
 
 def test_o7_a_hyperpod_cluster_without_nvidia_gpu_groups_is_not_judged():
-    assert ordering.check_device_plugin_order([HYPERPOD_CHART_NO_PLUGIN, hyperpod_cluster("urn:hyperpod-chart", groups=("ml.m5.2xlarge", "ml.trn1.32xlarge"))]) == []
+    assert (
+        ordering.check_device_plugin_order(
+            [
+                HYPERPOD_CHART_NO_PLUGIN,
+                hyperpod_cluster("urn:hyperpod-chart", groups=("ml.m5.2xlarge", "ml.trn1.32xlarge")),
+            ]
+        )
+        == []
+    )
     assert ordering.check_device_plugin_order([PLUGIN, gpu_deployment()]) == []  # no HyperPod cluster
 
 
@@ -176,7 +304,14 @@ def resources_from_plan_json(path) -> list[Resource]:
     """The graph as `python -m stacks plan --json` writes it (the shape of `pulumi preview --json`)."""
     steps = json.loads(path.read_text())["steps"]
     return [
-        Resource(s["newState"]["type"], s["urn"].rsplit("::", 1)[-1], s["newState"]["inputs"], s["urn"], tuple(s["newState"]["dependencies"]), s["newState"]["parent"])
+        Resource(
+            s["newState"]["type"],
+            s["urn"].rsplit("::", 1)[-1],
+            s["newState"]["inputs"],
+            s["urn"],
+            tuple(s["newState"]["dependencies"]),
+            s["newState"]["parent"],
+        )
         for s in steps
     ]
 
@@ -184,11 +319,37 @@ def resources_from_plan_json(path) -> list[Resource]:
 @pytest.mark.parametrize("stack", ["dev", "eks", "staging"])
 def test_every_example_stack_satisfies_every_ordering_rule(stack, tmp_path):
     project = user_project(tmp_path, stack)  # with the values a user sets (`# SET THIS`)
-    assert cli(["plan", "--stack", stack, "--project-dir", str(project), "--out", str(tmp_path / "out"), "--json", str(tmp_path / "plan.json")]) == 0
+    assert (
+        cli(
+            [
+                "plan",
+                "--stack",
+                stack,
+                "--project-dir",
+                str(project),
+                "--out",
+                str(tmp_path / "out"),
+                "--json",
+                str(tmp_path / "plan.json"),
+            ]
+        )
+        == 0
+    )
     resources = resources_from_plan_json(tmp_path / "plan.json")
     graph = ordering.Graph(resources)
-    assert graph.find(lambda r: r.type == ordering.HELM_CHART and r.props.get("chart") == "aws-load-balancer-controller"), "the rules had something to judge"
-    for check in (ordering.check_webhook_order, ordering.check_identity_order, ordering.check_crd_order, ordering.check_gpu_order, ordering.check_hyperpod_chart_order, ordering.check_finalizer_order, ordering.check_device_plugin_order, ordering.check_backend_operators):
+    assert graph.find(
+        lambda r: r.type == ordering.HELM_CHART and r.props.get("chart") == "aws-load-balancer-controller"
+    ), "the rules had something to judge"
+    for check in (
+        ordering.check_webhook_order,
+        ordering.check_identity_order,
+        ordering.check_crd_order,
+        ordering.check_gpu_order,
+        ordering.check_hyperpod_chart_order,
+        ordering.check_finalizer_order,
+        ordering.check_device_plugin_order,
+        ordering.check_backend_operators,
+    ):
         assert check(resources) == [], check.__name__
 
 
@@ -212,11 +373,23 @@ GUARD_TYPE = "pulumi-python:dynamic:Resource"
 
 
 def endpoint_config(*deps: str) -> Resource:
-    return Resource("kubernetes:inference.sagemaker.aws.amazon.com/v1:InferenceEndpointConfig", "llama", {"metadata": {"name": "llama", "namespace": "inference"}}, "urn:iec", ("urn:operator", *deps))
+    return Resource(
+        "kubernetes:inference.sagemaker.aws.amazon.com/v1:InferenceEndpointConfig",
+        "llama",
+        {"metadata": {"name": "llama", "namespace": "inference"}},
+        "urn:iec",
+        ("urn:operator", *deps),
+    )
 
 
 def drain_guard(*deps: str) -> Resource:
-    return Resource(GUARD_TYPE, "ingress-drain", {"guard": "ingress-drain", "namespaces": ["hyperpod-inference-system", "inference"]}, "urn:guard", deps)
+    return Resource(
+        GUARD_TYPE,
+        "ingress-drain",
+        {"guard": "ingress-drain", "namespaces": ["hyperpod-inference-system", "inference"]},
+        "urn:guard",
+        deps,
+    )
 
 
 def test_o6_an_operator_endpoint_without_an_ingress_drain_guard_is_reported():
@@ -225,15 +398,30 @@ def test_o6_an_operator_endpoint_without_an_ingress_drain_guard_is_reported():
 
 
 def test_o6_a_drain_guard_that_does_not_wait_for_the_controller_is_reported():
-    (finding,) = ordering.check_finalizer_order([LBC, OPERATOR, drain_guard("urn:operator"), endpoint_config("urn:guard")])
-    assert finding[0].name == "ingress-drain" and finding[1].rule == O6 and finding[1].value == ["platform-load-balancer-controller"]
+    (finding,) = ordering.check_finalizer_order(
+        [LBC, OPERATOR, drain_guard("urn:operator"), endpoint_config("urn:guard")]
+    )
+    assert (
+        finding[0].name == "ingress-drain"
+        and finding[1].rule == O6
+        and finding[1].value == ["platform-load-balancer-controller"]
+    )
 
 
 def test_o6_an_endpoint_that_does_not_wait_for_the_drain_guard_is_reported():
-    (finding,) = ordering.check_finalizer_order([LBC, OPERATOR, drain_guard("urn:lbc", "urn:operator"), endpoint_config("urn:lbc")])
+    (finding,) = ordering.check_finalizer_order(
+        [LBC, OPERATOR, drain_guard("urn:lbc", "urn:operator"), endpoint_config("urn:lbc")]
+    )
     assert finding[0].name == "llama" and finding[1].rule == O6 and finding[1].value == ["ingress-drain"]
 
 
 def test_o6_guard_after_controller_and_operator_and_endpoint_after_guard_passes():
-    assert ordering.check_finalizer_order([LBC, OPERATOR, drain_guard("urn:lbc", "urn:operator"), endpoint_config("urn:guard")]) == []
-    assert ordering.check_finalizer_order([OPERATOR, endpoint_config()]) == []  # no controller declared here: not judged
+    assert (
+        ordering.check_finalizer_order(
+            [LBC, OPERATOR, drain_guard("urn:lbc", "urn:operator"), endpoint_config("urn:guard")]
+        )
+        == []
+    )
+    assert (
+        ordering.check_finalizer_order([OPERATOR, endpoint_config()]) == []
+    )  # no controller declared here: not judged

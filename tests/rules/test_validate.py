@@ -27,7 +27,9 @@ def test_g21_kv_cache_off_with_sglang_is_fine(make_endpoint):
 def test_g21_sglang_with_intelligent_routing_names_what_works_instead(make_endpoint):
     # AWS: "KV caching and intelligent routing currently support only vLLM-based inference containers"
     # (https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-hyperpod-model-deployment-caching-routing.html)
-    problems = validate_endpoint(make_endpoint(engine="sglang", intelligentRouting=True, publicAlb=True), "endpoints[0]")
+    problems = validate_endpoint(
+        make_endpoint(engine="sglang", intelligentRouting=True, publicAlb=True), "endpoints[0]"
+    )
     assert rules_at(problems) == [("G21", "endpoints[0].hyperpod.intelligentRouting")]
     assert "engine vllm" in problems[0].fix and "backend: kubernetes with loadBalancer: alb" in problems[0].fix
     assert validate_endpoint(make_endpoint(engine="vllm", intelligentRouting=True, publicAlb=True), "e") == []
@@ -35,7 +37,10 @@ def test_g21_sglang_with_intelligent_routing_names_what_works_instead(make_endpo
 
 
 def test_g21_a_public_sglang_endpoint_on_the_kubernetes_backend_is_fine(make_endpoint):
-    assert validate_endpoint(make_endpoint(engine="sglang", backend="kubernetes", loadBalancer="alb", publicAlb=True), "e") == []
+    assert (
+        validate_endpoint(make_endpoint(engine="sglang", backend="kubernetes", loadBalancer="alb", publicAlb=True), "e")
+        == []
+    )
 
 
 def test_g22_kv_cache_on_a_user_image_without_lmcache(make_endpoint):
@@ -51,14 +56,22 @@ def test_g22_the_lmcache_default_is_announced_as_a_change(make_endpoint):
     from components.rules.endpoint import default_changes
 
     (change,) = default_changes(make_endpoint(kvCache={"l1": True}), "endpoints[1]")
-    assert str(change) == "[G22] endpoints[1].image: 'vllm/vllm-openai:v0.11.0' -> 'lmcache/vllm-openai:v0.3.7' (KV-cache offload needs LMCache; the image upstream's kvCacheSpec samples use)"
+    assert (
+        str(change)
+        == "[G22] endpoints[1].image: 'vllm/vllm-openai:v0.11.0' -> 'lmcache/vllm-openai:v0.3.7' (KV-cache offload needs LMCache; the image upstream's kvCacheSpec samples use)"
+    )
     assert default_changes(make_endpoint(kvCache={"l1": True}, image="lmcache/vllm-openai:v0.3.7"), "e") == []
     assert default_changes(make_endpoint(), "e") == []
 
 
 def test_g7_l2_with_explicit_prefetch_and_prefix_caching(make_endpoint):
-    spec = make_endpoint(kvCache={"l2": True, "l2Backend": "redis"}, prefetch=True, engineArgs={"enablePrefixCaching": True})
-    assert rules_at(validate_endpoint(spec, "e")) == [("G7", "e.hyperpod.prefetch"), ("G7", "e.engineArgs.enablePrefixCaching")]
+    spec = make_endpoint(
+        kvCache={"l2": True, "l2Backend": "redis"}, prefetch=True, engineArgs={"enablePrefixCaching": True}
+    )
+    assert rules_at(validate_endpoint(spec, "e")) == [
+        ("G7", "e.hyperpod.prefetch"),
+        ("G7", "e.engineArgs.enablePrefixCaching"),
+    ]
 
 
 def test_g7_tieredstorage_is_a_warning(make_endpoint):
@@ -73,7 +86,9 @@ def test_g8_public_alb_without_routing(make_endpoint):
 
 
 def test_g10_parameter_the_engine_lacks(make_endpoint):
-    problems = validate_endpoint(make_endpoint(engine="sglang", engineArgs={"limitMmPerPrompt": '{"image":2}'}), "endpoints[0]")
+    problems = validate_endpoint(
+        make_endpoint(engine="sglang", engineArgs={"limitMmPerPrompt": '{"image":2}'}), "endpoints[0]"
+    )
     assert rules_at(problems) == [("G10", "endpoints[0].engineArgs.limitMmPerPrompt")]
 
 
@@ -84,13 +99,17 @@ def test_g10_managed_flags_rejected_in_extra_args(make_endpoint, arg):
 
 
 def test_g11_tensor_parallel_larger_than_instance(make_endpoint):
-    problems = validate_endpoint(make_endpoint(instanceType="ml.g5.8xlarge", engineArgs={"tensorParallelSize": 4}), "endpoints[0]")
+    problems = validate_endpoint(
+        make_endpoint(instanceType="ml.g5.8xlarge", engineArgs={"tensorParallelSize": 4}), "endpoints[0]"
+    )
     assert rules_at(problems) == [("G11", "endpoints[0].engineArgs.tensorParallelSize")]
     assert "1 GPU" in problems[0].message
 
 
 def test_g11_cuda_visible_devices_rejected(make_endpoint):
-    assert rules_at(validate_endpoint(make_endpoint(env={"CUDA_VISIBLE_DEVICES": "0"}), "e")) == [("G11", "e.env.CUDA_VISIBLE_DEVICES")]
+    assert rules_at(validate_endpoint(make_endpoint(env={"CUDA_VISIBLE_DEVICES": "0"}), "e")) == [
+        ("G11", "e.env.CUDA_VISIBLE_DEVICES")
+    ]
 
 
 def test_g11_unknown_instance_type(make_endpoint):
@@ -122,19 +141,31 @@ def test_g1_duplicate_after_truncation_is_impossible(make_endpoint):
 
 def test_same_name_in_two_namespaces_is_fine_outside_hyperpod(make_endpoint):
     # Everything the kubernetes backend names outside the namespace is per (namespace, name).
-    pair = [make_endpoint(name="a", backend="kubernetes"), make_endpoint(name="a", namespace="other", backend="kubernetes")]
+    pair = [
+        make_endpoint(name="a", backend="kubernetes"),
+        make_endpoint(name="a", namespace="other", backend="kubernetes"),
+    ]
     assert validate_endpoints(pair) == []
 
 
 def test_autoscaling_needs_consistent_bounds_and_a_trigger(make_endpoint):
     spec = make_endpoint(autoscaling={"minReplicas": 5, "maxReplicas": 2})
-    assert rules_at(validate_endpoint(spec, "e")) == [("CONFIG", "e.autoscaling.minReplicas"), ("CONFIG", "e.autoscaling")]
+    assert rules_at(validate_endpoint(spec, "e")) == [
+        ("CONFIG", "e.autoscaling.minReplicas"),
+        ("CONFIG", "e.autoscaling"),
+    ]
 
 
 def test_prefetch_with_an_fsx_source_is_refused_not_dropped():
     spec = EndpointSpec.model_validate(
-        {"name": "qwen3-4b", "model": "Qwen/Qwen3-4B", "engine": "vllm", "instanceType": "ml.g5.8xlarge", "prefetch": True,
-         "modelSource": {"type": "fsx", "fileSystemId": "fs-0123456789abcdef0", "path": "qwen3-4b/"}}
+        {
+            "name": "qwen3-4b",
+            "model": "Qwen/Qwen3-4B",
+            "engine": "vllm",
+            "instanceType": "ml.g5.8xlarge",
+            "prefetch": True,
+            "modelSource": {"type": "fsx", "fileSystemId": "fs-0123456789abcdef0", "path": "qwen3-4b/"},
+        }
     )
     (problem,) = [p for p in validate_endpoint(spec, "endpoints[0]") if p.path == "endpoints[0].hyperpod.prefetch"]
     assert (problem.rule, problem.value) == ("CONFIG", True) and "Fix: remove hyperpod.prefetch" in str(problem)
@@ -146,7 +177,10 @@ def test_prefetch_with_an_fsx_source_is_refused_not_dropped():
 @pytest.mark.parametrize(
     "overrides, where",
     [
-        ({"kvCache": {"l1": True, "l2LocalUrl": "redis://default:hunter2-pass@cache:6379"}}, "e.hyperpod.kvCache.l2LocalUrl"),
+        (
+            {"kvCache": {"l1": True, "l2LocalUrl": "redis://default:hunter2-pass@cache:6379"}},
+            "e.hyperpod.kvCache.l2LocalUrl",
+        ),
         # autoscaling.prometheus.serverAddress takes only the CRD's AMP workspace URL form, which has no user info.
         ({"env": {"CACHE_URL": "redis://u:p4ssw0rd-x@cache"}}, "e.env.CACHE_URL"),
         ({"extraArgs": ["--kv-transfer-config", '{"url": "redis://u:p4ssw0rd-x@cache"}']}, "e.extraArgs[1]"),
@@ -183,6 +217,14 @@ def test_api_key_in_extra_args_is_reported_once_by_g10(make_endpoint):
     assert "sk-abcdefghij" not in str(problems[0])
 
 
-@pytest.mark.parametrize("args", [["--hf-token"], ["--tokenizer", "org/tok"], ["--max-num-batched-tokens", "8192"], ["--return-tokens-as-token-ids"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--hf-token"],
+        ["--tokenizer", "org/tok"],
+        ["--max-num-batched-tokens", "8192"],
+        ["--return-tokens-as-token-ids"],
+    ],
+)
 def test_flags_that_carry_no_credential_pass(make_endpoint, args):
     assert [p for p in validate_endpoint(make_endpoint(extraArgs=args), "e") if p.rule == "CONFIG"] == []

@@ -78,6 +78,8 @@ def test_g3_deployment_port_flag_disagrees_with_its_container_port():
     """The SGLang DLC port on a plain Deployment: the engine listens on --port 8080, the container port
     (and so the Service and the probes) says 8000."""
     g3 = [p for p in manifests.check(deployment(args=["--port", "8080"])) if p.rule == "G3"]
-    assert [(p.path, p.value, p.fix) for p in g3] == [("spec.template.spec.containers[0].args[--port]", "8080", "use one port: --port 8000")]
+    assert [(p.path, p.value, p.fix) for p in g3] == [
+        ("spec.template.spec.containers[0].args[--port]", "8080", "use one port: --port 8000")
+    ]
     assert "listens on 8080 but the container port is 8000" in g3[0].message
     assert [p for p in manifests.check(deployment()) if p.rule == "G3"] == []

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pulumi
 from pulumi.runtime.mocks import MockMonitor
@@ -14,7 +15,9 @@ from pulumi.runtime.sync_await import _sync_await
 from stacks.mocks import PlanMocks
 
 
-def run(program: Callable[[], Any], config: dict[str, Any] | None = None, project: str = "llm-serving", stack: str = "test") -> PlanMocks:
+def run(
+    program: Callable[[], Any], config: dict[str, Any] | None = None, project: str = "llm-serving", stack: str = "test"
+) -> PlanMocks:
     mocks = PlanMocks()
     asyncio.set_event_loop(asyncio.new_event_loop())  # other tests' asyncio.run() leaves none
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=True)

@@ -52,7 +52,9 @@ def test_every_file_and_name_architecture_md_cites_exists():
 
 def test_reference_checker_catches_a_missing_file_function_and_member(tmp_path):
     (tmp_path / "pkg").mkdir()
-    (tmp_path / "pkg" / "mod.py").write_text("X = 1\n\ndef f():\n    pass\n\nclass C:\n    port: int\n\n    def m(self):\n        pass\n")
+    (tmp_path / "pkg" / "mod.py").write_text(
+        "X = 1\n\ndef f():\n    pass\n\nclass C:\n    port: int\n\n    def m(self):\n        pass\n"
+    )
     page = tmp_path / "page.md"
     page.write_text(
         "`pkg/mod.py:f` `pkg/mod.py:X` `pkg/mod.py:C.port` `pkg/mod.py:C.m` `pkg/mod.py` `pkg/<name>.py`\n"

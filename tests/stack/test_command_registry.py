@@ -126,7 +126,9 @@ def test_a_command_added_with_one_line_in_commands_is_listed_parsed_and_run(hell
 def test_a_usage_error_is_argparse_usage_and_exit_2(hello):
     code, out, err = _run(["hello", "--fail", "usage"])
     assert code == 2 and out == ""
-    assert err.startswith("usage: python -m stacks") and err.rstrip().endswith("error: hello --fail usage needs nothing else")
+    assert err.startswith("usage: python -m stacks") and err.rstrip().endswith(
+        "error: hello --fail usage needs nothing else"
+    )
 
 
 def test_an_input_error_is_its_one_line_and_exit_2(hello):

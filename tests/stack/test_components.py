@@ -22,7 +22,6 @@ from components.endpoints import (
     OmeEndpoint,
 )
 from components.endpoints.objects import SCHEME_ANNOTATION
-
 from tests.stack.pulumi_harness import resolve, run, run_recording
 
 IEC = "kubernetes:inference.sagemaker.aws.amazon.com/v1:InferenceEndpointConfig"
@@ -64,13 +63,29 @@ def test_endpoint_outputs(make_endpoint):
 
     def program():
         ep = HyperPodEndpoint("ep", EndpointArgs(spec=spec))
-        pulumi.Output.all(ep.resource_name, ep.served_model_name, ep.namespace, ep.port, ep.backend).apply(lambda v: seen.update(values=v))
+        pulumi.Output.all(ep.resource_name, ep.served_model_name, ep.namespace, ep.port, ep.backend).apply(
+            lambda v: seen.update(values=v)
+        )
         seen["outputs"] = ep.outputs
         seen["key"] = ep.api_key
 
     run(program)
     assert seen["values"] == ["qwen3-4b", "Qwen3-4B-Instruct-2507", "inference", 30000, "hyperpod"]
-    assert set(seen["outputs"]) == {"url", "urlKind", "urlSource", "servedModelName", "namespace", "resourceName", "port", "invocationPath", "apiKeySecret", "backend", "state", "stateDetail", "curl"}
+    assert set(seen["outputs"]) == {
+        "url",
+        "urlKind",
+        "urlSource",
+        "servedModelName",
+        "namespace",
+        "resourceName",
+        "port",
+        "invocationPath",
+        "apiKeySecret",
+        "backend",
+        "state",
+        "stateDetail",
+        "curl",
+    }
     assert seen["outputs"]["backend"] == "hyperpod" and seen["outputs"]["apiKeySecret"] is None and seen["key"] is None
 
 
@@ -122,7 +137,9 @@ def test_g8_hyperpod_endpoint_owns_its_router_ingress_after_the_controller_and_t
     (ingress,) = by_type(mocks, INGRESS)
     assert ingress.inputs["metadata"]["namespace"] == "hyperpod-inference-system"
     assert ingress.inputs["metadata"]["annotations"]["alb.ingress.kubernetes.io/scheme"] == "internet-facing"
-    assert requests[("llm-serving:endpoints:EndpointIngress", "default/ep-ingress")].parent.endswith(f"{HYPERPOD_TYPE}::default/ep")
+    assert requests[("llm-serving:endpoints:EndpointIngress", "default/ep-ingress")].parent.endswith(
+        f"{HYPERPOD_TYPE}::default/ep"
+    )
     deps = list(requests[(INGRESS, "default/ep-ingress")].dependencies)
     assert any(d.endswith("::lbc") for d in deps) and any(d.endswith(f"{IEC}::default/ep") for d in deps)
 
@@ -130,7 +147,9 @@ def test_g8_hyperpod_endpoint_owns_its_router_ingress_after_the_controller_and_t
 def test_children_moved_under_the_component_alias_their_top_level_urns(make_endpoint):
     # The key and the router Ingress were declared at the stack's top level before the component
     # owned them: without these aliases every existing stack would replace them.
-    spec = make_endpoint(apiKey=True, intelligentRouting=True, publicAlb=True)  # only a public endpoint has the stack's Ingress
+    spec = make_endpoint(
+        apiKey=True, intelligentRouting=True, publicAlb=True
+    )  # only a public endpoint has the stack's Ingress
     _, requests = run_recording(lambda: HyperPodEndpoint("default/ep", EndpointArgs(spec=spec, previous_name="ep")))
 
     def specs(type_, name):
@@ -158,7 +177,11 @@ def test_component_given_a_dict_spec_raises_input_property_error():
 def test_several_bad_inputs_raise_input_properties_error_with_every_path(make_endpoint):
     spec = make_endpoint(backend="ome", instanceType="g5.2xlarge", loadBalancer="none")
     with pytest.raises(pulumi.InputPropertiesError) as info:
-        run(lambda: KServeEndpoint("ep", EndpointArgs(spec=spec, depends_on=["ns-inference"], ingress_ready=[pulumi.Output.from_input(1)])))  # type: ignore[list-item]
+        run(
+            lambda: KServeEndpoint(
+                "ep", EndpointArgs(spec=spec, depends_on=["ns-inference"], ingress_ready=[pulumi.Output.from_input(1)])
+            )
+        )  # type: ignore[list-item]
     assert [e["property_path"] for e in info.value.errors] == ["spec.backend", "depends_on[0]", "ingress_ready[0]"]
     assert "got str" in info.value.errors[1]["reason"] and "got Output" in info.value.errors[2]["reason"]
 
@@ -182,11 +205,23 @@ def test_endpoint_args_are_documented_field_by_field():
     undocumented = [
         stmt.target.id
         for stmt, nxt in zip(body, body[1:] + [None])
-        if isinstance(stmt, ast.AnnAssign) and not (isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant) and isinstance(nxt.value.value, str))
+        if isinstance(stmt, ast.AnnAssign)
+        and not (isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant) and isinstance(nxt.value.value, str))
     ]
     fields = [s.target.id for s in body if isinstance(s, ast.AnnAssign)]
     assert undocumented == [] and fields == [
-        "spec", "region", "provider", "depends_on", "operator_ready", "ingress_ready", "ingress", "kubeconfig", "tags", "capacity_contract", "model_facts", "previous_name",
+        "spec",
+        "region",
+        "provider",
+        "depends_on",
+        "operator_ready",
+        "ingress_ready",
+        "ingress",
+        "kubeconfig",
+        "tags",
+        "capacity_contract",
+        "model_facts",
+        "previous_name",
     ]
 
 
@@ -201,7 +236,12 @@ def test_program_declares_endpoints_without_backend_branches():
 
 def test_g9_api_key_secret_in_every_namespace_from_one_generated_value():
     def program():
-        EndpointApiKey("key", EndpointApiKeyArgs(secret_name="ep-api-key", namespace="inference", namespaces=["hyperpod-inference-system"]))
+        EndpointApiKey(
+            "key",
+            EndpointApiKeyArgs(
+                secret_name="ep-api-key", namespace="inference", namespaces=["hyperpod-inference-system"]
+            ),
+        )
 
     mocks = run(program)
     secrets = by_type(mocks, "kubernetes:core/v1:Secret")
@@ -224,7 +264,13 @@ def test_g8_backend_ingress_is_replaced_not_flipped_when_the_scheme_changes(make
         return real(name, manifest, opts)
 
     monkeypatch.setattr(module, "declare", spy)
-    spec = make_endpoint(backend=backend, instanceType="g5.2xlarge", loadBalancer="alb", publicAlb=True, modelSource={"type": "huggingface", "modelId": "Qwen/Qwen3-4B-Instruct-2507"})
+    spec = make_endpoint(
+        backend=backend,
+        instanceType="g5.2xlarge",
+        loadBalancer="alb",
+        publicAlb=True,
+        modelSource={"type": "huggingface", "modelId": "Qwen/Qwen3-4B-Instruct-2507"},
+    )
     run(lambda: endpoints.component_for(spec)("ep", EndpointArgs(spec=spec)))
     assert captured["Ingress"].replace_on_changes == [SCHEME_ANNOTATION]
     assert captured["Ingress"].delete_before_replace is True

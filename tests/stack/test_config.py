@@ -21,11 +21,20 @@ GOOD = {
             "publicAlb": True,
             "apiKey": True,
             "kvCache": {"l1": False, "l2": False},
-            "engineArgs": {"maxModelLen": 12288, "tensorParallelSize": 1, "gpuMemoryUtilization": 0.9, "enablePrefixCaching": True},
+            "engineArgs": {
+                "maxModelLen": 12288,
+                "tensorParallelSize": 1,
+                "gpuMemoryUtilization": 0.9,
+                "enablePrefixCaching": True,
+            },
         }
     ],
     # S2: a public ALB with a key has TLS.
-    "platform": {"ingress": {"certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/0123abcd-4567-89ef-0123-456789abcdef"}},
+    "platform": {
+        "ingress": {
+            "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/0123abcd-4567-89ef-0123-456789abcdef"
+        }
+    },
 }
 
 
@@ -62,7 +71,12 @@ def test_the_issue_example_parses_with_typed_defaults():
     [
         (("endpoints", 0, "engine"), "tgi", "endpoints[0].engine", "CONFIG"),
         (("endpoints", 0, "engineArgs", "tensorParallelSize"), 8, "endpoints[0].engineArgs.tensorParallelSize", "G11"),
-        (("endpoints", 0, "kvCache"), {"l2": True, "l2Backend": "redis"}, "endpoints[0].engineArgs.enablePrefixCaching", "G7"),
+        (
+            ("endpoints", 0, "kvCache"),
+            {"l2": True, "l2Backend": "redis"},
+            "endpoints[0].engineArgs.enablePrefixCaching",
+            "G7",
+        ),
         (("endpoints", 0, "engine"), "sglang", "endpoints[0].hyperpod.intelligentRouting", "G21"),
         (("endpoints", 0, "intelligentRouting"), False, "endpoints[0].publicAlb", "G8"),
         (("endpoints", 0, "engineArgs", "maxNumSeqs"), 0, "endpoints[0].engineArgs.maxNumSeqs", "CONFIG"),
@@ -128,7 +142,11 @@ def test_a_pulumi_secret_under_a_secret_name_is_s3_with_the_tokensecret_fix_not_
     "path, where, command",
     [
         (("endpoints", 0, "name"), "endpoints[0].name", "pulumi config set --path 'endpoints[0].name' VALUE"),
-        (("endpoints", 0, "modelSource", "bucket"), "endpoints[0].modelSource.bucket", "pulumi config set --path 'endpoints[0].modelSource.bucket' VALUE"),
+        (
+            ("endpoints", 0, "modelSource", "bucket"),
+            "endpoints[0].modelSource.bucket",
+            "pulumi config set --path 'endpoints[0].modelSource.bucket' VALUE",
+        ),
         (("cluster",), "cluster", "pulumi config set cluster VALUE"),
     ],
 )
@@ -141,24 +159,44 @@ def test_a_pulumi_secret_where_a_plain_value_belongs_names_the_key_once_without_
 
 def test_a_pulumi_secret_as_the_region_is_refused_without_the_ciphertext():
     (problem,) = problems_of(GOOD, region={"secure": CIPHERTEXT})
-    assert problem.path == "aws:region" and "pulumi config set aws:region VALUE" in str(problem) and "AAABBBCCC" not in str(problem)
+    assert (
+        problem.path == "aws:region"
+        and "pulumi config set aws:region VALUE" in str(problem)
+        and "AAABBBCCC" not in str(problem)
+    )
 
 
 def test_on_pulumi_up_the_env_values_of_a_secret_key_are_registered():
     from benchmarks.secrets import scrub
     from stacks.config import register_pulumi_secrets
 
-    values = {"endpoints": [{"name": "a", "env": {"WANDB_PROJECT": "decrypted-1234abcd"}}], "platformStack": "org/p/platform-prod"}
+    values = {
+        "endpoints": [{"name": "a", "env": {"WANDB_PROJECT": "decrypted-1234abcd"}}],
+        "platformStack": "org/p/platform-prod",
+    }
     register_pulumi_secrets(values, lambda key: key == "endpoints")
-    assert scrub("value decrypted-1234abcd") == "value [secret]" and scrub("org/p/platform-prod") == "org/p/platform-prod"
+    assert (
+        scrub("value decrypted-1234abcd") == "value [secret]" and scrub("org/p/platform-prod") == "org/p/platform-prod"
+    )
 
 
 # ---------------------------------------------------------------- one verdict: stack file, endpoints-only stack, grid point
 
-ONE_VERDICT_CLUSTER = {"mode": "hyperpod", "name": "hp", "instanceGroups": [{"name": "g5", "instanceType": "ml.g5.12xlarge", "instanceCount": 1}]}
+ONE_VERDICT_CLUSTER = {
+    "mode": "hyperpod",
+    "name": "hp",
+    "instanceGroups": [{"name": "g5", "instanceType": "ml.g5.12xlarge", "instanceCount": 1}],
+}
 # A router Service name over 63 characters once {name} is filled in: grid pruning never ran this validator.
 ONE_VERDICT_PLATFORM = {"ingress": {"routerService": "a-router-service-name-that-is-long-enough-to-overflow-63-{name}"}}
-ONE_VERDICT_ENDPOINT = {"name": "qwen3-4b", "model": "Qwen/Qwen3-4B", "engine": "vllm", "instanceType": "ml.g5.8xlarge", "modelSource": {"type": "s3", "bucket": "models"}, "intelligentRouting": True}
+ONE_VERDICT_ENDPOINT = {
+    "name": "qwen3-4b",
+    "model": "Qwen/Qwen3-4B",
+    "engine": "vllm",
+    "instanceType": "ml.g5.8xlarge",
+    "modelSource": {"type": "s3", "bucket": "models"},
+    "intelligentRouting": True,
+}
 ROUTER = "[CONFIG] becomes 'a-router-service-name-that-is-long-enough-to-overflow-63-qwen3-4b' for {where}, longer than 63 characters"
 NO_GROUP = "[G11] no instance group of {owner} has this instance type (have: ml.g5.12xlarge)"
 
@@ -167,7 +205,11 @@ def _platform_project(tmp_path):
     import yaml
 
     (tmp_path / "Pulumi.yaml").write_text("name: llm-serving\nruntime: python\n")
-    config = {"aws:region": "us-east-1", "llm-serving:cluster": ONE_VERDICT_CLUSTER, "llm-serving:platform": ONE_VERDICT_PLATFORM}
+    config = {
+        "aws:region": "us-east-1",
+        "llm-serving:cluster": ONE_VERDICT_CLUSTER,
+        "llm-serving:platform": ONE_VERDICT_PLATFORM,
+    }
     (tmp_path / "Pulumi.platform.yaml").write_text(yaml.safe_dump({"config": config}))
     return tmp_path
 
@@ -198,8 +240,17 @@ def test_one_verdict_a_stack_file_an_endpoints_only_stack_and_a_grid_point_get_t
         f"platform.ingress.routerService: {ROUTER.format(where='endpoints[0]')}",
     ]
     grid = tmp_path / "grid.yaml"
-    grid.write_text(yaml.safe_dump({"name": "g", "target": "pulumi", "base": ONE_VERDICT_ENDPOINT, "parameters": {"engineArgs.maxNumSeqs": [8]},
-                                    "pulumi": {"projectDir": str(project), "baseStack": "platform"}}))
+    grid.write_text(
+        yaml.safe_dump(
+            {
+                "name": "g",
+                "target": "pulumi",
+                "base": ONE_VERDICT_ENDPOINT,
+                "parameters": {"engineArgs.maxNumSeqs": [8]},
+                "pulumi": {"projectDir": str(project), "baseStack": "platform"},
+            }
+        )
+    )
     (point,) = grid_mod.expand(with_cluster_context(grid_mod.load(grid)))
     assert _verdict(point.problems) == [
         f"Pulumi.platform.yaml:platform.ingress.routerService: {ROUTER.format(where='base')}",
@@ -209,6 +260,9 @@ def test_one_verdict_a_stack_file_an_endpoints_only_stack_and_a_grid_point_get_t
 
 def test_an_endpoints_only_stack_is_placed_only_when_the_platform_stacks_file_is_here(tmp_path):
     values = {"cluster": ONE_VERDICT_CLUSTER, "endpoints": [ONE_VERDICT_ENDPOINT], "platformStack": "elsewhere"}
-    assert parse(values, "us-east-1", "endpoints", _platform_project(tmp_path)).endpoints[0].instance_type == "ml.g5.8xlarge"
+    assert (
+        parse(values, "us-east-1", "endpoints", _platform_project(tmp_path)).endpoints[0].instance_type
+        == "ml.g5.8xlarge"
+    )
     other_project = {**values, "platformStack": "acme/other-project/platform"}
     assert parse(other_project, "us-east-1", "endpoints", tmp_path).endpoints[0].instance_type == "ml.g5.8xlarge"

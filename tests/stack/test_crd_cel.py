@@ -19,14 +19,14 @@ import pytest
 import yaml
 from rich.console import Console
 
+from components.rules.gateway import config as gw_config
+from components.rules.gateway import render as gw_render
+from components.rules.spec import PlatformSpec
 from stacks import check as check_cmd
 from stacks import crd_cel
 from stacks import plan as plan_cmd
 from stacks.crd_cel import CelCounts
 from stacks.schemas import Validator
-from components.rules.gateway import config as gw_config
-from components.rules.gateway import render as gw_render
-from components.rules.spec import PlatformSpec
 from tests.example_stacks import user_plan
 from tests.gateway.helpers import endpoints as gateway_endpoints
 from tests.gateway.helpers import gateway as gateway_spec
@@ -69,29 +69,81 @@ def test_rendered_gateway_objects_pass_their_crds_cel_rules(schema_validator, ob
 
 BREAKS = [
     # (object, path set, value, path reported, the rule's own message)
-    (BY_KIND["EnvoyProxy"], "spec.provider.kubernetes.envoyService.loadBalancerIP", "10.0.0.9", "spec.provider.kubernetes.envoyService",
-     "loadBalancerIP can only be set for LoadBalancer type"),
-    (BY_KIND["Gateway"], "spec.listeners", [{"name": "http", "protocol": "HTTP", "port": 80}, {"name": "http", "protocol": "HTTP", "port": 8080}], "spec.listeners",
-     "Listener name must be unique within the Gateway"),
-    (BY_KIND["Backend"], "spec.type", "DynamicResolver", "spec", "DynamicResolver type cannot have endpoints specified"),
-    (BY_KIND["AIServiceBackend"], "spec.backendRef", {"name": "qwen3-4b-vllm", "kind": "Service", "group": "", "port": 80}, "spec.backendRef",
-     "BackendRef must be a Backend resource of Envoy Gateway"),
-    (BY_KIND["AIGatewayRoute"], "spec.rules.0.name", "route-not-found", "spec.rules[0]", "rule name route-not-found is reserved"),
-    (BY_KIND["BackendSecurityPolicy"], "spec.targetRefs", [{"group": "", "kind": "Service", "name": "qwen3-4b-vllm"}], "spec.targetRefs",
-     "targetRefs must reference AIServiceBackend or InferencePool resources"),
-    (BY_KIND["SecurityPolicy"], "spec.targetRefs.0.group", "aigateway.envoyproxy.io", "spec",
-     "this policy can only have a targetRefs[*].group of gateway.networking.k8s.io"),
-    (BY_KIND["ClientTrafficPolicy"], "spec.targetRefs.0.kind", "HTTPRoute", "spec", "this policy can only have a targetRefs[*].kind of Gateway"),
-    (BY_KIND["BackendTrafficPolicy"], "spec.rateLimit.global.rules.0.cost.request.metadata", {"namespace": "io.envoy.ai_gateway", "key": "llm_input_token"},
-     "spec.rateLimit.global.rules[0].cost.request", "only one of number or metadata can be specified"),
+    (
+        BY_KIND["EnvoyProxy"],
+        "spec.provider.kubernetes.envoyService.loadBalancerIP",
+        "10.0.0.9",
+        "spec.provider.kubernetes.envoyService",
+        "loadBalancerIP can only be set for LoadBalancer type",
+    ),
+    (
+        BY_KIND["Gateway"],
+        "spec.listeners",
+        [{"name": "http", "protocol": "HTTP", "port": 80}, {"name": "http", "protocol": "HTTP", "port": 8080}],
+        "spec.listeners",
+        "Listener name must be unique within the Gateway",
+    ),
+    (
+        BY_KIND["Backend"],
+        "spec.type",
+        "DynamicResolver",
+        "spec",
+        "DynamicResolver type cannot have endpoints specified",
+    ),
+    (
+        BY_KIND["AIServiceBackend"],
+        "spec.backendRef",
+        {"name": "qwen3-4b-vllm", "kind": "Service", "group": "", "port": 80},
+        "spec.backendRef",
+        "BackendRef must be a Backend resource of Envoy Gateway",
+    ),
+    (
+        BY_KIND["AIGatewayRoute"],
+        "spec.rules.0.name",
+        "route-not-found",
+        "spec.rules[0]",
+        "rule name route-not-found is reserved",
+    ),
+    (
+        BY_KIND["BackendSecurityPolicy"],
+        "spec.targetRefs",
+        [{"group": "", "kind": "Service", "name": "qwen3-4b-vllm"}],
+        "spec.targetRefs",
+        "targetRefs must reference AIServiceBackend or InferencePool resources",
+    ),
+    (
+        BY_KIND["SecurityPolicy"],
+        "spec.targetRefs.0.group",
+        "aigateway.envoyproxy.io",
+        "spec",
+        "this policy can only have a targetRefs[*].group of gateway.networking.k8s.io",
+    ),
+    (
+        BY_KIND["ClientTrafficPolicy"],
+        "spec.targetRefs.0.kind",
+        "HTTPRoute",
+        "spec",
+        "this policy can only have a targetRefs[*].kind of Gateway",
+    ),
+    (
+        BY_KIND["BackendTrafficPolicy"],
+        "spec.rateLimit.global.rules.0.cost.request.metadata",
+        {"namespace": "io.envoy.ai_gateway", "key": "llm_input_token"},
+        "spec.rateLimit.global.rules[0].cost.request",
+        "only one of number or metadata can be specified",
+    ),
 ]
 
 
 @pytest.mark.parametrize("obj, path, value, reported, message", BREAKS, ids=[b[0]["kind"] for b in BREAKS])
-def test_a_broken_cel_rule_of_each_rendered_gateway_kind_is_a_schema_failure_with_the_rules_message(schema_validator, obj, path, value, reported, message):
+def test_a_broken_cel_rule_of_each_rendered_gateway_kind_is_a_schema_failure_with_the_rules_message(
+    schema_validator, obj, path, value, reported, message
+):
     result = schema_validator.validate(broken(obj, path, value))
     assert result.status == "failed" and result.errors == ()
-    assert [(v.problem.path, v.problem.rule) for v in result.cel.violations if message in v.problem.message] == [(reported, "CEL")]
+    assert [(v.problem.path, v.problem.rule) for v in result.cel.violations if message in v.problem.message] == [
+        (reported, "CEL")
+    ]
     (violation,) = [v for v in result.cel.violations if message in v.problem.message]
     assert violation.rule in violation.problem.fix  # the rule text is in the line
     assert result.failures == len(result.cel.violations)
@@ -200,7 +252,12 @@ def widgets(tmp_path: Path) -> Validator:
 
 
 def widget(name: str = "w-1", **spec) -> dict:
-    return {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": name, "namespace": "default"}, "spec": {**GOOD_SPEC, **spec}}
+    return {
+        "apiVersion": "example.com/v1",
+        "kind": "Widget",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {**GOOD_SPEC, **spec},
+    }
 
 
 def messages(result) -> list[tuple[str, str]]:
@@ -218,7 +275,9 @@ def test_an_unknown_function_leaves_its_rule_unchecked_not_passed(widgets):
     result = widgets.validate(widget(url="http://plain.example.com"))  # would fail the rule if it could run
     assert result.cel.counts.unchecked == 1 and result.cel.violations == ()
     (line,) = result.cel.unchecked
-    assert line.startswith("spec: \"!has(self.url) || url(self.url).getScheme() == 'https'\"") and "getScheme, url" in line
+    assert (
+        line.startswith("spec: \"!has(self.url) || url(self.url).getScheme() == 'https'\"") and "getScheme, url" in line
+    )
 
 
 def test_message_expression_field_path_and_reason_make_the_message(widgets):
@@ -260,7 +319,11 @@ def test_an_evaluation_error_is_a_violation_naming_the_rule(widgets):
     obj = widget()
     del obj["spec"]["replicas"]  # self.replicas: no such key
     (violation,) = widgets.validate(obj).cel.violations
-    assert violation.problem.path == "spec" and "replicas" in violation.problem.message and "evaluating rule: self.replicas <= self.maxReplicas" in violation.problem.message
+    assert (
+        violation.problem.path == "spec"
+        and "replicas" in violation.problem.message
+        and "evaluating rule: self.replicas <= self.maxReplicas" in violation.problem.message
+    )
 
 
 def test_schema_errors_that_stop_the_api_servers_rules_leave_them_unchecked(widgets):
@@ -273,7 +336,9 @@ def test_each_rule_is_compiled_once_per_process(widgets, monkeypatch):
     original = crd_cel._env()
     calls: list[str] = []
     monkeypatch.setattr(crd_cel, "_CACHE", {})
-    monkeypatch.setattr(crd_cel, "_ENV", type("Env", (), {"compile": lambda self, text: calls.append(text) or original.compile(text)})())
+    monkeypatch.setattr(
+        crd_cel, "_ENV", type("Env", (), {"compile": lambda self, text: calls.append(text) or original.compile(text)})()
+    )
     widgets.validate(widget())
     first = len(calls)
     widgets.validate(widget(replicas=3))
@@ -285,23 +350,44 @@ def test_each_rule_is_compiled_once_per_process(widgets, monkeypatch):
 # ---------------------------------------------------------------- the library functions, on upstream's examples
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("127.0.0.1", True), ("::1", True), ("127.0.0.256", False), (":::1", False),  # ip.go's own examples
-    ("::ffff:1.2.3.4", False), ("fe80::1%eth0", False), ("192.168.00.1", False), ("example.com", False),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("127.0.0.1", True),
+        ("::1", True),
+        ("127.0.0.256", False),
+        (":::1", False),  # ip.go's own examples
+        ("::ffff:1.2.3.4", False),
+        ("fe80::1%eth0", False),
+        ("192.168.00.1", False),
+        ("example.com", False),
+    ],
+)
 def test_is_ip_as_kubernetes_defines_it(text, expected):
     assert crd_cel.is_ip(text) is expected
 
 
-@pytest.mark.parametrize("name, escaped", [
-    ("namespace", "__namespace__"), ("a-b", "a__dash__b"), ("a.b", "a__dot__b"), ("a/b", "a__slash__b"),
-    ("a__b", "a__underscores__b"), ("plain_name", "plain_name"), ("1st", None), ("a b", None),
-])
+@pytest.mark.parametrize(
+    "name, escaped",
+    [
+        ("namespace", "__namespace__"),
+        ("a-b", "a__dash__b"),
+        ("a.b", "a__dot__b"),
+        ("a/b", "a__slash__b"),
+        ("a__b", "a__underscores__b"),
+        ("plain_name", "plain_name"),
+        ("1st", None),
+        ("a b", None),
+    ],
+)
 def test_property_names_are_escaped_as_kubernetes_escapes_them(name, escaped):
     assert crd_cel.escape(name) == escaped
 
 
-@pytest.mark.parametrize("text, seconds", [("1h30m", 5400), ("300ms", 0.3), ("-1.5h", -5400), ("0", 0), ("1m0.5s", 60.5), ("1.h", 3600), (".5s", 0.5)])
+@pytest.mark.parametrize(
+    "text, seconds",
+    [("1h30m", 5400), ("300ms", 0.3), ("-1.5h", -5400), ("0", 0), ("1m0.5s", 60.5), ("1.h", 3600), (".5s", 0.5)],
+)
 def test_go_durations(text, seconds):
     assert crd_cel.go_duration(text).total_seconds() == pytest.approx(seconds)
 
@@ -315,14 +401,16 @@ def test_go_durations_refused(text):
 # ---------------------------------------------------------------- the plan and `stacks check`
 
 
-@pytest.mark.parametrize("stack", sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in plan_cmd.PROJECT_DIR.glob("Pulumi.*.yaml")))
+@pytest.mark.parametrize(
+    "stack", sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in plan_cmd.PROJECT_DIR.glob("Pulumi.*.yaml"))
+)
 def test_every_example_stack_passes_its_crds_cel_rules(crd_dir, stack):
     plan = user_plan(stack, crd_dir=str(crd_dir))
     failing = [f"{o.label}: {v}" for o in plan.objects if o.schema for v in o.schema.cel.violations]
     assert failing == [] and plan.cel.unchecked == 0, failing
 
 
-BROKEN_PROGRAM = '''
+BROKEN_PROGRAM = """
 import pulumi_kubernetes as k8s
 k8s.apiextensions.CustomResource(
     "broken-backend",
@@ -331,7 +419,7 @@ k8s.apiextensions.CustomResource(
     metadata={"name": "qwen3-4b-vllm", "namespace": "llm-gateway"},
     spec={"type": "DynamicResolver", "endpoints": [{"fqdn": {"hostname": "qwen3-4b-vllm.inference.svc.cluster.local", "port": 80}}]},
 )
-'''
+"""
 
 
 def test_plan_reports_a_cel_violation_as_a_schema_failure_with_object_path_message_and_rule(tmp_path, crd_dir):
@@ -344,12 +432,14 @@ def test_plan_reports_a_cel_violation_as_a_schema_failure_with_object_path_messa
     assert plan_cmd.run("dev", str(tmp_path / "out"), str(crd_dir), "1.33", False, console, project) == 1
     text = console.export_text()
     assert "failed (1)" in text
-    assert "CRD rules (x-kubernetes-validations, CEL): 4 evaluated, 1 violated, 0 unchecked, 0 skipped (oldSelf)" in text
     assert (
-        "schema Backend/qwen3-4b-vllm (llm-gateway): spec = "
+        "CRD rules (x-kubernetes-validations, CEL): 4 evaluated, 1 violated, 0 unchecked, 0 skipped (oldSelf)" in text
+    )
+    assert "schema Backend/qwen3-4b-vllm (llm-gateway): spec = " in text
+    assert (
+        "[CEL] DynamicResolver type cannot have endpoints specified. Fix: change the object so that the CRD's rule holds: self.type != 'DynamicResolver' || !has(self.endpoints)"
         in text
     )
-    assert "[CEL] DynamicResolver type cannot have endpoints specified. Fix: change the object so that the CRD's rule holds: self.type != 'DynamicResolver' || !has(self.endpoints)" in text
 
 
 def test_check_prints_the_violation_and_json_counts_the_rules(tmp_path, crd_dir):
@@ -361,7 +451,9 @@ def test_check_prints_the_violation_and_json_counts_the_rules(tmp_path, crd_dir)
     text = out.getvalue()
     assert f"{path}:1: Backend llm-gateway/qwen3-4b-vllm: mandatory schema: spec = " in text
     assert "[CEL] DynamicResolver type cannot have endpoints specified." in text
-    assert "CRD rules (x-kubernetes-validations, CEL): 4 evaluated, 1 violated, 0 unchecked, 0 skipped (oldSelf)" in text
+    assert (
+        "CRD rules (x-kubernetes-validations, CEL): 4 evaluated, 1 violated, 0 unchecked, 0 skipped (oldSelf)" in text
+    )
     out = io.StringIO()
     check_cmd.main([str(path)], as_json=True, crd_dir=str(crd_dir), out=out)
     report = json.loads(out.getvalue())

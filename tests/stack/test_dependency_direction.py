@@ -15,7 +15,9 @@ PATH_CALLS = tuple("sys.path." + verb for verb in ("insert", "append", "extend")
 
 def project_files(suffixes: tuple[str, ...]) -> list[Path]:
     return sorted(
-        p for p in ROOT.rglob("*") if p.is_file() and p.suffix in suffixes and not SKIPPED_DIRS & set(p.relative_to(ROOT).parts)
+        p
+        for p in ROOT.rglob("*")
+        if p.is_file() and p.suffix in suffixes and not SKIPPED_DIRS & set(p.relative_to(ROOT).parts)
     )
 
 
@@ -45,12 +47,19 @@ def test_benchmarks_import_nothing_from_stacks_components_or_policies():
 def test_imported_modules_sees_function_level_imports(tmp_path):
     # The checker above must catch an import hidden inside a function, as search_strategies' was not.
     source = tmp_path / "hidden.py"
-    source.write_text("import json\n\ndef f():\n    from stacks.tuning.replay import replay\n    import components.rules\n")
+    source.write_text(
+        "import json\n\ndef f():\n    from stacks.tuning.replay import replay\n    import components.rules\n"
+    )
     assert imported_modules(source) == {"json", "stacks.tuning.replay", "components.rules"}
 
 
 def test_no_sys_path_manipulation_anywhere_in_the_project():
     files = project_files((".py", ".sh", ".md", ".toml", ".cfg", ".ini", ".yaml", ".yml"))
     assert ROOT / "stacks" / "plan.py" in files and ROOT / "tests" / "conftest.py" in files
-    offending = [f"{path.relative_to(ROOT)}: {call}" for path in files for call in PATH_CALLS if call in path.read_text(errors="replace")]
+    offending = [
+        f"{path.relative_to(ROOT)}: {call}"
+        for path in files
+        for call in PATH_CALLS
+        if call in path.read_text(errors="replace")
+    ]
     assert offending == []

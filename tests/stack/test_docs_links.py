@@ -86,7 +86,9 @@ def test_nothing_in_the_project_points_at_the_upstream_folder():
     files = []
     for name in SCANNED:
         base = ROOT / name
-        files += [base] if base.is_file() else [p for p in base.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+        files += (
+            [base] if base.is_file() else [p for p in base.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+        )
     assert len(files) > 100
     hits = [str(p.relative_to(ROOT)) for p in files if NEEDLE in p.read_bytes()]
     assert hits == []
@@ -99,5 +101,10 @@ def test_every_test_a_page_names_exists():
     """docs/reliability.md and others cite `tests/...py::test_name`: a renamed test must fail here."""
     refs = {(file, name) for page in PAGES for file, name in TEST_REF.findall(page.read_text(encoding="utf-8"))}
     assert len(refs) > 20, "the reliability page cites its tests"
-    missing = [f"{file}::{name}" for file, name in sorted(refs) if not (ROOT / file).is_file() or not re.search(rf"^\s*(async )?def {name}\(", (ROOT / file).read_text(encoding="utf-8"), re.M)]
+    missing = [
+        f"{file}::{name}"
+        for file, name in sorted(refs)
+        if not (ROOT / file).is_file()
+        or not re.search(rf"^\s*(async )?def {name}\(", (ROOT / file).read_text(encoding="utf-8"), re.M)
+    ]
     assert missing == []

@@ -36,7 +36,11 @@ def test_every_ledger_entry_names_the_breakage_the_source_and_the_check():
     assert len(ledger) >= 5
     incomplete = {title: [f for f in FIELDS if not fields.get(f)] for title, fields in ledger.items()}
     assert {t: missing for t, missing in incomplete.items() if missing} == {}
-    unsourced = [t for t, f in ledger.items() if "closed source" not in f["Read"].lower() and not UPSTREAM_CITATION.search(f["Read"])]
+    unsourced = [
+        t
+        for t, f in ledger.items()
+        if "closed source" not in f["Read"].lower() and not UPSTREAM_CITATION.search(f["Read"])
+    ]
     assert unsourced == []
 
 
@@ -52,6 +56,12 @@ def test_no_doc_outside_the_ledger_names_a_doubt_or_asks_to_verify():
 
 def test_the_entry_parser_reads_fields_and_the_word_check_catches_a_doubt():
     sample = "## A thing\n- **Assumed:** x\n- **Breaks if wrong:** y\n  continued\n- **Read:** closed source\n- **Caught by:** z\n"
-    assert entries(sample) == {"A thing": {"Assumed": "x", "Breaks if wrong": "y continued", "Read": "closed source", "Caught by": "z"}}
-    assert DOUBT_WORDS.search("Not verified here") and DOUBT_WORDS.search("Doubt: the port") and not DOUBT_WORDS.search("verification-free")
+    assert entries(sample) == {
+        "A thing": {"Assumed": "x", "Breaks if wrong": "y continued", "Read": "closed source", "Caught by": "z"}
+    }
+    assert (
+        DOUBT_WORDS.search("Not verified here")
+        and DOUBT_WORDS.search("Doubt: the port")
+        and not DOUBT_WORDS.search("verification-free")
+    )
     assert not DOUBT_WORDS.search("?sslmode=verify-full") and DOUBT_WORDS.search("verify the full path")

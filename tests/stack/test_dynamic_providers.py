@@ -27,9 +27,10 @@ import os
 import pickle
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import dill
 import grpc
@@ -42,8 +43,8 @@ from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 from components import ingress_drain
 from components.dynamic_providers import STORED_PROVIDERS
 from components.endpoints.router_check import RouterServiceCheck
-from components.rules.spec import IngressSpec
 from components.ingress_drain import IngressDrainGuard
+from components.rules.spec import IngressSpec
 from tests.stack.pulumi_harness import run_recording
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,8 +52,17 @@ ROUTER = "components.endpoints.router_check:RouterServiceCheck"
 DRAIN = "components.ingress_drain:IngressDrainGuard"
 # Every dynamic resource of the project, declared the way the components declare it.
 RESOURCES: dict[str, Callable[[], Any]] = {
-    ROUTER: lambda: RouterServiceCheck(ROUTER, kubeconfig="{}", endpoint_name="llama", endpoint_namespace="inference", ingress=IngressSpec(), max_deploy_seconds=3600),
-    DRAIN: lambda: IngressDrainGuard(DRAIN, kubeconfig="{}", cluster_name="demo", namespaces=["hyperpod-inference-system"]),
+    ROUTER: lambda: RouterServiceCheck(
+        ROUTER,
+        kubeconfig="{}",
+        endpoint_name="llama",
+        endpoint_namespace="inference",
+        ingress=IngressSpec(),
+        max_deploy_seconds=3600,
+    ),
+    DRAIN: lambda: IngressDrainGuard(
+        DRAIN, kubeconfig="{}", cluster_name="demo", namespaces=["hyperpod-inference-system"]
+    ),
 }
 
 
@@ -104,7 +114,13 @@ def not_loadable(stored_names: dict[tuple[str, str], str]) -> list[str]:
 def provider_host(cwd: Path) -> Iterator[provider_pb2_grpc.ResourceProviderStub]:
     """Pulumi's dynamic provider host, as the engine starts it: same interpreter, `-m pulumi.dynamic`, in `cwd`."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONSAFEPATH")}
-    host = subprocess.Popen([sys.executable, "-u", "-m", "pulumi.dynamic", "127.0.0.1:0"], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    host = subprocess.Popen(
+        [sys.executable, "-u", "-m", "pulumi.dynamic", "127.0.0.1:0"],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         port = host.stdout.readline().decode().strip()  # type: ignore[union-attr]
         assert port.isdigit(), f"provider host printed {port!r}, not its port"
@@ -115,7 +131,9 @@ def provider_host(cwd: Path) -> Iterator[provider_pb2_grpc.ResourceProviderStub]
         host.wait()
 
 
-def diff(host: provider_pb2_grpc.ResourceProviderStub, provider: str, olds: dict[str, Any], news: dict[str, Any]) -> provider_pb2.DiffResponse:
+def diff(
+    host: provider_pb2_grpc.ResourceProviderStub, provider: str, olds: dict[str, Any], news: dict[str, Any]
+) -> provider_pb2.DiffResponse:
     def struct(props: dict[str, Any]) -> struct_pb2.Struct:
         out = struct_pb2.Struct()
         out.update({**props, "__provider": provider})
@@ -125,8 +143,18 @@ def diff(host: provider_pb2_grpc.ResourceProviderStub, provider: str, olds: dict
     return host.Diff(provider_pb2.DiffRequest(id="check", urn=urn, olds=struct(olds), news=struct(news)), timeout=60)
 
 
-ROUTER_OLDS = {"endpointName": "llama", "endpointNamespace": "inference", "routerService": "llama-router", "routerPort": 8080}
-DRAIN_OLDS = {"namespaces": ["hyperpod-inference-system"], "timeoutSeconds": 900, "clusterName": "demo", "kubeconfig": "{}"}
+ROUTER_OLDS = {
+    "endpointName": "llama",
+    "endpointNamespace": "inference",
+    "routerService": "llama-router",
+    "routerPort": 8080,
+}
+DRAIN_OLDS = {
+    "namespaces": ["hyperpod-inference-system"],
+    "timeoutSeconds": 900,
+    "clusterName": "demo",
+    "kubeconfig": "{}",
+}
 
 
 def test_each_dynamic_resource_stores_only_the_name_of_a_registered_provider_class(stored):
@@ -144,7 +172,11 @@ def test_the_provider_host_in_the_project_root_loads_each_stored_provider_and_an
         same = diff(host, stored[ROUTER], ROUTER_OLDS, dict(ROUTER_OLDS))
         assert same.changes == provider_pb2.DiffResponse.DIFF_NONE and list(same.replaces) == []
         drain = diff(host, stored[DRAIN], DRAIN_OLDS, {**DRAIN_OLDS, "timeoutSeconds": 1200})
-        assert drain.changes == provider_pb2.DiffResponse.DIFF_SOME and list(drain.replaces) == [] and not drain.deleteBeforeReplace
+        assert (
+            drain.changes == provider_pb2.DiffResponse.DIFF_SOME
+            and list(drain.replaces) == []
+            and not drain.deleteBeforeReplace
+        )
 
 
 def test_the_provider_host_in_another_directory_cannot_find_the_stored_providers(stored, tmp_path):
@@ -185,7 +217,9 @@ def test_a_provider_renamed_without_an_alias_is_named_with_its_resource(monkeypa
         f"components.ingress_drain._Provider ({DRAIN}): AttributeError: module 'components.ingress_drain' has no attribute '_Provider'"
     ]
     monkeypatch.setattr(ingress_drain, "_Provider", IngressDrainGuard, raising=False)
-    assert not_loadable({("components.ingress_drain", "_Provider"): DRAIN, ("components.moved_away", "_Provider"): DRAIN}) == [
+    assert not_loadable(
+        {("components.ingress_drain", "_Provider"): DRAIN, ("components.moved_away", "_Provider"): DRAIN}
+    ) == [
         f"components.ingress_drain._Provider ({DRAIN}): {IngressDrainGuard!r} is not a dynamic ResourceProvider",
         f"components.moved_away._Provider ({DRAIN}): ModuleNotFoundError: No module named 'components.moved_away'",
     ]

@@ -8,9 +8,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from stacks import pinned
+from stacks import pinned, schemas
 from stacks import plan as plan_cmd
-from stacks import schemas
 from stacks.__main__ import main as cli
 
 
@@ -74,5 +73,9 @@ def test_plan_with_unchecked_custom_resources_does_not_say_a_bare_plan_passed(mo
 
 def test_pinned_groups_are_read_from_the_sources_file(tmp_path):
     sources = tmp_path / "sources.json"
-    sources.write_text(json.dumps([{"path": "config/crd/full/serving.kserve.io_inferenceservices.yaml"}, {"path": "x/ome.io_basemodels.yaml"}]))
+    sources.write_text(
+        json.dumps(
+            [{"path": "config/crd/full/serving.kserve.io_inferenceservices.yaml"}, {"path": "x/ome.io_basemodels.yaml"}]
+        )
+    )
     assert schemas.pinned_groups(sources) == ["ome.io", "serving.kserve.io"]

@@ -43,7 +43,8 @@ def test_every_policy_enforces_a_catalogued_rule():
 def test_tests_are_found_by_rule_name_literal_and_constant(tmp_path):
     tests = tmp_path / "tests"
     tests.mkdir()
-    (tests / "test_example.py").write_text(textwrap.dedent('''
+    (tests / "test_example.py").write_text(
+        textwrap.dedent("""
         from components.rules import catalog
 
         def test_g3_port_everywhere():
@@ -60,7 +61,8 @@ def test_tests_are_found_by_rule_name_literal_and_constant(tmp_path):
 
         def helper_g5():
             pass
-    '''))
+    """)
+    )
     found = docs.tests_by_rule(tests)
     assert found == {
         "G3": ["tests/test_example.py::test_g3_port_everywhere"],

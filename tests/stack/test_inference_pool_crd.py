@@ -10,8 +10,18 @@ import copy
 from components.rules import inference_pool as ip
 from components.rules.spec import EndpointSpec
 
-SPEC = EndpointSpec.model_validate({"name": "qwen3-4b", "model": "Qwen/Qwen3-4B-Instruct-2507", "engine": "vllm", "instanceType": "g5.2xlarge", "namespace": "inference",
-                                    "modelSource": {"type": "huggingface"}, "backend": "kubernetes", "kubernetes": {"routing": "inferencePool"}})
+SPEC = EndpointSpec.model_validate(
+    {
+        "name": "qwen3-4b",
+        "model": "Qwen/Qwen3-4B-Instruct-2507",
+        "engine": "vllm",
+        "instanceType": "g5.2xlarge",
+        "namespace": "inference",
+        "modelSource": {"type": "huggingface"},
+        "backend": "kubernetes",
+        "kubernetes": {"routing": "inferencePool"},
+    }
+)
 
 
 def test_the_rendered_pool_passes_the_v1_0_2_crd_schema_and_cel_rules(schema_validator):

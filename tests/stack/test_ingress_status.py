@@ -11,7 +11,11 @@ HOST = "k8s-inference-llm-0123456789.us-east-1.elb.amazonaws.com"
 
 
 def test_hostname_from_a_typed_status_without_camel_case_key_warnings(capsys):
-    status = OUT.IngressStatus(load_balancer=OUT.IngressLoadBalancerStatus(ingress=[OUT.IngressLoadBalancerIngress(ip="10.0.0.1"), OUT.IngressLoadBalancerIngress(hostname=HOST)]))
+    status = OUT.IngressStatus(
+        load_balancer=OUT.IngressLoadBalancerStatus(
+            ingress=[OUT.IngressLoadBalancerIngress(ip="10.0.0.1"), OUT.IngressLoadBalancerIngress(hostname=HOST)]
+        )
+    )
     assert hostname_of(status) == HOST
     printed = capsys.readouterr()
     assert "not found" not in printed.out + printed.err

@@ -45,13 +45,24 @@ def test_the_plan_header_puts_the_fetch_command_on_its_own_line(monkeypatch, tmp
 
 
 def test_check_lists_one_unchecked_reason_three_times_then_counts_the_rest(tmp_path):
-    (tmp_path / "widgets.yaml").write_text("".join(f"apiVersion: example.com/v1\nkind: Widget\nmetadata: {{name: w{i}}}\n---\n" for i in range(7)))
+    (tmp_path / "widgets.yaml").write_text(
+        "".join(f"apiVersion: example.com/v1\nkind: Widget\nmetadata: {{name: w{i}}}\n---\n" for i in range(7))
+    )
     out = io.StringIO()
     assert check_cmd.main([str(tmp_path)], out=out) == 0
     lines = out.getvalue().splitlines()
-    assert [line.split(": ", 2)[1] for line in lines if ": unchecked: " in line and not line.startswith("...")] == ["Widget w0", "Widget w1", "Widget w2"]
-    assert any(line.startswith("... and 4 more document(s) with: unchecked: ") and line.endswith("(--all lists each)") for line in lines)
-    assert lines[-1].startswith("7 document(s): 0 mandatory and 0 advisory violation(s), 0 schema failure(s), 7 without a schema, 7 unchecked")
+    assert [line.split(": ", 2)[1] for line in lines if ": unchecked: " in line and not line.startswith("...")] == [
+        "Widget w0",
+        "Widget w1",
+        "Widget w2",
+    ]
+    assert any(
+        line.startswith("... and 4 more document(s) with: unchecked: ") and line.endswith("(--all lists each)")
+        for line in lines
+    )
+    assert lines[-1].startswith(
+        "7 document(s): 0 mandatory and 0 advisory violation(s), 0 schema failure(s), 7 without a schema, 7 unchecked"
+    )
     out = io.StringIO()
     check_cmd.main([str(tmp_path)], out=out, show_all=True)
     assert sum(": unchecked: " in line for line in out.getvalue().splitlines()) == 7
@@ -59,7 +70,9 @@ def test_check_lists_one_unchecked_reason_three_times_then_counts_the_rest(tmp_p
 
 
 def test_check_all_flag_reaches_the_listing(tmp_path, capsys):
-    (tmp_path / "widgets.yaml").write_text("".join(f"apiVersion: example.com/v1\nkind: Widget\nmetadata: {{name: w{i}}}\n---\n" for i in range(5)))
+    (tmp_path / "widgets.yaml").write_text(
+        "".join(f"apiVersion: example.com/v1\nkind: Widget\nmetadata: {{name: w{i}}}\n---\n" for i in range(5))
+    )
     cli(["check", str(tmp_path), "--all"])
     assert sum(": unchecked: " in line for line in capsys.readouterr().out.splitlines()) == 5
 
@@ -69,7 +82,13 @@ def test_a_grid_problem_shared_by_many_points_is_printed_once_with_a_count():
         {
             "name": "g",
             "target": "pulumi",
-            "base": {"name": "ep", "model": "org/m", "engine": "sglang", "instanceType": "g5.xlarge", "modelSource": {"type": "s3", "bucket": "bkt"}},
+            "base": {
+                "name": "ep",
+                "model": "org/m",
+                "engine": "sglang",
+                "instanceType": "g5.xlarge",
+                "modelSource": {"type": "s3", "bucket": "bkt"},
+            },
             "parameters": {"hyperpod.intelligentRouting": [True], "engineArgs.maxNumSeqs": [2, 8, 32, 64]},
         }
     )
@@ -78,7 +97,9 @@ def test_a_grid_problem_shared_by_many_points_is_printed_once_with_a_count():
     print_pruned(console, points)
     lines = console.export_text().splitlines()
     assert lines[0] == "grid: 4 point(s), 4 pruned by the rule library, 0 to try"
-    assert lines[1].startswith("  4 point(s): base.hyperpod.intelligentRouting = True: [G21]")  # one line per cause, with its count
+    assert lines[1].startswith(
+        "  4 point(s): base.hyperpod.intelligentRouting = True: [G21]"
+    )  # one line per cause, with its count
     assert len(lines) == 2
     console = Console(record=True, width=400, file=io.StringIO())
     print_pruned(console, points, True)  # --all (or --verbose): every pruned point too

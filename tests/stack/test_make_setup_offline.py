@@ -30,7 +30,10 @@ def test_crds_and_charts_targets_offline_print_one_line_each_and_no_make_error(t
     )
     result = subprocess.run(
         ["make", "--no-print-directory", "-C", str(ROOT), "crds", "charts", f"VENV={venv}"],
-        capture_output=True, text=True, env=env, timeout=300,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
@@ -38,4 +41,7 @@ def test_crds_and_charts_targets_offline_print_one_line_each_and_no_make_error(t
     lines = output.splitlines()
     assert len(lines) == 2, output
     assert lines[0].startswith("CRD schemas not fetched (") and "Fix: run `python -m stacks crds fetch`" in lines[0]
-    assert lines[1].startswith("HyperPod Helm chart not fetched (") and "Fix: run `python -m stacks charts fetch`" in lines[1]
+    assert (
+        lines[1].startswith("HyperPod Helm chart not fetched (")
+        and "Fix: run `python -m stacks charts fetch`" in lines[1]
+    )

@@ -53,7 +53,7 @@ def tracked_files() -> list[str]:
         "perf-eval-eks-notes §1",
         "autotuner bug 11",
         "(bugs 4, 5)",
-        "anchors=(\"maas-kserve-devlog: tiers\",)",
+        'anchors=("maas-kserve-devlog: tiers",)',
         "finding 7 of the review",
         "def test_item8_plan_prints_literally():",
         "def test_g4_incident_13_rollout():",

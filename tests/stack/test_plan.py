@@ -75,9 +75,7 @@ def test_broken_stack_file_fails_with_one_line_per_problem_and_no_traceback(tmp_
     text = out.export_text()
     assert code == 2
     assert "Traceback" not in text
-    for expected in (
-        "endpoints[0].engineArgs.maxNumSeq = 8: [CONFIG] unknown key",
-    ):
+    for expected in ("endpoints[0].engineArgs.maxNumSeq = 8: [CONFIG] unknown key",):
         assert expected in text
     assert not (tmp_path / "out").exists()  # nothing planned
 
@@ -87,7 +85,12 @@ def test_semantic_problems_listed_together(tmp_path):
     out = console()
     assert plan_cmd.run("broken", str(tmp_path / "out"), None, "1.33", False, out, project) == 2
     text = out.export_text()
-    for line in ("endpoints[0].publicAlb = True: [G8]", "endpoints[0].hyperpod.kvCache = ", "[G21]", "endpoints[0].engineArgs.tensorParallelSize = 2: [G11]"):
+    for line in (
+        "endpoints[0].publicAlb = True: [G8]",
+        "endpoints[0].hyperpod.kvCache = ",
+        "[G21]",
+        "endpoints[0].engineArgs.tensorParallelSize = 2: [G11]",
+    ):
         assert line in text
 
 
@@ -97,7 +100,7 @@ def test_unknown_stack_names_the_stacks_that_exist():
     assert "Pulumi.nope.yaml not found; stacks here: " in out.export_text()
 
 
-HAND_DECLARED = '''
+HAND_DECLARED = """
 import pulumi_kubernetes as k8s
 from stacks.program import main
 main()
@@ -112,7 +115,7 @@ k8s.apiextensions.CustomResource(
                      "modelInvocationPort": {"containerPort": 8000}, "modelVolumeMount": {"name": "m"},
                      "resources": {}}},
 )
-'''
+"""
 
 
 def test_plan_applies_the_registered_transform_to_hand_declared_resources(tmp_path):
@@ -161,13 +164,21 @@ def test_plan_lists_resources_in_declaration_order_the_same_every_run():
     assert types.index("eks:index:Cluster") < provider
     assert all(i > provider for i, t in enumerate(types) if t.startswith("kubernetes:"))
     namespace = position[("kubernetes:core/v1:Namespace", "ns-inference")]
-    assert all(position[(o.registration.type_, o.registration.name)] > namespace for o in first.objects if o.namespace == "inference")
+    assert all(
+        position[(o.registration.type_, o.registration.name)] > namespace
+        for o in first.objects
+        if o.namespace == "inference"
+    )
 
 
 def test_declaration_order_sorts_registrations_by_constructor_order():
     from stacks.mocks import Registration
 
-    regs = [Registration("t:b", "b", {}, "", True), Registration("t:a", "a", {}, "", True), Registration("t:x", "x", {}, "", True)]
+    regs = [
+        Registration("t:b", "b", {}, "", True),
+        Registration("t:a", "a", {}, "", True),
+        Registration("t:x", "x", {}, "", True),
+    ]
     ordered = plan_cmd.declaration_order(regs, [("t:a", "a"), ("t:b", "b")])
     assert [r.name for r in ordered] == ["a", "b", "x"]  # x was never seen declared: last
 
@@ -180,7 +191,22 @@ def test_plan_json_is_the_declared_graph_in_preview_json_shape(tmp_path):
     from tests.example_stacks import user_project
 
     project = user_project(tmp_path, "eks")
-    assert cli(["plan", "--stack", "eks", "--project-dir", str(project), "--out", str(tmp_path / "out"), "--json", str(tmp_path / "plan.json")]) == 0
+    assert (
+        cli(
+            [
+                "plan",
+                "--stack",
+                "eks",
+                "--project-dir",
+                str(project),
+                "--out",
+                str(tmp_path / "out"),
+                "--json",
+                str(tmp_path / "plan.json"),
+            ]
+        )
+        == 0
+    )
     doc = json.loads((tmp_path / "plan.json").read_text())
     steps = {s["urn"].rsplit("::", 1)[-1]: s for s in doc["steps"]}
     assert doc["changeSummary"] == {"create": len(doc["steps"])} and all(s["op"] == "create" for s in doc["steps"])
@@ -196,7 +222,10 @@ def test_plan_json_is_the_declared_graph_in_preview_json_shape(tmp_path):
 
 def test_plan_json_to_a_directory_is_refused_before_the_plan(tmp_path, capsys):
     assert cli(["plan", "--stack", "dev", "--out", str(tmp_path / "out"), "--json", str(tmp_path)]) == 2
-    assert "is a directory; nothing was changed. Fix: give a file path, e.g." in capsys.readouterr().out and not (tmp_path / "out").exists()
+    assert (
+        "is a directory; nothing was changed. Fix: give a file path, e.g." in capsys.readouterr().out
+        and not (tmp_path / "out").exists()
+    )
 
 
 def test_plan_json_marks_values_pulumi_does_not_know_yet():
@@ -205,7 +234,14 @@ def test_plan_json_marks_values_pulumi_does_not_know_yet():
     from stacks import plan_json
     from stacks.mocks import Registration
 
-    reg = Registration("aws:iam/rolePolicy:RolePolicy", "p", {"role": "04da6b54-80e4-46f7-96ec-b56ff0331ba9", "policy": "{}"}, "", True, urn="urn:p")
+    reg = Registration(
+        "aws:iam/rolePolicy:RolePolicy",
+        "p",
+        {"role": "04da6b54-80e4-46f7-96ec-b56ff0331ba9", "policy": "{}"},
+        "",
+        True,
+        urn="urn:p",
+    )
     doc = plan_json.document(SimpleNamespace(resources=[reg], objects=[], other_violations=[], duplicate_urns=[]))
     assert doc["steps"][0]["newState"]["inputs"] == {"role": "<unknown>", "policy": "{}"}
 
@@ -225,10 +261,17 @@ def test_dev_plan_prints_its_cost_and_names_the_hyperpod_instances_it_has_no_pri
     assert plan_cmd.run("dev", str(tmp_path / "out"), None, "1.33", False, out) == 0
     text = out.export_text()
     lines = text.splitlines()
-    start = lines.index("Cost at on-demand prices (stacks/prices/us-east-1.json, 2026-12-06): 2 x m6i.xlarge (ec2) at $0.192/h [price-list-file]")
+    start = lines.index(
+        "Cost at on-demand prices (stacks/prices/us-east-1.json, 2026-12-06): 2 x m6i.xlarge (ec2) at $0.192/h [price-list-file]"
+    )
     # 2 system nodes x $0.192 = $0.384/h (shown $0.38); x 730 h = $280.32
-    assert lines[start + 1] == "  = $0.38 per hour, $280.32 per month (730 h) for the priced instances; not counted: the EKS control plane, NAT gateways, load balancers, volumes, ElastiCache"
-    assert lines[start + 2].startswith("  no price in stacks/prices/us-east-1.json for 1 x ml.g5.8xlarge (sagemaker-hyperpod), 3 x ml.g5.12xlarge (sagemaker-hyperpod): left out of the total")
+    assert (
+        lines[start + 1]
+        == "  = $0.38 per hour, $280.32 per month (730 h) for the priced instances; not counted: the EKS control plane, NAT gateways, load balancers, volumes, ElastiCache"
+    )
+    assert lines[start + 2].startswith(
+        "  no price in stacks/prices/us-east-1.json for 1 x ml.g5.8xlarge (sagemaker-hyperpod), 3 x ml.g5.12xlarge (sagemaker-hyperpod): left out of the total"
+    )
     assert lines[start + 3].startswith("Wrote ")  # the cost block is 3 lines, before the files line
 
 
@@ -254,10 +297,15 @@ def test_cost_lines_name_a_missing_or_stale_snapshot_and_an_endpoints_only_stack
     from tests.example_stacks import user_values
 
     cfg = plan_cmd.parse_stack_config(user_values("eks"), plan_cmd.project_name(), "eks")
-    assert cost_summary.lines(cfg, directory=tmp_path) == [f"Cost: not computed: {tmp_path}/us-east-1.json: no price snapshot for region us-east-1. Fix: run `python -m stacks prices refresh --region us-east-1`"]
+    assert cost_summary.lines(cfg, directory=tmp_path) == [
+        f"Cost: not computed: {tmp_path}/us-east-1.json: no price snapshot for region us-east-1. Fix: run `python -m stacks prices refresh --region us-east-1`"
+    ]
     assert len(cost_summary.lines(cfg, today=dt.date(2027, 6, 4))) == 2  # 180 days after 2026-12-06: still used
     stale = cost_summary.lines(cfg, today=dt.date(2027, 6, 5))
     assert len(stale) == 1 and stale[0].startswith("Cost: not computed: ")
-    assert stale[0].endswith("stacks/prices/us-east-1.json: dated 2026-12-06, 181 days old (limit 180): prices change. Fix: run `python -m stacks prices refresh --region us-east-1`")
+    assert stale[0].endswith(
+        "stacks/prices/us-east-1.json: dated 2026-12-06, 181 days old (limit 180): prices change. Fix: run `python -m stacks prices refresh --region us-east-1`"
+    )
     assert cost_summary.lines(cfg.__class__(**{**cfg.__dict__, "platform_stack": "staging"})) == [
-        "Cost: this stack creates no instances; its endpoints run on the nodes of platform stack staging (its plan shows their cost)"]
+        "Cost: this stack creates no instances; its endpoints run on the nodes of platform stack staging (its plan shows their cost)"
+    ]

@@ -10,11 +10,11 @@ import pytest
 from stacks import plan as plan_cmd
 from stacks.mocks import PlanMonitor, Registration
 
-PROGRAM = '''
+PROGRAM = """
 import pulumi_kubernetes as k8s
 
 k8s.core.v1.ConfigMap("settings", metadata={"name": "settings", "namespace": "x"}, data={"a": "1"})
-'''
+"""
 
 
 def test_plan_registers_resources_without_walking_the_python_stack(tmp_path: Path, monkeypatch):
@@ -64,7 +64,9 @@ def test_plan_writes_block_yaml_in_the_objects_own_key_order(tmp_path: Path):
 
 def test_plan_keeps_the_programs_info_messages_and_not_the_sdks_debug_channel(tmp_path: Path):
     program = tmp_path / "__main__.py"
-    program.write_text("import pulumi\n" + PROGRAM + 'pulumi.log.info("G19 -> kept")\npulumi.log.debug("registration noise")\n')
+    program.write_text(
+        "import pulumi\n" + PROGRAM + 'pulumi.log.info("G19 -> kept")\npulumi.log.debug("registration noise")\n'
+    )
     _, logs = plan_cmd.run_program("speed", {}, "llm-serving", program=program)
     assert ("info", "G19 -> kept") in logs
     assert [message for level, message in logs if level == "debug"] == []
@@ -95,21 +97,30 @@ def test_crd_registry_reads_each_file_once_and_remembers_a_missing_kind(tmp_path
     from benchmarks import inputs
 
     open_ = inputs.open_regular  # every read of a file goes through the one reader's open
-    monkeypatch.setattr(inputs, "open_regular", lambda path, *a, **k: reads.append(Path(path).name) or open_(path, *a, **k))
+    monkeypatch.setattr(
+        inputs, "open_regular", lambda path, *a, **k: reads.append(Path(path).name) or open_(path, *a, **k)
+    )
     registry = CrdRegistry(tmp_path)
     for _ in range(3):
         assert registry.schema("example.com", "v1", "Gadget") is None
     assert registry.schema("example.com", "v1", "Widget") is not None
     assert registry.schema("example.com", "v1", "Widget") is not None
     # One look at each file for the missing Gadget, then the Widget file's head and body once each.
-    assert sorted(reads) == ["example.com_widgets.yaml", "example.com_widgets.yaml", "example.com_widgets.yaml", "notes.yaml"]
+    assert sorted(reads) == [
+        "example.com_widgets.yaml",
+        "example.com_widgets.yaml",
+        "example.com_widgets.yaml",
+        "notes.yaml",
+    ]
 
 
 def test_program_runs_with_the_cyclic_collector_paused_and_gets_it_back(tmp_path: Path):
     import gc
 
     program = tmp_path / "__main__.py"
-    program.write_text("import gc\nimport pulumi\n" + PROGRAM + 'pulumi.log.info(f"collector enabled: {gc.isenabled()}")\n')
+    program.write_text(
+        "import gc\nimport pulumi\n" + PROGRAM + 'pulumi.log.info(f"collector enabled: {gc.isenabled()}")\n'
+    )
     assert gc.isenabled()
     _, logs = plan_cmd.run_program("speed", {}, "llm-serving", program=program)
     assert ("info", "collector enabled: False") in logs
@@ -125,20 +136,26 @@ def test_gateway_objects_wait_in_one_chain_not_on_every_earlier_object():
     plan = user_plan("eks")
     groups = ("gateway.networking.k8s.io", "gateway.envoyproxy.io", "aigateway.envoyproxy.io")
     chain = [
-        r for r in plan.resources
-        if r.name.startswith("gateway-") and r.name != "gateway-redis-auth"
+        r
+        for r in plan.resources
+        if r.name.startswith("gateway-")
+        and r.name != "gateway-redis-auth"
         and (r.type_ == "kubernetes:core/v1:Secret" or r.type_.split(":")[1].rpartition("/")[0] in groups)
     ]
     assert len(chain) > 10
     endpoint_urns = {r.urn for r in plan.resources if r.name.startswith("inference/")}
-    key_input = {r.urn for r in plan.resources if r.name == "inference/qwen3-4b-vllm-api-key-key"}  # an input is a dependency too
+    key_input = {
+        r.urn for r in plan.resources if r.name == "inference/qwen3-4b-vllm-api-key-key"
+    }  # an input is a dependency too
     assert endpoint_urns & set(chain[0].graph.dependencies)  # the first waits for the endpoints
     for before, obj in zip(chain, chain[1:]):
         deps = set(obj.graph.dependencies)
         assert before.urn in deps and not {o.urn for o in chain if o is not before} & deps, obj.name
         assert not (endpoint_urns - key_input) & deps, obj.name
     (ingress,) = [r for r in plan.resources if r.name == "gateway-ingress"]
-    assert chain[-1].urn in ingress.graph.dependencies and not {r.urn for r in chain[:-1]} & set(ingress.graph.dependencies)
+    assert chain[-1].urn in ingress.graph.dependencies and not {r.urn for r in chain[:-1]} & set(
+        ingress.graph.dependencies
+    )
 
 
 def test_crd_file_is_parsed_once_into_a_json_copy_keyed_by_its_content(tmp_path: Path, monkeypatch):

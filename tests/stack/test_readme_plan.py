@@ -21,7 +21,11 @@ def dev_plan(crd_dir):
 
 
 def excerpt_rows(text: str) -> list[list[str]]:
-    return [[cell.strip() for cell in line.strip().strip("│").split("│")] for line in text.splitlines() if line.strip().startswith("│")]
+    return [
+        [cell.strip() for cell in line.strip().strip("│").split("│")]
+        for line in text.splitlines()
+        if line.strip().startswith("│")
+    ]
 
 
 def test_readme_counts_the_objects_the_dev_plan_renders(dev_plan):
@@ -40,4 +44,10 @@ def test_readme_table_excerpt_is_the_last_rows_of_the_dev_plan(dev_plan):
     for number, kind, name, namespace, schema, guardrails in rows:
         obj = dev_plan.objects[int(number) - 1]
         schema_cell, rules_cell = (MARKUP.sub("", cell) for cell in plan_cmd._cell(obj))
-        assert [kind, name, namespace or "-", schema, guardrails] == [obj.kind, obj.name, obj.namespace or "-", schema_cell, rules_cell], number
+        assert [kind, name, namespace or "-", schema, guardrails] == [
+            obj.kind,
+            obj.name,
+            obj.namespace or "-",
+            schema_cell,
+            rules_cell,
+        ], number

@@ -32,7 +32,9 @@ def links(text: Text) -> dict[str, str]:
 
 def test_a_catalogue_rule_id_links_to_its_section_and_the_text_stays_the_same():
     literal.forget_rules()
-    line = literal.labelled("warning", "yellow", "Ingress/x: metadata.name = 'X': [G2] not a lowercase name. Fix: [a-z]")
+    line = literal.labelled(
+        "warning", "yellow", "Ingress/x: metadata.name = 'X': [G2] not a lowercase name. Fix: [a-z]"
+    )
     assert line.plain == "warning Ingress/x: metadata.name = 'X': [G2] not a lowercase name. Fix: [a-z]"
     assert links(line) == {"G2": (PROJECT / "docs" / "guardrails.md").as_uri() + "#g2"}
     assert "## G2" in (PROJECT / "docs" / "guardrails.md").read_text().splitlines()

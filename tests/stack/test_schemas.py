@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from stacks import pinned
-from stacks import schemas
+from stacks import pinned, schemas
 
 
 def test_explicit_dir_wins_then_env_var(tmp_path, monkeypatch):
@@ -66,18 +65,36 @@ def test_a_crd_in_a_k8s_io_group_without_a_schema_is_unchecked(schema_validator)
 
 def _sources(tmp_path: Path, content: bytes) -> Path:
     path = tmp_path / "sources.json"
-    path.write_text(json.dumps([{"local": "hp/x.yaml", "repo": "o/r", "path": "p/x.yaml", "commit": "c" * 40, "blob": pinned.git_blob_id(content), "bytes": len(content)}]))
+    path.write_text(
+        json.dumps(
+            [
+                {
+                    "local": "hp/x.yaml",
+                    "repo": "o/r",
+                    "path": "p/x.yaml",
+                    "commit": "c" * 40,
+                    "blob": pinned.git_blob_id(content),
+                    "bytes": len(content),
+                }
+            ]
+        )
+    )
     return path
 
 
 def test_fetch_writes_files_whose_git_blob_matches_the_pin(tmp_path):
     content = b"kind: CustomResourceDefinition\n"
     urls = []
-    written = schemas.fetch_crds(tmp_path / "cache", lambda url: urls.append(url) or content, _sources(tmp_path, content))
+    written = schemas.fetch_crds(
+        tmp_path / "cache", lambda url: urls.append(url) or content, _sources(tmp_path, content)
+    )
     assert written == ["hp/x.yaml"] and (tmp_path / "cache" / "hp/x.yaml").read_bytes() == content
     assert urls == [f"https://raw.githubusercontent.com/o/r/{'c' * 40}/p/x.yaml"]
     # already cached and verified: nothing fetched again
-    assert schemas.fetch_crds(tmp_path / "cache", lambda url: pytest.fail("fetched again"), _sources(tmp_path, content)) == []
+    assert (
+        schemas.fetch_crds(tmp_path / "cache", lambda url: pytest.fail("fetched again"), _sources(tmp_path, content))
+        == []
+    )
 
 
 def test_fetch_refuses_content_that_differs_from_the_pin(tmp_path):

@@ -13,7 +13,11 @@ IEC = "kubernetes:inference.sagemaker.aws.amazon.com/v1:InferenceEndpointConfig"
 def call(type_, props, opts=None):
     logs: list[str] = []
     transform = make_guardrail_transform(logs.append)
-    result = transform(pulumi.ResourceTransformArgs(custom=True, type_=type_, name="hand-made", props=props, opts=opts or pulumi.ResourceOptions()))
+    result = transform(
+        pulumi.ResourceTransformArgs(
+            custom=True, type_=type_, name="hand-made", props=props, opts=opts or pulumi.ResourceOptions()
+        )
+    )
     return result, logs
 
 
@@ -27,7 +31,11 @@ def hand_written_endpoint() -> dict:
             "modelName": "Qwen3-4B",
             "endpointName": "Qwen3-4B-Instruct-2507-2026-01-13-01-12",
             "instanceType": "ml.g5.8xlarge",
-            "modelSourceConfig": {"modelSourceType": "s3", "s3Storage": {"bucketName": "b", "region": "us-east-1"}, "modelLocation": "m/"},
+            "modelSourceConfig": {
+                "modelSourceType": "s3",
+                "s3Storage": {"bucketName": "b", "region": "us-east-1"},
+                "modelLocation": "m/",
+            },
             "worker": {
                 "image": "lmsysorg/sglang:v0.5.19-cu129",
                 "command": ["python3", "-m", "sglang.launch_server"],
@@ -84,7 +92,20 @@ def test_transform_keeps_values_it_cannot_read_untouched(make_endpoint):
 def test_transform_fixes_a_gpu_deployment_rollout():
     props = {
         "metadata": {"name": "vllm"},
-        "spec": {"template": {"spec": {"containers": [{"name": "e", "image": "vllm/vllm-openai", "ports": [{"containerPort": 8000}], "resources": {"limits": {"nvidia.com/gpu": "1"}}}]}}},
+        "spec": {
+            "template": {
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "e",
+                            "image": "vllm/vllm-openai",
+                            "ports": [{"containerPort": 8000}],
+                            "resources": {"limits": {"nvidia.com/gpu": "1"}},
+                        }
+                    ]
+                }
+            }
+        },
     }
     result, logs = call("kubernetes:apps/v1:Deployment", props)
     assert result.props["spec"]["strategy"]["rollingUpdate"]["maxSurge"] == 0

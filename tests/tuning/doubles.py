@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any
 
 from stacks.tuning.deploy import Endpoint, Interrupted, Status
 from stacks.tuning.measure import BenchmarkFailed, Measurement, aggregate
@@ -37,7 +38,14 @@ class FakeStackRunner:
         if not config.get("llm-serving:endpoints"):  # the base (platform) stack
             return {"kubeconfig": "apiVersion: v1", "cluster": {"name": "base"}}
         (endpoint,) = config["llm-serving:endpoints"]
-        outputs: dict[str, Any] = {"endpoints": {endpoint["name"]: {"url": f"https://alb-{stack}.example/v1/chat/completions", "servedModelName": endpoint["model"].split("/")[-1]}}}
+        outputs: dict[str, Any] = {
+            "endpoints": {
+                endpoint["name"]: {
+                    "url": f"https://alb-{stack}.example/v1/chat/completions",
+                    "servedModelName": endpoint["model"].split("/")[-1],
+                }
+            }
+        }
         if endpoint.get("apiKey"):
             outputs["apiKeys"] = {endpoint["name"]: f"key-for-{stack}"}
         return outputs
@@ -49,7 +57,11 @@ class FakeStackRunner:
     def endpoint_status(self, stack: str, outputs: dict[str, Any]) -> Status:
         self.polls[stack] = self.polls.get(stack, 0) + 1
         if self._match(self.failed_state, stack):
-            return Status("failed", "DeploymentFailed: model container OOMKilled") if self.polls[stack] >= 2 else Status("pending", "DeploymentInProgress")
+            return (
+                Status("failed", "DeploymentFailed: model container OOMKilled")
+                if self.polls[stack] >= 2
+                else Status("pending", "DeploymentInProgress")
+            )
         if self._match(self.never_ready, stack):
             return Status("pending", "DeploymentInProgress")
         return Status("ready") if self.polls[stack] >= 2 else Status("pending", "DeploymentPending")
@@ -58,7 +70,12 @@ class FakeStackRunner:
 class SurfaceMeasurer:
     """Answers each trial from a table of metrics keyed by parameter values (a response surface)."""
 
-    def __init__(self, surface: Callable[[dict[str, Any]], Optional[dict[str, float]]], params_of: Callable[[Endpoint], dict[str, Any]], slo: dict[str, float] | None = None):
+    def __init__(
+        self,
+        surface: Callable[[dict[str, Any]], dict[str, float] | None],
+        params_of: Callable[[Endpoint], dict[str, Any]],
+        slo: dict[str, float] | None = None,
+    ):
         self.surface = surface
         self.params_of = params_of
         self.slo = slo or {}

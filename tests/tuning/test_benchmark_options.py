@@ -34,7 +34,9 @@ def _parser(config_class: type) -> argparse.ArgumentParser:
 
 def test_a_new_field_is_a_command_line_option_with_its_bounds(capsys):
     parser = _parser(WithBurst)
-    parsed = parser.parse_args(["--url", "http://127.0.0.1:9", "--model", "m", "--concurrency", "2", "--burst-size", "7"])
+    parsed = parser.parse_args(
+        ["--url", "http://127.0.0.1:9", "--model", "m", "--concurrency", "2", "--burst-size", "7"]
+    )
     config = bench_cli.config_from(parsed, WithBurst)
     assert isinstance(config, WithBurst) and config.burst_size == 7 and config.concurrency == (2,)
     assert "requests sent together at each arrival" in parser.format_help()
@@ -67,7 +69,12 @@ def test_every_grid_key_is_a_load_generator_option_or_the_grids_own():
 
 def test_the_grid_keeps_its_own_defaults_and_the_load_generators_bounds():
     bench = grid_mod.Benchmark()
-    assert (bench.scenario, bench.max_requests, bench.metrics_interval, bench.max_error_rate) == ("D(512,128)", 64, 1.0, 0.05)
+    assert (bench.scenario, bench.max_requests, bench.metrics_interval, bench.max_error_rate) == (
+        "D(512,128)",
+        64,
+        1.0,
+        0.05,
+    )
     with pytest.raises(ValidationError, match="maxRequests"):
         grid_mod.Benchmark.model_validate({"maxRequests": 1_000_001})  # benchmarks/limits.py MAX_REQUESTS
     with pytest.raises(ValidationError, match="concurrency.0"):

@@ -11,16 +11,35 @@ from stacks.tuning.deploy import Endpoint
 from stacks.tuning.measure import Measurer
 from stacks.tuning.store import TrialRecord, TrialStore
 
-BASE = {"name": "ep", "model": "org/m", "engine": "vllm", "instanceType": "g5.xlarge", "modelSource": {"type": "s3", "bucket": "bkt"}, "engineArgs": {"maxModelLen": 2048}}
+BASE = {
+    "name": "ep",
+    "model": "org/m",
+    "engine": "vllm",
+    "instanceType": "g5.xlarge",
+    "modelSource": {"type": "s3", "bucket": "bkt"},
+    "engineArgs": {"maxModelLen": 2048},
+}
 
 
 def make_grid(**extra):
-    doc = {"name": "g", "base": BASE, "parameters": {"engineArgs.maxNumSeqs": [4, 8]}, "slo": {"ttft_p90": 1.0}, "benchmark": {"scenario": "D(256,64)"}}
+    doc = {
+        "name": "g",
+        "base": BASE,
+        "parameters": {"engineArgs.maxNumSeqs": [4, 8]},
+        "slo": {"ttft_p90": 1.0},
+        "benchmark": {"scenario": "D(256,64)"},
+    }
     return grid_mod.GridSpec.model_validate({**doc, **extra})
 
 
 def sample(load, ttft, rps):
-    return {"load": load, "output_throughput": 10.0 * load, "ttft_p90": ttft, "request_throughput": rps, "error_rate": 0.0}
+    return {
+        "load": load,
+        "output_throughput": 10.0 * load,
+        "ttft_p90": ttft,
+        "request_throughput": rps,
+        "error_rate": 0.0,
+    }
 
 
 def test_capacity_of_levels_is_the_highest_slo_meeting_level_with_its_lower_bound_over_repeats():
@@ -50,7 +69,11 @@ def test_capacity_search_repeats_give_the_spread_and_the_lower_bound(monkeypatch
         return value
 
     monkeypatch.setattr(measurer, "capacity", capacity)
-    monkeypatch.setattr(measurer, "_levels", lambda config, endpoint, stop, probe=False, benchmark=None: [sample(config.concurrency[0], 0.5, 3.0)])
+    monkeypatch.setattr(
+        measurer,
+        "_levels",
+        lambda config, endpoint, stop, probe=False, benchmark=None: [sample(config.concurrency[0], 0.5, 3.0)],
+    )
     m = measurer.measure(Endpoint("http://127.0.0.1:1", "m", gpus=1), threading.Event())
     assert searches == [12, 9, 10]
     assert m.capacity["values"] == [12, 9, 10] and m.capacity["value"] == 10 and m.capacity["lower_bound"] == 9
@@ -63,10 +86,25 @@ def _trial(seqs, values, rates):
         "output_throughput": {"mean": 100.0, "min": 100.0, "max": 100.0, "stdev": 0.0, "values": [100.0]},
         "ttft_p90": {"mean": 0.5, "min": 0.5, "max": 0.5, "stdev": 0.0, "values": [0.5]},
         "meets_slo": True,
-        "capacity": {"unit": "concurrency", "source": "capacity search", "value": sorted(values)[len(values) // 2], "lower_bound": min(values),
-                     "lower_bound_rule": "min over repeats", "values": values, "request_rate": {"value": sum(rates) / len(rates), "lower_bound": min(rates), "values": rates}},
+        "capacity": {
+            "unit": "concurrency",
+            "source": "capacity search",
+            "value": sorted(values)[len(values) // 2],
+            "lower_bound": min(values),
+            "lower_bound_rule": "min over repeats",
+            "values": values,
+            "request_rate": {"value": sum(rates) / len(rates), "lower_bound": min(rates), "values": rates},
+        },
     }
-    return TrialRecord("g", f"k{seqs}", {"engineArgs.maxNumSeqs": seqs}, "succeeded", started=1795000000.0, finished=1795000100.0, metrics=metrics)
+    return TrialRecord(
+        "g",
+        f"k{seqs}",
+        {"engineArgs.maxNumSeqs": seqs},
+        "succeeded",
+        started=1795000000.0,
+        finished=1795000100.0,
+        metrics=metrics,
+    )
 
 
 def test_report_export_capacity_writes_one_reviewable_file_per_configuration(tmp_path, capsys):
@@ -78,23 +116,65 @@ def test_report_export_capacity_writes_one_reviewable_file_per_configuration(tmp
     store.save(TrialRecord("g", "k16", {"engineArgs.maxNumSeqs": 16}, "failed", error="oom"))
     store.close()
     out = tmp_path / "capacity"
-    code = stacks_main(["report", "--db", str(tmp_path / "runs.db"), "--out", str(tmp_path / "rep"), "--export-capacity", str(out)])
+    code = stacks_main(
+        ["report", "--db", str(tmp_path / "runs.db"), "--out", str(tmp_path / "rep"), "--export-capacity", str(out)]
+    )
     assert code == 0, capsys.readouterr().out
     files = sorted(out.glob("*.json"))
     assert len(files) == 2 and all(f.name.startswith("m-vllm-g5.xlarge-") for f in files)
     assert sorted(p.name for p in out.iterdir()) == sorted([*(f.name for f in files), "INDEX.md"])
     docs = {json.loads(f.read_text())["engineArgs"]["maxNumSeqs"]: json.loads(f.read_text()) for f in files}
     doc = docs[8]
-    assert list(doc) == ["schemaVersion", "model", "engine", "instanceType", "engineArgs", "workload", "slo", "capacity", "requestRate", "measured", "run", "trial", "source", "cost"]
-    assert doc["schemaVersion"] == 1 and doc["model"] == "org/m" and doc["engineArgs"] == {"maxModelLen": 2048, "maxNumSeqs": 8}
-    assert (doc["workload"], doc["slo"], doc["measured"], doc["run"], doc["trial"]) == ("D(256,64)", {"ttftP90": 1.0}, "2026-11-18", "g", "k8")
-    assert doc["capacity"] == {"unit": "concurrency", "value": 10, "lowerBound": 9, "lowerBoundRule": "min over repeats", "values": [12, 9, 10], "source": "capacity search"}
+    assert list(doc) == [
+        "schemaVersion",
+        "model",
+        "engine",
+        "instanceType",
+        "engineArgs",
+        "workload",
+        "slo",
+        "capacity",
+        "requestRate",
+        "measured",
+        "run",
+        "trial",
+        "source",
+        "cost",
+    ]
+    assert (
+        doc["schemaVersion"] == 1
+        and doc["model"] == "org/m"
+        and doc["engineArgs"] == {"maxModelLen": 2048, "maxNumSeqs": 8}
+    )
+    assert (doc["workload"], doc["slo"], doc["measured"], doc["run"], doc["trial"]) == (
+        "D(256,64)",
+        {"ttftP90": 1.0},
+        "2026-11-18",
+        "g",
+        "k8",
+    )
+    assert doc["capacity"] == {
+        "unit": "concurrency",
+        "value": 10,
+        "lowerBound": 9,
+        "lowerBoundRule": "min over repeats",
+        "values": [12, 9, 10],
+        "source": "capacity search",
+    }
     assert doc["requestRate"]["lowerBound"] == 2.25
-    assert doc["cost"] == {"perHour": None, "perMtokOutputAtSlo": None, "priceSource": None, "reason": "the trial had no price: set local.pricePerHour ($/h of this machine)"}
+    assert doc["cost"] == {
+        "perHour": None,
+        "perMtokOutputAtSlo": None,
+        "priceSource": None,
+        "reason": "the trial had no price: set local.pricePerHour ($/h of this machine)",
+    }
     assert doc["source"]["database"] == "runs.db" and doc["source"]["params"] == {"engineArgs.maxNumSeqs": 8}
     assert "capacity file:" in capsys.readouterr().out
     report_md = (tmp_path / "rep" / "report.md").read_text()
-    assert "- {'engineArgs.maxNumSeqs': 8}: 10 concurrency (lower bound 9, min over repeats of [12, 9, 10]; capacity search), 2.25 requests/s at the lower bound" in report_md
+    assert (
+        "- {'engineArgs.maxNumSeqs': 8}: 10 concurrency (lower bound 9, min over repeats of [12, 9, 10]; capacity search), 2.25 requests/s at the lower bound"
+        in report_md
+    )
 
 
 def test_the_index_maps_each_hash_named_file_to_the_configuration_it_measured(tmp_path, capsys):
@@ -106,12 +186,24 @@ def test_the_index_maps_each_hash_named_file_to_the_configuration_it_measured(tm
     out = tmp_path / "capacity"
     (out / "notes").mkdir(parents=True)
     (out / "other.json").write_text('{"not": "a capacity file"}')
-    assert stacks_main(["report", "--db", str(tmp_path / "runs.db"), "--out", str(tmp_path / "rep"), "--export-capacity", str(out)]) == 0
+    assert (
+        stacks_main(
+            ["report", "--db", str(tmp_path / "runs.db"), "--out", str(tmp_path / "rep"), "--export-capacity", str(out)]
+        )
+        == 0
+    )
     assert f"which configuration each file measured: {out / 'INDEX.md'}" in capsys.readouterr().out
-    rows = {line.split(" | ")[0].strip("| `"): line for line in (out / "INDEX.md").read_text().splitlines() if line.startswith("| `")}
+    rows = {
+        line.split(" | ")[0].strip("| `"): line
+        for line in (out / "INDEX.md").read_text().splitlines()
+        if line.startswith("| `")
+    }
     by_seqs = {json.loads((out / name).read_text())["engineArgs"]["maxNumSeqs"]: name for name in rows}
     assert set(by_seqs) == {4, 8} and "other.json" not in rows
-    assert rows[by_seqs[8]] == f"| `{by_seqs[8]}` | org/m | vllm | g5.xlarge | maxModelLen=2048, maxNumSeqs=8 | D(256,64) | 9 concurrency | 2026-11-18 | g k8 |"
+    assert (
+        rows[by_seqs[8]]
+        == f"| `{by_seqs[8]}` | org/m | vllm | g5.xlarge | maxModelLen=2048, maxNumSeqs=8 | D(256,64) | 9 concurrency | 2026-11-18 | g k8 |"
+    )
     assert "maxNumSeqs=4" in rows[by_seqs[4]] and "| 5 concurrency |" in rows[by_seqs[4]]
 
 
@@ -122,14 +214,26 @@ def test_export_capacity_into_an_unwritable_place_exits_2(tmp_path, capsys):
     store.close()
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    assert stacks_main(["report", "--db", str(tmp_path / "runs.db"), "--out", str(tmp_path / "rep"), "--export-capacity", str(blocker / "sub")]) == 2
+    assert (
+        stacks_main(
+            [
+                "report",
+                "--db",
+                str(tmp_path / "runs.db"),
+                "--out",
+                str(tmp_path / "rep"),
+                "--export-capacity",
+                str(blocker / "sub"),
+            ]
+        )
+        == 2
+    )
     assert "cannot write" in capsys.readouterr().out
 
 
 def test_every_slo_a_grid_can_set_is_an_endpoint_slo_key_so_its_capacity_file_can_match():
     from components.rules.spec import Slo
     from stacks.tuning.capacity import _camel
-
     from stacks.tuning.cost import COST_METRICS
 
     grid_slos = {k for k, sense in grid_mod.METRICS.items() if sense == "minimize" and k not in COST_METRICS}
@@ -144,7 +248,11 @@ def _priced_trial(price, tokens_at_load):
     if price is not None:
         record.metrics["cost_per_hour"] = {"mean": price, "min": price, "max": price, "stdev": 0.0, "values": [price]}
     if tokens_at_load is not None:
-        record.metrics["capacity"]["output_throughput"] = {"value": tokens_at_load, "lower_bound": tokens_at_load - 5, "values": [tokens_at_load]}
+        record.metrics["capacity"]["output_throughput"] = {
+            "value": tokens_at_load,
+            "lower_bound": tokens_at_load - 5,
+            "values": [tokens_at_load],
+        }
     return record
 
 
@@ -165,7 +273,11 @@ def test_capacity_file_cost_is_the_trial_price_and_dollars_per_mtok_at_the_slo_l
     grid = make_grid(local={"pricePerHour": 1.006})
     doc = document(grid, _priced_trial(1.006, 120.0), Path("runs.db"))
     # 120 tok/s = 0.432 M tok/h; $1.006 / 0.432 = $2.3287 per million output tokens
-    assert doc["cost"] == {"perHour": 1.006, "perMtokOutputAtSlo": 2.3287, "priceSource": "local.pricePerHour of grid g (this machine)"}
+    assert doc["cost"] == {
+        "perHour": 1.006,
+        "perMtokOutputAtSlo": 2.3287,
+        "priceSource": "local.pricePerHour of grid g (this machine)",
+    }
 
 
 def test_capacity_file_cost_names_the_snapshot_price_it_came_from(monkeypatch):
@@ -177,10 +289,24 @@ def test_capacity_file_cost_names_the_snapshot_price_it_came_from(monkeypatch):
     from stacks.tuning.capacity import document
 
     day = dt.date(2026, 11, 28)
-    table = Snapshot(region="us-east-1", date=day, prices=[Price(service="ec2", instance_type="g5.xlarge", usd_per_hour=1.006, source=Source(kind="page", url="https://example.com/prices"), taken=day)])
+    table = Snapshot(
+        region="us-east-1",
+        date=day,
+        prices=[
+            Price(
+                service="ec2",
+                instance_type="g5.xlarge",
+                usd_per_hour=1.006,
+                source=Source(kind="page", url="https://example.com/prices"),
+                taken=day,
+            )
+        ],
+    )
     monkeypatch.setattr(snapshot, "load", lambda region, directory=None, today=None: table)
     doc = document(make_grid(target="pulumi"), _priced_trial(1.006, 120.0), Path("runs.db"))
-    assert doc["cost"]["priceSource"] == "ec2 g5.xlarge us-east-1 on-demand, https://example.com/prices, taken 2026-11-28"
+    assert (
+        doc["cost"]["priceSource"] == "ec2 g5.xlarge us-east-1 on-demand, https://example.com/prices, taken 2026-11-28"
+    )
     assert doc["cost"]["perMtokOutputAtSlo"] == 2.3287
 
 
@@ -191,7 +317,10 @@ def test_capacity_file_cost_without_output_throughput_at_the_load_says_why():
 
     doc = document(make_grid(local={"pricePerHour": 1.006}), _priced_trial(1.006, None), Path("runs.db"))
     assert doc["cost"]["perHour"] == 1.006 and doc["cost"]["perMtokOutputAtSlo"] is None
-    assert doc["cost"]["reason"] == "no output throughput recorded at the capacity's load: re-measure with this version of stacks tune"
+    assert (
+        doc["cost"]["reason"]
+        == "no output throughput recorded at the capacity's load: re-measure with this version of stacks tune"
+    )
 
 
 def test_capacity_file_slo_leaves_out_a_cost_bound_so_an_endpoint_can_match_it():

@@ -16,7 +16,13 @@ from stacks.tuning.grid import expand
 from stacks.tuning.measure import cost_metrics
 from stacks.tuning.store import TrialRecord, TrialStore
 
-BASE = {"name": "ep", "model": "org/m", "engine": "vllm", "instanceType": "g5.12xlarge", "modelSource": {"type": "s3", "bucket": "bkt"}}
+BASE = {
+    "name": "ep",
+    "model": "org/m",
+    "engine": "vllm",
+    "instanceType": "g5.12xlarge",
+    "modelSource": {"type": "s3", "bucket": "bkt"},
+}
 
 
 def make_grid(**over):
@@ -27,7 +33,11 @@ def make_grid(**over):
 def snap(*prices):
     src = Source(kind="page", url="https://example.com/prices")
     day = dt.date(2026, 11, 28)
-    return Snapshot(region="us-east-1", date=day, prices=[Price(service=s, instance_type=t, usd_per_hour=usd, source=src, taken=day) for s, t, usd in prices])
+    return Snapshot(
+        region="us-east-1",
+        date=day,
+        prices=[Price(service=s, instance_type=t, usd_per_hour=usd, source=src, taken=day) for s, t, usd in prices],
+    )
 
 
 @pytest.fixture
@@ -67,7 +77,10 @@ def test_local_target_prunes_instance_type_as_a_parameter_with_the_reason():
     points = expand(grid)
     assert all(p.pruned for p in points)
     problem = points[0].problems[-1]
-    assert problem.path == "parameters.instanceType" and "the local target runs one engine process on this machine" in problem.message
+    assert (
+        problem.path == "parameters.instanceType"
+        and "the local target runs one engine process on this machine" in problem.message
+    )
 
 
 def test_local_cost_objective_without_a_machine_price_is_pruned():
@@ -76,12 +89,21 @@ def test_local_cost_objective_without_a_machine_price_is_pruned():
 
 
 def test_pulumi_grid_varying_instance_type_prunes_the_one_without_a_price(hyperpod_prices):
-    grid = make_grid(target="pulumi", parameters={"instanceType": ["g5.12xlarge", "g6.12xlarge"]}, objective={"metric": "cost_per_mtok"}, cost={"service": "sagemaker-hyperpod"})
+    grid = make_grid(
+        target="pulumi",
+        parameters={"instanceType": ["g5.12xlarge", "g6.12xlarge"]},
+        objective={"metric": "cost_per_mtok"},
+        cost={"service": "sagemaker-hyperpod"},
+    )
     by_type = {p.params["instanceType"]: p for p in expand(grid)}
     assert not by_type["g5.12xlarge"].pruned
     assert by_type["g6.12xlarge"].pruned
     problem = by_type["g6.12xlarge"].problems[-1]
-    assert problem.path == "parameters.instanceType" and "no sagemaker-hyperpod price for ml.g6.12xlarge" in problem.message and problem.value == "g6.12xlarge"
+    assert (
+        problem.path == "parameters.instanceType"
+        and "no sagemaker-hyperpod price for ml.g6.12xlarge" in problem.message
+        and problem.value == "g6.12xlarge"
+    )
     assert "prices refresh --region us-east-1" in problem.fix
 
 
@@ -89,13 +111,24 @@ def trial(key, instance, tput, rps, per_hour, ttft, replicas=1):
     def m(v):
         return {"mean": v, "min": v, "max": v, "stdev": 0.0, "values": [v, v]}
 
-    metrics = {"output_throughput": m(tput), "request_throughput": m(rps), "ttft_p90": m(ttft), "cost_per_hour": m(per_hour), "meets_slo": ttft <= 1.0}
+    metrics = {
+        "output_throughput": m(tput),
+        "request_throughput": m(rps),
+        "ttft_p90": m(ttft),
+        "cost_per_hour": m(per_hour),
+        "meets_slo": ttft <= 1.0,
+    }
     metrics["cost_per_mtok"] = m(per_hour / (tput * 3600 / 1e6))
     return TrialRecord("g", key, {"instanceType": instance, "replicas": replicas}, "succeeded", metrics=metrics)
 
 
 def test_report_ranks_by_cost_per_mtok_at_the_slo_with_cost_columns_and_month_at_peak(tmp_path):
-    grid = make_grid(target="pulumi", parameters={"instanceType": ["g5.12xlarge", "g6e.12xlarge", "p5.48xlarge"], "replicas": [1]}, objective={"metric": "cost_per_mtok"}, cost={"peakRequestsPerSecond": 20})
+    grid = make_grid(
+        target="pulumi",
+        parameters={"instanceType": ["g5.12xlarge", "g6e.12xlarge", "p5.48xlarge"], "replicas": [1]},
+        objective={"metric": "cost_per_mtok"},
+        cost={"peakRequestsPerSecond": 20},
+    )
     records = [
         trial("a", "g5.12xlarge", 1000, 4, 7.09, 0.5),  # $1.9694/Mtok; 20/4 = 5 replicas × 7.09 × 730 = $25,878.50
         trial("b", "g6e.12xlarge", 2000, 10, 10.0, 0.6),  # $1.3889/Mtok; 2 replicas × 10 × 730 = $14,600
@@ -108,7 +141,9 @@ def test_report_ranks_by_cost_per_mtok_at_the_slo_with_cost_columns_and_month_at
     written = report.write(store, tmp_path / "out")
     text = written["report"].read_text()
     ranking = text.split("## Ranked by $ per million output tokens at the SLO")[1].strip().splitlines()
-    assert ranking[0].startswith("1. {'instanceType': 'g6e.12xlarge', 'replicas': 1}: $1.3889 per million output tokens ($10.00/h at 2000 tok/s); $14,600 a month at the declared peak of 20 req/s")
+    assert ranking[0].startswith(
+        "1. {'instanceType': 'g6e.12xlarge', 'replicas': 1}: $1.3889 per million output tokens ($10.00/h at 2000 tok/s); $14,600 a month at the declared peak of 20 req/s"
+    )
     assert ranking[1].startswith("2. {'instanceType': 'g5.12xlarge', 'replicas': 1}: $1.9694 per million")
     assert "$25,878 a month" in ranking[1] or "$25,879 a month" in ranking[1]
     assert not any("p5.48xlarge" in line for line in ranking[:3] if line.startswith("3."))
@@ -164,7 +199,12 @@ class _PricedMeasurer:
         from stacks.tuning.measure import Measurement, aggregate
 
         self.prices.append(endpoint.price_per_hour)
-        sample = {"load": 8, "output_throughput": 1000.0, "ttft_p90": 0.2, **cost_metrics(1000.0, endpoint.price_per_hour)}
+        sample = {
+            "load": 8,
+            "output_throughput": 1000.0,
+            "ttft_p90": 0.2,
+            **cost_metrics(1000.0, endpoint.price_per_hour),
+        }
         return Measurement(aggregate([sample]), [sample], True, 8)
 
 
@@ -183,11 +223,18 @@ def test_cost_objective_takes_the_cheapest_load_that_meets_the_slo():
     from stacks.tuning.measure import Measurer
 
     measurer = Measurer(make_grid(local={"pricePerHour": 3.6}, objective={"metric": "cost_per_mtok"}))
-    runs = [[
-        {"load": 4, "output_throughput": 100.0, "ttft_p90": 0.3, **cost_metrics(100.0, 3.6)},  # $10/Mtok
-        {"load": 16, "output_throughput": 400.0, "ttft_p90": 0.9, **cost_metrics(400.0, 3.6)},  # $2.50/Mtok
-        {"load": 64, "output_throughput": 1000.0, "ttft_p90": 3.0, **cost_metrics(1000.0, 3.6)},  # $1/Mtok, misses the SLO
-    ]]
+    runs = [
+        [
+            {"load": 4, "output_throughput": 100.0, "ttft_p90": 0.3, **cost_metrics(100.0, 3.6)},  # $10/Mtok
+            {"load": 16, "output_throughput": 400.0, "ttft_p90": 0.9, **cost_metrics(400.0, 3.6)},  # $2.50/Mtok
+            {
+                "load": 64,
+                "output_throughput": 1000.0,
+                "ttft_p90": 3.0,
+                **cost_metrics(1000.0, 3.6),
+            },  # $1/Mtok, misses the SLO
+        ]
+    ]
     m = measurer._choose(runs)
     assert (m.load, m.meets_slo) == (16, True)
     assert m.metrics["cost_per_mtok"]["mean"] == pytest.approx(2.5)

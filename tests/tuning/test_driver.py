@@ -15,9 +15,7 @@ from stacks.tuning import report
 from stacks.tuning.driver import Driver
 from stacks.tuning.pulumi_target import PulumiDeployer, trial_config
 from stacks.tuning.store import TrialStore
-
 from tests.tuning.doubles import BlockingMeasurer, FakeStackRunner, SurfaceMeasurer
-
 
 BASE = {
     "name": "tune-qwen",
@@ -58,7 +56,9 @@ def make_driver(tmp_path: Path, grid, runner, measurer=None, stop=None):
         return handle
 
     deployer.start = start
-    measurer = measurer or SurfaceMeasurer(throughput_surface, lambda ep: {"engineArgs.maxNumSeqs": _seqs(spec_of, ep)}, grid.slo)
+    measurer = measurer or SurfaceMeasurer(
+        throughput_surface, lambda ep: {"engineArgs.maxNumSeqs": _seqs(spec_of, ep)}, grid.slo
+    )
     return Driver(grid, TrialStore(tmp_path / "t.db"), deployer, measurer, stop=stop)
 
 
@@ -77,10 +77,20 @@ def test_every_trial_deployed_measured_and_destroyed(tmp_path):
     summary = make_driver(tmp_path, grid, runner).run()
     assert statuses(summary) == {8: "succeeded", 16: "succeeded", 32: "succeeded", 64: "succeeded"}
     assert sorted(runner.destroys) == sorted(runner.ups) and runner.live == set()
-    recorded = {r.params["engineArgs.maxNumSeqs"]: (r.value("output_throughput"), r.value("ttft_p90"), r.metrics["meets_slo"]) for r in summary.records}
-    assert recorded == {8: (800.0, 0.1, True), 16: (1600.0, 0.2, True), 32: (3200.0, 0.4, True), 64: (6400.0, 0.8, False)}
+    recorded = {
+        r.params["engineArgs.maxNumSeqs"]: (r.value("output_throughput"), r.value("ttft_p90"), r.metrics["meets_slo"])
+        for r in summary.records
+    }
+    assert recorded == {
+        8: (800.0, 0.1, True),
+        16: (1600.0, 0.2, True),
+        32: (3200.0, 0.4, True),
+        64: (6400.0, 0.8, False),
+    }
     # The highest throughput misses the SLO: the best trial is 32 sequences, not 64.
-    assert [r.params for r in report.ranked(summary.records, grid)] == [{"engineArgs.maxNumSeqs": n} for n in (32, 16, 8)]
+    assert [r.params for r in report.ranked(summary.records, grid)] == [
+        {"engineArgs.maxNumSeqs": n} for n in (32, 16, 8)
+    ]
 
 
 def test_a_failed_up_is_recorded_and_its_stack_destroyed(tmp_path):
@@ -114,7 +124,10 @@ def test_g15_endpoint_never_ready_stops_at_the_deadline(tmp_path):
 def test_a_benchmark_that_times_out_is_a_failed_trial_and_the_run_goes_on(tmp_path):
     runner = FakeStackRunner()
     grid = make_grid({"engineArgs.maxNumSeqs": [8, 16]})
-    measurer = SurfaceMeasurer(lambda p: None if p["engineArgs.maxNumSeqs"] == 8 else throughput_surface(p), lambda ep: {"engineArgs.maxNumSeqs": 8 if "alb-" in ep.base_url and measurer.calls == 1 else 16})
+    measurer = SurfaceMeasurer(
+        lambda p: None if p["engineArgs.maxNumSeqs"] == 8 else throughput_surface(p),
+        lambda ep: {"engineArgs.maxNumSeqs": 8 if "alb-" in ep.base_url and measurer.calls == 1 else 16},
+    )
     summary = make_driver(tmp_path, grid, runner, measurer).run()
     assert sorted(statuses(summary).values()) == ["failed", "succeeded"]
     failed = next(r for r in summary.records if r.status == "failed")
@@ -193,7 +206,11 @@ def test_pruned_points_are_listed_with_their_rule_and_never_deployed(tmp_path):
     grid = make_grid({"engineArgs.tensorParallelSize": [1, 8], "engine": ["vllm", "sglang"], "kvCache.l1": [True]})
     summary = make_driver(tmp_path, grid, runner).run()
     pruned = [r for r in summary.records if r.status == "pruned"]
-    assert {(r.params["engine"], r.params["engineArgs.tensorParallelSize"]) for r in pruned} == {("vllm", 8), ("sglang", 1), ("sglang", 8)}
+    assert {(r.params["engine"], r.params["engineArgs.tensorParallelSize"]) for r in pruned} == {
+        ("vllm", 8),
+        ("sglang", 1),
+        ("sglang", 8),
+    }
     assert all("[G" in r.error for r in pruned)
     assert len(runner.ups) == 1
 
@@ -211,7 +228,11 @@ def test_parallel_trials_each_get_their_own_stack(tmp_path):
 
 
 def test_trial_config_replaces_endpoints_and_keeps_the_base(make_endpoint):
-    base = {"aws:region": "us-east-1", "llm-serving:cluster": {"mode": "existing", "name": "c"}, "llm-serving:endpoints": [{"name": "x"}]}
+    base = {
+        "aws:region": "us-east-1",
+        "llm-serving:cluster": {"mode": "existing", "name": "c"},
+        "llm-serving:endpoints": [{"name": "x"}],
+    }
     config = trial_config(base, make_endpoint(name="t1"), {"llm-serving:extra": 1}, "llm-serving")
     assert config["llm-serving:cluster"] == {"mode": "existing", "name": "c"}
     assert [e["name"] for e in config["llm-serving:endpoints"]] == ["t1"]
@@ -220,7 +241,12 @@ def test_trial_config_replaces_endpoints_and_keeps_the_base(make_endpoint):
 
 @pytest.mark.parametrize(
     "state,expected",
-    [("DeploymentComplete", "ready"), ("DeploymentFailed", "failed"), ("DeploymentInProgress", "pending"), (None, "pending")],
+    [
+        ("DeploymentComplete", "ready"),
+        ("DeploymentFailed", "failed"),
+        ("DeploymentInProgress", "pending"),
+        (None, "pending"),
+    ],
 )
 def test_g15_states_of_the_inference_endpoint_config(state, expected):
     assert classify(state)[0] == expected

@@ -17,11 +17,21 @@ POINTS = [(1, 10.0), (2, None), (4, 40.0), (8, 30.0)]
 
 
 def _surface(tmp_path, instance="ml.g5.12xlarge", extra=None):
-    rows = [{"params": {"engineArgs.maxNumSeqs": s}, "metrics": None if v is None else {"output_throughput": v, "ttft_p90": 0.1}} for s, v in POINTS]
+    rows = [
+        {
+            "params": {"engineArgs.maxNumSeqs": s},
+            "metrics": None if v is None else {"output_throughput": v, "ttft_p90": 0.1},
+        }
+        for s, v in POINTS
+    ]
     for row in rows:
         row.update((extra or {}).get(row["params"]["engineArgs.maxNumSeqs"], {}))
     path = tmp_path / "four.json"
-    path.write_text(json.dumps({"instanceType": instance, "objective": "output_throughput", "slo": {"ttft_p90": 1.0}, "points": rows}))
+    path.write_text(
+        json.dumps(
+            {"instanceType": instance, "objective": "output_throughput", "slo": {"ttft_p90": 1.0}, "points": rows}
+        )
+    )
     return path
 
 
@@ -35,7 +45,9 @@ def test_grid_order_reaches_the_best_at_its_third_trial_and_pays_for_the_crash_b
     lines = table(load_surface(path), _model(path), seeds=1, fraction=1.0, within=[0.0], strategies=("grid",))
     # Full grid: (1.5 + 1.0 + 1.5 + 1.5) h x 4 GPUs = 22 GPU-h; to the best: (1.5 + 1.0 + 1.5) x 4 = 16, 73 % of it.
     assert "exhaustive grid 4 trials = 22.0 GPU-h" in lines[0]
-    assert "bring-up 60 min + benchmark 30 min" in lines[0] and "GPUs per trial 4 (ml.g5.12xlarge x replicas)" in lines[0]
+    assert (
+        "bring-up 60 min + benchmark 30 min" in lines[0] and "GPUs per trial 4 (ml.g5.12xlarge x replicas)" in lines[0]
+    )
     assert lines[-1] == "| `grid` | 0 % | 1/1 | 3 | 16.0 | 73% |"
 
 

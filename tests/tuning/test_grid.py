@@ -48,7 +48,9 @@ def test_seed_incident_grid_prunes_each_invalid_combination_with_its_rule():
 
 def test_unknown_keys_and_bad_values_are_reported_together(tmp_path):
     bad = tmp_path / "g.yaml"
-    bad.write_text("name: x\nbase: {}\nparameters: {a: []}\nobjective: {metric: speed}\nslo: {output_throughput: 5}\nrepeat: 3\n")
+    bad.write_text(
+        "name: x\nbase: {}\nparameters: {a: []}\nobjective: {metric: speed}\nslo: {output_throughput: 5}\nrepeat: 3\n"
+    )
     with pytest.raises(ConfigError) as info:
         grid_mod.load(bad)
     paths = {p.path for p in info.value.problems}
@@ -65,12 +67,15 @@ def test_empty_parameter_list_is_an_error(tmp_path):
 
 def test_stand_in_engine_with_an_engine_command_beside_it_is_one_line_per_key(tmp_path):
     bad = tmp_path / "g.yaml"
-    bad.write_text("name: x\nbase: {}\nparameters: {engineArgs.maxNumSeqs: [8]}\nlocal: {engine: stand-in, command: [vllm, serve]}\n")
+    bad.write_text(
+        "name: x\nbase: {}\nparameters: {engineArgs.maxNumSeqs: [8]}\nlocal: {engine: stand-in, command: [vllm, serve]}\n"
+    )
     with pytest.raises(ConfigError) as info:
         grid_mod.load(bad)
     assert [str(p) for p in info.value.problems] == [
         "local.command = ['vllm', 'serve']: [CONFIG] local.engine stand-in runs the stand-in server (stacks/local_engine/stand_in.py), "
-        "so this would be ignored. Fix: remove local.command, or set local.engine: real to run the engine it names"]
+        "so this would be ignored. Fix: remove local.command, or set local.engine: real to run the engine it names"
+    ]
     bad.write_text("name: x\nbase: {}\nparameters: {engineArgs.maxNumSeqs: [8]}\nlocal: {engine: standin}\n")
     with pytest.raises(ConfigError) as info:
         grid_mod.load(bad)
@@ -84,7 +89,17 @@ def test_missing_file_is_a_clear_error(tmp_path):
 
 def test_a_point_that_does_not_parse_as_an_endpoint_is_pruned_with_the_field():
     grid = grid_mod.GridSpec.model_validate(
-        {"name": "g", "base": {"name": "a", "model": "m/x", "engine": "vllm", "instanceType": "g5.xlarge", "modelSource": {"type": "s3", "bucket": "bkt"}}, "parameters": {"engineArgs.maxNumSeqs": [0, 4]}}
+        {
+            "name": "g",
+            "base": {
+                "name": "a",
+                "model": "m/x",
+                "engine": "vllm",
+                "instanceType": "g5.xlarge",
+                "modelSource": {"type": "s3", "bucket": "bkt"},
+            },
+            "parameters": {"engineArgs.maxNumSeqs": [0, 4]},
+        }
     )
     zero, four = grid_mod.expand(grid)
     assert zero.pruned
@@ -98,16 +113,27 @@ def test_point_keys_are_stable_and_distinct():
 
 
 def _grid_doc(**extra):
-    base = {"name": "ep", "model": "org/m", "engine": "vllm", "instanceType": "ml.g5.12xlarge", "modelSource": {"type": "s3", "bucket": "models"}}
+    base = {
+        "name": "ep",
+        "model": "org/m",
+        "engine": "vllm",
+        "instanceType": "ml.g5.12xlarge",
+        "modelSource": {"type": "s3", "bucket": "models"},
+    }
     return {"name": "g", "base": base, **extra}
 
 
 def test_explicit_points_are_expanded_as_listed_and_checked_by_the_rules():
     grid = grid_mod.GridSpec.model_validate(
-        _grid_doc(points=[{"engineArgs.maxNumSeqs": 8}, {"engineArgs.maxNumSeqs": 64, "engineArgs.tensorParallelSize": 8}])
+        _grid_doc(
+            points=[{"engineArgs.maxNumSeqs": 8}, {"engineArgs.maxNumSeqs": 64, "engineArgs.tensorParallelSize": 8}]
+        )
     )
     points = grid_mod.expand(grid)
-    assert [p.params for p in points] == [{"engineArgs.maxNumSeqs": 8}, {"engineArgs.maxNumSeqs": 64, "engineArgs.tensorParallelSize": 8}]
+    assert [p.params for p in points] == [
+        {"engineArgs.maxNumSeqs": 8},
+        {"engineArgs.maxNumSeqs": 64, "engineArgs.tensorParallelSize": 8},
+    ]
     assert not points[0].pruned
     assert {p.rule for p in points[1].problems if p.severity == "error"} == {"G11"}  # 8 > the 4 GPUs of a g5.12xlarge
     assert grid_mod.parameter_values(grid) == {"engineArgs.maxNumSeqs": [8, 64], "engineArgs.tensorParallelSize": [8]}
@@ -147,7 +173,10 @@ def test_g21_g22_grid_prunes_sglang_behind_the_router_and_kv_cache_on_the_stock_
         "parameters: {engine: [vllm, sglang], image: [null, vllm/vllm-openai:v0.11.0]}\n"
     )
     points = grid_mod.expand(grid_mod.load(path))
-    found = {(p.params["engine"], p.params["image"]): sorted({x.rule for x in p.problems if x.severity == "error"}) for p in points}
+    found = {
+        (p.params["engine"], p.params["image"]): sorted({x.rule for x in p.problems if x.severity == "error"})
+        for p in points
+    }
     assert found == {
         ("vllm", None): [],
         ("vllm", "vllm/vllm-openai:v0.11.0"): ["G22"],
@@ -159,14 +188,47 @@ def test_g21_g22_grid_prunes_sglang_behind_the_router_and_kv_cache_on_the_stock_
 def test_c1_a_point_whose_max_replicas_cannot_carry_the_declared_peak_is_pruned(tmp_path):
     import json as json_mod
 
-    (tmp_path / "cap.json").write_text(json_mod.dumps({
-        "schemaVersion": 1, "model": "org/m", "engine": "vllm", "instanceType": "g5.xlarge", "engineArgs": {"maxModelLen": 2048}, "workload": "D(256,64)",
-        "slo": {"ttftP90": 1.0}, "capacity": {"unit": "requests_per_second", "value": 3.0, "lowerBound": 2.5, "lowerBoundRule": "min over repeats", "values": [3.0, 2.5], "source": "capacity search"},
-        "measured": "2026-11-28", "run": "r", "trial": "t", "source": {}}))
-    base = {"name": "ep", "model": "org/m", "engine": "vllm", "instanceType": "g5.xlarge", "modelSource": {"type": "s3", "bucket": "bkt"}, "engineArgs": {"maxModelLen": 2048},
-            "load": {"peakRequestsPerSecond": 10, "workload": "D(256,64)", "headroom": 0.2}, "slo": {"ttftP90": 1.0}, "capacity": "cap.json"}
-    grid = grid_mod.GridSpec.model_validate({"name": "g", "base": base, "parameters": {"replicas": [4, 5]}, "pulumi": {"projectDir": str(tmp_path)}})
+    (tmp_path / "cap.json").write_text(
+        json_mod.dumps(
+            {
+                "schemaVersion": 1,
+                "model": "org/m",
+                "engine": "vllm",
+                "instanceType": "g5.xlarge",
+                "engineArgs": {"maxModelLen": 2048},
+                "workload": "D(256,64)",
+                "slo": {"ttftP90": 1.0},
+                "capacity": {
+                    "unit": "requests_per_second",
+                    "value": 3.0,
+                    "lowerBound": 2.5,
+                    "lowerBoundRule": "min over repeats",
+                    "values": [3.0, 2.5],
+                    "source": "capacity search",
+                },
+                "measured": "2026-11-28",
+                "run": "r",
+                "trial": "t",
+                "source": {},
+            }
+        )
+    )
+    base = {
+        "name": "ep",
+        "model": "org/m",
+        "engine": "vllm",
+        "instanceType": "g5.xlarge",
+        "modelSource": {"type": "s3", "bucket": "bkt"},
+        "engineArgs": {"maxModelLen": 2048},
+        "load": {"peakRequestsPerSecond": 10, "workload": "D(256,64)", "headroom": 0.2},
+        "slo": {"ttftP90": 1.0},
+        "capacity": "cap.json",
+    }
+    grid = grid_mod.GridSpec.model_validate(
+        {"name": "g", "base": base, "parameters": {"replicas": [4, 5]}, "pulumi": {"projectDir": str(tmp_path)}}
+    )
     four, five = grid_mod.expand(grid)
     assert four.pruned and [str(p) for p in four.problems] == [
-        "base.replicas = 4: [C1] 4 × 2.5 requests/s per replica (lower bound, cap.json) = 10 < peak 10 × (1 + headroom 0.2) = 12: needs 5 replicas, has 4. Fix: set replicas: 5"]
+        "base.replicas = 4: [C1] 4 × 2.5 requests/s per replica (lower bound, cap.json) = 10 < peak 10 × (1 + headroom 0.2) = 12: needs 5 replicas, has 4. Fix: set replicas: 5"
+    ]
     assert not five.pruned and five.problems == ()

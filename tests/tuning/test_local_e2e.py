@@ -74,7 +74,13 @@ def test_rerun_resumes_without_repeating_finished_trials(tmp_path):
 
 def test_stop_during_a_trial_tears_the_engine_down(tmp_path):
     grid = fake_grid(tmp_path, parameters={"engineArgs.maxNumSeqs": [1]}, repeats=1)
-    grid = grid.model_copy(update={"benchmark": grid.benchmark.model_copy(update={"maxRequests": 10_000, "max_requests": 10_000, "max_seconds": 60})})
+    grid = grid.model_copy(
+        update={
+            "benchmark": grid.benchmark.model_copy(
+                update={"maxRequests": 10_000, "max_requests": 10_000, "max_seconds": 60}
+            )
+        }
+    )
     stop = threading.Event()
     deployer = LocalEngineDeployer(grid.local, tmp_path / "logs")
 
@@ -122,7 +128,10 @@ def test_dry_run_lists_pruned_points_with_rule_ids_and_plans_the_rest(capsys):
     for rule in ("[G8]", "[G10]", "[G11]", "[G21]", "[S2]"):  # KV cache with SGLang moved from G7 to G21
         assert rule in out
     # One line per cause, with how many points it prunes: 32 points have tensorParallelSize 4 on a 1-GPU instance.
-    assert "\n  32 point(s): base.engineArgs.tensorParallelSize = 4: [G11] g5.8xlarge has 1 GPU(s); tensor-parallel size cannot exceed it. Fix: " in out
+    assert (
+        "\n  32 point(s): base.engineArgs.tensorParallelSize = 4: [G11] g5.8xlarge has 1 GPU(s); tensor-parallel size cannot exceed it. Fix: "
+        in out
+    )
     assert out.count("[G11]") == 1 and "pruned engine=" not in out and ": passed (" not in out
     assert "plans: 9 passed, 0 failed (--verbose lists each)" in out and "dry run: nothing was deployed" in out
     assert len(out.splitlines()) == 10  # count, 6 causes (G8, G10, G11, two of G21, S2), plans, dry run, rules footer
@@ -135,7 +144,10 @@ def test_dry_run_verbose_lists_each_pruned_point_and_each_plan(capsys):
     assert main(["tune", str(GRID.parent / "seed-incidents.yaml"), "--dry-run", "--verbose"]) == 0
     out = capsys.readouterr().out
     assert out.count("[G11]") == 1 + 32 and out.count(": passed (") == 9
-    assert "pruned engine=sglang, limitMmPerPrompt=None, tensorParallelSize=1, intelligentRouting=True, l1=False, publicAlb=False: base.hyperpod.intelligentRouting = True: [G21]" in out
+    assert (
+        "pruned engine=sglang, limitMmPerPrompt=None, tensorParallelSize=1, intelligentRouting=True, l1=False, publicAlb=False: base.hyperpod.intelligentRouting = True: [G21]"
+        in out
+    )
 
 
 def test_bad_grid_file_is_one_line_per_problem(tmp_path, capsys):
@@ -167,11 +179,19 @@ def _pulumi_project(tmp_path: Path, cluster: str) -> Path:
 def test_pruning_applies_the_backend_rules_of_the_base_stacks_cluster(tmp_path, capsys):
     from stacks.__main__ import main
 
-    project = _pulumi_project(tmp_path, "{mode: eks, name: plain-eks, gpuNodeGroups: [{name: g5, instanceType: g5.xlarge}]}")
+    project = _pulumi_project(
+        tmp_path, "{mode: eks, name: plain-eks, gpuNodeGroups: [{name: g5, instanceType: g5.xlarge}]}"
+    )
     grid = {
         "name": "b",
         "target": "pulumi",
-        "base": {"name": "ep", "model": "org/m", "engine": "vllm", "instanceType": "ml.g5.xlarge", "modelSource": {"type": "s3", "bucket": "models"}},
+        "base": {
+            "name": "ep",
+            "model": "org/m",
+            "engine": "vllm",
+            "instanceType": "ml.g5.xlarge",
+            "modelSource": {"type": "s3", "bucket": "models"},
+        },
         "parameters": {"intelligentRouting": [True, False]},
         "pulumi": {"projectDir": str(project), "baseStack": "base"},
     }

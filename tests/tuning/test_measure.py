@@ -11,7 +11,13 @@ from stacks.tuning.measure import Measurer, aggregate, capacity_search, meets_sl
 
 
 def test_aggregate_over_repeats():
-    agg = aggregate([{"output_throughput": 100.0, "ttft_p90": 0.5}, {"output_throughput": 120.0, "ttft_p90": 0.7}, {"output_throughput": 110.0, "ttft_p90": None}])
+    agg = aggregate(
+        [
+            {"output_throughput": 100.0, "ttft_p90": 0.5},
+            {"output_throughput": 120.0, "ttft_p90": 0.7},
+            {"output_throughput": 110.0, "ttft_p90": None},
+        ]
+    )
     assert agg["output_throughput"]["mean"] == pytest.approx(110.0)
     assert agg["output_throughput"]["stdev"] == pytest.approx(10.0)
     assert (agg["output_throughput"]["min"], agg["output_throughput"]["max"]) == (100.0, 120.0)
@@ -26,14 +32,24 @@ def test_meets_slo_on_means():
 
 
 def make_grid(**extra):
-    return grid_mod.GridSpec.model_validate({"name": "g", "base": {}, "parameters": {"x": [1]}, "slo": {"ttft_p90": 1.0}, **extra})
+    return grid_mod.GridSpec.model_validate(
+        {"name": "g", "base": {}, "parameters": {"x": [1]}, "slo": {"ttft_p90": 1.0}, **extra}
+    )
 
 
 def test_the_best_load_meeting_the_slo_is_chosen():
     measurer = Measurer(make_grid())
     runs = [
-        [{"load": 4, "output_throughput": 100.0, "ttft_p90": 0.3}, {"load": 16, "output_throughput": 300.0, "ttft_p90": 0.9}, {"load": 64, "output_throughput": 500.0, "ttft_p90": 3.0}],
-        [{"load": 4, "output_throughput": 110.0, "ttft_p90": 0.3}, {"load": 16, "output_throughput": 320.0, "ttft_p90": 0.95}, {"load": 64, "output_throughput": 520.0, "ttft_p90": 3.2}],
+        [
+            {"load": 4, "output_throughput": 100.0, "ttft_p90": 0.3},
+            {"load": 16, "output_throughput": 300.0, "ttft_p90": 0.9},
+            {"load": 64, "output_throughput": 500.0, "ttft_p90": 3.0},
+        ],
+        [
+            {"load": 4, "output_throughput": 110.0, "ttft_p90": 0.3},
+            {"load": 16, "output_throughput": 320.0, "ttft_p90": 0.95},
+            {"load": 64, "output_throughput": 520.0, "ttft_p90": 3.2},
+        ],
     ]
     m = measurer._choose(runs)
     assert (m.load, m.meets_slo) == (16, True)
@@ -41,7 +57,14 @@ def test_the_best_load_meeting_the_slo_is_chosen():
 
 
 def test_when_no_load_meets_the_slo_the_best_is_kept_and_flagged():
-    m = Measurer(make_grid())._choose([[{"load": 4, "output_throughput": 100.0, "ttft_p90": 2.0}, {"load": 8, "output_throughput": 150.0, "ttft_p90": 4.0}]])
+    m = Measurer(make_grid())._choose(
+        [
+            [
+                {"load": 4, "output_throughput": 100.0, "ttft_p90": 2.0},
+                {"load": 8, "output_throughput": 150.0, "ttft_p90": 4.0},
+            ]
+        ]
+    )
     assert (m.load, m.meets_slo) == (8, False)
 
 
@@ -70,7 +93,12 @@ def test_engine_metrics_of_a_level_are_recorded_and_aggregated():
     from stacks.tuning.measure import level_metrics
 
     level = LevelResult.from_records("concurrency", 4, [], 0.0, {}, 0.0)
-    level.engine_metrics = {"prefix_hit_rate": 0.25, "kv_cache_usage": {"max": 0.6, "mean": 0.3}, "waiting": {"max": 2.0, "mean": 0.5}, "preemptions": 1.0}
+    level.engine_metrics = {
+        "prefix_hit_rate": 0.25,
+        "kv_cache_usage": {"max": 0.6, "mean": 0.3},
+        "waiting": {"max": 2.0, "mean": 0.5},
+        "preemptions": 1.0,
+    }
     m = level_metrics(level, 1)
     assert (m["prefix_hit_rate"], m["kv_cache_usage_max"], m["waiting_max"], m["preemptions"]) == (0.25, 0.6, 2.0, 1.0)
     other = dict(m, prefix_hit_rate=0.75)
@@ -88,15 +116,33 @@ def test_kv_use_max_of_a_trial_is_read_during_the_level_not_only_around_it():
 
     proc, url = stream_server.start(0.8, metrics="vllm")
     try:
-        grid = grid_mod.GridSpec.model_validate({"name": "g", "base": {}, "points": [{}], "benchmark": {
-            "scenario": "D(8,4)", "concurrency": [4], "maxRequests": 8, "maxSeconds": 10, "timeout": 10, "warmup": 0, "metricsInterval": 0.2}})
+        grid = grid_mod.GridSpec.model_validate(
+            {
+                "name": "g",
+                "base": {},
+                "points": [{}],
+                "benchmark": {
+                    "scenario": "D(8,4)",
+                    "concurrency": [4],
+                    "maxRequests": 8,
+                    "maxSeconds": 10,
+                    "timeout": 10,
+                    "warmup": 0,
+                    "metricsInterval": 0.2,
+                },
+            }
+        )
         measured = Measurer(grid).measure(Endpoint(url, "m", None, gpus=1), threading.Event())
     finally:
         proc.kill()
         proc.wait()
     assert measured.metrics["kv_cache_usage_max"]["max"] == 0.04  # 4 requests in flight
-    assert Measurer(grid_mod.GridSpec.model_validate({"name": "g", "base": {}, "points": [{}]})).config(
-        Endpoint(url, "m", None, gpus=1)).metrics_interval == 1.0  # the default: on
+    assert (
+        Measurer(grid_mod.GridSpec.model_validate({"name": "g", "base": {}, "points": [{}]}))
+        .config(Endpoint(url, "m", None, gpus=1))
+        .metrics_interval
+        == 1.0
+    )  # the default: on
 
 
 def test_an_invalid_level_is_no_candidate_even_with_the_best_objective():
@@ -104,8 +150,14 @@ def test_an_invalid_level_is_no_candidate_even_with_the_best_objective():
     # (benchmarks/validity.py): its other repeat does not make it a result.
     refused = [{"guard": "saturated", "reason": "saturated at 40 req/s: 64 req/s were offered"}]
     runs = [
-        [{"load": 16, "output_throughput": 300.0, "ttft_p90": 0.5, "invalid": []}, {"load": 64, "output_throughput": 500.0, "ttft_p90": 0.6, "invalid": refused}],
-        [{"load": 16, "output_throughput": 310.0, "ttft_p90": 0.5, "invalid": []}, {"load": 64, "output_throughput": 520.0, "ttft_p90": 0.6, "invalid": []}],
+        [
+            {"load": 16, "output_throughput": 300.0, "ttft_p90": 0.5, "invalid": []},
+            {"load": 64, "output_throughput": 500.0, "ttft_p90": 0.6, "invalid": refused},
+        ],
+        [
+            {"load": 16, "output_throughput": 310.0, "ttft_p90": 0.5, "invalid": []},
+            {"load": 64, "output_throughput": 520.0, "ttft_p90": 0.6, "invalid": []},
+        ],
     ]
     m = Measurer(make_grid())._choose(runs, "requests_per_second")
     assert (m.load, m.meets_slo) == (16, True)
@@ -121,8 +173,22 @@ def test_a_saturated_rate_is_kept_out_of_the_choice_and_the_capacity_and_higher_
 
     proc, url = stream_server.start(0.02, 0.005, misbehave=("--max-running", "1"))
     try:
-        grid = grid_mod.GridSpec.model_validate({"name": "g", "base": {}, "points": [{}], "slo": {"ttft_p90": 30.0}, "benchmark": {
-            "scenario": "D(16,4)", "requestRates": [10, 100, 200], "maxRequests": 30, "maxSeconds": 20, "timeout": 20, "warmup": 1}})
+        grid = grid_mod.GridSpec.model_validate(
+            {
+                "name": "g",
+                "base": {},
+                "points": [{}],
+                "slo": {"ttft_p90": 30.0},
+                "benchmark": {
+                    "scenario": "D(16,4)",
+                    "requestRates": [10, 100, 200],
+                    "maxRequests": 30,
+                    "maxSeconds": 20,
+                    "timeout": 20,
+                    "warmup": 1,
+                },
+            }
+        )
         measured = Measurer(grid, seed=3).measure(Endpoint(url, "m", None, gpus=1), threading.Event())
     finally:
         proc.kill()
@@ -130,7 +196,9 @@ def test_a_saturated_rate_is_kept_out_of_the_choice_and_the_capacity_and_higher_
     assert measured.load == 10 and measured.capacity["values"] == [10]
     by_load = {s["load"]: s for s in measured.levels}
     assert [v["guard"] for v in by_load[100]["invalid"]][:1] == ["saturated"] and 10 < by_load[100]["saturated_at"] < 30
-    assert by_load[200]["skipped"] and by_load[200]["invalid"][0]["reason"].startswith("not run: above 100, which was saturated at ")
+    assert by_load[200]["skipped"] and by_load[200]["invalid"][0]["reason"].startswith(
+        "not run: above 100, which was saturated at "
+    )
 
 
 def test_a_trial_whose_every_level_is_invalid_fails_with_the_reasons():
@@ -141,9 +209,25 @@ def test_a_trial_whose_every_level_is_invalid_fails_with_the_reasons():
 
     proc, url = stream_server.start(0.001, misbehave=("--model-name", "llama-3-8b"))
     try:
-        grid = grid_mod.GridSpec.model_validate({"name": "g", "base": {}, "points": [{}], "benchmark": {
-            "scenario": "D(8,4)", "concurrency": [2], "maxRequests": 6, "maxSeconds": 10, "timeout": 10, "warmup": 0}})
-        with pytest.raises(BenchmarkFailed, match="no valid level: load 2: model-name: 6 of 6 responses named model 'llama-3-8b', not 'm'"):
+        grid = grid_mod.GridSpec.model_validate(
+            {
+                "name": "g",
+                "base": {},
+                "points": [{}],
+                "benchmark": {
+                    "scenario": "D(8,4)",
+                    "concurrency": [2],
+                    "maxRequests": 6,
+                    "maxSeconds": 10,
+                    "timeout": 10,
+                    "warmup": 0,
+                },
+            }
+        )
+        with pytest.raises(
+            BenchmarkFailed,
+            match="no valid level: load 2: model-name: 6 of 6 responses named model 'llama-3-8b', not 'm'",
+        ):
             Measurer(grid).measure(Endpoint(url, "m", None, gpus=1), threading.Event())
     finally:
         proc.kill()
@@ -153,7 +237,13 @@ def test_a_trial_whose_every_level_is_invalid_fails_with_the_reasons():
 def test_the_grids_guard_thresholds_reach_the_load_generator():
     from stacks.tuning.deploy import Endpoint
 
-    grid = grid_mod.GridSpec.model_validate({"name": "g", "base": {}, "points": [{}], "benchmark": {
-        "maxErrorRate": 0.2, "saturationTolerance": 0.25, "maxSendLag": 0.1, "maxClientCpu": 0.8}})
+    grid = grid_mod.GridSpec.model_validate(
+        {
+            "name": "g",
+            "base": {},
+            "points": [{}],
+            "benchmark": {"maxErrorRate": 0.2, "saturationTolerance": 0.25, "maxSendLag": 0.1, "maxClientCpu": 0.8},
+        }
+    )
     cfg = Measurer(grid).config(Endpoint("http://127.0.0.1:1", "m", None, gpus=1))
     assert (cfg.max_error_rate, cfg.saturation_tolerance, cfg.max_send_lag, cfg.max_client_cpu) == (0.2, 0.25, 0.1, 0.8)

@@ -16,14 +16,18 @@ from stacks.tuning.pulumi_target import AutomationStackRunner
 pytestmark = pytest.mark.integration
 
 NO_CLI = shutil.which("pulumi") is None
-SKIP_CLI = pytest.mark.skipif(NO_CLI, reason="the pulumi CLI is not installed here (it downloads provider binaries); runs where it is")
+SKIP_CLI = pytest.mark.skipif(
+    NO_CLI, reason="the pulumi CLI is not installed here (it downloads provider binaries); runs where it is"
+)
 
 
 @SKIP_CLI
 def test_automation_runner_up_outputs_and_destroy_on_a_file_backend(tmp_path):
     project = tmp_path / "project"
     project.mkdir()
-    (project / "Pulumi.yaml").write_text(f"name: it-trial\nruntime:\n  name: python\n  options:\n    virtualenv: {Path(sys.prefix)}\n")
+    (project / "Pulumi.yaml").write_text(
+        f"name: it-trial\nruntime:\n  name: python\n  options:\n    virtualenv: {Path(sys.prefix)}\n"
+    )
     (project / "__main__.py").write_text(
         "import pulumi\ncfg = pulumi.Config()\npulumi.export('endpoints', {'ep': {'url': 'https://example/v1/chat/completions', 'state': cfg.get('state')}})\n"
     )
@@ -38,12 +42,17 @@ def test_automation_runner_up_outputs_and_destroy_on_a_file_backend(tmp_path):
 
 
 @SKIP_CLI
-@pytest.mark.skipif(not os.environ.get("LLM_SERVING_IT_BASE_STACK"), reason="set LLM_SERVING_IT_BASE_STACK to a deployed platform stack (with AWS credentials) to run a real trial")
+@pytest.mark.skipif(
+    not os.environ.get("LLM_SERVING_IT_BASE_STACK"),
+    reason="set LLM_SERVING_IT_BASE_STACK to a deployed platform stack (with AWS credentials) to run a real trial",
+)
 def test_real_trial_stack_up_and_destroy(tmp_path):
     from stacks.__main__ import main
 
     grid = tmp_path / "grid.yaml"
     grid.write_text(
-        (Path(__file__).resolve().parents[2] / "stacks" / "grids" / "qwen3-4b-g5.yaml").read_text().replace("baseStack: dev", f"baseStack: {os.environ['LLM_SERVING_IT_BASE_STACK']}")
+        (Path(__file__).resolve().parents[2] / "stacks" / "grids" / "qwen3-4b-g5.yaml")
+        .read_text()
+        .replace("baseStack: dev", f"baseStack: {os.environ['LLM_SERVING_IT_BASE_STACK']}")
     )
     assert main(["tune", str(grid), "--strategy", "grid", "--db", str(tmp_path / "it.db")]) in (0, 130)

@@ -12,8 +12,8 @@ import pytest
 from stacks.tuning.deploy import DeployError, EndpointFailed, ReadyTimeout
 from stacks.tuning.grid import PulumiTarget
 from stacks.tuning.pulumi_target import AutomationStackRunner, PulumiDeployer
-from tests.conftest import endpoint
 from tests import k8s_server as k
+from tests.conftest import endpoint
 
 IEC_PATH = k.IEC.format(ns="inference", name="qwen3-4b")
 
@@ -44,7 +44,13 @@ class StepClock:
 
 
 def _outputs(kube_api, **entry):
-    base = {"backend": "hyperpod", "namespace": "inference", "resourceName": "qwen3-4b", "url": "http://alb.example/v1/chat/completions", "state": None}
+    base = {
+        "backend": "hyperpod",
+        "namespace": "inference",
+        "resourceName": "qwen3-4b",
+        "url": "http://alb.example/v1/chat/completions",
+        "state": None,
+    }
     return {"kubeconfig": kube_api.kubeconfig(), "endpoints": {"qwen3-4b": {**base, **entry}}}
 
 
@@ -53,7 +59,9 @@ def _deployer(tmp_path, runner, clock=None):
     project.mkdir(exist_ok=True)
     (project / "Pulumi.yaml").write_text("name: llm-serving\nruntime: python\n")
     extra = {"clock": clock} if clock else {}
-    return PulumiDeployer(PulumiTarget(project_dir=str(project)), runner, tmp_path / "logs", "r", poll_interval=0.01, **extra)
+    return PulumiDeployer(
+        PulumiTarget(project_dir=str(project)), runner, tmp_path / "logs", "r", poll_interval=0.01, **extra
+    )
 
 
 def _wait(deployer, timeout=600.0):
@@ -62,14 +70,20 @@ def _wait(deployer, timeout=600.0):
 
 
 def test_pending_in_progress_complete_succeeds(tmp_path, kube_api):
-    kube_api.answer(IEC_PATH, k.iec("DeploymentPending"), k.iec("DeploymentInProgress"), k.iec("DeploymentComplete", ready=1))
+    kube_api.answer(
+        IEC_PATH, k.iec("DeploymentPending"), k.iec("DeploymentInProgress"), k.iec("DeploymentComplete", ready=1)
+    )
     ready = _wait(_deployer(tmp_path, LoopbackRunner(tmp_path, _outputs(kube_api))))
     assert ready.base_url == "http://alb.example"
     assert kube_api.hits[IEC_PATH] == 3
 
 
 def test_g15_failed_state_stops_at_once_with_the_objects_message(tmp_path, kube_api):
-    kube_api.answer(IEC_PATH, k.iec("DeploymentInProgress"), k.iec("DeploymentFailed", message="Insufficient nvidia.com/gpu on ml.g5.8xlarge"))
+    kube_api.answer(
+        IEC_PATH,
+        k.iec("DeploymentInProgress"),
+        k.iec("DeploymentFailed", message="Insufficient nvidia.com/gpu on ml.g5.8xlarge"),
+    )
     with pytest.raises(EndpointFailed, match=r"DeploymentFailed: Insufficient nvidia.com/gpu on ml.g5.8xlarge"):
         _wait(_deployer(tmp_path, LoopbackRunner(tmp_path, _outputs(kube_api)), StepClock(1.0)))
     assert kube_api.hits[IEC_PATH] == 2
@@ -82,11 +96,15 @@ def test_live_state_wins_over_the_stale_state_output(tmp_path, kube_api):
         _wait(_deployer(tmp_path, LoopbackRunner(tmp_path, _outputs(kube_api, state="DeploymentComplete"))))
 
 
-@pytest.mark.parametrize("answer", [k.iec("DeploymentInProgress"), k.HANG], ids=["state-never-completes", "api-server-hangs"])
+@pytest.mark.parametrize(
+    "answer", [k.iec("DeploymentInProgress"), k.HANG], ids=["state-never-completes", "api-server-hangs"]
+)
 def test_g15_a_hang_hits_the_deadline(tmp_path, kube_api, answer):
     kube_api.answer(IEC_PATH, answer)
     runner = LoopbackRunner(tmp_path, _outputs(kube_api), request_timeout=0.2)
-    with pytest.raises(ReadyTimeout, match=r"not ready after 600 s \(last state: .*(DeploymentInProgress|did not answer within 0.2 s)"):
+    with pytest.raises(
+        ReadyTimeout, match=r"not ready after 600 s \(last state: .*(DeploymentInProgress|did not answer within 0.2 s)"
+    ):
         _wait(_deployer(tmp_path, runner, StepClock(150.0)))
     assert kube_api.hits[IEC_PATH] == 4  # 150 s a reading: the clock, not real sleeping, ran out the 600 s
 
@@ -104,13 +122,26 @@ def test_g15_refused_kubeconfig_stops_the_wait_naming_it(tmp_path, kube_api):
 
 def test_g16_null_url_at_up_is_read_from_the_operators_ingress(tmp_path, kube_api):
     kube_api.answer(IEC_PATH, k.iec("DeploymentComplete", ready=1))
-    kube_api.answer(k.INGRESS.format(ns="hyperpod-inference-system", name="alb-qwen3-4b"), k.ingress("k8s-alb-qwen.us-east-1.elb.amazonaws.com"))
-    outputs = _outputs(kube_api, url=None, urlKind="operator-alb", urlSource="Ingress hyperpod-inference-system/alb-qwen3-4b", invocationPath="/v1/chat/completions")
+    kube_api.answer(
+        k.INGRESS.format(ns="hyperpod-inference-system", name="alb-qwen3-4b"),
+        k.ingress("k8s-alb-qwen.us-east-1.elb.amazonaws.com"),
+    )
+    outputs = _outputs(
+        kube_api,
+        url=None,
+        urlKind="operator-alb",
+        urlSource="Ingress hyperpod-inference-system/alb-qwen3-4b",
+        invocationPath="/v1/chat/completions",
+    )
     ready = _wait(_deployer(tmp_path, LoopbackRunner(tmp_path, outputs)))
     assert ready.base_url == "http://k8s-alb-qwen.us-east-1.elb.amazonaws.com"
 
 
 def test_no_kubeconfig_output_is_a_clear_error_not_a_stale_state(tmp_path):
-    runner = LoopbackRunner(tmp_path, {"endpoints": {"qwen3-4b": {"backend": "hyperpod", "state": "DeploymentComplete"}}})
-    with pytest.raises(DeployError, match=r"neither the trial stack nor the base stack exports `kubeconfig`; Fix: set pulumi.baseStack"):
+    runner = LoopbackRunner(
+        tmp_path, {"endpoints": {"qwen3-4b": {"backend": "hyperpod", "state": "DeploymentComplete"}}}
+    )
+    with pytest.raises(
+        DeployError, match=r"neither the trial stack nor the base stack exports `kubeconfig`; Fix: set pulumi.baseStack"
+    ):
         _wait(_deployer(tmp_path, runner))

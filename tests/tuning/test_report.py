@@ -11,7 +11,13 @@ from stacks.tuning.store import TrialRecord, TrialStore
 GRID = grid_mod.GridSpec.model_validate(
     {
         "name": "g",
-        "base": {"name": "ep", "model": "org/m", "engine": "vllm", "instanceType": "g5.xlarge", "modelSource": {"type": "s3", "bucket": "bkt"}},
+        "base": {
+            "name": "ep",
+            "model": "org/m",
+            "engine": "vllm",
+            "instanceType": "g5.xlarge",
+            "modelSource": {"type": "s3", "bucket": "bkt"},
+        },
         "parameters": {"engineArgs.maxNumSeqs": [2, 8, 32, 64]},
         "slo": {"ttft_p90": 1.0},
     }
@@ -21,11 +27,19 @@ GRID = grid_mod.GridSpec.model_validate(
 def trial(seqs, tput, ttft, spread=0.0, status="succeeded", repeats=2):
     values = [tput - spread, tput + spread] if repeats == 2 else [tput] * repeats
     metrics = {
-        "output_throughput": {"mean": tput, "min": tput - spread, "max": tput + spread, "stdev": spread, "values": values},
+        "output_throughput": {
+            "mean": tput,
+            "min": tput - spread,
+            "max": tput + spread,
+            "stdev": spread,
+            "values": values,
+        },
         "ttft_p90": {"mean": ttft, "min": ttft, "max": ttft, "stdev": 0.0, "values": [ttft]},
         "meets_slo": ttft <= 1.0,
     }
-    return TrialRecord("g", f"k{seqs}", {"engineArgs.maxNumSeqs": seqs}, status, metrics=metrics if status == "succeeded" else {})
+    return TrialRecord(
+        "g", f"k{seqs}", {"engineArgs.maxNumSeqs": seqs}, status, metrics=metrics if status == "succeeded" else {}
+    )
 
 
 def test_winner_is_best_under_slo_and_decisive_when_margin_beats_spread():
@@ -73,8 +87,20 @@ def test_written_report_plot_and_ready_to_paste_config(tmp_path):
 
 def test_report_shows_engine_metrics_from_the_servers_metrics_page(tmp_path):
     with_engine = trial(8, 300, 0.5)
-    with_engine.metrics["prefix_hit_rate"] = {"mean": 0.375, "min": 0.35, "max": 0.4, "stdev": 0.035, "values": [0.35, 0.4]}
-    with_engine.metrics["kv_cache_usage_max"] = {"mean": 0.5, "min": 0.5, "max": 0.5, "stdev": 0.0, "values": [0.5, 0.5]}
+    with_engine.metrics["prefix_hit_rate"] = {
+        "mean": 0.375,
+        "min": 0.35,
+        "max": 0.4,
+        "stdev": 0.035,
+        "values": [0.35, 0.4],
+    }
+    with_engine.metrics["kv_cache_usage_max"] = {
+        "mean": 0.5,
+        "min": 0.5,
+        "max": 0.5,
+        "stdev": 0.0,
+        "values": [0.5, 0.5],
+    }
     with_engine.metrics["preemptions"] = {"mean": 3.0, "min": 2.0, "max": 4.0, "stdev": 1.4, "values": [2.0, 4.0]}
     header, table = report.rows([with_engine, trial(2, 100, 0.2)], GRID)
     cols = [header.index(c) for c in ("prefix hit %", "KV use max %", "preemptions")]
@@ -85,8 +111,13 @@ def test_report_shows_engine_metrics_from_the_servers_metrics_page(tmp_path):
 def test_ready_to_paste_config_leaves_out_the_benchmark_values_a_point_was_measured_under(tmp_path):
     # tiny-cpu-prefix-caching.yaml varies benchmark.prefixGroups beside the engine option: the winner's
     # workload is no endpoint key, and EndpointSpec would reject a `benchmark` block in the stack config.
-    grid = grid_mod.GridSpec.model_validate({**GRID.model_dump(by_alias=True, exclude_none=True), "benchmark": {"prefixTokens": 1024},
-                                             "parameters": {"engineArgs.enablePrefixCaching": [True, False], "benchmark.prefixGroups": [1, 4]}})
+    grid = grid_mod.GridSpec.model_validate(
+        {
+            **GRID.model_dump(by_alias=True, exclude_none=True),
+            "benchmark": {"prefixTokens": 1024},
+            "parameters": {"engineArgs.enablePrefixCaching": [True, False], "benchmark.prefixGroups": [1, 4]},
+        }
+    )
     store = TrialStore(tmp_path / "t.db")
     store.start_run("g", grid.model_dump(mode="json", by_alias=True))
     best = trial(8, 300, 0.5)
@@ -101,10 +132,16 @@ def test_ready_to_paste_config_leaves_out_the_benchmark_values_a_point_was_measu
 def test_a_note_never_ends_in_an_empty_log_tail_label():
     died = "engine on port 41234 failed: engine exited with code 1; log tail:\n$ python -m vllm.entrypoints.openai.api_server\nValueError: max_model_len 99999 is too large\n"
     silent = "engine exited with code 137 during the benchmark; log tail:\n\n"
-    records = [TrialRecord("g", "k8", {"engineArgs.maxNumSeqs": 8}, "infeasible", error=died), TrialRecord("g", "k2", {"engineArgs.maxNumSeqs": 2}, "infeasible", error=silent)]
+    records = [
+        TrialRecord("g", "k8", {"engineArgs.maxNumSeqs": 8}, "infeasible", error=died),
+        TrialRecord("g", "k2", {"engineArgs.maxNumSeqs": 2}, "infeasible", error=silent),
+    ]
     _, rows = report.rows(records, GRID)
     notes = {row[0]: row[-1] for row in rows}
-    assert notes["8"] == "engine on port 41234 failed: engine exited with code 1; last log line: ValueError: max_model_len 99999 is too large"
+    assert (
+        notes["8"]
+        == "engine on port 41234 failed: engine exited with code 1; last log line: ValueError: max_model_len 99999 is too large"
+    )
     assert notes["2"] == "engine exited with code 137 during the benchmark"
     assert not any(note.endswith("log tail:") for note in notes.values())
 
@@ -116,7 +153,10 @@ def test_an_engine_that_wrote_nothing_gets_no_log_tail_label(tmp_path):
     empty.write_text("")
     assert exited(1, empty) == "engine exited with code 1"
     empty.write_text("$ python -m vllm\nOOM\n")
-    assert exited(1, empty, " during the benchmark") == "engine exited with code 1 during the benchmark: OOM; log tail:\n$ python -m vllm\nOOM"
+    assert (
+        exited(1, empty, " during the benchmark")
+        == "engine exited with code 1 during the benchmark: OOM; log tail:\n$ python -m vllm\nOOM"
+    )
 
 
 def test_invalid_levels_are_named_in_the_table_and_the_report_with_their_reasons(tmp_path):
@@ -124,8 +164,16 @@ def test_invalid_levels_are_named_in_the_table_and_the_report_with_their_reasons
     measured = trial(8, 300, 0.5)
     measured.levels = [
         {"load": 4, "invalid": []},
-        {"load": 16, "saturated_at": 11.2, "invalid": [{"guard": "saturated", "reason": "saturated at 11.2 req/s: 16.1 req/s were offered"}]},
-        {"load": 32, "skipped": True, "invalid": [{"guard": "saturated", "reason": "not run: above 16, which was saturated at 11.2 req/s"}]},
+        {
+            "load": 16,
+            "saturated_at": 11.2,
+            "invalid": [{"guard": "saturated", "reason": "saturated at 11.2 req/s: 16.1 req/s were offered"}],
+        },
+        {
+            "load": 32,
+            "skipped": True,
+            "invalid": [{"guard": "saturated", "reason": "not run: above 16, which was saturated at 11.2 req/s"}],
+        },
         {"load": 4, "invalid": [{"guard": "error-rate", "reason": "error rate 12.0% is over the limit of 5.0%"}]},
     ]
     header, table = report.rows([measured, trial(2, 100, 0.2)], GRID)
@@ -136,8 +184,13 @@ def test_invalid_levels_are_named_in_the_table_and_the_report_with_their_reasons
     store.save(measured)
     text = report.write(store, tmp_path / "out")["report"].read_text()
     assert "## Invalid levels" in text
-    assert "- {'engineArgs.maxNumSeqs': 8}: load 16: saturated: saturated at 11.2 req/s: 16.1 req/s were offered" in text
-    assert "- {'engineArgs.maxNumSeqs': 8}: load 32: saturated: not run: above 16, which was saturated at 11.2 req/s" in text
+    assert (
+        "- {'engineArgs.maxNumSeqs': 8}: load 16: saturated: saturated at 11.2 req/s: 16.1 req/s were offered" in text
+    )
+    assert (
+        "- {'engineArgs.maxNumSeqs': 8}: load 32: saturated: not run: above 16, which was saturated at 11.2 req/s"
+        in text
+    )
     assert "- {'engineArgs.maxNumSeqs': 8}: load 4: error-rate: error rate 12.0% is over the limit of 5.0%" in text
 
 

@@ -68,7 +68,10 @@ def rows(url: str, password: str) -> list[tuple]:
             cursor.execute("SELECT to_regclass('tuning_trials')")
             if cursor.fetchone()[0] is None:  # no worker has created the tables yet
                 return []
-            cursor.execute("SELECT key, status, attempt, owner, phase, params, error, engine FROM tuning_trials WHERE run = %s", (RUN,))
+            cursor.execute(
+                "SELECT key, status, attempt, owner, phase, params, error, engine FROM tuning_trials WHERE run = %s",
+                (RUN,),
+            )
             return cursor.fetchall()
     finally:
         conn.close()
@@ -103,12 +106,19 @@ def test_two_workers_share_one_study_and_a_killed_workers_trial_is_retried_once_
     keys = {point_key({"engineArgs.maxNumSeqs": n}): n for n in SEQS}
     final = {key: (status, attempt, error) for key, status, attempt, *_rest, error, _engine in rows(url, password)}
     assert set(final) == set(keys)
-    assert {k: v[0] for k, v in final.items()} == {k: "infeasible" if n == 128 else "succeeded" for k, n in keys.items()}
-    assert {k: v[1] for k, v in final.items()} == {k: 2 if k == killed_key else 1 for k in keys}  # one retry, only of the killed trial
+    assert {k: v[0] for k, v in final.items()} == {
+        k: "infeasible" if n == 128 else "succeeded" for k, n in keys.items()
+    }
+    assert {k: v[1] for k, v in final.items()} == {
+        k: 2 if k == killed_key else 1 for k in keys
+    }  # one retry, only of the killed trial
 
     # Each engine start writes its command line first in the trial's log: every point started once, the killed one twice.
     logs = tmp_path / "tuning-runs" / f"{RUN}-logs"
-    starts = {k: (logs / f"trial-{k}.log").read_text().count("\n$ ") + (logs / f"trial-{k}.log").read_text().startswith("$ ") for k in keys}
+    starts = {
+        k: (logs / f"trial-{k}.log").read_text().count("\n$ ") + (logs / f"trial-{k}.log").read_text().startswith("$ ")
+        for k in keys
+    }
     assert starts == {k: 2 if k == killed_key else 1 for k in keys}
 
     out = (tmp_path / "b.out").read_text()
@@ -122,7 +132,9 @@ def test_two_workers_share_one_study_and_a_killed_workers_trial_is_retried_once_
 
     conn = psycopg2.connect(url, password=password)
     with conn.cursor() as cursor:  # every stored text: results and Optuna's tables
-        cursor.execute("SELECT string_agg(t::text, ' ') FROM tuning_trials t UNION ALL SELECT string_agg(r::text, ' ') FROM tuning_runs r UNION ALL SELECT string_agg(a::text, ' ') FROM trial_user_attributes a")
+        cursor.execute(
+            "SELECT string_agg(t::text, ' ') FROM tuning_trials t UNION ALL SELECT string_agg(r::text, ' ') FROM tuning_runs r UNION ALL SELECT string_agg(a::text, ' ') FROM trial_user_attributes a"
+        )
         stored = " ".join(row[0] or "" for row in cursor.fetchall())
     conn.close()
     assert password not in stored and "stand-in/shared-model" in stored
@@ -169,7 +181,13 @@ def test_a_second_worker_with_another_grid_of_the_same_name_is_refused(postgres_
     store.close()
 
 
-@pytest.mark.parametrize("url", ["postgresql://tuner:hunter2-not-here@db.internal/tuning", "postgresql://tuner@db.internal/tuning?password=hunter2-not-here"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://tuner:hunter2-not-here@db.internal/tuning",
+        "postgresql://tuner@db.internal/tuning?password=hunter2-not-here",
+    ],
+)
 def test_a_password_in_the_db_url_is_refused_and_never_printed(url, capsys):
     """Consistent with the load generator, which refuses a key in its URL: the password comes from
     PGPASSWORD or ~/.pgpass."""
@@ -178,7 +196,10 @@ def test_a_password_in_the_db_url_is_refused_and_never_printed(url, capsys):
     for argv in (["tune", str(ROOT / "stacks/grids/tour.yaml"), "--db", url], ["report", "--db", url]):
         assert main(argv) == 2
         out = capsys.readouterr()
-        assert "a password in the --db URL would be shown in process lists, shell history and logs: remove it and set PGPASSWORD, or put it in ~/.pgpass" in out.out
+        assert (
+            "a password in the --db URL would be shown in process lists, shell history and logs: remove it and set PGPASSWORD, or put it in ~/.pgpass"
+            in out.out
+        )
         assert "postgresql://db.internal/tuning" in out.out
         assert "hunter2" not in out.out + out.err
 
@@ -193,14 +214,18 @@ def test_workers_beyond_the_cores_are_capped_with_a_note(monkeypatch):
     assert cli.workers(8, console) == 2
     assert cli.workers(2, console) == 2
     lines = console.export_text().splitlines()
-    assert lines == ["note: --workers 8 capped at 2, this machine's cores (each trial's load generator, and on --target local its engine, needs one); run more workers on other machines with --db postgresql://..."]
+    assert lines == [
+        "note: --workers 8 capped at 2, this machine's cores (each trial's load generator, and on --target local its engine, needs one); run more workers on other machines with --db postgresql://..."
+    ]
 
 
 def test_parallel_is_the_older_name_of_workers_and_says_so(capsys):
     from stacks.__main__ import main
 
     assert main(["tune", str(ROOT / "stacks/grids/tour.yaml"), "--parallel", "1", "--dry-run"]) == 0
-    assert "note: --parallel is the older name of --workers (trials at once from this process)" in capsys.readouterr().out
+    assert (
+        "note: --parallel is the older name of --workers (trials at once from this process)" in capsys.readouterr().out
+    )
 
 
 def test_a_trial_whose_worker_dies_twice_is_failed_for_good_not_retried_again(postgres_url):
@@ -243,7 +268,9 @@ def test_a_trial_whose_worker_dies_twice_is_failed_for_good_not_retried_again(po
     store.close()
 
 
-def test_stacks_report_reads_a_shared_database_with_select_alone(postgres_server, postgres_url, monkeypatch, tmp_path, capsys):
+def test_stacks_report_reads_a_shared_database_with_select_alone(
+    postgres_server, postgres_url, monkeypatch, tmp_path, capsys
+):
     """Whoever should see results needs read access only: the report creates nothing in the database."""
     import psycopg2
 
@@ -256,8 +283,21 @@ def test_stacks_report_reads_a_shared_database_with_select_alone(postgres_server
     store = SharedTrialStore(postgres_url)
     store.start_run("tour", grid.model_dump(mode="json", by_alias=True))
     for seqs, throughput in ((8, 700.0), (32, 750.0)):
-        metrics = {m: {"mean": v, "min": v, "max": v, "stdev": 0.0, "values": [v, v]} for m, v in (("output_throughput", throughput), ("ttft_p90", 0.01), ("tpot_p90", 0.005))}
-        store.save(TrialRecord("tour", f"k{seqs}", {"engineArgs.maxNumSeqs": seqs}, "succeeded", started=1.0, finished=2.0, metrics=metrics))
+        metrics = {
+            m: {"mean": v, "min": v, "max": v, "stdev": 0.0, "values": [v, v]}
+            for m, v in (("output_throughput", throughput), ("ttft_p90", 0.01), ("tpot_p90", 0.005))
+        }
+        store.save(
+            TrialRecord(
+                "tour",
+                f"k{seqs}",
+                {"engineArgs.maxNumSeqs": seqs},
+                "succeeded",
+                started=1.0,
+                finished=2.0,
+                metrics=metrics,
+            )
+        )
     store.finish_run("tour", "complete")
     store.close()
 
@@ -278,14 +318,21 @@ def test_stacks_report_reads_a_shared_database_with_select_alone(postgres_server
     assert "| 32 | succeeded | 750 |" in text and "| 8 | succeeded | 700 |" in text
 
 
-def test_the_secret_canary_never_reaches_a_shared_database(tmp_path, capsys, monkeypatch, postgres_server, postgres_url):
+def test_the_secret_canary_never_reaches_a_shared_database(
+    tmp_path, capsys, monkeypatch, postgres_server, postgres_url
+):
     """The canary of tests/faults/test_secret_canary.py, in a grid's local.env and echoed back by the engine in
     its error bodies, run against PostgreSQL: no output and no table (ours or Optuna's) holds any 8 characters of it."""
     import psycopg2
 
     from tests.faults.test_secret_canary import CANARY, _grid, assert_no_canary, leaks, stacks_cli
 
-    grid = _grid(tmp_path, lambda g: g["local"].update(env={"HF_TOKEN": CANARY}, extraArgs=["--fail-every", "1", "--error-body", f"bad token {CANARY}"]))
+    grid = _grid(
+        tmp_path,
+        lambda g: g["local"].update(
+            env={"HF_TOKEN": CANARY}, extraArgs=["--fail-every", "1", "--error-body", f"bad token {CANARY}"]
+        ),
+    )
     out = tmp_path / "out"
     out.mkdir()
     monkeypatch.chdir(out)  # a shared database's logs and report go under ./tuning-runs
@@ -297,9 +344,11 @@ def test_the_secret_canary_never_reaches_a_shared_database(tmp_path, capsys, mon
         tables = [row[0] for row in cursor.fetchall()]
         stored = ""
         for table in tables:
-            cursor.execute(f'SELECT coalesce(string_agg(t::text, chr(10)), \'\') FROM "{table}" t')
+            cursor.execute(f"SELECT coalesce(string_agg(t::text, chr(10)), '') FROM \"{table}\" t")
             stored += cursor.fetchone()[0]
     conn.close()
     assert {"tuning_runs", "tuning_trials", "trials", "trial_user_attributes"} <= set(tables)
-    assert "HF_TOKEN" in stored and "bad token" in stored  # the grid and the engine's error are stored, the token is not
+    assert (
+        "HF_TOKEN" in stored and "bad token" in stored
+    )  # the grid and the engine's error are stored, the token is not
     assert leaks(stored.encode()) == []

@@ -24,7 +24,7 @@ def budget(surface: Surface) -> int:
     return int(surface.size * 0.3)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def budget_run(path: Path, strategy: str, seed: int) -> ReplayResult:
     """A run of 30 % of the grid's trials (shared by the tests that compare the same runs)."""
     surface = load_surface(path)
@@ -37,7 +37,9 @@ def budget_run(path: Path, strategy: str, seed: int) -> ReplayResult:
 def reached(path: Path, strategy: str, seeds: range, within: float) -> list[bool]:
     """Per seed: did 30 % of the grid's trials find a point within `within` of the optimum?"""
     optimum = load_surface(path).optimum()
-    return [(best := budget_run(path, strategy, seed).best) is not None and best >= (1 - within) * optimum for seed in seeds]
+    return [
+        (best := budget_run(path, strategy, seed).best) is not None and best >= (1 - within) * optimum for seed in seeds
+    ]
 
 
 @pytest.mark.parametrize("path", SURFACES, ids=[p.stem for p in SURFACES])
@@ -61,7 +63,9 @@ def test_gp_finds_the_optimum_within_2_percent_in_30_percent_of_the_trials(path)
     surface = load_surface(path)
     trials = [budget_run(path, "gp", seed).trials_to_reach(surface, 0.02) for seed in GP_SEEDS[path]]
     within = [n for n in trials if n is not None]
-    assert len(within) >= 0.6 * len(trials), f"{path.stem}: within 2 % in {budget(surface)} trials for {len(within)} of {len(trials)} seeds: {trials}"
+    assert len(within) >= 0.6 * len(trials), (
+        f"{path.stem}: within 2 % in {budget(surface)} trials for {len(within)} of {len(trials)} seeds: {trials}"
+    )
 
 
 def test_on_the_real_cpu_surface_gp_finds_the_optimum_at_least_twice_as_often_as_tpe_or_random_order():
@@ -96,13 +100,23 @@ def test_neighbours_step_one_rank_along_one_parameter():
     grid = grid_mod.GridSpec.model_validate(
         {
             "name": "n",
-            "base": {"name": "ep", "model": "org/m", "engine": "vllm", "instanceType": "ml.g5.12xlarge", "modelSource": {"type": "s3", "bucket": "models"}},
+            "base": {
+                "name": "ep",
+                "model": "org/m",
+                "engine": "vllm",
+                "instanceType": "ml.g5.12xlarge",
+                "modelSource": {"type": "s3", "bucket": "models"},
+            },
             "parameters": {"engineArgs.maxNumSeqs": [64, 8, 16, 32], "engine": ["vllm", "sglang"]},
         }
     )
     found = neighbours(grid, {"engineArgs.maxNumSeqs": 16, "engine": "vllm"})
     # Ordinal values by rank (8 < 16 < 32 < 64 whatever the file's order); categorical: every other value.
-    assert found == [{"engineArgs.maxNumSeqs": 16, "engine": "sglang"}, {"engineArgs.maxNumSeqs": 8, "engine": "vllm"}, {"engineArgs.maxNumSeqs": 32, "engine": "vllm"}]
+    assert found == [
+        {"engineArgs.maxNumSeqs": 16, "engine": "sglang"},
+        {"engineArgs.maxNumSeqs": 8, "engine": "vllm"},
+        {"engineArgs.maxNumSeqs": 32, "engine": "vllm"},
+    ]
     assert {"engineArgs.maxNumSeqs": 64, "engine": "vllm"} not in found
 
 

@@ -23,11 +23,19 @@ def peak(x: float) -> float:
 
 def observe(xs, slo_from=None):
     """Measured points of `peak`; from `slo_from` on the SLOs are missed, by more the further out."""
-    return [Observation(np.array([x]), peak(x), (x - slo_from + 0.1) if slo_from is not None and x >= slo_from else -0.5) for x in xs]
+    return [
+        Observation(np.array([x]), peak(x), (x - slo_from + 0.1) if slo_from is not None and x >= slo_from else -0.5)
+        for x in xs
+    ]
 
 
 def test_features_rank_numbers_one_hot_the_rest_and_drop_constants():
-    points = [{"seqs": s, "engine": e, "tp": 1, "frac": f} for s in (64, 8, 16) for e in ("vllm", "sglang") for f in (0.9, 0.8)]
+    points = [
+        {"seqs": s, "engine": e, "tp": 1, "frac": f}
+        for s in (64, 8, 16)
+        for e in ("vllm", "sglang")
+        for f in (0.9, 0.8)
+    ]
     features = Features(points)
     assert [c[0] for c in features.columns] == ["engine", "frac", "seqs"]  # tp is the same everywhere
     # engine one-hot (vllm, sglang); frac has two values: categorical; seqs by rank of 8 < 16 < 64.
@@ -88,10 +96,21 @@ def oom_surface(tmp_path):
     for seqs in (8, 16, 32, 64, 128, 256):
         for tokens in (512, 1024, 2048, 4096, 8192, 16384):
             crashed = seqs * tokens > 256 * 2048
-            metrics = None if crashed else {"output_throughput": 50 * np.log2(seqs) + 10 * np.log2(tokens), "ttft_p90": 0.2}
-            points.append({"params": {"engineArgs.maxNumSeqs": seqs, "engineArgs.maxNumBatchedTokens": tokens}, "metrics": metrics})
+            metrics = (
+                None if crashed else {"output_throughput": 50 * np.log2(seqs) + 10 * np.log2(tokens), "ttft_p90": 0.2}
+            )
+            points.append(
+                {
+                    "params": {"engineArgs.maxNumSeqs": seqs, "engineArgs.maxNumBatchedTokens": tokens},
+                    "metrics": metrics,
+                }
+            )
     path = tmp_path / "oom.json"
-    path.write_text(json.dumps({"instanceType": "g5.xlarge", "objective": "output_throughput", "slo": {"ttft_p90": 1.0}, "points": points}))
+    path.write_text(
+        json.dumps(
+            {"instanceType": "g5.xlarge", "objective": "output_throughput", "slo": {"ttft_p90": 1.0}, "points": points}
+        )
+    )
     return load_surface(path)
 
 
@@ -109,7 +128,9 @@ def test_crashed_trials_are_never_retried_and_the_optimum_beside_them_is_found(t
         result = replay(surface, "gp", trials=12, seed=seed)
         crashes = [k for k in result.deployed if surface.metrics[k] is None]
         assert len(set(result.deployed)) == len(result.deployed)
-        assert len(crashes) <= len(result.deployed) // 3, f"seed {seed}: {len(crashes)} crashes in {len(result.deployed)} trials"
+        assert len(crashes) <= len(result.deployed) // 3, (
+            f"seed {seed}: {len(crashes)} crashes in {len(result.deployed)} trials"
+        )
         assert result.best == surface.optimum()
 
 
@@ -121,7 +142,9 @@ def test_parallel_proposals_are_distinct_and_skip_what_is_running(tmp_path):
     for point in strategy.propose(6, set()):  # the space-filling start, then a measured model
         metrics = surface.metrics[point.key]
         agg = {k: {"mean": v, "values": [v]} for k, v in (metrics or {}).items()}
-        strategy.tell(point, TrialRecord("p", point.key, point.params, "succeeded" if metrics else "infeasible", metrics=agg))
+        strategy.tell(
+            point, TrialRecord("p", point.key, point.params, "succeeded" if metrics else "infeasible", metrics=agg)
+        )
     running = {p.key for p in points[:3]}
     batch = strategy.propose(4, running)
     keys = [p.key for p in batch]
@@ -130,11 +153,20 @@ def test_parallel_proposals_are_distinct_and_skip_what_is_running(tmp_path):
 
 
 def test_gp_models_an_explicit_points_list_too():
-    listed = [{"engineArgs.maxNumSeqs": s, "engineArgs.maxNumBatchedTokens": t} for s, t in ((8, 512), (16, 512), (16, 2048), (64, 1024), (128, 4096), (256, 8192))]
+    listed = [
+        {"engineArgs.maxNumSeqs": s, "engineArgs.maxNumBatchedTokens": t}
+        for s, t in ((8, 512), (16, 512), (16, 2048), (64, 1024), (128, 4096), (256, 8192))
+    ]
     grid = grid_mod.GridSpec.model_validate(
         {
             "name": "listed",
-            "base": {"name": "ep", "model": "org/m", "engine": "vllm", "instanceType": "ml.g5.12xlarge", "modelSource": {"type": "s3", "bucket": "models"}},
+            "base": {
+                "name": "ep",
+                "model": "org/m",
+                "engine": "vllm",
+                "instanceType": "ml.g5.12xlarge",
+                "modelSource": {"type": "s3", "bucket": "models"},
+            },
             "points": listed,
             "strategy": "gp",
         }
@@ -146,7 +178,16 @@ def test_gp_models_an_explicit_points_list_too():
         (point,) = batch
         seen.append(point.params)
         value = point.params["engineArgs.maxNumSeqs"] * 1.0
-        strategy.tell(point, TrialRecord("listed", point.key, point.params, "succeeded", metrics={"output_throughput": {"mean": value, "values": [value]}}))
+        strategy.tell(
+            point,
+            TrialRecord(
+                "listed",
+                point.key,
+                point.params,
+                "succeeded",
+                metrics={"output_throughput": {"mean": value, "values": [value]}},
+            ),
+        )
     order = lambda p: (p["engineArgs.maxNumSeqs"], p["engineArgs.maxNumBatchedTokens"])  # noqa: E731
     assert sorted(seen, key=order) == sorted(listed, key=order)  # every listed point once, nothing else
 
@@ -163,18 +204,41 @@ def test_gp_models_an_explicit_points_list_too():
 )
 def test_slo_margin_and_optuna_constraint_read_the_same_excess(status, ttft, slo, margin, optuna_constraint):
     grid = grid_mod.GridSpec.model_validate(
-        {"name": "m", "base": {"name": "ep", "model": "org/m", "engine": "vllm", "instanceType": "ml.g5.12xlarge", "modelSource": {"type": "s3", "bucket": "b"}}, "parameters": {"engineArgs.maxNumSeqs": [8, 16]}, "slo": slo}
+        {
+            "name": "m",
+            "base": {
+                "name": "ep",
+                "model": "org/m",
+                "engine": "vllm",
+                "instanceType": "ml.g5.12xlarge",
+                "modelSource": {"type": "s3", "bucket": "b"},
+            },
+            "parameters": {"engineArgs.maxNumSeqs": [8, 16]},
+            "slo": slo,
+        }
     )
-    metrics = {"output_throughput": {"mean": 100.0, "values": [100.0]}} | ({"ttft_p90": {"mean": ttft, "values": [ttft]}} if ttft is not None else {})
+    metrics = {"output_throughput": {"mean": 100.0, "values": [100.0]}} | (
+        {"ttft_p90": {"mean": ttft, "values": [ttft]}} if ttft is not None else {}
+    )
     record = TrialRecord("m", "k", {"engineArgs.maxNumSeqs": 8}, status, metrics=metrics)
     assert strategies.slo_margin(record, grid) == pytest.approx(margin)
     assert strategies.constraint(record, grid) == pytest.approx(optuna_constraint)
 
 
-
 def test_a_grid_with_nothing_varying_is_proposed_as_is():
     grid = grid_mod.GridSpec.model_validate(
-        {"name": "one", "base": {"name": "ep", "model": "org/m", "engine": "vllm", "instanceType": "g5.xlarge", "modelSource": {"type": "s3", "bucket": "models"}}, "parameters": {"engineArgs.maxNumSeqs": [8]}, "strategy": "gp"}
+        {
+            "name": "one",
+            "base": {
+                "name": "ep",
+                "model": "org/m",
+                "engine": "vllm",
+                "instanceType": "g5.xlarge",
+                "modelSource": {"type": "s3", "bucket": "models"},
+            },
+            "parameters": {"engineArgs.maxNumSeqs": [8]},
+            "strategy": "gp",
+        }
     )
     points = grid_mod.expand(grid)
     strategy = strategies.make("gp", grid, points, {}, strategies.make_study(grid, "one", None))

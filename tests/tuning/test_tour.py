@@ -40,12 +40,22 @@ def test_make_tour_tunes_reports_exports_the_capacity_file_and_prints_the_c1_ver
     assert "Winner: {'engineArgs.maxNumSeqs': 32}" in report  # the largest batch that starts wins by construction
 
     doc = json.loads((tmp_path / "tour" / "capacity" / WINNER_FILE).read_text())
-    assert (doc["model"], doc["engineArgs"], doc["workload"], doc["slo"]) == ("stand-in/tour-model", {"maxModelLen": 2048, "maxNumSeqs": 32}, "D(16,24)", {"ttftP90": 0.06})
+    assert (doc["model"], doc["engineArgs"], doc["workload"], doc["slo"]) == (
+        "stand-in/tour-model",
+        {"maxModelLen": 2048, "maxNumSeqs": 32},
+        "D(16,24)",
+        {"ttftP90": 0.06},
+    )
     assert doc["source"]["standIn"] is True and doc["requestRate"]["lowerBound"] > 0
 
     # The plan judged the shipped stack against that file: a verdict with the sums, never "no capacity file".
     verdict = next(line for line in out.splitlines() if line.startswith("C1 "))
-    assert verdict.startswith(("C1 passed: endpoints[0].autoscaling.maxReplicas: 3 × ", "C1 failed: endpoints[0].autoscaling.maxReplicas = 3: ")), verdict
+    assert verdict.startswith(
+        (
+            "C1 passed: endpoints[0].autoscaling.maxReplicas: 3 × ",
+            "C1 failed: endpoints[0].autoscaling.maxReplicas = 3: ",
+        )
+    ), verdict
     assert f"(lower bound, capacity/{WINNER_FILE})" in verdict and "peak 80 × (1 + headroom 0.2) = 96" in verdict
     assert "[C1] the capacity file was measured on the stand-in engine" in out
     assert "tour done in" in out and "stand-in engine: not real numbers" in out
@@ -64,11 +74,27 @@ def _project(tmp_path: Path, per_replica: float, max_replicas: int) -> Path:
     stack = tour.STACK_FILE.read_text().replace("maxReplicas: 3,", f"maxReplicas: {max_replicas},")
     (project / "Pulumi.tour.yaml").write_text(stack)
     doc = {
-        "schemaVersion": 1, "model": "stand-in/tour-model", "engine": "vllm", "instanceType": "g5.xlarge",
-        "engineArgs": {"maxModelLen": 2048, "maxNumSeqs": 32}, "workload": "D(16,24)", "slo": {"ttftP90": 0.06},
-        "capacity": {"unit": "concurrency", "value": 16, "lowerBound": 16, "lowerBoundRule": "min over repeats", "values": [16, 16], "source": "best SLO-meeting level"},
+        "schemaVersion": 1,
+        "model": "stand-in/tour-model",
+        "engine": "vllm",
+        "instanceType": "g5.xlarge",
+        "engineArgs": {"maxModelLen": 2048, "maxNumSeqs": 32},
+        "workload": "D(16,24)",
+        "slo": {"ttftP90": 0.06},
+        "capacity": {
+            "unit": "concurrency",
+            "value": 16,
+            "lowerBound": 16,
+            "lowerBoundRule": "min over repeats",
+            "values": [16, 16],
+            "source": "best SLO-meeting level",
+        },
         "requestRate": {"value": per_replica, "lowerBound": per_replica, "values": [per_replica]},
-        "measured": "2026-12-06", "run": "tour", "trial": "k", "source": {"database": "tour.db", "target": "local", "standIn": True}, "cost": None,
+        "measured": "2026-12-06",
+        "run": "tour",
+        "trial": "k",
+        "source": {"database": "tour.db", "target": "local", "standIn": True},
+        "cost": None,
     }
     (project / "capacity" / WINNER_FILE).write_text(json.dumps(doc))
     return project
@@ -76,27 +102,45 @@ def _project(tmp_path: Path, per_replica: float, max_replicas: int) -> Path:
 
 def test_tour_verdict_passes_with_the_sums_when_the_replicas_carry_the_peak(tmp_path):
     assert tour.c1_verdict(_project(tmp_path, 50.0, 3)) == [
-        ("passed", f"endpoints[0].autoscaling.maxReplicas: 3 × 50 requests/s per replica (lower bound, capacity/{WINNER_FILE}) = 150 ≥ peak 80 × (1 + headroom 0.2) = 96")]
+        (
+            "passed",
+            f"endpoints[0].autoscaling.maxReplicas: 3 × 50 requests/s per replica (lower bound, capacity/{WINNER_FILE}) = 150 ≥ peak 80 × (1 + headroom 0.2) = 96",
+        )
+    ]
 
 
 def test_tour_verdict_fails_with_the_replicas_needed_then_the_fix(tmp_path):
     assert tour.c1_verdict(_project(tmp_path, 50.0, 1)) == [
-        ("failed", f"endpoints[0].autoscaling.maxReplicas = 1: 1 × 50 requests/s per replica (lower bound, capacity/{WINNER_FILE}) = 50 < peak 80 × (1 + headroom 0.2) = 96: "
-                   "needs 2 replicas, has 1\n  fix: set autoscaling.maxReplicas: 2")]
+        (
+            "failed",
+            f"endpoints[0].autoscaling.maxReplicas = 1: 1 × 50 requests/s per replica (lower bound, capacity/{WINNER_FILE}) = 50 < peak 80 × (1 + headroom 0.2) = 96: "
+            "needs 2 replicas, has 1\n  fix: set autoscaling.maxReplicas: 2",
+        )
+    ]
 
 
 def test_tour_verdict_names_a_missing_capacity_file(tmp_path):
     project = _project(tmp_path, 50.0, 3)
     (project / "capacity" / WINNER_FILE).unlink()
     (verdict, line), (also, derived) = tour.c1_verdict(project)
-    assert verdict == "failed" and line.startswith(f"endpoints[0].capacity = 'capacity/{WINNER_FILE}': no capacity file at ")
-    assert also == "failed" and derived.startswith("endpoints[0].autoscaling.target = 'fromCapacity': needs a matching capacity file")
+    assert verdict == "failed" and line.startswith(
+        f"endpoints[0].capacity = 'capacity/{WINNER_FILE}': no capacity file at "
+    )
+    assert also == "failed" and derived.startswith(
+        "endpoints[0].autoscaling.target = 'fromCapacity': needs a matching capacity file"
+    )
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="no make on this machine")
 def test_make_tour_target_runs_the_tour_after_setup():
     # --no-print-directory: under `make test` (a make inside make) the nested make would print its directory.
-    dry = subprocess.run(["make", "--no-print-directory", "-n", "tour", "VENV=/nonexistent-venv"], cwd=ROOT, capture_output=True, text=True, timeout=30)
+    dry = subprocess.run(
+        ["make", "--no-print-directory", "-n", "tour", "VENV=/nonexistent-venv"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert dry.returncode == 0, dry.stderr
     lines = dry.stdout.splitlines()
     assert lines[-1] == "/nonexistent-venv/bin/python -m stacks.tour"

@@ -6,8 +6,9 @@ object and never compare a backend's name.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional
+from typing import Any
 
 from ..endpoint import ResolvedEndpoint
 from ..paths import ConfigPaths
@@ -16,7 +17,7 @@ from ..spec import EndpointSpec, IngressSpec, PlatformSpec
 from .engine_checks import EngineContainerView
 from .kinds import Checker, Fixer, Kind, group_kind
 
-State = tuple[Optional[str], Optional[str]]
+State = tuple[str | None, str | None]
 
 
 @dataclass(frozen=True)
@@ -24,15 +25,15 @@ class RenderContext:
     """What rendering needs besides the endpoint: every value the stack knows only at `up` may be a Pulumi
     Output, which the rules place and never inspect."""
 
-    region: Optional[str] = None
+    region: str | None = None
     """The AWS region, for S3 model sources without their own region."""
     ingress: IngressSpec = field(default_factory=IngressSpec)
     """ALB settings (certificate, inbound CIDRs, router Service and port) of the endpoint's Ingress."""
     api_key: Any = None
     """The key's value: only a backend whose router reads it as a plain value places it (G9)."""
-    api_key_secret: Optional[str] = None
+    api_key_secret: str | None = None
     """The key Secret's name; None without `apiKey` (or before the key exists)."""
-    alb_tags: Optional[Mapping[str, str]] = None
+    alb_tags: Mapping[str, str] | None = None
     """Tags of the endpoint's ALB (S6)."""
     tls: Any = None
     """The endpoint's `rules.alb_tls.ResolvedTls`; None: worked out from `ingress`."""
@@ -68,7 +69,7 @@ class LiveReference:
     kind: str
     state: Callable[[Any], State]
     """The object's `status` -> (state word, detail) (components/rules/backends/state.py)."""
-    replicas: Callable[[Mapping[str, Any]], tuple[Optional[int], Optional[int]]] = lambda obj: (None, None)
+    replicas: Callable[[Mapping[str, Any]], tuple[int | None, int | None]] = lambda obj: (None, None)
     """(ready, wanted) replicas from the whole object; (None, None) where its status counts none."""
     conditions: Callable[[Mapping[str, Any]], list[Any]] = lambda status: list(status.get("conditions") or [])
     """Every condition of a `status`, the newest of which `stacks status` shows."""
@@ -108,7 +109,7 @@ class Backend:
     fixers: Mapping[Kind, Fixer]
     """The repairs of each of its kinds."""
     live: LiveReference
-    options: Optional[type] = None
+    options: type | None = None
     """Its options model (the `EndpointSpec` field named after the backend), None when it has none."""
     validate: Callable[[EndpointSpec, str], list[Problem]] = lambda spec, path: []
     """Config rules of one endpoint on this backend (before anything is declared, and in grid pruning)."""
@@ -116,11 +117,11 @@ class Backend:
     """What the endpoint needs from the cluster and the platform (add-ons, model sources, features it refuses)."""
     has_alb: Callable[[EndpointSpec], bool] = lambda spec: False
     """The stack declares an ALB Ingress for the endpoint."""
-    public_load_balancer: Callable[[EndpointSpec], Optional[str]] = lambda spec: None
+    public_load_balancer: Callable[[EndpointSpec], str | None] = lambda spec: None
     """With `publicAlb`: the internet-facing load balancer the stack declares ("ALB", "NLB"), or None."""
-    autoscaler: Optional[str] = None
+    autoscaler: str | None = None
     """The per-replica autoscaler a capacity target drives (`hpa`, `keda`), None where it scales by min/max only."""
-    upstream: Callable[[EndpointSpec, PlatformSpec], Optional[Upstream]] = lambda spec, platform: None
+    upstream: Callable[[EndpointSpec, PlatformSpec], Upstream | None] = lambda spec, platform: None
     """The in-cluster Service a gateway routes to, None where the stack declares none it could name."""
     immutable_fields: tuple[str, ...] = ()
     """Fields of its own object (`live.kind`) its operator cannot change in place (G19): a change replaces it."""
@@ -134,7 +135,7 @@ class Backend:
     components/rules/inference_pool.py); every other backend refuses that key."""
     names_cluster_wide: bool = False
     """Its operator names objects after the endpoint name alone, in one namespace (G2 across namespaces)."""
-    default_on: Optional[str] = None
+    default_on: str | None = None
     """The backend an endpoint without `backend` gets: `operator` where the HyperPod operator runs, `plain` elsewhere."""
     uses_load_balancer: bool = True
     """It reads `loadBalancer` (the operator's router backend makes its own ALB and ignores the key)."""
@@ -143,7 +144,7 @@ class Backend:
     operator_features: bool = False
     """It runs the HyperPod operator's features (intelligent routing, KV-cache offload, prefetch, the TLS
     certificate output, KEDA triggers, FSx sources); every other backend refuses them up front."""
-    operator_addon: Optional[str] = None
+    operator_addon: str | None = None
     """The platform add-on that installs its operator (O8), None when the stack has none to install."""
     operator_requires: Mapping[str, str] = field(default_factory=dict)
     """Add-ons its operator's chart needs besides itself (O8), each with what breaks without it."""

@@ -8,15 +8,16 @@ resolved endpoint, so a model container is the same whatever wraps it.
 from __future__ import annotations
 
 import re
-from typing import Any, Optional
+from typing import Any
+
+import components.rules.backends.engine_checks as engine_checks
+import components.rules.backends.reader as reader
 
 from .. import engines, instances
 from ..catalog import B1, G11, G13
 from ..endpoint import API_KEY_SECRET_KEY, GPU, ResolvedEndpoint
 from ..problems import Change, Problem
 from ..spec import HuggingFaceSource
-import components.rules.backends.engine_checks as engine_checks
-import components.rules.backends.reader as reader
 from .reader import INSTANCE_LABEL
 
 CONTAINER_NAME = "engine"
@@ -28,18 +29,34 @@ HF_TOKEN_ENV = "HF_TOKEN"
 _SHELL_REF = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
 
 
-def env(r: ResolvedEndpoint, api_key_secret: Optional[str]) -> list[dict[str, Any]]:
+def env(r: ResolvedEndpoint, api_key_secret: str | None) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in sorted(r.env.items())]
     if r.api_key_env:
         # Outside HyperPod no operator copies env to a router: the key stays in its Secret (S3).
-        out.append({"name": r.api_key_env, "valueFrom": {"secretKeyRef": {"name": api_key_secret or r.api_key_secret, "key": API_KEY_SECRET_KEY}}})
+        out.append(
+            {
+                "name": r.api_key_env,
+                "valueFrom": {"secretKeyRef": {"name": api_key_secret or r.api_key_secret, "key": API_KEY_SECRET_KEY}},
+            }
+        )
     src = r.spec.model_source
     if isinstance(src, HuggingFaceSource) and src.token_secret:
-        out.append({"name": HF_TOKEN_ENV, "valueFrom": {"secretKeyRef": {"name": src.token_secret.name, "key": src.token_secret.key}}})
+        out.append(
+            {
+                "name": HF_TOKEN_ENV,
+                "valueFrom": {"secretKeyRef": {"name": src.token_secret.name, "key": src.token_secret.key}},
+            }
+        )
     return out
 
 
-def container(r: ResolvedEndpoint, model_arg: str, mounts: list[dict[str, Any]], api_key_secret: Optional[str] = None, name: str = CONTAINER_NAME) -> dict[str, Any]:
+def container(
+    r: ResolvedEndpoint,
+    model_arg: str,
+    mounts: list[dict[str, Any]],
+    api_key_secret: str | None = None,
+    name: str = CONTAINER_NAME,
+) -> dict[str, Any]:
     return {
         "name": name,
         "image": r.image,
@@ -59,7 +76,10 @@ def shm_volume() -> dict[str, Any]:
 
 def placement(r: ResolvedEndpoint) -> dict[str, Any]:
     """G11: pinned to the intended instance type, tolerating the GPU taint."""
-    return {"nodeSelector": {INSTANCE_LABEL: instances.ec2_name(r.spec.instance_type.strip().lower())}, "tolerations": [dict(GPU_TOLERATION)]}
+    return {
+        "nodeSelector": {INSTANCE_LABEL: instances.ec2_name(r.spec.instance_type.strip().lower())},
+        "tolerations": [dict(GPU_TOLERATION)],
+    }
 
 
 # ---------------------------------------------------------------- checks
@@ -70,7 +90,15 @@ def check_args_expansion(args: Any, base: str) -> list[Problem]:
     for i, arg in enumerate(args if isinstance(args, list) else []):
         text = str(arg)
         for match in _SHELL_REF.finditer(text.replace("$(", "\0(")):
-            problems.append(Problem(f"{base}.args[{i}]", arg, B1, f"${match.group(1)} is not expanded: the kubelet substitutes only $(VAR) and there is no shell, so the engine gets the literal text", f"write $({match.group(1)}) as its own list item"))
+            problems.append(
+                Problem(
+                    f"{base}.args[{i}]",
+                    arg,
+                    B1,
+                    f"${match.group(1)} is not expanded: the kubelet substitutes only $(VAR) and there is no shell, so the engine gets the literal text",
+                    f"write $({match.group(1)}) as its own list item",
+                )
+            )
     return problems
 
 
@@ -78,7 +106,15 @@ def check_engine_container(c: dict[str, Any], view: engine_checks.EngineContaine
     """B1 (a named container, `$(VAR)` args) and G3-G13 (engine_checks) on one Kubernetes engine container."""
     problems: list[Problem] = []
     if not c.get("name"):
-        problems.append(Problem(f"{view.path}.name", None, B1, "container without a name: the pod is rejected (spec.template.spec.containers[0].name: Required value)", f"name it, e.g. {CONTAINER_NAME!r}"))
+        problems.append(
+            Problem(
+                f"{view.path}.name",
+                None,
+                B1,
+                "container without a name: the pod is rejected (spec.template.spec.containers[0].name: Required value)",
+                f"name it, e.g. {CONTAINER_NAME!r}",
+            )
+        )
     problems += check_args_expansion(c.get("args"), view.path)
     return problems + engine_checks.check(view)
 
@@ -86,13 +122,31 @@ def check_engine_container(c: dict[str, Any], view: engine_checks.EngineContaine
 def check_placement(pod: dict[str, Any], base: str) -> list[Problem]:
     problems = []
     if not pod.get("nodeSelector") and not pod.get("affinity"):
-        problems.append(Problem(f"{base}.nodeSelector", None, G11, "GPU pod not pinned to an instance type: the autoscaler may pick a cheaper GPU (a deployment meant for g5 ran on a g4dn T4)", f"set nodeSelector {INSTANCE_LABEL}"))
+        problems.append(
+            Problem(
+                f"{base}.nodeSelector",
+                None,
+                G11,
+                "GPU pod not pinned to an instance type: the autoscaler may pick a cheaper GPU (a deployment meant for g5 ran on a g4dn T4)",
+                f"set nodeSelector {INSTANCE_LABEL}",
+            )
+        )
     if not any(isinstance(t, dict) and t.get("key") == GPU for t in pod.get("tolerations") or []):
-        problems.append(Problem(f"{base}.tolerations", None, G11, "GPU pod does not tolerate the GPU taint", f"add toleration key {GPU}, operator Exists, effect NoSchedule"))
+        problems.append(
+            Problem(
+                f"{base}.tolerations",
+                None,
+                G11,
+                "GPU pod does not tolerate the GPU taint",
+                f"add toleration key {GPU}, operator Exists, effect NoSchedule",
+            )
+        )
     return problems
 
 
-def fix_engine_container(container: dict[str, Any], base: str, pod: dict[str, Any], instance: Optional[str]) -> list[Change]:
+def fix_engine_container(
+    container: dict[str, Any], base: str, pod: dict[str, Any], instance: str | None
+) -> list[Change]:
     """Every repair of an engine container in a pod spec (`pod`: its volumes), whatever the backend: the command,
     `--port` = the container port, the served model name where the model flag names a model id (a mounted path
     names none), SGLang's metrics, the defaults, the GPU workaround env (engine_checks), the probes (G4), an
@@ -100,7 +154,11 @@ def fix_engine_container(container: dict[str, Any], base: str, pod: dict[str, An
     changes: list[Change] = []
     engine = reader.detect_engine(container)
     ports = container.get("ports") or []
-    port = ports[0].get("containerPort") if ports and isinstance(ports[0], dict) and isinstance(ports[0].get("containerPort"), int) else None
+    port = (
+        ports[0].get("containerPort")
+        if ports and isinstance(ports[0], dict) and isinstance(ports[0].get("containerPort"), int)
+        else None
+    )
     if engine is not None:
         changes += engine_checks.fix_command(container, base, engine)
         args = [str(a) for a in container.get("args") or []]
@@ -121,5 +179,9 @@ def fix_engine_container(container: dict[str, Any], base: str, pod: dict[str, An
         mounts.append({"name": SHM_VOLUME, "mountPath": "/dev/shm"})
         if not any(isinstance(v, dict) and v.get("name") == SHM_VOLUME for v in pod.get("volumes") or []):
             pod.setdefault("volumes", []).append({"name": SHM_VOLUME, "emptyDir": {"medium": "Memory"}})
-        changes.append(Change(f"{base}.volumeMounts[/dev/shm]", None, SHM_VOLUME, G13, "memory-backed shared memory for the engine"))
+        changes.append(
+            Change(
+                f"{base}.volumeMounts[/dev/shm]", None, SHM_VOLUME, G13, "memory-backed shared memory for the engine"
+            )
+        )
     return changes

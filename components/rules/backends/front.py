@@ -4,7 +4,8 @@ in front of its predictor (its own Service is headless)."""
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 from .. import ingress as ingress_rules
 from ..endpoint import resolve
@@ -16,11 +17,15 @@ from .container import PORT_NAME
 SERVICE_PORT = 80
 
 
-def service(spec: EndpointSpec, load_balancer: Optional[str] = None) -> dict[str, Any]:
+def service(spec: EndpointSpec, load_balancer: str | None = None) -> dict[str, Any]:
     """The endpoint's Service: ClusterIP, or an NLB with `load_balancer` (the backend's, `spec.load_balancer` when None)."""
     r = resolve(spec)
     meta: dict[str, Any] = {"name": r.name, "namespace": spec.namespace, "labels": r.labels}
-    body: dict[str, Any] = {"type": "ClusterIP", "selector": r.selector, "ports": [{"name": "http", "port": SERVICE_PORT, "targetPort": PORT_NAME, "protocol": "TCP"}]}
+    body: dict[str, Any] = {
+        "type": "ClusterIP",
+        "selector": r.selector,
+        "ports": [{"name": "http", "port": SERVICE_PORT, "targetPort": PORT_NAME, "protocol": "TCP"}],
+    }
     if (load_balancer or spec.load_balancer) == "nlb":
         meta["annotations"] = nlb_annotations(spec)
         body["type"] = "LoadBalancer"
@@ -40,7 +45,12 @@ def nlb_annotations(spec: EndpointSpec) -> dict[str, str]:
     }
 
 
-def ingress(spec: EndpointSpec, ingress_spec: IngressSpec, service_name: Optional[str] = None, tags: Optional[Mapping[str, str]] = None) -> dict[str, Any]:
+def ingress(
+    spec: EndpointSpec,
+    ingress_spec: IngressSpec,
+    service_name: str | None = None,
+    tags: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     """An ALB Ingress in the endpoint's namespace, in front of the endpoint's own Service. Same
     annotations as the HyperPod path (G8 scheme fixed at creation, G17 health check, `tags` on the ALB)."""
     r = resolve(spec)
@@ -62,13 +72,29 @@ def needs_front(spec: EndpointSpec, where: str, needs: PlatformNeeds, load_balan
         return []
     problems = []
     if load_balancer != "none" and not needs.plan["load_balancer_controller"]:
-        problems.append(Problem(f"{where}.loadBalancer", load_balancer, "BACKEND", f"an {load_balancer.upper()} needs the AWS Load Balancer Controller", f"set {needs.paths.platform}.loadBalancerController: true, or loadBalancer: none"))
+        problems.append(
+            Problem(
+                f"{where}.loadBalancer",
+                load_balancer,
+                "BACKEND",
+                f"an {load_balancer.upper()} needs the AWS Load Balancer Controller",
+                f"set {needs.paths.platform}.loadBalancerController: true, or loadBalancer: none",
+            )
+        )
     if not needs.plan["nvidia_device_plugin"]:
-        problems.append(Problem(f"{where}.backend", spec.backend, "BACKEND", "without the NVIDIA device plugin no node advertises nvidia.com/gpu and the pod stays Pending", f"set {needs.paths.platform}.nvidiaDevicePlugin: true"))
+        problems.append(
+            Problem(
+                f"{where}.backend",
+                spec.backend,
+                "BACKEND",
+                "without the NVIDIA device plugin no node advertises nvidia.com/gpu and the pod stays Pending",
+                f"set {needs.paths.platform}.nvidiaDevicePlugin: true",
+            )
+        )
     return problems
 
 
-def public_load_balancer(load_balancer: str) -> Optional[str]:
+def public_load_balancer(load_balancer: str) -> str | None:
     """The internet-facing load balancer a fronted backend declares with `publicAlb`."""
     return {"alb": "ALB", "nlb": "NLB"}.get(load_balancer)
 

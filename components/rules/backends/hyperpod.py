@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import components.rules.backends.state as state_rules
+
 from .. import autoscaling, engines, naming
 from .. import ingress as ingress_rules
 from ..addons import OPERATOR_NAMESPACE
@@ -20,19 +22,38 @@ from ..catalog import G8, G11
 from ..endpoint import ResolvedEndpoint, resolve
 from ..problems import Problem
 from ..spec import EndpointSpec, HyperPodBackend, PlatformSpec
-import components.rules.backends.state as state_rules
 from .base import Backend, LiveReference, PlatformNeeds, RenderContext, Upstream
+from .hyperpod_checks import (  # noqa: F401
+    MANIFEST_FIELDS,
+    OperatorFields,
+    check,
+    check_kvaware,
+    check_l2_cache,
+    check_lmcache_image,
+    check_vllm_only,
+    config_fields,
+    engine_views,
+)
+from .hyperpod_fixes import fix
+
 # The object's parts, one concern each; re-exported because other modules and tests use them as hyperpod.X.
 from .hyperpod_spec import (  # noqa: F401
-    API_VERSION, CRD_HEALTH_CHECK_DEFAULT, CRD_INVOCATION_DEFAULT, CRD_METRICS_PORT_DEFAULT, GROUP, IMMUTABLE_FIELDS, KIND,
-    MODEL_NAME_MAX, MODEL_NAME_PATTERN, MODEL_VOLUME, endpoint_config, is_endpoint_config, model_arg, router_ingress,
+    API_VERSION,
+    CRD_HEALTH_CHECK_DEFAULT,
+    CRD_INVOCATION_DEFAULT,
+    CRD_METRICS_PORT_DEFAULT,
+    GROUP,
+    IMMUTABLE_FIELDS,
+    KIND,
+    MODEL_NAME_MAX,
+    MODEL_NAME_PATTERN,
+    MODEL_VOLUME,
+    endpoint_config,
+    is_endpoint_config,
+    model_arg,
+    router_ingress,
     sagemaker_model_name,
 )
-from .hyperpod_checks import (  # noqa: F401
-    MANIFEST_FIELDS, OperatorFields, check, check_kvaware, check_l2_cache, check_lmcache_image, check_vllm_only,
-    config_fields, engine_views,
-)
-from .hyperpod_fixes import fix  # noqa: F401
 
 # ---------------------------------------------------------------- render
 
@@ -61,13 +82,31 @@ def validate(spec: EndpointSpec, path: str) -> list[Problem]:
     """The operator's rules on an endpoint's config (G7, G8, G21, G22, its KEDA triggers)."""
     at = config_fields(path)
     kv = spec.hyperpod.kv_cache if spec.hyperpod.kv_cache is not None and spec.hyperpod.kv_cache.enabled else None
-    problems = check_vllm_only(spec.engine, spec.hyperpod.intelligent_routing, kv.model_dump(by_alias=True) if kv else None, at)
+    problems = check_vllm_only(
+        spec.engine, spec.hyperpod.intelligent_routing, kv.model_dump(by_alias=True) if kv else None, at
+    )
     if kv is not None and spec.engine == "vllm":
         if spec.image is not None:
-            problems += check_lmcache_image(spec.engine, True, spec.image, at, f"remove image (the default with hyperpod.kvCache is {engines.LMCACHE_IMAGE}), set hyperpod.kvCache: {{l1: false, l2: false}}, or ")
-        problems += check_l2_cache(kv.l2, bool(spec.hyperpod.prefetch), bool(spec.engine_args.enable_prefix_caching), kv.l2_backend, at)
+            problems += check_lmcache_image(
+                spec.engine,
+                True,
+                spec.image,
+                at,
+                f"remove image (the default with hyperpod.kvCache is {engines.LMCACHE_IMAGE}), set hyperpod.kvCache: {{l1: false, l2: false}}, or ",
+            )
+        problems += check_l2_cache(
+            kv.l2, bool(spec.hyperpod.prefetch), bool(spec.engine_args.enable_prefix_caching), kv.l2_backend, at
+        )
     if spec.public_alb and not spec.hyperpod.intelligent_routing:
-        problems.append(Problem(f"{path}.publicAlb", True, G8, "the operator creates the Ingress (and so the ALB) only with intelligent routing", "set hyperpod.intelligentRouting: true, or publicAlb: false"))
+        problems.append(
+            Problem(
+                f"{path}.publicAlb",
+                True,
+                G8,
+                "the operator creates the Ingress (and so the ALB) only with intelligent routing",
+                "set hyperpod.intelligentRouting: true, or publicAlb: false",
+            )
+        )
     scaling = spec.autoscaling
     if scaling is not None and scaling.prometheus is None and scaling.cloudwatch is None and scaling.target is None:
         problems.append(
@@ -89,8 +128,20 @@ def validate_platform(spec: EndpointSpec, where: str, needs: PlatformNeeds) -> l
     if needs.operator:
         return []
     fix = "set backend: kubernetes (or ome/kserve)"
-    fix += f", or set {needs.paths.cluster}.hyperpodClusterArn if this cluster is a HyperPod cluster" if needs.adopted else ", or deploy on a mode hyperpod cluster"
-    return [Problem(f"{where}.backend", spec.backend, "BACKEND", f"the HyperPod inference operator does not run on this {needs.mode} cluster, so nothing would serve an InferenceEndpointConfig", fix)]
+    fix += (
+        f", or set {needs.paths.cluster}.hyperpodClusterArn if this cluster is a HyperPod cluster"
+        if needs.adopted
+        else ", or deploy on a mode hyperpod cluster"
+    )
+    return [
+        Problem(
+            f"{where}.backend",
+            spec.backend,
+            "BACKEND",
+            f"the HyperPod inference operator does not run on this {needs.mode} cluster, so nothing would serve an InferenceEndpointConfig",
+            fix,
+        )
+    ]
 
 
 def upstream(spec: EndpointSpec, platform: PlatformSpec) -> Upstream | None:
@@ -100,7 +151,10 @@ def upstream(spec: EndpointSpec, platform: PlatformSpec) -> Upstream | None:
     if not spec.hyperpod.intelligent_routing:
         return None
     name = resolve(spec).name
-    return Upstream(f"{ingress_rules.router_service(platform.ingress, name)}.{OPERATOR_NAMESPACE}.svc.cluster.local", ingress_rules.router_port(platform.ingress))
+    return Upstream(
+        f"{ingress_rules.router_service(platform.ingress, name)}.{OPERATOR_NAMESPACE}.svc.cluster.local",
+        ingress_rules.router_port(platform.ingress),
+    )
 
 
 def has_alb(spec: EndpointSpec) -> bool:
@@ -111,11 +165,15 @@ def has_alb(spec: EndpointSpec) -> bool:
 def _replicas(obj: Any) -> tuple[int | None, int | None]:
     status = obj.get("status") or {}
     deployment = ((status.get("deploymentStatus") or {}).get("status")) or {}
-    return deployment.get("readyReplicas", 0 if deployment else None), status.get("replicas", deployment.get("replicas"))
+    return deployment.get("readyReplicas", 0 if deployment else None), status.get(
+        "replicas", deployment.get("replicas")
+    )
 
 
 def _conditions(status: Any) -> list[Any]:
-    return list(status.get("conditions") or []) + (((status.get("deploymentStatus") or {}).get("status") or {}).get("conditions") or [])
+    return list(status.get("conditions") or []) + (
+        ((status.get("deploymentStatus") or {}).get("status") or {}).get("conditions") or []
+    )
 
 
 BACKEND = Backend(

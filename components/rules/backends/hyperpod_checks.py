@@ -4,19 +4,26 @@ re-exports them."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from dataclasses import dataclass
+import components.rules.backends.engine_checks as engine_checks
+import components.rules.backends.hyperpod_dpd as hyperpod_dpd
+import components.rules.backends.reader as reader
 
 from .. import autoscaling, engines, hyperpod_fields, naming
 from ..catalog import G3, G7, G9, G10, G17, G18, G21, G22
 from ..endpoint import API_KEY_ENV
 from ..problems import Problem
-import components.rules.backends.engine_checks as engine_checks
-import components.rules.backends.hyperpod_dpd as hyperpod_dpd
-import components.rules.backends.reader as reader
 from .hyperpod_spec import (
-    API_VERSION, CRD_HEALTH_CHECK_DEFAULT, CRD_INVOCATION_DEFAULT, CRD_METRICS_PORT_DEFAULT, _l2, _routing, _worker, is_endpoint_config,
+    API_VERSION,
+    CRD_HEALTH_CHECK_DEFAULT,
+    CRD_INVOCATION_DEFAULT,
+    CRD_METRICS_PORT_DEFAULT,
+    _l2,
+    _routing,
+    _worker,
+    is_endpoint_config,
 )
 
 # ---------------------------------------------------------------- check
@@ -33,7 +40,13 @@ def check(obj: dict[str, Any]) -> list[Problem]:
     api_version = obj.get("apiVersion")
     if api_version != API_VERSION:
         problems.append(
-            Problem("apiVersion", api_version, G18, "v1alpha1 lacks intelligent routing, KV cache and probes", f"use apiVersion {API_VERSION}")
+            Problem(
+                "apiVersion",
+                api_version,
+                G18,
+                "v1alpha1 lacks intelligent routing, KV cache and probes",
+                f"use apiVersion {API_VERSION}",
+            )
         )
     meta = obj.get("metadata") or {}
     spec = obj.get("spec") or {}
@@ -101,17 +114,32 @@ class OperatorFields:
 
 def config_fields(path: str) -> OperatorFields:
     return OperatorFields(
-        f"{path}.hyperpod.intelligentRouting", f"{path}.hyperpod.kvCache", f"{path}.hyperpod.prefetch", f"{path}.engineArgs.enablePrefixCaching",
-        f"{path}.hyperpod.kvCache.l2Backend", f"{path}.image", f"{path}.invocationEndpoint",
-        "set hyperpod.intelligentRouting: false (and publicAlb: false)", "set hyperpod.kvCache: {l1: false, l2: false}", "remove hyperpod.prefetch (or disable hyperpod.kvCache.l2)",
+        f"{path}.hyperpod.intelligentRouting",
+        f"{path}.hyperpod.kvCache",
+        f"{path}.hyperpod.prefetch",
+        f"{path}.engineArgs.enablePrefixCaching",
+        f"{path}.hyperpod.kvCache.l2Backend",
+        f"{path}.image",
+        f"{path}.invocationEndpoint",
+        "set hyperpod.intelligentRouting: false (and publicAlb: false)",
+        "set hyperpod.kvCache: {l1: false, l2: false}",
+        "remove hyperpod.prefetch (or disable hyperpod.kvCache.l2)",
         "remove enablePrefixCaching",
     )
 
 
 MANIFEST_FIELDS = OperatorFields(
-    "spec.intelligentRoutingSpec.enabled", "spec.kvCacheSpec", "spec.modelSourceConfig.prefetchEnabled", "spec.worker.args[--enable-prefix-caching]",
-    "spec.kvCacheSpec.l2CacheSpec.l2CacheBackend", "spec.worker.image", "spec.invocationEndpoint",
-    "remove intelligentRoutingSpec", "remove kvCacheSpec", "set prefetchEnabled: false", "remove --enable-prefix-caching",
+    "spec.intelligentRoutingSpec.enabled",
+    "spec.kvCacheSpec",
+    "spec.modelSourceConfig.prefetchEnabled",
+    "spec.worker.args[--enable-prefix-caching]",
+    "spec.kvCacheSpec.l2CacheSpec.l2CacheBackend",
+    "spec.worker.image",
+    "spec.invocationEndpoint",
+    "remove intelligentRoutingSpec",
+    "remove kvCacheSpec",
+    "set prefetchEnabled: false",
+    "remove --enable-prefix-caching",
 )
 
 _VLLM_ONLY_FIX = "use engine vllm; for a public SGLang endpoint, use backend: kubernetes with loadBalancer: alb"
@@ -126,39 +154,100 @@ def check_vllm_only(engine: str | None, routing: bool, kv_cache: Any, at: Operat
         return []
     out = []
     if kv_cache is not None:
-        out.append(Problem(at.kv_cache, kv_cache, G21, "KVCacheSpec can only be configured for vLLM model server", f"{at.kv_cache_off}, or {_VLLM_ONLY_FIX}"))
+        out.append(
+            Problem(
+                at.kv_cache,
+                kv_cache,
+                G21,
+                "KVCacheSpec can only be configured for vLLM model server",
+                f"{at.kv_cache_off}, or {_VLLM_ONLY_FIX}",
+            )
+        )
     if routing:
-        out.append(Problem(at.routing, True, G21, f"intelligent routing supports only vLLM-based containers, not {engine}", f"{at.routing_off}, or {_VLLM_ONLY_FIX}"))
+        out.append(
+            Problem(
+                at.routing,
+                True,
+                G21,
+                f"intelligent routing supports only vLLM-based containers, not {engine}",
+                f"{at.routing_off}, or {_VLLM_ONLY_FIX}",
+            )
+        )
     return out
 
 
-def check_l2_cache(l2: bool, prefetch: bool, prefix_caching: bool, l2_backend: Any, at: OperatorFields) -> list[Problem]:
+def check_l2_cache(
+    l2: bool, prefetch: bool, prefix_caching: bool, l2_backend: Any, at: OperatorFields
+) -> list[Problem]:
     """G7: L2 KV cache with prefetch or the engine's own prefix caching breaks the pod; tieredstorage L2 is broken."""
     if not l2:
         return []
     out = []
     if prefetch:
-        out.append(Problem(at.prefetch, True, G7, "prefetch with L2 cache breaks the pod (lmcache-config volume not found)", at.prefetch_off))
+        out.append(
+            Problem(
+                at.prefetch,
+                True,
+                G7,
+                "prefetch with L2 cache breaks the pod (lmcache-config volume not found)",
+                at.prefetch_off,
+            )
+        )
     if prefix_caching:
-        out.append(Problem(at.prefix_caching, True, G7, "with L2 cache the operator manages prefix caching; the flag breaks the pod", at.prefix_caching_off))
+        out.append(
+            Problem(
+                at.prefix_caching,
+                True,
+                G7,
+                "with L2 cache the operator manages prefix caching; the flag breaks the pod",
+                at.prefix_caching_off,
+            )
+        )
     backend = str(l2_backend or "").lower()
     if backend == "tieredstorage":
-        out.append(Problem(at.l2_backend, backend, G7, "tieredstorage L2 is known broken (LMCache: Invalid argument '/ai_toolkit_cache'); L1 still works", "use redis, or expect no remote cache", severity="warning"))
+        out.append(
+            Problem(
+                at.l2_backend,
+                backend,
+                G7,
+                "tieredstorage L2 is known broken (LMCache: Invalid argument '/ai_toolkit_cache'); L1 still works",
+                "use redis, or expect no remote cache",
+                severity="warning",
+            )
+        )
     return out
 
 
-def check_lmcache_image(engine: str | None, kv_on: bool, image: Any, at: OperatorFields, default_fix: str = "") -> list[Problem]:
+def check_lmcache_image(
+    engine: str | None, kv_on: bool, image: Any, at: OperatorFields, default_fix: str = ""
+) -> list[Problem]:
     """G22: KV-cache offload runs LMCache in the worker; upstream's kvCacheSpec samples all use lmcache/vllm-openai.
     (KV cache on another engine is G21's.)"""
     if engine not in (None, "vllm") or not kv_on or not isinstance(image, str) or engines.has_lmcache(image):
         return []
-    return [Problem(at.image, image, G22, "KV-cache offload needs LMCache in the image; this image has no lmcache module", f"{default_fix}use {engines.LMCACHE_IMAGE} (upstream's kvCacheSpec samples) or another LMCache build of vLLM")]
+    return [
+        Problem(
+            at.image,
+            image,
+            G22,
+            "KV-cache offload needs LMCache in the image; this image has no lmcache module",
+            f"{default_fix}use {engines.LMCACHE_IMAGE} (upstream's kvCacheSpec samples) or another LMCache build of vLLM",
+        )
+    ]
 
 
 def check_kvaware(routing: bool, strategy: Any, invocation: Any, at: OperatorFields) -> list[Problem]:
     """G17: the kvaware routing strategy needs the completions API."""
     if routing and strategy == "kvaware" and invocation != "v1/completions":
-        return [Problem(at.invocation, invocation, G17, "kvaware routing needs the completions API", "set invocationEndpoint: v1/completions")]
+        return [
+            Problem(
+                at.invocation,
+                invocation,
+                G17,
+                "kvaware routing needs the completions API",
+                "set invocationEndpoint: v1/completions",
+            )
+        ]
     return []
 
 
@@ -167,7 +256,13 @@ def _check_operator_features(spec: dict, view: engine_checks.EngineContainerView
     at = MANIFEST_FIELDS
     source = spec.get("modelSourceConfig") or {}
     return (
-        check_l2_cache(_l2(spec), bool(source.get("prefetchEnabled")), "--enable-prefix-caching" in view.flags, ((kv or {}).get("l2CacheSpec") or {}).get("l2CacheBackend") if isinstance(kv, dict) else None, at)
+        check_l2_cache(
+            _l2(spec),
+            bool(source.get("prefetchEnabled")),
+            "--enable-prefix-caching" in view.flags,
+            ((kv or {}).get("l2CacheSpec") or {}).get("l2CacheBackend") if isinstance(kv, dict) else None,
+            at,
+        )
         + check_vllm_only(view.engine, _routing(spec), kv if isinstance(kv, dict) else None, at)
         + check_lmcache_image(view.engine, _kv_on(spec), _worker({"spec": spec}).get("image"), at)
     )
@@ -179,7 +274,11 @@ def _kv_on(spec: dict) -> bool:
 
 
 def _model_flags(view: engine_checks.EngineContainerView) -> set[str]:
-    own = {engines.canonical_flag(view.engine, engines.engine(e).model_flag) for e in engines.ENGINES if view.engine in (None, e)}
+    own = {
+        engines.canonical_flag(view.engine, engines.engine(e).model_flag)
+        for e in engines.ENGINES
+        if view.engine in (None, e)
+    }
     return own & set(view.flags)
 
 
@@ -190,7 +289,13 @@ def _check_model_flag(spec: dict, view: engine_checks.EngineContainerView) -> li
     if source.get("modelSourceType") != "huggingface" or source.get("prefetchEnabled"):
         return []
     return [
-        Problem(f"spec.worker.args[{flag}]", view.flags[flag], G10, "the operator injects the model flag for a Hugging Face model without prefetch; a second one overrides it", f"remove {flag} (vLLM: pass --download-dir {engines.DEFAULT_MODEL_DIR})")
+        Problem(
+            f"spec.worker.args[{flag}]",
+            view.flags[flag],
+            G10,
+            "the operator injects the model flag for a Hugging Face model without prefetch; a second one overrides it",
+            f"remove {flag} (vLLM: pass --download-dir {engines.DEFAULT_MODEL_DIR})",
+        )
         for flag in sorted(_model_flags(view))
     ]
 
@@ -218,9 +323,25 @@ def _check_routes(spec: dict, engine: str | None) -> list[Problem]:
     health = (spec.get("loadBalancer") or {}).get("healthCheckPath", CRD_HEALTH_CHECK_DEFAULT)
     wanted = reader.health_path(engine)
     if health != wanted:
-        out.append(Problem("spec.loadBalancer.healthCheckPath", health, G17, f"the ALB health check must hit a route the engine serves ({wanted})", f"set healthCheckPath: {wanted}"))
+        out.append(
+            Problem(
+                "spec.loadBalancer.healthCheckPath",
+                health,
+                G17,
+                f"the ALB health check must hit a route the engine serves ({wanted})",
+                f"set healthCheckPath: {wanted}",
+            )
+        )
     invocation = spec.get("invocationEndpoint", CRD_INVOCATION_DEFAULT)
     if invocation not in ("v1/chat/completions", "v1/completions"):
-        out.append(Problem("spec.invocationEndpoint", invocation, G17, "clients call the OpenAI API, not SageMaker's /invocations", "set invocationEndpoint: v1/chat/completions"))
+        out.append(
+            Problem(
+                "spec.invocationEndpoint",
+                invocation,
+                G17,
+                "clients call the OpenAI API, not SageMaker's /invocations",
+                "set invocationEndpoint: v1/chat/completions",
+            )
+        )
     strategy = (spec.get("intelligentRoutingSpec") or {}).get("routingStrategy")
     return out + check_kvaware(_routing(spec), strategy, invocation, MANIFEST_FIELDS)

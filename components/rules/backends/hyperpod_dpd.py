@@ -9,8 +9,9 @@ sagemaker-hyperpod-model-deployment-dpd.md), cited below as "AWS's DPD page".
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Optional
+from typing import Any
 
 from .. import engines, instances
 from ..catalog import D1, D2, D3, D4
@@ -31,13 +32,45 @@ DPD_INSTANCE_TYPES = ("p5.48xlarge", "p5e.48xlarge", "p5en.48xlarge", "p6-b200.4
 # test_hyperpod_dpd.py compares every row with that file). EFA alone is not enough: g5 and g6e have EFA, and AWS's
 # list above leaves them out (no GPU-Direct RDMA), so D2 goes by AWS's list and this table says why a type fails.
 EFA_INTERFACES: dict[str, int] = {
-    "g4dn.xlarge": 0, "g4dn.2xlarge": 0, "g4dn.4xlarge": 0, "g4dn.8xlarge": 1, "g4dn.12xlarge": 1, "g4dn.16xlarge": 1, "g4dn.metal": 1,
-    "g5.xlarge": 0, "g5.2xlarge": 0, "g5.4xlarge": 0, "g5.8xlarge": 1, "g5.12xlarge": 1, "g5.16xlarge": 1, "g5.24xlarge": 1, "g5.48xlarge": 1,
-    "g6.xlarge": 0, "g6.2xlarge": 0, "g6.4xlarge": 0, "g6.8xlarge": 1, "g6.12xlarge": 1, "g6.16xlarge": 1, "g6.24xlarge": 1, "g6.48xlarge": 1,
-    "g6e.xlarge": 0, "g6e.2xlarge": 0, "g6e.4xlarge": 0, "g6e.8xlarge": 1, "g6e.12xlarge": 1, "g6e.16xlarge": 1, "g6e.24xlarge": 2, "g6e.48xlarge": 4,
-    "p4d.24xlarge": 4, "p4de.24xlarge": 4,
-    "p5.4xlarge": 1, "p5.48xlarge": 32, "p5e.48xlarge": 32, "p5en.48xlarge": 16,
-    "p6-b200.48xlarge": 8, "p6-b300.48xlarge": 16,
+    "g4dn.xlarge": 0,
+    "g4dn.2xlarge": 0,
+    "g4dn.4xlarge": 0,
+    "g4dn.8xlarge": 1,
+    "g4dn.12xlarge": 1,
+    "g4dn.16xlarge": 1,
+    "g4dn.metal": 1,
+    "g5.xlarge": 0,
+    "g5.2xlarge": 0,
+    "g5.4xlarge": 0,
+    "g5.8xlarge": 1,
+    "g5.12xlarge": 1,
+    "g5.16xlarge": 1,
+    "g5.24xlarge": 1,
+    "g5.48xlarge": 1,
+    "g6.xlarge": 0,
+    "g6.2xlarge": 0,
+    "g6.4xlarge": 0,
+    "g6.8xlarge": 1,
+    "g6.12xlarge": 1,
+    "g6.16xlarge": 1,
+    "g6.24xlarge": 1,
+    "g6.48xlarge": 1,
+    "g6e.xlarge": 0,
+    "g6e.2xlarge": 0,
+    "g6e.4xlarge": 0,
+    "g6e.8xlarge": 1,
+    "g6e.12xlarge": 1,
+    "g6e.16xlarge": 1,
+    "g6e.24xlarge": 2,
+    "g6e.48xlarge": 4,
+    "p4d.24xlarge": 4,
+    "p4de.24xlarge": 4,
+    "p5.4xlarge": 1,
+    "p5.48xlarge": 32,
+    "p5e.48xlarge": 32,
+    "p5en.48xlarge": 16,
+    "p6-b200.48xlarge": 8,
+    "p6-b300.48xlarge": 16,
 }
 
 # D1. AWS's DPD page, "DPD Environment Variables": applied to both roles. PYTHONHASHSEED "0": LMCache keys prompts with
@@ -64,7 +97,11 @@ def supported(instance_type: str) -> bool:
 def pd_env(spec: EndpointSpec) -> dict[str, str]:
     """The PD environment of both roles (AWS's values), under the endpoint's own `env`."""
     assert spec.hyperpod.pd_spec is not None
-    return {BUFFER_ENV: str(spec.hyperpod.pd_spec.buffer_mib * 1024**2), SAVE_DECODE_CACHE[0]: SAVE_DECODE_CACHE[1], HASH_SEED[0]: HASH_SEED[1]}
+    return {
+        BUFFER_ENV: str(spec.hyperpod.pd_spec.buffer_mib * 1024**2),
+        SAVE_DECODE_CACHE[0]: SAVE_DECODE_CACHE[1],
+        HASH_SEED[0]: HASH_SEED[1],
+    }
 
 
 # ---------------------------------------------------------------- render
@@ -85,11 +122,17 @@ def _role(role: PdRole, r: ResolvedEndpoint) -> dict[str, Any]:
     return out
 
 
-def render(spec: EndpointSpec, r: ResolvedEndpoint, autoscale: Callable[[ResolvedEndpoint, Autoscaling, str], dict[str, Any]]) -> dict[str, Any]:
+def render(
+    spec: EndpointSpec, r: ResolvedEndpoint, autoscale: Callable[[ResolvedEndpoint, Autoscaling, str], dict[str, Any]]
+) -> dict[str, Any]:
     """spec.pdSpec. `autoscale(r, scaling, suffix)` is the backend's KEDA block (one renderer for every trigger)."""
     pd = spec.hyperpod.pd_spec
     assert pd is not None
-    out: dict[str, Any] = {"prefillSpec": _role(pd.prefill, r), "decodingSpec": _role(pd.decode, r), "routingThreshold": pd.routing_threshold}
+    out: dict[str, Any] = {
+        "prefillSpec": _role(pd.prefill, r),
+        "decodingSpec": _role(pd.decode, r),
+        "routingThreshold": pd.routing_threshold,
+    }
     scaling: dict[str, Any] = {}
     if pd.prefill.autoscaling is not None:
         scaling["prefillAutoScaling"] = autoscale(r, pd.prefill.autoscaling, "prefill")
@@ -103,15 +146,26 @@ def render(spec: EndpointSpec, r: ResolvedEndpoint, autoscale: Callable[[Resolve
 # ---------------------------------------------------------------- the endpoint config (before anything is declared)
 
 
-def _image_problem(image: str, path: str) -> Optional[Problem]:
+def _image_problem(image: str, path: str) -> Problem | None:
     if image in engines.DPD_IMAGES:
         return None
     m = _LMCACHE_TAG.match(image.lower())
     if m and tuple(int(g) for g in m.groups()) < _DPD_LMCACHE_MIN:
-        return Problem(path, image, D1, f"AWS supports DPD on LMCache 0.4.3 with NIXL 1.0.0 ({', '.join(engines.DPD_IMAGES)}); this LMCache build is older",
-                       f"use {engines.DPD_IMAGES[0]} or leave image unset")
-    return Problem(path, image, D1, "not one of the worker images AWS names for DPD; it must carry vLLM, LMCache, NIXL and the EFA libfabric provider",
-                   f"use {engines.DPD_IMAGES[0]} or {engines.DPD_IMAGES[1]}, or leave image unset", severity="warning")
+        return Problem(
+            path,
+            image,
+            D1,
+            f"AWS supports DPD on LMCache 0.4.3 with NIXL 1.0.0 ({', '.join(engines.DPD_IMAGES)}); this LMCache build is older",
+            f"use {engines.DPD_IMAGES[0]} or leave image unset",
+        )
+    return Problem(
+        path,
+        image,
+        D1,
+        "not one of the worker images AWS names for DPD; it must carry vLLM, LMCache, NIXL and the EFA libfabric provider",
+        f"use {engines.DPD_IMAGES[0]} or {engines.DPD_IMAGES[1]}, or leave image unset",
+        severity="warning",
+    )
 
 
 def validate(spec: EndpointSpec, path: str) -> list[Problem]:
@@ -123,19 +177,46 @@ def validate(spec: EndpointSpec, path: str) -> list[Problem]:
     if spec.engine != "vllm":
         # CRD pdSpec.{prefillSpec,decodingSpec}.args: "Additional vLLM args"; AWS's DPD page: "A worker image that includes
         # vLLM, LMCache, NVIDIA NIXL"; neither names SGLang.
-        return [Problem(f"{path}.hyperpod.pdSpec", pd.model_dump(by_alias=True), D1, f"the operator's DPD wires vLLM workers through LMCache and NIXL (CRD: \"Additional vLLM args\" per role); AWS names no {spec.engine} support",
-                        f"use engine vllm, or remove hyperpod.pdSpec ({DPD_PAGE})")]
+        return [
+            Problem(
+                f"{path}.hyperpod.pdSpec",
+                pd.model_dump(by_alias=True),
+                D1,
+                f'the operator\'s DPD wires vLLM workers through LMCache and NIXL (CRD: "Additional vLLM args" per role); AWS names no {spec.engine} support',
+                f"use engine vllm, or remove hyperpod.pdSpec ({DPD_PAGE})",
+            )
+        ]
     if spec.replicas != 1:
-        problems.append(Problem(f"{path}.replicas", spec.replicas, D1, "with pdSpec the prefill and decode Deployments have their own replica counts (CRD pdSpec.prefillSpec.replicas, decodingSpec.replicas)",
-                                "remove replicas; set hyperpod.pdSpec.prefill.replicas and hyperpod.pdSpec.decode.replicas"))
+        problems.append(
+            Problem(
+                f"{path}.replicas",
+                spec.replicas,
+                D1,
+                "with pdSpec the prefill and decode Deployments have their own replica counts (CRD pdSpec.prefillSpec.replicas, decodingSpec.replicas)",
+                "remove replicas; set hyperpod.pdSpec.prefill.replicas and hyperpod.pdSpec.decode.replicas",
+            )
+        )
     if spec.autoscaling is not None:
-        problems.append(Problem(f"{path}.autoscaling", spec.autoscaling.model_dump(by_alias=True, exclude_none=True), D1,
-                                "with pdSpec each role scales on its own (CRD pdSpec.autoScalingSpec.prefillAutoScaling, decodingAutoScaling)",
-                                "move it to hyperpod.pdSpec.prefill.autoscaling and/or hyperpod.pdSpec.decode.autoscaling"))
+        problems.append(
+            Problem(
+                f"{path}.autoscaling",
+                spec.autoscaling.model_dump(by_alias=True, exclude_none=True),
+                D1,
+                "with pdSpec each role scales on its own (CRD pdSpec.autoScalingSpec.prefillAutoScaling, decodingAutoScaling)",
+                "move it to hyperpod.pdSpec.prefill.autoscaling and/or hyperpod.pdSpec.decode.autoscaling",
+            )
+        )
     for name, role in (("prefill", pd.prefill), ("decode", pd.decode)):
         if role.autoscaling is not None and (role.autoscaling.target or role.autoscaling.pods_metric):
-            problems.append(Problem(f"{path}.hyperpod.pdSpec.{name}.autoscaling", role.autoscaling.model_dump(by_alias=True, exclude_none=True), D1,
-                                    "a DPD role scales on the operator's KEDA triggers only (prometheus or cloudwatch)", "set prometheus or cloudwatch; remove target and podsMetric"))
+            problems.append(
+                Problem(
+                    f"{path}.hyperpod.pdSpec.{name}.autoscaling",
+                    role.autoscaling.model_dump(by_alias=True, exclude_none=True),
+                    D1,
+                    "a DPD role scales on the operator's KEDA triggers only (prometheus or cloudwatch)",
+                    "set prometheus or cloudwatch; remove target and podsMetric",
+                )
+            )
     if spec.image is not None:
         found = _image_problem(spec.image, f"{path}.image")
         problems += [found] if found else []
@@ -145,9 +226,20 @@ def validate(spec: EndpointSpec, path: str) -> list[Problem]:
         if not supported(t):
             where = f"{path}.{key}[{i}]" if spec.hyperpod.instance_types else f"{path}.{key}"
             efa = EFA_INTERFACES.get(instances.ec2_name(t.strip().lower()))
-            why = "no EFA" if efa == 0 else ("EFA but not on AWS's DPD list (no GPU-Direct RDMA)" if efa else "not on AWS's DPD list")
-            problems.append(Problem(where, t, D2, f"DPD moves the KV cache over EFA with GPU-Direct RDMA; {t} has {why}",
-                                    f"use one of {', '.join(instances.sagemaker_name(x) for x in DPD_INSTANCE_TYPES)}, or remove hyperpod.pdSpec"))
+            why = (
+                "no EFA"
+                if efa == 0
+                else ("EFA but not on AWS's DPD list (no GPU-Direct RDMA)" if efa else "not on AWS's DPD list")
+            )
+            problems.append(
+                Problem(
+                    where,
+                    t,
+                    D2,
+                    f"DPD moves the KV cache over EFA with GPU-Direct RDMA; {t} has {why}",
+                    f"use one of {', '.join(instances.sagemaker_name(x) for x in DPD_INSTANCE_TYPES)}, or remove hyperpod.pdSpec",
+                )
+            )
     return problems
 
 
@@ -158,26 +250,43 @@ class WorkloadShape:
     input_typical: int
     input_max: int
     output_typical: int
-    requests_per_second: Optional[float]
+    requests_per_second: float | None
     source: str  # the config key it came from, for the message
 
 
-def check_threshold(spec: EndpointSpec, shape: Optional[WorkloadShape], path: str) -> list[Problem]:
+def check_threshold(spec: EndpointSpec, shape: WorkloadShape | None, path: str) -> list[Problem]:
     """D3: with a known workload, a threshold above its largest input sends nothing through the prefillers."""
     pd = spec.hyperpod.pd_spec
     if pd is None:
         return []
     if shape is None:
-        return [Problem(f"{path}.hyperpod.pdSpec.routingThreshold", pd.routing_threshold, D3, "unchecked: the endpoint declares no load.workload, so the stack cannot tell which prompts reach the prefillers",
-                        "declare load: {peakRequestsPerSecond, workload} to have the threshold checked", severity="warning")]
+        return [
+            Problem(
+                f"{path}.hyperpod.pdSpec.routingThreshold",
+                pd.routing_threshold,
+                D3,
+                "unchecked: the endpoint declares no load.workload, so the stack cannot tell which prompts reach the prefillers",
+                "declare load: {peakRequestsPerSecond, workload} to have the threshold checked",
+                severity="warning",
+            )
+        ]
     if pd.routing_threshold > shape.input_max:
-        return [Problem(f"{path}.hyperpod.pdSpec.routingThreshold", pd.routing_threshold, D3,
-                        f"no input of {shape.source} reaches it (largest {shape.input_max} tokens): every request goes straight to the decoder and the prefill pool idles",
-                        f"set hyperpod.pdSpec.routingThreshold <= {shape.input_max} (AWS: 0 always disaggregates), or remove hyperpod.pdSpec", severity="warning")]
+        return [
+            Problem(
+                f"{path}.hyperpod.pdSpec.routingThreshold",
+                pd.routing_threshold,
+                D3,
+                f"no input of {shape.source} reaches it (largest {shape.input_max} tokens): every request goes straight to the decoder and the prefill pool idles",
+                f"set hyperpod.pdSpec.routingThreshold <= {shape.input_max} (AWS: 0 always disaggregates), or remove hyperpod.pdSpec",
+                severity="warning",
+            )
+        ]
     return []
 
 
-def check_payoff(spec: EndpointSpec, parameters: Optional[int], architecture: Optional[str], shape: Optional[WorkloadShape], path: str) -> list[Problem]:
+def check_payoff(
+    spec: EndpointSpec, parameters: int | None, architecture: str | None, shape: WorkloadShape | None, path: str
+) -> list[Problem]:
     """D4: the conditions of AWS's "When DPD helps" the endpoint misses (warning), and those the stack cannot know."""
     if spec.hyperpod.pd_spec is None:
         return []
@@ -201,10 +310,27 @@ def check_payoff(spec: EndpointSpec, parameters: Optional[int], architecture: Op
             missed.append(f"{shape.requests_per_second:g} requests/s < 2")
     out = []
     if missed:
-        out.append(Problem(f"{path}.hyperpod.pdSpec", "on", D4, f"outside the range where AWS says DPD pays off: {'; '.join(missed)}",
-                           f"measure it against a colocated endpoint (stacks/grids/dpd-shared-prefix.yaml), or remove hyperpod.pdSpec ({DPD_PAGE})", severity="warning"))
+        out.append(
+            Problem(
+                f"{path}.hyperpod.pdSpec",
+                "on",
+                D4,
+                f"outside the range where AWS says DPD pays off: {'; '.join(missed)}",
+                f"measure it against a colocated endpoint (stacks/grids/dpd-shared-prefix.yaml), or remove hyperpod.pdSpec ({DPD_PAGE})",
+                severity="warning",
+            )
+        )
     if unknown:
-        out.append(Problem(f"{path}.hyperpod.pdSpec", "on", D4, f"pay-off range unchecked for: {'; '.join(unknown)}", "declare load and lock the model (python -m stacks models lock) to have it checked", severity="warning"))
+        out.append(
+            Problem(
+                f"{path}.hyperpod.pdSpec",
+                "on",
+                D4,
+                f"pay-off range unchecked for: {'; '.join(unknown)}",
+                "declare load and lock the model (python -m stacks models lock) to have it checked",
+                severity="warning",
+            )
+        )
     return out
 
 
@@ -219,24 +345,46 @@ def _env(worker: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def check(spec: Mapping[str, Any], engine: Optional[str]) -> list[Problem]:
+def check(spec: Mapping[str, Any], engine: str | None) -> list[Problem]:
     """D1 and D2 on an InferenceEndpointConfig's spec, hand-written ones too."""
     pd = spec.get("pdSpec")
     if not isinstance(pd, dict):
         return []
     problems: list[Problem] = []
     if engine not in (None, "vllm"):
-        problems.append(Problem("spec.pdSpec", "present", D1, f"the operator's DPD runs vLLM workers (CRD: \"Additional vLLM args\" per role), not {engine}", "use a vLLM worker, or remove spec.pdSpec (config: hyperpod.pdSpec)"))
+        problems.append(
+            Problem(
+                "spec.pdSpec",
+                "present",
+                D1,
+                f'the operator\'s DPD runs vLLM workers (CRD: "Additional vLLM args" per role), not {engine}',
+                "use a vLLM worker, or remove spec.pdSpec (config: hyperpod.pdSpec)",
+            )
+        )
     for role in ("prefillSpec", "decodingSpec"):
         resources = (pd.get(role) or {}).get("resources") or {}
         if not ((resources.get("requests") or {}).get(GPU) or (resources.get("limits") or {}).get(GPU)):
-            problems.append(Problem(f"spec.pdSpec.{role}.resources", resources or None, D1, "the role has no GPU request (CRD: \"Must include GPU resource requests for DPD to function\"; worker.resources is ignored for DPD pods)",
-                                    f"set spec.pdSpec.{role}.resources.requests and limits {GPU}"))
+            problems.append(
+                Problem(
+                    f"spec.pdSpec.{role}.resources",
+                    resources or None,
+                    D1,
+                    'the role has no GPU request (CRD: "Must include GPU resource requests for DPD to function"; worker.resources is ignored for DPD pods)',
+                    f"set spec.pdSpec.{role}.resources.requests and limits {GPU}",
+                )
+            )
     worker = spec.get("worker") if isinstance(spec.get("worker"), dict) else {}
     seed = _env(worker).get(HASH_SEED[0])
     if seed != HASH_SEED[1]:
-        problems.append(Problem(f"spec.worker.environmentVariables[{HASH_SEED[0]}]", seed, D1, "prefiller and decoder hash prompts with different seeds, so every KV lookup misses (AWS's DPD page)",
-                                f"set {HASH_SEED[0]}: \"0\""))
+        problems.append(
+            Problem(
+                f"spec.worker.environmentVariables[{HASH_SEED[0]}]",
+                seed,
+                D1,
+                "prefiller and decoder hash prompts with different seeds, so every KV lookup misses (AWS's DPD page)",
+                f'set {HASH_SEED[0]}: "0"',
+            )
+        )
     image = worker.get("image")
     if isinstance(image, str):
         found = _image_problem(image, "spec.worker.image")
@@ -245,5 +393,13 @@ def check(spec: Mapping[str, Any], engine: Optional[str]) -> list[Problem]:
     for i, t in enumerate(types):
         if isinstance(t, str) and not supported(t):
             where = f"spec.instanceTypes[{i}]" if isinstance(spec.get("instanceTypes"), list) else "spec.instanceType"
-            problems.append(Problem(where, t, D2, "not an instance type AWS supports for DPD (EFA with GPU-Direct RDMA)", f"use one of {', '.join(instances.sagemaker_name(x) for x in DPD_INSTANCE_TYPES)}"))
+            problems.append(
+                Problem(
+                    where,
+                    t,
+                    D2,
+                    "not an instance type AWS supports for DPD (EFA with GPU-Direct RDMA)",
+                    f"use one of {', '.join(instances.sagemaker_name(x) for x in DPD_INSTANCE_TYPES)}",
+                )
+            )
     return problems

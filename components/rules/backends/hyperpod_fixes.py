@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import components.rules.backends.engine_checks as engine_checks
+import components.rules.backends.reader as reader
+
 from .. import engines, naming
 from ..catalog import G2, G3, G7, G10, G11, G17
 from ..endpoint import GPU
 from ..problems import Change
 from ..tree import copy_tree
-import components.rules.backends.engine_checks as engine_checks
-import components.rules.backends.reader as reader
 from .hyperpod_spec import CRD_HEALTH_CHECK_DEFAULT, CRD_INVOCATION_DEFAULT, CRD_METRICS_PORT_DEFAULT, _l2
 
 # ---------------------------------------------------------------- fix
@@ -48,7 +49,9 @@ def fix(obj: dict[str, Any]) -> tuple[dict[str, Any], list[Change]]:
         changes += _fix_ports(spec, port, engine)
         if not isinstance(worker.get("probes"), dict):
             worker["probes"] = {}
-        changes += engine_checks.fix_probes(worker["probes"], "spec.worker.probes", engine, port, spec.get("maxDeployTimeInSeconds", 3600))
+        changes += engine_checks.fix_probes(
+            worker["probes"], "spec.worker.probes", engine, port, spec.get("maxDeployTimeInSeconds", 3600)
+        )
     changes += _fix_kv_cache(spec)
     changes += _fix_resources(spec, worker, engine)
     changes += _fix_routes(spec, engine)
@@ -62,7 +65,9 @@ def _label_str(value: Any) -> str:
 def _fix_args(args: list, engine: str, port: Any, spec: dict) -> tuple[list, list[Change]]:
     hf_id = ((spec.get("modelSourceConfig") or {}).get("huggingFaceModel") or {}).get("modelId")
     source = hf_id or spec.get("modelName")
-    args, changes = engine_checks.fix_args(args, engine, port, source if isinstance(source, str) and source else None, "spec.worker.args")
+    args, changes = engine_checks.fix_args(
+        args, engine, port, source if isinstance(source, str) and source else None, "spec.worker.args"
+    )
     parsed = engines.parse_args(args)
     source = spec.get("modelSourceConfig") or {}
     if source.get("modelSourceType") == "huggingface" and not source.get("prefetchEnabled"):
@@ -70,10 +75,26 @@ def _fix_args(args: list, engine: str, port: Any, spec: dict) -> tuple[list, lis
         own = engines.parse_args(args, engine)
         if flag in own:
             args = _drop_flag(args, flag, engine)
-            changes.append(Change(f"spec.worker.args[{flag}]", own[flag], None, G10, "the operator injects the model flag for a Hugging Face model"))
+            changes.append(
+                Change(
+                    f"spec.worker.args[{flag}]",
+                    own[flag],
+                    None,
+                    G10,
+                    "the operator injects the model flag for a Hugging Face model",
+                )
+            )
     if _l2(spec) and "--enable-prefix-caching" in parsed:
         args = [a for a in args if a != "--enable-prefix-caching"]
-        changes.append(Change("spec.worker.args[--enable-prefix-caching]", True, None, G7, "the operator manages prefix caching with L2 cache"))
+        changes.append(
+            Change(
+                "spec.worker.args[--enable-prefix-caching]",
+                True,
+                None,
+                G7,
+                "the operator manages prefix caching with L2 cache",
+            )
+        )
     return args, changes
 
 
@@ -107,7 +128,9 @@ def _fix_kv_cache(spec: dict) -> list[Change]:
     source = spec.get("modelSourceConfig")
     if _l2(spec) and isinstance(source, dict) and source.get("prefetchEnabled"):
         source["prefetchEnabled"] = False
-        return [Change("spec.modelSourceConfig.prefetchEnabled", True, False, G7, "prefetch with L2 cache breaks the pod")]
+        return [
+            Change("spec.modelSourceConfig.prefetchEnabled", True, False, G7, "prefetch with L2 cache breaks the pod")
+        ]
     return []
 
 
@@ -118,10 +141,20 @@ def _fix_resources(spec: dict, worker: dict, engine: str | None) -> list[Change]
     limits = resources.setdefault("limits", {})
     if limits.get(GPU) is None:
         limits[GPU] = str(tp)
-        changes.append(Change(f"spec.worker.resources.limits.{GPU}", None, str(tp), G11, "GPUs are scheduled by limit = tensor-parallel size"))
+        changes.append(
+            Change(
+                f"spec.worker.resources.limits.{GPU}",
+                None,
+                str(tp),
+                G11,
+                "GPUs are scheduled by limit = tensor-parallel size",
+            )
+        )
     changes += engine_checks.fix_ephemeral_storage(worker, "spec.worker")
     if engine is not None:
-        changes += engine_checks.fix_instance_env(worker, "environmentVariables", "spec.worker", engine, reader.first_instance_type(spec))
+        changes += engine_checks.fix_instance_env(
+            worker, "environmentVariables", "spec.worker", engine, reader.first_instance_type(spec)
+        )
     return changes
 
 
@@ -137,5 +170,13 @@ def _fix_routes(spec: dict, engine: str | None) -> list[Change]:
     if invocation not in ("v1/chat/completions", "v1/completions"):
         kvaware = (spec.get("intelligentRoutingSpec") or {}).get("routingStrategy") == "kvaware"
         spec["invocationEndpoint"] = "v1/completions" if kvaware else "v1/chat/completions"
-        changes.append(Change("spec.invocationEndpoint", invocation, spec["invocationEndpoint"], G17, "the OpenAI API the clients call"))
+        changes.append(
+            Change(
+                "spec.invocationEndpoint",
+                invocation,
+                spec["invocationEndpoint"],
+                G17,
+                "the OpenAI API the clients call",
+            )
+        )
     return changes

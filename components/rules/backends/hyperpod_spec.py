@@ -7,12 +7,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import components.rules.backends.hyperpod_dpd as hyperpod_dpd
+
 from .. import autoscaling, engines, hyperpod_fields, naming
 from .. import ingress as ingress_rules
 from ..addons import OPERATOR_NAMESPACE
 from ..endpoint import API_KEY_ENV, API_KEY_SECRET_KEY, ResolvedEndpoint, resolve
 from ..spec import EndpointSpec, FsxSource, HuggingFaceSource, S3Source
-import components.rules.backends.hyperpod_dpd as hyperpod_dpd
 from .base import RenderContext
 
 GROUP = "inference.sagemaker.aws.amazon.com"
@@ -50,7 +51,6 @@ def _tls_config(spec: EndpointSpec, tls: Any) -> dict[str, Any]:
     if isinstance(arn, str) and _ACM_ARN.match(arn) and host:
         out["customCertificateConfig"] = {"acmArn": arn, "domainName": host}
     return out
-
 
 
 # spec.modelName in the CRD: `^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}`, maxLength 63. The API server matches an OpenAPI
@@ -97,7 +97,11 @@ def _hf_download_dir(spec: EndpointSpec) -> str | None:
 def router_ingress(r: ResolvedEndpoint, context: RenderContext) -> dict[str, Any]:
     """The public ALB Ingress in front of the router (G8, G16, G17): the configured router Service and port, or the
     ones the router check found during `up` (`context.router_service`/`router_port`, Pulumi Outputs there)."""
-    service = context.router_service if context.router_service is not None else ingress_rules.router_service(context.ingress, r.name)
+    service = (
+        context.router_service
+        if context.router_service is not None
+        else ingress_rules.router_service(context.ingress, r.name)
+    )
     port = context.router_port if context.router_port is not None else ingress_rules.router_port(context.ingress)
     return ingress_rules.alb_ingress(
         ingress_rules.ingress_name(r.name),

@@ -10,7 +10,14 @@ through KServe's storage initializer (`STORAGE_URI`, mounted at /mnt/models).
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
+
+import components.rules.backends.container as engine_container
+import components.rules.backends.engine_checks as engine_checks
+import components.rules.backends.front as front
+import components.rules.backends.kinds as kinds
+import components.rules.backends.reader as reader
+import components.rules.backends.state as state_rules
 
 from .. import naming
 from ..catalog import B1, G4, G5, G11
@@ -18,12 +25,6 @@ from ..endpoint import ResolvedEndpoint, resolve
 from ..problems import Change, Problem
 from ..spec import EndpointSpec, HuggingFaceSource, S3Source
 from ..tree import copy_tree
-import components.rules.backends.container as engine_container
-import components.rules.backends.front as front
-import components.rules.backends.engine_checks as engine_checks
-import components.rules.backends.kinds as kinds
-import components.rules.backends.reader as reader
-import components.rules.backends.state as state_rules
 from .base import Backend, LiveReference, PlatformNeeds, RenderContext, Upstream
 
 GROUP = "serving.kserve.io"
@@ -40,7 +41,7 @@ def gateway_service_name(spec: EndpointSpec) -> str:
     return naming.fit(f"{resolve(spec).name}-gateway", naming.MAX_NAME)
 
 
-def inference_service(spec: EndpointSpec, api_key_secret: Optional[str] = None) -> dict[str, Any]:
+def inference_service(spec: EndpointSpec, api_key_secret: str | None = None) -> dict[str, Any]:
     r = resolve(spec)
     src = spec.model_source
     if isinstance(src, HuggingFaceSource):
@@ -112,13 +113,34 @@ def check_inference_service(obj: dict[str, Any]) -> list[Problem]:
     problems: list[Problem] = []
     uri = (predictor.get("model") or {}).get("storageUri")
     if isinstance(uri, str) and not uri.startswith(STORAGE_SCHEMES):
-        problems.append(Problem("spec.predictor.model.storageUri", uri, B1, f"KServe cannot download {uri.split('://')[0]}:// (`StorageURI not supported`: KServe has no hf:// storage)", "drop storageUri and let the engine download the model (--model org/name, HF_TOKEN from a Secret)"))
+        problems.append(
+            Problem(
+                "spec.predictor.model.storageUri",
+                uri,
+                B1,
+                f"KServe cannot download {uri.split('://')[0]}:// (`StorageURI not supported`: KServe has no hf:// storage)",
+                "drop storageUri and let the engine download the model (--model org/name, HF_TOKEN from a Secret)",
+            )
+        )
     for i, c in enumerate(predictor.get("containers") or []):
         if not isinstance(c, dict):
             continue
         for e in c.get("env") or []:
-            if isinstance(e, dict) and e.get("name") == "STORAGE_URI" and isinstance(e.get("value"), str) and not e["value"].startswith(STORAGE_SCHEMES):
-                problems.append(Problem(f"spec.predictor.containers[{i}].env[STORAGE_URI]", e["value"], B1, "KServe's storage initializer cannot download this scheme (it has no hf:// storage)", "drop it and let the engine download the model"))
+            if (
+                isinstance(e, dict)
+                and e.get("name") == "STORAGE_URI"
+                and isinstance(e.get("value"), str)
+                and not e["value"].startswith(STORAGE_SCHEMES)
+            ):
+                problems.append(
+                    Problem(
+                        f"spec.predictor.containers[{i}].env[STORAGE_URI]",
+                        e["value"],
+                        B1,
+                        "KServe's storage initializer cannot download this scheme (it has no hf:// storage)",
+                        "drop it and let the engine download the model",
+                    )
+                )
     views = engine_views(obj)
     for view in views:
         problems += engine_container.check_engine_container(reader.at(obj, view.path), view)
@@ -128,7 +150,15 @@ def check_inference_service(obj: dict[str, Any]) -> list[Problem]:
         strategy = predictor.get("deploymentStrategy") or {}
         surge = (strategy.get("rollingUpdate") or {}).get("maxSurge", "25%")
         if strategy.get("type") != "Recreate" and str(surge) not in ("0", "0%"):
-            problems.append(Problem("spec.predictor.deploymentStrategy.rollingUpdate.maxSurge", surge, G4, "a surge pod waits for the GPU the old pod holds: the rollout deadlocks on a full node", "set deploymentStrategy {type: RollingUpdate, rollingUpdate: {maxSurge: 0, maxUnavailable: 1}}"))
+            problems.append(
+                Problem(
+                    "spec.predictor.deploymentStrategy.rollingUpdate.maxSurge",
+                    surge,
+                    G4,
+                    "a surge pod waits for the GPU the old pod holds: the rollout deadlocks on a full node",
+                    "set deploymentStrategy {type: RollingUpdate, rollingUpdate: {maxSurge: 0, maxUnavailable: 1}}",
+                )
+            )
     return problems
 
 
@@ -136,7 +166,15 @@ def check_service(obj: dict[str, Any]) -> list[Problem]:
     """A Service in front of a KServe InferenceService must not be headless (gateway routes to KServe's headless predictor Service failed)."""
     spec = obj.get("spec") or {}
     if ISVC_LABEL in (spec.get("selector") or {}) and spec.get("clusterIP") == "None":
-        return [Problem("spec.clusterIP", "None", B1, "a headless Service has no virtual IP; gateway routes and load balancers in front of it return 503", "drop clusterIP: None (a normal ClusterIP Service on port 80 targeting the container port by name)")]
+        return [
+            Problem(
+                "spec.clusterIP",
+                "None",
+                B1,
+                "a headless Service has no virtual IP; gateway routes and load balancers in front of it return 503",
+                "drop clusterIP: None (a normal ClusterIP Service on port 80 targeting the container port by name)",
+            )
+        ]
     return []
 
 
@@ -150,18 +188,38 @@ def fix_inference_service(obj: dict[str, Any]) -> tuple[dict[str, Any], list[Cha
     changes: list[Change] = []
     views = engine_views(obj)
     for view in views:
-        changes += engine_container.fix_engine_container(reader.at(obj, view.path), view.path, predictor, reader.instance_of(predictor))
+        changes += engine_container.fix_engine_container(
+            reader.at(obj, view.path), view.path, predictor, reader.instance_of(predictor)
+        )
     strategy = predictor.get("deploymentStrategy") or {}
     surge = (strategy.get("rollingUpdate") or {}).get("maxSurge", "25%")
-    if any(v.gpu_limit is not None for v in views) and strategy.get("type") != "Recreate" and str(surge) not in ("0", "0%"):
-        predictor["deploymentStrategy"] = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}}
-        changes.append(Change("spec.predictor.deploymentStrategy", strategy or None, predictor["deploymentStrategy"], G4, "no surge pod waiting for a GPU the old pod holds"))
+    if (
+        any(v.gpu_limit is not None for v in views)
+        and strategy.get("type") != "Recreate"
+        and str(surge) not in ("0", "0%")
+    ):
+        predictor["deploymentStrategy"] = {
+            "type": "RollingUpdate",
+            "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1},
+        }
+        changes.append(
+            Change(
+                "spec.predictor.deploymentStrategy",
+                strategy or None,
+                predictor["deploymentStrategy"],
+                G4,
+                "no surge pod waiting for a GPU the old pod holds",
+            )
+        )
     return obj, changes
 
 
 # ---------------------------------------------------------------- by kind (manifests.py composes these)
 
-CHECKERS: dict[kinds.Kind, kinds.Checker] = {(GROUP, "InferenceService"): check_inference_service, ("", "Service"): check_service}
+CHECKERS: dict[kinds.Kind, kinds.Checker] = {
+    (GROUP, "InferenceService"): check_inference_service,
+    ("", "Service"): check_service,
+}
 FIXERS: dict[kinds.Kind, kinds.Fixer] = {(GROUP, "InferenceService"): fix_inference_service}
 check = kinds.check_by_kind(CHECKERS)
 fix = kinds.fix_by_kind(FIXERS)
@@ -173,10 +231,27 @@ fix = kinds.fix_by_kind(FIXERS)
 def validate_platform(spec: EndpointSpec, where: str, needs: PlatformNeeds) -> list[Problem]:
     problems = front.needs_front(spec, where, needs, BACKEND.load_balancer(spec))
     if not needs.plan["cert_manager"] and not needs.adopted:
-        problems.append(Problem(f"{where}.backend", "kserve", "BACKEND", "KServe's webhooks need cert-manager", f"set {needs.paths.platform}.certManager: true"))
+        problems.append(
+            Problem(
+                f"{where}.backend",
+                "kserve",
+                "BACKEND",
+                "KServe's webhooks need cert-manager",
+                f"set {needs.paths.platform}.certManager: true",
+            )
+        )
     source = spec.model_source
     if isinstance(source, HuggingFaceSource) and source.token_secret is None and spec.model.startswith("meta-llama/"):
-        problems.append(Problem(f"{where}.modelSource.tokenSecret", None, "BACKEND", "a gated Hugging Face model downloads only with a token", "set modelSource.tokenSecret {name, key}", severity="warning"))
+        problems.append(
+            Problem(
+                f"{where}.modelSource.tokenSecret",
+                None,
+                "BACKEND",
+                "a gated Hugging Face model downloads only with a token",
+                "set modelSource.tokenSecret {name, key}",
+                severity="warning",
+            )
+        )
     return problems
 
 
@@ -184,7 +259,10 @@ def validate_platform(spec: EndpointSpec, where: str, needs: PlatformNeeds) -> l
 _NOT_REPAIRED = "the served model name of a model read from a mounted path (KServe's storage initializer, /mnt/models) is not in the InferenceService; the command is repaired"
 
 BACKEND = Backend(
-    refusals={G5: _NOT_REPAIRED, G11: "which of the GPU limit and the tensor-parallel size is meant (or whether CUDA_VISIBLE_DEVICES is) is the user's call"},
+    refusals={
+        G5: _NOT_REPAIRED,
+        G11: "which of the GPU limit and the tensor-parallel size is meant (or whether CUDA_VISIBLE_DEVICES is) is the user's call",
+    },
     name="kserve",
     title="KServe",
     default_load_balancer="alb",
@@ -196,6 +274,8 @@ BACKEND = Backend(
     validate_platform=validate_platform,
     has_alb=lambda spec: BACKEND.load_balancer(spec) == "alb",
     public_load_balancer=lambda spec: front.public_load_balancer(BACKEND.load_balancer(spec)),
-    upstream=lambda spec, platform: Upstream(front.in_cluster(gateway_service_name(spec), spec.namespace), front.SERVICE_PORT),
+    upstream=lambda spec, platform: Upstream(
+        front.in_cluster(gateway_service_name(spec), spec.namespace), front.SERVICE_PORT
+    ),
     operator_addon="kserve_operator",
 )

@@ -8,7 +8,14 @@ never surges (G4: a surge pod waits forever for the GPU the old pod holds).
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
+
+import components.rules.backends.container as engine_container
+import components.rules.backends.engine_checks as engine_checks
+import components.rules.backends.front as front
+import components.rules.backends.kinds as kinds
+import components.rules.backends.reader as reader
+import components.rules.backends.state as state_rules
 
 from .. import autoscaling, engines, naming
 from .. import ingress as ingress_rules
@@ -17,12 +24,6 @@ from ..endpoint import ResolvedEndpoint, resolve
 from ..problems import Change, Problem
 from ..spec import EndpointSpec, HuggingFaceSource, KubernetesBackend, S3Source
 from ..tree import copy_tree
-import components.rules.backends.container as engine_container
-import components.rules.backends.engine_checks as engine_checks
-import components.rules.backends.kinds as kinds
-import components.rules.backends.reader as reader
-import components.rules.backends.state as state_rules
-import components.rules.backends.front as front
 from .base import Backend, LiveReference, PlatformNeeds, RenderContext, Upstream
 from .front import ingress, service
 
@@ -49,7 +50,7 @@ def names(spec: EndpointSpec) -> dict[str, str]:
     }
 
 
-def _weights(r: ResolvedEndpoint, region: Optional[str]) -> tuple[str, list[dict], list[dict], list[dict], list[dict]]:
+def _weights(r: ResolvedEndpoint, region: str | None) -> tuple[str, list[dict], list[dict], list[dict], list[dict]]:
     """(model argument, volumes, mounts, init containers, extra objects) for the model source."""
     spec = r.spec
     src = spec.model_source
@@ -85,20 +86,31 @@ def _weights(r: ResolvedEndpoint, region: Optional[str]) -> tuple[str, list[dict
             "persistentVolumeReclaimPolicy": "Retain",
             "claimRef": {"namespace": spec.namespace, "name": n["weights"]},
             "mountOptions": options,
-            "csi": {"driver": S3_CSI_DRIVER, "volumeHandle": n["volume"], "volumeAttributes": {"bucketName": src.bucket}},
+            "csi": {
+                "driver": S3_CSI_DRIVER,
+                "volumeHandle": n["volume"],
+                "volumeAttributes": {"bucketName": src.bucket},
+            },
         },
     }
     pvc = {
         "apiVersion": "v1",
         "kind": "PersistentVolumeClaim",
         "metadata": {"name": n["weights"], "namespace": spec.namespace, "labels": r.labels},
-        "spec": {"accessModes": ["ReadOnlyMany"], "storageClassName": "", "volumeName": n["volume"], "resources": {"requests": {"storage": "1200Gi"}}},
+        "spec": {
+            "accessModes": ["ReadOnlyMany"],
+            "storageClassName": "",
+            "volumeName": n["volume"],
+            "resources": {"requests": {"storage": "1200Gi"}},
+        },
     }
     volume = {"name": MODEL_VOLUME, "persistentVolumeClaim": {"claimName": n["weights"], "readOnly": True}}
     return mount, [volume], [{"name": MODEL_VOLUME, "mountPath": mount, "readOnly": True}], [], [pv, pvc]
 
 
-def deployment(spec: EndpointSpec, region: Optional[str] = None, api_key_secret: Optional[str] = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def deployment(
+    spec: EndpointSpec, region: str | None = None, api_key_secret: str | None = None
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The Deployment and the objects it needs first (PV/PVC of the S3 CSI weights)."""
     r = resolve(spec)
     model_arg, volumes, mounts, inits, extra = _weights(r, region)
@@ -135,7 +147,7 @@ def deployment(spec: EndpointSpec, region: Optional[str] = None, api_key_secret:
     return dep, extra
 
 
-def hpa(spec: EndpointSpec) -> Optional[dict[str, Any]]:
+def hpa(spec: EndpointSpec) -> dict[str, Any] | None:
     scaling = spec.autoscaling
     if scaling is None:
         return None
@@ -151,7 +163,15 @@ def hpa(spec: EndpointSpec) -> Optional[dict[str, Any]]:
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": names(spec)["deployment"]},
             "minReplicas": max(1, scaling.min_replicas),
             "maxReplicas": scaling.max_replicas,
-            "metrics": [{"type": "Pods", "pods": {"metric": {"name": name}, "target": {"type": "AverageValue", "averageValue": engines._fmt(target)}}}],
+            "metrics": [
+                {
+                    "type": "Pods",
+                    "pods": {
+                        "metric": {"name": name},
+                        "target": {"type": "AverageValue", "averageValue": engines._fmt(target)},
+                    },
+                }
+            ],
             "behavior": {"scaleDown": {"stabilizationWindowSeconds": scaling.cooldown_seconds}},
         },
     }
@@ -184,7 +204,9 @@ def engine_views(obj: dict[str, Any]) -> list[engine_checks.EngineContainerView]
         return []
     instance = reader.instance_of(reader.pod_spec(obj))
     return [
-        engine_checks.container_view(c, f"spec.template.spec.containers[{i}]", instance, require_command=reader.detect_engine(c) is not None)
+        engine_checks.container_view(
+            c, f"spec.template.spec.containers[{i}]", instance, require_command=reader.detect_engine(c) is not None
+        )
         for i, c in model_containers(obj)
     ]
 
@@ -229,12 +251,16 @@ def fix_deployment(obj: dict[str, Any]) -> tuple[dict[str, Any], list[Change]]:
     pod = obj.get("spec", {}).get("template", {}).get("spec", {})
     for i, container in model_containers(obj):
         gpu_pod |= reader.gpu_count(reader.gpu_limit(container.get("resources"))) > 0
-        changes += engine_container.fix_engine_container(container, f"spec.template.spec.containers[{i}]", pod, instance)
+        changes += engine_container.fix_engine_container(
+            container, f"spec.template.spec.containers[{i}]", pod, instance
+        )
     if gpu_pod and _check_rollout(obj):
         spec = obj.setdefault("spec", {})
         old = spec.get("strategy")
         spec["strategy"] = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}}
-        changes.append(Change("spec.strategy", old, spec["strategy"], G4, "no surge pod waiting for a GPU the old pod holds"))
+        changes.append(
+            Change("spec.strategy", old, spec["strategy"], G4, "no surge pod waiting for a GPU the old pod holds")
+        )
     return obj, changes
 
 
@@ -256,14 +282,40 @@ def validate(spec: EndpointSpec, path: str) -> list[Problem]:
 def validate_platform(spec: EndpointSpec, where: str, needs: PlatformNeeds) -> list[Problem]:
     problems = []
     source = spec.model_source
-    if isinstance(source, S3Source) and spec.kubernetes.weights == "s3-csi" and not needs.plan["s3_csi"] and not needs.adopted:
-        problems.append(Problem(f"{where}.kubernetes.weights", "s3-csi", "BACKEND", "the Mountpoint S3 CSI driver add-on is off, so the weights volume never mounts", f"set {needs.paths.platform}.s3Csi: true, or kubernetes.weights: init-container"))
-    if spec.kubernetes.weights == "init-container" and isinstance(source, S3Source) and not spec.kubernetes.service_account_name:
-        problems.append(Problem(f"{where}.kubernetes.serviceAccountName", None, "BACKEND", "the init container needs AWS credentials to read s3://" + source.bucket, "name a service account with S3 read access (Pod Identity or IRSA), or use kubernetes.weights: s3-csi", severity="warning"))
+    if (
+        isinstance(source, S3Source)
+        and spec.kubernetes.weights == "s3-csi"
+        and not needs.plan["s3_csi"]
+        and not needs.adopted
+    ):
+        problems.append(
+            Problem(
+                f"{where}.kubernetes.weights",
+                "s3-csi",
+                "BACKEND",
+                "the Mountpoint S3 CSI driver add-on is off, so the weights volume never mounts",
+                f"set {needs.paths.platform}.s3Csi: true, or kubernetes.weights: init-container",
+            )
+        )
+    if (
+        spec.kubernetes.weights == "init-container"
+        and isinstance(source, S3Source)
+        and not spec.kubernetes.service_account_name
+    ):
+        problems.append(
+            Problem(
+                f"{where}.kubernetes.serviceAccountName",
+                None,
+                "BACKEND",
+                "the init container needs AWS credentials to read s3://" + source.bucket,
+                "name a service account with S3 read access (Pod Identity or IRSA), or use kubernetes.weights: s3-csi",
+                severity="warning",
+            )
+        )
     return problems + front.needs_front(spec, where, needs, BACKEND.load_balancer(spec))
 
 
-def _replicas(obj: Any) -> tuple[Optional[int], Optional[int]]:
+def _replicas(obj: Any) -> tuple[int | None, int | None]:
     status = obj.get("status") or {}
     return status.get("readyReplicas", 0), (obj.get("spec") or {}).get("replicas", status.get("replicas"))
 
@@ -288,6 +340,8 @@ BACKEND = Backend(
     has_alb=lambda spec: BACKEND.load_balancer(spec) == "alb",
     public_load_balancer=lambda spec: front.public_load_balancer(BACKEND.load_balancer(spec)),
     autoscaler="hpa",
-    upstream=lambda spec, platform: Upstream(front.in_cluster(names(spec)["service"], spec.namespace), front.SERVICE_PORT),
+    upstream=lambda spec, platform: Upstream(
+        front.in_cluster(names(spec)["service"], spec.namespace), front.SERVICE_PORT
+    ),
     pool_routing=True,
 )

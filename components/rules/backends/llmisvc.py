@@ -22,7 +22,14 @@ What the controller does with the object (kserve/kserve@v0.20.0):
 from __future__ import annotations
 
 import shlex
-from typing import Any, Optional
+from typing import Any
+
+import components.rules.backends.container as engine_container
+import components.rules.backends.engine_checks as engine_checks
+import components.rules.backends.front as front
+import components.rules.backends.kinds as kinds
+import components.rules.backends.reader as reader
+import components.rules.backends.state as state_rules
 
 from .. import engines, naming
 from ..catalog import B1, G2, G3, G5, G6, G10, G11, G12, G13
@@ -30,12 +37,6 @@ from ..endpoint import ResolvedEndpoint, resolve
 from ..problems import Change, Problem
 from ..spec import EndpointSpec, HuggingFaceSource, LlmisvcBackend, S3Source
 from ..tree import copy_tree
-import components.rules.backends.engine_checks as engine_checks
-import components.rules.backends.container as engine_container
-import components.rules.backends.front as front
-import components.rules.backends.kinds as kinds
-import components.rules.backends.reader as reader
-import components.rules.backends.state as state_rules
 from .base import Backend, LiveReference, PlatformNeeds, RenderContext, Upstream
 
 GROUP = "serving.kserve.io"
@@ -78,7 +79,7 @@ def _engine_args(r: ResolvedEndpoint, port: int) -> list[str]:
     return [shlex.quote(str(a)) for a in args + list(r.spec.extra_args)]
 
 
-def _main(r: ResolvedEndpoint, api_key_secret: Optional[str], port: int, role: Optional[str]) -> dict[str, Any]:
+def _main(r: ResolvedEndpoint, api_key_secret: str | None, port: int, role: str | None) -> dict[str, Any]:
     env = [e for e in engine_container.env(r, api_key_secret) if e["name"] != engine_container.HF_TOKEN_ENV]
     if role is not None:
         env += [
@@ -109,8 +110,12 @@ def _probe_on(probe: dict[str, Any], port: int) -> dict[str, Any]:
     return out
 
 
-def _pod(r: ResolvedEndpoint, api_key_secret: Optional[str], port: int, role: Optional[str]) -> dict[str, Any]:
-    pod: dict[str, Any] = {**engine_container.placement(r), "containers": [_main(r, api_key_secret, port, role)], "volumes": [engine_container.shm_volume()]}
+def _pod(r: ResolvedEndpoint, api_key_secret: str | None, port: int, role: str | None) -> dict[str, Any]:
+    pod: dict[str, Any] = {
+        **engine_container.placement(r),
+        "containers": [_main(r, api_key_secret, port, role)],
+        "volumes": [engine_container.shm_volume()],
+    }
     if r.spec.kubernetes.service_account_name:
         pod["serviceAccountName"] = r.spec.kubernetes.service_account_name  # S3 read (IRSA) for the storage initializer
     return pod
@@ -124,7 +129,7 @@ def model_uri(spec: EndpointSpec) -> str:
     return f"hf://{src.model_id or spec.model}" + (f"@{src.revision}" if src.revision else "")
 
 
-def llm_inference_service(spec: EndpointSpec, api_key_secret: Optional[str] = None) -> dict[str, Any]:
+def llm_inference_service(spec: EndpointSpec, api_key_secret: str | None = None) -> dict[str, Any]:
     r = resolve(spec)
     options: LlmisvcBackend = spec.llmisvc
     pd = options.prefill_replicas is not None
@@ -144,7 +149,11 @@ def llm_inference_service(spec: EndpointSpec, api_key_secret: Optional[str] = No
     if options.router == "scheduler":
         gateway = options.gateway
         assert gateway is not None, "validated: the scheduler router needs a Gateway"
-        body["router"] = {"route": {}, "gateway": {"refs": [{"name": gateway.name, "namespace": gateway.namespace}]}, "scheduler": {}}
+        body["router"] = {
+            "route": {},
+            "gateway": {"refs": [{"name": gateway.name, "namespace": gateway.namespace}]},
+            "scheduler": {},
+        }
     metadata: dict[str, Any] = {"name": r.name, "namespace": spec.namespace, "labels": r.labels}
     src = spec.model_source
     if isinstance(src, HuggingFaceSource) and src.token_secret:
@@ -185,12 +194,18 @@ def engine_views(obj: dict[str, Any]) -> list[engine_checks.EngineContainerView]
         return []
     spec = obj.get("spec") or {}
     views = []
-    for base, pod, parallelism, port in _workloads(spec):
+    for base, pod, _parallelism, _port in _workloads(spec):
         for i, c in enumerate(pod.get("containers") or []):
             if not isinstance(c, dict) or c.get("name") != CONTAINER_NAME:
                 continue
             args = _unquoted(c.get("args"))
-            view = engine_checks.container_view({**c, "args": args}, f"{base}.containers[{i}]", reader.instance_of(pod), require_command=False, labels=reader.labels_of(obj))
+            view = engine_checks.container_view(
+                {**c, "args": args},
+                f"{base}.containers[{i}]",
+                reader.instance_of(pod),
+                require_command=False,
+                labels=reader.labels_of(obj),
+            )
             views.append(view)
     return views
 
@@ -204,15 +219,39 @@ def check_llm_inference_service(obj: dict[str, Any]) -> list[Problem]:
                 continue
             ports = [p.get("containerPort") for p in c.get("ports") or [] if isinstance(p, dict)]
             if ports and ports[0] != port:
-                problems.append(Problem(f"{base}.containers[{i}].ports[0].containerPort", ports[0], G3, f"KServe's presets start vLLM on {port}, and its Service and InferencePool target 8000; the port cannot be changed", f"use {port}"))
+                problems.append(
+                    Problem(
+                        f"{base}.containers[{i}].ports[0].containerPort",
+                        ports[0],
+                        G3,
+                        f"KServe's presets start vLLM on {port}, and its Service and InferencePool target 8000; the port cannot be changed",
+                        f"use {port}",
+                    )
+                )
             problems += engine_container.check_args_expansion(c.get("args"), f"{base}.containers[{i}]")
     model = spec.get("model") or {}
     name = model.get("name")
     if isinstance(name, str) and "/" in name:
-        problems.append(Problem("spec.model.name", name, G5, "the presets serve the model as spec.model.name; clients send the last segment of the model id", f"use {engines.served_model_name(name)!r}"))
+        problems.append(
+            Problem(
+                "spec.model.name",
+                name,
+                G5,
+                "the presets serve the model as spec.model.name; clients send the last segment of the model id",
+                f"use {engines.served_model_name(name)!r}",
+            )
+        )
     uri = model.get("uri")
     if isinstance(uri, str) and not uri.startswith(("hf://", "s3://", "pvc://", "oci://")):
-        problems.append(Problem("spec.model.uri", uri, B1, "KServe's LLMInferenceService downloads only hf://, s3://, pvc:// and oci:// (`unsupported schema in model URI`)", "use hf://<org>/<name> or s3://<bucket>/<path>"))
+        problems.append(
+            Problem(
+                "spec.model.uri",
+                uri,
+                B1,
+                "KServe's LLMInferenceService downloads only hf://, s3://, pvc:// and oci:// (`unsupported schema in model URI`)",
+                "use hf://<org>/<name> or s3://<bucket>/<path>",
+            )
+        )
     views = engine_views(obj)
     for view in views:
         problems += engine_checks.check(view)
@@ -237,9 +276,20 @@ def fix_llm_inference_service(obj: dict[str, Any]) -> tuple[dict[str, Any], list
             mounts = c.setdefault("volumeMounts", [])
             if not any(isinstance(m, dict) and m.get("mountPath") == "/dev/shm" for m in mounts):
                 mounts.append({"name": engine_container.SHM_VOLUME, "mountPath": "/dev/shm"})
-                if not any(isinstance(v, dict) and v.get("name") == engine_container.SHM_VOLUME for v in pod.get("volumes") or []):
+                if not any(
+                    isinstance(v, dict) and v.get("name") == engine_container.SHM_VOLUME
+                    for v in pod.get("volumes") or []
+                ):
                     pod.setdefault("volumes", []).append(engine_container.shm_volume())
-                changes.append(Change(f"{where}.volumeMounts[/dev/shm]", None, engine_container.SHM_VOLUME, G13, "memory-backed shared memory for the engine"))
+                changes.append(
+                    Change(
+                        f"{where}.volumeMounts[/dev/shm]",
+                        None,
+                        engine_container.SHM_VOLUME,
+                        G13,
+                        "memory-backed shared memory for the engine",
+                    )
+                )
     return obj, changes
 
 
@@ -248,13 +298,34 @@ def _fix_port(c: dict[str, Any], where: str, port: int) -> list[Change]:
     engine's `--port` and the container port are set to it (a different one is never what the endpoint needs)."""
     changes = []
     args = c.get("args")
-    if isinstance(args, list) and "--port" in args and args.index("--port") + 1 < len(args) and str(args[args.index("--port") + 1]) != str(port):
+    if (
+        isinstance(args, list)
+        and "--port" in args
+        and args.index("--port") + 1 < len(args)
+        and str(args[args.index("--port") + 1]) != str(port)
+    ):
         at = args.index("--port") + 1
-        changes.append(Change(f"{where}.args[--port]", args[at], str(port), G3, "the port KServe's presets, Service and InferencePool use"))
+        changes.append(
+            Change(
+                f"{where}.args[--port]",
+                args[at],
+                str(port),
+                G3,
+                "the port KServe's presets, Service and InferencePool use",
+            )
+        )
         args[at] = str(port)
     ports = [p for p in c.get("ports") or [] if isinstance(p, dict)]
     if ports and ports[0].get("containerPort") != port:
-        changes.append(Change(f"{where}.ports[0].containerPort", ports[0].get("containerPort"), port, G3, "the port KServe's presets, Service and InferencePool use"))
+        changes.append(
+            Change(
+                f"{where}.ports[0].containerPort",
+                ports[0].get("containerPort"),
+                port,
+                G3,
+                "the port KServe's presets, Service and InferencePool use",
+            )
+        )
         ports[0]["containerPort"] = port
     return changes
 
@@ -276,41 +347,130 @@ def validate(spec: EndpointSpec, where: str) -> list[Problem]:
     options = spec.llmisvc
     name = resolve(spec).name
     if len(name) > NAME_BUDGET:
-        problems.append(Problem(f"{where}.name", spec.name, G2, f"KServe names the workload Service {WORKLOAD_SERVICE.format(name=name)!r} and shortens it with a hash past 63 characters, so the gateway could not name it", f"shorten the endpoint name to {NAME_BUDGET} characters"))
+        problems.append(
+            Problem(
+                f"{where}.name",
+                spec.name,
+                G2,
+                f"KServe names the workload Service {WORKLOAD_SERVICE.format(name=name)!r} and shortens it with a hash past 63 characters, so the gateway could not name it",
+                f"shorten the endpoint name to {NAME_BUDGET} characters",
+            )
+        )
     if spec.engine != "vllm":
         # The presets start `vllm serve` (config/llmisvcconfig/config-llm-template.yaml); KServe ships no SGLang preset.
-        problems.append(Problem(f"{where}.engine", spec.engine, "BACKEND", "KServe's LLMInferenceService presets run vLLM only", "use engine: vllm, or backend: kubernetes for SGLang"))
+        problems.append(
+            Problem(
+                f"{where}.engine",
+                spec.engine,
+                "BACKEND",
+                "KServe's LLMInferenceService presets run vLLM only",
+                "use engine: vllm, or backend: kubernetes for SGLang",
+            )
+        )
     if spec.port is not None and spec.port != PORT:
-        problems.append(Problem(f"{where}.port", spec.port, G3, "KServe's presets, its workload Service and InferencePool use port 8000 and the controller offers no other", "remove port (8000)"))
+        problems.append(
+            Problem(
+                f"{where}.port",
+                spec.port,
+                G3,
+                "KServe's presets, its workload Service and InferencePool use port 8000 and the controller offers no other",
+                "remove port (8000)",
+            )
+        )
     if spec.autoscaling is not None:
-        problems.append(Problem(f"{where}.autoscaling", spec.autoscaling.model_dump(by_alias=True, exclude_none=True), "BACKEND", "the llmisvc backend scales by replicas (KServe's WVA/KEDA scaling is not rendered)", "remove autoscaling and set replicas"))
+        problems.append(
+            Problem(
+                f"{where}.autoscaling",
+                spec.autoscaling.model_dump(by_alias=True, exclude_none=True),
+                "BACKEND",
+                "the llmisvc backend scales by replicas (KServe's WVA/KEDA scaling is not rendered)",
+                "remove autoscaling and set replicas",
+            )
+        )
     if options.router == "scheduler" and options.gateway is None:
-        problems.append(Problem(f"{where}.llmisvc.gateway", None, "BACKEND", "the scheduler router's HTTPRoute attaches to a Gateway that routes to InferencePools; none is named", "set llmisvc.gateway {name, namespace} of that Gateway, or llmisvc.router: none"))
+        problems.append(
+            Problem(
+                f"{where}.llmisvc.gateway",
+                None,
+                "BACKEND",
+                "the scheduler router's HTTPRoute attaches to a Gateway that routes to InferencePools; none is named",
+                "set llmisvc.gateway {name, namespace} of that Gateway, or llmisvc.router: none",
+            )
+        )
     if options.prefill_replicas is not None and options.router != "scheduler":
-        problems.append(Problem(f"{where}.llmisvc.prefillReplicas", options.prefill_replicas, "BACKEND", "prefill/decode needs the endpoint picker to pair a prefill and a decode pod; the workload Service selects both", "set llmisvc.router: scheduler (with llmisvc.gateway), or remove prefillReplicas"))
+        problems.append(
+            Problem(
+                f"{where}.llmisvc.prefillReplicas",
+                options.prefill_replicas,
+                "BACKEND",
+                "prefill/decode needs the endpoint picker to pair a prefill and a decode pod; the workload Service selects both",
+                "set llmisvc.router: scheduler (with llmisvc.gateway), or remove prefillReplicas",
+            )
+        )
     src = spec.model_source
     if isinstance(src, HuggingFaceSource) and src.token_secret is not None and src.token_secret.key != HF_TOKEN_KEY:
-        problems.append(Problem(f"{where}.modelSource.tokenSecret.key", src.token_secret.key, "BACKEND", "KServe's storage initializer reads the token only from the Secret key HF_TOKEN and skips the Secret otherwise", "store the token under key HF_TOKEN and set tokenSecret.key: HF_TOKEN"))
+        problems.append(
+            Problem(
+                f"{where}.modelSource.tokenSecret.key",
+                src.token_secret.key,
+                "BACKEND",
+                "KServe's storage initializer reads the token only from the Secret key HF_TOKEN and skips the Secret otherwise",
+                "store the token under key HF_TOKEN and set tokenSecret.key: HF_TOKEN",
+            )
+        )
     if spec.image and not spec.image.startswith(LLM_D_IMAGE):
-        problems.append(Problem(f"{where}.image", spec.image, "BACKEND", "KServe's presets run the container with runAsNonRoot: true; an image whose user is root (vllm/vllm-openai) is refused by the kubelet", "leave image unset (the presets' llm-d image) or use an image with a non-root user", severity="warning"))
+        problems.append(
+            Problem(
+                f"{where}.image",
+                spec.image,
+                "BACKEND",
+                "KServe's presets run the container with runAsNonRoot: true; an image whose user is root (vllm/vllm-openai) is refused by the kubelet",
+                "leave image unset (the presets' llm-d image) or use an image with a non-root user",
+                severity="warning",
+            )
+        )
     return problems
 
 
 def validate_platform(spec: EndpointSpec, where: str, needs: PlatformNeeds) -> list[Problem]:
     problems = front.needs_front(spec, where, needs, "none")
     if not needs.plan["cert_manager"] and not needs.adopted:
-        problems.append(Problem(f"{where}.backend", "llmisvc", "BACKEND", "the llmisvc controller's webhooks need cert-manager", f"set {needs.paths.platform}.certManager: true"))
+        problems.append(
+            Problem(
+                f"{where}.backend",
+                "llmisvc",
+                "BACKEND",
+                "the llmisvc controller's webhooks need cert-manager",
+                f"set {needs.paths.platform}.certManager: true",
+            )
+        )
     if needs.plan["kserve_operator"] and needs.plan["llmisvc_operator"] and not needs.adopted:
         # Both charts create the inferenceservice-config ConfigMap and selfsigned-issuer in namespace kserve, and both
         # CRD charts the ClusterStorageContainer CRD (charts/kserve-resources, charts/kserve-llmisvc-resources,
         # charts/kserve-crd, charts/kserve-llmisvc-crd): the second install fails on objects the first owns.
-        problems.append(Problem(f"{needs.paths.platform}.llmisvcOperator", True, "BACKEND", "KServe's classic and LLMInferenceService charts both create KServe's shared objects in namespace kserve", f"use one KServe backend per cluster: set {needs.paths.platform}.kserveOperator: false (and no kserve endpoints), or move the llmisvc endpoints to another cluster"))
+        problems.append(
+            Problem(
+                f"{needs.paths.platform}.llmisvcOperator",
+                True,
+                "BACKEND",
+                "KServe's classic and LLMInferenceService charts both create KServe's shared objects in namespace kserve",
+                f"use one KServe backend per cluster: set {needs.paths.platform}.kserveOperator: false (and no kserve endpoints), or move the llmisvc endpoints to another cluster",
+            )
+        )
     if BACKEND.load_balancer(spec) != "none":
-        problems.append(Problem(f"{where}.loadBalancer", spec.load_balancer, "BACKEND", "KServe creates the workload Service (and with the scheduler router an HTTPRoute on your Gateway); the stack declares no load balancer for it", "set loadBalancer: none"))
+        problems.append(
+            Problem(
+                f"{where}.loadBalancer",
+                spec.load_balancer,
+                "BACKEND",
+                "KServe creates the workload Service (and with the scheduler router an HTTPRoute on your Gateway); the stack declares no load balancer for it",
+                "set loadBalancer: none",
+            )
+        )
     return problems
 
 
-def upstream(spec: EndpointSpec) -> Optional[Upstream]:
+def upstream(spec: EndpointSpec) -> Upstream | None:
     """The workload Service on 8000; None with prefill/decode, where that Service selects prefill pods too
     (workload_single_node.go: both carry `kserve.io/component: workload`) and only the endpoint picker behind the
     InferencePool pairs a request with a prefill and a decode pod."""
@@ -345,5 +505,7 @@ BACKEND = Backend(
         G12: "the instance's env comes from the config's instance type",
     },
     operator_addon="llmisvc_operator",
-    operator_requires={"cert_manager": "the llmisvc chart's webhook certificate is issued by cert-manager, which is switched off"},
+    operator_requires={
+        "cert_manager": "the llmisvc chart's webhook certificate is issued by cert-manager, which is switched off"
+    },
 )

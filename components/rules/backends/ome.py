@@ -10,18 +10,19 @@ model path is `$(MODEL_PATH)`, which the kubelet expands from the env OME sets (
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
+
+import components.rules.backends.container as engine_container
+import components.rules.backends.engine_checks as engine_checks
+import components.rules.backends.kinds as kinds
+import components.rules.backends.reader as reader
+import components.rules.backends.state as state_rules
 
 from .. import naming
 from ..catalog import B1, G3, G4, G5, G6, G10, G11, G12, G13
 from ..endpoint import ResolvedEndpoint, resolve
 from ..problems import Problem
 from ..spec import EndpointSpec, HuggingFaceSource, OmeBackend, S3Source
-import components.rules.backends.container as engine_container
-import components.rules.backends.engine_checks as engine_checks
-import components.rules.backends.kinds as kinds
-import components.rules.backends.reader as reader
-import components.rules.backends.state as state_rules
 from .base import Backend, LiveReference, PlatformNeeds, RenderContext
 
 GROUP = "ome.io"
@@ -51,7 +52,7 @@ def _storage_uri(spec: EndpointSpec) -> str:
     return f"hf://{src.model_id or spec.model}" + (f"@{src.revision}" if src.revision else "")
 
 
-def base_model(spec: EndpointSpec, region: Optional[str] = None) -> dict[str, Any]:
+def base_model(spec: EndpointSpec, region: str | None = None) -> dict[str, Any]:
     storage: dict[str, Any] = {"storageUri": _storage_uri(spec), "path": f"{MODEL_ROOT}/{cluster_name(spec)}"}
     src = spec.model_source
     if isinstance(src, HuggingFaceSource) and src.token_secret:
@@ -98,12 +99,16 @@ def serving_runtime(spec: EndpointSpec) -> dict[str, Any]:
                     "priority": 1,
                 }
             ],
-            "engineConfig": {"runner": runner, "volumes": [engine_container.shm_volume()], **engine_container.placement(r)},
+            "engineConfig": {
+                "runner": runner,
+                "volumes": [engine_container.shm_volume()],
+                **engine_container.placement(r),
+            },
         },
     }
 
 
-def inference_service(spec: EndpointSpec, api_key_secret: Optional[str] = None) -> dict[str, Any]:
+def inference_service(spec: EndpointSpec, api_key_secret: str | None = None) -> dict[str, Any]:
     r = resolve(spec)
     scaling = spec.autoscaling
     runner = {
@@ -129,7 +134,7 @@ def inference_service(spec: EndpointSpec, api_key_secret: Optional[str] = None) 
     }
 
 
-def benchmark_job(spec: EndpointSpec) -> Optional[dict[str, Any]]:
+def benchmark_job(spec: EndpointSpec) -> dict[str, Any] | None:
     bench = spec.ome.benchmark
     if bench is None:
         return None
@@ -149,7 +154,11 @@ def benchmark_job(spec: EndpointSpec) -> Optional[dict[str, Any]]:
     return {
         "apiVersion": API_VERSION,
         "kind": "BenchmarkJob",
-        "metadata": {"name": naming.fit(f"{r.name}-bench", naming.MAX_NAME), "namespace": spec.namespace, "labels": r.labels},
+        "metadata": {
+            "name": naming.fit(f"{r.name}-bench", naming.MAX_NAME),
+            "namespace": spec.namespace,
+            "labels": r.labels,
+        },
         "spec": body,
     }
 
@@ -168,9 +177,25 @@ def render(r: ResolvedEndpoint, context: RenderContext) -> list[dict[str, Any]]:
 
 def check_storage_uri(uri: Any, path: str) -> list[Problem]:
     if not isinstance(uri, str) or not uri.startswith(BENCHMARK_STORAGE):
-        return [Problem(path, uri, B1, "OME stores benchmark results only on a PVC or in object storage (`unknown storage type for URI`)", "use pvc://<claim>/<subpath> (create the PVC) or oci://...")]
+        return [
+            Problem(
+                path,
+                uri,
+                B1,
+                "OME stores benchmark results only on a PVC or in object storage (`unknown storage type for URI`)",
+                "use pvc://<claim>/<subpath> (create the PVC) or oci://...",
+            )
+        ]
     if uri.startswith("pvc://") and len(uri[len("pvc://") :].strip("/").split("/", 1)) < 2:
-        return [Problem(path, uri, B1, "a pvc:// location needs the claim and a subpath (`invalid PVC storage URI format: missing subpath`)", "use pvc://<claim>/<subpath>")]
+        return [
+            Problem(
+                path,
+                uri,
+                B1,
+                "a pvc:// location needs the claim and a subpath (`invalid PVC storage URI format: missing subpath`)",
+                "use pvc://<claim>/<subpath>",
+            )
+        ]
     return []
 
 
@@ -184,7 +209,16 @@ def engine_views(obj: dict[str, Any]) -> list[engine_checks.EngineContainerView]
         engine_spec = spec.get("engine") or {}
         runner = engine_spec.get("runner")
         if isinstance(runner, dict):
-            return [engine_checks.container_view(runner, "spec.engine.runner", reader.instance_of(engine_spec), require_command=False, own_probes=False, labels=reader.labels_of(obj))]
+            return [
+                engine_checks.container_view(
+                    runner,
+                    "spec.engine.runner",
+                    reader.instance_of(engine_spec),
+                    require_command=False,
+                    own_probes=False,
+                    labels=reader.labels_of(obj),
+                )
+            ]
     if kind == (GROUP, "ClusterServingRuntime"):
         config = spec.get("engineConfig") or {}
         runner = config.get("runner")
@@ -202,7 +236,15 @@ def check_inference_service(obj: dict[str, Any]) -> list[Problem]:
     problems = []
     for field in ("image", "command"):
         if runner.get(field):
-            problems.append(Problem(f"{base}.{field}", runner[field], B1, "the InferenceService replaces the runtime's runner: a mismatched image fails (`No module named 'vllm'` from an SGLang image)", f"remove {field}; the ClusterServingRuntime owns the image and command, the InferenceService passes args"))
+            problems.append(
+                Problem(
+                    f"{base}.{field}",
+                    runner[field],
+                    B1,
+                    "the InferenceService replaces the runtime's runner: a mismatched image fails (`No module named 'vllm'` from an SGLang image)",
+                    f"remove {field}; the ClusterServingRuntime owns the image and command, the InferenceService passes args",
+                )
+            )
     (view,) = engine_views(obj)
     problems += engine_container.check_engine_container(runner, view)
     if view.gpu_limit is not None:
@@ -219,20 +261,37 @@ def check_serving_runtime(obj: dict[str, Any]) -> list[Problem]:
     # G10) and resources (G11, G13 storage) are the InferenceService's.
     (view,) = engine_views(obj)
     problems = engine_container.check_args_expansion(runner.get("args"), view.path)
-    return problems + engine_checks.check_full_command(view) + engine_checks.check_probes(view) + engine_checks.check_shm(view)
+    return (
+        problems
+        + engine_checks.check_full_command(view)
+        + engine_checks.check_probes(view)
+        + engine_checks.check_shm(view)
+    )
 
 
 def check_benchmark_job(obj: dict[str, Any]) -> list[Problem]:
     spec = obj.get("spec") or {}
     location = spec.get("outputLocation")
     if not isinstance(location, dict):
-        return [Problem("spec.outputLocation", None, B1, "OME rejects a BenchmarkJob without an output location (`spec.outputLocation: Required value`)", "set outputLocation.storageUri: pvc://<claim>/<subpath>")]
+        return [
+            Problem(
+                "spec.outputLocation",
+                None,
+                B1,
+                "OME rejects a BenchmarkJob without an output location (`spec.outputLocation: Required value`)",
+                "set outputLocation.storageUri: pvc://<claim>/<subpath>",
+            )
+        ]
     return check_storage_uri(location.get("storageUri"), "spec.outputLocation.storageUri")
 
 
 # ---------------------------------------------------------------- by kind (manifests.py composes these)
 
-CHECKERS: dict[kinds.Kind, kinds.Checker] = {(GROUP, "InferenceService"): check_inference_service, (GROUP, "ClusterServingRuntime"): check_serving_runtime, (GROUP, "BenchmarkJob"): check_benchmark_job}
+CHECKERS: dict[kinds.Kind, kinds.Checker] = {
+    (GROUP, "InferenceService"): check_inference_service,
+    (GROUP, "ClusterServingRuntime"): check_serving_runtime,
+    (GROUP, "BenchmarkJob"): check_benchmark_job,
+}
 FIXERS: dict[kinds.Kind, kinds.Fixer] = {}
 check = kinds.check_by_kind(CHECKERS)
 fix = kinds.fix_by_kind(FIXERS)
@@ -245,12 +304,36 @@ def validate_platform(spec: EndpointSpec, where: str, needs: PlatformNeeds) -> l
     problems = []
     if not needs.plan["keda"] and not needs.adopted:
         # Seen with OME: controller fails with "no kind is registered for ScaledObject" without KEDA.
-        problems.append(Problem(f"{where}.backend", "ome", "BACKEND", "OME needs KEDA (its controller fails on ScaledObject without it)", f"set {needs.paths.platform}.keda: true"))
+        problems.append(
+            Problem(
+                f"{where}.backend",
+                "ome",
+                "BACKEND",
+                "OME needs KEDA (its controller fails on ScaledObject without it)",
+                f"set {needs.paths.platform}.keda: true",
+            )
+        )
     if BACKEND.load_balancer(spec) != "none":
-        problems.append(Problem(f"{where}.loadBalancer", spec.load_balancer, "BACKEND", "OME creates the engine Service itself; the stack declares no load balancer for it", "set loadBalancer: none and use the InferenceService's status.url"))
+        problems.append(
+            Problem(
+                f"{where}.loadBalancer",
+                spec.load_balancer,
+                "BACKEND",
+                "OME creates the engine Service itself; the stack declares no load balancer for it",
+                "set loadBalancer: none and use the InferenceService's status.url",
+            )
+        )
     if spec.ome.benchmark is not None and spec.api_key:
         # The BenchmarkJob has no API key field (an OME benchmark of a keyed endpoint failed); every request would get 401.
-        problems.append(Problem(f"{where}.ome.benchmark", spec.ome.benchmark.model_dump(by_alias=True), "BACKEND", "an OME BenchmarkJob cannot send an API key, so every request to a keyed endpoint fails with 401", "set apiKey: false on this endpoint, or drop ome.benchmark"))
+        problems.append(
+            Problem(
+                f"{where}.ome.benchmark",
+                spec.ome.benchmark.model_dump(by_alias=True),
+                "BACKEND",
+                "an OME BenchmarkJob cannot send an API key, so every request to a keyed endpoint fails with 401",
+                "set apiKey: false on this endpoint, or drop ome.benchmark",
+            )
+        )
     return problems
 
 
@@ -273,5 +356,7 @@ BACKEND = Backend(
     operator_addon="ome_operator",
     # The chart's webhook Certificate and Issuer (sgl-project/ome@v0.1.5 charts/ome-resources/templates/
     # ome-controller/certificate.yaml).
-    operator_requires={"cert_manager": "the OME chart's webhook certificate is issued by cert-manager, which is switched off"},
+    operator_requires={
+        "cert_manager": "the OME chart's webhook certificate is issued by cert-manager, which is switched off"
+    },
 )

@@ -6,7 +6,8 @@ stack checks) reads it through these, so "which engine is this?" has one answer.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 from .. import engines, instances
 from ..endpoint import ENGINE_LABEL, GPU
@@ -23,14 +24,14 @@ def gpu_count(value: Any) -> int:
         return 0
 
 
-def gpu_limit(resources: Any) -> Optional[str]:
+def gpu_limit(resources: Any) -> str | None:
     """`resources.limits["nvidia.com/gpu"]` as written (a string), None when unset."""
     limits = (resources.get("limits") if isinstance(resources, dict) else None) or {}
     limit = limits.get(GPU) if isinstance(limits, dict) else None
     return None if limit is None else str(limit)
 
 
-def detect_engine(container: Mapping[str, Any], labels: Optional[Mapping[str, Any]] = None) -> Optional[str]:
+def detect_engine(container: Mapping[str, Any], labels: Mapping[str, Any] | None = None) -> str | None:
     """The engine a container runs, from its command, first argument and image; then, for a
     container that names none of them (an OME runner: the runtime holds image and command), from
     its object's `llm-serving/engine` label. None when unknown."""
@@ -80,18 +81,18 @@ def env_map(env: Any) -> dict[str, dict[str, Any]]:
 
 def pod_spec(obj: Mapping[str, Any]) -> dict[str, Any]:
     """`spec.template.spec` of a workload, {} when absent."""
-    template = ((obj.get("spec") or {}).get("template") or {})
+    template = (obj.get("spec") or {}).get("template") or {}
     spec = template.get("spec") if isinstance(template, dict) else None
     return spec if isinstance(spec, dict) else {}
 
 
-def instance_of(pod: Mapping[str, Any]) -> Optional[str]:
+def instance_of(pod: Mapping[str, Any]) -> str | None:
     """The instance type a pod (or OME engine / KServe predictor) is pinned to by node selector."""
     value = (pod.get("nodeSelector") or {}).get(INSTANCE_LABEL)
     return value if isinstance(value, str) else None
 
 
-def first_instance_type(spec: Mapping[str, Any]) -> Optional[str]:
+def first_instance_type(spec: Mapping[str, Any]) -> str | None:
     """An InferenceEndpointConfig's instance type: `instanceType`, or the first of `instanceTypes` (the operator's
     preference; CRD `instanceTypes`)."""
     one, many = spec.get("instanceType"), spec.get("instanceTypes")
@@ -100,19 +101,22 @@ def first_instance_type(spec: Mapping[str, Any]) -> Optional[str]:
     return many[0] if isinstance(many, list) and many and isinstance(many[0], str) else None
 
 
-def instance(name: Any) -> Optional[instances.InstanceType]:
+def instance(name: Any) -> instances.InstanceType | None:
     return instances.lookup(name) if isinstance(name, str) else None
 
 
 def runs_model(container: Mapping[str, Any]) -> bool:
     """An engine container: it holds a GPU limit or runs a known engine (sidecars do neither)."""
-    return gpu_count(((container.get("resources") or {}).get("limits") or {}).get(GPU)) > 0 or detect_engine(container) is not None
+    return (
+        gpu_count(((container.get("resources") or {}).get("limits") or {}).get(GPU)) > 0
+        or detect_engine(container) is not None
+    )
 
 
-def parse(args: list[str], engine: Optional[str]) -> dict[str, Any]:
+def parse(args: list[str], engine: str | None) -> dict[str, Any]:
     return engines.parse_args(args, engine)
 
 
-def health_path(engine: Optional[str]) -> str:
+def health_path(engine: str | None) -> str:
     """The engine's health route; /health (both engines serve it) when the engine is unknown."""
     return engines.engine(engine).health_path if engine else "/health"

@@ -4,13 +4,14 @@ module decides)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any
 
 from ..addons import OPERATOR_NAMESPACE
 from .hyperpod import KIND
-from .state import classify, hyperpod as hyperpod_state
-
+from .state import classify
+from .state import hyperpod as hyperpod_state
 
 # The operator is closed source: aws/sagemaker-hyperpod-cli@011ca927 ships its chart, CRDs and samples, and no file
 # there (on any branch) names a router object. What is known of the router:
@@ -38,7 +39,7 @@ def deployment_budget(max_deploy_seconds: int) -> int:
     return int(max_deploy_seconds) + DEPLOY_MARGIN_SECONDS
 
 
-def deployment_verdict(obj: Optional[Mapping[str, Any]]) -> tuple[str, str]:
+def deployment_verdict(obj: Mapping[str, Any] | None) -> tuple[str, str]:
     """(ready / pending / failed, line) of an InferenceEndpointConfig, read as `stacks status` reads it (G15)."""
     if obj is None:
         return "pending", "not created yet"
@@ -73,18 +74,26 @@ def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
     return obj.get("metadata") or {}
 
 
-def _owned_by_endpoint(obj: Mapping[str, Any], endpoint_k8s_name: str, uid: Optional[str]) -> bool:
+def _owned_by_endpoint(obj: Mapping[str, Any], endpoint_k8s_name: str, uid: str | None) -> bool:
     # An owner reference must name an owner in the object's own namespace, so this holds only for an endpoint in
     # hyperpod-inference-system; checked first because it is the strongest tie when present.
-    return any((uid and o.get("uid") == uid) or (o.get("kind") == KIND and o.get("name") == endpoint_k8s_name) for o in _meta(obj).get("ownerReferences") or [])
+    return any(
+        (uid and o.get("uid") == uid) or (o.get("kind") == KIND and o.get("name") == endpoint_k8s_name)
+        for o in _meta(obj).get("ownerReferences") or []
+    )
 
 
-def router_deployments(deployments: Iterable[Mapping[str, Any]], endpoint_k8s_name: str, namespace: str, uid: Optional[str] = None) -> list[Mapping[str, Any]]:
+def router_deployments(
+    deployments: Iterable[Mapping[str, Any]], endpoint_k8s_name: str, namespace: str, uid: str | None = None
+) -> list[Mapping[str, Any]]:
     """The router Deployments of an endpoint: owned by its InferenceEndpointConfig, or named (or labelled) as seen."""
     names = router_names(endpoint_k8s_name, namespace)
     return [
-        d for d in deployments
-        if _owned_by_endpoint(d, endpoint_k8s_name, uid) or _meta(d).get("name") in names or any(v in names for v in (_meta(d).get("labels") or {}).values())
+        d
+        for d in deployments
+        if _owned_by_endpoint(d, endpoint_k8s_name, uid)
+        or _meta(d).get("name") in names
+        or any(v in names for v in (_meta(d).get("labels") or {}).values())
     ]
 
 
@@ -94,7 +103,11 @@ def _pod_labels(deployment: Mapping[str, Any]) -> dict[str, Any]:
 
 def _router_container_ports(deployments: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """The ports of the router container (`router-container`; without one, of every container)."""
-    containers = [c for d in deployments for c in ((((d.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or [])]
+    containers = [
+        c
+        for d in deployments
+        for c in ((((d.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or [])
+    ]
     routers = [c for c in containers if c.get("name") == ROUTER_CONTAINER] or containers
     return [p for c in routers for p in c.get("ports") or []]
 
@@ -106,21 +119,39 @@ def _targets(service_port: Mapping[str, Any], container_ports: list[Mapping[str,
     return any(p.get("containerPort") == target for p in container_ports)
 
 
-def _tie(service: Mapping[str, Any], endpoint_k8s_name: str, uid: Optional[str], routers: list[Mapping[str, Any]], names: tuple[str, ...], configured: str) -> tuple[int, str]:
+def _tie(
+    service: Mapping[str, Any],
+    endpoint_k8s_name: str,
+    uid: str | None,
+    routers: list[Mapping[str, Any]],
+    names: tuple[str, ...],
+    configured: str,
+) -> tuple[int, str]:
     """(strength, why) of what ties a Service to the endpoint's router: 3 owned by the endpoint, 2 owned by or selecting
     the router Deployment or labelled with its name, 1 the configured name only, 0 nothing."""
     meta = _meta(service)
     if _owned_by_endpoint(service, endpoint_k8s_name, uid):
         return 3, f"owned by InferenceEndpointConfig {endpoint_k8s_name}"
     router_names_found = {_meta(d).get("name") for d in routers}
-    owner = next((o.get("name") for o in meta.get("ownerReferences") or [] if o.get("kind") == "Deployment" and o.get("name") in router_names_found), None)
+    owner = next(
+        (
+            o.get("name")
+            for o in meta.get("ownerReferences") or []
+            if o.get("kind") == "Deployment" and o.get("name") in router_names_found
+        ),
+        None,
+    )
     if owner:
         return 2, f"owned by the router Deployment {owner}"
     selector = dict((service.get("spec") or {}).get("selector") or {})
-    picks = next((_meta(d).get("name") for d in routers if selector and selector.items() <= _pod_labels(d).items()), None)
+    picks = next(
+        (_meta(d).get("name") for d in routers if selector and selector.items() <= _pod_labels(d).items()), None
+    )
     if picks:
         return 2, f"selects the pods of the router Deployment {picks}"
-    named = next((f"{k}={v}" for k, v in sorted({**selector, **(meta.get("labels") or {})}.items()) if v in names), None)
+    named = next(
+        (f"{k}={v}" for k, v in sorted({**selector, **(meta.get("labels") or {})}.items()) if v in names), None
+    )
     if named:
         return 2, f"selects or carries {named}"
     if meta.get("name") == configured:
@@ -128,20 +159,29 @@ def _tie(service: Mapping[str, Any], endpoint_k8s_name: str, uid: Optional[str],
     return 0, ""
 
 
-def _pick_port(service: Mapping[str, Any], routers: list[Mapping[str, Any]], configured_port: Optional[int]) -> tuple[Optional[int], str]:
+def _pick_port(
+    service: Mapping[str, Any], routers: list[Mapping[str, Any]], configured_port: int | None
+) -> tuple[int | None, str]:
     """(port, how) or (None, why not). The configured routerPort wins; else the only port; else the one port whose
     targetPort (number or name) is a port of the router container."""
     ports = [p for p in (service.get("spec") or {}).get("ports") or [] if p.get("port")]
     numbers = sorted(p["port"] for p in ports)
     if configured_port:
-        return (configured_port, "platform.ingress.routerPort") if configured_port in numbers else (None, f"it has ports {numbers}, not platform.ingress.routerPort {configured_port}")
+        return (
+            (configured_port, "platform.ingress.routerPort")
+            if configured_port in numbers
+            else (None, f"it has ports {numbers}, not platform.ingress.routerPort {configured_port}")
+        )
     if len(ports) == 1:
         return ports[0]["port"], "its only port"
     container_ports = _router_container_ports(routers)
     reaching = [p for p in ports if _targets(p, container_ports)] if container_ports else []
     if len(reaching) == 1:
         return reaching[0]["port"], f"the port that targets {ROUTER_CONTAINER}"
-    return None, f"it has ports {numbers} and {'none' if not reaching else 'more than one'} of them targets the router container"
+    return (
+        None,
+        f"it has ports {numbers} and {'none' if not reaching else 'more than one'} of them targets the router container",
+    )
 
 
 def find_router_service(
@@ -150,17 +190,22 @@ def find_router_service(
     endpoint_k8s_name: str,
     namespace: str,
     configured_service: str,
-    configured_port: Optional[int] = None,
+    configured_port: int | None = None,
     template: str = "{name}-router",
-    uid: Optional[str] = None,
-) -> tuple[Optional[RouterService], str]:
+    uid: str | None = None,
+) -> tuple[RouterService | None, str]:
     """The operator's router Service of an endpoint in hyperpod-inference-system and the port the ALB forwards to,
     or (None, why it is not found). Strongest tie first; among equals, the one whose router port is clear, then the
     configured name."""
     items = list(services)
     names = router_names(endpoint_k8s_name, namespace)
     routers = router_deployments(deployments, endpoint_k8s_name, namespace, uid)
-    tied = [(strength, why, s) for s in items for strength, why in [_tie(s, endpoint_k8s_name, uid, routers, names, configured_service)] if strength]
+    tied = [
+        (strength, why, s)
+        for s in items
+        for strength, why in [_tie(s, endpoint_k8s_name, uid, routers, names, configured_service)]
+        if strength
+    ]
     if tied:
         top = max(t[0] for t in tied)
         best = [(why, s, _pick_port(s, routers, configured_port)) for strength, why, s in tied if strength == top]
@@ -183,7 +228,11 @@ def find_router_service(
             "reach, and routerPort to its port, and run `pulumi up` again"
         )
     near = sorted(n for s in items if endpoint_k8s_name in (n := str(_meta(s).get("name") or "")))
-    seen = f"router Deployment {', '.join(sorted(str(_meta(d).get('name')) for d in routers))}" if routers else f"no router Deployment ({' or '.join(names)})"
+    seen = (
+        f"router Deployment {', '.join(sorted(str(_meta(d).get('name')) for d in routers))}"
+        if routers
+        else f"no router Deployment ({' or '.join(names)})"
+    )
     hint = f"; Services there named after the endpoint: {', '.join(near)}" if near else ""
     return None, (
         f"no Service in {OPERATOR_NAMESPACE} is tied to the router of endpoint {namespace}/{endpoint_k8s_name} ({seen}; no Service "

@@ -5,7 +5,7 @@ here. None while the status is unknown (preview, mocks, object not created yet).
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 READY = "Ready"
 FAILED = "Failed"
@@ -24,7 +24,7 @@ READY_STATES = frozenset({"DeploymentComplete", "InService", READY, "True"})
 FAILED_STATES = frozenset({"DeploymentFailed", "DeletionFailed", FAILED})
 
 
-def classify(state: Optional[str], detail: Optional[str] = None) -> tuple[Readiness, str]:
+def classify(state: str | None, detail: str | None = None) -> tuple[Readiness, str]:
     """G15: (ready / pending / failed, a line for the user). A failed state keeps the object's own message."""
     if state in READY_STATES:
         return "ready", state or ""
@@ -48,14 +48,14 @@ def _conditions(status: Any) -> dict[str, Any]:
     return {_get(c, "type"): c for c in _get(status, "conditions") or [] if _get(c, "type")}
 
 
-def _detail(condition: Any) -> Optional[str]:
+def _detail(condition: Any) -> str | None:
     if condition is None:
         return None
     parts = [str(p) for p in (_get(condition, "reason"), _get(condition, "message")) if p]
     return ": ".join(parts) or None
 
 
-def hyperpod(status: Any) -> tuple[Optional[str], Optional[str]]:
+def hyperpod(status: Any) -> tuple[str | None, str | None]:
     """The InferenceEndpointConfig's own `status.state` (DeploymentComplete, DeploymentFailed, ...)."""
     if not status:
         return None, None
@@ -65,7 +65,7 @@ def hyperpod(status: Any) -> tuple[Optional[str], Optional[str]]:
     return _get(status, "state"), detail or (_detail(failed[0]) if failed else None)
 
 
-def deployment(status: Any) -> tuple[Optional[str], Optional[str]]:
+def deployment(status: Any) -> tuple[str | None, str | None]:
     """Available=True is Ready; Progressing=False (ProgressDeadlineExceeded) is Failed."""
     if not status:
         return None, None
@@ -84,7 +84,7 @@ def deployment(status: Any) -> tuple[Optional[str], Optional[str]]:
 FAILED_TRANSITIONS = frozenset({"BlockedByFailedLoad", "InvalidSpec"})
 
 
-def ready_condition(status: Any) -> tuple[Optional[str], Optional[str]]:
+def ready_condition(status: Any) -> tuple[str | None, str | None]:
     """OME and KServe InferenceServices: the Ready condition; a failed model load or invalid spec is Failed."""
     if not status:
         return None, None
@@ -99,7 +99,7 @@ def ready_condition(status: Any) -> tuple[Optional[str], Optional[str]]:
     return (READY if str(_get(ready, "status")) == "True" else NOT_READY), _detail(ready)
 
 
-def autoscaler(status: Any) -> Optional[str]:
+def autoscaler(status: Any) -> str | None:
     """A HorizontalPodAutoscaler that cannot read its metric: `ScalingActive` False, with its reason and message
     (kubernetes/kubernetes pkg/controller/podautoscaler/horizontal.go, getUnableComputeReplicaCountCondition:
     reason FailedGetPodsMetric for a Pods metric the custom-metrics API does not serve, message "the HPA was
@@ -109,4 +109,3 @@ def autoscaler(status: Any) -> Optional[str]:
     if active is None or str(_get(active, "status")) != "False" or _get(active, "reason") == "ScalingDisabled":
         return None
     return f"ScalingActive=False: {_detail(active)}"
-

@@ -11,15 +11,17 @@ same rules the day it is registered. Imported by tests only (it imports pytest).
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 import pytest
+
+import components.rules.backends.reader as reader
 
 from .. import engines, manifests, security
 from ..catalog import G3, G4, G5, G6, G10, G11, G12, G13, S3
 from ..endpoint import GPU, resolve
 from ..spec import EndpointSpec
-import components.rules.backends.reader as reader
 from .base import Backend, RenderContext
 from .engine_checks import EngineContainerView
 
@@ -78,7 +80,9 @@ def sglang_without_metrics(obj: dict[str, Any], view: EngineContainerView) -> bo
 
 
 def no_context_length(obj: dict[str, Any], view: EngineContainerView) -> bool:
-    return view.engine is not None and _drop_flag(obj, view, engines.PARAMS_BY_KEY["max_model_len"].flag(view.engine).on)
+    return view.engine is not None and _drop_flag(
+        obj, view, engines.PARAMS_BY_KEY["max_model_len"].flag(view.engine).on
+    )
 
 
 def gpu_limit_differs_from_tp(obj: dict[str, Any], view: EngineContainerView) -> bool:
@@ -137,12 +141,29 @@ BREAKS: dict[str, tuple[Mutation, ...]] = {
 
 # A standard set of endpoints: both engines, S3 and Hugging Face sources, an A10G, an L40S and a T4 (G12).
 ENDPOINTS: dict[str, dict[str, Any]] = {
-    "vllm-a10g-s3-keyed": {"name": "qwen", "model": "Qwen/Qwen3-4B-Instruct-2507", "engine": "vllm", "instanceType": "ml.g5.12xlarge",
-                           "namespace": "team-a", "modelSource": {"type": "s3", "bucket": "my-models", "path": "qwen3-4b/"}, "apiKey": True},
-    "sglang-l40s-hf": {"name": "llama", "model": "meta-llama/Llama-3.1-8B-Instruct", "engine": "sglang", "instanceType": "g6e.2xlarge",
-                       "modelSource": {"type": "huggingface", "tokenSecret": {"name": "hf-token", "key": "token"}}},
-    "vllm-t4-s3": {"name": "small", "model": "Qwen/Qwen3-0.6B", "engine": "vllm", "instanceType": "g4dn.xlarge",
-                   "modelSource": {"type": "s3", "bucket": "my-models", "path": "q/"}},
+    "vllm-a10g-s3-keyed": {
+        "name": "qwen",
+        "model": "Qwen/Qwen3-4B-Instruct-2507",
+        "engine": "vllm",
+        "instanceType": "ml.g5.12xlarge",
+        "namespace": "team-a",
+        "modelSource": {"type": "s3", "bucket": "my-models", "path": "qwen3-4b/"},
+        "apiKey": True,
+    },
+    "sglang-l40s-hf": {
+        "name": "llama",
+        "model": "meta-llama/Llama-3.1-8B-Instruct",
+        "engine": "sglang",
+        "instanceType": "g6e.2xlarge",
+        "modelSource": {"type": "huggingface", "tokenSecret": {"name": "hf-token", "key": "token"}},
+    },
+    "vllm-t4-s3": {
+        "name": "small",
+        "model": "Qwen/Qwen3-0.6B",
+        "engine": "vllm",
+        "instanceType": "g4dn.xlarge",
+        "modelSource": {"type": "s3", "bucket": "my-models", "path": "q/"},
+    },
 }
 
 
@@ -217,7 +238,11 @@ class BackendContract:
                     env = container.setdefault(view.env_path.rsplit(".", 1)[-1], [])
                 env.append({"name": "OPENAI_API_KEY", "value": key})
                 found = [p for p in security.check_plaintext_secrets(broken) if p.rule == S3]
-                assert [p.path for p in found] == [f"{view.env_path}[OPENAI_API_KEY]"], f"{backend.name} {obj['kind']} {view.path}: {found}"
-                assert not [p for p in security.check_gpu_workload(broken) if p.path.startswith(view.path)], "S1 reports what the backend's checks hold"
+                assert [p.path for p in found] == [f"{view.env_path}[OPENAI_API_KEY]"], (
+                    f"{backend.name} {obj['kind']} {view.path}: {found}"
+                )
+                assert not [p for p in security.check_gpu_workload(broken) if p.path.startswith(view.path)], (
+                    "S1 reports what the backend's checks hold"
+                )
                 seen += 1
         assert seen, f"{backend.name} has no engine view"

@@ -9,7 +9,7 @@ rate-limit backend); envoyproxy/gateway v1.8.1 `site/content/en/latest/tasks/tra
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from .. import inference_pool
 
@@ -18,7 +18,9 @@ AIGW_NAMESPACE = "envoy-ai-gateway-system"
 REDIS_NAMESPACE = "redis-system"
 REDIS_PORT = 6379
 REDIS_IMAGE = "redis:8.2.4-alpine3.22"  # examples/token_ratelimit/redis.yaml @v1.1.0
-RATELIMIT_IMAGE = "docker.io/envoyproxy/ratelimit:60d8e81b"  # envoy-gateway-values-addon.yaml @v1.1.0 (the chart default is ff287602)
+RATELIMIT_IMAGE = (
+    "docker.io/envoyproxy/ratelimit:60d8e81b"  # envoy-gateway-values-addon.yaml @v1.1.0 (the chart default is ff287602)
+)
 REDIS_AUTH_SECRET = "redis-auth"  # in EG_NAMESPACE: the ElastiCache auth token for the rate-limit service
 REDIS_AUTH_KEY = "token"
 
@@ -59,7 +61,9 @@ def envoy_gateway_values(redis_host: str, tls: bool, pools: bool = False) -> dic
     redis: dict[str, Any] = {"url": f"{redis_host}:{REDIS_PORT}"}
     if tls:
         redis["tls"] = {}
-        container["env"] = [{"name": "REDIS_AUTH", "valueFrom": {"secretKeyRef": {"name": REDIS_AUTH_SECRET, "key": REDIS_AUTH_KEY}}}]
+        container["env"] = [
+            {"name": "REDIS_AUTH", "valueFrom": {"secretKeyRef": {"name": REDIS_AUTH_SECRET, "key": REDIS_AUTH_KEY}}}
+        ]
     manager: dict[str, Any] = {
         "hooks": {
             "xdsTranslator": {
@@ -103,17 +107,26 @@ def redis_objects() -> list[dict[str, Any]]:
         "livenessProbe": {"tcpSocket": {"port": REDIS_PORT}, "timeoutSeconds": 5},
     }
     return [
-        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "redis", "namespace": REDIS_NAMESPACE, "labels": labels}, "spec": {"ports": [{"name": "redis", "port": REDIS_PORT}], "selector": labels}},
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "redis", "namespace": REDIS_NAMESPACE, "labels": labels},
+            "spec": {"ports": [{"name": "redis", "port": REDIS_PORT}], "selector": labels},
+        },
         {
             "apiVersion": "apps/v1",
             "kind": "Deployment",
             "metadata": {"name": "redis", "namespace": REDIS_NAMESPACE, "labels": labels},
-            "spec": {"replicas": 1, "selector": {"matchLabels": labels}, "template": {"metadata": {"labels": labels}, "spec": {"containers": [container]}}},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": labels},
+                "template": {"metadata": {"labels": labels}, "spec": {"containers": [container]}},
+            },
         },
     ]
 
 
-def elasticache_settings(node_type: str, description: Optional[str] = None) -> dict[str, Any]:
+def elasticache_settings(node_type: str, description: str | None = None) -> dict[str, Any]:
     """The ElastiCache replication group's arguments besides network and token: TLS in transit (needed
     for an auth token), encryption at rest, one node (the counters of a minute need no replica)."""
     return {

@@ -19,12 +19,13 @@ and the allow-list is judged on the model that picks the route.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from .. import inference_pool
 from .. import ingress as ingress_rules
-from ..tls import OPT_OUT_ANNOTATION, listener_annotations
 from ..spec import GatewaySpec, GatewayTier
+from ..tls import OPT_OUT_ANNOTATION, listener_annotations
 from .charts import EG_NAMESPACE, REDIS_AUTH_KEY, REDIS_AUTH_SECRET
 from .config import Upstream, backend_spec, tenant_models, tenant_secret_name, tier_of
 
@@ -50,7 +51,7 @@ AIGW = "aigateway.envoyproxy.io/v1beta1"
 GWAPI = "gateway.networking.k8s.io/v1"
 
 
-def _meta(name: str, namespace: Optional[str], labels: Optional[Mapping[str, str]] = None) -> dict[str, Any]:
+def _meta(name: str, namespace: str | None, labels: Mapping[str, str] | None = None) -> dict[str, Any]:
     meta: dict[str, Any] = {"name": name, "labels": {**PART_OF, **(labels or {})}}
     if namespace:
         meta["namespace"] = namespace
@@ -62,12 +63,19 @@ def gateway_objects(spec: GatewaySpec) -> list[dict[str, Any]]:
     can name it) and the Gateway."""
     ns = spec.namespace
     return [
-        {"apiVersion": GWAPI, "kind": "GatewayClass", "metadata": _meta(NAME, None), "spec": {"controllerName": "gateway.envoyproxy.io/gatewayclass-controller"}},
+        {
+            "apiVersion": GWAPI,
+            "kind": "GatewayClass",
+            "metadata": _meta(NAME, None),
+            "spec": {"controllerName": "gateway.envoyproxy.io/gatewayclass-controller"},
+        },
         {
             "apiVersion": EG,
             "kind": "EnvoyProxy",
             "metadata": _meta(NAME, ns),
-            "spec": {"provider": {"type": "Kubernetes", "kubernetes": {"envoyService": {"type": "ClusterIP", "name": NAME}}}},
+            "spec": {
+                "provider": {"type": "Kubernetes", "kubernetes": {"envoyService": {"type": "ClusterIP", "name": NAME}}}
+            },
         },
         {
             "apiVersion": GWAPI,
@@ -76,7 +84,9 @@ def gateway_objects(spec: GatewaySpec) -> list[dict[str, Any]]:
             "spec": {
                 "gatewayClassName": NAME,
                 "listeners": [{"name": "http", "protocol": "HTTP", "port": LISTENER_PORT}],
-                "infrastructure": {"parametersRef": {"group": "gateway.envoyproxy.io", "kind": "EnvoyProxy", "name": NAME}},
+                "infrastructure": {
+                    "parametersRef": {"group": "gateway.envoyproxy.io", "kind": "EnvoyProxy", "name": NAME}
+                },
             },
         },
     ]
@@ -104,12 +114,20 @@ def route_objects(spec: GatewaySpec, up: Upstream) -> list[dict[str, Any]]:
     else:
         ref = {"name": up.name}
         out += [
-            {"apiVersion": EG, "kind": "Backend", "metadata": _meta(up.name, ns, labels), "spec": backend_spec(up.host, up.port)},
+            {
+                "apiVersion": EG,
+                "kind": "Backend",
+                "metadata": _meta(up.name, ns, labels),
+                "spec": backend_spec(up.host, up.port),
+            },
             {
                 "apiVersion": AIGW,
                 "kind": "AIServiceBackend",
                 "metadata": _meta(up.name, ns, labels),
-                "spec": {"schema": {"name": "OpenAI"}, "backendRef": {"name": up.name, "kind": "Backend", "group": "gateway.envoyproxy.io"}},
+                "spec": {
+                    "schema": {"name": "OpenAI"},
+                    "backendRef": {"name": up.name, "kind": "Backend", "group": "gateway.envoyproxy.io"},
+                },
             },
         ]
         target = {"group": "aigateway.envoyproxy.io", "kind": "AIServiceBackend", "name": up.name}
@@ -121,7 +139,14 @@ def route_objects(spec: GatewaySpec, up: Upstream) -> list[dict[str, Any]]:
             "metadata": _meta(up.name, ns, labels),
             "spec": {
                 "parentRefs": [{"name": NAME, "kind": "Gateway", "group": "gateway.networking.k8s.io"}],
-                "rules": [{"matches": [{"headers": [{"type": "Exact", "name": MODEL_HEADER, "value": up.served_model_name}]}], "backendRefs": [ref]}],
+                "rules": [
+                    {
+                        "matches": [
+                            {"headers": [{"type": "Exact", "name": MODEL_HEADER, "value": up.served_model_name}]}
+                        ],
+                        "backendRefs": [ref],
+                    }
+                ],
                 "llmRequestCosts": [{"metadataKey": TOTAL_TOKENS, "type": "TotalToken"}],
             },
         }
@@ -132,7 +157,11 @@ def route_objects(spec: GatewaySpec, up: Upstream) -> list[dict[str, Any]]:
                 "apiVersion": AIGW,
                 "kind": "BackendSecurityPolicy",
                 "metadata": _meta(upstream_key_secret(up), key_ns, labels),
-                "spec": {"type": "APIKey", "apiKey": {"secretRef": {"name": upstream_key_secret(up)}}, "targetRefs": [target]},
+                "spec": {
+                    "type": "APIKey",
+                    "apiKey": {"secretRef": {"name": upstream_key_secret(up)}},
+                    "targetRefs": [target],
+                },
             }
         )
     return out
@@ -146,14 +175,26 @@ def upstream_key_object(spec: GatewaySpec, up: Upstream, value: Any) -> dict[str
     """The endpoint's own key (G9), copied into the gateway's namespace under `apiKey`, the key
     BackendSecurityPolicy reads (its CRD: "The key of the secret should be \"apiKey\"")."""
     namespace = up.namespace if up.pool else spec.namespace  # beside the policy that reads it (route_objects)
-    return {"apiVersion": "v1", "kind": "Secret", "metadata": _meta(upstream_key_secret(up), namespace), "type": "Opaque", "stringData": {"apiKey": value}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": _meta(upstream_key_secret(up), namespace),
+        "type": "Opaque",
+        "stringData": {"apiKey": value},
+    }
 
 
 def tenant_key_object(spec: GatewaySpec, tenant_index: int, value: Any) -> dict[str, Any]:
     """The tenant's key: data key = client ID = tenant name, labelled with its tier."""
     tenant = spec.tenants[tenant_index]
     labels = {TIER_LABEL: tenant.tier, TENANT_LABEL: tenant.name}
-    return {"apiVersion": "v1", "kind": "Secret", "metadata": _meta(tenant_secret_name(tenant.name), spec.namespace, labels), "type": "Opaque", "stringData": {tenant.name: value}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": _meta(tenant_secret_name(tenant.name), spec.namespace, labels),
+        "type": "Opaque",
+        "stringData": {tenant.name: value},
+    }
 
 
 def allowed_tenants(spec: GatewaySpec, up: Upstream, routes: Sequence[Upstream]) -> list[str]:
@@ -190,15 +231,22 @@ def security_policy(spec: GatewaySpec, routes: Sequence[Upstream]) -> dict[str, 
     """The Gateway's one SecurityPolicy: every tenant's key (read from `x-api-key`, stripped before the
     upstream; the client ID forwarded as `x-tenant-id`, the rate-limit key), and the tenants' model
     allow-lists, anything else refused (403)."""
-    return _gateway_policy(spec, "SecurityPolicy", "tenants", {
-        "apiKeyAuth": {
-            "credentialRefs": [{"group": "", "kind": "Secret", "name": tenant_secret_name(t.name)} for t in spec.tenants],
-            "extractFrom": [{"headers": [KEY_HEADER]}],
-            "forwardClientIDHeader": CLIENT_ID_HEADER,
-            "sanitize": True,
+    return _gateway_policy(
+        spec,
+        "SecurityPolicy",
+        "tenants",
+        {
+            "apiKeyAuth": {
+                "credentialRefs": [
+                    {"group": "", "kind": "Secret", "name": tenant_secret_name(t.name)} for t in spec.tenants
+                ],
+                "extractFrom": [{"headers": [KEY_HEADER]}],
+                "forwardClientIDHeader": CLIENT_ID_HEADER,
+                "sanitize": True,
+            },
+            "authorization": {"defaultAction": "Deny", "rules": allow_rules(spec, routes)},
         },
-        "authorization": {"defaultAction": "Deny", "rules": allow_rules(spec, routes)},
-    })
+    )
 
 
 def client_policy(spec: GatewaySpec) -> dict[str, Any]:
@@ -206,7 +254,9 @@ def client_policy(spec: GatewaySpec) -> dict[str, Any]:
     (HCM early header mutation, before routing and every HTTP filter: envoyproxy/gateway@v1.8.1
     api/v1alpha1/clienttrafficpolicy_types.go EarlyRequestHeaders, internal/xds/translator/listener.go
     buildEarlyHeaderMutation), so only api_key_auth sets it and nobody picks another tenant's bucket."""
-    return _gateway_policy(spec, "ClientTrafficPolicy", "clients", {"headers": {"earlyRequestHeaders": {"remove": [CLIENT_ID_HEADER]}}})
+    return _gateway_policy(
+        spec, "ClientTrafficPolicy", "clients", {"headers": {"earlyRequestHeaders": {"remove": [CLIENT_ID_HEADER]}}}
+    )
 
 
 def _selector(tenant: str) -> list[dict[str, Any]]:
@@ -222,11 +272,16 @@ def limit_rules(tier: GatewayTier, tenant: str) -> list[dict[str, Any]]:
             {
                 "clientSelectors": _selector(tenant),
                 "limit": {"requests": tier.tokens_per_minute, "unit": "Minute"},
-                "cost": {"request": {"from": "Number", "number": 0}, "response": {"from": "Metadata", "metadata": {"namespace": COST_NAMESPACE, "key": TOTAL_TOKENS}}},
+                "cost": {
+                    "request": {"from": "Number", "number": 0},
+                    "response": {"from": "Metadata", "metadata": {"namespace": COST_NAMESPACE, "key": TOTAL_TOKENS}},
+                },
             }
         )
     if tier.requests_per_minute is not None:
-        rules.append({"clientSelectors": _selector(tenant), "limit": {"requests": tier.requests_per_minute, "unit": "Minute"}})
+        rules.append(
+            {"clientSelectors": _selector(tenant), "limit": {"requests": tier.requests_per_minute, "unit": "Minute"}}
+        )
     return rules
 
 
@@ -238,10 +293,17 @@ def limit_policy(spec: GatewaySpec) -> dict[str, Any]:
         for tenant in spec.tenants:
             if tenant.tier == tier.name:
                 rules += limit_rules(tier, tenant.name)
-    return _gateway_policy(spec, "BackendTrafficPolicy", "limits", {"rateLimit": {"type": "Global", "global": {"rules": rules}}})
+    return _gateway_policy(
+        spec, "BackendTrafficPolicy", "limits", {"rateLimit": {"type": "Global", "global": {"rules": rules}}}
+    )
 
 
-def ingress(spec: GatewaySpec, tags: Optional[Mapping[str, str]] = None, idle_timeout_seconds: int = 600, allow_plaintext: bool = False) -> dict[str, Any]:
+def ingress(
+    spec: GatewaySpec,
+    tags: Mapping[str, str] | None = None,
+    idle_timeout_seconds: int = 600,
+    allow_plaintext: bool = False,
+) -> dict[str, Any]:
     """The ALB in front of Envoy's Service; health-checked on Envoy's readiness listener, since every
     route of the listener answers 401 without a key. With target-type ip the targets are the Envoy pods'
     IPs and a numeric healthcheck-port is used as given, so the ClusterIP Service need not expose 19003;
@@ -268,14 +330,27 @@ def ingress(spec: GatewaySpec, tags: Optional[Mapping[str, str]] = None, idle_ti
         annotations[a + "inbound-cidrs"] = ",".join(spec.inbound_cidrs)
     if tags:
         annotations[a + "tags"] = ",".join(f"{k}={v}" for k, v in sorted(tags.items()))
-    return ingress_rules.alb_ingress(NAME, EG_NAMESPACE, {**PART_OF, "app.kubernetes.io/name": NAME}, annotations, NAME, LISTENER_PORT)
+    return ingress_rules.alb_ingress(
+        NAME, EG_NAMESPACE, {**PART_OF, "app.kubernetes.io/name": NAME}, annotations, NAME, LISTENER_PORT
+    )
 
 
 def redis_auth_object(value: Any) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Secret", "metadata": _meta(REDIS_AUTH_SECRET, EG_NAMESPACE), "type": "Opaque", "stringData": {REDIS_AUTH_KEY: value}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": _meta(REDIS_AUTH_SECRET, EG_NAMESPACE),
+        "type": "Opaque",
+        "stringData": {REDIS_AUTH_KEY: value},
+    }
 
 
-def render(spec: GatewaySpec, routes: Sequence[Upstream], tenant_keys: Sequence[Any] = (), upstream_keys: Optional[Mapping[str, Any]] = None) -> list[dict[str, Any]]:
+def render(
+    spec: GatewaySpec,
+    routes: Sequence[Upstream],
+    tenant_keys: Sequence[Any] = (),
+    upstream_keys: Mapping[str, Any] | None = None,
+) -> list[dict[str, Any]]:
     """Every object in the gateway's namespace (plus the GatewayClass), in declaration order: Secrets
     first (policies name them), then the Gateway and its client policy, the routes, the Gateway's
     SecurityPolicy and the limit policy. Routes no tenant may call are not rendered."""
@@ -294,10 +369,13 @@ def render(spec: GatewaySpec, routes: Sequence[Upstream], tenant_keys: Sequence[
     return out
 
 
-def tier_table(spec: GatewaySpec) -> dict[str, dict[str, Optional[int]]]:
+def tier_table(spec: GatewaySpec) -> dict[str, dict[str, int | None]]:
     """tenant -> {tokensPerMinute, requestsPerMinute}: what the limiter (and a test of it) applies."""
     out = {}
     for t in spec.tenants:
         tier = tier_of(spec, t.tier)
-        out[t.name] = {"tokensPerMinute": tier.tokens_per_minute if tier else None, "requestsPerMinute": tier.requests_per_minute if tier else None}
+        out[t.name] = {
+            "tokensPerMinute": tier.tokens_per_minute if tier else None,
+            "requestsPerMinute": tier.requests_per_minute if tier else None,
+        }
     return out

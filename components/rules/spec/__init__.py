@@ -6,14 +6,44 @@ re-exports every model.
 """
 
 from .base import _Model
-from .model_source import FsxSource, HuggingFaceSource, ModelSource, S3Source, SecretKeyRef
+from .cluster import (
+    _ARN,
+    ClusterSpec,
+    GpuNodeGroup,
+    InstanceGroup,
+    KubernetesTaint,
+    LifecycleScripts,
+    NetworkSpec,
+    SystemNodes,
+)
+from .endpoint import (
+    HYPERPOD_MOVED,
+    BackendName,
+    EndpointSpec,
+    GatewayRef,
+    HyperPodBackend,
+    KubernetesBackend,
+    LlmisvcBackend,
+    LoadBalancer,
+    OmeBackend,
+    OmeBenchmark,
+    moved_hyperpod_keys,
+)
 from .engine_args import EngineArgs, KvCache
-from .scaling import AMP_WORKSPACE_PATTERN, Autoscaling, CloudWatchTrigger, Load, PodsMetric, PrometheusTrigger, Resources, Slo
+from .gateway import _LABEL, GatewaySpec, GatewayTenant, GatewayTier
 from .hyperpod_options import PdRole, PdSpec, RequestLimits
-from .endpoint import HYPERPOD_MOVED, BackendName, EndpointSpec, GatewayRef, HyperPodBackend, moved_hyperpod_keys, KubernetesBackend, LlmisvcBackend, LoadBalancer, OmeBackend, OmeBenchmark
-from .cluster import ClusterSpec, GpuNodeGroup, InstanceGroup, KubernetesTaint, LifecycleScripts, NetworkSpec, SystemNodes, _ARN
+from .model_source import FsxSource, HuggingFaceSource, ModelSource, S3Source, SecretKeyRef
 from .platform import DomainSpec, IngressSpec, PlatformSpec
-from .gateway import GatewaySpec, GatewayTenant, GatewayTier, _LABEL
+from .scaling import (
+    AMP_WORKSPACE_PATTERN,
+    Autoscaling,
+    CloudWatchTrigger,
+    Load,
+    PodsMetric,
+    PrometheusTrigger,
+    Resources,
+    Slo,
+)
 
 __all__ = [
     "_Model",

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal
 
 from pydantic import Field
 
 from ..bounds import Int32, LabelKey, LabelValue, Line, line
 from .base import _Model
-
 
 _ARN = r"^arn:aws[a-z-]*:"
 
@@ -18,7 +17,7 @@ class NetworkSpec(_Model):
     private subnets across availability zones (default), or the subnets of an existing VPC (`vpcId`).
     """
 
-    vpc_id: Optional[line(21)] = Field(default=None, pattern=r"^vpc-[0-9a-f]{8,17}$")
+    vpc_id: line(21) | None = Field(default=None, pattern=r"^vpc-[0-9a-f]{8,17}$")
     """Existing VPC to use instead of creating one; then `privateSubnetIds` are required and `cidr`,
     `availabilityZones` and `singleNatGateway` are ignored. Unset: the stack creates a VPC. Example:
     `vpc-0123456789abcdef0`
@@ -92,7 +91,7 @@ class GpuNodeGroup(_Model):
     """How the instances are bought: on demand, spot, or from a capacity block (which needs
     `capacityReservationId`). Example: `SPOT`
     """
-    capacity_reservation_id: Optional[line(20)] = Field(default=None, pattern=r"^cr-[0-9a-f]{8,17}$")
+    capacity_reservation_id: line(20) | None = Field(default=None, pattern=r"^cr-[0-9a-f]{8,17}$")
     """Capacity reservation the nodes launch into, e.g. a capacity block; required with `capacityType:
     CAPACITY_BLOCK`. Unset: no reservation. Example: `cr-0123456789abcdef0`
     """
@@ -118,7 +117,7 @@ class KubernetesTaint(_Model):
 
     key: LabelKey
     """Taint key. Example: `dedicated`"""
-    value: Optional[LabelValue] = None
+    value: LabelValue | None = None
     """Taint value. Unset: no value. Example: `inference`"""
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] = "NoSchedule"
     """What the taint does to pods that do not tolerate it. Example: `NoExecute`"""
@@ -136,7 +135,7 @@ class InstanceGroup(_Model):
     volume_size_gb: Int32 = Field(default=500, ge=1)
     """EBS volume attached to each instance, in GB, mounted at `/opt/sagemaker`; the stack's default lifecycle
     script puts containerd's images and the kubelet's pod storage on it. Example: `1000`"""
-    lifecycle: Optional[LifecycleScripts] = None
+    lifecycle: LifecycleScripts | None = None
     """Your own lifecycle scripts, run on instance creation. Unset: the stack uploads its own `on_create.sh` to a
     private bucket it creates; the script moves containerd and the kubelet onto the `/opt/sagemaker` volume, as
     AWS's base configuration does. Example: `{sourceS3Uri: s3://my-hyperpod-scripts/lifecycle/}`
@@ -153,7 +152,7 @@ class InstanceGroup(_Model):
     """Kubernetes taints on the nodes. Example: `[{key: dedicated, value: inference, effect: NoSchedule}]`"""
     threads_per_core: Literal[1, 2] = 1
     """Threads per CPU core: `1` turns hyperthreading off, `2` on. Example: `2`"""
-    training_plan_arn: Optional[line(2048)] = Field(default=None, pattern=_ARN + "sagemaker:")
+    training_plan_arn: line(2048) | None = Field(default=None, pattern=_ARN + "sagemaker:")
     """SageMaker training plan whose reserved capacity the group uses. Unset: none. Example:
     `arn:aws:sagemaker:us-east-1:123456789012:training-plan/my-plan`
     """
@@ -197,18 +196,18 @@ class ClusterSpec(_Model):
     endpoint instance type, sized for the endpoints' replicas (their autoscaling maximum when set). Example:
     `[{name: gpu, instanceType: ml.g5.12xlarge, instanceCount: 2}]`
     """
-    hyperpod_name: Optional[line(63)] = None
+    hyperpod_name: line(63) | None = None
     """Name of the HyperPod cluster (mode hyperpod); characters other than letters, digits and `-` become `-`.
     Unset: `<name>-hp`. Example: `llm-dev-hyperpod`
     """
     node_recovery: Literal["Automatic", "None"] = "Automatic"
     """Whether HyperPod replaces faulty instances automatically (mode hyperpod). Example: `None`"""
-    kubeconfig_path: Optional[Line] = None
+    kubeconfig_path: Line | None = None
     """Mode existing: a kubeconfig file to reach the cluster (`~` is expanded). Unset: a kubeconfig built from `aws
     eks` data of the cluster `name`, which authenticates with `aws eks get-token`. Example:
     `~/.kube/llm-prod.yaml`
     """
-    hyperpod_cluster_arn: Optional[line(2048)] = Field(default=None, pattern=_ARN + "sagemaker:")
+    hyperpod_cluster_arn: line(2048) | None = Field(default=None, pattern=_ARN + "sagemaker:")
     """Mode existing only: ARN of the HyperPod cluster this EKS cluster orchestrates. It says the HyperPod operator
     runs there (so endpoints default to the hyperpod backend) and is passed to the operator. Example:
     `arn:aws:sagemaker:us-east-1:123456789012:cluster/abcdef123456`

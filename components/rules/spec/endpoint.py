@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
 from ..bounds import DnsSubdomain, Env, ImageReference, Int32, Line, line
 from .base import _Model
-from .model_source import ModelSource
 from .engine_args import EngineArgs, KvCache
-from .scaling import Autoscaling, Load, Resources, Slo
 from .hyperpod_options import MAX_INSTANCE_TYPES, InstanceTypes, PdSpec, RequestLimits, derive_instance_type
-
+from .model_source import ModelSource
+from .scaling import Autoscaling, Load, Resources, Slo
 
 LoadBalancer = Literal["alb", "nlb", "none"]
 # A backend's name: one of the registered backends (components/rules/backends/__init__.py:BACKENDS, the one list),
@@ -31,7 +30,7 @@ class KubernetesBackend(_Model):
     read-only through the Mountpoint S3 CSI driver (needs `platform.s3Csi` on a new cluster); `init-container`
     copies them with `aws s3 sync` into an emptyDir before the engine starts. Example: `init-container`
     """
-    service_account_name: Optional[DnsSubdomain] = None
+    service_account_name: DnsSubdomain | None = None
     """Service account of the engine pod (kubernetes and kserve backends). With `weights: init-container` it needs
     S3 read access to the model bucket (Pod Identity or IRSA); otherwise a warning is printed. Unset: the
     namespace's default service account. Example: `model-reader`
@@ -66,13 +65,13 @@ class HyperPodBackend(_Model):
     `invocationEndpoint: v1/completions`. Example: `kvaware`
     """
 
-    kv_cache: Optional[KvCache] = None
+    kv_cache: KvCache | None = None
     """KV-cache offload (hyperpod backend with engine vllm only, rule G21). It runs LMCache in the worker, so the
     image defaults to `lmcache/vllm-openai:v0.3.7` and an `image` without LMCache is rejected (rule G22). Unset: no
     offload. Example: `{l1: true}`
     """
 
-    prefetch: Optional[bool] = None
+    prefetch: bool | None = None
     """Prefetch the model files into instance memory before loading them (the operator's `prefetchEnabled`;
     hyperpod backend, S3 and Hugging Face sources). Rejected with `kvCache.l2` (rule G7). Unset: off. Example:
     `true`
@@ -83,21 +82,21 @@ class HyperPodBackend(_Model):
     only). Example: `false`
     """
 
-    instance_types: Optional[InstanceTypes] = Field(default=None, min_length=1, max_length=MAX_INSTANCE_TYPES)
+    instance_types: InstanceTypes | None = Field(default=None, min_length=1, max_length=MAX_INSTANCE_TYPES)
     """Instance types in order of preference; the operator takes the first available (CRD `instanceTypes`). Replaces `instanceType`, which then is the first entry: the fit, cost and capacity rules use it,
     and every entry must be a known GPU type that fits the model (rules G11, G23). In mode hyperpod without
     `instanceGroups`, the first type's group is sized for the replicas and each other type gets a group of 0
     instances to scale when needed. Example: `[ml.g6e.12xlarge, ml.g5.12xlarge]`
     """
-    request_limits: Optional[RequestLimits] = None
+    request_limits: RequestLimits | None = None
     """Concurrency limit of the sidecar in front of each worker (the operator's `worker.requestLimits`; hyperpod
     backend only). Unset: no limit. Example: `{maxConcurrentRequests: 64}`
     """
-    pd_spec: Optional[PdSpec] = None
+    pd_spec: PdSpec | None = None
     """Disaggregated prefill and decode (the operator's `pdSpec`; hyperpod backend, engine vllm, rules D1-D4). Unset:
     one worker Deployment. Example: `{prefill: {replicas: 1}, decode: {replicas: 1}, routingThreshold: 4096}`
     """
-    tls_certificate_s3_uri: Optional[Line] = Field(default=None, pattern=r"^s3://([^/]+)/?(.*)$")
+    tls_certificate_s3_uri: Line | None = Field(default=None, pattern=r"^s3://([^/]+)/?(.*)$")
     """S3 URI where the operator writes the endpoint's generated TLS certificate
     (`tlsConfig.tlsCertificateOutputS3Uri`; hyperpod backend only, rejected elsewhere). Unset: not set on the
     endpoint. Example: `s3://my-tls-bucket/qwen3-8b/`
@@ -105,7 +104,14 @@ class HyperPodBackend(_Model):
 
 
 # The keys that moved from the endpoint's top level into `hyperpod:`; the old spelling is read for one release.
-HYPERPOD_MOVED: tuple[str, ...] = ("intelligentRouting", "routingStrategy", "kvCache", "prefetch", "sagemakerEndpoint", "tlsCertificateS3Uri")
+HYPERPOD_MOVED: tuple[str, ...] = (
+    "intelligentRouting",
+    "routingStrategy",
+    "kvCache",
+    "prefetch",
+    "sagemakerEndpoint",
+    "tlsCertificateS3Uri",
+)
 
 
 def _snake(key: str) -> str:
@@ -126,7 +132,7 @@ class OmeBenchmark(_Model):
     """Where OME stores the results: `pvc://<claim>/<subpath>` (create the PVC first) or `oci://...`; OME knows no
     other storage type for results. Example: `pvc://bench-results/qwen3-8b`
     """
-    image: Optional[ImageReference] = None
+    image: ImageReference | None = None
     """genai-bench image of the job (`podOverride.image`). Unset: the OME controller's default image. Example:
     `registry.example.com/genai-bench:1.0`
     """
@@ -149,7 +155,7 @@ class OmeBackend(_Model):
     unless `baseModel` names an existing ClusterBaseModel. Ignored by the other backends.
     """
 
-    base_model: Optional[DnsSubdomain] = None
+    base_model: DnsSubdomain | None = None
     """Name of an existing ClusterBaseModel to serve; the stack then declares none. Unset: the stack declares one
     named `<namespace>-<endpoint name>`. Example: `qwen3-8b`
     """
@@ -159,7 +165,7 @@ class OmeBackend(_Model):
     """Model framework name, on the ClusterBaseModel and in the runtime's supported formats. Example:
     `transformers`
     """
-    benchmark: Optional[OmeBenchmark] = None
+    benchmark: OmeBenchmark | None = None
     """Run an OME BenchmarkJob against the endpoint. Rejected with `apiKey: true` (the job cannot send a key).
     Unset: no benchmark. Example: `{outputLocation: pvc://bench-results/run1}`
     """
@@ -184,11 +190,11 @@ class LlmisvcBackend(_Model):
     chooses the pod by load and prefix cache; needs a Gateway whose controller routes to InferencePools. `none`:
     only KServe's workload Service (port 8000), which the tenant gateway can route to. Example: `scheduler`
     """
-    gateway: Optional[GatewayRef] = None
+    gateway: GatewayRef | None = None
     """The Gateway the scheduler router's HTTPRoute attaches to (`spec.router.gateway.refs`); required with
     `router: scheduler`. Example: `{name: llm-d-gateway, namespace: llm-d}`
     """
-    prefill_replicas: Optional[Int32] = Field(default=None, ge=1)
+    prefill_replicas: Int32 | None = Field(default=None, ge=1)
     """Prefill/decode disaggregation: this many prefill pods (`spec.prefill`) beside `replicas` decode pods, KV cache
     sent over NIXL; needs `router: scheduler`. Unset: one workload serves both phases. Example: `2`
     """
@@ -220,7 +226,7 @@ class EndpointSpec(_Model):
     """Where the model files come from; `type` selects one of the sources below. Example: `{type: s3, bucket:
     my-models, path: Qwen3-8B/}`
     """
-    image: Optional[ImageReference] = None
+    image: ImageReference | None = None
     """Engine container image. The default port follows the image family (see `port`). With `kvCache` on it must
     be a vLLM build with LMCache (rule G22). Unset: the engine's default image pinned in the stack, or with `kvCache`
     on `lmcache/vllm-openai:v0.3.7`, the image of upstream's kvCacheSpec samples (the plan logs this default).
@@ -235,7 +241,7 @@ class EndpointSpec(_Model):
     """Kubernetes namespace of the endpoint; the stack creates it unless it is `default`, `kube-system`,
     `kube-public` or `hyperpod-inference-system`. It must be a DNS label (rule G2). Example: `llm`
     """
-    port: Optional[Int32] = Field(default=None, ge=1024, le=65535)
+    port: Int32 | None = Field(default=None, ge=1024, le=65535)
     """Port the engine listens on; passed as `--port` and used for the container port, probes and metrics alike
     (rule G3). Unset: the image family's default (8000 for vLLM, 30000 for SGLang, 8080 for SageMaker SGLang
     images). Example: `8000`
@@ -273,20 +279,20 @@ class EndpointSpec(_Model):
     """OpenAI API path clients call; it is the path of the endpoint's `url` output and of its `curl` example.
     Example: `v1/completions`
     """
-    load: Optional[Load] = None
+    load: Load | None = None
     """Peak load the endpoint must carry (rule C1). Unset: no capacity contract. Example: `{peakRequestsPerSecond:
     20, workload: "N(1024,256)/(256,64)"}`
     """
-    slo: Optional[Slo] = None
+    slo: Slo | None = None
     """Latency objectives the endpoint is sized for; the capacity file must be measured under the same ones (rule
     C1). Example: `{ttftP90: 1.0, tpotP90: 0.05}`
     """
-    capacity: Optional[line(1024)] = Field(default=None, min_length=1)
+    capacity: line(1024) | None = Field(default=None, min_length=1)
     """Capacity file that `python -m stacks report --export-capacity DIR` wrote, relative to the project
     directory: the measured load per replica that met the SLO (rule C1). Unset: the contract is only advisory.
     Example: `capacity/qwen3-4b-g5.json`
     """
-    autoscaling: Optional[Autoscaling] = None
+    autoscaling: Autoscaling | None = None
     """Scale replicas with load. Unset: a fixed `replicas` count. Example: `{minReplicas: 1, maxReplicas: 4,
     prometheus: {query: 'sum(vllm:num_requests_waiting)', targetValue: 8}}`
     """
@@ -297,18 +303,20 @@ class EndpointSpec(_Model):
     operator's `maxDeployTimeInSeconds` (hyperpod) and the Deployment's progress deadline (kubernetes). Example:
     `5400`
     """
-    api_key_secret_arn: Optional[line(2048)] = Field(default=None, pattern=r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$")
+    api_key_secret_arn: line(2048) | None = Field(
+        default=None, pattern=r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$"
+    )
     """Use the SecretString of this Secrets Manager secret as the API key instead of generating one (rule G9; used
     only with `apiKey: true`). Example: `arn:aws:secretsmanager:us-east-1:123456789012:secret:llm-key-AbCdEf`
     """
-    backend: Optional[BackendName] = None
+    backend: BackendName | None = None
     """How the endpoint runs: `hyperpod` (the HyperPod operator's InferenceEndpointConfig), `kubernetes` (a
     Deployment and Service), `ome` (an OME InferenceService), `kserve` (a KServe InferenceService) or `llmisvc` (a
     KServe LLMInferenceService). Unset:
     `hyperpod` where the HyperPod operator runs (mode hyperpod, or mode existing with `hyperpodClusterArn` or
     `platform.hyperpodOperator: true`), `kubernetes` elsewhere. Example: `kubernetes`
     """
-    load_balancer: Optional[LoadBalancer] = None
+    load_balancer: LoadBalancer | None = None
     """Load balancer in front of the endpoint (kubernetes and kserve backends; the hyperpod backend ignores it): an
     ALB Ingress, an NLB Service, or none (in-cluster only). The ome backend requires `none`. Unset: the one that
     works with the backend, `none` for ome (OME creates the engine Service itself) and `alb` for the others.

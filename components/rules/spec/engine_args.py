@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal
 
 from pydantic import Field
 
@@ -26,7 +26,7 @@ class KvCache(_Model):
     """Storage of the L2 cache (`l2CacheBackend`); used only with `l2: true`. `tieredstorage` is known broken (a
     warning is printed): prefer `redis`. Example: `redis`
     """
-    l2_local_url: Optional[Line] = None
+    l2_local_url: Line | None = None
     """URL of the L2 cache's storage, passed to the operator as `l2CacheLocalUrl`; used only with `l2: true`.
     Unset: not passed to the operator. Example: `redis://redis.cache.svc.cluster.local:6379`
     """
@@ -42,51 +42,51 @@ class EngineArgs(_Model):
     stack's defaults where it has one, otherwise the engine's own.
     """
 
-    max_model_len: Optional[Int32] = Field(default=None, gt=0)
+    max_model_len: Int32 | None = Field(default=None, gt=0)
     """Maximum context length in tokens: vLLM `--max-model-len`, SGLang `--context-length`. Sizes the KV cache.
     Unset: `12288` (without a limit the engine sizes the cache for the model's full context and can run out of
     memory). Example: `16384`
     """
-    tensor_parallel_size: Optional[Int32] = Field(default=None, ge=1)
+    tensor_parallel_size: Int32 | None = Field(default=None, ge=1)
     """GPUs one replica shards the model across: vLLM `--tensor-parallel-size`, SGLang `--tp-size`. It is also the
     pod's GPU limit and must not exceed the instance's GPUs. Unset: every GPU of the instance type. Example: `4`
     """
-    gpu_memory_utilization: Optional[Number] = Field(default=None, gt=0, le=1)
+    gpu_memory_utilization: Number | None = Field(default=None, gt=0, le=1)
     """Fraction of GPU memory the engine may use for weights and KV cache: vLLM `--gpu-memory-utilization`, SGLang
     `--mem-fraction-static`. Unset: `0.9`. Example: `0.85`
     """
-    max_num_seqs: Optional[Int32] = Field(default=None, ge=1)
+    max_num_seqs: Int32 | None = Field(default=None, ge=1)
     """Maximum number of requests running at once: vLLM `--max-num-seqs`, SGLang `--max-running-requests`. Unset:
     `256` with vLLM, SGLang's own default with SGLang. Example: `128`
     """
-    max_num_batched_tokens: Optional[Int32] = Field(default=None, ge=1)
+    max_num_batched_tokens: Int32 | None = Field(default=None, ge=1)
     """Token budget of one scheduler step: vLLM `--max-num-batched-tokens`; SGLang `--max-prefill-tokens`, its
     closest equivalent (the prefill batch budget). Unset: the engine's default. Example: `8192`
     """
-    enable_prefix_caching: Optional[bool] = None
+    enable_prefix_caching: bool | None = None
     """Reuse the KV cache of shared prompt prefixes. vLLM: `--enable-prefix-caching` /
     `--no-enable-prefix-caching`; SGLang: `false` adds `--disable-radix-cache`, `true` passes nothing (it is on
     by default). Dropped with `hyperpod.kvCache.l2`, where the operator manages it. Unset: the engine's default. Example:
     `true`
     """
-    enforce_eager: Optional[bool] = None
+    enforce_eager: bool | None = None
     """Run without CUDA graphs (slower, less memory, faster start): vLLM `--enforce-eager`, SGLang
     `--disable-cuda-graph`. `false` passes nothing. Unset: the engine's default (CUDA graphs on). Example:
     `true`
     """
-    dtype: Optional[Literal["auto", "float16", "bfloat16", "half", "float32"]] = None
+    dtype: Literal["auto", "float16", "bfloat16", "half", "float32"] | None = None
     """Data type of weights and activations (`--dtype`). Unset: the engine's `auto`, except `float16` on GPUs below
     compute capability 8.0 (T4), which have no bfloat16. Example: `bfloat16`
     """
-    chat_template: Optional[Text] = None
+    chat_template: Text | None = None
     """Chat template (`--chat-template`): a file path in the image or an inline Jinja template (may span lines).
     Unset: the model's own template. Example: `/templates/tool_chat.jinja`
     """
-    tool_call_parser: Optional[line(64)] = None
+    tool_call_parser: line(64) | None = None
     """Tool-call parser of the model family (`--tool-call-parser`); with vLLM the stack also adds
     `--enable-auto-tool-choice`, without which the parser is inert. Unset: no tool calling. Example: `hermes`
     """
-    limit_mm_per_prompt: Optional[Line] = None
+    limit_mm_per_prompt: Line | None = None
     """Maximum multimodal items per prompt, as vLLM's `--limit-mm-per-prompt` value (vLLM only; rejected with
     SGLang). Unset: vLLM's default. Example: `'{"image": 4}'`
     """

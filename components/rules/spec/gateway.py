@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal
 
 from pydantic import Field
 
 from ..bounds import Int32, line
 from .base import _Model
 from .cluster import _ARN
-
 
 _LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 
@@ -21,11 +20,11 @@ class GatewayTier(_Model):
     """Tier name, a lowercase DNS label; tenants name it in `tier` and their key Secret carries it as label
     `llm-serving/tier`. Example: `free`
     """
-    tokens_per_minute: Optional[Int32] = Field(default=None, gt=0)
+    tokens_per_minute: Int32 | None = Field(default=None, gt=0)
     """Tokens each key of this tier may use per minute, counted from the responses' `usage.total_tokens`
     (streams at their end). Required: a tier without it has no token limit (rule T1). Example: `200`
     """
-    requests_per_minute: Optional[Int32] = Field(default=None, gt=0)
+    requests_per_minute: Int32 | None = Field(default=None, gt=0)
     """Requests each key of this tier may send per minute, besides the token budget. Unset: no request limit.
     Example: `20`
     """
@@ -40,7 +39,7 @@ class GatewayTenant(_Model):
     """
     tier: line(40) = Field(min_length=1)
     """The tier (one of `tiers[].name`, rule T2). Example: `free`"""
-    models: Optional[list[line(253)]] = None
+    models: list[line(253)] | None = None
     """Endpoint names (`endpoints[].name`) this tenant may call (rule T2). Unset: every endpoint. Example:
     `[qwen3-4b-vllm]`
     """
@@ -61,7 +60,7 @@ class GatewaySpec(_Model):
     """Put the gateway behind an internet-facing ALB; it carries tenant keys, so it needs `certificateArn`
     (rule T3). `false`: an internal ALB. Example: `true`
     """
-    certificate_arn: Optional[line(2048)] = Field(default=None, pattern=_ARN + "acm:")
+    certificate_arn: line(2048) | None = Field(default=None, pattern=_ARN + "acm:")
     """ACM certificate of the gateway's ALB (HTTPS on 443, HTTP redirected). Example:
     `arn:aws:acm:us-east-1:123456789012:certificate/0123abcd-4567-89ef-0123-456789abcdef`
     """
@@ -69,7 +68,7 @@ class GatewaySpec(_Model):
     """Networks allowed to reach a public gateway. Empty: anywhere. Example: `[203.0.113.0/24]`"""
     namespace: line(63) = Field(default="llm-gateway", pattern=_LABEL)
     """Namespace of the gateway's routes, policies and tenant key Secrets. Example: `llm-gateway`"""
-    counter_store: Optional[Literal["in-cluster", "elasticache"]] = None
+    counter_store: Literal["in-cluster", "elasticache"] | None = None
     """Where the rate-limit counters live: an in-cluster Redis, or ElastiCache for Redis with TLS and an auth
     token. Unset: in-cluster on dev stacks (`dev`, `dev-*`, `*-dev`), ElastiCache otherwise. Example:
     `elasticache`

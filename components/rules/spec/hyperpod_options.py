@@ -8,7 +8,7 @@ inference-operator/config/crd). The hyperpod backend only; the others refuse the
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from pydantic import Field
 
@@ -35,7 +35,7 @@ class RequestLimits(_Model):
     """Requests one pod accepts at once; beyond it the sidecar answers `overflowStatusCode`. The load generator
     counts those answers as shed load, apart from errors. Example: `64`
     """
-    max_queue_size: Optional[Int32] = Field(default=None, ge=0)
+    max_queue_size: Int32 | None = Field(default=None, ge=0)
     """Requests the sidecar holds while the pod is at its limit; a full queue answers `overflowStatusCode`. Unset:
     no queue, excess requests are refused at once. Example: `16`
     """
@@ -52,17 +52,17 @@ class PdRole(_Model):
     """Pods of this role (CRD `pdSpec.{prefillSpec,decodingSpec}.replicas`, minimum 1). Each pod takes the
     endpoint's GPUs (`engineArgs.tensorParallelSize`), so each usually takes a whole instance. Example: `2`
     """
-    autoscaling: Optional[Autoscaling] = None
+    autoscaling: Autoscaling | None = None
     """KEDA autoscaling of this role alone (CRD `pdSpec.autoScalingSpec.{prefillAutoScaling,decodingAutoScaling}`):
     `minReplicas`, `maxReplicas`, `cooldownSeconds` and a `prometheus` or `cloudwatch` trigger. Unset: a fixed
     `replicas` count. Example: `{minReplicas: 1, maxReplicas: 3, prometheus: {query: 'sum(vllm:num_requests_waiting)',
     targetValue: 8}}`
     """
-    max_num_seqs: Optional[Int32] = Field(default=None, ge=1)
+    max_num_seqs: Int32 | None = Field(default=None, ge=1)
     """`--max-num-seqs` of this role only (AWS's DPD tuning table: 16 on the prefiller, 32 on the decoder). Unset:
     `engineArgs.maxNumSeqs`. Example: `16`
     """
-    gpu_memory_utilization: Optional[Number] = Field(default=None, gt=0, le=1)
+    gpu_memory_utilization: Number | None = Field(default=None, gt=0, le=1)
     """`--gpu-memory-utilization` of this role only (AWS's DPD example: 0.75). Unset:
     `engineArgs.gpuMemoryUtilization`. Example: `0.75`
     """
@@ -97,11 +97,16 @@ def derive_instance_type(data: Any) -> Any:
     if not isinstance(data, dict):
         return data
     block = data.get("hyperpod")
-    types = (block.get("instanceTypes", block.get("instance_types")) if isinstance(block, dict)
-             else getattr(block, "instance_types", None))
+    types = (
+        block.get("instanceTypes", block.get("instance_types"))
+        if isinstance(block, dict)
+        else getattr(block, "instance_types", None)
+    )
     if not isinstance(types, list) or not types or not isinstance(types[0], str):
         return data
     given = data.get("instanceType", data.get("instance_type"))
     if given is not None and given != types[0]:
-        raise ValueError(f"instanceType {given!r} and hyperpod.instanceTypes are mutually exclusive (CRD spec.instanceType); keep hyperpod.instanceTypes and drop instanceType")
+        raise ValueError(
+            f"instanceType {given!r} and hyperpod.instanceTypes are mutually exclusive (CRD spec.instanceType); keep hyperpod.instanceTypes and drop instanceType"
+        )
     return {**{k: v for k, v in data.items() if k not in ("instanceType", "instance_type")}, "instanceType": types[0]}

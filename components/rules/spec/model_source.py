@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Optional, Union
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -22,7 +22,7 @@ class S3Source(_Model):
     """Name of the S3 bucket that holds the model files (the bucket name only, no `s3://`). On a new cluster the S3
     CSI driver's role may read it. Example: `my-models`
     """
-    region: Optional[line(32)] = None
+    region: line(32) | None = None
     """AWS region of the bucket. Unset: the stack's `aws:region`. Example: `us-west-2`"""
     path: line(1024) = ""
     """S3 key prefix of the model files in the bucket (S3 keys are at most 1024 bytes). Empty: the bucket's root.
@@ -39,11 +39,11 @@ class FsxSource(_Model):
     """Selects an FSx for Lustre model source (hyperpod backend only). Example: `fsx`"""
     file_system_id: line(21) = Field(pattern=r"^fs-[0-9a-f]{8,17}$")
     """ID of the FSx for Lustre file system. Example: `fs-0123456789abcdef0`"""
-    dns_name: Optional[line(253)] = None
+    dns_name: line(253) | None = None
     """DNS name of the file system, passed to the operator as `fsxStorage.dnsName`. Unset: not passed. Example:
     `fs-0123456789abcdef0.fsx.us-east-1.amazonaws.com`
     """
-    mount_name: Optional[line(63)] = None
+    mount_name: line(63) | None = None
     """Mount name of the file system, passed to the operator as `fsxStorage.mountName`. Unset: not passed. Example:
     `abcdefgh`
     """
@@ -74,18 +74,17 @@ class HuggingFaceSource(_Model):
 
     type: Literal["huggingface"]
     """Selects a Hugging Face Hub model source. Example: `huggingface`"""
-    model_id: Optional[line(256)] = Field(default=None, pattern=r"^[a-zA-Z0-9_.-]+/[a-zA-Z0-9_.-]+$")
+    model_id: line(256) | None = Field(default=None, pattern=r"^[a-zA-Z0-9_.-]+/[a-zA-Z0-9_.-]+$")
     """Hugging Face model id, `org/name`. Unset: the endpoint's `model`. Example: `Qwen/Qwen3-8B`"""
-    revision: Optional[line(40)] = Field(default=None, pattern=r"^[0-9a-f]{40}$")
+    revision: line(40) | None = Field(default=None, pattern=r"^[0-9a-f]{40}$")
     """Commit SHA (40 hex characters) that pins the model files; a branch or tag name is not accepted. Unset: not
     pinned. Example: `0123456789abcdef0123456789abcdef01234567`
     """
-    token_secret: Optional[SecretKeyRef] = None
+    token_secret: SecretKeyRef | None = None
     """Secret with a Hugging Face token, needed for gated models such as `meta-llama/*`. hyperpod: the operator's
     `tokenSecretRef`; kubernetes and kserve: the engine's `HF_TOKEN` variable; ome: the ClusterBaseModel's
     storage key. Unset: anonymous download. Example: `{name: hf-token, key: token}`
     """
 
 
-ModelSource = Annotated[Union[S3Source, FsxSource, HuggingFaceSource], Field(discriminator="type")]
-
+ModelSource = Annotated[S3Source | FsxSource | HuggingFaceSource, Field(discriminator="type")]

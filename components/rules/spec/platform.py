@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal, Optional, Union
+from typing import Literal
 
 from pydantic import Field
 
 from ..bounds import DnsSubdomain, Int32, NameTemplate, line
 from .base import _Model
-from .scaling import AMP_WORKSPACE_PATTERN
 from .cluster import _ARN
+from .scaling import AMP_WORKSPACE_PATTERN
 
 
 class DomainSpec(_Model):
@@ -32,13 +32,13 @@ class IngressSpec(_Model):
     alb`). Rules G8, G16, G17.
     """
 
-    certificate_arn: Optional[line(2048)] = Field(default=None, pattern=_ARN + "acm:")
+    certificate_arn: line(2048) | None = Field(default=None, pattern=_ARN + "acm:")
     """ACM certificate for HTTPS: the ALB then listens on 443 too, redirects HTTP to HTTPS and the endpoint URLs
     use `https`. With `domain`, it must cover `*.<domain.name>`. Unset: the certificate the stack issues for
     `domain`, else HTTP on port 80 only, which rule S2 refuses for an internet-facing ALB. Example:
     `arn:aws:acm:us-east-1:123456789012:certificate/0123abcd-4567-89ef-0123-456789abcdef`
     """
-    domain: Optional[DomainSpec] = None
+    domain: DomainSpec | None = None
     """Name every ALB endpoint `<Kubernetes name>.<domain.name>` in the Route53 zone `hostedZoneId` and serve it
     over HTTPS; without `certificateArn` the stack issues an ACM certificate for `*.<domain.name>` with DNS
     validation. The endpoint URLs then use these names. Example: `{name: api.example.com, hostedZoneId:
@@ -60,7 +60,7 @@ class IngressSpec(_Model):
     Service owned by the endpoint or by its router Deployment, selecting the router's pods or carrying its name; only
     when none is tied to the router, or to choose among several, the one of this name. Example: `{name}-router`
     """
-    router_port: Optional[Int32] = Field(default=None, ge=1, le=65535)
+    router_port: Int32 | None = Field(default=None, ge=1, le=65535)
     """Port of the router Service the public ALB forwards to (hyperpod backend with `publicAlb`). Unset: the found
     Service's only port, or the one whose targetPort is a port of the router container; 8080 where the cluster is
     not read (offline plan). Example: `443`
@@ -79,44 +79,44 @@ class PlatformSpec(_Model):
     (rule G20).
     """
 
-    load_balancer_controller: Optional[bool] = None
+    load_balancer_controller: bool | None = None
     """Install the AWS Load Balancer Controller (Helm), which creates the ALBs and NLBs of the endpoints. Example:
     `true`
     """
-    nvidia_device_plugin: Optional[bool] = None
+    nvidia_device_plugin: bool | None = None
     """Install the NVIDIA device plugin (Helm), which makes nodes advertise `nvidia.com/gpu`; without it GPU pods
     stay Pending. In mode hyperpod this switches the HyperPod chart's own plugin, installed before the HyperPod
     cluster (rule O7). Example: `true`
     """
-    cert_manager: Optional[bool] = None
+    cert_manager: bool | None = None
     """Install cert-manager (Helm; in mode hyperpod the EKS add-on, as the HyperPod operator's setup requires), needed
     by KEDA, KServe and the HyperPod operator. Example: `true`
     """
-    s3_csi: Optional[bool] = None
+    s3_csi: bool | None = None
     """Install the Mountpoint for S3 CSI driver (EKS add-on) with a role that may read the endpoints' S3 model
     buckets (every bucket when no endpoint uses S3). Example: `true`
     """
-    fsx_csi: Optional[bool] = None
+    fsx_csi: bool | None = None
     """Install the FSx for Lustre CSI driver (EKS add-on). Example: `true`"""
-    metrics_server: Optional[bool] = None
+    metrics_server: bool | None = None
     """Install metrics-server (Helm; in mode hyperpod the EKS add-on, as the HyperPod operator's setup requires).
     Example: `true`
     """
-    keda: Optional[bool] = None
+    keda: bool | None = None
     """Install KEDA (Helm), needed by the HyperPod operator (its autoscaling triggers) and by OME. Example: `true`"""
-    ome_operator: Optional[Union[bool, Literal["auto"]]] = None
+    ome_operator: bool | Literal["auto"] | None = None
     """Install OME (upstream charts `ome-crd` and `ome-resources` 0.1.5 from `oci://ghcr.io/moirai-internal/charts`,
     namespace `ome`), after cert-manager and KEDA and before every `ome` endpoint (rules O3, O8). `auto`: when an
     endpoint of this stack has `backend: ome`. An endpoints-only stack installs nothing: its platform stack sets
     this. Example: `true`
     """
-    kserve_operator: Optional[Union[bool, Literal["auto"]]] = None
+    kserve_operator: bool | Literal["auto"] | None = None
     """Install KServe (upstream charts `kserve-crd` and `kserve-resources` v0.20.0 from `oci://ghcr.io/kserve/charts`,
     namespace `kserve`) in Standard mode (RawDeployment: plain Deployments, no Knative or Istio), after cert-manager
     and before every `kserve` endpoint (rules O3, O8). `auto`: when an endpoint of this stack has `backend: kserve`.
     An endpoints-only stack installs nothing: its platform stack sets this. Example: `auto`
     """
-    llmisvc_operator: Optional[Union[bool, Literal["auto"]]] = None
+    llmisvc_operator: bool | Literal["auto"] | None = None
     """Install KServe's LLMInferenceService controller (upstream charts `kserve-llmisvc-crd`,
     `kserve-llmisvc-resources` with the InferencePool CRDs, and `kserve-runtime-configs` with its
     LLMInferenceServiceConfig presets, v0.20.0 from `oci://ghcr.io/kserve/charts`, namespace `kserve`), after
@@ -124,7 +124,7 @@ class PlatformSpec(_Model):
     (both charts create KServe's shared objects). `auto`: when an endpoint of this stack has `backend: llmisvc`.
     Example: `auto`
     """
-    hyperpod_operator: Optional[bool] = None
+    hyperpod_operator: bool | None = None
     """Install the SageMaker HyperPod inference operator, after all of its prerequisites. In mode existing, `true`
     installs it on the adopted cluster and makes endpoints default to the hyperpod backend. Example: `true`
     """
@@ -132,7 +132,7 @@ class PlatformSpec(_Model):
     """How the operator is installed: the EKS add-on, or its Helm chart (the inference-operator subchart
     of the HyperPod chart that `python -m stacks charts fetch` caches; see docs/deploying.md). Example: `helm`
     """
-    operator_addon_version: Optional[line(64)] = None
+    operator_addon_version: line(64) | None = None
     """Version of the operator's EKS add-on (`operatorInstall: addon` only). Unset: the latest EKS offers. Example:
     `v1.0.0-eksbuild.1`
     """
@@ -140,22 +140,24 @@ class PlatformSpec(_Model):
     """How add-on service accounts get AWS roles: EKS Pod Identity (the stack installs its agent on a new cluster)
     or IRSA. The operator itself always uses IRSA. Example: `irsa`
     """
-    tls_certificate_bucket: Optional[line(63)] = None
+    tls_certificate_bucket: line(63) | None = None
     """S3 bucket where the operator stores TLS certificates. Unset: a bucket the stack creates
     (`hyperpod-tls-...`). Example: `my-hyperpod-tls`
     """
-    load_balancer_controller_policy_arn: Optional[line(2048)] = Field(default=None, pattern=_ARN + "iam::")
+    load_balancer_controller_policy_arn: line(2048) | None = Field(default=None, pattern=_ARN + "iam::")
     """IAM policy for the load balancer controller's role, when your account manages it itself. Unset: the
     stack attaches upstream's policy (docs/install/iam_policy.json of aws-load-balancer-controller v2.13.2) as an
     inline policy. Example:
     `arn:aws:iam::123456789012:policy/AWSLoadBalancerControllerIAMPolicy`
     """
-    operator_role_name: line(64) = Field(default="SageMakerHyperPodInference-{cluster}", pattern=r"^([A-Za-z0-9_+=,.@-]|\{cluster\})+$")
+    operator_role_name: line(64) = Field(
+        default="SageMakerHyperPodInference-{cluster}", pattern=r"^([A-Za-z0-9_+=,.@-]|\{cluster\})+$"
+    )
     """Name of the operator's IAM execution role; `{cluster}` is replaced by the cluster name, and a name over 64
     characters is shortened with a hash. The add-on requires the prefix `SageMakerHyperPodInference` (rule G20).
     Example: `SageMakerHyperPodInference-{cluster}`
     """
-    prometheus_server_address: Optional[line(2048)] = Field(default=None, pattern=AMP_WORKSPACE_PATTERN)
+    prometheus_server_address: line(2048) | None = Field(default=None, pattern=AMP_WORKSPACE_PATTERN)
     """Amazon Managed Service for Prometheus workspace that holds the engines' metrics, for the HyperPod operator's
     Prometheus triggers (KEDA queries it with its role's `aps:QueryMetrics`), without a trailing slash (the CRD's
     pattern). The stack creates no workspace and scrapes nothing into one: the engines' `/metrics` must reach it by

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Literal
 
 from pydantic import Field
 
 from ..bounds import MAX_LATENCY_SECONDS, MAX_REQUESTS_PER_SECOND, MAX_TEXT, Int32, Number, Text, line
 from .base import _Model
 
-
 # The CRD's `prometheusTrigger.serverAddress` pattern: an Amazon Managed Service for Prometheus workspace URL, or empty
 # (aws/sagemaker-hyperpod-cli helm_chart/HyperPodHelmChart/charts/inference-operator/config/crd/
 # inference.sagemaker.aws.amazon.com_inferenceendpointconfigs.yaml @011ca927). The API server refuses anything else.
-AMP_WORKSPACE_PATTERN = r"^https://aps-workspaces\.[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)*\.amazonaws\.com/workspaces/ws-[a-zA-Z0-9-]+$"
+AMP_WORKSPACE_PATTERN = (
+    r"^https://aps-workspaces\.[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)*\.amazonaws\.com/workspaces/ws-[a-zA-Z0-9-]+$"
+)
 
 
 class PrometheusTrigger(_Model):
@@ -54,12 +55,12 @@ class CloudWatchTrigger(_Model):
     """Target value of the metric per replica: KEDA adds replicas while the value per replica is above it. Example:
     `10`
     """
-    statistic: Optional[Literal["Average", "Sum", "Maximum", "Minimum", "SampleCount"]] = None
+    statistic: Literal["Average", "Sum", "Maximum", "Minimum", "SampleCount"] | None = None
     """Statistic of the metric KEDA reads (`metricStat`). Unset: `Sum` for the count metrics (`Invocations`,
     `InvocationsPerInstance`, `Invocation4XXErrors`, `Invocation5XXErrors`), `Average` for the others. Example:
     `Maximum`
     """
-    dimensions: Optional[dict[line(255), line(1024)]] = None
+    dimensions: dict[line(255), line(1024)] | None = None
     """Dimensions that select the metric, name to value (CloudWatch's limits: 255-character names, 1024-character
     values); CloudWatch matches the whole set, so `AWS/SageMaker` needs `EndpointName` (the endpoint's resource
     name) and `VariantName` (rule A1). Unset: in `AWS/SageMaker`, `{EndpointName: <the registered endpoint>,
@@ -99,21 +100,23 @@ class Slo(_Model):
     capacity file measured under other objectives does not match.
     """
 
-    ttft_p50: Optional[Number] = Field(default=None, gt=0, le=MAX_LATENCY_SECONDS)
+    ttft_p50: Number | None = Field(default=None, gt=0, le=MAX_LATENCY_SECONDS)
     """Bound on the median time to first token. Unset: no bound. Example: `0.5`"""
-    ttft_p90: Optional[Number] = Field(default=None, gt=0, le=MAX_LATENCY_SECONDS)
+    ttft_p90: Number | None = Field(default=None, gt=0, le=MAX_LATENCY_SECONDS)
     """Bound on the 90th-percentile time to first token. Unset: no bound. Example: `1.0`"""
-    ttft_p99: Optional[Number] = Field(default=None, gt=0, le=MAX_LATENCY_SECONDS)
+    ttft_p99: Number | None = Field(default=None, gt=0, le=MAX_LATENCY_SECONDS)
     """Bound on the 99th-percentile time to first token. Unset: no bound. Example: `2.0`"""
-    tpot_p50: Optional[Number] = Field(default=None, gt=0, le=MAX_LATENCY_SECONDS)
+    tpot_p50: Number | None = Field(default=None, gt=0, le=MAX_LATENCY_SECONDS)
     """Bound on the median time per output token. Unset: no bound. Example: `0.03`"""
-    tpot_p90: Optional[Number] = Field(default=None, gt=0, le=MAX_LATENCY_SECONDS)
+    tpot_p90: Number | None = Field(default=None, gt=0, le=MAX_LATENCY_SECONDS)
     """Bound on the 90th-percentile time per output token. Unset: no bound. Example: `0.05`"""
-    itl_p90: Optional[Number] = Field(default=None, gt=0, le=MAX_LATENCY_SECONDS)
+    itl_p90: Number | None = Field(default=None, gt=0, le=MAX_LATENCY_SECONDS)
     """Bound on the 90th-percentile inter-token latency. Unset: no bound. Example: `0.05`"""
-    e2e_p90: Optional[Number] = Field(default=None, gt=0, le=MAX_LATENCY_SECONDS, alias="e2eP90")  # to_camel would make it e2EP90
+    e2e_p90: Number | None = Field(
+        default=None, gt=0, le=MAX_LATENCY_SECONDS, alias="e2eP90"
+    )  # to_camel would make it e2EP90
     """Bound on the 90th-percentile end-to-end request latency. Unset: no bound. Example: `20`"""
-    error_rate: Optional[Number] = Field(default=None, ge=0, le=1)
+    error_rate: Number | None = Field(default=None, ge=0, le=1)
     """Bound on the share of failed requests. Unset: no bound. Example: `0.01`"""
 
     def bounds(self) -> dict[str, float]:
@@ -134,18 +137,18 @@ class Autoscaling(_Model):
     """Most replicas; at least `minReplicas`. In mode hyperpod without `instanceGroups` it also sizes the derived
     instance group. Example: `4`
     """
-    prometheus: Optional[PrometheusTrigger] = None
+    prometheus: PrometheusTrigger | None = None
     """Scale on a Prometheus query (hyperpod backend only; rejected elsewhere). Unset, with `cloudwatch` and `target`
     unset too and `platform.prometheusServerAddress` set: the engine's queue length (`vllm:num_requests_waiting` or
     `sglang:num_queue_reqs` of the endpoint's served model) with a target of 8 per replica (rule A1). Example:
     `{query: 'sum(vllm:num_requests_waiting{model_name="Llama-3.1-8B-Instruct"})', targetValue: 8}`
     """
-    cloudwatch: Optional[CloudWatchTrigger] = None
+    cloudwatch: CloudWatchTrigger | None = None
     """Scale on a CloudWatch metric (hyperpod backend only; rejected elsewhere). `AWS/SageMaker` metrics count only
     requests sent through the SageMaker endpoint (InvokeEndpoint), never those to the endpoint's ALB URL (rule A1
     warns). Unset: no CloudWatch trigger. Example: `{metricName: Invocations, targetValue: 10}`
     """
-    pods_metric: Optional[PodsMetric] = None
+    pods_metric: PodsMetric | None = None
     """The HPA's per-pod metric (kubernetes backend only; rejected elsewhere). Unset: the engine's queue length
     (`vllm:num_requests_waiting` or `sglang:num_queue_reqs`) with an average target of 8. Example: `{name:
     vllm:num_requests_running, targetAverageValue: 32}`
@@ -154,7 +157,7 @@ class Autoscaling(_Model):
     """Seconds to wait before scaling in. hyperpod: KEDA's `cooldownPeriod`; kubernetes: the HPA's scale-down
     stabilization window; ignored by ome and kserve. Example: `600`
     """
-    target: Optional[Literal["fromCapacity"]] = None
+    target: Literal["fromCapacity"] | None = None
     """`fromCapacity`: derive the per-replica scaling target from the endpoint's `capacity` file (its lower bound ×
     `utilization`), in the unit the backend's autoscaler reads, and set the trigger itself (hyperpod: a Prometheus
     trigger on the engine's metrics through `platform.prometheusServerAddress`; with that unset, the CloudWatch
@@ -173,12 +176,12 @@ class Resources(_Model):
     tensor-parallel size (rule G11).
     """
 
-    cpu: Optional[line(64)] = None
+    cpu: line(64) | None = None
     """CPU request of the engine container, in Kubernetes quantity form. Unset: three quarters of the pod's share
     of the instance's vCPUs (its share is tensor-parallel size / GPUs); no request for an unknown instance type.
     Example: `"8"`
     """
-    memory: Optional[line(64)] = None
+    memory: line(64) | None = None
     """Memory request of the engine container, in Kubernetes quantity form. Unset: three quarters of the pod's
     share of the instance's memory, at least 4Gi; no request for an unknown instance type. Example: `64Gi`
     """

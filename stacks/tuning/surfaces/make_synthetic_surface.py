@@ -43,16 +43,25 @@ def point(seqs: int, batched: int, gmu: float, tp: int) -> dict | None:
     per_gpu_peak = 900.0 * (0.88 ** (tp.bit_length() - 1))
     decode = tp * per_gpu_peak * effective / (effective + 24) * (1 - 0.6 * preempt)
     chunk_penalty = 1 + 1024 / batched * 0.35
-    ttft = 0.08 * chunk_penalty * (1 + seqs / 48) * (1 + preempt * 3) / (tp ** 0.5)
+    ttft = 0.08 * chunk_penalty * (1 + seqs / 48) * (1 + preempt * 3) / (tp**0.5)
     throughput = decode * (0.96 if batched >= 8192 else 1.0)  # huge budgets starve decode steps
     j = jitter(seqs, batched, gmu, tp)
-    return {"output_throughput": round(throughput * j, 3), "output_throughput_per_gpu": round(throughput * j / tp, 3), "ttft_p90": round(ttft * j, 4)}
+    return {
+        "output_throughput": round(throughput * j, 3),
+        "output_throughput_per_gpu": round(throughput * j / tp, 3),
+        "ttft_p90": round(ttft * j, 4),
+    }
 
 
 def main() -> None:
     rows = []
     for seqs, batched, gmu, tp in itertools.product(SEQS, BATCHED, GMU, TP):
-        params = {"engineArgs.maxNumSeqs": seqs, "engineArgs.maxNumBatchedTokens": batched, "engineArgs.gpuMemoryUtilization": gmu, "engineArgs.tensorParallelSize": tp}
+        params = {
+            "engineArgs.maxNumSeqs": seqs,
+            "engineArgs.maxNumBatchedTokens": batched,
+            "engineArgs.gpuMemoryUtilization": gmu,
+            "engineArgs.tensorParallelSize": tp,
+        }
         rows.append({"params": params, "metrics": point(seqs, batched, gmu, tp)})
     out = {
         "source": "synthetic: analytical model in make_synthetic_surface.py (not a measurement)",

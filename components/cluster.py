@@ -59,9 +59,13 @@ class EksCluster(pulumi.ComponentResource):
         access = {
             f"admin-{i}": eks.AccessEntryArgs(
                 principal_arn=arn,
+                # The SDK's type names only its Args class for access_scope; it takes the dict form too.
                 access_policies={
-                    "admin": eks.AccessPolicyAssociationArgs(policy_arn=ADMIN_POLICY, access_scope={"type": "cluster"})
-                },  # type: ignore[arg-type]  # the SDK's type names only its Args class; it takes the dict form too
+                    "admin": eks.AccessPolicyAssociationArgs(
+                        policy_arn=ADMIN_POLICY,
+                        access_scope={"type": "cluster"},  # type: ignore[arg-type]
+                    )
+                },
                 tags=tags,
             )
             for i, arn in enumerate(spec.admin_principal_arns)

@@ -198,9 +198,10 @@ class TenantGateway(pulumi.ComponentResource):
             t.name: {
                 "tier": t.tier,
                 "models": [u.served_model_name for u in gw_config.tenant_models(spec, i, routes)],
+                # mypy cannot type a lambda whose defaults bind the loop variables
                 "curl": self.url.apply(
-                    lambda u, t=t, i=i: curl_example(u, t.name, gw_config.tenant_models(spec, i, routes))
-                ),  # type: ignore[misc]  # mypy cannot type a lambda whose defaults bind the loop variables
+                    lambda u, t=t, i=i: curl_example(u, t.name, gw_config.tenant_models(spec, i, routes))  # type: ignore[misc]
+                ),
             }
             for i, t in enumerate(spec.tenants)
         }

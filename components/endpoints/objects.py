@@ -55,7 +55,7 @@ _MAIN = ("Deployment", "InferenceService", "LLMInferenceService")
 def status_of(resource: pulumi.CustomResource) -> pulumi.Output[Any]:
     """The `status` output of an object `declare` made: each typed class and StatusCustomResource has one,
     their common base declares none."""
-    return cast(pulumi.Output[Any], resource.status)
+    return cast(pulumi.Output[Any], getattr(resource, "status"))  # noqa: B009 - the base class declares no status
 
 
 def declare(name: str, manifest: dict[str, Any], opts: pulumi.ResourceOptions) -> pulumi.CustomResource:

@@ -195,20 +195,20 @@ def endpoint_targets(
                         f"GET {dx.MODEL_LIST_PATH}",
                         headers,
                         None,
-                        lambda a, f=facts, r=lookup: dx.model_list(
+                        lambda a, f=facts, r=lookup: dx.model_list(  # type: ignore[misc]  # defaults bind loop variables
                             a, f, r() if a.status in dx.UNHEALTHY else "", secrets
                         ),
-                    ),  # type: ignore[misc]  # mypy cannot type a lambda whose defaults bind the loop variables
+                    ),
                     Call(
                         "POST",
                         base + path,
                         f"POST {path}",
                         headers,
                         _body(path, facts.served_model),
-                        lambda a, f=facts, p=path, r=lookup: dx.invocation(
+                        lambda a, f=facts, p=path, r=lookup: dx.invocation(  # type: ignore[misc]  # defaults bind loop variables
                             a, f, p, r() if a.status in dx.UNHEALTHY else "", secrets
                         ),
-                    ),  # type: ignore[misc]  # mypy cannot type a lambda whose defaults bind the loop variables
+                    ),
                 ],
             )
         )

@@ -25,9 +25,8 @@ def pydantic_field(f: ConfigField) -> tuple[Any, Any]:
     default = f.default if f.option.grid_default is SAME else f.option.grid_default
     if typing.get_origin(kind) is tuple:  # levels: a YAML list, each item bounded
         item = typing.get_args(kind)[0]
-        return list[Annotated[item, Field(**_bounded(f))]], Field(
-            default_factory=lambda: list(default), alias=f.key, description=f.option.help
-        )  # type: ignore[valid-type]
+        bounded = list[Annotated[item, Field(**_bounded(f))]]  # type: ignore[valid-type]  # a type built at runtime
+        return bounded, Field(default_factory=lambda: list(default), alias=f.key, description=f.option.help)
     args = typing.get_args(kind)
     if default is not None and type(None) in args:  # a grid default where the load generator has none: not optional
         kind = next(a for a in args if a is not type(None))

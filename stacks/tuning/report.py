@@ -311,13 +311,13 @@ def plot(records: list[TrialRecord], grid: GridSpec, path: Path, best: TrialReco
     )
     if best is not None:
         ax.plot(
-            [best.value(lat)],
-            [best.value("output_throughput")],
+            [best.value(lat)],  # type: ignore[arg-type]  # a None (the metric not recorded) plots nothing
+            [best.value("output_throughput")],  # type: ignore[arg-type]
             "*",
             markersize=16,
             color="tab:red",
             label="best under SLO",
-        )  # type: ignore[arg-type]  # a None (the metric not recorded) plots nothing
+        )
     return plotting.finish(fig, ax, grid, lat, "output tokens/s", "throughput vs latency", path)
 
 

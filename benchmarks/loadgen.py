@@ -41,7 +41,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal, Protocol
+from typing import Any, Literal
 
 from . import eventloop, secrets, tenants, validity
 from .client import Target, make_session
@@ -60,6 +60,7 @@ from .limits import (
 from .metrics import SLO_KEYS, parse_slo
 from .options import option
 from .payload import check_url, endpoint_url, served_model_name
+from .progress import ProgressUI, _Progress
 from .results import BenchmarkResult, LevelResult
 from .runner import LevelContext, no_gc_pauses, run_closed, run_open, run_trace
 from .scenario import SCENARIO_HELP, ScenarioError, parse_scenario
@@ -80,6 +81,20 @@ class ConfigError(ValueError):
     def __init__(self, field: str, value: object, fix: str) -> None:
         super().__init__(f"{field}={value!r}: {fix}")
         self.field, self.value, self.fix = field, value, fix
+
+
+def _share(default: float, example: str, text: str) -> Any:
+    """A guard's threshold that is a share of something (benchmarks/validity.py): a fraction from 0 to 1."""
+    return option(
+        default,
+        section="guards",
+        parse=validity.parse_fraction,
+        metavar="F",
+        example=example,
+        ge=0,
+        le=1,
+        help=f"{text} (default {default:g})",
+    )
 
 
 @dataclass(frozen=True)
@@ -249,25 +264,9 @@ class BenchmarkConfig:
         help="cap on --dataset/--trace file size (default 256)",
     )
     # Guards (benchmarks/validity.py, docs/tuning.md "Invalid levels"): past these a level is INVALID.
-    max_error_rate: float = option(
-        validity.DEFAULT_MAX_ERROR_RATE,
-        section="guards",
-        parse=validity.parse_fraction,
-        metavar="F",
-        example="0.05",
-        ge=0,
-        le=1,
-        help=f"share of finished requests that may fail (default {validity.DEFAULT_MAX_ERROR_RATE:g})",
-    )
-    saturation_tolerance: float = option(
-        validity.DEFAULT_SATURATION_TOLERANCE,
-        section="guards",
-        parse=validity.parse_fraction,
-        metavar="F",
-        example="0.1",
-        ge=0,
-        le=1,
-        help=f"how far the achieved rate may fall below the offered one (default {validity.DEFAULT_SATURATION_TOLERANCE:g})",
+    max_error_rate: float = _share(validity.DEFAULT_MAX_ERROR_RATE, "0.05", "share of finished requests that may fail")
+    saturation_tolerance: float = _share(
+        validity.DEFAULT_SATURATION_TOLERANCE, "0.1", "how far the achieved rate may fall below the offered one"
     )
     max_send_lag: float = option(
         validity.DEFAULT_MAX_SEND_LAG,
@@ -277,15 +276,8 @@ class BenchmarkConfig:
         gt=0,
         help=f"seconds: p99 of the client's own send lag (default {validity.DEFAULT_MAX_SEND_LAG:g})",
     )
-    max_client_cpu: float = option(
-        validity.DEFAULT_MAX_CLIENT_CPU,
-        section="guards",
-        parse=validity.parse_fraction,
-        metavar="F",
-        example="0.9",
-        ge=0,
-        le=1,
-        help=f"share of a level the client's thread may be busy (default {validity.DEFAULT_MAX_CLIENT_CPU:g})",
+    max_client_cpu: float = _share(
+        validity.DEFAULT_MAX_CLIENT_CPU, "0.9", "share of a level the client's thread may be busy"
     )
 
     def validate(self) -> None:
@@ -393,26 +385,6 @@ class BenchmarkConfig:
         d["served_model"] = self.served_model
         d["endpoint_url"] = endpoint_url(self.url, self.endpoint)
         return d
-
-
-class ProgressUI(Protocol):
-    """What run_benchmark calls on a progress display (report.ProgressBar)."""
-
-    def start_level(self, label: str, total: int) -> None: ...
-    def advance(self) -> None: ...
-    def end_level(self) -> None: ...
-
-
-class _Progress:
-    """Adapts an optional progress object with ``start_level(label, total)``, ``advance()``
-    and ``end_level()`` to the runner's per-request callback."""
-
-    def __init__(self, ui: ProgressUI | None) -> None:
-        self.ui = ui
-
-    def request_done(self, record) -> None:
-        if self.ui is not None:
-            self.ui.advance()
 
 
 def _now() -> str:

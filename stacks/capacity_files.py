@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 from pydantic import ValidationError
 
 from components.rules import capacity as rules
+from components.rules import capacity_autoscaling
 from components.rules.catalog import C1
 from components.rules.paths import STACK_FILE, ConfigPaths
 from components.rules.problems import Change, Problem
@@ -89,7 +90,9 @@ def apply(
         problems += rules.check_contract(spec, cap, path, spec.capacity)
         contracts.append(rules.contract(spec, cap, spec.capacity))
         changes += rules.peak_cost(spec, cap, path, spec.capacity)
-        scaling, made, refused = rules.derive_autoscaling(spec, cap, path, spec.capacity, prometheus_server)
+        scaling, made, refused = capacity_autoscaling.derive_autoscaling(
+            spec, cap, path, spec.capacity, prometheus_server
+        )
         problems += refused
         changes += made
         out.append(spec.model_copy(update={"autoscaling": scaling}) if scaling is not None else spec)

@@ -143,22 +143,11 @@ def _public_alb_tls(
     return check
 
 
-def _fits_gpus(severity: str) -> ResourceCheck:
-    """G23 findings of one severity on an engine object carrying the model's facts: cannot start (error); fewer
-    full-length sequences than --max-num-seqs (warning)."""
+def _manifest_findings(check: Callable[[dict[str, Any]], list[Problem]], severity: str) -> ResourceCheck:
+    """One severity of a manifest check: G23 (cannot start: error; fewer full-length sequences than --max-num-seqs:
+    warning) and C1 (too few replicas for a measured capacity: error; no matching file: warning)."""
     return lambda resource, ctx: (
-        [p for p in fit.check_manifest(resource.manifest) if p.severity == severity]
-        if resource.manifest is not None
-        else []
-    )
-
-
-def _capacity_contract(severity: str) -> ResourceCheck:
-    """C1 findings of one severity: too few replicas for a measured capacity (error); no matching file (warning)."""
-    return lambda resource, ctx: (
-        [p for p in capacity.check_manifest(resource.manifest) if p.severity == severity]
-        if resource.manifest is not None
-        else []
+        [p for p in check(resource.manifest) if p.severity == severity] if resource.manifest is not None else []
     )
 
 
@@ -337,7 +326,7 @@ POLICIES: tuple[PolicySpec, ...] = (
         "The engine's GPUs hold the model's weights plus the KV cache of one --max-model-len sequence within the memory fraction it is given",
         "resource",
         "mandatory",
-        _fits_gpus("error"),
+        _manifest_findings(fit.check_manifest, "error"),
         anchors=("70B on one 24 GB A10G with a 131072-token context failed only after bring-up",),
     ),
     PolicySpec(
@@ -346,7 +335,7 @@ POLICIES: tuple[PolicySpec, ...] = (
         "Fewer full-length sequences fit the KV cache than --max-num-seqs (warning)",
         "resource",
         "advisory",
-        _fits_gpus("warning"),
+        _manifest_findings(fit.check_manifest, "warning"),
     ),
     PolicySpec(
         "b1-backend-manifests",
@@ -393,7 +382,7 @@ POLICIES: tuple[PolicySpec, ...] = (
         "An endpoint's replica maximum carries its declared peak load at the SLO: maxReplicas × measured capacity (lower bound) ≥ peak × (1 + headroom)",
         "resource",
         "mandatory",
-        _capacity_contract("error"),
+        _manifest_findings(capacity.check_manifest, "error"),
         anchors=("a measured capacity, checked before deployment",),
     ),
     PolicySpec(
@@ -402,7 +391,7 @@ POLICIES: tuple[PolicySpec, ...] = (
         "An endpoint declares a peak load without a matching capacity file (warning)",
         "resource",
         "advisory",
-        _capacity_contract("warning"),
+        _manifest_findings(capacity.check_manifest, "warning"),
     ),
     PolicySpec(
         "g16-endpoint-url-from-status",

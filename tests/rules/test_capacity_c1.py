@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from components.rules import ConfigError, capacity
+from components.rules import ConfigError, capacity, capacity_autoscaling
 from components.rules.backends import hyperpod
 from stacks import config as stack_config
 from stacks import plan as plan_cmd
@@ -309,8 +309,8 @@ def test_c1_hpa_metric_is_the_counter_without_total_as_prometheus_adapters_defau
     name without `_total` (no `_per_second`), and it reads the counter the rate query of the KEDA trigger reads."""
     assert not re.fullmatch(r".*_seconds_total", counter)
     assert re.fullmatch(r"^(.*)_total$", counter).group(1) == hpa_metric
-    assert capacity.HPA_RATE_METRIC[engine] == hpa_metric
-    assert f'rate({counter}{{model_name="Qwen3-4B"}}[' in capacity.rate_query(engine, "Qwen3-4B")
+    assert capacity_autoscaling.HPA_RATE_METRIC[engine] == hpa_metric
+    assert f'rate({counter}{{model_name="Qwen3-4B"}}[' in capacity_autoscaling.rate_query(engine, "Qwen3-4B")
 
 
 @pytest.mark.parametrize("backend", ["ome", "kserve"])
@@ -391,7 +391,6 @@ def test_c1_offline_plan_passes_with_enough_replicas_and_shows_the_derived_targe
 
 
 def test_c1_contract_is_recorded_on_the_object_holding_the_replica_maximum():
-    from components.rules import capacity
 
     objs = [
         {"kind": "Deployment", "metadata": {"name": "d"}, "spec": {"replicas": 1}},

@@ -21,36 +21,11 @@ from components.rules.backends import BACKENDS as REGISTERED
 from components.rules.backends import reader, validate_backends
 from components.rules.backends import render as render_backend
 from components.rules.backends.engine_checks import EngineContainerView
+from components.rules.backends.testing import ENDPOINTS  # both engines, S3 and Hugging Face, an A10G, an L40S, a T4
 from components.rules.catalog import G3, G4, G5, G6, G7, G8, G9, G10, G11, G12, G13, G21, G22
 from components.rules.endpoint import GPU
 from components.rules.spec import ClusterSpec, EndpointSpec, IngressSpec, PlatformSpec
 from components.rules.validate import validate_endpoint
-
-ENDPOINTS: dict[str, dict[str, Any]] = {
-    "vllm-a10g-s3-keyed": {
-        "name": "qwen",
-        "model": "Qwen/Qwen3-4B-Instruct-2507",
-        "engine": "vllm",
-        "instanceType": "ml.g5.12xlarge",
-        "namespace": "team-a",
-        "modelSource": {"type": "s3", "bucket": "my-models", "path": "qwen3-4b/"},
-        "apiKey": True,
-    },
-    "sglang-l40s-hf": {
-        "name": "llama",
-        "model": "meta-llama/Llama-3.1-8B-Instruct",
-        "engine": "sglang",
-        "instanceType": "g6e.2xlarge",
-        "modelSource": {"type": "huggingface", "tokenSecret": {"name": "hf-token", "key": "token"}},
-    },
-    "vllm-t4-s3": {
-        "name": "small",
-        "model": "Qwen/Qwen3-0.6B",
-        "engine": "vllm",
-        "instanceType": "g4dn.xlarge",
-        "modelSource": {"type": "s3", "bucket": "my-models", "path": "q/"},
-    },
-}
 
 
 def _render(s: EndpointSpec) -> list[dict[str, Any]]:

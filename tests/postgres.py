@@ -75,16 +75,16 @@ class PostgresServer:
         self._wait()
 
     def _wait(self) -> None:
-        import psycopg2
+        import psycopg
 
         deadline = time.monotonic() + START_SECONDS
         while True:
             try:
-                psycopg2.connect(
+                psycopg.connect(
                     host="127.0.0.1", port=self.port, user=USER, password=self.password, dbname="postgres"
                 ).close()
                 return
-            except psycopg2.OperationalError:
+            except psycopg.OperationalError:
                 if self.process.poll() is not None or time.monotonic() > deadline:
                     self.close()
                     raise RuntimeError(
@@ -99,10 +99,10 @@ class PostgresServer:
         return {"PGPASSWORD": self.password}
 
     def create_database(self) -> str:
-        import psycopg2
+        import psycopg
 
         name = f"t_{uuid.uuid4().hex[:12]}"
-        conn = psycopg2.connect(host="127.0.0.1", port=self.port, user=USER, password=self.password, dbname="postgres")
+        conn = psycopg.connect(host="127.0.0.1", port=self.port, user=USER, password=self.password, dbname="postgres")
         conn.autocommit = True
         with conn.cursor() as cursor:
             cursor.execute(f"CREATE DATABASE {name}")

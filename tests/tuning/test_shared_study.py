@@ -60,9 +60,9 @@ def worker(tmp_path: Path, url: str, password: str, out: str) -> subprocess.Pope
 
 
 def rows(url: str, password: str) -> list[tuple]:
-    import psycopg2
+    import psycopg
 
-    conn = psycopg2.connect(url, password=password)
+    conn = psycopg.connect(url, password=password)
     try:
         with conn.cursor() as cursor:
             cursor.execute("SELECT to_regclass('tuning_trials')")
@@ -128,9 +128,9 @@ def test_two_workers_share_one_study_and_a_killed_workers_trial_is_retried_once_
     assert f"report: tuning-runs/{database}-report/report.md" in out  # the report read the shared database
     assert (tmp_path / "tuning-runs" / f"{database}-report" / "report.md").is_file()
     assert password not in out
-    import psycopg2
+    import psycopg
 
-    conn = psycopg2.connect(url, password=password)
+    conn = psycopg.connect(url, password=password)
     with conn.cursor() as cursor:  # every stored text: results and Optuna's tables
         cursor.execute(
             "SELECT string_agg(t::text, ' ') FROM tuning_trials t UNION ALL SELECT string_agg(r::text, ' ') FROM tuning_runs r UNION ALL SELECT string_agg(a::text, ' ') FROM trial_user_attributes a"
@@ -272,7 +272,8 @@ def test_stacks_report_reads_a_shared_database_with_select_alone(
     postgres_server, postgres_url, monkeypatch, tmp_path, capsys
 ):
     """Whoever should see results needs read access only: the report creates nothing in the database."""
-    import psycopg2
+    import psycopg
+    import psycopg.sql
 
     from stacks.__main__ import main
     from stacks.tuning import grid as grid_mod
@@ -303,10 +304,15 @@ def test_stacks_report_reads_a_shared_database_with_select_alone(
 
     database = postgres_url.rsplit("/", 1)[1]
     reader, secret = f"reader_{database}", "reader-" + database
-    conn = psycopg2.connect(postgres_url, password=postgres_server.password)
+    conn = psycopg.connect(postgres_url, password=postgres_server.password)
     conn.autocommit = True
     with conn.cursor() as cursor:
-        cursor.execute(f"CREATE ROLE {reader} LOGIN PASSWORD %s", (secret,))
+        # DDL takes no bound parameters in psycopg 3: the password goes in as a quoted literal.
+        cursor.execute(
+            psycopg.sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+                psycopg.sql.Identifier(reader), psycopg.sql.Literal(secret)
+            )
+        )
         cursor.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {reader}")
     conn.close()
     monkeypatch.setenv("PGPASSWORD", secret)
@@ -323,7 +329,7 @@ def test_the_secret_canary_never_reaches_a_shared_database(
 ):
     """The canary of tests/faults/test_secret_canary.py, in a grid's local.env and echoed back by the engine in
     its error bodies, run against PostgreSQL: no output and no table (ours or Optuna's) holds any 8 characters of it."""
-    import psycopg2
+    import psycopg
 
     from tests.faults.test_secret_canary import CANARY, _grid, assert_no_canary, leaks, stacks_cli
 
@@ -338,7 +344,7 @@ def test_the_secret_canary_never_reaches_a_shared_database(
     monkeypatch.chdir(out)  # a shared database's logs and report go under ./tuning-runs
     assert stacks_cli(["tune", str(grid), "--target", "local", "--db", postgres_url]) == 1  # every request failed
     assert_no_canary(capsys, out)
-    conn = psycopg2.connect(postgres_url, password=postgres_server.password)
+    conn = psycopg.connect(postgres_url, password=postgres_server.password)
     with conn.cursor() as cursor:
         cursor.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")
         tables = [row[0] for row in cursor.fetchall()]

@@ -23,27 +23,10 @@ from stacks import hyperpod_checks
 from stacks.config import parse
 from stacks.schemas import Validator, find_crd_dir
 from stacks.tuning import grid as grid_mod
+from tests.rules.model_facts_fixtures import LLAMA_70B
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = {"type": "s3", "bucket": "my-models", "region": "us-east-1", "path": "llama70/"}
-LLAMA_70B = ModelFacts(
-    "meta-llama/Llama-3.3-70B-Instruct",
-    "https://huggingface.co/meta-llama/Llama-3.3-70B-Instruct/resolve/main/config.json",
-    None,
-    "LlamaForCausalLM",
-    80,
-    64,
-    8,
-    128,
-    8192,
-    131072,
-    70_553_706_496,
-    "bfloat16",
-    None,
-    141_107_412_992,
-    None,
-    "2026-12-06",
-)
 QWEN3_4B = ModelFacts(
     "Qwen/Qwen3-4B-Instruct-2507",
     "https://huggingface.co/Qwen/Qwen3-4B-Instruct-2507/resolve/main/config.json",

@@ -17,33 +17,15 @@ from pydantic import ValidationError
 
 from components.rules import ConfigError, fit
 from components.rules.backends import hyperpod
-from components.rules.model_facts import ModelFacts
 from components.rules.spec import EndpointSpec
 from components.rules.validate import validate_endpoint
 from stacks import cost_summary, hyperpod_checks
 from stacks.config import parse
 from stacks.schemas import Validator, find_crd_dir
+from tests.rules.model_facts_fixtures import LLAMA_70B
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = {"type": "s3", "bucket": "my-models", "region": "us-east-1", "path": "m/"}
-LLAMA_70B = ModelFacts(
-    "meta-llama/Llama-3.3-70B-Instruct",
-    "https://huggingface.co/meta-llama/Llama-3.3-70B-Instruct/resolve/main/config.json",
-    None,
-    "LlamaForCausalLM",
-    80,
-    64,
-    8,
-    128,
-    8192,
-    131072,
-    70_553_706_496,
-    "bfloat16",
-    None,
-    141_107_412_992,
-    None,
-    "2026-12-06",
-)
 
 
 def entry(**over):

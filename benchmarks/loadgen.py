@@ -37,7 +37,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import random
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -64,6 +63,7 @@ from .progress import ProgressUI, _Progress
 from .results import BenchmarkResult, LevelResult
 from .runner import LevelContext, no_gc_pauses, run_closed, run_open, run_trace
 from .scenario import SCENARIO_HELP, ScenarioError, parse_scenario
+from .send_lag import ClientMeter
 from .trace_levels import trace_caps, trace_info, trace_label
 from .workloads import MAX_TURNS, Workload, WorkloadError, make_workload, summarize
 from .workloads.prefix import MAX_GROUPS
@@ -474,9 +474,8 @@ async def run_benchmark(
                 )
             if scraper is not None:
                 await scraper.start_level()
-            cpu0, thread0, wall0 = time.process_time(), time.thread_time(), time.perf_counter()
-            probe = validity.SendLagProbe()
-            probe.start()
+            meter = ClientMeter()
+            meter.start()
             try:
                 with no_gc_pauses():
                     if mode == "concurrency":
@@ -488,11 +487,11 @@ async def run_benchmark(
                             context(records), value, config.max_concurrency, max_requests, max_seconds, stop
                         )
             finally:
-                lag = probe.stop()
+                meter.stop()
                 if progress is not None:
                     progress.end_level()
-            level = LevelResult.from_records(mode, value, records, t0, config.slo, time.process_time() - cpu0)
-            level.client = validity.client_figures(lag, time.thread_time() - thread0, time.perf_counter() - wall0)
+            level = LevelResult.from_records(mode, value, records, t0, config.slo, meter.process_cpu_s)
+            level.client = meter.figures
             if scraper is not None:
                 level.engine_metrics = await scraper.end_level()
             level.workload = {

@@ -13,14 +13,10 @@ reported 100 % prefix-cache hits; sweeps that keep raising the rate past saturat
 
 from __future__ import annotations
 
-import asyncio
 import statistics
 from collections import Counter
 from collections.abc import Iterable
-from time import perf_counter
 from typing import Any, cast
-
-from .metrics import LatencyStats
 
 MODEL_NAME, ERROR_RATE, SATURATED, CLIENT_OVERLOAD, PREFIX_REUSE, ENGINE_RESTART = (
     "model-name",
@@ -49,8 +45,6 @@ DEFAULT_MAX_CLIENT_CPU = 0.9
 # fixed opening (a default system header, role markers) comes before the prompt's nonce.
 TEMPLATE_TOKENS = 64
 MIN_RATE_REQUESTS = 20  # fewer successes than this give no rate to judge (a tenth of them is 2)
-LAG_TICK_S = 0.01  # the send-lag probe's period
-MAX_LAG_SAMPLES = 200_000  # over half an hour of ticks: a bounded list on the longest level
 
 
 def parse_fraction(text: str) -> float:
@@ -137,9 +131,11 @@ def saturation(level: Any, tolerance: float, max_concurrency: int | None = None)
 
 def client_overload(level: Any, max_send_lag: float, max_cpu: float) -> str | None:
     """The load generator itself was the bottleneck: its event loop woke late (sends left late, chunks
-    were stamped late) or its thread had no idle time left."""
+    were stamped late) or its thread had no idle time left. The lag judged is the client's own: the time
+    its thread waited for a CPU another process held (an engine on the same cores) is not the client's
+    to fix and is recorded beside it (send_lag against own_send_lag)."""
     client = getattr(level, "client", None) or {}
-    lag = (client.get("send_lag") or {}).get("p99")
+    lag = (client.get("own_send_lag") or client.get("send_lag") or {}).get("p99")
     cpu = client.get("cpu_fraction")
     found = []
     if lag is not None and lag > max_send_lag:
@@ -218,41 +214,3 @@ def summary(invalid: list[dict[str, str]], saturated_at: float | None = None) ->
     return "INVALID: " + ", ".join(
         f"saturated at {saturated_at:.3g} req/s" if g == SATURATED and saturated_at else g for g in guards
     )
-
-
-class SendLagProbe:
-    """How late the load generator's event loop runs what it scheduled: a task that asks to wake every
-    LAG_TICK_S and records how late it woke. A request due at that moment leaves at least as late, and
-    a chunk arriving then is stamped at least as late, whatever the load mode."""
-
-    def __init__(self, tick: float = LAG_TICK_S) -> None:
-        self.tick = tick
-        self.lags: list[float] = []
-        self._task: asyncio.Task | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.ensure_future(self._run())
-
-    async def _run(self) -> None:
-        due = perf_counter() + self.tick
-        while len(self.lags) < MAX_LAG_SAMPLES:
-            await asyncio.sleep(max(0.0, due - perf_counter()))
-            now = perf_counter()
-            self.lags.append(max(0.0, now - due))
-            due = now + self.tick
-
-    def stop(self) -> dict[str, Any]:
-        if self._task is not None:
-            self._task.cancel()
-        return LatencyStats.of(self.lags).to_dict()
-
-
-def client_figures(send_lag: dict[str, Any], cpu_s: float, wall_s: float) -> dict[str, Any]:
-    """What the load generator measured of itself over a level: its loop's send lag, the CPU seconds of
-    its thread and the share of the wall time they took."""
-    return {
-        "send_lag": send_lag,
-        "cpu_s": cpu_s,
-        "wall_s": wall_s,
-        "cpu_fraction": cpu_s / wall_s if wall_s > 0 else None,
-    }

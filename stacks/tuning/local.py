@@ -8,7 +8,9 @@ describe no model). The process log is kept with the trial.
 from __future__ import annotations
 
 import json
+import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -31,6 +33,7 @@ from .deploy import Endpoint, Status, wait_until_ready
 from .grid import LocalTarget
 from .identity import GONE, identify, mismatch
 
+log = logging.getLogger(__name__)
 ENGINE_VENV = Path(os.environ.get("ENGINE_VENV", Path.home() / ".cache" / "llm-serving-infra" / "engine-venv"))
 TINY_MODEL_DIR = Path(os.environ.get("TINY_MODEL_DIR", Path.home() / ".cache" / "llm-serving-infra" / "tiny-llama"))
 STOP_GRACE_SECONDS = 20
@@ -74,6 +77,28 @@ def engine_command(target: LocalTarget, spec: EndpointSpec, port: int, model_dir
     return base + args + list(target.extra_args) + list(spec.extra_args)
 
 
+def niced(command: list[str], niceness: int) -> list[str]:
+    """The command run at `niceness` (its workers inherit it), or unchanged at 0 or without a `nice` binary."""
+    if niceness == 0:
+        return command
+    nice = shutil.which("nice")
+    if nice is None:
+        log.warning("local.niceness %d not applied: no `nice` on PATH; the engine runs at normal priority", niceness)
+        return command
+    return [nice, "-n", str(niceness), *command]
+
+
+def lower_session_priority(pid: int, niceness: int) -> None:
+    """The engine's own session at `niceness` too: where the kernel groups processes by session (autogroup), a
+    process's nice value only orders it within its session, and the engine runs in a session of its own."""
+    if niceness == 0:
+        return
+    try:
+        Path(f"/proc/{pid}/autogroup").write_text(str(niceness))
+    except OSError:  # no autogroup in this kernel (nothing to lower), or the engine has already exited
+        pass
+
+
 class LocalEngineDeployer:
     def __init__(self, target: LocalTarget, log_dir: Path, poll_interval: float | None = None):
         self.target = target
@@ -98,10 +123,16 @@ class LocalEngineDeployer:
         handle.log = handle.log_path.open("ab")
         handle.log.write(scrub("$ " + " ".join(command) + "\n").encode())
         handle.log.flush()
-        # Own process group: stop() reaches the engine's worker processes too.
+        # Own process group: stop() reaches the engine's worker processes too. `nice` execs the engine in place, so
+        # the pid (and the identity recorded below) is the engine's.
         handle.process = subprocess.Popen(
-            command, stdout=handle.log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            niced(command, self.target.niceness),
+            stdout=handle.log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
         )
+        lower_session_priority(handle.process.pid, self.target.niceness)
         try:
             handle.identity = identify(handle.process.pid, command)
             leftovers.record(self.log_dir, key, handle.identity)  # before the wait: a crash from here on is cleaned up

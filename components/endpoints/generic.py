@@ -17,8 +17,9 @@ from .objects import declare_all, status_of
 
 
 class GenericEndpoint(EndpointComponent):
-    """Children: the API key (`<name>-api-key`) and every object the backend renders. `url` is None (the backend
-    names none); `state` from its own object's status, read as `Backend.live.state` reads it."""
+    """Children: the API key (`<name>-api-key`) and every object the backend renders. `url` from its own object's
+    status where the backend reads one there (`Backend.live.url`: OME's InferenceService, KServe's
+    LLMInferenceService), else None; `state` from that status, read as `Backend.live.state` reads it."""
 
     TYPE: ClassVar[str] = "llm-serving:endpoints:Endpoint"
     BACKEND: ClassVar[str] = ""
@@ -44,17 +45,21 @@ class GenericEndpoint(EndpointComponent):
             self, name, manifests, [*self.deps, *([self.key] if self.key else [])], args.ingress_ready
         )
         own = self.children.get(backend.live.kind)
-        state = status_of(own).apply(backend.live.state) if own is not None else pulumi.Output.from_input((None, None))
-        return None, state
+        if own is None:
+            return None, pulumi.Output.from_input((None, None))
+        read_url, path = backend.live.url, ep.spec.invocation_endpoint
+        url = status_of(own).apply(lambda status: read_url(status, path)) if read_url else None
+        return url, status_of(own).apply(backend.live.state)
 
 
 _MADE: dict[str, type[EndpointComponent]] = {}
 
 
 def generic_component(name: str) -> type[EndpointComponent]:
-    """One class per backend: its Pulumi type token `llm-serving:endpoints:<Title>Endpoint` never changes."""
+    """One class per backend: its Pulumi type token `llm-serving:endpoints:<Name>Endpoint` (`ome` ->
+    `OmeEndpoint`) is the backend's name and never changes."""
     if name not in _MADE:
-        title = "".join(part.capitalize() for part in BACKENDS[name].title.replace("-", " ").split())
+        title = "".join(part.capitalize() for part in BACKENDS[name].name.replace("-", " ").split())
         _MADE[name] = type(
             f"{title}Endpoint", (GenericEndpoint,), {"TYPE": f"llm-serving:endpoints:{title}Endpoint", "BACKEND": name}
         )

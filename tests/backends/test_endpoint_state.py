@@ -51,6 +51,7 @@ STATUS = {
     },
     "kubernetes:ome.io/v1beta1:InferenceService": READY,
     "kubernetes:serving.kserve.io/v1beta1:InferenceService": READY,
+    "kubernetes:serving.kserve.io/v1alpha2:LLMInferenceService": READY,
 }
 
 
@@ -61,6 +62,7 @@ STATUS = {
         ("kubernetes", {"apiKey": False}, "Ready"),
         ("ome", {"apiKey": False, "loadBalancer": "none"}, "Ready"),
         ("kserve", {"apiKey": False, "loadBalancer": "none"}, "Ready"),
+        ("llmisvc", {"apiKey": False, "loadBalancer": "none"}, "Ready"),
     ],
 )
 def test_component_state_from_the_reported_status(backend, overrides, expected):
@@ -86,7 +88,8 @@ def test_component_state_from_the_reported_status(backend, overrides, expected):
         "kubernetes": "KubernetesEndpoint",
         "ome": "OmeEndpoint",
         "kserve": "KServeEndpoint",
+        "llmisvc": "LlmisvcEndpoint",
     }[backend]
     assert any(r.type_ == f"llm-serving:endpoints:{component}" for r in mocks.registrations)
-    if backend == "ome":
+    if backend in ("ome", "llmisvc"):  # the address its status names, with the invocation path
         assert resolve(seen["ep"].url) == "http://qwen.inference.svc.cluster.local/v1/chat/completions"

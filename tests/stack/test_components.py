@@ -19,7 +19,6 @@ from components.endpoints import (
     HyperPodEndpoint,
     KServeEndpoint,
     KubernetesEndpoint,
-    OmeEndpoint,
 )
 from components.endpoints.objects import SCHEME_ANNOTATION
 from tests.stack.pulumi_harness import resolve, run, run_recording
@@ -194,7 +193,7 @@ def test_every_backend_has_one_component_with_its_own_pulumi_type():
         "kserve": ("KServeEndpoint", "llm-serving:endpoints:KServeEndpoint"),
         "llmisvc": ("LlmisvcEndpoint", "llm-serving:endpoints:LlmisvcEndpoint"),
     }
-    assert OmeEndpoint.KEY_NAMESPACES == () and HyperPodEndpoint.KEY_NAMESPACES == ("hyperpod-inference-system",)
+    assert COMPONENTS["ome"].KEY_NAMESPACES == () and HyperPodEndpoint.KEY_NAMESPACES == ("hyperpod-inference-system",)
 
 
 def test_endpoint_args_are_documented_field_by_field():

@@ -75,6 +75,9 @@ class LiveReference:
     """Every condition of a `status`, the newest of which `stacks status` shows."""
     autoscaler: bool = False
     """A HorizontalPodAutoscaler named as the object scales it (`stacks status` reads why it cannot scale)."""
+    url: Callable[[Any, str], str | None] | None = None
+    """(the object's `status`, the endpoint's invocation path) -> the endpoint's address, where the status names one
+    (the component's `url` output); None: the backend's component finds its address itself, or it has none."""
 
     @property
     def type_token(self) -> str:

@@ -487,7 +487,9 @@ BACKEND = Backend(
     engine_views=engine_views,
     checkers=CHECKERS,
     fixers=FIXERS,
-    live=LiveReference(GROUP, VERSION, "llminferenceservices", KIND, state_rules.ready_condition),
+    live=LiveReference(
+        GROUP, VERSION, "llminferenceservices", KIND, state_rules.ready_condition, url=state_rules.status_url
+    ),
     options=LlmisvcBackend,
     validate=validate,
     validate_platform=validate_platform,

@@ -84,6 +84,13 @@ def deployment(status: Any) -> tuple[str | None, str | None]:
 FAILED_TRANSITIONS = frozenset({"BlockedByFailedLoad", "InvalidSpec"})
 
 
+def status_url(status: Any, invocation_path: str) -> str | None:
+    """OME's InferenceService and KServe's LLMInferenceService: `status.url` (the service's address, once it has
+    one) with the endpoint's invocation path."""
+    url = _get(status, "url") if status else None
+    return f"{str(url).rstrip('/')}/{invocation_path}" if url else None
+
+
 def ready_condition(status: Any) -> tuple[str | None, str | None]:
     """OME and KServe InferenceServices: the Ready condition; a failed model load or invalid spec is Failed."""
     if not status:

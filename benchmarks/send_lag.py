@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Callable
 from time import perf_counter
 from typing import Any
 
@@ -49,7 +50,7 @@ class RunQueueWait:
 class SendLagProbe:
     """Started and stopped on the load generator's loop, around one level."""
 
-    def __init__(self, tick: float = LAG_TICK_S, waited: type[RunQueueWait] = RunQueueWait) -> None:
+    def __init__(self, tick: float = LAG_TICK_S, waited: Callable[[], RunQueueWait] = RunQueueWait) -> None:
         self.tick = tick
         self.lags: list[float] = []
         self.own: list[float] = []  # each lag less the run-queue wait over its interval

@@ -129,6 +129,13 @@ class KubernetesTaint(_Model):
     """What the taint does to pods that do not tolerate it. Example: `NoExecute`"""
 
 
+DeepHealthCheck = Literal["InstanceStress", "InstanceConnectivity"]
+
+
+def _all_deep_health_checks() -> list[DeepHealthCheck]:
+    return ["InstanceStress", "InstanceConnectivity"]
+
+
 class InstanceGroup(_Model):
     """A SageMaker HyperPod instance group (mode hyperpod only): GPU instances that join the EKS cluster as nodes."""
 
@@ -146,9 +153,7 @@ class InstanceGroup(_Model):
     private bucket it creates; the script moves containerd and the kubelet onto the `/opt/sagemaker` volume, as
     AWS's base configuration does. Example: `{sourceS3Uri: s3://my-hyperpod-scripts/lifecycle/}`
     """
-    deep_health_checks: list[Literal["InstanceStress", "InstanceConnectivity"]] = Field(
-        default_factory=lambda: ["InstanceStress", "InstanceConnectivity"]
-    )
+    deep_health_checks: list[DeepHealthCheck] = Field(default_factory=_all_deep_health_checks)
     """Deep health checks HyperPod runs when instances start; an empty list runs none. Example: `[InstanceStress]`"""
     labels: dict[LabelKey, LabelValue] = Field(default_factory=dict)
     """Extra Kubernetes labels on the nodes, added to the stack's own (node role, instance type). Example: `{team:

@@ -84,12 +84,10 @@ MAX_USD_PER_HOUR = 10_000.0  # one replica's price (the largest GPU instances co
 MAX_REPLICAS = INT32_MAX  # a derived replica count must be one the config and the API accept
 
 
-def line(max_length: int = MAX_LINE) -> Any:
-    """A single-line string of at most `max_length` characters."""
-    return Annotated[str, Field(max_length=max_length), _no_control(_CONTROL)]
-
-
-Line = line()
+# A single-line string of at most N characters is `Annotated[str, Field(max_length=N), ONE_LINE]`: written out
+# in full (not built by a function) so type checkers read it as `str`.
+ONE_LINE = _no_control(_CONTROL)
+Line = Annotated[str, Field(max_length=MAX_LINE), ONE_LINE]
 Text = Annotated[str, Field(max_length=MAX_TEXT), _no_control(_CONTROL_IN_TEXT)]  # may span lines
 
 _LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
@@ -98,11 +96,15 @@ _DNS_1035 = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
 _QUALIFIED = r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
 
 DnsSubdomain = Annotated[
-    line(253),
+    str,
+    Field(max_length=253),
+    ONE_LINE,
     _checked("dns_subdomain", "not a DNS-1123 subdomain (a Kubernetes object name)", _DNS_SUBDOMAIN.fullmatch),
 ]
 SecretKey = Annotated[
-    line(253),
+    str,
+    Field(max_length=253),
+    ONE_LINE,
     _checked(
         "secret_key",
         "not a valid Secret key (letters, digits, '-', '_', '.')",
@@ -110,7 +112,9 @@ SecretKey = Annotated[
     ),
 ]
 EnvName = Annotated[
-    line(253),
+    str,
+    Field(max_length=253),
+    ONE_LINE,
     _checked("env_name", "not a valid environment variable name", re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*").fullmatch),
 ]
 
@@ -122,9 +126,13 @@ def _label_key(value: str) -> bool:
     return len(name) <= 63 and re.fullmatch(_QUALIFIED, name) is not None
 
 
-LabelKey = Annotated[line(317), _checked("label_key", "not a valid Kubernetes label key", _label_key)]
+LabelKey = Annotated[
+    str, Field(max_length=317), ONE_LINE, _checked("label_key", "not a valid Kubernetes label key", _label_key)
+]
 LabelValue = Annotated[
-    line(63),
+    str,
+    Field(max_length=63),
+    ONE_LINE,
     _checked(
         "label_value",
         "not a valid Kubernetes label value",
@@ -149,7 +157,9 @@ def _image_reference(value: str) -> bool:
     return found is not None and len(found.group("name")) <= 255
 
 
-ImageReference = Annotated[line(1024), _checked("image_reference", "not an OCI image reference", _image_reference)]
+ImageReference = Annotated[
+    str, Field(max_length=1024), ONE_LINE, _checked("image_reference", "not an OCI image reference", _image_reference)
+]
 
 
 def _name_template(value: str) -> bool:
@@ -158,7 +168,9 @@ def _name_template(value: str) -> bool:
 
 
 NameTemplate = Annotated[
-    line(63),
+    str,
+    Field(max_length=63),
+    ONE_LINE,
     _checked("name_template", "not a DNS-1035 label once {name} is filled in", _name_template),
 ]
 

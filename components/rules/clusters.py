@@ -194,26 +194,26 @@ def validate_cluster(
                     "set capacityReservationId: cr-...",
                 )
             )
-    for i, group in enumerate(cluster.instance_groups):
+    for i, instance_group in enumerate(cluster.instance_groups):
         where = f"{path}.instanceGroups[{i}]"
         if cluster.mode != "hyperpod":
             problems.append(
                 Problem(
                     where,
-                    group.name,
+                    instance_group.name,
                     "CONFIG",
                     f"HyperPod instance groups are for mode hyperpod, not {cluster.mode}",
                     "remove it, or use gpuNodeGroups for eks",
                 )
             )
-        if not instances.is_gpu_instance(group.instance_type):
+        if not instances.is_gpu_instance(instance_group.instance_type):
             problems.append(
                 Problem(
                     f"{where}.instanceType",
-                    group.instance_type,
+                    instance_group.instance_type,
                     G11,
                     "not a known GPU instance type",
-                    f"use one of {', '.join(instances.known_sizes(group.instance_type)) or 'ml.g5.8xlarge'}",
+                    f"use one of {', '.join(instances.known_sizes(instance_group.instance_type)) or 'ml.g5.8xlarge'}",
                 )
             )
     if cluster.mode == "eks" and not cluster.gpu_node_groups and not endpoints:

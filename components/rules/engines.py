@@ -135,8 +135,16 @@ def default_image(engine_name: str, kv_cache: bool = False, dpd: bool = False) -
     return LMCACHE_IMAGE if kv_cache and engine_name == "vllm" else engine(engine_name).default_image
 
 
+def value_flag(key: str, engine_name: str) -> str:
+    """The flag that passes parameter `key`'s value to this engine."""
+    flag = PARAMS_BY_KEY[key].flag(engine_name)
+    if flag is None or flag.on is None:
+        raise ValueError(f"{engine_name} has no flag for a value of {key}")
+    return flag.on
+
+
 def _flags(engine_name: str) -> set[str]:
-    return {f for p in PARAMS if p.flag(engine_name) for f in (p.flag(engine_name).on, p.flag(engine_name).off) if f}
+    return {f for p in PARAMS if (flag := p.flag(engine_name)) for f in (flag.on, flag.off) if f}
 
 
 # Other spellings each engine's argparse accepts for one flag, mapped to the spelling the stack uses.
@@ -282,6 +290,8 @@ def param_args(engine_name: str, params: Mapping[str, Any]) -> list[str]:
             chosen = flag.on if value else flag.off
             if chosen:
                 args.append(chosen)
+        elif flag.on is None:  # only a boolean parameter has no flag that takes a value
+            raise ValueError(f"{engine_name} takes no value for {key}")
         else:
             args += [flag.on, _fmt(value)]
     if engine_name == "vllm" and params.get("tool_call_parser"):

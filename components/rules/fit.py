@@ -349,7 +349,7 @@ def annotate(manifests: list[dict[str, Any]], facts: ModelFacts | None) -> list[
     text = json.dumps({"model": facts.model, **to_lock_entry(facts)}, sort_keys=True)
     out = []
     for obj in manifests:
-        if any(engines.PARAMS_BY_KEY["max_model_len"].flag(v.engine).on in v.flags for v in _engine_views(obj)):
+        if any(engines.value_flag("max_model_len", v.engine) in v.flags for v in _engine_views(obj)):
             # New dicts down to the annotations only: the object may hold Pulumi outputs (the API key), which cannot be copied.
             meta = obj.get("metadata") or {}
             obj = {
@@ -398,7 +398,7 @@ def check_manifest(manifest: dict[str, Any]) -> list[Problem]:
     for view in _engine_views(manifest):
         if view.instance_type is None:
             continue  # not pinned to an instance type: G11's finding, nothing to size by
-        flag = {p.key: p.flag(view.engine).on for p in engines.PARAMS if p.flag(view.engine)}
+        flag = {p.key: f.on for p in engines.PARAMS if (f := p.flag(view.engine)) and f.on}
         defaults = engines.DEFAULTS[view.engine]
         max_len = _number(view.flags.get(flag["max_model_len"]), int)
         util = _number(view.flags.get(flag["gpu_memory_utilization"], defaults["gpu_memory_utilization"]), float)

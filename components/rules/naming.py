@@ -134,7 +134,9 @@ def check_name(name: object, path: str, derived: tuple[str, ...] = (), allow_dot
 def fix_name(
     name: object, path: str, derived: tuple[str, ...] = (), allow_dots: bool = False
 ) -> tuple[object, list[Change]]:
-    problems = check_name(name, path, derived, allow_dots) if isinstance(name, str) else []
+    if not isinstance(name, str):
+        return name, []
+    problems = check_name(name, path, derived, allow_dots)
     if not problems:
         return name, []
     fixed = k8s_name(name, derived, allow_dots)

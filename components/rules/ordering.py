@@ -242,8 +242,9 @@ def check_backend_operators(resources: list[Resource]) -> list[Finding]:
     findings: list[Finding] = []
     for r in graph.resources:
         kind = _kind(r)
-        group = kind[0].rpartition("/")[0] if kind else ""
-        addon = operator_of(group, kind[1]) if kind else None
+        if kind is None:
+            continue
+        addon = operator_of(kind[0].rpartition("/")[0], kind[1])
         if addon is None or graph.find(_backend_operator_charts(addon)):
             continue
         why = f"no {OPERATOR_BACKENDS[addon]} operator is declared on the cluster this stack creates: the {kind[1]} has no CRD to be created against"
@@ -404,8 +405,9 @@ def check_device_plugin_order(resources: list[Resource]) -> list[Finding]:
         # The HyperPod chart's plugin runs where its rendered affinity says; any other plugin (or the
         # chart with upstream's affinity) is not judged on it.
         covers = [plugin_instance_types(p.props.get("values")) if _is_hyperpod_chart(p) else None for p in before]
-        if all(c is not None for c in covers):
-            covered = set().union(*covers)
+        known = [c for c in covers if c is not None]
+        if len(known) == len(covers):
+            covered = set().union(*known)
             missing = sorted(
                 {instances.sagemaker_name(t.strip().lower()) for t in gpu_types if instances.is_gpu_instance(t)}
                 - covered

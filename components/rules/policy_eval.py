@@ -11,8 +11,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import cast
 
-from .policy_catalog import POLICIES, Context, PolicySpec
+from .policy_catalog import POLICIES, Context, PolicySpec, ResourceCheck, StackCheck
 from .policy_config import PolicyConfig
 from .problems import Problem
 from .resources import Resource
@@ -66,10 +67,10 @@ def evaluate(
         ctx = Context(config.params_of(policy), stack)
         if policy.kind == "resource":
             for i, resource in enumerate(resources):
-                for problem in policy.check(resource, ctx):  # type: ignore[call-arg]
+                for problem in cast(ResourceCheck, policy.check)(resource, ctx):  # `kind` says which check it is
                     out.append(Violation(policy.name, policy.rule, level, resource, i, problem))
         else:
-            for resource, problem in policy.check(resources, ctx):  # type: ignore[call-arg]
+            for resource, problem in cast(StackCheck, policy.check)(resources, ctx):
                 out.append(
                     Violation(policy.name, policy.rule, level, resource, position.get(id(resource), -1), problem)
                 )

@@ -69,7 +69,8 @@ def kubernetes_manifest(type_: str, props: Mapping[str, Any]) -> dict[str, Any] 
 
 def from_manifest(manifest: Mapping[str, Any], name: str = "") -> Resource:
     """The Resource Pulumi would show a policy for this manifest."""
-    meta = manifest.get("metadata") if isinstance(manifest.get("metadata"), Mapping) else {}
+    meta = manifest.get("metadata")
+    meta = meta if isinstance(meta, Mapping) else {}
     token = kubernetes_type(str(manifest.get("apiVersion", "")), str(manifest.get("kind", "")))
     return Resource(token, name or str(meta.get("name", "")), dict(manifest))
 

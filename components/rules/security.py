@@ -40,7 +40,9 @@ RUN_TO_COMPLETION = {"Job", "CronJob"}  # no traffic, so no readiness probe to a
 
 def pod_spec(manifest: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
     path = POD_SPEC_PATHS.get(str(manifest.get("kind")))
-    spec = get(manifest, *path) if path else None
+    if path is None:
+        return None
+    spec = get(manifest, *path)
     return (".".join(path), spec) if isinstance(spec, dict) else None
 
 

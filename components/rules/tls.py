@@ -23,7 +23,7 @@ from .backends import backend_for
 from .catalog import S2
 from .dev_stacks import DEFAULT_DEV_STACKS, is_dev_stack
 from .paths import STACK_FILE, ConfigPaths
-from .problems import Problem
+from .problems import Problem, Severity
 from .spec import EndpointSpec, IngressSpec
 
 __all__ = [
@@ -51,7 +51,7 @@ def tls_for(spec: EndpointSpec, ingress: IngressSpec) -> ResolvedTls:
     return alb_tls(spec, ingress, has_alb(spec))
 
 
-def plaintext_severity(opted_out: bool, stack: str | None, dev_stacks: Iterable[str] = DEFAULT_DEV_STACKS) -> str:
+def plaintext_severity(opted_out: bool, stack: str | None, dev_stacks: Iterable[str] = DEFAULT_DEV_STACKS) -> Severity:
     """The verdict on an internet-facing ALB without TLS that carries API keys (S2 for an endpoint's key,
     T3 for the tenant gateway's keys): a warning only for a dev stack's explicit opt-out
     (`platform.ingress.allowPlaintextApiKey`), an error everywhere else (an unknown stack is not dev)."""

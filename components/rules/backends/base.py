@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..addons import AddonPlan
 from ..endpoint import ResolvedEndpoint
 from ..paths import ConfigPaths
 from ..problems import Change, Problem
@@ -49,7 +50,7 @@ class PlatformNeeds:
 
     mode: str
     """The cluster mode (eks, hyperpod, existing)."""
-    plan: Mapping[str, bool]
+    plan: AddonPlan
     """Which add-ons the platform installs (`addons.resolve_addons`)."""
     adopted: bool
     """An adopted cluster: its add-ons are the user's and are not judged."""

@@ -18,6 +18,7 @@ import components.rules.backends.reader as reader
 from .. import engines, instances, probes
 from ..catalog import G3, G4, G5, G6, G10, G11, G12, G13
 from ..endpoint import GPU
+from ..probes import DEFAULT_LOAD_SECONDS
 from ..problems import Change, Problem
 
 PROBE_KINDS = ("readinessProbe", "livenessProbe", "startupProbe")
@@ -35,7 +36,7 @@ class EngineContainerView:
     command: list[Any]
     args: list[str]
     flags: dict[str, Any]  # parsed, canonical flags
-    env: dict[str, dict[str, Any]]  # entries by name
+    env: dict[str | None, dict[str, Any]]  # entries by name (None: those without one)
     env_path: str  # where the env list sits
     port: int | None  # the declared engine port (container port / modelInvocationPort)
     port_label: str  # how the messages name that port
@@ -50,7 +51,7 @@ class EngineContainerView:
     server: bool = False  # known to be the model server (a HyperPod worker) even when the engine is unknown
     require_command: bool = True
     model_id: str | None = None  # the model id the served name must end with, when the object says
-    load_seconds: int = probes.DEFAULT_LOAD_SECONDS
+    load_seconds: int = DEFAULT_LOAD_SECONDS  # imported by name: in this class body `probes` is the field
     # The port as written when it is no integer: shown in the message, so the policy pack can tell a value
     # unknown during preview (which it never reports) from a missing one.
     port_value: Any = None
@@ -66,16 +67,16 @@ class EngineContainerView:
 
 def worker_view(spec: Mapping[str, Any]) -> EngineContainerView:
     """A HyperPod InferenceEndpointConfig's `spec.worker`."""
-    worker = spec.get("worker") if isinstance(spec.get("worker"), dict) else {}
+    worker = reader.dict_at(spec, "worker")
     engine = reader.detect_engine(worker)
     args = reader.str_args(worker.get("args"))
     flags = reader.parse(args, engine)
     port = (worker.get("modelInvocationPort") or {}).get("containerPort")
-    resources = worker.get("resources") if isinstance(worker.get("resources"), dict) else {}
+    resources = reader.dict_at(worker, "resources")
     hf_id = ((spec.get("modelSourceConfig") or {}).get("huggingFaceModel") or {}).get("modelId")
     return EngineContainerView(
         path="spec.worker",
-        command=worker.get("command") if isinstance(worker.get("command"), list) else [],
+        command=reader.list_at(worker, "command"),
         args=args,
         flags=flags,
         env=reader.env_map(worker.get("environmentVariables")),
@@ -85,7 +86,7 @@ def worker_view(spec: Mapping[str, Any]) -> EngineContainerView:
         port_label="modelInvocationPort",
         gpu_limit=reader.gpu_limit(resources),
         requests=resources.get("requests") or {},
-        probes=worker.get("probes") if isinstance(worker.get("probes"), dict) else {},
+        probes=reader.dict_at(worker, "probes"),
         probes_path="spec.worker.probes",
         mounts=None,
         instance_type=reader.first_instance_type(spec),
@@ -111,10 +112,10 @@ def container_view(
     args = reader.str_args(c.get("args"))
     flags = reader.parse(args, engine)
     ports = [p.get("containerPort") for p in c.get("ports") or [] if isinstance(p, dict)]
-    resources = c.get("resources") if isinstance(c.get("resources"), dict) else {}
+    resources = reader.dict_at(c, "resources")
     return EngineContainerView(
         path=path,
-        command=c.get("command") if isinstance(c.get("command"), list) else [],
+        command=reader.list_at(c, "command"),
         args=args,
         flags=flags,
         env=reader.env_map(c.get("env")),
@@ -266,7 +267,7 @@ def check_engine_args(view: EngineContainerView) -> list[Problem]:
                 f"use the {engine} flag from the parameter map",
             )
         )
-    max_len_flag = engines.PARAMS_BY_KEY["max_model_len"].flag(engine).on
+    max_len_flag = engines.value_flag("max_model_len", engine)
     if max_len_flag not in view.flags:
         out.append(
             Problem(
@@ -440,7 +441,7 @@ def fix_args(args: list, engine: str, port: Any, served_source: str | None, path
             Change(f"{path}[--enable-metrics]", None, True, G6, "the router drops SGLang backends whose /metrics 404s")
         )
     for key in ("max_model_len", "gpu_memory_utilization"):
-        flag = engines.PARAMS_BY_KEY[key].flag(engine).on
+        flag = engines.value_flag(key, engine)
         if flag not in parsed:
             value = engines._fmt(engines.DEFAULTS[engine][key])
             args = [*args, flag, value]

@@ -373,7 +373,8 @@ def check(spec: Mapping[str, Any], engine: str | None) -> list[Problem]:
                     f"set spec.pdSpec.{role}.resources.requests and limits {GPU}",
                 )
             )
-    worker = spec.get("worker") if isinstance(spec.get("worker"), dict) else {}
+    worker = spec.get("worker")
+    worker = worker if isinstance(worker, dict) else {}
     seed = _env(worker).get(HASH_SEED[0])
     if seed != HASH_SEED[1]:
         problems.append(
@@ -389,7 +390,8 @@ def check(spec: Mapping[str, Any], engine: str | None) -> list[Problem]:
     if isinstance(image, str):
         found = _image_problem(image, "spec.worker.image")
         problems += [found] if found else []
-    types = spec.get("instanceTypes") if isinstance(spec.get("instanceTypes"), list) else [spec.get("instanceType")]
+    listed = spec.get("instanceTypes")
+    types = listed if isinstance(listed, list) else [spec.get("instanceType")]
     for i, t in enumerate(types):
         if isinstance(t, str) and not supported(t):
             where = f"spec.instanceTypes[{i}]" if isinstance(spec.get("instanceTypes"), list) else "spec.instanceType"

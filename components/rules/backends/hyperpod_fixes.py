@@ -39,7 +39,7 @@ def fix(obj: dict[str, Any]) -> tuple[dict[str, Any], list[Change]]:
         return obj, changes
     engine = reader.detect_engine(worker)
     port = (worker.get("modelInvocationPort") or {}).get("containerPort")
-    args = list(worker.get("args")) if isinstance(worker.get("args"), list) else []
+    args = list(reader.list_at(worker, "args"))
     if engine is not None:
         args, c = _fix_args(args, engine, port, spec)
         changes += c

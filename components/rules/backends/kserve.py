@@ -258,7 +258,7 @@ def validate_platform(spec: EndpointSpec, where: str, needs: PlatformNeeds) -> l
 # Why G5 is not always repaired on a hand-written InferenceService.
 _NOT_REPAIRED = "the served model name of a model read from a mounted path (KServe's storage initializer, /mnt/models) is not in the InferenceService; the command is repaired"
 
-BACKEND = Backend(
+BACKEND: Backend = Backend(
     refusals={
         G5: _NOT_REPAIRED,
         G11: "which of the GPU limit and the tensor-parallel size is meant (or whether CUDA_VISIBLE_DEVICES is) is the user's call",

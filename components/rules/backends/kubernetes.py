@@ -320,7 +320,7 @@ def _replicas(obj: Any) -> tuple[int | None, int | None]:
     return status.get("readyReplicas", 0), (obj.get("spec") or {}).get("replicas", status.get("replicas"))
 
 
-BACKEND = Backend(
+BACKEND: Backend = Backend(
     refusals={
         G5: "the served model name of a model read from a mounted path (S3 weights) is not in the Deployment; the command is repaired",
         G11: "which of the GPU limit and the tensor-parallel size is meant (or whether CUDA_VISIBLE_DEVICES is) is the user's call",

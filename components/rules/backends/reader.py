@@ -35,8 +35,10 @@ def detect_engine(container: Mapping[str, Any], labels: Mapping[str, Any] | None
     """The engine a container runs, from its command, first argument and image; then, for a
     container that names none of them (an OME runner: the runtime holds image and command), from
     its object's `llm-serving/engine` label. None when unknown."""
-    args = container.get("args") if isinstance(container.get("args"), list) else []
-    command = container.get("command") if isinstance(container.get("command"), list) else []
+    args = container.get("args")
+    args = args if isinstance(args, list) else []
+    command = container.get("command")
+    command = command if isinstance(command, list) else []
     text = " ".join(str(x) for x in [*command, *args[:1], container.get("image", "")]).lower()
     found = next((name for name in ("sglang", "vllm") if name in text), None)
     label = (labels or {}).get(ENGINE_LABEL)
@@ -74,8 +76,21 @@ def tensor_parallel(parsed: Mapping[str, Any]) -> int:
     return 1
 
 
-def env_map(env: Any) -> dict[str, dict[str, Any]]:
-    """A container's env list keyed by name (HyperPod's `environmentVariables` has the same shape)."""
+def dict_at(obj: Mapping[str, Any], key: str) -> dict[str, Any]:
+    """`obj[key]` itself when it is a dict, else an empty dict."""
+    value = obj.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def list_at(obj: Mapping[str, Any], key: str) -> list[Any]:
+    """`obj[key]` itself when it is a list, else an empty list."""
+    value = obj.get(key)
+    return value if isinstance(value, list) else []
+
+
+def env_map(env: Any) -> dict[str | None, dict[str, Any]]:
+    """A container's env list keyed by name (HyperPod's `environmentVariables` has the same shape); an entry
+    without a name is keyed None."""
     return {e.get("name"): e for e in env if isinstance(e, dict)} if isinstance(env, list) else {}
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
-from ..bounds import Int32, LabelKey, LabelValue, Line, line
+from ..bounds import ONE_LINE, Int32, LabelKey, LabelValue, Line
 from .base import _Model
 
 _ARN = r"^arn:aws[a-z-]*:"
@@ -17,20 +17,22 @@ class NetworkSpec(_Model):
     private subnets across availability zones (default), or the subnets of an existing VPC (`vpcId`).
     """
 
-    vpc_id: line(21) | None = Field(default=None, pattern=r"^vpc-[0-9a-f]{8,17}$")
+    vpc_id: Annotated[str, Field(max_length=21), ONE_LINE] | None = Field(default=None, pattern=r"^vpc-[0-9a-f]{8,17}$")
     """Existing VPC to use instead of creating one; then `privateSubnetIds` are required and `cidr`,
     `availabilityZones` and `singleNatGateway` are ignored. Unset: the stack creates a VPC. Example:
     `vpc-0123456789abcdef0`
     """
-    private_subnet_ids: list[line(24)] = Field(default_factory=list)
+    private_subnet_ids: list[Annotated[str, Field(max_length=24), ONE_LINE]] = Field(default_factory=list)
     """Private subnets of the existing VPC for the nodes, at least two in different availability zones (used only
     with `vpcId`). Example: `[subnet-0aaa1111bbbb2222c, subnet-0ddd3333eeee4444f]`
     """
-    public_subnet_ids: list[line(24)] = Field(default_factory=list)
+    public_subnet_ids: list[Annotated[str, Field(max_length=24), ONE_LINE]] = Field(default_factory=list)
     """Public subnets of the existing VPC, passed to the EKS cluster (used only with `vpcId`). Example:
     `[subnet-0123aaaabbbbcccc1, subnet-0123ddddeeeeffff2]`
     """
-    cidr: line(18) = Field(default="10.0.0.0/16", pattern=r"^\d+\.\d+\.\d+\.\d+/(1[6-9]|2[0-4])$")
+    cidr: Annotated[str, Field(max_length=18), ONE_LINE] = Field(
+        default="10.0.0.0/16", pattern=r"^\d+\.\d+\.\d+\.\d+/(1[6-9]|2[0-4])$"
+    )
     """Address range of a new VPC, a /16 to /24. Private subnets are its first /19s (pods take VPC addresses);
     public subnets are /24s from its last /19. Example: `10.20.0.0/16`
     """
@@ -52,7 +54,7 @@ class SystemNodes(_Model):
     G20).
     """
 
-    instance_type: line(64) = "m6i.xlarge"
+    instance_type: Annotated[str, Field(max_length=64), ONE_LINE] = "m6i.xlarge"
     """EC2 instance type of the system nodes: a CPU type, x86 (a GPU or Graviton type is rejected, rule G20).
     Example: `m6i.2xlarge`
     """
@@ -71,9 +73,11 @@ class GpuNodeGroup(_Model):
     and tainted `nvidia.com/gpu=true:NoSchedule`, so only GPU workloads land there.
     """
 
-    name: line(40) = Field(min_length=1, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    name: Annotated[str, Field(max_length=40), ONE_LINE] = Field(
+        min_length=1, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+    )
     """Short name of the group; the node group is named `<cluster name>-<name>`. Example: `g5`"""
-    instance_type: line(64)
+    instance_type: Annotated[str, Field(max_length=64), ONE_LINE]
     """EC2 GPU instance type, without the `ml.` prefix. Example: `g5.12xlarge`"""
     min_size: Int32 = Field(default=0, ge=0)
     """Fewest nodes. Example: `0`"""
@@ -91,7 +95,9 @@ class GpuNodeGroup(_Model):
     """How the instances are bought: on demand, spot, or from a capacity block (which needs
     `capacityReservationId`). Example: `SPOT`
     """
-    capacity_reservation_id: line(20) | None = Field(default=None, pattern=r"^cr-[0-9a-f]{8,17}$")
+    capacity_reservation_id: Annotated[str, Field(max_length=20), ONE_LINE] | None = Field(
+        default=None, pattern=r"^cr-[0-9a-f]{8,17}$"
+    )
     """Capacity reservation the nodes launch into, e.g. a capacity block; required with `capacityType:
     CAPACITY_BLOCK`. Unset: no reservation. Example: `cr-0123456789abcdef0`
     """
@@ -106,9 +112,9 @@ class LifecycleScripts(_Model):
     role gets read access to the bucket.
     """
 
-    source_s3_uri: line(1024) = Field(pattern=r"^s3://[^/]+(/.*)?$")
+    source_s3_uri: Annotated[str, Field(max_length=1024), ONE_LINE] = Field(pattern=r"^s3://[^/]+(/.*)?$")
     """S3 folder that holds the lifecycle scripts. Example: `s3://my-hyperpod-scripts/lifecycle/`"""
-    on_create: line(255) = "on_create.sh"
+    on_create: Annotated[str, Field(max_length=255), ONE_LINE] = "on_create.sh"
     """Script in that folder that runs when an instance is created. Example: `on_create.sh`"""
 
 
@@ -123,12 +129,19 @@ class KubernetesTaint(_Model):
     """What the taint does to pods that do not tolerate it. Example: `NoExecute`"""
 
 
+DeepHealthCheck = Literal["InstanceStress", "InstanceConnectivity"]
+
+
+def _all_deep_health_checks() -> list[DeepHealthCheck]:
+    return ["InstanceStress", "InstanceConnectivity"]
+
+
 class InstanceGroup(_Model):
     """A SageMaker HyperPod instance group (mode hyperpod only): GPU instances that join the EKS cluster as nodes."""
 
-    name: line(63) = Field(min_length=1, pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
+    name: Annotated[str, Field(max_length=63), ONE_LINE] = Field(min_length=1, pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
     """Name of the instance group. Example: `gpu-g5`"""
-    instance_type: line(64)
+    instance_type: Annotated[str, Field(max_length=64), ONE_LINE]
     """GPU instance type; the `ml.` prefix is added when missing. Example: `ml.g5.12xlarge`"""
     instance_count: Int32 = Field(default=1, ge=0)
     """Number of instances. Example: `2`"""
@@ -140,9 +153,7 @@ class InstanceGroup(_Model):
     private bucket it creates; the script moves containerd and the kubelet onto the `/opt/sagemaker` volume, as
     AWS's base configuration does. Example: `{sourceS3Uri: s3://my-hyperpod-scripts/lifecycle/}`
     """
-    deep_health_checks: list[Literal["InstanceStress", "InstanceConnectivity"]] = Field(
-        default_factory=lambda: ["InstanceStress", "InstanceConnectivity"]
-    )
+    deep_health_checks: list[DeepHealthCheck] = Field(default_factory=_all_deep_health_checks)
     """Deep health checks HyperPod runs when instances start; an empty list runs none. Example: `[InstanceStress]`"""
     labels: dict[LabelKey, LabelValue] = Field(default_factory=dict)
     """Extra Kubernetes labels on the nodes, added to the stack's own (node role, instance type). Example: `{team:
@@ -152,7 +163,9 @@ class InstanceGroup(_Model):
     """Kubernetes taints on the nodes. Example: `[{key: dedicated, value: inference, effect: NoSchedule}]`"""
     threads_per_core: Literal[1, 2] = 1
     """Threads per CPU core: `1` turns hyperthreading off, `2` on. Example: `2`"""
-    training_plan_arn: line(2048) | None = Field(default=None, pattern=_ARN + "sagemaker:")
+    training_plan_arn: Annotated[str, Field(max_length=2048), ONE_LINE] | None = Field(
+        default=None, pattern=_ARN + "sagemaker:"
+    )
     """SageMaker training plan whose reserved capacity the group uses. Unset: none. Example:
     `arn:aws:sagemaker:us-east-1:123456789012:training-plan/my-plan`
     """
@@ -168,15 +181,15 @@ class ClusterSpec(_Model):
     """Which cluster: a new EKS cluster, a new EKS cluster with a HyperPod cluster, or an existing cluster (nothing
     created in AWS for it). Example: `eks`
     """
-    name: line(100) = Field(min_length=1, pattern=r"^[0-9A-Za-z][A-Za-z0-9\-_]*$")
+    name: Annotated[str, Field(max_length=100), ONE_LINE] = Field(min_length=1, pattern=r"^[0-9A-Za-z][A-Za-z0-9\-_]*$")
     """Name of the EKS cluster: the one created (modes eks and hyperpod) or the one adopted (mode existing). Node
     group names and the HyperPod cluster's name derive from it. Example: `llm-dev`
     """
-    kubernetes_version: line(8) = Field(default="1.33", pattern=r"^1\.\d{2}$")
+    kubernetes_version: Annotated[str, Field(max_length=8), ONE_LINE] = Field(default="1.33", pattern=r"^1\.\d{2}$")
     """Kubernetes version of a new EKS cluster (ignored in mode existing). Example: `"1.33"`"""
     network: NetworkSpec = Field(default_factory=NetworkSpec)
     """VPC of a new cluster (ignored in mode existing). Example: `{cidr: 10.20.0.0/16, availabilityZones: 3}`"""
-    admin_principal_arns: list[line(2048)] = Field(default_factory=list)
+    admin_principal_arns: list[Annotated[str, Field(max_length=2048), ONE_LINE]] = Field(default_factory=list)
     """IAM principals given cluster-admin on a new cluster through EKS access entries
     (AmazonEKSClusterAdminPolicy); ignored in mode existing. Example:
     `[arn:aws:iam::123456789012:role/platform-admins]`
@@ -196,7 +209,7 @@ class ClusterSpec(_Model):
     endpoint instance type, sized for the endpoints' replicas (their autoscaling maximum when set). Example:
     `[{name: gpu, instanceType: ml.g5.12xlarge, instanceCount: 2}]`
     """
-    hyperpod_name: line(63) | None = None
+    hyperpod_name: Annotated[str, Field(max_length=63), ONE_LINE] | None = None
     """Name of the HyperPod cluster (mode hyperpod); characters other than letters, digits and `-` become `-`.
     Unset: `<name>-hp`. Example: `llm-dev-hyperpod`
     """
@@ -207,7 +220,9 @@ class ClusterSpec(_Model):
     eks` data of the cluster `name`, which authenticates with `aws eks get-token`. Example:
     `~/.kube/llm-prod.yaml`
     """
-    hyperpod_cluster_arn: line(2048) | None = Field(default=None, pattern=_ARN + "sagemaker:")
+    hyperpod_cluster_arn: Annotated[str, Field(max_length=2048), ONE_LINE] | None = Field(
+        default=None, pattern=_ARN + "sagemaker:"
+    )
     """Mode existing only: ARN of the HyperPod cluster this EKS cluster orchestrates. It says the HyperPod operator
     runs there (so endpoints default to the hyperpod backend) and is passed to the operator. Example:
     `arn:aws:sagemaker:us-east-1:123456789012:cluster/abcdef123456`
@@ -216,7 +231,9 @@ class ClusterSpec(_Model):
     """Expose the EKS API endpoint of a new cluster to the internet (to `publicAccessCidrs`); `false`: reachable
     from inside the VPC only. Ignored in mode existing. Example: `false`
     """
-    public_access_cidrs: list[line(43)] = Field(default_factory=lambda: ["0.0.0.0/0"])
+    public_access_cidrs: list[Annotated[str, Field(max_length=43), ONE_LINE]] = Field(
+        default_factory=lambda: ["0.0.0.0/0"]
+    )
     """Networks allowed to reach the public EKS API of a new cluster; ignored (with a warning) when
     `endpointPublicAccess` is false. `pulumi up` must be inside one of them, so an empty list or a documentation
     range (RFC 5737, RFC 3849) is an error; security rule S4 rejects `0.0.0.0/0` outside dev stacks. Example:

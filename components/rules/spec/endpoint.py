@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from ..bounds import DnsSubdomain, Env, ImageReference, Int32, Line, line
+from ..bounds import ONE_LINE, DnsSubdomain, Env, ImageReference, Int32, Line
 from .base import _Model
 from .engine_args import EngineArgs, KvCache
 from .hyperpod_options import MAX_INSTANCE_TYPES, InstanceTypes, PdSpec, RequestLimits, derive_instance_type
@@ -138,7 +138,9 @@ class OmeBenchmark(_Model):
     """
     task: Literal["text-to-text", "image-to-text", "text-to-embeddings", "image-to-embeddings"] = "text-to-text"
     """genai-bench task: the kind of input and output. Example: `text-to-text`"""
-    traffic_scenarios: list[line(256)] = Field(default_factory=lambda: ["D(100,100)"])
+    traffic_scenarios: list[Annotated[str, Field(max_length=256), ONE_LINE]] = Field(
+        default_factory=lambda: ["D(100,100)"]
+    )
     """genai-bench traffic scenarios, e.g. `D(input,output)` for fixed input and output token counts. Example:
     `["D(100,100)", "D(2000,200)"]`
     """
@@ -159,9 +161,9 @@ class OmeBackend(_Model):
     """Name of an existing ClusterBaseModel to serve; the stack then declares none. Unset: the stack declares one
     named `<namespace>-<endpoint name>`. Example: `qwen3-8b`
     """
-    model_format: line(253) = "safetensors"
+    model_format: Annotated[str, Field(max_length=253), ONE_LINE] = "safetensors"
     """Model format name, on the ClusterBaseModel and in the runtime's supported formats. Example: `safetensors`"""
-    model_framework: line(253) = "transformers"
+    model_framework: Annotated[str, Field(max_length=253), ONE_LINE] = "transformers"
     """Model framework name, on the ClusterBaseModel and in the runtime's supported formats. Example:
     `transformers`
     """
@@ -205,18 +207,18 @@ class EndpointSpec(_Model):
     key, routing) and scaled.
     """
 
-    name: line(253) = Field(min_length=1)
+    name: Annotated[str, Field(max_length=253), ONE_LINE] = Field(min_length=1)
     """Name of the endpoint. Its Kubernetes name is derived from it: lowercased, `_` and other invalid characters
     turned into `-`, shortened with a hash when too long (rule G2); two endpoints of one namespace must not end
     up with the same name. Example: `qwen3-8b`
     """
-    model: line(1024) = Field(min_length=1)
+    model: Annotated[str, Field(max_length=1024), ONE_LINE] = Field(min_length=1)
     """Model id. Clients call the model by its last path segment (the served model name, rule G5); with a Hugging
     Face source it is also the model to download unless `modelSource.modelId` is set. Example: `Qwen/Qwen3-8B`
     """
     engine: Literal["vllm", "sglang"]
     """Inference engine that serves the model. Example: `vllm`"""
-    instance_type: line(64)
+    instance_type: Annotated[str, Field(max_length=64), ONE_LINE]
     """GPU instance type the endpoint runs on, with or without the `ml.` prefix (the hyperpod backend uses the
     `ml.` name, the others the EC2 name). It must be a known GPU type, and on a new cluster a node or instance
     group must have it (rule G11). Leave it out when `hyperpod.instanceTypes` is set: it is then the list's first entry.
@@ -237,7 +239,7 @@ class EndpointSpec(_Model):
     kubernetes backend leaves the count to the HPA, and ome and kserve use `minReplicas`/`maxReplicas` instead.
     Example: `2`
     """
-    namespace: line(253) = "default"
+    namespace: Annotated[str, Field(max_length=253), ONE_LINE] = "default"
     """Kubernetes namespace of the endpoint; the stack creates it unless it is `default`, `kube-system`,
     `kube-public` or `hyperpod-inference-system`. It must be a DNS label (rule G2). Example: `llm`
     """
@@ -287,7 +289,7 @@ class EndpointSpec(_Model):
     """Latency objectives the endpoint is sized for; the capacity file must be measured under the same ones (rule
     C1). Example: `{ttftP90: 1.0, tpotP90: 0.05}`
     """
-    capacity: line(1024) | None = Field(default=None, min_length=1)
+    capacity: Annotated[str, Field(max_length=1024), ONE_LINE] | None = Field(default=None, min_length=1)
     """Capacity file that `python -m stacks report --export-capacity DIR` wrote, relative to the project
     directory: the measured load per replica that met the SLO (rule C1). Unset: the contract is only advisory.
     Example: `capacity/qwen3-4b-g5.json`
@@ -303,7 +305,7 @@ class EndpointSpec(_Model):
     operator's `maxDeployTimeInSeconds` (hyperpod) and the Deployment's progress deadline (kubernetes). Example:
     `5400`
     """
-    api_key_secret_arn: line(2048) | None = Field(
+    api_key_secret_arn: Annotated[str, Field(max_length=2048), ONE_LINE] | None = Field(
         default=None, pattern=r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$"
     )
     """Use the SecretString of this Secrets Manager secret as the API key instead of generating one (rule G9; used

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
-from ..bounds import Int32, Line, Number, Text, line
+from ..bounds import ONE_LINE, Int32, Line, Number, Text
 from .base import _Model
 
 
@@ -82,7 +82,7 @@ class EngineArgs(_Model):
     """Chat template (`--chat-template`): a file path in the image or an inline Jinja template (may span lines).
     Unset: the model's own template. Example: `/templates/tool_chat.jinja`
     """
-    tool_call_parser: line(64) | None = None
+    tool_call_parser: Annotated[str, Field(max_length=64), ONE_LINE] | None = None
     """Tool-call parser of the model family (`--tool-call-parser`); with vLLM the stack also adds
     `--enable-auto-tool-choice`, without which the parser is inert. Unset: no tool calling. Example: `hermes`
     """

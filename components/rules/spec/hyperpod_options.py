@@ -8,11 +8,11 @@ inference-operator/config/crd). The hyperpod backend only; the others refuse the
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field
 
-from ..bounds import Int32, Number, line
+from ..bounds import ONE_LINE, Int32, Number
 from .base import _Model
 from .scaling import Autoscaling
 
@@ -22,7 +22,7 @@ PD_BUFFER_DEFAULT_MIB = 8 * 1024  # 8 GiB
 ROUTING_THRESHOLD_DEFAULT = 4096
 MAX_INSTANCE_TYPES = 8
 
-InstanceTypes = list[line(64)]
+InstanceTypes = list[Annotated[str, Field(max_length=64), ONE_LINE]]
 
 
 class RequestLimits(_Model):

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from ..bounds import DnsSubdomain, Line, SecretKey, line
+from ..bounds import ONE_LINE, DnsSubdomain, Line, SecretKey
 from .base import _Model
 
 
@@ -18,13 +18,13 @@ class S3Source(_Model):
 
     type: Literal["s3"]
     """Selects an S3 model source. Example: `s3`"""
-    bucket: line(63) = Field(min_length=3)
+    bucket: Annotated[str, Field(max_length=63), ONE_LINE] = Field(min_length=3)
     """Name of the S3 bucket that holds the model files (the bucket name only, no `s3://`). On a new cluster the S3
     CSI driver's role may read it. Example: `my-models`
     """
-    region: line(32) | None = None
+    region: Annotated[str, Field(max_length=32), ONE_LINE] | None = None
     """AWS region of the bucket. Unset: the stack's `aws:region`. Example: `us-west-2`"""
-    path: line(1024) = ""
+    path: Annotated[str, Field(max_length=1024), ONE_LINE] = ""
     """S3 key prefix of the model files in the bucket (S3 keys are at most 1024 bytes). Empty: the bucket's root.
     Example: `models/Qwen3-8B/`
     """
@@ -37,13 +37,13 @@ class FsxSource(_Model):
 
     type: Literal["fsx"]
     """Selects an FSx for Lustre model source (hyperpod backend only). Example: `fsx`"""
-    file_system_id: line(21) = Field(pattern=r"^fs-[0-9a-f]{8,17}$")
+    file_system_id: Annotated[str, Field(max_length=21), ONE_LINE] = Field(pattern=r"^fs-[0-9a-f]{8,17}$")
     """ID of the FSx for Lustre file system. Example: `fs-0123456789abcdef0`"""
-    dns_name: line(253) | None = None
+    dns_name: Annotated[str, Field(max_length=253), ONE_LINE] | None = None
     """DNS name of the file system, passed to the operator as `fsxStorage.dnsName`. Unset: not passed. Example:
     `fs-0123456789abcdef0.fsx.us-east-1.amazonaws.com`
     """
-    mount_name: line(63) | None = None
+    mount_name: Annotated[str, Field(max_length=63), ONE_LINE] | None = None
     """Mount name of the file system, passed to the operator as `fsxStorage.mountName`. Unset: not passed. Example:
     `abcdefgh`
     """
@@ -74,9 +74,11 @@ class HuggingFaceSource(_Model):
 
     type: Literal["huggingface"]
     """Selects a Hugging Face Hub model source. Example: `huggingface`"""
-    model_id: line(256) | None = Field(default=None, pattern=r"^[a-zA-Z0-9_.-]+/[a-zA-Z0-9_.-]+$")
+    model_id: Annotated[str, Field(max_length=256), ONE_LINE] | None = Field(
+        default=None, pattern=r"^[a-zA-Z0-9_.-]+/[a-zA-Z0-9_.-]+$"
+    )
     """Hugging Face model id, `org/name`. Unset: the endpoint's `model`. Example: `Qwen/Qwen3-8B`"""
-    revision: line(40) | None = Field(default=None, pattern=r"^[0-9a-f]{40}$")
+    revision: Annotated[str, Field(max_length=40), ONE_LINE] | None = Field(default=None, pattern=r"^[0-9a-f]{40}$")
     """Commit SHA (40 hex characters) that pins the model files; a branch or tag name is not accepted. Unset: not
     pinned. Example: `0123456789abcdef0123456789abcdef01234567`
     """

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
-from ..bounds import DnsSubdomain, Int32, NameTemplate, line
+from ..bounds import ONE_LINE, DnsSubdomain, Int32, NameTemplate
 from .base import _Model
 from .cluster import _ARN
 from .scaling import AMP_WORKSPACE_PATTERN
@@ -20,7 +20,7 @@ class DomainSpec(_Model):
 
     name: DnsSubdomain
     """Domain under which the endpoints get their names; lowercase. Example: `api.example.com`"""
-    hosted_zone_id: line(32) = Field(pattern=r"^Z[A-Z0-9]+$")
+    hosted_zone_id: Annotated[str, Field(max_length=32), ONE_LINE] = Field(pattern=r"^Z[A-Z0-9]+$")
     """Route53 hosted zone that serves `name` (the validation and endpoint records go there). Example:
     `Z0123456789ABCDEFGHIJ`
     """
@@ -32,7 +32,9 @@ class IngressSpec(_Model):
     alb`). Rules G8, G16, G17.
     """
 
-    certificate_arn: line(2048) | None = Field(default=None, pattern=_ARN + "acm:")
+    certificate_arn: Annotated[str, Field(max_length=2048), ONE_LINE] | None = Field(
+        default=None, pattern=_ARN + "acm:"
+    )
     """ACM certificate for HTTPS: the ALB then listens on 443 too, redirects HTTP to HTTPS and the endpoint URLs
     use `https`. With `domain`, it must cover `*.<domain.name>`. Unset: the certificate the stack issues for
     `domain`, else HTTP on port 80 only, which rule S2 refuses for an internet-facing ALB. Example:
@@ -49,7 +51,7 @@ class IngressSpec(_Model):
     without a certificate carry an API key, which then crosses the internet in clear text. Refused in every other
     stack; the plan warns on every run while it is set (rule S2). Example: `true`
     """
-    inbound_cidrs: list[line(43)] = Field(default_factory=list)
+    inbound_cidrs: list[Annotated[str, Field(max_length=43), ONE_LINE]] = Field(default_factory=list)
     """Networks allowed to reach an internet-facing ALB (`publicAlb: true` only). Empty: anywhere. Example:
     `[203.0.113.0/24]`
     """
@@ -132,7 +134,7 @@ class PlatformSpec(_Model):
     """How the operator is installed: the EKS add-on, or its Helm chart (the inference-operator subchart
     of the HyperPod chart that `python -m stacks charts fetch` caches; see docs/deploying.md). Example: `helm`
     """
-    operator_addon_version: line(64) | None = None
+    operator_addon_version: Annotated[str, Field(max_length=64), ONE_LINE] | None = None
     """Version of the operator's EKS add-on (`operatorInstall: addon` only). Unset: the latest EKS offers. Example:
     `v1.0.0-eksbuild.1`
     """
@@ -140,24 +142,28 @@ class PlatformSpec(_Model):
     """How add-on service accounts get AWS roles: EKS Pod Identity (the stack installs its agent on a new cluster)
     or IRSA. The operator itself always uses IRSA. Example: `irsa`
     """
-    tls_certificate_bucket: line(63) | None = None
+    tls_certificate_bucket: Annotated[str, Field(max_length=63), ONE_LINE] | None = None
     """S3 bucket where the operator stores TLS certificates. Unset: a bucket the stack creates
     (`hyperpod-tls-...`). Example: `my-hyperpod-tls`
     """
-    load_balancer_controller_policy_arn: line(2048) | None = Field(default=None, pattern=_ARN + "iam::")
+    load_balancer_controller_policy_arn: Annotated[str, Field(max_length=2048), ONE_LINE] | None = Field(
+        default=None, pattern=_ARN + "iam::"
+    )
     """IAM policy for the load balancer controller's role, when your account manages it itself. Unset: the
     stack attaches upstream's policy (docs/install/iam_policy.json of aws-load-balancer-controller v2.13.2) as an
     inline policy. Example:
     `arn:aws:iam::123456789012:policy/AWSLoadBalancerControllerIAMPolicy`
     """
-    operator_role_name: line(64) = Field(
+    operator_role_name: Annotated[str, Field(max_length=64), ONE_LINE] = Field(
         default="SageMakerHyperPodInference-{cluster}", pattern=r"^([A-Za-z0-9_+=,.@-]|\{cluster\})+$"
     )
     """Name of the operator's IAM execution role; `{cluster}` is replaced by the cluster name, and a name over 64
     characters is shortened with a hash. The add-on requires the prefix `SageMakerHyperPodInference` (rule G20).
     Example: `SageMakerHyperPodInference-{cluster}`
     """
-    prometheus_server_address: line(2048) | None = Field(default=None, pattern=AMP_WORKSPACE_PATTERN)
+    prometheus_server_address: Annotated[str, Field(max_length=2048), ONE_LINE] | None = Field(
+        default=None, pattern=AMP_WORKSPACE_PATTERN
+    )
     """Amazon Managed Service for Prometheus workspace that holds the engines' metrics, for the HyperPod operator's
     Prometheus triggers (KEDA queries it with its role's `aps:QueryMetrics`), without a trailing slash (the CRD's
     pattern). The stack creates no workspace and scrapes nothing into one: the engines' `/metrics` must reach it by

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from ..bounds import MAX_LATENCY_SECONDS, MAX_REQUESTS_PER_SECOND, MAX_TEXT, Int32, Number, Text, line
+from ..bounds import MAX_LATENCY_SECONDS, MAX_REQUESTS_PER_SECOND, MAX_TEXT, ONE_LINE, Int32, Number, Text
 from .base import _Model
 
 # The CRD's `prometheusTrigger.serverAddress` pattern: an Amazon Managed Service for Prometheus workspace URL, or empty
@@ -30,7 +30,9 @@ class PrometheusTrigger(_Model):
     """Target value of the query per replica: KEDA adds replicas while the value per replica is above it. Example:
     `8`
     """
-    server_address: line(2048) = Field(default="", pattern=AMP_WORKSPACE_PATTERN + "|^$")
+    server_address: Annotated[str, Field(max_length=2048), ONE_LINE] = Field(
+        default="", pattern=AMP_WORKSPACE_PATTERN + "|^$"
+    )
     """Amazon Managed Service for Prometheus workspace to query (the CRD accepts no other address). Empty:
     `platform.prometheusServerAddress`; with that unset too, none (rule A1 warns). Example:
     `https://aps-workspaces.us-east-1.amazonaws.com/workspaces/ws-1234abcd-5678-90ef-1234-567890abcdef`
@@ -43,11 +45,11 @@ class CloudWatchTrigger(_Model):
     dimensions `EndpointName` and `VariantName: AllTraffic` (rule A1).
     """
 
-    metric_name: line(255) = "Invocations"
+    metric_name: Annotated[str, Field(max_length=255), ONE_LINE] = "Invocations"
     """Name of the CloudWatch metric; in `AWS/SageMaker` a metric of real-time endpoints (rule A1 refuses the
     asynchronous-inference ones, such as `ApproximateBacklogSizePerInstance`). Example: `InvocationsPerInstance`
     """
-    namespace: line(255) = "AWS/SageMaker"
+    namespace: Annotated[str, Field(max_length=255), ONE_LINE] = "AWS/SageMaker"
     """CloudWatch namespace of the metric; `AWS/SageMaker` needs `hyperpod.sagemakerEndpoint: true` (rule A1). Example:
     `AWS/SageMaker`
     """
@@ -60,7 +62,9 @@ class CloudWatchTrigger(_Model):
     `InvocationsPerInstance`, `Invocation4XXErrors`, `Invocation5XXErrors`), `Average` for the others. Example:
     `Maximum`
     """
-    dimensions: dict[line(255), line(1024)] | None = None
+    dimensions: (
+        dict[Annotated[str, Field(max_length=255), ONE_LINE], Annotated[str, Field(max_length=1024), ONE_LINE]] | None
+    ) = None
     """Dimensions that select the metric, name to value (CloudWatch's limits: 255-character names, 1024-character
     values); CloudWatch matches the whole set, so `AWS/SageMaker` needs `EndpointName` (the endpoint's resource
     name) and `VariantName` (rule A1). Unset: in `AWS/SageMaker`, `{EndpointName: <the registered endpoint>,
@@ -74,7 +78,7 @@ class PodsMetric(_Model):
     the HPA.
     """
 
-    name: line(253) = Field(min_length=1)
+    name: Annotated[str, Field(max_length=253), ONE_LINE] = Field(min_length=1)
     """Name of the per-pod metric as the custom-metrics API serves it. Example: `vllm:num_requests_waiting`"""
     target_average_value: Number = Field(gt=0)
     """Average value per pod the HPA keeps the metric at. Example: `8`"""
@@ -85,7 +89,7 @@ class Load(_Model):
 
     peak_requests_per_second: Number = Field(gt=0, le=MAX_REQUESTS_PER_SECOND)
     """Requests per second the endpoint must serve at peak, across all replicas. Example: `20`"""
-    workload: line(256) = Field(min_length=1)
+    workload: Annotated[str, Field(max_length=256), ONE_LINE] = Field(min_length=1)
     """The request shape of that load, in the load generator's scenario syntax (docs/load-generator.md); a
     capacity file measured under another workload does not match. Example: `"N(1024,256)/(256,64)"`
     """
@@ -176,16 +180,16 @@ class Resources(_Model):
     tensor-parallel size (rule G11).
     """
 
-    cpu: line(64) | None = None
+    cpu: Annotated[str, Field(max_length=64), ONE_LINE] | None = None
     """CPU request of the engine container, in Kubernetes quantity form. Unset: three quarters of the pod's share
     of the instance's vCPUs (its share is tensor-parallel size / GPUs); no request for an unknown instance type.
     Example: `"8"`
     """
-    memory: line(64) | None = None
+    memory: Annotated[str, Field(max_length=64), ONE_LINE] | None = None
     """Memory request of the engine container, in Kubernetes quantity form. Unset: three quarters of the pod's
     share of the instance's memory, at least 4Gi; no request for an unknown instance type. Example: `64Gi`
     """
-    ephemeral_storage: line(64) = "50Gi"
+    ephemeral_storage: Annotated[str, Field(max_length=64), ONE_LINE] = "50Gi"
     """Ephemeral-storage request of the engine container, so the kubelet does not evict the pod when downloads fill
     the node (rule G13); keep it within the node's disk. It also caps the emptyDir that holds downloaded or
     copied model files (kubernetes backend). Example: `100Gi`

@@ -44,13 +44,13 @@ engine:
 	bash $(ENGINE_SETUP)
 
 # Lint, format and types first (ruff and mypy: settings in pyproject.toml; docs/architecture.md, "Lint, format
-# and types"), then unit tests, then the real engine end to end. pytest exits 5 when it collected no test: that
-# is a failure here, not a pass.
+# and types"), then unit tests on every core (pytest-xdist; each test owns its ports, folders and servers), then
+# the real engine end to end, alone. pytest exits 5 when it collected no test: that is a failure here, not a pass.
 test: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -m "not engine"; rc=$$?; \
+	$(BIN)/python -m pytest -m "not engine" -n auto; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; [ $$rc -eq 0 ] || exit $$rc
 	bash $(ENGINE_SETUP)
 	LLM_SERVING_REQUIRE_ENGINE=1 $(BIN)/python -m pytest -m engine tests/engine; rc=$$?; \

@@ -31,6 +31,9 @@ A100_40 = Gpu("NVIDIA A100 40GB", 40, 8.0, 40960)
 A100_80 = Gpu("NVIDIA A100 80GB", 80, 8.0, 81920)
 H100 = Gpu("NVIDIA H100", 80, 9.0, 81920)
 H200 = Gpu("NVIDIA H200", 141, 9.0, 144384)
+# Blackwell: compute capability from NVIDIA's CUDA GPU list (sm_100, sm_103); memory as EC2 reports it.
+B200 = Gpu("NVIDIA B200", 179, 10.0, 183359)
+B300 = Gpu("NVIDIA B300", 268, 10.3, 275040)
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,8 @@ INSTANCE_TYPES: dict[str, InstanceType] = {
     **_family("p5", H100, {"4xlarge": (1, 16, 256), "48xlarge": (8, 192, 2048)}),
     **_family("p5e", H200, {"48xlarge": (8, 192, 2048)}),
     **_family("p5en", H200, {"48xlarge": (8, 192, 2048)}),
+    **_family("p6-b200", B200, {"48xlarge": (8, 192, 2048)}),
+    **_family("p6-b300", B300, {"48xlarge": (8, 192, 4096)}),
 }
 
 FAMILIES = sorted({t.family for t in INSTANCE_TYPES.values()})

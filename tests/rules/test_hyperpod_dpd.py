@@ -324,3 +324,12 @@ def test_g9_a_dpd_endpoints_key_is_a_plain_value_for_its_router():
     key.pop("value")
     key["valueFrom"] = {"secretKeyRef": {"name": "llama70-api-key", "key": "api-key"}}
     assert [p.rule for p in hyperpod.check(obj)] == ["G9"]
+
+
+@pytest.mark.parametrize("instance_type", ["ml.p6-b200.48xlarge", "ml.p6-b300.48xlarge"])
+def test_d2_blackwell_types_on_awss_dpd_list_are_known_and_sized_with_eight_gpus(instance_type):
+    # AWS lists both for DPD; EC2 reports 8 GPUs of 183,359 / 275,040 MiB each (moto's DescribeInstanceTypes data).
+    s = spec(instanceType=instance_type)
+    assert [p for p in validate_endpoint(s, "endpoints[0]") if p.severity == "error"] == []
+    pd = hyperpod.endpoint_config(s, "us-east-1")["spec"]["pdSpec"]
+    assert pd["prefillSpec"]["resources"]["limits"]["nvidia.com/gpu"] == "8"

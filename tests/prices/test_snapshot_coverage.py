@@ -22,9 +22,9 @@ SHIPPED = (
     + sorted((ROOT / "docs").glob("*.md"))
     + [ROOT / "README.md"]
 )
-# g5.xlarge, ml.g5.12xlarge, m6i.large, g4dn.metal; not the ElastiCache node types (cache.t4g.small), which are
+# g5.xlarge, ml.g5.12xlarge, m6i.large, g4dn.metal, ml.p6-b200.48xlarge; not the ElastiCache node types (cache.t4g.small), which are
 # no instances the plan prices, nor file names such as deploying.md.
-INSTANCE = re.compile(r"(?<![\w.-])(?:ml\.)?[a-z][a-z0-9]*\.(?:metal|medium|small|large|\d*xlarge)\b")
+INSTANCE = re.compile(r"(?<![\w.-])(?:ml\.)?[a-z][a-z0-9]*(?:-[a-z0-9]+)?\.(?:metal|medium|small|large|\d*xlarge)\b")
 EXAMPLES = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml"))
 
 

@@ -10,14 +10,15 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from pydantic.alias_generators import to_camel
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic.alias_generators import to_camel, to_snake
 
 from .bounds import INT32_MAX, MAX_REQUESTS_PER_SECOND, MAX_USD_PER_HOUR
 from .catalog import C1
 from .cost import HOURS_PER_MONTH, TooManyReplicas, cost_per_month_at_peak, replicas_for_peak
 from .problems import Change, Problem
 from .spec import EndpointSpec
+from .spec.endpoint import HyperPodBackend
 
 SCHEMA_VERSION = 1
 Unit = Literal["concurrency", "requests_per_second"]
@@ -76,6 +77,10 @@ class CapacityFile(_File):
     trial: str
     source: dict[str, Any]
     cost: Cost | None = None  # null in files exported before the cost block
+    # What shapes one replica beyond its engine args, as measured (`hyperpod.pdSpec`, `hyperpod.requestLimits`):
+    # absent when the measured endpoint set neither. A disaggregated replica, or one whose sidecar sheds load,
+    # serves another capacity than a plain worker.
+    replica_shape: dict[str, Any] = Field(default_factory=dict)
 
     @property
     def stand_in(self) -> bool:
@@ -97,14 +102,42 @@ def _workload(text: str) -> str:
     return "".join(text.split())
 
 
+def _shown(value: Any) -> str:
+    return "unset" if value is None else repr(value)
+
+
+def _as_declared(key: str, value: Any) -> Any:
+    """A file's recorded option read as the endpoint's config reads it (defaults filled), or as written when it does
+    not parse (then it matches nothing)."""
+    field = HyperPodBackend.model_fields[to_snake(key)]
+    try:
+        parsed = TypeAdapter(field.annotation).validate_python(value)
+    except ValidationError:
+        return value
+    return parsed.model_dump(by_alias=True, exclude_none=True) if isinstance(parsed, BaseModel) else parsed
+
+
+def replica_shape(spec: EndpointSpec) -> dict[str, Any]:
+    """The options beside the engine args that change what one replica serves, in the capacity file's spelling."""
+    options = {"pdSpec": spec.hyperpod.pd_spec, "requestLimits": spec.hyperpod.request_limits}
+    return {
+        key: value.model_dump(by_alias=True, exclude_none=True) for key, value in options.items() if value is not None
+    }
+
+
 def mismatches(spec: EndpointSpec, cap: CapacityFile, path: str, file: str) -> list[Problem]:
     """One problem per field on which the file was measured under something else than the endpoint declares."""
+    shape = replica_shape(spec)
     declared: list[tuple[str, str, Any, Any]] = [
         ("model", "model", spec.model, cap.model),
         ("engine", "engine", spec.engine, cap.engine),
         ("instanceType", "instanceType", _instance(spec.instance_type), _instance(cap.instance_type)),
         ("engineArgs", "engineArgs", spec.engine_args.model_dump(by_alias=True, exclude_none=True), cap.engine_args),
         ("slo", "slo", spec.slo.bounds() if spec.slo else {}, cap.slo),
+        *(
+            (f"hyperpod.{key}", f"hyperpod.{key}", shape.get(key), _as_declared(key, cap.replica_shape.get(key)))
+            for key in ("pdSpec", "requestLimits")
+        ),
     ]
     if spec.load is not None:
         declared.append(("load.workload", "workload", _workload(spec.load.workload), _workload(cap.workload)))
@@ -113,8 +146,9 @@ def mismatches(spec: EndpointSpec, cap: CapacityFile, path: str, file: str) -> l
             f"{path}.{key}",
             mine,
             C1,
-            f"the capacity file {file} was measured with {field} {theirs!r}, not {mine!r}, so it does not describe this endpoint",
-            f"export a capacity file measured with {field} {mine!r} (stacks tune, then stacks report --export-capacity), or set {key} to {theirs!r}",
+            f"the capacity file {file} was measured with {field} {_shown(theirs)}, not {_shown(mine)}, so it does not describe this endpoint",
+            f"export a capacity file measured with {field} {_shown(mine)} (stacks tune, then stacks report --export-capacity), or "
+            + (f"remove {key}" if theirs is None else f"set {key} to {theirs!r}"),
         )
         for key, field, mine, theirs in declared
         if mine != theirs

@@ -21,7 +21,7 @@ from benchmarks import inputs
 from benchmarks.outputs import Kind, Output, json_bytes, json_object_with
 from benchmarks.secrets import scrub_data
 from components.rules import ConfigError
-from components.rules.capacity import SCHEMA_VERSION
+from components.rules.capacity import SCHEMA_VERSION, replica_shape
 from components.rules.cost import cost_per_mtok
 from components.rules.spec import EndpointSpec
 
@@ -59,6 +59,7 @@ def document(grid: GridSpec, record: TrialRecord, db: Path) -> dict[str, Any] | 
         "engine": spec.engine,
         "instanceType": spec.instance_type,
         "engineArgs": dict(sorted(spec.engine_args.model_dump(by_alias=True, exclude_none=True).items())),
+        **({"replicaShape": shape} if (shape := replica_shape(spec)) else {}),
         "workload": bench.scenario,
         # A cost bound filters trials; it is no serving SLO an endpoint declares (`slo:`), so matching ignores it.
         "slo": {_camel(k): v for k, v in sorted(grid.slo.items()) if k not in COST_METRICS},

@@ -330,3 +330,24 @@ def test_capacity_file_slo_leaves_out_a_cost_bound_so_an_endpoint_can_match_it()
 
     grid = make_grid(slo={"ttft_p90": 1.0, "cost_per_mtok": 3.0}, local={"pricePerHour": 1.006})
     assert document(grid, _priced_trial(1.006, 120.0), Path("runs.db"))["slo"] == {"ttftP90": 1.0}
+
+
+def test_capacity_file_records_the_request_limit_the_replica_was_measured_behind():
+    from pathlib import Path
+
+    from components.rules.capacity import CapacityFile, mismatches
+    from components.rules.spec import EndpointSpec
+    from stacks.tuning.capacity import document
+
+    limited = {**BASE, "hyperpod": {"requestLimits": {"maxConcurrentRequests": 16}}}
+    doc = document(make_grid(base=limited), _priced_trial(None, None), Path("runs.db"))
+    assert doc["replicaShape"] == {"requestLimits": {"maxConcurrentRequests": 16, "overflowStatusCode": 429}}
+    # The file describes the endpoint it was measured as, and not the same endpoint without the limit.
+    cap = CapacityFile.model_validate(json.loads(json.dumps(doc)))
+    measured = EndpointSpec.model_validate(
+        {**limited, "engineArgs": {"maxModelLen": 2048, "maxNumSeqs": 8}, "slo": {"ttftP90": 1.0}}
+    )
+    assert mismatches(measured, cap, "endpoints[0]", "c.json") == []
+    plain = measured.model_copy(update={"hyperpod": EndpointSpec.model_validate(BASE).hyperpod})
+    assert [p.path for p in mismatches(plain, cap, "endpoints[0]", "c.json")] == ["endpoints[0].hyperpod.requestLimits"]
+    assert "replicaShape" not in document(make_grid(), _priced_trial(None, None), Path("runs.db"))

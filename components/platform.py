@@ -19,6 +19,7 @@ from .rules import addons as addon_rules
 from .rules import clusters as cluster_rules
 from .rules import iam
 from .rules import tags as tag_rules
+from .rules.backends import operator_backends, operators_for
 from .rules.spec import PlatformSpec
 
 
@@ -58,7 +59,7 @@ class Platform(pulumi.ComponentResource):
         self._args = args
         # Every AWS resource below, and (defaultTags) every ALB the load balancer controller creates.
         self.tags = tag_rules.stack_tags(pulumi.get_stack(), args.cluster_name, args.tags)
-        self.plan = addon_rules.resolve_addons(args.mode, args.spec, args.backends)
+        self.plan = addon_rules.resolve_addons(args.mode, args.spec, operators_for(args.backends))
         self.identity = identity_mod.Identity(
             args.cluster_name, args.spec.workload_identity, args.oidc_provider_arn, args.oidc_provider_url
         )
@@ -276,7 +277,7 @@ class Platform(pulumi.ComponentResource):
             self._chart(chart, namespace, addon_rules.EXTRA_CHART_VALUES.get(chart, {}), after=[ns, crds, operator])
             for chart in addon_rules.OPERATOR_EXTRA_CHARTS.get(addon, ())
         ]
-        self.backend_ready[addon_rules.OPERATOR_BACKENDS[addon]] = [crds, operator, *extra]
+        self.backend_ready[operator_backends()[addon]] = [crds, operator, *extra]
         return operator
 
     def _install_kserve_operator(self) -> pulumi.Resource:

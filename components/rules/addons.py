@@ -45,9 +45,9 @@ ADDONS = (
     "llmisvc_operator",
 )
 
-# The endpoint backend each backend operator serves (rule O8): `auto` installs it when one of the stack's
-# endpoints has that backend.
-OPERATOR_BACKENDS: dict[str, str] = {"kserve_operator": "kserve", "ome_operator": "ome", "llmisvc_operator": "llmisvc"}
+# Add-ons that install an endpoint backend's operator (rule O8): `auto` installs one when a backend of the stack's
+# endpoints declares it (`Backend.operator_addon`).
+OPERATOR_ADDONS = ("kserve_operator", "ome_operator", "llmisvc_operator")
 AUTO = "auto"
 
 # Sensible defaults per cluster mode. `existing` adopts a cluster that usually has its platform
@@ -55,12 +55,12 @@ AUTO = "auto"
 # On plain EKS the HyperPod operator has no HyperPod nodes to schedule on: off by default. OME and
 # KServe: when an endpoint needs them (`auto`).
 DEFAULTS: dict[str, dict[str, bool | str]] = {
-    "hyperpod": {**{a: True for a in ADDONS}, **{a: AUTO for a in OPERATOR_BACKENDS}},
+    "hyperpod": {**{a: True for a in ADDONS}, **{a: AUTO for a in OPERATOR_ADDONS}},
     "eks": {
         **{a: True for a in ADDONS},
         "hyperpod_operator": False,
         "fsx_csi": False,
-        **{a: AUTO for a in OPERATOR_BACKENDS},
+        **{a: AUTO for a in OPERATOR_ADDONS},
     },
     "existing": {a: False for a in ADDONS},
 }
@@ -291,16 +291,16 @@ class AddonPlan:
         return [a for a in ADDONS if self.enabled.get(a)]
 
 
-def resolve_addons(mode: str, platform: PlatformSpec, backends: Iterable[str] = ()) -> AddonPlan:
-    """The switches after mode defaults: an explicit true/false always wins. `backends`: those of the stack's
-    endpoints, which turn a backend operator that is `auto` on (rule O8)."""
+def resolve_addons(mode: str, platform: PlatformSpec, operators: Iterable[str] = ()) -> AddonPlan:
+    """The switches after mode defaults: an explicit true/false always wins. `operators`: the operator add-ons the
+    backends of the stack's endpoints need (`backends.operators_for`), which turn one that is `auto` on (rule O8)."""
     defaults = DEFAULTS[mode]
-    needed = set(backends)
+    needed = set(operators)
     enabled: dict[str, bool] = {}
     for addon in ADDONS:
         value = getattr(platform, addon)
         value = defaults[addon] if value is None else value
-        enabled[addon] = OPERATOR_BACKENDS.get(addon) in needed if value == AUTO else bool(value)
+        enabled[addon] = addon in needed if value == AUTO else bool(value)
     return AddonPlan(enabled)
 
 

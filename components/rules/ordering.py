@@ -17,7 +17,6 @@ from .addons import (
     EKS_ADDONS,
     HYPERPOD_CHART_RELEASE,
     OPERATOR_ADDON,
-    OPERATOR_BACKENDS,
     OPERATOR_CHARTS,
     config_key,
     operator_of,
@@ -247,7 +246,8 @@ def check_backend_operators(resources: list[Resource]) -> list[Finding]:
         addon = operator_of(kind[0].rpartition("/")[0], kind[1])
         if addon is None or graph.find(_backend_operator_charts(addon)):
             continue
-        why = f"no {OPERATOR_BACKENDS[addon]} operator is declared on the cluster this stack creates: the {kind[1]} has no CRD to be created against"
+        group = kind[0].rpartition("/")[0]
+        why = f"no operator of {group} (platform.{config_key(addon)}) is declared on the cluster this stack creates: the {kind[1]} has no CRD to be created against"
         findings.append(
             (
                 r,

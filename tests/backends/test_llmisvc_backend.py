@@ -18,7 +18,7 @@ import jsonschema
 
 from components.kube_reader import KubeReader
 from components.rules import addons, ordering
-from components.rules.backends import check_operators, llmisvc, validate_backends
+from components.rules.backends import check_operators, llmisvc, operators_for, validate_backends
 from components.rules.backends import render as render_backend
 from components.rules.catalog import G2, G3, G5, O3, O8
 from components.rules.resources import Resource
@@ -169,7 +169,7 @@ def test_the_crds_own_rule_replicas_or_scaling_comes_back_with_its_message(schem
 
 
 def test_the_platform_installs_the_llmisvc_charts_and_their_presets_when_an_endpoint_uses_it():
-    plan = addons.resolve_addons("eks", PlatformSpec(), ["llmisvc"])
+    plan = addons.resolve_addons("eks", PlatformSpec(), operators_for(["llmisvc"]))
     assert plan["llmisvc_operator"] and not plan["kserve_operator"]
     assert [
         addons.CHARTS[c][1:]

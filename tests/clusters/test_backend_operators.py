@@ -322,7 +322,10 @@ ISVC = Resource(
 def test_o8_a_stack_that_creates_its_cluster_and_declares_ome_objects_without_the_ome_charts_is_reported():
     (finding,) = ordering.check_backend_operators([CLUSTER, ISVC])
     assert finding[0] is ISVC and finding[1].rule == O8
-    assert "no ome operator is declared on the cluster this stack creates" in finding[1].message
+    assert (
+        "no operator of ome.io (platform.omeOperator) is declared on the cluster this stack creates"
+        in finding[1].message
+    )
     assert (
         "platform.omeOperator: true" in finding[1].fix
         and "oci://ghcr.io/moirai-internal/charts/ome-resources" in finding[1].fix

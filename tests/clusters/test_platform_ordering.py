@@ -62,9 +62,7 @@ def test_install_order_puts_the_controller_before_every_service_creator():
     from components.rules.spec import PlatformSpec
 
     # With an endpoint on each operator's backend, so that their operators (whose charts create Services) are installed too.
-    order = addons.install_order(
-        addons.resolve_addons("hyperpod", PlatformSpec(), tuple(addons.OPERATOR_BACKENDS.values()))
-    )
+    order = addons.install_order(addons.resolve_addons("hyperpod", PlatformSpec(), addons.OPERATOR_ADDONS))
     for addon in addons.CREATES_SERVICES:
         assert order.index("load_balancer_controller") < order.index(addon)
 

@@ -114,6 +114,17 @@ def unknown_backends(endpoints: Iterable[EndpointSpec], paths: ConfigPaths = STA
     ]
 
 
+def operators_for(backend_names: Iterable[str]) -> list[str]:
+    """The operator add-ons these backends need (`Backend.operator_addon`), each once, in the order first needed."""
+    found = (BACKENDS[name].operator_addon for name in backend_names if name in BACKENDS)
+    return list(dict.fromkeys(addon for addon in found if addon))
+
+
+def operator_backends() -> dict[str, str]:
+    """Each operator add-on -> the backend whose operator it installs."""
+    return {b.operator_addon: b.name for b in BACKENDS.values() if b.operator_addon}
+
+
 def validate_backends(
     endpoints: Iterable[EndpointSpec],
     cluster: ClusterSpec,
@@ -124,7 +135,7 @@ def validate_backends(
     problems: list[Problem] = []
     endpoints = list(endpoints)
     # The add-ons as the platform installs them: `auto` operators follow these endpoints' backends (O8).
-    plan = addons.resolve_addons(cluster.mode, platform_spec, [backend_of(ep) for ep in endpoints])
+    plan = addons.resolve_addons(cluster.mode, platform_spec, operators_for(backend_of(ep) for ep in endpoints))
     needs = PlatformNeeds(
         cluster.mode, plan, cluster.mode == "existing", has_hyperpod_operator(cluster, platform_spec), paths
     )
@@ -268,7 +279,7 @@ def check_operators(
     if mode == "existing":
         return []
     plan = (
-        addons.resolve_addons(mode, platform_spec, platform_backends)
+        addons.resolve_addons(mode, platform_spec, operators_for(platform_backends))
         if mode is not None and platform_spec is not None
         else None
     )

@@ -10,17 +10,19 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
-from pydantic.alias_generators import to_camel, to_snake
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
 
 from .bounds import INT32_MAX, MAX_REQUESTS_PER_SECOND, MAX_USD_PER_HOUR
 from .catalog import C1
 from .cost import HOURS_PER_MONTH, TooManyReplicas, cost_per_month_at_peak, replicas_for_peak
 from .problems import Change, Problem
 from .spec import EndpointSpec
-from .spec.endpoint import HyperPodBackend
+from .spec.hyperpod_options import PdSpec, RequestLimits
 
 SCHEMA_VERSION = 1
+# What shapes one replica beyond its engine args (`hyperpod.<key>`), recorded as measured and matched by C1.
+REPLICA_SHAPE: dict[str, type[BaseModel]] = {"pdSpec": PdSpec, "requestLimits": RequestLimits}
 Unit = Literal["concurrency", "requests_per_second"]
 
 
@@ -109,12 +111,12 @@ def _shown(value: Any) -> str:
 def _as_declared(key: str, value: Any) -> Any:
     """A file's recorded option read as the endpoint's config reads it (defaults filled), or as written when it does
     not parse (then it matches nothing)."""
-    field = HyperPodBackend.model_fields[to_snake(key)]
+    if value is None:
+        return None
     try:
-        parsed = TypeAdapter(field.annotation).validate_python(value)
+        return REPLICA_SHAPE[key].model_validate(value).model_dump(by_alias=True, exclude_none=True)
     except ValidationError:
         return value
-    return parsed.model_dump(by_alias=True, exclude_none=True) if isinstance(parsed, BaseModel) else parsed
 
 
 def replica_shape(spec: EndpointSpec) -> dict[str, Any]:
@@ -136,7 +138,7 @@ def mismatches(spec: EndpointSpec, cap: CapacityFile, path: str, file: str) -> l
         ("slo", "slo", spec.slo.bounds() if spec.slo else {}, cap.slo),
         *(
             (f"hyperpod.{key}", f"hyperpod.{key}", shape.get(key), _as_declared(key, cap.replica_shape.get(key)))
-            for key in ("pdSpec", "requestLimits")
+            for key in REPLICA_SHAPE
         ),
     ]
     if spec.load is not None:

@@ -19,10 +19,11 @@ import components.rules.backends.reader as reader
 import components.rules.backends.state as state_rules
 
 from .. import naming
-from ..catalog import B1, G3, G4, G5, G6, G10, G11, G12, G13
+from ..catalog import B1, G5, G11, G13
 from ..endpoint import ResolvedEndpoint, resolve
-from ..problems import Problem
+from ..problems import Change, Problem
 from ..spec import EndpointSpec, HuggingFaceSource, OmeBackend, S3Source
+from ..tree import copy_tree
 from .base import Backend, LiveReference, PlatformNeeds, RenderContext
 
 GROUP = "ome.io"
@@ -285,6 +286,60 @@ def check_benchmark_job(obj: dict[str, Any]) -> list[Problem]:
     return check_storage_uri(location.get("storageUri"), "spec.outputLocation.storageUri")
 
 
+def fix_serving_runtime(obj: dict[str, Any]) -> tuple[dict[str, Any], list[Change]]:
+    """The runtime's part of the runner (it owns the command, probes and /dev/shm): the engine's full command (G5),
+    probes on the engine's port and health route with timeouts that survive a busy engine (G3, G4), memory-backed
+    /dev/shm (G13). Never mutates the input."""
+    obj = copy_tree(obj)
+    config = (obj.get("spec") or {}).get("engineConfig")
+    runner = config.get("runner") if isinstance(config, dict) else None
+    if not isinstance(config, dict) or not isinstance(runner, dict):
+        return obj, []
+    (view,) = engine_views(obj)
+    base = view.path
+    changes: list[Change] = []
+    if view.engine is not None:
+        changes += engine_checks.fix_command(runner, base, view.engine)
+        if view.port is not None:
+            changes += engine_checks.fix_probes(runner, base, view.engine, view.port)
+    mounts = runner.setdefault("volumeMounts", [])
+    if not any(isinstance(m, dict) and m.get("mountPath") == "/dev/shm" for m in mounts):
+        mounts.append({"name": engine_container.SHM_VOLUME, "mountPath": "/dev/shm"})
+        volumes = config.setdefault("volumes", [])
+        if not any(isinstance(v, dict) and v.get("name") == engine_container.SHM_VOLUME for v in volumes):
+            volumes.append(engine_container.shm_volume())
+        changes.append(
+            Change(
+                f"{base}.volumeMounts[/dev/shm]", None, engine_container.SHM_VOLUME, G13, "memory-backed shared memory"
+            )
+        )
+    return obj, changes
+
+
+def fix_inference_service(obj: dict[str, Any]) -> tuple[dict[str, Any], list[Change]]:
+    """The InferenceService's part of the runner (args, env, resources): SGLang's metrics (G6), the stack's
+    defaults for context length and GPU memory (G10), the instance's GPU workaround env (G12) and an
+    ephemeral-storage request (G13). Never mutates the input."""
+    obj = copy_tree(obj)
+    engine_spec = (obj.get("spec") or {}).get("engine")
+    runner = engine_spec.get("runner") if isinstance(engine_spec, dict) else None
+    if not isinstance(engine_spec, dict) or not isinstance(runner, dict):
+        return obj, []
+    (view,) = engine_views(obj)
+    base = view.path
+    changes: list[Change] = []
+    if view.engine is not None:
+        # The model flag is $(MODEL_PATH), which names no model: the served name is not derived here (G5 refusal).
+        args, made = engine_checks.fix_args(list(runner.get("args") or []), view.engine, None, None, f"{base}.args")
+        if made:
+            runner["args"] = args
+        changes += made + engine_checks.fix_instance_env(
+            runner, "env", base, view.engine, reader.instance_of(engine_spec)
+        )
+    changes += engine_checks.fix_ephemeral_storage(runner, base)
+    return obj, changes
+
+
 # ---------------------------------------------------------------- by kind (manifests.py composes these)
 
 CHECKERS: dict[kinds.Kind, kinds.Checker] = {
@@ -292,7 +347,10 @@ CHECKERS: dict[kinds.Kind, kinds.Checker] = {
     (GROUP, "ClusterServingRuntime"): check_serving_runtime,
     (GROUP, "BenchmarkJob"): check_benchmark_job,
 }
-FIXERS: dict[kinds.Kind, kinds.Fixer] = {}
+FIXERS: dict[kinds.Kind, kinds.Fixer] = {
+    (GROUP, "InferenceService"): fix_inference_service,
+    (GROUP, "ClusterServingRuntime"): fix_serving_runtime,
+}
 check = kinds.check_by_kind(CHECKERS)
 fix = kinds.fix_by_kind(FIXERS)
 
@@ -337,11 +395,13 @@ def validate_platform(spec: EndpointSpec, where: str, needs: PlatformNeeds) -> l
     return problems
 
 
-# Why no engine-container guardrail is repaired on a hand-written object of this backend (its checks refuse them).
-_NOT_REPAIRED = "the runner is split between the InferenceService (args, env, resources) and the ClusterServingRuntime (command, port, probes, /dev/shm); the stack renders both right and its checks refuse a hand-written one"
+# The runner is split between the InferenceService (args, env, resources) and the ClusterServingRuntime (command,
+# port, probes, /dev/shm): each half is repaired where it lives, except what neither half can know.
+_NOT_REPAIRED_G5 = "the InferenceService's model flag is $(MODEL_PATH), a mounted path that names no model, so a missing --served-model-name cannot be derived; the runtime's command is repaired"
+_NOT_REPAIRED_G11 = "which of the GPU limit and the tensor-parallel size is meant (or whether CUDA_VISIBLE_DEVICES is) is the user's call"
 
 BACKEND = Backend(
-    refusals=dict.fromkeys((G3, G4, G5, G6, G10, G11, G12, G13), _NOT_REPAIRED),
+    refusals={G5: _NOT_REPAIRED_G5, G11: _NOT_REPAIRED_G11},
     name="ome",
     title="OME",
     # OME creates the engine's Service itself, so the stack declares no load balancer for it.

@@ -156,13 +156,19 @@ ROWS = [
 ]
 
 
+def _sigint_default() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _run(argv: list[str], condition: str, tmp: Path) -> tuple[int, str, str]:
     env = {**os.environ, exits.DEBUG_ENV: ""}
-    kw: dict = dict(cwd=ROOT, env=env, stderr=subprocess.PIPE, stdout=subprocess.PIPE)
+    # Ctrl-C as a terminal delivers it: a harness that runs in the background (a shell's `&`) ignores SIGINT, the
+    # child would inherit that, and Python installs no KeyboardInterrupt for an ignored SIGINT.
+    kw: dict = dict(cwd=ROOT, env=env, stderr=subprocess.PIPE, stdout=subprocess.PIPE, preexec_fn=_sigint_default)
     if condition == "stdout closed":
-        kw.update(stdout=None, preexec_fn=lambda: os.close(1))
+        kw.update(stdout=None, preexec_fn=lambda: (_sigint_default(), os.close(1)))
     elif condition == "stdin closed":
-        kw.update(preexec_fn=lambda: os.close(0))
+        kw.update(preexec_fn=lambda: (_sigint_default(), os.close(0)))
     elif condition == "stdout on /dev/full":
         kw.update(stdout=open("/dev/full", "w"))
     proc = subprocess.Popen([sys.executable, *argv], **kw)

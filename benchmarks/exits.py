@@ -5,7 +5,7 @@ status and one line here, in one place (as pip's base command does), never a tra
 |---|---|---|
 | the command returned n | n | what the command printed |
 | `SystemExit(n)` (argparse: bad arguments) | n (2) | argparse's lines |
-| Ctrl-C (`KeyboardInterrupt`) | 130 | `<prog>: interrupted` |
+| Ctrl-C (`KeyboardInterrupt`; inside `deferred_interrupt()`, such as an offline plan, once the block ends) | 130 | `<prog>: interrupted` |
 | stdout is a pipe whose reader left (`... \\| head -1`) | 1 | nothing (the Python docs' recipe: library/signal.html, "Note on SIGPIPE") |
 | writing stdout or stderr failed (`> /dev/full`, a closed file) | 1 | `<prog>: error: cannot write stdout: <reason>` on the other stream |
 | stdout was closed when the command started (`>&-`) | 1, or the command's own failure | the command runs (its files are written), its output is discarded, one line on stderr |
@@ -22,14 +22,16 @@ opened later would otherwise get descriptor 0, 1 or 2, which uvloop (libuv) refu
 from __future__ import annotations
 
 import _thread
+import contextlib
 import errno
 import os
 import select
+import signal
 import stat
 import sys
 import threading
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NoReturn
 
 DEBUG_FLAG = "--debug"
@@ -249,6 +251,27 @@ def _mapped(main, args: list[str], prog: str, debug: bool, environment_errors) -
 
 
 _interrupted: list[bool] = []
+
+
+@contextlib.contextmanager
+def deferred_interrupt() -> Iterator[None]:
+    """Ctrl-C held back until the block ends, then raised there. For code that cannot be left half-way: a
+    KeyboardInterrupt inside Pulumi's mocked program left its event loop with tasks that never finished (the dry
+    run hung), an internal error from a half-built gRPC servicer, or "coroutine was never awaited" warnings. Only
+    on the main thread, with Python's own handler installed (an ignored SIGINT stays ignored)."""
+    if threading.current_thread() is not threading.main_thread() or (
+        signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield
+        return
+    caught: list[int] = []
+    signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        if caught:  # also when the block failed (a plan that refuses its config): Ctrl-C wins
+            raise KeyboardInterrupt  # replaces whatever the block raised
 
 
 def leave(code: int) -> NoReturn:

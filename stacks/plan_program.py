@@ -12,6 +12,8 @@ import runpy
 from pathlib import Path
 from typing import Any
 
+from benchmarks.exits import deferred_interrupt
+
 from .mocks import PlanMocks, PlanMonitor, Registration
 
 PROGRAM = Path(__file__).resolve().parent.parent / "__main__.py"
@@ -30,12 +32,15 @@ def run_program(
     stack: str, values: dict[str, Any], project: str, mocks: PlanMocks | None = None, program: Path | None = None
 ) -> tuple[PlanMocks, list[tuple[str, str]]]:
     mocks = mocks or PlanMocks()
-    loop = _fresh_loop()
-    try:
-        with collector_paused():
-            return _run_in_loop(stack, values, project, mocks, program)
-    finally:
-        _stop_leftovers(loop)
+    # Ctrl-C waits for the plan to end (a plan of 50 endpoints takes seconds): the SDK's program cannot be left
+    # half-way without a hang or an internal error (benchmarks/exits.py: deferred_interrupt).
+    with deferred_interrupt():
+        loop = _fresh_loop()
+        try:
+            with collector_paused():
+                return _run_in_loop(stack, values, project, mocks, program)
+        finally:
+            _stop_leftovers(loop)
 
 
 @contextlib.contextmanager

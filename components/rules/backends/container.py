@@ -174,14 +174,18 @@ def fix_engine_container(
     if port is not None:
         changes += engine_checks.fix_probes(container, base, engine, port)
     changes += engine_checks.fix_ephemeral_storage(container, base)
+    return changes + fix_shm(container, pod, base)
+
+
+def fix_shm(container: dict[str, Any], volumes_holder: dict[str, Any], base: str) -> list[Change]:
+    """G13: memory-backed /dev/shm mounted in `container`, its volume in `volumes_holder` (a pod spec, an OME
+    runtime's engineConfig). Mutates both."""
     mounts = container.setdefault("volumeMounts", [])
-    if not any(isinstance(m, dict) and m.get("mountPath") == "/dev/shm" for m in mounts):
-        mounts.append({"name": SHM_VOLUME, "mountPath": "/dev/shm"})
-        if not any(isinstance(v, dict) and v.get("name") == SHM_VOLUME for v in pod.get("volumes") or []):
-            pod.setdefault("volumes", []).append({"name": SHM_VOLUME, "emptyDir": {"medium": "Memory"}})
-        changes.append(
-            Change(
-                f"{base}.volumeMounts[/dev/shm]", None, SHM_VOLUME, G13, "memory-backed shared memory for the engine"
-            )
-        )
-    return changes
+    if any(isinstance(m, dict) and m.get("mountPath") == "/dev/shm" for m in mounts):
+        return []
+    mounts.append({"name": SHM_VOLUME, "mountPath": "/dev/shm"})
+    if not any(isinstance(v, dict) and v.get("name") == SHM_VOLUME for v in volumes_holder.get("volumes") or []):
+        volumes_holder.setdefault("volumes", []).append(shm_volume())
+    return [
+        Change(f"{base}.volumeMounts[/dev/shm]", None, SHM_VOLUME, G13, "memory-backed shared memory for the engine")
+    ]

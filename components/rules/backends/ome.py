@@ -19,7 +19,7 @@ import components.rules.backends.reader as reader
 import components.rules.backends.state as state_rules
 
 from .. import naming
-from ..catalog import B1, G5, G11, G13
+from ..catalog import B1, G5, G11
 from ..endpoint import ResolvedEndpoint, resolve
 from ..problems import Change, Problem
 from ..spec import EndpointSpec, HuggingFaceSource, OmeBackend, S3Source
@@ -302,17 +302,7 @@ def fix_serving_runtime(obj: dict[str, Any]) -> tuple[dict[str, Any], list[Chang
         changes += engine_checks.fix_command(runner, base, view.engine)
         if view.port is not None:
             changes += engine_checks.fix_probes(runner, base, view.engine, view.port)
-    mounts = runner.setdefault("volumeMounts", [])
-    if not any(isinstance(m, dict) and m.get("mountPath") == "/dev/shm" for m in mounts):
-        mounts.append({"name": engine_container.SHM_VOLUME, "mountPath": "/dev/shm"})
-        volumes = config.setdefault("volumes", [])
-        if not any(isinstance(v, dict) and v.get("name") == engine_container.SHM_VOLUME for v in volumes):
-            volumes.append(engine_container.shm_volume())
-        changes.append(
-            Change(
-                f"{base}.volumeMounts[/dev/shm]", None, engine_container.SHM_VOLUME, G13, "memory-backed shared memory"
-            )
-        )
+    changes += engine_container.fix_shm(runner, config, base)
     return obj, changes
 
 

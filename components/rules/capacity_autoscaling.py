@@ -61,18 +61,14 @@ def derive_autoscaling(
     backend = backend_for(spec)
     if backend.autoscaler is None:
         scaled = " or ".join(b.name for b in BACKENDS.values() if b.autoscaler)
-        return (
-            None,
-            [],
-            [
-                Problem(
-                    where,
-                    "fromCapacity",
-                    C1,
-                    f"the {backend.name} backend has no per-replica target in this stack ({backend.title} scales by minReplicas/maxReplicas only)",
-                    f"remove autoscaling.target, or use the {scaled} backend",
-                )
-            ],
+        return _refused(
+            Problem(
+                where,
+                "fromCapacity",
+                C1,
+                f"the {backend.name} backend has no per-replica target in this stack ({backend.title} scales by minReplicas/maxReplicas only)",
+                f"remove autoscaling.target, or use the {scaled} backend",
+            )
         )
     by_hand = [
         (k, v)
@@ -85,54 +81,35 @@ def derive_autoscaling(
     ]
     if by_hand:
         key, trigger = by_hand[0]
-        return (
-            None,
-            [],
-            [
-                Problem(
-                    f"{path}.autoscaling.{key}",
-                    trigger.model_dump(by_alias=True, exclude_none=True),
-                    C1,
-                    "target fromCapacity sets the trigger and its target itself",
-                    f"remove autoscaling.{key}, or autoscaling.target",
-                )
-            ],
+        return _refused(
+            Problem(
+                f"{path}.autoscaling.{key}",
+                trigger.model_dump(by_alias=True, exclude_none=True),
+                C1,
+                "target fromCapacity sets the trigger and its target itself",
+                f"remove autoscaling.{key}, or autoscaling.target",
+            )
         )
     if cap is None:
-        return (
-            None,
-            [],
-            [
-                Problem(
-                    where,
-                    "fromCapacity",
-                    C1,
-                    f"needs a matching capacity file ({'capacity is unset' if not file else file + ' does not match'})",
-                    "set capacity: to a file of stacks report --export-capacity measured for this endpoint",
-                )
-            ],
+        return _refused(
+            Problem(
+                where,
+                "fromCapacity",
+                C1,
+                f"needs a matching capacity file ({'capacity is unset' if not file else file + ' does not match'})",
+                "set capacity: to a file of stacks report --export-capacity measured for this endpoint",
+            )
         )
     util = scaling.utilization
     rate = cap.rate_lower_bound()
     origin = f"{file}: {cap.capacity.source}, run {cap.run}, {cap.measured}"
+    invocations = bool(spec.hyperpod.sagemaker_endpoint and not prometheus_server)  # SageMaker's Invocations
     if backend.autoscaler == "hpa":
         if not rate:
-            return (
-                None,
-                [],
-                [
-                    Problem(
-                        where,
-                        "fromCapacity",
-                        C1,
-                        f"{file} has no requests-per-second lower bound",
-                        "re-measure the configuration",
-                    )
-                ],
-            )
+            return _refused(_no_rate(where, file))
         target = round(rate * util, 4)
         if not target:
-            return None, [], [_rounds_to_zero(where, file, f"requests/s per pod {rate:.4g} × utilization {util:g}", 4)]
+            return _refused(_rounds_to_zero(where, file, f"requests/s per pod {rate:.4g} × utilization {util:g}", 4))
         new = scaling.model_copy(
             update={"pods_metric": PodsMetric(name=HPA_RATE_METRIC[spec.engine], target_average_value=target)}
         )
@@ -149,31 +126,15 @@ def derive_autoscaling(
             ],
             [],
         )
-    if spec.hyperpod.sagemaker_endpoint and not prometheus_server:
+    if invocations:
         if not rate:
-            return (
-                None,
-                [],
-                [
-                    Problem(
-                        where,
-                        "fromCapacity",
-                        C1,
-                        f"{file} has no requests-per-second lower bound",
-                        "re-measure the configuration",
-                    )
-                ],
-            )
+            return _refused(_no_rate(where, file))
         target = round(rate * CLOUDWATCH_PERIOD_SECONDS * util, 2)
         if not target:
-            return (
-                None,
-                [],
-                [
-                    _rounds_to_zero(
-                        where, file, f"{rate:.4g} requests/s × {CLOUDWATCH_PERIOD_SECONDS} s × utilization {util:g}", 2
-                    )
-                ],
+            return _refused(
+                _rounds_to_zero(
+                    where, file, f"{rate:.4g} requests/s × {CLOUDWATCH_PERIOD_SECONDS} s × utilization {util:g}", 2
+                )
             )
         new = scaling.model_copy(
             update={"cloudwatch": CloudWatchTrigger(metric_name="Invocations", target_value=target)}
@@ -205,14 +166,10 @@ def derive_autoscaling(
             f"requests/s per replica = {cap.capacity.lower_bound:.4g}",
         )
     if not target:
-        return (
-            None,
-            [],
-            [
-                _rounds_to_zero(
-                    where, file, f"{how} × utilization {util:g}", 2 if cap.capacity.unit == "concurrency" else 4
-                )
-            ],
+        return _refused(
+            _rounds_to_zero(
+                where, file, f"{how} × utilization {util:g}", 2 if cap.capacity.unit == "concurrency" else 4
+            )
         )
     new = scaling.model_copy(
         update={
@@ -231,6 +188,18 @@ def derive_autoscaling(
             )
         ],
         [],
+    )
+
+
+def _refused(problem: Problem) -> tuple[None, list[Change], list[Problem]]:
+    """No autoscaling derived: the one problem that says why."""
+    return None, [], [problem]
+
+
+def _no_rate(where: str, file: str | None) -> Problem:
+    """The HPA and SageMaker's Invocations count requests per second: a file without that rate gives them no target."""
+    return Problem(
+        where, "fromCapacity", C1, f"{file} has no requests-per-second lower bound", "re-measure the configuration"
     )
 
 

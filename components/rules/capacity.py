@@ -11,7 +11,7 @@ import json
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from pydantic.alias_generators import to_camel
+from pydantic.alias_generators import to_camel, to_snake
 
 from .bounds import INT32_MAX, MAX_REQUESTS_PER_SECOND, MAX_USD_PER_HOUR
 from .catalog import C1
@@ -121,9 +121,10 @@ def _as_declared(key: str, value: Any) -> Any:
 
 def replica_shape(spec: EndpointSpec) -> dict[str, Any]:
     """The options beside the engine args that change what one replica serves, in the capacity file's spelling."""
-    options = {"pdSpec": spec.hyperpod.pd_spec, "requestLimits": spec.hyperpod.request_limits}
     return {
-        key: value.model_dump(by_alias=True, exclude_none=True) for key, value in options.items() if value is not None
+        key: value.model_dump(by_alias=True, exclude_none=True)
+        for key in REPLICA_SHAPE
+        if (value := getattr(spec.hyperpod, to_snake(key))) is not None
     }
 
 

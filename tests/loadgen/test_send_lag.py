@@ -99,14 +99,19 @@ def test_without_run_queue_counts_the_whole_lag_is_the_clients():
     assert probe.own == probe.lags
 
 
+def _level(client: dict) -> object:
+    """Only what client_overload reads: the figures a level recorded of its own client."""
+    return type("Level", (), {"client": client})()
+
+
 def test_the_guard_judges_the_clients_own_lag_not_the_machines():
     starved = client_figures({"p99": 0.9}, cpu_s=0.2, wall_s=4.0, own_send_lag={"p99": 0.004})
-    assert validity.client_overload(type("Level", (), {"client": starved})(), 0.05, 0.9) is None
+    assert validity.client_overload(_level(starved), 0.05, 0.9) is None
     busy = client_figures({"p99": 0.9}, cpu_s=0.2, wall_s=4.0, own_send_lag={"p99": 0.08})
-    assert validity.client_overload(type("Level", (), {"client": busy})(), 0.05, 0.9) == (
+    assert validity.client_overload(_level(busy), 0.05, 0.9) == (
         "the load generator could not keep up: send lag p99 80 ms is over 50 ms: "
         "lower the load per client, or spread it over more load-generator processes"
     )
     # Figures recorded before the split carry one lag: it is judged whole.
     older = {"send_lag": {"p99": 0.08}, "cpu_fraction": 0.05}
-    assert validity.client_overload(type("Level", (), {"client": older})(), 0.05, 0.9) is not None
+    assert validity.client_overload(_level(older), 0.05, 0.9) is not None
